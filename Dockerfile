@@ -1,0 +1,14 @@
+# One image for edge, worker and realtime; docker-compose.yml picks the command.
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY contracts/package.json contracts/
+COPY edge/package.json edge/
+COPY worker/package.json worker/
+COPY realtime/package.json realtime/
+COPY web/package.json web/
+COPY load-tests/package.json load-tests/
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN if [ -f web/index.html ]; then cd web && ../node_modules/.bin/vite build; fi
+ENV NODE_ENV=production

@@ -1,0 +1,157 @@
+import { z } from "zod";
+import { DEFAULT_SCORE_CAP } from "./scoring.ts";
+import type { StageThresholds } from "./stage.ts";
+
+/** Thrown when the environment does not describe a valid configuration; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+const DEV_WRITE_KEY = "dev-write-key";
+const DEV_ADMIN_TOKEN = "dev-admin-token";
+
+const port = (fallback: number) =>
+  z.coerce
+    .number({ error: "must be a port number" })
+    .int({ error: "must be an integer" })
+    .min(0, { error: "must be 0-65535" })
+    .max(65535, { error: "must be 0-65535" })
+    .default(fallback);
+
+const positiveInt = (fallback: number) =>
+  z.coerce
+    .number({ error: "must be a number" })
+    .int({ error: "must be an integer" })
+    .positive({ error: "must be positive" })
+    .default(fallback);
+
+const url = (protocols: string[], fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (value) => {
+        try {
+          return protocols.includes(new URL(value).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { error: `must be a ${protocols.join(" or ")}// URL` },
+    );
+
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? "")
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+
+const thresholds = z
+  .string()
+  .default("100,300,600")
+  .transform((value, ctx): StageThresholds => {
+    const parts = value.split(",").map((part) => Number(part.trim()));
+    const [warm, hot, qualified] = parts;
+    if (
+      parts.length !== 3 ||
+      warm === undefined ||
+      hot === undefined ||
+      qualified === undefined ||
+      !parts.every((part) => Number.isInteger(part) && part >= 0) ||
+      !(warm < hot && hot < qualified)
+    ) {
+      ctx.addIssue({ code: "custom", message: "must be three increasing non-negative integers, e.g. 100,300,600" });
+      return z.NEVER;
+    }
+    return [warm, hot, qualified];
+  });
+
+const common = {
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  MONGO_URL: url(["mongodb:", "mongodb+srv:"], "mongodb://127.0.0.1:27017/leadscore"),
+  /** Prefix of every Redis key and of the Bull queue, so several deployments can share one Redis. */
+  REDIS_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:{}_-]{1,64}$/, { error: "must be 1-64 characters of A-Z a-z 0-9 : { } _ -" })
+    .default("leadscore"),
+  SCORE_CAP: positiveInt(DEFAULT_SCORE_CAP),
+  STAGE_THRESHOLDS: thresholds,
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+};
+
+export const EdgeConfigSchema = z
+  .object({
+    ...common,
+    PORT: port(8080),
+    WRITE_KEYS: list,
+    ADMIN_TOKEN: z.string().optional(),
+    DEDUPE_TTL_SECONDS: positiveInt(86_400),
+    /** Requests per second allowed per write key (and per client address) on the ingestion routes. */
+    RATE_LIMIT_PER_SECOND: positiveInt(100_000),
+    /** Browser origins allowed by CORS on the read/admin API; ingestion routes accept any origin. */
+    CORS_ORIGINS: list,
+    /** Events waiting in the queue past which ingestion answers 503 (the worker is down or far behind). */
+    QUEUE_MAX_DEPTH: positiveInt(5_000_000),
+    /** Folder of the built dashboard served at `/`. */
+    WEB_DIST: z.string().default("web/dist"),
+  })
+  .transform((config, ctx) => {
+    const production = config.NODE_ENV === "production";
+    if (production && config.WRITE_KEYS.length === 0) {
+      ctx.addIssue({ code: "custom", path: ["WRITE_KEYS"], message: "must be set when NODE_ENV=production" });
+    }
+    if (production && !config.ADMIN_TOKEN) {
+      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be set when NODE_ENV=production" });
+    }
+    if (config.ADMIN_TOKEN !== undefined && config.ADMIN_TOKEN.length < 8) {
+      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be at least 8 characters" });
+    }
+    return {
+      ...config,
+      WRITE_KEYS: config.WRITE_KEYS.length > 0 ? config.WRITE_KEYS : [DEV_WRITE_KEY],
+      ADMIN_TOKEN: config.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+    };
+  });
+export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
+
+export const WorkerConfigSchema = z.object({
+  ...common,
+  WORKER_CONCURRENCY: positiveInt(4),
+  METRICS_PORT: port(0),
+});
+export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+export const RealtimeConfigSchema = z.object({
+  ...common,
+  REALTIME_PORT: port(8081),
+  CORS_ORIGINS: list,
+  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(2000),
+});
+export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
+
+/** Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable. */
+export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const cleaned: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value !== undefined && value !== "") cleaned[key] = value;
+  }
+  const result = schema.safeParse(cleaned);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "(environment)");
+    const got = cleaned[name] === undefined ? "" : ` (got ${JSON.stringify(cleaned[name])})`;
+    return `  ${name}: ${issue.message}${got}`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+}
+
+/** The database name in a MongoDB URL (its path), or `leadscore`. */
+export function mongoDatabaseName(mongoUrl: string): string {
+  const name = new URL(mongoUrl).pathname.replace(/^\//, "");
+  return name === "" ? "leadscore" : decodeURIComponent(name);
+}

@@ -1,0 +1,153 @@
+import { z } from "zod";
+
+/** How far in the future a client clock may be before an event is refused. */
+export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+/** Largest serialized `metadata` object accepted, in bytes (UTF-8). */
+export const MAX_METADATA_BYTES = 4096;
+/** Deepest nesting accepted inside `metadata`. */
+export const MAX_METADATA_DEPTH = 16;
+
+export const ID_PATTERN = /^[A-Za-z0-9._:-]{1,128}$/;
+export const EVENT_TYPE_PATTERN = /^[a-z0-9_]{1,64}$/;
+
+export const EventIdSchema = z
+  .string({ error: "must be a string" })
+  .regex(ID_PATTERN, { error: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" });
+export const LeadIdSchema = EventIdSchema;
+export const EventTypeSchema = z
+  .string({ error: "must be a string" })
+  .regex(EVENT_TYPE_PATTERN, { error: "must be 1-64 characters of a-z 0-9 _" });
+
+const ISO_8601 = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** Parses an ISO-8601 string or epoch milliseconds (number or digit string) to epoch ms, or null. */
+export function parseTimestamp(value: unknown): number | null {
+  if (typeof value === "number") {
+    return Number.isSafeInteger(value) && value >= 0 ? value : null;
+  }
+  if (typeof value !== "string" || value.length > 64) return null;
+  if (/^\d{1,15}$/.test(value)) return Number(value);
+  if (!ISO_8601.test(value)) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) || ms < 0 ? null : ms;
+}
+
+/** Returns a problem with a metadata value (operator-like keys, depth), or null when it is acceptable. */
+export function metadataProblem(value: unknown, depth = 0): string | null {
+  if (depth > MAX_METADATA_DEPTH) return `nests deeper than ${MAX_METADATA_DEPTH} levels`;
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const problem = metadataProblem(item, depth + 1);
+      if (problem) return problem;
+    }
+    return null;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const key of Object.keys(value)) {
+      if (key.startsWith("$")) return `key "${key}" may not start with "$"`;
+      if (key.includes(".")) return `key "${key}" may not contain "."`;
+      if (key === "__proto__" || key === "constructor" || key === "prototype") {
+        return `key "${key}" is reserved`;
+      }
+      const problem = metadataProblem((value as Record<string, unknown>)[key], depth + 1);
+      if (problem) return problem;
+    }
+  }
+  return null;
+}
+
+const encoder = new TextEncoder();
+
+export const MetadataSchema = z
+  .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+  .superRefine((value, ctx) => {
+    const problem = metadataProblem(value);
+    if (problem) {
+      ctx.addIssue({ code: "custom", message: problem });
+      return;
+    }
+    if (encoder.encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
+      ctx.addIssue({ code: "custom", message: `must be at most ${MAX_METADATA_BYTES} bytes serialized` });
+    }
+  });
+
+/** An event as a client sends it (snake_case, as in the original brief). */
+export const EventInputSchema = z.strictObject(
+  {
+    event_id: EventIdSchema.optional(),
+    lead_id: LeadIdSchema,
+    event_type: EventTypeSchema,
+    timestamp: z
+      .union([z.string(), z.number()], { error: "must be an ISO-8601 string or epoch milliseconds" })
+      .optional(),
+    metadata: MetadataSchema.optional(),
+  },
+  { error: "must be a JSON object" },
+);
+export type EventInput = z.infer<typeof EventInputSchema>;
+
+/** An event as it travels through the queue: validated, with its id and times settled. */
+export interface QueuedEvent {
+  event_id: string;
+  lead_id: string;
+  event_type: string;
+  /** Event time, epoch ms. */
+  timestamp: number;
+  /** When the edge accepted it, epoch ms. */
+  received_at: number;
+  metadata: Record<string, unknown>;
+}
+
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+export type NormalizeResult = { ok: true; event: QueuedEvent } | { ok: false; details: FieldProblem[] };
+
+function issuePath(path: readonly PropertyKey[]): string {
+  return path.map((part) => String(part)).join(".") || "(body)";
+}
+
+/**
+ * Validates one raw event and settles its id and timestamps. `mintId` supplies an id when the client sent none;
+ * `now` is the receive time in epoch ms.
+ */
+export function normalizeEvent(raw: unknown, now: number, mintId: () => string): NormalizeResult {
+  const parsed = EventInputSchema.safeParse(raw);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      details: parsed.error.issues.map((issue) => ({
+        path: issuePath(issue.path),
+        message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
+      })),
+    };
+  }
+  const input = parsed.data;
+  let timestamp = now;
+  if (input.timestamp !== undefined) {
+    const ms = parseTimestamp(input.timestamp);
+    if (ms === null) {
+      return {
+        ok: false,
+        details: [{ path: "timestamp", message: "must be an ISO-8601 string or non-negative epoch milliseconds" }],
+      };
+    }
+    if (ms > now + MAX_FUTURE_SKEW_MS) {
+      return { ok: false, details: [{ path: "timestamp", message: "is more than 5 minutes in the future" }] };
+    }
+    timestamp = ms;
+  }
+  return {
+    ok: true,
+    event: {
+      event_id: input.event_id ?? mintId(),
+      lead_id: input.lead_id,
+      event_type: input.event_type,
+      timestamp,
+      received_at: now,
+      metadata: input.metadata ?? {},
+    },
+  };
+}

@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema, WorkerConfigSchema } from "../src/index.ts";
+
+describe("configuration", () => {
+  it("fills the documented defaults", () => {
+    const config = parseConfig(EdgeConfigSchema, {});
+    expect(config.PORT).toBe(8080);
+    expect(config.SCORE_CAP).toBe(1000);
+    expect(config.DEDUPE_TTL_SECONDS).toBe(86_400);
+    expect(config.STAGE_THRESHOLDS).toEqual([100, 300, 600]);
+    expect(config.WRITE_KEYS).toEqual(["dev-write-key"]);
+    expect(config.ADMIN_TOKEN).toBe("dev-admin-token");
+    expect(parseConfig(RealtimeConfigSchema, {}).REALTIME_PORT).toBe(8081);
+  });
+
+  it("splits comma-separated write keys", () => {
+    expect(parseConfig(EdgeConfigSchema, { WRITE_KEYS: "a-key, b-key," }).WRITE_KEYS).toEqual(["a-key", "b-key"]);
+  });
+
+  it("names every bad variable and what it got", () => {
+    const attempt = () =>
+      parseConfig(WorkerConfigSchema, { SCORE_CAP: "-5", REDIS_URL: "http://x", LOG_LEVEL: "loud" });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(/SCORE_CAP: must be positive \(got "-5"\)/);
+    expect(attempt).toThrow(/REDIS_URL/);
+    expect(attempt).toThrow(/LOG_LEVEL/);
+  });
+
+  it("rejects stage thresholds that do not increase", () => {
+    expect(() => parseConfig(EdgeConfigSchema, { STAGE_THRESHOLDS: "300,100,600" })).toThrow(/STAGE_THRESHOLDS/);
+    expect(parseConfig(EdgeConfigSchema, { STAGE_THRESHOLDS: "10,20,30" }).STAGE_THRESHOLDS).toEqual([10, 20, 30]);
+  });
+
+  it("requires real secrets in production", () => {
+    const attempt = () => parseConfig(EdgeConfigSchema, { NODE_ENV: "production" });
+    expect(attempt).toThrow(/WRITE_KEYS: must be set when NODE_ENV=production/);
+    expect(attempt).toThrow(/ADMIN_TOKEN: must be set when NODE_ENV=production/);
+    const ok = parseConfig(EdgeConfigSchema, { NODE_ENV: "production", WRITE_KEYS: "k1", ADMIN_TOKEN: "a-long-token" });
+    expect(ok.WRITE_KEYS).toEqual(["k1"]);
+  });
+});

@@ -1,0 +1,36 @@
+// Deno entry point of the edge: parse config, build the app, serve it, shut down cleanly.
+import { ConfigError, createLogger, type EdgeConfig, EdgeConfigSchema, parseConfig } from "@leadscore/contracts";
+import { createEdgeRuntime } from "./src/runtime.ts";
+
+let config: EdgeConfig;
+try {
+  config = parseConfig(EdgeConfigSchema, Deno.env.toObject());
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`edge: ${error.message}`);
+  Deno.exit(2);
+}
+const log = createLogger("edge", config.LOG_LEVEL);
+const runtime = await createEdgeRuntime(config, log);
+
+let server: Deno.HttpServer;
+try {
+  server = Deno.serve(
+    { port: config.PORT, hostname: "0.0.0.0", onListen: ({ port }) => log.info("edge listening", { port }) },
+    runtime.app.fetch,
+  );
+} catch (error) {
+  const message = error instanceof Deno.errors.AddrInUse ? `port ${config.PORT} is already in use` : String(error);
+  console.error(`edge: ${message}`);
+  await runtime.close();
+  Deno.exit(1);
+}
+
+const shutdown = async () => {
+  log.info("edge shutting down");
+  await server.shutdown();
+  await runtime.close();
+  Deno.exit(0);
+};
+Deno.addSignalListener("SIGTERM", shutdown);
+Deno.addSignalListener("SIGINT", shutdown);

@@ -1,0 +1,21 @@
+import { Hono } from "hono";
+import type { AppDeps } from "./deps.ts";
+import { ApiError, errorResponse } from "./errors.ts";
+import { healthRoutes } from "./routes/health/index.ts";
+
+/** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
+export function createApp(deps: AppDeps) {
+  const app = new Hono();
+
+  app.route("/", healthRoutes(deps));
+
+  app.notFound((c) => errorResponse(new ApiError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
+  app.onError((error) => {
+    if (error instanceof ApiError) return errorResponse(error);
+    deps.log.error("unhandled error", { error: error.message, stack: error.stack });
+    return errorResponse(new ApiError("INTERNAL", "internal error"));
+  });
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

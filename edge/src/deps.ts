@@ -1,0 +1,17 @@
+import type { EdgeConfig, Logger } from "@leadscore/contracts";
+import type { Queue } from "bull";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+
+/** Everything the edge app needs from the outside world; entry points build it, tests build their own. */
+export interface AppDeps {
+  config: EdgeConfig;
+  redis: Redis;
+  db: Db;
+  queue: Queue;
+  log: Logger;
+  /** Epoch ms; injectable so tests can pin time. */
+  now?: () => number;
+}
+
+export type AppEnv = { Variables: { deps: AppDeps } };

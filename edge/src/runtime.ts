@@ -1,0 +1,38 @@
+import { type EdgeConfig, EVENTS_QUEUE, type Logger, mongoDatabaseName } from "@leadscore/contracts";
+import Queue from "bull";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { createApp } from "./app.ts";
+import type { AppDeps } from "./deps.ts";
+
+/** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
+export async function createEdgeRuntime(config: EdgeConfig, log: Logger) {
+  const redis = new Redis(config.REDIS_URL, {
+    // Fail fast instead of buffering while Redis is away, so ingestion can answer 503 at once.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    lazyConnect: true,
+  });
+  redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
+  await redis.connect().catch((error: Error) => log.warn("redis not reachable yet", { error: error.message }));
+
+  const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2000 });
+  await mongo.connect().catch((error: Error) => log.warn("mongodb not reachable yet", { error: error.message }));
+  const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
+
+  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
+  queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+
+  const deps: AppDeps = { config, redis, db, queue, log };
+  const app = createApp(deps);
+
+  return {
+    app,
+    deps,
+    async close() {
+      await queue.close().catch(() => undefined);
+      redis.disconnect();
+      await mongo.close().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,30 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
+
+describe("the Deno entry point", () => {
+  it("serves /readyz 200 under Deno and exits 0 on SIGTERM", async () => {
+    const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
+      PORT: "0",
+      REDIS_URL,
+      MONGO_URL,
+      REDIS_PREFIX: uniqueName(),
+      LOG_LEVEL: "info",
+    });
+    try {
+      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ status: "ready" });
+    } finally {
+      expect(await edge.stop("SIGTERM")).toBe(0);
+    }
+  }, 90_000);
+
+  it("stops with a message naming a bad variable", async () => {
+    const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: "not-a-port" });
+    expect(await edge.stop("SIGCONT", 60_000).then(() => edge.child.exitCode)).toBe(2);
+    expect(edge.output()).toMatch(/PORT: must be a port number \(got "not-a-port"\)/);
+  }, 90_000);
+});

@@ -1,0 +1,66 @@
+import { createLogger } from "@leadscore/contracts";
+import Queue from "bull";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, testEdgeConfig } from "../../test-support/index.ts";
+import { createApp } from "../src/app.ts";
+import { createTestEdge } from "./helpers.ts";
+
+describe("health endpoints", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>>;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+  });
+  afterAll(() => edge.close());
+
+  it("answers /healthz while the process is up", async () => {
+    const response = await edge.app.request("/healthz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok" });
+  });
+
+  it("answers /readyz 200 when Redis and MongoDB both answer", async () => {
+    const response = await edge.app.request("/readyz");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      status: "ready",
+      checks: { redis: { ok: true }, mongo: { ok: true } },
+    });
+  });
+
+  it("answers unknown routes 404 in the error shape", async () => {
+    const response = await edge.app.request("/no/such/route");
+    expect(response.status).toBe(404);
+    expect(await response.json()).toEqual({
+      error: { code: "NOT_FOUND", message: "no route for GET /no/such/route", details: [] },
+    });
+  });
+});
+
+describe("when Redis does not answer", () => {
+  it("answers /readyz 503 naming the failed check", async () => {
+    const port = await freePort();
+    const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    const redis = new Redis(config.REDIS_URL, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+    });
+    redis.on("error", () => undefined);
+    const queue = new Queue("unused", config.REDIS_URL);
+    queue.on("error", () => undefined);
+    const edge = await createTestEdge();
+    const app = createApp({ ...edge.deps, config, redis, queue, log: createLogger("t", "error") });
+    try {
+      const response = await app.request("/readyz");
+      expect(response.status).toBe(503);
+      const body = (await response.json()) as { checks: { redis: { ok: boolean }; mongo: { ok: boolean } } };
+      expect(body.checks.redis.ok).toBe(false);
+      expect(body.checks.mongo.ok).toBe(true);
+    } finally {
+      redis.disconnect();
+      await queue.close().catch(() => undefined);
+      await edge.close();
+    }
+  });
+});

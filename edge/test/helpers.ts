@@ -1,0 +1,37 @@
+import { createLogger, type EdgeConfig, EVENTS_QUEUE } from "@leadscore/contracts";
+import Queue from "bull";
+import { Redis } from "ioredis";
+import { createTestDb, createTestRedis, testEdgeConfig } from "../../test-support/index.ts";
+import { createApp } from "../src/app.ts";
+import type { AppDeps } from "../src/deps.ts";
+
+/** An edge app wired to real Redis and a fresh database, isolated by a unique prefix; `close()` cleans up. */
+export async function createTestEdge(overrides: Record<string, string> = {}, extra: Partial<AppDeps> = {}) {
+  const config: EdgeConfig = testEdgeConfig(overrides);
+  const testDb = await createTestDb();
+  const testRedis = await createTestRedis(config.REDIS_PREFIX);
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  await new Promise<void>((resolve) => redis.once("ready", () => resolve()));
+  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
+  const deps: AppDeps = {
+    config: { ...config, MONGO_URL: testDb.url },
+    redis,
+    db: testDb.db,
+    queue,
+    log: createLogger("edge-test", "error"),
+    ...extra,
+  };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    queue,
+    redis: testRedis.redis,
+    async close() {
+      await queue.close();
+      redis.disconnect();
+      await testRedis.cleanup();
+      await testDb.drop();
+    },
+  };
+}

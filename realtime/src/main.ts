@@ -1,0 +1,39 @@
+// Node entry point of a realtime (Socket.io) instance: parse config, listen, stop cleanly on SIGTERM/SIGINT.
+import {
+  ConfigError,
+  createLogger,
+  parseConfig,
+  type RealtimeConfig,
+  RealtimeConfigSchema,
+} from "@leadscore/contracts";
+import { createRealtimeServer } from "./server.ts";
+
+let config: RealtimeConfig;
+try {
+  config = parseConfig(RealtimeConfigSchema, process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`realtime: ${error.message}`);
+  process.exit(2);
+}
+const log = createLogger("realtime", config.LOG_LEVEL);
+const server = createRealtimeServer(config, log);
+try {
+  const port = await server.listen(config.REALTIME_PORT);
+  log.info("realtime listening", { port });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  console.error(`realtime: ${code === "EADDRINUSE" ? `port ${config.REALTIME_PORT} is already in use` : error}`);
+  process.exit(1);
+}
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info("realtime shutting down", { signal });
+  await server.close();
+  process.exit(0);
+};
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,34 @@
+import { execFileSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { freePort, uniqueName } from "../../test-support/index.ts";
+import { BIN, startProcess } from "../../test-support/processes.ts";
+
+function listeningOn(port: number): boolean {
+  const out = execFileSync("sh", ["-c", `ss -ltnH 'sport = :${port}' || true`]).toString();
+  return out.trim().length > 0;
+}
+
+describe("npm start", () => {
+  it("brings the stack up, refuses a second copy on the same ports, and leaves nothing behind", async () => {
+    const [port, realtimePort] = [await freePort(), await freePort()];
+    const env = { PORT: String(port), REALTIME_PORT: String(realtimePort), REDIS_PREFIX: uniqueName() };
+    const first = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
+    try {
+      await first.waitFor(/Leadscore is up/, 90_000);
+      expect(first.output()).toContain(`http://localhost:${port}/`);
+      expect(first.output()).toContain("write key   dev-write-key");
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(200);
+
+      const second = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
+      const code = await second.stop("SIGCONT", 20_000);
+      expect(code).toBe(1);
+      expect(second.output()).toMatch(new RegExp(`port ${port} is already in use`));
+    } finally {
+      expect(await first.stop("SIGTERM", 30_000)).toBe(0);
+    }
+    expect(listeningOn(port)).toBe(false);
+    expect(listeningOn(realtimePort)).toBe(false);
+  }, 150_000);
+});

@@ -1,4 +1,5 @@
 export * from "./config.ts";
+export * from "./documents.ts";
 export * from "./errors.ts";
 export * from "./event.ts";
 export * from "./log.ts";

@@ -43,3 +43,9 @@ export const LEADERBOARD_ROOM = "leaderboard";
 export function leadRoom(leadId: string): string {
   return `lead:${leadId}`;
 }
+
+/** Where the worker hands committed score changes (after they are in MongoDB) for delivery to dashboards. */
+export interface ScorePublisher {
+  publish(updates: ScoreUpdate[]): void | Promise<void>;
+  close?(): void | Promise<void>;
+}

@@ -8,5 +8,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration suites start processes and talk to shared local servers; two at a time suits a 2-core box.
     maxWorkers: 2,
+    reporters: ["default", "./test-support/summary-reporter.ts"],
   },
 });

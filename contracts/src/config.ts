@@ -129,7 +129,10 @@ export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export const RealtimeConfigSchema = z.object({
   ...common,
   REALTIME_PORT: port(8081),
+  /** Browser origins allowed to open a socket; empty: the dashboard's own http://localhost:PORT and 127.0.0.1:PORT. */
   CORS_ORIGINS: list,
+  /** The edge's port, which serves the dashboard; only used for the default CORS origins. */
+  PORT: port(8080),
   MAX_CONNECTIONS_PER_ADDRESS: positiveInt(2000),
 });
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;

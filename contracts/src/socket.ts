@@ -9,6 +9,11 @@ export interface ScoreUpdate {
   event_type: string;
   /** Event time, ISO-8601. */
   timestamp: string;
+  /**
+   * True when sent in answer to `subscribe` as the lead's current state (its newest scored event) rather than for a
+   * new change; a dashboard may receive the same `event_id` again this way.
+   */
+  snapshot?: boolean;
 }
 
 export interface LeaderboardEntry {
@@ -27,6 +32,12 @@ export interface SubscribeRequest {
   lead_id: string;
 }
 
+/** Answer to `subscribe`/`unsubscribe`; `error` says why a request was refused. */
+export interface SubscribeAck {
+  ok: boolean;
+  error?: string;
+}
+
 /** Socket.io events the server sends. */
 export interface ServerToClientEvents {
   score_update: (update: ScoreUpdate) => void;
@@ -35,14 +46,32 @@ export interface ServerToClientEvents {
 
 /** Socket.io events a client sends. */
 export interface ClientToServerEvents {
-  subscribe: (request: SubscribeRequest, ack?: (result: { ok: boolean; error?: string }) => void) => void;
-  unsubscribe: (request: SubscribeRequest, ack?: (result: { ok: boolean; error?: string }) => void) => void;
+  subscribe: (request: SubscribeRequest, ack?: (result: SubscribeAck) => void) => void;
+  unsubscribe: (request: SubscribeRequest, ack?: (result: SubscribeAck) => void) => void;
 }
 
+/** Every socket joins this room on connect; it receives only the coalesced `leaderboard` event. */
 export const LEADERBOARD_ROOM = "leaderboard";
+/** Sockets that sent `subscribe { lead_id }`; they receive every `score_update` of that lead. */
 export function leadRoom(leadId: string): string {
   return `lead:${leadId}`;
 }
+
+/**
+ * Prefix of the Redis pub/sub channels through which the worker's emitter reaches every realtime instance's adapter;
+ * both sides must use the same value.
+ */
+export function realtimeChannelKey(redisPrefix: string): string {
+  return `${redisPrefix}:socket.io`;
+}
+
+/** Leads in a `leaderboard` update. */
+export const LEADERBOARD_SIZE = 10;
+/** Smallest gap between two `leaderboard` emits, across every publisher: at most 4 a second. */
+export const LEADERBOARD_INTERVAL_MS = 250;
+/** Leaderboard order (the `leaderboard` index of `leads`): highest score, then who reached it first, then id. */
+export const LEADERBOARD_SORT = { current_score: -1, score_reached_at: 1, _id: 1 } as const;
+export const LEADERBOARD_PROJECTION = { _id: 1, name: 1, company: 1, current_score: 1, stage: 1 } as const;
 
 /** Where the worker hands committed score changes (after they are in MongoDB) for delivery to dashboards. */
 export interface ScorePublisher {

@@ -1,21 +1,158 @@
-import { createServer } from "node:http";
+// A realtime instance: Socket.io on an HTTP server, joined to every other instance through the Redis adapter, so a
+// change the worker emits into Redis reaches a dashboard connected to any instance.
+import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { Logger, RealtimeConfig } from "@leadscore/contracts";
+import {
+  type ClientToServerEvents,
+  LEADERBOARD_ROOM,
+  LeadIdSchema,
+  type Logger,
+  leadRoom,
+  mongoDatabaseName,
+  type RealtimeConfig,
+  realtimeChannelKey,
+  type ServerToClientEvents,
+  type SubscribeAck,
+} from "@leadscore/contracts";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { Server, type Socket } from "socket.io";
+import { createLeadState } from "./lead-state.ts";
 
-/** A realtime instance; Socket.io and the Redis adapter are attached here. */
-export function createRealtimeServer(_config: RealtimeConfig, _log: Logger) {
+export interface RealtimeServer {
+  /** Connects to Redis and MongoDB, then listens; resolves with the port actually bound (useful with port 0). */
+  listen(port: number): Promise<number>;
+  /** Disconnects every socket, leaves the Redis channels and closes the clients. */
+  close(): Promise<void>;
+}
+
+interface SocketData {
+  address: string;
+}
+type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export const TOO_MANY_CONNECTIONS = "too many connections from this address";
+export const ORIGIN_NOT_ALLOWED = "origin not allowed";
+
+/** Browser origins allowed to connect: CORS_ORIGINS, or the dashboard served by a local edge. */
+export function allowedOrigins(config: Pick<RealtimeConfig, "CORS_ORIGINS" | "PORT">): string[] {
+  if (config.CORS_ORIGINS.length > 0) return config.CORS_ORIGINS;
+  return [`http://localhost:${config.PORT}`, `http://127.0.0.1:${config.PORT}`];
+}
+
+export function createRealtimeServer(config: RealtimeConfig, log: Logger): RealtimeServer {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
-  return {
-    listen(port: number): Promise<number> {
-      return new Promise((resolve, reject) => {
-        http.once("error", reject);
-        http.listen(port, () => resolve((http.address() as AddressInfo).port));
-      });
+  const pub = new Redis(config.REDIS_URL);
+  const sub = pub.duplicate();
+  for (const [role, client] of [
+    ["pub", pub],
+    ["sub", sub],
+  ] as const) {
+    client.on("error", (error: Error) => log.warn("redis error", { client: role, error: error.message }));
+  }
+  const mongo = new MongoClient(config.MONGO_URL);
+  const state = createLeadState(mongo.db(mongoDatabaseName(config.MONGO_URL)));
+  const origins = allowedOrigins(config);
+  const connections = new Map<string, number>();
+
+  const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
+    serveClient: false,
+    // Long-polling requests get CORS headers for these origins only.
+    cors: { origin: origins, methods: ["GET", "POST"] },
+    // WebSocket upgrades are not subject to CORS in browsers, so the origin is checked on every handshake here.
+    // Requests without an Origin header come from non-browser clients, which CORS does not concern.
+    allowRequest(req: IncomingMessage, callback) {
+      const origin = req.headers.origin;
+      if (origin === undefined || origins.includes(origin)) return callback(null, true);
+      log.debug("socket refused", { reason: ORIGIN_NOT_ALLOWED, origin });
+      callback(ORIGIN_NOT_ALLOWED, false);
     },
-    close(): Promise<void> {
-      return new Promise((resolve) => http.close(() => resolve()));
+    adapter: createAdapter(pub, sub, { key: realtimeChannelKey(config.REDIS_PREFIX) }),
+  });
+
+  // Counted per Socket.io connection rather than per HTTP handshake, so the refused client gets a named
+  // `connect_error` and does not retry on its own.
+  io.use((socket, next) => {
+    const address = socket.handshake.address;
+    const open = connections.get(address) ?? 0;
+    if (open >= config.MAX_CONNECTIONS_PER_ADDRESS) {
+      log.warn("socket refused", { reason: TOO_MANY_CONNECTIONS, address, open });
+      return next(new Error(TOO_MANY_CONNECTIONS));
+    }
+    connections.set(address, open + 1);
+    socket.data.address = address;
+    next();
+  });
+
+  io.on("connection", (socket: RealtimeSocket) => {
+    socket.on("disconnect", () => {
+      const open = (connections.get(socket.data.address) ?? 1) - 1;
+      if (open > 0) connections.set(socket.data.address, open);
+      else connections.delete(socket.data.address);
+    });
+    socket.join(LEADERBOARD_ROOM);
+    state.leaderboard().then(
+      (top) => socket.emit("leaderboard", { top }),
+      (error: Error) => log.warn("leaderboard read failed", { error: error.message }),
+    );
+
+    socket.on("subscribe", async (request, ack) => {
+      const leadId = parseLeadId(request);
+      if (!leadId.ok) return reply(ack, leadId);
+      // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
+      await socket.join(leadRoom(leadId.value));
+      try {
+        const snapshot = await state.snapshot(leadId.value);
+        if (snapshot) socket.emit("score_update", snapshot);
+      } catch (error) {
+        log.warn("snapshot read failed", { lead_id: leadId.value, error: (error as Error).message });
+      }
+      reply(ack, { ok: true });
+    });
+
+    socket.on("unsubscribe", async (request, ack) => {
+      const leadId = parseLeadId(request);
+      if (!leadId.ok) return reply(ack, leadId);
+      await socket.leave(leadRoom(leadId.value));
+      reply(ack, { ok: true });
+    });
+  });
+
+  return {
+    async listen(port) {
+      await mongo.connect();
+      // Commands on one connection run in order, so this answer means the adapter's subscriptions are in place and
+      // nothing published after `listen` resolves can be missed.
+      await sub.ping();
+      await new Promise<void>((resolve, reject) => {
+        http.once("error", reject);
+        http.listen(port, () => {
+          http.off("error", reject);
+          resolve();
+        });
+      });
+      return (http.address() as AddressInfo).port;
+    },
+    async close() {
+      // Also closes the HTTP server and the adapter, which leaves its Redis channels.
+      await new Promise<void>((resolve) => {
+        io.close(() => resolve());
+      });
+      await Promise.allSettled([pub.quit(), sub.quit(), mongo.close()]);
     },
   };
+}
+
+function parseLeadId(request: unknown): { ok: true; value: string } | { ok: false; error: string } {
+  const leadId = (request as { lead_id?: unknown } | null | undefined)?.lead_id;
+  const parsed = LeadIdSchema.safeParse(leadId);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, error: `lead_id ${parsed.error.issues[0]?.message ?? "is invalid"}` };
+}
+
+function reply(ack: ((result: SubscribeAck) => void) | undefined, result: SubscribeAck): void {
+  if (typeof ack === "function") ack(result);
 }

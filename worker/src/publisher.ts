@@ -1,0 +1,170 @@
+// Delivers committed score changes to every realtime instance through Redis (the Socket.io emitter publishes on the
+// channels the instances' Redis adapter listens to), and keeps the leaderboard fresh without flooding dashboards.
+//
+// `score_update` goes to `lead:<id>` only. Every socket sits in the `leaderboard` room, so sending each change there
+// too would cost events × dashboards messages; that room gets the top leads instead, coalesced to one emit per
+// LEADERBOARD_INTERVAL_MS across all worker processes:
+// - each publish marks the leaderboard dirty in Redis, after the change is in MongoDB;
+// - a lock (`SET NX`) elects one publisher to read the top leads and emit them; it holds the lock while reading and
+//   for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that;
+// - a publisher whose change is still unhandled keeps retrying when the lock frees, until it wins: then either it
+//   finds the mark and emits, or another publisher took the mark after the change and emitted. Either way the last
+//   change of a burst is followed by an emit that reads it (the trailing edge).
+import { randomUUID } from "node:crypto";
+import {
+  COLLECTIONS,
+  LEADERBOARD_INTERVAL_MS,
+  LEADERBOARD_PROJECTION,
+  LEADERBOARD_ROOM,
+  LEADERBOARD_SIZE,
+  LEADERBOARD_SORT,
+  type LeadDocument,
+  type LeaderboardEntry,
+  type Logger,
+  leadRoom,
+  realtimeChannelKey,
+  type ScorePublisher,
+  type ScoreUpdate,
+  type ServerToClientEvents,
+} from "@leadscore/contracts";
+import { Emitter } from "@socket.io/redis-emitter";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+
+export interface ScorePublisherOptions {
+  /** A Redis connection the publisher may use for PUBLISH and its lock (not one in subscriber mode). */
+  redis: Redis;
+  /** The database the worker writes, read for the leaderboard. */
+  db: Db;
+  redisPrefix: string;
+  log: Logger;
+  /** Smallest gap between two leaderboard emits (tests may shorten it). */
+  leaderboardIntervalMs?: number;
+  leaderboardSize?: number;
+}
+
+export interface RedisScorePublisher extends ScorePublisher {
+  publish(updates: ScoreUpdate[]): Promise<void>;
+  /** Stops scheduling; waits for a leaderboard emit in progress. Does not close the Redis or Mongo clients. */
+  close(): Promise<void>;
+}
+
+/** How long a publisher may hold the leaderboard lock while reading, should it die before releasing it. */
+const LOCK_GUARD_MS = 5_000;
+
+// Shortens the lock to the interval after an emit, but only if it is still ours (the guard may have expired).
+const RELEASE_AFTER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end
+return 0`;
+
+export function leaderboardKeys(redisPrefix: string) {
+  return { lock: `${redisPrefix}:leaderboard:tick`, dirty: `${redisPrefix}:leaderboard:dirty` };
+}
+
+export function createScorePublisher(options: ScorePublisherOptions): RedisScorePublisher {
+  const { redis, db, log } = options;
+  const intervalMs = options.leaderboardIntervalMs ?? LEADERBOARD_INTERVAL_MS;
+  const size = options.leaderboardSize ?? LEADERBOARD_SIZE;
+  const keys = leaderboardKeys(options.redisPrefix);
+  const token = randomUUID();
+
+  // The emitter only calls `publish` and drops its promise; handing it this sink instead lets each caller await its
+  // messages, so a Redis failure is logged rather than surfacing as an unhandled rejection.
+  let sent: Promise<unknown>[] = [];
+  const sink = {
+    publish(channel: string, message: string | Buffer) {
+      const reply = redis.publish(channel, message);
+      sent.push(reply);
+      return reply;
+    },
+  };
+  const emitter = new Emitter<ServerToClientEvents>(sink, { key: realtimeChannelKey(options.redisPrefix) });
+  const flushSent = () => {
+    const replies = sent;
+    sent = [];
+    return Promise.all(replies);
+  };
+
+  /** Publishes that have marked the leaderboard dirty, and how many of them an emit is known to cover. */
+  let marked = 0;
+  let handled = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<unknown> | undefined;
+  let closed = false;
+
+  /** One attempt at the lock; resolves with the delay before the next attempt, should changes remain unhandled. */
+  const tick = async (): Promise<number> => {
+    const covering = marked;
+    try {
+      const won = await redis.set(keys.lock, token, "PX", LOCK_GUARD_MS, "NX");
+      if (won !== "OK") return Math.max(await redis.pttl(keys.lock), 1);
+      try {
+        if (await redis.getdel(keys.dirty)) {
+          const top = await fetchLeaderboard(db, size);
+          emitter.to(LEADERBOARD_ROOM).emit("leaderboard", { top });
+          await flushSent();
+        }
+        // Our marks up to `covering` were set before the GETDEL: either this emit read the leads after them, or the
+        // publisher that took the mark first is reading after them.
+        handled = covering;
+      } finally {
+        await redis.eval(RELEASE_AFTER, 1, keys.lock, token, intervalMs);
+      }
+      return intervalMs;
+    } catch (error) {
+      log.warn("leaderboard publish failed", { error: (error as Error).message });
+      return intervalMs;
+    }
+  };
+
+  const schedule = (delayMs: number) => {
+    if (closed || timer || running) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      running = tick().then((next) => {
+        running = undefined;
+        if (marked > handled) schedule(next);
+      });
+    }, delayMs);
+  };
+
+  return {
+    async publish(updates) {
+      if (updates.length === 0) return;
+      try {
+        for (const update of updates) emitter.to(leadRoom(update.lead_id)).emit("score_update", update);
+        await flushSent();
+        await redis.set(keys.dirty, "1", "PX", LOCK_GUARD_MS * 12);
+        marked += 1;
+        schedule(0);
+      } catch (error) {
+        // The scores are committed already; a dashboard that missed a change catches up on its next read.
+        log.warn("score publish failed", { error: (error as Error).message, updates: updates.length });
+      }
+    },
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      timer = undefined;
+      await running;
+      // A few last attempts, so the final changes of a stopping worker still reach the leaderboard.
+      for (let attempt = 0; attempt < 3 && marked > handled; attempt += 1) {
+        const next = await tick();
+        if (marked > handled) await new Promise((resolve) => setTimeout(resolve, Math.min(next, intervalMs)));
+      }
+    },
+  };
+}
+
+async function fetchLeaderboard(db: Db, limit: number): Promise<LeaderboardEntry[]> {
+  const docs = await db
+    .collection<LeadDocument>(COLLECTIONS.leads)
+    .find({}, { sort: { ...LEADERBOARD_SORT }, projection: LEADERBOARD_PROJECTION, limit })
+    .toArray();
+  return docs.map((doc) => ({
+    _id: doc._id,
+    name: doc.name ?? null,
+    company: doc.company ?? null,
+    current_score: doc.current_score ?? 0,
+    stage: doc.stage ?? "cold",
+  }));
+}

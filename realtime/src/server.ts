@@ -99,27 +99,43 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       (error: Error) => log.warn("leaderboard read failed", { error: error.message }),
     );
 
-    socket.on("subscribe", async (request, ack) => {
-      const leadId = parseLeadId(request);
-      if (!leadId.ok) return reply(ack, leadId);
-      // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
-      await socket.join(leadRoom(leadId.value));
-      try {
-        const snapshot = await state.snapshot(leadId.value);
-        if (snapshot) socket.emit("score_update", snapshot);
-      } catch (error) {
-        log.warn("snapshot read failed", { lead_id: leadId.value, error: (error as Error).message });
-      }
-      reply(ack, { ok: true });
-    });
+    socket.on("subscribe", (request, ack) =>
+      answer(ack, async () => {
+        const leadId = parseLeadId(request);
+        if (!leadId.ok) return leadId;
+        // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
+        await socket.join(leadRoom(leadId.value));
+        try {
+          const snapshot = await state.snapshot(leadId.value);
+          if (snapshot) socket.emit("score_update", snapshot);
+        } catch (error) {
+          // Subscribed all the same: live changes still arrive, and the dashboard has its own read of the lead.
+          log.warn("snapshot read failed", { lead_id: leadId.value, error: (error as Error).message });
+        }
+        return { ok: true };
+      }),
+    );
 
-    socket.on("unsubscribe", async (request, ack) => {
-      const leadId = parseLeadId(request);
-      if (!leadId.ok) return reply(ack, leadId);
-      await socket.leave(leadRoom(leadId.value));
-      reply(ack, { ok: true });
-    });
+    socket.on("unsubscribe", (request, ack) =>
+      answer(ack, async () => {
+        const leadId = parseLeadId(request);
+        if (!leadId.ok) return leadId;
+        await socket.leave(leadRoom(leadId.value));
+        return { ok: true };
+      }),
+    );
   });
+
+  /** Runs a request handler and acknowledges its result; a failure is logged and answered, never thrown. */
+  function answer(ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>): void {
+    handle().then(
+      (result) => reply(ack, result),
+      (error: Error) => {
+        log.error("socket request failed", { error: error.message, stack: error.stack });
+        reply(ack, { ok: false, error: "internal error" });
+      },
+    );
+  }
 
   return {
     async listen(port) {

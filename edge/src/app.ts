@@ -1,13 +1,22 @@
 import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
 import { ApiError, errorResponse } from "./errors.ts";
+import { eventTypesRoutes } from "./routes/events/event-types.ts";
 import { healthRoutes } from "./routes/health/index.ts";
+import { leadRoutes } from "./routes/leads/index.ts";
+import { openApiRoutes } from "./routes/openapi.ts";
+import { ruleRoutes } from "./routes/rules/index.ts";
 
 /** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
 export function createApp(deps: AppDeps) {
   const app = new Hono();
 
   app.route("/", healthRoutes(deps));
+  // Read/admin API. Event types first, so no ingestion middleware under /api/events can shadow it.
+  app.route("/api/events", eventTypesRoutes(deps));
+  app.route("/api/leads", leadRoutes(deps));
+  app.route("/api/rules", ruleRoutes(deps));
+  app.route("/", openApiRoutes(deps));
 
   app.notFound((c) => errorResponse(new ApiError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {

@@ -4,6 +4,7 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
+import { ensureIndexes } from "./indexes.ts";
 
 /** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
 export async function createEdgeRuntime(config: EdgeConfig, log: Logger) {
@@ -19,6 +20,8 @@ export async function createEdgeRuntime(config: EdgeConfig, log: Logger) {
   const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2000 });
   await mongo.connect().catch((error: Error) => log.warn("mongodb not reachable yet", { error: error.message }));
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
+  // In the background: a MongoDB that is still starting must not hold up ingestion.
+  void ensureIndexes(db, log);
 
   const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));

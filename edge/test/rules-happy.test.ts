@@ -1,0 +1,147 @@
+import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
+import { ensureIndexes } from "../src/indexes.ts";
+import { RuleOutputSchema } from "../src/routes/rules/rule.ts";
+import { createTestEdge } from "./helpers.ts";
+import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
+
+type Edge = Awaited<ReturnType<typeof createTestEdge>>;
+type RuleBody = { _id: string; event_type: string; points: number; active: boolean; label: string };
+
+const NOW = Date.parse("2026-03-01T12:00:00.000Z");
+
+describe("when managing rules", () => {
+  let edge: Edge;
+  let listener: Awaited<ReturnType<typeof listenForRuleChanges>>;
+  beforeAll(async () => {
+    edge = await createTestEdge({}, { now: () => NOW });
+    await ensureIndexes(edge.deps.db, edge.deps.log);
+    listener = await listenForRuleChanges(edge.deps.config.REDIS_PREFIX);
+  });
+  afterAll(async () => {
+    listener.close();
+    await edge.close();
+  });
+  // Pub/sub delivery is asynchronous: wait for the announcement rather than expecting it at once.
+  const announced = (change: string, ruleId: string) =>
+    eventually(async () => listener.messages.find((m) => m.change === change && m.rule_id === ruleId), 2000);
+
+  const send = (method: string, path: string, body?: unknown) =>
+    edge.app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) });
+
+  it("lists no rules before any exist", async () => {
+    const response = await edge.app.request("/api/rules");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual([]);
+  });
+
+  it("creates a rule with its event type as id, announcing it to the workers", async () => {
+    const response = await send("POST", "/api/rules", { event_type: "webinar_signup", points: 35 });
+    expect(response.status).toBe(201);
+    expect(response.headers.get("location")).toBe("/api/rules/webinar_signup");
+    expect(await response.json()).toEqual({
+      _id: "webinar_signup",
+      event_type: "webinar_signup",
+      points: 35,
+      active: true,
+      label: "Webinar Signup",
+      created_at: "2026-03-01T12:00:00.000Z",
+      updated_at: "2026-03-01T12:00:00.000Z",
+    });
+    expect(await announced("created", "webinar_signup")).toEqual({
+      change: "created",
+      rule_id: "webinar_signup",
+      at: "2026-03-01T12:00:00.000Z",
+    });
+  });
+
+  it("creates an inactive, negative rule with its own label", async () => {
+    const response = await send("POST", "/api/rules", {
+      event_type: "unsubscribe",
+      points: -50,
+      label: "  Unsubscribed  ",
+      active: false,
+    });
+    expect(response.status).toBe(201);
+    expect(await response.json()).toMatchObject({ points: -50, label: "Unsubscribed", active: false });
+  });
+
+  it("accepts the bounds of points", async () => {
+    expect((await send("POST", "/api/rules", { event_type: "max_points", points: 1000 })).status).toBe(201);
+    expect((await send("POST", "/api/rules", { event_type: "min_points", points: -1000 })).status).toBe(201);
+  });
+
+  it("lists every rule by event type", async () => {
+    const response = await edge.app.request("/api/rules");
+    const body = (await response.json()) as RuleBody[];
+    expect(body.map((rule) => rule.event_type)).toEqual(["max_points", "min_points", "unsubscribe", "webinar_signup"]);
+    for (const rule of body) expect(() => RuleOutputSchema.parse(rule)).not.toThrow();
+  });
+
+  it("updates points, label and active, announcing the change", async () => {
+    const response = await send("PUT", "/api/rules/webinar_signup", { points: 40, label: "Webinar", active: false });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ _id: "webinar_signup", points: 40, label: "Webinar", active: false });
+    expect(await announced("updated", "webinar_signup")).toBeTruthy();
+  });
+
+  it("updates one field and leaves the others", async () => {
+    const response = await send("PUT", "/api/rules/webinar_signup", { active: true });
+    expect(await response.json()).toMatchObject({ points: 40, label: "Webinar", active: true });
+  });
+
+  it("deletes a rule with 204, announcing it", async () => {
+    const response = await send("DELETE", "/api/rules/min_points");
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe("");
+    expect(await announced("deleted", "min_points")).toBeTruthy();
+    const stored = await edge.deps.db.collection(COLLECTIONS.rules).findOne({ _id: "min_points" as never });
+    expect(stored).toBeNull();
+  });
+
+  it("accepts the admin token in X-Admin-Token", async () => {
+    const response = await edge.app.request("/api/rules/max_points", {
+      method: "DELETE",
+      headers: { "x-admin-token": "test-admin-token" },
+    });
+    expect(response.status).toBe(204);
+  });
+});
+
+describe("when listing event types", () => {
+  let edge: Edge;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+  });
+  afterAll(() => edge.close());
+
+  it("lists the default rules while the rules collection is empty", async () => {
+    const response = await edge.app.request("/api/events/event-types");
+    expect(response.status).toBe(200);
+    const expected = DEFAULT_RULES.map((rule) => ({ value: rule.event_type, label: rule.label, points: rule.points }));
+    expect(await response.json()).toEqual(expected.sort((a, b) => a.value.localeCompare(b.value)));
+  });
+
+  it("lists the stored active rules once there are any", async () => {
+    const at = new Date();
+    await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).insertMany([
+      {
+        _id: "purchase",
+        event_type: "purchase",
+        points: 150,
+        active: true,
+        label: "Purchase",
+        created_at: at,
+        updated_at: at,
+      },
+      { _id: "trial", event_type: "trial", points: 70, active: true, label: "Trial", created_at: at, updated_at: at },
+      { _id: "spam", event_type: "spam", points: -10, active: false, label: "Spam", created_at: at, updated_at: at },
+    ]);
+    const response = await edge.app.request("/api/events/event-types");
+    expect(await response.json()).toEqual([
+      { value: "purchase", label: "Purchase", points: 150 },
+      { value: "trial", label: "Trial", points: 70 },
+    ]);
+  });
+});

@@ -1,0 +1,160 @@
+// Command line of `npm run load -- <scenario> [options]`.
+import { isScenarioName, parseDuration, SCENARIO_NAMES, type ScenarioName } from "../src/scenarios.ts";
+
+export interface CliOptions {
+  scenario: ScenarioName;
+  ci: boolean;
+  rate?: number;
+  durationSeconds?: number;
+  baseUrl?: string;
+  writeKey: string;
+  mongoUrl?: string;
+  workers: number;
+  scoreCap: number;
+  maxInFlight?: number;
+  audit: boolean;
+  drainTimeoutSeconds: number;
+  auditSampleLeads: number;
+  outDir: string;
+  strict: boolean;
+  progress: boolean;
+  runId?: string;
+}
+
+export const USAGE = `usage: npm run load -- <scenario> [options]
+
+scenarios: ${SCENARIO_NAMES.join(", ")}
+
+  --ci                 small CI-sized run (200 requests/s for 10 s unless the scenario says otherwise)
+  --rate N             requests per second (for a ramp: its peak; the ramp is scaled)
+  --duration D         run length: 90, 90s, 5m (a ramp is stretched to fit)
+  --base-url URL       a running deployment; without it a private stack is started and removed after
+  --write-key KEY      ingestion key (default: $WRITE_KEY or dev-write-key)
+  --mongo-url URL      the deployment's MongoDB, database in the path: enables lag and audit with --base-url
+  --workers N          workers in the self-started stack (default 1)
+  --score-cap N        SCORE_CAP of the stack (default 1000)
+  --max-in-flight N    concurrent requests before iterations are dropped (default per scenario)
+  --drain-timeout D    how long to wait for the queue to drain before the audit (default 120s)
+  --audit-leads N      leads recomputed with foldScores (default 20)
+  --no-audit           skip the MongoDB audit
+  --out DIR            report directory (default artifacts/load)
+  --run-id ID          fix the run id (and so the ids and random draws)
+  --strict             exit 1 when a latency/error/drop target is missed, not only when the audit fails
+  --quiet              no per-second progress
+`;
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+function positive(name: string, raw: string | undefined): number {
+  const value = Number(raw);
+  if (raw === undefined || !Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`${name} needs a positive number (got ${raw === undefined ? "nothing" : `"${raw}"`})`);
+  }
+  return value;
+}
+
+function duration(name: string, raw: string | undefined): number {
+  if (raw === undefined) throw new UsageError(`${name} needs a duration`);
+  try {
+    const seconds = parseDuration(raw);
+    if (seconds <= 0) throw new Error("must be positive");
+    return seconds;
+  } catch (error) {
+    throw new UsageError(`${name}: ${(error as Error).message}`);
+  }
+}
+
+export function parseArgs(argv: readonly string[], env: Record<string, string | undefined> = {}): CliOptions {
+  const args = [...argv];
+  const positional: string[] = [];
+  const options: Omit<CliOptions, "scenario"> = {
+    ci: false,
+    writeKey: env.WRITE_KEY || "dev-write-key",
+    workers: 1,
+    scoreCap: 1000,
+    audit: true,
+    drainTimeoutSeconds: 120,
+    auditSampleLeads: 20,
+    outDir: "artifacts/load",
+    strict: false,
+    progress: true,
+  };
+  while (args.length > 0) {
+    const arg = args.shift() as string;
+    const [flag, inline] =
+      arg.startsWith("--") && arg.includes("=")
+        ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
+        : [arg, undefined];
+    const value = () => inline ?? args.shift();
+    switch (flag) {
+      case "--ci":
+        options.ci = true;
+        break;
+      case "--rate":
+        options.rate = positive(flag, value());
+        break;
+      case "--duration":
+        options.durationSeconds = duration(flag, value());
+        break;
+      case "--base-url":
+        options.baseUrl = value();
+        if (!options.baseUrl || !/^https?:\/\//.test(options.baseUrl))
+          throw new UsageError("--base-url needs an http(s) URL");
+        break;
+      case "--write-key":
+        options.writeKey = value() ?? "";
+        if (!options.writeKey) throw new UsageError("--write-key needs a key");
+        break;
+      case "--mongo-url":
+        options.mongoUrl = value();
+        if (!options.mongoUrl || !/^mongodb(\+srv)?:\/\//.test(options.mongoUrl)) {
+          throw new UsageError("--mongo-url needs a mongodb:// URL");
+        }
+        break;
+      case "--workers":
+        options.workers = Math.round(positive(flag, value()));
+        break;
+      case "--score-cap":
+        options.scoreCap = Math.round(positive(flag, value()));
+        break;
+      case "--max-in-flight":
+        options.maxInFlight = Math.round(positive(flag, value()));
+        break;
+      case "--drain-timeout":
+        options.drainTimeoutSeconds = duration(flag, value());
+        break;
+      case "--audit-leads":
+        options.auditSampleLeads = Math.round(positive(flag, value()));
+        break;
+      case "--no-audit":
+        options.audit = false;
+        break;
+      case "--out":
+        options.outDir = value() ?? "";
+        if (!options.outDir) throw new UsageError("--out needs a directory");
+        break;
+      case "--run-id":
+        options.runId = value();
+        if (!options.runId || !/^[A-Za-z0-9_-]{1,40}$/.test(options.runId)) {
+          throw new UsageError("--run-id needs 1-40 characters of A-Z a-z 0-9 _ -");
+        }
+        break;
+      case "--strict":
+        options.strict = true;
+        break;
+      case "--quiet":
+        options.progress = false;
+        break;
+      default:
+        if (flag.startsWith("-")) throw new UsageError(`unknown option ${flag}`);
+        positional.push(flag);
+    }
+  }
+  const [scenario, ...extra] = positional;
+  if (scenario === undefined) throw new UsageError("which scenario?");
+  if (!isScenarioName(scenario)) throw new UsageError(`unknown scenario "${scenario}"`);
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  return { scenario, ...options };
+}

@@ -1,0 +1,105 @@
+// Reads the edge's /metrics (Prometheus text) and, when the harness knows the Redis prefix, the Bull queue itself.
+import type { Redis } from "ioredis";
+
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/;
+const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
+
+/** Parses the Prometheus text exposition format into samples (comments and malformed lines are skipped). */
+export function parsePrometheus(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const match = LINE.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const label of (match[3] ?? "").matchAll(LABEL)) {
+      labels[label[1] as string] = (label[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
+    }
+    const value = Number(match[4]);
+    if (!Number.isNaN(value)) samples.push({ name: match[1] as string, labels, value });
+  }
+  return samples;
+}
+
+/**
+ * The queue depth the edge reports: the sum of the first metric whose name mentions the queue's depth (waiting
+ * plus active and delayed when it splits them by a `state` label). Null when the edge exports none.
+ */
+export function queueDepthFrom(samples: Sample[]): number | null {
+  const candidates = samples.filter((sample) => /queue_(depth|size|length|waiting)/.test(sample.name));
+  const first = candidates[0];
+  if (!first) return null;
+  const sameMetric = candidates.filter((sample) => sample.name === first.name);
+  const pending = sameMetric.filter(
+    (sample) => sample.labels.state === undefined || !/completed|failed/.test(sample.labels.state),
+  );
+  return pending.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+export interface QueueDepthReader {
+  /** Events (or jobs) waiting or being processed, null when unknown. */
+  read(): Promise<number | null>;
+  /** Where the figure comes from, for the report. */
+  readonly source: string;
+}
+
+/** Jobs waiting, active, delayed or paused in the Bull queue, straight from Redis. */
+export function createBullDepthReader(redis: Redis, prefix: string, queue: string): QueueDepthReader {
+  const key = (suffix: string) => `${prefix}:${queue}:${suffix}`;
+  return {
+    source: `Bull queue ${prefix}:${queue} in Redis (jobs)`,
+    async read() {
+      const [wait, active, paused, delayed] = await Promise.all([
+        redis.llen(key("wait")),
+        redis.llen(key("active")),
+        redis.llen(key("paused")),
+        redis.zcard(key("delayed")),
+      ]);
+      return wait + active + paused + delayed;
+    },
+  };
+}
+
+/** The queue depth exported on the edge's /metrics. */
+export function createMetricsDepthReader(metricsUrl: string): QueueDepthReader {
+  return {
+    source: `${metricsUrl}`,
+    async read() {
+      try {
+        const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) });
+        if (!response.ok) return null;
+        return queueDepthFrom(parsePrometheus(await response.text()));
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/** Tries each reader in turn and keeps the first that answers with a number. */
+export function firstAvailable(readers: QueueDepthReader[]): QueueDepthReader {
+  let chosen: QueueDepthReader | null = null;
+  return {
+    get source() {
+      return chosen?.source ?? "unknown";
+    },
+    async read() {
+      if (chosen) return chosen.read();
+      for (const reader of readers) {
+        const value = await reader.read().catch(() => null);
+        if (value !== null) {
+          chosen = reader;
+          return value;
+        }
+      }
+      return null;
+    },
+  };
+}

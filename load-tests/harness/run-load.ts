@@ -1,0 +1,424 @@
+// Drives one scenario open-loop against a stack (its own, or a deployment given by URL), watches it live, waits for
+// the queue to drain, audits the result in MongoDB and writes the report.
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { COLLECTIONS, EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
+import { Redis } from "ioredis";
+import { type Db, MongoClient } from "mongodb";
+import { createRunId, runIdRange } from "../src/payloads.ts";
+import { createRandom, hashSeed } from "../src/random.ts";
+import {
+  ENDPOINT_ROUTES,
+  type Endpoint,
+  type EventOutcome,
+  expectedStatuses,
+  interpretResponse,
+} from "../src/requests.ts";
+import {
+  type LoadProfile,
+  profileDurationSeconds,
+  SCENARIOS,
+  type ScenarioName,
+  scheduledBy,
+  withOverrides,
+} from "../src/scenarios.ts";
+import { createRequestPlanner } from "../src/workloads.ts";
+import { type AuditResult, auditRun } from "./audit.ts";
+import { createHttpSender } from "./http-sender.ts";
+import { createLagProbe, type LagProbe, type LagSummary } from "./lag-probe.ts";
+import { createLedger } from "./ledger.ts";
+import { createBullDepthReader, createMetricsDepthReader, firstAvailable, type QueueDepthReader } from "./metrics.ts";
+import { createOpenLoop } from "./open-loop.ts";
+import type { EndpointReport, LoadReport, ThresholdResult, TimelinePoint } from "./report.ts";
+import { type LocalStack, startLocalStack } from "./stack.ts";
+import { createLatencyRecorder, type LatencyRecorder, roundMs } from "./stats.ts";
+
+export interface LoadOptions {
+  scenario: ScenarioName;
+  /** Use the scenario's CI-sized profile. */
+  ci: boolean;
+  rate?: number;
+  durationSeconds?: number;
+  /** A running deployment; without it the run starts (and removes) its own stack. */
+  baseUrl?: string;
+  writeKey: string;
+  /** MongoDB of the deployment given by baseUrl (database in the path); needed for lag and audit there. */
+  mongoUrl?: string;
+  /** Workers of a self-started stack. */
+  workers: number;
+  scoreCap: number;
+  maxInFlight?: number;
+  audit: boolean;
+  drainTimeoutSeconds: number;
+  /** Leads recomputed with foldScores in the audit. */
+  auditSampleLeads: number;
+  runId?: string;
+  /** Progress and notes (one line each); the summary line is the caller's to print. */
+  log: (line: string) => void;
+  /** Print a progress line every second. */
+  progress: boolean;
+}
+
+interface EndpointTally {
+  requests: number;
+  events: number;
+  failed: number;
+  latency: LatencyRecorder;
+  statuses: Map<string, number>;
+}
+
+const LAG_NOTE =
+  "Lag: for a sample of accepted events (≤ 50 a second), the time from their 202 arriving here to the first " +
+  "poll of score_history (every 50 ms) that finds them — an upper bound, at most one poll interval high.";
+
+function increment(map: Map<string, number>, key: string, by = 1) {
+  map.set(key, (map.get(key) ?? 0) + by);
+}
+
+async function warmUp(baseUrl: string, writeKey: string, runId: string, db: Db | null, log: LoadOptions["log"]) {
+  const eventId = `warmup.${runId}`;
+  const response = await fetch(`${baseUrl}/api/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${writeKey}` },
+    body: JSON.stringify({ event_id: eventId, lead_id: `warmup.${runId}`, event_type: "page_view" }),
+  });
+  if (response.status !== 202 && response.status !== 200) {
+    throw new Error(`warm-up event answered ${response.status}: ${await response.text()}`);
+  }
+  if (!db) return;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (await db.collection(COLLECTIONS.history).findOne({ _id: eventId as never })) {
+      log("warm-up event scored: edge → queue → worker → MongoDB works");
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error("the warm-up event was not scored within 60 s: is a worker running?");
+}
+
+function resolveProfile(options: LoadOptions): LoadProfile {
+  const scenario = SCENARIOS[options.scenario];
+  return withOverrides(options.ci ? scenario.ci : scenario.profile, {
+    rate: options.rate,
+    durationSeconds: options.durationSeconds,
+  });
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadReport> {
+  const scenario = SCENARIOS[options.scenario];
+  const profile = resolveProfile(options);
+  const maxInFlight = options.maxInFlight ?? scenario.maxInFlight;
+  const runId = options.runId ?? createRunId(Date.now(), Math.random);
+  const { log } = options;
+
+  let stack: LocalStack | null = null;
+  let mongo: MongoClient | null = null;
+  let redis: Redis | null = null;
+  try {
+    if (!options.baseUrl) {
+      stack = await startLocalStack({
+        workers: options.workers,
+        writeKey: options.writeKey,
+        scoreCap: options.scoreCap,
+        log,
+      });
+    }
+    const baseUrl = options.baseUrl ?? (stack as LocalStack).baseUrl;
+    const mongoUrl = stack?.mongoUrl ?? options.mongoUrl;
+    let db: Db | null = null;
+    if (mongoUrl) {
+      mongo = new MongoClient(mongoUrl);
+      await mongo.connect();
+      db = mongo.db(mongoDatabaseName(mongoUrl));
+    }
+    const depthReaders: QueueDepthReader[] = [];
+    if (stack) {
+      redis = new Redis(stack.redisUrl);
+      depthReaders.push(createBullDepthReader(redis, stack.redisPrefix, EVENTS_QUEUE));
+    }
+    depthReaders.push(createMetricsDepthReader(`${baseUrl}/metrics`));
+    const depth = firstAvailable(depthReaders);
+
+    await warmUp(baseUrl, options.writeKey, runId, db, log);
+
+    const planner = createRequestPlanner({
+      workload: scenario.workload,
+      runId,
+      source: "h",
+      writeKey: options.writeKey,
+    });
+    const sender = createHttpSender(baseUrl, maxInFlight);
+    const ledger = createLedger();
+    const lagProbe: LagProbe | null = db
+      ? createLagProbe({ db, samplesPerSecond: 50, pollIntervalMs: 50, batchLimit: 500 })
+      : null;
+    const overall = createLatencyRecorder(1 << 16);
+    const windowLatency = createLatencyRecorder();
+    const endpoints = new Map<Endpoint, EndpointTally>();
+    const outcomes: Record<EventOutcome | "sent", number> = {
+      sent: 0,
+      accepted: 0,
+      duplicate: 0,
+      rejected: 0,
+      delivered: 0,
+      error: 0,
+    };
+    const errorsByStatus = new Map<string, number>();
+    const errorSamples: string[] = [];
+    let failed = 0;
+    let windowRequests = 0;
+    let windowFailed = 0;
+
+    const loop = createOpenLoop({
+      profile,
+      maxInFlight,
+      async fire() {
+        const request = planner.next(Date.now());
+        const result = await sender.send(request);
+        const { outcomes: eventOutcomes } = interpretResponse(request, result.status, result.body);
+        let tally = endpoints.get(request.endpoint);
+        if (!tally) {
+          tally = { requests: 0, events: 0, failed: 0, latency: createLatencyRecorder(), statuses: new Map() };
+          endpoints.set(request.endpoint, tally);
+        }
+        tally.requests += 1;
+        tally.events += request.events.length;
+        tally.latency.record(result.durationMs);
+        increment(tally.statuses, String(result.status));
+        overall.record(result.durationMs);
+        windowLatency.record(result.durationMs);
+        windowRequests += 1;
+        if (!expectedStatuses(request).includes(result.status)) {
+          failed += 1;
+          windowFailed += 1;
+          tally.failed += 1;
+          const label = result.status === 0 ? "no response" : String(result.status);
+          increment(errorsByStatus, `${ENDPOINT_ROUTES[request.endpoint]} → ${label}`);
+          if (errorSamples.length < 10) {
+            errorSamples.push(
+              `${ENDPOINT_ROUTES[request.endpoint]} → ${label}: ${(result.error ?? result.body ?? "").slice(0, 200)}`,
+            );
+          }
+        }
+        request.events.forEach((planned, index) => {
+          const outcome = eventOutcomes[index] ?? "error";
+          outcomes.sent += 1;
+          outcomes[outcome] += 1;
+          ledger.record(planned.event.event_id, planned.leadRank, planned.kind, outcome);
+          if (outcome === "accepted" && lagProbe) lagProbe.offer(planned.event.event_id, result.completedAt);
+        });
+      },
+      shouldContinue: () => !stack?.crashed(),
+    });
+
+    const eventLoop = monitorEventLoopDelay({ resolution: 10 });
+    eventLoop.enable();
+    const startedAt = new Date();
+    const timeline: TimelinePoint[] = [];
+    let peakDepth: number | null = null;
+    let lastDropped = 0;
+    let lastDepth: number | null = null;
+    let depthReading = false;
+    const totalSeconds = profileDurationSeconds(profile);
+    let second = 0;
+    const ticker = setInterval(() => {
+      second += 1;
+      if (!depthReading) {
+        depthReading = true;
+        depth
+          .read()
+          .then((value) => {
+            lastDepth = value;
+            if (value !== null) peakDepth = Math.max(peakDepth ?? 0, value);
+          })
+          .finally(() => {
+            depthReading = false;
+          });
+      }
+      const window = windowLatency.summary();
+      const point: TimelinePoint = {
+        second,
+        requests: windowRequests,
+        failed: windowFailed,
+        dropped: loop.dropped - lastDropped,
+        p99Ms: roundMs(window.p99),
+        inFlight: loop.inFlight,
+        queueDepth: lastDepth,
+      };
+      timeline.push(point);
+      lastDropped = loop.dropped;
+      windowLatency.reset();
+      windowRequests = 0;
+      windowFailed = 0;
+      if (options.progress) {
+        const lagP99 = lagProbe?.currentP99();
+        log(
+          `[${scenario.name} ${second}s/${Math.round(totalSeconds)}s] rps=${point.requests} target=${Math.round(
+            scheduledBy(profile, second) - scheduledBy(profile, second - 1),
+          )} errors=${point.failed} dropped=${point.dropped} inflight=${point.inFlight} p99=${point.p99Ms}ms ` +
+            `queue=${point.queueDepth ?? "?"} lag_p99=${lagP99 !== undefined && Number.isFinite(lagP99) ? `${roundMs(lagP99)}ms` : "–"}`,
+        );
+      }
+    }, 1000);
+
+    const result = await loop.run();
+    clearInterval(ticker);
+    eventLoop.disable();
+    await sender.close();
+    const crashed = stack?.crashed() ?? null;
+    if (crashed) log(`stack process died during the run: ${crashed}`);
+
+    // Drain: the queue empties and the run's history stops growing (or reaches every accepted event).
+    const drainStart = performance.now();
+    let drained = false;
+    const range = runIdRange(runId);
+    let expectedScored = 0;
+    for (const entry of ledger.entries()) if (entry.expectation === "present") expectedScored += 1;
+    let lastScored = -1;
+    let stableSince = performance.now();
+    while ((performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds && !crashed) {
+      const queued = await depth.read();
+      if (queued !== null) peakDepth = Math.max(peakDepth ?? 0, queued);
+      const scored = db
+        ? await db.collection(COLLECTIONS.history).countDocuments({ lead_id: { $gte: range.gte, $lt: range.lt } })
+        : null;
+      if (scored !== lastScored) {
+        lastScored = scored ?? -1;
+        stableSince = performance.now();
+      }
+      if (options.progress) log(`[drain] queue=${queued ?? "?"} scored=${scored ?? "?"}/${expectedScored}`);
+      const queueEmpty = queued === 0 || queued === null;
+      if (queueEmpty && (scored === null || scored >= expectedScored || performance.now() - stableSince > 3000)) {
+        drained = true;
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+    const drainSeconds = drained ? (performance.now() - drainStart) / 1000 : null;
+
+    let lag: LagSummary | null = null;
+    if (lagProbe) lag = await lagProbe.finish(drained ? 5_000 : 0);
+
+    let audit: AuditResult;
+    if (!options.audit) audit = { status: "SKIPPED", note: "The audit was turned off (--no-audit).", checks: [] };
+    else if (!db) {
+      audit = {
+        status: "SKIPPED",
+        note: "No MongoDB access (pass --mongo-url with the deployment's database to audit a remote run).",
+        checks: [],
+      };
+    } else if (!drained) {
+      audit = {
+        status: "FAIL",
+        note: `The queue did not drain within ${options.drainTimeoutSeconds} s${crashed ? ` (${crashed})` : ""}; the audit needs a quiet system.`,
+        checks: [],
+      };
+    } else {
+      log("audit: checking score_history, events and leads…");
+      audit = await auditRun({
+        db,
+        runId,
+        ledger,
+        scoreCap: stack?.scoreCap ?? options.scoreCap,
+        sampleSize: options.auditSampleLeads,
+        random: createRandom(hashSeed(runId)),
+      });
+    }
+
+    const elapsed = Math.max(result.elapsedSeconds, 1e-3);
+    const overallSummary = overall.summary();
+    const endpointReports: Partial<Record<Endpoint, EndpointReport>> = {};
+    for (const [endpoint, tally] of endpoints) {
+      endpointReports[endpoint] = {
+        route: ENDPOINT_ROUTES[endpoint],
+        requests: tally.requests,
+        events: tally.events,
+        requestsPerSecond: tally.requests / elapsed,
+        eventsPerSecond: tally.events / elapsed,
+        latencyMs: tally.latency.summary(),
+        statuses: Object.fromEntries(tally.statuses),
+        failed: tally.failed,
+      };
+    }
+    const targets = scenario.targets;
+    const sent = result.started;
+    const thresholds: ThresholdResult[] = [
+      {
+        name: "requests answered outside the contract",
+        target: `≤ ${targets.maxFailedRate * 100}%`,
+        actual: `${((failed / Math.max(sent, 1)) * 100).toFixed(3)}% (${failed})`,
+        pass: failed / Math.max(sent, 1) <= targets.maxFailedRate,
+      },
+      {
+        name: "request duration p99 (all endpoints)",
+        target: `≤ ${targets.p99Ms} ms`,
+        actual: `${roundMs(overallSummary.p99)} ms`,
+        pass: overallSummary.p99 <= targets.p99Ms,
+      },
+      ...[...endpoints.entries()].map(([endpoint, tally]) => {
+        const p99 = tally.latency.summary().p99;
+        return {
+          name: `request duration p99 (${ENDPOINT_ROUTES[endpoint]})`,
+          target: `≤ ${targets.p99Ms} ms`,
+          actual: `${roundMs(p99)} ms`,
+          pass: p99 <= targets.p99Ms,
+        };
+      }),
+      {
+        name: "dropped iterations",
+        target: `≤ ${targets.maxDroppedRate * 100}% of scheduled`,
+        actual: `${((result.dropped / Math.max(result.scheduled, 1)) * 100).toFixed(2)}% (${result.dropped})`,
+        pass: result.dropped <= result.scheduled * targets.maxDroppedRate,
+      },
+    ];
+    if (lag && lag.count > 0) {
+      thresholds.push({
+        name: "acceptance → scored p99",
+        target: `≤ ${targets.lagP99Ms} ms`,
+        actual: `${roundMs(lag.p99)} ms (${lag.count} samples)`,
+        pass: lag.p99 <= targets.lagP99Ms && lag.unseen === 0,
+      });
+    }
+
+    return {
+      scenario: scenario.name,
+      workload: scenario.workload.name,
+      description: scenario.description,
+      runId,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      baseUrl,
+      stack: stack
+        ? `self-started: edge on Deno + ${options.workers} worker(s), Redis prefix ${stack.redisPrefix}, database ${stack.dbName}`
+        : "external deployment",
+      profile,
+      mix: scenario.workload.mix,
+      targets,
+      requests: {
+        scheduled: result.scheduled,
+        sent,
+        dropped: result.dropped,
+        failed,
+        elapsedSeconds: result.elapsedSeconds,
+        requestsPerSecond: sent / elapsed,
+        eventsPerSecond: outcomes.sent / elapsed,
+      },
+      events: outcomes,
+      latencyMs: overallSummary,
+      endpoints: endpointReports,
+      errorsByStatus: Object.fromEntries(errorsByStatus),
+      errorSamples,
+      lag,
+      lagNote: db ? LAG_NOTE : "Lag not measured: no MongoDB access (--mongo-url).",
+      queue: { source: depth.source, peakDepth, drainSeconds, drained },
+      generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },
+      thresholds,
+      audit,
+      timeline,
+    };
+  } finally {
+    redis?.disconnect();
+    await mongo?.close().catch(() => undefined);
+    if (stack) await stack.stop();
+  }
+}

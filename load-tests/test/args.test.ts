@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { parseArgs, UsageError } from "../harness/args.ts";
+
+describe("the load command line", () => {
+  it("reads a scenario with its options", () => {
+    expect(
+      parseArgs(["mix", "--rate", "500", "--duration=2m", "--base-url", "http://127.0.0.1:8080", "--ci", "--quiet"]),
+    ).toMatchObject({
+      scenario: "mix",
+      rate: 500,
+      durationSeconds: 120,
+      baseUrl: "http://127.0.0.1:8080",
+      ci: true,
+      progress: false,
+      audit: true,
+      writeKey: "dev-write-key",
+    });
+  });
+
+  it("takes the write key from the environment", () => {
+    expect(parseArgs(["single"], { WRITE_KEY: "k1" }).writeKey).toBe("k1");
+  });
+
+  it("refuses an unknown scenario, an unknown option and a bad number", () => {
+    expect(() => parseArgs(["nope"])).toThrow(UsageError);
+    expect(() => parseArgs(["mix", "--fast"])).toThrow(/unknown option --fast/);
+    expect(() => parseArgs(["mix", "--rate", "-3"])).toThrow(/positive number/);
+    expect(() => parseArgs([])).toThrow(/which scenario/);
+  });
+});

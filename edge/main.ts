@@ -11,7 +11,11 @@ try {
   Deno.exit(2);
 }
 const log = createLogger("edge", config.LOG_LEVEL);
-const runtime = await createEdgeRuntime(config, log);
+const webDist = config.WEB_DIST.replace(/\/+$/, "");
+const runtime = await createEdgeRuntime(config, log, {
+  // The static route has already refused paths that could leave WEB_DIST.
+  readStatic: (path) => Deno.readFile(`${webDist}/${path}`).catch(() => null),
+});
 
 let server: Deno.HttpServer;
 try {

@@ -6,6 +6,7 @@ import { healthRoutes } from "./routes/health/index.ts";
 import { leadRoutes } from "./routes/leads/index.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
+import { staticRoutes } from "./routes/static.ts";
 
 /** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
 export function createApp(deps: AppDeps) {
@@ -17,6 +18,8 @@ export function createApp(deps: AppDeps) {
   app.route("/api/leads", leadRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/", openApiRoutes(deps));
+  // Last: the dashboard's files, and its page for every other GET outside the server's own paths.
+  app.route("/", staticRoutes(deps));
 
   app.notFound((c) => errorResponse(new ApiError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {

@@ -12,6 +12,8 @@ export interface AppDeps {
   log: Logger;
   /** Epoch ms; injectable so tests can pin time. */
   now?: () => number;
+  /** Reads a file of the built dashboard (relative to `config.WEB_DIST`); absent: the dashboard is not served. */
+  readStatic?: (path: string) => Promise<Uint8Array<ArrayBuffer> | null>;
 }
 
 export type AppEnv = { Variables: { deps: AppDeps } };

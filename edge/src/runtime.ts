@@ -7,7 +7,12 @@ import type { AppDeps } from "./deps.ts";
 import { ensureIndexes } from "./indexes.ts";
 
 /** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
-export async function createEdgeRuntime(config: EdgeConfig, log: Logger) {
+export async function createEdgeRuntime(
+  config: EdgeConfig,
+  log: Logger,
+  /** What only the runtime can provide, e.g. `readStatic` from its file system. */
+  extra: Pick<AppDeps, "readStatic"> = {},
+) {
   const redis = new Redis(config.REDIS_URL, {
     // Fail fast instead of buffering while Redis is away, so ingestion can answer 503 at once.
     enableOfflineQueue: false,
@@ -26,7 +31,7 @@ export async function createEdgeRuntime(config: EdgeConfig, log: Logger) {
   const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
-  const deps: AppDeps = { config, redis, db, queue, log };
+  const deps: AppDeps = { config, redis, db, queue, log, ...extra };
   const app = createApp(deps);
 
   return {

@@ -1,3 +1,5 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createLogger, type EdgeConfig, EVENTS_QUEUE } from "@leadscore/contracts";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -34,4 +36,13 @@ export async function createTestEdge(overrides: Record<string, string> = {}, ext
       await testDb.drop();
     },
   };
+}
+
+/** The Node counterpart of the Deno entry's `readStatic`: files of a built dashboard folder, or null. */
+export function readStaticFrom(folder: string): NonNullable<AppDeps["readStatic"]> {
+  return (path) =>
+    readFile(join(folder, path)).then(
+      (buffer) => new Uint8Array(buffer),
+      () => null,
+    );
 }

@@ -1,0 +1,91 @@
+import { useEffect } from "preact/hooks";
+import { DashboardPage } from "../dashboard/index.tsx";
+import { LeadDetailPage } from "../lead-detail/index.tsx";
+import { LeaderboardPage } from "../leaderboard/index.tsx";
+import { NotFoundPage } from "../not-found/index.tsx";
+import { RulesPage } from "../rules/index.tsx";
+import { SubmitEventPage } from "../submit-event/index.tsx";
+import type { Route } from "./router.ts";
+import type { Services } from "./services.ts";
+
+const NAV: { href: string; label: string; route: Route["name"] }[] = [
+  { href: "/", label: "Dashboard", route: "dashboard" },
+  { href: "/leaderboard", label: "Leaderboard", route: "leaderboard" },
+  { href: "/events/new", label: "Submit event", route: "submit" },
+  { href: "/rules", label: "Rules", route: "rules" },
+];
+
+const STATUS_TEXT = { live: "Live", connecting: "Connecting…", offline: "Offline — retrying" } as const;
+
+function Page({ services }: { services: Services }) {
+  const route = services.router.route.value;
+  switch (route.name) {
+    case "dashboard":
+      return <DashboardPage headline={services.headline} leads={services.leads} leaderboard={services.leaderboard} />;
+    case "lead":
+      return <LeadDetailPage key={route.id} model={services.leadDetail(route.id)} />;
+    case "leaderboard":
+      return <LeaderboardPage model={services.leaderboard} />;
+    case "submit":
+      return <SubmitEventPage model={services.submitEvent} />;
+    case "rules":
+      return <RulesPage model={services.rules} />;
+    default:
+      return <NotFoundPage path={services.router.pathname.value} />;
+  }
+}
+
+export function App({ services }: { services: Services }) {
+  const { router, realtime, announcer } = services;
+  useEffect(() => router.start(), [router]);
+  useEffect(() => {
+    const onClick = (event: MouseEvent) => router.handleClick(event);
+    document.addEventListener("click", onClick);
+    return () => document.removeEventListener("click", onClick);
+  }, [router]);
+
+  const current = router.route.value.name;
+  const status = realtime.status.value;
+  return (
+    <>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="site-header">
+        <a class="brand" href="/" aria-label="Leadscore home">
+          <span class="brand-mark" aria-hidden="true">
+            ◆
+          </span>
+          Leadscore
+        </a>
+        <nav aria-label="Main">
+          <ul class="nav-list">
+            {NAV.map((item) => (
+              <li key={item.href}>
+                <a
+                  href={item.href}
+                  class="nav-link"
+                  aria-current={
+                    current === item.route || (item.route === "dashboard" && current === "lead") ? "page" : undefined
+                  }
+                >
+                  {item.label}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <p class={`live-status live-${status}`} title="Live updates over Socket.io">
+          <span class="live-dot" aria-hidden="true" />
+          <span>{STATUS_TEXT[status]}</span>
+        </p>
+      </header>
+      <main id="main" tabIndex={-1}>
+        <Page services={services} />
+      </main>
+      <div class="sr-only" aria-live="polite" aria-atomic="true">
+        {announcer.message.value}
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,69 @@
+// Everything the app shares: the API client, the one realtime connection, the router, the announcer, and the
+// models that outlive a page visit (filters and forms are kept while the user moves around).
+
+import { createHeadlineModel, type HeadlineModel } from "../headline/model.ts";
+import { createLeadDetailModel, type LeadDetailModel } from "../lead-detail/model.ts";
+import { createLeaderboardModel, type LeaderboardModel } from "../leaderboard/model.ts";
+import { createLeadsModel, type LeadsModel } from "../leads/model.ts";
+import { type Announcer, createAnnouncer } from "../lib/announcer.ts";
+import type { Api } from "../lib/api.ts";
+import type { Realtime } from "../lib/realtime.ts";
+import { createSessionValue, sessionStore } from "../lib/session-value.ts";
+import { createRulesModel, type RulesModel } from "../rules/model.ts";
+import { createSubmitEventModel, type SubmitEventModel } from "../submit-event/model.ts";
+import type { Router } from "./router.ts";
+
+export interface Services {
+  api: Api;
+  realtime: Realtime;
+  router: Router;
+  announcer: Announcer;
+  headline: HeadlineModel;
+  leads: LeadsModel;
+  leaderboard: LeaderboardModel;
+  submitEvent: SubmitEventModel;
+  rules: RulesModel;
+  /** The detail model of a lead, kept while the same lead is shown. */
+  leadDetail(id: string): LeadDetailModel;
+}
+
+export function createServices(deps: {
+  api: Api;
+  realtime: Realtime;
+  router: Router;
+  storage?: Storage | null;
+  announcer?: Announcer;
+}): Services {
+  const { api, realtime, router } = deps;
+  const storage = deps.storage === undefined ? sessionStore() : deps.storage;
+  const announcer = deps.announcer ?? createAnnouncer();
+  const announce = (text: string) => announcer.announce(text);
+  let detail: LeadDetailModel | null = null;
+  return {
+    api,
+    realtime,
+    router,
+    announcer,
+    headline: createHeadlineModel({ api, realtime }),
+    leads: createLeadsModel({
+      api,
+      realtime,
+      announce,
+      url: {
+        read: () => router.search.value,
+        write: (search) => {
+          if (router.route.value.name === "dashboard" && search !== router.search.value) {
+            router.navigate(`/${search}`, { replace: true });
+          }
+        },
+      },
+    }),
+    leaderboard: createLeaderboardModel({ api, realtime, announce }),
+    submitEvent: createSubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
+    rules: createRulesModel({ api, token: createSessionValue("leadscore.admin-token", storage) }),
+    leadDetail(id) {
+      if (detail?.id !== id) detail = createLeadDetailModel({ api, realtime, announce }, id);
+      return detail;
+    },
+  };
+}

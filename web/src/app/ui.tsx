@@ -1,0 +1,70 @@
+// Small presentational pieces shared by the pages.
+import type { Stage } from "@leadscore/contracts";
+import type { ComponentChildren } from "preact";
+import { useEffect, useRef } from "preact/hooks";
+
+export function StageBadge({ stage }: { stage: Stage }) {
+  return <span class={`stage stage-${stage}`}>{stage}</span>;
+}
+
+export function Loading({ label }: { label: string }) {
+  return (
+    <p class="state state-loading" role="status">
+      <span class="spinner" aria-hidden="true" />
+      {label}
+    </p>
+  );
+}
+
+export function ErrorState({
+  title,
+  message,
+  onRetry,
+}: {
+  title: string;
+  message: string | null;
+  onRetry?: () => void;
+}) {
+  return (
+    <div class="state state-error" role="alert">
+      <p>
+        <strong>{title}</strong>
+        {message ? <span class="state-detail"> {message}</span> : null}
+      </p>
+      {onRetry ? (
+        <button type="button" class="button" onClick={onRetry}>
+          Try again
+        </button>
+      ) : null}
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <div class="state state-empty">{children}</div>;
+}
+
+/** The page's heading; it takes the focus after a navigation so screen readers announce the new page. */
+export function PageTitle({ children, title }: { children: ComponentChildren; title: string }) {
+  const ref = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    document.title = `${title} · Leadscore`;
+    // The first page load keeps the browser's own focus; later navigations move it here.
+    if (document.body.dataset.navigated === "true") ref.current?.focus({ preventScroll: true });
+    document.body.dataset.navigated = "true";
+  }, [title]);
+  return (
+    <h1 ref={ref} tabIndex={-1} class="page-title">
+      {children}
+    </h1>
+  );
+}
+
+export function FieldError({ id, message }: { id: string; message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p id={id} class="field-error">
+      {message}
+    </p>
+  );
+}

@@ -1,0 +1,28 @@
+import { useEffect } from "preact/hooks";
+import { PageTitle } from "../app/ui.tsx";
+import { Headline } from "../headline/index.tsx";
+import type { HeadlineModel } from "../headline/model.ts";
+import { LeaderboardBody } from "../leaderboard/index.tsx";
+import type { LeaderboardModel } from "../leaderboard/model.ts";
+import { LeadTable } from "../leads/index.tsx";
+import type { LeadsModel } from "../leads/model.ts";
+
+export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsModel; leaderboard: LeaderboardModel }) {
+  useEffect(() => props.leaderboard.activate(), [props.leaderboard]);
+  return (
+    <>
+      <PageTitle title="Dashboard">Dashboard</PageTitle>
+      <Headline model={props.headline} />
+      <div class="dashboard-grid">
+        <LeadTable model={props.leads} />
+        <section class="panel" aria-labelledby="top-title">
+          <div class="panel-head">
+            <h2 id="top-title">Top 5</h2>
+            <a href="/leaderboard">Full leaderboard</a>
+          </div>
+          <LeaderboardBody model={props.leaderboard} compact />
+        </section>
+      </div>
+    </>
+  );
+}

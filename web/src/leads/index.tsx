@@ -1,0 +1,188 @@
+import type { Stage } from "@leadscore/contracts";
+import { useEffect } from "preact/hooks";
+import { leadHref } from "../app/router.ts";
+import { Empty, ErrorState, FieldError, Loading, StageBadge } from "../app/ui.tsx";
+import type { LeadSort } from "../lib/api.ts";
+import { formatAge, formatInteger, STAGES } from "../lib/format.ts";
+import { type LeadsModel, SORTS } from "./model.ts";
+
+function Filters({ model }: { model: LeadsModel }) {
+  const filters = model.filters.value;
+  const errors = model.errors.value;
+  const text = (key: "q" | "company" | "min_score" | "max_score") => ({
+    id: `filter-${key}`,
+    value: filters[key],
+    onInput: (event: Event) => model.setFilter(key, (event.currentTarget as HTMLInputElement).value),
+    "aria-invalid": errors[key] ? true : undefined,
+    "aria-describedby": errors[key] ? `filter-${key}-error` : undefined,
+  });
+  return (
+    <form class="filters" aria-label="Filter leads" onSubmit={(event) => event.preventDefault()}>
+      <div class="field field-wide">
+        <label for="filter-q">Search</label>
+        <input type="search" placeholder="Name, email or company" autoComplete="off" {...text("q")} />
+      </div>
+      <div class="field">
+        <label for="filter-company">Company</label>
+        <input type="text" autoComplete="off" placeholder="Exact name" {...text("company")} />
+      </div>
+      <div class="field field-narrow">
+        <label for="filter-min_score">Min score</label>
+        <input type="text" inputMode="numeric" {...text("min_score")} />
+        <FieldError id="filter-min_score-error" message={errors.min_score} />
+      </div>
+      <div class="field field-narrow">
+        <label for="filter-max_score">Max score</label>
+        <input type="text" inputMode="numeric" {...text("max_score")} />
+        <FieldError id="filter-max_score-error" message={errors.max_score} />
+      </div>
+      <div class="field">
+        <label for="filter-stage">Stage</label>
+        <select
+          id="filter-stage"
+          value={filters.stage}
+          onChange={(event) => model.setFilter("stage", (event.currentTarget as HTMLSelectElement).value as Stage | "")}
+        >
+          <option value="">Any stage</option>
+          {STAGES.map((stage) => (
+            <option key={stage} value={stage}>
+              {stage}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div class="field">
+        <label for="filter-sort">Sort</label>
+        <select
+          id="filter-sort"
+          value={filters.sort}
+          onChange={(event) => model.setFilter("sort", (event.currentTarget as HTMLSelectElement).value as LeadSort)}
+        >
+          {SORTS.map((option) => (
+            <option key={option.value} value={option.value}>
+              {option.label}
+            </option>
+          ))}
+        </select>
+      </div>
+      {model.filtered.value ? (
+        <button type="button" class="button button-quiet" onClick={() => model.clearFilters()}>
+          Clear filters
+        </button>
+      ) : null}
+    </form>
+  );
+}
+
+function Rows({ model, now }: { model: LeadsModel; now: number }) {
+  const flashes = model.flashes.value;
+  return (
+    <div class="table-scroll">
+      <table class="table leads-table">
+        <caption class="sr-only">
+          Leads, {model.filters.value.sort.includes("score") ? "by score" : "by last update"}
+        </caption>
+        <thead>
+          <tr>
+            <th scope="col">Lead</th>
+            <th scope="col" class="col-optional">
+              Company
+            </th>
+            <th scope="col" class="num">
+              Score
+            </th>
+            <th scope="col">Stage</th>
+            <th scope="col" class="num col-optional">
+              Events
+            </th>
+            <th scope="col" class="col-optional">
+              Last event
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {model.leads.value.map((lead) => (
+            <tr key={lead._id} class={flashes[lead._id] ? `flash flash-${flashes[lead._id]}` : undefined}>
+              <td>
+                <a href={leadHref(lead._id)} class="lead-link">
+                  {lead.name || lead._id}
+                </a>
+                {lead.name ? <span class="muted lead-id">{lead._id}</span> : null}
+              </td>
+              <td class="col-optional">{lead.company || <span class="muted">—</span>}</td>
+              <td class="num score-cell" data-testid="lead-score">
+                {formatInteger(lead.current_score)}
+              </td>
+              <td>
+                <StageBadge stage={lead.stage} />
+              </td>
+              <td class="num col-optional">{formatInteger(lead.event_count)}</td>
+              <td class="col-optional">
+                <time dateTime={lead.last_event_at ?? undefined}>{formatAge(lead.last_event_at, now)}</time>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?: number }) {
+  useEffect(() => model.activate(), [model]);
+  const status = model.status.value;
+  const rows = model.leads.value;
+  const total = model.total.value;
+  return (
+    <section class="panel" aria-labelledby="leads-title">
+      <div class="panel-head">
+        <h2 id="leads-title">Leads</h2>
+        <p class="muted" aria-live="polite">
+          {total !== null && status !== "error" ? `${formatInteger(total)} ${total === 1 ? "lead" : "leads"}` : ""}
+        </p>
+      </div>
+      <Filters model={model} />
+      {status === "loading" && rows.length === 0 ? <Loading label="Loading leads…" /> : null}
+      {status === "error" ? (
+        <ErrorState
+          title="The leads could not be loaded."
+          message={model.error.value}
+          onRetry={() => void model.reload()}
+        />
+      ) : null}
+      {status !== "error" && rows.length > 0 ? <Rows model={model} now={now} /> : null}
+      {status === "ready" && rows.length === 0 ? (
+        <Empty>
+          {model.filtered.value ? (
+            <p>No lead matches these filters.</p>
+          ) : (
+            <p>
+              No leads yet. <a href="/events/new">Send an event</a> and its lead appears here as soon as it is scored.
+            </p>
+          )}
+        </Empty>
+      ) : null}
+      {model.hasNext.value || model.hasPrevious.value ? (
+        <nav class="pager" aria-label="Pages of leads">
+          <button
+            type="button"
+            class="button"
+            disabled={!model.hasPrevious.value || status === "loading"}
+            onClick={() => model.previousPage()}
+          >
+            ← Previous
+          </button>
+          <span class="muted">Page {model.pageNumber.value}</span>
+          <button
+            type="button"
+            class="button"
+            disabled={!model.hasNext.value || status === "loading"}
+            onClick={() => model.nextPage()}
+          >
+            Next →
+          </button>
+        </nav>
+      ) : null}
+    </section>
+  );
+}

@@ -1,0 +1,322 @@
+// The lead table: filters (mirrored in the page's query string), cursor paging, and live scores for the rows shown.
+import type { ScoreUpdate, Stage } from "@leadscore/contracts";
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import type { Api, Lead, LeadQuery, LeadSort } from "../lib/api.ts";
+import { STAGES } from "../lib/format.ts";
+import type { Realtime } from "../lib/realtime.ts";
+
+export const PAGE_SIZE = 25;
+export const SORTS: readonly { value: LeadSort; label: string }[] = [
+  { value: "-score", label: "Score, highest first" },
+  { value: "score", label: "Score, lowest first" },
+  { value: "-updated_at", label: "Recently updated" },
+  { value: "updated_at", label: "Least recently updated" },
+];
+const DEFAULT_SORT: LeadSort = "-score";
+/** Typing in a text filter waits this long for the next keystroke before asking the server. */
+const TYPING_DELAY_MS = 300;
+/** Live activity refreshes the page at most this often (order and membership may have changed). */
+const REFRESH_INTERVAL_MS = 1000;
+/** While the socket is down, the first page is polled instead. */
+const POLL_INTERVAL_MS = 15_000;
+/** How long a row stays highlighted after a live change. */
+const FLASH_MS = 2500;
+
+/** Filter form values, as typed. */
+export interface LeadFilters {
+  min_score: string;
+  max_score: string;
+  stage: Stage | "";
+  company: string;
+  q: string;
+  sort: LeadSort;
+}
+
+export const EMPTY_FILTERS: LeadFilters = {
+  min_score: "",
+  max_score: "",
+  stage: "",
+  company: "",
+  q: "",
+  sort: DEFAULT_SORT,
+};
+
+export type FilterErrors = Partial<Record<keyof LeadFilters, string>>;
+
+function scoreBound(text: string): number | null | undefined {
+  const trimmed = text.trim();
+  if (trimmed === "") return null;
+  if (!/^\d+$/.test(trimmed)) return undefined;
+  return Number(trimmed);
+}
+
+export function filterErrors(filters: LeadFilters): FilterErrors {
+  const errors: FilterErrors = {};
+  const min = scoreBound(filters.min_score);
+  const max = scoreBound(filters.max_score);
+  if (min === undefined) errors.min_score = "Enter a whole number of 0 or more";
+  if (max === undefined) errors.max_score = "Enter a whole number of 0 or more";
+  if (typeof min === "number" && typeof max === "number" && min > max) {
+    errors.max_score = "Must be at least the minimum score";
+  }
+  return errors;
+}
+
+/** The API query for a set of filters and a page cursor. */
+export function filtersToQuery(filters: LeadFilters, cursor: string | null = null, limit = PAGE_SIZE): LeadQuery {
+  return {
+    min_score: scoreBound(filters.min_score) ?? null,
+    max_score: scoreBound(filters.max_score) ?? null,
+    stage: filters.stage || null,
+    company: filters.company.trim() || null,
+    q: filters.q.trim() || null,
+    sort: filters.sort,
+    limit,
+    cursor,
+  };
+}
+
+/** The page URL's query string for a set of filters (the default sort is left out). */
+export function filtersToSearch(filters: LeadFilters): string {
+  const params = new URLSearchParams();
+  for (const key of ["min_score", "max_score", "stage", "company", "q"] as const) {
+    const value = filters[key].trim();
+    if (value) params.set(key, value);
+  }
+  if (filters.sort !== DEFAULT_SORT) params.set("sort", filters.sort);
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+export function filtersFromSearch(search: string): LeadFilters {
+  const params = new URLSearchParams(search);
+  const stage = params.get("stage") ?? "";
+  const sort = params.get("sort") ?? "";
+  return {
+    min_score: params.get("min_score") ?? "",
+    max_score: params.get("max_score") ?? "",
+    stage: (STAGES as readonly string[]).includes(stage) ? (stage as Stage) : "",
+    company: params.get("company") ?? "",
+    q: params.get("q") ?? "",
+    sort: SORTS.some((option) => option.value === sort) ? (sort as LeadSort) : DEFAULT_SORT,
+  };
+}
+
+/** The rows after a live update, or null when the lead is not among them. */
+export function applyScoreUpdate(leads: readonly Lead[], update: ScoreUpdate): Lead[] | null {
+  const index = leads.findIndex((lead) => lead._id === update.lead_id);
+  if (index < 0) return null;
+  const lead = leads[index] as Lead;
+  const newer = lead.last_event_at === null || update.timestamp > lead.last_event_at;
+  const next = leads.slice();
+  next[index] = {
+    ...lead,
+    current_score: update.current_score,
+    stage: update.stage,
+    last_event_at: newer ? update.timestamp : lead.last_event_at,
+  };
+  return next;
+}
+
+export type LoadStatus = "loading" | "ready" | "error";
+
+export interface LeadsModelDeps {
+  api: Pick<Api, "listLeads">;
+  realtime: Realtime;
+  /** The page's query string and a way to replace it, so filters survive reloads and can be shared. */
+  url: { read(): string; write(search: string): void };
+  announce?: (text: string) => void;
+}
+
+export interface LeadsModel {
+  readonly filters: ReadonlySignal<LeadFilters>;
+  readonly errors: ReadonlySignal<FilterErrors>;
+  readonly leads: ReadonlySignal<Lead[]>;
+  readonly total: ReadonlySignal<number | null>;
+  readonly status: ReadonlySignal<LoadStatus>;
+  readonly error: ReadonlySignal<string | null>;
+  readonly pageNumber: ReadonlySignal<number>;
+  readonly hasNext: ReadonlySignal<boolean>;
+  readonly hasPrevious: ReadonlySignal<boolean>;
+  /** Leads whose score changed live a moment ago, with the direction. */
+  readonly flashes: ReadonlySignal<Record<string, "up" | "down">>;
+  readonly filtered: ReadonlySignal<boolean>;
+  setFilter<K extends keyof LeadFilters>(key: K, value: LeadFilters[K]): void;
+  clearFilters(): void;
+  nextPage(): void;
+  previousPage(): void;
+  reload(): Promise<void>;
+  /** Starts loading and live updates; returns the function that stops them. */
+  activate(): () => void;
+}
+
+export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
+  const filters = signal<LeadFilters>(filtersFromSearch(deps.url.read()), { name: "leads.filters" });
+  const errors = computed(() => filterErrors(filters.value));
+  const leads = signal<Lead[]>([], { name: "leads.rows" });
+  const total = signal<number | null>(null, { name: "leads.total" });
+  const status = signal<LoadStatus>("loading", { name: "leads.status" });
+  const error = signal<string | null>(null, { name: "leads.error" });
+  /** Cursors of the pages visited: the last one is the page shown (null = first page). */
+  const cursors = signal<(string | null)[]>([null], { name: "leads.cursors" });
+  const next = signal<string | null>(null, { name: "leads.next" });
+  const flashes = signal<Record<string, "up" | "down">>({}, { name: "leads.flashes" });
+
+  let sequence = 0;
+  let typingTimer: ReturnType<typeof setTimeout> | null = null;
+  let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  let lastRefresh = 0;
+  let active = false;
+
+  async function load(options: { quiet?: boolean } = {}) {
+    if (Object.keys(errors.value).length > 0) return;
+    const mine = ++sequence;
+    if (!options.quiet) status.value = "loading";
+    const cursor = cursors.value[cursors.value.length - 1] ?? null;
+    try {
+      const page = await deps.api.listLeads(filtersToQuery(filters.value, cursor));
+      if (mine !== sequence) return;
+      batch(() => {
+        leads.value = page.items;
+        total.value = page.total;
+        next.value = page.next;
+        status.value = "ready";
+        error.value = null;
+      });
+    } catch (failure) {
+      if (mine !== sequence) return;
+      // A failed background refresh keeps the rows already shown.
+      if (options.quiet && status.value === "ready") return;
+      batch(() => {
+        status.value = "error";
+        error.value = (failure as Error).message;
+      });
+    } finally {
+      if (mine === sequence) lastRefresh = Date.now();
+    }
+  }
+
+  function scheduleRefresh() {
+    if (!active || refreshTimer !== null) return;
+    const wait = Math.max(0, lastRefresh + REFRESH_INTERVAL_MS - Date.now());
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      void load({ quiet: true });
+    }, wait);
+  }
+
+  function restart() {
+    batch(() => {
+      cursors.value = [null];
+      next.value = null;
+    });
+    deps.url.write(filtersToSearch(filters.value));
+    void load();
+  }
+
+  function flash(leadId: string, direction: "up" | "down") {
+    flashes.value = { ...flashes.value, [leadId]: direction };
+    setTimeout(() => {
+      if (flashes.value[leadId] !== direction) return;
+      const { [leadId]: _, ...rest } = flashes.value;
+      flashes.value = rest;
+    }, FLASH_MS);
+  }
+
+  function onScoreUpdate(update: ScoreUpdate) {
+    const before = leads.value.find((lead) => lead._id === update.lead_id);
+    const updated = applyScoreUpdate(leads.value, update);
+    if (updated) leads.value = updated;
+    // A snapshot is the state the row already shows; anything else may reorder or add rows.
+    if (update.snapshot) return;
+    if (before && before.current_score !== update.current_score) {
+      flash(update.lead_id, update.current_score > before.current_score ? "up" : "down");
+      deps.announce?.(`${before.name || update.lead_id}: score ${update.current_score}, ${update.stage}`);
+    }
+    scheduleRefresh();
+  }
+
+  return {
+    filters,
+    errors,
+    leads,
+    total,
+    status,
+    error,
+    flashes,
+    pageNumber: computed(() => cursors.value.length),
+    hasNext: computed(() => next.value !== null),
+    hasPrevious: computed(() => cursors.value.length > 1),
+    filtered: computed(() => filtersToSearch({ ...filters.value, sort: DEFAULT_SORT }) !== ""),
+    setFilter(key, value) {
+      filters.value = { ...filters.value, [key]: value };
+      if (typingTimer !== null) clearTimeout(typingTimer);
+      typingTimer = null;
+      if (key === "q" || key === "company" || key === "min_score" || key === "max_score") {
+        typingTimer = setTimeout(() => {
+          typingTimer = null;
+          restart();
+        }, TYPING_DELAY_MS);
+      } else {
+        restart();
+      }
+    },
+    clearFilters() {
+      filters.value = { ...EMPTY_FILTERS, sort: filters.value.sort };
+      restart();
+    },
+    nextPage() {
+      if (next.value === null) return;
+      cursors.value = [...cursors.value, next.value];
+      void load();
+    },
+    previousPage() {
+      if (cursors.value.length < 2) return;
+      cursors.value = cursors.value.slice(0, -1);
+      void load();
+    },
+    reload: () => load(),
+    activate() {
+      active = true;
+      const fromUrl = filtersFromSearch(deps.url.read());
+      if (filtersToSearch(fromUrl) !== filtersToSearch(filters.value)) {
+        filters.value = fromUrl;
+        cursors.value = [null];
+      }
+      void load({ quiet: status.value === "ready" });
+
+      // Rows shown are subscribed to; the set follows the rows.
+      const held = new Map<string, () => void>();
+      const stopRows = leads.subscribe((rows) => {
+        const ids = new Set(rows.map((lead) => lead._id));
+        for (const [id, release] of held) {
+          if (!ids.has(id)) {
+            release();
+            held.delete(id);
+          }
+        }
+        for (const id of ids) if (!held.has(id)) held.set(id, deps.realtime.subscribe(id));
+      });
+      const stopScores = deps.realtime.onScoreUpdate(onScoreUpdate);
+      // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of
+      // leads that are not on this page yet.
+      const stopBoard = deps.realtime.onLeaderboard(() => scheduleRefresh());
+      const poll = setInterval(() => {
+        if (deps.realtime.status.value !== "live") void load({ quiet: true });
+      }, POLL_INTERVAL_MS);
+      return () => {
+        active = false;
+        stopRows();
+        for (const release of held.values()) release();
+        held.clear();
+        stopScores();
+        stopBoard();
+        clearInterval(poll);
+        if (refreshTimer !== null) clearTimeout(refreshTimer);
+        if (typingTimer !== null) clearTimeout(typingTimer);
+        refreshTimer = null;
+        typingTimer = null;
+      };
+    },
+  };
+}

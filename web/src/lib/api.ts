@@ -1,0 +1,232 @@
+// Typed client of the edge's HTTP API. Types come from the shared contracts as type-only imports, so the bundle
+// carries none of the server's validation code.
+import type {
+  ErrorBody,
+  ErrorCode,
+  HistoryDocument,
+  LeadDocument,
+  LeaderboardEntry,
+  Rule,
+  Stage,
+} from "@leadscore/contracts";
+
+/** A document as JSON carries it: dates become ISO-8601 strings. */
+export type Jsonified<T> = {
+  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
+};
+
+export type Lead = Pick<
+  Jsonified<LeadDocument>,
+  "_id" | "name" | "email" | "company" | "current_score" | "stage" | "event_count" | "last_event_at" | "updated_at"
+> &
+  Partial<Pick<Jsonified<LeadDocument>, "created_at">>;
+
+export type HistoryItem = Pick<
+  Jsonified<HistoryDocument>,
+  "event_id" | "lead_id" | "event_type" | "timestamp" | "received_at" | "points" | "delta" | "score" | "reason" | "late"
+> &
+  Partial<Pick<Jsonified<HistoryDocument>, "rule_id">>;
+
+export type RuleItem = Rule & { created_at?: string; updated_at?: string };
+
+export interface EventType {
+  value: string;
+  label: string;
+  points: number;
+}
+
+export type LeadSort = "score" | "-score" | "updated_at" | "-updated_at";
+
+export interface LeadQuery {
+  min_score?: number | null;
+  max_score?: number | null;
+  stage?: Stage | null;
+  company?: string | null;
+  q?: string | null;
+  sort?: LeadSort | null;
+  limit?: number;
+  cursor?: string | null;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** From `X-Total-Count`; null when the server did not say. */
+  total: number | null;
+  /** Cursor of the next page, from the `Link: <…>; rel="next"` header. */
+  next: string | null;
+}
+
+export interface EventSubmission {
+  lead_id: string;
+  event_type: string;
+  event_id?: string;
+  timestamp?: string;
+  metadata?: Record<string, unknown>;
+}
+
+export interface EventAccepted {
+  event_id: string;
+  duplicate: boolean;
+}
+
+export interface FieldDetail {
+  path: string;
+  message: string;
+}
+
+/** An error the API answered with (or a network failure, status 0), in the API's own terms. */
+export class ApiRequestError extends Error {
+  override name = "ApiRequestError";
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode | "NETWORK",
+    message: string,
+    readonly details: FieldDetail[] = [],
+  ) {
+    super(message);
+  }
+}
+
+function isErrorBody(value: unknown): value is ErrorBody {
+  if (typeof value !== "object" || value === null) return false;
+  const error = (value as { error?: unknown }).error;
+  return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string";
+}
+
+/** The `rel="next"` target of a `Link` header, or null. */
+export function nextLink(header: string | null): string | null {
+  if (!header) return null;
+  for (const part of header.split(",")) {
+    const match = part.match(/<([^>]*)>\s*;(.*)$/);
+    if (match?.[2] && /\brel\s*=\s*"?next"?/i.test(match[2])) return match[1] ?? null;
+  }
+  return null;
+}
+
+/** The cursor carried by a next-page link. */
+export function cursorOf(link: string | null): string | null {
+  if (!link) return null;
+  try {
+    return new URL(link, "http://x").searchParams.get("cursor");
+  } catch {
+    return null;
+  }
+}
+
+/** Query parameters of `GET /api/leads`, without empty values, in a stable order. */
+export function leadQueryString(query: LeadQuery): string {
+  const params = new URLSearchParams();
+  const put = (name: string, value: string | number | null | undefined) => {
+    if (value === null || value === undefined) return;
+    const text = String(value).trim();
+    if (text !== "") params.set(name, text);
+  };
+  put("min_score", query.min_score);
+  put("max_score", query.max_score);
+  put("stage", query.stage);
+  put("company", query.company);
+  put("q", query.q);
+  put("sort", query.sort);
+  put("limit", query.limit);
+  put("cursor", query.cursor);
+  const text = params.toString();
+  return text ? `?${text}` : "";
+}
+
+export interface Api {
+  listLeads(query: LeadQuery): Promise<Page<Lead>>;
+  getLead(id: string): Promise<Lead>;
+  leadHistory(
+    id: string,
+    options: { order?: "asc" | "desc"; limit?: number; cursor?: string | null },
+  ): Promise<Page<HistoryItem>>;
+  leaderboard(limit?: number): Promise<LeaderboardEntry[]>;
+  eventTypes(): Promise<EventType[]>;
+  submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
+  listRules(): Promise<RuleItem[]>;
+  createRule(rule: Omit<Rule, "_id">, adminToken: string): Promise<RuleItem>;
+  updateRule(id: string, patch: Partial<Omit<Rule, "_id">>, adminToken: string): Promise<RuleItem>;
+  /** The Prometheus text of `/metrics`. */
+  metrics(): Promise<string>;
+}
+
+export function createApi(options: { base?: string; fetch?: typeof fetch } = {}): Api {
+  const base = options.base ?? "";
+  const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+
+  async function request(path: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await doFetch(`${base}${path}`, {
+        ...init,
+        headers: { accept: "application/json", ...(init.headers as Record<string, string> | undefined) },
+      });
+    } catch (error) {
+      throw new ApiRequestError(0, "NETWORK", `the server could not be reached (${(error as Error).message})`);
+    }
+    if (response.ok) return response;
+    let body: unknown = null;
+    try {
+      body = await response.json();
+    } catch {
+      // not JSON: fall back to the status line below
+    }
+    if (isErrorBody(body)) {
+      throw new ApiRequestError(response.status, body.error.code, body.error.message, body.error.details ?? []);
+    }
+    throw new ApiRequestError(
+      response.status,
+      response.status === 404 ? "NOT_FOUND" : "INTERNAL",
+      `${response.status} ${response.statusText}`.trim(),
+    );
+  }
+
+  async function json<T>(path: string, init?: RequestInit): Promise<T> {
+    return (await (await request(path, init)).json()) as T;
+  }
+
+  async function page<T>(path: string): Promise<Page<T>> {
+    const response = await request(path);
+    const total = response.headers.get("x-total-count");
+    return {
+      items: (await response.json()) as T[],
+      total: total === null || total === "" || Number.isNaN(Number(total)) ? null : Number(total),
+      next: cursorOf(nextLink(response.headers.get("link"))),
+    };
+  }
+
+  const send = (method: string, body: unknown, authorization: string): RequestInit => ({
+    method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${authorization}` },
+    body: JSON.stringify(body),
+  });
+
+  return {
+    listLeads: (query) => page<Lead>(`/api/leads${leadQueryString(query)}`),
+    getLead: (id) => json<Lead>(`/api/leads/${encodeURIComponent(id)}`),
+    leadHistory(id, { order, limit, cursor }) {
+      const params = new URLSearchParams();
+      if (order) params.set("order", order);
+      if (limit) params.set("limit", String(limit));
+      if (cursor) params.set("cursor", cursor);
+      const query = params.toString();
+      return page<HistoryItem>(`/api/leads/${encodeURIComponent(id)}/history${query ? `?${query}` : ""}`);
+    },
+    async leaderboard(limit = 10) {
+      // An array per the contract; `{ top }` (the socket payload's shape) is accepted as well.
+      const body = await json<LeaderboardEntry[] | { top?: LeaderboardEntry[] }>(
+        `/api/leads/leaderboard?limit=${limit}`,
+      );
+      return Array.isArray(body) ? body : (body.top ?? []);
+    },
+    eventTypes: () => json<EventType[]>("/api/events/event-types"),
+    submitEvent: (event, writeKey) => json<EventAccepted>("/api/events", send("POST", event, writeKey)),
+    listRules: () => json<RuleItem[]>("/api/rules"),
+    createRule: (rule, token) => json<RuleItem>("/api/rules", send("POST", rule, token)),
+    updateRule: (id, patch, token) => json<RuleItem>(`/api/rules/${encodeURIComponent(id)}`, send("PUT", patch, token)),
+    async metrics() {
+      const response = await request("/metrics", { headers: { accept: "text/plain" } });
+      return response.text();
+    },
+  };
+}

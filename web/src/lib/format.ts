@@ -1,0 +1,58 @@
+import type { Stage } from "@leadscore/contracts";
+
+// Kept here rather than imported from the contracts package, whose index also carries zod.
+export const STAGES = ["cold", "warm", "hot", "qualified"] as const satisfies readonly Stage[];
+
+const integer = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
+const decimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
+
+export function formatInteger(value: number): string {
+  return integer.format(value);
+}
+
+export function formatDecimal(value: number): string {
+  return decimal.format(value);
+}
+
+export function formatSigned(value: number): string {
+  return value > 0 ? `+${integer.format(value)}` : value < 0 ? `−${integer.format(-value)}` : "±0";
+}
+
+const dateTime = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium" });
+const shortTime = new Intl.DateTimeFormat("en", { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+
+export function formatDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "—" : dateTime.format(date);
+}
+
+export function formatShortTime(iso: string | number | null | undefined): string {
+  if (iso === null || iso === undefined) return "—";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? "—" : shortTime.format(date);
+}
+
+/** "3 min ago"-style age of a moment relative to `now`. */
+export function formatAge(iso: string | null | undefined, now: number): string {
+  if (!iso) return "never";
+  const ms = now - new Date(iso).getTime();
+  if (Number.isNaN(ms)) return "—";
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} d ago`;
+}
+
+export function formatSeconds(seconds: number): string {
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 120) return `${decimal.format(seconds)} s`;
+  return `${decimal.format(seconds / 60)} min`;
+}
+
+export function leadName(lead: { _id: string; name: string | null }): string {
+  return lead.name?.trim() ? lead.name : lead._id;
+}

@@ -1,0 +1,113 @@
+// The one realtime connection of the app. Pages subscribe to the leads they show; subscriptions are counted so two
+// views of the same lead share one room membership, and they are renewed after every reconnect.
+import type { LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
+import { type ReadonlySignal, signal } from "@preact/signals";
+
+export type RealtimeStatus = "connecting" | "live" | "offline";
+
+/** The part of a Socket.io client socket this app uses (a fake implements it in tests). */
+export interface RealtimeSocket {
+  readonly connected: boolean;
+  on(event: "connect" | "disconnect" | "connect_error", listener: () => void): unknown;
+  on(event: "score_update", listener: (update: ScoreUpdate) => void): unknown;
+  on(event: "leaderboard", listener: (update: LeaderboardUpdate) => void): unknown;
+  emit(event: "subscribe" | "unsubscribe", request: SubscribeRequest): unknown;
+  disconnect(): unknown;
+}
+
+export interface Realtime {
+  readonly status: ReadonlySignal<RealtimeStatus>;
+  onScoreUpdate(listener: (update: ScoreUpdate) => void): () => void;
+  onLeaderboard(listener: (update: LeaderboardUpdate) => void): () => void;
+  /** Joins the lead's room until the returned function is called. */
+  subscribe(leadId: string): () => void;
+  close(): void;
+}
+
+export function createRealtime(socket: RealtimeSocket): Realtime {
+  const status = signal<RealtimeStatus>(socket.connected ? "live" : "connecting", { name: "realtime.status" });
+  const rooms = new Map<string, number>();
+  const scoreListeners = new Set<(update: ScoreUpdate) => void>();
+  const leaderboardListeners = new Set<(update: LeaderboardUpdate) => void>();
+
+  socket.on("connect", () => {
+    status.value = "live";
+    for (const leadId of rooms.keys()) socket.emit("subscribe", { lead_id: leadId });
+  });
+  socket.on("disconnect", () => {
+    status.value = "offline";
+  });
+  socket.on("connect_error", () => {
+    status.value = "offline";
+  });
+  socket.on("score_update", (update) => {
+    for (const listener of scoreListeners) listener(update);
+  });
+  socket.on("leaderboard", (update) => {
+    for (const listener of leaderboardListeners) listener(update);
+  });
+
+  const listen = <T>(set: Set<T>, listener: T) => {
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  };
+
+  return {
+    status,
+    onScoreUpdate: (listener) => listen(scoreListeners, listener),
+    onLeaderboard: (listener) => listen(leaderboardListeners, listener),
+    subscribe(leadId) {
+      const count = rooms.get(leadId) ?? 0;
+      rooms.set(leadId, count + 1);
+      // While disconnected nothing is sent: the `connect` handler joins every counted room.
+      if (count === 0 && socket.connected) socket.emit("subscribe", { lead_id: leadId });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        const left = (rooms.get(leadId) ?? 1) - 1;
+        if (left > 0) {
+          rooms.set(leadId, left);
+          return;
+        }
+        rooms.delete(leadId);
+        if (socket.connected) socket.emit("unsubscribe", { lead_id: leadId });
+      };
+    },
+    close() {
+      scoreListeners.clear();
+      leaderboardListeners.clear();
+      socket.disconnect();
+    },
+  };
+}
+
+const REALTIME_PARAM = "realtime";
+const REALTIME_KEY = "leadscore.realtime-url";
+const DEFAULT_REALTIME_PORT = 8081;
+
+/**
+ * Where the Socket.io server is, in order: a `?realtime=<url>` query parameter (kept for the tab's session, so a
+ * deployment or a test can point the app at any port), the build-time `VITE_REALTIME_URL` (empty = this origin),
+ * this origin under the Vite dev server (which proxies `/socket.io`), else this host on port 8081.
+ */
+export function resolveRealtimeUrl(options: {
+  location: Pick<Location, "href" | "protocol" | "hostname" | "origin">;
+  storage: Pick<Storage, "getItem" | "setItem"> | null;
+  configured: string | undefined;
+  dev: boolean;
+}): string {
+  const { location, storage } = options;
+  const fromQuery = new URL(location.href).searchParams.get(REALTIME_PARAM);
+  if (fromQuery && /^https?:\/\//.test(fromQuery)) {
+    storage?.setItem(REALTIME_KEY, fromQuery);
+    return fromQuery;
+  }
+  const stored = storage?.getItem(REALTIME_KEY);
+  if (stored) return stored;
+  if (options.configured !== undefined) return options.configured === "" ? location.origin : options.configured;
+  if (options.dev) return location.origin;
+  return `${location.protocol}//${location.hostname}:${DEFAULT_REALTIME_PORT}`;
+}

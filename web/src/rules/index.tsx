@@ -1,0 +1,218 @@
+import { useEffect } from "preact/hooks";
+import { Empty, ErrorState, FieldError, Loading, PageTitle } from "../app/ui.tsx";
+import type { RuleItem } from "../lib/api.ts";
+import { DEV_ADMIN_TOKEN_HINT, type RulesModel } from "./model.ts";
+
+function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
+  const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active };
+  const error = model.rowErrors.value[rule._id];
+  const saving = !!model.saving.value[rule._id];
+  const dirty = model.isDirty(rule._id);
+  const idBase = `rule-${rule._id}`;
+  return (
+    <tr>
+      <th scope="row">
+        <code>{rule.event_type}</code>
+        <span class="muted rule-label">{rule.label}</span>
+      </th>
+      <td>
+        <label class="sr-only" for={`${idBase}-points`}>
+          Points for {rule.event_type}
+        </label>
+        <input
+          id={`${idBase}-points`}
+          class="points-input"
+          type="number"
+          inputMode="numeric"
+          min={-1000}
+          max={1000}
+          step={1}
+          value={draft.points}
+          onInput={(event) => model.edit(rule._id, { points: (event.currentTarget as HTMLInputElement).value })}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${idBase}-error` : undefined}
+        />
+      </td>
+      <td>
+        <label class="checkbox">
+          <input
+            type="checkbox"
+            checked={draft.active}
+            onChange={(event) => model.edit(rule._id, { active: (event.currentTarget as HTMLInputElement).checked })}
+          />
+          <span>
+            Active<span class="sr-only"> ({rule.event_type})</span>
+          </span>
+        </label>
+      </td>
+      <td class="rule-actions">
+        <button
+          type="button"
+          class="button"
+          disabled={!dirty || saving}
+          onClick={() => void model.save(rule._id)}
+          aria-label={`Save ${rule.event_type}`}
+        >
+          {saving ? "Saving…" : "Save"}
+        </button>
+        <span class="rule-status" aria-live="polite">
+          {model.saved.value[rule._id] ? <span class="ok">Saved</span> : null}
+        </span>
+        <FieldError id={`${idBase}-error`} message={error} />
+      </td>
+    </tr>
+  );
+}
+
+function NewRule({ model }: { model: RulesModel }) {
+  const form = model.newRule.value;
+  const errors = model.createErrors.value;
+  const field = (key: "event_type" | "label" | "points") => ({
+    id: `new-${key}`,
+    value: form[key],
+    onInput: (event: Event) => model.setNew(key, (event.currentTarget as HTMLInputElement).value),
+    "aria-invalid": errors.fields[key] ? true : undefined,
+    "aria-describedby": errors.fields[key] ? `new-${key}-error` : undefined,
+  });
+  return (
+    <form
+      class="panel form"
+      noValidate
+      aria-labelledby="new-rule-title"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void model.create();
+      }}
+    >
+      <h2 id="new-rule-title">New rule</h2>
+      <div aria-live="polite">
+        {errors.form.length > 0 ? (
+          <div class="alert alert-error" role="alert">
+            {errors.form.map((message) => (
+              <p key={message}>{message}</p>
+            ))}
+          </div>
+        ) : null}
+        {model.created.value ? (
+          <p class="alert alert-success">
+            Rule for <code>{model.created.value}</code> created; workers apply it within a second.
+          </p>
+        ) : null}
+      </div>
+      <div class="form-row">
+        <div class="field">
+          <label for="new-event_type">Event type</label>
+          <input
+            type="text"
+            autoComplete="off"
+            spellcheck={false}
+            placeholder="webinar_signup"
+            {...field("event_type")}
+          />
+          <FieldError id="new-event_type-error" message={errors.fields.event_type} />
+        </div>
+        <div class="field">
+          <label for="new-label">Label</label>
+          <input type="text" autoComplete="off" placeholder="Webinar signup" {...field("label")} />
+          <FieldError id="new-label-error" message={errors.fields.label} />
+        </div>
+        <div class="field field-narrow">
+          <label for="new-points">Points</label>
+          <input type="number" inputMode="numeric" min={-1000} max={1000} step={1} {...field("points")} />
+          <FieldError id="new-points-error" message={errors.fields.points} />
+        </div>
+        <div class="field field-check">
+          <label class="checkbox">
+            <input
+              type="checkbox"
+              checked={form.active}
+              onChange={(event) => model.setNew("active", (event.currentTarget as HTMLInputElement).checked)}
+            />
+            <span>Active</span>
+          </label>
+        </div>
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="button button-primary" disabled={model.creating.value}>
+          {model.creating.value ? "Creating…" : "Create rule"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+export function RulesPage({ model }: { model: RulesModel }) {
+  useEffect(() => {
+    void model.load();
+  }, [model]);
+  const status = model.status.value;
+  const rules = model.rules.value;
+  return (
+    <>
+      <PageTitle title="Rules">Scoring rules</PageTitle>
+      <p class="lede">
+        Points each event type is worth. A change applies to events scored from then on; scored events keep the points
+        they were given.
+      </p>
+      <div class="panel token">
+        <div class="field">
+          <label for="admin-token">Admin token</label>
+          <input
+            id="admin-token"
+            type="password"
+            autoComplete="off"
+            placeholder={DEV_ADMIN_TOKEN_HINT}
+            value={model.token.value}
+            onInput={(event) => {
+              model.token.value = (event.currentTarget as HTMLInputElement).value;
+            }}
+            aria-invalid={model.tokenError.value ? true : undefined}
+            aria-describedby={model.tokenError.value ? "admin-token-hint admin-token-error" : "admin-token-hint"}
+          />
+          <p id="admin-token-hint" class="hint">
+            Needed to change rules; kept for this tab only. In development it is <code>{DEV_ADMIN_TOKEN_HINT}</code>.
+          </p>
+          <FieldError id="admin-token-error" message={model.tokenError.value ?? undefined} />
+        </div>
+      </div>
+      <section class="panel" aria-labelledby="rules-title">
+        <h2 id="rules-title">Rules</h2>
+        {status === "loading" ? <Loading label="Loading rules…" /> : null}
+        {status === "error" ? (
+          <ErrorState
+            title="The rules could not be loaded."
+            message={model.error.value}
+            onRetry={() => void model.load()}
+          />
+        ) : null}
+        {status === "ready" && rules.length === 0 ? (
+          <Empty>
+            <p>No rules: every event scores 0. Create one below.</p>
+          </Empty>
+        ) : null}
+        {rules.length > 0 ? (
+          <div class="table-scroll">
+            <table class="table rules-table">
+              <thead>
+                <tr>
+                  <th scope="col">Event type</th>
+                  <th scope="col">Points</th>
+                  <th scope="col">Active</th>
+                  <th scope="col">
+                    <span class="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {rules.map((rule) => (
+                  <RuleRow key={rule._id} model={model} rule={rule} />
+                ))}
+              </tbody>
+            </table>
+          </div>
+        ) : null}
+      </section>
+      <NewRule model={model} />
+    </>
+  );
+}

@@ -1,0 +1,234 @@
+// Scoring rules: the list, a form for a new rule, and in-place edits of points and active. Writes carry the admin
+// token, typed once per tab.
+import type { Rule } from "@leadscore/contracts";
+import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
+import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
+
+export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
+export type RuleField = (typeof RULE_FIELDS)[number];
+export const DEV_ADMIN_TOKEN_HINT = "dev-admin-token";
+const SAVED_MS = 2500;
+
+export interface RuleDraft {
+  points: string;
+  active: boolean;
+}
+
+export interface NewRuleForm {
+  event_type: string;
+  label: string;
+  points: string;
+  active: boolean;
+}
+
+const EMPTY_RULE: NewRuleForm = { event_type: "", label: "", points: "", active: true };
+
+/** Whole number text to a number, or null when it is not one (range is the API's to judge). */
+export function parsePoints(text: string): number | null {
+  return /^\s*-?\d+\s*$/.test(text) ? Number(text) : null;
+}
+
+/** Errors of a refused rule write: the token, a field, or the form. */
+export function ruleWriteErrors(failure: unknown): { token: string | null; errors: MappedErrors<RuleField> } {
+  if (!(failure instanceof ApiRequestError))
+    return { token: null, errors: { fields: {}, form: [(failure as Error).message] } };
+  if (failure.status === 401 || failure.status === 403) {
+    return { token: `${failure.message} — check the admin token`, errors: { fields: {}, form: [] } };
+  }
+  if (failure.status === 409) {
+    return { token: null, errors: { fields: { event_type: failure.message }, form: [] } };
+  }
+  const errors = mapFieldErrors(failure.details, RULE_FIELDS);
+  if (failure.details.length === 0) errors.form.push(failure.message);
+  return { token: null, errors };
+}
+
+export interface RulesModel {
+  readonly rules: ReadonlySignal<RuleItem[]>;
+  readonly status: ReadonlySignal<"loading" | "ready" | "error">;
+  readonly error: ReadonlySignal<string | null>;
+  readonly token: Signal<string>;
+  readonly tokenError: ReadonlySignal<string | null>;
+  readonly drafts: ReadonlySignal<Record<string, RuleDraft>>;
+  readonly rowErrors: ReadonlySignal<Record<string, string>>;
+  readonly saving: ReadonlySignal<Record<string, boolean>>;
+  readonly saved: ReadonlySignal<Record<string, boolean>>;
+  readonly newRule: ReadonlySignal<NewRuleForm>;
+  readonly createErrors: ReadonlySignal<MappedErrors<RuleField>>;
+  readonly creating: ReadonlySignal<boolean>;
+  readonly created: ReadonlySignal<string | null>;
+  isDirty(id: string): boolean;
+  edit(id: string, change: Partial<RuleDraft>): void;
+  save(id: string): Promise<void>;
+  setNew<K extends keyof NewRuleForm>(key: K, value: NewRuleForm[K]): void;
+  create(): Promise<void>;
+  load(): Promise<void>;
+}
+
+function draftOf(rule: Rule): RuleDraft {
+  return { points: String(rule.points), active: rule.active };
+}
+
+export function createRulesModel(deps: {
+  api: Pick<Api, "listRules" | "createRule" | "updateRule">;
+  token: Signal<string>;
+}): RulesModel {
+  const rules = signal<RuleItem[]>([], { name: "rules.list" });
+  const status = signal<"loading" | "ready" | "error">("loading", { name: "rules.status" });
+  const error = signal<string | null>(null, { name: "rules.error" });
+  const tokenError = signal<string | null>(null, { name: "rules.tokenError" });
+  const drafts = signal<Record<string, RuleDraft>>({}, { name: "rules.drafts" });
+  const rowErrors = signal<Record<string, string>>({}, { name: "rules.rowErrors" });
+  const saving = signal<Record<string, boolean>>({}, { name: "rules.saving" });
+  const saved = signal<Record<string, boolean>>({}, { name: "rules.saved" });
+  const newRule = signal<NewRuleForm>({ ...EMPTY_RULE }, { name: "rules.new" });
+  const createErrors = signal<MappedErrors<RuleField>>({ fields: {}, form: [] }, { name: "rules.createErrors" });
+  const creating = signal(false, { name: "rules.creating" });
+  const created = signal<string | null>(null, { name: "rules.created" });
+
+  const sorted = computed(() => [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type)));
+
+  function put<T>(target: Signal<Record<string, T>>, id: string, value: T | undefined) {
+    const { [id]: _, ...rest } = target.value;
+    target.value = value === undefined ? rest : { ...rest, [id]: value };
+  }
+
+  function requireToken(): string | null {
+    const token = deps.token.value.trim();
+    if (!token) tokenError.value = `Enter the admin token (in development: ${DEV_ADMIN_TOKEN_HINT})`;
+    return token || null;
+  }
+
+  function replaceRule(rule: RuleItem) {
+    const exists = rules.value.some((item) => item._id === rule._id);
+    rules.value = exists ? rules.value.map((item) => (item._id === rule._id ? rule : item)) : [...rules.value, rule];
+  }
+
+  deps.token.subscribe(() => {
+    tokenError.value = null;
+  });
+
+  return {
+    rules: sorted,
+    status,
+    error,
+    token: deps.token,
+    tokenError,
+    drafts,
+    rowErrors,
+    saving,
+    saved,
+    newRule,
+    createErrors,
+    creating,
+    created,
+    isDirty(id) {
+      const draft = drafts.value[id];
+      const rule = rules.value.find((item) => item._id === id);
+      return !!draft && !!rule && (draft.points !== String(rule.points) || draft.active !== rule.active);
+    },
+    edit(id, change) {
+      const rule = rules.value.find((item) => item._id === id);
+      if (!rule) return;
+      put(drafts, id, { ...(drafts.value[id] ?? draftOf(rule)), ...change });
+      put(rowErrors, id, undefined);
+      put(saved, id, undefined);
+    },
+    async save(id) {
+      const rule = rules.value.find((item) => item._id === id);
+      const draft = drafts.value[id];
+      if (!rule || !draft) return;
+      const points = parsePoints(draft.points);
+      if (points === null) {
+        put(rowErrors, id, "Points must be a whole number");
+        return;
+      }
+      const token = requireToken();
+      if (!token) return;
+      put(saving, id, true);
+      try {
+        const updated = await deps.api.updateRule(id, { points, active: draft.active }, token);
+        batch(() => {
+          replaceRule({ ...rule, ...updated });
+          put(drafts, id, undefined);
+          put(rowErrors, id, undefined);
+          put(saved, id, true);
+        });
+        setTimeout(() => put(saved, id, undefined), SAVED_MS);
+      } catch (failure) {
+        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
+        batch(() => {
+          if (tokenProblem) tokenError.value = tokenProblem;
+          const message = [...Object.values(errors.fields), ...errors.form].join("; ");
+          put(rowErrors, id, tokenProblem ? "Not saved: the admin token was refused" : message || "Not saved");
+        });
+      } finally {
+        put(saving, id, undefined);
+      }
+    },
+    setNew(key, value) {
+      newRule.value = { ...newRule.value, [key]: value };
+      created.value = null;
+      if (key in createErrors.value.fields) {
+        const { [key as RuleField]: _, ...rest } = createErrors.value.fields;
+        createErrors.value = { ...createErrors.value, fields: rest };
+      }
+    },
+    async create() {
+      if (creating.value) return;
+      const form = newRule.value;
+      const points = parsePoints(form.points);
+      if (points === null) {
+        createErrors.value = { fields: { points: "Enter a whole number between −1000 and 1000" }, form: [] };
+        return;
+      }
+      const token = requireToken();
+      if (!token) return;
+      creating.value = true;
+      createErrors.value = { fields: {}, form: [] };
+      try {
+        const rule = await deps.api.createRule(
+          {
+            event_type: form.event_type.trim(),
+            label: form.label.trim() || form.event_type.trim(),
+            points,
+            active: form.active,
+          },
+          token,
+        );
+        batch(() => {
+          replaceRule(rule);
+          newRule.value = { ...EMPTY_RULE };
+          created.value = rule.event_type;
+        });
+      } catch (failure) {
+        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
+        batch(() => {
+          if (tokenProblem) tokenError.value = tokenProblem;
+          createErrors.value = tokenProblem
+            ? { fields: {}, form: ["Not created: the admin token was refused"] }
+            : errors;
+        });
+      } finally {
+        creating.value = false;
+      }
+    },
+    async load() {
+      if (rules.value.length === 0) status.value = "loading";
+      try {
+        const list = await deps.api.listRules();
+        batch(() => {
+          rules.value = list;
+          status.value = "ready";
+          error.value = null;
+        });
+      } catch (failure) {
+        batch(() => {
+          status.value = "error";
+          error.value = (failure as Error).message;
+        });
+      }
+    },
+  };
+}

@@ -1,0 +1,112 @@
+// @vitest-environment happy-dom
+import { describe, expect, it } from "vitest";
+import { ApiRequestError, createApi, cursorOf, leadQueryString, nextLink } from "../src/lib/api.ts";
+
+function respond(body: unknown, init: ResponseInit = {}) {
+  return async () =>
+    new Response(typeof body === "string" ? body : JSON.stringify(body), {
+      status: 200,
+      ...init,
+      headers: { "content-type": "application/json", ...(init.headers as Record<string, string>) },
+    });
+}
+
+describe("the lead query string", () => {
+  it("carries every filter that has a value, and leaves empty ones out", () => {
+    expect(
+      leadQueryString({
+        min_score: 100,
+        max_score: null,
+        stage: "hot",
+        company: " Acme ",
+        q: "",
+        sort: "-score",
+        limit: 25,
+      }),
+    ).toBe("?min_score=100&stage=hot&company=Acme&sort=-score&limit=25");
+  });
+
+  it("keeps a zero bound, which is a real filter", () => {
+    expect(leadQueryString({ min_score: 0 })).toBe("?min_score=0");
+  });
+
+  it("is empty without filters", () => {
+    expect(leadQueryString({})).toBe("");
+  });
+});
+
+describe("the Link header", () => {
+  it("yields the cursor of the next page", () => {
+    const header = '</api/leads?limit=25&cursor=abc%3D%3D>; rel="next", </api/leads?limit=25>; rel="first"';
+    expect(cursorOf(nextLink(header))).toBe("abc==");
+  });
+
+  it("yields nothing when there is no next page", () => {
+    expect(nextLink('</api/leads>; rel="first"')).toBeNull();
+    expect(nextLink(null)).toBeNull();
+  });
+});
+
+describe("when the API answers", () => {
+  it("returns a page with its total and next cursor", async () => {
+    const api = createApi({
+      fetch: respond([{ _id: "a" }], {
+        headers: { "x-total-count": "42", link: '<http://h/api/leads?cursor=n1>; rel="next"' },
+      }),
+    });
+    expect(await api.listLeads({ limit: 1 })).toEqual({ items: [{ _id: "a" }], total: 42, next: "n1" });
+  });
+
+  it("sends the write key as a bearer token with a JSON body", async () => {
+    let seen: Request | null = null;
+    const api = createApi({
+      fetch: async (input, init) => {
+        seen = new Request(`http://h${input}`, init);
+        return new Response(JSON.stringify({ success: true, event_id: "e1", duplicate: false }), { status: 202 });
+      },
+    });
+    await api.submitEvent({ lead_id: "l1", event_type: "purchase" }, "k1");
+    const request = seen as unknown as Request;
+    expect(request.method).toBe("POST");
+    expect(request.headers.get("authorization")).toBe("Bearer k1");
+    expect(await request.json()).toEqual({ lead_id: "l1", event_type: "purchase" });
+  });
+});
+
+describe("when the API refuses", () => {
+  it("throws its code, message and field details", async () => {
+    const api = createApi({
+      fetch: respond(
+        {
+          error: {
+            code: "VALIDATION_FAILED",
+            message: "invalid event",
+            details: [{ path: "lead_id", message: "bad" }],
+          },
+        },
+        { status: 400 },
+      ),
+    });
+    const failure = await api.submitEvent({ lead_id: "?", event_type: "x" }, "k").catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(ApiRequestError);
+    expect(failure).toMatchObject({
+      status: 400,
+      code: "VALIDATION_FAILED",
+      details: [{ path: "lead_id", message: "bad" }],
+    });
+  });
+
+  it("reports a server that cannot be reached as a network error", async () => {
+    const api = createApi({
+      fetch: async () => {
+        throw new TypeError("Failed to fetch");
+      },
+    });
+    await expect(api.getLead("x")).rejects.toMatchObject({ status: 0, code: "NETWORK" });
+  });
+
+  it("reports a non-JSON error by its status", async () => {
+    const api = createApi({ fetch: respond("<html>bad gateway</html>", { status: 502, statusText: "Bad Gateway" }) });
+    await expect(api.listRules()).rejects.toMatchObject({ status: 502, message: "502 Bad Gateway" });
+  });
+});

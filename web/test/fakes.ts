@@ -1,0 +1,142 @@
+// Test doubles for the two things the dashboard talks to: a Socket.io socket (driven by the test) and the HTTP API.
+import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
+import { vi } from "vitest";
+import type { Api, HistoryItem, Lead, Page, RuleItem } from "../src/lib/api.ts";
+import { createRealtime, type RealtimeSocket } from "../src/lib/realtime.ts";
+
+type Listener = (...args: never[]) => void;
+
+export class FakeSocket implements RealtimeSocket {
+  connected = false;
+  readonly sent: { event: "subscribe" | "unsubscribe"; request: SubscribeRequest }[] = [];
+  private readonly listeners = new Map<string, Listener[]>();
+
+  on(event: string, listener: Listener) {
+    this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
+    return this;
+  }
+
+  emit(event: "subscribe" | "unsubscribe", request: SubscribeRequest) {
+    this.sent.push({ event, request });
+    return this;
+  }
+
+  disconnect() {
+    this.connected = false;
+    return this;
+  }
+
+  private fire(event: string, ...args: unknown[]) {
+    for (const listener of this.listeners.get(event) ?? []) (listener as (...a: unknown[]) => void)(...args);
+  }
+
+  serverConnect() {
+    this.connected = true;
+    this.fire("connect");
+  }
+
+  serverDisconnect() {
+    this.connected = false;
+    this.fire("disconnect");
+  }
+
+  scoreUpdate(update: ScoreUpdate) {
+    this.fire("score_update", update);
+  }
+
+  leaderboard(update: LeaderboardUpdate) {
+    this.fire("leaderboard", update);
+  }
+}
+
+export function fakeRealtime(connected = true) {
+  const socket = new FakeSocket();
+  const realtime = createRealtime(socket);
+  if (connected) socket.serverConnect();
+  return { socket, realtime };
+}
+
+export function lead(overrides: Partial<Lead> & { _id: string }): Lead {
+  return {
+    name: null,
+    email: null,
+    company: null,
+    current_score: 0,
+    stage: "cold",
+    event_count: 0,
+    last_event_at: "2025-01-01T10:00:00.000Z",
+    updated_at: "2025-01-01T10:00:00.000Z",
+    created_at: "2025-01-01T09:00:00.000Z",
+    ...overrides,
+  };
+}
+
+export function historyItem(overrides: Partial<HistoryItem> & { event_id: string }): HistoryItem {
+  return {
+    lead_id: "lead-1",
+    event_type: "page_view",
+    timestamp: "2025-01-01T10:00:00.000Z",
+    received_at: "2025-01-01T10:00:00.100Z",
+    points: 5,
+    delta: 5,
+    score: 5,
+    reason: "page_view +5",
+    rule_id: "page_view",
+    late: false,
+    ...overrides,
+  };
+}
+
+export function entry(id: string, score: number, overrides: Partial<LeaderboardEntry> = {}): LeaderboardEntry {
+  return { _id: id, name: null, company: null, current_score: score, stage: "cold", ...overrides };
+}
+
+export function scoreUpdate(overrides: Partial<ScoreUpdate> & { lead_id: string }): ScoreUpdate {
+  return {
+    current_score: 10,
+    delta: 10,
+    stage: "cold",
+    event_id: `evt-${Math.random().toString(36).slice(2)}`,
+    event_type: "email_open",
+    timestamp: "2025-01-02T10:00:00.000Z",
+    ...overrides,
+  };
+}
+
+export function page<T>(items: T[], total: number | null = items.length, next: string | null = null): Page<T> {
+  return { items, total, next };
+}
+
+export const RULES: RuleItem[] = [
+  { _id: "email_open", event_type: "email_open", points: 10, active: true, label: "Email Open" },
+  { _id: "purchase", event_type: "purchase", points: 100, active: true, label: "Purchase" },
+];
+
+/** An API whose every method is a mock; tests override the ones they care about. */
+export function fakeApi(overrides: Partial<Api> = {}) {
+  const api = {
+    listLeads: vi.fn<Api["listLeads"]>(async () => page<Lead>([])),
+    getLead: vi.fn<Api["getLead"]>(async (id) => lead({ _id: id })),
+    leadHistory: vi.fn<Api["leadHistory"]>(async () => page<HistoryItem>([])),
+    leaderboard: vi.fn<Api["leaderboard"]>(async () => []),
+    eventTypes: vi.fn<Api["eventTypes"]>(async () => [
+      { value: "email_open", label: "Email Open", points: 10 },
+      { value: "purchase", label: "Purchase", points: 100 },
+    ]),
+    submitEvent: vi.fn<Api["submitEvent"]>(async () => ({ event_id: "evt-1", duplicate: false })),
+    listRules: vi.fn<Api["listRules"]>(async () => RULES),
+    createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, ...rule })),
+    updateRule: vi.fn<Api["updateRule"]>(async (id, patch) => ({
+      ...(RULES.find((rule) => rule._id === id) as RuleItem),
+      ...patch,
+    })),
+    metrics: vi.fn<Api["metrics"]>(async () => ""),
+  };
+  return Object.assign(api, overrides);
+}
+
+/** Lets pending promise callbacks run. */
+export async function settle(times = 5) {
+  for (let i = 0; i < times; i++) await Promise.resolve();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+}

@@ -1,0 +1,100 @@
+// @vitest-environment happy-dom
+import { signal } from "@preact/signals";
+import { describe, expect, it } from "vitest";
+import { ApiRequestError } from "../src/lib/api.ts";
+import { createRulesModel, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
+import { fakeApi } from "./fakes.ts";
+
+describe("rule write errors", () => {
+  it("blame the token for 401 and 403", () => {
+    expect(ruleWriteErrors(new ApiRequestError(401, "UNAUTHORIZED", "bad token")).token).toMatch(/bad token/);
+    expect(ruleWriteErrors(new ApiRequestError(403, "FORBIDDEN", "no")).token).toMatch(/no/);
+  });
+
+  it("put a duplicate type on the event type field", () => {
+    const { errors } = ruleWriteErrors(new ApiRequestError(409, "CONFLICT", "a rule for purchase exists"));
+    expect(errors.fields.event_type).toBe("a rule for purchase exists");
+  });
+
+  it("put validation details on their fields", () => {
+    const { errors } = ruleWriteErrors(
+      new ApiRequestError(400, "VALIDATION_FAILED", "invalid", [{ path: "points", message: "must be at most 1000" }]),
+    );
+    expect(errors.fields.points).toBe("must be at most 1000");
+  });
+});
+
+describe("points text", () => {
+  it("parses whole numbers only", () => {
+    expect(parsePoints("-50")).toBe(-50);
+    expect(parsePoints(" 20 ")).toBe(20);
+    expect(parsePoints("1.5")).toBeNull();
+    expect(parsePoints("")).toBeNull();
+  });
+});
+
+describe("the rules model", () => {
+  async function setup(token = "t0ken-admin") {
+    const api = fakeApi();
+    const model = createRulesModel({ api, token: signal(token) });
+    await model.load();
+    return { api, model };
+  }
+
+  it("lists rules by event type", async () => {
+    const { model } = await setup();
+    expect(model.rules.value.map((rule) => rule.event_type)).toEqual(["email_open", "purchase"]);
+  });
+
+  it("saves edited points and active with the admin token", async () => {
+    const { api, model } = await setup();
+    model.edit("purchase", { points: "150", active: false });
+    expect(model.isDirty("purchase")).toBe(true);
+    await model.save("purchase");
+    expect(api.updateRule).toHaveBeenCalledWith("purchase", { points: 150, active: false }, "t0ken-admin");
+    expect(model.rules.value.find((rule) => rule._id === "purchase")).toMatchObject({ points: 150, active: false });
+    expect(model.isDirty("purchase")).toBe(false);
+    expect(model.saved.value.purchase).toBe(true);
+  });
+
+  it("asks for the admin token before writing", async () => {
+    const { api, model } = await setup("");
+    model.edit("purchase", { points: "1" });
+    await model.save("purchase");
+    expect(api.updateRule).not.toHaveBeenCalled();
+    expect(model.tokenError.value).toMatch(/dev-admin-token/);
+  });
+
+  it("reports a refused token on the row and the token field", async () => {
+    const { api, model } = await setup();
+    api.updateRule.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "invalid admin token"));
+    model.edit("purchase", { points: "1" });
+    await model.save("purchase");
+    expect(model.tokenError.value).toMatch(/invalid admin token/);
+    expect(model.rowErrors.value.purchase).toMatch(/token/);
+    expect(model.isDirty("purchase")).toBe(true);
+  });
+
+  it("creates a rule and adds it to the list", async () => {
+    const { api, model } = await setup();
+    model.setNew("event_type", "webinar_signup");
+    model.setNew("label", "Webinar signup");
+    model.setNew("points", "30");
+    await model.create();
+    expect(api.createRule).toHaveBeenCalledWith(
+      { event_type: "webinar_signup", label: "Webinar signup", points: 30, active: true },
+      "t0ken-admin",
+    );
+    expect(model.rules.value.map((rule) => rule.event_type)).toContain("webinar_signup");
+    expect(model.newRule.value.event_type).toBe("");
+  });
+
+  it("shows a duplicate type next to the event type field", async () => {
+    const { api, model } = await setup();
+    api.createRule.mockRejectedValueOnce(new ApiRequestError(409, "CONFLICT", "rule for purchase exists"));
+    model.setNew("event_type", "purchase");
+    model.setNew("points", "5");
+    await model.create();
+    expect(model.createErrors.value.fields.event_type).toBe("rule for purchase exists");
+  });
+});

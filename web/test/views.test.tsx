@@ -1,0 +1,267 @@
+// @vitest-environment happy-dom
+import { signal } from "@preact/signals";
+import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/preact";
+import { afterEach, describe, expect, it } from "vitest";
+import { App } from "../src/app/app.tsx";
+import { createRouter } from "../src/app/router.ts";
+import { createServices } from "../src/app/services.ts";
+import { LeadDetailPage } from "../src/lead-detail/index.tsx";
+import { createLeadDetailModel } from "../src/lead-detail/model.ts";
+import { LeaderboardPage } from "../src/leaderboard/index.tsx";
+import { createLeaderboardModel } from "../src/leaderboard/model.ts";
+import { LeadTable } from "../src/leads/index.tsx";
+import { createLeadsModel } from "../src/leads/model.ts";
+import { ApiRequestError } from "../src/lib/api.ts";
+import { RulesPage } from "../src/rules/index.tsx";
+import { createRulesModel } from "../src/rules/model.ts";
+import { SubmitEventPage } from "../src/submit-event/index.tsx";
+import { createSubmitEventModel } from "../src/submit-event/model.ts";
+import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
+
+afterEach(() => {
+  cleanup();
+  window.history.replaceState(null, "", "/");
+});
+
+function never<T>(): Promise<T> {
+  return new Promise<T>(() => undefined);
+}
+
+describe("the lead table", () => {
+  function setup(api = fakeApi()) {
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadsModel({ api, realtime, url: { read: () => "", write: () => undefined } });
+    render(<LeadTable model={model} now={Date.parse("2025-01-01T10:05:00Z")} />);
+    return { socket, model };
+  }
+
+  it("shows the leads with score, stage and a link to each", async () => {
+    const api = fakeApi();
+    api.listLeads.mockResolvedValue(
+      page(
+        [
+          lead({
+            _id: "ada",
+            name: "Ada Lovelace",
+            company: "Engines",
+            current_score: 350,
+            stage: "hot",
+            event_count: 4,
+          }),
+        ],
+        1,
+      ),
+    );
+    setup(api);
+    const link = await screen.findByRole("link", { name: "Ada Lovelace" });
+    expect(link.getAttribute("href")).toBe("/leads/ada");
+    const row = link.closest("tr") as HTMLElement;
+    expect(within(row).getByText("350")).toBeTruthy();
+    expect(within(row).getByText("hot")).toBeTruthy();
+    expect(within(row).getByText("5 min ago")).toBeTruthy();
+    expect(screen.getByText("1 lead")).toBeTruthy();
+  });
+
+  it("updates a score in place when it changes live", async () => {
+    const api = fakeApi();
+    api.listLeads.mockResolvedValue(page([lead({ _id: "ada", current_score: 10 })], 1));
+    const { socket } = setup(api);
+    await screen.findByRole("link", { name: "ada" });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "ada", current_score: 60 }));
+    await waitFor(() => expect(screen.getByTestId("lead-score").textContent).toBe("60"));
+    expect(screen.getByTestId("lead-score").closest("tr")?.className).toContain("flash-up");
+  });
+
+  it("says it is loading until the first page arrives", () => {
+    setup(fakeApi({ listLeads: () => never() }));
+    expect(screen.getByRole("status").textContent).toContain("Loading leads");
+  });
+
+  it("invites a first event when there are no leads", async () => {
+    setup();
+    expect(await screen.findByText(/No leads yet/)).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Send an event" }).getAttribute("href")).toBe("/events/new");
+  });
+
+  it("shows an error with a retry", async () => {
+    const api = fakeApi();
+    api.listLeads.mockRejectedValueOnce(new ApiRequestError(0, "NETWORK", "the server could not be reached"));
+    setup(api);
+    const alert = await screen.findByRole("alert");
+    expect(alert.textContent).toContain("the server could not be reached");
+    fireEvent.click(within(alert).getByRole("button", { name: "Try again" }));
+    expect(await screen.findByText(/No leads yet/)).toBeTruthy();
+  });
+
+  it("has a labelled control for every filter", () => {
+    setup(fakeApi({ listLeads: () => never() }));
+    for (const label of ["Search", "Company", "Min score", "Max score", "Stage", "Sort"]) {
+      expect(screen.getByLabelText(label)).toBeTruthy();
+    }
+  });
+});
+
+describe("the lead page", () => {
+  function setup(api = fakeApi()) {
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadDetailModel({ api, realtime }, "ada");
+    render(<LeadDetailPage model={model} />);
+    return { socket };
+  }
+
+  it("shows the profile, the chart and the timeline with late events marked", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(
+      lead({ _id: "ada", name: "Ada", email: "ada@example.com", current_score: 115, stage: "warm" }),
+    );
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "e2",
+          event_type: "email_open",
+          points: 10,
+          delta: 10,
+          score: 115,
+          reason: "email_open +10",
+        }),
+        historyItem({
+          event_id: "e1",
+          event_type: "purchase",
+          points: 100,
+          delta: 100,
+          score: 105,
+          reason: "purchase +100",
+          late: true,
+        }),
+      ]),
+    );
+    setup(api);
+    expect(await screen.findByRole("heading", { level: 1, name: "Ada" })).toBeTruthy();
+    expect(screen.getByTestId("current-score").textContent).toBe("115");
+    expect(screen.getByText("ada@example.com")).toBeTruthy();
+    const timeline = await screen.findByRole("list", { name: "Score history" });
+    const items = within(timeline).getAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    expect(within(items[1] as HTMLElement).getByText("late")).toBeTruthy();
+    expect(within(items[1] as HTMLElement).getByText("purchase +100")).toBeTruthy();
+    expect(screen.getByRole("img").getAttribute("aria-label")).toMatch(/2 events.*score now 115/);
+  });
+
+  it("says when the lead has no events yet", async () => {
+    setup();
+    expect(await screen.findByText("No scored events yet.")).toBeTruthy();
+  });
+
+  it("says when there is no such lead", async () => {
+    const api = fakeApi();
+    api.getLead.mockRejectedValue(new ApiRequestError(404, "NOT_FOUND", "no lead"));
+    setup(api);
+    expect(await screen.findByRole("heading", { name: "Lead not found" })).toBeTruthy();
+  });
+
+  it("shows a live score as it arrives", async () => {
+    const api = fakeApi();
+    const { socket } = setup(api);
+    await screen.findByTestId("current-score");
+    socket.scoreUpdate(scoreUpdate({ lead_id: "ada", current_score: 42 }));
+    await waitFor(() => expect(screen.getByTestId("current-score").textContent).toBe("42"));
+  });
+});
+
+describe("the leaderboard page", () => {
+  it("ranks the leads and shows movement after a live broadcast", async () => {
+    const api = fakeApi({
+      leaderboard: async () => [entry("a", 90, { name: "Ann" }), entry("b", 80, { name: "Bob" })],
+    });
+    const { socket, realtime } = fakeRealtime();
+    render(<LeaderboardPage model={createLeaderboardModel({ api, realtime })} />);
+    await screen.findByRole("link", { name: "Ann" });
+    socket.leaderboard({ top: [entry("b", 95, { name: "Bob" }), entry("a", 90, { name: "Ann" })] });
+    await waitFor(() => {
+      const rows = screen.getAllByRole("listitem");
+      expect(rows[0]?.textContent).toContain("Bob");
+      expect(rows[0]?.textContent).toContain("up 1");
+      expect(rows[1]?.textContent).toContain("down 1");
+    });
+  });
+
+  it("says when nobody has scored yet", async () => {
+    render(<LeaderboardPage model={createLeaderboardModel({ api: fakeApi(), realtime: fakeRealtime().realtime })} />);
+    expect(await screen.findByText("No scored leads yet.")).toBeTruthy();
+  });
+});
+
+describe("the submit-event page", () => {
+  it("builds its choices from the event types and shows the API's error on the field", async () => {
+    const api = fakeApi({
+      submitEvent: async () => {
+        throw new ApiRequestError(400, "VALIDATION_FAILED", "invalid event", [
+          { path: "lead_id", message: "must be 1-128 characters of A-Z a-z 0-9 . _ : -" },
+        ]);
+      },
+    });
+    const model = createSubmitEventModel({ api, writeKey: signal("dev-write-key") });
+    render(<SubmitEventPage model={model} />);
+    expect(await screen.findByRole("option", { name: "Purchase (+100)" })).toBeTruthy();
+    fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "not valid!" } });
+    fireEvent.click(screen.getByRole("button", { name: "Send event" }));
+    const error = await screen.findByText("must be 1-128 characters of A-Z a-z 0-9 . _ : -");
+    const input = screen.getByLabelText("Lead id");
+    expect(input.getAttribute("aria-invalid")).toBe("true");
+    expect(input.getAttribute("aria-describedby")).toContain(error.id);
+  });
+
+  it("confirms an accepted event with a link to its lead", async () => {
+    const model = createSubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
+    render(<SubmitEventPage model={model} />);
+    await screen.findByRole("option", { name: "Purchase (+100)" });
+    fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "lead-7" } });
+    fireEvent.click(screen.getByRole("button", { name: "Send event" }));
+    expect((await screen.findByRole("link", { name: "lead-7" })).getAttribute("href")).toBe("/leads/lead-7");
+  });
+});
+
+describe("the rules page", () => {
+  it("lists rules with editable points and saves a change", async () => {
+    const api = fakeApi();
+    render(<RulesPage model={createRulesModel({ api, token: signal("admin-token-1") })} />);
+    const points = await screen.findByLabelText("Points for purchase");
+    fireEvent.input(points, { target: { value: "120" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save purchase" }));
+    expect(await screen.findByText("Saved")).toBeTruthy();
+    expect(api.updateRule).toHaveBeenCalledWith("purchase", { points: 120, active: true }, "admin-token-1");
+  });
+
+  it("shows an error with a retry when the rules cannot be read", async () => {
+    const api = fakeApi();
+    api.listRules.mockRejectedValueOnce(new Error("down"));
+    render(<RulesPage model={createRulesModel({ api, token: signal("") })} />);
+    expect((await screen.findByRole("alert")).textContent).toContain("down");
+  });
+});
+
+describe("the app", () => {
+  function renderApp(path: string) {
+    window.history.replaceState(null, "", path);
+    const { realtime } = fakeRealtime();
+    const services = createServices({ api: fakeApi(), realtime, router: createRouter(window), storage: null });
+    render(<App services={services} />);
+  }
+
+  it("has landmarks, a skip link and marks the current page in the navigation", async () => {
+    renderApp("/leaderboard");
+    expect(screen.getByRole("main")).toBeTruthy();
+    expect(screen.getByRole("navigation", { name: "Main" })).toBeTruthy();
+    expect(screen.getByRole("link", { name: "Skip to content" }).getAttribute("href")).toBe("#main");
+    expect(screen.getByRole("link", { name: "Leaderboard" }).getAttribute("aria-current")).toBe("page");
+    expect(screen.getByText("Live")).toBeTruthy();
+  });
+
+  it("navigates without a page load and shows Not found for unknown paths", async () => {
+    renderApp("/nowhere");
+    expect(screen.getByRole("heading", { name: "Page not found" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "Rules" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
+    expect(window.location.pathname).toBe("/rules");
+  });
+});

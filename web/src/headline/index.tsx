@@ -63,21 +63,33 @@ export function Headline({ model }: { model: HeadlineModel }) {
                 : undefined
           }
         />
-        <Figure
-          label="Events accepted"
-          value={ingest?.accepted != null ? formatInteger(ingest.accepted) : dash}
-          note={ingest?.accepted != null ? "since this edge process started" : "not reported by /metrics"}
-        />
-        <Figure
-          label="Queue depth"
-          value={ingest?.queueDepth != null ? formatInteger(ingest.queueDepth) : dash}
-          note={ingest?.queueDepth != null ? "events waiting to be scored" : "not reported by /metrics"}
-        />
-        <Figure
-          label="Processing lag"
-          value={ingest?.lagSeconds != null ? formatSeconds(ingest.lagSeconds) : dash}
-          note={ingest?.lagSeconds != null ? "accepted → scored" : "not reported by /metrics"}
-        />
+        {model.metricsAvailable.value ? (
+          <>
+            <Figure
+              label="Events accepted"
+              value={ingest?.accepted != null ? formatInteger(ingest.accepted) : dash}
+              note={ingest?.accepted != null ? "since this edge process started" : "not reported"}
+            />
+            <Figure
+              label="Queue depth"
+              value={ingest?.queueDepth != null ? formatInteger(ingest.queueDepth) : dash}
+              note={ingest?.queueDepth != null ? "events waiting to be scored" : "not reported"}
+            />
+            <Figure
+              label="Processing lag"
+              value={ingest?.lagSeconds != null ? formatSeconds(ingest.lagSeconds) : dash}
+              note={ingest?.lagSeconds != null ? "accepted → scored" : "not reported"}
+            />
+          </>
+        ) : (
+          <Figure
+            label="Ingestion"
+            value={dash}
+            note={
+              status === "loading" ? undefined : "accepted events, queue depth and lag appear when /metrics answers"
+            }
+          />
+        )}
       </dl>
     </section>
   );

@@ -1,65 +1,81 @@
 import { formatInteger, formatShortTime } from "../lib/format.ts";
 import type { ChartPoint } from "./model.ts";
 
-const WIDTH = 640;
-const HEIGHT = 220;
-const PAD = { top: 16, right: 16, bottom: 28, left: 44 };
+const WIDTH = 600;
+const HEIGHT = 200;
+/** Room above and below the plot so dots on its edges are not cut. */
+const INSET = 8;
 
-/** The score as a step line over event time: a score holds until the next event changes it. */
+/** The smallest of 1, 2, 2.5 or 5 × 10^k that is at least `value`, so grid lines fall on round scores. */
+export function niceCeiling(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 2.5, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+/**
+ * The score as a step line over event time: a score holds until the next event changes it. The SVG stretches to
+ * any width; strokes and dots keep their size (non-scaling strokes, dots drawn as round line caps), and the labels
+ * are HTML so they stay legible on a phone.
+ */
 export function ScoreChart({ points }: { points: ChartPoint[] }) {
   const first = points[0];
   const last = points[points.length - 1];
   if (!first || !last) return null;
-  const maxScore = Math.max(100, ...points.map((point) => point.score));
+  const highest = Math.max(...points.map((point) => point.score));
+  const top = niceCeiling(Math.max(100, highest));
   const span = last.t - first.t;
-  const innerW = WIDTH - PAD.left - PAD.right;
-  const innerH = HEIGHT - PAD.top - PAD.bottom;
   // Events at one instant (or a single event) are spread by position instead of time.
   const x = (point: ChartPoint, index: number) =>
-    PAD.left +
-    (span > 0
-      ? ((point.t - first.t) / span) * innerW
+    span > 0
+      ? ((point.t - first.t) / span) * WIDTH
       : points.length > 1
-        ? (index / (points.length - 1)) * innerW
-        : innerW);
-  const y = (score: number) => PAD.top + innerH - (score / maxScore) * innerH;
+        ? (index / (points.length - 1)) * WIDTH
+        : WIDTH / 2;
+  const y = (score: number) => INSET + (1 - score / top) * (HEIGHT - 2 * INSET);
+  const percent = (score: number) => `${(y(score) / HEIGHT) * 100}%`;
 
-  let path = `M ${PAD.left} ${y(0)}`;
+  let path = `M 0 ${y(0)}`;
   points.forEach((point, index) => {
     path += ` H ${x(point, index).toFixed(1)} V ${y(point.score).toFixed(1)}`;
   });
-  path += ` H ${PAD.left + innerW}`;
+  path += ` H ${WIDTH}`;
 
-  const summary = `Score over time: ${points.length} ${points.length === 1 ? "event" : "events"} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}; score now ${formatInteger(last.score)}, highest ${formatInteger(Math.max(...points.map((point) => point.score)))}.`;
+  const summary = `Score over time: ${points.length} ${points.length === 1 ? "event" : "events"} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}; score now ${formatInteger(last.score)}, highest ${formatInteger(highest)}.`;
+  const dot = (point: ChartPoint, index: number) => `M ${x(point, index).toFixed(1)} ${y(point.score).toFixed(1)} h 0`;
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={summary} preserveAspectRatio="none">
-        <title>{summary}</title>
-        {[0, 0.5, 1].map((fraction) => (
-          <g key={fraction} class="chart-grid">
-            <line x1={PAD.left} x2={PAD.left + innerW} y1={y(maxScore * fraction)} y2={y(maxScore * fraction)} />
-            <text x={PAD.left - 6} y={y(maxScore * fraction) + 4} text-anchor="end">
-              {formatInteger(maxScore * fraction)}
-            </text>
-          </g>
-        ))}
-        <path class="chart-line" d={path} />
-        {points.map((point, index) => (
-          <circle
-            key={index}
-            class={point.late ? "chart-dot chart-dot-late" : "chart-dot"}
-            cx={x(point, index)}
-            cy={y(point.score)}
-            r={point.late ? 4.5 : 3}
-          />
-        ))}
-        <text class="chart-axis" x={PAD.left} y={HEIGHT - 8}>
-          {formatShortTime(first.t)}
-        </text>
-        <text class="chart-axis" x={PAD.left + innerW} y={HEIGHT - 8} text-anchor="end">
-          {formatShortTime(last.t)}
-        </text>
-      </svg>
+      <div class="chart-plot">
+        <div class="chart-y" aria-hidden="true">
+          {[top, top / 2, 0].map((score) => (
+            <span key={score} style={{ top: percent(score) }}>
+              {formatInteger(score)}
+            </span>
+          ))}
+        </div>
+        <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={summary} preserveAspectRatio="none">
+          <title>{summary}</title>
+          {[top, top / 2, 0].map((score) => (
+            <line key={score} class="chart-grid" x1={0} x2={WIDTH} y1={y(score)} y2={y(score)} />
+          ))}
+          <path class="chart-line" d={path} />
+          {points.map((point, index) =>
+            point.late ? (
+              <g key={`${point.t}-${index}`}>
+                <path class="chart-dot chart-dot-late" d={dot(point, index)} />
+                <path class="chart-dot-hole" d={dot(point, index)} />
+              </g>
+            ) : (
+              <path key={`${point.t}-${index}`} class="chart-dot" d={dot(point, index)} />
+            ),
+          )}
+        </svg>
+      </div>
+      <div class="chart-x" aria-hidden="true">
+        <span>{formatShortTime(first.t)}</span>
+        {span > 0 ? <span>{formatShortTime(last.t)}</span> : null}
+      </div>
       <figcaption class="muted">
         Score after each event, by event time{points.some((point) => point.late) ? "; ringed dots arrived late" : ""}.
       </figcaption>

@@ -68,9 +68,11 @@ export function LeaderboardList({ entries, compact = false }: { entries: RankedE
             <a href={leadHref(entry._id)}>{entry.name || entry._id}</a>
             {compact ? null : <span class="muted board-company">{entry.company || "—"}</span>}
           </span>
-          <span class="board-bar" aria-hidden="true">
-            <span style={{ width: `${Math.max(2, (entry.current_score / top) * 100)}%` }} />
-          </span>
+          {compact ? null : (
+            <span class="board-bar" aria-hidden="true">
+              <span style={{ width: `${Math.max(2, (entry.current_score / top) * 100)}%` }} />
+            </span>
+          )}
           <span class="board-score">
             <span class="sr-only">rank {entry.rank}, score </span>
             {formatInteger(entry.current_score)}

@@ -134,8 +134,9 @@ export function createLeadDetailModel(
     const current = lead.value;
     const known = history.value.some((entry) => entry.event_id === update.event_id);
     if (current) lead.value = { ...current, current_score: update.current_score, stage: update.stage };
-    // A snapshot repeats the newest known state; only re-read when it tells something new.
-    if (update.snapshot && known) return;
+    // A snapshot repeats the newest known state (or one the read in flight will bring); only re-read when it tells
+    // something new.
+    if (update.snapshot && (known || historyStatus.value === "loading")) return;
     if (!update.snapshot) {
       lastUpdate.value = update;
       markFresh(update.event_id);

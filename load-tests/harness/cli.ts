@@ -7,6 +7,10 @@ import { summaryLine, writeReport } from "./report.ts";
 import { runLoad } from "./run-load.ts";
 
 async function main(): Promise<number> {
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   let options: ReturnType<typeof parseArgs>;
   try {
     options = parseArgs(process.argv.slice(2), process.env);

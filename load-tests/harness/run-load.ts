@@ -194,11 +194,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           tally.failed += 1;
           const label = result.status === 0 ? "no response" : String(result.status);
           increment(errorsByStatus, `${ENDPOINT_ROUTES[request.endpoint]} → ${label}`);
-          if (errorSamples.length < 10) {
-            errorSamples.push(
-              `${ENDPOINT_ROUTES[request.endpoint]} → ${label}: ${(result.error ?? result.body ?? "").slice(0, 200)}`,
-            );
-          }
+          const sample = `${ENDPOINT_ROUTES[request.endpoint]} → ${label}: ${(result.error ?? result.body ?? "").slice(0, 200)}`;
+          if (errorSamples.length < 10 && !errorSamples.includes(sample)) errorSamples.push(sample);
         }
         request.events.forEach((planned, index) => {
           const outcome = eventOutcomes[index] ?? "error";

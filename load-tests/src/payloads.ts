@@ -58,7 +58,7 @@ export const DEFAULT_EVENT_TYPES: readonly (readonly [string, number])[] = [
 /** The realistic mix: many leads with a few hot ones, 5% client retries, 2% late events, 1% refused events. */
 export const REALISTIC_MIX: EventMix = {
   leads: 10_000,
-  zipfExponent: 1.1,
+  zipfExponent: 1,
   duplicateRate: 0.05,
   lateRate: 0.02,
   invalidRate: 0.01,

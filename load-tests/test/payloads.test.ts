@@ -26,7 +26,7 @@ function draw(count: number, seed = 7): PlannedEvent[] {
 describe("the Zipf lead distribution", () => {
   it("gives the hottest leads the share the exponent implies", () => {
     const n = 10_000;
-    const zipf = createZipf(n, 1.1, createRandom(1));
+    const zipf = createZipf(n, 1, createRandom(1));
     const draws = 200_000;
     const hits = new Float64Array(n);
     for (let i = 0; i < draws; i++) hits[zipf.sample()] += 1;
@@ -36,8 +36,8 @@ describe("the Zipf lead distribution", () => {
       expectedTop10 += zipf.probability(rank);
       observedTop10 += hits[rank] as number;
     }
-    // 10 of 10,000 leads take over a third of the traffic: a few hot leads, a long tail.
-    expect(expectedTop10).toBeGreaterThan(0.35);
+    // 10 of 10,000 leads take almost a third of the traffic: a few hot leads, a long tail.
+    expect(expectedTop10).toBeGreaterThan(0.29);
     expect(observedTop10 / draws).toBeCloseTo(expectedTop10, 2);
     expect(hits[0] as number).toBeGreaterThan((hits[1] as number) * 1.8);
     expect(hits[1] as number).toBeGreaterThan(hits[9] as number);

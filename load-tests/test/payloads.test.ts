@@ -29,7 +29,10 @@ describe("the Zipf lead distribution", () => {
     const zipf = createZipf(n, 1, createRandom(1));
     const draws = 200_000;
     const hits = new Float64Array(n);
-    for (let i = 0; i < draws; i++) hits[zipf.sample()] += 1;
+    for (let i = 0; i < draws; i++) {
+      const rank = zipf.sample();
+      hits[rank] = (hits[rank] ?? 0) + 1;
+    }
     let expectedTop10 = 0;
     let observedTop10 = 0;
     for (let rank = 0; rank < 10; rank++) {

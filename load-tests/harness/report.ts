@@ -21,6 +21,8 @@ export interface EndpointReport {
 
 export interface TimelinePoint {
   second: number;
+  /** Requests the profile scheduled in this second. */
+  scheduled: number;
   requests: number;
   failed: number;
   dropped: number;
@@ -56,6 +58,9 @@ export interface LoadReport {
     elapsedSeconds: number;
     requestsPerSecond: number;
     eventsPerSecond: number;
+    /** The busiest second that kept its schedule within the p99 target, with no error and no drop. */
+    peakSustainedRequestsPerSecond: number;
+    peakSustainedEventsPerSecond: number;
   };
   events: Record<EventOutcome | "sent", number>;
   latencyMs: LatencySummary;
@@ -114,7 +119,9 @@ export function renderMarkdown(report: LoadReport): string {
   lines.push("## Throughput and latency", "");
   lines.push(
     `${count(r.sent)} requests (${count(r.scheduled)} scheduled, ${count(r.dropped)} dropped) in ${r.elapsedSeconds.toFixed(1)} s: ` +
-      `**${count(r.requestsPerSecond)} requests/s, ${count(r.eventsPerSecond)} events/s**.`,
+      `**${count(r.requestsPerSecond)} requests/s, ${count(r.eventsPerSecond)} events/s**. Busiest second that kept its ` +
+      `schedule within p99 ≤ ${report.targets.p99Ms} ms, without errors or drops: ` +
+      `${count(r.peakSustainedRequestsPerSecond)} requests/s (≈ ${count(r.peakSustainedEventsPerSecond)} events/s).`,
     "",
   );
   lines.push("| endpoint | requests | events | req/s | events/s | p50 ms | p90 ms | p99 ms | max ms | statuses |");
@@ -186,11 +193,11 @@ export function renderMarkdown(report: LoadReport): string {
     );
   }
   if (report.audit.sampledLeads?.length) lines.push("", `Leads refolded: ${report.audit.sampledLeads.join(", ")}.`);
-  lines.push("", "## Timeline", "", "| s | requests | failed | dropped | p99 ms | in flight | queue |");
-  lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  lines.push("", "## Timeline", "", "| s | scheduled | requests | failed | dropped | p99 ms | in flight | queue |");
+  lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const p of report.timeline) {
     lines.push(
-      `| ${p.second} | ${p.requests} | ${p.failed} | ${p.dropped} | ${ms(p.p99Ms)} | ${p.inFlight} | ${p.queueDepth ?? "–"} |`,
+      `| ${p.second} | ${p.scheduled} | ${p.requests} | ${p.failed} | ${p.dropped} | ${ms(p.p99Ms)} | ${p.inFlight} | ${p.queueDepth ?? "–"} |`,
     );
   }
   lines.push("");

@@ -56,6 +56,8 @@ export function createBullDepthReader(redis: Redis, prefix: string, queue: strin
   return {
     source: `Bull queue ${prefix}:${queue} in Redis (jobs)`,
     async read() {
+      // Bull counts job ids in `<prefix>:<queue>:id`; without it the keys are not where this reader looks.
+      if ((await redis.exists(key("id"))) === 0) return null;
       const [wait, active, paused, delayed] = await Promise.all([
         redis.llen(key("wait")),
         redis.llen(key("active")),

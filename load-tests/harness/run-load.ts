@@ -131,12 +131,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       await mongo.connect();
       db = mongo.db(mongoDatabaseName(mongoUrl));
     }
-    const depthReaders: QueueDepthReader[] = [];
+    // The edge's own figure first; the Bull lists in Redis when the edge exports none.
+    const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`)];
     if (stack) {
       redis = new Redis(stack.redisUrl);
       depthReaders.push(createBullDepthReader(redis, stack.redisPrefix, EVENTS_QUEUE));
     }
-    depthReaders.push(createMetricsDepthReader(`${baseUrl}/metrics`));
     const depth = firstAvailable(depthReaders);
 
     await warmUp(baseUrl, options.writeKey, runId, db, log);

@@ -1,5 +1,15 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, createLogger, parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import {
+  ConfigError,
+  createLogger,
+  mongoDatabaseName,
+  parseConfig,
+  type WorkerConfig,
+  WorkerConfigSchema,
+} from "@leadscore/contracts";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { createScorePublisher } from "./publisher.ts";
 import { createWorker } from "./worker.ts";
 
 let config: WorkerConfig;
@@ -11,7 +21,19 @@ try {
   process.exit(2);
 }
 const log = createLogger("worker", config.LOG_LEVEL);
-const worker = await createWorker(config, log);
+
+// The publisher has connections of its own, so its PUBLISHes and leaderboard reads never queue behind scoring.
+const publisherRedis = new Redis(config.REDIS_URL);
+publisherRedis.on("error", (error: Error) => log.warn("publisher redis error", { error: error.message }));
+const publisherMongo = new MongoClient(config.MONGO_URL, { maxPoolSize: 2 });
+const publisher = createScorePublisher({
+  redis: publisherRedis,
+  db: publisherMongo.db(mongoDatabaseName(config.MONGO_URL)),
+  redisPrefix: config.REDIS_PREFIX,
+  log,
+});
+
+const worker = await createWorker(config, log, { publisher });
 await worker.start();
 log.info("worker ready");
 
@@ -21,6 +43,9 @@ const shutdown = async (signal: string) => {
   stopping = true;
   log.info("worker shutting down", { signal });
   await worker.close();
+  // After the worker: its last jobs publish their changes, then the final leaderboard goes out.
+  await publisher.close();
+  await Promise.allSettled([publisherRedis.quit(), publisherMongo.close()]);
   process.exit(0);
 };
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

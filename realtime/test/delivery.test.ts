@@ -143,15 +143,16 @@ describe("when a client subscribes", () => {
     await connected(socket);
     await eventually(async () => received.length === 1);
 
-    const reconnected = new Promise<void>((resolve) => socket.io.once("reconnect", () => resolve()));
-    // Drop the transport, as a network failure would; the client reconnects by itself.
-    socket.io.engine.close();
+    // A change this client is not told about (nothing is published): only resubscribing can bring it.
     await storeScoredLead(cluster.db, "returning", 260, {
       event_id: "returning-e2",
       event_type: "form_submission",
       delta: 160,
       timestamp: new Date(),
     });
+    const reconnected = new Promise<void>((resolve) => socket.io.once("reconnect", () => resolve()));
+    // Drop the transport, as a network failure would; the client reconnects by itself.
+    socket.io.engine.close();
     await reconnected;
 
     const latest = await eventually(async () => received[1]?.payload);

@@ -123,6 +123,8 @@ export const WorkerConfigSchema = z.object({
   ...common,
   WORKER_CONCURRENCY: positiveInt(4),
   METRICS_PORT: port(0),
+  /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
+  JOB_LOCK_MS: positiveInt(30_000),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 

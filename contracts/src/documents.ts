@@ -27,6 +27,11 @@ export interface LeadDocument {
   last_sort_key: string | null;
   /** Optimistic-concurrency counter, bumped by every score write. */
   version: number;
+  /**
+   * Random id of the score write that set this `version`. A bulk write reports only how many compare-and-sets
+   * matched, not which; reading this back tells a worker whether its own write is the one that won.
+   */
+  write_id?: string;
   created_at: Date;
   updated_at: Date;
 }
@@ -59,6 +64,13 @@ export interface HistoryDocument {
   sort_key: string;
   /** True when the event arrived after a newer event of the same lead had already been scored. */
   late: boolean;
+  /**
+   * 1-based position in the lead's history (the lead's `event_count` once this event is folded in). Written by the
+   * worker on every entry; optional only for entries made by hand.
+   */
+  seq?: number;
+  /** The lead's `score_reached_at` as of this entry, so a recomputation can resume from any entry. */
+  score_reached_at?: Date | null;
 }
 
 export interface RuleDocument {

@@ -22,11 +22,28 @@ export interface HistoryEntry extends ScorableEvent {
   reason: string;
   /** `(timestamp, event_id)` as one string that sorts the same way; used for range queries. */
   sort_key: string;
+  /** 1-based position of the entry in its lead's history: the lead's event count once this event is folded in. */
+  seq: number;
+  /** Event time (epoch ms) at which the score last changed, as of this entry; null while it never has. */
+  score_reached_at: number | null;
+}
+
+/** What a fold carries from one event to the next; the state just before the first event folded. */
+export interface FoldState {
+  score: number;
+  /** Events folded so far. */
+  count: number;
+  /** Event time (epoch ms) of the last event that changed the score, or null. */
+  reachedAt: number | null;
+}
+
+export interface FoldResult extends FoldState {
+  history: HistoryEntry[];
 }
 
 const TIMESTAMP_WIDTH = 15;
 
-/** A string that sorts like `(timestamp, event_id)`. */
+/** A string that sorts like `(timestamp, event_id)` (ids are ASCII, `|` sorts after every id character). */
 export function sortKey(timestamp: number, eventId: string): string {
   return `${String(timestamp).padStart(TIMESTAMP_WIDTH, "0")}|${eventId}`;
 }
@@ -51,13 +68,15 @@ function reasonFor(event: ScorableEvent, delta: number, cap: number): string {
 
 /**
  * The scoring fold: distinct events (by `event_id`, first copy wins) in `(timestamp, event_id)` order,
- * `s_i = clamp(s_{i-1} + points_i, 0, cap)`, starting from `start` (the score just before the first event given).
+ * `s_i = clamp(s_{i-1} + points_i, 0, cap)`. `start` is the state just before the first event given (a bare number
+ * is a score with nothing counted before it), so folding a lead's events in two consecutive slices, the second
+ * starting from the first's result, gives the same entries as folding them all at once.
  */
 export function foldScores(
   events: readonly ScorableEvent[],
   cap: number,
-  start = 0,
-): { history: HistoryEntry[]; score: number } {
+  start: number | Partial<FoldState> = 0,
+): FoldResult {
   const seen = new Set<string>();
   const distinct: ScorableEvent[] = [];
   for (const event of events) {
@@ -66,18 +85,31 @@ export function foldScores(
     distinct.push(event);
   }
   distinct.sort(compareEvents);
-  let score = clampScore(start, cap);
+  const initial = typeof start === "number" ? { score: start } : start;
+  let score = clampScore(initial.score ?? 0, cap);
+  let count = initial.count ?? 0;
+  let reachedAt = initial.reachedAt ?? null;
   const history: HistoryEntry[] = distinct.map((event) => {
     const next = clampScore(score + event.points, cap);
     const delta = next - score;
     score = next;
+    count += 1;
+    if (delta !== 0) reachedAt = event.timestamp;
     return {
-      ...event,
+      event_id: event.event_id,
+      lead_id: event.lead_id,
+      event_type: event.event_type,
+      timestamp: event.timestamp,
+      received_at: event.received_at,
+      points: event.points,
+      rule_id: event.rule_id,
       delta,
       score: next,
       reason: reasonFor(event, delta, cap),
       sort_key: sortKey(event.timestamp, event.event_id),
+      seq: count,
+      score_reached_at: reachedAt,
     };
   });
-  return { history, score };
+  return { history, score, count, reachedAt };
 }

@@ -1,21 +1,214 @@
-import { type Logger, mongoDatabaseName, type WorkerConfig } from "@leadscore/contracts";
-import { Redis } from "ioredis";
-import { MongoClient } from "mongodb";
+// The scoring worker: consumes the events queue and is the only writer of scores and history. Any number of these
+// processes may run at once (Bull's competing consumers); their writes meet only at the lead's compare-and-set.
 
-/** The scoring worker: consumes the events queue and is the only writer of scores and history. */
-export async function createWorker(config: WorkerConfig, log: Logger) {
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
-  redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
+import type { Server } from "node:http";
+import {
+  COLLECTIONS,
+  EVENTS_QUEUE,
+  type EventsJob,
+  INDEXES,
+  type Logger,
+  mongoDatabaseName,
+  type QueuedEvent,
+  type ScorePublisher,
+  type WorkerConfig,
+} from "@leadscore/contracts";
+import Queue from "bull";
+import { Redis } from "ioredis";
+import { type Db, MongoClient } from "mongodb";
+import { createBatcher } from "./batcher.ts";
+import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
+import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
+import { createRulesCache, type RulesCache } from "./rules-cache.ts";
+import { createScorer } from "./scorer.ts";
+import { detectStoreLimits } from "./store.ts";
+
+export interface WorkerOptions {
+  /** Receives every committed score change, after it is in MongoDB. The caller closes it after the worker. */
+  publisher?: ScorePublisher;
+  /** Most events scored in one batch (the jobs held at once are merged up to this). */
+  maxBatchEvents?: number;
+  /** Period of the safety-net rules reload. */
+  rulesReloadMs?: number;
+  /** Period of the summary log line; 0 turns it off. */
+  summaryEveryMs?: number;
+  /** Tries of a failing batch inside the process before its jobs fail back to the queue. */
+  batchAttempts?: number;
+}
+
+export interface Worker {
+  start(): Promise<void>;
+  /** Stops taking jobs, finishes the ones in hand, then closes its clients. */
+  close(): Promise<void>;
+  readonly metrics: WorkerMetrics;
+  readonly rules: RulesCache;
+  /** The database written (tests). */
+  readonly db: Db;
+  /** The port the metrics server listens on, once started (0 when off). */
+  readonly metricsPort: number;
+}
+
+/**
+ * Creates every index in INDEXES that is missing. One index per command, and only missing ones: FerretDB 1.x drops
+ * the connection when one `createIndexes` command names several indexes that already exist.
+ */
+export async function createIndexes(db: Db, log: Logger): Promise<void> {
+  for (const [collection, specs] of Object.entries(INDEXES)) {
+    const existing = new Set(
+      (
+        await db
+          .collection(collection)
+          .listIndexes()
+          .toArray()
+          .catch(() => [])
+      ).map((index) => String(index.name)),
+    );
+    for (const spec of specs) {
+      if (existing.has(spec.name)) continue;
+      await db
+        .collection(collection)
+        .createIndex(spec.key, { name: spec.name, ...(spec.unique ? { unique: true } : {}) });
+    }
+  }
+  log.debug("indexes ready", { collections: Object.values(COLLECTIONS) });
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
+  const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
+  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
+  subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
+  const rules = createRulesCache({
+    db,
+    subscriber,
+    redisPrefix: config.REDIS_PREFIX,
+    log,
+    reloadIntervalMs: options.rulesReloadMs,
+  });
+  const metrics = createWorkerMetrics();
+  const maxBatchEvents = options.maxBatchEvents ?? 5_000;
+  const batchAttempts = options.batchAttempts ?? 3;
+  const summaryEveryMs = options.summaryEveryMs ?? 10_000;
+
+  let queue: Queue.Queue<EventsJob> | undefined;
+  let metricsServer: Server | undefined;
+  let summaryTimer: NodeJS.Timeout | undefined;
+  let metricsPort = 0;
+
+  const logSummary = () => {
+    const window = metrics.takeWindow();
+    log.info("worker summary", {
+      events_per_s: Math.round(window.eventsPerSecond),
+      scored: window.scored,
+      lag_p50_ms: window.lagP50Ms,
+      lag_p99_ms: window.lagP99Ms,
+      failed_jobs: window.failed,
+    });
+  };
+
   return {
+    metrics,
+    rules,
+    db,
+    get metricsPort() {
+      return metricsPort;
+    },
     async start() {
-      await redis.connect();
       await mongo.connect();
-      await mongo.db(mongoDatabaseName(config.MONGO_URL)).command({ ping: 1 });
+      await subscriber.connect();
+      await createIndexes(db, log);
+      await rules.start();
+      const limits = await detectStoreLimits(db);
+      if (limits.server === "ferretdb") log.info("FerretDB detected: lead and history updates go in small commands");
+
+      const scorer = createScorer({
+        db,
+        cap: config.SCORE_CAP,
+        thresholds: config.STAGE_THRESHOLDS,
+        ruleFor: rules.ruleFor,
+        limits,
+        log,
+      });
+
+      const scoreBatch = async (events: QueuedEvent[]) => {
+        for (let attempt = 1; ; attempt += 1) {
+          const started = performance.now();
+          try {
+            const result = await scorer.scoreBatch(events);
+            metrics.recordBatch(result, performance.now() - started);
+            if (options.publisher && result.updates.length > 0) {
+              try {
+                await options.publisher.publish(result.updates);
+              } catch (error) {
+                // The scores are committed; a dashboard that missed a change catches up on its next read.
+                log.warn("score publish failed", { error: (error as Error).message });
+              }
+            }
+            return;
+          } catch (error) {
+            // Every write is idempotent, so the whole batch can simply run again.
+            if (attempt >= batchAttempts) throw error;
+            log.warn("scoring batch failed; retrying", { attempt, error: (error as Error).message });
+            await sleep(100 * 4 ** (attempt - 1));
+          }
+        }
+      };
+      const batcher = createBatcher(scoreBatch, maxBatchEvents);
+
+      queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
+        prefix: config.REDIS_PREFIX,
+        settings: { lockDuration: config.JOB_LOCK_MS, stalledInterval: config.JOB_LOCK_MS },
+      });
+      queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+      await queue.isReady();
+      void queue.process(config.WORKER_CONCURRENCY, async (job) => {
+        let parsed: ReturnType<typeof parseEventsJob>;
+        try {
+          parsed = parseEventsJob(job.data);
+        } catch (error) {
+          metrics.recordJob("permanent");
+          log.error("poison job", { job: job.id, reason: (error as Error).message });
+          await job.discard();
+          throw error;
+        }
+        try {
+          if (parsed.events.length > 0) await batcher.submit(parsed.events);
+        } catch (error) {
+          metrics.recordJob("transient");
+          log.error("job failed; the queue retries it", { job: job.id, error: (error as Error).message });
+          throw error;
+        }
+        if (parsed.rejected.length > 0) {
+          metrics.recordJob("permanent");
+          const reason = rejectedReason(parsed.rejected, parsed.events.length + parsed.rejected.length);
+          log.error("job had malformed events", { job: job.id, reason });
+          await job.discard();
+          throw new PermanentJobError(reason);
+        }
+        metrics.recordJob("completed");
+      });
+
+      if (config.METRICS_PORT > 0) {
+        metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
+        const address = metricsServer.address();
+        metricsPort = typeof address === "object" && address ? address.port : config.METRICS_PORT;
+      }
+      if (summaryEveryMs > 0) {
+        summaryTimer = setInterval(logSummary, summaryEveryMs);
+        summaryTimer.unref();
+      }
     },
     async close() {
-      redis.disconnect();
+      clearInterval(summaryTimer);
+      // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
+      await queue?.close();
+      await rules.close();
+      await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+      subscriber.disconnect();
       await mongo.close();
+      if (summaryEveryMs > 0) logSummary();
     },
   };
 }

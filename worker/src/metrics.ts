@@ -1,0 +1,160 @@
+// Worker metrics: throughput, acceptance → scored lag and failures, as Prometheus text and as a periodic log line.
+import { createServer, type Server } from "node:http";
+import type { Logger } from "@leadscore/contracts";
+import type { BatchResult } from "./scorer.ts";
+
+/** Upper bounds (seconds) of the lag histogram's buckets. */
+const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+/** Lags kept per log window for its percentiles; past this, a uniform sample is kept. */
+const WINDOW_SAMPLE = 20_000;
+
+export type FailureKind = "permanent" | "transient";
+
+export interface WorkerMetrics {
+  recordBatch(result: BatchResult, durationMs: number): void;
+  recordJob(outcome: "completed" | FailureKind): void;
+  /** Prometheus text exposition. */
+  render(): string;
+  /** Figures since the previous call, for the periodic log line. */
+  takeWindow(): WindowSummary;
+  totals(): { scored: number; duplicates: number; late: number; retries: number; failed: number };
+}
+
+export interface WindowSummary {
+  seconds: number;
+  scored: number;
+  eventsPerSecond: number;
+  lagP50Ms: number | null;
+  lagP99Ms: number | null;
+  failed: number;
+}
+
+export function percentile(sorted: readonly number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] ?? null;
+}
+
+export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics {
+  let scored = 0;
+  let duplicates = 0;
+  let late = 0;
+  let retries = 0;
+  let batches = 0;
+  let batchSeconds = 0;
+  const jobs = { completed: 0, permanent: 0, transient: 0 };
+  const lagCounts = new Array<number>(LAG_BUCKETS.length + 1).fill(0);
+  let lagSum = 0;
+  let lagCount = 0;
+
+  let windowStart = now();
+  let windowScored = 0;
+  let windowFailed = 0;
+  let windowLags: number[] = [];
+  let windowSeen = 0;
+
+  return {
+    recordBatch(result, durationMs) {
+      scored += result.stored;
+      duplicates += result.duplicates;
+      late += result.late;
+      retries += result.retries;
+      batches += 1;
+      batchSeconds += durationMs / 1000;
+      windowScored += result.stored;
+      for (const lagMs of result.lagsMs) {
+        const seconds = lagMs / 1000;
+        let bucket = LAG_BUCKETS.findIndex((bound) => seconds <= bound);
+        if (bucket === -1) bucket = LAG_BUCKETS.length;
+        lagCounts[bucket] = (lagCounts[bucket] ?? 0) + 1;
+        lagSum += seconds;
+        lagCount += 1;
+        windowSeen += 1;
+        if (windowLags.length < WINDOW_SAMPLE) windowLags.push(lagMs);
+        else {
+          const slot = Math.floor(Math.random() * windowSeen);
+          if (slot < WINDOW_SAMPLE) windowLags[slot] = lagMs;
+        }
+      }
+    },
+    recordJob(outcome) {
+      jobs[outcome] += 1;
+      if (outcome !== "completed") windowFailed += 1;
+    },
+    render() {
+      const lines = [
+        "# HELP leadscore_worker_events_scored_total Events stored and scored for the first time.",
+        "# TYPE leadscore_worker_events_scored_total counter",
+        `leadscore_worker_events_scored_total ${scored}`,
+        "# HELP leadscore_worker_duplicate_events_total Events that were already stored (replays, repeated ids).",
+        "# TYPE leadscore_worker_duplicate_events_total counter",
+        `leadscore_worker_duplicate_events_total ${duplicates}`,
+        "# HELP leadscore_worker_late_events_total Events older than their lead's newest scored event.",
+        "# TYPE leadscore_worker_late_events_total counter",
+        `leadscore_worker_late_events_total ${late}`,
+        "# HELP leadscore_worker_lead_write_retries_total Lead writes redone after another worker's write won.",
+        "# TYPE leadscore_worker_lead_write_retries_total counter",
+        `leadscore_worker_lead_write_retries_total ${retries}`,
+        "# HELP leadscore_worker_jobs_total Queue jobs by outcome.",
+        "# TYPE leadscore_worker_jobs_total counter",
+        ...Object.entries(jobs).map(([outcome, count]) => `leadscore_worker_jobs_total{outcome="${outcome}"} ${count}`),
+        "# HELP leadscore_worker_batch_seconds Time to score one batch of jobs.",
+        "# TYPE leadscore_worker_batch_seconds summary",
+        `leadscore_worker_batch_seconds_sum ${batchSeconds}`,
+        `leadscore_worker_batch_seconds_count ${batches}`,
+        "# HELP leadscore_worker_lag_seconds Time from the edge accepting an event to its score being committed.",
+        "# TYPE leadscore_worker_lag_seconds histogram",
+      ];
+      let cumulative = 0;
+      LAG_BUCKETS.forEach((bound, i) => {
+        cumulative += lagCounts[i] ?? 0;
+        lines.push(`leadscore_worker_lag_seconds_bucket{le="${bound}"} ${cumulative}`);
+      });
+      lines.push(`leadscore_worker_lag_seconds_bucket{le="+Inf"} ${lagCount}`);
+      lines.push(`leadscore_worker_lag_seconds_sum ${lagSum}`);
+      lines.push(`leadscore_worker_lag_seconds_count ${lagCount}`);
+      return `${lines.join("\n")}\n`;
+    },
+    takeWindow() {
+      const at = now();
+      const seconds = Math.max((at - windowStart) / 1000, 0.001);
+      const sorted = windowLags.sort((a, b) => a - b);
+      const summary: WindowSummary = {
+        seconds,
+        scored: windowScored,
+        eventsPerSecond: windowScored / seconds,
+        lagP50Ms: percentile(sorted, 50),
+        lagP99Ms: percentile(sorted, 99),
+        failed: windowFailed,
+      };
+      windowStart = at;
+      windowScored = 0;
+      windowFailed = 0;
+      windowLags = [];
+      windowSeen = 0;
+      return summary;
+    },
+    totals: () => ({ scored, duplicates, late, retries, failed: jobs.permanent + jobs.transient }),
+  };
+}
+
+/** Serves `GET /metrics` on the port; resolves with the server once it listens. */
+export function serveMetrics(metrics: WorkerMetrics, port: number, log: Logger): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method === "GET" && request.url?.split("?")[0] === "/metrics") {
+      response.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+      response.end(metrics.render());
+      return;
+    }
+    response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+    response.end("not found\n");
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, () => {
+      server.off("error", reject);
+      log.info("worker metrics listening", { port });
+      resolve(server);
+    });
+  });
+}

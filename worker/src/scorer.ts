@@ -1,0 +1,438 @@
+// Scores a batch of queued events into MongoDB: stores the events, folds each touched lead's history with the pure
+// `foldScores`, writes the history entries, then commits each lead with a compare-and-set on its `version`.
+//
+// Per lead, one of two paths:
+// - fast (the usual case): every event of the batch is new and newer than the lead's newest scored event, so the
+//   fold continues from the lead's current state and only appends entries;
+// - slow (a late event, a replayed or duplicate event, or a lost compare-and-set): recompute from the earliest
+//   touched sort key k — start from the history entry just before k, fold every stored event at or after k, and
+//   rewrite those entries.
+//
+// Why the last successful compare-and-set leaves history and lead consistent (no transactions needed):
+// 1. Every round stores its events BEFORE it reads the lead's version, and reads history and events only AFTER
+//    that read. A round's write to the lead succeeds only if nobody else's did in between.
+// 2. Take the round R whose compare-and-set on a lead is the last to succeed, and any event e of that lead stored
+//    by some round T. If T read the version before R's success, one of them lost: if T lost it redoes (and would
+//    succeed later than R, so T = R or T finished earlier); if R lost, R would not be last. So T's own
+//    compare-and-set succeeded before R read the version, and T's result — which includes e — is either the state
+//    R started from (fast path) or e was already stored when R read the events at or after its key (slow path).
+//    A round that dies before its compare-and-set is re-run by the queue and is covered the same way.
+// 3. A history entry can be left stale only by a round that wrote it and then lost its compare-and-set or died;
+//    such a round redoes (or is re-run) over the same range, which comes later, so R's range — and, by the same
+//    argument for the rounds that wrote the entries before R's key, every earlier entry — was last written from a
+//    complete set of events. The lead's fields are a function of the last entry (score, seq, score_reached_at,
+//    sort key), so they agree with the history R left.
+// The fast path is only taken when nothing needs recomputing from the state read: a concurrent writer of the same
+// lead makes the compare-and-set fail, and every retry takes the slow path.
+import { randomUUID } from "node:crypto";
+import {
+  COLLECTIONS,
+  type EventDocument,
+  type FoldResult,
+  type FoldState,
+  foldScores,
+  type HistoryDocument,
+  type HistoryEntry,
+  type LeadDocument,
+  type Logger,
+  type QueuedEvent,
+  type ScorableEvent,
+  type ScoreUpdate,
+  type StageThresholds,
+  sortKey,
+  stageFor,
+} from "@leadscore/contracts";
+import type { AnyBulkWriteOperation, Db, Filter } from "mongodb";
+import type { RuleMatch } from "./rules-cache.ts";
+import { bulkWriteChunked, insertNew, mapLimit, type StoreLimits } from "./store.ts";
+
+export interface ScorerOptions {
+  db: Db;
+  cap: number;
+  thresholds: StageThresholds;
+  ruleFor(eventType: string): RuleMatch;
+  limits: StoreLimits;
+  log: Logger;
+  now?: () => number;
+  /** Compare-and-set rounds per lead before the batch fails (and is retried whole). */
+  maxRounds?: number;
+}
+
+export interface BatchResult {
+  /** One per lead whose new state was committed, in no particular order. */
+  updates: ScoreUpdate[];
+  /** Events stored for the first time by this batch. */
+  stored: number;
+  /** Events already stored (replays, or the same id sent twice): their stored copy was used. */
+  duplicates: number;
+  /** Newly stored events older than their lead's newest scored event. */
+  late: number;
+  /** Extra rounds caused by lost compare-and-sets. */
+  retries: number;
+  /** For every newly stored event: accepted by the edge → its lead committed, in ms. */
+  lagsMs: number[];
+}
+
+/** What the batch brought to one lead. */
+interface Touched {
+  leadId: string;
+  /** Events this batch stored for the first time, in arrival order. */
+  fresh: EventDocument[];
+  /** Earliest sort key among this batch's events of the lead (stored copies for duplicates). */
+  fromKey: string;
+  hasDuplicate: boolean;
+  /** The batch's newest event of the lead, announced with the update. */
+  newest: Pick<EventDocument, "_id" | "event_type" | "timestamp" | "sort_key">;
+  /** Fresh events older than the lead's newest scored event when the batch first read the lead. */
+  late?: number;
+}
+
+type LeadState = Pick<
+  LeadDocument,
+  "_id" | "current_score" | "event_count" | "last_sort_key" | "score_reached_at" | "version" | "write_id"
+>;
+
+/** The score fields a lead has (a lead created through the API has none until its first event). */
+const LEAD_STATE_PROJECTION = {
+  _id: 1,
+  current_score: 1,
+  event_count: 1,
+  last_sort_key: 1,
+  score_reached_at: 1,
+  version: 1,
+  write_id: 1,
+} as const;
+
+interface Plan {
+  touched: Touched;
+  lead: LeadState | undefined;
+  slow: boolean;
+  fold: FoldResult;
+  /** For entries this round writes first: the event arrived after a newer one of the lead was scored. */
+  lateBefore: string | null;
+  /** Slow path: the entries already stored in the recomputed range, by event id. */
+  existing: Map<string, StoredEntry>;
+}
+
+type StoredEntry = Pick<HistoryDocument, "_id" | "lead_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at">;
+
+const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
+const OR_CHUNK = 100;
+
+function toScorable(doc: EventDocument): ScorableEvent {
+  return {
+    event_id: doc._id,
+    lead_id: doc.lead_id,
+    event_type: doc.event_type,
+    timestamp: new Date(doc.timestamp).getTime(),
+    received_at: new Date(doc.received_at).getTime(),
+    points: doc.points,
+    rule_id: doc.rule_id ?? null,
+  };
+}
+
+const dateOrNull = (ms: number | null) => (ms === null ? null : new Date(ms));
+const msOrNull = (date: Date | null | undefined) => (date ? new Date(date).getTime() : null);
+
+/** Whether a stored entry already says what the fold computed (its event's own fields never change). */
+function sameEntry(stored: StoredEntry, entry: HistoryEntry): boolean {
+  return (
+    stored.delta === entry.delta &&
+    stored.score === entry.score &&
+    stored.reason === entry.reason &&
+    stored.seq === entry.seq &&
+    stored.score_reached_at !== undefined &&
+    msOrNull(stored.score_reached_at) === entry.score_reached_at
+  );
+}
+
+function historyFields(entry: HistoryEntry): Omit<HistoryDocument, "_id" | "late"> {
+  return {
+    event_id: entry.event_id,
+    lead_id: entry.lead_id,
+    event_type: entry.event_type,
+    timestamp: new Date(entry.timestamp),
+    received_at: new Date(entry.received_at),
+    points: entry.points,
+    delta: entry.delta,
+    score: entry.score,
+    reason: entry.reason,
+    rule_id: entry.rule_id,
+    sort_key: entry.sort_key,
+    seq: entry.seq,
+    score_reached_at: dateOrNull(entry.score_reached_at),
+  };
+}
+
+export function createScorer(options: ScorerOptions) {
+  const { db, cap, thresholds, limits, log } = options;
+  const now = options.now ?? Date.now;
+  const maxRounds = options.maxRounds ?? 20;
+  const events = db.collection<EventDocument>(COLLECTIONS.events);
+  const history = db.collection<HistoryDocument>(COLLECTIONS.history);
+  const leads = db.collection<LeadDocument>(COLLECTIONS.leads);
+
+  /** Stores the batch's events; returns what each touched lead got, keyed by lead id. */
+  async function storeEvents(batch: readonly QueuedEvent[], result: BatchResult): Promise<Map<string, Touched>> {
+    const docs: EventDocument[] = [];
+    const seen = new Set<string>();
+    for (const event of batch) {
+      if (seen.has(event.event_id)) continue;
+      seen.add(event.event_id);
+      // Points and rule are fixed now, at first storage, and never change afterwards.
+      const rule = options.ruleFor(event.event_type);
+      docs.push({
+        _id: event.event_id,
+        lead_id: event.lead_id,
+        event_type: event.event_type,
+        timestamp: new Date(event.timestamp),
+        received_at: new Date(event.received_at),
+        metadata: event.metadata,
+        points: rule.points,
+        rule_id: rule.rule_id,
+        sort_key: sortKey(event.timestamp, event.event_id),
+      });
+    }
+    const existing = await insertNew(events, docs);
+    result.duplicates += batch.length - docs.length + existing.size;
+    const touched = new Map<string, Touched>();
+    const touch = (doc: EventDocument, fresh: boolean) => {
+      let entry = touched.get(doc.lead_id);
+      if (!entry) {
+        entry = { leadId: doc.lead_id, fresh: [], fromKey: doc.sort_key, hasDuplicate: false, newest: doc };
+        touched.set(doc.lead_id, entry);
+      }
+      if (fresh) entry.fresh.push(doc);
+      else entry.hasDuplicate = true;
+      if (doc.sort_key < entry.fromKey) entry.fromKey = doc.sort_key;
+      if (doc.sort_key > entry.newest.sort_key) entry.newest = doc;
+    };
+    docs.forEach((doc, index) => {
+      if (!existing.has(index)) touch(doc, true);
+    });
+    result.stored += docs.length - existing.size;
+    if (existing.size > 0) {
+      // The stored copy wins, whatever this copy says — even its lead.
+      const ids = [...existing].map((index) => docs[index]?._id as string);
+      const stored = await events.find({ _id: { $in: ids } }, { projection: { metadata: 0 } }).toArray();
+      for (const doc of stored) touch(doc, false);
+    }
+    return touched;
+  }
+
+  async function readLeads(ids: string[]): Promise<Map<string, LeadState>> {
+    const docs = await leads
+      .find({ _id: { $in: ids } } as Filter<LeadDocument>, { projection: LEAD_STATE_PROJECTION })
+      .toArray();
+    return new Map(docs.map((doc) => [doc._id, doc as LeadState]));
+  }
+
+  /** The fold state just before `key`: from the history entry that precedes it. */
+  async function stateBefore(leadId: string, key: string): Promise<FoldState> {
+    const previous = await history.findOne(
+      { lead_id: leadId, sort_key: { $lt: key } },
+      { sort: { sort_key: -1 }, projection: { score: 1, seq: 1, score_reached_at: 1, sort_key: 1 } },
+    );
+    if (!previous) return ZERO;
+    // Entries written by this worker carry seq and score_reached_at; others are rebuilt from the history itself.
+    const count =
+      previous.seq ?? (await history.countDocuments({ lead_id: leadId, sort_key: { $lte: previous.sort_key } }));
+    let reachedAt: number | null;
+    if (previous.score_reached_at !== undefined) {
+      reachedAt = previous.score_reached_at === null ? null : new Date(previous.score_reached_at).getTime();
+    } else {
+      const changed = await history.findOne(
+        { lead_id: leadId, sort_key: { $lt: key }, delta: { $ne: 0 } },
+        { sort: { sort_key: -1 }, projection: { timestamp: 1 } },
+      );
+      reachedAt = changed ? new Date(changed.timestamp).getTime() : null;
+    }
+    return { score: previous.score, count, reachedAt };
+  }
+
+  /** Every stored event at or after each lead's key, in one query per chunk of leads. */
+  async function eventsFrom(touched: Touched[]): Promise<Map<string, EventDocument[]>> {
+    const byLead = new Map<string, EventDocument[]>(touched.map((t) => [t.leadId, []]));
+    for (let from = 0; from < touched.length; from += OR_CHUNK) {
+      const clauses = touched
+        .slice(from, from + OR_CHUNK)
+        .map((t) => ({ lead_id: t.leadId, sort_key: { $gte: t.fromKey } }));
+      const docs = await events.find({ $or: clauses }, { projection: { metadata: 0 } }).toArray();
+      for (const doc of docs) byLead.get(doc.lead_id)?.push(doc);
+    }
+    return byLead;
+  }
+
+  /** The history entries already stored at or after each lead's key, so unchanged ones are not written again. */
+  async function entriesFrom(touched: Touched[]): Promise<Map<string, Map<string, StoredEntry>>> {
+    const byLead = new Map<string, Map<string, StoredEntry>>(touched.map((t) => [t.leadId, new Map()]));
+    for (let from = 0; from < touched.length; from += OR_CHUNK) {
+      const clauses = touched
+        .slice(from, from + OR_CHUNK)
+        .map((t) => ({ lead_id: t.leadId, sort_key: { $gte: t.fromKey } }));
+      const docs = await history
+        .find(
+          { $or: clauses },
+          { projection: { lead_id: 1, delta: 1, score: 1, reason: 1, seq: 1, score_reached_at: 1 } },
+        )
+        .toArray();
+      for (const doc of docs) byLead.get(doc.lead_id)?.set(doc._id, doc);
+    }
+    return byLead;
+  }
+
+  async function plan(pending: Touched[], round: number): Promise<Plan[]> {
+    // The version is read first; everything the fold uses is read after it (see the note at the top).
+    const states = await readLeads(pending.map((t) => t.leadId));
+    const plans: Plan[] = [];
+    const slow: Touched[] = [];
+    for (const touched of pending) {
+      const lead = states.get(touched.leadId);
+      const last = lead?.last_sort_key ?? null;
+      touched.late ??= last === null ? 0 : touched.fresh.filter((doc) => doc.sort_key < last).length;
+      const inOrder = last === null || touched.fromKey > last;
+      if (round === 0 && !touched.hasDuplicate && inOrder) {
+        const start: FoldState = {
+          score: lead?.current_score ?? 0,
+          count: lead?.event_count ?? 0,
+          reachedAt: lead?.score_reached_at ? new Date(lead.score_reached_at).getTime() : null,
+        };
+        const fold = foldScores(touched.fresh.map(toScorable), cap, start);
+        plans.push({ touched, lead, slow: false, fold, lateBefore: null, existing: new Map() });
+      } else {
+        slow.push(touched);
+      }
+    }
+    if (slow.length > 0) {
+      const [ranges, stored, starts] = await Promise.all([
+        eventsFrom(slow),
+        entriesFrom(slow),
+        mapLimit(slow, limits.readConcurrency, (t) => stateBefore(t.leadId, t.fromKey)),
+      ]);
+      slow.forEach((touched, i) => {
+        const lead = states.get(touched.leadId);
+        const fold = foldScores((ranges.get(touched.leadId) ?? []).map(toScorable), cap, starts[i] ?? ZERO);
+        const existing = stored.get(touched.leadId) ?? new Map();
+        plans.push({ touched, lead, slow: true, fold, lateBefore: lead?.last_sort_key ?? null, existing });
+      });
+    }
+    return plans;
+  }
+
+  async function writeHistory(plans: Plan[]): Promise<void> {
+    const inserts: HistoryDocument[] = [];
+    const rewrites: AnyBulkWriteOperation<HistoryDocument>[] = [];
+    for (const p of plans) {
+      for (const entry of p.fold.history) {
+        const stored = p.existing.get(entry.event_id);
+        if (stored) {
+          // `late` belongs to the event's first scoring; a recomputation keeps it and rewrites only what changed.
+          if (!sameEntry(stored, entry)) {
+            rewrites.push({ updateOne: { filter: { _id: entry.event_id }, update: { $set: historyFields(entry) } } });
+          }
+        } else {
+          const late = p.lateBefore !== null && entry.sort_key < p.lateBefore;
+          inserts.push({ _id: entry.event_id, ...historyFields(entry), late });
+        }
+      }
+    }
+    // An entry that appeared since it was read was written by a concurrent round that read this event; it is
+    // overwritten with this round's view, and whichever lead write wins decides which view stays (see the top).
+    const clashes = await insertNew(history, inserts);
+    for (const index of clashes) {
+      const doc = inserts[index];
+      if (doc) {
+        const { _id, late: _late, ...fields } = doc;
+        rewrites.push({ updateOne: { filter: { _id }, update: { $set: fields } } });
+      }
+    }
+    if (rewrites.length > 0) await bulkWriteChunked(history, rewrites, limits);
+  }
+
+  /** Compare-and-sets every planned lead; returns the plans whose write won. */
+  async function commitLeads(plans: Plan[]): Promise<Plan[]> {
+    const writeId = randomUUID();
+    const at = new Date(now());
+    const operations: AnyBulkWriteOperation<LeadDocument>[] = plans.map((p) => {
+      const last = p.fold.history.at(-1);
+      const fields = {
+        current_score: p.fold.score,
+        stage: stageFor(p.fold.score, thresholds),
+        event_count: p.fold.count,
+        last_event_at: last ? new Date(last.timestamp) : null,
+        score_reached_at: dateOrNull(p.fold.reachedAt),
+        last_sort_key: last?.sort_key ?? p.lead?.last_sort_key ?? null,
+        version: (p.lead?.version ?? 0) + 1,
+        write_id: writeId,
+        updated_at: at,
+      };
+      if (!p.lead) {
+        // Profile fields start empty; the API fills them with `$set` and never touches the fields above.
+        return {
+          insertOne: {
+            document: { _id: p.touched.leadId, name: null, email: null, company: null, ...fields, created_at: at },
+          },
+        };
+      }
+      // A lead created through the API has no version until its first score write.
+      const version = p.lead.version === undefined ? { $exists: false } : p.lead.version;
+      return {
+        updateOne: { filter: { _id: p.touched.leadId, version } as Filter<LeadDocument>, update: { $set: fields } },
+      };
+    });
+    const inserts = operations.filter((op) => "insertOne" in op).length;
+    const outcome = await bulkWriteChunked(leads, operations, limits);
+    if (outcome.duplicates === 0 && outcome.inserted === inserts && outcome.matched === plans.length - inserts) {
+      return plans;
+    }
+    // The bulk result says how many compare-and-sets lost, not which: the write id says which are ours.
+    const after = await readLeads(plans.map((p) => p.touched.leadId));
+    return plans.filter((p) => after.get(p.touched.leadId)?.write_id === writeId);
+  }
+
+  async function scoreBatch(batch: readonly QueuedEvent[]): Promise<BatchResult> {
+    const result: BatchResult = { updates: [], stored: 0, duplicates: 0, late: 0, retries: 0, lagsMs: [] };
+    if (batch.length === 0) return result;
+    const touched = await storeEvents(batch, result);
+    let pending = [...touched.values()];
+    for (let round = 0; pending.length > 0; round += 1) {
+      if (round >= maxRounds) {
+        throw new Error(
+          `${pending.length} leads still contended after ${maxRounds} rounds (e.g. ${pending[0]?.leadId})`,
+        );
+      }
+      if (round > 0) {
+        result.retries += pending.length;
+        // Spread the competitors apart a little before they read again.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * round));
+      }
+      const plans = await plan(pending, round);
+      await writeHistory(plans);
+      const won = await commitLeads(plans);
+      const committedAt = now();
+      const winners = new Set(won.map((p) => p.touched.leadId));
+      for (const p of won) {
+        const previous = p.lead?.current_score ?? 0;
+        const { newest } = p.touched;
+        result.updates.push({
+          lead_id: p.touched.leadId,
+          current_score: p.fold.score,
+          delta: p.fold.score - previous,
+          stage: stageFor(p.fold.score, thresholds),
+          event_id: newest._id,
+          event_type: newest.event_type,
+          timestamp: new Date(newest.timestamp).toISOString(),
+        });
+        result.late += p.touched.late ?? 0;
+        for (const doc of p.touched.fresh) result.lagsMs.push(committedAt - new Date(doc.received_at).getTime());
+      }
+      pending = pending.filter((t) => !winners.has(t.leadId));
+      if (pending.length > 0) log.debug("lead writes lost to another worker; recomputing", { leads: pending.length });
+    }
+    return result;
+  }
+
+  return { scoreBatch };
+}
+
+export type Scorer = ReturnType<typeof createScorer>;

@@ -1,0 +1,100 @@
+// Thin helpers over the MongoDB driver for the worker's bulk writes, and the limits of the server behind it.
+import { type AnyBulkWriteOperation, type Collection, type Db, type Document, MongoBulkWriteError } from "mongodb";
+
+const DUPLICATE_KEY = 11000;
+
+/**
+ * How the worker must shape its writes for the server it talks to. Real MongoDB takes any bulk. FerretDB 1.x (the
+ * local stand-in) holds one SQLite connection per matched document of an `update` command until the command ends
+ * and has 100 per database, so a bulk of ~100 matched updates — or several smaller ones at once — deadlocks it:
+ * there, updates go in small, sequential commands.
+ */
+export interface StoreLimits {
+  server: "mongodb" | "ferretdb";
+  /** Most update operations per command; undefined: no limit (the driver splits at the server's own maximum). */
+  updateChunk: number | undefined;
+  /** Most reads in flight at once for per-lead lookups. */
+  readConcurrency: number;
+}
+
+export async function detectStoreLimits(db: Db): Promise<StoreLimits> {
+  const info = await db.admin().command({ buildInfo: 1 });
+  if (typeof info.ferretdbVersion === "string") {
+    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4 };
+  }
+  return { server: "mongodb", updateChunk: undefined, readConcurrency: 32 };
+}
+
+function writeErrorsOf(error: MongoBulkWriteError): { index: number; code: number | undefined }[] {
+  const list = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  return list.map((item) => ({ index: item.index, code: item.code }));
+}
+
+/**
+ * `insertMany` that treats an existing `_id` as "already there" (the stored copy wins) and returns the indexes of
+ * the documents that were not inserted for that reason. Any other failure is thrown.
+ */
+export async function insertNew<T extends Document>(collection: Collection<T>, docs: T[]): Promise<Set<number>> {
+  const existing = new Set<number>();
+  if (docs.length === 0) return existing;
+  try {
+    // biome-ignore lint/suspicious/noExplicitAny: the driver's OptionalUnlessRequiredId<T> cannot be named for a generic T
+    await collection.insertMany(docs as any[], { ordered: false });
+  } catch (error) {
+    if (!(error instanceof MongoBulkWriteError)) throw error;
+    const errors = writeErrorsOf(error);
+    if (errors.length === 0 || errors.some((item) => item.code !== DUPLICATE_KEY)) throw error;
+    for (const item of errors) existing.add(item.index);
+  }
+  return existing;
+}
+
+export interface BulkOutcome {
+  matched: number;
+  inserted: number;
+  upserted: number;
+  /** Operations refused because of a duplicate `_id` (a lost compare-and-set on insert). */
+  duplicates: number;
+}
+
+/** An unordered bulk write in chunks the server can take; duplicate-key refusals are counted, others thrown. */
+export async function bulkWriteChunked<T extends Document>(
+  collection: Collection<T>,
+  operations: AnyBulkWriteOperation<T>[],
+  limits: StoreLimits,
+): Promise<BulkOutcome> {
+  const outcome: BulkOutcome = { matched: 0, inserted: 0, upserted: 0, duplicates: 0 };
+  const chunk = limits.updateChunk ?? Math.max(operations.length, 1);
+  for (let from = 0; from < operations.length; from += chunk) {
+    const part = operations.slice(from, from + chunk);
+    try {
+      const result = await collection.bulkWrite(part, { ordered: false });
+      outcome.matched += result.matchedCount;
+      outcome.inserted += result.insertedCount;
+      outcome.upserted += result.upsertedCount;
+    } catch (error) {
+      if (!(error instanceof MongoBulkWriteError)) throw error;
+      const errors = writeErrorsOf(error);
+      if (errors.length === 0 || errors.some((item) => item.code !== DUPLICATE_KEY)) throw error;
+      outcome.duplicates += errors.length;
+      outcome.matched += error.result.matchedCount;
+      outcome.inserted += error.result.insertedCount;
+      outcome.upserted += error.result.upsertedCount;
+    }
+  }
+  return outcome;
+}
+
+/** Runs `task` over `items` with at most `limit` in flight. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T);
+    }
+  });
+  await Promise.all(lanes);
+  return results;
+}

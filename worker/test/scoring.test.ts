@@ -1,0 +1,250 @@
+import {
+  COLLECTIONS,
+  type EventDocument,
+  type LeadDocument,
+  type RuleDocument,
+  rulesChannel,
+  type ScoreUpdate,
+} from "@leadscore/contracts";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, freePort, REDIS_URL } from "../../test-support/index.ts";
+import { createStack, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
+
+let stack: TestStack;
+const published: ScoreUpdate[] = [];
+/** For each publish: whether MongoDB already had every announced score when it was called. */
+const committedWhenPublished: boolean[] = [];
+
+beforeAll(async () => {
+  const metricsPort = await freePort();
+  stack = await createStack({ env: { METRICS_PORT: String(metricsPort) } });
+  await stack.startWorker({
+    publisher: {
+      async publish(updates) {
+        const leads = await stack.db
+          .collection<LeadDocument>(COLLECTIONS.leads)
+          .find({ _id: { $in: updates.map((update) => update.lead_id) } })
+          .toArray();
+        committedWhenPublished.push(
+          updates.every(
+            (update) => leads.find((lead) => lead._id === update.lead_id)?.current_score === update.current_score,
+          ),
+        );
+        published.push(...updates);
+      },
+    },
+  });
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+describe("when +600 events at t1 and t3 are followed by a late +100 at t2", () => {
+  it("caps at 1000, then slots the late event in and recomputes the entry after it", async () => {
+    await stack.send([queued("design-a", "a1", "big", T0 + 1_000), queued("design-a", "a3", "big", T0 + 3_000)]);
+    await stack.drained();
+    expect((await historyOf(stack.db, "design-a")).map((entry) => entry.score)).toEqual([600, 1000]);
+
+    await stack.send([queued("design-a", "a2", "small", T0 + 2_000)]);
+    await stack.drained();
+    const history = await historyOf(stack.db, "design-a");
+    expect(history.map((entry) => [entry.event_id, entry.score, entry.delta, entry.late])).toEqual([
+      ["a1", 600, 600, false],
+      ["a2", 700, 100, true],
+      ["a3", 1000, 300, false],
+    ]);
+    expect(history.map((entry) => entry.seq)).toEqual([1, 2, 3]);
+    const lead = await leadOf(stack.db, "design-a");
+    expect(lead).toMatchObject({
+      current_score: 1000,
+      stage: "qualified",
+      event_count: 3,
+      last_sort_key: history[2]?.sort_key,
+    });
+    expect(lead?.last_event_at?.getTime()).toBe(T0 + 3_000);
+    // The score last changed (to 1000) at t3.
+    expect(lead?.score_reached_at?.getTime()).toBe(T0 + 3_000);
+  });
+});
+
+describe("when eleven purchases and a -50 event at the latest time arrive out of order", () => {
+  it("ends at 950", async () => {
+    const purchases = Array.from({ length: 11 }, (_, i) => queued("design-b", `p${i}`, "purchase", T0 + i * 10));
+    const penalty = queued("design-b", "minus", "unsubscribe", T0 + 1_000);
+    // The penalty first, then the purchases newest first, one per job: every purchase is late.
+    await stack.send([penalty, ...purchases.reverse()], 1);
+    await stack.drained();
+    const history = await historyOf(stack.db, "design-b");
+    expect(history).toHaveLength(12);
+    expect(history.at(-1)).toMatchObject({ event_id: "minus", delta: -50, score: 950 });
+    expect(history.filter((entry) => entry.late)).toHaveLength(11);
+    expect((await leadOf(stack.db, "design-b"))?.current_score).toBe(950);
+  });
+});
+
+describe("when the same event id arrives again", () => {
+  it("counts it once and keeps the stored copy, even when the payload differs", async () => {
+    await stack.send([queued("dup-a", "same-1", "purchase", T0)]);
+    await stack.drained();
+    await stack.send([
+      queued("dup-a", "same-1", "purchase", T0),
+      queued("dup-a", "same-1", "demo_request", T0 + 5),
+      queued("dup-b", "same-1", "purchase", T0),
+    ]);
+    await stack.drained();
+    const history = await historyOf(stack.db, "dup-a");
+    expect(history.map((entry) => [entry.event_id, entry.event_type, entry.points])).toEqual([
+      ["same-1", "purchase", 100],
+    ]);
+    expect(await leadOf(stack.db, "dup-a")).toMatchObject({ current_score: 100, event_count: 1 });
+    expect(await leadOf(stack.db, "dup-b")).toBeNull();
+  });
+});
+
+describe("when a lead has a profile", () => {
+  it("keeps the profile through score writes, and keeps the score through profile writes", async () => {
+    const leads = stack.db.collection<LeadDocument>(COLLECTIONS.leads);
+    const at = new Date();
+    // As the API creates a lead: profile fields only.
+    await leads.insertOne({
+      _id: "profiled",
+      name: "Ada",
+      email: "ada@example.com",
+      company: "Acme",
+      created_at: at,
+      updated_at: at,
+    } as LeadDocument);
+    await stack.send([queued("profiled", "pr-1", "demo_request", T0)]);
+    await stack.drained();
+    expect(await leadOf(stack.db, "profiled")).toMatchObject({
+      name: "Ada",
+      company: "Acme",
+      current_score: 50,
+      version: 1,
+    });
+
+    await leads.updateOne({ _id: "profiled" }, { $set: { company: "Acme Ltd" } });
+    await stack.send([queued("profiled", "pr-2", "demo_request", T0 + 1)]);
+    await stack.drained();
+    expect(await leadOf(stack.db, "profiled")).toMatchObject({ name: "Ada", company: "Acme Ltd", current_score: 100 });
+  });
+
+  it("creates a lead seen first in an event with an empty profile", async () => {
+    await stack.send([queued("fresh-lead", "fr-1", "page_view", T0)]);
+    await stack.drained();
+    expect(await leadOf(stack.db, "fresh-lead")).toMatchObject({
+      name: null,
+      email: null,
+      company: null,
+      current_score: 5,
+      stage: "cold",
+      event_count: 1,
+      version: 1,
+    });
+  });
+});
+
+describe("when an event type has no active rule", () => {
+  it("records the event with 0 points and no rule", async () => {
+    await stack.send([queued("norule", "nr-1", "dormant", T0), queued("norule", "nr-2", "never_heard_of", T0 + 1)]);
+    await stack.drained();
+    const history = await historyOf(stack.db, "norule");
+    expect(history.map((entry) => [entry.points, entry.rule_id, entry.reason])).toEqual([
+      [0, null, "no active rule for dormant"],
+      [0, null, "no active rule for never_heard_of"],
+    ]);
+  });
+});
+
+describe("when a job is poison", () => {
+  it("fails it once with its reason, scores the valid events beside bad ones, and goes on with later jobs", async () => {
+    const unknownVersion = await stack.queue.add({ v: 2, events: [] }, { attempts: 5 });
+    const mixed = await stack.queue.add(
+      { v: 1, events: [queued("poison-ok", "ok-1", "page_view", T0), { lead_id: "x", event_type: "BAD" }] },
+      { attempts: 5 },
+    );
+    await stack.send([queued("poison-after", "after-1", "purchase", T0)]);
+    await stack.drained();
+
+    const failedVersion = await stack.queue.getJob(unknownVersion.id);
+    expect(failedVersion?.failedReason).toBe("unsupported job version 2");
+    expect(failedVersion?.attemptsMade).toBe(1);
+    expect(await failedVersion?.isFailed()).toBe(true);
+    const failedMixed = await stack.queue.getJob(mixed.id);
+    expect(failedMixed?.failedReason).toMatch(/1 of 2 events malformed .*events\[1\] event_id is malformed/);
+    expect(failedMixed?.attemptsMade).toBe(1);
+    expect((await leadOf(stack.db, "poison-ok"))?.current_score).toBe(5);
+    expect((await leadOf(stack.db, "poison-after"))?.current_score).toBe(100);
+  });
+});
+
+describe("when a rule changes", () => {
+  it("scores new events with the new points within a second, and leaves stored events as they were", async () => {
+    await stack.send([queued("rules-a", "ru-1", "email_open", T0)]);
+    await stack.drained();
+
+    await stack.db
+      .collection<RuleDocument>(COLLECTIONS.rules)
+      .updateOne({ _id: "email_open" }, { $set: { points: 40, updated_at: new Date() } });
+    const publisher = new Redis(REDIS_URL);
+    const changedAt = Date.now();
+    await publisher.publish(rulesChannel(stack.config.REDIS_PREFIX), JSON.stringify({ id: "email_open" }));
+    publisher.disconnect();
+    const [worker] = stack.workers;
+    await eventually(async () => worker?.rules.ruleFor("email_open").points === 40, 1_000);
+    expect(Date.now() - changedAt).toBeLessThan(1_000);
+
+    await stack.send([queued("rules-a", "ru-2", "email_open", T0 + 1)]);
+    await stack.drained();
+    const history = await historyOf(stack.db, "rules-a");
+    expect(history.map((entry) => entry.points)).toEqual([10, 40]);
+    const stored = await stack.db.collection<EventDocument>(COLLECTIONS.events).findOne({ _id: "ru-1" });
+    expect(stored?.points).toBe(10);
+  });
+
+  it("treats a deactivated rule as no rule", async () => {
+    await stack.db
+      .collection<RuleDocument>(COLLECTIONS.rules)
+      .updateOne({ _id: "form_submission" }, { $set: { active: false } });
+    await stack.workers[0]?.rules.reload();
+    await stack.send([queued("rules-b", "rb-1", "form_submission", T0)]);
+    await stack.drained();
+    expect((await historyOf(stack.db, "rules-b"))[0]).toMatchObject({ points: 0, rule_id: null });
+  });
+});
+
+describe("when scores are committed", () => {
+  it("publishes one update per lead, only after MongoDB has it", async () => {
+    published.length = 0;
+    committedWhenPublished.length = 0;
+    await stack.send([
+      queued("pub-a", "pa-1", "page_view", T0),
+      queued("pub-a", "pa-2", "purchase", T0 + 10),
+      queued("pub-b", "pb-1", "email_open", T0),
+    ]);
+    await stack.drained();
+    await eventually(async () => published.length >= 2);
+    expect(committedWhenPublished.every(Boolean)).toBe(true);
+    expect(published.find((update) => update.lead_id === "pub-a")).toEqual({
+      lead_id: "pub-a",
+      current_score: 105,
+      delta: 105,
+      stage: "warm",
+      event_id: "pa-2",
+      event_type: "purchase",
+      timestamp: new Date(T0 + 10).toISOString(),
+    });
+    expect(published.filter((update) => update.lead_id === "pub-a")).toHaveLength(1);
+  });
+
+  it("exposes throughput, lag and failures as Prometheus text", async () => {
+    const response = await fetch(`http://127.0.0.1:${stack.config.METRICS_PORT}/metrics`);
+    const text = await response.text();
+    expect(response.status).toBe(200);
+    expect(Number(text.match(/^leadscore_worker_events_scored_total (\d+)$/m)?.[1])).toBeGreaterThan(10);
+    expect(Number(text.match(/^leadscore_worker_jobs_total\{outcome="permanent"\} (\d+)$/m)?.[1])).toBe(2);
+    expect(text).toMatch(/^leadscore_worker_lag_seconds_bucket\{le="\+Inf"\} \d+$/m);
+  });
+});

@@ -76,9 +76,9 @@ export function Headline({ model }: { model: HeadlineModel }) {
               note={ingest?.queueDepth != null ? "events waiting to be scored" : "not reported"}
             />
             <Figure
-              label="Processing lag"
+              label="Queue lag"
               value={ingest?.lagSeconds != null ? formatSeconds(ingest.lagSeconds) : dash}
-              note={ingest?.lagSeconds != null ? "accepted → scored" : "not reported"}
+              note={ingest?.lagSeconds != null ? "oldest event waiting to be scored" : "not reported"}
             />
           </>
         ) : (

@@ -4,7 +4,7 @@ import type { Stage } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import type { Api, Lead } from "../lib/api.ts";
 import { STAGES } from "../lib/format.ts";
-import { meanOf, parsePrometheus, type Sample, sumOf } from "../lib/prometheus.ts";
+import { parsePrometheus, type Sample, sumOf } from "../lib/prometheus.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 /** Leads read to compute the average score; beyond this many it is the average of the most recently updated. */
@@ -13,35 +13,26 @@ const REFRESH_INTERVAL_MS = 10_000;
 /** Live activity refreshes the figures at most this often. */
 const LIVE_REFRESH_MS = 3000;
 
-// Metric names, most specific first; a missing metric leaves its figure out rather than failing the panel.
+/** Names in the edge's `/metrics` (edge/src/metrics.ts, edge/src/routes/ingest/metrics.ts). */
 export const METRIC_NAMES = {
-  accepted: ["leadscore_events_accepted_total", "leadscore_edge_events_accepted_total", "events_accepted_total"],
-  queueDepth: ["leadscore_queue_depth", "leadscore_queue_waiting", "queue_depth"],
-  lagGauge: ["leadscore_processing_lag_seconds", "leadscore_queue_lag_seconds", "processing_lag_seconds"],
-  lagHistogram: ["leadscore_processing_lag_seconds", "leadscore_event_lag_seconds"],
+  accepted: "leadscore_events_accepted_total",
+  queueDepth: "leadscore_queue_depth",
+  lag: "leadscore_queue_lag_seconds",
 } as const;
 
 export interface IngestFigures {
   /** Events accepted by the edge process that answered, since it started. */
   accepted: number | null;
   queueDepth: number | null;
-  /** Seconds between acceptance and scoring. */
+  /** Age of the oldest job waiting to be scored, in seconds. */
   lagSeconds: number | null;
 }
 
 export function ingestFigures(samples: readonly Sample[]): IngestFigures {
-  // A gauge of the current lag, else the mean of a lag histogram (whose samples carry `_sum`/`_count` suffixes).
-  let lagSeconds = sumOf(samples, METRIC_NAMES.lagGauge);
-  if (lagSeconds === null) {
-    for (const base of METRIC_NAMES.lagHistogram) {
-      lagSeconds = meanOf(samples, base);
-      if (lagSeconds !== null) break;
-    }
-  }
   return {
     accepted: sumOf(samples, METRIC_NAMES.accepted),
     queueDepth: sumOf(samples, METRIC_NAMES.queueDepth),
-    lagSeconds,
+    lagSeconds: sumOf(samples, METRIC_NAMES.lag),
   };
 }
 

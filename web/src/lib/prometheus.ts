@@ -27,19 +27,9 @@ export function parsePrometheus(text: string): Sample[] {
   return samples;
 }
 
-/** Sum over every label set of the first metric name that exists, or null when none does. */
-export function sumOf(samples: readonly Sample[], names: readonly string[]): number | null {
-  for (const name of names) {
-    const matching = samples.filter((sample) => sample.name === name);
-    if (matching.length > 0) return matching.reduce((sum, sample) => sum + sample.value, 0);
-  }
-  return null;
-}
-
-/** Mean of a histogram or summary (`_sum` / `_count`), or null when it is absent or empty. */
-export function meanOf(samples: readonly Sample[], base: string): number | null {
-  const sum = sumOf(samples, [`${base}_sum`]);
-  const count = sumOf(samples, [`${base}_count`]);
-  if (sum === null || count === null || count === 0) return null;
-  return sum / count;
+/** Sum of a metric over its label sets, or null when it is absent. */
+export function sumOf(samples: readonly Sample[], name: string): number | null {
+  const matching = samples.filter((sample) => sample.name === name);
+  if (matching.length === 0) return null;
+  return matching.reduce((sum, sample) => sum + sample.value, 0);
 }

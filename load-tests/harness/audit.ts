@@ -104,17 +104,22 @@ async function recomputeLead(db: Db, leadId: string, scoreCap: number): Promise<
       want.event_id !== got.event_id ||
       want.points !== got.points ||
       want.delta !== got.delta ||
-      want.score !== got.score
+      want.score !== got.score ||
+      (got.seq !== undefined && want.seq !== got.seq)
     ) {
       return (
-        `${leadId} entry ${i}: fold gives ${want.event_id} points ${want.points} delta ${want.delta} score ${want.score}, ` +
-        `history has ${got.event_id} points ${got.points} delta ${got.delta} score ${got.score}`
+        `${leadId} entry ${i}: fold gives ${want.event_id} points ${want.points} delta ${want.delta} score ${want.score} ` +
+        `seq ${want.seq}, history has ${got.event_id} points ${got.points} delta ${got.delta} score ${got.score} seq ${got.seq}`
       );
     }
   }
   if (!lead) return `${leadId}: no lead document`;
   if (lead.current_score !== folded.score) {
     return `${leadId}: fold gives ${folded.score}, current_score is ${lead.current_score}`;
+  }
+  const reachedAt = lead.score_reached_at ? new Date(lead.score_reached_at).getTime() : null;
+  if (reachedAt !== folded.reachedAt) {
+    return `${leadId}: fold gives score_reached_at ${folded.reachedAt}, lead has ${reachedAt}`;
   }
   return null;
 }

@@ -29,23 +29,38 @@ export function parsePrometheus(text: string): Sample[] {
 }
 
 /**
- * The queue depth the edge reports: the sum of the first metric whose name mentions the queue's depth (waiting
- * plus active and delayed when it splits them by a `state` label). Null when the edge exports none.
+ * The queue depth the edge reports: the sum of the first metric whose name says depth (`*_queue_depth`, or a size,
+ * length or waiting count), over pending states when it splits them by a `state` label. Null when there is none.
  */
 export function queueDepthFrom(samples: Sample[]): number | null {
   const candidates = samples.filter((sample) => /queue_(depth|size|length|waiting)/.test(sample.name));
   const first = candidates[0];
   if (!first) return null;
-  const sameMetric = candidates.filter((sample) => sample.name === first.name);
-  const pending = sameMetric.filter(
-    (sample) => sample.labels.state === undefined || !/completed|failed/.test(sample.labels.state),
-  );
-  return pending.reduce((sum, sample) => sum + sample.value, 0);
+  return sumPending(candidates.filter((sample) => sample.name === first.name));
+}
+
+/** Jobs waiting, active, delayed or paused from a `*_queue_jobs{state=…}` gauge; null when the edge exports none. */
+export function pendingJobsFrom(samples: Sample[]): number | null {
+  const jobs = samples.filter((sample) => /queue_jobs$/.test(sample.name) && sample.labels.state !== undefined);
+  return jobs.length === 0 ? null : sumPending(jobs);
+}
+
+function sumPending(samples: Sample[]): number {
+  return samples
+    .filter((sample) => sample.labels.state === undefined || !/completed|failed/.test(sample.labels.state))
+    .reduce((sum, sample) => sum + sample.value, 0);
+}
+
+export interface QueueReading {
+  /** Events (or, when only jobs are known, jobs) waiting to be scored. */
+  depth: number;
+  /** Jobs not yet finished (waiting, active, delayed, paused), when known: zero means drained. */
+  pendingJobs: number | null;
 }
 
 export interface QueueDepthReader {
-  /** Events (or jobs) waiting or being processed, null when unknown. */
-  read(): Promise<number | null>;
+  /** Null when this source cannot tell. */
+  read(): Promise<QueueReading | null>;
   /** Where the figure comes from, for the report. */
   readonly source: string;
 }
@@ -64,7 +79,8 @@ export function createBullDepthReader(redis: Redis, prefix: string, queue: strin
         redis.llen(key("paused")),
         redis.zcard(key("delayed")),
       ]);
-      return wait + active + paused + delayed;
+      const jobs = wait + active + paused + delayed;
+      return { depth: jobs, pendingJobs: jobs };
     },
   };
 }
@@ -77,7 +93,11 @@ export function createMetricsDepthReader(metricsUrl: string): QueueDepthReader {
       try {
         const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) });
         if (!response.ok) return null;
-        return queueDepthFrom(parsePrometheus(await response.text()));
+        const samples = parsePrometheus(await response.text());
+        const depth = queueDepthFrom(samples);
+        const pendingJobs = pendingJobsFrom(samples);
+        if (depth === null && pendingJobs === null) return null;
+        return { depth: depth ?? (pendingJobs as number), pendingJobs };
       } catch {
         return null;
       }
@@ -85,7 +105,7 @@ export function createMetricsDepthReader(metricsUrl: string): QueueDepthReader {
   };
 }
 
-/** Tries each reader in turn and keeps the first that answers with a number. */
+/** Tries each reader in turn and keeps the first that answers. */
 export function firstAvailable(readers: QueueDepthReader[]): QueueDepthReader {
   let chosen: QueueDepthReader | null = null;
   return {

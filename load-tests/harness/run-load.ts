@@ -225,8 +225,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         depth
           .read()
           .then((value) => {
-            lastDepth = value;
-            if (value !== null) peakDepth = Math.max(peakDepth ?? 0, value);
+            lastDepth = value?.depth ?? null;
+            if (value) peakDepth = Math.max(peakDepth ?? 0, value.depth);
           })
           .finally(() => {
             depthReading = false;
@@ -273,8 +273,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     let lastScored = -1;
     let stableSince = performance.now();
     while ((performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds && !crashed) {
-      const queued = await depth.read();
-      if (queued !== null) peakDepth = Math.max(peakDepth ?? 0, queued);
+      const reading = await depth.read();
+      if (reading) peakDepth = Math.max(peakDepth ?? 0, reading.depth);
       const scored = db
         ? await db.collection(COLLECTIONS.history).countDocuments({ lead_id: { $gte: range.gte, $lt: range.lt } })
         : null;
@@ -282,8 +282,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         lastScored = scored ?? -1;
         stableSince = performance.now();
       }
-      if (options.progress) log(`[drain] queue=${queued ?? "?"} scored=${scored ?? "?"}/${expectedScored}`);
-      const queueEmpty = queued === 0 || queued === null;
+      if (options.progress) {
+        const jobs = reading?.pendingJobs ?? null;
+        log(`[drain] queue=${reading?.depth ?? "?"} jobs=${jobs ?? "?"} scored=${scored ?? "?"}/${expectedScored}`);
+      }
+      // Unknown depth counts as empty: the history count then decides.
+      const queueEmpty = reading === null || (reading.pendingJobs ?? reading.depth) === 0;
       if (queueEmpty && (scored === null || scored >= expectedScored || performance.now() - stableSince > 3000)) {
         drained = true;
         break;

@@ -22,7 +22,7 @@ async function storeScored(db: Db, events: ScorableEvent[]) {
   const byLead = new Map<string, ScorableEvent[]>();
   for (const event of events) byLead.set(event.lead_id, [...(byLead.get(event.lead_id) ?? []), event]);
   for (const [leadId, leadEvents] of byLead) {
-    const { history, score } = foldScores(leadEvents, 1000);
+    const { history, score, reachedAt } = foldScores(leadEvents, 1000);
     await db.collection<EventDocument>(COLLECTIONS.events).insertMany(
       history.map((h) => ({
         _id: h.event_id,
@@ -51,6 +51,8 @@ async function storeScored(db: Db, events: ScorableEvent[]) {
         rule_id: h.rule_id,
         sort_key: h.sort_key,
         late: false,
+        seq: h.seq,
+        score_reached_at: h.score_reached_at === null ? null : new Date(h.score_reached_at),
       })),
     );
     const last = history[history.length - 1];
@@ -63,7 +65,7 @@ async function storeScored(db: Db, events: ScorableEvent[]) {
       stage: "cold",
       event_count: history.length,
       last_event_at: last ? new Date(last.timestamp) : null,
-      score_reached_at: null,
+      score_reached_at: reachedAt === null ? null : new Date(reachedAt),
       last_sort_key: last?.sort_key ?? null,
       version: history.length,
       created_at: new Date(T0),

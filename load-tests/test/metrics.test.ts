@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parsePrometheus, queueDepthFrom } from "../harness/metrics.ts";
+import { parsePrometheus, pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
 
 const TEXT = `# HELP leadscore_events_accepted_total Events accepted
 # TYPE leadscore_events_accepted_total counter
@@ -8,12 +8,17 @@ leadscore_events_rejected_total{reason="validation"} 3
 leadscore_queue_depth{state="waiting"} 40
 leadscore_queue_depth{state="active"} 2
 leadscore_queue_depth{state="completed"} 9000
+leadscore_queue_jobs{state="waiting"} 4
+leadscore_queue_jobs{state="active"} 1
+leadscore_queue_jobs{state="completed"} 700
+leadscore_queue_jobs{state="failed"} 2
+leadscore_queue_jobs{state="delayed"} 0
 `;
 
 describe("the Prometheus reader", () => {
   it("reads names, labels and values and skips comments", () => {
     const samples = parsePrometheus(TEXT);
-    expect(samples).toHaveLength(5);
+    expect(samples).toHaveLength(10);
     expect(samples[1]).toEqual({ name: "leadscore_events_rejected_total", labels: { reason: "validation" }, value: 3 });
   });
 
@@ -21,7 +26,13 @@ describe("the Prometheus reader", () => {
     expect(queueDepthFrom(parsePrometheus(TEXT))).toBe(42);
   });
 
-  it("answers null when the edge exports no queue depth", () => {
-    expect(queueDepthFrom(parsePrometheus("leadscore_events_accepted_total 5\n"))).toBeNull();
+  it("counts unfinished jobs (waiting, active, delayed) apart from finished ones", () => {
+    expect(pendingJobsFrom(parsePrometheus(TEXT))).toBe(5);
+  });
+
+  it("answers null when the edge exports no queue figures", () => {
+    const samples = parsePrometheus("leadscore_events_accepted_total 5\n");
+    expect(queueDepthFrom(samples)).toBeNull();
+    expect(pendingJobsFrom(samples)).toBeNull();
   });
 });

@@ -1,8 +1,10 @@
 import { Hono } from "hono";
 import type { AppDeps } from "./deps.ts";
 import { ApiError, errorResponse } from "./errors.ts";
+import { createIngestion } from "./ingest/index.ts";
 import { eventTypesRoutes } from "./routes/events/event-types.ts";
 import { healthRoutes } from "./routes/health/index.ts";
+import { ingestRoutes } from "./routes/ingest/index.ts";
 import { leadRoutes } from "./routes/leads/index.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
@@ -15,6 +17,8 @@ export function createApp(deps: AppDeps) {
   app.route("/", healthRoutes(deps));
   // Read/admin API. Event types first, so no ingestion middleware under /api/events can shadow it.
   app.route("/api/events", eventTypesRoutes(deps));
+  // Ingestion: POST /api/events, /api/batch, GET /p.gif, POST /beacon, GET /metrics.
+  app.route("/", ingestRoutes(deps, deps.ingestion ?? createIngestion(deps)));
   app.route("/api/leads", leadRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/", openApiRoutes(deps));

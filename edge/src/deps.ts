@@ -2,6 +2,7 @@ import type { EdgeConfig, Logger } from "@leadscore/contracts";
 import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import type { Ingestion } from "./ingest/index.ts";
 
 /** Everything the edge app needs from the outside world; entry points build it, tests build their own. */
 export interface AppDeps {
@@ -13,6 +14,8 @@ export interface AppDeps {
   /** Epoch ms; injectable so tests can pin time. */
   now?: () => number;
   /** Reads a file of the built dashboard (relative to `config.WEB_DIST`); absent: the dashboard is not served. */
+  /** Ingestion machinery; the runtime passes its own so it can drain pending batches on shutdown. */
+  ingestion?: Ingestion;
   readStatic?: (path: string) => Promise<Uint8Array<ArrayBuffer> | null>;
 }
 

@@ -5,6 +5,7 @@ import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
 import { ensureIndexes } from "./indexes.ts";
+import { createIngestion } from "./ingest/index.ts";
 
 /** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
 export async function createEdgeRuntime(
@@ -31,13 +32,17 @@ export async function createEdgeRuntime(
   const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
-  const deps: AppDeps = { config, redis, db, queue, log, ...extra };
+  const ingestion = createIngestion({ config, redis, queue, log });
+  const deps: AppDeps = { config, redis, db, queue, log, ingestion, ...extra };
   const app = createApp(deps);
 
   return {
     app,
     deps,
+    /** Sends pending micro-batches; call after the server stopped taking requests. */
+    drain: () => ingestion.drain(),
     async close() {
+      await ingestion.drain();
       await queue.close().catch(() => undefined);
       redis.disconnect();
       await mongo.close().catch(() => undefined);

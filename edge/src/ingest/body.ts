@@ -1,0 +1,95 @@
+import { ApiError } from "../errors.ts";
+
+/** Largest body of `POST /api/events` (one event). */
+export const MAX_EVENT_BODY_BYTES = 64 * 1024;
+/** Largest body of `POST /api/batch` and `POST /beacon`, after decompression. */
+export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
+
+export type BodyKind = "json" | "text";
+
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes (after decompression)`);
+}
+
+/** The media type of a request, lower-cased without parameters; "" when absent. */
+export function mediaType(request: Request): string {
+  return (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+}
+
+async function readAll(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      // Stop reading (and inflating) as soon as the cap is passed: a gzip bomb costs at most `maxBytes`.
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    throw new ApiError("VALIDATION_FAILED", "the body could not be read", [
+      { path: "(body)", message: "corrupt or truncated (gzip?) body" },
+    ]);
+  }
+  if (chunks.length === 1 && chunks[0]) return chunks[0];
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads an ingestion body: checks its media type (415), its size before and after gzip (413), its encoding
+ * (400 on invalid UTF-8) and parses JSON (400). `text/plain` bodies (sendBeacon) must hold JSON too.
+ */
+export async function readJsonBody(request: Request, maxBytes: number, allowText: boolean): Promise<unknown> {
+  const type = mediaType(request);
+  const textOk = allowText && (type === "text/plain" || type === "");
+  if (type !== "application/json" && !textOk) {
+    throw new ApiError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      allowText ? "body must be application/json or text/plain" : "body must be application/json",
+    );
+  }
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  if (encoding !== "identity" && encoding !== "gzip") {
+    throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Content-Encoding must be gzip or absent");
+  }
+  if (!request.body) {
+    throw new ApiError("VALIDATION_FAILED", "the body is empty", [{ path: "(body)", message: "is required" }]);
+  }
+  const stream =
+    encoding === "gzip"
+      ? request.body.pipeThrough(new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
+      : request.body;
+  const bytes = await readAll(stream, maxBytes);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new ApiError("VALIDATION_FAILED", "the body is not valid UTF-8", [
+      { path: "(body)", message: "invalid UTF-8" },
+    ]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError("VALIDATION_FAILED", "the body is not valid JSON", [
+      { path: "(body)", message: "invalid JSON" },
+    ]);
+  }
+}

@@ -1,0 +1,73 @@
+// Prometheus counters of the edge, rendered as text by `/metrics`. In-process: each edge instance reports its own.
+
+/** Upper bounds (seconds) of the enqueue-latency histogram. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function createEdgeMetrics() {
+  let accepted = 0;
+  let duplicates = 0;
+  let rateLimited = 0;
+  let unavailable = 0;
+  const rejected = new Map<string, number>();
+  const bucketCounts = new Array<number>(LATENCY_BUCKETS.length).fill(0);
+  let latencyCount = 0;
+  let latencySum = 0;
+
+  return {
+    accepted(n: number) {
+      accepted += n;
+    },
+    duplicates(n: number) {
+      duplicates += n;
+    },
+    /** `reason`: a short snake_case cause such as `invalid_lead_id`, `unauthorized`, `too_large`. */
+    rejected(reason: string, n = 1) {
+      rejected.set(reason, (rejected.get(reason) ?? 0) + n);
+    },
+    rateLimited() {
+      rateLimited += 1;
+    },
+    unavailable() {
+      unavailable += 1;
+    },
+    enqueueLatency(seconds: number) {
+      latencyCount += 1;
+      latencySum += seconds;
+      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
+        if (seconds <= (LATENCY_BUCKETS[i] ?? 0)) bucketCounts[i] = (bucketCounts[i] ?? 0) + 1;
+      }
+    },
+    snapshot() {
+      return { accepted, duplicates, rateLimited, unavailable, rejected: Object.fromEntries(rejected) };
+    },
+    /** The counters as Prometheus text, followed by the given gauge lines. */
+    render(gauges: string[] = []): string {
+      const lines = [
+        "# HELP leadscore_events_accepted_total Events accepted and queued.",
+        "# TYPE leadscore_events_accepted_total counter",
+        `leadscore_events_accepted_total ${accepted}`,
+        "# HELP leadscore_events_duplicate_total Events refused as repeats of an event id already seen.",
+        "# TYPE leadscore_events_duplicate_total counter",
+        `leadscore_events_duplicate_total ${duplicates}`,
+        "# HELP leadscore_events_rejected_total Events or requests refused, by reason.",
+        "# TYPE leadscore_events_rejected_total counter",
+        ...[...rejected].map(([reason, n]) => `leadscore_events_rejected_total{reason="${reason}"} ${n}`),
+        "# HELP leadscore_requests_rate_limited_total Requests answered 429.",
+        "# TYPE leadscore_requests_rate_limited_total counter",
+        `leadscore_requests_rate_limited_total ${rateLimited}`,
+        "# HELP leadscore_requests_unavailable_total Requests answered 503 because the queue could not take them.",
+        "# TYPE leadscore_requests_unavailable_total counter",
+        `leadscore_requests_unavailable_total ${unavailable}`,
+        "# HELP leadscore_enqueue_duration_seconds Time from a request's events being valid to their job being in Redis.",
+        "# TYPE leadscore_enqueue_duration_seconds histogram",
+        ...LATENCY_BUCKETS.map((le, i) => `leadscore_enqueue_duration_seconds_bucket{le="${le}"} ${bucketCounts[i]}`),
+        `leadscore_enqueue_duration_seconds_bucket{le="+Inf"} ${latencyCount}`,
+        `leadscore_enqueue_duration_seconds_sum ${latencySum}`,
+        `leadscore_enqueue_duration_seconds_count ${latencyCount}`,
+        ...gauges,
+      ];
+      return `${lines.join("\n")}\n`;
+    },
+  };
+}
+export type EdgeMetrics = ReturnType<typeof createEdgeMetrics>;

@@ -1,0 +1,32 @@
+import { Hono } from "hono";
+import type { AppDeps } from "../../deps.ts";
+import type { Ingestion } from "../../ingest/index.ts";
+import { batchRoute } from "./batch.ts";
+import { beaconRoute } from "./beacon.ts";
+import { eventRoute } from "./events.ts";
+import { ingestCors } from "./guard.ts";
+import { metricsRoute } from "./metrics.ts";
+import { pixelRoute } from "./pixel.ts";
+
+/** Ingestion routes (`/api/events`, `/api/batch`, `/p.gif`, `/beacon`) and `/metrics`. */
+export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
+  const guarded = { ...ingestion };
+  const app = new Hono();
+  for (const path of ["/api/events", "/api/batch", "/p.gif", "/beacon"]) app.use(path, ingestCors);
+  app.route("/api/events", eventRoute(guarded));
+  app.route("/api/batch", batchRoute(guarded));
+  app.route("/p.gif", pixelRoute(guarded));
+  app.route("/beacon", beaconRoute(guarded));
+  app.route(
+    "/metrics",
+    metricsRoute({
+      metrics: ingestion.metrics,
+      queue: deps.queue,
+      redis: deps.redis,
+      prefix: deps.config.REDIS_PREFIX,
+      ingest: ingestion.ingest,
+      now: deps.now ?? Date.now,
+    }),
+  );
+  return app;
+}

@@ -1,0 +1,46 @@
+import type { Queue } from "bull";
+import { Hono } from "hono";
+import type { Redis } from "ioredis";
+import type { Ingest } from "../../ingest/ingest.ts";
+import type { EdgeMetrics } from "../../metrics.ts";
+
+async function queueGauges(queue: Queue, redis: Redis, prefix: string, ingest: Ingest, now: number): Promise<string[]> {
+  try {
+    const counts = await queue.getJobCounts();
+    // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind.
+    const oldestId = await redis.lindex(`${prefix}:${queue.name}:wait`, -1);
+    const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
+    const lag = Number.isFinite(oldestAt) ? Math.max(0, (now - oldestAt) / 1000) : 0;
+    return [
+      "# HELP leadscore_queue_jobs Jobs in the events queue, by state (a job holds a micro-batch of events).",
+      "# TYPE leadscore_queue_jobs gauge",
+      ...Object.entries(counts).map(([state, n]) => `leadscore_queue_jobs{state="${state}"} ${n}`),
+      "# HELP leadscore_queue_depth Estimated events waiting to be scored.",
+      "# TYPE leadscore_queue_depth gauge",
+      `leadscore_queue_depth ${Math.round(counts.waiting * ingest.averageJobSize())}`,
+      "# HELP leadscore_queue_lag_seconds Age of the oldest job waiting to be scored.",
+      "# TYPE leadscore_queue_lag_seconds gauge",
+      `leadscore_queue_lag_seconds ${lag.toFixed(3)}`,
+      "# HELP leadscore_queue_up Whether the queue's Redis answered this scrape.",
+      "# TYPE leadscore_queue_up gauge",
+      "leadscore_queue_up 1",
+    ];
+  } catch {
+    return ["# TYPE leadscore_queue_up gauge", "leadscore_queue_up 0"];
+  }
+}
+
+/** `GET /metrics`: Prometheus text of this edge instance's counters and of the shared queue. */
+export function metricsRoute(deps: {
+  metrics: EdgeMetrics;
+  queue: Queue;
+  redis: Redis;
+  prefix: string;
+  ingest: Ingest;
+  now: () => number;
+}) {
+  return new Hono().get("/", async (c) => {
+    const gauges = await queueGauges(deps.queue, deps.redis, deps.prefix, deps.ingest, deps.now());
+    return c.body(deps.metrics.render(gauges), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+}

@@ -1,0 +1,56 @@
+import { Hono } from "hono";
+import { ApiError } from "../../errors.ts";
+import type { Ingest } from "../../ingest/ingest.ts";
+import { type GuardDeps, guardIngest } from "./guard.ts";
+
+/** The 43-byte transparent 1×1 GIF. */
+export const PIXEL_GIF = Uint8Array.from(atob("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAICRAEAOw=="), (char) =>
+  char.charCodeAt(0),
+);
+
+const METADATA_PARAM = /^m_([A-Za-z0-9_-]{1,64})$/;
+
+function gif(status: 200 | 503, extra: Record<string, string> = {}): Response {
+  return new Response(PIXEL_GIF, {
+    status,
+    headers: {
+      "content-type": "image/gif",
+      "content-length": String(PIXEL_GIF.byteLength),
+      "cache-control": "no-store, no-cache, must-revalidate, max-age=0",
+      pragma: "no-cache",
+      ...extra,
+    },
+  });
+}
+
+/**
+ * `GET /p.gif?lead_id=&event_type=&event_id=&ts=&key=` (and `m_<name>=` metadata): always the GIF, so a broken
+ * tracker never shows a broken image; bad input is counted, not queued. Only when the queue cannot take a valid
+ * event does it answer 503 (still with the GIF), since a 2xx would claim an event that is not queued.
+ */
+export function pixelRoute(deps: GuardDeps & { ingest: Ingest }) {
+  return new Hono().get("/", async (c) => {
+    try {
+      guardIngest(c, deps, true);
+    } catch {
+      return gif(200);
+    }
+    const query = c.req.query();
+    const metadata: Record<string, string> = {};
+    for (const [name, value] of Object.entries(query)) {
+      const match = name.match(METADATA_PARAM);
+      if (match?.[1]) metadata[match[1]] = value;
+    }
+    const event: Record<string, unknown> = { lead_id: query.lead_id, event_type: query.event_type };
+    if (query.event_id) event.event_id = query.event_id;
+    if (query.ts) event.timestamp = /^\d+$/.test(query.ts) ? Number(query.ts) : query.ts;
+    if (Object.keys(metadata).length > 0) event.metadata = metadata;
+    try {
+      await deps.ingest.accept([event]);
+    } catch (error) {
+      if (error instanceof ApiError && error.code === "SERVICE_UNAVAILABLE") return gif(503, error.headers);
+      throw error;
+    }
+    return gif(200);
+  });
+}

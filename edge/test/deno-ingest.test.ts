@@ -1,0 +1,41 @@
+import { join } from "node:path";
+import { EVENTS_QUEUE, type EventsJob } from "@leadscore/contracts";
+import Queue from "bull";
+import { describe, expect, it } from "vitest";
+import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
+
+describe("ingestion on Deno", () => {
+  it("queues a posted event in Bull and exits 0 on SIGTERM", async () => {
+    const prefix = uniqueName();
+    const { cleanup } = await createTestRedis(prefix);
+    const queue = new Queue(EVENTS_QUEUE, REDIS_URL, { prefix });
+    const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
+      PORT: "0",
+      REDIS_URL,
+      MONGO_URL,
+      REDIS_PREFIX: prefix,
+      WRITE_KEYS: "deno-key",
+      LOG_LEVEL: "info",
+    });
+    try {
+      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const response = await fetch(`http://127.0.0.1:${port}/api/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer deno-key" },
+        body: JSON.stringify({ event_id: "deno-evt-1", lead_id: "deno-lead", event_type: "demo_request" }),
+      });
+      expect(response.status).toBe(202);
+      expect(await response.json()).toEqual({ success: true, event_id: "deno-evt-1", duplicate: false });
+      const jobs = await queue.getWaiting(0, -1);
+      const events = jobs.flatMap((job) => (job.data as EventsJob).events);
+      expect(events).toEqual([
+        expect.objectContaining({ event_id: "deno-evt-1", lead_id: "deno-lead", event_type: "demo_request" }),
+      ]);
+    } finally {
+      expect(await edge.stop("SIGTERM")).toBe(0);
+      await queue.close();
+      await cleanup();
+    }
+  }, 90_000);
+});

@@ -1,0 +1,176 @@
+import { gzipSync } from "node:zlib";
+import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/contracts";
+import Queue from "bull";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../test-support/index.ts";
+import { createApp } from "../src/app.ts";
+import { createTestEdge } from "./helpers.ts";
+import { JSON_HEADERS, post, queuedEvents } from "./ingest-helpers.ts";
+
+const event = (id: string) => ({ event_id: id, lead_id: "lim", event_type: "page_view" });
+
+describe("gzip request bodies", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>>;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+  });
+  afterAll(() => edge.close());
+
+  it("accepts a gzip-encoded batch", async () => {
+    const body = gzipSync(JSON.stringify({ events: [event("gz-1"), event("gz-2")] }));
+    const response = await edge.app.request("/api/batch", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body,
+    });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ accepted: 2 });
+  });
+
+  it("refuses a gzip bomb with 413 once the inflated size passes the cap", async () => {
+    const bomb = gzipSync(Buffer.alloc(20 * 1024 * 1024, 0x20));
+    expect(bomb.byteLength).toBeLessThan(64 * 1024);
+    const response = await edge.app.request("/api/batch", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body: bomb,
+    });
+    expect(response.status).toBe(413);
+  });
+
+  it("answers 400 for a corrupt gzip body and for invalid UTF-8", async () => {
+    const corrupt = await edge.app.request("/api/events", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body: Buffer.from("definitely not gzip"),
+    });
+    expect(corrupt.status).toBe(400);
+    const badUtf8 = await edge.app.request("/api/events", {
+      method: "POST",
+      headers: JSON_HEADERS,
+      body: Buffer.from([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]),
+    });
+    expect(badUtf8.status).toBe(400);
+  });
+
+  it("answers 415 for an unknown Content-Encoding", async () => {
+    const response = await edge.app.request("/api/events", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "br" },
+      body: "{}",
+    });
+    expect(response.status).toBe(415);
+  });
+});
+
+describe("CORS for browser senders", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>>;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+  });
+  afterAll(() => edge.close());
+
+  it("answers a preflight from any origin and lets it be cached", async () => {
+    const response = await edge.app.request("/api/events", {
+      method: "OPTIONS",
+      headers: {
+        origin: "https://shop.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type, x-write-key",
+      },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get("access-control-allow-origin")).toBe("*");
+    expect(response.headers.get("access-control-allow-headers")?.toLowerCase()).toContain("x-write-key");
+    expect(Number(response.headers.get("access-control-max-age"))).toBeGreaterThanOrEqual(3600);
+  });
+});
+
+describe("rate limiting", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>>;
+  beforeAll(async () => {
+    edge = await createTestEdge({ RATE_LIMIT_PER_SECOND: "3" });
+  });
+  afterAll(() => edge.close());
+
+  it("answers 429 with Retry-After past the per-key rate", async () => {
+    const statuses: number[] = [];
+    let retryAfter: string | null = null;
+    for (let i = 0; i < 5; i++) {
+      const response = await edge.app.request("/api/events", post(event(`rl-${i}`)), {
+        remoteAddr: { hostname: `10.0.0.${i}` },
+      });
+      statuses.push(response.status);
+      if (response.status === 429) retryAfter = response.headers.get("retry-after");
+    }
+    expect(statuses.slice(0, 3)).toEqual([202, 202, 202]);
+    expect(statuses.slice(3)).toEqual([429, 429]);
+    expect(Number(retryAfter)).toBeGreaterThanOrEqual(1);
+    const metrics = await (await edge.app.request("/metrics")).text();
+    expect(metrics).toMatch(/leadscore_requests_rate_limited_total 2/);
+  });
+});
+
+describe("when Redis cannot take the event", () => {
+  it("answers 503 with Retry-After and queues nothing", async () => {
+    const edge = await createTestEdge();
+    const port = await freePort();
+    const deadRedis = new Redis(`redis://127.0.0.1:${port}`, { enableOfflineQueue: false, lazyConnect: true });
+    deadRedis.on("error", () => undefined);
+    const deadQueue = new Queue("dead", `redis://127.0.0.1:${port}`);
+    deadQueue.on("error", () => undefined);
+    const app = createApp({ ...edge.deps, redis: deadRedis, queue: deadQueue, ingestion: undefined });
+    try {
+      const response = await app.request("/api/events", post(event("down-1")));
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
+      const pixel = await app.request("/p.gif?lead_id=a&event_type=page_view&key=test-write-key");
+      expect(pixel.status).toBe(503);
+      expect((await pixel.arrayBuffer()).byteLength).toBe(43);
+    } finally {
+      deadRedis.disconnect();
+      await deadQueue.close().catch(() => undefined);
+      await edge.close();
+    }
+  });
+
+  it("releases the dedupe keys when the job is not stored, so the client's retry is accepted", async () => {
+    const edge = await createTestEdge();
+    const port = await freePort();
+    // Dedupe works (real Redis) but the queue's Redis does not answer: the enqueue times out.
+    const deadQueue = new Queue(EVENTS_QUEUE, `redis://127.0.0.1:${port}`, { prefix: edge.deps.config.REDIS_PREFIX });
+    deadQueue.on("error", () => undefined);
+    const app = createApp({ ...edge.deps, queue: deadQueue, ingestion: undefined, log: createLogger("t", "error") });
+    try {
+      const failed = await app.request("/api/events", post(event("retry-me")));
+      expect(failed.status).toBe(503);
+      expect(await edge.redis.exists(dedupeKey(edge.deps.config.REDIS_PREFIX, "retry-me"))).toBe(0);
+      const retried = await edge.app.request("/api/events", post(event("retry-me")));
+      expect(retried.status).toBe(202);
+      expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "retry-me")).toHaveLength(1);
+    } finally {
+      await deadQueue.close().catch(() => undefined);
+      await edge.close();
+    }
+  });
+
+  it("answers 503 once the queue holds more than QUEUE_MAX_DEPTH events", async () => {
+    const edge = await createTestEdge({ QUEUE_MAX_DEPTH: "2" });
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect((await edge.app.request("/api/events", post(event(`deep-${i}`)))).status).toBe(202);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      // The depth is sampled at most once a second.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await edge.app.request("/api/events", post(event("deep-probe")));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const response = await edge.app.request("/api/events", post(event("deep-refused")));
+      expect(response.status).toBe(503);
+    } finally {
+      await edge.close();
+    }
+  });
+});

@@ -11,7 +11,7 @@ import type { Realtime } from "../lib/realtime.ts";
 export const AVERAGE_SAMPLE = 200;
 const REFRESH_INTERVAL_MS = 10_000;
 /** Live activity refreshes the figures at most this often. */
-const LIVE_REFRESH_MS = 3000;
+const LIVE_REFRESH_MS = 2000;
 
 /** Names in the edge's `/metrics` (edge/src/metrics.ts, edge/src/routes/ingest/metrics.ts). */
 export const METRIC_NAMES = {

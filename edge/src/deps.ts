@@ -13,9 +13,9 @@ export interface AppDeps {
   log: Logger;
   /** Epoch ms; injectable so tests can pin time. */
   now?: () => number;
-  /** Reads a file of the built dashboard (relative to `config.WEB_DIST`); absent: the dashboard is not served. */
   /** Ingestion machinery; the runtime passes its own so it can drain pending batches on shutdown. */
   ingestion?: Ingestion;
+  /** Reads a file of the built dashboard (relative to `config.WEB_DIST`); absent: the dashboard is not served. */
   readStatic?: (path: string) => Promise<Uint8Array<ArrayBuffer> | null>;
 }
 

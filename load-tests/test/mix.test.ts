@@ -1,0 +1,74 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, ROOT } from "../../test-support/processes.ts";
+import type { LoadReport } from "../harness/report.ts";
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runCli(args: string[]): Promise<CliRun> {
+  return new Promise((resolve) => {
+    const child = spawn(join(BIN, "tsx"), ["load-tests/harness/cli.ts", ...args], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.once("exit", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe("when the realistic mix runs against a self-started stack (npm run load -- mix --ci)", () => {
+  let outDir: string;
+  let run: CliRun;
+  let report: LoadReport;
+
+  beforeAll(async () => {
+    outDir = await mkdtemp(join(tmpdir(), "leadscore-load-"));
+    // --ci is 200 requests/s; 3 s of it keeps the suite lean and still sends ~1,000 events through every endpoint.
+    run = await runCli(["mix", "--ci", "--duration", "3", "--quiet", "--drain-timeout", "150s", "--out", outDir]);
+    const json = (await readdir(outDir)).find((name) => name.endsWith("-mix.json"));
+    if (json) report = JSON.parse(await readFile(join(outDir, json), "utf8")) as LoadReport;
+  }, 300_000);
+
+  afterAll(async () => {
+    await rm(outDir, { recursive: true, force: true });
+  });
+
+  it("prints one summary line with audit=PASS and exits 0", () => {
+    const lines = run.stdout.trim().split("\n");
+    expect(lines, run.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^load mix: sent=\d+ accepted=\d+ delivered=\d+ dup=\d+ rejected=\d+ errors=0 dropped=\d+ rps=\d+ eps=\d+ p99=[\d.]+ms lag_p99=[\d.]+ms audit=PASS$/,
+    );
+    expect(run.code, run.stderr).toBe(0);
+  });
+
+  it("passes every audit check, having sent duplicates, late and refused events through every endpoint", () => {
+    expect(report.audit.checks.filter((check) => !check.pass)).toEqual([]);
+    expect(report.audit.checks).toHaveLength(7);
+    expect(report.audit.counts?.expectedPresent).toBeGreaterThan(500);
+    expect(report.audit.counts?.expectedAbsent).toBeGreaterThan(0);
+    expect(report.audit.counts?.duplicatesAnswered).toBeGreaterThan(0);
+    expect(report.events.rejected).toBeGreaterThan(0);
+    expect(Object.keys(report.endpoints).sort()).toEqual(["batch", "beacon", "event", "pixel"]);
+  });
+
+  it("writes a markdown report beside the JSON one", async () => {
+    const markdown = (await readdir(outDir)).find((name) => name.endsWith("-mix.md"));
+    expect(markdown).toBeDefined();
+    expect(await readFile(join(outDir, markdown as string), "utf8")).toMatch(/## Correctness audit: PASS/);
+  });
+});

@@ -78,6 +78,8 @@ async function main() {
     console.log("web: building the dashboard…");
     const build = spawn(join(BIN, "vite"), ["build", "--logLevel", "warn"], {
       cwd: join(ROOT, "web"),
+      // The dashboard looks for Socket.io on its own host at this port.
+      env: { ...process.env, VITE_REALTIME_PORT: String(realtimeConfig.REALTIME_PORT) },
       stdio: "inherit",
     });
     const code = await new Promise<number | null>((resolve) => build.once("exit", resolve));

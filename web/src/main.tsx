@@ -13,6 +13,7 @@ const realtimeUrl = resolveRealtimeUrl({
   location: window.location,
   storage,
   configured: import.meta.env.VITE_REALTIME_URL,
+  port: import.meta.env.VITE_REALTIME_PORT,
   dev: import.meta.env.DEV,
 });
 // WebSocket first: no long-polling round trips, and no CORS preflights when the socket server is on another port.

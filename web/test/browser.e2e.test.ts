@@ -137,12 +137,7 @@ describe("the dashboard in a browser, against the running stack", () => {
     return (await row.getByTestId("lead-score").textContent())?.trim() ?? null;
   }
 
-  it("shows a new lead live, its timeline, and the API's field errors", async (context) => {
-    const probe = await fetch(`${base}/api/events`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-    });
-    if (probe.status === 404) context.skip("the edge has no POST /api/events yet");
+  it("shows a new lead live, its timeline, and the API's field errors", async () => {
     const types = (await (await fetch(`${base}/api/events/event-types`)).json()) as { value: string; points: number }[];
     const points = (type: string) => types.find((item) => item.value === type)?.points ?? 0;
     const leadId = uniqueName("lead");

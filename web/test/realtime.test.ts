@@ -74,6 +74,12 @@ describe("the realtime URL", () => {
     );
   });
 
+  it("uses the build-time port on this host", () => {
+    expect(resolveRealtimeUrl({ location, storage: memory(), configured: undefined, port: "9001", dev: false })).toBe(
+      "https://leads.example.com:9001",
+    );
+  });
+
   it("is this origin under the dev server, which proxies /socket.io", () => {
     expect(resolveRealtimeUrl({ location, storage: memory(), configured: undefined, dev: true })).toBe(location.origin);
   });

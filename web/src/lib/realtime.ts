@@ -91,12 +91,15 @@ const DEFAULT_REALTIME_PORT = 8081;
 /**
  * Where the Socket.io server is, in order: a `?realtime=<url>` query parameter (kept for the tab's session, so a
  * deployment or a test can point the app at any port), the build-time `VITE_REALTIME_URL` (empty = this origin),
- * this origin under the Vite dev server (which proxies `/socket.io`), else this host on port 8081.
+ * this origin under the Vite dev server (which proxies `/socket.io`), else this host on `VITE_REALTIME_PORT` (set by
+ * `npm start` from `REALTIME_PORT`) or 8081.
  */
 export function resolveRealtimeUrl(options: {
   location: Pick<Location, "href" | "protocol" | "hostname" | "origin">;
   storage: Pick<Storage, "getItem" | "setItem"> | null;
   configured: string | undefined;
+  /** Build-time `VITE_REALTIME_PORT`: the port on this host when no URL is configured. */
+  port?: string | undefined;
   dev: boolean;
 }): string {
   const { location, storage } = options;
@@ -109,5 +112,6 @@ export function resolveRealtimeUrl(options: {
   if (stored) return stored;
   if (options.configured !== undefined) return options.configured === "" ? location.origin : options.configured;
   if (options.dev) return location.origin;
-  return `${location.protocol}//${location.hostname}:${DEFAULT_REALTIME_PORT}`;
+  const port = options.port && /^\d{1,5}$/.test(options.port) ? options.port : DEFAULT_REALTIME_PORT;
+  return `${location.protocol}//${location.hostname}:${port}`;
 }

@@ -120,6 +120,21 @@ describe("the lead detail model", () => {
     expect(model.hasMore.value).toBe(false);
   });
 
+  it("shows a lead that was not found as soon as its first event is scored", async () => {
+    const api = fakeApi();
+    api.getLead.mockRejectedValueOnce(new ApiRequestError(404, "NOT_FOUND", "lead not found"));
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadDetailModel({ api, realtime }, "soon");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.status.value).toBe("not-found");
+    api.getLead.mockResolvedValueOnce(lead({ _id: "soon", current_score: 100 }));
+    socket.scoreUpdate(scoreUpdate({ lead_id: "soon", current_score: 100 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(model.status.value).toBe("ready");
+    expect(model.lead.value?.current_score).toBe(100);
+  });
+
   it("says so when the lead does not exist", async () => {
     const api = fakeApi();
     api.getLead.mockRejectedValue(new ApiRequestError(404, "NOT_FOUND", "lead not found"));

@@ -31,7 +31,7 @@ scenarios: ${SCENARIO_NAMES.join(", ")}
   --base-url URL       a running deployment; without it a private stack is started and removed after
   --write-key KEY      ingestion key (default: $WRITE_KEY or dev-write-key)
   --mongo-url URL      the deployment's MongoDB, database in the path: enables lag and audit with --base-url
-  --workers N          workers in the self-started stack (default 1)
+  --workers N          workers in the self-started stack (default 1; 0 measures ingestion alone)
   --score-cap N        SCORE_CAP of the stack (default 1000)
   --max-in-flight N    concurrent requests before iterations are dropped (default per scenario)
   --drain-timeout D    how long to wait for the queue to drain before the audit (default 120s)
@@ -51,6 +51,14 @@ function positive(name: string, raw: string | undefined): number {
   const value = Number(raw);
   if (raw === undefined || !Number.isFinite(value) || value <= 0) {
     throw new UsageError(`${name} needs a positive number (got ${raw === undefined ? "nothing" : `"${raw}"`})`);
+  }
+  return value;
+}
+
+function workerCount(raw: string | undefined): number {
+  const value = Number(raw);
+  if (raw === undefined || !Number.isInteger(value) || value < 0) {
+    throw new UsageError(`--workers needs a whole number, 0 for ingestion alone (got ${raw ?? "nothing"})`);
   }
   return value;
 }
@@ -114,7 +122,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         }
         break;
       case "--workers":
-        options.workers = Math.round(positive(flag, value()));
+        options.workers = workerCount(value());
         break;
       case "--score-cap":
         options.scoreCap = Math.round(positive(flag, value()));

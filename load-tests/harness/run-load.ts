@@ -110,6 +110,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const maxInFlight = options.maxInFlight ?? scenario.maxInFlight;
   const runId = options.runId ?? createRunId(Date.now(), Math.random);
   const { log } = options;
+  // A private stack without workers measures ingestion alone: nothing scores, so there is no lag, drain or audit.
+  const ingestOnly = !options.baseUrl && options.workers === 0;
 
   let stack: LocalStack | null = null;
   let mongo: MongoClient | null = null;
@@ -124,7 +126,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       });
     }
     const baseUrl = options.baseUrl ?? (stack as LocalStack).baseUrl;
-    const mongoUrl = stack?.mongoUrl ?? options.mongoUrl;
+    const mongoUrl = ingestOnly ? undefined : (stack?.mongoUrl ?? options.mongoUrl);
     let db: Db | null = null;
     if (mongoUrl) {
       mongo = new MongoClient(mongoUrl);
@@ -272,7 +274,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     for (const entry of ledger.entries()) if (entry.expectation === "present") expectedScored += 1;
     let lastScored = -1;
     let stableSince = performance.now();
-    while ((performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds && !crashed) {
+    while (!ingestOnly && !crashed && (performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds) {
       const reading = await depth.read();
       if (reading) peakDepth = Math.max(peakDepth ?? 0, reading.depth);
       const scored = db
@@ -301,7 +303,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
     let audit: AuditResult;
     if (!options.audit) audit = { status: "SKIPPED", note: "The audit was turned off (--no-audit).", checks: [] };
-    else if (!db) {
+    else if (ingestOnly) {
+      audit = { status: "SKIPPED", note: "Ingestion only (--workers 0): nothing was scored.", checks: [] };
+    } else if (!db) {
       audit = {
         status: "SKIPPED",
         note: "No MongoDB access (pass --mongo-url with the deployment's database to audit a remote run).",
@@ -421,7 +425,11 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       errorsByStatus: Object.fromEntries(errorsByStatus),
       errorSamples,
       lag,
-      lagNote: db ? LAG_NOTE : "Lag not measured: no MongoDB access (--mongo-url).",
+      lagNote: ingestOnly
+        ? "Lag not measured: ingestion only (--workers 0)."
+        : db
+          ? LAG_NOTE
+          : "Lag not measured: no MongoDB access (--mongo-url).",
       queue: { source: depth.source, peakDepth, drainSeconds, drained },
       generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },
       thresholds,

@@ -17,6 +17,11 @@ describe("the load command line", () => {
     });
   });
 
+  it("accepts --workers 0 for ingestion alone, but not a fraction", () => {
+    expect(parseArgs(["single", "--workers", "0"]).workers).toBe(0);
+    expect(() => parseArgs(["single", "--workers", "1.5"])).toThrow(/whole number/);
+  });
+
   it("takes the write key from the environment", () => {
     expect(parseArgs(["single"], { WRITE_KEY: "k1" }).writeKey).toBe("k1");
   });

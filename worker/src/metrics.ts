@@ -4,7 +4,9 @@ import type { Logger } from "@leadscore/contracts";
 import type { BatchResult } from "./scorer.ts";
 
 /** Upper bounds (seconds) of the lag histogram's buckets. */
-const LAG_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+export const LAG_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60,
+];
 /** Lags kept per log window for its percentiles; past this, a uniform sample is kept. */
 const WINDOW_SAMPLE = 20_000;
 

@@ -22,8 +22,10 @@
 //    argument for the rounds that wrote the entries before R's key, every earlier entry — was last written from a
 //    complete set of events. The lead's fields are a function of the last entry (score, seq, score_reached_at,
 //    sort key), so they agree with the history R left.
-// The fast path is only taken when nothing needs recomputing from the state read: a concurrent writer of the same
-// lead makes the compare-and-set fail, and every retry takes the slow path.
+// The fast path needs nothing but the state read: the batch stored every one of the lead's events itself (an event
+// already stored may be a crashed round's leftover, not yet folded anywhere) and all are newer than the lead's newest
+// folded event. A round that lost its compare-and-set decides again from the lead as the winner left it: it still
+// appends when the winner's events were all older than its own, and recomputes otherwise.
 import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
@@ -56,6 +58,8 @@ export interface ScorerOptions {
   now?: () => number;
   /** Compare-and-set rounds per lead before the batch fails (and is retried whole). */
   maxRounds?: number;
+  /** Runs after the history is written and before the leads' compare-and-set (tests interleave a rival here). */
+  beforeCommit?: (round: number) => Promise<void>;
 }
 
 export interface BatchResult {
@@ -250,6 +254,37 @@ export function createScorer(options: ScorerOptions) {
     return { score: previous.score, count, reachedAt };
   }
 
+  /**
+   * The fold state before each lead's key. MongoDB answers one indexed lookup per lead best; FerretDB scans the
+   * whole collection for any query, so there one query for all the leads' earlier entries costs one scan, not many.
+   */
+  async function statesBefore(touched: Touched[]): Promise<FoldState[]> {
+    if (!limits.batchLookups) {
+      return mapLimit(touched, limits.readConcurrency, (t) => stateBefore(t.leadId, t.fromKey));
+    }
+    const latest = new Map<string, Pick<HistoryDocument, "sort_key" | "score" | "seq" | "score_reached_at">>();
+    for (let from = 0; from < touched.length; from += OR_CHUNK) {
+      const clauses = touched
+        .slice(from, from + OR_CHUNK)
+        .map((t) => ({ lead_id: t.leadId, sort_key: { $lt: t.fromKey } }));
+      const docs = await history
+        .find({ $or: clauses }, { projection: { lead_id: 1, sort_key: 1, score: 1, seq: 1, score_reached_at: 1 } })
+        .toArray();
+      for (const doc of docs) {
+        const best = latest.get(doc.lead_id);
+        if (!best || doc.sort_key > best.sort_key) latest.set(doc.lead_id, doc);
+      }
+    }
+    return mapLimit(touched, limits.readConcurrency, async (t) => {
+      const previous = latest.get(t.leadId);
+      if (!previous) return ZERO;
+      // An entry without the worker's bookkeeping (made by hand): the per-lead lookup rebuilds it.
+      if (previous.seq === undefined || previous.score_reached_at === undefined)
+        return stateBefore(t.leadId, t.fromKey);
+      return { score: previous.score, count: previous.seq, reachedAt: msOrNull(previous.score_reached_at) };
+    });
+  }
+
   /** Every stored event at or after each lead's key, in one query per chunk of leads. */
   async function eventsFrom(touched: Touched[]): Promise<Map<string, EventDocument[]>> {
     const byLead = new Map<string, EventDocument[]>(touched.map((t) => [t.leadId, []]));
@@ -281,7 +316,7 @@ export function createScorer(options: ScorerOptions) {
     return byLead;
   }
 
-  async function plan(pending: Touched[], round: number): Promise<Plan[]> {
+  async function plan(pending: Touched[]): Promise<Plan[]> {
     // The version is read first; everything the fold uses is read after it (see the note at the top).
     const states = await readLeads(pending.map((t) => t.leadId));
     const plans: Plan[] = [];
@@ -291,7 +326,7 @@ export function createScorer(options: ScorerOptions) {
       const last = lead?.last_sort_key ?? null;
       touched.late ??= last === null ? 0 : touched.fresh.filter((doc) => doc.sort_key < last).length;
       const inOrder = last === null || touched.fromKey > last;
-      if (round === 0 && !touched.hasDuplicate && inOrder) {
+      if (!touched.hasDuplicate && inOrder) {
         const start: FoldState = {
           score: lead?.current_score ?? 0,
           count: lead?.event_count ?? 0,
@@ -304,11 +339,7 @@ export function createScorer(options: ScorerOptions) {
       }
     }
     if (slow.length > 0) {
-      const [ranges, stored, starts] = await Promise.all([
-        eventsFrom(slow),
-        entriesFrom(slow),
-        mapLimit(slow, limits.readConcurrency, (t) => stateBefore(t.leadId, t.fromKey)),
-      ]);
+      const [ranges, stored, starts] = await Promise.all([eventsFrom(slow), entriesFrom(slow), statesBefore(slow)]);
       slow.forEach((touched, i) => {
         const lead = states.get(touched.leadId);
         const fold = foldScores((ranges.get(touched.leadId) ?? []).map(toScorable), cap, starts[i] ?? ZERO);
@@ -406,8 +437,9 @@ export function createScorer(options: ScorerOptions) {
         // Spread the competitors apart a little before they read again.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * round));
       }
-      const plans = await plan(pending, round);
+      const plans = await plan(pending);
       await writeHistory(plans);
+      await options.beforeCommit?.(round);
       const won = await commitLeads(plans);
       const committedAt = now();
       const winners = new Set(won.map((p) => p.touched.leadId));

@@ -15,14 +15,19 @@ export interface StoreLimits {
   updateChunk: number | undefined;
   /** Most reads in flight at once for per-lead lookups. */
   readConcurrency: number;
+  /**
+   * Whether per-lead lookups should be one query for many leads. FerretDB 1.x (SQLite) uses no index but `_id` for
+   * any query, so each lookup is a full scan; one scan for all is far cheaper there, and far costlier on MongoDB.
+   */
+  batchLookups: boolean;
 }
 
 export async function detectStoreLimits(db: Db): Promise<StoreLimits> {
   const info = await db.admin().command({ buildInfo: 1 });
   if (typeof info.ferretdbVersion === "string") {
-    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4 };
+    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4, batchLookups: true };
   }
-  return { server: "mongodb", updateChunk: undefined, readConcurrency: 32 };
+  return { server: "mongodb", updateChunk: undefined, readConcurrency: 32, batchLookups: false };
 }
 
 function writeErrorsOf(error: MongoBulkWriteError): { index: number; code: number | undefined }[] {

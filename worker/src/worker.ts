@@ -21,7 +21,7 @@ import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer } from "./scorer.ts";
-import { detectStoreLimits } from "./store.ts";
+import { detectStoreLimits, type StoreLimits } from "./store.ts";
 
 export interface WorkerOptions {
   /** Receives every committed score change, after it is in MongoDB. The caller closes it after the worker. */
@@ -34,6 +34,8 @@ export interface WorkerOptions {
   summaryEveryMs?: number;
   /** Tries of a failing batch inside the process before its jobs fail back to the queue. */
   batchAttempts?: number;
+  /** Overrides of the detected server limits (tests run the MongoDB code paths against FerretDB this way). */
+  storeLimits?: Partial<StoreLimits>;
 }
 
 export interface Worker {
@@ -120,7 +122,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await subscriber.connect();
       await createIndexes(db, log);
       await rules.start();
-      const limits = await detectStoreLimits(db);
+      const limits = { ...(await detectStoreLimits(db)), ...options.storeLimits };
       if (limits.server === "ferretdb") log.info("FerretDB detected: lead and history updates go in small commands");
 
       const scorer = createScorer({

@@ -35,7 +35,11 @@ export interface Workload {
   leads: string[];
 }
 
-export function workload(seed: number, leadCount: number, perLead: number, label: string): Workload {
+/**
+ * `disorder` is how far (in events of the whole stream) an event may arrive from its place in time order; Infinity
+ * shuffles the stream completely.
+ */
+export function workload(seed: number, leadCount: number, perLead: number, label: string, disorder = 40): Workload {
   const next = random(seed);
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)] as T;
   const leads = Array.from({ length: leadCount }, (_, i) => `${label}-lead-${i}`);
@@ -46,20 +50,18 @@ export function workload(seed: number, leadCount: number, perLead: number, label
         event_id: `${lead}-e${i}`,
         lead_id: lead,
         event_type: pick(TYPES),
-        // Few distinct times, so equal timestamps (ordered by id) happen too.
-        timestamp: T0 + Math.floor(next() * 50) * 1_000,
+        // Increasing per lead, in whole seconds so equal timestamps (ordered by id) happen across leads.
+        timestamp: T0 + (i * 10 + Math.floor(next() * 10)) * 1_000,
         received_at: Date.now(),
         metadata: { i },
       });
     }
   }
-  const arrival = [...events, ...events.filter(() => next() < 0.1)];
-  for (let i = arrival.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(next() * (i + 1));
-    const a = arrival[i] as QueuedEvent;
-    arrival[i] = arrival[j] as QueuedEvent;
-    arrival[j] = a;
-  }
+  // Time order across leads, then each event moved by up to `disorder` places; repeats land anywhere.
+  const inTime = [...events].sort((a, b) => a.timestamp - b.timestamp);
+  const keyed = inTime.map((event, i) => ({ event, at: i + next() * Math.min(disorder, inTime.length) }));
+  for (const event of events.filter(() => next() < 0.1)) keyed.push({ event, at: next() * inTime.length });
+  const arrival = keyed.sort((a, b) => a.at - b.at).map((item) => item.event);
   return { events, arrival, leads };
 }
 

@@ -20,10 +20,18 @@ async function main(): Promise<number> {
     return 2;
   }
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  const report = await runLoad({ ...options, log });
-  const paths = await writeReport(report, resolve(options.outDir));
+  let stackOutput: string | undefined;
+  const report = await runLoad({
+    ...options,
+    log,
+    onStackOutput: (output) => {
+      stackOutput = output;
+    },
+  });
+  const paths = await writeReport(report, resolve(options.outDir), stackOutput);
   log(`report: ${paths.markdown}`);
   log(`        ${paths.json}`);
+  if (paths.stackLog) log(`        ${paths.stackLog} (what the stack's processes printed)`);
   for (const check of report.audit.checks) log(`audit ${check.pass ? "ok  " : "FAIL"} ${check.name}: ${check.detail}`);
   if (report.audit.note) log(`audit: ${report.audit.note}`);
   for (const threshold of report.thresholds.filter((t) => !t.pass)) {

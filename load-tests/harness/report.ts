@@ -204,8 +204,15 @@ export function renderMarkdown(report: LoadReport): string {
   return lines.join("\n");
 }
 
-/** Writes `<dir>/<timestamp>-<scenario>.{json,md}` and returns both paths. */
-export async function writeReport(report: LoadReport, dir: string): Promise<{ json: string; markdown: string }> {
+/**
+ * Writes `<dir>/<timestamp>-<scenario>.{json,md}` (and `.stack.log` with the self-started stack's output, when
+ * given) and returns the paths.
+ */
+export async function writeReport(
+  report: LoadReport,
+  dir: string,
+  stackOutput?: string,
+): Promise<{ json: string; markdown: string; stackLog?: string }> {
   await mkdir(dir, { recursive: true });
   const stamp = report.startedAt.replace(/[:.]/g, "-");
   const base = join(dir, `${stamp}-${report.scenario}`);
@@ -213,5 +220,8 @@ export async function writeReport(report: LoadReport, dir: string): Promise<{ js
   const markdown = `${base}.md`;
   await writeFile(json, `${JSON.stringify(report, null, 2)}\n`);
   await writeFile(markdown, renderMarkdown(report));
-  return { json, markdown };
+  if (stackOutput === undefined) return { json, markdown };
+  const stackLog = `${base}.stack.log`;
+  await writeFile(stackLog, stackOutput);
+  return { json, markdown, stackLog };
 }

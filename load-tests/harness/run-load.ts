@@ -56,6 +56,8 @@ export interface LoadOptions {
   log: (line: string) => void;
   /** Print a progress line every second. */
   progress: boolean;
+  /** Receives what the self-started stack's processes printed (warnings and errors), just before it stops. */
+  onStackOutput?: (output: string) => void;
 }
 
 interface EndpointTally {
@@ -439,6 +441,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   } finally {
     redis?.disconnect();
     await mongo?.close().catch(() => undefined);
-    if (stack) await stack.stop();
+    if (stack) {
+      options.onStackOutput?.(stack.output());
+      await stack.stop();
+    }
   }
 }

@@ -161,7 +161,14 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
 
       queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
         prefix: config.REDIS_PREFIX,
-        settings: { lockDuration: config.JOB_LOCK_MS, stalledInterval: config.JOB_LOCK_MS },
+        settings: {
+          lockDuration: config.JOB_LOCK_MS,
+          stalledInterval: config.JOB_LOCK_MS,
+          // A job stalls when the worker holding it dies or loses Redis past its lock. Bull's default fails it on
+          // its second stall, yet its events were acknowledged and re-running it is harmless; only a job that keeps
+          // killing its workers should end in the failed set.
+          maxStalledCount: 10,
+        },
       });
       queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
       await queue.isReady();

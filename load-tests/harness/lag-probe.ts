@@ -15,7 +15,10 @@ export interface LagProbeOptions {
 }
 
 export interface LagSummary extends LatencySummary {
-  /** Sampled events never seen in score_history by the end. */
+  /**
+   * Sampled events never seen in score_history by the end. They are counted in the percentiles with their age at
+   * the end, so the figures are lower bounds whenever this is not 0.
+   */
   unseen: number;
   pollIntervalMs: number;
 }
@@ -92,6 +95,8 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
       }
       stopped = true;
       await polling;
+      const end = performance.now();
+      for (const acceptedAt of pending.values()) lags.record(end - acceptedAt);
       return { ...lags.summary(), unseen: pending.size, pollIntervalMs: options.pollIntervalMs };
     },
   };

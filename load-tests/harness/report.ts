@@ -87,7 +87,8 @@ function count(value: number): string {
 /** The one line CI keeps. */
 export function summaryLine(report: LoadReport): string {
   const e = report.events;
-  const lag = report.lag && report.lag.count > 0 ? `${ms(report.lag.p99)}ms` : "n/a";
+  // Samples never scored count with their age at the end: the p99 is then only a lower bound.
+  const lag = report.lag && report.lag.count > 0 ? `${report.lag.unseen > 0 ? ">" : ""}${ms(report.lag.p99)}ms` : "n/a";
   return (
     `load ${report.scenario}: sent=${e.sent} accepted=${e.accepted} delivered=${e.delivered} dup=${e.duplicate} ` +
     `rejected=${e.rejected} errors=${report.requests.failed} dropped=${report.requests.dropped} ` +
@@ -165,7 +166,7 @@ export function renderMarkdown(report: LoadReport): string {
     const g = report.lag;
     lines.push(
       `${count(g.count)} sampled events: p50 ${ms(g.p50)} ms, p90 ${ms(g.p90)} ms, **p99 ${ms(g.p99)} ms**, max ${ms(g.max)} ms` +
-        `${g.unseen > 0 ? `; ${g.unseen} never seen` : ""}.`,
+        `${g.unseen > 0 ? `; ${g.unseen} were never scored by the end and count with their age then, so these are lower bounds` : ""}.`,
       "",
     );
   }

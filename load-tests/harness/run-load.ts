@@ -391,7 +391,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       thresholds.push({
         name: "acceptance → scored p99",
         target: `≤ ${targets.lagP99Ms} ms`,
-        actual: `${roundMs(lag.p99)} ms (${lag.count} samples)`,
+        actual: `${lag.unseen > 0 ? "> " : ""}${roundMs(lag.p99)} ms (${lag.count} samples${lag.unseen > 0 ? `, ${lag.unseen} never scored` : ""})`,
         pass: lag.p99 <= targets.lagP99Ms && lag.unseen === 0,
       });
     }

@@ -40,9 +40,9 @@ export async function createEdgeRuntime(
     app,
     deps,
     /** Sends pending micro-batches; call after the server stopped taking requests. */
-    drain: () => ingestion.drain(),
+    flush: () => ingestion.flush(),
     async close() {
-      await ingestion.drain();
+      await ingestion.flush();
       await queue.close().catch(() => undefined);
       redis.disconnect();
       await mongo.close().catch(() => undefined);

@@ -3,10 +3,11 @@ import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/contracts";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../test-support/index.ts";
+import { eventually, freePort } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
+import { createIngestion } from "../src/ingest/index.ts";
 import { createTestEdge } from "./helpers.ts";
-import { JSON_HEADERS, post, queuedEvents } from "./ingest-helpers.ts";
+import { createStallingRelay, JSON_HEADERS, post, queuedEvents } from "./ingest-helpers.ts";
 
 const event = (id: string) => ({ event_id: id, lead_id: "lim", event_type: "page_view" });
 
@@ -152,6 +153,32 @@ describe("when Redis cannot take the event", () => {
       expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "retry-me")).toHaveLength(1);
     } finally {
       await deadQueue.close().catch(() => undefined);
+      await edge.close();
+    }
+  });
+
+  it("answers 503 when Redis answers only after the deadline, and releases what the late answer claimed", async () => {
+    const edge = await createTestEdge();
+    const relay = await createStallingRelay(Number(new URL(edge.deps.config.REDIS_URL).port || 6379));
+    const slowRedis = new Redis(`redis://127.0.0.1:${relay.port}`, { enableOfflineQueue: false });
+    slowRedis.on("error", () => undefined);
+    await new Promise((resolve) => slowRedis.once("ready", resolve));
+    const deps = { ...edge.deps, redis: slowRedis };
+    const app = createApp({ ...deps, ingestion: createIngestion(deps, { deadlineMs: 200 }) });
+    const key = dedupeKey(edge.deps.config.REDIS_PREFIX, "slow-1");
+    try {
+      relay.stall();
+      const response = await app.request("/api/events", post(event("slow-1")));
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("1");
+      relay.resume();
+      // The claim landed after the 503; the edge takes it back so the client's retry is not a duplicate.
+      await eventually(async () => (await edge.redis.exists(key)) === 0);
+      expect((await app.request("/api/events", post(event("slow-1")))).status).toBe(202);
+      expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "slow-1")).toHaveLength(1);
+    } finally {
+      slowRedis.disconnect();
+      await relay.close();
       await edge.close();
     }
   });

@@ -1,30 +1,45 @@
 import type { AppDeps } from "../deps.ts";
 import { createEdgeMetrics } from "../metrics.ts";
+import { createClaimer } from "./dedupe.ts";
 import { createEnqueuer } from "./enqueuer.ts";
 import { createIngest } from "./ingest.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import { createWriteKeyCheck } from "./write-key.ts";
 
-/** The ingestion machinery of one edge instance: metrics, rate limiter, micro-batching enqueuer, pipeline. */
-export function createIngestion(deps: Pick<AppDeps, "config" | "redis" | "queue" | "log" | "now">) {
+export interface IngestionTuning {
+  /** How long Redis may take to confirm a dedupe claim or a job before the request is answered 503. */
+  deadlineMs?: number;
+}
+
+/** The ingestion machinery of one edge instance: metrics, rate limiter, dedupe claims, micro-batching enqueuer. */
+export function createIngestion(
+  deps: Pick<AppDeps, "config" | "redis" | "queue" | "log" | "now">,
+  tuning: IngestionTuning = {},
+) {
   const now = deps.now ?? Date.now;
   const metrics = createEdgeMetrics();
   let ingestRef: ReturnType<typeof createIngest> | undefined;
   const enqueuer = createEnqueuer({
     queue: deps.queue,
+    deadlineMs: tuning.deadlineMs,
     onStored: (events, seconds) => {
       metrics.enqueueLatency(seconds);
       ingestRef?.noteJobSize(events);
     },
   });
+  const claimer = createClaimer({
+    redis: deps.redis,
+    ttlSeconds: deps.config.DEDUPE_TTL_SECONDS,
+    deadlineMs: tuning.deadlineMs,
+  });
   const ingest = createIngest({
     redis: deps.redis,
     queue: deps.queue,
+    claimer,
     enqueuer,
     metrics,
     log: deps.log,
     redisPrefix: deps.config.REDIS_PREFIX,
-    dedupeTtlSeconds: deps.config.DEDUPE_TTL_SECONDS,
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
     now,
   });
@@ -32,11 +47,15 @@ export function createIngestion(deps: Pick<AppDeps, "config" | "redis" | "queue"
   return {
     metrics,
     ingest,
+    claimer,
     enqueuer,
     limiter: createRateLimiter(deps.config.RATE_LIMIT_PER_SECOND, now),
     checkKey: createWriteKeyCheck(deps.config.WRITE_KEYS),
     /** Sends pending micro-batches and waits for them (graceful shutdown). */
-    drain: () => enqueuer.drain(),
+    async flush() {
+      await claimer.flush();
+      await enqueuer.flush();
+    },
   };
 }
 export type Ingestion = ReturnType<typeof createIngestion>;

@@ -3,7 +3,8 @@ import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";
-import { EnqueueError, type Enqueuer } from "./enqueuer.ts";
+import { CLAIMED, type Claimer, FAILED, SEEN } from "./dedupe.ts";
+import type { Enqueuer } from "./enqueuer.ts";
 import { uuidv7 } from "./uuidv7.ts";
 
 export type ItemStatus = "accepted" | "duplicate" | "rejected";
@@ -18,11 +19,11 @@ export interface ItemResult {
 export interface IngestOptions {
   redis: Redis;
   queue: Queue;
+  claimer: Claimer;
   enqueuer: Enqueuer;
   metrics: EdgeMetrics;
   log: Logger;
   redisPrefix: string;
-  dedupeTtlSeconds: number;
   /** Waiting events past which new events are refused with 503. */
   maxQueueDepth: number;
   now: () => number;
@@ -41,11 +42,12 @@ function rejectionReason(details: FieldProblem[]): string {
 }
 
 /**
- * The ingestion pipeline shared by every route: validate, de-duplicate (Redis `SET NX` on the event id, pipelined),
- * then hand the fresh events to the micro-batching enqueuer. Resolves only once they are in Redis.
+ * The ingestion pipeline shared by every route: validate, de-duplicate (claim each event id in Redis), then hand
+ * the fresh events to the micro-batching enqueuer. Resolves only once they are in Redis; when they cannot be
+ * queued, releases the ids it claimed and refuses the whole request with 503.
  */
 export function createIngest(options: IngestOptions) {
-  const { redis, metrics } = options;
+  const { redis, metrics, claimer } = options;
   let depth = { events: 0, at: 0 };
   let averageJobSize = 1;
   let refreshing = false;
@@ -62,6 +64,24 @@ export function createIngest(options: IngestOptions) {
       .finally(() => {
         refreshing = false;
       });
+  };
+
+  const refuse = (message: string, detail: Record<string, unknown>) => {
+    metrics.unavailable();
+    options.log.warn(message, detail);
+    return unavailable(`${message}; retry later`);
+  };
+
+  /** Best effort: if Redis is away these ids stay marked until their TTL (the worker's write is the ground truth). */
+  const release = async (keys: string[]) => {
+    try {
+      await claimer.release(keys);
+    } catch (error) {
+      options.log.error("could not release dedupe keys of events that were not queued", {
+        error: (error as Error).message,
+        keys: keys.length,
+      });
+    }
   };
 
   return {
@@ -85,9 +105,10 @@ export function createIngest(options: IngestOptions) {
       }
 
       const results: ItemResult[] = new Array(raw.length);
-      const candidates: { index: number; event: QueuedEvent }[] = [];
+      const candidates: { index: number; event: QueuedEvent; key: string }[] = [];
       const seen = new Set<string>();
       const mint = () => uuidv7(now);
+      let duplicates = 0;
       for (let index = 0; index < raw.length; index++) {
         const outcome = normalizeEvent(raw[index], now, mint);
         if (!outcome.ok) {
@@ -100,42 +121,40 @@ export function createIngest(options: IngestOptions) {
             error: { code: "VALIDATION_FAILED", message: "invalid event", details: outcome.details },
           };
         } else if (seen.has(outcome.event.event_id)) {
+          duplicates++;
           results[index] = { index, event_id: outcome.event.event_id, status: "duplicate" };
         } else {
           seen.add(outcome.event.event_id);
-          candidates.push({ index, event: outcome.event });
+          candidates.push({ index, event: outcome.event, key: dedupeKey(options.redisPrefix, outcome.event.event_id) });
         }
       }
+      if (candidates.length === 0) {
+        metrics.duplicates(duplicates);
+        return results;
+      }
 
-      const fresh: { index: number; event: QueuedEvent; key: string }[] = [];
-      if (candidates.length > 0) {
-        const pipeline = redis.pipeline();
-        const keys = candidates.map(({ event }) => dedupeKey(options.redisPrefix, event.event_id));
-        for (const key of keys) pipeline.set(key, "1", "EX", options.dedupeTtlSeconds, "NX");
-        let replies: [Error | null, unknown][] | null;
-        try {
-          replies = await pipeline.exec();
-        } catch (error) {
-          metrics.unavailable();
-          options.log.warn("dedupe check failed", { error: (error as Error).message });
-          throw unavailable("the queue is not reachable; retry later");
+      let claims: number[];
+      try {
+        claims = await claimer.claim(candidates.map((candidate) => candidate.key));
+      } catch (error) {
+        throw refuse("the dedupe check failed", { error: (error as Error).message });
+      }
+      const fresh: typeof candidates = [];
+      for (let i = 0; i < candidates.length; i++) {
+        const candidate = candidates[i] as (typeof candidates)[number];
+        if (claims[i] === CLAIMED) fresh.push(candidate);
+        else if (claims[i] === SEEN) {
+          duplicates++;
+          results[candidate.index] = {
+            index: candidate.index,
+            event_id: candidate.event.event_id,
+            status: "duplicate",
+          };
         }
-        candidates.forEach((candidate, i) => {
-          const [error, reply] = replies?.[i] ?? [new Error("no reply"), null];
-          if (error) return; // handled below: any failed SET fails the request
-          if (reply === "OK") fresh.push({ ...candidate, key: keys[i] ?? "" });
-          else
-            results[candidate.index] = {
-              index: candidate.index,
-              event_id: candidate.event.event_id,
-              status: "duplicate",
-            };
-        });
-        if (replies?.some(([error]) => error)) {
-          await releaseKeys(fresh.map((item) => item.key));
-          metrics.unavailable();
-          throw unavailable("the queue is not reachable; retry later");
-        }
+      }
+      if (claims.length !== candidates.length || claims.includes(FAILED)) {
+        await release(fresh.map((item) => item.key));
+        throw refuse("the dedupe check failed", { error: "Redis refused a SET" });
       }
 
       if (fresh.length > 0) {
@@ -143,38 +162,20 @@ export function createIngest(options: IngestOptions) {
           await options.enqueuer.submit(fresh.map((item) => item.event));
         } catch (error) {
           // Not queued: forget the ids so the client's retry is not mistaken for a duplicate.
-          await releaseKeys(fresh.map((item) => item.key));
-          metrics.unavailable();
-          options.log.warn("enqueue failed", {
-            error: error instanceof EnqueueError ? error.message : String(error),
+          await release(fresh.map((item) => item.key));
+          throw refuse("the queue did not accept the events", {
+            error: (error as Error).message,
             events: fresh.length,
           });
-          throw unavailable("the queue did not accept the events; retry later");
         }
         for (const item of fresh) {
           results[item.index] = { index: item.index, event_id: item.event.event_id, status: "accepted" };
         }
       }
-
-      let duplicates = 0;
-      for (const result of results) if (result?.status === "duplicate") duplicates++;
       metrics.accepted(fresh.length);
       metrics.duplicates(duplicates);
       return results;
     },
   };
-
-  async function releaseKeys(keys: string[]) {
-    if (keys.length === 0) return;
-    try {
-      await redis.del(...keys);
-    } catch (error) {
-      // Redis is away: these ids stay marked until their TTL; the worker's MongoDB write remains the ground truth.
-      options.log.error("could not release dedupe keys after a failed enqueue", {
-        error: (error as Error).message,
-        keys: keys.length,
-      });
-    }
-  }
 }
 export type Ingest = ReturnType<typeof createIngest>;

@@ -1,17 +1,28 @@
-import type { Context } from "hono";
-import { cors } from "hono/cors";
+import type { Context, MiddlewareHandler } from "hono";
 import { ApiError } from "../../errors.ts";
 import type { RateLimiter } from "../../ingest/rate-limit.ts";
 import { requireWriteKey } from "../../ingest/write-key.ts";
 import type { EdgeMetrics } from "../../metrics.ts";
 
-/** Browsers send events from any site that embeds the tracker, so ingestion allows every origin (no cookies). */
-export const ingestCors = cors({
-  origin: "*",
-  allowMethods: ["POST", "GET", "OPTIONS"],
-  allowHeaders: ["Authorization", "Content-Type", "Content-Encoding", "X-Write-Key"],
-  maxAge: 86_400,
-});
+const PREFLIGHT_HEADERS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, OPTIONS",
+  "access-control-allow-headers": "Authorization, Content-Type, Content-Encoding, X-Write-Key",
+  "access-control-max-age": "86400",
+};
+
+/**
+ * Browsers send events from any site that embeds the tracker, so ingestion allows every origin (no cookies are
+ * involved). Hand-written rather than `hono/cors`: that middleware touches the response before the handler runs,
+ * which makes Hono merge two header sets on every request, a tenth of the cost of an event.
+ */
+export const ingestCors: MiddlewareHandler = async (c, next) => {
+  if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: PREFLIGHT_HEADERS });
+  await next();
+  c.res.headers.set("access-control-allow-origin", "*");
+  // So that a browser script can read how long to back off after a 429 or 503.
+  c.res.headers.set("access-control-expose-headers", "Retry-After");
+};
 
 /** The client's address as the runtime reports it (Deno passes `remoteAddr` as the Hono env). */
 export function clientAddress(c: Context): string {

@@ -74,12 +74,25 @@ function createEvents(leads: number, lateShare: number, seed: number) {
   };
 }
 
-/** What to undo should the run be interrupted: worker processes to stop, databases and queues to drop. */
-const pending = new Set<() => Promise<unknown>>();
+/**
+ * What to undo should the run be interrupted: worker processes to stop, then databases and queues to drop — in
+ * that order, since FerretDB can crash when a database is dropped under a process still writing to it.
+ */
+const running = new Set<() => Promise<unknown>>();
+const scratches = new Set<() => Promise<unknown>>();
+let undoing: Promise<void> | undefined;
+const undoAll = () => {
+  undoing ??= (async () => {
+    await Promise.allSettled([...running].map((stop) => stop()));
+    await Promise.allSettled([...scratches].map((close) => close()));
+  })();
+  return undoing;
+};
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    console.error(`\n${signal}: stopping workers and dropping scratch databases…`);
-    void Promise.allSettled([...pending].map((undo) => undo())).then(() => process.exit(130));
+  process.once(signal, async () => {
+    console.error(`\n${signal}: stopping workers, then dropping scratch databases…`);
+    await undoAll();
+    process.exit(130);
   });
 }
 
@@ -97,12 +110,12 @@ async function scratch(label: string, extraEnv: Record<string, string> = {}): Pr
   const redis = await createTestRedis(prefix);
   const queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix });
   const close = async () => {
-    pending.delete(close);
+    scratches.delete(close);
     await queue.close();
     await redis.cleanup();
     await testDb.drop();
   };
-  pending.add(close);
+  scratches.add(close);
   return {
     db: testDb.db,
     prefix,
@@ -129,13 +142,13 @@ async function startWorkers(count: number, env: Record<string, string>, metricsP
     );
   }
   const stop = () => Promise.all(workers.map((worker) => worker.stop("SIGTERM", 60_000)));
-  pending.add(stop);
+  running.add(stop);
   await Promise.all(workers.map((worker) => worker.waitFor(/worker ready/, 60_000)));
   return { workers, stop };
 }
 
 async function stopWorkers(started: { stop(): Promise<unknown> }) {
-  pending.delete(started.stop);
+  running.delete(started.stop);
   await started.stop();
 }
 
@@ -215,6 +228,7 @@ async function rawLeadUpdates(db: Db, leads: number): Promise<number> {
 
 async function drain(processes: number, total: number, leads: number): Promise<{ perSecond: number; seconds: number }> {
   const space = await scratch(`drain${processes}`);
+  let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
   try {
     const next = createEvents(leads, Number(args.late), processes);
     const perJob = Number(args.job);
@@ -231,16 +245,18 @@ async function drain(processes: number, total: number, leads: number): Promise<{
       await space.queue.addBulk(batch);
       jobs += batch.length;
     }
-    const workers = await startWorkers(processes, space.env);
+    workers = await startWorkers(processes, space.env);
     const started = performance.now();
     await space.queue.resume();
     const finished = await waitDone(space.queue, jobs, 30 * 60_000);
     await stopWorkers(workers);
+    workers = undefined;
     const scored = await space.db.collection(COLLECTIONS.history).countDocuments({});
     if (scored !== total) throw new Error(`history has ${scored} entries, expected ${total}`);
     const seconds = (finished - started) / 1000;
     return { perSecond: total / seconds, seconds };
   } finally {
+    if (workers) await stopWorkers(workers);
     await space.close();
   }
 }
@@ -362,5 +378,13 @@ async function main() {
   console.log("  targets: ≥ 10,000 events/s sustained; p99 ≤ 1,000 ms at 5,000 events/s");
 }
 
-await main();
-process.exit(0);
+try {
+  await main();
+  process.exit(0);
+} catch (error) {
+  // An interrupted run fails here once its queues close; the signal handler finishes the clean-up and exits.
+  if (undoing) await new Promise(() => undefined);
+  console.error(error);
+  await undoAll();
+  process.exit(1);
+}

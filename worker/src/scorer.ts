@@ -8,24 +8,29 @@
 //   touched sort key k — start from the history entry just before k, fold every stored event at or after k, and
 //   rewrite those entries.
 //
-// Why the last successful compare-and-set leaves history and lead consistent (no transactions needed):
-// 1. Every round stores its events BEFORE it reads the lead's version, and reads history and events only AFTER
-//    that read. A round's write to the lead succeeds only if nobody else's did in between.
-// 2. Take the round R whose compare-and-set on a lead is the last to succeed, and any event e of that lead stored
-//    by some round T. If T read the version before R's success, one of them lost: if T lost it redoes (and would
-//    succeed later than R, so T = R or T finished earlier); if R lost, R would not be last. So T's own
-//    compare-and-set succeeded before R read the version, and T's result — which includes e — is either the state
-//    R started from (fast path) or e was already stored when R read the events at or after its key (slow path).
-//    A round that dies before its compare-and-set is re-run by the queue and is covered the same way.
-// 3. A history entry can be left stale only by a round that wrote it and then lost its compare-and-set or died;
-//    such a round redoes (or is re-run) over the same range, which comes later, so R's range — and, by the same
-//    argument for the rounds that wrote the entries before R's key, every earlier entry — was last written from a
-//    complete set of events. The lead's fields are a function of the last entry (score, seq, score_reached_at,
-//    sort key), so they agree with the history R left.
+// Why the last successful compare-and-set leaves history and lead consistent, without transactions:
+// 1. A round stores its events, THEN reads the lead and its `version`, THEN reads history and events, writes the
+//    history entries, and last writes the lead only if `version` is unchanged. A round that stored events ends in a
+//    successful lead write, or redoes its leads, or dies — and then the queue re-runs its job, whose events are
+//    found already stored, which takes the slow path from their keys.
+// 2. Let R be the round whose lead write is the last to succeed, and e any stored event of the lead, stored by T.
+//    T (or its redo, or its re-run) also wrote the lead successfully, so before R did. It cannot have written between
+//    R's read and R's write (R's version would have changed), so it wrote before R read. Hence at R's read e was
+//    stored and T's result, which includes e, was committed: R either starts from that state or a later one built
+//    on it (fast path), or reads e among the stored events at or after its key (slow path), or e lies before R's
+//    key, in the entries R starts from (3).
+// 3. Every history entry was last written by some round. A round that lost its lead write, or died, is redone over
+//    a range that covers what it wrote, later than it wrote; so each entry's last write comes from a successful
+//    round, computed from complete inputs by (2). The entries therefore equal the fold, and the lead's fields —
+//    the last entry's score, seq, score_reached_at and sort key — agree with them.
 // The fast path needs nothing but the state read: the batch stored every one of the lead's events itself (an event
-// already stored may be a crashed round's leftover, not yet folded anywhere) and all are newer than the lead's newest
+// already stored may be a dead round's leftover, not yet folded anywhere) and all are newer than the lead's newest
 // folded event. A round that lost its compare-and-set decides again from the lead as the winner left it: it still
 // appends when the winner's events were all older than its own, and recomputes otherwise.
+//
+// With `leases`, a worker scores only leads nobody else is scoring, so lost compare-and-sets become rare (a lease
+// that lapses under a stalled worker is still caught by the compare-and-set). On FerretDB they are what keeps two
+// workers' lead writes apart: its update is not atomic, so two compare-and-sets on one lead could both succeed.
 import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
@@ -45,6 +50,7 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import type { AnyBulkWriteOperation, Db, Filter } from "mongodb";
+import type { Leases } from "./leases.ts";
 import type { RuleMatch } from "./rules-cache.ts";
 import { bulkWriteChunked, insertNew, mapLimit, type StoreLimits } from "./store.ts";
 
@@ -59,7 +65,9 @@ export interface ScorerOptions {
   /** Compare-and-set rounds per lead before the batch fails (and is retried whole). */
   maxRounds?: number;
   /** Runs after the history is written and before the leads' compare-and-set (tests interleave a rival here). */
-  beforeCommit?: (round: number) => Promise<void>;
+  beforeCommit?: () => Promise<void>;
+  /** Keeps other workers off the leads of a round while it runs; without it only the compare-and-set decides. */
+  leases?: Leases;
 }
 
 export interface BatchResult {
@@ -118,7 +126,10 @@ interface Plan {
   existing: Map<string, StoredEntry>;
 }
 
-type StoredEntry = Pick<HistoryDocument, "_id" | "lead_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at">;
+type StoredEntry = Pick<
+  HistoryDocument,
+  "_id" | "lead_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at" | "late"
+>;
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
 const OR_CHUNK = 100;
@@ -308,7 +319,7 @@ export function createScorer(options: ScorerOptions) {
       const docs = await history
         .find(
           { $or: clauses },
-          { projection: { lead_id: 1, delta: 1, score: 1, reason: 1, seq: 1, score_reached_at: 1 } },
+          { projection: { lead_id: 1, delta: 1, score: 1, reason: 1, seq: 1, score_reached_at: 1, late: 1 } },
         )
         .toArray();
       for (const doc of docs) byLead.get(doc.lead_id)?.set(doc._id, doc);
@@ -352,32 +363,43 @@ export function createScorer(options: ScorerOptions) {
 
   async function writeHistory(plans: Plan[]): Promise<void> {
     const inserts: HistoryDocument[] = [];
-    const rewrites: AnyBulkWriteOperation<HistoryDocument>[] = [];
+    const changed: HistoryDocument[] = [];
     for (const p of plans) {
       for (const entry of p.fold.history) {
         const stored = p.existing.get(entry.event_id);
-        if (stored) {
-          // `late` belongs to the event's first scoring; a recomputation keeps it and rewrites only what changed.
-          if (!sameEntry(stored, entry)) {
-            rewrites.push({ updateOne: { filter: { _id: entry.event_id }, update: { $set: historyFields(entry) } } });
-          }
-        } else {
+        if (!stored) {
           const late = p.lateBefore !== null && entry.sort_key < p.lateBefore;
           inserts.push({ _id: entry.event_id, ...historyFields(entry), late });
+        } else if (!sameEntry(stored, entry)) {
+          // `late` belongs to the event's first scoring; a recomputation keeps it.
+          changed.push({ _id: entry.event_id, ...historyFields(entry), late: stored.late === true });
         }
       }
+    }
+    let rewrites = changed;
+    if (limits.rewriteByReplace && changed.length > 0) {
+      // FerretDB: one delete and one insert for all, instead of one scanning update per entry. A reader may miss
+      // these entries for a moment; a crash in between leaves them to the re-run, whose range covers them.
+      await history.deleteMany({ _id: { $in: changed.map((doc) => doc._id) } });
+      inserts.push(...changed);
+      rewrites = [];
     }
     // An entry that appeared since it was read was written by a concurrent round that read this event; it is
     // overwritten with this round's view, and whichever lead write wins decides which view stays (see the top).
     const clashes = await insertNew(history, inserts);
     for (const index of clashes) {
       const doc = inserts[index];
-      if (doc) {
-        const { _id, late: _late, ...fields } = doc;
-        rewrites.push({ updateOne: { filter: { _id }, update: { $set: fields } } });
-      }
+      if (doc) rewrites.push(doc);
     }
-    if (rewrites.length > 0) await bulkWriteChunked(history, rewrites, limits);
+    if (rewrites.length > 0) {
+      await bulkWriteChunked(
+        history,
+        rewrites.map(({ _id, late: _late, ...fields }) => ({
+          updateOne: { filter: { _id }, update: { $set: fields } },
+        })),
+        limits,
+      );
+    }
   }
 
   /** Compare-and-sets every planned lead; returns the plans whose write won. */
@@ -421,45 +443,67 @@ export function createScorer(options: ScorerOptions) {
     return plans.filter((p) => after.get(p.touched.leadId)?.write_id === writeId);
   }
 
+  /** One round over the given leads: plan, write history, compare-and-set. Returns the leads whose write won. */
+  async function round(pending: Touched[], result: BatchResult): Promise<Set<string>> {
+    const plans = await plan(pending);
+    await writeHistory(plans);
+    await options.beforeCommit?.();
+    const won = await commitLeads(plans);
+    const committedAt = now();
+    for (const p of won) {
+      const previous = p.lead?.current_score ?? 0;
+      const { newest } = p.touched;
+      result.updates.push({
+        lead_id: p.touched.leadId,
+        current_score: p.fold.score,
+        delta: p.fold.score - previous,
+        stage: stageFor(p.fold.score, thresholds),
+        event_id: newest._id,
+        event_type: newest.event_type,
+        timestamp: new Date(newest.timestamp).toISOString(),
+      });
+      result.late += p.touched.late ?? 0;
+      for (const doc of p.touched.fresh) result.lagsMs.push(committedAt - new Date(doc.received_at).getTime());
+    }
+    return new Set(won.map((p) => p.touched.leadId));
+  }
+
   async function scoreBatch(batch: readonly QueuedEvent[]): Promise<BatchResult> {
     const result: BatchResult = { updates: [], stored: 0, duplicates: 0, late: 0, retries: 0, lagsMs: [] };
     if (batch.length === 0) return result;
     const touched = await storeEvents(batch, result);
     let pending = [...touched.values()];
-    for (let round = 0; pending.length > 0; round += 1) {
-      if (round >= maxRounds) {
-        throw new Error(
-          `${pending.length} leads still contended after ${maxRounds} rounds (e.g. ${pending[0]?.leadId})`,
-        );
+    const leases = options.leases;
+    // A dead worker's leases lapse after their time to live; waiting longer than a few of those means trouble.
+    const deadline = now() + Math.max(10_000, 3 * (leases?.ttlMs ?? 0));
+    let lost = 0;
+    while (pending.length > 0) {
+      let mine = pending;
+      if (leases) {
+        const held = await leases.acquire(pending.map((t) => t.leadId));
+        mine = pending.filter((t) => held.has(t.leadId));
       }
-      if (round > 0) {
-        result.retries += pending.length;
+      if (mine.length === 0) {
+        if (now() > deadline) throw new Error(`${pending.length} leads stayed leased by other workers`);
+        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+        continue;
+      }
+      let won: Set<string>;
+      try {
+        won = await round(mine, result);
+      } finally {
+        await leases?.release(mine.map((t) => t.leadId));
+      }
+      const lostNow = mine.filter((t) => !won.has(t.leadId)).length;
+      if (lostNow > 0) {
+        lost += 1;
+        result.retries += lostNow;
+        if (lost >= maxRounds) throw new Error(`lead writes still contended after ${maxRounds} rounds`);
+        log.debug("lead writes lost to another worker; planning them again", { leads: lostNow });
         // Spread the competitors apart a little before they read again.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * round));
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * lost));
       }
-      const plans = await plan(pending);
-      await writeHistory(plans);
-      await options.beforeCommit?.(round);
-      const won = await commitLeads(plans);
-      const committedAt = now();
-      const winners = new Set(won.map((p) => p.touched.leadId));
-      for (const p of won) {
-        const previous = p.lead?.current_score ?? 0;
-        const { newest } = p.touched;
-        result.updates.push({
-          lead_id: p.touched.leadId,
-          current_score: p.fold.score,
-          delta: p.fold.score - previous,
-          stage: stageFor(p.fold.score, thresholds),
-          event_id: newest._id,
-          event_type: newest.event_type,
-          timestamp: new Date(newest.timestamp).toISOString(),
-        });
-        result.late += p.touched.late ?? 0;
-        for (const doc of p.touched.fresh) result.lagsMs.push(committedAt - new Date(doc.received_at).getTime());
-      }
-      pending = pending.filter((t) => !winners.has(t.leadId));
-      if (pending.length > 0) log.debug("lead writes lost to another worker; recomputing", { leads: pending.length });
+      pending = pending.filter((t) => !won.has(t.leadId));
     }
     return result;
   }

@@ -20,14 +20,25 @@ export interface StoreLimits {
    * any query, so each lookup is a full scan; one scan for all is far cheaper there, and far costlier on MongoDB.
    */
   batchLookups: boolean;
+  /**
+   * Whether recomputed history entries are replaced by one delete and one insert rather than updated one by one:
+   * on FerretDB each update scans the collection; on MongoDB an update by `_id` is cheap and never leaves a gap.
+   */
+  rewriteByReplace: boolean;
 }
 
 export async function detectStoreLimits(db: Db): Promise<StoreLimits> {
   const info = await db.admin().command({ buildInfo: 1 });
   if (typeof info.ferretdbVersion === "string") {
-    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4, batchLookups: true };
+    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4, batchLookups: true, rewriteByReplace: true };
   }
-  return { server: "mongodb", updateChunk: undefined, readConcurrency: 32, batchLookups: false };
+  return {
+    server: "mongodb",
+    updateChunk: undefined,
+    readConcurrency: 32,
+    batchLookups: false,
+    rewriteByReplace: false,
+  };
 }
 
 function writeErrorsOf(error: MongoBulkWriteError): { index: number; code: number | undefined }[] {

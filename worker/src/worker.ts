@@ -18,6 +18,7 @@ import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createBatcher } from "./batcher.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
+import { createLeases } from "./leases.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer } from "./scorer.ts";
@@ -80,6 +81,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
+  redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
   const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const rules = createRulesCache({
@@ -119,6 +122,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     },
     async start() {
       await mongo.connect();
+      await redis.connect();
       await subscriber.connect();
       await createIndexes(db, log);
       await rules.start();
@@ -132,6 +136,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         ruleFor: rules.ruleFor,
         limits,
         log,
+        // A dead worker's leases lapse as its jobs' locks do, so its jobs re-run on leads free to score.
+        leases: createLeases(redis, config.REDIS_PREFIX, config.JOB_LOCK_MS),
       });
 
       const scoreBatch = async (events: QueuedEvent[]) => {
@@ -216,6 +222,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await rules.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       subscriber.disconnect();
+      redis.disconnect();
       await mongo.close();
       if (summaryEveryMs > 0) logSummary();
     },

@@ -15,7 +15,8 @@ const ruleFor = (type: string) => {
   return rule ? { points: rule.points, rule_id: rule._id } : { points: 0, rule_id: null };
 };
 
-function scorer(beforeCommit?: (round: number) => Promise<void>) {
+/** A scorer without leases, so only the compare-and-set keeps rivals apart. */
+function scorer(beforeCommit?: () => Promise<void>) {
   return createScorer({
     db: testDb.db,
     cap: CAP,

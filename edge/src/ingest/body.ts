@@ -11,6 +11,10 @@ function tooLarge(maxBytes: number): ApiError {
   return new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes (after decompression)`);
 }
 
+function emptyBody(): ApiError {
+  return new ApiError("VALIDATION_FAILED", "the body is empty", [{ path: "(body)", message: "is required" }]);
+}
+
 function unreadable(): ApiError {
   return new ApiError("VALIDATION_FAILED", "the body could not be read", [
     { path: "(body)", message: "corrupt or truncated (gzip?) body" },
@@ -67,18 +71,16 @@ export async function readJsonBody(request: Request, maxBytes: number, allowText
       allowText ? "body must be application/json or text/plain" : "body must be application/json",
     );
   }
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) throw tooLarge(maxBytes);
+  const declared = request.headers.get("content-length");
+  if (Number(declared ?? "0") > maxBytes) throw tooLarge(maxBytes);
   const encoding = (request.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
   if (encoding !== "identity" && encoding !== "gzip") {
     throw new ApiError("UNSUPPORTED_MEDIA_TYPE", "Content-Encoding must be gzip or absent");
   }
-  if (!request.body) {
-    throw new ApiError("VALIDATION_FAILED", "the body is empty", [{ path: "(body)", message: "is required" }]);
-  }
   let bytes: Uint8Array;
-  if (encoding === "identity" && request.headers.has("content-length")) {
-    // The common case: a declared length within the cap (the server holds the body to it), read in one piece.
+  if (encoding === "identity" && declared !== null) {
+    // The common case: a declared length within the cap (the server holds the body to it), read in one piece
+    // without a stream (touching `request.body` alone makes Deno build one).
     bytes = new Uint8Array(
       await request.arrayBuffer().catch(() => {
         throw unreadable();
@@ -86,6 +88,7 @@ export async function readJsonBody(request: Request, maxBytes: number, allowText
     );
     if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
   } else {
+    if (!request.body) throw emptyBody();
     const stream =
       encoding === "gzip"
         ? request.body.pipeThrough(
@@ -94,6 +97,7 @@ export async function readJsonBody(request: Request, maxBytes: number, allowText
         : request.body;
     bytes = await readAll(stream, maxBytes);
   }
+  if (bytes.byteLength === 0) throw emptyBody();
   let text: string;
   try {
     text = utf8.decode(bytes);

@@ -1,6 +1,8 @@
 // Makes sure the backing services (Redis, MongoDB) answer, starting project-local ones when nothing does.
 // Used by `npm start`, `npm test` and `.ci/run`. Never touches a service it did not start.
-//   tsx scripts/services.ts [up|down|status] [--quiet]
+//   tsx scripts/services.ts [up|down|status] [--quiet] [--ferretdb-binary]
+// `--ferretdb-binary` also builds .data/bin/ferretdb when Go is installed, even if a MongoDB already answers: the
+// fault-injection tests start FerretDB servers of their own.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
@@ -234,6 +236,7 @@ async function main() {
   const command = args.find((arg) => !arg.startsWith("--")) ?? "up";
   const say: Say = quiet ? () => undefined : (line) => console.log(line);
   if (command === "up") {
+    if (args.includes("--ferretdb-binary") && hasCommand("go")) buildFerretdb(say);
     const started = await ensureServices(process.env, say);
     if (quiet && started.length > 0) console.log(`services: started ${started.map((s) => s.what).join(", ")}`);
   } else if (command === "down") {

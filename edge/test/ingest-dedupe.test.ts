@@ -2,7 +2,7 @@ import { dedupeKey } from "@leadscore/contracts";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { CLAIMED, type Claimer, createClaimer, SEEN } from "../src/ingest/dedupe.ts";
+import { CLAIMED, type Claimer, createClaimer, PENDING, SEEN } from "../src/ingest/dedupe.ts";
 
 describe("claiming event ids in Redis", () => {
   const prefix = uniqueName();
@@ -21,16 +21,26 @@ describe("claiming event ids in Redis", () => {
     await test.cleanup();
   });
 
-  it("claims a new id once, with the window's TTL, and finds it seen afterwards", async () => {
+  it("claims a new id once, pending until its event is queued, then seen for the window's TTL", async () => {
     expect(await claimer.claim([key("a")])).toEqual([CLAIMED]);
+    expect(await claimer.claim([key("a")])).toEqual([PENDING]);
+    expect(await test.redis.ttl(key("a"))).toBeLessThanOrEqual(10);
+    await claimer.confirm([key("a")]);
     expect(await claimer.claim([key("a")])).toEqual([SEEN]);
     const ttl = await test.redis.ttl(key("a"));
-    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeGreaterThan(10);
     expect(ttl).toBeLessThanOrEqual(60);
   });
 
+  it("frees an id whose claim is never confirmed once the pending mark expires", async () => {
+    const short = createClaimer({ redis, ttlSeconds: 60, pendingTtlSeconds: 1 });
+    expect(await short.claim([key("orphan")])).toEqual([CLAIMED]);
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    expect(await short.claim([key("orphan")])).toEqual([CLAIMED]);
+  });
+
   it("gives a key claimed twice in one call to the first only", async () => {
-    expect(await claimer.claim([key("b"), key("c"), key("b")])).toEqual([CLAIMED, CLAIMED, SEEN]);
+    expect(await claimer.claim([key("b"), key("c"), key("b")])).toEqual([CLAIMED, CLAIMED, PENDING]);
   });
 
   it("gives an id claimed by many concurrent requests to exactly one", async () => {

@@ -35,7 +35,8 @@ export interface FaultStack {
   readonly redis: Redis;
   readonly db: Db;
   readonly queue: Queue.Queue;
-  startEdge(): Promise<string>;
+  /** Starts an edge (with extra environment, e.g. another REDIS_URL); resolves with its base URL. */
+  startEdge(env?: Record<string, string>): Promise<string>;
   killEdge(): Promise<void>;
   startWorker(): Promise<RunningProcess>;
   /** SIGKILLs the worker at `index` (no chance to finish or release its jobs). */
@@ -171,10 +172,16 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
     get edgeUrl() {
       return edgeUrl;
     },
-    async startEdge() {
+    async startEdge(extra = {}) {
       edge = track(
         "edge",
-        startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, { ...env, PORT: "0", LOG_LEVEL: "info", ...options.edgeEnv }),
+        startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
+          ...env,
+          PORT: "0",
+          LOG_LEVEL: "info",
+          ...options.edgeEnv,
+          ...extra,
+        }),
       );
       const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
       edgeUrl = `http://127.0.0.1:${port}`;

@@ -1,33 +1,50 @@
 import type { Redis } from "ioredis";
 import { createBatcher, withDeadline } from "./batcher.ts";
 
-/** What claiming an event id found: this request is the first (`CLAIMED`), or it was seen (`SEEN`), or Redis failed. */
+/**
+ * What claiming an event id found: this request is the first (`CLAIMED`); the event was queued before (`SEEN`);
+ * another request claimed it and has not queued it yet (`PENDING`); or Redis failed.
+ */
 export const CLAIMED = 1;
 export const SEEN = 0;
+export const PENDING = 2;
 export const FAILED = -1;
-export type Claim = typeof CLAIMED | typeof SEEN | typeof FAILED;
+export type Claim = typeof CLAIMED | typeof SEEN | typeof PENDING | typeof FAILED;
 
 /**
- * `SET key 1 EX ttl NX` for every key, in one round trip: far cheaper for the edge than a pipeline of SETs (one
- * reply to parse instead of one per event). `pcall` keeps going past a failed SET (e.g. Redis out of memory) and
- * reports it, so the caller knows exactly which keys it set and can release them.
+ * Claims every key in one round trip: far cheaper for the edge than a pipeline of SETs (one reply to parse instead
+ * of one per event). A claim is made in two steps: `SET key p EX <short> NX` here, and `SET key 1 EX <ttl> XX`
+ * (CONFIRM_SCRIPT) once the event is in the queue. So an id whose claimer died before queueing it (the edge killed,
+ * Redis lost mid-request) is never answered "duplicate": it reads as pending until the short TTL frees it, and the
+ * client's retry is queued then. `pcall` keeps going past a failed SET (e.g. Redis out of memory) and reports it,
+ * so the caller knows exactly which keys it set and can release them.
  * On Redis Cluster every key of a script must live in one slot: give REDIS_PREFIX a hash tag (`{leadscore}`), as
  * the Bull queue needs anyway.
  */
 const CLAIM_SCRIPT = `
 local out = {}
 for i = 1, #KEYS do
-  local reply = redis.pcall('SET', KEYS[i], '1', 'EX', ARGV[1], 'NX')
-  if type(reply) == 'table' and reply.err then out[i] = -1 elseif reply then out[i] = 1 else out[i] = 0 end
+  local reply = redis.pcall('SET', KEYS[i], 'p', 'EX', ARGV[1], 'NX')
+  if type(reply) == 'table' and reply.err then out[i] = -1
+  elseif reply then out[i] = 1
+  elseif redis.call('GET', KEYS[i]) == 'p' then out[i] = 2
+  else out[i] = 0 end
 end
 return out`;
 
+const CONFIRM_SCRIPT = `
+for i = 1, #KEYS do redis.pcall('SET', KEYS[i], '1', 'EX', ARGV[1], 'XX') end
+return #KEYS`;
+
 const COMMAND = "leadscoreClaimIds";
+const CONFIRM_COMMAND = "leadscoreConfirmIds";
 type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number[]>;
 
 export interface ClaimerOptions {
   redis: Redis;
   ttlSeconds: number;
+  /** How long a claim stays pending (answered neither "new" nor "duplicate") if its event is never queued. */
+  pendingTtlSeconds?: number;
   /** Most keys sent in one script call (a request's keys always travel together). */
   maxKeys?: number;
   maxInflight?: number;
@@ -42,9 +59,11 @@ export interface ClaimerOptions {
 export function createClaimer(options: ClaimerOptions) {
   const { redis } = options;
   const deadlineMs = options.deadlineMs ?? 2000;
+  const pendingTtl = options.pendingTtlSeconds ?? 10;
   redis.defineCommand(COMMAND, { lua: CLAIM_SCRIPT });
-  const claimIds = (keys: string[]) =>
-    (redis as unknown as Record<typeof COMMAND, ClaimCommand>)[COMMAND](keys.length, ...keys, options.ttlSeconds);
+  redis.defineCommand(CONFIRM_COMMAND, { lua: CONFIRM_SCRIPT });
+  const commands = redis as unknown as Record<typeof COMMAND | typeof CONFIRM_COMMAND, ClaimCommand>;
+  const claimIds = (keys: string[]) => commands[COMMAND](keys.length, ...keys, pendingTtl);
 
   const release = async (keys: string[]) => {
     if (keys.length > 0) await redis.del(...keys);
@@ -70,12 +89,28 @@ export function createClaimer(options: ClaimerOptions) {
     },
   });
 
+  const confirmer = createBatcher<string[], undefined>({
+    maxSize: options.maxKeys ?? 2000,
+    maxInflight: options.maxInflight ?? 2,
+    size: (keys) => keys.length,
+    async send(requests) {
+      const keys = requests.flat();
+      await commands[CONFIRM_COMMAND](keys.length, ...keys, options.ttlSeconds);
+      return [];
+    },
+  });
+
   return {
     /** One claim per key, in order. Rejects when Redis does not answer (nothing is known to be set then). */
     claim: (keys: string[]) => batcher.submit(keys),
+    /** Marks claimed ids as queued, for the whole de-duplication window. */
+    confirm: (keys: string[]) => confirmer.submit(keys),
     /** Forgets claimed ids whose events were not queued. */
     release,
-    flush: batcher.flush,
+    async flush() {
+      await batcher.flush();
+      await confirmer.flush();
+    },
   };
 }
 export type Claimer = ReturnType<typeof createClaimer>;

@@ -55,6 +55,8 @@ export function createIngestion(
     async flush() {
       await claimer.flush();
       await enqueuer.flush();
+      // The confirmations of what the last jobs queued.
+      await claimer.flush();
     },
   };
 }

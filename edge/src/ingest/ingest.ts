@@ -3,7 +3,7 @@ import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";
-import { CLAIMED, type Claimer, FAILED, SEEN } from "./dedupe.ts";
+import { CLAIMED, type Claimer, FAILED, PENDING, SEEN } from "./dedupe.ts";
 import type { Enqueuer } from "./enqueuer.ts";
 import { uuidv7 } from "./uuidv7.ts";
 
@@ -27,10 +27,14 @@ export interface IngestOptions {
   /** Waiting events past which new events are refused with 503. */
   maxQueueDepth: number;
   now: () => number;
+  /** How long to wait for another request's claim on the same event id to be settled before answering 503. */
+  pendingWaitMs?: number;
 }
 
 /** How often the queue depth behind the back-pressure check is refreshed. */
 const DEPTH_REFRESH_MS = 1000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function unavailable(message: string): ApiError {
   return new ApiError("SERVICE_UNAVAILABLE", message, [], { "Retry-After": "1" });
@@ -139,6 +143,29 @@ export function createIngest(options: IngestOptions) {
       } catch (error) {
         throw refuse("the dedupe check failed", { error: (error as Error).message });
       }
+      // An id another request claimed and has not queued yet: wait for that request's outcome instead of
+      // guessing it (a concurrent copy is a duplicate once the first is queued; an id whose claimer died is free
+      // again once its pending mark expires, and then this request's retry is the one that queues it).
+      const pendingWaitMs = options.pendingWaitMs ?? 2500;
+      for (let pause = 5, waited = 0; claims.includes(PENDING) && waited < pendingWaitMs; pause *= 2) {
+        await sleep(pause);
+        waited += pause;
+        const again = claims.flatMap((claim, i) => (claim === PENDING ? [i] : []));
+        let replies: number[];
+        try {
+          replies = await claimer.claim(again.map((i) => (candidates[i] as (typeof candidates)[number]).key));
+        } catch (error) {
+          await release(candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key));
+          throw refuse("the dedupe check failed", { error: (error as Error).message });
+        }
+        again.forEach((index, k) => {
+          claims[index] = replies[k] ?? FAILED;
+        });
+      }
+      if (claims.includes(PENDING)) {
+        await release(candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key));
+        throw refuse("another request with the same event id is still being queued", { events: candidates.length });
+      }
       const fresh: typeof candidates = [];
       for (let i = 0; i < candidates.length; i++) {
         const candidate = candidates[i] as (typeof candidates)[number];
@@ -171,6 +198,11 @@ export function createIngest(options: IngestOptions) {
         for (const item of fresh) {
           results[item.index] = { index: item.index, event_id: item.event.event_id, status: "accepted" };
         }
+        // Not awaited: until it lands, a repeat of these ids waits as for a pending claim, and if it never lands
+        // the pending marks expire and a repeat is queued again (the worker's write keeps it counted once).
+        claimer.confirm(fresh.map((item) => item.key)).catch((error: Error) => {
+          options.log.warn("could not confirm dedupe keys of queued events", { error: error.message });
+        });
       }
       metrics.accepted(fresh.length);
       metrics.duplicates(duplicates);

@@ -1,0 +1,56 @@
+// The edge marks an event id as seen in Redis before it queues the event. If the edge dies between the two, the
+// client never got an answer and sends the event again: that retry must be queued, not answered "duplicate" for an
+// event that is nowhere. (The same holds when Redis, rather than the edge, goes away between the two writes.)
+import { dedupeKey, type EventsJob } from "@leadscore/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
+import { type RedisProxy, startRedisProxy } from "./redis-proxy.ts";
+import { type FaultStack, startFaultStack } from "./stack.ts";
+
+const EVENT = { event_id: "in-the-window", lead_id: "window-lead", event_type: "purchase" };
+
+describe("when the edge dies after claiming an event id and before queueing the event", () => {
+  let stack: FaultStack;
+  let proxy: RedisProxy;
+  beforeAll(async () => {
+    stack = await startFaultStack();
+    proxy = await startRedisProxy(Number(new URL(stack.redisUrl).port));
+  }, 90_000);
+  afterAll(async () => {
+    await proxy?.close();
+    await stack?.stop();
+  }, 60_000);
+
+  const send = (base: string) =>
+    fetch(`${base}/api/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${stack.writeKey}` },
+      body: JSON.stringify(EVENT),
+    });
+
+  it("queues the client's retry of the event", async () => {
+    const first = await stack.startEdge({ REDIS_URL: proxy.url });
+    // Bull's writes to the queue stop reaching Redis; the de-duplication key still does.
+    proxy.arm(`${stack.prefix}:events:`);
+    const unanswered = send(first).then(
+      (response) => response.status,
+      () => 0,
+    );
+    await eventually(async () => (await stack.redis.exists(dedupeKey(stack.prefix, EVENT.event_id))) === 1, 10_000);
+    await eventually(async () => proxy.held() > 0, 10_000);
+    await stack.killEdge();
+    expect(await unanswered).toBe(0);
+    await proxy.close();
+
+    const second = await stack.startEdge();
+    const statuses: number[] = [];
+    await eventually(async () => {
+      const response = await send(second);
+      statuses.push(response.status);
+      return response.ok;
+    }, 30_000);
+    const jobs = await stack.queue.getWaiting(0, -1);
+    const queued = jobs.flatMap((job) => (job.data as EventsJob).events).filter((e) => e.event_id === EVENT.event_id);
+    expect({ statuses, queued: queued.length }).toEqual({ statuses: expect.any(Array), queued: 1 });
+  }, 120_000);
+});

@@ -1,0 +1,137 @@
+// Faults under load: while a client sends events at a steady rate (retrying every 503 and every request that got no
+// answer, as clients must), workers are SIGKILLed, Redis restarts, the MongoDB-compatible server goes away for a
+// while and the edge is SIGKILLed and replaced. Afterwards every event the client was told "yes" about is scored
+// exactly once, nothing else is, and every lead's history is the pure fold of its stored events.
+//
+// CI size by default; FAULT_EVENTS, FAULT_RATE (events/s) and FAULT_MONGO_DOWN_MS make it longer, e.g.
+//   FAULT_EVENTS=50000 FAULT_RATE=300 npx vitest run tests/reliability/faults.test.ts
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { COLLECTIONS, DEFAULT_SCORE_CAP, type RuleDocument } from "@leadscore/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { uniqueName } from "../../test-support/index.ts";
+import { type AuditReport, auditScores } from "./audit.ts";
+import { createLoadClient } from "./client.ts";
+import { drained, type QueueState } from "./queue-state.ts";
+import { type FaultStack, startFaultStack } from "./stack.ts";
+import { buildWorkload, NEGATIVE_RULE } from "./workload.ts";
+
+const EVENTS = Number(process.env.FAULT_EVENTS ?? 1500);
+const RATE = Number(process.env.FAULT_RATE ?? 50);
+const MONGO_DOWN_MS = Number(process.env.FAULT_MONGO_DOWN_MS ?? 10_000);
+const DURATION_MS = (EVENTS / RATE) * 1000;
+// Start-up, the load itself, the faults' own time, and the drain of everything queued during the outage.
+const TIMEOUT_MS = 120_000 + DURATION_MS * 2 + MONGO_DOWN_MS * 2;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe("when processes crash and services restart under load", () => {
+  let stack: FaultStack | undefined;
+  afterAll(async () => {
+    await stack?.stop();
+  }, 60_000);
+
+  let report: AuditReport;
+  let queue: QueueState;
+  let client: ReturnType<typeof createLoadClient>;
+  const faults: string[] = [];
+
+  beforeAll(async () => {
+    stack = await startFaultStack({ workerEnv: { JOB_LOCK_MS: "5000" } });
+    const running = stack;
+    const at = new Date();
+    await running.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
+      _id: NEGATIVE_RULE.event_type,
+      ...NEGATIVE_RULE,
+      active: true,
+      label: "Unsubscribe",
+      created_at: at,
+      updated_at: at,
+    });
+    await running.startEdge();
+    await Promise.all([running.startWorker(), running.startWorker()]);
+
+    const runId = uniqueName("f");
+    const sends = buildWorkload({ runId, events: EVENTS, rate: RATE, seed: 7 });
+    client = createLoadClient({ baseUrl: () => running.edgeUrl, writeKey: running.writeKey });
+    const started = Date.now();
+    const when = async (fraction: number) => {
+      const wait = started + fraction * DURATION_MS - Date.now();
+      if (wait > 0) await sleep(wait);
+    };
+    const note = (what: string) => faults.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
+
+    const chaos = (async () => {
+      await when(0.1);
+      await running.killWorker(0);
+      note("SIGKILL worker 1");
+      await running.startWorker();
+      await when(0.22);
+      await running.restartRedis();
+      note("Redis restarted (SIGTERM, start on the same append-only file)");
+      await when(0.35);
+      note(`MongoDB-compatible server killed for ${MONGO_DOWN_MS / 1000} s`);
+      await running.outageMongo(MONGO_DOWN_MS);
+      note("MongoDB-compatible server back");
+      await when(0.7);
+      await running.killEdge();
+      note("SIGKILL edge");
+      await running.startEdge();
+      note("new edge listening");
+      await when(0.85);
+      await running.killWorker(1);
+      note("SIGKILL worker 2");
+      await running.startWorker();
+    })();
+    try {
+      await Promise.all([client.run(sends), chaos]);
+      queue = await drained(running.redis, running.prefix, 120_000 + MONGO_DOWN_MS * 2);
+      report = await auditScores(running.db, client.acknowledged(), DEFAULT_SCORE_CAP);
+    } catch (error) {
+      const file = join(tmpdir(), `${running.prefix}.log`);
+      await writeFile(file, running.output());
+      console.error(`fault run failed; the output of every process is in ${file}`);
+      throw error;
+    }
+    const figures = client.figures();
+    console.info(
+      [
+        `fault run: ${EVENTS} events at ${RATE}/s over ${(DURATION_MS / 1000).toFixed(0)} s`,
+        ...faults.map((line) => `  ${line}`),
+        `  sent ${figures.sent} distinct events in ${figures.requests} requests`,
+        `  accepted (2xx) ${figures.acknowledged}, refused by contract ${figures.refused}`,
+        `  refused with 503 and retried ${figures.unavailable}, no answer and retried ${figures.connectionErrors}`,
+        `  answered "duplicate" ${figures.answeredDuplicate}, accepted twice after a lost answer ${client.acceptedTwice().length}`,
+        `  scored ${report.scored} over ${report.leads} leads; lost ${report.lost.length}, duplicated ${report.duplicated.length}`,
+        `  queue: ${queue.completed} completed jobs kept, ${queue.failed} failed`,
+      ].join("\n"),
+    );
+  }, TIMEOUT_MS);
+
+  it("gives every request a definite answer the contract allows", () => {
+    expect(client.figures().unexpected).toEqual([]);
+    // The faults were felt: requests went unanswered while the edge was down.
+    expect(client.figures().connectionErrors).toBeGreaterThan(0);
+    expect(client.neverAcknowledged().size).toBe(client.figures().refused);
+  });
+
+  it("drains the queue with no failed job", () => {
+    expect(queue.failedReasons).toEqual({});
+  });
+
+  it("scores every acknowledged event exactly once", () => {
+    expect(report.lost).toEqual([]);
+    expect(report.duplicated).toEqual([]);
+    expect(report.missingEvents).toEqual([]);
+    expect(report.scored).toBe(client.acknowledged().size);
+  });
+
+  it("scores nothing the client was not told was accepted", () => {
+    expect(report.phantoms).toEqual([]);
+  });
+
+  it("keeps every lead's history equal to the fold of its stored events", () => {
+    expect(report.problems).toEqual([]);
+  });
+});

@@ -1,0 +1,117 @@
+// The traffic of the fault test: events with known ids over a few dozen leads (so leads see concurrent and late
+// events), through every ingestion route, with client resends of earlier events and a few events the edge must
+// refuse. Deterministic for a seed, so a failing run can be repeated.
+import type { ClientEvent, Route, Send } from "./client.ts";
+
+/** An extra rule the fault test stores, so scores also meet the floor at 0. */
+export const NEGATIVE_RULE = { event_type: "unsubscribe", points: -40 };
+
+const TYPES: [string, number][] = [
+  ["page_view", 40],
+  ["email_open", 20],
+  ["form_submission", 10],
+  ["demo_request", 8],
+  ["purchase", 8],
+  [NEGATIVE_RULE.event_type, 8],
+  // No rule: accepted, recorded, scores 0.
+  ["video_play", 6],
+];
+
+/** mulberry32: small, fast, and good enough to shuffle a workload. */
+function createRandom(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface WorkloadOptions {
+  runId: string;
+  /** Distinct events to send (resends and refused events come on top). */
+  events: number;
+  /** Events per second. */
+  rate: number;
+  leads?: number;
+  seed?: number;
+  /** Share of events stamped up to `lateMs` before their send time, so they arrive late for their lead. */
+  lateRate?: number;
+  lateMs?: number;
+}
+
+export function buildWorkload(options: WorkloadOptions): Send[] {
+  const random = createRandom(options.seed ?? 1);
+  const leads = options.leads ?? 40;
+  const lateRate = options.lateRate ?? 0.05;
+  const lateMs = options.lateMs ?? 5 * 60_000;
+  const now = Date.now();
+  const total = TYPES.reduce((sum, [, weight]) => sum + weight, 0);
+  const pickType = () => {
+    let roll = random() * total;
+    for (const [type, weight] of TYPES) {
+      roll -= weight;
+      if (roll < 0) return type;
+    }
+    return "page_view";
+  };
+  let next = 0;
+  let scheduled = 0;
+  const fresh = (): ClientEvent => {
+    // Stamped a moment before it is due to be sent, like a tracker; some events come from a slow device's buffer.
+    const sentAt = Math.floor(now + (scheduled * 1000) / options.rate) - 1000;
+    return {
+      event_id: `${options.runId}-${next++}`,
+      // Squaring skews traffic towards the first leads, which then see many concurrent writers.
+      lead_id: `${options.runId}-lead-${Math.floor(random() ** 2 * leads)}`,
+      event_type: pickType(),
+      timestamp: random() < lateRate ? sentAt - Math.floor(random() * lateMs) : sentAt,
+    };
+  };
+  const refusedEvent = (): ClientEvent => ({ ...fresh(), timestamp: now + 60 * 60_000 });
+
+  const sends: Send[] = [];
+  const sentEvents: ClientEvent[] = [];
+  const push = (route: Route, events: ClientEvent[], invalid: ClientEvent[] = []) => {
+    sends.push({
+      route,
+      events,
+      invalid: new Set(invalid.map((event) => event.event_id)),
+      atMs: (scheduled * 1000) / options.rate,
+    });
+    scheduled += events.length;
+    for (const event of events) if (!invalid.includes(event)) sentEvents.push(event);
+  };
+  const resendOf = () => sentEvents[Math.floor(random() * sentEvents.length)] as ClientEvent;
+
+  while (next < options.events) {
+    const roll = random();
+    if (roll < 0.03 && sentEvents.length > 0) {
+      // A client retry of an earlier event, unchanged: must come back "duplicate" and count once.
+      push("events", [resendOf()]);
+    } else if (roll < 0.05) {
+      const bad = refusedEvent();
+      push("events", [bad], [bad]);
+    } else if (roll < 0.6) {
+      push("events", [fresh()]);
+    } else if (roll < 0.8) {
+      const size = 5 + Math.floor(random() * 16);
+      const events = Array.from({ length: size }, fresh);
+      const invalid: ClientEvent[] = [];
+      if (random() < 0.3) {
+        const bad = refusedEvent();
+        events.splice(Math.floor(random() * events.length), 0, bad);
+        invalid.push(bad);
+      }
+      if (random() < 0.3 && sentEvents.length > 0) events.push(resendOf());
+      push("batch", events, invalid);
+    } else if (roll < 0.92) {
+      push("pixel", [fresh()]);
+    } else {
+      push("beacon", Array.from({ length: 3 }, fresh));
+    }
+  }
+  return sends;
+}

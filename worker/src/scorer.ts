@@ -128,8 +128,26 @@ interface Plan {
 
 type StoredEntry = Pick<
   HistoryDocument,
-  "_id" | "lead_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at" | "late"
+  "_id" | "lead_id" | "sort_key" | "delta" | "score" | "reason" | "seq" | "score_reached_at" | "late"
 >;
+
+/** What the slow path reads for each lead: stored events and history entries from its key, and the state before. */
+interface Ranges {
+  events: Map<string, EventDocument[]>;
+  entries: Map<string, Map<string, StoredEntry>>;
+  starts: Map<string, FoldState>;
+}
+
+const ENTRY_PROJECTION = {
+  lead_id: 1,
+  sort_key: 1,
+  delta: 1,
+  score: 1,
+  reason: 1,
+  seq: 1,
+  score_reached_at: 1,
+  late: 1,
+} as const;
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
 const OR_CHUNK = 100;
@@ -265,66 +283,77 @@ export function createScorer(options: ScorerOptions) {
     return { score: previous.score, count, reachedAt };
   }
 
+  /** Stored events and history entries at or after each lead's key: one indexed `$or` query per chunk of leads. */
+  async function readRanges(touched: Touched[]): Promise<Ranges> {
+    const ranges: Ranges = { events: new Map(), entries: new Map(), starts: new Map() };
+    for (const t of touched) {
+      ranges.events.set(t.leadId, []);
+      ranges.entries.set(t.leadId, new Map());
+    }
+    const chunks: Touched[][] = [];
+    for (let from = 0; from < touched.length; from += OR_CHUNK) chunks.push(touched.slice(from, from + OR_CHUNK));
+    const clauses = (chunk: Touched[]) => chunk.map((t) => ({ lead_id: t.leadId, sort_key: { $gte: t.fromKey } }));
+    await Promise.all([
+      ...chunks.map(async (chunk) => {
+        const docs = await events.find({ $or: clauses(chunk) }, { projection: { metadata: 0 } }).toArray();
+        for (const doc of docs) ranges.events.get(doc.lead_id)?.push(doc);
+      }),
+      ...chunks.map(async (chunk) => {
+        const docs = await history.find({ $or: clauses(chunk) }, { projection: ENTRY_PROJECTION }).toArray();
+        for (const doc of docs) ranges.entries.get(doc.lead_id)?.set(doc._id, doc);
+      }),
+      mapLimit(touched, limits.readConcurrency, async (t) => {
+        ranges.starts.set(t.leadId, await stateBefore(t.leadId, t.fromKey));
+      }),
+    ]);
+    return ranges;
+  }
+
   /**
-   * The fold state before each lead's key. MongoDB answers one indexed lookup per lead best; FerretDB scans the
-   * whole collection for any query, so there one query for all the leads' earlier entries costs one scan, not many.
+   * The same from one query per collection for all the leads, split by key in memory. FerretDB evaluates every
+   * query over the whole collection (an `$or` of many clauses costs that many times over), so there this is far
+   * cheaper; on MongoDB it would read each lead's whole history.
    */
-  async function statesBefore(touched: Touched[]): Promise<FoldState[]> {
-    if (!limits.batchLookups) {
-      return mapLimit(touched, limits.readConcurrency, (t) => stateBefore(t.leadId, t.fromKey));
+  async function readRangesInBulk(touched: Touched[]): Promise<Ranges> {
+    const ranges: Ranges = { events: new Map(), entries: new Map(), starts: new Map() };
+    const fromKey = new Map(touched.map((t) => [t.leadId, t.fromKey]));
+    const ids = [...fromKey.keys()];
+    const latest = new Map<string, StoredEntry>();
+    for (const id of ids) {
+      ranges.events.set(id, []);
+      ranges.entries.set(id, new Map());
     }
-    const latest = new Map<string, Pick<HistoryDocument, "sort_key" | "score" | "seq" | "score_reached_at">>();
-    for (let from = 0; from < touched.length; from += OR_CHUNK) {
-      const clauses = touched
-        .slice(from, from + OR_CHUNK)
-        .map((t) => ({ lead_id: t.leadId, sort_key: { $lt: t.fromKey } }));
-      const docs = await history
-        .find({ $or: clauses }, { projection: { lead_id: 1, sort_key: 1, score: 1, seq: 1, score_reached_at: 1 } })
-        .toArray();
-      for (const doc of docs) {
-        const best = latest.get(doc.lead_id);
-        if (!best || doc.sort_key > best.sort_key) latest.set(doc.lead_id, doc);
-      }
-    }
-    return mapLimit(touched, limits.readConcurrency, async (t) => {
+    await Promise.all([
+      events
+        .find({ lead_id: { $in: ids } }, { projection: { metadata: 0 } })
+        .toArray()
+        .then((docs) => {
+          for (const doc of docs) {
+            if (doc.sort_key >= (fromKey.get(doc.lead_id) ?? "")) ranges.events.get(doc.lead_id)?.push(doc);
+          }
+        }),
+      history
+        .find({ lead_id: { $in: ids } }, { projection: ENTRY_PROJECTION })
+        .toArray()
+        .then((docs) => {
+          for (const doc of docs) {
+            if (doc.sort_key >= (fromKey.get(doc.lead_id) ?? "")) ranges.entries.get(doc.lead_id)?.set(doc._id, doc);
+            else if (doc.sort_key > (latest.get(doc.lead_id)?.sort_key ?? "")) latest.set(doc.lead_id, doc);
+          }
+        }),
+    ]);
+    await mapLimit(touched, limits.readConcurrency, async (t) => {
       const previous = latest.get(t.leadId);
-      if (!previous) return ZERO;
-      // An entry without the worker's bookkeeping (made by hand): the per-lead lookup rebuilds it.
-      if (previous.seq === undefined || previous.score_reached_at === undefined)
-        return stateBefore(t.leadId, t.fromKey);
-      return { score: previous.score, count: previous.seq, reachedAt: msOrNull(previous.score_reached_at) };
+      let start = ZERO;
+      if (previous?.seq !== undefined && previous.score_reached_at !== undefined) {
+        start = { score: previous.score, count: previous.seq, reachedAt: msOrNull(previous.score_reached_at) };
+      } else if (previous) {
+        // An entry without the worker's bookkeeping (made by hand): the per-lead lookup rebuilds it.
+        start = await stateBefore(t.leadId, t.fromKey);
+      }
+      ranges.starts.set(t.leadId, start);
     });
-  }
-
-  /** Every stored event at or after each lead's key, in one query per chunk of leads. */
-  async function eventsFrom(touched: Touched[]): Promise<Map<string, EventDocument[]>> {
-    const byLead = new Map<string, EventDocument[]>(touched.map((t) => [t.leadId, []]));
-    for (let from = 0; from < touched.length; from += OR_CHUNK) {
-      const clauses = touched
-        .slice(from, from + OR_CHUNK)
-        .map((t) => ({ lead_id: t.leadId, sort_key: { $gte: t.fromKey } }));
-      const docs = await events.find({ $or: clauses }, { projection: { metadata: 0 } }).toArray();
-      for (const doc of docs) byLead.get(doc.lead_id)?.push(doc);
-    }
-    return byLead;
-  }
-
-  /** The history entries already stored at or after each lead's key, so unchanged ones are not written again. */
-  async function entriesFrom(touched: Touched[]): Promise<Map<string, Map<string, StoredEntry>>> {
-    const byLead = new Map<string, Map<string, StoredEntry>>(touched.map((t) => [t.leadId, new Map()]));
-    for (let from = 0; from < touched.length; from += OR_CHUNK) {
-      const clauses = touched
-        .slice(from, from + OR_CHUNK)
-        .map((t) => ({ lead_id: t.leadId, sort_key: { $gte: t.fromKey } }));
-      const docs = await history
-        .find(
-          { $or: clauses },
-          { projection: { lead_id: 1, delta: 1, score: 1, reason: 1, seq: 1, score_reached_at: 1, late: 1 } },
-        )
-        .toArray();
-      for (const doc of docs) byLead.get(doc.lead_id)?.set(doc._id, doc);
-    }
-    return byLead;
+    return ranges;
   }
 
   async function plan(pending: Touched[]): Promise<Plan[]> {
@@ -350,13 +379,14 @@ export function createScorer(options: ScorerOptions) {
       }
     }
     if (slow.length > 0) {
-      const [ranges, stored, starts] = await Promise.all([eventsFrom(slow), entriesFrom(slow), statesBefore(slow)]);
-      slow.forEach((touched, i) => {
+      const ranges = limits.batchLookups ? await readRangesInBulk(slow) : await readRanges(slow);
+      for (const touched of slow) {
         const lead = states.get(touched.leadId);
-        const fold = foldScores((ranges.get(touched.leadId) ?? []).map(toScorable), cap, starts[i] ?? ZERO);
-        const existing = stored.get(touched.leadId) ?? new Map();
+        const stored = (ranges.events.get(touched.leadId) ?? []).map(toScorable);
+        const fold = foldScores(stored, cap, ranges.starts.get(touched.leadId) ?? ZERO);
+        const existing = ranges.entries.get(touched.leadId) ?? new Map();
         plans.push({ touched, lead, slow: true, fold, lateBefore: lead?.last_sort_key ?? null, existing });
-      });
+      }
     }
     return plans;
   }

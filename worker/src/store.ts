@@ -16,8 +16,9 @@ export interface StoreLimits {
   /** Most reads in flight at once for per-lead lookups. */
   readConcurrency: number;
   /**
-   * Whether per-lead lookups should be one query for many leads. FerretDB 1.x (SQLite) uses no index but `_id` for
-   * any query, so each lookup is a full scan; one scan for all is far cheaper there, and far costlier on MongoDB.
+   * Whether the slow path reads its leads' events and history with one `lead_id: { $in }` query per collection
+   * rather than indexed range queries and a lookup per lead. FerretDB 1.x evaluates every query over the whole
+   * collection, so one pass for all is far cheaper there; on MongoDB it would read each lead's whole history.
    */
   batchLookups: boolean;
   /**

@@ -40,74 +40,81 @@ async function scoreAgainstRival(ours: QueuedEvent[], rival: QueuedEvent[]) {
   return result;
 }
 
-beforeAll(async () => {
-  testDb = await createTestDb();
-  limits = await detectStoreLimits(testDb.db);
-});
-
-afterAll(async () => {
-  await testDb?.drop();
-});
-
-describe("when another worker commits the same lead between our history write and our lead write", () => {
-  it("loses the compare-and-set, appends again from the winner's state, and both batches count", async () => {
-    await scorer().scoreBatch([queued("cas-a", "a0", "page_view", T0)]);
-    const result = await scoreAgainstRival(
-      [queued("cas-a", "a2", "purchase", T0 + 20)],
-      [queued("cas-a", "a1", "email_open", T0 + 10)],
-    );
-    expect(result.retries).toBe(1);
-    expect((await historyOf(testDb.db, "cas-a")).map((entry) => [entry.event_id, entry.score])).toEqual([
-      ["a0", 5],
-      ["a1", 15],
-      ["a2", 115],
-    ]);
-    expect(result.updates).toEqual([expect.objectContaining({ lead_id: "cas-a", current_score: 115, delta: 100 })]);
+// Both ways of reading and rewriting history run whatever the server: per lead and by update (as on MongoDB), and
+// in bulk and by replacement (as on FerretDB).
+describe.each([
+  { way: "per lead", bulk: false },
+  { way: "in bulk", bulk: true },
+])("reading history $way", ({ bulk }) => {
+  beforeAll(async () => {
+    testDb = await createTestDb();
+    limits = { ...(await detectStoreLimits(testDb.db)), batchLookups: bulk, rewriteByReplace: bulk };
   });
 
-  it("recomputes when the winner's events are newer than ours", async () => {
-    await scorer().scoreBatch([queued("cas-b", "b0", "big", T0)]);
-    const result = await scoreAgainstRival(
-      [queued("cas-b", "b1", "big", T0 + 10)],
-      [queued("cas-b", "b2", "unsubscribe", T0 + 20)],
-    );
-    expect(result.retries).toBe(1);
-    expect((await historyOf(testDb.db, "cas-b")).map((entry) => [entry.event_id, entry.delta, entry.score])).toEqual([
-      ["b0", 600, 600],
-      ["b1", 400, 1000],
-      ["b2", -50, 950],
-    ]);
+  afterAll(async () => {
+    await testDb?.drop();
   });
 
-  it("takes over a lead the rival created first", async () => {
-    const result = await scoreAgainstRival(
-      [queued("cas-c", "c1", "purchase", T0 + 10)],
-      [queued("cas-c", "c0", "purchase", T0)],
-    );
-    expect(result.retries).toBe(1);
-    const lead = await testDb.db.collection<LeadDocument>(COLLECTIONS.leads).findOne({ _id: "cas-c" });
-    expect(lead).toMatchObject({ current_score: 200, event_count: 2, version: 2 });
+  describe("when another worker commits the same lead between our history write and our lead write", () => {
+    it("loses the compare-and-set, appends again from the winner's state, and both batches count", async () => {
+      await scorer().scoreBatch([queued("cas-a", "a0", "page_view", T0)]);
+      const result = await scoreAgainstRival(
+        [queued("cas-a", "a2", "purchase", T0 + 20)],
+        [queued("cas-a", "a1", "email_open", T0 + 10)],
+      );
+      expect(result.retries).toBe(1);
+      expect((await historyOf(testDb.db, "cas-a")).map((entry) => [entry.event_id, entry.score])).toEqual([
+        ["a0", 5],
+        ["a1", 15],
+        ["a2", 115],
+      ]);
+      expect(result.updates).toEqual([expect.objectContaining({ lead_id: "cas-a", current_score: 115, delta: 100 })]);
+    });
+
+    it("recomputes when the winner's events are newer than ours", async () => {
+      await scorer().scoreBatch([queued("cas-b", "b0", "big", T0)]);
+      const result = await scoreAgainstRival(
+        [queued("cas-b", "b1", "big", T0 + 10)],
+        [queued("cas-b", "b2", "unsubscribe", T0 + 20)],
+      );
+      expect(result.retries).toBe(1);
+      expect((await historyOf(testDb.db, "cas-b")).map((entry) => [entry.event_id, entry.delta, entry.score])).toEqual([
+        ["b0", 600, 600],
+        ["b1", 400, 1000],
+        ["b2", -50, 950],
+      ]);
+    });
+
+    it("takes over a lead the rival created first", async () => {
+      const result = await scoreAgainstRival(
+        [queued("cas-c", "c1", "purchase", T0 + 10)],
+        [queued("cas-c", "c0", "purchase", T0)],
+      );
+      expect(result.retries).toBe(1);
+      const lead = await testDb.db.collection<LeadDocument>(COLLECTIONS.leads).findOne({ _id: "cas-c" });
+      expect(lead).toMatchObject({ current_score: 200, event_count: 2, version: 2 });
+    });
+
+    it("leaves every lead equal to the fold of its stored events", async () => {
+      expect(await auditAll(testDb.db, CAP)).toEqual([]);
+    });
   });
 
-  it("leaves every lead equal to the fold of its stored events", async () => {
-    expect(await auditAll(testDb.db, CAP)).toEqual([]);
-  });
-});
-
-describe("when a job is re-run after its worker died before writing the lead", () => {
-  it("recomputes the lead from the stored copies, even after a newer event was scored meanwhile", async () => {
-    const crashed = [queued("crash-a", "k1", "purchase", T0), queued("crash-a", "k2", "purchase", T0 + 10)];
-    // The worker stored the events and their history entries, then died before its lead write.
-    await scorer(async () => {
-      throw new Error("killed");
-    })
-      .scoreBatch(crashed)
-      .catch(() => undefined);
-    await scorer().scoreBatch([queued("crash-a", "k3", "purchase", T0 + 20)]);
-    expect(await auditAll(testDb.db, CAP)).not.toEqual([]);
-    const replay = await scorer().scoreBatch(crashed);
-    expect(replay.duplicates).toBe(2);
-    expect((await historyOf(testDb.db, "crash-a")).map((entry) => entry.score)).toEqual([100, 200, 300]);
-    expect(await auditAll(testDb.db, CAP)).toEqual([]);
+  describe("when a job is re-run after its worker died before writing the lead", () => {
+    it("recomputes the lead from the stored copies, even after a newer event was scored meanwhile", async () => {
+      const crashed = [queued("crash-a", "k1", "purchase", T0), queued("crash-a", "k2", "purchase", T0 + 10)];
+      // The worker stored the events and their history entries, then died before its lead write.
+      await scorer(async () => {
+        throw new Error("killed");
+      })
+        .scoreBatch(crashed)
+        .catch(() => undefined);
+      await scorer().scoreBatch([queued("crash-a", "k3", "purchase", T0 + 20)]);
+      expect(await auditAll(testDb.db, CAP)).not.toEqual([]);
+      const replay = await scorer().scoreBatch(crashed);
+      expect(replay.duplicates).toBe(2);
+      expect((await historyOf(testDb.db, "crash-a")).map((entry) => entry.score)).toEqual([100, 200, 300]);
+      expect(await auditAll(testDb.db, CAP)).toEqual([]);
+    });
   });
 });

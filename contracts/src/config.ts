@@ -97,6 +97,8 @@ export const EdgeConfigSchema = z
     CORS_ORIGINS: list,
     /** Events waiting in the queue past which ingestion answers 503 (the worker is down or far behind). */
     QUEUE_MAX_DEPTH: positiveInt(5_000_000),
+    /** Time an ingestion request's body may take to arrive before the request is refused with 408. */
+    BODY_READ_TIMEOUT_MS: positiveInt(10_000),
     /** Folder of the built dashboard served at `/`. */
     WEB_DIST: z.string().default("web/dist"),
   })

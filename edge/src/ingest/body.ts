@@ -5,6 +5,9 @@ export const MAX_EVENT_BODY_BYTES = 64 * 1024;
 /** Largest body of `POST /api/batch` and `POST /beacon`, after decompression. */
 export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 
+/** How long a request's body may take to arrive, unless the caller says otherwise. */
+export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
+
 export type BodyKind = "json" | "text";
 
 function tooLarge(maxBytes: number): ApiError {
@@ -21,13 +24,37 @@ function unreadable(): ApiError {
   ]);
 }
 
+function tooSlow(ms: number): ApiError {
+  return new ApiError("REQUEST_TIMEOUT", `the body did not arrive within ${ms} ms`);
+}
+
+/**
+ * Races a body read against a deadline; past it, `stop` ends the read and the request is refused with 408. A
+ * client that trickles its body, or stops sending it, would otherwise hold its connection and buffer for ever.
+ */
+async function beforeDeadline<T>(ms: number, read: Promise<T>, stop: () => void): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      read,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          stop();
+          reject(tooSlow(ms));
+        }, ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The media type of a request, lower-cased without parameters; "" when absent. */
 export function mediaType(request: Request): string {
   return (request.headers.get("content-type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
-async function readAll(stream: ReadableStream<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
-  const reader = stream.getReader();
+async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes: number): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -60,9 +87,15 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Reads an ingestion body: checks its media type (415), its size before and after gzip (413), its encoding
- * (400 on invalid UTF-8) and parses JSON (400). `text/plain` bodies (sendBeacon) must hold JSON too.
+ * (400 on invalid UTF-8) and parses JSON (400). `text/plain` bodies (sendBeacon) must hold JSON too. The whole body
+ * must arrive within `timeoutMs` (408).
  */
-export async function readJsonBody(request: Request, maxBytes: number, allowText: boolean): Promise<unknown> {
+export async function readJsonBody(
+  request: Request,
+  maxBytes: number,
+  allowText: boolean,
+  timeoutMs = DEFAULT_BODY_TIMEOUT_MS,
+): Promise<unknown> {
   const type = mediaType(request);
   const textOk = allowText && (type === "text/plain" || type === "");
   if (type !== "application/json" && !textOk) {
@@ -81,11 +114,11 @@ export async function readJsonBody(request: Request, maxBytes: number, allowText
   if (encoding === "identity" && declared !== null) {
     // The common case: a declared length within the cap (the server holds the body to it), read in one piece
     // without a stream (touching `request.body` alone makes Deno build one).
-    bytes = new Uint8Array(
-      await request.arrayBuffer().catch(() => {
-        throw unreadable();
-      }),
-    );
+    const read = request.arrayBuffer().catch(() => {
+      throw unreadable();
+    });
+    // Nothing to cancel here: the server drops the connection of a request whose body it never finished reading.
+    bytes = new Uint8Array(await beforeDeadline(timeoutMs, read, () => undefined));
     if (bytes.byteLength > maxBytes) throw tooLarge(maxBytes);
   } else {
     if (!request.body) throw emptyBody();
@@ -95,7 +128,10 @@ export async function readJsonBody(request: Request, maxBytes: number, allowText
             new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
           )
         : request.body;
-    bytes = await readAll(stream, maxBytes);
+    const reader = stream.getReader();
+    bytes = await beforeDeadline(timeoutMs, readAll(reader, maxBytes), () => {
+      reader.cancel().catch(() => undefined);
+    });
   }
   if (bytes.byteLength === 0) throw emptyBody();
   let text: string;

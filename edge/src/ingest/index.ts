@@ -51,6 +51,7 @@ export function createIngestion(
     enqueuer,
     limiter: createRateLimiter(deps.config.RATE_LIMIT_PER_SECOND, now),
     checkKey: createWriteKeyCheck(deps.config.WRITE_KEYS),
+    bodyTimeoutMs: deps.config.BODY_READ_TIMEOUT_MS,
     /** Sends pending micro-batches and waits for them (graceful shutdown). */
     async flush() {
       await claimer.flush();

@@ -16,6 +16,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   FORBIDDEN: "The admin token is not valid.",
   NOT_FOUND: "No such resource.",
   METHOD_NOT_ALLOWED: "Method not allowed.",
+  REQUEST_TIMEOUT: "The body did not arrive in time.",
   CONFLICT: "Already exists.",
   PAYLOAD_TOO_LARGE: "Body too large.",
   UNSUPPORTED_MEDIA_TYPE: "Unsupported content type.",

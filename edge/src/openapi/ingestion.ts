@@ -39,6 +39,7 @@ const PixelQuerySchema = z.object({
 });
 
 const ingestionErrors = [
+  "REQUEST_TIMEOUT",
   "PAYLOAD_TOO_LARGE",
   "UNSUPPORTED_MEDIA_TYPE",
   "RATE_LIMITED",

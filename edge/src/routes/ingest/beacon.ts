@@ -11,7 +11,7 @@ import { type GuardDeps, guardIngest } from "./guard.ts";
 export function beaconRoute(deps: GuardDeps & { ingest: Ingest }) {
   return new Hono().post("/", async (c) => {
     guardIngest(c, deps, true);
-    const body = await readJsonBody(c.req.raw, MAX_BATCH_BODY_BYTES, true);
+    const body = await readJsonBody(c.req.raw, MAX_BATCH_BODY_BYTES, true, deps.bodyTimeoutMs);
     let events: unknown[];
     try {
       events = batchEvents(body, true);

@@ -34,6 +34,8 @@ export interface GuardDeps {
   checkKey: (key: string) => boolean;
   limiter: RateLimiter;
   metrics: EdgeMetrics;
+  /** How long a body may take to arrive (408 past it). */
+  bodyTimeoutMs?: number;
 }
 
 /** Write key (401), then per-key and per-address rate limits (429 + Retry-After). */

@@ -67,6 +67,18 @@ function renderHtml(document: ReturnType<typeof buildOpenApiDocument>): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(document.info.title)}</title><meta name="viewport" content="width=device-width,initial-scale=1"><style>body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}section{border-top:1px solid #ddd}code{background:#f4f4f4;padding:0 .2em}</style></head><body><h1>${escapeHtml(document.info.title)}</h1><p>${escapeHtml(document.info.description)} Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>${sections.join("")}</body></html>`;
 }
 
+/**
+ * The page is static and every value in it escaped; the headers say so to the browser too: nothing but its own
+ * inline style may load, and no other site may frame it.
+ */
+const DOCS_HEADERS = {
+  "content-security-policy":
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
 /** `GET /openapi.json` and `GET /docs`, built once from the routes' own schemas. */
 export function openApiRoutes(deps: AppDeps) {
   const document = buildOpenApiDocument(allRouteDocs, { title: "Leadscore API", version: "1.0.0" });
@@ -75,5 +87,5 @@ export function openApiRoutes(deps: AppDeps) {
   return new Hono()
     .use("/openapi.json", apiCors(deps.config))
     .get("/openapi.json", (c) => c.body(json, 200, { "content-type": "application/json; charset=utf-8" }))
-    .get("/docs", (c) => c.html(html));
+    .get("/docs", (c) => c.html(html, 200, DOCS_HEADERS));
 }

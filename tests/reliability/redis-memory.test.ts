@@ -1,0 +1,157 @@
+// What keeps Redis from filling up: every de-duplication key expires, scored jobs are deleted, and while no worker
+// scores the queue the edge stops taking events once QUEUE_MAX_DEPTH are waiting — and takes them again once a
+// worker drains it. Against the edge under Deno, so the limit is the one a deployment gets.
+import { join } from "node:path";
+import {
+  COLLECTIONS,
+  EVENTS_QUEUE,
+  parseConfig,
+  silentLogger,
+  type WorkerConfig,
+  WorkerConfigSchema,
+} from "@leadscore/contracts";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { createWorker, type Worker } from "../../worker/src/worker.ts";
+import { queueState } from "./queue-state.ts";
+
+const WRITE_KEY = "memory-key";
+const DEDUPE_TTL_SECONDS = 120;
+const MAX_DEPTH = 300;
+/** Events a second sent while filling the queue; the depth is sampled once a second, so it may overshoot by this. */
+const FILL_RATE = 500;
+const BATCH = 25;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every key under `pattern`, by SCAN. */
+async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
+  const found: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    found.push(...keys);
+  } while (cursor !== "0");
+  return found;
+}
+
+describe("when events pile up in Redis", () => {
+  const prefix = uniqueName("memory");
+  let db: Awaited<ReturnType<typeof createTestDb>>;
+  let redis: Redis;
+  let edge: RunningProcess;
+  let base = "";
+  let worker: Worker | undefined;
+  const accepted = new Set<string>();
+  let next = 0;
+
+  const sendBatch = async () => {
+    const events = Array.from({ length: BATCH }, () => ({
+      event_id: `${prefix}-${next++}`,
+      lead_id: `${prefix}-lead-${next % 7}`,
+      event_type: "page_view",
+    }));
+    const response = await fetch(`${base}/api/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-write-key": WRITE_KEY },
+      body: JSON.stringify({ events }),
+    });
+    if (response.status === 202) {
+      const body = (await response.json()) as { results: { event_id: string; status: string }[] };
+      for (const result of body.results) if (result.status === "accepted") accepted.add(result.event_id);
+    } else {
+      await response.arrayBuffer();
+    }
+    return response;
+  };
+  const waitingEvents = async () => {
+    const ids = await redis.lrange(`${prefix}:${EVENTS_QUEUE}:wait`, 0, -1);
+    let events = 0;
+    for (const id of ids) {
+      const data = await redis.hget(`${prefix}:${EVENTS_QUEUE}:${id}`, "data");
+      events += (JSON.parse(data ?? '{"events":[]}') as { events: unknown[] }).events.length;
+    }
+    return events;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDb(prefix);
+    redis = new Redis(REDIS_URL);
+    edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
+      PORT: "0",
+      REDIS_URL,
+      MONGO_URL: db.url,
+      REDIS_PREFIX: prefix,
+      WRITE_KEYS: WRITE_KEY,
+      DEDUPE_TTL_SECONDS: String(DEDUPE_TTL_SECONDS),
+      QUEUE_MAX_DEPTH: String(MAX_DEPTH),
+      LOG_LEVEL: "info",
+    });
+    const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+    base = `http://127.0.0.1:${port}`;
+  }, 90_000);
+
+  afterAll(async () => {
+    await worker?.close();
+    await edge?.stop("SIGKILL");
+    redis?.disconnect();
+    await (await createTestRedis(prefix)).cleanup();
+    await db?.drop();
+  }, 60_000);
+
+  it("gives every de-duplication key an expiry within the window", async () => {
+    expect((await sendBatch()).status).toBe(202);
+    await eventually(async () => {
+      const keys = await keysMatching(redis, `${prefix}:dedupe:*`);
+      const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
+      // Past the short pending mark once confirmed, and never without an expiry (-1).
+      return keys.length === BATCH && ttls.every((ttl) => ttl > 10 && ttl <= DEDUPE_TTL_SECONDS);
+    }, 10_000);
+  });
+
+  it("refuses events with 503 once QUEUE_MAX_DEPTH are waiting and no worker scores them", async () => {
+    let refused: Response | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!refused && Date.now() < deadline) {
+      const response = await sendBatch();
+      if (response.status === 503) refused = response;
+      else expect(response.status).toBe(202);
+      await sleep((BATCH / FILL_RATE) * 1000);
+    }
+    expect(refused?.status).toBe(503);
+    expect(refused?.headers.get("retry-after")).toBe("1");
+    const waiting = await waitingEvents();
+    expect(waiting).toBeGreaterThan(MAX_DEPTH);
+    expect(waiting).toBeLessThanOrEqual(MAX_DEPTH + FILL_RATE + BATCH);
+    // And it stays refused while nothing drains.
+    await sleep(1100);
+    expect((await sendBatch()).status).toBe(503);
+  }, 90_000);
+
+  it("takes events again once a worker drains the queue, and keeps no scored job", async () => {
+    const env = { NODE_ENV: "test", REDIS_URL, MONGO_URL: db.url, REDIS_PREFIX: prefix, LOG_LEVEL: "error" };
+    const config: WorkerConfig = parseConfig(WorkerConfigSchema, env);
+    worker = await createWorker(config, silentLogger, { summaryEveryMs: 0 });
+    await worker.start();
+    await eventually(async () => {
+      const state = await queueState(redis, prefix);
+      return state.waiting + state.active + state.delayed === 0;
+    }, 120_000);
+    await eventually(async () => (await sendBatch()).status === 202, 10_000);
+    await eventually(async () => {
+      const state = await queueState(redis, prefix);
+      return state.waiting + state.active === 0;
+    }, 60_000);
+
+    const scored = await db.db.collection(COLLECTIONS.history).countDocuments({});
+    expect(scored).toBe(accepted.size);
+    const state = await queueState(redis, prefix);
+    expect({ completed: state.completed, failed: state.failed }).toEqual({ completed: 0, failed: 0 });
+    // No job hash is left behind: only Bull's counters and bookkeeping.
+    const jobKeys = (await keysMatching(redis, `${prefix}:${EVENTS_QUEUE}:*`)).filter((key) => /:\d+$/.test(key));
+    expect(jobKeys).toEqual([]);
+  }, 180_000);
+});

@@ -138,6 +138,8 @@ export const RealtimeConfigSchema = z.object({
   /** The edge's port, which serves the dashboard; only used for the default CORS origins. */
   PORT: port(8080),
   MAX_CONNECTIONS_PER_ADDRESS: positiveInt(2000),
+  /** Leads one socket may subscribe to at once: each costs a room and a read; a dashboard shows a page of rows. */
+  MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(1000),
 });
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
 

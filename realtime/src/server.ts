@@ -33,6 +33,7 @@ interface SocketData {
 type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export const TOO_MANY_CONNECTIONS = "too many connections from this address";
+export const TOO_MANY_SUBSCRIPTIONS = "too many subscriptions on this socket";
 export const ORIGIN_NOT_ALLOWED = "origin not allowed";
 
 /** Browser origins allowed to connect: CORS_ORIGINS, or the dashboard served by a local edge. */
@@ -103,8 +104,12 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       answer(ack, async () => {
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
+        const room = leadRoom(leadId.value);
+        if (!socket.rooms.has(room) && leadRooms(socket) >= config.MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          return { ok: false, error: TOO_MANY_SUBSCRIPTIONS };
+        }
         // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
-        await socket.join(leadRoom(leadId.value));
+        await socket.join(room);
         try {
           const snapshot = await state.snapshot(leadId.value);
           if (snapshot) socket.emit("score_update", snapshot);
@@ -160,6 +165,13 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       await Promise.allSettled([pub.quit(), sub.quit(), mongo.close()]);
     },
   };
+}
+
+/** The lead rooms a socket is in (every socket is also in its own room and the leaderboard's). */
+function leadRooms(socket: RealtimeSocket): number {
+  let count = 0;
+  for (const room of socket.rooms) if (room.startsWith(leadRoom(""))) count += 1;
+  return count;
 }
 
 function parseLeadId(request: unknown): { ok: true; value: string } | { ok: false; error: string } {

@@ -105,6 +105,32 @@ export const eventLike: fc.Arbitrary<Record<string, unknown>> = fc
   )
   .map(([event, extra]) => (extra === null ? event : { ...extra, ...event }));
 
+/**
+ * An event valid in every field but one or two, where the hostility is subtle: metadata with near-miss keys and odd
+ * values, timestamps at the edges of what parses. Many of these are queued, which is what the queue check needs.
+ */
+export const nearlyValidEvent: fc.Arbitrary<Record<string, unknown>> = fc.record(
+  {
+    event_id: VALID.event_id,
+    lead_id: VALID.lead_id,
+    event_type: VALID.event_type,
+    timestamp: fc.oneof(
+      VALID.timestamp,
+      fc.integer({ min: 0, max: Date.now() }),
+      fc.constantFrom("1970-01-01", "2026-01-01T00:00Z", "2026-01-01T00:00:00.123456789+05:30", "0", 0),
+      hostileJson,
+    ),
+    metadata: fc.oneof(
+      VALID.metadata,
+      fc.dictionary(fc.oneof(hostileKey, fc.constantFrom("a$", "$", "a..", "__proto", "proto__")), scalar, {
+        maxKeys: 3,
+      }),
+      fc.dictionary(fc.string({ maxLength: 6 }), hostileJson, { maxKeys: 3 }),
+    ),
+  },
+  { requiredKeys: ["event_id", "lead_id", "event_type"] },
+);
+
 /** Raw bodies: JSON text of hostile values, JSON with operator keys spelled out, or arbitrary (often invalid) bytes. */
 export const hostileBody: fc.Arbitrary<string | Uint8Array> = fc.oneof(
   eventLike.map((event) => JSON.stringify(event)),

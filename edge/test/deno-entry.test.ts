@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { eventually, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
 
 describe("the Deno entry point", () => {
@@ -14,9 +14,12 @@ describe("the Deno entry point", () => {
     });
     try {
       const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
-      const response = await fetch(`http://127.0.0.1:${port}/readyz`);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ status: "ready" });
+      // Ready once its clients have connected, which may take a moment after the port opens on a busy machine.
+      const body = await eventually(async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/readyz`);
+        return response.status === 200 ? await response.json() : null;
+      }, 20_000);
+      expect(body).toMatchObject({ status: "ready" });
     } finally {
       expect(await edge.stop("SIGTERM")).toBe(0);
     }

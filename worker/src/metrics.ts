@@ -115,6 +115,15 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       lines.push(`leadscore_worker_lag_seconds_bucket{le="+Inf"} ${lagCount}`);
       lines.push(`leadscore_worker_lag_seconds_sum ${lagSum}`);
       lines.push(`leadscore_worker_lag_seconds_count ${lagCount}`);
+      const cpu = process.cpuUsage();
+      lines.push(
+        "# HELP process_cpu_seconds_total User and system CPU time spent by this process.",
+        "# TYPE process_cpu_seconds_total counter",
+        `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
+        "# HELP process_resident_memory_bytes Resident memory of this process.",
+        "# TYPE process_resident_memory_bytes gauge",
+        `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
+      );
       return `${lines.join("\n")}\n`;
     },
     takeWindow() {

@@ -507,6 +507,7 @@ export function createScorer(options: ScorerOptions) {
     // A dead worker's leases lapse after their time to live; waiting longer than a few of those means trouble.
     const deadline = now() + Math.max(10_000, 3 * (leases?.ttlMs ?? 0));
     let lost = 0;
+    let waits = 0;
     while (pending.length > 0) {
       let mine = pending;
       if (leases) {
@@ -515,9 +516,12 @@ export function createScorer(options: ScorerOptions) {
       }
       if (mine.length === 0) {
         if (now() > deadline) throw new Error(`${pending.length} leads stayed leased by other workers`);
-        await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+        // Another worker is on these leads for the length of its round: back off rather than poll Redis hard.
+        waits += 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(200, 5 * 2 ** waits) * (0.5 + Math.random())));
         continue;
       }
+      waits = 0;
       let won: Set<string>;
       try {
         won = await round(mine, result);

@@ -3,8 +3,10 @@
 // while and the edge is SIGKILLed and replaced. Afterwards every event the client was told "yes" about is scored
 // exactly once, nothing else is, and every lead's history is the pure fold of its stored events.
 //
-// CI size by default; FAULT_EVENTS, FAULT_RATE (events/s) and FAULT_MONGO_DOWN_MS make it longer, e.g.
-//   FAULT_EVENTS=50000 FAULT_RATE=300 npx vitest run tests/reliability/faults.test.ts
+// CI size by default; FAULT_EVENTS, FAULT_RATE (events/s), FAULT_BATCH (mean events per batch request) and
+// FAULT_MONGO_DOWN_MS make it longer, and WORKER_CONCURRENCY reaches the workers, e.g.
+//   FAULT_EVENTS=24000 FAULT_RATE=200 FAULT_BATCH=100 WORKER_CONCURRENCY=16 \
+//     npx vitest run tests/reliability/faults.test.ts
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,9 +22,13 @@ import { buildWorkload, NEGATIVE_RULE } from "./workload.ts";
 const EVENTS = Number(process.env.FAULT_EVENTS ?? 1500);
 const RATE = Number(process.env.FAULT_RATE ?? 50);
 const MONGO_DOWN_MS = Number(process.env.FAULT_MONGO_DOWN_MS ?? 10_000);
+/** Mean events per `POST /api/batch`; server SDKs send large ones. */
+const BATCH = Number(process.env.FAULT_BATCH ?? 12);
 const DURATION_MS = (EVENTS / RATE) * 1000;
-// Start-up, the load itself, the faults' own time, and the drain of everything queued during the outage.
-const TIMEOUT_MS = 120_000 + DURATION_MS * 2 + MONGO_DOWN_MS * 2;
+// What is left queued when the load ends is drained at no less than 20 events a second (FerretDB on a busy box).
+const DRAIN_MS = Number(process.env.FAULT_DRAIN_MS ?? 120_000 + MONGO_DOWN_MS * 2 + EVENTS * 50);
+// Start-up, the load itself, the faults' own time, and the drain.
+const TIMEOUT_MS = 120_000 + DURATION_MS * 2 + DRAIN_MS;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -53,7 +59,7 @@ describe("when processes crash and services restart under load", () => {
     await Promise.all([running.startWorker(), running.startWorker()]);
 
     const runId = uniqueName("f");
-    const sends = buildWorkload({ runId, events: EVENTS, rate: RATE, seed: 7 });
+    const sends = buildWorkload({ runId, events: EVENTS, rate: RATE, seed: 7, batchSize: BATCH });
     client = createLoadClient({ baseUrl: () => running.edgeUrl, writeKey: running.writeKey });
     const started = Date.now();
     const when = async (fraction: number) => {
@@ -86,7 +92,9 @@ describe("when processes crash and services restart under load", () => {
     })();
     try {
       await Promise.all([client.run(sends), chaos]);
-      queue = await drained(running.redis, running.prefix, 120_000 + MONGO_DOWN_MS * 2);
+      note("load done; draining the queue");
+      queue = await drained(running.redis, running.prefix, DRAIN_MS);
+      note("queue drained");
       report = await auditScores(running.db, client.acknowledged(), DEFAULT_SCORE_CAP);
     } catch (error) {
       const file = join(tmpdir(), `${running.prefix}.log`);

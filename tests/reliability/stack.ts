@@ -54,6 +54,9 @@ export interface FaultStack {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `work`, or nothing once `ms` have passed (a client closing towards a dead server may never finish). */
+const within = (ms: number, work: Promise<unknown>) => Promise.race([work.catch(() => undefined), sleep(ms)]);
+
 async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -227,14 +230,16 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
     async stop() {
       mongoServer?.child.kill("SIGCONT");
       const running = log.map(({ process }) => process).filter(alive);
-      // The system first, then what it stands on.
+      // The system first, then what it stands on; the folder goes whatever happens on the way.
       const system = running.filter((p) => p !== redisServer && p !== mongoServer);
-      await Promise.allSettled(system.map((p) => p.stop("SIGKILL")));
-      await queue.close().catch(() => undefined);
-      redis.disconnect();
-      await mongo.close(true).catch(() => undefined);
-      await Promise.allSettled(running.filter((p) => !system.includes(p)).map((p) => p.stop("SIGKILL")));
-      await rm(dir, { recursive: true, force: true });
+      try {
+        await Promise.allSettled(system.map((p) => p.stop("SIGKILL")));
+        redis.disconnect();
+        await Promise.allSettled([within(5_000, queue.close()), within(5_000, mongo.close(true))]);
+      } finally {
+        await Promise.allSettled(running.filter((p) => !system.includes(p)).map((p) => p.stop("SIGKILL")));
+        await rm(dir, { recursive: true, force: true });
+      }
     },
   };
   return stack;

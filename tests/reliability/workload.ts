@@ -40,6 +40,8 @@ export interface WorkloadOptions {
   /** Share of events stamped up to `lateMs` before their send time, so they arrive late for their lead. */
   lateRate?: number;
   lateMs?: number;
+  /** Mean events per batch request (uniform from half to one and a half times this). */
+  batchSize?: number;
 }
 
 export function buildWorkload(options: WorkloadOptions): Send[] {
@@ -97,7 +99,8 @@ export function buildWorkload(options: WorkloadOptions): Send[] {
     } else if (roll < 0.6) {
       push("events", [fresh()]);
     } else if (roll < 0.8) {
-      const size = 5 + Math.floor(random() * 16);
+      const mean = options.batchSize ?? 12;
+      const size = Math.max(1, Math.round(mean / 2 + random() * mean));
       const events = Array.from({ length: size }, fresh);
       const invalid: ClientEvent[] = [];
       if (random() < 0.3) {

@@ -119,8 +119,8 @@ describe("when processes crash and services restart under load", () => {
 
   it("gives every request a definite answer the contract allows", () => {
     expect(client.figures().unexpected).toEqual([]);
-    // The faults were felt: requests went unanswered while the edge was down.
-    expect(client.figures().connectionErrors).toBeGreaterThan(0);
+    // The faults were felt: requests went unanswered while the edge was down, or were refused while Redis was.
+    expect(client.figures().connectionErrors + client.figures().unavailable).toBeGreaterThan(0);
     expect(client.neverAcknowledged().size).toBe(client.figures().refused);
   });
 

@@ -123,7 +123,7 @@ export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
 
 export const WorkerConfigSchema = z.object({
   ...common,
-  WORKER_CONCURRENCY: positiveInt(4),
+  WORKER_CONCURRENCY: positiveInt(32),
   METRICS_PORT: port(0),
   /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
   JOB_LOCK_MS: positiveInt(30_000),

@@ -1,6 +1,10 @@
 // Gathers the events of the jobs a process holds at once into one scoring batch. While a batch is being written the
 // next jobs' events accumulate, so under load a lead hit by several jobs is read and written once, and the number
 // of round trips per event falls; when idle a single job is scored at once, so latency does not suffer.
+//
+// Under load, when a batch ends its jobs complete and the queue hands over the next ones one by one: the first would
+// start a batch alone, and every other batch would be a small one paying a whole round of lead writes. So after a
+// batch, while fewer submissions wait than a full batch holds, the batcher lingers a moment for the rest.
 
 export interface Batcher<T> {
   /** Resolves once a batch holding these items has been processed; rejects with that batch's error. */
@@ -9,19 +13,49 @@ export interface Batcher<T> {
   idle(): Promise<void>;
 }
 
+export interface BatcherOptions {
+  /** Most items in one batch (a larger single submission goes alone). */
+  maxItems: number;
+  /** Submissions a full batch holds (the jobs a process holds at once); the linger ends when this many wait. */
+  fullAt?: number;
+  /** Longest wait, after a batch, for more submissions to arrive; 0 turns lingering off. */
+  lingerMs?: number;
+}
+
 interface Waiting<T> {
   items: T[];
   resolve(): void;
   reject(error: unknown): void;
 }
 
-/** One batch at a time, of whole submissions, up to `maxItems` (a larger single submission goes alone). */
-export function createBatcher<T>(run: (items: T[]) => Promise<void>, maxItems: number): Batcher<T> {
+/** One batch at a time, of whole submissions. */
+export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: BatcherOptions): Batcher<T> {
+  const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0 } = options;
   const waiting: Waiting<T>[] = [];
+  let waitingItems = 0;
   let draining: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+
+  const full = () => waiting.length >= fullAt || waitingItems >= maxItems;
+
+  const linger = () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, lingerMs);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = () => {
+        if (full()) done();
+      };
+    });
 
   const drain = async () => {
+    let ranBefore = false;
     while (waiting.length > 0) {
+      // Only right after a batch: the first submission after a quiet spell is scored at once.
+      if (ranBefore && lingerMs > 0 && !full()) await linger();
       const taken: Waiting<T>[] = [];
       let size = 0;
       while (waiting.length > 0) {
@@ -31,12 +65,14 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, maxItems: n
         size += next.items.length;
         waiting.shift();
       }
+      waitingItems -= size;
       try {
         await run(taken.flatMap((entry) => entry.items));
         for (const entry of taken) entry.resolve();
       } catch (error) {
         for (const entry of taken) entry.reject(error);
       }
+      ranBefore = true;
     }
     draining = undefined;
   };
@@ -45,6 +81,8 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, maxItems: n
     submit(items) {
       return new Promise<void>((resolve, reject) => {
         waiting.push({ items, resolve, reject });
+        waitingItems += items.length;
+        wake?.();
         draining ??= drain();
       });
     },

@@ -43,11 +43,11 @@ import {
   type LeadDocument,
   type Logger,
   type QueuedEvent,
-  type ScorableEvent,
   type ScoreUpdate,
   type StageThresholds,
   sortKey,
   stageFor,
+  toScorable,
 } from "@leadscore/contracts";
 import type { AnyBulkWriteOperation, Db, Filter } from "mongodb";
 import type { Leases } from "./leases.ts";
@@ -151,18 +151,6 @@ const ENTRY_PROJECTION = {
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
 const OR_CHUNK = 100;
-
-function toScorable(doc: EventDocument): ScorableEvent {
-  return {
-    event_id: doc._id,
-    lead_id: doc.lead_id,
-    event_type: doc.event_type,
-    timestamp: new Date(doc.timestamp).getTime(),
-    received_at: new Date(doc.received_at).getTime(),
-    points: doc.points,
-    rule_id: doc.rule_id ?? null,
-  };
-}
 
 const dateOrNull = (ms: number | null) => (ms === null ? null : new Date(ms));
 const msOrNull = (date: Date | null | undefined) => (date ? new Date(date).getTime() : null);
@@ -432,11 +420,27 @@ export function createScorer(options: ScorerOptions) {
     }
   }
 
+  /**
+   * Where the server has no atomic compare-and-set by filter (FerretDB): the plans whose lead is still as the round
+   * read it, by one read of them all just before the writes, which then go by `_id` alone.
+   */
+  async function stillAsRead(plans: Plan[]): Promise<Plan[]> {
+    const existing = plans.filter((p) => p.lead !== undefined);
+    if (existing.length === 0) return plans;
+    const latest = await readLeads(existing.map((p) => p.touched.leadId));
+    return plans.filter((p) => {
+      if (!p.lead) return true;
+      const current = latest.get(p.touched.leadId);
+      return current !== undefined && current.version === p.lead.version && current.write_id === p.lead.write_id;
+    });
+  }
+
   /** Compare-and-sets every planned lead; returns the plans whose write won. */
   async function commitLeads(plans: Plan[]): Promise<Plan[]> {
     const writeId = randomUUID();
     const at = new Date(now());
-    const operations: AnyBulkWriteOperation<LeadDocument>[] = plans.map((p) => {
+    const candidates = limits.versionInFilter ? plans : await stillAsRead(plans);
+    const operations: AnyBulkWriteOperation<LeadDocument>[] = candidates.map((p) => {
       const last = p.fold.history.at(-1);
       const fields = {
         current_score: p.fold.score,
@@ -459,18 +463,17 @@ export function createScorer(options: ScorerOptions) {
       }
       // A lead created through the API has no version until its first score write.
       const version = p.lead.version === undefined ? { $exists: false } : p.lead.version;
-      return {
-        updateOne: { filter: { _id: p.touched.leadId, version } as Filter<LeadDocument>, update: { $set: fields } },
-      };
+      const filter = limits.versionInFilter ? { _id: p.touched.leadId, version } : { _id: p.touched.leadId };
+      return { updateOne: { filter: filter as Filter<LeadDocument>, update: { $set: fields } } };
     });
     const inserts = operations.filter((op) => "insertOne" in op).length;
     const outcome = await bulkWriteChunked(leads, operations, limits);
-    if (outcome.duplicates === 0 && outcome.inserted === inserts && outcome.matched === plans.length - inserts) {
-      return plans;
+    if (outcome.duplicates === 0 && outcome.inserted === inserts && outcome.matched === candidates.length - inserts) {
+      return candidates;
     }
     // The bulk result says how many compare-and-sets lost, not which: the write id says which are ours.
-    const after = await readLeads(plans.map((p) => p.touched.leadId));
-    return plans.filter((p) => after.get(p.touched.leadId)?.write_id === writeId);
+    const after = await readLeads(candidates.map((p) => p.touched.leadId));
+    return candidates.filter((p) => after.get(p.touched.leadId)?.write_id === writeId);
   }
 
   /** One round over the given leads: plan, write history, compare-and-set. Returns the leads whose write won. */

@@ -26,12 +26,27 @@ export interface StoreLimits {
    * on FerretDB each update scans the collection; on MongoDB an update by `_id` is cheap and never leaves a gap.
    */
   rewriteByReplace: boolean;
+  /**
+   * Whether the lead's compare-and-set goes in the update's filter (`{ _id, version }`), atomic on MongoDB.
+   * FerretDB 1.x pushes only a lone `_id` filter down to its storage and evaluates any other by reading the whole
+   * collection, once per update; and its update is not atomic anyway (it reads, then writes back by `_id`). There the
+   * round re-reads all its leads in one query just before writing them by `_id`, which checks exactly as much, and
+   * the leases keep two workers off one lead.
+   */
+  versionInFilter: boolean;
 }
 
 export async function detectStoreLimits(db: Db): Promise<StoreLimits> {
   const info = await db.admin().command({ buildInfo: 1 });
   if (typeof info.ferretdbVersion === "string") {
-    return { server: "ferretdb", updateChunk: 25, readConcurrency: 4, batchLookups: true, rewriteByReplace: true };
+    return {
+      server: "ferretdb",
+      updateChunk: 25,
+      readConcurrency: 4,
+      batchLookups: true,
+      rewriteByReplace: true,
+      versionInFilter: false,
+    };
   }
   return {
     server: "mongodb",
@@ -39,6 +54,7 @@ export async function detectStoreLimits(db: Db): Promise<StoreLimits> {
     readConcurrency: 32,
     batchLookups: false,
     rewriteByReplace: false,
+    versionInFilter: true,
   };
 }
 

@@ -29,6 +29,8 @@ export interface WorkerOptions {
   publisher?: ScorePublisher;
   /** Most events scored in one batch (the jobs held at once are merged up to this). */
   maxBatchEvents?: number;
+  /** Longest wait after a batch for the rest of the jobs in hand to arrive (see batcher.ts); 0 turns it off. */
+  batchLingerMs?: number;
   /** Period of the safety-net rules reload. */
   rulesReloadMs?: number;
   /** Period of the summary log line; 0 turns it off. */
@@ -76,6 +78,9 @@ export async function createIndexes(db: Db, log: Logger): Promise<void> {
   log.debug("indexes ready", { collections: Object.values(COLLECTIONS) });
 }
 
+/** Most events scored in one batch by default. */
+export const MAX_BATCH_EVENTS = 5_000;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
@@ -93,7 +98,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     reloadIntervalMs: options.rulesReloadMs,
   });
   const metrics = createWorkerMetrics();
-  const maxBatchEvents = options.maxBatchEvents ?? 5_000;
+  const maxBatchEvents = options.maxBatchEvents ?? MAX_BATCH_EVENTS;
   const batchAttempts = options.batchAttempts ?? 3;
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
@@ -163,7 +168,11 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           }
         }
       };
-      const batcher = createBatcher(scoreBatch, maxBatchEvents);
+      const batcher = createBatcher(scoreBatch, {
+        maxItems: maxBatchEvents,
+        fullAt: config.WORKER_CONCURRENCY,
+        lingerMs: options.batchLingerMs ?? 10,
+      });
 
       queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
         prefix: config.REDIS_PREFIX,

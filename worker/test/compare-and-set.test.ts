@@ -40,15 +40,20 @@ async function scoreAgainstRival(ours: QueuedEvent[], rival: QueuedEvent[]) {
   return result;
 }
 
-// Both ways of reading and rewriting history run whatever the server: per lead and by update (as on MongoDB), and
-// in bulk and by replacement (as on FerretDB).
+// Both ways run whatever the server: history read per lead and updated, with the version in the lead's update filter
+// (as on MongoDB); and history read in bulk and replaced, with the version checked by a re-read (as on FerretDB).
 describe.each([
   { way: "per lead", bulk: false },
   { way: "in bulk", bulk: true },
 ])("reading history $way", ({ bulk }) => {
   beforeAll(async () => {
     testDb = await createTestDb();
-    limits = { ...(await detectStoreLimits(testDb.db)), batchLookups: bulk, rewriteByReplace: bulk };
+    limits = {
+      ...(await detectStoreLimits(testDb.db)),
+      batchLookups: bulk,
+      rewriteByReplace: bulk,
+      versionInFilter: !bulk,
+    };
   });
 
   afterAll(async () => {

@@ -26,7 +26,10 @@ describe("when two workers score a shuffled, duplicated workload at once", () =>
     // Two workers in one process, each with its own clients: they meet only in Redis and MongoDB. The second reads
     // and rewrites history the way it does on MongoDB (a lookup per lead, an update per entry), whatever the server.
     await stack.startWorker({ maxBatchEvents: 60 });
-    await stack.startWorker({ maxBatchEvents: 60, storeLimits: { batchLookups: false, rewriteByReplace: false } });
+    await stack.startWorker({
+      maxBatchEvents: 60,
+      storeLimits: { batchLookups: false, rewriteByReplace: false, versionInFilter: true },
+    });
     const { events, arrival, leads } = workload(7, 30, 20, "two", 150);
     await sendInRandomJobs(stack, arrival, 11);
     await stack.drained(120_000);

@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { createBatcher } from "../src/batcher.ts";
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A run that records each batch and holds it until released. */
+function recorder() {
+  const batches: number[][] = [];
+  const releases: (() => void)[] = [];
+  const run = (items: number[]) =>
+    new Promise<void>((resolve) => {
+      batches.push(items);
+      releases.push(resolve);
+    });
+  const releaseNext = () => releases.shift()?.();
+  return { batches, run, releaseNext };
+}
+
+describe("worker batcher", () => {
+  it("scores a submission at once when idle, and merges what arrives while a batch runs", async () => {
+    const { batches, run, releaseNext } = recorder();
+    const batcher = createBatcher(run, { maxItems: 100 });
+    const first = batcher.submit([1]);
+    await sleep(0);
+    expect(batches).toEqual([[1]]);
+    const second = batcher.submit([2, 3]);
+    const third = batcher.submit([4]);
+    releaseNext();
+    await first;
+    await sleep(0);
+    expect(batches).toEqual([[1], [2, 3, 4]]);
+    releaseNext();
+    await Promise.all([second, third]);
+    await batcher.idle();
+  });
+
+  it("keeps batches within maxItems, a larger single submission going alone", async () => {
+    const { batches, run, releaseNext } = recorder();
+    const batcher = createBatcher(run, { maxItems: 3 });
+    const done = [batcher.submit([1]), batcher.submit([2, 3]), batcher.submit([4, 5, 6, 7]), batcher.submit([8])];
+    for (let i = 0; i < 4; i += 1) {
+      await sleep(0);
+      releaseNext();
+    }
+    await Promise.all(done);
+    expect(batches).toEqual([[1], [2, 3], [4, 5, 6, 7], [8]]);
+  });
+
+  it("rejects every submission of a failed batch, and goes on with the next", async () => {
+    let calls = 0;
+    const batcher = createBatcher(
+      async (items: number[]) => {
+        calls += 1;
+        if (items.includes(2)) throw new Error("boom");
+      },
+      { maxItems: 10 },
+    );
+    const first = batcher.submit([1]);
+    const second = batcher.submit([2]);
+    const third = batcher.submit([3]);
+    await expect(first).resolves.toBeUndefined();
+    await expect(second).rejects.toThrow("boom");
+    await expect(third).rejects.toThrow("boom");
+    await expect(batcher.submit([4])).resolves.toBeUndefined();
+    expect(calls).toBe(3);
+  });
+
+  describe("lingering after a batch", () => {
+    it("waits for the rest of a full batch rather than starting one with the first job handed over", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 100, fullAt: 3, lingerMs: 1_000 });
+      const done = [batcher.submit([1]), batcher.submit([2])];
+      await sleep(0);
+      releaseNext();
+      // The queue hands over the next jobs one by one after the batch ends.
+      await sleep(5);
+      done.push(batcher.submit([3]));
+      await sleep(5);
+      expect(batches).toEqual([[1]]);
+      done.push(batcher.submit([4]));
+      await sleep(0);
+      expect(batches).toEqual([[1], [2, 3, 4]]);
+      done.push(batcher.submit([5]));
+      releaseNext();
+      // Only one of three waits after this batch: the last one lingers its whole second before it runs.
+      while (batches.length < 3) await sleep(10);
+      releaseNext();
+      await Promise.all(done);
+      expect(batches).toEqual([[1], [2, 3, 4], [5]]);
+    });
+
+    it("stops lingering after lingerMs with what has arrived", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 30 });
+      const done = [batcher.submit([1]), batcher.submit([2])];
+      await sleep(0);
+      releaseNext();
+      await sleep(10);
+      expect(batches).toEqual([[1]]);
+      await sleep(60);
+      expect(batches).toEqual([[1], [2]]);
+      releaseNext();
+      await Promise.all(done);
+    });
+
+    it("does not linger for the first submission after a quiet spell", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 10_000 });
+      const first = batcher.submit([1]);
+      await sleep(0);
+      releaseNext();
+      await first;
+      await batcher.idle();
+      const second = batcher.submit([2]);
+      await sleep(0);
+      expect(batches).toEqual([[1], [2]]);
+      releaseNext();
+      await second;
+    });
+  });
+});

@@ -10,13 +10,20 @@
 // Beside each API scenario, the same query through the driver alone is the baseline the ratio is measured against.
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { COLLECTIONS, EVENTS_QUEUE, type LeadDocument, silentLogger, sortKey, stageFor } from "@leadscore/contracts";
+import {
+  COLLECTIONS,
+  EVENTS_QUEUE,
+  LEADERBOARD_SORT,
+  type LeadDocument,
+  silentLogger,
+  sortKey,
+  stageFor,
+} from "@leadscore/contracts";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import type { Filter, Sort } from "mongodb";
 import { createApp } from "../edge/src/app.ts";
 import { ensureIndexes } from "../edge/src/indexes.ts";
-import { LEADERBOARD_SORT } from "../edge/src/routes/leads/leaderboard.ts";
 import { createTestDb, testEdgeConfig, uniqueName } from "../test-support/index.ts";
 
 const { values: args } = parseArgs({

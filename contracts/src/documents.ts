@@ -1,5 +1,6 @@
 // The MongoDB collections, their document shapes and the indexes every query relies on. The worker is the only
 // writer of leads' scores, events and history; the edge reads them and writes leads' profiles and rules.
+import type { ScorableEvent } from "./scoring.ts";
 import type { Stage } from "./stage.ts";
 
 export const COLLECTIONS = {
@@ -47,6 +48,19 @@ export interface EventDocument {
   points: number;
   rule_id: string | null;
   sort_key: string;
+}
+
+/** A stored event as the fold takes it (its points and rule as fixed when it was first stored). */
+export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent {
+  return {
+    event_id: doc._id,
+    lead_id: doc.lead_id,
+    event_type: doc.event_type,
+    timestamp: new Date(doc.timestamp).getTime(),
+    received_at: new Date(doc.received_at).getTime(),
+    points: doc.points,
+    rule_id: doc.rule_id ?? null,
+  };
 }
 
 export interface HistoryDocument {

@@ -7,7 +7,7 @@ import {
   foldScores,
   type HistoryDocument,
   type LeadDocument,
-  type ScorableEvent,
+  toScorable,
 } from "@leadscore/contracts";
 import type { Db } from "mongodb";
 import { leadIdFor, runIdRange } from "../src/payloads.ts";
@@ -71,18 +71,6 @@ function check(name: string, failures: string[], passDetail: string, failDetail:
   return failures.length === 0
     ? { name, pass: true, detail: passDetail }
     : { name, pass: false, detail: `${failDetail}${examples(failures)}` };
-}
-
-function toScorable(doc: EventDocument): ScorableEvent {
-  return {
-    event_id: doc._id,
-    lead_id: doc.lead_id,
-    event_type: doc.event_type,
-    timestamp: new Date(doc.timestamp).getTime(),
-    received_at: new Date(doc.received_at).getTime(),
-    points: doc.points,
-    rule_id: doc.rule_id,
-  };
 }
 
 /** Recomputes one lead from its stored events and returns what differs from its history and lead document. */

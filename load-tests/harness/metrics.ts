@@ -1,32 +1,6 @@
 // Reads the edge's /metrics (Prometheus text) and, when the harness knows the Redis prefix, the Bull queue itself.
+import { parsePrometheus, type Sample } from "@leadscore/contracts/prometheus";
 import type { Redis } from "ioredis";
-
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-const LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)(\s+\d+)?$/;
-const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
-
-/** Parses the Prometheus text exposition format into samples (comments and malformed lines are skipped). */
-export function parsePrometheus(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const raw of text.split("\n")) {
-    const line = raw.trim();
-    if (line === "" || line.startsWith("#")) continue;
-    const match = LINE.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const label of (match[3] ?? "").matchAll(LABEL)) {
-      labels[label[1] as string] = (label[2] as string).replace(/\\(.)/g, (_, c: string) => (c === "n" ? "\n" : c));
-    }
-    const value = Number(match[4]);
-    if (!Number.isNaN(value)) samples.push({ name: match[1] as string, labels, value });
-  }
-  return samples;
-}
 
 /**
  * The queue depth the edge reports: the sum of the first metric whose name says depth (`*_queue_depth`, or a size,

@@ -1,5 +1,6 @@
+import { parsePrometheus } from "@leadscore/contracts/prometheus";
 import { describe, expect, it } from "vitest";
-import { parsePrometheus, pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
+import { pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
 
 const TEXT = `# HELP leadscore_events_accepted_total Events accepted
 # TYPE leadscore_events_accepted_total counter

@@ -4,11 +4,10 @@ import {
   COLLECTIONS,
   type HistoryDocument,
   LEADERBOARD_INTERVAL_MS,
-  LEADERBOARD_PROJECTION,
   LEADERBOARD_SIZE,
-  LEADERBOARD_SORT,
   type LeadDocument,
   type LeaderboardEntry,
+  fetchLeaderboard as readLeaderboard,
   type ScoreUpdate,
 } from "@leadscore/contracts";
 import type { Db } from "mongodb";
@@ -57,17 +56,7 @@ export function createLeadState(db: Db): LeadState {
   };
 }
 
-/** The top leads in leaderboard order (the `leaderboard` index of `leads`). */
-export async function fetchLeaderboard(db: Db, limit = LEADERBOARD_SIZE): Promise<LeaderboardEntry[]> {
-  const docs = await db
-    .collection<LeadDocument>(COLLECTIONS.leads)
-    .find({}, { sort: { ...LEADERBOARD_SORT }, projection: LEADERBOARD_PROJECTION, limit })
-    .toArray();
-  return docs.map((doc) => ({
-    _id: doc._id,
-    name: doc.name ?? null,
-    company: doc.company ?? null,
-    current_score: doc.current_score ?? 0,
-    stage: doc.stage ?? "cold",
-  }));
+/** The top leads in leaderboard order. */
+export function fetchLeaderboard(db: Db, limit = LEADERBOARD_SIZE): Promise<LeaderboardEntry[]> {
+  return readLeaderboard(db.collection<LeadDocument>(COLLECTIONS.leads), limit);
 }

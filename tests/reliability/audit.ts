@@ -6,8 +6,8 @@ import {
   foldScores,
   type HistoryDocument,
   type LeadDocument,
-  type ScorableEvent,
   sortKey,
+  toScorable,
 } from "@leadscore/contracts";
 import type { Db } from "mongodb";
 
@@ -26,18 +26,6 @@ export interface AuditReport {
   phantoms: string[];
   /** Broken per-lead invariants, one line each. */
   problems: string[];
-}
-
-function toScorable(doc: EventDocument): ScorableEvent {
-  return {
-    event_id: doc._id,
-    lead_id: doc.lead_id,
-    event_type: doc.event_type,
-    timestamp: new Date(doc.timestamp).getTime(),
-    received_at: new Date(doc.received_at).getTime(),
-    points: doc.points,
-    rule_id: doc.rule_id ?? null,
-  };
 }
 
 /** Checks one lead's history against its lead document and against the fold of its stored events. */

@@ -1,7 +1,8 @@
 // @vitest-environment happy-dom
+
+import { parsePrometheus, sumOf } from "@leadscore/contracts/prometheus";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { averageScore, createHeadlineModel, ingestFigures } from "../src/headline/model.ts";
-import { parsePrometheus, sumOf } from "../src/lib/prometheus.ts";
 import { fakeApi, fakeRealtime, lead, page } from "./fakes.ts";
 
 const METRICS = `# HELP leadscore_events_accepted_total Events accepted

@@ -13,13 +13,11 @@
 import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
+  fetchLeaderboard,
   LEADERBOARD_INTERVAL_MS,
-  LEADERBOARD_PROJECTION,
   LEADERBOARD_ROOM,
   LEADERBOARD_SIZE,
-  LEADERBOARD_SORT,
   type LeadDocument,
-  type LeaderboardEntry,
   type Logger,
   leadRoom,
   realtimeChannelKey,
@@ -99,7 +97,7 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
       if (won !== "OK") return Math.max(await redis.pttl(keys.lock), 1);
       try {
         if (await redis.getdel(keys.dirty)) {
-          const top = await fetchLeaderboard(db, size);
+          const top = await fetchLeaderboard(db.collection<LeadDocument>(COLLECTIONS.leads), size);
           emitter.to(LEADERBOARD_ROOM).emit("leaderboard", { top });
           await flushSent();
         }
@@ -153,18 +151,4 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
       }
     },
   };
-}
-
-async function fetchLeaderboard(db: Db, limit: number): Promise<LeaderboardEntry[]> {
-  const docs = await db
-    .collection<LeadDocument>(COLLECTIONS.leads)
-    .find({}, { sort: { ...LEADERBOARD_SORT }, projection: LEADERBOARD_PROJECTION, limit })
-    .toArray();
-  return docs.map((doc) => ({
-    _id: doc._id,
-    name: doc.name ?? null,
-    company: doc.company ?? null,
-    current_score: doc.current_score ?? 0,
-    stage: doc.stage ?? "cold",
-  }));
 }

@@ -11,8 +11,8 @@ import {
   parseConfig,
   type QueuedEvent,
   type RuleDocument,
-  type ScorableEvent,
   silentLogger,
+  toScorable,
   type WorkerConfig,
   WorkerConfigSchema,
 } from "@leadscore/contracts";
@@ -119,18 +119,6 @@ export async function createStack(options: { rules?: boolean; env?: Record<strin
   };
 }
 
-export function scorable(doc: EventDocument): ScorableEvent {
-  return {
-    event_id: doc._id,
-    lead_id: doc.lead_id,
-    event_type: doc.event_type,
-    timestamp: doc.timestamp.getTime(),
-    received_at: doc.received_at.getTime(),
-    points: doc.points,
-    rule_id: doc.rule_id,
-  };
-}
-
 export async function historyOf(db: Db, leadId: string): Promise<HistoryDocument[]> {
   return db.collection<HistoryDocument>(COLLECTIONS.history).find({ lead_id: leadId }).sort({ sort_key: 1 }).toArray();
 }
@@ -175,7 +163,7 @@ export async function auditAll(db: Db, cap: number): Promise<string[]> {
   for (const [leadId, stored] of byLead) {
     const lead = leads.find((doc) => doc._id === leadId);
     const entries = (historyByLead.get(leadId) ?? []).sort((a, b) => (a.sort_key < b.sort_key ? -1 : 1));
-    const fold = foldScores(stored.map(scorable), cap);
+    const fold = foldScores(stored.map(toScorable), cap);
     if (!lead) {
       problems.push(`${leadId}: no lead`);
       continue;

@@ -1,10 +1,10 @@
 // Headline figures, computed from what the API already offers: lead counts from `X-Total-Count`, the average score
 // from a page of leads, and ingestion figures read off the Prometheus text of `/metrics`.
 import type { Stage } from "@leadscore/contracts";
+import { parsePrometheus, type Sample, sumOf } from "@leadscore/contracts/prometheus";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import type { Api, Lead } from "../lib/api.ts";
 import { STAGES } from "../lib/format.ts";
-import { parsePrometheus, type Sample, sumOf } from "../lib/prometheus.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 /** Leads read to compute the average score; beyond this many it is the average of the most recently updated. */

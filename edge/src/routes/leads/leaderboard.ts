@@ -1,4 +1,4 @@
-import { COLLECTIONS, type LeadDocument } from "@leadscore/contracts";
+import { COLLECTIONS, LEADERBOARD_SORT, type LeadDocument } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { intParam, parseQuery } from "../../api/query.ts";
@@ -11,9 +11,6 @@ export const MAX_LEADERBOARD_SIZE = 100;
 export const LeaderboardQuerySchema = z.strictObject({
   limit: intParam(1, MAX_LEADERBOARD_SIZE).default(10).describe("How many leads."),
 });
-
-/** Highest score first; among equal scores, whoever reached it first (event time), then by id. */
-export const LEADERBOARD_SORT = { current_score: -1, score_reached_at: 1, _id: 1 } as const;
 
 export const leaderboardDoc: RouteDoc = {
   method: "get",

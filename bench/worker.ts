@@ -25,7 +25,7 @@ import {
 import Queue from "bull";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { BIN, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { LAG_BUCKETS } from "../worker/src/metrics.ts";
 import { detectStoreLimits } from "../worker/src/store.ts";
 import { MAX_BATCH_EVENTS } from "../worker/src/worker.ts";
@@ -142,7 +142,10 @@ async function startWorkers(count: number, env: Record<string, string>, metricsP
   for (let i = 0; i < count; i += 1) {
     const port = metricsPorts[i];
     workers.push(
-      startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], { ...env, METRICS_PORT: port ? String(port) : "0" }),
+      startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+        ...env,
+        METRICS_PORT: port ? String(port) : "0",
+      }),
     );
   }
   const stop = () => Promise.all(workers.map((worker) => worker.stop("SIGTERM", 60_000)));

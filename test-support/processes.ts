@@ -14,6 +14,12 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
 
+/**
+ * Node with the tsx loader, for a TypeScript entry point: one process (the `tsx` command is a launcher with the
+ * script in a child), so every signal, SIGKILL too, reaches the script itself.
+ */
+export const NODE_TS = [process.execPath, "--import", "tsx"] as const;
+
 export function startProcess(
   command: string,
   args: string[],

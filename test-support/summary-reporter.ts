@@ -1,19 +1,31 @@
+import type { SerializedError } from "vitest";
 import type { Reporter, TestModule } from "vitest/node";
 
-/** Ends a run with one plain `tests: N passed, N failed, N skipped` line that any CI log reader understands. */
+/**
+ * Ends a run with one plain `tests: N passed, N failed, N skipped` line that any CI log reader understands. A file
+ * that failed outside its tests (an import, a `beforeAll`) and errors no test caught are added to the line, so it
+ * never reads as green for a red run.
+ */
 export default class SummaryReporter implements Reporter {
-  onTestRunEnd(testModules: ReadonlyArray<TestModule>) {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>) {
     let passed = 0;
     let failed = 0;
     let skipped = 0;
+    let brokenFiles = 0;
     for (const module of testModules) {
+      let failedHere = 0;
       for (const test of module.children.allTests()) {
         const state = test.result().state;
         if (state === "passed") passed++;
-        else if (state === "failed") failed++;
+        else if (state === "failed") failedHere++;
         else skipped++;
       }
+      failed += failedHere;
+      if (failedHere === 0 && module.state() === "failed") brokenFiles++;
     }
-    process.stdout.write(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+    let line = `tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
+    if (brokenFiles > 0) line += `, ${brokenFiles} file${brokenFiles > 1 ? "s" : ""} failed outside a test`;
+    if (unhandledErrors.length > 0) line += `, ${unhandledErrors.length} unhandled error(s)`;
+    process.stdout.write(`\n${line}\n`);
   }
 }

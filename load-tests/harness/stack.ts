@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { mongoDatabaseName } from "@leadscore/contracts";
 import { MongoClient } from "mongodb";
 import { createTestRedis, freePort, REDIS_URL, uniqueMongoUrl, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 
 export interface LocalStack {
   baseUrl: string;
@@ -69,7 +69,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     processes.push(running);
   };
   spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: String(port) });
-  for (let i = 0; i < options.workers; i++) spawn(`worker-${i + 1}`, join(BIN, "tsx"), ["worker/src/main.ts"]);
+  for (let i = 0; i < options.workers; i++) {
+    spawn(`worker-${i + 1}`, NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"]);
+  }
   options.log?.(
     `stack: edge on :${port}, ${options.workers} worker(s), Redis prefix ${redisPrefix}, database ${redisPrefix}`,
   );

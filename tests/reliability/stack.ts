@@ -11,7 +11,7 @@ import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { freePort, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, NODE_TS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 
 export const FERRETDB_BIN = join(ROOT, ".data", "bin", "ferretdb");
 
@@ -194,10 +194,9 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
       await edge?.stop("SIGKILL");
     },
     async startWorker() {
-      // Node with the tsx loader rather than the tsx command: one process, so SIGKILL reaches the worker itself.
       const worker = track(
         `worker-${workers.length + 1}`,
-        startProcess(process.execPath, ["--import", "tsx", "worker/src/main.ts"], {
+        startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
           ...env,
           LOG_LEVEL: "info",
           ...options.workerEnv,

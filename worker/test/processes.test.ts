@@ -1,7 +1,7 @@
 import { COLLECTIONS, type HistoryDocument } from "@leadscore/contracts";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import { BIN, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { auditAll, createStack, type TestStack } from "./helpers.ts";
 import { workload } from "./random-events.ts";
 
@@ -16,7 +16,10 @@ afterEach(async () => {
 });
 
 async function startWorkerProcess(target: TestStack): Promise<RunningProcess> {
-  const worker = startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], { ...target.env, LOG_LEVEL: "info" });
+  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+    ...target.env,
+    LOG_LEVEL: "info",
+  });
   processes.push(worker);
   await worker.waitFor(/worker ready/, 60_000);
   return worker;

@@ -1,3 +1,4 @@
+import { queuedEventsKey } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
 import { post } from "./ingest-helpers.ts";
@@ -32,5 +33,47 @@ describe("GET /metrics", () => {
     expect(text).toMatch(/^leadscore_queue_jobs\{state="failed"\} 0$/m);
     expect(text).toMatch(/^leadscore_queue_depth 2$/m);
     expect(text).toMatch(/^leadscore_queue_up 1$/m);
+  });
+
+  describe("leadscore_queue_depth", () => {
+    const depthOf = async (target: Awaited<ReturnType<typeof createTestEdge>>) =>
+      Number((await (await target.app.request("/metrics")).text()).match(/^leadscore_queue_depth (\d+)$/m)?.[1]);
+
+    it("counts queued events exactly, whatever the sizes of the jobs holding them", async () => {
+      const fresh = await createTestEdge();
+      try {
+        const batch = Array.from({ length: 100 }, (_, i) => ({
+          event_id: `d-${i}`,
+          lead_id: "d",
+          event_type: "page_view",
+        }));
+        expect((await fresh.app.request("/api/batch", post({ events: batch }))).status).toBe(202);
+        for (let i = 0; i < 3; i += 1) {
+          const single = { event_id: `d-single-${i}`, lead_id: "d", event_type: "page_view" };
+          expect((await fresh.app.request("/api/events", post(single))).status).toBe(202);
+        }
+        expect(await fresh.queue.getWaitingCount()).toBe(4);
+        expect(await depthOf(fresh)).toBe(103);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it("sets a count left over by a crash back to 0 once the queue holds no unfinished job", async () => {
+      const fresh = await createTestEdge();
+      try {
+        const key = queuedEventsKey(fresh.deps.config.REDIS_PREFIX);
+        await fresh.redis.set(key, 42);
+        expect(await depthOf(fresh)).toBe(0);
+        expect(await fresh.redis.get(key)).toBe("0");
+        // With a job pending, a count driven below 0 reads as 0 and is left for the jobs to settle.
+        await fresh.queue.add({ v: 1, events: [] });
+        await fresh.redis.set(key, -5);
+        expect(await depthOf(fresh)).toBe(0);
+        expect(await fresh.redis.get(key)).toBe("-5");
+      } finally {
+        await fresh.close();
+      }
+    });
   });
 });

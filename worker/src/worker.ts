@@ -10,6 +10,7 @@ import {
   type Logger,
   mongoDatabaseName,
   type QueuedEvent,
+  queuedEventsKey,
   type ScorePublisher,
   type WorkerConfig,
 } from "@leadscore/contracts";
@@ -186,6 +187,20 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         },
       });
       queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+      // The edge counts each job's events in once stored; they are counted out once the job is finished for good.
+      const queuedEvents = queuedEventsKey(config.REDIS_PREFIX);
+      const countOut = (job: Queue.Job<EventsJob>) => {
+        const events = Array.isArray(job.data?.events) ? job.data.events.length : 0;
+        if (events === 0) return;
+        redis.decrby(queuedEvents, events).catch((error: Error) => {
+          log.warn("could not count out finished events", { events, error: error.message });
+        });
+      };
+      queue.on("completed", countOut);
+      // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
+      queue.on("failed", (job: Queue.Job<EventsJob>) => {
+        if (job.finishedOn) countOut(job);
+      });
       await queue.isReady();
       void queue.process(config.WORKER_CONCURRENCY, async (job) => {
         let parsed: ReturnType<typeof parseEventsJob>;

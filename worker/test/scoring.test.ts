@@ -2,6 +2,7 @@ import {
   COLLECTIONS,
   type EventDocument,
   type LeadDocument,
+  queuedEventsKey,
   type RuleDocument,
   rulesChannel,
   type ScoreUpdate,
@@ -246,5 +247,25 @@ describe("when scores are committed", () => {
     expect(Number(text.match(/^leadscore_worker_events_scored_total (\d+)$/m)?.[1])).toBeGreaterThan(10);
     expect(Number(text.match(/^leadscore_worker_jobs_total\{outcome="permanent"\} (\d+)$/m)?.[1])).toBe(2);
     expect(text).toMatch(/^leadscore_worker_lag_seconds_bucket\{le="\+Inf"\} \d+$/m);
+  });
+});
+
+// Last: its poison job would change the failure counts the metrics test reads.
+describe("the queued-events count", () => {
+  it("takes off each finished job's events, completed or failed for good", async () => {
+    const key = queuedEventsKey(stack.config.REDIS_PREFIX);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const before = Number((await redis.get(key)) ?? 0);
+      await stack.send([
+        queued("count-a", "count-1", "page_view", T0),
+        queued("count-a", "count-2", "page_view", T0 + 1),
+      ]);
+      await stack.queue.add({ v: 1, events: [queued("count-b", "count-3", "page_view", T0), { lead_id: "x" }] });
+      await stack.drained();
+      await eventually(async () => Number(await redis.get(key)) === before - 4);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { createEdgeMetrics } from "../metrics.ts";
 import { createClaimer } from "./dedupe.ts";
 import { createEnqueuer } from "./enqueuer.ts";
 import { createIngest } from "./ingest.ts";
+import { createQueuedEvents } from "./queued-events.ts";
 import { createRateLimiter } from "./rate-limit.ts";
 import { createWriteKeyCheck } from "./write-key.ts";
 
@@ -18,13 +19,13 @@ export function createIngestion(
 ) {
   const now = deps.now ?? Date.now;
   const metrics = createEdgeMetrics();
-  let ingestRef: ReturnType<typeof createIngest> | undefined;
+  const queuedEvents = createQueuedEvents(deps.redis, deps.config.REDIS_PREFIX, deps.log);
   const enqueuer = createEnqueuer({
     queue: deps.queue,
     deadlineMs: tuning.deadlineMs,
     onStored: (events, seconds) => {
       metrics.enqueueLatency(seconds);
-      ingestRef?.noteJobSize(events);
+      queuedEvents.added(events);
     },
   });
   const claimer = createClaimer({
@@ -34,7 +35,7 @@ export function createIngestion(
   });
   const ingest = createIngest({
     redis: deps.redis,
-    queue: deps.queue,
+    queuedEvents,
     claimer,
     enqueuer,
     metrics,
@@ -43,10 +44,10 @@ export function createIngestion(
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
     now,
   });
-  ingestRef = ingest;
   return {
     metrics,
     ingest,
+    queuedEvents,
     claimer,
     enqueuer,
     limiter: createRateLimiter(deps.config.RATE_LIMIT_PER_SECOND, now),

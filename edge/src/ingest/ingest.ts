@@ -1,10 +1,10 @@
 import { dedupeKey, type FieldProblem, type Logger, normalizeEvent, type QueuedEvent } from "@leadscore/contracts";
-import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";
 import { CLAIMED, type Claimer, FAILED, PENDING, SEEN } from "./dedupe.ts";
 import type { Enqueuer } from "./enqueuer.ts";
+import type { QueuedEvents } from "./queued-events.ts";
 import { uuidv7 } from "./uuidv7.ts";
 
 export type ItemStatus = "accepted" | "duplicate" | "rejected";
@@ -18,7 +18,7 @@ export interface ItemResult {
 
 export interface IngestOptions {
   redis: Redis;
-  queue: Queue;
+  queuedEvents: QueuedEvents;
   claimer: Claimer;
   enqueuer: Enqueuer;
   metrics: EdgeMetrics;
@@ -53,16 +53,15 @@ function rejectionReason(details: FieldProblem[]): string {
 export function createIngest(options: IngestOptions) {
   const { redis, metrics, claimer } = options;
   let depth = { events: 0, at: 0 };
-  let averageJobSize = 1;
   let refreshing = false;
 
   const refreshDepth = () => {
     if (refreshing) return;
     refreshing = true;
-    void options.queue
-      .getWaitingCount()
-      .then((jobs) => {
-        depth = { events: jobs * averageJobSize, at: options.now() };
+    void options.queuedEvents
+      .read()
+      .then((events) => {
+        depth = { events, at: options.now() };
       })
       .catch(() => undefined)
       .finally(() => {
@@ -89,13 +88,6 @@ export function createIngest(options: IngestOptions) {
   };
 
   return {
-    /** Records a job's size so the depth estimate (jobs × events per job) follows the traffic. */
-    noteJobSize(events: number) {
-      averageJobSize = averageJobSize * 0.9 + events * 0.1;
-    },
-    /** Average events per job lately (to turn a job count into an event count). */
-    averageJobSize: () => averageJobSize,
-
     async accept(raw: readonly unknown[]): Promise<ItemResult[]> {
       const now = options.now();
       if (now - depth.at > DEPTH_REFRESH_MS) refreshDepth();

@@ -24,7 +24,7 @@ export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
       queue: deps.queue,
       redis: deps.redis,
       prefix: deps.config.REDIS_PREFIX,
-      ingest: ingestion.ingest,
+      queuedEvents: ingestion.queuedEvents,
       now: deps.now ?? Date.now,
     }),
   );

@@ -1,12 +1,18 @@
 import type { Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
-import type { Ingest } from "../../ingest/ingest.ts";
+import type { QueuedEvents } from "../../ingest/queued-events.ts";
 import type { EdgeMetrics } from "../../metrics.ts";
 
-async function queueGauges(queue: Queue, redis: Redis, prefix: string, ingest: Ingest, now: number): Promise<string[]> {
+async function queueGauges(
+  queue: Queue,
+  redis: Redis,
+  prefix: string,
+  queuedEvents: QueuedEvents,
+  now: number,
+): Promise<string[]> {
   try {
-    const counts = await queue.getJobCounts();
+    const [counts, depth] = await Promise.all([queue.getJobCounts(), queuedEvents.read()]);
     // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind.
     const oldestId = await redis.lindex(`${prefix}:${queue.name}:wait`, -1);
     const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
@@ -15,9 +21,9 @@ async function queueGauges(queue: Queue, redis: Redis, prefix: string, ingest: I
       "# HELP leadscore_queue_jobs Jobs in the events queue, by state (a job holds a micro-batch of events).",
       "# TYPE leadscore_queue_jobs gauge",
       ...Object.entries(counts).map(([state, n]) => `leadscore_queue_jobs{state="${state}"} ${n}`),
-      "# HELP leadscore_queue_depth Estimated events waiting to be scored.",
+      "# HELP leadscore_queue_depth Events accepted and not yet scored (in jobs waiting, active, delayed or paused).",
       "# TYPE leadscore_queue_depth gauge",
-      `leadscore_queue_depth ${Math.round(counts.waiting * ingest.averageJobSize())}`,
+      `leadscore_queue_depth ${depth}`,
       "# HELP leadscore_queue_lag_seconds Age of the oldest job waiting to be scored.",
       "# TYPE leadscore_queue_lag_seconds gauge",
       `leadscore_queue_lag_seconds ${lag.toFixed(3)}`,
@@ -36,11 +42,11 @@ export function metricsRoute(deps: {
   queue: Queue;
   redis: Redis;
   prefix: string;
-  ingest: Ingest;
+  queuedEvents: QueuedEvents;
   now: () => number;
 }) {
   return new Hono().get("/", async (c) => {
-    const gauges = await queueGauges(deps.queue, deps.redis, deps.prefix, deps.ingest, deps.now());
+    const gauges = await queueGauges(deps.queue, deps.redis, deps.prefix, deps.queuedEvents, deps.now());
     return c.body(deps.metrics.render(gauges), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 }

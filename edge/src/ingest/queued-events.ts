@@ -1,0 +1,24 @@
+import { type Logger, pendingJobKeys, queuedEventsKey, READ_QUEUED_EVENTS_LUA } from "@leadscore/contracts";
+import type { Redis } from "ioredis";
+
+/**
+ * The exact number of events in unfinished jobs (see `queuedEventsKey`): what back-pressure and the
+ * `leadscore_queue_depth` gauge go by. The edge adds each job's events once Bull has stored it; the worker takes them
+ * off when the job finishes.
+ */
+export function createQueuedEvents(redis: Redis, prefix: string, log: Logger) {
+  const key = queuedEventsKey(prefix);
+  const keys = [key, ...pendingJobKeys(prefix)];
+  return {
+    /** Counts a stored job's events. The job is queued whatever happens here: a failure only logs. */
+    added(events: number): void {
+      redis.incrby(key, events).catch((error: Error) => {
+        log.warn("could not count queued events", { events, error: error.message });
+      });
+    },
+    async read(): Promise<number> {
+      return Number(await redis.eval(READ_QUEUED_EVENTS_LUA, keys.length, ...keys));
+    },
+  };
+}
+export type QueuedEvents = ReturnType<typeof createQueuedEvents>;

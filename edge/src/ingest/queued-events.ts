@@ -1,12 +1,17 @@
 import { type Logger, pendingJobKeys, queuedEventsKey, READ_QUEUED_EVENTS_LUA } from "@leadscore/contracts";
-import type { Redis } from "ioredis";
+
+/** The Redis calls used: on the queue's own client, so a slow answer holds up Bull's writes, not dedupe claims. */
+export interface CounterClient {
+  incrby(key: string, increment: number): Promise<unknown>;
+  eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
+}
 
 /**
  * The exact number of events in unfinished jobs (see `queuedEventsKey`): what back-pressure and the
  * `leadscore_queue_depth` gauge go by. The edge adds each job's events once Bull has stored it; the worker takes them
  * off when the job finishes.
  */
-export function createQueuedEvents(redis: Redis, prefix: string, log: Logger) {
+export function createQueuedEvents(redis: CounterClient, prefix: string, log: Logger) {
   const key = queuedEventsKey(prefix);
   const keys = [key, ...pendingJobKeys(prefix)];
   return {

@@ -442,7 +442,7 @@ async function main() {
   // A second process does not help on FerretDB/SQLite (one writer): the lag phase uses one there.
   const lagWorkers = Number(args.workers ?? (ferret ? 1 : 2));
   console.log(
-    `worker bench on ${ferret ? "FerretDB (SQLite)" : "MongoDB"}: ${fmt(total)} events over ${fmt(leads)} leads, ` +
+    `worker bench on ${ferret ? "FerretDB" : "MongoDB"}: ${fmt(total)} events over ${fmt(leads)} leads, ` +
       `jobs of ${args.job}, ${Number(args.late) * 100}% late, ${args.concurrency} jobs in hand per process`,
   );
   const rawEvents = Array.from(

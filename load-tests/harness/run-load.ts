@@ -68,9 +68,10 @@ interface EndpointTally {
   statuses: Map<string, number>;
 }
 
-const LAG_NOTE =
+const lagNote = (widestPollMs: number) =>
   "Lag: for a sample of accepted events (≤ 50 a second), the time from their 202 arriving here to the first " +
-  "poll of score_history (every 50 ms) that finds them — an upper bound, at most one poll interval high.";
+  `poll of score_history that finds them — an upper bound, at most one poll interval high (polls every 50 ms, ` +
+  `stretched while the server is slow to answer: at most ${widestPollMs} ms apart in this run).`;
 
 function increment(map: Map<string, number>, key: string, by = 1) {
   map.set(key, (map.get(key) ?? 0) + by);
@@ -429,8 +430,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       lag,
       lagNote: ingestOnly
         ? "Lag not measured: ingestion only (--workers 0)."
-        : db
-          ? LAG_NOTE
+        : db && lag
+          ? lagNote(lag.pollIntervalMs)
           : "Lag not measured: no MongoDB access (--mongo-url).",
       queue: { source: depth.source, peakDepth, drainSeconds, drained },
       generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },

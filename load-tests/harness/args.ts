@@ -3,20 +3,26 @@ import { isScenarioName, parseDuration, SCENARIO_NAMES, type ScenarioName } from
 
 export interface CliOptions {
   scenario: ScenarioName;
+  /** Use the scenario's CI-sized profile. */
   ci: boolean;
   rate?: number;
   durationSeconds?: number;
+  /** A running deployment; without it the run starts (and removes) its own stack. */
   baseUrl?: string;
   writeKey: string;
+  /** MongoDB of the deployment given by baseUrl (database in the path); needed for lag and audit there. */
   mongoUrl?: string;
+  /** Workers of a self-started stack. */
   workers: number;
   scoreCap: number;
   maxInFlight?: number;
   audit: boolean;
   drainTimeoutSeconds: number;
+  /** Leads recomputed with foldScores in the audit. */
   auditSampleLeads: number;
   outDir: string;
   strict: boolean;
+  /** Print a progress line every second. */
   progress: boolean;
   runId?: string;
 }

@@ -13,15 +13,9 @@ import {
   expectedStatuses,
   interpretResponse,
 } from "../src/requests.ts";
-import {
-  type LoadProfile,
-  profileDurationSeconds,
-  SCENARIOS,
-  type ScenarioName,
-  scheduledBy,
-  withOverrides,
-} from "../src/scenarios.ts";
+import { type LoadProfile, profileDurationSeconds, SCENARIOS, scheduledBy, withOverrides } from "../src/scenarios.ts";
 import { createRequestPlanner } from "../src/workloads.ts";
+import type { CliOptions } from "./args.ts";
 import { type AuditResult, auditRun } from "./audit.ts";
 import { createHttpSender } from "./http-sender.ts";
 import { createLagProbe, type LagProbe, type LagSummary } from "./lag-probe.ts";
@@ -32,30 +26,10 @@ import type { EndpointReport, LoadReport, ThresholdResult, TimelinePoint } from 
 import { type LocalStack, startLocalStack } from "./stack.ts";
 import { createLatencyRecorder, type LatencyRecorder, roundMs } from "./stats.ts";
 
-export interface LoadOptions {
-  scenario: ScenarioName;
-  /** Use the scenario's CI-sized profile. */
-  ci: boolean;
-  rate?: number;
-  durationSeconds?: number;
-  /** A running deployment; without it the run starts (and removes) its own stack. */
-  baseUrl?: string;
-  writeKey: string;
-  /** MongoDB of the deployment given by baseUrl (database in the path); needed for lag and audit there. */
-  mongoUrl?: string;
-  /** Workers of a self-started stack. */
-  workers: number;
-  scoreCap: number;
-  maxInFlight?: number;
-  audit: boolean;
-  drainTimeoutSeconds: number;
-  /** Leads recomputed with foldScores in the audit. */
-  auditSampleLeads: number;
-  runId?: string;
+/** A run takes the command line's options (args.ts) but where the report goes and how strictly it is judged. */
+export interface LoadOptions extends Omit<CliOptions, "outDir" | "strict"> {
   /** Progress and notes (one line each); the summary line is the caller's to print. */
   log: (line: string) => void;
-  /** Print a progress line every second. */
-  progress: boolean;
   /** Receives what the self-started stack's processes printed (warnings and errors), just before it stops. */
   onStackOutput?: (output: string) => void;
 }

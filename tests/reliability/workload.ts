@@ -1,6 +1,8 @@
 // The traffic of the fault test: events with known ids over a few dozen leads (so leads see concurrent and late
 // events), through every ingestion route, with client resends of earlier events and a few events the edge must
 // refuse. Deterministic for a seed, so a failing run can be repeated.
+
+import { createRandom } from "../../load-tests/src/random.ts";
 import type { ClientEvent, Route, Send } from "./client.ts";
 
 /** An extra rule the fault test stores, so scores also meet the floor at 0. */
@@ -16,18 +18,6 @@ const TYPES: [string, number][] = [
   // No rule: accepted, recorded, scores 0.
   ["video_play", 6],
 ];
-
-/** mulberry32: small, fast, and good enough to shuffle a workload. */
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface WorkloadOptions {
   runId: string;

@@ -1,19 +1,11 @@
 // A reproducible random workload: many leads, mixed rules (one negative, one inactive, one unknown type), event
 // times unrelated to arrival order (so many events are late), repeated ids, and jobs of random sizes.
 import { foldScores, type QueuedEvent, type ScorableEvent } from "@leadscore/contracts";
+import { createRandom } from "../../load-tests/src/random.ts";
 import { T0, TEST_RULES } from "./helpers.ts";
 
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-export function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: the same sequence for the same seed. */
+export const random = createRandom;
 
 const TYPES = [
   "page_view",

@@ -15,7 +15,7 @@ const DATA = join(ROOT, ".data");
 const RUN = join(DATA, "run");
 const LOGS = join(DATA, "logs");
 const FERRETDB_SOURCE = join(ROOT, "services", "ferretdb");
-const FERRETDB_BIN = join(DATA, "bin", "ferretdb");
+export const FERRETDB_BIN = join(DATA, "bin", "ferretdb");
 
 export const DEFAULT_REDIS_URL = "redis://127.0.0.1:6379";
 export const DEFAULT_MONGO_URL = "mongodb://127.0.0.1:27017/leadscore";
@@ -61,6 +61,28 @@ export async function mongoAnswers(url: string, timeoutMs = 1500): Promise<boole
   try {
     await client.connect();
     await client.db("admin").command({ ping: 1 });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Whether the server serves commands, not only pings. FerretDB 1.x can deadlock on concurrent updates (each holds
+ * SQLite connections until its command ends): it then still answers `ping` while every command touching the stuck
+ * database waits forever. `listDatabases` touches them all, so it hangs then, and the socket timeout says so.
+ */
+export async function mongoServes(url: string, timeoutMs = 10_000): Promise<boolean> {
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: 1500,
+    connectTimeoutMS: 1500,
+    socketTimeoutMS: timeoutMs,
+  });
+  try {
+    await client.connect();
+    await client.db("admin").admin().listDatabases();
     return true;
   } catch {
     return false;
@@ -154,8 +176,15 @@ async function ensureRedis(url: string, say: Say): Promise<StartedService | null
 async function ensureMongo(url: string, say: Say): Promise<StartedService | null> {
   const { host, port } = hostPort(url, 27017);
   if (await mongoAnswers(url)) {
-    say(`mongodb: already up at ${host}:${port}`);
-    return null;
+    if (await mongoServes(url)) {
+      say(`mongodb: already up at ${host}:${port}`);
+      return null;
+    }
+    if (!startedHere("mongodb")) {
+      throw new Error(`mongodb: ${host}:${port} answers ping but not commands; restart that server`);
+    }
+    say("mongodb: FerretDB answers ping but no longer serves commands (it deadlocked); restarting it");
+    await stopServices(["mongodb"], say);
   }
   if (!isLoopback(host)) throw new Error(`mongodb: nothing answers at ${url} and it is not a local address`);
   if (hasCommand("mongod")) {
@@ -215,6 +244,12 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether a service of that name was started by this script and still runs (by its pid file). */
+function startedHere(name: StartedService["name"]): boolean {
+  const file = join(RUN, `${name}.pid`);
+  return existsSync(file) && alive(Number(readFileSync(file, "utf8")));
+}
+
 /** Stops services this project started (by pid file), waiting for each to exit. */
 export async function stopServices(names: StartedService["name"][] = ["redis", "mongodb"], say: Say = console.log) {
   for (const name of names) {
@@ -224,6 +259,9 @@ export async function stopServices(names: StartedService["name"][] = ["redis", "
     if (alive(pid)) {
       process.kill(pid, "SIGTERM");
       for (let i = 0; i < 100 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+      // A deadlocked FerretDB may not finish its shutdown.
+      if (alive(pid)) process.kill(pid, "SIGKILL");
+      for (let i = 0; i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
       say(`${name}: stopped (pid ${pid})`);
     }
     rmSync(file, { force: true });

@@ -10,10 +10,9 @@ import { EVENTS_QUEUE } from "@leadscore/contracts";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
+import { FERRETDB_BIN, mongoAnswers } from "../../scripts/services.ts";
 import { freePort, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, NODE_TS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-
-export const FERRETDB_BIN = join(ROOT, ".data", "bin", "ferretdb");
+import { BIN, DENO_EDGE_ARGS, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 
 export interface StackOptions {
   /** Extra environment for the edge (e.g. QUEUE_MAX_DEPTH). */
@@ -64,17 +63,6 @@ async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30
     await sleep(100);
   }
   throw new Error(`${what} not ready within ${timeoutMs} ms`);
-}
-
-async function mongoAnswers(url: string): Promise<boolean> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 500, connectTimeoutMS: 500 });
-  try {
-    await client.connect();
-    await client.db("admin").command({ ping: 1 });
-    return true;
-  } finally {
-    await client.close().catch(() => undefined);
-  }
 }
 
 function alive(process: RunningProcess): boolean {
@@ -139,7 +127,7 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
       ]),
     );
     const started = mongoServer;
-    await until(async () => alive(started) && (await mongoAnswers(mongoUrl)), "ferretdb");
+    await until(async () => alive(started) && (await mongoAnswers(mongoUrl, 500)), "ferretdb");
   };
 
   const env = {

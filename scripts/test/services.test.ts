@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { MongoClient } from "mongodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, freePort } from "../../test-support/index.ts";
+import { type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { FERRETDB_BIN, mongoAnswers, mongoServes } from "../services.ts";
+
+describe("the services check, when FerretDB deadlocks", () => {
+  let server: RunningProcess;
+  let dir: string;
+  let url: string;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ferretdb-"));
+    const port = await freePort();
+    url = `mongodb://127.0.0.1:${port}/stuck`;
+    server = startProcess(FERRETDB_BIN, [
+      `--listen-addr=127.0.0.1:${port}`,
+      "--handler=sqlite",
+      `--sqlite-url=file:${dir}/`,
+      "--log-level=error",
+    ]);
+    await eventually(() => mongoAnswers(url), 30_000);
+  }, 40_000);
+  afterAll(async () => {
+    await server?.stop("SIGKILL");
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("tells a server that only answers ping from one that serves commands", async () => {
+    expect(await mongoServes(url)).toBe(true);
+    // Many concurrent update commands, each matching 25 documents, exhaust its SQLite connections for good.
+    const client = new MongoClient(url);
+    await client.connect();
+    try {
+      const docs = client.db().collection<{ _id: string; n: number }>("docs");
+      await docs.insertMany(Array.from({ length: 400 }, (_, i) => ({ _id: `d-${i}`, n: 0 })));
+      const chunks = Array.from({ length: 16 }, (_, k) => Array.from({ length: 25 }, (_, i) => `d-${k * 25 + i}`));
+      for (const ids of chunks) {
+        docs
+          .bulkWrite(ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { n: 1 } } } })))
+          .catch(() => undefined);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      expect(await mongoAnswers(url)).toBe(true);
+      expect(await mongoServes(url, 3_000)).toBe(false);
+    } finally {
+      await client.close(true).catch(() => undefined);
+    }
+  }, 30_000);
+});

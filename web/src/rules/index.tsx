@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, FieldError, Loading, PageTitle } from "../app/ui.tsx";
+import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
 import type { RuleItem } from "../lib/api.ts";
 import { DEV_ADMIN_TOKEN_HINT, type RulesModel } from "./model.ts";
 
@@ -86,13 +86,7 @@ function NewRule({ model }: { model: RulesModel }) {
     >
       <h2 id="new-rule-title">New rule</h2>
       <div aria-live="polite">
-        {errors.form.length > 0 ? (
-          <div class="alert alert-error" role="alert">
-            {errors.form.map((message) => (
-              <p key={message}>{message}</p>
-            ))}
-          </div>
-        ) : null}
+        <FormErrors messages={errors.form} />
         {model.created.value ? (
           <p class="alert alert-success">
             Rule for <code>{model.created.value}</code> created; workers apply it within a second.

@@ -1,6 +1,6 @@
 import { useEffect, useRef } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
-import { FieldError, PageTitle } from "../app/ui.tsx";
+import { FieldError, FormErrors, PageTitle } from "../app/ui.tsx";
 import { formatSigned } from "../lib/format.ts";
 import { DEV_WRITE_KEY_HINT, type EventField, type EventForm, OTHER_TYPE, type SubmitEventModel } from "./model.ts";
 
@@ -50,13 +50,7 @@ export function SubmitEventPage({ model }: { model: SubmitEventModel }) {
       </p>
       <form class="panel form" noValidate onSubmit={onSubmit} aria-describedby="submit-status">
         <div ref={summary} tabIndex={-1} id="submit-status" class="form-status" aria-live="polite">
-          {errors.form.length > 0 ? (
-            <div class="alert alert-error" role="alert">
-              {errors.form.map((message) => (
-                <p key={message}>{message}</p>
-              ))}
-            </div>
-          ) : null}
+          <FormErrors messages={errors.form} />
           {result ? (
             <div class="alert alert-success">
               <p>

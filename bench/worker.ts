@@ -22,12 +22,13 @@ import {
   type QueuedEvent,
   sortKey,
 } from "@leadscore/contracts";
+import { parsePrometheus, type Sample, sumOf } from "@leadscore/contracts/prometheus";
 import Queue from "bull";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { LAG_BUCKETS } from "../worker/src/metrics.ts";
-import { detectStoreLimits } from "../worker/src/store.ts";
+import { bulkWriteChunked, detectStoreLimits } from "../worker/src/store.ts";
 import { MAX_BATCH_EVENTS } from "../worker/src/worker.ts";
 
 const { values: args } = parseArgs({
@@ -228,14 +229,12 @@ async function rawLeadUpdates(db: Db, leads: number): Promise<number> {
   }
   const limits = await detectStoreLimits(db);
   const sample = docs.slice(0, Math.min(leads, 1000));
-  const chunk = limits.updateChunk ?? sample.length;
   const started = performance.now();
-  for (let from = 0; from < sample.length; from += chunk) {
-    await collection.bulkWrite(
-      sample.slice(from, from + chunk).map((doc) => leadUpdate(doc._id, 0, limits.versionInFilter, at)),
-      { ordered: false },
-    );
-  }
+  await bulkWriteChunked(
+    collection,
+    sample.map((doc) => leadUpdate(doc._id, 0, limits.versionInFilter, at)),
+    limits,
+  );
   return sample.length / ((performance.now() - started) / 1000);
 }
 
@@ -283,22 +282,22 @@ async function rawWorkload(db: Db, events: QueuedEvent[], batchEvents: number): 
     const updates = touched
       .filter((id) => versions.has(id))
       .map((id) => leadUpdate(id, versions.get(id) ?? 0, limits.versionInFilter, at));
-    const chunk = limits.updateChunk ?? Math.max(updates.length, 1);
-    for (let i = 0; i < updates.length; i += chunk) {
-      await leadsCollection.bulkWrite(updates.slice(i, i + chunk), { ordered: false });
-    }
+    await bulkWriteChunked(leadsCollection, updates, limits);
     for (const id of touched) versions.set(id, (versions.get(id) ?? 0) + 1);
   }
   return events.length / ((performance.now() - started) / 1000);
 }
 
-async function metricValue(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(text.match(new RegExp(`^${name} ([0-9.e+-]+)$`, "m"))?.[1] ?? Number.NaN);
+async function metricsOf(port: number): Promise<Sample[]> {
+  return parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 }
 
 const cpuSeconds = async (ports: number[]) =>
-  (await Promise.all(ports.map((port) => metricValue(port, "process_cpu_seconds_total")))).reduce((a, b) => a + b, 0);
+  (
+    await Promise.all(
+      ports.map(async (port) => sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? Number.NaN),
+    )
+  ).reduce((a, b) => a + b, 0);
 
 async function drain(
   processes: number,
@@ -406,12 +405,14 @@ async function lagAtRate(rate: number, seconds: number, processes: number, leads
     const cumulative = LAG_BUCKETS.map(() => 0);
     let scored = 0;
     for (const port of ports) {
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const samples = await metricsOf(port);
       LAG_BUCKETS.forEach((bound, i) => {
-        const match = text.match(new RegExp(`^leadscore_worker_lag_seconds_bucket\\{le="${bound}"\\} (\\d+)$`, "m"));
-        cumulative[i] = (cumulative[i] ?? 0) + Number(match?.[1] ?? 0);
+        const bucket = samples.find(
+          (sample) => sample.name === "leadscore_worker_lag_seconds_bucket" && sample.labels.le === String(bound),
+        );
+        cumulative[i] = (cumulative[i] ?? 0) + (bucket?.value ?? 0);
       });
-      scored += Number(text.match(/^leadscore_worker_lag_seconds_count (\d+)$/m)?.[1] ?? 0);
+      scored += sumOf(samples, "leadscore_worker_lag_seconds_count") ?? 0;
     }
     const floorMs = performance.now() - sentAt;
     return {

@@ -32,11 +32,11 @@ interface Waiting<T> {
 export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: BatcherOptions): Batcher<T> {
   const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0 } = options;
   const waiting: Waiting<T>[] = [];
-  let waitingItems = 0;
   let draining: Promise<void> | undefined;
   let wake: (() => void) | undefined;
 
-  const full = () => waiting.length >= fullAt || waitingItems >= maxItems;
+  const full = () =>
+    waiting.length >= fullAt || waiting.reduce((items, entry) => items + entry.items.length, 0) >= maxItems;
 
   const linger = () =>
     new Promise<void>((resolve) => {
@@ -65,7 +65,6 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: Ba
         size += next.items.length;
         waiting.shift();
       }
-      waitingItems -= size;
       try {
         await run(taken.flatMap((entry) => entry.items));
         for (const entry of taken) entry.resolve();
@@ -81,7 +80,6 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: Ba
     submit(items) {
       return new Promise<void>((resolve, reject) => {
         waiting.push({ items, resolve, reject });
-        waitingItems += items.length;
         wake?.();
         draining ??= drain();
       });

@@ -55,12 +55,20 @@ export function redisAnswers(url: string, timeoutMs = 1000): Promise<boolean> {
   });
 }
 
-/** True when a MongoDB-compatible server answers `ping` at the URL. */
-export async function mongoAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: timeoutMs, connectTimeoutMS: timeoutMs });
+/** Whether `command` succeeds against the server at `url` within the given timeouts. */
+async function mongoDoes(
+  url: string,
+  timeouts: { connectMs: number; socketMs?: number },
+  command: (client: MongoClient) => Promise<unknown>,
+): Promise<boolean> {
+  const client = new MongoClient(url, {
+    serverSelectionTimeoutMS: timeouts.connectMs,
+    connectTimeoutMS: timeouts.connectMs,
+    ...(timeouts.socketMs === undefined ? {} : { socketTimeoutMS: timeouts.socketMs }),
+  });
   try {
     await client.connect();
-    await client.db("admin").command({ ping: 1 });
+    await command(client);
     return true;
   } catch {
     return false;
@@ -69,26 +77,20 @@ export async function mongoAnswers(url: string, timeoutMs = 1500): Promise<boole
   }
 }
 
+/** True when a MongoDB-compatible server answers `ping` at the URL. */
+export function mongoAnswers(url: string, timeoutMs = 1500): Promise<boolean> {
+  return mongoDoes(url, { connectMs: timeoutMs }, (client) => client.db("admin").command({ ping: 1 }));
+}
+
 /**
  * Whether the server serves commands, not only pings. FerretDB 1.x can deadlock on concurrent updates (each holds
  * SQLite connections until its command ends): it then still answers `ping` while every command touching the stuck
  * database waits forever. `listDatabases` touches them all, so it hangs then, and the socket timeout says so.
  */
-export async function mongoServes(url: string, timeoutMs = 10_000): Promise<boolean> {
-  const client = new MongoClient(url, {
-    serverSelectionTimeoutMS: 1500,
-    connectTimeoutMS: 1500,
-    socketTimeoutMS: timeoutMs,
-  });
-  try {
-    await client.connect();
-    await client.db("admin").admin().listDatabases();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await client.close().catch(() => undefined);
-  }
+export function mongoServes(url: string, timeoutMs = 10_000): Promise<boolean> {
+  return mongoDoes(url, { connectMs: 1500, socketMs: timeoutMs }, (client) =>
+    client.db("admin").admin().listDatabases(),
+  );
 }
 
 function hasCommand(command: string): boolean {

@@ -15,6 +15,7 @@ import {
   EVENTS_QUEUE,
   LEADERBOARD_SORT,
   type LeadDocument,
+  quantile,
   silentLogger,
   sortKey,
   stageFor,
@@ -40,11 +41,6 @@ const BUDGET_MS = Number(args.budget) * 1000;
 const CHUNK = Number(args.chunk);
 const COMPANIES = 500;
 const BASE = Date.parse("2026-01-01T00:00:00.000Z");
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
 
 /** Deterministic pseudo-random numbers, so every run seeds the same data. */
 function createRandom(seed: number) {
@@ -176,14 +172,14 @@ async function main() {
       rows.push({
         scenario: scenario.name,
         samples: api.length,
-        p50: percentile(api, 50),
-        p99: percentile(api, 99),
+        p50: quantile(api, 0.5),
+        p99: quantile(api, 0.99),
         mean,
-        baselineP50: percentile(baseline, 50),
-        ratio: percentile(api, 50) / percentile(baseline, 50),
+        baselineP50: quantile(baseline, 0.5),
+        ratio: quantile(api, 0.5) / quantile(baseline, 0.5),
       });
       console.log(
-        `  ${scenario.name}: p50 ${percentile(api, 50).toFixed(1)} ms, p99 ${percentile(api, 99).toFixed(1)} ms`,
+        `  ${scenario.name}: p50 ${quantile(api, 0.5).toFixed(1)} ms, p99 ${quantile(api, 0.99).toFixed(1)} ms`,
       );
     }
 

@@ -12,6 +12,7 @@ import {
   type ClientToServerEvents,
   COLLECTIONS,
   type LeadDocument,
+  quantile,
   type ScoreUpdate,
   type ServerToClientEvents,
   silentLogger,
@@ -45,11 +46,6 @@ const DRAIN_MS = 3_000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const leadId = (index: number) => `bench-lead-${index % LEADS}`;
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
-
 interface Row {
   measure: string;
   samples: number;
@@ -63,9 +59,9 @@ function summarize(measure: string, latencies: number[]): Row {
   return {
     measure,
     samples: sorted.length,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
+    p50: quantile(sorted, 0.5),
+    p90: quantile(sorted, 0.9),
+    p99: quantile(sorted, 0.99),
     max: sorted.at(-1) ?? Number.NaN,
   };
 }

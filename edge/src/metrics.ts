@@ -1,4 +1,5 @@
 // Prometheus counters of the edge, rendered as text by `/metrics`. In-process: each edge instance reports its own.
+import { createHistogram } from "@leadscore/contracts";
 
 /** Upper bounds (seconds) of the enqueue-latency histogram. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -9,9 +10,11 @@ export function createEdgeMetrics() {
   let rateLimited = 0;
   let unavailable = 0;
   const rejected = new Map<string, number>();
-  const bucketCounts = new Array<number>(LATENCY_BUCKETS.length).fill(0);
-  let latencyCount = 0;
-  let latencySum = 0;
+  const enqueueDuration = createHistogram(
+    "leadscore_enqueue_duration_seconds",
+    "Time from a request's events being valid to their job being in Redis.",
+    LATENCY_BUCKETS,
+  );
 
   return {
     accepted(n: number) {
@@ -31,11 +34,7 @@ export function createEdgeMetrics() {
       unavailable += 1;
     },
     enqueueLatency(seconds: number) {
-      latencyCount += 1;
-      latencySum += seconds;
-      for (let i = 0; i < LATENCY_BUCKETS.length; i++) {
-        if (seconds <= (LATENCY_BUCKETS[i] ?? 0)) bucketCounts[i] = (bucketCounts[i] ?? 0) + 1;
-      }
+      enqueueDuration.observe(seconds);
     },
     snapshot() {
       return { accepted, duplicates, rateLimited, unavailable, rejected: Object.fromEntries(rejected) };
@@ -58,12 +57,7 @@ export function createEdgeMetrics() {
         "# HELP leadscore_requests_unavailable_total Requests answered 503 because the queue could not take them.",
         "# TYPE leadscore_requests_unavailable_total counter",
         `leadscore_requests_unavailable_total ${unavailable}`,
-        "# HELP leadscore_enqueue_duration_seconds Time from a request's events being valid to their job being in Redis.",
-        "# TYPE leadscore_enqueue_duration_seconds histogram",
-        ...LATENCY_BUCKETS.map((le, i) => `leadscore_enqueue_duration_seconds_bucket{le="${le}"} ${bucketCounts[i]}`),
-        `leadscore_enqueue_duration_seconds_bucket{le="+Inf"} ${latencyCount}`,
-        `leadscore_enqueue_duration_seconds_sum ${latencySum}`,
-        `leadscore_enqueue_duration_seconds_count ${latencyCount}`,
+        ...enqueueDuration.lines(),
         ...gauges,
       ];
       return `${lines.join("\n")}\n`;

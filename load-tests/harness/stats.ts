@@ -1,4 +1,5 @@
 // Latency bookkeeping: every sample is kept (8 bytes each) so percentiles are exact, not bucketed.
+import { quantile } from "@leadscore/contracts";
 
 export interface LatencySummary {
   count: number;
@@ -14,13 +15,6 @@ export interface LatencyRecorder {
   readonly count: number;
   summary(): LatencySummary;
   reset(): void;
-}
-
-/** The value at quantile `q` (0..1) of ascending `sorted`, nearest-rank. */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.ceil(q * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number;
 }
 
 export function createLatencyRecorder(initialCapacity = 1024): LatencyRecorder {

@@ -1,6 +1,6 @@
 // Worker metrics: throughput, acceptance → scored lag and failures, as Prometheus text and as a periodic log line.
 import { createServer, type Server } from "node:http";
-import type { Logger } from "@leadscore/contracts";
+import { createHistogram, type Logger, quantile } from "@leadscore/contracts";
 import type { BatchResult } from "./scorer.ts";
 
 /** Upper bounds (seconds) of the lag histogram's buckets. */
@@ -31,12 +31,6 @@ export interface WindowSummary {
   failed: number;
 }
 
-export function percentile(sorted: readonly number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank] ?? null;
-}
-
 export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics {
   let scored = 0;
   let duplicates = 0;
@@ -45,9 +39,11 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let batches = 0;
   let batchSeconds = 0;
   const jobs = { completed: 0, permanent: 0, transient: 0 };
-  const lagCounts = new Array<number>(LAG_BUCKETS.length + 1).fill(0);
-  let lagSum = 0;
-  let lagCount = 0;
+  const lag = createHistogram(
+    "leadscore_worker_lag_seconds",
+    "Time from the edge accepting an event to its score being committed.",
+    LAG_BUCKETS,
+  );
 
   let windowStart = now();
   let windowScored = 0;
@@ -65,12 +61,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       batchSeconds += durationMs / 1000;
       windowScored += result.stored;
       for (const lagMs of result.lagsMs) {
-        const seconds = lagMs / 1000;
-        let bucket = LAG_BUCKETS.findIndex((bound) => seconds <= bound);
-        if (bucket === -1) bucket = LAG_BUCKETS.length;
-        lagCounts[bucket] = (lagCounts[bucket] ?? 0) + 1;
-        lagSum += seconds;
-        lagCount += 1;
+        lag.observe(lagMs / 1000);
         windowSeen += 1;
         if (windowLags.length < WINDOW_SAMPLE) windowLags.push(lagMs);
         else {
@@ -104,17 +95,8 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
         "# TYPE leadscore_worker_batch_seconds summary",
         `leadscore_worker_batch_seconds_sum ${batchSeconds}`,
         `leadscore_worker_batch_seconds_count ${batches}`,
-        "# HELP leadscore_worker_lag_seconds Time from the edge accepting an event to its score being committed.",
-        "# TYPE leadscore_worker_lag_seconds histogram",
+        ...lag.lines(),
       ];
-      let cumulative = 0;
-      LAG_BUCKETS.forEach((bound, i) => {
-        cumulative += lagCounts[i] ?? 0;
-        lines.push(`leadscore_worker_lag_seconds_bucket{le="${bound}"} ${cumulative}`);
-      });
-      lines.push(`leadscore_worker_lag_seconds_bucket{le="+Inf"} ${lagCount}`);
-      lines.push(`leadscore_worker_lag_seconds_sum ${lagSum}`);
-      lines.push(`leadscore_worker_lag_seconds_count ${lagCount}`);
       const cpu = process.cpuUsage();
       lines.push(
         "# HELP process_cpu_seconds_total User and system CPU time spent by this process.",
@@ -134,8 +116,8 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
         seconds,
         scored: windowScored,
         eventsPerSecond: windowScored / seconds,
-        lagP50Ms: percentile(sorted, 50),
-        lagP99Ms: percentile(sorted, 99),
+        lagP50Ms: sorted.length > 0 ? quantile(sorted, 0.5) : null,
+        lagP99Ms: sorted.length > 0 ? quantile(sorted, 0.99) : null,
         failed: windowFailed,
       };
       windowStart = at;

@@ -26,6 +26,7 @@ import type { Filter, Sort } from "mongodb";
 import { createApp } from "../edge/src/app.ts";
 import { ensureIndexes } from "../edge/src/indexes.ts";
 import { createTestDb, testEdgeConfig, uniqueName } from "../test-support/index.ts";
+import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -41,15 +42,6 @@ const BUDGET_MS = Number(args.budget) * 1000;
 const CHUNK = Number(args.chunk);
 const COMPANIES = 500;
 const BASE = Date.parse("2026-01-01T00:00:00.000Z");
-
-/** Deterministic pseudo-random numbers, so every run seeds the same data. */
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 const SURNAMES = ["Smith", "Garcia", "Chen", "Okafor", "Novak", "Silva", "Kim", "Müller", "Rossi", "Dubois"];
 

@@ -30,6 +30,7 @@ import { NODE_TS, type RunningProcess, startProcess } from "../test-support/proc
 import { LAG_BUCKETS } from "../worker/src/metrics.ts";
 import { bulkWriteChunked, detectStoreLimits } from "../worker/src/store.ts";
 import { MAX_BATCH_EVENTS } from "../worker/src/worker.ts";
+import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -47,14 +48,6 @@ const { values: args } = parseArgs({
 
 const TYPES = ["page_view", "page_view", "page_view", "email_open", "email_open", "form_submission", "purchase"];
 const T0 = Date.parse("2026-01-01T00:00:00Z");
-
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state * 1664525 + 1013904223) >>> 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** Event generator: leads picked at random, event times mostly increasing per lead, a share of them late. */
 function createEvents(leads: number, lateShare: number, seed: number) {

@@ -3,6 +3,9 @@
 import type { ScorableEvent } from "./scoring.ts";
 import type { Stage } from "./stage.ts";
 
+/** MongoDB's error code for a write refused because its unique key (`_id` or a unique index) is taken. */
+export const DUPLICATE_KEY = 11000;
+
 export const COLLECTIONS = {
   leads: "leads",
   /** Distinct events, `_id` = `event_id`: the ground truth of idempotency. */

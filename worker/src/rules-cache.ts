@@ -1,7 +1,14 @@
 // The scoring rules, held in memory so scoring never waits on a read. A change reaches every worker within a second:
 // the admin API publishes on the rules channel after each write and every worker reloads on the message; a periodic
 // reload covers a message lost while a worker was reconnecting.
-import { COLLECTIONS, DEFAULT_RULES, type Logger, type RuleDocument, rulesChannel } from "@leadscore/contracts";
+import {
+  COLLECTIONS,
+  DEFAULT_RULES,
+  DUPLICATE_KEY,
+  type Logger,
+  type RuleDocument,
+  rulesChannel,
+} from "@leadscore/contracts";
 import type { Redis } from "ioredis";
 import { type Db, MongoServerError } from "mongodb";
 
@@ -50,7 +57,7 @@ export async function seedDefaultRules(db: Db, now = new Date()): Promise<void> 
       );
     } catch (error) {
       // Another process inserted the same default between our read and write.
-      if (!(error instanceof MongoServerError && error.code === 11000)) throw error;
+      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
     }
   }
 }

@@ -1,7 +1,6 @@
 // Thin helpers over the MongoDB driver for the worker's bulk writes, and the limits of the server behind it.
+import { DUPLICATE_KEY } from "@leadscore/contracts";
 import { type AnyBulkWriteOperation, type Collection, type Db, type Document, MongoBulkWriteError } from "mongodb";
-
-const DUPLICATE_KEY = 11000;
 
 /**
  * How the worker must shape its writes for the server it talks to. Real MongoDB takes any bulk. FerretDB 1.x (the

@@ -1,4 +1,4 @@
-import { COLLECTIONS, type LeadDocument, LeadIdSchema } from "@leadscore/contracts";
+import { COLLECTIONS, DUPLICATE_KEY, type LeadDocument, LeadIdSchema } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { MongoServerError } from "mongodb";
 import { z } from "zod";
@@ -27,8 +27,6 @@ export const CreateLeadBodySchema = z
     { error: "must be a JSON object" },
   )
   .meta({ id: "LeadProfile" });
-
-const DUPLICATE_KEY = 11000;
 
 export const createLeadDoc: RouteDoc = {
   method: "post",

@@ -1,4 +1,4 @@
-import { COLLECTIONS, EventTypeSchema, PointsSchema, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, DUPLICATE_KEY, EventTypeSchema, PointsSchema, type RuleDocument } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { MongoServerError } from "mongodb";
 import { z } from "zod";
@@ -20,8 +20,6 @@ export const CreateRuleBodySchema = z
     { error: "must be a JSON object" },
   )
   .meta({ id: "RuleInput" });
-
-const DUPLICATE_KEY = 11000;
 
 export const createRuleDoc: RouteDoc = {
   method: "post",

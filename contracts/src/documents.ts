@@ -1,5 +1,6 @@
-// The MongoDB collections, their document shapes and the indexes every query relies on. The worker is the only
-// writer of leads' scores, events and history; the edge reads them and writes leads' profiles and rules.
+// The MongoDB collections, their document shapes and their indexes. MongoDB is the durable record, written
+// append-only (events, history pages, profiles) and read only off the hot paths: a rebuild of the live state, history
+// older than Redis keeps, profile search. Indexed on MongoDB; on FerretDB 1.x every one of those reads is a scan.
 import type { ScorableEvent } from "./scoring.ts";
 import type { Stage } from "./stage.ts";
 
@@ -7,37 +8,22 @@ import type { Stage } from "./stage.ts";
 export const DUPLICATE_KEY = 11000;
 
 export const COLLECTIONS = {
+  /** Lead profiles (name, email, company), inserted once; scores live in Redis. */
   leads: "leads",
-  /** Distinct events, `_id` = `event_id`: the ground truth of idempotency. */
+  /** Distinct events, `_id` = `event_id`, with their points: the ground truth of idempotency and of every score. */
   events: "events",
-  /** One entry per scored event, `_id` = `event_id`. */
-  history: "score_history",
+  /** Settled history: pages of PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
+  historyPages: "history_pages",
   rules: "rules",
 } as const;
 
+/** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
 export interface LeadDocument {
   _id: string;
   name: string | null;
   email: string | null;
   company: string | null;
-  current_score: number;
-  stage: Stage;
-  event_count: number;
-  /** Event time of the lead's newest event. */
-  last_event_at: Date | null;
-  /** Event time at which the lead's score last changed to its current value (leaderboard tie-break). */
-  score_reached_at: Date | null;
-  /** `sort_key` of the newest history entry folded into `current_score`. */
-  last_sort_key: string | null;
-  /** Optimistic-concurrency counter, bumped by every score write. */
-  version: number;
-  /**
-   * Random id of the score write that set this `version`. A bulk write reports only how many compare-and-sets
-   * matched, not which; reading this back tells a worker whether its own write is the one that won.
-   */
-  write_id?: string;
   created_at: Date;
-  updated_at: Date;
 }
 
 export interface EventDocument {
@@ -66,28 +52,21 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
   };
 }
 
-export interface HistoryDocument {
+/**
+ * A page of a lead's settled history: `n` is its place (page n holds entries n·size+1 …). A page is never updated: when
+ * a late event changes settled entries, the pages from there on are written anew under new ids and the live state
+ * points at those; the pages no live state points at are left behind.
+ */
+export interface HistoryPageDocument {
   _id: string;
-  event_id: string;
   lead_id: string;
-  event_type: string;
-  timestamp: Date;
-  received_at: Date;
-  points: number;
-  delta: number;
-  score: number;
-  reason: string;
-  rule_id: string | null;
-  sort_key: string;
-  /** True when the event arrived after a newer event of the same lead had already been scored. */
-  late: boolean;
+  n: number;
   /**
-   * 1-based position in the lead's history (the lead's `event_count` once this event is folded in). Written by the
-   * worker on every entry; optional only for entries made by hand.
+   * The page's entries, oldest first, as one JSON array of compact entries (`encodePage` in live/src/codec.ts): one
+   * string rather than nested arrays, which FerretDB 1.x cannot store.
    */
-  seq?: number;
-  /** The lead's `score_reached_at` as of this entry, so a recomputation can resume from any entry. */
-  score_reached_at?: Date | null;
+  entries: string;
+  written_at: Date;
 }
 
 export interface RuleDocument {
@@ -109,13 +88,10 @@ export interface IndexSpec {
 /** Every index the system's queries need; created idempotently at start-up by the worker and the edge. */
 export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], IndexSpec[]> = {
   leads: [
-    { key: { current_score: -1, score_reached_at: 1, _id: 1 }, name: "leaderboard" },
-    { key: { updated_at: -1, _id: 1 }, name: "recent" },
-    { key: { stage: 1, current_score: -1, _id: 1 }, name: "stage_score" },
-    { key: { company: 1, current_score: -1, _id: 1 }, name: "company_score" },
+    { key: { company: 1 }, name: "company" },
     { key: { email: 1 }, name: "email" },
   ],
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
-  score_history: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
+  history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
 };

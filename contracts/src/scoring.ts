@@ -57,13 +57,17 @@ export function clampScore(value: number, cap: number): number {
   return Math.min(cap, Math.max(0, value));
 }
 
-function reasonFor(event: ScorableEvent, delta: number, cap: number): string {
-  if (event.rule_id === null) return `no active rule for ${event.event_type}`;
-  const signed = event.points >= 0 ? `+${event.points}` : String(event.points);
-  if (delta === event.points) return `${event.event_type} ${signed}`;
-  return delta > event.points
-    ? `${event.event_type} ${signed} (floored at 0)`
-    : `${event.event_type} ${signed} (capped at ${cap})`;
+/** The reason text of an entry: its rule's points and whether clamping changed them (floored at 0 or capped). */
+export function reasonFor(
+  entry: Pick<ScorableEvent, "event_type" | "points" | "rule_id"> & { delta: number },
+  cap: number,
+): string {
+  if (entry.rule_id === null) return `no active rule for ${entry.event_type}`;
+  const signed = entry.points >= 0 ? `+${entry.points}` : String(entry.points);
+  if (entry.delta === entry.points) return `${entry.event_type} ${signed}`;
+  return entry.delta > entry.points
+    ? `${entry.event_type} ${signed} (floored at 0)`
+    : `${entry.event_type} ${signed} (capped at ${cap})`;
 }
 
 /**
@@ -105,7 +109,7 @@ export function foldScores(
       rule_id: event.rule_id,
       delta,
       score: next,
-      reason: reasonFor(event, delta, cap),
+      reason: reasonFor({ ...event, delta }, cap),
       sort_key: sortKey(event.timestamp, event.event_id),
       seq: count,
       score_reached_at: reachedAt,

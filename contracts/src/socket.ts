@@ -1,4 +1,3 @@
-import type { LeadDocument } from "./documents.ts";
 import type { Stage } from "./stage.ts";
 
 export interface ScoreUpdate {
@@ -70,33 +69,10 @@ export function realtimeChannelKey(redisPrefix: string): string {
 export const LEADERBOARD_SIZE = 10;
 /** Smallest gap between two `leaderboard` emits, across every publisher: at most 4 a second. */
 export const LEADERBOARD_INTERVAL_MS = 250;
-/** Leaderboard order (the `leaderboard` index of `leads`): highest score, then who reached it first, then id. */
-export const LEADERBOARD_SORT = { current_score: -1, score_reached_at: 1, _id: 1 } as const;
-export const LEADERBOARD_PROJECTION = { _id: 1, name: 1, company: 1, current_score: 1, stage: 1 } as const;
-
-/** The part of the `leads` collection the leaderboard read uses (contracts does not depend on the driver). */
-export interface LeadsFinder {
-  find(
-    filter: Record<string, never>,
-    options: { sort: Record<string, 1 | -1>; projection: Record<string, 1>; limit: number },
-  ): { toArray(): Promise<Partial<LeadDocument>[]> };
-}
-
-/** The top leads in leaderboard order (the `leaderboard` index of `leads`), as sockets receive them. */
-export async function fetchLeaderboard(leads: LeadsFinder, limit: number): Promise<LeaderboardEntry[]> {
-  const docs = await leads
-    .find({}, { sort: { ...LEADERBOARD_SORT }, projection: LEADERBOARD_PROJECTION, limit })
-    .toArray();
-  return docs.map((doc) => ({
-    _id: doc._id ?? "",
-    name: doc.name ?? null,
-    company: doc.company ?? null,
-    current_score: doc.current_score ?? 0,
-    stage: doc.stage ?? "cold",
-  }));
-}
-
-/** Where the worker hands committed score changes (after they are in MongoDB) for delivery to dashboards. */
+/**
+ * Where the worker reports committed score changes (its commit script has already published each `score_update`),
+ * so the coalesced `leaderboard` follows.
+ */
 export interface ScorePublisher {
   publish(updates: ScoreUpdate[]): void | Promise<void>;
   close?(): void | Promise<void>;

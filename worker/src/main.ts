@@ -1,14 +1,7 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
-import {
-  ConfigError,
-  createLogger,
-  mongoDatabaseName,
-  parseConfig,
-  type WorkerConfig,
-  WorkerConfigSchema,
-} from "@leadscore/contracts";
+import { ConfigError, createLogger, parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
-import { MongoClient } from "mongodb";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker } from "./worker.ts";
 
@@ -22,13 +15,17 @@ try {
 }
 const log = createLogger("worker", config.LOG_LEVEL);
 
-// The publisher has connections of its own, so its PUBLISHes and leaderboard reads never queue behind scoring.
+// The publisher has a connection of its own, so its leaderboard reads and emits never queue behind scoring.
 const publisherRedis = new Redis(config.REDIS_URL);
 publisherRedis.on("error", (error: Error) => log.warn("publisher redis error", { error: error.message }));
-const publisherMongo = new MongoClient(config.MONGO_URL, { maxPoolSize: 2 });
 const publisher = createScorePublisher({
   redis: publisherRedis,
-  db: publisherMongo.db(mongoDatabaseName(config.MONGO_URL)),
+  live: createLiveReader({
+    redis: publisherRedis,
+    redisPrefix: config.REDIS_PREFIX,
+    cap: config.SCORE_CAP,
+    thresholds: config.STAGE_THRESHOLDS,
+  }),
   redisPrefix: config.REDIS_PREFIX,
   log,
 });
@@ -45,7 +42,7 @@ const shutdown = async (signal: string) => {
   await worker.close();
   // After the worker: its last jobs publish their changes, then the final leaderboard goes out.
   await publisher.close();
-  await Promise.allSettled([publisherRedis.quit(), publisherMongo.close()]);
+  await publisherRedis.quit().catch(() => undefined);
   process.exit(0);
 };
 process.on("SIGTERM", () => void shutdown("SIGTERM"));

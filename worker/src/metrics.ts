@@ -1,6 +1,7 @@
 // Worker metrics: throughput, acceptance → scored lag and failures, as Prometheus text and as a periodic log line.
 import { createServer, type Server } from "node:http";
 import { createHistogram, type Logger, quantile } from "@leadscore/contracts";
+import type { DeepLaneStats } from "./deep-lane.ts";
 import type { BatchResult } from "./scorer.ts";
 
 /** Upper bounds (seconds) of the lag histogram's buckets. */
@@ -15,6 +16,8 @@ export type FailureKind = "permanent" | "transient";
 export interface WorkerMetrics {
   recordBatch(result: BatchResult, durationMs: number): void;
   recordJob(outcome: "completed" | FailureKind): void;
+  /** The deep lane whose figures `/metrics` shows (leads folded off the batch path). */
+  watchDeepLane(stats: DeepLaneStats): void;
   /** Prometheus text exposition. */
   render(): string;
   /** Figures since the previous call, for the periodic log line. */
@@ -36,6 +39,8 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let duplicates = 0;
   let late = 0;
   let retries = 0;
+  const diverted = { pages: 0, rescan: 0 };
+  let deep: DeepLaneStats | undefined;
   let batches = 0;
   let batchSeconds = 0;
   const jobs = { completed: 0, permanent: 0, transient: 0 };
@@ -57,6 +62,8 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       duplicates += result.duplicates;
       late += result.late;
       retries += result.retries;
+      diverted.pages += result.diverted.pages;
+      diverted.rescan += result.diverted.rescan;
       batches += 1;
       batchSeconds += durationMs / 1000;
       windowScored += result.stored;
@@ -69,6 +76,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
           if (slot < WINDOW_SAMPLE) windowLags[slot] = lagMs;
         }
       }
+    },
+    watchDeepLane(stats) {
+      deep = stats;
     },
     recordJob(outcome) {
       jobs[outcome] += 1;
@@ -85,9 +95,22 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
         "# HELP leadscore_worker_late_events_total Events older than their lead's newest scored event.",
         "# TYPE leadscore_worker_late_events_total counter",
         `leadscore_worker_late_events_total ${late}`,
-        "# HELP leadscore_worker_lead_write_retries_total Lead writes redone after another worker's write won.",
+        "# HELP leadscore_worker_lead_write_retries_total Lead commits planned again after another worker's commit won.",
         "# TYPE leadscore_worker_lead_write_retries_total counter",
         `leadscore_worker_lead_write_retries_total ${retries}`,
+        "# HELP leadscore_worker_deep_lane_diverted_total Leads a batch handed to the deep lane: an event older than the " +
+          "lead's tail while older history is in MongoDB pages (pages), or a duplicate of unknown state (rescan).",
+        "# TYPE leadscore_worker_deep_lane_diverted_total counter",
+        `leadscore_worker_deep_lane_diverted_total{reason="pages"} ${diverted.pages}`,
+        `leadscore_worker_deep_lane_diverted_total{reason="rescan"} ${diverted.rescan}`,
+        "# HELP leadscore_worker_deep_lane_folded_total Leads the deep lane of this process folded, by what it read.",
+        "# TYPE leadscore_worker_deep_lane_folded_total counter",
+        ...Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0 }).map(
+          ([read, count]) => `leadscore_worker_deep_lane_folded_total{read="${read}"} ${count}`,
+        ),
+        "# HELP leadscore_worker_deep_lane_waiting Leads waiting for the deep lane at its last look.",
+        "# TYPE leadscore_worker_deep_lane_waiting gauge",
+        `leadscore_worker_deep_lane_waiting ${deep?.waiting ?? 0}`,
         "# HELP leadscore_worker_jobs_total Queue jobs by outcome.",
         "# TYPE leadscore_worker_jobs_total counter",
         ...Object.entries(jobs).map(([outcome, count]) => `leadscore_worker_jobs_total{outcome="${outcome}"} ${count}`),

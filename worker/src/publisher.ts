@@ -1,10 +1,11 @@
-// Delivers committed score changes to every realtime instance through Redis (the Socket.io emitter publishes on the
+// Delivers committed score changes to every realtime instance through Redis (Socket.io emitter messages on the
 // channels the instances' Redis adapter listens to), and keeps the leaderboard fresh without flooding dashboards.
 //
-// `score_update` goes to `lead:<id>` only. Every socket sits in the `leaderboard` room, so sending each change there
-// too would cost events × dashboards messages; that room gets the top leads instead, coalesced to one emit per
-// LEADERBOARD_INTERVAL_MS across all worker processes:
-// - each publish marks the leaderboard dirty in Redis, after the change is in MongoDB;
+// `score_update` goes to `lead:<id>` only, published by the commit script itself (`encodeScoreUpdates` builds its
+// messages), so a change and its update leave Redis together. Every socket sits in the `leaderboard` room, so sending
+// each change there too would cost events × dashboards messages; that room gets the top leads instead, coalesced to
+// one emit per LEADERBOARD_INTERVAL_MS across all worker processes:
+// - each publish marks the leaderboard dirty in Redis, after the change is committed;
 // - a lock (`SET NX`) elects one publisher to read the top leads and emit them; it holds the lock while reading and
 //   for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that;
 // - a publisher whose change is still unhandled keeps retrying when the lock frees, until it wins: then either it
@@ -12,12 +13,9 @@
 //   change of a burst is followed by an emit that reads it (the trailing edge).
 import { randomUUID } from "node:crypto";
 import {
-  COLLECTIONS,
-  fetchLeaderboard,
   LEADERBOARD_INTERVAL_MS,
   LEADERBOARD_ROOM,
   LEADERBOARD_SIZE,
-  type LeadDocument,
   type Logger,
   leadRoom,
   realtimeChannelKey,
@@ -25,15 +23,15 @@ import {
   type ScoreUpdate,
   type ServerToClientEvents,
 } from "@leadscore/contracts";
+import type { LiveReader } from "@leadscore/live";
 import { Emitter } from "@socket.io/redis-emitter";
 import type { Redis } from "ioredis";
-import type { Db } from "mongodb";
 
 export interface ScorePublisherOptions {
   /** A Redis connection the publisher may use for PUBLISH and its lock (not one in subscriber mode). */
   redis: Redis;
-  /** The database the worker writes, read for the leaderboard. */
-  db: Db;
+  /** The live state, read for the leaderboard. */
+  live: Pick<LiveReader, "leaderboardEntries">;
   redisPrefix: string;
   log: Logger;
   /** Smallest gap between two leaderboard emits (tests may shorten it). */
@@ -43,7 +41,7 @@ export interface ScorePublisherOptions {
 
 export interface RedisScorePublisher extends ScorePublisher {
   publish(updates: ScoreUpdate[]): Promise<void>;
-  /** Stops scheduling; waits for a leaderboard emit in progress. Does not close the Redis or Mongo clients. */
+  /** Stops scheduling; waits for a leaderboard emit in progress. Does not close the Redis client. */
   close(): Promise<void>;
 }
 
@@ -58,8 +56,35 @@ export function leaderboardKeys(redisPrefix: string) {
   return { lock: `${redisPrefix}:leaderboard:tick`, dirty: `${redisPrefix}:leaderboard:dirty` };
 }
 
+/**
+ * The Socket.io Redis emitter messages that deliver each update to its lead's room, by lead id (a lead's messages in
+ * the order of its updates): `[channel, message]` pairs for a PUBLISH each, as the emitter itself would send them.
+ * `emitterKey` is the adapter's key, `realtimeChannelKey(redisPrefix)`.
+ */
+export function encodeScoreUpdates(
+  emitterKey: string,
+  updates: readonly ScoreUpdate[],
+): Map<string, [string, Buffer][]> {
+  const captured: [string, Buffer][] = [];
+  const sink = {
+    publish(channel: string, message: string | Buffer) {
+      captured.push([channel, typeof message === "string" ? Buffer.from(message) : message]);
+    },
+  };
+  const emitter = new Emitter<ServerToClientEvents>(sink, { key: emitterKey });
+  const messages = new Map<string, [string, Buffer][]>();
+  for (const update of updates) {
+    captured.length = 0;
+    emitter.to(leadRoom(update.lead_id)).emit("score_update", update);
+    const list = messages.get(update.lead_id) ?? [];
+    list.push(...captured);
+    messages.set(update.lead_id, list);
+  }
+  return messages;
+}
+
 export function createScorePublisher(options: ScorePublisherOptions): RedisScorePublisher {
-  const { redis, db, log } = options;
+  const { redis, live, log } = options;
   const intervalMs = options.leaderboardIntervalMs ?? LEADERBOARD_INTERVAL_MS;
   const size = options.leaderboardSize ?? LEADERBOARD_SIZE;
   const keys = leaderboardKeys(options.redisPrefix);
@@ -97,7 +122,7 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
       if (won !== "OK") return Math.max(await redis.pttl(keys.lock), 1);
       try {
         if (await redis.getdel(keys.dirty)) {
-          const top = await fetchLeaderboard(db.collection<LeadDocument>(COLLECTIONS.leads), size);
+          const top = await live.leaderboardEntries(size);
           emitter.to(LEADERBOARD_ROOM).emit("leaderboard", { top });
           await flushSent();
         }
@@ -129,14 +154,12 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
     async publish(updates) {
       if (updates.length === 0) return;
       try {
-        for (const update of updates) emitter.to(leadRoom(update.lead_id)).emit("score_update", update);
-        await flushSent();
         await redis.set(keys.dirty, "1", "PX", LOCK_GUARD_MS * 12);
         marked += 1;
         schedule(0);
       } catch (error) {
-        // The scores are committed already; a dashboard that missed a change catches up on its next read.
-        log.warn("score publish failed", { error: (error as Error).message, updates: updates.length });
+        // The scores are committed already; the leaderboard catches up with the next change.
+        log.warn("leaderboard mark failed", { error: (error as Error).message, updates: updates.length });
       }
     },
     async close() {

@@ -1,5 +1,6 @@
 // The scoring worker: consumes the events queue and is the only writer of scores and history. Any number of these
-// processes may run at once (Bull's competing consumers); their writes meet only at the lead's compare-and-set.
+// processes may run at once (Bull's competing consumers); their writes meet only at the live state's compare-and-set
+// commit script in Redis.
 
 import type { Server } from "node:http";
 import {
@@ -12,21 +13,24 @@ import {
   type QueuedEvent,
   queuedEventsKey,
   type ScorePublisher,
+  type ScoreUpdate,
   type WorkerConfig,
 } from "@leadscore/contracts";
+import { liveKeys, StaleLiveStateError } from "@leadscore/live";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createBatcher } from "./batcher.ts";
+import { createDeepLane, type DeepLane } from "./deep-lane.ts";
+import { createUpdateEncoder } from "./emit.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
-import { createLeases } from "./leases.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
+import { ensureLiveState, generationIsCurrent } from "./rebuild.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
-import { createScorer } from "./scorer.ts";
-import { detectStoreLimits, type StoreLimits } from "./store.ts";
+import { createScorer, type StoredMemo } from "./scorer.ts";
 
 export interface WorkerOptions {
-  /** Receives every committed score change, after it is in MongoDB. The caller closes it after the worker. */
+  /** Receives every committed score change, after its commit. The caller closes it after the worker. */
   publisher?: ScorePublisher;
   /** Most events scored in one batch (the jobs held at once are merged up to this). */
   maxBatchEvents?: number;
@@ -38,8 +42,8 @@ export interface WorkerOptions {
   summaryEveryMs?: number;
   /** Tries of a failing batch inside the process before its jobs fail back to the queue. */
   batchAttempts?: number;
-  /** Overrides of the detected server limits (tests run the MongoDB code paths against FerretDB this way). */
-  storeLimits?: Partial<StoreLimits>;
+  /** Pause of the deep lane between passes when it has nothing to do. */
+  deepLaneIdleMs?: number;
 }
 
 export interface Worker {
@@ -50,6 +54,8 @@ export interface Worker {
   readonly rules: RulesCache;
   /** The database written (tests). */
   readonly db: Db;
+  /** The deep lane of this process, once started (tests). */
+  readonly deepLane: DeepLane | undefined;
   /** The port the metrics server listens on, once started (0 when off). */
   readonly metricsPort: number;
 }
@@ -107,6 +113,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let metricsServer: Server | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
+  let generation = "";
+  let deepLane: DeepLane | undefined;
 
   const logSummary = () => {
     const window = metrics.takeWindow();
@@ -123,6 +131,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     metrics,
     rules,
     db,
+    get deepLane() {
+      return deepLane;
+    },
     get metricsPort() {
       return metricsPort;
     },
@@ -132,36 +143,69 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await subscriber.connect();
       await createIndexes(db, log);
       await rules.start();
-      const limits = { ...(await detectStoreLimits(db)), ...options.storeLimits };
-      if (limits.server === "ferretdb") log.info("FerretDB detected: lead and history updates go in small commands");
-
-      const scorer = createScorer({
+      const keys = liveKeys(config.REDIS_PREFIX);
+      const rebuildOptions = { db, redis, keys, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS, log };
+      generation = await ensureLiveState(rebuildOptions);
+      // Until checked again, a stale generation only makes commits fail and wait here, never fold wrongly.
+      let checking: Promise<void> | undefined;
+      const recheck = () => {
+        checking ??= ensureLiveState(rebuildOptions)
+          .then((current) => {
+            generation = current;
+          })
+          .finally(() => {
+            checking = undefined;
+          });
+        return checking;
+      };
+      // A Redis that restarted may have lost its last writes: the live state is rebuilt then (see rebuild.ts).
+      redis.on("ready", () => {
+        generationIsCurrent(redis, generation).then(
+          (current) => (current ? undefined : recheck()),
+          () => undefined,
+        );
+      });
+      const writer = {
         db,
+        redis,
+        keys,
+        generation: () => generation,
         cap: config.SCORE_CAP,
         thresholds: config.STAGE_THRESHOLDS,
-        ruleFor: rules.ruleFor,
-        limits,
+        encodeUpdates: createUpdateEncoder(config.REDIS_PREFIX),
         log,
-        // A dead worker's leases lapse as its jobs' locks do, so its jobs re-run on leads free to score.
-        leases: createLeases(redis, config.REDIS_PREFIX, config.JOB_LOCK_MS),
-      });
+      };
+      const scorer = createScorer({ ...writer, ruleFor: rules.ruleFor });
+      const publish = async (updates: ScoreUpdate[]) => {
+        if (!options.publisher || updates.length === 0) return;
+        try {
+          await options.publisher.publish(updates);
+        } catch (error) {
+          // The scores are committed and their updates published; only the leaderboard refresh is late.
+          log.warn("leaderboard publish failed", { error: (error as Error).message });
+        }
+      };
+      deepLane = createDeepLane({ ...writer, onCommitted: publish, onStale: recheck, idleMs: options.deepLaneIdleMs });
+      metrics.watchDeepLane(deepLane.stats);
+      deepLane.start();
 
       const scoreBatch = async (events: QueuedEvent[]) => {
+        const memo: StoredMemo = new Set();
         for (let attempt = 1; ; attempt += 1) {
           const started = performance.now();
           try {
-            const result = await scorer.scoreBatch(events);
+            const result = await scorer.scoreBatch(events, memo);
             metrics.recordBatch(result, performance.now() - started);
-            if (options.publisher && result.updates.length > 0) {
-              try {
-                await options.publisher.publish(result.updates);
-              } catch (error) {
-                // The scores are committed; a dashboard that missed a change catches up on its next read.
-                log.warn("score publish failed", { error: (error as Error).message });
-              }
-            }
+            await publish(result.updates);
             return;
           } catch (error) {
+            if (error instanceof StaleLiveStateError) {
+              // The live state is being rebuilt (or was wiped): wait for it, then plan the batch again.
+              log.info("live state stale; waiting for it before scoring again");
+              await recheck();
+              attempt -= 1;
+              continue;
+            }
             // Every write is idempotent, so the whole batch can simply run again.
             if (attempt >= batchAttempts) throw error;
             log.warn("scoring batch failed; retrying", { attempt, error: (error as Error).message });
@@ -243,6 +287,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       clearInterval(summaryTimer);
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await queue?.close();
+      await deepLane?.stop();
       await rules.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       subscriber.disconnect();

@@ -3,22 +3,20 @@ import {
   COLLECTIONS,
   DEFAULT_RULES,
   EVENTS_QUEUE,
-  type EventDocument,
   type EventsJob,
-  foldScores,
-  type HistoryDocument,
-  type LeadDocument,
   parseConfig,
   type QueuedEvent,
   type RuleDocument,
   silentLogger,
-  toScorable,
   type WorkerConfig,
   WorkerConfigSchema,
 } from "@leadscore/contracts";
+import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
 import Queue from "bull";
+import { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { auditLiveState, entryView, loadPagesFrom } from "../src/audit.ts";
 import { createWorker, type Worker, type WorkerOptions } from "../src/worker.ts";
 
 export const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -107,7 +105,9 @@ export async function createStack(options: { rules?: boolean; env?: Record<strin
     async drained(timeoutMs = 60_000) {
       await eventually(async () => {
         const counts = await queue.getJobCounts();
-        return counts.completed + counts.failed >= added && counts.active === 0 && counts.waiting === 0;
+        if (counts.completed + counts.failed < added || counts.active > 0 || counts.waiting > 0) return false;
+        // Leads handed to the deep lane are folded after their jobs complete.
+        return (await testRedis.redis.hlen(liveKeys(prefix).deep)) === 0;
       }, timeoutMs);
     },
     async close() {
@@ -119,65 +119,66 @@ export async function createStack(options: { rules?: boolean; env?: Record<strin
   };
 }
 
-export async function historyOf(db: Db, leadId: string): Promise<HistoryDocument[]> {
-  return db.collection<HistoryDocument>(COLLECTIONS.history).find({ lead_id: leadId }).sort({ sort_key: 1 }).toArray();
+/** The lead's whole history (pages in MongoDB, then the tail in Redis), oldest first. */
+export async function historyOf(stack: Pick<TestStack, "db" | "config">, leadId: string): Promise<LiveEntry[]> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const lead = await liveReader(stack, redis).leadWithTail(leadId);
+    return lead ? await wholeHistory(lead, loadPagesFrom(stack.db), stack.config.SCORE_CAP) : [];
+  } finally {
+    redis.disconnect();
+  }
 }
 
-export async function leadOf(db: Db, leadId: string): Promise<LeadDocument | null> {
-  return db.collection<LeadDocument>(COLLECTIONS.leads).findOne({ _id: leadId });
+/** The lead's live state, without its tail, in the API's field names. */
+export async function leadOf(stack: Pick<TestStack, "db" | "config">, leadId: string) {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const lead: LiveLead | null = await liveReader(stack, redis).lead(leadId);
+    if (!lead) return null;
+    return {
+      name: lead.name,
+      email: lead.email,
+      company: lead.company,
+      current_score: lead.score,
+      stage: lead.stage,
+      event_count: lead.count,
+      last_sort_key: lead.lastKey,
+      last_event_at: lead.lastEventAt,
+      score_reached_at: lead.reachedAt,
+    };
+  } finally {
+    redis.disconnect();
+  }
 }
 
-/** The comparable part of a history entry. */
-export function entryView(entry: {
-  event_id: string;
-  points: number;
-  delta: number;
-  score: number;
-  seq?: number;
-  rule_id: string | null;
-}) {
-  return {
-    event_id: entry.event_id,
-    points: entry.points,
-    delta: entry.delta,
-    score: entry.score,
-    seq: entry.seq,
-    rule_id: entry.rule_id,
-  };
+function liveReader(stack: Pick<TestStack, "config">, redis: Redis) {
+  return createLiveReader({
+    redis,
+    redisPrefix: stack.config.REDIS_PREFIX,
+    cap: stack.config.SCORE_CAP,
+    thresholds: stack.config.STAGE_THRESHOLDS,
+  });
 }
+
+export { entryView };
 
 /**
  * Checks every lead against the pure fold of its stored events and the history invariants; returns the problems
  * found (empty when all is well).
  */
-export async function auditAll(db: Db, cap: number): Promise<string[]> {
-  const problems: string[] = [];
-  const events = await db.collection<EventDocument>(COLLECTIONS.events).find({}).toArray();
-  const history = await db.collection<HistoryDocument>(COLLECTIONS.history).find({}).toArray();
-  const leads = await db.collection<LeadDocument>(COLLECTIONS.leads).find({}).toArray();
-  const byLead = new Map<string, EventDocument[]>();
-  for (const event of events) byLead.set(event.lead_id, [...(byLead.get(event.lead_id) ?? []), event]);
-  const historyByLead = new Map<string, HistoryDocument[]>();
-  for (const entry of history) historyByLead.set(entry.lead_id, [...(historyByLead.get(entry.lead_id) ?? []), entry]);
-  if (history.length !== events.length) problems.push(`${events.length} events but ${history.length} entries`);
-  for (const [leadId, stored] of byLead) {
-    const lead = leads.find((doc) => doc._id === leadId);
-    const entries = (historyByLead.get(leadId) ?? []).sort((a, b) => (a.sort_key < b.sort_key ? -1 : 1));
-    const fold = foldScores(stored.map(toScorable), cap);
-    if (!lead) {
-      problems.push(`${leadId}: no lead`);
-      continue;
-    }
-    const deltaSum = entries.reduce((sum, entry) => sum + entry.delta, 0);
-    if (deltaSum !== lead.current_score) problems.push(`${leadId}: deltas sum ${deltaSum} ≠ ${lead.current_score}`);
-    if ((entries.at(-1)?.score ?? 0) !== lead.current_score) problems.push(`${leadId}: last entry ≠ current_score`);
-    if (entries.some((entry) => entry.score < 0 || entry.score > cap)) problems.push(`${leadId}: score out of range`);
-    if (lead.current_score !== fold.score) problems.push(`${leadId}: score ${lead.current_score}, fold ${fold.score}`);
-    if (lead.event_count !== fold.count)
-      problems.push(`${leadId}: event_count ${lead.event_count}, fold ${fold.count}`);
-    const got = JSON.stringify(entries.map(entryView));
-    const want = JSON.stringify(fold.history.map(entryView));
-    if (got !== want) problems.push(`${leadId}: history differs from the fold`);
+export async function auditAll(stack: Pick<TestStack, "db" | "config">): Promise<string[]> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const report = await auditLiveState({
+      db: stack.db,
+      redis,
+      redisPrefix: stack.config.REDIS_PREFIX,
+      cap: stack.config.SCORE_CAP,
+      thresholds: stack.config.STAGE_THRESHOLDS,
+    });
+    return report.problems;
+  } finally {
+    redis.disconnect();
   }
-  return problems;
 }

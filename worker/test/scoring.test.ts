@@ -1,12 +1,12 @@
 import {
   COLLECTIONS,
   type EventDocument,
-  type LeadDocument,
   queuedEventsKey,
   type RuleDocument,
   rulesChannel,
   type ScoreUpdate,
 } from "@leadscore/contracts";
+import { liveKeys, rankKey, setProfile } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freePort, REDIS_URL } from "../../test-support/index.ts";
@@ -14,7 +14,7 @@ import { createStack, historyOf, leadOf, queued, T0, type TestStack } from "./he
 
 let stack: TestStack;
 const published: ScoreUpdate[] = [];
-/** For each publish: whether MongoDB already had every announced score when it was called. */
+/** For each publish: whether the live state already had every announced score when it was called. */
 const committedWhenPublished: boolean[] = [];
 
 beforeAll(async () => {
@@ -23,14 +23,9 @@ beforeAll(async () => {
   await stack.startWorker({
     publisher: {
       async publish(updates) {
-        const leads = await stack.db
-          .collection<LeadDocument>(COLLECTIONS.leads)
-          .find({ _id: { $in: updates.map((update) => update.lead_id) } })
-          .toArray();
+        const leads = await Promise.all(updates.map((update) => leadOf(stack, update.lead_id)));
         committedWhenPublished.push(
-          updates.every(
-            (update) => leads.find((lead) => lead._id === update.lead_id)?.current_score === update.current_score,
-          ),
+          updates.every((update, index) => leads[index]?.current_score === update.current_score),
         );
         published.push(...updates);
       },
@@ -46,42 +41,47 @@ describe("when +600 events at t1 and t3 are followed by a late +100 at t2", () =
   it("caps at 1000, then slots the late event in and recomputes the entry after it", async () => {
     await stack.send([queued("design-a", "a1", "big", T0 + 1_000), queued("design-a", "a3", "big", T0 + 3_000)]);
     await stack.drained();
-    expect((await historyOf(stack.db, "design-a")).map((entry) => entry.score)).toEqual([600, 1000]);
+    expect((await historyOf(stack, "design-a")).map((entry) => entry.score)).toEqual([600, 1000]);
 
     await stack.send([queued("design-a", "a2", "small", T0 + 2_000)]);
     await stack.drained();
-    const history = await historyOf(stack.db, "design-a");
+    const history = await historyOf(stack, "design-a");
     expect(history.map((entry) => [entry.event_id, entry.score, entry.delta, entry.late])).toEqual([
       ["a1", 600, 600, false],
       ["a2", 700, 100, true],
       ["a3", 1000, 300, false],
     ]);
     expect(history.map((entry) => entry.seq)).toEqual([1, 2, 3]);
-    const lead = await leadOf(stack.db, "design-a");
+    const lead = await leadOf(stack, "design-a");
     expect(lead).toMatchObject({
       current_score: 1000,
       stage: "qualified",
       event_count: 3,
       last_sort_key: history[2]?.sort_key,
     });
-    expect(lead?.last_event_at?.getTime()).toBe(T0 + 3_000);
+    expect(lead?.last_event_at).toBe(T0 + 3_000);
     // The score last changed (to 1000) at t3.
-    expect(lead?.score_reached_at?.getTime()).toBe(T0 + 3_000);
+    expect(lead?.score_reached_at).toBe(T0 + 3_000);
   });
 });
 
 describe("when eleven purchases and a -50 event at the latest time arrive out of order", () => {
   it("ends at 950", async () => {
-    const purchases = Array.from({ length: 11 }, (_, i) => queued("design-b", `p${i}`, "purchase", T0 + i * 10));
-    const penalty = queued("design-b", "minus", "unsubscribe", T0 + 1_000);
-    // The penalty first, then the purchases newest first, one per job: every purchase is late.
+    const received = Date.now();
+    const penalty = { ...queued("design-b", "minus", "unsubscribe", T0 + 1_000), received_at: received };
+    // Received after the penalty, which is newer in event time: every purchase is late.
+    const purchases = Array.from({ length: 11 }, (_, i) => ({
+      ...queued("design-b", `p${i}`, "purchase", T0 + i * 10),
+      received_at: received + 11 - i,
+    }));
+    // The penalty first, then the purchases newest first, one per job.
     await stack.send([penalty, ...purchases.reverse()], 1);
     await stack.drained();
-    const history = await historyOf(stack.db, "design-b");
+    const history = await historyOf(stack, "design-b");
     expect(history).toHaveLength(12);
     expect(history.at(-1)).toMatchObject({ event_id: "minus", delta: -50, score: 950 });
     expect(history.filter((entry) => entry.late)).toHaveLength(11);
-    expect((await leadOf(stack.db, "design-b"))?.current_score).toBe(950);
+    expect((await leadOf(stack, "design-b"))?.current_score).toBe(950);
   });
 });
 
@@ -95,54 +95,48 @@ describe("when the same event id arrives again", () => {
       queued("dup-b", "same-1", "purchase", T0),
     ]);
     await stack.drained();
-    const history = await historyOf(stack.db, "dup-a");
+    const history = await historyOf(stack, "dup-a");
     expect(history.map((entry) => [entry.event_id, entry.event_type, entry.points])).toEqual([
       ["same-1", "purchase", 100],
     ]);
-    expect(await leadOf(stack.db, "dup-a")).toMatchObject({ current_score: 100, event_count: 1 });
-    expect(await leadOf(stack.db, "dup-b")).toBeNull();
+    expect(await leadOf(stack, "dup-a")).toMatchObject({ current_score: 100, event_count: 1 });
+    expect(await leadOf(stack, "dup-b")).toBeNull();
   });
 });
 
 describe("when a lead has a profile", () => {
   it("keeps the profile through score writes, and keeps the score through profile writes", async () => {
-    const leads = stack.db.collection<LeadDocument>(COLLECTIONS.leads);
-    const at = new Date();
-    // As the API creates a lead: profile fields only.
-    await leads.insertOne({
-      _id: "profiled",
-      name: "Ada",
-      email: "ada@example.com",
-      company: "Acme",
-      created_at: at,
-      updated_at: at,
-    } as LeadDocument);
-    await stack.send([queued("profiled", "pr-1", "demo_request", T0)]);
-    await stack.drained();
-    expect(await leadOf(stack.db, "profiled")).toMatchObject({
-      name: "Ada",
-      company: "Acme",
-      current_score: 50,
-      version: 1,
-    });
+    const redis = new Redis(REDIS_URL);
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    const zero = { rankKey: rankKey(0, null, stack.config.SCORE_CAP), stage: "cold" as const };
+    const profile = (company: string) => ({ name: "Ada", email: "ada@example.com", company });
+    try {
+      // As the API creates a lead before any event: a profile and a score of 0.
+      expect(await setProfile(redis, keys, "profiled", profile("Acme"), Date.now(), zero)).toBe(false);
+      await stack.send([queued("profiled", "pr-1", "demo_request", T0)]);
+      await stack.drained();
+      expect(await leadOf(stack, "profiled")).toMatchObject({ name: "Ada", company: "Acme", current_score: 50 });
 
-    await leads.updateOne({ _id: "profiled" }, { $set: { company: "Acme Ltd" } });
-    await stack.send([queued("profiled", "pr-2", "demo_request", T0 + 1)]);
-    await stack.drained();
-    expect(await leadOf(stack.db, "profiled")).toMatchObject({ name: "Ada", company: "Acme Ltd", current_score: 100 });
+      expect(await setProfile(redis, keys, "profiled", profile("Acme Ltd"), Date.now(), zero)).toBe(true);
+      expect(await leadOf(stack, "profiled")).toMatchObject({ company: "Acme Ltd", current_score: 50 });
+      await stack.send([queued("profiled", "pr-2", "demo_request", T0 + 1)]);
+      await stack.drained();
+      expect(await leadOf(stack, "profiled")).toMatchObject({ name: "Ada", company: "Acme Ltd", current_score: 100 });
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it("creates a lead seen first in an event with an empty profile", async () => {
     await stack.send([queued("fresh-lead", "fr-1", "page_view", T0)]);
     await stack.drained();
-    expect(await leadOf(stack.db, "fresh-lead")).toMatchObject({
+    expect(await leadOf(stack, "fresh-lead")).toMatchObject({
       name: null,
       email: null,
       company: null,
       current_score: 5,
       stage: "cold",
       event_count: 1,
-      version: 1,
     });
   });
 });
@@ -151,7 +145,7 @@ describe("when an event type has no active rule", () => {
   it("records the event with 0 points and no rule", async () => {
     await stack.send([queued("norule", "nr-1", "dormant", T0), queued("norule", "nr-2", "never_heard_of", T0 + 1)]);
     await stack.drained();
-    const history = await historyOf(stack.db, "norule");
+    const history = await historyOf(stack, "norule");
     expect(history.map((entry) => [entry.points, entry.rule_id, entry.reason])).toEqual([
       [0, null, "no active rule for dormant"],
       [0, null, "no active rule for never_heard_of"],
@@ -176,8 +170,8 @@ describe("when a job is poison", () => {
     const failedMixed = await stack.queue.getJob(mixed.id);
     expect(failedMixed?.failedReason).toMatch(/1 of 2 events malformed .*events\[1\] event_id is malformed/);
     expect(failedMixed?.attemptsMade).toBe(1);
-    expect((await leadOf(stack.db, "poison-ok"))?.current_score).toBe(5);
-    expect((await leadOf(stack.db, "poison-after"))?.current_score).toBe(100);
+    expect((await leadOf(stack, "poison-ok"))?.current_score).toBe(5);
+    expect((await leadOf(stack, "poison-after"))?.current_score).toBe(100);
   });
 });
 
@@ -199,7 +193,7 @@ describe("when a rule changes", () => {
 
     await stack.send([queued("rules-a", "ru-2", "email_open", T0 + 1)]);
     await stack.drained();
-    const history = await historyOf(stack.db, "rules-a");
+    const history = await historyOf(stack, "rules-a");
     expect(history.map((entry) => entry.points)).toEqual([10, 40]);
     const stored = await stack.db.collection<EventDocument>(COLLECTIONS.events).findOne({ _id: "ru-1" });
     expect(stored?.points).toBe(10);
@@ -212,12 +206,12 @@ describe("when a rule changes", () => {
     await stack.workers[0]?.rules.reload();
     await stack.send([queued("rules-b", "rb-1", "form_submission", T0)]);
     await stack.drained();
-    expect((await historyOf(stack.db, "rules-b"))[0]).toMatchObject({ points: 0, rule_id: null });
+    expect((await historyOf(stack, "rules-b"))[0]).toMatchObject({ points: 0, rule_id: null });
   });
 });
 
 describe("when scores are committed", () => {
-  it("publishes one update per lead, only after MongoDB has it", async () => {
+  it("publishes one update per lead, only once its score is committed", async () => {
     published.length = 0;
     committedWhenPublished.length = 0;
     await stack.send([

@@ -1,0 +1,146 @@
+// The one way scores change in the live state: a Lua script that, per lead, compares the version the worker read,
+// sets the new state, moves the lead in every index and publishes its `score_update` — atomically, so readers never
+// see a lead ahead of its indexes and no lease is needed between workers. One call commits a chunk of leads, kept
+// small because Redis runs one script at a time.
+import { STAGES, type Stage } from "@leadscore/contracts";
+import type { Redis } from "ioredis";
+import type { CompactEvent } from "./codec.ts";
+import { indexKeys, type LiveKeys } from "./keys.ts";
+
+/**
+ * What to do with one lead:
+ * - `commit`: set `fields` if the lead's version is still `expected` (else: conflict); when the deep lane owns the
+ *   lead, its `pending` events go to the deep lane's list instead;
+ * - `pages`: hand the lead to the deep lane (its history older than the tail is needed) with `pending`;
+ * - `rescan`: the same, asking the deep lane to re-read the lead's stored events (a duplicate of unknown state);
+ * - `deep`: the deep lane's own commit: also drops the first `drained` deep-lane events (folded now) and releases
+ *   the lead when none are left and no rescan was asked for since `rescans`.
+ */
+export interface LeadCommit {
+  leadId: string;
+  mode: "commit" | "pages" | "rescan" | "deep";
+  expected: number;
+  fields: Record<string, string>;
+  rankKey: number;
+  updatedAt: number;
+  stage: Stage;
+  pending: CompactEvent[];
+  /** `[channel, message]` pairs published when the commit succeeds. */
+  messages: [string, Buffer][];
+  drained?: number;
+  rescans?: number;
+}
+
+export type CommitOutcome = "committed" | "conflict" | "diverted";
+
+/** Thrown when the live state was wiped or is being rebuilt: nothing was committed. */
+export class StaleLiveStateError extends Error {
+  override name = "StaleLiveStateError";
+}
+
+const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f" } as const;
+const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict", d: "diverted" };
+
+// KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list.
+// ARGV: gen, stage names (as many as STAGES), leads, then per lead:
+//   id, mode, expected, fields (JSON object), rank key, updated_at, stage, pending (JSON array of JSON strings),
+//   drained, rescans, message count, then channel, message × count.
+const COMMIT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
+local a = 2
+local stageKey = {}
+local firstLead = 4
+while ARGV[a] ~= '#' do
+  stageKey[ARGV[a]] = KEYS[firstLead + 1]
+  firstLead = firstLead + 1
+  a = a + 1
+end
+a = a + 1
+local n = tonumber(ARGV[a]); a = a + 1
+local out = {}
+for i = 1, n do
+  local lead = KEYS[firstLead + 2 * i - 1]
+  local list = KEYS[firstLead + 2 * i]
+  local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local fields, rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
+  local pending, drained, rescans, nm = ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], tonumber(ARGV[a + 10])
+  local msg = a + 11
+  a = msg + 2 * nm
+  local owned = redis.call('HEXISTS', KEYS[4], id) == 1
+  if mode == 'p' or mode == 'r' or (mode == 'c' and owned) then
+    for _, event in ipairs(cjson.decode(pending)) do redis.call('RPUSH', list, event) end
+    if mode == 'r' then redis.call('HINCRBY', KEYS[4], id, 1) else redis.call('HSETNX', KEYS[4], id, 0) end
+    out[i] = 'd'
+  elseif (redis.call('HGET', lead, 'v') or '0') ~= expected then
+    out[i] = 'c'
+  else
+    local old = redis.call('HGET', lead, 'st')
+    local flat = {}
+    for field, value in pairs(cjson.decode(fields)) do
+      flat[#flat + 1] = field
+      flat[#flat + 1] = value
+    end
+    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), unpack(flat))
+    redis.call('ZADD', KEYS[2], rank, id)
+    redis.call('ZADD', KEYS[3], updated, id)
+    if old and old ~= stage and stageKey[old] then redis.call('ZREM', stageKey[old], id) end
+    redis.call('ZADD', stageKey[stage], updated, id)
+    if mode == 'f' then
+      if drained > 0 then redis.call('LTRIM', list, drained, -1) end
+      local asked = redis.call('HGET', KEYS[4], id)
+      if redis.call('LLEN', list) == 0 and asked == rescans then
+        redis.call('HDEL', KEYS[4], id)
+      elseif asked == rescans and rescans ~= '0' then
+        redis.call('HSET', KEYS[4], id, 0)
+      end
+    end
+    for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
+    out[i] = 'o'
+  end
+end
+return out
+`;
+
+interface ScriptRedis extends Redis {
+  leadscoreCommit(keys: number, ...args: (string | number | Buffer)[]): Promise<string | string[]>;
+}
+
+function withCommit(redis: Redis): ScriptRedis {
+  const scripted = redis as ScriptRedis;
+  if (typeof scripted.leadscoreCommit !== "function") {
+    redis.defineCommand("leadscoreCommit", { lua: COMMIT });
+  }
+  return scripted;
+}
+
+/** Commits leads in one script call; returns each lead's outcome, in order. */
+export async function commitLeads(
+  redis: Redis,
+  keys: LiveKeys,
+  gen: string,
+  leads: readonly LeadCommit[],
+): Promise<CommitOutcome[]> {
+  if (leads.length === 0) return [];
+  const keyList = [keys.gen, ...indexKeys(keys)];
+  const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", leads.length];
+  for (const lead of leads) {
+    keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
+    args.push(
+      lead.leadId,
+      MODES[lead.mode],
+      String(lead.expected),
+      JSON.stringify(lead.fields),
+      lead.rankKey,
+      lead.updatedAt,
+      lead.stage,
+      JSON.stringify(lead.pending.map((event) => JSON.stringify(event))),
+      lead.drained ?? 0,
+      String(lead.rescans ?? 0),
+      lead.messages.length,
+    );
+    for (const [channel, message] of lead.messages) args.push(channel, message);
+  }
+  const reply = await withCommit(redis).leadscoreCommit(keyList.length, ...keyList, ...args);
+  if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
+  return (reply as string[]).map((code) => OUTCOMES[code] ?? "conflict");
+}

@@ -1,0 +1,267 @@
+// Reads of the live state for the API, the realtime tier and the worker. Each costs a few Redis commands whose work
+// is logarithmic in the number of leads (sorted-set ranges, ranks and counts) plus the page of leads returned —
+// never a MongoDB query.
+import type { LeaderboardEntry, ScoreUpdate, Stage, StageThresholds } from "@leadscore/contracts";
+import type { Redis } from "ioredis";
+import {
+  type CompactEntry,
+  decodeEntry,
+  decodeLead,
+  LEAD_FIELDS,
+  type LiveLead,
+  rankRange,
+  SUMMARY_FIELDS,
+  stageRange,
+} from "./codec.ts";
+import { type LiveKeys, liveKeys } from "./keys.ts";
+
+export type LeadSort = "-score" | "score" | "-updated_at" | "updated_at";
+
+/** Where a page ended: the last lead and its value in the index the page was read from. */
+export interface ListPosition {
+  id: string;
+  value: number;
+}
+
+export interface ListQuery {
+  minScore?: number;
+  maxScore?: number;
+  stage?: Stage;
+  sort: LeadSort;
+  limit: number;
+  after?: ListPosition | null;
+}
+
+export interface ListPage {
+  leads: LiveLead[];
+  total: number;
+  /** Position to continue from, when there is a next page. */
+  next: ListPosition | null;
+}
+
+export interface LiveReaderOptions {
+  redis: Redis;
+  redisPrefix: string;
+  cap: number;
+  thresholds: StageThresholds;
+}
+
+/** Leads read per round trip while a filtered list walks the `updated_at` index. */
+const SCAN_CHUNK = 200;
+
+/** A sorted-set bound as Redis spells it. */
+const bound = (value: number, exclusive = false) =>
+  value === Infinity ? "+inf" : value === -Infinity ? "-inf" : `${exclusive ? "(" : ""}${value}`;
+
+export function createLiveReader(options: LiveReaderOptions) {
+  const { redis, cap, thresholds } = options;
+  const keys: LiveKeys = liveKeys(options.redisPrefix);
+
+  async function summaries(ids: string[], fields: readonly string[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
+    if (ids.length === 0) return [];
+    const pipeline = redis.pipeline();
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...fields);
+    const replies = (await pipeline.exec()) ?? [];
+    const leads: LiveLead[] = [];
+    replies.forEach(([error, values], index) => {
+      if (error) throw error;
+      const lead = decodeLead(ids[index] as string, values as (string | null)[], cap, thresholds);
+      if (lead) leads.push(lead);
+    });
+    return leads;
+  }
+
+  /** The score range a query's filters select (a stage is a score range), or null when they select nothing. */
+  function scoreRange(query: Pick<ListQuery, "minScore" | "maxScore" | "stage">): [number, number] | null {
+    let [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
+    if (query.stage) {
+      const [from, to] = stageRange(query.stage, thresholds, cap);
+      min = Math.max(min, from);
+      max = Math.min(max, to);
+    }
+    return min > max ? null : [min, max];
+  }
+
+  const filtered = (query: ListQuery) =>
+    query.minScore !== undefined || query.maxScore !== undefined || query.stage !== undefined;
+
+  /** Ids and values of one page from a sorted set, ascending or descending, after a position. */
+  async function pageOf(
+    key: string,
+    lo: number,
+    hi: number,
+    descending: boolean,
+    after: ListPosition | null | undefined,
+    count: number,
+  ): Promise<[string, number][]> {
+    let raw: string[];
+    if (after) {
+      // Continue right after the last lead when it still holds the value it was listed with (its rank is exact
+      // then, ties included); a lead that moved since continues from its old value instead.
+      const [value, rank] = await Promise.all([
+        redis.zscore(key, after.id),
+        descending ? redis.zrevrank(key, after.id) : redis.zrank(key, after.id),
+      ]);
+      if (value !== null && Number(value) === after.value && rank !== null) {
+        const [from, to] = [rank + 1, String(rank + count)];
+        raw = (await (descending
+          ? redis.zrevrange(key, from, to, "WITHSCORES")
+          : redis.zrange(key, from, to, "WITHSCORES"))) as string[];
+      } else if (descending) {
+        raw = await redis.zrevrangebyscore(key, bound(after.value, true), bound(lo), "WITHSCORES", "LIMIT", 0, count);
+      } else {
+        raw = await redis.zrangebyscore(key, bound(after.value, true), bound(hi), "WITHSCORES", "LIMIT", 0, count);
+      }
+    } else if (descending) {
+      raw = await redis.zrevrangebyscore(key, bound(hi), bound(lo), "WITHSCORES", "LIMIT", 0, count);
+    } else {
+      raw = await redis.zrangebyscore(key, bound(lo), bound(hi), "WITHSCORES", "LIMIT", 0, count);
+    }
+    const out: [string, number][] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) {
+      const value = Number(raw[i + 1]);
+      if (value < lo || value > hi) break;
+      out.push([raw[i] as string, value]);
+    }
+    return out;
+  }
+
+  return {
+    keys,
+
+    /** A lead's summary (no history), or null when it has no live state. */
+    async lead(leadId: string): Promise<LiveLead | null> {
+      return (await summaries([leadId]))[0] ?? null;
+    },
+
+    /** Summaries of several leads, in the order given; unknown ids are left out. */
+    leads: summaries,
+
+    /** A lead's whole live state, its tail of history included. */
+    async leadWithTail(leadId: string): Promise<LiveLead | null> {
+      return (await summaries([leadId], LEAD_FIELDS))[0] ?? null;
+    },
+
+    /** 1-based position in the leaderboard, and the number of leads ranked. */
+    async rank(leadId: string): Promise<{ rank: number | null; of: number }> {
+      const [rank, of] = await Promise.all([redis.zrank(keys.byScore, leadId), redis.zcard(keys.byScore)]);
+      return { rank: rank === null ? null : rank + 1, of };
+    },
+
+    async leaderboard(limit: number): Promise<LiveLead[]> {
+      return summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[]);
+    },
+
+    /** The top leads as sockets receive them. */
+    async leaderboardEntries(limit: number): Promise<LeaderboardEntry[]> {
+      const top = await summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[]);
+      return top.map((lead) => ({
+        _id: lead.id,
+        name: lead.name,
+        company: lead.company,
+        current_score: lead.score,
+        stage: lead.stage,
+      }));
+    },
+
+    async count(): Promise<number> {
+      return redis.zcard(keys.byScore);
+    },
+
+    /** Leads per stage, from the score index. */
+    async countByStage(): Promise<Record<Stage, number>> {
+      const stages = ["cold", "warm", "hot", "qualified"] as const;
+      const counts = await Promise.all(
+        stages.map((stage) => {
+          const [lo, hi] = rankRange(...stageRange(stage, thresholds, cap), cap);
+          return redis.zcount(keys.byScore, lo, hi);
+        }),
+      );
+      return Object.fromEntries(stages.map((stage, index) => [stage, counts[index] ?? 0])) as Record<Stage, number>;
+    },
+
+    /** Leads per score bucket of `width` points (the last bucket ends at the cap): one ZCOUNT each, pipelined. */
+    async histogram(width: number): Promise<{ min: number; max: number; count: number }[]> {
+      const buckets: { min: number; max: number }[] = [];
+      for (let min = 0; min <= cap; min += width) buckets.push({ min, max: Math.min(min + width - 1, cap) });
+      const pipeline = redis.pipeline();
+      for (const { min, max } of buckets) pipeline.zcount(keys.byScore, ...rankRange(min, max, cap));
+      const replies = (await pipeline.exec()) ?? [];
+      return buckets.map((bucket, index) => {
+        const [error, count] = replies[index] ?? [null, 0];
+        if (error) throw error;
+        return { ...bucket, count: Number(count) };
+      });
+    },
+
+    /**
+     * One page of leads. Score filters and stages are ranges of the score index, so sorting by score and every
+     * count is a range read. Sorting by `updated_at` reads the `updated_at` index (one per stage when only a stage
+     * is asked for); with a `min_score`/`max_score` it walks that index and keeps the leads in range, which costs
+     * the leads passed over.
+     */
+    async list(query: ListQuery): Promise<ListPage> {
+      const range = scoreRange(query);
+      if (range === null) return { leads: [], total: 0, next: null };
+      const [lo, hi] = rankRange(range[0], range[1], cap);
+      const total = filtered(query) ? await redis.zcount(keys.byScore, lo, hi) : await redis.zcard(keys.byScore);
+      const want = query.limit + 1;
+      let picked: [string, number][];
+      if (query.sort === "-score" || query.sort === "score") {
+        // Ascending rank keys are descending scores.
+        picked = await pageOf(keys.byScore, lo, hi, query.sort === "score", query.after, want);
+      } else {
+        const descending = query.sort === "-updated_at";
+        const onlyStage = query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
+        if (!filtered(query) || onlyStage) {
+          const key = onlyStage && query.stage ? keys.byUpdatedIn(query.stage) : keys.byUpdated;
+          picked = await pageOf(key, -Infinity, Infinity, descending, query.after, want);
+        } else {
+          picked = [];
+          let after = query.after;
+          while (picked.length < want) {
+            const chunk = await pageOf(keys.byUpdated, -Infinity, Infinity, descending, after, SCAN_CHUNK);
+            if (chunk.length === 0) break;
+            const scores = await redis.zmscore(
+              keys.byScore,
+              chunk.map(([id]) => id),
+            );
+            chunk.forEach((item, index) => {
+              const value = scores[index];
+              if (value !== null && value !== undefined && Number(value) >= lo && Number(value) <= hi)
+                picked.push(item);
+            });
+            const last = chunk.at(-1) as [string, number];
+            after = { id: last[0], value: last[1] };
+            if (chunk.length < SCAN_CHUNK) break;
+          }
+          picked = picked.slice(0, want);
+        }
+      }
+      const more = picked.length > query.limit;
+      const page = more ? picked.slice(0, query.limit) : picked;
+      const leads = await summaries(page.map(([id]) => id));
+      const last = page.at(-1);
+      return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
+    },
+
+    /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
+    async snapshot(leadId: string): Promise<ScoreUpdate | null> {
+      const [score, stage, newest] = await redis.hmget(keys.lead(leadId), "s", "st", "ne");
+      if (!newest || score === null || stage === null) return null;
+      const entry = decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap);
+      return {
+        lead_id: leadId,
+        current_score: Number(score),
+        delta: entry.delta,
+        stage: stage as Stage,
+        event_id: entry.event_id,
+        event_type: entry.event_type,
+        timestamp: new Date(entry.timestamp).toISOString(),
+        snapshot: true,
+      };
+    },
+  };
+}
+
+export type LiveReader = ReturnType<typeof createLiveReader>;

@@ -1,0 +1,319 @@
+// The deep lane: folds the leads whose events cannot be placed from the live state alone — an event older than the
+// lead's tail while its older history sits in MongoDB pages, or a duplicate whose stored copy may never have been
+// folded. These reads cost what MongoDB charges for them (by `_id` and by `lead_id`: indexed on MongoDB, a scan of
+// the collection on FerretDB), so they run here, beside the batches, never inside one: no other lead waits for them.
+//
+// While a lead is in the deep lane's hash, every commit of it puts its events on the lead's deep list instead, so
+// the deep lane is the lead's only writer. A pass takes the lead's state, its list and (when needed) its pages or
+// stored events, folds them all from the first event, and commits with the version it read; the commit drops the
+// list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
+// that only has list events newer than the tail's start folds them from the live state, without MongoDB.
+// One process runs the lane at a time (a lock in Redis); its state is all in Redis, so another picks it up.
+import { randomUUID } from "node:crypto";
+import {
+  COLLECTIONS,
+  type EventDocument,
+  foldScores,
+  type HistoryPageDocument,
+  type Logger,
+  type ScorableEvent,
+  type ScoreUpdate,
+  type StageThresholds,
+  stageFor,
+  toScorable,
+} from "@leadscore/contracts";
+import {
+  type CompactEvent,
+  commitLeads,
+  decodeEvent,
+  decodeLead,
+  decodePage,
+  encodePage,
+  entryEvent,
+  LEAD_FIELDS,
+  type LeadCommit,
+  type LiveKeys,
+  type LiveLead,
+  rankKey,
+  StaleLiveStateError,
+} from "@leadscore/live";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
+import { type LiveWriterOptions, liveFields } from "./scorer.ts";
+import { insertNew } from "./store.ts";
+
+export interface DeepLaneOptions extends LiveWriterOptions {
+  /** Called with the updates a pass committed (the leaderboard follows them). */
+  onCommitted?(updates: ScoreUpdate[]): void | Promise<void>;
+  /** Called when a commit finds the live state stale (wiped or rebuilding). */
+  onStale?(): Promise<void>;
+  /** Pause between passes when the lane is empty. */
+  idleMs?: number;
+  /** Most leads per pass. */
+  maxLeads?: number;
+}
+
+export interface DeepLaneStats {
+  /** Leads the lane committed, by whether the pass read MongoDB for them. */
+  folded: { memory: number; pages: number; rescan: number };
+  passes: number;
+  /** Leads waiting at the last look. */
+  waiting: number;
+}
+
+interface Owned {
+  lead: LiveLead | null;
+  list: CompactEvent[];
+  rescans: string;
+}
+
+const LOCK_MS = 30_000;
+
+export function createDeepLane(options: DeepLaneOptions) {
+  const { db, redis, keys, cap, thresholds, log } = options;
+  const now = options.now ?? Date.now;
+  const idleMs = options.idleMs ?? 200;
+  const maxLeads = options.maxLeads ?? 200;
+  const events = db.collection<EventDocument>(COLLECTIONS.events);
+  const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const token = randomUUID();
+  const stats: DeepLaneStats = { folded: { memory: 0, pages: 0, rescan: 0 }, passes: 0, waiting: 0 };
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let wake: (() => void) | undefined;
+
+  async function lock(): Promise<boolean> {
+    const held = await redis.get(keys.deepLock);
+    if (held === token) return (await redis.pexpire(keys.deepLock, LOCK_MS)) === 1;
+    return (await redis.set(keys.deepLock, token, "PX", LOCK_MS, "NX")) === "OK";
+  }
+
+  async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
+    const pipeline = redis.pipeline();
+    for (const id of ids) {
+      pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+      pipeline.lrange(keys.deepEvents(id), 0, -1);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const owned = new Map<string, Owned>();
+    ids.forEach((id, index) => {
+      const [leadError, values] = replies[2 * index] ?? [null, null];
+      const [listError, list] = replies[2 * index + 1] ?? [null, null];
+      if (leadError || listError) throw leadError ?? listError;
+      owned.set(id, {
+        lead: decodeLead(id, values as (string | null)[], cap, thresholds),
+        list: (list as string[]).map((item) => JSON.parse(item) as CompactEvent),
+        rescans: asked[id] ?? "0",
+      });
+    });
+    return owned;
+  }
+
+  /** Every event of the lead: stored (a rescan) or already folded (pages and tail), plus its waiting list. */
+  function foldAll(leadId: string, owned: Owned, known: ScorableEvent[], pageIds: string[]): NextState {
+    const all = new Map<string, ScorableEvent>();
+    for (const event of known) if (!all.has(event.event_id)) all.set(event.event_id, event);
+    for (const entry of owned.lead?.tail ?? [])
+      if (!all.has(entry.event_id)) all.set(entry.event_id, entryEvent(entry));
+    for (const item of owned.list) {
+      const event = decodeEvent(leadId, item);
+      if (!all.has(event.event_id)) all.set(event.event_id, event);
+    }
+    const entries = markLate(foldScores([...all.values()], cap, 0).history);
+    const layout = layoutHistory(entries);
+    // Pages whose entries are unchanged keep their ids; from the first that differs on, pages are written anew.
+    const newPages: NextState["newPages"] = [];
+    const ids: string[] = [];
+    layout.pages.forEach((page, n) => {
+      const kept = pageIds[n];
+      if (kept !== undefined && newPages.length === 0 && pageContents.get(kept) === encodePage(page)) {
+        ids.push(kept);
+        return;
+      }
+      const id = `${leadId}|${randomUUID().slice(0, 8)}`;
+      newPages.push({ id, n, entries: page });
+      ids.push(id);
+    });
+    const last = entries.at(-1);
+    return {
+      score: last?.score ?? 0,
+      count: last?.seq ?? 0,
+      reachedAt: last ? last.score_reached_at : null,
+      lastKey: last?.sort_key ?? null,
+      lastEventAt: last?.timestamp ?? null,
+      tail: layout.tail,
+      base: layout.base,
+      pages: ids,
+      newPages,
+    };
+  }
+
+  // Contents of the pages read this pass, by id, to tell which pages a refold leaves unchanged.
+  let pageContents = new Map<string, string>();
+
+  async function pass(): Promise<number> {
+    const asked = await redis.hgetall(keys.deep);
+    const ids = Object.keys(asked).slice(0, maxLeads);
+    stats.waiting = Object.keys(asked).length;
+    if (ids.length === 0) return 0;
+    stats.passes += 1;
+    const owned = await readOwned(ids, asked);
+    const at = now();
+    const inMemory = new Map<string, NextState>();
+    const needPages: string[] = [];
+    const needRescan: string[] = [];
+    for (const [id, item] of owned) {
+      if (item.rescans !== "0") {
+        needRescan.push(id);
+        continue;
+      }
+      const plan = planLead(
+        item.lead,
+        item.list.map((event) => decodeEvent(id, event)),
+        [],
+        cap,
+        () => `${id}|${randomUUID().slice(0, 8)}`,
+      );
+      if (plan.kind === "commit") inMemory.set(id, plan.next);
+      else if (plan.kind === "divert") needPages.push(id);
+      else inMemory.set(id, sameState(item.lead));
+    }
+    const stored = new Map<string, ScorableEvent[]>();
+    if (needRescan.length > 0) {
+      const docs = await events.find({ lead_id: { $in: needRescan } }, { projection: { metadata: 0 } }).toArray();
+      for (const doc of docs) {
+        const list = stored.get(doc.lead_id) ?? [];
+        list.push(toScorable(doc));
+        stored.set(doc.lead_id, list);
+      }
+    }
+    const folded = new Map<string, ScorableEvent[]>();
+    const pageIds = [...needPages, ...needRescan].flatMap((id) => owned.get(id)?.lead?.pages ?? []);
+    pageContents = new Map();
+    if (pageIds.length > 0) {
+      const docs = await pages.find({ _id: { $in: pageIds } }).toArray();
+      for (const doc of docs) {
+        pageContents.set(doc._id, doc.entries);
+        const list = folded.get(doc.lead_id) ?? [];
+        for (const entry of decodePage(doc.lead_id, doc.entries, cap)) list.push(entryEvent(entry));
+        folded.set(doc.lead_id, list);
+      }
+    }
+    const plans = new Map(inMemory);
+    for (const id of needPages) {
+      const item = owned.get(id) as Owned;
+      plans.set(id, foldAll(id, item, folded.get(id) ?? [], item.lead?.pages ?? []));
+      stats.folded.pages += 1;
+    }
+    for (const id of needRescan) {
+      const item = owned.get(id) as Owned;
+      plans.set(id, foldAll(id, item, [...(stored.get(id) ?? []), ...(folded.get(id) ?? [])], item.lead?.pages ?? []));
+      stats.folded.rescan += 1;
+    }
+    stats.folded.memory += inMemory.size;
+    const written = new Date(at);
+    const newPages = [...plans].flatMap(([leadId, next]) =>
+      next.newPages.map((page) => ({
+        _id: page.id,
+        lead_id: leadId,
+        n: page.n,
+        entries: encodePage(page.entries),
+        written_at: written,
+      })),
+    );
+    if (newPages.length > 0) await insertNew(pages, newPages);
+    const updates: ScoreUpdate[] = [];
+    const commits: LeadCommit[] = [];
+    for (const [id, next] of plans) {
+      const item = owned.get(id) as Owned;
+      const newest = item.list.length > 0 ? item.list.map((event) => decodeEvent(id, event)) : null;
+      const update = newest
+        ? scoreUpdateOf(id, item.lead?.score ?? 0, next, newest, thresholds)
+        : latestUpdate(id, item.lead?.score ?? 0, next);
+      if (update) updates.push(update);
+      commits.push({
+        leadId: id,
+        mode: "deep",
+        expected: item.lead?.version ?? 0,
+        fields: liveFields(next, item.lead, at, thresholds),
+        rankKey: rankKey(next.score, next.reachedAt, cap),
+        updatedAt: at,
+        stage: stageFor(next.score, thresholds),
+        pending: [],
+        messages: [],
+        drained: item.list.length,
+        rescans: Number(item.rescans),
+      });
+    }
+    const messages = options.encodeUpdates(updates);
+    for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
+    const outcomes = await commitLeads(redis, keys, options.generation(), commits);
+    const committed = updates.filter(
+      (update) => outcomes[commits.findIndex((c) => c.leadId === update.lead_id)] === "committed",
+    );
+    if (committed.length > 0) await options.onCommitted?.(committed);
+    return ids.length;
+  }
+
+  /** A lead's state unchanged (its list held only events it had already folded). */
+  function sameState(lead: LiveLead | null): NextState {
+    return {
+      score: lead?.score ?? 0,
+      count: lead?.count ?? 0,
+      reachedAt: lead?.reachedAt ?? null,
+      lastKey: lead?.lastKey ?? null,
+      lastEventAt: lead?.lastEventAt ?? null,
+      tail: lead?.tail ?? [],
+      base: lead?.base ?? { score: 0, count: 0, reachedAt: null },
+      pages: lead?.pages ?? [],
+      newPages: [],
+    };
+  }
+
+  /** The update of a lead refolded without new list events: its newest entry. */
+  function latestUpdate(leadId: string, previous: number, next: NextState): ScoreUpdate | null {
+    const newest = next.tail.at(-1);
+    return newest ? scoreUpdateOf(leadId, previous, next, [newest], thresholds) : null;
+  }
+
+  async function loop(): Promise<void> {
+    while (!stopped) {
+      let worked = 0;
+      try {
+        if (await lock()) worked = await pass();
+      } catch (error) {
+        if (error instanceof StaleLiveStateError) await options.onStale?.();
+        else log.warn("deep lane pass failed", { error: (error as Error).message });
+      }
+      if (worked === 0 && !stopped) {
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          timer = setTimeout(resolve, idleMs);
+        });
+      }
+    }
+  }
+
+  return {
+    stats,
+    /** Runs passes until stopped. */
+    start() {
+      running ??= loop();
+    },
+    /** One pass now (tests); resolves with the number of leads it looked at. */
+    async runOnce(): Promise<number> {
+      return (await lock()) ? pass() : 0;
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      wake?.();
+      await running;
+      if ((await redis.get(keys.deepLock).catch(() => null)) === token) await redis.del(keys.deepLock).catch(() => 0);
+    },
+  };
+}
+
+export type DeepLane = ReturnType<typeof createDeepLane>;

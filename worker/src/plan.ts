@@ -1,0 +1,170 @@
+// What a batch does to one lead, decided from the lead's live state alone (no MongoDB read): the pure part of the
+// scorer, so every case is unit-tested without a server.
+//
+// - new events all newer than the lead's newest: the fold continues from the lead's state (append);
+// - an event older than the newest but not older than the tail's first entry (or the tail is the whole history):
+//   the tail is folded again from the state before it, with the new events slotted in;
+// - an event older than the tail while older history sits in MongoDB pages: the lead goes to the deep lane
+//   ("pages"), which folds it with those pages;
+// - a duplicate (its id was already stored) that is not in the tail: stored earlier, but folded or not? Only the
+//   stored events can tell, so the lead goes to the deep lane to rescan them ("rescan").
+// Events already in the tail were folded by an earlier round (a round that lost a compare-and-set, or ran again);
+// they are skipped.
+import {
+  type FoldState,
+  foldScores,
+  type ScorableEvent,
+  type ScoreUpdate,
+  type StageThresholds,
+  sortKey,
+  stageFor,
+} from "@leadscore/contracts";
+import { entryEvent, type LiveEntry, type LiveLead, PAGE_SIZE, TAIL_SPILL_AT } from "@leadscore/live";
+
+export type LeadPlan =
+  | { kind: "noop" }
+  | { kind: "divert"; mode: "pages" | "rescan"; pending: ScorableEvent[] }
+  | { kind: "commit"; next: NextState; folded: ScorableEvent[]; late: number };
+
+/** A lead's state after a round, and the history pages it settles. */
+export interface NextState {
+  score: number;
+  count: number;
+  reachedAt: number | null;
+  lastKey: string | null;
+  lastEventAt: number | null;
+  tail: LiveEntry[];
+  base: FoldState;
+  pages: string[];
+  /** Pages to insert before the commit: their ids are in `pages`. */
+  newPages: { id: string; n: number; entries: LiveEntry[] }[];
+}
+
+const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
+
+const keyOf = (event: Pick<ScorableEvent, "timestamp" | "event_id">) => sortKey(event.timestamp, event.event_id);
+
+/**
+ * Marks entries whose event was received after an event with a later event time: "arrived late". A function of
+ * the events alone (not of batch boundaries), so a rebuild gives the same flags. `later` is the earliest
+ * `received_at` among events after the given entries (Infinity when none).
+ */
+export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSITIVE_INFINITY): LiveEntry[] {
+  const marked: LiveEntry[] = new Array(entries.length);
+  let earliest = later;
+  for (let i = entries.length - 1; i >= 0; i -= 1) {
+    const entry = entries[i] as Omit<LiveEntry, "late">;
+    marked[i] = { ...entry, late: entry.received_at > earliest };
+    earliest = Math.min(earliest, entry.received_at);
+  }
+  return marked;
+}
+
+/** Splits a lead's whole history into settled pages and a tail of one to two pages' worth. */
+export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tail: LiveEntry[]; base: FoldState } {
+  const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
+  const pages: LiveEntry[][] = [];
+  for (let n = 0; n < pageCount; n += 1) pages.push(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE));
+  const tail = entries.slice(pageCount * PAGE_SIZE);
+  const last = pages.at(-1)?.at(-1);
+  const base = last ? { score: last.score, count: last.seq, reachedAt: last.score_reached_at } : ZERO;
+  return { pages, tail, base };
+}
+
+/** The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries. */
+function spill(
+  tail: LiveEntry[],
+  base: FoldState,
+  pages: string[],
+  newPageId: () => string,
+): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
+  const newPages: NextState["newPages"] = [];
+  let rest = tail;
+  let start = base;
+  const ids = [...pages];
+  while (rest.length >= TAIL_SPILL_AT) {
+    const entries = rest.slice(0, PAGE_SIZE);
+    const id = newPageId();
+    newPages.push({ id, n: ids.length, entries });
+    ids.push(id);
+    const last = entries.at(-1) as LiveEntry;
+    start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+    rest = rest.slice(PAGE_SIZE);
+  }
+  return { tail: rest, base: start, pages: ids, newPages };
+}
+
+function settle(tail: LiveEntry[], base: FoldState, pages: string[], newPageId: () => string): NextState {
+  const last = tail.at(-1);
+  const spilled = spill(tail, base, pages, newPageId);
+  return {
+    score: last?.score ?? base.score,
+    count: last?.seq ?? base.count,
+    reachedAt: last ? last.score_reached_at : base.reachedAt,
+    lastKey: last?.sort_key ?? null,
+    lastEventAt: last?.timestamp ?? null,
+    ...spilled,
+  };
+}
+
+export function planLead(
+  lead: LiveLead | null,
+  fresh: readonly ScorableEvent[],
+  duplicates: readonly ScorableEvent[],
+  cap: number,
+  newPageId: () => string,
+): LeadPlan {
+  const tail = lead?.tail ?? [];
+  const inTail = new Set(tail.map((entry) => entry.event_id));
+  const seen = new Set<string>();
+  const events: ScorableEvent[] = [];
+  for (const event of fresh) {
+    if (inTail.has(event.event_id) || seen.has(event.event_id)) continue;
+    seen.add(event.event_id);
+    events.push(event);
+  }
+  const unknown = duplicates.some((event) => !inTail.has(event.event_id) && !seen.has(event.event_id));
+  if (unknown) return { kind: "divert", mode: "rescan", pending: events };
+  if (events.length === 0) return { kind: "noop" };
+
+  const pages = lead?.pages ?? [];
+  const lastKey = lead?.lastKey ?? null;
+  const firstKey = events.reduce(
+    (min, event) => (keyOf(event) < min ? keyOf(event) : min),
+    keyOf(events[0] as ScorableEvent),
+  );
+  const late = lastKey === null ? 0 : events.filter((event) => keyOf(event) < lastKey).length;
+  if (lastKey === null || firstKey > lastKey) {
+    const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
+    // The tail's flags are marked again: a new event received before one of them says that one came late.
+    const entries = markLate([...tail, ...foldScores(events, cap, start).history]);
+    return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, pages, newPageId), folded: events, late };
+  }
+  const tailStart = tail[0]?.sort_key;
+  if (pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
+    const base = lead?.base ?? ZERO;
+    const refolded = foldScores([...tail.map(entryEvent), ...events], cap, base).history;
+    return { kind: "commit", next: settle(markLate(refolded), base, pages, newPageId), folded: events, late };
+  }
+  return { kind: "divert", mode: "pages", pending: events };
+}
+
+/** The `score_update` of a committed plan: the lead's new score and the newest event the round folded. */
+export function scoreUpdateOf(
+  leadId: string,
+  previous: number,
+  next: NextState,
+  folded: readonly Pick<ScorableEvent, "event_id" | "event_type" | "timestamp">[],
+  thresholds: StageThresholds,
+): ScoreUpdate {
+  const newest = folded.reduce((a, b) => (keyOf(b) > keyOf(a) ? b : a), folded[0] as (typeof folded)[number]);
+  return {
+    lead_id: leadId,
+    current_score: next.score,
+    delta: next.score - previous,
+    stage: stageFor(next.score, thresholds),
+    event_id: newest.event_id,
+    event_type: newest.event_type,
+    timestamp: new Date(newest.timestamp).toISOString(),
+  };
+}

@@ -1,0 +1,46 @@
+// `npm run rebuild`: recomputes the live state in Redis from MongoDB (see rebuild.ts); `--check` only compares them.
+import {
+  ConfigError,
+  createLogger,
+  mongoDatabaseName,
+  parseConfig,
+  type WorkerConfig,
+  WorkerConfigSchema,
+} from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
+import { Redis } from "ioredis";
+import { MongoClient } from "mongodb";
+import { auditLiveState } from "./audit.ts";
+import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
+
+let config: WorkerConfig;
+try {
+  config = parseConfig(WorkerConfigSchema, process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`rebuild: ${error.message}`);
+  process.exit(2);
+}
+const log = createLogger("rebuild", config.LOG_LEVEL);
+const mongo = await MongoClient.connect(config.MONGO_URL);
+const redis = new Redis(config.REDIS_URL);
+const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
+const options = { db, redis, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS };
+try {
+  if (process.argv.includes("--check")) {
+    const report = await auditLiveState({ ...options, redisPrefix: config.REDIS_PREFIX });
+    console.log(`${report.leads} leads, ${report.events} events: ${report.problems.length} problems`);
+    for (const problem of report.problems.slice(0, 50)) console.log(`  ${problem}`);
+    process.exitCode = report.problems.length === 0 ? 0 : 1;
+  } else {
+    const keys = liveKeys(config.REDIS_PREFIX);
+    const result = await withRebuildLock(redis, keys, () => rebuildLiveState({ ...options, keys, log }));
+    if (result === null) throw new Error("another process is rebuilding the live state");
+    console.log(
+      `rebuilt ${result.leads} leads from ${result.events} events (${result.pages} history pages) in ${Math.round(result.ms)} ms`,
+    );
+  }
+} finally {
+  redis.disconnect();
+  await mongo.close();
+}

@@ -1,0 +1,207 @@
+// The live state is a function of MongoDB: the stored events (with their points) fold into every lead's score and
+// history, the profiles into its name, email and company. `rebuildLiveState` recomputes it; `ensureLiveState` runs it
+// when the live state is missing (a wiped Redis, deleted live keys) or may have lost writes (Redis restarted: its run
+// id changed since the live state was built, so the last second of an `appendfsync everysec` log may be gone).
+//
+// While it runs, the generation key says "rebuilding" and every commit is refused as stale, so workers wait and then
+// plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
+// rebuild folded is in the tail, or in a page, where the planner finds it).
+//
+// Cost: one read of every event and profile (a full scan on either store), the fold, pipelined Redis writes and one
+// insert per settled history page.
+import { randomUUID } from "node:crypto";
+import {
+  COLLECTIONS,
+  type EventDocument,
+  foldScores,
+  type HistoryPageDocument,
+  type LeadDocument,
+  type Logger,
+  type ScorableEvent,
+  type StageThresholds,
+  stageFor,
+  toScorable,
+} from "@leadscore/contracts";
+import { encodePage, type LiveKeys, rankKey, stateFields } from "@leadscore/live";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+import { layoutHistory, markLate } from "./plan.ts";
+import { insertNew } from "./store.ts";
+
+export interface RebuildOptions {
+  db: Db;
+  redis: Redis;
+  keys: LiveKeys;
+  cap: number;
+  thresholds: StageThresholds;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface RebuildResult {
+  generation: string;
+  leads: number;
+  events: number;
+  pages: number;
+  ms: number;
+}
+
+const REBUILDING = "rebuilding:";
+const LOCK_MS = 60_000;
+const WRITE_CHUNK = 500;
+
+async function runId(redis: Redis): Promise<string> {
+  const info = await redis.info("server");
+  return info.match(/run_id:(\w+)/)?.[1] ?? "unknown";
+}
+
+/** Whether the generation was built on this very Redis process (so nothing it holds can have been lost since). */
+export async function generationIsCurrent(redis: Redis, generation: string | null): Promise<boolean> {
+  if (generation === null || generation.startsWith(REBUILDING)) return false;
+  return generation.split(":")[0] === (await runId(redis));
+}
+
+async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
+  let cursor = "0";
+  let deleted = 0;
+  const keep = new Set([keys.gen, keys.rebuildLock]);
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
+    cursor = next;
+    const doomed = found.filter((key) => !keep.has(key));
+    if (doomed.length > 0) deleted += await redis.unlink(...doomed);
+  } while (cursor !== "0");
+  return deleted;
+}
+
+export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
+  const { db, redis, keys, cap, thresholds, log } = options;
+  const now = options.now ?? Date.now;
+  const started = performance.now();
+  await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
+  await deleteLiveKeys(redis, keys);
+
+  const byLead = new Map<string, ScorableEvent[]>();
+  let eventCount = 0;
+  const cursor = db
+    .collection<EventDocument>(COLLECTIONS.events)
+    .find({}, { projection: { metadata: 0 }, batchSize: 10_000 });
+  for await (const doc of cursor) {
+    const list = byLead.get(doc.lead_id) ?? [];
+    list.push(toScorable(doc));
+    byLead.set(doc.lead_id, list);
+    eventCount += 1;
+  }
+  const profiles = new Map<string, LeadDocument>();
+  for await (const doc of db.collection<LeadDocument>(COLLECTIONS.leads).find({}, { batchSize: 10_000 })) {
+    profiles.set(doc._id, doc);
+  }
+
+  const at = now();
+  const written = new Date(at);
+  const ids = [...new Set([...byLead.keys(), ...profiles.keys()])];
+  let pageCount = 0;
+  for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
+    const pipeline = redis.pipeline();
+    const pageDocs: HistoryPageDocument[] = [];
+    for (const id of ids.slice(from, from + WRITE_CHUNK)) {
+      const entries = markLate(foldScores(byLead.get(id) ?? [], cap, 0).history);
+      const layout = layoutHistory(entries);
+      const pageIds = layout.pages.map((entriesOfPage, n) => {
+        const pageId = `${id}|${randomUUID().slice(0, 8)}`;
+        pageDocs.push({ _id: pageId, lead_id: id, n, entries: encodePage(entriesOfPage), written_at: written });
+        return pageId;
+      });
+      const last = entries.at(-1);
+      const score = last?.score ?? 0;
+      const reachedAt = last ? last.score_reached_at : null;
+      const profile = profiles.get(id);
+      const createdAt = profile?.created_at
+        ? new Date(profile.created_at).getTime()
+        : entries.reduce((earliest, entry) => Math.min(earliest, entry.received_at), at);
+      const stage = stageFor(score, thresholds);
+      const fields: Record<string, string> = {
+        ...stateFields({
+          score,
+          stage,
+          count: last?.seq ?? 0,
+          lastKey: last?.sort_key ?? null,
+          reachedAt,
+          lastEventAt: last?.timestamp ?? null,
+          createdAt,
+          updatedAt: at,
+          tail: layout.tail,
+          base: layout.base,
+          pages: pageIds,
+        }),
+        v: "1",
+      };
+      for (const field of ["name", "email", "company"] as const) {
+        const value = profile?.[field];
+        if (value) fields[field] = value;
+      }
+      pipeline.hset(keys.lead(id), fields);
+      pipeline.zadd(keys.byScore, rankKey(score, reachedAt, cap), id);
+      pipeline.zadd(keys.byUpdated, at, id);
+      pipeline.zadd(keys.byUpdatedIn(stage), at, id);
+    }
+    if (pageDocs.length > 0) {
+      await insertNew(db.collection<HistoryPageDocument>(COLLECTIONS.historyPages), pageDocs);
+      pageCount += pageDocs.length;
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0];
+  }
+  const generation = `${await runId(redis)}:${randomUUID()}`;
+  await redis.set(keys.gen, generation);
+  const result = {
+    generation,
+    leads: ids.length,
+    events: eventCount,
+    pages: pageCount,
+    ms: performance.now() - started,
+  };
+  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
+  return result;
+}
+
+/** Runs `task` holding the rebuild lock (renewed while it runs); null when another process holds it. */
+export async function withRebuildLock<T>(redis: Redis, keys: LiveKeys, task: () => Promise<T>): Promise<T | null> {
+  const token = randomUUID();
+  if ((await redis.set(keys.rebuildLock, token, "PX", LOCK_MS, "NX")) !== "OK") return null;
+  const renew = setInterval(() => {
+    redis.pexpire(keys.rebuildLock, LOCK_MS).catch(() => 0);
+  }, LOCK_MS / 3);
+  try {
+    return await task();
+  } finally {
+    clearInterval(renew);
+    if ((await redis.get(keys.rebuildLock)) === token) await redis.del(keys.rebuildLock);
+  }
+}
+
+/**
+ * The current generation of the live state, rebuilding it first when it is missing or may have lost writes. One
+ * process rebuilds (a lock in Redis); the others wait for it.
+ */
+export async function ensureLiveState(options: RebuildOptions & { waitMs?: number }): Promise<string> {
+  const { redis, keys } = options;
+  const deadline = Date.now() + (options.waitMs ?? 10 * 60_000);
+  for (;;) {
+    const generation = await redis.get(keys.gen);
+    if (await generationIsCurrent(redis, generation)) return generation as string;
+    const rebuilding = generation?.startsWith(REBUILDING) && (await redis.exists(keys.rebuildLock)) === 1;
+    if (!rebuilding) {
+      const built = await withRebuildLock(redis, keys, async () => {
+        // Another process may have finished a rebuild between the read above and the lock.
+        const latest = await redis.get(keys.gen);
+        if (await generationIsCurrent(redis, latest)) return latest as string;
+        return (await rebuildLiveState(options)).generation;
+      });
+      if (built !== null) return built;
+    }
+    if (Date.now() > deadline) throw new Error("the live state is still being rebuilt by another process");
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}

@@ -1,0 +1,103 @@
+import { COLLECTIONS, type HistoryPageDocument, silentLogger } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { REDIS_URL } from "../../test-support/index.ts";
+import { rebuildLiveState } from "../src/rebuild.ts";
+import { auditAll, createStack, entryView, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
+import { random, workload } from "./random-events.ts";
+
+let stack: TestStack | undefined;
+
+afterEach(async () => {
+  await stack?.close();
+  stack = undefined;
+});
+
+/** Every key of the live state, with its type and value, for comparing two states. */
+async function liveSnapshot(redis: Redis, prefix: string) {
+  const keys = liveKeys(prefix);
+  const ids = (await redis.zrange(keys.byScore, 0, "-1")) as string[];
+  const leads: Record<string, Record<string, string>> = {};
+  for (const id of ids) {
+    // The version counts commits, page ids are new with every rebuild, and a rebuild dates a lead from its earliest
+    // received event where the worker dated it from its first commit; everything else must be equal.
+    const { v: _version, ua: _updated, ca: _created, pg: _pages, ...fields } = await redis.hgetall(keys.lead(id));
+    leads[id] = fields;
+  }
+  return { ranking: ids, leads };
+}
+
+describe("when a late event reaches back past a lead's tail", () => {
+  it("is folded exactly by the deep lane, from the lead's history pages, and counted", async () => {
+    stack = await createStack();
+    const worker = await stack.startWorker();
+    const events = Array.from({ length: 180 }, (_, i) => queued("deep", `d${i}`, "page_view", T0 + 1_000 * (i + 1)));
+    // Older in event time than all the others and received after them: late.
+    events.push({ ...queued("deep", "d-big", "purchase", T0 + 500), received_at: Date.now() + 1_000 });
+    await stack.send(events.slice(0, 180), 20);
+    await stack.drained();
+    const pages = await stack.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages).countDocuments({});
+    expect(pages).toBeGreaterThan(0);
+
+    // Older than every event of the lead: before all its pages.
+    await stack.send(events.slice(180));
+    await stack.drained();
+    const history = await historyOf(stack, "deep");
+    expect(history[0]).toMatchObject({ event_id: "d-big", score: 100, late: true });
+    expect(history).toHaveLength(181);
+    expect(await auditAll(stack)).toEqual([]);
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 1/);
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="pages"\} 1/);
+  }, 120_000);
+});
+
+describe("when the live keys are wiped while events flow", () => {
+  it("rebuilds them from MongoDB with identical scores, ranks and histories", async () => {
+    stack = await createStack({ env: { WORKER_CONCURRENCY: "4" } });
+    await stack.startWorker({ maxBatchEvents: 100 });
+    const { events, arrival, leads } = workload(5, 40, 30, "wipe", 150);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const half = Math.floor(arrival.length / 2);
+      await stack.send(arrival.slice(0, half), 20);
+      // Wipe while the second half is queued and being scored.
+      const next = random(3);
+      await stack.send(arrival.slice(half), 1 + Math.floor(next() * 20));
+      const doomed = [];
+      let cursor = "0";
+      do {
+        const [after, found] = await redis.scan(
+          cursor,
+          "MATCH",
+          liveKeys(stack.config.REDIS_PREFIX).pattern,
+          "COUNT",
+          1000,
+        );
+        cursor = after;
+        doomed.push(...found);
+      } while (cursor !== "0");
+      expect(doomed.length).toBeGreaterThan(0);
+      await redis.del(...doomed);
+      await stack.drained(120_000);
+
+      expect(await auditAll(stack)).toEqual([]);
+      const scored = new Set(events.map((event) => event.lead_id));
+      for (const lead of leads)
+        expect(await leadOf(stack, lead), lead).toEqual(scored.has(lead) ? expect.anything() : null);
+      const before = await liveSnapshot(redis, stack.config.REDIS_PREFIX);
+      const histories = async () =>
+        Promise.all(leads.map(async (lead) => (await historyOf(stack as TestStack, lead)).map(entryView)));
+      const historiesBefore = await histories();
+
+      // `npm run rebuild` now gives the very same state: it is a function of MongoDB alone.
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      const { cap, thresholds } = { cap: stack.config.SCORE_CAP, thresholds: stack.config.STAGE_THRESHOLDS };
+      await rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger });
+      expect(await liveSnapshot(redis, stack.config.REDIS_PREFIX)).toEqual(before);
+      expect(await histories()).toEqual(historiesBefore);
+    } finally {
+      redis.disconnect();
+    }
+  }, 180_000);
+});

@@ -7,6 +7,8 @@
 //   b the fold state just before the tail's first entry: [score, count, reached_at | null]
 //   pg ids of the history pages in MongoDB (oldest first), JSON array; page i holds entries PAGE_SIZE·i+1 …
 //   ne the newest entry (what a subscribe snapshot shows)
+//   pe the score at the end of some of the pages, `[page, timestamp, score]`: with the tail, the lead's score chart
+//      over its whole history in at most SERIES_PAGE_POINTS + TAIL_SPILL_AT points (see keepPageEnds)
 import {
   clampScore,
   type FoldState,
@@ -23,6 +25,31 @@ import {
 export const PAGE_SIZE = 50;
 /** The tail spills its oldest PAGE_SIZE entries into a page once it reaches this many. */
 export const TAIL_SPILL_AT = 2 * PAGE_SIZE;
+
+/** Most page ends a lead keeps for its score chart. */
+export const SERIES_PAGE_POINTS = 64;
+
+/** `[page, timestamp, score]`: a lead's score after the last entry of one of its pages. */
+export type PageEnd = [number, number, number];
+
+/**
+ * The page ends kept out of `pageCount` pages: every `stride`-th page, the stride the smallest power of two that keeps
+ * at most SERIES_PAGE_POINTS of them, plus the last page. A function of the page count alone, so keeping the ends
+ * as pages spill one by one gives what a rebuild gives for all at once.
+ */
+export function keepPageEnds(ends: readonly PageEnd[], pageCount: number): PageEnd[] {
+  let stride = 1;
+  while (Math.ceil(pageCount / stride) > SERIES_PAGE_POINTS - 1) stride *= 2;
+  return ends.filter(([n]) => (n + 1) % stride === 0 || n === pageCount - 1);
+}
+
+/** `[timestamp, score]` points of a lead's score over its whole history, oldest first. */
+export function scoreSeries(lead: Pick<LiveLead, "pageEnds" | "tail">): [number, number][] {
+  return [
+    ...lead.pageEnds.map(([, timestamp, score]): [number, number] => [timestamp, score]),
+    ...lead.tail.map((entry): [number, number] => [entry.timestamp, entry.score]),
+  ];
+}
 
 /** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, score_reached_at, late]` */
 export type CompactEntry = [
@@ -141,6 +168,8 @@ export interface LiveLead extends Profile {
   base: FoldState;
   /** Ids of the history pages in MongoDB, oldest first. */
   pages: string[];
+  /** The score at the end of some pages, for the chart (see keepPageEnds). */
+  pageEnds: PageEnd[];
 }
 
 /** Fields read for scoring and for reads alike; `t` is the only large one. */
@@ -178,7 +207,7 @@ export function decodeLead(
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, t, b, pg] = values;
+  const [s, st, n, k, r, le, v, ca, ua, name, email, company, t, b, pg, pe] = values;
   if (v === null || v === undefined) return null;
   const score = num(s);
   const baseRaw = b ? (JSON.parse(b) as [number, number, number | null]) : [0, 0, null];
@@ -199,6 +228,7 @@ export function decodeLead(
     tail: t ? (JSON.parse(t) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap)) : [],
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
     pages: pg ? (JSON.parse(pg) as string[]) : [],
+    pageEnds: pe ? (JSON.parse(pe) as PageEnd[]) : [],
   };
 }
 
@@ -217,6 +247,7 @@ export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version
     t: JSON.stringify(lead.tail.map(encodeEntry)),
     b: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
     pg: JSON.stringify(lead.pages),
+    pe: JSON.stringify(lead.pageEnds),
     ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
   };
 }

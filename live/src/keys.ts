@@ -1,12 +1,15 @@
 // Where the live state sits in Redis. Every key starts with `<prefix>:live:`, so "the live keys" are one pattern:
 // deleting them all loses no score (the worker rebuilds them from MongoDB), deleting some of them is not supported.
 //
-// A lead's own keys carry its id as a hash tag (`{id}`), so on Redis Cluster they share a slot and one script call
-// can commit them. The global indexes (the sorted sets, the generation and the deep-lane hash) each live in one slot
-// of their own; there a commit runs as two calls per lead chunk — the lead keys, then the index entries, both
-// idempotent (ZADD of the absolute value, HSET of the absolute state) — and `npm run rebuild` (or the worker's
-// start-up check) repairs an index left behind by a crash between the two. On a single Redis, which is what
-// `npm start` and the tests run, both are one atomic call.
+// A lead's own keys (its hash, its deep-lane list) carry its id as a hash tag (`{id}`), so on Redis Cluster they
+// always share a slot. The commit script also touches the global keys (generation, sorted sets, deep-lane hash), so
+// on a Cluster the deployment's REDIS_PREFIX must itself be hash-tagged (`{leadscore}`), as Bull requires for its
+// queue keys anyway: Redis hashes the first tag, so every key of the deployment lands in one slot and each commit
+// stays one atomic call; the indexes can never disagree with the leads. That bounds one deployment by one shard.
+// Spreading leads over shards would take the prefix tag off the live keys and commit in two calls per chunk — the
+// lead keys in their slots, then the index entries — both idempotent (HSET of the absolute state, ZADD of the
+// absolute value), with `npm run rebuild -- --check` to find an index left behind by a crash between the two; that
+// variant is not built.
 import { STAGES, type Stage } from "@leadscore/contracts";
 
 export interface LiveKeys {

@@ -146,6 +146,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       tail: layout.tail,
       base: layout.base,
       pages: ids,
+      pageEnds: layout.pageEnds,
       newPages,
     };
   }
@@ -268,6 +269,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       tail: lead?.tail ?? [],
       base: lead?.base ?? { score: 0, count: 0, reachedAt: null },
       pages: lead?.pages ?? [],
+      pageEnds: lead?.pageEnds ?? [],
       newPages: [],
     };
   }

@@ -19,7 +19,15 @@ import {
   sortKey,
   stageFor,
 } from "@leadscore/contracts";
-import { entryEvent, type LiveEntry, type LiveLead, PAGE_SIZE, TAIL_SPILL_AT } from "@leadscore/live";
+import {
+  entryEvent,
+  keepPageEnds,
+  type LiveEntry,
+  type LiveLead,
+  PAGE_SIZE,
+  type PageEnd,
+  TAIL_SPILL_AT,
+} from "@leadscore/live";
 
 export type LeadPlan =
   | { kind: "noop" }
@@ -36,6 +44,7 @@ export interface NextState {
   tail: LiveEntry[];
   base: FoldState;
   pages: string[];
+  pageEnds: PageEnd[];
   /** Pages to insert before the commit: their ids are in `pages`. */
   newPages: { id: string; n: number; entries: LiveEntry[] }[];
 }
@@ -61,27 +70,37 @@ export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSI
 }
 
 /** Splits a lead's whole history into settled pages and a tail of one to two pages' worth. */
-export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tail: LiveEntry[]; base: FoldState } {
+export function layoutHistory(entries: LiveEntry[]): {
+  pages: LiveEntry[][];
+  tail: LiveEntry[];
+  base: FoldState;
+  pageEnds: PageEnd[];
+} {
   const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
   const pages: LiveEntry[][] = [];
   for (let n = 0; n < pageCount; n += 1) pages.push(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE));
   const tail = entries.slice(pageCount * PAGE_SIZE);
   const last = pages.at(-1)?.at(-1);
   const base = last ? { score: last.score, count: last.seq, reachedAt: last.score_reached_at } : ZERO;
-  return { pages, tail, base };
+  const ends = pages.map((page, n): PageEnd => {
+    const end = page.at(-1) as LiveEntry;
+    return [n, end.timestamp, end.score];
+  });
+  return { pages, tail, base, pageEnds: keepPageEnds(ends, pages.length) };
 }
 
 /** The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries. */
 function spill(
   tail: LiveEntry[],
   base: FoldState,
-  pages: string[],
+  pages: Pick<LiveLead, "pages" | "pageEnds">,
   newPageId: () => string,
-): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
+): Pick<NextState, "tail" | "base" | "pages" | "pageEnds" | "newPages"> {
   const newPages: NextState["newPages"] = [];
   let rest = tail;
   let start = base;
-  const ids = [...pages];
+  const ids = [...pages.pages];
+  let ends = pages.pageEnds;
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const id = newPageId();
@@ -89,12 +108,18 @@ function spill(
     ids.push(id);
     const last = entries.at(-1) as LiveEntry;
     start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+    ends = keepPageEnds([...ends, [ids.length - 1, last.timestamp, last.score]], ids.length);
     rest = rest.slice(PAGE_SIZE);
   }
-  return { tail: rest, base: start, pages: ids, newPages };
+  return { tail: rest, base: start, pages: ids, pageEnds: ends, newPages };
 }
 
-function settle(tail: LiveEntry[], base: FoldState, pages: string[], newPageId: () => string): NextState {
+function settle(
+  tail: LiveEntry[],
+  base: FoldState,
+  pages: Pick<LiveLead, "pages" | "pageEnds">,
+  newPageId: () => string,
+): NextState {
   const last = tail.at(-1);
   const spilled = spill(tail, base, pages, newPageId);
   return {
@@ -127,7 +152,7 @@ export function planLead(
   if (unknown) return { kind: "divert", mode: "rescan", pending: events };
   if (events.length === 0) return { kind: "noop" };
 
-  const pages = lead?.pages ?? [];
+  const pages = { pages: lead?.pages ?? [], pageEnds: lead?.pageEnds ?? [] };
   const lastKey = lead?.lastKey ?? null;
   const firstKey = events.reduce(
     (min, event) => (keyOf(event) < min ? keyOf(event) : min),
@@ -141,7 +166,7 @@ export function planLead(
     return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, pages, newPageId), folded: events, late };
   }
   const tailStart = tail[0]?.sort_key;
-  if (pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
+  if (pages.pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
     const base = lead?.base ?? ZERO;
     const refolded = foldScores([...tail.map(entryEvent), ...events], cap, base).history;
     return { kind: "commit", next: settle(markLate(refolded), base, pages, newPageId), folded: events, late };

@@ -133,6 +133,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
           tail: layout.tail,
           base: layout.base,
           pages: pageIds,
+          pageEnds: layout.pageEnds,
         }),
         v: "1",
       };

@@ -294,6 +294,7 @@ export function liveFields(
     tail: next.tail,
     base: next.base,
     pages: next.pages,
+    pageEnds: next.pageEnds,
   });
 }
 

@@ -1,5 +1,5 @@
 import { foldScores, type ScorableEvent, sortKey } from "@leadscore/contracts";
-import { type LiveEntry, type LiveLead, PAGE_SIZE, TAIL_SPILL_AT } from "@leadscore/live";
+import { type LiveEntry, type LiveLead, PAGE_SIZE, SERIES_PAGE_POINTS, TAIL_SPILL_AT } from "@leadscore/live";
 import { describe, expect, it } from "vitest";
 import { layoutHistory, markLate, type NextState, planLead } from "../src/plan.ts";
 
@@ -22,7 +22,7 @@ function event(id: string, timestamp: number, points = 10, receivedAt = timestam
 /** The live state a lead has after folding `events` (pages named but their entries left out, as in Redis). */
 function leadAfter(events: ScorableEvent[]): LiveLead {
   const entries = markLate(foldScores(events, CAP, 0).history);
-  const { pages, tail, base } = layoutHistory(entries);
+  const { pages, tail, base, pageEnds } = layoutHistory(entries);
   const last = entries.at(-1) as LiveEntry;
   return {
     id: "lead",
@@ -41,6 +41,7 @@ function leadAfter(events: ScorableEvent[]): LiveLead {
     tail,
     base,
     pages: pages.map((_, n) => `old-${n}`),
+    pageEnds,
   };
 }
 
@@ -122,6 +123,22 @@ describe("planLead", () => {
       const whole = markLate(foldScores(series(TAIL_SPILL_AT), CAP, 0).history);
       expect(layoutHistory(whole).tail.map((entry) => entry.event_id)).toEqual(next.tail.map((e) => e.event_id));
     });
+  });
+});
+
+describe("the score chart's page ends", () => {
+  it("are the same whether pages spill one by one or a rebuild lays out the whole history", () => {
+    const events = series(PAGE_SIZE * 300, 0, 1).map((e, i) => ({ ...e, points: i % 7 === 0 ? -20 : 3 }));
+    let lead = leadAfter(events.slice(0, TAIL_SPILL_AT - 1));
+    for (let from = TAIL_SPILL_AT - 1; from < events.length; from += 37) {
+      const next = committed(planLead(lead, events.slice(from, from + 37), [], CAP, newPageId));
+      lead = { ...lead, ...next, lastKey: next.lastKey, pageEnds: next.pageEnds };
+    }
+    const whole = layoutHistory(markLate(foldScores(events, CAP, 0).history));
+    expect(lead.pages).toHaveLength(whole.pages.length);
+    expect(lead.pageEnds).toEqual(whole.pageEnds);
+    expect(lead.pageEnds.length).toBeLessThanOrEqual(SERIES_PAGE_POINTS);
+    expect(lead.pageEnds.at(-1)?.[0]).toBe(whole.pages.length - 1);
   });
 });
 

@@ -8,7 +8,6 @@
 // validated, de-duplicated (a miss) and queued. Each server gets its own Redis prefix; the queues are emptied after
 // every scenario and removed at the end. Besides throughput and latency it reports each server's CPU time per event
 // (Linux), which stays comparable when other work shares the machine.
-import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,7 +15,7 @@ import { EVENTS_QUEUE } from "@leadscore/contracts";
 import autocannon from "autocannon";
 import Queue from "bull";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { BIN, cpuSeconds, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../test-support/processes.ts";
 
 const env = process.env;
 const { values: args } = parseArgs({
@@ -32,8 +31,6 @@ const CONNECTIONS = Number(args.connections);
 const BATCH = Number(args["batch-size"]);
 const PIPELINING = Number(args.pipelining);
 const KEY = "bench-write-key";
-/** Linux reports process CPU time in clock ticks of 1/100 s. */
-const CLOCK_TICKS = 100;
 
 type Scenario = "single" | "batch" | "pixel";
 
@@ -72,16 +69,6 @@ function requestFor(scenario: Scenario, run: string): autocannon.Request {
       return { ...req, path: `/p.gif?lead_id=${e.lead_id}&event_type=page_view&event_id=${e.event_id}&key=${KEY}` };
     },
   };
-}
-
-/** CPU seconds (user + system) a process has used so far, or NaN off Linux. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 async function load(scenario: Scenario, server: Server, run: string): Promise<Figures> {

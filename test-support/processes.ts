@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..");
@@ -79,3 +80,26 @@ export function startProcess(
 }
 
 export const DENO_EDGE_ARGS = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/main.ts"];
+
+/** Linux reports process CPU time in clock ticks of 1/100 s. */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds (user + system) a process has used so far, or NaN off Linux. */
+export function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Resident set size of a process in bytes, or NaN off Linux. */
+export function residentBytes(pid: number | undefined): number {
+  try {
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
+    return match ? Number(match[1]) * 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}

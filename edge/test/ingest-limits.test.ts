@@ -40,6 +40,50 @@ describe("gzip request bodies", () => {
     expect(response.status).toBe(413);
   });
 
+  it("refuses a body that inflates more than 200 times its size, even under the cap", async () => {
+    const dense = gzipSync(`{"events":[${" ".repeat(200 * 1024)}]}`);
+    const response = await edge.app.request("/api/batch", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body: dense,
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      error: { code: "PAYLOAD_TOO_LARGE", details: [{ path: "(body)", message: "compression ratio above 200:1" }] },
+    });
+  });
+
+  it("accepts a small body that compresses unusually well", async () => {
+    // ~13 KB of one repeated event: more than 200:1, but under the size from which the ratio is judged.
+    const events = Array.from({ length: 300 }, () => ({ lead_id: "lim", event_type: "page_view" }));
+    const body = gzipSync(JSON.stringify({ events }));
+    const response = await edge.app.request("/api/batch", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body,
+    });
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ accepted: 300 });
+  });
+
+  it("inflates a gzip body that arrives in many small chunks", async () => {
+    const body = gzipSync(JSON.stringify({ events: [event("gz-chunked-1"), event("gz-chunked-2")] }));
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < body.byteLength; i += 7) controller.enqueue(body.subarray(i, i + 7));
+        controller.close();
+      },
+    });
+    const response = await edge.app.request("/api/batch", {
+      method: "POST",
+      headers: { ...JSON_HEADERS, "content-encoding": "gzip" },
+      body: stream,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ accepted: 2 });
+  });
+
   it("answers 400 for a corrupt gzip body and for invalid UTF-8", async () => {
     const corrupt = await edge.app.request("/api/events", {
       method: "POST",

@@ -32,24 +32,42 @@ export function parseTimestamp(value: unknown): number | null {
   return Number.isNaN(ms) || ms < 0 ? null : ms;
 }
 
-/** Returns a problem with a metadata value (operator-like keys, depth), or null when it is acceptable. */
-export function metadataProblem(value: unknown, depth = 0): string | null {
-  if (depth > MAX_METADATA_DEPTH) return `nests deeper than ${MAX_METADATA_DEPTH} levels`;
+/** Keys refused at any depth of metadata: JavaScript reads them as more than data. */
+export const RESERVED_METADATA_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+
+/** What is wrong with a metadata value, and where (keys and indexes below `metadata`). */
+export interface MetadataProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/** What is wrong with a metadata key (operator-like, dotted, reserved), or null when it may be stored. */
+export function metadataKeyProblem(key: string): string | null {
+  if (key.startsWith("$")) return `key "${key}" may not start with "$"`;
+  if (key.includes(".")) return `key "${key}" may not contain "."`;
+  if (RESERVED_METADATA_KEYS.has(key)) return `key "${key}" is reserved`;
+  return null;
+}
+
+/**
+ * The first problem with a metadata value (operator-like or reserved keys, depth), or null when it is acceptable.
+ * Reads own keys only, so it must see the value as `JSON.parse` built it: a copy made by assigning keys loses an
+ * own `__proto__`.
+ */
+export function metadataProblem(value: unknown, depth = 0, path: (string | number)[] = []): MetadataProblem | null {
+  if (depth > MAX_METADATA_DEPTH) return { path, message: `nests deeper than ${MAX_METADATA_DEPTH} levels` };
   if (Array.isArray(value)) {
-    for (const item of value) {
-      const problem = metadataProblem(item, depth + 1);
+    for (const [index, item] of value.entries()) {
+      const problem = metadataProblem(item, depth + 1, [...path, index]);
       if (problem) return problem;
     }
     return null;
   }
   if (value !== null && typeof value === "object") {
     for (const key of Object.keys(value)) {
-      if (key.startsWith("$")) return `key "${key}" may not start with "$"`;
-      if (key.includes(".")) return `key "${key}" may not contain "."`;
-      if (key === "__proto__" || key === "constructor" || key === "prototype") {
-        return `key "${key}" is reserved`;
-      }
-      const problem = metadataProblem((value as Record<string, unknown>)[key], depth + 1);
+      const message = metadataKeyProblem(key);
+      if (message) return { path: [...path, key], message };
+      const problem = metadataProblem((value as Record<string, unknown>)[key], depth + 1, [...path, key]);
       if (problem) return problem;
     }
   }
@@ -58,17 +76,31 @@ export function metadataProblem(value: unknown, depth = 0): string | null {
 
 const encoder = new TextEncoder();
 
+/**
+ * `metadata`: its keys are checked on the object as parsed, before `z.record` copies it. The copy drops an own
+ * `__proto__` key (assigning it would replace the copy's prototype), so checking the copy let
+ * `{"__proto__": {...}}` through as `{}`: an accepted event silently altered.
+ */
 export const MetadataSchema = z
-  .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+  .unknown()
   .superRefine((value, ctx) => {
     const problem = metadataProblem(value);
-    if (problem) {
-      ctx.addIssue({ code: "custom", message: problem });
-      return;
-    }
-    if (encoder.encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
-      ctx.addIssue({ code: "custom", message: `must be at most ${MAX_METADATA_BYTES} bytes serialized` });
-    }
+    if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+  })
+  .pipe(
+    z.record(z.string(), z.unknown(), { error: "must be a JSON object" }).superRefine((value, ctx) => {
+      if (encoder.encode(JSON.stringify(value)).length > MAX_METADATA_BYTES) {
+        ctx.addIssue({ code: "custom", message: `must be at most ${MAX_METADATA_BYTES} bytes serialized` });
+      }
+    }),
+  )
+  // What the document generator cannot see through the check that runs first: the input is an object.
+  .meta({
+    type: "object",
+    additionalProperties: {},
+    description:
+      `A JSON object of at most ${MAX_METADATA_BYTES} bytes serialized. At any depth, keys may not start with ` +
+      '"$", contain ".", or be "__proto__", "constructor" or "prototype".',
   });
 
 /** An event as a client sends it (snake_case, as in the original brief). */

@@ -84,11 +84,11 @@ describe("POST /api/events", () => {
         "timestamp",
       ],
       ["metadata that is not an object", { lead_id: "l", event_type: "page_view", metadata: [1] }, "metadata"],
-      ["a $-prefixed metadata key", { lead_id: "l", event_type: "page_view", metadata: { $gt: 1 } }, "metadata"],
+      ["a $-prefixed metadata key", { lead_id: "l", event_type: "page_view", metadata: { $gt: 1 } }, "metadata.$gt"],
       [
         "a dotted metadata key deep inside",
         { lead_id: "l", event_type: "page_view", metadata: { a: { b: [{ "c.d": 1 }] } } },
-        "metadata",
+        "metadata.a.b.0.c.d",
       ],
       [
         "metadata over 4 KB",
@@ -110,6 +110,26 @@ describe("POST /api/events", () => {
           paths.some((p) => p === path || (path === "(body)" && /unknown field/.test(JSON.stringify(error)))),
         ).toBe(true);
         for (const detail of error.error.details) expect(detail.message.length).toBeGreaterThan(0);
+      });
+    }
+
+    // Raw JSON text: in a JavaScript object literal `__proto__` would set the prototype instead of being a key.
+    const reserved: [string, string][] = [
+      ['{"__proto__":{"a":1}}', "metadata.__proto__"],
+      ['{"constructor":{"prototype":{"a":1}}}', "metadata.constructor"],
+      ['{"prototype":1}', "metadata.prototype"],
+      ['{"page":"/","nested":[{"deep":{"__proto__":{"a":1}}}]}', "metadata.nested.0.deep.__proto__"],
+    ];
+    for (const [metadata, path] of reserved) {
+      it(`answers 400 at ${path} and queues nothing`, async () => {
+        const id = `evt-reserved-${path.length}`;
+        const body = `{"event_id":"${id}","lead_id":"l","event_type":"page_view","metadata":${metadata}}`;
+        const response = await edge.app.request("/api/events", post(body));
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({
+          error: { code: "VALIDATION_FAILED", details: [{ path, message: expect.stringMatching(/is reserved/) }] },
+        });
+        expect((await queuedEvents(edge.queue)).map((event) => event.event_id)).not.toContain(id);
       });
     }
 

@@ -44,6 +44,26 @@ describe("GET /p.gif", () => {
     expect(metrics).toMatch(/leadscore_events_rejected_total\{reason="unauthorized"\} 2/);
     expect(metrics).toMatch(/leadscore_events_rejected_total\{reason="invalid_lead_id"\} 1/);
   });
+
+  it("rejects, and counts, an event with a metadata parameter that cannot be a metadata key", async () => {
+    const edge = await createTestEdge();
+    try {
+      const params = ["m___proto__=x", "m_constructor=x", "m_%24gt=1", "m_a.b=1"];
+      for (const [i, param] of params.entries()) {
+        await expectGif(
+          await edge.app.request(
+            `/p.gif?lead_id=px-2&event_type=page_view&event_id=px-bad-${i}&key=test-write-key&m_ok=1&${param}`,
+          ),
+        );
+      }
+      expect(await queuedEvents(edge.queue)).toEqual([]);
+      const metrics = await (await edge.app.request("/metrics")).text();
+      expect(metrics).toMatch(/leadscore_events_rejected_total\{reason="invalid_metadata"\} 4/);
+      expect(metrics).toMatch(/leadscore_events_accepted_total 0/);
+    } finally {
+      await edge.close();
+    }
+  });
 });
 
 describe("POST /beacon", () => {

@@ -59,7 +59,8 @@ export function queuedProblem(event: QueuedEvent): string | null {
   if (!Number.isSafeInteger(event.timestamp) || event.timestamp < 0) return `timestamp ${event.timestamp}`;
   if (!Number.isSafeInteger(event.received_at)) return `received_at ${event.received_at}`;
   if (Object.getPrototypeOf(event.metadata) !== Object.prototype) return "metadata has an unusual prototype";
-  return metadataProblem(event.metadata);
+  const problem = metadataProblem(event.metadata);
+  return problem && `metadata.${problem.path.join(".")}: ${problem.message}`;
 }
 
 export async function queuedEvents(queue: Queue): Promise<QueuedEvent[]> {

@@ -41,7 +41,7 @@ export function queuedEventProblem(value: unknown): string | null {
     if (!isPlainObject(value.metadata)) return "metadata is not an object";
     // Checked again because these keys would make MongoDB refuse the whole document (or worse, act on it).
     const problem = metadataProblem(value.metadata);
-    if (problem) return `metadata ${problem}`;
+    if (problem) return `metadata${problem.path.map((part) => `.${part}`).join("")} ${problem.message}`;
     if (encoder.encode(JSON.stringify(value.metadata)).length > MAX_METADATA_BYTES) return "metadata is too large";
   }
   return null;

@@ -115,6 +115,41 @@ describe("when bodies are larger than their caps", () => {
   });
 });
 
+describe("when an admin write's body stalls", () => {
+  let edge: Edge;
+  beforeAll(async () => {
+    edge = await createTestEdge({ BODY_READ_TIMEOUT_MS: "300" });
+  });
+  afterAll(() => edge.close());
+
+  /** The start of a JSON body, and then nothing: the stream never ends. */
+  const stalled = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode('{"event_type":'));
+      },
+    });
+  const admin = { "content-type": "application/json", authorization: "Bearer test-admin-token" };
+
+  it("answers 408 after BODY_READ_TIMEOUT_MS on every write that reads a body, as ingestion does", async () => {
+    const writes = [
+      ["POST", "/api/rules"],
+      ["PUT", "/api/rules/purchase"],
+      ["POST", "/api/leads"],
+    ] as const;
+    for (const [method, path] of writes) {
+      const response = await edge.app.request(path, {
+        method,
+        headers: admin,
+        body: stalled(),
+        duplex: "half",
+      } as RequestInit);
+      expect(response.status, `${method} ${path}`).toBe(408);
+      expect(await response.json()).toMatchObject({ error: { code: "REQUEST_TIMEOUT" } });
+    }
+  });
+});
+
 describe("when a browser on another origin calls", () => {
   const DASHBOARD = "https://dash.example";
   let edge: Edge;

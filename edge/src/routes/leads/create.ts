@@ -51,7 +51,7 @@ export function createLeadRoute(deps: AppDeps) {
   const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
   const thresholds = deps.config.STAGE_THRESHOLDS;
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
-    const body = await parseJsonBody(c, CreateLeadBodySchema);
+    const body = await parseJsonBody(c, CreateLeadBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const id = body._id ?? crypto.randomUUID();
     const now = new Date((deps.now ?? Date.now)());
     const profile = { name: body.name, email: body.email, company: body.company };

@@ -41,7 +41,7 @@ export const createRuleDoc: RouteDoc = {
 export function createRuleRoute(deps: AppDeps) {
   const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
-    const body = await parseJsonBody(c, CreateRuleBodySchema);
+    const body = await parseJsonBody(c, CreateRuleBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const now = new Date((deps.now ?? Date.now)());
     const doc: RuleDocument = {
       _id: body.event_type,

@@ -45,7 +45,7 @@ export function updateRuleRoute(deps: AppDeps) {
   const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
   return new Hono().put("/:id", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const { id } = parseParams(c, RuleParamsSchema);
-    const body = await parseJsonBody(c, UpdateRuleBodySchema);
+    const body = await parseJsonBody(c, UpdateRuleBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const changes: Partial<RuleDocument> = { updated_at: new Date((deps.now ?? Date.now)()) };
     if (body.points !== undefined) changes.points = body.points;
     if (body.label !== undefined) changes.label = body.label;

@@ -12,3 +12,5 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN if [ -f web/index.html ]; then cd web && ../node_modules/.bin/vite build; fi
 ENV NODE_ENV=production
+# Not root: the image's own unprivileged user runs every process.
+USER node

@@ -150,7 +150,7 @@ async function ensureRedis(url: string, say: Say): Promise<StartedService | null
   if (!isLoopback(host)) throw new Error(`redis: nothing answers at ${url} and it is not a local address`);
   if (!hasCommand("redis-server")) {
     throw new Error(
-      `redis: nothing answers at ${url}. Install Redis (apt-get install redis-server) or run: docker compose up -d redis`,
+      `redis: nothing answers at ${url}. Install Redis (apt-get install redis-server) or run: docker compose -f docker-compose.services.yml up -d redis`,
     );
   }
   const dir = join(DATA, "redis");
@@ -207,7 +207,7 @@ async function ensureMongo(url: string, say: Say): Promise<StartedService | null
   if (!hasCommand("go")) {
     throw new Error(
       `mongodb: nothing answers at ${url}, and neither mongod nor Go (to build FerretDB) is installed. ` +
-        "Install MongoDB or Go 1.26+, or run: docker compose up -d mongo redis",
+        "Install MongoDB or Go 1.26+, or run: docker compose -f docker-compose.services.yml up -d",
     );
   }
   buildFerretdb(say);

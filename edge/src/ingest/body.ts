@@ -118,8 +118,8 @@ export async function readBody(request: Request, maxBytes: number, timeoutMs: nu
  */
 export const MAX_GZIP_RATIO = 200;
 /**
- * Inflated size under which the ratio is not judged: short bodies of repeated fields compress unusually well (a
- * batch of 1,000 identical id-less events, 46 KB, is ~200:1).
+ * Inflated size under which the ratio is not judged: short bodies of repeated fields compress unusually well (300
+ * identical id-less events, 13 KB, are ~100:1; 1,000 of them, 43 KB and ~200:1, are refused).
  */
 export const GZIP_RATIO_GRACE_BYTES = 16 * 1024;
 /** The most bytes one compressed byte of deflate can stand for (a run of 258 bytes in ~2 bits). */
@@ -128,7 +128,7 @@ const DEFLATE_MAX_RATIO = 1032;
  * Bounds of the compressed slices handed to the inflater. An inflater turns a whole input chunk into output before
  * anyone can look at it, so a 64 KB network chunk of a bomb would be 64 MB of output. Each slice is sized so that
  * even at deflate's best ratio it cannot inflate past what the cap and the ratio bound still allow, but no smaller
- * than 64 bytes (~66 KB of output at worst), and no larger than 16 KB, since each slice is a round trip through
+ * than 16 bytes (~16 KB of output at worst), and no larger than 16 KB, since each slice is a round trip through
  * the stream.
  */
 const MIN_INFLATE_SLICE_BYTES = 16;

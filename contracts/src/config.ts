@@ -9,6 +9,10 @@ export class ConfigError extends Error {
 
 const DEV_WRITE_KEY = "dev-write-key";
 const DEV_ADMIN_TOKEN = "dev-admin-token";
+const DEV_READ_TOKEN = "dev-read-token";
+/** Shortest admin, read or metrics token accepted: anything shorter is guessable. */
+const MIN_TOKEN_LENGTH = 8;
+const TOO_SHORT = `must be at least ${MIN_TOKEN_LENGTH} characters`;
 
 const port = (fallback: number) =>
   z.coerce
@@ -70,6 +74,47 @@ const thresholds = z
     return [warm, hot, qualified];
   });
 
+/** The secrets that grant reads, shared by the edge and realtime: read tokens, and the admin token (which also reads). */
+const readAccess = {
+  ADMIN_TOKEN: z.string().optional(),
+  /** Tokens that read leads, rules and live updates (`Authorization: Bearer`, or the socket's `auth.token`). */
+  READ_TOKENS: list,
+};
+
+type ReadAccessInput = { NODE_ENV: string; ADMIN_TOKEN?: string | undefined; READ_TOKENS: string[] };
+
+/**
+ * Checks the read secrets and fills their development defaults. With NODE_ENV=production every secret must be set:
+ * a default is public, printed by `npm start` and written in the README.
+ */
+function checkReadAccess<C extends ReadAccessInput>(
+  config: C,
+  ctx: z.RefinementCtx,
+): C & { ADMIN_TOKEN: string; READ_TOKENS: string[] } {
+  const production = config.NODE_ENV === "production";
+  const required = "must be set when NODE_ENV=production";
+  if (production && !config.ADMIN_TOKEN) ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: required });
+  if (production && config.READ_TOKENS.length === 0) {
+    ctx.addIssue({ code: "custom", path: ["READ_TOKENS"], message: required });
+  }
+  if (config.ADMIN_TOKEN !== undefined && config.ADMIN_TOKEN.length < MIN_TOKEN_LENGTH) {
+    ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: TOO_SHORT });
+  }
+  if (config.READ_TOKENS.some((token) => token.length < MIN_TOKEN_LENGTH)) {
+    ctx.addIssue({ code: "custom", path: ["READ_TOKENS"], message: `each token ${TOO_SHORT}` });
+  }
+  return {
+    ...config,
+    ADMIN_TOKEN: config.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
+    READ_TOKENS: config.READ_TOKENS.length > 0 ? config.READ_TOKENS : [DEV_READ_TOKEN],
+  };
+}
+
+/** Every token that reads: the read tokens and the admin token. */
+export function readSecrets(config: { READ_TOKENS: readonly string[]; ADMIN_TOKEN: string }): string[] {
+  return [...config.READ_TOKENS, config.ADMIN_TOKEN];
+}
+
 const common = {
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
@@ -89,7 +134,9 @@ export const EdgeConfigSchema = z
     ...common,
     PORT: port(8080),
     WRITE_KEYS: list,
-    ADMIN_TOKEN: z.string().optional(),
+    ...readAccess,
+    /** Token `GET /metrics` requires (`Authorization: Bearer`); unset: metrics are open, for a scraper on a private network. */
+    METRICS_TOKEN: z.string().optional(),
     DEDUPE_TTL_SECONDS: positiveInt(86_400),
     /** Requests per second allowed per write key (and per client address) on the ingestion routes. */
     RATE_LIMIT_PER_SECOND: positiveInt(100_000),
@@ -103,20 +150,28 @@ export const EdgeConfigSchema = z
     WEB_DIST: z.string().default("web/dist"),
   })
   .transform((config, ctx) => {
-    const production = config.NODE_ENV === "production";
-    if (production && config.WRITE_KEYS.length === 0) {
+    if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {
       ctx.addIssue({ code: "custom", path: ["WRITE_KEYS"], message: "must be set when NODE_ENV=production" });
     }
-    if (production && !config.ADMIN_TOKEN) {
-      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be set when NODE_ENV=production" });
+    if (config.METRICS_TOKEN !== undefined && config.METRICS_TOKEN.length < MIN_TOKEN_LENGTH) {
+      ctx.addIssue({ code: "custom", path: ["METRICS_TOKEN"], message: TOO_SHORT });
     }
-    if (config.ADMIN_TOKEN !== undefined && config.ADMIN_TOKEN.length < 8) {
-      ctx.addIssue({ code: "custom", path: ["ADMIN_TOKEN"], message: "must be at least 8 characters" });
+    // Write keys are public (they sit in every tracked page), so a secret equal to one would let anyone read.
+    const writeKeys = new Set(config.WRITE_KEYS.length > 0 ? config.WRITE_KEYS : [DEV_WRITE_KEY]);
+    for (const name of ["ADMIN_TOKEN", "READ_TOKENS", "METRICS_TOKEN"] as const) {
+      const value = config[name];
+      const secrets = Array.isArray(value) ? value : value === undefined ? [] : [value];
+      if (secrets.some((secret) => writeKeys.has(secret))) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: "must not be one of WRITE_KEYS (write keys are public)",
+        });
+      }
     }
     return {
-      ...config,
+      ...checkReadAccess(config, ctx),
       WRITE_KEYS: config.WRITE_KEYS.length > 0 ? config.WRITE_KEYS : [DEV_WRITE_KEY],
-      ADMIN_TOKEN: config.ADMIN_TOKEN ?? DEV_ADMIN_TOKEN,
     };
   });
 export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
@@ -130,17 +185,20 @@ export const WorkerConfigSchema = z.object({
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
-export const RealtimeConfigSchema = z.object({
-  ...common,
-  REALTIME_PORT: port(8081),
-  /** Browser origins allowed to open a socket; empty: the dashboard's own http://localhost:PORT and 127.0.0.1:PORT. */
-  CORS_ORIGINS: list,
-  /** The edge's port, which serves the dashboard; only used for the default CORS origins. */
-  PORT: port(8080),
-  MAX_CONNECTIONS_PER_ADDRESS: positiveInt(2000),
-  /** Leads one socket may subscribe to at once: each costs a room and a read; a dashboard shows a page of rows. */
-  MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(1000),
-});
+export const RealtimeConfigSchema = z
+  .object({
+    ...common,
+    ...readAccess,
+    REALTIME_PORT: port(8081),
+    /** Browser origins allowed to open a socket; empty: the dashboard's own http://localhost:PORT and 127.0.0.1:PORT. */
+    CORS_ORIGINS: list,
+    /** The edge's port, which serves the dashboard; only used for the default CORS origins. */
+    PORT: port(8080),
+    MAX_CONNECTIONS_PER_ADDRESS: positiveInt(2000),
+    /** Leads one socket may subscribe to at once: each costs a room and a read; a dashboard shows a page of rows. */
+    MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(1000),
+  })
+  .transform((config, ctx) => checkReadAccess(config, ctx));
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
 
 /** Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable. */

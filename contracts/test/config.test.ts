@@ -35,7 +35,48 @@ describe("configuration", () => {
     const attempt = () => parseConfig(EdgeConfigSchema, { NODE_ENV: "production" });
     expect(attempt).toThrow(/WRITE_KEYS: must be set when NODE_ENV=production/);
     expect(attempt).toThrow(/ADMIN_TOKEN: must be set when NODE_ENV=production/);
-    const ok = parseConfig(EdgeConfigSchema, { NODE_ENV: "production", WRITE_KEYS: "k1", ADMIN_TOKEN: "a-long-token" });
+    expect(attempt).toThrow(/READ_TOKENS: must be set when NODE_ENV=production/);
+    const ok = parseConfig(EdgeConfigSchema, {
+      NODE_ENV: "production",
+      WRITE_KEYS: "k1",
+      ADMIN_TOKEN: "a-long-token",
+      READ_TOKENS: "read-token-1,read-token-2",
+    });
     expect(ok.WRITE_KEYS).toEqual(["k1"]);
+    expect(ok.READ_TOKENS).toEqual(["read-token-1", "read-token-2"]);
+    expect(ok.METRICS_TOKEN).toBeUndefined();
+  });
+
+  it("defaults the read token outside production only", () => {
+    expect(parseConfig(EdgeConfigSchema, {}).READ_TOKENS).toEqual(["dev-read-token"]);
+    expect(parseConfig(RealtimeConfigSchema, {})).toMatchObject({
+      READ_TOKENS: ["dev-read-token"],
+      ADMIN_TOKEN: "dev-admin-token",
+    });
+    expect(parseConfig(EdgeConfigSchema, { READ_TOKENS: "a-read-token" }).READ_TOKENS).toEqual(["a-read-token"]);
+  });
+
+  it("requires the realtime server's read secrets in production", () => {
+    const attempt = () => parseConfig(RealtimeConfigSchema, { NODE_ENV: "production" });
+    expect(attempt).toThrow(/READ_TOKENS: must be set when NODE_ENV=production/);
+    expect(attempt).toThrow(/ADMIN_TOKEN: must be set when NODE_ENV=production/);
+    const ok = parseConfig(RealtimeConfigSchema, {
+      NODE_ENV: "production",
+      ADMIN_TOKEN: "a-long-token",
+      READ_TOKENS: "read-token-1",
+    });
+    expect(ok.READ_TOKENS).toEqual(["read-token-1"]);
+  });
+
+  it("refuses short tokens, and tokens that are write keys", () => {
+    const attempt = (env: Record<string, string>) => () => parseConfig(EdgeConfigSchema, env);
+    expect(attempt({ READ_TOKENS: "long-enough,short" })).toThrow(/READ_TOKENS: each token must be at least 8/);
+    expect(attempt({ METRICS_TOKEN: "short" })).toThrow(/METRICS_TOKEN: must be at least 8/);
+    // Write keys are public: a read, admin or metrics token equal to one would open what it guards.
+    expect(attempt({ WRITE_KEYS: "site-key-123", READ_TOKENS: "site-key-123" })).toThrow(/READ_TOKENS: must not be/);
+    expect(attempt({ READ_TOKENS: "dev-write-key" })).toThrow(/READ_TOKENS: must not be one of WRITE_KEYS/);
+    expect(attempt({ WRITE_KEYS: "site-key-123", ADMIN_TOKEN: "site-key-123" })).toThrow(/ADMIN_TOKEN: must not be/);
+    expect(attempt({ WRITE_KEYS: "site-key-123", METRICS_TOKEN: "site-key-123" })).toThrow(/METRICS_TOKEN: must not/);
+    expect(() => parseConfig(RealtimeConfigSchema, { READ_TOKENS: "short" })).toThrow(/READ_TOKENS/);
   });
 });

@@ -7,5 +7,6 @@ export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./rules.ts";
 export * from "./scoring.ts";
+export * from "./secrets.ts";
 export * from "./socket.ts";
 export * from "./stage.ts";

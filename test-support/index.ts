@@ -53,6 +53,16 @@ export async function createTestRedis(prefix: string): Promise<{ redis: Redis; c
   };
 }
 
+/** The read token of every test configuration; reads send it as `Authorization: Bearer`. */
+export const TEST_READ_TOKEN = "test-read-token";
+
+/** `init` with `Authorization: Bearer <read token>` added, so a test's read is one call rather than a header block. */
+export function withReadToken(init: RequestInit = {}, token = TEST_READ_TOKEN): RequestInit {
+  const headers = new Headers(init.headers);
+  headers.set("authorization", `Bearer ${token}`);
+  return { ...init, headers };
+}
+
 /** An edge config for tests: unique Redis prefix and database unless overridden. */
 export function testEdgeConfig(overrides: Record<string, string> = {}): EdgeConfig {
   return parseConfig(EdgeConfigSchema, {
@@ -62,6 +72,7 @@ export function testEdgeConfig(overrides: Record<string, string> = {}): EdgeConf
     REDIS_PREFIX: uniqueName(),
     WRITE_KEYS: "test-write-key",
     ADMIN_TOKEN: "test-admin-token",
+    READ_TOKENS: TEST_READ_TOKEN,
     ...overrides,
   });
 }

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createLogger, type EdgeConfig, EVENTS_QUEUE } from "@leadscore/contracts";
 import Queue from "bull";
 import { Redis } from "ioredis";
-import { createTestDb, createTestRedis, testEdgeConfig } from "../../test-support/index.ts";
+import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
 import type { AppDeps } from "../src/deps.ts";
 
@@ -28,6 +28,8 @@ export async function createTestEdge(overrides: Record<string, string> = {}, ext
     app,
     deps,
     queue,
+    /** A request carrying the test read token, as every read must. */
+    read: (path: string, init?: RequestInit) => app.request(path, withReadToken(init)),
     redis: testRedis.redis,
     async close() {
       await queue.close();

@@ -52,31 +52,26 @@ describe("when list parameters make no sense", () => {
   ];
   for (const [query, paths] of cases) {
     it(`answers 400 naming ${paths.join(", ")} for ?${query.slice(0, 40)}`, async () => {
-      await expectError(await edge.app.request(`/api/leads?${query}`), 400, "VALIDATION_FAILED", paths);
+      await expectError(await edge.read(`/api/leads?${query}`), 400, "VALIDATION_FAILED", paths);
     });
   }
 
   it("describes each problem in a message", async () => {
-    const body = await expectError(
-      await edge.app.request("/api/leads?limit=500&colour=red"),
-      400,
-      "VALIDATION_FAILED",
-      ["colour", "limit"],
-    );
+    const body = await expectError(await edge.read("/api/leads?limit=500&colour=red"), 400, "VALIDATION_FAILED", [
+      "colour",
+      "limit",
+    ]);
     expect(body.error.details).toContainEqual({ path: "colour", message: "unknown parameter" });
     expect(body.error.details).toContainEqual({ path: "limit", message: "must be at most 200" });
   });
 
   it("refuses a cursor issued for another sort order", async () => {
-    const first = await edge.app.request("/api/leads?limit=1&sort=score");
+    const first = await edge.read("/api/leads?limit=1&sort=score");
     const cursor = new URL(nextLink(first) ?? "", "http://x").searchParams.get("cursor");
     expect(cursor).toBeTruthy();
-    await expectError(
-      await edge.app.request(`/api/leads?limit=1&sort=-score&cursor=${cursor}`),
-      400,
-      "VALIDATION_FAILED",
-      ["cursor"],
-    );
+    await expectError(await edge.read(`/api/leads?limit=1&sort=-score&cursor=${cursor}`), 400, "VALIDATION_FAILED", [
+      "cursor",
+    ]);
   });
 
   it("refuses a well-formed cursor with a smuggled operator or a bad id", async () => {
@@ -87,7 +82,7 @@ describe("when list parameters make no sense", () => {
       encodeCursor({ s: "-score", v: 10, id: "a", extra: 1 }),
     ];
     for (const cursor of forged) {
-      await expectError(await edge.app.request(`/api/leads?cursor=${cursor}`), 400, "VALIDATION_FAILED", ["cursor"]);
+      await expectError(await edge.read(`/api/leads?cursor=${cursor}`), 400, "VALIDATION_FAILED", ["cursor"]);
     }
   });
 });
@@ -100,15 +95,15 @@ describe("when a lead or its history does not exist", () => {
   afterAll(() => edge.close());
 
   it("answers 404 in the error shape", async () => {
-    const body = await expectError(await edge.app.request("/api/leads/nobody"), 404, "NOT_FOUND");
+    const body = await expectError(await edge.read("/api/leads/nobody"), 404, "NOT_FOUND");
     expect(body.error.message).toBe("no lead nobody");
-    await expectError(await edge.app.request("/api/leads/nobody/history"), 404, "NOT_FOUND");
+    await expectError(await edge.read("/api/leads/nobody/history"), 404, "NOT_FOUND");
   });
 
   it("answers 400 for an id outside the id alphabet", async () => {
-    await expectError(await edge.app.request("/api/leads/a%20b"), 400, "VALIDATION_FAILED", ["id"]);
-    await expectError(await edge.app.request(`/api/leads/${"x".repeat(129)}`), 400, "VALIDATION_FAILED", ["id"]);
-    await expectError(await edge.app.request("/api/leads/a%2Fb/history"), 400, "VALIDATION_FAILED", ["id"]);
+    await expectError(await edge.read("/api/leads/a%20b"), 400, "VALIDATION_FAILED", ["id"]);
+    await expectError(await edge.read(`/api/leads/${"x".repeat(129)}`), 400, "VALIDATION_FAILED", ["id"]);
+    await expectError(await edge.read("/api/leads/a%2Fb/history"), 400, "VALIDATION_FAILED", ["id"]);
   });
 
   it("answers 400 for bad history parameters", async () => {
@@ -120,24 +115,19 @@ describe("when a lead or its history does not exist", () => {
       ["cursor=%24%24", "cursor"],
       ["since=0", "since"],
     ] as const) {
-      await expectError(await edge.app.request(`/api/leads/h/history?${query}`), 400, "VALIDATION_FAILED", [path]);
+      await expectError(await edge.read(`/api/leads/h/history?${query}`), 400, "VALIDATION_FAILED", [path]);
     }
     const cursor = encodeCursor({ o: "asc", k: "x" });
-    await expectError(
-      await edge.app.request(`/api/leads/h/history?order=desc&cursor=${cursor}`),
-      400,
-      "VALIDATION_FAILED",
-      ["cursor"],
-    );
+    await expectError(await edge.read(`/api/leads/h/history?order=desc&cursor=${cursor}`), 400, "VALIDATION_FAILED", [
+      "cursor",
+    ]);
   });
 
   it("answers 400 for bad leaderboard limits", async () => {
     for (const limit of ["0", "101", "ten", ""]) {
-      await expectError(await edge.app.request(`/api/leads/leaderboard?limit=${limit}`), 400, "VALIDATION_FAILED", [
-        "limit",
-      ]);
+      await expectError(await edge.read(`/api/leads/leaderboard?limit=${limit}`), 400, "VALIDATION_FAILED", ["limit"]);
     }
-    await expectError(await edge.app.request("/api/leads/leaderboard?top=3"), 400, "VALIDATION_FAILED", ["top"]);
+    await expectError(await edge.read("/api/leads/leaderboard?top=3"), 400, "VALIDATION_FAILED", ["top"]);
   });
 });
 

@@ -20,7 +20,7 @@ type LeadBody = { _id: string; current_score: number; updated_at: string; [key: 
 const BASE = Date.parse("2026-01-01T00:00:00.000Z");
 
 async function getJson<T>(edge: Edge, path: string, init?: RequestInit): Promise<{ response: Response; body: T }> {
-  const response = await edge.app.request(path, init);
+  const response = await edge.read(path, init);
   return { response, body: (await response.json()) as T };
 }
 
@@ -243,7 +243,7 @@ describe("when creating a lead", () => {
     expect(response.headers.get("location")).toBe("/api/leads/crm%3A42");
     const body = LeadSchema.parse(await response.json());
     expect(body).toMatchObject({ _id: "crm:42", name: "Grace", current_score: 0, stage: "cold", event_count: 0 });
-    const fetched = await edge.app.request("/api/leads/crm:42");
+    const fetched = await edge.read("/api/leads/crm:42");
     expect(await fetched.json()).toEqual(body);
   });
 
@@ -290,7 +290,7 @@ describe("when creating a lead", () => {
         details: [{ path: "_id", message: "is taken" }],
       },
     });
-    const fetched = (await (await edge.app.request("/api/leads/taken")).json()) as { name: string };
+    const fetched = (await (await edge.read("/api/leads/taken")).json()) as { name: string };
     expect(fetched.name).toBe("First");
   });
 });

@@ -131,7 +131,7 @@ describe("the OpenAPI document", () => {
       expect(operation?.security).toEqual([{ adminBearer: [] }, { adminHeader: [] }]);
       expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["401", "403"]));
     }
-    expect(document.paths["/api/leads"]?.get?.security).toBeUndefined();
+    expect(document.paths["/api/leads"]?.get?.security).toEqual([{ readBearer: [] }]);
     const points = (document.components.schemas.RuleInput as { properties: Record<string, unknown> }).properties.points;
     expect(points).toMatchObject({ type: "integer", minimum: -1000, maximum: 1000 });
   });

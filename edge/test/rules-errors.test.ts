@@ -119,7 +119,7 @@ describe("when a rule write is invalid", () => {
   });
 
   it("answers 400 for query parameters on the rules list", async () => {
-    await expectError(await edge.app.request("/api/rules?active=true"), 400, "VALIDATION_FAILED", ["active"]);
+    await expectError(await edge.read("/api/rules?active=true"), 400, "VALIDATION_FAILED", ["active"]);
   });
 
   it("announces nothing and changes nothing after refused writes", async () => {

@@ -31,7 +31,7 @@ describe("when managing rules", () => {
     edge.app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) });
 
   it("lists no rules before any exist", async () => {
-    const response = await edge.app.request("/api/rules");
+    const response = await edge.read("/api/rules");
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual([]);
   });
@@ -73,7 +73,7 @@ describe("when managing rules", () => {
   });
 
   it("lists every rule by event type", async () => {
-    const response = await edge.app.request("/api/rules");
+    const response = await edge.read("/api/rules");
     const body = (await response.json()) as RuleBody[];
     expect(body.map((rule) => rule.event_type)).toEqual(["max_points", "min_points", "unsubscribe", "webinar_signup"]);
     for (const rule of body) expect(() => RuleOutputSchema.parse(rule)).not.toThrow();
@@ -117,7 +117,7 @@ describe("when listing event types", () => {
   afterAll(() => edge.close());
 
   it("lists the default rules while the rules collection is empty", async () => {
-    const response = await edge.app.request("/api/events/event-types");
+    const response = await edge.read("/api/events/event-types");
     expect(response.status).toBe(200);
     const expected = DEFAULT_RULES.map((rule) => ({ value: rule.event_type, label: rule.label, points: rule.points }));
     expect(await response.json()).toEqual(expected.sort((a, b) => a.value.localeCompare(b.value)));
@@ -138,7 +138,7 @@ describe("when listing event types", () => {
       { _id: "trial", event_type: "trial", points: 70, active: true, label: "Trial", created_at: at, updated_at: at },
       { _id: "spam", event_type: "spam", points: -10, active: false, label: "Spam", created_at: at, updated_at: at },
     ]);
-    const response = await edge.app.request("/api/events/event-types");
+    const response = await edge.read("/api/events/event-types");
     expect(await response.json()).toEqual([
       { value: "purchase", label: "Purchase", points: 150 },
       { value: "trial", label: "Trial", points: 70 },

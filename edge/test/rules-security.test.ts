@@ -53,6 +53,15 @@ describe("when rule writes are not authorised or carry operators", () => {
     expect(response.status).toBe(403);
   });
 
+  it("does not accept a read token as an admin token", async () => {
+    const response = await edge.app.request("/api/rules/purchase", {
+      method: "DELETE",
+      headers: { authorization: "Bearer test-read-token" },
+    });
+    expect(response.status).toBe(403);
+    expect(await stored()).toHaveLength(1);
+  });
+
   it("refuses operator objects in rule bodies", async () => {
     for (const [method, path, body] of [
       ["POST", "/api/rules", { event_type: { $gt: "" }, points: 1 }],
@@ -82,10 +91,10 @@ describe("when rule writes are not authorised or carry operators", () => {
     });
     expect(listed.headers.get("access-control-allow-origin")).toBe("https://admin.example.com");
     expect(listed.headers.get("access-control-allow-methods")).toMatch(/PUT/);
-    const unlisted = await edge.app.request("/api/events/event-types", { headers: { origin: "https://x.example" } });
+    const unlisted = await edge.read("/api/events/event-types", { headers: { origin: "https://x.example" } });
     expect(unlisted.status).toBe(200);
     expect(unlisted.headers.get("access-control-allow-origin")).toBeNull();
-    const types = await edge.app.request("/api/events/event-types", {
+    const types = await edge.read("/api/events/event-types", {
       headers: { origin: "https://admin.example.com" },
     });
     expect(types.headers.get("access-control-allow-origin")).toBe("https://admin.example.com");

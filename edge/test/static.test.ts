@@ -74,7 +74,7 @@ describe("serving the dashboard", () => {
 
   it("keeps unknown API paths a JSON 404", async () => {
     for (const path of ["/api", "/api/nothing", "/api/leads/a/b/c"]) {
-      const response = await edge.app.request(path, { headers: { accept: "text/html" } });
+      const response = await edge.read(path, { headers: { accept: "text/html" } });
       expect(response.status, path).toBe(404);
       expect(response.headers.get("content-type")).toContain("application/json");
       expect(await response.json()).toMatchObject({ error: { code: "NOT_FOUND" } });

@@ -8,6 +8,7 @@ import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../edge/test/helpers.ts";
+import { withReadToken } from "../../test-support/index.ts";
 import {
   headerValue,
   hostileBody,
@@ -196,7 +197,8 @@ describe("when every endpoint is fed hostile input", () => {
   it("answers hostile query strings and path segments on every read route", async () => {
     await fc.assert(
       fc.asyncProperty(readPath, fc.constantFrom("GET", "HEAD", "OPTIONS"), async (path, method) => {
-        await check(path, path, { method, headers: { accept: "text/html", origin: "https://evil.example" } });
+        const headers = { accept: "text/html", origin: "https://evil.example" };
+        await check(path, path, withReadToken({ method, headers }));
       }),
       { numRuns: RUNS * 2 },
     );
@@ -251,7 +253,8 @@ describe("when every endpoint is fed hostile input", () => {
     const long = "k".repeat(100_000);
     const cases: [string, string, RequestInit][] = [
       ["flood on ingest", "/api/events", { method: "POST", headers: { ...manyHeaders, "x-write-key": WRITE_KEY } }],
-      ["flood on a read", "/api/leads", { headers: manyHeaders }],
+      ["flood on a read", "/api/leads", withReadToken({ headers: manyHeaders })],
+      ["100 KB read token", "/api/leads", { headers: { authorization: `Bearer ${long}` } }],
       ["100 KB write key", "/api/events", { method: "POST", headers: { "x-write-key": long }, body: "{}" }],
       ["100 KB bearer", "/api/batch", { method: "POST", headers: { authorization: `Bearer ${long}` }, body: "{}" }],
       ["100 KB admin token", "/api/rules", { method: "POST", headers: { "x-admin-token": long }, body: "{}" }],
@@ -260,7 +263,7 @@ describe("when every endpoint is fed hostile input", () => {
         "/api/events",
         { method: "POST", headers: { "x-write-key": WRITE_KEY, "content-type": long } },
       ],
-      ["100 KB origin", "/api/leads", { headers: { origin: long } }],
+      ["100 KB origin", "/api/leads", withReadToken({ headers: { origin: long } })],
       [
         "100 KB encoding",
         "/api/events",
@@ -292,9 +295,9 @@ describe("when every endpoint is fed hostile input", () => {
           body: "{}",
         },
       ],
-      ["100 KB query", `/api/leads?q=${"a".repeat(100_000)}`, {}],
+      ["100 KB query", `/api/leads?q=${"a".repeat(100_000)}`, withReadToken()],
       ["100 KB pixel query", `/p.gif?key=${WRITE_KEY}&lead_id=${"a".repeat(100_000)}&event_type=page_view`, {}],
-      ["100 KB path", `/api/leads/${"a".repeat(100_000)}`, {}],
+      ["100 KB path", `/api/leads/${"a".repeat(100_000)}`, withReadToken()],
     ];
     for (const [what, path, init] of cases) await check(what, path, init);
     await fc.assert(

@@ -1,6 +1,7 @@
-// Write keys and the admin token: compared without early exits (reviewed in SECURITY.md; here, that the comparisons
+// Write keys and the admin, read and metrics tokens: compared without early exits (reviewed in SECURITY.md; here, that the comparisons
 // give the right answer for every kind of near miss) and never written to a log, on any route, in any outcome.
 import { join } from "node:path";
+import { createSecretCheck } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,6 +59,37 @@ describe("when a write key is checked", () => {
   });
 });
 
+describe("when a read, admin or metrics token is checked", () => {
+  const check = createSecretCheck(["read-token-0123456789", "second-read-token", "ключ-🔑"]);
+
+  it("accepts each configured token exactly", async () => {
+    for (const token of ["read-token-0123456789", "second-read-token", "ключ-🔑"])
+      expect(await check(token)).toBe(true);
+  });
+
+  it("refuses same-length, shorter, longer, prefixed and repeated tokens", async () => {
+    for (const presented of [
+      "read-token-0123456788",
+      "Read-token-0123456789",
+      "ключ-🔒",
+      "",
+      "read-token-012345678",
+      "read-token-01234567890",
+      "read-token-0123456789read-token-0123456789",
+      "second-read-tokensecond-read-token",
+      "x".repeat(100_000),
+    ]) {
+      expect(await check(presented), presented.slice(0, 40)).toBe(false);
+    }
+  });
+
+  it("accepts nothing when no token is configured", async () => {
+    const none = createSecretCheck([]);
+    expect(await none("")).toBe(false);
+    expect(await none("anything")).toBe(false);
+  });
+});
+
 describe("when an admin token is checked", () => {
   const token = "admin-token-0123456789";
   const app = new Hono()
@@ -88,6 +120,8 @@ const WRITE_KEY = `wk-${uniqueName("secret")}`;
 const ADMIN_TOKEN = `at-${uniqueName("secret")}`;
 const WRONG_KEY = `wrong-${uniqueName("secret")}`;
 const WRONG_TOKEN = `wrong-${uniqueName("secret")}`;
+const READ_TOKEN = `rt-${uniqueName("secret")}`;
+const METRICS_TOKEN = `mt-${uniqueName("secret")}`;
 
 /** Every route that takes a key or token, with the right one, a wrong one and a malformed one. */
 async function exercise(base: string) {
@@ -127,9 +161,17 @@ async function exercise(base: string) {
       [`/api/rules/log_rule`, { method: "DELETE", headers: admin }],
     );
   }
+  for (const token of [READ_TOKEN, WRONG_TOKEN]) {
+    const reader = { authorization: `Bearer ${token}` };
+    requests.push([`/api/leads?limit=1`, { headers: reader }], [`/api/rules`, { headers: reader }]);
+  }
+  for (const token of [METRICS_TOKEN, WRONG_TOKEN]) {
+    requests.push([`/metrics`, { headers: { authorization: `Bearer ${token}` } }]);
+  }
   const statuses: number[] = [];
   for (const [path, init] of requests) {
-    const response = await fetch(`${base}${path}`, init).catch(() => null);
+    // Bounded: with Redis unreachable, `/metrics` waits on the queue's counts with no timeout of its own.
+    const response = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(5000) }).catch(() => null);
     statuses.push(response?.status ?? 0);
     await response?.arrayBuffer();
   }
@@ -150,6 +192,8 @@ describe("when the edge serves requests with right and wrong keys", () => {
       REDIS_PREFIX: prefix,
       WRITE_KEYS: WRITE_KEY,
       ADMIN_TOKEN,
+      READ_TOKENS: READ_TOKEN,
+      METRICS_TOKEN,
       // The most the edge ever says.
       LOG_LEVEL: "debug",
     });
@@ -180,7 +224,8 @@ describe("when the edge serves requests with right and wrong keys", () => {
     expect(statuses.slice(0, 5)).toEqual([202, 400, 202, 200, 204]);
     expect(statuses.slice(5, 10)).toEqual([401, 401, 401, 200, 401]);
     expect(statuses.slice(15, 19)).toEqual([201, 200, 400, 204]);
-    expect(statuses.slice(19)).toEqual([403, 403, 403, 403]);
+    expect(statuses.slice(19, 23)).toEqual([403, 403, 403, 403]);
+    expect(statuses.slice(23)).toEqual([200, 200, 401, 401, 200, 401]);
     expect(unavailableStatuses.slice(0, 1)).toEqual([503]);
   });
 
@@ -188,6 +233,8 @@ describe("when the edge serves requests with right and wrong keys", () => {
     const output = edges.map((edge) => edge.output()).join("\n");
     expect(output).toContain("edge listening");
     expect(output).toContain("redis");
-    for (const secret of [WRITE_KEY, ADMIN_TOKEN, WRONG_KEY, WRONG_TOKEN]) expect(output).not.toContain(secret);
+    for (const secret of [WRITE_KEY, ADMIN_TOKEN, READ_TOKEN, METRICS_TOKEN, WRONG_KEY, WRONG_TOKEN]) {
+      expect(output).not.toContain(secret);
+    }
   });
 });

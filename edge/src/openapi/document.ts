@@ -4,15 +4,20 @@ import { ErrorBodySchema, type ResponseDoc, type RouteAuth, type RouteDoc } from
 
 type JsonSchema = Record<string, unknown>;
 
+/** Each route's security requirements, exactly as the server enforces them (`edge/test/openapi-security.test.ts`). */
 const SECURITY: Record<RouteAuth, Record<string, string[]>[]> = {
   admin: [{ adminBearer: [] }, { adminHeader: [] }],
-  "write-key": [{ writeKeyBearer: [] }, { writeKeyHeader: [] }, { writeKeyQuery: [] }],
+  read: [{ readBearer: [] }],
+  "write-key": [{ writeKeyBearer: [] }, { writeKeyHeader: [] }],
+  "write-key-or-query": [{ writeKeyBearer: [] }, { writeKeyHeader: [] }, { writeKeyQuery: [] }],
+  // The empty requirement: open when the deployment sets no METRICS_TOKEN.
+  metrics: [{ metricsBearer: [] }, {}],
   none: [],
 };
 
 const ERROR_TEXT: Record<ErrorCode, string> = {
   VALIDATION_FAILED: "Invalid parameters or body; `details` names each field.",
-  UNAUTHORIZED: "No credentials given.",
+  UNAUTHORIZED: "No credentials given, or (reads, ingestion, metrics) credentials that are not valid.",
   FORBIDDEN: "The admin token is not valid.",
   NOT_FOUND: "No such resource.",
   METHOD_NOT_ALLOWED: "Method not allowed.",
@@ -81,7 +86,7 @@ function errorCodes(route: RouteDoc): ErrorCode[] {
     codes.add("UNAUTHORIZED");
     codes.add("FORBIDDEN");
   }
-  if (route.auth === "write-key") codes.add("UNAUTHORIZED");
+  if (route.auth !== "none") codes.add("UNAUTHORIZED");
   for (const code of route.errors ?? []) codes.add(code);
   return [...codes];
 }
@@ -154,8 +159,8 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
     servers: [{ url: "/" }],
     tags: [
       { name: "Events", description: "Ingestion (write key) and event types." },
-      { name: "Leads", description: "Leads, their score history and the leaderboard." },
-      { name: "Rules", description: "Scoring rules (writes need the admin token)." },
+      { name: "Leads", description: "Leads, their score history and the leaderboard (reads need a read token)." },
+      { name: "Rules", description: "Scoring rules (reads need a read token, writes the admin token)." },
       { name: "Operations", description: "Health, readiness, metrics and this document." },
     ],
     paths,
@@ -164,9 +169,19 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
       securitySchemes: {
         adminBearer: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <ADMIN_TOKEN>`" },
         adminHeader: { type: "apiKey", in: "header", name: "X-Admin-Token" },
+        readBearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "`Authorization: Bearer <token>`: one of `READ_TOKENS`, or `ADMIN_TOKEN`. Never a write key.",
+        },
         writeKeyBearer: { type: "http", scheme: "bearer", description: "`Authorization: Bearer <write key>`" },
         writeKeyHeader: { type: "apiKey", in: "header", name: "X-Write-Key" },
         writeKeyQuery: { type: "apiKey", in: "query", name: "key", description: "Pixel and beacon only." },
+        metricsBearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "`Authorization: Bearer <METRICS_TOKEN>`, required only when `METRICS_TOKEN` is set.",
+        },
       },
     },
   };

@@ -83,7 +83,7 @@ export const ingestionDocs: RouteDoc[] = [
     description:
       "Always answers the 43-byte transparent GIF with `Cache-Control: no-store`; invalid events are counted, not queued.",
     tag: "Events",
-    auth: "write-key",
+    auth: "write-key-or-query",
     query: PixelQuerySchema,
     responses: { 200: { description: "Transparent GIF.", mediaType: "image/gif" } },
   },
@@ -94,7 +94,7 @@ export const ingestionDocs: RouteDoc[] = [
     summary: "navigator.sendBeacon endpoint",
     description: "One event or `{ events: [...] }`, as `text/plain` or JSON. Write key in `?key=`.",
     tag: "Events",
-    auth: "write-key",
+    auth: "write-key-or-query",
     body: {
       schema: z.union([EventSchema, BatchBodySchema]),
       mediaTypes: ["text/plain", "application/json"],
@@ -130,9 +130,11 @@ export const ingestionDocs: RouteDoc[] = [
     path: "/metrics",
     operationId: "metrics",
     summary: "Prometheus metrics",
-    description: "Accepted, duplicate and rejected events (by reason), queue depth and processing lag.",
+    description:
+      "Accepted, duplicate and rejected events (by reason), queue depth and processing lag. Needs " +
+      "`Authorization: Bearer <METRICS_TOKEN>` when `METRICS_TOKEN` is set; open otherwise.",
     tag: "Operations",
-    auth: "none",
+    auth: "metrics",
     responses: { 200: { description: "Prometheus text exposition format.", mediaType: "text/plain" } },
   },
 ];

@@ -1,8 +1,11 @@
 import type { ErrorCode } from "@leadscore/contracts";
 import { z } from "zod";
 
-/** How a route is authenticated, by name of an OpenAPI security scheme group. */
-export type RouteAuth = "admin" | "write-key" | "none";
+/**
+ * How a route is authenticated, by name of an OpenAPI security scheme group: the admin token; a read token (or the
+ * admin token); a write key in a header, or (pixel, beacon) in a header or `?key=`; the metrics token when one is set.
+ */
+export type RouteAuth = "admin" | "read" | "write-key" | "write-key-or-query" | "metrics" | "none";
 
 export interface ResponseDoc {
   description: string;

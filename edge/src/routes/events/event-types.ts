@@ -3,6 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";
 import { parseQuery } from "../../api/query.ts";
+import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 
@@ -21,21 +22,23 @@ export const eventTypesDoc: RouteDoc = {
     "One entry per active rule, by event type. Until the worker has seeded the rules (an empty rules " +
     "collection), the default rules are listed. Any other event type is accepted too and scores 0.",
   tag: "Events",
-  auth: "none",
+  auth: "read",
   responses: { 200: { description: "Scoring event types.", schema: z.array(EventTypeOptionSchema) } },
 };
 
 /** `GET /api/events/event-types`; mounted before the ingestion routes so nothing there shadows it. */
 export function eventTypesRoutes(deps: AppDeps) {
   const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
-  return new Hono().use("/event-types", apiCors(deps.config)).get("/event-types", async (c) => {
-    parseQuery(c, NoQuerySchema);
-    const stored = await rules.find({}, { projection: { event_type: 1, label: 1, points: 1, active: 1 } }).toArray();
-    const source = stored.length > 0 ? stored : DEFAULT_RULES;
-    const options = source
-      .filter((rule) => rule.active)
-      .map((rule) => ({ value: rule.event_type, label: rule.label, points: rule.points }))
-      .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
-    return c.json(options);
-  });
+  return new Hono()
+    .use("/event-types", apiCors(deps.config))
+    .get("/event-types", requireReader(deps.config), async (c) => {
+      parseQuery(c, NoQuerySchema);
+      const stored = await rules.find({}, { projection: { event_type: 1, label: 1, points: 1, active: 1 } }).toArray();
+      const source = stored.length > 0 ? stored : DEFAULT_RULES;
+      const options = source
+        .filter((rule) => rule.active)
+        .map((rule) => ({ value: rule.event_type, label: rule.label, points: rule.points }))
+        .sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
+      return c.json(options);
+    });
 }

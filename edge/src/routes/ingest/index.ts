@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { requireMetricsToken } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { Ingestion } from "../../ingest/index.ts";
 import { batchRoute } from "./batch.ts";
@@ -17,6 +18,7 @@ export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
   app.route("/api/batch", batchRoute(guarded));
   app.route("/p.gif", pixelRoute(guarded));
   app.route("/beacon", beaconRoute(guarded));
+  app.use("/metrics", requireMetricsToken(deps.config));
   app.route(
     "/metrics",
     metricsRoute({

@@ -12,7 +12,7 @@ export const getLeadDoc: RouteDoc = {
   operationId: "getLead",
   summary: "Get one lead",
   tag: "Leads",
-  auth: "none",
+  auth: "read",
   params: LeadParamsSchema,
   responses: { 200: { description: "The lead.", schema: LeadSchema } },
   errors: ["NOT_FOUND"],

@@ -65,7 +65,7 @@ export const historyDoc: RouteDoc = {
   summary: "A lead's score history",
   description: "One entry per scored event, in event-time order (newest first unless `order=asc`), with keyset paging.",
   tag: "Leads",
-  auth: "none",
+  auth: "read",
   params: LeadParamsSchema,
   query: HistoryQuerySchema,
   responses: {

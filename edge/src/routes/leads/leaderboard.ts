@@ -19,7 +19,7 @@ export const leaderboardDoc: RouteDoc = {
   summary: "Top leads by score",
   description: "Highest `current_score` first; ties go to the lead that reached the score first, then by `_id`.",
   tag: "Leads",
-  auth: "none",
+  auth: "read",
   query: LeaderboardQuerySchema,
   responses: { 200: { description: "The top leads, best first.", schema: z.array(LeadSchema) } },
 };

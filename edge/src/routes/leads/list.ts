@@ -121,7 +121,7 @@ export const listLeadsDoc: RouteDoc = {
     'Filtered, sorted leads with keyset paging: follow the `Link` header\'s `rel="next"` until it is absent. ' +
     "Unknown or repeated parameters are refused.",
   tag: "Leads",
-  auth: "none",
+  auth: "read",
   query: ListLeadsQuerySchema,
   responses: {
     200: { description: "One page of leads.", schema: z.array(LeadSchema), headers: PAGE_HEADERS },

@@ -15,7 +15,7 @@ export const listRulesDoc: RouteDoc = {
   summary: "List scoring rules",
   description: "Every stored rule, active or not, by event type.",
   tag: "Rules",
-  auth: "none",
+  auth: "read",
   responses: { 200: { description: "All rules.", schema: z.array(RuleOutputSchema) } },
 };
 

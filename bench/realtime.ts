@@ -40,6 +40,7 @@ const DURATION_S = Number(args.duration);
 const SOCKETS = Number(args.sockets);
 const LEADS = Number(args.leads);
 const WRITE_KEY = "bench-write-key";
+const READ_TOKEN = "bench-read-token";
 /** Time allowed after the last event for its deliveries to arrive. */
 const DRAIN_MS = 3_000;
 
@@ -110,6 +111,7 @@ async function connectSockets(urls: string[], onUpdate: (update: ScoreUpdate) =>
       const socket: ClientSocket = io(urls[index % urls.length] as string, {
         transports: ["websocket"],
         forceNew: true,
+        auth: { token: READ_TOKEN },
       });
       sockets.push(socket);
       await new Promise<void>((resolve, reject) => {
@@ -138,6 +140,7 @@ async function main() {
     LOG_LEVEL: "warn",
     WRITE_KEYS: WRITE_KEY,
     ADMIN_TOKEN: "bench-admin-token",
+    READ_TOKENS: READ_TOKEN,
   };
   const processes: RunningProcess[] = [];
   const redis = new Redis(REDIS_URL);

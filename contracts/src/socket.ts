@@ -77,3 +77,9 @@ export interface ScorePublisher {
   publish(updates: ScoreUpdate[]): void | Promise<void>;
   close?(): void | Promise<void>;
 }
+
+/**
+ * Why a socket was refused: the `connect_error` message of a handshake without a valid read token (`auth: { token }`),
+ * and the `subscribe` error of a socket whose token has since stopped being valid.
+ */
+export const READ_TOKEN_REQUIRED = "a valid read token is required";

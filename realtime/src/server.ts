@@ -4,12 +4,15 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   type ClientToServerEvents,
+  createSecretCheck,
   LEADERBOARD_ROOM,
   LeadIdSchema,
   type Logger,
   leadRoom,
   mongoDatabaseName,
+  READ_TOKEN_REQUIRED,
   type RealtimeConfig,
+  readSecrets,
   realtimeChannelKey,
   type ServerToClientEvents,
   type SubscribeAck,
@@ -29,6 +32,8 @@ export interface RealtimeServer {
 
 interface SocketData {
   address: string;
+  /** The handshake's read token, checked again on every subscribe. */
+  token: string;
 }
 type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
@@ -40,6 +45,22 @@ export const ORIGIN_NOT_ALLOWED = "origin not allowed";
 export function allowedOrigins(config: Pick<RealtimeConfig, "CORS_ORIGINS" | "PORT">): string[] {
   if (config.CORS_ORIGINS.length > 0) return config.CORS_ORIGINS;
   return [`http://localhost:${config.PORT}`, `http://127.0.0.1:${config.PORT}`];
+}
+
+/**
+ * Whether a token reads (a read token or the admin token), against the config as it is at each call rather than at
+ * start-up: a token taken out of a running instance's config stops working at its socket's next subscribe.
+ */
+function createReadCheck(config: Pick<RealtimeConfig, "READ_TOKENS" | "ADMIN_TOKEN">) {
+  let seen: Pick<RealtimeConfig, "READ_TOKENS" | "ADMIN_TOKEN"> | null = null;
+  let check = createSecretCheck([]);
+  return (token: string): Promise<boolean> => {
+    if (seen?.READ_TOKENS !== config.READ_TOKENS || seen.ADMIN_TOKEN !== config.ADMIN_TOKEN) {
+      seen = { READ_TOKENS: config.READ_TOKENS, ADMIN_TOKEN: config.ADMIN_TOKEN };
+      check = createSecretCheck(readSecrets(config));
+    }
+    return check(token);
+  };
 }
 
 export function createRealtimeServer(config: RealtimeConfig, log: Logger): RealtimeServer {
@@ -58,6 +79,7 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
   const state = createLeadState(mongo.db(mongoDatabaseName(config.MONGO_URL)));
   const origins = allowedOrigins(config);
   const connections = new Map<string, number>();
+  const reads = createReadCheck(config);
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
     serveClient: false,
@@ -72,6 +94,18 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       callback(ORIGIN_NOT_ALLOWED, false);
     },
     adapter: createAdapter(pub, sub, { key: realtimeChannelKey(config.REDIS_PREFIX) }),
+  });
+
+  // A read token in the handshake's `auth: { token }`, checked before the socket takes a connection slot. Refused
+  // with a named `connect_error`, after which a client does not retry on its own. The token is never logged.
+  io.use(async (socket, next) => {
+    const token = (socket.handshake.auth as { token?: unknown }).token;
+    if (typeof token !== "string" || !(await reads(token))) {
+      log.debug("socket refused", { reason: READ_TOKEN_REQUIRED, address: socket.handshake.address });
+      return next(new Error(READ_TOKEN_REQUIRED));
+    }
+    socket.data.token = token;
+    next();
   });
 
   // Counted per Socket.io connection rather than per HTTP handshake, so the refused client gets a named
@@ -102,6 +136,7 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
 
     socket.on("subscribe", (request, ack) =>
       answer(ack, async () => {
+        if (!(await reads(socket.data.token))) return refuseRevoked(socket);
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
         const room = leadRoom(leadId.value);
@@ -165,6 +200,12 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       await Promise.allSettled([pub.quit(), sub.quit(), mongo.close()]);
     },
   };
+}
+
+/** Refuses a socket whose token no longer reads: the answer goes out first, then the socket is disconnected. */
+function refuseRevoked(socket: RealtimeSocket): SubscribeAck {
+  setImmediate(() => socket.disconnect(true));
+  return { ok: false, error: READ_TOKEN_REQUIRED };
 }
 
 /** The lead rooms a socket is in (every socket is also in its own room and the leaderboard's). */

@@ -16,7 +16,7 @@ import {
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, TEST_READ_TOKEN, uniqueName } from "../../test-support/index.ts";
 import { createScorePublisher, type RedisScorePublisher } from "../../worker/src/publisher.ts";
 import { createRealtimeServer, type RealtimeServer } from "../src/server.ts";
 
@@ -44,6 +44,8 @@ export async function startCluster(instances = 2, env: Record<string, string> = 
     REDIS_URL,
     MONGO_URL: database.url,
     REDIS_PREFIX: name,
+    READ_TOKENS: TEST_READ_TOKEN,
+    ADMIN_TOKEN: "test-admin-token",
     ...env,
   });
   const servers: RealtimeServer[] = [];
@@ -77,7 +79,12 @@ export async function startCluster(instances = 2, env: Record<string, string> = 
     connect(index, options = {}) {
       const url = urls[index];
       if (!url) throw new Error(`no instance ${index}`);
-      const socket: ClientSocket = io(url, { transports: ["websocket"], forceNew: true, ...options });
+      const socket: ClientSocket = io(url, {
+        transports: ["websocket"],
+        forceNew: true,
+        auth: { token: TEST_READ_TOKEN },
+        ...options,
+      });
       sockets.push(socket);
       return socket;
     },

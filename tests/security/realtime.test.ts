@@ -1,6 +1,7 @@
-// A socket costs the realtime server memory for every room it joins and a MongoDB read for every subscribe, and
-// sockets are not authenticated: what one client may hold must be bounded, and hostile requests answered, not
-// crashed on. (Connections per address and browser origins: realtime/test/limits.test.ts.)
+// A socket costs the realtime server memory for every room it joins and a MongoDB read for every subscribe, and a
+// read token is shared by every dashboard of a deployment: what one client may hold must be bounded, and hostile
+// requests answered, not crashed on. (Connections per address and browser origins: realtime/test/limits.test.ts;
+// read tokens: realtime/test/auth.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Cluster, connected, startCluster } from "../../realtime/test/cluster.ts";
 

@@ -25,7 +25,7 @@ import { Redis } from "ioredis";
 import type { Filter, Sort } from "mongodb";
 import { createApp } from "../edge/src/app.ts";
 import { ensureIndexes } from "../edge/src/indexes.ts";
-import { createTestDb, testEdgeConfig, uniqueName } from "../test-support/index.ts";
+import { createTestDb, testEdgeConfig, uniqueName, withReadToken } from "../test-support/index.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
@@ -152,7 +152,7 @@ async function main() {
     const rows: Row[] = [];
     for (const scenario of scenarios) {
       const api = await time(async () => {
-        const response = await app.request(scenario.path);
+        const response = await app.request(scenario.path, withReadToken());
         if (response.status !== 200) throw new Error(`${scenario.path} answered ${response.status}`);
         await response.arrayBuffer();
       });

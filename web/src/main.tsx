@@ -5,7 +5,8 @@ import { createRouter } from "./app/router.ts";
 import { createServices } from "./app/services.ts";
 import { createApi } from "./lib/api.ts";
 import { createRealtime, resolveRealtimeUrl } from "./lib/realtime.ts";
-import { sessionStore } from "./lib/session-value.ts";
+import { createSessionValue, sessionStore } from "./lib/session-value.ts";
+import { createSessionModel, READ_TOKEN_KEY } from "./session/model.ts";
 import "./styles.css";
 
 const storage = sessionStore();
@@ -16,13 +17,26 @@ const realtimeUrl = resolveRealtimeUrl({
   port: import.meta.env.VITE_REALTIME_PORT,
   dev: import.meta.env.DEV,
 });
+const session = createSessionModel({
+  token: createSessionValue(READ_TOKEN_KEY, storage),
+  verify: (token) => api.checkReadToken(token),
+});
+const api = createApi({ readToken: () => session.token.value, onUnauthorized: () => session.expire() });
 // WebSocket first: no long-polling round trips, and no CORS preflights when the socket server is on another port.
-const socket = io(realtimeUrl, { transports: ["websocket", "polling"] });
+// The handshake asks for the token at every (re)connect, so it always carries the current one.
+const socket = io(realtimeUrl, {
+  transports: ["websocket", "polling"],
+  autoConnect: false,
+  auth: (send) => send({ token: session.token.value }),
+});
+// Open only while signed in.
+session.signedIn.subscribe((signedIn) => (signedIn ? socket.connect() : socket.disconnect()));
 const services = createServices({
-  api: createApi(),
-  realtime: createRealtime(socket),
+  api,
+  realtime: createRealtime(socket, { onUnauthorized: () => session.expire() }),
   router: createRouter(window),
   storage,
+  session,
 });
 
 const root = document.getElementById("app");

@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiRequestError, createApi, cursorOf, leadQueryString, nextLink } from "../src/lib/api.ts";
 
 function respond(body: unknown, init: ResponseInit = {}) {
@@ -108,5 +108,50 @@ describe("when the API refuses", () => {
   it("reports a non-JSON error by its status", async () => {
     const api = createApi({ fetch: respond("<html>bad gateway</html>", { status: 502, statusText: "Bad Gateway" }) });
     await expect(api.listRules()).rejects.toMatchObject({ status: 502, message: "502 Bad Gateway" });
+  });
+});
+
+describe("when reads carry an access token", () => {
+  function recording(status = 200) {
+    const seen: Request[] = [];
+    const fetch = async (input: RequestInfo | URL, init?: RequestInit) => {
+      seen.push(new Request(`http://h${input}`, init));
+      const body = status === 401 ? { error: { code: "UNAUTHORIZED", message: "no", details: [] } } : [];
+      return new Response(JSON.stringify(body), { status });
+    };
+    return { seen, fetch };
+  }
+
+  it("sends it as a bearer token on every read, and never with a write's own credentials or to /metrics", async () => {
+    const { seen, fetch } = recording();
+    const api = createApi({ fetch, readToken: () => "read-1" });
+    await api.listLeads({});
+    await api.getLead("l1");
+    await api.leadHistory("l1", {});
+    await api.leaderboard();
+    await api.eventTypes();
+    await api.listRules();
+    expect(seen.map((request) => request.headers.get("authorization"))).toEqual(Array(6).fill("Bearer read-1"));
+
+    seen.length = 0;
+    await api.submitEvent({ lead_id: "l1", event_type: "purchase" }, "write-1");
+    await api.createRule({ event_type: "x", label: "X", points: 1, active: true }, "admin-1");
+    await api.metrics();
+    expect(seen.map((request) => request.headers.get("authorization"))).toEqual([
+      "Bearer write-1",
+      "Bearer admin-1",
+      null,
+    ]);
+  });
+
+  it("ends the session when a read is refused with 401, but not for a refused write or /metrics", async () => {
+    const onUnauthorized = vi.fn();
+    const api = createApi({ fetch: recording(401).fetch, readToken: () => "read-1", onUnauthorized });
+    await expect(api.submitEvent({ lead_id: "l1", event_type: "purchase" }, "wrong")).rejects.toThrow();
+    await expect(api.metrics()).rejects.toThrow();
+    await expect(api.checkReadToken("candidate")).rejects.toMatchObject({ status: 401 });
+    expect(onUnauthorized).not.toHaveBeenCalled();
+    await expect(api.listLeads({})).rejects.toMatchObject({ status: 401, code: "UNAUTHORIZED" });
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
   });
 });

@@ -24,6 +24,7 @@ const DIST = join(WEB, "dist");
 const SCREENSHOTS = join(ROOT, "artifacts", "screenshots");
 const WRITE_KEY = "e2e-write-key";
 const ADMIN_TOKEN = "e2e-admin-token";
+const READ_TOKEN = "e2e-read-token";
 const VIEWPORTS = { desktop: { width: 1280, height: 900 }, mobile: { width: 375, height: 812 } } as const;
 
 /** Newest modification time under a folder (or of a file). */
@@ -70,6 +71,7 @@ describe("the dashboard in a browser, against the running stack", () => {
       REDIS_PREFIX: prefix,
       WRITE_KEYS: WRITE_KEY,
       ADMIN_TOKEN,
+      READ_TOKENS: READ_TOKEN,
       WEB_DIST: DIST,
       // The edge listens here; realtime allows sockets from pages served on this port.
       PORT: String(edgePort),
@@ -104,7 +106,8 @@ describe("the dashboard in a browser, against the running stack", () => {
     for (const cleanup of cleanups) await cleanup().catch(() => undefined);
   }, 60_000);
 
-  async function open(context: BrowserContext, path: string): Promise<Page> {
+  /** Opens a page of the dashboard and, unless told not to, signs in with the read token. */
+  async function open(context: BrowserContext, path: string, signIn = true): Promise<Page> {
     const page = await context.newPage();
     page.on("console", (message) => {
       // Refused requests (the invalid event's 400) are the page's to show, and it does; anything else logged as an
@@ -115,7 +118,13 @@ describe("the dashboard in a browser, against the running stack", () => {
     page.on("pageerror", (error) => problems.push(`${path}: ${error.message}`));
     const separator = path.includes("?") ? "&" : "?";
     await page.goto(`${base}${path}${separator}realtime=${encodeURIComponent(realtimeUrl)}`);
+    if (signIn) await signInWith(page, READ_TOKEN);
     return page;
+  }
+
+  async function signInWith(page: Page, token: string) {
+    await page.getByLabel("Access token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
   }
 
   async function shoot(page: Page, name: string, viewport: keyof typeof VIEWPORTS) {
@@ -138,7 +147,9 @@ describe("the dashboard in a browser, against the running stack", () => {
   }
 
   it("shows a new lead live, its timeline, and the API's field errors", async () => {
-    const types = (await (await fetch(`${base}/api/events/event-types`)).json()) as { value: string; points: number }[];
+    const types = (await (
+      await fetch(`${base}/api/events/event-types`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })
+    ).json()) as { value: string; points: number }[];
     const points = (type: string) => types.find((item) => item.value === type)?.points ?? 0;
     const leadId = uniqueName("lead");
     const t0 = Date.now() - 60 * 60 * 1000;
@@ -200,8 +211,9 @@ describe("the dashboard in a browser, against the running stack", () => {
         ["submit-event", "/events/new"],
         ["rules", "/rules"],
         ["not-found", "/nowhere"],
+        ["sign-in", "/?signed-out"],
       ] as const) {
-        const page = await open(mobile, path);
+        const page = await open(mobile, path, name !== "sign-in");
         await page.getByRole("heading", { level: 1 }).waitFor();
         await page.waitForLoadState("networkidle");
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
@@ -215,4 +227,43 @@ describe("the dashboard in a browser, against the running stack", () => {
       await mobile.close();
     }
   }, 180_000);
+
+  it("asks for the access token, refuses a wrong one, signs out, and returns to sign-in when the token stops reading", async () => {
+    const context = await browser.newContext({ viewport: VIEWPORTS.desktop, reducedMotion: "reduce" });
+    try {
+      const page = await open(context, "/leaderboard", false);
+      await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+      expect(await page.getByRole("navigation", { name: "Main" }).count()).toBe(0);
+      await shoot(page, "sign-in", "desktop");
+
+      // A write key is public and never reads.
+      await signInWith(page, WRITE_KEY);
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain("refused");
+      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+
+      // The right token: the page the user asked for, live.
+      await signInWith(page, READ_TOKEN);
+      await page.getByRole("heading", { level: 1, name: "Leaderboard" }).waitFor();
+      await page.getByText("Live", { exact: true }).waitFor({ timeout: 15_000 });
+      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBe(READ_TOKEN);
+
+      await page.getByRole("button", { name: "Sign out" }).click();
+      await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
+      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+
+      // A token that no longer reads (rotated away): the first refused read brings back the sign-in page, saying why.
+      await page.evaluate(() => sessionStorage.setItem("leadscore.read-token", "rotated-away-token"));
+      await page.reload();
+      await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor({ timeout: 15_000 });
+      await page.getByRole("alert").waitFor();
+      expect(await page.getByRole("alert").textContent()).toContain("no longer accepted");
+      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+      await shoot(page, "sign-in-expired", "desktop");
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  }, 120_000);
 });

@@ -21,6 +21,14 @@ export class FakeSocket implements RealtimeSocket {
     return this;
   }
 
+  /** How many times the app asked to connect. */
+  connects = 0;
+
+  connect() {
+    this.connects += 1;
+    return this;
+  }
+
   disconnect() {
     this.connected = false;
     return this;
@@ -35,9 +43,15 @@ export class FakeSocket implements RealtimeSocket {
     this.fire("connect");
   }
 
-  serverDisconnect() {
+  serverDisconnect(reason = "transport close") {
     this.connected = false;
-    this.fire("disconnect");
+    this.fire("disconnect", reason);
+  }
+
+  /** The handshake is refused by the server's middleware with this message. */
+  serverRefuse(message: string) {
+    this.connected = false;
+    this.fire("connect_error", new Error(message));
   }
 
   scoreUpdate(update: ScoreUpdate) {
@@ -49,9 +63,9 @@ export class FakeSocket implements RealtimeSocket {
   }
 }
 
-export function fakeRealtime(connected = true) {
+export function fakeRealtime(connected = true, onUnauthorized?: () => void) {
   const socket = new FakeSocket();
-  const realtime = createRealtime(socket);
+  const realtime = createRealtime(socket, { onUnauthorized });
   if (connected) socket.serverConnect();
   return { socket, realtime };
 }
@@ -131,6 +145,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       ...patch,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
+    checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
   };
   return Object.assign(api, overrides);
 }

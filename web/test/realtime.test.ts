@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+import { READ_TOKEN_REQUIRED } from "@leadscore/contracts/socket";
 import { describe, expect, it, vi } from "vitest";
 import { resolveRealtimeUrl } from "../src/lib/realtime.ts";
 import { fakeRealtime, scoreUpdate } from "./fakes.ts";
@@ -29,6 +30,24 @@ describe("the realtime connection", () => {
     socket.serverConnect();
     expect(realtime.status.value).toBe("live");
     expect(socket.sent.map((sent) => sent.request.lead_id).sort()).toEqual(["a", "b"]);
+  });
+
+  it("ends the session when the server refuses the socket's token, and only then", () => {
+    const onUnauthorized = vi.fn();
+    const { socket, realtime } = fakeRealtime(false, onUnauthorized);
+    socket.serverRefuse("too many connections from this address");
+    expect(onUnauthorized).not.toHaveBeenCalled();
+    socket.serverRefuse(READ_TOKEN_REQUIRED);
+    expect(onUnauthorized).toHaveBeenCalledTimes(1);
+    expect(realtime.status.value).toBe("offline");
+  });
+
+  it("connects again when the server hangs up, to learn whether the token still reads", () => {
+    const { socket } = fakeRealtime();
+    socket.serverDisconnect("transport close");
+    expect(socket.connects).toBe(0);
+    socket.serverDisconnect("io server disconnect");
+    expect(socket.connects).toBe(1);
   });
 
   it("sends nothing while disconnected, and subscribes on connect", () => {

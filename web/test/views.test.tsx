@@ -14,6 +14,7 @@ import { createLeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { RulesPage } from "../src/rules/index.tsx";
 import { createRulesModel } from "../src/rules/model.ts";
+import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
 import { createSubmitEventModel } from "../src/submit-event/model.ts";
 import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
@@ -241,11 +242,13 @@ describe("the rules page", () => {
 });
 
 describe("the app", () => {
-  function renderApp(path: string) {
+  function renderApp(path: string, token = "a-read-token", api = fakeApi()) {
     window.history.replaceState(null, "", path);
     const { realtime } = fakeRealtime();
-    const services = createServices({ api: fakeApi(), realtime, router: createRouter(window), storage: null });
+    const session = createSessionModel({ token: signal(token), verify: (candidate) => api.checkReadToken(candidate) });
+    const services = createServices({ api, realtime, router: createRouter(window), storage: null, session });
     render(<App services={services} />);
+    return { session, api };
   }
 
   it("has landmarks, a skip link and marks the current page in the navigation", async () => {
@@ -263,5 +266,42 @@ describe("the app", () => {
     fireEvent.click(screen.getByRole("link", { name: "Rules" }));
     expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
     expect(window.location.pathname).toBe("/rules");
+  });
+
+  it("asks for the access token first, and shows nothing else until it is accepted", async () => {
+    const { api } = renderApp("/rules", "");
+    expect(screen.getByRole("heading", { level: 1, name: "Sign in" })).toBeTruthy();
+    expect(screen.queryByRole("navigation", { name: "Main" })).toBeNull();
+    expect(api.listRules).not.toHaveBeenCalled();
+
+    fireEvent.input(screen.getByLabelText("Access token"), { target: { value: "  a-read-token " } });
+    fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
+    expect(api.checkReadToken).toHaveBeenCalledWith("a-read-token");
+    expect(screen.getByRole("navigation", { name: "Main" })).toBeTruthy();
+  });
+
+  it("says so when the token is refused, and stays on the sign-in page", async () => {
+    const api = fakeApi();
+    api.checkReadToken.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "the read token is not valid"));
+    renderApp("/", "", api);
+    fireEvent.input(screen.getByLabelText("Access token"), { target: { value: "wrong" } });
+    fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect((await screen.findByRole("alert")).textContent).toBe(REFUSED_MESSAGE);
+    expect(screen.getByRole("heading", { level: 1, name: "Sign in" })).toBeTruthy();
+  });
+
+  it("signs out, and returns to the sign-in page with a reason when a read is refused", async () => {
+    const { session } = renderApp("/leaderboard");
+    fireEvent.click(screen.getByRole("button", { name: "Sign out" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Sign in" })).toBeTruthy();
+    expect(screen.queryByRole("alert")).toBeNull();
+
+    fireEvent.input(screen.getByLabelText("Access token"), { target: { value: "a-read-token" } });
+    fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Leaderboard" })).toBeTruthy();
+    session.expire();
+    expect((await screen.findByRole("alert")).textContent).toBe(EXPIRED_MESSAGE);
+    expect(screen.getByLabelText("Access token")).toBeTruthy();
   });
 });

@@ -4,6 +4,7 @@ import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
 import { NotFoundPage } from "../not-found/index.tsx";
 import { RulesPage } from "../rules/index.tsx";
+import { SignInPage, SignOutButton } from "../session/index.tsx";
 import { SubmitEventPage } from "../submit-event/index.tsx";
 import type { Route } from "./router.ts";
 import type { Services } from "./services.ts";
@@ -46,6 +47,7 @@ export function App({ services }: { services: Services }) {
 
   const current = router.route.value.name;
   const status = realtime.status.value;
+  const { session } = services;
   return (
     <>
       <a class="skip-link" href="#main">
@@ -58,30 +60,37 @@ export function App({ services }: { services: Services }) {
           </span>
           Leadscore
         </a>
-        <nav aria-label="Main">
-          <ul class="nav-list">
-            {NAV.map((item) => (
-              <li key={item.href}>
-                <a
-                  href={item.href}
-                  class="nav-link"
-                  aria-current={
-                    current === item.route || (item.route === "dashboard" && current === "lead") ? "page" : undefined
-                  }
-                >
-                  {item.label}
-                </a>
-              </li>
-            ))}
-          </ul>
-        </nav>
-        <p class={`live-status live-${status}`} title="Live updates over Socket.io">
-          <span class="live-dot" aria-hidden="true" />
-          <span>{STATUS_TEXT[status]}</span>
-        </p>
+        {session.signedIn.value ? (
+          <>
+            <nav aria-label="Main">
+              <ul class="nav-list">
+                {NAV.map((item) => (
+                  <li key={item.href}>
+                    <a
+                      href={item.href}
+                      class="nav-link"
+                      aria-current={
+                        current === item.route || (item.route === "dashboard" && current === "lead")
+                          ? "page"
+                          : undefined
+                      }
+                    >
+                      {item.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </nav>
+            <p class={`live-status live-${status}`} title="Live updates over Socket.io">
+              <span class="live-dot" aria-hidden="true" />
+              <span>{STATUS_TEXT[status]}</span>
+            </p>
+            <SignOutButton model={session} />
+          </>
+        ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        <Page services={services} />
+        {session.signedIn.value ? <Page services={services} /> : <SignInPage model={session} />}
       </main>
       <div class="sr-only" aria-live="polite" aria-atomic="true">
         {announcer.message.value}

@@ -10,6 +10,7 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { createRulesModel, type RulesModel } from "../rules/model.ts";
+import { createSessionModel, READ_TOKEN_KEY, type SessionModel } from "../session/model.ts";
 import { createSubmitEventModel, type SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
 
@@ -18,6 +19,7 @@ export interface Services {
   realtime: Realtime;
   router: Router;
   announcer: Announcer;
+  session: SessionModel;
   headline: HeadlineModel;
   leads: LeadsModel;
   leaderboard: LeaderboardModel;
@@ -33,17 +35,26 @@ export function createServices(deps: {
   router: Router;
   storage?: Storage | null;
   announcer?: Announcer;
+  /** The reader's session; by default one kept in `storage`, checked with `api`. */
+  session?: SessionModel;
 }): Services {
   const { api, realtime, router } = deps;
   const storage = deps.storage === undefined ? sessionStore() : deps.storage;
   const announcer = deps.announcer ?? createAnnouncer();
   const announce = (text: string) => announcer.announce(text);
   let detail: LeadDetailModel | null = null;
+  const session =
+    deps.session ??
+    createSessionModel({
+      token: createSessionValue(READ_TOKEN_KEY, storage),
+      verify: (token) => api.checkReadToken(token),
+    });
   return {
     api,
     realtime,
     router,
     announcer,
+    session,
     headline: createHeadlineModel({ api, realtime }),
     leads: createLeadsModel({
       api,

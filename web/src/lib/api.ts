@@ -148,23 +148,45 @@ export interface Api {
   updateRule(id: string, patch: Partial<Omit<Rule, "_id">>, adminToken: string): Promise<RuleItem>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;
+  /** Resolves when `token` reads; throws the API's refusal (401) otherwise. */
+  checkReadToken(token: string): Promise<void>;
 }
 
-export function createApi(options: { base?: string; fetch?: typeof fetch } = {}): Api {
+export interface ApiOptions {
+  base?: string;
+  fetch?: typeof fetch;
+  /** The read token sent as `Authorization: Bearer` on every read ("" sends none). */
+  readToken?: () => string;
+  /** Called when a read carrying the read token is refused with 401: the token no longer reads. */
+  onUnauthorized?: () => void;
+}
+
+export function createApi(options: ApiOptions = {}): Api {
   const base = options.base ?? "";
   const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
 
-  async function request(path: string, init: RequestInit = {}): Promise<Response> {
+  /**
+   * Reads carry the read token unless the request brings its own credentials (a write key, the admin token) or
+   * must not carry it at all (`/metrics` has a token of its own).
+   */
+  async function request(path: string, init: RequestInit = {}, read = true): Promise<Response> {
+    const headers = (init.headers as Record<string, string> | undefined) ?? {};
+    const token = read && headers.authorization === undefined ? (options.readToken?.() ?? "") : "";
     let response: Response;
     try {
       response = await doFetch(`${base}${path}`, {
         ...init,
-        headers: { accept: "application/json", ...(init.headers as Record<string, string> | undefined) },
+        headers: {
+          accept: "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
       });
     } catch (error) {
       throw new ApiRequestError(0, "NETWORK", `the server could not be reached (${(error as Error).message})`);
     }
     if (response.ok) return response;
+    if (response.status === 401 && token) options.onUnauthorized?.();
     let body: unknown = null;
     try {
       body = await response.json();
@@ -225,8 +247,12 @@ export function createApi(options: { base?: string; fetch?: typeof fetch } = {})
     createRule: (rule, token) => json<RuleItem>("/api/rules", send("POST", rule, token)),
     updateRule: (id, patch, token) => json<RuleItem>(`/api/rules/${encodeURIComponent(id)}`, send("PUT", patch, token)),
     async metrics() {
-      const response = await request("/metrics", { headers: { accept: "text/plain" } });
+      const response = await request("/metrics", { headers: { accept: "text/plain" } }, false);
       return response.text();
+    },
+    async checkReadToken(token) {
+      const response = await request("/api/events/event-types", { headers: { authorization: `Bearer ${token}` } });
+      await response.body?.cancel();
     },
   };
 }

@@ -1,6 +1,7 @@
 // The one realtime connection of the app. Pages subscribe to the leads they show; subscriptions are counted so two
 // views of the same lead share one room membership, and they are renewed after every reconnect.
 import type { LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
+import { READ_TOKEN_REQUIRED } from "@leadscore/contracts/socket";
 import { type ReadonlySignal, signal } from "@preact/signals";
 
 export type RealtimeStatus = "connecting" | "live" | "offline";
@@ -8,10 +9,13 @@ export type RealtimeStatus = "connecting" | "live" | "offline";
 /** The part of a Socket.io client socket this app uses (a fake implements it in tests). */
 export interface RealtimeSocket {
   readonly connected: boolean;
-  on(event: "connect" | "disconnect" | "connect_error", listener: () => void): unknown;
+  on(event: "connect", listener: () => void): unknown;
+  on(event: "disconnect", listener: (reason: string) => void): unknown;
+  on(event: "connect_error", listener: (error: Error) => void): unknown;
   on(event: "score_update", listener: (update: ScoreUpdate) => void): unknown;
   on(event: "leaderboard", listener: (update: LeaderboardUpdate) => void): unknown;
   emit(event: "subscribe" | "unsubscribe", request: SubscribeRequest): unknown;
+  connect(): unknown;
   disconnect(): unknown;
 }
 
@@ -24,7 +28,13 @@ export interface Realtime {
   close(): void;
 }
 
-export function createRealtime(socket: RealtimeSocket): Realtime {
+export function createRealtime(
+  socket: RealtimeSocket,
+  options: {
+    /** The server refused the socket's token: the session is over. */
+    onUnauthorized?: () => void;
+  } = {},
+): Realtime {
   const status = signal<RealtimeStatus>(socket.connected ? "live" : "connecting", { name: "realtime.status" });
   const rooms = new Map<string, number>();
   const scoreListeners = new Set<(update: ScoreUpdate) => void>();
@@ -34,11 +44,15 @@ export function createRealtime(socket: RealtimeSocket): Realtime {
     status.value = "live";
     for (const leadId of rooms.keys()) socket.emit("subscribe", { lead_id: leadId });
   });
-  socket.on("disconnect", () => {
+  socket.on("disconnect", (reason) => {
     status.value = "offline";
+    // The server hangs up on a socket whose token it no longer accepts, and Socket.io does not retry that on its
+    // own; connecting again either succeeds or fails with the reason below.
+    if (reason === "io server disconnect") socket.connect();
   });
-  socket.on("connect_error", () => {
+  socket.on("connect_error", (error) => {
     status.value = "offline";
+    if (error.message === READ_TOKEN_REQUIRED) options.onUnauthorized?.();
   });
   socket.on("score_update", (update) => {
     for (const listener of scoreListeners) listener(update);

@@ -142,7 +142,13 @@ async function main() {
       `  dashboard   ${base}/`,
       `  API         ${base}/api   (health ${base}/healthz, readiness ${base}/readyz, metrics ${base}/metrics)`,
       `  realtime    ws://localhost:${realtimeConfig.REALTIME_PORT}`,
-      ...(devSecrets ? [`  write key   ${edgeConfig.WRITE_KEYS[0]}`, `  admin token ${edgeConfig.ADMIN_TOKEN}`] : []),
+      ...(devSecrets
+        ? [
+            `  write key   ${edgeConfig.WRITE_KEYS[0]}`,
+            `  read token  ${edgeConfig.READ_TOKENS[0]}   (the dashboard's access token)`,
+            `  admin token ${edgeConfig.ADMIN_TOKEN}`,
+          ]
+        : []),
       "Press Ctrl-C to stop.",
       "",
     ].join("\n"),

@@ -18,8 +18,13 @@ describe("npm start", () => {
       await first.waitFor(/Leadscore is up/, 90_000);
       expect(first.output()).toContain(`http://localhost:${port}/`);
       expect(first.output()).toContain("write key   dev-write-key");
+      expect(first.output()).toContain("read token  dev-read-token");
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
+      const leads = (token: string) =>
+        fetch(`http://127.0.0.1:${port}/api/leads`, { headers: { authorization: `Bearer ${token}` } });
+      expect((await leads("dev-read-token")).status).toBe(200);
+      expect((await leads("dev-write-key")).status).toBe(401);
 
       const second = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
       const code = await second.stop("SIGCONT", 20_000);

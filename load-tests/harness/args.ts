@@ -10,6 +10,8 @@ export interface CliOptions {
   /** A running deployment; without it the run starts (and removes) its own stack. */
   baseUrl?: string;
   writeKey: string;
+  /** METRICS_TOKEN of the deployment given by baseUrl, when it sets one: the queue depth is read off /metrics. */
+  metricsToken?: string;
   /** MongoDB of the deployment given by baseUrl (database in the path); needed for lag and audit there. */
   mongoUrl?: string;
   /** Workers of a self-started stack. */
@@ -36,6 +38,7 @@ scenarios: ${SCENARIO_NAMES.join(", ")}
   --duration D         run length: 90, 90s, 5m (a ramp is stretched to fit)
   --base-url URL       a running deployment; without it a private stack is started and removed after
   --write-key KEY      ingestion key (default: $WRITE_KEY or dev-write-key)
+  --metrics-token T    the deployment's METRICS_TOKEN, for its /metrics (default: $METRICS_TOKEN; none: open)
   --mongo-url URL      the deployment's MongoDB, database in the path: enables lag and audit with --base-url
   --workers N          workers in the self-started stack (default 1; 0 measures ingestion alone)
   --score-cap N        SCORE_CAP of the stack (default 1000)
@@ -86,6 +89,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   const options: Omit<CliOptions, "scenario"> = {
     ci: false,
     writeKey: env.WRITE_KEY || "dev-write-key",
+    ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
     workers: 1,
     scoreCap: 1000,
     audit: true,
@@ -120,6 +124,10 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
       case "--write-key":
         options.writeKey = value() ?? "";
         if (!options.writeKey) throw new UsageError("--write-key needs a key");
+        break;
+      case "--metrics-token":
+        options.metricsToken = value();
+        if (!options.metricsToken) throw new UsageError("--metrics-token needs a token");
         break;
       case "--mongo-url":
         options.mongoUrl = value();

@@ -59,13 +59,14 @@ export function createBullDepthReader(redis: Redis, prefix: string, queue: strin
   };
 }
 
-/** The queue depth exported on the edge's /metrics. */
-export function createMetricsDepthReader(metricsUrl: string): QueueDepthReader {
+/** The queue depth exported on the edge's /metrics; `token` is the deployment's METRICS_TOKEN, when it sets one. */
+export function createMetricsDepthReader(metricsUrl: string, token?: string): QueueDepthReader {
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   return {
     source: `${metricsUrl}`,
     async read() {
       try {
-        const response = await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) });
+        const response = await fetch(metricsUrl, { headers, signal: AbortSignal.timeout(2000) });
         if (!response.ok) return null;
         const samples = parsePrometheus(await response.text());
         const depth = queueDepthFrom(samples);

@@ -111,7 +111,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       db = mongo.db(mongoDatabaseName(mongoUrl));
     }
     // The edge's own figure first; the Bull lists in Redis when the edge exports none.
-    const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`)];
+    const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`, options.metricsToken)];
     if (stack) {
       redis = new Redis(stack.redisUrl);
       depthReaders.push(createBullDepthReader(redis, stack.redisPrefix, EVENTS_QUEUE));

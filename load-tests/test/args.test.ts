@@ -26,6 +26,13 @@ describe("the load command line", () => {
     expect(parseArgs(["single"], { WRITE_KEY: "k1" }).writeKey).toBe("k1");
   });
 
+  it("takes the metrics token from the environment or the command line, and none by default", () => {
+    expect(parseArgs(["single"]).metricsToken).toBeUndefined();
+    expect(parseArgs(["single"], { METRICS_TOKEN: "m1" }).metricsToken).toBe("m1");
+    expect(parseArgs(["single", "--metrics-token", "m2"], { METRICS_TOKEN: "m1" }).metricsToken).toBe("m2");
+    expect(() => parseArgs(["single", "--metrics-token="])).toThrow(/needs a token/);
+  });
+
   it("refuses an unknown scenario, an unknown option and a bad number", () => {
     expect(() => parseArgs(["nope"])).toThrow(UsageError);
     expect(() => parseArgs(["mix", "--fast"])).toThrow(/unknown option --fast/);

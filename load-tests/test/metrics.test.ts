@@ -1,6 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { parsePrometheus } from "@leadscore/contracts/prometheus";
 import { describe, expect, it } from "vitest";
-import { pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
+import { createMetricsDepthReader, pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
 
 const TEXT = `# HELP leadscore_events_accepted_total Events accepted
 # TYPE leadscore_events_accepted_total counter
@@ -35,5 +37,22 @@ describe("the Prometheus reader", () => {
     const samples = parsePrometheus("leadscore_events_accepted_total 5\n");
     expect(queueDepthFrom(samples)).toBeNull();
     expect(pendingJobsFrom(samples)).toBeNull();
+  });
+});
+
+describe("the /metrics depth reader", () => {
+  it("sends the deployment's metrics token, and reads nothing where one is required and not given", async () => {
+    const server = createServer((req, res) => {
+      if (req.headers.authorization !== "Bearer scrape-token") return void res.writeHead(401).end();
+      res.writeHead(200, { "content-type": "text/plain" }).end(TEXT);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
+    try {
+      expect(await createMetricsDepthReader(url, "scrape-token").read()).toEqual({ depth: 42, pendingJobs: 5 });
+      expect(await createMetricsDepthReader(url).read()).toBeNull();
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -185,7 +185,13 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           log.warn("leaderboard publish failed", { error: (error as Error).message });
         }
       };
-      deepLane = createDeepLane({ ...writer, onCommitted: publish, onStale: recheck, idleMs: options.deepLaneIdleMs });
+      deepLane = createDeepLane({
+        ...writer,
+        onCommitted: publish,
+        onLags: (lagsMs) => metrics.recordLags(lagsMs),
+        onStale: recheck,
+        idleMs: options.deepLaneIdleMs,
+      });
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
 

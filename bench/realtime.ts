@@ -10,19 +10,20 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
   type ClientToServerEvents,
-  COLLECTIONS,
-  type LeadDocument,
   quantile,
+  realtimeChannelKey,
   type ScoreUpdate,
   type ServerToClientEvents,
   silentLogger,
   stageFor,
 } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { createTestDb, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createLiveSeeder } from "../test-support/live.ts";
 import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../test-support/processes.ts";
-import { createScorePublisher } from "../worker/src/publisher.ts";
+import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -181,25 +182,12 @@ async function main() {
       await Promise.all([edge.waitFor(/edge listening/, 60_000), worker.waitFor(/worker ready/, 60_000)]);
       edgeUrl = `http://127.0.0.1:${edgePort}`;
     } else {
-      // The leaderboard the publisher reads 4 times a second, as it would with a worker.
-      const now = new Date();
-      await database.db.collection<LeadDocument>(COLLECTIONS.leads).insertMany(
-        Array.from({ length: LEADS }, (_, i) => ({
-          _id: leadId(i),
-          name: null,
-          email: null,
-          company: null,
-          current_score: i * 7,
-          stage: stageFor(i * 7),
-          event_count: 1,
-          last_event_at: now,
-          score_reached_at: now,
-          last_sort_key: null,
-          version: 1,
-          created_at: now,
-          updated_at: now,
-        })),
-      );
+      // The live state the publisher reads the leaderboard from 4 times a second, as it would with a worker.
+      const seedRedis = new Redis(REDIS_URL);
+      const seeder = createLiveSeeder({ redis: seedRedis, db: database.db, redisPrefix: name });
+      const now = Date.now();
+      await seeder.seed(Array.from({ length: LEADS }, (_, i) => seeder.scored(leadId(i), Math.min(1000, i * 7), now)));
+      seedRedis.disconnect();
     }
 
     console.log(`baseline: raw Redis pub/sub at ${RATE}/s for 5 s …`);
@@ -224,18 +212,29 @@ async function main() {
     const leaderboardAt: number[] = [];
     sockets[0]?.on("leaderboard", () => leaderboardAt.push(performance.now()));
 
-    // Publish mode stands in for the worker: each tick's committed changes, published as one batch.
+    // Publish mode stands in for the worker: each tick's committed changes, their `score_update` messages published
+    // as its commit script does, then handed to the publisher for the leaderboard.
     const publisherRedis = args.e2e ? undefined : new Redis(REDIS_URL);
     const publisher =
       publisherRedis &&
-      createScorePublisher({ redis: publisherRedis, db: database.db, redisPrefix: name, log: silentLogger });
+      createScorePublisher({
+        redis: publisherRedis,
+        live: createLiveReader({ redis: publisherRedis, redisPrefix: name, cap: 1000, thresholds: [100, 300, 600] }),
+        redisPrefix: name,
+        log: silentLogger,
+      });
     let failures = 0;
     let pending: ScoreUpdate[] = [];
     const scores = new Map<string, number>();
     const mode = args.e2e ? "POST /api/events (edge) → socket" : "publish → socket";
     console.log(`${mode}: ${RATE} events/s for ${DURATION_S} s …`);
     const flush = setInterval(() => {
-      if (!publisher || pending.length === 0) return;
+      if (!publisher || !publisherRedis || pending.length === 0) return;
+      const pipeline = publisherRedis.pipeline();
+      for (const messages of encodeScoreUpdates(realtimeChannelKey(name), pending).values()) {
+        for (const [channel, message] of messages) pipeline.publish(channel, message);
+      }
+      void pipeline.exec();
       void publisher.publish(pending);
       pending = [];
     }, 5);

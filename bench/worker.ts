@@ -1,61 +1,97 @@
-// Worker benchmark: how fast real worker processes score queued events into MongoDB, and how long an event waits
-// from acceptance to a committed score at a fixed input rate; beside a raw `insertMany` of as many history documents
-// (and raw per-lead updates) in the same database, so the ratio shows what the worker adds over the store's floor.
+// Worker benchmark: how fast one worker process drains a full queue into the live state (Redis) and the durable
+// record (MongoDB), at a small and a large size, beside a raw `insertMany` of the same events in the same run — the
+// store's floor, since every event is one insert there. Then, on the state the drain built, the acceptance → scored
+// lag at a fixed input rate, the deep lane's counts and what the live state costs in Redis per lead and per entry.
 //
-//   npm run bench:worker
-//   npm run bench:worker -- --events 100000 --leads 5000 --rate 5000 --seconds 20
+//   npm run bench:worker                      # 10k events over 1k leads
+//   npm run bench:worker -- --size large      # the small size, then 1M events over 100k leads, and the ratio
+//                                             # of their drains (BENCH_SIZE=large works too)
+//   npm run bench:worker -- --events 200000 --leads 20000
 //
-// Options: --events to drain (default 100000 on MongoDB, 10000 on FerretDB), --leads (5000 / 500), --job (events
-// per job, 500), --late (share of events older than their lead's newest, 0.02), --concurrency (jobs per worker
-// process, 32), --rate (events/s of the lag phase, comma-separated for several runs: 5000 / 50,250,5000), --seconds (lag
-// phase length, 20 / 10), --workers (processes in the lag phase, 2 / 1), --settle (seconds the workers get to catch up
-// after the lag phase; what is still unscored then counts as at least that late, 30). Each phase uses its own database and queue prefix, dropped afterwards.
+// Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
+// their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
+// worker process (--concurrency jobs in hand, 32). The lag phase goes on with the same traffic at --rate events/s
+// (default: half the drain's rate, so the worker is not saturated) for --seconds (10), in jobs as the edge flushes
+// them (every 20 ms). Each size uses its own database and queue prefix, dropped afterwards.
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
   COLLECTIONS,
+  DEFAULT_SCORE_CAP,
+  DEFAULT_STAGE_THRESHOLDS,
   EVENTS_QUEUE,
+  type EventDocument,
   type EventsJob,
-  type HistoryDocument,
   INDEXES,
-  type LeadDocument,
   type QueuedEvent,
   sortKey,
 } from "@leadscore/contracts";
 import { parsePrometheus, type Sample, sumOf } from "@leadscore/contracts/prometheus";
+import { type CompactEntry, liveKeys } from "@leadscore/live";
 import Queue from "bull";
+import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { auditLiveState } from "../worker/src/audit.ts";
 import { LAG_BUCKETS } from "../worker/src/metrics.ts";
-import { bulkWriteChunked, detectStoreLimits } from "../worker/src/store.ts";
-import { MAX_BATCH_EVENTS } from "../worker/src/worker.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
   options: {
+    size: { type: "string", default: process.env.BENCH_SIZE ?? "small" },
     events: { type: "string" },
     leads: { type: "string" },
-    job: { type: "string", default: "500" },
+    job: { type: "string", default: "100" },
     late: { type: "string", default: "0.02" },
+    zipf: { type: "string", default: "1" },
     concurrency: { type: "string", default: "32" },
     rate: { type: "string" },
-    seconds: { type: "string" },
-    workers: { type: "string" },
+    seconds: { type: "string", default: "10" },
     settle: { type: "string", default: "30" },
+    audit: { type: "boolean" },
   },
 });
 
+const SIZES = {
+  small: { events: 10_000, leads: 1_000 },
+  large: { events: 1_000_000, leads: 100_000 },
+} as const;
+
 const TYPES = ["page_view", "page_view", "page_view", "email_open", "email_open", "form_submission", "purchase"];
 const T0 = Date.parse("2026-01-01T00:00:00Z");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 
-/** Event generator: leads picked at random, event times mostly increasing per lead, a share of them late. */
-function createEvents(leads: number, lateShare: number, seed: number) {
+/** Lead ranks drawn by Zipf's law: rank r (0-based) with weight 1 / (r + 1)^s. */
+function zipf(leads: number, exponent: number, random: () => number): () => number {
+  const cdf = new Float64Array(leads);
+  let sum = 0;
+  for (let r = 0; r < leads; r += 1) {
+    sum += 1 / (r + 1) ** exponent;
+    cdf[r] = sum;
+  }
+  return () => {
+    const roll = random() * sum;
+    let [lo, hi] = [0, leads - 1];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((cdf[mid] as number) < roll) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+}
+
+/** Event generator: Zipf-spread leads, event times increasing per lead, a share of them late. */
+function createEvents(leads: number, seed: number) {
   const random = createRandom(seed);
+  const pick = zipf(leads, Number(args.zipf), random);
+  const lateShare = Number(args.late);
   const clock = new Map<number, number>();
   let sequence = 0;
   return (receivedAt: number): QueuedEvent => {
-    const lead = Math.floor(random() * leads);
+    const lead = pick();
     const last = clock.get(lead) ?? T0;
     const late = random() < lateShare && last > T0;
     const timestamp = late ? last - 1 - Math.floor(random() * 60_000) : last + 1 + Math.floor(random() * 1_000);
@@ -73,8 +109,8 @@ function createEvents(leads: number, lateShare: number, seed: number) {
 }
 
 /**
- * What to undo should the run be interrupted: worker processes to stop, then databases and queues to drop — in
- * that order, since FerretDB can crash when a database is dropped under a process still writing to it.
+ * What to undo should the run be interrupted: the worker first, then databases and queues — in that order, since
+ * FerretDB can crash when a database is dropped under a process still writing to it.
  */
 const running = new Set<() => Promise<unknown>>();
 const scratches = new Set<() => Promise<unknown>>();
@@ -88,7 +124,7 @@ const undoAll = () => {
 };
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, async () => {
-    console.error(`\n${signal}: stopping workers, then dropping scratch databases…`);
+    console.error(`\n${signal}: stopping the worker, then dropping scratch databases…`);
     await undoAll();
     process.exit(130);
   });
@@ -97,254 +133,92 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 interface Scratch {
   db: Db;
   prefix: string;
+  redis: Redis;
   env: Record<string, string>;
   queue: Queue.Queue<EventsJob>;
   close(): Promise<void>;
 }
 
-async function scratch(label: string, extraEnv: Record<string, string> = {}): Promise<Scratch> {
+async function scratch(label: string): Promise<Scratch> {
   const testDb = await createTestDb(uniqueName(`bench-worker-${label}`));
   const prefix = uniqueName("bw");
-  const redis = await createTestRedis(prefix);
+  const testRedis = await createTestRedis(prefix);
   const queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix });
   const close = async () => {
     scratches.delete(close);
     await queue.close();
-    await redis.cleanup();
+    await testRedis.cleanup();
     await testDb.drop();
   };
   scratches.add(close);
   return {
     db: testDb.db,
     prefix,
+    redis: testRedis.redis,
     env: {
       NODE_ENV: "production",
       REDIS_URL,
       MONGO_URL: testDb.url,
       REDIS_PREFIX: prefix,
-      LOG_LEVEL: "info",
+      LOG_LEVEL: "warn",
       WORKER_CONCURRENCY: args.concurrency,
-      ...extraEnv,
     },
     queue,
     close,
   };
 }
 
-async function startWorkers(count: number, env: Record<string, string>, metricsPorts: number[] = []) {
-  const workers: RunningProcess[] = [];
-  for (let i = 0; i < count; i += 1) {
-    const port = metricsPorts[i];
-    workers.push(
-      startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
-        ...env,
-        METRICS_PORT: port ? String(port) : "0",
-      }),
-    );
-  }
-  const stop = () => Promise.all(workers.map((worker) => worker.stop("SIGTERM", 60_000)));
+async function startWorker(env: Record<string, string>, port: number): Promise<RunningProcess> {
+  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+    ...env,
+    LOG_LEVEL: "info",
+    METRICS_PORT: String(port),
+  });
+  const stop = () => worker.stop("SIGTERM", 60_000);
   running.add(stop);
-  await Promise.all(workers.map((worker) => worker.waitFor(/worker ready/, 60_000)));
-  return { workers, stop };
+  await worker.waitFor(/worker ready/, 10 * 60_000);
+  return worker;
 }
 
-async function stopWorkers(started: { stop(): Promise<unknown> }) {
-  running.delete(started.stop);
-  await started.stop();
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitDone(queue: Queue.Queue<EventsJob>, jobs: number, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const counts = await queue.getJobCounts();
-    if (counts.failed > 0) throw new Error(`${counts.failed} jobs failed`);
-    if (counts.completed >= jobs) return performance.now();
-    if (Date.now() > deadline) throw new Error(`only ${counts.completed} of ${jobs} jobs done in time`);
-    await sleep(50);
-  }
-}
-
-/** Raw floor: history-shaped documents with `insertMany` in chunks of the job size, into an indexed collection. */
-async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
-  const collection = db.collection<HistoryDocument>("raw_history");
-  await collection.createIndex({ lead_id: 1, sort_key: 1 }, { name: "lead_order" });
-  const chunk = Number(args.job);
-  const started = performance.now();
-  for (let from = 0; from < events.length; from += chunk) {
-    await collection.insertMany(
-      events.slice(from, from + chunk).map((event) => ({
-        _id: event.event_id,
-        event_id: event.event_id,
-        lead_id: event.lead_id,
-        event_type: event.event_type,
-        timestamp: new Date(event.timestamp),
-        received_at: new Date(event.received_at),
-        points: 5,
-        delta: 5,
-        score: 5,
-        reason: "page_view +5",
-        rule_id: "page_view",
-        sort_key: sortKey(event.timestamp, event.event_id),
-        late: false,
-        seq: 1,
-        score_reached_at: null,
-      })),
-    );
-  }
-  return events.length / ((performance.now() - started) / 1000);
-}
-
-/** One lead write in the worker's shape on this server: by `_id` and version, or by `_id` alone (FerretDB). */
-function leadUpdate(id: string, version: number, versionInFilter: boolean, at: Date) {
-  return {
-    updateOne: {
-      filter: versionInFilter ? { _id: id, version } : { _id: id },
-      update: { $set: { current_score: version + 5, version: version + 1, updated_at: at } },
-    },
-  };
-}
-
-/** Raw per-lead writes: one `updateOne` per lead, with the leads' indexes, in the worker's shapes and chunks. */
-async function rawLeadUpdates(db: Db, leads: number): Promise<number> {
-  const collection = db.collection<LeadDocument>("raw_leads");
-  for (const spec of INDEXES.leads) await collection.createIndex(spec.key, { name: spec.name });
-  const at = new Date();
-  const docs = Array.from({ length: leads }, (_, i) => ({
-    _id: `lead-${i}`,
-    current_score: 0,
-    version: 0,
-    updated_at: at,
-  }));
-  for (let from = 0; from < docs.length; from += 1000) {
-    await collection.insertMany(docs.slice(from, from + 1000) as LeadDocument[]);
-  }
-  const limits = await detectStoreLimits(db);
-  const sample = docs.slice(0, Math.min(leads, 1000));
-  const started = performance.now();
-  await bulkWriteChunked(
-    collection,
-    sample.map((doc) => leadUpdate(doc._id, 0, limits.versionInFilter, at)),
-    limits,
-  );
-  return sample.length / ((performance.now() - started) / 1000);
-}
-
-/**
- * The store's floor for the drain: the writes the worker cannot avoid, with none of its reads or checks — per batch
- * of the jobs a process holds at once, the events and history inserted and each touched lead written once.
- */
-async function rawWorkload(db: Db, events: QueuedEvent[], batchEvents: number): Promise<number> {
-  const limits = await detectStoreLimits(db);
-  const eventsCollection = db.collection<{ _id: string }>("raw_w_events");
-  const historyCollection = db.collection<{ _id: string }>("raw_w_history");
-  const leadsCollection = db.collection<LeadDocument>("raw_w_leads");
-  for (const [name, collection] of [
-    [COLLECTIONS.events, eventsCollection],
-    [COLLECTIONS.history, historyCollection],
-    [COLLECTIONS.leads, leadsCollection],
-  ] as const) {
-    for (const spec of INDEXES[name]) await collection.createIndex(spec.key, { name: spec.name });
-  }
-  const versions = new Map<string, number>();
-  const at = new Date();
-  const started = performance.now();
-  for (let from = 0; from < events.length; from += batchEvents) {
-    const batch = events.slice(from, from + batchEvents);
-    const keyed = batch.map((event) => ({
-      _id: event.event_id,
-      lead_id: event.lead_id,
-      event_type: event.event_type,
-      timestamp: new Date(event.timestamp),
-      received_at: new Date(event.received_at),
-      points: 5,
-      sort_key: sortKey(event.timestamp, event.event_id),
-    }));
-    await eventsCollection.insertMany(keyed.map((doc, i) => ({ ...doc, metadata: batch[i]?.metadata ?? {} })));
-    await historyCollection.insertMany(
-      keyed.map((doc) => ({ ...doc, event_id: doc._id, delta: 5, score: 5, reason: "page_view +5", seq: 1 })),
-    );
-    const touched = [...new Set(batch.map((event) => event.lead_id))];
-    const fresh = touched.filter((id) => !versions.has(id));
-    if (fresh.length > 0) {
-      await leadsCollection.insertMany(
-        fresh.map((id) => ({ _id: id, current_score: 5, version: 1, updated_at: at })) as LeadDocument[],
-      );
-    }
-    const updates = touched
-      .filter((id) => versions.has(id))
-      .map((id) => leadUpdate(id, versions.get(id) ?? 0, limits.versionInFilter, at));
-    await bulkWriteChunked(leadsCollection, updates, limits);
-    for (const id of touched) versions.set(id, (versions.get(id) ?? 0) + 1);
-  }
-  return events.length / ((performance.now() - started) / 1000);
+async function stopWorker(worker: RunningProcess) {
+  for (const stop of running) running.delete(stop);
+  await worker.stop("SIGTERM", 60_000);
 }
 
 async function metricsOf(port: number): Promise<Sample[]> {
   return parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
 }
 
-const cpuSeconds = async (ports: number[]) =>
-  (
-    await Promise.all(
-      ports.map(async (port) => sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? Number.NaN),
-    )
-  ).reduce((a, b) => a + b, 0);
+const labelled = (samples: Sample[], name: string, label: string, value: string) =>
+  samples.find((s) => s.name === name && s.labels[label] === value)?.value ?? 0;
 
-async function drain(
-  processes: number,
-  total: number,
-  leads: number,
-): Promise<{ perSecond: number; seconds: number; cpuMicrosPerEvent: number }> {
-  const space = await scratch(`drain${processes}`);
-  let workers: Awaited<ReturnType<typeof startWorkers>> | undefined;
-  try {
-    const next = createEvents(leads, Number(args.late), processes);
-    const perJob = Number(args.job);
-    // Paused for everyone while the queue fills, so the clock starts with a full queue and warm processes.
-    await space.queue.pause();
-    let jobs = 0;
-    for (let from = 0; from < total; from += perJob * 20) {
-      const batch = [];
-      for (let j = from; j < Math.min(total, from + perJob * 20); j += perJob) {
-        const now = Date.now();
-        const events = Array.from({ length: Math.min(perJob, total - j) }, () => next(now));
-        batch.push({ data: { v: 1 as const, events }, opts: { removeOnComplete: false, attempts: 5 } });
-      }
-      await space.queue.addBulk(batch);
-      jobs += batch.length;
-    }
-    const ports = await Promise.all(Array.from({ length: processes }, () => freePort()));
-    workers = await startWorkers(processes, space.env, ports);
-    const cpuBefore = await cpuSeconds(ports);
-    const started = performance.now();
-    await space.queue.resume();
-    const finished = await waitDone(space.queue, jobs, 30 * 60_000);
-    // The workers' own CPU per event: what a faster store would leave as the limit of one core.
-    const cpuMicrosPerEvent = (((await cpuSeconds(ports)) - cpuBefore) * 1e6) / total;
-    await stopWorkers(workers);
-    workers = undefined;
-    const scored = await space.db.collection(COLLECTIONS.history).countDocuments({});
-    if (scored !== total) throw new Error(`history has ${scored} entries, expected ${total}`);
-    const seconds = (finished - started) / 1000;
-    return { perSecond: total / seconds, seconds, cpuMicrosPerEvent };
-  } finally {
-    if (workers) await stopWorkers(workers);
-    await space.close();
+/** The store's floor: the same events as the worker stores them, `insertMany` 1,000 at a time, indexed as it is. */
+async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
+  const collection = db.collection<EventDocument>("raw_events");
+  for (const spec of INDEXES.events) await collection.createIndex(spec.key, { name: spec.name });
+  const started = performance.now();
+  for (let from = 0; from < events.length; from += 1000) {
+    await collection.insertMany(
+      events.slice(from, from + 1000).map((event) => ({
+        _id: event.event_id,
+        lead_id: event.lead_id,
+        event_type: event.event_type,
+        timestamp: new Date(event.timestamp),
+        received_at: new Date(event.received_at),
+        metadata: event.metadata,
+        points: 5,
+        rule_id: "page_view",
+        sort_key: sortKey(event.timestamp, event.event_id),
+      })),
+    );
   }
+  const rate = events.length / ((performance.now() - started) / 1000);
+  await collection.drop();
+  return rate;
 }
 
-/**
- * p-quantile over `total` samples of which the histogram holds the scored ones (linear within a bucket, as
- * Prometheus' histogram_quantile does); a rank among the unscored gives only a lower bound, `floorMs`.
- */
-function quantile(
-  q: number,
-  cumulative: number[],
-  total: number,
-  floorMs: number,
-): { ms: number; lowerBound: boolean } {
+/** p-quantile of a cumulative histogram over LAG_BUCKETS holding `total` samples (linear within a bucket). */
+function quantile(q: number, cumulative: number[], total: number): number | null {
   const rank = q * total;
   for (let i = 0; i < cumulative.length; i += 1) {
     if ((cumulative[i] ?? 0) >= rank) {
@@ -352,134 +226,322 @@ function quantile(
       const upper = LAG_BUCKETS[i] ?? lower;
       const below = i === 0 ? 0 : (cumulative[i - 1] ?? 0);
       const inBucket = (cumulative[i] ?? 0) - below;
-      const seconds = inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket;
-      return { ms: seconds * 1000, lowerBound: false };
+      return (inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket) * 1000;
     }
   }
-  return { ms: floorMs, lowerBound: true };
+  return null;
 }
 
-interface LagResult {
-  p50: { ms: number; lowerBound: boolean };
-  p99: { ms: number; lowerBound: boolean };
-  achieved: number;
+function lagHistogram(samples: Sample[]): { cumulative: number[]; count: number } {
+  return {
+    cumulative: LAG_BUCKETS.map(
+      (bound) =>
+        samples.find((s) => s.name === "leadscore_worker_lag_seconds_bucket" && s.labels.le === String(bound))?.value ??
+        0,
+    ),
+    count: sumOf(samples, "leadscore_worker_lag_seconds_count") ?? 0,
+  };
+}
+
+interface MemoryFigures {
+  liveBytes: number;
+  leadHashBytes: number;
+  indexBytes: number;
+  leads: number;
+  perLead: number;
+  /** Bytes of the tail field per history entry it holds (sampled leads). */
+  perEntry: number;
+  tailEntries: number;
+}
+
+/** MEMORY USAGE of every live key, and the tail's bytes per entry over a sample of leads. */
+async function liveMemory(redis: Redis, prefix: string): Promise<MemoryFigures> {
+  const keys = liveKeys(prefix);
+  const all: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", keys.pattern, "COUNT", 5000);
+    cursor = next;
+    all.push(...found);
+  } while (cursor !== "0");
+  let [leadHashBytes, indexBytes, liveBytes] = [0, 0, 0];
+  const leadKeys: string[] = [];
+  for (let from = 0; from < all.length; from += 1000) {
+    const chunk = all.slice(from, from + 1000);
+    const pipeline = redis.pipeline();
+    for (const key of chunk) pipeline.call("MEMORY", "USAGE", key, "SAMPLES", "0");
+    const replies = (await pipeline.exec()) ?? [];
+    chunk.forEach((key, i) => {
+      const bytes = Number(replies[i]?.[1] ?? 0);
+      liveBytes += bytes;
+      if (key.includes(":live:lead:")) {
+        leadHashBytes += bytes;
+        leadKeys.push(key);
+      } else if (key.includes(":live:idx:")) indexBytes += bytes;
+    });
+  }
+  const sample = leadKeys.filter((_, i) => i % Math.max(1, Math.floor(leadKeys.length / 2000)) === 0);
+  let [tailBytes, tailEntries] = [0, 0];
+  const pipeline = redis.pipeline();
+  for (const key of sample) pipeline.hget(key, "t");
+  for (const [, tail] of (await pipeline.exec()) ?? []) {
+    if (typeof tail !== "string" || tail === "") continue;
+    tailBytes += Buffer.byteLength(tail);
+    tailEntries += (JSON.parse(tail) as CompactEntry[]).length;
+  }
+  const leads = leadKeys.length;
+  return {
+    liveBytes,
+    leadHashBytes,
+    indexBytes,
+    leads,
+    perLead: (leadHashBytes + indexBytes) / Math.max(1, leads),
+    perEntry: tailBytes / Math.max(1, tailEntries),
+    tailEntries,
+  };
+}
+
+interface SizeResult {
+  label: string;
   events: number;
-  unscored: number;
+  leads: number;
+  raw: number;
+  drain: number;
+  drainSeconds: number;
+  lag: { p50: number | null; p99: number | null; sent: number; rate: number; unscored: number };
+  deep: { diverted: { pages: number; rescan: number }; folded: Record<string, number>; waiting: number };
+  late: number;
+  memory: MemoryFigures;
+  historyPages: number;
+  audit: string;
 }
 
-async function lagAtRate(rate: number, seconds: number, processes: number, leads: number): Promise<LagResult> {
-  const space = await scratch("lag");
-  const ports = await Promise.all(Array.from({ length: processes }, () => freePort()));
-  const workers = await startWorkers(processes, space.env, ports);
+async function runSize(label: string, total: number, leads: number): Promise<SizeResult> {
+  console.log(`\n${label}: ${fmt(total)} events over ${fmt(leads)} leads — generating…`);
+  const next = createEvents(leads, 1);
+  const seededAt = Date.now();
+  const events = Array.from({ length: total }, () => next(seededAt));
+  const space = await scratch(label);
+  let worker: RunningProcess | undefined;
   try {
-    const next = createEvents(leads, Number(args.late), 99);
-    // The edge flushes micro-batches every few milliseconds; 20 ms here.
+    console.log(`  raw insertMany of the same ${fmt(total)} events…`);
+    const raw = await rawInsert(space.db, events);
+    console.log(`    ${fmt(raw)} docs/s`);
+
+    const perJob = Number(args.job);
+    await space.queue.pause();
+    let jobs = 0;
+    for (let from = 0; from < total; from += perJob * 200) {
+      const batch = [];
+      for (let j = from; j < Math.min(total, from + perJob * 200); j += perJob) {
+        batch.push({
+          data: { v: 1 as const, events: events.slice(j, Math.min(total, j + perJob)) },
+          opts: { removeOnComplete: true, attempts: 5 },
+        });
+      }
+      await space.queue.addBulk(batch);
+      jobs += batch.length;
+    }
+    console.log(`  seeded ${fmt(jobs)} jobs of ${perJob}; starting one worker process…`);
+    const port = await freePort();
+    worker = await startWorker(space.env, port);
+    const cpuBefore = sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0;
+    // removeOnComplete: count completions through the worker's own metrics instead of Bull's completed set.
+    const started = performance.now();
+    await space.queue.resume();
+    const finished = await waitScoredByMetrics(space, worker, port, jobs);
+    const seconds = (finished - started) / 1000;
+    const cpu = (sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0) - cpuBefore;
+    const drain = total / seconds;
+    console.log(
+      `    drained in ${seconds.toFixed(1)} s: ${fmt(drain)} events/s (worker CPU ${fmt((cpu * 1e6) / total)} µs/event)`,
+    );
+
+    const counted = await countFolded(space);
+    if (counted !== total) throw new Error(`the live state folded ${counted} events, expected ${total}`);
+    const afterDrain = await metricsOf(port);
+    const memory = await liveMemory(space.redis, space.prefix);
+    const historyPages = await space.db.collection(COLLECTIONS.historyPages).estimatedDocumentCount();
+
+    // Lag at a fixed rate, on the state the drain built.
+    const before = lagHistogram(afterDrain);
+    const rate = Number(args.rate ?? Math.max(10, Math.round(drain / 2)));
     const tickMs = 20;
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
-    const started = performance.now();
+    const lagStart = performance.now();
     let sent = 0;
-    for (let tick = 0; performance.now() - started < seconds * 1000; tick += 1) {
-      const due = started + tick * tickMs;
-      const wait = due - performance.now();
+    for (let tick = 0; performance.now() - lagStart < Number(args.seconds) * 1000; tick += 1) {
+      const wait = lagStart + tick * tickMs - performance.now();
       if (wait > 0) await sleep(wait);
       const now = Date.now();
-      const events = Array.from({ length: perTick }, () => next(now));
-      await space.queue.add({ v: 1, events }, { removeOnComplete: true, attempts: 5 });
-      sent += events.length;
+      await space.queue.add(
+        { v: 1, events: Array.from({ length: perTick }, () => next(now)) },
+        { removeOnComplete: true, attempts: 5 },
+      );
+      sent += perTick;
     }
     const sentAt = performance.now();
-    // Give the workers time to catch up, but not forever: what is still unscored then is at least that late.
-    const settleMs = Number(args.settle) * 1000;
-    while (performance.now() - sentAt < settleMs) {
+    while (performance.now() - sentAt < Number(args.settle) * 1000) {
       const counts = await space.queue.getJobCounts();
       if (counts.waiting + counts.active + counts.delayed === 0) break;
       await sleep(100);
     }
-    const cumulative = LAG_BUCKETS.map(() => 0);
-    let scored = 0;
-    for (const port of ports) {
-      const samples = await metricsOf(port);
-      LAG_BUCKETS.forEach((bound, i) => {
-        const bucket = samples.find(
-          (sample) => sample.name === "leadscore_worker_lag_seconds_bucket" && sample.labels.le === String(bound),
-        );
-        cumulative[i] = (cumulative[i] ?? 0) + (bucket?.value ?? 0);
-      });
-      scored += sumOf(samples, "leadscore_worker_lag_seconds_count") ?? 0;
-    }
-    const floorMs = performance.now() - sentAt;
-    return {
-      p50: quantile(0.5, cumulative, sent, floorMs),
-      p99: quantile(0.99, cumulative, sent, floorMs),
-      achieved: sent / ((sentAt - started) / 1000),
-      events: sent,
+    const after = await metricsOf(port);
+    const histogram = lagHistogram(after);
+    const cumulative = histogram.cumulative.map((value, i) => value - (before.cumulative[i] ?? 0));
+    const scored = histogram.count - before.count;
+    const lag = {
+      p50: quantile(0.5, cumulative, sent),
+      p99: quantile(0.99, cumulative, sent),
+      sent,
+      rate: sent / ((sentAt - lagStart) / 1000),
       unscored: sent - scored,
     };
+    const deep = {
+      diverted: {
+        pages: labelled(after, "leadscore_worker_deep_lane_diverted_total", "reason", "pages"),
+        rescan: labelled(after, "leadscore_worker_deep_lane_diverted_total", "reason", "rescan"),
+      },
+      folded: Object.fromEntries(
+        ["memory", "pages", "rescan"].map((read) => [
+          read,
+          labelled(after, "leadscore_worker_deep_lane_folded_total", "read", read),
+        ]),
+      ),
+      waiting: sumOf(after, "leadscore_worker_deep_lane_waiting") ?? 0,
+    };
+    const late = sumOf(after, "leadscore_worker_late_events_total") ?? 0;
+    await stopWorker(worker);
+    worker = undefined;
+
+    let audit = "not run (--audit)";
+    if (args.audit || label === "small") {
+      const report = await auditLiveState({
+        db: space.db,
+        redis: space.redis,
+        redisPrefix: space.prefix,
+        cap: DEFAULT_SCORE_CAP,
+        thresholds: DEFAULT_STAGE_THRESHOLDS,
+      });
+      audit = `${fmt(report.events)} events, ${fmt(report.leads)} leads: ${report.problems.length} problems`;
+      if (report.problems.length > 0) audit += ` (${report.problems.slice(0, 3).join("; ")})`;
+    }
+    return {
+      label,
+      events: total,
+      leads,
+      raw,
+      drain,
+      drainSeconds: seconds,
+      lag,
+      deep,
+      late,
+      memory,
+      historyPages,
+      audit,
+    };
   } finally {
-    await stopWorkers(workers);
+    if (worker) await stopWorker(worker);
     await space.close();
   }
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+/** Jobs are removed on completion, so the worker's `jobs_total{outcome="completed"}` counts them. */
+async function waitScoredByMetrics(
+  space: Scratch,
+  worker: RunningProcess,
+  port: number,
+  jobs: number,
+): Promise<number> {
+  const keys = liveKeys(space.prefix);
+  let lastPrint = Date.now();
+  // No job completed and no lead left the deep lane for this long: the worker is stuck, and its output says why.
+  const stallMs = 120_000;
+  let [lastSeen, lastChange] = ["", Date.now()];
+  for (;;) {
+    const samples = await metricsOf(port);
+    const completed = labelled(samples, "leadscore_worker_jobs_total", "outcome", "completed");
+    // A transient failure is retried by Bull; only a job out of attempts stops the bench.
+    const failed = (await space.queue.getJobCounts()).failed;
+    if (failed > 0) throw new Error(`${failed} jobs failed`);
+    const deep = await space.redis.hlen(keys.deep);
+    if (completed >= jobs && deep === 0) return performance.now();
+    if (`${completed}/${deep}` !== lastSeen) [lastSeen, lastChange] = [`${completed}/${deep}`, Date.now()];
+    if (Date.now() - lastChange > stallMs) {
+      throw new Error(
+        `no progress for ${stallMs / 1000} s at ${completed} of ${jobs} jobs, ${deep} leads in the deep lane; ` +
+          `the worker's output ends:\n${worker.output().slice(-4000)}`,
+      );
+    }
+    if (Date.now() - lastPrint > 15_000) {
+      lastPrint = Date.now();
+      console.log(`    … ${fmt(completed)} of ${fmt(jobs)} jobs done, ${deep} leads in the deep lane`);
+    }
+    await sleep(50);
+  }
+}
+
+/** The events the live state folded: the sum of every lead's count. */
+async function countFolded(space: Scratch): Promise<number> {
+  const keys = liveKeys(space.prefix);
+  const ids = await space.redis.zrange(keys.byScore, "0", "-1");
+  let sum = 0;
+  for (let from = 0; from < ids.length; from += 2000) {
+    const pipeline = space.redis.pipeline();
+    for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
+    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
+  }
+  return sum;
+}
+
+function print(results: SizeResult[]) {
+  const ms = (value: number | null) => (value === null ? "–" : `${fmt(value)} ms`);
+  console.log("\nworker bench (one worker process; the store of MONGO_URL; Redis of REDIS_URL)");
+  console.log(
+    `| size | drain events/s | raw insertMany docs/s | drain / raw | lag p50 | lag p99 (at events/s) | deep lane: diverted pages / rescan, folded memory / pages / rescan | late events | Redis per lead | per history entry | live keys total |`,
+  );
+  console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+  for (const r of results) {
+    const d = r.deep;
+    console.log(
+      `| ${fmt(r.events)} events / ${fmt(r.leads)} leads | ${fmt(r.drain)} (${r.drainSeconds.toFixed(1)} s) | ${fmt(r.raw)} | ` +
+        `${(r.drain / r.raw).toFixed(2)}× | ${ms(r.lag.p50)} | ${ms(r.lag.p99)} (${fmt(r.lag.rate)}/s${r.lag.unscored > 0 ? `, ${fmt(r.lag.unscored)} unscored` : ""}) | ` +
+        `${fmt(d.diverted.pages)} / ${fmt(d.diverted.rescan)}, ${fmt(d.folded.memory ?? 0)} / ${fmt(d.folded.pages ?? 0)} / ${fmt(d.folded.rescan ?? 0)} | ` +
+        `${fmt(r.late)} | ${fmt(r.memory.perLead)} B | ${fmt(r.memory.perEntry)} B | ${(r.memory.liveBytes / 2 ** 20).toFixed(1)} MiB |`,
+    );
+  }
+  for (const r of results) {
+    console.log(
+      `  ${r.label}: lead hashes ${(r.memory.leadHashBytes / 2 ** 20).toFixed(1)} MiB + indexes ` +
+        `${(r.memory.indexBytes / 2 ** 20).toFixed(1)} MiB over ${fmt(r.memory.leads)} leads (MEMORY USAGE of every ` +
+        `live key); ${fmt(r.historyPages)} history pages in MongoDB; audit: ${r.audit}`,
+    );
+  }
+  const small = results.find((r) => r.label === "small");
+  const large = results.find((r) => r.label === "large");
+  if (small && large) {
+    console.log(
+      `  large / small drain: ${(large.drain / small.drain).toFixed(2)}× (target ≥ 0.8×, and ≥ 5,000 events/s at the large size)`,
+    );
+  }
+}
 
 async function main() {
-  const probe = await scratch("probe");
-  const limits = await detectStoreLimits(probe.db);
-  const ferret = limits.server === "ferretdb";
-  // FerretDB rewrites a lead by scanning the leads table and its indexes, so its defaults keep that table small.
-  const total = Number(args.events ?? (ferret ? 10_000 : 100_000));
-  const leads = Number(args.leads ?? (ferret ? 500 : 5_000));
-  const lagSeconds = Number(args.seconds ?? (ferret ? 10 : 20));
-  // On FerretDB also a rate it can keep up with, so the lag of an unsaturated worker shows beside the target's.
-  const rates = (args.rate ?? (ferret ? "50,250,5000" : "5000")).split(",").map(Number);
-  // A second process does not help on FerretDB/SQLite (one writer): the lag phase uses one there.
-  const lagWorkers = Number(args.workers ?? (ferret ? 1 : 2));
-  console.log(
-    `worker bench on ${ferret ? "FerretDB" : "MongoDB"}: ${fmt(total)} events over ${fmt(leads)} leads, ` +
-      `jobs of ${args.job}, ${Number(args.late) * 100}% late, ${args.concurrency} jobs in hand per process`,
-  );
-  const rawEvents = Array.from(
-    { length: total },
-    (
-      (next) => () =>
-        next(Date.now())
-    )(createEvents(leads, 0, 7)),
-  );
-  const raw = await rawInsert(probe.db, rawEvents);
-  const rawUpdates = await rawLeadUpdates(probe.db, leads);
-  const batchEvents = Math.min(Number(args.job) * Number(args.concurrency), MAX_BATCH_EVENTS);
-  const floor = await rawWorkload(probe.db, rawEvents, batchEvents);
-  await probe.close();
-  const shape = limits.versionInFilter ? "by _id and version" : "by _id";
-  console.log(`  raw insertMany of history documents   ${fmt(raw)} docs/s`);
-  console.log(`  raw per-lead updateOne ${shape} (${fmt(leads)} leads) ${fmt(rawUpdates)} ops/s`);
-  console.log(
-    `  raw writes of the drain (events + history inserted, each touched lead written once per ` +
-      `${fmt(batchEvents)} events) ${fmt(floor)} events/s`,
-  );
-
-  for (const processes of [1, 2]) {
-    const result = await drain(processes, total, leads);
-    console.log(
-      `  drain, ${processes} worker process${processes > 1 ? "es" : ""}          ${fmt(result.perSecond)} events/s ` +
-        `(${result.seconds.toFixed(1)} s; ${(result.perSecond / raw).toFixed(2)}× raw insertMany, ` +
-        `${(result.perSecond / floor).toFixed(2)}× raw writes of the drain; ` +
-        `worker CPU ${fmt(result.cpuMicrosPerEvent)} µs/event)`,
-    );
+  const results: SizeResult[] = [];
+  if (args.events || args.leads) {
+    results.push(await runSize("custom", Number(args.events ?? 10_000), Number(args.leads ?? 1_000)));
+  } else {
+    // The large size runs after the small one, so the ratio of their drains comes from one run.
+    if (args.size !== "small" && args.size !== "large") throw new Error(`--size is small or large (got ${args.size})`);
+    const sizes: (keyof typeof SIZES)[] = args.size === "small" ? ["small"] : ["small", "large"];
+    for (const size of sizes) {
+      const spec = SIZES[size];
+      results.push(await runSize(size, spec.events, spec.leads));
+      print(results);
+    }
+    return;
   }
-
-  const ms = (q: LagResult["p50"]) => `${q.lowerBound ? "> " : ""}${fmt(q.ms)} ms`;
-  for (const rate of rates) {
-    const lag = await lagAtRate(rate, lagSeconds, lagWorkers, leads);
-    const late = lag.unscored > 0 ? `; ${fmt(lag.unscored)} not scored ${args.settle} s after sending stopped` : "";
-    console.log(
-      `  lag at ${fmt(rate)} events/s for ${lagSeconds} s, ${lagWorkers} process${lagWorkers > 1 ? "es" : ""}: ` +
-        `p50 ${ms(lag.p50)}, ` +
-        `p99 ${ms(lag.p99)} (sent ${fmt(lag.events)} at ${fmt(lag.achieved)}/s${late})`,
-    );
-  }
-  console.log("  targets: ≥ 10,000 events/s sustained; p99 ≤ 1,000 ms at 5,000 events/s");
+  print(results);
 }
 
 try {

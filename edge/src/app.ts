@@ -9,6 +9,7 @@ import { leadRoutes } from "./routes/leads/index.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
 import { staticRoutes } from "./routes/static.ts";
+import { statsRoutes } from "./routes/stats/index.ts";
 
 /** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
 export function createApp(deps: AppDeps) {
@@ -20,6 +21,7 @@ export function createApp(deps: AppDeps) {
   // Ingestion: POST /api/events, /api/batch, GET /p.gif, POST /beacon, GET /metrics.
   app.route("/", ingestRoutes(deps, deps.ingestion ?? createIngestion(deps)));
   app.route("/api/leads", leadRoutes(deps));
+  app.route("/api/stats", statsRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/", openApiRoutes(deps));
   // Last: the dashboard's files, and its page for every other GET outside the server's own paths.

@@ -1,4 +1,5 @@
 import type { EdgeConfig, Logger } from "@leadscore/contracts";
+import type { LiveReader } from "@leadscore/live";
 import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -8,7 +9,10 @@ import type { Ingestion } from "./ingest/index.ts";
 export interface AppDeps {
   config: EdgeConfig;
   redis: Redis;
+  /** The durable record: written append-only here (profiles, rules), read only off the hot paths (profile search). */
   db: Db;
+  /** The live state in Redis: every read route's scores, ranks, indexes and newest history. */
+  live: LiveReader;
   queue: Queue;
   log: Logger;
   /** Epoch ms; injectable so tests can pin time. */

@@ -1,4 +1,5 @@
 import { type EdgeConfig, EVENTS_QUEUE, type Logger, mongoDatabaseName } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
@@ -33,7 +34,13 @@ export async function createEdgeRuntime(
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });
-  const deps: AppDeps = { config, redis, db, queue, log, ingestion, ...extra };
+  const live = createLiveReader({
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    cap: config.SCORE_CAP,
+    thresholds: config.STAGE_THRESHOLDS,
+  });
+  const deps: AppDeps = { config, redis, db, live, queue, log, ingestion, ...extra };
   const app = createApp(deps);
 
   return {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createLogger, type EdgeConfig, EVENTS_QUEUE } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "../../test-support/index.ts";
@@ -19,6 +20,12 @@ export async function createTestEdge(overrides: Record<string, string> = {}, ext
     config: { ...config, MONGO_URL: testDb.url },
     redis,
     db: testDb.db,
+    live: createLiveReader({
+      redis,
+      redisPrefix: config.REDIS_PREFIX,
+      cap: config.SCORE_CAP,
+      thresholds: config.STAGE_THRESHOLDS,
+    }),
     queue,
     log: createLogger("edge-test", "error"),
     ...extra,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeCursor } from "../src/api/cursor.ts";
 import { createTestEdge } from "./helpers.ts";
-import { ADMIN, insertLeads, nextLink, scoredLead } from "./leads-fixtures.ts";
+import { ADMIN, nextLink, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type ErrorBody = { error: { code: string; message: string; details: { path: string; message: string }[] } };
@@ -20,7 +20,7 @@ describe("when list parameters make no sense", () => {
   let edge: Edge;
   beforeAll(async () => {
     edge = await createTestEdge();
-    await insertLeads(edge.deps.db, [scoredLead("a", 10), scoredLead("b", 20), scoredLead("c", 30)]);
+    await seederFor(edge).seed([scoredLead("a", 10), scoredLead("b", 20), scoredLead("c", 30)]);
   });
   afterAll(() => edge.close());
 
@@ -76,10 +76,11 @@ describe("when list parameters make no sense", () => {
 
   it("refuses a well-formed cursor with a smuggled operator or a bad id", async () => {
     const forged = [
-      encodeCursor({ s: "-score", v: { $gt: 0 }, id: "a" }),
-      encodeCursor({ s: "-score", v: 10, id: { $ne: "" } }),
-      encodeCursor({ s: "-score", v: 10, id: "$where" }),
-      encodeCursor({ s: "-score", v: 10, id: "a", extra: 1 }),
+      encodeCursor({ s: "-score", value: { $gt: 0 }, id: "a" }),
+      encodeCursor({ s: "-score", value: 10, id: { $ne: "" } }),
+      encodeCursor({ s: "-score", value: 10, id: "$where" }),
+      encodeCursor({ s: "-score", value: 10, id: "a", extra: 1 }),
+      encodeCursor({ s: "-score", value: "1e400", id: "a" }),
     ];
     for (const cursor of forged) {
       await expectError(await edge.read(`/api/leads?cursor=${cursor}`), 400, "VALIDATION_FAILED", ["cursor"]);
@@ -107,7 +108,7 @@ describe("when a lead or its history does not exist", () => {
   });
 
   it("answers 400 for bad history parameters", async () => {
-    await insertLeads(edge.deps.db, [scoredLead("h", 5)]);
+    await seederFor(edge).seed([scoredLead("h", 5)]);
     for (const [query, path] of [
       ["order=sideways", "order"],
       ["limit=0", "limit"],
@@ -117,10 +118,16 @@ describe("when a lead or its history does not exist", () => {
     ] as const) {
       await expectError(await edge.read(`/api/leads/h/history?${query}`), 400, "VALIDATION_FAILED", [path]);
     }
-    const cursor = encodeCursor({ o: "asc", k: "x" });
-    await expectError(await edge.read(`/api/leads/h/history?order=desc&cursor=${cursor}`), 400, "VALIDATION_FAILED", [
-      "cursor",
-    ]);
+    for (const cursor of [
+      encodeCursor({ o: "asc", s: 1 }),
+      encodeCursor({ o: "desc", s: -1 }),
+      encodeCursor({ o: "desc", s: 1.5 }),
+      encodeCursor({ o: "desc", k: "x" }),
+    ]) {
+      await expectError(await edge.read(`/api/leads/h/history?order=desc&cursor=${cursor}`), 400, "VALIDATION_FAILED", [
+        "cursor",
+      ]);
+    }
   });
 
   it("answers 400 for bad leaderboard limits", async () => {

@@ -1,71 +1,58 @@
-import { COLLECTIONS, type HistoryDocument, type LeadDocument, sortKey, stageFor } from "@leadscore/contracts";
-import type { Db } from "mongodb";
+import type { ScorableEvent } from "@leadscore/contracts";
+import { createLiveSeeder, eventsOf, type LeadSeed, type LiveSeeder } from "../../test-support/live.ts";
+import type { createTestEdge } from "./helpers.ts";
 
-const BASE = Date.parse("2026-01-01T00:00:00.000Z");
+export const BASE = Date.parse("2026-01-01T00:00:00.000Z");
 
-/** A lead as the worker writes it after scoring events. */
-export function scoredLead(id: string, score: number, overrides: Partial<LeadDocument> = {}): LeadDocument {
-  return {
-    _id: id,
-    name: `Lead ${id}`,
-    email: `${id}@example.com`,
-    company: "Acme",
-    current_score: score,
-    stage: stageFor(score),
-    event_count: 1,
-    last_event_at: new Date(BASE),
-    score_reached_at: new Date(BASE),
-    last_sort_key: sortKey(BASE, `e-${id}`),
-    version: 3,
-    created_at: new Date(BASE),
-    updated_at: new Date(BASE),
-    ...overrides,
-  };
-}
+type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 
-/** A lead created through the API only: profile fields, no score fields yet. */
-export function profileOnlyLead(id: string, updatedAt = new Date(BASE)) {
-  return {
-    _id: id,
-    name: `Profile ${id}`,
-    email: `${id}@example.com`,
-    company: "Acme",
-    created_at: updatedAt,
-    updated_at: updatedAt,
-  };
-}
-
-/** `count` history entries of one lead, one minute apart, as the worker writes them. */
-export function historyFor(leadId: string, count: number): HistoryDocument[] {
-  let score = 0;
-  return Array.from({ length: count }, (_, i) => {
-    const timestamp = new Date(BASE + i * 60_000);
-    const eventId = `${leadId}-e${String(i).padStart(4, "0")}`;
-    score += 5;
-    return {
-      _id: eventId,
-      event_id: eventId,
-      lead_id: leadId,
-      event_type: "page_view",
-      timestamp,
-      received_at: timestamp,
-      points: 5,
-      delta: 5,
-      score,
-      reason: "page_view +5",
-      rule_id: "page_view",
-      sort_key: sortKey(timestamp.getTime(), eventId),
-      late: false,
-    };
+/** A seeder writing into a test edge's Redis prefix and database, as the API and the worker would. */
+export function seederFor(edge: Edge): LiveSeeder {
+  return createLiveSeeder({
+    redis: edge.redis,
+    db: edge.deps.db,
+    redisPrefix: edge.deps.config.REDIS_PREFIX,
+    cap: edge.deps.config.SCORE_CAP,
+    thresholds: edge.deps.config.STAGE_THRESHOLDS,
   });
 }
 
-export async function insertLeads(db: Db, docs: object[]): Promise<void> {
-  if (docs.length > 0) await db.collection<LeadDocument>(COLLECTIONS.leads).insertMany(docs as LeadDocument[]);
+/** A lead with a profile and one scored event of `score` points at `at` (so it reached its score then). */
+export function scoredLead(
+  id: string,
+  score: number,
+  options: { profile?: Partial<LeadSeed["profile"]> | null; at?: number; updatedAt?: number } = {},
+): LeadSeed {
+  const at = options.at ?? BASE;
+  const profile =
+    options.profile === null
+      ? undefined
+      : { name: `Lead ${id}`, email: `${id}@example.com`, company: "Acme", ...options.profile };
+  return {
+    id,
+    profile: profile as LeadSeed["profile"],
+    events: eventsOf(id, [score], at),
+    createdAt: BASE,
+    updatedAt: options.updatedAt ?? at,
+  };
 }
 
-export async function insertHistory(db: Db, docs: HistoryDocument[]): Promise<void> {
-  if (docs.length > 0) await db.collection<HistoryDocument>(COLLECTIONS.history).insertMany(docs);
+/** A lead created through the API only: a profile, no events. */
+export function profileOnlyLead(id: string, at = BASE): LeadSeed {
+  return { id, profile: { name: `Profile ${id}`, email: `${id}@example.com`, company: "Acme" }, createdAt: at };
+}
+
+/** `count` page_view events of one lead (+5 each), one minute apart. */
+export function historyEvents(leadId: string, count: number): ScorableEvent[] {
+  return eventsOf(
+    leadId,
+    Array.from({ length: count }, () => 5),
+    BASE,
+  ).map((event) => ({
+    ...event,
+    event_type: "page_view",
+    rule_id: "page_view",
+  }));
 }
 
 /** The `Link: <…>; rel="next"` target of a response, or null. */

@@ -1,7 +1,7 @@
 import { COLLECTIONS } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
-import { insertLeads, scoredLead } from "./leads-fixtures.ts";
+import { scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type ErrorBody = { error: { code: string; details: { path: string }[] } };
@@ -74,9 +74,9 @@ describe("when requests try to smuggle MongoDB operators", () => {
   let edge: Edge;
   beforeAll(async () => {
     edge = await createTestEdge();
-    await insertLeads(edge.deps.db, [
-      scoredLead("victim", 900, { company: "Secret", email: "ceo@secret.com" }),
-      scoredLead("other", 100, { company: "Open" }),
+    await seederFor(edge).seed([
+      scoredLead("victim", 900, { profile: { company: "Secret", email: "ceo@secret.com" } }),
+      scoredLead("other", 100, { profile: { company: "Open" } }),
     ]);
   });
   afterAll(() => edge.close());
@@ -140,7 +140,8 @@ describe("when requests try to smuggle MongoDB operators", () => {
       expect((await post(body)).status, body).toBe(400);
     }
     const victim = await edge.deps.db.collection(COLLECTIONS.leads).findOne({ _id: "victim" as never });
-    expect(victim).toMatchObject({ current_score: 900, company: "Secret", name: "Lead victim" });
+    expect(victim).toMatchObject({ company: "Secret", name: "Lead victim" });
+    expect(await edge.deps.live.lead("victim")).toMatchObject({ score: 900, company: "Secret", name: "Lead victim" });
   });
 
   it("never lets a profile write change a scored lead", async () => {
@@ -151,7 +152,8 @@ describe("when requests try to smuggle MongoDB operators", () => {
     });
     expect(response.status).toBe(409);
     const victim = await edge.deps.db.collection(COLLECTIONS.leads).findOne({ _id: "victim" as never });
-    expect(victim).toMatchObject({ current_score: 900, version: 3, name: "Lead victim" });
+    expect(victim).toMatchObject({ name: "Lead victim", company: "Secret" });
+    expect(await edge.deps.live.lead("victim")).toMatchObject({ score: 900, version: 1, name: "Lead victim" });
   });
 });
 

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge, readStaticFrom } from "./helpers.ts";
-import { insertLeads, scoredLead } from "./leads-fixtures.ts";
+import { scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type ErrorBody = { error: { code: string; message: string; details: unknown[] } };
@@ -33,7 +33,7 @@ describe("when a read carries no valid read token", () => {
       { READ_TOKENS: "read-token-one,read-token-two", CORS_ORIGINS: "https://dash.example.com" },
       { readStatic: readStaticFrom(folder) },
     );
-    await insertLeads(edge.deps.db, [scoredLead("reader", 420)]);
+    await seederFor(edge).seed([scoredLead("reader", 420)]);
   });
   afterAll(async () => {
     await edge.close();

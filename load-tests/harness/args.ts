@@ -14,14 +14,15 @@ export interface CliOptions {
   metricsToken?: string;
   /** MongoDB of the deployment given by baseUrl (database in the path); needed for lag and audit there. */
   mongoUrl?: string;
+  /** Redis of that deployment and its REDIS_PREFIX: the live state, needed with mongoUrl for lag and audit there. */
+  redisUrl?: string;
+  redisPrefix: string;
   /** Workers of a self-started stack. */
   workers: number;
   scoreCap: number;
   maxInFlight?: number;
   audit: boolean;
   drainTimeoutSeconds: number;
-  /** Leads recomputed with foldScores in the audit. */
-  auditSampleLeads: number;
   outDir: string;
   strict: boolean;
   /** Print a progress line every second. */
@@ -39,13 +40,15 @@ scenarios: ${SCENARIO_NAMES.join(", ")}
   --base-url URL       a running deployment; without it a private stack is started and removed after
   --write-key KEY      ingestion key (default: $WRITE_KEY or dev-write-key)
   --metrics-token T    the deployment's METRICS_TOKEN, for its /metrics (default: $METRICS_TOKEN; none: open)
-  --mongo-url URL      the deployment's MongoDB, database in the path: enables lag and audit with --base-url
+  --mongo-url URL      the deployment's MongoDB, database in the path: with --redis-url, enables lag and audit
+                       with --base-url
+  --redis-url URL      the deployment's Redis (the live state)
+  --redis-prefix P     the deployment's REDIS_PREFIX (default: $REDIS_PREFIX or leadscore)
   --workers N          workers in the self-started stack (default 1; 0 measures ingestion alone)
   --score-cap N        SCORE_CAP of the stack (default 1000)
   --max-in-flight N    concurrent requests before iterations are dropped (default per scenario)
   --drain-timeout D    how long to wait for the queue to drain before the audit (default 120s)
-  --audit-leads N      leads recomputed with foldScores (default 20)
-  --no-audit           skip the MongoDB audit
+  --no-audit           skip the audit
   --out DIR            report directory (default artifacts/load)
   --run-id ID          fix the run id (and so the ids and random draws)
   --strict             exit 1 when a latency/error/drop target is missed, not only when the audit fails
@@ -91,10 +94,10 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     writeKey: env.WRITE_KEY || "dev-write-key",
     ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
     workers: 1,
+    redisPrefix: env.REDIS_PREFIX || "leadscore",
     scoreCap: 1000,
     audit: true,
     drainTimeoutSeconds: 120,
-    auditSampleLeads: 20,
     outDir: "artifacts/load",
     strict: false,
     progress: true,
@@ -135,6 +138,16 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
           throw new UsageError("--mongo-url needs a mongodb:// URL");
         }
         break;
+      case "--redis-url":
+        options.redisUrl = value();
+        if (!options.redisUrl || !/^rediss?:\/\//.test(options.redisUrl)) {
+          throw new UsageError("--redis-url needs a redis:// URL");
+        }
+        break;
+      case "--redis-prefix":
+        options.redisPrefix = value() ?? "";
+        if (!options.redisPrefix) throw new UsageError("--redis-prefix needs a prefix");
+        break;
       case "--workers":
         options.workers = workerCount(value());
         break;
@@ -146,9 +159,6 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         break;
       case "--drain-timeout":
         options.drainTimeoutSeconds = duration(flag, value());
-        break;
-      case "--audit-leads":
-        options.auditSampleLeads = Math.round(positive(flag, value()));
         break;
       case "--no-audit":
         options.audit = false;

@@ -1,24 +1,28 @@
-// Acceptance → scored lag, measured on a sample of accepted events: each is polled for in score_history and its
-// lag is the start of the first query that found it minus the moment its 202 arrived (both on this machine's
-// clock). The figure is an upper bound, at most one poll interval high. The probe waits at least 4× its last query's
-// time between polls, so it never takes more than a fifth of the server from the system it measures: on a server that
-// scans for every query (FerretDB) the interval stretches, and the summary reports the widest one used.
-import { COLLECTIONS, type HistoryDocument } from "@leadscore/contracts";
-import type { Db } from "mongodb";
+// Acceptance → scored lag, measured on a sample of accepted events: each is polled for in the live state in Redis
+// (the newest entries its lead's hash keeps, one HMGET per lead, pipelined) and its lag is the start of the first poll
+// that found it minus the moment its 202 arrived (both on this machine's clock). The figure is an upper bound, at most
+// one poll interval high. The probe waits at least 4× its last poll's time between polls, so it never takes more than
+// a fifth of the server from the system it measures; the summary reports the widest interval used. An event that has
+// left the tail before a poll saw it (its lead took 50+ newer events within one interval, or it was folded into a
+// settled page) stays unseen and is reported as such.
+import { type CompactEntry, liveKeys } from "@leadscore/live";
+import type { Redis } from "ioredis";
 import { createLatencyRecorder, type LatencySummary } from "./stats.ts";
 
 export interface LagProbeOptions {
-  db: Db;
+  /** The Redis holding the live state, and its key prefix. */
+  redis: Redis;
+  redisPrefix: string;
   /** Samples taken per second at most, whatever the event rate. */
   samplesPerSecond: number;
   pollIntervalMs: number;
-  /** Ids polled in one query at most; the oldest go first. */
+  /** Samples polled in one round trip at most; the oldest go first. */
   batchLimit: number;
 }
 
 export interface LagSummary extends LatencySummary {
   /**
-   * Sampled events never seen in score_history by the end. They are counted in the percentiles with their age at
+   * Sampled events never seen in the live state by the end. They are counted in the percentiles with their age at
    * the end, so the figures are lower bounds whenever this is not 0.
    */
   unseen: number;
@@ -28,7 +32,7 @@ export interface LagSummary extends LatencySummary {
 
 export interface LagProbe {
   /** Offers an accepted event; the probe keeps it if its sampling budget allows. */
-  offer(eventId: string, acceptedAt: number): void;
+  offer(eventId: string, leadId: string, acceptedAt: number): void;
   readonly pending: number;
   /** Live p99 of the samples found so far. */
   currentP99(): number;
@@ -37,8 +41,9 @@ export interface LagProbe {
 }
 
 export function createLagProbe(options: LagProbeOptions): LagProbe {
-  const history = options.db.collection<HistoryDocument>(COLLECTIONS.history);
-  const pending = new Map<string, number>();
+  const { redis } = options;
+  const keys = liveKeys(options.redisPrefix);
+  const pending = new Map<string, { leadId: string; acceptedAt: number }>();
   const lags = createLatencyRecorder();
   let windowStart = performance.now();
   let takenInWindow = 0;
@@ -48,19 +53,31 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
   const pollOnce = async () => {
     if (pending.size === 0) return;
     const queryStart = performance.now();
-    const ids: string[] = [];
-    for (const [id, acceptedAt] of pending) {
+    const batch: [string, string][] = [];
+    for (const [id, { leadId, acceptedAt }] of pending) {
       if (acceptedAt > queryStart) continue;
-      ids.push(id);
-      if (ids.length >= options.batchLimit) break;
+      batch.push([id, leadId]);
+      if (batch.length >= options.batchLimit) break;
     }
-    if (ids.length === 0) return;
-    const found = await history.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray();
-    for (const doc of found) {
-      const acceptedAt = pending.get(doc._id);
-      if (acceptedAt === undefined) continue;
-      pending.delete(doc._id);
-      lags.record(Math.max(0, queryStart - acceptedAt));
+    if (batch.length === 0) return;
+    const leads = [...new Set(batch.map(([, leadId]) => leadId))];
+    const pipeline = redis.pipeline();
+    for (const leadId of leads) pipeline.hmget(keys.lead(leadId), "t");
+    const replies = (await pipeline.exec()) ?? [];
+    const tails = new Map<string, Set<string>>();
+    leads.forEach((leadId, index) => {
+      const [error, values] = replies[index] ?? [null, null];
+      const tail = error ? null : (values as (string | null)[])[0];
+      const ids = new Set<string>();
+      if (tail) for (const entry of JSON.parse(tail) as CompactEntry[]) ids.add(entry[0]);
+      tails.set(leadId, ids);
+    });
+    for (const [id, leadId] of batch) {
+      if (!tails.get(leadId)?.has(id)) continue;
+      const sample = pending.get(id);
+      if (!sample) continue;
+      pending.delete(id);
+      lags.record(Math.max(0, queryStart - sample.acceptedAt));
     }
   };
 
@@ -80,7 +97,7 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
   polling = loop();
 
   return {
-    offer(eventId, acceptedAt) {
+    offer(eventId, leadId, acceptedAt) {
       const now = performance.now();
       if (now - windowStart >= 1000) {
         windowStart = now;
@@ -88,7 +105,7 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
       }
       if (takenInWindow >= options.samplesPerSecond) return;
       takenInWindow += 1;
-      pending.set(eventId, acceptedAt);
+      pending.set(eventId, { leadId, acceptedAt });
     },
     get pending() {
       return pending.size;
@@ -104,7 +121,7 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
       stopped = true;
       await polling;
       const end = performance.now();
-      for (const acceptedAt of pending.values()) lags.record(end - acceptedAt);
+      for (const { acceptedAt } of pending.values()) lags.record(end - acceptedAt);
       return { ...lags.summary(), unseen: pending.size, pollIntervalMs: Math.round(widestMs) };
     },
   };

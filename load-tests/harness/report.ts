@@ -193,7 +193,6 @@ export function renderMarkdown(report: LoadReport): string {
         `${count(c.leads)} leads.`,
     );
   }
-  if (report.audit.sampledLeads?.length) lines.push("", `Leads refolded: ${report.audit.sampledLeads.join(", ")}.`);
   lines.push("", "## Timeline", "", "| s | scheduled | requests | failed | dropped | p99 ms | in flight | queue |");
   lines.push("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   for (const p of report.timeline) {

@@ -1,11 +1,11 @@
 // Drives one scenario open-loop against a stack (its own, or a deployment given by URL), watches it live, waits for
-// the queue to drain, audits the result in MongoDB and writes the report.
+// the queue to drain, audits the live state (Redis) against the durable record (MongoDB) and writes the report.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { COLLECTIONS, EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
+import { EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createRunId, runIdRange } from "../src/payloads.ts";
-import { createRandom, hashSeed } from "../src/random.ts";
 import {
   ENDPOINT_ROUTES,
   type Endpoint,
@@ -44,14 +44,20 @@ interface EndpointTally {
 
 const lagNote = (widestPollMs: number) =>
   "Lag: for a sample of accepted events (≤ 50 a second), the time from their 202 arriving here to the first " +
-  `poll of score_history that finds them — an upper bound, at most one poll interval high (polls every 50 ms, ` +
+  `poll of the live state in Redis that finds them — an upper bound, at most one poll interval high (polls every 50 ms, ` +
   `stretched while the server is slow to answer: at most ${widestPollMs} ms apart in this run).`;
 
 function increment(map: Map<string, number>, key: string, by = 1) {
   map.set(key, (map.get(key) ?? 0) + by);
 }
 
-async function warmUp(baseUrl: string, writeKey: string, runId: string, db: Db | null, log: LoadOptions["log"]) {
+/** The live state a run reads: the deployment's Redis and key prefix. */
+interface Live {
+  redis: Redis;
+  prefix: string;
+}
+
+async function warmUp(baseUrl: string, writeKey: string, runId: string, live: Live | null, log: LoadOptions["log"]) {
   const eventId = `warmup.${runId}`;
   const response = await fetch(`${baseUrl}/api/events`, {
     method: "POST",
@@ -61,16 +67,30 @@ async function warmUp(baseUrl: string, writeKey: string, runId: string, db: Db |
   if (response.status !== 202 && response.status !== 200) {
     throw new Error(`warm-up event answered ${response.status}: ${await response.text()}`);
   }
-  if (!db) return;
+  if (!live) return;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (await db.collection(COLLECTIONS.history).findOne({ _id: eventId as never })) {
-      log("warm-up event scored: edge → queue → worker → MongoDB works");
+    if (Number(await live.redis.hget(liveKeys(live.prefix).lead(`warmup.${runId}`), "n")) >= 1) {
+      log("warm-up event scored: edge → queue → worker → live state works");
       return;
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error("the warm-up event was not scored within 60 s: is a worker running?");
+}
+
+/** Events folded into the live state for the run's leads (the sum of their counts); null while any of them waits for the deep lane. */
+async function foldedForRun(live: Live, range: { gte: string; lt: string }): Promise<number | null> {
+  const keys = liveKeys(live.prefix);
+  if ((await live.redis.hlen(keys.deep)) > 0) return null;
+  const ids = (await live.redis.zrange(keys.byScore, "0", "-1")).filter((id) => id >= range.gte && id < range.lt);
+  let sum = 0;
+  for (let from = 0; from < ids.length; from += 2000) {
+    const pipeline = live.redis.pipeline();
+    for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
+    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
+  }
+  return sum;
 }
 
 function resolveProfile(options: LoadOptions): LoadProfile {
@@ -110,15 +130,21 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       await mongo.connect();
       db = mongo.db(mongoDatabaseName(mongoUrl));
     }
+    const redisUrl = ingestOnly ? undefined : (stack?.redisUrl ?? options.redisUrl);
+    const prefix = stack?.redisPrefix ?? options.redisPrefix;
+    if (redisUrl) redis = new Redis(redisUrl);
+    // Lag and audit read the live state and the durable record both.
+    const live: Live | null = redis && db ? { redis, prefix } : null;
     // The edge's own figure first; the Bull lists in Redis when the edge exports none.
     const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`, options.metricsToken)];
     if (stack) {
-      redis = new Redis(stack.redisUrl);
-      depthReaders.push(createBullDepthReader(redis, stack.redisPrefix, EVENTS_QUEUE));
+      const bullRedis = redis ?? new Redis(stack.redisUrl);
+      redis = bullRedis;
+      depthReaders.push(createBullDepthReader(bullRedis, stack.redisPrefix, EVENTS_QUEUE));
     }
     const depth = firstAvailable(depthReaders);
 
-    await warmUp(baseUrl, options.writeKey, runId, db, log);
+    await warmUp(baseUrl, options.writeKey, runId, live, log);
 
     const planner = createRequestPlanner({
       workload: scenario.workload,
@@ -128,8 +154,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     });
     const sender = createHttpSender(baseUrl, maxInFlight);
     const ledger = createLedger();
-    const lagProbe: LagProbe | null = db
-      ? createLagProbe({ db, samplesPerSecond: 50, pollIntervalMs: 50, batchLimit: 500 })
+    const lagProbe: LagProbe | null = live
+      ? createLagProbe({
+          redis: live.redis,
+          redisPrefix: live.prefix,
+          samplesPerSecond: 50,
+          pollIntervalMs: 50,
+          batchLimit: 500,
+        })
       : null;
     const overall = createLatencyRecorder(1 << 16);
     const windowLatency = createLatencyRecorder();
@@ -181,7 +213,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           outcomes.sent += 1;
           outcomes[outcome] += 1;
           ledger.record(planned.event.event_id, planned.leadRank, planned.kind, outcome);
-          if (outcome === "accepted" && lagProbe) lagProbe.offer(planned.event.event_id, result.completedAt);
+          if (outcome === "accepted" && lagProbe)
+            lagProbe.offer(planned.event.event_id, planned.event.lead_id, result.completedAt);
         });
       },
       shouldContinue: () => !stack?.crashed(),
@@ -243,7 +276,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const crashed = stack?.crashed() ?? null;
     if (crashed) log(`stack process died during the run: ${crashed}`);
 
-    // Drain: the queue empties and the run's history stops growing (or reaches every accepted event).
+    // Drain: the queue empties, no lead waits for the deep lane, and the events folded for the run stop growing (or
+    // reach every accepted event).
     const drainStart = performance.now();
     let drained = false;
     const range = runIdRange(runId);
@@ -254,9 +288,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     while (!ingestOnly && !crashed && (performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds) {
       const reading = await depth.read();
       if (reading) peakDepth = Math.max(peakDepth ?? 0, reading.depth);
-      const scored = db
-        ? await db.collection(COLLECTIONS.history).countDocuments({ lead_id: { $gte: range.gte, $lt: range.lt } })
-        : null;
+      const scored = live ? await foldedForRun(live, range) : null;
+      const deepBusy = live !== null && scored === null;
       if (scored !== lastScored) {
         lastScored = scored ?? -1;
         stableSince = performance.now();
@@ -265,9 +298,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         const jobs = reading?.pendingJobs ?? null;
         log(`[drain] queue=${reading?.depth ?? "?"} jobs=${jobs ?? "?"} scored=${scored ?? "?"}/${expectedScored}`);
       }
-      // Unknown depth counts as empty: the history count then decides.
+      // Unknown depth counts as empty: the count of folded events then decides.
       const queueEmpty = reading === null || (reading.pendingJobs ?? reading.depth) === 0;
-      if (queueEmpty && (scored === null || scored >= expectedScored || performance.now() - stableSince > 3000)) {
+      const settled = scored === null || scored >= expectedScored || performance.now() - stableSince > 3000;
+      if (queueEmpty && !deepBusy && settled) {
         drained = true;
         break;
       }
@@ -282,10 +316,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     if (!options.audit) audit = { status: "SKIPPED", note: "The audit was turned off (--no-audit).", checks: [] };
     else if (ingestOnly) {
       audit = { status: "SKIPPED", note: "Ingestion only (--workers 0): nothing was scored.", checks: [] };
-    } else if (!db) {
+    } else if (!live || !db) {
       audit = {
         status: "SKIPPED",
-        note: "No MongoDB access (pass --mongo-url with the deployment's database to audit a remote run).",
+        note: "No access to the live state and the record (pass --mongo-url, --redis-url and --redis-prefix to audit a remote run).",
         checks: [],
       };
     } else if (!drained) {
@@ -295,14 +329,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         checks: [],
       };
     } else {
-      log("audit: checking score_history, events and leads…");
+      log("audit: refolding the run's stored events and comparing them with the live state…");
       audit = await auditRun({
         db,
+        redis: live.redis,
+        redisPrefix: live.prefix,
         runId,
         ledger,
         scoreCap: stack?.scoreCap ?? options.scoreCap,
-        sampleSize: options.auditSampleLeads,
-        random: createRandom(hashSeed(runId)),
       });
     }
 
@@ -404,9 +438,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
       lag,
       lagNote: ingestOnly
         ? "Lag not measured: ingestion only (--workers 0)."
-        : db && lag
+        : live && lag
           ? lagNote(lag.pollIntervalMs)
-          : "Lag not measured: no MongoDB access (--mongo-url).",
+          : "Lag not measured: no access to the live state (--mongo-url, --redis-url).",
       queue: { source: depth.source, peakDepth, drainSeconds, drained },
       generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },
       thresholds,

@@ -1,77 +1,42 @@
 import {
   COLLECTIONS,
+  DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
-  foldScores,
-  type HistoryDocument,
-  type LeadDocument,
   type ScorableEvent,
+  sortKey,
 } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
+import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { createTestDb } from "../../test-support/index.ts";
+import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { createLiveSeeder } from "../../test-support/live.ts";
 import { auditRun } from "../harness/audit.ts";
 import { createLedger, type Ledger } from "../harness/ledger.ts";
 import { leadIdFor } from "../src/payloads.ts";
-import { createRandom } from "../src/random.ts";
 
 const RUN = "ltaudit";
 const T0 = Date.UTC(2026, 0, 1);
 
-/** Stores what a correct worker would for `events`, per lead. */
-async function storeScored(db: Db, events: ScorableEvent[]) {
+/** Stores what a correct worker would for `events`: the events in MongoDB, each lead's fold in the live state. */
+async function storeScored(db: Db, redis: Redis, prefix: string, events: ScorableEvent[]) {
   const byLead = new Map<string, ScorableEvent[]>();
   for (const event of events) byLead.set(event.lead_id, [...(byLead.get(event.lead_id) ?? []), event]);
-  for (const [leadId, leadEvents] of byLead) {
-    const { history, score, reachedAt } = foldScores(leadEvents, 1000);
-    await db.collection<EventDocument>(COLLECTIONS.events).insertMany(
-      history.map((h) => ({
-        _id: h.event_id,
-        lead_id: h.lead_id,
-        event_type: h.event_type,
-        timestamp: new Date(h.timestamp),
-        received_at: new Date(h.received_at),
-        metadata: {},
-        points: h.points,
-        rule_id: h.rule_id,
-        sort_key: h.sort_key,
-      })),
-    );
-    await db.collection<HistoryDocument>(COLLECTIONS.history).insertMany(
-      history.map((h) => ({
-        _id: h.event_id,
-        event_id: h.event_id,
-        lead_id: h.lead_id,
-        event_type: h.event_type,
-        timestamp: new Date(h.timestamp),
-        received_at: new Date(h.received_at),
-        points: h.points,
-        delta: h.delta,
-        score: h.score,
-        reason: h.reason,
-        rule_id: h.rule_id,
-        sort_key: h.sort_key,
-        late: false,
-        seq: h.seq,
-        score_reached_at: h.score_reached_at === null ? null : new Date(h.score_reached_at),
-      })),
-    );
-    const last = history[history.length - 1];
-    await db.collection<LeadDocument>(COLLECTIONS.leads).insertOne({
-      _id: leadId,
-      name: null,
-      email: null,
-      company: null,
-      current_score: score,
-      stage: "cold",
-      event_count: history.length,
-      last_event_at: last ? new Date(last.timestamp) : null,
-      score_reached_at: reachedAt === null ? null : new Date(reachedAt),
-      last_sort_key: last?.sort_key ?? null,
-      version: history.length,
-      created_at: new Date(T0),
-      updated_at: new Date(T0),
-    });
-  }
+  await db.collection<EventDocument>(COLLECTIONS.events).insertMany(
+    events.map((e) => ({
+      _id: e.event_id,
+      lead_id: e.lead_id,
+      event_type: e.event_type,
+      timestamp: new Date(e.timestamp),
+      received_at: new Date(e.received_at),
+      metadata: {},
+      points: e.points,
+      rule_id: e.rule_id,
+      sort_key: sortKey(e.timestamp, e.event_id),
+    })),
+  );
+  const seeder = createLiveSeeder({ redis, db, redisPrefix: prefix, cap: 1000 });
+  await seeder.seed([...byLead].map(([id, leadEvents]) => ({ id, events: leadEvents })));
 }
 
 function event(id: string, rank: number, minute: number, points: number): ScorableEvent {
@@ -89,56 +54,101 @@ function event(id: string, rank: number, minute: number, points: number): Scorab
 describe("the correctness audit", () => {
   let db: Db;
   let drop: () => Promise<void>;
+  let redis: Redis;
+  let cleanup: () => Promise<void>;
+  let prefix: string;
   let ledger: Ledger;
   const scored = [event("1", 0, 1, 600), event("2", 0, 3, 600), event("3", 0, 2, 100), event("4", 1, 1, 5)];
 
   beforeEach(async () => {
     ({ db, drop } = await createTestDb());
+    prefix = uniqueName("ltaudit");
+    ({ redis, cleanup } = await createTestRedis(prefix));
     ledger = createLedger();
     for (const e of scored) ledger.record(e.event_id, Number(e.lead_id.split("-").pop()), "fresh", "accepted");
     // A retry answered as a duplicate, an event refused, and one whose request never got an answer.
     ledger.record(`${RUN}.h.2`, 0, "duplicate", "duplicate");
     ledger.record(`${RUN}.h.refused`, 1, "invalid", "rejected");
     ledger.record(`${RUN}.h.lost`, 1, "fresh", "error");
-    await storeScored(db, scored);
+    await storeScored(db, redis, prefix, scored);
   });
-  afterEach(async () => drop());
+  afterEach(async () => {
+    await cleanup();
+    await drop();
+  });
 
-  const audit = () => auditRun({ db, runId: RUN, ledger, scoreCap: 1000, sampleSize: 20, random: createRandom(1) });
+  const audit = () =>
+    auditRun({
+      db,
+      redis,
+      redisPrefix: prefix,
+      runId: RUN,
+      ledger,
+      scoreCap: 1000,
+      thresholds: DEFAULT_STAGE_THRESHOLDS,
+    });
+  const failed = async () => (await audit()).checks.filter((c) => !c.pass).map((c) => c.name);
 
-  it("passes when every accepted event is scored once and the scores refold", async () => {
+  /** Rewrites one field of a lead's live hash, as a faulty commit would. */
+  const corrupt = (leadId: string, field: string, value: string) =>
+    redis.hset(liveKeys(prefix).lead(leadId), field, value);
+  const tailOf = async (leadId: string) => JSON.parse((await redis.hget(liveKeys(prefix).lead(leadId), "t")) ?? "[]");
+
+  it("passes when every accepted event is folded once and the live state is the fold", async () => {
     const result = await audit();
     expect(result.checks.filter((c) => !c.pass)).toEqual([]);
     expect(result.status).toBe("PASS");
-    expect(result.counts).toMatchObject({ expectedPresent: 4, expectedAbsent: 1, unknown: 1, duplicatesAnswered: 1 });
-    expect(result.sampledLeads).toEqual([leadIdFor(RUN, 0), leadIdFor(RUN, 1)]);
+    expect(result.counts).toMatchObject({
+      expectedPresent: 4,
+      expectedAbsent: 1,
+      unknown: 1,
+      duplicatesAnswered: 1,
+      historyEntries: 4,
+      storedEvents: 4,
+      leads: 2,
+    });
   });
 
-  it("fails when an accepted event never reached the history", async () => {
-    await db.collection(COLLECTIONS.history).deleteOne({ _id: `${RUN}.h.4` as never });
-    const result = await audit();
-    expect(result.status).toBe("FAIL");
-    expect(result.checks.find((c) => c.name === "every accepted event is scored exactly once")?.pass).toBe(false);
+  it("fails when an accepted event never reached the live state", async () => {
+    // Lead 1's only event taken out of its history, count and score (as if never folded).
+    await corrupt(leadIdFor(RUN, 1), "t", "[]");
+    await corrupt(leadIdFor(RUN, 1), "n", "0");
+    await corrupt(leadIdFor(RUN, 1), "s", "0");
+    expect(await failed()).toContain("every accepted event is scored exactly once");
   });
 
   it("fails when a refused event was scored", async () => {
-    await storeScored(db, [{ ...event("refused", 2, 5, 10) }]);
-    const result = await audit();
-    expect(result.checks.find((c) => c.name === "no refused event is scored")?.pass).toBe(false);
+    await storeScored(db, redis, prefix, [{ ...event("refused", 2, 5, 10) }]);
+    expect(await failed()).toContain("no refused event is scored");
   });
 
-  it("fails when a lead's history does not refold from its stored events", async () => {
+  it("fails when an event is folded twice", async () => {
+    const tail = await tailOf(leadIdFor(RUN, 1));
+    await corrupt(leadIdFor(RUN, 1), "t", JSON.stringify([...tail, tail[0]]));
+    await corrupt(leadIdFor(RUN, 1), "n", "2");
+    expect(await failed()).toContain("duplicates are not double counted");
+  });
+
+  it("fails when a lead's live state is not the fold of its stored events", async () => {
     // A late event scored as if it came last: +600 +600 +100 → 1000 1000 1000 instead of 600 700 1000.
-    await db
-      .collection(COLLECTIONS.history)
-      .updateOne({ _id: `${RUN}.h.3` as never }, { $set: { score: 1000, delta: 0 } });
-    const result = await audit();
-    expect(result.checks.find((c) => c.name === "sampled leads recompute from their stored events")?.pass).toBe(false);
+    const tail = (await tailOf(leadIdFor(RUN, 0))) as unknown[][];
+    const wrong = tail.map((entry) =>
+      entry[0] === `${RUN}.h.3` ? [...entry.slice(0, 6), 0, 1000, ...entry.slice(8)] : entry,
+    );
+    await corrupt(leadIdFor(RUN, 0), "t", JSON.stringify(wrong));
+    expect(await failed()).toContain("every lead's live state is the fold of its stored events");
+  });
+
+  it("fails when a lead's score or leaderboard entry is off", async () => {
+    await corrupt(leadIdFor(RUN, 1), "s", "6");
+    expect(await failed()).toContain("every lead's live state is the fold of its stored events");
+    await corrupt(leadIdFor(RUN, 1), "s", "5");
+    await redis.zadd(liveKeys(prefix).byScore, 0, leadIdFor(RUN, 1));
+    expect(await failed()).toContain("every lead's live state is the fold of its stored events");
   });
 
   it("fails when the edge accepted a retry as new", async () => {
     ledger.record(`${RUN}.h.1`, 0, "duplicate", "accepted");
-    const result = await audit();
-    expect(result.checks.find((c) => c.name === "the edge never accepts one id twice")?.pass).toBe(false);
+    expect(await failed()).toContain("the edge never accepts one id twice");
   });
 });

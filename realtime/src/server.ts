@@ -9,7 +9,6 @@ import {
   LeadIdSchema,
   type Logger,
   leadRoom,
-  mongoDatabaseName,
   READ_TOKEN_REQUIRED,
   type RealtimeConfig,
   readSecrets,
@@ -17,14 +16,15 @@ import {
   type ServerToClientEvents,
   type SubscribeAck,
 } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
-import { MongoClient } from "mongodb";
 import { Server, type Socket } from "socket.io";
-import { createLeadState } from "./lead-state.ts";
+import { createLeadState, type LeadState } from "./lead-state.ts";
+import { createRequestQueue } from "./request-queue.ts";
 
 export interface RealtimeServer {
-  /** Connects to Redis and MongoDB, then listens; resolves with the port actually bound (useful with port 0). */
+  /** Connects to Redis, then listens; resolves with the port actually bound (useful with port 0). */
   listen(port: number): Promise<number>;
   /** Disconnects every socket, leaves the Redis channels and closes the clients. */
   close(): Promise<void>;
@@ -40,6 +40,17 @@ type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<
 export const TOO_MANY_CONNECTIONS = "too many connections from this address";
 export const TOO_MANY_SUBSCRIPTIONS = "too many subscriptions on this socket";
 export const ORIGIN_NOT_ALLOWED = "origin not allowed";
+export const TOO_MANY_SUBSCRIBES_IN_FLIGHT = "too many subscribes in flight";
+/**
+ * Subscribe/unsubscribe requests of one socket running at once; the rest wait in arrival order, at most
+ * MAX_SUBSCRIPTIONS_PER_SOCKET of them, so a dashboard renewing all its rooms after a reconnect always fits.
+ */
+export const SUBSCRIBES_IN_FLIGHT = 4;
+
+export interface RealtimeServerOptions {
+  /** Where snapshots and the leaderboard are read (default: the live state in Redis); tests may pace it. */
+  state?: LeadState;
+}
 
 /** Browser origins allowed to connect: CORS_ORIGINS, or the dashboard served by a local edge. */
 export function allowedOrigins(config: Pick<RealtimeConfig, "CORS_ORIGINS" | "PORT">): string[] {
@@ -63,23 +74,38 @@ function createReadCheck(config: Pick<RealtimeConfig, "READ_TOKENS" | "ADMIN_TOK
   };
 }
 
-export function createRealtimeServer(config: RealtimeConfig, log: Logger): RealtimeServer {
+export function createRealtimeServer(
+  config: RealtimeConfig,
+  log: Logger,
+  options: RealtimeServerOptions = {},
+): RealtimeServer {
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
   const pub = new Redis(config.REDIS_URL);
   const sub = pub.duplicate();
+  // Reads on a connection of their own, so snapshots never queue behind the adapter's traffic.
+  const reads = pub.duplicate();
   for (const [role, client] of [
     ["pub", pub],
     ["sub", sub],
+    ["reads", reads],
   ] as const) {
     client.on("error", (error: Error) => log.warn("redis error", { client: role, error: error.message }));
   }
-  const mongo = new MongoClient(config.MONGO_URL);
-  const state = createLeadState(mongo.db(mongoDatabaseName(config.MONGO_URL)));
+  const state =
+    options.state ??
+    createLeadState(
+      createLiveReader({
+        redis: reads,
+        redisPrefix: config.REDIS_PREFIX,
+        cap: config.SCORE_CAP,
+        thresholds: config.STAGE_THRESHOLDS,
+      }),
+    );
   const origins = allowedOrigins(config);
   const connections = new Map<string, number>();
-  const reads = createReadCheck(config);
+  const canRead = createReadCheck(config);
 
   const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(http, {
     serveClient: false,
@@ -100,7 +126,7 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
   // with a named `connect_error`, after which a client does not retry on its own. The token is never logged.
   io.use(async (socket, next) => {
     const token = (socket.handshake.auth as { token?: unknown }).token;
-    if (typeof token !== "string" || !(await reads(token))) {
+    if (typeof token !== "string" || !(await canRead(token))) {
       log.debug("socket refused", { reason: READ_TOKEN_REQUIRED, address: socket.handshake.address });
       return next(new Error(READ_TOKEN_REQUIRED));
     }
@@ -134,9 +160,16 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       (error: Error) => log.warn("leaderboard read failed", { error: error.message }),
     );
 
+    // Subscribes and unsubscribes share one queue, so they take effect in the order the client sent them.
+    const requests = createRequestQueue(SUBSCRIBES_IN_FLIGHT, config.MAX_SUBSCRIPTIONS_PER_SOCKET);
+    socket.on("disconnect", () => requests.drop());
+    const queue = (ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>) => {
+      if (!requests.push(() => answer(ack, handle))) reply(ack, { ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT });
+    };
+
     socket.on("subscribe", (request, ack) =>
-      answer(ack, async () => {
-        if (!(await reads(socket.data.token))) return refuseRevoked(socket);
+      queue(ack, async () => {
+        if (!(await canRead(socket.data.token))) return refuseRevoked(socket);
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
         const room = leadRoom(leadId.value);
@@ -145,6 +178,8 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
         }
         // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
         await socket.join(room);
+        // Nobody is left to read for.
+        if (socket.disconnected) return { ok: true };
         try {
           const snapshot = await state.snapshot(leadId.value);
           if (snapshot) socket.emit("score_update", snapshot);
@@ -157,7 +192,7 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
     );
 
     socket.on("unsubscribe", (request, ack) =>
-      answer(ack, async () => {
+      queue(ack, async () => {
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
         await socket.leave(leadRoom(leadId.value));
@@ -167,8 +202,8 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
   });
 
   /** Runs a request handler and acknowledges its result; a failure is logged and answered, never thrown. */
-  function answer(ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>): void {
-    handle().then(
+  function answer(ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>) {
+    return handle().then(
       (result) => reply(ack, result),
       (error: Error) => {
         log.error("socket request failed", { error: error.message, stack: error.stack });
@@ -179,7 +214,6 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
 
   return {
     async listen(port) {
-      await mongo.connect();
       // Commands on one connection run in order, so this answer means the adapter's subscriptions are in place and
       // nothing published after `listen` resolves can be missed.
       await sub.ping();
@@ -197,7 +231,7 @@ export function createRealtimeServer(config: RealtimeConfig, log: Logger): Realt
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });
-      await Promise.allSettled([pub.quit(), sub.quit(), mongo.close()]);
+      await Promise.allSettled([pub.quit(), sub.quit(), reads.quit()]);
     },
   };
 }

@@ -1,57 +1,83 @@
-// Realtime instances for integration tests: real Redis and MongoDB, isolated by a unique key prefix and database.
+// Realtime instances for integration tests: real Redis, isolated by a unique key prefix. The live state they read is
+// seeded as the worker commits it; MongoDB points at a port nobody listens on, since realtime never queries it.
 import {
   type ClientToServerEvents,
-  COLLECTIONS,
-  type HistoryDocument,
-  type LeadDocument,
   parseConfig,
   type RealtimeConfig,
   RealtimeConfigSchema,
+  realtimeChannelKey,
   type ScoreUpdate,
   type ServerToClientEvents,
   silentLogger,
-  sortKey,
   stageFor,
 } from "@leadscore/contracts";
+import { createLiveReader, type LiveReader } from "@leadscore/live";
 import type { Redis } from "ioredis";
-import type { Db } from "mongodb";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { createTestDb, createTestRedis, REDIS_URL, TEST_READ_TOKEN, uniqueName } from "../../test-support/index.ts";
-import { createScorePublisher, type RedisScorePublisher } from "../../worker/src/publisher.ts";
-import { createRealtimeServer, type RealtimeServer } from "../src/server.ts";
+import {
+  createTestDb,
+  createTestRedis,
+  freePort,
+  REDIS_URL,
+  TEST_READ_TOKEN,
+  uniqueName,
+} from "../../test-support/index.ts";
+import { createLiveSeeder, eventsOf, type LiveSeeder } from "../../test-support/live.ts";
+import { createScorePublisher, encodeScoreUpdates, type RedisScorePublisher } from "../../worker/src/publisher.ts";
+import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "../src/server.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 export interface Cluster {
   config: RealtimeConfig;
-  db: Db;
+  /** A database of the cluster's own, for a worker to write (the realtime servers are given none). */
+  mongoUrl: string;
   redis: Redis;
+  live: LiveReader;
+  seeder: LiveSeeder;
   /** `http://127.0.0.1:<port>` of each instance. */
   urls: string[];
-  /** A publisher that knows only Redis and the database, as the worker's does. */
+  /** A publisher that knows only Redis and the live state, as the worker's does. */
   publisher(options?: { leaderboardIntervalMs?: number }): RedisScorePublisher;
+  /**
+   * Commits a lead's new score as the worker does, its `score_update` published by the commit itself; resolves with
+   * that update.
+   */
+  commitScore(leadId: string, score: number, at?: number): Promise<ScoreUpdate>;
   /** A client of instance `index`, closed by `stop()`. */
   connect(index: number, options?: Partial<ManagerOptions & SocketOptions>): ClientSocket;
   stop(): Promise<void>;
 }
 
-export async function startCluster(instances = 2, env: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(
+  instances = 2,
+  env: Record<string, string> = {},
+  options: RealtimeServerOptions = {},
+): Promise<Cluster> {
   const name = uniqueName("realtime");
+  // Only the seeder writes here (profiles, history pages); the realtime servers get no reachable MongoDB.
   const database = await createTestDb(name);
   const { redis, cleanup } = await createTestRedis(name);
   const config = parseConfig(RealtimeConfigSchema, {
     NODE_ENV: "test",
     REDIS_URL,
-    MONGO_URL: database.url,
+    MONGO_URL: `mongodb://127.0.0.1:${await freePort()}/unreachable`,
     REDIS_PREFIX: name,
     READ_TOKENS: TEST_READ_TOKEN,
     ADMIN_TOKEN: "test-admin-token",
     ...env,
   });
+  const live = createLiveReader({
+    redis,
+    redisPrefix: name,
+    cap: config.SCORE_CAP,
+    thresholds: config.STAGE_THRESHOLDS,
+  });
+  const seeder = createLiveSeeder({ redis, db: database.db, redisPrefix: name });
   const servers: RealtimeServer[] = [];
   const urls: string[] = [];
   for (let i = 0; i < instances; i += 1) {
-    const server = createRealtimeServer(config, silentLogger);
+    const server = createRealtimeServer(config, silentLogger, options);
     servers.push(server);
     urls.push(`http://127.0.0.1:${await server.listen(0)}`);
   }
@@ -60,30 +86,55 @@ export async function startCluster(instances = 2, env: Record<string, string> = 
   const publisherClients: Redis[] = [];
   return {
     config,
-    db: database.db,
+    mongoUrl: database.url,
     redis,
+    live,
+    seeder,
     urls,
-    publisher(options = {}) {
+    publisher(publisherOptions = {}) {
       const client = redis.duplicate();
       publisherClients.push(client);
       const publisher = createScorePublisher({
         redis: client,
-        db: database.db,
+        live: createLiveReader({
+          redis: client,
+          redisPrefix: name,
+          cap: config.SCORE_CAP,
+          thresholds: config.STAGE_THRESHOLDS,
+        }),
         redisPrefix: name,
         log: silentLogger,
-        ...options,
+        ...publisherOptions,
       });
       publishers.push(publisher);
       return publisher;
     },
-    connect(index, options = {}) {
+    async commitScore(leadId, score, at = Date.now()) {
+      const eventId = `${leadId}-${score}-${at}`;
+      const update: ScoreUpdate = {
+        lead_id: leadId,
+        current_score: score,
+        delta: score,
+        stage: stageFor(score),
+        event_id: eventId,
+        event_type: "purchase",
+        timestamp: new Date(at).toISOString(),
+      };
+      const messages = encodeScoreUpdates(realtimeChannelKey(name), [update]).get(leadId) ?? [];
+      const [event] = eventsOf(leadId, [score], at);
+      await seeder.seed([
+        { id: leadId, events: [{ ...(event as NonNullable<typeof event>), event_id: eventId }], messages },
+      ]);
+      return update;
+    },
+    connect(index, socketOptions = {}) {
       const url = urls[index];
       if (!url) throw new Error(`no instance ${index}`);
       const socket: ClientSocket = io(url, {
         transports: ["websocket"],
         forceNew: true,
         auth: { token: TEST_READ_TOKEN },
-        ...options,
+        ...socketOptions,
       });
       sockets.push(socket);
       return socket;
@@ -121,45 +172,28 @@ export function record<E extends keyof ServerToClientEvents>(
   return received;
 }
 
-/** Stores a lead as the worker leaves it after scoring, plus its newest history entry. */
+/**
+ * Commits a lead as the worker leaves it after scoring two events: one bringing it to `score - newest.delta`, then
+ * `newest`, so its snapshot shows `newest`.
+ */
 export async function storeScoredLead(
-  db: Db,
+  cluster: Pick<Cluster, "seeder">,
   leadId: string,
   score: number,
   newest = { event_id: `${leadId}-e1`, event_type: "purchase", delta: score, timestamp: new Date() },
 ): Promise<void> {
-  const now = new Date();
-  const lead: LeadDocument = {
-    _id: leadId,
-    name: null,
-    email: null,
-    company: null,
-    current_score: score,
-    stage: stageFor(score),
-    event_count: 1,
-    last_event_at: newest.timestamp,
-    score_reached_at: newest.timestamp,
-    last_sort_key: null,
-    version: 1,
-    created_at: now,
-    updated_at: now,
-  };
-  await db.collection<LeadDocument>(COLLECTIONS.leads).replaceOne({ _id: leadId }, lead, { upsert: true });
-  await db.collection<HistoryDocument>(COLLECTIONS.history).insertOne({
-    _id: newest.event_id,
+  const at = newest.timestamp.getTime();
+  const events = eventsOf(leadId, [score - newest.delta], at - 60_000);
+  events.push({
     event_id: newest.event_id,
     lead_id: leadId,
     event_type: newest.event_type,
-    timestamp: newest.timestamp,
-    received_at: now,
+    timestamp: at,
+    received_at: at,
     points: newest.delta,
-    delta: newest.delta,
-    score,
-    reason: "test",
-    rule_id: null,
-    sort_key: sortKey(newest.timestamp.getTime(), newest.event_id),
-    late: false,
+    rule_id: newest.event_type,
   });
+  await cluster.seeder.seed([{ id: leadId, events, updatedAt: Date.now() }]);
 }
 
 export function scoreUpdate(leadId: string, score: number, eventId = `${leadId}-${score}`): ScoreUpdate {

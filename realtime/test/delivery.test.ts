@@ -31,8 +31,7 @@ describe("when the worker publishes a score change through Redis", () => {
     const atB = record(onB, "score_update");
     const atOther = record(otherLead, "score_update");
 
-    const update = scoreUpdate("lead-a", 50);
-    await cluster.publisher().publish([update]);
+    const update = await cluster.commitScore("lead-a", 50);
 
     await eventually(async () => atB.length === 1);
     expect(atB[0]?.payload).toEqual(update);
@@ -47,18 +46,17 @@ describe("when the worker publishes a score change through Redis", () => {
     await connected(socket);
     await subscribe(socket, "lead-c");
     const received = record(socket, "score_update");
-    const publisher = cluster.publisher();
-    await publisher.publish([scoreUpdate("lead-c", 10)]);
+    await cluster.commitScore("lead-c", 10);
     await eventually(async () => received.length === 1);
 
     expect(await socket.emitWithAck("unsubscribe", { lead_id: "lead-c" })).toEqual({ ok: true });
-    await publisher.publish([scoreUpdate("lead-c", 20)]);
+    await cluster.commitScore("lead-c", 20);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(received.map((entry) => entry.payload.current_score)).toEqual([10]);
   });
 
   it("refreshes the leaderboard of clients on every instance", async () => {
-    await storeScoredLead(cluster.db, "leader", 900);
+    await storeScoredLead(cluster, "leader", 900);
     const onA = cluster.connect(0);
     const onB = cluster.connect(1);
     const atA = record(onA, "leaderboard");
@@ -99,7 +97,7 @@ describe("when a client subscribes", () => {
 
   it("sends the lead's current state as a snapshot", async () => {
     const timestamp = new Date("2025-01-02T03:04:05.000Z");
-    await storeScoredLead(cluster.db, "known", 320, {
+    await storeScoredLead(cluster, "known", 320, {
       event_id: "evt-9",
       event_type: "demo_request",
       delta: 50,
@@ -133,7 +131,7 @@ describe("when a client subscribes", () => {
   });
 
   it("gets the current state again after reconnecting, by resubscribing on connect", async () => {
-    await storeScoredLead(cluster.db, "returning", 100);
+    await storeScoredLead(cluster, "returning", 100);
     const socket = cluster.connect(0, { reconnectionDelay: 50, reconnectionDelayMax: 100 });
     const received = record(socket, "score_update");
     // As the dashboard does: (re)subscribe on every connect.
@@ -144,7 +142,7 @@ describe("when a client subscribes", () => {
     await eventually(async () => received.length === 1);
 
     // A change this client is not told about (nothing is published): only resubscribing can bring it.
-    await storeScoredLead(cluster.db, "returning", 260, {
+    await storeScoredLead(cluster, "returning", 260, {
       event_id: "returning-e2",
       event_type: "form_submission",
       delta: 160,

@@ -1,21 +1,7 @@
-import { COLLECTIONS, type LeadDocument, type LeaderboardUpdate, stageFor } from "@leadscore/contracts";
-import type { Db } from "mongodb";
+import { LEADERBOARD_SIZE, type LeaderboardUpdate } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import { fetchLeaderboard } from "../src/lead-state.ts";
 import { type Cluster, connected, record, scoreUpdate, startCluster } from "./cluster.ts";
-
-/** Writes a lead's new score as the worker would, before publishing it. */
-async function storeScore(db: Db, leadId: string, score: number, at: Date) {
-  await db.collection<LeadDocument>(COLLECTIONS.leads).updateOne(
-    { _id: leadId },
-    {
-      $set: { current_score: score, stage: stageFor(score), score_reached_at: at, updated_at: at },
-      $setOnInsert: { name: null, email: null, company: null, created_at: at },
-    },
-    { upsert: true },
-  );
-}
 
 /**
  * The largest number of emits received within any one-second window. Emits leave at least 250 ms apart, but each
@@ -57,12 +43,12 @@ describe("when score changes arrive faster than the leaderboard may refresh", ()
         Array.from({ length: parallel }, async (_, offset) => {
           const i = start + offset;
           const leadId = `lead-${i % 25}`;
-          await storeScore(cluster.db, leadId, i, new Date(1_700_000_000_000 + i));
+          await cluster.commitScore(leadId, i, 1_700_000_000_000 + i);
           await publishers[i % 2]?.publish([scoreUpdate(leadId, i, `e-${i}`)]);
         }),
       );
     }
-    const final = await fetchLeaderboard(cluster.db);
+    const final = await cluster.live.leaderboardEntries(LEADERBOARD_SIZE);
     expect(final[0]).toMatchObject({ current_score: burst - 1 });
 
     const last = (list: { payload: LeaderboardUpdate }[]) => list.at(-1)?.payload.top;
@@ -82,16 +68,17 @@ describe("when score changes arrive faster than the leaderboard may refresh", ()
     const [watcher] = await watchers();
     const [first, second] = [cluster.publisher(), cluster.publisher()];
 
-    await storeScore(cluster.db, "early", 2_000, new Date());
-    await first.publish([scoreUpdate("early", 2_000)]);
+    // Both at the cap: the lead that reached it first ranks first.
+    await cluster.commitScore("early", 1_000, Date.now());
+    await first.publish([scoreUpdate("early", 1_000)]);
     await eventually(async () => watcher?.updates().some((update) => update.payload.top[0]?._id === "early"));
     // Within the window `first` just opened: `second` cannot emit now and must come back for it.
-    await storeScore(cluster.db, "late", 3_000, new Date());
-    await second.publish([scoreUpdate("late", 3_000)]);
+    await cluster.commitScore("late", 1_000, Date.now() - 60_000);
+    await second.publish([scoreUpdate("late", 1_000)]);
 
     const shown = await eventually(async () =>
       watcher?.updates().find((update) => update.payload.top[0]?._id === "late"),
     );
-    expect(shown.payload.top[1]).toMatchObject({ _id: "early", current_score: 2_000 });
+    expect(shown.payload.top[1]).toMatchObject({ _id: "early", current_score: 1_000 });
   });
 });

@@ -1,7 +1,16 @@
+import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import { allowedOrigins, ORIGIN_NOT_ALLOWED, TOO_MANY_CONNECTIONS } from "../src/server.ts";
-import { type Cluster, connected, startCluster } from "./cluster.ts";
+import type { LeadState } from "../src/lead-state.ts";
+import {
+  allowedOrigins,
+  ORIGIN_NOT_ALLOWED,
+  SUBSCRIBES_IN_FLIGHT,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
+  TOO_MANY_SUBSCRIPTIONS,
+} from "../src/server.ts";
+import { type ClientSocket, type Cluster, connected, record, startCluster, storeScoredLead } from "./cluster.ts";
 
 const DASHBOARD = "https://dash.example.com";
 
@@ -67,5 +76,97 @@ describe("when no CORS origins are configured", () => {
       "http://127.0.0.1:9090",
     ]);
     expect(allowedOrigins({ CORS_ORIGINS: [DASHBOARD], PORT: 9090 })).toEqual([DASHBOARD]);
+  });
+});
+
+const subscribe = (socket: ClientSocket, leadId: string): Promise<SubscribeAck> =>
+  socket.timeout(10_000).emitWithAck("subscribe", { lead_id: leadId });
+
+describe("when one socket sends subscribes faster than they are answered", () => {
+  let cluster: Cluster;
+  /** Snapshot reads started, by lead id; each waits for `release` before answering. */
+  const started: string[] = [];
+  let release: () => void = () => undefined;
+  let gate = Promise.resolve();
+  const state: LeadState = {
+    async snapshot(leadId) {
+      started.push(leadId);
+      await gate;
+      return null;
+    },
+    leaderboard: async () => [],
+  };
+  const hold = () => {
+    gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+  };
+
+  beforeAll(async () => {
+    cluster = await startCluster(1, { MAX_SUBSCRIPTIONS_PER_SOCKET: "8" }, { state });
+  });
+  afterAll(() => cluster.stop());
+
+  it("runs a few at once, queues up to the subscription limit and refuses the rest at once", async () => {
+    hold();
+    const socket = cluster.connect(0);
+    await connected(socket);
+    const acks = Array.from({ length: 20 }, (_, i) => subscribe(socket, `burst-${i}`));
+    await eventually(async () => started.length === SUBSCRIBES_IN_FLIGHT);
+    // 4 running, 8 waiting: the 13th and later are refused while the first reads are still held.
+    const refused = await Promise.all(acks.slice(12));
+    expect(refused).toEqual(refused.map(() => ({ ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT })));
+    expect(started).toEqual(["burst-0", "burst-1", "burst-2", "burst-3"]);
+
+    release();
+    const answered = await Promise.all(acks.slice(0, 12));
+    // In order: the first 8 fill the socket's subscription limit, the next 4 are over it.
+    expect(answered.slice(0, 8)).toEqual(Array.from({ length: 8 }, () => ({ ok: true })));
+    expect(answered.slice(8)).toEqual(Array.from({ length: 4 }, () => ({ ok: false, error: TOO_MANY_SUBSCRIPTIONS })));
+    socket.disconnect();
+  });
+
+  it("drops the waiting subscribes of a socket that disconnects", async () => {
+    started.length = 0;
+    hold();
+    const socket = cluster.connect(0);
+    await connected(socket);
+    for (let i = 0; i < 10; i += 1) socket.emit("subscribe", { lead_id: `gone-${i}` });
+    await eventually(async () => started.length === SUBSCRIBES_IN_FLIGHT);
+    socket.disconnect();
+    // Time for the server to see the disconnect before the running reads finish.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(started).toEqual(["gone-0", "gone-1", "gone-2", "gone-3"]);
+  });
+});
+
+describe("when one socket subscribes to 1,000 leads at once", () => {
+  let cluster: Cluster;
+  beforeAll(async () => {
+    cluster = await startCluster(1);
+  });
+  afterAll(() => cluster.stop());
+
+  it("acknowledges every one and sends each known lead's snapshot, from Redis alone", async () => {
+    for (let i = 0; i < 1_000; i += 100) {
+      await Promise.all(
+        Array.from({ length: 100 }, (_, j) =>
+          (i + j) % 10 === 0 ? storeScoredLead(cluster, `many-${i + j}`, 10) : null,
+        ),
+      );
+    }
+    const socket = cluster.connect(0);
+    const snapshots = record(socket, "score_update");
+    await connected(socket);
+    const acks = await Promise.all(Array.from({ length: 1_000 }, (_, i) => subscribe(socket, `many-${i}`)));
+    expect(acks.filter((ack) => ack.ok)).toHaveLength(1_000);
+    const leads = snapshots.map((entry) => (entry.payload as ScoreUpdate).lead_id).sort();
+    expect(leads).toEqual(Array.from({ length: 100 }, (_, i) => `many-${i * 10}`).sort());
+    // Another socket is served at once meanwhile.
+    const other = cluster.connect(0);
+    await connected(other);
+    expect(await subscribe(other, "many-0")).toEqual({ ok: true });
   });
 });

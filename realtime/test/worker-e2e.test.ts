@@ -14,7 +14,7 @@ describe("when a worker process scores a queued event", () => {
     worker = startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], {
       NODE_ENV: "test",
       REDIS_URL,
-      MONGO_URL: cluster.config.MONGO_URL,
+      MONGO_URL: cluster.mongoUrl,
       REDIS_PREFIX: cluster.config.REDIS_PREFIX,
       LOG_LEVEL: "info",
     });

@@ -83,7 +83,7 @@ export function forbiddenKeys(value: unknown, path = ""): string[] {
 
 export async function storedForbiddenKeys(db: Db): Promise<string[]> {
   const found: string[] = [];
-  for (const name of ["leads", "rules", "events", "score_history"]) {
+  for (const name of ["leads", "rules", "events", "history_pages"]) {
     for (const doc of await db.collection(name).find({}).toArray()) {
       for (const path of forbiddenKeys(doc)) found.push(`${name}/${String(doc._id)}: ${path}`);
     }

@@ -1,131 +1,78 @@
-// What must hold after any run, faults or not: every acknowledged event is scored exactly once, nothing the client
-// was never told "yes" about is scored, and every lead's history is the pure fold of its stored events.
-import {
-  COLLECTIONS,
-  type EventDocument,
-  foldScores,
-  type HistoryDocument,
-  type LeadDocument,
-  sortKey,
-  toScorable,
-} from "@leadscore/contracts";
+// What must hold after any run, faults or not: every acknowledged event is folded into its lead's live state exactly
+// once, nothing the client was never told "yes" about is, and every lead — score, count, stage, leaderboard entry and
+// whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of its stored events.
+import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
+import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { leadProblems, readLiveState } from "../../load-tests/harness/live-state.ts";
 
 export interface AuditReport {
-  /** History entries (one per scored event). */
+  /** History entries (one per folded event). */
   scored: number;
   storedEvents: number;
+  /** Leads with live state. */
   leads: number;
-  /** Acknowledged ids with no history entry. */
+  /** Acknowledged ids in no history. */
   lost: string[];
-  /** Ids with more than one history entry, or an entry whose event_id is not its _id. */
+  /** Ids in more than one history entry. */
   duplicated: string[];
   /** Acknowledged ids with no stored event. */
   missingEvents: string[];
-  /** Scored ids the client was never acknowledged for (refused, or never sent). */
+  /** Folded ids the client was never acknowledged for (refused, or never sent). */
   phantoms: string[];
-  /** Broken per-lead invariants, one line each. */
+  /** Broken per-lead invariants and differences from the fold, one line each. */
   problems: string[];
 }
 
-/** Checks one lead's history against its lead document and against the fold of its stored events. */
-export function leadProblems(
-  lead: LeadDocument | undefined,
-  entries: HistoryDocument[],
-  events: EventDocument[],
-  cap: number,
-): string[] {
-  const id = lead?._id ?? entries[0]?.lead_id ?? events[0]?.lead_id ?? "?";
-  const problems: string[] = [];
-  if (!lead) return [`${id}: history without a lead document`];
-  const ordered = [...entries].sort((a, b) => (a.sort_key < b.sort_key ? -1 : a.sort_key > b.sort_key ? 1 : 0));
-  let sum = 0;
-  ordered.forEach((entry, index) => {
-    sum += entry.delta;
-    if (entry.score < 0 || entry.score > cap) problems.push(`${id}: ${entry._id} has score ${entry.score}`);
-    if (entry.sort_key !== sortKey(new Date(entry.timestamp).getTime(), entry.event_id)) {
-      problems.push(`${id}: ${entry._id} has sort_key ${entry.sort_key}, not its (timestamp, event_id)`);
-    }
-    if (entry.seq !== index + 1) problems.push(`${id}: ${entry._id} is entry ${index + 1} but has seq ${entry.seq}`);
-  });
-  if (sum !== lead.current_score) problems.push(`${id}: deltas sum to ${sum}, current_score is ${lead.current_score}`);
-  const last = ordered.at(-1);
-  if (last && last.score !== lead.current_score) {
-    problems.push(`${id}: last entry's score ${last.score} ≠ current_score ${lead.current_score}`);
-  }
-  if (lead.event_count !== ordered.length) {
-    problems.push(`${id}: event_count ${lead.event_count}, history has ${ordered.length} entries`);
-  }
-  const fold = foldScores(events.map(toScorable), cap);
-  if (fold.history.length !== ordered.length) {
-    problems.push(
-      `${id}: ${events.length} stored events fold to ${fold.history.length} entries, history has ${ordered.length}`,
-    );
-  } else {
-    fold.history.forEach((want, i) => {
-      const got = ordered[i] as HistoryDocument;
-      if (
-        want.event_id !== got.event_id ||
-        want.points !== got.points ||
-        want.delta !== got.delta ||
-        want.score !== got.score ||
-        want.seq !== got.seq
-      ) {
-        problems.push(
-          `${id} entry ${i}: fold gives ${want.event_id} ${want.points}/${want.delta}/${want.score}, ` +
-            `history has ${got.event_id} ${got.points}/${got.delta}/${got.score}`,
-        );
-      }
-    });
-  }
-  if (fold.score !== lead.current_score)
-    problems.push(`${id}: fold gives ${fold.score}, lead has ${lead.current_score}`);
-  const reachedAt = lead.score_reached_at ? new Date(lead.score_reached_at).getTime() : null;
-  if (fold.reachedAt !== reachedAt)
-    problems.push(`${id}: fold reached its score at ${fold.reachedAt}, lead says ${reachedAt}`);
-  return problems;
+export interface AuditTarget {
+  db: Db;
+  redis: Redis;
+  redisPrefix: string;
 }
 
-export async function auditScores(db: Db, acknowledged: ReadonlySet<string>, cap: number): Promise<AuditReport> {
-  const [history, events, leads] = await Promise.all([
-    db.collection<HistoryDocument>(COLLECTIONS.history).find({}).toArray(),
-    db
-      .collection<EventDocument>(COLLECTIONS.events)
-      .find({}, { projection: { metadata: 0 } })
-      .toArray(),
-    db.collection<LeadDocument>(COLLECTIONS.leads).find({}).toArray(),
-  ]);
+export async function auditScores(
+  target: AuditTarget,
+  acknowledged: ReadonlySet<string>,
+  cap: number,
+  thresholds: StageThresholds = DEFAULT_STAGE_THRESHOLDS,
+): Promise<AuditReport> {
+  const live = await readLiveState({ ...target, cap, thresholds });
   const entriesOf = new Map<string, number>();
-  const duplicated: string[] = [];
-  for (const entry of history) {
-    entriesOf.set(entry.event_id, (entriesOf.get(entry.event_id) ?? 0) + 1);
-    if (entry.event_id !== entry._id) duplicated.push(entry._id);
+  let scored = 0;
+  for (const { history } of live.leads.values()) {
+    for (const entry of history ?? []) {
+      entriesOf.set(entry.event_id, (entriesOf.get(entry.event_id) ?? 0) + 1);
+      scored += 1;
+    }
   }
-  for (const [id, count] of entriesOf) if (count > 1) duplicated.push(id);
-  const storedIds = new Set(events.map((event) => event._id));
-
-  const byLead = <T extends { lead_id: string }>(docs: T[]) => {
-    const map = new Map<string, T[]>();
-    for (const doc of docs) map.set(doc.lead_id, [...(map.get(doc.lead_id) ?? []), doc]);
-    return map;
-  };
-  const historyByLead = byLead(history);
-  const eventsByLead = byLead(events);
-  const leadById = new Map(leads.map((lead) => [lead._id, lead]));
-  const problems: string[] = [];
-  for (const leadId of new Set([...historyByLead.keys(), ...eventsByLead.keys()])) {
-    problems.push(
-      ...leadProblems(leadById.get(leadId), historyByLead.get(leadId) ?? [], eventsByLead.get(leadId) ?? [], cap),
-    );
+  const storedIds = new Set<string>();
+  for (const events of live.events.values()) for (const event of events) storedIds.add(event._id);
+  const problems = [...live.problems];
+  for (const leadId of new Set([...live.leads.keys(), ...live.events.keys()])) {
+    problems.push(...leadProblems(leadId, live.leads.get(leadId), live.events.get(leadId) ?? [], cap, thresholds));
   }
   return {
-    scored: history.length,
-    storedEvents: events.length,
-    leads: leads.length,
+    scored,
+    storedEvents: live.storedEvents,
+    leads: live.leads.size,
     lost: [...acknowledged].filter((id) => !entriesOf.has(id)),
-    duplicated,
+    duplicated: [...entriesOf].filter(([, count]) => count > 1).map(([id]) => id),
     missingEvents: [...acknowledged].filter((id) => !storedIds.has(id)),
     phantoms: [...entriesOf.keys()].filter((id) => !acknowledged.has(id)),
     problems,
   };
+}
+
+/** Events folded into the live state: the sum of every lead's count. */
+export async function foldedCount(redis: Redis, redisPrefix: string): Promise<number> {
+  const keys = liveKeys(redisPrefix);
+  const ids = await redis.zrange(keys.byScore, "0", "-1");
+  let sum = 0;
+  for (let from = 0; from < ids.length; from += 1000) {
+    const pipeline = redis.pipeline();
+    for (const id of ids.slice(from, from + 1000)) pipeline.hget(keys.lead(id), "n");
+    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
+  }
+  return sum;
 }

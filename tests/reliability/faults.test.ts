@@ -95,7 +95,11 @@ describe("when processes crash and services restart under load", () => {
       note("load done; draining the queue");
       queue = await drained(running.redis, running.prefix, DRAIN_MS);
       note("queue drained");
-      report = await auditScores(running.db, client.acknowledged(), DEFAULT_SCORE_CAP);
+      report = await auditScores(
+        { db: running.db, redis: running.redis, redisPrefix: running.prefix },
+        client.acknowledged(),
+        DEFAULT_SCORE_CAP,
+      );
     } catch (error) {
       const file = join(tmpdir(), `${running.prefix}.log`);
       await writeFile(file, running.output());

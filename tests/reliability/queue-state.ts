@@ -1,6 +1,7 @@
 // Bull's events queue read straight from its Redis keys, so a check never depends on a Bull client's reconnect
 // schedule after the Redis it talks to was restarted.
 import { EVENTS_QUEUE } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
 import type { Redis } from "ioredis";
 
 export interface QueueState {
@@ -36,16 +37,22 @@ export async function queueState(redis: Redis, prefix: string): Promise<QueueSta
   };
 }
 
-/** Waits until nothing is waiting, active or delayed; returns the last state seen. */
+/**
+ * Waits until nothing is waiting, active or delayed, and no lead waits for the deep lane (its leads are folded after
+ * their jobs complete); returns the last state seen.
+ */
 export async function drained(redis: Redis, prefix: string, timeoutMs: number): Promise<QueueState> {
   const deadline = Date.now() + timeoutMs;
-  let state = await queueState(redis, prefix);
-  while (state.waiting + state.active + state.delayed > 0) {
+  const deep = liveKeys(prefix).deep;
+  for (;;) {
+    const state = await queueState(redis, prefix).catch(() => null);
+    const deepLeads = await redis.hlen(deep).catch(() => -1);
+    if (state && state.waiting + state.active + state.delayed === 0 && deepLeads === 0) return state;
     if (Date.now() > deadline) {
-      throw new Error(`queue not drained within ${timeoutMs} ms: ${JSON.stringify(state)}`);
+      throw new Error(
+        `queue not drained within ${timeoutMs} ms: ${JSON.stringify(state)}, ${deepLeads} leads in the deep lane`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
-    state = await queueState(redis, prefix);
   }
-  return state;
 }

@@ -2,19 +2,14 @@
 // scores the queue the edge stops taking events once QUEUE_MAX_DEPTH are waiting — and takes them again once a
 // worker drains it. Against the edge under Deno, so the limit is the one a deployment gets.
 import { join } from "node:path";
-import {
-  COLLECTIONS,
-  EVENTS_QUEUE,
-  parseConfig,
-  silentLogger,
-  type WorkerConfig,
-  WorkerConfigSchema,
-} from "@leadscore/contracts";
+import { EVENTS_QUEUE, parseConfig, silentLogger, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { createWorker, type Worker } from "../../worker/src/worker.ts";
+import { foldedCount } from "./audit.ts";
 import { queueState } from "./queue-state.ts";
 
 const WRITE_KEY = "memory-key";
@@ -146,7 +141,8 @@ describe("when events pile up in Redis", () => {
       return state.waiting + state.active === 0;
     }, 60_000);
 
-    const scored = await db.db.collection(COLLECTIONS.history).countDocuments({});
+    await eventually(async () => (await redis.hlen(liveKeys(prefix).deep)) === 0, 60_000);
+    const scored = await foldedCount(redis, prefix);
     expect(scored).toBe(accepted.size);
     const state = await queueState(redis, prefix);
     expect({ completed: state.completed, failed: state.failed }).toEqual({ completed: 0, failed: 0 });

@@ -20,6 +20,11 @@ export interface StackOptions {
   /** Extra environment for the workers (e.g. JOB_LOCK_MS). */
   workerEnv?: Record<string, string>;
   writeKey?: string;
+  /**
+   * Redis's `appendfsync`: `always` (default) puts every write on disk before its reply; `everysec` once a second,
+   * so a crash of the Redis process loses up to a second of writes.
+   */
+  redisFsync?: "always" | "everysec";
 }
 
 export interface FaultStack {
@@ -42,6 +47,8 @@ export interface FaultStack {
   killWorker(index: number): Promise<void>;
   /** Stops Redis with SIGTERM (it writes its append-only file) and starts it again on the same port and folder. */
   restartRedis(downMs?: number): Promise<void>;
+  /** SIGKILLs Redis (no chance to write anything more) and starts it again on the same port and folder. */
+  crashRedis(downMs?: number): Promise<void>;
   /** Kills the MongoDB-compatible server, keeps it down for `downMs`, and starts it again on the same data. */
   outageMongo(downMs: number): Promise<void>;
   /** Freezes (SIGSTOP) or thaws (SIGCONT) the MongoDB-compatible server: its clients' requests hang meanwhile. */
@@ -105,11 +112,12 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
         String(redisPort),
         "--dir",
         redisDir,
-        // Every acknowledged write is on disk before the reply, so a restart loses nothing the edge acknowledged.
+        // With `always`, every acknowledged write is on disk before the reply, so a restart loses nothing the edge
+        // acknowledged.
         "--appendonly",
         "yes",
         "--appendfsync",
-        "always",
+        options.redisFsync ?? "always",
         "--save",
         "",
       ]),
@@ -200,6 +208,11 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
     async restartRedis(downMs = 0) {
       const code = await redisServer?.stop("SIGTERM", 20_000);
       if (code !== 0) throw new Error(`redis did not shut down cleanly (${code}):\n${redisServer?.output()}`);
+      await sleep(downMs);
+      await startRedis();
+    },
+    async crashRedis(downMs = 0) {
+      await redisServer?.stop("SIGKILL");
       await sleep(downMs);
       await startRedis();
     },

@@ -1,7 +1,8 @@
 // A job whose worker dies is taken up again by another worker once its lock runs out ("stalled"). Two unrelated
 // crashes can hit the same job — a worker killed in a deploy, then the next one in a Redis failover — and the events
 // in it were acknowledged to their clients, so the job must still be scored, not parked in the failed set.
-import { COLLECTIONS } from "@leadscore/contracts";
+import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import type { RunningProcess } from "../../test-support/processes.ts";
@@ -50,12 +51,19 @@ describe("when the workers holding a job crash twice in a row", () => {
     await crashHolding(await crashHolding(first));
     await stack.queue.resume();
 
-    const scored = await eventually(
-      async () => stack.db.collection(COLLECTIONS.history).findOne({ _id: "twice-crashed" as never }),
-      30_000,
-    ).catch(() => null);
+    const live = createLiveReader({
+      redis: stack.redis,
+      redisPrefix: stack.prefix,
+      cap: DEFAULT_SCORE_CAP,
+      thresholds: DEFAULT_STAGE_THRESHOLDS,
+    });
+    const lead = await eventually(async () => {
+      const found = await live.leadWithTail("crash-lead");
+      return found && found.count > 0 ? found : null;
+    }, 30_000).catch(() => null);
     const state = await queueState(stack.redis, stack.prefix);
     expect(state.failedReasons).toEqual({});
-    expect(scored).toMatchObject({ event_id: "twice-crashed", lead_id: "crash-lead", score: 100 });
+    expect(lead?.tail.map((entry) => [entry.event_id, entry.score])).toEqual([["twice-crashed", 100]]);
+    expect(lead).toMatchObject({ score: 100, count: 1 });
   }, 150_000);
 });

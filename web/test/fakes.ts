@@ -1,7 +1,7 @@
 // Test doubles for the two things the dashboard talks to: a Socket.io socket (driven by the test) and the HTTP API.
 import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
 import { vi } from "vitest";
-import type { Api, HistoryItem, Lead, Page, RuleItem } from "../src/lib/api.ts";
+import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem } from "../src/lib/api.ts";
 import { createRealtime, type RealtimeSocket } from "../src/lib/realtime.ts";
 
 type Listener = (...args: never[]) => void;
@@ -70,8 +70,11 @@ export function fakeRealtime(connected = true, onUnauthorized?: () => void) {
   return { socket, realtime };
 }
 
-export function lead(overrides: Partial<Lead> & { _id: string }): Lead {
+/** A lead as the API returns it, with the rank `GET /api/leads/:id` adds (lists ignore it). */
+export function lead(overrides: Partial<RankedLead> & { _id: string }): RankedLead {
   return {
+    rank: 1,
+    rank_of: 1,
     name: null,
     email: null,
     company: null,

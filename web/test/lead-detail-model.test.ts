@@ -53,6 +53,24 @@ describe("the lead detail model", () => {
     expect(socket.sent).toContainEqual({ event: "subscribe", request: { lead_id: "lead-1" } });
   });
 
+  it("re-reads the lead after a live change, so its rank follows the new score", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValueOnce(lead({ _id: "lead-1", current_score: 5, rank: 40, rank_of: 90 }));
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.lead.value).toMatchObject({ rank: 40, rank_of: 90 });
+
+    api.getLead.mockResolvedValueOnce(lead({ _id: "lead-1", current_score: 105, rank: 3, rank_of: 91 }));
+    socket.scoreUpdate(
+      scoreUpdate({ lead_id: "lead-1", event_id: "e9", current_score: 105, delta: 100, stage: "warm" }),
+    );
+    await vi.advanceTimersByTimeAsync(300);
+    expect(api.getLead).toHaveBeenCalledTimes(2);
+    expect(model.lead.value).toMatchObject({ current_score: 105, rank: 3, rank_of: 91 });
+  });
+
   it("shows a live change at once and re-reads the history, which a late event may have rewritten", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5 }));

@@ -113,7 +113,15 @@ describe("the lead page", () => {
   it("shows the profile, the chart and the timeline with late events marked", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(
-      lead({ _id: "ada", name: "Ada", email: "ada@example.com", current_score: 115, stage: "warm" }),
+      lead({
+        _id: "ada",
+        name: "Ada",
+        email: "ada@example.com",
+        current_score: 115,
+        stage: "warm",
+        rank: 7,
+        rank_of: 1234,
+      }),
     );
     api.leadHistory.mockResolvedValue(
       page([
@@ -139,6 +147,7 @@ describe("the lead page", () => {
     setup(api);
     expect(await screen.findByRole("heading", { level: 1, name: "Ada" })).toBeTruthy();
     expect(screen.getByTestId("current-score").textContent).toBe("115");
+    expect(screen.getByTestId("lead-rank").textContent).toBe("#7 of 1,234");
     expect(screen.getByText("ada@example.com")).toBeTruthy();
     const timeline = await screen.findByRole("list", { name: "Score history" });
     const items = within(timeline).getAllByRole("listitem");

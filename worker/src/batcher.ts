@@ -20,6 +20,11 @@ export interface BatcherOptions {
   fullAt?: number;
   /** Longest wait, after a batch, for more submissions to arrive; 0 turns lingering off. */
   lingerMs?: number;
+  /**
+   * Batches run at once. With two, one batch's CPU work (the fold, the commit) overlaps the other's wait on the
+   * store's inserts; each holds whole submissions, so a submission is in one batch only.
+   */
+  parallel?: number;
 }
 
 interface Waiting<T> {
@@ -28,11 +33,13 @@ interface Waiting<T> {
   reject(error: unknown): void;
 }
 
-/** One batch at a time, of whole submissions. */
+/** Batches of whole submissions, `parallel` at a time (one by default). */
 export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: BatcherOptions): Batcher<T> {
-  const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0 } = options;
+  const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0, parallel = 1 } = options;
   const waiting: Waiting<T>[] = [];
-  let draining: Promise<void> | undefined;
+  const lanes = new Set<Promise<void>>();
+  /** Lanes inside `run`; the others are about to take waiting submissions. */
+  let busy = 0;
   let wake: (() => void) | undefined;
 
   const full = () =>
@@ -54,8 +61,10 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: Ba
   const drain = async () => {
     let ranBefore = false;
     while (waiting.length > 0) {
-      // Only right after a batch: the first submission after a quiet spell is scored at once.
-      if (ranBefore && lingerMs > 0 && !full()) await linger();
+      // Only right after a batch: the first submission after a quiet spell is scored at once. One lane lingers at a
+      // time; another lane meanwhile takes what is there.
+      if (ranBefore && lingerMs > 0 && !full() && wake === undefined) await linger();
+      if (waiting.length === 0) break;
       const taken: Waiting<T>[] = [];
       let size = 0;
       while (waiting.length > 0) {
@@ -65,27 +74,38 @@ export function createBatcher<T>(run: (items: T[]) => Promise<void>, options: Ba
         size += next.items.length;
         waiting.shift();
       }
+      busy += 1;
+      startLanes();
       try {
         await run(taken.flatMap((entry) => entry.items));
         for (const entry of taken) entry.resolve();
       } catch (error) {
         for (const entry of taken) entry.reject(error);
+      } finally {
+        busy -= 1;
       }
       ranBefore = true;
     }
-    draining = undefined;
   };
+
+  // A new lane starts only when every lane is busy running a batch and submissions wait.
+  function startLanes() {
+    while (lanes.size < parallel && lanes.size === busy && waiting.length > 0) {
+      const lane: Promise<void> = drain().finally(() => lanes.delete(lane));
+      lanes.add(lane);
+    }
+  }
 
   return {
     submit(items) {
       return new Promise<void>((resolve, reject) => {
         waiting.push({ items, resolve, reject });
         wake?.();
-        draining ??= drain();
+        startLanes();
       });
     },
     async idle() {
-      while (draining) await draining;
+      while (lanes.size > 0) await Promise.all(lanes);
     },
   };
 }

@@ -46,6 +46,8 @@ import { insertNew } from "./store.ts";
 export interface DeepLaneOptions extends LiveWriterOptions {
   /** Called with the updates a pass committed (the leaderboard follows them). */
   onCommitted?(updates: ScoreUpdate[]): void | Promise<void>;
+  /** Called with the lags (acceptance → committed, ms) of the waiting events a pass folded. */
+  onLags?(lagsMs: number[]): void;
   /** Called when a commit finds the live state stale (wiped or rebuilding). */
   onStale?(): Promise<void>;
   /** Pause between passes when the lane is empty. */
@@ -251,6 +253,13 @@ export function createDeepLane(options: DeepLaneOptions) {
     const messages = options.encodeUpdates(updates);
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
+    const committedAt = now();
+    const lags: number[] = [];
+    commits.forEach((commit, index) => {
+      if (outcomes[index] !== "committed") return;
+      for (const event of owned.get(commit.leadId)?.list ?? []) lags.push(committedAt - event[3]);
+    });
+    if (lags.length > 0) options.onLags?.(lags);
     const committed = updates.filter(
       (update) => outcomes[commits.findIndex((c) => c.leadId === update.lead_id)] === "committed",
     );

@@ -15,6 +15,8 @@ export type FailureKind = "permanent" | "transient";
 
 export interface WorkerMetrics {
   recordBatch(result: BatchResult, durationMs: number): void;
+  /** Lags of events folded outside a batch (by the deep lane): edge acceptance → committed, in ms. */
+  recordLags(lagsMs: readonly number[]): void;
   recordJob(outcome: "completed" | FailureKind): void;
   /** The deep lane whose figures `/metrics` shows (leads folded off the batch path). */
   watchDeepLane(stats: DeepLaneStats): void;
@@ -56,6 +58,18 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let windowLags: number[] = [];
   let windowSeen = 0;
 
+  const observeLags = (lagsMs: readonly number[]) => {
+    for (const lagMs of lagsMs) {
+      lag.observe(lagMs / 1000);
+      windowSeen += 1;
+      if (windowLags.length < WINDOW_SAMPLE) windowLags.push(lagMs);
+      else {
+        const slot = Math.floor(Math.random() * windowSeen);
+        if (slot < WINDOW_SAMPLE) windowLags[slot] = lagMs;
+      }
+    }
+  };
+
   return {
     recordBatch(result, durationMs) {
       scored += result.stored;
@@ -67,16 +81,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       batches += 1;
       batchSeconds += durationMs / 1000;
       windowScored += result.stored;
-      for (const lagMs of result.lagsMs) {
-        lag.observe(lagMs / 1000);
-        windowSeen += 1;
-        if (windowLags.length < WINDOW_SAMPLE) windowLags.push(lagMs);
-        else {
-          const slot = Math.floor(Math.random() * windowSeen);
-          if (slot < WINDOW_SAMPLE) windowLags[slot] = lagMs;
-        }
-      }
+      observeLags(result.lagsMs);
     },
+    recordLags: observeLags,
     watchDeepLane(stats) {
       deep = stats;
     },

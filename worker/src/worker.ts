@@ -12,6 +12,7 @@ import {
   mongoDatabaseName,
   type QueuedEvent,
   queuedEventsKey,
+  realtimeChannelKey,
   type ScorePublisher,
   type ScoreUpdate,
   type WorkerConfig,
@@ -22,9 +23,9 @@ import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createBatcher } from "./batcher.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
-import { createUpdateEncoder } from "./emit.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
+import { encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, generationIsCurrent } from "./rebuild.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
@@ -87,6 +88,11 @@ export async function createIndexes(db: Db, log: Logger): Promise<void> {
 
 /** Most events scored in one batch by default. */
 export const MAX_BATCH_EVENTS = 5_000;
+/**
+ * Batches a process scores at once: while one folds and commits (CPU), the other waits on the store's inserts (I/O).
+ * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
+ */
+export const BATCHES_IN_FLIGHT = 2;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -172,7 +178,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         generation: () => generation,
         cap: config.SCORE_CAP,
         thresholds: config.STAGE_THRESHOLDS,
-        encodeUpdates: createUpdateEncoder(config.REDIS_PREFIX),
+        encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };
       const scorer = createScorer({ ...writer, ruleFor: rules.ruleFor });
@@ -185,7 +191,13 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           log.warn("leaderboard publish failed", { error: (error as Error).message });
         }
       };
-      deepLane = createDeepLane({ ...writer, onCommitted: publish, onStale: recheck, idleMs: options.deepLaneIdleMs });
+      deepLane = createDeepLane({
+        ...writer,
+        onCommitted: publish,
+        onLags: (lagsMs) => metrics.recordLags(lagsMs),
+        onStale: recheck,
+        idleMs: options.deepLaneIdleMs,
+      });
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
 
@@ -217,6 +229,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         maxItems: maxBatchEvents,
         fullAt: config.WORKER_CONCURRENCY,
         lingerMs: options.batchLingerMs ?? 10,
+        parallel: BATCHES_IN_FLIGHT,
       });
 
       queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
@@ -246,7 +259,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         if (job.finishedOn) countOut(job);
       });
       await queue.isReady();
-      void queue.process(config.WORKER_CONCURRENCY, async (job) => {
+      // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
+      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, async (job) => {
         let parsed: ReturnType<typeof parseEventsJob>;
         try {
           parsed = parseEventsJob(job.data);

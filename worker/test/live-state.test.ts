@@ -49,6 +49,8 @@ describe("when a late event reaches back past a lead's tail", () => {
     expect(await auditAll(stack)).toEqual([]);
     expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 1/);
     expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="pages"\} 1/);
+    // The late event's lag is counted too, though the deep lane folded it after its job completed.
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_lag_seconds_count 181\n/);
   }, 120_000);
 });
 

@@ -7,6 +7,7 @@ import type { RouteDoc } from "../openapi/route-doc.ts";
 import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
 import { ruleDocs } from "./rules/index.ts";
+import { statsDoc } from "./stats/index.ts";
 
 const openApiDocs: RouteDoc[] = [
   {
@@ -34,6 +35,7 @@ export const allRouteDocs: RouteDoc[] = [
   ...ingestionDocs.filter((doc) => doc.tag === "Events"),
   eventTypesDoc,
   ...leadDocs,
+  statsDoc,
   ...ruleDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),
   ...openApiDocs,

@@ -1,11 +1,11 @@
 import { useEffect } from "preact/hooks";
 import { Empty, ErrorState, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
-import type { HistoryItem, Lead } from "../lib/api.ts";
+import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import type { LeadDetailModel } from "./model.ts";
 import { ScoreChart } from "./score-chart.tsx";
 
-function Profile({ lead }: { lead: Lead }) {
+function Profile({ lead }: { lead: RankedLead }) {
   return (
     <section class="panel profile" aria-labelledby="profile-title">
       <h2 id="profile-title" class="sr-only">
@@ -17,6 +17,11 @@ function Profile({ lead }: { lead: Lead }) {
           {formatInteger(lead.current_score)}
         </span>
         <StageBadge stage={lead.stage} />
+        {lead.rank !== null ? (
+          <span class="score-now-rank muted" data-testid="lead-rank">
+            #{formatInteger(lead.rank)} of {formatInteger(lead.rank_of)}
+          </span>
+        ) : null}
       </div>
       <dl class="profile-list">
         <div>

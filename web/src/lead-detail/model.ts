@@ -1,7 +1,7 @@
 // One lead: its profile, its score history (newest first, paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
-import { type Api, ApiRequestError, type HistoryItem, type Lead } from "../lib/api.ts";
+import { type Api, ApiRequestError, type HistoryItem, type RankedLead } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const HISTORY_PAGE = 50;
@@ -42,7 +42,8 @@ export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly Hist
 
 export interface LeadDetailModel {
   readonly id: string;
-  readonly lead: ReadonlySignal<Lead | null>;
+  /** The lead with its rank; re-read after each of its live changes, so the rank follows the score. */
+  readonly lead: ReadonlySignal<RankedLead | null>;
   readonly status: ReadonlySignal<DetailStatus>;
   readonly error: ReadonlySignal<string | null>;
   readonly history: ReadonlySignal<HistoryItem[]>;
@@ -64,7 +65,7 @@ export function createLeadDetailModel(
   deps: { api: Pick<Api, "getLead" | "leadHistory">; realtime: Realtime; announce?: (text: string) => void },
   id: string,
 ): LeadDetailModel {
-  const lead = signal<Lead | null>(null, { name: "lead.profile" });
+  const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
   const status = signal<DetailStatus>("loading", { name: "lead.status" });
   const error = signal<string | null>(null, { name: "lead.error" });
   const history = signal<HistoryItem[]>([], { name: "lead.history" });

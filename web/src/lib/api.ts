@@ -1,31 +1,42 @@
 // Typed client of the edge's HTTP API. Types come from the shared contracts as type-only imports, so the bundle
 // carries none of the server's validation code.
-import type {
-  ErrorBody,
-  ErrorCode,
-  HistoryDocument,
-  LeadDocument,
-  LeaderboardEntry,
-  Rule,
-  Stage,
-} from "@leadscore/contracts";
+import type { ErrorBody, ErrorCode, LeaderboardEntry, Rule, Stage } from "@leadscore/contracts";
 
-/** A document as JSON carries it: dates become ISO-8601 strings. */
-export type Jsonified<T> = {
-  [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K];
-};
+/** A lead as the API returns it (its `Lead` schema); dates are ISO-8601 strings. */
+export interface Lead {
+  _id: string;
+  name: string | null;
+  email: string | null;
+  company: string | null;
+  current_score: number;
+  stage: Stage;
+  event_count: number;
+  last_event_at: string | null;
+  score_reached_at?: string | null;
+  created_at?: string;
+  updated_at: string;
+}
 
-export type Lead = Pick<
-  Jsonified<LeadDocument>,
-  "_id" | "name" | "email" | "company" | "current_score" | "stage" | "event_count" | "last_event_at" | "updated_at"
-> &
-  Partial<Pick<Jsonified<LeadDocument>, "created_at">>;
+/** One lead as `GET /api/leads/:id` returns it: with its leaderboard position, `rank` of `rank_of`. */
+export interface RankedLead extends Lead {
+  rank: number | null;
+  rank_of: number;
+}
 
-export type HistoryItem = Pick<
-  Jsonified<HistoryDocument>,
-  "event_id" | "lead_id" | "event_type" | "timestamp" | "received_at" | "points" | "delta" | "score" | "reason" | "late"
-> &
-  Partial<Pick<Jsonified<HistoryDocument>, "rule_id">>;
+/** One entry of a lead's history as the API returns it. */
+export interface HistoryItem {
+  event_id: string;
+  lead_id: string;
+  event_type: string;
+  timestamp: string;
+  received_at: string;
+  points: number;
+  delta: number;
+  score: number;
+  reason: string;
+  late: boolean;
+  rule_id?: string | null;
+}
 
 export type RuleItem = Rule & { created_at?: string; updated_at?: string };
 
@@ -135,7 +146,7 @@ export function leadQueryString(query: LeadQuery): string {
 
 export interface Api {
   listLeads(query: LeadQuery): Promise<Page<Lead>>;
-  getLead(id: string): Promise<Lead>;
+  getLead(id: string): Promise<RankedLead>;
   leadHistory(
     id: string,
     options: { order?: "asc" | "desc"; limit?: number; cursor?: string | null },
@@ -225,7 +236,7 @@ export function createApi(options: ApiOptions = {}): Api {
 
   return {
     listLeads: (query) => page<Lead>(`/api/leads${leadQueryString(query)}`),
-    getLead: (id) => json<Lead>(`/api/leads/${encodeURIComponent(id)}`),
+    getLead: (id) => json<RankedLead>(`/api/leads/${encodeURIComponent(id)}`),
     leadHistory(id, { order, limit, cursor }) {
       const params = new URLSearchParams();
       if (order) params.set("order", order);

@@ -1,4 +1,5 @@
-import { COLLECTIONS, DUPLICATE_KEY, type LeadDocument, LeadIdSchema } from "@leadscore/contracts";
+import { COLLECTIONS, DUPLICATE_KEY, type LeadDocument, LeadIdSchema, stageFor } from "@leadscore/contracts";
+import { type Profile, rankKey, setProfile } from "@leadscore/live";
 import { Hono } from "hono";
 import { MongoServerError } from "mongodb";
 import { z } from "zod";
@@ -34,9 +35,11 @@ export const createLeadDoc: RouteDoc = {
   operationId: "createLead",
   summary: "Create a lead's profile",
   description:
-    "Creates a lead with a profile (201). When events already created the lead and it has no profile yet " +
-    "(name, email and company all null), the profile is attached to it (200). A lead that already has a profile " +
-    "is never overwritten (409). Score fields belong to the scoring worker and are never written here.",
+    "Stores the profile in MongoDB (an insert: the first profile for an id wins), then in the lead's live state. " +
+    "201 when the lead did not exist; 200 when events had already created it: the profile is attached and its score " +
+    "kept. A lead that already has a profile is never overwritten (409). The score belongs to the scoring worker and " +
+    "is never written here. Should the live state have missed a stored profile (a crash between the two writes), " +
+    "the same request again completes it.",
   tag: "Leads",
   auth: "admin",
   body: { schema: CreateLeadBodySchema },
@@ -47,31 +50,42 @@ export const createLeadDoc: RouteDoc = {
   errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
 };
 
+const sameProfile = (a: Profile, b: Profile) => a.name === b.name && a.email === b.email && a.company === b.company;
+
 export function createLeadRoute(deps: AppDeps) {
-  const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
-  const thresholds = deps.config.STAGE_THRESHOLDS;
+  const profiles = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+  const zero = { rankKey: rankKey(0, null, deps.config.SCORE_CAP), stage: stageFor(0, deps.config.STAGE_THRESHOLDS) };
+  const attach = (id: string, profile: Profile, at: number) =>
+    setProfile(deps.redis, deps.live.keys, id, profile, at, zero);
+
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const body = await parseJsonBody(c, CreateLeadBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const id = body._id ?? crypto.randomUUID();
-    const now = new Date((deps.now ?? Date.now)());
-    const profile = { name: body.name, email: body.email, company: body.company };
-    // Only profile fields: the worker adds the score fields when it scores the lead's first event.
-    const doc = { _id: id, ...profile, created_at: now, updated_at: now };
+    const now = (deps.now ?? Date.now)();
+    const profile: Profile = { name: body.name, email: body.email, company: body.company };
+    let existed: boolean;
     try {
-      await leads.insertOne(doc as LeadDocument);
-      c.header("Location", `/api/leads/${encodeURIComponent(id)}`);
-      return c.json(toLead(doc, thresholds), 201);
+      await profiles.insertOne({ _id: id, ...profile, created_at: new Date(now) });
+      existed = await attach(id, profile, now);
     } catch (error) {
       if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+      const live = await deps.live.lead(id);
+      const conflict = () =>
+        new ApiError("CONFLICT", `lead ${id} already exists`, [{ path: "_id", message: "is taken" }]);
+      if (live !== null && (live.name !== null || live.email !== null || live.company !== null)) throw conflict();
+      // MongoDB has a profile the live state lacks: the create that stored it stopped before its second write.
+      // Reading it back is a scan on FerretDB, paid only on this repair path.
+      const stored = await profiles.findOne({ _id: id });
+      if (stored === null) throw conflict();
+      const storedProfile = { name: stored.name, email: stored.email, company: stored.company };
+      await attach(id, storedProfile, now);
+      if (!sameProfile(storedProfile, profile)) throw conflict();
+      existed = live !== null;
     }
-    const attached = await leads.findOneAndUpdate(
-      { _id: id, name: null, email: null, company: null },
-      { $set: { ...profile, updated_at: now } },
-      // No projection: FerretDB does not implement one on findAndModify; toLead picks the public fields anyway.
-      { returnDocument: "after" },
-    );
-    if (attached === null)
-      throw new ApiError("CONFLICT", `lead ${id} already exists`, [{ path: "_id", message: "is taken" }]);
-    return c.json(toLead(attached, thresholds), 200);
+    const lead = await deps.live.lead(id);
+    if (lead === null) throw new Error(`lead ${id}: no live state after its profile was set`);
+    if (existed) return c.json(toLead(lead), 200);
+    c.header("Location", `/api/leads/${encodeURIComponent(id)}`);
+    return c.json(toLead(lead), 201);
   });
 }

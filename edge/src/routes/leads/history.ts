@@ -1,4 +1,5 @@
-import { COLLECTIONS, type HistoryDocument, type LeadDocument } from "@leadscore/contracts";
+import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
+import { decodePage, type LiveEntry, PAGE_SIZE } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -17,9 +18,10 @@ export const HistoryQuerySchema = z.strictObject({
   cursor: CursorParamSchema.optional(),
 });
 
+/** Entries are numbered 1…count in event-time order; a page ends at the `seq` of its last entry. */
 const HistoryCursorSchema = z.strictObject({
   o: z.enum(["desc", "asc"]),
-  k: z.string().min(1).max(200),
+  s: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
 });
 
 const isoDate = z.iso.datetime();
@@ -42,19 +44,19 @@ export const HistoryEntrySchema = z
   .meta({ id: "HistoryEntry" });
 type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 
-function toEntry(doc: HistoryDocument): HistoryEntry {
+function toEntry(entry: LiveEntry): HistoryEntry {
   return {
-    event_id: doc.event_id,
-    lead_id: doc.lead_id,
-    event_type: doc.event_type,
-    timestamp: doc.timestamp.toISOString(),
-    received_at: doc.received_at.toISOString(),
-    points: doc.points,
-    delta: doc.delta,
-    score: doc.score,
-    reason: doc.reason,
-    rule_id: doc.rule_id ?? null,
-    late: doc.late === true,
+    event_id: entry.event_id,
+    lead_id: entry.lead_id,
+    event_type: entry.event_type,
+    timestamp: new Date(entry.timestamp).toISOString(),
+    received_at: new Date(entry.received_at).toISOString(),
+    points: entry.points,
+    delta: entry.delta,
+    score: entry.score,
+    reason: entry.reason,
+    rule_id: entry.rule_id,
+    late: entry.late,
   };
 }
 
@@ -63,7 +65,13 @@ export const historyDoc: RouteDoc = {
   path: "/api/leads/{id}/history",
   operationId: "getLeadHistory",
   summary: "A lead's score history",
-  description: "One entry per scored event, in event-time order (newest first unless `order=asc`), with keyset paging.",
+  description:
+    "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by position. The " +
+    `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
+    `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
+    `from the lead's settled pages in MongoDB (${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
+    "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. A late event " +
+    "shifts the positions of the entries after it, so a page read across one may repeat an entry.",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -75,8 +83,28 @@ export const historyDoc: RouteDoc = {
 };
 
 export function historyRoute(deps: AppDeps) {
-  const history = deps.db.collection<HistoryDocument>(COLLECTIONS.history);
-  const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+  const pages = deps.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const cap = deps.config.SCORE_CAP;
+
+  /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
+  async function settled(leadId: string, pageIds: string[], from: number, to: number): Promise<LiveEntry[]> {
+    const first = Math.floor((from - 1) / PAGE_SIZE);
+    const last = Math.floor((to - 1) / PAGE_SIZE);
+    const ids = pageIds.slice(first, last + 1);
+    if (ids.length !== last - first + 1) throw new Error(`lead ${leadId}: history pages ${first}…${last} unknown`);
+    const docs = await pages.find({ _id: { $in: ids } }).toArray();
+    const byId = new Map(docs.map((doc) => [doc._id, doc]));
+    const entries: LiveEntry[] = [];
+    for (const id of ids) {
+      const doc = byId.get(id);
+      if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
+      for (const entry of decodePage(leadId, doc.entries, cap)) {
+        if (entry.seq >= from && entry.seq <= to) entries.push(entry);
+      }
+    }
+    return entries;
+  }
+
   return new Hono().get("/:id/history", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
     const query = parseQuery(c, HistoryQuerySchema);
@@ -87,25 +115,24 @@ export function historyRoute(deps: AppDeps) {
             query.cursor,
             HistoryCursorSchema.refine((position) => position.o === query.order),
           );
-    const dir = query.order === "asc" ? 1 : -1;
-    // `sort_key` is unique per lead (event time, then event id), so it alone is a complete keyset.
-    const filter =
-      cursor === null ? { lead_id: id } : { lead_id: id, sort_key: { [dir === 1 ? "$gt" : "$lt"]: cursor.k } };
-    const [docs, total, lead] = await Promise.all([
-      history
-        .find(filter)
-        .sort({ sort_key: dir })
-        .limit(query.limit + 1)
-        .toArray(),
-      history.countDocuments({ lead_id: id }),
-      leads.findOne({ _id: id }, { projection: { _id: 1 } }),
-    ]);
-    if (lead === null && total === 0) throw new ApiError("NOT_FOUND", `no lead ${id}`);
-    const more = docs.length > query.limit;
-    const items = more ? docs.slice(0, query.limit) : docs;
-    const last = items.at(-1);
-    const next = more && last ? encodeCursor({ o: query.order, k: last.sort_key }) : null;
-    setPageHeaders(c, next, total);
-    return c.json(items.map(toEntry));
+    const lead = await deps.live.leadWithTail(id);
+    if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
+    const count = lead.count;
+    // The positions this page covers, oldest first.
+    const [from, to] =
+      query.order === "desc"
+        ? [Math.max(1, (cursor?.s ?? count + 1) - query.limit), Math.min(count, (cursor?.s ?? count + 1) - 1)]
+        : [Math.max(1, (cursor?.s ?? 0) + 1), Math.min(count, (cursor?.s ?? 0) + query.limit)];
+    let entries: LiveEntry[] = [];
+    if (from <= to) {
+      const tailStart = lead.tail[0]?.seq ?? count + 1;
+      const older = from < tailStart ? await settled(id, lead.pages, from, Math.min(to, tailStart - 1)) : [];
+      entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
+    }
+    if (query.order === "desc") entries.reverse();
+    const last = entries.at(-1);
+    const more = last !== undefined && (query.order === "desc" ? last.seq > 1 : last.seq < count);
+    setPageHeaders(c, more ? encodeCursor({ o: query.order, s: last.seq }) : null, count);
+    return c.json(entries.map(toEntry));
   });
 }

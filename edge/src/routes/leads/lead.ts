@@ -1,11 +1,12 @@
-import { type LeadDocument, LeadIdSchema, STAGES, type StageThresholds, stageFor } from "@leadscore/contracts";
+import { LeadIdSchema, STAGES } from "@leadscore/contracts";
+import type { LiveLead } from "@leadscore/live";
 import { z } from "zod";
 
 export const LeadParamsSchema = z.strictObject({ id: LeadIdSchema.describe("The lead's id.") });
 
 const isoDate = z.iso.datetime();
 
-/** A lead as the API returns it; the worker's bookkeeping (`version`, `last_sort_key`) stays inside. */
+/** A lead as the API returns it: its live state in Redis; the worker's bookkeeping (version, tail) stays inside. */
 export const LeadSchema = z
   .object({
     _id: z.string(),
@@ -23,41 +24,32 @@ export const LeadSchema = z
   .meta({ id: "Lead" });
 export type Lead = z.infer<typeof LeadSchema>;
 
-/** Fields read from MongoDB for a lead; everything else in the document is never fetched. */
-export const LEAD_PROJECTION = {
-  _id: 1,
-  name: 1,
-  email: 1,
-  company: 1,
-  current_score: 1,
-  stage: 1,
-  event_count: 1,
-  last_event_at: 1,
-  score_reached_at: 1,
-  created_at: 1,
-  updated_at: 1,
-} as const;
+/** One lead with its place on the leaderboard. */
+export const RankedLeadSchema = LeadSchema.extend({
+  rank: z
+    .number()
+    .int()
+    .min(1)
+    .nullable()
+    .describe("1-based position in leaderboard order (score, then who reached it first, then id)."),
+  rank_of: z.number().int().min(0).describe("How many leads are ranked."),
+}).meta({ id: "RankedLead" });
+export type RankedLead = z.infer<typeof RankedLeadSchema>;
 
-const iso = (value: Date | null | undefined): string | null => (value instanceof Date ? value.toISOString() : null);
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-/**
- * A lead created through `POST /api/leads` has only profile fields until its first event is scored (the worker
- * owns the score fields), so missing score fields read as a lead with no events: score 0.
- */
-export function toLead(doc: Partial<LeadDocument> & { _id: string }, thresholds: StageThresholds): Lead {
-  const score = doc.current_score ?? 0;
-  const created = doc.created_at ?? doc.updated_at ?? new Date(0);
+export function toLead(lead: LiveLead): Lead {
   return {
-    _id: doc._id,
-    name: doc.name ?? null,
-    email: doc.email ?? null,
-    company: doc.company ?? null,
-    current_score: score,
-    stage: doc.stage ?? stageFor(score, thresholds),
-    event_count: doc.event_count ?? 0,
-    last_event_at: iso(doc.last_event_at),
-    score_reached_at: iso(doc.score_reached_at),
-    created_at: created.toISOString(),
-    updated_at: (doc.updated_at ?? created).toISOString(),
+    _id: lead.id,
+    name: lead.name,
+    email: lead.email,
+    company: lead.company,
+    current_score: lead.score,
+    stage: lead.stage,
+    event_count: lead.count,
+    last_event_at: iso(lead.lastEventAt),
+    score_reached_at: iso(lead.reachedAt),
+    created_at: new Date(lead.createdAt).toISOString(),
+    updated_at: new Date(lead.updatedAt || lead.createdAt).toISOString(),
   };
 }

@@ -1,10 +1,9 @@
-import { COLLECTIONS, LEADERBOARD_SORT, type LeadDocument } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { intParam, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { LEAD_PROJECTION, LeadSchema, toLead } from "./lead.ts";
+import { LeadSchema, toLead } from "./lead.ts";
 
 export const MAX_LEADERBOARD_SIZE = 100;
 
@@ -17,7 +16,9 @@ export const leaderboardDoc: RouteDoc = {
   path: "/api/leads/leaderboard",
   operationId: "getLeaderboard",
   summary: "Top leads by score",
-  description: "Highest `current_score` first; ties go to the lead that reached the score first, then by `_id`.",
+  description:
+    "Highest `current_score` first; ties go to the lead that reached the score first, then by `_id`. " +
+    "Read from the live state's score index in Redis: one range read plus the leads returned, whatever the number of leads.",
   tag: "Leads",
   auth: "read",
   query: LeaderboardQuerySchema,
@@ -25,10 +26,9 @@ export const leaderboardDoc: RouteDoc = {
 };
 
 export function leaderboardRoute(deps: AppDeps) {
-  const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
   return new Hono().get("/leaderboard", async (c) => {
     const { limit } = parseQuery(c, LeaderboardQuerySchema);
-    const docs = await leads.find({}, { projection: LEAD_PROJECTION }).sort(LEADERBOARD_SORT).limit(limit).toArray();
-    return c.json(docs.map((doc) => toLead(doc, deps.config.STAGE_THRESHOLDS)));
+    const top = await deps.live.leaderboard(limit);
+    return c.json(top.map(toLead));
   });
 }

@@ -1,25 +1,24 @@
-import { COLLECTIONS, type LeadDocument, LeadIdSchema, STAGES, stageFor } from "@leadscore/contracts";
+import { COLLECTIONS, type LeadDocument, LeadIdSchema, STAGES } from "@leadscore/contracts";
+import { type LeadSort, type ListPosition, type LiveLead, rankKey } from "@leadscore/live";
 import { Hono } from "hono";
-import type { Filter, Sort } from "mongodb";
+import type { Filter } from "mongodb";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
 import { intParam, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
-import { LEAD_PROJECTION, LeadSchema, toLead } from "./lead.ts";
+import { LeadSchema, toLead } from "./lead.ts";
 
 /** Longest `q` accepted: the search is a linear regex scan, so its cost must stay bounded. */
 export const MAX_SEARCH_LENGTH = 100;
 export const MAX_PAGE_SIZE = 200;
+/**
+ * Most profiles a `company`/`q` search considers (the first ones by `_id`): their live state is read, filtered and
+ * sorted in memory, so this bounds the cost of every page of a broad search.
+ */
+export const MAX_SEARCH_MATCHES = 10_000;
 
-const SORTS = {
-  "-score": { field: "current_score", dir: -1 },
-  score: { field: "current_score", dir: 1 },
-  "-updated_at": { field: "updated_at", dir: -1 },
-  updated_at: { field: "updated_at", dir: 1 },
-} as const;
-type SortName = keyof typeof SORTS;
-const SORT_NAMES = Object.keys(SORTS) as [SortName, ...SortName[]];
+const SORT_NAMES = ["-score", "score", "-updated_at", "updated_at"] as const satisfies readonly LeadSort[];
 
 export const ListLeadsQuerySchema = z
   .strictObject({
@@ -31,18 +30,22 @@ export const ListLeadsQuerySchema = z
       .min(1, { error: "must not be empty" })
       .max(200, { error: "must be at most 200 characters" })
       .optional()
-      .describe("Exact company name."),
+      .describe("Exact company name (a profile search in MongoDB; see the cost above)."),
     q: z
       .string()
       .min(1, { error: "must not be empty" })
       .max(MAX_SEARCH_LENGTH, { error: `must be at most ${MAX_SEARCH_LENGTH} characters` })
       .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" })
       .optional()
-      .describe("Case-insensitive substring of the name, email or company."),
+      .describe("Case-insensitive substring of the name, email or company (a profile search in MongoDB)."),
     sort: z
       .enum(SORT_NAMES, { error: `must be one of ${SORT_NAMES.join(", ")}` })
       .default("-score")
-      .describe("Order; `-` means descending. Ties are broken by `_id`, in the opposite direction."),
+      .describe(
+        "`-score`: highest score first, then the lead that reached its score first, then `_id`. " +
+          "`-updated_at`: most recently updated first, then `_id` descending. " +
+          "`score` and `updated_at` are the exact reverse of their `-` forms.",
+      ),
     limit: intParam(1, MAX_PAGE_SIZE).default(50).describe("Page size."),
     cursor: CursorParamSchema.optional(),
   })
@@ -51,65 +54,19 @@ export const ListLeadsQuerySchema = z
       ctx.addIssue({ code: "custom", path: ["max_score"], message: "must not be less than min_score" });
     }
   });
+type ListLeadsQuery = z.infer<typeof ListLeadsQuerySchema>;
 
+/** The last lead of a page and its value in the sort's index (rank key or `updated_at` ms). */
 const ListCursorSchema = z.strictObject({
   s: z.enum(SORT_NAMES),
-  v: z.union([z.number().int(), z.iso.datetime(), z.null()]),
   id: LeadIdSchema,
+  value: z.number().finite(),
 });
 type ListCursor = z.infer<typeof ListCursorSchema>;
 
 /** Escapes every regex metacharacter so `q` is always matched literally. */
 export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-}
-
-type LeadFilter = Filter<LeadDocument>;
-
-function filterFor(query: z.infer<typeof ListLeadsQuerySchema>, zeroStage: string): LeadFilter[] {
-  const and: LeadFilter[] = [];
-  const { min_score: min, max_score: max } = query;
-  if (min !== undefined && min > 0) {
-    and.push({ current_score: max === undefined ? { $gte: min } : { $gte: min, $lte: max } });
-  } else if (max !== undefined) {
-    // `$not` also matches leads without score fields yet (profile only), which count as 0.
-    and.push({ current_score: { $not: { $gt: max } } });
-  }
-  if (query.stage !== undefined) {
-    // Profile-only leads have no stage field yet; they are in the stage of score 0.
-    and.push(
-      query.stage === zeroStage
-        ? { stage: { $in: [query.stage, null] } as Filter<LeadDocument>["stage"] }
-        : { stage: query.stage },
-    );
-  }
-  if (query.company !== undefined) and.push({ company: query.company });
-  if (query.q !== undefined) {
-    const pattern = { $regex: escapeRegex(query.q), $options: "i" };
-    and.push({ $or: [{ name: pattern }, { email: pattern }, { company: pattern }] });
-  }
-  return and;
-}
-
-/**
- * Keyset condition "strictly after the cursor" for sort `(field dir, _id -dir)`. Missing or null values sort
- * lowest in MongoDB, so they come last in descending order and first in ascending order.
- */
-function afterCursor(cursor: ListCursor): LeadFilter {
-  const { field, dir } = SORTS[cursor.s];
-  const value = cursor.v === null ? null : field === "updated_at" ? new Date(String(cursor.v)) : cursor.v;
-  if (dir === -1) {
-    if (value === null) return { [field]: null, _id: { $gt: cursor.id } };
-    return { $or: [{ [field]: { $not: { $gte: value } } }, { [field]: value, _id: { $gt: cursor.id } }] };
-  }
-  if (value === null) return { $or: [{ [field]: null, _id: { $lt: cursor.id } }, { [field]: { $ne: null } }] };
-  return { $or: [{ [field]: { $gt: value } }, { [field]: value, _id: { $lt: cursor.id } }] };
-}
-
-function combine(conditions: LeadFilter[]): LeadFilter {
-  if (conditions.length === 0) return {};
-  if (conditions.length === 1) return conditions[0] as LeadFilter;
-  return { $and: conditions };
 }
 
 export const listLeadsDoc: RouteDoc = {
@@ -119,7 +76,16 @@ export const listLeadsDoc: RouteDoc = {
   summary: "List leads",
   description:
     'Filtered, sorted leads with keyset paging: follow the `Link` header\'s `rel="next"` until it is absent. ' +
-    "Unknown or repeated parameters are refused.",
+    "Unknown or repeated parameters are refused.\n\n" +
+    "Without `company` or `q`, everything comes from the live state in Redis: a stage is a score range, so score " +
+    "and stage filters are ranges of the score index and `sort=-score`/`score` pages and `X-Total-Count` (a ZCOUNT) " +
+    "cost the same at any number of leads. `sort=-updated_at`/`updated_at` reads the `updated_at` index (one per " +
+    "stage); combined with `min_score`/`max_score` it walks that index and skips the leads out of range.\n\n" +
+    "`company` (exact) and `q` (literal, case-insensitive, over name, email and company) search the lead profiles in " +
+    "MongoDB: `company` uses its index on MongoDB, `q` scans the profiles there; on the embedded store (FerretDB) " +
+    `both scan every profile. At most the first ${MAX_SEARCH_MATCHES.toLocaleString("en")} matching profiles ` +
+    "(by `_id`) are considered: their live state is read from Redis, then filtered by score and stage, sorted and " +
+    "paged in memory, so a search's cost grows with its matches up to that bound, on every page.",
   tag: "Leads",
   auth: "read",
   query: ListLeadsQuerySchema,
@@ -128,40 +94,92 @@ export const listLeadsDoc: RouteDoc = {
   },
 };
 
+/** Ascending sorts of the indexes' own values: rank keys ascending are scores descending. */
+const ascending = (sort: LeadSort) => sort === "-score" || sort === "updated_at";
+
+/** Orders leads as the sort's Redis index does: by value, equal values by id (both reversed for a descending read). */
+function comparator(sort: LeadSort) {
+  const up = ascending(sort);
+  return (a: ListPosition, b: ListPosition) => {
+    const byValue = up ? a.value - b.value : b.value - a.value;
+    if (byValue !== 0) return byValue;
+    const byId = a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+    return up ? byId : -byId;
+  };
+}
+
 export function listLeadsRoute(deps: AppDeps) {
-  const leads = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
-  const zeroStage = stageFor(0, deps.config.STAGE_THRESHOLDS);
+  const profiles = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+  const cap = deps.config.SCORE_CAP;
+
+  const positionOf = (sort: LeadSort, lead: LiveLead): ListPosition => ({
+    id: lead.id,
+    value: sort === "-score" || sort === "score" ? rankKey(lead.score, lead.reachedAt, cap) : lead.updatedAt,
+  });
+
+  /** Ids of the profiles matching `company`/`q`: the first MAX_SEARCH_MATCHES by `_id`. */
+  async function searchProfiles(query: ListLeadsQuery): Promise<string[]> {
+    const and: Filter<LeadDocument>[] = [];
+    if (query.company !== undefined) and.push({ company: query.company });
+    if (query.q !== undefined) {
+      const pattern = { $regex: escapeRegex(query.q), $options: "i" };
+      and.push({ $or: [{ name: pattern }, { email: pattern }, { company: pattern }] });
+    }
+    const filter = and.length === 1 ? (and[0] as Filter<LeadDocument>) : { $and: and };
+    const docs = await profiles
+      .find(filter, { projection: { _id: 1 } })
+      .sort({ _id: 1 })
+      .limit(MAX_SEARCH_MATCHES)
+      .toArray();
+    return docs.map((doc) => doc._id);
+  }
+
+  /** A page of a profile search: live state of the matches, filtered, sorted and paged in memory. */
+  async function searchPage(query: ListLeadsQuery, after: ListPosition | null) {
+    const leads = await deps.live.leads(await searchProfiles(query));
+    const min = query.min_score ?? 0;
+    const max = query.max_score ?? Number.POSITIVE_INFINITY;
+    const compare = comparator(query.sort);
+    const matching = leads
+      .filter(
+        (lead) => lead.score >= min && lead.score <= max && (query.stage === undefined || lead.stage === query.stage),
+      )
+      .map((lead) => ({ lead, position: positionOf(query.sort, lead) }))
+      .sort((a, b) => compare(a.position, b.position));
+    const rest = after === null ? matching : matching.filter((item) => compare(item.position, after) > 0);
+    const page = rest.slice(0, query.limit);
+    const last = page.at(-1);
+    return {
+      leads: page.map((item) => item.lead),
+      total: matching.length,
+      next: rest.length > query.limit && last ? last.position : null,
+    };
+  }
+
   return new Hono().get("/", async (c) => {
     const query = parseQuery(c, ListLeadsQuerySchema);
     // A cursor only continues the order it was issued for.
-    const cursor =
+    const cursor: ListCursor | null =
       query.cursor === undefined
         ? null
         : decodeCursor(
             query.cursor,
             ListCursorSchema.refine((position) => position.s === query.sort),
           );
-    const conditions = filterFor(query, zeroStage);
-    const { field, dir } = SORTS[query.sort];
-    const page = conditions.concat(cursor === null ? [] : [afterCursor(cursor)]);
-    const [docs, total] = await Promise.all([
-      leads
-        .find(combine(page), { projection: LEAD_PROJECTION })
-        .sort({ [field]: dir, _id: -dir } as Sort)
-        .limit(query.limit + 1)
-        .toArray(),
-      conditions.length === 0 ? leads.estimatedDocumentCount() : leads.countDocuments(combine(conditions)),
-    ]);
-    const more = docs.length > query.limit;
-    const items = more ? docs.slice(0, query.limit) : docs;
-    const last = items.at(-1);
-    let next: string | null = null;
-    if (more && last) {
-      const raw = last[field];
-      const v = raw instanceof Date ? raw.toISOString() : typeof raw === "number" ? raw : null;
-      next = encodeCursor({ s: query.sort, v, id: last._id } satisfies ListCursor);
-    }
-    setPageHeaders(c, next, total);
-    return c.json(items.map((doc) => toLead(doc, deps.config.STAGE_THRESHOLDS)));
+    const after = cursor === null ? null : { id: cursor.id, value: cursor.value };
+    const page =
+      query.company !== undefined || query.q !== undefined
+        ? await searchPage(query, after)
+        : await deps.live.list({
+            minScore: query.min_score,
+            maxScore: query.max_score,
+            stage: query.stage,
+            sort: query.sort,
+            limit: query.limit,
+            after,
+          });
+    const next = page.next === null ? null : encodeCursor({ s: query.sort, ...page.next } satisfies ListCursor);
+    setPageHeaders(c, next, page.total);
+    return c.json(page.leads.map(toLead));
   });
 }

@@ -30,6 +30,12 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) => errorResponse(new ApiError("NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`)));
   app.onError((error) => {
     if (error instanceof ApiError) return errorResponse(error);
+    if (storeUnavailable(error)) {
+      deps.log.warn("store unavailable", { error: error.message });
+      return errorResponse(
+        new ApiError("SERVICE_UNAVAILABLE", "a backing store is not reachable; try again", [], { "Retry-After": "1" }),
+      );
+    }
     deps.log.error("unhandled error", { error: error.message, stack: error.stack });
     return errorResponse(new ApiError("INTERNAL", "internal error"));
   });
@@ -37,3 +43,18 @@ export function createApp(deps: AppDeps) {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+// Errors of the MongoDB driver and ioredis that mean the server cannot be reached (not that the request is wrong),
+// told by name so the app needs neither driver: a read that needs the store then answers 503, never 500.
+const UNREACHABLE = new Set([
+  "MongoServerSelectionError",
+  "MongoNetworkError",
+  "MongoNetworkTimeoutError",
+  "MongoTopologyClosedError",
+  "MongoNotConnectedError",
+  "MaxRetriesPerRequestError",
+]);
+
+function storeUnavailable(error: Error): boolean {
+  return UNREACHABLE.has(error.name) || /^Connection is closed|ECONNREFUSED|Stream isn't writeable/.test(error.message);
+}

@@ -326,7 +326,7 @@ describe("when creating a lead", () => {
     await edge.deps.db
       .collection(COLLECTIONS.leads)
       .insertOne({ _id: "half" as never, ...profile, created_at: new Date() });
-    expect((await edge.app.request("/api/leads/half")).status).toBe(404);
+    expect((await edge.read("/api/leads/half")).status).toBe(404);
     const response = await post({ _id: "half", ...profile });
     expect(response.status).toBe(201);
     expect(await response.json()).toMatchObject({ _id: "half", ...profile, current_score: 0 });
@@ -339,7 +339,7 @@ describe("when creating a lead", () => {
       .insertOne({ _id: "stray" as never, ...stored, created_at: new Date() });
     const response = await post({ _id: "stray", name: "Other", email: "other@example.com", company: "Else" });
     expect(response.status).toBe(409);
-    expect(await (await edge.app.request("/api/leads/stray")).json()).toMatchObject(stored);
+    expect(await (await edge.read("/api/leads/stray")).json()).toMatchObject(stored);
   });
 });
 

@@ -1,7 +1,7 @@
 import { createLogger } from "@leadscore/contracts";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort } from "../../test-support/index.ts";
+import { freePort, withReadToken } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
 import { createTestEdge } from "./helpers.ts";
 import { BASE, historyEvents, nextLink, scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -34,7 +34,7 @@ describe("when MongoDB cannot answer at all", () => {
   });
 
   const ok = async (path: string) => {
-    const response = await app.request(path);
+    const response = await app.request(path, withReadToken());
     expect(response.status, path).toBe(200);
     return response;
   };
@@ -59,9 +59,12 @@ describe("when MongoDB cannot answer at all", () => {
     await ok("/api/leads/deep/history?order=desc&limit=60");
   });
 
-  it("fails only the reads that do go to MongoDB: older history and profile search", async () => {
-    expect((await app.request("/api/leads/deep/history?limit=61")).status).toBe(500);
-    expect((await app.request("/api/leads?company=Acme")).status).toBe(500);
-    expect((await app.request("/api/leads?q=ana")).status).toBe(500);
+  it("answers 503 only for the reads that do go to MongoDB: older history and profile search", async () => {
+    for (const path of ["/api/leads/deep/history?limit=61", "/api/leads?company=Acme", "/api/leads?q=ana"]) {
+      const response = await app.request(path, withReadToken());
+      expect(response.status, path).toBe(503);
+      expect(response.headers.get("retry-after"), path).toBe("1");
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
+    }
   });
 });

@@ -2,6 +2,7 @@ import { STAGES } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";
+import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 
@@ -33,17 +34,20 @@ export const statsDoc: RouteDoc = {
     "Counts from the live state's score index in Redis: one count per stage and per histogram bucket, each " +
     "logarithmic in the number of leads.",
   tag: "Leads",
-  auth: "none",
+  auth: "read",
   responses: { 200: { description: "The counts.", schema: StatsSchema } },
 };
 
 export function statsRoutes(deps: AppDeps) {
-  return new Hono().use("*", apiCors(deps.config)).get("/", async (c) => {
-    const [leads, byStage, histogram] = await Promise.all([
-      deps.live.count(),
-      deps.live.countByStage(),
-      deps.live.histogram(HISTOGRAM_WIDTH),
-    ]);
-    return c.json({ leads, by_stage: byStage, score_histogram: histogram } satisfies Stats);
-  });
+  return new Hono()
+    .use("*", apiCors(deps.config))
+    .get("*", requireReader(deps.config))
+    .get("/", async (c) => {
+      const [leads, byStage, histogram] = await Promise.all([
+        deps.live.count(),
+        deps.live.countByStage(),
+        deps.live.histogram(HISTOGRAM_WIDTH),
+      ]);
+      return c.json({ leads, by_stage: byStage, score_histogram: histogram } satisfies Stats);
+    });
 }

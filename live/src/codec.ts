@@ -189,6 +189,7 @@ export const LEAD_FIELDS = [
   "t",
   "b",
   "pg",
+  "pe",
 ] as const;
 /** Fields for a lead without its tail (lists, detail). */
 export const SUMMARY_FIELDS = ["s", "st", "n", "k", "r", "le", "v", "ca", "ua", "name", "email", "company"] as const;

@@ -1,8 +1,9 @@
 import { COLLECTIONS, type HistoryPageDocument, silentLogger } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { createLiveReader, liveKeys } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
+import { layoutHistory } from "../src/plan.ts";
 import { rebuildLiveState } from "../src/rebuild.ts";
 import { auditAll, createStack, entryView, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
 import { random, workload } from "./random-events.ts";
@@ -39,6 +40,21 @@ describe("when a late event reaches back past a lead's tail", () => {
     await stack.drained();
     const pages = await stack.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages).countDocuments({});
     expect(pages).toBeGreaterThan(0);
+    // The chart's page ends, kept page by page as the tail spilled, are what the whole history lays out to.
+    const redis = new Redis(REDIS_URL);
+    try {
+      const { pageEnds } = layoutHistory(await historyOf(stack, "deep"));
+      expect(pageEnds.length).toBeGreaterThan(1);
+      const lead = await createLiveReader({
+        redis,
+        redisPrefix: stack.config.REDIS_PREFIX,
+        cap: stack.config.SCORE_CAP,
+        thresholds: stack.config.STAGE_THRESHOLDS,
+      }).leadWithTail("deep");
+      expect(lead?.pageEnds).toEqual(pageEnds);
+    } finally {
+      redis.disconnect();
+    }
 
     // Older than every event of the lead: before all its pages.
     await stack.send(events.slice(180));

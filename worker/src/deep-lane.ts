@@ -39,6 +39,7 @@ import {
 } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { createPageCache } from "./page-cache.ts";
 import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -59,6 +60,8 @@ export interface DeepLaneOptions extends LiveWriterOptions {
 export interface DeepLaneStats {
   /** Leads the lane committed, by whether the pass read MongoDB for them. */
   folded: { memory: number; pages: number; rescan: number };
+  /** History pages a pass needed, by where they came from. */
+  pagesRead: { memory: number; store: number };
   passes: number;
   /** Leads waiting at the last look. */
   waiting: number;
@@ -80,7 +83,12 @@ export function createDeepLane(options: DeepLaneOptions) {
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const token = randomUUID();
-  const stats: DeepLaneStats = { folded: { memory: 0, pages: 0, rescan: 0 }, passes: 0, waiting: 0 };
+  const stats: DeepLaneStats = {
+    folded: { memory: 0, pages: 0, rescan: 0 },
+    pagesRead: { memory: 0, store: 0 },
+    passes: 0,
+    waiting: 0,
+  };
   let running: Promise<void> | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
@@ -192,16 +200,31 @@ export function createDeepLane(options: DeepLaneOptions) {
         stored.set(doc.lead_id, list);
       }
     }
+    // Older history: from the page cache, and from MongoDB for the pages it does not hold (one query for all).
     const folded = new Map<string, ScorableEvent[]>();
-    const pageIds = [...needPages, ...needRescan].flatMap((id) => owned.get(id)?.lead?.pages ?? []);
+    const cache = options.pageCache ?? createPageCache(0);
     pageContents = new Map();
-    if (pageIds.length > 0) {
-      const docs = await pages.find({ _id: { $in: pageIds } }).toArray();
-      for (const doc of docs) {
-        pageContents.set(doc._id, doc.entries);
-        const list = folded.get(doc.lead_id) ?? [];
-        for (const entry of decodePage(doc.lead_id, doc.entries, cap)) list.push(entryEvent(entry));
-        folded.set(doc.lead_id, list);
+    const missing: string[] = [];
+    const take = (leadId: string, id: string, page: { encoded: string; events: ScorableEvent[] }) => {
+      pageContents.set(id, page.encoded);
+      const list = folded.get(leadId) ?? [];
+      list.push(...page.events);
+      folded.set(leadId, list);
+    };
+    for (const leadId of [...needPages, ...needRescan]) {
+      for (const id of owned.get(leadId)?.lead?.pages ?? []) {
+        const page = cache.get(id);
+        if (page) take(leadId, id, page);
+        else missing.push(id);
+      }
+    }
+    stats.pagesRead.memory += pageContents.size;
+    if (missing.length > 0) {
+      stats.pagesRead.store += missing.length;
+      for (const doc of await pages.find({ _id: { $in: missing } }).toArray()) {
+        const entries = decodePage(doc.lead_id, doc.entries, cap);
+        cache.put(doc._id, doc.entries, entries);
+        take(doc.lead_id, doc._id, { encoded: doc.entries, events: entries.map(entryEvent) });
       }
     }
     const plans = new Map(inMemory);
@@ -226,7 +249,13 @@ export function createDeepLane(options: DeepLaneOptions) {
         written_at: written,
       })),
     );
-    if (newPages.length > 0) await insertNew(pages, newPages);
+    if (newPages.length > 0) {
+      await insertNew(pages, newPages);
+      const written = new Map(newPages.map((doc) => [doc._id, doc.entries]));
+      for (const next of plans.values()) {
+        for (const page of next.newPages) options.pageCache?.put(page.id, written.get(page.id) ?? "", page.entries);
+      }
+    }
     const updates: ScoreUpdate[] = [];
     const commits: LeadCommit[] = [];
     for (const [id, next] of plans) {

@@ -115,6 +115,12 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
         ...Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0 }).map(
           ([read, count]) => `leadscore_worker_deep_lane_folded_total{read="${read}"} ${count}`,
         ),
+        "# HELP leadscore_worker_deep_lane_pages_read_total History pages the deep lane folded, by where it read them: " +
+          "this process's page cache (memory) or MongoDB (store).",
+        "# TYPE leadscore_worker_deep_lane_pages_read_total counter",
+        ...Object.entries(deep?.pagesRead ?? { memory: 0, store: 0 }).map(
+          ([from, count]) => `leadscore_worker_deep_lane_pages_read_total{from="${from}"} ${count}`,
+        ),
         "# HELP leadscore_worker_deep_lane_waiting Leads waiting for the deep lane at its last look.",
         "# TYPE leadscore_worker_deep_lane_waiting gauge",
         `leadscore_worker_deep_lane_waiting ${deep?.waiting ?? 0}`,

@@ -40,6 +40,7 @@ import {
 } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import type { PageCache } from "./page-cache.ts";
 import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatch } from "./rules-cache.ts";
 import { insertNew } from "./store.ts";
@@ -57,6 +58,8 @@ export interface LiveWriterOptions {
   encodeUpdates(updates: ScoreUpdate[]): Map<string, [string, Buffer][]>;
   log: Logger;
   now?: () => number;
+  /** Pages this process wrote or read (shared by the scorer and the deep lane). */
+  pageCache?: PageCache;
 }
 
 export interface ScorerOptions extends LiveWriterOptions {
@@ -186,16 +189,15 @@ export function createScorer(options: ScorerOptions) {
 
   async function writePages(leadId: string, next: NextState, at: Date): Promise<void> {
     if (next.newPages.length === 0) return;
-    await insertNew(
-      pages,
-      next.newPages.map((page) => ({
-        _id: page.id,
-        lead_id: leadId,
-        n: page.n,
-        entries: encodePage(page.entries),
-        written_at: at,
-      })),
-    );
+    const docs = next.newPages.map((page) => ({
+      _id: page.id,
+      lead_id: leadId,
+      n: page.n,
+      entries: encodePage(page.entries),
+      written_at: at,
+    }));
+    await insertNew(pages, docs);
+    next.newPages.forEach((page, index) => options.pageCache?.put(page.id, docs[index]?.entries ?? "", page.entries));
   }
 
   /** One round over the given leads; returns the leads to plan again (lost compare-and-sets). */

@@ -25,6 +25,7 @@ import { createBatcher } from "./batcher.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
+import { createPageCache } from "./page-cache.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, generationIsCurrent } from "./rebuild.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
@@ -178,6 +179,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         generation: () => generation,
         cap: config.SCORE_CAP,
         thresholds: config.STAGE_THRESHOLDS,
+        pageCache: createPageCache(),
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };

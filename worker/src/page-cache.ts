@@ -1,0 +1,48 @@
+// History pages this process wrote or read, by id. A page is never changed once written (a refold writes new pages
+// under new ids), so a cached page is always right, and the deep lane folds a lead's older history from memory
+// instead of reading `history_pages` — a collection scan on FerretDB, whatever the number of ids asked for.
+import type { ScorableEvent } from "@leadscore/contracts";
+import { entryEvent, type LiveEntry } from "@leadscore/live";
+
+export interface CachedPage {
+  /** The page's entries as stored (`encodePage`), to tell whether a refold left the page unchanged. */
+  encoded: string;
+  /** The page's events, with their points as first scored. */
+  events: ScorableEvent[];
+}
+
+export interface PageCache {
+  get(id: string): CachedPage | undefined;
+  put(id: string, encoded: string, entries: readonly LiveEntry[]): void;
+  /** Pages held, and the entries in them. */
+  readonly size: { pages: number; entries: number };
+}
+
+/** Least recently used pages go first once the cache holds more than `maxEntries` entries. */
+export function createPageCache(maxEntries = 400_000): PageCache {
+  const pages = new Map<string, CachedPage>();
+  const size = { pages: 0, entries: 0 };
+  return {
+    size,
+    get(id) {
+      const page = pages.get(id);
+      if (page) {
+        pages.delete(id);
+        pages.set(id, page);
+      }
+      return page;
+    },
+    put(id, encoded, entries) {
+      if (pages.has(id)) return;
+      pages.set(id, { encoded, events: entries.map(entryEvent) });
+      size.pages += 1;
+      size.entries += entries.length;
+      for (const [oldest, page] of pages) {
+        if (size.entries <= maxEntries) break;
+        pages.delete(oldest);
+        size.pages -= 1;
+        size.entries -= page.events.length;
+      }
+    },
+  };
+}

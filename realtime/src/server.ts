@@ -41,11 +41,14 @@ export const TOO_MANY_CONNECTIONS = "too many connections from this address";
 export const TOO_MANY_SUBSCRIPTIONS = "too many subscriptions on this socket";
 export const ORIGIN_NOT_ALLOWED = "origin not allowed";
 export const TOO_MANY_SUBSCRIBES_IN_FLIGHT = "too many subscribes in flight";
-/**
- * Subscribe/unsubscribe requests of one socket running at once; the rest wait in arrival order, at most
- * MAX_SUBSCRIPTIONS_PER_SOCKET of them, so a dashboard renewing all its rooms after a reconnect always fits.
- */
+/** Subscribe/unsubscribe requests of one socket running at once. */
 export const SUBSCRIBES_IN_FLIGHT = 4;
+/**
+ * Requests of one socket waiting behind those; any more are answered at once with TOO_MANY_SUBSCRIBES_IN_FLIGHT, so
+ * a burst costs the server the parse and the answer of each message, and every answer comes within a few snapshot
+ * reads. The dashboard sends at most SUBSCRIBES_IN_FLIGHT at a time and sends a refused one again.
+ */
+export const SUBSCRIBES_WAITING = 16;
 
 export interface RealtimeServerOptions {
   /** Where snapshots and the leaderboard are read (default: the live state in Redis); tests may pace it. */
@@ -161,7 +164,7 @@ export function createRealtimeServer(
     );
 
     // Subscribes and unsubscribes share one queue, so they take effect in the order the client sent them.
-    const requests = createRequestQueue(SUBSCRIBES_IN_FLIGHT, config.MAX_SUBSCRIPTIONS_PER_SOCKET);
+    const requests = createRequestQueue(SUBSCRIBES_IN_FLIGHT, SUBSCRIBES_WAITING);
     socket.on("disconnect", () => requests.drop());
     const queue = (ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>) => {
       if (!requests.push(() => answer(ack, handle))) reply(ack, { ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT });

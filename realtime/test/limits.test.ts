@@ -6,6 +6,7 @@ import {
   allowedOrigins,
   ORIGIN_NOT_ALLOWED,
   SUBSCRIBES_IN_FLIGHT,
+  SUBSCRIBES_WAITING,
   TOO_MANY_CONNECTIONS,
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
   TOO_MANY_SUBSCRIPTIONS,
@@ -107,22 +108,25 @@ describe("when one socket sends subscribes faster than they are answered", () =>
   });
   afterAll(() => cluster.stop());
 
-  it("runs a few at once, queues up to the subscription limit and refuses the rest at once", async () => {
+  it("runs a few at once, queues a few more and refuses the rest at once", async () => {
     hold();
     const socket = cluster.connect(0);
     await connected(socket);
-    const acks = Array.from({ length: 20 }, (_, i) => subscribe(socket, `burst-${i}`));
+    const queued = SUBSCRIBES_IN_FLIGHT + SUBSCRIBES_WAITING;
+    const acks = Array.from({ length: queued + 10 }, (_, i) => subscribe(socket, `burst-${i}`));
     await eventually(async () => started.length === SUBSCRIBES_IN_FLIGHT);
-    // 4 running, 8 waiting: the 13th and later are refused while the first reads are still held.
-    const refused = await Promise.all(acks.slice(12));
+    // 4 running, 16 waiting: the 21st and later are refused while the first reads are still held.
+    const refused = await Promise.all(acks.slice(queued));
     expect(refused).toEqual(refused.map(() => ({ ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT })));
     expect(started).toEqual(["burst-0", "burst-1", "burst-2", "burst-3"]);
 
     release();
-    const answered = await Promise.all(acks.slice(0, 12));
-    // In order: the first 8 fill the socket's subscription limit, the next 4 are over it.
+    const answered = await Promise.all(acks.slice(0, queued));
+    // In order: the first 8 fill the socket's subscription limit, the rest are over it.
     expect(answered.slice(0, 8)).toEqual(Array.from({ length: 8 }, () => ({ ok: true })));
-    expect(answered.slice(8)).toEqual(Array.from({ length: 4 }, () => ({ ok: false, error: TOO_MANY_SUBSCRIPTIONS })));
+    expect(answered.slice(8)).toEqual(
+      Array.from({ length: queued - 8 }, () => ({ ok: false, error: TOO_MANY_SUBSCRIPTIONS })),
+    );
     socket.disconnect();
   });
 
@@ -149,7 +153,7 @@ describe("when one socket subscribes to 1,000 leads at once", () => {
   });
   afterAll(() => cluster.stop());
 
-  it("acknowledges every one and sends each known lead's snapshot, from Redis alone", async () => {
+  it("answers every one at once, serves a few and refuses the rest; sent a few at a time, all get their snapshot", async () => {
     for (let i = 0; i < 1_000; i += 100) {
       await Promise.all(
         Array.from({ length: 100 }, (_, j) =>
@@ -160,8 +164,19 @@ describe("when one socket subscribes to 1,000 leads at once", () => {
     const socket = cluster.connect(0);
     const snapshots = record(socket, "score_update");
     await connected(socket);
-    const acks = await Promise.all(Array.from({ length: 1_000 }, (_, i) => subscribe(socket, `many-${i}`)));
-    expect(acks.filter((ack) => ack.ok)).toHaveLength(1_000);
+    const burst = await Promise.all(Array.from({ length: 1_000 }, (_, i) => subscribe(socket, `many-${i}`)));
+    expect(burst.filter((ack) => ack.ok)).toHaveLength(SUBSCRIBES_IN_FLIGHT + SUBSCRIBES_WAITING);
+    expect(burst.filter((ack) => ack.error === TOO_MANY_SUBSCRIBES_IN_FLIGHT)).toHaveLength(
+      1_000 - SUBSCRIBES_IN_FLIGHT - SUBSCRIBES_WAITING,
+    );
+    // As the dashboard does: at most SUBSCRIBES_IN_FLIGHT awaiting their answer.
+    const refused = Array.from({ length: 1_000 }, (_, i) => `many-${i}`).filter((_, i) => !burst[i]?.ok);
+    for (let from = 0; from < refused.length; from += SUBSCRIBES_IN_FLIGHT) {
+      const acks = await Promise.all(
+        refused.slice(from, from + SUBSCRIBES_IN_FLIGHT).map((id) => subscribe(socket, id)),
+      );
+      expect(acks.every((ack) => ack.ok)).toBe(true);
+    }
     const leads = snapshots.map((entry) => (entry.payload as ScoreUpdate).lead_id).sort();
     expect(leads).toEqual(Array.from({ length: 100 }, (_, i) => `many-${i * 10}`).sort());
     // Another socket is served at once meanwhile.

@@ -1,7 +1,7 @@
 // Test doubles for the two things the dashboard talks to: a Socket.io socket (driven by the test) and the HTTP API.
 import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
 import { vi } from "vitest";
-import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem } from "../src/lib/api.ts";
+import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScorePoint } from "../src/lib/api.ts";
 import { createRealtime, type RealtimeSocket } from "../src/lib/realtime.ts";
 
 type Listener = (...args: never[]) => void;
@@ -16,9 +16,27 @@ export class FakeSocket implements RealtimeSocket {
     return this;
   }
 
-  emit(event: "subscribe" | "unsubscribe", request: SubscribeRequest) {
+  emit(
+    event: "subscribe" | "unsubscribe",
+    request: SubscribeRequest,
+    ack?: (result: { ok: boolean; error?: string }) => void,
+  ) {
     this.sent.push({ event, request });
+    // The server answers every request; a test may hold the answers back to see the client wait for them.
+    if (ack) {
+      if (this.holdAnswers) this.held.push(ack);
+      else ack({ ok: true });
+    }
     return this;
+  }
+
+  /** Whether answers to requests are held (see `answer`). */
+  holdAnswers = false;
+  held: ((result: { ok: boolean; error?: string }) => void)[] = [];
+
+  /** Answers the oldest held request. */
+  answer(result: { ok: boolean; error?: string } = { ok: true }) {
+    this.held.shift()?.(result);
   }
 
   /** How many times the app asked to connect. */
@@ -135,6 +153,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     listLeads: vi.fn<Api["listLeads"]>(async () => page<Lead>([])),
     getLead: vi.fn<Api["getLead"]>(async (id) => lead({ _id: id })),
     leadHistory: vi.fn<Api["leadHistory"]>(async () => page<HistoryItem>([])),
+    leadSeries: vi.fn<Api["leadSeries"]>(async (): Promise<ScorePoint[]> => []),
     leaderboard: vi.fn<Api["leaderboard"]>(async () => []),
     eventTypes: vi.fn<Api["eventTypes"]>(async () => [
       { value: "email_open", label: "Email Open", points: 10 },

@@ -20,6 +20,28 @@ describe("the realtime connection", () => {
     ]);
   });
 
+  it("has at most a few requests awaiting the server's answer, and sends one refused as too many again", () => {
+    vi.useFakeTimers();
+    try {
+      const { socket, realtime } = fakeRealtime();
+      socket.holdAnswers = true;
+      for (const id of ["a", "b", "c", "d", "e", "f"]) realtime.subscribe(id);
+      expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d"]);
+      socket.answer({ ok: false, error: "too many subscribes in flight" });
+      expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d", "e"]);
+      socket.answer();
+      socket.answer();
+      socket.answer();
+      socket.answer();
+      expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d", "e", "f"]);
+      vi.advanceTimersByTime(1_000);
+      // The refused one went out again after a pause.
+      expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d", "e", "f", "a"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("joins the rooms again after a reconnect", () => {
     const { socket, realtime } = fakeRealtime();
     realtime.subscribe("a");

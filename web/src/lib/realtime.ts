@@ -14,7 +14,11 @@ export interface RealtimeSocket {
   on(event: "connect_error", listener: (error: Error) => void): unknown;
   on(event: "score_update", listener: (update: ScoreUpdate) => void): unknown;
   on(event: "leaderboard", listener: (update: LeaderboardUpdate) => void): unknown;
-  emit(event: "subscribe" | "unsubscribe", request: SubscribeRequest): unknown;
+  emit(
+    event: "subscribe" | "unsubscribe",
+    request: SubscribeRequest,
+    ack?: (result: { ok: boolean; error?: string }) => void,
+  ): unknown;
   connect(): unknown;
   disconnect(): unknown;
 }
@@ -28,6 +32,14 @@ export interface Realtime {
   close(): void;
 }
 
+/** Subscribe/unsubscribe requests awaiting the server's answer at once: the server runs a few per socket. */
+export const REQUESTS_IN_FLIGHT = 4;
+/** The server's answer when a socket has more requests waiting than it queues; such a request is sent again. */
+const TOO_MANY_IN_FLIGHT = "too many subscribes in flight";
+const RETRY_MS = 250;
+/** A request whose answer never comes (a server without acknowledgements) stops holding its slot after this. */
+const ANSWER_TIMEOUT_MS = 5_000;
+
 export function createRealtime(
   socket: RealtimeSocket,
   options: {
@@ -40,9 +52,39 @@ export function createRealtime(
   const scoreListeners = new Set<(update: ScoreUpdate) => void>();
   const leaderboardListeners = new Set<(update: LeaderboardUpdate) => void>();
 
+  // Requests go out at most REQUESTS_IN_FLIGHT at a time, in order, so renewing a page of rooms never floods the
+  // server; one it refuses for being too many goes out again a moment later.
+  const outbox: { event: "subscribe" | "unsubscribe"; leadId: string }[] = [];
+  let inFlight = 0;
+  const pump = () => {
+    while (inFlight < REQUESTS_IN_FLIGHT && outbox.length > 0 && socket.connected) {
+      const request = outbox.shift() as (typeof outbox)[number];
+      inFlight += 1;
+      let answered = false;
+      const done = (result?: { ok: boolean; error?: string }) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        inFlight -= 1;
+        if (result?.error === TOO_MANY_IN_FLIGHT) setTimeout(() => send(request.event, request.leadId), RETRY_MS);
+        pump();
+      };
+      const timer = setTimeout(done, ANSWER_TIMEOUT_MS);
+      socket.emit(request.event, { lead_id: request.leadId }, done);
+    }
+  };
+  const send = (event: "subscribe" | "unsubscribe", leadId: string) => {
+    // A request made moot by a later one (a subscribe already released, or the reverse) is not sent.
+    if ((event === "subscribe") !== rooms.has(leadId)) return;
+    outbox.push({ event, leadId });
+    pump();
+  };
+
   socket.on("connect", () => {
     status.value = "live";
-    for (const leadId of rooms.keys()) socket.emit("subscribe", { lead_id: leadId });
+    outbox.length = 0;
+    inFlight = 0;
+    for (const leadId of rooms.keys()) send("subscribe", leadId);
   });
   socket.on("disconnect", (reason) => {
     status.value = "offline";
@@ -76,7 +118,7 @@ export function createRealtime(
       const count = rooms.get(leadId) ?? 0;
       rooms.set(leadId, count + 1);
       // While disconnected nothing is sent: the `connect` handler joins every counted room.
-      if (count === 0 && socket.connected) socket.emit("subscribe", { lead_id: leadId });
+      if (count === 0 && socket.connected) send("subscribe", leadId);
       let released = false;
       return () => {
         if (released) return;
@@ -87,7 +129,7 @@ export function createRealtime(
           return;
         }
         rooms.delete(leadId);
-        if (socket.connected) socket.emit("unsubscribe", { lead_id: leadId });
+        if (socket.connected) send("unsubscribe", leadId);
       };
     },
     close() {

@@ -39,7 +39,7 @@ describe("when MongoDB cannot answer at all", () => {
     return response;
   };
 
-  it("still serves the leaderboard, lists, a lead with its rank, stats and a history's first page", async () => {
+  it("still serves the leaderboard, lists, a lead with its rank, stats, a history's first page and a score series", async () => {
     expect(((await (await ok("/api/leads/leaderboard")).json()) as { _id: string }[]).map((lead) => lead._id)).toEqual([
       "deep",
       "ana",
@@ -57,6 +57,8 @@ describe("when MongoDB cannot answer at all", () => {
     const history = (await (await ok("/api/leads/deep/history")).json()) as { event_id: string }[];
     expect(history[0]?.event_id).toBe("deep-e0159");
     await ok("/api/leads/deep/history?order=desc&limit=60");
+    const series = (await (await ok("/api/leads/deep/series")).json()) as { points: { score: number }[] };
+    expect(series.points.at(-1)?.score).toBe(800);
   });
 
   it("answers 503 only for the reads that do go to MongoDB: older history and profile search", async () => {

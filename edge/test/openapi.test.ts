@@ -63,6 +63,7 @@ describe("the OpenAPI document", () => {
         "GET /api/leads/leaderboard",
         "GET /api/leads/{id}",
         "GET /api/leads/{id}/history",
+        "GET /api/leads/{id}/series",
         "GET /api/rules",
         "POST /api/rules",
         "PUT /api/rules/{id}",

@@ -1,4 +1,4 @@
-// Reads (leads, history, leaderboard, rules, event types) need a read token or the admin token; a write key — public
+// Reads (leads, history, score series, leaderboard, rules, event types) need a read token or the admin token; a write key — public
 // by design — never reads. `/metrics` needs METRICS_TOKEN when one is set. Health, the API description and the
 // dashboard's files stay open.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -17,6 +17,7 @@ const READ_PATHS = [
   "/api/leads/leaderboard",
   "/api/leads/reader",
   "/api/leads/reader/history",
+  "/api/leads/reader/series",
   "/api/rules",
   "/api/events/event-types",
 ];

@@ -57,6 +57,19 @@ describe("when the API answers", () => {
     expect(await api.listLeads({ limit: 1 })).toEqual({ items: [{ _id: "a" }], total: 42, next: "n1" });
   });
 
+  it("reads a lead's score series and returns its points", async () => {
+    const paths: string[] = [];
+    const points = [{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }];
+    const api = createApi({
+      fetch: async (input) => {
+        paths.push(String(input));
+        return new Response(JSON.stringify({ points }), { status: 200 });
+      },
+    });
+    expect(await api.leadSeries("lead/1")).toEqual(points);
+    expect(paths).toEqual(["/api/leads/lead%2F1/series"]);
+  });
+
   it("sends the write key as a bearer token with a JSON body", async () => {
     let seen: Request | null = null;
     const api = createApi({
@@ -128,10 +141,11 @@ describe("when reads carry an access token", () => {
     await api.listLeads({});
     await api.getLead("l1");
     await api.leadHistory("l1", {});
+    await api.leadSeries("l1");
     await api.leaderboard();
     await api.eventTypes();
     await api.listRules();
-    expect(seen.map((request) => request.headers.get("authorization"))).toEqual(Array(6).fill("Bearer read-1"));
+    expect(seen.map((request) => request.headers.get("authorization"))).toEqual(Array(7).fill("Bearer read-1"));
 
     seen.length = 0;
     await api.submitEvent({ lead_id: "l1", event_type: "purchase" }, "write-1");

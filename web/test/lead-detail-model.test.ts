@@ -5,14 +5,18 @@ import { ApiRequestError } from "../src/lib/api.ts";
 import { fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
 
 describe("the chart points", () => {
-  it("run oldest first by event time, then event id", () => {
+  it("run oldest first by event time, keeping the series' order at one instant", () => {
     const points = chartPoints([
-      historyItem({ event_id: "c", timestamp: "2025-01-01T12:00:00Z", score: 30 }),
-      historyItem({ event_id: "b", timestamp: "2025-01-01T11:00:00Z", score: 20, late: true }),
-      historyItem({ event_id: "a", timestamp: "2025-01-01T11:00:00Z", score: 10 }),
+      { timestamp: "2025-01-01T11:00:00Z", score: 10 },
+      { timestamp: "2025-01-01T11:00:00Z", score: 20 },
+      { timestamp: "2025-01-01T12:00:00Z", score: 30 },
+      { timestamp: "not a time", score: 99 },
     ]);
-    expect(points.map((point) => point.score)).toEqual([10, 20, 30]);
-    expect(points[1]?.late).toBe(true);
+    expect(points).toEqual([
+      { t: Date.parse("2025-01-01T11:00:00Z"), score: 10 },
+      { t: Date.parse("2025-01-01T11:00:00Z"), score: 20 },
+      { t: Date.parse("2025-01-01T12:00:00Z"), score: 30 },
+    ]);
   });
 });
 
@@ -51,6 +55,105 @@ describe("the lead detail model", () => {
     expect(api.leadHistory).toHaveBeenCalledWith("lead-1", { order: "desc", limit: 50 });
     expect(model.hasMore.value).toBe(true);
     expect(socket.sent).toContainEqual({ event: "subscribe", request: { lead_id: "lead-1" } });
+  });
+
+  it("charts the lead's score series, not the history entries it has loaded", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 40, event_count: 300 }));
+    api.leadHistory.mockResolvedValue(page([historyItem({ event_id: "e300", score: 40 })], null, "older"));
+    api.leadSeries.mockResolvedValue([
+      { timestamp: "2025-01-01T00:50:00.000Z", score: 250 },
+      { timestamp: "2025-01-01T01:40:00.000Z", score: 120 },
+      { timestamp: "2025-01-01T05:00:00.000Z", score: 40 },
+    ]);
+    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    expect(model.pointsStatus.value).toBe("loading");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.leadSeries).toHaveBeenCalledWith("lead-1");
+    expect(model.pointsStatus.value).toBe("ready");
+    expect(model.points.value.map((point) => point.score)).toEqual([250, 120, 40]);
+    expect(model.sampled.value).toBe(true);
+  });
+
+  it("does not call a series sampled when it has a point for every event", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 15, event_count: 2 }));
+    api.leadSeries.mockResolvedValue([
+      { timestamp: "2025-01-01T10:00:00.000Z", score: 5 },
+      { timestamp: "2025-01-01T10:01:00.000Z", score: 15 },
+    ]);
+    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.points.value).toHaveLength(2);
+    expect(model.sampled.value).toBe(false);
+  });
+
+  it("re-reads the score series after a live change of the lead", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5, event_count: 1 }));
+    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.points.value.map((point) => point.score)).toEqual([5]);
+
+    // A late event: it lands before the newest one and raises every score after it.
+    api.leadSeries.mockResolvedValueOnce([
+      { timestamp: "2025-01-01T09:00:00.000Z", score: 100 },
+      { timestamp: "2025-01-01T10:00:00.000Z", score: 105 },
+    ]);
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e0", current_score: 105, delta: 100 }));
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e2", current_score: 105, delta: 0 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(api.leadSeries).toHaveBeenCalledTimes(2);
+    expect(model.points.value.map((point) => point.score)).toEqual([100, 105]);
+
+    api.leadSeries.mockClear();
+    socket.scoreUpdate(scoreUpdate({ lead_id: "other", current_score: 999 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(api.leadSeries).not.toHaveBeenCalled();
+  });
+
+  it("keeps the chart it shows when a re-read of the series fails, and says so when the first read does", async () => {
+    const api = fakeApi();
+    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
+    const { socket, realtime } = fakeRealtime();
+    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    api.leadSeries.mockRejectedValueOnce(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", current_score: 15 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(model.pointsStatus.value).toBe("ready");
+    expect(model.points.value.map((point) => point.score)).toEqual([5]);
+
+    const failing = fakeApi();
+    failing.leadSeries.mockRejectedValue(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
+    const other = createLeadDetailModel({ api: failing, realtime: fakeRealtime().realtime }, "lead-2");
+    other.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(other.pointsStatus.value).toBe("error");
+    expect(other.pointsError.value).toBe("try again");
+  });
+
+  it("shows the newest series when reads overlap", async () => {
+    const api = fakeApi();
+    let answerFirst: (points: { timestamp: string; score: number }[]) => void = () => undefined;
+    api.leadSeries.mockReturnValueOnce(
+      new Promise((resolve) => {
+        answerFirst = resolve;
+      }),
+    );
+    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 50 }]);
+    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    model.activate();
+    await model.reload();
+    answerFirst([{ timestamp: "2025-01-01T09:00:00.000Z", score: 10 }]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.points.value.map((point) => point.score)).toEqual([50]);
   });
 
   it("re-reads the lead after a live change, so its rank follows the new score", async () => {

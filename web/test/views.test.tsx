@@ -119,10 +119,15 @@ describe("the lead page", () => {
         email: "ada@example.com",
         current_score: 115,
         stage: "warm",
+        event_count: 2,
         rank: 7,
         rank_of: 1234,
       }),
     );
+    api.leadSeries.mockResolvedValue([
+      { timestamp: "2025-01-01T09:00:00.000Z", score: 105 },
+      { timestamp: "2025-01-01T10:00:00.000Z", score: 115 },
+    ]);
     api.leadHistory.mockResolvedValue(
       page([
         historyItem({
@@ -154,7 +159,30 @@ describe("the lead page", () => {
     expect(items).toHaveLength(2);
     expect(within(items[1] as HTMLElement).getByText("late")).toBeTruthy();
     expect(within(items[1] as HTMLElement).getByText("purchase +100")).toBeTruthy();
-    expect(screen.getByRole("img").getAttribute("aria-label")).toMatch(/2 events.*score now 115/);
+    await waitFor(() => expect(screen.getByRole("img").getAttribute("aria-label")).toMatch(/2 events.*score now 115/));
+    expect(screen.getByText("Score after each event, by event time.")).toBeTruthy();
+  });
+
+  it("charts a long history from its sampled series and says so", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 40, event_count: 5000 }));
+    api.leadSeries.mockResolvedValue([
+      { timestamp: "2025-01-01T00:50:00.000Z", score: 250 },
+      { timestamp: "2025-01-02T00:00:00.000Z", score: 700 },
+      { timestamp: "2025-01-03T00:00:00.000Z", score: 40 },
+    ]);
+    setup(api);
+    const chart = await screen.findByRole("img");
+    expect(chart.getAttribute("aria-label")).toMatch(/3 points.*score now 40, highest plotted 700/);
+    expect(screen.getByText(/sampled over older ones/)).toBeTruthy();
+  });
+
+  it("offers a retry when the chart cannot be read", async () => {
+    const api = fakeApi();
+    api.leadSeries.mockRejectedValue(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "Redis is unavailable"));
+    setup(api);
+    expect(await screen.findByText("The chart could not be loaded.")).toBeTruthy();
+    expect(screen.getByText("Redis is unavailable")).toBeTruthy();
   });
 
   it("says when the lead has no events yet", async () => {

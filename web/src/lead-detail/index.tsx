@@ -170,9 +170,15 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
           <section class="panel" aria-labelledby="chart-title">
             <h2 id="chart-title">Score over time</h2>
             {model.points.value.length > 0 ? (
-              <ScoreChart points={model.points.value} />
-            ) : model.historyStatus.value === "loading" ? (
+              <ScoreChart points={model.points.value} sampled={model.sampled.value} />
+            ) : model.pointsStatus.value === "loading" ? (
               <Loading label="Loading the chart…" />
+            ) : model.pointsStatus.value === "error" ? (
+              <ErrorState
+                title="The chart could not be loaded."
+                message={model.pointsError.value}
+                onRetry={() => void model.reload()}
+              />
             ) : (
               <Empty>
                 <p>The chart appears with the first scored event.</p>

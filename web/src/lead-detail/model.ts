@@ -1,7 +1,8 @@
-// One lead: its profile, its score history (newest first, paged) and live changes through the lead's room.
+// One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
+// paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
-import { type Api, ApiRequestError, type HistoryItem, type RankedLead } from "../lib/api.ts";
+import { type Api, ApiRequestError, type HistoryItem, type RankedLead, type ScorePoint } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const HISTORY_PAGE = 50;
@@ -12,26 +13,20 @@ const RELOAD_DELAY_MS = 250;
 const NEW_ENTRY_MS = 4000;
 
 export type DetailStatus = "loading" | "ready" | "not-found" | "error";
+export type ReadStatus = "loading" | "ready" | "error";
 
 export interface ChartPoint {
   /** Event time, epoch ms. */
   t: number;
   score: number;
-  late: boolean;
 }
 
-/** Points of the score-over-time chart, oldest first, from history entries in any order. */
-export function chartPoints(entries: readonly HistoryItem[]): ChartPoint[] {
-  return entries
-    .map((entry) => ({
-      t: new Date(entry.timestamp).getTime(),
-      score: entry.score,
-      late: entry.late,
-      id: entry.event_id,
-    }))
+/** Points of the score-over-time chart, oldest first, from the lead's score series. */
+export function chartPoints(series: readonly ScorePoint[]): ChartPoint[] {
+  return series
+    .map((point) => ({ t: new Date(point.timestamp).getTime(), score: point.score }))
     .filter((point) => !Number.isNaN(point.t))
-    .sort((a, b) => a.t - b.t || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
-    .map(({ t, score, late }) => ({ t, score, late }));
+    .sort((a, b) => a.t - b.t);
 }
 
 /** Merges a freshly read first page into the entries already shown, newest first, without duplicates. */
@@ -51,7 +46,12 @@ export interface LeadDetailModel {
   readonly historyError: ReadonlySignal<string | null>;
   readonly hasMore: ReadonlySignal<boolean>;
   readonly loadingMore: ReadonlySignal<boolean>;
+  /** The chart: the lead's whole history from its score series, re-read after each of its live changes. */
   readonly points: ReadonlySignal<ChartPoint[]>;
+  readonly pointsStatus: ReadonlySignal<ReadStatus>;
+  readonly pointsError: ReadonlySignal<string | null>;
+  /** The lead has more events than the chart has points: older events are sampled, not each shown. */
+  readonly sampled: ReadonlySignal<boolean>;
   /** Event ids that arrived live a moment ago. */
   readonly fresh: ReadonlySignal<ReadonlySet<string>>;
   /** The last live change, for the page's announcement. */
@@ -62,21 +62,29 @@ export interface LeadDetailModel {
 }
 
 export function createLeadDetailModel(
-  deps: { api: Pick<Api, "getLead" | "leadHistory">; realtime: Realtime; announce?: (text: string) => void },
+  deps: {
+    api: Pick<Api, "getLead" | "leadHistory" | "leadSeries">;
+    realtime: Realtime;
+    announce?: (text: string) => void;
+  },
   id: string,
 ): LeadDetailModel {
   const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
   const status = signal<DetailStatus>("loading", { name: "lead.status" });
   const error = signal<string | null>(null, { name: "lead.error" });
   const history = signal<HistoryItem[]>([], { name: "lead.history" });
-  const historyStatus = signal<"loading" | "ready" | "error">("loading", { name: "lead.historyStatus" });
+  const historyStatus = signal<ReadStatus>("loading", { name: "lead.historyStatus" });
   const historyError = signal<string | null>(null, { name: "lead.historyError" });
   const cursor = signal<string | null>(null, { name: "lead.cursor" });
   const loadingMore = signal(false, { name: "lead.loadingMore" });
   const fresh = signal<ReadonlySet<string>>(new Set(), { name: "lead.fresh" });
   const lastUpdate = signal<ScoreUpdate | null>(null, { name: "lead.lastUpdate" });
+  const points = signal<ChartPoint[]>([], { name: "lead.points" });
+  const pointsStatus = signal<ReadStatus>("loading", { name: "lead.pointsStatus" });
+  const pointsError = signal<string | null>(null, { name: "lead.pointsError" });
   let reloadTimer: ReturnType<typeof setTimeout> | null = null;
   let sequence = 0;
+  let seriesSequence = 0;
 
   async function loadLead(quiet: boolean) {
     if (!quiet) status.value = "loading";
@@ -121,6 +129,27 @@ export function createLeadDetailModel(
     }
   }
 
+  /** Reads the score series again: the newest read wins, and a quiet one keeps the chart shown when it fails. */
+  async function loadSeries(quiet: boolean) {
+    const mine = ++seriesSequence;
+    if (!quiet) pointsStatus.value = "loading";
+    try {
+      const series = await deps.api.leadSeries(id);
+      if (mine !== seriesSequence) return;
+      batch(() => {
+        points.value = chartPoints(series);
+        pointsStatus.value = "ready";
+        pointsError.value = null;
+      });
+    } catch (failure) {
+      if (mine !== seriesSequence || (quiet && pointsStatus.value === "ready")) return;
+      batch(() => {
+        pointsStatus.value = "error";
+        pointsError.value = (failure as Error).message;
+      });
+    }
+  }
+
   function markFresh(eventId: string) {
     fresh.value = new Set([...fresh.value, eventId]);
     setTimeout(() => {
@@ -151,6 +180,7 @@ export function createLeadDetailModel(
       reloadTimer = null;
       void loadLead(true);
       void loadHistory(true);
+      void loadSeries(true);
     }, RELOAD_DELAY_MS);
   }
 
@@ -164,7 +194,10 @@ export function createLeadDetailModel(
     historyError,
     hasMore: computed(() => cursor.value !== null),
     loadingMore,
-    points: computed(() => chartPoints(history.value)),
+    points,
+    pointsStatus,
+    pointsError,
+    sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
     fresh,
     lastUpdate,
     async loadMore() {
@@ -184,11 +217,12 @@ export function createLeadDetailModel(
       }
     },
     async reload() {
-      await Promise.all([loadLead(false), loadHistory(false)]);
+      await Promise.all([loadLead(false), loadHistory(false), loadSeries(false)]);
     },
     activate() {
       void loadLead(lead.value !== null);
       void loadHistory(history.value.length > 0);
+      void loadSeries(points.value.length > 0);
       const stopUpdates = deps.realtime.onScoreUpdate(onScoreUpdate);
       const release = deps.realtime.subscribe(id);
       return () => {

@@ -15,11 +15,12 @@ export function niceCeiling(value: number): number {
 }
 
 /**
- * The score as a step line over event time: a score holds until the next event changes it. The SVG stretches to
- * any width; strokes and dots keep their size (non-scaling strokes, dots drawn as round line caps), and the labels
+ * The score as a step line over event time: a score holds until the next point changes it. `sampled`: older events
+ * are represented by one point every so many events, so the summary speaks of points, not events. The SVG stretches
+ * to any width; strokes and dots keep their size (non-scaling strokes, dots drawn as round line caps), and the labels
  * are HTML so they stay legible on a phone.
  */
-export function ScoreChart({ points }: { points: ChartPoint[] }) {
+export function ScoreChart({ points, sampled }: { points: ChartPoint[]; sampled: boolean }) {
   const first = points[0];
   const last = points[points.length - 1];
   if (!first || !last) return null;
@@ -42,7 +43,8 @@ export function ScoreChart({ points }: { points: ChartPoint[] }) {
   });
   path += ` H ${WIDTH}`;
 
-  const summary = `Score over time: ${points.length} ${points.length === 1 ? "event" : "events"} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}; score now ${formatInteger(last.score)}, highest ${formatInteger(highest)}.`;
+  const counted = sampled ? "points" : points.length === 1 ? "event" : "events";
+  const summary = `Score over time: ${points.length} ${counted} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}; score now ${formatInteger(last.score)}, highest ${sampled ? "plotted " : ""}${formatInteger(highest)}.`;
   const dot = (point: ChartPoint, index: number) => `M ${x(point, index).toFixed(1)} ${y(point.score).toFixed(1)} h 0`;
   return (
     <figure class="chart">
@@ -60,16 +62,9 @@ export function ScoreChart({ points }: { points: ChartPoint[] }) {
             <line key={score} class="chart-grid" x1={0} x2={WIDTH} y1={y(score)} y2={y(score)} />
           ))}
           <path class="chart-line" d={path} />
-          {points.map((point, index) =>
-            point.late ? (
-              <g key={`${point.t}-${index}`}>
-                <path class="chart-dot chart-dot-late" d={dot(point, index)} />
-                <path class="chart-dot-hole" d={dot(point, index)} />
-              </g>
-            ) : (
-              <path key={`${point.t}-${index}`} class="chart-dot" d={dot(point, index)} />
-            ),
-          )}
+          {points.map((point, index) => (
+            <path key={`${point.t}-${index}`} class="chart-dot" d={dot(point, index)} />
+          ))}
         </svg>
       </div>
       <div class="chart-x" aria-hidden="true">
@@ -77,7 +72,9 @@ export function ScoreChart({ points }: { points: ChartPoint[] }) {
         {span > 0 ? <span>{formatShortTime(last.t)}</span> : null}
       </div>
       <figcaption class="muted">
-        Score after each event, by event time{points.some((point) => point.late) ? "; ringed dots arrived late" : ""}.
+        {sampled
+          ? "Score by event time: after each recent event, and sampled over older ones."
+          : "Score after each event, by event time."}
       </figcaption>
     </figure>
   );

@@ -38,6 +38,13 @@ export interface HistoryItem {
   rule_id?: string | null;
 }
 
+/** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */
+export interface ScorePoint {
+  /** Event time, ISO-8601. */
+  timestamp: string;
+  score: number;
+}
+
 export type RuleItem = Rule & { created_at?: string; updated_at?: string };
 
 export interface EventType {
@@ -151,6 +158,8 @@ export interface Api {
     id: string,
     options: { order?: "asc" | "desc"; limit?: number; cursor?: string | null },
   ): Promise<Page<HistoryItem>>;
+  /** The lead's score over its whole history, oldest first (older events sampled). */
+  leadSeries(id: string): Promise<ScorePoint[]>;
   leaderboard(limit?: number): Promise<LeaderboardEntry[]>;
   eventTypes(): Promise<EventType[]>;
   submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
@@ -244,6 +253,9 @@ export function createApi(options: ApiOptions = {}): Api {
       if (cursor) params.set("cursor", cursor);
       const query = params.toString();
       return page<HistoryItem>(`/api/leads/${encodeURIComponent(id)}/history${query ? `?${query}` : ""}`);
+    },
+    async leadSeries(id) {
+      return (await json<{ points: ScorePoint[] }>(`/api/leads/${encodeURIComponent(id)}/series`)).points;
     },
     async leaderboard(limit = 10) {
       // An array per the contract; `{ top }` (the socket payload's shape) is accepted as well.

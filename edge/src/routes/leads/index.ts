@@ -7,8 +7,9 @@ import { getLeadDoc, getLeadRoute } from "./get.ts";
 import { historyDoc, historyRoute } from "./history.ts";
 import { leaderboardDoc, leaderboardRoute } from "./leaderboard.ts";
 import { listLeadsDoc, listLeadsRoute } from "./list.ts";
+import { seriesDoc, seriesRoute } from "./series.ts";
 
-export const leadDocs = [listLeadsDoc, createLeadDoc, leaderboardDoc, getLeadDoc, historyDoc];
+export const leadDocs = [listLeadsDoc, createLeadDoc, leaderboardDoc, getLeadDoc, historyDoc, seriesDoc];
 
 /**
  * `/api/leads`: every GET needs a read token (after CORS, so a refused browser still reads the 401); the create route
@@ -22,5 +23,6 @@ export function leadRoutes(deps: AppDeps) {
     .route("/", createLeadRoute(deps))
     .route("/", leaderboardRoute(deps))
     .route("/", getLeadRoute(deps))
-    .route("/", historyRoute(deps));
+    .route("/", historyRoute(deps))
+    .route("/", seriesRoute(deps));
 }

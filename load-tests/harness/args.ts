@@ -20,6 +20,8 @@ export interface CliOptions {
   /** Workers of a self-started stack. */
   workers: number;
   scoreCap: number;
+  /** Distinct leads the events spread over, in place of the workload's own number. */
+  leads?: number;
   maxInFlight?: number;
   audit: boolean;
   drainTimeoutSeconds: number;
@@ -46,6 +48,7 @@ scenarios: ${SCENARIO_NAMES.join(", ")}
   --redis-prefix P     the deployment's REDIS_PREFIX (default: $REDIS_PREFIX or leadscore)
   --workers N          workers in the self-started stack (default 1; 0 measures ingestion alone)
   --score-cap N        SCORE_CAP of the stack (default 1000)
+  --leads N            distinct leads the events spread over (default: the workload's, 10,000 for mix)
   --max-in-flight N    concurrent requests before iterations are dropped (default per scenario)
   --drain-timeout D    how long to wait for the queue to drain before the audit (default 120s)
   --no-audit           skip the audit
@@ -153,6 +156,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         break;
       case "--score-cap":
         options.scoreCap = Math.round(positive(flag, value()));
+        break;
+      case "--leads":
+        options.leads = Math.round(positive(flag, value()));
         break;
       case "--max-in-flight":
         options.maxInFlight = Math.round(positive(flag, value()));

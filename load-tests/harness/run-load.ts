@@ -146,8 +146,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
     await warmUp(baseUrl, options.writeKey, runId, live, log);
 
+    const workload =
+      options.leads === undefined
+        ? scenario.workload
+        : { ...scenario.workload, mix: { ...scenario.workload.mix, leads: options.leads } };
     const planner = createRequestPlanner({
-      workload: scenario.workload,
+      workload,
       runId,
       source: "h",
       writeKey: options.writeKey,
@@ -417,7 +421,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         ? `self-started: edge on Deno + ${options.workers} worker(s), Redis prefix ${stack.redisPrefix}, database ${stack.dbName}`
         : "external deployment",
       profile,
-      mix: scenario.workload.mix,
+      mix: workload.mix,
       targets,
       requests: {
         scheduled: result.scheduled,

@@ -22,6 +22,12 @@ describe("the load command line", () => {
     expect(() => parseArgs(["single", "--workers", "1.5"])).toThrow(/whole number/);
   });
 
+  it("spreads the events over the leads asked for, or the workload's own number", () => {
+    expect(parseArgs(["mix", "--leads", "100000"]).leads).toBe(100_000);
+    expect(parseArgs(["mix"]).leads).toBeUndefined();
+    expect(() => parseArgs(["mix", "--leads", "0"])).toThrow(/positive number/);
+  });
+
   it("takes the write key from the environment", () => {
     expect(parseArgs(["single"], { WRITE_KEY: "k1" }).writeKey).toBe("k1");
   });

@@ -15,10 +15,9 @@ import {
   type EventDocument,
   foldScores,
   type HistoryPageDocument,
-  type Logger,
   type ScorableEvent,
   type ScoreUpdate,
-  type StageThresholds,
+  sortKey,
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
@@ -30,16 +29,18 @@ import {
   decodePage,
   encodePage,
   entryEvent,
+  keepPageEnds,
   LEAD_FIELDS,
   type LeadCommit,
-  type LiveKeys,
+  type LiveEntry,
   type LiveLead,
+  PAGE_SIZE,
+  type PageEnd,
   rankKey,
   StaleLiveStateError,
+  TAIL_SPILL_AT,
 } from "@leadscore/live";
-import type { Redis } from "ioredis";
-import type { Db } from "mongodb";
-import { createPageCache } from "./page-cache.ts";
+import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -122,7 +123,13 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   /** Every event of the lead: stored (a rescan) or already folded (pages and tail), plus its waiting list. */
-  function foldAll(leadId: string, owned: Owned, known: ScorableEvent[], pageIds: string[]): NextState {
+  function foldAll(
+    leadId: string,
+    owned: Owned,
+    known: ScorableEvent[],
+    pageIds: string[],
+    stored: CachedPage[],
+  ): NextState {
     const all = new Map<string, ScorableEvent>();
     for (const event of known) if (!all.has(event.event_id)) all.set(event.event_id, event);
     for (const entry of owned.lead?.tail ?? [])
@@ -138,7 +145,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     const ids: string[] = [];
     layout.pages.forEach((page, n) => {
       const kept = pageIds[n];
-      if (kept !== undefined && newPages.length === 0 && pageContents.get(kept) === encodePage(page)) {
+      if (kept !== undefined && newPages.length === 0 && stored[n]?.encoded === encodePage(page)) {
         ids.push(kept);
         return;
       }
@@ -161,8 +168,66 @@ export function createDeepLane(options: DeepLaneOptions) {
     };
   }
 
-  // Contents of the pages read this pass, by id, to tell which pages a refold leaves unchanged.
-  let pageContents = new Map<string, string>();
+  /**
+   * A lead whose waiting events reach back into its pages: the pages wholly before the earliest of them stay as they
+   * are (ids and all), and the fold starts from the state after the last of those — so a late event costs the history
+   * after it, not the lead's whole history.
+   */
+  function foldAfter(leadId: string, owned: Owned, stored: CachedPage[]): NextState {
+    const waiting = owned.list.map((item) => decodeEvent(leadId, item));
+    const earliest = waiting.reduce(
+      (min, event) => (sortKey(event.timestamp, event.event_id) < min ? sortKey(event.timestamp, event.event_id) : min),
+      "~",
+    );
+    let kept = 0;
+    while (kept < stored.length && (stored[kept] as CachedPage).lastKey < earliest) kept += 1;
+    const start = kept > 0 ? (stored[kept - 1] as CachedPage).end : { score: 0, count: 0, reachedAt: null };
+    const all = new Map<string, ScorableEvent>();
+    const add = (event: ScorableEvent) => {
+      if (!all.has(event.event_id)) all.set(event.event_id, event);
+    };
+    for (const page of stored.slice(kept)) for (const event of page.events) add(event);
+    for (const entry of owned.lead?.tail ?? []) add(entryEvent(entry));
+    for (const event of waiting) add(event);
+    const entries = markLate(foldScores([...all.values()], cap, start).history);
+    // Page boundaries are every PAGE_SIZE entries from the first, so the kept pages stay whole.
+    const total = kept * PAGE_SIZE + entries.length;
+    const pageCount = Math.max(kept, total < TAIL_SPILL_AT ? 0 : Math.floor(total / PAGE_SIZE) - 1);
+    const ids = (owned.lead?.pages ?? []).slice(0, kept);
+    const newPages: NextState["newPages"] = [];
+    for (let n = kept; n < pageCount; n += 1) {
+      const id = `${leadId}|${randomUUID().slice(0, 8)}`;
+      newPages.push({ id, n, entries: entries.slice((n - kept) * PAGE_SIZE, (n - kept + 1) * PAGE_SIZE) });
+      ids.push(id);
+    }
+    const tail = entries.slice((pageCount - kept) * PAGE_SIZE);
+    const lastPaged = newPages.at(-1)?.entries.at(-1);
+    const keptEnd = kept > 0 ? (stored[kept - 1] as CachedPage).end : null;
+    const base = lastPaged
+      ? { score: lastPaged.score, count: lastPaged.seq, reachedAt: lastPaged.score_reached_at }
+      : keptEnd
+        ? { score: keptEnd.score, count: keptEnd.count, reachedAt: keptEnd.reachedAt }
+        : { score: 0, count: 0, reachedAt: null };
+    const ends: PageEnd[] = (owned.lead?.pageEnds ?? []).filter(([n]) => n < kept - 1);
+    if (keptEnd) ends.push([kept - 1, keptEnd.timestamp, keptEnd.score]);
+    for (const page of newPages) {
+      const end = page.entries.at(-1) as LiveEntry;
+      ends.push([page.n, end.timestamp, end.score]);
+    }
+    const last = entries.at(-1) ?? null;
+    return {
+      score: last?.score ?? start.score,
+      count: last?.seq ?? start.count,
+      reachedAt: last ? last.score_reached_at : start.reachedAt,
+      lastKey: last?.sort_key ?? null,
+      lastEventAt: last?.timestamp ?? null,
+      tail,
+      base,
+      pages: ids,
+      pageEnds: keepPageEnds(ends, pageCount),
+      newPages,
+    };
+  }
 
   async function pass(): Promise<number> {
     const asked = await redis.hgetall(keys.deep);
@@ -201,41 +266,40 @@ export function createDeepLane(options: DeepLaneOptions) {
       }
     }
     // Older history: from the page cache, and from MongoDB for the pages it does not hold (one query for all).
-    const folded = new Map<string, ScorableEvent[]>();
-    const cache = options.pageCache ?? createPageCache(0);
-    pageContents = new Map();
+    const read = new Map<string, CachedPage>();
+    const cache = options.pageCache;
     const missing: string[] = [];
-    const take = (leadId: string, id: string, page: { encoded: string; events: ScorableEvent[] }) => {
-      pageContents.set(id, page.encoded);
-      const list = folded.get(leadId) ?? [];
-      list.push(...page.events);
-      folded.set(leadId, list);
-    };
     for (const leadId of [...needPages, ...needRescan]) {
       for (const id of owned.get(leadId)?.lead?.pages ?? []) {
-        const page = cache.get(id);
-        if (page) take(leadId, id, page);
+        const page = cache?.get(id);
+        if (page) read.set(id, page);
         else missing.push(id);
       }
     }
-    stats.pagesRead.memory += pageContents.size;
+    stats.pagesRead.memory += read.size;
     if (missing.length > 0) {
       stats.pagesRead.store += missing.length;
       for (const doc of await pages.find({ _id: { $in: missing } }).toArray()) {
         const entries = decodePage(doc.lead_id, doc.entries, cap);
-        cache.put(doc._id, doc.entries, entries);
-        take(doc.lead_id, doc._id, { encoded: doc.entries, events: entries.map(entryEvent) });
+        cache?.put(doc._id, doc.entries, entries);
+        read.set(doc._id, cachedPage(doc.entries, entries));
       }
     }
+    const pagesOf = (leadId: string) =>
+      (owned.get(leadId)?.lead?.pages ?? []).map((id) => {
+        const page = read.get(id);
+        if (!page) throw new Error(`history page ${id} of lead ${leadId} is missing`);
+        return page;
+      });
     const plans = new Map(inMemory);
     for (const id of needPages) {
-      const item = owned.get(id) as Owned;
-      plans.set(id, foldAll(id, item, folded.get(id) ?? [], item.lead?.pages ?? []));
+      plans.set(id, foldAfter(id, owned.get(id) as Owned, pagesOf(id)));
       stats.folded.pages += 1;
     }
     for (const id of needRescan) {
       const item = owned.get(id) as Owned;
-      plans.set(id, foldAll(id, item, [...(stored.get(id) ?? []), ...(folded.get(id) ?? [])], item.lead?.pages ?? []));
+      const known = [...(stored.get(id) ?? []), ...pagesOf(id).flatMap((page) => page.events)];
+      plans.set(id, foldAll(id, item, known, item.lead?.pages ?? [], pagesOf(id)));
       stats.folded.rescan += 1;
     }
     stats.folded.memory += inMemory.size;

@@ -1,7 +1,7 @@
 // History pages this process wrote or read, by id. A page is never changed once written (a refold writes new pages
 // under new ids), so a cached page is always right, and the deep lane folds a lead's older history from memory
 // instead of reading `history_pages` — a collection scan on FerretDB, whatever the number of ids asked for.
-import type { ScorableEvent } from "@leadscore/contracts";
+import type { FoldState, ScorableEvent } from "@leadscore/contracts";
 import { entryEvent, type LiveEntry } from "@leadscore/live";
 
 export interface CachedPage {
@@ -9,6 +9,10 @@ export interface CachedPage {
   encoded: string;
   /** The page's events, with their points as first scored. */
   events: ScorableEvent[];
+  /** Sort key of its last entry. */
+  lastKey: string;
+  /** The fold state after its last entry, and that entry's event time: where a refold after the page starts. */
+  end: FoldState & { timestamp: number };
 }
 
 export interface PageCache {
@@ -16,6 +20,21 @@ export interface PageCache {
   put(id: string, encoded: string, entries: readonly LiveEntry[]): void;
   /** Pages held, and the entries in them. */
   readonly size: { pages: number; entries: number };
+}
+
+export function cachedPage(encoded: string, entries: readonly LiveEntry[]): CachedPage {
+  const last = entries.at(-1);
+  return {
+    encoded,
+    events: entries.map(entryEvent),
+    lastKey: last?.sort_key ?? "",
+    end: {
+      score: last?.score ?? 0,
+      count: last?.seq ?? 0,
+      reachedAt: last?.score_reached_at ?? null,
+      timestamp: last?.timestamp ?? 0,
+    },
+  };
 }
 
 /** Least recently used pages go first once the cache holds more than `maxEntries` entries. */
@@ -34,7 +53,7 @@ export function createPageCache(maxEntries = 400_000): PageCache {
     },
     put(id, encoded, entries) {
       if (pages.has(id)) return;
-      pages.set(id, { encoded, events: entries.map(entryEvent) });
+      pages.set(id, cachedPage(encoded, entries));
       size.pages += 1;
       size.entries += entries.length;
       for (const [oldest, page] of pages) {

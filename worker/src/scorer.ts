@@ -197,7 +197,9 @@ export function createScorer(options: ScorerOptions) {
       written_at: at,
     }));
     await insertNew(pages, docs);
-    next.newPages.forEach((page, index) => options.pageCache?.put(page.id, docs[index]?.entries ?? "", page.entries));
+    next.newPages.forEach((page, index) => {
+      options.pageCache?.put(page.id, docs[index]?.entries ?? "", page.entries);
+    });
   }
 
   /** One round over the given leads; returns the leads to plan again (lost compare-and-sets). */

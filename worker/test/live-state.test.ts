@@ -63,10 +63,36 @@ describe("when a late event reaches back past a lead's tail", () => {
     expect(history[0]).toMatchObject({ event_id: "d-big", score: 100, late: true });
     expect(history).toHaveLength(181);
     expect(await auditAll(stack)).toEqual([]);
-    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 1/);
-    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="pages"\} 1/);
-    // The late event's lag is counted too, though the deep lane folded it after its job completed.
-    expect(worker.metrics.render()).toMatch(/leadscore_worker_lag_seconds_count 181\n/);
+    const pagesOf = async () => {
+      const redis = new Redis(REDIS_URL);
+      try {
+        const reader = createLiveReader({
+          redis,
+          redisPrefix: stack?.config.REDIS_PREFIX as string,
+          cap: 1000,
+          thresholds: [100, 300, 600],
+        });
+        return (await reader.leadWithTail("deep"))?.pages ?? [];
+      } finally {
+        redis.disconnect();
+      }
+    };
+    const before = await pagesOf();
+
+    // Late again, but only back into the second page: the first page is kept as it is, the rest written anew.
+    await stack.send([
+      { ...queued("deep", "d-mid", "purchase", T0 + 1_000 * 60 + 500), received_at: Date.now() + 2_000 },
+    ]);
+    await stack.drained();
+    const after = await pagesOf();
+    expect(after[0]).toBe(before[0]);
+    expect(after.slice(1)).not.toContain(before[1]);
+    expect((await historyOf(stack, "deep")).find((entry) => entry.event_id === "d-mid")).toMatchObject({ late: true });
+    expect(await auditAll(stack)).toEqual([]);
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 2/);
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="pages"\} 2/);
+    // The late events' lags are counted too, though the deep lane folded them after their jobs completed.
+    expect(worker.metrics.render()).toMatch(/leadscore_worker_lag_seconds_count 182\n/);
   }, 120_000);
 });
 

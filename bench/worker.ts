@@ -27,7 +27,7 @@ import {
   sortKey,
 } from "@leadscore/contracts";
 import { parsePrometheus, type Sample, sumOf } from "@leadscore/contracts/prometheus";
-import { type CompactEntry, liveKeys } from "@leadscore/live";
+import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -482,16 +482,13 @@ async function waitScoredByMetrics(
 }
 
 /** The events the live state folded: the sum of every lead's count. */
-async function countFolded(space: Scratch): Promise<number> {
-  const keys = liveKeys(space.prefix);
-  const ids = await space.redis.zrange(keys.byScore, "0", "-1");
-  let sum = 0;
-  for (let from = 0; from < ids.length; from += 2000) {
-    const pipeline = space.redis.pipeline();
-    for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
-    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
-  }
-  return sum;
+function countFolded(space: Scratch): Promise<number> {
+  return createLiveReader({
+    redis: space.redis,
+    redisPrefix: space.prefix,
+    cap: DEFAULT_SCORE_CAP,
+    thresholds: DEFAULT_STAGE_THRESHOLDS,
+  }).foldedEvents();
 }
 
 function print(results: SizeResult[]) {

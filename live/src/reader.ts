@@ -164,6 +164,21 @@ export function createLiveReader(options: LiveReaderOptions) {
       }));
     },
 
+    /**
+     * Events folded over every lead (optionally only the leads `include` keeps): the sum of their counts. It reads
+     * every lead's count, so it is for checks and benchmarks, not for a hot path.
+     */
+    async foldedEvents(include: (leadId: string) => boolean = () => true): Promise<number> {
+      const ids = ((await redis.zrange(keys.byScore, 0, "-1")) as string[]).filter(include);
+      let sum = 0;
+      for (let from = 0; from < ids.length; from += 2000) {
+        const pipeline = redis.pipeline();
+        for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
+        for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
+      }
+      return sum;
+    },
+
     async count(): Promise<number> {
       return redis.zcard(keys.byScore);
     },

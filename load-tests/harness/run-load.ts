@@ -1,8 +1,8 @@
 // Drives one scenario open-loop against a stack (its own, or a deployment given by URL), watches it live, waits for
 // the queue to drain, audits the live state (Redis) against the durable record (MongoDB) and writes the report.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
+import { createLiveReader, liveKeys } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createRunId, runIdRange } from "../src/payloads.ts";
@@ -81,16 +81,14 @@ async function warmUp(baseUrl: string, writeKey: string, runId: string, live: Li
 
 /** Events folded into the live state for the run's leads (the sum of their counts); null while any of them waits for the deep lane. */
 async function foldedForRun(live: Live, range: { gte: string; lt: string }): Promise<number | null> {
-  const keys = liveKeys(live.prefix);
-  if ((await live.redis.hlen(keys.deep)) > 0) return null;
-  const ids = (await live.redis.zrange(keys.byScore, "0", "-1")).filter((id) => id >= range.gte && id < range.lt);
-  let sum = 0;
-  for (let from = 0; from < ids.length; from += 2000) {
-    const pipeline = live.redis.pipeline();
-    for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
-    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
-  }
-  return sum;
+  if ((await live.redis.hlen(liveKeys(live.prefix).deep)) > 0) return null;
+  const reader = createLiveReader({
+    redis: live.redis,
+    redisPrefix: live.prefix,
+    cap: DEFAULT_SCORE_CAP,
+    thresholds: DEFAULT_STAGE_THRESHOLDS,
+  });
+  return reader.foldedEvents((id) => id >= range.gte && id < range.lt);
 }
 
 function resolveProfile(options: LoadOptions): LoadProfile {

@@ -1,8 +1,8 @@
 // What must hold after any run, faults or not: every acknowledged event is folded into its lead's live state exactly
 // once, nothing the client was never told "yes" about is, and every lead — score, count, stage, leaderboard entry and
 // whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of its stored events.
-import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { leadProblems, readLiveState } from "../../load-tests/harness/live-state.ts";
@@ -64,15 +64,12 @@ export async function auditScores(
   };
 }
 
-/** Events folded into the live state: the sum of every lead's count. */
-export async function foldedCount(redis: Redis, redisPrefix: string): Promise<number> {
-  const keys = liveKeys(redisPrefix);
-  const ids = await redis.zrange(keys.byScore, "0", "-1");
-  let sum = 0;
-  for (let from = 0; from < ids.length; from += 1000) {
-    const pipeline = redis.pipeline();
-    for (const id of ids.slice(from, from + 1000)) pipeline.hget(keys.lead(id), "n");
-    for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
-  }
-  return sum;
+/** Events folded into the live state, over every lead. */
+export function foldedCount(redis: Redis, redisPrefix: string): Promise<number> {
+  return createLiveReader({
+    redis,
+    redisPrefix,
+    cap: DEFAULT_SCORE_CAP,
+    thresholds: DEFAULT_STAGE_THRESHOLDS,
+  }).foldedEvents();
 }

@@ -36,8 +36,7 @@ async function historyCount(target: TestStack): Promise<number> {
       cap: target.config.SCORE_CAP,
       thresholds: target.config.STAGE_THRESHOLDS,
     });
-    const ids = (await redis.zrange(reader.keys.byScore, 0, "-1")) as string[];
-    return (await reader.leads(ids)).reduce((sum, lead) => sum + lead.count, 0);
+    return await reader.foldedEvents();
   } finally {
     redis.disconnect();
   }

@@ -94,6 +94,8 @@ export const MAX_BATCH_EVENTS = 5_000;
  * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
  */
 export const BATCHES_IN_FLIGHT = 2;
+/** How often the worker looks whether the live state's generation is still the one it commits into. */
+const GENERATION_CHECK_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -121,6 +123,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
   let generation = "";
+  let generationTimer: NodeJS.Timeout | undefined;
   let deepLane: DeepLane | undefined;
 
   const logSummary = () => {
@@ -165,12 +168,20 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           });
         return checking;
       };
+      // Live keys deleted while no batch commits would otherwise go unnoticed until the next commit: reads would find
+      // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not.
+      generationTimer = setInterval(() => {
+        redis
+          .get(keys.gen)
+          .then((current) => (current === generation ? undefined : recheck()))
+          .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
+      }, GENERATION_CHECK_MS);
+      generationTimer.unref();
       // A Redis that restarted may have lost its last writes: the live state is rebuilt then (see rebuild.ts).
       redis.on("ready", () => {
-        generationIsCurrent(redis, generation).then(
-          (current) => (current ? undefined : recheck()),
-          () => undefined,
-        );
+        generationIsCurrent(redis, generation)
+          .then((current) => (current ? undefined : recheck()))
+          .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
       });
       const writer = {
         db,
@@ -301,6 +312,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     },
     async close() {
       clearInterval(summaryTimer);
+      clearInterval(generationTimer);
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await queue?.close();
       await deepLane?.stop();

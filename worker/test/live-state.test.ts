@@ -2,9 +2,9 @@ import { COLLECTIONS, type HistoryPageDocument, silentLogger } from "@leadscore/
 import { createLiveReader, liveKeys } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
-import { REDIS_URL } from "../../test-support/index.ts";
+import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { layoutHistory } from "../src/plan.ts";
-import { rebuildLiveState } from "../src/rebuild.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 import { auditAll, createStack, entryView, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
 import { random, workload } from "./random-events.ts";
 
@@ -96,6 +96,24 @@ describe("when a late event reaches back past a lead's tail", () => {
   }, 120_000);
 });
 
+describe("when the live keys are deleted while no batch is committing", () => {
+  it("rebuilds them within seconds all the same", async () => {
+    stack = await createStack();
+    await stack.startWorker();
+    await stack.send([queued("idle", "i1", "purchase", T0)]);
+    await stack.drained();
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      await redis.del(keys.gen, keys.lead("idle"), keys.byScore);
+      await eventually(async () => (await leadOf(stack as TestStack, "idle"))?.current_score === 100, 15_000);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+});
+
 describe("when the live keys are wiped while events flow", () => {
   it("rebuilds them from MongoDB with identical scores, ranks and histories", async () => {
     stack = await createStack({ env: { WORKER_CONCURRENCY: "4" } });
@@ -123,6 +141,13 @@ describe("when the live keys are wiped while events flow", () => {
       } while (cursor !== "0");
       expect(doomed.length).toBeGreaterThan(0);
       await redis.del(...doomed);
+      // Rebuilt, whether batches were still committing (their commits find the generation gone) or not (the worker
+      // looks at the generation every second).
+      const gen = liveKeys(stack.config.REDIS_PREFIX).gen;
+      await eventually(async () => {
+        const current = await redis.get(gen);
+        return current !== null && !current.startsWith("rebuilding:");
+      }, 30_000);
       await stack.drained(120_000);
 
       expect(await auditAll(stack)).toEqual([]);
@@ -137,7 +162,10 @@ describe("when the live keys are wiped while events flow", () => {
       // `npm run rebuild` now gives the very same state: it is a function of MongoDB alone.
       const keys = liveKeys(stack.config.REDIS_PREFIX);
       const { cap, thresholds } = { cap: stack.config.SCORE_CAP, thresholds: stack.config.STAGE_THRESHOLDS };
-      await rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger });
+      // Under the rebuild lock, as `npm run rebuild` does, so the running worker waits for it.
+      await withRebuildLock(redis, keys, () =>
+        rebuildLiveState({ db: stack?.db as TestStack["db"], redis, keys, cap, thresholds, log: silentLogger }),
+      );
       expect(await liveSnapshot(redis, stack.config.REDIS_PREFIX)).toEqual(before);
       expect(await histories()).toEqual(historiesBefore);
     } finally {

@@ -5,9 +5,9 @@
 import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { leadProblems, readLiveState } from "../../worker/src/audit.ts";
 import { runIdRange } from "../src/payloads.ts";
 import type { Ledger } from "./ledger.ts";
-import { leadProblems, readLiveState } from "./live-state.ts";
 
 export interface AuditCheck {
   name: string;

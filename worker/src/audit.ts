@@ -1,6 +1,7 @@
 // Checks the live state against MongoDB, the ground truth: every lead's score, count and whole history must be the
-// pure fold of its stored events, and the indexes must agree with the leads. Reads everything: for tests, the fault
-// suite, load runs and operators (`npm run rebuild -- --check`), never for a hot path.
+// pure fold of its stored events, and the indexes must agree with the leads. Reads everything — one pass over each
+// collection and pipelined Redis reads — for tests, the fault suite, load runs and operators
+// (`npm run rebuild -- --check`), never for a hot path.
 import {
   COLLECTIONS,
   type EventDocument,
@@ -10,9 +11,17 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { createLiveReader, type LiveEntry, rankKey, wholeHistory } from "@leadscore/live";
+import {
+  decodeLead,
+  LEAD_FIELDS,
+  type LiveEntry,
+  type LiveLead,
+  liveKeys,
+  rankKey,
+  wholeHistory,
+} from "@leadscore/live";
 import type { Redis } from "ioredis";
-import type { Db } from "mongodb";
+import type { Db, Filter } from "mongodb";
 
 export interface AuditOptions {
   db: Db;
@@ -45,37 +54,160 @@ export function loadPagesFrom(db: Db) {
   return (ids: string[]) => pages.find({ _id: { $in: ids } }).toArray();
 }
 
+/** Every lead's live state compared with the fold of its stored events (see `leadProblems`). */
 export async function auditLiveState(options: AuditOptions): Promise<AuditReport> {
+  const snapshot = await readLiveState(options);
+  const problems = [...snapshot.problems];
+  for (const [id, stored] of snapshot.events) {
+    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, options.cap, options.thresholds));
+  }
+  return { leads: snapshot.events.size, events: snapshot.storedEvents, problems };
+}
+
+export interface LiveStateOptions {
+  db: Db;
+  redis: Redis;
+  redisPrefix: string;
+  cap: number;
+  thresholds: StageThresholds;
+  /** Which leads to read (default: all). */
+  leadIds?: { gte: string; lt: string };
+}
+
+export interface LiveLeadView {
+  lead: LiveLead;
+  /** Pages, then tail, oldest first; null when a page the live state names is missing (see `problems`). */
+  history: LiveEntry[] | null;
+  /** The lead's value in the leaderboard index, or null when it is not there. */
+  indexed: number | null;
+}
+
+export interface LiveStateSnapshot {
+  /** Leads with live state, by id. */
+  leads: Map<string, LiveLeadView>;
+  /** Stored events (no metadata), by lead. */
+  events: Map<string, EventDocument[]>;
+  storedEvents: number;
+  /** What could not be read (a missing page). */
+  problems: string[];
+}
+
+const CHUNK = 500;
+
+export async function readLiveState(options: LiveStateOptions): Promise<LiveStateSnapshot> {
   const { db, redis, cap, thresholds } = options;
-  const reader = createLiveReader({ redis, redisPrefix: options.redisPrefix, cap, thresholds });
-  const problems: string[] = [];
-  const byLead = new Map<string, EventDocument[]>();
-  let events = 0;
-  for await (const doc of db.collection<EventDocument>(COLLECTIONS.events).find({}, { projection: { metadata: 0 } })) {
-    const list = byLead.get(doc.lead_id) ?? [];
+  const keys = liveKeys(options.redisPrefix);
+  const range = options.leadIds;
+  const inRange = (id: string) => !range || (id >= range.gte && id < range.lt);
+
+  const events = new Map<string, EventDocument[]>();
+  let storedEvents = 0;
+  const eventFilter: Filter<EventDocument> = range ? { lead_id: { $gte: range.gte, $lt: range.lt } } : {};
+  for await (const doc of db
+    .collection<EventDocument>(COLLECTIONS.events)
+    .find(eventFilter, { projection: { metadata: 0 }, batchSize: 10_000 })) {
+    const list = events.get(doc.lead_id) ?? [];
     list.push(doc);
-    byLead.set(doc.lead_id, list);
-    events += 1;
+    events.set(doc.lead_id, list);
+    storedEvents += 1;
   }
-  const loadPages = loadPagesFrom(db);
-  for (const [leadId, stored] of byLead) {
-    const lead = await reader.leadWithTail(leadId);
-    if (!lead) {
-      problems.push(`${leadId}: no live state`);
-      continue;
-    }
-    const fold = foldScores(stored.map(toScorable), cap);
-    if (lead.score !== fold.score) problems.push(`${leadId}: score ${lead.score}, fold ${fold.score}`);
-    if (lead.count !== fold.count) problems.push(`${leadId}: count ${lead.count}, fold ${fold.count}`);
-    if (lead.stage !== stageFor(fold.score, thresholds)) problems.push(`${leadId}: stage ${lead.stage}`);
-    const history = await wholeHistory(lead, loadPages, cap);
-    if (JSON.stringify(history.map(entryView)) !== JSON.stringify(fold.history.map(entryView))) {
-      problems.push(`${leadId}: history differs from the fold`);
-    }
-    const indexed = await redis.zscore(reader.keys.byScore, leadId);
-    if (indexed === null || Number(indexed) !== rankKey(fold.score, fold.reachedAt, cap)) {
-      problems.push(`${leadId}: leaderboard index ${indexed}, want ${rankKey(fold.score, fold.reachedAt, cap)}`);
+
+  // Every page of these leads in one read, so a lead's history costs no query of its own.
+  const pages = new Map<string, HistoryPageDocument>();
+  const pageFilter: Filter<HistoryPageDocument> = range ? { lead_id: { $gte: range.gte, $lt: range.lt } } : {};
+  for await (const page of db
+    .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+    .find(pageFilter, { batchSize: 1_000 })) {
+    pages.set(page._id, page);
+  }
+  type Loader = Parameters<typeof wholeHistory>[1];
+  const loadPages = (async (ids: string[]) =>
+    ids.flatMap((id) => {
+      const page = pages.get(id);
+      return page ? [page] : [];
+    })) as unknown as Loader;
+
+  const ranked = ((await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES")) as string[]) ?? [];
+  const indexed = new Map<string, number>();
+  for (let i = 0; i + 1 < ranked.length; i += 2) {
+    const id = ranked[i] as string;
+    if (inRange(id)) indexed.set(id, Number(ranked[i + 1]));
+  }
+  const ids = [...new Set([...indexed.keys(), ...events.keys()])];
+  const leads = new Map<string, LiveLeadView>();
+  const problems: string[] = [];
+  for (let from = 0; from < ids.length; from += CHUNK) {
+    const chunk = ids.slice(from, from + CHUNK);
+    const pipeline = redis.pipeline();
+    for (const id of chunk) pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+    const replies = (await pipeline.exec()) ?? [];
+    for (const [index, id] of chunk.entries()) {
+      const [error, values] = replies[index] ?? [null, null];
+      if (error) throw error;
+      const lead = decodeLead(id, values as (string | null)[], cap, thresholds);
+      if (!lead) continue;
+      let history: LiveEntry[] | null = null;
+      try {
+        history = await wholeHistory(lead, loadPages, cap);
+      } catch (error) {
+        problems.push(`${id}: ${(error as Error).message}`);
+      }
+      leads.set(id, { lead, history, indexed: indexed.get(id) ?? null });
     }
   }
-  return { leads: byLead.size, events, problems };
+  return { leads, events, storedEvents, problems };
+}
+
+/** The comparable part of a history entry. */
+const view = (entry: LiveEntry) =>
+  `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id}`;
+
+/**
+ * What differs between a lead's live state and the pure fold of its stored events: score, count, stage, when it
+ * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq);
+ * plus the history's own invariants (deltas sum to the score, scores within [0, cap], seq 1…n).
+ */
+export function leadProblems(
+  id: string,
+  live: LiveLeadView | undefined,
+  stored: readonly EventDocument[],
+  cap: number,
+  thresholds: StageThresholds,
+): string[] {
+  const fold = foldScores(stored.map(toScorable), cap);
+  if (!live) return stored.length > 0 ? [`${id}: ${stored.length} stored events, no live state`] : [];
+  const { lead, history } = live;
+  const problems: string[] = [];
+  if (lead.score !== fold.score) problems.push(`${id}: score ${lead.score}, fold of its stored events ${fold.score}`);
+  if (lead.count !== fold.count) problems.push(`${id}: count ${lead.count}, ${fold.count} stored events`);
+  if (lead.stage !== stageFor(fold.score, thresholds)) problems.push(`${id}: stage ${lead.stage} for ${fold.score}`);
+  if (lead.reachedAt !== fold.reachedAt) {
+    problems.push(`${id}: reached its score at ${lead.reachedAt}, fold says ${fold.reachedAt}`);
+  }
+  const wantRank = rankKey(fold.score, fold.reachedAt, cap);
+  if (live.indexed !== wantRank) problems.push(`${id}: leaderboard index ${live.indexed}, want ${wantRank}`);
+  if (!history) return problems;
+  let sum = 0;
+  history.forEach((entry, index) => {
+    sum += entry.delta;
+    if (entry.score < 0 || entry.score > cap) problems.push(`${id}: ${entry.event_id} has score ${entry.score}`);
+    if (entry.seq !== index + 1)
+      problems.push(`${id}: ${entry.event_id} is entry ${index + 1} but has seq ${entry.seq}`);
+  });
+  if (history.length > 0 && sum !== lead.score) problems.push(`${id}: deltas sum to ${sum}, score ${lead.score}`);
+  if (history.length !== fold.history.length) {
+    problems.push(
+      `${id}: ${stored.length} stored events fold to ${fold.history.length} entries, history has ${history.length}`,
+    );
+    return problems;
+  }
+  for (const [i, want] of fold.history.entries()) {
+    const got = history[i] as LiveEntry;
+    const wanted = view({ ...want, late: false });
+    if (view(got) !== wanted) {
+      problems.push(`${id} entry ${i}: fold gives ${wanted}, history has ${view(got)}`);
+      break;
+    }
+  }
+  return problems;
 }

@@ -118,7 +118,8 @@ describe("when one socket sends subscribes faster than they are answered", () =>
     // 4 running, 16 waiting: the 21st and later are refused while the first reads are still held.
     const refused = await Promise.all(acks.slice(queued));
     expect(refused).toEqual(refused.map(() => ({ ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT })));
-    expect(started).toEqual(["burst-0", "burst-1", "burst-2", "burst-3"]);
+    // The first four, in whatever order their reads began (they run at once).
+    expect([...started].sort()).toEqual(["burst-0", "burst-1", "burst-2", "burst-3"]);
 
     release();
     const answered = await Promise.all(acks.slice(0, queued));
@@ -142,7 +143,7 @@ describe("when one socket sends subscribes faster than they are answered", () =>
     await new Promise((resolve) => setTimeout(resolve, 200));
     release();
     await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(started).toEqual(["gone-0", "gone-1", "gone-2", "gone-3"]);
+    expect([...started].sort()).toEqual(["gone-0", "gone-1", "gone-2", "gone-3"]);
   });
 });
 
@@ -165,10 +166,12 @@ describe("when one socket subscribes to 1,000 leads at once", () => {
     const snapshots = record(socket, "score_update");
     await connected(socket);
     const burst = await Promise.all(Array.from({ length: 1_000 }, (_, i) => subscribe(socket, `many-${i}`)));
-    expect(burst.filter((ack) => ack.ok)).toHaveLength(SUBSCRIBES_IN_FLIGHT + SUBSCRIBES_WAITING);
-    expect(burst.filter((ack) => ack.error === TOO_MANY_SUBSCRIBES_IN_FLIGHT)).toHaveLength(
-      1_000 - SUBSCRIBES_IN_FLIGHT - SUBSCRIBES_WAITING,
-    );
+    // At least the 20 that fit at once are served (more when some finish while the burst is still arriving); every
+    // other one is refused at once, none is lost.
+    const served = burst.filter((ack) => ack.ok).length;
+    expect(served).toBeGreaterThanOrEqual(SUBSCRIBES_IN_FLIGHT + SUBSCRIBES_WAITING);
+    expect(served).toBeLessThan(500);
+    expect(burst.filter((ack) => ack.error === TOO_MANY_SUBSCRIBES_IN_FLIGHT)).toHaveLength(1_000 - served);
     // As the dashboard does: at most SUBSCRIBES_IN_FLIGHT awaiting their answer.
     const refused = Array.from({ length: 1_000 }, (_, i) => `many-${i}`).filter((_, i) => !burst[i]?.ok);
     for (let from = 0; from < refused.length; from += SUBSCRIBES_IN_FLIGHT) {

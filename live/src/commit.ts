@@ -43,8 +43,9 @@ const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict",
 
 // KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list.
 // ARGV: gen, stage names (as many as STAGES), leads, then per lead:
-//   id, mode, expected, fields (JSON object), rank key, updated_at, stage, pending (JSON array of JSON strings),
-//   drained, rescans, message count, then channel, message × count.
+//   id, mode, expected, rank key, updated_at, stage, drained, rescans, field count, pending count, message count,
+//   then field, value × field count; pending event × pending count; channel, message × message count.
+// Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 const COMMIT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local a = 2
@@ -62,25 +63,27 @@ for i = 1, n do
   local lead = KEYS[firstLead + 2 * i - 1]
   local list = KEYS[firstLead + 2 * i]
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local fields, rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
-  local pending, drained, rescans, nm = ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], tonumber(ARGV[a + 10])
-  local msg = a + 11
+  local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local drained, rescans = tonumber(ARGV[a + 6]), ARGV[a + 7]
+  local nf, np, nm = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10])
+  local field = a + 11
+  local event = field + 2 * nf
+  local msg = event + np
   a = msg + 2 * nm
   local owned = redis.call('HEXISTS', KEYS[4], id) == 1
   if mode == 'p' or mode == 'r' or (mode == 'c' and owned) then
-    for _, event in ipairs(cjson.decode(pending)) do redis.call('RPUSH', list, event) end
+    -- In slices: unpack is bounded by Lua's stack.
+    for from = event, event + np - 1, 1000 do
+      redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, event + np - 1)))
+    end
     if mode == 'r' then redis.call('HINCRBY', KEYS[4], id, 1) else redis.call('HSETNX', KEYS[4], id, 0) end
     out[i] = 'd'
   elseif (redis.call('HGET', lead, 'v') or '0') ~= expected then
     out[i] = 'c'
   else
     local old = redis.call('HGET', lead, 'st')
-    local flat = {}
-    for field, value in pairs(cjson.decode(fields)) do
-      flat[#flat + 1] = field
-      flat[#flat + 1] = value
-    end
-    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), unpack(flat))
+    if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
+    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
     redis.call('ZADD', KEYS[2], rank, id)
     redis.call('ZADD', KEYS[3], updated, id)
     if old and old ~= stage and stageKey[old] then redis.call('ZREM', stageKey[old], id) end
@@ -125,19 +128,22 @@ export async function commitLeads(
   const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
+    const fields = Object.entries(lead.fields);
     args.push(
       lead.leadId,
       MODES[lead.mode],
       String(lead.expected),
-      JSON.stringify(lead.fields),
       lead.rankKey,
       lead.updatedAt,
       lead.stage,
-      JSON.stringify(lead.pending.map((event) => JSON.stringify(event))),
       lead.drained ?? 0,
       String(lead.rescans ?? 0),
+      fields.length,
+      lead.pending.length,
       lead.messages.length,
     );
+    for (const [field, value] of fields) args.push(field, value);
+    for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
   const reply = await withCommit(redis).leadscoreCommit(keyList.length, ...keyList, ...args);

@@ -63,4 +63,27 @@ describe("when Redis does not answer", () => {
       await edge.close();
     }
   });
+
+  it("still answers /metrics, with the queue marked down", async () => {
+    const port = await freePort();
+    const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
+    redis.on("error", () => undefined);
+    // Bull's own clients hold commands while they reconnect: a scrape must not wait on them.
+    const queue = new Queue("unused", config.REDIS_URL);
+    queue.on("error", () => undefined);
+    const edge = await createTestEdge();
+    const app = createApp({ ...edge.deps, config, redis, queue, log: createLogger("t", "error") });
+    try {
+      const response = await app.request("/metrics");
+      expect(response.status).toBe(200);
+      const text = await response.text();
+      expect(text).toMatch(/^leadscore_queue_up 0$/m);
+      expect(text).toMatch(/^leadscore_events_accepted_total /m);
+    } finally {
+      redis.disconnect();
+      await queue.close().catch(() => undefined);
+      await edge.close();
+    }
+  }, 30_000);
 });

@@ -4,6 +4,20 @@ import type { Redis } from "ioredis";
 import type { QueuedEvents } from "../../ingest/queued-events.ts";
 import type { EdgeMetrics } from "../../metrics.ts";
 
+/**
+ * Longest a scrape waits for the queue's Redis: Bull's client holds commands while it reconnects, so without a bound
+ * a scrape would hang for as long as Redis is down, instead of answering `leadscore_queue_up 0`.
+ */
+export const QUEUE_GAUGES_TIMEOUT_MS = 2_000;
+
+function withinTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 async function queueGauges(
   queue: Queue,
   redis: Redis,
@@ -12,10 +26,14 @@ async function queueGauges(
   now: number,
 ): Promise<string[]> {
   try {
-    const [counts, depth] = await Promise.all([queue.getJobCounts(), queuedEvents.read()]);
-    // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind.
-    const oldestId = await redis.lindex(`${prefix}:${queue.name}:wait`, -1);
-    const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
+    const read = async () => {
+      const [counts, depth] = await Promise.all([queue.getJobCounts(), queuedEvents.read()]);
+      // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind.
+      const oldestId = await redis.lindex(`${prefix}:${queue.name}:wait`, -1);
+      const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
+      return { counts, depth, oldestAt };
+    };
+    const { counts, depth, oldestAt } = await withinTimeout(read(), QUEUE_GAUGES_TIMEOUT_MS);
     const lag = Number.isFinite(oldestAt) ? Math.max(0, (now - oldestAt) / 1000) : 0;
     return [
       "# HELP leadscore_queue_jobs Jobs in the events queue, by state (a job holds a micro-batch of events).",

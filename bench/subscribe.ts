@@ -7,6 +7,7 @@
 //
 // In one run:
 //   (a) one socket, one subscribe at a time (--sequential of them): ack latency from emit;
+//   (b0) --warmup floods (1) on the fresh process, reported apart: the first runs before its code is compiled;
 //   (b) a flood: a fresh socket emits 1,000 subscribes for distinct leads at once (--floods times); each ack's latency
 //       from its emit, and how many were acknowledged ok or refused (the server runs 4 at a time per socket and
 //       queues up to MAX_SUBSCRIPTIONS_PER_SOCKET; past that it answers `too many subscribes in flight`);
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     leads: { type: "string", default: "2000" },
     flood: { type: "string", default: "1000" },
     floods: { type: "string", default: "5" },
+    warmup: { type: "string", default: "1" },
     sequential: { type: "string", default: "300" },
     "probe-ms": { type: "string", default: "5" },
     events: { type: "string", default: "20000" },
@@ -51,6 +53,7 @@ const { values: args } = parseArgs({
 const LEADS = Number(args.leads);
 const FLOOD = Number(args.flood);
 const FLOODS = Number(args.floods);
+const WARMUP = Number(args.warmup);
 const SEQUENTIAL = Number(args.sequential);
 const PROBE_MS = Number(args["probe-ms"]);
 const EVENTS = Number(args.events);
@@ -286,6 +289,14 @@ async function main() {
   for (let i = 0; i < SEQUENTIAL; i += 1) sequential.push(await subscribe(single, seededLead(i)));
   single.disconnect();
 
+  // The first floods a process gets run before its refusal path is compiled: reported apart, as a cold start.
+  console.log(`(b0) ${WARMUP} flood(s) of ${FLOOD} subscribes on the fresh process…`);
+  const coldFloods: Flood[] = [];
+  for (let i = 0; i < WARMUP; i += 1) {
+    coldFloods.push(await flood(url, realtimePid));
+    await sleep(BETWEEN_FLOODS_MS);
+  }
+
   // (b) and (c): the probe runs quiet, then through each flood and the gaps between them.
   console.log(`(b, c) probe every ${PROBE_MS} ms; ${FLOODS} floods of ${FLOOD} subscribes…`);
   const probe = startProbe(await connect(url));
@@ -360,6 +371,9 @@ async function main() {
       errors: sequential.filter((ack) => ack.outcome === "error").length,
       note: "",
     },
+    ...(coldFloods.length > 0
+      ? [floodRow(`(b0) the first ${fmt(FLOOD)}-subscribe flood(s), cold process`, coldFloods)]
+      : []),
     floodRow(`(b) flood: ${fmt(FLOOD)} subscribes at once from one socket`, floods),
     {
       label: `(c) second socket, every ${PROBE_MS} ms, outside the floods`,
@@ -382,7 +396,7 @@ async function main() {
       drains.flatMap((d) => d.floods),
     ),
   ];
-  const [, floodFigures, quiet, flooded] = rows;
+  const [, floodFigures, quiet, flooded] = coldFloods.length > 0 ? [rows[0], ...rows.slice(2)] : rows;
   const ratio = (a: number | undefined, b: number | undefined) =>
     a === undefined || b === undefined ? "–" : `${(a / b).toFixed(2)}×`;
 

@@ -172,11 +172,14 @@ export interface LiveLead extends Profile {
   pages: string[];
   /** The score at the end of some pages, for the chart (see keepPageEnds). */
   pageEnds: PageEnd[];
-  /** The tail as stored, and its latest received_at, when read from Redis (an append splices the text). */
-  stored?: { tail: string; tailReceivedMax: number | null };
+  /**
+   * What an append needs, when the lead was read from Redis: the tail's latest received_at and, when it was read
+   * (LEAD_FIELDS; not PLAN_FIELDS), the tail as stored.
+   */
+  stored?: { tail: string | null; tailReceivedMax: number | null };
 }
 
-/** Fields read for scoring and for reads alike; `t` is the only large one. */
+/** Every field a lead's state is decoded from; `t` is the large one, and the last. */
 export const LEAD_FIELDS = [
   "s",
   "st",
@@ -190,12 +193,17 @@ export const LEAD_FIELDS = [
   "name",
   "email",
   "company",
-  "t",
   "b",
   "pg",
   "pe",
   "rx",
+  "t",
 ] as const;
+/**
+ * What the worker plans a round from: everything but the tail, which an append never needs (the commit script
+ * appends to it); a lead that needs its tail has it read apart (`withTail`).
+ */
+export const PLAN_FIELDS = LEAD_FIELDS.slice(0, -1);
 /** Fields for a lead without its tail (lists, detail). */
 export const SUMMARY_FIELDS = ["s", "st", "n", "k", "r", "le", "v", "ca", "ua", "name", "email", "company"] as const;
 
@@ -204,9 +212,9 @@ const numOrNull = (value: string | null | undefined) => (value ? Number(value) :
 const textOrNull = (value: string | null | undefined) => (value ? value : null);
 
 /**
- * Decodes HMGET replies of LEAD_FIELDS (or SUMMARY_FIELDS: tail, base and pages then read as empty); null when the
- * lead has no live state at all. The tail, the pages and their ends are decoded when first read: an append needs
- * none of them.
+ * Decodes HMGET replies of LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live state at all.
+ * With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an error until
+ * `withTail` gives it. The tail, the pages and their ends are decoded when first read: an append needs none of them.
  */
 export function decodeLead(
   leadId: string,
@@ -214,8 +222,9 @@ export function decodeLead(
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, t, b, pg, pe, rx] = values;
+  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, pg, pe, rx, t] = values;
   if (v === null || v === undefined) return null;
+  const planned = values.length === PLAN_FIELDS.length;
   const score = num(s);
   const baseRaw = b ? (JSON.parse(b) as [number, number, number | null]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
@@ -236,6 +245,7 @@ export function decodeLead(
     email: textOrNull(email),
     company: textOrNull(company),
     get tail() {
+      if (planned) throw new Error(`lead ${leadId} was read without its tail`);
       tail ??= t ? (JSON.parse(t) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap)) : [];
       return tail;
     },
@@ -248,14 +258,31 @@ export function decodeLead(
       pageEnds ??= pe ? (JSON.parse(pe) as PageEnd[]) : [];
       return pageEnds;
     },
-    // Read with LEAD_FIELDS only (SUMMARY_FIELDS have no `t`).
-    stored: t === undefined ? undefined : { tail: t ?? "", tailReceivedMax: numOrNull(rx) },
+    stored: rx === undefined ? undefined : { tail: planned ? null : (t ?? ""), tailReceivedMax: numOrNull(rx) },
   };
 }
 
-/** The stored tail with `entries` appended: the same text `stateFields` gives for the whole new tail. */
-export function appendToTail(stored: string, entries: readonly LiveEntry[]): string {
-  const added = entries.map((entry) => JSON.stringify(encodeEntry(entry))).join(",");
+/** A lead read with PLAN_FIELDS, completed with its tail (HGET of `t`). */
+export function withTail(
+  lead: LiveLead,
+  values: (string | null)[],
+  tail: string | null,
+  cap: number,
+  thresholds: StageThresholds,
+): LiveLead {
+  return decodeLead(lead.id, [...values, tail], cap, thresholds) as LiveLead;
+}
+
+/** Entries to append to a stored tail: their compact forms, comma-separated (what the commit script splices in). */
+export function encodeAppend(entries: readonly LiveEntry[]): string {
+  return entries.map((entry) => JSON.stringify(encodeEntry(entry))).join(",");
+}
+
+/**
+ * The stored tail with `added` (encodeAppend) spliced in: the same text `stateFields` gives for the whole new tail.
+ * The commit script does the same in Lua; this is its reference.
+ */
+export function appendToTail(stored: string, added: string): string {
   if (stored === "" || stored === "[]") return `[${added}]`;
   return `${stored.slice(0, -1)},${added}]`;
 }

@@ -29,6 +29,8 @@ export interface LeadCommit {
   messages: [string, Buffer][];
   drained?: number;
   rescans?: number;
+  /** Entries (`encodeAppend`) the script appends to the stored tail `t`, which `fields` then leaves out. */
+  appendTail?: string;
 }
 
 export type CommitOutcome = "committed" | "conflict" | "diverted";
@@ -43,8 +45,9 @@ const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict",
 
 // KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list.
 // ARGV: gen, stage names (as many as STAGES), leads, then per lead:
-//   id, mode, expected, rank key, updated_at, stage, drained, rescans, field count, pending count, message count,
-//   then field, value × field count; pending event × pending count; channel, message × message count.
+//   id, mode, expected, rank key, updated_at, stage, drained, rescans, entries to append to the tail (or ''),
+//   field count, pending count, message count, then field, value × field count; pending event × pending count;
+//   channel, message × message count.
 // Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 const COMMIT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
@@ -64,9 +67,9 @@ for i = 1, n do
   local list = KEYS[firstLead + 2 * i]
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local drained, rescans = tonumber(ARGV[a + 6]), ARGV[a + 7]
-  local nf, np, nm = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10])
-  local field = a + 11
+  local drained, rescans, added = tonumber(ARGV[a + 6]), ARGV[a + 7], ARGV[a + 8]
+  local nf, np, nm = tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
+  local field = a + 12
   local event = field + 2 * nf
   local msg = event + np
   a = msg + 2 * nm
@@ -83,6 +86,16 @@ for i = 1, n do
   else
     local old = redis.call('HGET', lead, 'st')
     if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
+    if added ~= '' then
+      -- The tail the worker planned on (the version matched): a JSON array, its new entries spliced in before ']'.
+      local tail = redis.call('HGET', lead, 't')
+      if not tail or tail == '' or tail == '[]' then
+        tail = '[' .. added .. ']'
+      else
+        tail = string.sub(tail, 1, -2) .. ',' .. added .. ']'
+      end
+      redis.call('HSET', lead, 't', tail)
+    end
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
     redis.call('ZADD', KEYS[2], rank, id)
     redis.call('ZADD', KEYS[3], updated, id)
@@ -138,6 +151,7 @@ export async function commitLeads(
       lead.stage,
       lead.drained ?? 0,
       String(lead.rescans ?? 0),
+      lead.appendTail ?? "",
       fields.length,
       lead.pending.length,
       lead.messages.length,

@@ -290,6 +290,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         cap,
         () => `${id}|${randomUUID().slice(0, 8)}`,
       );
+      if (plan.kind === "needTail") throw new Error(`lead ${id} was read without its tail`);
       if (plan.kind === "commit") inMemory.set(id, plan.next);
       else if (plan.kind === "divert") needPages.push(id);
       else inMemory.set(id, sameState(item.lead));
@@ -385,7 +386,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         leadId: id,
         mode: "deep",
         expected: item.lead?.version ?? 0,
-        fields: liveFields(next, item.lead, at, thresholds),
+        ...liveFields(next, item.lead, at, thresholds),
         rankKey: rankKey(next.score, next.reachedAt, cap),
         updatedAt: at,
         stage: stageFor(next.score, thresholds),

@@ -20,7 +20,7 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import {
-  appendToTail,
+  encodeAppend,
   entryEvent,
   keepPageEnds,
   type LiveEntry,
@@ -33,6 +33,8 @@ import {
 
 export type LeadPlan =
   | { kind: "noop" }
+  /** The lead was read without its tail (PLAN_FIELDS) and this round needs it: read it and plan again. */
+  | { kind: "needTail" }
   | { kind: "divert"; mode: "pages" | "rescan"; pending: ScorableEvent[] }
   | { kind: "commit"; next: NextState; folded: ScorableEvent[]; late: number };
 
@@ -53,7 +55,7 @@ export interface NextState {
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
    * as they were: then only these and the fold state are written, and `tail` is decoded only if read.
    */
-  appended?: { entries: LiveEntry[]; storedTail: string; tailReceivedMax: number };
+  appended?: { entries: LiveEntry[]; added: string; tailReceivedMax: number };
 }
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
@@ -168,7 +170,7 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
     lastKey: last.sort_key,
     lastEventAt: last.timestamp,
     get tail() {
-      return [...(lead?.tail ?? []), ...entries];
+      return lead && tailLength > 0 ? [...lead.tail, ...entries] : entries;
     },
     base: lead?.base ?? ZERO,
     get pages() {
@@ -180,7 +182,7 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
     newPages: [],
     appended: {
       entries,
-      storedTail: appendToTail(stored.tail, entries),
+      added: encodeAppend(entries),
       tailReceivedMax: Math.max(stored.tailReceivedMax ?? received, received),
     },
   };
@@ -198,6 +200,7 @@ export function planLead(
     const appended = planAppend(lead, fresh, cap);
     if (appended) return appended;
   }
+  if (lead?.stored?.tail === null) return { kind: "needTail" };
   const tail = lead?.tail ?? [];
   const inTail = new Set(tail.map((entry) => entry.event_id));
   const seen = new Set<string>();

@@ -32,13 +32,14 @@ import {
   encodeEntry,
   encodeEvent,
   encodePage,
-  LEAD_FIELDS,
   type LeadCommit,
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
+  PLAN_FIELDS,
   rankKey,
   stateFields,
+  withTail,
 } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -147,21 +148,36 @@ export function createScorer(options: ScorerOptions) {
     return [...touched.values()];
   }
 
-  async function readLeads(ids: string[]): Promise<Map<string, LiveLead | null>> {
+  /** The leads' state without their tails (an append does not need it), and the fields as read. */
+  async function readLeads(ids: string[]): Promise<Map<string, { lead: LiveLead | null; values: (string | null)[] }>> {
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...PLAN_FIELDS);
     const replies = (await pipeline.exec()) ?? [];
-    const leads = new Map<string, LiveLead | null>();
+    const leads = new Map<string, { lead: LiveLead | null; values: (string | null)[] }>();
     replies.forEach(([error, values], index) => {
       if (error) throw error;
       const id = ids[index] as string;
-      leads.set(id, decodeLead(id, values as (string | null)[], cap, thresholds));
+      const fields = values as (string | null)[];
+      leads.set(id, { lead: decodeLead(id, fields, cap, thresholds), values: fields });
     });
     return leads;
   }
 
+  /** The tails of leads read without them, with their version: null for a lead committed since (plan it again). */
+  async function readTails(read: { lead: LiveLead; values: (string | null)[] }[]): Promise<(LiveLead | null)[]> {
+    const pipeline = redis.pipeline();
+    for (const { lead } of read) pipeline.hmget(keys.lead(lead.id), "v", "t");
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, reply], index) => {
+      if (error) throw error;
+      const [version, tail] = reply as [string | null, string | null];
+      const { lead, values } = read[index] as { lead: LiveLead; values: (string | null)[] };
+      return version === String(lead.version) ? withTail(lead, values, tail, cap, thresholds) : null;
+    });
+  }
+
   function commitOf(t: Touched, lead: LiveLead | null, plan: LeadPlan, at: number, messages: [string, Buffer][]) {
-    const base: Omit<LeadCommit, "mode" | "fields" | "rankKey" | "stage"> = {
+    const base: Omit<LeadCommit, "mode" | "fields" | "rankKey" | "stage" | "appendTail"> = {
       leadId: t.leadId,
       expected: lead?.version ?? 0,
       updatedAt: at,
@@ -183,7 +199,7 @@ export function createScorer(options: ScorerOptions) {
       mode: "commit",
       // While the deep lane owns the lead, the script hands these events to it instead of committing.
       pending: plan.folded.map(encodeEvent),
-      fields: liveFields(plan.next, lead, at, thresholds),
+      ...liveFields(plan.next, lead, at, thresholds),
       rankKey: rankKey(plan.next.score, plan.next.reachedAt, cap),
       stage: stageFor(plan.next.score, thresholds),
     } satisfies LeadCommit;
@@ -208,11 +224,27 @@ export function createScorer(options: ScorerOptions) {
   async function round(pending: Touched[], result: BatchResult): Promise<Touched[]> {
     const states = await readLeads(pending.map((t) => t.leadId));
     const at = now();
+    const again: Touched[] = [];
     const planned = pending.map((t) => {
-      const lead = states.get(t.leadId) ?? null;
+      const lead = states.get(t.leadId)?.lead ?? null;
       return { t, lead, plan: planLead(lead, t.fresh, t.duplicates, cap, pageId(t.leadId)) };
     });
-    const active = planned.filter((p) => p.plan.kind !== "noop");
+    // Leads this round needs the tails of: read in one more pipeline, then planned with them.
+    const needTail = planned.filter((p) => p.plan.kind === "needTail");
+    if (needTail.length > 0) {
+      const tails = await readTails(needTail.map((p) => states.get(p.t.leadId) as { lead: LiveLead; values: [] }));
+      needTail.forEach((p, index) => {
+        const lead = tails[index] ?? null;
+        if (lead === null) {
+          again.push(p.t);
+          p.plan = { kind: "noop" };
+          return;
+        }
+        p.lead = lead;
+        p.plan = planLead(lead, p.t.fresh, p.t.duplicates, cap, pageId(p.t.leadId));
+      });
+    }
+    const active = planned.filter((p) => p.plan.kind !== "noop" && p.plan.kind !== "needTail");
     await Promise.all(
       active.map((p) => (p.plan.kind === "commit" ? writePages(p.t.leadId, p.plan.next, new Date(at)) : undefined)),
     );
@@ -223,7 +255,6 @@ export function createScorer(options: ScorerOptions) {
     }
     const messages = options.encodeUpdates([...updates.values()]);
     await options.beforeCommit?.();
-    const again: Touched[] = [];
     for (let from = 0; from < active.length; from += commitChunk) {
       const chunk = active.slice(from, from + commitChunk);
       const outcomes: CommitOutcome[] = await commitLeads(
@@ -280,16 +311,30 @@ export function createScorer(options: ScorerOptions) {
   return { scoreBatch };
 }
 
-/** The hash fields of a lead's new fold state (its profile and version are not among them). */
+/**
+ * What a commit writes of a lead's new fold state (its profile and version are not among it): every field, or for
+ * an append the changed ones and the entries the commit script appends to the stored tail.
+ */
 export function liveFields(
   next: NextState,
   lead: Pick<LiveLead, "createdAt"> | null,
   at: number,
   thresholds: StageThresholds,
-): Record<string, string> {
+): Pick<LeadCommit, "fields" | "appendTail"> {
   // A new lead's hash has no base or pages yet (nor a creation time, for a profile made before its first event):
   // it gets every field.
-  if (next.appended && lead?.createdAt) return appendedFields(next, next.appended, lead, at, thresholds);
+  if (next.appended && lead?.createdAt) {
+    return { fields: appendedFields(next, next.appended, lead, at, thresholds), appendTail: next.appended.added };
+  }
+  return { fields: allFields(next, lead, at, thresholds) };
+}
+
+function allFields(
+  next: NextState,
+  lead: Pick<LiveLead, "createdAt"> | null,
+  at: number,
+  thresholds: StageThresholds,
+): Record<string, string> {
   return stateFields({
     score: next.score,
     stage: stageFor(next.score, thresholds),
@@ -307,7 +352,7 @@ export function liveFields(
   });
 }
 
-/** An append's fields: the fold state, the spliced tail and its newest entry; the base and pages stay as stored. */
+/** An append's fields: the fold state and the newest entry; the base and pages stay as stored, the tail grows. */
 function appendedFields(
   next: NextState,
   appended: NonNullable<NextState["appended"]>,
@@ -325,7 +370,6 @@ function appendedFields(
     le: next.lastEventAt === null ? "" : String(next.lastEventAt),
     ca: String(lead.createdAt),
     ua: String(at),
-    t: appended.storedTail,
     ne: JSON.stringify(encodeEntry(newest)),
     rx: String(appended.tailReceivedMax),
   };

@@ -28,6 +28,7 @@ import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics
 import { createPageCache } from "./page-cache.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, generationIsCurrent } from "./rebuild.ts";
+import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
 
@@ -315,6 +316,12 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       clearInterval(generationTimer);
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await queue?.close();
+      if (queue) {
+        // Bull keeps its lock token out of its types.
+        const token = (queue as unknown as { token: string }).token;
+        const released = await releaseHeldJobs(redis, config.REDIS_PREFIX, token);
+        if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
+      }
       await deepLane?.stop();
       await rules.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

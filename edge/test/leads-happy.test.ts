@@ -107,11 +107,16 @@ describe("when listing leads", () => {
     expect(await ids("cold")).toEqual(["di", "fay"]);
   });
 
-  it("filters by exact company", async () => {
+  it("filters by any part of the company name, in any case", async () => {
     const { response, body } = await getJson<LeadBody[]>(edge, "/api/leads?company=Acme");
     expect(body.map((lead) => lead._id)).toEqual(["ed", "cy", "fay"]);
     expect(response.headers.get("x-total-count")).toBe("3");
-    expect((await getJson<LeadBody[]>(edge, "/api/leads?company=acme")).body).toEqual([]);
+    expect((await getJson<LeadBody[]>(edge, "/api/leads?company=cM")).body.map((lead) => lead._id)).toEqual([
+      "ed",
+      "cy",
+      "fay",
+    ]);
+    expect((await getJson<LeadBody[]>(edge, "/api/leads?company=nitec")).body.map((lead) => lead._id)).toEqual(["bo"]);
   });
 
   it("searches name, email and company case-insensitively with q", async () => {

@@ -5,6 +5,7 @@
 import type { Server } from "node:http";
 import {
   COLLECTIONS,
+  countActivity,
   EVENTS_QUEUE,
   type EventsJob,
   INDEXES,

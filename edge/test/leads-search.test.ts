@@ -161,3 +161,35 @@ describe("when leads are exported as CSV", () => {
     expect((await edge.app.request("/api/leads/export.csv")).status).toBe(401);
   });
 });
+
+describe("when one event of a lead is opened", () => {
+  let edge: Edge;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+    await seederFor(edge).seed([scoredLead("opened", 100)]);
+    const at = new Date("2026-01-01T00:00:00.000Z");
+    await edge.deps.db.collection(COLLECTIONS.events).insertOne({
+      _id: "opened-e0000",
+      lead_id: "opened",
+      event_type: "purchase",
+      timestamp: at,
+      received_at: at,
+      metadata: { plan: "pro", seats: 12 },
+      points: 100,
+      rule_id: "purchase",
+      sort_key: "x",
+    } as never);
+  });
+  afterAll(() => edge.close());
+
+  it("shows its metadata", async () => {
+    const response = await edge.read("/api/leads/opened/events/opened-e0000");
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ event_type: "purchase", metadata: { plan: "pro", seats: 12 } });
+  });
+
+  it("is not found under another lead or by an unknown id", async () => {
+    expect((await edge.read("/api/leads/other/events/opened-e0000")).status).toBe(404);
+    expect((await edge.read("/api/leads/opened/events/nope")).status).toBe(404);
+  });
+});

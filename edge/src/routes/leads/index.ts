@@ -3,6 +3,7 @@ import { apiCors } from "../../api/cors.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
+import { leadEventDoc, leadEventRoute } from "./event.ts";
 import { exportLeadsDoc, exportLeadsRoute } from "./export.ts";
 import { getLeadDoc, getLeadRoute } from "./get.ts";
 import { historyDoc, historyRoute } from "./history.ts";
@@ -19,6 +20,7 @@ export const leadDocs = [
   getLeadDoc,
   historyDoc,
   seriesDoc,
+  leadEventDoc,
   updateLeadDoc,
 ];
 
@@ -37,5 +39,6 @@ export function leadRoutes(deps: AppDeps) {
     .route("/", getLeadRoute(deps))
     .route("/", historyRoute(deps))
     .route("/", seriesRoute(deps))
+    .route("/", leadEventRoute(deps))
     .route("/", updateLeadRoute(deps));
 }

@@ -178,16 +178,15 @@ describe("the dashboard a sales lead opens every morning", () => {
       const page3 = await rowIds(page);
       // Page 2 is read again, and held back until the check below.
       const held: Route[] = [];
-      await page.route("**/api/leads?*cursor=*", (route) => {
-        held.push(route);
-      });
+      let holding = true;
+      await page.route("**/api/leads?*cursor=*", (route) => (holding ? void held.push(route) : route.continue()));
       await page.getByRole("button", { name: "← Previous" }).click();
       await eventually(async () => held.length === 1, 10_000);
       await page.getByText("Page 2", { exact: true }).waitFor();
       const shown = await rowIds(page);
       expect(shown.filter((id) => page3.includes(id))).toEqual([]);
       expect(await page.getByText("Loading leads…").count()).toBe(1);
-      await page.unroute("**/api/leads?*cursor=*");
+      holding = false;
       for (const route of held) await route.continue();
       await eventually(async () => (await rowIds(page)).join() === page2.join(), 10_000);
       await page.close();

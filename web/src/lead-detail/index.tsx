@@ -175,9 +175,10 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
           type="button"
           class="button button-quiet button-small"
           aria-expanded={!!details}
+          aria-label={`Details of ${entry.event_type}`}
           onClick={() => model.toggleDetails(entry.event_id)}
         >
-          Details<span class="sr-only"> of {entry.event_type}</span>
+          Details
         </button>
       </div>
       <dl class="timeline-figures">

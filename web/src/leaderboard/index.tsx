@@ -109,7 +109,7 @@ export function LeaderboardBody({ model, compact = false }: { model: Leaderboard
 }
 
 export function LeaderboardPage({ model }: { model: LeaderboardModel }) {
-  useEffect(() => model.activate(), [model]);
+  useEffect(() => model.activate({ paged: true }), [model]);
   const tied = model.tiedAtTop.value;
   const page = model.pageNumber.value;
   return (

@@ -68,7 +68,8 @@ export interface LeaderboardModel {
   readonly updatedAt: ReadonlySignal<number | null>;
   apply(entries: readonly LeaderboardEntry[]): void;
   reload(): Promise<void>;
-  activate(): () => void;
+  /** Live updates; `paged` (the leaderboard page, not the Top 5) also counts ties at the top and offers pages. */
+  activate(options?: { paged?: boolean }): () => void;
 }
 
 export function createLeaderboardModel(deps: {
@@ -89,6 +90,8 @@ export function createLeaderboardModel(deps: {
   const tiedAtTop = signal<{ score: number; count: number } | null>(null, { name: "leaderboard.tiedAtTop" });
   const entries = computed(() => (cursors.value.length === 0 ? top.value : further.value));
   let counted: { score: number; at: number } | null = null;
+  /** Views showing the paged board: only they need the count of ties and the next page. */
+  let pagedViews = 0;
   let pageSequence = 0;
   const status = signal<"loading" | "ready" | "error">("loading", { name: "leaderboard.status" });
   const error = signal<string | null>(null, { name: "leaderboard.error" });
@@ -120,7 +123,8 @@ export function createLeaderboardModel(deps: {
     const previous = top.value;
     const ranked = rankEntries(list, previous, limit);
     const score = ranked[0]?.current_score;
-    if (score !== undefined && (counted?.score !== score || now() - counted.at >= RECOUNT_MS)) void recount(score);
+    const stale = counted?.score !== score || now() - (counted?.at ?? 0) >= RECOUNT_MS;
+    if (pagedViews > 0 && score !== undefined && stale) void recount(score);
     batch(() => {
       top.value = ranked;
       status.value = "ready";
@@ -202,13 +206,21 @@ export function createLeaderboardModel(deps: {
     updatedAt,
     apply,
     reload,
-    activate() {
+    activate(options = {}) {
       const stop = deps.realtime.onLeaderboard((update) => {
         broadcasts++;
         apply(update.top);
       });
+      if (options.paged) {
+        pagedViews += 1;
+        counted = null;
+        next.value = null;
+      }
       void reload();
-      return stop;
+      return () => {
+        stop();
+        if (options.paged) pagedViews -= 1;
+      };
     },
   };
 }

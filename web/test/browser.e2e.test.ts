@@ -91,7 +91,7 @@ describe("the dashboard in a browser, against the running stack", () => {
       await dashboard.getByRole("link", { name: leadId, exact: true }).waitFor();
       await shoot(dashboard, "leaderboard", "desktop");
 
-      // An invalid event: the API's message appears on the field it names.
+      // An invalid event: the edge's message (its schema runs in the browser) appears on the field it names.
       await dashboard.getByRole("link", { name: "Submit event" }).click();
       await dashboard.getByRole("option", { name: /Purchase/ }).waitFor({ state: "attached" });
       await dashboard.getByLabel("Lead id").fill("not a valid id!");

@@ -113,6 +113,8 @@ describe("the dashboard a sales lead opens every morning", () => {
     it("comes from one stats request, with a funnel whose stages filter the table", async () => {
       const reads: string[] = [];
       const dashboard = await stack.open(desktop, "/");
+      // Signed in (the token is kept once the API accepted it), then counted from a fresh load.
+      await dashboard.getByRole("list", { name: "Stage funnel" }).waitFor({ timeout: 15_000 });
       dashboard.on("request", (request) => {
         const url = new URL(request.url());
         if (url.pathname.startsWith("/api/")) reads.push(url.pathname + url.search);

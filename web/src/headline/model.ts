@@ -9,7 +9,7 @@ import type { Realtime } from "../lib/realtime.ts";
 
 const REFRESH_INTERVAL_MS = 10_000;
 /** Live activity refreshes the figures at most this often. */
-const LIVE_REFRESH_MS = 2000;
+const LIVE_REFRESH_MS = 1000;
 
 export interface FunnelStep {
   stage: Stage;

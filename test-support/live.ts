@@ -16,6 +16,7 @@ import {
 import {
   commitLeads,
   encodePage,
+  firstPoint,
   keepPageEnds,
   type LiveEntry,
   type LiveKeys,
@@ -89,10 +90,13 @@ export function foldLiveState(
         : { score: 0, count: 0, reachedAt: null },
       pages: pages.map((page) => page._id),
       pageEnds: keepPageEnds(
-        Array.from({ length: pageCount }, (_, n): PageEnd => {
-          const end = entries[(n + 1) * PAGE_SIZE - 1] as LiveEntry;
-          return [n, end.timestamp, end.score];
-        }),
+        [
+          ...(pageCount > 0 ? [firstPoint(entries[0] as LiveEntry)] : []),
+          ...Array.from({ length: pageCount }, (_, n): PageEnd => {
+            const end = entries[(n + 1) * PAGE_SIZE - 1] as LiveEntry;
+            return [n, end.timestamp, end.score];
+          }),
+        ],
         pageCount,
       ),
     },

@@ -10,6 +10,8 @@ export const DUPLICATE_KEY = 11000;
 export const COLLECTIONS = {
   /** Lead profiles (name, email, company), inserted once; scores live in Redis. */
   leads: "leads",
+  /** Profile edits, inserted (never updated): a lead's profile is the newest of its `leads` document and these. */
+  profileEdits: "profile_edits",
   /** Distinct events, `_id` = `event_id`, with their points: the ground truth of idempotency and of every score. */
   events: "events",
   /** Settled history: pages of PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
@@ -24,6 +26,16 @@ export interface LeadDocument {
   email: string | null;
   company: string | null;
   created_at: Date;
+}
+
+/** One edit of a lead's profile: the whole profile after the edit, and when it was made. */
+export interface ProfileEditDocument {
+  _id: string;
+  lead_id: string;
+  name: string | null;
+  email: string | null;
+  company: string | null;
+  at: Date;
 }
 
 export interface EventDocument {
@@ -91,6 +103,7 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
     { key: { company: 1 }, name: "company" },
     { key: { email: 1 }, name: "email" },
   ],
+  profile_edits: [{ key: { lead_id: 1 }, name: "lead" }],
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],

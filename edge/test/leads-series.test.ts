@@ -10,7 +10,7 @@ type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type Series = { points: { timestamp: string; score: number }[] };
 type ErrorBody = { error: { code: string; message: string; details: unknown[] } };
 
-const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT - 1;
+const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT;
 
 /** `count` events one minute apart whose score climbs by 2 for 400 events, then falls by 2 for 400, and so on. */
 function waveEvents(leadId: string, count: number): ScorableEvent[] {
@@ -86,12 +86,12 @@ describe("GET /api/leads/:id/series", () => {
     ]);
   });
 
-  it("spans a paged history with the end of each page, then each event of the tail", async () => {
+  it("spans a paged history from its first event, with the end of each page, then each event of the tail", async () => {
     const { points } = await series("mid");
     const pageEnds = [1, 2, 3, 4].map((page) => events.mid[page * PAGE_SIZE - 1] as ScorableEvent);
     const tail = events.mid.slice(4 * PAGE_SIZE);
     expect(points.map((point) => Date.parse(point.timestamp))).toEqual(
-      [...pageEnds, ...tail].map((event) => event.timestamp),
+      [events.mid[0] as ScorableEvent, ...pageEnds, ...tail].map((event) => event.timestamp),
     );
   });
 
@@ -101,8 +101,8 @@ describe("GET /api/leads/:id/series", () => {
     expect(points.length).toBeGreaterThan(TAIL_SPILL_AT - 1);
     const times = points.map((point) => Date.parse(point.timestamp));
     const oneMinute = 60_000;
-    // The first kept page end lies within the first two pages; no two points are more than two pages apart.
-    expect(((times[0] as number) - BASE) / oneMinute).toBeLessThan(2 * PAGE_SIZE);
+    // It starts at the first event; no two points are more than two pages apart.
+    expect(times[0]).toBe(BASE);
     for (let i = 1; i < times.length; i += 1) {
       expect(((times[i] as number) - (times[i - 1] as number)) / oneMinute).toBeLessThanOrEqual(2 * PAGE_SIZE);
     }

@@ -4,6 +4,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { COLLECTIONS } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge, readStaticFrom } from "./helpers.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -18,6 +19,8 @@ const READ_PATHS = [
   "/api/leads/reader",
   "/api/leads/reader/history",
   "/api/leads/reader/series",
+  "/api/leads/reader/events/reader",
+  "/api/leads/export.csv?stage=hot",
   "/api/rules",
   "/api/events/event-types",
 ];
@@ -35,6 +38,19 @@ describe("when a read carries no valid read token", () => {
       { readStatic: readStaticFrom(folder) },
     );
     await seederFor(edge).seed([scoredLead("reader", 420)]);
+    // An event with the id every route parameter gets below, so `/api/leads/reader/events/reader` finds it.
+    const at = new Date();
+    await edge.deps.db.collection(COLLECTIONS.events).insertOne({
+      _id: "reader",
+      lead_id: "reader",
+      event_type: "purchase",
+      timestamp: at,
+      received_at: at,
+      metadata: {},
+      points: 420,
+      rule_id: null,
+      sort_key: "reader",
+    } as never);
   });
   afterAll(async () => {
     await edge.close();

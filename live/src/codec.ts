@@ -31,8 +31,16 @@ export const TAIL_SPILL_AT = 2 * PAGE_SIZE;
 /** Most page ends a lead keeps for its score chart. */
 export const SERIES_PAGE_POINTS = 64;
 
-/** `[page, timestamp, score]`: a lead's score after the last entry of one of its pages. */
+/**
+ * `[page, timestamp, score]`: a lead's score after the last entry of one of its pages; page -1 is its first entry,
+ * where the chart of a lead with pages starts (kept whatever the stride).
+ */
 export type PageEnd = [number, number, number];
+
+/** The chart's first point: the lead's first history entry. */
+export function firstPoint(entry: { timestamp: number; score: number }): PageEnd {
+  return [-1, entry.timestamp, entry.score];
+}
 
 /**
  * The page ends kept out of `pageCount` pages: every `stride`-th page, the stride the smallest power of two that keeps

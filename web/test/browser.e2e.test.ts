@@ -2,130 +2,35 @@
 // The dashboard in a real browser against the whole stack: edge (Deno), worker and realtime as child processes on
 // free ports, with a Redis prefix and a database of their own. Screenshots of every page, at desktop and phone
 // widths, land in artifacts/screenshots/.
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  createTestDb,
-  createTestRedis,
-  eventually,
-  freePort,
-  REDIS_URL,
-  uniqueName,
-} from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { eventually, uniqueName } from "../../test-support/index.ts";
+import { ROOT } from "../../test-support/processes.ts";
+import { type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS, WRITE_KEY } from "./browser-stack.ts";
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-const WEB = join(ROOT, "web");
-const DIST = join(WEB, "dist");
 const SCREENSHOTS = join(ROOT, "artifacts", "screenshots");
-const WRITE_KEY = "e2e-write-key";
-const ADMIN_TOKEN = "e2e-admin-token";
-const READ_TOKEN = "e2e-read-token";
-const VIEWPORTS = { desktop: { width: 1280, height: 900 }, mobile: { width: 375, height: 812 } } as const;
-
-/** Newest modification time under a folder (or of a file). */
-function newest(path: string): number {
-  const stat = statSync(path);
-  if (!stat.isDirectory()) return stat.mtimeMs;
-  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
-}
-
-/** Builds the dashboard unless web/dist is newer than every source file. */
-async function buildIfNeeded() {
-  const built = join(DIST, "index.html");
-  const sources = Math.max(
-    newest(join(WEB, "src")),
-    newest(join(WEB, "index.html")),
-    newest(join(WEB, "vite.config.ts")),
-  );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  await promisify(execFile)(join(BIN, "vite"), ["build", "--logLevel", "warn"], { cwd: WEB });
-}
 
 describe("the dashboard in a browser, against the running stack", () => {
-  const processes: RunningProcess[] = [];
-  let cleanups: (() => Promise<void>)[] = [];
-  let browser: Browser;
+  let stack: BrowserStack;
   let base = "";
-  let realtimeUrl = "";
-  const problems: string[] = [];
+  let problems: string[] = [];
 
   beforeAll(async () => {
-    await buildIfNeeded();
     mkdirSync(SCREENSHOTS, { recursive: true });
-
-    const prefix = uniqueName("e2e");
-    const db = await createTestDb(uniqueName("e2e"));
-    const redis = await createTestRedis(prefix);
-    cleanups = [() => db.drop(), () => redis.cleanup()];
-    const edgePort = await freePort();
-    const env = {
-      NODE_ENV: "test",
-      LOG_LEVEL: "info",
-      REDIS_URL,
-      MONGO_URL: db.url,
-      REDIS_PREFIX: prefix,
-      WRITE_KEYS: WRITE_KEY,
-      ADMIN_TOKEN,
-      READ_TOKENS: READ_TOKEN,
-      WEB_DIST: DIST,
-      // The edge listens here; realtime allows sockets from pages served on this port.
-      PORT: String(edgePort),
-      REALTIME_PORT: "0",
-    };
-    const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, env);
-    const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
-    const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], env);
-    processes.push(edge, worker, realtime);
-    const [, realtimePort] = await realtime.waitFor(/"msg":"realtime listening","port":(\d+)/, 60_000);
-    await edge.waitFor(/"msg":"edge listening"/, 60_000);
-    await worker.waitFor(/worker ready/, 60_000);
-    base = `http://127.0.0.1:${edgePort}`;
-    realtimeUrl = `http://127.0.0.1:${realtimePort}`;
-
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-      ],
-    });
+    stack = await startBrowserStack("e2e");
+    base = stack.base;
+    problems = stack.problems;
   }, 180_000);
 
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.all(processes.map((child) => child.stop("SIGTERM")));
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
-  }, 60_000);
+  afterAll(() => stack?.stop(), 60_000);
 
-  /** Opens a page of the dashboard and, unless told not to, signs in with the read token. */
-  async function open(context: BrowserContext, path: string, signIn = true): Promise<Page> {
-    const page = await context.newPage();
-    page.on("console", (message) => {
-      // Refused requests (the invalid event's 400) are the page's to show, and it does; anything else logged as an
-      // error (script errors, Content-Security-Policy violations) is a fault.
-      if (message.type() !== "error" || message.text().startsWith("Failed to load resource")) return;
-      problems.push(`${path}: ${message.text()} (${message.location().url})`);
-    });
-    page.on("pageerror", (error) => problems.push(`${path}: ${error.message}`));
-    const separator = path.includes("?") ? "&" : "?";
-    await page.goto(`${base}${path}${separator}realtime=${encodeURIComponent(realtimeUrl)}`);
-    if (signIn) await signInWith(page, READ_TOKEN);
-    return page;
-  }
-
-  async function signInWith(page: Page, token: string) {
-    await page.getByLabel("Access token").fill(token);
-    await page.getByRole("button", { name: "Sign in" }).click();
-  }
+  const open = (context: BrowserContext, path: string, signIn = true) => stack.open(context, path, { signIn });
+  const signInWith = (page: Page, token: string) => stack.signInWith(page, token);
+  const browser = {
+    newContext: (...args: Parameters<BrowserStack["browser"]["newContext"]>) => stack.browser.newContext(...args),
+  };
 
   async function shoot(page: Page, name: string, viewport: keyof typeof VIEWPORTS) {
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-${viewport}.png`), fullPage: true });
@@ -186,7 +91,7 @@ describe("the dashboard in a browser, against the running stack", () => {
       await dashboard.getByRole("link", { name: leadId, exact: true }).waitFor();
       await shoot(dashboard, "leaderboard", "desktop");
 
-      // An invalid event: the API's message appears on the field it names.
+      // An invalid event: the edge's message (its schema runs in the browser) appears on the field it names.
       await dashboard.getByRole("link", { name: "Submit event" }).click();
       await dashboard.getByRole("option", { name: /Purchase/ }).waitFor({ state: "attached" });
       await dashboard.getByLabel("Lead id").fill("not a valid id!");

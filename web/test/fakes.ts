@@ -167,6 +167,23 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       ...patch,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
+    stats: vi.fn<Api["stats"]>(async () => ({
+      leads: 0,
+      by_stage: { cold: 0, warm: 0, hot: 0, qualified: 0 },
+      score_histogram: [],
+      events_24h: 0,
+      scored_24h: 0,
+    })),
+    leadEvent: vi.fn<Api["leadEvent"]>(async (_lead, eventId) => ({
+      event_id: eventId,
+      event_type: "page_view",
+      timestamp: "2026-01-01T00:00:00.000Z",
+      received_at: "2026-01-01T00:00:00.000Z",
+      metadata: {},
+    })),
+    updateLead: vi.fn<Api["updateLead"]>(async (id, edit) => ({ ...lead({ _id: id }), ...edit })),
+    exportLeads: vi.fn<Api["exportLeads"]>(async () => new Blob(["_id\r\n"])),
+    deleteRule: vi.fn<Api["deleteRule"]>(async () => undefined),
     checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
   };
   return Object.assign(api, overrides);

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createLeaderboardModel, rankEntries } from "../src/leaderboard/model.ts";
-import { entry, fakeApi, fakeRealtime, settle } from "./fakes.ts";
+import { entry, fakeApi, fakeRealtime, lead, page, settle } from "./fakes.ts";
 
 describe("ranking the leaderboard", () => {
   it("puts the highest score first and keeps the server's order between equal scores", () => {
@@ -68,5 +68,44 @@ describe("the leaderboard model", () => {
     await settle();
     expect(model.status.value).toBe("error");
     expect(model.error.value).toBe("boom");
+  });
+});
+
+describe("the paged leaderboard", () => {
+  it("counts the leads sharing the top score, and pages on in the list's order", async () => {
+    const top = Array.from({ length: 10 }, (_, i) => entry(`t${i}`, 1000));
+    const api = fakeApi({
+      leaderboard: async () => top,
+      listLeads: vi.fn(async (query) => {
+        if (query.min_score === 1000) return page([lead({ _id: "t0", current_score: 1000 })], 12);
+        if (query.cursor === "c2") return page([lead({ _id: "t10", current_score: 1000 })], 12, null);
+        return page(
+          top.map((item) => lead({ _id: item._id, current_score: 1000 })),
+          12,
+          "c2",
+        );
+      }),
+    });
+    const model = createLeaderboardModel({ api, realtime: fakeRealtime().realtime });
+    const stop = model.activate({ paged: true });
+    await settle();
+    expect(model.tiedAtTop.value).toEqual({ score: 1000, count: 12 });
+    expect(model.hasNext.value).toBe(true);
+    await model.nextPage();
+    expect(model.pageNumber.value).toBe(2);
+    expect(model.entries.value.map((row) => [row._id, row.rank])).toEqual([["t10", 11]]);
+    expect(model.top.value).toHaveLength(10);
+    await model.previousPage();
+    expect(model.entries.value).toHaveLength(10);
+    stop();
+  });
+
+  it("is not counted for the Top 5", async () => {
+    const api = fakeApi({ leaderboard: async () => [entry("a", 1000), entry("b", 1000)] });
+    const model = createLeaderboardModel({ api, realtime: fakeRealtime().realtime });
+    const stop = model.activate();
+    await settle();
+    expect(api.listLeads).not.toHaveBeenCalled();
+    stop();
   });
 });

@@ -103,15 +103,35 @@ describe("the leads model", () => {
     expect(url()).toBe("?q=ada");
   });
 
-  it("does not ask the server while a bound is invalid", async () => {
+  it("leaves an invalid bound out of the query while it is being corrected", async () => {
     const { api, model } = setup();
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
+    model.setFilter("company", "Acme");
+    await vi.advanceTimersByTimeAsync(500);
     api.listLeads.mockClear();
     model.setFilter("min_score", "abc");
     await vi.advanceTimersByTimeAsync(500);
-    expect(api.listLeads).not.toHaveBeenCalled();
     expect(model.errors.value.min_score).toBeDefined();
+    // Clearing another filter still refreshes the rows.
+    model.setFilter("company", "");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(api.listLeads).toHaveBeenLastCalledWith(expect.objectContaining({ company: null, min_score: null }));
+  });
+
+  it("takes the rows of another page away while it loads", async () => {
+    const { api, model } = setup();
+    api.listLeads.mockResolvedValueOnce(page([lead({ _id: "a" })], 2, "cursor-2"));
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    let answer: (value: ReturnType<typeof page<ReturnType<typeof lead>>>) => void = () => undefined;
+    api.listLeads.mockImplementationOnce(() => new Promise((resolve) => (answer = resolve)));
+    model.nextPage();
+    expect(model.leads.value).toEqual([]);
+    expect(model.status.value).toBe("loading");
+    answer(page([lead({ _id: "b" })], 2, null));
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.leads.value.map((row) => row._id)).toEqual(["b"]);
   });
 
   it("pages forward with the Link cursor and back to the first page", async () => {

@@ -1,9 +1,9 @@
 // @vitest-environment happy-dom
 import { signal } from "@preact/signals";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { ApiRequestError } from "../src/lib/api.ts";
-import { createRulesModel, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
-import { fakeApi } from "./fakes.ts";
+import { createRulesModel, MESSAGE_MS, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
+import { fakeApi, RULES, settle } from "./fakes.ts";
 
 describe("rule write errors", () => {
   it("blame the token for 401 and 403", () => {
@@ -50,7 +50,12 @@ describe("the rules model", () => {
     const { api, model } = await setup();
     model.edit("purchase", { points: "150", active: false });
     expect(model.isDirty("purchase")).toBe(true);
+    api.listRules.mockResolvedValue(
+      RULES.map((rule) => (rule._id === "purchase" ? { ...rule, points: 150, active: false } : rule)),
+    );
     await model.save("purchase");
+    await settle();
+    expect(api.listRules).toHaveBeenCalledTimes(2);
     expect(api.updateRule).toHaveBeenCalledWith("purchase", { points: 150, active: false }, "t0ken-admin");
     expect(model.rules.value.find((rule) => rule._id === "purchase")).toMatchObject({ points: 150, active: false });
     expect(model.isDirty("purchase")).toBe(false);
@@ -80,13 +85,45 @@ describe("the rules model", () => {
     model.setNew("event_type", "webinar_signup");
     model.setNew("label", "Webinar signup");
     model.setNew("points", "30");
+    const webinar = { _id: "w", event_type: "webinar_signup", label: "Webinar signup", points: 30, active: true };
+    api.listRules.mockResolvedValue([...RULES, webinar]);
     await model.create();
+    await settle();
     expect(api.createRule).toHaveBeenCalledWith(
       { event_type: "webinar_signup", label: "Webinar signup", points: 30, active: true },
       "t0ken-admin",
     );
     expect(model.rules.value.map((rule) => rule.event_type)).toContain("webinar_signup");
     expect(model.newRule.value.event_type).toBe("");
+  });
+
+  it("deletes a rule, says so for a while, and reads the list again", async () => {
+    vi.useFakeTimers();
+    try {
+      const { api, model } = await setup();
+      api.listRules.mockResolvedValue(RULES.filter((rule) => rule._id !== "purchase"));
+      await model.remove("purchase");
+      expect(api.deleteRule).toHaveBeenCalledWith("purchase", "t0ken-admin");
+      await vi.advanceTimersByTimeAsync(0);
+      expect(model.rules.value.map((rule) => rule._id)).toEqual(["email_open"]);
+      expect(model.deleted.value).toBe("purchase");
+      await vi.advanceTimersByTimeAsync(MESSAGE_MS);
+      expect(model.deleted.value).toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("reads the list again when the page is focused", async () => {
+    const api = fakeApi();
+    const model = createRulesModel({ api, token: signal("t") });
+    const stop = model.activate();
+    await settle();
+    api.listRules.mockResolvedValue(RULES.slice(0, 1));
+    window.dispatchEvent(new Event("focus"));
+    await settle();
+    expect(model.rules.value).toHaveLength(1);
+    stop();
   });
 
   it("shows a duplicate type next to the event type field", async () => {

@@ -29,6 +29,7 @@ import {
   decodePage,
   encodePage,
   entryEvent,
+  firstPoint,
   keepPageEnds,
   LEAD_FIELDS,
   type LeadCommit,
@@ -248,6 +249,8 @@ export function createDeepLane(options: DeepLaneOptions) {
         : { score: 0, count: 0, reachedAt: null };
     const ends: PageEnd[] = (owned.lead?.pageEnds ?? []).filter(([n]) => n < kept - 1);
     if (keptEnd) ends.push([kept - 1, keptEnd.timestamp, keptEnd.score]);
+    const opening = kept === 0 ? newPages[0]?.entries[0] : undefined;
+    if (opening) ends.unshift(firstPoint(opening));
     for (const page of newPages) {
       const end = page.entries.at(-1) as LiveEntry;
       ends.push([page.n, end.timestamp, end.score]);

@@ -22,6 +22,7 @@ import {
 import {
   encodeAppend,
   entryEvent,
+  firstPoint,
   keepPageEnds,
   type LiveEntry,
   type LiveLead,
@@ -95,6 +96,8 @@ export function layoutHistory(entries: LiveEntry[]): {
     const end = page.at(-1) as LiveEntry;
     return [n, end.timestamp, end.score];
   });
+  const first = pages[0]?.[0];
+  if (first) ends.unshift(firstPoint(first));
   return { pages, tail, base, pageEnds: keepPageEnds(ends, pages.length) };
 }
 
@@ -117,7 +120,8 @@ function spill(
     ids.push(id);
     const last = entries.at(-1) as LiveEntry;
     start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
-    ends = keepPageEnds([...ends, [ids.length - 1, last.timestamp, last.score]], ids.length);
+    const opening = ids.length === 1 ? [firstPoint(entries[0] as LiveEntry)] : [];
+    ends = keepPageEnds([...opening, ...ends, [ids.length - 1, last.timestamp, last.score]], ids.length);
     rest = rest.slice(PAGE_SIZE);
   }
   return { tail: rest, base: start, pages: ids, pageEnds: ends, newPages };

@@ -17,6 +17,7 @@ import {
   type HistoryPageDocument,
   type LeadDocument,
   type Logger,
+  type ProfileEditDocument,
   type ScorableEvent,
   type StageThresholds,
   stageFor,
@@ -96,6 +97,15 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   for await (const doc of db.collection<LeadDocument>(COLLECTIONS.leads).find({}, { batchSize: 10_000 })) {
     profiles.set(doc._id, doc);
   }
+  // Edits are inserted, never applied in place: a lead's profile is the newest of its document and its edits.
+  const edits = new Map<string, ProfileEditDocument>();
+  for await (const edit of db
+    .collection<ProfileEditDocument>(COLLECTIONS.profileEdits)
+    .find({}, { batchSize: 10_000 })) {
+    const known = edits.get(edit.lead_id) ?? profiles.get(edit.lead_id);
+    const knownAt = known === undefined ? null : "at" in known ? known.at : known.created_at;
+    if (knownAt === null || new Date(edit.at).getTime() >= new Date(knownAt).getTime()) edits.set(edit.lead_id, edit);
+  }
 
   const at = now();
   const written = new Date(at);
@@ -137,8 +147,9 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
         }),
         v: "1",
       };
+      const current = edits.get(id) ?? profile;
       for (const field of ["name", "email", "company"] as const) {
-        const value = profile?.[field];
+        const value = current?.[field];
         if (value) fields[field] = value;
       }
       pipeline.hset(keys.lead(id), fields);

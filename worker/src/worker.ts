@@ -5,6 +5,7 @@
 import type { Server } from "node:http";
 import {
   COLLECTIONS,
+  countActivity,
   EVENTS_QUEUE,
   type EventsJob,
   INDEXES,
@@ -267,7 +268,15 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           log.warn("could not count out finished events", { events, error: error.message });
         });
       };
-      queue.on("completed", countOut);
+      queue.on("completed", (job: Queue.Job<EventsJob>) => {
+        countOut(job);
+        // The last 24 hours' scored events (`/api/stats`), one counter call per job.
+        const events = Array.isArray(job.data?.events) ? job.data.events.length : 0;
+        if (events === 0) return;
+        countActivity(redis, config.REDIS_PREFIX, "scored", events, Date.now()).catch((error: Error) => {
+          log.warn("could not count scored events", { events, error: error.message });
+        });
+      });
       // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
       queue.on("failed", (job: Queue.Job<EventsJob>) => {
         if (job.finishedOn) countOut(job);

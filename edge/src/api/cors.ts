@@ -10,7 +10,7 @@ export function apiCors(config: Pick<EdgeConfig, "CORS_ORIGINS">) {
   const allowed = new Set(config.CORS_ORIGINS);
   return cors({
     origin: (origin) => (allowed.has(origin) ? origin : null),
-    allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE"],
+    allowMethods: ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
     allowHeaders: ["Authorization", "Content-Type", "X-Admin-Token"],
     exposeHeaders: ["Link", "X-Total-Count", "Location"],
     maxAge: 600,

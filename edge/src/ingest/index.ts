@@ -19,7 +19,7 @@ export function createIngestion(
 ) {
   const now = deps.now ?? Date.now;
   const metrics = createEdgeMetrics();
-  const queuedEvents = createQueuedEvents(deps.queue.client, deps.config.REDIS_PREFIX, deps.log);
+  const queuedEvents = createQueuedEvents(deps.queue.client, deps.config.REDIS_PREFIX, deps.log, now);
   const enqueuer = createEnqueuer({
     queue: deps.queue,
     deadlineMs: tuning.deadlineMs,

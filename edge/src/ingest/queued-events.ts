@@ -1,4 +1,10 @@
-import { type Logger, pendingJobKeys, queuedEventsKey, READ_QUEUED_EVENTS_LUA } from "@leadscore/contracts";
+import {
+  countActivity,
+  type Logger,
+  pendingJobKeys,
+  queuedEventsKey,
+  READ_QUEUED_EVENTS_LUA,
+} from "@leadscore/contracts";
 
 /** The Redis calls used: on the queue's own client, so a slow answer holds up Bull's writes, not dedupe claims. */
 export interface CounterClient {
@@ -11,15 +17,18 @@ export interface CounterClient {
  * `leadscore_queue_depth` gauge go by. The edge adds each job's events once Bull has stored it; the worker takes them
  * off when the job finishes.
  */
-export function createQueuedEvents(redis: CounterClient, prefix: string, log: Logger) {
+export function createQueuedEvents(redis: CounterClient, prefix: string, log: Logger, now: () => number = Date.now) {
   const key = queuedEventsKey(prefix);
   const keys = [key, ...pendingJobKeys(prefix)];
   return {
-    /** Counts a stored job's events. The job is queued whatever happens here: a failure only logs. */
+    /**
+     * Counts a stored job's events, in the queue depth and in the last 24 hours' accepted events (`/api/stats`). The
+     * job is queued whatever happens here: a failure only logs.
+     */
     added(events: number): void {
-      redis.incrby(key, events).catch((error: Error) => {
-        log.warn("could not count queued events", { events, error: error.message });
-      });
+      const failed = (error: Error) => log.warn("could not count queued events", { events, error: error.message });
+      redis.incrby(key, events).catch(failed);
+      countActivity(redis, prefix, "accepted", events, now()).catch(failed);
     },
     async read(): Promise<number> {
       return Number(await redis.eval(READ_QUEUED_EVENTS_LUA, keys.length, ...keys));

@@ -18,7 +18,7 @@ export interface ResponseDoc {
 
 /** What the OpenAPI document says about one route; kept in the route's file, beside the schemas it validates with. */
 export interface RouteDoc {
-  method: "get" | "post" | "put" | "delete";
+  method: "get" | "post" | "put" | "patch" | "delete";
   /** OpenAPI path, with `{param}` placeholders. */
   path: string;
   operationId: string;

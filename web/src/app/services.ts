@@ -43,6 +43,7 @@ export function createServices(deps: {
   const announcer = deps.announcer ?? createAnnouncer();
   const announce = (text: string) => announcer.announce(text);
   let detail: LeadDetailModel | null = null;
+  const adminToken = createSessionValue("leadscore.admin-token", storage);
   const session =
     deps.session ??
     createSessionModel({
@@ -71,9 +72,9 @@ export function createServices(deps: {
     }),
     leaderboard: createLeaderboardModel({ api, realtime, announce }),
     submitEvent: createSubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
-    rules: createRulesModel({ api, token: createSessionValue("leadscore.admin-token", storage) }),
+    rules: createRulesModel({ api, token: adminToken }),
     leadDetail(id) {
-      if (detail?.id !== id) detail = createLeadDetailModel({ api, realtime, announce }, id);
+      if (detail?.id !== id) detail = createLeadDetailModel({ api, realtime, announce, adminToken }, id);
       return detail;
     },
   };

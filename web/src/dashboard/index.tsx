@@ -10,9 +10,13 @@ import type { LeadsModel } from "../leads/model.ts";
 export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsModel; leaderboard: LeaderboardModel }) {
   useEffect(() => props.leaderboard.activate(), [props.leaderboard]);
   return (
-    <>
+    <div class="dashboard">
       <PageTitle title="Dashboard">Dashboard</PageTitle>
-      <Headline model={props.headline} />
+      <Headline
+        model={props.headline}
+        selectedStage={props.leads.filters.value.stage}
+        onStage={(stage) => props.leads.setFilter("stage", stage)}
+      />
       <div class="dashboard-grid">
         <LeadTable model={props.leads} />
         <section class="panel" aria-labelledby="top-title">
@@ -23,6 +27,6 @@ export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsMode
           <LeaderboardBody model={props.leaderboard} compact />
         </section>
       </div>
-    </>
+    </div>
   );
 }

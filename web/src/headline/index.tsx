@@ -1,7 +1,9 @@
+import type { Stage } from "@leadscore/contracts";
 import { useEffect } from "preact/hooks";
 import { ErrorState } from "../app/ui.tsx";
-import { formatDecimal, formatInteger, formatSeconds, STAGES } from "../lib/format.ts";
-import type { HeadlineModel } from "./model.ts";
+import type { Stats } from "../lib/api.ts";
+import { formatInteger } from "../lib/format.ts";
+import type { FunnelStep, HeadlineModel } from "./model.ts";
 
 function Figure({ label, value, note }: { label: string; value: string; note?: string }) {
   return (
@@ -15,15 +17,74 @@ function Figure({ label, value, note }: { label: string; value: string; note?: s
   );
 }
 
-export function Headline({ model }: { model: HeadlineModel }) {
+const percent = new Intl.NumberFormat("en", { style: "percent", maximumFractionDigits: 0 });
+
+function Funnel(props: { steps: FunnelStep[]; selected: Stage | ""; onStage: (stage: Stage | "") => void }) {
+  return (
+    <ol class="funnel" aria-label="Stage funnel">
+      {props.steps.map((step, index) => {
+        const pressed = props.selected === step.stage;
+        const next = props.steps[index + 1];
+        return (
+          <li key={step.stage} class="funnel-item">
+            <button
+              type="button"
+              class={`funnel-step stage-${step.stage}`}
+              aria-pressed={pressed}
+              title={pressed ? "Show every stage" : `Show only ${step.stage} leads`}
+              onClick={() => props.onStage(pressed ? "" : step.stage)}
+            >
+              <span class="funnel-stage">{step.stage}</span>
+              <span class="funnel-count">{formatInteger(step.count)}</span>
+            </button>
+            {step.onward !== null && next ? (
+              <span class="funnel-onward muted">
+                → {percent.format(step.onward)} reach {next.stage}
+              </span>
+            ) : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function Distribution({ histogram }: { histogram: Stats["score_histogram"] }) {
+  const highest = Math.max(1, ...histogram.map((bucket) => bucket.count));
+  const label = `Score distribution: ${histogram
+    .map((bucket) => `${bucket.from}–${bucket.to}: ${formatInteger(bucket.count)}`)
+    .join(", ")} leads`;
+  return (
+    <div class="histogram" role="img" aria-label={label}>
+      {histogram.map((bucket) => (
+        <span
+          key={bucket.from}
+          class="histogram-bar"
+          title={`${bucket.from}–${bucket.to}: ${formatInteger(bucket.count)}`}
+          style={{ height: `${Math.max(bucket.count > 0 ? 4 : 1, (bucket.count / highest) * 100)}%` }}
+        />
+      ))}
+      <span class="histogram-axis" aria-hidden="true">
+        <span>0</span>
+        <span>{histogram.at(-1)?.to ?? ""}</span>
+      </span>
+    </div>
+  );
+}
+
+export function Headline(props: {
+  model: HeadlineModel;
+  selectedStage: Stage | "";
+  onStage: (stage: Stage | "") => void;
+}) {
+  const { model } = props;
   useEffect(() => model.activate(), [model]);
-  const leads = model.leads.value;
-  const ingest = model.ingest.value;
+  const stats = model.stats.value;
   const status = model.status.value;
 
   if (status === "error") {
     return (
-      <section aria-labelledby="headline-title">
+      <section aria-labelledby="headline-title" class="headline">
         <h2 id="headline-title" class="sr-only">
           Headline figures
         </h2>
@@ -36,61 +97,30 @@ export function Headline({ model }: { model: HeadlineModel }) {
     );
   }
   const dash = status === "loading" ? "…" : "—";
-  const sampled = leads !== null && leads.averageOver < leads.total;
   return (
-    <section aria-labelledby="headline-title" aria-busy={status === "loading"}>
+    <section aria-labelledby="headline-title" aria-busy={status === "loading"} class="headline">
       <h2 id="headline-title" class="sr-only">
         Headline figures
       </h2>
       <dl class="figures">
+        <Figure label="Leads" value={stats ? formatInteger(stats.leads) : dash} />
         <Figure
-          label="Leads"
-          value={leads ? formatInteger(leads.total) : dash}
-          note={
-            leads
-              ? STAGES.map((stage) => `${formatInteger(leads.byStage[stage] ?? 0)} ${stage}`).join(" · ")
-              : undefined
-          }
+          label="Events, last 24 h"
+          value={stats ? formatInteger(stats.events_24h) : dash}
+          note="accepted by the edge"
         />
         <Figure
-          label="Average score"
-          value={leads?.averageScore != null ? formatDecimal(leads.averageScore) : dash}
-          note={
-            sampled
-              ? `of the ${formatInteger(leads.averageOver)} most recently updated`
-              : leads
-                ? "all leads"
-                : undefined
-          }
+          label="Scored, last 24 h"
+          value={stats ? formatInteger(stats.scored_24h) : dash}
+          note="by the workers"
         />
-        {model.metricsAvailable.value ? (
-          <>
-            <Figure
-              label="Events accepted"
-              value={ingest?.accepted != null ? formatInteger(ingest.accepted) : dash}
-              note={ingest?.accepted != null ? "since this edge process started" : "not reported"}
-            />
-            <Figure
-              label="Queue depth"
-              value={ingest?.queueDepth != null ? formatInteger(ingest.queueDepth) : dash}
-              note={ingest?.queueDepth != null ? "events waiting to be scored" : "not reported"}
-            />
-            <Figure
-              label="Queue lag"
-              value={ingest?.lagSeconds != null ? formatSeconds(ingest.lagSeconds) : dash}
-              note={ingest?.lagSeconds != null ? "oldest event waiting to be scored" : "not reported"}
-            />
-          </>
-        ) : (
-          <Figure
-            label="Ingestion"
-            value={dash}
-            note={
-              status === "loading" ? undefined : "accepted events, queue depth and lag appear when /metrics answers"
-            }
-          />
-        )}
       </dl>
+      {stats ? (
+        <div class="headline-charts">
+          <Funnel steps={model.funnel.value} selected={props.selectedStage} onStage={props.onStage} />
+          <Distribution histogram={stats.score_histogram} />
+        </div>
+      ) : null}
     </section>
   );
 }

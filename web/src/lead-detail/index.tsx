@@ -1,11 +1,71 @@
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
+import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
-import type { LeadDetailModel } from "./model.ts";
+import { type EventDetails, type LeadDetailModel, PROFILE_FIELDS, type ProfileField } from "./model.ts";
 import { ScoreChart } from "./score-chart.tsx";
 
-function Profile({ lead }: { lead: RankedLead }) {
+const PROFILE_LABELS: Record<ProfileField, string> = { name: "Name", email: "Email", company: "Company" };
+
+function ProfileForm({ model }: { model: LeadDetailModel }) {
+  const draft = model.draft.value;
+  if (!draft) return null;
+  const errors = model.profileErrors.value;
+  return (
+    <form
+      class="form profile-form"
+      noValidate
+      aria-label="Edit profile"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void model.saveProfile();
+      }}
+    >
+      <FormErrors messages={errors.form} />
+      {PROFILE_FIELDS.map((field) => (
+        <div class="field" key={field}>
+          <label for={`profile-${field}`}>{PROFILE_LABELS[field]}</label>
+          <input
+            id={`profile-${field}`}
+            type="text"
+            inputMode={field === "email" ? "email" : "text"}
+            autoComplete="off"
+            value={draft[field]}
+            onInput={(event) => model.setDraft(field, (event.currentTarget as HTMLInputElement).value)}
+            aria-invalid={errors.fields[field] ? true : undefined}
+            aria-describedby={errors.fields[field] ? `profile-${field}-error` : undefined}
+          />
+          <FieldError id={`profile-${field}-error`} message={errors.fields[field]} />
+        </div>
+      ))}
+      <div class="field">
+        <label for="profile-token">Admin token</label>
+        <input
+          id="profile-token"
+          type="password"
+          autoComplete="off"
+          value={model.adminToken.value}
+          onInput={(event) => {
+            model.adminToken.value = (event.currentTarget as HTMLInputElement).value;
+          }}
+          aria-invalid={errors.fields.token ? true : undefined}
+          aria-describedby={errors.fields.token ? "profile-token-error" : undefined}
+        />
+        <FieldError id="profile-token-error" message={errors.fields.token} />
+      </div>
+      <div class="form-actions">
+        <button type="submit" class="button button-primary" disabled={model.savingProfile.value}>
+          {model.savingProfile.value ? "Saving…" : "Save profile"}
+        </button>
+        <button type="button" class="button button-quiet" onClick={() => model.cancelEdit()}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) {
   return (
     <section class="panel profile" aria-labelledby="profile-title">
       <h2 id="profile-title" class="sr-only">
@@ -42,23 +102,64 @@ function Profile({ lead }: { lead: RankedLead }) {
           <dt>Events</dt>
           <dd>{formatInteger(lead.event_count)}</dd>
         </div>
-        <div>
-          <dt>Last event</dt>
-          <dd>{formatDateTime(lead.last_event_at)}</dd>
-        </div>
         {lead.created_at ? (
           <div>
             <dt>First seen</dt>
             <dd>{formatDateTime(lead.created_at)}</dd>
           </div>
         ) : null}
+        <div>
+          <dt>Last event</dt>
+          <dd>{formatDateTime(lead.last_event_at)}</dd>
+        </div>
       </dl>
+      {model.draft.value ? (
+        <ProfileForm model={model} />
+      ) : (
+        <button type="button" class="button button-quiet" onClick={() => model.editProfile()}>
+          Edit profile
+        </button>
+      )}
     </section>
   );
 }
 
-function Entry({ entry, fresh }: { entry: HistoryItem; fresh: boolean }) {
+/** What the reason adds to the type and points: a clamp, or that no rule applied. */
+function reasonNote(entry: HistoryItem): string | null {
+  if (entry.rule_id === null) return "no active rule";
+  if (entry.delta === entry.points) return null;
+  return entry.reason.match(/\(([^)]*)\)$/)?.[1] ?? entry.reason;
+}
+
+function Details({ details }: { details: EventDetails }) {
+  if (details.status === "loading") return <Loading label="Loading the event…" />;
+  if (details.status === "error") return <p class="field-error">{details.message}</p>;
+  const { event } = details;
+  const metadata = Object.keys(event.metadata).length > 0 ? JSON.stringify(event.metadata, null, 2) : null;
+  return (
+    <dl class="timeline-details">
+      <div>
+        <dt>Event id</dt>
+        <dd>
+          <code>{event.event_id}</code>
+        </dd>
+      </div>
+      <div>
+        <dt>Received</dt>
+        <dd>{formatDateTime(event.received_at)}</dd>
+      </div>
+      <div>
+        <dt>Metadata</dt>
+        <dd>{metadata ? <pre>{metadata}</pre> : "none"}</dd>
+      </div>
+    </dl>
+  );
+}
+
+function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; model: LeadDetailModel }) {
   const classes = ["timeline-entry", fresh ? "fresh" : "", entry.late ? "late" : ""].filter(Boolean).join(" ");
+  const note = reasonNote(entry);
+  const details = model.details.value[entry.event_id];
   return (
     <li class={classes}>
       <div class="timeline-main">
@@ -69,7 +170,16 @@ function Entry({ entry, fresh }: { entry: HistoryItem; fresh: boolean }) {
           </span>
         ) : null}
         {fresh ? <span class="badge badge-new">new</span> : null}
-        <span class="timeline-reason muted">{entry.reason}</span>
+        {note ? <span class="timeline-reason muted">{note}</span> : null}
+        <button
+          type="button"
+          class="button button-quiet button-small"
+          aria-expanded={!!details}
+          aria-label={`Details of ${entry.event_type}`}
+          onClick={() => model.toggleDetails(entry.event_id)}
+        >
+          Details
+        </button>
       </div>
       <dl class="timeline-figures">
         <div>
@@ -88,6 +198,11 @@ function Entry({ entry, fresh }: { entry: HistoryItem; fresh: boolean }) {
       <time class="timeline-time muted" dateTime={entry.timestamp}>
         {formatDateTime(entry.timestamp)}
       </time>
+      {details ? (
+        <div class="timeline-more">
+          <Details details={details} />
+        </div>
+      ) : null}
     </li>
   );
 }
@@ -118,7 +233,7 @@ function Timeline({ model }: { model: LeadDetailModel }) {
       {entries.length > 0 ? (
         <ol class="timeline" aria-label="Score history">
           {entries.map((entry) => (
-            <Entry key={entry.event_id} entry={entry} fresh={fresh.has(entry.event_id)} />
+            <Entry key={entry.event_id} entry={entry} fresh={fresh.has(entry.event_id)} model={model} />
           ))}
         </ol>
       ) : null}
@@ -166,11 +281,15 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
       ) : null}
       {lead ? (
         <div class="detail-grid">
-          <Profile lead={lead} />
+          <Profile lead={lead} model={model} />
           <section class="panel" aria-labelledby="chart-title">
             <h2 id="chart-title">Score over time</h2>
             {model.points.value.length > 0 ? (
-              <ScoreChart points={model.points.value} sampled={model.sampled.value} />
+              <ScoreChart
+                points={model.points.value}
+                sampled={model.sampled.value}
+                events={model.lead.value?.event_count ?? model.points.value.length}
+              />
             ) : model.pointsStatus.value === "loading" ? (
               <Loading label="Loading the chart…" />
             ) : model.pointsStatus.value === "error" ? (

@@ -1,8 +1,16 @@
 // One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
 // paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
-import { type Api, ApiRequestError, type HistoryItem, type RankedLead, type ScorePoint } from "../lib/api.ts";
+import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import {
+  type Api,
+  ApiRequestError,
+  type HistoryItem,
+  type RankedLead,
+  type ScorePoint,
+  type StoredEvent,
+} from "../lib/api.ts";
+import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const HISTORY_PAGE = 50;
@@ -11,6 +19,18 @@ const MAX_RELOAD = 200;
 /** Live changes arriving together are followed by one re-read. */
 const RELOAD_DELAY_MS = 250;
 const NEW_ENTRY_MS = 4000;
+/** While the socket is down, the lead is read again this often. */
+export const POLL_INTERVAL_MS = 5000;
+
+export const PROFILE_FIELDS = ["name", "email", "company"] as const;
+export type ProfileField = (typeof PROFILE_FIELDS)[number];
+export type ProfileDraft = Record<ProfileField, string>;
+
+/** An opened history entry: its stored event (with metadata), read when first opened. */
+export type EventDetails =
+  | { status: "loading" }
+  | { status: "ready"; event: StoredEvent }
+  | { status: "error"; message: string };
 
 export type DetailStatus = "loading" | "ready" | "not-found" | "error";
 export type ReadStatus = "loading" | "ready" | "error";
@@ -56,6 +76,18 @@ export interface LeadDetailModel {
   readonly fresh: ReadonlySignal<ReadonlySet<string>>;
   /** The last live change, for the page's announcement. */
   readonly lastUpdate: ReadonlySignal<ScoreUpdate | null>;
+  /** Opened history entries, by event id. */
+  readonly details: ReadonlySignal<Record<string, EventDetails>>;
+  toggleDetails(eventId: string): void;
+  /** The profile form, while it is open. */
+  readonly draft: ReadonlySignal<ProfileDraft | null>;
+  readonly adminToken: Signal<string>;
+  readonly profileErrors: ReadonlySignal<MappedErrors<ProfileField | "token">>;
+  readonly savingProfile: ReadonlySignal<boolean>;
+  editProfile(): void;
+  cancelEdit(): void;
+  setDraft(field: ProfileField, value: string): void;
+  saveProfile(): Promise<void>;
   loadMore(): Promise<void>;
   reload(): Promise<void>;
   activate(): () => void;
@@ -63,9 +95,11 @@ export interface LeadDetailModel {
 
 export function createLeadDetailModel(
   deps: {
-    api: Pick<Api, "getLead" | "leadHistory" | "leadSeries">;
+    api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
     realtime: Realtime;
     announce?: (text: string) => void;
+    /** The admin token profile edits carry, typed once per tab (shared with the rules page). */
+    adminToken?: Signal<string>;
   },
   id: string,
 ): LeadDetailModel {
@@ -82,6 +116,12 @@ export function createLeadDetailModel(
   const points = signal<ChartPoint[]>([], { name: "lead.points" });
   const pointsStatus = signal<ReadStatus>("loading", { name: "lead.pointsStatus" });
   const pointsError = signal<string | null>(null, { name: "lead.pointsError" });
+  const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
+  const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
+  const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
+  const noErrors: MappedErrors<ProfileField | "token"> = { fields: {}, form: [] };
+  const profileErrors = signal(noErrors, { name: "lead.profileErrors" });
+  const savingProfile = signal(false, { name: "lead.savingProfile" });
   let reloadTimer: ReturnType<typeof setTimeout> | null = null;
   let sequence = 0;
   let seriesSequence = 0;
@@ -200,6 +240,84 @@ export function createLeadDetailModel(
     sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
     fresh,
     lastUpdate,
+    details,
+    toggleDetails(eventId) {
+      const { [eventId]: open, ...rest } = details.value;
+      if (open) {
+        details.value = rest;
+        return;
+      }
+      details.value = { ...rest, [eventId]: { status: "loading" } };
+      deps.api.leadEvent(id, eventId).then(
+        (event) => {
+          if (details.value[eventId]) details.value = { ...details.value, [eventId]: { status: "ready", event } };
+        },
+        (failure: Error) => {
+          if (details.value[eventId]) {
+            details.value = { ...details.value, [eventId]: { status: "error", message: failure.message } };
+          }
+        },
+      );
+    },
+    draft,
+    adminToken,
+    profileErrors,
+    savingProfile,
+    editProfile() {
+      const current = lead.value;
+      draft.value = { name: current?.name ?? "", email: current?.email ?? "", company: current?.company ?? "" };
+      profileErrors.value = noErrors;
+    },
+    cancelEdit() {
+      draft.value = null;
+      profileErrors.value = noErrors;
+    },
+    setDraft(field, value) {
+      if (draft.value) draft.value = { ...draft.value, [field]: value };
+      if (profileErrors.value.fields[field]) {
+        const { [field]: _, ...rest } = profileErrors.value.fields;
+        profileErrors.value = { ...profileErrors.value, fields: rest };
+      }
+    },
+    async saveProfile() {
+      const form = draft.value;
+      if (!form || savingProfile.value) return;
+      const token = adminToken.value.trim();
+      if (!token) {
+        profileErrors.value = { fields: { token: "Enter the admin token" }, form: [] };
+        return;
+      }
+      // Only what changed is sent; an empty field keeps its value.
+      const edit: Partial<ProfileDraft> = {};
+      for (const field of PROFILE_FIELDS) {
+        const value = form[field].trim();
+        if (value !== "" && value !== (lead.value?.[field] ?? "")) edit[field] = value;
+      }
+      if (Object.keys(edit).length === 0) {
+        draft.value = null;
+        return;
+      }
+      savingProfile.value = true;
+      profileErrors.value = noErrors;
+      try {
+        const saved = await deps.api.updateLead(id, edit, token);
+        batch(() => {
+          if (lead.value) lead.value = { ...lead.value, name: saved.name, email: saved.email, company: saved.company };
+          draft.value = null;
+        });
+        deps.announce?.("Profile saved");
+      } catch (failure) {
+        if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
+          profileErrors.value = { fields: { token: `${failure.message} — check the admin token` }, form: [] };
+        } else if (failure instanceof ApiRequestError && failure.details.length > 0) {
+          profileErrors.value = mapFieldErrors(failure.details, PROFILE_FIELDS);
+        } else {
+          profileErrors.value = { fields: {}, form: [(failure as Error).message] };
+        }
+      } finally {
+        savingProfile.value = false;
+      }
+    },
     async loadMore() {
       if (cursor.value === null || loadingMore.value) return;
       loadingMore.value = true;
@@ -225,7 +343,15 @@ export function createLeadDetailModel(
       void loadSeries(points.value.length > 0);
       const stopUpdates = deps.realtime.onScoreUpdate(onScoreUpdate);
       const release = deps.realtime.subscribe(id);
+      // Without the socket no change arrives: the page reads the lead again until it is back.
+      const poll = setInterval(() => {
+        if (deps.realtime.status.value === "live") return;
+        void loadLead(true);
+        void loadHistory(true);
+        void loadSeries(true);
+      }, POLL_INTERVAL_MS);
       return () => {
+        clearInterval(poll);
         stopUpdates();
         release();
         if (reloadTimer !== null) clearTimeout(reloadTimer);

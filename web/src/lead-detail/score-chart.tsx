@@ -20,7 +20,7 @@ export function niceCeiling(value: number): number {
  * to any width; strokes and dots keep their size (non-scaling strokes, dots drawn as round line caps), and the labels
  * are HTML so they stay legible on a phone.
  */
-export function ScoreChart({ points, sampled }: { points: ChartPoint[]; sampled: boolean }) {
+export function ScoreChart({ points, sampled, events }: { points: ChartPoint[]; sampled: boolean; events: number }) {
   const first = points[0];
   const last = points[points.length - 1];
   if (!first || !last) return null;
@@ -43,8 +43,9 @@ export function ScoreChart({ points, sampled }: { points: ChartPoint[]; sampled:
   });
   path += ` H ${WIDTH}`;
 
-  const counted = sampled ? "points" : points.length === 1 ? "event" : "events";
-  const summary = `Score over time: ${points.length} ${counted} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}; score now ${formatInteger(last.score)}, highest ${sampled ? "plotted " : ""}${formatInteger(highest)}.`;
+  const counted = `${formatInteger(events)} ${events === 1 ? "event" : "events"}`;
+  const plotted = sampled ? ` (${formatInteger(points.length)} points plotted: older events sampled)` : "";
+  const summary = `Score over time: ${counted} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}${plotted}; score now ${formatInteger(last.score)}, highest ${sampled ? "plotted " : ""}${formatInteger(highest)}.`;
   const dot = (point: ChartPoint, index: number) => `M ${x(point, index).toFixed(1)} ${y(point.score).toFixed(1)} h 0`;
   return (
     <figure class="chart">
@@ -73,7 +74,7 @@ export function ScoreChart({ points, sampled }: { points: ChartPoint[]; sampled:
       </div>
       <figcaption class="muted">
         {sampled
-          ? "Score by event time: after each recent event, and sampled over older ones."
+          ? `Score by event time over all ${counted}: after each recent one, and sampled over older ones.`
           : "Score after each event, by event time."}
       </figcaption>
     </figure>

@@ -87,7 +87,7 @@ export function LeaderboardList({ entries, compact = false }: { entries: RankedE
 
 export function LeaderboardBody({ model, compact = false }: { model: LeaderboardModel; compact?: boolean }) {
   const status = model.status.value;
-  const entries = model.entries.value;
+  const entries = model.top.value;
   if (status === "loading") return <Loading label="Loading the leaderboard…" />;
   if (status === "error") {
     return (
@@ -109,15 +109,50 @@ export function LeaderboardBody({ model, compact = false }: { model: Leaderboard
 }
 
 export function LeaderboardPage({ model }: { model: LeaderboardModel }) {
-  useEffect(() => model.activate(), [model]);
+  useEffect(() => model.activate({ paged: true }), [model]);
+  const tied = model.tiedAtTop.value;
+  const page = model.pageNumber.value;
   return (
     <>
       <PageTitle title="Leaderboard">Leaderboard</PageTitle>
       <p class="lede">
-        The ten highest-scoring leads, updated live as events are scored. Ties go to whoever got there first.
+        The highest-scoring leads, the top ten updated live as events are scored. Ties go to whoever got there first.
       </p>
-      <section class="panel" aria-label="Top ten leads">
-        <LeaderboardBody model={model} />
+      {tied ? (
+        <p class="alert tie-note" role="status">
+          {formatInteger(tied.count)} leads at {formatInteger(tied.score)}
+          {tied.count > 10 ? "; the pages below show them all, first to get there first." : "."}
+        </p>
+      ) : null}
+      <section class="panel" aria-label={page === 1 ? "Top ten leads" : `Leads ranked ${(page - 1) * 10 + 1} and on`}>
+        {page === 1 ? (
+          <LeaderboardBody model={model} />
+        ) : model.pageLoading.value ? (
+          <Loading label="Loading the leaderboard…" />
+        ) : (
+          <LeaderboardList entries={model.entries.value} />
+        )}
+        {model.hasNext.value || page > 1 ? (
+          <nav class="pager" aria-label="Pages of the leaderboard">
+            <button
+              type="button"
+              class="button"
+              disabled={page === 1 || model.pageLoading.value}
+              onClick={() => void model.previousPage()}
+            >
+              ← Previous
+            </button>
+            <span class="muted">Page {page}</span>
+            <button
+              type="button"
+              class="button"
+              disabled={!model.hasNext.value || model.pageLoading.value}
+              onClick={() => void model.nextPage()}
+            >
+              Next →
+            </button>
+          </nav>
+        ) : null}
       </section>
     </>
   );

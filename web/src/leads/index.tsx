@@ -17,14 +17,27 @@ function Filters({ model }: { model: LeadsModel }) {
     "aria-describedby": errors[key] ? `filter-${key}-error` : undefined,
   });
   return (
-    <form class="filters" aria-label="Filter leads" onSubmit={(event) => event.preventDefault()}>
+    <form
+      id="lead-filters"
+      class={model.filtersOpen.value ? "filters filters-open" : "filters"}
+      aria-label="Filter leads"
+      onSubmit={(event) => event.preventDefault()}
+    >
       <div class="field field-wide">
         <label for="filter-q">Search</label>
-        <input type="search" placeholder="Name, email or company" autoComplete="off" {...text("q")} />
+        <input type="search" autoComplete="off" {...text("q")} aria-describedby="filter-q-hint" />
+        <p id="filter-q-hint" class="hint">
+          Part of a lead id, name, email or company
+        </p>
       </div>
       <div class="field">
         <label for="filter-company">Company</label>
-        <input type="text" autoComplete="off" placeholder="Exact name" {...text("company")} />
+        <input type="text" autoComplete="off" list="company-suggestions" {...text("company")} />
+        <datalist id="company-suggestions">
+          {model.companies.value.map((company) => (
+            <option key={company} value={company} />
+          ))}
+        </datalist>
       </div>
       <div class="field field-narrow">
         <label for="filter-min_score">Min score</label>
@@ -128,6 +141,20 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
   );
 }
 
+/** Saves the CSV of the current view as a file. */
+async function download(model: LeadsModel) {
+  const csv = await model.exportCsv();
+  if (!csv) return;
+  const url = URL.createObjectURL(csv);
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "leads.csv";
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?: number }) {
   useEffect(() => model.activate(), [model]);
   const status = model.status.value;
@@ -140,7 +167,27 @@ export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?
         <p class="muted" aria-live="polite">
           {total !== null && status !== "error" ? `${formatInteger(total)} ${total === 1 ? "lead" : "leads"}` : ""}
         </p>
+        <div class="panel-actions">
+          <button
+            type="button"
+            class="button button-quiet filters-toggle"
+            aria-expanded={model.filtersOpen.value}
+            aria-controls="lead-filters"
+            onClick={() => model.toggleFilters()}
+          >
+            Filters{model.filtered.value ? " (on)" : ""}
+          </button>
+          <button
+            type="button"
+            class="button button-quiet"
+            disabled={model.exporting.value}
+            onClick={() => void download(model)}
+          >
+            {model.exporting.value ? "Exporting…" : "Export CSV"}
+          </button>
+        </div>
       </div>
+      {model.exportError.value ? <p class="field-error">Export failed: {model.exportError.value}</p> : null}
       <Filters model={model} />
       {status === "loading" && rows.length === 0 ? <Loading label="Loading leads…" /> : null}
       {status === "error" ? (

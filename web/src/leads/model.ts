@@ -62,6 +62,19 @@ export function filterErrors(filters: LeadFilters): FilterErrors {
   return errors;
 }
 
+/** The filters with every field in error left out, so the others still apply while one is being corrected. */
+export function validFilters(filters: LeadFilters): LeadFilters {
+  const errors = filterErrors(filters);
+  return {
+    ...filters,
+    min_score: errors.min_score ? "" : filters.min_score,
+    max_score: errors.max_score ? "" : filters.max_score,
+  };
+}
+
+/** Most company names offered as suggestions. */
+const MAX_SUGGESTIONS = 100;
+
 /** The API query for a set of filters and a page cursor. */
 export function filtersToQuery(filters: LeadFilters, cursor: string | null = null, limit = PAGE_SIZE): LeadQuery {
   return {
@@ -121,7 +134,7 @@ export function applyScoreUpdate(leads: readonly Lead[], update: ScoreUpdate): L
 export type LoadStatus = "loading" | "ready" | "error";
 
 export interface LeadsModelDeps {
-  api: Pick<Api, "listLeads">;
+  api: Pick<Api, "listLeads" | "exportLeads">;
   realtime: Realtime;
   /** The page's query string and a way to replace it, so filters survive reloads and can be shared. */
   url: { read(): string; write(search: string): void };
@@ -141,6 +154,15 @@ export interface LeadsModel {
   /** Leads whose score changed live a moment ago, with the direction. */
   readonly flashes: ReadonlySignal<Record<string, "up" | "down">>;
   readonly filtered: ReadonlySignal<boolean>;
+  /** Companies of the leads seen so far, for the company filter's suggestions. */
+  readonly companies: ReadonlySignal<string[]>;
+  /** Whether the filter form is shown where it is folded away (narrow screens). */
+  readonly filtersOpen: ReadonlySignal<boolean>;
+  readonly exporting: ReadonlySignal<boolean>;
+  readonly exportError: ReadonlySignal<string | null>;
+  toggleFilters(): void;
+  /** The CSV of the leads the current filters select, or null when it could not be read (see `exportError`). */
+  exportCsv(): Promise<Blob | null>;
   setFilter<K extends keyof LeadFilters>(key: K, value: LeadFilters[K]): void;
   clearFilters(): void;
   nextPage(): void;
@@ -161,6 +183,10 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
   const cursors = signal<(string | null)[]>([null], { name: "leads.cursors" });
   const next = signal<string | null>(null, { name: "leads.next" });
   const flashes = signal<Record<string, "up" | "down">>({}, { name: "leads.flashes" });
+  const companies = signal<string[]>([], { name: "leads.companies" });
+  const filtersOpen = signal(false, { name: "leads.filtersOpen" });
+  const exporting = signal(false, { name: "leads.exporting" });
+  const exportError = signal<string | null>(null, { name: "leads.exportError" });
 
   let sequence = 0;
   let typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -168,14 +194,25 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
   let lastRefresh = 0;
   let active = false;
 
-  async function load(options: { quiet?: boolean } = {}) {
-    if (Object.keys(errors.value).length > 0) return;
+  function remember(rows: readonly Lead[]) {
+    const known = new Set(companies.value);
+    for (const row of rows) if (row.company && known.size < MAX_SUGGESTIONS) known.add(row.company);
+    if (known.size !== companies.value.length) companies.value = [...known].sort((a, b) => a.localeCompare(b));
+  }
+
+  /**
+   * Reads the page shown. Only the newest read lands; `fresh` (another page, other filters) takes the rows away at
+   * once, so rows of another page are never shown under this one's number while it loads.
+   */
+  async function load(options: { quiet?: boolean; fresh?: boolean } = {}) {
     const mine = ++sequence;
     if (!options.quiet) status.value = "loading";
+    if (options.fresh) leads.value = [];
     const cursor = cursors.value[cursors.value.length - 1] ?? null;
     try {
-      const page = await deps.api.listLeads(filtersToQuery(filters.value, cursor));
+      const page = await deps.api.listLeads(filtersToQuery(validFilters(filters.value), cursor));
       if (mine !== sequence) return;
+      remember(page.items);
       batch(() => {
         leads.value = page.items;
         total.value = page.total;
@@ -210,8 +247,8 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
       cursors.value = [null];
       next.value = null;
     });
-    deps.url.write(filtersToSearch(filters.value));
-    void load();
+    deps.url.write(filtersToSearch(validFilters(filters.value)));
+    void load({ fresh: true });
   }
 
   function flash(leadId: string, direction: "up" | "down") {
@@ -248,6 +285,28 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     hasNext: computed(() => next.value !== null),
     hasPrevious: computed(() => cursors.value.length > 1),
     filtered: computed(() => filtersToSearch({ ...filters.value, sort: DEFAULT_SORT }) !== ""),
+    companies,
+    filtersOpen,
+    exporting,
+    exportError,
+    toggleFilters() {
+      filtersOpen.value = !filtersOpen.value;
+    },
+    async exportCsv() {
+      if (exporting.value) return null;
+      batch(() => {
+        exporting.value = true;
+        exportError.value = null;
+      });
+      try {
+        return await deps.api.exportLeads(filtersToQuery(validFilters(filters.value)));
+      } catch (failure) {
+        exportError.value = (failure as Error).message;
+        return null;
+      } finally {
+        exporting.value = false;
+      }
+    },
     setFilter(key, value) {
       filters.value = { ...filters.value, [key]: value };
       if (typingTimer !== null) clearTimeout(typingTimer);
@@ -268,12 +327,12 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     nextPage() {
       if (next.value === null) return;
       cursors.value = [...cursors.value, next.value];
-      void load();
+      void load({ fresh: true });
     },
     previousPage() {
       if (cursors.value.length < 2) return;
       cursors.value = cursors.value.slice(0, -1);
-      void load();
+      void load({ fresh: true });
     },
     reload: () => load(),
     activate() {

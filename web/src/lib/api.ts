@@ -45,6 +45,30 @@ export interface ScorePoint {
   score: number;
 }
 
+/** `GET /api/stats`: counts from the live state. */
+export interface Stats {
+  leads: number;
+  by_stage: Record<Stage, number>;
+  score_histogram: { from: number; to: number; count: number }[];
+  events_24h: number;
+  scored_24h: number;
+}
+
+/** One stored event with its metadata (`GET /api/leads/:id/events/:event_id`). */
+export interface StoredEvent {
+  event_id: string;
+  event_type: string;
+  timestamp: string;
+  received_at: string;
+  metadata: Record<string, unknown>;
+}
+
+export interface ProfileEdit {
+  name?: string;
+  email?: string;
+  company?: string;
+}
+
 export type RuleItem = Rule & { created_at?: string; updated_at?: string };
 
 export interface EventType {
@@ -161,6 +185,12 @@ export interface Api {
   /** The lead's score over its whole history, oldest first (older events sampled). */
   leadSeries(id: string): Promise<ScorePoint[]>;
   leaderboard(limit?: number): Promise<LeaderboardEntry[]>;
+  stats(): Promise<Stats>;
+  leadEvent(leadId: string, eventId: string): Promise<StoredEvent>;
+  updateLead(id: string, edit: ProfileEdit, adminToken: string): Promise<Lead>;
+  /** The CSV export of the leads a list query selects (its paging left out). */
+  exportLeads(query: LeadQuery): Promise<Blob>;
+  deleteRule(id: string, adminToken: string): Promise<void>;
   eventTypes(): Promise<EventType[]>;
   submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
   listRules(): Promise<RuleItem[]>;
@@ -263,6 +293,22 @@ export function createApi(options: ApiOptions = {}): Api {
         `/api/leads/leaderboard?limit=${limit}`,
       );
       return Array.isArray(body) ? body : (body.top ?? []);
+    },
+    stats: () => json<Stats>("/api/stats"),
+    leadEvent: (leadId, eventId) =>
+      json<StoredEvent>(`/api/leads/${encodeURIComponent(leadId)}/events/${encodeURIComponent(eventId)}`),
+    updateLead: (id, edit, token) => json<Lead>(`/api/leads/${encodeURIComponent(id)}`, send("PATCH", edit, token)),
+    async exportLeads(query) {
+      const filters = leadQueryString({ ...query, limit: undefined, cursor: null });
+      const response = await request(`/api/leads/export.csv${filters}`, { headers: { accept: "text/csv" } });
+      return response.blob();
+    },
+    async deleteRule(id, token) {
+      const response = await request(`/api/rules/${encodeURIComponent(id)}`, {
+        method: "DELETE",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      await response.body?.cancel();
     },
     eventTypes: () => json<EventType[]>("/api/events/event-types"),
     submitEvent: (event, writeKey) => json<EventAccepted>("/api/events", send("POST", event, writeKey)),

@@ -29,6 +29,9 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
           step={1}
           value={draft.points}
           onInput={(event) => model.edit(rule._id, { points: (event.currentTarget as HTMLInputElement).value })}
+          onKeyDown={(event) => {
+            if (event.key === "Enter" && dirty) void model.save(rule._id);
+          }}
           aria-invalid={error ? true : undefined}
           aria-describedby={error ? `${idBase}-error` : undefined}
         />
@@ -54,6 +57,19 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
           aria-label={`Save ${rule.event_type}`}
         >
           {saving ? "Saving…" : "Save"}
+        </button>
+        <button
+          type="button"
+          class="button button-quiet"
+          disabled={!!model.deleting.value[rule._id]}
+          onClick={() => {
+            if (window.confirm(`Delete the rule for ${rule.event_type}? Its events will score 0 from now on.`)) {
+              void model.remove(rule._id);
+            }
+          }}
+          aria-label={`Delete ${rule.event_type}`}
+        >
+          Delete
         </button>
         <span class="rule-status" aria-live="polite">
           {model.saved.value[rule._id] ? <span class="ok">Saved</span> : null}
@@ -96,18 +112,12 @@ function NewRule({ model }: { model: RulesModel }) {
       <div class="form-row">
         <div class="field">
           <label for="new-event_type">Event type</label>
-          <input
-            type="text"
-            autoComplete="off"
-            spellcheck={false}
-            placeholder="webinar_signup"
-            {...field("event_type")}
-          />
+          <input type="text" autoComplete="off" spellcheck={false} {...field("event_type")} />
           <FieldError id="new-event_type-error" message={errors.fields.event_type} />
         </div>
         <div class="field">
           <label for="new-label">Label</label>
-          <input type="text" autoComplete="off" placeholder="Webinar signup" {...field("label")} />
+          <input type="text" autoComplete="off" {...field("label")} />
           <FieldError id="new-label-error" message={errors.fields.label} />
         </div>
         <div class="field field-narrow">
@@ -136,9 +146,7 @@ function NewRule({ model }: { model: RulesModel }) {
 }
 
 export function RulesPage({ model }: { model: RulesModel }) {
-  useEffect(() => {
-    void model.load();
-  }, [model]);
+  useEffect(() => model.activate(), [model]);
   const status = model.status.value;
   const rules = model.rules.value;
   return (
@@ -171,6 +179,13 @@ export function RulesPage({ model }: { model: RulesModel }) {
       </div>
       <section class="panel" aria-labelledby="rules-title">
         <h2 id="rules-title">Rules</h2>
+        <div aria-live="polite">
+          {model.deleted.value ? (
+            <p class="alert alert-success">
+              Rule for <code>{model.deleted.value}</code> deleted; its events score 0 from now on.
+            </p>
+          ) : null}
+        </div>
         {status === "loading" ? <Loading label="Loading rules…" /> : null}
         {status === "error" ? (
           <ErrorState

@@ -9,6 +9,8 @@ export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
 export type RuleField = (typeof RULE_FIELDS)[number];
 export const DEV_ADMIN_TOKEN_HINT = "dev-admin-token";
 const SAVED_MS = 2500;
+/** How long the "created" and "deleted" messages stay. */
+export const MESSAGE_MS = 4000;
 
 export interface RuleDraft {
   points: string;
@@ -58,6 +60,11 @@ export interface RulesModel {
   readonly createErrors: ReadonlySignal<MappedErrors<RuleField>>;
   readonly creating: ReadonlySignal<boolean>;
   readonly created: ReadonlySignal<string | null>;
+  readonly deleted: ReadonlySignal<string | null>;
+  readonly deleting: ReadonlySignal<Record<string, boolean>>;
+  remove(id: string): Promise<void>;
+  /** Loads the list, and again whenever the page regains focus; returns the function that stops it. */
+  activate(): () => void;
   isDirty(id: string): boolean;
   edit(id: string, change: Partial<RuleDraft>): void;
   save(id: string): Promise<void>;
@@ -71,7 +78,7 @@ function draftOf(rule: Rule): RuleDraft {
 }
 
 export function createRulesModel(deps: {
-  api: Pick<Api, "listRules" | "createRule" | "updateRule">;
+  api: Pick<Api, "listRules" | "createRule" | "updateRule" | "deleteRule">;
   token: Signal<string>;
 }): RulesModel {
   const rules = signal<RuleItem[]>([], { name: "rules.list" });
@@ -86,6 +93,38 @@ export function createRulesModel(deps: {
   const createErrors = signal<MappedErrors<RuleField>>({ fields: {}, form: [] }, { name: "rules.createErrors" });
   const creating = signal(false, { name: "rules.creating" });
   const created = signal<string | null>(null, { name: "rules.created" });
+  const deleted = signal<string | null>(null, { name: "rules.deleted" });
+  const deleting = signal<Record<string, boolean>>({}, { name: "rules.deleting" });
+  let loadSequence = 0;
+
+  /** Reads the list; only the newest read lands, and a failed one keeps the rules shown. */
+  async function load() {
+    const mine = ++loadSequence;
+    if (rules.value.length === 0) status.value = "loading";
+    try {
+      const list = await deps.api.listRules();
+      if (mine !== loadSequence) return;
+      batch(() => {
+        rules.value = list;
+        status.value = "ready";
+        error.value = null;
+      });
+    } catch (failure) {
+      if (mine !== loadSequence || rules.value.length > 0) return;
+      batch(() => {
+        status.value = "error";
+        error.value = (failure as Error).message;
+      });
+    }
+  }
+
+  /** Shows a message for a while; a newer one replaces it. */
+  function flash(target: Signal<string | null>, text: string) {
+    target.value = text;
+    setTimeout(() => {
+      if (target.value === text) target.value = null;
+    }, MESSAGE_MS);
+  }
 
   const sorted = computed(() => [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type)));
 
@@ -156,6 +195,7 @@ export function createRulesModel(deps: {
           put(saved, id, true);
         });
         setTimeout(() => put(saved, id, undefined), SAVED_MS);
+        void load();
       } catch (failure) {
         const { token: tokenProblem, errors } = ruleWriteErrors(failure);
         batch(() => {
@@ -163,6 +203,8 @@ export function createRulesModel(deps: {
           const message = [...Object.values(errors.fields), ...errors.form].join("; ");
           put(rowErrors, id, tokenProblem ? "Not saved: the admin token was refused" : message || "Not saved");
         });
+        // Deleted or changed elsewhere: show what the server has now.
+        if (failure instanceof ApiRequestError && failure.status === 404) void load();
       } finally {
         put(saving, id, undefined);
       }
@@ -200,8 +242,9 @@ export function createRulesModel(deps: {
         batch(() => {
           replaceRule(rule);
           newRule.value = { ...EMPTY_RULE };
-          created.value = rule.event_type;
+          flash(created, rule.event_type);
         });
+        void load();
       } catch (failure) {
         const { token: tokenProblem, errors } = ruleWriteErrors(failure);
         batch(() => {
@@ -214,21 +257,47 @@ export function createRulesModel(deps: {
         creating.value = false;
       }
     },
-    async load() {
-      if (rules.value.length === 0) status.value = "loading";
+    deleted,
+    deleting,
+    async remove(id) {
+      const rule = rules.value.find((item) => item._id === id);
+      if (!rule || deleting.value[id]) return;
+      const token = requireToken();
+      if (!token) return;
+      put(deleting, id, true);
       try {
-        const list = await deps.api.listRules();
+        await deps.api.deleteRule(id, token);
         batch(() => {
-          rules.value = list;
-          status.value = "ready";
-          error.value = null;
+          rules.value = rules.value.filter((item) => item._id !== id);
+          put(drafts, id, undefined);
+          put(rowErrors, id, undefined);
+          flash(deleted, rule.event_type);
         });
       } catch (failure) {
+        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
         batch(() => {
-          status.value = "error";
-          error.value = (failure as Error).message;
+          if (tokenProblem) tokenError.value = tokenProblem;
+          const message = [...Object.values(errors.fields), ...errors.form].join("; ");
+          put(rowErrors, id, tokenProblem ? "Not deleted: the admin token was refused" : message || "Not deleted");
         });
+      } finally {
+        put(deleting, id, undefined);
       }
+      void load();
     },
+    activate() {
+      void load();
+      const onFocus = () => void load();
+      const onVisible = () => {
+        if (document.visibilityState === "visible") void load();
+      };
+      window.addEventListener("focus", onFocus);
+      document.addEventListener("visibilitychange", onVisible);
+      return () => {
+        window.removeEventListener("focus", onFocus);
+        document.removeEventListener("visibilitychange", onVisible);
+      };
+    },
+    load,
   };
 }

@@ -32,12 +32,17 @@ export function SubmitEventPage({ model }: { model: SubmitEventModel }) {
     event.preventDefault();
     await model.submit();
     if (model.hasErrors.value) {
-      // Move to the first field in error, so keyboard and screen-reader users land where the problem is.
-      const first = (Object.keys(model.errors.value.fields) as EventField[])[0];
-      const target = first
-        ? document.getElementById(first === "event_type" && form.event_type === OTHER_TYPE ? "other_type" : first)
-        : null;
-      (target ?? summary.current)?.focus();
+      // Move to the first field in error, in the form's order, once the page shows it (an optional field's section
+      // has just been opened), so keyboard and screen-reader users land where the problem is.
+      const first = model.firstError.value;
+      requestAnimationFrame(() => {
+        const target = first
+          ? document.getElementById(
+              first === "event_type" && model.form.value.event_type === OTHER_TYPE ? "other_type" : first,
+            )
+          : null;
+        (target ?? summary.current)?.focus();
+      });
     }
   };
 
@@ -114,7 +119,8 @@ export function SubmitEventPage({ model }: { model: SubmitEventModel }) {
 
         <details
           class="more-fields"
-          open={!!(errors.fields.event_id || errors.fields.timestamp || errors.fields.metadata)}
+          open={model.moreOpen.value}
+          onToggle={(event) => model.setMoreOpen((event.currentTarget as HTMLDetailsElement).open)}
         >
           <summary>Optional fields</summary>
           <div class="field">
@@ -138,10 +144,12 @@ export function SubmitEventPage({ model }: { model: SubmitEventModel }) {
             <textarea
               rows={3}
               spellcheck={false}
-              placeholder='{"page": "/pricing"}'
-              {...input("metadata")}
+              {...input("metadata", true)}
               onInput={(event) => model.set("metadata", (event.currentTarget as HTMLTextAreaElement).value)}
             />
+            <p id="metadata-hint" class="hint">
+              For example <code>{'{"page": "/pricing"}'}</code>. Empty: none.
+            </p>
             <FieldError id="metadata-error" message={errors.fields.metadata} />
           </div>
         </details>
@@ -153,7 +161,6 @@ export function SubmitEventPage({ model }: { model: SubmitEventModel }) {
             name="write_key"
             type="password"
             autoComplete="off"
-            placeholder={DEV_WRITE_KEY_HINT}
             value={model.writeKey.value}
             onInput={(event) => model.setWriteKey((event.currentTarget as HTMLInputElement).value)}
             aria-invalid={errors.fields.write_key ? true : undefined}

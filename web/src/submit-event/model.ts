@@ -1,5 +1,7 @@
 // The event form: its choices come from the server's event types, it posts with the write key typed once per tab,
-// and it shows the API's own validation errors next to the fields they name.
+// and it checks the event with the edge's own validation (`normalizeEvent` from the shared contracts) before sending,
+// so every problem shows at once, next to its field; the API's answer is shown the same way.
+import type { normalizeEvent } from "@leadscore/contracts/event";
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type EventAccepted, type EventSubmission, type EventType } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
@@ -29,9 +31,22 @@ export const EMPTY_EVENT_FORM: EventForm = {
   metadata: "",
 };
 
+export type Normalize = typeof normalizeEvent;
+
+/**
+ * The edge's validation, loaded with the form rather than with the app: it brings zod, which the other pages do not
+ * need, and the first-load budget is for them.
+ */
+let validation: Promise<Normalize> | null = null;
+export function loadValidation(): Promise<Normalize> {
+  validation ??= import("@leadscore/contracts/event").then((module) => module.normalizeEvent);
+  return validation;
+}
+
 /** The request body for the form's values, or the problems that stop it from being sent at all. */
 export function buildSubmission(
   form: EventForm,
+  normalize: Normalize,
 ): { ok: true; event: EventSubmission } | { ok: false; errors: MappedErrors<EventField> } {
   const event: EventSubmission = {
     lead_id: form.lead_id.trim(),
@@ -56,9 +71,12 @@ export function buildSubmission(
       fields.metadata = 'Is not valid JSON; expected an object, e.g. {"plan": "pro"}';
     }
   }
-  // Everything else (ids, type format, time skew, metadata rules) is the API's to judge, so the form and the API
-  // can never disagree.
-  if (Object.keys(fields).length > 0) return { ok: false, errors: { fields, form: [] } };
+  // The rest (ids, type format, time skew, metadata rules) is judged by the edge's own validation, run here too, so
+  // the form and the API cannot disagree and every problem shows in one round.
+  const checked = normalize(event, Date.now(), () => "checked-in-the-browser");
+  const mapped = checked.ok ? { fields: {}, form: [] } : mapFieldErrors(checked.details, EVENT_FIELDS);
+  const all = { fields: { ...mapped.fields, ...fields }, form: mapped.form };
+  if (Object.keys(all.fields).length > 0 || all.form.length > 0) return { ok: false, errors: all };
   return { ok: true, event };
 }
 
@@ -86,6 +104,11 @@ export interface SubmitEventModel {
   readonly errors: ReadonlySignal<MappedErrors<EventField>>;
   readonly result: ReadonlySignal<(EventAccepted & { lead_id: string; event_type: string }) | null>;
   readonly hasErrors: ReadonlySignal<boolean>;
+  /** Whether the optional fields are shown: the user's choice, opened (never closed) when one of them is in error. */
+  readonly moreOpen: ReadonlySignal<boolean>;
+  /** The first field in error, in the form's order. */
+  readonly firstError: ReadonlySignal<EventField | null>;
+  setMoreOpen(open: boolean): void;
   set<K extends keyof EventForm>(key: K, value: EventForm[K]): void;
   setWriteKey(value: string): void;
   submit(): Promise<void>;
@@ -105,6 +128,14 @@ export function createSubmitEventModel(deps: {
   const result = signal<(EventAccepted & { lead_id: string; event_type: string }) | null>(null, {
     name: "submit.result",
   });
+  const moreOpen = signal(false, { name: "submit.moreOpen" });
+
+  function showErrors(found: MappedErrors<EventField>) {
+    batch(() => {
+      errors.value = found;
+      if (found.fields.event_id || found.fields.timestamp || found.fields.metadata) moreOpen.value = true;
+    });
+  }
 
   function clearError(field: EventField) {
     if (!(field in errors.value.fields)) return;
@@ -122,6 +153,11 @@ export function createSubmitEventModel(deps: {
     errors,
     result,
     hasErrors: computed(() => errors.value.form.length > 0 || Object.keys(errors.value.fields).length > 0),
+    moreOpen,
+    firstError: computed(() => EVENT_FIELDS.find((field) => errors.value.fields[field]) ?? null),
+    setMoreOpen(open) {
+      moreOpen.value = open;
+    },
     set(key, value) {
       form.value = { ...form.value, [key]: value };
       // A corrected field stops showing the error it had.
@@ -133,6 +169,9 @@ export function createSubmitEventModel(deps: {
     },
     async loadTypes() {
       typesStatus.value = "loading";
+      loadValidation().catch(() => {
+        // Loaded again on submit, where a failure is shown.
+      });
       try {
         const types = await deps.api.eventTypes();
         batch(() => {
@@ -154,11 +193,19 @@ export function createSubmitEventModel(deps: {
       if (submitting.value) return;
       result.value = null;
       const key = deps.writeKey.value.trim();
-      const built = buildSubmission(form.value);
+      let normalize: Normalize;
+      try {
+        normalize = await loadValidation();
+      } catch (failure) {
+        validation = null;
+        showErrors({ fields: {}, form: [`The form could not be checked (${(failure as Error).message}); try again.`] });
+        return;
+      }
+      const built = buildSubmission(form.value, normalize);
       const problems: MappedErrors<EventField> = built.ok ? { fields: {}, form: [] } : built.errors;
-      if (!key) problems.fields.write_key = `Enter a write key (in development: ${DEV_WRITE_KEY_HINT})`;
+      if (!key) problems.fields.write_key = "Enter a write key";
       if (!built.ok || !key) {
-        errors.value = problems;
+        showErrors(problems);
         return;
       }
       submitting.value = true;
@@ -171,7 +218,7 @@ export function createSubmitEventModel(deps: {
           form.value = { ...form.value, event_id: "" };
         });
       } catch (failure) {
-        errors.value = submissionErrors(failure);
+        showErrors(submissionErrors(failure));
       } finally {
         submitting.value = false;
       }

@@ -17,13 +17,18 @@ const text = (max: number) =>
     .min(1, { error: "must not be empty" })
     .max(max, { error: `must be at most ${max} characters` });
 
+/** The fields of a profile, as a create or an edit takes them. */
+export const PROFILE_FIELDS = {
+  name: text(200),
+  email: z.email({ error: "must be an email address" }).max(254, { error: "must be at most 254 characters" }),
+  company: text(200),
+};
+
 export const CreateLeadBodySchema = z
   .strictObject(
     {
       _id: LeadIdSchema.optional().describe("Lead id (the `lead_id` of its events); a UUID is minted when absent."),
-      name: text(200),
-      email: z.email({ error: "must be an email address" }).max(254, { error: "must be at most 254 characters" }),
-      company: text(200),
+      ...PROFILE_FIELDS,
     },
     { error: "must be a JSON object" },
   )

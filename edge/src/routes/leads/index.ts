@@ -3,17 +3,30 @@ import { apiCors } from "../../api/cors.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
+import { leadEventDoc, leadEventRoute } from "./event.ts";
+import { exportLeadsDoc, exportLeadsRoute } from "./export.ts";
 import { getLeadDoc, getLeadRoute } from "./get.ts";
 import { historyDoc, historyRoute } from "./history.ts";
 import { leaderboardDoc, leaderboardRoute } from "./leaderboard.ts";
 import { listLeadsDoc, listLeadsRoute } from "./list.ts";
 import { seriesDoc, seriesRoute } from "./series.ts";
+import { updateLeadDoc, updateLeadRoute } from "./update.ts";
 
-export const leadDocs = [listLeadsDoc, createLeadDoc, leaderboardDoc, getLeadDoc, historyDoc, seriesDoc];
+export const leadDocs = [
+  listLeadsDoc,
+  createLeadDoc,
+  exportLeadsDoc,
+  leaderboardDoc,
+  getLeadDoc,
+  historyDoc,
+  seriesDoc,
+  leadEventDoc,
+  updateLeadDoc,
+];
 
 /**
- * `/api/leads`: every GET needs a read token (after CORS, so a refused browser still reads the 401); the create route
- * checks the admin token itself. The leaderboard is mounted before `/:id` so it is never read as a lead id.
+ * `/api/leads`: every GET needs a read token (after CORS, so a refused browser still reads the 401); the create and
+ * edit routes check the admin token themselves. The leaderboard and the export are mounted before `/:id` so they are never read as a lead id.
  */
 export function leadRoutes(deps: AppDeps) {
   return new Hono()
@@ -22,7 +35,10 @@ export function leadRoutes(deps: AppDeps) {
     .route("/", listLeadsRoute(deps))
     .route("/", createLeadRoute(deps))
     .route("/", leaderboardRoute(deps))
+    .route("/", exportLeadsRoute(deps))
     .route("/", getLeadRoute(deps))
     .route("/", historyRoute(deps))
-    .route("/", seriesRoute(deps));
+    .route("/", seriesRoute(deps))
+    .route("/", leadEventRoute(deps))
+    .route("/", updateLeadRoute(deps));
 }

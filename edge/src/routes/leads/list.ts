@@ -1,4 +1,4 @@
-import { COLLECTIONS, type LeadDocument, LeadIdSchema, STAGES } from "@leadscore/contracts";
+import { COLLECTIONS, type LeadDocument, LeadIdSchema, type ProfileEditDocument, STAGES } from "@leadscore/contracts";
 import { type LeadSort, type ListPosition, type LiveLead, rankKey } from "@leadscore/live";
 import { Hono } from "hono";
 import type { Filter } from "mongodb";
@@ -13,48 +13,64 @@ import { LeadSchema, toLead } from "./lead.ts";
 export const MAX_SEARCH_LENGTH = 100;
 export const MAX_PAGE_SIZE = 200;
 /**
- * Most profiles a `company`/`q` search considers (the first ones by `_id`): their live state is read, filtered and
- * sorted in memory, so this bounds the cost of every page of a broad search.
+ * Most leads a `company`/`q` search considers (from each source: profiles by `_id`, edits, ids in Redis): their live
+ * state is read, filtered and sorted in memory, so this bounds the cost of every page of a broad search.
  */
 export const MAX_SEARCH_MATCHES = 10_000;
 
 const SORT_NAMES = ["-score", "score", "-updated_at", "updated_at"] as const satisfies readonly LeadSort[];
 
+/** The filters and order of a list, shared with the CSV export. */
+const FILTERS = {
+  min_score: intParam(0, 1_000_000).optional().describe("Only leads scoring at least this much."),
+  max_score: intParam(0, 1_000_000).optional().describe("Only leads scoring at most this much."),
+  stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(", ")}` }).optional(),
+  company: z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(200, { error: "must be at most 200 characters" })
+    .optional()
+    .describe("Part of the company name, any case (a profile search in MongoDB; see the cost above)."),
+  q: z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(MAX_SEARCH_LENGTH, { error: `must be at most ${MAX_SEARCH_LENGTH} characters` })
+    .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" })
+    .optional()
+    .describe(
+      "Part of the lead id, name, email or company, any case (ids in Redis, profiles in MongoDB; see the cost above).",
+    ),
+  sort: z
+    .enum(SORT_NAMES, { error: `must be one of ${SORT_NAMES.join(", ")}` })
+    .default("-score")
+    .describe(
+      "`-score`: highest score first, then the lead that reached its score first, then `_id`. " +
+        "`-updated_at`: most recently updated first, then `_id` descending. " +
+        "`score` and `updated_at` are the exact reverse of their `-` forms.",
+    ),
+};
+
+const scoreRangeCheck = (query: { min_score?: number; max_score?: number }, ctx: z.RefinementCtx) => {
+  if (query.min_score !== undefined && query.max_score !== undefined && query.min_score > query.max_score) {
+    ctx.addIssue({ code: "custom", path: ["max_score"], message: "must not be less than min_score" });
+  }
+};
+
 export const ListLeadsQuerySchema = z
   .strictObject({
-    min_score: intParam(0, 1_000_000).optional().describe("Only leads scoring at least this much."),
-    max_score: intParam(0, 1_000_000).optional().describe("Only leads scoring at most this much."),
-    stage: z.enum(STAGES, { error: `must be one of ${STAGES.join(", ")}` }).optional(),
-    company: z
-      .string()
-      .min(1, { error: "must not be empty" })
-      .max(200, { error: "must be at most 200 characters" })
-      .optional()
-      .describe("Exact company name (a profile search in MongoDB; see the cost above)."),
-    q: z
-      .string()
-      .min(1, { error: "must not be empty" })
-      .max(MAX_SEARCH_LENGTH, { error: `must be at most ${MAX_SEARCH_LENGTH} characters` })
-      .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" })
-      .optional()
-      .describe("Case-insensitive substring of the name, email or company (a profile search in MongoDB)."),
-    sort: z
-      .enum(SORT_NAMES, { error: `must be one of ${SORT_NAMES.join(", ")}` })
-      .default("-score")
-      .describe(
-        "`-score`: highest score first, then the lead that reached its score first, then `_id`. " +
-          "`-updated_at`: most recently updated first, then `_id` descending. " +
-          "`score` and `updated_at` are the exact reverse of their `-` forms.",
-      ),
+    ...FILTERS,
     limit: intParam(1, MAX_PAGE_SIZE).default(50).describe("Page size."),
     cursor: CursorParamSchema.optional(),
   })
-  .superRefine((query, ctx) => {
-    if (query.min_score !== undefined && query.max_score !== undefined && query.min_score > query.max_score) {
-      ctx.addIssue({ code: "custom", path: ["max_score"], message: "must not be less than min_score" });
-    }
-  });
-type ListLeadsQuery = z.infer<typeof ListLeadsQuerySchema>;
+  .superRefine(scoreRangeCheck);
+export type ListLeadsQuery = z.infer<typeof ListLeadsQuerySchema>;
+
+/** The list's filters and order without paging: what the CSV export takes. */
+export const LeadFiltersQuerySchema = z.strictObject(FILTERS).superRefine(scoreRangeCheck);
+export type LeadFiltersQuery = z.infer<typeof LeadFiltersQuerySchema>;
+
+/** Whether a query is a search (`company`/`q`), answered from MongoDB and Redis together rather than Redis alone. */
+export const isSearch = (query: LeadFiltersQuery) => query.company !== undefined || query.q !== undefined;
 
 /** The last lead of a page and its value in the sort's index (rank key or `updated_at` ms). */
 const ListCursorSchema = z.strictObject({
@@ -69,6 +85,20 @@ export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
+/**
+ * A `ZSCAN MATCH` pattern for the ids that contain `q` in any case, or null when no id can (a character outside the
+ * id alphabet, none of which is special in a pattern).
+ */
+export function idGlob(q: string): string | null {
+  let glob = "*";
+  for (const char of q) {
+    if (/^[A-Za-z]$/.test(char)) glob += `[${char.toLowerCase()}${char.toUpperCase()}]`;
+    else if (/^[0-9._:-]$/.test(char)) glob += char;
+    else return null;
+  }
+  return `${glob}*`;
+}
+
 export const listLeadsDoc: RouteDoc = {
   method: "get",
   path: "/api/leads",
@@ -81,11 +111,15 @@ export const listLeadsDoc: RouteDoc = {
     "and stage filters are ranges of the score index and `sort=-score`/`score` pages and `X-Total-Count` (a ZCOUNT) " +
     "cost the same at any number of leads. `sort=-updated_at`/`updated_at` reads the `updated_at` index (one per " +
     "stage); combined with `min_score`/`max_score` it walks that index and skips the leads out of range.\n\n" +
-    "`company` (exact) and `q` (literal, case-insensitive, over name, email and company) search the lead profiles in " +
-    "MongoDB: `company` uses its index on MongoDB, `q` scans the profiles there; on the embedded store (FerretDB) " +
-    `both scan every profile. At most the first ${MAX_SEARCH_MATCHES.toLocaleString("en")} matching profiles ` +
-    "(by `_id`) are considered: their live state is read from Redis, then filtered by score and stage, sorted and " +
-    "paged in memory, so a search's cost grows with its matches up to that bound, on every page.",
+    "`company` and `q` are searches, off the hot paths, whose cost grows with the number of leads. Both match a " +
+    "literal part of a value in any case: `company` the company, `q` the lead id, name, email or company. Names, " +
+    "emails and companies are searched in MongoDB (`leads` and `profile_edits`, a case-insensitive regex: a scan of " +
+    "the profiles on MongoDB too, since such a regex uses no index; on the embedded store, FerretDB, every query is a " +
+    "scan anyway). Lead ids are searched in Redis: a `ZSCAN` of the score index with a case-insensitive `MATCH` " +
+    "pattern, 1,000 entries a step, so Redis does work in proportion to the number of leads, in short commands. At " +
+    `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} candidates per source are considered: their live state is ` +
+    "read from Redis, checked against the current profile (so an edited profile matches by its new values only), " +
+    "filtered by score and stage, sorted and paged in memory, on every page.",
   tag: "Leads",
   auth: "read",
   query: ListLeadsQuerySchema,
@@ -108,8 +142,10 @@ function comparator(sort: LeadSort) {
   };
 }
 
-export function listLeadsRoute(deps: AppDeps) {
+/** Pages of leads for a query: from the live state's indexes, or for a search from its candidates in memory. */
+export function createLeadPager(deps: AppDeps) {
   const profiles = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
+  const edits = deps.db.collection<ProfileEditDocument>(COLLECTIONS.profileEdits);
   const cap = deps.config.SCORE_CAP;
 
   const positionOf = (sort: LeadSort, lead: LiveLead): ListPosition => ({
@@ -117,26 +153,44 @@ export function listLeadsRoute(deps: AppDeps) {
     value: sort === "-score" || sort === "score" ? rankKey(lead.score, lead.reachedAt, cap) : lead.updatedAt,
   });
 
-  /** Ids of the profiles matching `company`/`q`: the first MAX_SEARCH_MATCHES by `_id`. */
-  async function searchProfiles(query: ListLeadsQuery): Promise<string[]> {
+  /** Ids that may match `company`/`q`: profiles and edits matching in MongoDB, and ids matching `q` in Redis. */
+  async function searchCandidates(query: LeadFiltersQuery): Promise<string[]> {
     const and: Filter<LeadDocument>[] = [];
-    if (query.company !== undefined) and.push({ company: query.company });
+    if (query.company !== undefined) and.push({ company: { $regex: escapeRegex(query.company), $options: "i" } });
     if (query.q !== undefined) {
       const pattern = { $regex: escapeRegex(query.q), $options: "i" };
       and.push({ $or: [{ name: pattern }, { email: pattern }, { company: pattern }] });
     }
     const filter = and.length === 1 ? (and[0] as Filter<LeadDocument>) : { $and: and };
-    const docs = await profiles
-      .find(filter, { projection: { _id: 1 } })
-      .sort({ _id: 1 })
-      .limit(MAX_SEARCH_MATCHES)
-      .toArray();
-    return docs.map((doc) => doc._id);
+    const glob = query.q === undefined ? null : idGlob(query.q);
+    const [docs, edited, ids] = await Promise.all([
+      profiles
+        .find(filter, { projection: { _id: 1 } })
+        .sort({ _id: 1 })
+        .limit(MAX_SEARCH_MATCHES)
+        .toArray(),
+      edits
+        .find(filter as Filter<ProfileEditDocument>, { projection: { lead_id: 1 } })
+        .limit(MAX_SEARCH_MATCHES)
+        .toArray(),
+      glob === null ? [] : deps.live.matchIds(glob, MAX_SEARCH_MATCHES),
+    ]);
+    return [...new Set([...docs.map((doc) => doc._id), ...edited.map((doc) => doc.lead_id), ...ids])];
+  }
+
+  /** Whether a lead's live state (its current profile) matches `company` and `q`. */
+  function matchesSearch(query: LeadFiltersQuery, lead: LiveLead): boolean {
+    const has = (value: string | null, part: string | undefined) =>
+      part === undefined || (value ?? "").toLowerCase().includes(part.toLowerCase());
+    return (
+      has(lead.company, query.company) &&
+      (query.q === undefined || [lead.id, lead.name, lead.email, lead.company].some((value) => has(value, query.q)))
+    );
   }
 
   /** A page of a profile search: live state of the matches, filtered, sorted and paged in memory. */
-  async function searchPage(query: ListLeadsQuery, after: ListPosition | null) {
-    const leads = await deps.live.leads(await searchProfiles(query));
+  async function searchPage(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null) {
+    const leads = (await deps.live.leads(await searchCandidates(query))).filter((lead) => matchesSearch(query, lead));
     const min = query.min_score ?? 0;
     const max = query.max_score ?? Number.POSITIVE_INFINITY;
     const compare = comparator(query.sort);
@@ -156,6 +210,23 @@ export function listLeadsRoute(deps: AppDeps) {
     };
   }
 
+  return {
+    async page(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null) {
+      if (isSearch(query)) return searchPage(query, after);
+      return deps.live.list({
+        minScore: query.min_score,
+        maxScore: query.max_score,
+        stage: query.stage,
+        sort: query.sort,
+        limit: query.limit,
+        after,
+      });
+    },
+  };
+}
+
+export function listLeadsRoute(deps: AppDeps) {
+  const pager = createLeadPager(deps);
   return new Hono().get("/", async (c) => {
     const query = parseQuery(c, ListLeadsQuerySchema);
     // A cursor only continues the order it was issued for.
@@ -167,17 +238,7 @@ export function listLeadsRoute(deps: AppDeps) {
             ListCursorSchema.refine((position) => position.s === query.sort),
           );
     const after = cursor === null ? null : { id: cursor.id, value: cursor.value };
-    const page =
-      query.company !== undefined || query.q !== undefined
-        ? await searchPage(query, after)
-        : await deps.live.list({
-            minScore: query.min_score,
-            maxScore: query.max_score,
-            stage: query.stage,
-            sort: query.sort,
-            limit: query.limit,
-            after,
-          });
+    const page = await pager.page(query, after);
     const next = page.next === null ? null : encodeCursor({ s: query.sort, ...page.next } satisfies ListCursor);
     setPageHeaders(c, next, page.total);
     return c.json(page.leads.map(toLead));

@@ -7,8 +7,8 @@ import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema } from "./lead.ts";
 
-/** The tail holds fewer than TAIL_SPILL_AT entries, and at most SERIES_PAGE_POINTS page ends are kept. */
-const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT - 1;
+/** The tail holds fewer than TAIL_SPILL_AT entries; at most SERIES_PAGE_POINTS page ends are kept, and the first entry. */
+const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT;
 
 /** One point of a lead's score over time. */
 export const ScorePointSchema = z
@@ -37,7 +37,7 @@ export const seriesDoc: RouteDoc = {
   description:
     "The lead's score over its whole history in event-time order, from its live state in Redis alone (one hash " +
     `read; no MongoDB): the score after each of its newest events (every event up to ${TAIL_SPILL_AT - 1}, then ` +
-    `the newest ${PAGE_SIZE} to ${TAIL_SPILL_AT - 1}), preceded by the score at the end of its older history pages ` +
+    `the newest ${PAGE_SIZE} to ${TAIL_SPILL_AT - 1}), preceded by its first event and the score at the end of its older history pages ` +
     `(${PAGE_SIZE} events each) — every page up to ${SERIES_PAGE_POINTS - 1}, then every 2nd, 4th, … page and the ` +
     `newest, at most ${SERIES_PAGE_POINTS} — so at most ${MAX_POINTS} points whatever the lead's size. Older ` +
     "events are thus sampled, not each shown: a peak inside a page does not appear. A lead without scored events " +

@@ -1,4 +1,4 @@
-import { STAGES } from "@leadscore/contracts";
+import { ACTIVITY_BUCKET_MS, type ActivityKind, activityWindowKeys, STAGES } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";
@@ -19,8 +19,13 @@ export const StatsSchema = z
       >,
     ),
     score_histogram: z
-      .array(z.object({ min: z.number().int(), max: z.number().int(), count: z.number().int() }))
+      .array(z.object({ from: z.number().int(), to: z.number().int(), count: z.number().int() }))
       .describe(`Leads per score range of ${HISTOGRAM_WIDTH} points, both bounds included, up to the cap.`),
+    events_24h: z
+      .number()
+      .int()
+      .describe("Events the edges accepted (queued) in the last 24 hours, duplicates not included."),
+    scored_24h: z.number().int().describe("Events the workers finished scoring in the last 24 hours."),
   })
   .meta({ id: "Stats" });
 type Stats = z.infer<typeof StatsSchema>;
@@ -32,7 +37,9 @@ export const statsDoc: RouteDoc = {
   summary: "Lead counts by stage and by score",
   description:
     "Counts from the live state's score index in Redis: one count per stage and per histogram bucket, each " +
-    "logarithmic in the number of leads.",
+    "logarithmic in the number of leads. The 24-hour figures are counters in Redis, one per " +
+    `${ACTIVITY_BUCKET_MS / 60_000}-minute bucket, added to once per queued or finished job and read with one MGET; ` +
+    "the window therefore spans 24 hours and up to one bucket more. No MongoDB read.",
   tag: "Leads",
   auth: "read",
   responses: { 200: { description: "The counts.", schema: StatsSchema } },
@@ -43,11 +50,25 @@ export function statsRoutes(deps: AppDeps) {
     .use("*", apiCors(deps.config))
     .get("*", requireReader(deps.config))
     .get("/", async (c) => {
-      const [leads, byStage, histogram] = await Promise.all([
+      const now = (deps.now ?? Date.now)();
+      const lastDay = async (kind: ActivityKind) =>
+        (await deps.redis.mget(activityWindowKeys(deps.config.REDIS_PREFIX, kind, now))).reduce(
+          (sum, value) => sum + Number(value ?? 0),
+          0,
+        );
+      const [leads, byStage, histogram, accepted, scored] = await Promise.all([
         deps.live.count(),
         deps.live.countByStage(),
         deps.live.histogram(HISTOGRAM_WIDTH),
+        lastDay("accepted"),
+        lastDay("scored"),
       ]);
-      return c.json({ leads, by_stage: byStage, score_histogram: histogram } satisfies Stats);
+      return c.json({
+        leads,
+        by_stage: byStage,
+        score_histogram: histogram.map(({ min, max, count }) => ({ from: min, to: max, count })),
+        events_24h: accepted,
+        scored_24h: scored,
+      } satisfies Stats);
     });
 }

@@ -1,0 +1,41 @@
+// Events accepted and scored over the last 24 hours, for `GET /api/stats`: one Redis counter per 5-minute bucket,
+// added to once per queued or finished job (not per event) and expiring after a day, so the window is read with one
+// MGET of 289 keys whatever the traffic.
+
+export type ActivityKind = "accepted" | "scored";
+
+export const ACTIVITY_BUCKET_MS = 5 * 60 * 1000;
+export const ACTIVITY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** A bucket outlives the window by one bucket, so the oldest one read is never gone early. */
+const ACTIVITY_TTL_SECONDS = (ACTIVITY_WINDOW_MS + 2 * ACTIVITY_BUCKET_MS) / 1000;
+
+export function activityKey(prefix: string, kind: ActivityKind, bucket: number): string {
+  return `${prefix}:activity:${kind}:${bucket}`;
+}
+
+/** The keys of the buckets that make up the window ending at `now` (the current bucket included). */
+export function activityWindowKeys(prefix: string, kind: ActivityKind, now: number): string[] {
+  const last = Math.floor(now / ACTIVITY_BUCKET_MS);
+  const first = Math.floor((now - ACTIVITY_WINDOW_MS) / ACTIVITY_BUCKET_MS);
+  const keys: string[] = [];
+  for (let bucket = first; bucket <= last; bucket++) keys.push(activityKey(prefix, kind, bucket));
+  return keys;
+}
+
+/** KEYS: a counter. ARGV: increment, TTL in seconds. */
+export const COUNT_ACTIVITY_LUA = `
+redis.call('INCRBY', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+`;
+
+/** Adds `count` to the current bucket: one `eval`. */
+export function countActivity(
+  redis: { eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown> },
+  prefix: string,
+  kind: ActivityKind,
+  count: number,
+  now: number,
+): Promise<unknown> {
+  const key = activityKey(prefix, kind, Math.floor(now / ACTIVITY_BUCKET_MS));
+  return redis.eval(COUNT_ACTIVITY_LUA, 1, key, String(count), String(ACTIVITY_TTL_SECONDS));
+}

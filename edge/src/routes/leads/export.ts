@@ -1,0 +1,91 @@
+import type { ListPosition } from "@leadscore/live";
+import { Hono } from "hono";
+import { parseQuery } from "../../api/query.ts";
+import type { AppDeps } from "../../deps.ts";
+import type { RouteDoc } from "../../openapi/route-doc.ts";
+import { type Lead, toLead } from "./lead.ts";
+import { createLeadPager, isSearch, LeadFiltersQuerySchema, MAX_PAGE_SIZE, MAX_SEARCH_MATCHES } from "./list.ts";
+
+const COLUMNS = [
+  "_id",
+  "name",
+  "email",
+  "company",
+  "current_score",
+  "stage",
+  "event_count",
+  "last_event_at",
+  "score_reached_at",
+  "created_at",
+  "updated_at",
+] as const satisfies readonly (keyof Lead)[];
+
+/** Columns people type into: a value a spreadsheet would run as a formula is written as text. */
+const TYPED = new Set<string>(["name", "email", "company"]);
+
+/** One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break. */
+export function csvCell(value: string | number | null, typed = false): string {
+  let text = value === null ? "" : String(value);
+  if (typed && /^[=+\-@\t\r]/.test(text)) text = `'${text}`;
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export function csvRow(lead: Lead): string {
+  return `${COLUMNS.map((column) => csvCell(lead[column], TYPED.has(column))).join(",")}\r\n`;
+}
+
+export const exportLeadsDoc: RouteDoc = {
+  method: "get",
+  path: "/api/leads/export.csv",
+  operationId: "exportLeads",
+  summary: "Export leads as CSV",
+  description:
+    "Every lead the list's filters select, in the list's order, as CSV (RFC 4180, a header row, CRLF line ends), " +
+    `streamed: the rows are read ${MAX_PAGE_SIZE} at a time from the same indexes as \`GET /api/leads\` and sent as ` +
+    "they come, so memory stays flat whatever the number of leads. With `company` or `q` it is one search, of the " +
+    "cost described under `GET /api/leads`. Names, emails and companies that a spreadsheet would run as a formula " +
+    `(starting with = + - @) are prefixed with '. Columns: ${COLUMNS.join(", ")}.`,
+  tag: "Leads",
+  auth: "read",
+  query: LeadFiltersQuerySchema,
+  responses: {
+    200: {
+      description: "The leads, one row each after the header.",
+      mediaType: "text/csv",
+      headers: { "Content-Disposition": 'Always `attachment; filename="leads.csv"`.' },
+    },
+  },
+};
+
+export function exportLeadsRoute(deps: AppDeps) {
+  const pager = createLeadPager(deps);
+  return new Hono().get("/export.csv", (c) => {
+    const query = parseQuery(c, LeadFiltersQuerySchema);
+    // A search reads its candidates once: one page holding all of them.
+    const limit = isSearch(query) ? 3 * MAX_SEARCH_MATCHES : MAX_PAGE_SIZE;
+    const encoder = new TextEncoder();
+    let after: ListPosition | null = null;
+    let started = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!started) {
+          started = true;
+          controller.enqueue(encoder.encode(`${COLUMNS.join(",")}\r\n`));
+          return;
+        }
+        const page = await pager.page({ ...query, limit }, after);
+        if (page.leads.length > 0)
+          controller.enqueue(encoder.encode(page.leads.map((lead) => csvRow(toLead(lead))).join("")));
+        if (page.next === null) controller.close();
+        else after = page.next;
+      },
+    });
+    return new Response(body, {
+      headers: {
+        "content-type": "text/csv; charset=utf-8",
+        "content-disposition": 'attachment; filename="leads.csv"',
+        "cache-control": "no-store",
+      },
+    });
+  });
+}

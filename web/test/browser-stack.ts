@@ -1,0 +1,130 @@
+// The whole stack for the browser tests: edge (Deno), worker and realtime as child processes on free ports, with a
+// Redis prefix and a database of their own, and a headless Chromium to drive the built dashboard.
+import { execFile } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { BIN, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const WEB = join(ROOT, "web");
+/** The built dashboard; `E2E_WEB_DIST` points the tests at another build (e.g. of an earlier commit) as it is. */
+export const DIST = process.env.E2E_WEB_DIST ?? join(WEB, "dist");
+export const WRITE_KEY = "e2e-write-key";
+export const ADMIN_TOKEN = "e2e-admin-token";
+export const READ_TOKEN = "e2e-read-token";
+export const VIEWPORTS = { desktop: { width: 1280, height: 900 }, mobile: { width: 375, height: 812 } } as const;
+
+/** Newest modification time under a folder (or of a file). */
+function newest(path: string): number {
+  const stat = statSync(path);
+  if (!stat.isDirectory()) return stat.mtimeMs;
+  return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
+}
+
+/** Builds the dashboard unless web/dist is newer than every source file. */
+async function buildIfNeeded() {
+  if (process.env.E2E_WEB_DIST) return;
+  const built = join(DIST, "index.html");
+  const sources = Math.max(
+    newest(join(WEB, "src")),
+    newest(join(WEB, "index.html")),
+    newest(join(WEB, "vite.config.ts")),
+  );
+  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
+  await promisify(execFile)(join(BIN, "vite"), ["build", "--logLevel", "warn"], { cwd: WEB });
+}
+
+export interface BrowserStack {
+  browser: Browser;
+  /** The edge's origin, e.g. `http://127.0.0.1:41234`. */
+  base: string;
+  realtimeUrl: string;
+  /** Console errors and page errors seen so far: a fault unless a test expects one. */
+  problems: string[];
+  /** Opens a page of the dashboard and, unless told not to, signs in with the read token. */
+  open(context: BrowserContext, path: string, options?: { signIn?: boolean; realtimeUrl?: string }): Promise<Page>;
+  signInWith(page: Page, token: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startBrowserStack(label: string): Promise<BrowserStack> {
+  await buildIfNeeded();
+  const prefix = uniqueName(label);
+  const db = await createTestDb(uniqueName(label));
+  const redis = await createTestRedis(prefix);
+  const cleanups = [() => db.drop(), () => redis.cleanup()];
+  const processes: RunningProcess[] = [];
+  const edgePort = await freePort();
+  const env = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "info",
+    REDIS_URL,
+    MONGO_URL: db.url,
+    REDIS_PREFIX: prefix,
+    WRITE_KEYS: WRITE_KEY,
+    ADMIN_TOKEN,
+    READ_TOKENS: READ_TOKEN,
+    WEB_DIST: DIST,
+    // The edge listens here; realtime allows sockets from pages served on this port.
+    PORT: String(edgePort),
+    REALTIME_PORT: "0",
+  };
+  const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, env);
+  const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
+  const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], env);
+  processes.push(edge, worker, realtime);
+  const [, realtimePort] = await realtime.waitFor(/"msg":"realtime listening","port":(\d+)/, 60_000);
+  await edge.waitFor(/"msg":"edge listening"/, 60_000);
+  await worker.waitFor(/worker ready/, 60_000);
+  const base = `http://127.0.0.1:${edgePort}`;
+  const realtimeUrl = `http://127.0.0.1:${realtimePort}`;
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--no-first-run",
+    ],
+  });
+  const problems: string[] = [];
+
+  async function signInWith(page: Page, token: string) {
+    await page.getByLabel("Access token").fill(token);
+    await page.getByRole("button", { name: "Sign in" }).click();
+  }
+
+  return {
+    browser,
+    base,
+    realtimeUrl,
+    problems,
+    signInWith,
+    async open(context, path, options = {}) {
+      const page = await context.newPage();
+      page.on("console", (message) => {
+        // Refused requests (an invalid event's 400) are the page's to show, and it does; anything else logged as an
+        // error (script errors, Content-Security-Policy violations) is a fault.
+        if (message.type() !== "error" || message.text().startsWith("Failed to load resource")) return;
+        problems.push(`${path}: ${message.text()} (${message.location().url})`);
+      });
+      page.on("pageerror", (error) => problems.push(`${path}: ${error.message}`));
+      const separator = path.includes("?") ? "&" : "?";
+      const socket = options.realtimeUrl ?? realtimeUrl;
+      await page.goto(`${base}${path}${separator}realtime=${encodeURIComponent(socket)}`);
+      if (options.signIn ?? true) await signInWith(page, READ_TOKEN);
+      return page;
+    },
+    async stop() {
+      await browser?.close();
+      await Promise.all(processes.map((child) => child.stop("SIGTERM")));
+      for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    },
+  };
+}

@@ -41,12 +41,30 @@ export class StaleLiveStateError extends Error {
 const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f" } as const;
 const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict", d: "diverted" };
 
-// KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list.
+// KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list;
+// last the webhook outbox stream and its `wants` key.
 // ARGV: gen, stage names (as many as STAGES), leads, then per lead:
 //   id, mode, expected, fields (JSON object), rank key, updated_at, stage, pending (JSON array of JSON strings),
 //   drained, rescans, message count, then channel, message × count.
+//
+// Webhook messages: when some active subscription wants a kind of message (the `wants` key, kept by the webhook
+// store), a committed lead appends it to the outbox stream in this same atomic step, so no crash can commit a change
+// and skip its message. `lead.created` when the lead had no live state, `lead.stage_changed` when its stage moved (a
+// new lead counts as coming from the first stage at 0), `lead.score_changed` when its score moved. The event is the
+// newest of those the commit folded (as in its `score_update`), else the lead's newest entry.
 const COMMIT = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
+local outbox = KEYS[#KEYS - 1]
+local wants = redis.call('GET', KEYS[#KEYS]) or ''
+local firstStage = ARGV[2]
+local function newestOf(items)
+  local best
+  for _, item in ipairs(items) do
+    local event = cjson.decode(item)
+    if not best or event[3] > best[3] or (event[3] == best[3] and event[1] > best[1]) then best = event end
+  end
+  return best
+end
 local a = 2
 local stageKey = {}
 local firstLead = 4
@@ -74,9 +92,11 @@ for i = 1, n do
   elseif (redis.call('HGET', lead, 'v') or '0') ~= expected then
     out[i] = 'c'
   else
-    local old = redis.call('HGET', lead, 'st')
+    local was = redis.call('HMGET', lead, 'st', 's', 'v')
+    local old = was[1]
+    local set = cjson.decode(fields)
     local flat = {}
-    for field, value in pairs(cjson.decode(fields)) do
+    for field, value in pairs(set) do
       flat[#flat + 1] = field
       flat[#flat + 1] = value
     end
@@ -85,6 +105,28 @@ for i = 1, n do
     redis.call('ZADD', KEYS[3], updated, id)
     if old and old ~= stage and stageKey[old] then redis.call('ZREM', stageKey[old], id) end
     redis.call('ZADD', stageKey[stage], updated, id)
+    if wants ~= '' and set['s'] then
+      local event
+      if mode == 'f' then
+        if drained > 0 then event = newestOf(redis.call('LRANGE', list, 0, drained - 1)) end
+      else
+        event = newestOf(cjson.decode(pending))
+      end
+      if not event and set['ne'] and set['ne'] ~= '' then event = cjson.decode(set['ne']) end
+      event = event or { '', '' }
+      local created = not was[3]
+      local from, prev = old or firstStage, was[2] or '0'
+      local rank = tostring(redis.call('ZRANK', KEYS[2], id) + 1)
+      local function emit(kind, fromStage, previous)
+        redis.call('XADD', outbox, '*', 'type', kind, 'lead', id, 'from', fromStage, 'to', stage, 'score', set['s'],
+          'prev', previous, 'event', event[1], 'etype', event[2], 'at', updated, 'rank', rank)
+      end
+      if created and string.find(wants, 'c', 1, true) then emit('lead.created', '', '') end
+      if from ~= stage and string.find(wants, 's', 1, true) then emit('lead.stage_changed', from, prev) end
+      if tonumber(prev) ~= tonumber(set['s']) and string.find(wants, 'x', 1, true) then
+        emit('lead.score_changed', from, prev)
+      end
+    end
     if mode == 'f' then
       if drained > 0 then redis.call('LTRIM', list, drained, -1) end
       local asked = redis.call('HGET', KEYS[4], id)
@@ -140,6 +182,7 @@ export async function commitLeads(
     );
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
+  keyList.push(keys.outbox.stream, keys.outbox.wants);
   const reply = await withCommit(redis).leadscoreCommit(keyList.length, ...keyList, ...args);
   if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
   return (reply as string[]).map((code) => OUTCOMES[code] ?? "conflict");

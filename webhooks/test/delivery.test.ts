@@ -150,3 +150,101 @@ describe("when the receiver answers 410 Gone", () => {
     expect(hook.received[1]?.id).toBe(hook.received[0]?.id);
   });
 });
+
+describe("when one lead's message keeps failing", () => {
+  it("holds back that lead's later messages to that subscription only", async () => {
+    hooks = await createHookStack();
+    const failing = await receiver((request) => (request.json.data.lead_id === "ian" ? 500 : 200));
+    const healthy = await receiver();
+    await hooks.subscribe(failing.url);
+    await hooks.subscribe(healthy.url);
+    hooks.startDispatcher();
+
+    await hooks.stack.send([queued("ian", "ian-1", "small", T0 + 1_000)]);
+    await hooks.stack.drained();
+    await hooks.stack.send([queued("ian", "ian-2", "small", T0 + 2_000), queued("ian", "ian-3", "small", T0 + 3_000)]);
+    await hooks.stack.drained();
+    await hooks.stack.send([queued("jo", "jo-1", "small", T0 + 1_000)]);
+
+    await eventually(
+      async () => healthy.received.length === 3 && failing.received.some((r) => r.json.data.lead_id === "jo"),
+    );
+    await eventually(async () => failing.received.filter((r) => r.json.data.lead_id === "ian").length >= 3);
+    const toFailing = failing.received.filter((request) => request.json.data.lead_id === "ian");
+    expect(new Set(toFailing.map((request) => request.json.data.to_stage))).toEqual(new Set(["warm"]));
+    expect(healthy.received.map((request) => request.json.data.to_stage)).toEqual(["warm", "hot", "warm"]);
+  });
+});
+
+describe("when a message fails for longer than the retry window", () => {
+  it("marks it failed and lets the lead's next message go", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver((request) => (request.json.data.to_stage === "warm" ? 503 : 200));
+    const subscription = await hooks.subscribe(hook.url);
+    hooks.startDispatcher({ retryForMs: 300 });
+
+    await hooks.stack.send([queued("kim", "kim-1", "small", T0 + 1_000)]);
+    await hooks.stack.drained();
+    await hooks.stack.send([queued("kim", "kim-2", "small", T0 + 2_000), queued("kim", "kim-3", "small", T0 + 3_000)]);
+    const store = hooks.store;
+    await eventually(async () => hook.received.some((request) => request.json.data.to_stage === "hot"));
+    const failed = await store.deliveries(subscription.id, { status: "failed", limit: 10 });
+    expect(failed.items.map((delivery) => delivery.to)).toEqual(["warm"]);
+    expect(failed.items[0]?.attempts.length).toBeGreaterThan(1);
+
+    // A retry from the log sends it again, with its old webhook-id.
+    hook.answer = () => 200;
+    const sent = hook.received.length;
+    await store.retry(subscription.id, failed.items[0]?.id as string);
+    await eventually(async () => hook.received.length > sent);
+    expect(hook.received.at(-1)?.id).toBe(hook.received[0]?.id);
+  });
+});
+
+describe("when more deliveries settle than the log keeps", () => {
+  it("keeps the newest ones", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver();
+    const subscription = await hooks.subscribe(hook.url, ["lead.score_changed"]);
+    hooks.startDispatcher({ logSize: 3 });
+    for (let step = 1; step <= 5; step += 1) {
+      await hooks.stack.send([queued("lou", `lou-${step}`, "page_view", T0 + step)]);
+      await hooks.stack.drained();
+    }
+    await eventually(async () => hook.received.length === 5);
+    const store = hooks.store;
+    const page = await eventually(async () => {
+      const found = await store.deliveries(subscription.id, { limit: 10 });
+      return found.total === 3 ? found : null;
+    });
+    expect(page.items.map((delivery) => Number(delivery.score))).toEqual([25, 20, 15]);
+  });
+});
+
+describe("when the deep lane folds a late event into a lead's older history", () => {
+  it("records the stage change of its commit too", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver();
+    await hooks.subscribe(hook.url);
+    // 110 page views: 550 (hot), with history pages in MongoDB.
+    await hooks.stack.send(
+      Array.from({ length: 110 }, (_, i) => queued("max", `max-${i + 10}`, "page_view", T0 + 10_000 + i)),
+    );
+    await hooks.stack.drained();
+    hooks.startDispatcher();
+    await eventually(async () => hook.received.length >= 2);
+    const before = hook.received.length;
+
+    // Older than every entry of the tail: only the deep lane can place it.
+    await hooks.stack.send([queued("max", "max-late", "small", T0)]);
+    await eventually(async () => hook.received.length > before, 20_000);
+    expect(hook.received.at(-1)?.json.data).toMatchObject({
+      lead_id: "max",
+      from_stage: "hot",
+      to_stage: "qualified",
+      score: 650,
+      previous_score: 550,
+      event_id: "max-late",
+    });
+  });
+});

@@ -4,7 +4,7 @@
 //    them, then one dispatcher process (--concurrency requests in flight, all to one subscription) signs and POSTs
 //    them to a local receiver that answers 200 at once; beside it, the same number of plain POSTs of the same bodies
 //    from this process at the same concurrency (no Redis, no signing): the floor HTTP sets here.
-// 2. Slow receivers do not slow scoring: --changes (10,000) stage changes (rules +300 then −300 for each lead)
+// 2. Slow receivers do not slow scoring: --changes (10,000) stage changes (one +300 event for each of as many leads)
 //    drained by one worker process, once with no subscription and once with a subscription to a receiver that
 //    takes --slow-ms (2,000) per request and a dispatcher running beside the worker.
 //
@@ -191,8 +191,9 @@ async function deliveriesPerSecond() {
 
 async function workerRate(label: string, slowMs: number | null) {
   const changes = Number(args.changes);
-  // Two changes per lead (+300, then −300), so no batch holds two events of one lead: each event is one change.
-  const leads = Math.max(1, Math.floor(changes / 2));
+  // One event per lead (+300: cold → hot), so each event is one change (a batch folding two events of a lead would
+  // record their net change).
+  const leads = changes;
   const prefix = uniqueName("bench-wh");
   const space = await createTestRedis(prefix);
   const testDb = await createTestDb(uniqueName("bench-wh"));
@@ -201,10 +202,11 @@ async function workerRate(label: string, slowMs: number | null) {
     await testDb.drop();
   });
   const at = new Date();
-  await testDb.db.collection(COLLECTIONS.rules).insertMany([
-    { _id: "flip", event_type: "flip", points: 300, active: true, label: "Flip", created_at: at, updated_at: at },
-    { _id: "flop", event_type: "flop", points: -300, active: true, label: "Flop", created_at: at, updated_at: at },
-  ] as never[]);
+  await testDb.db
+    .collection(COLLECTIONS.rules)
+    .insertMany([
+      { _id: "flip", event_type: "flip", points: 300, active: true, label: "Flip", created_at: at, updated_at: at },
+    ] as never[]);
   const env = {
     NODE_ENV: "test",
     REDIS_URL,
@@ -228,7 +230,7 @@ async function workerRate(label: string, slowMs: number | null) {
   const events: QueuedEvent[] = Array.from({ length: changes }, (_, i) => ({
     event_id: `c-${i}`,
     lead_id: `lead-${i % leads}`,
-    event_type: Math.floor(i / leads) % 2 === 0 ? "flip" : "flop",
+    event_type: "flip",
     timestamp: T0 + i,
     received_at: received,
     metadata: {},

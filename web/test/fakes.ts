@@ -168,6 +168,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
     checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
+    admin: vi.fn(async () => page<never>([])) as unknown as Api["admin"],
   };
   return Object.assign(api, overrides);
 }

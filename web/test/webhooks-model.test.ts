@@ -57,6 +57,8 @@ describe("the webhooks model", () => {
     const api = adminApi(() => []);
     const model = createWebhooksModel({ api, token: signal("") });
     await model.load();
+    expect(model.tokenError.value).toBeNull();
+    await model.create();
     expect(api.calls).toHaveLength(0);
     expect(model.tokenError.value).toMatch(/admin token/);
   });

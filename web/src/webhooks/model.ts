@@ -208,6 +208,8 @@ export function createWebhooksModel(deps: {
       form.value = { ...form.value, events: on ? [...events, event] : events };
     },
     async load() {
+      // Nothing to show until the admin token is typed; no need to scold before then.
+      if (!token.value.trim()) return;
       status.value = "loading";
       try {
         const page = await call<WebhookItem>("GET", "/api/webhooks");

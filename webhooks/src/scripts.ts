@@ -113,7 +113,8 @@ enqueue(ARGV[1], d, tonumber(ARGV[3]))
 return d.id
 `;
 
-// ARGV: subscription key base, now, claim ms, most leads. Returns `[claim expiry, JSON delivery]` pairs, flattened.
+// KEYS: the subscription's deliveries (so the call goes to the right node on a Cluster). ARGV: subscription key
+// base, now, claim ms, most leads. Returns `[claim expiry, JSON delivery]` pairs, flattened.
 // First gives back the leads whose claim expired (their dispatcher died), then claims the leads whose head is due.
 export const CLAIM = `${COMMON}
 local k, now, claim, most = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -198,7 +199,7 @@ redis.call('HSET', k .. ':d', id, cjson.encode(d))
 return 1
 `;
 
-// ARGV: subscription key base, delivery id, now. Makes a delivery due now: a pending one (waiting for its next
+// KEYS: the subscription's deliveries. ARGV: subscription key base, delivery id, now. Makes a delivery due now: a pending one (waiting for its next
 // try) at once, a settled one back into its lead's queue at its place, with a new retry window.
 // Returns its new JSON, or nil when there is no such delivery.
 export const RETRY = `${COMMON}

@@ -183,7 +183,8 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
 
     /** Sends a delivery again now (see RETRY); null when the subscription's log has no such delivery. */
     async retry(id: string, deliveryId: string): Promise<Delivery | null> {
-      const raw = await redis.webhookRetry(0, keys.subscription(id), deliveryId, now());
+      const base = keys.subscription(id);
+      const raw = await redis.webhookRetry(1, `${base}:d`, base, deliveryId, now());
       return raw ? parseDelivery(raw) : null;
     },
 
@@ -230,7 +231,8 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
 
     /** Claims up to `most` leads whose next delivery to the subscription is due, for `claimMs`. */
     async claim(id: string, claimMs: number, most: number): Promise<Claimed[]> {
-      const reply = await redis.webhookClaim(0, keys.subscription(id), now(), claimMs, most);
+      const base = keys.subscription(id);
+      const reply = await redis.webhookClaim(1, `${base}:d`, base, now(), claimMs, most);
       const claimed: Claimed[] = [];
       for (let i = 0; i + 1 < reply.length; i += 2) {
         claimed.push({ claim: reply[i] as string, delivery: parseDelivery(reply[i + 1] as string) });

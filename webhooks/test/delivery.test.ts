@@ -248,3 +248,21 @@ describe("when the deep lane folds a late event into a lead's older history", ()
     });
   });
 });
+
+describe("when private targets are not allowed and a name resolves to a loopback address", () => {
+  it("refuses to connect, and says why in the log", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver();
+    const subscription = await hooks.subscribe(hook.url.replace("127.0.0.1", "localhost"));
+    hooks.startDispatcher({ allowPrivate: false });
+
+    await hooks.stack.send([queued("ned", "ned-1", "small", T0 + 1_000)]);
+    const store = hooks.store;
+    const page = await eventually(async () => {
+      const found = await store.deliveries(subscription.id, { limit: 1 });
+      return found.items[0]?.attempts.length ? found : null;
+    });
+    expect(page.items[0]?.attempts[0]).toMatchObject({ status_code: null, error: expect.stringMatching(/non-public/) });
+    expect(hook.received).toEqual([]);
+  });
+});

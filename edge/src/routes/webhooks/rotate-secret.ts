@@ -10,7 +10,9 @@ export const rotateSecretDoc: RouteDoc = {
   path: "/api/webhooks/{id}/rotate-secret",
   operationId: "rotateWebhookSecret",
   summary: "Replace a webhook's signing secret",
-  description: "Every request sent from now on, retries included, is signed with the new secret, shown only here.",
+  description:
+    "Requests sent from a second after (dispatchers re-read subscriptions every second), retries included, are " +
+    "signed with the new secret, shown only here.",
   tag: "Webhooks",
   auth: "admin",
   params: WebhookParamsSchema,

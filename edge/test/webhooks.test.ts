@@ -65,6 +65,21 @@ describe("when subscribing a URL", () => {
     await send("DELETE", `/api/webhooks/${hook.id}`);
   });
 
+  it("records lead.created for a lead created through the API", async () => {
+    const hook = await created({ url: "https://b.example.com/", events: ["lead.created"] });
+    const response = await send("POST", "/api/leads", {
+      _id: "api-made",
+      name: "Ada",
+      email: "ada@example.com",
+      company: "Acme",
+    });
+    expect(response.status).toBe(201);
+    const entries = await edge.redis.xrange(outboxKeys(edge.deps.config.REDIS_PREFIX).stream, "-", "+");
+    const fields = entries.map(([, values]) => values).find((values) => values.includes("api-made"));
+    expect(fields?.slice(0, 4)).toEqual(["type", "lead.created", "lead", "api-made"]);
+    await send("DELETE", `/api/webhooks/${hook.id}`);
+  });
+
   it.each([
     ["ftp://crm.example.com/", "must be an http or https URL"],
     ["not a url", "must be an absolute http(s) URL"],

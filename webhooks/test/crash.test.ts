@@ -1,6 +1,7 @@
+import { parsePrometheus, sumOf } from "@leadscore/contracts/prometheus";
 import { outboxKeys } from "@leadscore/live";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually } from "../../test-support/index.ts";
+import { eventually, freePort } from "../../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { queued, T0 } from "../../worker/test/helpers.ts";
 import { createHookStack, type HookStack } from "./helpers.ts";
@@ -43,9 +44,22 @@ describe("when the worker is killed between the score commit and the send", () =
     await worker.stop("SIGKILL");
     expect(receiver.received).toEqual([]);
 
-    await start("webhooks/src/main.ts", { ...hooks.stack.env, ...DISPATCH_ENV }, /dispatcher ready/);
+    const metricsPort = await freePort();
+    const env = { ...hooks.stack.env, ...DISPATCH_ENV, DISPATCHER_METRICS_PORT: String(metricsPort) };
+    await start("webhooks/src/main.ts", env, /dispatcher ready/);
     await eventually(async () => receiver && receiver.received.length === 1, 20_000);
     expect(receiver.received[0]?.json.data).toMatchObject({ lead_id: "gil", to_stage: "warm" });
+
+    // The dispatcher's metrics count it, time it, and show nothing left.
+    const samples = await eventually(async () => {
+      const found = parsePrometheus(await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text());
+      return sumOf(found, "leadscore_webhook_backlog") === 0 ? found : null;
+    });
+    const delivered = samples.find(
+      (sample) => sample.name === "leadscore_webhook_deliveries_total" && sample.labels.outcome === "delivered",
+    );
+    expect(delivered?.value).toBe(1);
+    expect(sumOf(samples, "leadscore_webhook_delivery_seconds_count")).toBe(1);
   }, 120_000);
 });
 

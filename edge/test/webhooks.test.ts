@@ -132,6 +132,9 @@ describe("when the deployment runs in production", () => {
     "http://[::1]/",
     "http://[fd00::1]/",
     "http://2130706433/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://0.0.0.0/",
+    "http://metadata.google.internal/",
   ])("refuses the non-public target %s (server-side request forgery)", async (url) => {
     const response = await post(production, url);
     expect(response.status).toBe(400);

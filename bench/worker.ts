@@ -7,6 +7,7 @@
 //   npm run bench:worker -- --size large      # the small size, then 1M events over 100k leads, and the ratio
 //                                             # of their drains (BENCH_SIZE=large works too)
 //   npm run bench:worker -- --events 200000 --leads 20000
+//   npm run bench:worker -- --cpu-prof /tmp/prof           # a V8 CPU profile of the worker per size
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -50,6 +51,8 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" },
     settle: { type: "string", default: "30" },
     audit: { type: "boolean" },
+    /** Writes a V8 CPU profile of each worker process into this folder (open it in Chrome's DevTools). */
+    "cpu-prof": { type: "string" },
   },
 });
 
@@ -169,7 +172,8 @@ async function scratch(label: string): Promise<Scratch> {
 }
 
 async function startWorker(env: Record<string, string>, port: number): Promise<RunningProcess> {
-  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+  const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
+  const worker = startProcess(NODE_TS[0], [...profile, ...NODE_TS.slice(1), "worker/src/main.ts"], {
     ...env,
     LOG_LEVEL: "info",
     METRICS_PORT: String(port),

@@ -7,6 +7,8 @@
 //   b the fold state just before the tail's first entry: [score, count, reached_at | null]
 //   pg ids of the history pages in MongoDB (oldest first), JSON array; page i holds entries PAGE_SIZE·i+1 …
 //   ne the newest entry (what a subscribe snapshot shows)
+//   rx the latest received_at in the tail: an append of events all received since then marks no tail entry late,
+//      so the worker appends to `t` without decoding it
 //   pe the score at the end of some of the pages, `[page, timestamp, score]`: with the tail, the lead's score chart
 //      over its whole history in at most SERIES_PAGE_POINTS + TAIL_SPILL_AT points (see keepPageEnds)
 import {
@@ -170,6 +172,8 @@ export interface LiveLead extends Profile {
   pages: string[];
   /** The score at the end of some pages, for the chart (see keepPageEnds). */
   pageEnds: PageEnd[];
+  /** The tail as stored, and its latest received_at, when read from Redis (an append splices the text). */
+  stored?: { tail: string; tailReceivedMax: number | null };
 }
 
 /** Fields read for scoring and for reads alike; `t` is the only large one. */
@@ -190,6 +194,7 @@ export const LEAD_FIELDS = [
   "b",
   "pg",
   "pe",
+  "rx",
 ] as const;
 /** Fields for a lead without its tail (lists, detail). */
 export const SUMMARY_FIELDS = ["s", "st", "n", "k", "r", "le", "v", "ca", "ua", "name", "email", "company"] as const;
@@ -200,7 +205,8 @@ const textOrNull = (value: string | null | undefined) => (value ? value : null);
 
 /**
  * Decodes HMGET replies of LEAD_FIELDS (or SUMMARY_FIELDS: tail, base and pages then read as empty); null when the
- * lead has no live state at all.
+ * lead has no live state at all. The tail, the pages and their ends are decoded when first read: an append needs
+ * none of them.
  */
 export function decodeLead(
   leadId: string,
@@ -208,10 +214,13 @@ export function decodeLead(
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, t, b, pg, pe] = values;
+  const [s, st, n, k, r, le, v, ca, ua, name, email, company, t, b, pg, pe, rx] = values;
   if (v === null || v === undefined) return null;
   const score = num(s);
   const baseRaw = b ? (JSON.parse(b) as [number, number, number | null]) : [0, 0, null];
+  let tail: LiveEntry[] | undefined;
+  let pages: string[] | undefined;
+  let pageEnds: PageEnd[] | undefined;
   return {
     id: leadId,
     score,
@@ -226,16 +235,42 @@ export function decodeLead(
     name: textOrNull(name),
     email: textOrNull(email),
     company: textOrNull(company),
-    tail: t ? (JSON.parse(t) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap)) : [],
+    get tail() {
+      tail ??= t ? (JSON.parse(t) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap)) : [];
+      return tail;
+    },
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
-    pages: pg ? (JSON.parse(pg) as string[]) : [],
-    pageEnds: pe ? (JSON.parse(pe) as PageEnd[]) : [],
+    get pages() {
+      pages ??= pg ? (JSON.parse(pg) as string[]) : [];
+      return pages;
+    },
+    get pageEnds() {
+      pageEnds ??= pe ? (JSON.parse(pe) as PageEnd[]) : [];
+      return pageEnds;
+    },
+    // Read with LEAD_FIELDS only (SUMMARY_FIELDS have no `t`).
+    stored: t === undefined ? undefined : { tail: t ?? "", tailReceivedMax: numOrNull(rx) },
   };
 }
 
+/** The stored tail with `entries` appended: the same text `stateFields` gives for the whole new tail. */
+export function appendToTail(stored: string, entries: readonly LiveEntry[]): string {
+  const added = entries.map((entry) => JSON.stringify(encodeEntry(entry))).join(",");
+  if (stored === "" || stored === "[]") return `[${added}]`;
+  return `${stored.slice(0, -1)},${added}]`;
+}
+
+/** The latest received_at among entries, or null when there are none. */
+export function latestReceived(entries: readonly Pick<LiveEntry, "received_at">[]): number | null {
+  let latest: number | null = null;
+  for (const entry of entries) if (latest === null || entry.received_at > latest) latest = entry.received_at;
+  return latest;
+}
+
 /** The hash fields of a lead's fold state (profile fields are written apart, by the API). */
-export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version">): Record<string, string> {
+export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored">): Record<string, string> {
   const newest = lead.tail.at(-1);
+  const received = latestReceived(lead.tail);
   return {
     s: String(lead.score),
     st: lead.stage,
@@ -250,6 +285,7 @@ export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version
     pg: JSON.stringify(lead.pages),
     pe: JSON.stringify(lead.pageEnds),
     ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
+    rx: received === null ? "" : String(received),
   };
 }
 

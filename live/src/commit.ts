@@ -44,8 +44,9 @@ const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict",
 // KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list;
 // last the webhook outbox stream and its `wants` key.
 // ARGV: gen, stage names (as many as STAGES), leads, then per lead:
-//   id, mode, expected, fields (JSON object), rank key, updated_at, stage, pending (JSON array of JSON strings),
-//   drained, rescans, message count, then channel, message × count.
+//   id, mode, expected, rank key, updated_at, stage, drained, rescans, field count, pending count, message count,
+//   then field, value × field count; pending event × pending count; channel, message × message count.
+// Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 //
 // Webhook messages: when some active subscription wants a kind of message (the `wants` key, kept by the webhook
 // store), a committed lead appends it to the outbox stream in this same atomic step, so no crash can commit a change
@@ -57,10 +58,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local outbox = KEYS[#KEYS - 1]
 local wants = redis.call('GET', KEYS[#KEYS]) or ''
 local firstStage = ARGV[2]
-local function newestOf(items)
+local function newestOf(items, from, to)
   local best
-  for _, item in ipairs(items) do
-    local event = cjson.decode(item)
+  for j = from, to do
+    local event = cjson.decode(items[j])
     if not best or event[3] > best[3] or (event[3] == best[3] and event[1] > best[1]) then best = event end
   end
   return best
@@ -80,13 +81,19 @@ for i = 1, n do
   local lead = KEYS[firstLead + 2 * i - 1]
   local list = KEYS[firstLead + 2 * i]
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local fields, rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6]
-  local pending, drained, rescans, nm = ARGV[a + 7], tonumber(ARGV[a + 8]), ARGV[a + 9], tonumber(ARGV[a + 10])
-  local msg = a + 11
+  local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local drained, rescans = tonumber(ARGV[a + 6]), ARGV[a + 7]
+  local nf, np, nm = tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10])
+  local field = a + 11
+  local event0 = field + 2 * nf
+  local msg = event0 + np
   a = msg + 2 * nm
   local owned = redis.call('HEXISTS', KEYS[4], id) == 1
   if mode == 'p' or mode == 'r' or (mode == 'c' and owned) then
-    for _, event in ipairs(cjson.decode(pending)) do redis.call('RPUSH', list, event) end
+    -- In slices: unpack is bounded by Lua's stack.
+    for from = event0, event0 + np - 1, 1000 do
+      redis.call('RPUSH', list, unpack(ARGV, from, math.min(from + 999, event0 + np - 1)))
+    end
     if mode == 'r' then redis.call('HINCRBY', KEYS[4], id, 1) else redis.call('HSETNX', KEYS[4], id, 0) end
     out[i] = 'd'
   elseif (redis.call('HGET', lead, 'v') or '0') ~= expected then
@@ -94,36 +101,38 @@ for i = 1, n do
   else
     local was = redis.call('HMGET', lead, 'st', 's', 'v')
     local old = was[1]
-    local set = cjson.decode(fields)
-    local flat = {}
-    for field, value in pairs(set) do
-      flat[#flat + 1] = field
-      flat[#flat + 1] = value
-    end
-    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), unpack(flat))
+    if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
+    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
     redis.call('ZADD', KEYS[2], rank, id)
     redis.call('ZADD', KEYS[3], updated, id)
     if old and old ~= stage and stageKey[old] then redis.call('ZREM', stageKey[old], id) end
     redis.call('ZADD', stageKey[stage], updated, id)
-    if wants ~= '' and set['s'] then
+    local score, newest
+    for f = field, field + 2 * nf - 2, 2 do
+      if ARGV[f] == 's' then score = ARGV[f + 1] elseif ARGV[f] == 'ne' then newest = ARGV[f + 1] end
+    end
+    if wants ~= '' and score then
       local event
       if mode == 'f' then
-        if drained > 0 then event = newestOf(redis.call('LRANGE', list, 0, drained - 1)) end
+        if drained > 0 then
+          local items = redis.call('LRANGE', list, 0, drained - 1)
+          event = newestOf(items, 1, #items)
+        end
       else
-        event = newestOf(cjson.decode(pending))
+        event = newestOf(ARGV, event0, event0 + np - 1)
       end
-      if not event and set['ne'] and set['ne'] ~= '' then event = cjson.decode(set['ne']) end
+      if not event and newest and newest ~= '' then event = cjson.decode(newest) end
       event = event or { '', '' }
       local created = not was[3]
       local from, prev = old or firstStage, was[2] or '0'
       local rank = tostring(redis.call('ZRANK', KEYS[2], id) + 1)
       local function emit(kind, fromStage, previous)
-        redis.call('XADD', outbox, '*', 'type', kind, 'lead', id, 'from', fromStage, 'to', stage, 'score', set['s'],
+        redis.call('XADD', outbox, '*', 'type', kind, 'lead', id, 'from', fromStage, 'to', stage, 'score', score,
           'prev', previous, 'event', event[1], 'etype', event[2], 'at', updated, 'rank', rank)
       end
       if created and string.find(wants, 'c', 1, true) then emit('lead.created', '', '') end
       if from ~= stage and string.find(wants, 's', 1, true) then emit('lead.stage_changed', from, prev) end
-      if tonumber(prev) ~= tonumber(set['s']) and string.find(wants, 'x', 1, true) then
+      if tonumber(prev) ~= tonumber(score) and string.find(wants, 'x', 1, true) then
         emit('lead.score_changed', from, prev)
       end
     end
@@ -167,19 +176,22 @@ export async function commitLeads(
   const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
+    const fields = Object.entries(lead.fields);
     args.push(
       lead.leadId,
       MODES[lead.mode],
       String(lead.expected),
-      JSON.stringify(lead.fields),
       lead.rankKey,
       lead.updatedAt,
       lead.stage,
-      JSON.stringify(lead.pending.map((event) => JSON.stringify(event))),
       lead.drained ?? 0,
       String(lead.rescans ?? 0),
+      fields.length,
+      lead.pending.length,
       lead.messages.length,
     );
+    for (const [field, value] of fields) args.push(field, value);
+    for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
   keyList.push(keys.outbox.stream, keys.outbox.wants);

@@ -75,6 +75,49 @@ interface Owned {
 }
 
 const LOCK_MS = 30_000;
+/** Pages asked for at once when a walk back through a lead's pages finds one missing from the cache. */
+const FETCH_AHEAD = 4;
+
+/** What a refold from a late event needs: the pages wholly before it (kept), the last of those, and every later one. */
+interface PagesFrom {
+  kept: number;
+  before: CachedPage | null;
+  after: CachedPage[];
+}
+
+/** The sort key of the earliest of the waiting events. */
+function earliestKey(leadId: string, list: CompactEvent[]): string {
+  let earliest = "~";
+  for (const item of list) {
+    const event = decodeEvent(leadId, item);
+    const key = sortKey(event.timestamp, event.event_id);
+    if (key < earliest) earliest = key;
+  }
+  return earliest;
+}
+
+/**
+ * Walks a lead's pages back from the newest to the last one wholly before `earliest`; null when a page on the way
+ * is not at hand (it and a few before it are added to `missing`).
+ */
+export function pagesFrom(
+  ids: readonly string[],
+  earliest: string,
+  lookup: (id: string) => CachedPage | undefined,
+  missing: Set<string>,
+): PagesFrom | null {
+  const after: CachedPage[] = [];
+  for (let n = ids.length - 1; n >= 0; n -= 1) {
+    const page = lookup(ids[n] as string);
+    if (!page) {
+      for (let m = n; m >= Math.max(0, n - FETCH_AHEAD + 1); m -= 1) missing.add(ids[m] as string);
+      return null;
+    }
+    if (page.lastKey < earliest) return { kept: n + 1, before: page, after: after.reverse() };
+    after.push(page);
+  }
+  return { kept: 0, before: null, after: after.reverse() };
+}
 
 export function createDeepLane(options: DeepLaneOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
@@ -173,20 +216,16 @@ export function createDeepLane(options: DeepLaneOptions) {
    * are (ids and all), and the fold starts from the state after the last of those — so a late event costs the history
    * after it, not the lead's whole history.
    */
-  function foldAfter(leadId: string, owned: Owned, stored: CachedPage[]): NextState {
+  function foldAfter(leadId: string, owned: Owned, from: PagesFrom): NextState {
     const waiting = owned.list.map((item) => decodeEvent(leadId, item));
-    const earliest = waiting.reduce(
-      (min, event) => (sortKey(event.timestamp, event.event_id) < min ? sortKey(event.timestamp, event.event_id) : min),
-      "~",
-    );
-    let kept = 0;
-    while (kept < stored.length && (stored[kept] as CachedPage).lastKey < earliest) kept += 1;
-    const start = kept > 0 ? (stored[kept - 1] as CachedPage).end : { score: 0, count: 0, reachedAt: null };
+    const { kept } = from;
+    const keptEnd = from.before?.end ?? null;
+    const start = keptEnd ?? { score: 0, count: 0, reachedAt: null };
     const all = new Map<string, ScorableEvent>();
     const add = (event: ScorableEvent) => {
       if (!all.has(event.event_id)) all.set(event.event_id, event);
     };
-    for (const page of stored.slice(kept)) for (const event of page.events) add(event);
+    for (const page of from.after) for (const event of page.events) add(event);
     for (const entry of owned.lead?.tail ?? []) add(entryEvent(entry));
     for (const event of waiting) add(event);
     const entries = markLate(foldScores([...all.values()], cap, start).history);
@@ -202,7 +241,6 @@ export function createDeepLane(options: DeepLaneOptions) {
     }
     const tail = entries.slice((pageCount - kept) * PAGE_SIZE);
     const lastPaged = newPages.at(-1)?.entries.at(-1);
-    const keptEnd = kept > 0 ? (stored[kept - 1] as CachedPage).end : null;
     const base = lastPaged
       ? { score: lastPaged.score, count: lastPaged.seq, reachedAt: lastPaged.score_reached_at }
       : keptEnd
@@ -265,35 +303,49 @@ export function createDeepLane(options: DeepLaneOptions) {
         stored.set(doc.lead_id, list);
       }
     }
-    // Older history: from the page cache, and from MongoDB for the pages it does not hold (one query for all).
+    // Older history: from the page cache, and from MongoDB for the pages it does not hold (one query per step).
     const read = new Map<string, CachedPage>();
-    const cache = options.pageCache;
-    const missing: string[] = [];
-    for (const leadId of [...needPages, ...needRescan]) {
-      for (const id of owned.get(leadId)?.lead?.pages ?? []) {
-        const page = cache?.get(id);
-        if (page) read.set(id, page);
-        else missing.push(id);
+    const lookup = (id: string) => {
+      let page = read.get(id);
+      if (page) return page;
+      page = options.pageCache?.get(id);
+      if (page) {
+        read.set(id, page);
+        stats.pagesRead.memory += 1;
       }
-    }
-    stats.pagesRead.memory += read.size;
-    if (missing.length > 0) {
-      stats.pagesRead.store += missing.length;
-      for (const doc of await pages.find({ _id: { $in: missing } }).toArray()) {
+      return page;
+    };
+    const fetchPages = async (ids: Iterable<string>) => {
+      const wanted = [...ids];
+      stats.pagesRead.store += wanted.length;
+      for (const doc of await pages.find({ _id: { $in: wanted } }).toArray()) {
         const entries = decodePage(doc.lead_id, doc.entries, cap);
-        cache?.put(doc._id, doc.entries, entries);
+        options.pageCache?.put(doc._id, doc.entries, entries);
         read.set(doc._id, cachedPage(doc.entries, entries));
       }
+      const lost = wanted.find((id) => !read.has(id));
+      if (lost !== undefined) throw new Error(`history page ${lost} is missing`);
+    };
+    // A rescan folds the whole history: every page.
+    const wholeHistory = needRescan.flatMap((id) => owned.get(id)?.lead?.pages ?? []).filter((id) => !lookup(id));
+    if (wholeHistory.length > 0) await fetchPages(wholeHistory);
+    const pagesOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map((id) => read.get(id) as CachedPage);
+    // A late event needs only the pages from the one it lands in: walked back from the newest, a few more fetched
+    // at each step that finds one missing.
+    const from = new Map<string, PagesFrom>();
+    for (let left = needPages; left.length > 0; ) {
+      const missing = new Set<string>();
+      for (const id of left) {
+        const item = owned.get(id) as Owned;
+        const found = pagesFrom(item.lead?.pages ?? [], earliestKey(id, item.list), lookup, missing);
+        if (found) from.set(id, found);
+      }
+      if (missing.size > 0) await fetchPages(missing);
+      left = left.filter((id) => !from.has(id));
     }
-    const pagesOf = (leadId: string) =>
-      (owned.get(leadId)?.lead?.pages ?? []).map((id) => {
-        const page = read.get(id);
-        if (!page) throw new Error(`history page ${id} of lead ${leadId} is missing`);
-        return page;
-      });
     const plans = new Map(inMemory);
     for (const id of needPages) {
-      plans.set(id, foldAfter(id, owned.get(id) as Owned, pagesOf(id)));
+      plans.set(id, foldAfter(id, owned.get(id) as Owned, from.get(id) as PagesFrom));
       stats.folded.pages += 1;
     }
     for (const id of needRescan) {

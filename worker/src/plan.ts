@@ -20,10 +20,12 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import {
+  appendToTail,
   entryEvent,
   keepPageEnds,
   type LiveEntry,
   type LiveLead,
+  latestReceived,
   PAGE_SIZE,
   type PageEnd,
   TAIL_SPILL_AT,
@@ -47,6 +49,11 @@ export interface NextState {
   pageEnds: PageEnd[];
   /** Pages to insert before the commit: their ids are in `pages`. */
   newPages: { id: string; n: number; entries: LiveEntry[] }[];
+  /**
+   * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
+   * as they were: then only these and the fold state are written, and `tail` is decoded only if read.
+   */
+  appended?: { entries: LiveEntry[]; storedTail: string; tailReceivedMax: number };
 }
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
@@ -132,6 +139,54 @@ function settle(
   };
 }
 
+/**
+ * The common case, planned without decoding the tail: no duplicates, every event newer than the lead's newest and
+ * received no earlier than any tail entry (so no tail entry becomes late), and the tail stays below the spill.
+ */
+function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap: number): LeadPlan | null {
+  const stored = lead ? lead.stored : { tail: "", tailReceivedMax: null };
+  if (stored === undefined || fresh.length === 0) return null;
+  const tailLength = lead ? lead.count - lead.base.count : 0;
+  if (tailLength + fresh.length >= TAIL_SPILL_AT) return null;
+  if (tailLength > 0 && stored.tailReceivedMax === null) return null;
+  const lastKey = lead?.lastKey ?? null;
+  const ids = new Set<string>();
+  for (const event of fresh) {
+    if (ids.has(event.event_id)) return null;
+    ids.add(event.event_id);
+    if (lastKey !== null && keyOf(event) <= lastKey) return null;
+    if (stored.tailReceivedMax !== null && event.received_at < stored.tailReceivedMax) return null;
+  }
+  const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
+  const entries = markLate(foldScores(fresh, cap, start).history);
+  const last = entries.at(-1) as LiveEntry;
+  const received = latestReceived(entries) as number;
+  const next: NextState = {
+    score: last.score,
+    count: last.seq,
+    reachedAt: last.score_reached_at,
+    lastKey: last.sort_key,
+    lastEventAt: last.timestamp,
+    get tail() {
+      return [...(lead?.tail ?? []), ...entries];
+    },
+    base: lead?.base ?? ZERO,
+    get pages() {
+      return lead?.pages ?? [];
+    },
+    get pageEnds() {
+      return lead?.pageEnds ?? [];
+    },
+    newPages: [],
+    appended: {
+      entries,
+      storedTail: appendToTail(stored.tail, entries),
+      tailReceivedMax: Math.max(stored.tailReceivedMax ?? received, received),
+    },
+  };
+  return { kind: "commit", next, folded: [...fresh], late: 0 };
+}
+
 export function planLead(
   lead: LiveLead | null,
   fresh: readonly ScorableEvent[],
@@ -139,6 +194,10 @@ export function planLead(
   cap: number,
   newPageId: () => string,
 ): LeadPlan {
+  if (duplicates.length === 0) {
+    const appended = planAppend(lead, fresh, cap);
+    if (appended) return appended;
+  }
   const tail = lead?.tail ?? [];
   const inTail = new Set(tail.map((entry) => entry.event_id));
   const seen = new Set<string>();

@@ -29,10 +29,12 @@ import {
   type CommitOutcome,
   commitLeads,
   decodeLead,
+  encodeEntry,
   encodeEvent,
   encodePage,
   LEAD_FIELDS,
   type LeadCommit,
+  type LiveEntry,
   type LiveKeys,
   type LiveLead,
   rankKey,
@@ -285,6 +287,9 @@ export function liveFields(
   at: number,
   thresholds: StageThresholds,
 ): Record<string, string> {
+  // A new lead's hash has no base or pages yet (nor a creation time, for a profile made before its first event):
+  // it gets every field.
+  if (next.appended && lead?.createdAt) return appendedFields(next, next.appended, lead, at, thresholds);
   return stateFields({
     score: next.score,
     stage: stageFor(next.score, thresholds),
@@ -300,6 +305,30 @@ export function liveFields(
     pages: next.pages,
     pageEnds: next.pageEnds,
   });
+}
+
+/** An append's fields: the fold state, the spliced tail and its newest entry; the base and pages stay as stored. */
+function appendedFields(
+  next: NextState,
+  appended: NonNullable<NextState["appended"]>,
+  lead: Pick<LiveLead, "createdAt">,
+  at: number,
+  thresholds: StageThresholds,
+): Record<string, string> {
+  const newest = appended.entries.at(-1) as LiveEntry;
+  return {
+    s: String(next.score),
+    st: stageFor(next.score, thresholds),
+    n: String(next.count),
+    k: next.lastKey ?? "",
+    r: next.reachedAt === null ? "" : String(next.reachedAt),
+    le: next.lastEventAt === null ? "" : String(next.lastEventAt),
+    ca: String(lead.createdAt),
+    ua: String(at),
+    t: appended.storedTail,
+    ne: JSON.stringify(encodeEntry(newest)),
+    rx: String(appended.tailReceivedMax),
+  };
 }
 
 export type Scorer = ReturnType<typeof createScorer>;

@@ -96,6 +96,31 @@ describe("when a late event reaches back past a lead's tail", () => {
   }, 120_000);
 });
 
+describe("when a late event lands in a long history's newest page and the process holds none of its pages", () => {
+  it("reads the pages from that one on, not the whole history, and folds it exactly", async () => {
+    stack = await createStack();
+    const first = await stack.startWorker();
+    const events = Array.from({ length: 420 }, (_, i) => queued("long", `l${i}`, "page_view", T0 + 1_000 * (i + 1)));
+    await stack.send(events, 50);
+    await stack.drained();
+    const { pages } = layoutHistory(await historyOf(stack, "long"));
+    expect(pages.length).toBe(7);
+    // A new process: its page cache is empty.
+    await first.close();
+    const worker = await stack.startWorker();
+    // Entry 330 sits in the seventh page (entries 301–350).
+    await stack.send([{ ...queued("long", "l-late", "purchase", T0 + 1_000 * 330 + 500), received_at: Date.now() }]);
+    await stack.drained();
+    const history = await historyOf(stack, "long");
+    expect(history).toHaveLength(421);
+    expect(history.find((entry) => entry.event_id === "l-late")).toMatchObject({ late: true, score: 1000 });
+    expect(await auditAll(stack)).toEqual([]);
+    const read = worker.metrics.render().match(/leadscore_worker_deep_lane_pages_read_total\{from="store"\} (\d+)/);
+    expect(Number(read?.[1])).toBeLessThan(pages.length);
+    expect(Number(read?.[1])).toBeGreaterThan(0);
+  }, 120_000);
+});
+
 describe("when the live keys are deleted while no batch is committing", () => {
   it("rebuilds them within seconds all the same", async () => {
     stack = await createStack();

@@ -69,6 +69,25 @@ const publicLookup: LookupFunction = (hostname, options, callback) => {
   });
 };
 
+/**
+ * What an attempt's answer means: 2xx delivered; 410 gone (retried once the subscription is enabled again);
+ * anything else retried after the schedule's next delay — the last try falls at `retryForMs` after the first attempt
+ * of the window, and an attempt at or past it fails the delivery for good.
+ */
+export function outcomeOf(
+  status: number | null,
+  delivery: Pick<Delivery, "round_at" | "tries">,
+  attemptAt: number,
+  schedule: { retryDelaysMs: readonly number[]; retryForMs: number },
+): { outcome: Outcome; dueAt: number } {
+  if (status !== null && status >= 200 && status < 300) return { outcome: "delivered", dueAt: 0 };
+  const deadline = (delivery.round_at ?? attemptAt) + schedule.retryForMs;
+  const dueAt = Math.min(attemptAt + nextDelay(delivery.tries + 1, schedule.retryDelaysMs), deadline);
+  if (status === 410) return { outcome: "gone", dueAt };
+  if (attemptAt >= deadline) return { outcome: "failed", dueAt: 0 };
+  return { outcome: "retry", dueAt };
+}
+
 interface Answer {
   status: number | null;
   response: string;
@@ -151,17 +170,6 @@ export function createDispatcher(options: DispatcherOptions) {
     });
   }
 
-  function outcomeOf(answer: Answer, delivery: Delivery, attemptAt: number): { outcome: Outcome; dueAt: number } {
-    if (answer.status !== null && answer.status >= 200 && answer.status < 300)
-      return { outcome: "delivered", dueAt: 0 };
-    const roundAt = delivery.round_at ?? attemptAt;
-    const deadline = roundAt + options.retryForMs;
-    const dueAt = Math.min(attemptAt + nextDelay(delivery.tries + 1, options.retryDelaysMs), deadline);
-    if (answer.status === 410) return { outcome: "gone", dueAt };
-    if (attemptAt >= deadline) return { outcome: "failed", dueAt: 0 };
-    return { outcome: "retry", dueAt };
-  }
-
   async function deliver(subscription: Subscription, claimed: Claimed): Promise<void> {
     const { delivery } = claimed;
     const body = deliveryBody(delivery);
@@ -181,7 +189,7 @@ export function createDispatcher(options: DispatcherOptions) {
     );
     const latency = performance.now() - started;
     seconds.observe(latency / 1000);
-    const { outcome, dueAt } = outcomeOf(answer, delivery, attemptAt);
+    const { outcome, dueAt } = outcomeOf(answer.status, delivery, attemptAt, options);
     outcomes[outcome] += 1;
     const attempt: Attempt = {
       at: attemptAt,

@@ -1,11 +1,13 @@
-# One image for edge, worker and realtime; docker-compose.yml picks the command.
+# One image for edge, worker, realtime and the webhook dispatcher; docker-compose.yml picks the command.
 FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY contracts/package.json contracts/
+COPY live/package.json live/
 COPY edge/package.json edge/
 COPY worker/package.json worker/
 COPY realtime/package.json realtime/
+COPY webhooks/package.json webhooks/
 COPY web/package.json web/
 COPY load-tests/package.json load-tests/
 RUN npm ci --no-audit --no-fund

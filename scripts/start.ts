@@ -1,4 +1,4 @@
-// `npm start`: backing services up, then edge (Deno), worker and realtime; prints the URLs; Ctrl-C stops
+// `npm start`: backing services up, then edge (Deno), worker, webhook dispatcher and realtime; prints the URLs; Ctrl-C stops
 // everything it started.
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -127,6 +127,7 @@ async function main() {
   };
   run("edge", join(BIN, "deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/main.ts"]);
   run("worker", join(BIN, "tsx"), ["worker/src/main.ts"]);
+  run("dispatcher", join(BIN, "tsx"), ["webhooks/src/main.ts"]);
   run("realtime", join(BIN, "tsx"), ["realtime/src/main.ts"]);
 
   const base = `http://localhost:${edgeConfig.PORT}`;

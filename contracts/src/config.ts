@@ -54,6 +54,23 @@ const list = z
       .filter((item) => item.length > 0),
   );
 
+const flag = z
+  .enum(["true", "false", "1", "0"], { error: "must be true or false" })
+  .default("false")
+  .transform((value) => value === "true" || value === "1");
+
+const delays = z
+  .string()
+  .default("5000,30000,120000,600000,3600000,21600000")
+  .transform((value, ctx): number[] => {
+    const parts = value.split(",").map((part) => Number(part.trim()));
+    if (parts.length === 0 || !parts.every((part) => Number.isInteger(part) && part > 0)) {
+      ctx.addIssue({ code: "custom", message: "must be positive integers (ms), comma-separated" });
+      return z.NEVER;
+    }
+    return parts;
+  });
+
 const thresholds = z
   .string()
   .default("100,300,600")
@@ -148,6 +165,8 @@ export const EdgeConfigSchema = z
     BODY_READ_TIMEOUT_MS: positiveInt(10_000),
     /** Folder of the built dashboard served at `/`. */
     WEB_DIST: z.string().default("web/dist"),
+    /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */
+    WEBHOOK_ALLOW_PRIVATE: flag,
   })
   .transform((config, ctx) => {
     if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {
@@ -184,6 +203,32 @@ export const WorkerConfigSchema = z.object({
   JOB_LOCK_MS: positiveInt(30_000),
 });
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
+
+export const DispatcherConfigSchema = z
+  .object({
+    ...common,
+    /** Prometheus text at `GET /metrics` on this port; 0 turns it off. */
+    DISPATCHER_METRICS_PORT: port(0),
+    /** Time a receiver has to answer one delivery. */
+    WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
+    /** Delays before each retry of a failed delivery (ms); the last repeats. */
+    WEBHOOK_RETRY_DELAYS_MS: delays,
+    /** A delivery still failing this long after its first attempt is given up (marked failed). */
+    WEBHOOK_RETRY_FOR_MS: positiveInt(86_400_000),
+    /** Deliveries in flight per dispatcher process, and per subscription (so one slow receiver cannot take them all). */
+    WEBHOOK_CONCURRENCY: positiveInt(64),
+    WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION: positiveInt(16),
+    /** Settled deliveries (delivered or failed) kept in each subscription's log; pending ones are always kept. */
+    WEBHOOK_LOG_SIZE: positiveInt(1_000),
+    /** Lets deliveries connect to loopback, link-local and private addresses in production (see SECURITY.md). */
+    WEBHOOK_ALLOW_PRIVATE: flag,
+  })
+  .transform((config) => ({
+    ...config,
+    // Outside production a local receiver is the usual thing to test against.
+    WEBHOOK_ALLOW_PRIVATE: config.WEBHOOK_ALLOW_PRIVATE || config.NODE_ENV !== "production",
+  }));
+export type DispatcherConfig = z.infer<typeof DispatcherConfigSchema>;
 
 export const RealtimeConfigSchema = z
   .object({

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema, WorkerConfigSchema } from "../src/index.ts";
+import {
+  ConfigError,
+  DispatcherConfigSchema,
+  EdgeConfigSchema,
+  parseConfig,
+  RealtimeConfigSchema,
+  WorkerConfigSchema,
+} from "../src/index.ts";
 
 describe("configuration", () => {
   it("fills the documented defaults", () => {
@@ -78,5 +85,20 @@ describe("configuration", () => {
     expect(attempt({ WRITE_KEYS: "site-key-123", ADMIN_TOKEN: "site-key-123" })).toThrow(/ADMIN_TOKEN: must not be/);
     expect(attempt({ WRITE_KEYS: "site-key-123", METRICS_TOKEN: "site-key-123" })).toThrow(/METRICS_TOKEN: must not/);
     expect(() => parseConfig(RealtimeConfigSchema, { READ_TOKENS: "short" })).toThrow(/READ_TOKENS/);
+  });
+
+  it("gives the webhook dispatcher the documented retry schedule, and private targets only outside production", () => {
+    const config = parseConfig(DispatcherConfigSchema, {});
+    expect(config.WEBHOOK_RETRY_DELAYS_MS).toEqual([5_000, 30_000, 120_000, 600_000, 3_600_000, 21_600_000]);
+    expect(config.WEBHOOK_RETRY_FOR_MS).toBe(86_400_000);
+    expect(config.WEBHOOK_TIMEOUT_MS).toBe(10_000);
+    expect(config.WEBHOOK_ALLOW_PRIVATE).toBe(true);
+    expect(parseConfig(DispatcherConfigSchema, { NODE_ENV: "production" }).WEBHOOK_ALLOW_PRIVATE).toBe(false);
+    const allowed = { NODE_ENV: "production", WEBHOOK_ALLOW_PRIVATE: "true" };
+    expect(parseConfig(DispatcherConfigSchema, allowed).WEBHOOK_ALLOW_PRIVATE).toBe(true);
+    expect(() => parseConfig(DispatcherConfigSchema, { WEBHOOK_RETRY_DELAYS_MS: "5s,1m" })).toThrow(
+      /WEBHOOK_RETRY_DELAYS_MS/,
+    );
+    expect(() => parseConfig(EdgeConfigSchema, { WEBHOOK_ALLOW_PRIVATE: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE/);
   });
 });

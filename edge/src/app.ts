@@ -10,6 +10,7 @@ import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { statsRoutes } from "./routes/stats/index.ts";
+import { webhookRoutes } from "./routes/webhooks/index.ts";
 
 /** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
 export function createApp(deps: AppDeps) {
@@ -23,6 +24,7 @@ export function createApp(deps: AppDeps) {
   app.route("/api/leads", leadRoutes(deps));
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
+  app.route("/api/webhooks", webhookRoutes(deps));
   app.route("/", openApiRoutes(deps));
   // Last: the dashboard's files, and its page for every other GET outside the server's own paths.
   app.route("/", staticRoutes(deps));

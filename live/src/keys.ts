@@ -10,6 +10,10 @@
 // lead keys in their slots, then the index entries — both idempotent (HSET of the absolute state, ZADD of the
 // absolute value), with `npm run rebuild -- --check` to find an index left behind by a crash between the two; that
 // variant is not built.
+//
+// One exception to `<prefix>:live:`: the webhook outbox (`outbox`), which the commit script appends to. It sits under
+// `<prefix>:webhooks:` because it is not a function of MongoDB: a wipe or rebuild of the live state must not drop a
+// message a commit recorded.
 import { STAGES, type Stage } from "@leadscore/contracts";
 
 export interface LiveKeys {
@@ -36,7 +40,28 @@ export interface LiveKeys {
   rebuildLock: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
+  /** Where commits record webhook messages (not live keys: see above). */
+  outbox: OutboxKeys;
 }
+
+/** The webhook outbox: the stream commits append messages to, and which messages active subscriptions want. */
+export interface OutboxKeys {
+  /** Stream of messages (`type`, `lead`, `from`, `to`, `score`, `prev`, `event`, `etype`, `at`, `rank`). */
+  stream: string;
+  /** The message kinds some active subscription wants, one letter each (see WEBHOOK_KIND_LETTERS); absent: none. */
+  wants: string;
+}
+
+export function outboxKeys(redisPrefix: string): OutboxKeys {
+  return { stream: `${redisPrefix}:webhooks:outbox`, wants: `${redisPrefix}:webhooks:wants` };
+}
+
+/** The letter of each webhook event type in the `wants` key. */
+export const WEBHOOK_KIND_LETTERS = {
+  "lead.created": "c",
+  "lead.stage_changed": "s",
+  "lead.score_changed": "x",
+} as const;
 
 export function liveKeys(redisPrefix: string): LiveKeys {
   const base = `${redisPrefix}:live`;
@@ -51,6 +76,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     deepLock: `${base}:deep-lock`,
     rebuildLock: `${base}:rebuild-lock`,
     pattern: `${base}:*`,
+    outbox: outboxKeys(redisPrefix),
   };
 }
 

@@ -16,6 +16,7 @@ describe("npm start", () => {
     const first = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
     try {
       await first.waitFor(/Leadscore is up/, 90_000);
+      await first.waitFor(/dispatcher ready/, 30_000);
       expect(first.output()).toContain(`http://localhost:${port}/`);
       expect(first.output()).toContain("write key   dev-write-key");
       expect(first.output()).toContain("read token  dev-read-token");

@@ -50,7 +50,12 @@ export interface BrowserStack {
   stop(): Promise<void>;
 }
 
-export async function startBrowserStack(label: string): Promise<BrowserStack> {
+export interface BrowserStackOptions {
+  /** Also run the webhook dispatcher (its retries 60 s apart, so a test retries by hand). */
+  dispatcher?: boolean;
+}
+
+export async function startBrowserStack(label: string, options: BrowserStackOptions = {}): Promise<BrowserStack> {
   await buildIfNeeded();
   const prefix = uniqueName(label);
   const db = await createTestDb(uniqueName(label));
@@ -76,9 +81,14 @@ export async function startBrowserStack(label: string): Promise<BrowserStack> {
   const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
   const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], env);
   processes.push(edge, worker, realtime);
+  const dispatcher = options.dispatcher
+    ? startProcess(join(BIN, "tsx"), ["webhooks/src/main.ts"], { ...env, WEBHOOK_RETRY_DELAYS_MS: "60000" })
+    : undefined;
+  if (dispatcher) processes.push(dispatcher);
   const [, realtimePort] = await realtime.waitFor(/"msg":"realtime listening","port":(\d+)/, 60_000);
   await edge.waitFor(/"msg":"edge listening"/, 60_000);
   await worker.waitFor(/worker ready/, 60_000);
+  await dispatcher?.waitFor(/dispatcher ready/, 60_000);
   const base = `http://127.0.0.1:${edgePort}`;
   const realtimeUrl = `http://127.0.0.1:${realtimePort}`;
 

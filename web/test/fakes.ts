@@ -185,6 +185,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     exportLeads: vi.fn<Api["exportLeads"]>(async () => new Blob(["_id\r\n"])),
     deleteRule: vi.fn<Api["deleteRule"]>(async () => undefined),
     checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
+    admin: vi.fn(async () => page<never>([])) as unknown as Api["admin"],
   };
   return Object.assign(api, overrides);
 }

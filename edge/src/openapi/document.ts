@@ -161,6 +161,10 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
       { name: "Events", description: "Ingestion (write key) and event types." },
       { name: "Leads", description: "Leads, their score history and the leaderboard (reads need a read token)." },
       { name: "Rules", description: "Scoring rules (reads need a read token, writes the admin token)." },
+      {
+        name: "Webhooks",
+        description: "Subscriptions to lead changes, delivered signed per Standard Webhooks (the admin token).",
+      },
       { name: "Operations", description: "Health, readiness, metrics and this document." },
     ],
     paths,

@@ -8,6 +8,7 @@ import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
 import { ruleDocs } from "./rules/index.ts";
 import { statsDoc } from "./stats/index.ts";
+import { webhookDocs } from "./webhooks/index.ts";
 
 const openApiDocs: RouteDoc[] = [
   {
@@ -37,6 +38,7 @@ export const allRouteDocs: RouteDoc[] = [
   ...leadDocs,
   statsDoc,
   ...ruleDocs,
+  ...webhookDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),
   ...openApiDocs,
 ];

@@ -1,4 +1,4 @@
-import { useEffect } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import { DashboardPage } from "../dashboard/index.tsx";
 import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
@@ -8,13 +8,29 @@ import { SignInPage, SignOutButton } from "../session/index.tsx";
 import { SubmitEventPage } from "../submit-event/index.tsx";
 import type { Route } from "./router.ts";
 import type { Services } from "./services.ts";
+import { ErrorState, Loading } from "./ui.tsx";
 
 const NAV: { href: string; label: string; route: Route["name"] }[] = [
   { href: "/", label: "Dashboard", route: "dashboard" },
   { href: "/leaderboard", label: "Leaderboard", route: "leaderboard" },
   { href: "/events/new", label: "Submit event", route: "submit" },
   { href: "/rules", label: "Rules", route: "rules" },
+  { href: "/webhooks", label: "Webhooks", route: "webhooks" },
 ];
+
+type WebhooksModule = typeof import("../webhooks/index.tsx");
+
+/** The Webhooks page, fetched on first visit: an admin page most visits never open stays out of the first load. */
+function LazyWebhooks({ services }: { services: Services }) {
+  const [module, setModule] = useState<WebhooksModule | null>(null);
+  const [failed, setFailed] = useState<string | null>(null);
+  useEffect(() => {
+    import("../webhooks/index.tsx").then(setModule, (error: Error) => setFailed(error.message));
+  }, []);
+  if (failed) return <ErrorState title="The Webhooks page could not be loaded." message={failed} />;
+  if (!module) return <Loading label="Loading…" />;
+  return <module.WebhooksScreen api={services.api} token={services.rules.token} />;
+}
 
 const STATUS_TEXT = { live: "Live", connecting: "Connecting…", offline: "Offline — retrying" } as const;
 
@@ -31,6 +47,8 @@ function Page({ services }: { services: Services }) {
       return <SubmitEventPage model={services.submitEvent} />;
     case "rules":
       return <RulesPage model={services.rules} />;
+    case "webhooks":
+      return <LazyWebhooks services={services} />;
     default:
       return <NotFoundPage path={services.router.pathname.value} />;
   }

@@ -8,6 +8,7 @@ export type Route =
   | { name: "leaderboard" }
   | { name: "submit" }
   | { name: "rules" }
+  | { name: "webhooks" }
   | { name: "not-found" };
 
 export function matchRoute(pathname: string): Route {
@@ -16,6 +17,7 @@ export function matchRoute(pathname: string): Route {
   if (path === "/leaderboard") return { name: "leaderboard" };
   if (path === "/events/new") return { name: "submit" };
   if (path === "/rules") return { name: "rules" };
+  if (path === "/webhooks") return { name: "webhooks" };
   const lead = path.match(/^\/leads\/([^/]+)$/);
   if (lead?.[1]) {
     try {

@@ -200,6 +200,16 @@ export interface Api {
   metrics(): Promise<string>;
   /** Resolves when `token` reads; throws the API's refusal (401) otherwise. */
   checkReadToken(token: string): Promise<void>;
+  /**
+   * An admin call with a JSON body (or none): `items` is the answer when it is an array, else `[answer]` (`[]` for
+   * a 204), with the page headers when it has them.
+   */
+  admin<T>(
+    method: "GET" | "POST" | "PUT" | "DELETE",
+    path: string,
+    adminToken: string,
+    body?: unknown,
+  ): Promise<Page<T>>;
 }
 
 export interface ApiOptions {
@@ -318,6 +328,18 @@ export function createApi(options: ApiOptions = {}): Api {
     async metrics() {
       const response = await request("/metrics", { headers: { accept: "text/plain" } }, false);
       return response.text();
+    },
+    async admin<T>(method: string, path: string, token: string, body?: unknown): Promise<Page<T>> {
+      const init = send(method, body, token);
+      if (body === undefined) delete init.body;
+      const response = await request(path, init);
+      const total = response.headers.get("x-total-count");
+      const answer: unknown = response.status === 204 ? [] : await response.json();
+      return {
+        items: (Array.isArray(answer) ? answer : [answer]) as T[],
+        total: total === null ? null : Number(total),
+        next: cursorOf(nextLink(response.headers.get("link"))),
+      };
     },
     async checkReadToken(token) {
       const response = await request("/api/events/event-types", { headers: { authorization: `Bearer ${token}` } });

@@ -1,0 +1,345 @@
+// The Webhooks page. Loaded on first visit (its own chunk), so the first load of the dashboard does not carry it.
+import type { Signal } from "@preact/signals";
+import { useEffect } from "preact/hooks";
+import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import type { Api } from "../lib/api.ts";
+import {
+  createWebhooksModel,
+  DELIVERY_FILTERS,
+  type DeliveryItem,
+  isFailing,
+  WEBHOOK_EVENTS,
+  type WebhookItem,
+  type WebhooksModel,
+} from "./model.ts";
+
+const EVENT_TEXT = {
+  "lead.stage_changed": "Stage changed (either direction)",
+  "lead.created": "Lead created",
+  "lead.score_changed": "Score changed (every change: high volume)",
+} as const;
+
+const time = (iso: string) => new Date(iso).toLocaleString();
+
+function NewWebhook({ model }: { model: WebhooksModel }) {
+  const form = model.form.value;
+  const errors = model.createErrors.value;
+  return (
+    <form
+      class="panel form"
+      noValidate
+      aria-labelledby="new-webhook-title"
+      onSubmit={(event) => {
+        event.preventDefault();
+        void model.create();
+      }}
+    >
+      <h2 id="new-webhook-title">New webhook</h2>
+      <FormErrors messages={errors.form} />
+      <div class="form-row">
+        <div class="field">
+          <label for="webhook-url">URL</label>
+          <input
+            id="webhook-url"
+            type="url"
+            autoComplete="off"
+            placeholder="https://crm.example.com/hooks/leadscore"
+            value={form.url}
+            onInput={(event) => model.setField("url", (event.currentTarget as HTMLInputElement).value)}
+            aria-invalid={errors.fields.url ? true : undefined}
+            aria-describedby={errors.fields.url ? "webhook-url-error" : undefined}
+          />
+          <FieldError id="webhook-url-error" message={errors.fields.url} />
+        </div>
+        <div class="field">
+          <label for="webhook-description">Description</label>
+          <input
+            id="webhook-description"
+            type="text"
+            autoComplete="off"
+            value={form.description}
+            onInput={(event) => model.setField("description", (event.currentTarget as HTMLInputElement).value)}
+          />
+        </div>
+      </div>
+      <fieldset class="field">
+        <legend>Events</legend>
+        {WEBHOOK_EVENTS.map((name) => (
+          <label class="checkbox" key={name}>
+            <input
+              type="checkbox"
+              checked={form.events.includes(name)}
+              onChange={(event) => model.toggleEvent(name, (event.currentTarget as HTMLInputElement).checked)}
+            />
+            <span>
+              <code>{name}</code> <span class="muted">{EVENT_TEXT[name]}</span>
+            </span>
+          </label>
+        ))}
+        <FieldError id="webhook-events-error" message={errors.fields.events} />
+      </fieldset>
+      <div class="form-actions">
+        <button type="submit" class="button button-primary" disabled={model.creating.value}>
+          {model.creating.value ? "Creating…" : "Create webhook"}
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Secret({ model }: { model: WebhooksModel }) {
+  const shown = model.secret.value;
+  if (!shown) return null;
+  return (
+    <div class="alert alert-success webhook-secret" role="status">
+      <p>
+        Webhook created. Its signing secret is shown <strong>only now</strong>: keep it where your receiver can read it.
+      </p>
+      <p>
+        <code id="webhook-secret">{shown.secret}</code>
+      </p>
+      <p>
+        <button type="button" class="button" onClick={() => void model.copySecret()}>
+          {model.copied.value ? "Copied" : "Copy secret"}
+        </button>{" "}
+        <button type="button" class="button button-quiet" onClick={() => model.dismissSecret()}>
+          Done
+        </button>
+      </p>
+    </div>
+  );
+}
+
+function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }) {
+  const state = hook.active ? "Active" : hook.disabled_reason ? "Disabled" : "Paused";
+  return (
+    <tr class={model.selected.value === hook.id ? "selected" : undefined}>
+      <th scope="row">
+        <span class="webhook-url">{hook.url}</span>
+        {hook.description ? <span class="muted rule-label">{hook.description}</span> : null}
+      </th>
+      <td>
+        {hook.events.map((name) => (
+          <code key={name} class="webhook-event">
+            {name}
+          </code>
+        ))}
+      </td>
+      <td title={hook.disabled_reason ?? undefined}>{state}</td>
+      <td class="webhook-actions">
+        <button type="button" class="button" onClick={() => void model.showLog(hook.id)}>
+          Deliveries<span class="sr-only"> of {hook.url}</span>
+        </button>
+        <button type="button" class="button" onClick={() => void model.setActive(hook.id, !hook.active)}>
+          {hook.active ? "Pause" : "Resume"}
+          <span class="sr-only"> {hook.url}</span>
+        </button>
+        <button type="button" class="button" onClick={() => void model.sendTest(hook.id)}>
+          Send test event<span class="sr-only"> to {hook.url}</span>
+        </button>
+        <button
+          type="button"
+          class="button button-quiet"
+          onClick={() => {
+            if (globalThis.confirm(`Delete the webhook to ${hook.url} and its delivery log?`))
+              void model.remove(hook.id);
+          }}
+        >
+          Delete<span class="sr-only"> {hook.url}</span>
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+function DeliveryRow({ model, delivery }: { model: WebhooksModel; delivery: DeliveryItem }) {
+  const last = delivery.attempts.at(-1);
+  const failing = isFailing(delivery);
+  return (
+    <tr class={failing ? "delivery-failing" : undefined}>
+      <td>{time(delivery.created_at)}</td>
+      <td>
+        <code>{delivery.type}</code>
+        {delivery.lead_id ? <span class="muted"> {delivery.lead_id}</span> : null}
+      </td>
+      <td>
+        <span class={`badge delivery-${delivery.status}`}>{delivery.status}</span>
+        {delivery.next_attempt_at ? <span class="muted"> next {time(delivery.next_attempt_at)}</span> : null}
+      </td>
+      <td>
+        {delivery.attempts.length === 0 ? (
+          <span class="muted">not sent yet</span>
+        ) : (
+          <details>
+            <summary>
+              {delivery.attempts.length} · {last?.status_code ?? last?.error ?? "no answer"} ·{" "}
+              {Math.round(last?.latency_ms ?? 0)} ms
+            </summary>
+            <ol class="attempts">
+              {delivery.attempts.map((attempt) => (
+                <li key={attempt.at}>
+                  {time(attempt.at)}: {attempt.status_code ?? "no answer"} in {Math.round(attempt.latency_ms)} ms
+                  {attempt.error ? <span class="muted"> {attempt.error}</span> : null}
+                  {attempt.response ? <pre>{attempt.response}</pre> : null}
+                </li>
+              ))}
+            </ol>
+          </details>
+        )}
+      </td>
+      <td>
+        {delivery.status !== "delivered" || failing ? (
+          <button type="button" class="button" onClick={() => void model.retry(delivery.id)}>
+            Retry<span class="sr-only"> delivery {delivery.id}</span>
+          </button>
+        ) : null}
+      </td>
+    </tr>
+  );
+}
+
+function DeliveryLog({ model }: { model: WebhooksModel }) {
+  const id = model.selected.value;
+  const hook = model.webhooks.value.find((item) => item.id === id);
+  if (!id || !hook) return null;
+  const items = model.deliveries.value;
+  return (
+    <section class="panel" aria-labelledby="deliveries-title">
+      <div class="panel-head">
+        <h2 id="deliveries-title">Deliveries to {hook.url}</h2>
+        <p>{model.deliveriesTotal.value ?? 0} in the log</p>
+      </div>
+      <div class="field field-narrow">
+        <label for="delivery-filter">Status</label>
+        <select
+          id="delivery-filter"
+          value={model.filter.value}
+          onChange={(event) =>
+            void model.setFilter((event.currentTarget as HTMLSelectElement).value as (typeof DELIVERY_FILTERS)[number])
+          }
+        >
+          {DELIVERY_FILTERS.map((name) => (
+            <option key={name} value={name}>
+              {name}
+            </option>
+          ))}
+        </select>
+      </div>
+      {items.length === 0 && model.logStatus.value !== "loading" ? (
+        <Empty>No deliveries{model.filter.value === "all" ? " yet" : ` ${model.filter.value}`}.</Empty>
+      ) : (
+        <div class="table-scroll">
+          <table class="table deliveries-table">
+            <thead>
+              <tr>
+                <th scope="col">Queued</th>
+                <th scope="col">Message</th>
+                <th scope="col">Status</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((delivery) => (
+                <DeliveryRow key={delivery.id} model={model} delivery={delivery} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <div class="form-actions">
+        <button type="button" class="button" onClick={() => void model.showLog(id)}>
+          Refresh
+        </button>
+        {model.hasMore.value ? (
+          <button type="button" class="button" onClick={() => void model.loadMore()}>
+            Older deliveries
+          </button>
+        ) : null}
+      </div>
+    </section>
+  );
+}
+
+export function WebhooksPage({ model }: { model: WebhooksModel }) {
+  useEffect(() => {
+    void model.load();
+  }, [model]);
+  const hooks = model.webhooks.value;
+  return (
+    <>
+      <PageTitle title="Webhooks">Webhooks</PageTitle>
+      <p class="lede">
+        Lead changes POSTed to your URLs, signed per Standard Webhooks, retried for a day, in order per lead.
+      </p>
+      <div class="panel token">
+        <div class="field">
+          <label for="webhooks-admin-token">Admin token</label>
+          <input
+            id="webhooks-admin-token"
+            type="password"
+            autoComplete="off"
+            placeholder="dev-admin-token"
+            value={model.token.value}
+            onInput={(event) => {
+              model.token.value = (event.currentTarget as HTMLInputElement).value;
+            }}
+            onChange={() => void model.load()}
+            aria-describedby={model.tokenError.value ? "webhooks-token-error" : undefined}
+          />
+          <FieldError id="webhooks-token-error" message={model.tokenError.value ?? undefined} />
+        </div>
+      </div>
+      <div aria-live="polite">
+        <Secret model={model} />
+        {model.notice.value ? <p class="alert">{model.notice.value}</p> : null}
+      </div>
+      {model.status.value === "loading" && hooks.length === 0 ? <Loading label="Loading webhooks…" /> : null}
+      {model.status.value === "error" ? (
+        <ErrorState
+          title="Webhooks could not be loaded."
+          message={model.error.value}
+          onRetry={() => void model.load()}
+        />
+      ) : null}
+      {model.status.value === "ready" && hooks.length === 0 ? <Empty>No webhooks yet.</Empty> : null}
+      {hooks.length > 0 ? (
+        <div class="table-scroll">
+          <table class="table webhooks-table">
+            <thead>
+              <tr>
+                <th scope="col">URL</th>
+                <th scope="col">Events</th>
+                <th scope="col">State</th>
+                <th scope="col">
+                  <span class="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {hooks.map((hook) => (
+                <WebhookRow key={hook.id} model={model} hook={hook} />
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
+      <DeliveryLog model={model} />
+      <NewWebhook model={model} />
+    </>
+  );
+}
+
+const models = new WeakMap<object, WebhooksModel>();
+
+/** The page with its model, kept for as long as the app's API client (so the log survives a visit elsewhere). */
+export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: Signal<string> }) {
+  let model = models.get(api);
+  if (!model) {
+    model = createWebhooksModel({ api, token });
+    models.set(api, model);
+  }
+  return <WebhooksPage model={model} />;
+}

@@ -1,0 +1,68 @@
+// Node entry point of the webhook dispatcher: parse config, dispatch, serve metrics, stop cleanly on SIGTERM/SIGINT.
+import { createServer } from "node:http";
+import {
+  ConfigError,
+  createLogger,
+  type DispatcherConfig,
+  DispatcherConfigSchema,
+  parseConfig,
+} from "@leadscore/contracts";
+import { Redis } from "ioredis";
+import { createDispatcher } from "./dispatcher.ts";
+
+let config: DispatcherConfig;
+try {
+  config = parseConfig(DispatcherConfigSchema, process.env);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`dispatcher: ${error.message}`);
+  process.exit(2);
+}
+const log = createLogger("dispatcher", config.LOG_LEVEL);
+const redis = new Redis(config.REDIS_URL);
+redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
+
+const dispatcher = createDispatcher({
+  redis,
+  redisPrefix: config.REDIS_PREFIX,
+  log,
+  timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+  retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS,
+  retryForMs: config.WEBHOOK_RETRY_FOR_MS,
+  concurrency: config.WEBHOOK_CONCURRENCY,
+  perSubscription: config.WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION,
+  logSize: config.WEBHOOK_LOG_SIZE,
+  allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
+});
+dispatcher.start();
+
+const metrics = createServer((request, response) => {
+  if (request.method === "GET" && request.url?.split("?")[0] === "/metrics") {
+    void dispatcher.renderMetrics().then((text) => {
+      response.writeHead(200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
+      response.end(text);
+    });
+    return;
+  }
+  response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
+  response.end("not found\n");
+});
+if (config.DISPATCHER_METRICS_PORT > 0) {
+  metrics.listen(config.DISPATCHER_METRICS_PORT, () =>
+    log.info("dispatcher metrics listening", { port: config.DISPATCHER_METRICS_PORT }),
+  );
+}
+log.info("dispatcher ready");
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info("dispatcher shutting down", { signal });
+  metrics.close();
+  await dispatcher.close();
+  await redis.quit().catch(() => undefined);
+  process.exit(0);
+};
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGINT", () => void shutdown("SIGINT"));

@@ -1,0 +1,272 @@
+// Subscriptions and their deliveries in Redis: what the admin API writes and reads, and the steps the dispatcher
+// takes (fan out, claim, settle). Web APIs only, so the edge can use it.
+import type { Redis } from "ioredis";
+import {
+  type Attempt,
+  type Delivery,
+  type DeliveryStatus,
+  parseDelivery,
+  parseSubscription,
+  type Subscription,
+  TEST_EVENT_TYPE,
+  type WebhookEventType,
+  webhookKeys,
+} from "./model.ts";
+import { CLAIM, ENQUEUE, FAN_OUT, RETRY, SAVE_SUBSCRIPTION, SETTLE } from "./scripts.ts";
+
+export interface SubscriptionInput {
+  url: string;
+  events: WebhookEventType[];
+  description?: string | undefined;
+}
+
+export interface SubscriptionChange {
+  url?: string | undefined;
+  events?: WebhookEventType[] | undefined;
+  description?: string | undefined;
+  active?: boolean | undefined;
+}
+
+export interface DeliveryPage {
+  items: Delivery[];
+  /** Id to pass as `before` for the next (older) page; null on the last. */
+  next: string | null;
+  /** Deliveries matching the filter in the log. */
+  total: number;
+}
+
+/** A delivery claimed by a dispatcher: send it, then settle it with the same claim. */
+export interface Claimed {
+  claim: string;
+  delivery: Delivery;
+}
+
+export type Outcome = "delivered" | "retry" | "failed" | "gone";
+
+interface ScriptRedis extends Redis {
+  webhookSave(keys: number, ...args: (string | number)[]): Promise<number>;
+  webhookFanOut(keys: number, ...args: (string | number)[]): Promise<number>;
+  webhookEnqueue(keys: number, ...args: (string | number)[]): Promise<string>;
+  webhookClaim(keys: number, ...args: (string | number)[]): Promise<string[]>;
+  webhookSettle(keys: number, ...args: (string | number)[]): Promise<number>;
+  webhookRetry(keys: number, ...args: (string | number)[]): Promise<string | null>;
+}
+
+const SCRIPTS = {
+  webhookSave: SAVE_SUBSCRIPTION,
+  webhookFanOut: FAN_OUT,
+  webhookEnqueue: ENQUEUE,
+  webhookClaim: CLAIM,
+  webhookSettle: SETTLE,
+  webhookRetry: RETRY,
+};
+
+function scripted(redis: Redis): ScriptRedis {
+  const r = redis as ScriptRedis;
+  for (const [name, lua] of Object.entries(SCRIPTS)) {
+    if (typeof (r as unknown as Record<string, unknown>)[name] !== "function") redis.defineCommand(name, { lua });
+  }
+  return r;
+}
+
+/** `whsec_` + base64 of 32 random bytes, as the Standard Webhooks libraries expect. */
+export function newSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+}
+
+function newId(): string {
+  return `wh_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+}
+
+export function createWebhookStore(options: { redis: Redis; redisPrefix: string; now?: () => number }) {
+  const redis = scripted(options.redis);
+  const keys = webhookKeys(options.redisPrefix);
+  const now = options.now ?? Date.now;
+
+  async function save(subscription: Subscription): Promise<void> {
+    await redis.webhookSave(
+      2,
+      keys.subscriptions,
+      keys.wants,
+      subscription.id,
+      JSON.stringify(subscription),
+      keys.subscriptionPrefix,
+    );
+  }
+
+  async function get(id: string): Promise<Subscription | null> {
+    const raw = await redis.hget(keys.subscriptions, id);
+    return raw === null ? null : parseSubscription(raw);
+  }
+
+  return {
+    keys,
+
+    async create(input: SubscriptionInput): Promise<Subscription> {
+      const at = now();
+      const subscription: Subscription = {
+        id: newId(),
+        url: input.url,
+        events: [...new Set(input.events)],
+        description: input.description ?? "",
+        active: true,
+        secret: newSecret(),
+        created_at: at,
+        updated_at: at,
+        disabled_reason: null,
+      };
+      await save(subscription);
+      return subscription;
+    },
+
+    /** Every subscription, oldest first. */
+    async list(): Promise<Subscription[]> {
+      const all = Object.values(await redis.hgetall(keys.subscriptions)).map(parseSubscription);
+      return all.sort((a, b) => a.created_at - b.created_at || a.id.localeCompare(b.id));
+    },
+
+    get,
+
+    async update(id: string, change: SubscriptionChange): Promise<Subscription | null> {
+      const subscription = await get(id);
+      if (!subscription) return null;
+      if (change.url !== undefined) subscription.url = change.url;
+      if (change.events !== undefined) subscription.events = [...new Set(change.events)];
+      if (change.description !== undefined) subscription.description = change.description;
+      if (change.active !== undefined) {
+        subscription.active = change.active;
+        if (change.active) subscription.disabled_reason = null;
+      }
+      subscription.updated_at = now();
+      await save(subscription);
+      return subscription;
+    },
+
+    async rotateSecret(id: string): Promise<Subscription | null> {
+      const subscription = await get(id);
+      if (!subscription) return null;
+      subscription.secret = newSecret();
+      subscription.updated_at = now();
+      await save(subscription);
+      return subscription;
+    },
+
+    /** Deletes a subscription with its queue and log; false when there was none. */
+    async remove(id: string): Promise<boolean> {
+      const existed = await redis.webhookSave(2, keys.subscriptions, keys.wants, id, "", keys.subscriptionPrefix);
+      return existed === 1;
+    },
+
+    /** A page of a subscription's log, newest first, optionally of one status. */
+    async deliveries(
+      id: string,
+      query: { status?: DeliveryStatus | undefined; limit: number; before?: string | undefined },
+    ): Promise<DeliveryPage> {
+      const base = keys.subscription(id);
+      const log = `${base}:${query.status ?? "all"}`;
+      const max = query.before === undefined ? "+inf" : `(${query.before}`;
+      const [ids, total] = await Promise.all([
+        redis.zrevrangebyscore(log, max, "-inf", "LIMIT", 0, query.limit + 1),
+        redis.zcard(log),
+      ]);
+      const page = ids.slice(0, query.limit);
+      const raws = page.length > 0 ? await redis.hmget(`${base}:d`, ...page) : [];
+      const items = raws.filter((raw): raw is string => raw !== null).map(parseDelivery);
+      return { items, next: ids.length > query.limit ? (page.at(-1) ?? null) : null, total };
+    },
+
+    async delivery(id: string, deliveryId: string): Promise<Delivery | null> {
+      const raw = await redis.hget(`${keys.subscription(id)}:d`, deliveryId);
+      return raw === null ? null : parseDelivery(raw);
+    },
+
+    /** Sends a delivery again now (see RETRY); null when the subscription's log has no such delivery. */
+    async retry(id: string, deliveryId: string): Promise<Delivery | null> {
+      const base = keys.subscription(id);
+      const raw = await redis.webhookRetry(1, `${base}:d`, base, deliveryId, now());
+      return raw ? parseDelivery(raw) : null;
+    },
+
+    /** Queues a `webhook.test` message to one subscription, in a queue of its own (no lead waits for it). */
+    async sendTest(id: string): Promise<Delivery> {
+      const at = now();
+      const delivery: Omit<Delivery, "id"> = {
+        msg: `msg_test_${crypto.randomUUID().replaceAll("-", "")}`,
+        type: TEST_EVENT_TYPE,
+        // Outside the lead id alphabet, so no lead's queue is this one.
+        lead: "~test",
+        from: "",
+        to: "",
+        score: "",
+        prev: "",
+        event: "",
+        etype: "",
+        rank: "",
+        at,
+        status: "pending",
+        created_at: at,
+        round_at: null,
+        tries: 0,
+        next_at: at,
+        attempts: [],
+      };
+      const newId = await redis.webhookEnqueue(1, keys.seq, keys.subscription(id), JSON.stringify(delivery), at);
+      return { ...delivery, id: String(newId) };
+    },
+
+    /** Messages not yet delivered: in the outbox, and pending per subscription. */
+    async backlog(): Promise<number> {
+      const ids = await redis.hkeys(keys.subscriptions);
+      const pipeline = redis.pipeline().xlen(keys.outbox);
+      for (const id of ids) pipeline.zcard(`${keys.subscription(id)}:pending`);
+      const replies = (await pipeline.exec()) ?? [];
+      return replies.reduce((sum, [error, value]) => (error ? sum : sum + Number(value)), 0);
+    },
+
+    /** Moves up to `most` outbox messages into the queues of the subscriptions that want them; how many it took. */
+    fanOut(most: number): Promise<number> {
+      return redis.webhookFanOut(3, keys.outbox, keys.subscriptions, keys.seq, most, now(), keys.subscriptionPrefix);
+    },
+
+    /** Claims up to `most` leads whose next delivery to the subscription is due, for `claimMs`. */
+    async claim(id: string, claimMs: number, most: number): Promise<Claimed[]> {
+      const base = keys.subscription(id);
+      const reply = await redis.webhookClaim(1, `${base}:d`, base, now(), claimMs, most);
+      const claimed: Claimed[] = [];
+      for (let i = 0; i + 1 < reply.length; i += 2) {
+        claimed.push({ claim: reply[i] as string, delivery: parseDelivery(reply[i + 1] as string) });
+      }
+      return claimed;
+    },
+
+    /** Records an attempt and settles the claimed delivery; `dueAt` is the next try (retry, gone). */
+    async settle(
+      id: string,
+      claimed: Claimed,
+      outcome: Outcome,
+      attempt: Attempt,
+      dueAt: number,
+      logSize: number,
+      reason = "",
+    ): Promise<void> {
+      await redis.webhookSettle(
+        2,
+        keys.subscriptions,
+        keys.wants,
+        keys.subscription(id),
+        id,
+        claimed.delivery.id,
+        claimed.claim,
+        outcome,
+        JSON.stringify(attempt),
+        dueAt,
+        now(),
+        logSize,
+        reason,
+      );
+    },
+  };
+}
+
+export type WebhookStore = ReturnType<typeof createWebhookStore>;

@@ -313,7 +313,12 @@ interface SizeResult {
   drain: number;
   drainSeconds: number;
   lag: { p50: number | null; p99: number | null; sent: number; rate: number; unscored: number };
-  deep: { diverted: { pages: number; rescan: number }; folded: Record<string, number>; waiting: number };
+  deep: {
+    diverted: { pages: number; rescan: number };
+    folded: Record<string, number>;
+    waiting: number;
+    pagesRead: { memory: number; store: number };
+  };
   late: number;
   memory: MemoryFigures;
   historyPages: number;
@@ -413,6 +418,10 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
         ]),
       ),
       waiting: sumOf(after, "leadscore_worker_deep_lane_waiting") ?? 0,
+      pagesRead: {
+        memory: labelled(after, "leadscore_worker_deep_lane_pages_read_total", "from", "memory"),
+        store: labelled(after, "leadscore_worker_deep_lane_pages_read_total", "from", "store"),
+      },
     };
     const late = sumOf(after, "leadscore_worker_late_events_total") ?? 0;
     await stopWorker(worker);
@@ -499,7 +508,7 @@ function print(results: SizeResult[]) {
   const ms = (value: number | null) => (value === null ? "–" : `${fmt(value)} ms`);
   console.log("\nworker bench (one worker process; the store of MONGO_URL; Redis of REDIS_URL)");
   console.log(
-    `| size | drain events/s | raw insertMany docs/s | drain / raw | lag p50 | lag p99 (at events/s) | deep lane: diverted pages / rescan, folded memory / pages / rescan | late events | Redis per lead | per history entry | live keys total |`,
+    `| size | drain events/s | raw insertMany docs/s | drain / raw | lag p50 | lag p99 (at events/s) | deep lane: diverted pages / rescan, folded memory / pages / rescan, pages read memory / store | late events | Redis per lead | per history entry | live keys total |`,
   );
   console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
   for (const r of results) {
@@ -507,7 +516,7 @@ function print(results: SizeResult[]) {
     console.log(
       `| ${fmt(r.events)} events / ${fmt(r.leads)} leads | ${fmt(r.drain)} (${r.drainSeconds.toFixed(1)} s) | ${fmt(r.raw)} | ` +
         `${(r.drain / r.raw).toFixed(2)}× | ${ms(r.lag.p50)} | ${ms(r.lag.p99)} (${fmt(r.lag.rate)}/s${r.lag.unscored > 0 ? `, ${fmt(r.lag.unscored)} unscored` : ""}) | ` +
-        `${fmt(d.diverted.pages)} / ${fmt(d.diverted.rescan)}, ${fmt(d.folded.memory ?? 0)} / ${fmt(d.folded.pages ?? 0)} / ${fmt(d.folded.rescan ?? 0)} | ` +
+        `${fmt(d.diverted.pages)} / ${fmt(d.diverted.rescan)}, ${fmt(d.folded.memory ?? 0)} / ${fmt(d.folded.pages ?? 0)} / ${fmt(d.folded.rescan ?? 0)}, ${fmt(d.pagesRead.memory)} / ${fmt(d.pagesRead.store)} | ` +
         `${fmt(r.late)} | ${fmt(r.memory.perLead)} B | ${fmt(r.memory.perEntry)} B | ${(r.memory.liveBytes / 2 ** 20).toFixed(1)} MiB |`,
     );
   }

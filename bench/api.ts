@@ -209,7 +209,7 @@ async function main() {
     async function pageUrl(path: string, n: number): Promise<string> {
       let url = path;
       for (let page = 1; page < n; page++) {
-        const next = (await app.request(url)).headers.get("link")?.match(/^<([^>]+)>/)?.[1];
+        const next = (await app.request(url, withReadToken())).headers.get("link")?.match(/^<([^>]+)>/)?.[1];
         if (!next) throw new Error(`${path} has fewer than ${n} pages`);
         url = next;
       }

@@ -97,7 +97,7 @@ export interface IndexSpec {
   unique?: boolean;
 }
 
-/** Every index the system's queries need; created idempotently at start-up by the worker and the edge. */
+/** Every index the system's queries need; `createMissingIndexes` (indexes.ts) creates them at start-up. */
 export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], IndexSpec[]> = {
   leads: [
     { key: { company: 1 }, name: "company" },

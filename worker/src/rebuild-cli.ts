@@ -2,6 +2,7 @@
 import {
   ConfigError,
   createLogger,
+  createMissingIndexes,
   mongoDatabaseName,
   parseConfig,
   type WorkerConfig,
@@ -33,6 +34,8 @@ try {
     for (const problem of report.problems.slice(0, 50)) console.log(`  ${problem}`);
     process.exitCode = report.problems.length === 0 ? 0 : 1;
   } else {
+    // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.
+    await createMissingIndexes(db, log);
     const keys = liveKeys(config.REDIS_PREFIX);
     const result = await withRebuildLock(redis, keys, () => rebuildLiveState({ ...options, keys, log }));
     if (result === null) throw new Error("another process is rebuilding the live state");

@@ -4,11 +4,10 @@
 
 import type { Server } from "node:http";
 import {
-  COLLECTIONS,
   countActivity,
+  createMissingIndexes,
   EVENTS_QUEUE,
   type EventsJob,
-  INDEXES,
   type Logger,
   mongoDatabaseName,
   type QueuedEvent,
@@ -62,31 +61,6 @@ export interface Worker {
   readonly deepLane: DeepLane | undefined;
   /** The port the metrics server listens on, once started (0 when off). */
   readonly metricsPort: number;
-}
-
-/**
- * Creates every index in INDEXES that is missing. One index per command, and only missing ones: FerretDB 1.x drops
- * the connection when one `createIndexes` command names several indexes that already exist.
- */
-export async function createIndexes(db: Db, log: Logger): Promise<void> {
-  for (const [collection, specs] of Object.entries(INDEXES)) {
-    const existing = new Set(
-      (
-        await db
-          .collection(collection)
-          .listIndexes()
-          .toArray()
-          .catch(() => [])
-      ).map((index) => String(index.name)),
-    );
-    for (const spec of specs) {
-      if (existing.has(spec.name)) continue;
-      await db
-        .collection(collection)
-        .createIndex(spec.key, { name: spec.name, ...(spec.unique ? { unique: true } : {}) });
-    }
-  }
-  log.debug("indexes ready", { collections: Object.values(COLLECTIONS) });
 }
 
 /** Most events scored in one batch by default. */
@@ -153,7 +127,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await mongo.connect();
       await redis.connect();
       await subscriber.connect();
-      await createIndexes(db, log);
+      await createMissingIndexes(db, log);
       await rules.start();
       const keys = liveKeys(config.REDIS_PREFIX);
       const rebuildOptions = { db, redis, keys, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS, log };

@@ -63,8 +63,8 @@ export interface Worker {
   readonly metricsPort: number;
 }
 
-/** Most events scored in one batch by default. */
-export const MAX_BATCH_EVENTS = 5_000;
+/** Most events one scoring batch merges from the jobs in hand, by default (an edge job holds far fewer). */
+export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
 /**
  * Batches a process scores at once: while one folds and commits (CPU), the other waits on the store's inserts (I/O).
  * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
@@ -90,7 +90,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     reloadIntervalMs: options.rulesReloadMs,
   });
   const metrics = createWorkerMetrics();
-  const maxBatchEvents = options.maxBatchEvents ?? MAX_BATCH_EVENTS;
+  const maxBatchEvents = options.maxBatchEvents ?? DEFAULT_SCORING_BATCH_EVENTS;
   const batchAttempts = options.batchAttempts ?? 3;
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 

@@ -16,6 +16,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
   COLLECTIONS,
+  createMissingIndexes,
   EVENTS_QUEUE,
   type HistoryPageDocument,
   type LeadDocument,
@@ -27,7 +28,6 @@ import { createLiveReader, liveKeys, rankKey, stateFields } from "@leadscore/liv
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createApp } from "../edge/src/app.ts";
-import { ensureIndexes } from "../edge/src/indexes.ts";
 import { escapeRegex, MAX_SEARCH_MATCHES } from "../edge/src/routes/leads/list.ts";
 import { createTestDb, testEdgeConfig, uniqueName, withReadToken } from "../test-support/index.ts";
 import { foldLiveState } from "../test-support/live.ts";
@@ -194,7 +194,7 @@ async function main() {
         `(heaviest lead: ${heaviest.count} events)`,
     );
     started = performance.now();
-    await ensureIndexes(testDb.db, silentLogger);
+    await createMissingIndexes(testDb.db, silentLogger);
     console.log(`indexes created in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     const live = createLiveReader({

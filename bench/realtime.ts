@@ -20,7 +20,7 @@ import {
 import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
-import { createTestDb, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder } from "../test-support/live.ts";
 import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
@@ -144,18 +144,12 @@ async function main() {
     READ_TOKENS: READ_TOKEN,
   };
   const processes: RunningProcess[] = [];
-  const redis = new Redis(REDIS_URL);
+  const keys = await createTestRedis(name);
   const sockets: ClientSocket[] = [];
   const stopAll = async () => {
     for (const socket of sockets) socket.disconnect();
     await Promise.all(processes.map((child) => child.stop()));
-    let cursor = "0";
-    do {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${name}:*`, "COUNT", 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== "0");
-    redis.disconnect();
+    await keys.cleanup();
     await database.drop();
   };
 

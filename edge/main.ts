@@ -1,15 +1,8 @@
 // Deno entry point of the edge: parse config, build the app, serve it, shut down cleanly.
-import { ConfigError, createLogger, type EdgeConfig, EdgeConfigSchema, parseConfig } from "@leadscore/contracts";
+import { createLogger, EdgeConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
 import { createEdgeRuntime } from "./src/runtime.ts";
 
-let config: EdgeConfig;
-try {
-  config = parseConfig(EdgeConfigSchema, Deno.env.toObject());
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`edge: ${error.message}`);
-  Deno.exit(2);
-}
+const config = parseConfigOrExit("edge", EdgeConfigSchema, Deno.env.toObject(), (code) => Deno.exit(code));
 const log = createLogger("edge", config.LOG_LEVEL);
 const webDist = config.WEB_DIST.replace(/\/+$/, "");
 const runtime = await createEdgeRuntime(config, log, {

@@ -262,6 +262,25 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
 }
 
+/**
+ * `parseConfig` at an entry point: a bad configuration is printed, prefixed with the process's name, and the process
+ * exits with status 2. `exit` is the runtime's (`process.exit`, `Deno.exit`), so this stays free of either.
+ */
+export function parseConfigOrExit<S extends z.ZodType>(
+  name: string,
+  schema: S,
+  env: Record<string, string | undefined>,
+  exit: (code: number) => never,
+): z.infer<S> {
+  try {
+    return parseConfig(schema, env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`${name}: ${error.message}`);
+    return exit(2);
+  }
+}
+
 /** The database name in a MongoDB URL (its path), or `leadscore`. */
 export function mongoDatabaseName(mongoUrl: string): string {
   const name = new URL(mongoUrl).pathname.replace(/^\//, "");

@@ -2,7 +2,6 @@
 // append-only (events, history pages, profiles) and read only off the hot paths: a rebuild of the live state, history
 // older than Redis keeps, profile search. Indexed on MongoDB; on FerretDB 1.x every one of those reads is a scan.
 import type { ScorableEvent } from "./scoring.ts";
-import type { Stage } from "./stage.ts";
 
 /** MongoDB's error code for a write refused because its unique key (`_id` or a unique index) is taken. */
 export const DUPLICATE_KEY = 11000;
@@ -97,7 +96,7 @@ export interface IndexSpec {
   unique?: boolean;
 }
 
-/** Every index the system's queries need; created idempotently at start-up by the worker and the edge. */
+/** Every index the system's queries need; `createMissingIndexes` (indexes.ts) creates them at start-up. */
 export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], IndexSpec[]> = {
   leads: [
     { key: { company: 1 }, name: "company" },

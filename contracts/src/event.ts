@@ -130,6 +130,27 @@ export interface QueuedEvent {
   metadata: Record<string, unknown>;
 }
 
+/** Epoch milliseconds as the edge settles them: a whole number from 0 to 2^53 - 1. */
+const EpochMsSchema = z
+  .number({ error: "must be epoch milliseconds" })
+  .refine((value) => Number.isSafeInteger(value) && value >= 0, { error: "must be epoch milliseconds" });
+
+/**
+ * A `QueuedEvent` as a consumer of the queue reads it back: the same field rules as at the edge, since a job is only
+ * as good as its producer. Unknown fields are dropped; a missing `metadata` reads as `{}`.
+ */
+export const QueuedEventSchema = z.object(
+  {
+    event_id: EventIdSchema,
+    lead_id: LeadIdSchema,
+    event_type: EventTypeSchema,
+    timestamp: EpochMsSchema,
+    received_at: EpochMsSchema,
+    metadata: MetadataSchema.optional().transform((metadata) => metadata ?? {}),
+  },
+  { error: "must be an object" },
+);
+
 export interface FieldProblem {
   path: string;
   message: string;

@@ -3,6 +3,7 @@ export * from "./config.ts";
 export * from "./documents.ts";
 export * from "./errors.ts";
 export * from "./event.ts";
+export * from "./indexes.ts";
 export * from "./log.ts";
 export * from "./metrics.ts";
 export * from "./queue.ts";

@@ -1,5 +1,6 @@
-// Just enough of the Prometheus text exposition format to read figures off a `/metrics` page (the dashboard's
-// headline, the load harness). Its own entry point, so the browser bundle takes it without the rest of contracts.
+// The Prometheus text exposition format, both ways: the one writer of every process's `/metrics` page (counters,
+// gauges, summaries, histograms), and just enough of a reader to take figures off such a page (the load harness,
+// benchmarks, tests). Its own entry point, so a browser bundle can take it without the rest of contracts.
 
 export interface Sample {
   name: string;
@@ -34,4 +35,98 @@ export function sumOf(samples: readonly Sample[], name: string): number | null {
   const matching = samples.filter((sample) => sample.name === name);
   if (matching.length === 0) return null;
   return matching.reduce((sum, sample) => sum + sample.value, 0);
+}
+
+export type MetricType = "counter" | "gauge" | "summary" | "histogram";
+
+/** One sample of a metric family: `suffix` extends the family's name (`_sum`, `_bucket`). */
+export interface SeriesSample {
+  labels?: Readonly<Record<string, string>>;
+  value: number;
+  suffix?: string;
+}
+
+function formatValue(value: number): string {
+  if (value === Number.POSITIVE_INFINITY) return "+Inf";
+  if (value === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(value);
+}
+
+const escapeLabel = (value: string) => value.replace(/[\\"\n]/g, (c) => (c === "\n" ? "\\n" : `\\${c}`));
+
+function formatLabels(labels: Readonly<Record<string, string>> | undefined): string {
+  if (labels === undefined) return "";
+  const pairs = Object.entries(labels).map(([name, value]) => `${name}="${escapeLabel(value)}"`);
+  return pairs.length === 0 ? "" : `{${pairs.join(",")}}`;
+}
+
+/**
+ * One metric family as lines of Prometheus text: its HELP and TYPE lines, then one line per sample (a bare number is
+ * one sample without labels; an empty list leaves only the two comment lines, as for a counter nothing has hit yet).
+ */
+export function metricLines(
+  type: MetricType,
+  name: string,
+  help: string,
+  samples: number | readonly SeriesSample[],
+): string[] {
+  const series = typeof samples === "number" ? [{ value: samples }] : samples;
+  return [
+    `# HELP ${name} ${help}`,
+    `# TYPE ${name} ${type}`,
+    ...series.map(
+      (sample) => `${name}${sample.suffix ?? ""}${formatLabels(sample.labels)} ${formatValue(sample.value)}`,
+    ),
+  ];
+}
+
+export const counterLines = (name: string, help: string, samples: number | readonly SeriesSample[]) =>
+  metricLines("counter", name, help, samples);
+
+export const gaugeLines = (name: string, help: string, samples: number | readonly SeriesSample[]) =>
+  metricLines("gauge", name, help, samples);
+
+/** A summary of only its sum and count (no quantiles). */
+export const summaryLines = (name: string, help: string, sum: number, count: number) =>
+  metricLines("summary", name, help, [
+    { suffix: "_sum", value: sum },
+    { suffix: "_count", value: count },
+  ]);
+
+/** One sample per entry, the key as the value of `label`: `byLabel("outcome", [["completed", 3]])`. */
+export function byLabel(label: string, entries: Iterable<readonly [string, number]>): SeriesSample[] {
+  return Array.from(entries, ([key, value]) => ({ labels: { [label]: key }, value }));
+}
+
+/** The page of a `/metrics` answer: the families' lines, each ended by a newline. */
+export function prometheusText(lines: readonly string[]): string {
+  return `${lines.join("\n")}\n`;
+}
+
+/** A Prometheus histogram of one series: observations counted into cumulative `le` buckets, plus sum and count. */
+export function createHistogram(name: string, help: string, buckets: readonly number[]) {
+  const counts = new Array<number>(buckets.length).fill(0);
+  let count = 0;
+  let sum = 0;
+  return {
+    observe(value: number) {
+      count += 1;
+      sum += value;
+      const bucket = buckets.findIndex((bound) => value <= bound);
+      if (bucket !== -1) counts[bucket] = (counts[bucket] ?? 0) + 1;
+    },
+    /** Its lines of Prometheus text. */
+    lines(): string[] {
+      let cumulative = 0;
+      return metricLines("histogram", name, help, [
+        ...buckets.map((bound, i) => {
+          cumulative += counts[i] ?? 0;
+          return { suffix: "_bucket", labels: { le: String(bound) }, value: cumulative };
+        }),
+        { suffix: "_bucket", labels: { le: "+Inf" }, value: count },
+        { suffix: "_sum", value: sum },
+        { suffix: "_count", value: count },
+      ]);
+    },
+  };
 }

@@ -22,5 +22,3 @@ export interface AppDeps {
   /** Reads a file of the built dashboard (relative to `config.WEB_DIST`); absent: the dashboard is not served. */
   readStatic?: (path: string) => Promise<Uint8Array<ArrayBuffer> | null>;
 }
-
-export type AppEnv = { Variables: { deps: AppDeps } };

@@ -1,5 +1,5 @@
 // Prometheus counters of the edge, rendered as text by `/metrics`. In-process: each edge instance reports its own.
-import { createHistogram } from "@leadscore/contracts";
+import { byLabel, counterLines, createHistogram, prometheusText } from "@leadscore/contracts/prometheus";
 
 /** Upper bounds (seconds) of the enqueue-latency histogram. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -41,26 +41,27 @@ export function createEdgeMetrics() {
     },
     /** The counters as Prometheus text, followed by the given gauge lines. */
     render(gauges: string[] = []): string {
-      const lines = [
-        "# HELP leadscore_events_accepted_total Events accepted and queued.",
-        "# TYPE leadscore_events_accepted_total counter",
-        `leadscore_events_accepted_total ${accepted}`,
-        "# HELP leadscore_events_duplicate_total Events refused as repeats of an event id already seen.",
-        "# TYPE leadscore_events_duplicate_total counter",
-        `leadscore_events_duplicate_total ${duplicates}`,
-        "# HELP leadscore_events_rejected_total Events or requests refused, by reason.",
-        "# TYPE leadscore_events_rejected_total counter",
-        ...[...rejected].map(([reason, n]) => `leadscore_events_rejected_total{reason="${reason}"} ${n}`),
-        "# HELP leadscore_requests_rate_limited_total Requests answered 429.",
-        "# TYPE leadscore_requests_rate_limited_total counter",
-        `leadscore_requests_rate_limited_total ${rateLimited}`,
-        "# HELP leadscore_requests_unavailable_total Requests answered 503 because the queue could not take them.",
-        "# TYPE leadscore_requests_unavailable_total counter",
-        `leadscore_requests_unavailable_total ${unavailable}`,
+      return prometheusText([
+        ...counterLines("leadscore_events_accepted_total", "Events accepted and queued.", accepted),
+        ...counterLines(
+          "leadscore_events_duplicate_total",
+          "Events refused as repeats of an event id already seen.",
+          duplicates,
+        ),
+        ...counterLines(
+          "leadscore_events_rejected_total",
+          "Events or requests refused, by reason.",
+          byLabel("reason", rejected),
+        ),
+        ...counterLines("leadscore_requests_rate_limited_total", "Requests answered 429.", rateLimited),
+        ...counterLines(
+          "leadscore_requests_unavailable_total",
+          "Requests answered 503 because the queue could not take them.",
+          unavailable,
+        ),
         ...enqueueDuration.lines(),
         ...gauges,
-      ];
-      return `${lines.join("\n")}\n`;
+      ]);
     },
   };
 }

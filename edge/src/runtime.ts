@@ -1,11 +1,16 @@
-import { type EdgeConfig, EVENTS_QUEUE, type Logger, mongoDatabaseName } from "@leadscore/contracts";
+import {
+  createMissingIndexes,
+  type EdgeConfig,
+  EVENTS_QUEUE,
+  type Logger,
+  mongoDatabaseName,
+} from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
-import { ensureIndexes } from "./indexes.ts";
 import { createIngestion } from "./ingest/index.ts";
 
 /** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
@@ -27,8 +32,9 @@ export async function createEdgeRuntime(
   const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2000 });
   await mongo.connect().catch((error: Error) => log.warn("mongodb not reachable yet", { error: error.message }));
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
-  // In the background: a MongoDB that is still starting must not hold up ingestion.
-  void ensureIndexes(db, log);
+  // In the background: a MongoDB that is still starting must not hold up ingestion. A failure is logged, not fatal:
+  // the edge still ingests while MongoDB is away, and the worker creates the indexes too.
+  void createMissingIndexes(db, log).catch((error: Error) => log.warn("indexes not created", { error: error.message }));
 
   const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));

@@ -1,6 +1,5 @@
-import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, createMissingIndexes, type RuleDocument } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureIndexes } from "../src/indexes.ts";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
 
@@ -20,7 +19,7 @@ describe("when a rule write is invalid", () => {
   let listener: Awaited<ReturnType<typeof listenForRuleChanges>>;
   beforeAll(async () => {
     edge = await createTestEdge();
-    await ensureIndexes(edge.deps.db, edge.deps.log);
+    await createMissingIndexes(edge.deps.db, edge.deps.log);
     listener = await listenForRuleChanges(edge.deps.config.REDIS_PREFIX);
     const at = new Date();
     // A rule stored under an id that is not its event type, as an older release might have written it.

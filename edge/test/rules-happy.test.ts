@@ -1,7 +1,6 @@
-import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, createMissingIndexes, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import { ensureIndexes } from "../src/indexes.ts";
 import { RuleOutputSchema } from "../src/routes/rules/rule.ts";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
@@ -16,7 +15,7 @@ describe("when managing rules", () => {
   let listener: Awaited<ReturnType<typeof listenForRuleChanges>>;
   beforeAll(async () => {
     edge = await createTestEdge({}, { now: () => NOW });
-    await ensureIndexes(edge.deps.db, edge.deps.log);
+    await createMissingIndexes(edge.deps.db, edge.deps.log);
     listener = await listenForRuleChanges(edge.deps.config.REDIS_PREFIX);
   });
   afterAll(async () => {

@@ -1,6 +1,5 @@
-import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, createMissingIndexes, type RuleDocument } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureIndexes } from "../src/indexes.ts";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN } from "./rules-fixtures.ts";
 
@@ -10,7 +9,7 @@ describe("when rule writes are not authorised or carry operators", () => {
   let edge: Edge;
   beforeAll(async () => {
     edge = await createTestEdge({ CORS_ORIGINS: "https://admin.example.com" });
-    await ensureIndexes(edge.deps.db, edge.deps.log);
+    await createMissingIndexes(edge.deps.db, edge.deps.log);
     const at = new Date();
     await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
       _id: "purchase",

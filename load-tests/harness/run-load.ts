@@ -12,16 +12,25 @@ import {
   type EventOutcome,
   expectedStatuses,
   interpretResponse,
+  type PlannedRequest,
 } from "../src/requests.ts";
-import { type LoadProfile, profileDurationSeconds, SCENARIOS, scheduledBy, withOverrides } from "../src/scenarios.ts";
+import {
+  type LoadProfile,
+  profileDurationSeconds,
+  SCENARIOS,
+  type Scenario,
+  scheduledBy,
+  type Targets,
+  withOverrides,
+} from "../src/scenarios.ts";
 import { createRequestPlanner } from "../src/workloads.ts";
 import type { CliOptions } from "./args.ts";
 import { type AuditResult, auditRun } from "./audit.ts";
-import { createHttpSender } from "./http-sender.ts";
+import { createHttpSender, type SendResult } from "./http-sender.ts";
 import { createLagProbe, type LagProbe, type LagSummary } from "./lag-probe.ts";
-import { createLedger } from "./ledger.ts";
+import { createLedger, type Ledger } from "./ledger.ts";
 import { createBullDepthReader, createMetricsDepthReader, firstAvailable, type QueueDepthReader } from "./metrics.ts";
-import { createOpenLoop } from "./open-loop.ts";
+import { createOpenLoop, type OpenLoop, type OpenLoopResult } from "./open-loop.ts";
 import type { EndpointReport, LoadReport, ThresholdResult, TimelinePoint } from "./report.ts";
 import { type LocalStack, startLocalStack } from "./stack.ts";
 import { createLatencyRecorder, type LatencyRecorder, roundMs } from "./stats.ts";
@@ -99,6 +108,378 @@ function resolveProfile(options: LoadOptions): LoadProfile {
   });
 }
 
+/** What a run holds open, closed by `runLoad` whatever happened. */
+interface Held {
+  stack: LocalStack | null;
+  mongo: MongoClient | null;
+  redis: Redis | null;
+}
+
+/** The system under load and what the run reads of it. */
+interface LoadTarget {
+  stack: LocalStack | null;
+  baseUrl: string;
+  /** The durable record, when the run audits. */
+  db: Db | null;
+  /** The live state, when the run measures lag and audits. */
+  live: Live | null;
+  depth: QueueDepthReader;
+}
+
+/**
+ * Starts a private stack unless a deployment's URL is given, and connects to what lag, drain and audit read of it.
+ * Everything opened goes into `held` as soon as it is open.
+ */
+async function connectTarget(options: LoadOptions, ingestOnly: boolean, held: Held): Promise<LoadTarget> {
+  if (!options.baseUrl) {
+    held.stack = await startLocalStack({
+      workers: options.workers,
+      writeKey: options.writeKey,
+      scoreCap: options.scoreCap,
+      log: options.log,
+    });
+  }
+  const { stack } = held;
+  const baseUrl = options.baseUrl ?? (stack as LocalStack).baseUrl;
+  const mongoUrl = ingestOnly ? undefined : (stack?.mongoUrl ?? options.mongoUrl);
+  let db: Db | null = null;
+  if (mongoUrl) {
+    held.mongo = new MongoClient(mongoUrl);
+    await held.mongo.connect();
+    db = held.mongo.db(mongoDatabaseName(mongoUrl));
+  }
+  const redisUrl = ingestOnly ? undefined : (stack?.redisUrl ?? options.redisUrl);
+  const prefix = stack?.redisPrefix ?? options.redisPrefix;
+  if (redisUrl) held.redis = new Redis(redisUrl);
+  // Lag and audit read the live state and the durable record both.
+  const live: Live | null = held.redis && db ? { redis: held.redis, prefix } : null;
+  // The edge's own figure first; the Bull lists in Redis when the edge exports none.
+  const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`, options.metricsToken)];
+  if (stack) {
+    held.redis ??= new Redis(stack.redisUrl);
+    depthReaders.push(createBullDepthReader(held.redis, stack.redisPrefix, EVENTS_QUEUE));
+  }
+  return { stack, baseUrl, db, live, depth: firstAvailable(depthReaders) };
+}
+
+/** The highest queue depth read so far, by whoever reads it. */
+function createPeak() {
+  let peak: number | null = null;
+  return {
+    observe(depth: number) {
+      peak = Math.max(peak ?? 0, depth);
+    },
+    get value() {
+      return peak;
+    },
+  };
+}
+
+/**
+ * The run's tallies of answers: overall, per endpoint, per event outcome (each event also into the ledger and, when
+ * in order, offered to the lag probe), the errors, and the current second's window.
+ */
+function createTally(ledger: Ledger, lagProbe: LagProbe | null) {
+  const overall = createLatencyRecorder(1 << 16);
+  const windowLatency = createLatencyRecorder();
+  const endpoints = new Map<Endpoint, EndpointTally>();
+  const outcomes: Record<EventOutcome | "sent", number> = {
+    sent: 0,
+    accepted: 0,
+    duplicate: 0,
+    rejected: 0,
+    delivered: 0,
+    error: 0,
+  };
+  const errorsByStatus = new Map<string, number>();
+  const errorSamples: string[] = [];
+  let failed = 0;
+  let windowRequests = 0;
+  let windowFailed = 0;
+
+  const endpointTally = (endpoint: Endpoint) => {
+    let tally = endpoints.get(endpoint);
+    if (!tally) {
+      tally = { requests: 0, events: 0, failed: 0, latency: createLatencyRecorder(), statuses: new Map() };
+      endpoints.set(endpoint, tally);
+    }
+    return tally;
+  };
+
+  return {
+    overall,
+    endpoints,
+    outcomes,
+    errorsByStatus,
+    errorSamples,
+    get failed() {
+      return failed;
+    },
+    record(request: PlannedRequest, result: SendResult) {
+      const { outcomes: eventOutcomes } = interpretResponse(request, result.status, result.body);
+      const tally = endpointTally(request.endpoint);
+      tally.requests += 1;
+      tally.events += request.events.length;
+      tally.latency.record(result.durationMs);
+      increment(tally.statuses, String(result.status));
+      overall.record(result.durationMs);
+      windowLatency.record(result.durationMs);
+      windowRequests += 1;
+      if (!expectedStatuses(request).includes(result.status)) {
+        failed += 1;
+        windowFailed += 1;
+        tally.failed += 1;
+        const label = result.status === 0 ? "no response" : String(result.status);
+        increment(errorsByStatus, `${ENDPOINT_ROUTES[request.endpoint]} → ${label}`);
+        const sample = `${ENDPOINT_ROUTES[request.endpoint]} → ${label}: ${(result.error ?? result.body ?? "").slice(0, 200)}`;
+        if (errorSamples.length < 10 && !errorSamples.includes(sample)) errorSamples.push(sample);
+      }
+      request.events.forEach((planned, index) => {
+        const outcome = eventOutcomes[index] ?? "error";
+        outcomes.sent += 1;
+        outcomes[outcome] += 1;
+        ledger.record(planned.event.event_id, planned.leadRank, planned.kind, outcome);
+        // Late events are slotted into the lead's past, where a look at its newest entries cannot see them; the
+        // audit checks that each is scored. The lag is sampled on the in-order ones.
+        if (outcome === "accepted" && planned.kind === "fresh" && lagProbe)
+          lagProbe.offer(planned.event.event_id, planned.event.lead_id, result.completedAt);
+      });
+    },
+    /** The current second's requests, failures and p99, then a fresh window. */
+    takeWindow() {
+      const window = { requests: windowRequests, failed: windowFailed, p99Ms: roundMs(windowLatency.summary().p99) };
+      windowLatency.reset();
+      windowRequests = 0;
+      windowFailed = 0;
+      return window;
+    },
+  };
+}
+type Tally = ReturnType<typeof createTally>;
+
+/**
+ * Once a second while the load runs: a timeline point (and with `progress`, a line of it), with the queue depth last
+ * read (reads run in the background, one at a time).
+ */
+function startTimeline(options: {
+  scenario: Scenario;
+  profile: LoadProfile;
+  loop: OpenLoop;
+  tally: Tally;
+  depth: QueueDepthReader;
+  peak: ReturnType<typeof createPeak>;
+  lagProbe: LagProbe | null;
+  progress: boolean;
+  log: LoadOptions["log"];
+}) {
+  const { profile, loop, tally, depth, peak, lagProbe } = options;
+  const timeline: TimelinePoint[] = [];
+  const totalSeconds = profileDurationSeconds(profile);
+  let lastDropped = 0;
+  let lastDepth: number | null = null;
+  let depthReading = false;
+  let second = 0;
+  const ticker = setInterval(() => {
+    second += 1;
+    if (!depthReading) {
+      depthReading = true;
+      depth
+        .read()
+        .then((value) => {
+          lastDepth = value?.depth ?? null;
+          if (value) peak.observe(value.depth);
+        })
+        .finally(() => {
+          depthReading = false;
+        });
+    }
+    const window = tally.takeWindow();
+    const point: TimelinePoint = {
+      second,
+      scheduled: Math.round(scheduledBy(profile, second) - scheduledBy(profile, second - 1)),
+      requests: window.requests,
+      failed: window.failed,
+      dropped: loop.dropped - lastDropped,
+      p99Ms: window.p99Ms,
+      inFlight: loop.inFlight,
+      queueDepth: lastDepth,
+    };
+    timeline.push(point);
+    lastDropped = loop.dropped;
+    if (options.progress) {
+      const lagP99 = lagProbe?.currentP99();
+      options.log(
+        `[${options.scenario.name} ${second}s/${Math.round(totalSeconds)}s] rps=${point.requests} target=${point.scheduled} errors=${point.failed} dropped=${point.dropped} inflight=${point.inFlight} p99=${point.p99Ms}ms ` +
+          `queue=${point.queueDepth ?? "?"} lag_p99=${lagP99 !== undefined && Number.isFinite(lagP99) ? `${roundMs(lagP99)}ms` : "–"}`,
+      );
+    }
+  }, 1000);
+  return { timeline, stop: () => clearInterval(ticker) };
+}
+
+/**
+ * Waits for the run's events to be scored: the queue empties, no lead waits for the deep lane, and the events folded
+ * for the run stop growing (or reach every accepted event). Resolves with the seconds it took, or null when it did
+ * not drain within `timeoutSeconds`.
+ */
+async function drain(options: {
+  depth: QueueDepthReader;
+  peak: ReturnType<typeof createPeak>;
+  live: Live | null;
+  range: { gte: string; lt: string };
+  ledger: Ledger;
+  timeoutSeconds: number;
+  progress: boolean;
+  log: LoadOptions["log"];
+}): Promise<number | null> {
+  const { depth, live } = options;
+  const drainStart = performance.now();
+  let expectedScored = 0;
+  for (const entry of options.ledger.entries()) if (entry.expectation === "present") expectedScored += 1;
+  let lastScored = -1;
+  let stableSince = performance.now();
+  while ((performance.now() - drainStart) / 1000 < options.timeoutSeconds) {
+    const reading = await depth.read();
+    if (reading) options.peak.observe(reading.depth);
+    const scored = live ? await foldedForRun(live, options.range) : null;
+    const deepBusy = live !== null && scored === null;
+    if (scored !== lastScored) {
+      lastScored = scored ?? -1;
+      stableSince = performance.now();
+    }
+    if (options.progress) {
+      const jobs = reading?.pendingJobs ?? null;
+      options.log(
+        `[drain] queue=${reading?.depth ?? "?"} jobs=${jobs ?? "?"} scored=${scored ?? "?"}/${expectedScored}`,
+      );
+    }
+    // Unknown depth counts as empty: the count of folded events then decides.
+    const queueEmpty = reading === null || (reading.pendingJobs ?? reading.depth) === 0;
+    const settled = scored === null || scored >= expectedScored || performance.now() - stableSince > 3000;
+    if (queueEmpty && !deepBusy && settled) return (performance.now() - drainStart) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  return null;
+}
+
+/** The audit of the run when it can be trusted, or why it was skipped or failed without one. */
+async function auditOrSkip(
+  options: LoadOptions,
+  run: {
+    ingestOnly: boolean;
+    target: LoadTarget;
+    drained: boolean;
+    crashed: string | null;
+    runId: string;
+    ledger: Ledger;
+  },
+): Promise<AuditResult> {
+  const { live, db, stack } = run.target;
+  if (!options.audit) return { status: "SKIPPED", note: "The audit was turned off (--no-audit).", checks: [] };
+  if (run.ingestOnly) {
+    return { status: "SKIPPED", note: "Ingestion only (--workers 0): nothing was scored.", checks: [] };
+  }
+  if (!live || !db) {
+    return {
+      status: "SKIPPED",
+      note: "No access to the live state and the record (pass --mongo-url, --redis-url and --redis-prefix to audit a remote run).",
+      checks: [],
+    };
+  }
+  if (!run.drained) {
+    return {
+      status: "FAIL",
+      note: `The queue did not drain within ${options.drainTimeoutSeconds} s${run.crashed ? ` (${run.crashed})` : ""}; the audit needs a quiet system.`,
+      checks: [],
+    };
+  }
+  options.log("audit: refolding the run's stored events and comparing them with the live state…");
+  return auditRun({
+    db,
+    redis: live.redis,
+    redisPrefix: live.prefix,
+    runId: run.runId,
+    ledger: run.ledger,
+    scoreCap: stack?.scoreCap ?? options.scoreCap,
+  });
+}
+
+function endpointReports(endpoints: Map<Endpoint, EndpointTally>, elapsed: number) {
+  const reports: Partial<Record<Endpoint, EndpointReport>> = {};
+  for (const [endpoint, tally] of endpoints) {
+    reports[endpoint] = {
+      route: ENDPOINT_ROUTES[endpoint],
+      requests: tally.requests,
+      events: tally.events,
+      requestsPerSecond: tally.requests / elapsed,
+      eventsPerSecond: tally.events / elapsed,
+      latencyMs: tally.latency.summary(),
+      statuses: Object.fromEntries(tally.statuses),
+      failed: tally.failed,
+    };
+  }
+  return reports;
+}
+
+/** The busiest second that kept up with its schedule within the latency target, without errors or drops. */
+function peakSustained(timeline: readonly TimelinePoint[], targets: Targets): number {
+  return timeline
+    .filter(
+      (p) =>
+        p.scheduled > 0 &&
+        p.requests >= 0.95 * p.scheduled &&
+        p.p99Ms <= targets.p99Ms &&
+        p.failed === 0 &&
+        p.dropped === 0,
+    )
+    .reduce((max, p) => Math.max(max, p.requests), 0);
+}
+
+/** The run judged against the scenario's targets. */
+function thresholdResults(targets: Targets, tally: Tally, result: OpenLoopResult, lag: LagSummary | null) {
+  const { failed } = tally;
+  const sent = result.started;
+  const overallP99 = tally.overall.summary().p99;
+  const thresholds: ThresholdResult[] = [
+    {
+      name: "requests answered outside the contract",
+      target: `≤ ${targets.maxFailedRate * 100}%`,
+      actual: `${((failed / Math.max(sent, 1)) * 100).toFixed(3)}% (${failed})`,
+      pass: failed / Math.max(sent, 1) <= targets.maxFailedRate,
+    },
+    {
+      name: "request duration p99 (all endpoints)",
+      target: `≤ ${targets.p99Ms} ms`,
+      actual: `${roundMs(overallP99)} ms`,
+      pass: overallP99 <= targets.p99Ms,
+    },
+    ...[...tally.endpoints.entries()].map(([endpoint, endpointTally]) => {
+      const p99 = endpointTally.latency.summary().p99;
+      return {
+        name: `request duration p99 (${ENDPOINT_ROUTES[endpoint]})`,
+        target: `≤ ${targets.p99Ms} ms`,
+        actual: `${roundMs(p99)} ms`,
+        pass: p99 <= targets.p99Ms,
+      };
+    }),
+    {
+      name: "dropped iterations",
+      target: `≤ ${targets.maxDroppedRate * 100}% of scheduled`,
+      actual: `${((result.dropped / Math.max(result.scheduled, 1)) * 100).toFixed(2)}% (${result.dropped})`,
+      pass: result.dropped <= result.scheduled * targets.maxDroppedRate,
+    },
+  ];
+  if (lag && lag.count > 0) {
+    thresholds.push({
+      name: "acceptance → scored p99",
+      target: `≤ ${targets.lagP99Ms} ms`,
+      actual: `${lag.unseen > 0 ? "> " : ""}${roundMs(lag.p99)} ms (${lag.count} samples${lag.unseen > 0 ? `, ${lag.unseen} never scored` : ""})`,
+      pass: lag.p99 <= targets.lagP99Ms && lag.unseen === 0,
+    });
+  }
+  return thresholds;
+}
+
 export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   const scenario = SCENARIOS[options.scenario];
   const profile = resolveProfile(options);
@@ -108,52 +489,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   // A private stack without workers measures ingestion alone: nothing scores, so there is no lag, drain or audit.
   const ingestOnly = !options.baseUrl && options.workers === 0;
 
-  let stack: LocalStack | null = null;
-  let mongo: MongoClient | null = null;
-  let redis: Redis | null = null;
+  const held: Held = { stack: null, mongo: null, redis: null };
   try {
-    if (!options.baseUrl) {
-      stack = await startLocalStack({
-        workers: options.workers,
-        writeKey: options.writeKey,
-        scoreCap: options.scoreCap,
-        log,
-      });
-    }
-    const baseUrl = options.baseUrl ?? (stack as LocalStack).baseUrl;
-    const mongoUrl = ingestOnly ? undefined : (stack?.mongoUrl ?? options.mongoUrl);
-    let db: Db | null = null;
-    if (mongoUrl) {
-      mongo = new MongoClient(mongoUrl);
-      await mongo.connect();
-      db = mongo.db(mongoDatabaseName(mongoUrl));
-    }
-    const redisUrl = ingestOnly ? undefined : (stack?.redisUrl ?? options.redisUrl);
-    const prefix = stack?.redisPrefix ?? options.redisPrefix;
-    if (redisUrl) redis = new Redis(redisUrl);
-    // Lag and audit read the live state and the durable record both.
-    const live: Live | null = redis && db ? { redis, prefix } : null;
-    // The edge's own figure first; the Bull lists in Redis when the edge exports none.
-    const depthReaders: QueueDepthReader[] = [createMetricsDepthReader(`${baseUrl}/metrics`, options.metricsToken)];
-    if (stack) {
-      const bullRedis = redis ?? new Redis(stack.redisUrl);
-      redis = bullRedis;
-      depthReaders.push(createBullDepthReader(bullRedis, stack.redisPrefix, EVENTS_QUEUE));
-    }
-    const depth = firstAvailable(depthReaders);
-
+    const target = await connectTarget(options, ingestOnly, held);
+    const { stack, baseUrl, live, depth } = target;
     await warmUp(baseUrl, options.writeKey, runId, live, log);
 
     const workload =
       options.leads === undefined
         ? scenario.workload
         : { ...scenario.workload, mix: { ...scenario.workload.mix, leads: options.leads } };
-    const planner = createRequestPlanner({
-      workload,
-      runId,
-      source: "h",
-      writeKey: options.writeKey,
-    });
+    const planner = createRequestPlanner({ workload, runId, source: "h", writeKey: options.writeKey });
     const sender = createHttpSender(baseUrl, maxInFlight);
     const ledger = createLedger();
     const lagProbe: LagProbe | null = live
@@ -165,61 +511,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
           batchLimit: 500,
         })
       : null;
-    const overall = createLatencyRecorder(1 << 16);
-    const windowLatency = createLatencyRecorder();
-    const endpoints = new Map<Endpoint, EndpointTally>();
-    const outcomes: Record<EventOutcome | "sent", number> = {
-      sent: 0,
-      accepted: 0,
-      duplicate: 0,
-      rejected: 0,
-      delivered: 0,
-      error: 0,
-    };
-    const errorsByStatus = new Map<string, number>();
-    const errorSamples: string[] = [];
-    let failed = 0;
-    let windowRequests = 0;
-    let windowFailed = 0;
-
+    const tally = createTally(ledger, lagProbe);
     const loop = createOpenLoop({
       profile,
       maxInFlight,
       async fire() {
         const request = planner.next(Date.now());
-        const result = await sender.send(request);
-        const { outcomes: eventOutcomes } = interpretResponse(request, result.status, result.body);
-        let tally = endpoints.get(request.endpoint);
-        if (!tally) {
-          tally = { requests: 0, events: 0, failed: 0, latency: createLatencyRecorder(), statuses: new Map() };
-          endpoints.set(request.endpoint, tally);
-        }
-        tally.requests += 1;
-        tally.events += request.events.length;
-        tally.latency.record(result.durationMs);
-        increment(tally.statuses, String(result.status));
-        overall.record(result.durationMs);
-        windowLatency.record(result.durationMs);
-        windowRequests += 1;
-        if (!expectedStatuses(request).includes(result.status)) {
-          failed += 1;
-          windowFailed += 1;
-          tally.failed += 1;
-          const label = result.status === 0 ? "no response" : String(result.status);
-          increment(errorsByStatus, `${ENDPOINT_ROUTES[request.endpoint]} → ${label}`);
-          const sample = `${ENDPOINT_ROUTES[request.endpoint]} → ${label}: ${(result.error ?? result.body ?? "").slice(0, 200)}`;
-          if (errorSamples.length < 10 && !errorSamples.includes(sample)) errorSamples.push(sample);
-        }
-        request.events.forEach((planned, index) => {
-          const outcome = eventOutcomes[index] ?? "error";
-          outcomes.sent += 1;
-          outcomes[outcome] += 1;
-          ledger.record(planned.event.event_id, planned.leadRank, planned.kind, outcome);
-          // Late events are slotted into the lead's past, where a look at its newest entries cannot see them; the
-          // audit checks that each is scored. The lag is sampled on the in-order ones.
-          if (outcome === "accepted" && planned.kind === "fresh" && lagProbe)
-            lagProbe.offer(planned.event.event_id, planned.event.lead_id, result.completedAt);
-        });
+        tally.record(request, await sender.send(request));
       },
       shouldContinue: () => !stack?.crashed(),
     });
@@ -227,188 +525,37 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const eventLoop = monitorEventLoopDelay({ resolution: 10 });
     eventLoop.enable();
     const startedAt = new Date();
-    const timeline: TimelinePoint[] = [];
-    let peakDepth: number | null = null;
-    let lastDropped = 0;
-    let lastDepth: number | null = null;
-    let depthReading = false;
-    const totalSeconds = profileDurationSeconds(profile);
-    let second = 0;
-    const ticker = setInterval(() => {
-      second += 1;
-      if (!depthReading) {
-        depthReading = true;
-        depth
-          .read()
-          .then((value) => {
-            lastDepth = value?.depth ?? null;
-            if (value) peakDepth = Math.max(peakDepth ?? 0, value.depth);
-          })
-          .finally(() => {
-            depthReading = false;
-          });
-      }
-      const window = windowLatency.summary();
-      const point: TimelinePoint = {
-        second,
-        scheduled: Math.round(scheduledBy(profile, second) - scheduledBy(profile, second - 1)),
-        requests: windowRequests,
-        failed: windowFailed,
-        dropped: loop.dropped - lastDropped,
-        p99Ms: roundMs(window.p99),
-        inFlight: loop.inFlight,
-        queueDepth: lastDepth,
-      };
-      timeline.push(point);
-      lastDropped = loop.dropped;
-      windowLatency.reset();
-      windowRequests = 0;
-      windowFailed = 0;
-      if (options.progress) {
-        const lagP99 = lagProbe?.currentP99();
-        log(
-          `[${scenario.name} ${second}s/${Math.round(totalSeconds)}s] rps=${point.requests} target=${point.scheduled} errors=${point.failed} dropped=${point.dropped} inflight=${point.inFlight} p99=${point.p99Ms}ms ` +
-            `queue=${point.queueDepth ?? "?"} lag_p99=${lagP99 !== undefined && Number.isFinite(lagP99) ? `${roundMs(lagP99)}ms` : "–"}`,
-        );
-      }
-    }, 1000);
-
+    const peak = createPeak();
+    const { progress } = options;
+    const timeline = startTimeline({ scenario, profile, loop, tally, depth, peak, lagProbe, progress, log });
     const result = await loop.run();
-    clearInterval(ticker);
+    timeline.stop();
     eventLoop.disable();
     await sender.close();
     const crashed = stack?.crashed() ?? null;
     if (crashed) log(`stack process died during the run: ${crashed}`);
 
-    // Drain: the queue empties, no lead waits for the deep lane, and the events folded for the run stop growing (or
-    // reach every accepted event).
-    const drainStart = performance.now();
-    let drained = false;
-    const range = runIdRange(runId);
-    let expectedScored = 0;
-    for (const entry of ledger.entries()) if (entry.expectation === "present") expectedScored += 1;
-    let lastScored = -1;
-    let stableSince = performance.now();
-    while (!ingestOnly && !crashed && (performance.now() - drainStart) / 1000 < options.drainTimeoutSeconds) {
-      const reading = await depth.read();
-      if (reading) peakDepth = Math.max(peakDepth ?? 0, reading.depth);
-      const scored = live ? await foldedForRun(live, range) : null;
-      const deepBusy = live !== null && scored === null;
-      if (scored !== lastScored) {
-        lastScored = scored ?? -1;
-        stableSince = performance.now();
-      }
-      if (options.progress) {
-        const jobs = reading?.pendingJobs ?? null;
-        log(`[drain] queue=${reading?.depth ?? "?"} jobs=${jobs ?? "?"} scored=${scored ?? "?"}/${expectedScored}`);
-      }
-      // Unknown depth counts as empty: the count of folded events then decides.
-      const queueEmpty = reading === null || (reading.pendingJobs ?? reading.depth) === 0;
-      const settled = scored === null || scored >= expectedScored || performance.now() - stableSince > 3000;
-      if (queueEmpty && !deepBusy && settled) {
-        drained = true;
-        break;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-    }
-    const drainSeconds = drained ? (performance.now() - drainStart) / 1000 : null;
-
-    let lag: LagSummary | null = null;
-    if (lagProbe) lag = await lagProbe.finish(drained ? 5_000 : 0);
-
-    let audit: AuditResult;
-    if (!options.audit) audit = { status: "SKIPPED", note: "The audit was turned off (--no-audit).", checks: [] };
-    else if (ingestOnly) {
-      audit = { status: "SKIPPED", note: "Ingestion only (--workers 0): nothing was scored.", checks: [] };
-    } else if (!live || !db) {
-      audit = {
-        status: "SKIPPED",
-        note: "No access to the live state and the record (pass --mongo-url, --redis-url and --redis-prefix to audit a remote run).",
-        checks: [],
-      };
-    } else if (!drained) {
-      audit = {
-        status: "FAIL",
-        note: `The queue did not drain within ${options.drainTimeoutSeconds} s${crashed ? ` (${crashed})` : ""}; the audit needs a quiet system.`,
-        checks: [],
-      };
-    } else {
-      log("audit: refolding the run's stored events and comparing them with the live state…");
-      audit = await auditRun({
-        db,
-        redis: live.redis,
-        redisPrefix: live.prefix,
-        runId,
-        ledger,
-        scoreCap: stack?.scoreCap ?? options.scoreCap,
-      });
-    }
+    const drainSeconds =
+      ingestOnly || crashed
+        ? null
+        : await drain({
+            depth,
+            peak,
+            live,
+            range: runIdRange(runId),
+            ledger,
+            timeoutSeconds: options.drainTimeoutSeconds,
+            progress,
+            log,
+          });
+    const drained = drainSeconds !== null;
+    const lag = lagProbe ? await lagProbe.finish(drained ? 5_000 : 0) : null;
+    const audit = await auditOrSkip(options, { ingestOnly, target, drained, crashed, runId, ledger });
 
     const elapsed = Math.max(result.elapsedSeconds, 1e-3);
-    const overallSummary = overall.summary();
-    const endpointReports: Partial<Record<Endpoint, EndpointReport>> = {};
-    for (const [endpoint, tally] of endpoints) {
-      endpointReports[endpoint] = {
-        route: ENDPOINT_ROUTES[endpoint],
-        requests: tally.requests,
-        events: tally.events,
-        requestsPerSecond: tally.requests / elapsed,
-        eventsPerSecond: tally.events / elapsed,
-        latencyMs: tally.latency.summary(),
-        statuses: Object.fromEntries(tally.statuses),
-        failed: tally.failed,
-      };
-    }
-    const targets = scenario.targets;
+    const { outcomes } = tally;
     const sent = result.started;
-    // The busiest second that kept up with its schedule within the latency target, without errors or drops.
-    const sustainedSeconds = timeline.filter(
-      (p) =>
-        p.scheduled > 0 &&
-        p.requests >= 0.95 * p.scheduled &&
-        p.p99Ms <= targets.p99Ms &&
-        p.failed === 0 &&
-        p.dropped === 0,
-    );
-    const peakSustained = sustainedSeconds.reduce((max, p) => Math.max(max, p.requests), 0);
-    const thresholds: ThresholdResult[] = [
-      {
-        name: "requests answered outside the contract",
-        target: `≤ ${targets.maxFailedRate * 100}%`,
-        actual: `${((failed / Math.max(sent, 1)) * 100).toFixed(3)}% (${failed})`,
-        pass: failed / Math.max(sent, 1) <= targets.maxFailedRate,
-      },
-      {
-        name: "request duration p99 (all endpoints)",
-        target: `≤ ${targets.p99Ms} ms`,
-        actual: `${roundMs(overallSummary.p99)} ms`,
-        pass: overallSummary.p99 <= targets.p99Ms,
-      },
-      ...[...endpoints.entries()].map(([endpoint, tally]) => {
-        const p99 = tally.latency.summary().p99;
-        return {
-          name: `request duration p99 (${ENDPOINT_ROUTES[endpoint]})`,
-          target: `≤ ${targets.p99Ms} ms`,
-          actual: `${roundMs(p99)} ms`,
-          pass: p99 <= targets.p99Ms,
-        };
-      }),
-      {
-        name: "dropped iterations",
-        target: `≤ ${targets.maxDroppedRate * 100}% of scheduled`,
-        actual: `${((result.dropped / Math.max(result.scheduled, 1)) * 100).toFixed(2)}% (${result.dropped})`,
-        pass: result.dropped <= result.scheduled * targets.maxDroppedRate,
-      },
-    ];
-    if (lag && lag.count > 0) {
-      thresholds.push({
-        name: "acceptance → scored p99",
-        target: `≤ ${targets.lagP99Ms} ms`,
-        actual: `${lag.unseen > 0 ? "> " : ""}${roundMs(lag.p99)} ms (${lag.count} samples${lag.unseen > 0 ? `, ${lag.unseen} never scored` : ""})`,
-        pass: lag.p99 <= targets.lagP99Ms && lag.unseen === 0,
-      });
-    }
-
+    const peakRequests = peakSustained(timeline.timeline, scenario.targets);
     return {
       scenario: scenario.name,
       workload: scenario.workload.name,
@@ -422,41 +569,41 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         : "external deployment",
       profile,
       mix: workload.mix,
-      targets,
+      targets: scenario.targets,
       requests: {
         scheduled: result.scheduled,
         sent,
         dropped: result.dropped,
-        failed,
+        failed: tally.failed,
         elapsedSeconds: result.elapsedSeconds,
         requestsPerSecond: sent / elapsed,
         eventsPerSecond: outcomes.sent / elapsed,
-        peakSustainedRequestsPerSecond: peakSustained,
-        peakSustainedEventsPerSecond: peakSustained * (outcomes.sent / Math.max(sent, 1)),
+        peakSustainedRequestsPerSecond: peakRequests,
+        peakSustainedEventsPerSecond: peakRequests * (outcomes.sent / Math.max(sent, 1)),
       },
       events: outcomes,
-      latencyMs: overallSummary,
-      endpoints: endpointReports,
-      errorsByStatus: Object.fromEntries(errorsByStatus),
-      errorSamples,
+      latencyMs: tally.overall.summary(),
+      endpoints: endpointReports(tally.endpoints, elapsed),
+      errorsByStatus: Object.fromEntries(tally.errorsByStatus),
+      errorSamples: tally.errorSamples,
       lag,
       lagNote: ingestOnly
         ? "Lag not measured: ingestion only (--workers 0)."
         : live && lag
           ? lagNote(lag.pollIntervalMs)
           : "Lag not measured: no access to the live state (--mongo-url, --redis-url).",
-      queue: { source: depth.source, peakDepth, drainSeconds, drained },
+      queue: { source: depth.source, peakDepth: peak.value, drainSeconds, drained },
       generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },
-      thresholds,
+      thresholds: thresholdResults(scenario.targets, tally, result, lag),
       audit,
-      timeline,
+      timeline: timeline.timeline,
     };
   } finally {
-    redis?.disconnect();
-    await mongo?.close().catch(() => undefined);
-    if (stack) {
-      options.onStackOutput?.(stack.output());
-      await stack.stop();
+    held.redis?.disconnect();
+    await held.mongo?.close().catch(() => undefined);
+    if (held.stack) {
+      options.onStackOutput?.(held.stack.output());
+      await held.stack.stop();
     }
   }
 }

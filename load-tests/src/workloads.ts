@@ -5,8 +5,6 @@ import { buildRequest, type Endpoint, type PlannedRequest } from "./requests.ts"
 
 export type WorkloadName = "pixel" | "beacon" | "single" | "batch" | "mix";
 
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ["pixel", "beacon", "single", "batch", "mix"];
-
 export interface Workload {
   name: WorkloadName;
   description: string;

@@ -1,21 +1,8 @@
 // Node entry point of a realtime (Socket.io) instance: parse config, listen, stop cleanly on SIGTERM/SIGINT.
-import {
-  ConfigError,
-  createLogger,
-  parseConfig,
-  type RealtimeConfig,
-  RealtimeConfigSchema,
-} from "@leadscore/contracts";
+import { createLogger, parseConfigOrExit, RealtimeConfigSchema } from "@leadscore/contracts";
 import { createRealtimeServer } from "./server.ts";
 
-let config: RealtimeConfig;
-try {
-  config = parseConfig(RealtimeConfigSchema, process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`realtime: ${error.message}`);
-  process.exit(2);
-}
+const config = parseConfigOrExit("realtime", RealtimeConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("realtime", config.LOG_LEVEL);
 const server = createRealtimeServer(config, log);
 try {

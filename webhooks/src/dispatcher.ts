@@ -15,7 +15,8 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIP, type LookupFunction } from "node:net";
-import { createHistogram, type Logger } from "@leadscore/contracts";
+import type { Logger } from "@leadscore/contracts";
+import { byLabel, counterLines, createHistogram, gaugeLines, prometheusText } from "@leadscore/contracts/prometheus";
 import type { Redis } from "ioredis";
 import { type Attempt, type Delivery, deliveryBody, nextDelay, type Subscription } from "./model.ts";
 import { type Claimed, createWebhookStore, type Outcome } from "./store.ts";
@@ -282,18 +283,19 @@ export function createDispatcher(options: DispatcherOptions) {
     },
     async renderMetrics(): Promise<string> {
       const backlog = await store.backlog().catch(() => Number.NaN);
-      return [
-        "# HELP leadscore_webhook_deliveries_total Webhook delivery attempts by outcome.",
-        "# TYPE leadscore_webhook_deliveries_total counter",
-        ...Object.entries(outcomes).map(
-          ([outcome, count]) => `leadscore_webhook_deliveries_total{outcome="${outcome}"} ${count}`,
+      return prometheusText([
+        ...counterLines(
+          "leadscore_webhook_deliveries_total",
+          "Webhook delivery attempts by outcome.",
+          byLabel("outcome", Object.entries(outcomes)),
         ),
         ...seconds.lines(),
-        "# HELP leadscore_webhook_backlog Webhook messages not yet delivered (outbox and pending deliveries).",
-        "# TYPE leadscore_webhook_backlog gauge",
-        `leadscore_webhook_backlog ${backlog}`,
-        "",
-      ].join("\n");
+        ...gaugeLines(
+          "leadscore_webhook_backlog",
+          "Webhook messages not yet delivered (outbox and pending deliveries).",
+          backlog,
+        ),
+      ]);
     },
     counts(): Readonly<Record<Outcome, number>> {
       return outcomes;

@@ -1,23 +1,10 @@
 // Node entry point of the webhook dispatcher: parse config, dispatch, serve metrics, stop cleanly on SIGTERM/SIGINT.
 import { createServer } from "node:http";
-import {
-  ConfigError,
-  createLogger,
-  type DispatcherConfig,
-  DispatcherConfigSchema,
-  parseConfig,
-} from "@leadscore/contracts";
+import { createLogger, DispatcherConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
 import { Redis } from "ioredis";
 import { createDispatcher } from "./dispatcher.ts";
 
-let config: DispatcherConfig;
-try {
-  config = parseConfig(DispatcherConfigSchema, process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`dispatcher: ${error.message}`);
-  process.exit(2);
-}
+const config = parseConfigOrExit("dispatcher", DispatcherConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("dispatcher", config.LOG_LEVEL);
 const redis = new Redis(config.REDIS_URL);
 redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));

@@ -1,18 +1,11 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
-import { ConfigError, createLogger, parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import { createLogger, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker } from "./worker.ts";
 
-let config: WorkerConfig;
-try {
-  config = parseConfig(WorkerConfigSchema, process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`worker: ${error.message}`);
-  process.exit(2);
-}
+const config = parseConfigOrExit("worker", WorkerConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("worker", config.LOG_LEVEL);
 
 // The publisher has a connection of its own, so its leaderboard reads and emits never queue behind scoring.

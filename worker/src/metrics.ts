@@ -1,6 +1,14 @@
 // Worker metrics: throughput, acceptance → scored lag and failures, as Prometheus text and as a periodic log line.
 import { createServer, type Server } from "node:http";
-import { createHistogram, type Logger, quantile } from "@leadscore/contracts";
+import { type Logger, quantile } from "@leadscore/contracts";
+import {
+  byLabel,
+  counterLines,
+  createHistogram,
+  gaugeLines,
+  prometheusText,
+  summaryLines,
+} from "@leadscore/contracts/prometheus";
 import type { DeepLaneStats } from "./deep-lane.ts";
 import type { BatchResult } from "./scorer.ts";
 
@@ -92,57 +100,60 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       if (outcome !== "completed") windowFailed += 1;
     },
     render() {
-      const lines = [
-        "# HELP leadscore_worker_events_scored_total Events stored and scored for the first time.",
-        "# TYPE leadscore_worker_events_scored_total counter",
-        `leadscore_worker_events_scored_total ${scored}`,
-        "# HELP leadscore_worker_duplicate_events_total Events that were already stored (replays, repeated ids).",
-        "# TYPE leadscore_worker_duplicate_events_total counter",
-        `leadscore_worker_duplicate_events_total ${duplicates}`,
-        "# HELP leadscore_worker_late_events_total Events older than their lead's newest scored event.",
-        "# TYPE leadscore_worker_late_events_total counter",
-        `leadscore_worker_late_events_total ${late}`,
-        "# HELP leadscore_worker_lead_write_retries_total Lead commits planned again after another worker's commit won.",
-        "# TYPE leadscore_worker_lead_write_retries_total counter",
-        `leadscore_worker_lead_write_retries_total ${retries}`,
-        "# HELP leadscore_worker_deep_lane_diverted_total Leads a batch handed to the deep lane: an event older than the " +
-          "lead's tail while older history is in MongoDB pages (pages), or a duplicate of unknown state (rescan).",
-        "# TYPE leadscore_worker_deep_lane_diverted_total counter",
-        `leadscore_worker_deep_lane_diverted_total{reason="pages"} ${diverted.pages}`,
-        `leadscore_worker_deep_lane_diverted_total{reason="rescan"} ${diverted.rescan}`,
-        "# HELP leadscore_worker_deep_lane_folded_total Leads the deep lane of this process folded, by what it read.",
-        "# TYPE leadscore_worker_deep_lane_folded_total counter",
-        ...Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0 }).map(
-          ([read, count]) => `leadscore_worker_deep_lane_folded_total{read="${read}"} ${count}`,
-        ),
-        "# HELP leadscore_worker_deep_lane_pages_read_total History pages the deep lane folded, by where it read them: " +
-          "this process's page cache (memory) or MongoDB (store).",
-        "# TYPE leadscore_worker_deep_lane_pages_read_total counter",
-        ...Object.entries(deep?.pagesRead ?? { memory: 0, store: 0 }).map(
-          ([from, count]) => `leadscore_worker_deep_lane_pages_read_total{from="${from}"} ${count}`,
-        ),
-        "# HELP leadscore_worker_deep_lane_waiting Leads waiting for the deep lane at its last look.",
-        "# TYPE leadscore_worker_deep_lane_waiting gauge",
-        `leadscore_worker_deep_lane_waiting ${deep?.waiting ?? 0}`,
-        "# HELP leadscore_worker_jobs_total Queue jobs by outcome.",
-        "# TYPE leadscore_worker_jobs_total counter",
-        ...Object.entries(jobs).map(([outcome, count]) => `leadscore_worker_jobs_total{outcome="${outcome}"} ${count}`),
-        "# HELP leadscore_worker_batch_seconds Time to score one batch of jobs.",
-        "# TYPE leadscore_worker_batch_seconds summary",
-        `leadscore_worker_batch_seconds_sum ${batchSeconds}`,
-        `leadscore_worker_batch_seconds_count ${batches}`,
-        ...lag.lines(),
-      ];
       const cpu = process.cpuUsage();
-      lines.push(
-        "# HELP process_cpu_seconds_total User and system CPU time spent by this process.",
-        "# TYPE process_cpu_seconds_total counter",
-        `process_cpu_seconds_total ${(cpu.user + cpu.system) / 1e6}`,
-        "# HELP process_resident_memory_bytes Resident memory of this process.",
-        "# TYPE process_resident_memory_bytes gauge",
-        `process_resident_memory_bytes ${process.memoryUsage.rss()}`,
-      );
-      return `${lines.join("\n")}\n`;
+      return prometheusText([
+        ...counterLines("leadscore_worker_events_scored_total", "Events stored and scored for the first time.", scored),
+        ...counterLines(
+          "leadscore_worker_duplicate_events_total",
+          "Events that were already stored (replays, repeated ids).",
+          duplicates,
+        ),
+        ...counterLines(
+          "leadscore_worker_late_events_total",
+          "Events older than their lead's newest scored event.",
+          late,
+        ),
+        ...counterLines(
+          "leadscore_worker_lead_write_retries_total",
+          "Lead commits planned again after another worker's commit won.",
+          retries,
+        ),
+        ...counterLines(
+          "leadscore_worker_deep_lane_diverted_total",
+          "Leads a batch handed to the deep lane: an event older than the lead's tail while older history is in " +
+            "MongoDB pages (pages), or a duplicate of unknown state (rescan).",
+          byLabel("reason", Object.entries(diverted)),
+        ),
+        ...counterLines(
+          "leadscore_worker_deep_lane_folded_total",
+          "Leads the deep lane of this process folded, by what it read.",
+          byLabel("read", Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0 })),
+        ),
+        ...counterLines(
+          "leadscore_worker_deep_lane_pages_read_total",
+          "History pages the deep lane folded, by where it read them: this process's page cache (memory) or " +
+            "MongoDB (store).",
+          byLabel("from", Object.entries(deep?.pagesRead ?? { memory: 0, store: 0 })),
+        ),
+        ...gaugeLines(
+          "leadscore_worker_deep_lane_waiting",
+          "Leads waiting for the deep lane at its last look.",
+          deep?.waiting ?? 0,
+        ),
+        ...counterLines(
+          "leadscore_worker_jobs_total",
+          "Queue jobs by outcome.",
+          byLabel("outcome", Object.entries(jobs)),
+        ),
+        ...summaryLines("leadscore_worker_batch_seconds", "Time to score one batch of jobs.", batchSeconds, batches),
+        ...lag.lines(),
+        ...counterLines(
+          "process_cpu_seconds_total",
+          "User and system CPU time spent by this process.",
+          (cpu.user + cpu.system) / 1e6,
+        ),
+        ...gaugeLines("process_resident_memory_bytes", "Resident memory of this process.", process.memoryUsage.rss()),
+      ]);
     },
     takeWindow() {
       const at = now();

@@ -1,10 +1,9 @@
 // `npm run rebuild`: recomputes the live state in Redis from MongoDB (see rebuild.ts); `--check` only compares them.
 import {
-  ConfigError,
   createLogger,
+  createMissingIndexes,
   mongoDatabaseName,
-  parseConfig,
-  type WorkerConfig,
+  parseConfigOrExit,
   WorkerConfigSchema,
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
@@ -13,14 +12,7 @@ import { MongoClient } from "mongodb";
 import { auditLiveState } from "./audit.ts";
 import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
 
-let config: WorkerConfig;
-try {
-  config = parseConfig(WorkerConfigSchema, process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(`rebuild: ${error.message}`);
-  process.exit(2);
-}
+const config = parseConfigOrExit("rebuild", WorkerConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("rebuild", config.LOG_LEVEL);
 const mongo = await MongoClient.connect(config.MONGO_URL);
 const redis = new Redis(config.REDIS_URL);
@@ -33,6 +25,8 @@ try {
     for (const problem of report.problems.slice(0, 50)) console.log(`  ${problem}`);
     process.exitCode = report.problems.length === 0 ? 0 : 1;
   } else {
+    // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.
+    await createMissingIndexes(db, log);
     const keys = liveKeys(config.REDIS_PREFIX);
     const result = await withRebuildLock(redis, keys, () => rebuildLiveState({ ...options, keys, log }));
     if (result === null) throw new Error("another process is rebuilding the live state");

@@ -374,5 +374,3 @@ function appendedFields(
     rx: String(appended.tailReceivedMax),
   };
 }
-
-export type Scorer = ReturnType<typeof createScorer>;

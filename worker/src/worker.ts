@@ -4,11 +4,10 @@
 
 import type { Server } from "node:http";
 import {
-  COLLECTIONS,
   countActivity,
+  createMissingIndexes,
   EVENTS_QUEUE,
   type EventsJob,
-  INDEXES,
   type Logger,
   mongoDatabaseName,
   type QueuedEvent,
@@ -22,13 +21,13 @@ import { liveKeys, StaleLiveStateError } from "@leadscore/live";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
-import { createBatcher } from "./batcher.ts";
+import { type Batcher, createBatcher } from "./batcher.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
-import { ensureLiveState, generationIsCurrent } from "./rebuild.ts";
+import { ensureLiveState, generationIsCurrent, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
@@ -64,33 +63,8 @@ export interface Worker {
   readonly metricsPort: number;
 }
 
-/**
- * Creates every index in INDEXES that is missing. One index per command, and only missing ones: FerretDB 1.x drops
- * the connection when one `createIndexes` command names several indexes that already exist.
- */
-export async function createIndexes(db: Db, log: Logger): Promise<void> {
-  for (const [collection, specs] of Object.entries(INDEXES)) {
-    const existing = new Set(
-      (
-        await db
-          .collection(collection)
-          .listIndexes()
-          .toArray()
-          .catch(() => [])
-      ).map((index) => String(index.name)),
-    );
-    for (const spec of specs) {
-      if (existing.has(spec.name)) continue;
-      await db
-        .collection(collection)
-        .createIndex(spec.key, { name: spec.name, ...(spec.unique ? { unique: true } : {}) });
-    }
-  }
-  log.debug("indexes ready", { collections: Object.values(COLLECTIONS) });
-}
-
-/** Most events scored in one batch by default. */
-export const MAX_BATCH_EVENTS = 5_000;
+/** Most events one scoring batch merges from the jobs in hand, by default (an edge job holds far fewer). */
+export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
 /**
  * Batches a process scores at once: while one folds and commits (CPU), the other waits on the store's inserts (I/O).
  * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
@@ -100,6 +74,178 @@ export const BATCHES_IN_FLIGHT = 2;
 const GENERATION_CHECK_MS = 1_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The generation of the live state this process commits into, kept current while it runs. */
+interface LiveGeneration {
+  current(): string;
+  /** Looks again (rebuilding the live state when it is missing), once at a time; resolves when current. */
+  recheck(): Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Ensures the live state (rebuilding it when missing) and keeps its generation current: until checked again, a stale
+ * generation only makes commits fail and wait, never fold wrongly.
+ */
+async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGeneration> {
+  const { redis, keys, log } = options;
+  let generation = await ensureLiveState(options);
+  let checking: Promise<void> | undefined;
+  const recheck = () => {
+    checking ??= ensureLiveState(options)
+      .then((current) => {
+        generation = current;
+      })
+      .finally(() => {
+        checking = undefined;
+      });
+    return checking;
+  };
+  // Live keys deleted while no batch commits would otherwise go unnoticed until the next commit: reads would find
+  // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not.
+  const timer = setInterval(() => {
+    redis
+      .get(keys.gen)
+      .then((current) => (current === generation ? undefined : recheck()))
+      .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
+  }, GENERATION_CHECK_MS);
+  timer.unref();
+  // A Redis that restarted may have lost its last writes: the live state is rebuilt then (see rebuild.ts).
+  redis.on("ready", () => {
+    generationIsCurrent(redis, generation)
+      .then((current) => (current ? undefined : recheck()))
+      .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
+  });
+  return { current: () => generation, recheck, stop: () => clearInterval(timer) };
+}
+
+/** Hands committed score changes to the publisher, if any; a failure there is logged, since the scores stand. */
+function publisherOf(publisher: ScorePublisher | undefined, log: Logger) {
+  return async (updates: ScoreUpdate[]) => {
+    if (!publisher || updates.length === 0) return;
+    try {
+      await publisher.publish(updates);
+    } catch (error) {
+      // The scores are committed and their updates published; only the leaderboard refresh is late.
+      log.warn("leaderboard publish failed", { error: (error as Error).message });
+    }
+  };
+}
+
+/**
+ * Scores one batch, trying it again inside the process up to `attempts` times (every write is idempotent), and
+ * waiting for the live state whenever it is being rebuilt, which costs no attempt.
+ */
+function scoreWithRetries(options: {
+  scorer: ReturnType<typeof createScorer>;
+  metrics: WorkerMetrics;
+  publish: (updates: ScoreUpdate[]) => Promise<void>;
+  generation: LiveGeneration;
+  attempts: number;
+  log: Logger;
+}) {
+  const { scorer, metrics, publish, generation, attempts, log } = options;
+  return async (events: QueuedEvent[]) => {
+    const memo: StoredMemo = new Set();
+    for (let attempt = 1; ; attempt += 1) {
+      const started = performance.now();
+      try {
+        const result = await scorer.scoreBatch(events, memo);
+        metrics.recordBatch(result, performance.now() - started);
+        await publish(result.updates);
+        return;
+      } catch (error) {
+        if (error instanceof StaleLiveStateError) {
+          // The live state is being rebuilt (or was wiped): wait for it, then plan the batch again.
+          log.info("live state stale; waiting for it before scoring again");
+          await generation.recheck();
+          attempt -= 1;
+          continue;
+        }
+        // Every write is idempotent, so the whole batch can simply run again.
+        if (attempt >= attempts) throw error;
+        log.warn("scoring batch failed; retrying", { attempt, error: (error as Error).message });
+        await sleep(100 * 4 ** (attempt - 1));
+      }
+    }
+  };
+}
+
+/**
+ * The events queue as this worker consumes it, with the bookkeeping of finished jobs: the edge counts each job's
+ * events in once stored; they are counted out once the job is finished for good, and a completed job's events are
+ * counted as scored for `/api/stats`.
+ */
+function openEventsQueue(config: WorkerConfig, redis: Redis, log: Logger): Queue.Queue<EventsJob> {
+  const queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
+    prefix: config.REDIS_PREFIX,
+    settings: {
+      lockDuration: config.JOB_LOCK_MS,
+      stalledInterval: config.JOB_LOCK_MS,
+      // A job stalls when the worker holding it dies or loses Redis past its lock. Bull's default fails it on
+      // its second stall, yet its events were acknowledged and re-running it is harmless; only a job that keeps
+      // killing its workers should end in the failed set.
+      maxStalledCount: 10,
+    },
+  });
+  queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+  const queuedEvents = queuedEventsKey(config.REDIS_PREFIX);
+  const eventsOf = (job: Queue.Job<EventsJob>) => (Array.isArray(job.data?.events) ? job.data.events.length : 0);
+  const countOut = (job: Queue.Job<EventsJob>) => {
+    const events = eventsOf(job);
+    if (events === 0) return;
+    redis.decrby(queuedEvents, events).catch((error: Error) => {
+      log.warn("could not count out finished events", { events, error: error.message });
+    });
+  };
+  queue.on("completed", (job: Queue.Job<EventsJob>) => {
+    countOut(job);
+    // The last 24 hours' scored events (`/api/stats`), one counter call per job.
+    const events = eventsOf(job);
+    if (events === 0) return;
+    countActivity(redis, config.REDIS_PREFIX, "scored", events, Date.now()).catch((error: Error) => {
+      log.warn("could not count scored events", { events, error: error.message });
+    });
+  });
+  // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
+  queue.on("failed", (job: Queue.Job<EventsJob>) => {
+    if (job.finishedOn) countOut(job);
+  });
+  return queue;
+}
+
+/**
+ * Handles one job: its well-formed events go to the batcher; a job that is not an events job at all, or that had
+ * malformed events, is discarded (never retried) and fails with its reason once the rest are scored.
+ */
+function handleJob(batcher: Batcher<QueuedEvent>, metrics: WorkerMetrics, log: Logger) {
+  return async (job: Queue.Job<EventsJob>) => {
+    let parsed: ReturnType<typeof parseEventsJob>;
+    try {
+      parsed = parseEventsJob(job.data);
+    } catch (error) {
+      metrics.recordJob("permanent");
+      log.error("poison job", { job: job.id, reason: (error as Error).message });
+      await job.discard();
+      throw error;
+    }
+    try {
+      if (parsed.events.length > 0) await batcher.submit(parsed.events);
+    } catch (error) {
+      metrics.recordJob("transient");
+      log.error("job failed; the queue retries it", { job: job.id, error: (error as Error).message });
+      throw error;
+    }
+    if (parsed.rejected.length > 0) {
+      metrics.recordJob("permanent");
+      const reason = rejectedReason(parsed.rejected, parsed.events.length + parsed.rejected.length);
+      log.error("job had malformed events", { job: job.id, reason });
+      await job.discard();
+      throw new PermanentJobError(reason);
+    }
+    metrics.recordJob("completed");
+  };
+}
 
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
@@ -116,7 +262,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     reloadIntervalMs: options.rulesReloadMs,
   });
   const metrics = createWorkerMetrics();
-  const maxBatchEvents = options.maxBatchEvents ?? MAX_BATCH_EVENTS;
+  const maxBatchEvents = options.maxBatchEvents ?? DEFAULT_SCORING_BATCH_EVENTS;
   const batchAttempts = options.batchAttempts ?? 3;
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
@@ -124,8 +270,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let metricsServer: Server | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
-  let generation = "";
-  let generationTimer: NodeJS.Timeout | undefined;
+  let live: LiveGeneration | undefined;
   let deepLane: DeepLane | undefined;
 
   const logSummary = () => {
@@ -153,162 +298,46 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await mongo.connect();
       await redis.connect();
       await subscriber.connect();
-      await createIndexes(db, log);
+      await createMissingIndexes(db, log);
       await rules.start();
       const keys = liveKeys(config.REDIS_PREFIX);
-      const rebuildOptions = { db, redis, keys, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS, log };
-      generation = await ensureLiveState(rebuildOptions);
-      // Until checked again, a stale generation only makes commits fail and wait here, never fold wrongly.
-      let checking: Promise<void> | undefined;
-      const recheck = () => {
-        checking ??= ensureLiveState(rebuildOptions)
-          .then((current) => {
-            generation = current;
-          })
-          .finally(() => {
-            checking = undefined;
-          });
-        return checking;
-      };
-      // Live keys deleted while no batch commits would otherwise go unnoticed until the next commit: reads would find
-      // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not.
-      generationTimer = setInterval(() => {
-        redis
-          .get(keys.gen)
-          .then((current) => (current === generation ? undefined : recheck()))
-          .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
-      }, GENERATION_CHECK_MS);
-      generationTimer.unref();
-      // A Redis that restarted may have lost its last writes: the live state is rebuilt then (see rebuild.ts).
-      redis.on("ready", () => {
-        generationIsCurrent(redis, generation)
-          .then((current) => (current ? undefined : recheck()))
-          .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
-      });
+      const thresholds = config.STAGE_THRESHOLDS;
+      const generation = await watchLiveGeneration({ db, redis, keys, cap: config.SCORE_CAP, thresholds, log });
+      live = generation;
       const writer = {
         db,
         redis,
         keys,
-        generation: () => generation,
+        generation: generation.current,
         cap: config.SCORE_CAP,
-        thresholds: config.STAGE_THRESHOLDS,
+        thresholds,
         pageCache: createPageCache(),
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };
       const scorer = createScorer({ ...writer, ruleFor: rules.ruleFor });
-      const publish = async (updates: ScoreUpdate[]) => {
-        if (!options.publisher || updates.length === 0) return;
-        try {
-          await options.publisher.publish(updates);
-        } catch (error) {
-          // The scores are committed and their updates published; only the leaderboard refresh is late.
-          log.warn("leaderboard publish failed", { error: (error as Error).message });
-        }
-      };
+      const publish = publisherOf(options.publisher, log);
       deepLane = createDeepLane({
         ...writer,
         onCommitted: publish,
         onLags: (lagsMs) => metrics.recordLags(lagsMs),
-        onStale: recheck,
+        onStale: generation.recheck,
         idleMs: options.deepLaneIdleMs,
       });
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
 
-      const scoreBatch = async (events: QueuedEvent[]) => {
-        const memo: StoredMemo = new Set();
-        for (let attempt = 1; ; attempt += 1) {
-          const started = performance.now();
-          try {
-            const result = await scorer.scoreBatch(events, memo);
-            metrics.recordBatch(result, performance.now() - started);
-            await publish(result.updates);
-            return;
-          } catch (error) {
-            if (error instanceof StaleLiveStateError) {
-              // The live state is being rebuilt (or was wiped): wait for it, then plan the batch again.
-              log.info("live state stale; waiting for it before scoring again");
-              await recheck();
-              attempt -= 1;
-              continue;
-            }
-            // Every write is idempotent, so the whole batch can simply run again.
-            if (attempt >= batchAttempts) throw error;
-            log.warn("scoring batch failed; retrying", { attempt, error: (error as Error).message });
-            await sleep(100 * 4 ** (attempt - 1));
-          }
-        }
-      };
+      const scoreBatch = scoreWithRetries({ scorer, metrics, publish, generation, attempts: batchAttempts, log });
       const batcher = createBatcher(scoreBatch, {
         maxItems: maxBatchEvents,
         fullAt: config.WORKER_CONCURRENCY,
         lingerMs: options.batchLingerMs ?? 10,
         parallel: BATCHES_IN_FLIGHT,
       });
-
-      queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
-        prefix: config.REDIS_PREFIX,
-        settings: {
-          lockDuration: config.JOB_LOCK_MS,
-          stalledInterval: config.JOB_LOCK_MS,
-          // A job stalls when the worker holding it dies or loses Redis past its lock. Bull's default fails it on
-          // its second stall, yet its events were acknowledged and re-running it is harmless; only a job that keeps
-          // killing its workers should end in the failed set.
-          maxStalledCount: 10,
-        },
-      });
-      queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
-      // The edge counts each job's events in once stored; they are counted out once the job is finished for good.
-      const queuedEvents = queuedEventsKey(config.REDIS_PREFIX);
-      const countOut = (job: Queue.Job<EventsJob>) => {
-        const events = Array.isArray(job.data?.events) ? job.data.events.length : 0;
-        if (events === 0) return;
-        redis.decrby(queuedEvents, events).catch((error: Error) => {
-          log.warn("could not count out finished events", { events, error: error.message });
-        });
-      };
-      queue.on("completed", (job: Queue.Job<EventsJob>) => {
-        countOut(job);
-        // The last 24 hours' scored events (`/api/stats`), one counter call per job.
-        const events = Array.isArray(job.data?.events) ? job.data.events.length : 0;
-        if (events === 0) return;
-        countActivity(redis, config.REDIS_PREFIX, "scored", events, Date.now()).catch((error: Error) => {
-          log.warn("could not count scored events", { events, error: error.message });
-        });
-      });
-      // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
-      queue.on("failed", (job: Queue.Job<EventsJob>) => {
-        if (job.finishedOn) countOut(job);
-      });
+      queue = openEventsQueue(config, redis, log);
       await queue.isReady();
       // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
-      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, async (job) => {
-        let parsed: ReturnType<typeof parseEventsJob>;
-        try {
-          parsed = parseEventsJob(job.data);
-        } catch (error) {
-          metrics.recordJob("permanent");
-          log.error("poison job", { job: job.id, reason: (error as Error).message });
-          await job.discard();
-          throw error;
-        }
-        try {
-          if (parsed.events.length > 0) await batcher.submit(parsed.events);
-        } catch (error) {
-          metrics.recordJob("transient");
-          log.error("job failed; the queue retries it", { job: job.id, error: (error as Error).message });
-          throw error;
-        }
-        if (parsed.rejected.length > 0) {
-          metrics.recordJob("permanent");
-          const reason = rejectedReason(parsed.rejected, parsed.events.length + parsed.rejected.length);
-          log.error("job had malformed events", { job: job.id, reason });
-          await job.discard();
-          throw new PermanentJobError(reason);
-        }
-        metrics.recordJob("completed");
-      });
+      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log));
 
       if (config.METRICS_PORT > 0) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
@@ -322,7 +351,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     },
     async close() {
       clearInterval(summaryTimer);
-      clearInterval(generationTimer);
+      live?.stop();
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await queue?.close();
       if (queue) {

@@ -24,6 +24,9 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<
   return result.data;
 }
 
+/** The query of a route that takes no parameters: any parameter is refused. */
+export const NoQuerySchema = z.strictObject({});
+
 /** Validates path parameters (e.g. `:id`) before they reach a query. */
 export function parseParams<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
   const result = schema.safeParse(c.req.param());

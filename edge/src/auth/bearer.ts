@@ -18,8 +18,19 @@ export interface BearerOptions {
   invalid: "UNAUTHORIZED" | "FORBIDDEN";
 }
 
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+/**
+ * The token of an `Authorization: Bearer <token>` header, the one parser for write keys, read, admin and metrics
+ * tokens: the scheme in any case, then one token of visible characters, spaces or tabs around it; anything else
+ * (another scheme, no token, two words) is no token at all.
+ */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return authorization?.match(BEARER)?.[1];
+}
+
 function presentedToken(authorization: string | undefined, header: string | undefined): string | undefined {
-  const bearer = authorization?.match(/^Bearer[ \t]+(\S+)[ \t]*$/i)?.[1];
+  const bearer = bearerToken(authorization);
   if (bearer) return bearer;
   return header && header.length > 0 ? header : undefined;
 }

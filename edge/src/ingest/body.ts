@@ -8,8 +8,6 @@ export const MAX_BATCH_BODY_BYTES = 1024 * 1024;
 /** How long a request's body may take to arrive, unless the caller says otherwise. */
 export const DEFAULT_BODY_TIMEOUT_MS = 10_000;
 
-export type BodyKind = "json" | "text";
-
 function tooLarge(maxBytes: number): ApiError {
   return new ApiError("PAYLOAD_TOO_LARGE", `body must be at most ${maxBytes} bytes (after decompression)`);
 }

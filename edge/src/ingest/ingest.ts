@@ -31,6 +31,13 @@ export interface IngestOptions {
   pendingWaitMs?: number;
 }
 
+/** An event that passed validation, with the Redis key that claims its id. */
+interface Candidate {
+  index: number;
+  event: QueuedEvent;
+  key: string;
+}
+
 /** How often the queue depth behind the back-pressure check is refreshed. */
 const DEPTH_REFRESH_MS = 1000;
 
@@ -87,80 +94,120 @@ export function createIngest(options: IngestOptions) {
     }
   };
 
+  /** Refuses at once (503) while the queue holds too many events or its Redis is not connected. */
+  const checkCapacity = (now: number) => {
+    if (now - depth.at > DEPTH_REFRESH_MS) refreshDepth();
+    if (depth.events > options.maxQueueDepth) {
+      metrics.unavailable();
+      throw unavailable(`the queue holds more than ${options.maxQueueDepth} events; retry later`);
+    }
+    if (redis.status !== "ready") {
+      metrics.unavailable();
+      throw unavailable("the queue is not reachable; retry later");
+    }
+  };
+
+  /**
+   * Validates each event and settles its id: invalid ones are rejected, a repeat of an id earlier in the same request
+   * is a duplicate, the rest are candidates for a dedupe claim.
+   */
+  const validate = (raw: readonly unknown[], now: number) => {
+    const results: ItemResult[] = new Array(raw.length);
+    const candidates: Candidate[] = [];
+    const seen = new Set<string>();
+    const mint = () => uuidv7(now);
+    let duplicates = 0;
+    for (let index = 0; index < raw.length; index++) {
+      const outcome = normalizeEvent(raw[index], now, mint);
+      if (!outcome.ok) {
+        metrics.rejected(rejectionReason(outcome.details));
+        const id = (raw[index] as { event_id?: unknown } | null)?.event_id;
+        results[index] = {
+          index,
+          event_id: typeof id === "string" && id.length <= 128 ? id : null,
+          status: "rejected",
+          error: { code: "VALIDATION_FAILED", message: "invalid event", details: outcome.details },
+        };
+      } else if (seen.has(outcome.event.event_id)) {
+        duplicates++;
+        results[index] = { index, event_id: outcome.event.event_id, status: "duplicate" };
+      } else {
+        seen.add(outcome.event.event_id);
+        candidates.push({ index, event: outcome.event, key: dedupeKey(options.redisPrefix, outcome.event.event_id) });
+      }
+    }
+    return { results, candidates, duplicates };
+  };
+
+  /**
+   * Claims the candidates' ids, one reply per candidate. An id another request claimed and has not queued yet is
+   * waited for instead of guessed (a concurrent copy is a duplicate once the first is queued; an id whose claimer died
+   * is free again once its pending mark expires, and then this request's retry is the one that queues it). When Redis
+   * fails or an id stays pending, releases what it claimed and refuses with 503.
+   */
+  const claimIds = async (candidates: readonly Candidate[]): Promise<number[]> => {
+    let claims: number[];
+    try {
+      claims = await claimer.claim(candidates.map((candidate) => candidate.key));
+    } catch (error) {
+      throw refuse("the dedupe check failed", { error: (error as Error).message });
+    }
+    const claimedKeys = () => candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key);
+    const pendingWaitMs = options.pendingWaitMs ?? 2500;
+    for (let pause = 5, waited = 0; claims.includes(PENDING) && waited < pendingWaitMs; pause *= 2) {
+      await sleep(pause);
+      waited += pause;
+      const again = claims.flatMap((claim, i) => (claim === PENDING ? [i] : []));
+      let replies: number[];
+      try {
+        replies = await claimer.claim(again.map((i) => (candidates[i] as Candidate).key));
+      } catch (error) {
+        await release(claimedKeys());
+        throw refuse("the dedupe check failed", { error: (error as Error).message });
+      }
+      again.forEach((index, k) => {
+        claims[index] = replies[k] ?? FAILED;
+      });
+    }
+    if (claims.includes(PENDING)) {
+      await release(claimedKeys());
+      throw refuse("another request with the same event id is still being queued", { events: candidates.length });
+    }
+    return claims;
+  };
+
+  /** Queues the fresh events; when the queue does not take them, releases their ids and refuses with 503. */
+  const enqueue = async (fresh: readonly Candidate[]) => {
+    try {
+      await options.enqueuer.submit(fresh.map((item) => item.event));
+    } catch (error) {
+      // Not queued: forget the ids so the client's retry is not mistaken for a duplicate.
+      await release(fresh.map((item) => item.key));
+      throw refuse("the queue did not accept the events", { error: (error as Error).message, events: fresh.length });
+    }
+    // Not awaited: until it lands, a repeat of these ids waits as for a pending claim, and if it never lands the
+    // pending marks expire and a repeat is queued again (the worker's write keeps it counted once).
+    claimer.confirm(fresh.map((item) => item.key)).catch((error: Error) => {
+      options.log.warn("could not confirm dedupe keys of queued events", { error: error.message });
+    });
+  };
+
   return {
     async accept(raw: readonly unknown[]): Promise<ItemResult[]> {
       const now = options.now();
-      if (now - depth.at > DEPTH_REFRESH_MS) refreshDepth();
-      if (depth.events > options.maxQueueDepth) {
-        metrics.unavailable();
-        throw unavailable(`the queue holds more than ${options.maxQueueDepth} events; retry later`);
-      }
-      if (redis.status !== "ready") {
-        metrics.unavailable();
-        throw unavailable("the queue is not reachable; retry later");
-      }
-
-      const results: ItemResult[] = new Array(raw.length);
-      const candidates: { index: number; event: QueuedEvent; key: string }[] = [];
-      const seen = new Set<string>();
-      const mint = () => uuidv7(now);
-      let duplicates = 0;
-      for (let index = 0; index < raw.length; index++) {
-        const outcome = normalizeEvent(raw[index], now, mint);
-        if (!outcome.ok) {
-          metrics.rejected(rejectionReason(outcome.details));
-          const id = (raw[index] as { event_id?: unknown } | null)?.event_id;
-          results[index] = {
-            index,
-            event_id: typeof id === "string" && id.length <= 128 ? id : null,
-            status: "rejected",
-            error: { code: "VALIDATION_FAILED", message: "invalid event", details: outcome.details },
-          };
-        } else if (seen.has(outcome.event.event_id)) {
-          duplicates++;
-          results[index] = { index, event_id: outcome.event.event_id, status: "duplicate" };
-        } else {
-          seen.add(outcome.event.event_id);
-          candidates.push({ index, event: outcome.event, key: dedupeKey(options.redisPrefix, outcome.event.event_id) });
-        }
-      }
+      checkCapacity(now);
+      const validated = validate(raw, now);
+      const { results, candidates } = validated;
+      let duplicates = validated.duplicates;
       if (candidates.length === 0) {
         metrics.duplicates(duplicates);
         return results;
       }
 
-      let claims: number[];
-      try {
-        claims = await claimer.claim(candidates.map((candidate) => candidate.key));
-      } catch (error) {
-        throw refuse("the dedupe check failed", { error: (error as Error).message });
-      }
-      // An id another request claimed and has not queued yet: wait for that request's outcome instead of
-      // guessing it (a concurrent copy is a duplicate once the first is queued; an id whose claimer died is free
-      // again once its pending mark expires, and then this request's retry is the one that queues it).
-      const pendingWaitMs = options.pendingWaitMs ?? 2500;
-      for (let pause = 5, waited = 0; claims.includes(PENDING) && waited < pendingWaitMs; pause *= 2) {
-        await sleep(pause);
-        waited += pause;
-        const again = claims.flatMap((claim, i) => (claim === PENDING ? [i] : []));
-        let replies: number[];
-        try {
-          replies = await claimer.claim(again.map((i) => (candidates[i] as (typeof candidates)[number]).key));
-        } catch (error) {
-          await release(candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key));
-          throw refuse("the dedupe check failed", { error: (error as Error).message });
-        }
-        again.forEach((index, k) => {
-          claims[index] = replies[k] ?? FAILED;
-        });
-      }
-      if (claims.includes(PENDING)) {
-        await release(candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key));
-        throw refuse("another request with the same event id is still being queued", { events: candidates.length });
-      }
-      const fresh: typeof candidates = [];
+      const claims = await claimIds(candidates);
+      const fresh: Candidate[] = [];
       for (let i = 0; i < candidates.length; i++) {
-        const candidate = candidates[i] as (typeof candidates)[number];
+        const candidate = candidates[i] as Candidate;
         if (claims[i] === CLAIMED) fresh.push(candidate);
         else if (claims[i] === SEEN) {
           duplicates++;
@@ -177,24 +224,10 @@ export function createIngest(options: IngestOptions) {
       }
 
       if (fresh.length > 0) {
-        try {
-          await options.enqueuer.submit(fresh.map((item) => item.event));
-        } catch (error) {
-          // Not queued: forget the ids so the client's retry is not mistaken for a duplicate.
-          await release(fresh.map((item) => item.key));
-          throw refuse("the queue did not accept the events", {
-            error: (error as Error).message,
-            events: fresh.length,
-          });
-        }
+        await enqueue(fresh);
         for (const item of fresh) {
           results[item.index] = { index: item.index, event_id: item.event.event_id, status: "accepted" };
         }
-        // Not awaited: until it lands, a repeat of these ids waits as for a pending claim, and if it never lands
-        // the pending marks expire and a repeat is queued again (the worker's write keeps it counted once).
-        claimer.confirm(fresh.map((item) => item.key)).catch((error: Error) => {
-          options.log.warn("could not confirm dedupe keys of queued events", { error: error.message });
-        });
       }
       metrics.accepted(fresh.length);
       metrics.duplicates(duplicates);

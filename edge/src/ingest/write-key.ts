@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { bearerToken } from "../auth/bearer.ts";
 import { ApiError } from "../errors.ts";
 
 const encoder = new TextEncoder();
@@ -23,7 +24,7 @@ export function createWriteKeyCheck(keys: readonly string[]) {
 
 /** The write key a request presents: `Authorization: Bearer`, `X-Write-Key`, or (pixel, beacon) `?key=`. */
 export function presentedWriteKey(c: Context, allowQuery: boolean): string | undefined {
-  const bearer = c.req.header("authorization")?.match(/^Bearer[ \t]+(\S+)[ \t]*$/i)?.[1];
+  const bearer = bearerToken(c.req.header("authorization"));
   if (bearer) return bearer;
   const header = c.req.header("x-write-key");
   if (header) return header;

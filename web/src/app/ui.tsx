@@ -80,3 +80,35 @@ export function FormErrors({ messages }: { messages: readonly string[] }) {
     </div>
   );
 }
+
+/** A table of records with a row of actions each: the column headings, then the last column's, for screen readers. */
+export function ActionsTable({
+  name,
+  columns,
+  children,
+}: {
+  /** Its class beside `table`, e.g. `rules-table`. */
+  name: string;
+  columns: readonly string[];
+  children: ComponentChildren;
+}) {
+  return (
+    <div class="table-scroll">
+      <table class={`table ${name}`}>
+        <thead>
+          <tr>
+            {columns.map((column) => (
+              <th key={column} scope="col">
+                {column}
+              </th>
+            ))}
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

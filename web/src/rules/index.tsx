@@ -1,5 +1,5 @@
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import { ActionsTable, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
 import type { RuleItem } from "../lib/api.ts";
 import { DEV_ADMIN_TOKEN_HINT, type RulesModel } from "./model.ts";
 
@@ -200,25 +200,11 @@ export function RulesPage({ model }: { model: RulesModel }) {
           </Empty>
         ) : null}
         {rules.length > 0 ? (
-          <div class="table-scroll">
-            <table class="table rules-table">
-              <thead>
-                <tr>
-                  <th scope="col">Event type</th>
-                  <th scope="col">Points</th>
-                  <th scope="col">Active</th>
-                  <th scope="col">
-                    <span class="sr-only">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rules.map((rule) => (
-                  <RuleRow key={rule._id} model={model} rule={rule} />
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <ActionsTable name="rules-table" columns={["Event type", "Points", "Active"]}>
+            {rules.map((rule) => (
+              <RuleRow key={rule._id} model={model} rule={rule} />
+            ))}
+          </ActionsTable>
         ) : null}
       </section>
       <NewRule model={model} />

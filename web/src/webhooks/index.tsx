@@ -1,7 +1,7 @@
 // The Webhooks page. Loaded on first visit (its own chunk), so the first load of the dashboard does not carry it.
 import type { Signal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import { ActionsTable, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
 import type { Api } from "../lib/api.ts";
 import {
   createWebhooksModel,
@@ -228,26 +228,11 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
       {items.length === 0 && model.logStatus.value !== "loading" ? (
         <Empty>No deliveries{model.filter.value === "all" ? " yet" : ` ${model.filter.value}`}.</Empty>
       ) : (
-        <div class="table-scroll">
-          <table class="table deliveries-table">
-            <thead>
-              <tr>
-                <th scope="col">Queued</th>
-                <th scope="col">Message</th>
-                <th scope="col">Status</th>
-                <th scope="col">Attempts</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((delivery) => (
-                <DeliveryRow key={delivery.id} model={model} delivery={delivery} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ActionsTable name="deliveries-table" columns={["Queued", "Message", "Status", "Attempts"]}>
+          {items.map((delivery) => (
+            <DeliveryRow key={delivery.id} model={model} delivery={delivery} />
+          ))}
+        </ActionsTable>
       )}
       <div class="form-actions">
         <button type="button" class="button" onClick={() => void model.showLog(id)}>
@@ -306,25 +291,11 @@ export function WebhooksPage({ model }: { model: WebhooksModel }) {
       ) : null}
       {model.status.value === "ready" && hooks.length === 0 ? <Empty>No webhooks yet.</Empty> : null}
       {hooks.length > 0 ? (
-        <div class="table-scroll">
-          <table class="table webhooks-table">
-            <thead>
-              <tr>
-                <th scope="col">URL</th>
-                <th scope="col">Events</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span class="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {hooks.map((hook) => (
-                <WebhookRow key={hook.id} model={model} hook={hook} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <ActionsTable name="webhooks-table" columns={["URL", "Events", "State"]}>
+          {hooks.map((hook) => (
+            <WebhookRow key={hook.id} model={model} hook={hook} />
+          ))}
+        </ActionsTable>
       ) : null}
       <DeliveryLog model={model} />
       <NewWebhook model={model} />

@@ -2,7 +2,7 @@ import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contra
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";
-import { parseQuery } from "../../api/query.ts";
+import { NoQuerySchema, parseQuery } from "../../api/query.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
@@ -10,8 +10,6 @@ import type { RouteDoc } from "../../openapi/route-doc.ts";
 export const EventTypeOptionSchema = z
   .object({ value: z.string(), label: z.string(), points: z.number().int() })
   .meta({ id: "EventType" });
-
-const NoQuerySchema = z.strictObject({});
 
 export const eventTypesDoc: RouteDoc = {
   method: "get",

@@ -4,7 +4,8 @@ import { MAX_BATCH_BODY_BYTES, readJsonBody } from "../../ingest/body.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import { type GuardDeps, guardIngest } from "./guard.ts";
 
-export const MAX_BATCH_EVENTS = 1000;
+/** Most events one batch or beacon request may carry; the worker merges jobs into larger scoring batches. */
+export const MAX_EVENTS_PER_REQUEST = 1000;
 
 /** Pulls the event list out of a batch or beacon body: `{ events: [...] }`, or (beacon) one event. */
 export function batchEvents(body: unknown, allowSingle: boolean): unknown[] {
@@ -27,9 +28,9 @@ export function batchEvents(body: unknown, allowSingle: boolean): unknown[] {
           { path: "events", message: "must hold at least one event" },
         ]);
       }
-      if (record.events.length > MAX_BATCH_EVENTS) {
-        throw new ApiError("PAYLOAD_TOO_LARGE", `a batch holds at most ${MAX_BATCH_EVENTS} events`, [
-          { path: "events", message: `must hold at most ${MAX_BATCH_EVENTS} events` },
+      if (record.events.length > MAX_EVENTS_PER_REQUEST) {
+        throw new ApiError("PAYLOAD_TOO_LARGE", `a batch holds at most ${MAX_EVENTS_PER_REQUEST} events`, [
+          { path: "events", message: `must hold at most ${MAX_EVENTS_PER_REQUEST} events` },
         ]);
       }
       return record.events;

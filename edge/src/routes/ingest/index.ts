@@ -11,13 +11,12 @@ import { pixelRoute } from "./pixel.ts";
 
 /** Ingestion routes (`/api/events`, `/api/batch`, `/p.gif`, `/beacon`) and `/metrics`. */
 export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
-  const guarded = { ...ingestion };
   const app = new Hono();
   for (const path of ["/api/events", "/api/batch", "/p.gif", "/beacon"]) app.use(path, ingestCors);
-  app.route("/api/events", eventRoute(guarded));
-  app.route("/api/batch", batchRoute(guarded));
-  app.route("/p.gif", pixelRoute(guarded));
-  app.route("/beacon", beaconRoute(guarded));
+  app.route("/api/events", eventRoute(ingestion));
+  app.route("/api/batch", batchRoute(ingestion));
+  app.route("/p.gif", pixelRoute(ingestion));
+  app.route("/beacon", beaconRoute(ingestion));
   app.use("/metrics", requireMetricsToken(deps.config));
   app.route(
     "/metrics",

@@ -1,3 +1,4 @@
+import { byLabel, gaugeLines } from "@leadscore/contracts/prometheus";
 import type { Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
@@ -9,6 +10,10 @@ import type { EdgeMetrics } from "../../metrics.ts";
  * a scrape would hang for as long as Redis is down, instead of answering `leadscore_queue_up 0`.
  */
 export const QUEUE_GAUGES_TIMEOUT_MS = 2_000;
+
+const QUEUE_UP_HELP = "Whether the queue's Redis answered this scrape.";
+
+const roundToMs = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
 function withinTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -36,21 +41,21 @@ async function queueGauges(
     const { counts, depth, oldestAt } = await withinTimeout(read(), QUEUE_GAUGES_TIMEOUT_MS);
     const lag = Number.isFinite(oldestAt) ? Math.max(0, (now - oldestAt) / 1000) : 0;
     return [
-      "# HELP leadscore_queue_jobs Jobs in the events queue, by state (a job holds a micro-batch of events).",
-      "# TYPE leadscore_queue_jobs gauge",
-      ...Object.entries(counts).map(([state, n]) => `leadscore_queue_jobs{state="${state}"} ${n}`),
-      "# HELP leadscore_queue_depth Events accepted and not yet scored (in jobs waiting, active, delayed or paused).",
-      "# TYPE leadscore_queue_depth gauge",
-      `leadscore_queue_depth ${depth}`,
-      "# HELP leadscore_queue_lag_seconds Age of the oldest job waiting to be scored.",
-      "# TYPE leadscore_queue_lag_seconds gauge",
-      `leadscore_queue_lag_seconds ${lag.toFixed(3)}`,
-      "# HELP leadscore_queue_up Whether the queue's Redis answered this scrape.",
-      "# TYPE leadscore_queue_up gauge",
-      "leadscore_queue_up 1",
+      ...gaugeLines(
+        "leadscore_queue_jobs",
+        "Jobs in the events queue, by state (a job holds a micro-batch of events).",
+        byLabel("state", Object.entries(counts)),
+      ),
+      ...gaugeLines(
+        "leadscore_queue_depth",
+        "Events accepted and not yet scored (in jobs waiting, active, delayed or paused).",
+        depth,
+      ),
+      ...gaugeLines("leadscore_queue_lag_seconds", "Age of the oldest job waiting to be scored.", roundToMs(lag)),
+      ...gaugeLines("leadscore_queue_up", QUEUE_UP_HELP, 1),
     ];
   } catch {
-    return ["# TYPE leadscore_queue_up gauge", "leadscore_queue_up 0"];
+    return gaugeLines("leadscore_queue_up", QUEUE_UP_HELP, 0);
   }
 }
 

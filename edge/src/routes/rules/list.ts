@@ -1,12 +1,10 @@
 import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
-import { parseQuery } from "../../api/query.ts";
+import { NoQuerySchema, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { RuleOutputSchema, toRule } from "./rule.ts";
-
-const NoQuerySchema = z.strictObject({});
 
 export const listRulesDoc: RouteDoc = {
   method: "get",

@@ -1,11 +1,9 @@
 import type { WebhookStore } from "@leadscore/webhooks";
 import { Hono } from "hono";
 import { z } from "zod";
-import { parseQuery } from "../../api/query.ts";
+import { NoQuerySchema, parseQuery } from "../../api/query.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { toWebhook, WebhookOutputSchema } from "./webhook.ts";
-
-const NoQuerySchema = z.strictObject({});
 
 export const listWebhooksDoc: RouteDoc = {
   method: "get",

@@ -3,6 +3,7 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY contracts/package.json contracts/
+COPY runtime/package.json runtime/
 COPY live/package.json live/
 COPY edge/package.json edge/
 COPY worker/package.json worker/

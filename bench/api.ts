@@ -14,17 +14,9 @@
 // baseline its ratio is measured against.
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import {
-  COLLECTIONS,
-  createMissingIndexes,
-  EVENTS_QUEUE,
-  type HistoryPageDocument,
-  type LeadDocument,
-  quantile,
-  type ScorableEvent,
-  silentLogger,
-} from "@leadscore/contracts";
+import { COLLECTIONS, type HistoryPageDocument, type LeadDocument, type ScorableEvent } from "@leadscore/contracts";
 import { createLiveReader, liveKeys, rankKey, stateFields } from "@leadscore/live";
+import { createMissingIndexes, EVENTS_QUEUE, quantile, silentLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createApp } from "../edge/src/app.ts";

@@ -11,7 +11,7 @@
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { EVENTS_QUEUE } from "@leadscore/contracts";
+import { EVENTS_QUEUE } from "@leadscore/runtime";
 import autocannon from "autocannon";
 import Queue from "bull";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";

@@ -10,14 +10,13 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
   type ClientToServerEvents,
-  quantile,
   realtimeChannelKey,
   type ScoreUpdate,
   type ServerToClientEvents,
-  silentLogger,
   stageFor,
 } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { quantile, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";

@@ -19,15 +19,9 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import {
-  type ClientToServerEvents,
-  EVENTS_QUEUE,
-  type EventsJob,
-  type QueuedEvent,
-  quantile,
-  type ServerToClientEvents,
-} from "@leadscore/contracts";
-import { parsePrometheus, type Sample } from "@leadscore/contracts/prometheus";
+import type { ClientToServerEvents, QueuedEvent, ServerToClientEvents } from "@leadscore/contracts";
+import { EVENTS_QUEUE, type EventsJob, quantile } from "@leadscore/runtime";
+import { parsePrometheus, type Sample } from "@leadscore/runtime/prometheus";
 import Queue from "bull";
 import { io, type Socket } from "socket.io-client";
 import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "../realtime/src/server.ts";

@@ -20,15 +20,14 @@ import {
   COLLECTIONS,
   DEFAULT_SCORE_CAP,
   DEFAULT_STAGE_THRESHOLDS,
-  EVENTS_QUEUE,
   type EventDocument,
-  type EventsJob,
   INDEXES,
   type QueuedEvent,
   sortKey,
 } from "@leadscore/contracts";
-import { parsePrometheus, type Sample, sumOf } from "@leadscore/contracts/prometheus";
 import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
+import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
+import { parsePrometheus, type Sample, sumOf } from "@leadscore/runtime/prometheus";
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";

@@ -1,5 +1,6 @@
 // Deno entry point of the edge: parse config, build the app, serve it, shut down cleanly.
-import { createLogger, EdgeConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
+import { EdgeConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
+import { createLogger } from "@leadscore/runtime";
 import { createEdgeRuntime } from "./src/runtime.ts";
 
 const config = parseConfigOrExit("edge", EdgeConfigSchema, Deno.env.toObject(), (code) => Deno.exit(code));

@@ -3,7 +3,7 @@
 import { once } from "node:events";
 import { Agent, request } from "node:http";
 import { constants, createGzip } from "node:zlib";
-import { quantile } from "@leadscore/contracts";
+import { quantile } from "@leadscore/runtime";
 import { cpuSeconds, residentBytes } from "./processes.ts";
 
 /**

@@ -1,5 +1,6 @@
-import type { EdgeConfig, Logger } from "@leadscore/contracts";
+import type { EdgeConfig } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
+import type { Logger } from "@leadscore/runtime";
 import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";

@@ -1,5 +1,5 @@
 // Prometheus counters of the edge, rendered as text by `/metrics`. In-process: each edge instance reports its own.
-import { byLabel, counterLines, createHistogram, prometheusText } from "@leadscore/contracts/prometheus";
+import { byLabel, counterLines, createHistogram, prometheusText } from "@leadscore/runtime/prometheus";
 
 /** Upper bounds (seconds) of the enqueue-latency histogram. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];

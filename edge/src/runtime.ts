@@ -1,11 +1,6 @@
-import {
-  createMissingIndexes,
-  type EdgeConfig,
-  EVENTS_QUEUE,
-  type Logger,
-  mongoDatabaseName,
-} from "@leadscore/contracts";
+import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { createMissingIndexes, EVENTS_QUEUE, type Logger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { EVENTS_QUEUE, type EventsJob } from "@leadscore/contracts";
+import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import Queue from "bull";
 import { describe, expect, it } from "vitest";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";

@@ -1,4 +1,4 @@
-import { createLogger } from "@leadscore/contracts";
+import { createLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createLogger, type EdgeConfig, EVENTS_QUEUE } from "@leadscore/contracts";
+import type { EdgeConfig } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { createLogger, EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "../../test-support/index.ts";

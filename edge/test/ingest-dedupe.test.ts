@@ -1,4 +1,4 @@
-import { dedupeKey } from "@leadscore/contracts";
+import { dedupeKey } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";

@@ -1,5 +1,6 @@
 import { connect, createServer, type Socket } from "node:net";
-import type { EventsJob, QueuedEvent } from "@leadscore/contracts";
+import type { QueuedEvent } from "@leadscore/contracts";
+import type { EventsJob } from "@leadscore/runtime";
 import type { Queue } from "bull";
 
 export const WRITE_KEY = "test-write-key";

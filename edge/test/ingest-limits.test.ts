@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/contracts";
+import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,4 +1,4 @@
-import { queuedEventsKey } from "@leadscore/contracts";
+import { queuedEventsKey } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
 import { post } from "./ingest-helpers.ts";

@@ -1,4 +1,4 @@
-import { createLogger } from "@leadscore/contracts";
+import { createLogger } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, withReadToken } from "../../test-support/index.ts";

@@ -1,4 +1,5 @@
-import { COLLECTIONS, createMissingIndexes, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
+import { createMissingIndexes } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";

@@ -1,4 +1,4 @@
-import { rulesChannel } from "@leadscore/contracts";
+import { rulesChannel } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { REDIS_URL } from "../../test-support/index.ts";
 

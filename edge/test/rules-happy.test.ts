@@ -1,4 +1,5 @@
-import { COLLECTIONS, createMissingIndexes, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
+import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
+import { createMissingIndexes } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { RuleOutputSchema } from "../src/routes/rules/rule.ts";

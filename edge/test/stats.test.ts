@@ -1,4 +1,4 @@
-import { ACTIVITY_WINDOW_MS, countActivity } from "@leadscore/contracts";
+import { ACTIVITY_WINDOW_MS, countActivity } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { StatsSchema } from "../src/routes/stats/index.ts";

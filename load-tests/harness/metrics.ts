@@ -1,5 +1,5 @@
 // Reads the edge's /metrics (Prometheus text) and, when the harness knows the Redis prefix, the Bull queue itself.
-import { parsePrometheus, type Sample } from "@leadscore/contracts/prometheus";
+import { parsePrometheus, type Sample } from "@leadscore/runtime/prometheus";
 import type { Redis } from "ioredis";
 
 /**

@@ -1,8 +1,9 @@
 // Drives one scenario open-loop against a stack (its own, or a deployment given by URL), watches it live, waits for
 // the queue to drain, audits the live state (Redis) against the durable record (MongoDB) and writes the report.
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, EVENTS_QUEUE, mongoDatabaseName } from "@leadscore/contracts";
+import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader, liveKeys } from "@leadscore/live";
+import { EVENTS_QUEUE } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { createRunId, runIdRange } from "../src/payloads.ts";

@@ -1,5 +1,5 @@
 // Latency bookkeeping: every sample is kept (8 bytes each) so percentiles are exact, not bucketed.
-import { quantile } from "@leadscore/contracts";
+import { quantile } from "@leadscore/runtime";
 
 export interface LatencySummary {
   count: number;

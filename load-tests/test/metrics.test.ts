@@ -1,6 +1,6 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { parsePrometheus } from "@leadscore/contracts/prometheus";
+import { parsePrometheus } from "@leadscore/runtime/prometheus";
 import { describe, expect, it } from "vitest";
 import { createMetricsDepthReader, pendingJobsFrom, queueDepthFrom } from "../harness/metrics.ts";
 

@@ -1,5 +1,6 @@
 // Node entry point of a realtime (Socket.io) instance: parse config, listen, stop cleanly on SIGTERM/SIGINT.
-import { createLogger, parseConfigOrExit, RealtimeConfigSchema } from "@leadscore/contracts";
+import { parseConfigOrExit, RealtimeConfigSchema } from "@leadscore/contracts";
+import { createLogger } from "@leadscore/runtime";
 import { createRealtimeServer } from "./server.ts";
 
 const config = parseConfigOrExit("realtime", RealtimeConfigSchema, process.env, (code) => process.exit(code));

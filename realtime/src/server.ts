@@ -4,10 +4,8 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   type ClientToServerEvents,
-  createSecretCheck,
   LEADERBOARD_ROOM,
   LeadIdSchema,
-  type Logger,
   leadRoom,
   READ_TOKEN_REQUIRED,
   type RealtimeConfig,
@@ -17,6 +15,7 @@ import {
   type SubscribeAck,
 } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { createSecretCheck, type Logger } from "@leadscore/runtime";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";

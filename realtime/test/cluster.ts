@@ -8,10 +8,10 @@ import {
   realtimeChannelKey,
   type ScoreUpdate,
   type ServerToClientEvents,
-  silentLogger,
   stageFor,
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveReader } from "@leadscore/live";
+import { silentLogger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import {

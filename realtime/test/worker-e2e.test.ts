@@ -1,4 +1,4 @@
-import { EVENTS_QUEUE, type EventsJob } from "@leadscore/contracts";
+import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import Queue from "bull";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";

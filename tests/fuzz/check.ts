@@ -3,10 +3,10 @@ import {
   ERROR_STATUS,
   type ErrorCode,
   EventInputSchema,
-  type EventsJob,
   metadataProblem,
   type QueuedEvent,
 } from "@leadscore/contracts";
+import type { EventsJob } from "@leadscore/runtime";
 import type { Queue } from "bull";
 import type { Db } from "mongodb";
 import { z } from "zod";

@@ -1,7 +1,7 @@
 // The edge marks an event id as seen in Redis before it queues the event. If the edge dies between the two, the
 // client never got an answer and sends the event again: that retry must be queued, not answered "duplicate" for an
 // event that is nowhere. (The same holds when Redis, rather than the edge, goes away between the two writes.)
-import { dedupeKey, type EventsJob } from "@leadscore/contracts";
+import { dedupeKey, type EventsJob } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { type RedisProxy, startRedisProxy } from "./redis-proxy.ts";

@@ -1,7 +1,8 @@
 // Bull's events queue read straight from its Redis keys, so a check never depends on a Bull client's reconnect
 // schedule after the Redis it talks to was restarted.
-import { EVENTS_QUEUE } from "@leadscore/contracts";
+
 import { liveKeys } from "@leadscore/live";
+import { EVENTS_QUEUE } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 
 export interface QueueState {

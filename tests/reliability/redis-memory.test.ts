@@ -2,8 +2,9 @@
 // scores the queue the edge stops taking events once QUEUE_MAX_DEPTH are waiting — and takes them again once a
 // worker drains it. Against the edge under Deno, so the limit is the one a deployment gets.
 import { join } from "node:path";
-import { EVENTS_QUEUE, parseConfig, silentLogger, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import { parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
+import { EVENTS_QUEUE, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";

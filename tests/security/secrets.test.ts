@@ -1,7 +1,7 @@
 // Write keys and the admin, read and metrics tokens: compared without early exits (reviewed in SECURITY.md; here, that the comparisons
 // give the right answer for every kind of near miss) and never written to a log, on any route, in any outcome.
 import { join } from "node:path";
-import { createSecretCheck } from "@leadscore/contracts";
+import { createSecretCheck } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

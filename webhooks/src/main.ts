@@ -1,6 +1,7 @@
 // Node entry point of the webhook dispatcher: parse config, dispatch, serve metrics, stop cleanly on SIGTERM/SIGINT.
 import { createServer } from "node:http";
-import { createLogger, DispatcherConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
+import { DispatcherConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
+import { createLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { createDispatcher } from "./dispatcher.ts";
 

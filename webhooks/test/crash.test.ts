@@ -1,5 +1,5 @@
-import { parsePrometheus, sumOf } from "@leadscore/contracts/prometheus";
 import { outboxKeys } from "@leadscore/live";
+import { parsePrometheus, sumOf } from "@leadscore/runtime/prometheus";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, freePort } from "../../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";

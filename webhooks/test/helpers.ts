@@ -1,5 +1,5 @@
 // A worker, a dispatcher and a webhook store on one isolated prefix and database, for webhook integration tests.
-import { silentLogger } from "@leadscore/contracts";
+import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { createStack, type TestStack } from "../../worker/test/helpers.ts";
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from "../src/dispatcher.ts";

@@ -1,6 +1,7 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
-import { createLogger, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
+import { parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { createLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker } from "./worker.ts";

@@ -1,6 +1,6 @@
 // Worker metrics: throughput, acceptance → scored lag and failures, as Prometheus text and as a periodic log line.
 import { createServer, type Server } from "node:http";
-import { type Logger, quantile } from "@leadscore/contracts";
+import { type Logger, quantile } from "@leadscore/runtime";
 import {
   byLabel,
   counterLines,
@@ -8,7 +8,7 @@ import {
   gaugeLines,
   prometheusText,
   summaryLines,
-} from "@leadscore/contracts/prometheus";
+} from "@leadscore/runtime/prometheus";
 import type { DeepLaneStats } from "./deep-lane.ts";
 import type { BatchResult } from "./scorer.ts";
 

@@ -16,7 +16,6 @@ import {
   LEADERBOARD_INTERVAL_MS,
   LEADERBOARD_ROOM,
   LEADERBOARD_SIZE,
-  type Logger,
   leadRoom,
   realtimeChannelKey,
   type ScorePublisher,
@@ -24,6 +23,7 @@ import {
   type ServerToClientEvents,
 } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
+import type { Logger } from "@leadscore/runtime";
 import { Emitter } from "@socket.io/redis-emitter";
 import type { Redis } from "ioredis";
 

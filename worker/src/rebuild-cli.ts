@@ -1,12 +1,7 @@
 // `npm run rebuild`: recomputes the live state in Redis from MongoDB (see rebuild.ts); `--check` only compares them.
-import {
-  createLogger,
-  createMissingIndexes,
-  mongoDatabaseName,
-  parseConfigOrExit,
-  WorkerConfigSchema,
-} from "@leadscore/contracts";
+import { mongoDatabaseName, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
+import { createLogger, createMissingIndexes } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { auditLiveState } from "./audit.ts";

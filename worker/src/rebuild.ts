@@ -16,7 +16,6 @@ import {
   foldScores,
   type HistoryPageDocument,
   type LeadDocument,
-  type Logger,
   type ProfileEditDocument,
   type ScorableEvent,
   type StageThresholds,
@@ -24,6 +23,7 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import { encodePage, type LiveKeys, rankKey, stateFields } from "@leadscore/live";
+import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { layoutHistory, markLate } from "./plan.ts";

@@ -3,7 +3,7 @@
 // worker would only take it once the lock expires (JOB_LOCK_MS) and the stalled check runs. So after the queue has
 // closed, every job still locked with this queue's token goes back to the head of the wait list, as Bull's stalled
 // check would move it (the paused list while the queue is paused).
-import { EVENTS_QUEUE } from "@leadscore/contracts";
+import { EVENTS_QUEUE } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 
 const RELEASE = `

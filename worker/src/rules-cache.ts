@@ -1,14 +1,8 @@
 // The scoring rules, held in memory so scoring never waits on a read. A change reaches every worker within a second:
 // the admin API publishes on the rules channel after each write and every worker reloads on the message; a periodic
 // reload covers a message lost while a worker was reconnecting.
-import {
-  COLLECTIONS,
-  DEFAULT_RULES,
-  DUPLICATE_KEY,
-  type Logger,
-  type RuleDocument,
-  rulesChannel,
-} from "@leadscore/contracts";
+import { COLLECTIONS, DEFAULT_RULES, DUPLICATE_KEY, type RuleDocument } from "@leadscore/contracts";
+import { type Logger, rulesChannel } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { type Db, MongoServerError } from "mongodb";
 

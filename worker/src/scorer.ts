@@ -16,7 +16,6 @@ import {
   COLLECTIONS,
   type EventDocument,
   type HistoryPageDocument,
-  type Logger,
   type QueuedEvent,
   type ScorableEvent,
   type ScoreUpdate,
@@ -41,6 +40,7 @@ import {
   stateFields,
   withTail,
 } from "@leadscore/live";
+import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { PageCache } from "./page-cache.ts";

@@ -4,20 +4,22 @@
 
 import type { Server } from "node:http";
 import {
-  countActivity,
-  createMissingIndexes,
-  EVENTS_QUEUE,
-  type EventsJob,
-  type Logger,
   mongoDatabaseName,
   type QueuedEvent,
-  queuedEventsKey,
   realtimeChannelKey,
   type ScorePublisher,
   type ScoreUpdate,
   type WorkerConfig,
 } from "@leadscore/contracts";
 import { liveKeys, StaleLiveStateError } from "@leadscore/live";
+import {
+  countActivity,
+  createMissingIndexes,
+  EVENTS_QUEUE,
+  type EventsJob,
+  type Logger,
+  queuedEventsKey,
+} from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";

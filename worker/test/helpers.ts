@@ -2,16 +2,14 @@
 import {
   COLLECTIONS,
   DEFAULT_RULES,
-  EVENTS_QUEUE,
-  type EventsJob,
   parseConfig,
   type QueuedEvent,
   type RuleDocument,
-  silentLogger,
   type WorkerConfig,
   WorkerConfigSchema,
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
+import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import type { Db } from "mongodb";

@@ -1,5 +1,6 @@
-import { COLLECTIONS, type HistoryPageDocument, silentLogger } from "@leadscore/contracts";
+import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
 import { createLiveReader, liveKeys } from "@leadscore/live";
+import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";

@@ -1,5 +1,6 @@
-import { COLLECTIONS, DEFAULT_SCORE_CAP, silentLogger } from "@leadscore/contracts";
+import { COLLECTIONS, DEFAULT_SCORE_CAP } from "@leadscore/contracts";
 import { createLiveReader, liveKeys } from "@leadscore/live";
+import { silentLogger } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
 import { rebuildLiveState } from "../src/rebuild.ts";

@@ -1,4 +1,4 @@
-import { EVENTS_QUEUE } from "@leadscore/contracts";
+import { EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";

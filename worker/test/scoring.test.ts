@@ -1,12 +1,6 @@
-import {
-  COLLECTIONS,
-  type EventDocument,
-  queuedEventsKey,
-  type RuleDocument,
-  rulesChannel,
-  type ScoreUpdate,
-} from "@leadscore/contracts";
+import { COLLECTIONS, type EventDocument, type RuleDocument, type ScoreUpdate } from "@leadscore/contracts";
 import { liveKeys, rankKey, setProfile } from "@leadscore/live";
+import { queuedEventsKey, rulesChannel } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, freePort, REDIS_URL } from "../../test-support/index.ts";

@@ -1,4 +1,4 @@
-import { createSecretCheck } from "@leadscore/contracts";
+import { createSecretCheck } from "@leadscore/runtime";
 import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../errors.ts";
 

@@ -1,4 +1,5 @@
-import type { EventsJob, QueuedEvent } from "@leadscore/contracts";
+import type { QueuedEvent } from "@leadscore/contracts";
+import type { EventsJob } from "@leadscore/runtime";
 import type { JobOptions, Queue } from "bull";
 import { createBatcher, withDeadline } from "./batcher.ts";
 

@@ -1,4 +1,5 @@
-import { dedupeKey, type FieldProblem, type Logger, normalizeEvent, type QueuedEvent } from "@leadscore/contracts";
+import { type FieldProblem, normalizeEvent, type QueuedEvent } from "@leadscore/contracts";
+import { dedupeKey, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";

@@ -4,7 +4,7 @@ import {
   pendingJobKeys,
   queuedEventsKey,
   READ_QUEUED_EVENTS_LUA,
-} from "@leadscore/contracts";
+} from "@leadscore/runtime";
 
 /** The Redis calls used: on the queue's own client, so a slow answer holds up Bull's writes, not dedupe claims. */
 export interface CounterClient {

@@ -1,4 +1,4 @@
-import { byLabel, gaugeLines } from "@leadscore/contracts/prometheus";
+import { byLabel, gaugeLines } from "@leadscore/runtime/prometheus";
 import type { Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";

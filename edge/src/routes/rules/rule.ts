@@ -1,4 +1,5 @@
-import { EventIdSchema, type RuleDocument, rulesChannel } from "@leadscore/contracts";
+import { EventIdSchema, type RuleDocument } from "@leadscore/contracts";
+import { rulesChannel } from "@leadscore/runtime";
 import { z } from "zod";
 import type { AppDeps } from "../../deps.ts";
 

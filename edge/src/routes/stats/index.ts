@@ -1,4 +1,5 @@
-import { ACTIVITY_BUCKET_MS, type ActivityKind, activityWindowKeys, STAGES } from "@leadscore/contracts";
+import { STAGES } from "@leadscore/contracts";
+import { ACTIVITY_BUCKET_MS, type ActivityKind, activityWindowKeys } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";

@@ -1,4 +1,4 @@
-import type { QueuedEvent } from "./event.ts";
+import type { QueuedEvent } from "@leadscore/contracts";
 
 /** The Bull queue every accepted event goes through. */
 export const EVENTS_QUEUE = "events";

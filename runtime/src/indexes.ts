@@ -1,4 +1,4 @@
-import { INDEXES } from "./documents.ts";
+import { INDEXES } from "@leadscore/contracts";
 import type { Logger } from "./log.ts";
 
 /**

@@ -1,5 +1,6 @@
+import { INDEXES } from "@leadscore/contracts";
 import { describe, expect, it } from "vitest";
-import { createMissingIndexes, INDEXES, type IndexableDb, silentLogger } from "../src/index.ts";
+import { createMissingIndexes, type IndexableDb, silentLogger } from "../src/index.ts";
 
 /** A database that records each index command; `present` holds the indexes it already has, by collection. */
 function recordingDb(present: Record<string, string[]> = {}, missingCollections: string[] = []) {

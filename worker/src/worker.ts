@@ -310,7 +310,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         metrics.recordJob("completed");
       });
 
-      if (config.METRICS_PORT > 0) {
+      if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
         const address = metricsServer.address();
         metricsPort = typeof address === "object" && address ? address.port : config.METRICS_PORT;

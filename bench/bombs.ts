@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type BombRequest, type BombRun, gzipBomb, type LatencyFigures, runBombs } from "../test-support/gzip-bombs.ts";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, startProcess } from "../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -43,7 +43,7 @@ async function measure(request: BombRequest): Promise<BombRun> {
     LOG_LEVEL: "info",
   });
   try {
-    const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+    const port = await loggedPort(edge, "edge listening", 60_000);
     return await runBombs({
       base: `http://127.0.0.1:${port}`,
       pid: edge.child.pid,

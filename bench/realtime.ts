@@ -19,9 +19,9 @@ import { createLiveReader } from "@leadscore/live";
 import { quantile, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
-import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder } from "../test-support/live.ts";
-import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -155,24 +155,24 @@ async function main() {
   try {
     const urls: string[] = [];
     for (let i = 0; i < 2; i += 1) {
-      const port = await freePort();
       const realtime = startProcess(`${BIN}/tsx`, ["realtime/src/main.ts"], {
         ...env,
         LOG_LEVEL: "info",
-        REALTIME_PORT: String(port),
+        REALTIME_PORT: "0",
       });
       processes.push(realtime);
-      await realtime.waitFor(/realtime listening/);
-      urls.push(`http://127.0.0.1:${port}`);
+      urls.push(`http://127.0.0.1:${await loggedPort(realtime, "realtime listening")}`);
     }
 
     let edgeUrl = "";
     if (args.e2e) {
-      const edgePort = await freePort();
-      const edge = startProcess(`${BIN}/deno`, DENO_EDGE_ARGS, { ...env, LOG_LEVEL: "info", PORT: String(edgePort) });
+      const edge = startProcess(`${BIN}/deno`, DENO_EDGE_ARGS, { ...env, LOG_LEVEL: "info", PORT: "0" });
       const worker = startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], { ...env, LOG_LEVEL: "info" });
       processes.push(edge, worker);
-      await Promise.all([edge.waitFor(/edge listening/, 60_000), worker.waitFor(/worker ready/, 60_000)]);
+      const [edgePort] = await Promise.all([
+        loggedPort(edge, "edge listening", 60_000),
+        worker.waitFor(/worker ready/, 60_000),
+      ]);
       edgeUrl = `http://127.0.0.1:${edgePort}`;
     } else {
       // The live state the publisher reads the leaderboard from 4 times a second, as it would with a worker.

@@ -25,9 +25,9 @@ import { parsePrometheus, type Sample } from "@leadscore/runtime/prometheus";
 import Queue from "bull";
 import { io, type Socket } from "socket.io-client";
 import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "../realtime/src/server.ts";
-import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder, eventsOf } from "../test-support/live.ts";
-import { cpuSeconds, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { cpuSeconds, loggedPort, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { createRandom } from "./random.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -253,19 +253,18 @@ async function main() {
 
   // The worker first: finding no live state of this run's Redis, it builds one (empty), which the seeder then writes
   // into. Seeding first would leave a generation the worker does not recognise, and its rebuild would wipe the leads.
-  const metricsPort = await freePort();
-  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
-    ...env,
-    METRICS_PORT: String(metricsPort),
-  });
+  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], { ...env, METRICS_PORT: "0" });
   undo.push(() => worker.stop("SIGTERM", 60_000));
-  const realtimePort = await freePort();
   const realtime: RunningProcess = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "realtime/src/main.ts"], {
     ...env,
-    REALTIME_PORT: String(realtimePort),
+    REALTIME_PORT: "0",
   });
   undo.push(() => realtime.stop());
-  await Promise.all([worker.waitFor(/worker ready/, 120_000), realtime.waitFor(/realtime listening/, 60_000)]);
+  const [metricsPort, realtimePort] = await Promise.all([
+    loggedPort(worker, "worker metrics listening", 120_000),
+    loggedPort(realtime, "realtime listening", 60_000),
+    worker.waitFor(/worker ready/, 120_000),
+  ]);
   const url = `http://127.0.0.1:${realtimePort}`;
   const realtimePid = realtime.child.pid;
 

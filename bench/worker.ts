@@ -31,8 +31,8 @@ import { parsePrometheus, type Sample, sumOf } from "@leadscore/runtime/promethe
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { loggedPort, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { auditLiveState } from "../worker/src/audit.ts";
 import { LAG_BUCKETS } from "../worker/src/metrics.ts";
 import { createRandom } from "./random.ts";
@@ -170,17 +170,18 @@ async function scratch(label: string): Promise<Scratch> {
   };
 }
 
-async function startWorker(env: Record<string, string>, port: number): Promise<RunningProcess> {
+/** A worker process with its metrics on a free port; resolves once it is ready, with the port. */
+async function startWorker(env: Record<string, string>): Promise<{ worker: RunningProcess; port: number }> {
   const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
   const worker = startProcess(NODE_TS[0], [...profile, ...NODE_TS.slice(1), "worker/src/main.ts"], {
     ...env,
     LOG_LEVEL: "info",
-    METRICS_PORT: String(port),
+    METRICS_PORT: "0",
   });
   const stop = () => worker.stop("SIGTERM", 60_000);
   running.add(stop);
   await worker.waitFor(/worker ready/, 10 * 60_000);
-  return worker;
+  return { worker, port: await loggedPort(worker, "worker metrics listening") };
 }
 
 async function stopWorker(worker: RunningProcess) {
@@ -351,8 +352,9 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
       jobs += batch.length;
     }
     console.log(`  seeded ${fmt(jobs)} jobs of ${perJob}; starting one worker process…`);
-    const port = await freePort();
-    worker = await startWorker(space.env, port);
+    const launched = await startWorker(space.env);
+    worker = launched.worker;
+    const port = launched.port;
     const cpuBefore = sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0;
     // removeOnComplete: count completions through the worker's own metrics instead of Bull's completed set.
     const started = performance.now();

@@ -1,5 +1,6 @@
 // Helpers for integration tests: real Redis and MongoDB-compatible servers, isolated by unique names.
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { type EdgeConfig, EdgeConfigSchema, parseConfig } from "@leadscore/contracts";
 import { Redis } from "ioredis";
@@ -77,17 +78,39 @@ export function testEdgeConfig(overrides: Record<string, string> = {}): EdgeConf
   });
 }
 
-/** A TCP port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+const EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range";
+/** Lowest port of the kernel's ephemeral range (Linux's default when it cannot be read). */
+function ephemeralStart(): number {
+  try {
+    const low = Number(readFileSync(EPHEMERAL_RANGE, "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 1024 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+function taken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+    server.once("error", () => resolve(true));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(false)));
   });
+}
+
+/**
+ * A port below the kernel's ephemeral range that nobody listens on now, for a server that must be told its port
+ * before it starts (one restarted on the same port, one that cannot bind port 0 and say which it got) and for an
+ * address where nothing may answer. Every other server here binds port 0; the kernel never hands out a port below
+ * the ephemeral range for that or for an outgoing connection, so only another explicit choice could take it.
+ */
+export async function fixedPort(): Promise<number> {
+  const high = ephemeralStart();
+  const low = Math.max(1025, high - 12_000);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (!(await taken(port))) return port;
+  }
+  throw new Error(`no free port found in ${low}-${high - 1}`);
 }
 
 /** Polls until `check` returns a truthy value or the time runs out. */

@@ -11,6 +11,8 @@ export interface RunningProcess {
   output(): string;
   /** Resolves with the first match of `pattern` in the output. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (or signal name) once the process exits by itself; kills it after `timeoutMs`. */
+  exited(timeoutMs?: number): Promise<number | string>;
   /** Sends the signal and resolves with the exit code (or signal name). */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
 }
@@ -69,6 +71,12 @@ export function startProcess(
         check();
       });
     },
+    async exited(timeoutMs = 60_000) {
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      const result = await exited;
+      clearTimeout(timer);
+      return result;
+    },
     async stop(signal = "SIGTERM", timeoutMs = 15_000) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
@@ -77,6 +85,15 @@ export function startProcess(
       return result;
     },
   };
+}
+
+/**
+ * The port a process bound, read from the line it logs once listening (`{"msg":"<message>","port":N}`): servers
+ * started by tests listen on port 0 and say which port they got.
+ */
+export async function loggedPort(running: RunningProcess, message: string, timeoutMs?: number): Promise<number> {
+  const match = await running.waitFor(new RegExp(`"msg":"${message}","port":(\\d+)`), timeoutMs);
+  return Number(match[1]);
 }
 
 export const DENO_EDGE_ARGS = ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/main.ts"];

@@ -1,12 +1,19 @@
 import type { SerializedError } from "vitest";
-import type { Reporter, TestModule } from "vitest/node";
+import type { Reporter, TestModule, Vitest } from "vitest/node";
 
 /**
  * Ends a run with one plain `tests: N passed, N failed, N skipped` line that any CI log reader understands. A file
  * that failed outside its tests (an import, a `beforeAll`) and errors no test caught are added to the line, so it
- * never reads as green for a red run.
+ * never reads as green for a red run. A shuffled run also names its seed, to replay a failing order.
  */
 export default class SummaryReporter implements Reporter {
+  private seed: number | undefined;
+
+  onInit(vitest: Vitest) {
+    const { sequence } = vitest.config;
+    if (sequence.shuffle) this.seed = sequence.seed;
+  }
+
   onTestRunEnd(testModules: ReadonlyArray<TestModule>, unhandledErrors: ReadonlyArray<SerializedError>) {
     let passed = 0;
     let failed = 0;
@@ -26,6 +33,7 @@ export default class SummaryReporter implements Reporter {
     let line = `tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
     if (brokenFiles > 0) line += `, ${brokenFiles} file${brokenFiles > 1 ? "s" : ""} failed outside a test`;
     if (unhandledErrors.length > 0) line += `, ${unhandledErrors.length} unhandled error(s)`;
+    if (this.seed !== undefined) line += ` (seed ${this.seed}: npx vitest run --sequence.seed=${this.seed})`;
     process.stdout.write(`\n${line}\n`);
   }
 }

@@ -14,13 +14,17 @@ const DEV_READ_TOKEN = "dev-read-token";
 const MIN_TOKEN_LENGTH = 8;
 const TOO_SHORT = `must be at least ${MIN_TOKEN_LENGTH} characters`;
 
-const port = (fallback: number) =>
-  z.coerce
-    .number({ error: "must be a port number" })
-    .int({ error: "must be an integer" })
-    .min(0, { error: "must be 0-65535" })
-    .max(65535, { error: "must be 0-65535" })
-    .default(fallback);
+/** 0 lets the system pick a free port; the process logs the one it got. */
+const portNumber = z.coerce
+  .number({ error: "must be a port number" })
+  .int({ error: "must be an integer" })
+  .min(0, { error: "must be 0-65535" })
+  .max(65535, { error: "must be 0-65535" });
+
+const port = (fallback: number) => portNumber.default(fallback);
+
+/** The port of a listener that is off unless asked for: unset or empty turns it off. */
+const optionalPort = z.preprocess((value) => (value === "" ? undefined : value), portNumber.optional());
 
 const positiveInt = (fallback: number) =>
   z.coerce
@@ -198,7 +202,8 @@ export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
 export const WorkerConfigSchema = z.object({
   ...common,
   WORKER_CONCURRENCY: positiveInt(32),
-  METRICS_PORT: port(0),
+  /** Prometheus text at `GET /metrics` on this port; unset: off. */
+  METRICS_PORT: optionalPort,
   /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
   JOB_LOCK_MS: positiveInt(30_000),
 });
@@ -207,8 +212,8 @@ export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 export const DispatcherConfigSchema = z
   .object({
     ...common,
-    /** Prometheus text at `GET /metrics` on this port; 0 turns it off. */
-    DISPATCHER_METRICS_PORT: port(0),
+    /** Prometheus text at `GET /metrics` on this port; unset: off. */
+    DISPATCHER_METRICS_PORT: optionalPort,
     /** Time a receiver has to answer one delivery. */
     WEBHOOK_TIMEOUT_MS: positiveInt(10_000),
     /** Delays before each retry of a failed delivery (ms); the last repeats. */

@@ -20,6 +20,15 @@ describe("configuration", () => {
     expect(parseConfig(RealtimeConfigSchema, {}).REALTIME_PORT).toBe(8081);
   });
 
+  it("serves the worker's and the dispatcher's metrics only when their port is set, 0 taking any free port", () => {
+    expect(parseConfig(WorkerConfigSchema, {}).METRICS_PORT).toBeUndefined();
+    expect(parseConfig(WorkerConfigSchema, { METRICS_PORT: "" }).METRICS_PORT).toBeUndefined();
+    expect(parseConfig(WorkerConfigSchema, { METRICS_PORT: "0" }).METRICS_PORT).toBe(0);
+    expect(parseConfig(DispatcherConfigSchema, {}).DISPATCHER_METRICS_PORT).toBeUndefined();
+    expect(parseConfig(DispatcherConfigSchema, { DISPATCHER_METRICS_PORT: "9102" }).DISPATCHER_METRICS_PORT).toBe(9102);
+    expect(() => parseConfig(WorkerConfigSchema, { METRICS_PORT: "70000" })).toThrow(/METRICS_PORT: must be 0-65535/);
+  });
+
   it("splits comma-separated write keys", () => {
     expect(parseConfig(EdgeConfigSchema, { WRITE_KEYS: "a-key, b-key," }).WRITE_KEYS).toEqual(["a-key", "b-key"]);
   });

@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { eventually, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../../test-support/processes.ts";
 
 describe("the Deno entry point", () => {
   it("serves /readyz 200 under Deno and exits 0 on SIGTERM", async () => {
@@ -13,7 +13,7 @@ describe("the Deno entry point", () => {
       LOG_LEVEL: "info",
     });
     try {
-      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const port = await loggedPort(edge, "edge listening", 60_000);
       // Ready once its clients have connected, which may take a moment after the port opens on a busy machine.
       const body = await eventually(async () => {
         const response = await fetch(`http://127.0.0.1:${port}/readyz`);

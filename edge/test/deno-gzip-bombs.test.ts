@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gzipBomb, runBombs } from "../../test-support/gzip-bombs.ts";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../../test-support/processes.ts";
 
 describe("when eight senders post gzip bombs to the Deno edge", () => {
   it("refuses each with 413 while /healthz stays responsive and memory stays near idle", async () => {
@@ -23,7 +23,7 @@ describe("when eight senders post gzip bombs to the Deno edge", () => {
       LOG_LEVEL: "info",
     });
     try {
-      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const port = await loggedPort(edge, "edge listening", 60_000);
       const run = await runBombs({
         base: `http://127.0.0.1:${port}`,
         pid: edge.child.pid,

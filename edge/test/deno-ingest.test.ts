@@ -3,7 +3,7 @@ import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import Queue from "bull";
 import { describe, expect, it } from "vitest";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../../test-support/processes.ts";
 
 describe("ingestion on Deno", () => {
   it("queues a posted event in Bull and exits 0 on SIGTERM", async () => {
@@ -19,7 +19,7 @@ describe("ingestion on Deno", () => {
       LOG_LEVEL: "info",
     });
     try {
-      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const port = await loggedPort(edge, "edge listening", 60_000);
       const response = await fetch(`http://127.0.0.1:${port}/api/events`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: "Bearer deno-key" },

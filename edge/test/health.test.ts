@@ -2,7 +2,7 @@ import { createLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, testEdgeConfig } from "../../test-support/index.ts";
+import { fixedPort, testEdgeConfig } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
 import { createTestEdge } from "./helpers.ts";
 
@@ -39,7 +39,7 @@ describe("health endpoints", () => {
 
 describe("when Redis does not answer", () => {
   it("answers /readyz 503 naming the failed check", async () => {
-    const port = await freePort();
+    const port = await fixedPort();
     const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
     const redis = new Redis(config.REDIS_URL, {
       enableOfflineQueue: false,
@@ -65,7 +65,7 @@ describe("when Redis does not answer", () => {
   });
 
   it("still answers /metrics, with the queue marked down", async () => {
-    const port = await freePort();
+    const port = await fixedPort();
     const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
     const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
     redis.on("error", () => undefined);

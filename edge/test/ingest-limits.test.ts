@@ -3,7 +3,7 @@ import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, freePort } from "../../test-support/index.ts";
+import { eventually, fixedPort } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
 import { createIngestion } from "../src/ingest/index.ts";
 import { createTestEdge } from "./helpers.ts";
@@ -136,7 +136,9 @@ describe("CORS for browser senders", () => {
 describe("rate limiting", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;
   beforeAll(async () => {
-    edge = await createTestEdge({ RATE_LIMIT_PER_SECOND: "3" });
+    // A clock that stands still: no bucket refills between requests, however slowly they go.
+    const at = Date.now();
+    edge = await createTestEdge({ RATE_LIMIT_PER_SECOND: "3" }, { now: () => at });
   });
   afterAll(() => edge.close());
 
@@ -161,7 +163,7 @@ describe("rate limiting", () => {
 describe("when Redis cannot take the event", () => {
   it("answers 503 with Retry-After and queues nothing", async () => {
     const edge = await createTestEdge();
-    const port = await freePort();
+    const port = await fixedPort();
     const deadRedis = new Redis(`redis://127.0.0.1:${port}`, { enableOfflineQueue: false, lazyConnect: true });
     deadRedis.on("error", () => undefined);
     const deadQueue = new Queue("dead", `redis://127.0.0.1:${port}`);
@@ -184,7 +186,7 @@ describe("when Redis cannot take the event", () => {
 
   it("releases the dedupe keys when the job is not stored, so the client's retry is accepted", async () => {
     const edge = await createTestEdge();
-    const port = await freePort();
+    const port = await fixedPort();
     // Dedupe works (real Redis) but the queue's Redis does not answer: the enqueue times out.
     const deadQueue = new Queue(EVENTS_QUEUE, `redis://127.0.0.1:${port}`, { prefix: edge.deps.config.REDIS_PREFIX });
     deadQueue.on("error", () => undefined);
@@ -233,14 +235,16 @@ describe("when Redis cannot take the event", () => {
     try {
       for (let i = 0; i < 3; i++) {
         expect((await edge.app.request("/api/events", post(event(`deep-${i}`)))).status).toBe(202);
-        await new Promise((resolve) => setTimeout(resolve, 5));
       }
-      // The depth is sampled at most once a second.
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      await edge.app.request("/api/events", post(event("deep-probe")));
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      const response = await edge.app.request("/api/events", post(event("deep-refused")));
-      expect(response.status).toBe(503);
+      // The depth is sampled in the background, at most once a second: new events are accepted until it is read.
+      let probe = 0;
+      const refused = await eventually(async () => {
+        const response = await edge.app.request("/api/events", post(event(`deep-probe-${probe++}`)));
+        return response.status === 503 ? response : null;
+      });
+      expect(await refused.json()).toMatchObject({
+        error: { code: "SERVICE_UNAVAILABLE", message: "the queue holds more than 2 events; retry later" },
+      });
     } finally {
       await edge.close();
     }

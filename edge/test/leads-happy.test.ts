@@ -1,6 +1,6 @@
 import { COLLECTIONS, foldScores, type HistoryPageDocument } from "@leadscore/contracts";
 import { rankKey } from "@leadscore/live";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventsOf } from "../../test-support/live.ts";
 import { HistoryEntrySchema } from "../src/routes/leads/history.ts";
 import { LeadSchema, RankedLeadSchema } from "../src/routes/leads/lead.ts";
@@ -252,11 +252,12 @@ describe("when paging through 350 leads with tied scores and times", () => {
 });
 
 describe("when creating a lead", () => {
+  // An edge per test: a new lead's rank depends on every lead created before it.
   let edge: Edge;
-  beforeAll(async () => {
+  beforeEach(async () => {
     edge = await createTestEdge();
   });
-  afterAll(() => edge.close());
+  afterEach(() => edge.close());
 
   const post = (body: unknown, headers: Record<string, string> = ADMIN) =>
     edge.app.request("/api/leads", { method: "POST", headers, body: JSON.stringify(body) });

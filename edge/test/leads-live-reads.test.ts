@@ -1,7 +1,7 @@
 import { createLogger } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, withReadToken } from "../../test-support/index.ts";
+import { fixedPort, withReadToken } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
 import { createTestEdge } from "./helpers.ts";
 import { BASE, historyEvents, nextLink, scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -23,7 +23,7 @@ describe("when MongoDB cannot answer at all", () => {
       { id: "deep", events: historyEvents("deep", 160) },
     ]);
     // Nothing listens there: any query would fail after the server selection timeout.
-    deadClient = new MongoClient(`mongodb://127.0.0.1:${await freePort()}/nowhere`, {
+    deadClient = new MongoClient(`mongodb://127.0.0.1:${await fixedPort()}/nowhere`, {
       serverSelectionTimeoutMS: 300,
     });
     app = createApp({ ...edge.deps, db: deadClient.db("nowhere"), log: createLogger("edge-test", "error") });

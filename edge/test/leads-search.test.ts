@@ -56,6 +56,8 @@ describe("when an admin edits a lead's profile", () => {
     edge = await createTestEdge();
     await seederFor(edge).seed([
       scoredLead("lena", 420, { profile: { name: "Lena", email: "lena@old.example", company: "Old Co" } }),
+      scoredLead("mara", 60, { profile: { name: "Mara", email: "mara@old.example", company: "Mara Old" } }),
+      scoredLead("nina", 50, { profile: { name: "Nina", email: "nina@past.example", company: "Past Inc" } }),
       scoredLead("visitor-9", 10, { profile: null }),
     ]);
   });
@@ -72,18 +74,20 @@ describe("when an admin edits a lead's profile", () => {
   });
 
   it("appends the edit to MongoDB instead of updating the profile", async () => {
-    const edits = await edge.deps.db.collection(COLLECTIONS.profileEdits).find({ lead_id: "lena" }).toArray();
-    expect(edits.map((edit) => edit.company)).toEqual(["New Co"]);
-    const profile = await edge.deps.db.collection(COLLECTIONS.leads).findOne({ _id: "lena" as never });
-    expect(profile?.company).toBe("Old Co");
+    expect((await patch("mara", { company: "Mara New" })).status).toBe(200);
+    const edits = await edge.deps.db.collection(COLLECTIONS.profileEdits).find({ lead_id: "mara" }).toArray();
+    expect(edits.map((edit) => edit.company)).toEqual(["Mara New"]);
+    const profile = await edge.deps.db.collection(COLLECTIONS.leads).findOne({ _id: "mara" as never });
+    expect(profile?.company).toBe("Mara Old");
   });
 
   it("is found by its new values only", async () => {
+    expect((await patch("nina", { company: "Future Inc", email: "nina@future.example" })).status).toBe(200);
     const ids = async (query: string) =>
       ((await (await edge.read(`/api/leads?${query}`)).json()) as { _id: string }[]).map((lead) => lead._id);
-    expect(await ids("company=new")).toEqual(["lena"]);
-    expect(await ids("company=old")).toEqual([]);
-    expect(await ids("q=old.example")).toEqual([]);
+    expect(await ids("company=future")).toEqual(["nina"]);
+    expect(await ids("company=past")).toEqual([]);
+    expect(await ids("q=past.example")).toEqual([]);
   });
 
   it("gives a profile to a lead that events created", async () => {

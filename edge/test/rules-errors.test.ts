@@ -1,6 +1,8 @@
 import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
-import { createMissingIndexes } from "@leadscore/runtime";
+import { createMissingIndexes, rulesChannel } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
 
@@ -123,11 +125,25 @@ describe("when a rule write is invalid", () => {
   });
 
   it("announces nothing and changes nothing after refused writes", async () => {
+    expect((await post({ event_type: "purchase", points: 5 })).status).toBe(409);
+    expect((await post({ event_type: "Page View", points: 5 })).status).toBe(400);
+    expect((await put("purchase", { points: 5000 })).status).toBe(400);
+    expect((await put("nothing_here", { points: 5 })).status).toBe(404);
+    expect((await send("DELETE", "/api/rules/nothing_here", "")).status).toBe(404);
     const rules = await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).find({}).sort({ _id: 1 }).toArray();
     expect(rules.map((rule) => [rule._id, rule.points])).toEqual([
       ["legacy-1", 1],
       ["purchase", 100],
     ]);
-    expect(listener.messages).toEqual([]);
+    // Published after the refused writes on the same channel: once it arrives, any announcement of theirs has too.
+    const marker = { change: "marker", rule_id: "none", at: "" };
+    const publisher = new Redis(REDIS_URL);
+    try {
+      await publisher.publish(rulesChannel(edge.deps.config.REDIS_PREFIX), JSON.stringify(marker));
+    } finally {
+      publisher.disconnect();
+    }
+    await eventually(async () => listener.messages.length > 0);
+    expect(listener.messages).toEqual([marker]);
   });
 });

@@ -1,6 +1,6 @@
 import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
 import { createMissingIndexes } from "@leadscore/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { RuleOutputSchema } from "../src/routes/rules/rule.ts";
 import { createTestEdge } from "./helpers.ts";
@@ -23,12 +23,20 @@ describe("when managing rules", () => {
     listener.close();
     await edge.close();
   });
+  // Each test starts from no rules and no announcements, and creates the rules it works on.
+  beforeEach(async () => {
+    await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).deleteMany({});
+    listener.messages.length = 0;
+  });
   // Pub/sub delivery is asynchronous: wait for the announcement rather than expecting it at once.
   const announced = (change: string, ruleId: string) =>
     eventually(async () => listener.messages.find((m) => m.change === change && m.rule_id === ruleId), 2000);
 
   const send = (method: string, path: string, body?: unknown) =>
     edge.app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) });
+  const create = async (body: Record<string, unknown>) => {
+    expect((await send("POST", "/api/rules", body)).status).toBe(201);
+  };
 
   it("lists no rules before any exist", async () => {
     const response = await edge.read("/api/rules");
@@ -73,6 +81,9 @@ describe("when managing rules", () => {
   });
 
   it("lists every rule by event type", async () => {
+    for (const event_type of ["webinar_signup", "min_points", "unsubscribe", "max_points"]) {
+      await create({ event_type, points: 10 });
+    }
     const response = await edge.read("/api/rules");
     const body = (await response.json()) as RuleBody[];
     expect(body.map((rule) => rule.event_type)).toEqual(["max_points", "min_points", "unsubscribe", "webinar_signup"]);
@@ -80,6 +91,7 @@ describe("when managing rules", () => {
   });
 
   it("updates points, label and active, announcing the change", async () => {
+    await create({ event_type: "webinar_signup", points: 35 });
     const response = await send("PUT", "/api/rules/webinar_signup", { points: 40, label: "Webinar", active: false });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ _id: "webinar_signup", points: 40, label: "Webinar", active: false });
@@ -87,11 +99,13 @@ describe("when managing rules", () => {
   });
 
   it("updates one field and leaves the others", async () => {
+    await create({ event_type: "webinar_signup", points: 40, label: "Webinar", active: false });
     const response = await send("PUT", "/api/rules/webinar_signup", { active: true });
     expect(await response.json()).toMatchObject({ points: 40, label: "Webinar", active: true });
   });
 
   it("deletes a rule with 204, announcing it", async () => {
+    await create({ event_type: "min_points", points: -1000 });
     const response = await send("DELETE", "/api/rules/min_points");
     expect(response.status).toBe(204);
     expect(await response.text()).toBe("");
@@ -101,6 +115,7 @@ describe("when managing rules", () => {
   });
 
   it("accepts the admin token in X-Admin-Token", async () => {
+    await create({ event_type: "max_points", points: 1000 });
     const response = await edge.app.request("/api/rules/max_points", {
       method: "DELETE",
       headers: { "x-admin-token": "test-admin-token" },
@@ -115,6 +130,9 @@ describe("when listing event types", () => {
     edge = await createTestEdge();
   });
   afterAll(() => edge.close());
+  beforeEach(async () => {
+    await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).deleteMany({});
+  });
 
   it("lists the default rules while the rules collection is empty", async () => {
     const response = await edge.read("/api/events/event-types");

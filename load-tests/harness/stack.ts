@@ -3,8 +3,15 @@
 import { join } from "node:path";
 import { mongoDatabaseName } from "@leadscore/contracts";
 import { MongoClient } from "mongodb";
-import { createTestRedis, freePort, REDIS_URL, uniqueMongoUrl, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { createTestRedis, REDIS_URL, uniqueMongoUrl, uniqueName } from "../../test-support/index.ts";
+import {
+  BIN,
+  DENO_EDGE_ARGS,
+  loggedPort,
+  NODE_TS,
+  type RunningProcess,
+  startProcess,
+} from "../../test-support/processes.ts";
 
 export interface LocalStack {
   baseUrl: string;
@@ -45,7 +52,6 @@ async function waitReady(url: string, processes: RunningProcess[], timeoutMs: nu
 }
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
-  const port = await freePort();
   const redisPrefix = uniqueName("load");
   const mongoUrl = uniqueMongoUrl(redisPrefix);
   const env = {
@@ -67,14 +73,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const running = startProcess(command, args, { ...env, ...extra });
     names.push(name);
     processes.push(running);
+    return running;
   };
-  spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: String(port) });
+  // Port 0: the edge takes a free port and names it in its one info line.
+  const edge = spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: "0", LOG_LEVEL: "info" });
   for (let i = 0; i < options.workers; i++) {
     spawn(`worker-${i + 1}`, NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"]);
   }
-  options.log?.(
-    `stack: edge on :${port}, ${options.workers} worker(s), Redis prefix ${redisPrefix}, database ${redisPrefix}`,
-  );
 
   const stop = async () => {
     stopping.value = true;
@@ -92,8 +97,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await redis.cleanup();
   };
 
-  const baseUrl = `http://127.0.0.1:${port}`;
+  let baseUrl = "";
   try {
+    const port = await loggedPort(edge, "edge listening", 90_000);
+    options.log?.(
+      `stack: edge on :${port}, ${options.workers} worker(s), Redis prefix ${redisPrefix}, database ${redisPrefix}`,
+    );
+    baseUrl = `http://127.0.0.1:${port}`;
     await waitReady(`${baseUrl}/readyz`, processes, 90_000);
   } catch (error) {
     await stop();

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
 import { createOpenLoop } from "../harness/open-loop.ts";
 
 /** A clock that only moves when the loop sleeps, so the schedule is exact and the test instant. */
@@ -38,7 +39,7 @@ describe("the open-loop driver", () => {
       ...time,
     });
     const done = loop.run();
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually(async () => hanging.length === 5);
     expect(loop.inFlight).toBe(5);
     for (const release of hanging) release();
     expect(await done).toMatchObject({ scheduled: 100, started: 5, dropped: 95 });

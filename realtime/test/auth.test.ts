@@ -3,7 +3,7 @@
 import { READ_TOKEN_REQUIRED } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_READ_TOKEN } from "../../test-support/index.ts";
-import { type ClientSocket, type Cluster, connected, record, startCluster } from "./cluster.ts";
+import { type ClientSocket, type Cluster, connected, connectWhenAccepted, record, startCluster } from "./cluster.ts";
 
 type Ack = { ok: boolean; error?: string };
 
@@ -43,17 +43,12 @@ describe("when a socket connects", () => {
       const stranger = cluster.connect(0, { auth: { token: "wrong-token" }, reconnection: false });
       await expect(connected(stranger)).rejects.toThrow(READ_TOKEN_REQUIRED);
     }
-    const first = cluster.connect(0);
-    const second = cluster.connect(0);
-    await Promise.all([connected(first), connected(second)]);
-    first.disconnect();
-    second.disconnect();
+    for (const socket of await connectWhenAccepted(cluster, 2)) socket.disconnect();
   });
 
   it("accepts any read token, or the admin token, and answers its subscribes", async () => {
     for (const token of [TEST_READ_TOKEN, "second-read-token", "test-admin-token"]) {
-      const socket = cluster.connect(0, { auth: { token } });
-      await connected(socket);
+      const [socket] = (await connectWhenAccepted(cluster, 1, { auth: { token } })) as [ClientSocket];
       expect(await subscribe(socket, "auth-lead")).toEqual({ ok: true });
       socket.disconnect();
     }

@@ -17,7 +17,8 @@ import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket
 import {
   createTestDb,
   createTestRedis,
-  freePort,
+  eventually,
+  fixedPort,
   REDIS_URL,
   TEST_READ_TOKEN,
   uniqueName,
@@ -61,7 +62,7 @@ export async function startCluster(
   const config = parseConfig(RealtimeConfigSchema, {
     NODE_ENV: "test",
     REDIS_URL,
-    MONGO_URL: `mongodb://127.0.0.1:${await freePort()}/unreachable`,
+    MONGO_URL: `mongodb://127.0.0.1:${await fixedPort()}/unreachable`,
     REDIS_PREFIX: name,
     READ_TOKENS: TEST_READ_TOKEN,
     ADMIN_TOKEN: "test-admin-token",
@@ -156,6 +157,27 @@ export function connected(socket: ClientSocket): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once("connect", () => resolve());
     socket.once("connect_error", (error) => reject(error));
+  });
+}
+
+/**
+ * `count` sockets of instance 0, once the server takes them all: sockets a test closed just before may still hold
+ * their connection slots until the server sees them leave.
+ */
+export function connectWhenAccepted(
+  cluster: Cluster,
+  count = 1,
+  options: Partial<ManagerOptions & SocketOptions> = {},
+): Promise<ClientSocket[]> {
+  return eventually(async () => {
+    const sockets = Array.from({ length: count }, () => cluster.connect(0, options));
+    try {
+      await Promise.all(sockets.map(connected));
+      return sockets;
+    } catch {
+      for (const socket of sockets) socket.disconnect();
+      return null;
+    }
   });
 }
 

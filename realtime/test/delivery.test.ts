@@ -35,9 +35,11 @@ describe("when the worker publishes a score change through Redis", () => {
 
     await eventually(async () => atB.length === 1);
     expect(atB[0]?.payload).toEqual(update);
-    // Give a stray delivery the time it would need before asserting there was none.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(atOther).toEqual([]);
+    // Published after it through the same channel: once this reaches the other client, a stray copy of the first
+    // would have reached it before.
+    const later = await cluster.commitScore("lead-b", 60);
+    await eventually(async () => atOther.length > 0);
+    expect(atOther.map((entry) => entry.payload)).toEqual([later]);
     expect(atB).toHaveLength(1);
   });
 
@@ -50,9 +52,15 @@ describe("when the worker publishes a score change through Redis", () => {
     await eventually(async () => received.length === 1);
 
     expect(await socket.emitWithAck("unsubscribe", { lead_id: "lead-c" })).toEqual({ ok: true });
+    expect(await subscribe(socket, "lead-c-next")).toEqual({ ok: true });
     await cluster.commitScore("lead-c", 20);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(received.map((entry) => entry.payload.current_score)).toEqual([10]);
+    // Published after the change it must not receive: once this arrives, that one would have arrived before.
+    await cluster.commitScore("lead-c-next", 30);
+    await eventually(async () => received.length > 1);
+    expect(received.map((entry) => [entry.payload.lead_id, entry.payload.current_score])).toEqual([
+      ["lead-c", 10],
+      ["lead-c-next", 30],
+    ]);
   });
 
   it("refreshes the leaderboard of clients on every instance", async () => {

@@ -1,5 +1,5 @@
 import { LEADERBOARD_SIZE, type LeaderboardUpdate } from "@leadscore/contracts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { type Cluster, connected, record, scoreUpdate, startCluster } from "./cluster.ts";
 
@@ -17,11 +17,12 @@ function busiestSecond(times: number[], jitterAllowanceMs = 50): number {
 }
 
 describe("when score changes arrive faster than the leaderboard may refresh", () => {
+  // A cluster per test: each reads a leaderboard of its own leads only.
   let cluster: Cluster;
-  beforeAll(async () => {
+  beforeEach(async () => {
     cluster = await startCluster(2);
   });
-  afterAll(() => cluster.stop());
+  afterEach(() => cluster.stop());
 
   async function watchers() {
     const sockets = [cluster.connect(0), cluster.connect(1)];
@@ -52,9 +53,9 @@ describe("when score changes arrive faster than the leaderboard may refresh", ()
     expect(final[0]).toMatchObject({ current_score: burst - 1 });
 
     const last = (list: { payload: LeaderboardUpdate }[]) => list.at(-1)?.payload.top;
-    await eventually(async () => JSON.stringify(last(atA?.updates() ?? [])) === JSON.stringify(final));
-    // Long enough for any emit still on its way to arrive.
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    for (const watcher of [atA, atB]) {
+      await eventually(async () => JSON.stringify(last(watcher?.updates() ?? [])) === JSON.stringify(final));
+    }
 
     for (const watcher of [atA, atB]) {
       const updates = watcher?.updates() ?? [];

@@ -1,5 +1,5 @@
 import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import type { LeadState } from "../src/lead-state.ts";
 import {
@@ -11,7 +11,15 @@ import {
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
   TOO_MANY_SUBSCRIPTIONS,
 } from "../src/server.ts";
-import { type ClientSocket, type Cluster, connected, record, startCluster, storeScoredLead } from "./cluster.ts";
+import {
+  type ClientSocket,
+  type Cluster,
+  connected,
+  connectWhenAccepted,
+  record,
+  startCluster,
+  storeScoredLead,
+} from "./cluster.ts";
 
 const DASHBOARD = "https://dash.example.com";
 
@@ -32,15 +40,7 @@ describe("when clients reach the realtime server", () => {
     expect(third.connected).toBe(false);
 
     first.disconnect();
-    await eventually(async () => {
-      const next = cluster.connect(0);
-      try {
-        await connected(next);
-        return true;
-      } finally {
-        next.disconnect();
-      }
-    });
+    for (const next of await connectWhenAccepted(cluster)) next.disconnect();
     second.disconnect();
   });
 
@@ -103,15 +103,20 @@ describe("when one socket sends subscribes faster than they are answered", () =>
     });
   };
 
+  /** One connection per address: a socket the server takes means it has seen the previous one leave. */
+  const connectAlone = async () => ((await connectWhenAccepted(cluster)) as [ClientSocket])[0];
+
   beforeAll(async () => {
-    cluster = await startCluster(1, { MAX_SUBSCRIPTIONS_PER_SOCKET: "8" }, { state });
+    cluster = await startCluster(1, { MAX_SUBSCRIPTIONS_PER_SOCKET: "8", MAX_CONNECTIONS_PER_ADDRESS: "1" }, { state });
   });
   afterAll(() => cluster.stop());
+  beforeEach(() => {
+    started.length = 0;
+    hold();
+  });
 
   it("runs a few at once, queues a few more and refuses the rest at once", async () => {
-    hold();
-    const socket = cluster.connect(0);
-    await connected(socket);
+    const socket = await connectAlone();
     const queued = SUBSCRIBES_IN_FLIGHT + SUBSCRIBES_WAITING;
     const acks = Array.from({ length: queued + 10 }, (_, i) => subscribe(socket, `burst-${i}`));
     await eventually(async () => started.length === SUBSCRIBES_IN_FLIGHT);
@@ -132,18 +137,17 @@ describe("when one socket sends subscribes faster than they are answered", () =>
   });
 
   it("drops the waiting subscribes of a socket that disconnects", async () => {
-    started.length = 0;
-    hold();
-    const socket = cluster.connect(0);
-    await connected(socket);
+    const socket = await connectAlone();
     for (let i = 0; i < 10; i += 1) socket.emit("subscribe", { lead_id: `gone-${i}` });
     await eventually(async () => started.length === SUBSCRIBES_IN_FLIGHT);
     socket.disconnect();
-    // Time for the server to see the disconnect before the running reads finish.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The server has seen the disconnect once it takes the next socket, before the running reads finish.
+    const next = await connectAlone();
     release();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect([...started].sort()).toEqual(["gone-0", "gone-1", "gone-2", "gone-3"]);
+    // Answered after the released reads ended, which is when the waiting subscribes would have started.
+    expect(await subscribe(next, "after")).toEqual({ ok: true });
+    expect([...started].sort()).toEqual(["after", "gone-0", "gone-1", "gone-2", "gone-3"]);
+    next.disconnect();
   });
 });
 

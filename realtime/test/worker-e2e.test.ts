@@ -27,7 +27,7 @@ describe("when a worker process scores a queued event", () => {
     await cluster?.stop();
   });
 
-  it("delivers the new score to a client of another instance, then the leaderboard", async () => {
+  it("delivers the new score to a client of another instance, then the leaderboard, and stops cleanly on SIGTERM", async () => {
     const dashboard = cluster.connect(1);
     const updates = record(dashboard, "score_update");
     const boards = record(dashboard, "leaderboard");
@@ -48,9 +48,7 @@ describe("when a worker process scores a queued event", () => {
     expect(final.payload).toMatchObject({ lead_id: "e2e-lead", stage: "warm", event_id: "e2e-2" });
     const board = await eventually(async () => boards.find((entry) => entry.payload.top[0]?._id === "e2e-lead"));
     expect(board.payload.top[0]).toMatchObject({ current_score: 150, stage: "warm" });
-  });
-
-  it("stops cleanly on SIGTERM", async () => {
+    // One test: the worker that scored is the one stopped.
     expect(await worker.stop("SIGTERM")).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestRedis, eventually, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 
 const WRITE_KEY = "slow-client-key";
 const BODY_TIMEOUT_MS = 3000;
@@ -59,8 +59,7 @@ describe("when clients misbehave on the socket", () => {
       BODY_READ_TIMEOUT_MS: String(BODY_TIMEOUT_MS),
       LOG_LEVEL: "info",
     });
-    const [, listening] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
-    port = Number(listening);
+    port = await loggedPort(edge, "edge listening", 60_000);
   }, 90_000);
   afterAll(async () => {
     await edge?.stop("SIGKILL");
@@ -83,7 +82,7 @@ describe("when clients misbehave on the socket", () => {
     expect(slow.received()).toBe("");
     await trickle;
     slow.socket.write(body.slice(body.length / 2));
-    await sleep(200);
+    await eventually(async () => slow.received().length > 0);
     expect(slow.received()).toMatch(/^HTTP\/1\.1 202/);
     slow.socket.destroy();
   });

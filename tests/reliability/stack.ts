@@ -11,8 +11,15 @@ import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { FERRETDB_BIN, mongoAnswers } from "../../scripts/services.ts";
-import { freePort, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { fixedPort, uniqueName } from "../../test-support/index.ts";
+import {
+  BIN,
+  DENO_EDGE_ARGS,
+  loggedPort,
+  NODE_TS,
+  type RunningProcess,
+  startProcess,
+} from "../../test-support/processes.ts";
 
 export interface StackOptions {
   /** Extra environment for the edge (e.g. QUEUE_MAX_DEPTH). */
@@ -85,7 +92,7 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
   const mongoDir = join(dir, "ferretdb");
   await mkdir(redisDir);
   await mkdir(mongoDir);
-  const [redisPort, mongoPort] = [await freePort(), await freePort()];
+  const [redisPort, mongoPort] = [await fixedPort(), await fixedPort()];
   const prefix = uniqueName("faults");
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const mongoUrl = `mongodb://127.0.0.1:${mongoPort}/${prefix}`;
@@ -182,7 +189,7 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
           ...extra,
         }),
       );
-      const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+      const port = await loggedPort(edge, "edge listening", 60_000);
       edgeUrl = `http://127.0.0.1:${port}`;
       return edgeUrl;
     },

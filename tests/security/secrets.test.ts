@@ -10,13 +10,13 @@ import { ApiError, errorResponse } from "../../edge/src/errors.ts";
 import { createWriteKeyCheck } from "../../edge/src/ingest/write-key.ts";
 import {
   createTestRedis,
-  freePort,
+  fixedPort,
   MONGO_URL,
   REDIS_URL,
   uniqueMongoUrl,
   uniqueName,
 } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 
 describe("when a write key is checked", () => {
   const check = createWriteKeyCheck(["site-key-0123456789", "server-key-abcdefghij", "ключ-🔑"]);
@@ -198,14 +198,14 @@ describe("when the edge serves requests with right and wrong keys", () => {
       LOG_LEVEL: "debug",
     });
     edges.push(edge);
-    const [, port] = await edge.waitFor(/"msg":"edge listening","port":(\d+)/, 60_000);
+    const port = await loggedPort(edge, "edge listening", 60_000);
     return `http://127.0.0.1:${port}`;
   };
 
   beforeAll(async () => {
     statuses = await exercise(await startEdge(REDIS_URL));
     // And with Redis unreachable, when the edge has errors to log.
-    unavailableStatuses = await exercise(await startEdge(`redis://127.0.0.1:${await freePort()}`));
+    unavailableStatuses = await exercise(await startEdge(`redis://127.0.0.1:${await fixedPort()}`));
     await Promise.all(edges.map((edge) => edge.stop("SIGTERM")));
   }, 120_000);
 

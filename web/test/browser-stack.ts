@@ -5,8 +5,15 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { createTestDb, createTestRedis, freePort, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import {
+  BIN,
+  DENO_EDGE_ARGS,
+  loggedPort,
+  ROOT,
+  type RunningProcess,
+  startProcess,
+} from "../../test-support/processes.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const WEB = join(ROOT, "web");
@@ -62,7 +69,6 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
   const redis = await createTestRedis(prefix);
   const cleanups = [() => db.drop(), () => redis.cleanup()];
   const processes: RunningProcess[] = [];
-  const edgePort = await freePort();
   const env = {
     NODE_ENV: "test",
     LOG_LEVEL: "info",
@@ -73,20 +79,21 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
     ADMIN_TOKEN,
     READ_TOKENS: READ_TOKEN,
     WEB_DIST: DIST,
-    // The edge listens here; realtime allows sockets from pages served on this port.
-    PORT: String(edgePort),
+    PORT: "0",
     REALTIME_PORT: "0",
   };
   const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, env);
   const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
-  const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], env);
-  processes.push(edge, worker, realtime);
+  processes.push(edge, worker);
+  // Realtime allows sockets from pages served on the edge's port: it starts once that port is known.
+  const edgePort = await loggedPort(edge, "edge listening", 60_000);
+  const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], { ...env, PORT: String(edgePort) });
+  processes.push(realtime);
   const dispatcher = options.dispatcher
     ? startProcess(join(BIN, "tsx"), ["webhooks/src/main.ts"], { ...env, WEBHOOK_RETRY_DELAYS_MS: "60000" })
     : undefined;
   if (dispatcher) processes.push(dispatcher);
-  const [, realtimePort] = await realtime.waitFor(/"msg":"realtime listening","port":(\d+)/, 60_000);
-  await edge.waitFor(/"msg":"edge listening"/, 60_000);
+  const realtimePort = await loggedPort(realtime, "realtime listening", 60_000);
   await worker.waitFor(/worker ready/, 60_000);
   await dispatcher?.waitFor(/dispatcher ready/, 60_000);
   const base = `http://127.0.0.1:${edgePort}`;

@@ -1,5 +1,6 @@
 // Node entry point of the webhook dispatcher: parse config, dispatch, serve metrics, stop cleanly on SIGTERM/SIGINT.
 import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { DispatcherConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
 import { createLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -35,9 +36,9 @@ const metrics = createServer((request, response) => {
   response.writeHead(404, { "Content-Type": "text/plain; charset=utf-8" });
   response.end("not found\n");
 });
-if (config.DISPATCHER_METRICS_PORT > 0) {
+if (config.DISPATCHER_METRICS_PORT !== undefined) {
   metrics.listen(config.DISPATCHER_METRICS_PORT, () =>
-    log.info("dispatcher metrics listening", { port: config.DISPATCHER_METRICS_PORT }),
+    log.info("dispatcher metrics listening", { port: (metrics.address() as AddressInfo).port }),
   );
 }
 log.info("dispatcher ready");

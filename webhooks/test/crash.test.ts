@@ -1,8 +1,8 @@
 import { outboxKeys } from "@leadscore/live";
 import { parsePrometheus, sumOf } from "@leadscore/runtime/prometheus";
 import { afterEach, describe, expect, it } from "vitest";
-import { eventually, freePort } from "../../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { eventually } from "../../test-support/index.ts";
+import { loggedPort, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { queued, T0 } from "../../worker/test/helpers.ts";
 import { createHookStack, type HookStack } from "./helpers.ts";
 import { createReceiver, type Receiver } from "./receiver.ts";
@@ -44,9 +44,9 @@ describe("when the worker is killed between the score commit and the send", () =
     await worker.stop("SIGKILL");
     expect(receiver.received).toEqual([]);
 
-    const metricsPort = await freePort();
-    const env = { ...hooks.stack.env, ...DISPATCH_ENV, DISPATCHER_METRICS_PORT: String(metricsPort) };
-    await start("webhooks/src/main.ts", env, /dispatcher ready/);
+    const env = { ...hooks.stack.env, ...DISPATCH_ENV, DISPATCHER_METRICS_PORT: "0" };
+    const dispatcher = await start("webhooks/src/main.ts", env, /dispatcher ready/);
+    const metricsPort = await loggedPort(dispatcher, "dispatcher metrics listening");
     await eventually(async () => receiver && receiver.received.length === 1, 20_000);
     expect(receiver.received[0]?.json.data).toMatchObject({ lead_id: "gil", to_stage: "warm" });
 

@@ -193,7 +193,8 @@ export function serveMetrics(metrics: WorkerMetrics, port: number, log: Logger):
     server.once("error", reject);
     server.listen(port, () => {
       server.off("error", reject);
-      log.info("worker metrics listening", { port });
+      const address = server.address();
+      log.info("worker metrics listening", { port: typeof address === "object" && address ? address.port : port });
       resolve(server);
     });
   });

@@ -341,7 +341,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
       void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log));
 
-      if (config.METRICS_PORT > 0) {
+      if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
         const address = metricsServer.address();
         metricsPort = typeof address === "object" && address ? address.port : config.METRICS_PORT;

@@ -2,7 +2,7 @@ import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import Queue from "bull";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { BIN, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { type Cluster, connected, record, startCluster } from "./cluster.ts";
 
 describe("when a worker process scores a queued event", () => {
@@ -11,7 +11,8 @@ describe("when a worker process scores a queued event", () => {
   let queue: Queue.Queue<EventsJob>;
   beforeAll(async () => {
     cluster = await startCluster(2);
-    worker = startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], {
+    // Node itself, not the tsx launcher, which kills its child 30 ms after passing on a signal.
+    worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
       NODE_ENV: "test",
       REDIS_URL,
       MONGO_URL: cluster.mongoUrl,

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createBatcher } from "../src/batcher.ts";
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -66,24 +66,36 @@ describe("worker batcher", () => {
   });
 
   describe("lingering after a batch", () => {
+    // The linger is a timer: these tests move a fake clock, so a loaded machine cannot stretch the waits they mean.
+    beforeEach(() => {
+      vi.useFakeTimers();
+    });
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const tick = (ms: number) => vi.advanceTimersByTimeAsync(ms);
+
     it("waits for the rest of a full batch rather than starting one with the first job handed over", async () => {
       const { batches, run, releaseNext } = recorder();
       const batcher = createBatcher(run, { maxItems: 100, fullAt: 3, lingerMs: 1_000 });
       const done = [batcher.submit([1]), batcher.submit([2])];
-      await sleep(0);
+      await tick(0);
       releaseNext();
       // The queue hands over the next jobs one by one after the batch ends.
-      await sleep(5);
+      await tick(5);
       done.push(batcher.submit([3]));
-      await sleep(5);
+      await tick(5);
       expect(batches).toEqual([[1]]);
       done.push(batcher.submit([4]));
-      await sleep(0);
+      await tick(0);
       expect(batches).toEqual([[1], [2, 3, 4]]);
       done.push(batcher.submit([5]));
       releaseNext();
       // Only one of three waits after this batch: the last one lingers its whole second before it runs.
-      while (batches.length < 3) await sleep(10);
+      await tick(999);
+      expect(batches).toEqual([[1], [2, 3, 4]]);
+      await tick(1);
+      expect(batches).toHaveLength(3);
       releaseNext();
       await Promise.all(done);
       expect(batches).toEqual([[1], [2, 3, 4], [5]]);
@@ -93,11 +105,11 @@ describe("worker batcher", () => {
       const { batches, run, releaseNext } = recorder();
       const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 30 });
       const done = [batcher.submit([1]), batcher.submit([2])];
-      await sleep(0);
+      await tick(0);
       releaseNext();
-      await sleep(10);
+      await tick(29);
       expect(batches).toEqual([[1]]);
-      await sleep(60);
+      await tick(1);
       expect(batches).toEqual([[1], [2]]);
       releaseNext();
       await Promise.all(done);
@@ -107,12 +119,12 @@ describe("worker batcher", () => {
       const { batches, run, releaseNext } = recorder();
       const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 10_000 });
       const first = batcher.submit([1]);
-      await sleep(0);
+      await tick(0);
       releaseNext();
       await first;
       await batcher.idle();
       const second = batcher.submit([2]);
-      await sleep(0);
+      await tick(0);
       expect(batches).toEqual([[1], [2]]);
       releaseNext();
       await second;

@@ -37,18 +37,26 @@ describe("the services check, when FerretDB deadlocks", () => {
       const docs = client.db().collection<{ _id: string; n: number }>("docs");
       await docs.insertMany(Array.from({ length: 400 }, (_, i) => ({ _id: `d-${i}`, n: 0 })));
       const chunks = Array.from({ length: 16 }, (_, k) => Array.from({ length: 25 }, (_, i) => `d-${k * 25 + i}`));
-      for (const ids of chunks) {
-        docs
-          .bulkWrite(ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { n: 1 } } } })))
-          .catch(() => undefined);
-      }
-      // However long the server takes to get stuck, once stuck it stays so: a busy server would answer the second,
-      // longer look (the services check's own timeout); a stuck one does not.
-      await eventually(async () => !(await mongoServes(url, 3_000)), 30_000);
+      let round = 0;
+      const contend = () => {
+        round += 1;
+        for (const ids of chunks) {
+          docs
+            .bulkWrite(ids.map((_id) => ({ updateOne: { filter: { _id }, update: { $set: { n: round } } } })))
+            .catch(() => undefined);
+        }
+      };
+      // The deadlock needs the updates to interleave, which one round does not always achieve: another round goes in
+      // at each look that finds the server still serving. However long it takes to get stuck, once stuck it stays
+      // so: a busy server would answer the second, longer look (the services check's own timeout); a stuck one not.
+      await eventually(async () => {
+        contend();
+        return !(await mongoServes(url, 3_000));
+      }, 45_000);
       expect(await mongoAnswers(url)).toBe(true);
       expect(await mongoServes(url)).toBe(false);
     } finally {
       await client.close(true).catch(() => undefined);
     }
-  }, 60_000);
+  }, 90_000);
 });

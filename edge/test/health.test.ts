@@ -1,6 +1,6 @@
 import { createLogger } from "@leadscore/runtime";
 import Queue from "bull";
-import { Redis } from "ioredis";
+import { Redis, type RedisOptions } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fixedPort, testEdgeConfig } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
@@ -38,19 +38,32 @@ describe("health endpoints", () => {
 });
 
 describe("when Redis does not answer", () => {
-  it("answers /readyz 503 naming the failed check", async () => {
+  /** An edge whose Redis (its own client, and the queue's) points at a port where nothing answers. */
+  async function edgeWithoutRedis(redisOptions: RedisOptions) {
     const port = await fixedPort();
     const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
-    const redis = new Redis(config.REDIS_URL, {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      lazyConnect: true,
-    });
+    const redis = new Redis(config.REDIS_URL, redisOptions);
     redis.on("error", () => undefined);
     const queue = new Queue("unused", config.REDIS_URL);
     queue.on("error", () => undefined);
     const edge = await createTestEdge();
     const app = createApp({ ...edge.deps, config, redis, queue, log: createLogger("t", "error") });
+    return {
+      app,
+      async close() {
+        redis.disconnect();
+        await queue.close().catch(() => undefined);
+        await edge.close();
+      },
+    };
+  }
+
+  it("answers /readyz 503 naming the failed check", async () => {
+    const { app, close } = await edgeWithoutRedis({
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+    });
     try {
       const response = await app.request("/readyz");
       expect(response.status).toBe(503);
@@ -58,22 +71,13 @@ describe("when Redis does not answer", () => {
       expect(body.checks.redis.ok).toBe(false);
       expect(body.checks.mongo.ok).toBe(true);
     } finally {
-      redis.disconnect();
-      await queue.close().catch(() => undefined);
-      await edge.close();
+      await close();
     }
   });
 
   it("still answers /metrics, with the queue marked down", async () => {
-    const port = await fixedPort();
-    const config = testEdgeConfig({ REDIS_URL: `redis://127.0.0.1:${port}` });
-    const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
-    redis.on("error", () => undefined);
     // Bull's own clients hold commands while they reconnect: a scrape must not wait on them.
-    const queue = new Queue("unused", config.REDIS_URL);
-    queue.on("error", () => undefined);
-    const edge = await createTestEdge();
-    const app = createApp({ ...edge.deps, config, redis, queue, log: createLogger("t", "error") });
+    const { app, close } = await edgeWithoutRedis({ lazyConnect: true });
     try {
       const response = await app.request("/metrics");
       expect(response.status).toBe(200);
@@ -81,9 +85,7 @@ describe("when Redis does not answer", () => {
       expect(text).toMatch(/^leadscore_queue_up 0$/m);
       expect(text).toMatch(/^leadscore_events_accepted_total /m);
     } finally {
-      redis.disconnect();
-      await queue.close().catch(() => undefined);
-      await edge.close();
+      await close();
     }
   }, 30_000);
 });

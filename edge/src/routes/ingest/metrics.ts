@@ -2,6 +2,7 @@ import { byLabel, gaugeLines } from "@leadscore/runtime/prometheus";
 import type { Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
+import { withDeadline } from "../../ingest/batcher.ts";
 import type { QueuedEvents } from "../../ingest/queued-events.ts";
 import type { EdgeMetrics } from "../../metrics.ts";
 
@@ -14,14 +15,6 @@ export const QUEUE_GAUGES_TIMEOUT_MS = 2_000;
 const QUEUE_UP_HELP = "Whether the queue's Redis answered this scrape.";
 
 const roundToMs = (seconds: number) => Math.round(seconds * 1000) / 1000;
-
-function withinTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 async function queueGauges(
   queue: Queue,
@@ -38,7 +31,7 @@ async function queueGauges(
       const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
       return { counts, depth, oldestAt };
     };
-    const { counts, depth, oldestAt } = await withinTimeout(read(), QUEUE_GAUGES_TIMEOUT_MS);
+    const { counts, depth, oldestAt } = await withDeadline(read(), QUEUE_GAUGES_TIMEOUT_MS, "the queue's Redis");
     const lag = Number.isFinite(oldestAt) ? Math.max(0, (now - oldestAt) / 1000) : 0;
     return [
       ...gaugeLines(

@@ -135,7 +135,8 @@ export function encodeEvent(event: ScorableEvent): CompactEvent {
   return [event.event_id, event.event_type, event.timestamp, event.received_at, event.points, event.rule_id];
 }
 
-export function decodeEvent(leadId: string, compact: CompactEvent): ScorableEvent {
+/** The event of a compact event, or of a compact entry (whose first fields are its event's). */
+export function decodeEvent(leadId: string, compact: CompactEvent | CompactEntry): ScorableEvent {
   const [event_id, event_type, timestamp, received_at, points, rule_id] = compact;
   return { event_id, lead_id: leadId, event_type, timestamp, received_at, points, rule_id };
 }
@@ -303,9 +304,13 @@ export function latestReceived(entries: readonly Pick<LiveEntry, "received_at">[
 }
 
 /** The hash fields of a lead's fold state (profile fields are written apart, by the API). */
-export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored">): Record<string, string> {
-  const newest = lead.tail.at(-1);
-  const received = latestReceived(lead.tail);
+/** The fold state's scalar fields, whatever happens to the tail and pages. */
+export function foldFields(
+  lead: Pick<
+    LiveLead,
+    "score" | "stage" | "count" | "lastKey" | "reachedAt" | "lastEventAt" | "createdAt" | "updatedAt"
+  >,
+): Record<string, string> {
   return {
     s: String(lead.score),
     st: lead.stage,
@@ -315,6 +320,14 @@ export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version
     le: lead.lastEventAt === null ? "" : String(lead.lastEventAt),
     ca: String(lead.createdAt),
     ua: String(lead.updatedAt),
+  };
+}
+
+export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored">): Record<string, string> {
+  const newest = lead.tail.at(-1);
+  const received = latestReceived(lead.tail);
+  return {
+    ...foldFields(lead),
     t: JSON.stringify(lead.tail.map(encodeEntry)),
     b: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
     pg: JSON.stringify(lead.pages),

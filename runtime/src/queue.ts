@@ -25,12 +25,17 @@ export function rulesChannel(prefix: string): string {
  * keys, so it shares their hash slot on Redis Cluster (a prefix such as `{leadscore}`).
  */
 export function queuedEventsKey(prefix: string): string {
-  return `${prefix}:${EVENTS_QUEUE}:queued-events`;
+  return eventsQueueKey(prefix, "queued-events");
+}
+
+/** A key of `EVENTS_QUEUE` in Bull's layout (`<prefix>:events:<name>`; a job's hash is named by its id). */
+export function eventsQueueKey(prefix: string, name: string): string {
+  return `${prefix}:${EVENTS_QUEUE}:${name}`;
 }
 
 /** The Bull lists and sets of `EVENTS_QUEUE` that hold unfinished jobs. */
 export function pendingJobKeys(prefix: string): string[] {
-  return ["wait", "active", "delayed", "paused"].map((state) => `${prefix}:${EVENTS_QUEUE}:${state}`);
+  return ["wait", "active", "delayed", "paused"].map((state) => eventsQueueKey(prefix, state));
 }
 
 /**

@@ -2,7 +2,7 @@
 // under new ids), so a cached page is always right, and the deep lane folds a lead's older history from memory
 // instead of reading `history_pages` — a collection scan on FerretDB, whatever the number of ids asked for.
 import type { FoldState, ScorableEvent } from "@leadscore/contracts";
-import type { CompactEntry, LiveEntry } from "@leadscore/live";
+import { type CompactEntry, decodeEvent, type LiveEntry } from "@leadscore/live";
 
 export interface CachedPage {
   /** The page's entries as stored (`encodePage`), to tell whether a refold left the page unchanged. */
@@ -37,17 +37,7 @@ export function cachedPage(encoded: string, entries: readonly LiveEntry[]): Cach
     encoded,
     count: entries.length,
     get events() {
-      return (JSON.parse(encoded) as CompactEntry[]).map(
-        ([event_id, event_type, timestamp, received_at, points, rule_id]) => ({
-          event_id,
-          lead_id: leadId,
-          event_type,
-          timestamp,
-          received_at,
-          points,
-          rule_id,
-        }),
-      );
+      return (JSON.parse(encoded) as CompactEntry[]).map((entry) => decodeEvent(leadId, entry));
     },
     lastKey: last?.sort_key ?? "",
     end: {

@@ -3,7 +3,7 @@
 // worker would only take it once the lock expires (JOB_LOCK_MS) and the stalled check runs. So after the queue has
 // closed, every job still locked with this queue's token goes back to the head of the wait list, as Bull's stalled
 // check would move it (the paused list while the queue is paused).
-import { EVENTS_QUEUE } from "@leadscore/runtime";
+import { eventsQueueKey } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 
 const RELEASE = `
@@ -26,7 +26,6 @@ return released
 
 /** Returns the number of jobs handed back. `token` is the closed queue's (Bull's `queue.token`). */
 export async function releaseHeldJobs(redis: Redis, prefix: string, token: string): Promise<number> {
-  const key = (name: string) => `${prefix}:${EVENTS_QUEUE}:${name}`;
-  const keys = [key("active"), key("wait"), key("meta-paused"), key("paused")];
-  return (await redis.eval(RELEASE, keys.length, ...keys, token, `${prefix}:${EVENTS_QUEUE}:`)) as number;
+  const keys = ["active", "wait", "meta-paused", "paused"].map((name) => eventsQueueKey(prefix, name));
+  return (await redis.eval(RELEASE, keys.length, ...keys, token, eventsQueueKey(prefix, ""))) as number;
 }

@@ -31,6 +31,7 @@ import {
   encodeEntry,
   encodeEvent,
   encodePage,
+  foldFields,
   type LeadCommit,
   type LiveEntry,
   type LiveKeys,
@@ -98,6 +99,12 @@ interface Touched {
   duplicates: ScorableEvent[];
 }
 
+/** A lead as a round read it (PLAN_FIELDS), with the fields as read, to be completed with its tail. */
+interface ReadLead<L extends LiveLead | null = LiveLead | null> {
+  lead: L;
+  values: (string | null)[];
+}
+
 /** Events this process stored in an earlier try of the same batch: fresh still, though their insert now conflicts. */
 export type StoredMemo = Set<string>;
 
@@ -149,11 +156,11 @@ export function createScorer(options: ScorerOptions) {
   }
 
   /** The leads' state without their tails (an append does not need it), and the fields as read. */
-  async function readLeads(ids: string[]): Promise<Map<string, { lead: LiveLead | null; values: (string | null)[] }>> {
+  async function readLeads(ids: string[]): Promise<Map<string, ReadLead>> {
     const pipeline = redis.pipeline();
     for (const id of ids) pipeline.hmget(keys.lead(id), ...PLAN_FIELDS);
     const replies = (await pipeline.exec()) ?? [];
-    const leads = new Map<string, { lead: LiveLead | null; values: (string | null)[] }>();
+    const leads = new Map<string, ReadLead>();
     replies.forEach(([error, values], index) => {
       if (error) throw error;
       const id = ids[index] as string;
@@ -164,14 +171,14 @@ export function createScorer(options: ScorerOptions) {
   }
 
   /** The tails of leads read without them, with their version: null for a lead committed since (plan it again). */
-  async function readTails(read: { lead: LiveLead; values: (string | null)[] }[]): Promise<(LiveLead | null)[]> {
+  async function readTails(read: ReadLead<LiveLead>[]): Promise<(LiveLead | null)[]> {
     const pipeline = redis.pipeline();
     for (const { lead } of read) pipeline.hmget(keys.lead(lead.id), "v", "t");
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([error, reply], index) => {
       if (error) throw error;
       const [version, tail] = reply as [string | null, string | null];
-      const { lead, values } = read[index] as { lead: LiveLead; values: (string | null)[] };
+      const { lead, values } = read[index] as ReadLead<LiveLead>;
       return version === String(lead.version) ? withTail(lead, values, tail, cap, thresholds) : null;
     });
   }
@@ -232,7 +239,8 @@ export function createScorer(options: ScorerOptions) {
     // Leads this round needs the tails of: read in one more pipeline, then planned with them.
     const needTail = planned.filter((p) => p.plan.kind === "needTail");
     if (needTail.length > 0) {
-      const tails = await readTails(needTail.map((p) => states.get(p.t.leadId) as { lead: LiveLead; values: [] }));
+      // A lead needs its tail only if it has live state.
+      const tails = await readTails(needTail.map((p) => states.get(p.t.leadId) as ReadLead<LiveLead>));
       needTail.forEach((p, index) => {
         const lead = tails[index] ?? null;
         if (lead === null) {
@@ -329,6 +337,18 @@ export function liveFields(
   return { fields: allFields(next, lead, at, thresholds) };
 }
 
+/** The fold state of a round's result, field by field: spreading `next` would read its tail, which an append never decodes. */
+function foldOf(next: NextState, thresholds: StageThresholds) {
+  return {
+    score: next.score,
+    stage: stageFor(next.score, thresholds),
+    count: next.count,
+    lastKey: next.lastKey,
+    reachedAt: next.reachedAt,
+    lastEventAt: next.lastEventAt,
+  };
+}
+
 function allFields(
   next: NextState,
   lead: Pick<LiveLead, "createdAt"> | null,
@@ -336,12 +356,7 @@ function allFields(
   thresholds: StageThresholds,
 ): Record<string, string> {
   return stateFields({
-    score: next.score,
-    stage: stageFor(next.score, thresholds),
-    count: next.count,
-    lastKey: next.lastKey,
-    reachedAt: next.reachedAt,
-    lastEventAt: next.lastEventAt,
+    ...foldOf(next, thresholds),
     // A new lead was created when its earliest event was received, as a rebuild says too.
     createdAt: lead?.createdAt || Math.min(at, ...next.tail.map((entry) => entry.received_at)),
     updatedAt: at,
@@ -362,14 +377,11 @@ function appendedFields(
 ): Record<string, string> {
   const newest = appended.entries.at(-1) as LiveEntry;
   return {
-    s: String(next.score),
-    st: stageFor(next.score, thresholds),
-    n: String(next.count),
-    k: next.lastKey ?? "",
-    r: next.reachedAt === null ? "" : String(next.reachedAt),
-    le: next.lastEventAt === null ? "" : String(next.lastEventAt),
-    ca: String(lead.createdAt),
-    ua: String(at),
+    ...foldFields({
+      ...foldOf(next, thresholds),
+      createdAt: lead.createdAt,
+      updatedAt: at,
+    }),
     ne: JSON.stringify(encodeEntry(newest)),
     rx: String(appended.tailReceivedMax),
   };

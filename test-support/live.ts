@@ -16,15 +16,13 @@ import {
 import {
   commitLeads,
   encodePage,
-  firstPoint,
-  keepPageEnds,
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
   liveKeys,
   PAGE_SIZE,
-  type PageEnd,
   type Profile,
+  pageRef,
   rankKey,
   setProfile,
   stateFields,
@@ -34,7 +32,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
 /** A lead's fold state as `stateFields` takes it. */
-export type LiveState = Omit<LiveLead, keyof Profile | "id" | "version">;
+export type LiveState = Omit<LiveLead, keyof Profile | "id" | "version" | "pageEnds">;
 
 /** `points` events of one lead, `stepMs` apart from `start`, ids `<lead>-e0000`… in event-time order. */
 export function eventsOf(leadId: string, points: readonly number[], start: number, stepMs = 60_000): ScorableEvent[] {
@@ -88,17 +86,7 @@ export function foldLiveState(
       base: before
         ? { score: before.score, count: before.seq, reachedAt: before.score_reached_at }
         : { score: 0, count: 0, reachedAt: null },
-      pages: pages.map((page) => page._id),
-      pageEnds: keepPageEnds(
-        [
-          ...(pageCount > 0 ? [firstPoint(entries[0] as LiveEntry)] : []),
-          ...Array.from({ length: pageCount }, (_, n): PageEnd => {
-            const end = entries[(n + 1) * PAGE_SIZE - 1] as LiveEntry;
-            return [n, end.timestamp, end.score];
-          }),
-        ],
-        pageCount,
-      ),
+      pages: pages.map((page, n) => pageRef(page._id, entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE))),
     },
     pages,
   };

@@ -13,7 +13,7 @@ export const COLLECTIONS = {
   profileEdits: "profile_edits",
   /** Distinct events, `_id` = `event_id`, with their points: the ground truth of idempotency and of every score. */
   events: "events",
-  /** Settled history: pages of PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
+  /** Settled history: pages of about PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
   historyPages: "history_pages",
   rules: "rules",
 } as const;
@@ -64,16 +64,18 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
 }
 
 /**
- * A page of a lead's settled history: `n` is its place (page n holds entries n·size+1 …). A page is never updated: when
- * a late event changes settled entries, the pages from there on are written anew under new ids and the live state
- * points at those; the pages no live state points at are left behind.
+ * A page of a lead's settled history: `n` is its place among the lead's pages when it was written. A page is never
+ * updated: when a late event changes settled entries, the pages it changes are written anew under new ids and the
+ * live state points at those (its `pg` list, live/src/codec.ts, which also places each page: the positions and
+ * `score_reached_at` of its entries follow from the pages before it); the pages no live state points at are left
+ * behind.
  */
 export interface HistoryPageDocument {
   _id: string;
   lead_id: string;
   n: number;
   /**
-   * The page's entries, oldest first, as one JSON array of compact entries (`encodePage` in live/src/codec.ts): one
+   * The page's entries, oldest first, as one JSON array of page entries (`encodePage` in live/src/codec.ts): one
    * string rather than nested arrays, which FerretDB 1.x cannot store.
    */
   entries: string;

@@ -5,12 +5,12 @@
 //   v version · ca created_at (ms) · ua updated_at (ms) · name · email · company
 //   t the tail: the newest history entries, oldest first, as a JSON array of compact entries
 //   b the fold state just before the tail's first entry: [score, count, reached_at | null]
-//   pg ids of the history pages in MongoDB (oldest first), JSON array; page i holds entries PAGE_SIZE·i+1 …
+//   pg the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef: each page's id, size and
+//      the facts that place it (its first sort key, the score after it, …), so an entry's position and
+//      score_reached_at follow from the pages before it, and the lead's score chart from the pages' ends
 //   ne the newest entry (what a subscribe snapshot shows)
 //   rx the latest received_at in the tail: an append of events all received since then marks no tail entry late,
 //      so the worker appends to `t` without decoding it
-//   pe the score at the end of some of the pages, `[page, timestamp, score]`: with the tail, the lead's score chart
-//      over its whole history in at most SERIES_PAGE_POINTS + TAIL_SPILL_AT points (see keepPageEnds)
 import {
   clampScore,
   type FoldState,
@@ -23,7 +23,11 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 
-/** Entries per history page in MongoDB; the tail holds between one and two pages' worth once a lead has that many. */
+/**
+ * Entries per history page as the tail spills them; the tail holds between one and two pages' worth once a lead has
+ * that many. A page a late event lands in grows instead (up to 2·PAGE_SIZE - 1 entries, then it splits), so the
+ * pages after it stay as they are.
+ */
 export const PAGE_SIZE = 50;
 /** The tail spills its oldest PAGE_SIZE entries into a page once it reaches this many. */
 export const TAIL_SPILL_AT = 2 * PAGE_SIZE;
@@ -37,9 +41,61 @@ export const SERIES_PAGE_POINTS = 64;
  */
 export type PageEnd = [number, number, number];
 
-/** The chart's first point: the lead's first history entry. */
-export function firstPoint(entry: { timestamp: number; score: number }): PageEnd {
-  return [-1, entry.timestamp, entry.score];
+/**
+ * A settled history page as the lead's hash lists it: `[id, entries, first sort key, last event time, score after
+ * it, event time of its last score change (null: the score did not move in it), earliest and latest received_at in
+ * it, score after its first entry]`. A page stores what its events did to the score, not their positions: those,
+ * and `score_reached_at`, follow from the pages before it (pageStarts), so a late event shifts no stored page.
+ */
+export type PageRef = [string, number, string, number, number, number | null, number, number, number];
+
+/** The ref of a page holding `entries` (in order, folded). */
+export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
+  const first = entries[0] as LiveEntry;
+  const last = entries.at(-1) as LiveEntry;
+  let changedAt: number | null = null;
+  let minReceived = Number.POSITIVE_INFINITY;
+  let maxReceived = Number.NEGATIVE_INFINITY;
+  for (const entry of entries) {
+    if (entry.delta !== 0) changedAt = entry.timestamp;
+    if (entry.received_at < minReceived) minReceived = entry.received_at;
+    if (entry.received_at > maxReceived) maxReceived = entry.received_at;
+  }
+  return [
+    id,
+    entries.length,
+    first.sort_key,
+    last.timestamp,
+    last.score,
+    changedAt,
+    minReceived,
+    maxReceived,
+    first.score,
+  ];
+}
+
+/** The fold state before each page, and after the last (`pageStarts(refs)[refs.length]`, the tail's base). */
+export function pageStarts(refs: readonly PageRef[]): FoldState[] {
+  const starts: FoldState[] = [{ score: 0, count: 0, reachedAt: null }];
+  let state = starts[0] as FoldState;
+  for (const [, count, , , score, changedAt] of refs) {
+    state = { score, count: state.count + count, reachedAt: changedAt ?? state.reachedAt };
+    starts.push(state);
+  }
+  return starts;
+}
+
+/** The chart points of a lead's pages: its first entry, then the score after each page kept by keepPageEnds. */
+export function pageEndsOf(refs: readonly PageRef[]): PageEnd[] {
+  const first = refs[0];
+  if (!first) return [];
+  const ends = refs.map(([, , , endAt, score], n): PageEnd => [n, endAt, score]);
+  return [[-1, keyTime(first[2]), first[8]], ...keepPageEnds(ends, refs.length)];
+}
+
+/** The event time of a sort key. */
+export function keyTime(key: string): number {
+  return Number(key.slice(0, key.indexOf("|")));
 }
 
 /**
@@ -85,6 +141,12 @@ export interface LiveEntry extends HistoryEntry {
 }
 
 export function encodeEntry(entry: LiveEntry): CompactEntry {
+  const [id, type, timestamp, received, points, rule, delta, score, late] = pageEntry(entry);
+  return [id, type, timestamp, received, points, rule, delta, score, entry.seq, entry.score_reached_at, late];
+}
+
+/** An entry as a page stores it: CompactEntry without its position and `score_reached_at`. */
+function pageEntry(entry: LiveEntry): PageEntry {
   return [
     entry.event_id,
     entry.event_type,
@@ -94,8 +156,6 @@ export function encodeEntry(entry: LiveEntry): CompactEntry {
     entry.rule_id,
     entry.delta,
     entry.score,
-    entry.seq,
-    entry.score_reached_at,
     entry.late ? 1 : 0,
   ];
 }
@@ -122,21 +182,35 @@ export function decodeEntry(leadId: string, compact: CompactEntry, cap: number):
   return entry;
 }
 
-/** A history page's entries as stored in MongoDB (`HistoryPageDocument.entries`). */
-export function encodePage(entries: LiveEntry[]): string {
-  return JSON.stringify(entries.map(encodeEntry));
+/** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, late]`: an entry in a page. */
+export type PageEntry = [string, string, number, number, number, string | null, number, number, 0 | 1];
+
+/**
+ * A history page's entries as stored in MongoDB (`HistoryPageDocument.entries`): without their positions and
+ * `score_reached_at`, which depend on the pages before (see PageRef).
+ */
+export function encodePage(entries: readonly LiveEntry[]): string {
+  return JSON.stringify(entries.map(pageEntry));
 }
 
-export function decodePage(leadId: string, page: string, cap: number): LiveEntry[] {
-  return (JSON.parse(page) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap));
+/** A page's entries, placed after `start` (the fold state before the page: `pageStarts`). */
+export function decodePage(leadId: string, page: string, cap: number, start: FoldState): LiveEntry[] {
+  let count = start.count;
+  let reachedAt = start.reachedAt;
+  return (JSON.parse(page) as PageEntry[]).map((entry) => {
+    count += 1;
+    if (entry[6] !== 0) reachedAt = entry[2];
+    // A page entry is a compact entry without its position and score_reached_at (fields 8 and 9).
+    return decodeEntry(leadId, [...entry.slice(0, 8), count, reachedAt, entry[8]] as CompactEntry, cap);
+  });
 }
 
 export function encodeEvent(event: ScorableEvent): CompactEvent {
   return [event.event_id, event.event_type, event.timestamp, event.received_at, event.points, event.rule_id];
 }
 
-/** The event of a compact event, or of a compact entry (whose first fields are its event's). */
-export function decodeEvent(leadId: string, compact: CompactEvent | CompactEntry): ScorableEvent {
+/** The event of a compact event, or of a compact or page entry (whose first fields are its event's). */
+export function decodeEvent(leadId: string, compact: CompactEvent | CompactEntry | PageEntry): ScorableEvent {
   const [event_id, event_type, timestamp, received_at, points, rule_id] = compact;
   return { event_id, lead_id: leadId, event_type, timestamp, received_at, points, rule_id };
 }
@@ -177,10 +251,10 @@ export interface LiveLead extends Profile {
   tail: LiveEntry[];
   /** Fold state just before `tail[0]`. */
   base: FoldState;
-  /** Ids of the history pages in MongoDB, oldest first. */
-  pages: string[];
-  /** The score at the end of some pages, for the chart (see keepPageEnds). */
-  pageEnds: PageEnd[];
+  /** The history pages in MongoDB, oldest first. */
+  pages: PageRef[];
+  /** The chart points of the pages (pageEndsOf). */
+  readonly pageEnds: PageEnd[];
   /**
    * What an append needs, when the lead was read from Redis: the tail's latest received_at and, when it was read
    * (LEAD_FIELDS; not PLAN_FIELDS), the tail as stored.
@@ -204,7 +278,6 @@ export const LEAD_FIELDS = [
   "company",
   "b",
   "pg",
-  "pe",
   "rx",
   "t",
 ] as const;
@@ -231,13 +304,13 @@ export function decodeLead(
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, pg, pe, rx, t] = values;
+  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, pg, rx, t] = values;
   if (v === null || v === undefined) return null;
   const planned = values.length === PLAN_FIELDS.length;
   const score = num(s);
   const baseRaw = b ? (JSON.parse(b) as [number, number, number | null]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
-  let pages: string[] | undefined;
+  let pages: PageRef[] | undefined;
   let pageEnds: PageEnd[] | undefined;
   return {
     id: leadId,
@@ -260,11 +333,11 @@ export function decodeLead(
     },
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
     get pages() {
-      pages ??= pg ? (JSON.parse(pg) as string[]) : [];
+      pages ??= pg ? (JSON.parse(pg) as PageRef[]) : [];
       return pages;
     },
     get pageEnds() {
-      pageEnds ??= pe ? (JSON.parse(pe) as PageEnd[]) : [];
+      pageEnds ??= pageEndsOf(this.pages);
       return pageEnds;
     },
     stored: rx === undefined ? undefined : { tail: planned ? null : (t ?? ""), tailReceivedMax: numOrNull(rx) },
@@ -323,7 +396,9 @@ export function foldFields(
   };
 }
 
-export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored">): Record<string, string> {
+export function stateFields(
+  lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pageEnds">,
+): Record<string, string> {
   const newest = lead.tail.at(-1);
   const received = latestReceived(lead.tail);
   return {
@@ -331,7 +406,6 @@ export function stateFields(lead: Omit<LiveLead, keyof Profile | "id" | "version
     t: JSON.stringify(lead.tail.map(encodeEntry)),
     b: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
     pg: JSON.stringify(lead.pages),
-    pe: JSON.stringify(lead.pageEnds),
     ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
     rx: received === null ? "" : String(received),
   };

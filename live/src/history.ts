@@ -1,18 +1,19 @@
 // A lead's whole history: its settled pages (MongoDB, by id) followed by its tail (Redis).
-import { decodePage, type LiveEntry, type LiveLead } from "./codec.ts";
+import { decodePage, type LiveEntry, type LiveLead, pageStarts } from "./codec.ts";
 
 /** Reads history pages by id: `find({ _id: { $in: ids } })` — indexed on MongoDB, a collection scan on FerretDB. */
 export type PageLoader = (ids: string[]) => Promise<{ _id: string; entries: string }[]>;
 
 /** Every entry of the lead, oldest first; pages the live state names but MongoDB lacks are an error. */
 export async function wholeHistory(lead: LiveLead, loadPages: PageLoader, cap: number): Promise<LiveEntry[]> {
-  const pages = lead.pages.length === 0 ? [] : await loadPages(lead.pages);
+  const pages = lead.pages.length === 0 ? [] : await loadPages(lead.pages.map(([id]) => id));
   const byId = new Map(pages.map((page) => [page._id, page.entries]));
+  const starts = pageStarts(lead.pages);
   const entries: LiveEntry[] = [];
-  for (const id of lead.pages) {
+  lead.pages.forEach(([id], n) => {
     const page = byId.get(id);
     if (page === undefined) throw new Error(`history page ${id} of lead ${lead.id} is missing`);
-    entries.push(...decodePage(lead.id, page, cap));
-  }
+    entries.push(...decodePage(lead.id, page, cap, starts[n] as (typeof starts)[number]));
+  });
   return entries.concat(lead.tail);
 }

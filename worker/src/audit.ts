@@ -160,11 +160,12 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
 
 /** The comparable part of a history entry. */
 const view = (entry: LiveEntry) =>
-  `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id}`;
+  `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id} @${entry.score_reached_at}`;
 
 /**
  * What differs between a lead's live state and the pure fold of its stored events: score, count, stage, when it
- * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq);
+ * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq,
+ * when the score was reached);
  * plus the history's own invariants (deltas sum to the score, scores within [0, cap], seq 1…n).
  */
 export function leadProblems(

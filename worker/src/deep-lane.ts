@@ -4,8 +4,8 @@
 // the collection on FerretDB), so they run here, beside the batches, never inside one: no other lead waits for them.
 //
 // While a lead is in the deep lane's hash, every commit of it puts its events on the lead's deep list instead, so
-// the deep lane is the lead's only writer. A pass takes the lead's state, its list and (when needed) its pages or
-// stored events, folds them all from the first event, and commits with the version it read; the commit drops the
+// the deep lane is the lead's only writer. A pass takes the lead's state, its list and (when needed) the pages its
+// events change (refold.ts) or its stored events, folds them, and commits with the version it read; the commit drops the
 // list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
 // that only has list events newer than the tail's start folds them from the live state, without MongoDB.
 // One process runs the lane at a time (a lock in Redis); its state is all in Redis, so another picks it up.
@@ -17,7 +17,6 @@ import {
   type HistoryPageDocument,
   type ScorableEvent,
   type ScoreUpdate,
-  sortKey,
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
@@ -26,23 +25,20 @@ import {
   commitLeads,
   decodeEvent,
   decodeLead,
-  decodePage,
   encodePage,
   entryEvent,
-  firstPoint,
-  keepPageEnds,
   LEAD_FIELDS,
   type LeadCommit,
-  type LiveEntry,
   type LiveLead,
-  PAGE_SIZE,
-  type PageEnd,
+  type PageEntry,
+  type PageRef,
+  pageRef,
   rankKey,
   StaleLiveStateError,
-  TAIL_SPILL_AT,
 } from "@leadscore/live";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
+import { refoldLate } from "./refold.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -76,49 +72,6 @@ interface Owned {
 }
 
 const LOCK_MS = 30_000;
-/** Pages asked for at once when a walk back through a lead's pages finds one missing from the cache. */
-const FETCH_AHEAD = 4;
-
-/** What a refold from a late event needs: the pages wholly before it (kept), the last of those, and every later one. */
-interface PagesFrom {
-  kept: number;
-  before: CachedPage | null;
-  after: CachedPage[];
-}
-
-/** The sort key of the earliest of the waiting events. */
-function earliestKey(leadId: string, list: CompactEvent[]): string {
-  let earliest = "~";
-  for (const item of list) {
-    const event = decodeEvent(leadId, item);
-    const key = sortKey(event.timestamp, event.event_id);
-    if (key < earliest) earliest = key;
-  }
-  return earliest;
-}
-
-/**
- * Walks a lead's pages back from the newest to the last one wholly before `earliest`; null when a page on the way
- * is not at hand (it and a few before it are added to `missing`).
- */
-export function pagesFrom(
-  ids: readonly string[],
-  earliest: string,
-  lookup: (id: string) => CachedPage | undefined,
-  missing: Set<string>,
-): PagesFrom | null {
-  const after: CachedPage[] = [];
-  for (let n = ids.length - 1; n >= 0; n -= 1) {
-    const page = lookup(ids[n] as string);
-    if (!page) {
-      for (let m = n; m >= Math.max(0, n - FETCH_AHEAD + 1); m -= 1) missing.add(ids[m] as string);
-      return null;
-    }
-    if (page.lastKey < earliest) return { kept: n + 1, before: page, after: after.reverse() };
-    after.push(page);
-  }
-  return { kept: 0, before: null, after: after.reverse() };
-}
 
 export function createDeepLane(options: DeepLaneOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
@@ -171,7 +124,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     leadId: string,
     owned: Owned,
     known: ScorableEvent[],
-    pageIds: string[],
+    refs: PageRef[],
     stored: CachedPage[],
   ): NextState {
     const all = new Map<string, ScorableEvent>();
@@ -186,16 +139,16 @@ export function createDeepLane(options: DeepLaneOptions) {
     const layout = layoutHistory(entries);
     // Pages whose entries are unchanged keep their ids; from the first that differs on, pages are written anew.
     const newPages: NextState["newPages"] = [];
-    const ids: string[] = [];
+    const pages: PageRef[] = [];
     layout.pages.forEach((page, n) => {
-      const kept = pageIds[n];
+      const kept = refs[n]?.[0];
       if (kept !== undefined && newPages.length === 0 && stored[n]?.encoded === encodePage(page)) {
-        ids.push(kept);
+        pages.push(pageRef(kept, page));
         return;
       }
       const id = `${leadId}|${randomUUID().slice(0, 8)}`;
       newPages.push({ id, n, entries: page });
-      ids.push(id);
+      pages.push(pageRef(id, page));
     });
     const last = entries.at(-1);
     return {
@@ -206,66 +159,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       lastEventAt: last?.timestamp ?? null,
       tail: layout.tail,
       base: layout.base,
-      pages: ids,
-      pageEnds: layout.pageEnds,
-      newPages,
-    };
-  }
-
-  /**
-   * A lead whose waiting events reach back into its pages: the pages wholly before the earliest of them stay as they
-   * are (ids and all), and the fold starts from the state after the last of those — so a late event costs the history
-   * after it, not the lead's whole history.
-   */
-  function foldAfter(leadId: string, owned: Owned, from: PagesFrom): NextState {
-    const waiting = owned.list.map((item) => decodeEvent(leadId, item));
-    const { kept } = from;
-    const keptEnd = from.before?.end ?? null;
-    const start = keptEnd ?? { score: 0, count: 0, reachedAt: null };
-    const all = new Map<string, ScorableEvent>();
-    const add = (event: ScorableEvent) => {
-      if (!all.has(event.event_id)) all.set(event.event_id, event);
-    };
-    for (const page of from.after) for (const event of page.events) add(event);
-    for (const entry of owned.lead?.tail ?? []) add(entryEvent(entry));
-    for (const event of waiting) add(event);
-    const entries = markLate(foldScores([...all.values()], cap, start).history);
-    // Page boundaries are every PAGE_SIZE entries from the first, so the kept pages stay whole.
-    const total = kept * PAGE_SIZE + entries.length;
-    const pageCount = Math.max(kept, total < TAIL_SPILL_AT ? 0 : Math.floor(total / PAGE_SIZE) - 1);
-    const ids = (owned.lead?.pages ?? []).slice(0, kept);
-    const newPages: NextState["newPages"] = [];
-    for (let n = kept; n < pageCount; n += 1) {
-      const id = `${leadId}|${randomUUID().slice(0, 8)}`;
-      newPages.push({ id, n, entries: entries.slice((n - kept) * PAGE_SIZE, (n - kept + 1) * PAGE_SIZE) });
-      ids.push(id);
-    }
-    const tail = entries.slice((pageCount - kept) * PAGE_SIZE);
-    const lastPaged = newPages.at(-1)?.entries.at(-1);
-    const base = lastPaged
-      ? { score: lastPaged.score, count: lastPaged.seq, reachedAt: lastPaged.score_reached_at }
-      : keptEnd
-        ? { score: keptEnd.score, count: keptEnd.count, reachedAt: keptEnd.reachedAt }
-        : { score: 0, count: 0, reachedAt: null };
-    const ends: PageEnd[] = (owned.lead?.pageEnds ?? []).filter(([n]) => n < kept - 1);
-    if (keptEnd) ends.push([kept - 1, keptEnd.timestamp, keptEnd.score]);
-    const opening = kept === 0 ? newPages[0]?.entries[0] : undefined;
-    if (opening) ends.unshift(firstPoint(opening));
-    for (const page of newPages) {
-      const end = page.entries.at(-1) as LiveEntry;
-      ends.push([page.n, end.timestamp, end.score]);
-    }
-    const last = entries.at(-1) ?? null;
-    return {
-      score: last?.score ?? start.score,
-      count: last?.seq ?? start.count,
-      reachedAt: last ? last.score_reached_at : start.reachedAt,
-      lastKey: last?.sort_key ?? null,
-      lastEventAt: last?.timestamp ?? null,
-      tail,
-      base,
-      pages: ids,
-      pageEnds: keepPageEnds(ends, pageCount),
+      pages,
       newPages,
     };
   }
@@ -323,34 +217,41 @@ export function createDeepLane(options: DeepLaneOptions) {
       const wanted = [...ids];
       stats.pagesRead.store += wanted.length;
       for (const doc of await pages.find({ _id: { $in: wanted } }).toArray()) {
-        const entries = decodePage(doc.lead_id, doc.entries, cap);
-        options.pageCache?.put(doc._id, doc.entries, entries);
-        read.set(doc._id, cachedPage(doc.entries, entries));
+        const count = (JSON.parse(doc.entries) as PageEntry[]).length;
+        options.pageCache?.put(doc._id, doc.lead_id, doc.entries, count);
+        read.set(doc._id, cachedPage(doc.lead_id, doc.entries, count));
       }
       const lost = wanted.find((id) => !read.has(id));
       if (lost !== undefined) throw new Error(`history page ${lost} is missing`);
     };
+    const pageIdsOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map(([id]) => id);
     // A rescan folds the whole history: every page.
-    const wholeHistory = needRescan.flatMap((id) => owned.get(id)?.lead?.pages ?? []).filter((id) => !lookup(id));
+    const wholeHistory = needRescan.flatMap(pageIdsOf).filter((id) => !lookup(id));
     if (wholeHistory.length > 0) await fetchPages(wholeHistory);
-    const pagesOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map((id) => read.get(id) as CachedPage);
-    // A late event needs only the pages from the one it lands in: walked back from the newest, a few more fetched
-    // at each step that finds one missing.
-    const from = new Map<string, PagesFrom>();
+    const pagesOf = (leadId: string) => pageIdsOf(leadId).map((id) => read.get(id) as CachedPage);
+    // A late event needs only the pages it changes: from the cache, a few more fetched at each step that finds one
+    // missing.
+    const plans = new Map(inMemory);
     for (let left = needPages; left.length > 0; ) {
       const missing = new Set<string>();
       for (const id of left) {
         const item = owned.get(id) as Owned;
-        const found = pagesFrom(item.lead?.pages ?? [], earliestKey(id, item.list), lookup, missing);
-        if (found) from.set(id, found);
+        const result = refoldLate({
+          pages: item.lead?.pages ?? [],
+          tail: item.lead?.tail ?? [],
+          waiting: item.list.map((event) => decodeEvent(id, event)),
+          cap,
+          pageEvents: (pageId) => lookup(pageId)?.events,
+          newPageId: () => `${id}|${randomUUID().slice(0, 8)}`,
+        });
+        if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
+        else {
+          plans.set(id, result.next);
+          stats.folded.pages += 1;
+        }
       }
       if (missing.size > 0) await fetchPages(missing);
-      left = left.filter((id) => !from.has(id));
-    }
-    const plans = new Map(inMemory);
-    for (const id of needPages) {
-      plans.set(id, foldAfter(id, owned.get(id) as Owned, from.get(id) as PagesFrom));
-      stats.folded.pages += 1;
+      left = left.filter((id) => !plans.has(id));
     }
     for (const id of needRescan) {
       const item = owned.get(id) as Owned;
@@ -372,8 +273,10 @@ export function createDeepLane(options: DeepLaneOptions) {
     if (newPages.length > 0) {
       await insertNew(pages, newPages);
       const written = new Map(newPages.map((doc) => [doc._id, doc.entries]));
-      for (const next of plans.values()) {
-        for (const page of next.newPages) options.pageCache?.put(page.id, written.get(page.id) ?? "", page.entries);
+      for (const [leadId, next] of plans) {
+        for (const page of next.newPages) {
+          options.pageCache?.put(page.id, leadId, written.get(page.id) ?? "", page.entries.length);
+        }
       }
     }
     const updates: ScoreUpdate[] = [];
@@ -427,7 +330,6 @@ export function createDeepLane(options: DeepLaneOptions) {
       tail: lead?.tail ?? [],
       base: lead?.base ?? { score: 0, count: 0, reachedAt: null },
       pages: lead?.pages ?? [],
-      pageEnds: lead?.pageEnds ?? [],
       newPages: [],
     };
   }

@@ -22,13 +22,12 @@ import {
 import {
   encodeAppend,
   entryEvent,
-  firstPoint,
-  keepPageEnds,
   type LiveEntry,
   type LiveLead,
   latestReceived,
   PAGE_SIZE,
-  type PageEnd,
+  type PageRef,
+  pageRef,
   TAIL_SPILL_AT,
 } from "@leadscore/live";
 
@@ -48,9 +47,8 @@ export interface NextState {
   lastEventAt: number | null;
   tail: LiveEntry[];
   base: FoldState;
-  pages: string[];
-  pageEnds: PageEnd[];
-  /** Pages to insert before the commit: their ids are in `pages`. */
+  pages: PageRef[];
+  /** Pages to insert before the commit: their refs are in `pages`. */
   newPages: { id: string; n: number; entries: LiveEntry[] }[];
   /**
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
@@ -80,57 +78,43 @@ export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSI
 }
 
 /** Splits a lead's whole history into settled pages and a tail of one to two pages' worth. */
-export function layoutHistory(entries: LiveEntry[]): {
-  pages: LiveEntry[][];
-  tail: LiveEntry[];
-  base: FoldState;
-  pageEnds: PageEnd[];
-} {
+export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tail: LiveEntry[]; base: FoldState } {
   const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
   const pages: LiveEntry[][] = [];
   for (let n = 0; n < pageCount; n += 1) pages.push(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE));
   const tail = entries.slice(pageCount * PAGE_SIZE);
   const last = pages.at(-1)?.at(-1);
   const base = last ? { score: last.score, count: last.seq, reachedAt: last.score_reached_at } : ZERO;
-  const ends = pages.map((page, n): PageEnd => {
-    const end = page.at(-1) as LiveEntry;
-    return [n, end.timestamp, end.score];
-  });
-  const first = pages[0]?.[0];
-  if (first) ends.unshift(firstPoint(first));
-  return { pages, tail, base, pageEnds: keepPageEnds(ends, pages.length) };
+  return { pages, tail, base };
 }
 
 /** The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries. */
-function spill(
+export function spill(
   tail: LiveEntry[],
   base: FoldState,
-  pages: Pick<LiveLead, "pages" | "pageEnds">,
+  refs: readonly PageRef[],
   newPageId: () => string,
-): Pick<NextState, "tail" | "base" | "pages" | "pageEnds" | "newPages"> {
+): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
   const newPages: NextState["newPages"] = [];
   let rest = tail;
   let start = base;
-  const ids = [...pages.pages];
-  let ends = pages.pageEnds;
+  const pages = [...refs];
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const id = newPageId();
-    newPages.push({ id, n: ids.length, entries });
-    ids.push(id);
+    newPages.push({ id, n: pages.length, entries });
+    pages.push(pageRef(id, entries));
     const last = entries.at(-1) as LiveEntry;
     start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
-    const opening = ids.length === 1 ? [firstPoint(entries[0] as LiveEntry)] : [];
-    ends = keepPageEnds([...opening, ...ends, [ids.length - 1, last.timestamp, last.score]], ids.length);
     rest = rest.slice(PAGE_SIZE);
   }
-  return { tail: rest, base: start, pages: ids, pageEnds: ends, newPages };
+  return { tail: rest, base: start, pages, newPages };
 }
 
-function settle(
+export function settle(
   tail: LiveEntry[],
   base: FoldState,
-  pages: Pick<LiveLead, "pages" | "pageEnds">,
+  pages: readonly PageRef[],
   newPageId: () => string,
 ): NextState {
   const last = tail.at(-1);
@@ -180,9 +164,6 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
     get pages() {
       return lead?.pages ?? [];
     },
-    get pageEnds() {
-      return lead?.pageEnds ?? [];
-    },
     newPages: [],
     appended: {
       entries,
@@ -218,7 +199,7 @@ export function planLead(
   if (unknown) return { kind: "divert", mode: "rescan", pending: events };
   if (events.length === 0) return { kind: "noop" };
 
-  const pages = { pages: lead?.pages ?? [], pageEnds: lead?.pageEnds ?? [] };
+  const pages = lead?.pages ?? [];
   const lastKey = lead?.lastKey ?? null;
   const firstKey = events.reduce(
     (min, event) => (keyOf(event) < min ? keyOf(event) : min),
@@ -232,7 +213,7 @@ export function planLead(
     return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, pages, newPageId), folded: events, late };
   }
   const tailStart = tail[0]?.sort_key;
-  if (pages.pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
+  if (pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
     const base = lead?.base ?? ZERO;
     const refolded = foldScores([...tail.map(entryEvent), ...events], cap, base).history;
     return { kind: "commit", next: settle(markLate(refolded), base, pages, newPageId), folded: events, late };

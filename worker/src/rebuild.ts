@@ -22,7 +22,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { encodePage, type LiveKeys, rankKey, stateFields } from "@leadscore/live";
+import { encodePage, type LiveKeys, pageRef, rankKey, stateFields } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -117,10 +117,10 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     for (const id of ids.slice(from, from + WRITE_CHUNK)) {
       const entries = markLate(foldScores(byLead.get(id) ?? [], cap, 0).history);
       const layout = layoutHistory(entries);
-      const pageIds = layout.pages.map((entriesOfPage, n) => {
+      const pageRefs = layout.pages.map((entriesOfPage, n) => {
         const pageId = `${id}|${randomUUID().slice(0, 8)}`;
         pageDocs.push({ _id: pageId, lead_id: id, n, entries: encodePage(entriesOfPage), written_at: written });
-        return pageId;
+        return pageRef(pageId, entriesOfPage);
       });
       const last = entries.at(-1);
       const score = last?.score ?? 0;
@@ -142,8 +142,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
           updatedAt: at,
           tail: layout.tail,
           base: layout.base,
-          pages: pageIds,
-          pageEnds: layout.pageEnds,
+          pages: pageRefs,
         }),
         v: "1",
       };

@@ -223,7 +223,7 @@ export function createScorer(options: ScorerOptions) {
     }));
     await insertNew(pages, docs);
     next.newPages.forEach((page, index) => {
-      options.pageCache?.put(page.id, docs[index]?.entries ?? "", page.entries);
+      options.pageCache?.put(page.id, leadId, docs[index]?.entries ?? "", page.entries.length);
     });
   }
 
@@ -363,7 +363,6 @@ function allFields(
     tail: next.tail,
     base: next.base,
     pages: next.pages,
-    pageEnds: next.pageEnds,
   });
 }
 

@@ -1,5 +1,13 @@
 import { foldScores, type ScorableEvent, sortKey } from "@leadscore/contracts";
-import { type LiveEntry, type LiveLead, PAGE_SIZE, SERIES_PAGE_POINTS, TAIL_SPILL_AT } from "@leadscore/live";
+import {
+  type LiveEntry,
+  type LiveLead,
+  PAGE_SIZE,
+  pageEndsOf,
+  pageRef,
+  SERIES_PAGE_POINTS,
+  TAIL_SPILL_AT,
+} from "@leadscore/live";
 import { describe, expect, it } from "vitest";
 import { layoutHistory, markLate, type NextState, planLead } from "../src/plan.ts";
 
@@ -22,7 +30,8 @@ function event(id: string, timestamp: number, points = 10, receivedAt = timestam
 /** The live state a lead has after folding `events` (pages named but their entries left out, as in Redis). */
 function leadAfter(events: ScorableEvent[]): LiveLead {
   const entries = markLate(foldScores(events, CAP, 0).history);
-  const { pages, tail, base, pageEnds } = layoutHistory(entries);
+  const { pages, tail, base } = layoutHistory(entries);
+  const refs = pages.map((page, n) => pageRef(`old-${n}`, page));
   const last = entries.at(-1) as LiveEntry;
   return {
     id: "lead",
@@ -40,8 +49,8 @@ function leadAfter(events: ScorableEvent[]): LiveLead {
     updatedAt: 1,
     tail,
     base,
-    pages: pages.map((_, n) => `old-${n}`),
-    pageEnds,
+    pages: refs,
+    pageEnds: pageEndsOf(refs),
   };
 }
 
@@ -132,11 +141,12 @@ describe("the score chart's page ends", () => {
     let lead = leadAfter(events.slice(0, TAIL_SPILL_AT - 1));
     for (let from = TAIL_SPILL_AT - 1; from < events.length; from += 37) {
       const next = committed(planLead(lead, events.slice(from, from + 37), [], CAP, newPageId));
-      lead = { ...lead, ...next, lastKey: next.lastKey, pageEnds: next.pageEnds };
+      lead = { ...lead, ...next, lastKey: next.lastKey, pageEnds: pageEndsOf(next.pages) };
     }
     const whole = layoutHistory(markLate(foldScores(events, CAP, 0).history));
+    const wholeEnds = pageEndsOf(whole.pages.map((page, n) => pageRef(`whole-${n}`, page)));
     expect(lead.pages).toHaveLength(whole.pages.length);
-    expect(lead.pageEnds).toEqual(whole.pageEnds);
+    expect(lead.pageEnds).toEqual(wholeEnds);
     expect(lead.pageEnds.length).toBeLessThanOrEqual(SERIES_PAGE_POINTS);
     expect(lead.pageEnds.at(-1)?.[0]).toBe(whole.pages.length - 1);
   });

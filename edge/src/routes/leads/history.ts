@@ -1,5 +1,5 @@
-import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
-import { decodePage, type LiveEntry, PAGE_SIZE } from "@leadscore/live";
+import { COLLECTIONS, type FoldState, type HistoryPageDocument } from "@leadscore/contracts";
+import { decodePage, type LiveEntry, PAGE_SIZE, type PageRef, pageStarts } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -69,7 +69,7 @@ export const historyDoc: RouteDoc = {
     "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by position. The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
-    `from the lead's settled pages in MongoDB (${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
+    `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
     "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. A late event " +
     "shifts the positions of the entries after it, so a page read across one may repeat an entry.",
   tag: "Leads",
@@ -87,18 +87,19 @@ export function historyRoute(deps: AppDeps) {
   const cap = deps.config.SCORE_CAP;
 
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(leadId: string, pageIds: string[], from: number, to: number): Promise<LiveEntry[]> {
-    const first = Math.floor((from - 1) / PAGE_SIZE);
-    const last = Math.floor((to - 1) / PAGE_SIZE);
-    const ids = pageIds.slice(first, last + 1);
-    if (ids.length !== last - first + 1) throw new Error(`lead ${leadId}: history pages ${first}…${last} unknown`);
-    const docs = await pages.find({ _id: { $in: ids } }).toArray();
+  async function settled(leadId: string, refs: PageRef[], from: number, to: number): Promise<LiveEntry[]> {
+    const starts = pageStarts(refs);
+    // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
+    const wanted = refs.flatMap(([id], n) =>
+      (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [{ id, n }] : [],
+    );
+    const docs = wanted.length === 0 ? [] : await pages.find({ _id: { $in: wanted.map(({ id }) => id) } }).toArray();
     const byId = new Map(docs.map((doc) => [doc._id, doc]));
     const entries: LiveEntry[] = [];
-    for (const id of ids) {
+    for (const { id, n } of wanted) {
       const doc = byId.get(id);
       if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
-      for (const entry of decodePage(leadId, doc.entries, cap)) {
+      for (const entry of decodePage(leadId, doc.entries, cap, starts[n] as FoldState)) {
         if (entry.seq >= from && entry.seq <= to) entries.push(entry);
       }
     }

@@ -24,7 +24,12 @@ import {
   uniqueName,
 } from "../../test-support/index.ts";
 import { createLiveSeeder, eventsOf, type LiveSeeder } from "../../test-support/live.ts";
-import { createScorePublisher, encodeScoreUpdates, type RedisScorePublisher } from "../../worker/src/publisher.ts";
+import {
+  createScorePublisher,
+  encodeScoreUpdates,
+  type RedisScorePublisher,
+  type ScorePublisherOptions,
+} from "../../worker/src/publisher.ts";
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "../src/server.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -39,7 +44,7 @@ export interface Cluster {
   /** `http://127.0.0.1:<port>` of each instance. */
   urls: string[];
   /** A publisher that knows only Redis and the live state, as the worker's does. */
-  publisher(options?: { leaderboardIntervalMs?: number }): RedisScorePublisher;
+  publisher(options?: Pick<ScorePublisherOptions, "leaderboardIntervalMs" | "onLeaderboardEmit">): RedisScorePublisher;
   /**
    * Commits a lead's new score as the worker does, its `score_update` published by the commit itself; resolves with
    * that update.
@@ -185,10 +190,10 @@ export function connectWhenAccepted(
 export function record<E extends keyof ServerToClientEvents>(
   socket: ClientSocket,
   event: E,
-): Array<{ at: number; payload: Parameters<ServerToClientEvents[E]>[0] }> {
-  const received: Array<{ at: number; payload: Parameters<ServerToClientEvents[E]>[0] }> = [];
+): Array<{ payload: Parameters<ServerToClientEvents[E]>[0] }> {
+  const received: Array<{ payload: Parameters<ServerToClientEvents[E]>[0] }> = [];
   const listener = (payload: Parameters<ServerToClientEvents[E]>[0]) => {
-    received.push({ at: Date.now(), payload });
+    received.push({ payload });
   };
   (socket.on as (event: string, listener: (payload: never) => void) => void)(event, listener);
   return received;

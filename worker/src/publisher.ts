@@ -7,7 +7,8 @@
 // one emit per LEADERBOARD_INTERVAL_MS across all worker processes:
 // - each publish marks the leaderboard dirty in Redis, after the change is committed;
 // - a lock (`SET NX`) elects one publisher to read the top leads and emit them; it holds the lock while reading and
-//   for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that;
+//   for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that on Redis's clock, which
+//   times the lock out (the script that takes the lock reads that clock too, so the times of the wins show it);
 // - a publisher whose change is still unhandled keeps retrying when the lock frees, until it wins: then either it
 //   finds the mark and emits, or another publisher took the mark after the change and emitted. Either way the last
 //   change of a burst is followed by an emit that reads it (the trailing edge).
@@ -16,6 +17,7 @@ import {
   LEADERBOARD_INTERVAL_MS,
   LEADERBOARD_ROOM,
   LEADERBOARD_SIZE,
+  type LeaderboardUpdate,
   leadRoom,
   realtimeChannelKey,
   type ScorePublisher,
@@ -37,6 +39,14 @@ export interface ScorePublisherOptions {
   /** Smallest gap between two leaderboard emits (tests may shorten it). */
   leaderboardIntervalMs?: number;
   leaderboardSize?: number;
+  /** Told of each leaderboard emit once Redis has taken it for every realtime instance. */
+  onLeaderboardEmit?: (emit: LeaderboardEmit) => void;
+}
+
+export interface LeaderboardEmit {
+  /** Redis server time (epoch ms) at which this publisher won the lock for the emit. */
+  grantedAt: number;
+  update: LeaderboardUpdate;
 }
 
 export interface RedisScorePublisher extends ScorePublisher {
@@ -47,6 +57,12 @@ export interface RedisScorePublisher extends ScorePublisher {
 
 /** How long a publisher may hold the leaderboard lock while reading, should it die before releasing it. */
 const LOCK_GUARD_MS = 5_000;
+
+// Takes the lock if it is free, answering with the server's time in ms (nil if another holds it). Both in one script,
+// so the time is that of the win, and no earlier than the interval after the previous holder's release.
+const ACQUIRE = `if not redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then return false end
+local now = redis.call("time")
+return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)`;
 
 // Shortens the lock to the interval after an emit, but only if it is still ours (the guard may have expired).
 const RELEASE_AFTER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end
@@ -118,13 +134,14 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
   const tick = async (): Promise<number> => {
     const covering = marked;
     try {
-      const won = await redis.set(keys.lock, token, "PX", LOCK_GUARD_MS, "NX");
-      if (won !== "OK") return Math.max(await redis.pttl(keys.lock), 1);
+      const grantedAt = (await redis.eval(ACQUIRE, 1, keys.lock, token, LOCK_GUARD_MS)) as number | null;
+      if (grantedAt === null) return Math.max(await redis.pttl(keys.lock), 1);
       try {
         if (await redis.getdel(keys.dirty)) {
-          const top = await live.leaderboardEntries(size);
-          emitter.to(LEADERBOARD_ROOM).emit("leaderboard", { top });
+          const update = { top: await live.leaderboardEntries(size) };
+          emitter.to(LEADERBOARD_ROOM).emit("leaderboard", update);
           await flushSent();
+          options.onLeaderboardEmit?.({ grantedAt, update });
         }
         // Our marks up to `covering` were set before the GETDEL: either this emit read the leads after them, or the
         // publisher that took the mark first is reading after them.

@@ -135,7 +135,9 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
     const covering = marked;
     try {
       const grantedAt = (await redis.eval(ACQUIRE, 1, keys.lock, token, LOCK_GUARD_MS)) as number | null;
-      if (grantedAt === null) return Math.max(await redis.pttl(keys.lock), 1);
+      // Held: by one that has emitted (the lock then lasts the interval) or is still reading (it lasts up to the
+      // guard, so look again after the interval rather than wait the guard out).
+      if (grantedAt === null) return Math.min(Math.max(await redis.pttl(keys.lock), 1), intervalMs);
       try {
         if (await redis.getdel(keys.dirty)) {
           const update = { top: await live.leaderboardEntries(size) };

@@ -61,7 +61,8 @@ describe("when subscribing a URL", () => {
     const wants = () => edge.redis.get(outboxKeys(edge.deps.config.REDIS_PREFIX).wants);
     expect(await wants()).toContain("x");
     await send("PUT", `/api/webhooks/${hook.id}`, { active: false });
-    expect(await wants()).not.toContain("x");
+    // With no active subscription left the key is gone; with others, it names what they want.
+    expect((await wants()) ?? "").not.toContain("x");
     await send("DELETE", `/api/webhooks/${hook.id}`);
   });
 

@@ -27,14 +27,20 @@ import {
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
 import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
-import { parsePrometheus, type Sample, sumOf } from "@leadscore/runtime/prometheus";
+import {
+  histogramOf,
+  histogramQuantile,
+  histogramSince,
+  parsePrometheus,
+  type Sample,
+  sumOf,
+} from "@leadscore/runtime/prometheus";
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
 import { auditLiveState } from "../worker/src/audit.ts";
-import { LAG_BUCKETS } from "../worker/src/metrics.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
@@ -221,31 +227,8 @@ async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
   return rate;
 }
 
-/** p-quantile of a cumulative histogram over LAG_BUCKETS holding `total` samples (linear within a bucket). */
-function quantile(q: number, cumulative: number[], total: number): number | null {
-  const rank = q * total;
-  for (let i = 0; i < cumulative.length; i += 1) {
-    if ((cumulative[i] ?? 0) >= rank) {
-      const lower = i === 0 ? 0 : (LAG_BUCKETS[i - 1] ?? 0);
-      const upper = LAG_BUCKETS[i] ?? lower;
-      const below = i === 0 ? 0 : (cumulative[i - 1] ?? 0);
-      const inBucket = (cumulative[i] ?? 0) - below;
-      return (inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket) * 1000;
-    }
-  }
-  return null;
-}
-
-function lagHistogram(samples: Sample[]): { cumulative: number[]; count: number } {
-  return {
-    cumulative: LAG_BUCKETS.map(
-      (bound) =>
-        samples.find((s) => s.name === "leadscore_worker_lag_seconds_bucket" && s.labels.le === String(bound))?.value ??
-        0,
-    ),
-    count: sumOf(samples, "leadscore_worker_lag_seconds_count") ?? 0,
-  };
-}
+/** The worker's histogram of acceptance → committed. */
+const LAG = "leadscore_worker_lag_seconds";
 
 interface MemoryFigures {
   liveBytes: number;
@@ -374,7 +357,6 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
     const historyPages = await space.db.collection(COLLECTIONS.historyPages).estimatedDocumentCount();
 
     // Lag at a fixed rate, on the state the drain built.
-    const before = lagHistogram(afterDrain);
     const rate = Number(args.rate ?? Math.max(10, Math.round(drain / 2)));
     const tickMs = 20;
     const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
@@ -397,15 +379,14 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
       await sleep(100);
     }
     const after = await metricsOf(port);
-    const histogram = lagHistogram(after);
-    const cumulative = histogram.cumulative.map((value, i) => value - (before.cumulative[i] ?? 0));
-    const scored = histogram.count - before.count;
+    const lagged = histogramSince(histogramOf(after, LAG), histogramOf(afterDrain, LAG));
+    const toMs = (seconds: number | null) => (seconds === null ? null : seconds * 1000);
     const lag = {
-      p50: quantile(0.5, cumulative, sent),
-      p99: quantile(0.99, cumulative, sent),
+      p50: toMs(histogramQuantile(lagged, 0.5, sent)),
+      p99: toMs(histogramQuantile(lagged, 0.99, sent)),
       sent,
       rate: sent / ((sentAt - lagStart) / 1000),
-      unscored: sent - scored,
+      unscored: sent - lagged.count,
     };
     const deep = {
       diverted: {

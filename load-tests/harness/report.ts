@@ -7,6 +7,7 @@ import type { LoadProfile, Targets } from "../src/scenarios.ts";
 import type { AuditResult } from "./audit.ts";
 import type { LagSummary } from "./lag-probe.ts";
 import { type LatencySummary, roundMs } from "./stats.ts";
+import type { WorkerLagSummary } from "./worker-lag.ts";
 
 export interface EndpointReport {
   route: string;
@@ -68,6 +69,8 @@ export interface LoadReport {
   errorsByStatus: Record<string, number>;
   errorSamples: string[];
   lag: LagSummary | null;
+  /** Every event's lag, from the workers' histogram, when the run started them. */
+  workerLag: WorkerLagSummary | null;
   lagNote: string;
   queue: { source: string; peakDepth: number | null; drainSeconds: number | null; drained: boolean };
   generator: { eventLoopDelayP99Ms: number; maxInFlight: number };
@@ -88,7 +91,10 @@ function count(value: number): string {
 export function summaryLine(report: LoadReport): string {
   const e = report.events;
   // Samples never scored count with their age at the end: the p99 is then only a lower bound.
-  const lag = report.lag && report.lag.count > 0 ? `${report.lag.unseen > 0 ? ">" : ""}${ms(report.lag.p99)}ms` : "n/a";
+  const probed = report.lag && report.lag.count > 0 ? `${report.lag.unseen > 0 ? ">" : ""}${ms(report.lag.p99)}ms` : "n/a";
+  const w = report.workerLag;
+  // Every event's figure, from the workers, when the run has it.
+  const lag = w && w.count > 0 ? (w.p99Ms === null ? ">60000ms" : `${ms(w.p99Ms)}ms`) : probed;
   return (
     `load ${report.scenario}: sent=${e.sent} accepted=${e.accepted} delivered=${e.delivered} dup=${e.duplicate} ` +
     `rejected=${e.rejected} errors=${report.requests.failed} dropped=${report.requests.dropped} ` +
@@ -171,6 +177,15 @@ export function renderMarkdown(report: LoadReport): string {
     );
   }
   lines.push(report.lagNote, "");
+  const w = report.workerLag;
+  if (w && w.count > 0) {
+    lines.push(
+      `Every event the workers scored during the run (${count(w.count)}, their histogram of acceptance → committed, ` +
+        `linear within its buckets): p50 ${w.p50Ms === null ? "> 60 s" : `${ms(w.p50Ms)} ms`}, ` +
+        `**p99 ${w.p99Ms === null ? "> 60 s" : `${ms(w.p99Ms)} ms`}**; ${count(w.withinOneSecond)} within 1 s.`,
+      "",
+    );
+  }
   const q = report.queue;
   lines.push(
     `Queue (${q.source}): peak ${q.peakDepth ?? "unknown"}; ` +

@@ -21,6 +21,8 @@ export interface LocalStack {
   redisUrl: string;
   redisPrefix: string;
   scoreCap: number;
+  /** Each worker's `/metrics` (its lag histogram counts every event it scores). */
+  workerMetricsUrls: string[];
   /** The output of every process, for a report when something dies. */
   output(): string;
   /** A process that exited before stop(), if any. */
@@ -77,9 +79,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
   // Port 0: the edge takes a free port and names it in its one info line.
   const edge = spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: "0", LOG_LEVEL: "info" });
-  for (let i = 0; i < options.workers; i++) {
-    spawn(`worker-${i + 1}`, NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"]);
-  }
+  // Each worker serves /metrics on a port of its own, named in its info line (its other info lines: one every 10 s).
+  const workers = Array.from({ length: options.workers }, (_, i) =>
+    spawn(`worker-${i + 1}`, NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+      METRICS_PORT: "0",
+      LOG_LEVEL: "info",
+    }),
+  );
 
   const stop = async () => {
     stopping.value = true;
@@ -98,7 +104,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   };
 
   let baseUrl = "";
+  const workerMetricsUrls: string[] = [];
   try {
+    for (const worker of workers) {
+      workerMetricsUrls.push(
+        `http://127.0.0.1:${await loggedPort(worker, "worker metrics listening", 90_000)}/metrics`,
+      );
+    }
     const port = await loggedPort(edge, "edge listening", 90_000);
     options.log?.(
       `stack: edge on :${port}, ${options.workers} worker(s), Redis prefix ${redisPrefix}, database ${redisPrefix}`,
@@ -117,6 +129,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     redisUrl: REDIS_URL,
     redisPrefix,
     scoreCap: options.scoreCap,
+    workerMetricsUrls,
     output: () => processes.map((p, i) => `--- ${names[i]}\n${p.output()}`).join("\n"),
     crashed() {
       if (stopping.value) return null;

@@ -63,6 +63,9 @@ describe("when the realistic mix runs against a self-started stack (npm run load
     expect(report.audit.counts?.expectedAbsent).toBeGreaterThan(0);
     expect(report.audit.counts?.duplicatesAnswered).toBeGreaterThan(0);
     expect(report.events.rejected).toBeGreaterThan(0);
+    // The workers' own lag histogram counted every event of the run once.
+    expect(report.workerLag?.count).toBe(report.audit.counts?.expectedPresent);
+    expect(report.workerLag?.withinOneSecond).toBeLessThanOrEqual(report.workerLag?.count ?? 0);
     expect(Object.keys(report.endpoints).sort()).toEqual(["batch", "beacon", "event", "pixel"]);
   });
 

@@ -130,3 +130,61 @@ export function createHistogram(name: string, help: string, buckets: readonly nu
     },
   };
 }
+
+/** A histogram read off a page: its bucket bounds (ascending, without +Inf), their cumulative counts, and its count. */
+export interface HistogramReading {
+  bounds: number[];
+  cumulative: number[];
+  count: number;
+}
+
+/** The histogram `name` (its `_bucket` and `_count` samples, summed over other labels); empty when absent. */
+export function histogramOf(samples: readonly Sample[], name: string): HistogramReading {
+  const byBound = new Map<number, number>();
+  for (const sample of samples) {
+    if (sample.name !== `${name}_bucket` || sample.labels.le === undefined || sample.labels.le === "+Inf") continue;
+    const bound = Number(sample.labels.le);
+    byBound.set(bound, (byBound.get(bound) ?? 0) + sample.value);
+  }
+  const bounds = [...byBound.keys()].sort((a, b) => a - b);
+  return {
+    bounds,
+    cumulative: bounds.map((bound) => byBound.get(bound) ?? 0),
+    count: sumOf(samples, `${name}_count`) ?? 0,
+  };
+}
+
+/** What a histogram recorded between two readings of it (`later` minus `earlier`, bucket by bucket). */
+export function histogramSince(later: HistogramReading, earlier: HistogramReading): HistogramReading {
+  return {
+    bounds: later.bounds,
+    cumulative: later.cumulative.map((value, i) => value - (earlier.cumulative[i] ?? 0)),
+    count: later.count - earlier.count,
+  };
+}
+
+/**
+ * The q-quantile of a histogram, linear within its bucket, out of `total` observations (default: its count; more
+ * when some are known but not yet recorded, which then count as above every bucket). Null when it falls above the
+ * last bound.
+ */
+export function histogramQuantile(histogram: HistogramReading, q: number, total = histogram.count): number | null {
+  const { bounds, cumulative } = histogram;
+  const rank = q * total;
+  for (let i = 0; i < cumulative.length; i += 1) {
+    if ((cumulative[i] ?? 0) >= rank) {
+      const lower = i === 0 ? 0 : (bounds[i - 1] ?? 0);
+      const upper = bounds[i] ?? lower;
+      const below = i === 0 ? 0 : (cumulative[i - 1] ?? 0);
+      const inBucket = (cumulative[i] ?? 0) - below;
+      return inBucket === 0 ? upper : lower + ((upper - lower) * (rank - below)) / inBucket;
+    }
+  }
+  return null;
+}
+
+/** Observations at or below `bound` (which must be one of the histogram's bounds). */
+export function histogramAtMost(histogram: HistogramReading, bound: number): number {
+  const index = histogram.bounds.indexOf(bound);
+  return index === -1 ? Number.NaN : (histogram.cumulative[index] ?? 0);
+}

@@ -4,6 +4,10 @@ import {
   counterLines,
   createHistogram,
   gaugeLines,
+  histogramAtMost,
+  histogramOf,
+  histogramQuantile,
+  histogramSince,
   parsePrometheus,
   prometheusText,
   summaryLines,
@@ -72,5 +76,24 @@ describe("writing Prometheus text", () => {
       ["a_total", 1],
       ["b", 2],
     ]);
+  });
+
+  it("reads a histogram back: what it recorded between two pages, its quantiles and its share under a bound", () => {
+    const histogram = createHistogram("lag_seconds", "Lag.", [0.1, 0.5, 1, 2]);
+    for (const value of [0.05, 0.3]) histogram.observe(value);
+    const earlier = histogramOf(parsePrometheus(prometheusText(histogram.lines())), "lag_seconds");
+    for (const value of [0.05, 0.05, 0.2, 0.4, 0.7, 1.5, 1.5, 3]) histogram.observe(value);
+    const later = histogramOf(parsePrometheus(prometheusText(histogram.lines())), "lag_seconds");
+    const since = histogramSince(later, earlier);
+    expect(since).toEqual({ bounds: [0.1, 0.5, 1, 2], cumulative: [2, 4, 5, 7], count: 8 });
+    // Half of 8 is the 4th: the last of the (0.1, 0.5] bucket.
+    expect(histogramQuantile(since, 0.5)).toBe(0.5);
+    // The 2nd of the 2 in (1, 2] is at its top, the 1st halfway: linear within the bucket.
+    expect(histogramQuantile(since, 7 / 8)).toBe(2);
+    expect(histogramQuantile(since, 6 / 8)).toBe(1.5);
+    // Above the last bound (the 3 s one), and when observations are known but not yet recorded.
+    expect(histogramQuantile(since, 0.99)).toBeNull();
+    expect(histogramQuantile(since, 0.5, 20)).toBeNull();
+    expect(histogramAtMost(since, 1)).toBe(5);
   });
 });

@@ -82,34 +82,47 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
     PORT: "0",
     REALTIME_PORT: "0",
   };
-  const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, env);
-  const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
-  processes.push(edge, worker);
-  // Realtime allows sockets from pages served on the edge's port: it starts once that port is known.
-  const edgePort = await loggedPort(edge, "edge listening", 60_000);
-  const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], { ...env, PORT: String(edgePort) });
-  processes.push(realtime);
-  const dispatcher = options.dispatcher
-    ? startProcess(join(BIN, "tsx"), ["webhooks/src/main.ts"], { ...env, WEBHOOK_RETRY_DELAYS_MS: "60000" })
-    : undefined;
-  if (dispatcher) processes.push(dispatcher);
-  const realtimePort = await loggedPort(realtime, "realtime listening", 60_000);
-  await worker.waitFor(/worker ready/, 60_000);
-  await dispatcher?.waitFor(/dispatcher ready/, 60_000);
-  const base = `http://127.0.0.1:${edgePort}`;
-  const realtimeUrl = `http://127.0.0.1:${realtimePort}`;
+  const stopAll = async () => {
+    await Promise.all(processes.map((child) => child.stop("SIGTERM")));
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  };
+  let base: string;
+  let realtimeUrl: string;
+  let browser: Browser;
+  // Whatever fails on the way up (a process, the browser's launch) leaves nothing running behind it.
+  try {
+    const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, env);
+    const worker = startProcess(join(BIN, "tsx"), ["worker/src/main.ts"], env);
+    processes.push(edge, worker);
+    // Realtime allows sockets from pages served on the edge's port: it starts once that port is known.
+    const edgePort = await loggedPort(edge, "edge listening", 60_000);
+    const realtime = startProcess(join(BIN, "tsx"), ["realtime/src/main.ts"], { ...env, PORT: String(edgePort) });
+    processes.push(realtime);
+    const dispatcher = options.dispatcher
+      ? startProcess(join(BIN, "tsx"), ["webhooks/src/main.ts"], { ...env, WEBHOOK_RETRY_DELAYS_MS: "60000" })
+      : undefined;
+    if (dispatcher) processes.push(dispatcher);
+    const realtimePort = await loggedPort(realtime, "realtime listening", 60_000);
+    await worker.waitFor(/worker ready/, 60_000);
+    await dispatcher?.waitFor(/dispatcher ready/, 60_000);
+    base = `http://127.0.0.1:${edgePort}`;
+    realtimeUrl = `http://127.0.0.1:${realtimePort}`;
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--no-first-run",
-    ],
-  });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+      ],
+    });
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
   const problems: string[] = [];
 
   async function signInWith(page: Page, token: string) {
@@ -139,9 +152,8 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
       return page;
     },
     async stop() {
-      await browser?.close();
-      await Promise.all(processes.map((child) => child.stop("SIGTERM")));
-      for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+      await browser.close();
+      await stopAll();
     },
   };
 }

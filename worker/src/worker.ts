@@ -12,19 +12,13 @@ import {
   type WorkerConfig,
 } from "@leadscore/contracts";
 import { liveKeys, StaleLiveStateError } from "@leadscore/live";
-import {
-  countActivity,
-  createMissingIndexes,
-  EVENTS_QUEUE,
-  type EventsJob,
-  type Logger,
-  queuedEventsKey,
-} from "@leadscore/runtime";
+import { createMissingIndexes, EVENTS_QUEUE, type EventsJob, type Logger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
+import { createFinishedCounts, type FinishedCounts } from "./finished-counts.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
@@ -173,12 +167,8 @@ function scoreWithRetries(options: {
   };
 }
 
-/**
- * The events queue as this worker consumes it, with the bookkeeping of finished jobs: the edge counts each job's
- * events in once stored; they are counted out once the job is finished for good, and a completed job's events are
- * counted as scored for `/api/stats`.
- */
-function openEventsQueue(config: WorkerConfig, redis: Redis, log: Logger): Queue.Queue<EventsJob> {
+/** The events queue as this worker consumes it, its finished jobs counted out (finished-counts.ts). */
+function openEventsQueue(config: WorkerConfig, finished: FinishedCounts, log: Logger): Queue.Queue<EventsJob> {
   const queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
     prefix: config.REDIS_PREFIX,
     settings: {
@@ -191,27 +181,11 @@ function openEventsQueue(config: WorkerConfig, redis: Redis, log: Logger): Queue
     },
   });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
-  const queuedEvents = queuedEventsKey(config.REDIS_PREFIX);
   const eventsOf = (job: Queue.Job<EventsJob>) => (Array.isArray(job.data?.events) ? job.data.events.length : 0);
-  const countOut = (job: Queue.Job<EventsJob>) => {
-    const events = eventsOf(job);
-    if (events === 0) return;
-    redis.decrby(queuedEvents, events).catch((error: Error) => {
-      log.warn("could not count out finished events", { events, error: error.message });
-    });
-  };
-  queue.on("completed", (job: Queue.Job<EventsJob>) => {
-    countOut(job);
-    // The last 24 hours' scored events (`/api/stats`), one counter call per job.
-    const events = eventsOf(job);
-    if (events === 0) return;
-    countActivity(redis, config.REDIS_PREFIX, "scored", events, Date.now()).catch((error: Error) => {
-      log.warn("could not count scored events", { events, error: error.message });
-    });
-  });
+  queue.on("completed", (job: Queue.Job<EventsJob>) => finished.add(eventsOf(job), true));
   // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
   queue.on("failed", (job: Queue.Job<EventsJob>) => {
-    if (job.finishedOn) countOut(job);
+    if (job.finishedOn) finished.add(eventsOf(job), false);
   });
   return queue;
 }
@@ -269,6 +243,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
   let queue: Queue.Queue<EventsJob> | undefined;
+  const finished = createFinishedCounts(redis, config.REDIS_PREFIX, log);
   let metricsServer: Server | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
@@ -336,7 +311,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         lingerMs: options.batchLingerMs ?? 10,
         parallel: BATCHES_IN_FLIGHT,
       });
-      queue = openEventsQueue(config, redis, log);
+      queue = openEventsQueue(config, finished, log);
       await queue.isReady();
       // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
       void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log));
@@ -356,6 +331,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       live?.stop();
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await queue?.close();
+      await finished.flush();
       if (queue) {
         // Bull keeps its lock token out of its types.
         const token = (queue as unknown as { token: string }).token;

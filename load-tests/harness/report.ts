@@ -72,7 +72,14 @@ export interface LoadReport {
   /** Every event's lag, from the workers' histogram, when the run started them. */
   workerLag: WorkerLagSummary | null;
   lagNote: string;
-  queue: { source: string; peakDepth: number | null; drainSeconds: number | null; drained: boolean };
+  queue: {
+    source: string;
+    peakDepth: number | null;
+    drainSeconds: number | null;
+    drained: boolean;
+    /** Bull jobs the edge created during the run (its job id counter), when the run started the stack. */
+    jobs: number | null;
+  };
   generator: { eventLoopDelayP99Ms: number; maxInFlight: number };
   thresholds: ThresholdResult[];
   audit: AuditResult;
@@ -91,7 +98,8 @@ function count(value: number): string {
 export function summaryLine(report: LoadReport): string {
   const e = report.events;
   // Samples never scored count with their age at the end: the p99 is then only a lower bound.
-  const probed = report.lag && report.lag.count > 0 ? `${report.lag.unseen > 0 ? ">" : ""}${ms(report.lag.p99)}ms` : "n/a";
+  const probed =
+    report.lag && report.lag.count > 0 ? `${report.lag.unseen > 0 ? ">" : ""}${ms(report.lag.p99)}ms` : "n/a";
   const w = report.workerLag;
   // Every event's figure, from the workers, when the run has it.
   const lag = w && w.count > 0 ? (w.p99Ms === null ? ">60000ms" : `${ms(w.p99Ms)}ms`) : probed;
@@ -189,7 +197,11 @@ export function renderMarkdown(report: LoadReport): string {
   const q = report.queue;
   lines.push(
     `Queue (${q.source}): peak ${q.peakDepth ?? "unknown"}; ` +
-      (q.drained ? `drained ${q.drainSeconds?.toFixed(1)} s after the last request.` : "did not drain in time."),
+      (q.drained ? `drained ${q.drainSeconds?.toFixed(1)} s after the last request.` : "did not drain in time.") +
+      (q.jobs && report.workerLag
+        ? ` The edge queued the ${count(report.workerLag.count)} events the workers scored in ${count(q.jobs)} jobs ` +
+          `(${(report.workerLag.count / q.jobs).toFixed(1)} a job).`
+        : ""),
     "",
   );
   lines.push("## Targets", "", "| check | target | actual | |", "| --- | --- | --- | --- |");

@@ -542,6 +542,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     });
 
     const workerLagBefore = stack ? await readWorkerLag(stack.workerMetricsUrls) : null;
+    // Bull numbers its jobs from one counter: the jobs the edge made of the run's events.
+    const jobCounter = async () =>
+      stack && held.redis ? Number((await held.redis.get(`${stack.redisPrefix}:${EVENTS_QUEUE}:id`)) ?? 0) : Number.NaN;
+    const jobsBefore = await jobCounter();
     const eventLoop = monitorEventLoopDelay({ resolution: 10 });
     eventLoop.enable();
     const startedAt = new Date();
@@ -571,11 +575,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const drained = drainSeconds !== null;
     const lag = lagProbe ? await lagProbe.finish(drained ? 5_000 : 0) : null;
     const workerLagAfter = stack && workerLagBefore ? await readWorkerLag(stack.workerMetricsUrls) : null;
+    const jobsMade = (await jobCounter()) - jobsBefore;
     const workerLag =
       workerLagBefore && workerLagAfter && drained ? workerLagSummary(workerLagAfter, workerLagBefore) : null;
     const audit = await auditOrSkip(options, { ingestOnly, target, drained, crashed, runId, ledger });
 
     const elapsed = Math.max(result.elapsedSeconds, 1e-3);
+    const jobs = Number.isNaN(jobsMade) ? null : jobsMade;
     const { outcomes } = tally;
     const sent = result.started;
     const peakRequests = peakSustained(timeline.timeline, scenario.targets);
@@ -616,7 +622,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
         : live && lag
           ? lagNote(lag.pollIntervalMs)
           : "Lag not measured: no access to the live state (--mongo-url, --redis-url).",
-      queue: { source: depth.source, peakDepth: peak.value, drainSeconds, drained },
+      queue: { source: depth.source, peakDepth: peak.value, drainSeconds, drained, jobs },
       generator: { eventLoopDelayP99Ms: eventLoop.percentile(99) / 1e6, maxInFlight },
       thresholds: thresholdResults(scenario.targets, tally, result, lag, workerLag),
       audit,

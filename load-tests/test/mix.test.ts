@@ -66,6 +66,9 @@ describe("when the realistic mix runs against a self-started stack (npm run load
     // The workers' own lag histogram counted every event of the run once.
     expect(report.workerLag?.count).toBe(report.audit.counts?.expectedPresent);
     expect(report.workerLag?.withinOneSecond).toBeLessThanOrEqual(report.workerLag?.count ?? 0);
+    // Jobs are counted from Bull's job ids: at least one, at most one per event.
+    expect(report.queue.jobs).toBeGreaterThan(0);
+    expect(report.queue.jobs).toBeLessThanOrEqual(report.workerLag?.count ?? 0);
     expect(Object.keys(report.endpoints).sort()).toEqual(["batch", "beacon", "event", "pixel"]);
   });
 

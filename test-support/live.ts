@@ -64,7 +64,7 @@ export function foldLiveState(
   const pages: HistoryPageDocument[] = Array.from({ length: pageCount }, (_, n) => ({
     _id: `${leadId}|${randomUUID().slice(0, 8)}`,
     lead_id: leadId,
-    n,
+    n: n * PAGE_SIZE,
     entries: encodePage(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE)),
     written_at: written,
   }));

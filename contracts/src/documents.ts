@@ -64,10 +64,10 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
 }
 
 /**
- * A page of a lead's settled history: `n` is its place among the lead's pages when it was written. A page is never
- * updated: when a late event changes settled entries, the pages it changes are written anew under new ids and the
- * live state points at those (its `pg` list, live/src/codec.ts, which also places each page: the positions and
- * `score_reached_at` of its entries follow from the pages before it); the pages no live state points at are left
+ * A page of a lead's settled history: `n` is the number of the lead's entries before it when it was written. A page
+ * is never updated: when a late event changes settled entries, the pages it changes are written anew under new ids
+ * and the live state points at those (its `pg` list, live/src/codec.ts, which also places each page: the positions
+ * and `score_reached_at` of its entries follow from the pages before it); the pages no live state points at are left
  * behind.
  */
 export interface HistoryPageDocument {

@@ -5,7 +5,8 @@
 //   v version · ca created_at (ms) · ua updated_at (ms) · name · email · company
 //   t the tail: the newest history entries, oldest first, as a JSON array of compact entries
 //   b the fold state just before the tail's first entry: [score, count, reached_at | null]
-//   pg the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef: each page's id, size and
+//   pg the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the tail
+//      is spliced in by the commit script, so an append never reads the list): each page's id, size and
 //      the facts that place it (its first sort key, the score after it, …), so an entry's position and
 //      score_reached_at follow from the pages before it, and the lead's score chart from the pages' ends
 //   ne the newest entry (what a subscribe snapshot shows)
@@ -262,7 +263,7 @@ export interface LiveLead extends Profile {
   stored?: { tail: string | null; tailReceivedMax: number | null };
 }
 
-/** Every field a lead's state is decoded from; `t` is the large one, and the last. */
+/** Every field a lead's state is decoded from; `pg` and `t` are the large ones, and the last. */
 export const LEAD_FIELDS = [
   "s",
   "st",
@@ -277,15 +278,16 @@ export const LEAD_FIELDS = [
   "email",
   "company",
   "b",
-  "pg",
   "rx",
+  "pg",
   "t",
 ] as const;
 /**
- * What the worker plans a round from: everything but the tail, which an append never needs (the commit script
- * appends to it); a lead that needs its tail has it read apart (`withTail`).
+ * What the worker plans a round from: everything but the page list and the tail, the two that grow with a lead's
+ * history. An append needs neither (the commit script appends to the tail, and splices the refs of pages spilled
+ * from it into the list); a lead that needs its tail has it read apart (`withTail`).
  */
-export const PLAN_FIELDS = LEAD_FIELDS.slice(0, -1);
+export const PLAN_FIELDS = LEAD_FIELDS.slice(0, -2);
 /** Fields for a lead without its tail (lists, detail). */
 export const SUMMARY_FIELDS = ["s", "st", "n", "k", "r", "le", "v", "ca", "ua", "name", "email", "company"] as const;
 
@@ -296,15 +298,16 @@ const textOrNull = (value: string | null | undefined) => (value ? value : null);
 /**
  * Decodes HMGET replies of LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live state at all.
  * With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an error until
- * `withTail` gives it. The tail, the pages and their ends are decoded when first read: an append needs none of them.
+ * `withTail` gives it, and reading the pages always is. The tail, the pages and their ends are decoded when first
+ * read: an append needs none of them.
  */
 export function decodeLead(
   leadId: string,
-  values: (string | null)[],
+  values: (string | null | undefined)[],
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, pg, rx, t] = values;
+  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, rx, pg, t] = values;
   if (v === null || v === undefined) return null;
   const planned = values.length === PLAN_FIELDS.length;
   const score = num(s);
@@ -333,6 +336,7 @@ export function decodeLead(
     },
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
     get pages() {
+      if (pg === undefined) throw new Error(`lead ${leadId} was read without its pages`);
       pages ??= pg ? (JSON.parse(pg) as PageRef[]) : [];
       return pages;
     },
@@ -344,7 +348,7 @@ export function decodeLead(
   };
 }
 
-/** A lead read with PLAN_FIELDS, completed with its tail (HGET of `t`). */
+/** A lead read with PLAN_FIELDS, completed with its tail (HGET of `t`); its pages are still unread. */
 export function withTail(
   lead: LiveLead,
   values: (string | null)[],
@@ -352,7 +356,7 @@ export function withTail(
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead {
-  return decodeLead(lead.id, [...values, tail], cap, thresholds) as LiveLead;
+  return decodeLead(lead.id, [...values, undefined, tail], cap, thresholds) as LiveLead;
 }
 
 /** Entries to append to a stored tail: their compact forms, comma-separated (what the commit script splices in). */
@@ -361,10 +365,10 @@ export function encodeAppend(entries: readonly LiveEntry[]): string {
 }
 
 /**
- * The stored tail with `added` (encodeAppend) spliced in: the same text `stateFields` gives for the whole new tail.
- * The commit script does the same in Lua; this is its reference.
+ * A stored JSON array (the tail, the page list) with `added` (its new items' JSON, comma-separated) spliced in: the
+ * same text `stateFields` gives for the whole new array. The commit script does the same in Lua; this is its reference.
  */
-export function appendToTail(stored: string, added: string): string {
+export function appendToArray(stored: string, added: string): string {
   if (stored === "" || stored === "[]") return `[${added}]`;
   return `${stored.slice(0, -1)},${added}]`;
 }
@@ -396,19 +400,26 @@ export function foldFields(
   };
 }
 
+/**
+ * Every field of a lead's fold state; with `pages: null` all but the page list, whose new refs the commit script
+ * splices into the stored one.
+ */
 export function stateFields(
-  lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pageEnds">,
+  lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pageEnds" | "pages"> & {
+    pages: PageRef[] | null;
+  },
 ): Record<string, string> {
   const newest = lead.tail.at(-1);
   const received = latestReceived(lead.tail);
-  return {
+  const fields: Record<string, string> = {
     ...foldFields(lead),
     t: JSON.stringify(lead.tail.map(encodeEntry)),
     b: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
-    pg: JSON.stringify(lead.pages),
     ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
     rx: received === null ? "" : String(received),
   };
+  if (lead.pages !== null) fields.pg = JSON.stringify(lead.pages);
+  return fields;
 }
 
 /**

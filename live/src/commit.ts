@@ -31,6 +31,8 @@ export interface LeadCommit {
   rescans?: number;
   /** Entries (`encodeAppend`) the script appends to the stored tail `t`, which `fields` then leaves out. */
   appendTail?: string;
+  /** Page refs (their JSON, comma-separated) the script appends to the stored page list `pg`, which `fields` leaves out. */
+  appendPages?: string;
 }
 
 export type CommitOutcome = "committed" | "conflict" | "diverted";
@@ -46,8 +48,9 @@ const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict",
 // KEYS: gen, byScore, byUpdated, deep, byUpdatedIn(stage) × STAGES, then per lead: its hash, its deep-lane list;
 // last the webhook outbox stream and its `wants` key.
 // ARGV: gen, stage names (as many as STAGES), leads, then per lead:
-//   id, mode, expected, rank key, updated_at, stage, drained, rescans, entries to append to the tail (or ''),
-//   field count, pending count, message count, then field, value × field count; pending event × pending count;
+//   id, mode, expected, rank key, updated_at, stage, drained, rescans, entries to append to the tail (or ''), page
+//   refs to append to the page list (or ''), field count, pending count, message count, then field, value × field
+//   count; pending event × pending count;
 //   channel, message × message count.
 // Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 //
@@ -85,9 +88,9 @@ for i = 1, n do
   local list = KEYS[firstLead + 2 * i]
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local drained, rescans, added = tonumber(ARGV[a + 6]), ARGV[a + 7], ARGV[a + 8]
-  local nf, np, nm = tonumber(ARGV[a + 9]), tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11])
-  local field = a + 12
+  local drained, rescans, added, paged = tonumber(ARGV[a + 6]), ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
+  local nf, np, nm = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12])
+  local field = a + 13
   local event0 = field + 2 * nf
   local msg = event0 + np
   a = msg + 2 * nm
@@ -105,16 +108,19 @@ for i = 1, n do
     local was = redis.call('HMGET', lead, 'st', 's', 'v')
     local old = was[1]
     if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
-    if added ~= '' then
-      -- The tail the worker planned on (the version matched): a JSON array, its new entries spliced in before ']'.
-      local tail = redis.call('HGET', lead, 't')
-      if not tail or tail == '' or tail == '[]' then
-        tail = '[' .. added .. ']'
+    -- The tail and page list the worker planned on (the version matched): JSON arrays, new items spliced in before ']'.
+    local function append(name, items)
+      if items == '' then return end
+      local stored = redis.call('HGET', lead, name)
+      if not stored or stored == '' or stored == '[]' then
+        stored = '[' .. items .. ']'
       else
-        tail = string.sub(tail, 1, -2) .. ',' .. added .. ']'
+        stored = string.sub(stored, 1, -2) .. ',' .. items .. ']'
       end
-      redis.call('HSET', lead, 't', tail)
+      redis.call('HSET', lead, name, stored)
     end
+    append('t', added)
+    append('pg', paged)
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
     redis.call('ZADD', KEYS[2], rank, id)
     redis.call('ZADD', KEYS[3], updated, id)
@@ -200,6 +206,7 @@ export async function commitLeads(
       lead.drained ?? 0,
       String(lead.rescans ?? 0),
       lead.appendTail ?? "",
+      lead.appendPages ?? "",
       fields.length,
       lead.pending.length,
       lead.messages.length,

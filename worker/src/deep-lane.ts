@@ -30,6 +30,7 @@ import {
   LEAD_FIELDS,
   type LeadCommit,
   type LiveLead,
+  PAGE_SIZE,
   type PageEntry,
   type PageRef,
   pageRef,
@@ -147,7 +148,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         return;
       }
       const id = `${leadId}|${randomUUID().slice(0, 8)}`;
-      newPages.push({ id, n, entries: page });
+      newPages.push({ id, n: n * PAGE_SIZE, entries: page });
       pages.push(pageRef(id, page));
     });
     const last = entries.at(-1);

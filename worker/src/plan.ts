@@ -47,8 +47,12 @@ export interface NextState {
   lastEventAt: number | null;
   tail: LiveEntry[];
   base: FoldState;
-  pages: PageRef[];
-  /** Pages to insert before the commit: their refs are in `pages`. */
+  /**
+   * The lead's page list after the round, or null for the stored one with `newPages` appended (their refs spliced in
+   * by the commit script, so a round that only spills from the tail never reads the list).
+   */
+  pages: PageRef[] | null;
+  /** Pages to insert before the commit; `n` is the number of entries before each (see HistoryPageDocument). */
   newPages: { id: string; n: number; entries: LiveEntry[] }[];
   /**
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
@@ -88,22 +92,25 @@ export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tai
   return { pages, tail, base };
 }
 
-/** The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries. */
+/**
+ * The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries; `refs` is the
+ * page list before them, or null when it was not read (the commit appends the new pages' refs to the stored list).
+ */
 export function spill(
   tail: LiveEntry[],
   base: FoldState,
-  refs: readonly PageRef[],
+  refs: readonly PageRef[] | null,
   newPageId: () => string,
 ): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
   const newPages: NextState["newPages"] = [];
   let rest = tail;
   let start = base;
-  const pages = [...refs];
+  const pages = refs === null ? null : [...refs];
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const id = newPageId();
-    newPages.push({ id, n: pages.length, entries });
-    pages.push(pageRef(id, entries));
+    newPages.push({ id, n: start.count, entries });
+    pages?.push(pageRef(id, entries));
     const last = entries.at(-1) as LiveEntry;
     start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
     rest = rest.slice(PAGE_SIZE);
@@ -114,7 +121,7 @@ export function spill(
 export function settle(
   tail: LiveEntry[],
   base: FoldState,
-  pages: readonly PageRef[],
+  pages: readonly PageRef[] | null,
   newPageId: () => string,
 ): NextState {
   const last = tail.at(-1);
@@ -161,9 +168,7 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
       return lead && tailLength > 0 ? [...lead.tail, ...entries] : entries;
     },
     base: lead?.base ?? ZERO,
-    get pages() {
-      return lead?.pages ?? [];
-    },
+    pages: null,
     newPages: [],
     appended: {
       entries,
@@ -199,7 +204,8 @@ export function planLead(
   if (unknown) return { kind: "divert", mode: "rescan", pending: events };
   if (events.length === 0) return { kind: "noop" };
 
-  const pages = lead?.pages ?? [];
+  // The tail starts after the pages, so a lead has pages exactly when entries come before its tail.
+  const hasPages = (lead?.base.count ?? 0) > 0;
   const lastKey = lead?.lastKey ?? null;
   const firstKey = events.reduce(
     (min, event) => (keyOf(event) < min ? keyOf(event) : min),
@@ -210,13 +216,13 @@ export function planLead(
     const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
     // The tail's flags are marked again: a new event received before one of them says that one came late.
     const entries = markLate([...tail, ...foldScores(events, cap, start).history]);
-    return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, pages, newPageId), folded: events, late };
+    return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, null, newPageId), folded: events, late };
   }
   const tailStart = tail[0]?.sort_key;
-  if (pages.length === 0 || (tailStart !== undefined && firstKey > tailStart)) {
+  if (!hasPages || (tailStart !== undefined && firstKey > tailStart)) {
     const base = lead?.base ?? ZERO;
     const refolded = foldScores([...tail.map(entryEvent), ...events], cap, base).history;
-    return { kind: "commit", next: settle(markLate(refolded), base, pages, newPageId), folded: events, late };
+    return { kind: "commit", next: settle(markLate(refolded), base, null, newPageId), folded: events, late };
   }
   return { kind: "divert", mode: "pages", pending: events };
 }

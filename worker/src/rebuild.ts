@@ -22,7 +22,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { encodePage, type LiveKeys, pageRef, rankKey, stateFields } from "@leadscore/live";
+import { encodePage, type LiveKeys, PAGE_SIZE, pageRef, rankKey, stateFields } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -119,7 +119,8 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
       const layout = layoutHistory(entries);
       const pageRefs = layout.pages.map((entriesOfPage, n) => {
         const pageId = `${id}|${randomUUID().slice(0, 8)}`;
-        pageDocs.push({ _id: pageId, lead_id: id, n, entries: encodePage(entriesOfPage), written_at: written });
+        const before = n * PAGE_SIZE;
+        pageDocs.push({ _id: pageId, lead_id: id, n: before, entries: encodePage(entriesOfPage), written_at: written });
         return pageRef(pageId, entriesOfPage);
       });
       const last = entries.at(-1);

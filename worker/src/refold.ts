@@ -131,15 +131,18 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   }
   const pages: PageRef[] = [];
   const newPages: NextState["newPages"] = [];
+  let before = 0;
   for (const item of placed) {
     if (isRef(item)) {
       pages.push(item);
+      before += item[1];
       continue;
     }
     for (const entries of item) {
       const id = input.newPageId();
-      newPages.push({ id, n: pages.length, entries });
+      newPages.push({ id, n: before, entries });
       pages.push(pageRef(id, entries));
+      before += entries.length;
     }
   }
   const next = settle(tailEntries, state, pages, input.newPageId);

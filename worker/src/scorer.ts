@@ -37,6 +37,7 @@ import {
   type LiveKeys,
   type LiveLead,
   PLAN_FIELDS,
+  pageRef,
   rankKey,
   stateFields,
   withTail,
@@ -328,13 +329,18 @@ export function liveFields(
   lead: Pick<LiveLead, "createdAt"> | null,
   at: number,
   thresholds: StageThresholds,
-): Pick<LeadCommit, "fields" | "appendTail"> {
+): Pick<LeadCommit, "fields" | "appendTail" | "appendPages"> {
   // A new lead's hash has no base or pages yet (nor a creation time, for a profile made before its first event):
   // it gets every field.
   if (next.appended && lead?.createdAt) {
     return { fields: appendedFields(next, next.appended, lead, at, thresholds), appendTail: next.appended.added };
   }
-  return { fields: allFields(next, lead, at, thresholds) };
+  // Pages spilled from the tail of a lead whose page list was not read: the script appends their refs to it.
+  const appendPages =
+    next.pages === null && next.newPages.length > 0
+      ? next.newPages.map((page) => JSON.stringify(pageRef(page.id, page.entries))).join(",")
+      : undefined;
+  return { fields: allFields(next, lead, at, thresholds), appendPages };
 }
 
 /** The fold state of a round's result, field by field: spreading `next` would read its tail, which an append never decodes. */

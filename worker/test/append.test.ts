@@ -1,5 +1,5 @@
 import { DEFAULT_STAGE_THRESHOLDS, type ScorableEvent } from "@leadscore/contracts";
-import { appendToTail, decodeLead, LEAD_FIELDS, type LiveLead, PLAN_FIELDS, withTail } from "@leadscore/live";
+import { appendToArray, decodeLead, LEAD_FIELDS, type LiveLead, PLAN_FIELDS, withTail } from "@leadscore/live";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { planLead } from "../src/plan.ts";
@@ -38,9 +38,10 @@ function round(
     plan = planLead(lead, batch, [], CAP, pageId);
   }
   if (plan.kind !== "commit") return { hash, appended: false, diverted: plan.kind === "divert" };
-  const { fields, appendTail } = liveFields(plan.next, lead, AT, DEFAULT_STAGE_THRESHOLDS);
+  const { fields, appendTail, appendPages } = liveFields(plan.next, lead, AT, DEFAULT_STAGE_THRESHOLDS);
   const next: Record<string, string> = { ...hash, ...fields, v: String(Number(hash.v ?? "0") + 1) };
-  if (appendTail !== undefined) next.t = appendToTail(hash.t ?? "", appendTail);
+  if (appendTail !== undefined) next.t = appendToArray(hash.t ?? "", appendTail);
+  if (appendPages !== undefined) next.pg = appendToArray(hash.pg ?? "", appendPages);
   return { hash: next, appended: appendTail !== undefined, diverted: false };
 }
 
@@ -112,6 +113,8 @@ describe("when a round only appends to a lead's tail", () => {
     // A new lead's first commit writes every field.
     expect(first.appended).toBe(false);
     expect(() => lead.tail).toThrow(/without its tail/);
+    // Nor does a round read the page list, which grows with the lead's history: spilled pages are spliced in.
+    expect(() => lead.pages).toThrow(/without its pages/);
     const next = round(first.hash, lead, [event("c", 3_000)], () => "p");
     expect(next.appended).toBe(true);
     expect(JSON.parse(next.hash.t as string).map((entry: unknown[]) => entry[0])).toEqual(["a", "b", "c"]);

@@ -70,7 +70,7 @@ describe("planLead", () => {
         ["a", 600],
         ["b", 1000],
       ]);
-      expect(next).toMatchObject({ score: 1000, count: 2, lastKey: sortKey(2_000, "b"), pages: [] });
+      expect(next).toMatchObject({ score: 1000, count: 2, lastKey: sortKey(2_000, "b"), newPages: [] });
     });
   });
 
@@ -141,7 +141,9 @@ describe("the score chart's page ends", () => {
     let lead = leadAfter(events.slice(0, TAIL_SPILL_AT - 1));
     for (let from = TAIL_SPILL_AT - 1; from < events.length; from += 37) {
       const next = committed(planLead(lead, events.slice(from, from + 37), [], CAP, newPageId));
-      lead = { ...lead, ...next, lastKey: next.lastKey, pageEnds: pageEndsOf(next.pages) };
+      // The commit script appends the refs of pages spilled from a lead whose page list the round did not read.
+      const pages = next.pages ?? [...lead.pages, ...next.newPages.map((page) => pageRef(page.id, page.entries))];
+      lead = { ...lead, ...next, pages, lastKey: next.lastKey, pageEnds: pageEndsOf(pages) };
     }
     const whole = layoutHistory(markLate(foldScores(events, CAP, 0).history));
     const wholeEnds = pageEndsOf(whole.pages.map((page, n) => pageRef(`whole-${n}`, page)));

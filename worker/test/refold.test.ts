@@ -58,6 +58,7 @@ function refold(lead: Lead, waiting: ScorableEvent[]): { lead: Lead; next: NextS
     newPageId,
   });
   if (result.kind !== "done") throw new Error("a page was missing");
+  if (result.next.pages === null) throw new Error("the refold left the page list unsaid");
   const stored = new Map(lead.stored);
   for (const page of result.next.newPages) stored.set(page.id, encodePage(page.entries));
   return { lead: { refs: result.next.pages, tail: result.next.tail, stored }, next: result.next };

@@ -12,13 +12,19 @@ import {
   type WorkerConfig,
 } from "@leadscore/contracts";
 import { liveKeys, StaleLiveStateError } from "@leadscore/live";
-import { createMissingIndexes, EVENTS_QUEUE, type EventsJob, type Logger } from "@leadscore/runtime";
+import {
+  createMissingIndexes,
+  createQueuedCounts,
+  EVENTS_QUEUE,
+  type EventsJob,
+  type Logger,
+  type QueuedCounts,
+} from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
-import { createFinishedCounts, type FinishedCounts } from "./finished-counts.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
@@ -167,8 +173,8 @@ function scoreWithRetries(options: {
   };
 }
 
-/** The events queue as this worker consumes it, its finished jobs counted out (finished-counts.ts). */
-function openEventsQueue(config: WorkerConfig, finished: FinishedCounts, log: Logger): Queue.Queue<EventsJob> {
+/** The events queue as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
+function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logger): Queue.Queue<EventsJob> {
   const queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
     prefix: config.REDIS_PREFIX,
     settings: {
@@ -243,7 +249,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
   let queue: Queue.Queue<EventsJob> | undefined;
-  const finished = createFinishedCounts(redis, config.REDIS_PREFIX, log);
+  // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
+  const finished = createQueuedCounts(redis, config.REDIS_PREFIX, log, { sign: -1, activity: "scored" });
   let metricsServer: Server | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;

@@ -57,8 +57,9 @@ export function createIngestion(
     async flush() {
       await claimer.flush();
       await enqueuer.flush();
-      // The confirmations of what the last jobs queued.
+      // The confirmations of what the last jobs queued, and their counts.
       await claimer.flush();
+      await queuedEvents.flush();
     },
   };
 }

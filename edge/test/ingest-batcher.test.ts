@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createBatcher, DeadlineError, withDeadline } from "../src/ingest/batcher.ts";
 
 /** A send whose round trips the test answers by hand. */
@@ -40,6 +40,43 @@ describe("the batcher", () => {
     expect(calls.map((call) => call.items)).toEqual([[1], [2, 3, 4]]);
     calls[1]?.answer();
     expect(await Promise.all([...later, more])).toEqual([20, 30, 40]);
+  });
+
+  describe("with a spacing", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("under steady traffic sends the items of the spacing together; after a quiet spell, at once", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "queueMicrotask", "performance"] });
+      const { calls, send } = manualSend();
+      const batcher = createBatcher({ send, size: () => 1, maxSize: 100, maxInflight: 2, spacingMs: 4 });
+      void batcher.submit(1);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((call) => call.items)).toEqual([[1]]);
+      // 1 ms later, with a slot free: held until 4 ms after the first batch left.
+      await vi.advanceTimersByTimeAsync(1);
+      void batcher.submit(2);
+      await vi.advanceTimersByTimeAsync(1);
+      void batcher.submit(3);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls.map((call) => call.items)).toEqual([[1]]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(calls.map((call) => call.items)).toEqual([[1], [2, 3]]);
+      // A quiet spell longer than the spacing (both batches answered): the next item leaves at once.
+      calls[0]?.answer();
+      calls[1]?.answer();
+      await vi.advanceTimersByTimeAsync(10);
+      void batcher.submit(4);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((call) => call.items)).toEqual([[1], [2, 3], [4]]);
+      // maxSize still sends at once.
+      const full = createBatcher({ send, size: (item: number) => item, maxSize: 5, maxInflight: 2, spacingMs: 4 });
+      void full.submit(1);
+      await vi.advanceTimersByTimeAsync(0);
+      void full.submit(5);
+      expect(calls.map((call) => call.items).slice(3)).toEqual([[1], [5]]);
+    });
   });
 
   it("sends a batch at once when it reaches maxSize, whatever is in flight", async () => {

@@ -7,6 +7,12 @@ export interface BatcherOptions<In, Out> {
   maxSize: number;
   /** …or as soon as fewer than this many batches are on their way. */
   maxInflight: number;
+  /**
+   * Under steady traffic, a batch leaves no sooner than this long after the previous one (unless it weighs
+   * `maxSize`): the items of a few milliseconds share a batch instead of leaving one or two at a time. An item
+   * arriving after a quiet spell of this long still leaves at once. Default 0: no wait.
+   */
+  spacingMs?: number;
 }
 
 interface Waiting<In, Out> {
@@ -25,6 +31,8 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
   let waiting: Waiting<In, Out>[] = [];
   let waitingSize = 0;
   let scheduled = false;
+  let lastSent = Number.NEGATIVE_INFINITY;
+  const spacingMs = options.spacingMs ?? 0;
   const inflight = new Set<Promise<void>>();
 
   const send = async (batch: Waiting<In, Out>[]) => {
@@ -41,6 +49,7 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
   const flush = () => {
     scheduled = false;
     if (waiting.length === 0) return;
+    lastSent = performance.now();
     const batch = waiting;
     waiting = [];
     waitingSize = 0;
@@ -52,11 +61,14 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
     });
   };
 
-  // A microtask, not a timer: it runs once the current turn's other submissions are in.
+  // A microtask, not a timer, when the previous batch left long enough ago: it runs once the current turn's other
+  // submissions are in. Otherwise a timer for the rest of the spacing.
   function schedule() {
     if (scheduled || waiting.length === 0 || inflight.size >= options.maxInflight) return;
     scheduled = true;
-    queueMicrotask(flush);
+    const wait = lastSent + spacingMs - performance.now();
+    if (wait > 0) setTimeout(flush, wait);
+    else queueMicrotask(flush);
   }
 
   return {

@@ -7,13 +7,22 @@ export interface EnqueuerOptions {
   queue: Queue;
   /** A job leaves as soon as it holds this many events… */
   maxEvents?: number;
-  /** …or as soon as fewer than this many jobs are on their way to Redis. */
+  /** …or as soon as fewer than this many jobs are on their way to Redis… */
   maxInflight?: number;
+  /** …and, under steady traffic, no sooner than this long after the previous job (see `createBatcher`). */
+  spacingMs?: number;
   /** A job not confirmed by Redis within this time fails its requests (503). */
   deadlineMs?: number;
   /** Called with each job's size and the seconds it took to be stored. */
   onStored?: (events: number, seconds: number) => void;
 }
+
+/**
+ * Under steady traffic a job leaves at most every 4 ms: every job costs Bull a script on the edge and two on the
+ * worker, whatever its size, and at a few thousand events a second spread over many requests, jobs left alone hold
+ * one or two requests each. A request arriving after a quiet spell still leaves at once.
+ */
+export const JOB_SPACING_MS = 4;
 
 /** Bull options of every events job: retried with backoff on worker errors, removed once done. */
 export const EVENTS_JOB_OPTIONS: JobOptions = {
@@ -34,6 +43,7 @@ export function createEnqueuer(options: EnqueuerOptions) {
   const batcher = createBatcher<QueuedEvent[], void>({
     maxSize: options.maxEvents ?? 500,
     maxInflight: options.maxInflight ?? 2,
+    spacingMs: options.spacingMs ?? JOB_SPACING_MS,
     size: (events) => events.length,
     async send(submissions) {
       const events = submissions.length === 1 && submissions[0] ? submissions[0] : submissions.flat();

@@ -5,8 +5,8 @@
 //
 // While a lead is in the deep lane's hash, every commit of it puts its events on the lead's deep list instead, so
 // the deep lane is the lead's only writer. A pass takes the lead's state, its list and (when needed) the pages its
-// events change (refold.ts) or its stored events, folds them, and commits with the version it read; the commit drops the
-// list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
+// events change (refold.ts) or its stored events, folds them, and commits with the version it read; the commit drops
+// the list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
 // that only has list events newer than the tail's start folds them from the live state, without MongoDB.
 // One process runs the lane at a time (a lock in Redis); its state is all in Redis, so another picks it up.
 import { randomUUID } from "node:crypto";

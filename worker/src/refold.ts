@@ -115,10 +115,11 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   const tailEvents = [...tail.map(entryEvent), ...(slots.get(refs.length) ?? [])];
   const tailEntries = markLate(foldScores(tailEvents, cap, state).history);
 
-  // Backward: the late flags of the rewritten pages, which depend on what was received after them.
+  // Backward, down to the first dirty page (the pages before it stay as they are): the late flags of the rewritten
+  // pages, which depend on what was received after them.
   let later = tailEntries.reduce((min, entry) => Math.min(min, entry.received_at), Number.POSITIVE_INFINITY);
   const placed: (PageRef | LiveEntry[][])[] = new Array(layout.length);
-  for (let n = layout.length - 1; n >= 0; n -= 1) {
+  for (let n = layout.length - 1; n >= first; n -= 1) {
     const item = layout[n] as PageRef | HistoryEntry[];
     if (isRef(item)) {
       placed[n] = item;
@@ -129,10 +130,10 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     placed[n] = split(marked);
     for (const entry of marked) later = Math.min(later, entry.received_at);
   }
-  const pages: PageRef[] = [];
+  const pages: PageRef[] = refs.slice(0, first);
   const newPages: NextState["newPages"] = [];
-  let before = 0;
-  for (const item of placed) {
+  let before = (starts[first] as FoldState).count;
+  for (const item of placed.slice(first)) {
     if (isRef(item)) {
       pages.push(item);
       before += item[1];

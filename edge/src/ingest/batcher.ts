@@ -31,6 +31,8 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
   let waiting: Waiting<In, Out>[] = [];
   let waitingSize = 0;
   let scheduled = false;
+  /** The timer of a flush held back by the spacing; a flush that leaves sooner (at maxSize) clears it. */
+  let spaced: ReturnType<typeof setTimeout> | undefined;
   let lastSent = Number.NEGATIVE_INFINITY;
   const spacingMs = options.spacingMs ?? 0;
   const inflight = new Set<Promise<void>>();
@@ -48,6 +50,8 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
 
   const flush = () => {
     scheduled = false;
+    clearTimeout(spaced);
+    spaced = undefined;
     if (waiting.length === 0) return;
     lastSent = performance.now();
     const batch = waiting;
@@ -67,7 +71,7 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
     if (scheduled || waiting.length === 0 || inflight.size >= options.maxInflight) return;
     scheduled = true;
     const wait = lastSent + spacingMs - performance.now();
-    if (wait > 0) setTimeout(flush, wait);
+    if (wait > 0) spaced = setTimeout(flush, wait);
     else queueMicrotask(flush);
   }
 

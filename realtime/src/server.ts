@@ -21,6 +21,7 @@ import { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";
 import { createLeadState, type LeadState } from "./lead-state.ts";
 import { createRequestQueue } from "./request-queue.ts";
+import { TurnCorkedWebSocketServer } from "./ws-engine.ts";
 
 export interface RealtimeServer {
   /** Connects to Redis, then listens; resolves with the port actually bound (useful with port 0). */
@@ -122,6 +123,8 @@ export function createRealtimeServer(
       callback(ORIGIN_NOT_ALLOWED, false);
     },
     adapter: createAdapter(pub, sub, { key: realtimeChannelKey(config.REDIS_PREFIX) }),
+    // Acknowledgements of a burst go out in one write (ws-engine.ts).
+    wsEngine: TurnCorkedWebSocketServer,
   });
 
   // A read token in the handshake's `auth: { token }`, checked before the socket takes a connection slot. Refused

@@ -590,7 +590,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     return {
       scenario: scenario.name,
       workload: scenario.workload.name,
-      description: scenario.description,
+      description:
+        options.leads === undefined
+          ? scenario.description
+          : `${scenario.description}; this run: ${options.leads.toLocaleString("en-US")} leads (--leads)`,
       runId,
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),

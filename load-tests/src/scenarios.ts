@@ -47,7 +47,7 @@ const INGEST_TARGETS: Targets = {
   maxFailedRate: 0.001,
   maxDroppedRate: 0.01,
   lagP99Ms: 1000,
-  source: "DESIGN.md: ingest p99 ≤ 20 ms; acceptance → score visible p99 ≤ 1 s at 5,000 events/s",
+  source: "DESIGN.md: ingest p99 ≤ 20 ms; acceptance → score visible p99 ≤ 1 s at 2,000 events/s sustained",
 };
 
 const CI_PROFILE: LoadProfile = { kind: "constant", rate: 200, durationSeconds: 10 };

@@ -22,6 +22,7 @@ import { io, type Socket } from "socket.io-client";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder } from "../test-support/live.ts";
 import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -167,7 +168,10 @@ async function main() {
     let edgeUrl = "";
     if (args.e2e) {
       const edge = startProcess(`${BIN}/deno`, DENO_EDGE_ARGS, { ...env, LOG_LEVEL: "info", PORT: "0" });
-      const worker = startProcess(`${BIN}/tsx`, ["worker/src/main.ts"], { ...env, LOG_LEVEL: "info" });
+      const worker = startProcess(`${BIN}/tsx`, [...WORKER_NODE_FLAGS, "worker/src/main.ts"], {
+        ...env,
+        LOG_LEVEL: "info",
+      });
       processes.push(edge, worker);
       const [edgePort] = await Promise.all([
         loggedPort(edge, "edge listening", 60_000),

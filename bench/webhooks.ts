@@ -21,6 +21,7 @@ import { createWebhookStore, deliveryBody, parseDelivery } from "@leadscore/webh
 import Queue from "bull";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -241,7 +242,10 @@ async function workerRate(label: string, slowMs: number | null) {
     jobs.push({ data: { v: 1 as const, events: events.slice(from, from + 100) }, opts: { attempts: 5 } });
   }
   await queue.addBulk(jobs);
-  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], { ...env, LOG_LEVEL: "info" });
+  const worker = startProcess(NODE_TS[0], [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"], {
+    ...env,
+    LOG_LEVEL: "info",
+  });
   cleanups.push(async () => void (await worker.stop("SIGTERM", 60_000)));
   await worker.waitFor(/worker ready/, 120_000);
   const started = performance.now();

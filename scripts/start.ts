@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema } from "@leadscore/contracts";
+import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 import { ensureServices, ROOT, type StartedService, stopServices } from "./services.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -126,7 +127,7 @@ async function main() {
     children.push({ name, child });
   };
   run("edge", join(BIN, "deno"), ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-sys", "edge/main.ts"]);
-  run("worker", join(BIN, "tsx"), ["worker/src/main.ts"]);
+  run("worker", join(BIN, "tsx"), [...WORKER_NODE_FLAGS, "worker/src/main.ts"]);
   run("dispatcher", join(BIN, "tsx"), ["webhooks/src/main.ts"]);
   run("realtime", join(BIN, "tsx"), ["realtime/src/main.ts"]);
 

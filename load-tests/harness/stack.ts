@@ -12,6 +12,7 @@ import {
   type RunningProcess,
   startProcess,
 } from "../../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 export interface LocalStack {
   baseUrl: string;
@@ -81,7 +82,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const edge = spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: "0", LOG_LEVEL: "info" });
   // Each worker serves /metrics on a port of its own, named in its info line (its other info lines: one every 10 s).
   const workers = Array.from({ length: options.workers }, (_, i) =>
-    spawn(`worker-${i + 1}`, NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+    spawn(`worker-${i + 1}`, NODE_TS[0], [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"], {
       METRICS_PORT: "0",
       LOG_LEVEL: "info",
     }),

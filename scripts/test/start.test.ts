@@ -1,8 +1,24 @@
 import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixedPort, uniqueName } from "../../test-support/index.ts";
 import { BIN, startProcess } from "../../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
+
+/** The command lines of the processes whose environment holds `REDIS_PREFIX=<prefix>`. */
+function processesOf(prefix: string): string[][] {
+  const found: string[][] = [];
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes(`REDIS_PREFIX=${prefix}`)) continue;
+      found.push(readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0"));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return found;
+}
 
 function listeningOn(port: number): boolean {
   const out = execFileSync("sh", ["-c", `ss -ltnH 'sport = :${port}' || true`]).toString();
@@ -27,6 +43,10 @@ describe("npm start", () => {
         fetch(`http://127.0.0.1:${port}/api/leads`, { headers: { authorization: `Bearer ${token}` } });
       expect((await leads("dev-read-token")).status).toBe(200);
       expect((await leads("dev-write-key")).status).toBe(401);
+      // The worker runs with the flags every launcher gives it (worker/src/node-flags.ts).
+      const workers = processesOf(env.REDIS_PREFIX).filter((args) => args.includes("worker/src/main.ts"));
+      expect(workers.length).toBeGreaterThan(0);
+      for (const args of workers) expect(args).toEqual(expect.arrayContaining([...WORKER_NODE_FLAGS]));
 
       const second = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
       expect(await second.exited(60_000)).toBe(1);

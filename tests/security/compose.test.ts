@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ROOT } from "../../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 const text = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
 const backingText = readFileSync(join(ROOT, "docker-compose.services.yml"), "utf8");
@@ -37,6 +38,12 @@ const nodeEnv = (service: Service) =>
   service.environment?.NODE_ENV ?? dockerfile.match(/^ENV NODE_ENV=(\S+)/m)?.[1] ?? "development";
 
 describe("docker-compose.yml", () => {
+  it("runs the worker with the Node flags every launcher gives it", () => {
+    const command = compose.services.worker?.command ?? [];
+    expect(command.slice(0, 1 + WORKER_NODE_FLAGS.length)).toEqual(["node", ...WORKER_NODE_FLAGS]);
+    expect(command.at(-1)).toBe("worker/src/main.ts");
+  });
+
   it("runs the app in production mode, with no default for any secret", () => {
     for (const app of APPS) {
       const service = compose.services[app] as Service;
@@ -86,7 +93,9 @@ describe("docker-compose.yml", () => {
         expect(args.slice(0, 1)).toEqual(["run"]);
       } else {
         expect(program, app).toBe("node");
-        expect(args.slice(0, 2), app).toEqual(["--import", "tsx"]);
+        // Node's own flags (the worker's, node-flags.ts) may come first; tsx is loaded in-process, not a launcher.
+        const flags = app === "worker" ? WORKER_NODE_FLAGS.length : 0;
+        expect(args.slice(flags, flags + 2), app).toEqual(["--import", "tsx"]);
       }
       expect(service.command?.join(" "), app).not.toMatch(/\b(npx|npm|sh|bash)\b|\.bin\/tsx|^tsx/);
       expect(service.init, `${app} has an init that passes signals on`).toBe(true);

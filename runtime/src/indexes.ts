@@ -8,7 +8,7 @@ import type { Logger } from "./log.ts";
 export interface IndexableDb {
   command(command: { buildInfo: 1 }): Promise<Record<string, unknown>>;
   collection(name: string): {
-    listIndexes(): { toArray(): Promise<{ name?: unknown; unique?: unknown }[]> };
+    listIndexes(): { toArray(): Promise<{ name?: unknown }[]> };
     createIndex(key: Record<string, 1 | -1>, options: { name: string; unique?: boolean }): Promise<string>;
     dropIndex(name: string): Promise<unknown>;
   };

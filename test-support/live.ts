@@ -20,6 +20,7 @@ import {
   type LiveKeys,
   type LiveLead,
   liveKeys,
+  newPageId,
   PAGE_SIZE,
   type Profile,
   pageRef,
@@ -62,7 +63,7 @@ export function foldLiveState(
   const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
   const written = new Date(options.updatedAt ?? Date.now());
   const pages: HistoryPageDocument[] = Array.from({ length: pageCount }, (_, n) => ({
-    _id: `${leadId}|${randomUUID().slice(0, 8)}`,
+    _id: newPageId(leadId),
     lead_id: leadId,
     n: n * PAGE_SIZE,
     entries: encodePage(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE)),

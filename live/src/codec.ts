@@ -50,6 +50,14 @@ export type PageEnd = [number, number, number];
  */
 export type PageRef = [string, number, string, number, number, number | null, number, number, number];
 
+/**
+ * A new id for a page of the lead's history: the lead's id and a random suffix. A page is never updated, so a page
+ * written anew (a late event changed it, or a rebuild laid the history out again) gets a new id.
+ */
+export function newPageId(leadId: string): string {
+  return `${leadId}|${crypto.randomUUID().slice(0, 8)}`;
+}
+
 /** The ref of a page holding `entries` (in order, folded). */
 export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
   const first = entries[0] as LiveEntry;

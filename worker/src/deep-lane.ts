@@ -30,6 +30,7 @@ import {
   LEAD_FIELDS,
   type LeadCommit,
   type LiveLead,
+  newPageId,
   PAGE_SIZE,
   type PageEntry,
   type PageRef,
@@ -147,7 +148,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         pages.push(pageRef(kept, page));
         return;
       }
-      const id = `${leadId}|${randomUUID().slice(0, 8)}`;
+      const id = newPageId(leadId);
       newPages.push({ id, n: n * PAGE_SIZE, entries: page });
       pages.push(pageRef(id, page));
     });
@@ -186,7 +187,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         item.list.map((event) => decodeEvent(id, event)),
         [],
         cap,
-        () => `${id}|${randomUUID().slice(0, 8)}`,
+        () => newPageId(id),
       );
       if (plan.kind === "needTail") throw new Error(`lead ${id} was read without its tail`);
       if (plan.kind === "commit") inMemory.set(id, plan.next);
@@ -243,7 +244,7 @@ export function createDeepLane(options: DeepLaneOptions) {
           waiting: item.list.map((event) => decodeEvent(id, event)),
           cap,
           pageEvents: (pageId) => lookup(pageId)?.events,
-          newPageId: () => `${id}|${randomUUID().slice(0, 8)}`,
+          newPageId: () => newPageId(id),
         });
         if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
         else {

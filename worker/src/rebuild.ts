@@ -22,7 +22,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { encodePage, type LiveKeys, PAGE_SIZE, pageRef, rankKey, stateFields } from "@leadscore/live";
+import { encodePage, type LiveKeys, newPageId, PAGE_SIZE, pageRef, rankKey, stateFields } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -118,7 +118,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
       const entries = markLate(foldScores(byLead.get(id) ?? [], cap, 0).history);
       const layout = layoutHistory(entries);
       const pageRefs = layout.pages.map((entriesOfPage, n) => {
-        const pageId = `${id}|${randomUUID().slice(0, 8)}`;
+        const pageId = newPageId(id);
         const before = n * PAGE_SIZE;
         pageDocs.push({ _id: pageId, lead_id: id, n: before, entries: encodePage(entriesOfPage), written_at: written });
         return pageRef(pageId, entriesOfPage);

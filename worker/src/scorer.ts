@@ -11,7 +11,6 @@
 //   the tail was folded, any other goes to the deep lane, which folds the lead from its stored events;
 // - a lead whose events reach back past its tail goes to the deep lane too; while the deep lane owns a lead, every
 //   commit of it hands its events to the deep lane's list instead (deep-lane.ts).
-import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
   type EventDocument,
@@ -36,6 +35,7 @@ import {
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
+  newPageId,
   PLAN_FIELDS,
   pageRef,
   rankKey,
@@ -116,7 +116,7 @@ export function createScorer(options: ScorerOptions) {
   const commitChunk = options.commitChunk ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  const pageId = (leadId: string) => () => `${leadId}|${randomUUID().slice(0, 8)}`;
+  const pageId = (leadId: string) => () => newPageId(leadId);
 
   async function storeEvents(batch: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
     const docs: EventDocument[] = [];

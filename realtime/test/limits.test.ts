@@ -1,4 +1,3 @@
-import { Socket as NetSocket } from "node:net";
 import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
@@ -21,28 +20,9 @@ import {
   startCluster,
   storeScoredLead,
 } from "./cluster.ts";
+import { countWrites } from "./writes.ts";
 
 const DASHBOARD = "https://dash.example.com";
-
-/** Counts the writes this process hands the system on the server side of connections to `port`, until stopped. */
-function countWrites(port: number): { stop(): number } {
-  const proto = NetSocket.prototype as unknown as Record<"_write" | "_writev", (...args: unknown[]) => void>;
-  const originals = { _write: proto._write, _writev: proto._writev };
-  let writes = 0;
-  for (const method of ["_write", "_writev"] as const) {
-    const original = originals[method];
-    proto[method] = function (this: NetSocket, ...args: unknown[]) {
-      if (this.localPort === port) writes += 1;
-      return original.apply(this, args);
-    };
-  }
-  return {
-    stop() {
-      Object.assign(proto, originals);
-      return writes;
-    },
-  };
-}
 
 describe("when clients reach the realtime server", () => {
   let cluster: Cluster;

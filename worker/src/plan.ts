@@ -207,11 +207,14 @@ export function planLead(
   // The tail starts after the pages, so a lead has pages exactly when entries come before its tail.
   const hasPages = (lead?.base.count ?? 0) > 0;
   const lastKey = lead?.lastKey ?? null;
-  const firstKey = events.reduce(
-    (min, event) => (keyOf(event) < min ? keyOf(event) : min),
-    keyOf(events[0] as ScorableEvent),
-  );
-  const late = lastKey === null ? 0 : events.filter((event) => keyOf(event) < lastKey).length;
+  // The batch's earliest key, and how many of its events sort before the lead's newest.
+  let firstKey = keyOf(events[0] as ScorableEvent);
+  let late = 0;
+  for (const event of events) {
+    const key = keyOf(event);
+    if (key < firstKey) firstKey = key;
+    if (lastKey !== null && key < lastKey) late++;
+  }
   if (lastKey === null || firstKey > lastKey) {
     const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
     // The tail's flags are marked again: a new event received before one of them says that one came late.

@@ -15,7 +15,6 @@ import {
 } from "@leadscore/contracts";
 import {
   commitLeads,
-  encodePage,
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
@@ -23,6 +22,7 @@ import {
   newPageId,
   PAGE_SIZE,
   type Profile,
+  pageDocument,
   pageRef,
   rankKey,
   setProfile,
@@ -62,13 +62,9 @@ export function foldLiveState(
   const entries: LiveEntry[] = fold.history.map((entry) => ({ ...entry, late: false }));
   const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
   const written = new Date(options.updatedAt ?? Date.now());
-  const pages: HistoryPageDocument[] = Array.from({ length: pageCount }, (_, n) => ({
-    _id: newPageId(leadId),
-    lead_id: leadId,
-    n: n * PAGE_SIZE,
-    entries: encodePage(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE)),
-    written_at: written,
-  }));
+  const pages: HistoryPageDocument[] = Array.from({ length: pageCount }, (_, n) =>
+    pageDocument(newPageId(leadId), leadId, entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE), written),
+  );
   const tail = entries.slice(pageCount * PAGE_SIZE);
   const before = entries[pageCount * PAGE_SIZE - 1];
   const last = entries.at(-1);

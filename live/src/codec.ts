@@ -16,6 +16,7 @@ import {
   clampScore,
   type FoldState,
   type HistoryEntry,
+  type HistoryPageDocument,
   reasonFor,
   type ScorableEvent,
   type Stage,
@@ -200,6 +201,17 @@ export type PageEntry = [string, string, number, number, number, string | null, 
  */
 export function encodePage(entries: readonly LiveEntry[]): string {
   return JSON.stringify(entries.map(pageEntry));
+}
+
+/** A history page as MongoDB stores it; its `n`, the lead's entries before it, is its first entry's `seq` less one. */
+export function pageDocument(
+  id: string,
+  leadId: string,
+  entries: readonly LiveEntry[],
+  writtenAt: Date,
+): HistoryPageDocument {
+  const n = (entries[0] as LiveEntry).seq - 1;
+  return { _id: id, lead_id: leadId, n, entries: encodePage(entries), written_at: writtenAt };
 }
 
 /** A page's entries, placed after `start` (the fold state before the page: `pageStarts`). */

@@ -31,9 +31,9 @@ import {
   type LeadCommit,
   type LiveLead,
   newPageId,
-  PAGE_SIZE,
   type PageEntry,
   type PageRef,
+  pageDocument,
   pageRef,
   rankKey,
   StaleLiveStateError,
@@ -149,7 +149,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         return;
       }
       const id = newPageId(leadId);
-      newPages.push({ id, n: n * PAGE_SIZE, entries: page });
+      newPages.push({ id, entries: page });
       pages.push(pageRef(id, page));
     });
     const last = entries.at(-1);
@@ -264,13 +264,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     stats.folded.memory += inMemory.size;
     const written = new Date(at);
     const newPages = [...plans].flatMap(([leadId, next]) =>
-      next.newPages.map((page) => ({
-        _id: page.id,
-        lead_id: leadId,
-        n: page.n,
-        entries: encodePage(page.entries),
-        written_at: written,
-      })),
+      next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written)),
     );
     if (newPages.length > 0) {
       await insertNew(pages, newPages);

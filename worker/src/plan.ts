@@ -52,8 +52,8 @@ export interface NextState {
    * by the commit script, so a round that only spills from the tail never reads the list).
    */
   pages: PageRef[] | null;
-  /** Pages to insert before the commit; `n` is the number of entries before each (see HistoryPageDocument). */
-  newPages: { id: string; n: number; entries: LiveEntry[] }[];
+  /** Pages to insert before the commit (`pageDocument`). */
+  newPages: { id: string; entries: LiveEntry[] }[];
   /**
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
    * as they were: then only these and the fold state are written, and `tail` is decoded only if read.
@@ -109,7 +109,7 @@ export function spill(
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const id = newPageId();
-    newPages.push({ id, n: start.count, entries });
+    newPages.push({ id, entries });
     pages?.push(pageRef(id, entries));
     const last = entries.at(-1) as LiveEntry;
     start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };

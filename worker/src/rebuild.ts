@@ -22,7 +22,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { encodePage, type LiveKeys, newPageId, PAGE_SIZE, pageRef, rankKey, stateFields } from "@leadscore/live";
+import { type LiveKeys, newPageId, pageDocument, pageRef, rankKey, stateFields } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -117,10 +117,9 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     for (const id of ids.slice(from, from + WRITE_CHUNK)) {
       const entries = markLate(foldScores(byLead.get(id) ?? [], cap, 0).history);
       const layout = layoutHistory(entries);
-      const pageRefs = layout.pages.map((entriesOfPage, n) => {
+      const pageRefs = layout.pages.map((entriesOfPage) => {
         const pageId = newPageId(id);
-        const before = n * PAGE_SIZE;
-        pageDocs.push({ _id: pageId, lead_id: id, n: before, entries: encodePage(entriesOfPage), written_at: written });
+        pageDocs.push(pageDocument(pageId, id, entriesOfPage, written));
         return pageRef(pageId, entriesOfPage);
       });
       const last = entries.at(-1);

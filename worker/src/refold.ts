@@ -132,18 +132,15 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   }
   const pages: PageRef[] = refs.slice(0, first);
   const newPages: NextState["newPages"] = [];
-  let before = (starts[first] as FoldState).count;
   for (const item of placed.slice(first)) {
     if (isRef(item)) {
       pages.push(item);
-      before += item[1];
       continue;
     }
     for (const entries of item) {
       const id = input.newPageId();
-      newPages.push({ id, n: before, entries });
+      newPages.push({ id, entries });
       pages.push(pageRef(id, entries));
-      before += entries.length;
     }
   }
   const next = settle(tailEntries, state, pages, input.newPageId);

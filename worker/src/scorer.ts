@@ -29,7 +29,6 @@ import {
   decodeLead,
   encodeEntry,
   encodeEvent,
-  encodePage,
   foldFields,
   type LeadCommit,
   type LiveEntry,
@@ -37,6 +36,7 @@ import {
   type LiveLead,
   newPageId,
   PLAN_FIELDS,
+  pageDocument,
   pageRef,
   rankKey,
   stateFields,
@@ -215,13 +215,7 @@ export function createScorer(options: ScorerOptions) {
 
   async function writePages(leadId: string, next: NextState, at: Date): Promise<void> {
     if (next.newPages.length === 0) return;
-    const docs = next.newPages.map((page) => ({
-      _id: page.id,
-      lead_id: leadId,
-      n: page.n,
-      entries: encodePage(page.entries),
-      written_at: at,
-    }));
+    const docs = next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at));
     await insertNew(pages, docs);
     next.newPages.forEach((page, index) => {
       options.pageCache?.put(page.id, leadId, docs[index]?.entries ?? "", page.entries.length);

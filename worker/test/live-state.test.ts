@@ -100,6 +100,21 @@ describe("when a late event reaches back past a lead's tail", () => {
     await stack.drained();
     const after = await pagesOf();
     expect(after[0]?.[0]).toBe(before[0]?.[0]);
+    // Each page's `n` is the number of the lead's entries before it, for a page spilled from the tail and kept as for
+    // the pages a late event had written anew.
+    const stored = await stack.db
+      .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+      .find({ lead_id: "deep" })
+      .toArray();
+    const storedN = new Map(stored.map((page) => [page._id, page.n]));
+    let entriesBefore = 0;
+    const expectedN = after.map(([, size]) => {
+      const n = entriesBefore;
+      entriesBefore += size;
+      return n;
+    });
+    expect(after.map(([id]) => storedN.get(id))).toEqual(expectedN);
+    expect(expectedN.at(-1)).toBeGreaterThan(0);
     expect(after.slice(1).map(([id]) => id)).not.toContain(before[1]?.[0]);
     expect((await historyOf(stack, "deep")).find((entry) => entry.event_id === "d-mid")).toMatchObject({ late: true });
     expect(await auditAll(stack)).toEqual([]);

@@ -21,8 +21,15 @@ import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder } from "../test-support/live.ts";
-import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
+import {
+  BIN,
+  DENO_EDGE_ARGS,
+  loggedPort,
+  NODE_TS,
+  type RunningProcess,
+  startProcess,
+  WORKER_ARGS,
+} from "../test-support/processes.ts";
 import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -168,7 +175,7 @@ async function main() {
     let edgeUrl = "";
     if (args.e2e) {
       const edge = startProcess(`${BIN}/deno`, DENO_EDGE_ARGS, { ...env, LOG_LEVEL: "info", PORT: "0" });
-      const worker = startProcess(`${BIN}/tsx`, [...WORKER_NODE_FLAGS, "worker/src/main.ts"], {
+      const worker = startProcess(NODE_TS[0], WORKER_ARGS, {
         ...env,
         LOG_LEVEL: "info",
       });

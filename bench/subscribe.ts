@@ -30,8 +30,14 @@ import { io, type Socket } from "socket.io-client";
 import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "../realtime/src/server.ts";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder, eventsOf } from "../test-support/live.ts";
-import { cpuSeconds, loggedPort, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
+import {
+  cpuSeconds,
+  loggedPort,
+  NODE_TS,
+  type RunningProcess,
+  startProcess,
+  WORKER_ARGS,
+} from "../test-support/processes.ts";
 import { createRandom } from "./random.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -275,7 +281,7 @@ async function main() {
 
   // The worker first: finding no live state of this run's Redis, it builds one (empty), which the seeder then writes
   // into. Seeding first would leave a generation the worker does not recognise, and its rebuild would wipe the leads.
-  const worker = startProcess(NODE_TS[0], [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"], {
+  const worker = startProcess(NODE_TS[0], WORKER_ARGS, {
     ...env,
     METRICS_PORT: "0",
   });

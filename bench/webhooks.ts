@@ -20,8 +20,7 @@ import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import { createWebhookStore, deliveryBody, parseDelivery } from "@leadscore/webhooks";
 import Queue from "bull";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
+import { NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -242,7 +241,7 @@ async function workerRate(label: string, slowMs: number | null) {
     jobs.push({ data: { v: 1 as const, events: events.slice(from, from + 100) }, opts: { attempts: 5 } });
   }
   await queue.addBulk(jobs);
-  const worker = startProcess(NODE_TS[0], [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"], {
+  const worker = startProcess(NODE_TS[0], WORKER_ARGS, {
     ...env,
     LOG_LEVEL: "info",
   });

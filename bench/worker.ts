@@ -39,9 +39,8 @@ import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
-import { loggedPort, NODE_TS, type RunningProcess, startProcess } from "../test-support/processes.ts";
+import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { auditLiveState } from "../worker/src/audit.ts";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({
@@ -180,15 +179,11 @@ async function scratch(label: string): Promise<Scratch> {
 /** A worker process with its metrics on a free port; resolves once it is ready, with the port. */
 async function startWorker(env: Record<string, string>): Promise<{ worker: RunningProcess; port: number }> {
   const profile = args["cpu-prof"] ? ["--cpu-prof", `--cpu-prof-dir=${args["cpu-prof"]}`] : [];
-  const worker = startProcess(
-    NODE_TS[0],
-    [...profile, ...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"],
-    {
-      ...env,
-      LOG_LEVEL: "info",
-      METRICS_PORT: "0",
-    },
-  );
+  const worker = startProcess(NODE_TS[0], [...profile, ...WORKER_ARGS], {
+    ...env,
+    LOG_LEVEL: "info",
+    METRICS_PORT: "0",
+  });
   const stop = () => worker.stop("SIGTERM", 60_000);
   running.add(stop);
   await worker.waitFor(/worker ready/, 10 * 60_000);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const BIN = join(ROOT, "node_modules", ".bin");
@@ -22,6 +23,9 @@ export interface RunningProcess {
  * script in a child), so every signal, SIGKILL too, reaches the script itself.
  */
 export const NODE_TS = [process.execPath, "--import", "tsx"] as const;
+
+/** The arguments of a worker process after `NODE_TS[0]`, with the Node flags every launcher gives it. */
+export const WORKER_ARGS = [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"];
 
 export function startProcess(
   command: string,

@@ -11,8 +11,8 @@ import {
   NODE_TS,
   type RunningProcess,
   startProcess,
+  WORKER_ARGS,
 } from "../../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 export interface LocalStack {
   baseUrl: string;
@@ -82,7 +82,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const edge = spawn("edge", join(BIN, "deno"), DENO_EDGE_ARGS, { PORT: "0", LOG_LEVEL: "info" });
   // Each worker serves /metrics on a port of its own, named in its info line (its other info lines: one every 10 s).
   const workers = Array.from({ length: options.workers }, (_, i) =>
-    spawn(`worker-${i + 1}`, NODE_TS[0], [...WORKER_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/main.ts"], {
+    spawn(`worker-${i + 1}`, NODE_TS[0], WORKER_ARGS, {
       METRICS_PORT: "0",
       LOG_LEVEL: "info",
     }),

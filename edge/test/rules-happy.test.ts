@@ -95,7 +95,11 @@ describe("when managing rules", () => {
     const response = await send("PUT", "/api/rules/webinar_signup", { points: 40, label: "Webinar", active: false });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ _id: "webinar_signup", points: 40, label: "Webinar", active: false });
-    expect(await announced("updated", "webinar_signup")).toBeTruthy();
+    expect(await announced("updated", "webinar_signup")).toEqual({
+      change: "updated",
+      rule_id: "webinar_signup",
+      at: "2026-03-01T12:00:00.000Z",
+    });
   });
 
   it("updates one field and leaves the others", async () => {
@@ -109,7 +113,11 @@ describe("when managing rules", () => {
     const response = await send("DELETE", "/api/rules/min_points");
     expect(response.status).toBe(204);
     expect(await response.text()).toBe("");
-    expect(await announced("deleted", "min_points")).toBeTruthy();
+    expect(await announced("deleted", "min_points")).toEqual({
+      change: "deleted",
+      rule_id: "min_points",
+      at: "2026-03-01T12:00:00.000Z",
+    });
     const stored = await edge.deps.db.collection(COLLECTIONS.rules).findOne({ _id: "min_points" as never });
     expect(stored).toBeNull();
   });

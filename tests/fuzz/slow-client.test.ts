@@ -122,10 +122,10 @@ describe("when clients misbehave on the socket", () => {
   it("refuses 100 KB of headers and too many headers, and keeps serving", async () => {
     const big = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: edge\r\nX-Big: ${"a".repeat(100_000)}\r\n\r\n`)
       .closed;
-    expect(big).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(big).toMatch(/^HTTP\/1\.1 400 /);
     const many = Array.from({ length: 500 }, (_, i) => `X-H${i}: v\r\n`).join("");
     const flood = await rawRequest(port, `GET /healthz HTTP/1.1\r\nHost: edge\r\n${many}\r\n`).closed;
-    expect(flood).toMatch(/^HTTP\/1\.1 4\d\d/);
+    expect(flood).toMatch(/^HTTP\/1\.1 400 /);
     expect((await post("after-the-floods")).status).toBe(202);
   });
 

@@ -112,7 +112,7 @@ describe("the leads model", () => {
     api.listLeads.mockClear();
     model.setFilter("min_score", "abc");
     await vi.advanceTimersByTimeAsync(500);
-    expect(model.errors.value.min_score).toBeDefined();
+    expect(model.errors.value.min_score).toBe("Enter a whole number of 0 or more");
     // Clearing another filter still refreshes the rows.
     model.setFilter("company", "");
     await vi.advanceTimersByTimeAsync(500);

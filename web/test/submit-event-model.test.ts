@@ -99,10 +99,15 @@ describe("building the request body", () => {
   });
 
   it("refuses metadata that is not a JSON object before sending", () => {
-    for (const metadata of ["{nope", "[1,2]", '"text"']) {
+    const refusals = {
+      "{nope": 'Is not valid JSON; expected an object, e.g. {"plan": "pro"}',
+      "[1,2]": 'Must be a JSON object, e.g. {"plan": "pro"}',
+      '"text"': 'Must be a JSON object, e.g. {"plan": "pro"}',
+    };
+    for (const [metadata, message] of Object.entries(refusals)) {
       const built = buildSubmission({ ...EMPTY_EVENT_FORM, lead_id: "a", event_type: "x", metadata }, normalizeEvent);
       expect(built.ok).toBe(false);
-      expect(!built.ok && built.errors.fields.metadata).toBeTruthy();
+      expect(!built.ok && built.errors.fields.metadata).toBe(message);
     }
   });
 });

@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { Agent, request } from "node:http";
 import { constants, createGzip } from "node:zlib";
 import { quantile } from "@leadscore/runtime";
+import { histogramAtMost, histogramOf, parsePrometheus, sumOf } from "@leadscore/runtime/prometheus";
 import { cpuSeconds, residentBytes } from "./processes.ts";
 
 /**
@@ -24,6 +25,33 @@ export async function gzipBomb(mebibytes = 1000): Promise<Buffer> {
   await once(gzip, "end");
   return Buffer.concat(chunks);
 }
+
+/** What the edge's gzip bodies cost in inflating so far, from its `/metrics` text. */
+export interface InflatedReading {
+  /** Gzip bodies read, accepted or refused. */
+  bodies: number;
+  /** Bytes they inflated to, in all. */
+  bytes: number;
+  /** Bodies that inflated to at most 32 KB. */
+  within32K: number;
+}
+
+export function inflatedReading(metricsText: string): InflatedReading {
+  const samples = parsePrometheus(metricsText);
+  const histogram = histogramOf(samples, "leadscore_gzip_inflated_bytes");
+  return {
+    bodies: histogram.count,
+    bytes: sumOf(samples, "leadscore_gzip_inflated_bytes_sum") ?? 0,
+    within32K: histogramAtMost(histogram, 32_768),
+  };
+}
+
+/** What was inflated between two readings. */
+export const inflatedSince = (after: InflatedReading, before: InflatedReading): InflatedReading => ({
+  bodies: after.bodies - before.bodies,
+  bytes: after.bytes - before.bytes,
+  within32K: after.within32K - before.within32K,
+});
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

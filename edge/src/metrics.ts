@@ -3,6 +3,8 @@ import { byLabel, counterLines, createHistogram, prometheusText } from "@leadsco
 
 /** Upper bounds (seconds) of the enqueue-latency histogram. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+/** Upper bounds (bytes) of the inflated-size histogram: a refused bomb sits in the first two, a full batch near 1 MB. */
+const INFLATED_BUCKETS = [16_384, 32_768, 65_536, 262_144, 1_048_576, 2_097_152];
 
 export function createEdgeMetrics() {
   let accepted = 0;
@@ -14,6 +16,11 @@ export function createEdgeMetrics() {
     "leadscore_enqueue_duration_seconds",
     "Time from a request's events being valid to their job being in Redis.",
     LATENCY_BUCKETS,
+  );
+  const gzipInflated = createHistogram(
+    "leadscore_gzip_inflated_bytes",
+    "Bytes each gzip request body inflated to before it was accepted or refused.",
+    INFLATED_BUCKETS,
   );
 
   return {
@@ -35,6 +42,9 @@ export function createEdgeMetrics() {
     },
     enqueueLatency(seconds: number) {
       enqueueDuration.observe(seconds);
+    },
+    gzipInflated(bytes: number) {
+      gzipInflated.observe(bytes);
     },
     snapshot() {
       return { accepted, duplicates, rateLimited, unavailable, rejected: Object.fromEntries(rejected) };
@@ -60,6 +70,7 @@ export function createEdgeMetrics() {
           unavailable,
         ),
         ...enqueueDuration.lines(),
+        ...gzipInflated.lines(),
         ...gauges,
       ]);
     },

@@ -191,7 +191,9 @@ function inflateCapped(body: ReadableStream<Uint8Array>, maxBytes: number) {
       throw error instanceof ApiError ? error : unreadable();
     },
   );
-  return { done, cancel };
+  /** Bytes taken from the inflater so far: what the body cost in inflating, accepted or refused. */
+  const inflatedBytes = () => inflated;
+  return { done, cancel, inflatedBytes };
 }
 
 /**
@@ -235,13 +237,14 @@ const utf8 = new TextDecoder("utf-8", { fatal: true });
 /**
  * Reads an ingestion body: checks its media type (415), its size before and after gzip (413), its encoding
  * (400 on invalid UTF-8) and parses JSON (400). `text/plain` bodies (sendBeacon) must hold JSON too. The whole body
- * must arrive within `timeoutMs` (408).
+ * must arrive within `timeoutMs` (408). `onInflated` is told the bytes a gzip body inflated to, accepted or refused.
  */
 export async function readJsonBody(
   request: Request,
   maxBytes: number,
   allowText: boolean,
   timeoutMs = DEFAULT_BODY_TIMEOUT_MS,
+  onInflated?: (bytes: number) => void,
 ): Promise<unknown> {
   const type = mediaType(request);
   const textOk = allowText && (type === "text/plain" || type === "");
@@ -262,7 +265,11 @@ export async function readJsonBody(
   } else {
     if (!request.body) throw emptyBody();
     const inflating = inflateCapped(request.body, maxBytes);
-    bytes = await beforeDeadline(timeoutMs, inflating.done, inflating.cancel);
+    try {
+      bytes = await beforeDeadline(timeoutMs, inflating.done, inflating.cancel);
+    } finally {
+      onInflated?.(inflating.inflatedBytes());
+    }
   }
   if (bytes.byteLength === 0) throw emptyBody();
   let text: string;

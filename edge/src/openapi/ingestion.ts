@@ -131,7 +131,8 @@ export const ingestionDocs: RouteDoc[] = [
     operationId: "metrics",
     summary: "Prometheus metrics",
     description:
-      "Accepted, duplicate and rejected events (by reason), queue depth and processing lag. Needs " +
+      "Accepted, duplicate and rejected events (by reason), bytes each gzip body inflated to, queue depth and " +
+      "processing lag. Needs " +
       "`Authorization: Bearer <METRICS_TOKEN>` when `METRICS_TOKEN` is set; open otherwise.",
     tag: "Operations",
     auth: "metrics",

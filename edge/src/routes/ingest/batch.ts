@@ -46,7 +46,13 @@ export function batchEvents(body: unknown, allowSingle: boolean): unknown[] {
 export function batchRoute(deps: GuardDeps & { ingest: Ingest }) {
   return new Hono().post("/", async (c) => {
     guardIngest(c, deps, false);
-    const body = await readJsonBody(c.req.raw, MAX_BATCH_BODY_BYTES, false, deps.bodyTimeoutMs);
+    const body = await readJsonBody(
+      c.req.raw,
+      MAX_BATCH_BODY_BYTES,
+      false,
+      deps.bodyTimeoutMs,
+      deps.metrics.gzipInflated,
+    );
     let events: unknown[];
     try {
       events = batchEvents(body, false);

@@ -11,7 +11,13 @@ import { type GuardDeps, guardIngest } from "./guard.ts";
 export function beaconRoute(deps: GuardDeps & { ingest: Ingest }) {
   return new Hono().post("/", async (c) => {
     guardIngest(c, deps, true);
-    const body = await readJsonBody(c.req.raw, MAX_BATCH_BODY_BYTES, true, deps.bodyTimeoutMs);
+    const body = await readJsonBody(
+      c.req.raw,
+      MAX_BATCH_BODY_BYTES,
+      true,
+      deps.bodyTimeoutMs,
+      deps.metrics.gzipInflated,
+    );
     let events: unknown[];
     try {
       events = batchEvents(body, true);

@@ -8,7 +8,13 @@ import { type GuardDeps, guardIngest } from "./guard.ts";
 export function eventRoute(deps: GuardDeps & { ingest: Ingest }) {
   return new Hono().post("/", async (c) => {
     guardIngest(c, deps, false);
-    const body = await readJsonBody(c.req.raw, MAX_EVENT_BODY_BYTES, false, deps.bodyTimeoutMs);
+    const body = await readJsonBody(
+      c.req.raw,
+      MAX_EVENT_BODY_BYTES,
+      false,
+      deps.bodyTimeoutMs,
+      deps.metrics.gzipInflated,
+    );
     if (body === null || typeof body !== "object" || Array.isArray(body)) {
       deps.metrics.rejected("invalid_body");
       throw new ApiError("VALIDATION_FAILED", "the body must be one event object (use /api/batch for many)", [

@@ -33,7 +33,11 @@ interface FaultRun {
   report: AuditReport;
   client: ReturnType<typeof createLoadClient>;
   notes: string[];
+  /** The live state's generation just before the fault and after the drain, and rebuilds the workers logged since. */
+  rebuild: { before: string | null; after: string | null; logged: number };
 }
+
+const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
 
 /** Runs the load on a fresh stack, applies `fault` at 40% of it, drains, and audits. */
 async function runWithFault(
@@ -60,8 +64,11 @@ async function runWithFault(
   const started = Date.now();
   const notes: string[] = [];
   const note = (what: string) => notes.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
+  const generation = () => stack.redis.get(liveKeys(stack.prefix).gen);
+  let [before, rebuildsBefore]: [string | null, number] = [null, 0];
   const chaos = (async () => {
     await sleep(0.4 * DURATION_MS);
+    [before, rebuildsBefore] = [await generation(), rebuildsLogged(stack.output())];
     note(await fault(stack));
   })();
   try {
@@ -83,7 +90,8 @@ async function runWithFault(
           `folded twice ${report.duplicated.length}, problems ${report.problems.length}`,
       ].join("\n"),
     );
-    return { report, client, notes };
+    const rebuild = { before, after: await generation(), logged: rebuildsLogged(stack.output()) - rebuildsBefore };
+    return { report, client, notes, rebuild };
   } catch (error) {
     const file = join(tmpdir(), `${stack.prefix}.log`);
     await writeFile(file, stack.output());
@@ -103,6 +111,14 @@ async function deleteLiveKeys(stack: FaultStack): Promise<number> {
   return deleted;
 }
 
+/** A live state existed before the fault, and the workers rebuilt it after: a new generation, a rebuild logged. */
+function expectRebuilt(rebuild: FaultRun["rebuild"]) {
+  expect(rebuild.before).toMatch(/.+:.+/);
+  expect(rebuild.after).toMatch(/.+:.+/);
+  expect(rebuild.after).not.toBe(rebuild.before);
+  expect(rebuild.logged).toBeGreaterThanOrEqual(1);
+}
+
 describe("when the live state in Redis is lost under load", () => {
   let stack: FaultStack | undefined;
   afterEach(async () => {
@@ -116,12 +132,19 @@ describe("when the live state in Redis is lost under load", () => {
   it(
     "rebuilds it from MongoDB after its keys are deleted, and loses nothing",
     async () => {
-      const { report, client } = await runWithFault(
+      let deleted = 0;
+      const { report, client, rebuild } = await runWithFault(
         {},
         "live keys deleted",
-        async (running) => `deleted ${await deleteLiveKeys(running)} live keys`,
+        async (running) => {
+          deleted = await deleteLiveKeys(running);
+          return `deleted ${deleted} live keys`;
+        },
         track,
       );
+      // The fault happened (a lead hash and its index entries at least, and the generation) and a rebuild followed.
+      expect(deleted).toBeGreaterThan(3);
+      expectRebuilt(rebuild);
       expect(report.lost).toEqual([]);
       expect(report.duplicated).toEqual([]);
       expect(report.phantoms).toEqual([]);
@@ -134,7 +157,7 @@ describe("when the live state in Redis is lost under load", () => {
   it(
     "loses nothing acknowledged when Redis is SIGKILLed with appendfsync always",
     async () => {
-      const { report, client } = await runWithFault(
+      const { report, client, rebuild } = await runWithFault(
         { redisFsync: "always" },
         "Redis SIGKILLed (appendfsync always)",
         async (running) => {
@@ -143,6 +166,7 @@ describe("when the live state in Redis is lost under load", () => {
         },
         track,
       );
+      expectRebuilt(rebuild);
       expect(report.lost).toEqual([]);
       expect(report.missingEvents).toEqual([]);
       expect(report.duplicated).toEqual([]);
@@ -156,7 +180,7 @@ describe("when the live state in Redis is lost under load", () => {
   it(
     "loses at most about a second of acknowledged events with appendfsync everysec, and agrees with MongoDB",
     async () => {
-      const { report } = await runWithFault(
+      const { report, rebuild } = await runWithFault(
         { redisFsync: "everysec" },
         "Redis SIGKILLed (appendfsync everysec)",
         async (running) => {
@@ -165,6 +189,7 @@ describe("when the live state in Redis is lost under load", () => {
         },
         track,
       );
+      expectRebuilt(rebuild);
       console.info(
         `appendfsync everysec: ${report.lost.length} acknowledged events lost with the last second ` +
           `(≈ ${((report.lost.length / RATE) * 1000).toFixed(0)} ms of traffic at ${RATE}/s)`,

@@ -1,7 +1,8 @@
-import { DEFAULT_STAGE_THRESHOLDS, type ScorableEvent } from "@leadscore/contracts";
+import { DEFAULT_STAGE_THRESHOLDS, foldScores, type HistoryEntry, type ScorableEvent } from "@leadscore/contracts";
 import { appendToArray, decodeLead, LEAD_FIELDS, type LiveLead, PLAN_FIELDS, withTail } from "@leadscore/live";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { propertyRuns } from "../../test-support/property.ts";
 import { planLead } from "../src/plan.ts";
 import { liveFields } from "../src/scorer.ts";
 
@@ -62,8 +63,18 @@ const batches = fc.array(
   { minLength: 1, maxLength: 12 },
 );
 
+const entryOf = (entry: HistoryEntry) => ({
+  event_id: entry.event_id,
+  timestamp: entry.timestamp,
+  points: entry.points,
+  delta: entry.delta,
+  score: entry.score,
+  seq: entry.seq,
+  score_reached_at: entry.score_reached_at,
+});
+
 describe("when a round only appends to a lead's tail", () => {
-  it("writes exactly the fields a fold of the whole decoded tail writes", () => {
+  it("writes exactly the fields a fold of the whole decoded tail writes, and the state foldScores gives", () => {
     let appends = 0;
     fc.assert(
       fc.property(batches, (rounds) => {
@@ -73,6 +84,7 @@ describe("when a round only appends to a lead's tail", () => {
         let sequence = 0;
         let fastPages = 0;
         let fullPages = 0;
+        const sent: ScorableEvent[] = [];
         for (const spec of rounds) {
           if (spec.moveOn) clock += 10_000;
           const batch = spec.events.map(({ ahead, points, receivedLag }) => {
@@ -99,9 +111,20 @@ describe("when a round only appends to a lead's tail", () => {
           fast = a.hash;
           full = b.hash;
           expect(fast).toEqual(full);
+          // And both are the pure fold of every event so far: its state, and its newest entries as the tail.
+          sent.push(...batch);
+          const expected = foldScores(sent, CAP);
+          const lead = readWhole(fast) as LiveLead;
+          expect({ score: lead.score, count: lead.count, reachedAt: lead.reachedAt }).toEqual({
+            score: expected.score,
+            count: expected.count,
+            reachedAt: expected.reachedAt,
+          });
+          expect(lead.lastKey).toBe(expected.history.at(-1)?.sort_key);
+          expect(lead.tail.map(entryOf)).toEqual(expected.history.slice(lead.base.count).map(entryOf));
         }
       }),
-      { numRuns: 300, seed: 42 },
+      propertyRuns(300),
     );
     // The property says something only if appends happened.
     expect(appends).toBeGreaterThan(100);

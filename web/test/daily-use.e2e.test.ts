@@ -391,14 +391,19 @@ describe("the dashboard a sales lead opens every morning", () => {
         type,
       );
 
-      // A rule deleted elsewhere leaves the list when the page is focused again.
+      // A rule deleted elsewhere leaves the list when the page is focused again: on screen before, deleted (204),
+      // still on screen until the focus, gone after it.
+      const otherRow = page.getByLabel("Points for email_open");
+      await eventually(async () => (await otherRow.count()) === 1, 10_000);
       const rules = (await api<{ _id: string; event_type: string }[]>("/api/rules")).body;
       const other = rules.find((rule) => rule.event_type === "email_open");
-      expect(other).toBeDefined();
-      await fetch(`${stack.base}/api/rules/${other?._id}`, {
+      expect(other?._id).toBe("email_open");
+      const deleted = await fetch(`${stack.base}/api/rules/${other?._id}`, {
         method: "DELETE",
         headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
       });
+      expect(deleted.status).toBe(204);
+      expect(await otherRow.count()).toBe(1);
       await page.evaluate(() => window.dispatchEvent(new Event("focus")));
       await eventually(async () => (await page.getByLabel("Points for email_open").count()) === 0, 10_000);
       await page.close();

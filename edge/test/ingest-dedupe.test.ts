@@ -39,6 +39,14 @@ describe("claiming event ids in Redis", () => {
     await eventually(async () => (await short.claim([key("orphan")]))[0] === CLAIMED, 5_000);
   });
 
+  it("keeps even a pending mark within a window shorter than the mark (every key expires within the window)", async () => {
+    const brief = createClaimer({ redis, ttlSeconds: 3 });
+    expect(await brief.claim([key("brief")])).toEqual([CLAIMED]);
+    const ttl = await test.redis.ttl(key("brief"));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(3);
+  });
+
   it("gives a key claimed twice in one call to the first only", async () => {
     expect(await claimer.claim([key("b"), key("c"), key("b")])).toEqual([CLAIMED, CLAIMED, PENDING]);
   });

@@ -59,7 +59,8 @@ export interface ClaimerOptions {
 export function createClaimer(options: ClaimerOptions) {
   const { redis } = options;
   const deadlineMs = options.deadlineMs ?? 2000;
-  const pendingTtl = options.pendingTtlSeconds ?? 10;
+  // Never longer than the window itself: every key expires within DEDUPE_TTL_SECONDS, pending or confirmed.
+  const pendingTtl = Math.min(options.pendingTtlSeconds ?? 10, options.ttlSeconds);
   redis.defineCommand(COMMAND, { lua: CLAIM_SCRIPT });
   redis.defineCommand(CONFIRM_COMMAND, { lua: CONFIRM_SCRIPT });
   const commands = redis as unknown as Record<typeof COMMAND | typeof CONFIRM_COMMAND, ClaimCommand>;

@@ -65,16 +65,20 @@ describe("when the realistic mix runs against a self-started stack (npm run load
     expect(report.events.rejected).toBeGreaterThan(0);
     // The workers' own lag histogram counted every event of the run once.
     expect(report.workerLag?.count).toBe(report.audit.counts?.expectedPresent);
-    // The README's promise for the mix: acceptance → scored p99 ≤ 1 s, over every event the workers committed.
-    const lag = report.workerLag;
-    expect(lag?.p99Ms).not.toBeNull();
-    expect(lag?.p99Ms).toBeLessThanOrEqual(1000);
-    expect(lag?.withinOneSecond).toBeGreaterThanOrEqual(Math.ceil(0.99 * (lag?.count ?? Number.POSITIVE_INFINITY)));
-    expect(report.thresholds.find((t) => t.name.startsWith("acceptance → scored p99"))?.pass).toBe(true);
     // Jobs are counted from Bull's job ids: at least one, at most one per event.
     expect(report.queue.jobs).toBeGreaterThan(0);
     expect(report.queue.jobs).toBeLessThanOrEqual(report.workerLag?.count ?? 0);
     expect(Object.keys(report.endpoints).sort()).toEqual(["batch", "beacon", "event", "pixel"]);
+  });
+
+  it("scores 99% of the events within 1 s of their acceptance (the README's acceptance → scored p99 ≤ 1 s)", () => {
+    // Over every event the workers committed, from their own histogram; p99 null means above its last bucket (60 s).
+    const lag = report.workerLag;
+    expect(lag?.count).toBe(report.audit.counts?.expectedPresent);
+    expect(lag?.p99Ms).not.toBeNull();
+    expect(lag?.p99Ms).toBeLessThanOrEqual(1000);
+    expect(lag?.withinOneSecond).toBeGreaterThanOrEqual(Math.ceil(0.99 * (lag?.count ?? Number.POSITIVE_INFINITY)));
+    expect(report.thresholds.find((t) => t.name.startsWith("acceptance → scored p99"))?.pass).toBe(true);
   });
 
   it("writes a markdown report beside the JSON one", async () => {

@@ -251,7 +251,23 @@ export const RealtimeConfigSchema = z
   .transform((config, ctx) => checkReadAccess(config, ctx));
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
 
-/** Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable. */
+/**
+ * Variables whose values are secrets: keys and tokens, and the store URLs, which may carry a password. An error about
+ * one names the variable and the rule it breaks, never the value (SECURITY.md).
+ */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  "WRITE_KEYS",
+  "ADMIN_TOKEN",
+  "READ_TOKENS",
+  "METRICS_TOKEN",
+  "REDIS_URL",
+  "MONGO_URL",
+]);
+
+/**
+ * Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable, with the
+ * value it got unless the variable is secret.
+ */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -261,7 +277,8 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "(environment)");
-    const got = cleaned[name] === undefined ? "" : ` (got ${JSON.stringify(cleaned[name])})`;
+    const value = cleaned[name];
+    const got = value === undefined || SECRET_VARIABLES.has(name) ? "" : ` (got ${JSON.stringify(value)})`;
     return `  ${name}: ${issue.message}${got}`;
   });
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);

@@ -192,6 +192,29 @@ describe("when changing a subscription", () => {
     expect(rotated.secret).not.toBe(hook.secret);
   });
 
+  it("refuses a test delivery while it is paused, records none, and sends one again once resumed", async () => {
+    const hook = await created();
+    expect((await send("PUT", `/api/webhooks/${hook.id}`, { active: false })).status).toBe(200);
+    const refused = await send("POST", `/api/webhooks/${hook.id}/test`);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual({
+      error: {
+        code: "SUBSCRIPTION_PAUSED",
+        message: `webhook ${hook.id} is paused: enable it (active: true) to send a test`,
+        details: [],
+      },
+    });
+    const log = await send("GET", `/api/webhooks/${hook.id}/deliveries`);
+    expect(log.headers.get("x-total-count")).toBe("0");
+    expect(await log.json()).toEqual([]);
+
+    expect((await send("PUT", `/api/webhooks/${hook.id}`, { active: true })).status).toBe(200);
+    const sent = await send("POST", `/api/webhooks/${hook.id}/test`);
+    expect(sent.status).toBe(202);
+    expect(await sent.json()).toMatchObject({ type: "webhook.test", status: "pending" });
+    expect((await send("GET", `/api/webhooks/${hook.id}/deliveries`)).headers.get("x-total-count")).toBe("1");
+  });
+
   it("deletes it with its log", async () => {
     const hook = await created();
     await send("POST", `/api/webhooks/${hook.id}/test`);

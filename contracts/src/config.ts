@@ -167,6 +167,13 @@ export const EdgeConfigSchema = z
     QUEUE_MAX_DEPTH: positiveInt(5_000_000),
     /** Time an ingestion request's body may take to arrive before the request is refused with 408. */
     BODY_READ_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * Expensive reads (searches by `company`/`q`, exports, history older than Redis keeps, event metadata) in progress
+     * at once per edge process; the next is refused with 503 and `Retry-After`.
+     */
+    EXPENSIVE_READ_CONCURRENCY: positiveInt(2),
+    /** Time one expensive read may take (MongoDB's `maxTimeMS` for its queries) before it is stopped with 503. */
+    EXPENSIVE_READ_TIMEOUT_MS: positiveInt(30_000),
     /** Folder of the built dashboard served at `/`. */
     WEB_DIST: z.string().default("web/dist"),
     /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */

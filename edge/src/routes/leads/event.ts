@@ -1,6 +1,7 @@
 import { COLLECTIONS, type EventDocument, EventIdSchema } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { parseParams } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
@@ -38,11 +39,12 @@ export const leadEventDoc: RouteDoc = {
   errors: ["NOT_FOUND"],
 };
 
-export function leadEventRoute(deps: AppDeps) {
+export function leadEventRoute(deps: AppDeps, reads: ExpensiveReads) {
   const events = deps.db.collection<EventDocument>(COLLECTIONS.events);
   return new Hono().get("/:id/events/:event_id", async (c) => {
     const { id, event_id } = parseParams(c, EventParamsSchema);
-    const doc = await events.findOne({ _id: event_id });
+    // A scan of `events` on the embedded store, so an expensive read.
+    const doc = await reads.run((budget) => events.findOne({ _id: event_id }, { maxTimeMS: budget.remainingMs() }));
     if (doc === null || doc.lead_id !== id) throw new ApiError("NOT_FOUND", `no event ${event_id} of lead ${id}`);
     return c.json({
       event_id: doc._id,

@@ -1,5 +1,6 @@
 import type { ListPosition } from "@leadscore/live";
 import { Hono } from "hono";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
@@ -57,27 +58,48 @@ export const exportLeadsDoc: RouteDoc = {
   },
 };
 
-export function exportLeadsRoute(deps: AppDeps) {
+export function exportLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pager = createLeadPager(deps);
-  return new Hono().get("/export.csv", (c) => {
+  return new Hono().get("/export.csv", async (c) => {
     const query = parseQuery(c, LeadFiltersQuerySchema);
     // A search reads its candidates once: one page holding all of them.
     const limit = isSearch(query) ? 3 * MAX_SEARCH_MATCHES : MAX_PAGE_SIZE;
     const encoder = new TextEncoder();
-    let after: ListPosition | null = null;
-    let started = false;
+    // One slot for the whole stream, each page under its own time limit. The first page is read before answering,
+    // so a refusal or a search past its time is a 503, not a cut-off CSV.
+    const slot = reads.acquire();
+    const nextPage = (after: ListPosition | null) =>
+      slot.read((budget) => pager.page({ ...query, limit }, after, budget));
+    let page: Awaited<ReturnType<typeof nextPage>>;
+    try {
+      page = await nextPage(null);
+    } catch (error) {
+      slot.release();
+      throw error;
+    }
+    let header = true;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        if (!started) {
-          started = true;
-          controller.enqueue(encoder.encode(`${COLUMNS.join(",")}\r\n`));
-          return;
+        try {
+          if (header) {
+            header = false;
+            controller.enqueue(encoder.encode(`${COLUMNS.join(",")}\r\n`));
+            return;
+          }
+          if (page.leads.length > 0)
+            controller.enqueue(encoder.encode(page.leads.map((lead) => csvRow(toLead(lead))).join("")));
+          if (page.next === null) {
+            slot.release();
+            controller.close();
+          } else page = await nextPage(page.next);
+        } catch (error) {
+          // Past the 200 a failed page can only cut the response short, which the client sees as an error.
+          slot.release();
+          throw error;
         }
-        const page = await pager.page({ ...query, limit }, after);
-        if (page.leads.length > 0)
-          controller.enqueue(encoder.encode(page.leads.map((lead) => csvRow(toLead(lead))).join("")));
-        if (page.next === null) controller.close();
-        else after = page.next;
+      },
+      cancel() {
+        slot.release();
       },
     });
     return new Response(body, {

@@ -3,6 +3,7 @@ import { decodePage, type LiveEntry, PAGE_SIZE, type PageRef, pageStarts } from 
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
+import type { ExpensiveReads, ReadBudget } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
@@ -82,18 +83,25 @@ export const historyDoc: RouteDoc = {
   errors: ["NOT_FOUND"],
 };
 
-export function historyRoute(deps: AppDeps) {
+export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pages = deps.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const cap = deps.config.SCORE_CAP;
 
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(leadId: string, refs: PageRef[], from: number, to: number): Promise<LiveEntry[]> {
+  async function settled(
+    leadId: string,
+    refs: PageRef[],
+    from: number,
+    to: number,
+    budget: ReadBudget,
+  ): Promise<LiveEntry[]> {
     const starts = pageStarts(refs);
     // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
     const wanted = refs.flatMap(([id], n) =>
       (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [{ id, n }] : [],
     );
-    const docs = wanted.length === 0 ? [] : await pages.find({ _id: { $in: wanted.map(({ id }) => id) } }).toArray();
+    const docs =
+      wanted.length === 0 ? [] : await budget.toArray(pages.find({ _id: { $in: wanted.map(({ id }) => id) } }));
     const byId = new Map(docs.map((doc) => [doc._id, doc]));
     const entries: LiveEntry[] = [];
     for (const { id, n } of wanted) {
@@ -127,7 +135,11 @@ export function historyRoute(deps: AppDeps) {
     let entries: LiveEntry[] = [];
     if (from <= to) {
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = from < tailStart ? await settled(id, lead.pages, from, Math.min(to, tailStart - 1)) : [];
+      // Older entries are read from MongoDB: an expensive read (a scan of the pages on the embedded store).
+      const older =
+        from < tailStart
+          ? await reads.run((budget) => settled(id, lead.pages, from, Math.min(to, tailStart - 1), budget))
+          : [];
       entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
     }
     if (query.order === "desc") entries.reverse();

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { apiCors } from "../../api/cors.ts";
+import { createExpensiveReads } from "../../api/expensive-reads.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
@@ -29,16 +30,22 @@ export const leadDocs = [
  * edit routes check the admin token themselves. The leaderboard and the export are mounted before `/:id` so they are never read as a lead id.
  */
 export function leadRoutes(deps: AppDeps) {
+  // One set of slots for every expensive read of this process (the app is built once per process).
+  const reads = createExpensiveReads({
+    concurrency: deps.config.EXPENSIVE_READ_CONCURRENCY,
+    timeoutMs: deps.config.EXPENSIVE_READ_TIMEOUT_MS,
+    now: deps.now,
+  });
   return new Hono()
     .use("*", apiCors(deps.config))
     .get("*", requireReader(deps.config))
-    .route("/", listLeadsRoute(deps))
+    .route("/", listLeadsRoute(deps, reads))
     .route("/", createLeadRoute(deps))
     .route("/", leaderboardRoute(deps))
-    .route("/", exportLeadsRoute(deps))
+    .route("/", exportLeadsRoute(deps, reads))
     .route("/", getLeadRoute(deps))
-    .route("/", historyRoute(deps))
+    .route("/", historyRoute(deps, reads))
     .route("/", seriesRoute(deps))
-    .route("/", leadEventRoute(deps))
+    .route("/", leadEventRoute(deps, reads))
     .route("/", updateLeadRoute(deps));
 }

@@ -1,0 +1,132 @@
+// Reads whose cost grows with the data — profile searches (`company`, `q`), history older than Redis keeps, an event's
+// metadata (a scan of `events` on the embedded store), the CSV export — run in one of a few slots per process and
+// under a time limit, so that however many are asked for at once, the hot paths (ingestion, `/healthz`, the live
+// reads) keep their share of the CPU, Redis and MongoDB. Past the slots a read is refused at once (503 with
+// `Retry-After`) rather than queued: a queue would hold requests, and their clients, for as long as the reads before
+// them take.
+import type { FindCursor } from "mongodb";
+import { ApiError } from "../errors.ts";
+
+export interface ExpensiveReadLimits {
+  /** Expensive reads in progress at once in this process; the next is refused with 503. */
+  concurrency: number;
+  /** Time one read may take: MongoDB's `maxTimeMS` for each query, and a deadline checked between steps. */
+  timeoutMs: number;
+  /** Epoch ms; the app's clock. */
+  now?: (() => number) | undefined;
+}
+
+/** The time left to one read; every step of the read checks it, and every MongoDB query carries it as `maxTimeMS`. */
+export interface ReadBudget {
+  /** Milliseconds left (at least 1), for `maxTimeMS`. */
+  remainingMs(): number;
+  /** Throws the read's 503 once its time is up. */
+  check(): void;
+  /** The documents of a MongoDB query, read under the budget; the cursor is closed when time runs out. */
+  toArray<T>(cursor: FindCursor<T>): Promise<T[]>;
+}
+
+/** A slot held by one read (or by a streamed export, for all its reads); released exactly once. */
+export interface ReadSlot {
+  /** Runs one read under a fresh budget; a query that runs out of time becomes the budget's 503. */
+  read<T>(read: (budget: ReadBudget) => Promise<T>): Promise<T>;
+  release(): void;
+}
+
+export interface ExpensiveReads {
+  /** Takes a slot, or throws 503 with `Retry-After` when every slot is in use. */
+  acquire(): ReadSlot;
+  /** Runs one read in a slot of its own, under a budget. */
+  run<T>(read: (budget: ReadBudget) => Promise<T>): Promise<T>;
+  /** Reads holding a slot now. */
+  inFlight(): number;
+  /** Reads refused since start: slots full, and time limit reached. */
+  refused(): { busy: number; timedOut: number };
+}
+
+/** MongoDB's error for a query past its `maxTimeMS` (told by code, so the edge needs no driver class). */
+const MAX_TIME_EXPIRED = 50;
+
+function isMaxTimeExpired(error: unknown): boolean {
+  const { code, codeName } = (error ?? {}) as { code?: unknown; codeName?: unknown };
+  return code === MAX_TIME_EXPIRED || codeName === "MaxTimeMSExpired";
+}
+
+export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveReads {
+  const now = limits.now ?? Date.now;
+  let inFlight = 0;
+  const refused = { busy: 0, timedOut: 0 };
+
+  const timedOut = () => {
+    refused.timedOut += 1;
+    return new ApiError(
+      "SERVICE_UNAVAILABLE",
+      `the read took longer than ${limits.timeoutMs} ms (EXPENSIVE_READ_TIMEOUT_MS) and was stopped; narrow it`,
+    );
+  };
+
+  function budget(): ReadBudget {
+    const deadline = now() + limits.timeoutMs;
+    const check = () => {
+      if (now() >= deadline) throw timedOut();
+    };
+    return {
+      remainingMs: () => Math.max(1, deadline - now()),
+      check,
+      async toArray<T>(cursor: FindCursor<T>): Promise<T[]> {
+        const docs: T[] = [];
+        cursor.maxTimeMS(Math.max(1, deadline - now()));
+        // Leaving the loop by a throw closes the cursor, so the server stops too.
+        for await (const doc of cursor) {
+          docs.push(doc);
+          check();
+        }
+        return docs;
+      },
+    };
+  }
+
+  function acquire(): ReadSlot {
+    if (inFlight >= limits.concurrency) {
+      refused.busy += 1;
+      throw new ApiError(
+        "SERVICE_UNAVAILABLE",
+        `${limits.concurrency} expensive reads (searches, exports, older history, event metadata) are in progress ` +
+          "in this process (EXPENSIVE_READ_CONCURRENCY); try again",
+        [],
+        { "Retry-After": "1" },
+      );
+    }
+    inFlight += 1;
+    let held = true;
+    return {
+      async read(read) {
+        try {
+          return await read(budget());
+        } catch (error) {
+          if (isMaxTimeExpired(error)) throw timedOut();
+          throw error;
+        }
+      },
+      release() {
+        if (!held) return;
+        held = false;
+        inFlight -= 1;
+      },
+    };
+  }
+
+  return {
+    acquire,
+    async run(read) {
+      const slot = acquire();
+      try {
+        return await slot.read(read);
+      } finally {
+        slot.release();
+      }
+    },
+    inFlight: () => inFlight,
+    refused: () => ({ ...refused }),
+  };
+}

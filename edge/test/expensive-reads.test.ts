@@ -1,0 +1,156 @@
+import { COLLECTIONS } from "@leadscore/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDb, uniqueName } from "../../test-support/index.ts";
+import { createExpensiveReads } from "../src/api/expensive-reads.ts";
+import { ApiError } from "../src/errors.ts";
+import { createTestEdge } from "./helpers.ts";
+import { historyEvents, scoredLead, seederFor } from "./leads-fixtures.ts";
+
+type Edge = Awaited<ReturnType<typeof createTestEdge>>;
+
+const BUSY = {
+  error: {
+    code: "SERVICE_UNAVAILABLE",
+    message:
+      "1 expensive reads (searches, exports, older history, event metadata) are in progress in this process " +
+      "(EXPENSIVE_READ_CONCURRENCY); try again",
+    details: [],
+  },
+};
+
+/** Every kind of expensive read, each of which holds a slot. */
+const EXPENSIVE = [
+  "/api/leads?q=acme",
+  "/api/leads?company=Acme",
+  "/api/leads/export.csv?q=acme",
+  "/api/leads/export.csv",
+  // 120 entries: the oldest are in MongoDB's pages, past Redis's tail.
+  "/api/leads/hist/history?order=asc&limit=3",
+  "/api/leads/hist/events/hist-e0000",
+];
+
+async function seed(edge: Edge) {
+  await seederFor(edge).seed([
+    scoredLead("alpha", 40),
+    scoredLead("beta", 20, { profile: { company: "Other" } }),
+    { id: "hist", events: historyEvents("hist", 120) },
+  ]);
+}
+
+describe("when every expensive-read slot is taken", () => {
+  let edge: Edge;
+  beforeAll(async () => {
+    edge = await createTestEdge({ EXPENSIVE_READ_CONCURRENCY: "1" });
+    await seed(edge);
+  });
+  afterAll(() => edge.close());
+
+  it("refuses each expensive read with 503 and Retry-After until the slot is free, and serves the rest", async () => {
+    // Precondition: each read succeeds while the slot is free.
+    for (const path of EXPENSIVE) {
+      const response = await edge.read(path);
+      expect([200, 404], path).toContain(response.status);
+      await response.arrayBuffer();
+    }
+    // An export holds its slot while its body streams; this one is left unread.
+    const held = await edge.read("/api/leads/export.csv");
+    expect(held.status).toBe(200);
+
+    for (const path of EXPENSIVE) {
+      const response = await edge.read(path);
+      expect(response.status, path).toBe(503);
+      expect(response.headers.get("retry-after"), path).toBe("1");
+      expect(await response.json(), path).toEqual(BUSY);
+    }
+    // The hot paths and the live reads take no slot.
+    for (const path of ["/api/leads?sort=-score", "/api/leads/alpha", "/api/leads/hist/history", "/api/stats"]) {
+      expect((await edge.read(path)).status, path).toBe(200);
+    }
+    expect((await edge.app.request("/healthz")).status).toBe(200);
+
+    await held.body?.cancel();
+    const search = await edge.read("/api/leads?q=acme");
+    expect(search.status).toBe(200);
+    expect(((await search.json()) as { _id: string }[]).map((lead) => lead._id)).toEqual(["alpha"]);
+  });
+
+  it("frees the slot when an export has been read to its end", async () => {
+    const exported = await edge.read("/api/leads/export.csv?sort=-score");
+    expect(exported.status).toBe(200);
+    expect((await exported.text()).split("\r\n").map((line) => line.split(",")[0])).toEqual([
+      "_id",
+      "hist",
+      "alpha",
+      "beta",
+      "",
+    ]);
+    expect((await edge.read("/api/leads?company=Other")).status).toBe(200);
+  });
+});
+
+describe("when an expensive read runs past its time limit", () => {
+  let edge: Edge;
+  let clock = 0;
+  beforeAll(async () => {
+    // Each look at the clock moves it on a second: every read is past a 500 ms limit at its first check.
+    edge = await createTestEdge({ EXPENSIVE_READ_TIMEOUT_MS: "500" }, { now: () => (clock += 1000) });
+    await seed(edge);
+  });
+  afterAll(() => edge.close());
+
+  const TIMED_OUT = {
+    error: {
+      code: "SERVICE_UNAVAILABLE",
+      message: "the read took longer than 500 ms (EXPENSIVE_READ_TIMEOUT_MS) and was stopped; narrow it",
+      details: [],
+    },
+  };
+
+  it("stops a search, an export's search and older history with 503, and frees their slots", async () => {
+    for (const path of [
+      "/api/leads?q=acme",
+      "/api/leads/export.csv?company=Acme",
+      "/api/leads/hist/history?order=asc&limit=3",
+    ]) {
+      const response = await edge.read(path);
+      expect(response.status, path).toBe(503);
+      expect(response.headers.get("content-type"), path).toMatch(/^application\/json/);
+      expect(await response.json(), path).toEqual(TIMED_OUT);
+    }
+    // Two slots by default, and three reads stopped: none kept its slot.
+    expect((await edge.read("/api/leads?sort=-score")).status).toBe(200);
+    expect((await edge.read("/api/leads/hist/history")).status).toBe(200);
+  });
+});
+
+describe("when a MongoDB query runs past maxTimeMS", () => {
+  const test = { db: null as Awaited<ReturnType<typeof createTestDb>> | null };
+  beforeAll(async () => {
+    test.db = await createTestDb();
+    const docs = Array.from({ length: 20_000 }, (_, i) => ({ _id: `p${i}`, name: `Name ${i}`, company: `Co ${i}` }));
+    await test.db.db.collection<{ _id: string }>(COLLECTIONS.leads).insertMany(docs);
+  }, 60_000);
+  afterAll(() => test.db?.drop());
+
+  it("answers the same 503 as a read past its deadline", async () => {
+    const reads = createExpensiveReads({ concurrency: 1, timeoutMs: 60_000 });
+    const leads = test.db?.db.collection(COLLECTIONS.leads);
+    if (!leads) throw new Error("no database");
+    // Precondition: the query itself completes without a limit, matching nothing (a scan of all 20,000).
+    expect(await leads.find({ name: { $regex: uniqueName(), $options: "i" } }).toArray()).toEqual([]);
+    const stopped = await reads
+      .run(() =>
+        leads
+          .find({ name: { $regex: uniqueName(), $options: "i" } })
+          .maxTimeMS(1)
+          .toArray(),
+      )
+      .catch((error: unknown) => error);
+    expect(stopped).toBeInstanceOf(ApiError);
+    expect((stopped as ApiError).toBody().error.message).toBe(
+      "the read took longer than 60000 ms (EXPENSIVE_READ_TIMEOUT_MS) and was stopped; narrow it",
+    );
+    expect(reads.inFlight()).toBe(0);
+    expect(reads.refused()).toEqual({ busy: 0, timedOut: 1 });
+  });
+});

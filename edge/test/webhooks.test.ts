@@ -136,6 +136,15 @@ describe("when the deployment runs in production", () => {
     "http://[::ffff:127.0.0.1]/",
     "http://0.0.0.0/",
     "http://metadata.google.internal/",
+    "http://[::7f00:1]/",
+    "http://[::127.0.0.1]/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[64:ff9b:1::a00:1]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://[fec0::1]/",
+    "http://[fc00::1]/",
+    "http://[fe80::1]/",
   ])("refuses the non-public target %s (server-side request forgery)", async (url) => {
     const response = await post(production, url);
     expect(response.status).toBe(400);
@@ -143,8 +152,14 @@ describe("when the deployment runs in production", () => {
     expect(body.error.details[0]?.path).toBe("url");
   });
 
-  it("accepts a public one", async () => {
-    expect((await post(production, "https://hooks.example.com/leadscore")).status).toBe(201);
+  it.each([
+    "https://hooks.example.com/leadscore",
+    "https://8.8.8.8/hook",
+    "https://[2606:4700:4700::1111]/hook",
+    "https://[::ffff:808:808]/hook",
+    "https://[64:ff9b::808:808]/hook",
+  ])("accepts the public target %s", async (url) => {
+    expect((await post(production, url)).status).toBe(201);
   });
 
   it("accepts a private one when WEBHOOK_ALLOW_PRIVATE=true", async () => {

@@ -17,7 +17,7 @@ import { parseArgs } from "node:util";
 import { quantile } from "@leadscore/runtime";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder, eventsOf, type LeadSeed } from "../test-support/live.ts";
-import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../test-support/processes.ts";
+import { BIN, cpuSeconds, DENO_EDGE_ARGS, loggedPort, startProcess } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -145,7 +145,10 @@ async function runEdge(label: string, limit: string | undefined) {
     // Warm up: JIT, connections, the first search.
     await probe(base, 1000, `${prefix}-warm`);
     await fetch(`${base}/api/leads?q=e`, { headers: { authorization: `Bearer ${READ_TOKEN}` } }).then((r) => r.text());
+    const cpu = () => cpuSeconds(edge.child.pid);
+    const cpuAtStart = cpu();
     const quiet = await probe(base, PHASE_MS, `${prefix}-quiet`);
+    const cpuQuiet = cpu() - cpuAtStart;
     let stop = () => {};
     const searching = search(
       base,
@@ -156,7 +159,8 @@ async function runEdge(label: string, limit: string | undefined) {
     const loaded = await probe(base, PHASE_MS, `${prefix}-loaded`);
     stop();
     const searches = await searching;
-    return { label, quiet, loaded, searches };
+    const cpuLoaded = cpu() - cpuAtStart - cpuQuiet;
+    return { label, quiet, loaded, searches, cpuQuiet, cpuLoaded };
   } finally {
     await edge.stop("SIGTERM");
     await testRedis.cleanup();
@@ -208,5 +212,6 @@ console.table(
     "searches 503": result.searches.refused,
     "searches other": result.searches.other,
     "probe failures": result.quiet.failed + result.loaded.failed,
+    "edge CPU s quiet/searching": `${result.cpuQuiet.toFixed(1)}/${result.cpuLoaded.toFixed(1)}`,
   })),
 );

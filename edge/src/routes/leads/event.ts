@@ -31,12 +31,14 @@ export const leadEventDoc: RouteDoc = {
   description:
     "The event as stored in MongoDB's `events` (the live state keeps no metadata), for a history entry opened in " +
     "the dashboard: one read by `_id`, indexed on MongoDB, a scan of `events` on the embedded store (FerretDB), so " +
-    "it is read only when asked for, never on a hot path.",
+    "it is read only when asked for, never on a hot path, and as an expensive read (one of " +
+    "`EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when all are taken; 503 past " +
+    "`EXPENSIVE_READ_TIMEOUT_MS`).",
   tag: "Leads",
   auth: "read",
   params: EventParamsSchema,
   responses: { 200: { description: "The event.", schema: StoredEventSchema } },
-  errors: ["NOT_FOUND"],
+  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
 };
 
 export function leadEventRoute(deps: AppDeps, reads: ExpensiveReads) {

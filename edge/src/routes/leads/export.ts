@@ -45,7 +45,10 @@ export const exportLeadsDoc: RouteDoc = {
     `streamed: the rows are read ${MAX_PAGE_SIZE} at a time from the same indexes as \`GET /api/leads\` and sent as ` +
     "they come, so memory stays flat whatever the number of leads. With `company` or `q` it is one search, of the " +
     "cost described under `GET /api/leads`. Names, emails and companies that a spreadsheet would run as a formula " +
-    `(starting with = + - @) are prefixed with '. Columns: ${COLUMNS.join(", ")}.`,
+    `(starting with = + - @) are prefixed with '. Columns: ${COLUMNS.join(", ")}.\n\n` +
+    "An export is an expensive read: it holds one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots while it streams " +
+    "(503 with `Retry-After` when all are taken), and each page it reads stops past `EXPENSIVE_READ_TIMEOUT_MS` — " +
+    "the first with a 503 (it is read before the answer starts), a later one by ending the response early.",
   tag: "Leads",
   auth: "read",
   query: LeadFiltersQuerySchema,
@@ -56,6 +59,7 @@ export const exportLeadsDoc: RouteDoc = {
       headers: { "Content-Disposition": 'Always `attachment; filename="leads.csv"`.' },
     },
   },
+  errors: ["SERVICE_UNAVAILABLE"],
 };
 
 export function exportLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {

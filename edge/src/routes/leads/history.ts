@@ -72,7 +72,9 @@ export const historyDoc: RouteDoc = {
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
     "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. A late event " +
-    "shifts the positions of the entries after it, so a page read across one may repeat an entry.",
+    "shifts the positions of the entries after it, so a page read across one may repeat an entry. A page that needs " +
+    "the settled pages is an expensive read (one of `EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when " +
+    "all are taken; 503 past `EXPENSIVE_READ_TIMEOUT_MS`).",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -80,7 +82,7 @@ export const historyDoc: RouteDoc = {
   responses: {
     200: { description: "One page of history entries.", schema: z.array(HistoryEntrySchema), headers: PAGE_HEADERS },
   },
-  errors: ["NOT_FOUND"],
+  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
 };
 
 export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {

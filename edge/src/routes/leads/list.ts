@@ -120,13 +120,16 @@ export const listLeadsDoc: RouteDoc = {
     "pattern, 1,000 entries a step, so Redis does work in proportion to the number of leads, in short commands. At " +
     `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} candidates per source are considered: their live state is ` +
     "read from Redis, checked against the current profile (so an edited profile matches by its new values only), " +
-    "filtered by score and stage, sorted and paged in memory, on every page.",
+    "filtered by score and stage, sorted and paged in memory, on every page. A search is an expensive read: it " +
+    "takes one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots (503 with `Retry-After` when all are taken) and " +
+    "stops with 503 past `EXPENSIVE_READ_TIMEOUT_MS`.",
   tag: "Leads",
   auth: "read",
   query: ListLeadsQuerySchema,
   responses: {
     200: { description: "One page of leads.", schema: z.array(LeadSchema), headers: PAGE_HEADERS },
   },
+  errors: ["SERVICE_UNAVAILABLE"],
 };
 
 /** Ascending sorts of the indexes' own values: rank keys ascending are scores descending. */

@@ -67,6 +67,10 @@ describe("when every expensive-read slot is taken", () => {
       expect((await edge.read(path)).status, path).toBe(200);
     }
     expect((await edge.app.request("/healthz")).status).toBe(200);
+    const metrics = await (await edge.app.request("/metrics")).text();
+    expect(metrics).toContain("leadscore_edge_expensive_reads_in_flight 1\n");
+    expect(metrics).toContain(`leadscore_edge_expensive_reads_refused_total{reason="busy"} ${EXPENSIVE.length}\n`);
+    expect(metrics).toContain('leadscore_edge_expensive_reads_refused_total{reason="timeout"} 0\n');
 
     await held.body?.cancel();
     const search = await edge.read("/api/leads?q=acme");
@@ -118,6 +122,9 @@ describe("when an expensive read runs past its time limit", () => {
       expect(await response.json(), path).toEqual(TIMED_OUT);
     }
     // Two slots by default, and three reads stopped: none kept its slot.
+    const metrics = await (await edge.app.request("/metrics")).text();
+    expect(metrics).toContain("leadscore_edge_expensive_reads_in_flight 0\n");
+    expect(metrics).toContain('leadscore_edge_expensive_reads_refused_total{reason="timeout"} 3\n');
     expect((await edge.read("/api/leads?sort=-score")).status).toBe(200);
     expect((await edge.read("/api/leads/hist/history")).status).toBe(200);
   });

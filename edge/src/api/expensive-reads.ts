@@ -57,12 +57,21 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
   let inFlight = 0;
   const refused = { busy: 0, timedOut: 0 };
 
+  // A read's steps may each find its time up (its queries run side by side): the read is counted once, as it ends.
+  const timeouts = new WeakSet<object>();
   const timedOut = () => {
-    refused.timedOut += 1;
-    return new ApiError(
+    const error = new ApiError(
       "SERVICE_UNAVAILABLE",
       `the read took longer than ${limits.timeoutMs} ms (EXPENSIVE_READ_TIMEOUT_MS) and was stopped; narrow it`,
     );
+    timeouts.add(error);
+    return error;
+  };
+  /** The error a read ended with: a query past `maxTimeMS` becomes the read's 503. */
+  const ended = (error: unknown): unknown => {
+    const stopped = isMaxTimeExpired(error) ? timedOut() : error;
+    if (typeof stopped === "object" && stopped !== null && timeouts.has(stopped)) refused.timedOut += 1;
+    return stopped;
   };
 
   function budget(): ReadBudget {
@@ -104,8 +113,7 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
         try {
           return await read(budget());
         } catch (error) {
-          if (isMaxTimeExpired(error)) throw timedOut();
-          throw error;
+          throw ended(error);
         }
       },
       release() {

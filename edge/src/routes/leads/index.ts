@@ -1,6 +1,6 @@
 import { Hono } from "hono";
 import { apiCors } from "../../api/cors.ts";
-import { createExpensiveReads } from "../../api/expensive-reads.ts";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
@@ -29,13 +29,7 @@ export const leadDocs = [
  * `/api/leads`: every GET needs a read token (after CORS, so a refused browser still reads the 401); the create and
  * edit routes check the admin token themselves. The leaderboard and the export are mounted before `/:id` so they are never read as a lead id.
  */
-export function leadRoutes(deps: AppDeps) {
-  // One set of slots for every expensive read of this process (the app is built once per process).
-  const reads = createExpensiveReads({
-    concurrency: deps.config.EXPENSIVE_READ_CONCURRENCY,
-    timeoutMs: deps.config.EXPENSIVE_READ_TIMEOUT_MS,
-    now: deps.now,
-  });
+export function leadRoutes(deps: AppDeps, reads: ExpensiveReads) {
   return new Hono()
     .use("*", apiCors(deps.config))
     .get("*", requireReader(deps.config))

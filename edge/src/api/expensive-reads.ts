@@ -85,10 +85,15 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
       async toArray<T>(cursor: FindCursor<T>): Promise<T[]> {
         const docs: T[] = [];
         cursor.maxTimeMS(Math.max(1, deadline - now()));
-        // Leaving the loop by a throw closes the cursor, so the server stops too.
-        for await (const doc of cursor) {
-          docs.push(doc);
-          check();
+        try {
+          // A batch at a time (a document at a time costs the driver twice the CPU), checking the time between.
+          while (await cursor.hasNext()) {
+            for (const doc of cursor.readBufferedDocuments()) docs.push(doc);
+            check();
+          }
+        } finally {
+          // Also when the time is up, so the server stops too.
+          await cursor.close();
         }
         return docs;
       },

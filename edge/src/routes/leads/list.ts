@@ -18,6 +18,8 @@ export const MAX_PAGE_SIZE = 200;
  * state is read, filtered and sorted in memory, so this bounds the cost of every page of a broad search.
  */
 export const MAX_SEARCH_MATCHES = 10_000;
+/** Candidates whose live state one Redis round trip of a search reads. */
+const LIVE_READ_SLICE = 250;
 
 const SORT_NAMES = ["-score", "score", "-updated_at", "updated_at"] as const satisfies readonly LeadSort[];
 
@@ -200,8 +202,13 @@ export function createLeadPager(deps: AppDeps) {
     budget: ReadBudget,
   ) {
     const candidates = await searchCandidates(query, budget);
-    const leads = (await deps.live.leads(candidates)).filter((lead) => matchesSearch(query, lead));
-    budget.check();
+    // In slices, so that decoding thousands of leads never holds the event loop (ingestion, /healthz) for long.
+    const leads: LiveLead[] = [];
+    for (let from = 0; from < candidates.length; from += LIVE_READ_SLICE) {
+      const slice = await deps.live.leads(candidates.slice(from, from + LIVE_READ_SLICE));
+      for (const lead of slice) if (matchesSearch(query, lead)) leads.push(lead);
+      budget.check();
+    }
     const min = query.min_score ?? 0;
     const max = query.max_score ?? Number.POSITIVE_INFINITY;
     const compare = comparator(query.sort);

@@ -1,14 +1,15 @@
 // Search load benchmark: what expensive reads do to the hot paths. The edge runs under Deno (as in production) with
-// leads seeded into Redis and MongoDB; two probes, one after the other in a loop each, time `GET /healthz` and
-// `POST /api/events` — first on a quiet edge, then while 8 clients search `GET /api/leads?q=e` in a loop (a read
-// token's worth of load: every lead's name or email matches, the broadest search there is). The same is run on an
-// edge whose expensive reads are unbounded (EXPENSIVE_READ_CONCURRENCY=1000), which is how the edge behaved before
-// the bound. Searchers ignore `Retry-After` unless told to, as a client that means harm would.
+// leads seeded into Redis and MongoDB; two probes, one request at a time each, time `GET /healthz` and
+// `POST /api/events` — on a quiet edge, and while 8 clients search `GET /api/leads?q=e` in a loop (a read token's
+// worth of load: every lead's name or email matches, the broadest search there is). Beside it runs an edge whose
+// expensive reads are unbounded (EXPENSIVE_READ_CONCURRENCY=1000), which is how the edge behaved before the bound;
+// the two take turns, round after round, so a change in the machine's other load falls on both alike. Searchers
+// ignore `Retry-After` unless told to, as a client that means harm would.
 //
 //   npm run bench:search-load
-//   npm run bench:search-load -- --leads 1581 --duration 10 --searchers 8 --limit 2 --honor-retry-after
+//   npm run bench:search-load -- --leads 1581 --rounds 4 --duration 5 --searchers 8 --limit 2 --honor-retry-after
 //
-// Options: --leads (2000), --duration seconds per phase (10), --searchers (8), --limit (the edge's
+// Options: --leads (2000), --rounds (4), --duration seconds per phase (5), --searchers (8), --limit (the edge's
 // EXPENSIVE_READ_CONCURRENCY; unset: its default), --honor-retry-after (searchers wait as told after a 503),
 // --no-unbounded (skip the comparison edge). No worker runs: events are queued, then removed with the prefix.
 import { cpus, loadavg } from "node:os";
@@ -22,7 +23,8 @@ import { BIN, cpuSeconds, DENO_EDGE_ARGS, loggedPort, startProcess } from "../te
 const { values: args } = parseArgs({
   options: {
     leads: { type: "string", default: "2000" },
-    duration: { type: "string", default: "10" },
+    duration: { type: "string", default: "5" },
+    rounds: { type: "string", default: "4" },
     searchers: { type: "string", default: "8" },
     limit: { type: "string" },
     "honor-retry-after": { type: "boolean", default: false },
@@ -31,6 +33,7 @@ const { values: args } = parseArgs({
 });
 const LEADS = Number(args.leads);
 const PHASE_MS = Number(args.duration) * 1000;
+const ROUNDS = Number(args.rounds);
 const SEARCHERS = Number(args.searchers);
 const HONOR_RETRY_AFTER = args["honor-retry-after"];
 const WRITE_KEY = "bench-write-key";
@@ -121,7 +124,20 @@ function leads(): LeadSeed[] {
   });
 }
 
-async function runEdge(label: string, limit: string | undefined) {
+interface Edge {
+  label: string;
+  base: string;
+  prefix: string;
+  quiet: Timings;
+  loaded: Timings;
+  searches: Searches;
+  cpuQuiet: number;
+  cpuLoaded: number;
+  cpu(): number;
+  close(): Promise<void>;
+}
+
+async function startEdge(label: string, limit: string | undefined): Promise<Edge> {
   const prefix = uniqueName("bench-search");
   const testDb = await createTestDb(prefix);
   const testRedis = await createTestRedis(prefix);
@@ -140,38 +156,66 @@ async function runEdge(label: string, limit: string | undefined) {
     LOG_LEVEL: "info",
     ...(limit === undefined ? {} : { EXPENSIVE_READ_CONCURRENCY: limit }),
   });
+  const close = async () => {
+    await edge.stop("SIGTERM");
+    await testRedis.cleanup();
+    await testDb.drop();
+  };
   try {
     const base = `http://127.0.0.1:${await loggedPort(edge, "edge listening", 60_000)}`;
     // Warm up: JIT, connections, the first search.
     await probe(base, 1000, `${prefix}-warm`);
     await fetch(`${base}/api/leads?q=e`, { headers: { authorization: `Bearer ${READ_TOKEN}` } }).then((r) => r.text());
-    const cpu = () => cpuSeconds(edge.child.pid);
-    const cpuAtStart = cpu();
-    const quiet = await probe(base, PHASE_MS, `${prefix}-quiet`);
-    const cpuQuiet = cpu() - cpuAtStart;
-    let stop = () => {};
-    const searching = search(
+    const empty = (): Timings => ({ healthz: [], events: [], failed: 0 });
+    return {
+      label,
       base,
-      new Promise<void>((resolve) => {
-        stop = resolve;
-      }),
-    );
-    const loaded = await probe(base, PHASE_MS, `${prefix}-loaded`);
-    stop();
-    const searches = await searching;
-    const cpuLoaded = cpu() - cpuAtStart - cpuQuiet;
-    return { label, quiet, loaded, searches, cpuQuiet, cpuLoaded };
-  } finally {
-    await edge.stop("SIGTERM");
-    await testRedis.cleanup();
-    await testDb.drop();
+      prefix,
+      quiet: empty(),
+      loaded: empty(),
+      searches: { ok: 0, refused: 0, other: 0 },
+      cpuQuiet: 0,
+      cpuLoaded: 0,
+      cpu: () => cpuSeconds(edge.child.pid),
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }
 
+const add = (into: Timings, from: Timings) => {
+  into.healthz.push(...from.healthz);
+  into.events.push(...from.events);
+  into.failed += from.failed;
+};
+
+/** One round on one edge: a quiet phase, then a phase with the searchers running. */
+async function round(edge: Edge, n: number) {
+  let before = edge.cpu();
+  add(edge.quiet, await probe(edge.base, PHASE_MS, `${edge.prefix}-quiet-${n}`));
+  edge.cpuQuiet += edge.cpu() - before;
+  before = edge.cpu();
+  let stop = () => {};
+  const searching = search(
+    edge.base,
+    new Promise<void>((resolve) => {
+      stop = resolve;
+    }),
+  );
+  add(edge.loaded, await probe(edge.base, PHASE_MS, `${edge.prefix}-loaded-${n}`));
+  stop();
+  const searches = await searching;
+  edge.cpuLoaded += edge.cpu() - before;
+  edge.searches.ok += searches.ok;
+  edge.searches.refused += searches.refused;
+  edge.searches.other += searches.other;
+}
 const ms = (value: number) => Number(value.toFixed(1));
 const sorted = (values: number[]) => Float64Array.from(values).sort();
 
-function rows(result: Awaited<ReturnType<typeof runEdge>>) {
+function rows(result: Edge) {
   return (["healthz", "events"] as const).map((probeName) => {
     const quiet = sorted(result.quiet[probeName]);
     const loaded = sorted(result.loaded[probeName]);
@@ -195,12 +239,20 @@ function rows(result: Awaited<ReturnType<typeof runEdge>>) {
   });
 }
 
-const results = [await runEdge(`bounded (limit ${args.limit ?? "default"})`, args.limit)];
-if (!args["no-unbounded"]) results.push(await runEdge("unbounded", "1000"));
+const results = [await startEdge(`bounded (limit ${args.limit ?? "default"})`, args.limit)];
+if (!args["no-unbounded"]) results.push(await startEdge("unbounded", "1000"));
+try {
+  // Rounds alternate the edges (and their order), so a change in the machine's other load falls on both alike.
+  for (let n = 0; n < ROUNDS; n++) {
+    for (const edge of n % 2 === 0 ? results : [...results].reverse()) await round(edge, n);
+  }
+} finally {
+  await Promise.all(results.map((edge) => edge.close()));
+}
 
 console.log(
   `\n${LEADS} leads, ${SEARCHERS} searchers (GET /api/leads?q=e${HONOR_RETRY_AFTER ? ", honouring Retry-After" : ""}), ` +
-    `${PHASE_MS / 1000} s per phase; ${cpus().length} cores, load average ${loadavg()
+    `${ROUNDS} rounds of a ${PHASE_MS / 1000} s quiet and a ${PHASE_MS / 1000} s searching phase per edge; ${cpus().length} cores, load average ${loadavg()
       .map((value) => value.toFixed(1))
       .join(" ")}`,
 );

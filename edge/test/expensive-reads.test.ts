@@ -1,6 +1,8 @@
 import { COLLECTIONS } from "@leadscore/contracts";
+import { createLiveReader } from "@leadscore/live";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDb, uniqueName } from "../../test-support/index.ts";
+import { createTestDb, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { createExpensiveReads } from "../src/api/expensive-reads.ts";
 import { ApiError } from "../src/errors.ts";
 import { createTestEdge } from "./helpers.ts";
@@ -37,13 +39,57 @@ async function seed(edge: Edge) {
   ]);
 }
 
+/**
+ * A test edge with one expensive-read slot whose live reader has a gate before a search reads its candidates' live
+ * state: `hold()` starts a search that waits there, keeping the slot, and resolves with a function that lets it go.
+ */
+async function createGatedEdge() {
+  const redis = new Redis(REDIS_URL);
+  const prefix = uniqueName();
+  const reader = createLiveReader({ redis, redisPrefix: prefix, cap: 1000, thresholds: [100, 300, 600] });
+  let gate: Promise<void> | null = null;
+  const live = {
+    ...reader,
+    async leads(ids: string[]) {
+      if (gate) await gate;
+      return reader.leads(ids);
+    },
+  };
+  const edge = await createTestEdge({ EXPENSIVE_READ_CONCURRENCY: "1", REDIS_PREFIX: prefix }, { live });
+  const inFlight = async () =>
+    (await (await edge.app.request("/metrics")).text()).match(/^leadscore_edge_expensive_reads_in_flight (\d+)$/m)?.[1];
+  return {
+    edge,
+    /** A search holding the slot until the returned function is called; that function resolves with its answer. */
+    async hold(): Promise<() => Promise<Response>> {
+      let open = () => {};
+      gate = new Promise<void>((resolve) => {
+        open = resolve;
+      });
+      const search = Promise.resolve(edge.read("/api/leads?company=Acme"));
+      await eventually(async () => (await inFlight()) === "1");
+      return () => {
+        open();
+        gate = null;
+        return search;
+      };
+    },
+    async close() {
+      await edge.close();
+      redis.disconnect();
+    },
+  };
+}
+
 describe("when every expensive-read slot is taken", () => {
+  let gated: Awaited<ReturnType<typeof createGatedEdge>>;
   let edge: Edge;
   beforeAll(async () => {
-    edge = await createTestEdge({ EXPENSIVE_READ_CONCURRENCY: "1" });
+    gated = await createGatedEdge();
+    edge = gated.edge;
     await seed(edge);
   });
-  afterAll(() => edge.close());
+  afterAll(() => gated.close());
 
   it("refuses each expensive read with 503 and Retry-After until the slot is free, and serves the rest", async () => {
     // Precondition: each read succeeds while the slot is free.
@@ -52,9 +98,7 @@ describe("when every expensive-read slot is taken", () => {
       expect([200, 404], path).toContain(response.status);
       await response.arrayBuffer();
     }
-    // An export holds its slot while its body streams; this one is left unread.
-    const held = await edge.read("/api/leads/export.csv");
-    expect(held.status).toBe(200);
+    const release = await gated.hold();
 
     for (const path of EXPENSIVE) {
       const response = await edge.read(path);
@@ -72,10 +116,26 @@ describe("when every expensive-read slot is taken", () => {
     expect(metrics).toContain(`leadscore_edge_expensive_reads_refused_total{reason="busy"} ${EXPENSIVE.length}\n`);
     expect(metrics).toContain('leadscore_edge_expensive_reads_refused_total{reason="timeout"} 0\n');
 
-    await held.body?.cancel();
+    expect((await release()).status).toBe(200);
     const search = await edge.read("/api/leads?q=acme");
     expect(search.status).toBe(200);
     expect(((await search.json()) as { _id: string }[]).map((lead) => lead._id)).toEqual(["alpha"]);
+  });
+
+  it("takes no slot for a HEAD of the export, whose body is never read", async () => {
+    for (let i = 0; i < 3; i++) {
+      const head = await edge.read("/api/leads/export.csv", { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("content-type")).toBe("text/csv; charset=utf-8");
+    }
+    expect((await edge.read("/api/leads?q=acme")).status).toBe(200);
+  });
+
+  it("holds no slot for an export whose body is left unread", async () => {
+    const unread = await edge.read("/api/leads/export.csv");
+    expect(unread.status).toBe(200);
+    expect((await edge.read("/api/leads?q=acme")).status).toBe(200);
+    await unread.body?.cancel();
   });
 
   it("frees the slot when an export has been read to its end", async () => {
@@ -89,6 +149,27 @@ describe("when every expensive-read slot is taken", () => {
       "",
     ]);
     expect((await edge.read("/api/leads?company=Other")).status).toBe(200);
+  });
+});
+
+describe("when a streaming export needs another page while the slot is taken", () => {
+  let gated: Awaited<ReturnType<typeof createGatedEdge>>;
+  beforeAll(async () => {
+    gated = await createGatedEdge();
+    // Two pages of the export (200 a page).
+    await seederFor(gated.edge).seed(Array.from({ length: 203 }, (_, i) => scoredLead(`bulk-${i}`, 1)));
+  });
+  afterAll(() => gated.close());
+
+  it("waits for the slot rather than cut the CSV short", async () => {
+    const exported = await gated.edge.read("/api/leads/export.csv");
+    expect(exported.status).toBe(200);
+    const release = await gated.hold();
+    const text = exported.text();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const search = release();
+    expect((await text).split("\r\n")).toHaveLength(1 + 203 + 1);
+    expect((await search).status).toBe(200);
   });
 });
 

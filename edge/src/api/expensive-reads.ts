@@ -26,23 +26,21 @@ export interface ReadBudget {
   toArray<T>(cursor: FindCursor<T>): Promise<T[]>;
 }
 
-/** A slot held by one read (or by a streamed export, for all its reads); released exactly once. */
-export interface ReadSlot {
-  /** Runs one read under a fresh budget; a query that runs out of time becomes the budget's 503. */
-  read<T>(read: (budget: ReadBudget) => Promise<T>): Promise<T>;
-  release(): void;
-}
-
 export interface ExpensiveReads {
-  /** Takes a slot, or throws 503 with `Retry-After` when every slot is in use. */
-  acquire(): ReadSlot;
-  /** Runs one read in a slot of its own, under a budget. */
-  run<T>(read: (budget: ReadBudget) => Promise<T>): Promise<T>;
+  /**
+   * Runs one read in a slot and under a budget; a query past its `maxTimeMS` becomes the budget's 503. With every
+   * slot taken it throws 503 with `Retry-After`: at once, or after waiting up to `waitMs` for a slot (the later
+   * pages of a streamed export, whose answer has begun).
+   */
+  run<T>(read: (budget: ReadBudget) => Promise<T>, options?: { waitMs?: number }): Promise<T>;
   /** Reads holding a slot now. */
   inFlight(): number;
   /** Reads refused since start: slots full, and time limit reached. */
   refused(): { busy: number; timedOut: number };
 }
+
+/** How often a read that may wait looks for a free slot. */
+const SLOT_POLL_MS = 10;
 
 /** MongoDB's error for a query past its `maxTimeMS` (told by code, so the edge needs no driver class). */
 const MAX_TIME_EXPIRED = 50;
@@ -100,43 +98,33 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
     };
   }
 
-  function acquire(): ReadSlot {
-    if (inFlight >= limits.concurrency) {
-      refused.busy += 1;
-      throw new ApiError(
-        "SERVICE_UNAVAILABLE",
-        `${limits.concurrency} expensive reads (searches, exports, older history, event metadata) are in progress ` +
-          "in this process (EXPENSIVE_READ_CONCURRENCY); try again",
-        [],
-        { "Retry-After": "1" },
-      );
+  async function takeSlot(waitMs: number): Promise<void> {
+    const until = now() + waitMs;
+    while (inFlight >= limits.concurrency) {
+      if (now() >= until) {
+        refused.busy += 1;
+        throw new ApiError(
+          "SERVICE_UNAVAILABLE",
+          `${limits.concurrency} expensive reads (searches, exports, older history, event metadata) are in progress ` +
+            "in this process (EXPENSIVE_READ_CONCURRENCY); try again",
+          [],
+          { "Retry-After": "1" },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, SLOT_POLL_MS));
     }
     inFlight += 1;
-    let held = true;
-    return {
-      async read(read) {
-        try {
-          return await read(budget());
-        } catch (error) {
-          throw ended(error);
-        }
-      },
-      release() {
-        if (!held) return;
-        held = false;
-        inFlight -= 1;
-      },
-    };
   }
 
   return {
-    acquire,
-    async run(read) {
-      const slot = acquire();
+    async run(read, options = {}) {
+      await takeSlot(options.waitMs ?? 0);
       try {
-        return await slot.read(read);
+        return await read(budget());
+      } catch (error) {
+        throw ended(error);
       } finally {
-        slot.release();
+        inFlight -= 1;
       }
     },
     inFlight: () => inFlight,

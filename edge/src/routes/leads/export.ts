@@ -46,9 +46,10 @@ export const exportLeadsDoc: RouteDoc = {
     "they come, so memory stays flat whatever the number of leads. With `company` or `q` it is one search, of the " +
     "cost described under `GET /api/leads`. Names, emails and companies that a spreadsheet would run as a formula " +
     `(starting with = + - @) are prefixed with '. Columns: ${COLUMNS.join(", ")}.\n\n` +
-    "An export is an expensive read: it holds one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots while it streams " +
-    "(503 with `Retry-After` when all are taken), and each page it reads stops past `EXPENSIVE_READ_TIMEOUT_MS` — " +
-    "the first with a 503 (it is read before the answer starts), a later one by ending the response early.",
+    "Each page an export reads is an expensive read, in one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots and " +
+    "under `EXPENSIVE_READ_TIMEOUT_MS`. The first is read before the answer starts, so a refusal (every slot taken: " +
+    "503 with `Retry-After`) or a search past its time is a 503; a later page waits for a slot, and one that fails " +
+    "or runs past its time ends the response early (the client sees the transfer fail).",
   tag: "Leads",
   auth: "read",
   query: LeadFiltersQuerySchema,
@@ -62,56 +63,44 @@ export const exportLeadsDoc: RouteDoc = {
   errors: ["SERVICE_UNAVAILABLE"],
 };
 
+const CSV_HEADERS = {
+  "content-type": "text/csv; charset=utf-8",
+  "content-disposition": 'attachment; filename="leads.csv"',
+  "cache-control": "no-store",
+};
+
 export function exportLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pager = createLeadPager(deps);
   return new Hono().get("/export.csv", async (c) => {
     const query = parseQuery(c, LeadFiltersQuerySchema);
+    // HEAD is answered by this GET route with its body dropped: no need to read the first page for it.
+    if (c.req.method === "HEAD") return new Response(null, { headers: CSV_HEADERS });
     // A search reads its candidates once: one page holding all of them.
     const limit = isSearch(query) ? 3 * MAX_SEARCH_MATCHES : MAX_PAGE_SIZE;
     const encoder = new TextEncoder();
-    // One slot for the whole stream, each page under its own time limit. The first page is read before answering,
-    // so a refusal or a search past its time is a 503, not a cut-off CSV.
-    const slot = reads.acquire();
-    const nextPage = (after: ListPosition | null) =>
-      slot.read((budget) => pager.page({ ...query, limit }, after, budget));
-    let page: Awaited<ReturnType<typeof nextPage>>;
-    try {
-      page = await nextPage(null);
-    } catch (error) {
-      slot.release();
-      throw error;
-    }
+    // Each page is an expensive read of its own, so a stream read slowly (or never) holds no slot between pages.
+    // The first is read before answering: a refusal or a search past its time is a 503, not a cut-off CSV. A later
+    // page waits for a slot rather than cut the answer short.
+    const readPage = (after: ListPosition | null) =>
+      reads.run((budget) => pager.page({ ...query, limit }, after, budget), {
+        waitMs: after === null ? 0 : deps.config.EXPENSIVE_READ_TIMEOUT_MS,
+      });
+    let page = await readPage(null);
     let header = true;
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
-        try {
-          if (header) {
-            header = false;
-            controller.enqueue(encoder.encode(`${COLUMNS.join(",")}\r\n`));
-            return;
-          }
-          if (page.leads.length > 0)
-            controller.enqueue(encoder.encode(page.leads.map((lead) => csvRow(toLead(lead))).join("")));
-          if (page.next === null) {
-            slot.release();
-            controller.close();
-          } else page = await nextPage(page.next);
-        } catch (error) {
-          // Past the 200 a failed page can only cut the response short, which the client sees as an error.
-          slot.release();
-          throw error;
+        if (header) {
+          header = false;
+          controller.enqueue(encoder.encode(`${COLUMNS.join(",")}\r\n`));
+          return;
         }
-      },
-      cancel() {
-        slot.release();
-      },
-    });
-    return new Response(body, {
-      headers: {
-        "content-type": "text/csv; charset=utf-8",
-        "content-disposition": 'attachment; filename="leads.csv"',
-        "cache-control": "no-store",
+        if (page.leads.length > 0)
+          controller.enqueue(encoder.encode(page.leads.map((lead) => csvRow(toLead(lead))).join("")));
+        // Past the 200 a failed page can only end the response early, which the client sees as a failed transfer.
+        if (page.next === null) controller.close();
+        else page = await readPage(page.next);
       },
     });
+    return new Response(body, { headers: CSV_HEADERS });
   });
 }

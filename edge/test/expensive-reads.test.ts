@@ -211,6 +211,64 @@ describe("when an expensive read runs past its time limit", () => {
   });
 });
 
+describe("when reads find every slot taken", () => {
+  /** A read that holds its slot until `open()` is called, and records when it ran. */
+  function gatedRead(ran: string[], name: string) {
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return {
+      open,
+      read: async () => {
+        ran.push(name);
+        await gate;
+        return name;
+      },
+    };
+  }
+
+  it("parks up to 4 per slot, hands each freed slot to the first waiting, and refuses the rest at once", async () => {
+    const reads = createExpensiveReads({ concurrency: 1, timeoutMs: 60_000, slotWaitMs: 60_000 });
+    const ran: string[] = [];
+    const first = gatedRead(ran, "first");
+    const running = reads.run(first.read);
+    const waiters = ["w1", "w2", "w3", "w4"].map((name) =>
+      reads.run(async () => {
+        ran.push(name);
+        return name;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(ran).toEqual(["first"]);
+    expect(reads.inFlight()).toBe(1);
+    // A fifth waiter would pass the cap: refused without waiting (the others wait a minute).
+    const refused = await reads.run(async () => "w5").catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(ApiError);
+    expect((refused as ApiError).headers).toEqual({ "Retry-After": "1" });
+    expect(reads.refused()).toEqual({ busy: 1, timedOut: 0 });
+
+    first.open();
+    expect(await running).toBe("first");
+    expect(await Promise.all(waiters)).toEqual(["w1", "w2", "w3", "w4"]);
+    expect(ran).toEqual(["first", "w1", "w2", "w3", "w4"]);
+    expect(reads.inFlight()).toBe(0);
+    expect(await reads.run(async () => "after")).toBe("after");
+  });
+
+  it("refuses a read that waited its time without a slot freeing", async () => {
+    const reads = createExpensiveReads({ concurrency: 1, timeoutMs: 60_000, slotWaitMs: 20 });
+    const first = gatedRead([], "first");
+    const running = reads.run(first.read);
+    const refused = await reads.run(async () => "late").catch((error: unknown) => error);
+    expect((refused as ApiError).toBody()).toEqual(BUSY);
+    first.open();
+    await running;
+    expect(reads.inFlight()).toBe(0);
+    expect(reads.refused()).toEqual({ busy: 1, timedOut: 0 });
+  });
+});
+
 describe("when a MongoDB query runs past maxTimeMS", () => {
   const test = { db: null as Awaited<ReturnType<typeof createTestDb>> | null };
   beforeAll(async () => {

@@ -12,6 +12,8 @@ export interface ExpensiveReadLimits {
   concurrency: number;
   /** Time one read may take: MongoDB's `maxTimeMS` for each query, and a deadline checked between steps. */
   timeoutMs: number;
+  /** How long a read waits for a slot before it is refused (default SLOT_WAIT_MS). */
+  slotWaitMs?: number | undefined;
   /** Epoch ms; the app's clock. */
   now?: (() => number) | undefined;
 }
@@ -29,8 +31,8 @@ export interface ReadBudget {
 export interface ExpensiveReads {
   /**
    * Runs one read in a slot and under a budget; a query past its `maxTimeMS` becomes the budget's 503. With every
-   * slot taken it throws 503 with `Retry-After`: at once, or after waiting up to `waitMs` for a slot (the later
-   * pages of a streamed export, whose answer has begun).
+   * slot taken it waits up to `waitMs` (default: the limits' `slotWaitMs`) for one, among at most 4 waiters per slot,
+   * then throws 503 with `Retry-After`.
    */
   run<T>(read: (budget: ReadBudget) => Promise<T>, options?: { waitMs?: number }): Promise<T>;
   /** Reads holding a slot now. */
@@ -39,8 +41,13 @@ export interface ExpensiveReads {
   refused(): { busy: number; timedOut: number };
 }
 
-/** How often a read that may wait looks for a free slot. */
-const SLOT_POLL_MS = 10;
+/**
+ * How long a read waits for a slot before it is refused, and how many may wait per slot. Waiting parks a client that
+ * would otherwise be answered 503 at once and ask again in a tight loop (as one that ignores `Retry-After` does),
+ * which costs the edge more than a parked request; the cap keeps the waiters few.
+ */
+export const SLOT_WAIT_MS = 1_000;
+const WAITERS_PER_SLOT = 4;
 
 /** MongoDB's error for a query past its `maxTimeMS` (told by code, so the edge needs no driver class). */
 const MAX_TIME_EXPIRED = 50;
@@ -98,33 +105,55 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
     };
   }
 
+  // Reads waiting for a slot, first come first served; a read that ends hands its slot to the first.
+  const waiting: (() => void)[] = [];
+
+  const busy = () => {
+    refused.busy += 1;
+    return new ApiError(
+      "SERVICE_UNAVAILABLE",
+      `${limits.concurrency} expensive reads (searches, exports, older history, event metadata) are in progress ` +
+        "in this process (EXPENSIVE_READ_CONCURRENCY); try again",
+      [],
+      { "Retry-After": "1" },
+    );
+  };
+
   async function takeSlot(waitMs: number): Promise<void> {
-    const until = now() + waitMs;
-    while (inFlight >= limits.concurrency) {
-      if (now() >= until) {
-        refused.busy += 1;
-        throw new ApiError(
-          "SERVICE_UNAVAILABLE",
-          `${limits.concurrency} expensive reads (searches, exports, older history, event metadata) are in progress ` +
-            "in this process (EXPENSIVE_READ_CONCURRENCY); try again",
-          [],
-          { "Retry-After": "1" },
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, SLOT_POLL_MS));
+    if (inFlight < limits.concurrency) {
+      inFlight += 1;
+      return;
     }
-    inFlight += 1;
+    if (waitMs <= 0 || waiting.length >= WAITERS_PER_SLOT * limits.concurrency) throw busy();
+    const handedOver = await new Promise<boolean>((resolve) => {
+      const take = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(take), 1);
+        resolve(false);
+      }, waitMs);
+      waiting.push(take);
+    });
+    if (!handedOver) throw busy();
+  }
+
+  function releaseSlot(): void {
+    const next = waiting.shift();
+    if (next) next();
+    else inFlight -= 1;
   }
 
   return {
     async run(read, options = {}) {
-      await takeSlot(options.waitMs ?? 0);
+      await takeSlot(options.waitMs ?? limits.slotWaitMs ?? SLOT_WAIT_MS);
       try {
         return await read(budget());
       } catch (error) {
         throw ended(error);
       } finally {
-        inFlight -= 1;
+        releaseSlot();
       }
     },
     inFlight: () => inFlight,

@@ -80,11 +80,12 @@ export function exportLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {
     const encoder = new TextEncoder();
     // Each page is an expensive read of its own, so a stream read slowly (or never) holds no slot between pages.
     // The first is read before answering: a refusal or a search past its time is a 503, not a cut-off CSV. A later
-    // page waits for a slot rather than cut the answer short.
+    // page waits longer for a slot rather than cut the answer short.
     const readPage = (after: ListPosition | null) =>
-      reads.run((budget) => pager.page({ ...query, limit }, after, budget), {
-        waitMs: after === null ? 0 : deps.config.EXPENSIVE_READ_TIMEOUT_MS,
-      });
+      reads.run(
+        (budget) => pager.page({ ...query, limit }, after, budget),
+        after === null ? {} : { waitMs: deps.config.EXPENSIVE_READ_TIMEOUT_MS },
+      );
     let page = await readPage(null);
     let header = true;
     const body = new ReadableStream<Uint8Array>({

@@ -169,7 +169,7 @@ export const EdgeConfigSchema = z
     BODY_READ_TIMEOUT_MS: positiveInt(10_000),
     /**
      * Expensive reads (searches by `company`/`q`, exports, history older than Redis keeps, event metadata) in progress
-     * at once per edge process; the next is refused with 503 and `Retry-After`.
+     * at once per edge process; the next waits up to 1 s for a slot, then is refused with 503 and `Retry-After`.
      */
     EXPENSIVE_READ_CONCURRENCY: positiveInt(2),
     /** Time one expensive read may take (MongoDB's `maxTimeMS` for its queries) before it is stopped with 503. */

@@ -1,9 +1,8 @@
 // Reads whose cost grows with the data — profile searches (`company`, `q`), history older than Redis keeps, an event's
-// metadata (a scan of `events` on the embedded store), the CSV export — run in one of a few slots per process and
-// under a time limit, so that however many are asked for at once, the hot paths (ingestion, `/healthz`, the live
-// reads) keep their share of the CPU, Redis and MongoDB. Past the slots a read is refused at once (503 with
-// `Retry-After`) rather than queued: a queue would hold requests, and their clients, for as long as the reads before
-// them take.
+// metadata (a scan of `events` on the embedded store), each page of the CSV export — run in one of a few slots per
+// process and under a time limit, so that however many are asked for at once, the hot paths (ingestion, `/healthz`,
+// the live reads) keep their share of the CPU, Redis and MongoDB. Past the slots a read waits briefly for one, among
+// a few others, then is refused (503 with `Retry-After`): never held for as long as the reads before it take.
 import type { FindCursor } from "mongodb";
 import { ApiError } from "../errors.ts";
 

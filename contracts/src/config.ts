@@ -167,6 +167,13 @@ export const EdgeConfigSchema = z
     QUEUE_MAX_DEPTH: positiveInt(5_000_000),
     /** Time an ingestion request's body may take to arrive before the request is refused with 408. */
     BODY_READ_TIMEOUT_MS: positiveInt(10_000),
+    /**
+     * Expensive reads (searches by `company`/`q`, exports, history older than Redis keeps, event metadata) in progress
+     * at once per edge process; the next waits up to 1 s for a slot, then is refused with 503 and `Retry-After`.
+     */
+    EXPENSIVE_READ_CONCURRENCY: positiveInt(2),
+    /** Time one expensive read may take (MongoDB's `maxTimeMS` for its queries) before it is stopped with 503. */
+    EXPENSIVE_READ_TIMEOUT_MS: positiveInt(30_000),
     /** Folder of the built dashboard served at `/`. */
     WEB_DIST: z.string().default("web/dist"),
     /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */
@@ -251,7 +258,23 @@ export const RealtimeConfigSchema = z
   .transform((config, ctx) => checkReadAccess(config, ctx));
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
 
-/** Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable. */
+/**
+ * Variables whose values are secrets: keys and tokens, and the store URLs, which may carry a password. An error about
+ * one names the variable and the rule it breaks, never the value (SECURITY.md).
+ */
+export const SECRET_VARIABLES: ReadonlySet<string> = new Set([
+  "WRITE_KEYS",
+  "ADMIN_TOKEN",
+  "READ_TOKENS",
+  "METRICS_TOKEN",
+  "REDIS_URL",
+  "MONGO_URL",
+]);
+
+/**
+ * Parses the environment once, at a process's entry point. Throws a ConfigError naming every bad variable, with the
+ * value it got unless the variable is secret.
+ */
 export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
   const cleaned: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -261,7 +284,8 @@ export function parseConfig<S extends z.ZodType>(schema: S, env: Record<string, 
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "(environment)");
-    const got = cleaned[name] === undefined ? "" : ` (got ${JSON.stringify(cleaned[name])})`;
+    const value = cleaned[name];
+    const got = value === undefined || SECRET_VARIABLES.has(name) ? "" : ` (got ${JSON.stringify(value)})`;
     return `  ${name}: ${issue.message}${got}`;
   });
   throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);

@@ -5,6 +5,7 @@ import {
   EdgeConfigSchema,
   parseConfig,
   RealtimeConfigSchema,
+  SECRET_VARIABLES,
   WorkerConfigSchema,
 } from "../src/index.ts";
 
@@ -40,6 +41,20 @@ describe("configuration", () => {
     expect(attempt).toThrow(/SCORE_CAP: must be positive \(got "-5"\)/);
     expect(attempt).toThrow(/REDIS_URL/);
     expect(attempt).toThrow(/LOG_LEVEL/);
+  });
+
+  it("names a bad secret variable and its rule, never its value", () => {
+    const attempt = () =>
+      parseConfig(EdgeConfigSchema, { ADMIN_TOKEN: "Sh0rtPw", READ_TOKENS: "long-enough-token,Sh0rtRd" });
+    expect(attempt).toThrow(/ADMIN_TOKEN: must be at least 8 characters\n/);
+    expect(attempt).toThrow(/READ_TOKENS: each token must be at least 8 characters$/);
+    expect(attempt).not.toThrow(/Sh0rt|long-enough-token/);
+    const url = () => parseConfig(WorkerConfigSchema, { REDIS_URL: "http://u:Passw0rd@h:1", MONGO_URL: "x://u:Pw@h" });
+    expect(url).toThrow(/REDIS_URL: must be a redis: or rediss:\/\/ URL\n/);
+    expect(url).not.toThrow(/Passw0rd|Pw@/);
+    for (const name of ["WRITE_KEYS", "ADMIN_TOKEN", "READ_TOKENS", "METRICS_TOKEN", "REDIS_URL", "MONGO_URL"]) {
+      expect(SECRET_VARIABLES.has(name), name).toBe(true);
+    }
   });
 
   it("rejects stage thresholds that do not increase", () => {

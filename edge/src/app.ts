@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import { createExpensiveReads } from "./api/expensive-reads.ts";
 import type { AppDeps } from "./deps.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { createIngestion } from "./ingest/index.ts";
@@ -15,13 +16,19 @@ import { webhookRoutes } from "./routes/webhooks/index.ts";
 /** The edge HTTP app, built from Web APIs only; runtime entry points (Deno, Node) only serve `app.fetch`. */
 export function createApp(deps: AppDeps) {
   const app = new Hono();
+  // One set of slots for every expensive read of this process (the app is built once per process).
+  const reads = createExpensiveReads({
+    concurrency: deps.config.EXPENSIVE_READ_CONCURRENCY,
+    timeoutMs: deps.config.EXPENSIVE_READ_TIMEOUT_MS,
+    now: deps.now,
+  });
 
   app.route("/", healthRoutes(deps));
   // Read/admin API. Event types first, so no ingestion middleware under /api/events can shadow it.
   app.route("/api/events", eventTypesRoutes(deps));
   // Ingestion: POST /api/events, /api/batch, GET /p.gif, POST /beacon, GET /metrics.
-  app.route("/", ingestRoutes(deps, deps.ingestion ?? createIngestion(deps)));
-  app.route("/api/leads", leadRoutes(deps));
+  app.route("/", ingestRoutes(deps, deps.ingestion ?? createIngestion(deps), reads));
+  app.route("/api/leads", leadRoutes(deps, reads));
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/api/webhooks", webhookRoutes(deps));

@@ -136,6 +136,15 @@ describe("when the deployment runs in production", () => {
     "http://[::ffff:127.0.0.1]/",
     "http://0.0.0.0/",
     "http://metadata.google.internal/",
+    "http://[::7f00:1]/",
+    "http://[::127.0.0.1]/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[64:ff9b:1::a00:1]/",
+    "http://[2002:a9fe:a9fe::]/",
+    "http://[fec0::1]/",
+    "http://[fc00::1]/",
+    "http://[fe80::1]/",
   ])("refuses the non-public target %s (server-side request forgery)", async (url) => {
     const response = await post(production, url);
     expect(response.status).toBe(400);
@@ -143,8 +152,14 @@ describe("when the deployment runs in production", () => {
     expect(body.error.details[0]?.path).toBe("url");
   });
 
-  it("accepts a public one", async () => {
-    expect((await post(production, "https://hooks.example.com/leadscore")).status).toBe(201);
+  it.each([
+    "https://hooks.example.com/leadscore",
+    "https://8.8.8.8/hook",
+    "https://[2606:4700:4700::1111]/hook",
+    "https://[::ffff:808:808]/hook",
+    "https://[64:ff9b::808:808]/hook",
+  ])("accepts the public target %s", async (url) => {
+    expect((await post(production, url)).status).toBe(201);
   });
 
   it("accepts a private one when WEBHOOK_ALLOW_PRIVATE=true", async () => {
@@ -190,6 +205,29 @@ describe("when changing a subscription", () => {
     const rotated = (await response.json()) as Webhook & { secret: string };
     expect(rotated.secret).toMatch(/^whsec_/);
     expect(rotated.secret).not.toBe(hook.secret);
+  });
+
+  it("refuses a test delivery while it is paused, records none, and sends one again once resumed", async () => {
+    const hook = await created();
+    expect((await send("PUT", `/api/webhooks/${hook.id}`, { active: false })).status).toBe(200);
+    const refused = await send("POST", `/api/webhooks/${hook.id}/test`);
+    expect(refused.status).toBe(409);
+    expect(await refused.json()).toEqual({
+      error: {
+        code: "SUBSCRIPTION_PAUSED",
+        message: `webhook ${hook.id} is paused: enable it (active: true) to send a test`,
+        details: [],
+      },
+    });
+    const log = await send("GET", `/api/webhooks/${hook.id}/deliveries`);
+    expect(log.headers.get("x-total-count")).toBe("0");
+    expect(await log.json()).toEqual([]);
+
+    expect((await send("PUT", `/api/webhooks/${hook.id}`, { active: true })).status).toBe(200);
+    const sent = await send("POST", `/api/webhooks/${hook.id}/test`);
+    expect(sent.status).toBe(202);
+    expect(await sent.json()).toMatchObject({ type: "webhook.test", status: "pending" });
+    expect((await send("GET", `/api/webhooks/${hook.id}/deliveries`)).headers.get("x-total-count")).toBe("1");
   });
 
   it("deletes it with its log", async () => {

@@ -16,7 +16,15 @@ import {
   uniqueMongoUrl,
   uniqueName,
 } from "../../test-support/index.ts";
-import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../../test-support/processes.ts";
+import {
+  BIN,
+  DENO_EDGE_ARGS,
+  loggedPort,
+  NODE_TS,
+  type RunningProcess,
+  startProcess,
+  WORKER_ARGS,
+} from "../../test-support/processes.ts";
 
 describe("when a write key is checked", () => {
   const check = createWriteKeyCheck(["site-key-0123456789", "server-key-abcdefghij", "ключ-🔑"]);
@@ -237,4 +245,60 @@ describe("when the edge serves requests with right and wrong keys", () => {
       expect(output).not.toContain(secret);
     }
   });
+});
+
+// Bad values of every secret variable, each breaking a rule. The URLs are checked first (a token's rules apply once
+// every variable has its form), so the tokens are tried with good URLs.
+const BAD_URLS = {
+  REDIS_URL: "http://redis-user:R3disPassw0rd@127.0.0.1:6379",
+  MONGO_URL: "http://mongo-user:M0ngoPassw0rd@127.0.0.1:27017/leadscore",
+};
+const BAD_TOKENS = {
+  WRITE_KEYS: "Pr1vateWriteKey-0042",
+  ADMIN_TOKEN: "Sh0rtPw",
+  READ_TOKENS: "a-long-read-token-7731,Sh0rtRd",
+  METRICS_TOKEN: "Pr1vateWriteKey-0042",
+};
+
+describe("when a process starts with bad secret values", () => {
+  const node = (entry: string) => [process.execPath, [...NODE_TS.slice(1), entry]] as const;
+  const processes = {
+    edge: [join(BIN, "deno"), DENO_EDGE_ARGS],
+    worker: [process.execPath, WORKER_ARGS],
+    realtime: node("realtime/src/main.ts"),
+    dispatcher: node("webhooks/src/main.ts"),
+  } as const;
+  const cases: [keyof typeof processes, string, Record<string, string>, string[]][] = [
+    ["edge", "URLs", BAD_URLS, ["REDIS_URL", "MONGO_URL"]],
+    ["worker", "URLs", BAD_URLS, ["REDIS_URL", "MONGO_URL"]],
+    ["realtime", "URLs", BAD_URLS, ["REDIS_URL", "MONGO_URL"]],
+    ["dispatcher", "URLs", BAD_URLS, ["REDIS_URL", "MONGO_URL"]],
+    ["edge", "tokens", BAD_TOKENS, ["ADMIN_TOKEN", "READ_TOKENS", "METRICS_TOKEN"]],
+    ["realtime", "tokens", BAD_TOKENS, ["ADMIN_TOKEN", "READ_TOKENS"]],
+  ];
+
+  it.each(cases)(
+    "the %s names each bad variable and prints none of the values (%s)",
+    async (name, _, bad, named) => {
+      const [command, args] = processes[name];
+      const running = startProcess(command, [...args], {
+        NODE_ENV: "production",
+        PORT: "0",
+        REDIS_URL,
+        MONGO_URL,
+        ...bad,
+      });
+      expect(await running.exited(60_000)).toBe(2);
+      const output = running.output();
+      expect(output).toContain(`${name}: invalid configuration`);
+      for (const variable of named) expect(output).toMatch(new RegExp(`\\b${variable}: \\w`));
+      // Each value, and each part of it long enough to be a secret (a user name, a password, one token of a list).
+      for (const value of Object.values(bad)) {
+        for (const part of [value, ...value.split(/[,:@/]/).filter((piece) => piece.length >= 7)]) {
+          expect(output).not.toContain(part);
+        }
+      }
+    },
+    90_000,
+  );
 });

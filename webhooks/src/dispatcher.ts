@@ -15,12 +15,12 @@ import { lookup as dnsLookup, type LookupAddress } from "node:dns";
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIP, type LookupFunction } from "node:net";
+import { isNonPublicAddress } from "@leadscore/contracts";
 import type { Logger } from "@leadscore/runtime";
 import { byLabel, counterLines, createHistogram, gaugeLines, prometheusText } from "@leadscore/runtime/prometheus";
 import type { Redis } from "ioredis";
 import { type Attempt, type Delivery, deliveryBody, nextDelay, type Subscription } from "./model.ts";
 import { type Claimed, createWebhookStore, type Outcome } from "./store.ts";
-import { isNonPublicAddress } from "./url.ts";
 
 export interface DispatcherOptions {
   redis: Redis;
@@ -56,7 +56,7 @@ export function signature(secret: string, msgId: string, timestamp: number, body
 }
 
 /** Resolves like `dns.lookup` but refuses a name with any non-public address (SSRF, see SECURITY.md). */
-const publicLookup: LookupFunction = (hostname, options, callback) => {
+export const publicLookup: LookupFunction = (hostname, options, callback) => {
   dnsLookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
     if (error) return callback(error, "", 0);
     const refused = addresses.find((entry) => isNonPublicAddress(entry.address));

@@ -23,6 +23,7 @@ const ERROR_TEXT: Record<ErrorCode, string> = {
   METHOD_NOT_ALLOWED: "Method not allowed.",
   REQUEST_TIMEOUT: "The body did not arrive in time.",
   CONFLICT: "Already exists.",
+  SUBSCRIPTION_PAUSED: "The subscription is paused or disabled: enable it first (`PUT` with `active: true`).",
   PAYLOAD_TOO_LARGE: "Body too large.",
   UNSUPPORTED_MEDIA_TYPE: "Unsupported content type.",
   RATE_LIMITED: "Too many requests; see `Retry-After`.",

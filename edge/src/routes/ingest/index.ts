@@ -1,4 +1,5 @@
 import { Hono } from "hono";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { requireMetricsToken } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { Ingestion } from "../../ingest/index.ts";
@@ -10,7 +11,7 @@ import { metricsRoute } from "./metrics.ts";
 import { pixelRoute } from "./pixel.ts";
 
 /** Ingestion routes (`/api/events`, `/api/batch`, `/p.gif`, `/beacon`) and `/metrics`. */
-export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
+export function ingestRoutes(deps: AppDeps, ingestion: Ingestion, reads: ExpensiveReads) {
   const app = new Hono();
   for (const path of ["/api/events", "/api/batch", "/p.gif", "/beacon"]) app.use(path, ingestCors);
   app.route("/api/events", eventRoute(ingestion));
@@ -27,6 +28,7 @@ export function ingestRoutes(deps: AppDeps, ingestion: Ingestion) {
       prefix: deps.config.REDIS_PREFIX,
       queuedEvents: ingestion.queuedEvents,
       now: deps.now ?? Date.now,
+      reads,
     }),
   );
   return app;

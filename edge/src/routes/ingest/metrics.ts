@@ -1,7 +1,8 @@
-import { byLabel, gaugeLines } from "@leadscore/runtime/prometheus";
+import { byLabel, counterLines, gaugeLines } from "@leadscore/runtime/prometheus";
 import type { Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { withDeadline } from "../../ingest/batcher.ts";
 import type { QueuedEvents } from "../../ingest/queued-events.ts";
 import type { EdgeMetrics } from "../../metrics.ts";
@@ -52,6 +53,25 @@ async function queueGauges(
   }
 }
 
+function expensiveReadLines(reads: ExpensiveReads): string[] {
+  const refused = reads.refused();
+  return [
+    ...gaugeLines(
+      "leadscore_edge_expensive_reads_in_flight",
+      "Expensive reads (searches, exports, older history, event metadata) holding a slot of this edge process.",
+      reads.inFlight(),
+    ),
+    ...counterLines(
+      "leadscore_edge_expensive_reads_refused_total",
+      "Expensive reads answered 503: every slot taken (busy), or past EXPENSIVE_READ_TIMEOUT_MS (timeout).",
+      byLabel("reason", [
+        ["busy", refused.busy],
+        ["timeout", refused.timedOut],
+      ]),
+    ),
+  ];
+}
+
 /** `GET /metrics`: Prometheus text of this edge instance's counters and of the shared queue. */
 export function metricsRoute(deps: {
   metrics: EdgeMetrics;
@@ -60,9 +80,13 @@ export function metricsRoute(deps: {
   prefix: string;
   queuedEvents: QueuedEvents;
   now: () => number;
+  reads: ExpensiveReads;
 }) {
   return new Hono().get("/", async (c) => {
-    const gauges = await queueGauges(deps.queue, deps.redis, deps.prefix, deps.queuedEvents, deps.now());
+    const gauges = [
+      ...(await queueGauges(deps.queue, deps.redis, deps.prefix, deps.queuedEvents, deps.now())),
+      ...expensiveReadLines(deps.reads),
+    ];
     return c.body(deps.metrics.render(gauges), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
   });
 }

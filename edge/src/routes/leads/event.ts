@@ -1,6 +1,7 @@
 import { COLLECTIONS, type EventDocument, EventIdSchema } from "@leadscore/contracts";
 import { Hono } from "hono";
 import { z } from "zod";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { parseParams } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
@@ -30,19 +31,22 @@ export const leadEventDoc: RouteDoc = {
   description:
     "The event as stored in MongoDB's `events` (the live state keeps no metadata), for a history entry opened in " +
     "the dashboard: one read by `_id`, indexed on MongoDB, a scan of `events` on the embedded store (FerretDB), so " +
-    "it is read only when asked for, never on a hot path.",
+    "it is read only when asked for, never on a hot path, and as an expensive read (one of " +
+    "`EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when all are taken; 503 past " +
+    "`EXPENSIVE_READ_TIMEOUT_MS`).",
   tag: "Leads",
   auth: "read",
   params: EventParamsSchema,
   responses: { 200: { description: "The event.", schema: StoredEventSchema } },
-  errors: ["NOT_FOUND"],
+  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
 };
 
-export function leadEventRoute(deps: AppDeps) {
+export function leadEventRoute(deps: AppDeps, reads: ExpensiveReads) {
   const events = deps.db.collection<EventDocument>(COLLECTIONS.events);
   return new Hono().get("/:id/events/:event_id", async (c) => {
     const { id, event_id } = parseParams(c, EventParamsSchema);
-    const doc = await events.findOne({ _id: event_id });
+    // A scan of `events` on the embedded store, so an expensive read.
+    const doc = await reads.run((budget) => events.findOne({ _id: event_id }, { maxTimeMS: budget.remainingMs() }));
     if (doc === null || doc.lead_id !== id) throw new ApiError("NOT_FOUND", `no event ${event_id} of lead ${id}`);
     return c.json({
       event_id: doc._id,

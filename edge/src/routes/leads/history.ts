@@ -3,6 +3,7 @@ import { decodePage, type LiveEntry, PAGE_SIZE, type PageRef, pageStarts } from 
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
+import type { ExpensiveReads, ReadBudget } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
@@ -71,7 +72,9 @@ export const historyDoc: RouteDoc = {
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
     "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. A late event " +
-    "shifts the positions of the entries after it, so a page read across one may repeat an entry.",
+    "shifts the positions of the entries after it, so a page read across one may repeat an entry. A page that needs " +
+    "the settled pages is an expensive read (one of `EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when " +
+    "all are taken; 503 past `EXPENSIVE_READ_TIMEOUT_MS`).",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -79,21 +82,28 @@ export const historyDoc: RouteDoc = {
   responses: {
     200: { description: "One page of history entries.", schema: z.array(HistoryEntrySchema), headers: PAGE_HEADERS },
   },
-  errors: ["NOT_FOUND"],
+  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
 };
 
-export function historyRoute(deps: AppDeps) {
+export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pages = deps.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const cap = deps.config.SCORE_CAP;
 
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(leadId: string, refs: PageRef[], from: number, to: number): Promise<LiveEntry[]> {
+  async function settled(
+    leadId: string,
+    refs: PageRef[],
+    from: number,
+    to: number,
+    budget: ReadBudget,
+  ): Promise<LiveEntry[]> {
     const starts = pageStarts(refs);
     // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
     const wanted = refs.flatMap(([id], n) =>
       (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [{ id, n }] : [],
     );
-    const docs = wanted.length === 0 ? [] : await pages.find({ _id: { $in: wanted.map(({ id }) => id) } }).toArray();
+    const docs =
+      wanted.length === 0 ? [] : await budget.toArray(pages.find({ _id: { $in: wanted.map(({ id }) => id) } }));
     const byId = new Map(docs.map((doc) => [doc._id, doc]));
     const entries: LiveEntry[] = [];
     for (const { id, n } of wanted) {
@@ -127,7 +137,11 @@ export function historyRoute(deps: AppDeps) {
     let entries: LiveEntry[] = [];
     if (from <= to) {
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = from < tailStart ? await settled(id, lead.pages, from, Math.min(to, tailStart - 1)) : [];
+      // Older entries are read from MongoDB: an expensive read (a scan of the pages on the embedded store).
+      const older =
+        from < tailStart
+          ? await reads.run((budget) => settled(id, lead.pages, from, Math.min(to, tailStart - 1), budget))
+          : [];
       entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
     }
     if (query.order === "desc") entries.reverse();

@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { apiCors } from "../../api/cors.ts";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
@@ -28,17 +29,17 @@ export const leadDocs = [
  * `/api/leads`: every GET needs a read token (after CORS, so a refused browser still reads the 401); the create and
  * edit routes check the admin token themselves. The leaderboard and the export are mounted before `/:id` so they are never read as a lead id.
  */
-export function leadRoutes(deps: AppDeps) {
+export function leadRoutes(deps: AppDeps, reads: ExpensiveReads) {
   return new Hono()
     .use("*", apiCors(deps.config))
     .get("*", requireReader(deps.config))
-    .route("/", listLeadsRoute(deps))
+    .route("/", listLeadsRoute(deps, reads))
     .route("/", createLeadRoute(deps))
     .route("/", leaderboardRoute(deps))
-    .route("/", exportLeadsRoute(deps))
+    .route("/", exportLeadsRoute(deps, reads))
     .route("/", getLeadRoute(deps))
-    .route("/", historyRoute(deps))
+    .route("/", historyRoute(deps, reads))
     .route("/", seriesRoute(deps))
-    .route("/", leadEventRoute(deps))
+    .route("/", leadEventRoute(deps, reads))
     .route("/", updateLeadRoute(deps));
 }

@@ -4,6 +4,7 @@ import { Hono } from "hono";
 import type { Filter } from "mongodb";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
+import type { ExpensiveReads, ReadBudget } from "../../api/expensive-reads.ts";
 import { intParam, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
@@ -17,6 +18,8 @@ export const MAX_PAGE_SIZE = 200;
  * state is read, filtered and sorted in memory, so this bounds the cost of every page of a broad search.
  */
 export const MAX_SEARCH_MATCHES = 10_000;
+/** Candidates whose live state one Redis round trip of a search reads. */
+const LIVE_READ_SLICE = 250;
 
 const SORT_NAMES = ["-score", "score", "-updated_at", "updated_at"] as const satisfies readonly LeadSort[];
 
@@ -119,13 +122,16 @@ export const listLeadsDoc: RouteDoc = {
     "pattern, 1,000 entries a step, so Redis does work in proportion to the number of leads, in short commands. At " +
     `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} candidates per source are considered: their live state is ` +
     "read from Redis, checked against the current profile (so an edited profile matches by its new values only), " +
-    "filtered by score and stage, sorted and paged in memory, on every page.",
+    "filtered by score and stage, sorted and paged in memory, on every page. A search is an expensive read: it " +
+    "takes one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots (503 with `Retry-After` when all are taken) and " +
+    "stops with 503 past `EXPENSIVE_READ_TIMEOUT_MS`.",
   tag: "Leads",
   auth: "read",
   query: ListLeadsQuerySchema,
   responses: {
     200: { description: "One page of leads.", schema: z.array(LeadSchema), headers: PAGE_HEADERS },
   },
+  errors: ["SERVICE_UNAVAILABLE"],
 };
 
 /** Ascending sorts of the indexes' own values: rank keys ascending are scores descending. */
@@ -154,7 +160,7 @@ export function createLeadPager(deps: AppDeps) {
   });
 
   /** Ids that may match `company`/`q`: profiles and edits matching in MongoDB, and ids matching `q` in Redis. */
-  async function searchCandidates(query: LeadFiltersQuery): Promise<string[]> {
+  async function searchCandidates(query: LeadFiltersQuery, budget: ReadBudget): Promise<string[]> {
     const and: Filter<LeadDocument>[] = [];
     if (query.company !== undefined) and.push({ company: { $regex: escapeRegex(query.company), $options: "i" } });
     if (query.q !== undefined) {
@@ -164,17 +170,18 @@ export function createLeadPager(deps: AppDeps) {
     const filter = and.length === 1 ? (and[0] as Filter<LeadDocument>) : { $and: and };
     const glob = query.q === undefined ? null : idGlob(query.q);
     const [docs, edited, ids] = await Promise.all([
-      profiles
-        .find(filter, { projection: { _id: 1 } })
-        .sort({ _id: 1 })
-        .limit(MAX_SEARCH_MATCHES)
-        .toArray(),
-      edits
-        .find(filter as Filter<ProfileEditDocument>, { projection: { lead_id: 1 } })
-        .limit(MAX_SEARCH_MATCHES)
-        .toArray(),
-      glob === null ? [] : deps.live.matchIds(glob, MAX_SEARCH_MATCHES),
+      budget.toArray(
+        profiles
+          .find(filter, { projection: { _id: 1 } })
+          .sort({ _id: 1 })
+          .limit(MAX_SEARCH_MATCHES),
+      ),
+      budget.toArray(
+        edits.find(filter as Filter<ProfileEditDocument>, { projection: { lead_id: 1 } }).limit(MAX_SEARCH_MATCHES),
+      ),
+      glob === null ? [] : deps.live.matchIds(glob, MAX_SEARCH_MATCHES, budget.check),
     ]);
+    budget.check();
     return [...new Set([...docs.map((doc) => doc._id), ...edited.map((doc) => doc.lead_id), ...ids])];
   }
 
@@ -189,8 +196,19 @@ export function createLeadPager(deps: AppDeps) {
   }
 
   /** A page of a profile search: live state of the matches, filtered, sorted and paged in memory. */
-  async function searchPage(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null) {
-    const leads = (await deps.live.leads(await searchCandidates(query))).filter((lead) => matchesSearch(query, lead));
+  async function searchPage(
+    query: LeadFiltersQuery & { limit: number },
+    after: ListPosition | null,
+    budget: ReadBudget,
+  ) {
+    const candidates = await searchCandidates(query, budget);
+    // In slices, so that decoding thousands of leads never holds the event loop (ingestion, /healthz) for long.
+    const leads: LiveLead[] = [];
+    for (let from = 0; from < candidates.length; from += LIVE_READ_SLICE) {
+      const slice = await deps.live.leads(candidates.slice(from, from + LIVE_READ_SLICE));
+      for (const lead of slice) if (matchesSearch(query, lead)) leads.push(lead);
+      budget.check();
+    }
     const min = query.min_score ?? 0;
     const max = query.max_score ?? Number.POSITIVE_INFINITY;
     const compare = comparator(query.sort);
@@ -211,8 +229,12 @@ export function createLeadPager(deps: AppDeps) {
   }
 
   return {
-    async page(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null) {
-      if (isSearch(query)) return searchPage(query, after);
+    /** A page; a search needs the budget of the expensive read it is part of. */
+    async page(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null, budget?: ReadBudget) {
+      if (isSearch(query)) {
+        if (budget === undefined) throw new Error("a search runs as an expensive read, with its budget");
+        return searchPage(query, after, budget);
+      }
       return deps.live.list({
         minScore: query.min_score,
         maxScore: query.max_score,
@@ -225,7 +247,7 @@ export function createLeadPager(deps: AppDeps) {
   };
 }
 
-export function listLeadsRoute(deps: AppDeps) {
+export function listLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pager = createLeadPager(deps);
   return new Hono().get("/", async (c) => {
     const query = parseQuery(c, ListLeadsQuerySchema);
@@ -238,7 +260,9 @@ export function listLeadsRoute(deps: AppDeps) {
             ListCursorSchema.refine((position) => position.s === query.sort),
           );
     const after = cursor === null ? null : { id: cursor.id, value: cursor.value };
-    const page = await pager.page(query, after);
+    const page = isSearch(query)
+      ? await reads.run((budget) => pager.page(query, after, budget))
+      : await pager.page(query, after);
     const next = page.next === null ? null : encodeCursor({ s: query.sort, ...page.next } satisfies ListCursor);
     setPageHeaders(c, next, page.total);
     return c.json(page.leads.map(toLead));

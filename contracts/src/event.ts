@@ -125,34 +125,46 @@ export function unstorableProblem(
   value: unknown,
   limits: StoreLimits = STORE_LIMITS,
   path: (string | number)[] = [],
-  inArray = false,
 ): MetadataProblem | null {
+  const problem = unstorableAt(value, limits, false);
+  if (problem) problem.path.unshift(...path);
+  return problem;
+}
+
+/** The walk behind `unstorableProblem`: a problem's path is built on the way back, so a clean value costs no path. */
+function unstorableAt(value: unknown, limits: StoreLimits, inArray: boolean): MetadataProblem | null {
   if (typeof value === "string") {
     const message = textProblem(value);
-    return message ? { path, message } : null;
+    return message ? { path: [], message } : null;
   }
   if (typeof value === "number") {
-    if (!Number.isFinite(value)) return { path, message: "must be a finite number" };
-    if (Object.is(value, -0)) return { path, message: "must not be -0 (it would be stored as 0)" };
+    if (!Number.isFinite(value)) return { path: [], message: "must be a finite number" };
+    if (Object.is(value, -0)) return { path: [], message: "must not be -0 (it would be stored as 0)" };
     return null;
   }
   if (Array.isArray(value)) {
     if (inArray && !limits.nestedArrays) {
-      return { path, message: "must not be an array inside an array: the store cannot keep nested arrays" };
+      return { path: [], message: "must not be an array inside an array: the store cannot keep nested arrays" };
     }
-    for (const [index, item] of value.entries()) {
-      const problem = unstorableProblem(item, limits, [...path, index], true);
-      if (problem) return problem;
+    for (let index = 0; index < value.length; index++) {
+      const problem = unstorableAt(value[index], limits, true);
+      if (problem) {
+        problem.path.unshift(index);
+        return problem;
+      }
     }
     return null;
   }
   if (value !== null && typeof value === "object") {
     for (const key of Object.keys(value)) {
       const message = textProblem(key);
-      if (message) return { path: [...path, key], message: `key ${message}` };
-      if (INHERITED_KEYS.has(key)) return { path: [...path, key], message: `key "${key}" is reserved` };
-      const problem = unstorableProblem((value as Record<string, unknown>)[key], limits, [...path, key]);
-      if (problem) return problem;
+      if (message) return { path: [key], message: `key ${message}` };
+      if (INHERITED_KEYS.has(key)) return { path: [key], message: `key "${key}" is reserved` };
+      const problem = unstorableAt((value as Record<string, unknown>)[key], limits, false);
+      if (problem) {
+        problem.path.unshift(key);
+        return problem;
+      }
     }
   }
   return null;

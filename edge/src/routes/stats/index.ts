@@ -26,7 +26,10 @@ export const StatsSchema = z
       .number()
       .int()
       .describe("Events the edges accepted (queued) in the last 24 hours, duplicates not included."),
-    scored_24h: z.number().int().describe("Events the workers finished scoring in the last 24 hours."),
+    scored_24h: z
+      .number()
+      .int()
+      .describe("Events the workers finished in the last 24 hours (their jobs completed; dead letters among them)."),
     dead_letters_24h: z
       .number()
       .int()

@@ -178,6 +178,11 @@ export const EdgeConfigSchema = z
     WEB_DIST: z.string().default("web/dist"),
     /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */
     WEBHOOK_ALLOW_PRIVATE: flag,
+    /**
+     * Accepts arrays directly inside arrays in event metadata. FerretDB 1.x cannot store them (the worker would keep
+     * such an event as a dead letter, unscored); only for a deployment on MongoDB.
+     */
+    METADATA_ALLOW_NESTED_ARRAYS: flag,
   })
   .transform((config, ctx) => {
     if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {

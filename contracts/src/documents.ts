@@ -16,6 +16,8 @@ export const COLLECTIONS = {
   /** Settled history: pages of about PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
   historyPages: "history_pages",
   rules: "rules",
+  /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
+  deadLetters: "dead_letters",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -82,6 +84,22 @@ export interface HistoryPageDocument {
   written_at: Date;
 }
 
+/**
+ * An event the store refused to insert (a store limit, or a value the edge's validation let through): kept here,
+ * not scored, so the other events of its job are. `event` is the queued event as JSON text, a form every store
+ * accepts whatever the event holds.
+ */
+export interface DeadLetterDocument {
+  _id: string;
+  lead_id: string;
+  event_type: string;
+  /** What the store answered. */
+  reason: string;
+  /** The `QueuedEvent` as JSON. */
+  event: string;
+  at: Date;
+}
+
 export interface RuleDocument {
   _id: string;
   event_type: string;
@@ -108,4 +126,5 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
+  dead_letters: [{ key: { at: -1 }, name: "newest" }],
 };

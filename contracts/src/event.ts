@@ -74,6 +74,102 @@ export function metadataProblem(value: unknown, depth = 0, path: (string | numbe
   return null;
 }
 
+/**
+ * What a store can keep of event metadata. FerretDB 1.x (the embedded store) refuses arrays directly inside arrays
+ * (`[[1]]`); MongoDB keeps them. The edge refuses them by default (`METADATA_ALLOW_NESTED_ARRAYS` lifts it on
+ * MongoDB); the worker dead-letters an event the store refuses anyway.
+ */
+export interface StoreLimits {
+  nestedArrays: boolean;
+}
+
+/** The edge's default: what every supported store keeps exactly. */
+export const STORE_LIMITS: StoreLimits = { nestedArrays: false };
+
+/** A UTF-16 surrogate half without its pair: UTF-8 cannot encode it, so a store keeps U+FFFD in its place. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Characters worth a closer look: NUL, and any surrogate half. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding NUL is the point
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
+/**
+ * Names of `Object.prototype`'s properties (`toString`, `valueOf`, `hasOwnProperty`, …). The MongoDB driver looks each
+ * field name up in a plain object of "fields to leave raw" when it reads a document, finds these inherited, and hands
+ * back the documents in an array under such a key as raw BSON buffers: `{"toString": [{}]}` is stored right and read
+ * back altered. Refused at any depth, like the keys JavaScript itself reads as more than data.
+ */
+const INHERITED_KEYS: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+/** C0 and C1 control characters and DEL. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001F\u007F-\u009F]/;
+
+/**
+ * What is wrong with a string a store would refuse or alter: a NUL (the driver refuses it in a key, and C strings end
+ * at it), a lone surrogate (stored as U+FFFD); with `controls`, any control character (profile fields, which reach
+ * CSV exports and other tools as text). Null when it is kept exactly.
+ */
+export function textProblem(value: string, controls = false): string | null {
+  if (controls && CONTROL.test(value)) return "must not contain control characters";
+  if (!SUSPECT.test(value)) return null;
+  if (value.includes("\u0000")) return "must not contain a NUL character";
+  if (LONE_SURROGATE.test(value)) return "must not contain a lone UTF-16 surrogate (it would be stored as U+FFFD)";
+  return null;
+}
+
+/**
+ * The first value in metadata a store would refuse or keep altered, or null: a NUL or a lone surrogate in any key or
+ * string, a number that is not finite (JSON's `1e400` parses to Infinity, which JSON stores as null and FerretDB
+ * refuses) or is -0 (kept as 0), an array directly inside an array unless the store keeps them. Runs at the edge only
+ * (`normalizeEvent`): the worker takes what an edge queued, and the store is the judge of what it can keep there.
+ */
+export function unstorableProblem(
+  value: unknown,
+  limits: StoreLimits = STORE_LIMITS,
+  path: (string | number)[] = [],
+): MetadataProblem | null {
+  const problem = unstorableAt(value, limits, false);
+  if (problem) problem.path.unshift(...path);
+  return problem;
+}
+
+/** The walk behind `unstorableProblem`: a problem's path is built on the way back, so a clean value costs no path. */
+function unstorableAt(value: unknown, limits: StoreLimits, inArray: boolean): MetadataProblem | null {
+  if (typeof value === "string") {
+    const message = textProblem(value);
+    return message ? { path: [], message } : null;
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return { path: [], message: "must be a finite number" };
+    if (Object.is(value, -0)) return { path: [], message: "must not be -0 (it would be stored as 0)" };
+    return null;
+  }
+  if (Array.isArray(value)) {
+    if (inArray && !limits.nestedArrays) {
+      return { path: [], message: "must not be an array inside an array: the store cannot keep nested arrays" };
+    }
+    for (let index = 0; index < value.length; index++) {
+      const problem = unstorableAt(value[index], limits, true);
+      if (problem) {
+        problem.path.unshift(index);
+        return problem;
+      }
+    }
+    return null;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const key of Object.keys(value)) {
+      const message = textProblem(key);
+      if (message) return { path: [key], message: `key ${message}` };
+      if (INHERITED_KEYS.has(key)) return { path: [key], message: `key "${key}" is reserved` };
+      const problem = unstorableAt((value as Record<string, unknown>)[key], limits, false);
+      if (problem) {
+        problem.path.unshift(key);
+        return problem;
+      }
+    }
+  }
+  return null;
+}
+
 const encoder = new TextEncoder();
 
 /**
@@ -100,7 +196,10 @@ export const MetadataSchema = z
     additionalProperties: {},
     description:
       `A JSON object of at most ${MAX_METADATA_BYTES} bytes serialized. At any depth, keys may not start with ` +
-      '"$", contain ".", or be "__proto__", "constructor" or "prototype".',
+      '"$", contain ".", or be "__proto__", "constructor", "prototype" or another name of Object.prototype ' +
+      '("toString", "valueOf", …); no key or string may hold a NUL ' +
+      "character or a lone UTF-16 surrogate, every number must be finite and not -0, and (unless the deployment " +
+      "lifts it) no array may sit directly inside an array. A value the store would refuse or alter is refused.",
   });
 
 /** An event as a client sends it (snake_case, as in the original brief). */
@@ -163,10 +262,17 @@ function issuePath(path: readonly PropertyKey[]): string {
 }
 
 /**
- * Validates one raw event and settles its id and timestamps. `mintId` supplies an id when the client sent none;
- * `now` is the receive time in epoch ms.
+ * Validates one raw event and settles its id and timestamps: the one validator of every ingestion route (events,
+ * batch items, pixel, beacon) and of the dashboard's form. `mintId` supplies an id when the client sent none; `now`
+ * is the receive time in epoch ms; `limits` says what the store keeps (nested arrays, see `StoreLimits`). An event is
+ * refused rather than stored altered.
  */
-export function normalizeEvent(raw: unknown, now: number, mintId: () => string): NormalizeResult {
+export function normalizeEvent(
+  raw: unknown,
+  now: number,
+  mintId: () => string,
+  limits: StoreLimits = STORE_LIMITS,
+): NormalizeResult {
   const parsed = EventInputSchema.safeParse(raw);
   if (!parsed.success) {
     return {
@@ -192,6 +298,8 @@ export function normalizeEvent(raw: unknown, now: number, mintId: () => string):
     }
     timestamp = ms;
   }
+  const unstorable = unstorableProblem(input.metadata, limits, ["metadata"]);
+  if (unstorable) return { ok: false, details: [{ path: issuePath(unstorable.path), message: unstorable.message }] };
   return {
     ok: true,
     event: {

@@ -3,6 +3,7 @@ import { createExpensiveReads } from "./api/expensive-reads.ts";
 import type { AppDeps } from "./deps.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { createIngestion } from "./ingest/index.ts";
+import { deadLetterRoutes } from "./routes/dead-letters/index.ts";
 import { eventTypesRoutes } from "./routes/events/event-types.ts";
 import { healthRoutes } from "./routes/health/index.ts";
 import { ingestRoutes } from "./routes/ingest/index.ts";
@@ -32,6 +33,7 @@ export function createApp(deps: AppDeps) {
   app.route("/api/stats", statsRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/api/webhooks", webhookRoutes(deps));
+  app.route("/api/dead-letters", deadLetterRoutes(deps));
   app.route("/", openApiRoutes(deps));
   // Last: the dashboard's files, and its page for every other GET outside the server's own paths.
   app.route("/", staticRoutes(deps));

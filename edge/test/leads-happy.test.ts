@@ -512,6 +512,7 @@ describe("when reading the leaderboard", () => {
       score_histogram: { from: number; to: number; count: number }[];
       events_24h: number;
       scored_24h: number;
+      dead_letters_24h: number;
     }>(edge, "/api/stats");
     expect(response.status).toBe(200);
     const scores = [...Array.from({ length: 120 }, (_, i) => i * 5), 595, 595, 595, 1];
@@ -531,5 +532,6 @@ describe("when reading the leaderboard", () => {
     // Seeded leads went through no edge or worker: nothing was accepted or scored here in the last day.
     expect(body.events_24h).toBe(0);
     expect(body.scored_24h).toBe(0);
+    expect(body.dead_letters_24h).toBe(0);
   });
 });

@@ -129,9 +129,9 @@ describe("when a read carries no valid read token", () => {
       .map((route) => route.path.replace(/:\w+/g, "reader"));
     expect(reads.length).toBeGreaterThanOrEqual(6);
     for (const path of new Set(reads)) {
-      // Webhook reads need the admin token (a subscription's URL and delivery log are configuration): a read token
-      // or a write key is a token that does not grant them.
-      if (path.startsWith("/api/webhooks")) {
+      // Webhook reads need the admin token (a subscription's URL and delivery log are configuration), and so do dead
+      // letters (other clients' raw events): a read token or a write key is a token that does not grant them.
+      if (path.startsWith("/api/webhooks") || path.startsWith("/api/dead-letters")) {
         expect((await get(path)).status, path).toBe(401);
         expect((await get(path, bearer("test-write-key"))).status, path).toBe(403);
         expect((await get(path, bearer("read-token-one"))).status, path).toBe(403);

@@ -5,7 +5,7 @@ import { StatsSchema } from "../src/routes/stats/index.ts";
 import { createTestEdge } from "./helpers.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
-type Stats = { leads: number; events_24h: number; scored_24h: number };
+type Stats = { leads: number; events_24h: number; scored_24h: number; dead_letters_24h: number };
 
 describe("GET /api/stats: the last 24 hours", () => {
   let edge: Edge;
@@ -40,5 +40,13 @@ describe("GET /api/stats: the last 24 hours", () => {
     await countActivity(edge.redis, prefix, "scored", 7, Date.now());
     await countActivity(edge.redis, prefix, "scored", 100, Date.now() - ACTIVITY_WINDOW_MS - 60 * 60 * 1000);
     expect((await stats()).scored_24h).toBe(7);
+  });
+
+  it("counts the events the store refused, so the dashboard can say so", async () => {
+    const prefix = edge.deps.config.REDIS_PREFIX;
+    expect((await stats()).dead_letters_24h).toBe(0);
+    await countActivity(edge.redis, prefix, "dead_lettered", 2, Date.now());
+    await countActivity(edge.redis, prefix, "dead_lettered", 5, Date.now() - ACTIVITY_WINDOW_MS - 60 * 60 * 1000);
+    expect((await stats()).dead_letters_24h).toBe(2);
   });
 });

@@ -1,8 +1,8 @@
-// Events accepted and scored over the last 24 hours, for `GET /api/stats`: one Redis counter per 5-minute bucket,
-// added to once per queued or finished job (not per event) and expiring after a day, so the window is read with one
-// MGET of 289 keys whatever the traffic.
+// Events accepted, scored and refused by the store over the last 24 hours, for `GET /api/stats`: one Redis counter
+// per 5-minute bucket, added to once per queued or finished job, or per batch with dead letters (not per event) and
+// expiring after a day, so the window is read with one MGET of 289 keys whatever the traffic.
 
-export type ActivityKind = "accepted" | "scored";
+export type ActivityKind = "accepted" | "scored" | "dead_lettered";
 
 export const ACTIVITY_BUCKET_MS = 5 * 60 * 1000;
 export const ACTIVITY_WINDOW_MS = 24 * 60 * 60 * 1000;

@@ -173,6 +173,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       score_histogram: [],
       events_24h: 0,
       scored_24h: 0,
+      dead_letters_24h: 0,
     })),
     leadEvent: vi.fn<Api["leadEvent"]>(async (_lead, eventId) => ({
       event_id: eventId,

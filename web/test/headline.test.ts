@@ -44,6 +44,17 @@ describe("the headline figures", () => {
     stop();
   });
 
+  it("count the events the store refused from the same figures, 0 until they are read", async () => {
+    const api = fakeApi();
+    const stats = await api.stats();
+    api.stats.mockResolvedValue({ ...stats, dead_letters_24h: 3 });
+    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    expect(model.deadLetters.value).toBe(0);
+    await model.refresh();
+    expect(model.deadLetters.value).toBe(3);
+    expect(api.stats).toHaveBeenCalledTimes(2);
+  });
+
   it("keep the figures shown when a later read fails", async () => {
     const api = fakeApi();
     const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });

@@ -5,6 +5,8 @@ import { afterEach, describe, expect, it } from "vitest";
 import { App } from "../src/app/app.tsx";
 import { createRouter } from "../src/app/router.ts";
 import { createServices } from "../src/app/services.ts";
+import { Headline } from "../src/headline/index.tsx";
+import { createHeadlineModel } from "../src/headline/model.ts";
 import { LeadDetailPage } from "../src/lead-detail/index.tsx";
 import { createLeadDetailModel } from "../src/lead-detail/model.ts";
 import { LeaderboardPage } from "../src/leaderboard/index.tsx";
@@ -99,6 +101,38 @@ describe("the lead table", () => {
     for (const label of ["Search", "Company", "Min score", "Max score", "Stage", "Sort"]) {
       expect(screen.getByLabelText(label)).toBeTruthy();
     }
+  });
+});
+
+describe("the headline", () => {
+  const STATS = {
+    leads: 3,
+    by_stage: { cold: 3, warm: 0, hot: 0, qualified: 0 },
+    score_histogram: [],
+    events_24h: 12,
+    scored_24h: 9,
+    dead_letters_24h: 0,
+  };
+  function setup(deadLetters: number) {
+    const api = fakeApi();
+    api.stats.mockResolvedValue({ ...STATS, dead_letters_24h: deadLetters });
+    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    render(<Headline model={model} selectedStage="" onStage={() => undefined} />);
+  }
+
+  it("says how many events the store refused in the last day, and where they are listed", async () => {
+    setup(1234);
+    const line = await screen.findByText(/refused by the store/);
+    expect(line.textContent).toBe(
+      "1,234 events in the last 24 h were refused by the store and not scored; an admin lists them at " +
+        "GET /api/dead-letters.",
+    );
+  });
+
+  it("says nothing of refused events when there were none", async () => {
+    setup(0);
+    await screen.findByText("12");
+    expect(screen.queryByText(/refused by the store/)).toBeNull();
   });
 });
 

@@ -32,7 +32,14 @@ export interface WorkerMetrics {
   render(): string;
   /** Figures since the previous call, for the periodic log line. */
   takeWindow(): WindowSummary;
-  totals(): { scored: number; duplicates: number; late: number; retries: number; failed: number };
+  totals(): {
+    scored: number;
+    duplicates: number;
+    deadLetters: number;
+    late: number;
+    retries: number;
+    failed: number;
+  };
 }
 
 export interface WindowSummary {
@@ -47,6 +54,7 @@ export interface WindowSummary {
 export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics {
   let scored = 0;
   let duplicates = 0;
+  let deadLetters = 0;
   let late = 0;
   let retries = 0;
   const diverted = { pages: 0, rescan: 0 };
@@ -82,6 +90,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
     recordBatch(result, durationMs) {
       scored += result.stored;
       duplicates += result.duplicates;
+      deadLetters += result.deadLettered;
       late += result.late;
       retries += result.retries;
       diverted.pages += result.diverted.pages;
@@ -107,6 +116,11 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
           "leadscore_worker_duplicate_events_total",
           "Events that were already stored (replays, repeated ids).",
           duplicates,
+        ),
+        ...counterLines(
+          "leadscore_worker_dead_letters_total",
+          "Events the store refused, kept as dead letters instead of being scored (GET /api/dead-letters).",
+          deadLetters,
         ),
         ...counterLines(
           "leadscore_worker_late_events_total",
@@ -174,7 +188,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       windowSeen = 0;
       return summary;
     },
-    totals: () => ({ scored, duplicates, late, retries, failed: jobs.permanent + jobs.transient }),
+    totals: () => ({ scored, duplicates, deadLetters, late, retries, failed: jobs.permanent + jobs.transient }),
   };
 }
 

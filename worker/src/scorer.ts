@@ -13,6 +13,7 @@
 //   commit of it hands its events to the deep lane's list instead (deep-lane.ts).
 import {
   COLLECTIONS,
+  type DeadLetterDocument,
   type EventDocument,
   type HistoryPageDocument,
   type QueuedEvent,
@@ -48,7 +49,7 @@ import type { Db } from "mongodb";
 import type { PageCache } from "./page-cache.ts";
 import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatch } from "./rules-cache.ts";
-import { insertNew } from "./store.ts";
+import { insertNew, insertReporting } from "./store.ts";
 
 /** What every writer of the live state (the scorer, the deep lane) works with. */
 export interface LiveWriterOptions {
@@ -84,6 +85,8 @@ export interface BatchResult {
   stored: number;
   /** Events already stored (replays, or the same id sent twice). */
   duplicates: number;
+  /** Events the store refused, moved to dead letters (not scored) for the first time by this batch. */
+  deadLettered: number;
   /** Newly folded events older than their lead's newest scored event. */
   late: number;
   /** Extra rounds caused by lost compare-and-sets. */
@@ -116,14 +119,41 @@ export function createScorer(options: ScorerOptions) {
   const commitChunk = options.commitChunk ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const deadLetters = db.collection<DeadLetterDocument>(COLLECTIONS.deadLetters);
   const pageId = (leadId: string) => () => newPageId(leadId);
+
+  /**
+   * Keeps the events the store refused as dead letters (`_id` = `event_id`, so a replay adds none) with its reason;
+   * they are not scored. Returns how many were new.
+   */
+  async function deadLetter(refused: { event: QueuedEvent; reason: string }[]): Promise<number> {
+    if (refused.length === 0) return 0;
+    const at = new Date(now());
+    const existing = await insertNew(
+      deadLetters,
+      refused.map(({ event, reason }) => ({
+        _id: event.event_id,
+        lead_id: event.lead_id,
+        event_type: event.event_type,
+        reason,
+        event: JSON.stringify(event),
+        at,
+      })),
+    );
+    log.warn("events refused by the store; kept as dead letters", {
+      events: refused.map(({ event, reason }) => ({ event_id: event.event_id, reason })),
+    });
+    return refused.length - existing.size;
+  }
 
   async function storeEvents(batch: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
     const docs: EventDocument[] = [];
+    const sources: QueuedEvent[] = [];
     const seen = new Set<string>();
     for (const event of batch) {
       if (seen.has(event.event_id)) continue;
       seen.add(event.event_id);
+      sources.push(event);
       // Points and rule are fixed now, at first storage, and never change afterwards.
       const rule = options.ruleFor(event.event_type);
       docs.push({
@@ -138,9 +168,14 @@ export function createScorer(options: ScorerOptions) {
         sort_key: sortKey(event.timestamp, event.event_id),
       });
     }
-    const existing = await insertNew(events, docs);
+    const { existing, refused } = await insertReporting(events, docs);
+    if (refused.size > 0) {
+      const letters = [...refused].map(([index, reason]) => ({ event: sources[index] as QueuedEvent, reason }));
+      result.deadLettered += await deadLetter(letters);
+    }
     const touched = new Map<string, Touched>();
     docs.forEach((doc, index) => {
+      if (refused.has(index)) return;
       let entry = touched.get(doc.lead_id);
       if (!entry) {
         entry = { leadId: doc.lead_id, fresh: [], duplicates: [] };
@@ -152,7 +187,7 @@ export function createScorer(options: ScorerOptions) {
     });
     const duplicates = [...touched.values()].reduce((sum, t) => sum + t.duplicates.length, 0);
     result.duplicates += batch.length - docs.length + duplicates;
-    result.stored += docs.length - duplicates;
+    result.stored += docs.length - refused.size - duplicates;
     return [...touched.values()];
   }
 
@@ -292,6 +327,7 @@ export function createScorer(options: ScorerOptions) {
       updates: [],
       stored: 0,
       duplicates: 0,
+      deadLettered: 0,
       late: 0,
       retries: 0,
       diverted: { pages: 0, rescan: 0 },

@@ -13,6 +13,7 @@ import {
 } from "@leadscore/contracts";
 import { liveKeys, StaleLiveStateError } from "@leadscore/live";
 import {
+  countActivity,
   createMissingIndexes,
   createQueuedCounts,
   EVENTS_QUEUE,
@@ -144,6 +145,8 @@ function scoreWithRetries(options: {
   publish: (updates: ScoreUpdate[]) => Promise<void>;
   generation: LiveGeneration;
   attempts: number;
+  /** Told how many events a batch newly moved to dead letters. */
+  onDeadLettered: (events: number) => void;
   log: Logger;
 }) {
   const { scorer, metrics, publish, generation, attempts, log } = options;
@@ -154,6 +157,7 @@ function scoreWithRetries(options: {
       try {
         const result = await scorer.scoreBatch(events, memo);
         metrics.recordBatch(result, performance.now() - started);
+        if (result.deadLettered > 0) options.onDeadLettered(result.deadLettered);
         await publish(result.updates);
         return;
       } catch (error) {
@@ -311,7 +315,20 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
 
-      const scoreBatch = scoreWithRetries({ scorer, metrics, publish, generation, attempts: batchAttempts, log });
+      // Dead letters count in the 24-hour activity `/api/stats` reads (the dashboard's headline shows them).
+      const onDeadLettered = (events: number) =>
+        void countActivity(redis, config.REDIS_PREFIX, "dead_lettered", events, Date.now()).catch((error: Error) =>
+          log.warn("could not count dead letters", { error: error.message }),
+        );
+      const scoreBatch = scoreWithRetries({
+        scorer,
+        metrics,
+        publish,
+        generation,
+        attempts: batchAttempts,
+        onDeadLettered,
+        log,
+      });
       const batcher = createBatcher(scoreBatch, {
         maxItems: maxBatchEvents,
         fullAt: config.WORKER_CONCURRENCY,

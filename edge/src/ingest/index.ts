@@ -42,6 +42,7 @@ export function createIngestion(
     log: deps.log,
     redisPrefix: deps.config.REDIS_PREFIX,
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
+    limits: { nestedArrays: deps.config.METADATA_ALLOW_NESTED_ARRAYS },
     now,
   });
   return {

@@ -1,4 +1,4 @@
-import { type FieldProblem, normalizeEvent, type QueuedEvent } from "@leadscore/contracts";
+import { type FieldProblem, normalizeEvent, type QueuedEvent, type StoreLimits } from "@leadscore/contracts";
 import { dedupeKey, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
@@ -27,6 +27,8 @@ export interface IngestOptions {
   redisPrefix: string;
   /** Waiting events past which new events are refused with 503. */
   maxQueueDepth: number;
+  /** What the store keeps of metadata: events it would refuse or alter are rejected here. */
+  limits: StoreLimits;
   now: () => number;
   /** How long to wait for another request's claim on the same event id to be settled before answering 503. */
   pendingWaitMs?: number;
@@ -119,7 +121,7 @@ export function createIngest(options: IngestOptions) {
     const mint = () => uuidv7(now);
     let duplicates = 0;
     for (let index = 0; index < raw.length; index++) {
-      const outcome = normalizeEvent(raw[index], now, mint);
+      const outcome = normalizeEvent(raw[index], now, mint, options.limits);
       if (!outcome.ok) {
         metrics.rejected(rejectionReason(outcome.details));
         const id = (raw[index] as { event_id?: unknown } | null)?.event_id;

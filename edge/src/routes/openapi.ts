@@ -4,6 +4,7 @@ import type { AppDeps } from "../deps.ts";
 import { buildOpenApiDocument } from "../openapi/document.ts";
 import { ingestionDocs } from "../openapi/ingestion.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
+import { deadLettersDoc } from "./dead-letters/index.ts";
 import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
 import { ruleDocs } from "./rules/index.ts";
@@ -35,6 +36,7 @@ const openApiDocs: RouteDoc[] = [
 export const allRouteDocs: RouteDoc[] = [
   ...ingestionDocs.filter((doc) => doc.tag === "Events"),
   eventTypesDoc,
+  deadLettersDoc,
   ...leadDocs,
   statsDoc,
   ...ruleDocs,

@@ -115,6 +115,14 @@ export function Headline(props: {
           note="by the workers"
         />
       </dl>
+      {model.deadLetters.value > 0 ? (
+        <p class="alert alert-error dead-letters" role="status">
+          {model.deadLetters.value === 1
+            ? "1 event in the last 24 h was refused by the store and not scored"
+            : `${formatInteger(model.deadLetters.value)} events in the last 24 h were refused by the store and not scored`}
+          ; an admin lists them at <code>GET /api/dead-letters</code>.
+        </p>
+      ) : null}
       {stats ? (
         <div class="headline-charts">
           <Funnel steps={model.funnel.value} selected={props.selectedStage} onStage={props.onStage} />

@@ -1,5 +1,5 @@
 // Headline figures from one request: `GET /api/stats`, counts the edge reads from the live state's indexes (lead
-// counts by stage, the score distribution, events accepted and scored in the last 24 hours). No list is read for
+// counts by stage, the score distribution, events accepted, scored and refused by the store in the last 24 hours). No list is read for
 // them, and no mean is shown: the live state keeps no sum of scores, and a mean over a sample would mislead.
 import type { Stage } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
@@ -31,6 +31,8 @@ export function funnelOf(byStage: Record<Stage, number>): FunnelStep[] {
 export interface HeadlineModel {
   readonly stats: ReadonlySignal<Stats | null>;
   readonly funnel: ReadonlySignal<FunnelStep[]>;
+  /** Events the store refused in the last 24 hours (dead letters, not scored); 0 until the figures are read. */
+  readonly deadLetters: ReadonlySignal<number>;
   readonly status: ReadonlySignal<"loading" | "ready" | "error">;
   readonly error: ReadonlySignal<string | null>;
   refresh(): Promise<void>;
@@ -79,6 +81,7 @@ export function createHeadlineModel(deps: { api: Pick<Api, "stats">; realtime: R
   return {
     stats,
     funnel: computed(() => (stats.value ? funnelOf(stats.value.by_stage) : [])),
+    deadLetters: computed(() => stats.value?.dead_letters_24h ?? 0, { name: "headline.deadLetters" }),
     status,
     error,
     refresh,

@@ -52,6 +52,8 @@ export interface Stats {
   score_histogram: { from: number; to: number; count: number }[];
   events_24h: number;
   scored_24h: number;
+  /** Events the store refused in the last 24 hours (kept as dead letters, not scored). */
+  dead_letters_24h: number;
 }
 
 /** One stored event with its metadata (`GET /api/leads/:id/events/:event_id`). */

@@ -1,4 +1,11 @@
-import { COLLECTIONS, DUPLICATE_KEY, type LeadDocument, LeadIdSchema, stageFor } from "@leadscore/contracts";
+import {
+  COLLECTIONS,
+  DUPLICATE_KEY,
+  type LeadDocument,
+  LeadIdSchema,
+  stageFor,
+  textProblem,
+} from "@leadscore/contracts";
 import { type Profile, rankKey, setProfile } from "@leadscore/live";
 import { Hono } from "hono";
 import { MongoServerError } from "mongodb";
@@ -10,18 +17,31 @@ import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadSchema, toLead } from "./lead.ts";
 
+/** A profile field is kept exactly as given: no control character, NUL or lone surrogate (see `textProblem`). */
+const storable = (value: string, ctx: z.RefinementCtx) => {
+  const message = textProblem(value, true);
+  if (message) ctx.addIssue({ code: "custom", message });
+};
+
 const text = (max: number) =>
   z
     .string({ error: "must be a string" })
     .trim()
     .min(1, { error: "must not be empty" })
-    .max(max, { error: `must be at most ${max} characters` });
+    .max(max, { error: `must be at most ${max} characters` })
+    .superRefine(storable);
 
 /** The fields of a profile, as a create or an edit takes them. */
+const TEXT_RULE = "no control character or lone UTF-16 surrogate";
+
 export const PROFILE_FIELDS = {
-  name: text(200),
-  email: z.email({ error: "must be an email address" }).max(254, { error: "must be at most 254 characters" }),
-  company: text(200),
+  name: text(200).describe(`1-200 characters, trimmed; ${TEXT_RULE}.`),
+  email: z
+    .email({ error: "must be an email address" })
+    .max(254, { error: "must be at most 254 characters" })
+    .superRefine(storable)
+    .describe(`An email address of at most 254 characters; ${TEXT_RULE}.`),
+  company: text(200).describe(`1-200 characters, trimmed; ${TEXT_RULE}.`),
 };
 
 export const CreateLeadBodySchema = z

@@ -26,7 +26,16 @@ export const StatsSchema = z
       .number()
       .int()
       .describe("Events the edges accepted (queued) in the last 24 hours, duplicates not included."),
-    scored_24h: z.number().int().describe("Events the workers finished scoring in the last 24 hours."),
+    scored_24h: z
+      .number()
+      .int()
+      .describe("Events the workers finished in the last 24 hours (their jobs completed; dead letters among them)."),
+    dead_letters_24h: z
+      .number()
+      .int()
+      .describe(
+        "Events the store refused in the last 24 hours, kept as dead letters instead (`GET /api/dead-letters`).",
+      ),
   })
   .meta({ id: "Stats" });
 type Stats = z.infer<typeof StatsSchema>;
@@ -39,7 +48,8 @@ export const statsDoc: RouteDoc = {
   description:
     "Counts from the live state's score index in Redis: one count per stage and per histogram bucket, each " +
     "logarithmic in the number of leads. The 24-hour figures are counters in Redis, one per " +
-    `${ACTIVITY_BUCKET_MS / 60_000}-minute bucket, added to once per queued or finished job and read with one MGET; ` +
+    `${ACTIVITY_BUCKET_MS / 60_000}-minute bucket, added to once per queued or finished job (or batch with dead ` +
+    "letters) and read with one MGET each; " +
     "the window therefore spans 24 hours and up to one bucket more. No MongoDB read.",
   tag: "Leads",
   auth: "read",
@@ -57,12 +67,13 @@ export function statsRoutes(deps: AppDeps) {
           (sum, value) => sum + Number(value ?? 0),
           0,
         );
-      const [leads, byStage, histogram, accepted, scored] = await Promise.all([
+      const [leads, byStage, histogram, accepted, scored, deadLettered] = await Promise.all([
         deps.live.count(),
         deps.live.countByStage(),
         deps.live.histogram(HISTOGRAM_WIDTH),
         lastDay("accepted"),
         lastDay("scored"),
+        lastDay("dead_lettered"),
       ]);
       return c.json({
         leads,
@@ -70,6 +81,7 @@ export function statsRoutes(deps: AppDeps) {
         score_histogram: histogram.map(({ min, max, count }) => ({ from: min, to: max, count })),
         events_24h: accepted,
         scored_24h: scored,
+        dead_letters_24h: deadLettered,
       } satisfies Stats);
     });
 }

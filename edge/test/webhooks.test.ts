@@ -1,5 +1,5 @@
 import { outboxKeys } from "@leadscore/live";
-import { createWebhookStore } from "@leadscore/webhooks";
+import { createWebhookStore, NO_STATUS } from "@leadscore/webhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withReadToken } from "../../test-support/index.ts";
 import { createTestEdge } from "./helpers.ts";
@@ -252,15 +252,9 @@ describe("when the dispatcher has disabled a subscription and dropped messages p
   it("shows why and since when, what was dropped and the notices", async () => {
     const hook = await created({ url: "https://down.example.com/hooks", events: ["lead.score_changed"] });
     const fresh = (await (await send("GET", `/api/webhooks/${hook.id}`)).json()) as Record<string, unknown>;
-    expect(fresh).toMatchObject({
-      disabled_reason: null,
-      disabled_at: null,
-      failing_since: null,
-      last_success_at: null,
-      pending: 0,
-      dropped: 0,
-      notices: [],
-    });
+    // Nothing seen yet: no failure, no success, nothing pending or dropped, no notice.
+    expect(fresh).toMatchObject({ disabled_reason: null, disabled_at: null, ...NO_STATUS });
+    expect(NO_STATUS).toEqual({ failing_since: null, last_success_at: null, pending: 0, dropped: 0, notices: [] });
 
     let clock = NOW;
     const store = createWebhookStore({

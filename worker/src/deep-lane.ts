@@ -57,8 +57,6 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   idleMs?: number;
   /** Most leads per pass. */
   maxLeads?: number;
-  /** How long the lane's lock outlives its holder's last extension (tests shorten it). */
-  lockMs?: number;
 }
 
 export interface DeepLaneStats {
@@ -86,7 +84,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const maxLeads = options.maxLeads ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  const lock = createLock({ redis, key: keys.deepLock, ttlMs: options.lockMs ?? LOCK_MS });
+  const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
   const stats: DeepLaneStats = {
     folded: { memory: 0, pages: 0, rescan: 0 },
     pagesRead: { memory: 0, store: 0 },

@@ -27,7 +27,7 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import { type LiveKeys, newPageId, pageDocument, pageRef, rankKey, stateFields } from "@leadscore/live";
-import { createLock, type Lock, LockLostError, type Logger } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { layoutHistory, markLate } from "./plan.ts";
@@ -203,9 +203,8 @@ export async function withRebuildLock<T>(
   redis: Redis,
   keys: LiveKeys,
   task: (lock: HeldLock) => Promise<T>,
-  lockMs = LOCK_MS,
 ): Promise<T | null> {
-  const lock: Lock = createLock({ redis, key: keys.rebuildLock, ttlMs: lockMs });
+  const lock = createLock({ redis, key: keys.rebuildLock, ttlMs: LOCK_MS });
   return lock.withLock((signal) => task({ check: () => lock.check(), signal }));
 }
 

@@ -72,8 +72,8 @@ local function enqueue(k, d, now, most, logSize)
     trimLog(k, logSize)
     return false
   end
-  local since = redis.call('HGET', k .. ':health', 'dropping')
-  if since then
+  -- Queued under the bound again: the episode of drops, if any, ends (a test event, unbounded, does not end it).
+  if most > 0 and redis.call('HEXISTS', k .. ':health', 'dropping') == 1 then
     local count = redis.call('HGET', k .. ':health', 'dropping_count') or '0'
     redis.call('HDEL', k .. ':health', 'dropping', 'dropping_count')
     notify(k, { type = 'webhook.backlog_resumed', at = now, dropped = tonumber(count), reason = 'the backlog is below ' ..

@@ -137,10 +137,15 @@ describe("when a subscription's backlog reaches WEBHOOK_MAX_PENDING", () => {
     expect(full?.notices[0]).toMatchObject({ type: "webhook.backlog_full", at: T0, dropped: 1 });
     expect(full?.notices[0]?.reason).toMatch(/bound of 3 pending deliveries \(WEBHOOK_MAX_PENDING\)/);
 
-    // One delivered: room for one more, and the next message is queued again.
-    const first = claimed[0] as (typeof claimed)[number];
+    // A test event is queued whatever the backlog, and does not end the episode.
+    await store.sendTest(subscription.id);
+    expect((await statusOf())?.notices.map((notice) => notice.type)).toEqual(["webhook.backlog_full"]);
+
+    // Two delivered (four were pending with the test event): room for one more, and the next message is queued.
     const answer: Attempt = { at: clock, status_code: 200, latency_ms: 1, response: "", error: null };
-    await store.settle(subscription.id, first, "delivered", answer, 0, 100, "", DISABLE);
+    for (const item of claimed.slice(0, 2)) {
+      await store.settle(subscription.id, item, "delivered", answer, 0, 100, "", DISABLE);
+    }
     await commit("lead-6", 6);
     expect(await store.fanOut(200, bounds)).toEqual({ taken: 1, dropped: 0 });
     const resumed = await statusOf();

@@ -235,8 +235,12 @@ export const DispatcherConfigSchema = z
     /** Deliveries in flight per dispatcher process, and per subscription (so one slow receiver cannot take them all). */
     WEBHOOK_CONCURRENCY: positiveInt(64),
     WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION: positiveInt(16),
-    /** Settled deliveries (delivered or failed) kept in each subscription's log; pending ones are always kept. */
+    /** Settled deliveries (delivered, failed or dropped) kept in each subscription's log; pending ones are always kept. */
     WEBHOOK_LOG_SIZE: positiveInt(1_000),
+    /** A subscription whose receiver accepts nothing for this long after its first failure is disabled (ms; 3 days). */
+    WEBHOOK_DISABLE_AFTER_MS: positiveInt(259_200_000),
+    /** Deliveries pending per subscription past which new messages for it are dropped, each logged as dropped. */
+    WEBHOOK_MAX_PENDING: positiveInt(100_000),
     /** Lets deliveries connect to loopback, link-local and private addresses in production (see SECURITY.md). */
     WEBHOOK_ALLOW_PRIVATE: flag,
   })

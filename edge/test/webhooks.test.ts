@@ -1,5 +1,5 @@
 import { outboxKeys } from "@leadscore/live";
-import { createWebhookStore } from "@leadscore/webhooks";
+import { createWebhookStore, NO_STATUS } from "@leadscore/webhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withReadToken } from "../../test-support/index.ts";
 import { createTestEdge } from "./helpers.ts";
@@ -277,11 +277,77 @@ describe("when reading the delivery log", () => {
     const [claimed] = await store.claim(hook.id, 10_000, 1);
     if (!claimed) throw new Error("nothing claimed");
     const attempt = { at: NOW, status_code: 503, latency_ms: 12.5, response: "busy", error: null };
-    await store.settle(hook.id, claimed, "retry", attempt, NOW + 5_000, 1_000);
+    await store.settle(hook.id, claimed, "retry", attempt, NOW + 5_000, 1_000, "", { afterMs: 86_400_000, reason: "" });
     const [delivery] = (await (await send("GET", `/api/webhooks/${hook.id}/deliveries`)).json()) as Delivery[];
     expect(delivery).toMatchObject({
       status: "pending",
       attempts: [{ at: "2026-03-01T12:00:00.000Z", status_code: 503, latency_ms: 12.5, response: "busy", error: null }],
     });
+  });
+});
+
+describe("when the dispatcher has disabled a subscription and dropped messages past its backlog's bound", () => {
+  it("shows why and since when, what was dropped and the notices", async () => {
+    const hook = await created({ url: "https://down.example.com/hooks", events: ["lead.score_changed"] });
+    const fresh = (await (await send("GET", `/api/webhooks/${hook.id}`)).json()) as Record<string, unknown>;
+    // Nothing seen yet: no failure, no success, nothing pending or dropped, no notice.
+    expect(fresh).toMatchObject({ disabled_reason: null, disabled_at: null, ...NO_STATUS });
+    expect(NO_STATUS).toEqual({ failing_since: null, last_success_at: null, pending: 0, dropped: 0, notices: [] });
+
+    let clock = NOW;
+    const store = createWebhookStore({
+      redis: edge.redis,
+      redisPrefix: edge.deps.config.REDIS_PREFIX,
+      now: () => clock,
+    });
+    const outbox = outboxKeys(edge.deps.config.REDIS_PREFIX).stream;
+    // Messages other tests of this file left in the outbox would be fanned out too.
+    await edge.redis.del(outbox);
+    for (const lead of ["ada", "bo"]) await edge.redis.xadd(outbox, "*", "type", "lead.score_changed", "lead", lead);
+    expect(await store.fanOut(200, { maxPending: 1, logSize: 100 })).toEqual({ taken: 2, dropped: 1 });
+    const disable = {
+      afterMs: 3_600_000,
+      reason: "its receiver accepted no delivery for 1 h (WEBHOOK_DISABLE_AFTER_MS)",
+    };
+    for (const at of [NOW, NOW + 3_600_000]) {
+      clock = at;
+      const [claimed] = await store.claim(hook.id, 10_000, 1);
+      if (!claimed) throw new Error("nothing claimed");
+      const attempt = { at, status_code: 500, latency_ms: 3, response: "down", error: null };
+      await store.settle(hook.id, claimed, "retry", attempt, at + 1, 1_000, "", disable);
+    }
+
+    const response = await send("GET", `/api/webhooks/${hook.id}`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({
+      active: false,
+      disabled_reason: disable.reason,
+      disabled_at: "2026-03-01T13:00:00.000Z",
+      failing_since: "2026-03-01T12:00:00.000Z",
+      last_success_at: null,
+      pending: 1,
+      dropped: 1,
+      notices: [
+        { type: "webhook.disabled", at: "2026-03-01T13:00:00.000Z", reason: disable.reason },
+        { type: "webhook.backlog_full", at: "2026-03-01T12:00:00.000Z", dropped: 1, reason: expect.any(String) },
+      ],
+    });
+    const listed = (await (await send("GET", "/api/webhooks")).json()) as { id: string; dropped: number }[];
+    expect(listed.find((item) => item.id === hook.id)?.dropped).toBe(1);
+    const dropped = await send("GET", `/api/webhooks/${hook.id}/deliveries?status=dropped`);
+    expect(await dropped.json()).toMatchObject([{ lead_id: "bo", status: "dropped", attempts: [] }]);
+    expect(dropped.headers.get("x-total-count")).toBe("1");
+
+    // Enabled again: the reason goes, and its failing time starts again.
+    const enabled = await send("PUT", `/api/webhooks/${hook.id}`, { active: true });
+    expect(await enabled.json()).toMatchObject({
+      active: true,
+      disabled_reason: null,
+      disabled_at: null,
+      failing_since: null,
+      pending: 1,
+    });
+    // The edge is shared by this file's tests: others count the kinds of message active subscriptions want.
+    expect((await send("DELETE", `/api/webhooks/${hook.id}`)).status).toBe(204);
   });
 });

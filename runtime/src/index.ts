@@ -1,5 +1,6 @@
 export * from "./activity.ts";
 export * from "./indexes.ts";
+export * from "./lock.ts";
 export * from "./log.ts";
 export * from "./metrics.ts";
 export * from "./queue.ts";

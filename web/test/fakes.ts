@@ -3,6 +3,7 @@ import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest
 import { vi } from "vitest";
 import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScorePoint } from "../src/lib/api.ts";
 import { createRealtime, type RealtimeSocket } from "../src/lib/realtime.ts";
+import type { WebhookItem } from "../src/webhooks/model.ts";
 
 type Listener = (...args: never[]) => void;
 
@@ -196,3 +197,40 @@ export async function settle(times = 5) {
   for (let i = 0; i < times; i++) await Promise.resolve();
   await new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/** A subscription as the API shows it, active and healthy. */
+export const HOOK: WebhookItem = {
+  id: "wh_1",
+  url: "https://crm.example.com/hooks",
+  events: ["lead.stage_changed"],
+  description: "",
+  active: true,
+  disabled_reason: null,
+  disabled_at: null,
+  failing_since: null,
+  last_success_at: null,
+  pending: 0,
+  dropped: 0,
+  notices: [],
+  created_at: "2026-03-01T12:00:00.000Z",
+  updated_at: "2026-03-01T12:00:00.000Z",
+};
+
+/** The subscription as the API shows it once the dispatcher disabled it after dropping messages. */
+export const DISABLED_HOOK: WebhookItem = {
+  ...HOOK,
+  active: false,
+  disabled_reason: "its receiver accepted no delivery for 3 days (WEBHOOK_DISABLE_AFTER_MS)",
+  disabled_at: "2026-03-04T12:00:00.000Z",
+  failing_since: "2026-03-01T12:00:00.000Z",
+  pending: 100000,
+  dropped: 42,
+  notices: [
+    {
+      type: "webhook.disabled",
+      at: "2026-03-04T12:00:00.000Z",
+      reason: "its receiver accepted no delivery for 3 days (WEBHOOK_DISABLE_AFTER_MS)",
+    },
+    { type: "webhook.backlog_full", at: "2026-03-03T08:00:00.000Z", reason: "the backlog is at its bound", dropped: 1 },
+  ],
+};

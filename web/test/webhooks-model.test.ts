@@ -2,19 +2,8 @@
 import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { type Api, ApiRequestError, type Page } from "../src/lib/api.ts";
-import { createWebhooksModel, type DeliveryItem, isFailing, type WebhookItem } from "../src/webhooks/model.ts";
-import { page } from "./fakes.ts";
-
-const HOOK: WebhookItem = {
-  id: "wh_1",
-  url: "https://crm.example.com/hooks",
-  events: ["lead.stage_changed"],
-  description: "",
-  active: true,
-  disabled_reason: null,
-  created_at: "2026-03-01T12:00:00.000Z",
-  updated_at: "2026-03-01T12:00:00.000Z",
-};
+import { createWebhooksModel, type DeliveryItem, isFailing, webhookState } from "../src/webhooks/model.ts";
+import { DISABLED_HOOK, HOOK, page } from "./fakes.ts";
 
 const delivery = (id: string, status: DeliveryItem["status"], codes: (number | null)[] = []): DeliveryItem => ({
   id,
@@ -49,6 +38,38 @@ describe("a delivery", () => {
     expect(isFailing(delivery("2", "pending", [503]))).toBe(true);
     expect(isFailing(delivery("3", "pending"))).toBe(false);
     expect(isFailing(delivery("4", "delivered", [200]))).toBe(false);
+  });
+});
+
+describe("a subscription's state", () => {
+  const time = (iso: string) => iso.slice(0, 16);
+
+  it("is active with nothing to say while its receiver accepts deliveries", () => {
+    expect(webhookState(HOOK, time)).toEqual({ label: "Active", details: [] });
+  });
+
+  it("is paused when turned off by hand", () => {
+    expect(webhookState({ ...HOOK, active: false }, time)).toEqual({ label: "Paused", details: [] });
+  });
+
+  it("is disabled with why and when, since when it fails, its backlog and what was dropped", () => {
+    expect(webhookState(DISABLED_HOOK, time)).toEqual({
+      label: "Disabled",
+      details: [
+        "its receiver accepted no delivery for 3 days (WEBHOOK_DISABLE_AFTER_MS) (disabled 2026-03-04T12:00)",
+        "failing since 2026-03-01T12:00",
+        "100000 pending",
+        "42 dropped: the backlog was full",
+      ],
+    });
+  });
+
+  it("says an active one is failing before it is disabled", () => {
+    const failing = { ...HOOK, failing_since: "2026-03-02T09:30:00.000Z", pending: 3 };
+    expect(webhookState(failing, time)).toEqual({
+      label: "Active",
+      details: ["failing since 2026-03-02T09:30", "3 pending"],
+    });
   });
 });
 

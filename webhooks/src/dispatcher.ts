@@ -8,7 +8,11 @@
 //   Later messages of that lead wait behind it — for that subscription only.
 // - Settle: 2xx delivered; 410 disables the subscription (its deliveries wait until it is enabled again); anything
 //   else (another status, a timeout, a refused connection) is tried again after the next delay of the schedule,
-//   until `retryForMs` after the first attempt, then marked failed and the lead's next message goes.
+//   until `retryForMs` after the first attempt, then marked failed and the lead's next message goes. A receiver that
+//   has accepted nothing for `disableAfterMs` since its first failure (a failed attempt that late) has its
+//   subscription disabled, with the reason in the API and a `webhook.disabled` notice.
+// - Bound: a subscription with `maxPending` deliveries pending gets no more: new messages for it are dropped at fan
+//   out, each logged with status `dropped`, and the episode is a notice (see scripts.ts).
 // Every dispatcher process runs all three; they share the work through the scripts, so any number can run.
 import { createHmac } from "node:crypto";
 import { lookup as dnsLookup, type LookupAddress } from "node:dns";
@@ -32,6 +36,10 @@ export interface DispatcherOptions {
   concurrency: number;
   perSubscription: number;
   logSize: number;
+  /** A subscription whose receiver accepted nothing for this long after its first failure is disabled. */
+  disableAfterMs: number;
+  /** Deliveries pending per subscription past which new messages for it are dropped (and logged as dropped). */
+  maxPending: number;
   allowPrivate: boolean;
   /** How long a claimed delivery stays this dispatcher's; past it, another sends it again. */
   claimMs?: number;
@@ -46,6 +54,20 @@ const FAN_OUT_BATCH = 200;
 const RESPONSE_KEPT = 1024;
 /** An answer longer than this is cut off (the connection is closed rather than read on). */
 const RESPONSE_READ_MAX = 64 * 1024;
+
+/** `3 days`, `2 h`, `90 s`, `250 ms`: a duration as a reason says it. */
+export function describeMs(ms: number): string {
+  const days = ms / 86_400_000;
+  if (Number.isInteger(days)) return `${days} ${days === 1 ? "day" : "days"}`;
+  for (const [size, unit] of [
+    [3_600_000, "h"],
+    [60_000, "min"],
+    [1_000, "s"],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size} ${unit}`;
+  }
+  return `${ms} ms`;
+}
 
 export const DELIVERY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -108,6 +130,10 @@ export function createDispatcher(options: DispatcherOptions) {
   };
 
   const outcomes: Record<Outcome, number> = { delivered: 0, retry: 0, failed: 0, gone: 0 };
+  /** Subscriptions this process disabled, by why; messages it dropped for a full backlog. */
+  const disabledBy = { gone: 0, failing: 0 };
+  let dropped = 0;
+  const disableReason = `its receiver accepted no delivery for ${describeMs(options.disableAfterMs)} (WEBHOOK_DISABLE_AFTER_MS)`;
   const seconds = createHistogram(
     "leadscore_webhook_delivery_seconds",
     "Time from sending a webhook request to its answer (or failure).",
@@ -200,9 +226,14 @@ export function createDispatcher(options: DispatcherOptions) {
       error: answer.error,
     };
     const reason = outcome === "gone" ? `the receiver answered 410 Gone at ${new Date(attemptAt).toISOString()}` : "";
-    await store.settle(subscription.id, claimed, outcome, attempt, dueAt, options.logSize, reason);
-    if (outcome === "gone") {
-      log.warn("webhook subscription disabled: its receiver answered 410", { subscription: subscription.id });
+    const disabled = await store.settle(subscription.id, claimed, outcome, attempt, dueAt, options.logSize, reason, {
+      afterMs: options.disableAfterMs,
+      reason: disableReason,
+    });
+    if (disabled) {
+      const why = outcome === "gone" ? "gone" : "failing";
+      disabledBy[why] += 1;
+      log.warn("webhook subscription disabled", { subscription: subscription.id, reason: reason || disableReason });
       subscriptionsAt = 0;
     }
   }
@@ -215,8 +246,18 @@ export function createDispatcher(options: DispatcherOptions) {
 
   /** One look at the outbox and at every active subscription's due leads. */
   async function pass(): Promise<void> {
-    while (!stopped && (await store.fanOut(FAN_OUT_BATCH)) === FAN_OUT_BATCH) {
+    const bounds = { maxPending: options.maxPending, logSize: options.logSize };
+    for (let taken = FAN_OUT_BATCH; !stopped && taken === FAN_OUT_BATCH; ) {
       // A full batch: more may be waiting.
+      const step = await store.fanOut(FAN_OUT_BATCH, bounds);
+      taken = step.taken;
+      if (step.dropped > 0) {
+        dropped += step.dropped;
+        log.warn("webhook messages dropped: a subscription's backlog is at WEBHOOK_MAX_PENDING", {
+          dropped: step.dropped,
+          max_pending: options.maxPending,
+        });
+      }
     }
     await refreshSubscriptions();
     for (const subscription of subscriptions) {
@@ -290,6 +331,16 @@ export function createDispatcher(options: DispatcherOptions) {
           byLabel("outcome", Object.entries(outcomes)),
         ),
         ...seconds.lines(),
+        ...counterLines(
+          "leadscore_webhook_subscriptions_disabled_total",
+          "Webhook subscriptions the dispatcher disabled, by why (gone: a 410; failing: no success for WEBHOOK_DISABLE_AFTER_MS).",
+          byLabel("reason", Object.entries(disabledBy)),
+        ),
+        ...counterLines(
+          "leadscore_webhook_dropped_total",
+          "Webhook messages dropped because their subscription's backlog was at WEBHOOK_MAX_PENDING (logged as dropped).",
+          dropped,
+        ),
         ...gaugeLines(
           "leadscore_webhook_backlog",
           "Webhook messages not yet delivered (outbox and pending deliveries).",

@@ -21,6 +21,8 @@ const dispatcher = createDispatcher({
   concurrency: config.WEBHOOK_CONCURRENCY,
   perSubscription: config.WEBHOOK_CONCURRENCY_PER_SUBSCRIPTION,
   logSize: config.WEBHOOK_LOG_SIZE,
+  disableAfterMs: config.WEBHOOK_DISABLE_AFTER_MS,
+  maxPending: config.WEBHOOK_MAX_PENDING,
   allowPrivate: config.WEBHOOK_ALLOW_PRIVATE,
 });
 dispatcher.start();

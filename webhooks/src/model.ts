@@ -17,12 +17,52 @@ export interface Subscription {
   secret: string;
   created_at: number;
   updated_at: number;
-  /** Why the dispatcher disabled it (a 410 answer); null when it was not. */
+  /** Why the dispatcher disabled it (a 410 answer, or no success for WEBHOOK_DISABLE_AFTER_MS); null when it was not. */
   disabled_reason: string | null;
+  /** Epoch ms the dispatcher disabled it; null when it did not (absent in subscriptions stored before it existed). */
+  disabled_at?: number | null;
 }
 
-export type DeliveryStatus = "pending" | "delivered" | "failed";
-export const DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
+/** What the dispatcher has seen of a subscription's receiver, and what it had to drop (kept beside the subscription). */
+export interface SubscriptionStatus {
+  /** Epoch ms of the first failed attempt since the last success; null while the receiver accepts deliveries. */
+  failing_since: number | null;
+  last_success_at: number | null;
+  /** Deliveries waiting (queued or retrying). */
+  pending: number;
+  /** Messages dropped since the subscription was created because its backlog was at WEBHOOK_MAX_PENDING. */
+  dropped: number;
+  /** What happened to the subscription itself, newest first (the last NOTICES_KEPT). */
+  notices: Notice[];
+}
+
+export const NOTICE_TYPES = ["webhook.disabled", "webhook.backlog_full", "webhook.backlog_resumed"] as const;
+export type NoticeType = (typeof NOTICE_TYPES)[number];
+
+/** One thing that happened to a subscription: disabled, its backlog full (messages dropped) or taking messages again. */
+export interface Notice {
+  type: NoticeType;
+  /** Epoch ms. */
+  at: number;
+  reason: string;
+  /** Messages dropped: so far when the backlog filled (1), in the whole episode when it resumed. */
+  dropped?: number;
+}
+
+/** Notices kept per subscription. */
+export const NOTICES_KEPT = 50;
+
+export const NO_STATUS: SubscriptionStatus = {
+  failing_since: null,
+  last_success_at: null,
+  pending: 0,
+  dropped: 0,
+  notices: [],
+};
+
+export type DeliveryStatus = "pending" | "delivered" | "failed" | "dropped";
+/** `dropped`: never sent, because the subscription's backlog was at its bound when the message came (see docs). */
+export const DELIVERY_STATUSES = ["pending", "delivered", "failed", "dropped"] as const;
 
 export interface Attempt {
   /** Epoch ms the request was sent. */
@@ -71,7 +111,10 @@ export interface WebhookKeys {
   seq: string;
   outbox: string;
   wants: string;
-  /** Base of one subscription's keys: `<base>:d` deliveries, `:q` queue, `:ready`, `:inflight`, logs by status. */
+  /**
+   * Base of one subscription's keys: `<base>:d` deliveries, `:q` queue, `:ready`, `:inflight`, logs by status,
+   * `:health` (failing_since, last_success_at, dropped, and the start and count of a dropping episode), `:notices`.
+   */
   subscription(id: string): string;
   /** Prefix the scripts append a subscription id to. */
   subscriptionPrefix: string;
@@ -102,6 +145,7 @@ export function parseDelivery(json: string): Delivery {
 export function parseSubscription(json: string): Subscription {
   const subscription = JSON.parse(json) as Subscription;
   if (!Array.isArray(subscription.events)) subscription.events = [];
+  if (typeof subscription.disabled_at !== "number") subscription.disabled_at = null;
   return subscription;
 }
 

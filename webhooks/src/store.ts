@@ -5,9 +5,11 @@ import {
   type Attempt,
   type Delivery,
   type DeliveryStatus,
+  type Notice,
   parseDelivery,
   parseSubscription,
   type Subscription,
+  type SubscriptionStatus,
   TEST_EVENT_TYPE,
   type WebhookEventType,
   webhookKeys,
@@ -45,7 +47,7 @@ export type Outcome = "delivered" | "retry" | "failed" | "gone";
 
 interface ScriptRedis extends Redis {
   webhookSave(keys: number, ...args: (string | number)[]): Promise<number>;
-  webhookFanOut(keys: number, ...args: (string | number)[]): Promise<number>;
+  webhookFanOut(keys: number, ...args: (string | number)[]): Promise<[number, number]>;
   webhookEnqueue(keys: number, ...args: (string | number)[]): Promise<string>;
   webhookClaim(keys: number, ...args: (string | number)[]): Promise<string[]>;
   webhookSettle(keys: number, ...args: (string | number)[]): Promise<number>;
@@ -84,7 +86,8 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
   const keys = webhookKeys(options.redisPrefix);
   const now = options.now ?? Date.now;
 
-  async function save(subscription: Subscription): Promise<void> {
+  /** Stores a subscription; `enabling` starts its receiver's failing time again (it was paused or disabled). */
+  async function save(subscription: Subscription, enabling = false): Promise<void> {
     await redis.webhookSave(
       2,
       keys.subscriptions,
@@ -92,6 +95,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       subscription.id,
       JSON.stringify(subscription),
       keys.subscriptionPrefix,
+      enabling ? "1" : "0",
     );
   }
 
@@ -115,6 +119,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
         created_at: at,
         updated_at: at,
         disabled_reason: null,
+        disabled_at: null,
       };
       await save(subscription);
       return subscription;
@@ -134,12 +139,16 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       if (change.url !== undefined) subscription.url = change.url;
       if (change.events !== undefined) subscription.events = [...new Set(change.events)];
       if (change.description !== undefined) subscription.description = change.description;
+      const enabling = change.active === true && !subscription.active;
       if (change.active !== undefined) {
         subscription.active = change.active;
-        if (change.active) subscription.disabled_reason = null;
+        if (change.active) {
+          subscription.disabled_reason = null;
+          subscription.disabled_at = null;
+        }
       }
       subscription.updated_at = now();
-      await save(subscription);
+      await save(subscription, enabling);
       return subscription;
     },
 
@@ -150,6 +159,37 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       subscription.updated_at = now();
       await save(subscription);
       return subscription;
+    },
+
+    /** What the dispatcher has seen of each subscription's receiver, by id (see SubscriptionStatus). */
+    async statuses(ids: readonly string[]): Promise<Map<string, SubscriptionStatus>> {
+      const pipeline = redis.pipeline();
+      for (const id of ids) {
+        const base = keys.subscription(id);
+        pipeline.hmget(`${base}:health`, "failing_since", "last_success_at", "dropped");
+        pipeline.zcard(`${base}:pending`);
+        pipeline.lrange(`${base}:notices`, 0, -1);
+      }
+      const replies = (await pipeline.exec()) ?? [];
+      const failed = replies.find(([error]) => error);
+      if (failed) throw failed[0];
+      const values = replies.map(([, value]) => value);
+      const number = (value: string | null | undefined) =>
+        value === null || value === undefined ? null : Number(value);
+      return new Map(
+        ids.map((id, n) => {
+          const [failingSince, lastSuccess, dropped] = values[3 * n] as (string | null)[];
+          const notices = values[3 * n + 2] as string[];
+          const status: SubscriptionStatus = {
+            failing_since: number(failingSince),
+            last_success_at: number(lastSuccess),
+            pending: Number(values[3 * n + 1]),
+            dropped: number(dropped) ?? 0,
+            notices: notices.map((raw) => JSON.parse(raw) as Notice),
+          };
+          return [id, status];
+        }),
+      );
     },
 
     /** Deletes a subscription with its queue and log; false when there was none. */
@@ -224,9 +264,27 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       return replies.reduce((sum, [error, value]) => (error ? sum : sum + Number(value)), 0);
     },
 
-    /** Moves up to `most` outbox messages into the queues of the subscriptions that want them; how many it took. */
-    fanOut(most: number): Promise<number> {
-      return redis.webhookFanOut(3, keys.outbox, keys.subscriptions, keys.seq, most, now(), keys.subscriptionPrefix);
+    /**
+     * Moves up to `most` outbox messages into the queues of the subscriptions that want them, dropping (and logging
+     * as dropped) those for a subscription with `maxPending` deliveries pending already; how many it took, dropped.
+     */
+    async fanOut(
+      most: number,
+      bounds: { maxPending: number; logSize: number },
+    ): Promise<{ taken: number; dropped: number }> {
+      const reply = await redis.webhookFanOut(
+        3,
+        keys.outbox,
+        keys.subscriptions,
+        keys.seq,
+        most,
+        now(),
+        keys.subscriptionPrefix,
+        bounds.maxPending,
+        bounds.logSize,
+      );
+      // An empty outbox answers 0 rather than a pair.
+      return Array.isArray(reply) ? { taken: reply[0], dropped: reply[1] } : { taken: 0, dropped: 0 };
     },
 
     /** Claims up to `most` leads whose next delivery to the subscription is due, for `claimMs`. */
@@ -240,7 +298,11 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       return claimed;
     },
 
-    /** Records an attempt and settles the claimed delivery; `dueAt` is the next try (retry, gone). */
+    /**
+     * Records an attempt and settles the claimed delivery; `dueAt` is the next try (retry, gone). A failed attempt
+     * `disable.afterMs` or more after the receiver's first failure since its last success disables the subscription
+     * with `disable.reason`; true when this call disabled it.
+     */
     async settle(
       id: string,
       claimed: Claimed,
@@ -248,9 +310,10 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       attempt: Attempt,
       dueAt: number,
       logSize: number,
-      reason = "",
-    ): Promise<void> {
-      await redis.webhookSettle(
+      reason: string,
+      disable: { afterMs: number; reason: string },
+    ): Promise<boolean> {
+      const reply = await redis.webhookSettle(
         2,
         keys.subscriptions,
         keys.wants,
@@ -264,7 +327,10 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
         now(),
         logSize,
         reason,
+        disable.afterMs,
+        disable.reason,
       );
+      return reply === 2;
     },
   };
 }

@@ -266,3 +266,67 @@ describe("when private targets are not allowed and a name resolves to a loopback
     expect(hook.received).toEqual([]);
   });
 });
+
+describe("when a receiver accepts nothing for WEBHOOK_DISABLE_AFTER_MS", () => {
+  it("disables the subscription, says why, sends nothing more, and delivers the message once enabled", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver(() => 500);
+    const subscription = await hooks.subscribe(hook.url);
+    const dispatcher = hooks.startDispatcher({ disableAfterMs: 400 });
+
+    await hooks.stack.send([queued("max", "max-1", "small", T0 + 1_000)]);
+    const store = hooks.store;
+    const disabled = await eventually(async () => {
+      const found = await store.get(subscription.id);
+      return found && !found.active ? found : null;
+    });
+    expect(disabled.disabled_reason).toBe("its receiver accepted no delivery for 400 ms (WEBHOOK_DISABLE_AFTER_MS)");
+    const status = (await store.statuses([subscription.id])).get(subscription.id);
+    // Unix seconds of the first attempt.
+    const firstAttempt = Number(hook.received[0]?.headers["webhook-timestamp"]) * 1000;
+    expect(status?.failing_since).toBeGreaterThanOrEqual(firstAttempt);
+    expect((disabled.disabled_at ?? 0) - (status?.failing_since ?? 0)).toBeGreaterThanOrEqual(400);
+    expect(status?.notices.map((notice) => notice.type)).toEqual(["webhook.disabled"]);
+    expect(status?.pending).toBe(1);
+    expect(await dispatcher.renderMetrics()).toMatch(
+      /leadscore_webhook_subscriptions_disabled_total\{reason="failing"\} 1\n/,
+    );
+    const sent = hook.received.length;
+    expect(sent).toBeGreaterThan(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(hook.received).toHaveLength(sent);
+
+    hook.answer = () => 200;
+    await store.update(subscription.id, { active: true });
+    await eventually(async () => (await store.statuses([subscription.id])).get(subscription.id)?.pending === 0);
+    expect(hook.received.at(-1)?.id).toBe(hook.received[0]?.id);
+    expect((await store.statuses([subscription.id])).get(subscription.id)).toMatchObject({ failing_since: null });
+  });
+});
+
+describe("when a subscription's backlog is at WEBHOOK_MAX_PENDING", () => {
+  it("drops what comes past it, logs each as dropped and counts them, and sends the rest", async () => {
+    hooks = await createHookStack();
+    const hook = await receiver(() => 503);
+    const subscription = await hooks.subscribe(hook.url);
+    const dispatcher = hooks.startDispatcher({ maxPending: 2 });
+
+    await hooks.stack.send(["nia", "oli", "pat", "quin"].map((lead, n) => queued(lead, `${lead}-1`, "small", T0 + n)));
+    await hooks.stack.drained();
+    const store = hooks.store;
+    const dropped = await eventually(async () => {
+      const found = await store.deliveries(subscription.id, { status: "dropped", limit: 10 });
+      return found.total === 2 ? found : null;
+    });
+    const pending = await store.deliveries(subscription.id, { status: "pending", limit: 10 });
+    expect(pending.total).toBe(2);
+    const leads = [...pending.items, ...dropped.items].map((delivery) => delivery.lead).sort();
+    expect(leads).toEqual(["nia", "oli", "pat", "quin"]);
+    expect(await dispatcher.renderMetrics()).toMatch(/leadscore_webhook_dropped_total 2\n/);
+
+    hook.answer = () => 200;
+    await eventually(async () => new Set(hook.received.map((request) => request.json.data.lead_id)).size === 2);
+    const sentTo = new Set(hook.received.map((request) => request.json.data.lead_id));
+    expect(sentTo).toEqual(new Set(pending.items.map((delivery) => delivery.lead)));
+  });
+});

@@ -25,6 +25,8 @@ export const TEST_DISPATCH = {
   concurrency: 32,
   perSubscription: 8,
   logSize: 1_000,
+  disableAfterMs: 259_200_000,
+  maxPending: 100_000,
   allowPrivate: true,
   pollMs: 20,
 };

@@ -8,8 +8,9 @@
 // events change (refold.ts) or its stored events, folds them, and commits with the version it read; the commit drops
 // the list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
 // that only has list events newer than the tail's start folds them from the live state, without MongoDB.
-// One process runs the lane at a time (a lock in Redis); its state is all in Redis, so another picks it up.
-import { randomUUID } from "node:crypto";
+// One process runs the lane at a time (the lock of runtime/src/lock.ts, kept alive through a pass); its state is all
+// in Redis, so another picks it up. A pass checks the lock before each write (its pages, its commit) and its rescan
+// read stops when the lock is lost, so a holder that lost the lock writes nothing more.
 import {
   COLLECTIONS,
   type EventDocument,
@@ -38,6 +39,7 @@ import {
   rankKey,
   StaleLiveStateError,
 } from "@leadscore/live";
+import { createLock, LockLostError } from "@leadscore/runtime";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
@@ -82,7 +84,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const maxLeads = options.maxLeads ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  const token = randomUUID();
+  const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
   const stats: DeepLaneStats = {
     folded: { memory: 0, pages: 0, rescan: 0 },
     pagesRead: { memory: 0, store: 0 },
@@ -94,10 +96,14 @@ export function createDeepLane(options: DeepLaneOptions) {
   let timer: NodeJS.Timeout | undefined;
   let wake: (() => void) | undefined;
 
-  async function lock(): Promise<boolean> {
-    const held = await redis.get(keys.deepLock);
-    if (held === token) return (await redis.pexpire(keys.deepLock, LOCK_MS)) === 1;
-    return (await redis.set(keys.deepLock, token, "PX", LOCK_MS, "NX")) === "OK";
+  /** Keeps the lock this process holds, or takes it if it is free. */
+  async function hold(): Promise<boolean> {
+    return (await lock.extend()) || (await lock.acquire()) !== null;
+  }
+
+  /** One pass under the lock; 0 when another process holds it. */
+  async function lockedPass(): Promise<number> {
+    return (await hold()) ? lock.keepAlive((signal) => pass(signal)) : 0;
   }
 
   async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
@@ -166,7 +172,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     };
   }
 
-  async function pass(): Promise<number> {
+  async function pass(signal: AbortSignal): Promise<number> {
     const asked = await redis.hgetall(keys.deep);
     const ids = Object.keys(asked).slice(0, maxLeads);
     stats.waiting = Object.keys(asked).length;
@@ -196,7 +202,9 @@ export function createDeepLane(options: DeepLaneOptions) {
     }
     const stored = new Map<string, ScorableEvent[]>();
     if (needRescan.length > 0) {
-      const docs = await events.find({ lead_id: { $in: needRescan } }, { projection: { metadata: 0 } }).toArray();
+      const docs = await events
+        .find({ lead_id: { $in: needRescan } }, { projection: { metadata: 0 }, signal })
+        .toArray();
       for (const doc of docs) {
         const list = stored.get(doc.lead_id) ?? [];
         list.push(toScorable(doc));
@@ -218,7 +226,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     const fetchPages = async (ids: Iterable<string>) => {
       const wanted = [...ids];
       stats.pagesRead.store += wanted.length;
-      for (const doc of await pages.find({ _id: { $in: wanted } }).toArray()) {
+      for (const doc of await pages.find({ _id: { $in: wanted } }, { signal }).toArray()) {
         const count = (JSON.parse(doc.entries) as PageEntry[]).length;
         options.pageCache?.put(doc._id, doc.lead_id, doc.entries, count);
         read.set(doc._id, cachedPage(doc.lead_id, doc.entries, count));
@@ -267,6 +275,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written)),
     );
     if (newPages.length > 0) {
+      await lock.check();
       await insertNew(pages, newPages);
       const written = new Map(newPages.map((doc) => [doc._id, doc.entries]));
       for (const [leadId, next] of plans) {
@@ -300,6 +309,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     }
     const messages = options.encodeUpdates(updates);
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
+    await lock.check();
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
     const committedAt = now();
     const lags: number[] = [];
@@ -340,9 +350,11 @@ export function createDeepLane(options: DeepLaneOptions) {
     while (!stopped) {
       let worked = 0;
       try {
-        if (await lock()) worked = await pass();
+        worked = await lockedPass();
       } catch (error) {
         if (error instanceof StaleLiveStateError) await options.onStale?.();
+        else if (error instanceof LockLostError)
+          log.warn("deep lane lock lost: pass stopped", { error: error.message });
         else log.warn("deep lane pass failed", { error: (error as Error).message });
       }
       if (worked === 0 && !stopped) {
@@ -362,14 +374,14 @@ export function createDeepLane(options: DeepLaneOptions) {
     },
     /** One pass now (tests); resolves with the number of leads it looked at. */
     async runOnce(): Promise<number> {
-      return (await lock()) ? pass() : 0;
+      return lockedPass();
     },
     async stop() {
       stopped = true;
       clearTimeout(timer);
       wake?.();
       await running;
-      if ((await redis.get(keys.deepLock).catch(() => null)) === token) await redis.del(keys.deepLock).catch(() => 0);
+      await lock.release().catch(() => false);
     },
   };
 }

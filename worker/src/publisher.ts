@@ -6,13 +6,14 @@
 // each change there too would cost events × dashboards messages; that room gets the top leads instead, coalesced to
 // one emit per LEADERBOARD_INTERVAL_MS across all worker processes:
 // - each publish marks the leaderboard dirty in Redis, after the change is committed;
-// - a lock (`SET NX`) elects one publisher to read the top leads and emit them; it holds the lock while reading and
-//   for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that on Redis's clock, which
-//   times the lock out (the script that takes the lock reads that clock too, so the times of the wins show it);
+// - a lock (runtime/src/lock.ts) elects one publisher to read the top leads and emit them; it holds the lock while
+//   reading and for LEADERBOARD_INTERVAL_MS after the emit, so two emits are never closer than that on Redis's clock,
+//   which times the lock out (the script that takes the lock reads that clock too, so the times of the wins show it);
+//   a publisher checks the lock is still its own before the emit, so one that lost it mid-read emits nothing (and
+//   puts the mark back for the holder);
 // - a publisher whose change is still unhandled keeps retrying when the lock frees, until it wins: then either it
 //   finds the mark and emits, or another publisher took the mark after the change and emitted. Either way the last
 //   change of a burst is followed by an emit that reads it (the trailing edge).
-import { randomUUID } from "node:crypto";
 import {
   LEADERBOARD_INTERVAL_MS,
   LEADERBOARD_ROOM,
@@ -25,7 +26,7 @@ import {
   type ServerToClientEvents,
 } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
-import type { Logger } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import { Emitter } from "@socket.io/redis-emitter";
 import type { Redis } from "ioredis";
 
@@ -57,16 +58,6 @@ export interface RedisScorePublisher extends ScorePublisher {
 
 /** How long a publisher may hold the leaderboard lock while reading, should it die before releasing it. */
 const LOCK_GUARD_MS = 5_000;
-
-// Takes the lock if it is free, answering with the server's time in ms (nil if another holds it). Both in one script,
-// so the time is that of the win, and no earlier than the interval after the previous holder's release.
-const ACQUIRE = `if not redis.call("set", KEYS[1], ARGV[1], "PX", ARGV[2], "NX") then return false end
-local now = redis.call("time")
-return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)`;
-
-// Shortens the lock to the interval after an emit, but only if it is still ours (the guard may have expired).
-const RELEASE_AFTER = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end
-return 0`;
 
 export function leaderboardKeys(redisPrefix: string) {
   return { lock: `${redisPrefix}:leaderboard:tick`, dirty: `${redisPrefix}:leaderboard:dirty` };
@@ -104,7 +95,8 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
   const intervalMs = options.leaderboardIntervalMs ?? LEADERBOARD_INTERVAL_MS;
   const size = options.leaderboardSize ?? LEADERBOARD_SIZE;
   const keys = leaderboardKeys(options.redisPrefix);
-  const token = randomUUID();
+  // Acquiring answers with the server's time of the win, no earlier than the interval after the previous emit.
+  const lock = createLock({ redis, key: keys.lock, ttlMs: LOCK_GUARD_MS });
 
   // The emitter only calls `publish` and drops its promise; handing it this sink instead lets each caller await its
   // messages, so a Redis failure is logged rather than surfacing as an unhandled rejection.
@@ -134,13 +126,20 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
   const tick = async (): Promise<number> => {
     const covering = marked;
     try {
-      const grantedAt = (await redis.eval(ACQUIRE, 1, keys.lock, token, LOCK_GUARD_MS)) as number | null;
+      const grantedAt = await lock.acquire();
       // Held: by one that has emitted (the lock then lasts the interval) or is still reading (it lasts up to the
       // guard, so look again after the interval rather than wait the guard out).
       if (grantedAt === null) return Math.min(Math.max(await redis.pttl(keys.lock), 1), intervalMs);
       try {
         if (await redis.getdel(keys.dirty)) {
           const update = { top: await live.leaderboardEntries(size) };
+          try {
+            await lock.check();
+          } catch (error) {
+            // Lost while reading (held past the guard): the holder now emits, so it must find the mark.
+            if (error instanceof LockLostError) await redis.set(keys.dirty, "1", "PX", LOCK_GUARD_MS * 12);
+            throw error;
+          }
           emitter.to(LEADERBOARD_ROOM).emit("leaderboard", update);
           await flushSent();
           options.onLeaderboardEmit?.({ grantedAt, update });
@@ -149,10 +148,15 @@ export function createScorePublisher(options: ScorePublisherOptions): RedisScore
         // publisher that took the mark first is reading after them.
         handled = covering;
       } finally {
-        await redis.eval(RELEASE_AFTER, 1, keys.lock, token, intervalMs);
+        // Shortens the lock to the interval after the emit, if it is still ours (the guard may have expired).
+        await lock.extend(intervalMs);
       }
       return intervalMs;
     } catch (error) {
+      if (error instanceof LockLostError) {
+        log.warn("leaderboard lock lost before the emit: left to its holder", { error: error.message });
+        return intervalMs;
+      }
       log.warn("leaderboard publish failed", { error: (error as Error).message });
       return intervalMs;
     }

@@ -23,7 +23,7 @@ try {
     // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.
     await createMissingIndexes(db, log);
     const keys = liveKeys(config.REDIS_PREFIX);
-    const result = await withRebuildLock(redis, keys, () => rebuildLiveState({ ...options, keys, log }));
+    const result = await withRebuildLock(redis, keys, (lock) => rebuildLiveState({ ...options, keys, log, lock }));
     if (result === null) throw new Error("another process is rebuilding the live state");
     console.log(
       `rebuilt ${result.leads} leads from ${result.events} events (${result.pages} history pages) in ${Math.round(result.ms)} ms`,

@@ -7,6 +7,10 @@
 // plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
 // rebuild folded is in the tail, or in a page, where the planner finds it).
 //
+// One process rebuilds at a time, holding the rebuild lock (runtime/src/lock.ts): kept alive while it reads MongoDB
+// (whose reads stop when an extension fails), checked before each write, so a rebuild that lost its lock writes
+// nothing more.
+//
 // Cost: one read of every event and profile (a full scan on either store), the fold, pipelined Redis writes and one
 // insert per settled history page.
 import { randomUUID } from "node:crypto";
@@ -23,7 +27,7 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import { type LiveKeys, newPageId, pageDocument, pageRef, rankKey, stateFields } from "@leadscore/live";
-import type { Logger } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { layoutHistory, markLate } from "./plan.ts";
@@ -37,6 +41,14 @@ export interface RebuildOptions {
   thresholds: StageThresholds;
   log: Logger;
   now?: () => number;
+  /** The rebuild lock, held: checked before each write, its signal stops the reads (`withRebuildLock` passes it). */
+  lock?: HeldLock;
+}
+
+/** A held lock as a task under it sees it. */
+export interface HeldLock {
+  check(): Promise<void>;
+  signal: AbortSignal;
 }
 
 export interface RebuildResult {
@@ -79,6 +91,9 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   const { db, redis, keys, cap, thresholds, log } = options;
   const now = options.now ?? Date.now;
   const started = performance.now();
+  const check = async () => options.lock?.check();
+  const signal = options.lock?.signal;
+  await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
   await deleteLiveKeys(redis, keys);
 
@@ -86,7 +101,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   let eventCount = 0;
   const cursor = db
     .collection<EventDocument>(COLLECTIONS.events)
-    .find({}, { projection: { metadata: 0 }, batchSize: 10_000 });
+    .find({}, { projection: { metadata: 0 }, batchSize: 10_000, signal });
   for await (const doc of cursor) {
     const list = byLead.get(doc.lead_id) ?? [];
     list.push(toScorable(doc));
@@ -94,14 +109,14 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     eventCount += 1;
   }
   const profiles = new Map<string, LeadDocument>();
-  for await (const doc of db.collection<LeadDocument>(COLLECTIONS.leads).find({}, { batchSize: 10_000 })) {
+  for await (const doc of db.collection<LeadDocument>(COLLECTIONS.leads).find({}, { batchSize: 10_000, signal })) {
     profiles.set(doc._id, doc);
   }
   // Edits are inserted, never applied in place: a lead's profile is the newest of its document and its edits.
   const edits = new Map<string, ProfileEditDocument>();
   for await (const edit of db
     .collection<ProfileEditDocument>(COLLECTIONS.profileEdits)
-    .find({}, { batchSize: 10_000 })) {
+    .find({}, { batchSize: 10_000, signal })) {
     const known = edits.get(edit.lead_id) ?? profiles.get(edit.lead_id);
     const knownAt = known === undefined ? null : "at" in known ? known.at : known.created_at;
     if (knownAt === null || new Date(edit.at).getTime() >= new Date(knownAt).getTime()) edits.set(edit.lead_id, edit);
@@ -156,15 +171,18 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
       pipeline.zadd(keys.byUpdated, at, id);
       pipeline.zadd(keys.byUpdatedIn(stage), at, id);
     }
+    await check();
     if (pageDocs.length > 0) {
       await insertNew(db.collection<HistoryPageDocument>(COLLECTIONS.historyPages), pageDocs);
       pageCount += pageDocs.length;
     }
+    await check();
     const replies = (await pipeline.exec()) ?? [];
     const failed = replies.find(([error]) => error);
     if (failed) throw failed[0];
   }
   const generation = `${await runId(redis)}:${randomUUID()}`;
+  await check();
   await redis.set(keys.gen, generation);
   const result = {
     generation,
@@ -177,19 +195,17 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   return result;
 }
 
-/** Runs `task` holding the rebuild lock (renewed while it runs); null when another process holds it. */
-export async function withRebuildLock<T>(redis: Redis, keys: LiveKeys, task: () => Promise<T>): Promise<T | null> {
-  const token = randomUUID();
-  if ((await redis.set(keys.rebuildLock, token, "PX", LOCK_MS, "NX")) !== "OK") return null;
-  const renew = setInterval(() => {
-    redis.pexpire(keys.rebuildLock, LOCK_MS).catch(() => 0);
-  }, LOCK_MS / 3);
-  try {
-    return await task();
-  } finally {
-    clearInterval(renew);
-    if ((await redis.get(keys.rebuildLock)) === token) await redis.del(keys.rebuildLock);
-  }
+/**
+ * Runs `task` holding the rebuild lock (kept alive while it runs; `lock` is to pass on as `RebuildOptions.lock`); null
+ * when another process holds it. Rejects with LockLostError when the lock was lost meanwhile.
+ */
+export async function withRebuildLock<T>(
+  redis: Redis,
+  keys: LiveKeys,
+  task: (lock: HeldLock) => Promise<T>,
+): Promise<T | null> {
+  const lock = createLock({ redis, key: keys.rebuildLock, ttlMs: LOCK_MS });
+  return lock.withLock((signal) => task({ check: () => lock.check(), signal }));
 }
 
 /**
@@ -204,11 +220,16 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
     if (await generationIsCurrent(redis, generation)) return generation as string;
     const rebuilding = generation?.startsWith(REBUILDING) && (await redis.exists(keys.rebuildLock)) === 1;
     if (!rebuilding) {
-      const built = await withRebuildLock(redis, keys, async () => {
+      const built = await withRebuildLock(redis, keys, async (lock) => {
         // Another process may have finished a rebuild between the read above and the lock.
         const latest = await redis.get(keys.gen);
         if (await generationIsCurrent(redis, latest)) return latest as string;
-        return (await rebuildLiveState(options)).generation;
+        return (await rebuildLiveState({ ...options, lock })).generation;
+      }).catch((error: unknown) => {
+        // Held past its time (a stalled process): another has the lock now and rebuilds; wait for it as below.
+        if (!(error instanceof LockLostError)) throw error;
+        options.log.warn("rebuild stopped: its lock was lost", { error: error.message });
+        return null;
       });
       if (built !== null) return built;
     }

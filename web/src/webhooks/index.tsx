@@ -11,6 +11,7 @@ import {
   WEBHOOK_EVENTS,
   type WebhookItem,
   type WebhooksModel,
+  webhookState,
 } from "./model.ts";
 
 const EVENT_TEXT = {
@@ -111,7 +112,7 @@ function Secret({ model }: { model: WebhooksModel }) {
 }
 
 function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }) {
-  const state = hook.active ? "Active" : hook.disabled_reason ? "Disabled" : "Paused";
+  const state = webhookState(hook, time);
   return (
     <tr class={model.selected.value === hook.id ? "selected" : undefined}>
       <th scope="row">
@@ -125,13 +126,20 @@ function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }
           </code>
         ))}
       </td>
-      <td title={hook.disabled_reason ?? undefined}>{state}</td>
+      <td class="webhook-state">
+        <span class={`badge webhook-${state.label.toLowerCase()}`}>{state.label}</span>
+        {state.details.map((detail) => (
+          <span key={detail} class="muted webhook-detail">
+            {detail}
+          </span>
+        ))}
+      </td>
       <td class="webhook-actions">
         <button type="button" class="button" onClick={() => void model.showLog(hook.id)}>
           Deliveries<span class="sr-only"> of {hook.url}</span>
         </button>
         <button type="button" class="button" onClick={() => void model.setActive(hook.id, !hook.active)}>
-          {hook.active ? "Pause" : "Resume"}
+          {hook.active ? "Pause" : state.label === "Disabled" ? "Enable" : "Resume"}
           <span class="sr-only"> {hook.url}</span>
         </button>
         <button type="button" class="button" onClick={() => void model.sendTest(hook.id)}>
@@ -225,6 +233,18 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
           ))}
         </select>
       </div>
+      {hook.notices.length > 0 ? (
+        <div class="webhook-notices">
+          <h3>Notices</h3>
+          <ul>
+            {hook.notices.map((notice) => (
+              <li key={`${notice.type} ${notice.at}`}>
+                {time(notice.at)}: <code>{notice.type}</code> {notice.reason}
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
       {items.length === 0 && model.logStatus.value !== "loading" ? (
         <Empty>No deliveries{model.filter.value === "all" ? " yet" : ` ${model.filter.value}`}.</Empty>
       ) : (
@@ -257,7 +277,8 @@ export function WebhooksPage({ model }: { model: WebhooksModel }) {
     <>
       <PageTitle title="Webhooks">Webhooks</PageTitle>
       <p class="lede">
-        Lead changes POSTed to your URLs, signed per Standard Webhooks, retried for a day, in order per lead.
+        Lead changes POSTed to your URLs, signed per Standard Webhooks, retried for a day, in order per lead. A receiver
+        that accepts nothing for days is disabled, with the reason shown here.
       </p>
       <div class="panel token">
         <div class="field">

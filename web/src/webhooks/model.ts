@@ -9,8 +9,16 @@ export const WEBHOOK_EVENTS = ["lead.stage_changed", "lead.created", "lead.score
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export const WEBHOOK_FIELDS = ["url", "events", "description"] as const;
 export type WebhookField = (typeof WEBHOOK_FIELDS)[number];
-export const DELIVERY_FILTERS = ["all", "pending", "delivered", "failed"] as const;
+export const DELIVERY_FILTERS = ["all", "pending", "delivered", "failed", "dropped"] as const;
 export type DeliveryFilter = (typeof DELIVERY_FILTERS)[number];
+
+/** Something that happened to a subscription: disabled, its backlog full (messages dropped), or taking them again. */
+export interface WebhookNotice {
+  type: "webhook.disabled" | "webhook.backlog_full" | "webhook.backlog_resumed";
+  at: string;
+  reason: string;
+  dropped?: number;
+}
 
 export interface WebhookItem {
   id: string;
@@ -19,9 +27,33 @@ export interface WebhookItem {
   description: string;
   active: boolean;
   disabled_reason: string | null;
+  disabled_at: string | null;
+  /** The first failed attempt since the receiver's last success; null while it accepts deliveries. */
+  failing_since: string | null;
+  last_success_at: string | null;
+  pending: number;
+  /** Messages dropped because the backlog was at its bound (each in the log as `dropped`). */
+  dropped: number;
+  notices: WebhookNotice[];
   created_at: string;
   updated_at: string;
   secret?: string;
+}
+
+/** How a subscription stands, in words: its state, and what the dispatcher has seen (why disabled, failing, dropped). */
+export function webhookState(
+  hook: WebhookItem,
+  time: (iso: string) => string,
+): { label: "Active" | "Paused" | "Disabled"; details: string[] } {
+  const label = hook.active ? "Active" : hook.disabled_reason ? "Disabled" : "Paused";
+  const details: string[] = [];
+  if (hook.disabled_reason) {
+    details.push(`${hook.disabled_reason}${hook.disabled_at ? ` (disabled ${time(hook.disabled_at)})` : ""}`);
+  }
+  if (hook.failing_since) details.push(`failing since ${time(hook.failing_since)}`);
+  if (hook.pending > 0) details.push(`${hook.pending} pending`);
+  if (hook.dropped > 0) details.push(`${hook.dropped} dropped: the backlog was full`);
+  return { label, details };
 }
 
 export interface DeliveryAttempt {
@@ -37,7 +69,7 @@ export interface DeliveryItem {
   webhook_id: string;
   type: string;
   lead_id: string | null;
-  status: "pending" | "delivered" | "failed";
+  status: "pending" | "delivered" | "failed" | "dropped";
   created_at: string;
   next_attempt_at: string | null;
   attempts: DeliveryAttempt[];

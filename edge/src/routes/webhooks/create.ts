@@ -7,7 +7,7 @@ import type { RouteDoc } from "../../openapi/route-doc.ts";
 import {
   checkWebhookUrl,
   DescriptionSchema,
-  toWebhookWithSecret,
+  showWebhookWithSecret,
   WebhookEventsSchema,
   WebhookUrlSchema,
   WebhookWithSecretSchema,
@@ -47,6 +47,6 @@ export function createWebhookRoute(deps: AppDeps, store: WebhookStore) {
     checkWebhookUrl(deps, body.url);
     const subscription = await store.create(body);
     c.header("Location", `/api/webhooks/${subscription.id}`);
-    return c.json(toWebhookWithSecret(subscription), 201);
+    return c.json(await showWebhookWithSecret(store, subscription), 201);
   });
 }

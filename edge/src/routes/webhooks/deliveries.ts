@@ -10,7 +10,10 @@ export const DeliveriesQuerySchema = z.strictObject({
   status: z
     .enum(DELIVERY_STATUSES, { error: `must be one of ${DELIVERY_STATUSES.join(", ")}` })
     .optional()
-    .describe("Only deliveries in this state: pending (not yet delivered, retrying), delivered, failed (given up)."),
+    .describe(
+      "Only deliveries in this state: pending (not yet delivered, retrying), delivered, failed (given up), dropped " +
+        "(never sent: the subscription's backlog was at WEBHOOK_MAX_PENDING when the message came).",
+    ),
   limit: intParam(1, 200).default(50).describe("Page size."),
   cursor: CursorParamSchema.optional(),
 });
@@ -24,7 +27,8 @@ export const listDeliveriesDoc: RouteDoc = {
   summary: "A webhook's delivery log",
   description:
     "Newest first, with every attempt's time, status code, latency and the first 1 KB of the answer. Pending " +
-    "deliveries are always kept; of the settled ones (delivered, failed) the newest `WEBHOOK_LOG_SIZE` (1,000).",
+    "deliveries are always kept; of the settled ones (delivered, failed, dropped) the newest `WEBHOOK_LOG_SIZE` " +
+    "(1,000).",
   tag: "Webhooks",
   auth: "admin",
   params: WebhookParamsSchema,

@@ -2,7 +2,7 @@ import type { WebhookStore } from "@leadscore/webhooks";
 import { Hono } from "hono";
 import { parseParams } from "../../api/query.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { found, toWebhook, WebhookOutputSchema, WebhookParamsSchema } from "./webhook.ts";
+import { found, showWebhook, WebhookOutputSchema, WebhookParamsSchema } from "./webhook.ts";
 
 export const getWebhookDoc: RouteDoc = {
   method: "get",
@@ -19,6 +19,6 @@ export const getWebhookDoc: RouteDoc = {
 export function getWebhookRoute(store: WebhookStore) {
   return new Hono().get("/:id", async (c) => {
     const { id } = parseParams(c, WebhookParamsSchema);
-    return c.json(toWebhook(await found(store, id)));
+    return c.json(await showWebhook(store, await found(store, id)));
   });
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { NoQuerySchema, parseQuery } from "../../api/query.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { toWebhook, WebhookOutputSchema } from "./webhook.ts";
+import { showWebhooks, WebhookOutputSchema } from "./webhook.ts";
 
 export const listWebhooksDoc: RouteDoc = {
   method: "get",
@@ -19,6 +19,6 @@ export const listWebhooksDoc: RouteDoc = {
 export function listWebhooksRoute(store: WebhookStore) {
   return new Hono().get("/", async (c) => {
     parseQuery(c, NoQuerySchema);
-    return c.json((await store.list()).map(toWebhook));
+    return c.json(await showWebhooks(store, await store.list()));
   });
 }

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { parseParams } from "../../api/query.ts";
 import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { toWebhookWithSecret, WebhookParamsSchema, WebhookWithSecretSchema } from "./webhook.ts";
+import { showWebhookWithSecret, WebhookParamsSchema, WebhookWithSecretSchema } from "./webhook.ts";
 
 export const rotateSecretDoc: RouteDoc = {
   method: "post",
@@ -25,6 +25,6 @@ export function rotateSecretRoute(store: WebhookStore) {
     const { id } = parseParams(c, WebhookParamsSchema);
     const rotated = await store.rotateSecret(id);
     if (!rotated) throw new ApiError("NOT_FOUND", `no webhook ${id}`);
-    return c.json(toWebhookWithSecret(rotated));
+    return c.json(await showWebhookWithSecret(store, rotated));
   });
 }

@@ -9,7 +9,7 @@ import type { RouteDoc } from "../../openapi/route-doc.ts";
 import {
   checkWebhookUrl,
   DescriptionSchema,
-  toWebhook,
+  showWebhook,
   WebhookEventsSchema,
   WebhookOutputSchema,
   WebhookParamsSchema,
@@ -25,7 +25,10 @@ export const UpdateWebhookBodySchema = z
       active: z
         .boolean({ error: "must be true or false" })
         .optional()
-        .describe("false pauses deliveries (they wait); true resumes them, also after a 410."),
+        .describe(
+          "false pauses deliveries (they wait); true resumes them, also after the dispatcher disabled the " +
+            "subscription (a 410, or no success for WEBHOOK_DISABLE_AFTER_MS), and starts its failing time again.",
+        ),
     },
     { error: "must be a JSON object" },
   )
@@ -58,6 +61,6 @@ export function updateWebhookRoute(deps: AppDeps, store: WebhookStore) {
     if (body.url !== undefined) checkWebhookUrl(deps, body.url);
     const updated = await store.update(id, body);
     if (!updated) throw new ApiError("NOT_FOUND", `no webhook ${id}`);
-    return c.json(toWebhook(updated));
+    return c.json(await showWebhook(store, updated));
   });
 }

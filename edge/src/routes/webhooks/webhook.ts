@@ -2,7 +2,11 @@ import {
   DELIVERY_STATUSES,
   type Delivery,
   deliveryBody,
+  NO_STATUS,
+  NOTICE_TYPES,
+  NOTICES_KEPT,
   type Subscription,
+  type SubscriptionStatus,
   WEBHOOK_EVENT_TYPES,
   type WebhookStore,
   webhookUrlProblem,
@@ -44,6 +48,26 @@ export const DescriptionSchema = z
   .max(500, { error: "must be at most 500 characters" });
 
 const isoDate = z.iso.datetime();
+const isoOrNull = (ms: number | null | undefined) => (typeof ms === "number" ? new Date(ms).toISOString() : null);
+
+export const WebhookNoticeSchema = z
+  .object({
+    type: z
+      .enum(NOTICE_TYPES)
+      .describe(
+        "`webhook.disabled`: the dispatcher disabled the subscription (reason says why); `webhook.backlog_full`: " +
+          "its backlog reached WEBHOOK_MAX_PENDING and new messages are being dropped; `webhook.backlog_resumed`: " +
+          "it takes messages again, `dropped` of them were dropped meanwhile.",
+      ),
+    at: isoDate,
+    reason: z.string(),
+    dropped: z
+      .number()
+      .int()
+      .optional()
+      .describe("Messages dropped: 1 when the backlog filled, the episode's total when it resumed."),
+  })
+  .meta({ id: "WebhookNotice" });
 
 export const WebhookOutputSchema = z
   .object({
@@ -51,8 +75,32 @@ export const WebhookOutputSchema = z
     url: z.string(),
     events: z.array(z.enum(WEBHOOK_EVENT_TYPES)),
     description: z.string(),
-    active: z.boolean().describe("false: paused, or disabled after the receiver answered 410 (see disabled_reason)."),
+    active: z
+      .boolean()
+      .describe(
+        "false: paused, or disabled by the dispatcher — after the receiver answered 410, or accepted nothing for " +
+          "WEBHOOK_DISABLE_AFTER_MS (see disabled_reason).",
+      ),
     disabled_reason: z.string().nullable(),
+    disabled_at: isoDate.nullable().describe("When the dispatcher disabled it; null when it did not."),
+    failing_since: isoDate
+      .nullable()
+      .describe(
+        "The first failed attempt since the receiver's last success; null while it accepts deliveries. A failed " +
+          "attempt WEBHOOK_DISABLE_AFTER_MS (3 days) or more after it disables the subscription.",
+      ),
+    last_success_at: isoDate.nullable().describe("The receiver's last 2xx answer."),
+    pending: z.number().int().describe("Deliveries waiting (queued or retrying)."),
+    dropped: z
+      .number()
+      .int()
+      .describe(
+        "Messages dropped because the backlog was at WEBHOOK_MAX_PENDING (100,000); each is in the delivery log " +
+          "with status `dropped`, and a retry sends it.",
+      ),
+    notices: z
+      .array(WebhookNoticeSchema)
+      .describe(`What happened to the subscription, newest first (the last ${NOTICES_KEPT}).`),
     created_at: isoDate,
     updated_at: isoDate,
   })
@@ -86,7 +134,7 @@ export const DeliveryOutputSchema = z
   })
   .meta({ id: "Delivery" });
 
-export function toWebhook(subscription: Subscription) {
+function toWebhook(subscription: Subscription, status: SubscriptionStatus) {
   return {
     id: subscription.id,
     url: subscription.url,
@@ -94,13 +142,31 @@ export function toWebhook(subscription: Subscription) {
     description: subscription.description,
     active: subscription.active,
     disabled_reason: subscription.disabled_reason,
+    disabled_at: isoOrNull(subscription.disabled_at),
+    failing_since: isoOrNull(status.failing_since),
+    last_success_at: isoOrNull(status.last_success_at),
+    pending: status.pending,
+    dropped: status.dropped,
+    notices: status.notices.map((notice) => ({ ...notice, at: new Date(notice.at).toISOString() })),
     created_at: new Date(subscription.created_at).toISOString(),
     updated_at: new Date(subscription.updated_at).toISOString(),
   };
 }
 
-export function toWebhookWithSecret(subscription: Subscription) {
-  return { ...toWebhook(subscription), secret: subscription.secret };
+/** Subscriptions as the API shows them: each with what the dispatcher has seen of it (one Redis round trip). */
+export async function showWebhooks(store: WebhookStore, subscriptions: Subscription[]) {
+  const statuses = await store.statuses(subscriptions.map((subscription) => subscription.id));
+  return subscriptions.map((subscription) => toWebhook(subscription, statuses.get(subscription.id) ?? NO_STATUS));
+}
+
+export async function showWebhook(store: WebhookStore, subscription: Subscription) {
+  const [shown] = await showWebhooks(store, [subscription]);
+  return shown as ReturnType<typeof toWebhook>;
+}
+
+/** A subscription just created or given a new secret: the one time its secret is shown. */
+export async function showWebhookWithSecret(store: WebhookStore, subscription: Subscription) {
+  return { ...(await showWebhook(store, subscription)), secret: subscription.secret };
 }
 
 export function toDelivery(delivery: Delivery) {

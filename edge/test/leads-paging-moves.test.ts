@@ -1,12 +1,13 @@
 // Paging while leads move: a cursor continues strictly after the (value, id) it was issued at, whether or not that
 // lead has moved since, so a lead that does not change while a client pages appears exactly once.
+import type { ScorableEvent } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
 import { describe, expect, it } from "vitest";
 import { withReadToken } from "../../test-support/index.ts";
 import { eventsOf } from "../../test-support/live.ts";
 import { createApp } from "../src/app.ts";
 import { createTestEdge } from "./helpers.ts";
-import { BASE, nextLink, seederFor } from "./leads-fixtures.ts";
+import { BASE, historyEvents, nextLink, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 
@@ -132,4 +133,59 @@ describe("when leads move while the CSV export streams", () => {
         for (const id of ids) if (!moves.has(id)) expect(times.get(id), id).toBe(1);
       }));
   }
+});
+
+describe("when events arrive late while a client pages through a lead's history", () => {
+  const history = historyEvents("long", 160);
+  /** A late event, `minute` minutes and 30 s after the first: slotted in before every entry after that minute. */
+  const late = (minute: number): ScorableEvent => ({
+    ...(history[0] as ScorableEvent),
+    event_id: `long-late-${minute}`,
+    timestamp: BASE + minute * 60_000 + 30_000,
+    received_at: BASE + 10_000 * 60_000,
+  });
+
+  /** Pages through `order`, the lead refolded with one more late event (at `lateAt[i]`) after page i. */
+  async function pageWithLateEvents(edge: Edge, order: "asc" | "desc", lateAt: number[]) {
+    const events = [...history];
+    const seen: string[] = [];
+    let next: string | null = `/api/leads/long/history?order=${order}&limit=40`;
+    for (let page = 0; next !== null; page++) {
+      const response = await edge.read(next);
+      expect(response.status).toBe(200);
+      seen.push(...((await response.json()) as { event_id: string }[]).map((entry) => entry.event_id));
+      next = nextLink(response);
+      const minute = lateAt[page];
+      if (next !== null && minute !== undefined) {
+        events.push(late(minute));
+        await seederFor(edge).seed([{ id: "long", events }]);
+      }
+      if (page > 20) throw new Error("paging does not end");
+    }
+    return seen;
+  }
+
+  const ids = history.map((event) => event.event_id);
+
+  it("lists every entry once newest first, and the late ones that fall in pages still to come", () =>
+    withEdge(async (edge) => {
+      await seederFor(edge).seed([{ id: "long", events: history }]);
+      // Each after a page, older than that page's last entry: in the settled pages, then in the tail's range.
+      const seen = await pageWithLateEvents(edge, "desc", [50, 30, 10]);
+      const want = [...ids.slice(0, 160)];
+      want.splice(51, 0, "long-late-50");
+      want.splice(31, 0, "long-late-30");
+      want.splice(11, 0, "long-late-10");
+      expect(seen).toEqual(want.reverse());
+    }));
+
+  it("lists every entry once oldest first; a late one behind the cursor is not listed", () =>
+    withEdge(async (edge) => {
+      await seederFor(edge).seed([{ id: "long", events: history }]);
+      // Behind the cursor each time (after page 1 it ends at minute 39, after page 2 at 79, …), then one ahead.
+      const seen = await pageWithLateEvents(edge, "asc", [20, 60, 150]);
+      const want = [...ids];
+      want.splice(151, 0, "long-late-150");
+      expect(seen).toEqual(want);
+    }));
 });

@@ -171,6 +171,11 @@ export const EdgeConfigSchema = z
     WEB_DIST: z.string().default("web/dist"),
     /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */
     WEBHOOK_ALLOW_PRIVATE: flag,
+    /**
+     * Lets the edge run with NODE_ENV=production on a Redis without the append-only file, where an accepted (202)
+     * event can be lost by a Redis crash (see README, Durability).
+     */
+    REDIS_VOLATILE_OK: flag,
   })
   .transform((config, ctx) => {
     if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {

@@ -16,6 +16,8 @@ export const COLLECTIONS = {
   /** Settled history: pages of about PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
   historyPages: "history_pages",
   rules: "rules",
+  /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
+  meta: "meta",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -92,6 +94,12 @@ export interface RuleDocument {
   updated_at: Date;
 }
 
+/** A fact about the deployment: `_id` names it, `at` is when it became true. */
+export interface MetaDocument {
+  _id: string;
+  at: Date;
+}
+
 export interface IndexSpec {
   key: Record<string, 1 | -1>;
   name: string;
@@ -108,4 +116,6 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
+  // Read by `_id` only.
+  meta: [],
 };

@@ -142,9 +142,12 @@ describe("when the Redis in use keeps nothing it acknowledged", () => {
   });
 
   /** The edge's /readyz with its Redis client pointed at `url` and the config changed by `env`. */
-  const readyzOn = (url: string, env: Record<string, string>) => {
+  const readyzOn = async (url: string, env: Record<string, string>) => {
     const config = testEdgeConfig({ REDIS_PREFIX: edge.deps.config.REDIS_PREFIX, ...env });
-    return readyz(createApp({ ...edge.deps, config, redis: client(url), log: createLogger("t", "error") }));
+    // Connected first, as the edge's client is: each check has 1 s, which a busy box can spend on connecting.
+    const redis = client(url);
+    await redis.ping();
+    return readyz(createApp({ ...edge.deps, config, redis, log: createLogger("t", "error") }));
   };
 
   it("says so in /readyz, and with NODE_ENV=production is not ready on it unless REDIS_VOLATILE_OK=true", async () => {

@@ -1,6 +1,6 @@
 // Deno entry point of the edge: parse config, build the app, serve it, shut down cleanly.
 import { EdgeConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
-import { createLogger } from "@leadscore/runtime";
+import { createLogger, VolatileRedisError } from "@leadscore/runtime";
 import { createEdgeRuntime } from "./src/runtime.ts";
 
 const config = parseConfigOrExit("edge", EdgeConfigSchema, Deno.env.toObject(), (code) => Deno.exit(code));
@@ -9,6 +9,10 @@ const webDist = config.WEB_DIST.replace(/\/+$/, "");
 const runtime = await createEdgeRuntime(config, log, {
   // The static route has already refused paths that could leave WEB_DIST.
   readStatic: (path) => Deno.readFile(`${webDist}/${path}`).catch(() => null),
+}).catch((error: Error) => {
+  if (!(error instanceof VolatileRedisError)) throw error;
+  console.error(`edge: ${error.message}`);
+  return Deno.exit(2);
 });
 
 let server: Deno.HttpServer;

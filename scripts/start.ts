@@ -5,6 +5,8 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema } from "@leadscore/contracts";
+import { redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 import { ensureServices, ROOT, type StartedService, stopServices } from "./services.ts";
 
@@ -75,6 +77,24 @@ async function main() {
     process.exit(1);
   }
 
+  // Whether a 202 means anything: said before anything starts, and refused in production on a Redis that would lose
+  // accepted events (the edge refuses it too).
+  const redis = new Redis(edgeConfig.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const persistence = await redis
+    .connect()
+    .then(() => redisPersistence(redis))
+    .finally(() => redis.disconnect());
+  const refusal = volatileRedisRefusal(persistence, edgeConfig);
+  if (refusal !== null) {
+    console.error(refusal);
+    await stopServices(
+      started.map((s) => s.name),
+      console.log,
+    );
+    process.exit(2);
+  }
+  console.log(`redis: ${persistence.summary}`);
+
   if (existsSync(join(ROOT, "web", "index.html"))) {
     console.log("web: building the dashboard…");
     const build = spawn(join(BIN, "vite"), ["build", "--logLevel", "warn"], {
@@ -144,6 +164,7 @@ async function main() {
       `  dashboard   ${base}/`,
       `  API         ${base}/api   (health ${base}/healthz, readiness ${base}/readyz, metrics ${base}/metrics)`,
       `  realtime    ws://localhost:${realtimeConfig.REALTIME_PORT}`,
+      `  redis       ${persistence.volatile ? "WARNING: " : ""}${persistence.summary}`,
       ...(devSecrets
         ? [
             `  write key   ${edgeConfig.WRITE_KEYS[0]}`,

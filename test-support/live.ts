@@ -25,6 +25,7 @@ import {
   pageDocument,
   pageRef,
   rankKey,
+  redisRunId,
   setProfile,
   stateFields,
   TAIL_SPILL_AT,
@@ -127,7 +128,8 @@ export function createLiveSeeder(options: {
   const keys = liveKeys(options.redisPrefix);
 
   async function generation(): Promise<string> {
-    await redis.set(keys.gen, `test:${randomUUID()}`, "NX");
+    // Built on this run of Redis, as the worker's are: a current live state.
+    await redis.set(keys.gen, `${await redisRunId(redis)}:test-${randomUUID()}`, "NX");
     return (await redis.get(keys.gen)) as string;
   }
 

@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
+import { fixedPort } from "./index.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 export const BIN = join(ROOT, "node_modules", ".bin");
@@ -123,4 +126,19 @@ export function residentBytes(pid: number | undefined): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** A redis-server of the caller's own (`args` its settings), on a free port with its data in a temporary folder. */
+export async function startPrivateRedis(args: string[]): Promise<{ url: string; stop(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "leadscore-redis-"));
+  const port = await fixedPort();
+  const server = startProcess("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--dir", dir, ...args]);
+  await server.waitFor(/Ready to accept connections/, 30_000);
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    async stop() {
+      await server.stop("SIGTERM");
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -183,6 +183,11 @@ export const EdgeConfigSchema = z
      * such an event as a dead letter, unscored); only for a deployment on MongoDB.
      */
     METADATA_ALLOW_NESTED_ARRAYS: flag,
+    /**
+     * Lets the edge run with NODE_ENV=production on a Redis without the append-only file, where an accepted (202)
+     * event can be lost by a Redis crash (see README, Durability).
+     */
+    REDIS_VOLATILE_OK: flag,
   })
   .transform((config, ctx) => {
     if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {

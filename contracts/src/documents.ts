@@ -18,6 +18,8 @@ export const COLLECTIONS = {
   rules: "rules",
   /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
   deadLetters: "dead_letters",
+  /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
+  meta: "meta",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -110,6 +112,12 @@ export interface RuleDocument {
   updated_at: Date;
 }
 
+/** A fact about the deployment: `_id` names it, `at` is when it became true. */
+export interface MetaDocument {
+  _id: string;
+  at: Date;
+}
+
 export interface IndexSpec {
   key: Record<string, 1 | -1>;
   name: string;
@@ -127,4 +135,6 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
+  // Read by `_id` only.
+  meta: [],
 };

@@ -1,6 +1,14 @@
 import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
-import { createMissingIndexes, EVENTS_QUEUE, type Logger } from "@leadscore/runtime";
+import {
+  createMissingIndexes,
+  EVENTS_QUEUE,
+  type Logger,
+  redisPersistence,
+  seedDefaultRules,
+  VolatileRedisError,
+  volatileRedisRefusal,
+} from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
@@ -22,7 +30,25 @@ export async function createEdgeRuntime(
     lazyConnect: true,
   });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
-  await redis.connect().catch((error: Error) => log.warn("redis not reachable yet", { error: error.message }));
+  const reachable = await redis.connect().then(
+    () => true,
+    (error: Error) => {
+      log.warn("redis not reachable yet", { error: error.message });
+      return false;
+    },
+  );
+  // Said at start; production refuses a Redis that could lose accepted events. A Redis not reachable yet is judged
+  // by /readyz, which stays 503 until it is one this edge may accept events on.
+  if (reachable) {
+    const persistence = await redisPersistence(redis);
+    const refusal = volatileRedisRefusal(persistence, config);
+    if (refusal !== null) {
+      redis.disconnect();
+      throw new VolatileRedisError(refusal);
+    }
+    if (persistence.volatile) log.warn("redis persistence", { persistence: persistence.summary });
+    else log.info("redis persistence", { persistence: persistence.summary });
+  }
 
   const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2000 });
   await mongo.connect().catch((error: Error) => log.warn("mongodb not reachable yet", { error: error.message }));
@@ -30,6 +56,9 @@ export async function createEdgeRuntime(
   // In the background: a MongoDB that is still starting must not hold up ingestion. A failure is logged, not fatal:
   // the edge still ingests while MongoDB is away, and the worker creates the indexes too.
   void createMissingIndexes(db, log).catch((error: Error) => log.warn("indexes not created", { error: error.message }));
+  // Likewise the default rules, which the worker seeds too: /readyz waits for them, so an edge started alone gets
+  // ready without a worker.
+  void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
   const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));

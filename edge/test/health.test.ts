@@ -19,12 +19,13 @@ describe("health endpoints", () => {
     expect(await response.json()).toEqual({ status: "ok" });
   });
 
-  it("answers /readyz 200 when Redis and MongoDB both answer", async () => {
+  it("answers /readyz 200 when Redis and MongoDB answer, the rules are seeded and the live state is current", async () => {
+    await edge.ready();
     const response = await edge.app.request("/readyz");
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
       status: "ready",
-      checks: { redis: { ok: true }, mongo: { ok: true } },
+      checks: { redis: { ok: true }, mongo: { ok: true }, rules: { ok: true }, live: { ok: true, state: "current" } },
     });
   });
 

@@ -2,10 +2,11 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EdgeConfig } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
-import { createLogger, EVENTS_QUEUE } from "@leadscore/runtime";
+import { createLogger, EVENTS_QUEUE, seedDefaultRules } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "../../test-support/index.ts";
+import { createLiveSeeder } from "../../test-support/live.ts";
 import { createApp } from "../src/app.ts";
 import type { AppDeps } from "../src/deps.ts";
 
@@ -36,6 +37,11 @@ export async function createTestEdge(overrides: Record<string, string> = {}, ext
     app,
     deps,
     queue,
+    /** Makes the edge ready as a started deployment is: default rules seeded, a current live state. */
+    async ready() {
+      await seedDefaultRules(testDb.db);
+      await createLiveSeeder({ redis: testRedis.redis, db: testDb.db, redisPrefix: config.REDIS_PREFIX }).generation();
+    },
     /** A request carrying the test read token, as every read must. */
     read: (path: string, init?: RequestInit) => app.request(path, withReadToken(init)),
     redis: testRedis.redis,

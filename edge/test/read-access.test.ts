@@ -38,6 +38,7 @@ describe("when a read carries no valid read token", () => {
       { readStatic: readStaticFrom(folder) },
     );
     await seederFor(edge).seed([scoredLead("reader", 420)]);
+    await edge.ready();
     // An event with the id every route parameter gets below, so `/api/leads/reader/events/reader` finds it.
     const at = new Date();
     await edge.deps.db.collection(COLLECTIONS.events).insertOne({

@@ -138,11 +138,13 @@ describe("when listing event types", () => {
     edge = await createTestEdge();
   });
   afterAll(() => edge.close());
+  // Each test starts from a fresh deployment: no rules, and no record of a seed.
   beforeEach(async () => {
     await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).deleteMany({});
+    await edge.deps.db.collection(COLLECTIONS.meta).deleteMany({});
   });
 
-  it("lists the default rules while the rules collection is empty", async () => {
+  it("seeds the default rules on a fresh deployment and lists them", async () => {
     const response = await edge.read("/api/events/event-types");
     expect(response.status).toBe(200);
     const expected = DEFAULT_RULES.map((rule) => ({ value: rule.event_type, label: rule.label, points: rule.points }));

@@ -1,5 +1,5 @@
-import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
-import { createMissingIndexes } from "@leadscore/runtime";
+import { COLLECTIONS, type MetaDocument, type RuleDocument } from "@leadscore/contracts";
+import { createMissingIndexes, DEFAULT_RULES_SEEDED } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
 import { ADMIN } from "./rules-fixtures.ts";
@@ -12,6 +12,8 @@ describe("when rule writes are not authorised or carry operators", () => {
     edge = await createTestEdge({ CORS_ORIGINS: "https://admin.example.com" });
     await createMissingIndexes(edge.deps.db, edge.deps.log);
     const at = new Date();
+    // A deployment whose rule set is this one rule: seeded long ago, so reading the event types adds no default.
+    await edge.deps.db.collection<MetaDocument>(COLLECTIONS.meta).insertOne({ _id: DEFAULT_RULES_SEEDED, at });
     await edge.deps.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
       _id: "purchase",
       event_type: "purchase",

@@ -38,6 +38,8 @@ interface SocketData {
 type RealtimeSocket = Socket<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
 
 export const TOO_MANY_CONNECTIONS = "too many connections from this address";
+/** The client closed its connection before the handshake's checks ended (it never sees this answer). */
+export const CONNECTION_CLOSED = "connection closed during the handshake";
 export const TOO_MANY_SUBSCRIPTIONS = "too many subscriptions on this socket";
 export const ORIGIN_NOT_ALLOWED = "origin not allowed";
 export const TOO_MANY_SUBSCRIBES_IN_FLIGHT = "too many subscribes in flight";
@@ -140,9 +142,13 @@ export function createRealtimeServer(
   });
 
   // Counted per Socket.io connection rather than per HTTP handshake, so the refused client gets a named
-  // `connect_error` and does not retry on its own.
+  // `connect_error` and does not retry on its own. The slot is given back on every path out: the socket's
+  // disconnect, or the connection's close — which is the only sign of a client that left during the token check, as
+  // Socket.io then drops the socket without a `connection` or a `disconnect`.
   io.use((socket, next) => {
     const address = socket.handshake.address;
+    // Gone while the token was checked: its close has been and gone, so a slot taken now would never come back.
+    if (socket.conn.readyState !== "open") return next(new Error(CONNECTION_CLOSED));
     const open = connections.get(address) ?? 0;
     if (open >= config.MAX_CONNECTIONS_PER_ADDRESS) {
       log.warn("socket refused", { reason: TOO_MANY_CONNECTIONS, address, open });
@@ -150,15 +156,21 @@ export function createRealtimeServer(
     }
     connections.set(address, open + 1);
     socket.data.address = address;
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
+      socket.conn.off("close", release);
+      const left = (connections.get(address) ?? 1) - 1;
+      if (left > 0) connections.set(address, left);
+      else connections.delete(address);
+    };
+    socket.conn.once("close", release);
+    socket.once("disconnect", release);
     next();
   });
 
   io.on("connection", (socket: RealtimeSocket) => {
-    socket.on("disconnect", () => {
-      const open = (connections.get(socket.data.address) ?? 1) - 1;
-      if (open > 0) connections.set(socket.data.address, open);
-      else connections.delete(socket.data.address);
-    });
     socket.join(LEADERBOARD_ROOM);
     state.leaderboard().then(
       (top) => socket.emit("leaderboard", { top }),
@@ -168,12 +180,21 @@ export function createRealtimeServer(
     // Subscribes and unsubscribes share one queue, so they take effect in the order the client sent them.
     const requests = createRequestQueue(SUBSCRIBES_IN_FLIGHT, SUBSCRIBES_WAITING);
     socket.on("disconnect", () => requests.drop());
-    const queue = (ack: ((result: SubscribeAck) => void) | undefined, handle: () => Promise<SubscribeAck>) => {
-      if (!requests.push(() => answer(ack, handle))) reply(ack, { ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT });
+    // Requests for one lead run one after another (keyed by its id), so a subscribe's join cannot land after the
+    // unsubscribe sent behind it.
+    const queue = (
+      request: unknown,
+      ack: ((result: SubscribeAck) => void) | undefined,
+      handle: () => Promise<SubscribeAck>,
+    ) => {
+      const leadId = parseLeadId(request);
+      if (!requests.push(() => answer(ack, handle), leadId.ok ? leadId.value : undefined)) {
+        reply(ack, { ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT });
+      }
     };
 
     socket.on("subscribe", (request, ack) =>
-      queue(ack, async () => {
+      queue(request, ack, async () => {
         if (!(await canRead(socket.data.token))) return refuseRevoked(socket);
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
@@ -197,7 +218,7 @@ export function createRealtimeServer(
     );
 
     socket.on("unsubscribe", (request, ack) =>
-      queue(ack, async () => {
+      queue(request, ack, async () => {
         const leadId = parseLeadId(request);
         if (!leadId.ok) return leadId;
         await socket.leave(leadRoom(leadId.value));

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { fixedPort, uniqueName } from "../../test-support/index.ts";
-import { BIN, startProcess } from "../../test-support/processes.ts";
+import { BIN, startPrivateRedis, startProcess } from "../../test-support/processes.ts";
 import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 /** The command lines of the processes whose environment holds `REDIS_PREFIX=<prefix>`. */
@@ -37,6 +37,8 @@ describe("npm start", () => {
       expect(first.output()).toContain(`http://localhost:${port}/`);
       expect(first.output()).toContain("write key   dev-write-key");
       expect(first.output()).toContain("read token  dev-read-token");
+      // How durable the Redis in use is, whichever it is.
+      expect(first.output()).toMatch(/redis {7}(WARNING: no|append-only file on)/);
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(200);
       const leads = (token: string) =>
@@ -57,4 +59,26 @@ describe("npm start", () => {
     expect(listeningOn(port)).toBe(false);
     expect(listeningOn(realtimePort)).toBe(false);
   }, 240_000);
+
+  it("with NODE_ENV=production, refuses a Redis without the append-only file unless REDIS_VOLATILE_OK=true", async () => {
+    const redis = await startPrivateRedis(["--appendonly", "no", "--save", ""]);
+    try {
+      const env = {
+        NODE_ENV: "production",
+        REDIS_URL: redis.url,
+        PORT: String(await fixedPort()),
+        REALTIME_PORT: String(await fixedPort()),
+        WRITE_KEYS: "prod-write-key",
+        ADMIN_TOKEN: "prod-admin-token",
+        READ_TOKENS: "prod-read-token",
+      };
+      const refused = startProcess(join(BIN, "tsx"), ["scripts/start.ts"], env);
+      expect(await refused.exited(60_000)).toBe(2);
+      expect(refused.output()).toMatch(/Redis has no persistence \(appendonly no, no snapshots\)/);
+      expect(refused.output()).toMatch(/REDIS_VOLATILE_OK=true/);
+      expect(refused.output()).not.toMatch(/Leadscore is up/);
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
 });

@@ -132,6 +132,7 @@ describe("when every endpoint is fed hostile input", () => {
   let heapBefore = 0;
   beforeAll(async () => {
     edge = await createTestEdge({ RATE_LIMIT_PER_SECOND: "10000000" });
+    await edge.ready();
     const profile = (id: string) => ({ _id: id, name: `Name ${id}`, email: `${id}@example.com`, company: "Acme" });
     for (const id of ["fuzz-lead-1", "fuzz-lead-2", "fuzz-lead-3"]) {
       const created = await edge.app.request("/api/leads", {

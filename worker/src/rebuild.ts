@@ -26,7 +26,17 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { type LiveKeys, newPageId, pageDocument, pageRef, rankKey, stateFields } from "@leadscore/live";
+import {
+  generationIsCurrent,
+  type LiveKeys,
+  newPageId,
+  pageDocument,
+  pageRef,
+  REBUILDING,
+  rankKey,
+  redisRunId,
+  stateFields,
+} from "@leadscore/live";
 import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -59,20 +69,8 @@ export interface RebuildResult {
   ms: number;
 }
 
-const REBUILDING = "rebuilding:";
 const LOCK_MS = 60_000;
 const WRITE_CHUNK = 500;
-
-async function runId(redis: Redis): Promise<string> {
-  const info = await redis.info("server");
-  return info.match(/run_id:(\w+)/)?.[1] ?? "unknown";
-}
-
-/** Whether the generation was built on this very Redis process (so nothing it holds can have been lost since). */
-export async function generationIsCurrent(redis: Redis, generation: string | null): Promise<boolean> {
-  if (generation === null || generation.startsWith(REBUILDING)) return false;
-  return generation.split(":")[0] === (await runId(redis));
-}
 
 async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
   let cursor = "0";
@@ -181,7 +179,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     const failed = replies.find(([error]) => error);
     if (failed) throw failed[0];
   }
-  const generation = `${await runId(redis)}:${randomUUID()}`;
+  const generation = `${await redisRunId(redis)}:${randomUUID()}`;
   await check();
   await redis.set(keys.gen, generation);
   const result = {

@@ -1,10 +1,10 @@
 // The scoring rules, held in memory so scoring never waits on a read. A change reaches every worker within a second:
 // the admin API publishes on the rules channel after each write and every worker reloads on the message; a periodic
 // reload covers a message lost while a worker was reconnecting.
-import { COLLECTIONS, DEFAULT_RULES, DUPLICATE_KEY, type RuleDocument } from "@leadscore/contracts";
-import { type Logger, rulesChannel } from "@leadscore/runtime";
+import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
+import { type Logger, rulesChannel, seedDefaultRules } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import { type Db, MongoServerError } from "mongodb";
+import type { Db } from "mongodb";
 
 export interface RuleMatch {
   points: number;
@@ -34,27 +34,6 @@ export interface RulesCacheOptions {
 }
 
 const NO_RULE: RuleMatch = { points: 0, rule_id: null };
-
-/**
- * Seeds the default rules on first start: only into an empty collection, so a rule deleted by a user stays deleted,
- * and with `$setOnInsert`, so two processes seeding at once (or a user creating a rule meanwhile) change nothing.
- */
-export async function seedDefaultRules(db: Db, now = new Date()): Promise<void> {
-  const rules = db.collection<RuleDocument>(COLLECTIONS.rules);
-  if ((await rules.countDocuments({}, { limit: 1 })) > 0) return;
-  for (const rule of DEFAULT_RULES) {
-    try {
-      await rules.updateOne(
-        { event_type: rule.event_type },
-        { $setOnInsert: { ...rule, created_at: now, updated_at: now } },
-        { upsert: true },
-      );
-    } catch (error) {
-      // Another process inserted the same default between our read and write.
-      if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
-    }
-  }
-}
 
 export function createRulesCache(options: RulesCacheOptions): RulesCache {
   const { db, subscriber, log } = options;

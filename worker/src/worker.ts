@@ -11,7 +11,7 @@ import {
   type ScoreUpdate,
   type WorkerConfig,
 } from "@leadscore/contracts";
-import { liveKeys, StaleLiveStateError } from "@leadscore/live";
+import { generationIsCurrent, liveKeys, StaleLiveStateError } from "@leadscore/live";
 import {
   countActivity,
   createMissingIndexes,
@@ -30,7 +30,7 @@ import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
-import { ensureLiveState, generationIsCurrent, type RebuildOptions } from "./rebuild.ts";
+import { ensureLiveState, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";

@@ -114,7 +114,12 @@ export const ingestionDocs: RouteDoc[] = [
     method: "get",
     path: "/readyz",
     operationId: "ready",
-    summary: "Redis and MongoDB answer",
+    summary: "Ready to keep its promises",
+    description:
+      "200 only when Redis and MongoDB answer, the default rules are seeded and the live state is current (built on " +
+      "the running Redis, not being rebuilt). `checks.redis.persistence` says whether Redis keeps what it " +
+      "acknowledged (append-only file, snapshots only, or nothing); with `NODE_ENV=production` the Redis check " +
+      "fails on a Redis without the append-only file unless `REDIS_VOLATILE_OK=true`.",
     tag: "Operations",
     auth: "none",
     responses: {
@@ -122,7 +127,7 @@ export const ingestionDocs: RouteDoc[] = [
         description: "Ready.",
         schema: z.object({ status: z.string(), checks: z.record(z.string(), z.unknown()) }),
       },
-      503: { description: "A backing service does not answer; `checks` says which." },
+      503: { description: "Not ready: `checks` says which check failed and why (`error`)." },
     },
   },
   {

@@ -1,3 +1,5 @@
+import { liveGeneration } from "@leadscore/live";
+import { defaultRulesSeeded, redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
 import { Hono } from "hono";
 import type { AppDeps } from "../../deps.ts";
 
@@ -11,25 +13,56 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-async function check(probe: () => Promise<unknown>): Promise<{ ok: boolean; error?: string }> {
+/** One readiness check's answer: `ok`, why not (`error`), and what it found. */
+type Check = { ok: boolean; error?: string } & Record<string, unknown>;
+
+async function check(probe: () => Promise<Check>): Promise<Check> {
   try {
-    await withTimeout(probe(), CHECK_TIMEOUT_MS);
-    return { ok: true };
+    return await withTimeout(probe(), CHECK_TIMEOUT_MS);
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
 }
 
-/** `/healthz`: the process is up. `/readyz`: Redis and MongoDB answer. */
+const WHY_NOT_LIVE = {
+  missing: "the live state has not been built yet (the worker builds it at start)",
+  rebuilding: "the live state is being rebuilt from MongoDB",
+  stale: "the live state was built on an earlier run of Redis; the worker checks it against MongoDB",
+} as const;
+
+/**
+ * `/healthz`: the process is up. `/readyz`: Redis and MongoDB answer, the default rules are seeded and the live state
+ * is current — and says how durable the Redis in use is.
+ */
 export function healthRoutes(deps: AppDeps) {
   return new Hono()
     .get("/healthz", (c) => c.json({ status: "ok" }))
     .get("/readyz", async (c) => {
-      const [redis, mongo] = await Promise.all([
-        check(() => deps.redis.ping()),
-        check(() => deps.db.command({ ping: 1 })),
+      const [redis, mongo, rules, live] = await Promise.all([
+        check(async () => {
+          await deps.redis.ping();
+          const persistence = await redisPersistence(deps.redis);
+          const refusal = volatileRedisRefusal(persistence, deps.config);
+          return refusal === null ? { ok: true, persistence } : { ok: false, error: refusal, persistence };
+        }),
+        check(async () => {
+          await deps.db.command({ ping: 1 });
+          return { ok: true };
+        }),
+        check(async () =>
+          (await defaultRulesSeeded(deps.db))
+            ? { ok: true }
+            : { ok: false, error: "the default rules are not seeded yet (the worker or the edge seeds them at start)" },
+        ),
+        check(async () => {
+          const { state } = await liveGeneration(deps.redis, deps.live.keys);
+          return state === "current" ? { ok: true, state } : { ok: false, state, error: WHY_NOT_LIVE[state] };
+        }),
       ]);
-      const ready = redis.ok && mongo.ok;
-      return c.json({ status: ready ? "ready" : "unavailable", checks: { redis, mongo } }, ready ? 200 : 503);
+      const ready = redis.ok && mongo.ok && rules.ok && live.ok;
+      return c.json(
+        { status: ready ? "ready" : "unavailable", checks: { redis, mongo, rules, live } },
+        ready ? 200 : 503,
+      );
     });
 }

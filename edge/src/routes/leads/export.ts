@@ -43,7 +43,9 @@ export const exportLeadsDoc: RouteDoc = {
   description:
     "Every lead the list's filters select, in the list's order, as CSV (RFC 4180, a header row, CRLF line ends), " +
     `streamed: the rows are read ${MAX_PAGE_SIZE} at a time from the same indexes as \`GET /api/leads\` and sent as ` +
-    "they come, so memory stays flat whatever the number of leads. With `company` or `q` it is one search, of the " +
+    "they come, so memory stays flat whatever the number of leads. Each read continues strictly after the last row's " +
+    "sort value and id, so a lead that does not change during the export is in it exactly once. With `company` or " +
+    "`q` it is one search, of the " +
     "cost described under `GET /api/leads`. Names, emails and companies that a spreadsheet would run as a formula " +
     `(starting with = + - @) are prefixed with '. Columns: ${COLUMNS.join(", ")}.\n\n` +
     "Each page an export reads is an expensive read, in one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots and " +

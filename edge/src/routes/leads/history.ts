@@ -1,9 +1,9 @@
 import { COLLECTIONS, type FoldState, type HistoryPageDocument } from "@leadscore/contracts";
-import { decodePage, type LiveEntry, PAGE_SIZE, type PageRef, pageStarts } from "@leadscore/live";
+import { decodePage, type LiveEntry, type LiveLead, PAGE_SIZE, type PageRef, pageStarts } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
-import type { ExpensiveReads, ReadBudget } from "../../api/expensive-reads.ts";
+import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
@@ -19,10 +19,13 @@ export const HistoryQuerySchema = z.strictObject({
   cursor: CursorParamSchema.optional(),
 });
 
-/** Entries are numbered 1…count in event-time order; a page ends at the `seq` of its last entry. */
+/**
+ * A page ends at its last entry's sort key (event time, event id): the next page starts strictly after it in the
+ * page's order. A key never changes, whereas a position shifts when a late event is slotted in before it.
+ */
 const HistoryCursorSchema = z.strictObject({
   o: z.enum(["desc", "asc"]),
-  s: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,128}$/),
 });
 
 const isoDate = z.iso.datetime();
@@ -67,14 +70,15 @@ export const historyDoc: RouteDoc = {
   operationId: "getLeadHistory",
   summary: "A lead's score history",
   description:
-    "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by position. The " +
+    "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by a cursor. The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
-    "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. A late event " +
-    "shifts the positions of the entries after it, so a page read across one may repeat an entry. A page that needs " +
-    "the settled pages is an expensive read (one of `EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when " +
-    "all are taken; 503 past `EXPENSIVE_READ_TIMEOUT_MS`).",
+    "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. The next page " +
+    "starts strictly after the last entry's event time and id, so an event arriving late while a client pages " +
+    "neither repeats nor skips an entry; the late one itself is listed only if it falls in a page still to come. A " +
+    "page that needs the settled pages is an expensive read (one of `EXPENSIVE_READ_CONCURRENCY` slots, 503 with " +
+    "`Retry-After` when all are taken; 503 past `EXPENSIVE_READ_TIMEOUT_MS`).",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -82,38 +86,75 @@ export const historyDoc: RouteDoc = {
   responses: {
     200: { description: "One page of history entries.", schema: z.array(HistoryEntrySchema), headers: PAGE_HEADERS },
   },
-  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
+  errors: ["NOT_FOUND"],
 };
 
 export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
   const pages = deps.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const cap = deps.config.SCORE_CAP;
 
+  /**
+   * Reads settled pages by id, each at most once per request. Reading them is an expensive read (a scan of the pages
+   * on the embedded store), so each read takes one of the edge's slots.
+   */
+  function pageReader() {
+    const read = new Map<string, HistoryPageDocument>();
+    return async (ids: string[]): Promise<Map<string, HistoryPageDocument>> => {
+      const missing = ids.filter((id) => !read.has(id));
+      if (missing.length > 0) {
+        const docs = await reads.run((budget) => budget.toArray(pages.find({ _id: { $in: missing } })));
+        for (const doc of docs) read.set(doc._id, doc);
+      }
+      return read;
+    };
+  }
+  type PageReader = ReturnType<typeof pageReader>;
+
+  /** The entries of page `n` of the lead's settled pages. */
+  async function pageEntries(leadId: string, refs: PageRef[], n: number, load: PageReader): Promise<LiveEntry[]> {
+    const [id] = refs[n] as PageRef;
+    const doc = (await load([id])).get(id);
+    if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
+    return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState);
+  }
+
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(
-    leadId: string,
-    refs: PageRef[],
-    from: number,
-    to: number,
-    budget: ReadBudget,
-  ): Promise<LiveEntry[]> {
+  async function settled(leadId: string, refs: PageRef[], from: number, to: number, load: PageReader) {
     const starts = pageStarts(refs);
     // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
-    const wanted = refs.flatMap(([id], n) =>
-      (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [{ id, n }] : [],
+    const wanted = refs.flatMap((_, n) =>
+      (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [n] : [],
     );
-    const docs =
-      wanted.length === 0 ? [] : await budget.toArray(pages.find({ _id: { $in: wanted.map(({ id }) => id) } }));
-    const byId = new Map(docs.map((doc) => [doc._id, doc]));
+    await load(wanted.map((n) => (refs[n] as PageRef)[0]));
     const entries: LiveEntry[] = [];
-    for (const { id, n } of wanted) {
-      const doc = byId.get(id);
-      if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
-      for (const entry of decodePage(leadId, doc.entries, cap, starts[n] as FoldState)) {
+    for (const n of wanted) {
+      for (const entry of await pageEntries(leadId, refs, n, load)) {
         if (entry.seq >= from && entry.seq <= to) entries.push(entry);
       }
     }
     return entries;
+  }
+
+  /**
+   * How many of the lead's entries sort before `key`, and whether one has that key: from the tail when the key is
+   * in its range, otherwise from the one settled page whose range holds it (the last whose first key is not after it).
+   */
+  async function position(lead: LiveLead, key: string, load: PageReader): Promise<{ before: number; at: boolean }> {
+    const tailStart = lead.tail[0];
+    let entries: LiveEntry[];
+    let base: number;
+    if (tailStart !== undefined && key >= tailStart.sort_key) {
+      [entries, base] = [lead.tail, tailStart.seq - 1];
+    } else {
+      const n = lead.pages.findLastIndex((ref) => ref[2] <= key);
+      if (n < 0) return { before: 0, at: false };
+      [entries, base] = [
+        await pageEntries(lead.id, lead.pages, n, load),
+        (pageStarts(lead.pages)[n] as FoldState).count,
+      ];
+    }
+    const before = entries.filter((entry) => entry.sort_key < key).length;
+    return { before: base + before, at: entries.some((entry) => entry.sort_key === key) };
   }
 
   return new Hono().get("/:id/history", async (c) => {
@@ -129,25 +170,29 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const lead = await deps.live.leadWithTail(id);
     if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
     const count = lead.count;
-    // The positions this page covers, oldest first.
-    const [from, to] =
-      query.order === "desc"
-        ? [Math.max(1, (cursor?.s ?? count + 1) - query.limit), Math.min(count, (cursor?.s ?? count + 1) - 1)]
-        : [Math.max(1, (cursor?.s ?? 0) + 1), Math.min(count, (cursor?.s ?? 0) + query.limit)];
+    const load = pageReader();
+    // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
+    // events have moved that key since.
+    let from: number;
+    let to: number;
+    if (query.order === "desc") {
+      const end = cursor === null ? count : (await position(lead, cursor.k, load)).before;
+      [from, to] = [Math.max(1, end - query.limit + 1), end];
+    } else {
+      const at = cursor === null ? { before: 0, at: false } : await position(lead, cursor.k, load);
+      const start = at.before + (at.at ? 1 : 0) + 1;
+      [from, to] = [start, Math.min(count, start + query.limit - 1)];
+    }
     let entries: LiveEntry[] = [];
     if (from <= to) {
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      // Older entries are read from MongoDB: an expensive read (a scan of the pages on the embedded store).
-      const older =
-        from < tailStart
-          ? await reads.run((budget) => settled(id, lead.pages, from, Math.min(to, tailStart - 1), budget))
-          : [];
+      const older = from < tailStart ? await settled(id, lead.pages, from, Math.min(to, tailStart - 1), load) : [];
       entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
     }
     if (query.order === "desc") entries.reverse();
     const last = entries.at(-1);
     const more = last !== undefined && (query.order === "desc" ? last.seq > 1 : last.seq < count);
-    setPageHeaders(c, more ? encodeCursor({ o: query.order, s: last.seq }) : null, count);
+    setPageHeaders(c, more ? encodeCursor({ o: query.order, k: last.sort_key }) : null, count);
     return c.json(entries.map(toEntry));
   });
 }

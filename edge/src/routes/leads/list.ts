@@ -109,7 +109,9 @@ export const listLeadsDoc: RouteDoc = {
   summary: "List leads",
   description:
     'Filtered, sorted leads with keyset paging: follow the `Link` header\'s `rel="next"` until it is absent. ' +
-    "Unknown or repeated parameters are refused.\n\n" +
+    "The next page starts strictly after the last lead's sort value and `_id`, whether or not that lead has moved " +
+    "since: a lead that does not change while you page is listed exactly once; one that changes may be listed again " +
+    "or missed, only because it moved. Unknown or repeated parameters are refused.\n\n" +
     "Without `company` or `q`, everything comes from the live state in Redis: a stage is a score range, so score " +
     "and stage filters are ranges of the score index and `sort=-score`/`score` pages and `X-Total-Count` (a ZCOUNT) " +
     "cost the same at any number of leads. `sort=-updated_at`/`updated_at` reads the `updated_at` index (one per " +

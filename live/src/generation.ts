@@ -1,0 +1,33 @@
+// The live state's generation (`LiveKeys.gen`): `<redis run id>:<random>` once built, `rebuilding:<random>` while a
+// rebuild runs. The worker rebuilds a live state that is missing, being rebuilt, or was built on an earlier run of
+// Redis (a restart may have lost its last writes); the edge's /readyz reports ready only for a current one.
+import type { Redis } from "ioredis";
+import type { LiveKeys } from "./keys.ts";
+
+/** Prefix of the generation while a rebuild runs. */
+export const REBUILDING = "rebuilding:";
+
+/** Redis's `run_id`: new at every start of the Redis process. */
+export async function redisRunId(redis: Redis): Promise<string> {
+  const info = await redis.info("server");
+  return info.match(/run_id:(\w+)/)?.[1] ?? "unknown";
+}
+
+/** Whether the generation was built on this very Redis process (so nothing it holds can have been lost since). */
+export async function generationIsCurrent(redis: Redis, generation: string | null): Promise<boolean> {
+  if (generation === null || generation.startsWith(REBUILDING)) return false;
+  return generation.split(":")[0] === (await redisRunId(redis));
+}
+
+export type GenerationState = "current" | "missing" | "rebuilding" | "stale";
+
+/** The live state's generation and what it means for reads: only `current` serves what MongoDB holds. */
+export async function liveGeneration(
+  redis: Redis,
+  keys: Pick<LiveKeys, "gen">,
+): Promise<{ generation: string | null; state: GenerationState }> {
+  const generation = await redis.get(keys.gen);
+  if (generation === null) return { generation, state: "missing" };
+  if (generation.startsWith(REBUILDING)) return { generation, state: "rebuilding" };
+  return { generation, state: (await generationIsCurrent(redis, generation)) ? "current" : "stale" };
+}

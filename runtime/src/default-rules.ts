@@ -1,0 +1,45 @@
+// The default rules, seeded once per deployment by whichever process starts first (the worker, or the edge). A
+// marker in `meta` says the seed finished: until it is there the rules collection may hold some of the defaults and
+// not the others, so nothing may read it as the rule set (GET /api/events/event-types seeds first, /readyz says
+// not ready). Once it is there the stored rules are the rule set, even if a user deleted them all.
+import { COLLECTIONS, DEFAULT_RULES, DUPLICATE_KEY, type MetaDocument, type RuleDocument } from "@leadscore/contracts";
+import { type Db, MongoServerError } from "mongodb";
+
+/** `_id` of the `meta` document written once the default rules are in place. */
+export const DEFAULT_RULES_SEEDED = "default_rules_seeded";
+
+/** Whether the default rules have been seeded (one read of `meta` by `_id`). */
+export async function defaultRulesSeeded(db: Db): Promise<boolean> {
+  return (await db.collection<MetaDocument>(COLLECTIONS.meta).findOne({ _id: DEFAULT_RULES_SEEDED })) !== null;
+}
+
+/**
+ * Seeds the default rules unless they were seeded before, then marks them seeded. A collection holding default event
+ * types only is a seed that did not finish (or has not started): its missing defaults are added. One holding a rule
+ * of the user's own predates the marker and is left as it is, so a rule the user deleted stays deleted. Each default
+ * is an upsert with `$setOnInsert`, so processes seeding at once (or a user creating a rule meanwhile) change nothing
+ * of each other's.
+ */
+export async function seedDefaultRules(db: Db, now = new Date()): Promise<void> {
+  if (await defaultRulesSeeded(db)) return;
+  const rules = db.collection<RuleDocument>(COLLECTIONS.rules);
+  const defaults = new Set(DEFAULT_RULES.map((rule) => rule.event_type));
+  const present = await rules.find({}, { projection: { event_type: 1 } }).toArray();
+  if (present.every((rule) => defaults.has(rule.event_type))) {
+    for (const rule of DEFAULT_RULES) {
+      try {
+        await rules.updateOne(
+          { event_type: rule.event_type },
+          { $setOnInsert: { ...rule, created_at: now, updated_at: now } },
+          { upsert: true },
+        );
+      } catch (error) {
+        // Another process inserted the same default between our read and write.
+        if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+      }
+    }
+  }
+  await db
+    .collection<MetaDocument>(COLLECTIONS.meta)
+    .updateOne({ _id: DEFAULT_RULES_SEEDED }, { $setOnInsert: { at: now } }, { upsert: true });
+}

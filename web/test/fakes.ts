@@ -56,9 +56,13 @@ export class FakeSocket implements RealtimeSocket {
     for (const listener of this.listeners.get(event) ?? []) (listener as (...a: unknown[]) => void)(...args);
   }
 
+  /** What the server sends every socket that connects, as the real one does. */
+  top: LeaderboardUpdate["top"] = [];
+
   serverConnect() {
     this.connected = true;
     this.fire("connect");
+    this.fire("leaderboard", { top: this.top });
   }
 
   serverDisconnect(reason = "transport close") {

@@ -359,7 +359,9 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
       const stopScores = deps.realtime.onScoreUpdate(onScoreUpdate);
       // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of
       // leads that are not on this page yet.
-      const stopBoard = deps.realtime.onLeaderboard(() => scheduleRefresh());
+      const stopBoard = deps.realtime.onLeaderboard((_, reason) => {
+        if (reason !== "initial") scheduleRefresh();
+      });
       const poll = setInterval(() => {
         if (deps.realtime.status.value !== "live") void load({ quiet: true });
       }, POLL_INTERVAL_MS);

@@ -188,7 +188,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     updateLead: vi.fn<Api["updateLead"]>(async (id, edit) => ({ ...lead({ _id: id }), ...edit })),
     exportLeads: vi.fn<Api["exportLeads"]>(async () => new Blob(["_id\r\n"])),
     deleteRule: vi.fn<Api["deleteRule"]>(async () => undefined),
-    checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
+    checkToken: vi.fn<Api["checkToken"]>(async () => "read" as const),
     admin: vi.fn(async () => page<never>([])) as unknown as Api["admin"],
   };
   return Object.assign(api, overrides);

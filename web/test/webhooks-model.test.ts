@@ -53,7 +53,7 @@ describe("a delivery", () => {
 });
 
 describe("the webhooks model", () => {
-  it("asks for the admin token before calling the API", async () => {
+  it("calls nothing without the admin token, and says to sign in with it", async () => {
     const api = adminApi(() => []);
     const model = createWebhooksModel({ api, token: signal("") });
     await model.load();
@@ -138,6 +138,6 @@ describe("the webhooks model", () => {
       token: signal("read-token"),
     });
     await model.load();
-    expect(model.tokenError.value).toMatch(/check the admin token/);
+    expect(model.tokenError.value).toMatch(/sign in again with the admin token/);
   });
 });

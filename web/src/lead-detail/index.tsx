@@ -1,5 +1,6 @@
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
+import { leadHref } from "../app/router.ts";
+import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { type EventDetails, type LeadDetailModel, PROFILE_FIELDS, type ProfileField } from "./model.ts";
@@ -38,21 +39,9 @@ function ProfileForm({ model }: { model: LeadDetailModel }) {
           <FieldError id={`profile-${field}-error`} message={errors.fields[field]} />
         </div>
       ))}
-      <div class="field">
-        <label for="profile-token">Admin token</label>
-        <input
-          id="profile-token"
-          type="password"
-          autoComplete="off"
-          value={model.adminToken.value}
-          onInput={(event) => {
-            model.adminToken.value = (event.currentTarget as HTMLInputElement).value;
-          }}
-          aria-invalid={errors.fields.token ? true : undefined}
-          aria-describedby={errors.fields.token ? "profile-token-error" : undefined}
-        />
-        <FieldError id="profile-token-error" message={errors.fields.token} />
-      </div>
+      {errors.fields.token ? (
+        <AdminNeeded action="Editing the profile" next={leadHref(model.id)} reason={errors.fields.token} />
+      ) : null}
       <div class="form-actions">
         <button type="submit" class="button button-primary" disabled={model.savingProfile.value}>
           {model.savingProfile.value ? "Saving…" : "Save profile"}
@@ -113,7 +102,9 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
           <dd>{formatDateTime(lead.last_event_at)}</dd>
         </div>
       </dl>
-      {model.draft.value ? (
+      {model.adminToken.value === "" ? (
+        <AdminNeeded action="Editing the profile" next={leadHref(lead._id)} />
+      ) : model.draft.value ? (
         <ProfileForm model={model} />
       ) : (
         <button type="button" class="button button-quiet" onClick={() => model.editProfile()}>

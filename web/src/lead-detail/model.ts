@@ -1,7 +1,7 @@
 // One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
 // paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import {
   type Api,
   ApiRequestError,
@@ -81,7 +81,8 @@ export interface LeadDetailModel {
   toggleDetails(eventId: string): void;
   /** The profile form, while it is open. */
   readonly draft: ReadonlySignal<ProfileDraft | null>;
-  readonly adminToken: Signal<string>;
+  /** The session's admin token, "" when it holds a read token: profile edits need it. */
+  readonly adminToken: ReadonlySignal<string>;
   readonly profileErrors: ReadonlySignal<MappedErrors<ProfileField | "token">>;
   readonly savingProfile: ReadonlySignal<boolean>;
   editProfile(): void;
@@ -98,8 +99,8 @@ export function createLeadDetailModel(
     api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
     realtime: Realtime;
     announce?: (text: string) => void;
-    /** The admin token profile edits carry, typed once per tab (shared with the rules page). */
-    adminToken?: Signal<string>;
+    /** The session's admin token, which profile edits carry ("" when it holds a read token). */
+    adminToken?: ReadonlySignal<string>;
   },
   id: string,
 ): LeadDetailModel {
@@ -284,7 +285,7 @@ export function createLeadDetailModel(
       if (!form || savingProfile.value) return;
       const token = adminToken.value.trim();
       if (!token) {
-        profileErrors.value = { fields: { token: "Enter the admin token" }, form: [] };
+        profileErrors.value = { fields: { token: "Sign in with the admin token to edit the profile" }, form: [] };
         return;
       }
       // Only what changed is sent; an empty field keeps its value.
@@ -308,7 +309,10 @@ export function createLeadDetailModel(
         deps.announce?.("Profile saved");
       } catch (failure) {
         if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
-          profileErrors.value = { fields: { token: `${failure.message} — check the admin token` }, form: [] };
+          profileErrors.value = {
+            fields: { token: `${failure.message} — sign in again with the admin token` },
+            form: [],
+          };
         } else if (failure instanceof ApiRequestError && failure.details.length > 0) {
           profileErrors.value = mapFieldErrors(failure.details, PROFILE_FIELDS);
         } else {

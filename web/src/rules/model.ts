@@ -1,5 +1,5 @@
 // Scoring rules: the list, a form for a new rule, and in-place edits of points and active. Writes carry the admin
-// token, typed once per tab.
+// token of the session (signed in once for the browser).
 import type { Rule } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
@@ -7,7 +7,8 @@ import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 
 export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
 export type RuleField = (typeof RULE_FIELDS)[number];
-export const DEV_ADMIN_TOKEN_HINT = "dev-admin-token";
+/** Why a write was not sent: the session does not hold the admin token. */
+export const ADMIN_NEEDED = "Sign in with the admin token to change rules";
 const SAVED_MS = 2500;
 /** How long the "created" and "deleted" messages stay. */
 export const MESSAGE_MS = 4000;
@@ -36,7 +37,7 @@ export function ruleWriteErrors(failure: unknown): { token: string | null; error
   if (!(failure instanceof ApiRequestError))
     return { token: null, errors: { fields: {}, form: [(failure as Error).message] } };
   if (failure.status === 401 || failure.status === 403) {
-    return { token: `${failure.message} — check the admin token`, errors: { fields: {}, form: [] } };
+    return { token: `${failure.message} — sign in again with the admin token`, errors: { fields: {}, form: [] } };
   }
   if (failure.status === 409) {
     return { token: null, errors: { fields: { event_type: failure.message }, form: [] } };
@@ -50,7 +51,8 @@ export interface RulesModel {
   readonly rules: ReadonlySignal<RuleItem[]>;
   readonly status: ReadonlySignal<"loading" | "ready" | "error">;
   readonly error: ReadonlySignal<string | null>;
-  readonly token: Signal<string>;
+  /** The admin token of the session, "" when it holds a read token. */
+  readonly token: ReadonlySignal<string>;
   readonly tokenError: ReadonlySignal<string | null>;
   readonly drafts: ReadonlySignal<Record<string, RuleDraft>>;
   readonly rowErrors: ReadonlySignal<Record<string, string>>;
@@ -79,7 +81,7 @@ function draftOf(rule: Rule): RuleDraft {
 
 export function createRulesModel(deps: {
   api: Pick<Api, "listRules" | "createRule" | "updateRule" | "deleteRule">;
-  token: Signal<string>;
+  token: ReadonlySignal<string>;
 }): RulesModel {
   const rules = signal<RuleItem[]>([], { name: "rules.list" });
   const status = signal<"loading" | "ready" | "error">("loading", { name: "rules.status" });
@@ -135,7 +137,7 @@ export function createRulesModel(deps: {
 
   function requireToken(): string | null {
     const token = deps.token.value.trim();
-    if (!token) tokenError.value = `Enter the admin token (in development: ${DEV_ADMIN_TOKEN_HINT})`;
+    if (!token) tokenError.value = ADMIN_NEEDED;
     return token || null;
   }
 

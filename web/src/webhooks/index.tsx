@@ -1,7 +1,16 @@
 // The Webhooks page. Loaded on first visit (its own chunk), so the first load of the dashboard does not carry it.
-import type { Signal } from "@preact/signals";
+import type { ReadonlySignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { ActionsTable, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import {
+  ActionsTable,
+  AdminNeeded,
+  Empty,
+  ErrorState,
+  FieldError,
+  FormErrors,
+  Loading,
+  PageTitle,
+} from "../app/ui.tsx";
 import type { Api } from "../lib/api.ts";
 import {
   createWebhooksModel,
@@ -249,34 +258,34 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
 }
 
 export function WebhooksPage({ model }: { model: WebhooksModel }) {
+  const token = model.token.value;
+  // Read as soon as the session holds the admin token (a sign-in in another tab included).
   useEffect(() => {
-    void model.load();
-  }, [model]);
+    if (token) void model.load();
+  }, [model, token]);
   const hooks = model.webhooks.value;
-  return (
+  const lede = (
     <>
       <PageTitle title="Webhooks">Webhooks</PageTitle>
       <p class="lede">
         Lead changes POSTed to your URLs, signed per Standard Webhooks, retried for a day, in order per lead.
       </p>
-      <div class="panel token">
-        <div class="field">
-          <label for="webhooks-admin-token">Admin token</label>
-          <input
-            id="webhooks-admin-token"
-            type="password"
-            autoComplete="off"
-            placeholder="dev-admin-token"
-            value={model.token.value}
-            onInput={(event) => {
-              model.token.value = (event.currentTarget as HTMLInputElement).value;
-            }}
-            onChange={() => void model.load()}
-            aria-describedby={model.tokenError.value ? "webhooks-token-error" : undefined}
-          />
-          <FieldError id="webhooks-token-error" message={model.tokenError.value ?? undefined} />
-        </div>
-      </div>
+    </>
+  );
+  if (!token) {
+    return (
+      <>
+        {lede}
+        <AdminNeeded action="Managing webhooks" next="/webhooks" />
+      </>
+    );
+  }
+  return (
+    <>
+      {lede}
+      {model.tokenError.value ? (
+        <AdminNeeded action="Managing webhooks" next="/webhooks" reason={model.tokenError.value} />
+      ) : null}
       <div aria-live="polite">
         <Secret model={model} />
         {model.notice.value ? <p class="alert">{model.notice.value}</p> : null}
@@ -306,7 +315,7 @@ export function WebhooksPage({ model }: { model: WebhooksModel }) {
 const models = new WeakMap<object, WebhooksModel>();
 
 /** The page with its model, kept for as long as the app's API client (so the log survives a visit elsewhere). */
-export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: Signal<string> }) {
+export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: ReadonlySignal<string> }) {
   let model = models.get(api);
   if (!model) {
     model = createWebhooksModel({ api, token });

@@ -1,7 +1,7 @@
 // Webhooks: the subscriptions, a form for a new one (its secret shown once, with a copy button), pause/resume,
-// delete, a test event, and one subscription's delivery log with retry. Every call carries the admin token, the
-// same one the Rules page keeps.
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+// delete, a test event, and one subscription's delivery log with retry. Every call carries the session's admin token
+// (one sign-in for the browser unlocks every admin page).
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import { type Api, ApiRequestError } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 
@@ -9,6 +9,8 @@ export const WEBHOOK_EVENTS = ["lead.stage_changed", "lead.created", "lead.score
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export const WEBHOOK_FIELDS = ["url", "events", "description"] as const;
 export type WebhookField = (typeof WEBHOOK_FIELDS)[number];
+/** Why nothing was asked of the API: the session does not hold the admin token. */
+export const ADMIN_NEEDED = "Sign in with the admin token to manage webhooks";
 export const DELIVERY_FILTERS = ["all", "pending", "delivered", "failed"] as const;
 export type DeliveryFilter = (typeof DELIVERY_FILTERS)[number];
 
@@ -58,7 +60,7 @@ export function isFailing(delivery: DeliveryItem): boolean {
 }
 
 export interface WebhooksModel {
-  readonly token: Signal<string>;
+  readonly token: ReadonlySignal<string>;
   readonly tokenError: ReadonlySignal<string | null>;
   readonly webhooks: ReadonlySignal<WebhookItem[]>;
   readonly status: ReadonlySignal<"idle" | "loading" | "ready" | "error">;
@@ -93,7 +95,8 @@ export interface WebhooksModel {
 
 export function createWebhooksModel(deps: {
   api: Pick<Api, "admin">;
-  token: Signal<string>;
+  /** The admin token of the session, "" when it holds a read token. */
+  token: ReadonlySignal<string>;
   clipboard?: (text: string) => Promise<void>;
 }): WebhooksModel {
   const { api, token } = deps;
@@ -127,14 +130,14 @@ export function createWebhooksModel(deps: {
   ): Promise<{ items: T[]; total: number | null; next: string | null } | null> {
     const admin = token.value.trim();
     if (!admin) {
-      tokenError.value = "Enter the admin token (in development: dev-admin-token)";
+      tokenError.value = ADMIN_NEEDED;
       return null;
     }
     try {
       return await api.admin<T>(method, path, admin, body);
     } catch (failure) {
       if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
-        tokenError.value = `${failure.message} — check the admin token`;
+        tokenError.value = `${failure.message} — sign in again with the admin token`;
         return null;
       }
       throw failure;

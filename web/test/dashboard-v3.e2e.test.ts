@@ -1,0 +1,142 @@
+// @vitest-environment node
+// Dashboard v3 in a real browser against the whole stack: one sign-in per browser that every tab shares, the admin
+// token unlocking every admin page at once, and pages that need admin saying so with a link instead of a field.
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { uniqueName } from "../../test-support/index.ts";
+import { ADMIN_TOKEN, type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS } from "./browser-stack.ts";
+
+describe("dashboard v3 in a browser", () => {
+  let stack: BrowserStack;
+  const run = uniqueName("v3").slice(-6);
+  const lead = `v3-${run}-lead`;
+  const contexts: BrowserContext[] = [];
+
+  /** A fresh browser (its own storage), closed after the test. */
+  async function newBrowser(): Promise<BrowserContext> {
+    const context = await stack.browser.newContext({ viewport: VIEWPORTS.desktop, reducedMotion: "reduce" });
+    contexts.push(context);
+    return context;
+  }
+
+  /** A page of `context` opened without signing in: what the user sees on a new tab. */
+  async function newTab(context: BrowserContext, path: string): Promise<Page> {
+    return stack.open(context, path, { signIn: false });
+  }
+
+  const sessionIn = (page: Page, store: "localStorage" | "sessionStorage") =>
+    page.evaluate((name) => JSON.parse(window[name].getItem("leadscore.session") ?? "null"), store);
+
+  beforeAll(async () => {
+    stack = await startBrowserStack("v3");
+    await stack.send([
+      { event_id: `${lead}-1`, lead_id: lead, event_type: "purchase", timestamp: Date.now() - 60_000 },
+      { event_id: `${lead}-2`, lead_id: lead, event_type: "page_view", timestamp: Date.now() - 30_000 },
+    ]);
+    await stack.scored({ [lead]: 2 });
+  }, 240_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  }, 60_000);
+
+  afterEach(async () => {
+    for (const context of contexts.splice(0)) await context.close();
+    expect(stack?.problems.splice(0) ?? []).toEqual([]);
+  });
+
+  describe("sessions", () => {
+    it("signs in once per browser: a Ctrl+click on a lead opens it signed in, and sign-out leaves every tab", async () => {
+      const context = await newBrowser();
+      const list = await stack.open(context, `/?q=${lead}`);
+      const link = list.getByRole("table").getByRole("link", { name: lead, exact: true });
+      await link.waitFor({ timeout: 15_000 });
+      const [tab] = await Promise.all([context.waitForEvent("page"), link.click({ modifiers: ["Control"] })]);
+      await tab.getByTestId("current-score").waitFor({ timeout: 15_000 });
+      expect(await tab.getByLabel("Access token").count()).toBe(0);
+      expect(new URL(tab.url()).pathname).toBe(`/leads/${lead}`);
+
+      // The read token is the browser's until sign-out, so a tab opened after every other closed is signed in too.
+      expect(await sessionIn(list, "localStorage")).toEqual({ token: READ_TOKEN, role: "read" });
+      await list.close();
+      await tab.close();
+      const later = await newTab(context, "/leaderboard");
+      await later.getByRole("heading", { level: 1, name: "Leaderboard" }).waitFor({ timeout: 15_000 });
+
+      // Sign-out in one tab signs out the others.
+      const other = await newTab(context, "/rules");
+      await other.getByRole("heading", { level: 1, name: "Scoring rules" }).waitFor({ timeout: 15_000 });
+      await later.getByRole("button", { name: "Sign out" }).click();
+      await other.getByLabel("Access token").waitFor({ timeout: 5_000 });
+      expect(await sessionIn(other, "localStorage")).toBeNull();
+    }, 120_000);
+
+    it("unlocks rules, webhooks and profile edits with one admin sign-in, kept only while a tab is open", async () => {
+      const context = await newBrowser();
+      const rules = await stack.open(context, "/rules", { token: ADMIN_TOKEN });
+      await rules.getByRole("button", { name: "Create rule" }).waitFor({ timeout: 15_000 });
+      await rules.getByLabel("Points for purchase").waitFor();
+      expect(await rules.getByText("Admin", { exact: true }).count()).toBe(1);
+      expect(await rules.getByLabel("Admin token").count()).toBe(0);
+
+      // Webhooks reads its list at once: no form alone, no token asked.
+      await rules.getByRole("link", { name: "Webhooks" }).click();
+      await rules.getByText("No webhooks yet.").waitFor({ timeout: 15_000 });
+      expect(await rules.getByLabel("Admin token").count()).toBe(0);
+
+      // A new tab (no copy of this tab's storage) is handed the admin session by the open one.
+      const lead_ = await newTab(context, `/leads/${lead}`);
+      await lead_.getByRole("button", { name: "Edit profile" }).click({ timeout: 15_000 });
+      await lead_.getByLabel("Company").fill(`Admin Co ${run}`);
+      await lead_.getByRole("button", { name: "Save profile" }).click();
+      await lead_.getByText(`Admin Co ${run}`).waitFor({ timeout: 10_000 });
+      expect(await lead_.getByLabel("Admin token").count()).toBe(0);
+
+      // Not remembered: nothing in the browser's storage, so once every tab is closed, the next one asks again.
+      expect(await sessionIn(rules, "localStorage")).toBeNull();
+      expect(await sessionIn(rules, "sessionStorage")).toEqual({ token: ADMIN_TOKEN, role: "admin" });
+      await rules.close();
+      await lead_.close();
+      const fresh = await newTab(context, "/rules");
+      await fresh.getByLabel("Access token").waitFor({ timeout: 15_000 });
+
+      // Remembered when ticked.
+      await fresh.getByLabel("Remember the admin token on this computer").check();
+      await stack.signInWith(fresh, ADMIN_TOKEN);
+      await fresh.getByRole("button", { name: "Create rule" }).waitFor({ timeout: 15_000 });
+      await fresh.close();
+      const again = await newTab(context, "/webhooks");
+      await again.getByText("No webhooks yet.").waitFor({ timeout: 15_000 });
+    }, 120_000);
+
+    it("tells a read token once, with a sign-in link, where admin is needed, and never shows a filled-looking field", async () => {
+      const context = await newBrowser();
+      const page = await stack.open(context, "/rules");
+      const notice = page.getByRole("note");
+      await notice.waitFor({ timeout: 15_000 });
+      expect(await notice.textContent()).toBe("Changing rules needs the admin token. Sign in as admin");
+      // The rules still read, without controls that cannot work.
+      await page.getByRole("rowheader", { name: /purchase/ }).waitFor();
+      expect(await page.getByRole("button", { name: "Create rule" }).count()).toBe(0);
+      expect(await page.getByLabel("Points for purchase").count()).toBe(0);
+
+      for (const [path, text] of [
+        ["/webhooks", "Managing webhooks needs the admin token. Sign in as admin"],
+        [`/leads/${lead}`, "Editing the profile needs the admin token. Sign in as admin"],
+      ] as const) {
+        await page.goto(`${stack.base}${path}`);
+        await page.getByRole("note").waitFor({ timeout: 15_000 });
+        expect(await page.getByRole("note").allTextContents()).toEqual([text]);
+        expect(await page.locator("input[placeholder]").count()).toBe(0);
+      }
+
+      // The link signs in as admin and comes back to the page that asked.
+      await page.getByRole("link", { name: "Sign in as admin" }).click();
+      await page.getByRole("heading", { level: 1, name: "Sign in as admin" }).waitFor();
+      expect(await page.locator("input[placeholder]").count()).toBe(0);
+      await stack.signInWith(page, ADMIN_TOKEN);
+      await page.getByRole("button", { name: "Edit profile" }).waitFor({ timeout: 15_000 });
+      expect(new URL(page.url()).pathname).toBe(`/leads/${lead}`);
+    }, 120_000);
+  });
+});

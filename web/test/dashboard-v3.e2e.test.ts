@@ -10,6 +10,9 @@ describe("dashboard v3 in a browser", () => {
   let stack: BrowserStack;
   const run = uniqueName("v3").slice(-6);
   const lead = `v3-${run}-lead`;
+  /** A lead whose only event is 40 days old. */
+  const old = `v3-${run}-old`;
+  const DAY = 24 * 60 * 60 * 1000;
   const contexts: BrowserContext[] = [];
 
   /** A fresh browser (its own storage), closed after the test. */
@@ -32,8 +35,9 @@ describe("dashboard v3 in a browser", () => {
     await stack.send([
       { event_id: `${lead}-1`, lead_id: lead, event_type: "purchase", timestamp: Date.now() - 60_000 },
       { event_id: `${lead}-2`, lead_id: lead, event_type: "page_view", timestamp: Date.now() - 30_000 },
+      { event_id: `${old}-1`, lead_id: old, event_type: "page_view", timestamp: Date.now() - 40 * DAY },
     ]);
-    await stack.scored({ [lead]: 2 });
+    await stack.scored({ [lead]: 2, [old]: 1 });
   }, 240_000);
 
   afterAll(async () => {
@@ -138,5 +142,55 @@ describe("dashboard v3 in a browser", () => {
       await page.getByRole("button", { name: "Edit profile" }).waitFor({ timeout: 15_000 });
       expect(new URL(page.url()).pathname).toBe(`/leads/${lead}`);
     }, 120_000);
+  });
+
+  describe("lists", () => {
+    const row = (page: Page, id: string) =>
+      page.locator("table.leads-table tbody tr", { has: page.getByRole("link", { name: id, exact: true }) });
+    const ids = (page: Page) => page.locator("table.leads-table tbody .lead-link").allTextContents();
+
+    it("shows an old moment as its date, never as hundreds of days ago", async () => {
+      const page = await stack.open(await newBrowser(), `/?q=v3-${run}`);
+      await row(page, old).waitFor({ timeout: 15_000 });
+      const expected = new Intl.DateTimeFormat("en", { dateStyle: "medium" }).format(
+        new Date((await row(page, old).locator("time").getAttribute("datetime")) ?? ""),
+      );
+      expect(await row(page, old).locator("time").textContent()).toBe(expected);
+      expect(await row(page, lead).locator("time").textContent()).toMatch(/^\d+ (s|min) ago$/);
+    }, 60_000);
+
+    it("sorts by a column when its heading is clicked, and says which way", async () => {
+      const page = await stack.open(await newBrowser(), `/?q=v3-${run}`);
+      await row(page, old).waitFor({ timeout: 15_000 });
+      expect(await ids(page)).toEqual([lead, old]);
+      const score = page.getByRole("columnheader", { name: /Score/ });
+      expect(await score.getAttribute("aria-sort")).toBe("descending");
+
+      await score.getByRole("button").click();
+      await page.waitForURL(/sort=score/);
+      expect(await score.getAttribute("aria-sort")).toBe("ascending");
+      await expect.poll(() => ids(page), { timeout: 10_000 }).toEqual([old, lead]);
+
+      // The time column sorts by update, and then shows the update time it sorts by.
+      await page.getByRole("button", { name: "Last event" }).click();
+      await page.waitForURL(/sort=-updated_at/);
+      const updated = page.getByRole("columnheader", { name: /Updated/ });
+      expect(await updated.getAttribute("aria-sort")).toBe("descending");
+      expect(await score.getAttribute("aria-sort")).toBeNull();
+      await expect.poll(() => row(page, old).locator("time").textContent(), { timeout: 10_000 }).toMatch(/ago$/);
+    }, 60_000);
+
+    it("takes out of the address what it cannot use, and says so", async () => {
+      const page = await stack.open(await newBrowser(), `/?q=v3-${run}&stage=bogus&sort=name`);
+      const notice = page.locator(".url-notice");
+      await notice.waitFor({ timeout: 15_000 });
+      expect(await notice.locator("p").textContent()).toBe(
+        "Removed from the address: stage=bogus (not a stage), sort=name (not a sort). Dismiss",
+      );
+      expect(new URL(page.url()).search).toBe(`?q=v3-${run}`);
+      await row(page, old).waitFor({ timeout: 15_000 });
+      await page.getByRole("button", { name: "Dismiss" }).click();
+      expect(await notice.count()).toBe(0);
+    }, 60_000);
   });
 });

@@ -131,7 +131,7 @@ describe("the dashboard a sales lead opens every morning", () => {
       await dashboard.reload();
       const funnel = dashboard.getByRole("list", { name: "Stage funnel" });
       await funnel.waitFor({ timeout: 15_000 });
-      await dashboard.getByRole("img", { name: /Score distribution/ }).waitFor();
+      await dashboard.getByRole("group", { name: "Score distribution" }).waitFor();
       await dashboard.getByRole("table").waitFor();
       // The figures are one request; no list is read to compute them.
       expect(reads.filter((path) => path.startsWith("/api/stats"))).toHaveLength(1);

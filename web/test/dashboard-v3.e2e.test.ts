@@ -1,9 +1,11 @@
 // @vitest-environment node
 // Dashboard v3 in a real browser against the whole stack: one sign-in per browser that every tab shares, the admin
-// token unlocking every admin page at once, and pages that need admin saying so with a link instead of a field.
+// token unlocking every admin page at once, and pages that need admin saying so with a link instead of a field; the
+// lead table's dates, sortable headings and address; the Webhooks page keeping itself current.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { uniqueName } from "../../test-support/index.ts";
+import { eventually, uniqueName } from "../../test-support/index.ts";
+import { createReceiver } from "../../webhooks/test/receiver.ts";
 import { ADMIN_TOKEN, type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS } from "./browser-stack.ts";
 
 describe("dashboard v3 in a browser", () => {
@@ -31,7 +33,7 @@ describe("dashboard v3 in a browser", () => {
     page.evaluate((name) => JSON.parse(window[name].getItem("leadscore.session") ?? "null"), store);
 
   beforeAll(async () => {
-    stack = await startBrowserStack("v3");
+    stack = await startBrowserStack("v3", { dispatcher: true });
     await stack.send([
       { event_id: `${lead}-1`, lead_id: lead, event_type: "purchase", timestamp: Date.now() - 60_000 },
       { event_id: `${lead}-2`, lead_id: lead, event_type: "page_view", timestamp: Date.now() - 30_000 },
@@ -191,6 +193,111 @@ describe("dashboard v3 in a browser", () => {
       await row(page, old).waitFor({ timeout: 15_000 });
       await page.getByRole("button", { name: "Dismiss" }).click();
       expect(await notice.count()).toBe(0);
+    }, 60_000);
+  });
+
+  describe("the Webhooks page", () => {
+    const DATE_TIME = /^[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{1,2}:\d{2}:\d{2}\s[AP]M$/;
+
+    it("keeps itself current, says since when deliveries fail, confirms a retry, and fits a phone", async () => {
+      let healthy = false;
+      const receiver = await createReceiver(() => (healthy ? 200 : 500));
+      try {
+        const created = await fetch(`${stack.base}/api/webhooks`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+          body: JSON.stringify({ url: receiver.url, events: ["lead.score_changed"] }),
+        });
+        expect(created.status).toBe(201);
+        const page = await stack.open(await newBrowser(), "/webhooks", { token: ADMIN_TOKEN });
+        const state = page.locator("table.webhooks-table td[data-label=State]");
+        await state.waitFor({ timeout: 15_000 });
+        expect(await state.textContent()).toBe("Active");
+
+        // A delivery fails; the page, left alone, says since when.
+        const hookLead = `v3-${run}-hook`;
+        await stack.send([{ event_id: `${hookLead}-1`, lead_id: hookLead, event_type: "purchase" }]);
+        await eventually(async () => (await state.textContent())?.startsWith("Failing since "), 30_000);
+        expect((await state.textContent())?.replace("Failing since ", "")).toMatch(DATE_TIME);
+
+        // The log: the app's dates, the lead as a link, the payload sent.
+        await page.getByRole("button", { name: `Deliveries of ${receiver.url}` }).click();
+        const failing = page.locator("tr.delivery-failing");
+        await failing.waitFor({ timeout: 15_000 });
+        expect(await failing.locator("td[data-label=Queued]").textContent()).toMatch(DATE_TIME);
+        expect(await failing.getByRole("link", { name: hookLead }).getAttribute("href")).toBe(`/leads/${hookLead}`);
+        await failing.getByText("Payload").click();
+        expect(await failing.locator(".payload pre").textContent()).toContain(`"${hookLead}"`);
+
+        // On a phone: cards, nothing wider than the screen, Retry within reach.
+        const phone = await stack.browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
+        contexts.push(phone);
+        const small = await stack.open(phone, "/webhooks", { token: ADMIN_TOKEN });
+        await small.getByRole("button", { name: `Deliveries of ${receiver.url}` }).click();
+        const retryOnPhone = small.getByRole("button", { name: /Retry/ });
+        await retryOnPhone.waitFor({ timeout: 15_000 });
+        expect(
+          await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+        ).toBeLessThanOrEqual(0);
+        expect(
+          ((await retryOnPhone.boundingBox())?.x ?? 999) + ((await retryOnPhone.boundingBox())?.width ?? 0),
+        ).toBeLessThanOrEqual(390);
+
+        // Retry says it was sent again, and the row turns delivered without a click on Refresh.
+        healthy = true;
+        await failing.getByRole("button", { name: /Retry/ }).click();
+        await page.getByText(/^Sent again: the delivery is queued now/).waitFor({ timeout: 10_000 });
+        await page.locator("tr .delivery-delivered").waitFor({ timeout: 20_000 });
+        await eventually(async () => (await state.textContent()) === "Active", 20_000);
+      } finally {
+        await receiver.close();
+      }
+    }, 150_000);
+  });
+
+  describe("the headline", () => {
+    it("keeps the four stages on one line from 1024 to 1440 px, in plain words", async () => {
+      const page = await stack.open(await newBrowser(), "/");
+      const steps = page.locator(".funnel-step");
+      await steps.first().waitFor({ timeout: 15_000 });
+      for (const width of [1024, 1280, 1440]) {
+        await page.setViewportSize({ width, height: 900 });
+        const tops = await steps.evaluateAll((items) => items.map((item) => item.getBoundingClientRect().top));
+        expect(tops, `stages at ${width} px`).toHaveLength(4);
+        expect(new Set(tops).size, `stages on one line at ${width} px`).toBe(1);
+      }
+      expect(await page.locator(".figures dt").allTextContents()).toEqual([
+        "Leads",
+        "Events received, last 24 h",
+        "Events scored, last 24 h",
+      ]);
+      expect(await page.locator(".headline").textContent()).not.toMatch(/edge|worker/i);
+    }, 60_000);
+
+    it("counts each score range above its bar, and a bar shows only that range in the table", async () => {
+      const page = await stack.open(await newBrowser(), "/");
+      const counts = page.locator(".histogram-count");
+      await counts.first().waitFor({ timeout: 15_000 });
+      const stats = (await (
+        await fetch(`${stack.base}/api/stats`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })
+      ).json()) as { score_histogram: { from: number; to: number; count: number }[] };
+      expect(await counts.allTextContents()).toEqual(stats.score_histogram.map((bucket) => String(bucket.count)));
+
+      const bar = page.getByRole("button", { name: /^Scores 100–199: \d+ leads?$/ });
+      await bar.click();
+      await page.waitForURL(/min_score=100&max_score=199/);
+      expect(await bar.getAttribute("aria-pressed")).toBe("true");
+      await expect
+        .poll(
+          async () => {
+            const scores = (await page.getByTestId("lead-score").allTextContents()).map(Number);
+            return scores.length > 0 && scores.every((score) => score >= 100 && score <= 199);
+          },
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      await bar.click();
+      await expect.poll(() => new URL(page.url()).searchParams.has("min_score"), { timeout: 10_000 }).toBe(false);
     }, 60_000);
   });
 });

@@ -2,7 +2,14 @@
 import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { type Api, ApiRequestError, type Page } from "../src/lib/api.ts";
-import { createWebhooksModel, type DeliveryItem, isFailing, type WebhookItem } from "../src/webhooks/model.ts";
+import {
+  createWebhooksModel,
+  type DeliveryItem,
+  failingSince,
+  isFailing,
+  REFRESH_MS,
+  type WebhookItem,
+} from "../src/webhooks/model.ts";
 import { page } from "./fakes.ts";
 
 const HOOK: WebhookItem = {
@@ -31,6 +38,7 @@ const delivery = (id: string, status: DeliveryItem["status"], codes: (number | n
     response: "",
     error: null,
   })),
+  payload: { type: "lead.stage_changed", data: { lead_id: "ada" } },
 });
 
 /** An admin API answering by method and path. */
@@ -49,6 +57,31 @@ describe("a delivery", () => {
     expect(isFailing(delivery("2", "pending", [503]))).toBe(true);
     expect(isFailing(delivery("3", "pending"))).toBe(false);
     expect(isFailing(delivery("4", "delivered", [200]))).toBe(false);
+  });
+});
+
+describe("since when a subscription fails", () => {
+  const at = (item: DeliveryItem, iso: string) => ({
+    ...item,
+    attempts: item.attempts.map((attempt) => ({ ...attempt, at: iso })),
+  });
+
+  it("is the first attempt of the oldest failing delivery since the last that got through", () => {
+    expect(
+      failingSince([
+        delivery("5", "pending"),
+        at(delivery("4", "pending", [500]), "2026-03-01T12:04:00.000Z"),
+        at(delivery("3", "failed", [500]), "2026-03-01T12:03:00.000Z"),
+        at(delivery("2", "delivered", [200]), "2026-03-01T12:02:00.000Z"),
+        at(delivery("1", "failed", [500]), "2026-03-01T12:01:00.000Z"),
+      ]),
+    ).toBe("2026-03-01T12:03:00.000Z");
+  });
+
+  it("is nothing when the newest sent delivery got through, or none was sent", () => {
+    expect(failingSince([delivery("2", "delivered", [200]), delivery("1", "failed", [500])])).toBeNull();
+    expect(failingSince([delivery("1", "pending")])).toBeNull();
+    expect(failingSince([])).toBeNull();
   });
 });
 
@@ -107,6 +140,7 @@ describe("the webhooks model", () => {
     });
     const model = createWebhooksModel({ api, token: signal("admin-token") });
     await model.load();
+    expect(model.failing.value).toEqual({ wh_1: "2026-03-01T12:00:01.000Z" });
     await model.setActive("wh_1", false);
     expect(model.webhooks.value[0]?.active).toBe(false);
 
@@ -117,11 +151,41 @@ describe("the webhooks model", () => {
     await model.retry("7");
     expect(api.calls.at(-1)?.slice(0, 2)).toEqual(["POST", "/api/webhooks/wh_1/deliveries/7/retry"]);
     expect(model.deliveries.value.map((item) => item.status)).toEqual(["pending"]);
+    expect(model.notice.value).toMatch(/^Sent again/);
+  });
+
+  it("reads the subscriptions and the open log again while the page is shown", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = adminApi((_method, path) => (path.includes("/deliveries") ? [delivery("7", "pending")] : [HOOK]));
+      const model = createWebhooksModel({ api, token: signal("admin-token") });
+      await model.load();
+      await model.showLog("wh_1");
+      const stop = model.activate();
+      const before = api.calls.length;
+      await vi.advanceTimersByTimeAsync(REFRESH_MS);
+      expect(api.calls.slice(before).map((call) => call[1])).toEqual([
+        "/api/webhooks",
+        "/api/webhooks/wh_1/deliveries?limit=20",
+        "/api/webhooks/wh_1/deliveries?limit=20",
+      ]);
+      stop();
+      await vi.advanceTimersByTimeAsync(REFRESH_MS);
+      expect(api.calls.length).toBe(before + 3);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("sends a test event and deletes a webhook", async () => {
-    const api = adminApi((method) =>
-      method === "GET" ? [HOOK] : method === "POST" ? delivery("8", "pending") : undefined,
+    const api = adminApi((method, path) =>
+      method === "GET"
+        ? path.includes("/deliveries")
+          ? []
+          : [HOOK]
+        : method === "POST"
+          ? delivery("8", "pending")
+          : undefined,
     );
     const model = createWebhooksModel({ api, token: signal("admin-token") });
     await model.load();

@@ -193,6 +193,10 @@ export interface LeadsModel {
   dismissUrlNotice(): void;
   /** Sorts by a column: by it descending, or reversed when it is already the sort. */
   sortBy(column: SortColumn): void;
+  /** The score range filtered on when both bounds are set, e.g. by a bar of the score distribution. */
+  readonly scoreRange: ReadonlySignal<{ from: number; to: number } | null>;
+  /** Shows only scores from `from` to `to` (both included); null shows every score. */
+  setScoreRange(range: { from: number; to: number } | null): void;
   toggleFilters(): void;
   /** The CSV of the leads the current filters select, or null when it could not be read (see `exportError`). */
   exportCsv(): Promise<Blob | null>;
@@ -344,6 +348,19 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     },
     sortBy(column) {
       setFilter("sort", nextSort(filters.value.sort, column));
+    },
+    scoreRange: computed(() => {
+      const from = scoreBound(filters.value.min_score);
+      const to = scoreBound(filters.value.max_score);
+      return typeof from === "number" && typeof to === "number" ? { from, to } : null;
+    }),
+    setScoreRange(range) {
+      filters.value = {
+        ...filters.value,
+        min_score: range ? String(range.from) : "",
+        max_score: range ? String(range.to) : "",
+      };
+      restart();
     },
     toggleFilters() {
       filtersOpen.value = !filtersOpen.value;

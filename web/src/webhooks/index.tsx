@@ -1,6 +1,7 @@
 // The Webhooks page. Loaded on first visit (its own chunk), so the first load of the dashboard does not carry it.
 import type { ReadonlySignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
+import { leadHref } from "../app/router.ts";
 import {
   ActionsTable,
   AdminNeeded,
@@ -12,6 +13,7 @@ import {
   PageTitle,
 } from "../app/ui.tsx";
 import type { Api } from "../lib/api.ts";
+import { formatDateTime } from "../lib/format.ts";
 import {
   createWebhooksModel,
   DELIVERY_FILTERS,
@@ -28,7 +30,10 @@ const EVENT_TEXT = {
   "lead.score_changed": "Score changed (every change: high volume)",
 } as const;
 
-const time = (iso: string) => new Date(iso).toLocaleString();
+/** When a pending delivery is tried next: its time, or "due now" once that time has come. */
+function nextTry(iso: string, now: number): string {
+  return Date.parse(iso) <= now ? "due now" : `next ${formatDateTime(iso)}`;
+}
 
 function NewWebhook({ model }: { model: WebhooksModel }) {
   const form = model.form.value;
@@ -52,12 +57,14 @@ function NewWebhook({ model }: { model: WebhooksModel }) {
             id="webhook-url"
             type="url"
             autoComplete="off"
-            placeholder="https://crm.example.com/hooks/leadscore"
             value={form.url}
             onInput={(event) => model.setField("url", (event.currentTarget as HTMLInputElement).value)}
             aria-invalid={errors.fields.url ? true : undefined}
-            aria-describedby={errors.fields.url ? "webhook-url-error" : undefined}
+            aria-describedby={errors.fields.url ? "webhook-url-hint webhook-url-error" : "webhook-url-hint"}
           />
+          <p id="webhook-url-hint" class="hint">
+            Where to POST, e.g. <code>https://crm.example.com/hooks/leadscore</code>
+          </p>
           <FieldError id="webhook-url-error" message={errors.fields.url} />
         </div>
         <div class="field">
@@ -120,21 +127,30 @@ function Secret({ model }: { model: WebhooksModel }) {
 }
 
 function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }) {
-  const state = hook.active ? "Active" : hook.disabled_reason ? "Disabled" : "Paused";
+  const since = hook.active ? model.failing.value[hook.id] : undefined;
+  const state = since
+    ? `Failing since ${formatDateTime(since)}`
+    : hook.active
+      ? "Active"
+      : hook.disabled_reason
+        ? "Disabled"
+        : "Paused";
   return (
     <tr class={model.selected.value === hook.id ? "selected" : undefined}>
       <th scope="row">
         <span class="webhook-url">{hook.url}</span>
         {hook.description ? <span class="muted rule-label">{hook.description}</span> : null}
       </th>
-      <td>
+      <td data-label="Events">
         {hook.events.map((name) => (
           <code key={name} class="webhook-event">
             {name}
           </code>
         ))}
       </td>
-      <td title={hook.disabled_reason ?? undefined}>{state}</td>
+      <td data-label="State" title={hook.disabled_reason ?? undefined} class={since ? "state-failing" : undefined}>
+        {state}
+      </td>
       <td class="webhook-actions">
         <button type="button" class="button" onClick={() => void model.showLog(hook.id)}>
           Deliveries<span class="sr-only"> of {hook.url}</span>
@@ -166,16 +182,25 @@ function DeliveryRow({ model, delivery }: { model: WebhooksModel; delivery: Deli
   const failing = isFailing(delivery);
   return (
     <tr class={failing ? "delivery-failing" : undefined}>
-      <td>{time(delivery.created_at)}</td>
-      <td>
+      <td data-label="Queued">{formatDateTime(delivery.created_at)}</td>
+      <td data-label="Message">
         <code>{delivery.type}</code>
-        {delivery.lead_id ? <span class="muted"> {delivery.lead_id}</span> : null}
+        {delivery.lead_id ? (
+          <>
+            {" "}
+            <a href={leadHref(delivery.lead_id)}>{delivery.lead_id}</a>
+          </>
+        ) : null}
+        <details class="payload">
+          <summary>Payload</summary>
+          <pre>{JSON.stringify(delivery.payload, null, 2)}</pre>
+        </details>
       </td>
-      <td>
+      <td data-label="Status">
         <span class={`badge delivery-${delivery.status}`}>{delivery.status}</span>
-        {delivery.next_attempt_at ? <span class="muted"> next {time(delivery.next_attempt_at)}</span> : null}
+        {delivery.next_attempt_at ? <span class="muted"> {nextTry(delivery.next_attempt_at, Date.now())}</span> : null}
       </td>
-      <td>
+      <td data-label="Attempts">
         {delivery.attempts.length === 0 ? (
           <span class="muted">not sent yet</span>
         ) : (
@@ -187,7 +212,8 @@ function DeliveryRow({ model, delivery }: { model: WebhooksModel; delivery: Deli
             <ol class="attempts">
               {delivery.attempts.map((attempt) => (
                 <li key={attempt.at}>
-                  {time(attempt.at)}: {attempt.status_code ?? "no answer"} in {Math.round(attempt.latency_ms)} ms
+                  {formatDateTime(attempt.at)}: {attempt.status_code ?? "no answer"} in {Math.round(attempt.latency_ms)}{" "}
+                  ms
                   {attempt.error ? <span class="muted"> {attempt.error}</span> : null}
                   {attempt.response ? <pre>{attempt.response}</pre> : null}
                 </li>
@@ -259,9 +285,11 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
 
 export function WebhooksPage({ model }: { model: WebhooksModel }) {
   const token = model.token.value;
-  // Read as soon as the session holds the admin token (a sign-in in another tab included).
+  // Read as soon as the session holds the admin token (a sign-in in another tab included), and again while shown.
   useEffect(() => {
-    if (token) void model.load();
+    if (!token) return;
+    void model.load();
+    return model.activate();
   }, [model, token]);
   const hooks = model.webhooks.value;
   const lede = (

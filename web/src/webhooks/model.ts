@@ -43,6 +43,8 @@ export interface DeliveryItem {
   created_at: string;
   next_attempt_at: string | null;
   attempts: DeliveryAttempt[];
+  /** The body sent. */
+  payload: Record<string, unknown>;
 }
 
 export interface NewWebhookForm {
@@ -58,6 +60,25 @@ export function isFailing(delivery: DeliveryItem): boolean {
   const last = delivery.attempts.at(-1);
   return delivery.status === "failed" || (delivery.status === "pending" && last !== undefined);
 }
+
+/**
+ * Since when a subscription's deliveries fail, from its newest deliveries (newest first): the first attempt of the
+ * oldest in the run of failing ones that ends with the newest sent; null when the newest sent one got through.
+ */
+export function failingSince(newestFirst: readonly DeliveryItem[]): string | null {
+  let since: string | null = null;
+  for (const delivery of newestFirst) {
+    if (delivery.status === "pending" && delivery.attempts.length === 0) continue;
+    if (!isFailing(delivery)) break;
+    since = delivery.attempts[0]?.at ?? delivery.created_at;
+  }
+  return since;
+}
+
+/** How often the page reads the subscriptions and the open log again while it is shown. */
+export const REFRESH_MS = 5000;
+/** Deliveries read per subscription to say since when it fails. */
+const HEALTH_WINDOW = 20;
 
 export interface WebhooksModel {
   readonly token: ReadonlySignal<string>;
@@ -78,6 +99,10 @@ export interface WebhooksModel {
   readonly deliveriesTotal: ReadonlySignal<number | null>;
   readonly hasMore: ReadonlySignal<boolean>;
   readonly logStatus: ReadonlySignal<"idle" | "loading" | "ready" | "error">;
+  /** Per active subscription, since when its deliveries fail (absent: they get through, or none was sent). */
+  readonly failing: ReadonlySignal<Record<string, string>>;
+  /** Reads the subscriptions and the open log again every REFRESH_MS while shown; returns the function that stops. */
+  activate(): () => void;
   setField<K extends keyof NewWebhookForm>(key: K, value: NewWebhookForm[K]): void;
   toggleEvent(event: WebhookEvent, on: boolean): void;
   load(): Promise<void>;
@@ -117,6 +142,7 @@ export function createWebhooksModel(deps: {
   const deliveriesTotal = signal<number | null>(null, { name: "webhooks.deliveriesTotal" });
   const next = signal<string | null>(null, { name: "webhooks.next" });
   const logStatus = signal<"idle" | "loading" | "ready" | "error">("idle", { name: "webhooks.logStatus" });
+  const failing = signal<Record<string, string>>({}, { name: "webhooks.failing" });
 
   token.subscribe(() => {
     tokenError.value = null;
@@ -175,6 +201,43 @@ export function createWebhooksModel(deps: {
     }
   }
 
+  /** Since when each active subscription fails, from its newest deliveries. */
+  async function readHealth(hooks: readonly WebhookItem[]) {
+    const entries = await Promise.all(
+      hooks
+        .filter((hook) => hook.active)
+        .map(async (hook) => {
+          const page = await call<DeliveryItem>("GET", `/api/webhooks/${hook.id}/deliveries?limit=${HEALTH_WINDOW}`);
+          return [hook.id, page ? failingSince(page.items) : null] as const;
+        }),
+    );
+    const next: Record<string, string> = {};
+    for (const [id, since] of entries) if (since) next[id] = since;
+    failing.value = next;
+  }
+
+  /** Reads the subscriptions, and since when each fails; `quiet` keeps what is shown while it reads. */
+  async function load(quiet = false) {
+    // Nothing to show until the session holds the admin token.
+    if (!token.value.trim()) return;
+    if (!quiet) status.value = "loading";
+    try {
+      const page = await call<WebhookItem>("GET", "/api/webhooks");
+      batch(() => {
+        webhooks.value = page?.items ?? [];
+        status.value = page ? "ready" : "idle";
+        error.value = null;
+      });
+      if (page) await readHealth(page.items);
+    } catch (failure) {
+      if (quiet && status.value === "ready") return;
+      batch(() => {
+        status.value = "error";
+        error.value = (failure as Error).message;
+      });
+    }
+  }
+
   /** Runs an action, showing its failure as the page's notice. */
   async function act(action: () => Promise<void>) {
     notice.value = null;
@@ -203,6 +266,16 @@ export function createWebhooksModel(deps: {
     deliveriesTotal,
     hasMore: computed(() => next.value !== null),
     logStatus,
+    failing,
+    activate() {
+      const timer = setInterval(() => {
+        if (!token.value.trim()) return;
+        void load(true);
+        // The open log is read again when only its first page is shown (older pages stay as they are).
+        if (selected.value && next.value === null && logStatus.value !== "loading") void readLog(false);
+      }, REFRESH_MS);
+      return () => clearInterval(timer);
+    },
     setField(key, value) {
       form.value = { ...form.value, [key]: value };
     },
@@ -210,24 +283,7 @@ export function createWebhooksModel(deps: {
       const events = form.value.events.filter((item) => item !== event);
       form.value = { ...form.value, events: on ? [...events, event] : events };
     },
-    async load() {
-      // Nothing to show until the admin token is typed; no need to scold before then.
-      if (!token.value.trim()) return;
-      status.value = "loading";
-      try {
-        const page = await call<WebhookItem>("GET", "/api/webhooks");
-        batch(() => {
-          webhooks.value = page?.items ?? [];
-          status.value = page ? "ready" : "idle";
-          error.value = null;
-        });
-      } catch (failure) {
-        batch(() => {
-          status.value = "error";
-          error.value = (failure as Error).message;
-        });
-      }
-    },
+    load: () => load(),
     async create() {
       if (creating.value) return;
       creating.value = true;
@@ -311,7 +367,11 @@ export function createWebhooksModel(deps: {
         if (!id) return;
         const page = await call<DeliveryItem>("POST", `/api/webhooks/${id}/deliveries/${deliveryId}/retry`);
         const retried = page?.items[0];
-        if (retried) deliveries.value = deliveries.value.map((item) => (item.id === retried.id ? retried : item));
+        if (!retried) return;
+        batch(() => {
+          deliveries.value = deliveries.value.map((item) => (item.id === retried.id ? retried : item));
+          notice.value = "Sent again: the delivery is queued now, and this log shows its answer as it comes.";
+        });
       }),
   };
 }

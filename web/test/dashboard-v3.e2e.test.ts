@@ -300,4 +300,64 @@ describe("dashboard v3 in a browser", () => {
       await expect.poll(() => new URL(page.url()).searchParams.has("min_score"), { timeout: 10_000 }).toBe(false);
     }, 60_000);
   });
+
+  describe("the smaller things", () => {
+    it("shows every page's link whole on a phone", async () => {
+      const phone = await stack.browser.newContext({ viewport: VIEWPORTS.mobile, isMobile: true, hasTouch: true });
+      contexts.push(phone);
+      const page = await stack.open(phone, "/");
+      const links = page.locator(".nav-link");
+      await links.first().waitFor({ timeout: 15_000 });
+      const boxes = await links.evaluateAll((items) =>
+        items.map((item) => {
+          const box = item.getBoundingClientRect();
+          return {
+            text: item.textContent,
+            whole: item.scrollWidth <= item.clientWidth,
+            left: box.left,
+            right: box.right,
+          };
+        }),
+      );
+      expect(boxes.map((box) => box.text)).toEqual(["Dashboard", "Leaderboard", "Submit event", "Rules", "Webhooks"]);
+      for (const box of boxes) {
+        expect(box.whole, `${box.text} whole`).toBe(true);
+        expect(box.left, `${box.text} on screen`).toBeGreaterThanOrEqual(0);
+        expect(box.right, `${box.text} on screen`).toBeLessThanOrEqual(VIEWPORTS.mobile.width);
+      }
+    }, 60_000);
+
+    it("keeps the filter row in line when a field shows an error", async () => {
+      const page = await stack.open(await newBrowser(), "/");
+      await page.getByLabel("Min score").fill("abc");
+      await page.locator("#filter-min_score-error").waitFor();
+      const tops = await page
+        .locator("#filter-q, #filter-company, #filter-min_score, #filter-max_score, #filter-stage, #filter-sort")
+        .evaluateAll((inputs) => inputs.map((input) => Math.round(input.getBoundingClientRect().top)));
+      // Sort wraps to a line of its own at this width; the five before it share one.
+      expect(tops).toHaveLength(6);
+      expect(new Set(tops.slice(0, 5)).size).toBe(1);
+    }, 60_000);
+
+    it("says an address names no possible lead, without a Try again that cannot help", async () => {
+      const page = await stack.open(await newBrowser(), "/leads/not%20a%20lead!");
+      await page.getByRole("heading", { level: 1, name: "Lead not found" }).waitFor({ timeout: 15_000 });
+      expect(await page.getByText("is not a lead id").count()).toBe(1);
+      expect(await page.getByRole("button", { name: "Try again" }).count()).toBe(0);
+    }, 60_000);
+
+    it("reports every problem of an empty rule form at once, and labels a rule as documented", async () => {
+      const page = await stack.open(await newBrowser(), "/rules", { token: ADMIN_TOKEN });
+      await page.getByRole("button", { name: "Create rule" }).click();
+      expect(await page.locator("#new-event_type-error").textContent()).toContain("Enter the event type");
+      expect(await page.locator("#new-points-error").textContent()).toContain("Enter a whole number");
+      const type = `webinar_attended_${run.toLowerCase().replace(/[^a-z0-9]/g, "")}`;
+      await page.getByLabel("Event type").fill(type);
+      await page.getByLabel("Points", { exact: true }).fill("40");
+      await page.getByRole("button", { name: "Create rule" }).click();
+      const name = page.getByRole("rowheader", { name: new RegExp(type) });
+      await name.waitFor({ timeout: 10_000 });
+      expect(await name.locator(".rule-label").textContent()).toMatch(/^Webinar Attended /);
+    }, 60_000);
+  });
 });

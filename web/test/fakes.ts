@@ -165,7 +165,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     ]),
     submitEvent: vi.fn<Api["submitEvent"]>(async () => ({ event_id: "evt-1", duplicate: false })),
     listRules: vi.fn<Api["listRules"]>(async () => RULES),
-    createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, ...rule })),
+    createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, label: rule.event_type, ...rule })),
     updateRule: vi.fn<Api["updateRule"]>(async (id, patch) => ({
       ...(RULES.find((rule) => rule._id === id) as RuleItem),
       ...patch,

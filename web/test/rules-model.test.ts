@@ -126,6 +126,26 @@ describe("the rules model", () => {
     stop();
   });
 
+  it("reports every problem of an empty form at once, and sends no label the user left out", async () => {
+    const { api, model } = await setup();
+    await model.create();
+    expect(model.createErrors.value.fields).toEqual({
+      event_type: "Enter the event type, e.g. webinar_attended",
+      points: "Enter a whole number between −1000 and 1000",
+    });
+    model.setNew("event_type", "Webinar Attended");
+    await model.create();
+    expect(Object.keys(model.createErrors.value.fields)).toEqual(["event_type", "points"]);
+    expect(api.createRule).not.toHaveBeenCalled();
+    model.setNew("event_type", "webinar_attended");
+    model.setNew("points", "40");
+    await model.create();
+    expect(api.createRule).toHaveBeenCalledWith(
+      { event_type: "webinar_attended", points: 40, active: true },
+      "t0ken-admin",
+    );
+  });
+
   it("shows a duplicate type next to the event type field", async () => {
     const { api, model } = await setup();
     api.createRule.mockRejectedValueOnce(new ApiRequestError(409, "CONFLICT", "rule for purchase exists"));

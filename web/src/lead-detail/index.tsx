@@ -243,13 +243,20 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
   const lead = model.lead.value;
   const status = model.status.value;
 
-  if (status === "not-found") {
+  if (status === "not-found" || status === "invalid") {
     return (
       <section class="panel not-found">
         <PageTitle title="Lead not found">Lead not found</PageTitle>
-        <p>
-          There is no lead <code>{model.id}</code> (yet). A lead is created by its first event.
-        </p>
+        {status === "invalid" ? (
+          <p>
+            <code>{model.id}</code> is not a lead id: ids are 1 to 128 letters, digits, dots, underscores, colons or
+            hyphens. Check the address.
+          </p>
+        ) : (
+          <p>
+            There is no lead <code>{model.id}</code> (yet). A lead is created by its first event.
+          </p>
+        )}
         <p>
           <a href="/">Back to the dashboard</a>
         </p>

@@ -32,7 +32,8 @@ export type EventDetails =
   | { status: "ready"; event: StoredEvent }
   | { status: "error"; message: string };
 
-export type DetailStatus = "loading" | "ready" | "not-found" | "error";
+/** `invalid`: the address names no possible lead (the API refused the id), so trying again cannot help. */
+export type DetailStatus = "loading" | "ready" | "not-found" | "invalid" | "error";
 export type ReadStatus = "loading" | "ready" | "error";
 
 export interface ChartPoint {
@@ -139,8 +140,8 @@ export function createLeadDetailModel(
     } catch (failure) {
       if (quiet && lead.value !== null) return;
       batch(() => {
-        const missing = failure instanceof ApiRequestError && failure.status === 404;
-        status.value = missing ? "not-found" : "error";
+        const refused = failure instanceof ApiRequestError ? failure.status : 0;
+        status.value = refused === 404 ? "not-found" : refused === 400 ? "invalid" : "error";
         error.value = (failure as Error).message;
       });
     }

@@ -197,7 +197,8 @@ export interface Api {
   eventTypes(): Promise<EventType[]>;
   submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
   listRules(): Promise<RuleItem[]>;
-  createRule(rule: Omit<Rule, "_id">, adminToken: string): Promise<RuleItem>;
+  /** A new rule; without a label the API derives one from the event type. */
+  createRule(rule: Omit<Rule, "_id" | "label"> & { label?: string }, adminToken: string): Promise<RuleItem>;
   updateRule(id: string, patch: Partial<Omit<Rule, "_id">>, adminToken: string): Promise<RuleItem>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;

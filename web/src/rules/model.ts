@@ -27,6 +27,9 @@ export interface NewRuleForm {
 
 const EMPTY_RULE: NewRuleForm = { event_type: "", label: "", points: "", active: true };
 
+/** The event type alphabet of the contract: 1–64 of `[a-z0-9_]`. */
+const EVENT_TYPE = /^[a-z0-9_]{1,64}$/;
+
 /** Whole number text to a number, or null when it is not one (range is the API's to judge). */
 export function parsePoints(text: string): number | null {
   return /^\s*-?\d+\s*$/.test(text) ? Number(text) : null;
@@ -222,9 +225,15 @@ export function createRulesModel(deps: {
     async create() {
       if (creating.value) return;
       const form = newRule.value;
+      // Every problem at once, each beside its field.
       const points = parsePoints(form.points);
-      if (points === null) {
-        createErrors.value = { fields: { points: "Enter a whole number between −1000 and 1000" }, form: [] };
+      const fields: MappedErrors<RuleField>["fields"] = {};
+      const eventType = form.event_type.trim();
+      if (eventType === "") fields.event_type = "Enter the event type, e.g. webinar_attended";
+      else if (!EVENT_TYPE.test(eventType)) fields.event_type = "Use 1 to 64 lowercase letters, digits or underscores";
+      if (points === null) fields.points = "Enter a whole number between −1000 and 1000";
+      if (Object.keys(fields).length > 0 || points === null) {
+        createErrors.value = { fields, form: [] };
         return;
       }
       const token = requireToken();
@@ -234,8 +243,9 @@ export function createRulesModel(deps: {
       try {
         const rule = await deps.api.createRule(
           {
-            event_type: form.event_type.trim(),
-            label: form.label.trim() || form.event_type.trim(),
+            event_type: eventType,
+            // Without a label the API derives one from the type ("webinar_attended" → "Webinar Attended").
+            ...(form.label.trim() ? { label: form.label.trim() } : {}),
             points,
             active: form.active,
           },

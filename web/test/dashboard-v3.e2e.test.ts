@@ -182,6 +182,26 @@ describe("dashboard v3 in a browser", () => {
       await expect.poll(() => row(page, old).locator("time").textContent(), { timeout: 10_000 }).toMatch(/ago$/);
     }, 60_000);
 
+    it("finds a lead whatever the accents and the order of the words", async () => {
+      const created = await fetch(`${stack.base}/api/leads`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({
+          _id: old,
+          name: `Jürgen Müller ${run}`,
+          email: `jm-${run}@example.de`,
+          company: "Ökotech",
+        }),
+      });
+      expect([200, 201]).toContain(created.status);
+      const page = await stack.open(await newBrowser(), "/");
+      const search = page.getByLabel("Search");
+      for (const words of [`muller ${run}`, `${run} JURGEN okotech`]) {
+        await search.fill(words);
+        await expect.poll(() => ids(page), { timeout: 10_000 }).toEqual([`Jürgen Müller ${run}`]);
+      }
+    }, 60_000);
+
     it("takes out of the address what it cannot use, and says so", async () => {
       const page = await stack.open(await newBrowser(), `/?q=v3-${run}&stage=bogus&sort=name`);
       const notice = page.locator(".url-notice");
@@ -190,7 +210,7 @@ describe("dashboard v3 in a browser", () => {
         "Removed from the address: stage=bogus (not a stage), sort=name (not a sort). Dismiss",
       );
       expect(new URL(page.url()).search).toBe(`?q=v3-${run}`);
-      await row(page, old).waitFor({ timeout: 15_000 });
+      await row(page, lead).waitFor({ timeout: 15_000 });
       await page.getByRole("button", { name: "Dismiss" }).click();
       expect(await notice.count()).toBe(0);
     }, 60_000);

@@ -27,7 +27,7 @@ function Filters({ model }: { model: LeadsModel }) {
         <label for="filter-q">Search</label>
         <input type="search" autoComplete="off" {...text("q")} aria-describedby="filter-q-hint" />
         <p id="filter-q-hint" class="hint">
-          Part of a lead id, name, email or company
+          Words of a lead id, name, email or company, in any order; accents optional
         </p>
       </div>
       <div class="field">

@@ -15,6 +15,7 @@ describe("dashboard v3 in a browser", () => {
   /** A lead whose only event is 40 days old. */
   const old = `v3-${run}-old`;
   const DAY = 24 * 60 * 60 * 1000;
+  const oldAt = Date.now() - 40 * DAY;
   const contexts: BrowserContext[] = [];
 
   /** A fresh browser (its own storage), closed after the test. */
@@ -37,7 +38,7 @@ describe("dashboard v3 in a browser", () => {
     await stack.send([
       { event_id: `${lead}-1`, lead_id: lead, event_type: "purchase", timestamp: Date.now() - 60_000 },
       { event_id: `${lead}-2`, lead_id: lead, event_type: "page_view", timestamp: Date.now() - 30_000 },
-      { event_id: `${old}-1`, lead_id: old, event_type: "page_view", timestamp: Date.now() - 40 * DAY },
+      { event_id: `${old}-1`, lead_id: old, event_type: "page_view", timestamp: oldAt },
     ]);
     await stack.scored({ [lead]: 2, [old]: 1 });
   }, 240_000);
@@ -364,6 +365,12 @@ describe("dashboard v3 in a browser", () => {
       await page.getByRole("heading", { level: 1, name: "Lead not found" }).waitFor({ timeout: 15_000 });
       expect(await page.getByText("is not a lead id").count()).toBe(1);
       expect(await page.getByRole("button", { name: "Try again" }).count()).toBe(0);
+    }, 60_000);
+
+    it("dates First seen from the first event, not from when the lead was stored", async () => {
+      const page = await stack.open(await newBrowser(), `/leads/${old}`);
+      const expected = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium" }).format(oldAt);
+      await expect.poll(() => page.getByTestId("first-seen").textContent(), { timeout: 15_000 }).toBe(expected);
     }, 60_000);
 
     it("reports every problem of an empty rule form at once, and labels a rule as documented", async () => {

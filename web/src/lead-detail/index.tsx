@@ -91,10 +91,10 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
           <dt>Events</dt>
           <dd>{formatInteger(lead.event_count)}</dd>
         </div>
-        {lead.created_at ? (
+        {model.firstSeen.value !== null ? (
           <div>
             <dt>First seen</dt>
-            <dd>{formatDateTime(lead.created_at)}</dd>
+            <dd data-testid="first-seen">{formatDateTime(new Date(model.firstSeen.value).toISOString())}</dd>
           </div>
         ) : null}
         <div>

@@ -71,6 +71,11 @@ export interface LeadDetailModel {
   readonly points: ReadonlySignal<ChartPoint[]>;
   readonly pointsStatus: ReadonlySignal<ReadStatus>;
   readonly pointsError: ReadonlySignal<string | null>;
+  /**
+   * When the lead was first seen: its first event's time (the series always starts with it), or, before the series
+   * is read or without events, the profile's creation — whichever is earlier.
+   */
+  readonly firstSeen: ReadonlySignal<number | null>;
   /** The lead has more events than the chart has points: older events are sampled, not each shown. */
   readonly sampled: ReadonlySignal<boolean>;
   /** Event ids that arrived live a moment ago. */
@@ -240,6 +245,11 @@ export function createLeadDetailModel(
     pointsStatus,
     pointsError,
     sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
+    firstSeen: computed(() => {
+      const created = lead.value?.created_at ? Date.parse(lead.value.created_at) : Number.NaN;
+      const times = [points.value[0]?.t ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
+      return times.length > 0 ? Math.min(...times) : null;
+    }),
     fresh,
     lastUpdate,
     details,

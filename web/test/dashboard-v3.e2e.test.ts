@@ -373,7 +373,7 @@ describe("dashboard v3 in a browser", () => {
       await expect.poll(() => page.getByTestId("first-seen").textContent(), { timeout: 15_000 }).toBe(expected);
     }, 60_000);
 
-    it("reports every problem of an empty rule form at once, and labels a rule as documented", async () => {
+    it("reports every problem of an empty rule form at once, labels a rule as documented, and edits its label", async () => {
       const page = await stack.open(await newBrowser(), "/rules", { token: ADMIN_TOKEN });
       await page.getByRole("button", { name: "Create rule" }).click();
       expect(await page.locator("#new-event_type-error").textContent()).toContain("Enter the event type");
@@ -382,9 +382,20 @@ describe("dashboard v3 in a browser", () => {
       await page.getByLabel("Event type").fill(type);
       await page.getByLabel("Points", { exact: true }).fill("40");
       await page.getByRole("button", { name: "Create rule" }).click();
-      const name = page.getByRole("rowheader", { name: new RegExp(type) });
-      await name.waitFor({ timeout: 10_000 });
-      expect(await name.locator(".rule-label").textContent()).toMatch(/^Webinar Attended /);
+      const label = page.getByLabel(`Label for ${type}`);
+      await label.waitFor({ timeout: 10_000 });
+      expect(await label.inputValue()).toMatch(/^Webinar Attended /);
+
+      // The label is edited in place like the points, Enter saving it.
+      await label.fill("Webinar (live)");
+      await label.press("Enter");
+      const saved = async () => {
+        const rules = (await (
+          await fetch(`${stack.base}/api/rules`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })
+        ).json()) as { event_type: string; label: string; points: number }[];
+        return rules.find((rule) => rule.event_type === type);
+      };
+      await expect.poll(saved, { timeout: 10_000 }).toMatchObject({ label: "Webinar (live)", points: 40 });
     }, 60_000);
   });
 });

@@ -62,6 +62,22 @@ describe("the rules model", () => {
     expect(model.saved.value.purchase).toBe(true);
   });
 
+  it("saves an edited label, and refuses an empty one beside an invalid points value", async () => {
+    const { api, model } = await setup();
+    model.edit("purchase", { label: "  Order placed " });
+    expect(model.isDirty("purchase")).toBe(true);
+    await model.save("purchase");
+    expect(api.updateRule).toHaveBeenCalledWith(
+      "purchase",
+      { points: 100, active: true, label: "Order placed" },
+      "t0ken-admin",
+    );
+    model.edit("email_open", { label: " ", points: "x" });
+    await model.save("email_open");
+    expect(model.rowErrors.value.email_open).toBe("Points must be a whole number; The label must not be empty");
+    expect(api.updateRule).toHaveBeenCalledTimes(1);
+  });
+
   it("sends nothing without the admin token, and says to sign in with it", async () => {
     const { api, model } = await setup("");
     model.edit("purchase", { points: "1" });

@@ -23,14 +23,30 @@ function RuleName({ rule }: { rule: RuleItem }) {
 }
 
 function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
-  const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active };
+  const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active, label: rule.label };
   const error = model.rowErrors.value[rule._id];
   const saving = !!model.saving.value[rule._id];
   const dirty = model.isDirty(rule._id);
   const idBase = `rule-${rule._id}`;
   return (
     <tr>
-      <RuleName rule={rule} />
+      <th scope="row">
+        <code>{rule.event_type}</code>
+        <label class="sr-only" for={`${idBase}-label`}>
+          Label for {rule.event_type}
+        </label>
+        <input
+          id={`${idBase}-label`}
+          class="label-input"
+          type="text"
+          autoComplete="off"
+          value={draft.label}
+          onInput={(event) => model.edit(rule._id, { label: (event.currentTarget as HTMLInputElement).value })}
+          onKeyDown={(event) => {
+            if (event.key === "Enter" && dirty) void model.save(rule._id);
+          }}
+        />
+      </th>
       <td>
         <label class="sr-only" for={`${idBase}-points`}>
           Points for {rule.event_type}

@@ -16,6 +16,7 @@ export const MESSAGE_MS = 4000;
 export interface RuleDraft {
   points: string;
   active: boolean;
+  label: string;
 }
 
 export interface NewRuleForm {
@@ -79,7 +80,7 @@ export interface RulesModel {
 }
 
 function draftOf(rule: Rule): RuleDraft {
-  return { points: String(rule.points), active: rule.active };
+  return { points: String(rule.points), active: rule.active, label: rule.label };
 }
 
 export function createRulesModel(deps: {
@@ -170,7 +171,11 @@ export function createRulesModel(deps: {
     isDirty(id) {
       const draft = drafts.value[id];
       const rule = rules.value.find((item) => item._id === id);
-      return !!draft && !!rule && (draft.points !== String(rule.points) || draft.active !== rule.active);
+      return (
+        !!draft &&
+        !!rule &&
+        (draft.points !== String(rule.points) || draft.active !== rule.active || draft.label.trim() !== rule.label)
+      );
     },
     edit(id, change) {
       const rule = rules.value.find((item) => item._id === id);
@@ -184,15 +189,22 @@ export function createRulesModel(deps: {
       const draft = drafts.value[id];
       if (!rule || !draft) return;
       const points = parsePoints(draft.points);
-      if (points === null) {
-        put(rowErrors, id, "Points must be a whole number");
+      const label = draft.label.trim();
+      const problems = [
+        points === null ? "Points must be a whole number" : null,
+        label === "" ? "The label must not be empty" : null,
+      ].filter((problem) => problem !== null);
+      if (problems.length > 0 || points === null) {
+        put(rowErrors, id, problems.join("; "));
         return;
       }
       const token = requireToken();
       if (!token) return;
       put(saving, id, true);
       try {
-        const updated = await deps.api.updateRule(id, { points, active: draft.active }, token);
+        // The label goes only when it changed, so a points edit never rewrites it.
+        const change = { points, active: draft.active, ...(label !== rule.label ? { label } : {}) };
+        const updated = await deps.api.updateRule(id, change, token);
         batch(() => {
           replaceRule({ ...rule, ...updated });
           put(drafts, id, undefined);

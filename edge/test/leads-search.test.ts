@@ -47,6 +47,39 @@ describe("when searching leads by id", () => {
   });
 });
 
+describe("when searching leads by words", () => {
+  let edge: Edge;
+  const ids = async (q: string) =>
+    ((await (await edge.read(`/api/leads?q=${encodeURIComponent(q)}`)).json()) as { _id: string }[]).map(
+      (lead) => lead._id,
+    );
+
+  beforeAll(async () => {
+    edge = await createTestEdge();
+    await seederFor(edge).seed([
+      scoredLead("w-1", 300, { profile: { name: "Jürgen Müller", email: "jm@example.de", company: "Ökotech" } }),
+      scoredLead("w-2", 200, { profile: { name: "Ana Silva", email: "ana@example.pt", company: "Lisboa Lda" } }),
+      scoredLead("w-3", 100, { profile: { name: "Ana Souza", email: "souza@example.br", company: "Rio SA" } }),
+    ]);
+  });
+  afterAll(() => edge.close());
+
+  it("ignores diacritics either way", async () => {
+    expect(await ids("Muller")).toEqual(["w-1"]);
+    expect(await ids("müller")).toEqual(["w-1"]);
+    expect(await ids("okotech")).toEqual(["w-1"]);
+    expect(await ids("Ána")).toEqual(["w-2", "w-3"]);
+  });
+
+  it("matches every word, in any order, in any field", async () => {
+    expect(await ids("Silva Ana")).toEqual(["w-2"]);
+    expect(await ids("ana  silva")).toEqual(["w-2"]);
+    expect(await ids("ana rio")).toEqual(["w-3"]);
+    expect(await ids("w-1 jurgen")).toEqual(["w-1"]);
+    expect(await ids("ana muller")).toEqual([]);
+  });
+});
+
 describe("when an admin edits a lead's profile", () => {
   let edge: Edge;
   const patch = (id: string, body: unknown, headers: Record<string, string> = ADMIN) =>

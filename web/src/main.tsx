@@ -5,8 +5,8 @@ import { createRouter } from "./app/router.ts";
 import { createServices } from "./app/services.ts";
 import { createApi } from "./lib/api.ts";
 import { createRealtime, resolveRealtimeUrl } from "./lib/realtime.ts";
-import { createSessionValue, sessionStore } from "./lib/session-value.ts";
-import { createSessionModel, READ_TOKEN_KEY } from "./session/model.ts";
+import { sessionStore } from "./lib/session-value.ts";
+import { browserSessionStores, createSessionModel } from "./session/model.ts";
 import "./styles.css";
 
 const storage = sessionStore();
@@ -18,8 +18,8 @@ const realtimeUrl = resolveRealtimeUrl({
   dev: import.meta.env.DEV,
 });
 const session = createSessionModel({
-  token: createSessionValue(READ_TOKEN_KEY, storage),
-  verify: (token) => api.checkReadToken(token),
+  stores: browserSessionStores(),
+  verify: (token) => api.checkToken(token),
 });
 const api = createApi({ readToken: () => session.token.value, onUnauthorized: () => session.expire() });
 // WebSocket first: no long-polling round trips, and no CORS preflights when the socket server is on another port.

@@ -163,7 +163,7 @@ describe("when reads carry an access token", () => {
     const api = createApi({ fetch: recording(401).fetch, readToken: () => "read-1", onUnauthorized });
     await expect(api.submitEvent({ lead_id: "l1", event_type: "purchase" }, "wrong")).rejects.toThrow();
     await expect(api.metrics()).rejects.toThrow();
-    await expect(api.checkReadToken("candidate")).rejects.toMatchObject({ status: 401 });
+    await expect(api.checkToken("candidate")).rejects.toMatchObject({ status: 401 });
     expect(onUnauthorized).not.toHaveBeenCalled();
     await expect(api.listLeads({})).rejects.toMatchObject({ status: 401, code: "UNAUTHORIZED" });
     expect(onUnauthorized).toHaveBeenCalledTimes(1);

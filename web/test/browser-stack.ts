@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import {
   BIN,
   DENO_EDGE_ARGS,
@@ -51,9 +51,20 @@ export interface BrowserStack {
   realtimeUrl: string;
   /** Console errors and page errors seen so far: a fault unless a test expects one. */
   problems: string[];
-  /** Opens a page of the dashboard and, unless told not to, signs in with the read token. */
-  open(context: BrowserContext, path: string, options?: { signIn?: boolean; realtimeUrl?: string }): Promise<Page>;
+  /**
+   * Opens a page of the dashboard and, unless told not to, signs in (with the read token unless another is given)
+   * when the page asks: a browser that signed in once is signed in on every page it opens.
+   */
+  open(
+    context: BrowserContext,
+    path: string,
+    options?: { signIn?: boolean; token?: string; realtimeUrl?: string },
+  ): Promise<Page>;
   signInWith(page: Page, token: string): Promise<void>;
+  /** Posts events with the write key, in batches of 500; each batch must be accepted. */
+  send(events: readonly object[]): Promise<void>;
+  /** Waits until each lead has folded the given number of events. */
+  scored(counts: Record<string, number>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -148,8 +159,41 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
       const separator = path.includes("?") ? "&" : "?";
       const socket = options.realtimeUrl ?? realtimeUrl;
       await page.goto(`${base}${path}${separator}realtime=${encodeURIComponent(socket)}`);
-      if (options.signIn ?? true) await signInWith(page, READ_TOKEN);
+      if (options.signIn ?? true) {
+        const field = page.getByLabel("Access token");
+        await field
+          .or(page.getByRole("navigation", { name: "Main" }))
+          .first()
+          .waitFor({ timeout: 15_000 });
+        if (await field.isVisible()) {
+          await signInWith(page, options.token ?? READ_TOKEN);
+          await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: 15_000 });
+        }
+      }
       return page;
+    },
+    async send(events) {
+      for (let from = 0; from < events.length; from += 500) {
+        const response = await fetch(`${base}/api/batch`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${WRITE_KEY}` },
+          body: JSON.stringify({ events: events.slice(from, from + 500) }),
+        });
+        if (response.status !== 202) throw new Error(`batch refused: ${response.status} ${await response.text()}`);
+      }
+    },
+    async scored(counts) {
+      await eventually(async () => {
+        for (const [id, count] of Object.entries(counts)) {
+          const response = await fetch(`${base}/api/leads/${encodeURIComponent(id)}`, {
+            headers: { authorization: `Bearer ${READ_TOKEN}` },
+          });
+          if (response.status !== 200 || ((await response.json()) as { event_count: number }).event_count !== count) {
+            return false;
+          }
+        }
+        return true;
+      }, 60_000);
     },
     async stop() {
       await browser.close();

@@ -8,7 +8,14 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "../../test-support/index.ts";
 import { ROOT } from "../../test-support/processes.ts";
-import { type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS, WRITE_KEY } from "./browser-stack.ts";
+import {
+  ADMIN_TOKEN,
+  type BrowserStack,
+  READ_TOKEN,
+  startBrowserStack,
+  VIEWPORTS,
+  WRITE_KEY,
+} from "./browser-stack.ts";
 
 const SCREENSHOTS = join(ROOT, "artifacts", "screenshots");
 
@@ -62,8 +69,9 @@ describe("the dashboard in a browser, against the running stack", () => {
     const desktop = await browser.newContext({ viewport: VIEWPORTS.desktop, reducedMotion: "reduce" });
     const mobile = await browser.newContext({ viewport: VIEWPORTS.mobile, isMobile: true, hasTouch: true });
     try {
-      // The dashboard is open before the lead exists; it must appear without a reload.
-      const dashboard = await open(desktop, "/");
+      // The dashboard is open before the lead exists; it must appear without a reload. Signed in as admin, so the
+      // Rules page below shows its editable form.
+      const dashboard = await stack.open(desktop, "/", { token: ADMIN_TOKEN });
       await dashboard.getByText("Live", { exact: true }).waitFor({ timeout: 15_000 });
       await postEvent({ event_id: `${leadId}-1`, lead_id: leadId, event_type: "purchase", timestamp: t0 });
       await postEvent({ event_id: `${leadId}-2`, lead_id: leadId, event_type: "email_open", timestamp: t0 + 60_000 });
@@ -121,13 +129,16 @@ describe("the dashboard in a browser, against the running stack", () => {
         ["not-found", "/nowhere"],
         ["sign-in", "/?signed-out"],
       ] as const) {
-        const page = await open(mobile, path, name !== "sign-in");
+        // A browser that signed in stays signed in: the sign-in page is shot in a browser of its own.
+        const context = name === "sign-in" ? await browser.newContext({ viewport: VIEWPORTS.mobile }) : mobile;
+        const page = await open(context, path, name !== "sign-in");
         await page.getByRole("heading", { level: 1 }).waitFor();
         await page.waitForLoadState("networkidle");
         const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
         expect(overflow, `${name} is wider than 375 px`).toBeLessThanOrEqual(0);
         await shoot(page, name, "mobile");
         await page.close();
+        if (context !== mobile) await context.close();
       }
       expect(problems).toEqual([]);
     } finally {
@@ -149,25 +160,30 @@ describe("the dashboard in a browser, against the running stack", () => {
       const alert = page.getByRole("alert");
       await alert.waitFor();
       expect(await alert.textContent()).toContain("refused");
-      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+      expect(await page.evaluate(() => localStorage.getItem("leadscore.session"))).toBeNull();
 
       // The right token: the page the user asked for, live.
       await signInWith(page, READ_TOKEN);
       await page.getByRole("heading", { level: 1, name: "Leaderboard" }).waitFor();
       await page.getByText("Live", { exact: true }).waitFor({ timeout: 15_000 });
-      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBe(READ_TOKEN);
+      expect(JSON.parse((await page.evaluate(() => localStorage.getItem("leadscore.session"))) ?? "null")).toEqual({
+        token: READ_TOKEN,
+        role: "read",
+      });
 
       await page.getByRole("button", { name: "Sign out" }).click();
       await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor();
-      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+      expect(await page.evaluate(() => localStorage.getItem("leadscore.session"))).toBeNull();
 
       // A token that no longer reads (rotated away): the first refused read brings back the sign-in page, saying why.
-      await page.evaluate(() => sessionStorage.setItem("leadscore.read-token", "rotated-away-token"));
+      await page.evaluate(() =>
+        localStorage.setItem("leadscore.session", JSON.stringify({ token: "rotated-away-token", role: "read" })),
+      );
       await page.reload();
       await page.getByRole("heading", { level: 1, name: "Sign in" }).waitFor({ timeout: 15_000 });
       await page.getByRole("alert").waitFor();
       expect(await page.getByRole("alert").textContent()).toContain("no longer accepted");
-      expect(await page.evaluate(() => sessionStorage.getItem("leadscore.read-token"))).toBeNull();
+      expect(await page.evaluate(() => localStorage.getItem("leadscore.session"))).toBeNull();
       await shoot(page, "sign-in-expired", "desktop");
       expect(problems).toEqual([]);
     } finally {

@@ -57,9 +57,13 @@ export class FakeSocket implements RealtimeSocket {
     for (const listener of this.listeners.get(event) ?? []) (listener as (...a: unknown[]) => void)(...args);
   }
 
+  /** What the server sends every socket that connects, as the real one does. */
+  top: LeaderboardUpdate["top"] = [];
+
   serverConnect() {
     this.connected = true;
     this.fire("connect");
+    this.fire("leaderboard", { top: this.top });
   }
 
   serverDisconnect(reason = "transport close") {
@@ -162,7 +166,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     ]),
     submitEvent: vi.fn<Api["submitEvent"]>(async () => ({ event_id: "evt-1", duplicate: false })),
     listRules: vi.fn<Api["listRules"]>(async () => RULES),
-    createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, ...rule })),
+    createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, label: rule.event_type, ...rule })),
     updateRule: vi.fn<Api["updateRule"]>(async (id, patch) => ({
       ...(RULES.find((rule) => rule._id === id) as RuleItem),
       ...patch,
@@ -186,7 +190,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     updateLead: vi.fn<Api["updateLead"]>(async (id, edit) => ({ ...lead({ _id: id }), ...edit })),
     exportLeads: vi.fn<Api["exportLeads"]>(async () => new Blob(["_id\r\n"])),
     deleteRule: vi.fn<Api["deleteRule"]>(async () => undefined),
-    checkReadToken: vi.fn<Api["checkReadToken"]>(async () => undefined),
+    checkToken: vi.fn<Api["checkToken"]>(async () => "read" as const),
     admin: vi.fn(async () => page<never>([])) as unknown as Api["admin"],
   };
   return Object.assign(api, overrides);

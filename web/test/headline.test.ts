@@ -55,6 +55,24 @@ describe("the headline figures", () => {
     expect(api.stats).toHaveBeenCalledTimes(2);
   });
 
+  it("are read once on load, not again for the top the socket gets as it first connects, but again after a change or a reconnection", async () => {
+    const api = fakeApi();
+    const { socket, realtime } = fakeRealtime(false);
+    const model = createHeadlineModel({ api, realtime });
+    const stop = model.activate();
+    socket.serverConnect();
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(api.stats).toHaveBeenCalledTimes(1);
+    socket.leaderboard({ top: [] });
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.stats).toHaveBeenCalledTimes(2);
+    socket.serverDisconnect();
+    socket.serverConnect();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.stats).toHaveBeenCalledTimes(3);
+    stop();
+  });
+
   it("keep the figures shown when a later read fails", async () => {
     const api = fakeApi();
     const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });

@@ -81,6 +81,18 @@ describe("the realtime connection", () => {
     expect(socket.sent).toEqual([{ event: "subscribe", request: { lead_id: "a" } }]);
   });
 
+  it("tells the top sent on the first connection and on a reconnection from a change", () => {
+    const { socket, realtime } = fakeRealtime(false);
+    const reasons: string[] = [];
+    realtime.onLeaderboard((_, reason) => reasons.push(reason));
+    socket.serverConnect();
+    socket.leaderboard({ top: [] });
+    socket.serverDisconnect();
+    socket.serverConnect();
+    socket.leaderboard({ top: [] });
+    expect(reasons).toEqual(["initial", "change", "resync", "change"]);
+  });
+
   it("hands score updates to every listener until it stops listening", () => {
     const { socket, realtime } = fakeRealtime();
     const listener = vi.fn();

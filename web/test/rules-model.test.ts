@@ -2,7 +2,7 @@
 import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { ApiRequestError } from "../src/lib/api.ts";
-import { createRulesModel, MESSAGE_MS, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
+import { ADMIN_NEEDED, createRulesModel, MESSAGE_MS, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
 import { fakeApi, RULES, settle } from "./fakes.ts";
 
 describe("rule write errors", () => {
@@ -62,12 +62,28 @@ describe("the rules model", () => {
     expect(model.saved.value.purchase).toBe(true);
   });
 
-  it("asks for the admin token before writing", async () => {
+  it("saves an edited label, and refuses an empty one beside an invalid points value", async () => {
+    const { api, model } = await setup();
+    model.edit("purchase", { label: "  Order placed " });
+    expect(model.isDirty("purchase")).toBe(true);
+    await model.save("purchase");
+    expect(api.updateRule).toHaveBeenCalledWith(
+      "purchase",
+      { points: 100, active: true, label: "Order placed" },
+      "t0ken-admin",
+    );
+    model.edit("email_open", { label: " ", points: "x" });
+    await model.save("email_open");
+    expect(model.rowErrors.value.email_open).toBe("Points must be a whole number; The label must not be empty");
+    expect(api.updateRule).toHaveBeenCalledTimes(1);
+  });
+
+  it("sends nothing without the admin token, and says to sign in with it", async () => {
     const { api, model } = await setup("");
     model.edit("purchase", { points: "1" });
     await model.save("purchase");
     expect(api.updateRule).not.toHaveBeenCalled();
-    expect(model.tokenError.value).toMatch(/dev-admin-token/);
+    expect(model.tokenError.value).toBe(ADMIN_NEEDED);
   });
 
   it("reports a refused token on the row and the token field", async () => {
@@ -124,6 +140,26 @@ describe("the rules model", () => {
     await settle();
     expect(model.rules.value).toHaveLength(1);
     stop();
+  });
+
+  it("reports every problem of an empty form at once, and sends no label the user left out", async () => {
+    const { api, model } = await setup();
+    await model.create();
+    expect(model.createErrors.value.fields).toEqual({
+      event_type: "Enter the event type, e.g. webinar_attended",
+      points: "Enter a whole number between −1000 and 1000",
+    });
+    model.setNew("event_type", "Webinar Attended");
+    await model.create();
+    expect(Object.keys(model.createErrors.value.fields)).toEqual(["event_type", "points"]);
+    expect(api.createRule).not.toHaveBeenCalled();
+    model.setNew("event_type", "webinar_attended");
+    model.setNew("points", "40");
+    await model.create();
+    expect(api.createRule).toHaveBeenCalledWith(
+      { event_type: "webinar_attended", points: 40, active: true },
+      "t0ken-admin",
+    );
   });
 
   it("shows a duplicate type next to the event type field", async () => {

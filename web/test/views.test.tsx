@@ -16,7 +16,7 @@ import { createLeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { RulesPage } from "../src/rules/index.tsx";
 import { createRulesModel } from "../src/rules/model.ts";
-import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE } from "../src/session/model.ts";
+import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
 import { createSubmitEventModel } from "../src/submit-event/model.ts";
 import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
@@ -117,7 +117,15 @@ describe("the headline", () => {
     const api = fakeApi();
     api.stats.mockResolvedValue({ ...STATS, dead_letters_24h: deadLetters });
     const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
-    render(<Headline model={model} selectedStage="" onStage={() => undefined} />);
+    render(
+      <Headline
+        model={model}
+        selectedStage=""
+        onStage={() => undefined}
+        selectedRange={null}
+        onRange={() => undefined}
+      />,
+    );
   }
 
   it("says how many events the store refused in the last day, and where they are listed", async () => {
@@ -318,7 +326,16 @@ describe("the app", () => {
   function renderApp(path: string, token = "a-read-token", api = fakeApi()) {
     window.history.replaceState(null, "", path);
     const { realtime } = fakeRealtime();
-    const session = createSessionModel({ token: signal(token), verify: (candidate) => api.checkReadToken(candidate) });
+    const tab = new Map<string, string>(token ? [[SESSION_KEY, JSON.stringify({ token, role: "read" })]] : []);
+    const store = {
+      getItem: (key: string) => tab.get(key) ?? null,
+      setItem: (key: string, value: string) => void tab.set(key, value),
+      removeItem: (key: string) => void tab.delete(key),
+    };
+    const session = createSessionModel({
+      stores: { tab: store, browser: null, channel: null },
+      verify: (candidate) => api.checkToken(candidate),
+    });
     const services = createServices({ api, realtime, router: createRouter(window), storage: null, session });
     render(<App services={services} />);
     return { session, api };
@@ -350,13 +367,13 @@ describe("the app", () => {
     fireEvent.input(screen.getByLabelText("Access token"), { target: { value: "  a-read-token " } });
     fireEvent.click(screen.getByRole("button", { name: "Sign in" }));
     expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
-    expect(api.checkReadToken).toHaveBeenCalledWith("a-read-token");
+    expect(api.checkToken).toHaveBeenCalledWith("a-read-token");
     expect(screen.getByRole("navigation", { name: "Main" })).toBeTruthy();
   });
 
   it("says so when the token is refused, and stays on the sign-in page", async () => {
     const api = fakeApi();
-    api.checkReadToken.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "the read token is not valid"));
+    api.checkToken.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "the read token is not valid"));
     renderApp("/", "", api);
     fireEvent.input(screen.getByLabelText("Access token"), { target: { value: "wrong" } });
     fireEvent.click(screen.getByRole("button", { name: "Sign in" }));

@@ -2,7 +2,8 @@
 import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { type Api, ApiRequestError, type Page } from "../src/lib/api.ts";
-import { createWebhooksModel, type DeliveryItem, isFailing, webhookState } from "../src/webhooks/model.ts";
+import { formatDateTime } from "../src/lib/format.ts";
+import { createWebhooksModel, type DeliveryItem, isFailing, REFRESH_MS, webhookState } from "../src/webhooks/model.ts";
 import { DISABLED_HOOK, HOOK, page } from "./fakes.ts";
 
 const delivery = (id: string, status: DeliveryItem["status"], codes: (number | null)[] = []): DeliveryItem => ({
@@ -20,6 +21,7 @@ const delivery = (id: string, status: DeliveryItem["status"], codes: (number | n
     response: "",
     error: null,
   })),
+  payload: { type: "lead.stage_changed", data: { lead_id: "ada" } },
 });
 
 /** An admin API answering by method and path. */
@@ -45,15 +47,16 @@ describe("a subscription's state", () => {
   const time = (iso: string) => iso.slice(0, 16);
 
   it("is active with nothing to say while its receiver accepts deliveries", () => {
-    expect(webhookState(HOOK, time)).toEqual({ label: "Active", details: [] });
+    expect(webhookState(HOOK, time)).toEqual({ status: "active", label: "Active", details: [] });
   });
 
   it("is paused when turned off by hand", () => {
-    expect(webhookState({ ...HOOK, active: false }, time)).toEqual({ label: "Paused", details: [] });
+    expect(webhookState({ ...HOOK, active: false }, time)).toEqual({ status: "paused", label: "Paused", details: [] });
   });
 
   it("is disabled with why and when, since when it fails, its backlog and what was dropped", () => {
     expect(webhookState(DISABLED_HOOK, time)).toEqual({
+      status: "disabled",
       label: "Disabled",
       details: [
         "its receiver accepted no delivery for 3 days (WEBHOOK_DISABLE_AFTER_MS) (disabled 2026-03-04T12:00)",
@@ -64,17 +67,23 @@ describe("a subscription's state", () => {
     });
   });
 
-  it("says an active one is failing before it is disabled", () => {
+  it("says since when an active one fails, before it is disabled", () => {
     const failing = { ...HOOK, failing_since: "2026-03-02T09:30:00.000Z", pending: 3 };
     expect(webhookState(failing, time)).toEqual({
-      label: "Active",
-      details: ["failing since 2026-03-02T09:30", "3 pending"],
+      status: "failing",
+      label: "Failing since 2026-03-02T09:30",
+      details: ["3 pending"],
     });
+  });
+
+  it("says moments in the app's date format unless told otherwise", () => {
+    const failing = { ...HOOK, failing_since: "2026-03-02T09:30:00.000Z" };
+    expect(webhookState(failing).label).toBe(`Failing since ${formatDateTime("2026-03-02T09:30:00.000Z")}`);
   });
 });
 
 describe("the webhooks model", () => {
-  it("asks for the admin token before calling the API", async () => {
+  it("calls nothing without the admin token, and says to sign in with it", async () => {
     const api = adminApi(() => []);
     const model = createWebhooksModel({ api, token: signal("") });
     await model.load();
@@ -128,6 +137,8 @@ describe("the webhooks model", () => {
     });
     const model = createWebhooksModel({ api, token: signal("admin-token") });
     await model.load();
+    // The subscriptions carry their state: nothing else is read to say it.
+    expect(api.calls.map((call) => call[1])).toEqual(["/api/webhooks"]);
     await model.setActive("wh_1", false);
     expect(model.webhooks.value[0]?.active).toBe(false);
 
@@ -138,6 +149,29 @@ describe("the webhooks model", () => {
     await model.retry("7");
     expect(api.calls.at(-1)?.slice(0, 2)).toEqual(["POST", "/api/webhooks/wh_1/deliveries/7/retry"]);
     expect(model.deliveries.value.map((item) => item.status)).toEqual(["pending"]);
+    expect(model.notice.value).toMatch(/^Sent again/);
+  });
+
+  it("reads the subscriptions and the open log again while the page is shown", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = adminApi((_method, path) => (path.includes("/deliveries") ? [delivery("7", "pending")] : [HOOK]));
+      const model = createWebhooksModel({ api, token: signal("admin-token") });
+      await model.load();
+      await model.showLog("wh_1");
+      const stop = model.activate();
+      const before = api.calls.length;
+      await vi.advanceTimersByTimeAsync(REFRESH_MS);
+      expect(api.calls.slice(before).map((call) => call[1])).toEqual([
+        "/api/webhooks",
+        "/api/webhooks/wh_1/deliveries?limit=20",
+      ]);
+      stop();
+      await vi.advanceTimersByTimeAsync(REFRESH_MS);
+      expect(api.calls.length).toBe(before + 2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("sends a test event and deletes a webhook", async () => {
@@ -159,6 +193,6 @@ describe("the webhooks model", () => {
       token: signal("read-token"),
     });
     await model.load();
-    expect(model.tokenError.value).toMatch(/check the admin token/);
+    expect(model.tokenError.value).toMatch(/sign in again with the admin token/);
   });
 });

@@ -27,7 +27,7 @@ describe("the Webhooks page in a browser", () => {
 
   afterAll(() => stack?.stop(), 60_000);
 
-  const open = (context: BrowserContext, path: string) => stack.open(context, path);
+  const open = (context: BrowserContext, path: string) => stack.open(context, path, { token: ADMIN_TOKEN });
   const browser = {
     newContext: (...args: Parameters<BrowserStack["browser"]["newContext"]>) => stack.browser.newContext(...args),
   };
@@ -45,7 +45,6 @@ describe("the Webhooks page in a browser", () => {
       const page = await open(context, "/");
       await page.getByRole("link", { name: "Webhooks" }).click();
       await page.getByRole("heading", { level: 1, name: "Webhooks" }).waitFor();
-      await page.getByLabel("Admin token").fill(ADMIN_TOKEN);
       await page.getByLabel("URL").fill(receiver.url);
       await page.getByRole("button", { name: "Create webhook" }).click();
 

@@ -6,7 +6,7 @@ import { NotFoundPage } from "../not-found/index.tsx";
 import { RulesPage } from "../rules/index.tsx";
 import { SignInPage, SignOutButton } from "../session/index.tsx";
 import { SubmitEventPage } from "../submit-event/index.tsx";
-import type { Route } from "./router.ts";
+import { nextPath, type Route } from "./router.ts";
 import type { Services } from "./services.ts";
 import { ErrorState, Loading } from "./ui.tsx";
 
@@ -29,7 +29,20 @@ function LazyWebhooks({ services }: { services: Services }) {
   }, []);
   if (failed) return <ErrorState title="The Webhooks page could not be loaded." message={failed} />;
   if (!module) return <Loading label="Loading…" />;
-  return <module.WebhooksScreen api={services.api} token={services.rules.token} />;
+  return <module.WebhooksScreen api={services.api} token={services.session.adminToken} />;
+}
+
+/** The sign-in page; from `/sign-in?next=…` it goes on to that page once the token is accepted. */
+function SignIn({ services }: { services: Services }) {
+  const { router, session } = services;
+  return (
+    <SignInPage
+      model={session}
+      onSignedIn={() => {
+        if (router.route.value.name === "sign-in") router.navigate(nextPath(router.search.value), { replace: true });
+      }}
+    />
+  );
 }
 
 const STATUS_TEXT = { live: "Live", connecting: "Connecting…", offline: "Offline — retrying" } as const;
@@ -49,6 +62,8 @@ function Page({ services }: { services: Services }) {
       return <RulesPage model={services.rules} />;
     case "webhooks":
       return <LazyWebhooks services={services} />;
+    case "sign-in":
+      return <SignIn services={services} />;
     default:
       return <NotFoundPage path={services.router.pathname.value} />;
   }
@@ -103,12 +118,19 @@ export function App({ services }: { services: Services }) {
               <span class="live-dot" aria-hidden="true" />
               <span>{STATUS_TEXT[status]}</span>
             </p>
+            {session.role.value === "admin" ? <span class="role-badge">Admin</span> : null}
             <SignOutButton model={session} />
           </>
         ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        {session.signedIn.value ? <Page services={services} /> : <SignInPage model={session} />}
+        {session.signedIn.value ? (
+          <Page services={services} />
+        ) : session.resolving.value ? (
+          <Loading label="Signing in…" />
+        ) : (
+          <SignIn services={services} />
+        )}
       </main>
       <div class="sr-only" aria-live="polite" aria-atomic="true">
         {announcer.message.value}

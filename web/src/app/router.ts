@@ -9,6 +9,7 @@ export type Route =
   | { name: "submit" }
   | { name: "rules" }
   | { name: "webhooks" }
+  | { name: "sign-in" }
   | { name: "not-found" };
 
 export function matchRoute(pathname: string): Route {
@@ -18,6 +19,7 @@ export function matchRoute(pathname: string): Route {
   if (path === "/events/new") return { name: "submit" };
   if (path === "/rules") return { name: "rules" };
   if (path === "/webhooks") return { name: "webhooks" };
+  if (path === "/sign-in") return { name: "sign-in" };
   const lead = path.match(/^\/leads\/([^/]+)$/);
   if (lead?.[1]) {
     try {
@@ -27,6 +29,12 @@ export function matchRoute(pathname: string): Route {
     }
   }
   return { name: "not-found" };
+}
+
+/** Where the sign-in page sends the user back to: a path of this app from `?next=`, else the dashboard. */
+export function nextPath(search: string): string {
+  const next = new URLSearchParams(search).get("next") ?? "";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/sign-in") ? next : "/";
 }
 
 export function leadHref(id: string): string {

@@ -10,7 +10,7 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { createRulesModel, type RulesModel } from "../rules/model.ts";
-import { createSessionModel, READ_TOKEN_KEY, type SessionModel } from "../session/model.ts";
+import { createSessionModel, type SessionModel } from "../session/model.ts";
 import { createSubmitEventModel, type SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
 
@@ -35,7 +35,7 @@ export function createServices(deps: {
   router: Router;
   storage?: Storage | null;
   announcer?: Announcer;
-  /** The reader's session; by default one kept in `storage`, checked with `api`. */
+  /** The reader's session; by default one kept in `storage` (this tab only), checked with `api`. */
   session?: SessionModel;
 }): Services {
   const { api, realtime, router } = deps;
@@ -43,13 +43,14 @@ export function createServices(deps: {
   const announcer = deps.announcer ?? createAnnouncer();
   const announce = (text: string) => announcer.announce(text);
   let detail: LeadDetailModel | null = null;
-  const adminToken = createSessionValue("leadscore.admin-token", storage);
   const session =
     deps.session ??
     createSessionModel({
-      token: createSessionValue(READ_TOKEN_KEY, storage),
-      verify: (token) => api.checkReadToken(token),
+      stores: { tab: storage, browser: null, channel: null },
+      verify: (token) => api.checkToken(token),
     });
+  // Every admin action sends the session's token when it is the admin token: one sign-in unlocks them all.
+  const adminToken = session.adminToken;
   return {
     api,
     realtime,

@@ -112,3 +112,21 @@ export function ActionsTable({
     </div>
   );
 }
+
+/** The href of the sign-in page that comes back to `next` once signed in. */
+export function signInHref(next: string): string {
+  return `/sign-in?next=${encodeURIComponent(next)}`;
+}
+
+/**
+ * What a page says, once, when an action needs the admin token the session does not hold (or that was refused):
+ * a sentence and a link to sign in, never an empty field.
+ */
+export function AdminNeeded({ action, next, reason }: { action: string; next: string; reason?: string | null }) {
+  return (
+    <p class="alert admin-needed" role="note">
+      {reason ? `${reason}. ` : `${action} needs the admin token. `}
+      <a href={signInHref(next)}>Sign in as admin</a>
+    </p>
+  );
+}

@@ -16,6 +16,8 @@ export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsMode
         model={props.headline}
         selectedStage={props.leads.filters.value.stage}
         onStage={(stage) => props.leads.setFilter("stage", stage)}
+        selectedRange={props.leads.scoreRange.value}
+        onRange={(range) => props.leads.setScoreRange(range)}
       />
       <div class="dashboard-grid">
         <LeadTable model={props.leads} />

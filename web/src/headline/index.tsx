@@ -5,13 +5,12 @@ import type { Stats } from "../lib/api.ts";
 import { formatInteger } from "../lib/format.ts";
 import type { FunnelStep, HeadlineModel } from "./model.ts";
 
-function Figure({ label, value, note }: { label: string; value: string; note?: string }) {
+function Figure({ label, value }: { label: string; value: string }) {
   return (
     <div class="figure">
       <dt>{label}</dt>
       <dd>
         <span class="figure-value">{value}</span>
-        {note ? <span class="figure-note">{note}</span> : null}
       </dd>
     </div>
   );
@@ -49,26 +48,52 @@ function Funnel(props: { steps: FunnelStep[]; selected: Stage | ""; onStage: (st
   );
 }
 
-function Distribution({ histogram }: { histogram: Stats["score_histogram"] }) {
+/** A score range of the table's filters, as the histogram's bars set it. */
+export interface ScoreRange {
+  from: number;
+  to: number;
+}
+
+/**
+ * Leads per score range: a bar each, its count above it, heights on a square-root scale so that a few leads still
+ * show beside many. A bar is a button that shows only its range in the table (pressed again: every score).
+ */
+function Distribution(props: {
+  histogram: Stats["score_histogram"];
+  selected: ScoreRange | null;
+  onRange: (range: ScoreRange | null) => void;
+}) {
+  const { histogram, selected } = props;
   const highest = Math.max(1, ...histogram.map((bucket) => bucket.count));
-  const label = `Score distribution: ${histogram
-    .map((bucket) => `${bucket.from}–${bucket.to}: ${formatInteger(bucket.count)}`)
-    .join(", ")} leads`;
   return (
-    <div class="histogram" role="img" aria-label={label}>
-      {histogram.map((bucket) => (
-        <span
-          key={bucket.from}
-          class="histogram-bar"
-          title={`${bucket.from}–${bucket.to}: ${formatInteger(bucket.count)}`}
-          style={{ height: `${Math.max(bucket.count > 0 ? 4 : 1, (bucket.count / highest) * 100)}%` }}
-        />
-      ))}
+    <fieldset class="histogram">
+      <legend class="sr-only">Score distribution</legend>
+      <ol class="histogram-bars">
+        {histogram.map((bucket) => {
+          const pressed = selected?.from === bucket.from && selected.to === bucket.to;
+          const height = bucket.count === 0 ? 0 : Math.max(6, Math.sqrt(bucket.count / highest) * 100);
+          return (
+            <li key={bucket.from} class="histogram-item">
+              <button
+                type="button"
+                class="histogram-bar"
+                aria-pressed={pressed}
+                aria-label={`Scores ${bucket.from}–${bucket.to}: ${formatInteger(bucket.count)} ${bucket.count === 1 ? "lead" : "leads"}`}
+                title={pressed ? "Show every score" : `Show only scores ${bucket.from}–${bucket.to}`}
+                onClick={() => props.onRange(pressed ? null : { from: bucket.from, to: bucket.to })}
+              >
+                <span class="histogram-count">{formatInteger(bucket.count)}</span>
+                <span class="histogram-fill" style={{ height: `${height}%` }} />
+              </button>
+            </li>
+          );
+        })}
+      </ol>
       <span class="histogram-axis" aria-hidden="true">
         <span>0</span>
         <span>{histogram.at(-1)?.to ?? ""}</span>
       </span>
-    </div>
+    </fieldset>
   );
 }
 
@@ -76,6 +101,8 @@ export function Headline(props: {
   model: HeadlineModel;
   selectedStage: Stage | "";
   onStage: (stage: Stage | "") => void;
+  selectedRange: ScoreRange | null;
+  onRange: (range: ScoreRange | null) => void;
 }) {
   const { model } = props;
   useEffect(() => model.activate(), [model]);
@@ -104,16 +131,8 @@ export function Headline(props: {
       </h2>
       <dl class="figures">
         <Figure label="Leads" value={stats ? formatInteger(stats.leads) : dash} />
-        <Figure
-          label="Events, last 24 h"
-          value={stats ? formatInteger(stats.events_24h) : dash}
-          note="accepted by the edge"
-        />
-        <Figure
-          label="Scored, last 24 h"
-          value={stats ? formatInteger(stats.scored_24h) : dash}
-          note="by the workers"
-        />
+        <Figure label="Events received, last 24 h" value={stats ? formatInteger(stats.events_24h) : dash} />
+        <Figure label="Events scored, last 24 h" value={stats ? formatInteger(stats.scored_24h) : dash} />
       </dl>
       {model.deadLetters.value > 0 ? (
         <p class="alert alert-error dead-letters" role="status">
@@ -126,7 +145,7 @@ export function Headline(props: {
       {stats ? (
         <div class="headline-charts">
           <Funnel steps={model.funnel.value} selected={props.selectedStage} onStage={props.onStage} />
-          <Distribution histogram={stats.score_histogram} />
+          <Distribution histogram={stats.score_histogram} selected={props.selectedRange} onRange={props.onRange} />
         </div>
       ) : null}
     </section>

@@ -88,7 +88,10 @@ export function createHeadlineModel(deps: { api: Pick<Api, "stats">; realtime: R
     activate() {
       void refresh();
       const timer = setInterval(() => void refresh(), REFRESH_INTERVAL_MS);
-      const stop = deps.realtime.onLeaderboard(soon);
+      // The top sent to the app's first connection says nothing moved since the figures were read.
+      const stop = deps.realtime.onLeaderboard((_, reason) => {
+        if (reason !== "initial") soon();
+      });
       return () => {
         clearInterval(timer);
         stop();

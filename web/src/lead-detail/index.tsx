@@ -1,5 +1,6 @@
 import { useEffect } from "preact/hooks";
-import { Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
+import { leadHref } from "../app/router.ts";
+import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { type EventDetails, type LeadDetailModel, PROFILE_FIELDS, type ProfileField } from "./model.ts";
@@ -38,21 +39,9 @@ function ProfileForm({ model }: { model: LeadDetailModel }) {
           <FieldError id={`profile-${field}-error`} message={errors.fields[field]} />
         </div>
       ))}
-      <div class="field">
-        <label for="profile-token">Admin token</label>
-        <input
-          id="profile-token"
-          type="password"
-          autoComplete="off"
-          value={model.adminToken.value}
-          onInput={(event) => {
-            model.adminToken.value = (event.currentTarget as HTMLInputElement).value;
-          }}
-          aria-invalid={errors.fields.token ? true : undefined}
-          aria-describedby={errors.fields.token ? "profile-token-error" : undefined}
-        />
-        <FieldError id="profile-token-error" message={errors.fields.token} />
-      </div>
+      {errors.fields.token ? (
+        <AdminNeeded action="Editing the profile" next={leadHref(model.id)} reason={errors.fields.token} />
+      ) : null}
       <div class="form-actions">
         <button type="submit" class="button button-primary" disabled={model.savingProfile.value}>
           {model.savingProfile.value ? "Saving…" : "Save profile"}
@@ -102,10 +91,10 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
           <dt>Events</dt>
           <dd>{formatInteger(lead.event_count)}</dd>
         </div>
-        {lead.created_at ? (
+        {model.firstSeen.value !== null ? (
           <div>
             <dt>First seen</dt>
-            <dd>{formatDateTime(lead.created_at)}</dd>
+            <dd data-testid="first-seen">{formatDateTime(new Date(model.firstSeen.value).toISOString())}</dd>
           </div>
         ) : null}
         <div>
@@ -113,7 +102,9 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
           <dd>{formatDateTime(lead.last_event_at)}</dd>
         </div>
       </dl>
-      {model.draft.value ? (
+      {model.adminToken.value === "" ? (
+        <AdminNeeded action="Editing the profile" next={leadHref(lead._id)} />
+      ) : model.draft.value ? (
         <ProfileForm model={model} />
       ) : (
         <button type="button" class="button button-quiet" onClick={() => model.editProfile()}>
@@ -252,13 +243,20 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
   const lead = model.lead.value;
   const status = model.status.value;
 
-  if (status === "not-found") {
+  if (status === "not-found" || status === "invalid") {
     return (
       <section class="panel not-found">
         <PageTitle title="Lead not found">Lead not found</PageTitle>
-        <p>
-          There is no lead <code>{model.id}</code> (yet). A lead is created by its first event.
-        </p>
+        {status === "invalid" ? (
+          <p>
+            <code>{model.id}</code> is not a lead id: ids are 1 to 128 letters, digits, dots, underscores, colons or
+            hyphens. Check the address.
+          </p>
+        ) : (
+          <p>
+            There is no lead <code>{model.id}</code> (yet). A lead is created by its first event.
+          </p>
+        )}
         <p>
           <a href="/">Back to the dashboard</a>
         </p>

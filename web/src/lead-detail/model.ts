@@ -1,7 +1,7 @@
 // One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
 // paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import {
   type Api,
   ApiRequestError,
@@ -32,7 +32,8 @@ export type EventDetails =
   | { status: "ready"; event: StoredEvent }
   | { status: "error"; message: string };
 
-export type DetailStatus = "loading" | "ready" | "not-found" | "error";
+/** `invalid`: the address names no possible lead (the API refused the id), so trying again cannot help. */
+export type DetailStatus = "loading" | "ready" | "not-found" | "invalid" | "error";
 export type ReadStatus = "loading" | "ready" | "error";
 
 export interface ChartPoint {
@@ -70,6 +71,11 @@ export interface LeadDetailModel {
   readonly points: ReadonlySignal<ChartPoint[]>;
   readonly pointsStatus: ReadonlySignal<ReadStatus>;
   readonly pointsError: ReadonlySignal<string | null>;
+  /**
+   * When the lead was first seen: its first event's time (the series always starts with it), or, before the series
+   * is read or without events, the profile's creation — whichever is earlier.
+   */
+  readonly firstSeen: ReadonlySignal<number | null>;
   /** The lead has more events than the chart has points: older events are sampled, not each shown. */
   readonly sampled: ReadonlySignal<boolean>;
   /** Event ids that arrived live a moment ago. */
@@ -81,7 +87,8 @@ export interface LeadDetailModel {
   toggleDetails(eventId: string): void;
   /** The profile form, while it is open. */
   readonly draft: ReadonlySignal<ProfileDraft | null>;
-  readonly adminToken: Signal<string>;
+  /** The session's admin token, "" when it holds a read token: profile edits need it. */
+  readonly adminToken: ReadonlySignal<string>;
   readonly profileErrors: ReadonlySignal<MappedErrors<ProfileField | "token">>;
   readonly savingProfile: ReadonlySignal<boolean>;
   editProfile(): void;
@@ -98,8 +105,8 @@ export function createLeadDetailModel(
     api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
     realtime: Realtime;
     announce?: (text: string) => void;
-    /** The admin token profile edits carry, typed once per tab (shared with the rules page). */
-    adminToken?: Signal<string>;
+    /** The session's admin token, which profile edits carry ("" when it holds a read token). */
+    adminToken?: ReadonlySignal<string>;
   },
   id: string,
 ): LeadDetailModel {
@@ -138,8 +145,8 @@ export function createLeadDetailModel(
     } catch (failure) {
       if (quiet && lead.value !== null) return;
       batch(() => {
-        const missing = failure instanceof ApiRequestError && failure.status === 404;
-        status.value = missing ? "not-found" : "error";
+        const refused = failure instanceof ApiRequestError ? failure.status : 0;
+        status.value = refused === 404 ? "not-found" : refused === 400 ? "invalid" : "error";
         error.value = (failure as Error).message;
       });
     }
@@ -238,6 +245,11 @@ export function createLeadDetailModel(
     pointsStatus,
     pointsError,
     sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
+    firstSeen: computed(() => {
+      const created = lead.value?.created_at ? Date.parse(lead.value.created_at) : Number.NaN;
+      const times = [points.value[0]?.t ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
+      return times.length > 0 ? Math.min(...times) : null;
+    }),
     fresh,
     lastUpdate,
     details,
@@ -284,7 +296,7 @@ export function createLeadDetailModel(
       if (!form || savingProfile.value) return;
       const token = adminToken.value.trim();
       if (!token) {
-        profileErrors.value = { fields: { token: "Enter the admin token" }, form: [] };
+        profileErrors.value = { fields: { token: "Sign in with the admin token to edit the profile" }, form: [] };
         return;
       }
       // Only what changed is sent; an empty field keeps its value.
@@ -308,7 +320,10 @@ export function createLeadDetailModel(
         deps.announce?.("Profile saved");
       } catch (failure) {
         if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
-          profileErrors.value = { fields: { token: `${failure.message} — check the admin token` }, form: [] };
+          profileErrors.value = {
+            fields: { token: `${failure.message} — sign in again with the admin token` },
+            form: [],
+          };
         } else if (failure instanceof ApiRequestError && failure.details.length > 0) {
           profileErrors.value = mapFieldErrors(failure.details, PROFILE_FIELDS);
         } else {

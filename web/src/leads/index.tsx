@@ -3,8 +3,8 @@ import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { Empty, ErrorState, FieldError, Loading, StageBadge } from "../app/ui.tsx";
 import type { LeadSort } from "../lib/api.ts";
-import { formatAge, formatInteger, STAGES } from "../lib/format.ts";
-import { type LeadsModel, SORTS } from "./model.ts";
+import { formatAge, formatDateTime, formatInteger, STAGES } from "../lib/format.ts";
+import { type LeadsModel, SORTS, type SortColumn } from "./model.ts";
 
 function Filters({ model }: { model: LeadsModel }) {
   const filters = model.filters.value;
@@ -27,7 +27,7 @@ function Filters({ model }: { model: LeadsModel }) {
         <label for="filter-q">Search</label>
         <input type="search" autoComplete="off" {...text("q")} aria-describedby="filter-q-hint" />
         <p id="filter-q-hint" class="hint">
-          Part of a lead id, name, email or company
+          Words of a lead id, name, email or company, in any order; accents optional
         </p>
       </div>
       <div class="field">
@@ -87,30 +87,57 @@ function Filters({ model }: { model: LeadsModel }) {
   );
 }
 
+/** A column heading that sorts the table by its column, saying which way it sorts now. */
+function SortHeader({
+  model,
+  column,
+  label,
+  class: className,
+}: {
+  model: LeadsModel;
+  column: SortColumn;
+  label: string;
+  class?: string;
+}) {
+  const sort = model.filters.value.sort;
+  const direction = sort === `-${column}` ? "descending" : sort === column ? "ascending" : undefined;
+  return (
+    <th scope="col" class={className} aria-sort={direction}>
+      <button type="button" class="sort-header" onClick={() => model.sortBy(column)}>
+        {label}
+        <span class="sort-mark" aria-hidden="true">
+          {direction === "descending" ? " ↓" : direction === "ascending" ? " ↑" : ""}
+        </span>
+      </button>
+    </th>
+  );
+}
+
 function Rows({ model, now }: { model: LeadsModel; now: number }) {
   const flashes = model.flashes.value;
+  // The time shown is the one the rows are sorted by: the update time when sorted by it, else the newest event's.
+  const byUpdate = model.filters.value.sort.endsWith("updated_at");
   return (
     <div class="table-scroll">
       <table class="table leads-table">
-        <caption class="sr-only">
-          Leads, {model.filters.value.sort.includes("score") ? "by score" : "by last update"}
-        </caption>
+        <caption class="sr-only">Leads, {byUpdate ? "by last update" : "by score"}</caption>
         <thead>
           <tr>
             <th scope="col">Lead</th>
             <th scope="col" class="col-optional">
               Company
             </th>
-            <th scope="col" class="num">
-              Score
-            </th>
+            <SortHeader model={model} column="score" label="Score" class="num" />
             <th scope="col">Stage</th>
             <th scope="col" class="num col-optional">
               Events
             </th>
-            <th scope="col" class="col-optional">
-              Last event
-            </th>
+            <SortHeader
+              model={model}
+              column="updated_at"
+              label={byUpdate ? "Updated" : "Last event"}
+              class="col-optional"
+            />
           </tr>
         </thead>
         <tbody>
@@ -131,13 +158,22 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
               </td>
               <td class="num col-optional">{formatInteger(lead.event_count)}</td>
               <td class="col-optional">
-                <time dateTime={lead.last_event_at ?? undefined}>{formatAge(lead.last_event_at, now)}</time>
+                <Moment iso={byUpdate ? lead.updated_at : lead.last_event_at} now={now} />
               </td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** A moment as its age ("3 min ago", or its date when older than a week), its full date and time on hover. */
+function Moment({ iso, now }: { iso: string | null; now: number }) {
+  return (
+    <time dateTime={iso ?? undefined} title={iso ? formatDateTime(iso) : undefined}>
+      {formatAge(iso, now)}
+    </time>
   );
 }
 
@@ -188,6 +224,16 @@ export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?
         </div>
       </div>
       {model.exportError.value ? <p class="field-error">Export failed: {model.exportError.value}</p> : null}
+      {model.urlNotice.value ? (
+        <div class="alert url-notice" role="status">
+          <p>
+            {model.urlNotice.value}{" "}
+            <button type="button" class="button button-quiet" onClick={() => model.dismissUrlNotice()}>
+              Dismiss
+            </button>
+          </p>
+        </div>
+      ) : null}
       <Filters model={model} />
       {status === "loading" && rows.length === 0 ? <Loading label="Loading leads…" /> : null}
       {status === "error" ? (

@@ -115,6 +115,34 @@ export function filtersFromSearch(search: string): LeadFilters {
   };
 }
 
+/** Query parameters of the page the table reads (and `realtime`, which the app reads once at start). */
+const KNOWN_PARAMS = new Set(["min_score", "max_score", "stage", "company", "q", "sort", "realtime"]);
+
+/**
+ * What in a page URL's query the table cannot use, as `name=value (why)`: a stage or sort it does not know, a
+ * parameter it does not read. Score bounds that are not numbers are not listed: the form shows and marks them.
+ */
+export function searchProblems(search: string): string[] {
+  const problems: string[] = [];
+  for (const [key, value] of new URLSearchParams(search)) {
+    if (key === "stage" && value !== "" && !(STAGES as readonly string[]).includes(value)) {
+      problems.push(`stage=${value} (not a stage)`);
+    } else if (key === "sort" && value !== "" && !SORTS.some((option) => option.value === value)) {
+      problems.push(`sort=${value} (not a sort)`);
+    } else if (!KNOWN_PARAMS.has(key)) {
+      problems.push(`${key}=${value} (not a filter)`);
+    }
+  }
+  return problems;
+}
+
+/** The columns whose headers sort the table, and the sort a click on each gives: descending first, then the reverse. */
+export type SortColumn = "score" | "updated_at";
+
+export function nextSort(current: LeadSort, column: SortColumn): LeadSort {
+  return current === `-${column}` ? column : `-${column}`;
+}
+
 /** The rows after a live update, or null when the lead is not among them. */
 export function applyScoreUpdate(leads: readonly Lead[], update: ScoreUpdate): Lead[] | null {
   const index = leads.findIndex((lead) => lead._id === update.lead_id);
@@ -160,6 +188,15 @@ export interface LeadsModel {
   readonly filtersOpen: ReadonlySignal<boolean>;
   readonly exporting: ReadonlySignal<boolean>;
   readonly exportError: ReadonlySignal<string | null>;
+  /** What was taken out of the page's address because the table cannot use it; null when nothing was. */
+  readonly urlNotice: ReadonlySignal<string | null>;
+  dismissUrlNotice(): void;
+  /** Sorts by a column: by it descending, or reversed when it is already the sort. */
+  sortBy(column: SortColumn): void;
+  /** The score range filtered on when both bounds are set, e.g. by a bar of the score distribution. */
+  readonly scoreRange: ReadonlySignal<{ from: number; to: number } | null>;
+  /** Shows only scores from `from` to `to` (both included); null shows every score. */
+  setScoreRange(range: { from: number; to: number } | null): void;
   toggleFilters(): void;
   /** The CSV of the leads the current filters select, or null when it could not be read (see `exportError`). */
   exportCsv(): Promise<Blob | null>;
@@ -187,6 +224,7 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
   const filtersOpen = signal(false, { name: "leads.filtersOpen" });
   const exporting = signal(false, { name: "leads.exporting" });
   const exportError = signal<string | null>(null, { name: "leads.exportError" });
+  const urlNotice = signal<string | null>(null, { name: "leads.urlNotice" });
 
   let sequence = 0;
   let typingTimer: ReturnType<typeof setTimeout> | null = null;
@@ -246,6 +284,7 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     batch(() => {
       cursors.value = [null];
       next.value = null;
+      urlNotice.value = null;
     });
     deps.url.write(filtersToSearch(validFilters(filters.value)));
     void load({ fresh: true });
@@ -273,6 +312,20 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     scheduleRefresh();
   }
 
+  const setFilter: LeadsModel["setFilter"] = (key, value) => {
+    filters.value = { ...filters.value, [key]: value };
+    if (typingTimer !== null) clearTimeout(typingTimer);
+    typingTimer = null;
+    if (key === "q" || key === "company" || key === "min_score" || key === "max_score") {
+      typingTimer = setTimeout(() => {
+        typingTimer = null;
+        restart();
+      }, TYPING_DELAY_MS);
+    } else {
+      restart();
+    }
+  };
+
   return {
     filters,
     errors,
@@ -289,6 +342,26 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     filtersOpen,
     exporting,
     exportError,
+    urlNotice,
+    dismissUrlNotice() {
+      urlNotice.value = null;
+    },
+    sortBy(column) {
+      setFilter("sort", nextSort(filters.value.sort, column));
+    },
+    scoreRange: computed(() => {
+      const from = scoreBound(filters.value.min_score);
+      const to = scoreBound(filters.value.max_score);
+      return typeof from === "number" && typeof to === "number" ? { from, to } : null;
+    }),
+    setScoreRange(range) {
+      filters.value = {
+        ...filters.value,
+        min_score: range ? String(range.from) : "",
+        max_score: range ? String(range.to) : "",
+      };
+      restart();
+    },
     toggleFilters() {
       filtersOpen.value = !filtersOpen.value;
     },
@@ -307,19 +380,7 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
         exporting.value = false;
       }
     },
-    setFilter(key, value) {
-      filters.value = { ...filters.value, [key]: value };
-      if (typingTimer !== null) clearTimeout(typingTimer);
-      typingTimer = null;
-      if (key === "q" || key === "company" || key === "min_score" || key === "max_score") {
-        typingTimer = setTimeout(() => {
-          typingTimer = null;
-          restart();
-        }, TYPING_DELAY_MS);
-      } else {
-        restart();
-      }
-    },
+    setFilter,
     clearFilters() {
       filters.value = { ...EMPTY_FILTERS, sort: filters.value.sort };
       restart();
@@ -337,10 +398,17 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     reload: () => load(),
     activate() {
       active = true;
-      const fromUrl = filtersFromSearch(deps.url.read());
+      const search = deps.url.read();
+      const fromUrl = filtersFromSearch(search);
       if (filtersToSearch(fromUrl) !== filtersToSearch(filters.value)) {
         filters.value = fromUrl;
         cursors.value = [null];
+      }
+      // What the table cannot use leaves the address bar, saying so, rather than staying there as if it applied.
+      const problems = searchProblems(search);
+      if (problems.length > 0) {
+        urlNotice.value = `Removed from the address: ${problems.join(", ")}.`;
+        deps.url.write(filtersToSearch(filters.value));
       }
       void load({ quiet: status.value === "ready" });
 
@@ -359,7 +427,9 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
       const stopScores = deps.realtime.onScoreUpdate(onScoreUpdate);
       // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of
       // leads that are not on this page yet.
-      const stopBoard = deps.realtime.onLeaderboard(() => scheduleRefresh());
+      const stopBoard = deps.realtime.onLeaderboard((_, reason) => {
+        if (reason !== "initial") scheduleRefresh();
+      });
       const poll = setInterval(() => {
         if (deps.realtime.status.value !== "live") void load({ quiet: true });
       }, POLL_INTERVAL_MS);

@@ -113,6 +113,9 @@ export interface EventAccepted {
   duplicate: boolean;
 }
 
+/** What an access token may do: read, or also every admin action. */
+export type AccessRole = "read" | "admin";
+
 export interface FieldDetail {
   path: string;
   message: string;
@@ -196,12 +199,16 @@ export interface Api {
   eventTypes(): Promise<EventType[]>;
   submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
   listRules(): Promise<RuleItem[]>;
-  createRule(rule: Omit<Rule, "_id">, adminToken: string): Promise<RuleItem>;
+  /** A new rule; without a label the API derives one from the event type. */
+  createRule(rule: Omit<Rule, "_id" | "label"> & { label?: string }, adminToken: string): Promise<RuleItem>;
   updateRule(id: string, patch: Partial<Omit<Rule, "_id">>, adminToken: string): Promise<RuleItem>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;
-  /** Resolves when `token` reads; throws the API's refusal (401) otherwise. */
-  checkReadToken(token: string): Promise<void>;
+  /**
+   * What `token` may do: "admin" when it is the admin token, "read" when it only reads; throws the API's refusal
+   * (401) when it does not even read.
+   */
+  checkToken(token: string): Promise<AccessRole>;
   /**
    * An admin call with a JSON body (or none): `items` is the answer when it is an array, else `[answer]` (`[]` for
    * a 204), with the page headers when it has them.
@@ -343,9 +350,18 @@ export function createApi(options: ApiOptions = {}): Api {
         next: cursorOf(nextLink(response.headers.get("link"))),
       };
     },
-    async checkReadToken(token) {
-      const response = await request("/api/events/event-types", { headers: { authorization: `Bearer ${token}` } });
-      await response.body?.cancel();
+    async checkToken(token) {
+      const reads = await request("/api/events/event-types", { headers: { authorization: `Bearer ${token}` } });
+      await reads.body?.cancel();
+      // An admin-only read: a read token is refused it with 403, which is the answer, not a failure.
+      try {
+        const admin = await request("/api/webhooks", { headers: { authorization: `Bearer ${token}` } });
+        await admin.body?.cancel();
+        return "admin";
+      } catch (failure) {
+        if (failure instanceof ApiRequestError && failure.status === 403) return "read";
+        throw failure;
+      }
     },
   };
 }

@@ -20,24 +20,30 @@ export function formatSigned(value: number): string {
 
 const dateTime = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "medium" });
 const shortTime = new Intl.DateTimeFormat("en", { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+const dateOnly = new Intl.DateTimeFormat("en", { dateStyle: "medium" });
+/** Ages up to this are said relative to now ("3 d ago"); older moments are shown as their date. */
+const RELATIVE_DAYS = 7;
 
-export function formatDateTime(iso: string | null | undefined): string {
-  if (!iso) return "—";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "—" : dateTime.format(date);
+/** A moment (ISO-8601 or epoch ms) in one of the app's formats; "—" when there is none or it is not a date. */
+function formatMoment(format: Intl.DateTimeFormat, moment: string | number | null | undefined): string {
+  if (moment === null || moment === undefined || moment === "") return "—";
+  const date = new Date(moment);
+  return Number.isNaN(date.getTime()) ? "—" : format.format(date);
 }
 
-export function formatShortTime(iso: string | number | null | undefined): string {
-  if (iso === null || iso === undefined) return "—";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? "—" : shortTime.format(date);
-}
+/** "Dec 6, 2026, 1:45:00 PM". */
+export const formatDateTime = (iso: string | null | undefined): string => formatMoment(dateTime, iso);
+/** "Dec 6, 01:45 PM". */
+export const formatShortTime = (iso: string | number | null | undefined): string => formatMoment(shortTime, iso);
+/** The app's date, "Dec 6, 2026". */
+export const formatDate = (iso: string | number | null | undefined): string => formatMoment(dateOnly, iso);
 
-/** "3 min ago"-style age of a moment relative to `now`. */
+/** "3 min ago"-style age of a moment relative to `now`; a moment more than a week ago is shown as its date. */
 export function formatAge(iso: string | null | undefined, now: number): string {
   if (!iso) return "never";
   const ms = now - new Date(iso).getTime();
   if (Number.isNaN(ms)) return "—";
+  if (ms > RELATIVE_DAYS * 24 * 60 * 60 * 1000) return formatDate(iso);
   const seconds = Math.max(0, Math.round(ms / 1000));
   if (seconds < 60) return `${seconds} s ago`;
   const minutes = Math.round(seconds / 60);

@@ -23,10 +23,17 @@ export interface RealtimeSocket {
   disconnect(): unknown;
 }
 
+/**
+ * Why a `leaderboard` arrived: scores moved (`change`), or the server sent its current top to a socket that just
+ * connected — the app's first connection (`initial`: the pages have just read what they show) or a reconnection
+ * (`resync`: what they show may be stale).
+ */
+export type LeaderboardReason = "change" | "initial" | "resync";
+
 export interface Realtime {
   readonly status: ReadonlySignal<RealtimeStatus>;
   onScoreUpdate(listener: (update: ScoreUpdate) => void): () => void;
-  onLeaderboard(listener: (update: LeaderboardUpdate) => void): () => void;
+  onLeaderboard(listener: (update: LeaderboardUpdate, reason: LeaderboardReason) => void): () => void;
   /** Joins the lead's room until the returned function is called. */
   subscribe(leadId: string): () => void;
   close(): void;
@@ -50,7 +57,10 @@ export function createRealtime(
   const status = signal<RealtimeStatus>(socket.connected ? "live" : "connecting", { name: "realtime.status" });
   const rooms = new Map<string, number>();
   const scoreListeners = new Set<(update: ScoreUpdate) => void>();
-  const leaderboardListeners = new Set<(update: LeaderboardUpdate) => void>();
+  const leaderboardListeners = new Set<(update: LeaderboardUpdate, reason: LeaderboardReason) => void>();
+  /** What the next `leaderboard` is: the server sends its top once to every socket that connects. */
+  let nextLeaderboard: LeaderboardReason = "initial";
+  let connectedBefore = false;
 
   // Requests go out at most REQUESTS_IN_FLIGHT at a time, in order, so renewing a page of rooms never floods the
   // server; one it refuses for being too many goes out again a moment later.
@@ -82,6 +92,8 @@ export function createRealtime(
 
   socket.on("connect", () => {
     status.value = "live";
+    nextLeaderboard = connectedBefore ? "resync" : "initial";
+    connectedBefore = true;
     outbox.length = 0;
     inFlight = 0;
     for (const leadId of rooms.keys()) send("subscribe", leadId);
@@ -100,7 +112,9 @@ export function createRealtime(
     for (const listener of scoreListeners) listener(update);
   });
   socket.on("leaderboard", (update) => {
-    for (const listener of leaderboardListeners) listener(update);
+    const reason = nextLeaderboard;
+    nextLeaderboard = "change";
+    for (const listener of leaderboardListeners) listener(update, reason);
   });
 
   const listen = <T>(set: Set<T>, listener: T) => {

@@ -1,10 +1,29 @@
 import { useEffect } from "preact/hooks";
-import { ActionsTable, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import {
+  ActionsTable,
+  AdminNeeded,
+  Empty,
+  ErrorState,
+  FieldError,
+  FormErrors,
+  Loading,
+  PageTitle,
+} from "../app/ui.tsx";
 import type { RuleItem } from "../lib/api.ts";
-import { DEV_ADMIN_TOKEN_HINT, type RulesModel } from "./model.ts";
+import { formatSigned } from "../lib/format.ts";
+import type { RulesModel } from "./model.ts";
+
+function RuleName({ rule }: { rule: RuleItem }) {
+  return (
+    <th scope="row">
+      <code>{rule.event_type}</code>
+      <span class="muted rule-label">{rule.label}</span>
+    </th>
+  );
+}
 
 function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
-  const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active };
+  const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active, label: rule.label };
   const error = model.rowErrors.value[rule._id];
   const saving = !!model.saving.value[rule._id];
   const dirty = model.isDirty(rule._id);
@@ -13,7 +32,20 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
     <tr>
       <th scope="row">
         <code>{rule.event_type}</code>
-        <span class="muted rule-label">{rule.label}</span>
+        <label class="sr-only" for={`${idBase}-label`}>
+          Label for {rule.event_type}
+        </label>
+        <input
+          id={`${idBase}-label`}
+          class="label-input"
+          type="text"
+          autoComplete="off"
+          value={draft.label}
+          onInput={(event) => model.edit(rule._id, { label: (event.currentTarget as HTMLInputElement).value })}
+          onKeyDown={(event) => {
+            if (event.key === "Enter" && dirty) void model.save(rule._id);
+          }}
+        />
       </th>
       <td>
         <label class="sr-only" for={`${idBase}-points`}>
@@ -76,6 +108,18 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
         </span>
         <FieldError id={`${idBase}-error`} message={error} />
       </td>
+    </tr>
+  );
+}
+
+/** A rule as a read token sees it: its points and whether it is active, nothing to press. */
+function ReadOnlyRuleRow({ rule }: { rule: RuleItem }) {
+  return (
+    <tr>
+      <RuleName rule={rule} />
+      <td>{formatSigned(rule.points)}</td>
+      <td>{rule.active ? "Active" : "Inactive"}</td>
+      <td />
     </tr>
   );
 }
@@ -149,6 +193,7 @@ export function RulesPage({ model }: { model: RulesModel }) {
   useEffect(() => model.activate(), [model]);
   const status = model.status.value;
   const rules = model.rules.value;
+  const admin = model.token.value !== "";
   return (
     <>
       <PageTitle title="Rules">Scoring rules</PageTitle>
@@ -156,27 +201,9 @@ export function RulesPage({ model }: { model: RulesModel }) {
         Points each event type is worth. A change applies to events scored from then on; scored events keep the points
         they were given.
       </p>
-      <div class="panel token">
-        <div class="field">
-          <label for="admin-token">Admin token</label>
-          <input
-            id="admin-token"
-            type="password"
-            autoComplete="off"
-            placeholder={DEV_ADMIN_TOKEN_HINT}
-            value={model.token.value}
-            onInput={(event) => {
-              model.token.value = (event.currentTarget as HTMLInputElement).value;
-            }}
-            aria-invalid={model.tokenError.value ? true : undefined}
-            aria-describedby={model.tokenError.value ? "admin-token-hint admin-token-error" : "admin-token-hint"}
-          />
-          <p id="admin-token-hint" class="hint">
-            Needed to change rules; kept for this tab only. In development it is <code>{DEV_ADMIN_TOKEN_HINT}</code>.
-          </p>
-          <FieldError id="admin-token-error" message={model.tokenError.value ?? undefined} />
-        </div>
-      </div>
+      {!admin || model.tokenError.value ? (
+        <AdminNeeded action="Changing rules" next="/rules" reason={model.tokenError.value} />
+      ) : null}
       <section class="panel" aria-labelledby="rules-title">
         <h2 id="rules-title">Rules</h2>
         <div aria-live="polite">
@@ -196,18 +223,22 @@ export function RulesPage({ model }: { model: RulesModel }) {
         ) : null}
         {status === "ready" && rules.length === 0 ? (
           <Empty>
-            <p>No rules: every event scores 0. Create one below.</p>
+            <p>No rules: every event scores 0.{admin ? " Create one below." : ""}</p>
           </Empty>
         ) : null}
         {rules.length > 0 ? (
           <ActionsTable name="rules-table" columns={["Event type", "Points", "Active"]}>
-            {rules.map((rule) => (
-              <RuleRow key={rule._id} model={model} rule={rule} />
-            ))}
+            {rules.map((rule) =>
+              admin ? (
+                <RuleRow key={rule._id} model={model} rule={rule} />
+              ) : (
+                <ReadOnlyRuleRow key={rule._id} rule={rule} />
+              ),
+            )}
           </ActionsTable>
         ) : null}
       </section>
-      <NewRule model={model} />
+      {admin ? <NewRule model={model} /> : null}
     </>
   );
 }

@@ -1,5 +1,5 @@
 // Scoring rules: the list, a form for a new rule, and in-place edits of points and active. Writes carry the admin
-// token, typed once per tab.
+// token of the session (signed in once for the browser).
 import type { Rule } from "@leadscore/contracts";
 import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
@@ -7,7 +7,8 @@ import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 
 export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
 export type RuleField = (typeof RULE_FIELDS)[number];
-export const DEV_ADMIN_TOKEN_HINT = "dev-admin-token";
+/** Why a write was not sent: the session does not hold the admin token. */
+export const ADMIN_NEEDED = "Sign in with the admin token to change rules";
 const SAVED_MS = 2500;
 /** How long the "created" and "deleted" messages stay. */
 export const MESSAGE_MS = 4000;
@@ -15,6 +16,7 @@ export const MESSAGE_MS = 4000;
 export interface RuleDraft {
   points: string;
   active: boolean;
+  label: string;
 }
 
 export interface NewRuleForm {
@@ -26,6 +28,9 @@ export interface NewRuleForm {
 
 const EMPTY_RULE: NewRuleForm = { event_type: "", label: "", points: "", active: true };
 
+/** The event type alphabet of the contract: 1–64 of `[a-z0-9_]`. */
+const EVENT_TYPE = /^[a-z0-9_]{1,64}$/;
+
 /** Whole number text to a number, or null when it is not one (range is the API's to judge). */
 export function parsePoints(text: string): number | null {
   return /^\s*-?\d+\s*$/.test(text) ? Number(text) : null;
@@ -36,7 +41,7 @@ export function ruleWriteErrors(failure: unknown): { token: string | null; error
   if (!(failure instanceof ApiRequestError))
     return { token: null, errors: { fields: {}, form: [(failure as Error).message] } };
   if (failure.status === 401 || failure.status === 403) {
-    return { token: `${failure.message} — check the admin token`, errors: { fields: {}, form: [] } };
+    return { token: `${failure.message} — sign in again with the admin token`, errors: { fields: {}, form: [] } };
   }
   if (failure.status === 409) {
     return { token: null, errors: { fields: { event_type: failure.message }, form: [] } };
@@ -50,7 +55,8 @@ export interface RulesModel {
   readonly rules: ReadonlySignal<RuleItem[]>;
   readonly status: ReadonlySignal<"loading" | "ready" | "error">;
   readonly error: ReadonlySignal<string | null>;
-  readonly token: Signal<string>;
+  /** The admin token of the session, "" when it holds a read token. */
+  readonly token: ReadonlySignal<string>;
   readonly tokenError: ReadonlySignal<string | null>;
   readonly drafts: ReadonlySignal<Record<string, RuleDraft>>;
   readonly rowErrors: ReadonlySignal<Record<string, string>>;
@@ -74,12 +80,12 @@ export interface RulesModel {
 }
 
 function draftOf(rule: Rule): RuleDraft {
-  return { points: String(rule.points), active: rule.active };
+  return { points: String(rule.points), active: rule.active, label: rule.label };
 }
 
 export function createRulesModel(deps: {
   api: Pick<Api, "listRules" | "createRule" | "updateRule" | "deleteRule">;
-  token: Signal<string>;
+  token: ReadonlySignal<string>;
 }): RulesModel {
   const rules = signal<RuleItem[]>([], { name: "rules.list" });
   const status = signal<"loading" | "ready" | "error">("loading", { name: "rules.status" });
@@ -135,7 +141,7 @@ export function createRulesModel(deps: {
 
   function requireToken(): string | null {
     const token = deps.token.value.trim();
-    if (!token) tokenError.value = `Enter the admin token (in development: ${DEV_ADMIN_TOKEN_HINT})`;
+    if (!token) tokenError.value = ADMIN_NEEDED;
     return token || null;
   }
 
@@ -165,7 +171,11 @@ export function createRulesModel(deps: {
     isDirty(id) {
       const draft = drafts.value[id];
       const rule = rules.value.find((item) => item._id === id);
-      return !!draft && !!rule && (draft.points !== String(rule.points) || draft.active !== rule.active);
+      return (
+        !!draft &&
+        !!rule &&
+        (draft.points !== String(rule.points) || draft.active !== rule.active || draft.label.trim() !== rule.label)
+      );
     },
     edit(id, change) {
       const rule = rules.value.find((item) => item._id === id);
@@ -179,15 +189,22 @@ export function createRulesModel(deps: {
       const draft = drafts.value[id];
       if (!rule || !draft) return;
       const points = parsePoints(draft.points);
-      if (points === null) {
-        put(rowErrors, id, "Points must be a whole number");
+      const label = draft.label.trim();
+      const problems = [
+        points === null ? "Points must be a whole number" : null,
+        label === "" ? "The label must not be empty" : null,
+      ].filter((problem) => problem !== null);
+      if (problems.length > 0 || points === null) {
+        put(rowErrors, id, problems.join("; "));
         return;
       }
       const token = requireToken();
       if (!token) return;
       put(saving, id, true);
       try {
-        const updated = await deps.api.updateRule(id, { points, active: draft.active }, token);
+        // The label goes only when it changed, so a points edit never rewrites it.
+        const change = { points, active: draft.active, ...(label !== rule.label ? { label } : {}) };
+        const updated = await deps.api.updateRule(id, change, token);
         batch(() => {
           replaceRule({ ...rule, ...updated });
           put(drafts, id, undefined);
@@ -220,9 +237,15 @@ export function createRulesModel(deps: {
     async create() {
       if (creating.value) return;
       const form = newRule.value;
+      // Every problem at once, each beside its field.
       const points = parsePoints(form.points);
-      if (points === null) {
-        createErrors.value = { fields: { points: "Enter a whole number between −1000 and 1000" }, form: [] };
+      const fields: MappedErrors<RuleField>["fields"] = {};
+      const eventType = form.event_type.trim();
+      if (eventType === "") fields.event_type = "Enter the event type, e.g. webinar_attended";
+      else if (!EVENT_TYPE.test(eventType)) fields.event_type = "Use 1 to 64 lowercase letters, digits or underscores";
+      if (points === null) fields.points = "Enter a whole number between −1000 and 1000";
+      if (Object.keys(fields).length > 0 || points === null) {
+        createErrors.value = { fields, form: [] };
         return;
       }
       const token = requireToken();
@@ -232,8 +255,9 @@ export function createRulesModel(deps: {
       try {
         const rule = await deps.api.createRule(
           {
-            event_type: form.event_type.trim(),
-            label: form.label.trim() || form.event_type.trim(),
+            event_type: eventType,
+            // Without a label the API derives one from the type ("webinar_attended" → "Webinar Attended").
+            ...(form.label.trim() ? { label: form.label.trim() } : {}),
             points,
             active: form.active,
           },

@@ -1,8 +1,19 @@
 // The Webhooks page. Loaded on first visit (its own chunk), so the first load of the dashboard does not carry it.
-import type { Signal } from "@preact/signals";
+import type { ReadonlySignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import { ActionsTable, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle } from "../app/ui.tsx";
+import { leadHref } from "../app/router.ts";
+import {
+  ActionsTable,
+  AdminNeeded,
+  Empty,
+  ErrorState,
+  FieldError,
+  FormErrors,
+  Loading,
+  PageTitle,
+} from "../app/ui.tsx";
 import type { Api } from "../lib/api.ts";
+import { formatDateTime } from "../lib/format.ts";
 import {
   createWebhooksModel,
   DELIVERY_FILTERS,
@@ -20,7 +31,10 @@ const EVENT_TEXT = {
   "lead.score_changed": "Score changed (every change: high volume)",
 } as const;
 
-const time = (iso: string) => new Date(iso).toLocaleString();
+/** When a pending delivery is tried next: its time, or "due now" once that time has come. */
+function nextTry(iso: string, now: number): string {
+  return Date.parse(iso) <= now ? "due now" : `next ${formatDateTime(iso)}`;
+}
 
 function NewWebhook({ model }: { model: WebhooksModel }) {
   const form = model.form.value;
@@ -44,12 +58,14 @@ function NewWebhook({ model }: { model: WebhooksModel }) {
             id="webhook-url"
             type="url"
             autoComplete="off"
-            placeholder="https://crm.example.com/hooks/leadscore"
             value={form.url}
             onInput={(event) => model.setField("url", (event.currentTarget as HTMLInputElement).value)}
             aria-invalid={errors.fields.url ? true : undefined}
-            aria-describedby={errors.fields.url ? "webhook-url-error" : undefined}
+            aria-describedby={errors.fields.url ? "webhook-url-hint webhook-url-error" : "webhook-url-hint"}
           />
+          <p id="webhook-url-hint" class="hint">
+            Where to POST, e.g. <code>https://crm.example.com/hooks/leadscore</code>
+          </p>
           <FieldError id="webhook-url-error" message={errors.fields.url} />
         </div>
         <div class="field">
@@ -112,22 +128,24 @@ function Secret({ model }: { model: WebhooksModel }) {
 }
 
 function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }) {
-  const state = webhookState(hook, time);
+  const state = webhookState(hook);
   return (
     <tr class={model.selected.value === hook.id ? "selected" : undefined}>
       <th scope="row">
         <span class="webhook-url">{hook.url}</span>
         {hook.description ? <span class="muted rule-label">{hook.description}</span> : null}
       </th>
-      <td>
+      <td data-label="Events">
         {hook.events.map((name) => (
           <code key={name} class="webhook-event">
             {name}
           </code>
         ))}
       </td>
-      <td class="webhook-state">
-        <span class={`badge webhook-${state.label.toLowerCase()}`}>{state.label}</span>
+      <td data-label="State" title={hook.disabled_reason ?? undefined} class={`webhook-${state.status}`}>
+        {state.label}
+      </td>
+      <td data-label="Details">
         {state.details.map((detail) => (
           <span key={detail} class="muted webhook-detail">
             {detail}
@@ -139,7 +157,7 @@ function WebhookRow({ model, hook }: { model: WebhooksModel; hook: WebhookItem }
           Deliveries<span class="sr-only"> of {hook.url}</span>
         </button>
         <button type="button" class="button" onClick={() => void model.setActive(hook.id, !hook.active)}>
-          {hook.active ? "Pause" : state.label === "Disabled" ? "Enable" : "Resume"}
+          {hook.active ? "Pause" : state.status === "disabled" ? "Enable" : "Resume"}
           <span class="sr-only"> {hook.url}</span>
         </button>
         <button type="button" class="button" onClick={() => void model.sendTest(hook.id)}>
@@ -165,16 +183,25 @@ function DeliveryRow({ model, delivery }: { model: WebhooksModel; delivery: Deli
   const failing = isFailing(delivery);
   return (
     <tr class={failing ? "delivery-failing" : undefined}>
-      <td>{time(delivery.created_at)}</td>
-      <td>
+      <td data-label="Queued">{formatDateTime(delivery.created_at)}</td>
+      <td data-label="Message">
         <code>{delivery.type}</code>
-        {delivery.lead_id ? <span class="muted"> {delivery.lead_id}</span> : null}
+        {delivery.lead_id ? (
+          <>
+            {" "}
+            <a href={leadHref(delivery.lead_id)}>{delivery.lead_id}</a>
+          </>
+        ) : null}
+        <details class="payload">
+          <summary>Payload</summary>
+          <pre>{JSON.stringify(delivery.payload, null, 2)}</pre>
+        </details>
       </td>
-      <td>
+      <td data-label="Status">
         <span class={`badge delivery-${delivery.status}`}>{delivery.status}</span>
-        {delivery.next_attempt_at ? <span class="muted"> next {time(delivery.next_attempt_at)}</span> : null}
+        {delivery.next_attempt_at ? <span class="muted"> {nextTry(delivery.next_attempt_at, Date.now())}</span> : null}
       </td>
-      <td>
+      <td data-label="Attempts">
         {delivery.attempts.length === 0 ? (
           <span class="muted">not sent yet</span>
         ) : (
@@ -186,7 +213,8 @@ function DeliveryRow({ model, delivery }: { model: WebhooksModel; delivery: Deli
             <ol class="attempts">
               {delivery.attempts.map((attempt) => (
                 <li key={attempt.at}>
-                  {time(attempt.at)}: {attempt.status_code ?? "no answer"} in {Math.round(attempt.latency_ms)} ms
+                  {formatDateTime(attempt.at)}: {attempt.status_code ?? "no answer"} in {Math.round(attempt.latency_ms)}{" "}
+                  ms
                   {attempt.error ? <span class="muted"> {attempt.error}</span> : null}
                   {attempt.response ? <pre>{attempt.response}</pre> : null}
                 </li>
@@ -239,7 +267,7 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
           <ul>
             {hook.notices.map((notice) => (
               <li key={`${notice.type} ${notice.at}`}>
-                {time(notice.at)}: <code>{notice.type}</code> {notice.reason}
+                {formatDateTime(notice.at)}: <code>{notice.type}</code> {notice.reason}
               </li>
             ))}
           </ul>
@@ -269,35 +297,37 @@ function DeliveryLog({ model }: { model: WebhooksModel }) {
 }
 
 export function WebhooksPage({ model }: { model: WebhooksModel }) {
+  const token = model.token.value;
+  // Read as soon as the session holds the admin token (a sign-in in another tab included), and again while shown.
   useEffect(() => {
+    if (!token) return;
     void model.load();
-  }, [model]);
+    return model.activate();
+  }, [model, token]);
   const hooks = model.webhooks.value;
-  return (
+  const lede = (
     <>
       <PageTitle title="Webhooks">Webhooks</PageTitle>
       <p class="lede">
         Lead changes POSTed to your URLs, signed per Standard Webhooks, retried for a day, in order per lead. A receiver
         that accepts nothing for days is disabled, with the reason shown here.
       </p>
-      <div class="panel token">
-        <div class="field">
-          <label for="webhooks-admin-token">Admin token</label>
-          <input
-            id="webhooks-admin-token"
-            type="password"
-            autoComplete="off"
-            placeholder="dev-admin-token"
-            value={model.token.value}
-            onInput={(event) => {
-              model.token.value = (event.currentTarget as HTMLInputElement).value;
-            }}
-            onChange={() => void model.load()}
-            aria-describedby={model.tokenError.value ? "webhooks-token-error" : undefined}
-          />
-          <FieldError id="webhooks-token-error" message={model.tokenError.value ?? undefined} />
-        </div>
-      </div>
+    </>
+  );
+  if (!token) {
+    return (
+      <>
+        {lede}
+        <AdminNeeded action="Managing webhooks" next="/webhooks" />
+      </>
+    );
+  }
+  return (
+    <>
+      {lede}
+      {model.tokenError.value ? (
+        <AdminNeeded action="Managing webhooks" next="/webhooks" reason={model.tokenError.value} />
+      ) : null}
       <div aria-live="polite">
         <Secret model={model} />
         {model.notice.value ? <p class="alert">{model.notice.value}</p> : null}
@@ -312,7 +342,7 @@ export function WebhooksPage({ model }: { model: WebhooksModel }) {
       ) : null}
       {model.status.value === "ready" && hooks.length === 0 ? <Empty>No webhooks yet.</Empty> : null}
       {hooks.length > 0 ? (
-        <ActionsTable name="webhooks-table" columns={["URL", "Events", "State"]}>
+        <ActionsTable name="webhooks-table" columns={["URL", "Events", "State", "Details"]}>
           {hooks.map((hook) => (
             <WebhookRow key={hook.id} model={model} hook={hook} />
           ))}
@@ -327,7 +357,7 @@ export function WebhooksPage({ model }: { model: WebhooksModel }) {
 const models = new WeakMap<object, WebhooksModel>();
 
 /** The page with its model, kept for as long as the app's API client (so the log survives a visit elsewhere). */
-export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: Signal<string> }) {
+export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: ReadonlySignal<string> }) {
   let model = models.get(api);
   if (!model) {
     model = createWebhooksModel({ api, token });

@@ -1,14 +1,17 @@
 // Webhooks: the subscriptions, a form for a new one (its secret shown once, with a copy button), pause/resume,
-// delete, a test event, and one subscription's delivery log with retry. Every call carries the admin token, the
-// same one the Rules page keeps.
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+// delete, a test event, and one subscription's delivery log with retry. Every call carries the session's admin token
+// (one sign-in for the browser unlocks every admin page).
+import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import { type Api, ApiRequestError } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
+import { formatDateTime } from "../lib/format.ts";
 
 export const WEBHOOK_EVENTS = ["lead.stage_changed", "lead.created", "lead.score_changed"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export const WEBHOOK_FIELDS = ["url", "events", "description"] as const;
 export type WebhookField = (typeof WEBHOOK_FIELDS)[number];
+/** Why nothing was asked of the API: the session does not hold the admin token. */
+export const ADMIN_NEEDED = "Sign in with the admin token to manage webhooks";
 export const DELIVERY_FILTERS = ["all", "pending", "delivered", "failed", "dropped"] as const;
 export type DeliveryFilter = (typeof DELIVERY_FILTERS)[number];
 
@@ -40,20 +43,42 @@ export interface WebhookItem {
   secret?: string;
 }
 
-/** How a subscription stands, in words: its state, and what the dispatcher has seen (why disabled, failing, dropped). */
+/** On and accepted, on while its receiver fails, paused by hand, or disabled by the dispatcher. */
+export type WebhookStatus = "active" | "failing" | "paused" | "disabled";
+
+/**
+ * How a subscription stands, in words: its state ("Active", "Failing since …", "Paused", "Disabled"), and what the
+ * dispatcher has seen besides (why and when it disabled it, since when it fails once off, its backlog, what was
+ * dropped). Moments are in the app's date format unless `time` says otherwise.
+ */
 export function webhookState(
   hook: WebhookItem,
-  time: (iso: string) => string,
-): { label: "Active" | "Paused" | "Disabled"; details: string[] } {
-  const label = hook.active ? "Active" : hook.disabled_reason ? "Disabled" : "Paused";
+  time: (iso: string) => string = formatDateTime,
+): { status: WebhookStatus; label: string; details: string[] } {
+  // Off, a subscription says since when it fails among its details; on, in its state.
+  const failingSince = hook.active ? hook.failing_since : null;
+  const status: WebhookStatus = failingSince
+    ? "failing"
+    : hook.active
+      ? "active"
+      : hook.disabled_reason
+        ? "disabled"
+        : "paused";
+  const label = failingSince
+    ? `Failing since ${time(failingSince)}`
+    : status === "active"
+      ? "Active"
+      : status === "disabled"
+        ? "Disabled"
+        : "Paused";
   const details: string[] = [];
   if (hook.disabled_reason) {
     details.push(`${hook.disabled_reason}${hook.disabled_at ? ` (disabled ${time(hook.disabled_at)})` : ""}`);
   }
-  if (hook.failing_since) details.push(`failing since ${time(hook.failing_since)}`);
+  if (hook.failing_since && !failingSince) details.push(`failing since ${time(hook.failing_since)}`);
   if (hook.pending > 0) details.push(`${hook.pending} pending`);
   if (hook.dropped > 0) details.push(`${hook.dropped} dropped: the backlog was full`);
-  return { label, details };
+  return { status, label, details };
 }
 
 export interface DeliveryAttempt {
@@ -73,6 +98,8 @@ export interface DeliveryItem {
   created_at: string;
   next_attempt_at: string | null;
   attempts: DeliveryAttempt[];
+  /** The body sent. */
+  payload: Record<string, unknown>;
 }
 
 export interface NewWebhookForm {
@@ -89,8 +116,11 @@ export function isFailing(delivery: DeliveryItem): boolean {
   return delivery.status === "failed" || (delivery.status === "pending" && last !== undefined);
 }
 
+/** How often the page reads the subscriptions and the open log again while it is shown. */
+export const REFRESH_MS = 5000;
+
 export interface WebhooksModel {
-  readonly token: Signal<string>;
+  readonly token: ReadonlySignal<string>;
   readonly tokenError: ReadonlySignal<string | null>;
   readonly webhooks: ReadonlySignal<WebhookItem[]>;
   readonly status: ReadonlySignal<"idle" | "loading" | "ready" | "error">;
@@ -108,6 +138,8 @@ export interface WebhooksModel {
   readonly deliveriesTotal: ReadonlySignal<number | null>;
   readonly hasMore: ReadonlySignal<boolean>;
   readonly logStatus: ReadonlySignal<"idle" | "loading" | "ready" | "error">;
+  /** Reads the subscriptions and the open log again every REFRESH_MS while shown; returns the function that stops. */
+  activate(): () => void;
   setField<K extends keyof NewWebhookForm>(key: K, value: NewWebhookForm[K]): void;
   toggleEvent(event: WebhookEvent, on: boolean): void;
   load(): Promise<void>;
@@ -125,7 +157,8 @@ export interface WebhooksModel {
 
 export function createWebhooksModel(deps: {
   api: Pick<Api, "admin">;
-  token: Signal<string>;
+  /** The admin token of the session, "" when it holds a read token. */
+  token: ReadonlySignal<string>;
   clipboard?: (text: string) => Promise<void>;
 }): WebhooksModel {
   const { api, token } = deps;
@@ -159,14 +192,14 @@ export function createWebhooksModel(deps: {
   ): Promise<{ items: T[]; total: number | null; next: string | null } | null> {
     const admin = token.value.trim();
     if (!admin) {
-      tokenError.value = "Enter the admin token (in development: dev-admin-token)";
+      tokenError.value = ADMIN_NEEDED;
       return null;
     }
     try {
       return await api.admin<T>(method, path, admin, body);
     } catch (failure) {
       if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
-        tokenError.value = `${failure.message} — check the admin token`;
+        tokenError.value = `${failure.message} — sign in again with the admin token`;
         return null;
       }
       throw failure;
@@ -204,6 +237,27 @@ export function createWebhooksModel(deps: {
     }
   }
 
+  /** Reads the subscriptions (each with its state from the dispatcher); `quiet` keeps what is shown while it reads. */
+  async function load(quiet = false) {
+    // Nothing to show until the session holds the admin token.
+    if (!token.value.trim()) return;
+    if (!quiet) status.value = "loading";
+    try {
+      const page = await call<WebhookItem>("GET", "/api/webhooks");
+      batch(() => {
+        webhooks.value = page?.items ?? [];
+        status.value = page ? "ready" : "idle";
+        error.value = null;
+      });
+    } catch (failure) {
+      if (quiet && status.value === "ready") return;
+      batch(() => {
+        status.value = "error";
+        error.value = (failure as Error).message;
+      });
+    }
+  }
+
   /** Runs an action, showing its failure as the page's notice. */
   async function act(action: () => Promise<void>) {
     notice.value = null;
@@ -232,6 +286,15 @@ export function createWebhooksModel(deps: {
     deliveriesTotal,
     hasMore: computed(() => next.value !== null),
     logStatus,
+    activate() {
+      const timer = setInterval(() => {
+        if (!token.value.trim()) return;
+        void load(true);
+        // The open log is read again when only its first page is shown (older pages stay as they are).
+        if (selected.value && next.value === null && logStatus.value !== "loading") void readLog(false);
+      }, REFRESH_MS);
+      return () => clearInterval(timer);
+    },
     setField(key, value) {
       form.value = { ...form.value, [key]: value };
     },
@@ -239,24 +302,7 @@ export function createWebhooksModel(deps: {
       const events = form.value.events.filter((item) => item !== event);
       form.value = { ...form.value, events: on ? [...events, event] : events };
     },
-    async load() {
-      // Nothing to show until the admin token is typed; no need to scold before then.
-      if (!token.value.trim()) return;
-      status.value = "loading";
-      try {
-        const page = await call<WebhookItem>("GET", "/api/webhooks");
-        batch(() => {
-          webhooks.value = page?.items ?? [];
-          status.value = page ? "ready" : "idle";
-          error.value = null;
-        });
-      } catch (failure) {
-        batch(() => {
-          status.value = "error";
-          error.value = (failure as Error).message;
-        });
-      }
-    },
+    load: () => load(),
     async create() {
       if (creating.value) return;
       creating.value = true;
@@ -340,7 +386,11 @@ export function createWebhooksModel(deps: {
         if (!id) return;
         const page = await call<DeliveryItem>("POST", `/api/webhooks/${id}/deliveries/${deliveryId}/retry`);
         const retried = page?.items[0];
-        if (retried) deliveries.value = deliveries.value.map((item) => (item.id === retried.id ? retried : item));
+        if (!retried) return;
+        batch(() => {
+          deliveries.value = deliveries.value.map((item) => (item.id === retried.id ? retried : item));
+          notice.value = "Sent again: the delivery is queued now, and this log shows its answer as it comes.";
+        });
       }),
   };
 }

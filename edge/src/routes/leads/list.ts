@@ -41,7 +41,8 @@ const FILTERS = {
     .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" })
     .optional()
     .describe(
-      "Part of the lead id, name, email or company, any case (ids in Redis, profiles in MongoDB; see the cost above).",
+      "Words, each part of the lead id, name, email or company, in any order, any case, accents or not (ids in " +
+        "Redis, profiles in MongoDB; see the cost above).",
     ),
   sort: z
     .enum(SORT_NAMES, { error: `must be one of ${SORT_NAMES.join(", ")}` })
@@ -88,6 +89,43 @@ export function escapeRegex(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
+/** Text without case or diacritics: what a search compares ("Müller" → "muller"). */
+export function fold(text: string): string {
+  return text.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+}
+
+/** A search's words, folded, in any order: "Silva  Ána" → ["silva", "ana"]; blank text is one word as it is. */
+export function searchWords(q: string): string[] {
+  const words = fold(q)
+    .split(/\s+/)
+    .filter((word) => word !== "");
+  return words.length > 0 ? words : [fold(q)];
+}
+
+/** Each folded letter and the precomposed accented forms stored text may hold for it. */
+const ACCENTED: Record<string, string> = {
+  a: "aàáâãäåāăą",
+  c: "cçćĉċč",
+  d: "dď",
+  e: "eèéêëēĕėęě",
+  g: "gĝğġģ",
+  i: "iìíîïĩīĭį",
+  l: "lĺļľł",
+  n: "nñńņň",
+  o: "oòóôõöøōŏő",
+  r: "rŕŗř",
+  s: "sśŝşš",
+  t: "tţť",
+  u: "uùúûüũūŭůűų",
+  y: "yýÿŷ",
+  z: "zźżž",
+};
+
+/** A MongoDB regex for a folded word that also matches it with accents, e.g. "muller" → "m[uùúûü…]ller". */
+export function accentPattern(word: string): string {
+  return [...word].map((char) => (ACCENTED[char] ? `[${ACCENTED[char]}]` : escapeRegex(char))).join("");
+}
+
 /**
  * A `ZSCAN MATCH` pattern for the ids that contain `q` in any case, or null when no id can (a character outside the
  * id alphabet, none of which is special in a pattern).
@@ -116,8 +154,9 @@ export const listLeadsDoc: RouteDoc = {
     "and stage filters are ranges of the score index and `sort=-score`/`score` pages and `X-Total-Count` (a ZCOUNT) " +
     "cost the same at any number of leads. `sort=-updated_at`/`updated_at` reads the `updated_at` index (one per " +
     "stage); combined with `min_score`/`max_score` it walks that index and skips the leads out of range.\n\n" +
-    "`company` and `q` are searches, off the hot paths, whose cost grows with the number of leads. Both match a " +
-    "literal part of a value in any case: `company` the company, `q` the lead id, name, email or company. Names, " +
+    "`company` and `q` are searches, off the hot paths, whose cost grows with the number of leads. `company` " +
+    "matches a literal part of the company in any case; `q` is words, each a literal part of the lead id, name, " +
+    'email or company, in any order, any case, accents or not ("silva muller" finds Ana Silva of Müller AG). Names, ' +
     "emails and companies are searched in MongoDB (`leads` and `profile_edits`, a case-insensitive regex: a scan of " +
     "the profiles on MongoDB too, since such a regex uses no index; on the embedded store, FerretDB, every query is a " +
     "scan anyway). Lead ids are searched in Redis: a `ZSCAN` of the score index with a case-insensitive `MATCH` " +
@@ -165,12 +204,15 @@ export function createLeadPager(deps: AppDeps) {
   async function searchCandidates(query: LeadFiltersQuery, budget: ReadBudget): Promise<string[]> {
     const and: Filter<LeadDocument>[] = [];
     if (query.company !== undefined) and.push({ company: { $regex: escapeRegex(query.company), $options: "i" } });
-    if (query.q !== undefined) {
-      const pattern = { $regex: escapeRegex(query.q), $options: "i" };
+    // Every word of q somewhere in the profile, in any order, with or without its accents.
+    const words = query.q === undefined ? [] : searchWords(query.q);
+    for (const word of words) {
+      const pattern = { $regex: accentPattern(word), $options: "i" };
       and.push({ $or: [{ name: pattern }, { email: pattern }, { company: pattern }] });
     }
     const filter = and.length === 1 ? (and[0] as Filter<LeadDocument>) : { $and: and };
-    const glob = query.q === undefined ? null : idGlob(query.q);
+    // Ids hold no spaces or accents: the first word finds the candidates, matchesSearch checks the others.
+    const glob = words[0] === undefined ? null : idGlob(words[0]);
     const [docs, edited, ids] = await Promise.all([
       budget.toArray(
         profiles
@@ -187,14 +229,17 @@ export function createLeadPager(deps: AppDeps) {
     return [...new Set([...docs.map((doc) => doc._id), ...edited.map((doc) => doc.lead_id), ...ids])];
   }
 
-  /** Whether a lead's live state (its current profile) matches `company` and `q`. */
+  /**
+   * Whether a lead's live state (its current profile) matches `company` (a part of it, any case) and `q` (each of its
+   * words in the id, name, email or company, in any order, any case, accents or not).
+   */
   function matchesSearch(query: LeadFiltersQuery, lead: LiveLead): boolean {
     const has = (value: string | null, part: string | undefined) =>
       part === undefined || (value ?? "").toLowerCase().includes(part.toLowerCase());
-    return (
-      has(lead.company, query.company) &&
-      (query.q === undefined || [lead.id, lead.name, lead.email, lead.company].some((value) => has(value, query.q)))
-    );
+    if (!has(lead.company, query.company)) return false;
+    if (query.q === undefined) return true;
+    const fields = [lead.id, lead.name, lead.email, lead.company].map((value) => fold(value ?? ""));
+    return searchWords(query.q).every((word) => fields.some((field) => field.includes(word)));
   }
 
   /** A page of a profile search: live state of the matches, filtered, sorted and paged in memory. */

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { DEFAULT_EVENT_MAX_AGE_DAYS } from "./event.ts";
 import { DEFAULT_SCORE_CAP } from "./scoring.ts";
 import type { StageThresholds } from "./stage.ts";
 
@@ -159,6 +160,8 @@ export const EdgeConfigSchema = z
     /** Token `GET /metrics` requires (`Authorization: Bearer`); unset: metrics are open, for a scraper on a private network. */
     METRICS_TOKEN: z.string().optional(),
     DEDUPE_TTL_SECONDS: positiveInt(86_400),
+    /** Oldest event timestamp accepted, in days before it is received; older is refused with 400. */
+    EVENT_MAX_AGE_DAYS: positiveInt(DEFAULT_EVENT_MAX_AGE_DAYS),
     /** Requests per second allowed per write key (and per client address) on the ingestion routes. */
     RATE_LIMIT_PER_SECOND: positiveInt(100_000),
     /** Browser origins allowed by CORS on the read/admin API; ingestion routes accept any origin. */

@@ -2,6 +2,9 @@ import { z } from "zod";
 
 /** How far in the future a client clock may be before an event is refused. */
 export const MAX_FUTURE_SKEW_MS = 5 * 60 * 1000;
+/** How far in the past an event may be stamped by default (`EVENT_MAX_AGE_DAYS`): older is a client's broken clock. */
+export const DEFAULT_EVENT_MAX_AGE_DAYS = 730;
+const DAY_MS = 86_400_000;
 /** Largest serialized `metadata` object accepted, in bytes (UTF-8). */
 export const MAX_METADATA_BYTES = 4096;
 /** Deepest nesting accepted inside `metadata`. */
@@ -265,13 +268,15 @@ function issuePath(path: readonly PropertyKey[]): string {
  * Validates one raw event and settles its id and timestamps: the one validator of every ingestion route (events,
  * batch items, pixel, beacon) and of the dashboard's form. `mintId` supplies an id when the client sent none; `now`
  * is the receive time in epoch ms; `limits` says what the store keeps (nested arrays, see `StoreLimits`). An event is
- * refused rather than stored altered.
+ * refused rather than stored altered. A timestamp more than `maxAgeDays` before `now` is refused too: a clock
+ * that far off (1970, a year typed wrong) would rank the event below everything the lead did.
  */
 export function normalizeEvent(
   raw: unknown,
   now: number,
   mintId: () => string,
   limits: StoreLimits = STORE_LIMITS,
+  maxAgeDays: number = DEFAULT_EVENT_MAX_AGE_DAYS,
 ): NormalizeResult {
   const parsed = EventInputSchema.safeParse(raw);
   if (!parsed.success) {
@@ -295,6 +300,12 @@ export function normalizeEvent(
     }
     if (ms > now + MAX_FUTURE_SKEW_MS) {
       return { ok: false, details: [{ path: "timestamp", message: "is more than 5 minutes in the future" }] };
+    }
+    if (ms < now - maxAgeDays * DAY_MS) {
+      return {
+        ok: false,
+        details: [{ path: "timestamp", message: `is more than ${maxAgeDays} days in the past (EVENT_MAX_AGE_DAYS)` }],
+      };
     }
     timestamp = ms;
   }

@@ -26,7 +26,7 @@ describe("POST /api/batch", () => {
             { event_id: "b-1", lead_id: "m", event_type: "page_view" },
             { event_id: "b-2", lead_id: "bad lead", event_type: "page_view" },
             { event_id: "seen-before", lead_id: "m", event_type: "page_view" },
-            { event_id: "b-3", lead_id: "m", event_type: "purchase", timestamp: 1_700_000_000_000 },
+            { event_id: "b-3", lead_id: "m", event_type: "purchase", timestamp: Date.now() - 3_600_000 },
             { event_id: "b-1", lead_id: "m", event_type: "page_view" },
             "not an event",
           ],

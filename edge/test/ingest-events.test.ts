@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "./helpers.ts";
-import { JSON_HEADERS, post, queuedEvents } from "./ingest-helpers.ts";
+import { JSON_HEADERS, post, queuedEvents, WRITE_KEY } from "./ingest-helpers.ts";
 
 describe("POST /api/events", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;
@@ -141,6 +141,30 @@ describe("POST /api/events", () => {
       expect(ahead.status).toBe(202);
     });
 
+    it("answers 400 for a timestamp older than EVENT_MAX_AGE_DAYS (730 by default), and accepts one just inside", async () => {
+      const day = 86_400_000;
+      const old = await edge.app.request(
+        "/api/events",
+        post({ event_id: "evt-1990", lead_id: "l", event_type: "page_view", timestamp: "1990-01-01T00:00:00Z" }),
+      );
+      expect(old.status).toBe(400);
+      expect(await old.json()).toEqual({
+        error: {
+          code: "VALIDATION_FAILED",
+          message: expect.any(String),
+          details: [{ path: "timestamp", message: "is more than 730 days in the past (EVENT_MAX_AGE_DAYS)" }],
+        },
+      });
+      const inside = await edge.app.request(
+        "/api/events",
+        post({ event_id: "evt-729d", lead_id: "l", event_type: "page_view", timestamp: Date.now() - 729 * day }),
+      );
+      expect(inside.status).toBe(202);
+      const queued = (await queuedEvents(edge.queue)).map((event) => event.event_id);
+      expect(queued).toContain("evt-729d");
+      expect(queued).not.toContain("evt-1990");
+    });
+
     it("answers 400 for a body that is not one JSON object", async () => {
       for (const body of ["[1,2]", "not json", "null"]) {
         const response = await edge.app.request("/api/events", post(body));
@@ -190,5 +214,52 @@ describe("POST /api/events", () => {
       body: "lead_id=l",
     });
     expect(response.status).toBe(415);
+  });
+});
+
+describe("when EVENT_MAX_AGE_DAYS is set", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>>;
+  beforeAll(async () => {
+    edge = await createTestEdge({ EVENT_MAX_AGE_DAYS: "7" });
+  });
+  afterAll(() => edge.close());
+
+  it("refuses events older than it on every ingestion route, and takes the rest of a batch", async () => {
+    const day = 86_400_000;
+    const eightDays = new Date(Date.now() - 8 * day).toISOString();
+    const single = await edge.app.request(
+      "/api/events",
+      post({ lead_id: "l", event_type: "page_view", timestamp: eightDays }),
+    );
+    expect(single.status).toBe(400);
+    const batch = await edge.app.request(
+      "/api/batch",
+      post({
+        events: [
+          { event_id: "age-old", lead_id: "l", event_type: "page_view", timestamp: eightDays },
+          { event_id: "age-new", lead_id: "l", event_type: "page_view", timestamp: Date.now() - 6 * day },
+        ],
+      }),
+    );
+    expect(batch.status).toBe(202);
+    expect(await batch.json()).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      results: [
+        {
+          index: 0,
+          event_id: "age-old",
+          status: "rejected",
+          error: { details: [{ path: "timestamp", message: "is more than 7 days in the past (EVENT_MAX_AGE_DAYS)" }] },
+        },
+        { index: 1, event_id: "age-new", status: "accepted" },
+      ],
+    });
+    const pixel = await edge.app.request(
+      `/p.gif?key=${WRITE_KEY}&lead_id=l&event_type=page_view&event_id=age-pixel&ts=${Date.now() - 8 * day}`,
+    );
+    expect(pixel.status).toBe(200);
+    const queued = (await queuedEvents(edge.queue)).map((event) => event.event_id);
+    expect(queued).toEqual(["age-new"]);
   });
 });

@@ -43,6 +43,7 @@ export function createIngestion(
     redisPrefix: deps.config.REDIS_PREFIX,
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
     limits: { nestedArrays: deps.config.METADATA_ALLOW_NESTED_ARRAYS },
+    maxEventAgeDays: deps.config.EVENT_MAX_AGE_DAYS,
     now,
   });
   return {

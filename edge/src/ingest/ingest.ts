@@ -29,6 +29,8 @@ export interface IngestOptions {
   maxQueueDepth: number;
   /** What the store keeps of metadata: events it would refuse or alter are rejected here. */
   limits: StoreLimits;
+  /** Oldest timestamp accepted, in days before the event is received. */
+  maxEventAgeDays: number;
   now: () => number;
   /** How long to wait for another request's claim on the same event id to be settled before answering 503. */
   pendingWaitMs?: number;
@@ -121,7 +123,7 @@ export function createIngest(options: IngestOptions) {
     const mint = () => uuidv7(now);
     let duplicates = 0;
     for (let index = 0; index < raw.length; index++) {
-      const outcome = normalizeEvent(raw[index], now, mint, options.limits);
+      const outcome = normalizeEvent(raw[index], now, mint, options.limits, options.maxEventAgeDays);
       if (!outcome.ok) {
         metrics.rejected(rejectionReason(outcome.details));
         const id = (raw[index] as { event_id?: unknown } | null)?.event_id;

@@ -148,3 +148,28 @@ describe("when a profile field holds a control character or a lone surrogate", (
     expect(lead.company).toBe("Engines");
   });
 });
+
+describe("when a profile edit sends null for a field", () => {
+  let edge: Edge;
+  beforeAll(async () => {
+    edge = await createTestEdge();
+  });
+  afterAll(() => edge.close());
+
+  it("clears that field and keeps the others", async () => {
+    const created = await edge.app.request("/api/leads", {
+      method: "POST",
+      headers: ADMIN,
+      body: JSON.stringify({ _id: "clear-1", name: "Ada", email: "ada@example.com", company: "Engines" }),
+    });
+    expect(created.status).toBe(201);
+    const response = await edge.app.request("/api/leads/clear-1", {
+      method: "PATCH",
+      headers: ADMIN,
+      body: JSON.stringify({ company: null }),
+    });
+    expect(response.status).toBe(200);
+    const read = (await (await edge.read("/api/leads/clear-1")).json()) as Record<string, unknown>;
+    expect([read.name, read.email, read.company]).toEqual(["Ada", "ada@example.com", null]);
+  });
+});

@@ -315,6 +315,27 @@ describe("the dashboard a sales lead opens every morning", () => {
       await page.close();
     });
 
+    it("clears a profile field emptied in the form", async () => {
+      const cleared = `cleared-${run}`;
+      const created = await fetch(`${stack.base}/api/leads`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ _id: cleared, name: "Ada Lovelace", email: "ada@example.com", company: "Engines" }),
+      });
+      expect(created.status).toBe(201);
+      const page = await stack.open(admin, `/leads/${cleared}`, { token: ADMIN_TOKEN });
+      await page.getByRole("button", { name: "Edit profile" }).click({ timeout: 15_000 });
+      expect(await page.getByLabel("Company").inputValue()).toBe("Engines");
+      await page.getByLabel("Company").fill("");
+      await page.getByLabel("Company").press("Enter");
+      const profile = async () => {
+        const { body } = await api<LeadBody & { name: string; company: string | null }>(`/api/leads/${cleared}`);
+        return [body.name, body.company];
+      };
+      await expect.poll(profile, { timeout: 10_000 }).toEqual(["Ada Lovelace", null]);
+      await page.close();
+    });
+
     it("refreshes by polling while the socket is down", async () => {
       // A lead of its own: the new event it sends would otherwise be the newest entry other tests read.
       const polled = `polled-${run}`;

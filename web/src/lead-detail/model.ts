@@ -6,6 +6,7 @@ import {
   type Api,
   ApiRequestError,
   type HistoryItem,
+  type ProfileEdit,
   type RankedLead,
   type ScorePoint,
   type StoredEvent,
@@ -299,11 +300,11 @@ export function createLeadDetailModel(
         profileErrors.value = { fields: { token: "Sign in with the admin token to edit the profile" }, form: [] };
         return;
       }
-      // Only what changed is sent; an empty field keeps its value.
-      const edit: Partial<ProfileDraft> = {};
+      // Only what changed is sent; a field emptied that had a value is cleared (null).
+      const edit: ProfileEdit = {};
       for (const field of PROFILE_FIELDS) {
         const value = form[field].trim();
-        if (value !== "" && value !== (lead.value?.[field] ?? "")) edit[field] = value;
+        if (value !== (lead.value?.[field] ?? "")) edit[field] = value === "" ? null : value;
       }
       if (Object.keys(edit).length === 0) {
         draft.value = null;

@@ -65,10 +65,11 @@ export interface StoredEvent {
   metadata: Record<string, unknown>;
 }
 
+/** A profile edit: a field left out keeps its value, `null` clears it. */
 export interface ProfileEdit {
-  name?: string;
-  email?: string;
-  company?: string;
+  name?: string | null;
+  email?: string | null;
+  company?: string | null;
 }
 
 export type RuleItem = Rule & { created_at?: string; updated_at?: string };

@@ -14,9 +14,9 @@ import { LeadParamsSchema, LeadSchema, toLead } from "./lead.ts";
 export const UpdateLeadBodySchema = z
   .strictObject(
     {
-      name: PROFILE_FIELDS.name.optional(),
-      email: PROFILE_FIELDS.email.optional(),
-      company: PROFILE_FIELDS.company.optional(),
+      name: PROFILE_FIELDS.name.nullable().optional(),
+      email: PROFILE_FIELDS.email.nullable().optional(),
+      company: PROFILE_FIELDS.company.nullable().optional(),
     },
     { error: "must be a JSON object" },
   )
@@ -31,7 +31,7 @@ export const updateLeadDoc: RouteDoc = {
   operationId: "updateLead",
   summary: "Edit a lead's profile",
   description:
-    "Changes the fields given (name, email, company); the others are kept. The edit is inserted into MongoDB's " +
+    "Changes the fields given (name, email, company); the others are kept, and `null` clears one. The edit is inserted into MongoDB's " +
     "`profile_edits` (an insert: no update, no read there) and then set in the lead's live state in Redis, which " +
     "every read serves; a rebuild takes the newest of a lead's profile and its edits. The score is never touched.",
   tag: "Leads",
@@ -52,10 +52,11 @@ export function updateLeadRoute(deps: AppDeps) {
     const live = await deps.live.lead(id);
     if (live === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
     const now = (deps.now ?? Date.now)();
+    // A field left out keeps its value; null clears it.
     const profile: Profile = {
-      name: body.name ?? live.name,
-      email: body.email ?? live.email,
-      company: body.company ?? live.company,
+      name: body.name === undefined ? live.name : body.name,
+      email: body.email === undefined ? live.email : body.email,
+      company: body.company === undefined ? live.company : body.company,
     };
     await edits.insertOne({ _id: crypto.randomUUID(), lead_id: id, ...profile, at: new Date(now) });
     await setProfile(deps.redis, deps.live.keys, id, profile, now, zero);

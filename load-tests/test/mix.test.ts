@@ -71,6 +71,8 @@ describe("when the realistic mix runs against a self-started stack (npm run load
     expect(Object.keys(report.endpoints).sort()).toEqual(["batch", "beacon", "event", "pixel"]);
   });
 
+  // `npm test` runs this file on its own after the rest of the suite: the promise is made for a box the stack has to
+  // itself, and a suite running beside it on two cores (Chromium, other stacks) measured its own load instead.
   it("scores 99% of the events within 1 s of their acceptance (the README's acceptance → scored p99 ≤ 1 s)", () => {
     // Over every event the workers committed, from their own histogram; p99 null means above its last bucket (60 s).
     const lag = report.workerLag;

@@ -46,22 +46,15 @@ export interface LiveKeys {
 
 /** The webhook outbox: the stream commits append messages to, and which messages active subscriptions want. */
 export interface OutboxKeys {
-  /** Stream of messages (`type`, `lead`, `from`, `to`, `score`, `prev`, `event`, `etype`, `at`, `rank`). */
+  /** Stream of messages (see OutboxMessage in outbox.ts). */
   stream: string;
-  /** The message kinds some active subscription wants, one letter each (see WEBHOOK_KIND_LETTERS); absent: none. */
+  /** The message kinds some active subscription wants, one letter each (see OUTBOX_KIND_LETTERS); absent: none. */
   wants: string;
 }
 
 export function outboxKeys(redisPrefix: string): OutboxKeys {
   return { stream: `${redisPrefix}:webhooks:outbox`, wants: `${redisPrefix}:webhooks:wants` };
 }
-
-/** The letter of each webhook event type in the `wants` key. */
-export const WEBHOOK_KIND_LETTERS = {
-  "lead.created": "c",
-  "lead.stage_changed": "s",
-  "lead.score_changed": "x",
-} as const;
 
 export function liveKeys(redisPrefix: string): LiveKeys {
   const base = `${redisPrefix}:live`;

@@ -2,6 +2,7 @@
 // is logarithmic in the number of leads (sorted-set ranges, ranks and counts) plus the page of leads returned —
 // never a MongoDB query.
 import type { LeaderboardEntry, ScoreUpdate, Stage, StageThresholds } from "@leadscore/contracts";
+import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import {
   type CompactEntry,
@@ -52,56 +53,8 @@ const SCAN_CHUNK = 200;
 /** A sorted-set bound as Redis spells it. */
 const bound = (value: number) => (value === Infinity ? "+inf" : value === -Infinity ? "-inf" : String(value));
 
-// KEYS: a sorted set. ARGV: value, member, descending (1) or ascending (0), count. Returns up to `count` members with
-// their values (flat, as WITHSCORES) that come strictly after the position (value, member) in the set's order —
-// values, then members bytewise, both reversed when descending — whether or not that member still holds that value
-// or is in the set at all. So a page continues where the previous one ended even when its last lead has moved since:
-// no lead that kept its place is skipped or repeated.
-//
-// Cost: when the member still holds the value, its ZRANK; otherwise two ZCOUNTs and a binary search over the members
-// tied at the value (log2 of their number ZRANGEs of one entry), each O(log N); then the page's ZRANGE.
-const PAGE_AFTER = `
-local key, value, member = KEYS[1], ARGV[1], ARGV[2]
-local count = tonumber(ARGV[4])
--- Bytewise, as Redis orders members (Lua's < on strings follows the server's locale).
-local function less(a, b)
-  local n = math.min(#a, #b)
-  for i = 1, n do
-    local x, y = string.byte(a, i), string.byte(b, i)
-    if x ~= y then return x < y end
-  end
-  return #a < #b
-end
--- before: how many members sort before the position; at: whether the member itself is there.
-local before, at
-local current = redis.call('ZSCORE', key, member)
-if current and tonumber(current) == tonumber(value) then
-  before, at = redis.call('ZRANK', key, member), 1
-else
-  before, at = redis.call('ZCOUNT', key, '-inf', '(' .. value), 0
-  local lo, hi = 0, redis.call('ZCOUNT', key, value, value)
-  while lo < hi do
-    local mid = math.floor((lo + hi) / 2)
-    if less(redis.call('ZRANGE', key, before + mid, before + mid)[1], member) then lo = mid + 1 else hi = mid end
-  end
-  before = before + lo
-end
-if ARGV[3] == '1' then
-  local from = redis.call('ZCARD', key) - before
-  return redis.call('ZREVRANGE', key, from, from + count - 1, 'WITHSCORES')
-end
-return redis.call('ZRANGE', key, before + at, before + at + count - 1, 'WITHSCORES')
-`;
-
-interface PageAfterRedis extends Redis {
-  leadscorePageAfter(keys: number, ...args: (string | number)[]): Promise<string[]>;
-}
-
-function withPageAfter(redis: Redis): PageAfterRedis {
-  const scripted = redis as PageAfterRedis;
-  if (typeof scripted.leadscorePageAfter !== "function") redis.defineCommand("leadscorePageAfter", { lua: PAGE_AFTER });
-  return scripted;
-}
+// Its KEYS, ARGV and reply: `lua/page-after-1.lua`.
+const PAGE_AFTER = redisScript<string[]>(new URL("./lua/page-after-1.lua", import.meta.url));
 
 export function createLiveReader(options: LiveReaderOptions) {
   const { redis, cap, thresholds } = options;
@@ -146,14 +99,7 @@ export function createLiveReader(options: LiveReaderOptions) {
   ): Promise<[string, number][]> {
     let raw: string[];
     if (after) {
-      raw = await withPageAfter(redis).leadscorePageAfter(
-        1,
-        key,
-        String(after.value),
-        after.id,
-        descending ? 1 : 0,
-        count,
-      );
+      raw = await PAGE_AFTER.run(redis, [key], [String(after.value), after.id, descending ? 1 : 0, count]);
     } else if (descending) {
       raw = await redis.zrevrangebyscore(key, bound(hi), bound(lo), "WITHSCORES", "LIMIT", 0, count);
     } else {

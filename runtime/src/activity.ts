@@ -1,6 +1,7 @@
 // Events accepted, scored and refused by the store over the last 24 hours, for `GET /api/stats`: one Redis counter
 // per 5-minute bucket, added to once per queued or finished job, or per batch with dead letters (not per event) and
 // expiring after a day, so the window is read with one MGET of 289 keys whatever the traffic.
+import { redisScript, type ScriptClient } from "./scripts.ts";
 
 export type ActivityKind = "accepted" | "scored" | "dead_lettered";
 
@@ -22,20 +23,16 @@ export function activityWindowKeys(prefix: string, kind: ActivityKind, now: numb
   return keys;
 }
 
-/** KEYS: a counter. ARGV: increment, TTL in seconds. */
-export const COUNT_ACTIVITY_LUA = `
-redis.call('INCRBY', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-`;
+const COUNT_ACTIVITY = redisScript<null>(new URL("./lua/count-activity-1.lua", import.meta.url));
 
-/** Adds `count` to the current bucket: one `eval`. */
+/** Adds `count` to the current bucket: one script call. */
 export function countActivity(
-  redis: { eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown> },
+  redis: ScriptClient,
   prefix: string,
   kind: ActivityKind,
   count: number,
   now: number,
 ): Promise<unknown> {
   const key = activityKey(prefix, kind, Math.floor(now / ACTIVITY_BUCKET_MS));
-  return redis.eval(COUNT_ACTIVITY_LUA, 1, key, String(count), String(ACTIVITY_TTL_SECONDS));
+  return COUNT_ACTIVITY.run(redis, [key], [count, ACTIVITY_TTL_SECONDS]);
 }

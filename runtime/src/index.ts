@@ -7,4 +7,5 @@ export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./queued-counts.ts";
 export * from "./redis-persistence.ts";
+export * from "./scripts.ts";
 export * from "./secrets.ts";

@@ -9,52 +9,18 @@
 //   extension fails it aborts its signal, which stops MongoDB reads given that signal;
 // - calls `check()` before each write: an extension that throws `LockLostError` when the lock is no longer its own.
 //   A write sent right after a successful check lands while the lock is still held for a whole time to live.
-// Web APIs only (the edge imports this package); the scripts are registered once per connection and sent by sha.
+// The scripts (`lua/lock-*.lua`) are registered once per connection and sent by sha.
 import type { Redis } from "ioredis";
+import { redisScript } from "./scripts.ts";
 
 /** Thrown by `check()` (and by a task whose lock was lost while it ran): stop before writing anything else. */
 export class LockLostError extends Error {
   override name = "LockLostError";
 }
 
-// KEYS: the lock. ARGV: token, ttl ms.
-// Reply: Redis server time of the win (epoch ms), or nil when the lock is held (by anyone, this token included: a
-// holder extends, it does not acquire again). Guarantee: at most one token holds the key at any time.
-const ACQUIRE = `
-if not redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return false end
-local now = redis.call('TIME')
-return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-`;
-
-// KEYS: the lock. ARGV: token, ttl ms. Reply: 1 when the lock is the token's and now lasts ttl ms from now, else 0
-// (expired, or another's: left as it is).
-const EXTEND = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0
-`;
-
-// KEYS: the lock. ARGV: token. Reply: 1 when the token's lock was deleted, else 0 (another's is left as it is).
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
-
-const SCRIPTS = { leadscoreLockAcquire: ACQUIRE, leadscoreLockExtend: EXTEND, leadscoreLockRelease: RELEASE };
-
-interface LockRedis extends Redis {
-  leadscoreLockAcquire(key: string, token: string, ttlMs: number): Promise<number | null>;
-  leadscoreLockExtend(key: string, token: string, ttlMs: number): Promise<number>;
-  leadscoreLockRelease(key: string, token: string): Promise<number>;
-}
-
-function scripted(redis: Redis): LockRedis {
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (typeof (redis as unknown as Record<string, unknown>)[name] !== "function") {
-      redis.defineCommand(name, { lua, numberOfKeys: 1 });
-    }
-  }
-  return redis as LockRedis;
-}
+const ACQUIRE = redisScript<number | null>(new URL("./lua/lock-acquire-1.lua", import.meta.url));
+const EXTEND = redisScript<number>(new URL("./lua/lock-extend-1.lua", import.meta.url));
+const RELEASE = redisScript<number>(new URL("./lua/lock-release-1.lua", import.meta.url));
 
 export interface LockOptions {
   redis: Redis;
@@ -86,22 +52,21 @@ export interface Lock {
 }
 
 export function createLock(options: LockOptions): Lock {
-  const redis = scripted(options.redis);
-  const { key, ttlMs } = options;
+  const { redis, key, ttlMs } = options;
   const token = options.token ?? crypto.randomUUID();
 
   const lock: Lock = {
     key,
     token,
     async acquire() {
-      const grantedAt = await redis.leadscoreLockAcquire(key, token, ttlMs);
+      const grantedAt = await ACQUIRE.run(redis, [key], [token, ttlMs]);
       return grantedAt === null ? null : Number(grantedAt);
     },
     async extend(ms = ttlMs) {
-      return (await redis.leadscoreLockExtend(key, token, ms)) === 1;
+      return (await EXTEND.run(redis, [key], [token, ms])) === 1;
     },
     async release() {
-      return (await redis.leadscoreLockRelease(key, token)) === 1;
+      return (await RELEASE.run(redis, [key], [token])) === 1;
     },
     async check() {
       if (!(await lock.extend())) throw new LockLostError(`lock ${key} is no longer held by this process`);

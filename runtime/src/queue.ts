@@ -1,4 +1,5 @@
 import type { QueuedEvent } from "@leadscore/contracts";
+import { redisScript } from "./scripts.ts";
 
 /** The Bull queue every accepted event goes through. */
 export const EVENTS_QUEUE = "events";
@@ -39,17 +40,7 @@ export function pendingJobKeys(prefix: string): string[] {
 }
 
 /**
- * Reads the queued-events count (KEYS[1]; KEYS[2..5] are `pendingJobKeys`). Its two halves are separate commands, so
- * a process dying between them leaves it off by that job: whenever the queue holds no unfinished job, the count is
- * reset to 0 in the same atomic step, and it never reads below 0.
+ * Reads the queued-events count, set back to 0 whenever the queue holds no unfinished job (see the script's header).
+ * KEYS: `queuedEventsKey`, then the four `pendingJobKeys`.
  */
-export const READ_QUEUED_EVENTS_LUA = `
-local pending = redis.call("llen", KEYS[2]) + redis.call("llen", KEYS[3]) + redis.call("zcard", KEYS[4]) +
-  redis.call("llen", KEYS[5])
-local count = tonumber(redis.call("get", KEYS[1]) or "0")
-if pending == 0 then
-  if count ~= 0 then redis.call("set", KEYS[1], 0) end
-  return 0
-end
-if count < 0 then return 0 end
-return count`;
+export const READ_QUEUED_EVENTS = redisScript<number>(new URL("./lua/read-queued-events-5.lua", import.meta.url));

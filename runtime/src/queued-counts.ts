@@ -5,11 +5,11 @@
 import { type ActivityKind, countActivity } from "./activity.ts";
 import type { Logger } from "./log.ts";
 import { queuedEventsKey } from "./queue.ts";
+import type { ScriptClient } from "./scripts.ts";
 
 /** The Redis calls used. */
-export interface CountsClient {
+export interface CountsClient extends ScriptClient {
   incrby(key: string, increment: number): Promise<unknown>;
-  eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
 }
 
 export interface QueuedCounts {

@@ -45,32 +45,6 @@ export interface Claimed {
 
 export type Outcome = "delivered" | "retry" | "failed" | "gone";
 
-interface ScriptRedis extends Redis {
-  webhookSave(keys: number, ...args: (string | number)[]): Promise<number>;
-  webhookFanOut(keys: number, ...args: (string | number)[]): Promise<[number, number]>;
-  webhookEnqueue(keys: number, ...args: (string | number)[]): Promise<string>;
-  webhookClaim(keys: number, ...args: (string | number)[]): Promise<string[]>;
-  webhookSettle(keys: number, ...args: (string | number)[]): Promise<number>;
-  webhookRetry(keys: number, ...args: (string | number)[]): Promise<string | null>;
-}
-
-const SCRIPTS = {
-  webhookSave: SAVE_SUBSCRIPTION,
-  webhookFanOut: FAN_OUT,
-  webhookEnqueue: ENQUEUE,
-  webhookClaim: CLAIM,
-  webhookSettle: SETTLE,
-  webhookRetry: RETRY,
-};
-
-function scripted(redis: Redis): ScriptRedis {
-  const r = redis as ScriptRedis;
-  for (const [name, lua] of Object.entries(SCRIPTS)) {
-    if (typeof (r as unknown as Record<string, unknown>)[name] !== "function") redis.defineCommand(name, { lua });
-  }
-  return r;
-}
-
 /** `whsec_` + base64 of 32 random bytes, as the Standard Webhooks libraries expect. */
 export function newSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -82,20 +56,16 @@ function newId(): string {
 }
 
 export function createWebhookStore(options: { redis: Redis; redisPrefix: string; now?: () => number }) {
-  const redis = scripted(options.redis);
+  const { redis } = options;
   const keys = webhookKeys(options.redisPrefix);
   const now = options.now ?? Date.now;
 
   /** Stores a subscription; `enabling` starts its receiver's failing time again (it was paused or disabled). */
   async function save(subscription: Subscription, enabling = false): Promise<void> {
-    await redis.webhookSave(
-      2,
-      keys.subscriptions,
-      keys.wants,
-      subscription.id,
-      JSON.stringify(subscription),
-      keys.subscriptionPrefix,
-      enabling ? "1" : "0",
+    await SAVE_SUBSCRIPTION.run(
+      redis,
+      [keys.subscriptions, keys.wants],
+      [subscription.id, JSON.stringify(subscription), keys.subscriptionPrefix, enabling ? "1" : "0"],
     );
   }
 
@@ -194,7 +164,11 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
 
     /** Deletes a subscription with its queue and log; false when there was none. */
     async remove(id: string): Promise<boolean> {
-      const existed = await redis.webhookSave(2, keys.subscriptions, keys.wants, id, "", keys.subscriptionPrefix);
+      const existed = await SAVE_SUBSCRIPTION.run(
+        redis,
+        [keys.subscriptions, keys.wants],
+        [id, "", keys.subscriptionPrefix],
+      );
       return existed === 1;
     },
 
@@ -224,7 +198,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
     /** Sends a delivery again now (see RETRY); null when the subscription's log has no such delivery. */
     async retry(id: string, deliveryId: string): Promise<Delivery | null> {
       const base = keys.subscription(id);
-      const raw = await redis.webhookRetry(1, `${base}:d`, base, deliveryId, now());
+      const raw = await RETRY.run(redis, [`${base}:d`], [base, deliveryId, now()]);
       return raw ? parseDelivery(raw) : null;
     },
 
@@ -251,7 +225,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
         next_at: at,
         attempts: [],
       };
-      const newId = await redis.webhookEnqueue(1, keys.seq, keys.subscription(id), JSON.stringify(delivery), at);
+      const newId = await ENQUEUE.run(redis, [keys.seq], [keys.subscription(id), JSON.stringify(delivery), at]);
       return { ...delivery, id: String(newId) };
     },
 
@@ -272,16 +246,10 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       most: number,
       bounds: { maxPending: number; logSize: number },
     ): Promise<{ taken: number; dropped: number }> {
-      const reply = await redis.webhookFanOut(
-        3,
-        keys.outbox,
-        keys.subscriptions,
-        keys.seq,
-        most,
-        now(),
-        keys.subscriptionPrefix,
-        bounds.maxPending,
-        bounds.logSize,
+      const reply = await FAN_OUT.run(
+        redis,
+        [keys.outbox, keys.subscriptions, keys.seq],
+        [most, now(), keys.subscriptionPrefix, bounds.maxPending, bounds.logSize],
       );
       // An empty outbox answers 0 rather than a pair.
       return Array.isArray(reply) ? { taken: reply[0], dropped: reply[1] } : { taken: 0, dropped: 0 };
@@ -290,7 +258,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
     /** Claims up to `most` leads whose next delivery to the subscription is due, for `claimMs`. */
     async claim(id: string, claimMs: number, most: number): Promise<Claimed[]> {
       const base = keys.subscription(id);
-      const reply = await redis.webhookClaim(1, `${base}:d`, base, now(), claimMs, most);
+      const reply = await CLAIM.run(redis, [`${base}:d`], [base, now(), claimMs, most]);
       const claimed: Claimed[] = [];
       for (let i = 0; i + 1 < reply.length; i += 2) {
         claimed.push({ claim: reply[i] as string, delivery: parseDelivery(reply[i + 1] as string) });
@@ -313,22 +281,23 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       reason: string,
       disable: { afterMs: number; reason: string },
     ): Promise<boolean> {
-      const reply = await redis.webhookSettle(
-        2,
-        keys.subscriptions,
-        keys.wants,
-        keys.subscription(id),
-        id,
-        claimed.delivery.id,
-        claimed.claim,
-        outcome,
-        JSON.stringify(attempt),
-        dueAt,
-        now(),
-        logSize,
-        reason,
-        disable.afterMs,
-        disable.reason,
+      const reply = await SETTLE.run(
+        redis,
+        [keys.subscriptions, keys.wants],
+        [
+          keys.subscription(id),
+          id,
+          claimed.delivery.id,
+          claimed.claim,
+          outcome,
+          JSON.stringify(attempt),
+          dueAt,
+          now(),
+          logSize,
+          reason,
+          disable.afterMs,
+          disable.reason,
+        ],
       );
       return reply === 2;
     },

@@ -1,3 +1,4 @@
+import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { createBatcher, withDeadline } from "./batcher.ts";
 
@@ -13,32 +14,14 @@ export type Claim = typeof CLAIMED | typeof SEEN | typeof PENDING | typeof FAILE
 
 /**
  * Claims every key in one round trip: far cheaper for the edge than a pipeline of SETs (one reply to parse instead
- * of one per event). A claim is made in two steps: `SET key p EX <short> NX` here, and `SET key 1 EX <ttl> XX`
- * (CONFIRM_SCRIPT) once the event is in the queue. So an id whose claimer died before queueing it (the edge killed,
- * Redis lost mid-request) is never answered "duplicate": it reads as pending until the short TTL frees it, and the
- * client's retry is queued then. `pcall` keeps going past a failed SET (e.g. Redis out of memory) and reports it,
- * so the caller knows exactly which keys it set and can release them.
+ * of one per event). A claim is made in two steps: pending here, and confirmed (CONFIRM_IDS) once the event is in
+ * the queue. So an id whose claimer died before queueing it (the edge killed, Redis lost mid-request) is never
+ * answered "duplicate": it reads as pending until the short TTL frees it, and the client's retry is queued then.
  * On Redis Cluster every key of a script must live in one slot: give REDIS_PREFIX a hash tag (`{leadscore}`), as
  * the Bull queue needs anyway.
  */
-const CLAIM_SCRIPT = `
-local out = {}
-for i = 1, #KEYS do
-  local reply = redis.pcall('SET', KEYS[i], 'p', 'EX', ARGV[1], 'NX')
-  if type(reply) == 'table' and reply.err then out[i] = -1
-  elseif reply then out[i] = 1
-  elseif redis.call('GET', KEYS[i]) == 'p' then out[i] = 2
-  else out[i] = 0 end
-end
-return out`;
-
-const CONFIRM_SCRIPT = `
-for i = 1, #KEYS do redis.pcall('SET', KEYS[i], '1', 'EX', ARGV[1], 'XX') end
-return #KEYS`;
-
-const COMMAND = "leadscoreClaimIds";
-const CONFIRM_COMMAND = "leadscoreConfirmIds";
-type ClaimCommand = (numKeys: number, ...args: (string | number)[]) => Promise<number[]>;
+const CLAIM_IDS = redisScript<Claim[]>(new URL("./lua/claim-ids.lua", import.meta.url));
+const CONFIRM_IDS = redisScript<number>(new URL("./lua/confirm-ids.lua", import.meta.url));
 
 export interface ClaimerOptions {
   redis: Redis;
@@ -61,10 +44,7 @@ export function createClaimer(options: ClaimerOptions) {
   const deadlineMs = options.deadlineMs ?? 2000;
   // Never longer than the window itself: every key expires within DEDUPE_TTL_SECONDS, pending or confirmed.
   const pendingTtl = Math.min(options.pendingTtlSeconds ?? 10, options.ttlSeconds);
-  redis.defineCommand(COMMAND, { lua: CLAIM_SCRIPT });
-  redis.defineCommand(CONFIRM_COMMAND, { lua: CONFIRM_SCRIPT });
-  const commands = redis as unknown as Record<typeof COMMAND | typeof CONFIRM_COMMAND, ClaimCommand>;
-  const claimIds = (keys: string[]) => commands[COMMAND](keys.length, ...keys, pendingTtl);
+  const claimIds = (keys: string[]) => CLAIM_IDS.run(redis, keys, [pendingTtl]);
 
   const release = async (keys: string[]) => {
     if (keys.length > 0) await redis.del(...keys);
@@ -96,7 +76,7 @@ export function createClaimer(options: ClaimerOptions) {
     size: (keys) => keys.length,
     async send(requests) {
       const keys = requests.flat();
-      await commands[CONFIRM_COMMAND](keys.length, ...keys, options.ttlSeconds);
+      await CONFIRM_IDS.run(redis, keys, [options.ttlSeconds]);
       return [];
     },
   });

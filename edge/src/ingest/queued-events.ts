@@ -4,7 +4,7 @@ import {
   type Logger,
   pendingJobKeys,
   queuedEventsKey,
-  READ_QUEUED_EVENTS_LUA,
+  READ_QUEUED_EVENTS,
 } from "@leadscore/runtime";
 
 /**
@@ -31,7 +31,7 @@ export function createQueuedEvents(redis: CountsClient, prefix: string, log: Log
       // Taken with the read sent, in one turn: a count written before it is in the stored one (commands on one
       // connection run in order), one written after it is in this.
       const local = counts.pending();
-      return Number(await redis.eval(READ_QUEUED_EVENTS_LUA, keys.length, ...keys)) + local;
+      return Number(await READ_QUEUED_EVENTS.run(redis, keys)) + local;
     },
   };
 }

@@ -1,0 +1,248 @@
+// Each of live's scripts run directly against Redis, with its arguments as its header spells them.
+import { STAGES } from "@leadscore/contracts";
+import { redisScript } from "@leadscore/runtime";
+import { afterEach, describe, expect, it } from "vitest";
+import { createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { indexKeys, type LiveKeys, liveKeys } from "../src/keys.ts";
+import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
+
+const script = <Reply>(file: string) => redisScript<Reply>(new URL(`../src/lua/${file}`, import.meta.url));
+const commitLeads = script<string | string[]>("commit-leads.lua");
+const setProfile = script<number>("set-profile-6.lua");
+const pageAfter = script<string[]>("page-after-1.lua");
+
+let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
+afterEach(async () => {
+  await test?.cleanup();
+  test = undefined;
+});
+
+async function fresh() {
+  const prefix = uniqueName("live-scripts");
+  test = await createTestRedis(prefix);
+  return { redis: test.redis, keys: liveKeys(prefix) };
+}
+
+interface Lead {
+  id: string;
+  mode: "c" | "p" | "r" | "f";
+  expected: string;
+  rank: number;
+  updated: number;
+  stage: string;
+  drained?: number;
+  rescans?: string;
+  appendTail?: string;
+  appendPages?: string;
+  fields?: Record<string, string>;
+  pending?: string[];
+  messages?: [string, string][];
+}
+
+/** One call of commit-leads.lua, laid out as its header says. */
+function commit(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, gen: string, leads: Lead[]) {
+  const keyList = [keys.gen, ...indexKeys(keys)];
+  const args: (string | number)[] = [gen, ...STAGES, "#", leads.length];
+  for (const lead of leads) {
+    keyList.push(keys.lead(lead.id), keys.deepEvents(lead.id));
+    const fields = Object.entries(lead.fields ?? {});
+    const pending = lead.pending ?? [];
+    const messages = lead.messages ?? [];
+    args.push(lead.id, lead.mode, lead.expected, lead.rank, lead.updated, lead.stage, lead.drained ?? 0);
+    args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "");
+    args.push(fields.length, pending.length, messages.length, ...fields.flat(), ...pending, ...messages.flat());
+  }
+  keyList.push(keys.outbox.stream, keys.outbox.wants);
+  return commitLeads.run(redis, keyList, args);
+}
+
+async function outbox(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys): Promise<OutboxMessage[]> {
+  return (await redis.xrange(keys.outbox.stream, "-", "+")).map(([, fields]) => decodeOutboxMessage(fields));
+}
+
+const event = (id: string, type: string, at: number) => JSON.stringify([id, type, at]);
+
+describe("commit-leads.lua", () => {
+  it("writes nothing and answers 'stale' when the generation is not the one the worker read", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g2");
+    const lead: Lead = { id: "a", mode: "c", expected: "0", rank: -5, updated: 10, stage: "cold", fields: { s: "5" } };
+    expect(await commit(redis, keys, "g1", [lead])).toBe("stale");
+    expect(await redis.exists(keys.lead("a"), keys.byScore)).toBe(0);
+  });
+
+  it("commits a lead whose version matches: fields, version, every index, its message, its webhook messages", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    await redis.set(keys.outbox.wants, "csx");
+    const subscriber = redis.duplicate();
+    const heard: string[] = [];
+    const channel = `${keys.gen}:updates`;
+    await subscriber.subscribe(channel);
+    subscriber.on("message", (_channel: string, message: string) => heard.push(message));
+    const lead: Lead = {
+      id: "a",
+      mode: "c",
+      expected: "0",
+      rank: -150,
+      updated: 1_000,
+      stage: "warm",
+      appendTail: '["e1"]',
+      fields: { s: "150", st: "warm", n: "1" },
+      pending: [event("e1", "demo_request", 900)],
+      messages: [[channel, "scored a"]],
+    };
+    expect(await commit(redis, keys, "g", [lead])).toEqual(["o"]);
+    expect(await redis.hgetall(keys.lead("a"))).toEqual({ s: "150", st: "warm", n: "1", v: "1", t: '[["e1"]]' });
+    expect(await redis.zscore(keys.byScore, "a")).toBe("-150");
+    expect(await redis.zscore(keys.byUpdated, "a")).toBe("1000");
+    expect(await redis.zscore(keys.byUpdatedIn("warm"), "a")).toBe("1000");
+    const base = { lead: "a", to: "warm", score: "150", event: "e1", etype: "demo_request", at: "1000", rank: "1" };
+    expect(await outbox(redis, keys)).toEqual([
+      { ...base, type: "lead.created", from: "", prev: "" },
+      { ...base, type: "lead.stage_changed", from: "cold", prev: "0" },
+      { ...base, type: "lead.score_changed", from: "cold", prev: "0" },
+    ]);
+    await expect.poll(() => heard).toEqual(["scored a"]);
+    subscriber.disconnect();
+
+    // The next commit moves the lead out of its old stage's index and appends to its tail; no subscription wants
+    // anything now, so no message is recorded.
+    await redis.del(keys.outbox.wants);
+    const next: Lead = { ...lead, expected: "1", rank: -400, updated: 2_000, stage: "hot", messages: [] };
+    next.fields = { s: "400", st: "hot", n: "2" };
+    next.appendTail = '["e2"]';
+    expect(await commit(redis, keys, "g", [next])).toEqual(["o"]);
+    expect(await redis.hmget(keys.lead("a"), "v", "st", "t")).toEqual(["2", "hot", '[["e1"],["e2"]]']);
+    expect(await redis.zscore(keys.byUpdatedIn("warm"), "a")).toBeNull();
+    expect(await redis.zscore(keys.byUpdatedIn("hot"), "a")).toBe("2000");
+    expect(await redis.xlen(keys.outbox.stream)).toBe(3);
+  });
+
+  it("refuses a lead whose version moved (compare-and-set lost): nothing of it is written", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    await redis.hset(keys.lead("a"), "v", "3", "s", "10", "st", "cold");
+    await redis.set(keys.outbox.wants, "csx");
+    const stale: Lead = {
+      id: "a",
+      mode: "c",
+      expected: "2",
+      rank: -99,
+      updated: 5,
+      stage: "cold",
+      fields: { s: "99" },
+    };
+    const other: Lead = { id: "b", mode: "c", expected: "0", rank: -1, updated: 5, stage: "cold", fields: { s: "1" } };
+    expect(await commit(redis, keys, "g", [stale, other])).toEqual(["c", "o"]);
+    expect(await redis.hmget(keys.lead("a"), "v", "s")).toEqual(["3", "10"]);
+    expect(await redis.zscore(keys.byScore, "a")).toBeNull();
+    expect((await outbox(redis, keys)).map((m) => m.lead)).toEqual(["b", "b"]);
+  });
+
+  it("diverts a lead to the deep lane with its events, and the deep lane's commit drains and releases it", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    const pending = [event("e1", "page_view", 1), event("e2", "page_view", 2)];
+    const paged: Lead = { id: "a", mode: "p", expected: "0", rank: 0, updated: 1, stage: "cold", pending };
+    expect(await commit(redis, keys, "g", [paged])).toEqual(["d"]);
+    expect(await redis.lrange(keys.deepEvents("a"), 0, -1)).toEqual(pending);
+    expect(await redis.hget(keys.deep, "a")).toBe("0");
+    expect(await redis.exists(keys.lead("a"))).toBe(0);
+    // While the deep lane owns it, a plain commit diverts its events too; a rescan counts the ask.
+    const plain: Lead = { ...paged, mode: "c", pending: [event("e3", "page_view", 3)] };
+    expect(await commit(redis, keys, "g", [plain])).toEqual(["d"]);
+    expect(await commit(redis, keys, "g", [{ ...paged, mode: "r", pending: [] }])).toEqual(["d"]);
+    expect(await redis.hget(keys.deep, "a")).toBe("1");
+
+    // The deep lane folded two of the three, with the rescan asked for before: the lead stays owned, its count reset.
+    const deep: Lead = { ...paged, mode: "f", pending: [], drained: 2, rescans: "1", fields: { s: "3" } };
+    expect(await commit(redis, keys, "g", [deep])).toEqual(["o"]);
+    expect(await redis.lrange(keys.deepEvents("a"), 0, -1)).toEqual([event("e3", "page_view", 3)]);
+    expect(await redis.hget(keys.deep, "a")).toBe("0");
+    // The last one folded, no rescan asked since: released.
+    expect(await commit(redis, keys, "g", [{ ...deep, expected: "1", drained: 1, rescans: "0" }])).toEqual(["o"]);
+    expect(await redis.exists(keys.deepEvents("a"))).toBe(0);
+    expect(await redis.hexists(keys.deep, "a")).toBe(0);
+  });
+});
+
+describe("set-profile-6.lua", () => {
+  function run(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, name: string, at: number) {
+    return setProfile.run(
+      redis,
+      [keys.lead("a"), keys.byScore, keys.byUpdated, keys.byUpdatedIn("cold"), keys.outbox.stream, keys.outbox.wants],
+      ["a", name, "ada@example.com", "Acme", at, 0, "cold", keys.byUpdatedIn("cold").slice(0, -"cold".length)],
+    );
+  }
+
+  it("creates a lead of score 0 with its indexes and its lead.created message, once", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.outbox.wants, "c");
+    expect(await run(redis, keys, "Ada", 100)).toBe(0);
+    expect(await redis.hgetall(keys.lead("a"))).toEqual({
+      name: "Ada",
+      email: "ada@example.com",
+      company: "Acme",
+      ua: "100",
+      v: "0",
+      s: "0",
+      st: "cold",
+      n: "0",
+      ca: "100",
+    });
+    expect(await redis.zscore(keys.byScore, "a")).toBe("0");
+    expect(await redis.zscore(keys.byUpdatedIn("cold"), "a")).toBe("100");
+    expect(await outbox(redis, keys)).toEqual([
+      {
+        type: "lead.created",
+        lead: "a",
+        from: "",
+        to: "cold",
+        score: "0",
+        prev: "",
+        event: "",
+        etype: "",
+        at: "100",
+        rank: "1",
+      },
+    ]);
+    // A second write finds the lead: its fold state and stage stay, only the profile and updated_at move.
+    await redis.hset(keys.lead("a"), "s", "400", "st", "hot", "v", "7");
+    expect(await run(redis, keys, "Ada L.", 200)).toBe(1);
+    expect(await redis.hmget(keys.lead("a"), "name", "s", "st", "v", "ua")).toEqual([
+      "Ada L.",
+      "400",
+      "hot",
+      "7",
+      "200",
+    ]);
+    expect(await redis.zscore(keys.byUpdatedIn("hot"), "a")).toBe("200");
+    expect(await redis.zscore(keys.byUpdated, "a")).toBe("200");
+    expect(await redis.xlen(keys.outbox.stream)).toBe(1);
+  });
+
+  it("records no message when no subscription wants lead.created", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.outbox.wants, "sx");
+    expect(await run(redis, keys, "Ada", 100)).toBe(0);
+    expect(await redis.exists(keys.outbox.stream)).toBe(0);
+  });
+});
+
+describe("page-after-1.lua", () => {
+  it("continues strictly after a position, whether its member is still there, moved or gone", async () => {
+    const { redis, keys } = await fresh();
+    const key = keys.byScore;
+    await redis.zadd(key, 1, "a", 2, "b", 2, "c", 2, "e", 3, "f");
+    // The member still holds the value.
+    expect(await pageAfter.run(redis, [key], ["2", "b", 0, 10])).toEqual(["c", "2", "e", "2", "f", "3"]);
+    // Gone: the page starts after where (2, "d") would sort.
+    expect(await pageAfter.run(redis, [key], ["2", "d", 0, 10])).toEqual(["e", "2", "f", "3"]);
+    // Moved (now 3): still after (2, "c"), and "c" is listed again at its new place.
+    await redis.zadd(key, 3, "c");
+    expect(await pageAfter.run(redis, [key], ["2", "c", 0, 2])).toEqual(["e", "2", "c", "3"]);
+    // Descending: before the position in ascending order.
+    expect(await pageAfter.run(redis, [key], ["2", "e", 1, 10])).toEqual(["b", "2", "a", "1"]);
+  });
+});

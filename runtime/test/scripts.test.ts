@@ -1,9 +1,11 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { pendingJobKeys, queuedEventsKey, READ_QUEUED_EVENTS } from "../src/queue.ts";
 import { loadScript, redisScript } from "../src/scripts.ts";
 
@@ -81,25 +83,32 @@ describe("the script loader", () => {
   });
 
   it("sends a script's source once per connection, then only its sha", async () => {
-    const client = await fresh();
-    const script = redisScript<number>(fileUrl("sum-of-parts-1.lua"), { roots: { other: fileUrl("other") } });
-    const key = `${prefix}:wire`;
-    const monitor = await client.duplicate().monitor();
-    const seen: string[] = [];
-    monitor.on("monitor", (_time: string, args: string[]) => {
-      if (args.includes(key)) seen.push(String(args[0]).toLowerCase());
+    await fresh();
+    // The client talks to Redis through a relay that keeps every byte it sends.
+    const sent: Buffer[] = [];
+    const upstream = new URL(REDIS_URL);
+    const relay = createServer((socket) => {
+      const server = connect(Number(upstream.port || 6379), upstream.hostname);
+      socket.on("data", (chunk: Buffer) => {
+        sent.push(chunk);
+        server.write(chunk);
+      });
+      server.pipe(socket);
+      socket.on("close", () => server.destroy());
+      server.on("close", () => socket.destroy());
     });
-    // MONITOR starts showing commands once its reply is in; a marker shows when that is.
-    await expect
-      .poll(async () => {
-        await client.get(key);
-        return seen.includes("get");
-      })
-      .toBe(true);
-    for (let i = 0; i < 3; i++) await script.run(client, [key], [1]);
-    await expect.poll(() => seen.filter((name) => name.startsWith("eval")).length).toBe(3);
-    monitor.disconnect();
-    expect(seen.filter((name) => name.startsWith("eval"))).toEqual(["eval", "evalsha", "evalsha"]);
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const client = new Redis((relay.address() as AddressInfo).port, "127.0.0.1");
+    try {
+      const script = redisScript<number>(fileUrl("sum-of-parts-1.lua"), { roots: { other: fileUrl("other") } });
+      for (let i = 0; i < 3; i++) expect(await script.run(client, [`${prefix}:wire`], [1])).toBe(7 * (i + 1));
+      const wire = Buffer.concat(sent).toString();
+      expect(wire.split(script.lua).length - 1).toBe(1);
+      expect(wire.match(/\r\nevalsha\r\n/gi)).toHaveLength(2);
+    } finally {
+      client.disconnect();
+      relay.close();
+    }
   });
 });
 

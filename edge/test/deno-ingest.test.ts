@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
+import { dedupeKey, EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
 import Queue from "bull";
 import { describe, expect, it } from "vitest";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
@@ -8,7 +8,7 @@ import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../../test-suppor
 describe("ingestion on Deno", () => {
   it("queues a posted event in Bull and exits 0 on SIGTERM", async () => {
     const prefix = uniqueName();
-    const { cleanup } = await createTestRedis(prefix);
+    const { redis, cleanup } = await createTestRedis(prefix);
     const queue = new Queue(EVENTS_QUEUE, REDIS_URL, { prefix });
     const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
       PORT: "0",
@@ -32,6 +32,18 @@ describe("ingestion on Deno", () => {
       expect(events).toEqual([
         expect.objectContaining({ event_id: "deno-evt-1", lead_id: "deno-lead", event_type: "demo_request" }),
       ]);
+      // The de-duplication scripts (claim, then confirm once queued) run under Deno too: the same id again is a
+      // duplicate, and nothing more is queued.
+      await expect
+        .poll(async () => (await redis.get(dedupeKey(prefix, "deno-evt-1"))) ?? "absent", { timeout: 10_000 })
+        .toBe("1");
+      const again = await fetch(`http://127.0.0.1:${port}/api/events`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: "Bearer deno-key" },
+        body: JSON.stringify({ event_id: "deno-evt-1", lead_id: "deno-lead", event_type: "demo_request" }),
+      });
+      expect(await again.json()).toEqual({ success: true, event_id: "deno-evt-1", duplicate: true });
+      expect(await queue.getWaitingCount()).toBe(jobs.length);
     } finally {
       expect(await edge.stop("SIGTERM")).toBe(0);
       await queue.close();

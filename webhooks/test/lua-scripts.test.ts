@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { encodeOutboxMessage, type OutboxMessage } from "@leadscore/live";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestRedis, uniqueName } from "../../test-support/index.ts";
-import { type Delivery, NOTICES_KEPT, parseDelivery, type Subscription, webhookKeys } from "../src/model.ts";
+import { NOTICES_KEPT, parseDelivery, type Subscription, webhookKeys } from "../src/model.ts";
 import { CLAIM, ENQUEUE, FAN_OUT, ID_DIGITS, RETRY, SAVE_SUBSCRIPTION, SETTLE } from "../src/scripts.ts";
 
 let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
@@ -86,11 +86,13 @@ describe("fan-out-3.lua", () => {
     const id = await append(message("ada"));
     expect(await fanOut(10)).toEqual([1, 0]);
     expect(await redis.xlen(keys.outbox)).toBe(0);
-    expect(await redis.zrange(`${keys.subscription("a")}:pending`, 0, -1)).toEqual(["1"]);
+    expect(await redis.zrange(`${keys.subscription("a")}:pending`, "0", "-1")).toEqual(["1"]);
     expect(await redis.exists(`${keys.subscription("b")}:d`, `${keys.subscription("c")}:d`)).toBe(0);
-    const made: Partial<Delivery> = { ...message("ada"), at: 1000, msg: `msg_${id}`, status: "pending", tries: 0 };
+    const made = { ...message("ada"), at: 1000, msg: `msg_${id}`, status: "pending", tries: 0 };
     expect(await delivery("a", "1")).toMatchObject({ ...made, id: "1", next_at: 2_000, round_at: null });
-    expect(await redis.zrange(`${keys.subscription("a")}:q`, 0, -1)).toEqual([`ada ${"1".padStart(ID_DIGITS, "0")}`]);
+    expect(await redis.zrange(`${keys.subscription("a")}:q`, "0", "-1")).toEqual([
+      `ada ${"1".padStart(ID_DIGITS, "0")}`,
+    ]);
     expect(await redis.zscore(`${keys.subscription("a")}:ready`, "ada")).toBe("2000");
   });
 
@@ -100,7 +102,7 @@ describe("fan-out-3.lua", () => {
     for (const lead of ["ada", "bo", "cy"]) await append(message(lead));
     expect(await fanOut(2, 1)).toEqual([2, 1]);
     expect(await redis.xlen(keys.outbox)).toBe(1);
-    expect(await redis.zrange(`${keys.subscription("a")}:dropped`, 0, -1)).toEqual(["2"]);
+    expect(await redis.zrange(`${keys.subscription("a")}:dropped`, "0", "-1")).toEqual(["2"]);
     expect(await redis.hget(`${keys.subscription("a")}:health`, "dropped")).toBe("1");
     const [notice] = await redis.lrange(`${keys.subscription("a")}:notices`, 0, -1);
     expect(JSON.parse(notice as string)).toMatchObject({ type: "webhook.backlog_full", dropped: 1 });
@@ -120,7 +122,7 @@ describe("enqueue-delivery-1.lua", () => {
     });
     expect(await ENQUEUE.run(redis, [keys.seq], [base, json, 500])).toBe("1");
     expect(await ENQUEUE.run(redis, [keys.seq], [base, json, 600])).toBe("2");
-    expect(await redis.zrange(`${base}:pending`, 0, -1)).toEqual(["1", "2"]);
+    expect(await redis.zrange(`${base}:pending`, "0", "-1")).toEqual(["1", "2"]);
     expect(await redis.zscore(`${base}:ready`, "~test")).toBe("500");
     expect(await delivery("a", "2")).toMatchObject({ id: "2", msg: "msg_test", status: "pending" });
   });
@@ -184,7 +186,7 @@ describe("settle-delivery-2.lua", () => {
     const { redis, keys, delivery, expiry, settle } = await claimed();
     expect(await settle("delivered", expiry, 2_100)).toBe(1);
     expect(await delivery("a", "1")).toMatchObject({ status: "delivered", next_at: null, round_at: 2_100 });
-    expect(await redis.zrange(`${keys.subscription("a")}:pending`, 0, -1)).toEqual(["2"]);
+    expect(await redis.zrange(`${keys.subscription("a")}:pending`, "0", "-1")).toEqual(["2"]);
     expect(await redis.zscore(`${keys.subscription("a")}:ready`, "ada")).toBe("2100");
     expect(await redis.hget(`${keys.subscription("a")}:health`, "last_success_at")).toBe("2100");
   });
@@ -227,9 +229,9 @@ describe("retry-delivery-1.lua", () => {
     const raw = await RETRY.run(redis, [`${base}:d`], [base, "1", 9_000]);
     expect(parseDelivery(raw as string)).toMatchObject({ status: "pending", tries: 0, next_at: 9_000 });
     expect(await delivery("a", "1")).toMatchObject({ status: "pending" });
-    expect(await redis.zrange(`${base}:failed`, 0, -1)).toEqual([]);
-    expect(await redis.zrange(`${base}:pending`, 0, -1)).toEqual(["1"]);
-    expect(await redis.zrange(`${base}:q`, 0, -1)).toEqual([`ada ${"1".padStart(ID_DIGITS, "0")}`]);
+    expect(await redis.zrange(`${base}:failed`, "0", "-1")).toEqual([]);
+    expect(await redis.zrange(`${base}:pending`, "0", "-1")).toEqual(["1"]);
+    expect(await redis.zrange(`${base}:q`, "0", "-1")).toEqual([`ada ${"1".padStart(ID_DIGITS, "0")}`]);
     expect(await redis.zscore(`${base}:ready`, "ada")).toBe("9000");
     expect(await RETRY.run(redis, [`${base}:d`], [base, "404", 9_000])).toBeNull();
   });

@@ -60,6 +60,15 @@ describe("the script loader", () => {
     expect(script.lua).not.toContain("@include");
   });
 
+  it("refuses a second file that would take another script's command name", () => {
+    mkdirSync(join(dir, "again"), { recursive: true });
+    writeFileSync(join(dir, "again", "count-keys.lua"), "return 0\n");
+    redisScript(fileUrl("count-keys.lua"));
+    // The same file again is the same script.
+    expect(() => redisScript(fileUrl("count-keys.lua"))).not.toThrow();
+    expect(() => redisScript(fileUrl("again", "count-keys.lua"))).toThrow("another script is named leadscoreCountKeys");
+  });
+
   it("refuses an include under a root the caller did not map", () => {
     expect(() => loadScript(fileUrl("unmapped-0.lua"))).toThrow("names the root <nowhere>, which is not mapped");
   });

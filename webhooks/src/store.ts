@@ -1,5 +1,6 @@
 // Subscriptions and their deliveries in Redis: what the admin API writes and reads, and the steps the dispatcher
-// takes (fan out, claim, settle). Web APIs only, so the edge can use it.
+// takes (fan out, claim, settle). Web APIs only (its scripts are read by the runtime's loader, on Deno too), so the
+// edge can use it.
 import type { Redis } from "ioredis";
 import {
   type Attempt,

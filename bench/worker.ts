@@ -38,9 +38,9 @@ import {
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { auditLiveState } from "../live/src/audit.ts";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
-import { auditLiveState } from "../worker/src/audit.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({

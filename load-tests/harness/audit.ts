@@ -5,7 +5,7 @@
 import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../worker/src/audit.ts";
+import { leadProblems, readLiveState } from "../../live/src/audit.ts";
 import { runIdRange } from "../src/payloads.ts";
 import type { Ledger } from "./ledger.ts";
 

@@ -1,6 +1,15 @@
 import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
+import {
+  type ClientSocket,
+  type Cluster,
+  connected,
+  connectWhenAccepted,
+  record,
+  startCluster,
+  storeScoredLead,
+} from "../../test-support/realtime-cluster.ts";
 import type { LeadState } from "../src/lead-state.ts";
 import {
   allowedOrigins,
@@ -11,15 +20,6 @@ import {
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
   TOO_MANY_SUBSCRIPTIONS,
 } from "../src/server.ts";
-import {
-  type ClientSocket,
-  type Cluster,
-  connected,
-  connectWhenAccepted,
-  record,
-  startCluster,
-  storeScoredLead,
-} from "./cluster.ts";
 import { countWrites } from "./writes.ts";
 
 const DASHBOARD = "https://dash.example.com";

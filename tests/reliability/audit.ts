@@ -5,7 +5,7 @@ import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, type StageThresholds } fro
 import { createLiveReader } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../worker/src/audit.ts";
+import { leadProblems, readLiveState } from "../../live/src/audit.ts";
 
 export interface AuditReport {
   /** History entries (one per folded event). */

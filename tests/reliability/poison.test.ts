@@ -10,10 +10,10 @@ import {
 } from "@leadscore/contracts";
 import { type EventsJob, silentLogger } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "../../edge/test/helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
+import { auditAll, historyOf, leadOf } from "../../test-support/worker-stack.ts";
 import { createWorker, type Worker } from "../../worker/src/worker.ts";
-import { auditAll, historyOf, leadOf } from "../../worker/test/helpers.ts";
 
 const LEADS = 100;
 const PER_LEAD = 10;

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRateLimiter } from "../../edge/src/ingest/rate-limit.ts";
-import { createTestEdge, readStaticFrom } from "../../edge/test/helpers.ts";
-import { queuedEvents } from "../../edge/test/ingest-helpers.ts";
+import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
+import { queuedEvents } from "../../test-support/ingest.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 

@@ -4,7 +4,7 @@ import { liveKeys } from "@leadscore/live";
 import { createLogger, createMissingIndexes } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { auditLiveState } from "./audit.ts";
+import { auditLiveState } from "../../live/src/audit.ts";
 import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
 
 const config = parseConfigOrExit("rebuild", WorkerConfigSchema, process.env, (code) => process.exit(code));

@@ -2,7 +2,7 @@
 // times unrelated to arrival order (so many events are late), repeated ids, and jobs of random sizes.
 import { foldScores, type QueuedEvent, type ScorableEvent } from "@leadscore/contracts";
 import { createRandom } from "../../load-tests/src/random.ts";
-import { T0, TEST_RULES } from "./helpers.ts";
+import { T0, TEST_RULES } from "../../test-support/worker-stack.ts";
 
 /** mulberry32: the same sequence for the same seed. */
 export const random = createRandom;

@@ -11,17 +11,11 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import {
-  decodeLead,
-  LEAD_FIELDS,
-  type LiveEntry,
-  type LiveLead,
-  liveKeys,
-  rankKey,
-  wholeHistory,
-} from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
+import { decodeLead, LEAD_FIELDS, type LiveEntry, type LiveLead, rankKey } from "./codec.ts";
+import { wholeHistory } from "./history.ts";
+import { liveKeys } from "./keys.ts";
 
 export interface AuditOptions {
   db: Db;

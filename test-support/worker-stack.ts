@@ -13,9 +13,9 @@ import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { auditLiveState, entryView, loadPagesFrom } from "../src/audit.ts";
-import { createWorker, type Worker, type WorkerOptions } from "../src/worker.ts";
+import { auditLiveState, entryView, loadPagesFrom } from "../live/src/audit.ts";
+import { createWorker, type Worker, type WorkerOptions } from "../worker/src/worker.ts";
+import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "./index.ts";
 
 export const T0 = Date.parse("2026-01-01T00:00:00Z");
 

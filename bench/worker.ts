@@ -26,6 +26,7 @@ import {
   sortKey,
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
+import { auditLiveState } from "@leadscore/live/audit";
 import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
 import {
   histogramOf,
@@ -38,7 +39,6 @@ import {
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { auditLiveState } from "../live/src/audit.ts";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { createRandom } from "./random.ts";

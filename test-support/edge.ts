@@ -1,12 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EdgeConfig } from "@leadscore/contracts";
+import { type AppDeps, createApp } from "@leadscore/edge";
 import { createLiveReader } from "@leadscore/live";
 import { createLogger, EVENTS_QUEUE, seedDefaultRules } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
-import { createApp } from "../edge/src/app.ts";
-import type { AppDeps } from "../edge/src/deps.ts";
 import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "./index.ts";
 import { createLiveSeeder } from "./live.ts";
 

@@ -11,16 +11,16 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveReader } from "@leadscore/live";
+import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "@leadscore/realtime";
 import { silentLogger } from "@leadscore/runtime";
-import type { Redis } from "ioredis";
-import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
-import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "../realtime/src/server.ts";
 import {
   createScorePublisher,
   encodeScoreUpdates,
   type RedisScorePublisher,
   type ScorePublisherOptions,
-} from "../worker/src/publisher.ts";
+} from "@leadscore/worker";
+import type { Redis } from "ioredis";
+import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import {
   createTestDb,
   createTestRedis,

@@ -3,9 +3,9 @@
 // stage, leaderboard entry and whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of
 // its stored events, the same fold the worker uses.
 import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
+import { leadProblems, readLiveState } from "@leadscore/live/audit";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../live/src/audit.ts";
 import { runIdRange } from "../src/payloads.ts";
 import type { Ledger } from "./ledger.ts";
 

@@ -3,9 +3,9 @@
 // whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of its stored events.
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { leadProblems, readLiveState } from "@leadscore/live/audit";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../live/src/audit.ts";
 
 export interface AuditReport {
   /** History entries (one per folded event). */

@@ -3,8 +3,8 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRateLimiter } from "@leadscore/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRateLimiter } from "../../edge/src/ingest/rate-limit.ts";
 import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { queuedEvents } from "../../test-support/ingest.ts";
 

@@ -23,7 +23,7 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import type { ClientToServerEvents, QueuedEvent, ServerToClientEvents } from "@leadscore/contracts";
-import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/realtime";
+import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts";
 import { EVENTS_QUEUE, type EventsJob, quantile } from "@leadscore/runtime";
 import { parsePrometheus, type Sample } from "@leadscore/runtime/prometheus";
 import Queue from "bull";

@@ -7,9 +7,7 @@ export {
   ORIGIN_NOT_ALLOWED,
   type RealtimeServer,
   type RealtimeServerOptions,
-  SUBSCRIBES_IN_FLIGHT,
   SUBSCRIBES_WAITING,
   TOO_MANY_CONNECTIONS,
-  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
   TOO_MANY_SUBSCRIPTIONS,
 } from "./server.ts";

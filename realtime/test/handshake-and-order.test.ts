@@ -1,4 +1,5 @@
 import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
+import { SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import {
@@ -8,7 +9,6 @@ import {
   record,
   startCluster,
 } from "../../test-support/realtime-cluster.ts";
-import { SUBSCRIBES_IN_FLIGHT } from "../src/server.ts";
 
 const SLOTS = 10;
 

@@ -1,4 +1,9 @@
-import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
+import {
+  type ScoreUpdate,
+  SUBSCRIBES_IN_FLIGHT,
+  type SubscribeAck,
+  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
+} from "@leadscore/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import {
@@ -14,10 +19,8 @@ import type { LeadState } from "../src/lead-state.ts";
 import {
   allowedOrigins,
   ORIGIN_NOT_ALLOWED,
-  SUBSCRIBES_IN_FLIGHT,
   SUBSCRIBES_WAITING,
   TOO_MANY_CONNECTIONS,
-  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
   TOO_MANY_SUBSCRIPTIONS,
 } from "../src/server.ts";
 import { countWrites } from "./writes.ts";

@@ -15,12 +15,11 @@
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { COLLECTIONS, type HistoryPageDocument, type LeadDocument, type ScorableEvent } from "@leadscore/contracts";
+import { createApp, escapeRegex, MAX_SEARCH_MATCHES } from "@leadscore/edge";
 import { createLiveReader, liveKeys, rankKey, stateFields } from "@leadscore/live";
 import { createMissingIndexes, EVENTS_QUEUE, quantile, silentLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
-import { createApp } from "../edge/src/app.ts";
-import { escapeRegex, MAX_SEARCH_MATCHES } from "../edge/src/routes/leads/list.ts";
 import { createTestDb, testEdgeConfig, uniqueName, withReadToken } from "../test-support/index.ts";
 import { foldLiveState } from "../test-support/live.ts";
 import { createRandom } from "./random.ts";

@@ -17,6 +17,7 @@ import {
 } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import { quantile, silentLogger } from "@leadscore/runtime";
+import { createScorePublisher, encodeScoreUpdates } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { io, type Socket } from "socket.io-client";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
@@ -30,7 +31,6 @@ import {
   startProcess,
   WORKER_ARGS,
 } from "../test-support/processes.ts";
-import { createScorePublisher, encodeScoreUpdates } from "../worker/src/publisher.ts";
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

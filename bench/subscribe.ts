@@ -23,11 +23,11 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import type { ClientToServerEvents, QueuedEvent, ServerToClientEvents } from "@leadscore/contracts";
+import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts";
 import { EVENTS_QUEUE, type EventsJob, quantile } from "@leadscore/runtime";
 import { parsePrometheus, type Sample } from "@leadscore/runtime/prometheus";
 import Queue from "bull";
 import { io, type Socket } from "socket.io-client";
-import { TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "../realtime/src/server.ts";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder, eventsOf } from "../test-support/live.ts";
 import {

@@ -26,6 +26,7 @@ import {
   sortKey,
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
+import { auditLiveState } from "@leadscore/live/audit";
 import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
 import {
   histogramOf,
@@ -40,7 +41,6 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
-import { auditLiveState } from "../worker/src/audit.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({

@@ -6,8 +6,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema } from "@leadscore/contracts";
 import { redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
+import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { Redis } from "ioredis";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 import { ensureServices, ROOT, type StartedService, stopServices } from "./services.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");

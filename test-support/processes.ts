@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
+import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { fixedPort } from "./index.ts";
 
 export const ROOT = resolve(import.meta.dirname, "..");

@@ -132,6 +132,15 @@ function checkReadAccess<C extends ReadAccessInput>(
   };
 }
 
+/**
+ * WEBHOOK_ALLOW_PRIVATE as the edge (a subscription's URL) and the dispatcher (every address a delivery connects to)
+ * both apply it: loopback, link-local and private targets are allowed when it is set, and always outside production,
+ * where a local receiver is the usual thing to test against. Which addresses those are is `isNonPublicAddress`.
+ */
+function allowPrivateWebhooks(config: { NODE_ENV: string; WEBHOOK_ALLOW_PRIVATE: boolean }): boolean {
+  return config.WEBHOOK_ALLOW_PRIVATE || config.NODE_ENV !== "production";
+}
+
 /** Every token that reads: the read tokens and the admin token. */
 export function readSecrets(config: { READ_TOKENS: readonly string[]; ADMIN_TOKEN: string }): string[] {
   return [...config.READ_TOKENS, config.ADMIN_TOKEN];
@@ -179,7 +188,7 @@ export const EdgeConfigSchema = z
     EXPENSIVE_READ_TIMEOUT_MS: positiveInt(30_000),
     /** Folder of the built dashboard served at `/`. */
     WEB_DIST: z.string().default("web/dist"),
-    /** Lets webhook URLs name loopback, link-local and private addresses in production (see SECURITY.md). */
+    /** Lets webhook URLs name loopback, link-local and private addresses in production (allowPrivateWebhooks). */
     WEBHOOK_ALLOW_PRIVATE: flag,
     /**
      * Accepts arrays directly inside arrays in event metadata. FerretDB 1.x cannot store them (the worker would keep
@@ -215,6 +224,7 @@ export const EdgeConfigSchema = z
     return {
       ...checkReadAccess(config, ctx),
       WRITE_KEYS: config.WRITE_KEYS.length > 0 ? config.WRITE_KEYS : [DEV_WRITE_KEY],
+      WEBHOOK_ALLOW_PRIVATE: allowPrivateWebhooks(config),
     };
   });
 export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
@@ -249,14 +259,10 @@ export const DispatcherConfigSchema = z
     WEBHOOK_DISABLE_AFTER_MS: positiveInt(259_200_000),
     /** Deliveries pending per subscription past which new messages for it are dropped, each logged as dropped. */
     WEBHOOK_MAX_PENDING: positiveInt(100_000),
-    /** Lets deliveries connect to loopback, link-local and private addresses in production (see SECURITY.md). */
+    /** Lets deliveries connect to loopback, link-local and private addresses in production (allowPrivateWebhooks). */
     WEBHOOK_ALLOW_PRIVATE: flag,
   })
-  .transform((config) => ({
-    ...config,
-    // Outside production a local receiver is the usual thing to test against.
-    WEBHOOK_ALLOW_PRIVATE: config.WEBHOOK_ALLOW_PRIVATE || config.NODE_ENV !== "production",
-  }));
+  .transform((config) => ({ ...config, WEBHOOK_ALLOW_PRIVATE: allowPrivateWebhooks(config) }));
 export type DispatcherConfig = z.infer<typeof DispatcherConfigSchema>;
 
 export const RealtimeConfigSchema = z

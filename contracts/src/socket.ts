@@ -32,6 +32,17 @@ export interface SubscribeRequest {
   lead_id: string;
 }
 
+/**
+ * Subscribe/unsubscribe requests of one socket the server runs at once. A client (the dashboard) sends no more than
+ * this many at a time, so that renewing a page of rooms never floods the server.
+ */
+export const SUBSCRIBES_IN_FLIGHT = 4;
+/**
+ * The server's answer to a request past those it runs and queues for one socket; the client sends that request again
+ * a moment later.
+ */
+export const TOO_MANY_SUBSCRIBES_IN_FLIGHT = "too many subscribes in flight";
+
 /** Answer to `subscribe`/`unsubscribe`; `error` says why a request was refused. */
 export interface SubscribeAck {
   ok: boolean;

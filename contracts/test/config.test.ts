@@ -125,4 +125,27 @@ describe("configuration", () => {
     );
     expect(() => parseConfig(EdgeConfigSchema, { WEBHOOK_ALLOW_PRIVATE: "yes" })).toThrow(/WEBHOOK_ALLOW_PRIVATE/);
   });
+
+  it("lets the edge and the dispatcher allow private webhook targets in the same cases", () => {
+    const secrets = { WRITE_KEYS: "k1", ADMIN_TOKEN: "a-long-token", READ_TOKENS: "read-token-1" };
+    const seen = [];
+    for (const NODE_ENV of ["development", "test", "production"]) {
+      for (const WEBHOOK_ALLOW_PRIVATE of [undefined, "false", "true"]) {
+        const env = { NODE_ENV, WEBHOOK_ALLOW_PRIVATE, ...secrets };
+        seen.push({
+          NODE_ENV,
+          WEBHOOK_ALLOW_PRIVATE,
+          edge: parseConfig(EdgeConfigSchema, env).WEBHOOK_ALLOW_PRIVATE,
+          dispatcher: parseConfig(DispatcherConfigSchema, env).WEBHOOK_ALLOW_PRIVATE,
+        });
+      }
+    }
+    // Outside production always (the edge's config used to say false there while its route allowed them anyway).
+    expect(seen).toEqual(
+      seen.map((row) => {
+        const allowed = row.NODE_ENV !== "production" || row.WEBHOOK_ALLOW_PRIVATE === "true";
+        return { ...row, edge: allowed, dispatcher: allowed };
+      }),
+    );
+  });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { bearerToken } from "../src/auth/bearer.ts";
-import { createTestEdge } from "./helpers.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 

@@ -1,6 +1,6 @@
 import { COLLECTIONS, type DeadLetterDocument } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 
 let edge: Awaited<ReturnType<typeof createTestEdge>>;
 const ADMIN = { headers: { authorization: "Bearer test-admin-token" } };

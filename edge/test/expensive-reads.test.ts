@@ -2,10 +2,10 @@ import { COLLECTIONS } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { createTestDb, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { createExpensiveReads } from "../src/api/expensive-reads.ts";
 import { ApiError } from "../src/errors.ts";
-import { createTestEdge } from "./helpers.ts";
 import { historyEvents, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

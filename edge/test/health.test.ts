@@ -2,9 +2,9 @@ import { createLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis, type RedisOptions } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { fixedPort, testEdgeConfig } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
-import { createTestEdge } from "./helpers.ts";
 
 describe("health endpoints", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;

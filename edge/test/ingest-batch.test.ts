@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
-import { post, queuedEvents } from "./ingest-helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { post, queuedEvents } from "../../test-support/ingest.ts";
 
 interface BatchBody {
   accepted: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
-import { JSON_HEADERS, post, queuedEvents, WRITE_KEY } from "./ingest-helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { JSON_HEADERS, post, queuedEvents, WRITE_KEY } from "../../test-support/ingest.ts";
 
 describe("POST /api/events", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;

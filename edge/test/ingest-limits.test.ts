@@ -3,13 +3,13 @@ import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { inflatedReading, inflatedSince } from "../../test-support/gzip-bombs.ts";
 import { eventually, fixedPort } from "../../test-support/index.ts";
+import { createStallingRelay, JSON_HEADERS, post, queuedEvents } from "../../test-support/ingest.ts";
 import { createApp } from "../src/app.ts";
 import { MAX_BATCH_BODY_BYTES, MAX_GZIP_RATIO } from "../src/ingest/body.ts";
 import { createIngestion } from "../src/ingest/index.ts";
-import { createTestEdge } from "./helpers.ts";
-import { createStallingRelay, JSON_HEADERS, post, queuedEvents } from "./ingest-helpers.ts";
 
 const event = (id: string) => ({ event_id: id, lead_id: "lim", event_type: "page_view" });
 

@@ -1,7 +1,7 @@
 import { queuedEventsKey } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
-import { post } from "./ingest-helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { post } from "../../test-support/ingest.ts";
 
 describe("GET /metrics", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { queuedEvents } from "../../test-support/ingest.ts";
 import { PIXEL_GIF } from "../src/routes/ingest/pixel.ts";
-import { createTestEdge } from "./helpers.ts";
-import { queuedEvents } from "./ingest-helpers.ts";
 
 describe("GET /p.gif", () => {
   let edge: Awaited<ReturnType<typeof createTestEdge>>;

@@ -2,9 +2,9 @@
 // surrogate as U+FFFD, -0 as 0) are refused on every ingestion route, naming the path, and never queued: a 202 must
 // mean the event will be stored as sent. Profile fields refuse control characters too.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { post, queuedEvents, WRITE_KEY } from "../../test-support/ingest.ts";
 import { UNSTORABLE_METADATA } from "../../test-support/unstorable.ts";
-import { createTestEdge } from "./helpers.ts";
-import { post, queuedEvents, WRITE_KEY } from "./ingest-helpers.ts";
 import { ADMIN } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

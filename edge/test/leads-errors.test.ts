@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { JSON_HEADERS } from "../../test-support/ingest.ts";
 import { encodeCursor } from "../src/api/cursor.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN, nextLink, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
@@ -167,6 +168,29 @@ describe("when a lead body is invalid", () => {
     await expectError(await post("{not json"), 400, "VALIDATION_FAILED", ["(body)"]);
     await expectError(await post("[]"), 400, "VALIDATION_FAILED", ["(body)"]);
     await expectError(await post(""), 400, "VALIDATION_FAILED", ["(body)"]);
+  });
+
+  it("reads the body as the ingestion routes do: the same errors for empty, non-UTF-8 and non-JSON bodies", async () => {
+    const invalid = (message: string, detail: string) => ({
+      error: { code: "VALIDATION_FAILED", message, details: [{ path: "(body)", message: detail }] },
+    });
+    const notUtf8 = new Uint8Array([...new TextEncoder().encode('{"name":"'), 0xff, ...new TextEncoder().encode('"}')]);
+    const cases: [BodyInit, ReturnType<typeof invalid>][] = [
+      ["", invalid("the body is empty", "is required")],
+      [notUtf8, invalid("the body is not valid UTF-8", "invalid UTF-8")],
+      ["{not json", invalid("the body is not valid JSON", "invalid JSON")],
+    ];
+    for (const [body, expected] of cases) {
+      for (const path of ["/api/leads", "/api/events"]) {
+        const headers = path === "/api/leads" ? ADMIN : JSON_HEADERS;
+        const response = await edge.app.request(path, { method: "POST", headers, body });
+        expect({ path, status: response.status, body: await response.json() }).toEqual({
+          path,
+          status: 400,
+          body: expected,
+        });
+      }
+    }
   });
 
   it("answers 415 for a body that is not JSON", async () => {

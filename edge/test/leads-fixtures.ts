@@ -1,6 +1,6 @@
 import type { ScorableEvent } from "@leadscore/contracts";
+import type { createTestEdge } from "../../test-support/edge.ts";
 import { createLiveSeeder, eventsOf, type LeadSeed, type LiveSeeder } from "../../test-support/live.ts";
-import type { createTestEdge } from "./helpers.ts";
 
 export const BASE = Date.parse("2026-01-01T00:00:00.000Z");
 

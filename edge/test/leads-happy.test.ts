@@ -1,10 +1,10 @@
 import { COLLECTIONS, foldScores, type HistoryPageDocument } from "@leadscore/contracts";
 import { rankKey } from "@leadscore/live";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventsOf } from "../../test-support/live.ts";
 import { HistoryEntrySchema } from "../src/routes/leads/history.ts";
 import { LeadSchema, RankedLeadSchema } from "../src/routes/leads/lead.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN, BASE, historyEvents, nextLink, profileOnlyLead, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,9 +1,9 @@
 import { createLogger } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { fixedPort, withReadToken } from "../../test-support/index.ts";
 import { createApp } from "../src/app.ts";
-import { createTestEdge } from "./helpers.ts";
 import { BASE, historyEvents, nextLink, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -3,10 +3,10 @@
 import type { ScorableEvent } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
 import { describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { withReadToken } from "../../test-support/index.ts";
 import { eventsOf } from "../../test-support/live.ts";
 import { createApp } from "../src/app.ts";
-import { createTestEdge } from "./helpers.ts";
 import { BASE, historyEvents, nextLink, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,8 +1,8 @@
 import { COLLECTIONS } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
+import { idGlob } from "../src/leads/search.ts";
 import { LeadSchema } from "../src/routes/leads/lead.ts";
-import { idGlob } from "../src/routes/leads/list.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN, scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,6 +1,6 @@
 import { COLLECTIONS } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,9 +1,9 @@
 import { DEFAULT_SCORE_CAP, foldScores, type ScorableEvent } from "@leadscore/contracts";
 import { PAGE_SIZE, SERIES_PAGE_POINTS, TAIL_SPILL_AT } from "@leadscore/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventsOf } from "../../test-support/live.ts";
 import { ScoreSeriesSchema } from "../src/routes/leads/series.ts";
-import { createTestEdge } from "./helpers.ts";
 import { BASE, profileOnlyLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -2,7 +2,7 @@
 // credentials and with each kind of credential, and the server's answer (refused or not) must be what the declared
 // schemes say — no scheme offered that the route refuses, none accepted that is not offered.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 
 type Operation = { requestBody?: { content: Record<string, unknown> }; security?: Record<string, string[]>[] };
 type Document = { paths: Record<string, Record<string, Operation>> };

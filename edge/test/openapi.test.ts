@@ -1,6 +1,6 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type Operation = {

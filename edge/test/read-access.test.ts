@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLLECTIONS } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge, readStaticFrom } from "./helpers.ts";
+import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

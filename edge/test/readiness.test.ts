@@ -5,11 +5,11 @@ import { liveKeys, redisRunId } from "@leadscore/live";
 import { createLogger, redisPersistence, seedDefaultRules, VolatileRedisError } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { testEdgeConfig } from "../../test-support/index.ts";
 import { startPrivateRedis } from "../../test-support/processes.ts";
 import { createApp } from "../src/app.ts";
 import { createEdgeRuntime } from "../src/runtime.ts";
-import { createTestEdge } from "./helpers.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type Ready = {

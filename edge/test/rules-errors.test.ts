@@ -2,8 +2,8 @@ import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
 import { createMissingIndexes, rulesChannel } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

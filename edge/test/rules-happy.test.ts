@@ -1,9 +1,9 @@
 import { COLLECTIONS, DEFAULT_RULES, type RuleDocument } from "@leadscore/contracts";
 import { createMissingIndexes } from "@leadscore/runtime";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventually } from "../../test-support/index.ts";
 import { RuleOutputSchema } from "../src/routes/rules/rule.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN, listenForRuleChanges } from "./rules-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,7 +1,7 @@
 import { COLLECTIONS, type MetaDocument, type RuleDocument } from "@leadscore/contracts";
 import { createMissingIndexes, DEFAULT_RULES_SEEDED } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "./helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { ADMIN } from "./rules-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

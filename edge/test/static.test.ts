@@ -2,8 +2,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { contentSecurityPolicy, safeSegments } from "../src/routes/static.ts";
-import { createTestEdge, readStaticFrom } from "./helpers.ts";
 
 const INDEX = "<!doctype html><title>Leadscore</title>";
 

@@ -1,8 +1,8 @@
 import { ACTIVITY_WINDOW_MS, countActivity } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventually } from "../../test-support/index.ts";
 import { StatsSchema } from "../src/routes/stats/index.ts";
-import { createTestEdge } from "./helpers.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 type Stats = { leads: number; events_24h: number; scored_24h: number; dead_letters_24h: number };

@@ -1,8 +1,8 @@
 import { outboxKeys } from "@leadscore/live";
 import { createWebhookStore, NO_STATUS } from "@leadscore/webhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { withReadToken } from "../../test-support/index.ts";
-import { createTestEdge } from "./helpers.ts";
 import { ADMIN } from "./rules-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;

@@ -1,7 +1,13 @@
 // Reads of the live state for the API, the realtime tier and the worker. Each costs a few Redis commands whose work
 // is logarithmic in the number of leads (sorted-set ranges, ranks and counts) plus the page of leads returned —
 // never a MongoDB query.
-import type { LeaderboardEntry, ScoreUpdate, Stage, StageThresholds } from "@leadscore/contracts";
+import {
+  type LeaderboardEntry,
+  type ScoreUpdate,
+  STAGES,
+  type Stage,
+  type StageThresholds,
+} from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import {
@@ -190,14 +196,13 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /** Leads per stage, from the score index. */
     async countByStage(): Promise<Record<Stage, number>> {
-      const stages = ["cold", "warm", "hot", "qualified"] as const;
       const counts = await Promise.all(
-        stages.map((stage) => {
+        STAGES.map((stage) => {
           const [lo, hi] = rankRange(...stageRange(stage, thresholds, cap), cap);
           return redis.zcount(keys.byScore, lo, hi);
         }),
       );
-      return Object.fromEntries(stages.map((stage, index) => [stage, counts[index] ?? 0])) as Record<Stage, number>;
+      return Object.fromEntries(STAGES.map((stage, index) => [stage, counts[index] ?? 0])) as Record<Stage, number>;
     },
 
     /** Leads per score bucket of `width` points (the last bucket ends at the cap): one ZCOUNT each, pipelined. */

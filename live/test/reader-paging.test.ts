@@ -1,6 +1,6 @@
 // Property: paging the live state's indexes while leads move. Each page is exactly the leads after the cursor's
 // (value, id) in the index as it is when the page is read, so a lead that does not move is listed exactly once.
-import { DEFAULT_STAGE_THRESHOLDS, type Stage, stageFor } from "@leadscore/contracts";
+import { DEFAULT_STAGE_THRESHOLDS, STAGES, type Stage, stageFor } from "@leadscore/contracts";
 import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -138,7 +138,7 @@ describe("paging the live state's indexes while leads move", () => {
               ...written,
               keys.byScore,
               keys.byUpdated,
-              ...["cold", "warm", "hot", "qualified"].map((s) => keys.byUpdatedIn(s as Stage)),
+              ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
             ];
             await redis.del(...doomed);
           }

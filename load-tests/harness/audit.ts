@@ -3,9 +3,9 @@
 // stage, leaderboard entry and whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of
 // its stored events, the same fold the worker uses.
 import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
+import { historyEntryCounts, readLiveState, snapshotProblems } from "@leadscore/live/audit";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../worker/src/audit.ts";
 import { runIdRange } from "../src/payloads.ts";
 import type { Ledger } from "./ledger.ts";
 
@@ -73,14 +73,7 @@ export async function auditRun(options: AuditOptions): Promise<AuditResult> {
   });
 
   // How many times each event id is in a history of the run.
-  const entriesOf = new Map<string, number>();
-  let historyEntries = 0;
-  for (const { history } of live.leads.values()) {
-    for (const entry of history ?? []) {
-      entriesOf.set(entry.event_id, (entriesOf.get(entry.event_id) ?? 0) + 1);
-      historyEntries += 1;
-    }
-  }
+  const { byEventId: entriesOf, total: historyEntries } = historyEntryCounts(live);
   const inHistoryTwice = [...entriesOf].filter(([, count]) => count > 1).map(([id]) => id);
 
   const missing: string[] = [];
@@ -130,12 +123,7 @@ export async function auditRun(options: AuditOptions): Promise<AuditResult> {
       doubleCounted.push(`${leadId}: count ${lead.count}, ${history.length} history entries`);
     }
   }
-  const foldFailures: string[] = [...live.problems];
-  for (const leadId of new Set([...live.leads.keys(), ...live.events.keys()])) {
-    foldFailures.push(
-      ...leadProblems(leadId, live.leads.get(leadId), live.events.get(leadId) ?? [], scoreCap, thresholds),
-    );
-  }
+  const foldFailures = snapshotProblems(live, scoreCap, thresholds);
 
   const checks: AuditCheck[] = [
     check(

@@ -12,7 +12,9 @@ import {
   readSecrets,
   realtimeChannelKey,
   type ServerToClientEvents,
+  SUBSCRIBES_IN_FLIGHT,
   type SubscribeAck,
+  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
 } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import { createSecretCheck, type Logger } from "@leadscore/runtime";
@@ -42,9 +44,6 @@ export const TOO_MANY_CONNECTIONS = "too many connections from this address";
 export const CONNECTION_CLOSED = "connection closed during the handshake";
 export const TOO_MANY_SUBSCRIPTIONS = "too many subscriptions on this socket";
 export const ORIGIN_NOT_ALLOWED = "origin not allowed";
-export const TOO_MANY_SUBSCRIBES_IN_FLIGHT = "too many subscribes in flight";
-/** Subscribe/unsubscribe requests of one socket running at once. */
-export const SUBSCRIBES_IN_FLIGHT = 4;
 /**
  * Requests of one socket waiting behind those; any more are answered at once with TOO_MANY_SUBSCRIBES_IN_FLIGHT, so
  * a burst costs the server the parse and the answer of each message, and every answer comes within a few snapshot

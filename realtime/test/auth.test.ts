@@ -3,7 +3,14 @@
 import { READ_TOKEN_REQUIRED } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_READ_TOKEN } from "../../test-support/index.ts";
-import { type ClientSocket, type Cluster, connected, connectWhenAccepted, record, startCluster } from "./cluster.ts";
+import {
+  type ClientSocket,
+  type Cluster,
+  connected,
+  connectWhenAccepted,
+  record,
+  startCluster,
+} from "../../test-support/realtime-cluster.ts";
 
 type Ack = { ok: boolean; error?: string };
 

@@ -9,7 +9,7 @@ import {
   scoreUpdate,
   startCluster,
   storeScoredLead,
-} from "./cluster.ts";
+} from "../../test-support/realtime-cluster.ts";
 
 function subscribe(socket: ClientSocket, leadId: unknown): Promise<SubscribeAck> {
   return socket.timeout(5_000).emitWithAck("subscribe", { lead_id: leadId as string });

@@ -1,8 +1,14 @@
 import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
+import { SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import { SUBSCRIBES_IN_FLIGHT } from "../src/server.ts";
-import { type ClientSocket, type Cluster, connected, record, startCluster } from "./cluster.ts";
+import {
+  type ClientSocket,
+  type Cluster,
+  connected,
+  record,
+  startCluster,
+} from "../../test-support/realtime-cluster.ts";
 
 const SLOTS = 10;
 

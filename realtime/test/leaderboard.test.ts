@@ -1,8 +1,8 @@
 import { LEADERBOARD_INTERVAL_MS, LEADERBOARD_SIZE, type LeaderboardUpdate } from "@leadscore/contracts";
+import type { LeaderboardEmit } from "@leadscore/worker";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import type { LeaderboardEmit } from "../../worker/src/publisher.ts";
-import { type Cluster, connected, record, scoreUpdate, startCluster } from "./cluster.ts";
+import { type Cluster, connected, record, scoreUpdate, startCluster } from "../../test-support/realtime-cluster.ts";
 
 describe("when score changes arrive faster than the leaderboard may refresh", () => {
   // A cluster per test: each reads a leaderboard of its own leads only.

@@ -1,16 +1,11 @@
-import type { ScoreUpdate, SubscribeAck } from "@leadscore/contracts";
+import {
+  type ScoreUpdate,
+  SUBSCRIBES_IN_FLIGHT,
+  type SubscribeAck,
+  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
+} from "@leadscore/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
-import type { LeadState } from "../src/lead-state.ts";
-import {
-  allowedOrigins,
-  ORIGIN_NOT_ALLOWED,
-  SUBSCRIBES_IN_FLIGHT,
-  SUBSCRIBES_WAITING,
-  TOO_MANY_CONNECTIONS,
-  TOO_MANY_SUBSCRIBES_IN_FLIGHT,
-  TOO_MANY_SUBSCRIPTIONS,
-} from "../src/server.ts";
 import {
   type ClientSocket,
   type Cluster,
@@ -19,7 +14,15 @@ import {
   record,
   startCluster,
   storeScoredLead,
-} from "./cluster.ts";
+} from "../../test-support/realtime-cluster.ts";
+import type { LeadState } from "../src/lead-state.ts";
+import {
+  allowedOrigins,
+  ORIGIN_NOT_ALLOWED,
+  SUBSCRIBES_WAITING,
+  TOO_MANY_CONNECTIONS,
+  TOO_MANY_SUBSCRIPTIONS,
+} from "../src/server.ts";
 import { countWrites } from "./writes.ts";
 
 const DASHBOARD = "https://dash.example.com";

@@ -3,7 +3,7 @@ import Queue from "bull";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { type Cluster, connected, record, startCluster } from "./cluster.ts";
+import { type Cluster, connected, record, startCluster } from "../../test-support/realtime-cluster.ts";
 
 describe("when a worker process scores a queued event", () => {
   let cluster: Cluster;

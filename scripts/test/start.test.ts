@@ -1,10 +1,10 @@
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { describe, expect, it } from "vitest";
 import { fixedPort, uniqueName } from "../../test-support/index.ts";
 import { BIN, startPrivateRedis, startProcess } from "../../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 /** The command lines of the processes whose environment holds `REDIS_PREFIX=<prefix>`. */
 function processesOf(prefix: string): string[][] {

@@ -7,7 +7,7 @@ import { runInNewContext } from "node:vm";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "../../edge/test/helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { withReadToken } from "../../test-support/index.ts";
 import {
   headerValue,

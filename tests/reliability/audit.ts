@@ -3,9 +3,9 @@
 // whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of its stored events.
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
+import { historyEntryCounts, readLiveState, snapshotProblems } from "@leadscore/live/audit";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { leadProblems, readLiveState } from "../../worker/src/audit.ts";
 
 export interface AuditReport {
   /** History entries (one per folded event). */
@@ -38,20 +38,10 @@ export async function auditScores(
   thresholds: StageThresholds = DEFAULT_STAGE_THRESHOLDS,
 ): Promise<AuditReport> {
   const live = await readLiveState({ ...target, cap, thresholds });
-  const entriesOf = new Map<string, number>();
-  let scored = 0;
-  for (const { history } of live.leads.values()) {
-    for (const entry of history ?? []) {
-      entriesOf.set(entry.event_id, (entriesOf.get(entry.event_id) ?? 0) + 1);
-      scored += 1;
-    }
-  }
+  const { byEventId: entriesOf, total: scored } = historyEntryCounts(live);
   const storedIds = new Set<string>();
   for (const events of live.events.values()) for (const event of events) storedIds.add(event._id);
-  const problems = [...live.problems];
-  for (const leadId of new Set([...live.leads.keys(), ...live.events.keys()])) {
-    problems.push(...leadProblems(leadId, live.leads.get(leadId), live.events.get(leadId) ?? [], cap, thresholds));
-  }
+  const problems = snapshotProblems(live, cap, thresholds);
   return {
     scored,
     storedEvents: live.storedEvents,

@@ -9,11 +9,11 @@ import {
   WorkerConfigSchema,
 } from "@leadscore/contracts";
 import { type EventsJob, silentLogger } from "@leadscore/runtime";
+import { createWorker, type Worker } from "@leadscore/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestEdge } from "../../edge/test/helpers.ts";
+import { createTestEdge } from "../../test-support/edge.ts";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { createWorker, type Worker } from "../../worker/src/worker.ts";
-import { auditAll, historyOf, leadOf } from "../../worker/test/helpers.ts";
+import { auditAll, historyOf, leadOf } from "../../test-support/worker-stack.ts";
 
 const LEADS = 100;
 const PER_LEAD = 10;

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { dedupeKey, EVENTS_QUEUE, silentLogger } from "@leadscore/runtime";
+import { createWorker, type Worker } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -17,7 +18,6 @@ import {
   uniqueName,
 } from "../../test-support/index.ts";
 import { BIN, DENO_EDGE_ARGS, loggedPort, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { createWorker, type Worker } from "../../worker/src/worker.ts";
 import { foldedCount } from "./audit.ts";
 import { queueState } from "./queue-state.ts";
 

@@ -2,7 +2,7 @@
 // events), through every ingestion route, with client resends of earlier events and a few events the edge must
 // refuse. Deterministic for a seed, so a failing run can be repeated.
 
-import { createRandom } from "../../load-tests/src/random.ts";
+import { createRandom } from "@leadscore/load-tests/random";
 import type { ClientEvent, Route, Send } from "./client.ts";
 
 /** An extra rule the fault test stores, so scores also meet the floor at 0. */

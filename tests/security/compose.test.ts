@@ -4,10 +4,10 @@
 // subset of compose's syntax it uses) is applied here.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { ROOT } from "../../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../../worker/src/node-flags.ts";
 
 const text = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
 const backingText = readFileSync(join(ROOT, "docker-compose.services.yml"), "utf8");

@@ -3,10 +3,10 @@
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createRateLimiter } from "@leadscore/edge";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRateLimiter } from "../../edge/src/ingest/rate-limit.ts";
-import { createTestEdge, readStaticFrom } from "../../edge/test/helpers.ts";
-import { queuedEvents } from "../../edge/test/ingest-helpers.ts";
+import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
+import { queuedEvents } from "../../test-support/ingest.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 

@@ -3,7 +3,7 @@
 // requests answered, not crashed on. (Connections per address and browser origins: realtime/test/limits.test.ts;
 // read tokens: realtime/test/auth.test.ts.)
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Cluster, connected, startCluster } from "../../realtime/test/cluster.ts";
+import { type Cluster, connected, startCluster } from "../../test-support/realtime-cluster.ts";
 
 type Ack = { ok: boolean; error?: string };
 

@@ -1,13 +1,11 @@
 // Write keys and the admin, read and metrics tokens: compared without early exits (reviewed in SECURITY.md; here, that the comparisons
 // give the right answer for every kind of near miss) and never written to a log, on any route, in any outcome.
 import { join } from "node:path";
+import { ApiError, createWriteKeyCheck, errorResponse, requireAdmin } from "@leadscore/edge";
 import { createSecretCheck } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { requireAdmin } from "../../edge/src/auth/admin.ts";
-import { ApiError, errorResponse } from "../../edge/src/errors.ts";
-import { createWriteKeyCheck } from "../../edge/src/ingest/write-key.ts";
 import {
   createTestRedis,
   fixedPort,

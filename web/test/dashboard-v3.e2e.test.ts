@@ -5,7 +5,7 @@
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "../../test-support/index.ts";
-import { createReceiver } from "../../webhooks/test/receiver.ts";
+import { createReceiver } from "../../test-support/webhook-receiver.ts";
 import { ADMIN_TOKEN, type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS } from "./browser-stack.ts";
 
 describe("dashboard v3 in a browser", () => {

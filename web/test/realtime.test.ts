@@ -1,5 +1,5 @@
 // @vitest-environment happy-dom
-import { READ_TOKEN_REQUIRED } from "@leadscore/contracts/socket";
+import { READ_TOKEN_REQUIRED, TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts/socket";
 import { describe, expect, it, vi } from "vitest";
 import { resolveRealtimeUrl } from "../src/lib/realtime.ts";
 import { fakeRealtime, scoreUpdate } from "./fakes.ts";
@@ -27,7 +27,7 @@ describe("the realtime connection", () => {
       socket.holdAnswers = true;
       for (const id of ["a", "b", "c", "d", "e", "f"]) realtime.subscribe(id);
       expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d"]);
-      socket.answer({ ok: false, error: "too many subscribes in flight" });
+      socket.answer({ ok: false, error: TOO_MANY_SUBSCRIBES_IN_FLIGHT });
       expect(socket.sent.map((sent) => sent.request.lead_id)).toEqual(["a", "b", "c", "d", "e"]);
       socket.answer();
       socket.answer();

@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { ROOT } from "../../test-support/processes.ts";
-import { createReceiver } from "../../webhooks/test/receiver.ts";
+import { createReceiver } from "../../test-support/webhook-receiver.ts";
 import { ADMIN_TOKEN, type BrowserStack, startBrowserStack, VIEWPORTS } from "./browser-stack.ts";
 
 const SCREENSHOTS = join(ROOT, "artifacts", "screenshots");

@@ -3,9 +3,9 @@ import { parsePrometheus, sumOf } from "@leadscore/runtime/prometheus";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { queued, T0 } from "../../worker/test/helpers.ts";
+import { createReceiver, type Receiver } from "../../test-support/webhook-receiver.ts";
+import { queued, T0 } from "../../test-support/worker-stack.ts";
 import { createHookStack, type HookStack } from "./helpers.ts";
-import { createReceiver, type Receiver } from "./receiver.ts";
 
 let hooks: HookStack | undefined;
 let receiver: Receiver | undefined;

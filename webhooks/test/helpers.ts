@@ -1,7 +1,7 @@
 // A worker, a dispatcher and a webhook store on one isolated prefix and database, for webhook integration tests.
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
-import { createStack, type TestStack } from "../../worker/test/helpers.ts";
+import { createStack, type TestStack } from "../../test-support/worker-stack.ts";
 import { createDispatcher, type Dispatcher, type DispatcherOptions } from "../src/dispatcher.ts";
 import type { WebhookEventType } from "../src/model.ts";
 import { createWebhookStore, type WebhookStore } from "../src/store.ts";

@@ -1,10 +1,10 @@
 // `npm run rebuild`: recomputes the live state in Redis from MongoDB (see rebuild.ts); `--check` only compares them.
 import { mongoDatabaseName, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
+import { auditLiveState } from "@leadscore/live/audit";
 import { createLogger, createMissingIndexes } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { auditLiveState } from "./audit.ts";
 import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
 
 const config = parseConfigOrExit("rebuild", WorkerConfigSchema, process.env, (code) => process.exit(code));

@@ -1,5 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { auditAll, createStack, entryView, historyOf, leadOf, type TestStack } from "./helpers.ts";
+import {
+  auditAll,
+  createStack,
+  entryView,
+  historyOf,
+  leadOf,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
 import { expectedFold, random, workload } from "./random-events.ts";
 
 let stack: TestStack | undefined;

@@ -1,6 +1,14 @@
 import { COLLECTIONS, type DeadLetterDocument, type EventDocument } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { auditAll, createStack, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
+import {
+  auditAll,
+  createStack,
+  historyOf,
+  leadOf,
+  queued,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
 
 let stack: TestStack;
 

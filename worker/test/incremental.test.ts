@@ -8,13 +8,13 @@
 // the deep lane running after some batches and not others (so batches meet leads it owns).
 import { foldScores, type HistoryEntry, type QueuedEvent, type ScorableEvent, sortKey } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, liveKeys, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
 import { propertyRuns } from "../../test-support/property.ts";
-import { loadPagesFrom } from "../src/audit.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import type { RuleMatch } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";

@@ -4,9 +4,18 @@ import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
+import {
+  auditAll,
+  createStack,
+  entryView,
+  historyOf,
+  leadOf,
+  queued,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
 import { layoutHistory } from "../src/plan.ts";
 import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
-import { auditAll, createStack, entryView, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
 import { random, workload } from "./random-events.ts";
 
 let stack: TestStack | undefined;

@@ -6,10 +6,10 @@ import { LockLostError, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
+import { auditAll, createStack, historyOf, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createScorePublisher, type LeaderboardEmit, leaderboardKeys } from "../src/publisher.ts";
 import { ensureLiveState, rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
-import { auditAll, createStack, historyOf, queued, T0, type TestStack } from "./helpers.ts";
 
 let stack: TestStack | undefined;
 const clients: Redis[] = [];

@@ -3,7 +3,7 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { auditAll, createStack, type TestStack } from "./helpers.ts";
+import { auditAll, createStack, type TestStack } from "../../test-support/worker-stack.ts";
 import { workload } from "./random-events.ts";
 
 let stack: TestStack | undefined;

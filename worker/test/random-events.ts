@@ -1,8 +1,8 @@
 // A reproducible random workload: many leads, mixed rules (one negative, one inactive, one unknown type), event
 // times unrelated to arrival order (so many events are late), repeated ids, and jobs of random sizes.
 import { foldScores, type QueuedEvent, type ScorableEvent } from "@leadscore/contracts";
-import { createRandom } from "../../load-tests/src/random.ts";
-import { T0, TEST_RULES } from "./helpers.ts";
+import { createRandom } from "@leadscore/load-tests/random";
+import { T0, TEST_RULES } from "../../test-support/worker-stack.ts";
 
 /** mulberry32: the same sequence for the same seed. */
 export const random = createRandom;

@@ -4,7 +4,7 @@ import { queuedEventsKey, rulesChannel } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { createStack, historyOf, leadOf, queued, T0, type TestStack } from "./helpers.ts";
+import { createStack, historyOf, leadOf, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
 
 let stack: TestStack;
 const published: ScoreUpdate[] = [];

@@ -88,7 +88,7 @@ async function readAll(reader: ReadableStreamDefaultReader<Uint8Array>, maxBytes
  * Reads a request's body as sent (no decoding) within `maxBytes` (413) and `timeoutMs` (408). A declared
  * Content-Length over the cap is refused before anything is read.
  */
-export async function readBody(request: Request, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
+async function readBody(request: Request, maxBytes: number, timeoutMs: number): Promise<Uint8Array> {
   const declared = request.headers.get("content-length");
   if (Number(declared ?? "0") > maxBytes) throw tooLarge(maxBytes);
   if (declared !== null) {
@@ -235,9 +235,10 @@ function createSliceReader(stream: ReadableStream<Uint8Array>) {
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /**
- * Reads an ingestion body: checks its media type (415), its size before and after gzip (413), its encoding
- * (400 on invalid UTF-8) and parses JSON (400). `text/plain` bodies (sendBeacon) must hold JSON too. The whole body
- * must arrive within `timeoutMs` (408). `onInflated` is told the bytes a gzip body inflated to, accepted or refused.
+ * The edge's one JSON body reader, for every route that takes a body (ingestion and admin writes): checks its media
+ * type (415), its size before and after gzip (413), its encoding (400 on invalid UTF-8) and parses JSON (400).
+ * `text/plain` bodies (sendBeacon) must hold JSON too. The whole body must arrive within `timeoutMs` (408).
+ * `onInflated` is told the bytes a gzip body inflated to, accepted or refused.
  */
 export async function readJsonBody(
   request: Request,

@@ -2,9 +2,9 @@
 // counts by stage, the score distribution, events accepted, scored and refused by the store in the last 24 hours). No list is read for
 // them, and no mean is shown: the live state keeps no sum of scores, and a mean over a sample would mislead.
 import type { Stage } from "@leadscore/contracts";
+import { STAGES } from "@leadscore/contracts/stage";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import type { Api, Stats } from "../lib/api.ts";
-import { STAGES } from "../lib/format.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 const REFRESH_INTERVAL_MS = 10_000;

@@ -1,9 +1,10 @@
 import type { Stage } from "@leadscore/contracts";
+import { STAGES } from "@leadscore/contracts/stage";
 import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { Empty, ErrorState, FieldError, Loading, StageBadge } from "../app/ui.tsx";
 import type { LeadSort } from "../lib/api.ts";
-import { formatAge, formatDateTime, formatInteger, STAGES } from "../lib/format.ts";
+import { formatAge, formatDateTime, formatInteger } from "../lib/format.ts";
 import { type LeadsModel, SORTS, type SortColumn } from "./model.ts";
 
 function Filters({ model }: { model: LeadsModel }) {

@@ -1,8 +1,8 @@
 // The lead table: filters (mirrored in the page's query string), cursor paging, and live scores for the rows shown.
 import type { ScoreUpdate, Stage } from "@leadscore/contracts";
+import { STAGES } from "@leadscore/contracts/stage";
 import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
 import type { Api, Lead, LeadQuery, LeadSort } from "../lib/api.ts";
-import { STAGES } from "../lib/format.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const PAGE_SIZE = 25;

@@ -1,8 +1,3 @@
-import type { Stage } from "@leadscore/contracts";
-
-// Kept here rather than imported from the contracts package, whose index also carries zod.
-export const STAGES = ["cold", "warm", "hot", "qualified"] as const satisfies readonly Stage[];
-
 const integer = new Intl.NumberFormat("en", { maximumFractionDigits: 0 });
 const decimal = new Intl.NumberFormat("en", { maximumFractionDigits: 1 });
 

@@ -1,7 +1,7 @@
 // The one realtime connection of the app. Pages subscribe to the leads they show; subscriptions are counted so two
 // views of the same lead share one room membership, and they are renewed after every reconnect.
 import type { LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
-import { READ_TOKEN_REQUIRED } from "@leadscore/contracts/socket";
+import { READ_TOKEN_REQUIRED, SUBSCRIBES_IN_FLIGHT, TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts/socket";
 import { type ReadonlySignal, signal } from "@preact/signals";
 
 export type RealtimeStatus = "connecting" | "live" | "offline";
@@ -39,10 +39,6 @@ export interface Realtime {
   close(): void;
 }
 
-/** Subscribe/unsubscribe requests awaiting the server's answer at once: the server runs a few per socket. */
-export const REQUESTS_IN_FLIGHT = 4;
-/** The server's answer when a socket has more requests waiting than it queues; such a request is sent again. */
-const TOO_MANY_IN_FLIGHT = "too many subscribes in flight";
 const RETRY_MS = 250;
 /** A request whose answer never comes (a server without acknowledgements) stops holding its slot after this. */
 const ANSWER_TIMEOUT_MS = 5_000;
@@ -62,12 +58,12 @@ export function createRealtime(
   let nextLeaderboard: LeaderboardReason = "initial";
   let connectedBefore = false;
 
-  // Requests go out at most REQUESTS_IN_FLIGHT at a time, in order, so renewing a page of rooms never floods the
+  // Requests go out at most SUBSCRIBES_IN_FLIGHT at a time, in order, so renewing a page of rooms never floods the
   // server; one it refuses for being too many goes out again a moment later.
   const outbox: { event: "subscribe" | "unsubscribe"; leadId: string }[] = [];
   let inFlight = 0;
   const pump = () => {
-    while (inFlight < REQUESTS_IN_FLIGHT && outbox.length > 0 && socket.connected) {
+    while (inFlight < SUBSCRIBES_IN_FLIGHT && outbox.length > 0 && socket.connected) {
       const request = outbox.shift() as (typeof outbox)[number];
       inFlight += 1;
       let answered = false;
@@ -76,7 +72,8 @@ export function createRealtime(
         answered = true;
         clearTimeout(timer);
         inFlight -= 1;
-        if (result?.error === TOO_MANY_IN_FLIGHT) setTimeout(() => send(request.event, request.leadId), RETRY_MS);
+        if (result?.error === TOO_MANY_SUBSCRIBES_IN_FLIGHT)
+          setTimeout(() => send(request.event, request.leadId), RETRY_MS);
         pump();
       };
       const timer = setTimeout(done, ANSWER_TIMEOUT_MS);

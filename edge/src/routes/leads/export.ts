@@ -3,9 +3,10 @@ import { Hono } from "hono";
 import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
+import { isSearch, MAX_SEARCH_MATCHES } from "../../leads/search.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { type Lead, toLead } from "./lead.ts";
-import { createLeadPager, isSearch, LeadFiltersQuerySchema, MAX_PAGE_SIZE, MAX_SEARCH_MATCHES } from "./list.ts";
+import { createLeadPager, LeadFiltersQuerySchema, MAX_PAGE_SIZE } from "./list.ts";
 
 const COLUMNS = [
   "_id",

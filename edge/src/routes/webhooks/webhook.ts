@@ -186,8 +186,7 @@ export function toDelivery(delivery: Delivery) {
 
 /** Refuses a URL no delivery may go to (400 naming `url`). */
 export function checkWebhookUrl(deps: AppDeps, url: string): void {
-  const allowPrivate = deps.config.WEBHOOK_ALLOW_PRIVATE || deps.config.NODE_ENV !== "production";
-  const problem = webhookUrlProblem(url, allowPrivate);
+  const problem = webhookUrlProblem(url, deps.config.WEBHOOK_ALLOW_PRIVATE);
   if (problem) throw new ApiError("VALIDATION_FAILED", "invalid body", [{ path: "url", message: problem }]);
 }
 

@@ -11,7 +11,14 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveReader } from "@leadscore/live";
+import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "@leadscore/realtime";
 import { silentLogger } from "@leadscore/runtime";
+import {
+  createScorePublisher,
+  encodeScoreUpdates,
+  type RedisScorePublisher,
+  type ScorePublisherOptions,
+} from "@leadscore/worker";
 import type { Redis } from "ioredis";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import {
@@ -22,15 +29,8 @@ import {
   REDIS_URL,
   TEST_READ_TOKEN,
   uniqueName,
-} from "../../test-support/index.ts";
-import { createLiveSeeder, eventsOf, type LiveSeeder } from "../../test-support/live.ts";
-import {
-  createScorePublisher,
-  encodeScoreUpdates,
-  type RedisScorePublisher,
-  type ScorePublisherOptions,
-} from "../../worker/src/publisher.ts";
-import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "../src/server.ts";
+} from "./index.ts";
+import { createLiveSeeder, eventsOf, type LiveSeeder } from "./live.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 

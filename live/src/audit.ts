@@ -11,17 +11,11 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import {
-  decodeLead,
-  LEAD_FIELDS,
-  type LiveEntry,
-  type LiveLead,
-  liveKeys,
-  rankKey,
-  wholeHistory,
-} from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
+import { decodeLead, LEAD_FIELDS, type LiveEntry, type LiveLead, rankKey } from "./codec.ts";
+import { wholeHistory } from "./history.ts";
+import { liveKeys } from "./keys.ts";
 
 export interface AuditOptions {
   db: Db;
@@ -57,10 +51,7 @@ export function loadPagesFrom(db: Db) {
 /** Every lead's live state compared with the fold of its stored events (see `leadProblems`). */
 export async function auditLiveState(options: AuditOptions): Promise<AuditReport> {
   const snapshot = await readLiveState(options);
-  const problems = [...snapshot.problems];
-  for (const [id, stored] of snapshot.events) {
-    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, options.cap, options.thresholds));
-  }
+  const problems = snapshotProblems(snapshot, options.cap, options.thresholds);
   return { leads: snapshot.events.size, events: snapshot.storedEvents, problems };
 }
 
@@ -90,6 +81,28 @@ export interface LiveStateSnapshot {
   storedEvents: number;
   /** What could not be read (a missing page). */
   problems: string[];
+}
+
+/** How many history entries of a snapshot hold each event id (once, when all is well), and the entries in all. */
+export function historyEntryCounts(snapshot: LiveStateSnapshot): { byEventId: Map<string, number>; total: number } {
+  const byEventId = new Map<string, number>();
+  let total = 0;
+  for (const { history } of snapshot.leads.values()) {
+    for (const entry of history ?? []) {
+      byEventId.set(entry.event_id, (byEventId.get(entry.event_id) ?? 0) + 1);
+      total += 1;
+    }
+  }
+  return { byEventId, total };
+}
+
+/** What could not be read, and every lead's problems: those with live state and those with stored events. */
+export function snapshotProblems(snapshot: LiveStateSnapshot, cap: number, thresholds: StageThresholds): string[] {
+  const problems = [...snapshot.problems];
+  for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
+    problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds));
+  }
+  return problems;
 }
 
 const CHUNK = 500;

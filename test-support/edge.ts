@@ -1,14 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { EdgeConfig } from "@leadscore/contracts";
+import { type AppDeps, createApp } from "@leadscore/edge";
 import { createLiveReader } from "@leadscore/live";
 import { createLogger, EVENTS_QUEUE, seedDefaultRules } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
-import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "../../test-support/index.ts";
-import { createLiveSeeder } from "../../test-support/live.ts";
-import { createApp } from "../src/app.ts";
-import type { AppDeps } from "../src/deps.ts";
+import { createTestDb, createTestRedis, testEdgeConfig, withReadToken } from "./index.ts";
+import { createLiveSeeder } from "./live.ts";
 
 /** An edge app wired to real Redis and a fresh database, isolated by a unique prefix; `close()` cleans up. */
 export async function createTestEdge(overrides: Record<string, string> = {}, extra: Partial<AppDeps> = {}) {

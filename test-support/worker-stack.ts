@@ -9,13 +9,13 @@ import {
   WorkerConfigSchema,
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
+import { auditLiveState, entryView, loadPagesFrom } from "@leadscore/live/audit";
 import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
+import { createWorker, type Worker, type WorkerOptions } from "@leadscore/worker";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { auditLiveState, entryView, loadPagesFrom } from "../src/audit.ts";
-import { createWorker, type Worker, type WorkerOptions } from "../src/worker.ts";
+import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "./index.ts";
 
 export const T0 = Date.parse("2026-01-01T00:00:00Z");
 

@@ -1,0 +1,11 @@
+// The worker's front door: what other packages, benchmarks and suites may use. The process entry is `main.ts`.
+export { WORKER_NODE_FLAGS } from "./node-flags.ts";
+export {
+  createScorePublisher,
+  encodeScoreUpdates,
+  type LeaderboardEmit,
+  leaderboardKeys,
+  type RedisScorePublisher,
+  type ScorePublisherOptions,
+} from "./publisher.ts";
+export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

@@ -22,8 +22,8 @@ import {
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
   INDEXES,
+  keyOf,
   type QueuedEvent,
-  sortKey,
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
 import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
@@ -220,7 +220,7 @@ async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
         metadata: event.metadata,
         points: 5,
         rule_id: "page_view",
-        sort_key: sortKey(event.timestamp, event.event_id),
+        sort_key: keyOf(event),
       })),
     );
   }

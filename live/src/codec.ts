@@ -44,12 +44,65 @@ export const SERIES_PAGE_POINTS = 64;
 export type PageEnd = [number, number, number];
 
 /**
- * A settled history page as the lead's hash lists it: `[id, entries, first sort key, last event time, score after
- * it, event time of its last score change (null: the score did not move in it), earliest and latest received_at in
- * it, score after its first entry]`. A page stores what its events did to the score, not their positions: those,
- * and `score_reached_at`, follow from the pages before it (pageStarts), so a late event shifts no stored page.
+ * A settled history page as the lead's hash lists it: its id, size and the facts that place it. A page stores what
+ * its events did to the score, not their positions: those, and `score_reached_at`, follow from the pages before it
+ * (pageStarts), so a late event shifts no stored page.
  */
-export type PageRef = [string, number, string, number, number, number | null, number, number, number];
+export interface PageRef {
+  id: string;
+  /** Entries in the page. */
+  size: number;
+  /** Sort key of its first entry. */
+  firstKey: string;
+  /** Event time of its last entry. */
+  lastEventAt: number;
+  /** Score after its last entry. */
+  scoreAfter: number;
+  /** Event time of its last score change; null when the score did not move in it. */
+  changedAt: number | null;
+  /** Earliest received_at among its entries. */
+  receivedMin: number;
+  /** Latest received_at among its entries. */
+  receivedMax: number;
+  /** Score after its first entry. */
+  firstScore: number;
+}
+
+/**
+ * A PageRef as the page list `pg` stores it (a JSON array of these, which the commit script splices new ones into):
+ * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore]`. Kept compact: a
+ * lead's list grows by one a page, ~110 B each.
+ */
+export type PageRefWire = [string, number, string, number, number, number | null, number, number, number];
+
+export function encodePageRef(ref: PageRef): PageRefWire {
+  return [
+    ref.id,
+    ref.size,
+    ref.firstKey,
+    ref.lastEventAt,
+    ref.scoreAfter,
+    ref.changedAt,
+    ref.receivedMin,
+    ref.receivedMax,
+    ref.firstScore,
+  ];
+}
+
+export function decodePageRef(wire: PageRefWire): PageRef {
+  const [id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore] = wire;
+  return { id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore };
+}
+
+/** Refs as the page list stores them: comma-separated, to splice into the stored list, or to wrap into a new one. */
+export function encodePageRefs(refs: readonly PageRef[]): string {
+  return refs.map((ref) => JSON.stringify(encodePageRef(ref))).join(",");
+}
+
+/** The page list as stored (empty or absent: no pages). */
+export function decodePageRefs(stored: string | null | undefined): PageRef[] {
+  return stored ? (JSON.parse(stored) as PageRefWire[]).map(decodePageRef) : [];
+}
 
 /**
  * A new id for a page of the lead's history: the lead's id and a random suffix. A page is never updated, so a page
@@ -64,32 +117,32 @@ export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
   const first = entries[0] as LiveEntry;
   const last = entries.at(-1) as LiveEntry;
   let changedAt: number | null = null;
-  let minReceived = Number.POSITIVE_INFINITY;
-  let maxReceived = Number.NEGATIVE_INFINITY;
+  let receivedMin = Number.POSITIVE_INFINITY;
+  let receivedMax = Number.NEGATIVE_INFINITY;
   for (const entry of entries) {
     if (entry.delta !== 0) changedAt = entry.timestamp;
-    if (entry.received_at < minReceived) minReceived = entry.received_at;
-    if (entry.received_at > maxReceived) maxReceived = entry.received_at;
+    if (entry.received_at < receivedMin) receivedMin = entry.received_at;
+    if (entry.received_at > receivedMax) receivedMax = entry.received_at;
   }
-  return [
+  return {
     id,
-    entries.length,
-    first.sort_key,
-    last.timestamp,
-    last.score,
+    size: entries.length,
+    firstKey: first.sort_key,
+    lastEventAt: last.timestamp,
+    scoreAfter: last.score,
     changedAt,
-    minReceived,
-    maxReceived,
-    first.score,
-  ];
+    receivedMin,
+    receivedMax,
+    firstScore: first.score,
+  };
 }
 
 /** The fold state before each page, and after the last (`pageStarts(refs)[refs.length]`, the tail's base). */
 export function pageStarts(refs: readonly PageRef[]): FoldState[] {
   const starts: FoldState[] = [{ score: 0, count: 0, reachedAt: null }];
   let state = starts[0] as FoldState;
-  for (const [, count, , , score, changedAt] of refs) {
-    state = { score, count: state.count + count, reachedAt: changedAt ?? state.reachedAt };
+  for (const ref of refs) {
+    state = { score: ref.scoreAfter, count: state.count + ref.size, reachedAt: ref.changedAt ?? state.reachedAt };
     starts.push(state);
   }
   return starts;
@@ -99,8 +152,8 @@ export function pageStarts(refs: readonly PageRef[]): FoldState[] {
 export function pageEndsOf(refs: readonly PageRef[]): PageEnd[] {
   const first = refs[0];
   if (!first) return [];
-  const ends = refs.map(([, , , endAt, score], n): PageEnd => [n, endAt, score]);
-  return [[-1, keyTime(first[2]), first[8]], ...keepPageEnds(ends, refs.length)];
+  const ends = refs.map((ref, n): PageEnd => [n, ref.lastEventAt, ref.scoreAfter]);
+  return [[-1, keyTime(first.firstKey), first.firstScore], ...keepPageEnds(ends, refs.length)];
 }
 
 /** The event time of a sort key. */
@@ -357,7 +410,7 @@ export function decodeLead(
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
     get pages() {
       if (pg === undefined) throw new Error(`lead ${leadId} was read without its pages`);
-      pages ??= pg ? (JSON.parse(pg) as PageRef[]) : [];
+      pages ??= decodePageRefs(pg);
       return pages;
     },
     get pageEnds() {
@@ -438,7 +491,7 @@ export function stateFields(
     ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
     rx: received === null ? "" : String(received),
   };
-  if (lead.pages !== null) fields.pg = JSON.stringify(lead.pages);
+  if (lead.pages !== null) fields.pg = `[${encodePageRefs(lead.pages)}]`;
   return fields;
 }
 

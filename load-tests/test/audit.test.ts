@@ -2,8 +2,8 @@ import {
   COLLECTIONS,
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
+  keyOf,
   type ScorableEvent,
-  sortKey,
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import type { Redis } from "ioredis";
@@ -32,7 +32,7 @@ async function storeScored(db: Db, redis: Redis, prefix: string, events: Scorabl
       metadata: {},
       points: e.points,
       rule_id: e.rule_id,
-      sort_key: sortKey(e.timestamp, e.event_id),
+      sort_key: keyOf(e),
     })),
   );
   const seeder = createLiveSeeder({ redis, db, redisPrefix: prefix, cap: 1000 });

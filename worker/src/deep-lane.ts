@@ -149,7 +149,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     const newPages: NextState["newPages"] = [];
     const pages: PageRef[] = [];
     layout.pages.forEach((page, n) => {
-      const kept = refs[n]?.[0];
+      const kept = refs[n]?.id;
       if (kept !== undefined && newPages.length === 0 && stored[n]?.encoded === encodePage(page)) {
         pages.push(pageRef(kept, page));
         return;
@@ -234,7 +234,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       const lost = wanted.find((id) => !read.has(id));
       if (lost !== undefined) throw new Error(`history page ${lost} is missing`);
     };
-    const pageIdsOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map(([id]) => id);
+    const pageIdsOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map((ref) => ref.id);
     // A rescan folds the whole history: every page.
     const wholeHistory = needRescan.flatMap(pageIdsOf).filter((id) => !lookup(id));
     if (wholeHistory.length > 0) await fetchPages(wholeHistory);

@@ -13,10 +13,10 @@
 import {
   type FoldState,
   foldScores,
+  keyOf,
   type ScorableEvent,
   type ScoreUpdate,
   type StageThresholds,
-  sortKey,
   stageFor,
 } from "@leadscore/contracts";
 import {
@@ -62,8 +62,6 @@ export interface NextState {
 }
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
-
-const keyOf = (event: Pick<ScorableEvent, "timestamp" | "event_id">) => sortKey(event.timestamp, event.event_id);
 
 /**
  * Marks entries whose event was received after an event with a later event time: "arrived late". A function of

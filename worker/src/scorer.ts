@@ -16,11 +16,11 @@ import {
   type DeadLetterDocument,
   type EventDocument,
   type HistoryPageDocument,
+  keyOf,
   type QueuedEvent,
   type ScorableEvent,
   type ScoreUpdate,
   type StageThresholds,
-  sortKey,
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
@@ -30,6 +30,7 @@ import {
   decodeLead,
   encodeEntry,
   encodeEvent,
+  encodePageRefs,
   foldFields,
   type LeadCommit,
   type LiveEntry,
@@ -165,7 +166,7 @@ export function createScorer(options: ScorerOptions) {
         metadata: event.metadata,
         points: rule.points,
         rule_id: rule.rule_id,
-        sort_key: sortKey(event.timestamp, event.event_id),
+        sort_key: keyOf(event),
       });
     }
     const { existing, refused } = await insertReporting(events, docs);
@@ -368,7 +369,7 @@ export function liveFields(
   // Pages spilled from the tail of a lead whose page list was not read: the script appends their refs to it.
   const appendPages =
     next.pages === null && next.newPages.length > 0
-      ? next.newPages.map((page) => JSON.stringify(pageRef(page.id, page.entries))).join(",")
+      ? encodePageRefs(next.newPages.map((page) => pageRef(page.id, page.entries)))
       : undefined;
   return { fields: allFields(next, lead, at, thresholds), appendPages };
 }

@@ -99,7 +99,7 @@ describe("when a late event reaches back past a lead's tail", () => {
     ]);
     await stack.drained();
     const after = await pagesOf();
-    expect(after[0]?.[0]).toBe(before[0]?.[0]);
+    expect(after[0]?.id).toBe(before[0]?.id);
     // Each page's `n` is the number of the lead's entries before it, for a page spilled from the tail and kept as for
     // the pages a late event had written anew.
     const stored = await stack.db
@@ -108,14 +108,14 @@ describe("when a late event reaches back past a lead's tail", () => {
       .toArray();
     const storedN = new Map(stored.map((page) => [page._id, page.n]));
     let entriesBefore = 0;
-    const expectedN = after.map(([, size]) => {
+    const expectedN = after.map(({ size }) => {
       const n = entriesBefore;
       entriesBefore += size;
       return n;
     });
-    expect(after.map(([id]) => storedN.get(id))).toEqual(expectedN);
+    expect(after.map(({ id }) => storedN.get(id))).toEqual(expectedN);
     expect(expectedN.at(-1)).toBeGreaterThan(0);
-    expect(after.slice(1).map(([id]) => id)).not.toContain(before[1]?.[0]);
+    expect(after.slice(1).map(({ id }) => id)).not.toContain(before[1]?.id);
     expect((await historyOf(stack, "deep")).find((entry) => entry.event_id === "d-mid")).toMatchObject({ late: true });
     expect(await auditAll(stack)).toEqual([]);
     expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 2/);

@@ -25,7 +25,7 @@ import {
   keyOf,
   type QueuedEvent,
 } from "@leadscore/contracts";
-import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
+import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
 import {
   histogramOf,
@@ -272,7 +272,7 @@ async function liveMemory(redis: Redis, prefix: string): Promise<MemoryFigures> 
   const sample = leadKeys.filter((_, i) => i % Math.max(1, Math.floor(leadKeys.length / 2000)) === 0);
   let [tailBytes, tailEntries] = [0, 0];
   const pipeline = redis.pipeline();
-  for (const key of sample) pipeline.hget(key, "t");
+  for (const key of sample) pipeline.hget(key, leadHashField("tail"));
   for (const [, tail] of (await pipeline.exec()) ?? []) {
     if (typeof tail !== "string" || tail === "") continue;
     tailBytes += Buffer.byteLength(tail);

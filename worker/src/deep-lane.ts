@@ -26,11 +26,13 @@ import {
   commitLeads,
   decodeEvent,
   decodeLead,
+  decodeLeadHash,
   encodePage,
   entryEvent,
   LEAD_FIELDS,
   type LeadCommit,
   type LiveLead,
+  leadHashFields,
   newPageId,
   type PageEntry,
   type PageRef,
@@ -109,7 +111,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
     const pipeline = redis.pipeline();
     for (const id of ids) {
-      pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+      pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
       pipeline.lrange(keys.deepEvents(id), 0, -1);
     }
     const replies = (await pipeline.exec()) ?? [];
@@ -119,7 +121,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       const [listError, list] = replies[2 * index + 1] ?? [null, null];
       if (leadError || listError) throw leadError ?? listError;
       owned.set(id, {
-        lead: decodeLead(id, values as (string | null)[], cap, thresholds),
+        lead: decodeLead(id, decodeLeadHash(LEAD_FIELDS, values as (string | null)[]), cap, thresholds),
         list: (list as string[]).map((item) => JSON.parse(item) as CompactEvent),
         rescans: asked[id] ?? "0",
       });

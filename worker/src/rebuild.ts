@@ -27,7 +27,9 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import {
+  encodeLeadHash,
   generationIsCurrent,
+  type LeadHash,
   type LiveKeys,
   newPageId,
   pageDocument,
@@ -143,7 +145,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
         ? new Date(profile.created_at).getTime()
         : entries.reduce((earliest, entry) => Math.min(earliest, entry.received_at), at);
       const stage = stageFor(score, thresholds);
-      const fields: Record<string, string> = {
+      const fields: LeadHash = {
         ...stateFields({
           score,
           stage,
@@ -157,14 +159,14 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
           base: layout.base,
           pages: pageRefs,
         }),
-        v: "1",
+        version: "1",
       };
       const current = edits.get(id) ?? profile;
       for (const field of ["name", "email", "company"] as const) {
         const value = current?.[field];
         if (value) fields[field] = value;
       }
-      pipeline.hset(keys.lead(id), fields);
+      pipeline.hset(keys.lead(id), encodeLeadHash(fields));
       pipeline.zadd(keys.byScore, rankKey(score, reachedAt, cap), id);
       pipeline.zadd(keys.byUpdated, at, id);
       pipeline.zadd(keys.byUpdatedIn(stage), at, id);

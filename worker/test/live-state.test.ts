@@ -1,5 +1,15 @@
 import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
-import { createLiveReader, liveKeys, pageEndsOf, pageRef } from "@leadscore/live";
+import {
+  createLiveReader,
+  decodeLeadHash,
+  LEAD_FIELDS,
+  type LeadHash,
+  type LeadHashField,
+  leadHashFields,
+  liveKeys,
+  pageEndsOf,
+  pageRef,
+} from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,26 +26,30 @@ afterEach(async () => {
   stack = undefined;
 });
 
+/** Every field of a lead's hash. */
+const EVERY_FIELD: readonly LeadHashField[] = [...LEAD_FIELDS, "newest"];
+
 /** Every key of the live state, with its type and value, for comparing two states. */
 async function liveSnapshot(redis: Redis, prefix: string) {
   const keys = liveKeys(prefix);
   const ids = (await redis.zrange(keys.byScore, 0, "-1")) as string[];
-  const leads: Record<string, Record<string, string>> = {};
+  const leads: Record<string, LeadHash> = {};
   for (const id of ids) {
     // The version counts commits, page ids are new with every rebuild, a rebuild dates a lead from its earliest
     // received event where the worker dated it from its first commit, and lays out pages of PAGE_SIZE where a late
     // event grows the page it lands in (so where the tail starts, its base and newest received_at may differ; the
     // histories are compared whole); everything else must be equal.
+    const read = await redis.hmget(keys.lead(id), ...leadHashFields(EVERY_FIELD));
     const {
-      v: _version,
-      ua: _updated,
-      ca: _created,
-      pg: _pages,
-      t: _tail,
-      b: _base,
-      rx: _received,
+      version: _version,
+      updatedAt: _updated,
+      createdAt: _created,
+      pages: _pages,
+      tail: _tail,
+      base: _base,
+      tailReceivedMax: _received,
       ...fields
-    } = await redis.hgetall(keys.lead(id));
+    } = decodeLeadHash(EVERY_FIELD, read);
     leads[id] = fields;
   }
   return { ranking: ids, leads };

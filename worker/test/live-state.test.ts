@@ -1,4 +1,4 @@
-import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
+import { COLLECTIONS, type HistoryPageDocument, type QueuedEvent } from "@leadscore/contracts";
 import {
   createLiveReader,
   decodeLeadHash,
@@ -54,6 +54,37 @@ async function liveSnapshot(redis: Redis, prefix: string) {
   }
   return { ranking: ids, leads };
 }
+
+describe("when a duplicate of an event in a lead's pages arrives", () => {
+  it("rescans the lead's stored events and keeps the pages the rescan leaves unchanged under their ids", async () => {
+    stack = await createStack();
+    const worker = await stack.startWorker();
+    const events = Array.from({ length: 180 }, (_, i) => queued("dup", `u${i}`, "page_view", T0 + 1_000 * (i + 1)));
+    await stack.send(events, 20);
+    await stack.drained();
+    const redis = new Redis(REDIS_URL);
+    const reader = createLiveReader({
+      redis,
+      redisPrefix: stack.config.REDIS_PREFIX,
+      cap: 1000,
+      thresholds: [100, 300, 600],
+    });
+    try {
+      const before = (await reader.leadWithTail("dup"))?.pages ?? [];
+      expect(before.length).toBeGreaterThan(1);
+      await stack.send([events[0] as QueuedEvent]);
+      await stack.drained();
+      await eventually(async () =>
+        expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="rescan"\} 1/),
+      );
+      expect((await reader.leadWithTail("dup"))?.pages).toEqual(before);
+      expect(await historyOf(stack, "dup")).toHaveLength(180);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+});
 
 describe("when a late event reaches back past a lead's tail", () => {
   it("is folded exactly by the deep lane, from the lead's history pages, and counted", async () => {

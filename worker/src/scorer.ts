@@ -382,7 +382,7 @@ export function liveFields(
 }
 
 /** The fold state of a round's result, field by field: spreading `next` would read its tail, which an append never decodes. */
-function foldOf(next: NextState, thresholds: StageThresholds) {
+export function foldOf(next: NextState, thresholds: StageThresholds) {
   return {
     score: next.score,
     stage: stageFor(next.score, thresholds),

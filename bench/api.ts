@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { COLLECTIONS, type HistoryPageDocument, type LeadDocument, type ScorableEvent } from "@leadscore/contracts";
 import { createApp, escapeRegex, MAX_SEARCH_MATCHES } from "@leadscore/edge";
-import { createLiveReader, liveKeys, rankKey, stateFields } from "@leadscore/live";
+import { createLiveReader, encodeLeadHash, liveKeys, rankKey, stateFields } from "@leadscore/live";
 import { createMissingIndexes, EVENTS_QUEUE, quantile, silentLogger } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -164,7 +164,7 @@ async function main() {
         pages.push(...fold.pages);
         const { state } = fold;
         if (!hotLead && state.stage === "hot") hotLead = id;
-        pipeline.hset(keys.lead(id), { ...stateFields(state), v: "1", ...profile });
+        pipeline.hset(keys.lead(id), encodeLeadHash({ ...stateFields(state), version: "1", ...profile }));
         pipeline.zadd(keys.byScore, rankKey(state.score, state.reachedAt, cap), id);
         pipeline.zadd(keys.byUpdated, state.updatedAt, id);
         pipeline.zadd(keys.byUpdatedIn(state.stage), state.updatedAt, id);

@@ -22,10 +22,10 @@ import {
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
   INDEXES,
+  keyOf,
   type QueuedEvent,
-  sortKey,
 } from "@leadscore/contracts";
-import { type CompactEntry, createLiveReader, liveKeys } from "@leadscore/live";
+import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
 import {
@@ -220,7 +220,7 @@ async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
         metadata: event.metadata,
         points: 5,
         rule_id: "page_view",
-        sort_key: sortKey(event.timestamp, event.event_id),
+        sort_key: keyOf(event),
       })),
     );
   }
@@ -272,7 +272,7 @@ async function liveMemory(redis: Redis, prefix: string): Promise<MemoryFigures> 
   const sample = leadKeys.filter((_, i) => i % Math.max(1, Math.floor(leadKeys.length / 2000)) === 0);
   let [tailBytes, tailEntries] = [0, 0];
   const pipeline = redis.pipeline();
-  for (const key of sample) pipeline.hget(key, "t");
+  for (const key of sample) pipeline.hget(key, leadHashField("tail"));
   for (const [, tail] of (await pipeline.exec()) ?? []) {
     if (typeof tail !== "string" || tail === "") continue;
     tailBytes += Buffer.byteLength(tail);

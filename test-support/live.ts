@@ -18,6 +18,7 @@ import {
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
+  leadHashField,
   liveKeys,
   newPageId,
   PAGE_SIZE,
@@ -159,7 +160,9 @@ export function createLiveSeeder(options: {
       const gen = await generation();
       for (let from = 0; from < scored.length; from += COMMIT_CHUNK) {
         const chunk = scored.slice(from, from + COMMIT_CHUNK);
-        const versions = await Promise.all(chunk.map((lead) => redis.hget(keys.lead(lead.id), "v")));
+        const versions = await Promise.all(
+          chunk.map((lead) => redis.hget(keys.lead(lead.id), leadHashField("version"))),
+        );
         const folded = chunk.map((lead) =>
           foldLiveState(lead.id, lead.events ?? [], {
             cap,

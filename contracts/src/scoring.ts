@@ -48,6 +48,11 @@ export function sortKey(timestamp: number, eventId: string): string {
   return `${String(timestamp).padStart(TIMESTAMP_WIDTH, "0")}|${eventId}`;
 }
 
+/** The sort key of an event (or of an entry: its event's). */
+export function keyOf(event: Pick<ScorableEvent, "timestamp" | "event_id">): string {
+  return sortKey(event.timestamp, event.event_id);
+}
+
 export function compareEvents(a: Pick<ScorableEvent, "timestamp" | "event_id">, b: typeof a): number {
   if (a.timestamp !== b.timestamp) return a.timestamp - b.timestamp;
   return a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0;
@@ -110,7 +115,7 @@ export function foldScores(
       delta,
       score: next,
       reason: reasonFor({ ...event, delta }, cap),
-      sort_key: sortKey(event.timestamp, event.event_id),
+      sort_key: keyOf(event),
       seq: count,
       score_reached_at: reachedAt,
     };

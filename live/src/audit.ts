@@ -13,7 +13,15 @@ import {
 } from "@leadscore/contracts";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
-import { decodeLead, LEAD_FIELDS, type LiveEntry, type LiveLead, rankKey } from "./codec.ts";
+import {
+  decodeLead,
+  decodeLeadHash,
+  LEAD_FIELDS,
+  type LiveEntry,
+  type LiveLead,
+  leadHashFields,
+  rankKey,
+} from "./codec.ts";
 import { wholeHistory } from "./history.ts";
 import { liveKeys } from "./keys.ts";
 
@@ -152,12 +160,12 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
   for (let from = 0; from < ids.length; from += CHUNK) {
     const chunk = ids.slice(from, from + CHUNK);
     const pipeline = redis.pipeline();
-    for (const id of chunk) pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+    for (const id of chunk) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
     const replies = (await pipeline.exec()) ?? [];
     for (const [index, id] of chunk.entries()) {
       const [error, values] = replies[index] ?? [null, null];
       if (error) throw error;
-      const lead = decodeLead(id, values as (string | null)[], cap, thresholds);
+      const lead = decodeLead(id, decodeLeadHash(LEAD_FIELDS, values as (string | null)[]), cap, thresholds);
       if (!lead) continue;
       let history: LiveEntry[] | null = null;
       try {

@@ -1,17 +1,18 @@
 // How a lead's live state is laid out in its Redis hash, and the compact form of its history entries.
 //
-// Hash fields (all strings; an absent field reads as its empty value):
-//   s score · st stage · n events folded · k newest sort key · r score_reached_at (ms) · le last_event_at (ms)
-//   v version · ca created_at (ms) · ua updated_at (ms) · name · email · company
-//   t the tail: the newest history entries, oldest first, as a JSON array of compact entries
-//   b the fold state just before the tail's first entry: [score, count, reached_at | null]
-//   pg the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the tail
-//      is spliced in by the commit script, so an append never reads the list): each page's id, size and
+// The hash's fields are named in TypeScript (LeadHash) and stored under short names (LEAD_HASH, the one list of
+// them; the Lua scripts read and write the short names). All are strings; an absent field reads as its empty value:
+//   score · stage · count (events folded) · lastKey (newest sort key) · reachedAt (score_reached_at, ms)
+//   lastEventAt (last_event_at, ms) · version · createdAt · updatedAt (ms) · name · email · company
+//   tail the newest history entries, oldest first, as a JSON array of compact entries
+//   base the fold state just before the tail's first entry: [score, count, reached_at | null]
+//   pages the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the
+//      tail is spliced in by the commit script, so an append never reads the list): each page's id, size and
 //      the facts that place it (its first sort key, the score after it, …), so an entry's position and
 //      score_reached_at follow from the pages before it, and the lead's score chart from the pages' ends
-//   ne the newest entry (what a subscribe snapshot shows)
-//   rx the latest received_at in the tail: an append of events all received since then marks no tail entry late,
-//      so the worker appends to `t` without decoding it
+//   newest the newest entry (what a subscribe snapshot shows)
+//   tailReceivedMax the latest received_at in the tail: an append of events all received since then marks no tail
+//      entry late, so the worker appends to the tail without decoding it
 import {
   clampScore,
   type FoldState,
@@ -44,12 +45,65 @@ export const SERIES_PAGE_POINTS = 64;
 export type PageEnd = [number, number, number];
 
 /**
- * A settled history page as the lead's hash lists it: `[id, entries, first sort key, last event time, score after
- * it, event time of its last score change (null: the score did not move in it), earliest and latest received_at in
- * it, score after its first entry]`. A page stores what its events did to the score, not their positions: those,
- * and `score_reached_at`, follow from the pages before it (pageStarts), so a late event shifts no stored page.
+ * A settled history page as the lead's hash lists it: its id, size and the facts that place it. A page stores what
+ * its events did to the score, not their positions: those, and `score_reached_at`, follow from the pages before it
+ * (pageStarts), so a late event shifts no stored page.
  */
-export type PageRef = [string, number, string, number, number, number | null, number, number, number];
+export interface PageRef {
+  id: string;
+  /** Entries in the page. */
+  size: number;
+  /** Sort key of its first entry. */
+  firstKey: string;
+  /** Event time of its last entry. */
+  lastEventAt: number;
+  /** Score after its last entry. */
+  scoreAfter: number;
+  /** Event time of its last score change; null when the score did not move in it. */
+  changedAt: number | null;
+  /** Earliest received_at among its entries. */
+  receivedMin: number;
+  /** Latest received_at among its entries. */
+  receivedMax: number;
+  /** Score after its first entry. */
+  firstScore: number;
+}
+
+/**
+ * A PageRef as the page list `pg` stores it (a JSON array of these, which the commit script splices new ones into):
+ * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore]`. Kept compact: a
+ * lead's list grows by one a page, ~110 B each.
+ */
+export type PageRefWire = [string, number, string, number, number, number | null, number, number, number];
+
+export function encodePageRef(ref: PageRef): PageRefWire {
+  return [
+    ref.id,
+    ref.size,
+    ref.firstKey,
+    ref.lastEventAt,
+    ref.scoreAfter,
+    ref.changedAt,
+    ref.receivedMin,
+    ref.receivedMax,
+    ref.firstScore,
+  ];
+}
+
+export function decodePageRef(wire: PageRefWire): PageRef {
+  const [id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore] = wire;
+  return { id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore };
+}
+
+/** Refs as the page list stores them: comma-separated, to splice into the stored list, or to wrap into a new one. */
+export function encodePageRefs(refs: readonly PageRef[]): string {
+  return refs.map((ref) => JSON.stringify(encodePageRef(ref))).join(",");
+}
+
+/** The page list as stored (empty or absent: no pages). */
+export function decodePageRefs(stored: string | null | undefined): PageRef[] {
+  return stored ? (JSON.parse(stored) as PageRefWire[]).map(decodePageRef) : [];
+}
 
 /**
  * A new id for a page of the lead's history: the lead's id and a random suffix. A page is never updated, so a page
@@ -64,32 +118,32 @@ export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
   const first = entries[0] as LiveEntry;
   const last = entries.at(-1) as LiveEntry;
   let changedAt: number | null = null;
-  let minReceived = Number.POSITIVE_INFINITY;
-  let maxReceived = Number.NEGATIVE_INFINITY;
+  let receivedMin = Number.POSITIVE_INFINITY;
+  let receivedMax = Number.NEGATIVE_INFINITY;
   for (const entry of entries) {
     if (entry.delta !== 0) changedAt = entry.timestamp;
-    if (entry.received_at < minReceived) minReceived = entry.received_at;
-    if (entry.received_at > maxReceived) maxReceived = entry.received_at;
+    if (entry.received_at < receivedMin) receivedMin = entry.received_at;
+    if (entry.received_at > receivedMax) receivedMax = entry.received_at;
   }
-  return [
+  return {
     id,
-    entries.length,
-    first.sort_key,
-    last.timestamp,
-    last.score,
+    size: entries.length,
+    firstKey: first.sort_key,
+    lastEventAt: last.timestamp,
+    scoreAfter: last.score,
     changedAt,
-    minReceived,
-    maxReceived,
-    first.score,
-  ];
+    receivedMin,
+    receivedMax,
+    firstScore: first.score,
+  };
 }
 
 /** The fold state before each page, and after the last (`pageStarts(refs)[refs.length]`, the tail's base). */
 export function pageStarts(refs: readonly PageRef[]): FoldState[] {
   const starts: FoldState[] = [{ score: 0, count: 0, reachedAt: null }];
   let state = starts[0] as FoldState;
-  for (const [, count, , , score, changedAt] of refs) {
-    state = { score, count: state.count + count, reachedAt: changedAt ?? state.reachedAt };
+  for (const ref of refs) {
+    state = { score: ref.scoreAfter, count: state.count + ref.size, reachedAt: ref.changedAt ?? state.reachedAt };
     starts.push(state);
   }
   return starts;
@@ -99,8 +153,8 @@ export function pageStarts(refs: readonly PageRef[]): FoldState[] {
 export function pageEndsOf(refs: readonly PageRef[]): PageEnd[] {
   const first = refs[0];
   if (!first) return [];
-  const ends = refs.map(([, , , endAt, score], n): PageEnd => [n, endAt, score]);
-  return [[-1, keyTime(first[2]), first[8]], ...keepPageEnds(ends, refs.length)];
+  const ends = refs.map((ref, n): PageEnd => [n, ref.lastEventAt, ref.scoreAfter]);
+  return [[-1, keyTime(first.firstKey), first.firstScore], ...keepPageEnds(ends, refs.length)];
 }
 
 /** The event time of a sort key. */
@@ -283,100 +337,167 @@ export interface LiveLead extends Profile {
   stored?: { tail: string | null; tailReceivedMax: number | null };
 }
 
-/** Every field a lead's state is decoded from; `pg` and `t` are the large ones, and the last. */
-export const LEAD_FIELDS = [
-  "s",
-  "st",
-  "n",
-  "k",
-  "r",
-  "le",
-  "v",
-  "ca",
-  "ua",
+/**
+ * Each field of a lead's hash by name, and the name it is stored under: short, since every hot path reads the hash
+ * and the commit and profile scripts write it. The only place a stored name is spelled in TypeScript.
+ */
+const LEAD_HASH = {
+  score: "s",
+  stage: "st",
+  count: "n",
+  lastKey: "k",
+  reachedAt: "r",
+  lastEventAt: "le",
+  version: "v",
+  createdAt: "ca",
+  updatedAt: "ua",
+  name: "name",
+  email: "email",
+  company: "company",
+  base: "b",
+  tailReceivedMax: "rx",
+  pages: "pg",
+  tail: "t",
+  newest: "ne",
+} as const;
+
+export type LeadHashField = keyof typeof LEAD_HASH;
+
+/**
+ * A lead's hash as text, field by field: what HMGET read (null: the field is not set) or what to write; a field left
+ * out was not read, or is not written.
+ */
+export type LeadHash = { [F in LeadHashField]?: string | null };
+
+/** The name a field is stored under, for a command on one field (HGET, HINCRBY…). */
+export function leadHashField(field: LeadHashField): string {
+  return LEAD_HASH[field];
+}
+
+const storedNames = new WeakMap<readonly LeadHashField[], string[]>();
+
+/** The stored names of `fields`, in order: the arguments of an HMGET that `decodeLeadHash(fields, …)` reads. */
+export function leadHashFields(fields: readonly LeadHashField[]): string[] {
+  let names = storedNames.get(fields);
+  if (!names) {
+    names = fields.map((field) => LEAD_HASH[field]);
+    storedNames.set(fields, names);
+  }
+  return names;
+}
+
+/** An HMGET reply of `leadHashFields(fields)`, by name. */
+export function decodeLeadHash(fields: readonly LeadHashField[], values: readonly (string | null)[]): LeadHash {
+  const hash: LeadHash = {};
+  fields.forEach((field, index) => {
+    hash[field] = values[index] ?? null;
+  });
+  return hash;
+}
+
+/** What HSET takes to write `hash`: its set fields under their stored names (a null or absent one is not written). */
+export function encodeLeadHash(hash: LeadHash): Record<string, string> {
+  const stored: Record<string, string> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    if (value !== null && value !== undefined) stored[LEAD_HASH[field as LeadHashField]] = value;
+  }
+  return stored;
+}
+
+/** Every field a lead's state is decoded from; the page list and the tail are the large ones, and the last. */
+export const LEAD_FIELDS: readonly LeadHashField[] = [
+  "score",
+  "stage",
+  "count",
+  "lastKey",
+  "reachedAt",
+  "lastEventAt",
+  "version",
+  "createdAt",
+  "updatedAt",
   "name",
   "email",
   "company",
-  "b",
-  "rx",
-  "pg",
-  "t",
-] as const;
+  "base",
+  "tailReceivedMax",
+  "pages",
+  "tail",
+];
 /**
  * What the worker plans a round from: everything but the page list and the tail, the two that grow with a lead's
  * history. An append needs neither (the commit script appends to the tail, and splices the refs of pages spilled
  * from it into the list); a lead that needs its tail has it read apart (`withTail`).
  */
-export const PLAN_FIELDS = LEAD_FIELDS.slice(0, -2);
+export const PLAN_FIELDS: readonly LeadHashField[] = LEAD_FIELDS.slice(0, -2);
 /** Fields for a lead without its tail (lists, detail). */
-export const SUMMARY_FIELDS = ["s", "st", "n", "k", "r", "le", "v", "ca", "ua", "name", "email", "company"] as const;
+export const SUMMARY_FIELDS: readonly LeadHashField[] = LEAD_FIELDS.slice(0, 12);
 
 const num = (value: string | null | undefined, fallback = 0) => (value ? Number(value) : fallback);
 const numOrNull = (value: string | null | undefined) => (value ? Number(value) : null);
 const textOrNull = (value: string | null | undefined) => (value ? value : null);
 
 /**
- * Decodes HMGET replies of LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live state at all.
- * With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an error until
- * `withTail` gives it, and reading the pages always is. The tail, the pages and their ends are decoded when first
- * read: an append needs none of them.
+ * Decodes a lead's hash as read with LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live
+ * state at all. With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an
+ * error until `withTail` gives it, and reading the pages always is. The tail, the pages and their ends are decoded
+ * when first read: an append needs none of them.
  */
-export function decodeLead(
-  leadId: string,
-  values: (string | null | undefined)[],
-  cap: number,
-  thresholds: StageThresholds,
-): LiveLead | null {
-  const [s, st, n, k, r, le, v, ca, ua, name, email, company, b, rx, pg, t] = values;
-  if (v === null || v === undefined) return null;
-  const planned = values.length === PLAN_FIELDS.length;
-  const score = num(s);
-  const baseRaw = b ? (JSON.parse(b) as [number, number, number | null]) : [0, 0, null];
+export function decodeLead(leadId: string, hash: LeadHash, cap: number, thresholds: StageThresholds): LiveLead | null {
+  const { version, base, tailReceivedMax, pages: storedPages, tail: storedTail } = hash;
+  if (version === null || version === undefined) return null;
+  const planned = tailReceivedMax !== undefined && storedTail === undefined;
+  const score = num(hash.score);
+  const baseRaw = base ? (JSON.parse(base) as [number, number, number | null]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
   let pageEnds: PageEnd[] | undefined;
   return {
     id: leadId,
     score,
-    stage: (st as Stage | null) ?? stageFor(score, thresholds),
-    count: num(n),
-    lastKey: k ? k : null,
-    reachedAt: numOrNull(r),
-    lastEventAt: numOrNull(le),
-    version: num(v),
-    createdAt: num(ca),
-    updatedAt: num(ua),
-    name: textOrNull(name),
-    email: textOrNull(email),
-    company: textOrNull(company),
+    stage: (hash.stage as Stage | null | undefined) ?? stageFor(score, thresholds),
+    count: num(hash.count),
+    lastKey: hash.lastKey ? hash.lastKey : null,
+    reachedAt: numOrNull(hash.reachedAt),
+    lastEventAt: numOrNull(hash.lastEventAt),
+    version: num(version),
+    createdAt: num(hash.createdAt),
+    updatedAt: num(hash.updatedAt),
+    name: textOrNull(hash.name),
+    email: textOrNull(hash.email),
+    company: textOrNull(hash.company),
     get tail() {
       if (planned) throw new Error(`lead ${leadId} was read without its tail`);
-      tail ??= t ? (JSON.parse(t) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap)) : [];
+      tail ??= storedTail
+        ? (JSON.parse(storedTail) as CompactEntry[]).map((entry) => decodeEntry(leadId, entry, cap))
+        : [];
       return tail;
     },
     base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
     get pages() {
-      if (pg === undefined) throw new Error(`lead ${leadId} was read without its pages`);
-      pages ??= pg ? (JSON.parse(pg) as PageRef[]) : [];
+      if (storedPages === undefined) throw new Error(`lead ${leadId} was read without its pages`);
+      pages ??= decodePageRefs(storedPages);
       return pages;
     },
     get pageEnds() {
       pageEnds ??= pageEndsOf(this.pages);
       return pageEnds;
     },
-    stored: rx === undefined ? undefined : { tail: planned ? null : (t ?? ""), tailReceivedMax: numOrNull(rx) },
+    stored:
+      tailReceivedMax === undefined
+        ? undefined
+        : { tail: planned ? null : (storedTail ?? ""), tailReceivedMax: numOrNull(tailReceivedMax) },
   };
 }
 
-/** A lead read with PLAN_FIELDS, completed with its tail (HGET of `t`); its pages are still unread. */
+/** A lead read with PLAN_FIELDS (`hash`), completed with its tail as stored; its pages are still unread. */
 export function withTail(
   lead: LiveLead,
-  values: (string | null)[],
+  hash: LeadHash,
   tail: string | null,
   cap: number,
   thresholds: StageThresholds,
 ): LiveLead {
-  return decodeLead(lead.id, [...values, undefined, tail], cap, thresholds) as LiveLead;
+  return decodeLead(lead.id, { ...hash, tail }, cap, thresholds) as LiveLead;
 }
 
 /** Entries to append to a stored tail: their compact forms, comma-separated (what the commit script splices in). */
@@ -400,23 +521,25 @@ export function latestReceived(entries: readonly Pick<LiveEntry, "received_at">[
   return latest;
 }
 
-/** The hash fields of a lead's fold state (profile fields are written apart, by the API). */
-/** The fold state's scalar fields, whatever happens to the tail and pages. */
+/**
+ * The hash fields of a lead's fold state's scalars, whatever happens to the tail and pages (profile fields are
+ * written apart, by the API).
+ */
 export function foldFields(
   lead: Pick<
     LiveLead,
     "score" | "stage" | "count" | "lastKey" | "reachedAt" | "lastEventAt" | "createdAt" | "updatedAt"
   >,
-): Record<string, string> {
+): LeadHash {
   return {
-    s: String(lead.score),
-    st: lead.stage,
-    n: String(lead.count),
-    k: lead.lastKey ?? "",
-    r: lead.reachedAt === null ? "" : String(lead.reachedAt),
-    le: lead.lastEventAt === null ? "" : String(lead.lastEventAt),
-    ca: String(lead.createdAt),
-    ua: String(lead.updatedAt),
+    score: String(lead.score),
+    stage: lead.stage,
+    count: String(lead.count),
+    lastKey: lead.lastKey ?? "",
+    reachedAt: lead.reachedAt === null ? "" : String(lead.reachedAt),
+    lastEventAt: lead.lastEventAt === null ? "" : String(lead.lastEventAt),
+    createdAt: String(lead.createdAt),
+    updatedAt: String(lead.updatedAt),
   };
 }
 
@@ -428,17 +551,17 @@ export function stateFields(
   lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pageEnds" | "pages"> & {
     pages: PageRef[] | null;
   },
-): Record<string, string> {
+): LeadHash {
   const newest = lead.tail.at(-1);
   const received = latestReceived(lead.tail);
-  const fields: Record<string, string> = {
+  const fields: LeadHash = {
     ...foldFields(lead),
-    t: JSON.stringify(lead.tail.map(encodeEntry)),
-    b: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
-    ne: newest ? JSON.stringify(encodeEntry(newest)) : "",
-    rx: received === null ? "" : String(received),
+    tail: JSON.stringify(lead.tail.map(encodeEntry)),
+    base: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
+    newest: newest ? JSON.stringify(encodeEntry(newest)) : "",
+    tailReceivedMax: received === null ? "" : String(received),
   };
-  if (lead.pages !== null) fields.pg = JSON.stringify(lead.pages);
+  if (lead.pages !== null) fields.pages = `[${encodePageRefs(lead.pages)}]`;
   return fields;
 }
 

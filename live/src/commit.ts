@@ -5,7 +5,7 @@
 import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import type { CompactEvent } from "./codec.ts";
+import { type CompactEvent, encodeLeadHash, type LeadHash } from "./codec.ts";
 import { indexKeys, type LiveKeys } from "./keys.ts";
 
 /**
@@ -21,7 +21,7 @@ export interface LeadCommit {
   leadId: string;
   mode: "commit" | "pages" | "rescan" | "deep";
   expected: number;
-  fields: Record<string, string>;
+  fields: LeadHash;
   rankKey: number;
   updatedAt: number;
   stage: Stage;
@@ -30,9 +30,9 @@ export interface LeadCommit {
   messages: [string, Buffer][];
   drained?: number;
   rescans?: number;
-  /** Entries (`encodeAppend`) the script appends to the stored tail `t`, which `fields` then leaves out. */
+  /** Entries (`encodeAppend`) the script appends to the stored tail, which `fields` then leaves out. */
   appendTail?: string;
-  /** Page refs (their JSON, comma-separated) the script appends to the stored page list `pg`, which `fields` leaves out. */
+  /** Page refs (`encodePageRefs`) the script appends to the stored page list, which `fields` then leaves out. */
   appendPages?: string;
 }
 
@@ -61,7 +61,7 @@ export async function commitLeads(
   const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
-    const fields = Object.entries(lead.fields);
+    const fields = Object.entries(encodeLeadHash(lead.fields));
     args.push(
       lead.leadId,
       MODES[lead.mode],

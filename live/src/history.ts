@@ -6,11 +6,11 @@ export type PageLoader = (ids: string[]) => Promise<{ _id: string; entries: stri
 
 /** Every entry of the lead, oldest first; pages the live state names but MongoDB lacks are an error. */
 export async function wholeHistory(lead: LiveLead, loadPages: PageLoader, cap: number): Promise<LiveEntry[]> {
-  const pages = lead.pages.length === 0 ? [] : await loadPages(lead.pages.map(([id]) => id));
+  const pages = lead.pages.length === 0 ? [] : await loadPages(lead.pages.map((ref) => ref.id));
   const byId = new Map(pages.map((page) => [page._id, page.entries]));
   const starts = pageStarts(lead.pages);
   const entries: LiveEntry[] = [];
-  lead.pages.forEach(([id], n) => {
+  lead.pages.forEach(({ id }, n) => {
     const page = byId.get(id);
     if (page === undefined) throw new Error(`history page ${id} of lead ${lead.id} is missing`);
     entries.push(...decodePage(lead.id, page, cap, starts[n] as (typeof starts)[number]));

@@ -14,8 +14,12 @@ import {
   type CompactEntry,
   decodeEntry,
   decodeLead,
+  decodeLeadHash,
   LEAD_FIELDS,
+  type LeadHashField,
   type LiveLead,
+  leadHashField,
+  leadHashFields,
   rankRange,
   SUMMARY_FIELDS,
   stageRange,
@@ -53,6 +57,9 @@ export interface LiveReaderOptions {
   thresholds: StageThresholds;
 }
 
+/** What a subscribe snapshot reads of a lead. */
+const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest"];
+
 /** Leads read per round trip while a filtered list walks the `updated_at` index. */
 const SCAN_CHUNK = 200;
 
@@ -66,15 +73,16 @@ export function createLiveReader(options: LiveReaderOptions) {
   const { redis, cap, thresholds } = options;
   const keys: LiveKeys = liveKeys(options.redisPrefix);
 
-  async function summaries(ids: string[], fields: readonly string[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
+  async function summaries(ids: string[], fields: readonly LeadHashField[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...fields);
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields));
     const replies = (await pipeline.exec()) ?? [];
     const leads: LiveLead[] = [];
     replies.forEach(([error, values], index) => {
       if (error) throw error;
-      const lead = decodeLead(ids[index] as string, values as (string | null)[], cap, thresholds);
+      const hash = decodeLeadHash(fields, values as (string | null)[]);
+      const lead = decodeLead(ids[index] as string, hash, cap, thresholds);
       if (lead) leads.push(lead);
     });
     return leads;
@@ -167,7 +175,7 @@ export function createLiveReader(options: LiveReaderOptions) {
       let sum = 0;
       for (let from = 0; from < ids.length; from += 2000) {
         const pipeline = redis.pipeline();
-        for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), "n");
+        for (const id of ids.slice(from, from + 2000)) pipeline.hget(keys.lead(id), leadHashField("count"));
         for (const [, n] of (await pipeline.exec()) ?? []) sum += Number(n ?? 0);
       }
       return sum;
@@ -274,8 +282,9 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
     async snapshot(leadId: string): Promise<ScoreUpdate | null> {
-      const [score, stage, newest] = await redis.hmget(keys.lead(leadId), "s", "st", "ne");
-      if (!newest || score === null || stage === null) return null;
+      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS));
+      const { score, stage, newest } = decodeLeadHash(SNAPSHOT_FIELDS, read);
+      if (!newest || typeof score !== "string" || typeof stage !== "string") return null;
       const entry = decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap);
       return {
         lead_id: leadId,

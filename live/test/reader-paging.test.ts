@@ -5,7 +5,7 @@ import fc from "fast-check";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { rankKey, stageRange } from "../src/codec.ts";
+import { encodeLeadHash, rankKey, stageRange } from "../src/codec.ts";
 import { createLiveReader, type LeadSort, type ListPosition, type ListQuery } from "../src/reader.ts";
 
 const CAP = 1000;
@@ -74,7 +74,16 @@ describe("paging the live state's indexes while leads move", () => {
             const pipeline = redis.multi();
             if (old) pipeline.zrem(keys.byUpdatedIn(stageFor(old.score)), lead.id);
             const stage = stageFor(lead.score);
-            pipeline.hset(keys.lead(lead.id), { v: 1, s: lead.score, st: stage, ua: lead.updated, n: 1 });
+            pipeline.hset(
+              keys.lead(lead.id),
+              encodeLeadHash({
+                version: "1",
+                score: String(lead.score),
+                stage,
+                updatedAt: String(lead.updated),
+                count: "1",
+              }),
+            );
             pipeline.zadd(keys.byScore, rankKey(lead.score, lead.reached, CAP), lead.id);
             pipeline.zadd(keys.byUpdated, lead.updated, lead.id);
             pipeline.zadd(keys.byUpdatedIn(stage), lead.updated, lead.id);

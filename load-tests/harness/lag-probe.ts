@@ -5,7 +5,7 @@
 // a fifth of the server from the system it measures; the summary reports the widest interval used. An event that has
 // left the tail before a poll saw it (its lead took 50+ newer events within one interval, or it was folded into a
 // settled page) stays unseen and is reported as such.
-import { type CompactEntry, liveKeys } from "@leadscore/live";
+import { type CompactEntry, leadHashField, liveKeys } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import { createLatencyRecorder, type LatencySummary } from "./stats.ts";
 
@@ -62,7 +62,7 @@ export function createLagProbe(options: LagProbeOptions): LagProbe {
     if (batch.length === 0) return;
     const leads = [...new Set(batch.map(([, leadId]) => leadId))];
     const pipeline = redis.pipeline();
-    for (const leadId of leads) pipeline.hmget(keys.lead(leadId), "t");
+    for (const leadId of leads) pipeline.hmget(keys.lead(leadId), leadHashField("tail"));
     const replies = (await pipeline.exec()) ?? [];
     const tails = new Map<string, Set<string>>();
     leads.forEach((leadId, index) => {

@@ -2,7 +2,7 @@
 // the queue to drain, audits the live state (Redis) against the durable record (MongoDB) and writes the report.
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, mongoDatabaseName } from "@leadscore/contracts";
-import { createLiveReader, liveKeys } from "@leadscore/live";
+import { createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { EVENTS_QUEUE } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
@@ -81,7 +81,7 @@ async function warmUp(baseUrl: string, writeKey: string, runId: string, live: Li
   if (!live) return;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (Number(await live.redis.hget(liveKeys(live.prefix).lead(`warmup.${runId}`), "n")) >= 1) {
+    if (Number(await live.redis.hget(liveKeys(live.prefix).lead(`warmup.${runId}`), leadHashField("count"))) >= 1) {
       log("warm-up event scored: edge → queue → worker → live state works");
       return;
     }

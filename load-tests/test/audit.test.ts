@@ -2,10 +2,10 @@ import {
   COLLECTIONS,
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
+  keyOf,
   type ScorableEvent,
-  sortKey,
 } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { type LeadHashField, leadHashField, liveKeys } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -32,7 +32,7 @@ async function storeScored(db: Db, redis: Redis, prefix: string, events: Scorabl
       metadata: {},
       points: e.points,
       rule_id: e.rule_id,
-      sort_key: sortKey(e.timestamp, e.event_id),
+      sort_key: keyOf(e),
     })),
   );
   const seeder = createLiveSeeder({ redis, db, redisPrefix: prefix, cap: 1000 });
@@ -90,9 +90,10 @@ describe("the correctness audit", () => {
   const failed = async () => (await audit()).checks.filter((c) => !c.pass).map((c) => c.name);
 
   /** Rewrites one field of a lead's live hash, as a faulty commit would. */
-  const corrupt = (leadId: string, field: string, value: string) =>
-    redis.hset(liveKeys(prefix).lead(leadId), field, value);
-  const tailOf = async (leadId: string) => JSON.parse((await redis.hget(liveKeys(prefix).lead(leadId), "t")) ?? "[]");
+  const corrupt = (leadId: string, field: LeadHashField, value: string) =>
+    redis.hset(liveKeys(prefix).lead(leadId), leadHashField(field), value);
+  const tailOf = async (leadId: string) =>
+    JSON.parse((await redis.hget(liveKeys(prefix).lead(leadId), leadHashField("tail"))) ?? "[]");
 
   it("passes when every accepted event is folded once and the live state is the fold", async () => {
     const result = await audit();
@@ -111,9 +112,9 @@ describe("the correctness audit", () => {
 
   it("fails when an accepted event never reached the live state", async () => {
     // Lead 1's only event taken out of its history, count and score (as if never folded).
-    await corrupt(leadIdFor(RUN, 1), "t", "[]");
-    await corrupt(leadIdFor(RUN, 1), "n", "0");
-    await corrupt(leadIdFor(RUN, 1), "s", "0");
+    await corrupt(leadIdFor(RUN, 1), "tail", "[]");
+    await corrupt(leadIdFor(RUN, 1), "count", "0");
+    await corrupt(leadIdFor(RUN, 1), "score", "0");
     expect(await failed()).toContain("every accepted event is scored exactly once");
   });
 
@@ -124,8 +125,8 @@ describe("the correctness audit", () => {
 
   it("fails when an event is folded twice", async () => {
     const tail = await tailOf(leadIdFor(RUN, 1));
-    await corrupt(leadIdFor(RUN, 1), "t", JSON.stringify([...tail, tail[0]]));
-    await corrupt(leadIdFor(RUN, 1), "n", "2");
+    await corrupt(leadIdFor(RUN, 1), "tail", JSON.stringify([...tail, tail[0]]));
+    await corrupt(leadIdFor(RUN, 1), "count", "2");
     expect(await failed()).toContain("duplicates are not double counted");
   });
 
@@ -135,14 +136,14 @@ describe("the correctness audit", () => {
     const wrong = tail.map((entry) =>
       entry[0] === `${RUN}.h.3` ? [...entry.slice(0, 6), 0, 1000, ...entry.slice(8)] : entry,
     );
-    await corrupt(leadIdFor(RUN, 0), "t", JSON.stringify(wrong));
+    await corrupt(leadIdFor(RUN, 0), "tail", JSON.stringify(wrong));
     expect(await failed()).toContain("every lead's live state is the fold of its stored events");
   });
 
   it("fails when a lead's score or leaderboard entry is off", async () => {
-    await corrupt(leadIdFor(RUN, 1), "s", "6");
+    await corrupt(leadIdFor(RUN, 1), "score", "6");
     expect(await failed()).toContain("every lead's live state is the fold of its stored events");
-    await corrupt(leadIdFor(RUN, 1), "s", "5");
+    await corrupt(leadIdFor(RUN, 1), "score", "5");
     await redis.zadd(liveKeys(prefix).byScore, 0, leadIdFor(RUN, 1));
     expect(await failed()).toContain("every lead's live state is the fold of its stored events");
   });

@@ -14,7 +14,6 @@
 import {
   COLLECTIONS,
   type EventDocument,
-  foldScores,
   type HistoryPageDocument,
   type ScorableEvent,
   type ScoreUpdate,
@@ -26,22 +25,23 @@ import {
   commitLeads,
   decodeEvent,
   decodeLead,
+  decodeLeadHash,
   encodePage,
   entryEvent,
   LEAD_FIELDS,
   type LeadCommit,
   type LiveLead,
+  leadHashFields,
   newPageId,
   type PageEntry,
   type PageRef,
   pageDocument,
-  pageRef,
   rankKey,
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
-import { layoutHistory, markLate, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
+import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -77,6 +77,12 @@ interface Owned {
 
 const LOCK_MS = 30_000;
 
+/** The events waiting on a lead's deep list. */
+const waitingEvents = (leadId: string, owned: Owned) => owned.list.map((event) => decodeEvent(leadId, event));
+
+/** The ids of a lead's history pages. */
+const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((ref) => ref.id);
+
 export function createDeepLane(options: DeepLaneOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
   const now = options.now ?? Date.now;
@@ -109,7 +115,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
     const pipeline = redis.pipeline();
     for (const id of ids) {
-      pipeline.hmget(keys.lead(id), ...LEAD_FIELDS);
+      pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
       pipeline.lrange(keys.deepEvents(id), 0, -1);
     }
     const replies = (await pipeline.exec()) ?? [];
@@ -119,57 +125,12 @@ export function createDeepLane(options: DeepLaneOptions) {
       const [listError, list] = replies[2 * index + 1] ?? [null, null];
       if (leadError || listError) throw leadError ?? listError;
       owned.set(id, {
-        lead: decodeLead(id, values as (string | null)[], cap, thresholds),
+        lead: decodeLead(id, decodeLeadHash(LEAD_FIELDS, values as (string | null)[]), cap, thresholds),
         list: (list as string[]).map((item) => JSON.parse(item) as CompactEvent),
         rescans: asked[id] ?? "0",
       });
     });
     return owned;
-  }
-
-  /** Every event of the lead: stored (a rescan) or already folded (pages and tail), plus its waiting list. */
-  function foldAll(
-    leadId: string,
-    owned: Owned,
-    known: ScorableEvent[],
-    refs: PageRef[],
-    stored: CachedPage[],
-  ): NextState {
-    const all = new Map<string, ScorableEvent>();
-    for (const event of known) if (!all.has(event.event_id)) all.set(event.event_id, event);
-    for (const entry of owned.lead?.tail ?? [])
-      if (!all.has(entry.event_id)) all.set(entry.event_id, entryEvent(entry));
-    for (const item of owned.list) {
-      const event = decodeEvent(leadId, item);
-      if (!all.has(event.event_id)) all.set(event.event_id, event);
-    }
-    const entries = markLate(foldScores([...all.values()], cap, 0).history);
-    const layout = layoutHistory(entries);
-    // Pages whose entries are unchanged keep their ids; from the first that differs on, pages are written anew.
-    const newPages: NextState["newPages"] = [];
-    const pages: PageRef[] = [];
-    layout.pages.forEach((page, n) => {
-      const kept = refs[n]?.[0];
-      if (kept !== undefined && newPages.length === 0 && stored[n]?.encoded === encodePage(page)) {
-        pages.push(pageRef(kept, page));
-        return;
-      }
-      const id = newPageId(leadId);
-      newPages.push({ id, entries: page });
-      pages.push(pageRef(id, page));
-    });
-    const last = entries.at(-1);
-    return {
-      score: last?.score ?? 0,
-      count: last?.seq ?? 0,
-      reachedAt: last ? last.score_reached_at : null,
-      lastKey: last?.sort_key ?? null,
-      lastEventAt: last?.timestamp ?? null,
-      tail: layout.tail,
-      base: layout.base,
-      pages,
-      newPages,
-    };
   }
 
   async function pass(signal: AbortSignal): Promise<number> {
@@ -180,7 +141,31 @@ export function createDeepLane(options: DeepLaneOptions) {
     stats.passes += 1;
     const owned = await readOwned(ids, asked);
     const at = now();
-    const inMemory = new Map<string, NextState>();
+    const { plans, needPages, needRescan } = planFromMemory(owned);
+    const inMemory = plans.size;
+    const stored = await readStoredEvents(needRescan, signal);
+    const history = createPageReader(signal);
+    // A rescan folds the whole history: every page.
+    await history.fetchMissing(needRescan.flatMap((id) => pageIdsOf(owned.get(id))));
+    await refoldLatePages(needPages, owned, history, plans);
+    for (const id of needRescan) {
+      const item = owned.get(id) as Owned;
+      const pages = pageIdsOf(item).map((pageId) => history.get(pageId) as CachedPage);
+      plans.set(id, rescanned(id, item, [...(stored.get(id) ?? []), ...pages.flatMap((page) => page.events)], pages));
+      stats.folded.rescan += 1;
+    }
+    stats.folded.memory += inMemory;
+    await writeNewPages(plans, at);
+    await commit(plans, owned, at);
+    return ids.length;
+  }
+
+  /**
+   * The leads whose waiting events the live state places alone (planned here), and those that need their history
+   * pages (a late event) or their stored events (a rescan was asked for).
+   */
+  function planFromMemory(owned: Map<string, Owned>) {
+    const plans = new Map<string, NextState>();
     const needPages: string[] = [];
     const needRescan: string[] = [];
     for (const [id, item] of owned) {
@@ -188,32 +173,32 @@ export function createDeepLane(options: DeepLaneOptions) {
         needRescan.push(id);
         continue;
       }
-      const plan = planLead(
-        item.lead,
-        item.list.map((event) => decodeEvent(id, event)),
-        [],
-        cap,
-        () => newPageId(id),
-      );
+      const plan = planLead(item.lead, waitingEvents(id, item), [], cap, () => newPageId(id));
       if (plan.kind === "needTail") throw new Error(`lead ${id} was read without its tail`);
-      if (plan.kind === "commit") inMemory.set(id, plan.next);
+      if (plan.kind === "commit") plans.set(id, plan.next);
       else if (plan.kind === "divert") needPages.push(id);
-      else inMemory.set(id, sameState(item.lead));
+      else plans.set(id, sameState(item.lead));
     }
+    return { plans, needPages, needRescan };
+  }
+
+  /** The stored events of the leads to rescan, by lead. */
+  async function readStoredEvents(leadIds: string[], signal: AbortSignal): Promise<Map<string, ScorableEvent[]>> {
     const stored = new Map<string, ScorableEvent[]>();
-    if (needRescan.length > 0) {
-      const docs = await events
-        .find({ lead_id: { $in: needRescan } }, { projection: { metadata: 0 }, signal })
-        .toArray();
-      for (const doc of docs) {
-        const list = stored.get(doc.lead_id) ?? [];
-        list.push(toScorable(doc));
-        stored.set(doc.lead_id, list);
-      }
+    if (leadIds.length === 0) return stored;
+    const docs = await events.find({ lead_id: { $in: leadIds } }, { projection: { metadata: 0 }, signal }).toArray();
+    for (const doc of docs) {
+      const list = stored.get(doc.lead_id) ?? [];
+      list.push(toScorable(doc));
+      stored.set(doc.lead_id, list);
     }
-    // Older history: from the page cache, and from MongoDB for the pages it does not hold (one query per step).
+    return stored;
+  }
+
+  /** A pass's history pages: from the page cache, else from MongoDB (one query per fetch), counted. */
+  function createPageReader(signal: AbortSignal) {
     const read = new Map<string, CachedPage>();
-    const lookup = (id: string) => {
+    const get = (id: string) => {
       let page = read.get(id);
       if (page) return page;
       page = options.pageCache?.get(id);
@@ -223,8 +208,9 @@ export function createDeepLane(options: DeepLaneOptions) {
       }
       return page;
     };
-    const fetchPages = async (ids: Iterable<string>) => {
+    const fetch = async (ids: Iterable<string>) => {
       const wanted = [...ids];
+      if (wanted.length === 0) return;
       stats.pagesRead.store += wanted.length;
       for (const doc of await pages.find({ _id: { $in: wanted } }, { signal }).toArray()) {
         const count = (JSON.parse(doc.entries) as PageEntry[]).length;
@@ -234,24 +220,31 @@ export function createDeepLane(options: DeepLaneOptions) {
       const lost = wanted.find((id) => !read.has(id));
       if (lost !== undefined) throw new Error(`history page ${lost} is missing`);
     };
-    const pageIdsOf = (leadId: string) => (owned.get(leadId)?.lead?.pages ?? []).map(([id]) => id);
-    // A rescan folds the whole history: every page.
-    const wholeHistory = needRescan.flatMap(pageIdsOf).filter((id) => !lookup(id));
-    if (wholeHistory.length > 0) await fetchPages(wholeHistory);
-    const pagesOf = (leadId: string) => pageIdsOf(leadId).map((id) => read.get(id) as CachedPage);
-    // A late event needs only the pages it changes: from the cache, a few more fetched at each step that finds one
-    // missing.
-    const plans = new Map(inMemory);
-    for (let left = needPages; left.length > 0; ) {
+    /** Reads the pages neither this pass nor the cache holds. */
+    const fetchMissing = (ids: string[]) => fetch(ids.filter((id) => !get(id)));
+    return { get, fetch, fetchMissing };
+  }
+
+  /**
+   * Folds the late events into the pages they change (refold.ts): from the cache, a few more pages fetched at each
+   * step that finds one missing.
+   */
+  async function refoldLatePages(
+    leadIds: string[],
+    owned: Map<string, Owned>,
+    history: ReturnType<typeof createPageReader>,
+    plans: Map<string, NextState>,
+  ): Promise<void> {
+    for (let left = leadIds; left.length > 0; left = left.filter((id) => !plans.has(id))) {
       const missing = new Set<string>();
       for (const id of left) {
         const item = owned.get(id) as Owned;
         const result = refoldLate({
           pages: item.lead?.pages ?? [],
           tail: item.lead?.tail ?? [],
-          waiting: item.list.map((event) => decodeEvent(id, event)),
+          waiting: waitingEvents(id, item),
           cap,
-          pageEvents: (pageId) => lookup(pageId)?.events,
+          pageEvents: (pageId) => history.get(pageId)?.events,
           newPageId: () => newPageId(id),
         });
         if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
@@ -260,38 +253,54 @@ export function createDeepLane(options: DeepLaneOptions) {
           stats.folded.pages += 1;
         }
       }
-      if (missing.size > 0) await fetchPages(missing);
-      left = left.filter((id) => !plans.has(id));
+      if (missing.size > 0) await history.fetch(missing);
     }
-    for (const id of needRescan) {
-      const item = owned.get(id) as Owned;
-      const known = [...(stored.get(id) ?? []), ...pagesOf(id).flatMap((page) => page.events)];
-      plans.set(id, foldAll(id, item, known, item.lead?.pages ?? [], pagesOf(id)));
-      stats.folded.rescan += 1;
+  }
+
+  /**
+   * A lead's history laid out anew from every event it has: stored (`known`: its stored events and its pages'), its
+   * tail's and its waiting list's (the first copy of an id wins). Leading pages whose entries are what is stored for
+   * them keep their ids; from the first that differs on, pages are written anew.
+   */
+  function rescanned(leadId: string, owned: Owned, known: ScorableEvent[], stored: CachedPage[]): NextState {
+    const tail = (owned.lead?.tail ?? []).map(entryEvent);
+    const next = foldWholeHistory([...known, ...tail, ...waitingEvents(leadId, owned)], cap, () => newPageId(leadId));
+    const refs = owned.lead?.pages ?? [];
+    let kept = 0;
+    while (kept < next.newPages.length) {
+      const id = refs[kept]?.id;
+      const page = next.newPages[kept] as NextState["newPages"][number];
+      if (id === undefined || stored[kept]?.encoded !== encodePage(page.entries)) break;
+      kept += 1;
     }
-    stats.folded.memory += inMemory.size;
+    const pages = (next.pages as PageRef[]).map((ref, n) => (n < kept ? { ...ref, id: refs[n]?.id as string } : ref));
+    return { ...next, pages, newPages: next.newPages.slice(kept) };
+  }
+
+  /** Inserts the pages the plans settle (checking the lock first) and keeps them in the page cache. */
+  async function writeNewPages(plans: Map<string, NextState>, at: number): Promise<void> {
     const written = new Date(at);
-    const newPages = [...plans].flatMap(([leadId, next]) =>
+    const docs = [...plans].flatMap(([leadId, next]) =>
       next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written)),
     );
-    if (newPages.length > 0) {
-      await lock.check();
-      await insertNew(pages, newPages);
-      const written = new Map(newPages.map((doc) => [doc._id, doc.entries]));
-      for (const [leadId, next] of plans) {
-        for (const page of next.newPages) {
-          options.pageCache?.put(page.id, leadId, written.get(page.id) ?? "", page.entries.length);
-        }
+    if (docs.length === 0) return;
+    await lock.check();
+    await insertNew(pages, docs);
+    const encoded = new Map(docs.map((doc) => [doc._id, doc.entries]));
+    for (const [leadId, next] of plans) {
+      for (const page of next.newPages) {
+        options.pageCache?.put(page.id, leadId, encoded.get(page.id) ?? "", page.entries.length);
       }
     }
+  }
+
+  /** Commits the plans (checking the lock first), then reports the lags and updates of the leads committed. */
+  async function commit(plans: Map<string, NextState>, owned: Map<string, Owned>, at: number): Promise<void> {
     const updates: ScoreUpdate[] = [];
     const commits: LeadCommit[] = [];
     for (const [id, next] of plans) {
       const item = owned.get(id) as Owned;
-      const newest = item.list.length > 0 ? item.list.map((event) => decodeEvent(id, event)) : null;
-      const update = newest
-        ? scoreUpdateOf(id, item.lead?.score ?? 0, next, newest, thresholds)
-        : latestUpdate(id, item.lead?.score ?? 0, next);
+      const update = updateOf(id, item, next);
       if (update) updates.push(update);
       commits.push({
         leadId: id,
@@ -312,17 +321,19 @@ export function createDeepLane(options: DeepLaneOptions) {
     await lock.check();
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
     const committedAt = now();
-    const lags: number[] = [];
-    commits.forEach((commit, index) => {
-      if (outcomes[index] !== "committed") return;
-      for (const event of owned.get(commit.leadId)?.list ?? []) lags.push(committedAt - event[3]);
-    });
+    const committed = new Set(commits.filter((_, index) => outcomes[index] === "committed").map((c) => c.leadId));
+    const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
-    const committed = updates.filter(
-      (update) => outcomes[commits.findIndex((c) => c.leadId === update.lead_id)] === "committed",
-    );
-    if (committed.length > 0) await options.onCommitted?.(committed);
-    return ids.length;
+    const done = updates.filter((update) => committed.has(update.lead_id));
+    if (done.length > 0) await options.onCommitted?.(done);
+  }
+
+  /** A lead's update: the newest event of its list, or its newest entry when the list held none. */
+  function updateOf(leadId: string, owned: Owned, next: NextState): ScoreUpdate | null {
+    const previous = owned.lead?.score ?? 0;
+    if (owned.list.length > 0) return scoreUpdateOf(leadId, previous, next, waitingEvents(leadId, owned), thresholds);
+    const newest = next.tail.at(-1);
+    return newest ? scoreUpdateOf(leadId, previous, next, [newest], thresholds) : null;
   }
 
   /** A lead's state unchanged (its list held only events it had already folded). */
@@ -338,12 +349,6 @@ export function createDeepLane(options: DeepLaneOptions) {
       pages: lead?.pages ?? [],
       newPages: [],
     };
-  }
-
-  /** The update of a lead refolded without new list events: its newest entry. */
-  function latestUpdate(leadId: string, previous: number, next: NextState): ScoreUpdate | null {
-    const newest = next.tail.at(-1);
-    return newest ? scoreUpdateOf(leadId, previous, next, [newest], thresholds) : null;
   }
 
   async function loop(): Promise<void> {

@@ -13,10 +13,10 @@
 import {
   type FoldState,
   foldScores,
+  keyOf,
   type ScorableEvent,
   type ScoreUpdate,
   type StageThresholds,
-  sortKey,
   stageFor,
 } from "@leadscore/contracts";
 import {
@@ -63,8 +63,6 @@ export interface NextState {
 
 const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
 
-const keyOf = (event: Pick<ScorableEvent, "timestamp" | "event_id">) => sortKey(event.timestamp, event.event_id);
-
 /**
  * Marks entries whose event was received after an event with a later event time: "arrived late". A function of
  * the events alone (not of batch boundaries), so a rebuild gives the same flags. `later` is the earliest
@@ -81,15 +79,13 @@ export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSI
   return marked;
 }
 
-/** Splits a lead's whole history into settled pages and a tail of one to two pages' worth. */
+/**
+ * Splits a lead's whole history into settled pages and a tail of one to two pages' worth: what spilling it as one
+ * tail gives.
+ */
 export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tail: LiveEntry[]; base: FoldState } {
-  const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
-  const pages: LiveEntry[][] = [];
-  for (let n = 0; n < pageCount; n += 1) pages.push(entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE));
-  const tail = entries.slice(pageCount * PAGE_SIZE);
-  const last = pages.at(-1)?.at(-1);
-  const base = last ? { score: last.score, count: last.seq, reachedAt: last.score_reached_at } : ZERO;
-  return { pages, tail, base };
+  const { tail, base, newPages } = spill(entries, ZERO, null, () => "");
+  return { pages: newPages.map((page) => page.entries), tail, base };
 }
 
 /**
@@ -134,6 +130,29 @@ export function settle(
     lastEventAt: last?.timestamp ?? null,
     ...spilled,
   };
+}
+
+/**
+ * Folds `events` from `base` (the state before the first of them), marks the late ones and lays the entries out as a
+ * tail after `pages` (null: the stored list, not read), spilling whole pages as settle does.
+ */
+export function foldAndSettle(
+  events: readonly ScorableEvent[],
+  cap: number,
+  base: FoldState,
+  pages: readonly PageRef[] | null,
+  newPageId: () => string,
+): NextState {
+  return settle(markLate(foldScores(events, cap, base).history), base, pages, newPageId);
+}
+
+/**
+ * A lead's whole history folded from its events and laid out: pages of PAGE_SIZE, all new, and the tail. The one
+ * layout of a history from scratch, for the deep lane's rescan and the rebuild; the planner folds a tail again with
+ * the same step (foldAndSettle) from the state before it.
+ */
+export function foldWholeHistory(events: readonly ScorableEvent[], cap: number, newPageId: () => string): NextState {
+  return foldAndSettle(events, cap, ZERO, [], newPageId);
 }
 
 /**
@@ -223,9 +242,8 @@ export function planLead(
   }
   const tailStart = tail[0]?.sort_key;
   if (!hasPages || (tailStart !== undefined && firstKey > tailStart)) {
-    const base = lead?.base ?? ZERO;
-    const refolded = foldScores([...tail.map(entryEvent), ...events], cap, base).history;
-    return { kind: "commit", next: settle(markLate(refolded), base, null, newPageId), folded: events, late };
+    const next = foldAndSettle([...tail.map(entryEvent), ...events], cap, lead?.base ?? ZERO, null, newPageId);
+    return { kind: "commit", next, folded: events, late };
   }
   return { kind: "divert", mode: "pages", pending: events };
 }

@@ -17,21 +17,23 @@ import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
   type EventDocument,
-  foldScores,
   type HistoryPageDocument,
   type LeadDocument,
   type ProfileEditDocument,
   type ScorableEvent,
+  type Stage,
   type StageThresholds,
-  stageFor,
   toScorable,
 } from "@leadscore/contracts";
 import {
+  encodeLeadHash,
   generationIsCurrent,
+  type LeadHash,
+  type LiveEntry,
   type LiveKeys,
   newPageId,
+  type Profile,
   pageDocument,
-  pageRef,
   REBUILDING,
   rankKey,
   redisRunId,
@@ -40,7 +42,8 @@ import {
 import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { layoutHistory, markLate } from "./plan.ts";
+import { foldWholeHistory } from "./plan.ts";
+import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
 export interface RebuildOptions {
@@ -86,17 +89,37 @@ async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
 }
 
 export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
-  const { db, redis, keys, cap, thresholds, log } = options;
+  const { redis, keys, log } = options;
   const now = options.now ?? Date.now;
   const started = performance.now();
   const check = async () => options.lock?.check();
-  const signal = options.lock?.signal;
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
   await deleteLiveKeys(redis, keys);
 
+  const { byLead, count } = await readEvents(options.db, options.lock?.signal);
+  const profiles = await readProfiles(options.db, options.lock?.signal);
+  const at = now();
+  const documented = [...profiles].flatMap(([id, profile]) => (profile.documented ? [id] : []));
+  const ids = [...new Set([...byLead.keys(), ...documented])];
+  let pageCount = 0;
+  for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
+    const chunk = ids.slice(from, from + WRITE_CHUNK);
+    const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
+    pageCount += await writeLeads(leads, at, options, check);
+  }
+  const generation = `${await redisRunId(redis)}:${randomUUID()}`;
+  await check();
+  await redis.set(keys.gen, generation);
+  const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };
+  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
+  return result;
+}
+
+/** Every stored event, by lead (no metadata). */
+async function readEvents(db: Db, signal: AbortSignal | undefined) {
   const byLead = new Map<string, ScorableEvent[]>();
-  let eventCount = 0;
+  let count = 0;
   const cursor = db
     .collection<EventDocument>(COLLECTIONS.events)
     .find({}, { projection: { metadata: 0 }, batchSize: 10_000, signal });
@@ -104,93 +127,113 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     const list = byLead.get(doc.lead_id) ?? [];
     list.push(toScorable(doc));
     byLead.set(doc.lead_id, list);
-    eventCount += 1;
+    count += 1;
   }
-  const profiles = new Map<string, LeadDocument>();
+  return { byLead, count };
+}
+
+/** A lead's profile as the live state holds it: the newest of its document and its edits. */
+interface StoredProfile {
+  current: Profile;
+  /** From the lead's document; a lead with only edits has none. */
+  createdAt: number | null;
+  /** Whether the lead has a document: a lead with neither events nor a document gets no live state. */
+  documented: boolean;
+}
+
+/** Every lead's profile; edits are inserted, never applied in place, so a profile is the newest of them. */
+async function readProfiles(db: Db, signal: AbortSignal | undefined): Promise<Map<string, StoredProfile>> {
+  const documents = new Map<string, LeadDocument>();
   for await (const doc of db.collection<LeadDocument>(COLLECTIONS.leads).find({}, { batchSize: 10_000, signal })) {
-    profiles.set(doc._id, doc);
+    documents.set(doc._id, doc);
   }
-  // Edits are inserted, never applied in place: a lead's profile is the newest of its document and its edits.
   const edits = new Map<string, ProfileEditDocument>();
   for await (const edit of db
     .collection<ProfileEditDocument>(COLLECTIONS.profileEdits)
     .find({}, { batchSize: 10_000, signal })) {
-    const known = edits.get(edit.lead_id) ?? profiles.get(edit.lead_id);
+    const known = edits.get(edit.lead_id) ?? documents.get(edit.lead_id);
     const knownAt = known === undefined ? null : "at" in known ? known.at : known.created_at;
     if (knownAt === null || new Date(edit.at).getTime() >= new Date(knownAt).getTime()) edits.set(edit.lead_id, edit);
   }
-
-  const at = now();
-  const written = new Date(at);
-  const ids = [...new Set([...byLead.keys(), ...profiles.keys()])];
-  let pageCount = 0;
-  for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
-    const pipeline = redis.pipeline();
-    const pageDocs: HistoryPageDocument[] = [];
-    for (const id of ids.slice(from, from + WRITE_CHUNK)) {
-      const entries = markLate(foldScores(byLead.get(id) ?? [], cap, 0).history);
-      const layout = layoutHistory(entries);
-      const pageRefs = layout.pages.map((entriesOfPage) => {
-        const pageId = newPageId(id);
-        pageDocs.push(pageDocument(pageId, id, entriesOfPage, written));
-        return pageRef(pageId, entriesOfPage);
-      });
-      const last = entries.at(-1);
-      const score = last?.score ?? 0;
-      const reachedAt = last ? last.score_reached_at : null;
-      const profile = profiles.get(id);
-      const createdAt = profile?.created_at
-        ? new Date(profile.created_at).getTime()
-        : entries.reduce((earliest, entry) => Math.min(earliest, entry.received_at), at);
-      const stage = stageFor(score, thresholds);
-      const fields: Record<string, string> = {
-        ...stateFields({
-          score,
-          stage,
-          count: last?.seq ?? 0,
-          lastKey: last?.sort_key ?? null,
-          reachedAt,
-          lastEventAt: last?.timestamp ?? null,
-          createdAt,
-          updatedAt: at,
-          tail: layout.tail,
-          base: layout.base,
-          pages: pageRefs,
-        }),
-        v: "1",
-      };
-      const current = edits.get(id) ?? profile;
-      for (const field of ["name", "email", "company"] as const) {
-        const value = current?.[field];
-        if (value) fields[field] = value;
-      }
-      pipeline.hset(keys.lead(id), fields);
-      pipeline.zadd(keys.byScore, rankKey(score, reachedAt, cap), id);
-      pipeline.zadd(keys.byUpdated, at, id);
-      pipeline.zadd(keys.byUpdatedIn(stage), at, id);
-    }
-    await check();
-    if (pageDocs.length > 0) {
-      await insertNew(db.collection<HistoryPageDocument>(COLLECTIONS.historyPages), pageDocs);
-      pageCount += pageDocs.length;
-    }
-    await check();
-    const replies = (await pipeline.exec()) ?? [];
-    const failed = replies.find(([error]) => error);
-    if (failed) throw failed[0];
+  const profiles = new Map<string, StoredProfile>();
+  for (const id of new Set([...documents.keys(), ...edits.keys()])) {
+    const doc = documents.get(id);
+    const current = edits.get(id) ?? (doc as LeadDocument);
+    profiles.set(id, {
+      current: { name: current.name, email: current.email, company: current.company },
+      createdAt: doc?.created_at ? new Date(doc.created_at).getTime() : null,
+      documented: doc !== undefined,
+    });
   }
-  const generation = `${await redisRunId(redis)}:${randomUUID()}`;
-  await check();
-  await redis.set(keys.gen, generation);
-  const result = {
-    generation,
-    leads: ids.length,
-    events: eventCount,
-    pages: pageCount,
-    ms: performance.now() - started,
+  return profiles;
+}
+
+/** A lead's live state rebuilt: its hash, its place in the indexes and its history pages to insert. */
+interface RebuiltLead {
+  id: string;
+  fields: LeadHash;
+  rankKey: number;
+  stage: Stage;
+  pages: { id: string; entries: LiveEntry[] }[];
+}
+
+/** The fold of a lead's stored events, laid out, with its profile: a lead is created when its profile was, or else
+ * when its earliest event was received. */
+function rebuiltLead(
+  id: string,
+  events: readonly ScorableEvent[],
+  profile: StoredProfile | undefined,
+  at: number,
+  options: Pick<RebuildOptions, "cap" | "thresholds">,
+): RebuiltLead {
+  const next = foldWholeHistory(events, options.cap, () => newPageId(id));
+  const fold = foldOf(next, options.thresholds);
+  const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
+  const fields: LeadHash = {
+    ...stateFields({ ...fold, createdAt, updatedAt: at, tail: next.tail, base: next.base, pages: next.pages }),
+    version: "1",
   };
-  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
-  return result;
+  for (const field of ["name", "email", "company"] as const) {
+    const value = profile?.current[field];
+    if (value) fields[field] = value;
+  }
+  return {
+    id,
+    fields,
+    rankKey: rankKey(fold.score, fold.reachedAt, options.cap),
+    stage: fold.stage,
+    pages: next.newPages,
+  };
+}
+
+/** Inserts the leads' history pages, then writes their hashes and index entries; returns the pages inserted. */
+async function writeLeads(
+  leads: readonly RebuiltLead[],
+  at: number,
+  options: RebuildOptions,
+  check: () => Promise<void>,
+): Promise<number> {
+  const { redis, keys } = options;
+  const written = new Date(at);
+  const pageDocs = leads.flatMap((lead) =>
+    lead.pages.map((page) => pageDocument(page.id, lead.id, page.entries, written)),
+  );
+  const pipeline = redis.pipeline();
+  for (const lead of leads) {
+    pipeline.hset(keys.lead(lead.id), encodeLeadHash(lead.fields));
+    pipeline.zadd(keys.byScore, lead.rankKey, lead.id);
+    pipeline.zadd(keys.byUpdated, at, lead.id);
+    pipeline.zadd(keys.byUpdatedIn(lead.stage), at, lead.id);
+  }
+  await check();
+  if (pageDocs.length > 0) {
+    await insertNew(options.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages), pageDocs);
+  }
+  await check();
+  const replies = (await pipeline.exec()) ?? [];
+  const failed = replies.find(([error]) => error);
+  if (failed) throw failed[0];
+  return pageDocs.length;
 }
 
 /**

@@ -6,7 +6,7 @@
 // for it: from there on every entry's delta, score and reason are what they were, and only positions and
 // `score_reached_at` move, which follow from the page list. On a lead at its cap that is a page or two, whatever the
 // length of the history after the event.
-import { type FoldState, foldScores, type HistoryEntry, type ScorableEvent, sortKey } from "@leadscore/contracts";
+import { type FoldState, foldScores, type HistoryEntry, keyOf, type ScorableEvent } from "@leadscore/contracts";
 import { entryEvent, type LiveEntry, PAGE_SIZE, type PageRef, pageRef, pageStarts } from "@leadscore/live";
 import { markLate, type NextState, settle } from "./plan.ts";
 
@@ -27,9 +27,7 @@ export interface RefoldInput {
 
 export type RefoldResult = { kind: "done"; next: NextState } | { kind: "missing"; pages: string[] };
 
-const isRef = (item: PageRef | readonly unknown[]): item is PageRef => typeof item[0] === "string";
-
-const keyOf = (event: Pick<ScorableEvent, "timestamp" | "event_id">) => sortKey(event.timestamp, event.event_id);
+const isRef = (item: PageRef | readonly unknown[]): item is PageRef => !Array.isArray(item);
 
 /** The page a sort key falls in: the last whose first key is not after it (the first page for a key before all). */
 function pageOf(refs: readonly PageRef[], key: string): number {
@@ -37,7 +35,7 @@ function pageOf(refs: readonly PageRef[], key: string): number {
   let hi = refs.length - 1;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if ((refs[mid] as PageRef)[2] <= key) lo = mid;
+    if ((refs[mid] as PageRef).firstKey <= key) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -83,7 +81,7 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     for (const event of slots.get(n + 1) ?? []) min = Math.min(min, event.received_at);
     receivedAfter[n] = min;
   }
-  const dirty = (n: number) => slots.has(n) || (refs[n] as PageRef)[7] > (receivedAfter[n] as number);
+  const dirty = (n: number) => slots.has(n) || (refs[n] as PageRef).receivedMax > (receivedAfter[n] as number);
   let first = refs.length;
   for (let n = 0; n < refs.length; n += 1) {
     if (dirty(n)) {
@@ -99,12 +97,12 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     const ref = refs[n] as PageRef;
     if (!dirty(n) && state.score === (starts[n] as FoldState).score) {
       layout.push(ref);
-      state = { score: ref[4], count: state.count + ref[1], reachedAt: ref[5] ?? state.reachedAt };
+      state = { score: ref.scoreAfter, count: state.count + ref.size, reachedAt: ref.changedAt ?? state.reachedAt };
       continue;
     }
-    const events = input.pageEvents(ref[0]);
+    const events = input.pageEvents(ref.id);
     if (events === undefined) {
-      return { kind: "missing", pages: refs.slice(n, n + FETCH_AHEAD).map(([id]) => id) };
+      return { kind: "missing", pages: refs.slice(n, n + FETCH_AHEAD).map((page) => page.id) };
     }
     // The stored copy of an event wins over a waiting one with its id.
     const entries = foldScores([...events, ...(slots.get(n) ?? [])], cap, state).history;
@@ -123,7 +121,7 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     const item = layout[n] as PageRef | HistoryEntry[];
     if (isRef(item)) {
       placed[n] = item;
-      later = Math.min(later, item[6]);
+      later = Math.min(later, item.receivedMin);
       continue;
     }
     const marked = markLate(item, later);

@@ -16,11 +16,11 @@ import {
   type DeadLetterDocument,
   type EventDocument,
   type HistoryPageDocument,
+  keyOf,
   type QueuedEvent,
   type ScorableEvent,
   type ScoreUpdate,
   type StageThresholds,
-  sortKey,
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
@@ -28,13 +28,18 @@ import {
   type CommitOutcome,
   commitLeads,
   decodeLead,
+  decodeLeadHash,
   encodeEntry,
   encodeEvent,
+  encodePageRefs,
   foldFields,
   type LeadCommit,
+  type LeadHash,
+  type LeadHashField,
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
+  leadHashFields,
   newPageId,
   PLAN_FIELDS,
   pageDocument,
@@ -103,11 +108,14 @@ interface Touched {
   duplicates: ScorableEvent[];
 }
 
-/** A lead as a round read it (PLAN_FIELDS), with the fields as read, to be completed with its tail. */
+/** A lead as a round read it (PLAN_FIELDS), with its hash as read, to be completed with its tail. */
 interface ReadLead<L extends LiveLead | null = LiveLead | null> {
   lead: L;
-  values: (string | null)[];
+  hash: LeadHash;
 }
+
+/** What a round reads to complete a lead read without its tail: the version, to tell whether it was committed since. */
+const TAIL_FIELDS: readonly LeadHashField[] = ["version", "tail"];
 
 /** Events this process stored in an earlier try of the same batch: fresh still, though their insert now conflicts. */
 export type StoredMemo = Set<string>;
@@ -165,7 +173,7 @@ export function createScorer(options: ScorerOptions) {
         metadata: event.metadata,
         points: rule.points,
         rule_id: rule.rule_id,
-        sort_key: sortKey(event.timestamp, event.event_id),
+        sort_key: keyOf(event),
       });
     }
     const { existing, refused } = await insertReporting(events, docs);
@@ -194,14 +202,14 @@ export function createScorer(options: ScorerOptions) {
   /** The leads' state without their tails (an append does not need it), and the fields as read. */
   async function readLeads(ids: string[]): Promise<Map<string, ReadLead>> {
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...PLAN_FIELDS);
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(PLAN_FIELDS));
     const replies = (await pipeline.exec()) ?? [];
     const leads = new Map<string, ReadLead>();
     replies.forEach(([error, values], index) => {
       if (error) throw error;
       const id = ids[index] as string;
-      const fields = values as (string | null)[];
-      leads.set(id, { lead: decodeLead(id, fields, cap, thresholds), values: fields });
+      const hash = decodeLeadHash(PLAN_FIELDS, values as (string | null)[]);
+      leads.set(id, { lead: decodeLead(id, hash, cap, thresholds), hash });
     });
     return leads;
   }
@@ -209,13 +217,13 @@ export function createScorer(options: ScorerOptions) {
   /** The tails of leads read without them, with their version: null for a lead committed since (plan it again). */
   async function readTails(read: ReadLead<LiveLead>[]): Promise<(LiveLead | null)[]> {
     const pipeline = redis.pipeline();
-    for (const { lead } of read) pipeline.hmget(keys.lead(lead.id), "v", "t");
+    for (const { lead } of read) pipeline.hmget(keys.lead(lead.id), ...leadHashFields(TAIL_FIELDS));
     const replies = (await pipeline.exec()) ?? [];
     return replies.map(([error, reply], index) => {
       if (error) throw error;
-      const [version, tail] = reply as [string | null, string | null];
-      const { lead, values } = read[index] as ReadLead<LiveLead>;
-      return version === String(lead.version) ? withTail(lead, values, tail, cap, thresholds) : null;
+      const { version, tail } = decodeLeadHash(TAIL_FIELDS, reply as (string | null)[]);
+      const { lead, hash } = read[index] as ReadLead<LiveLead>;
+      return version === String(lead.version) ? withTail(lead, hash, tail ?? null, cap, thresholds) : null;
     });
   }
 
@@ -368,13 +376,13 @@ export function liveFields(
   // Pages spilled from the tail of a lead whose page list was not read: the script appends their refs to it.
   const appendPages =
     next.pages === null && next.newPages.length > 0
-      ? next.newPages.map((page) => JSON.stringify(pageRef(page.id, page.entries))).join(",")
+      ? encodePageRefs(next.newPages.map((page) => pageRef(page.id, page.entries)))
       : undefined;
   return { fields: allFields(next, lead, at, thresholds), appendPages };
 }
 
 /** The fold state of a round's result, field by field: spreading `next` would read its tail, which an append never decodes. */
-function foldOf(next: NextState, thresholds: StageThresholds) {
+export function foldOf(next: NextState, thresholds: StageThresholds) {
   return {
     score: next.score,
     stage: stageFor(next.score, thresholds),
@@ -390,7 +398,7 @@ function allFields(
   lead: Pick<LiveLead, "createdAt"> | null,
   at: number,
   thresholds: StageThresholds,
-): Record<string, string> {
+): LeadHash {
   return stateFields({
     ...foldOf(next, thresholds),
     // A new lead was created when its earliest event was received, as a rebuild says too.
@@ -409,7 +417,7 @@ function appendedFields(
   lead: Pick<LiveLead, "createdAt">,
   at: number,
   thresholds: StageThresholds,
-): Record<string, string> {
+): LeadHash {
   const newest = appended.entries.at(-1) as LiveEntry;
   return {
     ...foldFields({
@@ -417,7 +425,7 @@ function appendedFields(
       createdAt: lead.createdAt,
       updatedAt: at,
     }),
-    ne: JSON.stringify(encodeEntry(newest)),
-    rx: String(appended.tailReceivedMax),
+    newest: JSON.stringify(encodeEntry(newest)),
+    tailReceivedMax: String(appended.tailReceivedMax),
   };
 }

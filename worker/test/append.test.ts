@@ -1,5 +1,14 @@
 import { DEFAULT_STAGE_THRESHOLDS, foldScores, type HistoryEntry, type ScorableEvent } from "@leadscore/contracts";
-import { appendToArray, decodeLead, LEAD_FIELDS, type LiveLead, PLAN_FIELDS, withTail } from "@leadscore/live";
+import {
+  appendToArray,
+  decodeLead,
+  LEAD_FIELDS,
+  type LeadHash,
+  type LeadHashField,
+  type LiveLead,
+  PLAN_FIELDS,
+  withTail,
+} from "@leadscore/live";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { propertyRuns } from "../../test-support/property.ts";
@@ -9,14 +18,16 @@ import { liveFields } from "../src/scorer.ts";
 const CAP = 1000;
 const AT = 1_800_000_000_000;
 
-const fieldsOf = (hash: Record<string, string>, fields: readonly string[]) => fields.map((f) => hash[f] ?? null);
+/** The lead's hash as an HMGET of `fields` reads it. */
+const fieldsOf = (hash: LeadHash, fields: readonly LeadHashField[]): LeadHash =>
+  Object.fromEntries(fields.map((field) => [field, hash[field] ?? null]));
 
 /** A lead as the scorer reads it: HMGET of PLAN_FIELDS, without the tail. */
-const read = (hash: Record<string, string>): LiveLead | null =>
+const read = (hash: LeadHash): LiveLead | null =>
   decodeLead("lead", fieldsOf(hash, PLAN_FIELDS), CAP, DEFAULT_STAGE_THRESHOLDS);
 
 /** A lead with every field, its tail too. */
-const readWhole = (hash: Record<string, string>): LiveLead | null =>
+const readWhole = (hash: LeadHash): LiveLead | null =>
   decodeLead("lead", fieldsOf(hash, LEAD_FIELDS), CAP, DEFAULT_STAGE_THRESHOLDS);
 
 /** The same lead without what an append needs, so the planner decodes and folds the whole tail. */
@@ -27,22 +38,22 @@ const withoutStored = (lead: LiveLead | null): LiveLead | null => (lead ? { ...l
  * commits to the hash, as the commit script does.
  */
 function round(
-  hash: Record<string, string>,
+  hash: LeadHash,
   read: LiveLead | null,
   batch: ScorableEvent[],
   pageId: () => string,
-): { hash: Record<string, string>; appended: boolean; diverted: boolean } {
+): { hash: LeadHash; appended: boolean; diverted: boolean } {
   let lead = read;
   let plan = planLead(lead, batch, [], CAP, pageId);
   if (plan.kind === "needTail" && lead) {
-    lead = withTail(lead, fieldsOf(hash, PLAN_FIELDS), hash.t ?? null, CAP, DEFAULT_STAGE_THRESHOLDS);
+    lead = withTail(lead, fieldsOf(hash, PLAN_FIELDS), hash.tail ?? null, CAP, DEFAULT_STAGE_THRESHOLDS);
     plan = planLead(lead, batch, [], CAP, pageId);
   }
   if (plan.kind !== "commit") return { hash, appended: false, diverted: plan.kind === "divert" };
   const { fields, appendTail, appendPages } = liveFields(plan.next, lead, AT, DEFAULT_STAGE_THRESHOLDS);
-  const next: Record<string, string> = { ...hash, ...fields, v: String(Number(hash.v ?? "0") + 1) };
-  if (appendTail !== undefined) next.t = appendToArray(hash.t ?? "", appendTail);
-  if (appendPages !== undefined) next.pg = appendToArray(hash.pg ?? "", appendPages);
+  const next: LeadHash = { ...hash, ...fields, version: String(Number(hash.version ?? "0") + 1) };
+  if (appendTail !== undefined) next.tail = appendToArray(hash.tail ?? "", appendTail);
+  if (appendPages !== undefined) next.pages = appendToArray(hash.pages ?? "", appendPages);
   return { hash: next, appended: appendTail !== undefined, diverted: false };
 }
 
@@ -78,8 +89,8 @@ describe("when a round only appends to a lead's tail", () => {
     let appends = 0;
     fc.assert(
       fc.property(batches, (rounds) => {
-        let fast: Record<string, string> = {};
-        let full: Record<string, string> = {};
+        let fast: LeadHash = {};
+        let full: LeadHash = {};
         let clock = 1_000_000;
         let sequence = 0;
         let fastPages = 0;
@@ -140,7 +151,7 @@ describe("when a round only appends to a lead's tail", () => {
     expect(() => lead.pages).toThrow(/without its pages/);
     const next = round(first.hash, lead, [event("c", 3_000)], () => "p");
     expect(next.appended).toBe(true);
-    expect(JSON.parse(next.hash.t as string).map((entry: unknown[]) => entry[0])).toEqual(["a", "b", "c"]);
+    expect(JSON.parse(next.hash.tail as string).map((entry: unknown[]) => entry[0])).toEqual(["a", "b", "c"]);
   });
 });
 

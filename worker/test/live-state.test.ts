@@ -1,5 +1,15 @@
-import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
-import { createLiveReader, liveKeys, pageEndsOf, pageRef } from "@leadscore/live";
+import { COLLECTIONS, type HistoryPageDocument, type QueuedEvent } from "@leadscore/contracts";
+import {
+  createLiveReader,
+  decodeLeadHash,
+  LEAD_FIELDS,
+  type LeadHash,
+  type LeadHashField,
+  leadHashFields,
+  liveKeys,
+  pageEndsOf,
+  pageRef,
+} from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -25,30 +35,65 @@ afterEach(async () => {
   stack = undefined;
 });
 
+/** Every field of a lead's hash. */
+const EVERY_FIELD: readonly LeadHashField[] = [...LEAD_FIELDS, "newest"];
+
 /** Every key of the live state, with its type and value, for comparing two states. */
 async function liveSnapshot(redis: Redis, prefix: string) {
   const keys = liveKeys(prefix);
   const ids = (await redis.zrange(keys.byScore, 0, "-1")) as string[];
-  const leads: Record<string, Record<string, string>> = {};
+  const leads: Record<string, LeadHash> = {};
   for (const id of ids) {
     // The version counts commits, page ids are new with every rebuild, a rebuild dates a lead from its earliest
     // received event where the worker dated it from its first commit, and lays out pages of PAGE_SIZE where a late
     // event grows the page it lands in (so where the tail starts, its base and newest received_at may differ; the
     // histories are compared whole); everything else must be equal.
+    const read = await redis.hmget(keys.lead(id), ...leadHashFields(EVERY_FIELD));
     const {
-      v: _version,
-      ua: _updated,
-      ca: _created,
-      pg: _pages,
-      t: _tail,
-      b: _base,
-      rx: _received,
+      version: _version,
+      updatedAt: _updated,
+      createdAt: _created,
+      pages: _pages,
+      tail: _tail,
+      base: _base,
+      tailReceivedMax: _received,
       ...fields
-    } = await redis.hgetall(keys.lead(id));
+    } = decodeLeadHash(EVERY_FIELD, read);
     leads[id] = fields;
   }
   return { ranking: ids, leads };
 }
+
+describe("when a duplicate of an event in a lead's pages arrives", () => {
+  it("rescans the lead's stored events and keeps the pages the rescan leaves unchanged under their ids", async () => {
+    stack = await createStack();
+    const worker = await stack.startWorker();
+    const events = Array.from({ length: 180 }, (_, i) => queued("dup", `u${i}`, "page_view", T0 + 1_000 * (i + 1)));
+    await stack.send(events, 20);
+    await stack.drained();
+    const redis = new Redis(REDIS_URL);
+    const reader = createLiveReader({
+      redis,
+      redisPrefix: stack.config.REDIS_PREFIX,
+      cap: 1000,
+      thresholds: [100, 300, 600],
+    });
+    try {
+      const before = (await reader.leadWithTail("dup"))?.pages ?? [];
+      expect(before.length).toBeGreaterThan(1);
+      await stack.send([events[0] as QueuedEvent]);
+      await stack.drained();
+      await eventually(async () =>
+        expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_folded_total\{read="rescan"\} 1/),
+      );
+      expect((await reader.leadWithTail("dup"))?.pages).toEqual(before);
+      expect(await historyOf(stack, "dup")).toHaveLength(180);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+});
 
 describe("when a late event reaches back past a lead's tail", () => {
   it("is folded exactly by the deep lane, from the lead's history pages, and counted", async () => {
@@ -108,7 +153,7 @@ describe("when a late event reaches back past a lead's tail", () => {
     ]);
     await stack.drained();
     const after = await pagesOf();
-    expect(after[0]?.[0]).toBe(before[0]?.[0]);
+    expect(after[0]?.id).toBe(before[0]?.id);
     // Each page's `n` is the number of the lead's entries before it, for a page spilled from the tail and kept as for
     // the pages a late event had written anew.
     const stored = await stack.db
@@ -117,14 +162,14 @@ describe("when a late event reaches back past a lead's tail", () => {
       .toArray();
     const storedN = new Map(stored.map((page) => [page._id, page.n]));
     let entriesBefore = 0;
-    const expectedN = after.map(([, size]) => {
+    const expectedN = after.map(({ size }) => {
       const n = entriesBefore;
       entriesBefore += size;
       return n;
     });
-    expect(after.map(([id]) => storedN.get(id))).toEqual(expectedN);
+    expect(after.map(({ id }) => storedN.get(id))).toEqual(expectedN);
     expect(expectedN.at(-1)).toBeGreaterThan(0);
-    expect(after.slice(1).map(([id]) => id)).not.toContain(before[1]?.[0]);
+    expect(after.slice(1).map(({ id }) => id)).not.toContain(before[1]?.id);
     expect((await historyOf(stack, "deep")).find((entry) => entry.event_id === "d-mid")).toMatchObject({ late: true });
     expect(await auditAll(stack)).toEqual([]);
     expect(worker.metrics.render()).toMatch(/leadscore_worker_deep_lane_diverted_total\{reason="pages"\} 2/);

@@ -1,7 +1,7 @@
 // The one lock (runtime/src/lock.ts) as the deep lane, the rebuild and the leaderboard publisher hold it: a holder
 // whose lock was taken by another while it worked writes nothing.
 import { COLLECTIONS, type HistoryPageDocument, type ScoreUpdate } from "@leadscore/contracts";
-import { encodeEvent, liveKeys } from "@leadscore/live";
+import { encodeEvent, leadHashField, liveKeys } from "@leadscore/live";
 import { LockLostError, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -65,7 +65,7 @@ describe("when the deep lane's lock is taken by another process during a pass", 
     const late = { ...queued("deep", "d-late", "purchase", T0 + 500), points: 100, rule_id: "purchase" };
     await redis.rpush(keys.deepEvents("deep"), JSON.stringify(encodeEvent(late)));
     await redis.hset(keys.deep, "deep", "0");
-    const version = await redis.hget(keys.lead("deep"), "v");
+    const version = await redis.hget(keys.lead("deep"), leadHashField("version"));
     const pagesBefore = await pageCount(current);
     expect(pagesBefore).toBeGreaterThan(0);
 
@@ -85,7 +85,7 @@ describe("when the deep lane's lock is taken by another process during a pass", 
 
     await expect(lane.runOnce()).rejects.toBeInstanceOf(LockLostError);
     expect(stolen).toBe(true);
-    expect(await redis.hget(keys.lead("deep"), "v")).toBe(version);
+    expect(await redis.hget(keys.lead("deep"), leadHashField("version"))).toBe(version);
     expect(await pageCount(current)).toBe(pagesBefore);
     expect(await redis.hget(keys.deep, "deep")).toBe("0");
     expect(await redis.llen(keys.deepEvents("deep"))).toBe(1);
@@ -95,7 +95,7 @@ describe("when the deep lane's lock is taken by another process during a pass", 
 
     await redis.del(keys.deepLock);
     expect(await lane.runOnce()).toBe(1);
-    expect(await redis.hget(keys.lead("deep"), "v")).toBe(String(Number(version) + 1));
+    expect(await redis.hget(keys.lead("deep"), leadHashField("version"))).toBe(String(Number(version) + 1));
     expect(await redis.hexists(keys.deep, "deep")).toBe(0);
     expect(await pageCount(current)).toBeGreaterThan(pagesBefore);
     const history = await historyOf(current, "deep");
@@ -117,17 +117,17 @@ describe("when the deep lane's lock is taken by another process during a pass", 
     expect(holder).toEqual(expect.any(String));
     // A rescan asked for: the second may not do it while the first holds the lock.
     await redis.hset(keys.deep, "deep", "1");
-    const version = await redis.hget(keys.lead("deep"), "v");
+    const version = await redis.hget(keys.lead("deep"), leadHashField("version"));
     expect(await second.runOnce()).toBe(0);
     expect(await redis.hget(keys.deep, "deep")).toBe("1");
-    expect(await redis.hget(keys.lead("deep"), "v")).toBe(version);
+    expect(await redis.hget(keys.lead("deep"), leadHashField("version"))).toBe(version);
     expect(await redis.get(keys.deepLock)).toBe(holder);
     // The first stops and lets go; the second takes over and does the rescan.
     await first.stop();
     expect(await redis.exists(keys.deepLock)).toBe(0);
     expect(await second.runOnce()).toBe(1);
     expect(await redis.hexists(keys.deep, "deep")).toBe(0);
-    expect(await redis.hget(keys.lead("deep"), "v")).toBe(String(Number(version) + 1));
+    expect(await redis.hget(keys.lead("deep"), leadHashField("version"))).toBe(String(Number(version) + 1));
     expect(await auditAll(current)).toEqual([]);
     await second.stop();
   }, 120_000);

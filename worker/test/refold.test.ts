@@ -68,7 +68,7 @@ function refold(lead: Lead, waiting: ScorableEvent[]): { lead: Lead; next: NextS
 function historyOf(lead: Lead): LiveEntry[] {
   const starts = pageStarts(lead.refs);
   return [
-    ...lead.refs.flatMap(([id], n) =>
+    ...lead.refs.flatMap(({ id }, n) =>
       decodePage("lead", lead.stored.get(id) as string, CAP, starts[n] as (typeof starts)[number]),
     ),
     ...lead.tail,
@@ -125,7 +125,7 @@ describe("refoldLate", () => {
           const want = markLate(foldScores(all, CAP, 0).history);
           expect(historyOf(lead).map(view)).toEqual(want.map(view));
           // Pages stay within two pages' worth; the tail below the spill.
-          for (const [, count] of lead.refs) expect(count).toBeLessThan(2 * PAGE_SIZE);
+          for (const { size } of lead.refs) expect(size).toBeLessThan(2 * PAGE_SIZE);
           expect(lead.tail.length).toBeLessThan(2 * PAGE_SIZE);
         });
       }),
@@ -143,7 +143,7 @@ describe("refoldLate", () => {
     const { lead: after, next } = refold(lead, [late]);
     // Its page is written anew; every later page keeps its id, though each entry's position moved by one.
     expect(next.newPages.map((page) => page.entries.length)).toEqual([PAGE_SIZE + 1]);
-    expect(after.refs.slice(1).map(([id]) => id)).toEqual(lead.refs.slice(1).map(([id]) => id));
+    expect(after.refs.slice(1).map(({ id }) => id)).toEqual(lead.refs.slice(1).map(({ id }) => id));
     const want = markLate(foldScores([...events, late], CAP, 0).history);
     expect(historyOf(after).map(view)).toEqual(want.map(view));
     // The cap is now reached at the 14th event instead of the 20th: every later entry says so.
@@ -161,6 +161,6 @@ describe("refoldLate", () => {
       pageEvents: () => undefined,
       newPageId,
     });
-    expect(result).toEqual({ kind: "missing", pages: lead.refs.slice(2, 6).map(([id]) => id) });
+    expect(result).toEqual({ kind: "missing", pages: lead.refs.slice(2, 6).map(({ id }) => id) });
   });
 });

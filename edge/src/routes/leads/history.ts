@@ -112,7 +112,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
 
   /** The entries of page `n` of the lead's settled pages. */
   async function pageEntries(leadId: string, refs: PageRef[], n: number, load: PageReader): Promise<LiveEntry[]> {
-    const [id] = refs[n] as PageRef;
+    const { id } = refs[n] as PageRef;
     const doc = (await load([id])).get(id);
     if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
     return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState);
@@ -125,7 +125,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const wanted = refs.flatMap((_, n) =>
       (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [n] : [],
     );
-    await load(wanted.map((n) => (refs[n] as PageRef)[0]));
+    await load(wanted.map((n) => (refs[n] as PageRef).id));
     const entries: LiveEntry[] = [];
     for (const n of wanted) {
       for (const entry of await pageEntries(leadId, refs, n, load)) {
@@ -146,7 +146,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     if (tailStart !== undefined && key >= tailStart.sort_key) {
       [entries, base] = [lead.tail, tailStart.seq - 1];
     } else {
-      const n = lead.pages.findLastIndex((ref) => ref[2] <= key);
+      const n = lead.pages.findLastIndex((ref) => ref.firstKey <= key);
       if (n < 0) return { before: 0, at: false };
       [entries, base] = [
         await pageEntries(lead.id, lead.pages, n, load),

@@ -1,0 +1,116 @@
+import { DEFAULT_STAGE_THRESHOLDS } from "@leadscore/contracts";
+import { describe, expect, it } from "vitest";
+import {
+  decodeLead,
+  decodeLeadHash,
+  decodePageRefs,
+  encodeLeadHash,
+  encodePageRefs,
+  LEAD_FIELDS,
+  leadHashFields,
+  type PageRef,
+  SUMMARY_FIELDS,
+  stateFields,
+} from "../src/codec.ts";
+
+const REF: PageRef = {
+  id: "lead|0a1b2c3d",
+  size: 50,
+  firstKey: "000001700000000000|e1",
+  lastEventAt: 1_700_000_900_000,
+  scoreAfter: 420,
+  changedAt: 1_700_000_800_000,
+  receivedMin: 1_700_000_000_500,
+  receivedMax: 1_700_000_950_000,
+  firstScore: 10,
+};
+
+describe("a page ref", () => {
+  it("is stored in its compact wire form, the one the page list already holds", () => {
+    expect(JSON.parse(`[${encodePageRefs([REF])}]`)).toEqual([
+      [
+        "lead|0a1b2c3d",
+        50,
+        "000001700000000000|e1",
+        1_700_000_900_000,
+        420,
+        1_700_000_800_000,
+        1_700_000_000_500,
+        1_700_000_950_000,
+        10,
+      ],
+    ]);
+  });
+
+  it("reads back with every field as written, a page whose score never moved included", () => {
+    const still = { ...REF, id: "lead|ffffffff", changedAt: null };
+    expect(decodePageRefs(`[${encodePageRefs([REF, still])}]`)).toEqual([REF, still]);
+  });
+
+  it("reads an absent or empty page list as no pages", () => {
+    expect(decodePageRefs(null)).toEqual([]);
+    expect(decodePageRefs("")).toEqual([]);
+  });
+});
+
+describe("a lead's hash", () => {
+  const state = {
+    score: 120,
+    stage: "warm" as const,
+    count: 3,
+    lastKey: "000001700000000300|e3",
+    reachedAt: 1_700_000_000_300,
+    lastEventAt: 1_700_000_000_300,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_001_000,
+    tail: [],
+    base: { score: 0, count: 3, reachedAt: 1_700_000_000_300 },
+    pages: [REF],
+  };
+
+  it("is written under the short field names the Lua scripts and existing data use", () => {
+    expect(encodeLeadHash({ ...stateFields(state), version: "4", name: "Ann" })).toEqual({
+      s: "120",
+      st: "warm",
+      n: "3",
+      k: "000001700000000300|e3",
+      r: "1700000000300",
+      le: "1700000000300",
+      ca: "1700000000000",
+      ua: "1700000001000",
+      t: "[]",
+      b: "[0,3,1700000000300]",
+      ne: "",
+      rx: "",
+      pg: `[${encodePageRefs([REF])}]`,
+      v: "4",
+      name: "Ann",
+    });
+    expect(leadHashFields(SUMMARY_FIELDS)).toEqual([
+      "s",
+      "st",
+      "n",
+      "k",
+      "r",
+      "le",
+      "v",
+      "ca",
+      "ua",
+      "name",
+      "email",
+      "company",
+    ]);
+  });
+
+  it("reads back, field by field, as the state that was written", () => {
+    const stored = encodeLeadHash({ ...stateFields(state), version: "4", name: "Ann" });
+    const read = leadHashFields(LEAD_FIELDS).map((field) => stored[field] ?? null);
+    const lead = decodeLead("lead", decodeLeadHash(LEAD_FIELDS, read), 1000, DEFAULT_STAGE_THRESHOLDS);
+    expect(lead).toMatchObject({ ...state, version: 4, name: "Ann", email: null, company: null });
+  });
+
+  it("reads as no lead when it has no version (no live state)", () => {
+    const read = leadHashFields(SUMMARY_FIELDS).map(() => null);
+    expect(decodeLead("lead", decodeLeadHash(SUMMARY_FIELDS, read), 1000, DEFAULT_STAGE_THRESHOLDS)).toBeNull();
+  });
+});

@@ -6,16 +6,16 @@ import { App } from "../src/app/app.tsx";
 import { createRouter } from "../src/app/router.ts";
 import { createServices } from "../src/app/services.ts";
 import { Headline } from "../src/headline/index.tsx";
-import { createHeadlineModel } from "../src/headline/model.ts";
+import { HeadlineModel } from "../src/headline/model.ts";
 import { LeadDetailPage } from "../src/lead-detail/index.tsx";
-import { createLeadDetailModel } from "../src/lead-detail/model.ts";
+import { LeadDetailModel } from "../src/lead-detail/model.ts";
 import { LeaderboardPage } from "../src/leaderboard/index.tsx";
-import { createLeaderboardModel } from "../src/leaderboard/model.ts";
+import { LeaderboardModel } from "../src/leaderboard/model.ts";
 import { LeadTable } from "../src/leads/index.tsx";
-import { createLeadsModel } from "../src/leads/model.ts";
+import { LeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { RulesPage } from "../src/rules/index.tsx";
-import { createRulesModel } from "../src/rules/model.ts";
+import { RulesModel } from "../src/rules/model.ts";
 import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
 import { createSubmitEventModel } from "../src/submit-event/model.ts";
@@ -33,7 +33,7 @@ function never<T>(): Promise<T> {
 describe("the lead table", () => {
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadsModel({ api, realtime, url: { read: () => "", write: () => undefined } });
+    const model = new LeadsModel({ api, realtime, url: { read: () => "", write: () => undefined } });
     render(<LeadTable model={model} now={Date.parse("2025-01-01T10:05:00Z")} />);
     return { socket, model };
   }
@@ -116,7 +116,7 @@ describe("the headline", () => {
   function setup(deadLetters: number) {
     const api = fakeApi();
     api.stats.mockResolvedValue({ ...STATS, dead_letters_24h: deadLetters });
-    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    const model = new HeadlineModel({ api, realtime: fakeRealtime().realtime });
     render(
       <Headline
         model={model}
@@ -147,7 +147,7 @@ describe("the headline", () => {
 describe("the lead page", () => {
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "ada");
+    const model = new LeadDetailModel({ api, realtime }, "ada");
     render(<LeadDetailPage model={model} />);
     return { socket };
   }
@@ -256,7 +256,7 @@ describe("the leaderboard page", () => {
       leaderboard: async () => [entry("a", 90, { name: "Ann" }), entry("b", 80, { name: "Bob" })],
     });
     const { socket, realtime } = fakeRealtime();
-    render(<LeaderboardPage model={createLeaderboardModel({ api, realtime })} />);
+    render(<LeaderboardPage model={new LeaderboardModel({ api, realtime })} />);
     await screen.findByRole("link", { name: "Ann" });
     socket.leaderboard({ top: [entry("b", 95, { name: "Bob" }), entry("a", 90, { name: "Ann" })] });
     await waitFor(() => {
@@ -268,7 +268,7 @@ describe("the leaderboard page", () => {
   });
 
   it("says when nobody has scored yet", async () => {
-    render(<LeaderboardPage model={createLeaderboardModel({ api: fakeApi(), realtime: fakeRealtime().realtime })} />);
+    render(<LeaderboardPage model={new LeaderboardModel({ api: fakeApi(), realtime: fakeRealtime().realtime })} />);
     expect(await screen.findByText("No scored leads yet.")).toBeTruthy();
   });
 });
@@ -306,7 +306,7 @@ describe("the submit-event page", () => {
 describe("the rules page", () => {
   it("lists rules with editable points and saves a change", async () => {
     const api = fakeApi();
-    render(<RulesPage model={createRulesModel({ api, token: signal("admin-token-1") })} />);
+    render(<RulesPage model={new RulesModel({ api, token: signal("admin-token-1") })} />);
     const points = await screen.findByLabelText("Points for purchase");
     fireEvent.input(points, { target: { value: "120" } });
     fireEvent.click(screen.getByRole("button", { name: "Save purchase" }));
@@ -317,7 +317,7 @@ describe("the rules page", () => {
   it("shows an error with a retry when the rules cannot be read", async () => {
     const api = fakeApi();
     api.listRules.mockRejectedValueOnce(new Error("down"));
-    render(<RulesPage model={createRulesModel({ api, token: signal("") })} />);
+    render(<RulesPage model={new RulesModel({ api, token: signal("") })} />);
     expect((await screen.findByRole("alert")).textContent).toContain("down");
   });
 });

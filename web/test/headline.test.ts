@@ -82,4 +82,22 @@ describe("the headline figures", () => {
     expect(model.status.value).toBe("ready");
     expect(model.stats.value?.leads).toBe(0);
   });
+
+  it("are no longer read once the model is disposed: its timers and its listener go with it", async () => {
+    const api = fakeApi();
+    const { socket, realtime, held } = fakeRealtime(false);
+    const model = new HeadlineModel({ api, realtime });
+    model.activate();
+    socket.serverConnect();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.leaderboard({ top: [] });
+    expect(vi.getTimerCount()).toBe(2);
+    expect(held()).toBe(1);
+    model[Symbol.dispose]();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(held()).toBe(0);
+    socket.leaderboard({ top: [] });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.stats).toHaveBeenCalledTimes(1);
+  });
 });

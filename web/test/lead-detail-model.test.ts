@@ -264,4 +264,25 @@ describe("the lead detail model", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(model.status.value).toBe("not-found");
   });
+
+  it("stops reacting once disposed: no score listener, no room, no timer left", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5 }));
+    const { socket, realtime, held } = fakeRealtime();
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e9", current_score: 8 }));
+    expect(model.fresh.value.has("e9")).toBe(true);
+    expect(held()).toBe(2);
+    model[Symbol.dispose]();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(held()).toBe(0);
+    expect(socket.sent).toContainEqual({ event: "unsubscribe", request: { lead_id: "lead-1" } });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e10", current_score: 20 }));
+    expect(model.lead.value?.current_score).toBe(8);
+    const reads = api.getLead.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.getLead).toHaveBeenCalledTimes(reads);
+  });
 });

@@ -108,4 +108,17 @@ describe("the paged leaderboard", () => {
     expect(api.listLeads).not.toHaveBeenCalled();
     stop();
   });
+
+  it("stops following the broadcasts once disposed", async () => {
+    const api = fakeApi({ leaderboard: async () => [entry("a", 10)] });
+    const { socket, realtime, held } = fakeRealtime();
+    const model = new LeaderboardModel({ api, realtime });
+    model.activate();
+    await settle();
+    expect(held()).toBe(1);
+    model[Symbol.dispose]();
+    expect(held()).toBe(0);
+    socket.leaderboard({ top: [entry("b", 20), entry("a", 10)] });
+    expect(model.entries.value.map((row) => row._id)).toEqual(["a"]);
+  });
 });

@@ -70,10 +70,10 @@ describe("the leads model", () => {
 
   function setup(search = "") {
     const api = fakeApi();
-    const { socket, realtime } = fakeRealtime();
+    const { socket, realtime, held } = fakeRealtime();
     let url = search;
     const model = new LeadsModel({ api, realtime, url: { read: () => url, write: (next) => (url = next) } });
-    return { api, socket, realtime, model, url: () => url };
+    return { api, socket, realtime, held, model, url: () => url };
   }
 
   it("loads the first page with the filters from the URL", async () => {
@@ -206,5 +206,27 @@ describe("the leads model", () => {
     // The rooms are let go a microtask later (see the model), so rows still shown keep theirs.
     await Promise.resolve();
     expect(socket.sent).toContainEqual({ event: "unsubscribe", request: { lead_id: "a" } });
+  });
+
+  it("stops reacting once disposed: no score listener, no room, no timer left", async () => {
+    const { api, socket, held, model } = setup();
+    api.listLeads.mockResolvedValue(page([lead({ _id: "a", current_score: 5 })], 1));
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.scoreUpdate(scoreUpdate({ lead_id: "a", current_score: 7 }));
+    model.setFilter("q", "ad");
+    expect(model.flashes.value).toEqual({ a: "up" });
+    await Promise.resolve();
+    expect(held()).toBe(3);
+    model[Symbol.dispose]();
+    await Promise.resolve();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(held()).toBe(0);
+    expect(socket.sent).toContainEqual({ event: "unsubscribe", request: { lead_id: "a" } });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "a", current_score: 9 }));
+    expect(model.leads.value[0]?.current_score).toBe(7);
+    const reads = api.listLeads.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.listLeads).toHaveBeenCalledTimes(reads);
   });
 });

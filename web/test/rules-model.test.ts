@@ -170,4 +170,32 @@ describe("the rules model", () => {
     await model.create();
     expect(model.createErrors.value.fields.event_type).toBe("rule for purchase exists");
   });
+
+  it("stops reacting once disposed: not to the token, not to focus, and no message timer left", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = fakeApi();
+      const token = signal("t0ken-admin");
+      const model = new RulesModel({ api, token });
+      model.activate();
+      await vi.advanceTimersByTimeAsync(0);
+      api.deleteRule.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "bad token"));
+      await model.remove("purchase");
+      model.setNew("event_type", "webinar_attended");
+      model.setNew("points", "40");
+      await model.create();
+      expect(model.created.value).toBe("webinar_attended");
+      model[Symbol.dispose]();
+      expect(vi.getTimerCount()).toBe(0);
+      const reads = api.listRules.mock.calls.length;
+      token.value = "another-token";
+      window.dispatchEvent(new Event("focus"));
+      await vi.advanceTimersByTimeAsync(MESSAGE_MS);
+      expect(model.tokenError.value).toMatch(/bad token/);
+      expect(api.listRules).toHaveBeenCalledTimes(reads);
+      expect(model.created.value).toBe("webinar_attended");
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

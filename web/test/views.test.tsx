@@ -394,4 +394,15 @@ describe("the app", () => {
     expect((await screen.findByRole("alert")).textContent).toBe(EXPIRED_MESSAGE);
     expect(screen.getByLabelText("Access token")).toBeTruthy();
   });
+
+  it("disposes a lead's model when another lead is opened, so the first lead's listener and room go", () => {
+    const { realtime, held } = fakeRealtime();
+    const services = createServices({ api: fakeApi(), realtime, router: createRouter(window), storage: null });
+    const first = services.leadDetail("ada");
+    expect(services.leadDetail("ada")).toBe(first);
+    first.activate();
+    expect(held()).toBe(2);
+    services.leadDetail("grace");
+    expect(held()).toBe(0);
+  });
 });

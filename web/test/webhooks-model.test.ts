@@ -3,7 +3,14 @@ import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { type Api, ApiRequestError, type Page } from "../src/lib/api.ts";
 import { formatDateTime } from "../src/lib/format.ts";
-import { type DeliveryItem, isFailing, REFRESH_MS, WebhooksModel, webhookState } from "../src/webhooks/model.ts";
+import {
+  ADMIN_NEEDED,
+  type DeliveryItem,
+  isFailing,
+  REFRESH_MS,
+  WebhooksModel,
+  webhookState,
+} from "../src/webhooks/model.ts";
 import { DISABLED_HOOK, HOOK, page } from "./fakes.ts";
 
 const delivery = (id: string, status: DeliveryItem["status"], codes: (number | null)[] = []): DeliveryItem => ({
@@ -194,5 +201,25 @@ describe("the webhooks model", () => {
     });
     await model.load();
     expect(model.tokenError.value).toMatch(/sign in again with the admin token/);
+  });
+
+  it("stops reacting once disposed: not to the token, and no refresh timer left", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = adminApi(() => [HOOK]);
+      const token = signal("");
+      const model = new WebhooksModel({ api, token });
+      model.activate();
+      await model.create();
+      expect(model.tokenError.value).toBe(ADMIN_NEEDED);
+      model[Symbol.dispose]();
+      expect(vi.getTimerCount()).toBe(0);
+      token.value = "admin-token";
+      await vi.advanceTimersByTimeAsync(REFRESH_MS * 2);
+      expect(model.tokenError.value).toBe(ADMIN_NEEDED);
+      expect(api.calls).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -16,9 +16,9 @@ import { LeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { RulesPage } from "../src/rules/index.tsx";
 import { RulesModel } from "../src/rules/model.ts";
-import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY } from "../src/session/model.ts";
+import { EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY, SessionModel } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
-import { createSubmitEventModel } from "../src/submit-event/model.ts";
+import { SubmitEventModel } from "../src/submit-event/model.ts";
 import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
 
 afterEach(() => {
@@ -282,7 +282,7 @@ describe("the submit-event page", () => {
         ]);
       },
     });
-    const model = createSubmitEventModel({ api, writeKey: signal("dev-write-key") });
+    const model = new SubmitEventModel({ api, writeKey: signal("dev-write-key") });
     render(<SubmitEventPage model={model} />);
     expect(await screen.findByRole("option", { name: "Purchase (+100)" })).toBeTruthy();
     fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "not valid!" } });
@@ -294,7 +294,7 @@ describe("the submit-event page", () => {
   });
 
   it("confirms an accepted event with a link to its lead", async () => {
-    const model = createSubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
+    const model = new SubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
     render(<SubmitEventPage model={model} />);
     await screen.findByRole("option", { name: "Purchase (+100)" });
     fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "lead-7" } });
@@ -332,7 +332,7 @@ describe("the app", () => {
       setItem: (key: string, value: string) => void tab.set(key, value),
       removeItem: (key: string) => void tab.delete(key),
     };
-    const session = createSessionModel({
+    const session = new SessionModel({
       stores: { tab: store, browser: null, channel: null },
       verify: (candidate) => api.checkToken(candidate),
     });

@@ -10,8 +10,8 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { RulesModel } from "../rules/model.ts";
-import { createSessionModel, type SessionModel } from "../session/model.ts";
-import { createSubmitEventModel, type SubmitEventModel } from "../submit-event/model.ts";
+import { SessionModel } from "../session/model.ts";
+import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
 
 export interface Services {
@@ -45,7 +45,7 @@ export function createServices(deps: {
   let detail: LeadDetailModel | null = null;
   const session =
     deps.session ??
-    createSessionModel({
+    new SessionModel({
       stores: { tab: storage, browser: null, channel: null },
       verify: (token) => api.checkToken(token),
     });
@@ -72,7 +72,7 @@ export function createServices(deps: {
       },
     }),
     leaderboard: new LeaderboardModel({ api, realtime, announce }),
-    submitEvent: createSubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
+    submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
     rules: new RulesModel({ api, token: adminToken }),
     leadDetail(id) {
       if (detail?.id.value !== id) {

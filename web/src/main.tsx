@@ -6,7 +6,7 @@ import { createServices } from "./app/services.ts";
 import { createApi } from "./lib/api.ts";
 import { createRealtime, resolveRealtimeUrl } from "./lib/realtime.ts";
 import { sessionStore } from "./lib/session-value.ts";
-import { browserSessionStores, createSessionModel } from "./session/model.ts";
+import { browserSessionStores, SessionModel } from "./session/model.ts";
 import "./styles.css";
 
 const storage = sessionStore();
@@ -17,7 +17,7 @@ const realtimeUrl = resolveRealtimeUrl({
   port: import.meta.env.VITE_REALTIME_PORT,
   dev: import.meta.env.DEV,
 });
-const session = createSessionModel({
+const session = new SessionModel({
   stores: browserSessionStores(),
   verify: (token) => api.checkToken(token),
 });

@@ -2,7 +2,7 @@
 import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
 import { vi } from "vitest";
 import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScorePoint } from "../src/lib/api.ts";
-import { createRealtime, type RealtimeSocket } from "../src/lib/realtime.ts";
+import { createRealtime, type Realtime, type RealtimeSocket } from "../src/lib/realtime.ts";
 import type { WebhookItem } from "../src/webhooks/model.ts";
 
 type Listener = (...args: never[]) => void;
@@ -86,11 +86,35 @@ export class FakeSocket implements RealtimeSocket {
   }
 }
 
+/**
+ * The app's realtime client on a fake socket. `held()` counts the listeners and rooms taken through it and not let go
+ * yet, so a test can see that a model leaves none behind.
+ */
 export function fakeRealtime(connected = true, onUnauthorized?: () => void) {
   const socket = new FakeSocket();
-  const realtime = createRealtime(socket, { onUnauthorized });
+  const client = createRealtime(socket, { onUnauthorized });
+  let held = 0;
+  const counted =
+    <A extends unknown[]>(take: (...args: A) => () => void) =>
+    (...args: A) => {
+      const release = take(...args);
+      held += 1;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        held -= 1;
+        release();
+      };
+    };
+  const realtime: Realtime = {
+    ...client,
+    onScoreUpdate: counted(client.onScoreUpdate),
+    onLeaderboard: counted(client.onLeaderboard),
+    subscribe: counted(client.subscribe),
+  };
   if (connected) socket.serverConnect();
-  return { socket, realtime };
+  return { socket, realtime, held: () => held };
 }
 
 /** A lead as the API returns it, with the rank `GET /api/leads/:id` adds (lists ignore it). */

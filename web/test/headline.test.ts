@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { createHeadlineModel, funnelOf } from "../src/headline/model.ts";
+import { funnelOf, HeadlineModel } from "../src/headline/model.ts";
 import { fakeApi, fakeRealtime } from "./fakes.ts";
 
 describe("the stage funnel", () => {
@@ -34,7 +34,7 @@ describe("the headline figures", () => {
 
   it("come from one stats request and nothing else", async () => {
     const api = fakeApi();
-    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    const model = new HeadlineModel({ api, realtime: fakeRealtime().realtime });
     const stop = model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.status.value).toBe("ready");
@@ -48,7 +48,7 @@ describe("the headline figures", () => {
     const api = fakeApi();
     const stats = await api.stats();
     api.stats.mockResolvedValue({ ...stats, dead_letters_24h: 3 });
-    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    const model = new HeadlineModel({ api, realtime: fakeRealtime().realtime });
     expect(model.deadLetters.value).toBe(0);
     await model.refresh();
     expect(model.deadLetters.value).toBe(3);
@@ -58,7 +58,7 @@ describe("the headline figures", () => {
   it("are read once on load, not again for the top the socket gets as it first connects, but again after a change or a reconnection", async () => {
     const api = fakeApi();
     const { socket, realtime } = fakeRealtime(false);
-    const model = createHeadlineModel({ api, realtime });
+    const model = new HeadlineModel({ api, realtime });
     const stop = model.activate();
     socket.serverConnect();
     await vi.advanceTimersByTimeAsync(2000);
@@ -75,11 +75,29 @@ describe("the headline figures", () => {
 
   it("keep the figures shown when a later read fails", async () => {
     const api = fakeApi();
-    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    const model = new HeadlineModel({ api, realtime: fakeRealtime().realtime });
     await model.refresh();
     api.stats.mockRejectedValueOnce(new Error("down"));
     await model.refresh();
     expect(model.status.value).toBe("ready");
     expect(model.stats.value?.leads).toBe(0);
+  });
+
+  it("are no longer read once the model is disposed: its timers and its listener go with it", async () => {
+    const api = fakeApi();
+    const { socket, realtime, held } = fakeRealtime(false);
+    const model = new HeadlineModel({ api, realtime });
+    model.activate();
+    socket.serverConnect();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.leaderboard({ top: [] });
+    expect(vi.getTimerCount()).toBe(2);
+    expect(held()).toBe(1);
+    model[Symbol.dispose]();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(held()).toBe(0);
+    socket.leaderboard({ top: [] });
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.stats).toHaveBeenCalledTimes(1);
   });
 });

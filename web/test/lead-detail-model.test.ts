@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { chartPoints, createLeadDetailModel, mergeHistory } from "../src/lead-detail/model.ts";
+import { chartPoints, LeadDetailModel, mergeHistory } from "../src/lead-detail/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
 
@@ -47,7 +47,7 @@ describe("the lead detail model", () => {
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 25 }));
     api.leadHistory.mockResolvedValue(page([historyItem({ event_id: "e1" })], null, "older"));
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.status.value).toBe("ready");
@@ -66,7 +66,7 @@ describe("the lead detail model", () => {
       { timestamp: "2025-01-01T01:40:00.000Z", score: 120 },
       { timestamp: "2025-01-01T05:00:00.000Z", score: 40 },
     ]);
-    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     expect(model.pointsStatus.value).toBe("loading");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
@@ -83,7 +83,7 @@ describe("the lead detail model", () => {
       { timestamp: "2025-01-01T10:00:00.000Z", score: 5 },
       { timestamp: "2025-01-01T10:01:00.000Z", score: 15 },
     ]);
-    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.points.value).toHaveLength(2);
@@ -95,7 +95,7 @@ describe("the lead detail model", () => {
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5, event_count: 1 }));
     api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.points.value.map((point) => point.score)).toEqual([5]);
@@ -121,7 +121,7 @@ describe("the lead detail model", () => {
     const api = fakeApi();
     api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     api.leadSeries.mockRejectedValueOnce(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
@@ -132,7 +132,7 @@ describe("the lead detail model", () => {
 
     const failing = fakeApi();
     failing.leadSeries.mockRejectedValue(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
-    const other = createLeadDetailModel({ api: failing, realtime: fakeRealtime().realtime }, "lead-2");
+    const other = new LeadDetailModel({ api: failing, realtime: fakeRealtime().realtime }, "lead-2");
     other.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(other.pointsStatus.value).toBe("error");
@@ -148,7 +148,7 @@ describe("the lead detail model", () => {
       }),
     );
     api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 50 }]);
-    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     model.activate();
     await model.reload();
     answerFirst([{ timestamp: "2025-01-01T09:00:00.000Z", score: 10 }]);
@@ -160,7 +160,7 @@ describe("the lead detail model", () => {
     const api = fakeApi();
     api.getLead.mockResolvedValueOnce(lead({ _id: "lead-1", current_score: 5, rank: 40, rank_of: 90 }));
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.lead.value).toMatchObject({ rank: 40, rank_of: 90 });
@@ -179,7 +179,7 @@ describe("the lead detail model", () => {
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5 }));
     api.leadHistory.mockResolvedValueOnce(page([historyItem({ event_id: "e1", score: 5 })]));
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
 
@@ -204,7 +204,7 @@ describe("the lead detail model", () => {
   it("ignores updates of other leads", async () => {
     const api = fakeApi();
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     api.leadHistory.mockClear();
@@ -218,7 +218,7 @@ describe("the lead detail model", () => {
     const api = fakeApi();
     api.leadHistory.mockResolvedValue(page([historyItem({ event_id: "e1" })]));
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     api.leadHistory.mockClear();
@@ -231,7 +231,7 @@ describe("the lead detail model", () => {
   it("appends older pages", async () => {
     const api = fakeApi();
     api.leadHistory.mockResolvedValueOnce(page([historyItem({ event_id: "e2" })], null, "c1"));
-    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
+    const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     api.leadHistory.mockResolvedValueOnce(page([historyItem({ event_id: "e1" })], null, null));
@@ -245,7 +245,7 @@ describe("the lead detail model", () => {
     const api = fakeApi();
     api.getLead.mockRejectedValueOnce(new ApiRequestError(404, "NOT_FOUND", "lead not found"));
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "soon");
+    const model = new LeadDetailModel({ api, realtime }, "soon");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.status.value).toBe("not-found");
@@ -259,9 +259,30 @@ describe("the lead detail model", () => {
   it("says so when the lead does not exist", async () => {
     const api = fakeApi();
     api.getLead.mockRejectedValue(new ApiRequestError(404, "NOT_FOUND", "lead not found"));
-    const model = createLeadDetailModel({ api, realtime: fakeRealtime().realtime }, "ghost");
+    const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "ghost");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.status.value).toBe("not-found");
+  });
+
+  it("stops reacting once disposed: no score listener, no room, no timer left", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5 }));
+    const { socket, realtime, held } = fakeRealtime();
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e9", current_score: 8 }));
+    expect(model.fresh.value.has("e9")).toBe(true);
+    expect(held()).toBe(2);
+    model[Symbol.dispose]();
+    expect(vi.getTimerCount()).toBe(0);
+    expect(held()).toBe(0);
+    expect(socket.sent).toContainEqual({ event: "unsubscribe", request: { lead_id: "lead-1" } });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e10", current_score: 20 }));
+    expect(model.lead.value?.current_score).toBe(8);
+    const reads = api.getLead.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.getLead).toHaveBeenCalledTimes(reads);
   });
 });

@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
-import { createLeaderboardModel, rankEntries } from "../src/leaderboard/model.ts";
+import { LeaderboardModel, rankEntries } from "../src/leaderboard/model.ts";
 import { entry, fakeApi, fakeRealtime, lead, page, settle } from "./fakes.ts";
 
 describe("ranking the leaderboard", () => {
@@ -38,7 +38,7 @@ describe("the leaderboard model", () => {
   it("loads the top leads, then follows the live broadcasts", async () => {
     const api = fakeApi({ leaderboard: async () => [entry("a", 10)] });
     const { socket, realtime } = fakeRealtime();
-    const model = createLeaderboardModel({ api, realtime });
+    const model = new LeaderboardModel({ api, realtime });
     model.activate();
     await settle();
     expect(model.entries.value.map((row) => row._id)).toEqual(["a"]);
@@ -53,7 +53,7 @@ describe("the leaderboard model", () => {
     let answer: (value: ReturnType<typeof entry>[]) => void = () => undefined;
     const api = fakeApi({ leaderboard: () => new Promise((resolve) => (answer = resolve)) });
     const { socket, realtime } = fakeRealtime();
-    const model = createLeaderboardModel({ api, realtime });
+    const model = new LeaderboardModel({ api, realtime });
     model.activate();
     socket.leaderboard({ top: [entry("fresh", 500)] });
     answer([entry("stale", 400)]);
@@ -63,7 +63,7 @@ describe("the leaderboard model", () => {
 
   it("reports a failed first read", async () => {
     const api = fakeApi({ leaderboard: async () => Promise.reject(new Error("boom")) });
-    const model = createLeaderboardModel({ api, realtime: fakeRealtime().realtime });
+    const model = new LeaderboardModel({ api, realtime: fakeRealtime().realtime });
     model.activate();
     await settle();
     expect(model.status.value).toBe("error");
@@ -86,26 +86,39 @@ describe("the paged leaderboard", () => {
         );
       }),
     });
-    const model = createLeaderboardModel({ api, realtime: fakeRealtime().realtime });
+    const model = new LeaderboardModel({ api, realtime: fakeRealtime().realtime });
     const stop = model.activate({ paged: true });
     await settle();
     expect(model.tiedAtTop.value).toEqual({ score: 1000, count: 12 });
     expect(model.hasNext.value).toBe(true);
-    await model.nextPage();
+    await model.showNextPage();
     expect(model.pageNumber.value).toBe(2);
     expect(model.entries.value.map((row) => [row._id, row.rank])).toEqual([["t10", 11]]);
     expect(model.top.value).toHaveLength(10);
-    await model.previousPage();
+    await model.showPreviousPage();
     expect(model.entries.value).toHaveLength(10);
     stop();
   });
 
   it("is not counted for the Top 5", async () => {
     const api = fakeApi({ leaderboard: async () => [entry("a", 1000), entry("b", 1000)] });
-    const model = createLeaderboardModel({ api, realtime: fakeRealtime().realtime });
+    const model = new LeaderboardModel({ api, realtime: fakeRealtime().realtime });
     const stop = model.activate();
     await settle();
     expect(api.listLeads).not.toHaveBeenCalled();
     stop();
+  });
+
+  it("stops following the broadcasts once disposed", async () => {
+    const api = fakeApi({ leaderboard: async () => [entry("a", 10)] });
+    const { socket, realtime, held } = fakeRealtime();
+    const model = new LeaderboardModel({ api, realtime });
+    model.activate();
+    await settle();
+    expect(held()).toBe(1);
+    model[Symbol.dispose]();
+    expect(held()).toBe(0);
+    socket.leaderboard({ top: [entry("b", 20), entry("a", 10)] });
+    expect(model.entries.value.map((row) => row._id)).toEqual(["a"]);
   });
 });

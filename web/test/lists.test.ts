@@ -1,6 +1,6 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from "vitest";
-import { createLeadsModel, nextSort, searchProblems } from "../src/leads/model.ts";
+import { LeadsModel, nextSort, searchProblems } from "../src/leads/model.ts";
 import { formatAge, formatDate } from "../src/lib/format.ts";
 import { fakeApi, fakeRealtime, settle } from "./fakes.ts";
 
@@ -28,7 +28,7 @@ describe("the table's address", () => {
 
   it("is cleaned of them when the table opens, saying so, until the filters change", async () => {
     let url = "?stage=bogus&q=ada";
-    const model = createLeadsModel({
+    const model = new LeadsModel({
       api: fakeApi(),
       realtime: fakeRealtime().realtime,
       url: { read: () => url, write: (next) => (url = next) },

@@ -2,7 +2,7 @@
 import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { ApiRequestError } from "../src/lib/api.ts";
-import { ADMIN_NEEDED, createRulesModel, MESSAGE_MS, parsePoints, ruleWriteErrors } from "../src/rules/model.ts";
+import { ADMIN_NEEDED, MESSAGE_MS, parsePoints, RulesModel, ruleWriteErrors } from "../src/rules/model.ts";
 import { fakeApi, RULES, settle } from "./fakes.ts";
 
 describe("rule write errors", () => {
@@ -36,7 +36,7 @@ describe("points text", () => {
 describe("the rules model", () => {
   async function setup(token = "t0ken-admin") {
     const api = fakeApi();
-    const model = createRulesModel({ api, token: signal(token) });
+    const model = new RulesModel({ api, token: signal(token) });
     await model.load();
     return { api, model };
   }
@@ -49,7 +49,7 @@ describe("the rules model", () => {
   it("saves edited points and active with the admin token", async () => {
     const { api, model } = await setup();
     model.edit("purchase", { points: "150", active: false });
-    expect(model.isDirty("purchase")).toBe(true);
+    expect(model.dirty.value.has("purchase")).toBe(true);
     api.listRules.mockResolvedValue(
       RULES.map((rule) => (rule._id === "purchase" ? { ...rule, points: 150, active: false } : rule)),
     );
@@ -58,14 +58,14 @@ describe("the rules model", () => {
     expect(api.listRules).toHaveBeenCalledTimes(2);
     expect(api.updateRule).toHaveBeenCalledWith("purchase", { points: 150, active: false }, "t0ken-admin");
     expect(model.rules.value.find((rule) => rule._id === "purchase")).toMatchObject({ points: 150, active: false });
-    expect(model.isDirty("purchase")).toBe(false);
+    expect(model.dirty.value.has("purchase")).toBe(false);
     expect(model.saved.value.purchase).toBe(true);
   });
 
   it("saves an edited label, and refuses an empty one beside an invalid points value", async () => {
     const { api, model } = await setup();
     model.edit("purchase", { label: "  Order placed " });
-    expect(model.isDirty("purchase")).toBe(true);
+    expect(model.dirty.value.has("purchase")).toBe(true);
     await model.save("purchase");
     expect(api.updateRule).toHaveBeenCalledWith(
       "purchase",
@@ -93,7 +93,7 @@ describe("the rules model", () => {
     await model.save("purchase");
     expect(model.tokenError.value).toMatch(/invalid admin token/);
     expect(model.rowErrors.value.purchase).toMatch(/token/);
-    expect(model.isDirty("purchase")).toBe(true);
+    expect(model.dirty.value.has("purchase")).toBe(true);
   });
 
   it("creates a rule and adds it to the list", async () => {
@@ -132,7 +132,7 @@ describe("the rules model", () => {
 
   it("reads the list again when the page is focused", async () => {
     const api = fakeApi();
-    const model = createRulesModel({ api, token: signal("t") });
+    const model = new RulesModel({ api, token: signal("t") });
     const stop = model.activate();
     await settle();
     api.listRules.mockResolvedValue(RULES.slice(0, 1));
@@ -169,5 +169,33 @@ describe("the rules model", () => {
     model.setNew("points", "5");
     await model.create();
     expect(model.createErrors.value.fields.event_type).toBe("rule for purchase exists");
+  });
+
+  it("stops reacting once disposed: not to the token, not to focus, and no message timer left", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = fakeApi();
+      const token = signal("t0ken-admin");
+      const model = new RulesModel({ api, token });
+      model.activate();
+      await vi.advanceTimersByTimeAsync(0);
+      api.deleteRule.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "bad token"));
+      await model.remove("purchase");
+      model.setNew("event_type", "webinar_attended");
+      model.setNew("points", "40");
+      await model.create();
+      expect(model.created.value).toBe("webinar_attended");
+      model[Symbol.dispose]();
+      expect(vi.getTimerCount()).toBe(0);
+      const reads = api.listRules.mock.calls.length;
+      token.value = "another-token";
+      window.dispatchEvent(new Event("focus"));
+      await vi.advanceTimersByTimeAsync(MESSAGE_MS);
+      expect(model.tokenError.value).toMatch(/bad token/);
+      expect(api.listRules).toHaveBeenCalledTimes(reads);
+      expect(model.created.value).toBe("webinar_attended");
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

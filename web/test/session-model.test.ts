@@ -2,11 +2,11 @@
 import { describe, expect, it, vi } from "vitest";
 import { type AccessRole, ApiRequestError } from "../src/lib/api.ts";
 import {
-  createSessionModel,
   EXPIRED_MESSAGE,
   REFUSED_MESSAGE,
   SESSION_KEY,
   type SessionMessage,
+  SessionModel,
   type TabChannel,
 } from "../src/session/model.ts";
 
@@ -38,8 +38,12 @@ function fakeBrowser() {
       addEventListener(_type, listener) {
         listeners.push({ owner: channel, listener });
       },
+      removeEventListener(_type, listener) {
+        const at = listeners.findIndex((entry) => entry.owner === channel && entry.listener === listener);
+        if (at >= 0) listeners.splice(at, 1);
+      },
     };
-    const session = createSessionModel({ stores: { tab: sessionStorage, browser: local, channel }, verify, askMs: 20 });
+    const session = new SessionModel({ stores: { tab: sessionStorage, browser: local, channel }, verify, askMs: 20 });
     return { session, sessionStorage };
   }
   return { local, verify, openTab };
@@ -153,5 +157,28 @@ describe("the session", () => {
     tab.signOut();
     tab.expire();
     expect(tab.message.value).toBeNull();
+  });
+
+  it("stops listening to the other tabs once disposed, and leaves no timer", async () => {
+    vi.useFakeTimers();
+    try {
+      const browser = fakeBrowser();
+      const first = browser.openTab().session;
+      first.draft.value = "read-1";
+      await first.signIn();
+      const second = browser.openTab().session;
+      expect(second.signedIn.value).toBe(true);
+      const waiting = fakeBrowser().openTab().session;
+      expect(waiting.resolving.value).toBe(true);
+      expect(vi.getTimerCount()).toBe(1);
+      second[Symbol.dispose]();
+      waiting[Symbol.dispose]();
+      expect(vi.getTimerCount()).toBe(0);
+      first.signOut();
+      expect(first.signedIn.value).toBe(false);
+      expect(second.signedIn.value).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -6,9 +6,9 @@ import { ApiRequestError } from "../src/lib/api.ts";
 import { mapFieldErrors } from "../src/lib/form-errors.ts";
 import {
   buildSubmission,
-  createSubmitEventModel,
   EMPTY_EVENT_FORM,
   OTHER_TYPE,
+  SubmitEventModel,
   submissionErrors,
 } from "../src/submit-event/model.ts";
 import { fakeApi, settle } from "./fakes.ts";
@@ -135,7 +135,7 @@ describe("a refused submission", () => {
 
 describe("the submit-event model", () => {
   it("offers the server's event types and picks the first", async () => {
-    const model = createSubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
+    const model = new SubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
     await model.loadTypes();
     expect(model.eventTypes.value.map((type) => type.value)).toEqual(["email_open", "purchase"]);
     expect(model.form.value.event_type).toBe("email_open");
@@ -143,7 +143,7 @@ describe("the submit-event model", () => {
 
   it("asks for a write key before sending", async () => {
     const api = fakeApi();
-    const model = createSubmitEventModel({ api, writeKey: signal("") });
+    const model = new SubmitEventModel({ api, writeKey: signal("") });
     model.set("lead_id", "a");
     await model.submit();
     expect(api.submitEvent).not.toHaveBeenCalled();
@@ -152,7 +152,7 @@ describe("the submit-event model", () => {
 
   it("posts with the write key and reports the accepted event", async () => {
     const api = fakeApi();
-    const model = createSubmitEventModel({ api, writeKey: signal("secret") });
+    const model = new SubmitEventModel({ api, writeKey: signal("secret") });
     await model.loadTypes();
     model.set("lead_id", "lead-9");
     model.set("event_id", "e-9");
@@ -166,7 +166,7 @@ describe("the submit-event model", () => {
   });
 
   it("keeps the optional fields open once one of them was in error, whatever is typed next", async () => {
-    const model = createSubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
+    const model = new SubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
     model.set("lead_id", "lead-1");
     model.set("event_type", "purchase");
     model.set("event_id", "has space");
@@ -183,7 +183,7 @@ describe("the submit-event model", () => {
         throw new ApiRequestError(400, "VALIDATION_FAILED", "invalid event", [{ path: "lead_id", message: "bad id" }]);
       },
     });
-    const model = createSubmitEventModel({ api, writeKey: signal("k") });
+    const model = new SubmitEventModel({ api, writeKey: signal("k") });
     model.set("lead_id", "valid-but-refused");
     model.set("event_type", "purchase");
     await model.submit();

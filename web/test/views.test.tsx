@@ -6,19 +6,19 @@ import { App } from "../src/app/app.tsx";
 import { createRouter } from "../src/app/router.ts";
 import { createServices } from "../src/app/services.ts";
 import { Headline } from "../src/headline/index.tsx";
-import { createHeadlineModel } from "../src/headline/model.ts";
+import { HeadlineModel } from "../src/headline/model.ts";
 import { LeadDetailPage } from "../src/lead-detail/index.tsx";
-import { createLeadDetailModel } from "../src/lead-detail/model.ts";
+import { LeadDetailModel } from "../src/lead-detail/model.ts";
 import { LeaderboardPage } from "../src/leaderboard/index.tsx";
-import { createLeaderboardModel } from "../src/leaderboard/model.ts";
+import { LeaderboardModel } from "../src/leaderboard/model.ts";
 import { LeadTable } from "../src/leads/index.tsx";
-import { createLeadsModel } from "../src/leads/model.ts";
+import { LeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
 import { RulesPage } from "../src/rules/index.tsx";
-import { createRulesModel } from "../src/rules/model.ts";
-import { createSessionModel, EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY } from "../src/session/model.ts";
+import { RulesModel } from "../src/rules/model.ts";
+import { EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY, SessionModel } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
-import { createSubmitEventModel } from "../src/submit-event/model.ts";
+import { SubmitEventModel } from "../src/submit-event/model.ts";
 import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
 
 afterEach(() => {
@@ -33,7 +33,7 @@ function never<T>(): Promise<T> {
 describe("the lead table", () => {
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadsModel({ api, realtime, url: { read: () => "", write: () => undefined } });
+    const model = new LeadsModel({ api, realtime, url: { read: () => "", write: () => undefined } });
     render(<LeadTable model={model} now={Date.parse("2025-01-01T10:05:00Z")} />);
     return { socket, model };
   }
@@ -116,7 +116,7 @@ describe("the headline", () => {
   function setup(deadLetters: number) {
     const api = fakeApi();
     api.stats.mockResolvedValue({ ...STATS, dead_letters_24h: deadLetters });
-    const model = createHeadlineModel({ api, realtime: fakeRealtime().realtime });
+    const model = new HeadlineModel({ api, realtime: fakeRealtime().realtime });
     render(
       <Headline
         model={model}
@@ -147,7 +147,7 @@ describe("the headline", () => {
 describe("the lead page", () => {
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
-    const model = createLeadDetailModel({ api, realtime }, "ada");
+    const model = new LeadDetailModel({ api, realtime }, "ada");
     render(<LeadDetailPage model={model} />);
     return { socket };
   }
@@ -256,7 +256,7 @@ describe("the leaderboard page", () => {
       leaderboard: async () => [entry("a", 90, { name: "Ann" }), entry("b", 80, { name: "Bob" })],
     });
     const { socket, realtime } = fakeRealtime();
-    render(<LeaderboardPage model={createLeaderboardModel({ api, realtime })} />);
+    render(<LeaderboardPage model={new LeaderboardModel({ api, realtime })} />);
     await screen.findByRole("link", { name: "Ann" });
     socket.leaderboard({ top: [entry("b", 95, { name: "Bob" }), entry("a", 90, { name: "Ann" })] });
     await waitFor(() => {
@@ -268,7 +268,7 @@ describe("the leaderboard page", () => {
   });
 
   it("says when nobody has scored yet", async () => {
-    render(<LeaderboardPage model={createLeaderboardModel({ api: fakeApi(), realtime: fakeRealtime().realtime })} />);
+    render(<LeaderboardPage model={new LeaderboardModel({ api: fakeApi(), realtime: fakeRealtime().realtime })} />);
     expect(await screen.findByText("No scored leads yet.")).toBeTruthy();
   });
 });
@@ -282,7 +282,7 @@ describe("the submit-event page", () => {
         ]);
       },
     });
-    const model = createSubmitEventModel({ api, writeKey: signal("dev-write-key") });
+    const model = new SubmitEventModel({ api, writeKey: signal("dev-write-key") });
     render(<SubmitEventPage model={model} />);
     expect(await screen.findByRole("option", { name: "Purchase (+100)" })).toBeTruthy();
     fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "not valid!" } });
@@ -294,7 +294,7 @@ describe("the submit-event page", () => {
   });
 
   it("confirms an accepted event with a link to its lead", async () => {
-    const model = createSubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
+    const model = new SubmitEventModel({ api: fakeApi(), writeKey: signal("k") });
     render(<SubmitEventPage model={model} />);
     await screen.findByRole("option", { name: "Purchase (+100)" });
     fireEvent.input(screen.getByLabelText("Lead id"), { target: { value: "lead-7" } });
@@ -306,7 +306,7 @@ describe("the submit-event page", () => {
 describe("the rules page", () => {
   it("lists rules with editable points and saves a change", async () => {
     const api = fakeApi();
-    render(<RulesPage model={createRulesModel({ api, token: signal("admin-token-1") })} />);
+    render(<RulesPage model={new RulesModel({ api, token: signal("admin-token-1") })} />);
     const points = await screen.findByLabelText("Points for purchase");
     fireEvent.input(points, { target: { value: "120" } });
     fireEvent.click(screen.getByRole("button", { name: "Save purchase" }));
@@ -317,7 +317,7 @@ describe("the rules page", () => {
   it("shows an error with a retry when the rules cannot be read", async () => {
     const api = fakeApi();
     api.listRules.mockRejectedValueOnce(new Error("down"));
-    render(<RulesPage model={createRulesModel({ api, token: signal("") })} />);
+    render(<RulesPage model={new RulesModel({ api, token: signal("") })} />);
     expect((await screen.findByRole("alert")).textContent).toContain("down");
   });
 });
@@ -332,7 +332,7 @@ describe("the app", () => {
       setItem: (key: string, value: string) => void tab.set(key, value),
       removeItem: (key: string) => void tab.delete(key),
     };
-    const session = createSessionModel({
+    const session = new SessionModel({
       stores: { tab: store, browser: null, channel: null },
       verify: (candidate) => api.checkToken(candidate),
     });
@@ -393,5 +393,16 @@ describe("the app", () => {
     session.expire();
     expect((await screen.findByRole("alert")).textContent).toBe(EXPIRED_MESSAGE);
     expect(screen.getByLabelText("Access token")).toBeTruthy();
+  });
+
+  it("disposes a lead's model when another lead is opened, so the first lead's listener and room go", () => {
+    const { realtime, held } = fakeRealtime();
+    const services = createServices({ api: fakeApi(), realtime, router: createRouter(window), storage: null });
+    const first = services.leadDetail("ada");
+    expect(services.leadDetail("ada")).toBe(first);
+    first.activate();
+    expect(held()).toBe(2);
+    services.leadDetail("grace");
+    expect(held()).toBe(0);
   });
 });

@@ -3,7 +3,14 @@ import { signal } from "@preact/signals";
 import { describe, expect, it, vi } from "vitest";
 import { type Api, ApiRequestError, type Page } from "../src/lib/api.ts";
 import { formatDateTime } from "../src/lib/format.ts";
-import { createWebhooksModel, type DeliveryItem, isFailing, REFRESH_MS, webhookState } from "../src/webhooks/model.ts";
+import {
+  ADMIN_NEEDED,
+  type DeliveryItem,
+  isFailing,
+  REFRESH_MS,
+  WebhooksModel,
+  webhookState,
+} from "../src/webhooks/model.ts";
 import { DISABLED_HOOK, HOOK, page } from "./fakes.ts";
 
 const delivery = (id: string, status: DeliveryItem["status"], codes: (number | null)[] = []): DeliveryItem => ({
@@ -85,7 +92,7 @@ describe("a subscription's state", () => {
 describe("the webhooks model", () => {
   it("calls nothing without the admin token, and says to sign in with it", async () => {
     const api = adminApi(() => []);
-    const model = createWebhooksModel({ api, token: signal("") });
+    const model = new WebhooksModel({ api, token: signal("") });
     await model.load();
     expect(model.tokenError.value).toBeNull();
     await model.create();
@@ -96,7 +103,7 @@ describe("the webhooks model", () => {
   it("creates a webhook and shows its secret once, with a copy button", async () => {
     const api = adminApi((method) => (method === "POST" ? { ...HOOK, secret: "whsec_abc" } : []));
     const copied: string[] = [];
-    const model = createWebhooksModel({
+    const model = new WebhooksModel({
       api,
       token: signal("admin-token"),
       clipboard: async (text) => void copied.push(text),
@@ -123,7 +130,7 @@ describe("the webhooks model", () => {
     const refusal = new ApiRequestError(400, "VALIDATION_FAILED", "invalid body", [
       { path: "url", message: "must not be a loopback, link-local or private address" },
     ]);
-    const model = createWebhooksModel({ api: adminApi(() => refusal), token: signal("admin-token") });
+    const model = new WebhooksModel({ api: adminApi(() => refusal), token: signal("admin-token") });
     await model.create();
     expect(model.createErrors.value.fields.url).toMatch(/private/);
   });
@@ -135,7 +142,7 @@ describe("the webhooks model", () => {
       if (path.startsWith("/api/webhooks/wh_1/deliveries")) return [delivery("7", "failed", [500, 500])];
       return [HOOK];
     });
-    const model = createWebhooksModel({ api, token: signal("admin-token") });
+    const model = new WebhooksModel({ api, token: signal("admin-token") });
     await model.load();
     // The subscriptions carry their state: nothing else is read to say it.
     expect(api.calls.map((call) => call[1])).toEqual(["/api/webhooks"]);
@@ -156,7 +163,7 @@ describe("the webhooks model", () => {
     vi.useFakeTimers();
     try {
       const api = adminApi((_method, path) => (path.includes("/deliveries") ? [delivery("7", "pending")] : [HOOK]));
-      const model = createWebhooksModel({ api, token: signal("admin-token") });
+      const model = new WebhooksModel({ api, token: signal("admin-token") });
       await model.load();
       await model.showLog("wh_1");
       const stop = model.activate();
@@ -178,7 +185,7 @@ describe("the webhooks model", () => {
     const api = adminApi((method) =>
       method === "GET" ? [HOOK] : method === "POST" ? delivery("8", "pending") : undefined,
     );
-    const model = createWebhooksModel({ api, token: signal("admin-token") });
+    const model = new WebhooksModel({ api, token: signal("admin-token") });
     await model.load();
     await model.sendTest("wh_1");
     expect(model.notice.value).toMatch(/Test event queued/);
@@ -188,11 +195,31 @@ describe("the webhooks model", () => {
   });
 
   it("blames the token when the API refuses it", async () => {
-    const model = createWebhooksModel({
+    const model = new WebhooksModel({
       api: adminApi(() => new ApiRequestError(403, "FORBIDDEN", "the admin token is not valid")),
       token: signal("read-token"),
     });
     await model.load();
     expect(model.tokenError.value).toMatch(/sign in again with the admin token/);
+  });
+
+  it("stops reacting once disposed: not to the token, and no refresh timer left", async () => {
+    vi.useFakeTimers();
+    try {
+      const api = adminApi(() => [HOOK]);
+      const token = signal("");
+      const model = new WebhooksModel({ api, token });
+      model.activate();
+      await model.create();
+      expect(model.tokenError.value).toBe(ADMIN_NEEDED);
+      model[Symbol.dispose]();
+      expect(vi.getTimerCount()).toBe(0);
+      token.value = "admin-token";
+      await vi.advanceTimersByTimeAsync(REFRESH_MS * 2);
+      expect(model.tokenError.value).toBe(ADMIN_NEEDED);
+      expect(api.calls).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

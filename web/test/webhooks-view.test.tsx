@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { Api } from "../src/lib/api.ts";
 import { formatDateTime } from "../src/lib/format.ts";
 import { WebhooksPage } from "../src/webhooks/index.tsx";
-import { createWebhooksModel, type WebhookItem } from "../src/webhooks/model.ts";
+import { type WebhookItem, WebhooksModel } from "../src/webhooks/model.ts";
 import { DISABLED_HOOK, HOOK, page } from "./fakes.ts";
 
 afterEach(() => cleanup());
@@ -13,7 +13,7 @@ afterEach(() => cleanup());
 /** The page showing `hook`, with an empty delivery log; resolves to its row. */
 async function showing(hook: WebhookItem) {
   const admin = async (_method: string, path: string) => page(path.includes("/deliveries") ? [] : [hook]) as never;
-  const model = createWebhooksModel({ api: { admin } as unknown as Pick<Api, "admin">, token: signal("admin") });
+  const model = new WebhooksModel({ api: { admin } as unknown as Pick<Api, "admin">, token: signal("admin") });
   render(<WebhooksPage model={model} />);
   return screen.findByRole("row", { name: /crm\.example\.com/ });
 }

@@ -1,17 +1,17 @@
 // Everything the app shares: the API client, the one realtime connection, the router, the announcer, and the
 // models that outlive a page visit (filters and forms are kept while the user moves around).
 
-import { createHeadlineModel, type HeadlineModel } from "../headline/model.ts";
-import { createLeadDetailModel, type LeadDetailModel } from "../lead-detail/model.ts";
-import { createLeaderboardModel, type LeaderboardModel } from "../leaderboard/model.ts";
-import { createLeadsModel, type LeadsModel } from "../leads/model.ts";
+import { HeadlineModel } from "../headline/model.ts";
+import { LeadDetailModel } from "../lead-detail/model.ts";
+import { LeaderboardModel } from "../leaderboard/model.ts";
+import { LeadsModel } from "../leads/model.ts";
 import { type Announcer, createAnnouncer } from "../lib/announcer.ts";
 import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
-import { createRulesModel, type RulesModel } from "../rules/model.ts";
-import { createSessionModel, type SessionModel } from "../session/model.ts";
-import { createSubmitEventModel, type SubmitEventModel } from "../submit-event/model.ts";
+import { RulesModel } from "../rules/model.ts";
+import { SessionModel } from "../session/model.ts";
+import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
 
 export interface Services {
@@ -45,7 +45,7 @@ export function createServices(deps: {
   let detail: LeadDetailModel | null = null;
   const session =
     deps.session ??
-    createSessionModel({
+    new SessionModel({
       stores: { tab: storage, browser: null, channel: null },
       verify: (token) => api.checkToken(token),
     });
@@ -57,8 +57,8 @@ export function createServices(deps: {
     router,
     announcer,
     session,
-    headline: createHeadlineModel({ api, realtime }),
-    leads: createLeadsModel({
+    headline: new HeadlineModel({ api, realtime }),
+    leads: new LeadsModel({
       api,
       realtime,
       announce,
@@ -71,11 +71,15 @@ export function createServices(deps: {
         },
       },
     }),
-    leaderboard: createLeaderboardModel({ api, realtime, announce }),
-    submitEvent: createSubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
-    rules: createRulesModel({ api, token: adminToken }),
+    leaderboard: new LeaderboardModel({ api, realtime, announce }),
+    submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
+    rules: new RulesModel({ api, token: adminToken }),
     leadDetail(id) {
-      if (detail?.id !== id) detail = createLeadDetailModel({ api, realtime, announce, adminToken }, id);
+      if (detail?.id.value !== id) {
+        // The page of the lead before stops reacting: its listeners, room and timers go with it.
+        detail?.[Symbol.dispose]();
+        detail = new LeadDetailModel({ api, realtime, announce, adminToken }, id);
+      }
       return detail;
     },
   };

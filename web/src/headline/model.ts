@@ -3,8 +3,9 @@
 // them, and no mean is shown: the live state keeps no sum of scores, and a mean over a sample would mislead.
 import type { Stage } from "@leadscore/contracts";
 import { STAGES } from "@leadscore/contracts/stage";
-import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Stats } from "../lib/api.ts";
+import { addView, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 const REFRESH_INTERVAL_MS = 10_000;
@@ -28,23 +29,16 @@ export function funnelOf(byStage: Record<Stage, number>): FunnelStep[] {
   });
 }
 
-export interface HeadlineModel {
-  readonly stats: ReadonlySignal<Stats | null>;
-  readonly funnel: ReadonlySignal<FunnelStep[]>;
-  /** Events the store refused in the last 24 hours (dead letters, not scored); 0 until the figures are read. */
-  readonly deadLetters: ReadonlySignal<number>;
-  readonly status: ReadonlySignal<"loading" | "ready" | "error">;
-  readonly error: ReadonlySignal<string | null>;
-  refresh(): Promise<void>;
-  activate(): () => void;
-}
-
-export function createHeadlineModel(deps: { api: Pick<Api, "stats">; realtime: Realtime }): HeadlineModel {
+/** The headline figures; `activate` shows them (and keeps them fresh) until the function it returns is called. */
+export const HeadlineModel = createModel((deps: { api: Pick<Api, "stats">; realtime: Realtime }) => {
   const stats = signal<Stats | null>(null, { name: "headline.stats" });
   const status = signal<"loading" | "ready" | "error">("loading", { name: "headline.status" });
   const error = signal<string | null>(null, { name: "headline.error" });
+  const views = signal<readonly object[]>([], { name: "headline.views" });
+  const shown = computed(() => views.value.length > 0);
+  /** Scores moved since the figures were read: they are read again within LIVE_REFRESH_MS. */
+  const refreshDue = signal(false, { name: "headline.refreshDue" });
   let lastRefresh = 0;
-  let pending: ReturnType<typeof setTimeout> | null = null;
   let sequence = 0;
 
   async function refresh() {
@@ -67,37 +61,38 @@ export function createHeadlineModel(deps: { api: Pick<Api, "stats">; realtime: R
     }
   }
 
-  function soon() {
-    if (pending !== null) return;
-    pending = setTimeout(
-      () => {
-        pending = null;
-        void refresh();
-      },
-      Math.max(0, lastRefresh + LIVE_REFRESH_MS - Date.now()),
-    );
-  }
+  effect(() => {
+    if (shown.value) return interval(() => void refresh(), REFRESH_INTERVAL_MS);
+  });
+  // The top sent to the app's first connection says nothing moved since the figures were read.
+  effect(() => {
+    if (!shown.value) return;
+    return deps.realtime.onLeaderboard((_, reason) => {
+      if (reason !== "initial") refreshDue.value = true;
+    });
+  });
+  effect(() => {
+    if (!shown.value || !refreshDue.value) return;
+    const wait = Math.max(0, lastRefresh + LIVE_REFRESH_MS - Date.now());
+    return timeout(() => {
+      refreshDue.value = false;
+      void refresh();
+    }, wait);
+  });
 
   return {
     stats,
     funnel: computed(() => (stats.value ? funnelOf(stats.value.by_stage) : [])),
+    /** Events the store refused in the last 24 hours (dead letters, not scored); 0 until the figures are read. */
     deadLetters: computed(() => stats.value?.dead_letters_24h ?? 0, { name: "headline.deadLetters" }),
     status,
     error,
     refresh,
     activate() {
+      refreshDue.value = false;
       void refresh();
-      const timer = setInterval(() => void refresh(), REFRESH_INTERVAL_MS);
-      // The top sent to the app's first connection says nothing moved since the figures were read.
-      const stop = deps.realtime.onLeaderboard((_, reason) => {
-        if (reason !== "initial") soon();
-      });
-      return () => {
-        clearInterval(timer);
-        stop();
-        if (pending !== null) clearTimeout(pending);
-        pending = null;
-      };
+      return addView(views, {});
     },
   };
-}
+});
+export type HeadlineModel = InstanceType<typeof HeadlineModel>;

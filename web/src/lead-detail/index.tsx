@@ -40,7 +40,7 @@ function ProfileForm({ model }: { model: LeadDetailModel }) {
         </div>
       ))}
       {errors.fields.token ? (
-        <AdminNeeded action="Editing the profile" next={leadHref(model.id)} reason={errors.fields.token} />
+        <AdminNeeded action="Editing the profile" next={leadHref(model.id.value)} reason={errors.fields.token} />
       ) : null}
       <div class="form-actions">
         <button type="submit" class="button button-primary" disabled={model.savingProfile.value}>
@@ -249,12 +249,12 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
         <PageTitle title="Lead not found">Lead not found</PageTitle>
         {status === "invalid" ? (
           <p>
-            <code>{model.id}</code> is not a lead id: ids are 1 to 128 letters, digits, dots, underscores, colons or
-            hyphens. Check the address.
+            <code>{model.id.value}</code> is not a lead id: ids are 1 to 128 letters, digits, dots, underscores, colons
+            or hyphens. Check the address.
           </p>
         ) : (
           <p>
-            There is no lead <code>{model.id}</code> (yet). A lead is created by its first event.
+            There is no lead <code>{model.id.value}</code> (yet). A lead is created by its first event.
           </p>
         )}
         <p>
@@ -268,7 +268,7 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
       <p class="breadcrumb">
         <a href="/">Dashboard</a> <span aria-hidden="true">›</span> Lead
       </p>
-      <PageTitle title={lead ? leadName(lead) : model.id}>{lead ? leadName(lead) : model.id}</PageTitle>
+      <PageTitle title={lead ? leadName(lead) : model.id.value}>{lead ? leadName(lead) : model.id.value}</PageTitle>
       {status === "loading" && !lead ? <Loading label="Loading the lead…" /> : null}
       {status === "error" && !lead ? (
         <ErrorState

@@ -1,7 +1,7 @@
 // One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
 // paged) and live changes through the lead's room.
 import type { ScoreUpdate } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, type ReadonlySignal, signal } from "@preact/signals";
 import {
   type Api,
   ApiRequestError,
@@ -12,6 +12,7 @@ import {
   type StoredEvent,
 } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
+import { addView, createFading, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const HISTORY_PAGE = 50;
@@ -57,322 +58,297 @@ export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly Hist
   return [...fresh, ...shown.filter((entry) => !ids.has(entry.event_id))];
 }
 
-export interface LeadDetailModel {
-  readonly id: string;
-  /** The lead with its rank; re-read after each of its live changes, so the rank follows the score. */
-  readonly lead: ReadonlySignal<RankedLead | null>;
-  readonly status: ReadonlySignal<DetailStatus>;
-  readonly error: ReadonlySignal<string | null>;
-  readonly history: ReadonlySignal<HistoryItem[]>;
-  readonly historyStatus: ReadonlySignal<"loading" | "ready" | "error">;
-  readonly historyError: ReadonlySignal<string | null>;
-  readonly hasMore: ReadonlySignal<boolean>;
-  readonly loadingMore: ReadonlySignal<boolean>;
-  /** The chart: the lead's whole history from its score series, re-read after each of its live changes. */
-  readonly points: ReadonlySignal<ChartPoint[]>;
-  readonly pointsStatus: ReadonlySignal<ReadStatus>;
-  readonly pointsError: ReadonlySignal<string | null>;
-  /**
-   * When the lead was first seen: its first event's time (the series always starts with it), or, before the series
-   * is read or without events, the profile's creation — whichever is earlier.
-   */
-  readonly firstSeen: ReadonlySignal<number | null>;
-  /** The lead has more events than the chart has points: older events are sampled, not each shown. */
-  readonly sampled: ReadonlySignal<boolean>;
-  /** Event ids that arrived live a moment ago. */
-  readonly fresh: ReadonlySignal<ReadonlySet<string>>;
-  /** The last live change, for the page's announcement. */
-  readonly lastUpdate: ReadonlySignal<ScoreUpdate | null>;
-  /** Opened history entries, by event id. */
-  readonly details: ReadonlySignal<Record<string, EventDetails>>;
-  toggleDetails(eventId: string): void;
-  /** The profile form, while it is open. */
-  readonly draft: ReadonlySignal<ProfileDraft | null>;
-  /** The session's admin token, "" when it holds a read token: profile edits need it. */
-  readonly adminToken: ReadonlySignal<string>;
-  readonly profileErrors: ReadonlySignal<MappedErrors<ProfileField | "token">>;
-  readonly savingProfile: ReadonlySignal<boolean>;
-  editProfile(): void;
-  cancelEdit(): void;
-  setDraft(field: ProfileField, value: string): void;
-  saveProfile(): Promise<void>;
-  loadMore(): Promise<void>;
-  reload(): Promise<void>;
-  activate(): () => void;
-}
-
-export function createLeadDetailModel(
-  deps: {
-    api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
-    realtime: Realtime;
-    announce?: (text: string) => void;
-    /** The session's admin token, which profile edits carry ("" when it holds a read token). */
-    adminToken?: ReadonlySignal<string>;
-  },
-  id: string,
-): LeadDetailModel {
-  const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
-  const status = signal<DetailStatus>("loading", { name: "lead.status" });
-  const error = signal<string | null>(null, { name: "lead.error" });
-  const history = signal<HistoryItem[]>([], { name: "lead.history" });
-  const historyStatus = signal<ReadStatus>("loading", { name: "lead.historyStatus" });
-  const historyError = signal<string | null>(null, { name: "lead.historyError" });
-  const cursor = signal<string | null>(null, { name: "lead.cursor" });
-  const loadingMore = signal(false, { name: "lead.loadingMore" });
-  const fresh = signal<ReadonlySet<string>>(new Set(), { name: "lead.fresh" });
-  const lastUpdate = signal<ScoreUpdate | null>(null, { name: "lead.lastUpdate" });
-  const points = signal<ChartPoint[]>([], { name: "lead.points" });
-  const pointsStatus = signal<ReadStatus>("loading", { name: "lead.pointsStatus" });
-  const pointsError = signal<string | null>(null, { name: "lead.pointsError" });
-  const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
-  const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
-  const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
-  const noErrors: MappedErrors<ProfileField | "token"> = { fields: {}, form: [] };
-  const profileErrors = signal(noErrors, { name: "lead.profileErrors" });
-  const savingProfile = signal(false, { name: "lead.savingProfile" });
-  let reloadTimer: ReturnType<typeof setTimeout> | null = null;
-  let sequence = 0;
-  let seriesSequence = 0;
-
-  async function loadLead(quiet: boolean) {
-    if (!quiet) status.value = "loading";
-    try {
-      const found = await deps.api.getLead(id);
-      batch(() => {
-        lead.value = found;
-        status.value = "ready";
-        error.value = null;
-      });
-    } catch (failure) {
-      if (quiet && lead.value !== null) return;
-      batch(() => {
-        const refused = failure instanceof ApiRequestError ? failure.status : 0;
-        status.value = refused === 404 ? "not-found" : refused === 400 ? "invalid" : "error";
-        error.value = (failure as Error).message;
-      });
-    }
-  }
-
-  /** Reads the newest entries again: a late event rewrites the scores of every entry after it. */
-  async function loadHistory(quiet: boolean) {
-    const mine = ++sequence;
-    if (!quiet) historyStatus.value = "loading";
-    const limit = Math.min(MAX_RELOAD, Math.max(HISTORY_PAGE, history.value.length));
-    try {
-      const page = await deps.api.leadHistory(id, { order: "desc", limit });
-      if (mine !== sequence) return;
-      batch(() => {
-        const keepOlder = history.value.length > limit;
-        history.value = keepOlder ? mergeHistory(page.items, history.value) : page.items;
-        if (!keepOlder) cursor.value = page.next;
-        historyStatus.value = "ready";
-        historyError.value = null;
-      });
-    } catch (failure) {
-      if (mine !== sequence || (quiet && historyStatus.value === "ready")) return;
-      batch(() => {
-        historyStatus.value = "error";
-        historyError.value = (failure as Error).message;
-      });
-    }
-  }
-
-  /** Reads the score series again: the newest read wins, and a quiet one keeps the chart shown when it fails. */
-  async function loadSeries(quiet: boolean) {
-    const mine = ++seriesSequence;
-    if (!quiet) pointsStatus.value = "loading";
-    try {
-      const series = await deps.api.leadSeries(id);
-      if (mine !== seriesSequence) return;
-      batch(() => {
-        points.value = chartPoints(series);
-        pointsStatus.value = "ready";
-        pointsError.value = null;
-      });
-    } catch (failure) {
-      if (mine !== seriesSequence || (quiet && pointsStatus.value === "ready")) return;
-      batch(() => {
-        pointsStatus.value = "error";
-        pointsError.value = (failure as Error).message;
-      });
-    }
-  }
-
-  function markFresh(eventId: string) {
-    fresh.value = new Set([...fresh.value, eventId]);
-    setTimeout(() => {
-      const next = new Set(fresh.value);
-      next.delete(eventId);
-      fresh.value = next;
-    }, NEW_ENTRY_MS);
-  }
-
-  function onScoreUpdate(update: ScoreUpdate) {
-    if (update.lead_id !== id) return;
-    const current = lead.value;
-    const known = history.value.some((entry) => entry.event_id === update.event_id);
-    if (current) lead.value = { ...current, current_score: update.current_score, stage: update.stage };
-    // A snapshot repeats the newest known state (or one the read in flight will bring); only re-read when it tells
-    // something new.
-    if (update.snapshot && (known || historyStatus.value === "loading")) return;
-    if (!update.snapshot) {
-      lastUpdate.value = update;
-      markFresh(update.event_id);
-      const sign = update.delta >= 0 ? "+" : "−";
-      deps.announce?.(
-        `${update.event_type} ${sign}${Math.abs(update.delta)}: score ${update.current_score}, ${update.stage}`,
-      );
-    }
-    if (reloadTimer !== null) return;
-    reloadTimer = setTimeout(() => {
-      reloadTimer = null;
-      void loadLead(true);
-      void loadHistory(true);
-      void loadSeries(true);
-    }, RELOAD_DELAY_MS);
-  }
-
-  return {
-    id,
-    lead,
-    status,
-    error,
-    history,
-    historyStatus,
-    historyError,
-    hasMore: computed(() => cursor.value !== null),
-    loadingMore,
-    points,
-    pointsStatus,
-    pointsError,
-    sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
-    firstSeen: computed(() => {
-      const created = lead.value?.created_at ? Date.parse(lead.value.created_at) : Number.NaN;
-      const times = [points.value[0]?.t ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
-      return times.length > 0 ? Math.min(...times) : null;
-    }),
-    fresh,
-    lastUpdate,
-    details,
-    toggleDetails(eventId) {
-      const { [eventId]: open, ...rest } = details.value;
-      if (open) {
-        details.value = rest;
-        return;
-      }
-      details.value = { ...rest, [eventId]: { status: "loading" } };
-      deps.api.leadEvent(id, eventId).then(
-        (event) => {
-          if (details.value[eventId]) details.value = { ...details.value, [eventId]: { status: "ready", event } };
-        },
-        (failure: Error) => {
-          if (details.value[eventId]) {
-            details.value = { ...details.value, [eventId]: { status: "error", message: failure.message } };
-          }
-        },
-      );
+/** One lead's page; `activate` keeps it live until the function it returns is called. */
+export const LeadDetailModel = createModel(
+  (
+    deps: {
+      api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
+      realtime: Realtime;
+      announce?: (text: string) => void;
+      /** The session's admin token, which profile edits carry ("" when it holds a read token). */
+      adminToken?: ReadonlySignal<string>;
     },
-    draft,
-    adminToken,
-    profileErrors,
-    savingProfile,
-    editProfile() {
-      const current = lead.value;
-      draft.value = { name: current?.name ?? "", email: current?.email ?? "", company: current?.company ?? "" };
-      profileErrors.value = noErrors;
-    },
-    cancelEdit() {
-      draft.value = null;
-      profileErrors.value = noErrors;
-    },
-    setDraft(field, value) {
-      if (draft.value) draft.value = { ...draft.value, [field]: value };
-      if (profileErrors.value.fields[field]) {
-        const { [field]: _, ...rest } = profileErrors.value.fields;
-        profileErrors.value = { ...profileErrors.value, fields: rest };
-      }
-    },
-    async saveProfile() {
-      const form = draft.value;
-      if (!form || savingProfile.value) return;
-      const token = adminToken.value.trim();
-      if (!token) {
-        profileErrors.value = { fields: { token: "Sign in with the admin token to edit the profile" }, form: [] };
-        return;
-      }
-      // Only what changed is sent; a field emptied that had a value is cleared (null).
-      const edit: ProfileEdit = {};
-      for (const field of PROFILE_FIELDS) {
-        const value = form[field].trim();
-        if (value !== (lead.value?.[field] ?? "")) edit[field] = value === "" ? null : value;
-      }
-      if (Object.keys(edit).length === 0) {
-        draft.value = null;
-        return;
-      }
-      savingProfile.value = true;
-      profileErrors.value = noErrors;
+    id: string,
+  ) => {
+    const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
+    const status = signal<DetailStatus>("loading", { name: "lead.status" });
+    const error = signal<string | null>(null, { name: "lead.error" });
+    const history = signal<HistoryItem[]>([], { name: "lead.history" });
+    const historyStatus = signal<ReadStatus>("loading", { name: "lead.historyStatus" });
+    const historyError = signal<string | null>(null, { name: "lead.historyError" });
+    const cursor = signal<string | null>(null, { name: "lead.cursor" });
+    const loadingMore = signal(false, { name: "lead.loadingMore" });
+    const fresh = createFading<true>(NEW_ENTRY_MS, "lead.fresh");
+    const lastUpdate = signal<ScoreUpdate | null>(null, { name: "lead.lastUpdate" });
+    const points = signal<ChartPoint[]>([], { name: "lead.points" });
+    const pointsStatus = signal<ReadStatus>("loading", { name: "lead.pointsStatus" });
+    const pointsError = signal<string | null>(null, { name: "lead.pointsError" });
+    const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
+    const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
+    const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
+    const noErrors: MappedErrors<ProfileField | "token"> = { fields: {}, form: [] };
+    const profileErrors = signal(noErrors, { name: "lead.profileErrors" });
+    const savingProfile = signal(false, { name: "lead.savingProfile" });
+    const views = signal<readonly object[]>([], { name: "lead.views" });
+    const shown = computed(() => views.value.length > 0);
+    /** Live changes arrived: the lead is read again RELOAD_DELAY_MS after the first of them. */
+    const reloadDue = signal(false, { name: "lead.reloadDue" });
+    let sequence = 0;
+    let seriesSequence = 0;
+
+    async function loadLead(quiet: boolean) {
+      if (!quiet) status.value = "loading";
       try {
-        const saved = await deps.api.updateLead(id, edit, token);
+        const found = await deps.api.getLead(id);
         batch(() => {
-          if (lead.value) lead.value = { ...lead.value, name: saved.name, email: saved.email, company: saved.company };
-          draft.value = null;
+          lead.value = found;
+          status.value = "ready";
+          error.value = null;
         });
-        deps.announce?.("Profile saved");
       } catch (failure) {
-        if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
-          profileErrors.value = {
-            fields: { token: `${failure.message} — sign in again with the admin token` },
-            form: [],
-          };
-        } else if (failure instanceof ApiRequestError && failure.details.length > 0) {
-          profileErrors.value = mapFieldErrors(failure.details, PROFILE_FIELDS);
-        } else {
-          profileErrors.value = { fields: {}, form: [(failure as Error).message] };
-        }
-      } finally {
-        savingProfile.value = false;
-      }
-    },
-    async loadMore() {
-      if (cursor.value === null || loadingMore.value) return;
-      loadingMore.value = true;
-      try {
-        const page = await deps.api.leadHistory(id, { order: "desc", limit: HISTORY_PAGE, cursor: cursor.value });
+        if (quiet && lead.value !== null) return;
         batch(() => {
-          history.value = mergeHistory(history.value, page.items);
-          cursor.value = page.next;
+          const refused = failure instanceof ApiRequestError ? failure.status : 0;
+          status.value = refused === 404 ? "not-found" : refused === 400 ? "invalid" : "error";
+          error.value = (failure as Error).message;
+        });
+      }
+    }
+
+    /** Reads the newest entries again: a late event rewrites the scores of every entry after it. */
+    async function loadHistory(quiet: boolean) {
+      const mine = ++sequence;
+      if (!quiet) historyStatus.value = "loading";
+      const limit = Math.min(MAX_RELOAD, Math.max(HISTORY_PAGE, history.value.length));
+      try {
+        const page = await deps.api.leadHistory(id, { order: "desc", limit });
+        if (mine !== sequence) return;
+        batch(() => {
+          const keepOlder = history.value.length > limit;
+          history.value = keepOlder ? mergeHistory(page.items, history.value) : page.items;
+          if (!keepOlder) cursor.value = page.next;
+          historyStatus.value = "ready";
           historyError.value = null;
         });
       } catch (failure) {
-        historyError.value = (failure as Error).message;
-      } finally {
-        loadingMore.value = false;
+        if (mine !== sequence || (quiet && historyStatus.value === "ready")) return;
+        batch(() => {
+          historyStatus.value = "error";
+          historyError.value = (failure as Error).message;
+        });
       }
-    },
-    async reload() {
-      await Promise.all([loadLead(false), loadHistory(false), loadSeries(false)]);
-    },
-    activate() {
-      void loadLead(lead.value !== null);
-      void loadHistory(history.value.length > 0);
-      void loadSeries(points.value.length > 0);
-      const stopUpdates = deps.realtime.onScoreUpdate(onScoreUpdate);
-      const release = deps.realtime.subscribe(id);
-      // Without the socket no change arrives: the page reads the lead again until it is back.
-      const poll = setInterval(() => {
-        if (deps.realtime.status.value === "live") return;
-        void loadLead(true);
-        void loadHistory(true);
-        void loadSeries(true);
+    }
+
+    /** Reads the score series again: the newest read wins, and a quiet one keeps the chart shown when it fails. */
+    async function loadSeries(quiet: boolean) {
+      const mine = ++seriesSequence;
+      if (!quiet) pointsStatus.value = "loading";
+      try {
+        const series = await deps.api.leadSeries(id);
+        if (mine !== seriesSequence) return;
+        batch(() => {
+          points.value = chartPoints(series);
+          pointsStatus.value = "ready";
+          pointsError.value = null;
+        });
+      } catch (failure) {
+        if (mine !== seriesSequence || (quiet && pointsStatus.value === "ready")) return;
+        batch(() => {
+          pointsStatus.value = "error";
+          pointsError.value = (failure as Error).message;
+        });
+      }
+    }
+
+    function readAgain() {
+      void loadLead(true);
+      void loadHistory(true);
+      void loadSeries(true);
+    }
+
+    function onScoreUpdate(update: ScoreUpdate) {
+      if (update.lead_id !== id) return;
+      const current = lead.value;
+      const known = history.value.some((entry) => entry.event_id === update.event_id);
+      if (current) lead.value = { ...current, current_score: update.current_score, stage: update.stage };
+      // A snapshot repeats the newest known state (or one the read in flight will bring); only re-read when it tells
+      // something new.
+      if (update.snapshot && (known || historyStatus.value === "loading")) return;
+      if (!update.snapshot) {
+        lastUpdate.value = update;
+        fresh.mark(update.event_id, true);
+        const sign = update.delta >= 0 ? "+" : "−";
+        deps.announce?.(
+          `${update.event_type} ${sign}${Math.abs(update.delta)}: score ${update.current_score}, ${update.stage}`,
+        );
+      }
+      reloadDue.value = true;
+    }
+
+    effect(() => {
+      if (!shown.value || !reloadDue.value) return;
+      return timeout(() => {
+        reloadDue.value = false;
+        readAgain();
+      }, RELOAD_DELAY_MS);
+    });
+    effect(() => {
+      if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
+    });
+    effect(() => {
+      if (shown.value) return deps.realtime.subscribe(id);
+    });
+    // Without the socket no change arrives: the page reads the lead again until it is back.
+    effect(() => {
+      if (!shown.value) return;
+      return interval(() => {
+        if (deps.realtime.status.value !== "live") readAgain();
       }, POLL_INTERVAL_MS);
-      return () => {
-        clearInterval(poll);
-        stopUpdates();
-        release();
-        if (reloadTimer !== null) clearTimeout(reloadTimer);
-        reloadTimer = null;
-      };
-    },
-  };
-}
+    });
+
+    return {
+      id: signal(id, { name: "lead.id" }) as ReadonlySignal<string>,
+      /** The lead with its rank; re-read after each of its live changes, so the rank follows the score. */
+      lead,
+      status,
+      error,
+      history,
+      historyStatus,
+      historyError,
+      hasMore: computed(() => cursor.value !== null),
+      loadingMore,
+      /** The chart: the lead's whole history from its score series, re-read after each of its live changes. */
+      points,
+      pointsStatus,
+      pointsError,
+      /** The lead has more events than the chart has points: older events are sampled, not each shown. */
+      sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
+      /**
+       * When the lead was first seen: its first event's time (the series always starts with it), or, before the
+       * series is read or without events, the profile's creation — whichever is earlier.
+       */
+      firstSeen: computed(() => {
+        const created = lead.value?.created_at ? Date.parse(lead.value.created_at) : Number.NaN;
+        const times = [points.value[0]?.t ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
+        return times.length > 0 ? Math.min(...times) : null;
+      }),
+      /** Event ids that arrived live a moment ago. */
+      fresh: computed(() => new Set(Object.keys(fresh.marks.value)) as ReadonlySet<string>),
+      /** The last live change, for the page's announcement. */
+      lastUpdate,
+      /** Opened history entries, by event id. */
+      details,
+      toggleDetails(eventId: string) {
+        const { [eventId]: open, ...rest } = details.value;
+        if (open) {
+          details.value = rest;
+          return;
+        }
+        details.value = { ...rest, [eventId]: { status: "loading" } };
+        deps.api.leadEvent(id, eventId).then(
+          (event) => {
+            if (details.value[eventId]) details.value = { ...details.value, [eventId]: { status: "ready", event } };
+          },
+          (failure: Error) => {
+            if (details.value[eventId]) {
+              details.value = { ...details.value, [eventId]: { status: "error", message: failure.message } };
+            }
+          },
+        );
+      },
+      /** The profile form, while it is open. */
+      draft,
+      /** The session's admin token, "" when it holds a read token: profile edits need it. */
+      adminToken,
+      profileErrors,
+      savingProfile,
+      editProfile() {
+        const current = lead.value;
+        draft.value = { name: current?.name ?? "", email: current?.email ?? "", company: current?.company ?? "" };
+        profileErrors.value = noErrors;
+      },
+      cancelEdit() {
+        draft.value = null;
+        profileErrors.value = noErrors;
+      },
+      setDraft(field: ProfileField, value: string) {
+        if (draft.value) draft.value = { ...draft.value, [field]: value };
+        if (profileErrors.value.fields[field]) {
+          const { [field]: _, ...rest } = profileErrors.value.fields;
+          profileErrors.value = { ...profileErrors.value, fields: rest };
+        }
+      },
+      async saveProfile() {
+        const form = draft.value;
+        if (!form || savingProfile.value) return;
+        const token = adminToken.value.trim();
+        if (!token) {
+          profileErrors.value = { fields: { token: "Sign in with the admin token to edit the profile" }, form: [] };
+          return;
+        }
+        // Only what changed is sent; a field emptied that had a value is cleared (null).
+        const edit: ProfileEdit = {};
+        for (const field of PROFILE_FIELDS) {
+          const value = form[field].trim();
+          if (value !== (lead.value?.[field] ?? "")) edit[field] = value === "" ? null : value;
+        }
+        if (Object.keys(edit).length === 0) {
+          draft.value = null;
+          return;
+        }
+        savingProfile.value = true;
+        profileErrors.value = noErrors;
+        try {
+          const saved = await deps.api.updateLead(id, edit, token);
+          batch(() => {
+            if (lead.value)
+              lead.value = { ...lead.value, name: saved.name, email: saved.email, company: saved.company };
+            draft.value = null;
+          });
+          deps.announce?.("Profile saved");
+        } catch (failure) {
+          if (failure instanceof ApiRequestError && (failure.status === 401 || failure.status === 403)) {
+            profileErrors.value = {
+              fields: { token: `${failure.message} — sign in again with the admin token` },
+              form: [],
+            };
+          } else if (failure instanceof ApiRequestError && failure.details.length > 0) {
+            profileErrors.value = mapFieldErrors(failure.details, PROFILE_FIELDS);
+          } else {
+            profileErrors.value = { fields: {}, form: [(failure as Error).message] };
+          }
+        } finally {
+          savingProfile.value = false;
+        }
+      },
+      async loadMore() {
+        if (cursor.value === null || loadingMore.value) return;
+        loadingMore.value = true;
+        try {
+          const page = await deps.api.leadHistory(id, { order: "desc", limit: HISTORY_PAGE, cursor: cursor.value });
+          batch(() => {
+            history.value = mergeHistory(history.value, page.items);
+            cursor.value = page.next;
+            historyError.value = null;
+          });
+        } catch (failure) {
+          historyError.value = (failure as Error).message;
+        } finally {
+          loadingMore.value = false;
+        }
+      },
+      async reload() {
+        await Promise.all([loadLead(false), loadHistory(false), loadSeries(false)]);
+      },
+      /** Reads the lead and keeps it live until the returned function is called. */
+      activate() {
+        void loadLead(lead.value !== null);
+        void loadHistory(history.value.length > 0);
+        void loadSeries(points.value.length > 0);
+        reloadDue.value = false;
+        return addView(views, {});
+      },
+    };
+  },
+);
+export type LeadDetailModel = InstanceType<typeof LeadDetailModel>;

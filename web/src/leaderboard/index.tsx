@@ -138,7 +138,7 @@ export function LeaderboardPage({ model }: { model: LeaderboardModel }) {
               type="button"
               class="button"
               disabled={page === 1 || model.pageLoading.value}
-              onClick={() => void model.previousPage()}
+              onClick={() => void model.showPreviousPage()}
             >
               ← Previous
             </button>
@@ -147,7 +147,7 @@ export function LeaderboardPage({ model }: { model: LeaderboardModel }) {
               type="button"
               class="button"
               disabled={!model.hasNext.value || model.pageLoading.value}
-              onClick={() => void model.nextPage()}
+              onClick={() => void model.showNextPage()}
             >
               Next →
             </button>

@@ -2,8 +2,9 @@
 // places it moved so the view can show it. Further pages are read from the lead list in the same order (score, then
 // who reached it first), and the number of leads sharing the top score is counted, so a tie is never hidden.
 import type { LeaderboardEntry } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead } from "../lib/api.ts";
+import { addView } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const LEADERBOARD_LIMIT = 10;
@@ -51,176 +52,166 @@ export function pageEntries(leads: readonly Lead[], firstRank: number): RankedEn
 /** Live changes re-count the leads at the top score at most this often. */
 const RECOUNT_MS = 1000;
 
-export interface LeaderboardModel {
-  /** The board's page shown: the live top on page 1, a read of the list further down. */
-  readonly entries: ReadonlySignal<RankedEntry[]>;
-  /** The live top, whatever page is shown. */
-  readonly top: ReadonlySignal<RankedEntry[]>;
-  /** How many leads share the top score, when more than one does. */
-  readonly tiedAtTop: ReadonlySignal<{ score: number; count: number } | null>;
-  readonly pageNumber: ReadonlySignal<number>;
-  readonly hasNext: ReadonlySignal<boolean>;
-  readonly pageLoading: ReadonlySignal<boolean>;
-  nextPage(): Promise<void>;
-  previousPage(): Promise<void>;
-  readonly status: ReadonlySignal<"loading" | "ready" | "error">;
-  readonly error: ReadonlySignal<string | null>;
-  readonly updatedAt: ReadonlySignal<number | null>;
-  apply(entries: readonly LeaderboardEntry[]): void;
-  reload(): Promise<void>;
-  /** Live updates; `paged` (the leaderboard page, not the Top 5) also counts ties at the top and offers pages. */
-  activate(options?: { paged?: boolean }): () => void;
-}
+/** The board; `activate` keeps it live until the function it returns is called. */
+export const LeaderboardModel = createModel(
+  (deps: {
+    api: Pick<Api, "leaderboard" | "listLeads">;
+    realtime: Realtime;
+    limit?: number;
+    announce?: (text: string) => void;
+    now?: () => number;
+  }) => {
+    const limit = deps.limit ?? LEADERBOARD_LIMIT;
+    const now = deps.now ?? Date.now;
+    const top = signal<RankedEntry[]>([], { name: "leaderboard.top" });
+    const further = signal<RankedEntry[]>([], { name: "leaderboard.further" });
+    /** Cursors of the list pages after the first (the first page of the board is the live top). */
+    const cursors = signal<string[]>([], { name: "leaderboard.cursors" });
+    const next = signal<string | null>(null, { name: "leaderboard.next" });
+    const pageLoading = signal(false, { name: "leaderboard.pageLoading" });
+    const tiedAtTop = signal<{ score: number; count: number } | null>(null, { name: "leaderboard.tiedAtTop" });
+    const entries = computed(() => (cursors.value.length === 0 ? top.value : further.value));
+    let counted: { score: number; at: number } | null = null;
+    /** Views showing the board; only the paged ones need the count of ties and the next page. */
+    const views = signal<readonly { paged: boolean }[]>([], { name: "leaderboard.views" });
+    const shown = computed(() => views.value.length > 0);
+    const paged = computed(() => views.value.some((view) => view.paged));
+    let pageSequence = 0;
+    const status = signal<"loading" | "ready" | "error">("loading", { name: "leaderboard.status" });
+    const error = signal<string | null>(null, { name: "leaderboard.error" });
+    const updatedAt = signal<number | null>(null, { name: "leaderboard.updatedAt" });
+    /** Counts broadcasts, so one that arrives while a read is in flight wins over that (older) read. */
+    let broadcasts = 0;
 
-export function createLeaderboardModel(deps: {
-  api: Pick<Api, "leaderboard" | "listLeads">;
-  realtime: Realtime;
-  limit?: number;
-  announce?: (text: string) => void;
-  now?: () => number;
-}): LeaderboardModel {
-  const limit = deps.limit ?? LEADERBOARD_LIMIT;
-  const now = deps.now ?? Date.now;
-  const top = signal<RankedEntry[]>([], { name: "leaderboard.top" });
-  const further = signal<RankedEntry[]>([], { name: "leaderboard.further" });
-  /** Cursors of the list pages after the first (the first page of the board is the live top). */
-  const cursors = signal<string[]>([], { name: "leaderboard.cursors" });
-  const next = signal<string | null>(null, { name: "leaderboard.next" });
-  const pageLoading = signal(false, { name: "leaderboard.pageLoading" });
-  const tiedAtTop = signal<{ score: number; count: number } | null>(null, { name: "leaderboard.tiedAtTop" });
-  const entries = computed(() => (cursors.value.length === 0 ? top.value : further.value));
-  let counted: { score: number; at: number } | null = null;
-  /** Views showing the paged board: only they need the count of ties and the next page. */
-  let pagedViews = 0;
-  let pageSequence = 0;
-  const status = signal<"loading" | "ready" | "error">("loading", { name: "leaderboard.status" });
-  const error = signal<string | null>(null, { name: "leaderboard.error" });
-  const updatedAt = signal<number | null>(null, { name: "leaderboard.updatedAt" });
-  /** Counts broadcasts, so one that arrives while a read is in flight wins over that (older) read. */
-  let broadcasts = 0;
-
-  /** Counts the leads at the top score, and where the board's first page ends in the list's order. */
-  async function recount(score: number) {
-    counted = { score, at: now() };
-    try {
-      const [atTop, firstPage] = await Promise.all([
-        deps.api.listLeads({ min_score: score, limit: 1 }),
-        next.value === null && cursors.value.length === 0
-          ? deps.api.listLeads({ sort: "-score", limit })
-          : Promise.resolve(null),
-      ]);
-      const count = atTop.total ?? 0;
-      batch(() => {
-        tiedAtTop.value = count > 1 ? { score, count } : null;
-        if (firstPage) next.value = firstPage.next;
-      });
-    } catch {
-      // The board itself still stands; the count comes with the next change.
+    /** Counts the leads at the top score, and where the board's first page ends in the list's order. */
+    async function recount(score: number) {
+      counted = { score, at: now() };
+      try {
+        const [atTop, firstPage] = await Promise.all([
+          deps.api.listLeads({ min_score: score, limit: 1 }),
+          next.value === null && cursors.value.length === 0
+            ? deps.api.listLeads({ sort: "-score", limit })
+            : Promise.resolve(null),
+        ]);
+        const count = atTop.total ?? 0;
+        batch(() => {
+          tiedAtTop.value = count > 1 ? { score, count } : null;
+          if (firstPage) next.value = firstPage.next;
+        });
+      } catch {
+        // The board itself still stands; the count comes with the next change.
+      }
     }
-  }
 
-  function apply(list: readonly LeaderboardEntry[]) {
-    const previous = top.value;
-    const ranked = rankEntries(list, previous, limit);
-    const score = ranked[0]?.current_score;
-    const stale = counted?.score !== score || now() - (counted?.at ?? 0) >= RECOUNT_MS;
-    if (pagedViews > 0 && score !== undefined && stale) void recount(score);
-    batch(() => {
-      top.value = ranked;
-      status.value = "ready";
-      error.value = null;
-      updatedAt.value = now();
-    });
-    const leader = ranked[0];
-    if (leader && previous.length > 0 && previous[0]?._id !== leader._id) {
-      deps.announce?.(`${leader.name || leader._id} now leads with ${leader.current_score}`);
-    }
-  }
-
-  async function reload() {
-    if (top.value.length === 0) status.value = "loading";
-    const seen = broadcasts;
-    try {
-      const list = await deps.api.leaderboard(limit);
-      if (seen === broadcasts) apply(list);
-    } catch (failure) {
-      if (top.value.length > 0) return;
+    function apply(list: readonly LeaderboardEntry[]) {
+      const previous = top.value;
+      const ranked = rankEntries(list, previous, limit);
+      const score = ranked[0]?.current_score;
+      const stale = counted?.score !== score || now() - (counted?.at ?? 0) >= RECOUNT_MS;
+      if (paged.value && score !== undefined && stale) void recount(score);
       batch(() => {
-        status.value = "error";
-        error.value = (failure as Error).message;
-      });
-    }
-  }
-
-  /** Shows the list page after `cursor` (null: back to the live top). */
-  async function showPage(stack: string[]) {
-    const mine = ++pageSequence;
-    const cursor = stack.at(-1);
-    if (cursor === undefined) {
-      batch(() => {
-        cursors.value = [];
-        further.value = [];
-        next.value = null;
-      });
-      const score = top.value[0]?.current_score;
-      if (score !== undefined) void recount(score);
-      return;
-    }
-    batch(() => {
-      cursors.value = stack;
-      further.value = [];
-      pageLoading.value = true;
-    });
-    try {
-      const page = await deps.api.listLeads({ sort: "-score", limit, cursor });
-      if (mine !== pageSequence) return;
-      batch(() => {
-        further.value = pageEntries(page.items, stack.length * limit + 1);
-        next.value = page.next;
+        top.value = ranked;
+        status.value = "ready";
         error.value = null;
+        updatedAt.value = now();
       });
-    } catch (failure) {
-      if (mine === pageSequence) error.value = (failure as Error).message;
-    } finally {
-      if (mine === pageSequence) pageLoading.value = false;
+      const leader = ranked[0];
+      if (leader && previous.length > 0 && previous[0]?._id !== leader._id) {
+        deps.announce?.(`${leader.name || leader._id} now leads with ${leader.current_score}`);
+      }
     }
-  }
 
-  return {
-    entries,
-    top,
-    tiedAtTop,
-    pageNumber: computed(() => cursors.value.length + 1),
-    hasNext: computed(() => next.value !== null),
-    pageLoading,
-    async nextPage() {
-      if (next.value === null || pageLoading.value) return;
-      await showPage([...cursors.value, next.value]);
-    },
-    async previousPage() {
-      if (cursors.value.length === 0) return;
-      await showPage(cursors.value.slice(0, -1));
-    },
-    status,
-    error,
-    updatedAt,
-    apply,
-    reload,
-    activate(options = {}) {
-      const stop = deps.realtime.onLeaderboard((update) => {
+    async function reload() {
+      if (top.value.length === 0) status.value = "loading";
+      const seen = broadcasts;
+      try {
+        const list = await deps.api.leaderboard(limit);
+        if (seen === broadcasts) apply(list);
+      } catch (failure) {
+        if (top.value.length > 0) return;
+        batch(() => {
+          status.value = "error";
+          error.value = (failure as Error).message;
+        });
+      }
+    }
+
+    /** Shows the list page after `cursor` (null: back to the live top). */
+    async function showPage(stack: string[]) {
+      const mine = ++pageSequence;
+      const cursor = stack.at(-1);
+      if (cursor === undefined) {
+        batch(() => {
+          cursors.value = [];
+          further.value = [];
+          next.value = null;
+        });
+        const score = top.value[0]?.current_score;
+        if (score !== undefined) void recount(score);
+        return;
+      }
+      batch(() => {
+        cursors.value = stack;
+        further.value = [];
+        pageLoading.value = true;
+      });
+      try {
+        const page = await deps.api.listLeads({ sort: "-score", limit, cursor });
+        if (mine !== pageSequence) return;
+        batch(() => {
+          further.value = pageEntries(page.items, stack.length * limit + 1);
+          next.value = page.next;
+          error.value = null;
+        });
+      } catch (failure) {
+        if (mine === pageSequence) error.value = (failure as Error).message;
+      } finally {
+        if (mine === pageSequence) pageLoading.value = false;
+      }
+    }
+
+    effect(() => {
+      if (!shown.value) return;
+      return deps.realtime.onLeaderboard((update) => {
         broadcasts++;
         apply(update.top);
       });
-      if (options.paged) {
-        pagedViews += 1;
-        counted = null;
-        next.value = null;
-      }
-      void reload();
-      return () => {
-        stop();
-        if (options.paged) pagedViews -= 1;
-      };
-    },
-  };
-}
+    });
+
+    return {
+      /** The board's page shown: the live top on page 1, a read of the list further down. */
+      entries,
+      /** The live top, whatever page is shown. */
+      top,
+      /** How many leads share the top score, when more than one does. */
+      tiedAtTop,
+      pageNumber: computed(() => cursors.value.length + 1),
+      hasNext: computed(() => next.value !== null),
+      pageLoading,
+      async showNextPage() {
+        if (next.value === null || pageLoading.value) return;
+        await showPage([...cursors.value, next.value]);
+      },
+      async showPreviousPage() {
+        if (cursors.value.length === 0) return;
+        await showPage(cursors.value.slice(0, -1));
+      },
+      status,
+      error,
+      updatedAt,
+      apply,
+      reload,
+      /** Live updates; `paged` (the leaderboard page, not the Top 5) also counts ties at the top and offers pages. */
+      activate(options: { paged?: boolean } = {}) {
+        if (options.paged) {
+          counted = null;
+          next.value = null;
+        }
+        const release = addView(views, { paged: options.paged === true });
+        void reload();
+        return release;
+      },
+    };
+  },
+);
+export type LeaderboardModel = InstanceType<typeof LeaderboardModel>;

@@ -262,7 +262,7 @@ export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?
             type="button"
             class="button"
             disabled={!model.hasPrevious.value || status === "loading"}
-            onClick={() => model.previousPage()}
+            onClick={() => model.showPreviousPage()}
           >
             ← Previous
           </button>
@@ -271,7 +271,7 @@ export function LeadTable({ model, now = Date.now() }: { model: LeadsModel; now?
             type="button"
             class="button"
             disabled={!model.hasNext.value || status === "loading"}
-            onClick={() => model.nextPage()}
+            onClick={() => model.showNextPage()}
           >
             Next →
           </button>

@@ -1,8 +1,9 @@
 // The lead table: filters (mirrored in the page's query string), cursor paging, and live scores for the rows shown.
 import type { ScoreUpdate, Stage } from "@leadscore/contracts";
 import { STAGES } from "@leadscore/contracts/stage";
-import { batch, computed, type ReadonlySignal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead, LeadQuery, LeadSort } from "../lib/api.ts";
+import { addView, createFading, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const PAGE_SIZE = 25;
@@ -169,47 +170,8 @@ export interface LeadsModelDeps {
   announce?: (text: string) => void;
 }
 
-export interface LeadsModel {
-  readonly filters: ReadonlySignal<LeadFilters>;
-  readonly errors: ReadonlySignal<FilterErrors>;
-  readonly leads: ReadonlySignal<Lead[]>;
-  readonly total: ReadonlySignal<number | null>;
-  readonly status: ReadonlySignal<LoadStatus>;
-  readonly error: ReadonlySignal<string | null>;
-  readonly pageNumber: ReadonlySignal<number>;
-  readonly hasNext: ReadonlySignal<boolean>;
-  readonly hasPrevious: ReadonlySignal<boolean>;
-  /** Leads whose score changed live a moment ago, with the direction. */
-  readonly flashes: ReadonlySignal<Record<string, "up" | "down">>;
-  readonly filtered: ReadonlySignal<boolean>;
-  /** Companies of the leads seen so far, for the company filter's suggestions. */
-  readonly companies: ReadonlySignal<string[]>;
-  /** Whether the filter form is shown where it is folded away (narrow screens). */
-  readonly filtersOpen: ReadonlySignal<boolean>;
-  readonly exporting: ReadonlySignal<boolean>;
-  readonly exportError: ReadonlySignal<string | null>;
-  /** What was taken out of the page's address because the table cannot use it; null when nothing was. */
-  readonly urlNotice: ReadonlySignal<string | null>;
-  dismissUrlNotice(): void;
-  /** Sorts by a column: by it descending, or reversed when it is already the sort. */
-  sortBy(column: SortColumn): void;
-  /** The score range filtered on when both bounds are set, e.g. by a bar of the score distribution. */
-  readonly scoreRange: ReadonlySignal<{ from: number; to: number } | null>;
-  /** Shows only scores from `from` to `to` (both included); null shows every score. */
-  setScoreRange(range: { from: number; to: number } | null): void;
-  toggleFilters(): void;
-  /** The CSV of the leads the current filters select, or null when it could not be read (see `exportError`). */
-  exportCsv(): Promise<Blob | null>;
-  setFilter<K extends keyof LeadFilters>(key: K, value: LeadFilters[K]): void;
-  clearFilters(): void;
-  nextPage(): void;
-  previousPage(): void;
-  reload(): Promise<void>;
-  /** Starts loading and live updates; returns the function that stops them. */
-  activate(): () => void;
-}
-
-export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
+/** The lead table; `activate` shows it, live, until the function it returns is called. */
+export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   const filters = signal<LeadFilters>(filtersFromSearch(deps.url.read()), { name: "leads.filters" });
   const errors = computed(() => filterErrors(filters.value));
   const leads = signal<Lead[]>([], { name: "leads.rows" });
@@ -219,18 +181,22 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
   /** Cursors of the pages visited: the last one is the page shown (null = first page). */
   const cursors = signal<(string | null)[]>([null], { name: "leads.cursors" });
   const next = signal<string | null>(null, { name: "leads.next" });
-  const flashes = signal<Record<string, "up" | "down">>({}, { name: "leads.flashes" });
+  const flashes = createFading<"up" | "down">(FLASH_MS, "leads.flashes");
   const companies = signal<string[]>([], { name: "leads.companies" });
   const filtersOpen = signal(false, { name: "leads.filtersOpen" });
   const exporting = signal(false, { name: "leads.exporting" });
   const exportError = signal<string | null>(null, { name: "leads.exportError" });
   const urlNotice = signal<string | null>(null, { name: "leads.urlNotice" });
 
+  const views = signal<readonly object[]>([], { name: "leads.views" });
+  const shown = computed(() => views.value.length > 0);
+  /** A text filter changed: the table is read again once typing pauses (a new number per keystroke). */
+  const typing = signal(0, { name: "leads.typing" });
+  /** Scores moved: the page is read again within REFRESH_INTERVAL_MS of the last read. */
+  const refreshDue = signal(false, { name: "leads.refreshDue" });
+
   let sequence = 0;
-  let typingTimer: ReturnType<typeof setTimeout> | null = null;
-  let refreshTimer: ReturnType<typeof setTimeout> | null = null;
   let lastRefresh = 0;
-  let active = false;
 
   function remember(rows: readonly Lead[]) {
     const known = new Set(companies.value);
@@ -271,15 +237,6 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     }
   }
 
-  function scheduleRefresh() {
-    if (!active || refreshTimer !== null) return;
-    const wait = Math.max(0, lastRefresh + REFRESH_INTERVAL_MS - Date.now());
-    refreshTimer = setTimeout(() => {
-      refreshTimer = null;
-      void load({ quiet: true });
-    }, wait);
-  }
-
   function restart() {
     batch(() => {
       cursors.value = [null];
@@ -290,15 +247,6 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     void load({ fresh: true });
   }
 
-  function flash(leadId: string, direction: "up" | "down") {
-    flashes.value = { ...flashes.value, [leadId]: direction };
-    setTimeout(() => {
-      if (flashes.value[leadId] !== direction) return;
-      const { [leadId]: _, ...rest } = flashes.value;
-      flashes.value = rest;
-    }, FLASH_MS);
-  }
-
   function onScoreUpdate(update: ScoreUpdate) {
     const before = leads.value.find((lead) => lead._id === update.lead_id);
     const updated = applyScoreUpdate(leads.value, update);
@@ -306,25 +254,64 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     // A snapshot is the state the row already shows; anything else may reorder or add rows.
     if (update.snapshot) return;
     if (before && before.current_score !== update.current_score) {
-      flash(update.lead_id, update.current_score > before.current_score ? "up" : "down");
+      flashes.mark(update.lead_id, update.current_score > before.current_score ? "up" : "down");
       deps.announce?.(`${before.name || update.lead_id}: score ${update.current_score}, ${update.stage}`);
     }
-    scheduleRefresh();
+    refreshDue.value = true;
   }
 
-  const setFilter: LeadsModel["setFilter"] = (key, value) => {
+  function setFilter<K extends keyof LeadFilters>(key: K, value: LeadFilters[K]) {
     filters.value = { ...filters.value, [key]: value };
-    if (typingTimer !== null) clearTimeout(typingTimer);
-    typingTimer = null;
     if (key === "q" || key === "company" || key === "min_score" || key === "max_score") {
-      typingTimer = setTimeout(() => {
-        typingTimer = null;
-        restart();
-      }, TYPING_DELAY_MS);
+      typing.value += 1;
     } else {
+      typing.value = 0;
       restart();
     }
-  };
+  }
+
+  effect(() => {
+    if (!shown.value || typing.value === 0) return;
+    return timeout(() => {
+      typing.value = 0;
+      restart();
+    }, TYPING_DELAY_MS);
+  });
+  effect(() => {
+    if (!shown.value || !refreshDue.value) return;
+    const wait = Math.max(0, lastRefresh + REFRESH_INTERVAL_MS - Date.now());
+    return timeout(() => {
+      refreshDue.value = false;
+      void load({ quiet: true });
+    }, wait);
+  });
+  // Rows shown are subscribed to; the set follows the rows. The rooms of the rows before are let go a moment later,
+  // after the new rows hold theirs, so a row that stays never leaves its room and joins it again.
+  effect(() => {
+    if (!shown.value) return;
+    const releases = leads.value.map((lead) => deps.realtime.subscribe(lead._id));
+    return () =>
+      queueMicrotask(() => {
+        for (const release of releases) release();
+      });
+  });
+  effect(() => {
+    if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
+  });
+  // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of leads that
+  // are not on this page yet.
+  effect(() => {
+    if (!shown.value) return;
+    return deps.realtime.onLeaderboard((_, reason) => {
+      if (reason !== "initial") refreshDue.value = true;
+    });
+  });
+  effect(() => {
+    if (!shown.value) return;
+    return interval(() => {
+      if (deps.realtime.status.value !== "live") void load({ quiet: true });
+    }, POLL_INTERVAL_MS);
+  });
 
   return {
     filters,
@@ -333,28 +320,35 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     total,
     status,
     error,
-    flashes,
+    /** Leads whose score changed live a moment ago, with the direction. */
+    flashes: flashes.marks,
     pageNumber: computed(() => cursors.value.length),
     hasNext: computed(() => next.value !== null),
     hasPrevious: computed(() => cursors.value.length > 1),
     filtered: computed(() => filtersToSearch({ ...filters.value, sort: DEFAULT_SORT }) !== ""),
+    /** Companies of the leads seen so far, for the company filter's suggestions. */
     companies,
+    /** Whether the filter form is shown where it is folded away (narrow screens). */
     filtersOpen,
     exporting,
     exportError,
+    /** What was taken out of the page's address because the table cannot use it; null when nothing was. */
     urlNotice,
     dismissUrlNotice() {
       urlNotice.value = null;
     },
-    sortBy(column) {
+    /** Sorts by a column: by it descending, or reversed when it is already the sort. */
+    sortBy(column: SortColumn) {
       setFilter("sort", nextSort(filters.value.sort, column));
     },
+    /** The score range filtered on when both bounds are set, e.g. by a bar of the score distribution. */
     scoreRange: computed(() => {
       const from = scoreBound(filters.value.min_score);
       const to = scoreBound(filters.value.max_score);
       return typeof from === "number" && typeof to === "number" ? { from, to } : null;
     }),
-    setScoreRange(range) {
+    /** Shows only scores from `from` to `to` (both included); null shows every score. */
+    setScoreRange(range: { from: number; to: number } | null) {
       filters.value = {
         ...filters.value,
         min_score: range ? String(range.from) : "",
@@ -365,7 +359,8 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
     toggleFilters() {
       filtersOpen.value = !filtersOpen.value;
     },
-    async exportCsv() {
+    /** The CSV of the leads the current filters select, or null when it could not be read (see `exportError`). */
+    async exportCsv(): Promise<Blob | null> {
       if (exporting.value) return null;
       batch(() => {
         exporting.value = true;
@@ -385,19 +380,19 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
       filters.value = { ...EMPTY_FILTERS, sort: filters.value.sort };
       restart();
     },
-    nextPage() {
+    showNextPage() {
       if (next.value === null) return;
       cursors.value = [...cursors.value, next.value];
       void load({ fresh: true });
     },
-    previousPage() {
+    showPreviousPage() {
       if (cursors.value.length < 2) return;
       cursors.value = cursors.value.slice(0, -1);
       void load({ fresh: true });
     },
     reload: () => load(),
+    /** Shows the table, live, until the returned function is called. */
     activate() {
-      active = true;
       const search = deps.url.read();
       const fromUrl = filtersFromSearch(search);
       if (filtersToSearch(fromUrl) !== filtersToSearch(filters.value)) {
@@ -410,42 +405,12 @@ export function createLeadsModel(deps: LeadsModelDeps): LeadsModel {
         urlNotice.value = `Removed from the address: ${problems.join(", ")}.`;
         deps.url.write(filtersToSearch(filters.value));
       }
+      // This read is newer than any typing or live change left pending by an earlier view.
+      typing.value = 0;
+      refreshDue.value = false;
       void load({ quiet: status.value === "ready" });
-
-      // Rows shown are subscribed to; the set follows the rows.
-      const held = new Map<string, () => void>();
-      const stopRows = leads.subscribe((rows) => {
-        const ids = new Set(rows.map((lead) => lead._id));
-        for (const [id, release] of held) {
-          if (!ids.has(id)) {
-            release();
-            held.delete(id);
-          }
-        }
-        for (const id of ids) if (!held.has(id)) held.set(id, deps.realtime.subscribe(id));
-      });
-      const stopScores = deps.realtime.onScoreUpdate(onScoreUpdate);
-      // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of
-      // leads that are not on this page yet.
-      const stopBoard = deps.realtime.onLeaderboard((_, reason) => {
-        if (reason !== "initial") scheduleRefresh();
-      });
-      const poll = setInterval(() => {
-        if (deps.realtime.status.value !== "live") void load({ quiet: true });
-      }, POLL_INTERVAL_MS);
-      return () => {
-        active = false;
-        stopRows();
-        for (const release of held.values()) release();
-        held.clear();
-        stopScores();
-        stopBoard();
-        clearInterval(poll);
-        if (refreshTimer !== null) clearTimeout(refreshTimer);
-        if (typingTimer !== null) clearTimeout(typingTimer);
-        refreshTimer = null;
-        typingTimer = null;
-      };
+      return addView(views, {});
     },
   };
-}
+});
+export type LeadsModel = InstanceType<typeof LeadsModel>;

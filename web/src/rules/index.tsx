@@ -26,7 +26,7 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
   const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active, label: rule.label };
   const error = model.rowErrors.value[rule._id];
   const saving = !!model.saving.value[rule._id];
-  const dirty = model.isDirty(rule._id);
+  const dirty = model.dirty.value.has(rule._id);
   const idBase = `rule-${rule._id}`;
   return (
     <tr>

@@ -1,9 +1,10 @@
 // Scoring rules: the list, a form for a new rule, and in-place edits of points and active. Writes carry the admin
 // token of the session (signed in once for the browser).
 import type { Rule } from "@leadscore/contracts";
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
+import { addView, createFading, timeout } from "../lib/reactions.ts";
 
 export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
 export type RuleField = (typeof RULE_FIELDS)[number];
@@ -51,266 +52,86 @@ export function ruleWriteErrors(failure: unknown): { token: string | null; error
   return { token: null, errors };
 }
 
-export interface RulesModel {
-  readonly rules: ReadonlySignal<RuleItem[]>;
-  readonly status: ReadonlySignal<"loading" | "ready" | "error">;
-  readonly error: ReadonlySignal<string | null>;
-  /** The admin token of the session, "" when it holds a read token. */
-  readonly token: ReadonlySignal<string>;
-  readonly tokenError: ReadonlySignal<string | null>;
-  readonly drafts: ReadonlySignal<Record<string, RuleDraft>>;
-  readonly rowErrors: ReadonlySignal<Record<string, string>>;
-  readonly saving: ReadonlySignal<Record<string, boolean>>;
-  readonly saved: ReadonlySignal<Record<string, boolean>>;
-  readonly newRule: ReadonlySignal<NewRuleForm>;
-  readonly createErrors: ReadonlySignal<MappedErrors<RuleField>>;
-  readonly creating: ReadonlySignal<boolean>;
-  readonly created: ReadonlySignal<string | null>;
-  readonly deleted: ReadonlySignal<string | null>;
-  readonly deleting: ReadonlySignal<Record<string, boolean>>;
-  remove(id: string): Promise<void>;
-  /** Loads the list, and again whenever the page regains focus; returns the function that stops it. */
-  activate(): () => void;
-  isDirty(id: string): boolean;
-  edit(id: string, change: Partial<RuleDraft>): void;
-  save(id: string): Promise<void>;
-  setNew<K extends keyof NewRuleForm>(key: K, value: NewRuleForm[K]): void;
-  create(): Promise<void>;
-  load(): Promise<void>;
-}
-
 function draftOf(rule: Rule): RuleDraft {
   return { points: String(rule.points), active: rule.active, label: rule.label };
 }
 
-export function createRulesModel(deps: {
-  api: Pick<Api, "listRules" | "createRule" | "updateRule" | "deleteRule">;
-  token: ReadonlySignal<string>;
-}): RulesModel {
-  const rules = signal<RuleItem[]>([], { name: "rules.list" });
-  const status = signal<"loading" | "ready" | "error">("loading", { name: "rules.status" });
-  const error = signal<string | null>(null, { name: "rules.error" });
-  const tokenError = signal<string | null>(null, { name: "rules.tokenError" });
-  const drafts = signal<Record<string, RuleDraft>>({}, { name: "rules.drafts" });
-  const rowErrors = signal<Record<string, string>>({}, { name: "rules.rowErrors" });
-  const saving = signal<Record<string, boolean>>({}, { name: "rules.saving" });
-  const saved = signal<Record<string, boolean>>({}, { name: "rules.saved" });
-  const newRule = signal<NewRuleForm>({ ...EMPTY_RULE }, { name: "rules.new" });
-  const createErrors = signal<MappedErrors<RuleField>>({ fields: {}, form: [] }, { name: "rules.createErrors" });
-  const creating = signal(false, { name: "rules.creating" });
-  const created = signal<string | null>(null, { name: "rules.created" });
-  const deleted = signal<string | null>(null, { name: "rules.deleted" });
-  const deleting = signal<Record<string, boolean>>({}, { name: "rules.deleting" });
-  let loadSequence = 0;
+/** The rules page; `activate` reads the list, and again whenever the page regains focus, until it is stopped. */
+export const RulesModel = createModel(
+  (deps: {
+    api: Pick<Api, "listRules" | "createRule" | "updateRule" | "deleteRule">;
+    /** The admin token of the session, "" when it holds a read token. */
+    token: ReadonlySignal<string>;
+  }) => {
+    const rules = signal<RuleItem[]>([], { name: "rules.list" });
+    const status = signal<"loading" | "ready" | "error">("loading", { name: "rules.status" });
+    const error = signal<string | null>(null, { name: "rules.error" });
+    const tokenError = signal<string | null>(null, { name: "rules.tokenError" });
+    const drafts = signal<Record<string, RuleDraft>>({}, { name: "rules.drafts" });
+    const rowErrors = signal<Record<string, string>>({}, { name: "rules.rowErrors" });
+    const saving = signal<Record<string, boolean>>({}, { name: "rules.saving" });
+    const saved = createFading<true>(SAVED_MS, "rules.saved");
+    const newRule = signal<NewRuleForm>({ ...EMPTY_RULE }, { name: "rules.new" });
+    const createErrors = signal<MappedErrors<RuleField>>({ fields: {}, form: [] }, { name: "rules.createErrors" });
+    const creating = signal(false, { name: "rules.creating" });
+    const created = signal<string | null>(null, { name: "rules.created" });
+    const deleted = signal<string | null>(null, { name: "rules.deleted" });
+    const deleting = signal<Record<string, boolean>>({}, { name: "rules.deleting" });
+    const views = signal<readonly object[]>([], { name: "rules.views" });
+    const shown = computed(() => views.value.length > 0);
+    let loadSequence = 0;
 
-  /** Reads the list; only the newest read lands, and a failed one keeps the rules shown. */
-  async function load() {
-    const mine = ++loadSequence;
-    if (rules.value.length === 0) status.value = "loading";
-    try {
-      const list = await deps.api.listRules();
-      if (mine !== loadSequence) return;
-      batch(() => {
-        rules.value = list;
-        status.value = "ready";
-        error.value = null;
-      });
-    } catch (failure) {
-      if (mine !== loadSequence || rules.value.length > 0) return;
-      batch(() => {
-        status.value = "error";
-        error.value = (failure as Error).message;
+    /** Reads the list; only the newest read lands, and a failed one keeps the rules shown. */
+    async function load() {
+      const mine = ++loadSequence;
+      if (rules.value.length === 0) status.value = "loading";
+      try {
+        const list = await deps.api.listRules();
+        if (mine !== loadSequence) return;
+        batch(() => {
+          rules.value = list;
+          status.value = "ready";
+          error.value = null;
+        });
+      } catch (failure) {
+        if (mine !== loadSequence || rules.value.length > 0) return;
+        batch(() => {
+          status.value = "error";
+          error.value = (failure as Error).message;
+        });
+      }
+    }
+
+    const sorted = computed(() => [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type)));
+
+    function put<T>(target: Signal<Record<string, T>>, id: string, value: T | undefined) {
+      const { [id]: _, ...rest } = target.value;
+      target.value = value === undefined ? rest : { ...rest, [id]: value };
+    }
+
+    function requireToken(): string | null {
+      const token = deps.token.value.trim();
+      if (!token) tokenError.value = ADMIN_NEEDED;
+      return token || null;
+    }
+
+    function replaceRule(rule: RuleItem) {
+      const exists = rules.value.some((item) => item._id === rule._id);
+      rules.value = exists ? rules.value.map((item) => (item._id === rule._id ? rule : item)) : [...rules.value, rule];
+    }
+
+    // A message stays for a while; a newer one replaces it.
+    for (const message of [created, deleted]) {
+      effect(() => {
+        if (message.value !== null) return timeout(() => (message.value = null), MESSAGE_MS);
       });
     }
-  }
-
-  /** Shows a message for a while; a newer one replaces it. */
-  function flash(target: Signal<string | null>, text: string) {
-    target.value = text;
-    setTimeout(() => {
-      if (target.value === text) target.value = null;
-    }, MESSAGE_MS);
-  }
-
-  const sorted = computed(() => [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type)));
-
-  function put<T>(target: Signal<Record<string, T>>, id: string, value: T | undefined) {
-    const { [id]: _, ...rest } = target.value;
-    target.value = value === undefined ? rest : { ...rest, [id]: value };
-  }
-
-  function requireToken(): string | null {
-    const token = deps.token.value.trim();
-    if (!token) tokenError.value = ADMIN_NEEDED;
-    return token || null;
-  }
-
-  function replaceRule(rule: RuleItem) {
-    const exists = rules.value.some((item) => item._id === rule._id);
-    rules.value = exists ? rules.value.map((item) => (item._id === rule._id ? rule : item)) : [...rules.value, rule];
-  }
-
-  deps.token.subscribe(() => {
-    tokenError.value = null;
-  });
-
-  return {
-    rules: sorted,
-    status,
-    error,
-    token: deps.token,
-    tokenError,
-    drafts,
-    rowErrors,
-    saving,
-    saved,
-    newRule,
-    createErrors,
-    creating,
-    created,
-    isDirty(id) {
-      const draft = drafts.value[id];
-      const rule = rules.value.find((item) => item._id === id);
-      return (
-        !!draft &&
-        !!rule &&
-        (draft.points !== String(rule.points) || draft.active !== rule.active || draft.label.trim() !== rule.label)
-      );
-    },
-    edit(id, change) {
-      const rule = rules.value.find((item) => item._id === id);
-      if (!rule) return;
-      put(drafts, id, { ...(drafts.value[id] ?? draftOf(rule)), ...change });
-      put(rowErrors, id, undefined);
-      put(saved, id, undefined);
-    },
-    async save(id) {
-      const rule = rules.value.find((item) => item._id === id);
-      const draft = drafts.value[id];
-      if (!rule || !draft) return;
-      const points = parsePoints(draft.points);
-      const label = draft.label.trim();
-      const problems = [
-        points === null ? "Points must be a whole number" : null,
-        label === "" ? "The label must not be empty" : null,
-      ].filter((problem) => problem !== null);
-      if (problems.length > 0 || points === null) {
-        put(rowErrors, id, problems.join("; "));
-        return;
-      }
-      const token = requireToken();
-      if (!token) return;
-      put(saving, id, true);
-      try {
-        // The label goes only when it changed, so a points edit never rewrites it.
-        const change = { points, active: draft.active, ...(label !== rule.label ? { label } : {}) };
-        const updated = await deps.api.updateRule(id, change, token);
-        batch(() => {
-          replaceRule({ ...rule, ...updated });
-          put(drafts, id, undefined);
-          put(rowErrors, id, undefined);
-          put(saved, id, true);
-        });
-        setTimeout(() => put(saved, id, undefined), SAVED_MS);
-        void load();
-      } catch (failure) {
-        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
-        batch(() => {
-          if (tokenProblem) tokenError.value = tokenProblem;
-          const message = [...Object.values(errors.fields), ...errors.form].join("; ");
-          put(rowErrors, id, tokenProblem ? "Not saved: the admin token was refused" : message || "Not saved");
-        });
-        // Deleted or changed elsewhere: show what the server has now.
-        if (failure instanceof ApiRequestError && failure.status === 404) void load();
-      } finally {
-        put(saving, id, undefined);
-      }
-    },
-    setNew(key, value) {
-      newRule.value = { ...newRule.value, [key]: value };
-      created.value = null;
-      if (key in createErrors.value.fields) {
-        const { [key as RuleField]: _, ...rest } = createErrors.value.fields;
-        createErrors.value = { ...createErrors.value, fields: rest };
-      }
-    },
-    async create() {
-      if (creating.value) return;
-      const form = newRule.value;
-      // Every problem at once, each beside its field.
-      const points = parsePoints(form.points);
-      const fields: MappedErrors<RuleField>["fields"] = {};
-      const eventType = form.event_type.trim();
-      if (eventType === "") fields.event_type = "Enter the event type, e.g. webinar_attended";
-      else if (!EVENT_TYPE.test(eventType)) fields.event_type = "Use 1 to 64 lowercase letters, digits or underscores";
-      if (points === null) fields.points = "Enter a whole number between −1000 and 1000";
-      if (Object.keys(fields).length > 0 || points === null) {
-        createErrors.value = { fields, form: [] };
-        return;
-      }
-      const token = requireToken();
-      if (!token) return;
-      creating.value = true;
-      createErrors.value = { fields: {}, form: [] };
-      try {
-        const rule = await deps.api.createRule(
-          {
-            event_type: eventType,
-            // Without a label the API derives one from the type ("webinar_attended" → "Webinar Attended").
-            ...(form.label.trim() ? { label: form.label.trim() } : {}),
-            points,
-            active: form.active,
-          },
-          token,
-        );
-        batch(() => {
-          replaceRule(rule);
-          newRule.value = { ...EMPTY_RULE };
-          flash(created, rule.event_type);
-        });
-        void load();
-      } catch (failure) {
-        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
-        batch(() => {
-          if (tokenProblem) tokenError.value = tokenProblem;
-          createErrors.value = tokenProblem
-            ? { fields: {}, form: ["Not created: the admin token was refused"] }
-            : errors;
-        });
-      } finally {
-        creating.value = false;
-      }
-    },
-    deleted,
-    deleting,
-    async remove(id) {
-      const rule = rules.value.find((item) => item._id === id);
-      if (!rule || deleting.value[id]) return;
-      const token = requireToken();
-      if (!token) return;
-      put(deleting, id, true);
-      try {
-        await deps.api.deleteRule(id, token);
-        batch(() => {
-          rules.value = rules.value.filter((item) => item._id !== id);
-          put(drafts, id, undefined);
-          put(rowErrors, id, undefined);
-          flash(deleted, rule.event_type);
-        });
-      } catch (failure) {
-        const { token: tokenProblem, errors } = ruleWriteErrors(failure);
-        batch(() => {
-          if (tokenProblem) tokenError.value = tokenProblem;
-          const message = [...Object.values(errors.fields), ...errors.form].join("; ");
-          put(rowErrors, id, tokenProblem ? "Not deleted: the admin token was refused" : message || "Not deleted");
-        });
-      } finally {
-        put(deleting, id, undefined);
-      }
-      void load();
-    },
-    activate() {
-      void load();
+    effect(() => {
+      void deps.token.value;
+      tokenError.value = null;
+    });
+    effect(() => {
+      if (!shown.value) return;
       const onFocus = () => void load();
       const onVisible = () => {
         if (document.visibilityState === "visible") void load();
@@ -321,7 +142,174 @@ export function createRulesModel(deps: {
         window.removeEventListener("focus", onFocus);
         document.removeEventListener("visibilitychange", onVisible);
       };
-    },
-    load,
-  };
-}
+    });
+
+    return {
+      rules: sorted,
+      status,
+      error,
+      token: deps.token,
+      tokenError,
+      drafts,
+      rowErrors,
+      saving,
+      /** Rules saved a moment ago. */
+      saved: saved.marks,
+      newRule,
+      createErrors,
+      creating,
+      created,
+      /** Rules whose draft differs from what is saved. */
+      dirty: computed(() => {
+        const ids = new Set<string>();
+        for (const rule of rules.value) {
+          const draft = drafts.value[rule._id];
+          const differs =
+            draft !== undefined &&
+            (draft.points !== String(rule.points) || draft.active !== rule.active || draft.label.trim() !== rule.label);
+          if (differs) ids.add(rule._id);
+        }
+        return ids as ReadonlySet<string>;
+      }),
+      edit(id: string, change: Partial<RuleDraft>) {
+        const rule = rules.value.find((item) => item._id === id);
+        if (!rule) return;
+        put(drafts, id, { ...(drafts.value[id] ?? draftOf(rule)), ...change });
+        put(rowErrors, id, undefined);
+        saved.unmark(id);
+      },
+      async save(id: string) {
+        const rule = rules.value.find((item) => item._id === id);
+        const draft = drafts.value[id];
+        if (!rule || !draft) return;
+        const points = parsePoints(draft.points);
+        const label = draft.label.trim();
+        const problems = [
+          points === null ? "Points must be a whole number" : null,
+          label === "" ? "The label must not be empty" : null,
+        ].filter((problem) => problem !== null);
+        if (problems.length > 0 || points === null) {
+          put(rowErrors, id, problems.join("; "));
+          return;
+        }
+        const token = requireToken();
+        if (!token) return;
+        put(saving, id, true);
+        try {
+          // The label goes only when it changed, so a points edit never rewrites it.
+          const change = { points, active: draft.active, ...(label !== rule.label ? { label } : {}) };
+          const updated = await deps.api.updateRule(id, change, token);
+          batch(() => {
+            replaceRule({ ...rule, ...updated });
+            put(drafts, id, undefined);
+            put(rowErrors, id, undefined);
+            saved.mark(id, true);
+          });
+          void load();
+        } catch (failure) {
+          const { token: tokenProblem, errors } = ruleWriteErrors(failure);
+          batch(() => {
+            if (tokenProblem) tokenError.value = tokenProblem;
+            const message = [...Object.values(errors.fields), ...errors.form].join("; ");
+            put(rowErrors, id, tokenProblem ? "Not saved: the admin token was refused" : message || "Not saved");
+          });
+          // Deleted or changed elsewhere: show what the server has now.
+          if (failure instanceof ApiRequestError && failure.status === 404) void load();
+        } finally {
+          put(saving, id, undefined);
+        }
+      },
+      setNew<K extends keyof NewRuleForm>(key: K, value: NewRuleForm[K]) {
+        newRule.value = { ...newRule.value, [key]: value };
+        created.value = null;
+        if (key in createErrors.value.fields) {
+          const { [key as RuleField]: _, ...rest } = createErrors.value.fields;
+          createErrors.value = { ...createErrors.value, fields: rest };
+        }
+      },
+      async create() {
+        if (creating.value) return;
+        const form = newRule.value;
+        // Every problem at once, each beside its field.
+        const points = parsePoints(form.points);
+        const fields: MappedErrors<RuleField>["fields"] = {};
+        const eventType = form.event_type.trim();
+        if (eventType === "") fields.event_type = "Enter the event type, e.g. webinar_attended";
+        else if (!EVENT_TYPE.test(eventType))
+          fields.event_type = "Use 1 to 64 lowercase letters, digits or underscores";
+        if (points === null) fields.points = "Enter a whole number between −1000 and 1000";
+        if (Object.keys(fields).length > 0 || points === null) {
+          createErrors.value = { fields, form: [] };
+          return;
+        }
+        const token = requireToken();
+        if (!token) return;
+        creating.value = true;
+        createErrors.value = { fields: {}, form: [] };
+        try {
+          const rule = await deps.api.createRule(
+            {
+              event_type: eventType,
+              // Without a label the API derives one from the type ("webinar_attended" → "Webinar Attended").
+              ...(form.label.trim() ? { label: form.label.trim() } : {}),
+              points,
+              active: form.active,
+            },
+            token,
+          );
+          batch(() => {
+            replaceRule(rule);
+            newRule.value = { ...EMPTY_RULE };
+            created.value = rule.event_type;
+          });
+          void load();
+        } catch (failure) {
+          const { token: tokenProblem, errors } = ruleWriteErrors(failure);
+          batch(() => {
+            if (tokenProblem) tokenError.value = tokenProblem;
+            createErrors.value = tokenProblem
+              ? { fields: {}, form: ["Not created: the admin token was refused"] }
+              : errors;
+          });
+        } finally {
+          creating.value = false;
+        }
+      },
+      deleted,
+      deleting,
+      async remove(id: string) {
+        const rule = rules.value.find((item) => item._id === id);
+        if (!rule || deleting.value[id]) return;
+        const token = requireToken();
+        if (!token) return;
+        put(deleting, id, true);
+        try {
+          await deps.api.deleteRule(id, token);
+          batch(() => {
+            rules.value = rules.value.filter((item) => item._id !== id);
+            put(drafts, id, undefined);
+            put(rowErrors, id, undefined);
+            deleted.value = rule.event_type;
+          });
+        } catch (failure) {
+          const { token: tokenProblem, errors } = ruleWriteErrors(failure);
+          batch(() => {
+            if (tokenProblem) tokenError.value = tokenProblem;
+            const message = [...Object.values(errors.fields), ...errors.form].join("; ");
+            put(rowErrors, id, tokenProblem ? "Not deleted: the admin token was refused" : message || "Not deleted");
+          });
+        } finally {
+          put(deleting, id, undefined);
+        }
+        void load();
+      },
+      /** Reads the list, and again whenever the page regains focus, until the returned function is called. */
+      activate() {
+        void load();
+        return addView(views, {});
+      },
+      load,
+    };
+  },
+);
+export type RulesModel = InstanceType<typeof RulesModel>;

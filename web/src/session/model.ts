@@ -6,8 +6,9 @@
 // sessionStorage and is handed to the browser's other tabs over a BroadcastChannel (same origin only): a tab opened
 // later asks the open ones. It is in localStorage only when the user ticks "remember". A read refused with 401 ends
 // the session; signing out in one tab signs out every tab.
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import { type AccessRole, ApiRequestError } from "../lib/api.ts";
+import { timeout } from "../lib/reactions.ts";
 
 export type Role = AccessRole;
 
@@ -35,6 +36,7 @@ export type SessionMessage =
 export interface TabChannel {
   postMessage(message: SessionMessage): void;
   addEventListener(type: "message", listener: (event: { data: SessionMessage }) => void): void;
+  removeEventListener(type: "message", listener: (event: { data: SessionMessage }) => void): void;
 }
 
 export interface SessionStores {
@@ -44,29 +46,6 @@ export interface SessionStores {
   browser: KeyValueStore | null;
   /** The browser's other tabs of this origin (a BroadcastChannel). */
   channel: TabChannel | null;
-}
-
-export interface SessionModel {
-  /** The token in use; "" when signed out. */
-  readonly token: ReadonlySignal<string>;
-  readonly role: ReadonlySignal<Role | null>;
-  readonly signedIn: ReadonlySignal<boolean>;
-  /** The token when it is the admin token, else "": what admin actions send. */
-  readonly adminToken: ReadonlySignal<string>;
-  /** True while a new tab waits for an open tab's session, before it would show the sign-in page. */
-  readonly resolving: ReadonlySignal<boolean>;
-  /** The sign-in field. */
-  readonly draft: Signal<string>;
-  /** Keep the admin token in this browser until sign-out, not only while its tabs are open. */
-  readonly remember: Signal<boolean>;
-  /** Why the sign-in page is shown, or why the last attempt failed. */
-  readonly message: ReadonlySignal<string | null>;
-  readonly checking: ReadonlySignal<boolean>;
-  /** Checks the draft; resolves with the role it signed in with, or null when it did not. */
-  signIn(): Promise<Role | null>;
-  signOut(): void;
-  /** A read was refused with this session's token: back to the sign-in page, saying why. */
-  expire(): void;
 }
 
 function read(store: KeyValueStore | null): StoredSession | null {
@@ -90,108 +69,125 @@ function write(store: KeyValueStore | null, session: StoredSession | null) {
   }
 }
 
-export function createSessionModel(deps: {
-  stores: SessionStores;
-  /** Resolves with what the token may do; throws the API's refusal otherwise. */
-  verify: (token: string) => Promise<Role>;
-  /** How long a new tab asks the open ones (ASK_TABS_MS). */
-  askMs?: number;
-}): SessionModel {
-  const { tab, browser, channel } = deps.stores;
-  const fromTab = read(tab);
-  const initial = fromTab ?? read(browser);
-  const current = signal<StoredSession | null>(initial, { name: "session.current" });
-  const draft = signal("", { name: "session.draft" });
-  const remember = signal(false, { name: "session.remember" });
-  const message = signal<string | null>(null, { name: "session.message" });
-  const checking = signal(false, { name: "session.checking" });
-  const resolving = signal(initial === null && channel !== null, { name: "session.resolving" });
+/** The reader's session, shared with the browser's other tabs while the model lives. */
+export const SessionModel = createModel(
+  (deps: {
+    stores: SessionStores;
+    /** Resolves with what the token may do; throws the API's refusal otherwise. */
+    verify: (token: string) => Promise<Role>;
+    /** How long a new tab asks the open ones (ASK_TABS_MS). */
+    askMs?: number;
+  }) => {
+    const { tab, browser, channel } = deps.stores;
+    const fromTab = read(tab);
+    const initial = fromTab ?? read(browser);
+    const current = signal<StoredSession | null>(initial, { name: "session.current" });
+    const draft = signal("", { name: "session.draft" });
+    const remember = signal(false, { name: "session.remember" });
+    const message = signal<string | null>(null, { name: "session.message" });
+    const checking = signal(false, { name: "session.checking" });
+    const resolving = signal(initial === null && channel !== null, { name: "session.resolving" });
 
-  /** Takes a session in this tab; `shared` also keeps it for the browser's tabs to come. */
-  const take = (session: StoredSession | null, keepInBrowser: boolean) => {
-    batch(() => {
-      current.value = session;
-      resolving.value = false;
-    });
-    write(tab, session);
-    if (keepInBrowser) write(browser, session);
-  };
+    /** Takes a session in this tab; `shared` also keeps it for the browser's tabs to come. */
+    const take = (session: StoredSession | null, keepInBrowser: boolean) => {
+      batch(() => {
+        current.value = session;
+        resolving.value = false;
+      });
+      write(tab, session);
+      if (keepInBrowser) write(browser, session);
+    };
 
-  channel?.addEventListener("message", ({ data }) => {
-    const mine = current.value;
-    if (data.type === "ask") {
-      if (mine) channel.postMessage({ type: "session", session: mine, answer: true });
-    } else if (data.type === "session") {
-      // A sign-in in another tab is this browser's sign-in; an answer only fills a gap or raises a read session.
-      if (!data.answer || mine === null || (mine.role === "read" && data.session.role === "admin")) {
-        take(data.session, false);
+    function onMessage({ data }: { data: SessionMessage }) {
+      const mine = current.value;
+      if (data.type === "ask") {
+        if (mine) channel?.postMessage({ type: "session", session: mine, answer: true });
+      } else if (data.type === "session") {
+        // A sign-in in another tab is this browser's sign-in; an answer only fills a gap or raises a read session.
+        if (!data.answer || mine === null || (mine.role === "read" && data.session.role === "admin")) {
+          take(data.session, false);
+          message.value = null;
+        }
+      } else if (data.type === "signed-out") {
+        take(null, false);
         message.value = null;
       }
-    } else if (data.type === "signed-out") {
-      take(null, false);
-      message.value = null;
     }
-  });
-  // A tab of its own (not a reload) asks the open ones: they may hold an admin session this browser did not keep.
-  if (fromTab === null && channel) {
-    channel.postMessage({ type: "ask" });
-    if (resolving.value) setTimeout(() => (resolving.value = false), deps.askMs ?? ASK_TABS_MS);
-  }
+    effect(() => {
+      if (!channel) return;
+      channel.addEventListener("message", onMessage);
+      return () => channel.removeEventListener("message", onMessage);
+    });
+    // A tab of its own (not a reload) asks the open ones: they may hold an admin session this browser did not keep.
+    if (fromTab === null && channel) channel.postMessage({ type: "ask" });
+    effect(() => {
+      if (resolving.value) return timeout(() => (resolving.value = false), deps.askMs ?? ASK_TABS_MS);
+    });
 
-  const token = computed(() => current.value?.token ?? "");
-  const role = computed(() => current.value?.role ?? null);
-  return {
-    token,
-    role,
-    signedIn: computed(() => token.value !== ""),
-    adminToken: computed(() => (role.value === "admin" ? token.value : "")),
-    resolving,
-    draft,
-    remember,
-    message,
-    checking,
-    async signIn() {
-      const candidate = draft.value.trim();
-      if (!candidate) {
-        message.value = `Enter the access token (in development: ${DEV_READ_TOKEN_HINT}, or ${DEV_ADMIN_TOKEN_HINT} for admin)`;
-        return null;
-      }
-      if (checking.value) return null;
-      checking.value = true;
-      try {
-        const granted = await deps.verify(candidate);
-        const session: StoredSession = { token: candidate, role: granted };
-        batch(() => {
-          take(session, false);
-          draft.value = "";
-          message.value = null;
-        });
-        // The admin token goes to the browser's storage only when asked to; otherwise no token is left there.
-        write(browser, granted === "read" || remember.value ? session : null);
-        channel?.postMessage({ type: "session", session, answer: false });
-        return granted;
-      } catch (failure) {
-        const refused = failure instanceof ApiRequestError && failure.status === 401;
-        message.value = refused ? REFUSED_MESSAGE : (failure as Error).message;
-        return null;
-      } finally {
-        checking.value = false;
-      }
-    },
-    signOut() {
-      take(null, true);
-      message.value = null;
-      channel?.postMessage({ type: "signed-out" });
-    },
-    expire() {
-      if (current.value === null) return;
-      const stale = current.value.token;
-      take(null, false);
-      if (read(browser)?.token === stale) write(browser, null);
-      message.value = EXPIRED_MESSAGE;
-    },
-  };
-}
+    const token = computed(() => current.value?.token ?? "");
+    const role = computed(() => current.value?.role ?? null);
+    return {
+      /** The token in use; "" when signed out. */
+      token,
+      role,
+      signedIn: computed(() => token.value !== ""),
+      /** The token when it is the admin token, else "": what admin actions send. */
+      adminToken: computed(() => (role.value === "admin" ? token.value : "")),
+      /** True while a new tab waits for an open tab's session, before it would show the sign-in page. */
+      resolving,
+      /** The sign-in field. */
+      draft,
+      /** Keep the admin token in this browser until sign-out, not only while its tabs are open. */
+      remember,
+      /** Why the sign-in page is shown, or why the last attempt failed. */
+      message,
+      checking,
+      /** Checks the draft; resolves with the role it signed in with, or null when it did not. */
+      async signIn(): Promise<Role | null> {
+        const candidate = draft.value.trim();
+        if (!candidate) {
+          message.value = `Enter the access token (in development: ${DEV_READ_TOKEN_HINT}, or ${DEV_ADMIN_TOKEN_HINT} for admin)`;
+          return null;
+        }
+        if (checking.value) return null;
+        checking.value = true;
+        try {
+          const granted = await deps.verify(candidate);
+          const session: StoredSession = { token: candidate, role: granted };
+          batch(() => {
+            take(session, false);
+            draft.value = "";
+            message.value = null;
+          });
+          // The admin token goes to the browser's storage only when asked to; otherwise no token is left there.
+          write(browser, granted === "read" || remember.value ? session : null);
+          channel?.postMessage({ type: "session", session, answer: false });
+          return granted;
+        } catch (failure) {
+          const refused = failure instanceof ApiRequestError && failure.status === 401;
+          message.value = refused ? REFUSED_MESSAGE : (failure as Error).message;
+          return null;
+        } finally {
+          checking.value = false;
+        }
+      },
+      signOut() {
+        take(null, true);
+        message.value = null;
+        channel?.postMessage({ type: "signed-out" });
+      },
+      /** A read was refused with this session's token: back to the sign-in page, saying why. */
+      expire() {
+        if (current.value === null) return;
+        const stale = current.value.token;
+        take(null, false);
+        if (read(browser)?.token === stale) write(browser, null);
+        message.value = EXPIRED_MESSAGE;
+      },
+    };
+  },
+);
+export type SessionModel = InstanceType<typeof SessionModel>;
 
 /** The browser's stores: sessionStorage, localStorage and a BroadcastChannel, each when the browser allows it. */
 export function browserSessionStores(): SessionStores {

@@ -2,7 +2,7 @@
 // and it checks the event with the edge's own validation (`normalizeEvent` from the shared contracts) before sending,
 // so every problem shows at once, next to its field; the API's answer is shown the same way.
 import type { normalizeEvent } from "@leadscore/contracts/event";
-import { batch, computed, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import { batch, computed, createModel, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type EventAccepted, type EventSubmission, type EventType } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 
@@ -94,134 +94,119 @@ export function submissionErrors(failure: unknown): MappedErrors<EventField> {
   return mapped;
 }
 
-export interface SubmitEventModel {
-  readonly form: ReadonlySignal<EventForm>;
-  readonly writeKey: Signal<string>;
-  readonly eventTypes: ReadonlySignal<EventType[]>;
-  readonly typesStatus: ReadonlySignal<"loading" | "ready" | "error">;
-  readonly typesError: ReadonlySignal<string | null>;
-  readonly submitting: ReadonlySignal<boolean>;
-  readonly errors: ReadonlySignal<MappedErrors<EventField>>;
-  readonly result: ReadonlySignal<(EventAccepted & { lead_id: string; event_type: string }) | null>;
-  readonly hasErrors: ReadonlySignal<boolean>;
-  /** Whether the optional fields are shown: the user's choice, opened (never closed) when one of them is in error. */
-  readonly moreOpen: ReadonlySignal<boolean>;
-  /** The first field in error, in the form's order. */
-  readonly firstError: ReadonlySignal<EventField | null>;
-  setMoreOpen(open: boolean): void;
-  set<K extends keyof EventForm>(key: K, value: EventForm[K]): void;
-  setWriteKey(value: string): void;
-  submit(): Promise<void>;
-  loadTypes(): Promise<void>;
-}
-
-export function createSubmitEventModel(deps: {
-  api: Pick<Api, "eventTypes" | "submitEvent">;
-  writeKey: Signal<string>;
-}): SubmitEventModel {
-  const form = signal<EventForm>({ ...EMPTY_EVENT_FORM }, { name: "submit.form" });
-  const eventTypes = signal<EventType[]>([], { name: "submit.eventTypes" });
-  const typesStatus = signal<"loading" | "ready" | "error">("loading", { name: "submit.typesStatus" });
-  const typesError = signal<string | null>(null, { name: "submit.typesError" });
-  const submitting = signal(false, { name: "submit.submitting" });
-  const errors = signal<MappedErrors<EventField>>({ fields: {}, form: [] }, { name: "submit.errors" });
-  const result = signal<(EventAccepted & { lead_id: string; event_type: string }) | null>(null, {
-    name: "submit.result",
-  });
-  const moreOpen = signal(false, { name: "submit.moreOpen" });
-
-  function showErrors(found: MappedErrors<EventField>) {
-    batch(() => {
-      errors.value = found;
-      if (found.fields.event_id || found.fields.timestamp || found.fields.metadata) moreOpen.value = true;
+/** The event form. */
+export const SubmitEventModel = createModel(
+  (deps: { api: Pick<Api, "eventTypes" | "submitEvent">; writeKey: Signal<string> }) => {
+    const form = signal<EventForm>({ ...EMPTY_EVENT_FORM }, { name: "submit.form" });
+    const eventTypes = signal<EventType[]>([], { name: "submit.eventTypes" });
+    const typesStatus = signal<"loading" | "ready" | "error">("loading", { name: "submit.typesStatus" });
+    const typesError = signal<string | null>(null, { name: "submit.typesError" });
+    const submitting = signal(false, { name: "submit.submitting" });
+    const errors = signal<MappedErrors<EventField>>({ fields: {}, form: [] }, { name: "submit.errors" });
+    const result = signal<(EventAccepted & { lead_id: string; event_type: string }) | null>(null, {
+      name: "submit.result",
     });
-  }
+    const moreOpen = signal(false, { name: "submit.moreOpen" });
 
-  function clearError(field: EventField) {
-    if (!(field in errors.value.fields)) return;
-    const { [field]: _, ...rest } = errors.value.fields;
-    errors.value = { ...errors.value, fields: rest };
-  }
-
-  return {
-    form,
-    writeKey: deps.writeKey,
-    eventTypes,
-    typesStatus,
-    typesError,
-    submitting,
-    errors,
-    result,
-    hasErrors: computed(() => errors.value.form.length > 0 || Object.keys(errors.value.fields).length > 0),
-    moreOpen,
-    firstError: computed(() => EVENT_FIELDS.find((field) => errors.value.fields[field]) ?? null),
-    setMoreOpen(open) {
-      moreOpen.value = open;
-    },
-    set(key, value) {
-      form.value = { ...form.value, [key]: value };
-      // A corrected field stops showing the error it had.
-      clearError(key === "other_type" ? "event_type" : key);
-    },
-    setWriteKey(value) {
-      deps.writeKey.value = value;
-      clearError("write_key");
-    },
-    async loadTypes() {
-      typesStatus.value = "loading";
-      loadValidation().catch(() => {
-        // Loaded again on submit, where a failure is shown.
+    function showErrors(found: MappedErrors<EventField>) {
+      batch(() => {
+        errors.value = found;
+        if (found.fields.event_id || found.fields.timestamp || found.fields.metadata) moreOpen.value = true;
       });
-      try {
-        const types = await deps.api.eventTypes();
-        batch(() => {
-          eventTypes.value = types;
-          typesStatus.value = "ready";
-          typesError.value = null;
-          if (form.value.event_type === "" && types[0]) form.value = { ...form.value, event_type: types[0].value };
+    }
+
+    function clearError(field: EventField) {
+      if (!(field in errors.value.fields)) return;
+      const { [field]: _, ...rest } = errors.value.fields;
+      errors.value = { ...errors.value, fields: rest };
+    }
+
+    return {
+      form,
+      writeKey: deps.writeKey,
+      eventTypes,
+      typesStatus,
+      typesError,
+      submitting,
+      errors,
+      result,
+      hasErrors: computed(() => errors.value.form.length > 0 || Object.keys(errors.value.fields).length > 0),
+      /** Whether the optional fields are shown: the user's choice, opened (never closed) when one of them is in error. */
+      moreOpen,
+      /** The first field in error, in the form's order. */
+      firstError: computed(() => EVENT_FIELDS.find((field) => errors.value.fields[field]) ?? null),
+      setMoreOpen(open: boolean) {
+        moreOpen.value = open;
+      },
+      set<K extends keyof EventForm>(key: K, value: EventForm[K]) {
+        form.value = { ...form.value, [key]: value };
+        // A corrected field stops showing the error it had.
+        clearError(key === "other_type" ? "event_type" : key);
+      },
+      setWriteKey(value: string) {
+        deps.writeKey.value = value;
+        clearError("write_key");
+      },
+      async loadTypes() {
+        typesStatus.value = "loading";
+        loadValidation().catch(() => {
+          // Loaded again on submit, where a failure is shown.
         });
-      } catch (failure) {
-        batch(() => {
-          typesStatus.value = "error";
-          typesError.value = (failure as Error).message;
-          // The form still works with a type typed by hand.
-          if (form.value.event_type === "") form.value = { ...form.value, event_type: OTHER_TYPE };
-        });
-      }
-    },
-    async submit() {
-      if (submitting.value) return;
-      result.value = null;
-      const key = deps.writeKey.value.trim();
-      let normalize: Normalize;
-      try {
-        normalize = await loadValidation();
-      } catch (failure) {
-        validation = null;
-        showErrors({ fields: {}, form: [`The form could not be checked (${(failure as Error).message}); try again.`] });
-        return;
-      }
-      const built = buildSubmission(form.value, normalize);
-      const problems: MappedErrors<EventField> = built.ok ? { fields: {}, form: [] } : built.errors;
-      if (!key) problems.fields.write_key = "Enter a write key";
-      if (!built.ok || !key) {
-        showErrors(problems);
-        return;
-      }
-      submitting.value = true;
-      errors.value = { fields: {}, form: [] };
-      try {
-        const accepted = await deps.api.submitEvent(built.event, key);
-        batch(() => {
-          result.value = { ...accepted, lead_id: built.event.lead_id, event_type: built.event.event_type };
-          // A new event next time: a kept id would only be reported as a duplicate.
-          form.value = { ...form.value, event_id: "" };
-        });
-      } catch (failure) {
-        showErrors(submissionErrors(failure));
-      } finally {
-        submitting.value = false;
-      }
-    },
-  };
-}
+        try {
+          const types = await deps.api.eventTypes();
+          batch(() => {
+            eventTypes.value = types;
+            typesStatus.value = "ready";
+            typesError.value = null;
+            if (form.value.event_type === "" && types[0]) form.value = { ...form.value, event_type: types[0].value };
+          });
+        } catch (failure) {
+          batch(() => {
+            typesStatus.value = "error";
+            typesError.value = (failure as Error).message;
+            // The form still works with a type typed by hand.
+            if (form.value.event_type === "") form.value = { ...form.value, event_type: OTHER_TYPE };
+          });
+        }
+      },
+      async submit() {
+        if (submitting.value) return;
+        result.value = null;
+        const key = deps.writeKey.value.trim();
+        let normalize: Normalize;
+        try {
+          normalize = await loadValidation();
+        } catch (failure) {
+          validation = null;
+          showErrors({
+            fields: {},
+            form: [`The form could not be checked (${(failure as Error).message}); try again.`],
+          });
+          return;
+        }
+        const built = buildSubmission(form.value, normalize);
+        const problems: MappedErrors<EventField> = built.ok ? { fields: {}, form: [] } : built.errors;
+        if (!key) problems.fields.write_key = "Enter a write key";
+        if (!built.ok || !key) {
+          showErrors(problems);
+          return;
+        }
+        submitting.value = true;
+        errors.value = { fields: {}, form: [] };
+        try {
+          const accepted = await deps.api.submitEvent(built.event, key);
+          batch(() => {
+            result.value = { ...accepted, lead_id: built.event.lead_id, event_type: built.event.event_type };
+            // A new event next time: a kept id would only be reported as a duplicate.
+            form.value = { ...form.value, event_id: "" };
+          });
+        } catch (failure) {
+          showErrors(submissionErrors(failure));
+        } finally {
+          submitting.value = false;
+        }
+      },
+    };
+  },
+);
+export type SubmitEventModel = InstanceType<typeof SubmitEventModel>;

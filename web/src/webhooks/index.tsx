@@ -15,13 +15,12 @@ import {
 import type { Api } from "../lib/api.ts";
 import { formatDateTime } from "../lib/format.ts";
 import {
-  createWebhooksModel,
   DELIVERY_FILTERS,
   type DeliveryItem,
   isFailing,
   WEBHOOK_EVENTS,
   type WebhookItem,
-  type WebhooksModel,
+  WebhooksModel,
   webhookState,
 } from "./model.ts";
 
@@ -360,7 +359,7 @@ const models = new WeakMap<object, WebhooksModel>();
 export function WebhooksScreen({ api, token }: { api: Pick<Api, "admin">; token: ReadonlySignal<string> }) {
   let model = models.get(api);
   if (!model) {
-    model = createWebhooksModel({ api, token });
+    model = new WebhooksModel({ api, token });
     models.set(api, model);
   }
   return <WebhooksPage model={model} />;

@@ -133,6 +133,10 @@ export function createDeepLane(options: DeepLaneOptions) {
     return owned;
   }
 
+  /**
+   * One pass over the leads the lane owns (up to maxLeads): plan those the live state places alone, refold the pages
+   * late events land in, rescan those whose stored events are asked for, then insert the new pages and commit.
+   */
   async function pass(signal: AbortSignal): Promise<number> {
     const asked = await redis.hgetall(keys.deep);
     const ids = Object.keys(asked).slice(0, maxLeads);

@@ -126,6 +126,7 @@ export const RulesModel = createModel(
         if (message.value !== null) return timeout(() => (message.value = null), MESSAGE_MS);
       });
     }
+    // Another token (a sign-in, a sign-out) clears what was said about the one before.
     effect(() => {
       void deps.token.value;
       tokenError.value = null;

@@ -153,6 +153,7 @@ export const WebhooksModel = createModel(
     const views = signal<readonly object[]>([], { name: "webhooks.views" });
     const shown = computed(() => views.value.length > 0);
 
+    // Another token (a sign-in, a sign-out) clears what was said about the one before.
     effect(() => {
       void token.value;
       tokenError.value = null;

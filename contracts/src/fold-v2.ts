@@ -70,7 +70,7 @@ export interface RuleOutcome {
   asked: number;
   given: number;
   /** Why `given` differs from `asked`, in clamping order (`limit 3 per day reached`, `capped at 1000`). */
-  cuts: string[];
+  cuts: readonly string[];
 }
 
 /** One line of the v2 audit trail: the v1 entry (`points` the sum asked, `rule_id` the first rule) and each rule's part. */
@@ -98,10 +98,16 @@ export interface FoldResultV2 extends FoldStateV2 {
   history: HistoryEntryV2[];
 }
 
-/** The name of a limit counter: its period first, so pruning reads it without parsing the rest. */
+/**
+ * The name of a limit counter: its period, the rule's id (neither holds a space), then for a keyed limit the field
+ * and the key as JSON strings (a missing key as `null`).
+ */
 function counterName(ruleId: string, limit: CandidateLimit): string {
-  return `${limit.per} ${JSON.stringify([ruleId, limit.field ?? null, limit.key ?? null])}`;
+  if (limit.field === undefined) return `${limit.per} ${ruleId}`;
+  return `${limit.per} ${ruleId} ${JSON.stringify(limit.field)} ${limit.key === undefined ? "null" : JSON.stringify(limit.key)}`;
 }
+
+const NO_CUTS: readonly string[] = Object.freeze([]);
 
 function limitCut(limit: CandidateLimit): string {
   return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
@@ -117,10 +123,10 @@ function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): string {
 
 /** Drops the counters of buckets before the one `timestamp` falls in: no event sorted after it can reach them. */
 function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): Record<string, LimitCounter> {
+  const current = Object.fromEntries(LIMIT_PERIODS.map((per) => [per, bucketOf(per, timestamp)]));
   const kept: [string, LimitCounter][] = [];
   for (const [name, counter] of counters) {
-    const per = name.slice(0, name.indexOf(" ")) as LimitPeriod;
-    if (counter.bucket >= bucketOf(per, timestamp)) kept.push([name, { ...counter }]);
+    if (counter.bucket >= (current[name.slice(0, name.indexOf(" "))] as number)) kept.push([name, counter]);
   }
   return Object.fromEntries(kept);
 }
@@ -143,64 +149,60 @@ export function foldScoresV2(
   let score = clampScore(start.score ?? 0, cap);
   let count = start.count ?? 0;
   let reachedAt = start.reachedAt ?? null;
-  const counters = new Map(Object.entries(start.counters ?? {}).map(([name, c]) => [name, { ...c }]));
+  // Counters are replaced, never changed, so the start state's are shared, not copied.
+  const counters = new Map(Object.entries(start.counters ?? {}));
   const groups = new Map(Object.entries(start.groups ?? {}));
-  const history = distinct.map((event): HistoryEntryV2 => {
+  const history: HistoryEntryV2[] = [];
+  for (const event of distinct) {
     const before = score;
-    const outcomes = event.candidates.map((candidate): RuleOutcome => {
-      const outcome: RuleOutcome = {
-        rule_id: candidate.rule_id,
-        group: candidate.group?.id ?? null,
-        asked: candidate.points,
-        given: candidate.points,
-        cuts: [],
-      };
-      const { limit, group } = candidate;
+    const outcomes: RuleOutcome[] = [];
+    let asked = 0;
+    for (const candidate of event.candidates) {
+      const { limit, group, points } = candidate;
+      let given = points;
+      let cuts = NO_CUTS as string[];
       if (limit !== undefined) {
         const name = counterName(candidate.rule_id, limit);
         const bucket = bucketOf(limit.per, event.timestamp);
-        let counter = counters.get(name);
-        if (counter === undefined || counter.bucket !== bucket) {
-          counter = { bucket, count: 0 };
-          counters.set(name, counter);
-        }
-        if (counter.count >= limit.max) {
-          outcome.given = 0;
-          outcome.cuts.push(limitCut(limit));
-        } else counter.count += 1;
+        const counter = counters.get(name);
+        const passed = counter === undefined || counter.bucket !== bucket ? 0 : counter.count;
+        if (passed >= limit.max) {
+          given = 0;
+          cuts = [limitCut(limit)];
+        } else counters.set(name, { bucket, count: passed + 1 });
       }
       const total = group === undefined ? 0 : (groups.get(group.id) ?? 0);
-      if (group !== undefined && outcome.given > group.max - total) {
-        outcome.given = Math.max(0, group.max - total);
-        outcome.cuts.push(`group "${group.id}" at its max ${group.max}`);
+      if (group !== undefined && given > group.max - total) {
+        given = Math.max(0, group.max - total);
+        cuts = [...cuts, `group "${group.id}" at its max ${group.max}`];
       }
-      const next = clampScore(score + outcome.given, cap);
-      if (next - score !== outcome.given) {
-        outcome.cuts.push(next > score + outcome.given ? "floored at 0" : `capped at ${cap}`);
-        outcome.given = next - score;
+      const next = clampScore(score + given, cap);
+      if (next - score !== given) {
+        cuts = [...cuts, next > score + given ? "floored at 0" : `capped at ${cap}`];
+        given = next - score;
       }
       score = next;
       // A group counts what its rules gave the score, after the score's clamp.
-      if (group !== undefined) groups.set(group.id, total + outcome.given);
-      return outcome;
-    });
+      if (group !== undefined) groups.set(group.id, total + given);
+      asked += points;
+      outcomes.push({ rule_id: candidate.rule_id, group: group?.id ?? null, asked: points, given, cuts });
+    }
     const delta = score - before;
     count += 1;
     if (delta !== 0) reachedAt = event.timestamp;
-    const asked = {
-      ...event,
-      points: outcomes.reduce((total, outcome) => total + outcome.asked, 0),
+    const entry = historyEntry(event, {
+      points: asked,
       rule_id: outcomes[0]?.rule_id ?? null,
-    };
-    const folded = {
       delta,
       score,
       reason: reasonOf(event.event_type, outcomes),
       seq: count,
       score_reached_at: reachedAt,
-    };
-    return { ...historyEntry(asked, folded), rules: outcomes, rules_version: event.rules_version };
-  });
+    }) as HistoryEntryV2;
+    entry.rules = outcomes;
+    entry.rules_version = event.rules_version;
+    history.push(entry);
+  }
   const last = distinct.at(-1);
   return {
     history,

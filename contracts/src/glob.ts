@@ -27,6 +27,8 @@ interface Segment {
   masks: Map<number, Uint32Array>;
   /** Bits of the `?` positions: what any other character matches. */
   wild: Uint32Array;
+  /** The search's state words, reused by every search (matching is synchronous). */
+  state: Uint32Array;
 }
 
 function segmentOf(text: string): Segment {
@@ -46,7 +48,7 @@ function segmentOf(text: string): Segment {
     }
     mask[i >>> 5] = ((mask[i >>> 5] as number) | (1 << (i & 31))) >>> 0;
   });
-  return { codes, words, masks, wild };
+  return { codes, words, masks, wild, state: new Uint32Array(words) };
 }
 
 /** Whether `segment` matches `input` exactly at `at` (a fixed place: the pattern's start or end). */
@@ -67,8 +69,8 @@ function matchesAt(segment: Segment, input: string, at: number, counter: StepCou
 function searchFrom(segment: Segment, input: string, from: number, to: number, counter: StepCounter | undefined) {
   const length = segment.codes.length;
   if (length === 0) return from;
-  const { words, masks, wild } = segment;
-  const state = new Uint32Array(words);
+  const { words, masks, wild, state } = segment;
+  state.fill(0);
   const last = (length - 1) >>> 5;
   const lastBit = 1 << ((length - 1) & 31);
   for (let at = from; at < to; at++) {

@@ -87,10 +87,10 @@ export function reasonFor(
     : `${entry.event_type} ${signed} (capped at ${cap})`;
 }
 
-/** An entry: the event's own fields (nothing else it carries) and what the fold made of it. */
+/** An entry: the event's own fields (nothing else it carries), its points and rule, and what the fold made of it. */
 export function historyEntry(
-  event: ScorableEvent,
-  folded: Pick<HistoryEntry, "delta" | "score" | "reason" | "seq" | "score_reached_at">,
+  event: Omit<ScorableEvent, "points" | "rule_id">,
+  folded: Pick<HistoryEntry, "points" | "rule_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at">,
 ): HistoryEntry {
   return {
     event_id: event.event_id,
@@ -98,8 +98,8 @@ export function historyEntry(
     event_type: event.event_type,
     timestamp: event.timestamp,
     received_at: event.received_at,
-    points: event.points,
-    rule_id: event.rule_id,
+    points: folded.points,
+    rule_id: folded.rule_id,
     delta: folded.delta,
     score: folded.score,
     reason: folded.reason,
@@ -132,6 +132,8 @@ export function foldScores(
     count += 1;
     if (delta !== 0) reachedAt = event.timestamp;
     return historyEntry(event, {
+      points: event.points,
+      rule_id: event.rule_id,
       delta,
       score: next,
       reason: reasonFor({ ...event, delta }, cap),

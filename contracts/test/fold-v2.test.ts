@@ -269,7 +269,7 @@ describe("the fold's state", () => {
     );
     // The daily counter and the first week's email counters are past: dropped.
     expect(counters).toEqual({
-      'week ["open","metadata.email_id","n3"]': { bucket: bucketOf("week", T0) + 1, count: 1 },
+      'week open "metadata.email_id" "n3"': { bucket: bucketOf("week", T0) + 1, count: 1 },
     });
   });
 

@@ -119,8 +119,10 @@ for (let round = 1; round <= ROUNDS; round++) {
   console.log(
     [
       `round ${round}: compile ${compile.ms.toFixed(2)} ms`,
-      `  match  v1 ${format(matchV1.perSecond)}/s  v2 ${format(matchV2.perSecond)}/s  (${(matched / EVENTS).toFixed(2)} rules matched per event)`,
-      `  fold   v1 ${format(foldV1.perSecond)}/s  v2 ${format(foldV2.perSecond)}/s  (${((100 * cut) / EVENTS).toFixed(1)}% of entries with a cut)`,
+      `  match  v1 ${format(matchV1.perSecond)}/s  v2 ${format(matchV2.perSecond)}/s` +
+        `  (${(matched / EVENTS).toFixed(2)} rules matched per event)`,
+      `  fold   v1 ${format(foldV1.perSecond)}/s  v2 ${format(foldV2.perSecond)}/s` +
+        `  (${((100 * cut) / EVENTS).toFixed(1)}% of entries with a cut)`,
       `  both   v1 ${format(bothV1)}/s  v2 ${format(bothV2)}/s  v2/v1 ${(bothV2 / bothV1).toFixed(2)}×`,
     ].join("\n"),
   );

@@ -183,9 +183,9 @@ export const ConditionSchema = z
   .meta({
     description:
       'A condition tree: { "all": [...] }, { "any": [...] }, { "not": {...} } or a leaf { "field", "op", "value", ' +
-      `"case"? }. Fields: metadata.<dotted path>, lead.email, lead.company, lead.name. Operators: ${OPERATORS.join(", ")}. ` +
-      `At most ${MAX_CONDITION_DEPTH} levels, ${MAX_CONDITION_LEAVES} leaves, ${MAX_CONDITION_VALUE_LENGTH} characters ` +
-      "per value.",
+      '"case"? }. Fields: metadata.<dotted path>, lead.email, lead.company, lead.name. ' +
+      `Operators: ${OPERATORS.join(", ")}. At most ${MAX_CONDITION_DEPTH} levels, ${MAX_CONDITION_LEAVES} leaves, ` +
+      `${MAX_CONDITION_VALUE_LENGTH} characters per value.`,
   });
 
 /** The lead's profile as conditions read it; a null field is missing. */

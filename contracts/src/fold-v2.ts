@@ -73,7 +73,7 @@ export interface RuleOutcome {
   cuts: readonly string[];
 }
 
-/** One line of the v2 audit trail: the v1 entry (`points` the sum asked, `rule_id` the first rule) and each rule's part. */
+/** A line of the v2 audit trail: the v1 entry (`points` the sum asked, `rule_id` the first rule), each rule's part. */
 export interface HistoryEntryV2 extends HistoryEntry {
   rules: RuleOutcome[];
   rules_version: number | null;
@@ -104,7 +104,8 @@ export interface FoldResultV2 extends FoldStateV2 {
  */
 function counterName(ruleId: string, limit: CandidateLimit): string {
   if (limit.field === undefined) return `${limit.per} ${ruleId}`;
-  return `${limit.per} ${ruleId} ${JSON.stringify(limit.field)} ${limit.key === undefined ? "null" : JSON.stringify(limit.key)}`;
+  const key = limit.key === undefined ? "null" : JSON.stringify(limit.key);
+  return `${limit.per} ${ruleId} ${JSON.stringify(limit.field)} ${key}`;
 }
 
 const NO_CUTS: readonly string[] = Object.freeze([]);
@@ -137,8 +138,9 @@ function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): R
  * 0), its group's max (positive points only, up to what the group has left), the score's [0, cap]. Each rule is a
  * step of the score, as each event is under v1, so what a rule gives is its own and a group never passes its max
  * (clamping the event's sum instead would have to share a floor's cut out among negative rules, and giving a grouped
- * rule's negative points back could carry its group past its max). `start` is the state just before the first event given, so folding a lead's
- * events in two consecutive slices, the second from the first's result, gives the same as folding them all at once.
+ * rule's negative points back could carry its group past its max). `start` is the state just before the first event
+ * given, so folding a lead's events in two consecutive slices, the second from the first's result, gives the same as
+ * folding them all at once.
  */
 export function foldScoresV2(
   events: readonly ScorableEventV2[],
@@ -160,7 +162,7 @@ export function foldScoresV2(
     for (const candidate of event.candidates) {
       const { limit, group, points } = candidate;
       let given = points;
-      let cuts = NO_CUTS as string[];
+      let cuts = NO_CUTS;
       if (limit !== undefined) {
         const name = counterName(candidate.rule_id, limit);
         const bucket = bucketOf(limit.per, event.timestamp);

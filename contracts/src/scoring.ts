@@ -58,8 +58,25 @@ export function compareEvents(a: Pick<ScorableEvent, "timestamp" | "event_id">, 
   return a.event_id < b.event_id ? -1 : a.event_id > b.event_id ? 1 : 0;
 }
 
+/** The first copy of each `event_id`, in `(timestamp, event_id)` order: what a fold folds. */
+export function distinctSorted<T extends Pick<ScorableEvent, "timestamp" | "event_id">>(events: readonly T[]): T[] {
+  const seen = new Set<string>();
+  const distinct: T[] = [];
+  for (const event of events) {
+    if (seen.has(event.event_id)) continue;
+    seen.add(event.event_id);
+    distinct.push(event);
+  }
+  return distinct.sort(compareEvents);
+}
+
 export function clampScore(value: number, cap: number): number {
   return Math.min(cap, Math.max(0, value));
+}
+
+/** Points as a reason shows them: `+20`, `+0`, `-50`. */
+export function signedPoints(points: number): string {
+  return points >= 0 ? `+${points}` : String(points);
 }
 
 /** The reason text of an entry: its rule's points and whether clamping changed them (floored at 0 or capped). */
@@ -68,11 +85,33 @@ export function reasonFor(
   cap: number,
 ): string {
   if (entry.rule_id === null) return `no active rule for ${entry.event_type}`;
-  const signed = entry.points >= 0 ? `+${entry.points}` : String(entry.points);
+  const signed = signedPoints(entry.points);
   if (entry.delta === entry.points) return `${entry.event_type} ${signed}`;
   return entry.delta > entry.points
     ? `${entry.event_type} ${signed} (floored at 0)`
     : `${entry.event_type} ${signed} (capped at ${cap})`;
+}
+
+/** An entry: the event's own fields (nothing else it carries), its points and rule, and what the fold made of it. */
+export function historyEntry(
+  event: Omit<ScorableEvent, "points" | "rule_id">,
+  folded: Pick<HistoryEntry, "points" | "rule_id" | "delta" | "score" | "reason" | "seq" | "score_reached_at">,
+): HistoryEntry {
+  return {
+    event_id: event.event_id,
+    lead_id: event.lead_id,
+    event_type: event.event_type,
+    timestamp: event.timestamp,
+    received_at: event.received_at,
+    points: folded.points,
+    rule_id: folded.rule_id,
+    delta: folded.delta,
+    score: folded.score,
+    reason: folded.reason,
+    sort_key: keyOf(event),
+    seq: folded.seq,
+    score_reached_at: folded.score_reached_at,
+  };
 }
 
 /**
@@ -86,14 +125,7 @@ export function foldScores(
   cap: number,
   start: number | Partial<FoldState> = 0,
 ): FoldResult {
-  const seen = new Set<string>();
-  const distinct: ScorableEvent[] = [];
-  for (const event of events) {
-    if (seen.has(event.event_id)) continue;
-    seen.add(event.event_id);
-    distinct.push(event);
-  }
-  distinct.sort(compareEvents);
+  const distinct = distinctSorted(events);
   const initial = typeof start === "number" ? { score: start } : start;
   let score = clampScore(initial.score ?? 0, cap);
   let count = initial.count ?? 0;
@@ -104,21 +136,15 @@ export function foldScores(
     score = next;
     count += 1;
     if (delta !== 0) reachedAt = event.timestamp;
-    return {
-      event_id: event.event_id,
-      lead_id: event.lead_id,
-      event_type: event.event_type,
-      timestamp: event.timestamp,
-      received_at: event.received_at,
+    return historyEntry(event, {
       points: event.points,
       rule_id: event.rule_id,
       delta,
       score: next,
       reason: reasonFor({ ...event, delta }, cap),
-      sort_key: keyOf(event),
       seq: count,
       score_reached_at: reachedAt,
-    };
+    });
   });
   return { history, score, count, reachedAt };
 }

@@ -1,0 +1,287 @@
+// The scoring fold of model v2: what each event may earn (its candidates, fixed when it was first scored and stored
+// with it) becomes what it does earn, in `(timestamp, event_id)` order, through three clamps: each rule's frequency
+// limit, then each group's max, then the score's [0, cap]. A pure function of the lead's events and a start state;
+// the current rules are never read. See docs/scoring.md.
+import {
+  clampScore,
+  distinctSorted,
+  type FoldState,
+  type HistoryEntry,
+  historyEntry,
+  type ScorableEvent,
+  signedPoints,
+} from "./scoring.ts";
+
+/** Periods of a frequency limit: UTC calendar buckets of the event's own time (weeks start on Monday, as ISO's). */
+export const LIMIT_PERIODS = ["lifetime", "day", "week", "month"] as const;
+export type LimitPeriod = (typeof LIMIT_PERIODS)[number];
+
+const DAY_MS = 86_400_000;
+/** 1970-01-01 was a Thursday: day 0 is 3 days after the Monday that starts week 0. */
+const DAYS_FROM_MONDAY_AT_EPOCH = 3;
+
+/** The bucket of a period an event time falls in: a number that grows with time (0 for `lifetime`). */
+export function bucketOf(per: LimitPeriod, timestamp: number): number {
+  const day = Math.floor(timestamp / DAY_MS);
+  switch (per) {
+    case "lifetime":
+      return 0;
+    case "day":
+      return day;
+    case "week":
+      return Math.floor((day + DAYS_FROM_MONDAY_AT_EPOCH) / 7);
+    case "month": {
+      const date = new Date(timestamp);
+      return date.getUTCFullYear() * 12 + date.getUTCMonth();
+    }
+  }
+}
+
+/** A rule's limit as stored with a candidate. */
+export interface CandidateLimit {
+  max: number;
+  per: LimitPeriod;
+  /** The key field (`metadata.email_id`), when the limit counts per value of a field. */
+  field?: string;
+  /** The event's value of `field` as text; absent when the event lacks it (such events share one bucket). */
+  key?: string;
+}
+
+/** What an event may earn from one rule, stored with the event when it is first scored. */
+export interface Candidate {
+  rule_id: string;
+  points: number;
+  limit?: CandidateLimit;
+  /** The rule's group and its max, as they were in the rule-set version the event was scored with. */
+  group?: { id: string; max: number };
+}
+
+/** An event ready for the v2 fold: its candidates were fixed when it was first scored and never change after. */
+export interface ScorableEventV2 extends Omit<ScorableEvent, "points" | "rule_id"> {
+  candidates: readonly Candidate[];
+  /** The rule-set version the candidates come from; null for an event scored by v1 rules. */
+  rules_version: number | null;
+}
+
+/** What one matched rule asked and gave in an entry, and why anything was cut. */
+export interface RuleOutcome {
+  rule_id: string;
+  group: string | null;
+  asked: number;
+  given: number;
+  /** Why `given` differs from `asked`, in clamping order (`limit 3 per day reached`, `capped at 1000`). */
+  cuts: readonly string[];
+}
+
+/** A line of the v2 audit trail: the v1 entry (`points` the sum asked, `rule_id` the first rule), each rule's part. */
+export interface HistoryEntryV2 extends HistoryEntry {
+  rules: RuleOutcome[];
+  rules_version: number | null;
+}
+
+export interface LimitCounter {
+  bucket: number;
+  count: number;
+}
+
+/**
+ * What the v2 fold carries from one event to the next. `counters` holds, per (rule, period, key), the bucket last
+ * counted and the events its limit let through there, only for buckets that can still receive an event sorted after
+ * the last one folded (older buckets are dropped on return); `groups` holds what each group's rules have given in all.
+ */
+export interface FoldStateV2 extends FoldState {
+  counters: Record<string, LimitCounter>;
+  groups: Record<string, number>;
+}
+
+export interface FoldResultV2 extends FoldStateV2 {
+  history: HistoryEntryV2[];
+}
+
+/**
+ * The name of a limit counter: its period, the rule's id (neither holds a space), then for a keyed limit the field
+ * and the key as JSON strings (a missing key as `null`).
+ */
+function counterName(ruleId: string, limit: CandidateLimit): string {
+  if (limit.field === undefined) return `${limit.per} ${ruleId}`;
+  const key = limit.key === undefined ? "null" : JSON.stringify(limit.key);
+  return `${limit.per} ${ruleId} ${JSON.stringify(limit.field)} ${key}`;
+}
+
+const NO_CUTS: readonly string[] = Object.freeze([]);
+
+function limitCut(limit: CandidateLimit): string {
+  return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
+}
+
+function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): string {
+  if (outcomes.length === 0) return `no active rule for ${eventType}`;
+  const part = (outcome: RuleOutcome) =>
+    `${signedPoints(outcome.asked)}${outcome.cuts.length === 0 ? "" : ` (${outcome.cuts.join("; ")})`}`;
+  if (outcomes.length === 1) return `${eventType} ${part(outcomes[0] as RuleOutcome)}`;
+  return `${eventType}: ${outcomes.map((outcome) => `${outcome.rule_id} ${part(outcome)}`).join(", ")}`;
+}
+
+/** Drops the counters of buckets before the one `timestamp` falls in: no event sorted after it can reach them. */
+function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): Record<string, LimitCounter> {
+  const current = Object.fromEntries(LIMIT_PERIODS.map((per) => [per, bucketOf(per, timestamp)]));
+  const kept: [string, LimitCounter][] = [];
+  for (const [name, counter] of counters) {
+    if (counter.bucket >= (current[name.slice(0, name.indexOf(" "))] as number)) kept.push([name, counter]);
+  }
+  return Object.fromEntries(kept);
+}
+
+/**
+ * The v2 fold: distinct events (by `event_id`, first copy wins) in `(timestamp, event_id)` order. Per event, each
+ * candidate in stored order through three clamps: its limit (the first `max` events of a bucket pass, later ones get
+ * 0), its group's max (positive points only, up to what the group has left), the score's [0, cap]. Each rule is a
+ * step of the score, as each event is under v1, so what a rule gives is its own and a group never passes its max
+ * (clamping the event's sum instead would have to share a floor's cut out among negative rules, and giving a grouped
+ * rule's negative points back could carry its group past its max). `start` is the state just before the first event
+ * given, so folding a lead's events in two consecutive slices, the second from the first's result, gives the same as
+ * folding them all at once.
+ */
+export function foldScoresV2(
+  events: readonly ScorableEventV2[],
+  cap: number,
+  start: Partial<FoldStateV2> = {},
+): FoldResultV2 {
+  const distinct = distinctSorted(events);
+  let score = clampScore(start.score ?? 0, cap);
+  let count = start.count ?? 0;
+  let reachedAt = start.reachedAt ?? null;
+  // Counters are replaced, never changed, so the start state's are shared, not copied.
+  const counters = new Map(Object.entries(start.counters ?? {}));
+  const groups = new Map(Object.entries(start.groups ?? {}));
+  const history: HistoryEntryV2[] = [];
+  for (const event of distinct) {
+    const before = score;
+    const outcomes: RuleOutcome[] = [];
+    let asked = 0;
+    for (const candidate of event.candidates) {
+      const { limit, group, points } = candidate;
+      let given = points;
+      let cuts = NO_CUTS;
+      if (limit !== undefined) {
+        const name = counterName(candidate.rule_id, limit);
+        const bucket = bucketOf(limit.per, event.timestamp);
+        const counter = counters.get(name);
+        const passed = counter === undefined || counter.bucket !== bucket ? 0 : counter.count;
+        if (passed >= limit.max) {
+          given = 0;
+          cuts = [limitCut(limit)];
+        } else counters.set(name, { bucket, count: passed + 1 });
+      }
+      const total = group === undefined ? 0 : (groups.get(group.id) ?? 0);
+      if (group !== undefined && given > group.max - total) {
+        given = Math.max(0, group.max - total);
+        cuts = [...cuts, `group "${group.id}" at its max ${group.max}`];
+      }
+      const next = clampScore(score + given, cap);
+      if (next - score !== given) {
+        cuts = [...cuts, next > score + given ? "floored at 0" : `capped at ${cap}`];
+        given = next - score;
+      }
+      score = next;
+      // A group counts what its rules gave the score, after the score's clamp.
+      if (group !== undefined) groups.set(group.id, total + given);
+      asked += points;
+      outcomes.push({ rule_id: candidate.rule_id, group: group?.id ?? null, asked: points, given, cuts });
+    }
+    const delta = score - before;
+    count += 1;
+    if (delta !== 0) reachedAt = event.timestamp;
+    const entry = historyEntry(event, {
+      points: asked,
+      rule_id: outcomes[0]?.rule_id ?? null,
+      delta,
+      score,
+      reason: reasonOf(event.event_type, outcomes),
+      seq: count,
+      score_reached_at: reachedAt,
+    }) as HistoryEntryV2;
+    entry.rules = outcomes;
+    entry.rules_version = event.rules_version;
+    history.push(entry);
+  }
+  const last = distinct.at(-1);
+  return {
+    history,
+    score,
+    count,
+    reachedAt,
+    counters: last === undefined ? Object.fromEntries(counters) : liveCounters(counters, last.timestamp),
+    groups: Object.fromEntries(groups),
+  };
+}
+
+/** A v1 event (one rule's points, or none) as the v2 fold takes it. */
+export function fromV1Event(event: ScorableEvent): ScorableEventV2 {
+  const { points, rule_id, ...rest } = event;
+  return { ...rest, candidates: rule_id === null ? [] : [{ rule_id, points }], rules_version: null };
+}
+
+export interface RuleBreakdown {
+  rule_id: string;
+  group: string | null;
+  /** Points the rule has given the current score. */
+  points: number;
+  /** Events the rule matched. */
+  events: number;
+}
+
+export interface GroupBreakdown {
+  group: string;
+  points: number;
+  /** Events at least one of the group's rules matched. */
+  events: number;
+}
+
+/** The current score, by group and by rule: the rules' points add up to the score. */
+export interface Breakdown {
+  score: number;
+  groups: GroupBreakdown[];
+  rules: RuleBreakdown[];
+  /** Events no rule matched (scored 0). */
+  unmatched: number;
+}
+
+const byPoints =
+  <T extends { points: number }>(key: (item: T) => string) =>
+  (a: T, b: T) =>
+    b.points - a.points || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/** The breakdown of a lead's score from its history (v2 entries, in order). */
+export function breakdownOf(history: readonly HistoryEntryV2[]): Breakdown {
+  const rules = new Map<string, RuleBreakdown>();
+  const groups = new Map<string, GroupBreakdown>();
+  let unmatched = 0;
+  for (const entry of history) {
+    if (entry.rules.length === 0) unmatched += 1;
+    const seen = new Set<string>();
+    for (const outcome of entry.rules) {
+      const rule = rules.get(outcome.rule_id) ?? {
+        rule_id: outcome.rule_id,
+        group: outcome.group,
+        points: 0,
+        events: 0,
+      };
+      rule.points += outcome.given;
+      rule.events += 1;
+      rules.set(outcome.rule_id, rule);
+      if (outcome.group === null) continue;
+      const group = groups.get(outcome.group) ?? { group: outcome.group, points: 0, events: 0 };
+      group.points += outcome.given;
+      if (!seen.has(outcome.group)) group.events += 1;
+      seen.add(outcome.group);
+      groups.set(outcome.group, group);
+    }
+  }
+  return {
+    score: history.at(-1)?.score ?? 0,
+    groups: [...groups.values()].sort(byPoints((group) => group.group)),
+    rules: [...rules.values()].sort(byPoints((rule) => rule.rule_id)),
+    unmatched,
+  };
+}

@@ -1,21 +1,13 @@
 import { STAGES, type Stage, stageFor } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { z } from "zod";
 import { createTestEdge } from "../../test-support/edge.ts";
 import type { LeadSeed } from "../../test-support/live.ts";
 import { MovementSchema } from "../src/routes/movements/index.ts";
 import { BASE, nextLink, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
-interface Movement {
-  lead_id: string;
-  from: Stage;
-  to: Stage;
-  at: string;
-  event_id: string;
-  event_type: string;
-  timestamp: string;
-  score: number;
-}
+type Movement = z.infer<typeof MovementSchema>;
 
 const SCORES = [150, 350, 650];
 

@@ -5,8 +5,8 @@
 // exact and entries added while a reader pages land before its cursor, never behind it.
 //
 // Bounded twice per stage: entries older than MOVEMENT_WINDOW_MS are trimmed by every append (MINID ~), and at most
-// about MOVEMENT_CAP entries are kept (MAXLEN ~). An entry is ~100–150 bytes in the stream's listpacks, so the four
-// streams hold at most ~4 × 10,000 × 150 B ≈ 6 MB.
+// about MOVEMENT_CAP entries are kept (MAXLEN ~). An entry is ~127 bytes in the stream's listpacks (measured with
+// UUIDv7 event ids), so the four streams hold at most ~4 × 10,000 × 127 B ≈ 5 MB.
 //
 // The keys sit under `<prefix>:movements:`, not `<prefix>:live:`: they are what commits did, not a function of
 // MongoDB, so a rebuild of the live state neither drops them nor writes any (it does not go through the commit).

@@ -107,6 +107,7 @@ describe("GET /api/movements", () => {
   });
 
   it("refuses bad parameters in the error shape", async () => {
+    const forged = (position: object) => Buffer.from(JSON.stringify(position)).toString("base64url");
     const cursor = new URL(
       `http://x${(await page("/api/movements?stage=warm&since=1h&limit=1")).next as string}`,
     ).searchParams.get("cursor");
@@ -116,6 +117,8 @@ describe("GET /api/movements", () => {
       ["stage=lukewarm", "stage", `must be one of ${STAGES.join(", ")}`],
       ["limit=0", "limit", "must be at least 1"],
       [`cursor=${cursor}`, "cursor", "is not a cursor this endpoint issued for these parameters"],
+      // A forged cursor whose window starts past what a stream id can say.
+      [`cursor=${forged({ id: "1-0", to: "hot", stage: null, since: 1e300 })}`, "cursor", "is not a cursor"],
       ["order=asc", "order", "unknown parameter"],
     ];
     for (const [query, path, message] of cases) {

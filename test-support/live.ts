@@ -20,6 +20,7 @@ import {
   type LiveLead,
   leadHashField,
   liveKeys,
+  type MovementEvent,
   newPageId,
   PAGE_SIZE,
   type Profile,
@@ -102,6 +103,8 @@ export interface LeadSeed {
   updatedAt?: number;
   /** Published by the commit (e.g. `encodeScoreUpdates` messages). */
   messages?: [string, Buffer][];
+  /** Recorded as the lead's movement into its stage when the commit moves it (see movements.ts in live). */
+  movement?: MovementEvent;
 }
 
 export interface LiveSeeder {
@@ -189,6 +192,7 @@ export function createLiveSeeder(options: {
               stage: state.stage,
               pending: [],
               messages: lead.messages ?? [],
+              movement: lead.movement,
             };
           }),
         );

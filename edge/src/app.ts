@@ -8,6 +8,7 @@ import { eventTypesRoutes } from "./routes/events/event-types.ts";
 import { healthRoutes } from "./routes/health/index.ts";
 import { ingestRoutes } from "./routes/ingest/index.ts";
 import { leadRoutes } from "./routes/leads/index.ts";
+import { movementRoutes } from "./routes/movements/index.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
 import { staticRoutes } from "./routes/static.ts";
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps) {
   app.route("/", ingestRoutes(deps, deps.ingestion ?? createIngestion(deps), reads));
   app.route("/api/leads", leadRoutes(deps, reads));
   app.route("/api/stats", statsRoutes(deps));
+  app.route("/api/movements", movementRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/api/webhooks", webhookRoutes(deps));
   app.route("/api/dead-letters", deadLetterRoutes(deps));

@@ -7,6 +7,7 @@ import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { type CompactEvent, encodeLeadHash, type LeadHash } from "./codec.ts";
 import { indexKeys, type LiveKeys } from "./keys.ts";
+import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEvent } from "./movements.ts";
 
 /**
  * What to do with one lead:
@@ -34,6 +35,11 @@ export interface LeadCommit {
   appendTail?: string;
   /** Page refs (`encodePageRefs`) the script appends to the stored page list, which `fields` then leaves out. */
   appendPages?: string;
+  /**
+   * The event that moved the lead into `stage`: recorded as a movement (movements.ts) when the committed stage differs
+   * from the stored one. Left out by commits that must record none.
+   */
+  movement?: MovementEvent;
 }
 
 export type CommitOutcome = "committed" | "conflict" | "diverted";
@@ -58,7 +64,7 @@ export async function commitLeads(
 ): Promise<CommitOutcome[]> {
   if (leads.length === 0) return [];
   const keyList = [keys.gen, ...indexKeys(keys)];
-  const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", leads.length];
+  const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", MOVEMENT_WINDOW_MS, MOVEMENT_CAP, leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
     const fields = Object.entries(encodeLeadHash(lead.fields));
@@ -73,6 +79,7 @@ export async function commitLeads(
       String(lead.rescans ?? 0),
       lead.appendTail ?? "",
       lead.appendPages ?? "",
+      lead.movement ? encodeMovementEvent(lead.movement) : "",
       fields.length,
       lead.pending.length,
       lead.messages.length,

@@ -15,6 +15,7 @@
 // `<prefix>:webhooks:` because it is not a function of MongoDB: a wipe or rebuild of the live state must not drop a
 // message a commit recorded.
 import { STAGES, type Stage } from "@leadscore/contracts";
+import { movementKey } from "./movements.ts";
 
 export interface LiveKeys {
   /** Generation of the live state: `<redis run id>:<random>`; commits name the generation they read. */
@@ -42,6 +43,8 @@ export interface LiveKeys {
   pattern: string;
   /** Where commits record webhook messages (not live keys: see above). */
   outbox: OutboxKeys;
+  /** The stream of leads that entered `stage` (not live keys either: see movements.ts). */
+  movedInto(stage: Stage): string;
 }
 
 /** The webhook outbox: the stream commits append messages to, and which messages active subscriptions want. */
@@ -70,10 +73,20 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     rebuildLock: `${base}:rebuild-lock`,
     pattern: `${base}:*`,
     outbox: outboxKeys(redisPrefix),
+    movedInto: (stage) => movementKey(redisPrefix, stage),
   };
 }
 
-/** The index keys a commit touches, in the order the commit script expects them after the generation key. */
+/**
+ * The index keys a commit touches, in the order the commit script expects them after the generation key: then the
+ * movement streams, one per stage in the same order.
+ */
 export function indexKeys(keys: LiveKeys): string[] {
-  return [keys.byScore, keys.byUpdated, keys.deep, ...STAGES.map((stage) => keys.byUpdatedIn(stage))];
+  return [
+    keys.byScore,
+    keys.byUpdated,
+    keys.deep,
+    ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
+    ...STAGES.map((stage) => keys.movedInto(stage)),
+  ];
 }

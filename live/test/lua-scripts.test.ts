@@ -4,6 +4,7 @@ import { redisScript } from "@leadscore/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestRedis, uniqueName } from "../../test-support/index.ts";
 import { indexKeys, type LiveKeys, liveKeys } from "../src/keys.ts";
+import { MOVEMENT_CAP, MOVEMENT_WINDOW_MS } from "../src/movements.ts";
 import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
 
 const script = <Reply>(file: string) => redisScript<Reply>(new URL(`../src/lua/${file}`, import.meta.url));
@@ -37,19 +38,26 @@ interface Lead {
   fields?: Record<string, string>;
   pending?: string[];
   messages?: [string, string][];
+  movement?: string;
 }
 
 /** One call of commit-leads.lua, laid out as its header says. */
-function commit(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, gen: string, leads: Lead[]) {
+function commit(
+  redis: Awaited<ReturnType<typeof fresh>>["redis"],
+  keys: LiveKeys,
+  gen: string,
+  leads: Lead[],
+  movements = { window: MOVEMENT_WINDOW_MS, cap: MOVEMENT_CAP },
+) {
   const keyList = [keys.gen, ...indexKeys(keys)];
-  const args: (string | number)[] = [gen, ...STAGES, "#", leads.length];
+  const args: (string | number)[] = [gen, ...STAGES, "#", movements.window, movements.cap, leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.id), keys.deepEvents(lead.id));
     const fields = Object.entries(lead.fields ?? {});
     const pending = lead.pending ?? [];
     const messages = lead.messages ?? [];
     args.push(lead.id, lead.mode, lead.expected, lead.rank, lead.updated, lead.stage, lead.drained ?? 0);
-    args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "");
+    args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "", lead.movement ?? "");
     args.push(fields.length, pending.length, messages.length, ...fields.flat(), ...pending, ...messages.flat());
   }
   keyList.push(keys.outbox.stream, keys.outbox.wants);
@@ -63,6 +71,60 @@ async function outbox(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: L
 const event = (id: string, type: string, at: number) => JSON.stringify([id, type, at]);
 
 describe("commit-leads.lua", () => {
+  describe("movements", () => {
+    const moving = (id: string, updated: number, stage = "hot", movement = '["e","small",1,300]'): Lead => ({
+      id,
+      mode: "c",
+      expected: "0",
+      rank: -300,
+      updated,
+      stage,
+      fields: { s: "300", st: stage },
+      movement,
+    });
+
+    it("records a lead entering a stage in that stage's stream, and nothing when the stage stays or no event is given", async () => {
+      const { redis, keys } = await fresh();
+      await redis.set(keys.gen, "g");
+      expect(
+        await commit(redis, keys, "g", [moving("a", 1_000), moving("b", 1_000, "cold"), moving("c", 1_000, "hot", "")]),
+      ).toEqual(["o", "o", "o"]);
+      const entries = await redis.xrange(keys.movedInto("hot"), "-", "+");
+      expect(entries.map(([, fields]) => fields)).toEqual([
+        ["lead", "a", "from", "cold", "at", "1000", "e", '["e","small",1,300]'],
+      ]);
+      expect(await redis.xlen(keys.movedInto("cold"))).toBe(0);
+      // Hot again: no movement.
+      expect(await commit(redis, keys, "g", [{ ...moving("a", 2_000), expected: "1" }])).toEqual(["o"]);
+      expect(await redis.xlen(keys.movedInto("hot"))).toBe(1);
+    });
+
+    it("keeps each stream bounded: about `cap` entries, none much older than the window", async () => {
+      const { redis, keys } = await fresh();
+      await redis.set(keys.gen, "g");
+      const bounds = { window: 60_000, cap: 100 };
+      const many = (from: number, count: number, updated: number) =>
+        Array.from({ length: count }, (_, n) => moving(`l${from + n}`, updated));
+      for (let from = 0; from < 1_000; from += 100) {
+        expect(await commit(redis, keys, "g", many(from, 100, 1_000), bounds)).toHaveLength(100);
+      }
+      const capped = await redis.xlen(keys.movedInto("hot"));
+      // MAXLEN ~ trims whole stream nodes only (at most 100 entries each).
+      expect(capped).toBeGreaterThanOrEqual(100);
+      expect(capped).toBeLessThanOrEqual(200);
+      // Entries from long ago (their ids are the times Redis added them), then one more now: every full node of
+      // entries older than the window goes.
+      const hot = keys.movedInto("hot");
+      await redis.del(hot);
+      for (let n = 1; n <= 300; n++)
+        await redis.xadd(hot, `${n}-0`, "lead", `old${n}`, "from", "cold", "at", n, "e", "[]");
+      await commit(redis, keys, "g", [moving("late", Date.now())], bounds);
+      expect(await redis.xlen(hot)).toBeLessThanOrEqual(101);
+      const [, fields] = (await redis.xrevrange(hot, "+", "-", "COUNT", 1))[0] ?? [];
+      expect(fields?.[1]).toBe("late");
+    });
+  });
+
   it("writes nothing and answers 'stale' when the generation is not the one the worker read", async () => {
     const { redis, keys } = await fresh();
     await redis.set(keys.gen, "g2");

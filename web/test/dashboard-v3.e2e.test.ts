@@ -361,7 +361,14 @@ describe("dashboard v3 in a browser", () => {
           };
         }),
       );
-      expect(boxes.map((box) => box.text)).toEqual(["Dashboard", "Leaderboard", "Submit event", "Rules", "Webhooks"]);
+      expect(boxes.map((box) => box.text)).toEqual([
+        "Dashboard",
+        "Today",
+        "Leaderboard",
+        "Submit event",
+        "Rules",
+        "Webhooks",
+      ]);
       for (const box of boxes) {
         expect(box.whole, `${box.text} whole`).toBe(true);
         expect(box.left, `${box.text} on screen`).toBeGreaterThanOrEqual(0);

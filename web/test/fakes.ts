@@ -204,6 +204,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       scored_24h: 0,
       dead_letters_24h: 0,
     })),
+    movements: vi.fn<Api["movements"]>(async () => ({ items: [], total: null, next: null })),
     leadEvent: vi.fn<Api["leadEvent"]>(async (_lead, eventId) => ({
       event_id: eventId,
       event_type: "page_view",

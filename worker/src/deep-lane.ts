@@ -40,6 +40,7 @@ import {
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
+import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
@@ -311,6 +312,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         mode: "deep",
         expected: item.lead?.version ?? 0,
         ...liveFields(next, item.lead, at, thresholds),
+        movement: movementOf(item.lead?.score ?? null, next, waitingEvents(id, item), thresholds),
         rankKey: rankKey(next.score, next.reachedAt, cap),
         updatedAt: at,
         stage: stageFor(next.score, thresholds),

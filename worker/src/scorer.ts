@@ -51,6 +51,7 @@ import {
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
 import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatch } from "./rules-cache.ts";
@@ -251,6 +252,7 @@ export function createScorer(options: ScorerOptions) {
       // While the deep lane owns the lead, the script hands these events to it instead of committing.
       pending: plan.folded.map(encodeEvent),
       ...liveFields(plan.next, lead, at, thresholds),
+      movement: movementOf(lead?.score ?? null, plan.next, plan.folded, thresholds),
       rankKey: rankKey(plan.next.score, plan.next.reachedAt, cap),
       stage: stageFor(plan.next.score, thresholds),
     } satisfies LeadCommit;

@@ -48,13 +48,13 @@ export function decodeCursor<S extends z.ZodType>(value: string, schema: S): z.i
 
 /**
  * Sets `Link: <…>; rel="next"` (a path relative to the request, so it stays right behind proxies) when there is a
- * next page, and `X-Total-Count`.
+ * next page, and `X-Total-Count` when the total is known.
  */
-export function setPageHeaders(c: Context, next: string | null, total: number): void {
+export function setPageHeaders(c: Context, next: string | null, total?: number): void {
   if (next !== null) {
     const url = new URL(c.req.url);
     url.searchParams.set("cursor", next);
     c.header("Link", `<${url.pathname}${url.search}>; rel="next"`);
   }
-  c.header("X-Total-Count", String(total));
+  if (total !== undefined) c.header("X-Total-Count", String(total));
 }

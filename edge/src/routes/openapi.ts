@@ -7,6 +7,7 @@ import type { RouteDoc } from "../openapi/route-doc.ts";
 import { deadLettersDoc } from "./dead-letters/index.ts";
 import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
+import { movementsDoc } from "./movements/index.ts";
 import { ruleDocs } from "./rules/index.ts";
 import { statsDoc } from "./stats/index.ts";
 import { webhookDocs } from "./webhooks/index.ts";
@@ -39,6 +40,7 @@ export const allRouteDocs: RouteDoc[] = [
   deadLettersDoc,
   ...leadDocs,
   statsDoc,
+  movementsDoc,
   ...ruleDocs,
   ...webhookDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),

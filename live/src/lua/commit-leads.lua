@@ -1,11 +1,12 @@
 -- Commits a chunk of leads to the live state: per lead, compares the version the worker read, sets the new state,
 -- moves the lead in every index, records its webhook messages and publishes its `score_update`.
 -- Takes as many keys as the call passes (the number of keys is given per call: two per lead).
--- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage; then per lead: its hash, its deep-lane
---          list; last the webhook outbox stream and its `wants` key
--- ARGV     gen, the stage names (as many as KEYS has stage indexes), '#', the number of leads, then per lead:
---          id, mode, expected version, rank key, updated_at, stage, drained, rescans, entries to append to the tail
---          (or ''), page refs to append to the page list (or ''), field count, pending count, message count, then
+-- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, movedInto(stage) for each stage; then
+--          per lead: its hash, its deep-lane list; last the webhook outbox stream and its `wants` key
+-- ARGV     gen, the stage names (as many as KEYS has stage indexes), '#', the movement window (ms) and cap, the
+--          number of leads, then per lead: id, mode, expected version, rank key, updated_at, stage, drained, rescans,
+--          entries to append to the tail (or ''), page refs to append to the page list (or ''), the event that moved
+--          the lead (or ''), field count, pending count, message count, then
 --          field, value × field count; pending event × pending count; channel, message × message count.
 --          Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 --          Modes: 'c' commit (set the fields if the version is still the expected one; when the deep lane owns the
@@ -24,7 +25,12 @@
 -- and skip its message. `lead.created` when the lead had no live state, `lead.stage_changed` when its stage moved (a
 -- new lead counts as coming from the first stage at 0), `lead.score_changed` when its score moved. The event is the
 -- newest of those the commit folded (as in its `score_update`), else the lead's newest entry.
+--
+-- Movements: when a committed lead's stage moved (a new lead counts as coming from the first stage) and the worker
+-- passed the event that moved it, the lead is appended to the stage's movement stream (includes/movements), trimmed
+-- to ARGV's window and cap, in this same atomic step.
 --- @include "includes/outbox"
+--- @include "includes/movements"
 
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local outbox = KEYS[#KEYS - 1]
@@ -46,7 +52,11 @@ while ARGV[a] ~= '#' do
   firstLead = firstLead + 1
   a = a + 1
 end
+local movedKey = {}
+for s = 2, a - 1 do movedKey[ARGV[s]] = KEYS[firstLead + s - 1] end
+firstLead = firstLead + a - 2
 a = a + 1
+local movementWindow, movementCap = tonumber(ARGV[a]), ARGV[a + 1]; a = a + 2
 local n = tonumber(ARGV[a]); a = a + 1
 local out = {}
 for i = 1, n do
@@ -55,8 +65,9 @@ for i = 1, n do
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local drained, rescans, added, paged = tonumber(ARGV[a + 6]), ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
-  local nf, np, nm = tonumber(ARGV[a + 10]), tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12])
-  local field = a + 13
+  local moved = ARGV[a + 10]
+  local nf, np, nm = tonumber(ARGV[a + 11]), tonumber(ARGV[a + 12]), tonumber(ARGV[a + 13])
+  local field = a + 14
   local event0 = field + 2 * nf
   local msg = event0 + np
   a = msg + 2 * nm
@@ -120,6 +131,9 @@ for i = 1, n do
       if tonumber(prev) ~= tonumber(score) and outboxWants(wants, 'lead.score_changed') then
         emit('lead.score_changed', from, prev)
       end
+    end
+    if moved ~= '' and (old or firstStage) ~= stage then
+      movementRecord(movedKey[stage], id, old or firstStage, updated, moved, movementWindow, movementCap)
     end
     if mode == 'f' then
       if drained > 0 then redis.call('LTRIM', list, drained, -1) end

@@ -2,6 +2,7 @@ import { useEffect, useState } from "preact/hooks";
 import { DashboardPage } from "../dashboard/index.tsx";
 import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
+import { MovementsPage } from "../movements/index.tsx";
 import { NotFoundPage } from "../not-found/index.tsx";
 import { RulesPage } from "../rules/index.tsx";
 import { SignInPage, SignOutButton } from "../session/index.tsx";
@@ -12,6 +13,7 @@ import { ErrorState, Loading } from "./ui.tsx";
 
 const NAV: { href: string; label: string; route: Route["name"] }[] = [
   { href: "/", label: "Dashboard", route: "dashboard" },
+  { href: "/today", label: "Today", route: "today" },
   { href: "/leaderboard", label: "Leaderboard", route: "leaderboard" },
   { href: "/events/new", label: "Submit event", route: "submit" },
   { href: "/rules", label: "Rules", route: "rules" },
@@ -51,7 +53,16 @@ function Page({ services }: { services: Services }) {
   const route = services.router.route.value;
   switch (route.name) {
     case "dashboard":
-      return <DashboardPage headline={services.headline} leads={services.leads} leaderboard={services.leaderboard} />;
+      return (
+        <DashboardPage
+          headline={services.headline}
+          today={services.qualifiedToday}
+          leads={services.leads}
+          leaderboard={services.leaderboard}
+        />
+      );
+    case "today":
+      return <MovementsPage model={services.movements} />;
     case "lead":
       return <LeadDetailPage key={route.id} model={services.leadDetail(route.id)} />;
     case "leaderboard":

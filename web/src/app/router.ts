@@ -6,6 +6,7 @@ export type Route =
   | { name: "dashboard" }
   | { name: "lead"; id: string }
   | { name: "leaderboard" }
+  | { name: "today" }
   | { name: "submit" }
   | { name: "rules" }
   | { name: "webhooks" }
@@ -16,6 +17,7 @@ export function matchRoute(pathname: string): Route {
   const path = pathname.length > 1 ? pathname.replace(/\/+$/, "") : pathname;
   if (path === "/" || path === "") return { name: "dashboard" };
   if (path === "/leaderboard") return { name: "leaderboard" };
+  if (path === "/today") return { name: "today" };
   if (path === "/events/new") return { name: "submit" };
   if (path === "/rules") return { name: "rules" };
   if (path === "/webhooks") return { name: "webhooks" };

@@ -9,6 +9,7 @@ import { type Announcer, createAnnouncer } from "../lib/announcer.ts";
 import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
+import { MovementsModel } from "../movements/model.ts";
 import { RulesModel } from "../rules/model.ts";
 import { SessionModel } from "../session/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
@@ -23,6 +24,10 @@ export interface Services {
   headline: HeadlineModel;
   leads: LeadsModel;
   leaderboard: LeaderboardModel;
+  /** The "Today" page: leads that entered each stage in the last 24 hours or 7 days. */
+  movements: MovementsModel;
+  /** The headline's count of leads that became qualified in the last 24 hours. */
+  qualifiedToday: MovementsModel;
   submitEvent: SubmitEventModel;
   rules: RulesModel;
   /** The detail model of a lead, kept while the same lead is shown. */
@@ -58,6 +63,8 @@ export function createServices(deps: {
     announcer,
     session,
     headline: new HeadlineModel({ api, realtime }),
+    movements: new MovementsModel({ api, realtime }),
+    qualifiedToday: new MovementsModel({ api, realtime, stage: "qualified" }),
     leads: new LeadsModel({
       api,
       realtime,

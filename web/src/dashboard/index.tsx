@@ -6,8 +6,15 @@ import { LeaderboardBody } from "../leaderboard/index.tsx";
 import type { LeaderboardModel } from "../leaderboard/model.ts";
 import { LeadTable } from "../leads/index.tsx";
 import type { LeadsModel } from "../leads/model.ts";
+import { TodayLink } from "../movements/index.tsx";
+import type { MovementsModel } from "../movements/model.ts";
 
-export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsModel; leaderboard: LeaderboardModel }) {
+export function DashboardPage(props: {
+  headline: HeadlineModel;
+  today: MovementsModel;
+  leads: LeadsModel;
+  leaderboard: LeaderboardModel;
+}) {
   useEffect(() => props.leaderboard.activate(), [props.leaderboard]);
   return (
     <div class="dashboard">
@@ -18,6 +25,7 @@ export function DashboardPage(props: { headline: HeadlineModel; leads: LeadsMode
         onStage={(stage) => props.leads.setFilter("stage", stage)}
         selectedRange={props.leads.scoreRange.value}
         onRange={(range) => props.leads.setScoreRange(range)}
+        today={<TodayLink model={props.today} />}
       />
       <div class="dashboard-grid">
         <LeadTable model={props.leads} />

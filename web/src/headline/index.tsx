@@ -1,4 +1,5 @@
 import type { Stage } from "@leadscore/contracts";
+import type { ComponentChildren } from "preact";
 import { useEffect } from "preact/hooks";
 import { ErrorState } from "../app/ui.tsx";
 import type { Stats } from "../lib/api.ts";
@@ -103,6 +104,8 @@ export function Headline(props: {
   onStage: (stage: Stage | "") => void;
   selectedRange: ScoreRange | null;
   onRange: (range: ScoreRange | null) => void;
+  /** What changed today, shown under the figures (the dashboard's link to the "Today" page). */
+  today?: ComponentChildren;
 }) {
   const { model } = props;
   useEffect(() => model.activate(), [model]);
@@ -134,6 +137,7 @@ export function Headline(props: {
         <Figure label="Events received, last 24 h" value={stats ? formatInteger(stats.events_24h) : dash} />
         <Figure label="Events scored, last 24 h" value={stats ? formatInteger(stats.scored_24h) : dash} />
       </dl>
+      {props.today}
       {model.deadLetters.value > 0 ? (
         <p class="alert alert-error dead-letters" role="status">
           {model.deadLetters.value === 1

@@ -3,9 +3,9 @@
 // them, and no mean is shown: the live state keeps no sum of scores, and a mean over a sample would mislead.
 import type { Stage } from "@leadscore/contracts";
 import { STAGES } from "@leadscore/contracts/stage";
-import { batch, computed, createModel, effect, signal } from "@preact/signals";
+import { batch, computed, createModel, signal } from "@preact/signals";
 import type { Api, Stats } from "../lib/api.ts";
-import { addView, interval, timeout } from "../lib/reactions.ts";
+import { addView, createLiveRefresh } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 const REFRESH_INTERVAL_MS = 10_000;
@@ -36,13 +36,19 @@ export const HeadlineModel = createModel((deps: { api: Pick<Api, "stats">; realt
   const error = signal<string | null>(null, { name: "headline.error" });
   const views = signal<readonly object[]>([], { name: "headline.views" });
   const shown = computed(() => views.value.length > 0);
-  /** Scores moved since the figures were read: they are read again within LIVE_REFRESH_MS. */
-  const refreshDue = signal(false, { name: "headline.refreshDue" });
-  let lastRefresh = 0;
   let sequence = 0;
+  // Scores moved since the figures were read: they are read again within LIVE_REFRESH_MS.
+  const live = createLiveRefresh({
+    shown,
+    realtime: deps.realtime,
+    refresh: () => void refresh(),
+    everyMs: REFRESH_INTERVAL_MS,
+    liveMs: LIVE_REFRESH_MS,
+    name: "headline.refreshDue",
+  });
 
   async function refresh() {
-    lastRefresh = Date.now();
+    live.started();
     const mine = ++sequence;
     try {
       const read = await deps.api.stats();
@@ -61,25 +67,6 @@ export const HeadlineModel = createModel((deps: { api: Pick<Api, "stats">; realt
     }
   }
 
-  effect(() => {
-    if (shown.value) return interval(() => void refresh(), REFRESH_INTERVAL_MS);
-  });
-  // The top sent to the app's first connection says nothing moved since the figures were read.
-  effect(() => {
-    if (!shown.value) return;
-    return deps.realtime.onLeaderboard((_, reason) => {
-      if (reason !== "initial") refreshDue.value = true;
-    });
-  });
-  effect(() => {
-    if (!shown.value || !refreshDue.value) return;
-    const wait = Math.max(0, lastRefresh + LIVE_REFRESH_MS - Date.now());
-    return timeout(() => {
-      refreshDue.value = false;
-      void refresh();
-    }, wait);
-  });
-
   return {
     stats,
     funnel: computed(() => (stats.value ? funnelOf(stats.value.by_stage) : [])),
@@ -89,7 +76,7 @@ export const HeadlineModel = createModel((deps: { api: Pick<Api, "stats">; realt
     error,
     refresh,
     activate() {
-      refreshDue.value = false;
+      live.clear();
       void refresh();
       return addView(views, {});
     },

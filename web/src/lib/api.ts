@@ -56,6 +56,21 @@ export interface Stats {
   dead_letters_24h: number;
 }
 
+/** A lead entering a stage (`GET /api/movements`); dates are ISO-8601 strings. */
+export interface Movement {
+  lead_id: string;
+  from: Stage;
+  to: Stage;
+  /** When the commit that moved the lead happened. */
+  at: string;
+  /** The event that moved the lead, and its time. */
+  event_id: string;
+  event_type: string;
+  timestamp: string;
+  /** The lead's score after that commit. */
+  score: number;
+}
+
 /** One stored event with its metadata (`GET /api/leads/:id/events/:event_id`). */
 export interface StoredEvent {
   event_id: string;
@@ -192,6 +207,8 @@ export interface Api {
   leadSeries(id: string): Promise<ScorePoint[]>;
   leaderboard(limit?: number): Promise<LeaderboardEntry[]>;
   stats(): Promise<Stats>;
+  /** Leads that entered a stage (`stage`, or any) since `since` (`24h`, `7d`, a time), newest first. */
+  movements(query: { since: string; stage?: Stage; limit?: number; cursor?: string | null }): Promise<Page<Movement>>;
   leadEvent(leadId: string, eventId: string): Promise<StoredEvent>;
   updateLead(id: string, edit: ProfileEdit, adminToken: string): Promise<Lead>;
   /** The CSV export of the leads a list query selects (its paging left out). */
@@ -315,6 +332,13 @@ export function createApi(options: ApiOptions = {}): Api {
       return Array.isArray(body) ? body : (body.top ?? []);
     },
     stats: () => json<Stats>("/api/stats"),
+    movements({ since, stage, limit, cursor }) {
+      const params = new URLSearchParams({ since });
+      if (stage) params.set("stage", stage);
+      if (limit) params.set("limit", String(limit));
+      if (cursor) params.set("cursor", cursor);
+      return page<Movement>(`/api/movements?${params}`);
+    },
     leadEvent: (leadId, eventId) =>
       json<StoredEvent>(`/api/leads/${encodeURIComponent(leadId)}/events/${encodeURIComponent(eventId)}`),
     updateLead: (id, edit, token) => json<Lead>(`/api/leads/${encodeURIComponent(id)}`, send("PATCH", edit, token)),

@@ -2,6 +2,7 @@
 // them with itself; each effect returns the cleanup of what it started — a timer, a listener, a room — so a disposed
 // model leaves nothing running and keeps no list of its own to undo.
 import { computed, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals";
+import type { Realtime } from "./realtime.ts";
 
 /** Calls `fn` once after `ms`; returns what clears it, for an effect to return. */
 export function timeout(fn: () => void, ms: number): () => void {
@@ -52,6 +53,49 @@ export function createFading<V>(ms: number, name: string) {
       if (!(key in entries.peek())) return;
       const { [key]: _, ...rest } = entries.peek();
       entries.value = rest;
+    },
+  };
+}
+
+/**
+ * Keeps a view's figures fresh while `shown`: `refresh` every `everyMs`, and within `liveMs` of live activity (a
+ * leaderboard broadcast; not the top sent to a first connection, which says nothing moved). Call it in a model's
+ * factory, so the model owns its effects; `started()` is called as each read starts, `clear()` drops a pending one.
+ */
+export function createLiveRefresh(options: {
+  shown: ReadonlySignal<boolean>;
+  realtime: Pick<Realtime, "onLeaderboard">;
+  refresh: () => void;
+  everyMs: number;
+  liveMs: number;
+  name: string;
+}) {
+  const { shown, realtime, refresh } = options;
+  const due = signal(false, { name: options.name });
+  let last = 0;
+  effect(() => {
+    if (shown.value) return interval(refresh, options.everyMs);
+  });
+  effect(() => {
+    if (!shown.value) return;
+    return realtime.onLeaderboard((_, reason) => {
+      if (reason !== "initial") due.value = true;
+    });
+  });
+  effect(() => {
+    if (!shown.value || !due.value) return;
+    const wait = Math.max(0, last + options.liveMs - Date.now());
+    return timeout(() => {
+      due.value = false;
+      refresh();
+    }, wait);
+  });
+  return {
+    started() {
+      last = Date.now();
+    },
+    clear() {
+      due.value = false;
     },
   };
 }

@@ -1,0 +1,40 @@
+import { keyOf, type ScorableEvent, type StageThresholds, stageFor } from "@leadscore/contracts";
+import type { MovementEvent } from "@leadscore/live";
+import type { NextState } from "./plan.ts";
+
+/**
+ * The event that moved a lead into a new stage in a round, or undefined when its stage did not move (a lead without
+ * live state counts as coming from the first stage at 0) or the round folded no event.
+ *
+ * The history now says where the score entered its new stage for good: the first entry of the trailing run in that
+ * stage. The event named is the newest of the round's events at or before that entry: the crossing event itself, or
+ * the late event whose points, slotted in before it, carried a later entry over the threshold. The score is the
+ * lead's after the round.
+ */
+export function movementOf(
+  previousScore: number | null,
+  next: NextState,
+  folded: readonly ScorableEvent[],
+  thresholds: StageThresholds,
+): MovementEvent | undefined {
+  const to = stageFor(next.score, thresholds);
+  if (folded.length === 0 || stageFor(previousScore ?? 0, thresholds) === to) return undefined;
+  // An append leaves the tail's older entries as they were, so the crossing is among the appended ones.
+  const entries = next.appended?.entries ?? next.tail;
+  let start = entries.length;
+  while (start > 0 && stageFor((entries[start - 1] as (typeof entries)[number]).score, thresholds) === to) start -= 1;
+  const ids = new Set(folded.map((event) => event.event_id));
+  for (let i = Math.min(start, entries.length - 1); i >= 0; i -= 1) {
+    const entry = entries[i] as (typeof entries)[number];
+    if (ids.has(entry.event_id)) return eventOf(entry, next.score);
+  }
+  const newest = folded.reduce((a, b) => (keyOf(b) > keyOf(a) ? b : a));
+  return eventOf(newest, next.score);
+}
+
+const eventOf = (event: Pick<ScorableEvent, "event_id" | "event_type" | "timestamp">, score: number) => ({
+  event_id: event.event_id,
+  event_type: event.event_type,
+  timestamp: event.timestamp,
+  score,
+});

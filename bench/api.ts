@@ -168,6 +168,7 @@ async function main() {
         pipeline.zadd(keys.byScore, rankKey(state.score, state.reachedAt, cap), id);
         pipeline.zadd(keys.byUpdated, state.updatedAt, id);
         pipeline.zadd(keys.byUpdatedIn(state.stage), state.updatedAt, id);
+        pipeline.zadd(keys.byLastEvent, state.lastEventAt ?? 0, id);
       }
       await pipeline.exec();
       if (REDIS_ONLY) continue;
@@ -256,6 +257,18 @@ async function main() {
         name: "min_score=300&sort=-updated_at (walks)",
         path: "/api/leads?min_score=300&sort=-updated_at&limit=50",
         baseline: () => live.list({ minScore: 300, sort: "-updated_at", limit: 50 }),
+        baselineName: "reader",
+      },
+      {
+        name: "sort=-last_event_at page 1",
+        path: "/api/leads?sort=-last_event_at&limit=50",
+        baseline: () => live.list({ sort: "-last_event_at", limit: 50 }),
+        baselineName: "reader",
+      },
+      {
+        name: "stage=hot&sort=-last_event_at (walks)",
+        path: "/api/leads?stage=hot&sort=-last_event_at&limit=50",
+        baseline: () => live.list({ stage: "hot", sort: "-last_event_at", limit: 50 }),
         baselineName: "reader",
       },
       {

@@ -102,7 +102,7 @@ describe("building the request body", () => {
     for (const [timestamp, message] of [
       ["2030-01-02T03:04", "is more than 5 minutes in the future"],
       ["1990-01-02T03:04", "is more than 730 days in the past (EVENT_MAX_AGE_DAYS)"],
-    ]) {
+    ] as const) {
       const built = buildSubmission(
         { ...EMPTY_EVENT_FORM, lead_id: "crm 0150", event_type: "Purchase", event_id: "has space", timestamp },
         normalizeEvent,

@@ -61,7 +61,8 @@ describe("the lead table", () => {
     const row = link.closest("tr") as HTMLElement;
     expect(within(row).getByText("350")).toBeTruthy();
     expect(within(row).getByText("hot")).toBeTruthy();
-    expect(within(row).getByText("5 min ago")).toBeTruthy();
+    // Latest activity and update, each its own column.
+    expect(within(row).getAllByText("5 min ago")).toHaveLength(2);
     expect(screen.getByText("1 lead")).toBeTruthy();
   });
 

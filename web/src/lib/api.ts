@@ -80,7 +80,7 @@ export interface EventType {
   points: number;
 }
 
-export type LeadSort = "score" | "-score" | "updated_at" | "-updated_at";
+export type LeadSort = "score" | "-score" | "updated_at" | "-updated_at" | "last_event_at" | "-last_event_at";
 
 export interface LeadQuery {
   min_score?: number | null;

@@ -6,3 +6,4 @@ export * from "./keys.ts";
 export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
+export * from "./series.ts";

@@ -297,6 +297,18 @@ async function main() {
         mongo: true,
       },
       {
+        name: "score series, 600 buckets (random leads)",
+        path: () => `/api/leads/${nextSample()}/series?buckets=600`,
+        baseline: () => live.leadWithTail(hotLead),
+        baselineName: "reader",
+      },
+      {
+        name: `score series, 600 buckets (heaviest lead, ${heaviest.count} entries)`,
+        path: `/api/leads/${heavy}/series?buckets=600`,
+        baseline: () => live.leadWithTail(heavy),
+        baselineName: "reader",
+      },
+      {
         name: "GET /api/stats",
         path: "/api/stats",
         baseline: () => Promise.all([live.count(), live.countByStage(), live.histogram(100)]),

@@ -168,6 +168,7 @@ async function main() {
         pipeline.zadd(keys.byScore, rankKey(state.score, state.reachedAt, cap), id);
         pipeline.zadd(keys.byUpdated, state.updatedAt, id);
         pipeline.zadd(keys.byUpdatedIn(state.stage), state.updatedAt, id);
+        pipeline.zadd(keys.byLastEvent, state.lastEventAt ?? 0, id);
       }
       await pipeline.exec();
       if (REDIS_ONLY) continue;
@@ -259,6 +260,18 @@ async function main() {
         baselineName: "reader",
       },
       {
+        name: "sort=-last_event_at page 1",
+        path: "/api/leads?sort=-last_event_at&limit=50",
+        baseline: () => live.list({ sort: "-last_event_at", limit: 50 }),
+        baselineName: "reader",
+      },
+      {
+        name: "stage=hot&sort=-last_event_at (walks)",
+        path: "/api/leads?stage=hot&sort=-last_event_at&limit=50",
+        baseline: () => live.list({ stage: "hot", sort: "-last_event_at", limit: 50 }),
+        baselineName: "reader",
+      },
+      {
         name: "lead detail with rank (random leads)",
         path: () => `/api/leads/${nextSample()}`,
         baseline: () => Promise.all([live.lead(hotLead), live.rank(hotLead)]),
@@ -282,6 +295,18 @@ async function main() {
         baseline: () => pagesCollection.find({ _id: { $in: [`${heavy}|x`] } }).toArray(),
         baselineName: "find _id $in",
         mongo: true,
+      },
+      {
+        name: "score series, 600 buckets (random leads)",
+        path: () => `/api/leads/${nextSample()}/series?buckets=600`,
+        baseline: () => live.leadWithTail(hotLead),
+        baselineName: "reader",
+      },
+      {
+        name: `score series, 600 buckets (heaviest lead, ${heaviest.count} entries)`,
+        path: `/api/leads/${heavy}/series?buckets=600`,
+        baseline: () => live.leadWithTail(heavy),
+        baselineName: "reader",
       },
       {
         name: "GET /api/stats",

@@ -264,6 +264,19 @@ function issuePath(path: readonly PropertyKey[]): string {
   return path.map((part) => String(part)).join(".") || "(body)";
 }
 
+/** A timestamp's epoch ms, or why it is refused: unreadable, too far in the future, or older than `maxAgeDays`. */
+function timestampProblem(value: unknown, now: number, maxAgeDays: number): number | FieldProblem {
+  const ms = parseTimestamp(value);
+  if (ms === null) {
+    return { path: "timestamp", message: "must be an ISO-8601 string or non-negative epoch milliseconds" };
+  }
+  if (ms > now + MAX_FUTURE_SKEW_MS) return { path: "timestamp", message: "is more than 5 minutes in the future" };
+  if (ms < now - maxAgeDays * DAY_MS) {
+    return { path: "timestamp", message: `is more than ${maxAgeDays} days in the past (EVENT_MAX_AGE_DAYS)` };
+  }
+  return ms;
+}
+
 /**
  * Validates one raw event and settles its id and timestamps: the one validator of every ingestion route (events,
  * batch items, pixel, beacon) and of the dashboard's form. `mintId` supplies an id when the client sent none; `now`
@@ -279,38 +292,32 @@ export function normalizeEvent(
   maxAgeDays: number = DEFAULT_EVENT_MAX_AGE_DAYS,
 ): NormalizeResult {
   const parsed = EventInputSchema.safeParse(raw);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      details: parsed.error.issues.map((issue) => ({
+  // Every problem is reported in one round: a field the schema passed is still judged on its own (the time window,
+  // what the store keeps) when another field failed.
+  const details: FieldProblem[] = parsed.success
+    ? []
+    : parsed.error.issues.map((issue) => ({
         path: issuePath(issue.path),
         message: issue.code === "unrecognized_keys" ? `unknown field(s): ${issue.keys.join(", ")}` : issue.message,
-      })),
-    };
-  }
-  const input = parsed.data;
+      }));
+  const failed = (field: string) => details.some(({ path }) => path === field || path.startsWith(`${field}.`));
+  const fields: { timestamp?: unknown; metadata?: unknown } = parsed.success
+    ? parsed.data
+    : typeof raw === "object" && raw !== null
+      ? (raw as Record<string, unknown>)
+      : {};
   let timestamp = now;
-  if (input.timestamp !== undefined) {
-    const ms = parseTimestamp(input.timestamp);
-    if (ms === null) {
-      return {
-        ok: false,
-        details: [{ path: "timestamp", message: "must be an ISO-8601 string or non-negative epoch milliseconds" }],
-      };
-    }
-    if (ms > now + MAX_FUTURE_SKEW_MS) {
-      return { ok: false, details: [{ path: "timestamp", message: "is more than 5 minutes in the future" }] };
-    }
-    if (ms < now - maxAgeDays * DAY_MS) {
-      return {
-        ok: false,
-        details: [{ path: "timestamp", message: `is more than ${maxAgeDays} days in the past (EVENT_MAX_AGE_DAYS)` }],
-      };
-    }
-    timestamp = ms;
+  if (fields.timestamp !== undefined && !failed("timestamp")) {
+    const judged = timestampProblem(fields.timestamp, now, maxAgeDays);
+    if (typeof judged === "number") timestamp = judged;
+    else details.push(judged);
   }
-  const unstorable = unstorableProblem(input.metadata, limits, ["metadata"]);
-  if (unstorable) return { ok: false, details: [{ path: issuePath(unstorable.path), message: unstorable.message }] };
+  if (fields.metadata !== undefined && !failed("metadata")) {
+    const unstorable = unstorableProblem(fields.metadata, limits, ["metadata"]);
+    if (unstorable) details.push({ path: issuePath(unstorable.path), message: unstorable.message });
+  }
+  if (!parsed.success || details.length > 0) return { ok: false, details };
+  const input = parsed.data;
   return {
     ok: true,
     event: {

@@ -1,16 +1,13 @@
-import { DEFAULT_SCORE_CAP, foldScores, type ScorableEvent } from "@leadscore/contracts";
-import { PAGE_SIZE, SERIES_PAGE_POINTS, TAIL_SPILL_AT } from "@leadscore/live";
+import { DEFAULT_SCORE_CAP, foldScores, type HistoryEntry, type ScorableEvent } from "@leadscore/contracts";
+import { PAGE_SIZE } from "@leadscore/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
 import { eventsOf } from "../../test-support/live.ts";
-import { ScoreSeriesSchema } from "../src/routes/leads/series.ts";
+import { type ScoreSeries, ScoreSeriesSchema } from "../src/routes/leads/series.ts";
 import { BASE, profileOnlyLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
-type Series = { points: { timestamp: string; score: number }[] };
 type ErrorBody = { error: { code: string; message: string; details: unknown[] } };
-
-const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT;
 
 /** `count` events one minute apart whose score climbs by 2 for 400 events, then falls by 2 for 400, and so on. */
 function waveEvents(leadId: string, count: number): ScorableEvent[] {
@@ -24,28 +21,20 @@ function waveEvents(leadId: string, count: number): ScorableEvent[] {
 describe("GET /api/leads/:id/series", () => {
   let edge: Edge;
   const events = {
-    // 99 pages in MongoDB, more than SERIES_PAGE_POINTS, so only every other page end is kept; 50 in the tail.
+    // 99 pages in MongoDB and 50 entries in the tail.
     long: waveEvents("long", 5000),
-    // Four pages and a tail of 50: every page end is kept.
+    // Four pages and a tail of 50.
     mid: waveEvents("mid", 250),
     short: waveEvents("short", 3),
   };
 
-  /** The lead's score after each event, by event time in ms, as the fold computes it. */
-  const scoresAt = (leadEvents: ScorableEvent[]) =>
-    new Map(foldScores(leadEvents, DEFAULT_SCORE_CAP).history.map((entry) => [entry.timestamp, entry.score]));
-
-  async function series(id: string): Promise<Series> {
-    const response = await edge.read(`/api/leads/${id}/series`);
+  async function series(id: string, buckets?: number): Promise<ScoreSeries> {
+    const response = await edge.read(`/api/leads/${id}/series${buckets === undefined ? "" : `?buckets=${buckets}`}`);
     expect(response.status, id).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^application\/json/);
-    const body = (await response.json()) as Series;
+    const body = (await response.json()) as ScoreSeries;
     expect(() => ScoreSeriesSchema.parse(body)).not.toThrow();
     return body;
-  }
-
-  async function currentLead(id: string): Promise<{ current_score: number; last_event_at: string | null }> {
-    return (await (await edge.read(`/api/leads/${id}`)).json()) as { current_score: number; last_event_at: string };
   }
 
   beforeAll(async () => {
@@ -57,63 +46,71 @@ describe("GET /api/leads/:id/series", () => {
   });
   afterAll(() => edge.close());
 
-  it("ends at the lead's current score and newest event", async () => {
-    for (const id of Object.keys(events)) {
-      const { points } = await series(id);
-      const lead = await currentLead(id);
-      expect(points.at(-1), id).toEqual({ timestamp: lead.last_event_at, score: lead.current_score });
-    }
-  });
-
-  it("runs oldest first, each point the score the fold reached at that time", async () => {
+  it("takes every entry once, in order, each span exact over its entries and a bucket wide or one page", async () => {
     for (const [id, leadEvents] of Object.entries(events)) {
-      const { points } = await series(id);
-      const times = points.map((point) => Date.parse(point.timestamp));
-      expect(times, id).toEqual([...times].sort((a, b) => a - b));
-      const scores = scoresAt(leadEvents);
-      for (const point of points) {
-        expect(point.score, `${id} ${point.timestamp}`).toBe(scores.get(Date.parse(point.timestamp)));
+      const history: HistoryEntry[] = foldScores(leadEvents, DEFAULT_SCORE_CAP).history;
+      const start = (history[0] as HistoryEntry).timestamp;
+      const end = (history.at(-1) as HistoryEntry).timestamp;
+      for (const buckets of [1, 7, 64, 600, 2000]) {
+        const { spans } = await series(id, buckets);
+        const width = (end - start) / buckets;
+        let next = 0;
+        for (const span of spans) {
+          const run = history.slice(next, next + span.entries);
+          next += span.entries;
+          const scores = run.map((entry) => entry.score);
+          expect(span, `${id} ${buckets}`).toEqual({
+            from: new Date((run[0] as HistoryEntry).timestamp).toISOString(),
+            to: new Date((run.at(-1) as HistoryEntry).timestamp).toISOString(),
+            first: scores[0],
+            last: scores.at(-1),
+            min: Math.min(...scores),
+            max: Math.max(...scores),
+            entries: run.length,
+          });
+          const [from, to] = [Date.parse(span.from), Date.parse(span.to)];
+          // A run of spans that start in one bucket ends before the next bucket ends; only a page can be wider.
+          if (to - from >= 2 * width) expect(span.entries, `${id} ${buckets}`).toBe(PAGE_SIZE);
+        }
+        expect(next, `${id} ${buckets}`).toBe(history.length);
       }
     }
   });
 
-  it("shows every event of a lead whose history fits in its tail", async () => {
-    const { points } = await series("short");
-    expect(points).toEqual([
-      { timestamp: "2026-01-01T00:00:00.000Z", score: 2 },
-      { timestamp: "2026-01-01T00:01:00.000Z", score: 4 },
-      { timestamp: "2026-01-01T00:02:00.000Z", score: 6 },
-    ]);
+  it("has one span per bucket where the entries allow, so its size follows the chart, not the history", async () => {
+    const wide = await series("long", 2000);
+    const narrow = await series("long", 64);
+    // 5,000 entries a minute apart, 2.5 minutes a bucket: each of the 99 pages (50 minutes) is one span, the tail's
+    // 50 entries fall in 20 buckets.
+    expect(wide.spans.length).toBe(99 + 20);
+    expect(narrow.spans.length).toBe(64);
+    // The wave's peaks and troughs show whatever the resolution: its first peak is 800 (400 × 2), then 0.
+    expect(Math.max(...narrow.spans.map((span) => span.max))).toBe(800);
+    expect(Math.min(...narrow.spans.slice(1).map((span) => span.min))).toBe(0);
   });
 
-  it("spans a paged history from its first event, with the end of each page, then each event of the tail", async () => {
-    const { points } = await series("mid");
-    const pageEnds = [1, 2, 3, 4].map((page) => events.mid[page * PAGE_SIZE - 1] as ScorableEvent);
-    const tail = events.mid.slice(4 * PAGE_SIZE);
-    expect(points.map((point) => Date.parse(point.timestamp))).toEqual(
-      [events.mid[0] as ScorableEvent, ...pageEnds, ...tail].map((event) => event.timestamp),
-    );
+  it("shows every event of a lead whose history fits in its tail, and the stage thresholds", async () => {
+    expect(await series("short")).toEqual({
+      buckets: 600,
+      spans: [0, 1, 2].map((minute) => {
+        const at = new Date(BASE + minute * 60_000).toISOString();
+        const score = 2 * (minute + 1);
+        return { from: at, to: at, first: score, last: score, min: score, max: score, entries: 1 };
+      }),
+      thresholds: { warm: 100, hot: 300, qualified: 600 },
+    });
   });
 
-  it("stays bounded however long the history, yet still starts at its beginning", async () => {
-    const { points } = await series("long");
-    expect(points.length).toBeLessThanOrEqual(MAX_POINTS);
-    expect(points.length).toBeGreaterThan(TAIL_SPILL_AT - 1);
-    const times = points.map((point) => Date.parse(point.timestamp));
-    const oneMinute = 60_000;
-    // It starts at the first event; no two points are more than two pages apart.
-    expect(times[0]).toBe(BASE);
-    for (let i = 1; i < times.length; i += 1) {
-      expect(((times[i] as number) - (times[i - 1] as number)) / oneMinute).toBeLessThanOrEqual(2 * PAGE_SIZE);
+  it("has no spans for a lead without scored events", async () => {
+    expect((await series("fresh")).spans).toEqual([]);
+  });
+
+  it("refuses a number of buckets out of range", async () => {
+    for (const buckets of ["0", "2001", "x"]) {
+      const response = await edge.read(`/api/leads/short/series?buckets=${buckets}`);
+      expect(response.status, buckets).toBe(400);
+      expect(((await response.json()) as ErrorBody).error.code).toBe("VALIDATION_FAILED");
     }
-    // The wave's peaks and troughs show: the chart is not a flat line.
-    const scores = points.map((point) => point.score);
-    expect(Math.max(...scores)).toBeGreaterThanOrEqual(700);
-    expect(Math.min(...scores.slice(0, 20))).toBeLessThanOrEqual(100);
-  });
-
-  it("has no points for a lead without scored events", async () => {
-    expect(await series("fresh")).toEqual({ points: [] });
   });
 
   it("answers 404 in the error shape for a lead without live state", async () => {

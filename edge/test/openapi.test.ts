@@ -99,6 +99,8 @@ describe("the OpenAPI document", () => {
       "score",
       "-updated_at",
       "updated_at",
+      "-last_event_at",
+      "last_event_at",
     ]);
     expect(list?.responses["400"]).toBeDefined();
   });

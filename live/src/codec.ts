@@ -67,14 +67,31 @@ export interface PageRef {
   receivedMax: number;
   /** Score after its first entry. */
   firstScore: number;
+  /** Lowest score after any of its entries (the score chart's buckets read it instead of the page). */
+  scoreMin: number;
+  /** Highest score after any of its entries. */
+  scoreMax: number;
 }
 
 /**
  * A PageRef as the page list `pg` stores it (a JSON array of these, which the commit script splices new ones into):
- * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore]`. Kept compact: a
- * lead's list grows by one a page, ~110 B each.
+ * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore, scoreMin,
+ * scoreMax]`. Kept compact: a lead's list grows by one a page, ~120 B each. A ref written before the last two were
+ * added reads them as the lower and higher of its first and last scores (a rebuild writes them exactly).
  */
-export type PageRefWire = [string, number, string, number, number, number | null, number, number, number];
+export type PageRefWire = [
+  string,
+  number,
+  string,
+  number,
+  number,
+  number | null,
+  number,
+  number,
+  number,
+  number?,
+  number?,
+];
 
 export function encodePageRef(ref: PageRef): PageRefWire {
   return [
@@ -87,12 +104,28 @@ export function encodePageRef(ref: PageRef): PageRefWire {
     ref.receivedMin,
     ref.receivedMax,
     ref.firstScore,
+    ref.scoreMin,
+    ref.scoreMax,
   ];
 }
 
 export function decodePageRef(wire: PageRefWire): PageRef {
   const [id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore] = wire;
-  return { id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore };
+  const scoreMin = wire[9] ?? Math.min(firstScore, scoreAfter);
+  const scoreMax = wire[10] ?? Math.max(firstScore, scoreAfter);
+  return {
+    id,
+    size,
+    firstKey,
+    lastEventAt,
+    scoreAfter,
+    changedAt,
+    receivedMin,
+    receivedMax,
+    firstScore,
+    scoreMin,
+    scoreMax,
+  };
 }
 
 /** Refs as the page list stores them: comma-separated, to splice into the stored list, or to wrap into a new one. */
@@ -120,7 +153,11 @@ export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
   let changedAt: number | null = null;
   let receivedMin = Number.POSITIVE_INFINITY;
   let receivedMax = Number.NEGATIVE_INFINITY;
+  let scoreMin = first.score;
+  let scoreMax = first.score;
   for (const entry of entries) {
+    if (entry.score < scoreMin) scoreMin = entry.score;
+    if (entry.score > scoreMax) scoreMax = entry.score;
     if (entry.delta !== 0) changedAt = entry.timestamp;
     if (entry.received_at < receivedMin) receivedMin = entry.received_at;
     if (entry.received_at > receivedMax) receivedMax = entry.received_at;
@@ -135,6 +172,8 @@ export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
     receivedMin,
     receivedMax,
     firstScore: first.score,
+    scoreMin,
+    scoreMax,
   };
 }
 
@@ -171,14 +210,6 @@ export function keepPageEnds(ends: readonly PageEnd[], pageCount: number): PageE
   let stride = 1;
   while (Math.ceil(pageCount / stride) > SERIES_PAGE_POINTS - 1) stride *= 2;
   return ends.filter(([n]) => (n + 1) % stride === 0 || n === pageCount - 1);
-}
-
-/** `[timestamp, score]` points of a lead's score over its whole history, oldest first. */
-export function scoreSeries(lead: Pick<LiveLead, "pageEnds" | "tail">): [number, number][] {
-  return [
-    ...lead.pageEnds.map(([, timestamp, score]): [number, number] => [timestamp, score]),
-    ...lead.tail.map((entry): [number, number] => [entry.timestamp, entry.score]),
-  ];
 }
 
 /** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, score_reached_at, late]` */

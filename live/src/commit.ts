@@ -88,7 +88,7 @@ export async function commitLeads(
     for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
-  keyList.push(keys.outbox.stream, keys.outbox.wants);
+  keyList.push(keys.byLastEvent, keys.outbox.stream, keys.outbox.wants);
   const reply = await COMMIT_LEADS.run(redis, keyList, args);
   if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
   return (reply as string[]).map((code) => OUTCOMES[code] ?? "conflict");

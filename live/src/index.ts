@@ -7,3 +7,4 @@ export * from "./movements.ts";
 export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
+export * from "./series.ts";

@@ -26,6 +26,8 @@ export interface LiveKeys {
   byUpdated: string;
   /** Leads of one stage by `updated_at`, for `stage=… & sort=updated_at`. */
   byUpdatedIn(stage: Stage): string;
+  /** Leads by their newest event's time (`last_event_at`, epoch ms; 0 for a lead no event has reached). */
+  byLastEvent: string;
   /** One hash per lead: fold state, profile, tail of history (see codec.ts). */
   lead(leadId: string): string;
   /**
@@ -66,6 +68,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     byScore: `${base}:idx:score`,
     byUpdated: `${base}:idx:updated`,
     byUpdatedIn: (stage) => `${base}:idx:updated:${stage}`,
+    byLastEvent: `${base}:idx:last-event`,
     lead: (leadId) => `${base}:lead:{${leadId}}`,
     deep: `${base}:deep`,
     deepEvents: (leadId) => `${base}:deep-events:{${leadId}}`,

@@ -26,7 +26,7 @@ import {
 } from "./codec.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
-export type LeadSort = "-score" | "score" | "-updated_at" | "updated_at";
+export type LeadSort = "-score" | "score" | "-updated_at" | "updated_at" | "-last_event_at" | "last_event_at";
 
 /** Where a page ended: the last lead and its value in the index the page was read from. */
 export interface ListPosition {
@@ -60,7 +60,7 @@ export interface LiveReaderOptions {
 /** What a subscribe snapshot reads of a lead. */
 const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest"];
 
-/** Leads read per round trip while a filtered list walks the `updated_at` index. */
+/** Leads read per round trip while a filtered list walks the `updated_at` or `last_event_at` index. */
 const SCAN_CHUNK = 200;
 
 /** A sorted-set bound as Redis spells it. */
@@ -231,7 +231,8 @@ export function createLiveReader(options: LiveReaderOptions) {
      * One page of leads. Score filters and stages are ranges of the score index, so sorting by score and every
      * count is a range read. Sorting by `updated_at` reads the `updated_at` index (one per stage when only a stage
      * is asked for); with a `min_score`/`max_score` it walks that index and keeps the leads in range, which costs
-     * the leads passed over.
+     * the leads passed over. Sorting by `last_event_at` reads its index the same way, walking it for any filter
+     * (a stage included: it has no index per stage).
      */
     async list(query: ListQuery): Promise<ListPage> {
       const range = scoreRange(query);
@@ -246,16 +247,19 @@ export function createLiveReader(options: LiveReaderOptions) {
         // Ascending rank keys are descending scores.
         picked = await pageOf(keys.byScore, lo, hi, query.sort === "score", query.after, want);
       } else {
-        const descending = query.sort === "-updated_at";
-        const onlyStage = query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
+        const descending = query.sort === "-updated_at" || query.sort === "-last_event_at";
+        const byActivity = query.sort === "-last_event_at" || query.sort === "last_event_at";
+        const index = byActivity ? keys.byLastEvent : keys.byUpdated;
+        const onlyStage =
+          !byActivity && query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
         if (!filtered(query) || onlyStage) {
-          const key = onlyStage && query.stage ? keys.byUpdatedIn(query.stage) : keys.byUpdated;
+          const key = onlyStage && query.stage ? keys.byUpdatedIn(query.stage) : index;
           picked = await pageOf(key, -Infinity, Infinity, descending, query.after, want);
         } else {
           picked = [];
           let after = query.after;
           while (picked.length < want) {
-            const chunk = await pageOf(keys.byUpdated, -Infinity, Infinity, descending, after, SCAN_CHUNK);
+            const chunk = await pageOf(index, -Infinity, Infinity, descending, after, SCAN_CHUNK);
             if (chunk.length === 0) break;
             const scores = await redis.zmscore(
               keys.byScore,

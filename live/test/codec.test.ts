@@ -23,6 +23,8 @@ const REF: PageRef = {
   receivedMin: 1_700_000_000_500,
   receivedMax: 1_700_000_950_000,
   firstScore: 10,
+  scoreMin: 5,
+  scoreMax: 480,
 };
 
 describe("a page ref", () => {
@@ -38,8 +40,15 @@ describe("a page ref", () => {
         1_700_000_000_500,
         1_700_000_950_000,
         10,
+        5,
+        480,
       ],
     ]);
+  });
+
+  it("reads a ref written without its lowest and highest scores as bounded by its first and last", () => {
+    const old = JSON.stringify(encodePageRefs([REF]).replace(",5,480]", "]"));
+    expect(decodePageRefs(`[${JSON.parse(old)}]`)).toEqual([{ ...REF, scoreMin: 10, scoreMax: 420 }]);
   });
 
   it("reads back with every field as written, a page whose score never moved included", () => {

@@ -9,7 +9,7 @@ import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
 
 const script = <Reply>(file: string) => redisScript<Reply>(new URL(`../src/lua/${file}`, import.meta.url));
 const commitLeads = script<string | string[]>("commit-leads.lua");
-const setProfile = script<number>("set-profile-6.lua");
+const setProfile = script<number>("set-profile-7.lua");
 const pageAfter = script<string[]>("page-after-1.lua");
 
 let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
@@ -60,7 +60,7 @@ function commit(
     args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "", lead.movement ?? "");
     args.push(fields.length, pending.length, messages.length, ...fields.flat(), ...pending, ...messages.flat());
   }
-  keyList.push(keys.outbox.stream, keys.outbox.wants);
+  keyList.push(keys.byLastEvent, keys.outbox.stream, keys.outbox.wants);
   return commitLeads.run(redis, keyList, args);
 }
 
@@ -150,12 +150,20 @@ describe("commit-leads.lua", () => {
       updated: 1_000,
       stage: "warm",
       appendTail: '["e1"]',
-      fields: { s: "150", st: "warm", n: "1" },
+      fields: { s: "150", st: "warm", n: "1", le: "900" },
       pending: [event("e1", "demo_request", 900)],
       messages: [[channel, "scored a"]],
     };
     expect(await commit(redis, keys, "g", [lead])).toEqual(["o"]);
-    expect(await redis.hgetall(keys.lead("a"))).toEqual({ s: "150", st: "warm", n: "1", v: "1", t: '[["e1"]]' });
+    expect(await redis.hgetall(keys.lead("a"))).toEqual({
+      s: "150",
+      st: "warm",
+      n: "1",
+      le: "900",
+      v: "1",
+      t: '[["e1"]]',
+    });
+    expect(await redis.zscore(keys.byLastEvent, "a")).toBe("900");
     expect(await redis.zscore(keys.byScore, "a")).toBe("-150");
     expect(await redis.zscore(keys.byUpdated, "a")).toBe("1000");
     expect(await redis.zscore(keys.byUpdatedIn("warm"), "a")).toBe("1000");
@@ -229,11 +237,19 @@ describe("commit-leads.lua", () => {
   });
 });
 
-describe("set-profile-6.lua", () => {
+describe("set-profile-7.lua", () => {
   function run(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, name: string, at: number) {
     return setProfile.run(
       redis,
-      [keys.lead("a"), keys.byScore, keys.byUpdated, keys.byUpdatedIn("cold"), keys.outbox.stream, keys.outbox.wants],
+      [
+        keys.lead("a"),
+        keys.byScore,
+        keys.byUpdated,
+        keys.byUpdatedIn("cold"),
+        keys.outbox.stream,
+        keys.outbox.wants,
+        keys.byLastEvent,
+      ],
       ["a", name, "ada@example.com", "Acme", at, 0, "cold", keys.byUpdatedIn("cold").slice(0, -"cold".length)],
     );
   }
@@ -255,6 +271,7 @@ describe("set-profile-6.lua", () => {
     });
     expect(await redis.zscore(keys.byScore, "a")).toBe("0");
     expect(await redis.zscore(keys.byUpdatedIn("cold"), "a")).toBe("100");
+    expect(await redis.zscore(keys.byLastEvent, "a")).toBe("0");
     expect(await outbox(redis, keys)).toEqual([
       {
         type: "lead.created",
@@ -281,6 +298,10 @@ describe("set-profile-6.lua", () => {
     ]);
     expect(await redis.zscore(keys.byUpdatedIn("hot"), "a")).toBe("200");
     expect(await redis.zscore(keys.byUpdated, "a")).toBe("200");
+    // A profile edit is no activity.
+    await redis.zadd(keys.byLastEvent, 150, "a");
+    expect(await run(redis, keys, "Ada M.", 300)).toBe(1);
+    expect(await redis.zscore(keys.byLastEvent, "a")).toBe("150");
     expect(await redis.xlen(keys.outbox.stream)).toBe(1);
   });
 

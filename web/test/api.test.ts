@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
 import { ApiRequestError, createApi, cursorOf, leadQueryString, nextLink } from "../src/lib/api.ts";
+import { series } from "./fakes.ts";
 
 function respond(body: unknown, init: ResponseInit = {}) {
   return async () =>
@@ -57,17 +58,17 @@ describe("when the API answers", () => {
     expect(await api.listLeads({ limit: 1 })).toEqual({ items: [{ _id: "a" }], total: 42, next: "n1" });
   });
 
-  it("reads a lead's score series and returns its points", async () => {
+  it("reads a lead's score series at the chart's number of buckets", async () => {
     const paths: string[] = [];
-    const points = [{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }];
+    const body = series([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
     const api = createApi({
       fetch: async (input) => {
         paths.push(String(input));
-        return new Response(JSON.stringify({ points }), { status: 200 });
+        return new Response(JSON.stringify(body), { status: 200 });
       },
     });
-    expect(await api.leadSeries("lead/1")).toEqual(points);
-    expect(paths).toEqual(["/api/leads/lead%2F1/series"]);
+    expect(await api.leadSeries("lead/1", 600)).toEqual(body);
+    expect(paths).toEqual(["/api/leads/lead%2F1/series?buckets=600"]);
   });
 
   it("sends the write key as a bearer token with a JSON body", async () => {
@@ -141,7 +142,7 @@ describe("when reads carry an access token", () => {
     await api.listLeads({});
     await api.getLead("l1");
     await api.leadHistory("l1", {});
-    await api.leadSeries("l1");
+    await api.leadSeries("l1", 600);
     await api.leaderboard();
     await api.eventTypes();
     await api.listRules();

@@ -1,7 +1,8 @@
 // @vitest-environment node
 // Dashboard v3 in a real browser against the whole stack: one sign-in per browser that every tab shares, the admin
 // token unlocking every admin page at once, and pages that need admin saying so with a link instead of a field; the
-// lead table's dates, sortable headings and address; the Webhooks page keeping itself current.
+// lead table's dates, sortable headings and address; the Webhooks page keeping itself current; the lead chart drawn
+// from the whole history with its stage lines; the table sorted by latest activity.
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "../../test-support/index.ts";
@@ -172,11 +173,12 @@ describe("dashboard v3 in a browser", () => {
     it("shows an old moment as its date, never as hundreds of days ago", async () => {
       const page = await stack.open(await newBrowser(), `/?q=v3-${run}-list`);
       await row(page, old).waitFor({ timeout: 15_000 });
+      const activity = (id: string) => row(page, id).getByTestId("lead-activity").locator("time");
       const expected = new Intl.DateTimeFormat("en", { dateStyle: "medium" }).format(
-        new Date((await row(page, old).locator("time").getAttribute("datetime")) ?? ""),
+        new Date((await activity(old).getAttribute("datetime")) ?? ""),
       );
-      expect(await row(page, old).locator("time").textContent()).toBe(expected);
-      expect(await row(page, recent).locator("time").textContent()).toMatch(/^\d+ (s|min) ago$/);
+      expect(await activity(old).textContent()).toBe(expected);
+      expect(await activity(recent).textContent()).toMatch(/^\d+ (s|min) ago$/);
     }, 60_000);
 
     it("sorts by a column when its heading is clicked, and says which way", async () => {
@@ -191,13 +193,13 @@ describe("dashboard v3 in a browser", () => {
       expect(await score.getAttribute("aria-sort")).toBe("ascending");
       await expect.poll(() => ids(page), { timeout: 10_000 }).toEqual([old, recent]);
 
-      // The time column sorts by update, and then shows the update time it sorts by.
-      await page.getByRole("button", { name: "Last event" }).click();
+      // The update column sorts by update, and shows the update time it sorts by.
+      await page.getByRole("button", { name: "Updated" }).click();
       await page.waitForURL(/sort=-updated_at/);
       const updated = page.getByRole("columnheader", { name: /Updated/ });
       expect(await updated.getAttribute("aria-sort")).toBe("descending");
       expect(await score.getAttribute("aria-sort")).toBeNull();
-      await expect.poll(() => row(page, old).locator("time").textContent(), { timeout: 10_000 }).toMatch(/ago$/);
+      await expect.poll(() => row(page, old).locator("time").last().textContent(), { timeout: 10_000 }).toMatch(/ago$/);
     }, 60_000);
 
     it("finds a lead whatever the accents and the order of the words", async () => {
@@ -424,6 +426,100 @@ describe("dashboard v3 in a browser", () => {
         return rules.find((rule) => rule.event_type === type);
       };
       await expect.poll(saved, { timeout: 10_000 }).toMatchObject({ label: "Webinar (live)", points: 40 });
+    }, 60_000);
+  });
+
+  describe("the lead chart and latest activity", () => {
+    const HOUR = 60 * 60 * 1000;
+    /** 120 page views an hour apart: 5 points each, so the score climbs steadily to 600. */
+    const steady = `v3-${run}-steady`;
+    /** Its newest event two hours ago, but its profile edited last. */
+    const edited = `v3-${run}-act-edited`;
+    /** Its newest event a minute ago. */
+    const active = `v3-${run}-act-active`;
+    const open = async (path: string) => stack.open(await newBrowser(), path);
+
+    beforeAll(async () => {
+      const start = Date.now() - 121 * HOUR;
+      await stack.send([
+        ...Array.from({ length: 120 }, (_, i) => ({
+          event_id: `${steady}-${i}`,
+          lead_id: steady,
+          event_type: "page_view",
+          timestamp: start + i * HOUR,
+        })),
+        { event_id: `${edited}-1`, lead_id: edited, event_type: "page_view", timestamp: Date.now() - 2 * HOUR },
+        { event_id: `${active}-1`, lead_id: active, event_type: "page_view", timestamp: Date.now() - 60_000 },
+      ]);
+      await stack.scored({ [steady]: 120, [edited]: 1, [active]: 1 });
+      const edit = await fetch(`${stack.base}/api/leads/${edited}`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+        body: JSON.stringify({ company: `Edited ${run}` }),
+      });
+      expect(edit.status).toBe(200);
+    }, 120_000);
+
+    it("draws 120 steady hourly events as a rising line, with the stage lines and the stages entered", async () => {
+      const page = await open(`/leads/${steady}`);
+      const chart = page.locator("svg[role=img]");
+      await chart.waitFor({ timeout: 15_000 });
+      expect(await chart.getAttribute("aria-label")).toMatch(/^Score over time: 120 events .*score now 600/);
+      // The line's height (in the SVG's units, down is higher) where it crosses each hour's time: a steady climb, so
+      // at every hour it is above where it was 12 hours before — no flat stretch followed by a cliff.
+      const heights = await page.evaluate(() => {
+        const path = document.querySelector("svg[role=img] path.chart-line") as SVGPathElement;
+        const length = path.getTotalLength();
+        const samples: [number, number][] = [];
+        for (let at = 0; at <= length; at += 0.5) {
+          const point = path.getPointAtLength(at);
+          samples.push([point.x, point.y]);
+        }
+        // Per hour of the 119 between the first event and the newest: the line's height at that x (the lowest point
+        // drawn there, as a step rises at its event).
+        return Array.from({ length: 120 }, (_, hour) => {
+          const x = (hour / 119) * 600;
+          const near = samples.filter(([sx]) => Math.abs(sx - x) <= 1).map(([, y]) => y);
+          return Math.min(...near);
+        });
+      });
+      for (const hour of [12, 24, 36, 60, 90]) {
+        const [before, at, after] = [hour - 12, hour, hour + 12].map((h) => heights[h] ?? Number.NaN) as [
+          number,
+          number,
+          number,
+        ];
+        expect({ hour, between: before > at && at > after }).toEqual({ hour, between: true });
+      }
+      expect(await chart.locator(".chart-threshold").evaluateAll((lines) => lines.map((l) => l.dataset.stage))).toEqual(
+        ["warm", "hot", "qualified"],
+      );
+      expect(
+        await chart.locator(".chart-stage-mark").evaluateAll((marks) => marks.map((m) => m.dataset.stage)),
+      ).toEqual(["warm", "hot", "qualified"]);
+    }, 60_000);
+
+    it("sorts the table by latest activity, which a profile edit does not move, and by update, which it does", async () => {
+      const page = await open(`/?q=v3-${run}-act`);
+      const ids = () => page.locator("table.leads-table tbody .lead-link").allTextContents();
+      await expect.poll(ids, { timeout: 15_000 }).toHaveLength(2);
+
+      const activity = page.getByRole("columnheader", { name: /Latest activity/ });
+      await activity.getByRole("button").click();
+      await page.waitForURL(/sort=-last_event_at/);
+      expect(await activity.getAttribute("aria-sort")).toBe("descending");
+      await expect.poll(ids, { timeout: 10_000 }).toEqual([active, edited]);
+      await activity.getByRole("button").click();
+      await page.waitForURL(/sort=last_event_at/);
+      expect(await activity.getAttribute("aria-sort")).toBe("ascending");
+      await expect.poll(ids, { timeout: 10_000 }).toEqual([edited, active]);
+
+      await page
+        .getByRole("columnheader", { name: /Updated/ })
+        .getByRole("button")
+        .click();
+      await page.waitForURL(/sort=-updated_at/);
+      await expect.poll(ids, { timeout: 10_000 }).toEqual([edited, active]);
     }, 60_000);
   });
 });

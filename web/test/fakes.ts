@@ -1,7 +1,7 @@
 // Test doubles for the two things the dashboard talks to: a Socket.io socket (driven by the test) and the HTTP API.
 import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
 import { vi } from "vitest";
-import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScorePoint } from "../src/lib/api.ts";
+import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScoreSeries } from "../src/lib/api.ts";
 import { createRealtime, type Realtime, type RealtimeSocket } from "../src/lib/realtime.ts";
 import type { WebhookItem } from "../src/webhooks/model.ts";
 
@@ -182,7 +182,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     listLeads: vi.fn<Api["listLeads"]>(async () => page<Lead>([])),
     getLead: vi.fn<Api["getLead"]>(async (id) => lead({ _id: id })),
     leadHistory: vi.fn<Api["leadHistory"]>(async () => page<HistoryItem>([])),
-    leadSeries: vi.fn<Api["leadSeries"]>(async (): Promise<ScorePoint[]> => []),
+    leadSeries: vi.fn<Api["leadSeries"]>(async () => series([])),
     leaderboard: vi.fn<Api["leaderboard"]>(async () => []),
     eventTypes: vi.fn<Api["eventTypes"]>(async () => [
       { value: "email_open", label: "Email Open", points: 10 },
@@ -263,3 +263,20 @@ export const DISABLED_HOOK: WebhookItem = {
     { type: "webhook.backlog_full", at: "2026-03-03T08:00:00.000Z", reason: "the backlog is at its bound", dropped: 1 },
   ],
 };
+
+/** A score series of one span per event (the score after it at its time), with the default stage thresholds. */
+export function series(points: readonly { timestamp: string; score: number }[]): ScoreSeries {
+  return {
+    buckets: 600,
+    spans: points.map(({ timestamp, score }) => ({
+      from: timestamp,
+      to: timestamp,
+      first: score,
+      last: score,
+      min: score,
+      max: score,
+      entries: 1,
+    })),
+    thresholds: { warm: 100, hot: 300, qualified: 600 },
+  };
+}

@@ -1,22 +1,47 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { chartPoints, LeadDetailModel, mergeHistory } from "../src/lead-detail/model.ts";
-import { ApiRequestError } from "../src/lib/api.ts";
-import { fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
+import { type ChartSpan, chartSpans, LeadDetailModel, mergeHistory, stageMarks } from "../src/lead-detail/model.ts";
+import { ApiRequestError, type ScoreSeries } from "../src/lib/api.ts";
+import { fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate, series } from "./fakes.ts";
 
-describe("the chart points", () => {
-  it("run oldest first by event time, keeping the series' order at one instant", () => {
-    const points = chartPoints([
-      { timestamp: "2025-01-01T11:00:00Z", score: 10 },
-      { timestamp: "2025-01-01T11:00:00Z", score: 20 },
+describe("the chart spans", () => {
+  it("run oldest first by event time, with their times in ms, leaving out a span whose time cannot be read", () => {
+    const read = series([
       { timestamp: "2025-01-01T12:00:00Z", score: 30 },
+      { timestamp: "2025-01-01T11:00:00Z", score: 10 },
       { timestamp: "not a time", score: 99 },
     ]);
-    expect(points).toEqual([
-      { t: Date.parse("2025-01-01T11:00:00Z"), score: 10 },
-      { t: Date.parse("2025-01-01T11:00:00Z"), score: 20 },
-      { t: Date.parse("2025-01-01T12:00:00Z"), score: 30 },
+    expect(chartSpans(read).map((span) => [span.from, span.last])).toEqual([
+      [Date.parse("2025-01-01T11:00:00Z"), 10],
+      [Date.parse("2025-01-01T12:00:00Z"), 30],
     ]);
+  });
+});
+
+describe("the stage marks", () => {
+  const thresholds = { warm: 100, hot: 300, qualified: 600 };
+  const span = (from: number, to: number, first: number, last: number): ChartSpan => ({
+    from,
+    to,
+    first,
+    last,
+    min: Math.min(first, last),
+    max: Math.max(first, last),
+    entries: from === to ? 1 : 50,
+  });
+
+  it("mark each stage the score entered, and when, from cold at 0", () => {
+    expect(
+      stageMarks([span(1, 1, 50, 50), span(2, 2, 150, 150), span(3, 9, 200, 650), span(10, 10, 90, 90)], thresholds),
+    ).toEqual([
+      { at: 2, stage: "warm" },
+      { at: 9, stage: "qualified" },
+      { at: 10, stage: "cold" },
+    ]);
+  });
+
+  it("mark nothing for a lead that stays cold", () => {
+    expect(stageMarks([span(1, 5, 10, 90)], thresholds)).toEqual([]);
   });
 });
 
@@ -61,55 +86,59 @@ describe("the lead detail model", () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 40, event_count: 300 }));
     api.leadHistory.mockResolvedValue(page([historyItem({ event_id: "e300", score: 40 })], null, "older"));
-    api.leadSeries.mockResolvedValue([
-      { timestamp: "2025-01-01T00:50:00.000Z", score: 250 },
-      { timestamp: "2025-01-01T01:40:00.000Z", score: 120 },
-      { timestamp: "2025-01-01T05:00:00.000Z", score: 40 },
-    ]);
+    api.leadSeries.mockResolvedValue(
+      series([
+        { timestamp: "2025-01-01T00:50:00.000Z", score: 250 },
+        { timestamp: "2025-01-01T01:40:00.000Z", score: 120 },
+        { timestamp: "2025-01-01T05:00:00.000Z", score: 40 },
+      ]),
+    );
     const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
-    expect(model.pointsStatus.value).toBe("loading");
+    expect(model.seriesStatus.value).toBe("loading");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
-    expect(api.leadSeries).toHaveBeenCalledWith("lead-1");
-    expect(model.pointsStatus.value).toBe("ready");
-    expect(model.points.value.map((point) => point.score)).toEqual([250, 120, 40]);
-    expect(model.sampled.value).toBe(true);
+    expect(api.leadSeries).toHaveBeenCalledWith("lead-1", 600);
+    expect(model.seriesStatus.value).toBe("ready");
+    expect(model.spans.value.map((span) => span.last)).toEqual([250, 120, 40]);
   });
 
-  it("does not call a series sampled when it has a point for every event", async () => {
+  it("charts a series of one span per event", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 15, event_count: 2 }));
-    api.leadSeries.mockResolvedValue([
-      { timestamp: "2025-01-01T10:00:00.000Z", score: 5 },
-      { timestamp: "2025-01-01T10:01:00.000Z", score: 15 },
-    ]);
+    api.leadSeries.mockResolvedValue(
+      series([
+        { timestamp: "2025-01-01T10:00:00.000Z", score: 5 },
+        { timestamp: "2025-01-01T10:01:00.000Z", score: 15 },
+      ]),
+    );
     const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
-    expect(model.points.value).toHaveLength(2);
-    expect(model.sampled.value).toBe(false);
+    expect(model.spans.value).toHaveLength(2);
   });
 
   it("re-reads the score series after a live change of the lead", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 5, event_count: 1 }));
-    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
+    api.leadSeries.mockResolvedValueOnce(series([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]));
     const { socket, realtime } = fakeRealtime();
     const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
-    expect(model.points.value.map((point) => point.score)).toEqual([5]);
+    expect(model.spans.value.map((span) => span.last)).toEqual([5]);
 
     // A late event: it lands before the newest one and raises every score after it.
-    api.leadSeries.mockResolvedValueOnce([
-      { timestamp: "2025-01-01T09:00:00.000Z", score: 100 },
-      { timestamp: "2025-01-01T10:00:00.000Z", score: 105 },
-    ]);
+    api.leadSeries.mockResolvedValueOnce(
+      series([
+        { timestamp: "2025-01-01T09:00:00.000Z", score: 100 },
+        { timestamp: "2025-01-01T10:00:00.000Z", score: 105 },
+      ]),
+    );
     socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e0", current_score: 105, delta: 100 }));
     socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e2", current_score: 105, delta: 0 }));
     await vi.advanceTimersByTimeAsync(300);
     expect(api.leadSeries).toHaveBeenCalledTimes(2);
-    expect(model.points.value.map((point) => point.score)).toEqual([100, 105]);
+    expect(model.spans.value.map((span) => span.last)).toEqual([100, 105]);
 
     api.leadSeries.mockClear();
     socket.scoreUpdate(scoreUpdate({ lead_id: "other", current_score: 999 }));
@@ -119,7 +148,7 @@ describe("the lead detail model", () => {
 
   it("keeps the chart it shows when a re-read of the series fails, and says so when the first read does", async () => {
     const api = fakeApi();
-    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]);
+    api.leadSeries.mockResolvedValueOnce(series([{ timestamp: "2025-01-01T10:00:00.000Z", score: 5 }]));
     const { socket, realtime } = fakeRealtime();
     const model = new LeadDetailModel({ api, realtime }, "lead-1");
     model.activate();
@@ -127,33 +156,33 @@ describe("the lead detail model", () => {
     api.leadSeries.mockRejectedValueOnce(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
     socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", current_score: 15 }));
     await vi.advanceTimersByTimeAsync(300);
-    expect(model.pointsStatus.value).toBe("ready");
-    expect(model.points.value.map((point) => point.score)).toEqual([5]);
+    expect(model.seriesStatus.value).toBe("ready");
+    expect(model.spans.value.map((span) => span.last)).toEqual([5]);
 
     const failing = fakeApi();
     failing.leadSeries.mockRejectedValue(new ApiRequestError(503, "SERVICE_UNAVAILABLE", "try again"));
     const other = new LeadDetailModel({ api: failing, realtime: fakeRealtime().realtime }, "lead-2");
     other.activate();
     await vi.advanceTimersByTimeAsync(0);
-    expect(other.pointsStatus.value).toBe("error");
-    expect(other.pointsError.value).toBe("try again");
+    expect(other.seriesStatus.value).toBe("error");
+    expect(other.seriesError.value).toBe("try again");
   });
 
   it("shows the newest series when reads overlap", async () => {
     const api = fakeApi();
-    let answerFirst: (points: { timestamp: string; score: number }[]) => void = () => undefined;
+    let answerFirst: (read: ScoreSeries) => void = () => undefined;
     api.leadSeries.mockReturnValueOnce(
       new Promise((resolve) => {
         answerFirst = resolve;
       }),
     );
-    api.leadSeries.mockResolvedValueOnce([{ timestamp: "2025-01-01T10:00:00.000Z", score: 50 }]);
+    api.leadSeries.mockResolvedValueOnce(series([{ timestamp: "2025-01-01T10:00:00.000Z", score: 50 }]));
     const model = new LeadDetailModel({ api, realtime: fakeRealtime().realtime }, "lead-1");
     model.activate();
     await model.reload();
-    answerFirst([{ timestamp: "2025-01-01T09:00:00.000Z", score: 10 }]);
+    answerFirst(series([{ timestamp: "2025-01-01T09:00:00.000Z", score: 10 }]));
     await vi.advanceTimersByTimeAsync(0);
-    expect(model.points.value.map((point) => point.score)).toEqual([50]);
+    expect(model.spans.value.map((span) => span.last)).toEqual([50]);
   });
 
   it("re-reads the lead after a live change, so its rank follows the new score", async () => {

@@ -98,6 +98,26 @@ describe("building the request body", () => {
     expect(!built.ok && Object.keys(built.errors.fields).sort()).toEqual(["event_id", "lead_id", "metadata"]);
   });
 
+  it("reports a time too far in the future, or in the past, alongside the other fields' problems", () => {
+    for (const [timestamp, message] of [
+      ["2030-01-02T03:04", "is more than 5 minutes in the future"],
+      ["1990-01-02T03:04", "is more than 730 days in the past (EVENT_MAX_AGE_DAYS)"],
+    ] as const) {
+      const built = buildSubmission(
+        { ...EMPTY_EVENT_FORM, lead_id: "crm 0150", event_type: "Purchase", event_id: "has space", timestamp },
+        normalizeEvent,
+      );
+      expect(built.ok).toBe(false);
+      expect(!built.ok && Object.keys(built.errors.fields).sort()).toEqual([
+        "event_id",
+        "event_type",
+        "lead_id",
+        "timestamp",
+      ]);
+      expect(!built.ok && built.errors.fields.timestamp).toBe(message);
+    }
+  });
+
   it("refuses metadata that is not a JSON object before sending", () => {
     const refusals = {
       "{nope": 'Is not valid JSON; expected an object, e.g. {"plan": "pro"}',

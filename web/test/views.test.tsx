@@ -19,7 +19,7 @@ import { RulesModel } from "../src/rules/model.ts";
 import { EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY, SessionModel } from "../src/session/model.ts";
 import { SubmitEventPage } from "../src/submit-event/index.tsx";
 import { SubmitEventModel } from "../src/submit-event/model.ts";
-import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate } from "./fakes.ts";
+import { entry, fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate, series } from "./fakes.ts";
 
 afterEach(() => {
   cleanup();
@@ -61,7 +61,8 @@ describe("the lead table", () => {
     const row = link.closest("tr") as HTMLElement;
     expect(within(row).getByText("350")).toBeTruthy();
     expect(within(row).getByText("hot")).toBeTruthy();
-    expect(within(row).getByText("5 min ago")).toBeTruthy();
+    // Latest activity and update, each its own column.
+    expect(within(row).getAllByText("5 min ago")).toHaveLength(2);
     expect(screen.getByText("1 lead")).toBeTruthy();
   });
 
@@ -166,10 +167,12 @@ describe("the lead page", () => {
         rank_of: 1234,
       }),
     );
-    api.leadSeries.mockResolvedValue([
-      { timestamp: "2025-01-01T09:00:00.000Z", score: 105 },
-      { timestamp: "2025-01-01T10:00:00.000Z", score: 115 },
-    ]);
+    api.leadSeries.mockResolvedValue(
+      series([
+        { timestamp: "2025-01-01T09:00:00.000Z", score: 105 },
+        { timestamp: "2025-01-01T10:00:00.000Z", score: 115 },
+      ]),
+    );
     api.leadHistory.mockResolvedValue(
       page([
         historyItem({
@@ -204,21 +207,32 @@ describe("the lead page", () => {
     expect(within(items[1] as HTMLElement).getAllByText("purchase")).toHaveLength(1);
     expect(within(items[1] as HTMLElement).queryByText("purchase +100")).toBeNull();
     await waitFor(() => expect(screen.getByRole("img").getAttribute("aria-label")).toMatch(/2 events.*score now 115/));
-    expect(screen.getByText("Score after each event, by event time.")).toBeTruthy();
+    expect(screen.getByText(/^Score after each event, by event time, over the whole history/)).toBeTruthy();
   });
 
-  it("charts a long history from its sampled series and says so", async () => {
+  it("charts a long history from its spans, a page as a band, with the stage lines and the stages entered", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 40, event_count: 5000 }));
-    api.leadSeries.mockResolvedValue([
-      { timestamp: "2025-01-01T00:50:00.000Z", score: 250 },
-      { timestamp: "2025-01-02T00:00:00.000Z", score: 700 },
-      { timestamp: "2025-01-03T00:00:00.000Z", score: 40 },
-    ]);
+    const read = series([{ timestamp: "2025-01-03T00:00:00.000Z", score: 40 }]);
+    read.spans.unshift({
+      from: "2025-01-01T00:00:00.000Z",
+      to: "2025-01-02T00:00:00.000Z",
+      first: 5,
+      last: 250,
+      min: 5,
+      max: 700,
+      entries: 4999,
+    });
+    api.leadSeries.mockResolvedValue(read);
     setup(api);
     const chart = await screen.findByRole("img");
-    expect(chart.getAttribute("aria-label")).toMatch(/3 points.*score now 40, highest plotted 700/);
-    expect(screen.getByText(/sampled over older ones/)).toBeTruthy();
+    expect(chart.getAttribute("aria-label")).toMatch(/5,000 events.*score now 40, highest 700; entered warm .*, cold /);
+    expect([...chart.querySelectorAll(".chart-threshold")].map((line) => line.getAttribute("data-stage"))).toEqual([
+      "warm",
+      "hot",
+      "qualified",
+    ]);
+    expect(chart.querySelectorAll(".chart-band")).toHaveLength(1);
   });
 
   it("offers a retry when the chart cannot be read", async () => {

@@ -224,6 +224,7 @@ async function writeLeads(
     pipeline.zadd(keys.byScore, lead.rankKey, lead.id);
     pipeline.zadd(keys.byUpdated, at, lead.id);
     pipeline.zadd(keys.byUpdatedIn(lead.stage), at, lead.id);
+    pipeline.zadd(keys.byLastEvent, Number(lead.fields.lastEventAt || 0), lead.id);
   }
   await check();
   if (pageDocs.length > 0) {

@@ -89,7 +89,7 @@ export function idGlob(q: string): string | null {
 }
 
 /** Ascending sorts of the indexes' own values: rank keys ascending are scores descending. */
-const ascending = (sort: LeadSort) => sort === "-score" || sort === "updated_at";
+const ascending = (sort: LeadSort) => sort === "-score" || sort === "updated_at" || sort === "last_event_at";
 
 /** Orders leads as the sort's Redis index does: by value, equal values by id (both reversed for a descending read). */
 function comparator(sort: LeadSort) {
@@ -110,7 +110,12 @@ export function createLeadSearch(deps: Pick<AppDeps, "db" | "live" | "config">) 
 
   const positionOf = (sort: LeadSort, lead: LiveLead): ListPosition => ({
     id: lead.id,
-    value: sort === "-score" || sort === "score" ? rankKey(lead.score, lead.reachedAt, cap) : lead.updatedAt,
+    value:
+      sort === "-score" || sort === "score"
+        ? rankKey(lead.score, lead.reachedAt, cap)
+        : sort === "-last_event_at" || sort === "last_event_at"
+          ? (lead.lastEventAt ?? 0)
+          : lead.updatedAt,
   });
 
   /** Ids that may match `company`/`q`: profiles and edits matching in MongoDB, and ids matching `q` in Redis. */

@@ -2,7 +2,7 @@
 -- moves the lead in every index, records its webhook messages and publishes its `score_update`.
 -- Takes as many keys as the call passes (the number of keys is given per call: two per lead).
 -- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, movedInto(stage) for each stage; then
---          per lead: its hash, its deep-lane list; last the webhook outbox stream and its `wants` key
+--          per lead: its hash, its deep-lane list; then byLastEvent; last the webhook outbox stream and its `wants` key
 -- ARGV     gen, the stage names (as many as KEYS has stage indexes), '#', the movement window (ms) and cap, the
 --          number of leads, then per lead: id, mode, expected version, rank key, updated_at, stage, drained, rescans,
 --          entries to append to the tail (or ''), page refs to append to the page list (or ''), the event that moved
@@ -36,6 +36,7 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local outbox = KEYS[#KEYS - 1]
 local wants = redis.call('GET', KEYS[#KEYS]) or ''
 local firstStage = ARGV[2]
+local byLastEvent = KEYS[#KEYS - 2]
 local function newestOf(items, from, to)
   local best
   for j = from, to do
@@ -103,10 +104,14 @@ for i = 1, n do
     redis.call('ZADD', KEYS[3], updated, id)
     if old and old ~= stage and stageKey[old] then redis.call('ZREM', stageKey[old], id) end
     redis.call('ZADD', stageKey[stage], updated, id)
-    local score, newest
+    local score, newest, lastEvent
     for f = field, field + 2 * nf - 2, 2 do
-      if ARGV[f] == 's' then score = ARGV[f + 1] elseif ARGV[f] == 'ne' then newest = ARGV[f + 1] end
+      if ARGV[f] == 's' then score = ARGV[f + 1]
+      elseif ARGV[f] == 'ne' then newest = ARGV[f + 1]
+      elseif ARGV[f] == 'le' then lastEvent = ARGV[f + 1] end
     end
+    -- Latest activity: the lead's newest event time (its `le`), which a profile edit does not move.
+    if lastEvent and lastEvent ~= '' then redis.call('ZADD', byLastEvent, lastEvent, id) end
     if wants ~= '' and score then
       local event
       if mode == 'f' then

@@ -282,18 +282,14 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
           <Profile lead={lead} model={model} />
           <section class="panel" aria-labelledby="chart-title">
             <h2 id="chart-title">Score over time</h2>
-            {model.points.value.length > 0 ? (
-              <ScoreChart
-                points={model.points.value}
-                sampled={model.sampled.value}
-                events={model.lead.value?.event_count ?? model.points.value.length}
-              />
-            ) : model.pointsStatus.value === "loading" ? (
+            {model.spans.value.length > 0 && model.thresholds.value ? (
+              <ScoreChart spans={model.spans.value} thresholds={model.thresholds.value} />
+            ) : model.seriesStatus.value === "loading" ? (
               <Loading label="Loading the chart…" />
-            ) : model.pointsStatus.value === "error" ? (
+            ) : model.seriesStatus.value === "error" ? (
               <ErrorState
                 title="The chart could not be loaded."
-                message={model.pointsError.value}
+                message={model.seriesError.value}
                 onRetry={() => void model.reload()}
               />
             ) : (

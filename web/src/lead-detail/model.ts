@@ -1,6 +1,6 @@
 // One lead: its profile, its score over time (the compact series the chart plots), its score history (newest first,
 // paged) and live changes through the lead's room.
-import type { ScoreUpdate } from "@leadscore/contracts";
+import type { ScoreUpdate, Stage } from "@leadscore/contracts";
 import { batch, computed, createModel, effect, type ReadonlySignal, signal } from "@preact/signals";
 import {
   type Api,
@@ -8,7 +8,8 @@ import {
   type HistoryItem,
   type ProfileEdit,
   type RankedLead,
-  type ScorePoint,
+  type ScoreSeries,
+  type ScoreSpan,
   type StoredEvent,
 } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
@@ -38,18 +39,50 @@ export type EventDetails =
 export type DetailStatus = "loading" | "ready" | "not-found" | "invalid" | "error";
 export type ReadStatus = "loading" | "ready" | "error";
 
-export interface ChartPoint {
-  /** Event time, epoch ms. */
-  t: number;
-  score: number;
+/** Buckets the chart asks for: one per unit of its width. */
+export const CHART_BUCKETS = 600;
+
+/** What the score did over a run of entries, its times in epoch ms. */
+export type ChartSpan = Omit<ScoreSpan, "from" | "to"> & { from: number; to: number };
+
+/** A stage the score entered, and when (within its span when the span holds several entries). */
+export interface StageMark {
+  at: number;
+  stage: Stage;
 }
 
-/** Points of the score-over-time chart, oldest first, from the lead's score series. */
-export function chartPoints(series: readonly ScorePoint[]): ChartPoint[] {
-  return series
-    .map((point) => ({ t: new Date(point.timestamp).getTime(), score: point.score }))
-    .filter((point) => !Number.isNaN(point.t))
-    .sort((a, b) => a.t - b.t);
+export type Thresholds = ScoreSeries["thresholds"];
+
+/** The spans of the score-over-time chart, oldest first, from the lead's score series. */
+export function chartSpans(series: ScoreSeries): ChartSpan[] {
+  return series.spans
+    .map((span) => ({ ...span, from: Date.parse(span.from), to: Date.parse(span.to) }))
+    .filter((span) => !Number.isNaN(span.from) && !Number.isNaN(span.to))
+    .sort((a, b) => a.from - b.from);
+}
+
+export function stageOf(score: number, thresholds: Thresholds): Stage {
+  if (score >= thresholds.qualified) return "qualified";
+  if (score >= thresholds.hot) return "hot";
+  if (score >= thresholds.warm) return "warm";
+  return "cold";
+}
+
+/** Where the score's stage changed: at a span's first entry, or by its last (from a score of 0, cold). */
+export function stageMarks(spans: readonly ChartSpan[], thresholds: Thresholds): StageMark[] {
+  const marks: StageMark[] = [];
+  let stage = stageOf(0, thresholds);
+  for (const span of spans) {
+    for (const [at, score] of [
+      [span.from, span.first],
+      [span.to, span.last],
+    ] as const) {
+      const now = stageOf(score, thresholds);
+      if (now !== stage) marks.push({ at, stage: now });
+      stage = now;
+    }
+  }
+  return marks;
 }
 
 /** Merges a freshly read first page into the entries already shown, newest first, without duplicates. */
@@ -80,9 +113,10 @@ export const LeadDetailModel = createModel(
     const loadingMore = signal(false, { name: "lead.loadingMore" });
     const fresh = createFading<true>(NEW_ENTRY_MS, "lead.fresh");
     const lastUpdate = signal<ScoreUpdate | null>(null, { name: "lead.lastUpdate" });
-    const points = signal<ChartPoint[]>([], { name: "lead.points" });
-    const pointsStatus = signal<ReadStatus>("loading", { name: "lead.pointsStatus" });
-    const pointsError = signal<string | null>(null, { name: "lead.pointsError" });
+    const spans = signal<ChartSpan[]>([], { name: "lead.spans" });
+    const thresholds = signal<Thresholds | null>(null, { name: "lead.thresholds" });
+    const seriesStatus = signal<ReadStatus>("loading", { name: "lead.seriesStatus" });
+    const seriesError = signal<string | null>(null, { name: "lead.seriesError" });
     const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
     const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
     const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
@@ -142,20 +176,21 @@ export const LeadDetailModel = createModel(
     /** Reads the score series again: the newest read wins, and a quiet one keeps the chart shown when it fails. */
     async function loadSeries(quiet: boolean) {
       const mine = ++seriesSequence;
-      if (!quiet) pointsStatus.value = "loading";
+      if (!quiet) seriesStatus.value = "loading";
       try {
-        const series = await deps.api.leadSeries(id);
+        const series = await deps.api.leadSeries(id, CHART_BUCKETS);
         if (mine !== seriesSequence) return;
         batch(() => {
-          points.value = chartPoints(series);
-          pointsStatus.value = "ready";
-          pointsError.value = null;
+          spans.value = chartSpans(series);
+          thresholds.value = series.thresholds;
+          seriesStatus.value = "ready";
+          seriesError.value = null;
         });
       } catch (failure) {
-        if (mine !== seriesSequence || (quiet && pointsStatus.value === "ready")) return;
+        if (mine !== seriesSequence || (quiet && seriesStatus.value === "ready")) return;
         batch(() => {
-          pointsStatus.value = "error";
-          pointsError.value = (failure as Error).message;
+          seriesStatus.value = "error";
+          seriesError.value = (failure as Error).message;
         });
       }
     }
@@ -218,18 +253,18 @@ export const LeadDetailModel = createModel(
       hasMore: computed(() => cursor.value !== null),
       loadingMore,
       /** The chart: the lead's whole history from its score series, re-read after each of its live changes. */
-      points,
-      pointsStatus,
-      pointsError,
-      /** The lead has more events than the chart has points: older events are sampled, not each shown. */
-      sampled: computed(() => (lead.value?.event_count ?? 0) > points.value.length),
+      spans,
+      /** Where each stage starts, as the series gave them (null before it is read). */
+      thresholds,
+      seriesStatus,
+      seriesError,
       /**
        * When the lead was first seen: its first event's time (the series always starts with it), or, before the
        * series is read or without events, the profile's creation — whichever is earlier.
        */
       firstSeen: computed(() => {
         const created = lead.value?.created_at ? Date.parse(lead.value.created_at) : Number.NaN;
-        const times = [points.value[0]?.t ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
+        const times = [spans.value[0]?.from ?? Number.NaN, created].filter((time) => !Number.isNaN(time));
         return times.length > 0 ? Math.min(...times) : null;
       }),
       /** Event ids that arrived live a moment ago. */
@@ -344,7 +379,7 @@ export const LeadDetailModel = createModel(
       activate() {
         void loadLead(lead.value !== null);
         void loadHistory(history.value.length > 0);
-        void loadSeries(points.value.length > 0);
+        void loadSeries(spans.value.length > 0);
         reloadDue.value = false;
         return addView(views, {});
       },

@@ -1,10 +1,11 @@
 import { formatInteger, formatShortTime } from "../lib/format.ts";
-import type { ChartPoint } from "./model.ts";
+import { type ChartSpan, type StageMark, stageMarks, type Thresholds } from "./model.ts";
 
 const WIDTH = 600;
 const HEIGHT = 200;
-/** Room above and below the plot so dots on its edges are not cut. */
+/** Room above and below the plot so marks on its edges are not cut. */
 const INSET = 8;
+const STAGE_LINES = ["warm", "hot", "qualified"] as const;
 
 /** The smallest of 1, 2, 2.5 or 5 × 10^k that is at least `value`, so grid lines fall on round scores. */
 export function niceCeiling(value: number): number {
@@ -15,38 +16,51 @@ export function niceCeiling(value: number): number {
 }
 
 /**
- * The score as a step line over event time: a score holds until the next point changes it. `sampled`: older events
- * are represented by one point every so many events, so the summary speaks of points, not events. The SVG stretches
- * to any width; strokes and dots keep their size (non-scaling strokes, dots drawn as round line caps), and the labels
- * are HTML so they stay legible on a phone.
+ * The score over event time from the lead's whole history, one span per pixel column where its entries allow: a
+ * score holds until the next event changes it; within a column the line runs from the first score through the lowest
+ * and highest to the last, so no peak or dip is lost. A history page wider than a column (its entries are not in the
+ * series) is a straight line from its first score to its last over a band of its lowest to highest. Lines mark where
+ * each stage starts, dots when the lead entered it. The SVG stretches to any width; strokes keep their size
+ * (non-scaling strokes, dots drawn as round line caps), and the labels are HTML so they stay legible on a phone.
  */
-export function ScoreChart({ points, sampled, events }: { points: ChartPoint[]; sampled: boolean; events: number }) {
-  const first = points[0];
-  const last = points[points.length - 1];
+export function ScoreChart({ spans, thresholds }: { spans: ChartSpan[]; thresholds: Thresholds }) {
+  const first = spans[0];
+  const last = spans[spans.length - 1];
   if (!first || !last) return null;
-  const highest = Math.max(...points.map((point) => point.score));
+  const highest = Math.max(...spans.map((span) => span.max));
   const top = niceCeiling(Math.max(100, highest));
-  const span = last.t - first.t;
-  // Events at one instant (or a single event) are spread by position instead of time.
-  const x = (point: ChartPoint, index: number) =>
-    span > 0
-      ? ((point.t - first.t) / span) * WIDTH
-      : points.length > 1
-        ? (index / (points.length - 1)) * WIDTH
-        : WIDTH / 2;
+  const start = first.from;
+  const range = last.to - start;
+  const x = (at: number) => (range > 0 ? ((at - start) / range) * WIDTH : WIDTH / 2);
   const y = (score: number) => INSET + (1 - score / top) * (HEIGHT - 2 * INSET);
   const percent = (score: number) => `${(y(score) / HEIGHT) * 100}%`;
+  const f = (value: number) => value.toFixed(1);
 
-  let path = `M 0 ${y(0)}`;
-  points.forEach((point, index) => {
-    path += ` H ${x(point, index).toFixed(1)} V ${y(point.score).toFixed(1)}`;
-  });
+  let path = `M 0 ${f(y(0))}`;
+  const bands: string[] = [];
+  for (const span of spans) {
+    const [from, to] = [x(span.from), x(span.to)];
+    path += ` H ${f(from)} V ${f(y(span.first))}`;
+    if (to - from > 1 && span.entries > 1) {
+      // A page wider than a column: its lowest and highest hold somewhere over its range.
+      path += ` L ${f(to)} ${f(y(span.last))}`;
+      bands.push(`M ${f(from)} ${f(y(span.max))} H ${f(to)} V ${f(y(span.min))} H ${f(from)} Z`);
+    } else {
+      path += ` V ${f(y(span.min))} V ${f(y(span.max))} V ${f(y(span.last))} H ${f(to)}`;
+    }
+  }
   path += ` H ${WIDTH}`;
 
+  const marks = stageMarks(spans, thresholds);
+  const lines = STAGE_LINES.filter((stage) => thresholds[stage] <= top);
+  const events = spans.reduce((sum, span) => sum + span.entries, 0);
   const counted = `${formatInteger(events)} ${events === 1 ? "event" : "events"}`;
-  const plotted = sampled ? ` (${formatInteger(points.length)} points plotted: older events sampled)` : "";
-  const summary = `Score over time: ${counted} from ${formatShortTime(first.t)} to ${formatShortTime(last.t)}${plotted}; score now ${formatInteger(last.score)}, highest ${sampled ? "plotted " : ""}${formatInteger(highest)}.`;
-  const dot = (point: ChartPoint, index: number) => `M ${x(point, index).toFixed(1)} ${y(point.score).toFixed(1)} h 0`;
+  const entered = marks.map((mark) => `${mark.stage} ${formatShortTime(mark.at)}`).join(", ");
+  const summary =
+    `Score over time: ${counted} from ${formatShortTime(first.from)} to ${formatShortTime(last.to)}; ` +
+    `score now ${formatInteger(last.last)}, highest ${formatInteger(highest)}` +
+    `${entered ? `; entered ${entered}` : ""}.`;
+  const dot = (mark: StageMark) => `M ${f(x(mark.at))} ${f(y(thresholds[mark.stage as keyof Thresholds] ?? 0))} h 0`;
   return (
     <figure class="chart">
       <div class="chart-plot">
@@ -57,25 +71,49 @@ export function ScoreChart({ points, sampled, events }: { points: ChartPoint[]; 
             </span>
           ))}
         </div>
+        <div class="chart-stages" aria-hidden="true">
+          {lines.map((stage) => (
+            <span key={stage} style={{ top: percent(thresholds[stage]) }}>
+              {stage}
+            </span>
+          ))}
+        </div>
         <svg viewBox={`0 0 ${WIDTH} ${HEIGHT}`} role="img" aria-label={summary} preserveAspectRatio="none">
           <title>{summary}</title>
           {[top, top / 2, 0].map((score) => (
             <line key={score} class="chart-grid" x1={0} x2={WIDTH} y1={y(score)} y2={y(score)} />
           ))}
-          <path class="chart-line" d={path} />
-          {points.map((point, index) => (
-            <path key={`${point.t}-${index}`} class="chart-dot" d={dot(point, index)} />
+          {lines.map((stage) => (
+            <line
+              key={stage}
+              class={`chart-threshold chart-threshold-${stage}`}
+              data-stage={stage}
+              x1={0}
+              x2={WIDTH}
+              y1={y(thresholds[stage])}
+              y2={y(thresholds[stage])}
+            />
           ))}
+          {bands.map((band) => (
+            <path key={band} class="chart-band" d={band} />
+          ))}
+          <path class="chart-line" d={path} />
+          {marks
+            .filter((mark) => mark.stage !== "cold")
+            .map((mark) => (
+              <path key={`${mark.stage}-${mark.at}`} class="chart-stage-mark" data-stage={mark.stage} d={dot(mark)}>
+                <title>{`Entered ${mark.stage}, ${formatShortTime(mark.at)}`}</title>
+              </path>
+            ))}
         </svg>
       </div>
       <div class="chart-x" aria-hidden="true">
-        <span>{formatShortTime(first.t)}</span>
-        {span > 0 ? <span>{formatShortTime(last.t)}</span> : null}
+        <span>{formatShortTime(first.from)}</span>
+        {range > 0 ? <span>{formatShortTime(last.to)}</span> : null}
       </div>
       <figcaption class="muted">
-        {sampled
-          ? `Score by event time over all ${counted}: after each recent one, and sampled over older ones.`
-          : "Score after each event, by event time."}
+        Score after each event, by event time, over the whole history (lowest and highest where several events share a
+        point). Dashed lines: where warm, hot and qualified start; dots: when the lead entered each.
       </figcaption>
     </figure>
   );

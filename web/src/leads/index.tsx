@@ -116,12 +116,16 @@ function SortHeader({
 
 function Rows({ model, now }: { model: LeadsModel; now: number }) {
   const flashes = model.flashes.value;
-  // The time shown is the one the rows are sorted by: the update time when sorted by it, else the newest event's.
-  const byUpdate = model.filters.value.sort.endsWith("updated_at");
+  const sort = model.filters.value.sort;
+  const order = sort.endsWith("updated_at")
+    ? "by last update"
+    : sort.endsWith("last_event_at")
+      ? "by latest activity"
+      : "by score";
   return (
     <div class="table-scroll">
       <table class="table leads-table">
-        <caption class="sr-only">Leads, {byUpdate ? "by last update" : "by score"}</caption>
+        <caption class="sr-only">Leads, {order}</caption>
         <thead>
           <tr>
             <th scope="col">Lead</th>
@@ -133,12 +137,8 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
             <th scope="col" class="num col-optional">
               Events
             </th>
-            <SortHeader
-              model={model}
-              column="updated_at"
-              label={byUpdate ? "Updated" : "Last event"}
-              class="col-optional"
-            />
+            <SortHeader model={model} column="last_event_at" label="Latest activity" class="col-optional" />
+            <SortHeader model={model} column="updated_at" label="Updated" class="col-optional" />
           </tr>
         </thead>
         <tbody>
@@ -158,8 +158,11 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
                 <StageBadge stage={lead.stage} />
               </td>
               <td class="num col-optional">{formatInteger(lead.event_count)}</td>
+              <td class="col-optional" data-testid="lead-activity">
+                <Moment iso={lead.last_event_at} now={now} />
+              </td>
               <td class="col-optional">
-                <Moment iso={byUpdate ? lead.updated_at : lead.last_event_at} now={now} />
+                <Moment iso={lead.updated_at} now={now} />
               </td>
             </tr>
           ))}

@@ -10,6 +10,8 @@ export const PAGE_SIZE = 25;
 export const SORTS: readonly { value: LeadSort; label: string }[] = [
   { value: "-score", label: "Score, highest first" },
   { value: "score", label: "Score, lowest first" },
+  { value: "-last_event_at", label: "Latest activity" },
+  { value: "last_event_at", label: "Least recent activity" },
   { value: "-updated_at", label: "Recently updated" },
   { value: "updated_at", label: "Least recently updated" },
 ];
@@ -138,7 +140,7 @@ export function searchProblems(search: string): string[] {
 }
 
 /** The columns whose headers sort the table, and the sort a click on each gives: descending first, then the reverse. */
-export type SortColumn = "score" | "updated_at";
+export type SortColumn = "score" | "last_event_at" | "updated_at";
 
 export function nextSort(current: LeadSort, column: SortColumn): LeadSort {
   return current === `-${column}` ? column : `-${column}`;

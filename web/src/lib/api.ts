@@ -39,10 +39,24 @@ export interface HistoryItem {
 }
 
 /** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */
-export interface ScorePoint {
-  /** Event time, ISO-8601. */
-  timestamp: string;
-  score: number;
+/** What the score did over a run of consecutive history entries (`GET /api/leads/:id/series`). */
+export interface ScoreSpan {
+  /** Event time of its first entry, ISO-8601. */
+  from: string;
+  /** Event time of its last entry. */
+  to: string;
+  first: number;
+  last: number;
+  min: number;
+  max: number;
+  entries: number;
+}
+
+/** A lead's whole history bucketed for a chart, with the scores where the stages start. */
+export interface ScoreSeries {
+  buckets: number;
+  spans: ScoreSpan[];
+  thresholds: { warm: number; hot: number; qualified: number };
 }
 
 /** `GET /api/stats`: counts from the live state. */
@@ -95,7 +109,7 @@ export interface EventType {
   points: number;
 }
 
-export type LeadSort = "score" | "-score" | "updated_at" | "-updated_at";
+export type LeadSort = "score" | "-score" | "updated_at" | "-updated_at" | "last_event_at" | "-last_event_at";
 
 export interface LeadQuery {
   min_score?: number | null;
@@ -203,8 +217,8 @@ export interface Api {
     id: string,
     options: { order?: "asc" | "desc"; limit?: number; cursor?: string | null },
   ): Promise<Page<HistoryItem>>;
-  /** The lead's score over its whole history, oldest first (older events sampled). */
-  leadSeries(id: string): Promise<ScorePoint[]>;
+  /** The lead's score over its whole history, oldest first, in at most about `buckets` spans. */
+  leadSeries(id: string, buckets: number): Promise<ScoreSeries>;
   leaderboard(limit?: number): Promise<LeaderboardEntry[]>;
   stats(): Promise<Stats>;
   /** Leads that entered a stage (`stage`, or any) since `since` (`24h`, `7d`, a time), newest first. */
@@ -321,8 +335,8 @@ export function createApi(options: ApiOptions = {}): Api {
       const query = params.toString();
       return page<HistoryItem>(`/api/leads/${encodeURIComponent(id)}/history${query ? `?${query}` : ""}`);
     },
-    async leadSeries(id) {
-      return (await json<{ points: ScorePoint[] }>(`/api/leads/${encodeURIComponent(id)}/series`)).points;
+    async leadSeries(id, buckets) {
+      return json<ScoreSeries>(`/api/leads/${encodeURIComponent(id)}/series?buckets=${buckets}`);
     },
     async leaderboard(limit = 10) {
       // An array per the contract; `{ top }` (the socket payload's shape) is accepted as well.

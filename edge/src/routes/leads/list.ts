@@ -12,7 +12,14 @@ import { LeadSchema, toLead } from "./lead.ts";
 
 export const MAX_PAGE_SIZE = 200;
 
-const SORT_NAMES = ["-score", "score", "-updated_at", "updated_at"] as const satisfies readonly LeadSort[];
+const SORT_NAMES = [
+  "-score",
+  "score",
+  "-updated_at",
+  "updated_at",
+  "-last_event_at",
+  "last_event_at",
+] as const satisfies readonly LeadSort[];
 
 /** The filters and order of a list, shared with the CSV export. */
 const FILTERS = {
@@ -41,7 +48,9 @@ const FILTERS = {
     .describe(
       "`-score`: highest score first, then the lead that reached its score first, then `_id`. " +
         "`-updated_at`: most recently updated first, then `_id` descending. " +
-        "`score` and `updated_at` are the exact reverse of their `-` forms.",
+        "`-last_event_at`: latest activity first (the lead's newest event time; a profile edit does not move it; a " +
+        "lead without events sorts as the oldest), then `_id` descending. " +
+        "`score`, `updated_at` and `last_event_at` are the exact reverse of their `-` forms.",
     ),
 };
 
@@ -64,7 +73,7 @@ export type ListLeadsQuery = z.infer<typeof ListLeadsQuerySchema>;
 export const LeadFiltersQuerySchema = z.strictObject(FILTERS).superRefine(scoreRangeCheck);
 export type LeadFiltersQuery = z.infer<typeof LeadFiltersQuerySchema>;
 
-/** The last lead of a page and its value in the sort's index (rank key or `updated_at` ms). */
+/** The last lead of a page and its value in the sort's index (rank key, `updated_at` or `last_event_at` ms). */
 const ListCursorSchema = z.strictObject({
   s: z.enum(SORT_NAMES),
   id: LeadIdSchema,
@@ -85,7 +94,9 @@ export const listLeadsDoc: RouteDoc = {
     "Without `company` or `q`, everything comes from the live state in Redis: a stage is a score range, so score " +
     "and stage filters are ranges of the score index and `sort=-score`/`score` pages and `X-Total-Count` (a ZCOUNT) " +
     "cost the same at any number of leads. `sort=-updated_at`/`updated_at` reads the `updated_at` index (one per " +
-    "stage); combined with `min_score`/`max_score` it walks that index and skips the leads out of range.\n\n" +
+    "stage); combined with `min_score`/`max_score` it walks that index and skips the leads out of range. " +
+    "`sort=-last_event_at`/`last_event_at` reads the `last_event_at` index, written by the same commit as the " +
+    "others, and walks it the same way for any filter (a stage too).\n\n" +
     "`company` and `q` are searches, off the hot paths, whose cost grows with the number of leads. `company` " +
     "matches a literal part of the company in any case; `q` is words, each a literal part of the lead id, name, " +
     'email or company, in any order, any case, accents or not ("silva muller" finds Ana Silva of Müller AG). Names, ' +

@@ -1,30 +1,46 @@
-import { PAGE_SIZE, SERIES_PAGE_POINTS, scoreSeries, TAIL_SPILL_AT } from "@leadscore/live";
+import { bucketSpans, historySpans, MAX_SERIES_BUCKETS } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
-import { parseParams } from "../../api/query.ts";
+import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema } from "./lead.ts";
 
-/** The tail holds fewer than TAIL_SPILL_AT entries; at most SERIES_PAGE_POINTS page ends are kept, and the first entry. */
-const MAX_POINTS = SERIES_PAGE_POINTS + TAIL_SPILL_AT;
+/** Buckets a chart asks for unless it says: one per unit of the dashboard chart's width. */
+export const DEFAULT_SERIES_BUCKETS = 600;
 
-/** One point of a lead's score over time. */
-export const ScorePointSchema = z
+export const SeriesQuerySchema = z.strictObject({
+  buckets: intParam(1, MAX_SERIES_BUCKETS)
+    .default(DEFAULT_SERIES_BUCKETS)
+    .describe("Equal parts of the time from the first event to the newest: the chart's width in pixels."),
+});
+
+/** What the score did over a run of consecutive history entries. */
+export const ScoreSpanSchema = z
   .object({
-    timestamp: z.iso.datetime().describe("Event time."),
-    score: z.number().int().describe("The lead's score after its event at that time."),
+    from: z.iso.datetime().describe("Event time of its first entry."),
+    to: z.iso.datetime().describe("Event time of its last entry."),
+    first: z.number().int().describe("Score after its first entry."),
+    last: z.number().int().describe("Score after its last entry."),
+    min: z.number().int().describe("Lowest score after any of its entries."),
+    max: z.number().int().describe("Highest score after any of its entries."),
+    entries: z.number().int().describe("History entries in it."),
   })
-  .meta({ id: "ScorePoint" });
+  .meta({ id: "ScoreSpan" });
 
-/** A lead's score over its whole history, compact enough to chart. */
+/** A lead's score over its whole history, bucketed for a chart. */
 export const ScoreSeriesSchema = z
   .object({
-    points: z
-      .array(ScorePointSchema)
-      .max(MAX_POINTS)
-      .describe(`Oldest first; the last point is the lead's current score. At most ${MAX_POINTS}.`),
+    buckets: z.number().int().describe("The buckets asked for."),
+    spans: z
+      .array(ScoreSpanSchema)
+      .describe(
+        "Oldest first, together every entry of the lead's history once; the last one's `last` is its current score.",
+      ),
+    thresholds: z
+      .object({ warm: z.number().int(), hot: z.number().int(), qualified: z.number().int() })
+      .describe("The scores where each stage starts (STAGE_THRESHOLDS), for lines across the chart."),
   })
   .meta({ id: "ScoreSeries" });
 export type ScoreSeries = z.infer<typeof ScoreSeriesSchema>;
@@ -35,29 +51,35 @@ export const seriesDoc: RouteDoc = {
   operationId: "getLeadScoreSeries",
   summary: "A lead's score over time, for a chart",
   description:
-    "The lead's score over its whole history in event-time order, from its live state in Redis alone (one hash " +
-    `read; no MongoDB): the score after each of its newest events (every event up to ${TAIL_SPILL_AT - 1}, then ` +
-    `the newest ${PAGE_SIZE} to ${TAIL_SPILL_AT - 1}), preceded by its first event and the score at the end of its older history pages ` +
-    `(${PAGE_SIZE} events each) — every page up to ${SERIES_PAGE_POINTS - 1}, then every 2nd, 4th, … page and the ` +
-    `newest, at most ${SERIES_PAGE_POINTS} — so at most ${MAX_POINTS} points whatever the lead's size. Older ` +
-    "events are thus sampled, not each shown: a peak inside a page does not appear. A lead without scored events " +
-    "has no points.",
+    "The lead's score over its whole history in event-time order, at the resolution of a chart `buckets` pixels " +
+    "wide: the time from its first event to its newest is cut into `buckets` equal parts, and each span is a run of " +
+    "consecutive entries within one part, with the first, last, lowest and highest score they reached — min/max " +
+    "decimation, so every peak and dip shows, exactly. A history page (about 50 entries) wider than one part is one " +
+    "span over its whole range, its lowest and highest exact over that range. From the live state in Redis alone " +
+    "(one hash read: each page's ref carries its range and scores; no MongoDB), so at most `buckets` spans plus " +
+    "one per such page. A lead without scored events has no spans.",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
+  query: SeriesQuerySchema,
   responses: { 200: { description: "The lead's score series.", schema: ScoreSeriesSchema } },
   errors: ["NOT_FOUND"],
 };
 
+const iso = (ms: number) => new Date(ms).toISOString();
+
 export function seriesRoute(deps: AppDeps) {
+  const [warm, hot, qualified] = deps.config.STAGE_THRESHOLDS;
   return new Hono().get("/:id/series", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
+    const { buckets } = parseQuery(c, SeriesQuerySchema);
     const lead = await deps.live.leadWithTail(id);
     if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
-    const points = scoreSeries(lead).map(([timestamp, score]) => ({
-      timestamp: new Date(timestamp).toISOString(),
-      score,
+    const spans = bucketSpans(historySpans(lead), buckets).map((span) => ({
+      ...span,
+      from: iso(span.from),
+      to: iso(span.to),
     }));
-    return c.json({ points } satisfies ScoreSeries);
+    return c.json({ buckets, spans, thresholds: { warm, hot, qualified } } satisfies ScoreSeries);
   });
 }

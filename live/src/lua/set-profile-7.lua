@@ -6,6 +6,7 @@
 -- KEYS[4]  byUpdatedIn(the zero stage)
 -- KEYS[5]  the webhook outbox stream
 -- KEYS[6]  its `wants` key
+-- KEYS[7]  byLastEvent (a new lead enters it at 0: no event yet)
 -- ARGV[1]  lead id
 -- ARGV[2]  name
 -- ARGV[3]  email
@@ -25,6 +26,7 @@ if existed == 0 then
   redis.call('HSET', KEYS[1], 'v', '0', 's', '0', 'st', ARGV[7], 'n', '0', 'ca', ARGV[5])
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
+  redis.call('ZADD', KEYS[7], 0, ARGV[1])
   if outboxWants(redis.call('GET', KEYS[6]) or '', 'lead.created') then
     outboxAppend(KEYS[5], { type = 'lead.created', lead = ARGV[1], from = '', to = ARGV[7], score = '0', prev = '',
       event = '', etype = '', at = ARGV[5], rank = tostring(redis.call('ZRANK', KEYS[2], ARGV[1]) + 1) })

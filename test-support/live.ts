@@ -36,7 +36,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
 /** A lead's fold state as `stateFields` takes it. */
-export type LiveState = Omit<LiveLead, keyof Profile | "id" | "version" | "pageEnds">;
+export type LiveState = Omit<LiveLead, keyof Profile | "id" | "version">;
 
 /** `points` events of one lead, `stepMs` apart from `start`, ids `<lead>-e0000`… in event-time order. */
 export function eventsOf(leadId: string, points: readonly number[], start: number, stepMs = 60_000): ScorableEvent[] {

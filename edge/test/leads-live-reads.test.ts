@@ -47,7 +47,14 @@ describe("when MongoDB cannot answer at all", () => {
       "di",
       "cy",
     ]);
-    for (const query of ["", "?stage=warm", "?sort=-updated_at", "?min_score=100&sort=updated_at", "?sort=score"]) {
+    for (const query of [
+      "",
+      "?stage=warm",
+      "?sort=-updated_at",
+      "?min_score=100&sort=updated_at",
+      "?sort=score",
+      "?sort=-last_event_at",
+    ]) {
       const next = nextLink(await ok(`/api/leads${query}${query ? "&" : "?"}limit=1`));
       expect(next, query).not.toBeNull();
       await ok(next as string);
@@ -57,8 +64,11 @@ describe("when MongoDB cannot answer at all", () => {
     const history = (await (await ok("/api/leads/deep/history")).json()) as { event_id: string }[];
     expect(history[0]?.event_id).toBe("deep-e0159");
     await ok("/api/leads/deep/history?order=desc&limit=60");
-    const series = (await (await ok("/api/leads/deep/series")).json()) as { points: { score: number }[] };
-    expect(series.points.at(-1)?.score).toBe(800);
+    const series = (await (await ok("/api/leads/deep/series")).json()) as {
+      spans: { last: number; entries: number }[];
+    };
+    expect(series.spans.at(-1)?.last).toBe(800);
+    expect(series.spans.reduce((sum, span) => sum + span.entries, 0)).toBe(160);
   });
 
   it("answers 503 only for the reads that do go to MongoDB: older history and profile search", async () => {

@@ -9,7 +9,7 @@
 //   pages the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the
 //      tail is spliced in by the commit script, so an append never reads the list): each page's id, size and
 //      the facts that place it (its first sort key, the score after it, …), so an entry's position and
-//      score_reached_at follow from the pages before it, and the lead's score chart from the pages' ends
+//      score_reached_at follow from the pages before it, and the lead's score chart from the pages' scores
 //   newest the newest entry (what a subscribe snapshot shows)
 //   tailReceivedMax the latest received_at in the tail: an append of events all received since then marks no tail
 //      entry late, so the worker appends to the tail without decoding it
@@ -34,15 +34,6 @@ import {
 export const PAGE_SIZE = 50;
 /** The tail spills its oldest PAGE_SIZE entries into a page once it reaches this many. */
 export const TAIL_SPILL_AT = 2 * PAGE_SIZE;
-
-/** Most page ends a lead keeps for its score chart. */
-export const SERIES_PAGE_POINTS = 64;
-
-/**
- * `[page, timestamp, score]`: a lead's score after the last entry of one of its pages; page -1 is its first entry,
- * where the chart of a lead with pages starts (kept whatever the stride).
- */
-export type PageEnd = [number, number, number];
 
 /**
  * A settled history page as the lead's hash lists it: its id, size and the facts that place it. A page stores what
@@ -188,28 +179,9 @@ export function pageStarts(refs: readonly PageRef[]): FoldState[] {
   return starts;
 }
 
-/** The chart points of a lead's pages: its first entry, then the score after each page kept by keepPageEnds. */
-export function pageEndsOf(refs: readonly PageRef[]): PageEnd[] {
-  const first = refs[0];
-  if (!first) return [];
-  const ends = refs.map((ref, n): PageEnd => [n, ref.lastEventAt, ref.scoreAfter]);
-  return [[-1, keyTime(first.firstKey), first.firstScore], ...keepPageEnds(ends, refs.length)];
-}
-
 /** The event time of a sort key. */
 export function keyTime(key: string): number {
   return Number(key.slice(0, key.indexOf("|")));
-}
-
-/**
- * The page ends kept out of `pageCount` pages: every `stride`-th page, the stride the smallest power of two that keeps
- * at most SERIES_PAGE_POINTS of them, plus the last page. A function of the page count alone, so keeping the ends
- * as pages spill one by one gives what a rebuild gives for all at once.
- */
-export function keepPageEnds(ends: readonly PageEnd[], pageCount: number): PageEnd[] {
-  let stride = 1;
-  while (Math.ceil(pageCount / stride) > SERIES_PAGE_POINTS - 1) stride *= 2;
-  return ends.filter(([n]) => (n + 1) % stride === 0 || n === pageCount - 1);
 }
 
 /** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, score_reached_at, late]` */
@@ -359,8 +331,6 @@ export interface LiveLead extends Profile {
   base: FoldState;
   /** The history pages in MongoDB, oldest first. */
   pages: PageRef[];
-  /** The chart points of the pages (pageEndsOf). */
-  readonly pageEnds: PageEnd[];
   /**
    * What an append needs, when the lead was read from Redis: the tail's latest received_at and, when it was read
    * (LEAD_FIELDS; not PLAN_FIELDS), the tail as stored.
@@ -481,7 +451,6 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   const baseRaw = base ? (JSON.parse(base) as [number, number, number | null]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
-  let pageEnds: PageEnd[] | undefined;
   return {
     id: leadId,
     score,
@@ -508,10 +477,6 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
       if (storedPages === undefined) throw new Error(`lead ${leadId} was read without its pages`);
       pages ??= decodePageRefs(storedPages);
       return pages;
-    },
-    get pageEnds() {
-      pageEnds ??= pageEndsOf(this.pages);
-      return pageEnds;
     },
     stored:
       tailReceivedMax === undefined
@@ -579,7 +544,7 @@ export function foldFields(
  * splices into the stored one.
  */
 export function stateFields(
-  lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pageEnds" | "pages"> & {
+  lead: Omit<LiveLead, keyof Profile | "id" | "version" | "stored" | "pages"> & {
     pages: PageRef[] | null;
   },
 ): LeadHash {

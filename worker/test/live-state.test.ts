@@ -2,12 +2,12 @@ import { COLLECTIONS, type HistoryPageDocument, type QueuedEvent } from "@leadsc
 import {
   createLiveReader,
   decodeLeadHash,
+  historySpans,
   LEAD_FIELDS,
   type LeadHash,
   type LeadHashField,
   leadHashFields,
   liveKeys,
-  pageEndsOf,
   pageRef,
 } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
@@ -106,19 +106,19 @@ describe("when a late event reaches back past a lead's tail", () => {
     await stack.drained();
     const pages = await stack.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages).countDocuments({});
     expect(pages).toBeGreaterThan(0);
-    // The chart's page ends, kept page by page as the tail spilled, are what the whole history lays out to.
+    // The chart's spans of the pages, kept page by page as the tail spilled, are what the whole history lays out to.
     const redis = new Redis(REDIS_URL);
     try {
       const layout = layoutHistory(await historyOf(stack, "deep"));
-      const pageEnds = pageEndsOf(layout.pages.map((page, n) => pageRef(`page-${n}`, page)));
-      expect(pageEnds.length).toBeGreaterThan(1);
+      const spans = historySpans({ pages: layout.pages.map((page, n) => pageRef(`page-${n}`, page)), tail: [] });
+      expect(spans.length).toBeGreaterThan(1);
       const lead = await createLiveReader({
         redis,
         redisPrefix: stack.config.REDIS_PREFIX,
         cap: stack.config.SCORE_CAP,
         thresholds: stack.config.STAGE_THRESHOLDS,
       }).leadWithTail("deep");
-      expect(lead?.pageEnds).toEqual(pageEnds);
+      expect(historySpans({ pages: lead?.pages ?? [], tail: [] })).toEqual(spans);
     } finally {
       redis.disconnect();
     }

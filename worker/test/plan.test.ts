@@ -1,13 +1,5 @@
 import { foldScores, type ScorableEvent, sortKey } from "@leadscore/contracts";
-import {
-  type LiveEntry,
-  type LiveLead,
-  PAGE_SIZE,
-  pageEndsOf,
-  pageRef,
-  SERIES_PAGE_POINTS,
-  TAIL_SPILL_AT,
-} from "@leadscore/live";
+import { historySpans, type LiveEntry, type LiveLead, PAGE_SIZE, pageRef, TAIL_SPILL_AT } from "@leadscore/live";
 import { describe, expect, it } from "vitest";
 import { layoutHistory, markLate, type NextState, planLead } from "../src/plan.ts";
 
@@ -50,7 +42,6 @@ function leadAfter(events: ScorableEvent[]): LiveLead {
     tail,
     base,
     pages: refs,
-    pageEnds: pageEndsOf(refs),
   };
 }
 
@@ -135,7 +126,7 @@ describe("planLead", () => {
   });
 });
 
-describe("the score chart's page ends", () => {
+describe("the score chart's spans of the pages", () => {
   it("are the same whether pages spill one by one or a rebuild lays out the whole history", () => {
     const events = series(PAGE_SIZE * 300, 0, 1).map((e, i) => ({ ...e, points: i % 7 === 0 ? -20 : 3 }));
     let lead = leadAfter(events.slice(0, TAIL_SPILL_AT - 1));
@@ -143,14 +134,12 @@ describe("the score chart's page ends", () => {
       const next = committed(planLead(lead, events.slice(from, from + 37), [], CAP, newPageId));
       // The commit script appends the refs of pages spilled from a lead whose page list the round did not read.
       const pages = next.pages ?? [...lead.pages, ...next.newPages.map((page) => pageRef(page.id, page.entries))];
-      lead = { ...lead, ...next, pages, lastKey: next.lastKey, pageEnds: pageEndsOf(pages) };
+      lead = { ...lead, ...next, pages, lastKey: next.lastKey };
     }
     const whole = layoutHistory(markLate(foldScores(events, CAP, 0).history));
-    const wholeEnds = pageEndsOf(whole.pages.map((page, n) => pageRef(`whole-${n}`, page)));
+    const wholeRefs = whole.pages.map((page, n) => pageRef(`whole-${n}`, page));
     expect(lead.pages).toHaveLength(whole.pages.length);
-    expect(lead.pageEnds).toEqual(wholeEnds);
-    expect(lead.pageEnds.length).toBeLessThanOrEqual(SERIES_PAGE_POINTS);
-    expect(lead.pageEnds.at(-1)?.[0]).toBe(whole.pages.length - 1);
+    expect(historySpans({ pages: lead.pages, tail: [] })).toEqual(historySpans({ pages: wholeRefs, tail: [] }));
   });
 });
 

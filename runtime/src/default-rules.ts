@@ -27,19 +27,31 @@ export async function seedDefaultRules(db: Db, now = new Date()): Promise<void> 
   const present = await rules.find({}, { projection: { event_type: 1 } }).toArray();
   if (present.every((rule) => defaults.has(rule.event_type))) {
     for (const rule of DEFAULT_RULES) {
-      try {
-        await rules.updateOne(
+      await insertedBySomeone(() =>
+        rules.updateOne(
           { event_type: rule.event_type },
           { $setOnInsert: { ...rule, created_at: now, updated_at: now } },
           { upsert: true },
-        );
-      } catch (error) {
-        // Another process inserted the same default between our read and write.
-        if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
-      }
+        ),
+      );
     }
   }
-  await db
-    .collection<MetaDocument>(COLLECTIONS.meta)
-    .updateOne({ _id: DEFAULT_RULES_SEEDED }, { $setOnInsert: { at: now } }, { upsert: true });
+  await insertedBySomeone(() =>
+    db
+      .collection<MetaDocument>(COLLECTIONS.meta)
+      .updateOne({ _id: DEFAULT_RULES_SEEDED }, { $setOnInsert: { at: now } }, { upsert: true }),
+  );
+}
+
+/**
+ * Runs an upsert of `$setOnInsert` only, where a duplicate-key error means another process inserted the same
+ * document between the upsert's match and its insert (concurrent upserts may fail so, on MongoDB as on FerretDB):
+ * the document is there, which is all the upsert was for.
+ */
+async function insertedBySomeone(upsert: () => Promise<unknown>): Promise<void> {
+  try {
+    await upsert();
+  } catch (error) {
+    if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+  }
 }

@@ -169,6 +169,7 @@ async function main() {
         pipeline.zadd(keys.byUpdated, state.updatedAt, id);
         pipeline.zadd(keys.byUpdatedIn(state.stage), state.updatedAt, id);
         pipeline.zadd(keys.byLastEvent, state.lastEventAt ?? 0, id);
+        pipeline.zadd(keys.byLastEventIn(state.stage), state.lastEventAt ?? 0, id);
       }
       await pipeline.exec();
       if (REDIS_ONLY) continue;
@@ -266,7 +267,7 @@ async function main() {
         baselineName: "reader",
       },
       {
-        name: "stage=hot&sort=-last_event_at (walks)",
+        name: "stage=hot&sort=-last_event_at",
         path: "/api/leads?stage=hot&sort=-last_event_at&limit=50",
         baseline: () => live.list({ stage: "hot", sort: "-last_event_at", limit: 50 }),
         baselineName: "reader",

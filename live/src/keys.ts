@@ -28,6 +28,8 @@ export interface LiveKeys {
   byUpdatedIn(stage: Stage): string;
   /** Leads by their newest event's time (`last_event_at`, epoch ms; 0 for a lead no event has reached). */
   byLastEvent: string;
+  /** Leads of one stage by `last_event_at`, for `stage=… & sort=last_event_at`. */
+  byLastEventIn(stage: Stage): string;
   /** One hash per lead: fold state, profile, tail of history (see codec.ts). */
   lead(leadId: string): string;
   /**
@@ -69,6 +71,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     byUpdated: `${base}:idx:updated`,
     byUpdatedIn: (stage) => `${base}:idx:updated:${stage}`,
     byLastEvent: `${base}:idx:last-event`,
+    byLastEventIn: (stage) => `${base}:idx:last-event:${stage}`,
     lead: (leadId) => `${base}:lead:{${leadId}}`,
     deep: `${base}:deep`,
     deepEvents: (leadId) => `${base}:deep-events:{${leadId}}`,
@@ -82,7 +85,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
 
 /**
  * The index keys a commit touches, in the order the commit script expects them after the generation key: then the
- * movement streams, one per stage in the same order.
+ * latest-activity index of each stage, then the movement streams, one per stage in the same order.
  */
 export function indexKeys(keys: LiveKeys): string[] {
   return [
@@ -90,6 +93,7 @@ export function indexKeys(keys: LiveKeys): string[] {
     keys.byUpdated,
     keys.deep,
     ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
+    ...STAGES.map((stage) => keys.byLastEventIn(stage)),
     ...STAGES.map((stage) => keys.movedInto(stage)),
   ];
 }

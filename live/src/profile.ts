@@ -6,7 +6,7 @@ import type { Redis } from "ioredis";
 import type { Profile } from "./codec.ts";
 import type { LiveKeys } from "./keys.ts";
 
-const SET_PROFILE = redisScript<number>(new URL("./lua/set-profile-7.lua", import.meta.url));
+const SET_PROFILE = redisScript<number>(new URL("./lua/set-profile-8.lua", import.meta.url));
 
 /** Sets a lead's profile; resolves with whether the lead already had a live state (events, or an earlier write). */
 export async function setProfile(
@@ -28,6 +28,7 @@ export async function setProfile(
       keys.outbox.stream,
       keys.outbox.wants,
       keys.byLastEvent,
+      keys.byLastEventIn(zero.stage),
     ],
     [leadId, profile.name ?? "", profile.email ?? "", profile.company ?? "", at, zero.rankKey, zero.stage, stagePrefix],
   );

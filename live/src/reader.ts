@@ -26,7 +26,9 @@ import {
 } from "./codec.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
-export type LeadSort = "-score" | "score" | "-updated_at" | "updated_at" | "-last_event_at" | "last_event_at";
+/** Every order a list can be read in; a leading `-` is descending. */
+export const LEAD_SORTS = ["-score", "score", "-updated_at", "updated_at", "-last_event_at", "last_event_at"] as const;
+export type LeadSort = (typeof LEAD_SORTS)[number];
 
 /** Where a page ended: the last lead and its value in the index the page was read from. */
 export interface ListPosition {
@@ -231,8 +233,7 @@ export function createLiveReader(options: LiveReaderOptions) {
      * One page of leads. Score filters and stages are ranges of the score index, so sorting by score and every
      * count is a range read. Sorting by `updated_at` reads the `updated_at` index (one per stage when only a stage
      * is asked for); with a `min_score`/`max_score` it walks that index and keeps the leads in range, which costs
-     * the leads passed over. Sorting by `last_event_at` reads its index the same way, walking it for any filter
-     * (a stage included: it has no index per stage).
+     * the leads passed over. Sorting by `last_event_at` reads its own indexes (global and per stage) the same way.
      */
     async list(query: ListQuery): Promise<ListPage> {
       const range = scoreRange(query);
@@ -250,10 +251,10 @@ export function createLiveReader(options: LiveReaderOptions) {
         const descending = query.sort === "-updated_at" || query.sort === "-last_event_at";
         const byActivity = query.sort === "-last_event_at" || query.sort === "last_event_at";
         const index = byActivity ? keys.byLastEvent : keys.byUpdated;
-        const onlyStage =
-          !byActivity && query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
+        const onlyStage = query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
         if (!filtered(query) || onlyStage) {
-          const key = onlyStage && query.stage ? keys.byUpdatedIn(query.stage) : index;
+          const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
+          const key = onlyStage && query.stage ? perStage(query.stage) : index;
           picked = await pageOf(key, -Infinity, Infinity, descending, query.after, want);
         } else {
           picked = [];

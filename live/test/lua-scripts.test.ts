@@ -9,7 +9,7 @@ import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
 
 const script = <Reply>(file: string) => redisScript<Reply>(new URL(`../src/lua/${file}`, import.meta.url));
 const commitLeads = script<string | string[]>("commit-leads.lua");
-const setProfile = script<number>("set-profile-7.lua");
+const setProfile = script<number>("set-profile-8.lua");
 const pageAfter = script<string[]>("page-after-1.lua");
 
 let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
@@ -167,6 +167,7 @@ describe("commit-leads.lua", () => {
     expect(await redis.zscore(keys.byScore, "a")).toBe("-150");
     expect(await redis.zscore(keys.byUpdated, "a")).toBe("1000");
     expect(await redis.zscore(keys.byUpdatedIn("warm"), "a")).toBe("1000");
+    expect(await redis.zscore(keys.byLastEventIn("warm"), "a")).toBe("900");
     const base = { lead: "a", to: "warm", score: "150", event: "e1", etype: "demo_request", at: "1000", rank: "1" };
     expect(await outbox(redis, keys)).toEqual([
       { ...base, type: "lead.created", from: "", prev: "" },
@@ -186,6 +187,9 @@ describe("commit-leads.lua", () => {
     expect(await redis.hmget(keys.lead("a"), "v", "st", "t")).toEqual(["2", "hot", '[["e1"],["e2"]]']);
     expect(await redis.zscore(keys.byUpdatedIn("warm"), "a")).toBeNull();
     expect(await redis.zscore(keys.byUpdatedIn("hot"), "a")).toBe("2000");
+    // No new event in this commit: the lead's activity moves to its new stage's index as it stood.
+    expect(await redis.zscore(keys.byLastEventIn("warm"), "a")).toBeNull();
+    expect(await redis.zscore(keys.byLastEventIn("hot"), "a")).toBe("900");
     expect(await redis.xlen(keys.outbox.stream)).toBe(3);
   });
 
@@ -237,7 +241,7 @@ describe("commit-leads.lua", () => {
   });
 });
 
-describe("set-profile-7.lua", () => {
+describe("set-profile-8.lua", () => {
   function run(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, name: string, at: number) {
     return setProfile.run(
       redis,
@@ -249,6 +253,7 @@ describe("set-profile-7.lua", () => {
         keys.outbox.stream,
         keys.outbox.wants,
         keys.byLastEvent,
+        keys.byLastEventIn("cold"),
       ],
       ["a", name, "ada@example.com", "Acme", at, 0, "cold", keys.byUpdatedIn("cold").slice(0, -"cold".length)],
     );
@@ -272,6 +277,7 @@ describe("set-profile-7.lua", () => {
     expect(await redis.zscore(keys.byScore, "a")).toBe("0");
     expect(await redis.zscore(keys.byUpdatedIn("cold"), "a")).toBe("100");
     expect(await redis.zscore(keys.byLastEvent, "a")).toBe("0");
+    expect(await redis.zscore(keys.byLastEventIn("cold"), "a")).toBe("0");
     expect(await outbox(redis, keys)).toEqual([
       {
         type: "lead.created",

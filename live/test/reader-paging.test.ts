@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { encodeLeadHash, rankKey, stageRange } from "../src/codec.ts";
-import { createLiveReader, type LeadSort, type ListPosition, type ListQuery } from "../src/reader.ts";
+import { createLiveReader, LEAD_SORTS, type LeadSort, type ListPosition, type ListQuery } from "../src/reader.ts";
 
 const CAP = 1000;
 
@@ -15,19 +15,22 @@ interface Lead {
   score: number;
   reached: number;
   updated: number;
+  /** Its newest event's time (latest activity). */
+  last: number;
 }
 
 // Few distinct values, so many leads tie; ids of mixed case and punctuation, whose bytewise order is not a locale's.
 const idArb = fc.stringMatching(/^[A-Za-z0-9._:-]{1,6}$/);
 const scoreArb = fc.constantFrom(0, 5, 100, 350, 350, 700);
 const timeArb = fc.integer({ min: 0, max: 3 }).map((n) => 1_700_000_000_000 + n * 1000);
-const leadArb = fc.record({ id: idArb, score: scoreArb, reached: timeArb, updated: timeArb });
+const leadArb = fc.record({ id: idArb, score: scoreArb, reached: timeArb, updated: timeArb, last: timeArb });
 const moveArb = fc.record({
   pick: fc.nat(),
   cursorLead: fc.boolean(),
   score: scoreArb,
   reached: timeArb,
   updated: timeArb,
+  last: timeArb,
 });
 const filterArb = fc.constantFrom<Pick<ListQuery, "minScore" | "maxScore" | "stage">>(
   {},
@@ -37,7 +40,7 @@ const filterArb = fc.constantFrom<Pick<ListQuery, "minScore" | "maxScore" | "sta
   { maxScore: 350 },
   { minScore: 100, maxScore: 700 },
 );
-const sortArb = fc.constantFrom<LeadSort>("-score", "score", "-updated_at", "updated_at");
+const sortArb = fc.constantFrom<LeadSort>(...LEAD_SORTS);
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
 
@@ -72,7 +75,10 @@ describe("paging the live state's indexes while leads move", () => {
           async function put(lead: Lead) {
             const old = leads.get(lead.id);
             const pipeline = redis.multi();
-            if (old) pipeline.zrem(keys.byUpdatedIn(stageFor(old.score)), lead.id);
+            if (old) {
+              pipeline.zrem(keys.byUpdatedIn(stageFor(old.score)), lead.id);
+              pipeline.zrem(keys.byLastEventIn(stageFor(old.score)), lead.id);
+            }
             const stage = stageFor(lead.score);
             pipeline.hset(
               keys.lead(lead.id),
@@ -87,13 +93,19 @@ describe("paging the live state's indexes while leads move", () => {
             pipeline.zadd(keys.byScore, rankKey(lead.score, lead.reached, CAP), lead.id);
             pipeline.zadd(keys.byUpdated, lead.updated, lead.id);
             pipeline.zadd(keys.byUpdatedIn(stage), lead.updated, lead.id);
+            pipeline.zadd(keys.byLastEvent, lead.last, lead.id);
+            pipeline.zadd(keys.byLastEventIn(stage), lead.last, lead.id);
             await pipeline.exec();
             leads.set(lead.id, lead);
             written.add(keys.lead(lead.id));
           }
 
           const value = (lead: Lead) =>
-            sort === "-score" || sort === "score" ? rankKey(lead.score, lead.reached, CAP) : lead.updated;
+            sort === "-score" || sort === "score"
+              ? rankKey(lead.score, lead.reached, CAP)
+              : sort === "-updated_at" || sort === "updated_at"
+                ? lead.updated
+                : lead.last;
           const [min, max] = [filter.minScore ?? 0, filter.maxScore ?? CAP];
           const [stageMin, stageMax] = filter.stage
             ? stageRange(filter.stage as Stage, DEFAULT_STAGE_THRESHOLDS, CAP)
@@ -102,7 +114,7 @@ describe("paging the live state's indexes while leads move", () => {
             lead.score >= Math.max(min, stageMin) && lead.score <= Math.min(max, stageMax);
           // The sort's order: its index's values ascending (rank keys ascending are scores descending), ties by id
           // bytewise; the other two sorts are the exact reverse.
-          const up = sort === "-score" || sort === "updated_at";
+          const up = sort === "-score" || sort === "updated_at" || sort === "last_event_at";
           const compare = (a: ListPosition, b: ListPosition) => {
             const order = a.value - b.value || byteOrder(a.id, b.id);
             return up ? order : -order;
@@ -135,7 +147,7 @@ describe("paging the live state's indexes while leads move", () => {
               const ids = [...leads.keys()];
               for (const move of plan[page % plan.length] ?? []) {
                 const id = move.cursorLead ? after.id : (ids[move.pick % ids.length] as string);
-                await put({ id, score: move.score, reached: move.reached, updated: move.updated });
+                await put({ id, score: move.score, reached: move.reached, updated: move.updated, last: move.last });
                 moves.set(id, (moves.get(id) ?? 0) + 1);
               }
             }
@@ -148,6 +160,8 @@ describe("paging the live state's indexes while leads move", () => {
               keys.byScore,
               keys.byUpdated,
               ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
+              keys.byLastEvent,
+              ...STAGES.map((stage) => keys.byLastEventIn(stage)),
             ];
             await redis.del(...doomed);
           }

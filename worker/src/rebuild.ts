@@ -224,7 +224,9 @@ async function writeLeads(
     pipeline.zadd(keys.byScore, lead.rankKey, lead.id);
     pipeline.zadd(keys.byUpdated, at, lead.id);
     pipeline.zadd(keys.byUpdatedIn(lead.stage), at, lead.id);
-    pipeline.zadd(keys.byLastEvent, Number(lead.fields.lastEventAt || 0), lead.id);
+    const activity = Number(lead.fields.lastEventAt || 0);
+    pipeline.zadd(keys.byLastEvent, activity, lead.id);
+    pipeline.zadd(keys.byLastEventIn(lead.stage), activity, lead.id);
   }
   await check();
   if (pageDocs.length > 0) {

@@ -1,5 +1,6 @@
-// The latest-activity index: each lead's newest event time, written by the worker's commit and by the rebuild, and
-// the lists paged by it.
+// The latest-activity indexes (all leads, and one per stage): each lead's newest event time, written by the worker's
+// commit and by the rebuild, and the lists paged by them.
+import { STAGES, type Stage } from "@leadscore/contracts";
 import { createLiveReader, type LeadSort, type ListQuery, liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -53,9 +54,12 @@ describe("when events reach leads in any order, some late", () => {
 
     const { cap, thresholds } = { cap: stack.config.SCORE_CAP, thresholds: stack.config.STAGE_THRESHOLDS };
     const reader = createLiveReader({ redis, redisPrefix: stack.config.REDIS_PREFIX, cap, thresholds });
-    async function pageAll(query: Omit<ListQuery, "limit" | "after">): Promise<string[]> {
+    async function pageAll(
+      query: Omit<ListQuery, "limit" | "after">,
+      from: ListQuery["after"] = null,
+    ): Promise<string[]> {
       const seen: string[] = [];
-      let after: ListQuery["after"] = null;
+      let after = from;
       do {
         const page = await reader.list({ ...query, limit: 4, after });
         seen.push(...page.leads.map((lead) => lead.id));
@@ -64,19 +68,44 @@ describe("when events reach leads in any order, some late", () => {
       return seen;
     }
     const byActivity = Array.from({ length: LEADS }, (_, i) => leadId(i));
-    const sorts: [LeadSort, string[]][] = [
-      ["-last_event_at", [...byActivity].reverse()],
-      ["last_event_at", byActivity],
-    ];
-    for (const [sort, order] of sorts) {
-      expect(await pageAll({ sort }), sort).toEqual(order);
-      // A stage walks the index and keeps its leads, in the same order.
-      const warm = order.filter((id) => byActivity.indexOf(id) % 3 === 0);
-      expect(await pageAll({ sort, stage: "warm" }), `${sort} warm`).toEqual(warm);
+    const descending = [...byActivity].reverse();
+    // With no filter the index is read as it stands, in either order.
+    expect(await pageAll({ sort: "-last_event_at" })).toEqual(descending);
+    expect(await pageAll({ sort: "last_event_at" })).toEqual(byActivity);
+
+    // Each stage has its own index, and a lead that enters a stage between two pages moves to that stage's index:
+    // the pages list it where its activity places it, and no other lead is skipped or repeated.
+    const warm = new Set(byActivity.filter((_, i) => i % 3 === 0));
+    const inStage = async (stage: Stage) =>
+      Object.fromEntries(pairs((await redis?.zrange(keys.byLastEventIn(stage), "0", "-1", "WITHSCORES")) ?? []));
+    const stageWant = (stage: Stage) =>
+      Object.fromEntries(Object.entries(want).filter(([id]) => warm.has(id) === (stage === "warm")));
+    expect(await inStage("warm")).toEqual(stageWant("warm"));
+    expect(await inStage("cold")).toEqual(stageWant("cold"));
+    /** Lead i reaches warm by a purchase older than its newest event: its stage moves, its activity does not. */
+    async function warmUp(i: number) {
+      await stack?.send([queued(leadId(i), `${leadId(i)}-buy`, "purchase", newestAt(i) - 7_200_000)]);
+      await stack?.drained();
+      warm.add(leadId(i));
     }
+    const sorts: [LeadSort, string[], number][] = [
+      // The least active cold lead enters warm after the first page: it sits behind the cursor, on a later page.
+      ["-last_event_at", descending, 1],
+      ["last_event_at", byActivity, LEADS - 1],
+    ];
+    for (const [sort, order, mover] of sorts) {
+      const first = await reader.list({ sort, stage: "warm", limit: 4, after: null });
+      await warmUp(mover);
+      const rest = await pageAll({ sort, stage: "warm" }, first.next);
+      const expected = order.filter((id) => warm.has(id));
+      expect([...first.leads.map((lead) => lead.id), ...rest], sort).toEqual(expected);
+      expect(await pageAll({ sort, stage: "cold" }), `${sort} cold`).toEqual(order.filter((id) => !warm.has(id)));
+    }
+    expect(await inStage("warm")).toEqual(stageWant("warm"));
+    expect(await inStage("cold")).toEqual(stageWant("cold"));
 
     // The rebuild writes the same index from MongoDB alone.
-    await redis.del(keys.byLastEvent);
+    await redis.del(keys.byLastEvent, ...STAGES.map((stage) => keys.byLastEventIn(stage)));
     await withRebuildLock(redis, keys, () =>
       rebuildLiveState({
         db: stack?.db as TestStack["db"],
@@ -88,6 +117,8 @@ describe("when events reach leads in any order, some late", () => {
       }),
     );
     expect(await indexed()).toEqual(want);
+    expect(await inStage("warm")).toEqual(stageWant("warm"));
+    expect(await inStage("cold")).toEqual(stageWant("cold"));
   }, 120_000);
 });
 

@@ -1,9 +1,10 @@
 -- Commits a chunk of leads to the live state: per lead, compares the version the worker read, sets the new state,
 -- moves the lead in every index, records its webhook messages and publishes its `score_update`.
 -- Takes as many keys as the call passes (the number of keys is given per call: two per lead).
--- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, movedInto(stage) for each stage; then
---          per lead: its hash, its deep-lane list; then byLastEvent; last the webhook outbox stream and its `wants` key
--- ARGV     gen, the stage names (as many as KEYS has stage indexes), '#', the movement window (ms) and cap, the
+-- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each stage,
+--          movedInto(stage) for each stage; then per lead: its hash, its deep-lane list; then byLastEvent; last the
+--          webhook outbox stream and its `wants` key
+-- ARGV     gen, the stage names (as many as KEYS has indexes of each kind per stage), '#', the movement window (ms) and cap, the
 --          number of leads, then per lead: id, mode, expected version, rank key, updated_at, stage, drained, rescans,
 --          entries to append to the tail (or ''), page refs to append to the page list (or ''), the event that moved
 --          the lead (or ''), field count, pending count, message count, then
@@ -53,6 +54,9 @@ while ARGV[a] ~= '#' do
   firstLead = firstLead + 1
   a = a + 1
 end
+local activityKey = {}
+for s = 2, a - 1 do activityKey[ARGV[s]] = KEYS[firstLead + s - 1] end
+firstLead = firstLead + a - 2
 local movedKey = {}
 for s = 2, a - 1 do movedKey[ARGV[s]] = KEYS[firstLead + s - 1] end
 firstLead = firstLead + a - 2
@@ -110,8 +114,13 @@ for i = 1, n do
       elseif ARGV[f] == 'ne' then newest = ARGV[f + 1]
       elseif ARGV[f] == 'le' then lastEvent = ARGV[f + 1] end
     end
-    -- Latest activity: the lead's newest event time (its `le`), which a profile edit does not move.
+    -- Latest activity: the lead's newest event time (its `le`), which a profile edit does not move. The stage's own
+    -- index follows the lead as its updated_at one does; a commit that moves the stage without a new `le` carries
+    -- the lead's standing activity over.
     if lastEvent and lastEvent ~= '' then redis.call('ZADD', byLastEvent, lastEvent, id) end
+    if old and old ~= stage and activityKey[old] then redis.call('ZREM', activityKey[old], id) end
+    local activity = (lastEvent ~= '' and lastEvent) or redis.call('ZSCORE', byLastEvent, id)
+    if activity then redis.call('ZADD', activityKey[stage], activity, id) end
     if wants ~= '' and score then
       local event
       if mode == 'f' then

@@ -1,5 +1,5 @@
 import { LeadIdSchema, STAGES } from "@leadscore/contracts";
-import type { LeadSort, ListPosition } from "@leadscore/live";
+import { LEAD_SORTS, type ListPosition } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -11,15 +11,6 @@ import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadSchema, toLead } from "./lead.ts";
 
 export const MAX_PAGE_SIZE = 200;
-
-const SORT_NAMES = [
-  "-score",
-  "score",
-  "-updated_at",
-  "updated_at",
-  "-last_event_at",
-  "last_event_at",
-] as const satisfies readonly LeadSort[];
 
 /** The filters and order of a list, shared with the CSV export. */
 const FILTERS = {
@@ -43,7 +34,7 @@ const FILTERS = {
         "Redis, profiles in MongoDB; see the cost above).",
     ),
   sort: z
-    .enum(SORT_NAMES, { error: `must be one of ${SORT_NAMES.join(", ")}` })
+    .enum(LEAD_SORTS, { error: `must be one of ${LEAD_SORTS.join(", ")}` })
     .default("-score")
     .describe(
       "`-score`: highest score first, then the lead that reached its score first, then `_id`. " +
@@ -75,7 +66,7 @@ export type LeadFiltersQuery = z.infer<typeof LeadFiltersQuerySchema>;
 
 /** The last lead of a page and its value in the sort's index (rank key, `updated_at` or `last_event_at` ms). */
 const ListCursorSchema = z.strictObject({
-  s: z.enum(SORT_NAMES),
+  s: z.enum(LEAD_SORTS),
   id: LeadIdSchema,
   value: z.number().finite(),
 });

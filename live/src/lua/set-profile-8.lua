@@ -7,6 +7,7 @@
 -- KEYS[5]  the webhook outbox stream
 -- KEYS[6]  its `wants` key
 -- KEYS[7]  byLastEvent (a new lead enters it at 0: no event yet)
+-- KEYS[8]  byLastEventIn(the zero stage) (likewise)
 -- ARGV[1]  lead id
 -- ARGV[2]  name
 -- ARGV[3]  email
@@ -27,6 +28,7 @@ if existed == 0 then
   redis.call('ZADD', KEYS[2], ARGV[6], ARGV[1])
   redis.call('ZADD', KEYS[4], ARGV[5], ARGV[1])
   redis.call('ZADD', KEYS[7], 0, ARGV[1])
+  redis.call('ZADD', KEYS[8], 0, ARGV[1])
   if outboxWants(redis.call('GET', KEYS[6]) or '', 'lead.created') then
     outboxAppend(KEYS[5], { type = 'lead.created', lead = ARGV[1], from = '', to = ARGV[7], score = '0', prev = '',
       event = '', etype = '', at = ARGV[5], rank = tostring(redis.call('ZRANK', KEYS[2], ARGV[1]) + 1) })

@@ -27,7 +27,7 @@ import {
   pageDocument,
   pageRef,
   rankKey,
-  redisRunId,
+  newGeneration,
   setProfile,
   stateFields,
   TAIL_SPILL_AT,
@@ -133,7 +133,7 @@ export function createLiveSeeder(options: {
 
   async function generation(): Promise<string> {
     // Built on this run of Redis, as the worker's are: a current live state.
-    await redis.set(keys.gen, `${await redisRunId(redis)}:test-${randomUUID()}`, "NX");
+    await redis.set(keys.gen, await newGeneration(redis, `test-${randomUUID()}`), "NX");
     return (await redis.get(keys.gen)) as string;
   }
 

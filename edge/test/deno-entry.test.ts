@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import { liveKeys, redisRunId } from "@leadscore/live";
+import { liveKeys, newGeneration } from "@leadscore/live";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { eventually, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
@@ -20,7 +20,7 @@ describe("the Deno entry point", () => {
       // The live state as a worker leaves it once built on this Redis (no worker runs here); the edge seeds the
       // default rules itself.
       const redis = new Redis(REDIS_URL);
-      await redis.set(liveKeys(prefix).gen, `${await redisRunId(redis)}:deno-entry`);
+      await redis.set(liveKeys(prefix).gen, await newGeneration(redis, "deno-entry"));
       redis.disconnect();
       // Ready once its clients have connected, which may take a moment after the port opens on a busy machine.
       const body = await eventually(async () => {

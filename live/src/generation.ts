@@ -1,11 +1,24 @@
-// The live state's generation (`LiveKeys.gen`): `<redis run id>:<random>` once built, `rebuilding:<random>` while a
-// rebuild runs. The worker rebuilds a live state that is missing, being rebuilt, or was built on an earlier run of
-// Redis (a restart may have lost its last writes); the edge's /readyz reports ready only for a current one.
+// The live state's generation (`LiveKeys.gen`): `<redis run id>:<layout>:<random>` once built, `rebuilding:<random>`
+// while a rebuild runs. The worker rebuilds a live state that is missing, being rebuilt, built on an earlier run of
+// Redis (a restart may have lost its last writes) or laid out by an earlier version (an index this version reads
+// would be missing its leads); the edge's /readyz reports ready only for a current one.
 import type { Redis } from "ioredis";
 import type { LiveKeys } from "./keys.ts";
 
 /** Prefix of the generation while a rebuild runs. */
 export const REBUILDING = "rebuilding:";
+
+/**
+ * The live state's layout: raised whenever a version adds something to it that only a rebuild fills for existing
+ * leads (an index, a field every reader expects), so the first worker of that version rebuilds it.
+ * 2: the latest-activity index and its per-stage indexes, page refs with their lowest and highest score.
+ */
+export const LIVE_LAYOUT = "layout2";
+
+/** A generation for a live state built on this run of Redis in this version's layout. */
+export async function newGeneration(redis: Redis, label: string): Promise<string> {
+  return `${await redisRunId(redis)}:${LIVE_LAYOUT}:${label}`;
+}
 
 /** Redis's `run_id`: new at every start of the Redis process. */
 export async function redisRunId(redis: Redis): Promise<string> {
@@ -13,10 +26,14 @@ export async function redisRunId(redis: Redis): Promise<string> {
   return info.match(/run_id:(\w+)/)?.[1] ?? "unknown";
 }
 
-/** Whether the generation was built on this very Redis process (so nothing it holds can have been lost since). */
+/**
+ * Whether the generation was built on this very Redis process (so nothing it holds can have been lost since), in
+ * this version's layout.
+ */
 export async function generationIsCurrent(redis: Redis, generation: string | null): Promise<boolean> {
   if (generation === null || generation.startsWith(REBUILDING)) return false;
-  return generation.split(":")[0] === (await redisRunId(redis));
+  const [runId, layout] = generation.split(":");
+  return layout === LIVE_LAYOUT && runId === (await redisRunId(redis));
 }
 
 export type GenerationState = "current" | "missing" | "rebuilding" | "stale";

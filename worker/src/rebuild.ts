@@ -36,7 +36,7 @@ import {
   pageDocument,
   REBUILDING,
   rankKey,
-  redisRunId,
+  newGeneration,
   stateFields,
 } from "@leadscore/live";
 import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
@@ -108,7 +108,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
     pageCount += await writeLeads(leads, at, options, check);
   }
-  const generation = `${await redisRunId(redis)}:${randomUUID()}`;
+  const generation = await newGeneration(redis, randomUUID());
   await check();
   await redis.set(keys.gen, generation);
   const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { COLLECTIONS, type HistoryPageDocument, type QueuedEvent } from "@leadscore/contracts";
 import {
   createLiveReader,
   decodeLeadHash,
+  generationIsCurrent,
   historySpans,
   LEAD_FIELDS,
   type LeadHash,
@@ -9,6 +11,7 @@ import {
   leadHashFields,
   liveKeys,
   pageRef,
+  redisRunId,
 } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -215,6 +218,28 @@ describe("when the live keys are deleted while no batch is committing", () => {
       const keys = liveKeys(stack.config.REDIS_PREFIX);
       await redis.del(keys.gen, keys.lead("idle"), keys.byScore);
       await eventually(async () => (await leadOf(stack as TestStack, "idle"))?.current_score === 100, 15_000);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+});
+
+describe("when the live state was laid out by an earlier version", () => {
+  it("is rebuilt, filling the indexes that version did not keep", async () => {
+    stack = await createStack();
+    await stack.startWorker();
+    await stack.send([queued("older", "o1", "purchase", T0)]);
+    await stack.drained();
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      // What a version without the latest-activity index leaves: the lead in no such index, a generation of this
+      // Redis run in the earlier `<run id>:<random>` form.
+      await redis.zrem(keys.byLastEvent, "older");
+      await redis.set(keys.gen, `${await redisRunId(redis)}:${randomUUID()}`);
+      await eventually(async () => (await redis.zscore(keys.byLastEvent, "older")) === String(T0), 15_000);
+      expect(await generationIsCurrent(redis, await redis.get(keys.gen))).toBe(true);
       expect(await auditAll(stack)).toEqual([]);
     } finally {
       redis.disconnect();

@@ -31,12 +31,12 @@ import {
   type LeadHash,
   type LiveEntry,
   type LiveKeys,
+  newGeneration,
   newPageId,
   type Profile,
   pageDocument,
   REBUILDING,
   rankKey,
-  newGeneration,
   stateFields,
 } from "@leadscore/live";
 import { createLock, LockLostError, type Logger } from "@leadscore/runtime";

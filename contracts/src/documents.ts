@@ -15,7 +15,12 @@ export const COLLECTIONS = {
   events: "events",
   /** Settled history: pages of about PAGE_SIZE entries, inserted once, never updated (see live/src/codec.ts). */
   historyPages: "history_pages",
+  /** The current version's rules, edited in place by the rules API; each write also stores the whole version. */
   rules: "rules",
+  /** The current version's rule groups (`{ _id, label, max }`). */
+  ruleGroups: "rule_groups",
+  /** Every version of the rule set, `_id` = its version, stored whole when it is made and never changed after. */
+  ruleSets: "rule_sets",
   /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
   deadLetters: "dead_letters",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
@@ -108,8 +113,39 @@ export interface RuleDocument {
   points: number;
   active: boolean;
   label: string;
+  /** Scoring model v2: a condition tree, stored as JSON text (a tree may nest arrays, which FerretDB 1.x refuses). */
+  where?: string;
+  limit?: { max: number; per: string; key?: string };
+  group?: string;
   created_at: Date;
   updated_at: Date;
+}
+
+export interface RuleGroupDocument {
+  _id: string;
+  label: string;
+  max: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** One version of the rule set, stored whole when it is made: `set` is the `RuleSet` as JSON text. */
+export interface RuleSetDocument {
+  _id: number;
+  set: string;
+  /** Who made it (`admin`, `seed`, …) and when. */
+  by: string;
+  at: Date;
+}
+
+/** `_id` of the `meta` document holding the version of the rule set in force (`value`). */
+export const RULES_VERSION = "rules_version";
+
+/** The `meta` document that points at the rule set in force. */
+export interface RulesVersionDocument {
+  _id: typeof RULES_VERSION;
+  value: number;
+  at: Date;
 }
 
 /** A fact about the deployment: `_id` names it, `at` is when it became true. */
@@ -134,6 +170,8 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
   rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
+  rule_groups: [],
+  rule_sets: [],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
   // Read by `_id` only.
   meta: [],

@@ -7,5 +7,6 @@ export * from "./metrics.ts";
 export * from "./queue.ts";
 export * from "./queued-counts.ts";
 export * from "./redis-persistence.ts";
+export * from "./rule-store.ts";
 export * from "./scripts.ts";
 export * from "./secrets.ts";

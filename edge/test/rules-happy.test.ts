@@ -61,6 +61,7 @@ describe("when managing rules", () => {
       change: "created",
       rule_id: "webinar_signup",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
   });
 
@@ -99,6 +100,7 @@ describe("when managing rules", () => {
       change: "updated",
       rule_id: "webinar_signup",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
   });
 
@@ -117,6 +119,7 @@ describe("when managing rules", () => {
       change: "deleted",
       rule_id: "min_points",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
     const stored = await edge.deps.db.collection(COLLECTIONS.rules).findOne({ _id: "min_points" as never });
     expect(stored).toBeNull();

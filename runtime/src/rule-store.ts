@@ -67,9 +67,14 @@ export async function readRuleSet(db: Db): Promise<RuleSet> {
 // back). So concurrent writes make one version each, in the order they took the lock, and each version holds every
 // write before it. The caller then announces the change on the rules channel.
 
-/** How long a write waits for another to finish before giving up (503). */
+/** How long a write waits by default for another to finish before giving up (503). */
 const WRITE_WAIT_MS = 10_000;
 const WRITE_LOCK_TTL_MS = 10_000;
+
+/** The Redis key of the lock every rule or group write takes. */
+export function rulesWriteLockKey(prefix: string): string {
+  return `${prefix}:rules-write-lock`;
+}
 
 /** A write the store refused: `code` is the API's error code for it. */
 export class RuleWriteError extends Error {
@@ -89,6 +94,8 @@ export interface RuleStore {
   redis: Redis;
   redisPrefix: string;
   now?: () => number;
+  /** How long a write waits for the lock (default 10 s). */
+  lockWaitMs?: number;
 }
 
 /** A rule as a client writes it, checked (`RuleV2Schema`): `_id` and `label` are settled here when absent. */
@@ -350,10 +357,10 @@ async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) 
   const { db } = store;
   const lock = createLock({
     redis: store.redis,
-    key: `${store.redisPrefix}:rules-write-lock`,
+    key: rulesWriteLockKey(store.redisPrefix),
     ttlMs: WRITE_LOCK_TTL_MS,
   });
-  const deadline = Date.now() + WRITE_WAIT_MS;
+  const deadline = Date.now() + (store.lockWaitMs ?? WRITE_WAIT_MS);
   while ((await lock.acquire()) === null) {
     if (Date.now() > deadline) {
       throw new RuleWriteError("SERVICE_UNAVAILABLE", "another rule write is taking too long; try again");

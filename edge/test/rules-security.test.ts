@@ -102,6 +102,8 @@ describe("when rule writes are not authorised or carry operators", () => {
     });
     expect(listed.headers.get("access-control-allow-origin")).toBe("https://admin.example.com");
     expect(listed.headers.get("access-control-allow-methods")).toMatch(/PUT/);
+    const list = await edge.read("/api/rules", { headers: { origin: "https://admin.example.com" } });
+    expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Rules-Version/);
     const unlisted = await edge.read("/api/events/event-types", { headers: { origin: "https://x.example" } });
     expect(unlisted.status).toBe(200);
     expect(unlisted.headers.get("access-control-allow-origin")).toBeNull();

@@ -1,4 +1,14 @@
-import { type Condition, EventIdSchema, formatPath, type RuleDocument, RuleLimitSchema } from "@leadscore/contracts";
+import {
+  type Condition,
+  ConditionSchema,
+  EventIdSchema,
+  formatPath,
+  MAX_CONDITION_LIST,
+  MAX_CONDITION_VALUE_LENGTH,
+  OPERATORS,
+  type RuleDocument,
+  RuleLimitSchema,
+} from "@leadscore/contracts";
 import { type RuleStore, RuleWriteError, rulesChannel } from "@leadscore/runtime";
 import type { Context } from "hono";
 import { z } from "zod";
@@ -18,6 +28,45 @@ export const RuleParamsSchema = z.strictObject({ id: EventIdSchema.describe("The
 export const MAX_RULE_BODY_BYTES = 64 * 1024;
 
 const isoDate = z.iso.datetime();
+
+const ScalarDocSchema = z.union([z.string().max(MAX_CONDITION_VALUE_LENGTH), z.number(), z.boolean()]);
+
+/**
+ * A condition tree as the API document describes it: the shape of `ConditionSchema` (contracts), whose checks (depth,
+ * leaves, each operator's value) run on a tree taken as it comes and so cannot describe it themselves. The routes
+ * validate with `ConditionSchema`; this is for the document only.
+ */
+export const ConditionDocSchema: z.ZodType = z
+  .union([
+    z
+      .strictObject({
+        field: z
+          .string()
+          .describe("metadata.<dotted path> (as stored; array items by index), lead.email, lead.company or lead.name."),
+        op: z.enum(OPERATORS),
+        value: z
+          .union([ScalarDocSchema, z.array(ScalarDocSchema).min(1).max(MAX_CONDITION_LIST)])
+          .describe("A string, number or boolean; a list of them for in and nin; true or false for exists."),
+        case: z.enum(["sensitive", "insensitive"]).optional().describe("String operators only."),
+      })
+      .meta({ id: "ConditionLeaf" }),
+    z.strictObject({
+      get all() {
+        return z.array(ConditionDocSchema).min(1);
+      },
+    }),
+    z.strictObject({
+      get any() {
+        return z.array(ConditionDocSchema).min(1);
+      },
+    }),
+    z.strictObject({
+      get not() {
+        return ConditionDocSchema;
+      },
+    }),
+  ])
+  .meta({ id: "Condition", description: ConditionSchema.description });
 
 export const RuleOutputSchema = z
   .object({

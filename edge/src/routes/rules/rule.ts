@@ -12,6 +12,7 @@ import {
 import { type RuleStore, RuleWriteError, rulesChannel } from "@leadscore/runtime";
 import type { Context } from "hono";
 import { z } from "zod";
+import { MAX_ADMIN_BODY_BYTES } from "../../api/body.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { ErrorDetail } from "../../errors.ts";
 import { ApiError } from "../../errors.ts";
@@ -19,13 +20,6 @@ import { readJsonBody } from "../../ingest/body.ts";
 
 /** Rule (and group) ids share the id alphabet. */
 export const RuleParamsSchema = z.strictObject({ id: EventIdSchema.describe("The rule's id.") });
-
-/**
- * Largest body of a rule write or a rule test. A rule's condition may hold 32 leaves of 64 values of 256 characters,
- * far more than any real rule; this bound keeps a whole rule set of 200 rules, stored as one document, well under
- * MongoDB's 16 MB.
- */
-export const MAX_RULE_BODY_BYTES = 64 * 1024;
 
 const isoDate = z.iso.datetime();
 
@@ -124,7 +118,9 @@ export async function storeWrite<T>(write: Promise<T>): Promise<T> {
  * the rules API does everywhere: keys joined by dots, indexes in brackets (`where.all[2].value`).
  */
 export async function parseRuleBody<S extends z.ZodType>(c: Context, schema: S, deps: AppDeps): Promise<z.infer<S>> {
-  const raw = await readJsonBody(c.req.raw, MAX_RULE_BODY_BYTES, false, deps.config.BODY_READ_TIMEOUT_MS);
+  // Every admin body's bound (16 KB): far more than a real rule, and it keeps a whole rule set of 200 rules, stored as
+  // one document, well under MongoDB's 16 MB.
+  const raw = await readJsonBody(c.req.raw, MAX_ADMIN_BODY_BYTES, false, deps.config.BODY_READ_TIMEOUT_MS);
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const details = new Map<string, string>();

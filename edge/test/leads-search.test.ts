@@ -1,7 +1,7 @@
 import { COLLECTIONS } from "@leadscore/contracts";
+import { idGlob } from "@leadscore/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
-import { idGlob } from "../src/leads/search.ts";
 import { LeadSchema } from "../src/routes/leads/lead.ts";
 import { ADMIN, scoredLead, seederFor } from "./leads-fixtures.ts";
 

@@ -91,7 +91,7 @@ export function fillSearchTexts(
 
 // KEYS, ARGV and reply: in the scripts.
 const SEARCH_TEXTS = redisScript<string[]>(new URL("./lua/search-texts-3.lua", import.meta.url));
-const SEARCH_IDS = redisScript<string[]>(new URL("./lua/search-ids-3.lua", import.meta.url));
+const SEARCH_IDS = redisScript<string[]>(new URL("./lua/search-ids-2.lua", import.meta.url));
 
 /** A search as the live state answers it. */
 export interface LiveSearch {
@@ -103,20 +103,6 @@ export interface LiveSearch {
   maxScore?: number | undefined;
   stage?: Stage | undefined;
   sort: LeadSort;
-}
-
-/**
- * A `ZSCAN MATCH` pattern for the ids that contain `q` in any case, or null when no id can (a character outside the
- * id alphabet, none of which is special in a pattern).
- */
-export function idGlob(q: string): string | null {
-  let glob = "*";
-  for (const char of q) {
-    if (/^[A-Za-z]$/.test(char)) glob += `[${char.toLowerCase()}${char.toUpperCase()}]`;
-    else if (/^[0-9._:-]$/.test(char)) glob += char;
-    else return null;
-  }
-  return `${glob}*`;
 }
 
 export interface LiveSearcherOptions {
@@ -147,8 +133,8 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
   }
 
   /**
-   * Every lead matching the search, at most `max` from each source (texts, ids), with its position in the sort's
-   * index; unordered. `beforeStep` runs before each step (a caller under a time limit throws from it).
+   * Every lead matching the search, at most `max` from each walk (texts, ids), with its position in the sort's index;
+   * unordered. `beforeStep` runs before each step (a caller under a time limit throws from it).
    */
   async function matches(search: LiveSearch, max: number, beforeStep: () => void = () => {}): Promise<ListPosition[]> {
     const bounds = rankBounds(search);
@@ -158,6 +144,7 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
     const sortIndex = indexOf(search.sort);
     const seen = new Set<string>();
     const found: ListPosition[] = [];
+    /** Runs a walk's steps: each replies with its matches placed (id, rank key, value in the sort's index). */
     const walk = async (step: (cursor: string) => Promise<string[]>) => {
       let cursor = "0";
       let count = 0;
@@ -167,7 +154,7 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
         cursor = reply[0] as string;
         for (let i = 1; i + 2 < reply.length && count < max; i += 3) {
           const id = reply[i] as string;
-          // A scan may return an entry twice.
+          // A scan may return an entry twice, and the two walks the same lead.
           if (seen.has(id)) continue;
           seen.add(id);
           count += 1;
@@ -177,15 +164,14 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
       } while (cursor !== "0" && count < max);
     };
     const company = search.company?.toLowerCase() ?? "";
+    const [texts, leads] = (await redis.pipeline().hlen(keys.searchTexts).zcard(keys.byScore).exec()) ?? [];
     await walk((cursor) =>
       SEARCH_TEXTS.run(redis, [keys.searchTexts, keys.byScore, sortIndex], [cursor, SEARCH_STEP, company, ...words]),
     );
-    // Leads without a text have no profile: they match by id alone, and never a `company`.
-    const glob = search.company === undefined && words[0] !== undefined ? idGlob(words[0]) : null;
-    if (glob !== null) {
-      await walk((cursor) =>
-        SEARCH_IDS.run(redis, [keys.byScore, keys.searchTexts, sortIndex], [cursor, SEARCH_STEP, glob, ...words]),
-      );
+    // Leads without a text have no profile: they match by id alone, and never a `company`. (Every lead is in the
+    // score index, and a text is only written with a lead's live state: as many texts as leads means none lacks one.)
+    if (search.company === undefined && words.length > 0 && texts?.[1] !== leads?.[1]) {
+      await walk((cursor) => SEARCH_IDS.run(redis, [keys.byScore, sortIndex], [cursor, SEARCH_STEP, ...words]));
     }
     return found;
   }

@@ -3,7 +3,7 @@
 // matches' positions in the sort's index; the edge sorts and pages those, and reads the live state of one page.
 // MongoDB is not read. Still an expensive read (its cost grows with the number of leads), with that read's budget.
 import type { Stage } from "@leadscore/contracts";
-import { createLiveSearcher, type LeadSort, type ListPosition, type LiveLead } from "@leadscore/live";
+import { createLiveReader, createLiveSearcher, type LeadSort, type ListPosition, type LiveLead } from "@leadscore/live";
 import type { ReadBudget } from "../api/expensive-reads.ts";
 import type { AppDeps } from "../deps.ts";
 
@@ -52,13 +52,14 @@ function comparator(sort: LeadSort) {
 }
 
 /** Pages of a `company`/`q` search. */
-export function createLeadSearch(deps: Pick<AppDeps, "redis" | "live" | "config">) {
-  const searcher = createLiveSearcher({
-    redis: deps.redis,
-    keys: deps.live.keys,
+export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "live" | "config">) {
+  const options = {
+    redis: deps.searchRedis ?? deps.redis,
     cap: deps.config.SCORE_CAP,
     thresholds: deps.config.STAGE_THRESHOLDS,
-  });
+  };
+  const searcher = createLiveSearcher({ ...options, keys: deps.live.keys });
+  const live = deps.searchRedis ? createLiveReader({ ...options, redisPrefix: deps.config.REDIS_PREFIX }) : deps.live;
 
   /** A page of a search: the matches' positions from Redis, sorted and paged in memory, then the page's live state. */
   async function searchPage(query: SearchQuery, after: ListPosition | null, budget: ReadBudget) {
@@ -80,7 +81,7 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "live" | "config"
     const leads: LiveLead[] = [];
     for (let from = 0; from < page.length; from += LIVE_READ_SLICE) {
       budget.check();
-      leads.push(...(await deps.live.leads(page.slice(from, from + LIVE_READ_SLICE).map((position) => position.id))));
+      leads.push(...(await live.leads(page.slice(from, from + LIVE_READ_SLICE).map((position) => position.id))));
     }
     const last = page.at(-1);
     return { leads, total: matching.length, next: rest.length > query.limit && last ? last : null };

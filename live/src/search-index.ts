@@ -9,8 +9,9 @@
 // matches and their positions in the sort's index, so the edge decodes only the matches' ids and numbers, never a
 // lead's hash, and reads the live state of one page of leads.
 //
-// Cost, measured (`npm run bench:search-load` prints it): about 150–200 bytes of Redis per profiled lead with a
-// profile of ~60 characters (the hash entry: id, text and the hash table's own overhead); nothing per event.
+// Cost in Redis per profiled lead: its id twice (field, text), name, email, company twice and 4 NULs, plus ~45 B of
+// hash-table entry; `npm run bench:search-load` measures 116 B a lead at ids of ~9 and profiles of ~45 characters
+// (`MEMORY USAGE` of the hash). Nothing per event; a lead without a profile has no text.
 import type { Stage, StageThresholds } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
@@ -134,9 +135,14 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
 
   /**
    * Every lead matching the search, at most `max` from each walk (texts, ids), with its position in the sort's index;
-   * unordered. `beforeStep` runs before each step (a caller under a time limit throws from it).
+   * unordered. `beforeStep` runs before each step: a caller under a time limit throws from it, one
+   * sharing the process with hot paths waits in it.
    */
-  async function matches(search: LiveSearch, max: number, beforeStep: () => void = () => {}): Promise<ListPosition[]> {
+  async function matches(
+    search: LiveSearch,
+    max: number,
+    beforeStep: () => void | Promise<void> = () => {},
+  ): Promise<ListPosition[]> {
     const bounds = rankBounds(search);
     const words = search.q === undefined ? [] : searchWords(search.q);
     // A word with a lone surrogate is in no stored text (profile fields refuse them), though its UTF-8 would be.
@@ -149,7 +155,7 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
       let cursor = "0";
       let count = 0;
       do {
-        beforeStep();
+        await beforeStep();
         const reply = await step(cursor);
         cursor = reply[0] as string;
         for (let i = 1; i + 2 < reply.length && count < max; i += 3) {

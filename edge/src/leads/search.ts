@@ -71,7 +71,7 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
       stage: query.stage,
       sort: query.sort,
     };
-    const matching = await searcher.matches(search, MAX_SEARCH_MATCHES, budget.check);
+    const matching = await searcher.matches(search, MAX_SEARCH_MATCHES, budget.pace);
     budget.check();
     const compare = comparator(query.sort);
     matching.sort(compare);
@@ -80,7 +80,7 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
     // In slices (an export's page holds every match), so that decoding leads never holds the event loop for long.
     const leads: LiveLead[] = [];
     for (let from = 0; from < page.length; from += LIVE_READ_SLICE) {
-      budget.check();
+      await budget.pace();
       leads.push(...(await live.leads(page.slice(from, from + LIVE_READ_SLICE).map((position) => position.id))));
     }
     const last = page.at(-1);

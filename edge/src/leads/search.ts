@@ -32,11 +32,6 @@ export interface SearchQuery {
 export const isSearch = (query: Pick<SearchQuery, "company" | "q">) =>
   query.company !== undefined || query.q !== undefined;
 
-/** Escapes every regex metacharacter so a text is always matched literally (by a MongoDB regex). */
-export function escapeRegex(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
-}
-
 /** Ascending sorts of the indexes' own values: rank keys ascending are scores descending. */
 const ascending = (sort: LeadSort) => sort === "-score" || sort === "updated_at" || sort === "last_event_at";
 

@@ -24,9 +24,10 @@ export interface ReadBudget {
   /** Throws the read's 503 once its time is up. */
   check(): void;
   /**
-   * Between two steps of a read: throws once its time is up, else waits as long as the read has worked since its
-   * previous pause (at most PACE_MAX_MS), so that a read keeps at most half of its time busy. Reads in a loop, each
-   * holding a slot, then take at most half of what they would of the CPU and Redis the hot paths share.
+   * Between two steps of a read: throws once its time is up, else waits PACE_RATIO times as long as the read has
+   * worked since its previous pause (at most PACE_MAX_MS), so that a read keeps at most a quarter of its time busy.
+   * Reads asked for in a loop, each holding a slot, then take at most that share of the CPU and Redis the hot paths
+   * share with them.
    */
   pace(): Promise<void>;
   /** The documents of a MongoDB query, read under the budget; the cursor is closed when time runs out. */
@@ -53,7 +54,8 @@ export interface ExpensiveReads {
  */
 export const SLOT_WAIT_MS = 1_000;
 const WAITERS_PER_SLOT = 4;
-/** Longest pause between two steps of a read (see `ReadBudget.pace`). */
+/** How long a read pauses between two steps, for each ms it worked, and at most (see `ReadBudget.pace`). */
+const PACE_RATIO = 3;
 const PACE_MAX_MS = 50;
 
 /** MongoDB's error for a query past its `maxTimeMS` (told by code, so the edge needs no driver class). */
@@ -99,7 +101,7 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
       async pace() {
         check();
         const worked = performance.now() - working;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(worked, PACE_MAX_MS)));
+        await new Promise((resolve) => setTimeout(resolve, Math.min(PACE_RATIO * worked, PACE_MAX_MS)));
         working = performance.now();
         check();
       },

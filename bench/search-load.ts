@@ -15,6 +15,7 @@
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { liveKeys } from "@leadscore/live";
 import { quantile } from "@leadscore/runtime";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { createLiveSeeder, eventsOf, type LeadSeed } from "../test-support/live.ts";
@@ -133,6 +134,8 @@ interface Edge {
   searches: Searches;
   cpuQuiet: number;
   cpuLoaded: number;
+  /** `MEMORY USAGE` of the search texts (the whole hash). */
+  textBytes: number;
   cpu(): number;
   close(): Promise<void>;
 }
@@ -144,6 +147,7 @@ async function startEdge(label: string, limit: string | undefined): Promise<Edge
   const started = performance.now();
   await createLiveSeeder({ redis: testRedis.redis, db: testDb.db, redisPrefix: prefix }).seed(leads());
   console.error(`${label}: seeded ${LEADS} leads in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  const textBytes = Number(await testRedis.redis.memory("USAGE", liveKeys(prefix).searchTexts, "SAMPLES", 0));
   const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
     NODE_ENV: "test",
     PORT: "0",
@@ -176,6 +180,7 @@ async function startEdge(label: string, limit: string | undefined): Promise<Edge
       searches: { ok: 0, refused: 0, other: 0 },
       cpuQuiet: 0,
       cpuLoaded: 0,
+      textBytes,
       cpu: () => cpuSeconds(edge.child.pid),
       close,
     };
@@ -265,5 +270,6 @@ console.table(
     "searches other": result.searches.other,
     "probe failures": result.quiet.failed + result.loaded.failed,
     "edge CPU s quiet/searching": `${result.cpuQuiet.toFixed(1)}/${result.cpuLoaded.toFixed(1)}`,
+    "search texts B/lead": Math.round(result.textBytes / LEADS),
   })),
 );

@@ -10,7 +10,12 @@ import type { Ingestion } from "./ingest/index.ts";
 export interface AppDeps {
   config: EdgeConfig;
   redis: Redis;
-  /** The durable record: written append-only here (profiles, rules), read only off the hot paths (profile search). */
+  /**
+   * A connection of its own for the searches' Redis steps, so that the hot paths' commands (a dedupe claim, a live
+   * read) never wait on one connection behind a search's replies; absent: `redis`.
+   */
+  searchRedis?: Redis;
+  /** The durable record: written append-only here (profiles, rules), read only off the hot paths (older history). */
   db: Db;
   /** The live state in Redis: every read route's scores, ranks, indexes and newest history. */
   live: LiveReader;

@@ -6,4 +6,4 @@ export type { AppDeps } from "./deps.ts";
 export { ApiError, errorResponse } from "./errors.ts";
 export { createRateLimiter } from "./ingest/rate-limit.ts";
 export { createWriteKeyCheck } from "./ingest/write-key.ts";
-export { escapeRegex, MAX_SEARCH_MATCHES } from "./leads/search.ts";
+export { MAX_SEARCH_MATCHES } from "./leads/search.ts";

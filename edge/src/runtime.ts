@@ -50,6 +50,11 @@ export async function createEdgeRuntime(
     else log.info("redis persistence", { persistence: persistence.summary });
   }
 
+  const searchRedis = redis.duplicate();
+  searchRedis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
+  // Like `redis`, it reconnects by itself once Redis answers, if it does not yet.
+  await searchRedis.connect().catch(() => undefined);
+
   const mongo = new MongoClient(config.MONGO_URL, { serverSelectionTimeoutMS: 2000 });
   await mongo.connect().catch((error: Error) => log.warn("mongodb not reachable yet", { error: error.message }));
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
@@ -70,7 +75,7 @@ export async function createEdgeRuntime(
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
   });
-  const deps: AppDeps = { config, redis, db, live, queue, log, ingestion, ...extra };
+  const deps: AppDeps = { config, redis, searchRedis, db, live, queue, log, ingestion, ...extra };
   const app = createApp(deps);
 
   return {
@@ -82,6 +87,7 @@ export async function createEdgeRuntime(
       await ingestion.flush();
       await queue.close().catch(() => undefined);
       redis.disconnect();
+      searchRedis.disconnect();
       await mongo.close().catch(() => undefined);
     },
   };

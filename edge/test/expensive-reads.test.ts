@@ -1,7 +1,7 @@
 import { COLLECTIONS } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
 import { createTestDb, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { createExpensiveReads } from "../src/api/expensive-reads.ts";
@@ -298,5 +298,34 @@ describe("when a MongoDB query runs past maxTimeMS", () => {
     );
     expect(reads.inFlight()).toBe(0);
     expect(reads.refused()).toEqual({ busy: 0, timedOut: 1 });
+  });
+});
+
+describe("when a read paces itself between two steps", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("waits three times as long as it worked since its last pause, at most 50 ms", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "performance"] });
+    const reads = createExpensiveReads({ concurrency: 1, timeoutMs: 60_000 });
+    const paused: number[] = [];
+    await reads.run(async (budget) => {
+      for (const work of [10, 5, 40]) {
+        vi.advanceTimersByTime(work);
+        let done = false;
+        const pause = budget.pace().then(() => {
+          done = true;
+        });
+        let waited = 0;
+        while (!done && waited < 100) {
+          await vi.advanceTimersByTimeAsync(1);
+          waited += 1;
+        }
+        await pause;
+        paused.push(waited);
+      }
+    });
+    expect(paused).toEqual([30, 15, 50]);
   });
 });

@@ -71,12 +71,19 @@ describe("when MongoDB cannot answer at all", () => {
     expect(series.spans.reduce((sum, span) => sum + span.entries, 0)).toBe(160);
   });
 
-  it("answers 503 only for the reads that do go to MongoDB: older history and profile search", async () => {
-    for (const path of ["/api/leads/deep/history?limit=61", "/api/leads?company=Acme", "/api/leads?q=ana"]) {
-      const response = await app.request(path, withReadToken());
-      expect(response.status, path).toBe(503);
-      expect(response.headers.get("retry-after"), path).toBe("1");
-      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
-    }
+  it("searches profiles and ids in Redis alone", async () => {
+    const ids = async (query: string) =>
+      ((await (await ok(`/api/leads?${query}`)).json()) as { _id: string }[]).map((lead) => lead._id);
+    expect(await ids("q=ana")).toEqual(["ana"]);
+    expect(await ids("q=example.com&stage=warm")).toEqual(["di", "cy"]);
+    expect(await ids("company=acme&sort=score")).toEqual(["cy", "di", "bo", "ana"]);
+    expect(await ids("q=dee")).toEqual(["deep"]);
+  });
+
+  it("answers 503 only for the reads that do go to MongoDB: older history", async () => {
+    const response = await app.request("/api/leads/deep/history?limit=61", withReadToken());
+    expect(response.status).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("1");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("SERVICE_UNAVAILABLE");
   });
 });

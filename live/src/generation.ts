@@ -12,8 +12,9 @@ export const REBUILDING = "rebuilding:";
  * The live state's layout: raised whenever a version adds something to it that only a rebuild fills for existing
  * leads (an index, a field every reader expects), so the first worker of that version rebuilds it.
  * 2: the latest-activity index and its per-stage indexes, page refs with their lowest and highest score.
+ * 3: the search texts of profiled leads (`searchTexts`), which searches read instead of MongoDB.
  */
-export const LIVE_LAYOUT = "layout2";
+export const LIVE_LAYOUT = "layout3";
 
 /** A generation for a live state built on this run of Redis in this version's layout. */
 export async function newGeneration(redis: Redis, label: string): Promise<string> {

@@ -7,4 +7,5 @@ export * from "./movements.ts";
 export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
+export * from "./search-index.ts";
 export * from "./series.ts";

@@ -30,6 +30,11 @@ export interface LiveKeys {
   byLastEvent: string;
   /** Leads of one stage by `last_event_at`, for `stage=… & sort=last_event_at`. */
   byLastEventIn(stage: Stage): string;
+  /**
+   * Every profiled lead's search text (hash: id → text; see search-index.ts), which `company`/`q` searches scan
+   * instead of MongoDB's profiles.
+   */
+  searchTexts: string;
   /** One hash per lead: fold state, profile, tail of history (see codec.ts). */
   lead(leadId: string): string;
   /**
@@ -72,6 +77,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     byUpdatedIn: (stage) => `${base}:idx:updated:${stage}`,
     byLastEvent: `${base}:idx:last-event`,
     byLastEventIn: (stage) => `${base}:idx:last-event:${stage}`,
+    searchTexts: `${base}:idx:search`,
     lead: (leadId) => `${base}:lead:{${leadId}}`,
     deep: `${base}:deep`,
     deepEvents: (leadId) => `${base}:deep-events:{${leadId}}`,

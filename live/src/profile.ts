@@ -5,10 +5,11 @@ import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Profile } from "./codec.ts";
 import type { LiveKeys } from "./keys.ts";
+import { searchText } from "./search-index.ts";
 
-const SET_PROFILE = redisScript<number>(new URL("./lua/set-profile-8.lua", import.meta.url));
+const SET_PROFILE = redisScript<number>(new URL("./lua/set-profile-9.lua", import.meta.url));
 
-/** Sets a lead's profile; resolves with whether the lead already had a live state (events, or an earlier write). */
+/** Sets a lead's profile and its search text; resolves with whether the lead already had a live state (events, or an earlier write). */
 export async function setProfile(
   redis: Redis,
   keys: LiveKeys,
@@ -29,8 +30,19 @@ export async function setProfile(
       keys.outbox.wants,
       keys.byLastEvent,
       keys.byLastEventIn(zero.stage),
+      keys.searchTexts,
     ],
-    [leadId, profile.name ?? "", profile.email ?? "", profile.company ?? "", at, zero.rankKey, zero.stage, stagePrefix],
+    [
+      leadId,
+      profile.name ?? "",
+      profile.email ?? "",
+      profile.company ?? "",
+      at,
+      zero.rankKey,
+      zero.stage,
+      stagePrefix,
+      searchText(leadId, profile),
+    ],
   );
   return existed === 1;
 }

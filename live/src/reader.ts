@@ -183,23 +183,6 @@ export function createLiveReader(options: LiveReaderOptions) {
       return sum;
     },
 
-    /**
-     * Ids of leads matching a `ZSCAN MATCH` glob, at most `max`: a walk of the whole score index in steps of 1,000
-     * entries, so its cost grows with the number of leads (each step a short command; no other client waits on it).
-     * `beforeStep` runs before each step: a caller under a time limit throws from it to stop the walk.
-     */
-    async matchIds(glob: string, max: number, beforeStep: () => void = () => {}): Promise<string[]> {
-      const found: string[] = [];
-      let cursor = "0";
-      do {
-        beforeStep();
-        const [next, flat] = await redis.zscan(keys.byScore, cursor, "MATCH", glob, "COUNT", 1000);
-        cursor = next;
-        for (let i = 0; i < flat.length && found.length < max; i += 2) found.push(flat[i] as string);
-      } while (cursor !== "0" && found.length < max);
-      return found;
-    },
-
     async count(): Promise<number> {
       return redis.zcard(keys.byScore);
     },

@@ -9,7 +9,9 @@ import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
 
 const script = <Reply>(file: string) => redisScript<Reply>(new URL(`../src/lua/${file}`, import.meta.url));
 const commitLeads = script<string | string[]>("commit-leads.lua");
-const setProfile = script<number>("set-profile-8.lua");
+const setProfile = script<number>("set-profile-9.lua");
+const searchTexts = script<string[]>("search-texts-3.lua");
+const searchIds = script<string[]>("search-ids-2.lua");
 const pageAfter = script<string[]>("page-after-1.lua");
 
 let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
@@ -241,7 +243,7 @@ describe("commit-leads.lua", () => {
   });
 });
 
-describe("set-profile-8.lua", () => {
+describe("set-profile-9.lua", () => {
   function run(redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, name: string, at: number) {
     return setProfile.run(
       redis,
@@ -254,8 +256,19 @@ describe("set-profile-8.lua", () => {
         keys.outbox.wants,
         keys.byLastEvent,
         keys.byLastEventIn("cold"),
+        keys.searchTexts,
       ],
-      ["a", name, "ada@example.com", "Acme", at, 0, "cold", keys.byUpdatedIn("cold").slice(0, -"cold".length)],
+      [
+        "a",
+        name,
+        "ada@example.com",
+        "Acme",
+        at,
+        0,
+        "cold",
+        keys.byUpdatedIn("cold").slice(0, -"cold".length),
+        `text of ${name}`,
+      ],
     );
   }
 
@@ -311,11 +324,69 @@ describe("set-profile-8.lua", () => {
     expect(await redis.xlen(keys.outbox.stream)).toBe(1);
   });
 
+  it("sets the lead's search text with every profile write", async () => {
+    const { redis, keys } = await fresh();
+    await run(redis, keys, "Ada", 100);
+    expect(await redis.hgetall(keys.searchTexts)).toEqual({ a: "text of Ada" });
+    await run(redis, keys, "Ada L.", 200);
+    expect(await redis.hgetall(keys.searchTexts)).toEqual({ a: "text of Ada L." });
+  });
+
   it("records no message when no subscription wants lead.created", async () => {
     const { redis, keys } = await fresh();
     await redis.set(keys.outbox.wants, "sx");
     expect(await run(redis, keys, "Ada", 100)).toBe(0);
     expect(await redis.exists(keys.outbox.stream)).toBe(0);
+  });
+});
+
+describe("search-texts-3.lua and search-ids-2.lua", () => {
+  /** The matches every step of a walk replied with, [id, rank key, sort value] each, by id. */
+  async function walk(step: (cursor: string) => Promise<string[]>): Promise<string[][]> {
+    const found: string[][] = [];
+    let cursor = "0";
+    do {
+      const reply = await step(cursor);
+      cursor = reply[0] as string;
+      for (let i = 1; i < reply.length; i += 3) found.push(reply.slice(i, i + 3));
+    } while (cursor !== "0");
+    return found.sort((a, b) => ((a[0] as string) < (b[0] as string) ? -1 : 1));
+  }
+
+  it("match every word within one field of the text, the company apart, and ids in lower case", async () => {
+    const { redis, keys } = await fresh();
+    // company (lower case) \0 id \0 name \0 email \0 company (folded)
+    await redis.hset(keys.searchTexts, {
+      a: "müller ag\0a\0ana silva\0ana@x.pt\0muller ag",
+      b: "rio sa\0b\0ana souza\0souza@x.br\0rio sa",
+      ghost: "x\0ghost\0\0\0x",
+    });
+    await redis.zadd(keys.byScore, -5, "a", -3, "b", -1, "Visitor-Ana", -2, "plain-9");
+    await redis.zadd(keys.byUpdated, 50, "a", 30, "b", 10, "Visitor-Ana");
+    const texts = (company: string, ...words: string[]) =>
+      walk((cursor) =>
+        searchTexts.run(redis, [keys.searchTexts, keys.byScore, keys.byUpdated], [cursor, 1, company, ...words]),
+      );
+    expect(await texts("", "ana")).toEqual([
+      ["a", "-5", "50"],
+      ["b", "-3", "30"],
+    ]);
+    expect(await texts("", "silva", "ana")).toEqual([["a", "-5", "50"]]);
+    // Across two fields is no match; the company part is compared unfolded, and not by q.
+    expect(await texts("", "silvaana")).toEqual([]);
+    expect(await texts("", "ag\0a")).toEqual([]);
+    expect(await texts("müller", "ana")).toEqual([["a", "-5", "50"]]);
+    expect(await texts("muller")).toEqual([]);
+    expect(await texts("ag\0a")).toEqual([]);
+    // A text whose lead has no live state is left out.
+    expect(await texts("x")).toEqual([]);
+
+    const ids = (...words: string[]) =>
+      walk((cursor) => searchIds.run(redis, [keys.byScore, keys.byUpdated], [cursor, 1, ...words]));
+    expect(await ids("ana")).toEqual([["Visitor-Ana", "-1", "10"]]);
+    // Not in the sort's index: 0, as a lead no event reached.
+    expect(await ids("a", "9")).toEqual([["plain-9", "-2", "0"]]);
+    expect((await ids("a")).map(([id]) => id)).toEqual(["Visitor-Ana", "a", "plain-9"]);
   });
 });
 

@@ -27,6 +27,7 @@ import {
 } from "@leadscore/contracts";
 import {
   encodeLeadHash,
+  fillSearchTexts,
   generationIsCurrent,
   type LeadHash,
   type LiveEntry,
@@ -108,6 +109,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
     pageCount += await writeLeads(leads, at, options, check);
   }
+  await fillSearchTexts(redis, keys, ids, profiles, check);
   const generation = await newGeneration(redis, randomUUID());
   await check();
   await redis.set(keys.gen, generation);

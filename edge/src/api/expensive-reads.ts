@@ -23,6 +23,13 @@ export interface ReadBudget {
   remainingMs(): number;
   /** Throws the read's 503 once its time is up. */
   check(): void;
+  /**
+   * Between two steps of a read: throws once its time is up, else waits PACE_RATIO times as long as the read has
+   * worked since its previous pause (at most PACE_MAX_MS), so that a read keeps at most a quarter of its time busy.
+   * Reads asked for in a loop, each holding a slot, then take at most that share of the CPU and Redis the hot paths
+   * share with them.
+   */
+  pace(): Promise<void>;
   /** The documents of a MongoDB query, read under the budget; the cursor is closed when time runs out. */
   toArray<T>(cursor: FindCursor<T>): Promise<T[]>;
 }
@@ -47,6 +54,9 @@ export interface ExpensiveReads {
  */
 export const SLOT_WAIT_MS = 1_000;
 const WAITERS_PER_SLOT = 4;
+/** How long a read pauses between two steps, for each ms it worked, and at most (see `ReadBudget.pace`). */
+const PACE_RATIO = 3;
+const PACE_MAX_MS = 50;
 
 /** MongoDB's error for a query past its `maxTimeMS` (told by code, so the edge needs no driver class). */
 const MAX_TIME_EXPIRED = 50;
@@ -83,9 +93,18 @@ export function createExpensiveReads(limits: ExpensiveReadLimits): ExpensiveRead
     const check = () => {
       if (now() >= deadline) throw timedOut();
     };
+    // Real time, not the app's clock: a pause is for the machine's sake.
+    let working = performance.now();
     return {
       remainingMs: () => Math.max(1, deadline - now()),
       check,
+      async pace() {
+        check();
+        const worked = performance.now() - working;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(PACE_RATIO * worked, PACE_MAX_MS)));
+        working = performance.now();
+        check();
+      },
       async toArray<T>(cursor: FindCursor<T>): Promise<T[]> {
         const docs: T[] = [];
         cursor.maxTimeMS(Math.max(1, deadline - now()));

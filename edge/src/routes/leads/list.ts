@@ -22,7 +22,7 @@ const FILTERS = {
     .min(1, { error: "must not be empty" })
     .max(200, { error: "must be at most 200 characters" })
     .optional()
-    .describe("Part of the company name, any case (a profile search in MongoDB; see the cost above)."),
+    .describe("Part of the company name, any case (a search of the profiles' texts in Redis; see the cost above)."),
   q: z
     .string()
     .min(1, { error: "must not be empty" })
@@ -30,8 +30,8 @@ const FILTERS = {
     .regex(/^[^\p{Cc}]*$/u, { error: "must not contain control characters" })
     .optional()
     .describe(
-      "Words, each part of the lead id, name, email or company, in any order, any case, accents or not (ids in " +
-        "Redis, profiles in MongoDB; see the cost above).",
+      "Words, each part of the lead id, name, email or company, in any order, any case, accents or not (a " +
+        "search of the leads' texts and ids in Redis; see the cost above).",
     ),
   sort: z
     .enum(LEAD_SORTS, { error: `must be one of ${LEAD_SORTS.join(", ")}` })
@@ -90,14 +90,14 @@ export const listLeadsDoc: RouteDoc = {
     "others, and walks it the same way for any filter (a stage too).\n\n" +
     "`company` and `q` are searches, off the hot paths, whose cost grows with the number of leads. `company` " +
     "matches a literal part of the company in any case; `q` is words, each a literal part of the lead id, name, " +
-    'email or company, in any order, any case, accents or not ("silva muller" finds Ana Silva of Müller AG). Names, ' +
-    "emails and companies are searched in MongoDB (`leads` and `profile_edits`, a case-insensitive regex: a scan of " +
-    "the profiles on MongoDB too, since such a regex uses no index; on the embedded store, FerretDB, every query is a " +
-    "scan anyway). Lead ids are searched in Redis: a `ZSCAN` of the score index with a case-insensitive `MATCH` " +
-    "pattern, 1,000 entries a step, so Redis does work in proportion to the number of leads, in short commands. At " +
-    `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} candidates per source are considered: their live state is ` +
-    "read from Redis, checked against the current profile (so an edited profile matches by its new values only), " +
-    "filtered by score and stage, sorted and paged in memory, on every page. A search is an expensive read: it " +
+    'email or company, in any order, any case, accents or not ("silva muller" finds Ana Silva of Müller AG). Redis ' +
+    "answers both alone: each profiled lead's search text (its id, name, email and company folded, and its company " +
+    "in lower case), kept in the live state with its profile, is matched by short read-only scripts, 1,000 texts a " +
+    "step, which reply with the matches' positions; leads without a profile are matched by id through the score " +
+    "index the same way. So Redis does work in proportion to the number of leads, in short steps. At " +
+    `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} matches per walk are considered: they are filtered by score ` +
+    "and stage, sorted and paged in memory on every page, and only the page's leads are read. A search is an " +
+    "expensive read: it " +
     "takes one of the edge's `EXPENSIVE_READ_CONCURRENCY` slots (503 with `Retry-After` when all are taken) and " +
     "stops with 503 past `EXPENSIVE_READ_TIMEOUT_MS`.",
   tag: "Leads",

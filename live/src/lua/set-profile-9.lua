@@ -8,6 +8,7 @@
 -- KEYS[6]  its `wants` key
 -- KEYS[7]  byLastEvent (a new lead enters it at 0: no event yet)
 -- KEYS[8]  byLastEventIn(the zero stage) (likewise)
+-- KEYS[9]  the search texts (hash: lead id → search text)
 -- ARGV[1]  lead id
 -- ARGV[2]  name
 -- ARGV[3]  email
@@ -16,9 +17,10 @@
 -- ARGV[6]  the rank key of score 0
 -- ARGV[7]  the zero stage
 -- ARGV[8]  the prefix of the stage index keys (a stage name appended makes its key)
+-- ARGV[9]  the lead's search text (see includes/search.lua), from its id and this profile
 -- Reply: 1 when the lead already had a live state, else 0.
--- Guarantee: atomic: the lead, its indexes and its `lead.created` message are written together; an existing lead's
--- fold state (version, score, stage, count) is left as it is.
+-- Guarantee: atomic: the lead, its indexes, its search text and its `lead.created` message are written together; an
+-- existing lead's fold state (version, score, stage, count) is left as it is.
 --- @include "includes/outbox"
 
 local existed = redis.call('EXISTS', KEYS[1])
@@ -38,4 +40,5 @@ else
   redis.call('ZADD', ARGV[8] .. stage, ARGV[5], ARGV[1])
 end
 redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+redis.call('HSET', KEYS[9], ARGV[1], ARGV[9])
 return existed

@@ -134,7 +134,8 @@ export function tallyDigest(encoded: string): string {
 export interface BreakdownTally {
   unmatched: number;
   rules: Record<string, { points: number; events: number; group: string | null }>;
-  groups: Record<string, { points: number; events: number }>;
+  /** `max`: the group's max as the lead's events were scored (the highest, if versions scored them differently). */
+  groups: Record<string, { points: number; events: number; max: number }>;
 }
 
 export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: {}, groups: {} });
@@ -142,7 +143,7 @@ export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: {}, 
 /** The tally with `entries` added (`sign` 1) or taken away (-1): a new tally, `tally` is left as it is. */
 export function addToBreakdown(
   tally: BreakdownTally,
-  entries: readonly Pick<FoldedEntry, "rules">[],
+  entries: readonly Pick<FoldedEntry, "rules" | "candidates">[],
   sign: 1 | -1,
 ): BreakdownTally {
   const rules = { ...tally.rules };
@@ -151,22 +152,23 @@ export function addToBreakdown(
   for (const entry of entries) {
     if (entry.rules.length === 0) unmatched += sign;
     const seen: string[] = [];
-    for (const outcome of entry.rules) {
+    entry.rules.forEach((outcome, index) => {
       const rule = rules[outcome.rule_id] ?? { points: 0, events: 0, group: outcome.group };
       rules[outcome.rule_id] = {
         points: rule.points + sign * outcome.given,
         events: rule.events + sign,
         group: outcome.group ?? rule.group,
       };
-      if (outcome.group === null) continue;
-      const group = groups[outcome.group] ?? { points: 0, events: 0 };
+      if (outcome.group === null) return;
+      const group = groups[outcome.group] ?? { points: 0, events: 0, max: 0 };
       const first = !seen.includes(outcome.group);
       groups[outcome.group] = {
         points: group.points + sign * outcome.given,
         events: group.events + (first ? sign : 0),
+        max: Math.max(group.max, entry.candidates[index]?.group?.max ?? 0),
       };
       seen.push(outcome.group);
-    }
+    });
   }
   for (const [id, rule] of Object.entries(rules)) if (rule.events === 0) delete rules[id];
   for (const [id, group] of Object.entries(groups)) if (group.events === 0) delete groups[id];
@@ -175,7 +177,7 @@ export function addToBreakdown(
 
 /**
  * The breakdown tally as the lead's hash stores it: `[unmatched, [[rule, points, events, group?]…], [[group, points,
- * events]…]?]`, sorted by id; "" when the lead has no entry.
+ * events, max]…]?]`, sorted by id; "" when the lead has no entry.
  */
 export function encodeBreakdown(tally: BreakdownTally): string {
   const rules = Object.entries(tally.rules)
@@ -185,7 +187,7 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     );
   const groups = Object.entries(tally.groups)
     .sort(byName)
-    .map(([id, group]) => [id, group.points, group.events]);
+    .map(([id, group]) => [id, group.points, group.events, group.max]);
   if (tally.unmatched === 0 && rules.length === 0) return "";
   return JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
 }
@@ -195,13 +197,13 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
   const [unmatched, rules, groups] = JSON.parse(text) as [
     number,
     [string, number, number, string?][],
-    [string, number, number][]?,
+    [string, number, number, number][]?,
   ];
   return {
     unmatched,
     rules: Object.fromEntries(
       rules.map(([id, points, events, group]) => [id, { points, events, group: group ?? null }]),
     ),
-    groups: Object.fromEntries((groups ?? []).map(([id, points, events]) => [id, { points, events }])),
+    groups: Object.fromEntries((groups ?? []).map(([id, points, events, max]) => [id, { points, events, max }])),
   };
 }

@@ -296,9 +296,10 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
           const fold = expectedFold(events, spec.cap);
           const expected = expectedHistory(fold.history);
           expect(history.map((entry) => ({ ...view(entry), late: entry.late }))).toEqual(expected);
-          // The breakdown the live state keeps is the one of the whole history, and its rules add up to the score.
+          // The breakdown the live state keeps is the one of the whole history (the fold's, as checked above), and its
+          // rules add up to the score.
           expect(encodeBreakdown(lead.breakdown)).toEqual(
-            encodeBreakdown(addToBreakdown(emptyBreakdown(), fold.history, 1)),
+            encodeBreakdown(addToBreakdown(emptyBreakdown(), history, 1)),
           );
           const breakdown = breakdownOf(fold.history);
           expect(Object.values(lead.breakdown.rules).reduce((sum, rule) => sum + rule.points, 0)).toBe(breakdown.score);

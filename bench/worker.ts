@@ -26,10 +26,6 @@ import {
   INDEXES,
   keyOf,
   type QueuedEvent,
-  RULES_VERSION,
-  type RuleSet,
-  type RuleSetDocument,
-  type RulesVersionDocument,
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
@@ -47,6 +43,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
+import { putRuleSet } from "../test-support/rule-sets.ts";
 import { createRandom } from "./random.ts";
 import { REALISTIC_RULES, realisticEventType, realisticMetadata } from "./realistic-rules.ts";
 
@@ -325,18 +322,6 @@ interface SizeResult {
   audit: string;
 }
 
-/** Puts a rule set in force in a scratch database, as the rules API does: stored whole, `meta` pointing at it. */
-async function putRuleSet(db: Db, set: RuleSet): Promise<void> {
-  const at = new Date();
-  await db.collection<RuleSetDocument>(COLLECTIONS.ruleSets).insertOne({
-    _id: set.version,
-    set: JSON.stringify(set),
-    by: "bench",
-    at,
-  });
-  await db.collection<RulesVersionDocument>(COLLECTIONS.meta).insertOne({ _id: RULES_VERSION, value: set.version, at });
-}
-
 async function runSize(
   label: string,
   total: number,
@@ -351,7 +336,7 @@ async function runSize(
   const space = await scratch(label.replace(/\W+/g, "-"));
   let worker: RunningProcess | undefined;
   try {
-    if (rules === "realistic") await putRuleSet(space.db, REALISTIC_RULES);
+    if (rules === "realistic") await putRuleSet(space.db, REALISTIC_RULES, "bench");
     console.log(`  raw insertMany of the same ${fmt(total)} events…`);
     const raw = await rawInsert(space.db, events);
     console.log(`    ${fmt(raw)} docs/s`);

@@ -1,45 +1,15 @@
 // GET /api/leads/:id/breakdown: the score by group and by rule, from the live state the worker keeps (seeded here as
 // the worker commits it), and the history entries that say which rule gave which point.
-import {
-  breakdownOf,
-  type Candidate,
-  compileRuleSet,
-  foldScoresV2,
-  type RuleSet,
-  type ScorableEvent,
-} from "@leadscore/contracts";
+import { breakdownOf, type Candidate, compileRuleSet, foldScoresV2, type ScorableEvent } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
+import { ISSUE_EXAMPLE_RULES } from "../../test-support/rule-sets.ts";
 import { type Breakdown, BreakdownSchema } from "../src/routes/leads/breakdown.ts";
 import { BASE, profileOnlyLead, seederFor } from "./leads-fixtures.ts";
 
 type Edge = Awaited<ReturnType<typeof createTestEdge>>;
 
-/** The issue's example: pricing views 20 at most 3 a day; email opens 5, once per email, group email max 60. */
-const RULES: RuleSet = {
-  version: 4,
-  groups: [{ _id: "email", label: "Email", max: 60 }],
-  rules: [
-    {
-      _id: "pricing",
-      label: "Pricing page",
-      event_type: "page_view",
-      where: { field: "metadata.path", op: "starts_with", value: "/pricing" },
-      points: 20,
-      limit: { max: 3, per: "day" },
-      active: true,
-    },
-    {
-      _id: "open",
-      label: "Email open",
-      event_type: "email_open",
-      points: 5,
-      limit: { max: 1, per: "lifetime", key: "metadata.email_id" },
-      group: "email",
-      active: true,
-    },
-  ],
-};
+const RULES = ISSUE_EXAMPLE_RULES;
 const matcher = compileRuleSet(RULES);
 const DAY = 86_400_000;
 
@@ -108,7 +78,7 @@ describe("GET /api/leads/:id/breakdown", () => {
     expect(body).toEqual({
       lead_id: "example",
       score: 140,
-      rules_version: 4,
+      rules_version: RULES.version,
       groups: [{ group: "email", max: 60, points: 60, events: 16 }],
       rules: [
         { rule_id: "pricing", group: null, points: 80, events: 5 },
@@ -125,7 +95,7 @@ describe("GET /api/leads/:id/breakdown", () => {
       ["long", long],
     ] as const) {
       const fold = foldScoresV2(
-        events.map((event) => ({ ...event, candidates: event.candidates ?? [], rules_version: 4 })),
+        events.map((event) => ({ ...event, candidates: event.candidates ?? [], rules_version: RULES.version })),
         1000,
       );
       const want = breakdownOf(fold.history);
@@ -146,7 +116,7 @@ describe("GET /api/leads/:id/breakdown", () => {
     const response = await edge.read("/api/leads/example/history?order=asc&limit=200");
     const entries = (await response.json()) as { rules: unknown[]; rules_version: number | null; reason: string }[];
     expect(entries[3]).toMatchObject({
-      rules_version: 4,
+      rules_version: RULES.version,
       rules: [{ rule_id: "pricing", group: null, asked: 20, given: 0, cuts: ["limit 3 per day reached"] }],
       reason: "page_view +20 (limit 3 per day reached)",
     });

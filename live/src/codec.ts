@@ -684,12 +684,7 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         : [];
       return tail;
     },
-    base: baseState(
-      baseRaw[0] ?? 0,
-      baseRaw[1] ?? 0,
-      baseRaw[2] ?? null,
-      decodeTally(baseRaw[3] as string | undefined),
-    ),
+    base: baseState(baseRaw[0] ?? 0, baseRaw[1] ?? 0, baseRaw[2] ?? null, baseRaw[3] as string | undefined),
     ...(hash.tally && { tally: decodeTally(hash.tally) }),
     breakdown: decodeBreakdown(hash.breakdown),
     get pages() {
@@ -704,8 +699,19 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   };
 }
 
-function baseState(score: number, count: number, reachedAt: number | null, tally: Tally | undefined): LiveFoldState {
-  return tally === undefined ? { score, count, reachedAt } : { score, count, reachedAt, tally };
+/** The tail's base; its tally, which only a refold of the tail reads, is decoded when first read. */
+function baseState(score: number, count: number, reachedAt: number | null, tally: string | undefined): LiveFoldState {
+  if (!tally) return { score, count, reachedAt };
+  let decoded: Tally | undefined;
+  return {
+    score,
+    count,
+    reachedAt,
+    get tally() {
+      decoded ??= decodeTally(tally);
+      return decoded;
+    },
+  };
 }
 
 /** A lead read with PLAN_FIELDS (`hash`), completed with its tail as stored; its pages are still unread. */

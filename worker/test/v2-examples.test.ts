@@ -80,7 +80,10 @@ describe("the scoring examples, through the worker", () => {
     const deepLane = createDeepLane(writer);
     try {
       for (const batch of batches) {
-        await scorer.scoreBatch(batch.map((item) => ({ ...item, received_at: (received += 1) })));
+        // Each event received as it is sent, after every event sent before it.
+        const sent = batch.map((item, index) => ({ ...item, received_at: received + index + 1 }));
+        received += batch.length;
+        await scorer.scoreBatch(sent);
         while ((await redis.hlen(liveKeys(prefix).deep)) > 0) await deepLane.runOnce();
       }
     } finally {

@@ -8,6 +8,8 @@
 //                                             # of their drains (BENCH_SIZE=large works too)
 //   npm run bench:worker -- --events 200000 --leads 20000
 //   npm run bench:worker -- --cpu-prof /tmp/prof           # a V8 CPU profile of the worker per size
+//   npm run bench:worker -- --rules realistic  # each size twice on the same events: the default rules, then
+//                                             # bench/realistic-rules.ts (40 rules, conditions, limits, groups)
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -41,7 +43,9 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
+import { putRuleSet } from "../test-support/rule-sets.ts";
 import { createRandom } from "./random.ts";
+import { REALISTIC_RULES, realisticEventType, realisticMetadata } from "./realistic-rules.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -56,6 +60,8 @@ const { values: args } = parseArgs({
     seconds: { type: "string", default: "10" },
     settle: { type: "string", default: "30" },
     audit: { type: "boolean" },
+    /** `plain`: the default rules; `realistic`: each size with the default rules, then the realistic set. */
+    rules: { type: "string", default: "plain" },
     /** Writes a V8 CPU profile of each worker process into this folder (open it in Chrome's DevTools). */
     "cpu-prof": { type: "string" },
   },
@@ -91,8 +97,11 @@ function zipf(leads: number, exponent: number, random: () => number): () => numb
   };
 }
 
-/** Event generator: Zipf-spread leads, event times increasing per lead, a share of them late. */
-function createEvents(leads: number, seed: number) {
+/**
+ * Event generator: Zipf-spread leads, event times increasing per lead, a share of them late; with `realistic`, the
+ * realistic rule set's event types and metadata (paths, email ids, campaigns…).
+ */
+function createEvents(leads: number, seed: number, realistic = false) {
   const random = createRandom(seed);
   const pick = zipf(leads, Number(args.zipf), random);
   const lateShare = Number(args.late);
@@ -105,13 +114,14 @@ function createEvents(leads: number, seed: number) {
     const timestamp = late ? last - 1 - Math.floor(random() * 60_000) : last + 1 + Math.floor(random() * 1_000);
     if (!late) clock.set(lead, timestamp);
     sequence += 1;
+    const type = realistic ? realisticEventType(random) : (TYPES[Math.floor(random() * TYPES.length)] ?? "page_view");
     return {
       event_id: `b-${seed}-${sequence}`,
       lead_id: `lead-${lead}`,
-      event_type: TYPES[Math.floor(random() * TYPES.length)] ?? "page_view",
+      event_type: type,
       timestamp,
       received_at: receivedAt,
-      metadata: { path: "/pricing" },
+      metadata: realistic ? realisticMetadata(type, random) : { path: "/pricing" },
     };
   };
 }
@@ -297,6 +307,8 @@ interface SizeResult {
   raw: number;
   drain: number;
   drainSeconds: number;
+  /** The worker process's CPU time per event drained, µs. */
+  cpuPerEvent: number;
   lag: { p50: number | null; p99: number | null; sent: number; rate: number; unscored: number };
   deep: {
     diverted: { pages: number; rescan: number };
@@ -310,14 +322,21 @@ interface SizeResult {
   audit: string;
 }
 
-async function runSize(label: string, total: number, leads: number): Promise<SizeResult> {
-  console.log(`\n${label}: ${fmt(total)} events over ${fmt(leads)} leads — generating…`);
-  const next = createEvents(leads, 1);
+async function runSize(
+  label: string,
+  total: number,
+  leads: number,
+  rules: "plain" | "realistic" = "plain",
+): Promise<SizeResult> {
+  const realisticEvents = args.rules === "realistic";
+  console.log(`\n${label}: ${fmt(total)} events over ${fmt(leads)} leads, ${rules} rules — generating…`);
+  const next = createEvents(leads, 1, realisticEvents);
   const seededAt = Date.now();
   const events = Array.from({ length: total }, () => next(seededAt));
-  const space = await scratch(label);
+  const space = await scratch(label.replace(/\W+/g, "-"));
   let worker: RunningProcess | undefined;
   try {
+    if (rules === "realistic") await putRuleSet(space.db, REALISTIC_RULES, "bench");
     console.log(`  raw insertMany of the same ${fmt(total)} events…`);
     const raw = await rawInsert(space.db, events);
     console.log(`    ${fmt(raw)} docs/s`);
@@ -413,7 +432,7 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
     worker = undefined;
 
     let audit = "not run (--audit)";
-    if (args.audit || label === "small") {
+    if (args.audit || label.startsWith("small")) {
       const report = await auditLiveState({
         db: space.db,
         redis: space.redis,
@@ -431,6 +450,7 @@ async function runSize(label: string, total: number, leads: number): Promise<Siz
       raw,
       drain,
       drainSeconds: seconds,
+      cpuPerEvent: (cpu * 1e6) / total,
       lag,
       deep,
       late,
@@ -499,7 +519,7 @@ function print(results: SizeResult[]) {
   for (const r of results) {
     const d = r.deep;
     console.log(
-      `| ${fmt(r.events)} events / ${fmt(r.leads)} leads | ${fmt(r.drain)} (${r.drainSeconds.toFixed(1)} s) | ${fmt(r.raw)} | ` +
+      `| ${r.label}: ${fmt(r.events)} events / ${fmt(r.leads)} leads | ${fmt(r.drain)} (${r.drainSeconds.toFixed(1)} s) | ${fmt(r.raw)} | ` +
         `${(r.drain / r.raw).toFixed(2)}× | ${ms(r.lag.p50)} | ${ms(r.lag.p99)} (${fmt(r.lag.rate)}/s${r.lag.unscored > 0 ? `, ${fmt(r.lag.unscored)} unscored` : ""}) | ` +
         `${fmt(d.diverted.pages)} / ${fmt(d.diverted.rescan)}, ${fmt(d.folded.memory ?? 0)} / ${fmt(d.folded.pages ?? 0)} / ${fmt(d.folded.rescan ?? 0)}, ${fmt(d.pagesRead.memory)} / ${fmt(d.pagesRead.store)} | ` +
         `${fmt(r.late)} | ${fmt(r.memory.perLead)} B | ${fmt(r.memory.perEntry)} B | ${(r.memory.liveBytes / 2 ** 20).toFixed(1)} MiB |`,
@@ -519,19 +539,36 @@ function print(results: SizeResult[]) {
       `  large / small drain: ${(large.drain / small.drain).toFixed(2)}× (target ≥ 0.8×, and ≥ 5,000 events/s at the large size)`,
     );
   }
+  for (const plain of results.filter((r) => r.label.endsWith(" plain"))) {
+    const realistic = results.find((r) => r.label === plain.label.replace(/ plain$/, " realistic"));
+    if (!realistic) continue;
+    console.log(
+      `  ${realistic.label} / ${plain.label} drain: ${(realistic.drain / plain.drain).toFixed(2)}× (target ≥ 0.8×); ` +
+        `worker CPU ${fmt(plain.cpuPerEvent)} → ${fmt(realistic.cpuPerEvent)} µs/event`,
+    );
+  }
 }
 
 async function main() {
   const results: SizeResult[] = [];
+  if (args.rules !== "plain" && args.rules !== "realistic") {
+    throw new Error(`--rules is plain or realistic (got ${args.rules})`);
+  }
+  // With --rules realistic, each size runs twice on the same events: the default rules, then the realistic set.
+  const run = async (label: string, events: number, leads: number) => {
+    if (args.rules === "plain") return void results.push(await runSize(label, events, leads));
+    results.push(await runSize(`${label} plain`, events, leads, "plain"));
+    results.push(await runSize(`${label} realistic`, events, leads, "realistic"));
+  };
   if (args.events || args.leads) {
-    results.push(await runSize("custom", Number(args.events ?? 10_000), Number(args.leads ?? 1_000)));
+    await run("custom", Number(args.events ?? 10_000), Number(args.leads ?? 1_000));
   } else {
     // The large size runs after the small one, so the ratio of their drains comes from one run.
     if (args.size !== "small" && args.size !== "large") throw new Error(`--size is small or large (got ${args.size})`);
     const sizes: (keyof typeof SIZES)[] = args.size === "small" ? ["small"] : ["small", "large"];
     for (const size of sizes) {
       const spec = SIZES[size];
-      results.push(await runSize(size, spec.events, spec.leads));
+      await run(size, spec.events, spec.leads);
       print(results);
     }
     return;

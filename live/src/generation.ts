@@ -12,7 +12,9 @@ export const REBUILDING = "rebuilding:";
  * The live state's layout: raised whenever a version adds something to it that only a rebuild fills for existing
  * leads (an index, a field every reader expects), so the first worker of that version rebuilds it.
  * 2: the latest-activity index and its per-stage indexes, page refs with their lowest and highest score.
- * 3: the search texts of profiled leads (`searchTexts`), which searches read instead of MongoDB.
+ * 3: the search texts of profiled leads (`searchTexts`), which searches read instead of MongoDB; scoring model v2 —
+ *    the fold's tally and the breakdown in the lead's hash, rules in history entries, each page's start tally in its
+ *    document and its digest in its ref.
  */
 export const LIVE_LAYOUT = "layout3";
 

@@ -23,6 +23,8 @@ export interface AuditReport {
   phantoms: string[];
   /** Broken per-lead invariants and differences from the fold, one line each. */
   problems: string[];
+  /** Rule outcomes in the histories cut by a frequency limit, and by a group's max: the v2 paths the run reached. */
+  cuts: { limit: number; group: number };
 }
 
 export interface AuditTarget {
@@ -42,6 +44,15 @@ export async function auditScores(
   const storedIds = new Set<string>();
   for (const events of live.events.values()) for (const event of events) storedIds.add(event._id);
   const problems = snapshotProblems(live, cap, thresholds);
+  const cuts = { limit: 0, group: 0 };
+  for (const { history } of live.leads.values()) {
+    for (const entry of history ?? []) {
+      for (const rule of entry.rules) {
+        if (rule.cuts.some((cut) => cut.startsWith("limit "))) cuts.limit += 1;
+        if (rule.cuts.some((cut) => cut.startsWith("group "))) cuts.group += 1;
+      }
+    }
+  }
   return {
     scored,
     storedEvents: live.storedEvents,
@@ -51,6 +62,7 @@ export async function auditScores(
     missingEvents: [...acknowledged].filter((id) => !storedIds.has(id)),
     phantoms: [...entriesOf.keys()].filter((id) => !acknowledged.has(id)),
     problems,
+    cuts,
   };
 }
 

@@ -9,6 +9,8 @@ export interface ClientEvent {
   lead_id: string;
   event_type: string;
   timestamp: number;
+  /** Sent by every route but the pixel (whose query string carries none). */
+  metadata?: Record<string, unknown>;
 }
 
 /** One unit of work: the same request is repeated until it is answered for good. */

@@ -10,14 +10,14 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COLLECTIONS, DEFAULT_SCORE_CAP, type RuleDocument } from "@leadscore/contracts";
+import { DEFAULT_SCORE_CAP } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { uniqueName } from "../../test-support/index.ts";
 import { type AuditReport, auditScores } from "./audit.ts";
 import { createLoadClient } from "./client.ts";
 import { drained, type QueueState } from "./queue-state.ts";
 import { type FaultStack, startFaultStack } from "./stack.ts";
-import { buildWorkload, NEGATIVE_RULE } from "./workload.ts";
+import { buildWorkload, putFaultRules } from "./workload.ts";
 
 const EVENTS = Number(process.env.FAULT_EVENTS ?? 1500);
 const RATE = Number(process.env.FAULT_RATE ?? 50);
@@ -46,15 +46,8 @@ describe("when processes crash and services restart under load", () => {
   beforeAll(async () => {
     stack = await startFaultStack({ workerEnv: { JOB_LOCK_MS: "5000" } });
     const running = stack;
-    const at = new Date();
-    await running.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
-      _id: NEGATIVE_RULE.event_type,
-      ...NEGATIVE_RULE,
-      active: true,
-      label: "Unsubscribe",
-      created_at: at,
-      updated_at: at,
-    });
+    // Scored with limits and groups (FAULT_RULES), put in force as the rules API does.
+    await putFaultRules(running.db);
     await running.startEdge();
     await Promise.all([running.startWorker(), running.startWorker()]);
 
@@ -145,5 +138,8 @@ describe("when processes crash and services restart under load", () => {
 
   it("keeps every lead's history equal to the fold of its stored events", () => {
     expect(report.problems).toEqual([]);
+    // The run met frequency limits and groups at their max, each checked against the fold by the audit above.
+    expect(report.cuts.limit).toBeGreaterThan(0);
+    expect(report.cuts.group).toBeGreaterThan(0);
   });
 });

@@ -11,7 +11,7 @@
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COLLECTIONS, DEFAULT_SCORE_CAP, type RuleDocument } from "@leadscore/contracts";
+import { DEFAULT_SCORE_CAP } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { afterEach, describe, expect, it } from "vitest";
 import { uniqueName } from "../../test-support/index.ts";
@@ -19,7 +19,7 @@ import { type AuditReport, auditScores } from "./audit.ts";
 import { createLoadClient } from "./client.ts";
 import { drained } from "./queue-state.ts";
 import { type FaultStack, type StackOptions, startFaultStack } from "./stack.ts";
-import { buildWorkload, NEGATIVE_RULE } from "./workload.ts";
+import { buildWorkload, putFaultRules } from "./workload.ts";
 
 const EVENTS = Number(process.env.LIVE_FAULT_EVENTS ?? 1200);
 const RATE = Number(process.env.LIVE_FAULT_RATE ?? 100);
@@ -48,15 +48,8 @@ async function runWithFault(
 ): Promise<FaultRun> {
   const stack = await startFaultStack({ ...options, workerEnv: { JOB_LOCK_MS: "5000" } });
   track(stack);
-  const at = new Date();
-  await stack.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
-    _id: NEGATIVE_RULE.event_type,
-    ...NEGATIVE_RULE,
-    active: true,
-    label: "Unsubscribe",
-    created_at: at,
-    updated_at: at,
-  });
+  // Scored with limits and groups (FAULT_RULES), put in force as the rules API does.
+  await putFaultRules(stack.db);
   await stack.startEdge();
   await stack.startWorker();
   const sends = buildWorkload({ runId: uniqueName("lf"), events: EVENTS, rate: RATE, seed: 11, batchSize: 8 });
@@ -150,6 +143,8 @@ describe("when the live state in Redis is lost under load", () => {
       expect(report.phantoms).toEqual([]);
       expect(report.problems).toEqual([]);
       expect(report.scored).toBe(client.acknowledged().size);
+      expect(report.cuts.limit).toBeGreaterThan(0);
+      expect(report.cuts.group).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );
@@ -173,6 +168,8 @@ describe("when the live state in Redis is lost under load", () => {
       expect(report.phantoms).toEqual([]);
       expect(report.problems).toEqual([]);
       expect(report.scored).toBe(client.acknowledged().size);
+      expect(report.cuts.limit).toBeGreaterThan(0);
+      expect(report.cuts.group).toBeGreaterThan(0);
     },
     TIMEOUT_MS,
   );

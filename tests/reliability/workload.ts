@@ -2,11 +2,63 @@
 // events), through every ingestion route, with client resends of earlier events and a few events the edge must
 // refuse. Deterministic for a seed, so a failing run can be repeated.
 
+import type { RuleSet } from "@leadscore/contracts";
 import { createRandom } from "@leadscore/load-tests/random";
+import type { Db } from "mongodb";
+import { putRuleSet } from "../../test-support/rule-sets.ts";
 import type { ClientEvent, Route, Send } from "./client.ts";
 
 /** An extra rule the fault test stores, so scores also meet the floor at 0. */
 export const NEGATIVE_RULE = { event_type: "unsubscribe", points: -40 };
+
+/**
+ * The rules the fault tests score with (scoring model v2): page views limited per day, pricing views on top (a
+ * condition), email opens once per email in a group with a max, the negative rule in that group, and plain rules —
+ * so crashes and restarts meet limits a late event takes from a later one, and groups at their max.
+ */
+export const FAULT_RULES: RuleSet = {
+  version: 1,
+  groups: [
+    { _id: "web", label: "Website", max: 150 },
+    { _id: "email", label: "Email", max: 60 },
+  ],
+  rules: [
+    {
+      _id: "view",
+      label: "View",
+      event_type: "page_view",
+      points: 5,
+      limit: { max: 3, per: "day" },
+      group: "web",
+      active: true,
+    },
+    {
+      _id: "pricing",
+      label: "Pricing",
+      event_type: "page_view",
+      where: { field: "metadata.path", op: "starts_with", value: "/pricing" },
+      points: 20,
+      limit: { max: 2, per: "day" },
+      active: true,
+    },
+    {
+      _id: "open",
+      label: "Open",
+      event_type: "email_open",
+      points: 10,
+      limit: { max: 1, per: "lifetime", key: "metadata.email_id" },
+      group: "email",
+      active: true,
+    },
+    { _id: "form", label: "Form", event_type: "form_submission", points: 20, active: true },
+    { _id: "demo", label: "Demo", event_type: "demo_request", points: 50, group: "web", active: true },
+    { _id: "purchase", label: "Purchase", event_type: "purchase", points: 100, active: true },
+    { _id: "unsubscribe", label: "Unsubscribe", group: "email", active: true, ...NEGATIVE_RULE },
+  ],
+};
+
+/** Puts the fault tests' rules in force. */
+export const putFaultRules = (db: Db) => putRuleSet(db, FAULT_RULES);
 
 const TYPES: [string, number][] = [
   ["page_view", 40],
@@ -60,6 +112,7 @@ export function buildWorkload(options: WorkloadOptions): Send[] {
       lead_id: `${options.runId}-lead-${Math.floor(random() ** 2 * leads)}`,
       event_type: pickType(),
       timestamp: random() < lateRate ? sentAt - Math.floor(random() * lateMs) : sentAt,
+      metadata: { email_id: `n${Math.floor(random() * 6)}`, path: random() < 0.4 ? "/pricing" : "/blog" },
     };
   };
   const refusedEvent = (): ClientEvent => ({ ...fresh(), timestamp: now + 60 * 60_000 });

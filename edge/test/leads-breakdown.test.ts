@@ -3,7 +3,7 @@
 import { breakdownOf, type Candidate, compileRuleSet, foldScoresV2, type ScorableEvent } from "@leadscore/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
-import { ISSUE_EXAMPLE_RULES } from "../../test-support/rule-sets.ts";
+import { ISSUE_EXAMPLE_RULES, putRuleSet } from "../../test-support/rule-sets.ts";
 import { type Breakdown, BreakdownSchema } from "../src/routes/leads/breakdown.ts";
 import { BASE, profileOnlyLead, seederFor } from "./leads-fixtures.ts";
 
@@ -64,6 +64,8 @@ describe("GET /api/leads/:id/breakdown", () => {
 
   beforeAll(async () => {
     edge = await createTestEdge();
+    // In force before the first read: the breakdown names the rules and groups by their labels.
+    await putRuleSet(edge.deps.db, RULES);
     await seederFor(edge).seed([
       { id: "example", events: example },
       { id: "long", events: long },
@@ -79,10 +81,10 @@ describe("GET /api/leads/:id/breakdown", () => {
       lead_id: "example",
       score: 140,
       rules_version: RULES.version,
-      groups: [{ group: "email", max: 60, points: 60, events: 16 }],
+      groups: [{ group: "email", label: "Email", max: 60, points: 60, events: 16 }],
       rules: [
-        { rule_id: "pricing", group: null, points: 80, events: 5 },
-        { rule_id: "open", group: "email", points: 60, events: 16 },
+        { rule_id: "pricing", label: "Pricing page", group: null, points: 80, events: 5 },
+        { rule_id: "open", label: "Email open", group: "email", points: 60, events: 16 },
       ],
       unmatched: 1,
     });
@@ -100,7 +102,8 @@ describe("GET /api/leads/:id/breakdown", () => {
       );
       const want = breakdownOf(fold.history);
       const body = await breakdown(id);
-      expect({ score: body.score, rules: body.rules, unmatched: body.unmatched }, id).toEqual({
+      const rules = body.rules.map(({ label: _label, ...rule }) => rule);
+      expect({ score: body.score, rules, unmatched: body.unmatched }, id).toEqual({
         score: want.score,
         rules: want.rules,
         unmatched: want.unmatched,
@@ -138,5 +141,32 @@ describe("GET /api/leads/:id/breakdown", () => {
     const response = await edge.read("/api/leads/nobody/breakdown");
     expect(response.status).toBe(404);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("NOT_FOUND");
+  });
+});
+
+describe("the breakdown's labels", () => {
+  it("follow the rule set in force: absent before it names the rules, renamed within the labels' age", async () => {
+    const edge = await createTestEdge();
+    try {
+      const events = exampleEvents("renamed");
+      await seederFor(edge).seed([{ id: "renamed", events }]);
+      const first = (await (await edge.read("/api/leads/renamed/breakdown")).json()) as Breakdown;
+      expect(first.rules.map((rule) => rule.label)).toEqual([undefined, undefined]);
+      await putRuleSet(edge.deps.db, {
+        ...RULES,
+        rules: RULES.rules.map((rule) => ({ ...rule, label: `${rule.label} (renamed)` })),
+      });
+      await expect
+        .poll(
+          async () => {
+            const body = (await (await edge.read("/api/leads/renamed/breakdown")).json()) as Breakdown;
+            return body.rules.map((rule) => rule.label);
+          },
+          { timeout: 10_000, interval: 250 },
+        )
+        .toEqual(["Pricing page (renamed)", "Email open (renamed)"]);
+    } finally {
+      await edge.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { LeadBreakdown } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { parseParams } from "../../api/query.ts";
+import { createRuleLabels, type RuleLabels } from "../../api/rule-labels.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
@@ -20,6 +21,10 @@ export const BreakdownSchema = z
     groups: z.array(
       z.object({
         group: z.string(),
+        label: z
+          .string()
+          .optional()
+          .describe("The group's label in the rule set in force (absent: no such group now)."),
         max: z.number().int().describe("The group's max as the lead's events were scored."),
         points: z.number().int().describe("What the group's rules gave the score."),
         events: z.number().int().describe("Events at least one of its rules matched."),
@@ -28,6 +33,7 @@ export const BreakdownSchema = z
     rules: z.array(
       z.object({
         rule_id: z.string(),
+        label: z.string().optional().describe("The rule's label in the rule set in force (absent: no such rule now)."),
         group: z.string().nullable(),
         points: z.number().int().describe("What the rule gave the score, after limits, group maxima and bounds."),
         events: z.number().int().describe("Events the rule matched, whether or not it gave them points."),
@@ -59,26 +65,31 @@ const byPoints =
   (a: T, b: T) =>
     b.points - a.points || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0);
 
-export function toBreakdown(leadId: string, live: LeadBreakdown): Breakdown {
+export function toBreakdown(leadId: string, live: LeadBreakdown, labels?: RuleLabels): Breakdown {
+  const ruleLabel = (id: string) => labels?.rules.get(id);
+  const groupLabel = (id: string) => labels?.groups.get(id)?.label;
   return {
     lead_id: leadId,
     score: live.score,
     rules_version: live.rulesVersion,
     groups: Object.entries(live.groups)
-      .map(([group, { max, points, events }]) => ({ group, max, points, events }))
+      .map(([group, { max, points, events }]) => ({ group, ...label(groupLabel(group)), max, points, events }))
       .sort(byPoints((item) => item.group)),
     rules: Object.entries(live.rules)
-      .map(([rule_id, { group, points, events }]) => ({ rule_id, group, points, events }))
+      .map(([rule_id, { group, points, events }]) => ({ rule_id, ...label(ruleLabel(rule_id)), group, points, events }))
       .sort(byPoints((item) => item.rule_id)),
     unmatched: live.unmatched,
   };
 }
 
+const label = (text: string | undefined) => (text === undefined ? {} : { label: text });
+
 export function breakdownRoute(deps: AppDeps) {
+  const labels = createRuleLabels(deps.db, deps.log);
   return new Hono().get("/:id/breakdown", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
-    const live = await deps.live.breakdown(id);
+    const [live, named] = await Promise.all([deps.live.breakdown(id), labels.labels()]);
     if (live === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
-    return c.json(toBreakdown(id, live));
+    return c.json(toBreakdown(id, live, named));
   });
 }

@@ -1,4 +1,5 @@
 import { ApiError } from "../errors.ts";
+import { createDeadlines } from "./deadlines.ts";
 
 /** Largest body of `POST /api/events` (one event). */
 export const MAX_EVENT_BODY_BYTES = 64 * 1024;
@@ -26,24 +27,26 @@ function tooSlow(ms: number): ApiError {
   return new ApiError("REQUEST_TIMEOUT", `the body did not arrive within ${ms} ms`);
 }
 
+/** The body deadlines of every request in this process, on one timer (see `createDeadlines`). */
+const bodyDeadlines = createDeadlines();
+
 /**
  * Races a body read against a deadline; past it, `stop` ends the read and the request is refused with 408. A
  * client that trickles its body, or stops sending it, would otherwise hold its connection and buffer for ever.
  */
 async function beforeDeadline<T>(ms: number, read: Promise<T>, stop: () => void): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let expire: (error: ApiError) => void = () => undefined;
+  const expired = new Promise<never>((_, reject) => {
+    expire = reject;
+  });
+  const deadline = bodyDeadlines.set(ms, () => {
+    stop();
+    expire(tooSlow(ms));
+  });
   try {
-    return await Promise.race([
-      read,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          stop();
-          reject(tooSlow(ms));
-        }, ms);
-      }),
-    ]);
+    return await Promise.race([read, expired]);
   } finally {
-    clearTimeout(timer);
+    bodyDeadlines.cancel(deadline, ms);
   }
 }
 

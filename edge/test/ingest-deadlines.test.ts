@@ -31,22 +31,26 @@ describe("deadlines on one timer", () => {
     expect(expired).toEqual(["a", "short", "c"]);
   });
 
-  it("sets a timer only when the set was empty or a timer fires, not per deadline", () => {
+  it("sets a timer only when none is armed, not per deadline, even as the set empties between requests", () => {
     const deadlines = createDeadlines(() => Date.now());
     const timers = vi.spyOn(globalThis, "setTimeout");
-    const handles = Array.from({ length: 50 }, () => deadlines.set(1_000, () => undefined));
-    expect(timers).toHaveBeenCalledTimes(1);
-    for (const handle of handles.slice(0, 49)) deadlines.cancel(handle, 1_000);
-    deadlines.set(1_000, () => undefined);
+    for (let i = 0; i < 50; i++)
+      deadlines.cancel(
+        deadlines.set(1_000, () => undefined),
+        1_000,
+      );
     expect(timers).toHaveBeenCalledTimes(1);
     timers.mockRestore();
   });
 
-  it("leaves no timer once every deadline is cancelled", () => {
+  it("leaves no timer once the armed one fires with nothing due", () => {
     const deadlines = createDeadlines(() => Date.now());
-    const handle = deadlines.set(1_000, () => undefined);
+    deadlines.cancel(
+      deadlines.set(1_000, () => undefined),
+      1_000,
+    );
     expect(vi.getTimerCount()).toBe(1);
-    deadlines.cancel(handle, 1_000);
+    vi.advanceTimersByTime(1_000);
     expect(vi.getTimerCount()).toBe(0);
   });
 });

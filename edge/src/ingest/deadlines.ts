@@ -8,19 +8,21 @@ interface Deadline {
  * Deadlines for many concurrent operations on one timer. A timer per request body costs an event a tenth of its
  * edge CPU (a timer is created and cleared per request, each a trip through the runtime's timer heap); here a
  * request adds an entry to a set and takes it out. Deadlines of one length expire in the order they were set, so
- * each length keeps a set in insertion order and the timer waits for the earliest head; it is re-armed only when it
- * fires or the set was empty, not per request. A deadline still expires at its own time, not on a coarse tick.
+ * each length keeps a set in insertion order and the timer waits for the earliest head; it is armed only when it
+ * fires or none is armed, about once per deadline length, not per request. A deadline still expires at its own
+ * time, not on a coarse tick.
  */
 export function createDeadlines(now: () => number = () => performance.now()) {
   const byLength = new Map<number, Set<Deadline>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
-  let pending = 0;
 
   const arm = (at: number) => {
     clearTimeout(timer);
     timerAt = at;
     timer = setTimeout(fire, Math.max(0, at - now()));
+    // Where the runtime allows it (Node), the timer alone does not keep the process up.
+    (timer as { unref?: () => void }).unref?.();
   };
 
   function fire() {
@@ -35,7 +37,6 @@ export function createDeadlines(now: () => number = () => performance.now()) {
           break;
         }
         deadlines.delete(deadline);
-        pending--;
         deadline.expire();
       }
     }
@@ -52,19 +53,13 @@ export function createDeadlines(now: () => number = () => performance.now()) {
         byLength.set(ms, deadlines);
       }
       deadlines.add(deadline);
-      pending++;
       if (deadline.at < timerAt) arm(deadline.at);
       return deadline;
     },
     cancel(deadline: Deadline, ms: number): void {
-      if (!byLength.get(ms)?.delete(deadline)) return;
-      pending--;
-      // Nothing left to wait for: no timer keeps the process up.
-      if (pending === 0) {
-        clearTimeout(timer);
-        timer = undefined;
-        timerAt = Number.POSITIVE_INFINITY;
-      }
+      // The timer stays armed even with nothing left to wait for: a body read lasts microseconds, so clearing it
+      // would mean a timer per request again. It fires once, finds nothing due and is not armed again.
+      byLength.get(ms)?.delete(deadline);
     },
   };
 }

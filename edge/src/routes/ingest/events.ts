@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { ApiError } from "../../errors.ts";
 import { MAX_EVENT_BODY_BYTES, readJsonBody } from "../../ingest/body.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
-import { type GuardDeps, guardIngest } from "./guard.ts";
+import { type GuardDeps, guardIngest, ingestJson } from "./guard.ts";
 
 /** `POST /api/events`: one event → 202 accepted, 200 duplicate, 400 with the fields at fault. */
 export function eventRoute(deps: GuardDeps & { ingest: Ingest }) {
@@ -26,6 +26,6 @@ export function eventRoute(deps: GuardDeps & { ingest: Ingest }) {
       throw new ApiError("VALIDATION_FAILED", "invalid event", result?.error?.details ?? []);
     }
     const duplicate = result.status === "duplicate";
-    return c.json({ success: true, event_id: result.event_id, duplicate }, duplicate ? 200 : 202);
+    return ingestJson({ success: true, event_id: result.event_id, duplicate }, duplicate ? 200 : 202);
   });
 }

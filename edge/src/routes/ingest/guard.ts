@@ -19,10 +19,31 @@ const PREFLIGHT_HEADERS = {
 export const ingestCors: MiddlewareHandler = async (c, next) => {
   if (c.req.method === "OPTIONS") return new Response(null, { status: 204, headers: PREFLIGHT_HEADERS });
   await next();
+  if (withCors.has(c.res)) return;
   c.res.headers.set("access-control-allow-origin", "*");
   // So that a browser script can read how long to back off after a 429 or 503.
   c.res.headers.set("access-control-expose-headers", "Retry-After");
 };
+
+/** Responses built with the CORS headers already (`ingestJson`), which `ingestCors` leaves alone. */
+const withCors = new WeakSet<Response>();
+
+/**
+ * A JSON answer of an ingestion route with its CORS headers built in: cheaper than setting them on the finished
+ * response, which makes the runtime build a headers object for it (a few µs of every event).
+ */
+export function ingestJson(body: unknown, status: number): Response {
+  const response = new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      "content-type": "application/json",
+      "access-control-allow-origin": "*",
+      "access-control-expose-headers": "Retry-After",
+    },
+  });
+  withCors.add(response);
+  return response;
+}
 
 /** The client's address as the runtime reports it (Deno passes `remoteAddr` as the Hono env). */
 export function clientAddress(c: Context): string {

@@ -77,6 +77,35 @@ describe("the batcher", () => {
       void full.submit(5);
       expect(calls.map((call) => call.items).slice(3)).toEqual([[1], [5]]);
     });
+
+    it("sends a batch held for the spacing at once when it weighs spacedBelow", async () => {
+      vi.useFakeTimers({ toFake: ["setTimeout", "queueMicrotask", "performance"] });
+      const { calls, send } = manualSend();
+      const batcher = createBatcher({
+        send,
+        size: (item: number) => item,
+        maxSize: 100,
+        maxInflight: 2,
+        spacingMs: 4,
+        spacedBelow: 10,
+      });
+      void batcher.submit(1);
+      await vi.advanceTimersByTimeAsync(0);
+      void batcher.submit(3);
+      await vi.advanceTimersByTimeAsync(1);
+      // Held: it weighs 3, and the spacing has 3 ms to go.
+      expect(calls.map((call) => call.items)).toEqual([[1]]);
+      void batcher.submit(7);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((call) => call.items)).toEqual([[1], [3, 7]]);
+      // A batch heavy enough when it is scheduled leaves at once too.
+      void batcher.submit(12);
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((call) => call.items)).toEqual([[1], [3, 7]]);
+      calls[0]?.answer();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(calls.map((call) => call.items)).toEqual([[1], [3, 7], [12]]);
+    });
   });
 
   it("sends a batch at once when it reaches maxSize, whatever is in flight", async () => {

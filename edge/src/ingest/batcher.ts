@@ -13,6 +13,11 @@ export interface BatcherOptions<In, Out> {
    * arriving after a quiet spell of this long still leaves at once. Default 0: no wait.
    */
   spacingMs?: number;
+  /**
+   * The spacing holds back only batches that weigh less than this: one that weighs as much already amortizes what a
+   * batch costs, and holding it would only add latency under heavy traffic. Default: every batch is spaced.
+   */
+  spacedBelow?: number;
 }
 
 interface Waiting<In, Out> {
@@ -35,6 +40,7 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
   let spaced: ReturnType<typeof setTimeout> | undefined;
   let lastSent = Number.NEGATIVE_INFINITY;
   const spacingMs = options.spacingMs ?? 0;
+  const spacedBelow = options.spacedBelow ?? Number.POSITIVE_INFINITY;
   const inflight = new Set<Promise<void>>();
 
   const send = async (batch: Waiting<In, Out>[]) => {
@@ -70,7 +76,7 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
   function schedule() {
     if (scheduled || waiting.length === 0 || inflight.size >= options.maxInflight) return;
     scheduled = true;
-    const wait = lastSent + spacingMs - performance.now();
+    const wait = waitingSize >= spacedBelow ? 0 : lastSent + spacingMs - performance.now();
     if (wait > 0) spaced = setTimeout(flush, wait);
     else queueMicrotask(flush);
   }
@@ -83,7 +89,13 @@ export function createBatcher<In, Out>(options: BatcherOptions<In, Out>) {
         waiting.push({ item, resolve, reject });
         waitingSize += size;
         if (waitingSize >= options.maxSize) flush();
-        else schedule();
+        else if (spaced !== undefined && waitingSize >= spacedBelow) {
+          // Held for the spacing, and now heavy enough to go: at once (a microtask, like an unspaced batch).
+          clearTimeout(spaced);
+          spaced = undefined;
+          scheduled = false;
+          schedule();
+        } else schedule();
       });
     },
     /** Sends whatever waits and resolves once every batch on its way is answered (graceful shutdown). */

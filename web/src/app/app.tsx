@@ -70,7 +70,14 @@ function Page({ services }: { services: Services }) {
     case "submit":
       return <SubmitEventPage model={services.submitEvent} />;
     case "rules":
-      return <RulesPage model={services.rules} />;
+      return (
+        <RulesPage
+          model={services.rules}
+          editor={services.ruleEditor}
+          groups={services.ruleGroups}
+          tester={services.ruleTester}
+        />
+      );
     case "webhooks":
       return <LazyWebhooks services={services} />;
     case "sign-in":

@@ -14,6 +14,9 @@ import { LeaderboardModel } from "../src/leaderboard/model.ts";
 import { LeadTable } from "../src/leads/index.tsx";
 import { LeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
+import { RuleEditorModel } from "../src/rule-editor/model.ts";
+import { RuleGroupsModel } from "../src/rule-groups/model.ts";
+import { RuleTesterModel } from "../src/rule-tester/model.ts";
 import { RulesPage } from "../src/rules/index.tsx";
 import { RulesModel } from "../src/rules/model.ts";
 import { EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY, SessionModel } from "../src/session/model.ts";
@@ -146,6 +149,44 @@ describe("the headline", () => {
 });
 
 describe("the lead page", () => {
+  it("says why the score is what it is, by group and by rule, and shows each entry's rules", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 65, event_count: 3 }));
+    api.leadBreakdown.mockResolvedValue({
+      lead_id: "ada",
+      score: 65,
+      rules_version: 2,
+      groups: [{ group: "email", label: "Email", max: 60, points: 5, events: 1 }],
+      rules: [
+        { rule_id: "pricing", label: "Pricing page", group: null, points: 60, events: 3 },
+        { rule_id: "open", label: "Email open", group: "email", points: 5, events: 1 },
+      ],
+      unmatched: 0,
+    });
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "e4",
+          points: 20,
+          delta: 0,
+          score: 65,
+          reason: "page_view +0 (limit 3 per day reached)",
+          rule_id: "pricing",
+          rules: [{ rule_id: "pricing", group: null, asked: 20, given: 0, cuts: ["limit 3 per day reached"] }],
+        }),
+      ]),
+    );
+    const { realtime } = fakeRealtime();
+    render(<LeadDetailPage model={new LeadDetailModel({ api, realtime }, "ada")} />);
+    const byRule = await screen.findByRole("table", { name: "Points by rule" });
+    expect(within(byRule).getByRole("row", { name: /Pricing page/ }).textContent).toBe("Pricing page—+603");
+    const byGroup = screen.getByRole("table", { name: "Points by group" });
+    expect(within(byGroup).getByRole("row", { name: /Email/ }).textContent).toBe("Email+5601");
+    expect(screen.getByTestId("breakdown-total").textContent).toContain("2 rules gave +65");
+    const rules = await screen.findByRole("list", { name: "Matched rules" });
+    expect(rules.textContent).toBe("Pricing page ±0 of +20 asked (limit 3 per day reached)");
+  });
+
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
     const model = new LeadDetailModel({ api, realtime }, "ada");
@@ -320,9 +361,22 @@ describe("the submit-event page", () => {
 });
 
 describe("the rules page", () => {
+  function renderRules(api: ReturnType<typeof fakeApi>, admin: string) {
+    const token = signal(admin);
+    const model = new RulesModel({ api, token });
+    const groups = new RuleGroupsModel({ api, token });
+    const editor = new RuleEditorModel({
+      api,
+      token,
+      groups: groups.groups,
+      onSaved: (rule, created) => model.written(rule, created),
+    });
+    render(<RulesPage model={model} editor={editor} groups={groups} tester={new RuleTesterModel({ api, token })} />);
+  }
+
   it("lists rules with editable points and saves a change", async () => {
     const api = fakeApi();
-    render(<RulesPage model={new RulesModel({ api, token: signal("admin-token-1") })} />);
+    renderRules(api, "admin-token-1");
     const points = await screen.findByLabelText("Points for purchase");
     fireEvent.input(points, { target: { value: "120" } });
     fireEvent.click(screen.getByRole("button", { name: "Save purchase" }));
@@ -333,8 +387,51 @@ describe("the rules page", () => {
   it("shows an error with a retry when the rules cannot be read", async () => {
     const api = fakeApi();
     api.listRules.mockRejectedValueOnce(new Error("down"));
-    render(<RulesPage model={new RulesModel({ api, token: signal("") })} />);
+    renderRules(api, "");
     expect((await screen.findByRole("alert")).textContent).toContain("down");
+  });
+
+  it("builds a condition in rows, and shows the edge's problem at the value of the row its path names", async () => {
+    const api = fakeApi();
+    api.createRule.mockRejectedValueOnce(
+      new ApiRequestError(400, "VALIDATION_FAILED", "invalid rule", [
+        { path: "where.all[1].value", message: "is not a plan we sell" },
+      ]),
+    );
+    renderRules(api, "admin-token-1");
+    await screen.findByLabelText("Points for purchase");
+    fireEvent.input(screen.getByLabelText("Event type"), { target: { value: "page_view" } });
+    fireEvent.input(screen.getByLabelText("Points", { exact: true } as never), { target: { value: "20" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add condition" }));
+    fireEvent.click(screen.getByRole("button", { name: "Add condition" }));
+    fireEvent.input(screen.getByLabelText("Field of condition 1"), { target: { value: "metadata.path" } });
+    fireEvent.change(screen.getByLabelText("Operator of condition 1"), { target: { value: "starts_with" } });
+    fireEvent.input(screen.getByLabelText("Value of condition 1"), { target: { value: "/pricing" } });
+    fireEvent.input(screen.getByLabelText("Field of condition 2"), { target: { value: "metadata.plan" } });
+    fireEvent.input(screen.getByLabelText("Value of condition 2"), { target: { value: "gold" } });
+    expect(screen.getByTestId("condition-preview").textContent).toBe(
+      'When metadata.path starts with "/pricing" and metadata.plan equals "gold"',
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Create rule" }));
+    const value = screen.getByLabelText("Value of condition 2");
+    await waitFor(() => expect(value.getAttribute("aria-invalid")).toBe("true"), { timeout: 5000 });
+    expect(document.getElementById(value.getAttribute("aria-describedby") ?? "")?.textContent).toBe(
+      "is not a plan we sell",
+    );
+    expect(api.createRule).toHaveBeenCalledWith(
+      {
+        event_type: "page_view",
+        where: {
+          all: [
+            { field: "metadata.path", op: "starts_with", value: "/pricing" },
+            { field: "metadata.plan", op: "eq", value: "gold" },
+          ],
+        },
+        points: 20,
+        active: true,
+      },
+      "admin-token-1",
+    );
   });
 });
 

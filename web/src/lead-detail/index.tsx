@@ -3,7 +3,8 @@ import { leadHref } from "../app/router.ts";
 import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
-import { type EventDetails, type LeadDetailModel, PROFILE_FIELDS, type ProfileField } from "./model.ts";
+import { EntryRules, WhyThisScore } from "./breakdown.tsx";
+import { type EventDetails, type LeadDetailModel, outcomeLines, PROFILE_FIELDS, type ProfileField } from "./model.ts";
 import { ScoreChart } from "./score-chart.tsx";
 
 const PROFILE_LABELS: Record<ProfileField, string> = { name: "Name", email: "Email", company: "Company" };
@@ -151,6 +152,7 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
   const classes = ["timeline-entry", fresh ? "fresh" : "", entry.late ? "late" : ""].filter(Boolean).join(" ");
   const note = reasonNote(entry);
   const details = model.details.value[entry.event_id];
+  const lines = outcomeLines(entry, model.labels.value.rules);
   return (
     <li class={classes}>
       <div class="timeline-main">
@@ -189,6 +191,7 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
       <time class="timeline-time muted" dateTime={entry.timestamp}>
         {formatDateTime(entry.timestamp)}
       </time>
+      {lines.length > 0 ? <EntryRules lines={lines} /> : null}
       {details ? (
         <div class="timeline-more">
           <Details details={details} />
@@ -300,6 +303,7 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
           </section>
         </div>
       ) : null}
+      {lead ? <WhyThisScore model={model} /> : null}
       {lead ? <Timeline model={model} /> : null}
     </>
   );

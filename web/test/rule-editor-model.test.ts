@@ -222,9 +222,18 @@ describe("the rule form", () => {
     );
     await model.submit();
     expect(model.errors.value.at.group).toBe("names no group");
-    api.createRule.mockRejectedValueOnce(new ApiRequestError(409, "CONFLICT", "page_view has a rule without where"));
+    api.createRule.mockRejectedValueOnce(
+      new ApiRequestError(409, "CONFLICT", "a rule for page_view already exists (page_view)", [
+        { path: "event_type", message: "already has a rule without where" },
+      ]),
+    );
     await model.submit();
-    expect(model.errors.value.at.event_type).toBe("page_view has a rule without where");
+    expect(model.errors.value.at.event_type).toBe("a rule for page_view already exists (page_view)");
+    api.createRule.mockRejectedValueOnce(
+      new ApiRequestError(409, "CONFLICT", "a rule pricing already exists", [{ path: "_id", message: "is taken" }]),
+    );
+    await model.submit();
+    expect(model.errors.value.at._id).toBe("a rule pricing already exists");
   });
 
   it("saves an edited rule whole, removing the condition, limit and group it no longer has", async () => {

@@ -50,7 +50,10 @@ describe("the rule groups model", () => {
   it("keeps a group rules still name, showing the edge's refusal on its row", async () => {
     const { api, model } = await setup();
     api.deleteRuleGroup.mockRejectedValueOnce(
-      new ApiRequestError(409, "CONFLICT", 'group "email" is used by rules: open, click'),
+      new ApiRequestError(409, "CONFLICT", 'group "email" is used by rules: open, click', [
+        { path: "rules", message: "open" },
+        { path: "rules", message: "click" },
+      ]),
     );
     await model.remove("email");
     expect(model.groups.value).toHaveLength(1);

@@ -165,6 +165,8 @@ export interface RuleTestResult {
     group?: string | { id: string; max: number };
   }[];
   missed: { rule_id: string; label: string; reason: string }[];
+  /** Present when no rule matches: why the event would score 0. */
+  reason?: string;
 }
 
 /** `GET /api/leads/:id/breakdown`: the current score by group and by rule. */

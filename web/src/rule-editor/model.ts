@@ -345,8 +345,12 @@ export function ruleErrors(failure: unknown, places: readonly string[], creating
   if (failure.status === 401 || failure.status === 403) {
     return { at: {}, form: [`Not ${creating ? "created" : "saved"}: the admin token was refused`] };
   }
-  // A conflict is a rule of the same type without a condition (or an id taken).
-  if (failure.status === 409) return { at: { [creating ? "event_type" : "_id"]: failure.message }, form: [] };
+  // A conflict is a second rule of a type without a condition (at event_type) or an id taken (at _id): the
+  // message says which rule is in the way.
+  if (failure.status === 409) {
+    const path = failure.details.find((detail) => places.includes(detail.path))?.path ?? "event_type";
+    return { at: { [path]: failure.message }, form: [] };
+  }
   const placed = placeErrors(failure.details, places);
   if (failure.details.length === 0) placed.form.push(failure.message);
   return placed;

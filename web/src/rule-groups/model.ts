@@ -37,7 +37,10 @@ export function groupErrors(failure: unknown): FormErrors {
   if (failure.status === 401 || failure.status === 403) {
     return { at: {}, form: [`${failure.message} — sign in again with the admin token`] };
   }
-  if (failure.status === 409 && failure.details.length === 0) return { at: {}, form: [failure.message] };
+  // A group rules still name: the message lists them.
+  if (failure.status === 409 && failure.details.every((detail) => !PLACES.includes(detail.path))) {
+    return { at: {}, form: [failure.message] };
+  }
   const placed = placeErrors(failure.details, PLACES);
   if (failure.details.length === 0) placed.form.push(failure.message);
   return placed;

@@ -19,7 +19,7 @@ function Result({ result }: { result: RuleTestResult }) {
         <strong>{formatSigned(result.points)}</strong> from {result.matched.length} matching rule
         {result.matched.length === 1 ? "" : "s"} <span class="muted">(rules version {result.rules_version})</span>
       </p>
-      {result.matched.length === 0 ? <p>No rule matches: the event would score 0.</p> : null}
+      {result.matched.length === 0 ? <p>{result.reason ?? "No rule matches"}: the event would score 0.</p> : null}
       {result.matched.length > 0 ? (
         <ul class="test-matched" aria-label="Matching rules">
           {result.matched.map((rule) => (

@@ -169,7 +169,9 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   profile_edits: [{ key: { lead_id: 1 }, name: "lead" }],
   events: [{ key: { lead_id: 1, sort_key: 1 }, name: "lead_order" }],
   history_pages: [{ key: { lead_id: 1, n: 1 }, name: "lead_page" }],
-  rules: [{ key: { event_type: 1 }, name: "event_type_unique", unique: true }],
+  // Several rules may score one event type (scoring model v2): the rules API refuses only a second rule of a type
+  // without `where`, under its write lock. The unique index earlier versions made is dropped (RETIRED_INDEXES).
+  rules: [],
   rule_groups: [],
   rule_sets: [],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],

@@ -23,7 +23,8 @@ export const MAX_GROUPS = 50;
 /** Largest `limit.max` and group `max`. */
 export const MAX_LIMIT = 1_000_000;
 
-const LabelSchema = z
+/** A rule's or group's display name. */
+export const LabelSchema = z
   .string({ error: "must be a string" })
   .trim()
   .min(1, { error: "must not be empty" })

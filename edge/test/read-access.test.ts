@@ -22,6 +22,8 @@ const READ_PATHS = [
   "/api/leads/reader/events/reader",
   "/api/leads/export.csv?stage=hot",
   "/api/rules",
+  "/api/rule-groups",
+  "/api/rule-groups/reader",
   "/api/events/event-types",
 ];
 
@@ -52,6 +54,10 @@ describe("when a read carries no valid read token", () => {
       rule_id: null,
       sort_key: "reader",
     } as never);
+    // And a rule group by that id, for `/api/rule-groups/reader`.
+    await edge.deps.db
+      .collection(COLLECTIONS.ruleGroups)
+      .insertOne({ _id: "reader", label: "Reader", max: 10, created_at: at, updated_at: at } as never);
   });
   afterAll(async () => {
     await edge.close();

@@ -61,6 +61,7 @@ describe("when managing rules", () => {
       change: "created",
       rule_id: "webinar_signup",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
   });
 
@@ -99,6 +100,7 @@ describe("when managing rules", () => {
       change: "updated",
       rule_id: "webinar_signup",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
   });
 
@@ -117,6 +119,7 @@ describe("when managing rules", () => {
       change: "deleted",
       rule_id: "min_points",
       at: "2026-03-01T12:00:00.000Z",
+      rules_version: expect.any(Number),
     });
     const stored = await edge.deps.db.collection(COLLECTIONS.rules).findOne({ _id: "min_points" as never });
     expect(stored).toBeNull();
@@ -170,6 +173,38 @@ describe("when listing event types", () => {
     expect(await response.json()).toEqual([
       { value: "purchase", label: "Purchase", points: 150 },
       { value: "trial", label: "Trial", points: 70 },
+    ]);
+  });
+
+  it("lists a type scored by several rules once: its rule without where, else its conditional rule with most points", async () => {
+    const at = new Date();
+    const rule = (_id: string, event_type: string, points: number, where?: string, active = true): RuleDocument => ({
+      _id,
+      event_type,
+      points,
+      active,
+      label: _id,
+      ...(where !== undefined && { where }),
+      created_at: at,
+      updated_at: at,
+    });
+    const pricing = JSON.stringify({ field: "metadata.path", op: "starts_with", value: "/pricing" });
+    await edge.deps.db
+      .collection<RuleDocument>(COLLECTIONS.rules)
+      .insertMany([
+        rule("pricing", "page_view", 20, pricing),
+        rule("view", "page_view", 1),
+        rule("company_demo", "demo_request", 50, pricing),
+        rule("big_demo", "demo_request", 80, pricing),
+        rule("any_demo", "demo_request", 90, undefined, false),
+        rule("b_trial", "trial", 30, pricing),
+        rule("a_trial", "trial", 30, pricing),
+      ]);
+    const response = await edge.read("/api/events/event-types");
+    expect(await response.json()).toEqual([
+      { value: "demo_request", label: "big_demo", points: 80 },
+      { value: "page_view", label: "view", points: 1 },
+      { value: "trial", label: "a_trial", points: 30 },
     ]);
   });
 });

@@ -31,6 +31,8 @@ describe("when rule writes are not authorised or carry operators", () => {
     ["POST", "/api/rules", JSON.stringify({ event_type: "free_points", points: 1000 })],
     ["PUT", "/api/rules/purchase", JSON.stringify({ points: 1000 })],
     ["DELETE", "/api/rules/purchase", ""],
+    ["POST", "/api/rules/test", JSON.stringify({ event: { event_type: "purchase" } })],
+    ["POST", "/api/rule-groups", JSON.stringify({ label: "Free", max: 1000 })],
   ] as const;
 
   it("answers 401 to every write without a token and 403 with a wrong one", async () => {
@@ -71,6 +73,13 @@ describe("when rule writes are not authorised or carry operators", () => {
       ["PUT", "/api/rules/purchase", { points: 1, $set: { event_type: "other" } }],
       ["PUT", "/api/rules/purchase", { label: { $where: "1" } }],
       ["PUT", "/api/rules/purchase", { active: { $ne: false } }],
+      ["PUT", "/api/rules/purchase", { group: { $ne: null } }],
+      ["POST", "/api/rules", { event_type: "x", points: 1, where: { $where: "1" } }],
+      [
+        "POST",
+        "/api/rules",
+        { event_type: "x", points: 1, where: { field: "metadata.a", op: "eq", value: { $gt: "" } } },
+      ],
     ] as const) {
       const response = await edge.app.request(path, { method, headers: ADMIN, body: JSON.stringify(body) });
       expect(response.status, JSON.stringify(body)).toBe(400);
@@ -93,6 +102,8 @@ describe("when rule writes are not authorised or carry operators", () => {
     });
     expect(listed.headers.get("access-control-allow-origin")).toBe("https://admin.example.com");
     expect(listed.headers.get("access-control-allow-methods")).toMatch(/PUT/);
+    const list = await edge.read("/api/rules", { headers: { origin: "https://admin.example.com" } });
+    expect(list.headers.get("access-control-expose-headers")).toMatch(/X-Rules-Version/);
     const unlisted = await edge.read("/api/events/event-types", { headers: { origin: "https://x.example" } });
     expect(unlisted.status).toBe(200);
     expect(unlisted.headers.get("access-control-allow-origin")).toBeNull();

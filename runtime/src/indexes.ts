@@ -34,9 +34,15 @@ export function indexesFor(specs: readonly IndexSpec[], readsIndexed: boolean): 
 }
 
 /**
+ * Indexes earlier versions created and this one drops where it finds them, by collection: `event_type_unique` made
+ * one rule per event type, and scoring model v2 lets several rules score one type.
+ */
+export const RETIRED_INDEXES: Readonly<Record<string, readonly string[]>> = { rules: ["event_type_unique"] };
+
+/**
  * Creates every index in INDEXES that is missing, the one way every process does it. One index per command, and only
  * missing ones: FerretDB 1.x drops the connection when one `createIndexes` command names several indexes that
- * already exist. On a store whose reads use no index (see `readsUseIndexes`), the non-unique ones are not created,
+ * already exist. Drops the RETIRED_INDEXES it finds. On a store whose reads use no index (see `readsUseIndexes`), the non-unique ones are not created,
  * and dropped where an earlier version created them. Throws the first failure.
  */
 export async function createMissingIndexes(db: IndexableDb, log: Logger): Promise<void> {
@@ -59,6 +65,9 @@ export async function createMissingIndexes(db: IndexableDb, log: Logger): Promis
     }
     for (const spec of specs) {
       if (!kept.includes(spec) && existing.has(spec.name)) await collection.dropIndex(spec.name);
+    }
+    for (const retired of RETIRED_INDEXES[name] ?? []) {
+      if (existing.has(retired)) await collection.dropIndex(retired);
     }
   }
   log.debug("indexes ready", { collections: Object.keys(INDEXES), readsIndexed });

@@ -161,7 +161,11 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
     tags: [
       { name: "Events", description: "Ingestion (write key) and event types." },
       { name: "Leads", description: "Leads, their score history and the leaderboard (reads need a read token)." },
-      { name: "Rules", description: "Scoring rules (reads need a read token, writes the admin token)." },
+      {
+        name: "Rules",
+        description:
+          "Scoring rules, rule groups and the rule tester (reads need a read token, writes and tests the admin token).",
+      },
       {
         name: "Webhooks",
         description: "Subscriptions to lead changes, delivered signed per Standard Webhooks (the admin token).",

@@ -8,6 +8,7 @@ import { deadLettersDoc } from "./dead-letters/index.ts";
 import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
 import { movementsDoc } from "./movements/index.ts";
+import { groupDocs } from "./rule-groups/index.ts";
 import { ruleDocs } from "./rules/index.ts";
 import { statsDoc } from "./stats/index.ts";
 import { webhookDocs } from "./webhooks/index.ts";
@@ -42,6 +43,7 @@ export const allRouteDocs: RouteDoc[] = [
   statsDoc,
   movementsDoc,
   ...ruleDocs,
+  ...groupDocs,
   ...webhookDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),
   ...openApiDocs,

@@ -1,25 +1,20 @@
-import { COLLECTIONS, DUPLICATE_KEY, EventTypeSchema, PointsSchema, type RuleDocument } from "@leadscore/contracts";
+import { RuleV2Schema } from "@leadscore/contracts";
+import { createRule } from "@leadscore/runtime";
 import { Hono } from "hono";
-import { MongoServerError } from "mongodb";
-import { z } from "zod";
-import { parseJsonBody } from "../../api/body.ts";
 import { requireAdmin } from "../../auth/admin.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { announceRuleChange, LabelSchema, labelFor, RuleOutputSchema, toRule } from "./rule.ts";
+import {
+  announceRuleChange,
+  parseRuleBody,
+  RULES_VERSION_HEADER,
+  RuleOutputSchema,
+  ruleStoreOf,
+  storeWrite,
+  toRule,
+} from "./rule.ts";
 
-export const CreateRuleBodySchema = z
-  .strictObject(
-    {
-      event_type: EventTypeSchema,
-      points: PointsSchema.describe("Added to the score for each event of this type; −1000..1000."),
-      label: LabelSchema.optional().describe("Display name; derived from the event type when absent."),
-      active: z.boolean({ error: "must be true or false" }).default(true),
-    },
-    { error: "must be a JSON object" },
-  )
-  .meta({ id: "RuleInput" });
+export const CreateRuleBodySchema = RuleV2Schema.meta({ id: "RuleInput" });
 
 export const createRuleDoc: RouteDoc = {
   method: "post",
@@ -27,44 +22,32 @@ export const createRuleDoc: RouteDoc = {
   operationId: "createRule",
   summary: "Create a scoring rule",
   description:
-    "The rule's id is its event type. Workers reload their rules within a second. Events already scored keep " +
-    "the points they were scored with.",
+    "A v1 body `{ event_type, points }` works as before: the rule's id is its event type. `_id` is generated when " +
+    "absent (the event type, or the event type and a random suffix when a rule has that id). Several rules may " +
+    "score one type, but only one of them may lack `where` (409). The write makes the next version of the rule " +
+    "set (`X-Rules-Version`); workers reload within a second. Events already scored keep the points they were " +
+    "scored with. Bounds (depth ≤ 6, ≤ 32 leaves, values ≤ 256 characters, ≤ 200 rules) and a `group` naming no " +
+    "group are 400s naming the path (`where.all[2].value`, `group`).",
   tag: "Rules",
   auth: "admin",
   body: { schema: CreateRuleBodySchema },
   responses: {
-    201: { description: "Rule created.", schema: RuleOutputSchema, headers: { Location: "URL of the new rule." } },
+    201: {
+      description: "Rule created.",
+      schema: RuleOutputSchema,
+      headers: { Location: "URL of the new rule.", [RULES_VERSION_HEADER]: "The version the write made." },
+    },
   },
-  errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  errors: ["CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
 };
 
 export function createRuleRoute(deps: AppDeps) {
-  const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
-    const body = await parseJsonBody(c, CreateRuleBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
-    const now = new Date((deps.now ?? Date.now)());
-    const doc: RuleDocument = {
-      _id: body.event_type,
-      event_type: body.event_type,
-      points: body.points,
-      active: body.active,
-      label: body.label ?? labelFor(body.event_type),
-      created_at: now,
-      updated_at: now,
-    };
-    // The unique index on event_type also catches a rule stored under another id.
-    try {
-      await rules.insertOne(doc);
-    } catch (error) {
-      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) {
-        throw new ApiError("CONFLICT", `a rule for ${body.event_type} already exists`, [
-          { path: "event_type", message: "already has a rule" },
-        ]);
-      }
-      throw error;
-    }
-    await announceRuleChange(deps, "created", doc._id);
+    const body = await parseRuleBody(c, CreateRuleBodySchema, deps);
+    const { version, doc } = await storeWrite(createRule(ruleStoreOf(deps), body));
+    await announceRuleChange(deps, "created", { rule_id: doc._id }, version);
     c.header("Location", `/api/rules/${encodeURIComponent(doc._id)}`);
+    c.header(RULES_VERSION_HEADER, String(version));
     return c.json(toRule(doc), 201);
   });
 }

@@ -1,11 +1,10 @@
-import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
+import { deleteRule } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { parseParams } from "../../api/query.ts";
 import { requireAdmin } from "../../auth/admin.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { announceRuleChange, RuleParamsSchema } from "./rule.ts";
+import { announceRuleChange, RULES_VERSION_HEADER, RuleParamsSchema, ruleStoreOf, storeWrite } from "./rule.ts";
 
 export const deleteRuleDoc: RouteDoc = {
   method: "delete",
@@ -13,22 +12,21 @@ export const deleteRuleDoc: RouteDoc = {
   operationId: "deleteRule",
   summary: "Delete a scoring rule",
   description:
-    "Events of the type score 0 from now on (as with an inactive rule); history keeps the points events were " +
-    "scored with.",
+    "Makes the next version of the rule set without the rule: events it matched score 0 from then on (as with an " +
+    "inactive rule) unless another rule matches them; history keeps the points events were scored with.",
   tag: "Rules",
   auth: "admin",
   params: RuleParamsSchema,
-  responses: { 204: { description: "Deleted." } },
-  errors: ["NOT_FOUND"],
+  responses: { 204: { description: "Deleted.", headers: { [RULES_VERSION_HEADER]: "The version the write made." } } },
+  errors: ["NOT_FOUND", "SERVICE_UNAVAILABLE"],
 };
 
 export function deleteRuleRoute(deps: AppDeps) {
-  const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
   return new Hono().delete("/:id", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const { id } = parseParams(c, RuleParamsSchema);
-    const { deletedCount } = await rules.deleteOne({ _id: id });
-    if (deletedCount === 0) throw new ApiError("NOT_FOUND", `no rule ${id}`);
-    await announceRuleChange(deps, "deleted", id);
+    const { version } = await storeWrite(deleteRule(ruleStoreOf(deps), id));
+    await announceRuleChange(deps, "deleted", { rule_id: id }, version);
+    c.header(RULES_VERSION_HEADER, String(version));
     return c.body(null, 204);
   });
 }

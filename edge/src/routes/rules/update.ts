@@ -1,13 +1,23 @@
-import { COLLECTIONS, PointsSchema, type RuleDocument } from "@leadscore/contracts";
+import { ConditionSchema, EventIdSchema, LabelSchema, PointsSchema, RuleLimitSchema } from "@leadscore/contracts";
+import { updateRule } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
-import { parseJsonBody } from "../../api/body.ts";
 import { parseParams } from "../../api/query.ts";
 import { requireAdmin } from "../../auth/admin.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { announceRuleChange, LabelSchema, RuleOutputSchema, RuleParamsSchema, toRule } from "./rule.ts";
+import {
+  announceRuleChange,
+  parseRuleBody,
+  RULES_VERSION_HEADER,
+  RuleOutputSchema,
+  RuleParamsSchema,
+  ruleStoreOf,
+  storeWrite,
+  toRule,
+} from "./rule.ts";
+
+const CHANGEABLE = ["points", "label", "active", "where", "limit", "group"];
 
 export const UpdateRuleBodySchema = z
   .strictObject(
@@ -15,11 +25,14 @@ export const UpdateRuleBodySchema = z
       points: PointsSchema.optional(),
       label: LabelSchema.optional(),
       active: z.boolean({ error: "must be true or false" }).optional(),
+      where: ConditionSchema.nullable().optional().describe("A new condition tree; null removes it."),
+      limit: RuleLimitSchema.nullable().optional().describe("A new limit; null removes it."),
+      group: EventIdSchema.nullable().optional().describe("The group's `_id`; null takes the rule out of its group."),
     },
     { error: "must be a JSON object" },
   )
   .refine((body) => Object.keys(body).length > 0, {
-    error: "must change at least one of points, label, active",
+    error: `must change at least one of ${CHANGEABLE.join(", ")}`,
     // Only for an otherwise valid body: `{ event_type }` is reported as an unknown field, not as an empty change.
     when: (payload) => payload.issues.length === 0,
   })
@@ -31,28 +44,30 @@ export const updateRuleDoc: RouteDoc = {
   operationId: "updateRule",
   summary: "Change a scoring rule",
   description:
-    "Changes points, label or active (the event type is fixed). Applies to events scored from now on; workers " +
-    "reload within a second.",
+    "Changes the fields given (points, label, active, where, limit, group); `null` removes `where`, `limit` or " +
+    "`group`. The event type and id are fixed. Makes the next version of the rule set; applies to events scored " +
+    "from then on; workers reload within a second.",
   tag: "Rules",
   auth: "admin",
   params: RuleParamsSchema,
   body: { schema: UpdateRuleBodySchema },
-  responses: { 200: { description: "The updated rule.", schema: RuleOutputSchema } },
-  errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"],
+  responses: {
+    200: {
+      description: "The updated rule.",
+      schema: RuleOutputSchema,
+      headers: { [RULES_VERSION_HEADER]: "The version the write made." },
+    },
+  },
+  errors: ["NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
 };
 
 export function updateRuleRoute(deps: AppDeps) {
-  const rules = deps.db.collection<RuleDocument>(COLLECTIONS.rules);
   return new Hono().put("/:id", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const { id } = parseParams(c, RuleParamsSchema);
-    const body = await parseJsonBody(c, UpdateRuleBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
-    const changes: Partial<RuleDocument> = { updated_at: new Date((deps.now ?? Date.now)()) };
-    if (body.points !== undefined) changes.points = body.points;
-    if (body.label !== undefined) changes.label = body.label;
-    if (body.active !== undefined) changes.active = body.active;
-    const updated = await rules.findOneAndUpdate({ _id: id }, { $set: changes }, { returnDocument: "after" });
-    if (updated === null) throw new ApiError("NOT_FOUND", `no rule ${id}`);
-    await announceRuleChange(deps, "updated", id);
-    return c.json(toRule(updated));
+    const body = await parseRuleBody(c, UpdateRuleBodySchema, deps);
+    const { version, doc } = await storeWrite(updateRule(ruleStoreOf(deps), id, body));
+    await announceRuleChange(deps, "updated", { rule_id: id }, version);
+    c.header(RULES_VERSION_HEADER, String(version));
+    return c.json(toRule(doc));
   });
 }

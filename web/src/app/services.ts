@@ -10,10 +10,6 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { MovementsModel } from "../movements/model.ts";
-import { RuleEditorModel } from "../rule-editor/model.ts";
-import { RuleGroupsModel } from "../rule-groups/model.ts";
-import { RuleTesterModel } from "../rule-tester/model.ts";
-import { RulesModel } from "../rules/model.ts";
 import { SessionModel } from "../session/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
@@ -32,11 +28,6 @@ export interface Services {
   /** The headline's count of leads that became qualified in the last 24 hours. */
   qualifiedToday: MovementsModel;
   submitEvent: SubmitEventModel;
-  rules: RulesModel;
-  /** The rule form (new rule, or the whole of one), its groups and the rule tester, on the rules page. */
-  ruleEditor: RuleEditorModel;
-  ruleGroups: RuleGroupsModel;
-  ruleTester: RuleTesterModel;
   /** The detail model of a lead, kept while the same lead is shown. */
   leadDetail(id: string): LeadDetailModel;
 }
@@ -63,9 +54,6 @@ export function createServices(deps: {
     });
   // Every admin action sends the session's token when it is the admin token: one sign-in unlocks them all.
   const adminToken = session.adminToken;
-  const rules = new RulesModel({ api, token: adminToken });
-  // A group renamed or deleted changes how the rules naming it read.
-  const ruleGroups = new RuleGroupsModel({ api, token: adminToken, onChange: () => void rules.load() });
   return {
     api,
     realtime,
@@ -90,16 +78,6 @@ export function createServices(deps: {
     }),
     leaderboard: new LeaderboardModel({ api, realtime, announce }),
     submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
-    rules,
-    ruleGroups,
-    ruleEditor: new RuleEditorModel({
-      api,
-      token: adminToken,
-      groups: ruleGroups.groups,
-      onSaved: (rule, created) => rules.written(rule, created),
-      onTokenProblem: (message) => rules.tokenProblem(message),
-    }),
-    ruleTester: new RuleTesterModel({ api, token: adminToken }),
     leadDetail(id) {
       if (detail?.id.value !== id) {
         // The page of the lead before stops reacting: its listeners, room and timers go with it.

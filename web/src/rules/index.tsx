@@ -1,6 +1,7 @@
+import type { ReadonlySignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
 import { ActionsTable, AdminNeeded, Empty, ErrorState, FieldError, Loading, PageTitle } from "../app/ui.tsx";
-import type { RuleGroupItem, RuleItem } from "../lib/api.ts";
+import type { Api, RuleGroupItem, RuleItem } from "../lib/api.ts";
 import { formatSigned } from "../lib/format.ts";
 import { describeCondition, describeLimit } from "../rule-editor/conditions.ts";
 import { RuleEditor } from "../rule-editor/index.tsx";
@@ -9,7 +10,7 @@ import { RuleGroups } from "../rule-groups/index.tsx";
 import type { RuleGroupsModel } from "../rule-groups/model.ts";
 import { RuleTester } from "../rule-tester/index.tsx";
 import type { RuleTesterModel } from "../rule-tester/model.ts";
-import type { RulesModel } from "./model.ts";
+import { createRulesScreen, type RulesModel, type RulesScreenModels } from "./model.ts";
 
 function RuleName({ rule }: { rule: RuleItem }) {
   return (
@@ -230,4 +231,16 @@ export function RulesPage({
       {admin ? <RuleTester model={tester} eventTypes={[...new Set(rules.map((rule) => rule.event_type))]} /> : null}
     </>
   );
+}
+
+const screens = new WeakMap<object, RulesScreenModels>();
+
+/** The rules page with its models, made on the first visit and kept while the app runs (forms keep their state). */
+export function RulesScreen({ api, token }: { api: Api; token: ReadonlySignal<string> }) {
+  let models = screens.get(api);
+  if (!models) {
+    models = createRulesScreen({ api, token });
+    screens.set(api, models);
+  }
+  return <RulesPage {...models} />;
 }

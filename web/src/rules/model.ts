@@ -4,7 +4,9 @@ import { batch, computed, createModel, effect, type ReadonlySignal, type Signal,
 import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import { addView, createFading, timeout } from "../lib/reactions.ts";
-import { ADMIN_NEEDED, parsePoints } from "../rule-editor/model.ts";
+import { ADMIN_NEEDED, parsePoints, RuleEditorModel } from "../rule-editor/model.ts";
+import { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleTesterModel } from "../rule-tester/model.ts";
 
 export { ADMIN_NEEDED, parsePoints };
 
@@ -268,3 +270,40 @@ export const RulesModel = createModel(
   },
 );
 export type RulesModel = InstanceType<typeof RulesModel>;
+
+/** The models of the rules page: the list, the rule form, the groups and the tester, wired together. */
+export interface RulesScreenModels {
+  model: RulesModel;
+  editor: RuleEditorModel;
+  groups: RuleGroupsModel;
+  tester: RuleTesterModel;
+}
+
+export function createRulesScreen(deps: {
+  api: Pick<
+    Api,
+    | "listRules"
+    | "createRule"
+    | "updateRule"
+    | "deleteRule"
+    | "testRules"
+    | "listRuleGroups"
+    | "createRuleGroup"
+    | "updateRuleGroup"
+    | "deleteRuleGroup"
+  >;
+  token: ReadonlySignal<string>;
+}): RulesScreenModels {
+  const { api, token } = deps;
+  const model = new RulesModel({ api, token });
+  // A group renamed or deleted changes how the rules naming it read.
+  const groups = new RuleGroupsModel({ api, token, onChange: () => void model.load() });
+  const editor = new RuleEditorModel({
+    api,
+    token,
+    groups: groups.groups,
+    onSaved: (rule, created) => model.written(rule, created),
+    onTokenProblem: (message) => model.tokenProblem(message),
+  });
+  return { model, editor, groups, tester: new RuleTesterModel({ api, token }) };
+}

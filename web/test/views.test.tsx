@@ -391,6 +391,49 @@ describe("the rules page", () => {
     expect((await screen.findByRole("alert")).textContent).toContain("down");
   });
 
+  it("opens a rule with a condition, limit and group in the rule form and saves it whole", async () => {
+    const api = fakeApi();
+    api.listRules.mockResolvedValue([
+      {
+        _id: "pricing",
+        event_type: "page_view",
+        label: "Pricing page",
+        where: { not: { field: "metadata.path", op: "starts_with", value: "/blog", case: "insensitive" } },
+        points: 20,
+        limit: { max: 3, per: "day" },
+        group: "web",
+        active: true,
+      },
+    ]);
+    api.listRuleGroups.mockResolvedValue([{ _id: "web", label: "Web", max: 100 }]);
+    renderRules(api, "admin-token-1");
+    const row = (await screen.findByText('not metadata.path starts with "/blog" (any case)')).closest("tr");
+    expect(row?.textContent).toContain("at most 3 a day");
+    await waitFor(() => expect(row?.textContent).toContain("Web (max 100)"));
+    fireEvent.click(screen.getByRole("button", { name: "Edit page_view" }));
+    expect(screen.getByRole("heading", { name: "Edit rule Pricing page" })).toBeTruthy();
+    expect((screen.getByLabelText("Value of condition 1") as HTMLInputElement).value).toBe("/blog");
+    expect((screen.getByLabelText("not (condition 1)") as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByLabelText("At most") as HTMLInputElement).value).toBe("3");
+    expect((screen.getByLabelText("Group") as HTMLSelectElement).value).toBe("web");
+    fireEvent.input(screen.getByLabelText("At most"), { target: { value: "5" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save rule" }));
+    await waitFor(() => expect(api.updateRule).toHaveBeenCalled(), { timeout: 5000 });
+    expect(api.updateRule).toHaveBeenCalledWith(
+      "pricing",
+      {
+        label: "Pricing page",
+        event_type: "page_view",
+        points: 20,
+        active: true,
+        where: { not: { field: "metadata.path", op: "starts_with", value: "/blog", case: "insensitive" } },
+        limit: { max: 5, per: "day" },
+        group: "web",
+      },
+      "admin-token-1",
+    );
+  });
+
   it("builds a condition in rows, and shows the edge's problem at the value of the row its path names", async () => {
     const api = fakeApi();
     api.createRule.mockRejectedValueOnce(

@@ -24,7 +24,8 @@ function described(model: RuleEditorModel, path: string) {
 function Row({ model, row, index }: { model: RuleEditorModel; row: ConditionRow; index: number }) {
   const form = model.form.value;
   const base = rowPath({ combinator: form.combinator, rows: form.rows }, index);
-  const whole = described(model, base);
+  // A single row is the tree's root: a problem of the whole tree shows under the conditions, not on the row.
+  const whole = base === "where" ? null : described(model, base);
   const field = described(model, `${base}.field`);
   const op = described(model, `${base}.op`);
   const value = described(model, `${base}.value`);
@@ -126,7 +127,7 @@ function Row({ model, row, index }: { model: RuleEditorModel; row: ConditionRow;
       >
         Remove
       </button>
-      <FieldError id={caseError.errorId} message={caseError.message ?? whole.message} />
+      <FieldError id={caseError.errorId} message={caseError.message ?? whole?.message} />
     </li>
   );
 }
@@ -282,7 +283,8 @@ export function RuleEditor({ model }: { model: RuleEditorModel }) {
   const editing = model.editing.value;
   const errors = model.errors.value;
   const field = (key: "_id" | "event_type" | "label" | "points") => {
-    const { id: _, errorId, message, aria } = described(model, key);
+    // These keep the ids of the form before conditions existed (`new-points`, `new-points-error`).
+    const { message, aria } = described(model, key);
     return {
       input: {
         id: `new-${key}`,
@@ -291,7 +293,6 @@ export function RuleEditor({ model }: { model: RuleEditorModel }) {
         ...aria,
         "aria-describedby": message ? `new-${key}-error` : undefined,
       },
-      errorId,
       message,
     };
   };

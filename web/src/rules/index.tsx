@@ -26,9 +26,19 @@ function RuleScope({ rule, groups }: { rule: RuleItem; groups: readonly RuleGrou
   const group = groups.find((item) => item._id === rule.group);
   return (
     <>
-      <td class="rule-when">{rule.where ? describeCondition(rule.where) : <span class="muted">every event</span>}</td>
-      <td>{rule.limit ? describeLimit(rule.limit) : <span class="muted">—</span>}</td>
-      <td>{rule.group ? group ? `${group.label} (max ${group.max})` : rule.group : <span class="muted">—</span>}</td>
+      <td class="rule-scope rule-when">
+        {rule.where ? describeCondition(rule.where) : <span class="muted">every event</span>}
+      </td>
+      <td class={rule.limit ? "rule-scope" : "rule-scope rule-scope-none"}>
+        {rule.limit ? describeLimit(rule.limit) : <span class="muted">—</span>}
+      </td>
+      <td class={rule.group ? "rule-scope" : "rule-scope rule-scope-none"}>
+        {rule.group ? (
+          `group ${group ? `${group.label} (max ${group.max})` : rule.group}`
+        ) : (
+          <span class="muted">—</span>
+        )}
+      </td>
     </>
   );
 }

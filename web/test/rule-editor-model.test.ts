@@ -1,10 +1,12 @@
 // @vitest-environment happy-dom
-import type { Condition } from "@leadscore/contracts";
+import type { Condition, ConditionLeaf } from "@leadscore/contracts";
 import { signal } from "@preact/signals";
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ApiRequestError, type RuleItem } from "../src/lib/api.ts";
 import { placeErrors } from "../src/lib/form-errors.ts";
 import {
+  CASE_OPS,
   describeCondition,
   describeLimit,
   parseScalar,
@@ -285,5 +287,61 @@ describe("the rule form", () => {
     expect(api.createRule).not.toHaveBeenCalled();
     expect(model.errors.value.form).toEqual([ADMIN_NEEDED]);
     expect(problems).toEqual([ADMIN_NEEDED]);
+  });
+});
+
+describe("any tree of rows' shape", () => {
+  const text = fc.string({ maxLength: 12, unit: fc.constantFrom("a", "1", " ", ",", '"', "\\", ".", "-", "e", "/") });
+  const number = fc.oneof(
+    fc.integer(),
+    fc.double({ noNaN: true, noDefaultInfinity: true }).filter((value) => !Object.is(value, -0)),
+  );
+  const scalar = fc.oneof(text, number, fc.boolean());
+  const field = fc.constantFrom("metadata.path", "metadata.a.b", "lead.email");
+  const leaf: fc.Arbitrary<ConditionLeaf> = fc.oneof(
+    fc.record({ field, op: fc.constantFrom("contains", "starts_with", "ends_with", "glob"), value: text }),
+    fc.record({ field, op: fc.constantFrom("eq", "neq"), value: scalar }),
+    fc.record({ field, op: fc.constantFrom("in", "nin"), value: fc.array(scalar, { minLength: 1, maxLength: 4 }) }),
+    fc.record({ field, op: fc.constant("exists"), value: fc.boolean() }),
+    fc.record({ field, op: fc.constantFrom("gt", "gte", "lt", "lte"), value: number }),
+  ) as fc.Arbitrary<ConditionLeaf>;
+  const withCase = fc
+    .tuple(leaf, fc.boolean())
+    .map(
+      ([node, insensitive]): ConditionLeaf =>
+        insensitive && CASE_OPS.has(node.op) ? { ...node, case: "insensitive" } : node,
+    );
+  const child = fc.tuple(withCase, fc.boolean()).map(([node, negate]): Condition => (negate ? { not: node } : node));
+  const tree = fc.oneof(
+    child,
+    fc.array(child, { minLength: 2, maxLength: 5 }).map((children): Condition => ({ all: children })),
+    fc.array(child, { minLength: 2, maxLength: 5 }).map((children): Condition => ({ any: children })),
+  );
+
+  /** The node a path (`where.any[1].not`) names in a rule whose `where` is `root`. */
+  function at(root: Condition, path: string): unknown {
+    let node: unknown = { where: root };
+    for (const [, key, index] of path.matchAll(/\.?([a-z]+)(?:\[(\d+)\])?/g)) {
+      node = (node as Record<string, unknown>)[key as string];
+      if (index !== undefined) node = (node as unknown[])[Number(index)];
+    }
+    return node;
+  }
+
+  it("turns into rows and back unchanged, each row's path naming its own leaf", () => {
+    fc.assert(
+      fc.property(tree, (where) => {
+        const rows = rowsOf(where);
+        expect(rows).not.toBeNull();
+        const held = rows as NonNullable<typeof rows>;
+        expect(treeOf(held)).toEqual(where);
+        held.rows.forEach((row, index) => {
+          const node = at(where, rowPath(held, index)) as ConditionLeaf;
+          expect(node.field).toBe(row.field);
+          expect(node.op).toBe(row.op);
+        });
+      }),
+      { numRuns: 500 },
+    );
   });
 });

@@ -79,7 +79,8 @@ export function parseScalar(text: string): Scalar {
 /** The text `parseScalar` reads back as the same value. */
 export function scalarText(value: Scalar, inList = false): string {
   if (typeof value !== "string") return String(value);
-  const plain = value === value.trim() && value !== "" && !(inList && value.includes(","));
+  // In a list, a comma or a quote would split or join items: such an item is quoted.
+  const plain = value === value.trim() && value !== "" && !(inList && /[",]/.test(value));
   return plain && parseScalar(value) === value ? value : JSON.stringify(value);
 }
 

@@ -1,4 +1,6 @@
 // @vitest-environment happy-dom
+// Preact's development checks, as in the browser tests' build: rendering an undefined component fails the test.
+import "preact/debug";
 import { signal } from "@preact/signals";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/preact";
 import { afterEach, describe, expect, it } from "vitest";
@@ -512,6 +514,15 @@ describe("the app", () => {
     fireEvent.click(screen.getByRole("link", { name: "Rules" }));
     expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
     expect(window.location.pathname).toBe("/rules");
+  });
+
+  it("goes from one page loaded on its first visit to another and back", async () => {
+    renderApp("/rules");
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "Webhooks" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Webhooks" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "Rules" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
   });
 
   it("asks for the access token first, and shows nothing else until it is accepted", async () => {

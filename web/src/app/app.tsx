@@ -22,7 +22,7 @@ const NAV: { href: string; label: string; route: Route["name"] }[] = [
 
 /**
  * A page fetched on its first visit: admin pages most visits never open (rules, webhooks) stay out of the first
- * load.
+ * load. Each is rendered with a key of its own, so going from one to the other never shows one's module as the other.
  */
 function LazyPage<M>({
   name,
@@ -87,6 +87,7 @@ function Page({ services }: { services: Services }) {
     case "rules":
       return (
         <LazyPage
+          key="rules"
           name="Rules"
           load={loadRules}
           render={(module) => <module.RulesScreen api={services.api} token={services.session.adminToken} />}
@@ -95,6 +96,7 @@ function Page({ services }: { services: Services }) {
     case "webhooks":
       return (
         <LazyPage
+          key="webhooks"
           name="Webhooks"
           load={loadWebhooks}
           render={(module) => <module.WebhooksScreen api={services.api} token={services.session.adminToken} />}

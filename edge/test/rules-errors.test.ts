@@ -107,7 +107,7 @@ describe("when a rule write is invalid", () => {
     await expectError(await send("POST", "/api/rules", "[1]"), 400, "VALIDATION_FAILED", ["(body)"]);
     await expectError(await send("PUT", "/api/rules/purchase", "null"), 400, "VALIDATION_FAILED", ["(body)"]);
     await expectError(
-      await send("POST", "/api/rules", JSON.stringify({ event_type: "big", points: 1, label: "x".repeat(70_000) })),
+      await send("POST", "/api/rules", JSON.stringify({ event_type: "big", points: 1, label: "x".repeat(17_000) })),
       413,
       "PAYLOAD_TOO_LARGE",
     );

@@ -42,11 +42,9 @@ export function groupOfDocument(doc: RuleGroupDocument): RuleGroup {
 
 /** The rule set in force: the stored version `meta` points at, or the rules collections as version 0. */
 export async function readRuleSet(db: Db): Promise<RuleSet> {
-  const pointer = await db
-    .collection<RulesVersionDocument>(COLLECTIONS.meta)
-    .findOne({ _id: RULES_VERSION } as Partial<RulesVersionDocument>);
+  const pointer = await readPointer(db);
   if (pointer !== null) {
-    const stored = await db.collection<RuleSetDocument>(COLLECTIONS.ruleSets).findOne({ _id: pointer.value });
+    const stored = await db.collection<RuleSetDocument>(COLLECTIONS.ruleSets).findOne({ _id: pointer });
     if (stored !== null) return JSON.parse(stored.set) as RuleSet;
   }
   const [rules, groups] = await Promise.all([
@@ -121,10 +119,15 @@ export interface Written<T> {
 
 /** The version in force: what `meta` points at, 0 where no version was ever stored. */
 export async function readRulesVersion(db: Db): Promise<number> {
+  return (await readPointer(db)) ?? 0;
+}
+
+/** The version `meta` points at, null where no version was ever stored. */
+async function readPointer(db: Db): Promise<number | null> {
   const pointer = await db
     .collection<RulesVersionDocument>(COLLECTIONS.meta)
     .findOne({ _id: RULES_VERSION } as Partial<RulesVersionDocument>);
-  return pointer?.value ?? 0;
+  return pointer?.value ?? null;
 }
 
 /** "demo_request" → "Demo Request": a rule's label when none is given. */

@@ -6,6 +6,7 @@ import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import {
   announceRuleChange,
+  ConditionDocSchema,
   parseRuleBody,
   RULES_VERSION_HEADER,
   RuleOutputSchema,
@@ -14,7 +15,10 @@ import {
   toRule,
 } from "./rule.ts";
 
-export const CreateRuleBodySchema = RuleV2Schema.meta({ id: "RuleInput" });
+export const CreateRuleBodySchema = RuleV2Schema;
+const CreateRuleDocSchema = RuleV2Schema.extend({
+  where: ConditionDocSchema.optional().describe("A condition tree (absent: every event of the type)."),
+}).meta({ id: "RuleInput" });
 
 export const createRuleDoc: RouteDoc = {
   method: "post",
@@ -30,7 +34,7 @@ export const createRuleDoc: RouteDoc = {
     "group are 400s naming the path (`where.all[2].value`, `group`).",
   tag: "Rules",
   auth: "admin",
-  body: { schema: CreateRuleBodySchema },
+  body: { schema: CreateRuleDocSchema },
   responses: {
     201: {
       description: "Rule created.",

@@ -1,7 +1,18 @@
-import { type Condition, EventIdSchema, formatPath, type RuleDocument, RuleLimitSchema } from "@leadscore/contracts";
+import {
+  type Condition,
+  ConditionSchema,
+  EventIdSchema,
+  formatPath,
+  MAX_CONDITION_LIST,
+  MAX_CONDITION_VALUE_LENGTH,
+  OPERATORS,
+  type RuleDocument,
+  RuleLimitSchema,
+} from "@leadscore/contracts";
 import { type RuleStore, RuleWriteError, rulesChannel } from "@leadscore/runtime";
 import type { Context } from "hono";
 import { z } from "zod";
+import { MAX_ADMIN_BODY_BYTES } from "../../api/body.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { ErrorDetail } from "../../errors.ts";
 import { ApiError } from "../../errors.ts";
@@ -10,14 +21,46 @@ import { readJsonBody } from "../../ingest/body.ts";
 /** Rule (and group) ids share the id alphabet. */
 export const RuleParamsSchema = z.strictObject({ id: EventIdSchema.describe("The rule's id.") });
 
-/**
- * Largest body of a rule write or a rule test. A rule's condition may hold 32 leaves of 64 values of 256 characters,
- * far more than any real rule; this bound keeps a whole rule set of 200 rules, stored as one document, well under
- * MongoDB's 16 MB.
- */
-export const MAX_RULE_BODY_BYTES = 64 * 1024;
-
 const isoDate = z.iso.datetime();
+
+const ScalarDocSchema = z.union([z.string().max(MAX_CONDITION_VALUE_LENGTH), z.number(), z.boolean()]);
+
+/**
+ * A condition tree as the API document describes it: the shape of `ConditionSchema` (contracts), whose checks (depth,
+ * leaves, each operator's value) run on a tree taken as it comes and so cannot describe it themselves. The routes
+ * validate with `ConditionSchema`; this is for the document only.
+ */
+export const ConditionDocSchema: z.ZodType = z
+  .union([
+    z
+      .strictObject({
+        field: z
+          .string()
+          .describe("metadata.<dotted path> (as stored; array items by index), lead.email, lead.company or lead.name."),
+        op: z.enum(OPERATORS),
+        value: z
+          .union([ScalarDocSchema, z.array(ScalarDocSchema).min(1).max(MAX_CONDITION_LIST)])
+          .describe("A string, number or boolean; a list of them for in and nin; true or false for exists."),
+        case: z.enum(["sensitive", "insensitive"]).optional().describe("String operators only."),
+      })
+      .meta({ id: "ConditionLeaf" }),
+    z.strictObject({
+      get all() {
+        return z.array(ConditionDocSchema).min(1);
+      },
+    }),
+    z.strictObject({
+      get any() {
+        return z.array(ConditionDocSchema).min(1);
+      },
+    }),
+    z.strictObject({
+      get not() {
+        return ConditionDocSchema;
+      },
+    }),
+  ])
+  .meta({ id: "Condition", description: ConditionSchema.description });
 
 export const RuleOutputSchema = z
   .object({
@@ -75,7 +118,9 @@ export async function storeWrite<T>(write: Promise<T>): Promise<T> {
  * the rules API does everywhere: keys joined by dots, indexes in brackets (`where.all[2].value`).
  */
 export async function parseRuleBody<S extends z.ZodType>(c: Context, schema: S, deps: AppDeps): Promise<z.infer<S>> {
-  const raw = await readJsonBody(c.req.raw, MAX_RULE_BODY_BYTES, false, deps.config.BODY_READ_TIMEOUT_MS);
+  // Every admin body's bound (16 KB): far more than a real rule, and it keeps a whole rule set of 200 rules, stored as
+  // one document, well under MongoDB's 16 MB.
+  const raw = await readJsonBody(c.req.raw, MAX_ADMIN_BODY_BYTES, false, deps.config.BODY_READ_TIMEOUT_MS);
   const result = schema.safeParse(raw);
   if (result.success) return result.data;
   const details = new Map<string, string>();

@@ -8,6 +8,7 @@ import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import {
   announceRuleChange,
+  ConditionDocSchema,
   parseRuleBody,
   RULES_VERSION_HEADER,
   RuleOutputSchema,
@@ -19,24 +20,29 @@ import {
 
 const CHANGEABLE = ["points", "label", "active", "where", "limit", "group"];
 
-export const UpdateRuleBodySchema = z
-  .strictObject(
-    {
-      points: PointsSchema.optional(),
-      label: LabelSchema.optional(),
-      active: z.boolean({ error: "must be true or false" }).optional(),
-      where: ConditionSchema.nullable().optional().describe("A new condition tree; null removes it."),
-      limit: RuleLimitSchema.nullable().optional().describe("A new limit; null removes it."),
-      group: EventIdSchema.nullable().optional().describe("The group's `_id`; null takes the rule out of its group."),
-    },
-    { error: "must be a JSON object" },
-  )
-  .refine((body) => Object.keys(body).length > 0, {
-    error: `must change at least one of ${CHANGEABLE.join(", ")}`,
-    // Only for an otherwise valid body: `{ event_type }` is reported as an unknown field, not as an empty change.
-    when: (payload) => payload.issues.length === 0,
-  })
-  .meta({ id: "RuleChange" });
+/** The body of a rule change, its `where` checked by `condition` (the contracts' schema; the document's shape). */
+function ruleChangeSchema<C extends z.ZodType>(condition: C) {
+  return z
+    .strictObject(
+      {
+        points: PointsSchema.optional(),
+        label: LabelSchema.optional(),
+        active: z.boolean({ error: "must be true or false" }).optional(),
+        where: condition.nullable().optional().describe("A new condition tree; null removes it."),
+        limit: RuleLimitSchema.nullable().optional().describe("A new limit; null removes it."),
+        group: EventIdSchema.nullable().optional().describe("The group's `_id`; null takes the rule out of its group."),
+      },
+      { error: "must be a JSON object" },
+    )
+    .refine((body) => Object.keys(body).length > 0, {
+      error: `must change at least one of ${CHANGEABLE.join(", ")}`,
+      // Only for an otherwise valid body: `{ event_type }` is reported as an unknown field, not as an empty change.
+      when: (payload) => payload.issues.length === 0,
+    });
+}
+
+export const UpdateRuleBodySchema = ruleChangeSchema(ConditionSchema);
+const UpdateRuleDocSchema = ruleChangeSchema(ConditionDocSchema).meta({ id: "RuleChange" });
 
 export const updateRuleDoc: RouteDoc = {
   method: "put",
@@ -50,7 +56,7 @@ export const updateRuleDoc: RouteDoc = {
   tag: "Rules",
   auth: "admin",
   params: RuleParamsSchema,
-  body: { schema: UpdateRuleBodySchema },
+  body: { schema: UpdateRuleDocSchema },
   responses: {
     200: {
       description: "The updated rule.",

@@ -6,7 +6,6 @@ import {
   COLLECTIONS,
   DEFAULT_SCORE_CAP,
   DEFAULT_STAGE_THRESHOLDS,
-  foldScores,
   type HistoryPageDocument,
   type LeadDocument,
   type ScorableEvent,
@@ -14,7 +13,10 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import {
+  addToBreakdown,
   commitLeads,
+  emptyBreakdown,
+  foldLive,
   type LiveEntry,
   type LiveKeys,
   type LiveLead,
@@ -61,8 +63,9 @@ export function foldLiveState(
   options: { cap?: number; thresholds?: StageThresholds; createdAt?: number; updatedAt?: number } = {},
 ): { state: LiveState; pages: HistoryPageDocument[] } {
   const cap = options.cap ?? DEFAULT_SCORE_CAP;
-  const fold = foldScores(events, cap);
-  const entries: LiveEntry[] = fold.history.map((entry) => ({ ...entry, late: false }));
+  const folded = foldLive(events, cap, { score: 0, count: 0, reachedAt: null });
+  const fold = folded.state;
+  const entries: LiveEntry[] = folded.history.map((entry) => ({ ...entry, late: false }));
   const pageCount = entries.length < TAIL_SPILL_AT ? 0 : Math.floor(entries.length / PAGE_SIZE) - 1;
   const written = new Date(options.updatedAt ?? Date.now());
   const pages: HistoryPageDocument[] = Array.from({ length: pageCount }, (_, n) =>
@@ -87,6 +90,7 @@ export function foldLiveState(
         ? { score: before.score, count: before.seq, reachedAt: before.score_reached_at }
         : { score: 0, count: 0, reachedAt: null },
       pages: pages.map((page, n) => pageRef(page._id, entries.slice(n * PAGE_SIZE, (n + 1) * PAGE_SIZE))),
+      breakdown: addToBreakdown(emptyBreakdown(), entries, 1),
     },
     pages,
   };

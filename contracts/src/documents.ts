@@ -1,6 +1,7 @@
 // The MongoDB collections, their document shapes and their indexes. MongoDB is the durable record, written
 // append-only (events, history pages, profiles) and read only off the hot paths: a rebuild of the live state, history
 // older than Redis keeps, profile search. Indexed on MongoDB; on FerretDB 1.x every one of those reads is a scan.
+import type { Candidate } from "./fold-v2.ts";
 import type { ScorableEvent } from "./scoring.ts";
 
 /** MongoDB's error code for a write refused because its unique key (`_id` or a unique index) is taken. */
@@ -57,6 +58,13 @@ export interface EventDocument {
   points: number;
   rule_id: string | null;
   sort_key: string;
+  /**
+   * Scoring model v2: the rules the event matched when first scored, with what each may give (`points` is their sum,
+   * `rule_id` the first); absent on an event stored before v2, which folds as one candidate `{ rule_id, points }`.
+   */
+  candidates?: Candidate[];
+  /** The rule-set version `candidates` come from. */
+  rules_version?: number;
 }
 
 /** A stored event as the fold takes it (its points and rule as fixed when it was first stored). */
@@ -69,6 +77,7 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
     received_at: new Date(doc.received_at).getTime(),
     points: doc.points,
     rule_id: doc.rule_id ?? null,
+    ...(doc.candidates !== undefined && { candidates: doc.candidates, rules_version: doc.rules_version ?? null }),
   };
 }
 
@@ -88,6 +97,11 @@ export interface HistoryPageDocument {
    * string rather than nested arrays, which FerretDB 1.x cannot store.
    */
   entries: string;
+  /**
+   * Scoring model v2: the fold's limit counters and group totals just before the page (`encodeTally`,
+   * live/src/fold.ts), so a late event refolds from this page without the ones before it; absent when empty.
+   */
+  tally?: string;
   written_at: Date;
 }
 

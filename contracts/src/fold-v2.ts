@@ -114,7 +114,8 @@ function limitCut(limit: CandidateLimit): string {
   return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
 }
 
-function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): string {
+/** An entry's reason: each matched rule's points and cuts (exactly v1's reason for one rule without limit or group). */
+export function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): string {
   if (outcomes.length === 0) return `no active rule for ${eventType}`;
   const part = (outcome: RuleOutcome) =>
     `${signedPoints(outcome.asked)}${outcome.cuts.length === 0 ? "" : ` (${outcome.cuts.join("; ")})`}`;

@@ -1,3 +1,5 @@
+import type { Candidate } from "./fold-v2.ts";
+
 /** Default ceiling of a lead's score. */
 export const DEFAULT_SCORE_CAP = 1000;
 
@@ -13,6 +15,13 @@ export interface ScorableEvent {
   points: number;
   /** The rule that gave the points, or null when no active rule matched (0 points). */
   rule_id: string | null;
+  /**
+   * Scoring model v2: what the event may earn, rule by rule, fixed when it was first scored (`points` is their sum,
+   * `rule_id` the first one's); absent for an event scored by v1 rules, which is one candidate `{ rule_id, points }`.
+   */
+  candidates?: readonly Candidate[];
+  /** The rule-set version the candidates come from; absent or null for an event scored by v1 rules. */
+  rules_version?: number | null;
 }
 
 /** One line of the audit trail. */

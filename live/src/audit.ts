@@ -5,7 +5,6 @@
 import {
   COLLECTIONS,
   type EventDocument,
-  foldScores,
   type HistoryPageDocument,
   type StageThresholds,
   stageFor,
@@ -22,6 +21,7 @@ import {
   leadHashFields,
   rankKey,
 } from "./codec.ts";
+import { addToBreakdown, emptyBreakdown, encodeBreakdown, encodeTally, foldLive } from "./fold.ts";
 import { wholeHistory } from "./history.ts";
 import { liveKeys } from "./keys.ts";
 
@@ -179,14 +179,16 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
   return { leads, events, storedEvents, problems };
 }
 
-/** The comparable part of a history entry. */
-const view = (entry: LiveEntry) =>
-  `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id} @${entry.score_reached_at}`;
+/** The comparable part of a history entry: its v1 fields and what each of its rules asked and gave. */
+const view = (entry: Omit<LiveEntry, "late">) =>
+  `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id} @${entry.score_reached_at} ` +
+  entry.rules.map((rule) => `${rule.rule_id}:${rule.group}:${rule.asked}/${rule.given}`).join(",");
 
 /**
  * What differs between a lead's live state and the pure fold of its stored events: score, count, stage, when it
  * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq,
- * when the score was reached);
+ * when the score was reached, what each matched rule asked and gave under its limits and groups), the fold's tally
+ * (limit counters, group totals) and the breakdown (points and events per rule and group);
  * plus the history's own invariants (deltas sum to the score, scores within [0, cap], seq 1…n).
  */
 export function leadProblems(
@@ -196,7 +198,8 @@ export function leadProblems(
   cap: number,
   thresholds: StageThresholds,
 ): string[] {
-  const fold = foldScores(stored.map(toScorable), cap);
+  const folded = foldLive(stored.map(toScorable), cap, { score: 0, count: 0, reachedAt: null });
+  const fold = { ...folded.state, history: folded.history };
   if (!live) return stored.length > 0 ? [`${id}: ${stored.length} stored events, no live state`] : [];
   const { lead, history } = live;
   const problems: string[] = [];
@@ -206,6 +209,11 @@ export function leadProblems(
   if (lead.reachedAt !== fold.reachedAt) {
     problems.push(`${id}: reached its score at ${lead.reachedAt}, fold says ${fold.reachedAt}`);
   }
+  const tally = encodeTally(lead.tally);
+  if (tally !== encodeTally(fold.tally)) problems.push(`${id}: tally ${tally}, fold says ${encodeTally(fold.tally)}`);
+  const breakdown = encodeBreakdown(lead.breakdown);
+  const wantBreakdown = encodeBreakdown(addToBreakdown(emptyBreakdown(), fold.history, 1));
+  if (breakdown !== wantBreakdown) problems.push(`${id}: breakdown ${breakdown}, fold says ${wantBreakdown}`);
   const wantRank = rankKey(fold.score, fold.reachedAt, cap);
   if (live.indexed !== wantRank) problems.push(`${id}: leaderboard index ${live.indexed}, want ${wantRank}`);
   if (!history) return problems;
@@ -225,7 +233,7 @@ export function leadProblems(
   }
   for (const [i, want] of fold.history.entries()) {
     const got = history[i] as LiveEntry;
-    const wanted = view({ ...want, late: false });
+    const wanted = view(want);
     if (view(got) !== wanted) {
       problems.push(`${id} entry ${i}: fold gives ${wanted}, history has ${view(got)}`);
       break;

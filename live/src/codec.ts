@@ -5,7 +5,10 @@
 //   score · stage · count (events folded) · lastKey (newest sort key) · reachedAt (score_reached_at, ms)
 //   lastEventAt (last_event_at, ms) · version · createdAt · updatedAt (ms) · name · email · company
 //   tail the newest history entries, oldest first, as a JSON array of compact entries
-//   base the fold state just before the tail's first entry: [score, count, reached_at | null]
+//   base the fold state just before the tail's first entry: [score, count, reached_at | null, tally?] (the v2 fold's
+//      limit counters and group totals, `encodeTally`, only when not empty)
+//   tally the v2 fold's tally after the newest entry (`encodeTally`); absent while empty
+//   breakdown per rule and group the points given and events matched over the whole history (`encodeBreakdown`)
 //   pages the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the
 //      tail is spliced in by the commit script, so an append never reads the list): each page's id, size and
 //      the facts that place it (its first sort key, the score after it, …), so an entry's position and
@@ -14,17 +17,31 @@
 //   tailReceivedMax the latest received_at in the tail: an append of events all received since then marks no tail
 //      entry late, so the worker appends to the tail without decoding it
 import {
+  type Candidate,
+  type CandidateLimit,
   clampScore,
   type FoldState,
-  type HistoryEntry,
   type HistoryPageDocument,
-  reasonFor,
+  type LimitPeriod,
+  type RuleOutcome,
+  reasonOf,
   type ScorableEvent,
   type Stage,
   type StageThresholds,
   sortKey,
   stageFor,
 } from "@leadscore/contracts";
+import {
+  type BreakdownTally,
+  decodeBreakdown,
+  decodeTally,
+  encodeBreakdown,
+  encodeTally,
+  type FoldedEntry,
+  type LiveFoldState,
+  type Tally,
+  tallyDigest,
+} from "./fold.ts";
 
 /**
  * Entries per history page as the tail spills them; the tail holds between one and two pages' worth once a lead has
@@ -62,6 +79,8 @@ export interface PageRef {
   scoreMin: number;
   /** Highest score after any of its entries. */
   scoreMax: number;
+  /** Digest of the v2 fold's tally just before the page (`tallyDigest`); "" when that tally is empty. */
+  tally: string;
 }
 
 /**
@@ -82,6 +101,7 @@ export type PageRefWire = [
   number,
   number?,
   number?,
+  string?,
 ];
 
 export function encodePageRef(ref: PageRef): PageRefWire {
@@ -97,7 +117,8 @@ export function encodePageRef(ref: PageRef): PageRefWire {
     ref.firstScore,
     ref.scoreMin,
     ref.scoreMax,
-  ];
+    ...(ref.tally === "" ? [] : [ref.tally]),
+  ] as unknown as PageRefWire;
 }
 
 export function decodePageRef(wire: PageRefWire): PageRef {
@@ -116,6 +137,7 @@ export function decodePageRef(wire: PageRefWire): PageRef {
     firstScore,
     scoreMin,
     scoreMax,
+    tally: wire[11] ?? "",
   };
 }
 
@@ -137,8 +159,8 @@ export function newPageId(leadId: string): string {
   return `${leadId}|${crypto.randomUUID().slice(0, 8)}`;
 }
 
-/** The ref of a page holding `entries` (in order, folded). */
-export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
+/** The ref of a page holding `entries` (in order, folded) from a start state whose tally is `startTally` (encoded). */
+export function pageRef(id: string, entries: readonly LiveEntry[], startTally = ""): PageRef {
   const first = entries[0] as LiveEntry;
   const last = entries.at(-1) as LiveEntry;
   let changedAt: number | null = null;
@@ -165,6 +187,7 @@ export function pageRef(id: string, entries: readonly LiveEntry[]): PageRef {
     firstScore: first.score,
     scoreMin,
     scoreMax,
+    tally: tallyDigest(startTally),
   };
 }
 
@@ -184,7 +207,131 @@ export function keyTime(key: string): number {
   return Number(key.slice(0, key.indexOf("|")));
 }
 
-/** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, score_reached_at, late]` */
+/**
+ * A candidate as compact entries and events store it: `[rule_id, points, limit?, group?]`, `limit` as `[max, per,
+ * field?, key?]` and `group` as `[id, max]` (0 where absent and followed by more), trailing absent parts left out.
+ */
+export type CandidateWire = [string, number, (CandidateLimitWire | 0)?, ([string, number] | 0)?];
+type CandidateLimitWire = [number, LimitPeriod, string?, string?];
+
+/** What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts. */
+export type OutcomeWire = [...CandidateWire, number, string[]?];
+
+function encodeCandidate(candidate: Candidate): CandidateWire {
+  const { limit, group } = candidate;
+  const wire: CandidateWire = [candidate.rule_id, candidate.points];
+  if (limit !== undefined) {
+    const limitWire: CandidateLimitWire = [limit.max, limit.per];
+    if (limit.field !== undefined) limitWire.push(limit.field);
+    if (limit.key !== undefined) limitWire.push(limit.key);
+    wire.push(limitWire);
+  }
+  if (group !== undefined) {
+    if (limit === undefined) wire.push(0);
+    wire.push([group.id, group.max]);
+  }
+  return wire;
+}
+
+function decodeCandidate(wire: CandidateWire): Candidate {
+  const [rule_id, points, limitWire, groupWire] = wire;
+  const candidate: Candidate = { rule_id, points };
+  if (limitWire) {
+    const [max, per, field, key] = limitWire;
+    const limit: CandidateLimit = { max, per };
+    if (field !== undefined) limit.field = field;
+    if (key !== undefined) limit.key = key;
+    candidate.limit = limit;
+  }
+  if (groupWire) candidate.group = { id: groupWire[0], max: groupWire[1] };
+  return candidate;
+}
+
+/** Whether an event's candidates are what its v1 fields say: none without a rule, else one without limit or group. */
+function plainCandidates(event: Pick<ScorableEvent, "rule_id" | "points">, candidates: readonly Candidate[]): boolean {
+  if (candidates.length === 0) return event.rule_id === null;
+  const [only] = candidates as [Candidate];
+  return (
+    candidates.length === 1 &&
+    only.limit === undefined &&
+    only.group === undefined &&
+    only.rule_id === event.rule_id &&
+    only.points === event.points
+  );
+}
+
+/** The cuts the score's clamp makes to one rule's points (what a v1 entry's reason says). */
+function clampCuts(points: number, delta: number, cap: number): string[] {
+  if (delta === points) return [];
+  return [delta > points ? "floored at 0" : `capped at ${cap}`];
+}
+
+/** The part of an entry beyond v1's fields, or nothing when they say it all (see `entryExtras`). */
+type EntryExtras = [] | [number | null] | [number | null, OutcomeWire[]];
+
+/**
+ * What an entry stores beyond its v1 fields: its rules version when it has one, and its rules (candidates and
+ * outcomes) unless they are the one plain rule (or none) its v1 fields describe.
+ */
+function entryExtras(entry: LiveEntry): EntryExtras {
+  const plain = plainCandidates(entry, entry.candidates) && entry.rules.every((rule) => rule.given === entry.delta);
+  if (plain) return entry.rules_version === null ? [] : [entry.rules_version];
+  const outcomes = entry.rules.map((outcome, index): OutcomeWire => {
+    const wire: OutcomeWire = [...encodeCandidate(entry.candidates[index] as Candidate), outcome.given];
+    if (outcome.cuts.length > 0) wire.push([...outcome.cuts]);
+    return wire;
+  });
+  return [entry.rules_version, outcomes];
+}
+
+/** An entry's candidates, rule outcomes and reason from its v1 fields and its extras. */
+function withRules(
+  entry: Omit<LiveEntry, "candidates" | "rules" | "rules_version" | "reason">,
+  version: number | null | undefined,
+  outcomes: OutcomeWire[] | undefined,
+  cap: number,
+): LiveEntry {
+  let candidates: Candidate[];
+  let rules: RuleOutcome[];
+  if (outcomes === undefined) {
+    candidates = entry.rule_id === null ? [] : [{ rule_id: entry.rule_id, points: entry.points }];
+    rules =
+      entry.rule_id === null
+        ? []
+        : [
+            {
+              rule_id: entry.rule_id,
+              group: null,
+              asked: entry.points,
+              given: entry.delta,
+              cuts: clampCuts(entry.points, entry.delta, cap),
+            },
+          ];
+  } else {
+    candidates = [];
+    rules = outcomes.map((wire) => {
+      const hasCuts = Array.isArray(wire.at(-1));
+      const cuts = hasCuts ? (wire.at(-1) as string[]) : [];
+      const given = wire.at(hasCuts ? -2 : -1) as number;
+      const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
+      candidates.push(candidate);
+      return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
+    });
+  }
+  return {
+    ...entry,
+    reason: reasonOf(entry.event_type, rules),
+    candidates,
+    rules,
+    rules_version: version ?? null,
+  };
+}
+
+/**
+ * `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, score_reached_at, late,
+ * rules_version?, rules?]`: `rules_version` when the entry has one, `rules` (OutcomeWire each) only when they say
+ * more than the v1 fields (several rules, a limit, a group, a cut other than the score's clamp).
+ */
 export type CompactEntry = [
   string,
   string,
@@ -197,19 +344,47 @@ export type CompactEntry = [
   number,
   number | null,
   0 | 1,
+  ...EntryExtras,
 ];
 
-/** `[event_id, event_type, timestamp, received_at, points, rule_id]`: an event with its points fixed. */
-export type CompactEvent = [string, string, number, number, number, string | null];
+/**
+ * `[event_id, event_type, timestamp, received_at, points, rule_id, rules_version?, candidates?]`: an event with its
+ * points fixed; `candidates` (CandidateWire each) only when they say more than `points` and `rule_id`.
+ */
+export type CompactEvent = [
+  string,
+  string,
+  number,
+  number,
+  number,
+  string | null,
+  ...([] | [number | null] | [number | null, CandidateWire[]]),
+];
 
-/** A history entry as the live state keeps it: the fold's entry plus whether its event arrived late. */
-export interface LiveEntry extends HistoryEntry {
+/**
+ * A history entry as the live state keeps it: the v2 fold's entry (what each matched rule asked and gave, and what
+ * the event may earn, to fold it again) plus whether its event arrived late.
+ */
+export interface LiveEntry extends FoldedEntry {
   late: boolean;
 }
 
 export function encodeEntry(entry: LiveEntry): CompactEntry {
-  const [id, type, timestamp, received, points, rule, delta, score, late] = pageEntry(entry);
-  return [id, type, timestamp, received, points, rule, delta, score, entry.seq, entry.score_reached_at, late];
+  const [id, type, timestamp, received, points, rule, delta, score, late, ...extras] = pageEntry(entry);
+  return [
+    id,
+    type,
+    timestamp,
+    received,
+    points,
+    rule,
+    delta,
+    score,
+    entry.seq,
+    entry.score_reached_at,
+    late,
+    ...extras,
+  ] as CompactEntry;
 }
 
 /** An entry as a page stores it: CompactEntry without its position and `score_reached_at`. */
@@ -224,7 +399,8 @@ function pageEntry(entry: LiveEntry): PageEntry {
     entry.delta,
     entry.score,
     entry.late ? 1 : 0,
-  ];
+    ...entryExtras(entry),
+  ] as PageEntry;
 }
 
 export function decodeEntry(leadId: string, compact: CompactEntry, cap: number): LiveEntry {
@@ -239,18 +415,19 @@ export function decodeEntry(leadId: string, compact: CompactEntry, cap: number):
     rule_id,
     delta,
     score,
-    reason: "",
     sort_key: sortKey(timestamp, event_id),
     seq,
     score_reached_at: reached,
     late: late === 1,
   };
-  entry.reason = reasonFor(entry, cap);
-  return entry;
+  return withRules(entry, compact[11], compact[12], cap);
 }
 
-/** `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, late]`: an entry in a page. */
-export type PageEntry = [string, string, number, number, number, string | null, number, number, 0 | 1];
+/**
+ * `[event_id, event_type, timestamp, received_at, points, rule_id, delta, score, late, rules_version?, rules?]`: an
+ * entry in a page.
+ */
+export type PageEntry = [string, string, number, number, number, string | null, number, number, 0 | 1, ...EntryExtras];
 
 /**
  * A history page's entries as stored in MongoDB (`HistoryPageDocument.entries`): without their positions and
@@ -266,9 +443,17 @@ export function pageDocument(
   leadId: string,
   entries: readonly LiveEntry[],
   writtenAt: Date,
+  startTally = "",
 ): HistoryPageDocument {
   const n = (entries[0] as LiveEntry).seq - 1;
-  return { _id: id, lead_id: leadId, n, entries: encodePage(entries), written_at: writtenAt };
+  return {
+    _id: id,
+    lead_id: leadId,
+    n,
+    entries: encodePage(entries),
+    ...(startTally !== "" && { tally: startTally }),
+    written_at: writtenAt,
+  };
 }
 
 /** A page's entries, placed after `start` (the fold state before the page: `pageStarts`). */
@@ -279,22 +464,39 @@ export function decodePage(leadId: string, page: string, cap: number, start: Fol
     count += 1;
     if (entry[6] !== 0) reachedAt = entry[2];
     // A page entry is a compact entry without its position and score_reached_at (fields 8 and 9).
-    return decodeEntry(leadId, [...entry.slice(0, 8), count, reachedAt, entry[8]] as CompactEntry, cap);
+    return decodeEntry(leadId, [...entry.slice(0, 8), count, reachedAt, ...entry.slice(8)] as CompactEntry, cap);
   });
 }
 
 export function encodeEvent(event: ScorableEvent): CompactEvent {
-  return [event.event_id, event.event_type, event.timestamp, event.received_at, event.points, event.rule_id];
+  const compact: CompactEvent = [
+    event.event_id,
+    event.event_type,
+    event.timestamp,
+    event.received_at,
+    event.points,
+    event.rule_id,
+  ];
+  const { candidates } = event;
+  if (candidates === undefined) return compact;
+  if (plainCandidates(event, candidates)) {
+    return event.rules_version == null ? compact : [...compact, event.rules_version];
+  }
+  return [...compact, event.rules_version ?? null, candidates.map(encodeCandidate)];
 }
 
-/** The event of a compact event, or of a compact or page entry (whose first fields are its event's). */
-export function decodeEvent(leadId: string, compact: CompactEvent | CompactEntry | PageEntry): ScorableEvent {
-  const [event_id, event_type, timestamp, received_at, points, rule_id] = compact;
-  return { event_id, lead_id: leadId, event_type, timestamp, received_at, points, rule_id };
+/** The event of a compact event. */
+export function decodeEvent(leadId: string, compact: CompactEvent): ScorableEvent {
+  const [event_id, event_type, timestamp, received_at, points, rule_id, version, candidates] = compact;
+  const event: ScorableEvent = { event_id, lead_id: leadId, event_type, timestamp, received_at, points, rule_id };
+  if (candidates !== undefined) event.candidates = candidates.map(decodeCandidate);
+  else if (version !== undefined) event.candidates = rule_id === null ? [] : [{ rule_id, points }];
+  if (version !== undefined) event.rules_version = version;
+  return event;
 }
 
-/** The event an entry scored (its points as fixed then). */
-export function entryEvent(entry: HistoryEntry): ScorableEvent {
+/** The event an entry scored (its points and candidates as fixed then). */
+export function entryEvent(entry: FoldedEntry): ScorableEvent {
   return {
     event_id: entry.event_id,
     lead_id: entry.lead_id,
@@ -303,6 +505,8 @@ export function entryEvent(entry: HistoryEntry): ScorableEvent {
     received_at: entry.received_at,
     points: entry.points,
     rule_id: entry.rule_id,
+    candidates: entry.candidates,
+    rules_version: entry.rules_version,
   };
 }
 
@@ -327,8 +531,12 @@ export interface LiveLead extends Profile {
   updatedAt: number;
   /** Newest entries, oldest first. */
   tail: LiveEntry[];
-  /** Fold state just before `tail[0]`. */
-  base: FoldState;
+  /** Fold state just before `tail[0]`, with its tally. */
+  base: LiveFoldState;
+  /** The v2 fold's tally after the newest entry; absent while empty. */
+  tally?: Tally;
+  /** Per rule and group, the points given and events matched over the whole history. */
+  breakdown: BreakdownTally;
   /** The history pages in MongoDB, oldest first. */
   pages: PageRef[];
   /**
@@ -357,6 +565,8 @@ const LEAD_HASH = {
   company: "company",
   base: "b",
   tailReceivedMax: "rx",
+  tally: "ty",
+  breakdown: "bd",
   pages: "pg",
   tail: "t",
   newest: "ne",
@@ -421,6 +631,8 @@ export const LEAD_FIELDS: readonly LeadHashField[] = [
   "company",
   "base",
   "tailReceivedMax",
+  "tally",
+  "breakdown",
   "pages",
   "tail",
 ];
@@ -448,7 +660,7 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   if (version === null || version === undefined) return null;
   const planned = tailReceivedMax !== undefined && storedTail === undefined;
   const score = num(hash.score);
-  const baseRaw = base ? (JSON.parse(base) as [number, number, number | null]) : [0, 0, null];
+  const baseRaw = base ? (JSON.parse(base) as [number, number, number | null, string?]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
   return {
@@ -472,7 +684,14 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         : [];
       return tail;
     },
-    base: { score: baseRaw[0] ?? 0, count: baseRaw[1] ?? 0, reachedAt: baseRaw[2] ?? null },
+    base: baseState(
+      baseRaw[0] ?? 0,
+      baseRaw[1] ?? 0,
+      baseRaw[2] ?? null,
+      decodeTally(baseRaw[3] as string | undefined),
+    ),
+    ...(hash.tally && { tally: decodeTally(hash.tally) }),
+    breakdown: decodeBreakdown(hash.breakdown),
     get pages() {
       if (storedPages === undefined) throw new Error(`lead ${leadId} was read without its pages`);
       pages ??= decodePageRefs(storedPages);
@@ -483,6 +702,10 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         ? undefined
         : { tail: planned ? null : (storedTail ?? ""), tailReceivedMax: numOrNull(tailReceivedMax) },
   };
+}
+
+function baseState(score: number, count: number, reachedAt: number | null, tally: Tally | undefined): LiveFoldState {
+  return tally === undefined ? { score, count, reachedAt } : { score, count, reachedAt, tally };
 }
 
 /** A lead read with PLAN_FIELDS (`hash`), completed with its tail as stored; its pages are still unread. */
@@ -539,6 +762,20 @@ export function foldFields(
   };
 }
 
+/** The tail's base as the hash stores it: `[score, count, reached_at, tally?]`. */
+export function encodeBase(base: LiveFoldState): string {
+  const tally = encodeTally(base.tally);
+  return JSON.stringify(
+    tally === "" ? [base.score, base.count, base.reachedAt] : [base.score, base.count, base.reachedAt, tally],
+  );
+}
+
+/** The tally and breakdown fields; an empty tally is left out (`tally: ""` clears a stored one). */
+export function tallyFields(lead: Pick<LiveLead, "tally" | "breakdown">): LeadHash {
+  const tally = encodeTally(lead.tally);
+  return { ...(tally !== "" && { tally }), breakdown: encodeBreakdown(lead.breakdown) };
+}
+
 /**
  * Every field of a lead's fold state; with `pages: null` all but the page list, whose new refs the commit script
  * splices into the stored one.
@@ -553,7 +790,8 @@ export function stateFields(
   const fields: LeadHash = {
     ...foldFields(lead),
     tail: JSON.stringify(lead.tail.map(encodeEntry)),
-    base: JSON.stringify([lead.base.score, lead.base.count, lead.base.reachedAt]),
+    base: encodeBase(lead.base),
+    ...tallyFields(lead),
     newest: newest ? JSON.stringify(encodeEntry(newest)) : "",
     tailReceivedMax: received === null ? "" : String(received),
   };

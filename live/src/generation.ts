@@ -12,8 +12,10 @@ export const REBUILDING = "rebuilding:";
  * The live state's layout: raised whenever a version adds something to it that only a rebuild fills for existing
  * leads (an index, a field every reader expects), so the first worker of that version rebuilds it.
  * 2: the latest-activity index and its per-stage indexes, page refs with their lowest and highest score.
+ * 3: scoring model v2 — the fold's tally and the breakdown in the lead's hash, rules in history entries, each page's
+ *    start tally in its document and its digest in its ref.
  */
-export const LIVE_LAYOUT = "layout2";
+export const LIVE_LAYOUT = "layout3";
 
 /** A generation for a live state built on this run of Redis in this version's layout. */
 export async function newGeneration(redis: Redis, label: string): Promise<string> {

@@ -24,6 +24,7 @@ import {
   SUMMARY_FIELDS,
   stageRange,
 } from "./codec.ts";
+import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
 /** Every order a list can be read in; a leading `-` is descending. */
@@ -51,6 +52,14 @@ export interface ListPage {
   /** Position to continue from, when there is a next page. */
   next: ListPosition | null;
 }
+
+/** A lead's score by rule and group, from its live state. */
+export interface LeadBreakdown extends BreakdownTally {
+  score: number;
+  rulesVersion: number | null;
+}
+
+const BREAKDOWN_FIELDS: readonly LeadHashField[] = ["version", "score", "newest", "breakdown"];
 
 export interface LiveReaderOptions {
   redis: Redis;
@@ -283,6 +292,18 @@ export function createLiveReader(options: LiveReaderOptions) {
       const [leads, total] = await Promise.all([summaries(page.map(([id]) => id)), counting]);
       const last = page.at(-1);
       return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
+    },
+
+    /**
+     * A lead's score by rule and group (one hash read): null for an unknown lead; `rules_version` is the rule-set
+     * version its newest entry was scored with (null for v1 rules, or before its first event).
+     */
+    async breakdown(leadId: string): Promise<LeadBreakdown | null> {
+      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS));
+      const { version, score, newest, breakdown } = decodeLeadHash(BREAKDOWN_FIELDS, read);
+      if (!version) return null;
+      const entry = newest ? decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap) : null;
+      return { score: Number(score || 0), rulesVersion: entry?.rules_version ?? null, ...decodeBreakdown(breakdown) };
     },
 
     /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */

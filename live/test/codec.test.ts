@@ -25,6 +25,7 @@ const REF: PageRef = {
   firstScore: 10,
   scoreMin: 5,
   scoreMax: 480,
+  tally: "",
 };
 
 describe("a page ref", () => {
@@ -74,6 +75,7 @@ describe("a lead's hash", () => {
     updatedAt: 1_700_000_001_000,
     tail: [],
     base: { score: 0, count: 3, reachedAt: 1_700_000_000_300 },
+    breakdown: { unmatched: 1, rules: { purchase: { points: 120, events: 2, group: null } }, groups: {} },
     pages: [REF],
   };
 
@@ -91,6 +93,7 @@ describe("a lead's hash", () => {
       b: "[0,3,1700000000300]",
       ne: "",
       rx: "",
+      bd: '[1,[["purchase",120,2]]]',
       pg: `[${encodePageRefs([REF])}]`,
       v: "4",
       name: "Ann",

@@ -1,8 +1,9 @@
-import { DEFAULT_SCORE_CAP, foldScores, type ScorableEvent } from "@leadscore/contracts";
+import { DEFAULT_SCORE_CAP, type ScorableEvent } from "@leadscore/contracts";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { propertyRuns } from "../../test-support/property.ts";
 import { keyTime, type LiveEntry, pageRef } from "../src/codec.ts";
+import { foldLive } from "../src/fold.ts";
 import { bucketSpans, historySpans, type ScoreSpan } from "../src/series.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -20,10 +21,13 @@ function historyOf(steps: readonly { gap: number; points: number }[]): LiveEntry
       timestamp: at,
       received_at: at,
       points: step.points,
-      rule_id: null,
+      rule_id: "r",
     };
   });
-  return foldScores(events, DEFAULT_SCORE_CAP).history.map((entry) => ({ ...entry, late: false }));
+  return foldLive(events, DEFAULT_SCORE_CAP, { score: 0, count: 0, reachedAt: null }).history.map((entry) => ({
+    ...entry,
+    late: false,
+  }));
 }
 
 /** The history cut into pages at `cuts` (sizes), the rest in the tail. */

@@ -26,6 +26,7 @@ import {
   decodeEvent,
   decodeLead,
   decodeLeadHash,
+  emptyBreakdown,
   encodePage,
   entryEvent,
   LEAD_FIELDS,
@@ -219,8 +220,8 @@ export function createDeepLane(options: DeepLaneOptions) {
       stats.pagesRead.store += wanted.length;
       for (const doc of await pages.find({ _id: { $in: wanted } }, { signal }).toArray()) {
         const count = (JSON.parse(doc.entries) as PageEntry[]).length;
-        options.pageCache?.put(doc._id, doc.lead_id, doc.entries, count);
-        read.set(doc._id, cachedPage(doc.lead_id, doc.entries, count));
+        options.pageCache?.put(doc._id, doc.lead_id, doc.entries, count, doc.tally ?? "");
+        read.set(doc._id, cachedPage(doc.lead_id, doc.entries, count, doc.tally ?? ""));
       }
       const lost = wanted.find((id) => !read.has(id));
       if (lost !== undefined) throw new Error(`history page ${lost} is missing`);
@@ -249,7 +250,9 @@ export function createDeepLane(options: DeepLaneOptions) {
           tail: item.lead?.tail ?? [],
           waiting: waitingEvents(id, item),
           cap,
-          pageEvents: (pageId) => history.get(pageId)?.events,
+          base: item.lead?.base ?? { score: 0, count: 0, reachedAt: null },
+          breakdown: item.lead?.breakdown ?? emptyBreakdown(),
+          page: (pageId) => history.get(pageId),
           newPageId: () => newPageId(id),
         });
         if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
@@ -275,7 +278,8 @@ export function createDeepLane(options: DeepLaneOptions) {
     while (kept < next.newPages.length) {
       const id = refs[kept]?.id;
       const page = next.newPages[kept] as NextState["newPages"][number];
-      if (id === undefined || stored[kept]?.encoded !== encodePage(page.entries)) break;
+      const same = stored[kept]?.encoded === encodePage(page.entries) && stored[kept]?.tally === page.startTally;
+      if (id === undefined || !same) break;
       kept += 1;
     }
     const pages = (next.pages as PageRef[]).map((ref, n) => (n < kept ? { ...ref, id: refs[n]?.id as string } : ref));
@@ -286,7 +290,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   async function writeNewPages(plans: Map<string, NextState>, at: number): Promise<void> {
     const written = new Date(at);
     const docs = [...plans].flatMap(([leadId, next]) =>
-      next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written)),
+      next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written, page.startTally)),
     );
     if (docs.length === 0) return;
     await lock.check();
@@ -294,7 +298,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     const encoded = new Map(docs.map((doc) => [doc._id, doc.entries]));
     for (const [leadId, next] of plans) {
       for (const page of next.newPages) {
-        options.pageCache?.put(page.id, leadId, encoded.get(page.id) ?? "", page.entries.length);
+        options.pageCache?.put(page.id, leadId, encoded.get(page.id) ?? "", page.entries.length, page.startTally);
       }
     }
   }
@@ -352,6 +356,8 @@ export function createDeepLane(options: DeepLaneOptions) {
       lastEventAt: lead?.lastEventAt ?? null,
       tail: lead?.tail ?? [],
       base: lead?.base ?? { score: 0, count: 0, reachedAt: null },
+      ...(lead?.tally && { tally: lead.tally }),
+      breakdown: lead?.breakdown ?? emptyBreakdown(),
       pages: lead?.pages ?? [],
       newPages: [],
     };

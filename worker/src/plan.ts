@@ -10,9 +10,12 @@
 //   stored events can tell, so the lead goes to the deep lane to rescan them ("rescan").
 // Events already in the tail were folded by an earlier round (a round that lost a compare-and-set, or ran again);
 // they are skipped.
+//
+// Every fold is the v2 fold (`foldLive`): it carries the tally (limit counters, group totals) with the score, so the
+// state before the tail (`base`), after it and before each new page holds one, and the breakdown tally (points and
+// events per rule and group) follows every entry folded in, or folded again.
 import {
-  type FoldState,
-  foldScores,
+  DEFAULT_SCORE_CAP,
   keyOf,
   type ScorableEvent,
   type ScoreUpdate,
@@ -20,15 +23,22 @@ import {
   stageFor,
 } from "@leadscore/contracts";
 import {
+  addToBreakdown,
+  type BreakdownTally,
+  emptyBreakdown,
   encodeAppend,
+  encodeTally,
   entryEvent,
+  foldLive,
   type LiveEntry,
+  type LiveFoldState,
   type LiveLead,
   latestReceived,
   PAGE_SIZE,
   type PageRef,
   pageRef,
   TAIL_SPILL_AT,
+  type Tally,
 } from "@leadscore/live";
 
 export type LeadPlan =
@@ -46,14 +56,18 @@ export interface NextState {
   lastKey: string | null;
   lastEventAt: number | null;
   tail: LiveEntry[];
-  base: FoldState;
+  base: LiveFoldState;
+  /** The v2 fold's tally after the newest entry; absent while empty. */
+  tally?: Tally;
+  /** Per rule and group, the points given and events matched over the whole history after the round. */
+  breakdown: BreakdownTally;
   /**
    * The lead's page list after the round, or null for the stored one with `newPages` appended (their refs spliced in
    * by the commit script, so a round that only spills from the tail never reads the list).
    */
   pages: PageRef[] | null;
-  /** Pages to insert before the commit (`pageDocument`). */
-  newPages: { id: string; entries: LiveEntry[] }[];
+  /** Pages to insert before the commit (`pageDocument`), each with the tally before it (`encodeTally`). */
+  newPages: NewPage[];
   /**
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
    * as they were: then only these and the fold state are written, and `tail` is decoded only if read.
@@ -61,7 +75,26 @@ export interface NextState {
   appended?: { entries: LiveEntry[]; added: string; tailReceivedMax: number };
 }
 
-const ZERO: FoldState = { score: 0, count: 0, reachedAt: null };
+export interface NewPage {
+  id: string;
+  entries: LiveEntry[];
+  startTally: string;
+}
+
+const ZERO: LiveFoldState = { score: 0, count: 0, reachedAt: null };
+
+/** The fold state after `entries` (folded, in order, from `start`): the tally by folding them again when it may move. */
+export function stateAfter(entries: readonly LiveEntry[], start: LiveFoldState, cap: number): LiveFoldState {
+  const last = entries.at(-1);
+  if (last === undefined) return start;
+  const state: LiveFoldState = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+  const moves =
+    start.tally !== undefined ||
+    entries.some((entry) => entry.candidates.some((c) => c.limit !== undefined || c.group !== undefined));
+  if (!moves) return state;
+  const { tally } = foldLive(entries.map(entryEvent), cap, start).state;
+  return tally === undefined ? state : { ...state, tally };
+}
 
 /**
  * Marks entries whose event was received after an event with a later event time: "arrived late". A function of
@@ -83,9 +116,12 @@ export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSI
  * Splits a lead's whole history into settled pages and a tail of one to two pages' worth: what spilling it as one
  * tail gives.
  */
-export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tail: LiveEntry[]; base: FoldState } {
-  const { tail, base, newPages } = spill(entries, ZERO, null, () => "");
-  return { pages: newPages.map((page) => page.entries), tail, base };
+export function layoutHistory(
+  entries: LiveEntry[],
+  cap = DEFAULT_SCORE_CAP,
+): { pages: LiveEntry[][]; tail: LiveEntry[]; base: LiveFoldState; starts: string[] } {
+  const { tail, base, newPages } = spill(entries, ZERO, null, () => "", cap);
+  return { pages: newPages.map((page) => page.entries), tail, base, starts: newPages.map((page) => page.startTally) };
 }
 
 /**
@@ -94,56 +130,70 @@ export function layoutHistory(entries: LiveEntry[]): { pages: LiveEntry[][]; tai
  */
 export function spill(
   tail: LiveEntry[],
-  base: FoldState,
+  base: LiveFoldState,
   refs: readonly PageRef[] | null,
   newPageId: () => string,
+  cap: number,
 ): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
-  const newPages: NextState["newPages"] = [];
+  const newPages: NewPage[] = [];
   let rest = tail;
   let start = base;
   const pages = refs === null ? null : [...refs];
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const id = newPageId();
-    newPages.push({ id, entries });
-    pages?.push(pageRef(id, entries));
-    const last = entries.at(-1) as LiveEntry;
-    start = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+    const startTally = encodeTally(start.tally);
+    newPages.push({ id, entries, startTally });
+    pages?.push(pageRef(id, entries, startTally));
+    start = stateAfter(entries, start, cap);
     rest = rest.slice(PAGE_SIZE);
   }
   return { tail: rest, base: start, pages, newPages };
 }
 
+/**
+ * The state after a round: `tail` laid out after `base` (spilling whole pages), `after` the fold state after its last
+ * entry and `breakdown` the whole history's.
+ */
 export function settle(
   tail: LiveEntry[],
-  base: FoldState,
+  base: LiveFoldState,
   pages: readonly PageRef[] | null,
   newPageId: () => string,
+  cap: number,
+  after: LiveFoldState,
+  breakdown: BreakdownTally,
 ): NextState {
   const last = tail.at(-1);
-  const spilled = spill(tail, base, pages, newPageId);
+  const spilled = spill(tail, base, pages, newPageId, cap);
   return {
     score: last?.score ?? base.score,
     count: last?.seq ?? base.count,
     reachedAt: last ? last.score_reached_at : base.reachedAt,
     lastKey: last?.sort_key ?? null,
     lastEventAt: last?.timestamp ?? null,
+    ...(after.tally && { tally: after.tally }),
+    breakdown,
     ...spilled,
   };
 }
 
 /**
  * Folds `events` from `base` (the state before the first of them), marks the late ones and lays the entries out as a
- * tail after `pages` (null: the stored list, not read), spilling whole pages as settle does.
+ * tail after `pages` (null: the stored list, not read), spilling whole pages as settle does; `breakdown` is the
+ * history's without these entries.
  */
 export function foldAndSettle(
   events: readonly ScorableEvent[],
   cap: number,
-  base: FoldState,
+  base: LiveFoldState,
   pages: readonly PageRef[] | null,
   newPageId: () => string,
+  breakdown: BreakdownTally,
 ): NextState {
-  return settle(markLate(foldScores(events, cap, base).history), base, pages, newPageId);
+  const { history, state } = foldLive(events, cap, base);
+  const entries = markLate(history);
+  return settle(entries, base, pages, newPageId, cap, state, addToBreakdown(breakdown, entries, 1));
 }
 
 /**
@@ -152,7 +202,14 @@ export function foldAndSettle(
  * the same step (foldAndSettle) from the state before it.
  */
 export function foldWholeHistory(events: readonly ScorableEvent[], cap: number, newPageId: () => string): NextState {
-  return foldAndSettle(events, cap, ZERO, [], newPageId);
+  return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown());
+}
+
+/** The fold state after a lead's newest entry (where an append starts). */
+function currentState(lead: LiveLead | null): LiveFoldState {
+  if (lead === null) return ZERO;
+  const state: LiveFoldState = { score: lead.score, count: lead.count, reachedAt: lead.reachedAt };
+  return lead.tally === undefined ? state : { ...state, tally: lead.tally };
 }
 
 /**
@@ -173,8 +230,8 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
     if (lastKey !== null && keyOf(event) <= lastKey) return null;
     if (stored.tailReceivedMax !== null && event.received_at < stored.tailReceivedMax) return null;
   }
-  const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
-  const entries = markLate(foldScores(fresh, cap, start).history);
+  const { history, state } = foldLive(fresh, cap, currentState(lead));
+  const entries = markLate(history);
   const last = entries.at(-1) as LiveEntry;
   const received = latestReceived(entries) as number;
   const next: NextState = {
@@ -187,6 +244,8 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
       return lead && tailLength > 0 ? [...lead.tail, ...entries] : entries;
     },
     base: lead?.base ?? ZERO,
+    ...(state.tally && { tally: state.tally }),
+    breakdown: addToBreakdown(lead?.breakdown ?? emptyBreakdown(), entries, 1),
     pages: null,
     newPages: [],
     appended: {
@@ -234,15 +293,26 @@ export function planLead(
     if (key < firstKey) firstKey = key;
     if (lastKey !== null && key < lastKey) late++;
   }
+  const breakdown = lead?.breakdown ?? emptyBreakdown();
   if (lastKey === null || firstKey > lastKey) {
-    const start: FoldState = lead ? { score: lead.score, count: lead.count, reachedAt: lead.reachedAt } : ZERO;
+    const { history, state } = foldLive(events, cap, currentState(lead));
     // The tail's flags are marked again: a new event received before one of them says that one came late.
-    const entries = markLate([...tail, ...foldScores(events, cap, start).history]);
-    return { kind: "commit", next: settle(entries, lead?.base ?? ZERO, null, newPageId), folded: events, late };
+    const entries = markLate([...tail, ...history]);
+    const next = settle(
+      entries,
+      lead?.base ?? ZERO,
+      null,
+      newPageId,
+      cap,
+      state,
+      addToBreakdown(breakdown, history, 1),
+    );
+    return { kind: "commit", next, folded: events, late };
   }
   const tailStart = tail[0]?.sort_key;
   if (!hasPages || (tailStart !== undefined && firstKey > tailStart)) {
-    const next = foldAndSettle([...tail.map(entryEvent), ...events], cap, lead?.base ?? ZERO, null, newPageId);
+    const before = addToBreakdown(breakdown, tail, -1);
+    const next = foldAndSettle([...tail.map(entryEvent), ...events], cap, lead?.base ?? ZERO, null, newPageId, before);
     return { kind: "commit", next, folded: events, late };
   }
   return { kind: "divert", mode: "pages", pending: events };

@@ -29,7 +29,6 @@ import {
   encodeLeadHash,
   generationIsCurrent,
   type LeadHash,
-  type LiveEntry,
   type LiveKeys,
   newGeneration,
   newPageId,
@@ -42,7 +41,7 @@ import {
 import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { foldWholeHistory } from "./plan.ts";
+import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -174,7 +173,7 @@ interface RebuiltLead {
   fields: LeadHash;
   rankKey: number;
   stage: Stage;
-  pages: { id: string; entries: LiveEntry[] }[];
+  pages: NewPage[];
 }
 
 /** The fold of a lead's stored events, laid out, with its profile: a lead is created when its profile was, or else
@@ -190,7 +189,16 @@ function rebuiltLead(
   const fold = foldOf(next, options.thresholds);
   const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
   const fields: LeadHash = {
-    ...stateFields({ ...fold, createdAt, updatedAt: at, tail: next.tail, base: next.base, pages: next.pages }),
+    ...stateFields({
+      ...fold,
+      createdAt,
+      updatedAt: at,
+      tail: next.tail,
+      base: next.base,
+      tally: next.tally,
+      breakdown: next.breakdown,
+      pages: next.pages,
+    }),
     version: "1",
   };
   for (const field of ["name", "email", "company"] as const) {
@@ -216,7 +224,7 @@ async function writeLeads(
   const { redis, keys } = options;
   const written = new Date(at);
   const pageDocs = leads.flatMap((lead) =>
-    lead.pages.map((page) => pageDocument(page.id, lead.id, page.entries, written)),
+    lead.pages.map((page) => pageDocument(page.id, lead.id, page.entries, written, page.startTally)),
   );
   const pipeline = redis.pipeline();
   for (const lead of leads) {

@@ -6,9 +6,29 @@
 // for it: from there on every entry's delta, score and reason are what they were, and only positions and
 // `score_reached_at` move, which follow from the page list. On a lead at its cap that is a page or two, whatever the
 // length of the history after the event.
-import { type FoldState, foldScores, type HistoryEntry, keyOf, type ScorableEvent } from "@leadscore/contracts";
-import { entryEvent, type LiveEntry, PAGE_SIZE, type PageRef, pageRef, pageStarts } from "@leadscore/live";
-import { markLate, type NextState, settle } from "./plan.ts";
+//
+// Under the v2 fold a page also starts from a tally (limit counters, group totals), stored in its document, its
+// digest in its ref: a page after rewritten ones is kept only when the score AND the tally before it are the stored
+// ones, so it never needs reading to be kept. The breakdown follows: the entries of the pages rewritten and of the old
+// tail are taken out of it, the new ones put in.
+import { keyOf, type ScorableEvent } from "@leadscore/contracts";
+import {
+  addToBreakdown,
+  type BreakdownTally,
+  decodeTally,
+  encodeTally,
+  entryEvent,
+  type FoldedEntry,
+  foldLive,
+  type LiveEntry,
+  type LiveFoldState,
+  PAGE_SIZE,
+  type PageRef,
+  pageRef,
+  pageStarts,
+  tallyDigest,
+} from "@leadscore/live";
+import { markLate, type NewPage, type NextState, settle, stateAfter } from "./plan.ts";
 
 /** Pages asked for at once when the fold needs one it does not have. */
 export const FETCH_AHEAD = 4;
@@ -20,14 +40,34 @@ export interface RefoldInput {
   /** Events waiting for the lead: late ones, and whatever came in while the lane held it. */
   waiting: readonly ScorableEvent[];
   cap: number;
-  /** A page's events, or undefined when it is not at hand. */
-  pageEvents(id: string): ScorableEvent[] | undefined;
+  /** The fold state before the tail, with its tally (the lead's `base`). */
+  base: LiveFoldState;
+  /** The lead's breakdown tally, over its whole history. */
+  breakdown: BreakdownTally;
+  /** A page's events, entries and start tally, or undefined when it is not at hand. */
+  page(id: string): RefoldPage | undefined;
   newPageId(): string;
+}
+
+export interface RefoldPage {
+  events: ScorableEvent[];
+  entries: readonly FoldedEntry[];
+  /** The tally before the page, as its document stores it. */
+  tally: string;
+}
+
+/**
+ * The fold state at a point of the refold; `stored` when it is the state the live state stored there (reached through
+ * kept pages), whose tally is then read from the page's document or the lead's base when it is needed.
+ */
+interface At {
+  state: LiveFoldState;
+  stored: boolean;
 }
 
 export type RefoldResult = { kind: "done"; next: NextState } | { kind: "missing"; pages: string[] };
 
-const isRef = (item: PageRef | readonly unknown[]): item is PageRef => !Array.isArray(item);
+const isRef = (item: object): item is PageRef => "firstKey" in item;
 
 /** The page a sort key falls in: the last whose first key is not after it (the first page for a key before all). */
 function pageOf(refs: readonly PageRef[], key: string): number {
@@ -91,56 +131,88 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   }
 
   // Forward: the pages from the first dirty one, each kept or folded again from the state before it.
-  const layout: (PageRef | HistoryEntry[])[] = refs.slice(0, first);
-  let state = starts[first] as FoldState;
+  const layout: (PageRef | Rewritten)[] = refs.slice(0, first);
+  let at: At = { state: starts[first] as LiveFoldState, stored: true };
+  const removed: FoldedEntry[] = [];
+  const added: FoldedEntry[] = [];
   for (let n = first; n < refs.length; n += 1) {
     const ref = refs[n] as PageRef;
-    if (!dirty(n) && state.score === (starts[n] as FoldState).score) {
+    const sameTally = at.stored || tallyDigest(encodeTally(at.state.tally)) === ref.tally;
+    if (!dirty(n) && at.state.score === (starts[n] as LiveFoldState).score && sameTally) {
       layout.push(ref);
-      state = { score: ref.scoreAfter, count: state.count + ref.size, reachedAt: ref.changedAt ?? state.reachedAt };
+      const { count, reachedAt } = at.state;
+      at = {
+        state: { score: ref.scoreAfter, count: count + ref.size, reachedAt: ref.changedAt ?? reachedAt },
+        stored: true,
+      };
       continue;
     }
-    const events = input.pageEvents(ref.id);
-    if (events === undefined) {
-      return { kind: "missing", pages: refs.slice(n, n + FETCH_AHEAD).map((page) => page.id) };
+    const page = input.page(ref.id);
+    if (page === undefined) {
+      return { kind: "missing", pages: refs.slice(n, n + FETCH_AHEAD).map((item) => item.id) };
     }
+    const start = at.stored ? withTally(at.state, page.tally) : at.state;
     // The stored copy of an event wins over a waiting one with its id.
-    const entries = foldScores([...events, ...(slots.get(n) ?? [])], cap, state).history;
-    layout.push(entries);
-    const last = entries.at(-1) as HistoryEntry;
-    state = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+    const { history, state } = foldLive([...page.events, ...(slots.get(n) ?? [])], cap, start);
+    layout.push({ entries: history, start });
+    removed.push(...page.entries);
+    added.push(...history);
+    at = { state, stored: false };
   }
+  const tailStart = at.stored ? withTally(at.state, encodeTally(input.base.tally)) : at.state;
   const tailEvents = [...tail.map(entryEvent), ...(slots.get(refs.length) ?? [])];
-  const tailEntries = markLate(foldScores(tailEvents, cap, state).history);
+  const folded = foldLive(tailEvents, cap, tailStart);
+  const tailEntries = markLate(folded.history);
+  const breakdown = addToBreakdown(
+    addToBreakdown(input.breakdown, [...removed, ...tail], -1),
+    [...added, ...tailEntries],
+    1,
+  );
 
   // Backward, down to the first dirty page (the pages before it stay as they are): the late flags of the rewritten
   // pages, which depend on what was received after them.
   let later = tailEntries.reduce((min, entry) => Math.min(min, entry.received_at), Number.POSITIVE_INFINITY);
-  const placed: (PageRef | LiveEntry[][])[] = new Array(layout.length);
+  const placed: (PageRef | { pieces: LiveEntry[][]; start: LiveFoldState })[] = new Array(layout.length);
   for (let n = layout.length - 1; n >= first; n -= 1) {
-    const item = layout[n] as PageRef | HistoryEntry[];
+    const item = layout[n] as PageRef | Rewritten;
     if (isRef(item)) {
       placed[n] = item;
       later = Math.min(later, item.receivedMin);
       continue;
     }
-    const marked = markLate(item, later);
-    placed[n] = split(marked);
+    const marked = markLate(item.entries, later);
+    placed[n] = { pieces: split(marked), start: item.start };
     for (const entry of marked) later = Math.min(later, entry.received_at);
   }
   const pages: PageRef[] = refs.slice(0, first);
-  const newPages: NextState["newPages"] = [];
+  const newPages: NewPage[] = [];
   for (const item of placed.slice(first)) {
     if (isRef(item)) {
       pages.push(item);
       continue;
     }
-    for (const entries of item) {
+    let start = item.start;
+    for (const entries of item.pieces) {
       const id = input.newPageId();
-      newPages.push({ id, entries });
-      pages.push(pageRef(id, entries));
+      const startTally = encodeTally(start.tally);
+      newPages.push({ id, entries, startTally });
+      pages.push(pageRef(id, entries, startTally));
+      start = stateAfter(entries, start, cap);
     }
   }
-  const next = settle(tailEntries, state, pages, input.newPageId);
+  const next = settle(tailEntries, tailStart, pages, input.newPageId, cap, folded.state, breakdown);
   return { kind: "done", next: { ...next, newPages: [...newPages, ...next.newPages] } };
+}
+
+/** A page folded again: its entries and the state before them. */
+interface Rewritten {
+  entries: FoldedEntry[];
+  start: LiveFoldState;
+}
+
+function withTally(state: LiveFoldState, tally: string): LiveFoldState {
+  const decoded = decodeTally(tally);
+  return decoded === undefined
+    ? { score: state.score, count: state.count, reachedAt: state.reachedAt }
+    : { ...state, tally: decoded };
 }

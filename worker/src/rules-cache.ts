@@ -1,20 +1,32 @@
-// The scoring rules, held in memory so scoring never waits on a read. A change reaches every worker within a second:
-// the admin API publishes on the rules channel after each write and every worker reloads on the message; a periodic
-// reload covers a message lost while a worker was reconnecting.
-import { COLLECTIONS, type RuleDocument } from "@leadscore/contracts";
-import { type Logger, rulesChannel, seedDefaultRules } from "@leadscore/runtime";
+// The scoring rules, held in memory so scoring never waits on a read: the rule set in force (`readRuleSet`), compiled
+// once per version (`compileRuleSet`: rules indexed by event type, conditions as closures). A change reaches every
+// worker within a second: the admin API publishes on the rules channel after each write and every worker reloads on
+// the message; a periodic reload covers a message lost while a worker was reconnecting.
+import {
+  type Candidate,
+  type CompiledRuleSet,
+  compileRuleSet,
+  type LeadProfile,
+  type RuleSet,
+} from "@leadscore/contracts";
+import { type Logger, readRuleSet, rulesChannel, seedDefaultRules } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
-export interface RuleMatch {
-  points: number;
-  /** The rule's id, or null when no active rule covers the event type (then 0 points). */
-  rule_id: string | null;
+/** The rule set in force, compiled: what an event may earn is `match`ed against it when the event is first scored. */
+export interface RuleMatcher {
+  readonly version: number;
+  /** Whether a rule reads the lead's profile (`lead.*`): only then does the scorer read the batch's profiles. */
+  readonly usesLead: boolean;
+  match(
+    event: { event_type: string; metadata?: Readonly<Record<string, unknown>> },
+    lead?: LeadProfile | null,
+  ): Candidate[];
 }
 
 export interface RulesCache {
-  /** Points an event of this type is worth right now. */
-  ruleFor(eventType: string): RuleMatch;
+  /** The rule set in force, compiled. */
+  current(): RuleMatcher;
   /** Reads the rules again; concurrent calls share one read. */
   reload(): Promise<void>;
   /** Seeds the defaults into an empty collection, loads, subscribes and starts the periodic reload. */
@@ -22,6 +34,8 @@ export interface RulesCache {
   close(): Promise<void>;
   /** Times the rules were read (tests, metrics). */
   readonly loads: number;
+  /** Times a read rule set was compiled (once per version). */
+  readonly compiles: number;
 }
 
 export interface RulesCacheOptions {
@@ -33,28 +47,47 @@ export interface RulesCacheOptions {
   reloadIntervalMs?: number;
 }
 
-const NO_RULE: RuleMatch = { points: 0, rule_id: null };
+/** Whether any rule of the set reads a `lead.*` field (in its condition or as its limit's key). */
+export function readsLead(set: RuleSet): boolean {
+  const inTree = (node: unknown): boolean => {
+    if (node === null || typeof node !== "object") return false;
+    const record = node as Record<string, unknown>;
+    if (typeof record.field === "string" && record.field.startsWith("lead.")) return true;
+    return Object.values(record).some((child) =>
+      Array.isArray(child) ? child.some(inTree) : typeof child === "object" && inTree(child),
+    );
+  };
+  return set.rules.some(
+    (rule) => rule.active && (inTree(rule.where) || (rule.limit?.key?.startsWith("lead.") ?? false)),
+  );
+}
+
+/** A rule set compiled for scoring. */
+export function ruleMatcher(set: RuleSet): RuleMatcher {
+  const compiled: CompiledRuleSet = compileRuleSet(set);
+  return { version: set.version, usesLead: readsLead(set), match: compiled.match };
+}
+
+const NO_RULES = ruleMatcher({ version: 0, rules: [], groups: [] });
 
 export function createRulesCache(options: RulesCacheOptions): RulesCache {
   const { db, subscriber, log } = options;
   const channel = rulesChannel(options.redisPrefix);
   const intervalMs = options.reloadIntervalMs ?? 5_000;
-  let byType = new Map<string, RuleMatch>();
+  let matcher = NO_RULES;
   let loading: Promise<void> | undefined;
   let again = false;
   let timer: NodeJS.Timeout | undefined;
   let loads = 0;
+  let compiles = 0;
 
   const read = async () => {
-    const docs = await db.collection<RuleDocument>(COLLECTIONS.rules).find({}).toArray();
-    const next = new Map<string, RuleMatch>();
-    for (const doc of docs) {
-      if (doc.active === true && Number.isInteger(doc.points)) {
-        next.set(doc.event_type, { points: doc.points, rule_id: String(doc._id) });
-      }
-    }
-    byType = next;
+    const set = await readRuleSet(db);
     loads += 1;
+    // A stored version never changes; version 0 (rules that predate versions) is the collections as they are now.
+    if (set.version !== 0 && set.version === matcher.version && compiles > 0) return;
+    matcher = ruleMatcher(set);
+    compiles += 1;
   };
 
   // A message that arrives while a read is in flight may describe a write that read missed: read once more after.
@@ -86,10 +119,13 @@ export function createRulesCache(options: RulesCacheOptions): RulesCache {
   });
 
   return {
-    ruleFor: (eventType) => byType.get(eventType) ?? NO_RULE,
+    current: () => matcher,
     reload,
     get loads() {
       return loads;
+    },
+    get compiles() {
+      return compiles;
     },
     async start() {
       await seedDefaultRules(db);

@@ -17,6 +17,7 @@ import {
   type EventDocument,
   type HistoryPageDocument,
   keyOf,
+  type LeadProfile,
   type QueuedEvent,
   type ScorableEvent,
   type ScoreUpdate,
@@ -46,6 +47,7 @@ import {
   pageRef,
   rankKey,
   stateFields,
+  tallyFields,
   withTail,
 } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
@@ -54,7 +56,7 @@ import type { Db } from "mongodb";
 import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
 import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
-import type { RuleMatch } from "./rules-cache.ts";
+import type { RuleMatcher } from "./rules-cache.ts";
 import { insertNew, insertReporting } from "./store.ts";
 
 /** What every writer of the live state (the scorer, the deep lane) works with. */
@@ -75,7 +77,8 @@ export interface LiveWriterOptions {
 }
 
 export interface ScorerOptions extends LiveWriterOptions {
-  ruleFor(eventType: string): RuleMatch;
+  /** The rule set in force, compiled: an event's candidates are matched against it when it is first stored. */
+  rules(): RuleMatcher;
   /** Compare-and-set rounds per lead before the batch fails (and is retried whole). */
   maxRounds?: number;
   /** Leads per commit script call: Redis runs one script at a time, so each call is kept short. */
@@ -114,6 +117,9 @@ interface ReadLead<L extends LiveLead | null = LiveLead | null> {
   lead: L;
   hash: LeadHash;
 }
+
+/** A lead's profile, as `lead.*` conditions read it. */
+const PROFILE_FIELDS: readonly LeadHashField[] = ["name", "email", "company"];
 
 /** What a round reads to complete a lead read without its tail: the version, to tell whether it was committed since. */
 const TAIL_FIELDS: readonly LeadHashField[] = ["version", "tail"];
@@ -155,16 +161,38 @@ export function createScorer(options: ScorerOptions) {
     return refused.length - existing.size;
   }
 
+  /**
+   * The profiles of the batch's leads as their live hashes hold them now (one pipelined HMGET), for rules whose
+   * conditions read `lead.*`.
+   */
+  async function readProfiles(leadIds: string[]): Promise<Map<string, LeadProfile>> {
+    const pipeline = redis.pipeline();
+    for (const id of leadIds) pipeline.hmget(keys.lead(id), ...leadHashFields(PROFILE_FIELDS));
+    const replies = (await pipeline.exec()) ?? [];
+    const profiles = new Map<string, LeadProfile>();
+    replies.forEach(([error, values], index) => {
+      if (error) throw error;
+      const { name, email, company } = decodeLeadHash(PROFILE_FIELDS, values as (string | null)[]);
+      profiles.set(leadIds[index] as string, { name: name || null, email: email || null, company: company || null });
+    });
+    return profiles;
+  }
+
   async function storeEvents(batch: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
     const docs: EventDocument[] = [];
     const sources: QueuedEvent[] = [];
     const seen = new Set<string>();
+    const rules = options.rules();
+    const profiles = rules.usesLead ? await readProfiles([...new Set(batch.map((event) => event.lead_id))]) : null;
     for (const event of batch) {
       if (seen.has(event.event_id)) continue;
       seen.add(event.event_id);
       sources.push(event);
-      // Points and rule are fixed now, at first storage, and never change afterwards.
-      const rule = options.ruleFor(event.event_type);
+      // What the event may earn is fixed now, at first storage, and never changes afterwards (a replay's insert
+      // conflicts, and the stored copy is the one folded).
+      const candidates = rules.match(event, profiles?.get(event.lead_id));
+      let points = 0;
+      for (const candidate of candidates) points += candidate.points;
       docs.push({
         _id: event.event_id,
         lead_id: event.lead_id,
@@ -172,9 +200,11 @@ export function createScorer(options: ScorerOptions) {
         timestamp: new Date(event.timestamp),
         received_at: new Date(event.received_at),
         metadata: event.metadata,
-        points: rule.points,
-        rule_id: rule.rule_id,
+        points,
+        rule_id: candidates[0]?.rule_id ?? null,
         sort_key: keyOf(event),
+        candidates,
+        rules_version: rules.version,
       });
     }
     const { existing, refused } = await insertReporting(events, docs);
@@ -260,10 +290,10 @@ export function createScorer(options: ScorerOptions) {
 
   async function writePages(leadId: string, next: NextState, at: Date): Promise<void> {
     if (next.newPages.length === 0) return;
-    const docs = next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at));
+    const docs = next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at, page.startTally));
     await insertNew(pages, docs);
     next.newPages.forEach((page, index) => {
-      options.pageCache?.put(page.id, leadId, docs[index]?.entries ?? "", page.entries.length);
+      options.pageCache?.put(page.id, leadId, docs[index]?.entries ?? "", page.entries.length, page.startTally);
     });
   }
 
@@ -366,7 +396,7 @@ export function createScorer(options: ScorerOptions) {
  */
 export function liveFields(
   next: NextState,
-  lead: Pick<LiveLead, "createdAt"> | null,
+  lead: Pick<LiveLead, "createdAt" | "tally"> | null,
   at: number,
   thresholds: StageThresholds,
 ): Pick<LeadCommit, "fields" | "appendTail" | "appendPages"> {
@@ -378,7 +408,7 @@ export function liveFields(
   // Pages spilled from the tail of a lead whose page list was not read: the script appends their refs to it.
   const appendPages =
     next.pages === null && next.newPages.length > 0
-      ? encodePageRefs(next.newPages.map((page) => pageRef(page.id, page.entries)))
+      ? encodePageRefs(next.newPages.map((page) => pageRef(page.id, page.entries, page.startTally)))
       : undefined;
   return { fields: allFields(next, lead, at, thresholds), appendPages };
 }
@@ -395,33 +425,43 @@ export function foldOf(next: NextState, thresholds: StageThresholds) {
   };
 }
 
+/** The tally field cleared when a stored tally became empty (an empty one is not stored). */
+function clearedTally(next: NextState, lead: Pick<LiveLead, "tally"> | null): LeadHash {
+  return lead?.tally !== undefined && next.tally === undefined ? { tally: "" } : {};
+}
+
 function allFields(
   next: NextState,
-  lead: Pick<LiveLead, "createdAt"> | null,
+  lead: Pick<LiveLead, "createdAt" | "tally"> | null,
   at: number,
   thresholds: StageThresholds,
 ): LeadHash {
-  return stateFields({
+  const fields = stateFields({
     ...foldOf(next, thresholds),
     // A new lead was created when its earliest event was received, as a rebuild says too.
     createdAt: lead?.createdAt || Math.min(at, ...next.tail.map((entry) => entry.received_at)),
     updatedAt: at,
     tail: next.tail,
     base: next.base,
+    tally: next.tally,
+    breakdown: next.breakdown,
     pages: next.pages,
   });
+  return { ...fields, ...clearedTally(next, lead) };
 }
 
 /** An append's fields: the fold state and the newest entry; the base and pages stay as stored, the tail grows. */
 function appendedFields(
   next: NextState,
   appended: NonNullable<NextState["appended"]>,
-  lead: Pick<LiveLead, "createdAt">,
+  lead: Pick<LiveLead, "createdAt" | "tally">,
   at: number,
   thresholds: StageThresholds,
 ): LeadHash {
   const newest = appended.entries.at(-1) as LiveEntry;
   return {
+    ...tallyFields(next),
+    ...clearedTally(next, lead),
     ...foldFields({
       ...foldOf(next, thresholds),
       createdAt: lead.createdAt,

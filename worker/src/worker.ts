@@ -303,7 +303,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };
-      const scorer = createScorer({ ...writer, ruleFor: rules.ruleFor });
+      const scorer = createScorer({ ...writer, rules: rules.current });
       const publish = publisherOf(options.publisher, log);
       deepLane = createDeepLane({
         ...writer,

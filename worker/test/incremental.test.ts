@@ -6,8 +6,28 @@
 // A property with a fresh seed every run: arrival orders, batch splits, events held back until they land behind the
 // lead's tail, repeats of an id with another payload (the first stored copy counts), caps crossed both ways, and
 // the deep lane running after some batches and not others (so batches meet leads it owns).
-import { foldScores, type HistoryEntry, type QueuedEvent, type ScorableEvent, sortKey } from "@leadscore/contracts";
-import { createLiveReader, type LiveEntry, liveKeys, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+//
+// The rules are v2's: conditions on metadata, limits per day and per week and once per key, groups with a max, several
+// rules matching one event, negative points in a group — so late events take awards from later ones, and the expected
+// history is `foldScoresV2` of the sorted events with the candidates the rule set gives them.
+import {
+  breakdownOf,
+  foldScoresV2,
+  type HistoryEntryV2,
+  type QueuedEvent,
+  type RuleSet,
+  sortKey,
+} from "@leadscore/contracts";
+import {
+  addToBreakdown,
+  createLiveReader,
+  emptyBreakdown,
+  encodeBreakdown,
+  type LiveEntry,
+  liveKeys,
+  TAIL_SPILL_AT,
+  wholeHistory,
+} from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
@@ -16,7 +36,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
 import { propertyRuns } from "../../test-support/property.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
-import type { RuleMatch } from "../src/rules-cache.ts";
+import { ruleMatcher } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
@@ -25,22 +45,54 @@ const GENERATION = "incremental:test";
 /** Runs per test run (see the figure in the commit that sized it). */
 const RUNS = 40;
 
-/** Points by event type: small steps, a big one that crosses most caps, a negative one; `unruled` has no rule. */
-const RULES: Record<string, RuleMatch> = {
-  page_view: { points: 5, rule_id: "page_view" },
-  email_open: { points: 10, rule_id: "email_open" },
-  purchase: { points: 100, rule_id: "purchase" },
-  big: { points: 600, rule_id: "big" },
-  unsubscribe: { points: -50, rule_id: "unsubscribe" },
-  refund: { points: -300, rule_id: "refund" },
+/**
+ * Small steps, a big one that crosses most caps, negative ones; limits per day, per week and once per email; groups
+ * with a max (one with a negative rule); two rules on page views; `unruled` has no rule.
+ */
+const RULE_SET: RuleSet = {
+  version: 7,
+  groups: [
+    { _id: "email", label: "Email", max: 40 },
+    { _id: "web", label: "Web", max: 120 },
+  ],
+  rules: [
+    { _id: "view", label: "View", event_type: "page_view", points: 5, limit: { max: 3, per: "day" }, active: true },
+    {
+      _id: "pricing",
+      label: "Pricing",
+      event_type: "page_view",
+      where: { field: "metadata.path", op: "starts_with", value: "/pricing" },
+      points: 20,
+      limit: { max: 2, per: "week" },
+      group: "web",
+      active: true,
+    },
+    {
+      _id: "open",
+      label: "Open",
+      event_type: "email_open",
+      points: 10,
+      limit: { max: 1, per: "lifetime", key: "metadata.email_id" },
+      group: "email",
+      active: true,
+    },
+    { _id: "purchase", label: "Purchase", event_type: "purchase", points: 100, active: true },
+    { _id: "big", label: "Big", event_type: "big", points: 600, group: "web", active: true },
+    { _id: "unsubscribe", label: "Unsubscribe", event_type: "unsubscribe", points: -50, group: "email", active: true },
+    { _id: "refund", label: "Refund", event_type: "refund", points: -300, active: true },
+  ],
 };
-const TYPES = [...Object.keys(RULES), "unruled"];
-const ruleFor = (type: string): RuleMatch => RULES[type] ?? { points: 0, rule_id: null };
+const RULES = ruleMatcher(RULE_SET);
+const TYPES = ["page_view", "email_open", "purchase", "big", "unsubscribe", "refund", "unruled"];
+/** Event times are this far apart per unit of `at`: 400 units span several days and both weeks of a boundary. */
+const UNIT_MS = 20 * 60_000;
 
 const eventSpec = fc.record({
-  /** Event time, in seconds after T0: collisions happen, and are ordered by id. */
+  /** Event time, in units after T0: collisions happen, and are ordered by id. */
   at: fc.integer({ min: 0, max: 400 }),
   type: fc.constantFrom(...TYPES),
+  /** Which email was opened, which page viewed. */
+  variant: fc.nat(3),
   /** How many places after its time-order place the event arrives: mostly near, sometimes far behind. */
   hold: fc.oneof({ weight: 6, arbitrary: fc.constant(0) }, { weight: 3, arbitrary: fc.nat(8) }, fc.nat(300)),
 });
@@ -83,9 +135,9 @@ function arrivalOf(spec: RunSpec): Arrival {
       event_id: `${leadId}-e${i}`,
       lead_id: leadId,
       event_type: e.type,
-      timestamp: T0 + e.at * 1000,
+      timestamp: T0 + e.at * UNIT_MS,
       received_at: 0,
-      metadata: {},
+      metadata: { email_id: `n${e.variant}`, path: e.variant % 2 === 0 ? "/pricing/plans" : "/blog" },
     }));
     const inTime = events
       .map((event, i) => ({ event, hold: lead.events[i]?.hold ?? 0 }))
@@ -128,24 +180,32 @@ function arrivalOf(spec: RunSpec): Arrival {
 }
 
 /** What the pure fold says a lead's history is; `late`: received after an event that sorts after it. */
-function expectedHistory(events: QueuedEvent[], cap: number) {
-  const scorable: ScorableEvent[] = events.map((event) => ({
-    event_id: event.event_id,
-    lead_id: event.lead_id,
-    event_type: event.event_type,
-    timestamp: event.timestamp,
-    received_at: event.received_at,
-    ...ruleFor(event.event_type),
-  }));
-  const { history } = foldScores(scorable, cap);
+function expectedFold(events: QueuedEvent[], cap: number) {
+  return foldScoresV2(
+    events.map((event) => ({
+      event_id: event.event_id,
+      lead_id: event.lead_id,
+      event_type: event.event_type,
+      timestamp: event.timestamp,
+      received_at: event.received_at,
+      candidates: RULES.match(event),
+      rules_version: RULE_SET.version,
+    })),
+    cap,
+  );
+}
+
+function expectedHistory(history: HistoryEntryV2[]) {
   return history.map((entry, i) => ({
     ...view(entry),
     late: history.slice(i + 1).some((later) => later.received_at < entry.received_at),
   }));
 }
 
-function view(entry: HistoryEntry) {
+function view(entry: HistoryEntryV2) {
   return {
+    rules: entry.rules,
+    rules_version: entry.rules_version,
     event_id: entry.event_id,
     event_type: entry.event_type,
     timestamp: entry.timestamp,
@@ -160,6 +220,10 @@ function view(entry: HistoryEntry) {
     reason: entry.reason,
   };
 }
+
+/** Group totals without the groups at 0 (as good as absent). */
+const nonZero = (groups: Readonly<Record<string, number>> | undefined) =>
+  Object.fromEntries(Object.entries(groups ?? {}).filter(([, total]) => total !== 0));
 
 describe("the worker's incremental scoring, for any arrival of a lead's events", () => {
   const prefix = uniqueName("incremental");
@@ -180,7 +244,16 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
 
   it("leaves every lead's whole history equal to the pure fold of its first copies", async () => {
     const keys = liveKeys(prefix);
-    const seen = { runs: 0, deepLeads: 0, pagedLeads: 0, crossings: 0, otherPayloads: 0 };
+    const seen = {
+      runs: 0,
+      deepLeads: 0,
+      pagedLeads: 0,
+      crossings: 0,
+      otherPayloads: 0,
+      limited: 0,
+      grouped: 0,
+      pageRefolds: 0,
+    };
     await fc.assert(
       fc.asyncProperty(runSpec, async (spec) => {
         const { batches, firstCopies } = arrivalOf(spec);
@@ -194,7 +267,7 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
           encodeUpdates: () => new Map(),
           log: silentLogger,
         };
-        const scorer = createScorer({ ...writer, ruleFor });
+        const scorer = createScorer({ ...writer, rules: () => RULES });
         const deepLane = createDeepLane(writer);
         const drainDeepLane = async () => {
           for (let pass = 0; (await redis.hlen(keys.deep)) > 0; pass++) {
@@ -206,6 +279,7 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
           for (const [n, batch] of batches.entries()) {
             const result = await scorer.scoreBatch(batch);
             seen.deepLeads += result.diverted.pages + result.diverted.rescan;
+            seen.pageRefolds += result.diverted.pages;
             if (spec.deepAfter[n]) await drainDeepLane();
           }
           await drainDeepLane();
@@ -219,8 +293,30 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
           expect(lead).not.toBeNull();
           if (!lead) return;
           const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(testDb.db), spec.cap);
-          const expected = expectedHistory(events, spec.cap);
+          const fold = expectedFold(events, spec.cap);
+          const expected = expectedHistory(fold.history);
           expect(history.map((entry) => ({ ...view(entry), late: entry.late }))).toEqual(expected);
+          // The breakdown the live state keeps is the one of the whole history (the fold's, as checked above), and its
+          // rules add up to the score.
+          expect(encodeBreakdown(lead.breakdown)).toEqual(
+            encodeBreakdown(addToBreakdown(emptyBreakdown(), history, 1)),
+          );
+          const breakdown = breakdownOf(fold.history);
+          expect(Object.values(lead.breakdown.rules).reduce((sum, rule) => sum + rule.points, 0)).toBe(breakdown.score);
+          expect({ counters: lead.tally?.counters ?? {}, groups: nonZero(lead.tally?.groups) }).toEqual({
+            counters: fold.counters,
+            groups: nonZero(fold.groups),
+          });
+          if (
+            fold.history.some((entry) => entry.rules.some((rule) => rule.cuts.some((cut) => cut.startsWith("limit"))))
+          ) {
+            seen.limited += 1;
+          }
+          if (
+            fold.history.some((entry) => entry.rules.some((rule) => rule.cuts.some((cut) => cut.startsWith("group"))))
+          ) {
+            seen.grouped += 1;
+          }
           const last = expected.at(-1);
           expect({ score: lead.score, count: lead.count, lastKey: lead.lastKey, reachedAt: lead.reachedAt }).toEqual({
             score: last?.score ?? 0,
@@ -247,5 +343,7 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
     expect(seen.deepLeads).toBeGreaterThan(0);
     expect(seen.crossings).toBeGreaterThan(0);
     expect(seen.otherPayloads).toBeGreaterThan(0);
+    expect(seen.limited).toBeGreaterThan(0);
+    expect(seen.grouped).toBeGreaterThan(0);
   }, 120_000);
 });

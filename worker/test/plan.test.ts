@@ -1,5 +1,16 @@
-import { foldScores, type ScorableEvent, sortKey } from "@leadscore/contracts";
-import { historySpans, type LiveEntry, type LiveLead, PAGE_SIZE, pageRef, TAIL_SPILL_AT } from "@leadscore/live";
+import { type ScorableEvent, sortKey } from "@leadscore/contracts";
+import {
+  addToBreakdown,
+  emptyBreakdown,
+  foldLive,
+  historySpans,
+  type LiveEntry,
+  type LiveFoldState,
+  type LiveLead,
+  PAGE_SIZE,
+  pageRef,
+  TAIL_SPILL_AT,
+} from "@leadscore/live";
 import { describe, expect, it } from "vitest";
 import { layoutHistory, markLate, type NextState, planLead } from "../src/plan.ts";
 
@@ -21,7 +32,7 @@ function event(id: string, timestamp: number, points = 10, receivedAt = timestam
 
 /** The live state a lead has after folding `events` (pages named but their entries left out, as in Redis). */
 function leadAfter(events: ScorableEvent[]): LiveLead {
-  const entries = markLate(foldScores(events, CAP, 0).history);
+  const entries = markLate(foldLive(events, CAP, ZERO).history);
   const { pages, tail, base } = layoutHistory(entries);
   const refs = pages.map((page, n) => pageRef(`old-${n}`, page));
   const last = entries.at(-1) as LiveEntry;
@@ -41,9 +52,12 @@ function leadAfter(events: ScorableEvent[]): LiveLead {
     updatedAt: 1,
     tail,
     base,
+    breakdown: addToBreakdown(emptyBreakdown(), entries, 1),
     pages: refs,
   };
 }
+
+const ZERO: LiveFoldState = { score: 0, count: 0, reachedAt: null };
 
 const committed = (plan: ReturnType<typeof planLead>): NextState => {
   if (plan.kind !== "commit") throw new Error(`expected a commit, got ${plan.kind}`);
@@ -120,7 +134,7 @@ describe("planLead", () => {
       const lastPaged = next.newPages[0]?.entries.at(-1) as LiveEntry;
       expect(next.base).toEqual({ score: lastPaged.score, count: PAGE_SIZE, reachedAt: lastPaged.score_reached_at });
       // The same layout a rebuild gives for the same history.
-      const whole = markLate(foldScores(series(TAIL_SPILL_AT), CAP, 0).history);
+      const whole = markLate(foldLive(series(TAIL_SPILL_AT), CAP, ZERO).history);
       expect(layoutHistory(whole).tail.map((entry) => entry.event_id)).toEqual(next.tail.map((e) => e.event_id));
     });
   });
@@ -136,7 +150,7 @@ describe("the score chart's spans of the pages", () => {
       const pages = next.pages ?? [...lead.pages, ...next.newPages.map((page) => pageRef(page.id, page.entries))];
       lead = { ...lead, ...next, pages, lastKey: next.lastKey };
     }
-    const whole = layoutHistory(markLate(foldScores(events, CAP, 0).history));
+    const whole = layoutHistory(markLate(foldLive(events, CAP, ZERO).history));
     const wholeRefs = whole.pages.map((page, n) => pageRef(`whole-${n}`, page));
     expect(lead.pages).toHaveLength(whole.pages.length);
     expect(historySpans({ pages: lead.pages, tail: [] })).toEqual(historySpans({ pages: wholeRefs, tail: [] }));
@@ -145,7 +159,7 @@ describe("the score chart's spans of the pages", () => {
 
 describe("markLate", () => {
   it("flags an event received after one with a later event time", () => {
-    const entries = foldScores([event("a", 1, 10, 50), event("b", 2, 10, 10), event("c", 3, 10, 60)], CAP).history;
+    const entries = foldLive([event("a", 1, 10, 50), event("b", 2, 10, 10), event("c", 3, 10, 60)], CAP, ZERO).history;
     expect(markLate(entries).map((entry) => [entry.event_id, entry.late])).toEqual([
       ["a", true],
       ["b", false],

@@ -180,11 +180,11 @@ describe("when a rule changes", () => {
       .updateOne({ _id: "email_open" }, { $set: { points: 40, updated_at: new Date() } });
     const [worker] = stack.workers;
     // Stored but not announced: the worker still scores with the points it loaded.
-    expect(worker?.rules.ruleFor("email_open").points).toBe(10);
+    expect(worker?.rules.current().match({ event_type: "email_open" })[0]?.points).toBe(10);
     const publisher = new Redis(REDIS_URL);
     await publisher.publish(rulesChannel(stack.config.REDIS_PREFIX), JSON.stringify({ id: "email_open" }));
     publisher.disconnect();
-    await eventually(async () => worker?.rules.ruleFor("email_open").points === 40);
+    await eventually(async () => worker?.rules.current().match({ event_type: "email_open" })[0]?.points === 40);
 
     await stack.send([queued("rules-a", "ru-2", "email_open", T0 + 1)]);
     await stack.drained();

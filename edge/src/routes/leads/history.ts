@@ -38,12 +38,24 @@ export const HistoryEntrySchema = z
     event_type: z.string(),
     timestamp: isoDate.describe("Event time."),
     received_at: isoDate.describe("When the edge accepted the event."),
-    points: z.number().int().describe("The rule's points when the event was first scored."),
+    points: z.number().int().describe("The points its rules asked when the event was first scored (their sum)."),
     delta: z.number().int().describe("Change of the score, after clamping to [0, cap]."),
     score: z.number().int().describe("Score after this event."),
     reason: z.string(),
-    rule_id: z.string().nullable(),
+    rule_id: z.string().nullable().describe("The first rule the event matched."),
     late: z.boolean().describe("The event arrived after a newer event of the lead had been scored."),
+    rules_version: z.number().int().nullable().describe("The rule-set version it was scored with (null: v1 rules)."),
+    rules: z
+      .array(
+        z.object({
+          rule_id: z.string(),
+          group: z.string().nullable(),
+          asked: z.number().int().describe("The rule's points."),
+          given: z.number().int().describe("What it gave, after its limit, its group's max and the score's bounds."),
+          cuts: z.array(z.string()).describe("Why `given` differs from `asked`, in clamping order."),
+        }),
+      )
+      .describe("Every rule the event matched, in rule-set order; empty when none did."),
   })
   .meta({ id: "HistoryEntry" });
 type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
@@ -61,6 +73,8 @@ function toEntry(entry: LiveEntry): HistoryEntry {
     reason: entry.reason,
     rule_id: entry.rule_id,
     late: entry.late,
+    rules_version: entry.rules_version,
+    rules: entry.rules.map((rule) => ({ ...rule, cuts: [...rule.cuts] })),
   };
 }
 

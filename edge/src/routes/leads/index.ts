@@ -3,6 +3,7 @@ import { apiCors } from "../../api/cors.ts";
 import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
+import { breakdownDoc, breakdownRoute } from "./breakdown.ts";
 import { createLeadDoc, createLeadRoute } from "./create.ts";
 import { leadEventDoc, leadEventRoute } from "./event.ts";
 import { exportLeadsDoc, exportLeadsRoute } from "./export.ts";
@@ -20,6 +21,7 @@ export const leadDocs = [
   leaderboardDoc,
   getLeadDoc,
   historyDoc,
+  breakdownDoc,
   seriesDoc,
   leadEventDoc,
   updateLeadDoc,
@@ -39,6 +41,7 @@ export function leadRoutes(deps: AppDeps, reads: ExpensiveReads) {
     .route("/", exportLeadsRoute(deps, reads))
     .route("/", getLeadRoute(deps))
     .route("/", historyRoute(deps, reads))
+    .route("/", breakdownRoute(deps))
     .route("/", seriesRoute(deps))
     .route("/", leadEventRoute(deps, reads))
     .route("/", updateLeadRoute(deps));

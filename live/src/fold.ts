@@ -1,0 +1,209 @@
+// The v2 fold as the live state runs it: events as stored (with their candidates, or a v1 event's one rule) folded by
+// `foldScoresV2` from a state that carries, beside the score, the fold's tally (limit counters and group totals), and
+// the compact forms of what the live state keeps of it:
+// - the tally (`encodeTally`): the current one and the tail's base in the lead's hash, a page's start in its document
+//   (and its digest in the page's ref, so the deep lane tells a page it may keep without reading it);
+// - the breakdown tally (`encodeBreakdown`): per rule and per group the points given and the events matched, and the
+//   events no rule matched, summed over the whole history: what `GET /api/leads/:id/breakdown` reads.
+// Rules without limits or groups leave the tally empty, and an empty one is stored as nothing.
+import {
+  type Candidate,
+  distinctSorted,
+  type FoldState,
+  foldScoresV2,
+  fromV1Event,
+  type HistoryEntry,
+  type LimitCounter,
+  type RuleOutcome,
+  type ScorableEvent,
+  type ScorableEventV2,
+} from "@leadscore/contracts";
+
+/** The part of the v2 fold state that limits and groups add: see `FoldStateV2`. */
+export interface Tally {
+  counters: Readonly<Record<string, LimitCounter>>;
+  groups: Readonly<Record<string, number>>;
+}
+
+/** A fold state with its tally; an absent tally is an empty one. */
+export interface LiveFoldState extends FoldState {
+  tally?: Tally;
+}
+
+/** An entry of the v2 fold, with what its event may earn (to fold it again) and what each rule gave. */
+export interface FoldedEntry extends HistoryEntry {
+  candidates: readonly Candidate[];
+  rules: RuleOutcome[];
+  rules_version: number | null;
+}
+
+/** A stored event as the v2 fold takes it: its candidates, or its v1 rule as one. */
+export function v2Event(event: ScorableEvent): ScorableEventV2 {
+  if (event.candidates === undefined) return fromV1Event(event);
+  const { points: _points, rule_id: _rule, candidates, rules_version, ...rest } = event;
+  return { ...rest, candidates, rules_version: rules_version ?? null };
+}
+
+/** Whether a tally holds nothing (a group at 0 is as good as absent). */
+export function isEmptyTally(tally: Tally | undefined): boolean {
+  if (tally === undefined) return true;
+  for (const _ in tally.counters) return false;
+  for (const name in tally.groups) if (tally.groups[name] !== 0) return false;
+  return true;
+}
+
+/**
+ * `foldScoresV2` of the events (first copy of each id, in `(timestamp, event_id)` order) from `start`: the entries,
+ * each with its candidates, and the state after the last.
+ */
+export function foldLive(
+  events: readonly ScorableEvent[],
+  cap: number,
+  start: LiveFoldState,
+): { history: FoldedEntry[]; state: LiveFoldState } {
+  const distinct = distinctSorted(events).map(v2Event);
+  const result = foldScoresV2(distinct, cap, {
+    score: start.score,
+    count: start.count,
+    reachedAt: start.reachedAt,
+    counters: start.tally?.counters,
+    groups: start.tally?.groups,
+  });
+  const history = result.history as FoldedEntry[];
+  history.forEach((entry, index) => {
+    entry.candidates = (distinct[index] as ScorableEventV2).candidates;
+  });
+  const tally = { counters: result.counters, groups: result.groups };
+  return {
+    history,
+    state: {
+      score: result.score,
+      count: result.count,
+      reachedAt: result.reachedAt,
+      ...(!isEmptyTally(tally) && { tally }),
+    },
+  };
+}
+
+const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+
+/**
+ * A tally as text, the same for equal tallies whatever their insertion order: `[[[name, bucket, count]…],
+ * [[group, total]…]]`, names sorted, groups at 0 left out; "" for an empty tally.
+ */
+export function encodeTally(tally: Tally | undefined): string {
+  if (isEmptyTally(tally)) return "";
+  const { counters, groups } = tally as Tally;
+  const c = Object.entries(counters)
+    .sort(byName)
+    .map(([name, counter]) => [name, counter.bucket, counter.count]);
+  const g = Object.entries(groups)
+    .filter(([, total]) => total !== 0)
+    .sort(byName);
+  return JSON.stringify([c, g]);
+}
+
+export function decodeTally(text: string | null | undefined): Tally | undefined {
+  if (!text) return undefined;
+  const [c, g] = JSON.parse(text) as [[string, number, number][], [string, number][]];
+  return {
+    counters: Object.fromEntries(c.map(([name, bucket, count]) => [name, { bucket, count }])),
+    groups: Object.fromEntries(g),
+  };
+}
+
+/**
+ * A short digest of a tally's text (53 bits, cyrb53): a page's ref carries the digest of the tally before the page,
+ * so a refold keeps the page when its start state is the stored one without reading it. "" for an empty tally.
+ */
+export function tallyDigest(encoded: string): string {
+  if (encoded === "") return "";
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let i = 0; i < encoded.length; i += 1) {
+    const ch = encoded.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+}
+
+/** Per rule and per group, what they gave the score and the events they matched; the events no rule matched. */
+export interface BreakdownTally {
+  unmatched: number;
+  rules: Record<string, { points: number; events: number; group: string | null }>;
+  /** `max`: the group's max as the lead's events were scored (the highest, if versions scored them differently). */
+  groups: Record<string, { points: number; events: number; max: number }>;
+}
+
+export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: {}, groups: {} });
+
+/** The tally with `entries` added (`sign` 1) or taken away (-1): a new tally, `tally` is left as it is. */
+export function addToBreakdown(
+  tally: BreakdownTally,
+  entries: readonly Pick<FoldedEntry, "rules" | "candidates">[],
+  sign: 1 | -1,
+): BreakdownTally {
+  const rules = { ...tally.rules };
+  const groups = { ...tally.groups };
+  let unmatched = tally.unmatched;
+  for (const entry of entries) {
+    if (entry.rules.length === 0) unmatched += sign;
+    const seen: string[] = [];
+    entry.rules.forEach((outcome, index) => {
+      const rule = rules[outcome.rule_id] ?? { points: 0, events: 0, group: outcome.group };
+      rules[outcome.rule_id] = {
+        points: rule.points + sign * outcome.given,
+        events: rule.events + sign,
+        group: outcome.group ?? rule.group,
+      };
+      if (outcome.group === null) return;
+      const group = groups[outcome.group] ?? { points: 0, events: 0, max: 0 };
+      const first = !seen.includes(outcome.group);
+      groups[outcome.group] = {
+        points: group.points + sign * outcome.given,
+        events: group.events + (first ? sign : 0),
+        max: Math.max(group.max, entry.candidates[index]?.group?.max ?? 0),
+      };
+      seen.push(outcome.group);
+    });
+  }
+  for (const [id, rule] of Object.entries(rules)) if (rule.events === 0) delete rules[id];
+  for (const [id, group] of Object.entries(groups)) if (group.events === 0) delete groups[id];
+  return { unmatched, rules, groups };
+}
+
+/**
+ * The breakdown tally as the lead's hash stores it: `[unmatched, [[rule, points, events, group?]…], [[group, points,
+ * events, max]…]?]`, sorted by id; "" when the lead has no entry.
+ */
+export function encodeBreakdown(tally: BreakdownTally): string {
+  const rules = Object.entries(tally.rules)
+    .sort(byName)
+    .map(([id, rule]) =>
+      rule.group === null ? [id, rule.points, rule.events] : [id, rule.points, rule.events, rule.group],
+    );
+  const groups = Object.entries(tally.groups)
+    .sort(byName)
+    .map(([id, group]) => [id, group.points, group.events, group.max]);
+  if (tally.unmatched === 0 && rules.length === 0) return "";
+  return JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+}
+
+export function decodeBreakdown(text: string | null | undefined): BreakdownTally {
+  if (!text) return emptyBreakdown();
+  const [unmatched, rules, groups] = JSON.parse(text) as [
+    number,
+    [string, number, number, string?][],
+    [string, number, number, number][]?,
+  ];
+  return {
+    unmatched,
+    rules: Object.fromEntries(
+      rules.map(([id, points, events, group]) => [id, { points, events, group: group ?? null }]),
+    ),
+    groups: Object.fromEntries((groups ?? []).map(([id, points, events, max]) => [id, { points, events, max }])),
+  };
+}

@@ -103,6 +103,25 @@ describe("a history entry's rules", () => {
   });
 });
 
+describe("rule and group names", () => {
+  it("come from the breakdown, else from the current rules and groups, else are the ids", () => {
+    const bare: Breakdown = {
+      ...BREAKDOWN,
+      groups: [{ group: "email", points: 60, events: 14 }],
+      rules: BREAKDOWN.rules.map(({ label: _, ...rule }) => rule),
+    };
+    const names = labelsOf(bare, {
+      rules: [{ _id: "open", label: "Newsletter open", event_type: "email_open", points: 5, active: true }],
+      groups: [{ _id: "email", label: "Email", max: 60 }],
+    });
+    expect(names.rules.get("open")).toBe("Newsletter open");
+    expect(names.rules.get("pricing")).toBeUndefined();
+    expect(names.groups.get("email")).toEqual({ label: "Email", max: 60 });
+    expect(labelsOf(BREAKDOWN, null).rules.get("open")).toBe("Email open");
+    expect(labelsOf(bare, null).groups.get("email")).toEqual({ label: "email" });
+  });
+});
+
 describe("the lead detail model", () => {
   beforeEach(() => {
     vi.useFakeTimers();
@@ -170,7 +189,9 @@ describe("the lead detail model", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(api.leadBreakdown).toHaveBeenCalledWith("lead-1");
     expect(model.breakdown.value).toEqual(BREAKDOWN);
-    expect(model.labels.value.groups.get("email")).toBe("Email");
+    expect(model.labels.value.groups.get("email")).toEqual({ label: "Email", max: 60 });
+    // The current rules are read once, for labels the breakdown leaves out.
+    expect(api.listRules).toHaveBeenCalledTimes(1);
 
     api.leadBreakdown.mockResolvedValueOnce({ ...BREAKDOWN, score: 90 });
     socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", current_score: 90, delta: 5 }));

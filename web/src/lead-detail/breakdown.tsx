@@ -1,7 +1,7 @@
 import { Empty, ErrorState, Loading } from "../app/ui.tsx";
 import type { Breakdown } from "../lib/api.ts";
 import { formatInteger, formatSigned } from "../lib/format.ts";
-import type { LeadDetailModel, OutcomeLine } from "./model.ts";
+import type { LeadDetailModel, OutcomeLine, RuleNames } from "./model.ts";
 
 /** A table of figures whose first column names each row. */
 function FigureTable({
@@ -17,7 +17,8 @@ function FigureTable({
 }) {
   return (
     <div class="table-scroll">
-      <table class={`table ${name}`} aria-label={label}>
+      <table class={`table ${name}`}>
+        <caption>{label}</caption>
         <thead>
           <tr>
             {columns.map((column) => (
@@ -47,10 +48,10 @@ function FigureTable({
   );
 }
 
-function Tables({ breakdown }: { breakdown: Breakdown }) {
+function Tables({ breakdown, names }: { breakdown: Breakdown; names: RuleNames }) {
   const ruleTotal = breakdown.rules.reduce((sum, rule) => sum + rule.points, 0);
-  const groupLabel = (id: string | null) =>
-    id === null ? "—" : (breakdown.groups.find((group) => group.group === id)?.label ?? id);
+  const groupLabel = (id: string | null) => (id === null ? "—" : (names.groups.get(id)?.label ?? id));
+  const groupMax = (id: string) => names.groups.get(id)?.max;
   return (
     <>
       <p data-testid="breakdown-total">
@@ -67,9 +68,9 @@ function Tables({ breakdown }: { breakdown: Breakdown }) {
           rows={breakdown.groups.map((group) => ({
             key: group.group,
             cells: [
-              group.label ?? group.group,
+              groupLabel(group.group),
               formatSigned(group.points),
-              group.max !== undefined ? formatInteger(group.max) : "—",
+              groupMax(group.group) !== undefined ? formatInteger(groupMax(group.group) as number) : "—",
               formatInteger(group.events),
             ],
           }))}
@@ -82,7 +83,7 @@ function Tables({ breakdown }: { breakdown: Breakdown }) {
         rows={breakdown.rules.map((rule) => ({
           key: rule.rule_id,
           cells: [
-            rule.label ?? rule.rule_id,
+            names.rules.get(rule.rule_id) ?? rule.rule_id,
             groupLabel(rule.group),
             formatSigned(rule.points),
             formatInteger(rule.events),
@@ -100,7 +101,7 @@ export function WhyThisScore({ model }: { model: LeadDetailModel }) {
   return (
     <section class="panel" aria-labelledby="why-title">
       <h2 id="why-title">Why this score?</h2>
-      {breakdown && breakdown.rules.length > 0 ? <Tables breakdown={breakdown} /> : null}
+      {breakdown && breakdown.rules.length > 0 ? <Tables breakdown={breakdown} names={model.labels.value} /> : null}
       {breakdown && breakdown.rules.length === 0 ? (
         <Empty>
           <p>

@@ -9,6 +9,8 @@ import {
   type HistoryItem,
   type ProfileEdit,
   type RankedLead,
+  type RuleGroupItem,
+  type RuleItem,
   type ScoreSeries,
   type ScoreSpan,
   type StoredEvent,
@@ -98,12 +100,32 @@ export interface OutcomeLine {
   cuts: readonly string[];
 }
 
-/** The labels of rules and groups the breakdown names, by id. */
-export function labelsOf(breakdown: Breakdown | null): { rules: Map<string, string>; groups: Map<string, string> } {
+/** How the lead page names rules and groups: labels by id, and each group's max. */
+export interface RuleNames {
+  rules: Map<string, string>;
+  groups: Map<string, { label: string; max?: number }>;
+}
+
+/**
+ * The labels of rules and groups, by id: the breakdown's where it gives them, else the current rules' and groups'
+ * (a rule deleted since keeps its id).
+ */
+export function labelsOf(
+  breakdown: Breakdown | null,
+  current: { rules: readonly RuleItem[]; groups: readonly RuleGroupItem[] } | null = null,
+): RuleNames {
   const rules = new Map<string, string>();
-  const groups = new Map<string, string>();
+  const groups = new Map<string, { label: string; max?: number }>();
+  for (const rule of current?.rules ?? []) rules.set(rule._id, rule.label);
+  for (const group of current?.groups ?? []) groups.set(group._id, { label: group.label, max: group.max });
   for (const rule of breakdown?.rules ?? []) if (rule.label) rules.set(rule.rule_id, rule.label);
-  for (const group of breakdown?.groups ?? []) if (group.label) groups.set(group.group, group.label);
+  for (const group of breakdown?.groups ?? []) {
+    const known = groups.get(group.group);
+    groups.set(group.group, {
+      label: group.label ?? known?.label ?? group.group,
+      ...((group.max ?? known?.max) !== undefined ? { max: group.max ?? known?.max } : {}),
+    });
+  }
   return { rules, groups };
 }
 
@@ -129,7 +151,17 @@ export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly Hist
 export const LeadDetailModel = createModel(
   (
     deps: {
-      api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead" | "leadBreakdown">;
+      api: Pick<
+        Api,
+        | "getLead"
+        | "leadHistory"
+        | "leadSeries"
+        | "leadEvent"
+        | "updateLead"
+        | "leadBreakdown"
+        | "listRules"
+        | "listRuleGroups"
+      >;
       realtime: Realtime;
       announce?: (text: string) => void;
       /** The session's admin token, which profile edits carry ("" when it holds a read token). */
@@ -154,6 +186,8 @@ export const LeadDetailModel = createModel(
     const breakdown = signal<Breakdown | null>(null, { name: "lead.breakdown" });
     const breakdownStatus = signal<ReadStatus>("loading", { name: "lead.breakdownStatus" });
     const breakdownError = signal<string | null>(null, { name: "lead.breakdownError" });
+    /** The current rules and groups, read once, for the labels the breakdown and history may leave out. */
+    const ruleSet = signal<{ rules: RuleItem[]; groups: RuleGroupItem[] } | null>(null, { name: "lead.ruleSet" });
     const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
     const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
     const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
@@ -254,6 +288,17 @@ export const LeadDetailModel = createModel(
       }
     }
 
+    /** Reads the rules and groups once; without them the page names rules by id. */
+    async function loadRuleSet() {
+      if (ruleSet.value !== null) return;
+      try {
+        const [rules, groups] = await Promise.all([deps.api.listRules(), deps.api.listRuleGroups()]);
+        ruleSet.value = { rules, groups };
+      } catch {
+        // Labels only: ids stand in for them.
+      }
+    }
+
     function readAgain() {
       void loadLead(true);
       void loadHistory(true);
@@ -335,8 +380,8 @@ export const LeadDetailModel = createModel(
       breakdown,
       breakdownStatus,
       breakdownError,
-      /** Rule and group labels, by id, from the breakdown. */
-      labels: computed(() => labelsOf(breakdown.value)),
+      /** Rule and group labels (and groups' maxima), by id. */
+      labels: computed(() => labelsOf(breakdown.value, ruleSet.value)),
       /** Opened history entries, by event id. */
       details,
       toggleDetails(eventId: string) {
@@ -447,6 +492,7 @@ export const LeadDetailModel = createModel(
         void loadHistory(history.value.length > 0);
         void loadSeries(spans.value.length > 0);
         void loadBreakdown(breakdown.value !== null);
+        void loadRuleSet();
         reloadDue.value = false;
         return addView(views, {});
       },

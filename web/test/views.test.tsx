@@ -187,6 +187,8 @@ describe("the lead page", () => {
     expect(screen.getByTestId("breakdown-total").textContent).toContain("2 rules gave +65");
     const rules = await screen.findByRole("list", { name: "Matched rules" });
     expect(rules.textContent).toBe("Pricing page ±0 of +20 asked (limit 3 per day reached)");
+    // Said once, by the rule it cut, not again as the entry's note.
+    expect(screen.getAllByText(/limit 3 per day reached/)).toHaveLength(1);
   });
 
   function setup(api = fakeApi()) {

@@ -150,9 +150,10 @@ function Details({ details }: { details: EventDetails }) {
 
 function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; model: LeadDetailModel }) {
   const classes = ["timeline-entry", fresh ? "fresh" : "", entry.late ? "late" : ""].filter(Boolean).join(" ");
-  const note = reasonNote(entry);
   const details = model.details.value[entry.event_id];
   const lines = outcomeLines(entry, model.labels.value.rules);
+  // The matched rules say what was cut and why; the reason's note would say it again.
+  const note = lines.length > 0 ? null : reasonNote(entry);
   return (
     <li class={classes}>
       <div class="timeline-main">

@@ -191,9 +191,22 @@ export function fakeApi(overrides: Partial<Api> = {}) {
     submitEvent: vi.fn<Api["submitEvent"]>(async () => ({ event_id: "evt-1", duplicate: false })),
     listRules: vi.fn<Api["listRules"]>(async () => RULES),
     createRule: vi.fn<Api["createRule"]>(async (rule) => ({ _id: rule.event_type, label: rule.event_type, ...rule })),
-    updateRule: vi.fn<Api["updateRule"]>(async (id, patch) => ({
-      ...(RULES.find((rule) => rule._id === id) as RuleItem),
-      ...patch,
+    updateRule: vi.fn<Api["updateRule"]>(async (id, patch) => {
+      const { where, limit, group, ...fields } = { ...(RULES.find((rule) => rule._id === id) as RuleItem), ...patch };
+      return { ...fields, ...(where ? { where } : {}), ...(limit ? { limit } : {}), ...(group ? { group } : {}) };
+    }),
+    testRules: vi.fn<Api["testRules"]>(async () => ({ rules_version: 1, points: 0, matched: [], missed: [] })),
+    listRuleGroups: vi.fn<Api["listRuleGroups"]>(async () => []),
+    createRuleGroup: vi.fn<Api["createRuleGroup"]>(async (group) => ({ _id: group._id ?? "g1", ...group })),
+    updateRuleGroup: vi.fn<Api["updateRuleGroup"]>(async (id, patch) => ({ _id: id, label: id, max: 1, ...patch })),
+    deleteRuleGroup: vi.fn<Api["deleteRuleGroup"]>(async () => undefined),
+    leadBreakdown: vi.fn<Api["leadBreakdown"]>(async (id) => ({
+      lead_id: id,
+      score: 0,
+      rules_version: 1,
+      groups: [],
+      rules: [],
+      unmatched: 0,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
     stats: vi.fn<Api["stats"]>(async () => ({

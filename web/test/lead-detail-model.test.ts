@@ -1,7 +1,15 @@
 // @vitest-environment happy-dom
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type ChartSpan, chartSpans, LeadDetailModel, mergeHistory, stageMarks } from "../src/lead-detail/model.ts";
-import { ApiRequestError, type ScoreSeries } from "../src/lib/api.ts";
+import {
+  type ChartSpan,
+  chartSpans,
+  LeadDetailModel,
+  labelsOf,
+  mergeHistory,
+  outcomeLines,
+  stageMarks,
+} from "../src/lead-detail/model.ts";
+import { ApiRequestError, type Breakdown, type ScoreSeries } from "../src/lib/api.ts";
 import { fakeApi, fakeRealtime, historyItem, lead, page, scoreUpdate, series } from "./fakes.ts";
 
 describe("the chart spans", () => {
@@ -56,6 +64,61 @@ describe("merging history pages", () => {
       ["a", 5],
       ["z", 5],
     ]);
+  });
+});
+
+const BREAKDOWN: Breakdown = {
+  lead_id: "lead-1",
+  score: 85,
+  rules_version: 3,
+  groups: [{ group: "email", label: "Email", max: 60, points: 60, events: 14 }],
+  rules: [
+    { rule_id: "open", label: "Email open", group: "email", points: 60, events: 14 },
+    { rule_id: "pricing", label: "Pricing page", group: null, points: 25, events: 2 },
+  ],
+  unmatched: 1,
+};
+
+describe("a history entry's rules", () => {
+  it("read with their labels, points asked and given, and cuts", () => {
+    const entry = historyItem({
+      event_id: "e1",
+      rules: [
+        { rule_id: "open", group: "email", asked: 5, given: 0, cuts: ['group "email" at its max 60'] },
+        { rule_id: "gone", group: null, asked: 2, given: 2, cuts: [] },
+      ],
+    });
+    expect(outcomeLines(entry, labelsOf(BREAKDOWN).rules)).toEqual([
+      {
+        rule_id: "open",
+        name: "Email open",
+        group: "email",
+        asked: 5,
+        given: 0,
+        cuts: ['group "email" at its max 60'],
+      },
+      { rule_id: "gone", name: "gone", group: null, asked: 2, given: 2, cuts: [] },
+    ]);
+    expect(outcomeLines(historyItem({ event_id: "v1" }), new Map())).toEqual([]);
+  });
+});
+
+describe("rule and group names", () => {
+  it("come from the breakdown, else from the current rules and groups, else are the ids", () => {
+    const bare: Breakdown = {
+      ...BREAKDOWN,
+      groups: [{ group: "email", points: 60, events: 14 }],
+      rules: BREAKDOWN.rules.map(({ label: _, ...rule }) => rule),
+    };
+    const names = labelsOf(bare, {
+      rules: [{ _id: "open", label: "Newsletter open", event_type: "email_open", points: 5, active: true }],
+      groups: [{ _id: "email", label: "Email", max: 60 }],
+    });
+    expect(names.rules.get("open")).toBe("Newsletter open");
+    expect(names.rules.get("pricing")).toBeUndefined();
+    expect(names.groups.get("email")).toEqual({ label: "Email", max: 60 });
+    expect(labelsOf(BREAKDOWN, null).rules.get("open")).toBe("Email open");
+    expect(labelsOf(bare, null).groups.get("email")).toEqual({ label: "email" });
   });
 });
 
@@ -115,6 +178,31 @@ describe("the lead detail model", () => {
     model.activate();
     await vi.advanceTimersByTimeAsync(0);
     expect(model.spans.value).toHaveLength(2);
+  });
+
+  it("reads the breakdown, and again after a live change, keeping it when a quiet re-read fails", async () => {
+    const api = fakeApi();
+    api.leadBreakdown.mockResolvedValueOnce(BREAKDOWN);
+    const { socket, realtime } = fakeRealtime();
+    const model = new LeadDetailModel({ api, realtime }, "lead-1");
+    model.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.leadBreakdown).toHaveBeenCalledWith("lead-1");
+    expect(model.breakdown.value).toEqual(BREAKDOWN);
+    expect(model.labels.value.groups.get("email")).toEqual({ label: "Email", max: 60 });
+    // The current rules are read once, for labels the breakdown leaves out.
+    expect(api.listRules).toHaveBeenCalledTimes(1);
+
+    api.leadBreakdown.mockResolvedValueOnce({ ...BREAKDOWN, score: 90 });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", current_score: 90, delta: 5 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(model.breakdown.value?.score).toBe(90);
+
+    api.leadBreakdown.mockRejectedValueOnce(new Error("down"));
+    socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", current_score: 95, delta: 5 }));
+    await vi.advanceTimersByTimeAsync(300);
+    expect(model.breakdown.value?.score).toBe(90);
+    expect(model.breakdownStatus.value).toBe("ready");
   });
 
   it("re-reads the score series after a live change of the lead", async () => {

@@ -96,21 +96,23 @@ describe("the rules model", () => {
     expect(model.dirty.value.has("purchase")).toBe(true);
   });
 
-  it("creates a rule and adds it to the list", async () => {
+  it("takes a rule written in the rule form into the list, says it was created, and reads the list again", async () => {
     const { api, model } = await setup();
-    model.setNew("event_type", "webinar_signup");
-    model.setNew("label", "Webinar signup");
-    model.setNew("points", "30");
     const webinar = { _id: "w", event_type: "webinar_signup", label: "Webinar signup", points: 30, active: true };
     api.listRules.mockResolvedValue([...RULES, webinar]);
-    await model.create();
-    await settle();
-    expect(api.createRule).toHaveBeenCalledWith(
-      { event_type: "webinar_signup", label: "Webinar signup", points: 30, active: true },
-      "t0ken-admin",
-    );
+    model.written(webinar, true);
     expect(model.rules.value.map((rule) => rule.event_type)).toContain("webinar_signup");
-    expect(model.newRule.value.event_type).toBe("");
+    expect(model.created.value).toBe("webinar_signup");
+    await settle();
+    expect(api.listRules).toHaveBeenCalledTimes(2);
+  });
+
+  it("names rules by event type, and by type and label where several score one type", async () => {
+    const { model } = await setup();
+    model.written({ _id: "pricing", event_type: "purchase", label: "Big order", points: 5, active: true }, true);
+    expect(model.names.value.get("email_open")).toBe("email_open");
+    expect(model.names.value.get("purchase")).toBe("purchase: Purchase");
+    expect(model.names.value.get("pricing")).toBe("purchase: Big order");
   });
 
   it("deletes a rule, says so for a while, and reads the list again", async () => {
@@ -142,35 +144,6 @@ describe("the rules model", () => {
     stop();
   });
 
-  it("reports every problem of an empty form at once, and sends no label the user left out", async () => {
-    const { api, model } = await setup();
-    await model.create();
-    expect(model.createErrors.value.fields).toEqual({
-      event_type: "Enter the event type, e.g. webinar_attended",
-      points: "Enter a whole number between −1000 and 1000",
-    });
-    model.setNew("event_type", "Webinar Attended");
-    await model.create();
-    expect(Object.keys(model.createErrors.value.fields)).toEqual(["event_type", "points"]);
-    expect(api.createRule).not.toHaveBeenCalled();
-    model.setNew("event_type", "webinar_attended");
-    model.setNew("points", "40");
-    await model.create();
-    expect(api.createRule).toHaveBeenCalledWith(
-      { event_type: "webinar_attended", points: 40, active: true },
-      "t0ken-admin",
-    );
-  });
-
-  it("shows a duplicate type next to the event type field", async () => {
-    const { api, model } = await setup();
-    api.createRule.mockRejectedValueOnce(new ApiRequestError(409, "CONFLICT", "rule for purchase exists"));
-    model.setNew("event_type", "purchase");
-    model.setNew("points", "5");
-    await model.create();
-    expect(model.createErrors.value.fields.event_type).toBe("rule for purchase exists");
-  });
-
   it("stops reacting once disposed: not to the token, not to focus, and no message timer left", async () => {
     vi.useFakeTimers();
     try {
@@ -181,9 +154,7 @@ describe("the rules model", () => {
       await vi.advanceTimersByTimeAsync(0);
       api.deleteRule.mockRejectedValueOnce(new ApiRequestError(401, "UNAUTHORIZED", "bad token"));
       await model.remove("purchase");
-      model.setNew("event_type", "webinar_attended");
-      model.setNew("points", "40");
-      await model.create();
+      model.written({ _id: "w", event_type: "webinar_attended", label: "W", points: 40, active: true }, true);
       expect(model.created.value).toBe("webinar_attended");
       model[Symbol.dispose]();
       expect(vi.getTimerCount()).toBe(0);

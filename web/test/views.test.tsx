@@ -1,4 +1,6 @@
 // @vitest-environment happy-dom
+// Preact's development checks, as in the browser tests' build: rendering an undefined component fails the test.
+import "preact/debug";
 import { signal } from "@preact/signals";
 import { cleanup, fireEvent, render, screen, waitFor, within } from "@testing-library/preact";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,6 +16,9 @@ import { LeaderboardModel } from "../src/leaderboard/model.ts";
 import { LeadTable } from "../src/leads/index.tsx";
 import { LeadsModel } from "../src/leads/model.ts";
 import { ApiRequestError } from "../src/lib/api.ts";
+import { RuleEditorModel } from "../src/rule-editor/model.ts";
+import { RuleGroupsModel } from "../src/rule-groups/model.ts";
+import { RuleTesterModel } from "../src/rule-tester/model.ts";
 import { RulesPage } from "../src/rules/index.tsx";
 import { RulesModel } from "../src/rules/model.ts";
 import { EXPIRED_MESSAGE, REFUSED_MESSAGE, SESSION_KEY, SessionModel } from "../src/session/model.ts";
@@ -146,6 +151,46 @@ describe("the headline", () => {
 });
 
 describe("the lead page", () => {
+  it("says why the score is what it is, by group and by rule, and shows each entry's rules", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 65, event_count: 3 }));
+    api.leadBreakdown.mockResolvedValue({
+      lead_id: "ada",
+      score: 65,
+      rules_version: 2,
+      groups: [{ group: "email", label: "Email", max: 60, points: 5, events: 1 }],
+      rules: [
+        { rule_id: "pricing", label: "Pricing page", group: null, points: 60, events: 3 },
+        { rule_id: "open", label: "Email open", group: "email", points: 5, events: 1 },
+      ],
+      unmatched: 0,
+    });
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "e4",
+          points: 20,
+          delta: 0,
+          score: 65,
+          reason: "page_view +0 (limit 3 per day reached)",
+          rule_id: "pricing",
+          rules: [{ rule_id: "pricing", group: null, asked: 20, given: 0, cuts: ["limit 3 per day reached"] }],
+        }),
+      ]),
+    );
+    const { realtime } = fakeRealtime();
+    render(<LeadDetailPage model={new LeadDetailModel({ api, realtime }, "ada")} />);
+    const byRule = await screen.findByRole("table", { name: "Points by rule" });
+    expect(within(byRule).getByRole("row", { name: /Pricing page/ }).textContent).toBe("Pricing page—+603");
+    const byGroup = screen.getByRole("table", { name: "Points by group" });
+    expect(within(byGroup).getByRole("row", { name: /Email/ }).textContent).toBe("Email+5601");
+    expect(screen.getByTestId("breakdown-total").textContent).toContain("2 rules gave +65");
+    const rules = await screen.findByRole("list", { name: "Matched rules" });
+    expect(rules.textContent).toBe("Pricing page ±0 of +20 asked (limit 3 per day reached)");
+    // Said once, by the rule it cut, not again as the entry's note.
+    expect(screen.getAllByText(/limit 3 per day reached/)).toHaveLength(1);
+  });
+
   function setup(api = fakeApi()) {
     const { socket, realtime } = fakeRealtime();
     const model = new LeadDetailModel({ api, realtime }, "ada");
@@ -320,9 +365,22 @@ describe("the submit-event page", () => {
 });
 
 describe("the rules page", () => {
+  function renderRules(api: ReturnType<typeof fakeApi>, admin: string) {
+    const token = signal(admin);
+    const model = new RulesModel({ api, token });
+    const groups = new RuleGroupsModel({ api, token });
+    const editor = new RuleEditorModel({
+      api,
+      token,
+      groups: groups.groups,
+      onSaved: (rule, created) => model.written(rule, created),
+    });
+    render(<RulesPage model={model} editor={editor} groups={groups} tester={new RuleTesterModel({ api, token })} />);
+  }
+
   it("lists rules with editable points and saves a change", async () => {
     const api = fakeApi();
-    render(<RulesPage model={new RulesModel({ api, token: signal("admin-token-1") })} />);
+    renderRules(api, "admin-token-1");
     const points = await screen.findByLabelText("Points for purchase");
     fireEvent.input(points, { target: { value: "120" } });
     fireEvent.click(screen.getByRole("button", { name: "Save purchase" }));
@@ -333,8 +391,94 @@ describe("the rules page", () => {
   it("shows an error with a retry when the rules cannot be read", async () => {
     const api = fakeApi();
     api.listRules.mockRejectedValueOnce(new Error("down"));
-    render(<RulesPage model={new RulesModel({ api, token: signal("") })} />);
+    renderRules(api, "");
     expect((await screen.findByRole("alert")).textContent).toContain("down");
+  });
+
+  it("opens a rule with a condition, limit and group in the rule form and saves it whole", async () => {
+    const api = fakeApi();
+    api.listRules.mockResolvedValue([
+      {
+        _id: "pricing",
+        event_type: "page_view",
+        label: "Pricing page",
+        where: { not: { field: "metadata.path", op: "starts_with", value: "/blog", case: "insensitive" } },
+        points: 20,
+        limit: { max: 3, per: "day" },
+        group: "web",
+        active: true,
+      },
+    ]);
+    api.listRuleGroups.mockResolvedValue([{ _id: "web", label: "Web", max: 100 }]);
+    renderRules(api, "admin-token-1");
+    const row = (await screen.findByText('not metadata.path starts with "/blog" (any case)')).closest("tr");
+    expect(row?.textContent).toContain("at most 3 a day");
+    await waitFor(() => expect(row?.textContent).toContain("Web (max 100)"));
+    fireEvent.click(screen.getByRole("button", { name: "Edit page_view" }));
+    expect(screen.getByRole("heading", { name: "Edit rule Pricing page" })).toBeTruthy();
+    expect((screen.getByLabelText("Value of condition 1") as HTMLInputElement).value).toBe("/blog");
+    expect((screen.getByLabelText("not (condition 1)") as HTMLInputElement).checked).toBe(true);
+    expect((screen.getByLabelText("At most") as HTMLInputElement).value).toBe("3");
+    expect((screen.getByLabelText("Group") as HTMLSelectElement).value).toBe("web");
+    fireEvent.input(screen.getByLabelText("At most"), { target: { value: "5" } });
+    fireEvent.click(screen.getByRole("button", { name: "Save rule" }));
+    await waitFor(() => expect(api.updateRule).toHaveBeenCalled(), { timeout: 5000 });
+    expect(api.updateRule).toHaveBeenCalledWith(
+      "pricing",
+      {
+        label: "Pricing page",
+        event_type: "page_view",
+        points: 20,
+        active: true,
+        where: { not: { field: "metadata.path", op: "starts_with", value: "/blog", case: "insensitive" } },
+        limit: { max: 5, per: "day" },
+        group: "web",
+      },
+      "admin-token-1",
+    );
+  });
+
+  it("builds a condition in rows, and shows the edge's problem at the value of the row its path names", async () => {
+    const api = fakeApi();
+    api.createRule.mockRejectedValueOnce(
+      new ApiRequestError(400, "VALIDATION_FAILED", "invalid rule", [
+        { path: "where.all[1].value", message: "is not a plan we sell" },
+      ]),
+    );
+    renderRules(api, "admin-token-1");
+    await screen.findByLabelText("Points for purchase");
+    fireEvent.input(screen.getByLabelText("Event type"), { target: { value: "page_view" } });
+    fireEvent.input(screen.getByLabelText("Points", { exact: true } as never), { target: { value: "20" } });
+    fireEvent.click(screen.getByRole("button", { name: "Add condition" }));
+    fireEvent.click(screen.getByRole("button", { name: "Add condition" }));
+    fireEvent.input(screen.getByLabelText("Field of condition 1"), { target: { value: "metadata.path" } });
+    fireEvent.change(screen.getByLabelText("Operator of condition 1"), { target: { value: "starts_with" } });
+    fireEvent.input(screen.getByLabelText("Value of condition 1"), { target: { value: "/pricing" } });
+    fireEvent.input(screen.getByLabelText("Field of condition 2"), { target: { value: "metadata.plan" } });
+    fireEvent.input(screen.getByLabelText("Value of condition 2"), { target: { value: "gold" } });
+    expect(screen.getByTestId("condition-preview").textContent).toBe(
+      'When metadata.path starts with "/pricing" and metadata.plan equals "gold"',
+    );
+    fireEvent.click(screen.getByRole("button", { name: "Create rule" }));
+    const value = screen.getByLabelText("Value of condition 2");
+    await waitFor(() => expect(value.getAttribute("aria-invalid")).toBe("true"), { timeout: 5000 });
+    expect(document.getElementById(value.getAttribute("aria-describedby") ?? "")?.textContent).toBe(
+      "is not a plan we sell",
+    );
+    expect(api.createRule).toHaveBeenCalledWith(
+      {
+        event_type: "page_view",
+        where: {
+          all: [
+            { field: "metadata.path", op: "starts_with", value: "/pricing" },
+            { field: "metadata.plan", op: "eq", value: "gold" },
+          ],
+        },
+        points: 20,
+        active: true,
+      },
+      "admin-token-1",
+    );
   });
 });
 
@@ -372,6 +516,15 @@ describe("the app", () => {
     fireEvent.click(screen.getByRole("link", { name: "Rules" }));
     expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
     expect(window.location.pathname).toBe("/rules");
+  });
+
+  it("goes from one page loaded on its first visit to another and back", async () => {
+    renderApp("/rules");
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "Webhooks" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Webhooks" })).toBeTruthy();
+    fireEvent.click(screen.getByRole("link", { name: "Rules" }));
+    expect(await screen.findByRole("heading", { level: 1, name: "Scoring rules" })).toBeTruthy();
   });
 
   it("asks for the access token first, and shows nothing else until it is accepted", async () => {

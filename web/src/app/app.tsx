@@ -1,10 +1,10 @@
+import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { DashboardPage } from "../dashboard/index.tsx";
 import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
 import { MovementsPage } from "../movements/index.tsx";
 import { NotFoundPage } from "../not-found/index.tsx";
-import { RulesPage } from "../rules/index.tsx";
 import { SignInPage, SignOutButton } from "../session/index.tsx";
 import { SubmitEventPage } from "../submit-event/index.tsx";
 import { nextPath, type Route } from "./router.ts";
@@ -20,19 +20,34 @@ const NAV: { href: string; label: string; route: Route["name"] }[] = [
   { href: "/webhooks", label: "Webhooks", route: "webhooks" },
 ];
 
-type WebhooksModule = typeof import("../webhooks/index.tsx");
-
-/** The Webhooks page, fetched on first visit: an admin page most visits never open stays out of the first load. */
-function LazyWebhooks({ services }: { services: Services }) {
-  const [module, setModule] = useState<WebhooksModule | null>(null);
+/**
+ * A page fetched on its first visit: admin pages most visits never open (rules, webhooks) stay out of the first
+ * load. Each is rendered with a key of its own, so going from one to the other never shows one's module as the other.
+ */
+function LazyPage<M>({
+  name,
+  load,
+  render,
+}: {
+  name: string;
+  load: () => Promise<M>;
+  render: (module: M) => ComponentChildren;
+}) {
+  const [module, setModule] = useState<{ loaded: M } | null>(null);
   const [failed, setFailed] = useState<string | null>(null);
   useEffect(() => {
-    import("../webhooks/index.tsx").then(setModule, (error: Error) => setFailed(error.message));
-  }, []);
-  if (failed) return <ErrorState title="The Webhooks page could not be loaded." message={failed} />;
+    load().then(
+      (loaded) => setModule({ loaded }),
+      (error: Error) => setFailed(error.message),
+    );
+  }, [load]);
+  if (failed) return <ErrorState title={`The ${name} page could not be loaded.`} message={failed} />;
   if (!module) return <Loading label="Loading…" />;
-  return <module.WebhooksScreen api={services.api} token={services.session.adminToken} />;
+  return <>{render(module.loaded)}</>;
 }
+
+const loadWebhooks = () => import("../webhooks/index.tsx");
+const loadRules = () => import("../rules/index.tsx");
 
 /** The sign-in page; from `/sign-in?next=…` it goes on to that page once the token is accepted. */
 function SignIn({ services }: { services: Services }) {
@@ -70,9 +85,23 @@ function Page({ services }: { services: Services }) {
     case "submit":
       return <SubmitEventPage model={services.submitEvent} />;
     case "rules":
-      return <RulesPage model={services.rules} />;
+      return (
+        <LazyPage
+          key="rules"
+          name="Rules"
+          load={loadRules}
+          render={(module) => <module.RulesScreen api={services.api} token={services.session.adminToken} />}
+        />
+      );
     case "webhooks":
-      return <LazyWebhooks services={services} />;
+      return (
+        <LazyPage
+          key="webhooks"
+          name="Webhooks"
+          load={loadWebhooks}
+          render={(module) => <module.WebhooksScreen api={services.api} token={services.session.adminToken} />}
+        />
+      );
     case "sign-in":
       return <SignIn services={services} />;
     default:

@@ -10,7 +10,6 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { MovementsModel } from "../movements/model.ts";
-import { RulesModel } from "../rules/model.ts";
 import { SessionModel } from "../session/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
@@ -29,7 +28,6 @@ export interface Services {
   /** The headline's count of leads that became qualified in the last 24 hours. */
   qualifiedToday: MovementsModel;
   submitEvent: SubmitEventModel;
-  rules: RulesModel;
   /** The detail model of a lead, kept while the same lead is shown. */
   leadDetail(id: string): LeadDetailModel;
 }
@@ -80,7 +78,6 @@ export function createServices(deps: {
     }),
     leaderboard: new LeaderboardModel({ api, realtime, announce }),
     submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
-    rules: new RulesModel({ api, token: adminToken }),
     leadDetail(id) {
       if (detail?.id.value !== id) {
         // The page of the lead before stops reacting: its listeners, room and timers go with it.

@@ -3,7 +3,8 @@ import { leadHref } from "../app/router.ts";
 import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
-import { type EventDetails, type LeadDetailModel, PROFILE_FIELDS, type ProfileField } from "./model.ts";
+import { EntryRules, WhyThisScore } from "./breakdown.tsx";
+import { type EventDetails, type LeadDetailModel, outcomeLines, PROFILE_FIELDS, type ProfileField } from "./model.ts";
 import { ScoreChart } from "./score-chart.tsx";
 
 const PROFILE_LABELS: Record<ProfileField, string> = { name: "Name", email: "Email", company: "Company" };
@@ -149,8 +150,10 @@ function Details({ details }: { details: EventDetails }) {
 
 function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; model: LeadDetailModel }) {
   const classes = ["timeline-entry", fresh ? "fresh" : "", entry.late ? "late" : ""].filter(Boolean).join(" ");
-  const note = reasonNote(entry);
   const details = model.details.value[entry.event_id];
+  const lines = outcomeLines(entry, model.labels.value.rules);
+  // The matched rules say what was cut and why; the reason's note would say it again.
+  const note = lines.length > 0 ? null : reasonNote(entry);
   return (
     <li class={classes}>
       <div class="timeline-main">
@@ -189,6 +192,7 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
       <time class="timeline-time muted" dateTime={entry.timestamp}>
         {formatDateTime(entry.timestamp)}
       </time>
+      {lines.length > 0 ? <EntryRules lines={lines} /> : null}
       {details ? (
         <div class="timeline-more">
           <Details details={details} />
@@ -300,6 +304,7 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
           </section>
         </div>
       ) : null}
+      {lead ? <WhyThisScore model={model} /> : null}
       {lead ? <Timeline model={model} /> : null}
     </>
   );

@@ -5,9 +5,12 @@ import { batch, computed, createModel, effect, type ReadonlySignal, signal } fro
 import {
   type Api,
   ApiRequestError,
+  type Breakdown,
   type HistoryItem,
   type ProfileEdit,
   type RankedLead,
+  type RuleGroupItem,
+  type RuleItem,
   type ScoreSeries,
   type ScoreSpan,
   type StoredEvent,
@@ -85,6 +88,59 @@ export function stageMarks(spans: readonly ChartSpan[], thresholds: Thresholds):
   return marks;
 }
 
+/** One matched rule of a history entry, as its row shows it. */
+export interface OutcomeLine {
+  rule_id: string;
+  /** The rule's label where the breakdown knows it, else its id. */
+  name: string;
+  group: string | null;
+  asked: number;
+  given: number;
+  /** Why `given` differs from `asked`, in clamping order. */
+  cuts: readonly string[];
+}
+
+/** How the lead page names rules and groups: labels by id, and each group's max. */
+export interface RuleNames {
+  rules: Map<string, string>;
+  groups: Map<string, { label: string; max?: number }>;
+}
+
+/**
+ * The labels of rules and groups, by id: the breakdown's where it gives them, else the current rules' and groups'
+ * (a rule deleted since keeps its id).
+ */
+export function labelsOf(
+  breakdown: Breakdown | null,
+  current: { rules: readonly RuleItem[]; groups: readonly RuleGroupItem[] } | null = null,
+): RuleNames {
+  const rules = new Map<string, string>();
+  const groups = new Map<string, { label: string; max?: number }>();
+  for (const rule of current?.rules ?? []) rules.set(rule._id, rule.label);
+  for (const group of current?.groups ?? []) groups.set(group._id, { label: group.label, max: group.max });
+  for (const rule of breakdown?.rules ?? []) if (rule.label) rules.set(rule.rule_id, rule.label);
+  for (const group of breakdown?.groups ?? []) {
+    const known = groups.get(group.group);
+    groups.set(group.group, {
+      label: group.label ?? known?.label ?? group.group,
+      ...((group.max ?? known?.max) !== undefined ? { max: group.max ?? known?.max } : {}),
+    });
+  }
+  return { rules, groups };
+}
+
+/** The matched rules of an entry with their points asked and given; none for an entry of the v1 shape. */
+export function outcomeLines(entry: HistoryItem, labels: ReadonlyMap<string, string>): OutcomeLine[] {
+  return (entry.rules ?? []).map((outcome) => ({
+    rule_id: outcome.rule_id,
+    name: labels.get(outcome.rule_id) ?? outcome.rule_id,
+    group: outcome.group,
+    asked: outcome.asked,
+    given: outcome.given,
+    cuts: outcome.cuts,
+  }));
+}
+
 /** Merges a freshly read first page into the entries already shown, newest first, without duplicates. */
 export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly HistoryItem[]): HistoryItem[] {
   const ids = new Set(fresh.map((entry) => entry.event_id));
@@ -95,7 +151,17 @@ export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly Hist
 export const LeadDetailModel = createModel(
   (
     deps: {
-      api: Pick<Api, "getLead" | "leadHistory" | "leadSeries" | "leadEvent" | "updateLead">;
+      api: Pick<
+        Api,
+        | "getLead"
+        | "leadHistory"
+        | "leadSeries"
+        | "leadEvent"
+        | "updateLead"
+        | "leadBreakdown"
+        | "listRules"
+        | "listRuleGroups"
+      >;
       realtime: Realtime;
       announce?: (text: string) => void;
       /** The session's admin token, which profile edits carry ("" when it holds a read token). */
@@ -117,6 +183,11 @@ export const LeadDetailModel = createModel(
     const thresholds = signal<Thresholds | null>(null, { name: "lead.thresholds" });
     const seriesStatus = signal<ReadStatus>("loading", { name: "lead.seriesStatus" });
     const seriesError = signal<string | null>(null, { name: "lead.seriesError" });
+    const breakdown = signal<Breakdown | null>(null, { name: "lead.breakdown" });
+    const breakdownStatus = signal<ReadStatus>("loading", { name: "lead.breakdownStatus" });
+    const breakdownError = signal<string | null>(null, { name: "lead.breakdownError" });
+    /** The current rules and groups, read once, for the labels the breakdown and history may leave out. */
+    const ruleSet = signal<{ rules: RuleItem[]; groups: RuleGroupItem[] } | null>(null, { name: "lead.ruleSet" });
     const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
     const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
     const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
@@ -129,6 +200,7 @@ export const LeadDetailModel = createModel(
     const reloadDue = signal(false, { name: "lead.reloadDue" });
     let sequence = 0;
     let seriesSequence = 0;
+    let breakdownSequence = 0;
 
     async function loadLead(quiet: boolean) {
       if (!quiet) status.value = "loading";
@@ -195,10 +267,43 @@ export const LeadDetailModel = createModel(
       }
     }
 
+    /** Reads the score by group and by rule again; a quiet read keeps what is shown when it fails. */
+    async function loadBreakdown(quiet: boolean) {
+      const mine = ++breakdownSequence;
+      if (!quiet) breakdownStatus.value = "loading";
+      try {
+        const found = await deps.api.leadBreakdown(id);
+        if (mine !== breakdownSequence) return;
+        batch(() => {
+          breakdown.value = found;
+          breakdownStatus.value = "ready";
+          breakdownError.value = null;
+        });
+      } catch (failure) {
+        if (mine !== breakdownSequence || (quiet && breakdownStatus.value === "ready")) return;
+        batch(() => {
+          breakdownStatus.value = "error";
+          breakdownError.value = (failure as Error).message;
+        });
+      }
+    }
+
+    /** Reads the rules and groups once; without them the page names rules by id. */
+    async function loadRuleSet() {
+      if (ruleSet.value !== null) return;
+      try {
+        const [rules, groups] = await Promise.all([deps.api.listRules(), deps.api.listRuleGroups()]);
+        ruleSet.value = { rules, groups };
+      } catch {
+        // Labels only: ids stand in for them.
+      }
+    }
+
     function readAgain() {
       void loadLead(true);
       void loadHistory(true);
       void loadSeries(true);
+      void loadBreakdown(true);
     }
 
     function onScoreUpdate(update: ScoreUpdate) {
@@ -271,6 +376,12 @@ export const LeadDetailModel = createModel(
       fresh: computed(() => new Set(Object.keys(fresh.marks.value)) as ReadonlySet<string>),
       /** The last live change, for the page's announcement. */
       lastUpdate,
+      /** "Why this score?": the score by group and by rule, re-read after each of the lead's live changes. */
+      breakdown,
+      breakdownStatus,
+      breakdownError,
+      /** Rule and group labels (and groups' maxima), by id. */
+      labels: computed(() => labelsOf(breakdown.value, ruleSet.value)),
       /** Opened history entries, by event id. */
       details,
       toggleDetails(eventId: string) {
@@ -373,13 +484,15 @@ export const LeadDetailModel = createModel(
         }
       },
       async reload() {
-        await Promise.all([loadLead(false), loadHistory(false), loadSeries(false)]);
+        await Promise.all([loadLead(false), loadHistory(false), loadSeries(false), loadBreakdown(false)]);
       },
       /** Reads the lead and keeps it live until the returned function is called. */
       activate() {
         void loadLead(lead.value !== null);
         void loadHistory(history.value.length > 0);
         void loadSeries(spans.value.length > 0);
+        void loadBreakdown(breakdown.value !== null);
+        void loadRuleSet();
         reloadDue.value = false;
         return addView(views, {});
       },

@@ -1,6 +1,15 @@
 // Typed client of the edge's HTTP API. Types come from the shared contracts as type-only imports, so the bundle
 // carries none of the server's validation code.
-import type { ErrorBody, ErrorCode, LeaderboardEntry, Rule, Stage } from "@leadscore/contracts";
+import type {
+  CandidateLimit,
+  Condition,
+  ErrorBody,
+  ErrorCode,
+  LeaderboardEntry,
+  LimitPeriod,
+  RuleOutcome,
+  Stage,
+} from "@leadscore/contracts";
 
 /** A lead as the API returns it (its `Lead` schema); dates are ISO-8601 strings. */
 export interface Lead {
@@ -36,6 +45,9 @@ export interface HistoryItem {
   reason: string;
   late: boolean;
   rule_id?: string | null;
+  /** Scoring model v2: each matched rule's points asked and given, and why any were cut. */
+  rules?: RuleOutcome[];
+  rules_version?: number | null;
 }
 
 /** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */
@@ -101,7 +113,72 @@ export interface ProfileEdit {
   company?: string | null;
 }
 
-export type RuleItem = Rule & { created_at?: string; updated_at?: string };
+/** A scoring rule as `GET /api/rules` returns it. */
+export interface RuleItem {
+  _id: string;
+  label: string;
+  event_type: string;
+  where?: Condition;
+  points: number;
+  limit?: { max: number; per: LimitPeriod; key?: string };
+  group?: string;
+  active: boolean;
+  created_at?: string;
+  updated_at?: string;
+}
+
+/** A rule as written: `_id` and `label` are the store's to settle when absent. */
+export type RuleWrite = Omit<RuleItem, "_id" | "label" | "created_at" | "updated_at"> & {
+  _id?: string;
+  label?: string;
+};
+
+/** A rule change (`PUT /api/rules/:id`): the fields given; `null` removes `where`, `limit` or `group`. */
+export type RulePatch = Partial<Omit<RuleItem, "_id" | "created_at" | "updated_at" | "where" | "limit" | "group">> & {
+  where?: Condition | null;
+  limit?: RuleItem["limit"] | null;
+  group?: string | null;
+};
+
+/** A rule group: the points its rules add to one lead over its life never exceed `max`. */
+export interface RuleGroupItem {
+  _id: string;
+  label: string;
+  max: number;
+}
+
+/** What `POST /api/rules/test` is asked: an event and, optionally, the profile of its lead. */
+export interface RuleTestRequest {
+  event: { event_type: string; metadata?: Record<string, unknown> };
+  lead?: { email?: string; company?: string; name?: string };
+}
+
+/** Which rules an event matches (with the points it may earn) and why every other rule does not. */
+export interface RuleTestResult {
+  rules_version: number;
+  points: number;
+  matched: {
+    rule_id: string;
+    label: string;
+    points: number;
+    limit?: CandidateLimit | RuleItem["limit"];
+    group?: string | { id: string; max: number };
+  }[];
+  missed: { rule_id: string; label: string; reason: string }[];
+  /** Present when no rule matches: why the event would score 0. */
+  reason?: string;
+}
+
+/** `GET /api/leads/:id/breakdown`: the current score by group and by rule. */
+export interface Breakdown {
+  lead_id: string;
+  score: number;
+  rules_version: number | null;
+  groups: { group: string; label?: string; max?: number; points: number; events: number }[];
+  rules: { rule_id: string; label?: string; group: string | null; points: number; events: number }[];
+  /** Events no rule matched. */
+  unmatched: number;
+}
 
 export interface EventType {
   value: string;
@@ -231,9 +308,18 @@ export interface Api {
   eventTypes(): Promise<EventType[]>;
   submitEvent(event: EventSubmission, writeKey: string): Promise<EventAccepted>;
   listRules(): Promise<RuleItem[]>;
-  /** A new rule; without a label the API derives one from the event type. */
-  createRule(rule: Omit<Rule, "_id" | "label"> & { label?: string }, adminToken: string): Promise<RuleItem>;
-  updateRule(id: string, patch: Partial<Omit<Rule, "_id">>, adminToken: string): Promise<RuleItem>;
+  /** A new rule; without a label the API derives one from the event type, without an id it mints one. */
+  createRule(rule: RuleWrite, adminToken: string): Promise<RuleItem>;
+  updateRule(id: string, patch: RulePatch, adminToken: string): Promise<RuleItem>;
+  /** Which rules an event would match, with their points, and why the others would not. */
+  testRules(request: RuleTestRequest, adminToken: string): Promise<RuleTestResult>;
+  listRuleGroups(): Promise<RuleGroupItem[]>;
+  createRuleGroup(group: Omit<RuleGroupItem, "_id"> & { _id?: string }, adminToken: string): Promise<RuleGroupItem>;
+  updateRuleGroup(id: string, patch: Partial<Omit<RuleGroupItem, "_id">>, adminToken: string): Promise<RuleGroupItem>;
+  /** Refused with 409 while a rule is in the group. */
+  deleteRuleGroup(id: string, adminToken: string): Promise<void>;
+  /** The lead's current score by group and by rule. */
+  leadBreakdown(id: string): Promise<Breakdown>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;
   /**
@@ -324,6 +410,11 @@ export function createApi(options: ApiOptions = {}): Api {
     body: JSON.stringify(body),
   });
 
+  async function remove(path: string, token: string): Promise<void> {
+    const response = await request(path, { method: "DELETE", headers: { authorization: `Bearer ${token}` } });
+    await response.body?.cancel();
+  }
+
   return {
     listLeads: (query) => page<Lead>(`/api/leads${leadQueryString(query)}`),
     getLead: (id) => json<RankedLead>(`/api/leads/${encodeURIComponent(id)}`),
@@ -361,18 +452,19 @@ export function createApi(options: ApiOptions = {}): Api {
       const response = await request(`/api/leads/export.csv${filters}`, { headers: { accept: "text/csv" } });
       return response.blob();
     },
-    async deleteRule(id, token) {
-      const response = await request(`/api/rules/${encodeURIComponent(id)}`, {
-        method: "DELETE",
-        headers: { authorization: `Bearer ${token}` },
-      });
-      await response.body?.cancel();
-    },
+    deleteRule: (id, token) => remove(`/api/rules/${encodeURIComponent(id)}`, token),
     eventTypes: () => json<EventType[]>("/api/events/event-types"),
     submitEvent: (event, writeKey) => json<EventAccepted>("/api/events", send("POST", event, writeKey)),
     listRules: () => json<RuleItem[]>("/api/rules"),
     createRule: (rule, token) => json<RuleItem>("/api/rules", send("POST", rule, token)),
     updateRule: (id, patch, token) => json<RuleItem>(`/api/rules/${encodeURIComponent(id)}`, send("PUT", patch, token)),
+    testRules: (body, token) => json<RuleTestResult>("/api/rules/test", send("POST", body, token)),
+    listRuleGroups: () => json<RuleGroupItem[]>("/api/rule-groups"),
+    createRuleGroup: (group, token) => json<RuleGroupItem>("/api/rule-groups", send("POST", group, token)),
+    updateRuleGroup: (id, patch, token) =>
+      json<RuleGroupItem>(`/api/rule-groups/${encodeURIComponent(id)}`, send("PUT", patch, token)),
+    deleteRuleGroup: (id, token) => remove(`/api/rule-groups/${encodeURIComponent(id)}`, token),
+    leadBreakdown: (id) => json<Breakdown>(`/api/leads/${encodeURIComponent(id)}/breakdown`),
     async metrics() {
       const response = await request("/metrics", { headers: { accept: "text/plain" } }, false);
       return response.text();

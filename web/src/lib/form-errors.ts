@@ -28,3 +28,34 @@ export function mapFieldErrors<F extends string>(
   }
   return result;
 }
+
+/** Whether `path` is `at` or below it (`where.all[2].value` is below `where.all[2]` and `where`). */
+function within(path: string, at: string): boolean {
+  return path === at || path.startsWith(`${at}.`) || path.startsWith(`${at}[`);
+}
+
+/**
+ * Sorts problems named by full paths (`where.all[2].value`, `limit.max`) onto the places a form shows errors: each
+ * goes to the deepest of `places` it falls within, with what lies below that place kept in the message; the rest
+ * belong to the form.
+ */
+export function placeErrors(
+  details: readonly FieldDetail[],
+  places: readonly string[],
+): { at: Record<string, string>; form: string[] } {
+  const result: { at: Record<string, string>; form: string[] } = { at: {}, form: [] };
+  for (const detail of details) {
+    const place = places
+      .filter((candidate) => within(detail.path, candidate))
+      .reduce<string | null>((best, candidate) => (best && best.length >= candidate.length ? best : candidate), null);
+    if (place === null) {
+      result.form.push(detail.path && detail.path !== "(body)" ? `${detail.path}: ${detail.message}` : detail.message);
+      continue;
+    }
+    const below = detail.path.slice(place.length).replace(/^\./, "");
+    const message = below ? `${below}: ${detail.message}` : detail.message;
+    const existing = result.at[place];
+    result.at[place] = existing ? `${existing}; ${message}` : message;
+  }
+  return result;
+}

@@ -1,17 +1,16 @@
+import type { ReadonlySignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import {
-  ActionsTable,
-  AdminNeeded,
-  Empty,
-  ErrorState,
-  FieldError,
-  FormErrors,
-  Loading,
-  PageTitle,
-} from "../app/ui.tsx";
-import type { RuleItem } from "../lib/api.ts";
+import { ActionsTable, AdminNeeded, Empty, ErrorState, FieldError, Loading, PageTitle } from "../app/ui.tsx";
+import type { Api, RuleGroupItem, RuleItem } from "../lib/api.ts";
 import { formatSigned } from "../lib/format.ts";
-import type { RulesModel } from "./model.ts";
+import { describeCondition, describeLimit } from "../rule-editor/conditions.ts";
+import { RuleEditor } from "../rule-editor/index.tsx";
+import type { RuleEditorModel } from "../rule-editor/model.ts";
+import { RuleGroups } from "../rule-groups/index.tsx";
+import type { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleTester } from "../rule-tester/index.tsx";
+import type { RuleTesterModel } from "../rule-tester/model.ts";
+import { createRulesScreen, type RulesModel, type RulesScreenModels } from "./model.ts";
 
 function RuleName({ rule }: { rule: RuleItem }) {
   return (
@@ -22,18 +21,51 @@ function RuleName({ rule }: { rule: RuleItem }) {
   );
 }
 
-function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
+/** When the rule scores, how often, and in which group: the cells beside its name. */
+function RuleScope({ rule, groups }: { rule: RuleItem; groups: readonly RuleGroupItem[] }) {
+  const group = groups.find((item) => item._id === rule.group);
+  return (
+    <>
+      <td class="rule-scope rule-when">
+        {rule.where ? describeCondition(rule.where) : <span class="muted">every event</span>}
+      </td>
+      <td class={rule.limit ? "rule-scope" : "rule-scope rule-scope-none"}>
+        {rule.limit ? describeLimit(rule.limit) : <span class="muted">—</span>}
+      </td>
+      <td class={rule.group ? "rule-scope" : "rule-scope rule-scope-none"}>
+        {rule.group ? (
+          `group ${group ? `${group.label} (max ${group.max})` : rule.group}`
+        ) : (
+          <span class="muted">—</span>
+        )}
+      </td>
+    </>
+  );
+}
+
+function RuleRow({
+  model,
+  rule,
+  editor,
+  groups,
+}: {
+  model: RulesModel;
+  rule: RuleItem;
+  editor: RuleEditorModel;
+  groups: readonly RuleGroupItem[];
+}) {
   const draft = model.drafts.value[rule._id] ?? { points: String(rule.points), active: rule.active, label: rule.label };
   const error = model.rowErrors.value[rule._id];
   const saving = !!model.saving.value[rule._id];
   const dirty = model.dirty.value.has(rule._id);
   const idBase = `rule-${rule._id}`;
+  const name = model.names.value.get(rule._id) ?? rule.event_type;
   return (
     <tr>
       <th scope="row">
         <code>{rule.event_type}</code>
         <label class="sr-only" for={`${idBase}-label`}>
-          Label for {rule.event_type}
+          Label for {name}
         </label>
         <input
           id={`${idBase}-label`}
@@ -49,7 +81,7 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
       </th>
       <td>
         <label class="sr-only" for={`${idBase}-points`}>
-          Points for {rule.event_type}
+          Points for {name}
         </label>
         <input
           id={`${idBase}-points`}
@@ -68,6 +100,7 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
           aria-describedby={error ? `${idBase}-error` : undefined}
         />
       </td>
+      <RuleScope rule={rule} groups={groups} />
       <td>
         <label class="checkbox">
           <input
@@ -76,7 +109,7 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
             onChange={(event) => model.edit(rule._id, { active: (event.currentTarget as HTMLInputElement).checked })}
           />
           <span>
-            Active<span class="sr-only"> ({rule.event_type})</span>
+            Active<span class="sr-only"> ({name})</span>
           </span>
         </label>
       </td>
@@ -86,20 +119,31 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
           class="button"
           disabled={!dirty || saving}
           onClick={() => void model.save(rule._id)}
-          aria-label={`Save ${rule.event_type}`}
+          aria-label={`Save ${name}`}
         >
           {saving ? "Saving…" : "Save"}
         </button>
         <button
           type="button"
           class="button button-quiet"
+          onClick={() => {
+            editor.edit(rule);
+            document.getElementById("rule-form-title")?.scrollIntoView({ block: "start" });
+          }}
+          aria-label={`Edit ${name}`}
+        >
+          Edit
+        </button>
+        <button
+          type="button"
+          class="button button-quiet"
           disabled={!!model.deleting.value[rule._id]}
           onClick={() => {
-            if (window.confirm(`Delete the rule for ${rule.event_type}? Its events will score 0 from now on.`)) {
+            if (window.confirm(`Delete the rule ${name}? It scores no event from now on.`)) {
               void model.remove(rule._id);
             }
           }}
-          aria-label={`Delete ${rule.event_type}`}
+          aria-label={`Delete ${name}`}
         >
           Delete
         </button>
@@ -113,93 +157,42 @@ function RuleRow({ model, rule }: { model: RulesModel; rule: RuleItem }) {
 }
 
 /** A rule as a read token sees it: its points and whether it is active, nothing to press. */
-function ReadOnlyRuleRow({ rule }: { rule: RuleItem }) {
+function ReadOnlyRuleRow({ rule, groups }: { rule: RuleItem; groups: readonly RuleGroupItem[] }) {
   return (
     <tr>
       <RuleName rule={rule} />
       <td>{formatSigned(rule.points)}</td>
+      <RuleScope rule={rule} groups={groups} />
       <td>{rule.active ? "Active" : "Inactive"}</td>
       <td />
     </tr>
   );
 }
 
-function NewRule({ model }: { model: RulesModel }) {
-  const form = model.newRule.value;
-  const errors = model.createErrors.value;
-  const field = (key: "event_type" | "label" | "points") => ({
-    id: `new-${key}`,
-    value: form[key],
-    onInput: (event: Event) => model.setNew(key, (event.currentTarget as HTMLInputElement).value),
-    "aria-invalid": errors.fields[key] ? true : undefined,
-    "aria-describedby": errors.fields[key] ? `new-${key}-error` : undefined,
-  });
-  return (
-    <form
-      class="panel form"
-      noValidate
-      aria-labelledby="new-rule-title"
-      onSubmit={(event) => {
-        event.preventDefault();
-        void model.create();
-      }}
-    >
-      <h2 id="new-rule-title">New rule</h2>
-      <div aria-live="polite">
-        <FormErrors messages={errors.form} />
-        {model.created.value ? (
-          <p class="alert alert-success">
-            Rule for <code>{model.created.value}</code> created; workers apply it within a second.
-          </p>
-        ) : null}
-      </div>
-      <div class="form-row">
-        <div class="field">
-          <label for="new-event_type">Event type</label>
-          <input type="text" autoComplete="off" spellcheck={false} {...field("event_type")} />
-          <FieldError id="new-event_type-error" message={errors.fields.event_type} />
-        </div>
-        <div class="field">
-          <label for="new-label">Label</label>
-          <input type="text" autoComplete="off" {...field("label")} />
-          <FieldError id="new-label-error" message={errors.fields.label} />
-        </div>
-        <div class="field field-narrow">
-          <label for="new-points">Points</label>
-          <input type="number" inputMode="numeric" min={-1000} max={1000} step={1} {...field("points")} />
-          <FieldError id="new-points-error" message={errors.fields.points} />
-        </div>
-        <div class="field field-check">
-          <label class="checkbox">
-            <input
-              type="checkbox"
-              checked={form.active}
-              onChange={(event) => model.setNew("active", (event.currentTarget as HTMLInputElement).checked)}
-            />
-            <span>Active</span>
-          </label>
-        </div>
-      </div>
-      <div class="form-actions">
-        <button type="submit" class="button button-primary" disabled={model.creating.value}>
-          {model.creating.value ? "Creating…" : "Create rule"}
-        </button>
-      </div>
-    </form>
-  );
-}
-
-export function RulesPage({ model }: { model: RulesModel }) {
+export function RulesPage({
+  model,
+  editor,
+  groups,
+  tester,
+}: {
+  model: RulesModel;
+  editor: RuleEditorModel;
+  groups: RuleGroupsModel;
+  tester: RuleTesterModel;
+}) {
   useEffect(() => model.activate(), [model]);
+  useEffect(() => void groups.load(), [groups]);
   const status = model.status.value;
   const rules = model.rules.value;
+  const groupList = groups.groups.value;
   const admin = model.token.value !== "";
   return (
     <>
       <PageTitle title="Rules">Scoring rules</PageTitle>
       <p class="lede">
-        Points each event type is worth. A change applies to events scored from then on; scored events keep the points
-        they were given.
+        What each event is worth: a rule scores the events of its type that meet its conditions, at most as often as its
+        limit allows and within its group's max. Several rules may score one event. A change applies to events scored
+        from then on; scored events keep the points they were given.
       </p>
       {!admin || model.tokenError.value ? (
         <AdminNeeded action="Changing rules" next="/rules" reason={model.tokenError.value} />
@@ -209,7 +202,12 @@ export function RulesPage({ model }: { model: RulesModel }) {
         <div aria-live="polite">
           {model.deleted.value ? (
             <p class="alert alert-success">
-              Rule for <code>{model.deleted.value}</code> deleted; its events score 0 from now on.
+              Rule for <code>{model.deleted.value}</code> deleted; it scores no event from now on.
+            </p>
+          ) : null}
+          {model.created.value ? (
+            <p class="alert alert-success">
+              Rule for <code>{model.created.value}</code> created; workers apply it within a second.
             </p>
           ) : null}
         </div>
@@ -227,18 +225,32 @@ export function RulesPage({ model }: { model: RulesModel }) {
           </Empty>
         ) : null}
         {rules.length > 0 ? (
-          <ActionsTable name="rules-table" columns={["Event type", "Points", "Active"]}>
+          <ActionsTable name="rules-table" columns={["Event type", "Points", "When", "Limit", "Group", "Active"]}>
             {rules.map((rule) =>
               admin ? (
-                <RuleRow key={rule._id} model={model} rule={rule} />
+                <RuleRow key={rule._id} model={model} rule={rule} editor={editor} groups={groupList} />
               ) : (
-                <ReadOnlyRuleRow key={rule._id} rule={rule} />
+                <ReadOnlyRuleRow key={rule._id} rule={rule} groups={groupList} />
               ),
             )}
           </ActionsTable>
         ) : null}
       </section>
-      {admin ? <NewRule model={model} /> : null}
+      {admin ? <RuleEditor model={editor} /> : null}
+      <RuleGroups model={groups} admin={admin} />
+      {admin ? <RuleTester model={tester} eventTypes={[...new Set(rules.map((rule) => rule.event_type))]} /> : null}
     </>
   );
+}
+
+const screens = new WeakMap<object, RulesScreenModels>();
+
+/** The rules page with its models, made on the first visit and kept while the app runs (forms keep their state). */
+export function RulesScreen({ api, token }: { api: Api; token: ReadonlySignal<string> }) {
+  let models = screens.get(api);
+  if (!models) {
+    models = createRulesScreen({ api, token });
+    screens.set(api, models);
+  }
+  return <RulesPage {...models} />;
 }

@@ -1,15 +1,17 @@
-// Scoring rules: the list, a form for a new rule, and in-place edits of points and active. Writes carry the admin
-// token of the session (signed in once for the browser).
-import type { Rule } from "@leadscore/contracts";
+// Scoring rules: the list, in-place edits of label, points and active, and deletion (the whole rule is edited in the
+// rule form). Writes carry the admin token of the session (signed in once for the browser).
 import { batch, computed, createModel, effect, type ReadonlySignal, type Signal, signal } from "@preact/signals";
 import { type Api, ApiRequestError, type RuleItem } from "../lib/api.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import { addView, createFading, timeout } from "../lib/reactions.ts";
+import { ADMIN_NEEDED, parsePoints, RuleEditorModel } from "../rule-editor/model.ts";
+import { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleTesterModel } from "../rule-tester/model.ts";
+
+export { ADMIN_NEEDED, parsePoints };
 
 export const RULE_FIELDS = ["event_type", "label", "points", "active"] as const;
 export type RuleField = (typeof RULE_FIELDS)[number];
-/** Why a write was not sent: the session does not hold the admin token. */
-export const ADMIN_NEEDED = "Sign in with the admin token to change rules";
 const SAVED_MS = 2500;
 /** How long the "created" and "deleted" messages stay. */
 export const MESSAGE_MS = 4000;
@@ -20,21 +22,19 @@ export interface RuleDraft {
   label: string;
 }
 
-export interface NewRuleForm {
-  event_type: string;
-  label: string;
-  points: string;
-  active: boolean;
-}
-
-const EMPTY_RULE: NewRuleForm = { event_type: "", label: "", points: "", active: true };
-
-/** The event type alphabet of the contract: 1–64 of `[a-z0-9_]`. */
-const EVENT_TYPE = /^[a-z0-9_]{1,64}$/;
-
-/** Whole number text to a number, or null when it is not one (range is the API's to judge). */
-export function parsePoints(text: string): number | null {
-  return /^\s*-?\d+\s*$/.test(text) ? Number(text) : null;
+/**
+ * How each rule is named on the page (and to screen readers): by its event type, or, where several rules score
+ * one type, by its type and label.
+ */
+export function ruleNames(rules: readonly RuleItem[]): Map<string, string> {
+  const perType = new Map<string, number>();
+  for (const rule of rules) perType.set(rule.event_type, (perType.get(rule.event_type) ?? 0) + 1);
+  return new Map(
+    rules.map((rule) => [
+      rule._id,
+      (perType.get(rule.event_type) ?? 0) > 1 ? `${rule.event_type}: ${rule.label}` : rule.event_type,
+    ]),
+  );
 }
 
 /** Errors of a refused rule write: the token, a field, or the form. */
@@ -52,7 +52,7 @@ export function ruleWriteErrors(failure: unknown): { token: string | null; error
   return { token: null, errors };
 }
 
-function draftOf(rule: Rule): RuleDraft {
+function draftOf(rule: RuleItem): RuleDraft {
   return { points: String(rule.points), active: rule.active, label: rule.label };
 }
 
@@ -71,9 +71,6 @@ export const RulesModel = createModel(
     const rowErrors = signal<Record<string, string>>({}, { name: "rules.rowErrors" });
     const saving = signal<Record<string, boolean>>({}, { name: "rules.saving" });
     const saved = createFading<true>(SAVED_MS, "rules.saved");
-    const newRule = signal<NewRuleForm>({ ...EMPTY_RULE }, { name: "rules.new" });
-    const createErrors = signal<MappedErrors<RuleField>>({ fields: {}, form: [] }, { name: "rules.createErrors" });
-    const creating = signal(false, { name: "rules.creating" });
     const created = signal<string | null>(null, { name: "rules.created" });
     const deleted = signal<string | null>(null, { name: "rules.deleted" });
     const deleting = signal<Record<string, boolean>>({}, { name: "rules.deleting" });
@@ -102,7 +99,9 @@ export const RulesModel = createModel(
       }
     }
 
-    const sorted = computed(() => [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type)));
+    const sorted = computed(() =>
+      [...rules.value].sort((a, b) => a.event_type.localeCompare(b.event_type) || a.label.localeCompare(b.label)),
+    );
 
     function put<T>(target: Signal<Record<string, T>>, id: string, value: T | undefined) {
       const { [id]: _, ...rest } = target.value;
@@ -156,10 +155,23 @@ export const RulesModel = createModel(
       saving,
       /** Rules saved a moment ago. */
       saved: saved.marks,
-      newRule,
-      createErrors,
-      creating,
+      /** The page's name of each rule, by `_id`. */
+      names: computed(() => ruleNames(rules.value)),
       created,
+      /** A rule written in the rule form: it takes its place in the list, which is read again. */
+      written(rule: RuleItem, isNew: boolean) {
+        batch(() => {
+          replaceRule(rule);
+          put(drafts, rule._id, undefined);
+          if (isNew) created.value = rule.event_type;
+          else saved.mark(rule._id, true);
+        });
+        void load();
+      },
+      /** Says that the admin token is missing or was refused. */
+      tokenProblem(message: string) {
+        tokenError.value = message;
+      },
       /** Rules whose draft differs from what is saved. */
       dirty: computed(() => {
         const ids = new Set<string>();
@@ -220,62 +232,6 @@ export const RulesModel = createModel(
           put(saving, id, undefined);
         }
       },
-      setNew<K extends keyof NewRuleForm>(key: K, value: NewRuleForm[K]) {
-        newRule.value = { ...newRule.value, [key]: value };
-        created.value = null;
-        if (key in createErrors.value.fields) {
-          const { [key as RuleField]: _, ...rest } = createErrors.value.fields;
-          createErrors.value = { ...createErrors.value, fields: rest };
-        }
-      },
-      async create() {
-        if (creating.value) return;
-        const form = newRule.value;
-        // Every problem at once, each beside its field.
-        const points = parsePoints(form.points);
-        const fields: MappedErrors<RuleField>["fields"] = {};
-        const eventType = form.event_type.trim();
-        if (eventType === "") fields.event_type = "Enter the event type, e.g. webinar_attended";
-        else if (!EVENT_TYPE.test(eventType))
-          fields.event_type = "Use 1 to 64 lowercase letters, digits or underscores";
-        if (points === null) fields.points = "Enter a whole number between −1000 and 1000";
-        if (Object.keys(fields).length > 0 || points === null) {
-          createErrors.value = { fields, form: [] };
-          return;
-        }
-        const token = requireToken();
-        if (!token) return;
-        creating.value = true;
-        createErrors.value = { fields: {}, form: [] };
-        try {
-          const rule = await deps.api.createRule(
-            {
-              event_type: eventType,
-              // Without a label the API derives one from the type ("webinar_attended" → "Webinar Attended").
-              ...(form.label.trim() ? { label: form.label.trim() } : {}),
-              points,
-              active: form.active,
-            },
-            token,
-          );
-          batch(() => {
-            replaceRule(rule);
-            newRule.value = { ...EMPTY_RULE };
-            created.value = rule.event_type;
-          });
-          void load();
-        } catch (failure) {
-          const { token: tokenProblem, errors } = ruleWriteErrors(failure);
-          batch(() => {
-            if (tokenProblem) tokenError.value = tokenProblem;
-            createErrors.value = tokenProblem
-              ? { fields: {}, form: ["Not created: the admin token was refused"] }
-              : errors;
-          });
-        } finally {
-          creating.value = false;
-        }
-      },
       deleted,
       deleting,
       async remove(id: string) {
@@ -314,3 +270,40 @@ export const RulesModel = createModel(
   },
 );
 export type RulesModel = InstanceType<typeof RulesModel>;
+
+/** The models of the rules page: the list, the rule form, the groups and the tester, wired together. */
+export interface RulesScreenModels {
+  model: RulesModel;
+  editor: RuleEditorModel;
+  groups: RuleGroupsModel;
+  tester: RuleTesterModel;
+}
+
+export function createRulesScreen(deps: {
+  api: Pick<
+    Api,
+    | "listRules"
+    | "createRule"
+    | "updateRule"
+    | "deleteRule"
+    | "testRules"
+    | "listRuleGroups"
+    | "createRuleGroup"
+    | "updateRuleGroup"
+    | "deleteRuleGroup"
+  >;
+  token: ReadonlySignal<string>;
+}): RulesScreenModels {
+  const { api, token } = deps;
+  const model = new RulesModel({ api, token });
+  // A group renamed or deleted changes how the rules naming it read.
+  const groups = new RuleGroupsModel({ api, token, onChange: () => void model.load() });
+  const editor = new RuleEditorModel({
+    api,
+    token,
+    groups: groups.groups,
+    onSaved: (rule, created) => model.written(rule, created),
+    onTokenProblem: (message) => model.tokenProblem(message),
+  });
+  return { model, editor, groups, tester: new RuleTesterModel({ api, token }) };
+}

@@ -284,47 +284,31 @@ function entryExtras(entry: LiveEntry): EntryExtras {
   return [entry.rules_version, outcomes];
 }
 
-/** An entry's candidates, rule outcomes and reason from its v1 fields and its extras. */
-function withRules(
-  entry: Omit<LiveEntry, "candidates" | "rules" | "rules_version" | "reason">,
-  version: number | null | undefined,
+/** An entry's candidates and rule outcomes from its v1 fields and its extras. */
+function rulesOf(
+  ruleId: string | null,
+  points: number,
+  delta: number,
   outcomes: OutcomeWire[] | undefined,
   cap: number,
-): LiveEntry {
-  let candidates: Candidate[];
-  let rules: RuleOutcome[];
+): { candidates: Candidate[]; rules: RuleOutcome[] } {
   if (outcomes === undefined) {
-    candidates = entry.rule_id === null ? [] : [{ rule_id: entry.rule_id, points: entry.points }];
-    rules =
-      entry.rule_id === null
-        ? []
-        : [
-            {
-              rule_id: entry.rule_id,
-              group: null,
-              asked: entry.points,
-              given: entry.delta,
-              cuts: clampCuts(entry.points, entry.delta, cap),
-            },
-          ];
-  } else {
-    candidates = [];
-    rules = outcomes.map((wire) => {
-      const hasCuts = Array.isArray(wire.at(-1));
-      const cuts = hasCuts ? (wire.at(-1) as string[]) : [];
-      const given = wire.at(hasCuts ? -2 : -1) as number;
-      const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
-      candidates.push(candidate);
-      return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
-    });
+    if (ruleId === null) return { candidates: [], rules: [] };
+    return {
+      candidates: [{ rule_id: ruleId, points }],
+      rules: [{ rule_id: ruleId, group: null, asked: points, given: delta, cuts: clampCuts(points, delta, cap) }],
+    };
   }
-  return {
-    ...entry,
-    reason: reasonOf(entry.event_type, rules),
-    candidates,
-    rules,
-    rules_version: version ?? null,
-  };
+  const candidates: Candidate[] = [];
+  const rules = outcomes.map((wire): RuleOutcome => {
+    const hasCuts = Array.isArray(wire.at(-1));
+    const cuts = hasCuts ? (wire.at(-1) as string[]) : [];
+    const given = wire.at(hasCuts ? -2 : -1) as number;
+    const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
+    candidates.push(candidate);
+    return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
+  });
+  return { candidates, rules };
 }
 
 /**
@@ -405,7 +389,9 @@ function pageEntry(entry: LiveEntry): PageEntry {
 
 export function decodeEntry(leadId: string, compact: CompactEntry, cap: number): LiveEntry {
   const [event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, reached, late] = compact;
-  const entry = {
+  const { candidates, rules } = rulesOf(rule_id, points, delta, compact[12], cap);
+  // One object literal, built once: every refold decodes a whole tail.
+  return {
     event_id,
     lead_id: leadId,
     event_type,
@@ -419,8 +405,11 @@ export function decodeEntry(leadId: string, compact: CompactEntry, cap: number):
     seq,
     score_reached_at: reached,
     late: late === 1,
+    reason: reasonOf(event_type, rules),
+    candidates,
+    rules,
+    rules_version: compact[11] ?? null,
   };
-  return withRules(entry, compact[11], compact[12], cap);
 }
 
 /**
@@ -652,8 +641,8 @@ const textOrNull = (value: string | null | undefined) => (value ? value : null);
 /**
  * Decodes a lead's hash as read with LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live
  * state at all. With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an
- * error until `withTail` gives it, and reading the pages always is. The tail, the pages and their ends are decoded
- * when first read: an append needs none of them.
+ * error until `withTail` gives it, and reading the pages always is. The tail, the pages and their ends, the tally
+ * and the breakdown are decoded when first read: an append needs neither the tail nor the pages.
  */
 export function decodeLead(leadId: string, hash: LeadHash, cap: number, thresholds: StageThresholds): LiveLead | null {
   const { version, base, tailReceivedMax, pages: storedPages, tail: storedTail } = hash;
@@ -663,7 +652,8 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   const baseRaw = base ? (JSON.parse(base) as [number, number, number | null, string?]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
-  return {
+  let breakdown: BreakdownTally | undefined;
+  const lead: LiveLead = {
     id: leadId,
     score,
     stage: (hash.stage as Stage | null | undefined) ?? stageFor(score, thresholds),
@@ -685,8 +675,10 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
       return tail;
     },
     base: baseState(baseRaw[0] ?? 0, baseRaw[1] ?? 0, baseRaw[2] ?? null, baseRaw[3] as string | undefined),
-    ...(hash.tally && { tally: decodeTally(hash.tally) }),
-    breakdown: decodeBreakdown(hash.breakdown),
+    get breakdown() {
+      breakdown ??= decodeBreakdown(hash.breakdown);
+      return breakdown;
+    },
     get pages() {
       if (storedPages === undefined) throw new Error(`lead ${leadId} was read without its pages`);
       pages ??= decodePageRefs(storedPages);
@@ -697,6 +689,20 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         ? undefined
         : { tail: planned ? null : (storedTail ?? ""), tailReceivedMax: numOrNull(tailReceivedMax) },
   };
+  // Decoded when first read, as the breakdown is: a lead planned again with its tail is decoded twice, and a lead read
+  // for a list never reads either. Absent, not undefined, while empty.
+  const storedTally = hash.tally;
+  if (storedTally) {
+    let tally: Tally | undefined;
+    Object.defineProperty(lead, "tally", {
+      enumerable: true,
+      get: () => {
+        tally ??= decodeTally(storedTally);
+        return tally;
+      },
+    });
+  }
+  return lead;
 }
 
 /** The tail's base; its tally, which only a refold of the tail reads, is decoded when first read. */

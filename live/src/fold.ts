@@ -17,6 +17,7 @@ import {
   type RuleOutcome,
   type ScorableEvent,
   type ScorableEventV2,
+  withCandidates,
 } from "@leadscore/contracts";
 
 /** The part of the v2 fold state that limits and groups add: see `FoldStateV2`. */
@@ -40,8 +41,7 @@ export interface FoldedEntry extends HistoryEntry {
 /** A stored event as the v2 fold takes it: its candidates, or its v1 rule as one. */
 export function v2Event(event: ScorableEvent): ScorableEventV2 {
   if (event.candidates === undefined) return fromV1Event(event);
-  const { points: _points, rule_id: _rule, candidates, rules_version, ...rest } = event;
-  return { ...rest, candidates, rules_version: rules_version ?? null };
+  return withCandidates(event, event.candidates, event.rules_version ?? null);
 }
 
 /** Whether a tally holds nothing (a group at 0 is as good as absent). */
@@ -106,10 +106,10 @@ export function encodeTally(tally: Tally | undefined): string {
 export function decodeTally(text: string | null | undefined): Tally | undefined {
   if (!text) return undefined;
   const [c, g] = JSON.parse(text) as [[string, number, number][], [string, number][]];
-  return {
-    counters: Object.fromEntries(c.map(([name, bucket, count]) => [name, { bucket, count }])),
-    groups: Object.fromEntries(g),
-  };
+  // A counter's name starts with its period, so assigning it can never reach the prototype (a group's id could).
+  const counters: Record<string, LimitCounter> = {};
+  for (const [name, bucket, count] of c) counters[name] = { bucket, count };
+  return { counters, groups: Object.fromEntries(g) };
 }
 
 /**
@@ -146,33 +146,41 @@ export function addToBreakdown(
   entries: readonly Pick<FoldedEntry, "rules" | "candidates">[],
   sign: 1 | -1,
 ): BreakdownTally {
-  const rules = { ...tally.rules };
-  const groups = { ...tally.groups };
+  // Copied once, then counted in place: a tail's refold takes its entries away and adds them again.
+  const rules = new Map<string, BreakdownTally["rules"][string]>();
+  for (const id in tally.rules) rules.set(id, { ...(tally.rules[id] as BreakdownTally["rules"][string]) });
+  const groups = new Map<string, BreakdownTally["groups"][string]>();
+  for (const id in tally.groups) groups.set(id, { ...(tally.groups[id] as BreakdownTally["groups"][string]) });
   let unmatched = tally.unmatched;
   for (const entry of entries) {
     if (entry.rules.length === 0) unmatched += sign;
     const seen: string[] = [];
     entry.rules.forEach((outcome, index) => {
-      const rule = rules[outcome.rule_id] ?? { points: 0, events: 0, group: outcome.group };
-      rules[outcome.rule_id] = {
-        points: rule.points + sign * outcome.given,
-        events: rule.events + sign,
-        group: outcome.group ?? rule.group,
-      };
+      let rule = rules.get(outcome.rule_id);
+      if (rule === undefined) {
+        rule = { points: 0, events: 0, group: outcome.group };
+        rules.set(outcome.rule_id, rule);
+      }
+      rule.points += sign * outcome.given;
+      rule.events += sign;
+      rule.group = outcome.group ?? rule.group;
       if (outcome.group === null) return;
-      const group = groups[outcome.group] ?? { points: 0, events: 0, max: 0 };
-      const first = !seen.includes(outcome.group);
-      groups[outcome.group] = {
-        points: group.points + sign * outcome.given,
-        events: group.events + (first ? sign : 0),
-        max: Math.max(group.max, entry.candidates[index]?.group?.max ?? 0),
-      };
+      let group = groups.get(outcome.group);
+      if (group === undefined) {
+        group = { points: 0, events: 0, max: 0 };
+        groups.set(outcome.group, group);
+      }
+      group.points += sign * outcome.given;
+      if (!seen.includes(outcome.group)) group.events += sign;
+      group.max = Math.max(group.max, entry.candidates[index]?.group?.max ?? 0);
       seen.push(outcome.group);
     });
   }
-  for (const [id, rule] of Object.entries(rules)) if (rule.events === 0) delete rules[id];
-  for (const [id, group] of Object.entries(groups)) if (group.events === 0) delete groups[id];
-  return { unmatched, rules, groups };
+  return {
+    unmatched,
+    rules: Object.fromEntries([...rules].filter(([, rule]) => rule.events !== 0)),
+    groups: Object.fromEntries([...groups].filter(([, group]) => group.events !== 0)),
+  };
 }
 
 /**

@@ -33,7 +33,7 @@ import {
 } from "@leadscore/contracts";
 import {
   type BreakdownTally,
-  decodeBreakdown,
+  decodeSharedBreakdown,
   decodeTally,
   encodeBreakdown,
   encodeTally,
@@ -676,7 +676,7 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
     },
     base: baseState(baseRaw[0] ?? 0, baseRaw[1] ?? 0, baseRaw[2] ?? null, baseRaw[3] as string | undefined),
     get breakdown() {
-      breakdown ??= decodeBreakdown(hash.breakdown);
+      breakdown ??= decodeSharedBreakdown(hash.breakdown);
       return breakdown;
     },
     get pages() {

@@ -88,11 +88,50 @@ export function foldLive(
 const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
 /**
+ * Decoded tallies and breakdowns by their text, the newest used kept: the commit writes what the fold gave, and the
+ * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
+ * decoded tally or breakdown is never changed: every fold and every count makes new ones.
+ */
+class TextMemo<T extends object> {
+  private readonly byText = new Map<string, T>();
+  private readonly byValue = new WeakMap<T, string>();
+  constructor(private readonly size: number) {}
+
+  get(text: string): T | undefined {
+    const value = this.byText.get(text);
+    if (value !== undefined) {
+      this.byText.delete(text);
+      this.byText.set(text, value);
+    }
+    return value;
+  }
+
+  /** The text a value was decoded from or encoded to. */
+  textOf(value: T): string | undefined {
+    return this.byValue.get(value);
+  }
+
+  put(text: string, value: T): T {
+    this.byText.set(text, value);
+    this.byValue.set(value, text);
+    if (this.byText.size > this.size) this.byText.delete(this.byText.keys().next().value as string);
+    return value;
+  }
+}
+
+/** Room for the leads of a few batches: a batch touches at most its events' leads. */
+const MEMO_SIZE = 2_000;
+const tallies = new TextMemo<Tally>(MEMO_SIZE);
+const breakdowns = new TextMemo<BreakdownTally>(MEMO_SIZE);
+
+/**
  * A tally as text, the same for equal tallies whatever their insertion order: `[[[name, bucket, count]…],
  * [[group, total]…]]`, names sorted, groups at 0 left out; "" for an empty tally.
  */
 export function encodeTally(tally: Tally | undefined): string {
   if (isEmptyTally(tally)) return "";
+  const known = tallies.textOf(tally as Tally);
+  if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
   const c = Object.entries(counters)
     .sort(byName)
@@ -100,16 +139,21 @@ export function encodeTally(tally: Tally | undefined): string {
   const g = Object.entries(groups)
     .filter(([, total]) => total !== 0)
     .sort(byName);
-  return JSON.stringify([c, g]);
+  const text = JSON.stringify([c, g]);
+  tallies.put(text, tally as Tally);
+  return text;
 }
 
+/** The tally of a text; equal texts give the same object, which must not be changed. */
 export function decodeTally(text: string | null | undefined): Tally | undefined {
   if (!text) return undefined;
+  const known = tallies.get(text);
+  if (known !== undefined) return known;
   const [c, g] = JSON.parse(text) as [[string, number, number][], [string, number][]];
   // A counter's name starts with its period, so assigning it can never reach the prototype (a group's id could).
   const counters: Record<string, LimitCounter> = {};
   for (const [name, bucket, count] of c) counters[name] = { bucket, count };
-  return { counters, groups: Object.fromEntries(g) };
+  return tallies.put(text, { counters, groups: Object.fromEntries(g) });
 }
 
 /**
@@ -188,6 +232,8 @@ export function addToBreakdown(
  * events, max]…]?]`, sorted by id; "" when the lead has no entry.
  */
 export function encodeBreakdown(tally: BreakdownTally): string {
+  const known = breakdowns.textOf(tally);
+  if (known !== undefined) return known;
   const rules = Object.entries(tally.rules)
     .sort(byName)
     .map(([id, rule]) =>
@@ -197,9 +243,12 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     .sort(byName)
     .map(([id, group]) => [id, group.points, group.events, group.max]);
   if (tally.unmatched === 0 && rules.length === 0) return "";
-  return JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+  const text = JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+  breakdowns.put(text, tally);
+  return text;
 }
 
+/** The breakdown tally of a text, a new one each time (for a caller that may change it). */
 export function decodeBreakdown(text: string | null | undefined): BreakdownTally {
   if (!text) return emptyBreakdown();
   const [unmatched, rules, groups] = JSON.parse(text) as [
@@ -214,4 +263,10 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
     ),
     groups: Object.fromEntries((groups ?? []).map(([id, points, events, max]) => [id, { points, events, max }])),
   };
+}
+
+/** `decodeBreakdown`, but equal texts give the same object, which must not be changed (`addToBreakdown` does not). */
+export function decodeSharedBreakdown(text: string | null | undefined): BreakdownTally {
+  if (!text) return emptyBreakdown();
+  return breakdowns.get(text) ?? breakdowns.put(text, decodeBreakdown(text));
 }

@@ -110,8 +110,14 @@ function counterName(ruleId: string, limit: CandidateLimit): string {
 
 const NO_CUTS: readonly string[] = Object.freeze([]);
 
-function limitCut(limit: CandidateLimit): string {
+/** The cut of a rule's limit, as an entry lists it. */
+export function limitCut(limit: CandidateLimit): string {
   return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
+}
+
+/** The cut of a group's max, as an entry lists it. */
+export function groupCut(group: { id: string; max: number }): string {
+  return `group "${group.id}" at its max ${group.max}`;
 }
 
 /** An entry's reason: each matched rule's points and cuts (exactly v1's reason for one rule without limit or group). */
@@ -182,7 +188,7 @@ export function foldScoresV2(
       const total = group === undefined ? 0 : (groups.get(group.id) ?? 0);
       if (group !== undefined && given > group.max - total) {
         given = Math.max(0, group.max - total);
-        cuts = [...cuts, `group "${group.id}" at its max ${group.max}`];
+        cuts = [...cuts, groupCut(group)];
       }
       const next = clampScore(score + given, cap);
       if (next - score !== given) {

@@ -21,8 +21,10 @@ import {
   type CandidateLimit,
   clampScore,
   type FoldState,
+  groupCut,
   type HistoryPageDocument,
   type LimitPeriod,
+  limitCut,
   type RuleOutcome,
   reasonOf,
   type ScorableEvent,
@@ -214,8 +216,26 @@ export function keyTime(key: string): number {
 export type CandidateWire = [string, number, (CandidateLimitWire | 0)?, ([string, number] | 0)?];
 type CandidateLimitWire = [number, LimitPeriod, string?, string?];
 
-/** What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts. */
+/**
+ * What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts — each as its
+ * text, or as a letter when the candidate says the text: `l` its limit's cut, `g` its group's, `f` "floored at 0".
+ */
 export type OutcomeWire = [...CandidateWire, number, string[]?];
+
+const FLOORED = "floored at 0";
+
+/** A cut as an entry stores it: a letter for the cuts its candidate spells out (no cut's text is one letter). */
+function cutCode(cut: string, candidate: Candidate): string {
+  if (candidate.limit !== undefined && cut === limitCut(candidate.limit)) return "l";
+  if (candidate.group !== undefined && cut === groupCut(candidate.group)) return "g";
+  return cut === FLOORED ? "f" : cut;
+}
+
+function cutText(code: string, candidate: Candidate): string {
+  if (code === "l" && candidate.limit !== undefined) return limitCut(candidate.limit);
+  if (code === "g" && candidate.group !== undefined) return groupCut(candidate.group);
+  return code === "f" ? FLOORED : code;
+}
 
 function encodeCandidate(candidate: Candidate): CandidateWire {
   const { limit, group } = candidate;
@@ -263,7 +283,7 @@ function plainCandidates(event: Pick<ScorableEvent, "rule_id" | "points">, candi
 /** The cuts the score's clamp makes to one rule's points (what a v1 entry's reason says). */
 function clampCuts(points: number, delta: number, cap: number): string[] {
   if (delta === points) return [];
-  return [delta > points ? "floored at 0" : `capped at ${cap}`];
+  return [delta > points ? FLOORED : `capped at ${cap}`];
 }
 
 /** The part of an entry beyond v1's fields, or nothing when they say it all (see `entryExtras`). */
@@ -277,8 +297,9 @@ function entryExtras(entry: LiveEntry): EntryExtras {
   const plain = plainCandidates(entry, entry.candidates) && entry.rules.every((rule) => rule.given === entry.delta);
   if (plain) return entry.rules_version === null ? [] : [entry.rules_version];
   const outcomes = entry.rules.map((outcome, index): OutcomeWire => {
-    const wire: OutcomeWire = [...encodeCandidate(entry.candidates[index] as Candidate), outcome.given];
-    if (outcome.cuts.length > 0) wire.push([...outcome.cuts]);
+    const candidate = entry.candidates[index] as Candidate;
+    const wire: OutcomeWire = [...encodeCandidate(candidate), outcome.given];
+    if (outcome.cuts.length > 0) wire.push(outcome.cuts.map((cut) => cutCode(cut, candidate)));
     return wire;
   });
   return [entry.rules_version, outcomes];
@@ -302,9 +323,9 @@ function rulesOf(
   const candidates: Candidate[] = [];
   const rules = outcomes.map((wire): RuleOutcome => {
     const hasCuts = Array.isArray(wire.at(-1));
-    const cuts = hasCuts ? (wire.at(-1) as string[]) : [];
     const given = wire.at(hasCuts ? -2 : -1) as number;
     const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
+    const cuts = hasCuts ? (wire.at(-1) as string[]).map((code) => cutText(code, candidate)) : [];
     candidates.push(candidate);
     return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
   });

@@ -87,6 +87,11 @@ export function foldLive(
 
 const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i += 1) if ((names[i - 1] as string) > (names[i] as string)) return false;
+  return true;
+}
+
 /**
  * Decoded tallies and breakdowns by their text, the newest used kept: the commit writes what the fold gave, and the
  * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
@@ -133,9 +138,13 @@ export function encodeTally(tally: Tally | undefined): string {
   const known = tallies.textOf(tally as Tally);
   if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
-  const c = Object.entries(counters)
-    .sort(byName)
-    .map(([name, counter]) => [name, counter.bucket, counter.count]);
+  const names = Object.keys(counters);
+  // A fold keeps its start's counters in order and adds new ones last: most tallies come out sorted already.
+  if (!isSorted(names)) names.sort();
+  const c = names.map((name) => {
+    const counter = counters[name] as LimitCounter;
+    return [name, counter.bucket, counter.count];
+  });
   const g = Object.entries(groups)
     .filter(([, total]) => total !== 0)
     .sort(byName);

@@ -110,8 +110,14 @@ function counterName(ruleId: string, limit: CandidateLimit): string {
 
 const NO_CUTS: readonly string[] = Object.freeze([]);
 
-function limitCut(limit: CandidateLimit): string {
+/** The cut of a rule's limit, as an entry lists it. */
+export function limitCut(limit: CandidateLimit): string {
   return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
+}
+
+/** The cut of a group's max, as an entry lists it. */
+export function groupCut(group: { id: string; max: number }): string {
+  return `group "${group.id}" at its max ${group.max}`;
 }
 
 /** An entry's reason: each matched rule's points and cuts (exactly v1's reason for one rule without limit or group). */
@@ -125,12 +131,17 @@ export function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): s
 
 /** Drops the counters of buckets before the one `timestamp` falls in: no event sorted after it can reach them. */
 function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): Record<string, LimitCounter> {
-  const current = Object.fromEntries(LIMIT_PERIODS.map((per) => [per, bucketOf(per, timestamp)]));
-  const kept: [string, LimitCounter][] = [];
+  const day = bucketOf("day", timestamp);
+  const week = bucketOf("week", timestamp);
+  const month = bucketOf("month", timestamp);
+  const kept: Record<string, LimitCounter> = {};
   for (const [name, counter] of counters) {
-    if (counter.bucket >= (current[name.slice(0, name.indexOf(" "))] as number)) kept.push([name, counter]);
+    // A counter's name starts with its period, and lifetime's one bucket never passes.
+    const first = name.charCodeAt(0);
+    const current = first === 108 /* l */ ? 0 : first === 100 /* d */ ? day : first === 119 /* w */ ? week : month;
+    if (counter.bucket >= current) kept[name] = counter;
   }
-  return Object.fromEntries(kept);
+  return kept;
 }
 
 /**
@@ -177,7 +188,7 @@ export function foldScoresV2(
       const total = group === undefined ? 0 : (groups.get(group.id) ?? 0);
       if (group !== undefined && given > group.max - total) {
         given = Math.max(0, group.max - total);
-        cuts = [...cuts, `group "${group.id}" at its max ${group.max}`];
+        cuts = [...cuts, groupCut(group)];
       }
       const next = clampScore(score + given, cap);
       if (next - score !== given) {
@@ -219,8 +230,27 @@ export function foldScoresV2(
 
 /** A v1 event (one rule's points, or none) as the v2 fold takes it. */
 export function fromV1Event(event: ScorableEvent): ScorableEventV2 {
-  const { points, rule_id, ...rest } = event;
-  return { ...rest, candidates: rule_id === null ? [] : [{ rule_id, points }], rules_version: null };
+  return withCandidates(event, event.rule_id === null ? [] : [{ rule_id: event.rule_id, points: event.points }], null);
+}
+
+/**
+ * An event as the v2 fold takes it, with the given candidates: field by field, since a rest pattern copies through a
+ * slow generic path and every fold converts each event.
+ */
+export function withCandidates(
+  event: Omit<ScorableEvent, "points" | "rule_id">,
+  candidates: readonly Candidate[],
+  rulesVersion: number | null,
+): ScorableEventV2 {
+  return {
+    event_id: event.event_id,
+    lead_id: event.lead_id,
+    event_type: event.event_type,
+    timestamp: event.timestamp,
+    received_at: event.received_at,
+    candidates,
+    rules_version: rulesVersion,
+  };
 }
 
 export interface RuleBreakdown {

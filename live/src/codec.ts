@@ -21,8 +21,10 @@ import {
   type CandidateLimit,
   clampScore,
   type FoldState,
+  groupCut,
   type HistoryPageDocument,
   type LimitPeriod,
+  limitCut,
   type RuleOutcome,
   reasonOf,
   type ScorableEvent,
@@ -33,7 +35,7 @@ import {
 } from "@leadscore/contracts";
 import {
   type BreakdownTally,
-  decodeBreakdown,
+  decodeSharedBreakdown,
   decodeTally,
   encodeBreakdown,
   encodeTally,
@@ -214,8 +216,26 @@ export function keyTime(key: string): number {
 export type CandidateWire = [string, number, (CandidateLimitWire | 0)?, ([string, number] | 0)?];
 type CandidateLimitWire = [number, LimitPeriod, string?, string?];
 
-/** What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts. */
+/**
+ * What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts — each as its
+ * text, or as a letter when the candidate says the text: `l` its limit's cut, `g` its group's, `f` "floored at 0".
+ */
 export type OutcomeWire = [...CandidateWire, number, string[]?];
+
+const FLOORED = "floored at 0";
+
+/** A cut as an entry stores it: a letter for the cuts its candidate spells out (no cut's text is one letter). */
+function cutCode(cut: string, candidate: Candidate): string {
+  if (candidate.limit !== undefined && cut === limitCut(candidate.limit)) return "l";
+  if (candidate.group !== undefined && cut === groupCut(candidate.group)) return "g";
+  return cut === FLOORED ? "f" : cut;
+}
+
+function cutText(code: string, candidate: Candidate): string {
+  if (code === "l" && candidate.limit !== undefined) return limitCut(candidate.limit);
+  if (code === "g" && candidate.group !== undefined) return groupCut(candidate.group);
+  return code === "f" ? FLOORED : code;
+}
 
 function encodeCandidate(candidate: Candidate): CandidateWire {
   const { limit, group } = candidate;
@@ -263,7 +283,7 @@ function plainCandidates(event: Pick<ScorableEvent, "rule_id" | "points">, candi
 /** The cuts the score's clamp makes to one rule's points (what a v1 entry's reason says). */
 function clampCuts(points: number, delta: number, cap: number): string[] {
   if (delta === points) return [];
-  return [delta > points ? "floored at 0" : `capped at ${cap}`];
+  return [delta > points ? FLOORED : `capped at ${cap}`];
 }
 
 /** The part of an entry beyond v1's fields, or nothing when they say it all (see `entryExtras`). */
@@ -277,54 +297,39 @@ function entryExtras(entry: LiveEntry): EntryExtras {
   const plain = plainCandidates(entry, entry.candidates) && entry.rules.every((rule) => rule.given === entry.delta);
   if (plain) return entry.rules_version === null ? [] : [entry.rules_version];
   const outcomes = entry.rules.map((outcome, index): OutcomeWire => {
-    const wire: OutcomeWire = [...encodeCandidate(entry.candidates[index] as Candidate), outcome.given];
-    if (outcome.cuts.length > 0) wire.push([...outcome.cuts]);
+    const candidate = entry.candidates[index] as Candidate;
+    const wire: OutcomeWire = [...encodeCandidate(candidate), outcome.given];
+    if (outcome.cuts.length > 0) wire.push(outcome.cuts.map((cut) => cutCode(cut, candidate)));
     return wire;
   });
   return [entry.rules_version, outcomes];
 }
 
-/** An entry's candidates, rule outcomes and reason from its v1 fields and its extras. */
-function withRules(
-  entry: Omit<LiveEntry, "candidates" | "rules" | "rules_version" | "reason">,
-  version: number | null | undefined,
+/** An entry's candidates and rule outcomes from its v1 fields and its extras. */
+function rulesOf(
+  ruleId: string | null,
+  points: number,
+  delta: number,
   outcomes: OutcomeWire[] | undefined,
   cap: number,
-): LiveEntry {
-  let candidates: Candidate[];
-  let rules: RuleOutcome[];
+): { candidates: Candidate[]; rules: RuleOutcome[] } {
   if (outcomes === undefined) {
-    candidates = entry.rule_id === null ? [] : [{ rule_id: entry.rule_id, points: entry.points }];
-    rules =
-      entry.rule_id === null
-        ? []
-        : [
-            {
-              rule_id: entry.rule_id,
-              group: null,
-              asked: entry.points,
-              given: entry.delta,
-              cuts: clampCuts(entry.points, entry.delta, cap),
-            },
-          ];
-  } else {
-    candidates = [];
-    rules = outcomes.map((wire) => {
-      const hasCuts = Array.isArray(wire.at(-1));
-      const cuts = hasCuts ? (wire.at(-1) as string[]) : [];
-      const given = wire.at(hasCuts ? -2 : -1) as number;
-      const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
-      candidates.push(candidate);
-      return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
-    });
+    if (ruleId === null) return { candidates: [], rules: [] };
+    return {
+      candidates: [{ rule_id: ruleId, points }],
+      rules: [{ rule_id: ruleId, group: null, asked: points, given: delta, cuts: clampCuts(points, delta, cap) }],
+    };
   }
-  return {
-    ...entry,
-    reason: reasonOf(entry.event_type, rules),
-    candidates,
-    rules,
-    rules_version: version ?? null,
-  };
+  const candidates: Candidate[] = [];
+  const rules = outcomes.map((wire): RuleOutcome => {
+    const hasCuts = Array.isArray(wire.at(-1));
+    const given = wire.at(hasCuts ? -2 : -1) as number;
+    const candidate = decodeCandidate(wire.slice(0, hasCuts ? -2 : -1) as CandidateWire);
+    const cuts = hasCuts ? (wire.at(-1) as string[]).map((code) => cutText(code, candidate)) : [];
+    candidates.push(candidate);
+    return { rule_id: candidate.rule_id, group: candidate.group?.id ?? null, asked: candidate.points, given, cuts };
+  });
+  return { candidates, rules };
 }
 
 /**
@@ -405,7 +410,9 @@ function pageEntry(entry: LiveEntry): PageEntry {
 
 export function decodeEntry(leadId: string, compact: CompactEntry, cap: number): LiveEntry {
   const [event_id, event_type, timestamp, received_at, points, rule_id, delta, score, seq, reached, late] = compact;
-  const entry = {
+  const { candidates, rules } = rulesOf(rule_id, points, delta, compact[12], cap);
+  // One object literal, built once: every refold decodes a whole tail.
+  return {
     event_id,
     lead_id: leadId,
     event_type,
@@ -419,8 +426,11 @@ export function decodeEntry(leadId: string, compact: CompactEntry, cap: number):
     seq,
     score_reached_at: reached,
     late: late === 1,
+    reason: reasonOf(event_type, rules),
+    candidates,
+    rules,
+    rules_version: compact[11] ?? null,
   };
-  return withRules(entry, compact[11], compact[12], cap);
 }
 
 /**
@@ -652,8 +662,8 @@ const textOrNull = (value: string | null | undefined) => (value ? value : null);
 /**
  * Decodes a lead's hash as read with LEAD_FIELDS, PLAN_FIELDS or SUMMARY_FIELDS; null when the lead has no live
  * state at all. With SUMMARY_FIELDS the tail, base and pages read as empty; with PLAN_FIELDS reading the tail is an
- * error until `withTail` gives it, and reading the pages always is. The tail, the pages and their ends are decoded
- * when first read: an append needs none of them.
+ * error until `withTail` gives it, and reading the pages always is. The tail, the pages and their ends, the tally
+ * and the breakdown are decoded when first read: an append needs neither the tail nor the pages.
  */
 export function decodeLead(leadId: string, hash: LeadHash, cap: number, thresholds: StageThresholds): LiveLead | null {
   const { version, base, tailReceivedMax, pages: storedPages, tail: storedTail } = hash;
@@ -663,7 +673,8 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   const baseRaw = base ? (JSON.parse(base) as [number, number, number | null, string?]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
-  return {
+  let breakdown: BreakdownTally | undefined;
+  const lead: LiveLead = {
     id: leadId,
     score,
     stage: (hash.stage as Stage | null | undefined) ?? stageFor(score, thresholds),
@@ -685,8 +696,10 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
       return tail;
     },
     base: baseState(baseRaw[0] ?? 0, baseRaw[1] ?? 0, baseRaw[2] ?? null, baseRaw[3] as string | undefined),
-    ...(hash.tally && { tally: decodeTally(hash.tally) }),
-    breakdown: decodeBreakdown(hash.breakdown),
+    get breakdown() {
+      breakdown ??= decodeSharedBreakdown(hash.breakdown);
+      return breakdown;
+    },
     get pages() {
       if (storedPages === undefined) throw new Error(`lead ${leadId} was read without its pages`);
       pages ??= decodePageRefs(storedPages);
@@ -697,6 +710,20 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         ? undefined
         : { tail: planned ? null : (storedTail ?? ""), tailReceivedMax: numOrNull(tailReceivedMax) },
   };
+  // Decoded when first read, as the breakdown is: a lead planned again with its tail is decoded twice, and a lead read
+  // for a list never reads either. Absent, not undefined, while empty.
+  const storedTally = hash.tally;
+  if (storedTally) {
+    let tally: Tally | undefined;
+    Object.defineProperty(lead, "tally", {
+      enumerable: true,
+      get: () => {
+        tally ??= decodeTally(storedTally);
+        return tally;
+      },
+    });
+  }
+  return lead;
 }
 
 /** The tail's base; its tally, which only a refold of the tail reads, is decoded when first read. */

@@ -17,6 +17,7 @@ import {
   type RuleOutcome,
   type ScorableEvent,
   type ScorableEventV2,
+  withCandidates,
 } from "@leadscore/contracts";
 
 /** The part of the v2 fold state that limits and groups add: see `FoldStateV2`. */
@@ -40,8 +41,7 @@ export interface FoldedEntry extends HistoryEntry {
 /** A stored event as the v2 fold takes it: its candidates, or its v1 rule as one. */
 export function v2Event(event: ScorableEvent): ScorableEventV2 {
   if (event.candidates === undefined) return fromV1Event(event);
-  const { points: _points, rule_id: _rule, candidates, rules_version, ...rest } = event;
-  return { ...rest, candidates, rules_version: rules_version ?? null };
+  return withCandidates(event, event.candidates, event.rules_version ?? null);
 }
 
 /** Whether a tally holds nothing (a group at 0 is as good as absent). */
@@ -87,29 +87,82 @@ export function foldLive(
 
 const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
 
+function isSorted(names: readonly string[]): boolean {
+  for (let i = 1; i < names.length; i += 1) if ((names[i - 1] as string) > (names[i] as string)) return false;
+  return true;
+}
+
+/**
+ * Decoded tallies and breakdowns by their text, the newest used kept: the commit writes what the fold gave, and the
+ * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
+ * decoded tally or breakdown is never changed: every fold and every count makes new ones.
+ */
+class TextMemo<T extends object> {
+  private readonly byText = new Map<string, T>();
+  private readonly byValue = new WeakMap<T, string>();
+  constructor(private readonly size: number) {}
+
+  get(text: string): T | undefined {
+    const value = this.byText.get(text);
+    if (value !== undefined) {
+      this.byText.delete(text);
+      this.byText.set(text, value);
+    }
+    return value;
+  }
+
+  /** The text a value was decoded from or encoded to. */
+  textOf(value: T): string | undefined {
+    return this.byValue.get(value);
+  }
+
+  put(text: string, value: T): T {
+    this.byText.set(text, value);
+    this.byValue.set(value, text);
+    if (this.byText.size > this.size) this.byText.delete(this.byText.keys().next().value as string);
+    return value;
+  }
+}
+
+/** Room for the leads of a few batches: a batch touches at most its events' leads. */
+const MEMO_SIZE = 2_000;
+const tallies = new TextMemo<Tally>(MEMO_SIZE);
+const breakdowns = new TextMemo<BreakdownTally>(MEMO_SIZE);
+
 /**
  * A tally as text, the same for equal tallies whatever their insertion order: `[[[name, bucket, count]…],
  * [[group, total]…]]`, names sorted, groups at 0 left out; "" for an empty tally.
  */
 export function encodeTally(tally: Tally | undefined): string {
   if (isEmptyTally(tally)) return "";
+  const known = tallies.textOf(tally as Tally);
+  if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
-  const c = Object.entries(counters)
-    .sort(byName)
-    .map(([name, counter]) => [name, counter.bucket, counter.count]);
+  const names = Object.keys(counters);
+  // A fold keeps its start's counters in order and adds new ones last: most tallies come out sorted already.
+  if (!isSorted(names)) names.sort();
+  const c = names.map((name) => {
+    const counter = counters[name] as LimitCounter;
+    return [name, counter.bucket, counter.count];
+  });
   const g = Object.entries(groups)
     .filter(([, total]) => total !== 0)
     .sort(byName);
-  return JSON.stringify([c, g]);
+  const text = JSON.stringify([c, g]);
+  tallies.put(text, tally as Tally);
+  return text;
 }
 
+/** The tally of a text; equal texts give the same object, which must not be changed. */
 export function decodeTally(text: string | null | undefined): Tally | undefined {
   if (!text) return undefined;
+  const known = tallies.get(text);
+  if (known !== undefined) return known;
   const [c, g] = JSON.parse(text) as [[string, number, number][], [string, number][]];
-  return {
-    counters: Object.fromEntries(c.map(([name, bucket, count]) => [name, { bucket, count }])),
-    groups: Object.fromEntries(g),
-  };
+  // A counter's name starts with its period, so assigning it can never reach the prototype (a group's id could).
+  const counters: Record<string, LimitCounter> = {};
+  for (const [name, bucket, count] of c) counters[name] = { bucket, count };
+  return tallies.put(text, { counters, groups: Object.fromEntries(g) });
 }
 
 /**
@@ -146,33 +199,41 @@ export function addToBreakdown(
   entries: readonly Pick<FoldedEntry, "rules" | "candidates">[],
   sign: 1 | -1,
 ): BreakdownTally {
-  const rules = { ...tally.rules };
-  const groups = { ...tally.groups };
+  // Copied once, then counted in place: a tail's refold takes its entries away and adds them again.
+  const rules = new Map<string, BreakdownTally["rules"][string]>();
+  for (const id in tally.rules) rules.set(id, { ...(tally.rules[id] as BreakdownTally["rules"][string]) });
+  const groups = new Map<string, BreakdownTally["groups"][string]>();
+  for (const id in tally.groups) groups.set(id, { ...(tally.groups[id] as BreakdownTally["groups"][string]) });
   let unmatched = tally.unmatched;
   for (const entry of entries) {
     if (entry.rules.length === 0) unmatched += sign;
     const seen: string[] = [];
     entry.rules.forEach((outcome, index) => {
-      const rule = rules[outcome.rule_id] ?? { points: 0, events: 0, group: outcome.group };
-      rules[outcome.rule_id] = {
-        points: rule.points + sign * outcome.given,
-        events: rule.events + sign,
-        group: outcome.group ?? rule.group,
-      };
+      let rule = rules.get(outcome.rule_id);
+      if (rule === undefined) {
+        rule = { points: 0, events: 0, group: outcome.group };
+        rules.set(outcome.rule_id, rule);
+      }
+      rule.points += sign * outcome.given;
+      rule.events += sign;
+      rule.group = outcome.group ?? rule.group;
       if (outcome.group === null) return;
-      const group = groups[outcome.group] ?? { points: 0, events: 0, max: 0 };
-      const first = !seen.includes(outcome.group);
-      groups[outcome.group] = {
-        points: group.points + sign * outcome.given,
-        events: group.events + (first ? sign : 0),
-        max: Math.max(group.max, entry.candidates[index]?.group?.max ?? 0),
-      };
+      let group = groups.get(outcome.group);
+      if (group === undefined) {
+        group = { points: 0, events: 0, max: 0 };
+        groups.set(outcome.group, group);
+      }
+      group.points += sign * outcome.given;
+      if (!seen.includes(outcome.group)) group.events += sign;
+      group.max = Math.max(group.max, entry.candidates[index]?.group?.max ?? 0);
       seen.push(outcome.group);
     });
   }
-  for (const [id, rule] of Object.entries(rules)) if (rule.events === 0) delete rules[id];
-  for (const [id, group] of Object.entries(groups)) if (group.events === 0) delete groups[id];
-  return { unmatched, rules, groups };
+  return {
+    unmatched,
+    rules: Object.fromEntries([...rules].filter(([, rule]) => rule.events !== 0)),
+    groups: Object.fromEntries([...groups].filter(([, group]) => group.events !== 0)),
+  };
 }
 
 /**
@@ -180,6 +241,8 @@ export function addToBreakdown(
  * events, max]…]?]`, sorted by id; "" when the lead has no entry.
  */
 export function encodeBreakdown(tally: BreakdownTally): string {
+  const known = breakdowns.textOf(tally);
+  if (known !== undefined) return known;
   const rules = Object.entries(tally.rules)
     .sort(byName)
     .map(([id, rule]) =>
@@ -189,9 +252,12 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     .sort(byName)
     .map(([id, group]) => [id, group.points, group.events, group.max]);
   if (tally.unmatched === 0 && rules.length === 0) return "";
-  return JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+  const text = JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+  breakdowns.put(text, tally);
+  return text;
 }
 
+/** The breakdown tally of a text, a new one each time (for a caller that may change it). */
 export function decodeBreakdown(text: string | null | undefined): BreakdownTally {
   if (!text) return emptyBreakdown();
   const [unmatched, rules, groups] = JSON.parse(text) as [
@@ -206,4 +272,10 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
     ),
     groups: Object.fromEntries((groups ?? []).map(([id, points, events, max]) => [id, { points, events, max }])),
   };
+}
+
+/** `decodeBreakdown`, but equal texts give the same object, which must not be changed (`addToBreakdown` does not). */
+export function decodeSharedBreakdown(text: string | null | undefined): BreakdownTally {
+  if (!text) return emptyBreakdown();
+  return breakdowns.get(text) ?? breakdowns.put(text, decodeBreakdown(text));
 }

@@ -320,6 +320,18 @@ async function main() {
         baselineName: "reader",
       },
       {
+        name: "breakdown (random leads)",
+        path: () => `/api/leads/${nextSample()}/breakdown`,
+        baseline: () => live.lead(hotLead),
+        baselineName: "reader",
+      },
+      {
+        name: `breakdown (heaviest lead, ${heaviest.count} entries)`,
+        path: `/api/leads/${heavy}/breakdown`,
+        baseline: () => live.lead(heavy),
+        baselineName: "reader",
+      },
+      {
         name: "GET /api/stats",
         path: "/api/stats",
         baseline: () => Promise.all([live.count(), live.countByStage(), live.histogram(100)]),

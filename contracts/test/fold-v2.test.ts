@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { propertyRuns } from "../../test-support/property.ts";
+import { ISSUE_EXAMPLE_RULES } from "../../test-support/rule-sets.ts";
 import {
   breakdownOf,
   bucketOf,
@@ -12,7 +13,6 @@ import {
   fromV1Event,
   type HistoryEntryV2,
   type LimitPeriod,
-  type RuleSet,
   type ScorableEvent,
   type ScorableEventV2,
 } from "../src/index.ts";
@@ -64,31 +64,7 @@ describe("the v2 fold on the design's examples", () => {
 
 // "page_view where metadata.path starts with /pricing = 20, at most 3 a day; email_open = 5 at most once per email;
 // group email max 60."
-const EXAMPLE: RuleSet = {
-  version: 1,
-  groups: [{ _id: "email", label: "Email", max: 60 }],
-  rules: [
-    {
-      _id: "pricing",
-      label: "Pricing page",
-      event_type: "page_view",
-      where: { field: "metadata.path", op: "starts_with", value: "/pricing" },
-      points: 20,
-      limit: { max: 3, per: "day" },
-      active: true,
-    },
-    {
-      _id: "open",
-      label: "Email open",
-      event_type: "email_open",
-      points: 5,
-      limit: { max: 1, per: "lifetime", key: "metadata.email_id" },
-      group: "email",
-      active: true,
-    },
-  ],
-};
-const rules = compileRuleSet(EXAMPLE);
+const rules = compileRuleSet(ISSUE_EXAMPLE_RULES);
 const scored = (id: string, timestamp: number, type: string, metadata: Record<string, unknown>) =>
   event(id, timestamp, rules.match({ event_type: type, metadata }), type);
 

@@ -27,6 +27,9 @@ const port = (fallback: number) => portNumber.default(fallback);
 /** The port of a listener that is off unless asked for: unset or empty turns it off. */
 const optionalPort = z.preprocess((value) => (value === "" ? undefined : value), portNumber.optional());
 
+/** `DEDUPE_BUCKETS` when unset: about 6.5 million events per window in compact buckets (~100 per bucket). */
+export const DEFAULT_DEDUPE_BUCKETS = 65_536;
+
 const positiveInt = (fallback: number) =>
   z.coerce
     .number({ error: "must be a number" })
@@ -169,6 +172,11 @@ export const EdgeConfigSchema = z
     /** Token `GET /metrics` requires (`Authorization: Bearer`); unset: metrics are open, for a scraper on a private network. */
     METRICS_TOKEN: z.string().optional(),
     DEDUPE_TTL_SECONDS: positiveInt(86_400),
+    /**
+     * Hashes the de-duplication window's marks are spread over: about the events accepted per window / 100 (each
+     * bucket then stays a compact listpack, ~20 bytes per event). Changing it forgets the window's marks (docs/ingestion.md).
+     */
+    DEDUPE_BUCKETS: positiveInt(DEFAULT_DEDUPE_BUCKETS),
     /** Oldest event timestamp accepted, in days before it is received; older is refused with 400. */
     EVENT_MAX_AGE_DAYS: positiveInt(DEFAULT_EVENT_MAX_AGE_DAYS),
     /** Requests per second allowed per write key (and per client address) on the ingestion routes. */

@@ -14,6 +14,7 @@ import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
+import { createDedupeSweeper } from "./ingest/dedupe-sweeper.ts";
 import { createIngestion } from "./ingest/index.ts";
 
 /** Builds the edge's clients and app from a parsed config; the entry points only add a server and signals. */
@@ -69,6 +70,14 @@ export async function createEdgeRuntime(
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });
+  const sweeper = createDedupeSweeper({
+    redis,
+    prefix: config.REDIS_PREFIX,
+    buckets: config.DEDUPE_BUCKETS,
+    windowSeconds: config.DEDUPE_TTL_SECONDS,
+    log,
+  });
+  sweeper.start();
   const live = createLiveReader({
     redis,
     redisPrefix: config.REDIS_PREFIX,
@@ -84,6 +93,7 @@ export async function createEdgeRuntime(
     /** Sends pending micro-batches; call after the server stopped taking requests. */
     flush: () => ingestion.flush(),
     async close() {
+      await sweeper.stop();
       await ingestion.flush();
       await queue.close().catch(() => undefined);
       redis.disconnect();

@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { dedupeKey, EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
+import { DEFAULT_DEDUPE_BUCKETS } from "@leadscore/contracts";
+import { dedupeSlot, EVENTS_QUEUE, type EventsJob, readDedupeMark } from "@leadscore/runtime";
 import Queue from "bull";
 import { describe, expect, it } from "vitest";
 import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../../test-support/index.ts";
@@ -35,8 +36,11 @@ describe("ingestion on Deno", () => {
       // The de-duplication scripts (claim, then confirm once queued) run under Deno too: the same id again is a
       // duplicate, and nothing more is queued.
       await expect
-        .poll(async () => (await redis.get(dedupeKey(prefix, "deno-evt-1"))) ?? "absent", { timeout: 10_000 })
-        .toBe("1");
+        .poll(
+          async () => (await readDedupeMark(redis, dedupeSlot(prefix, "deno-evt-1", DEFAULT_DEDUPE_BUCKETS))).state,
+          { timeout: 10_000 },
+        )
+        .toBe("seen");
       const again = await fetch(`http://127.0.0.1:${port}/api/events`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: "Bearer deno-key" },

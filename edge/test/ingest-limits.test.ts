@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { createLogger, dedupeKey, EVENTS_QUEUE } from "@leadscore/runtime";
+import { createLogger, dedupeSlot, EVENTS_QUEUE, readDedupeMark } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -236,7 +236,8 @@ describe("when Redis cannot take the event", () => {
     try {
       const failed = await app.request("/api/events", post(event("retry-me")));
       expect(failed.status).toBe(503);
-      expect(await edge.redis.exists(dedupeKey(edge.deps.config.REDIS_PREFIX, "retry-me"))).toBe(0);
+      const slot = dedupeSlot(edge.deps.config.REDIS_PREFIX, "retry-me", edge.deps.config.DEDUPE_BUCKETS);
+      expect((await readDedupeMark(edge.redis, slot)).state).toBe("absent");
       const retried = await edge.app.request("/api/events", post(event("retry-me")));
       expect(retried.status).toBe(202);
       expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "retry-me")).toHaveLength(1);
@@ -254,7 +255,7 @@ describe("when Redis cannot take the event", () => {
     await new Promise((resolve) => slowRedis.once("ready", resolve));
     const deps = { ...edge.deps, redis: slowRedis };
     const app = createApp({ ...deps, ingestion: createIngestion(deps, { deadlineMs: 200 }) });
-    const key = dedupeKey(edge.deps.config.REDIS_PREFIX, "slow-1");
+    const slot = dedupeSlot(edge.deps.config.REDIS_PREFIX, "slow-1", edge.deps.config.DEDUPE_BUCKETS);
     try {
       relay.stall();
       const response = await app.request("/api/events", post(event("slow-1")));
@@ -262,7 +263,7 @@ describe("when Redis cannot take the event", () => {
       expect(response.headers.get("retry-after")).toBe("1");
       relay.resume();
       // The claim landed after the 503; the edge takes it back so the client's retry is not a duplicate.
-      await eventually(async () => (await edge.redis.exists(key)) === 0);
+      await eventually(async () => (await readDedupeMark(edge.redis, slot)).state === "absent");
       expect((await app.request("/api/events", post(event("slow-1")))).status).toBe(202);
       expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "slow-1")).toHaveLength(1);
     } finally {

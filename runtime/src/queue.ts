@@ -10,11 +10,6 @@ export interface EventsJob {
   events: QueuedEvent[];
 }
 
-/** Redis key that marks an event id as seen by the edge (the fast de-duplication path). */
-export function dedupeKey(prefix: string, eventId: string): string {
-  return `${prefix}:dedupe:${eventId}`;
-}
-
 /** Redis pub/sub channel on which rule changes are announced to every worker. */
 export function rulesChannel(prefix: string): string {
   return `${prefix}:rules-changed`;

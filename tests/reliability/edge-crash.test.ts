@@ -1,7 +1,8 @@
+import { DEFAULT_DEDUPE_BUCKETS } from "@leadscore/contracts";
 // The edge marks an event id as seen in Redis before it queues the event. If the edge dies between the two, the
 // client never got an answer and sends the event again: that retry must be queued, not answered "duplicate" for an
 // event that is nowhere. (The same holds when Redis, rather than the edge, goes away between the two writes.)
-import { dedupeKey, type EventsJob } from "@leadscore/runtime";
+import { dedupeSlot, type EventsJob, readDedupeMark } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { type RedisProxy, startRedisProxy } from "./redis-proxy.ts";
@@ -42,11 +43,11 @@ describe("when the edge dies after claiming an event id and before queueing the 
       (response) => response.status,
       () => 0,
     );
-    const key = dedupeKey(stack.prefix, EVENT.event_id);
-    await eventually(async () => (await stack.redis.exists(key)) === 1, 10_000);
+    const slot = dedupeSlot(stack.prefix, EVENT.event_id, DEFAULT_DEDUPE_BUCKETS);
+    await eventually(async () => (await readDedupeMark(stack.redis, slot)).state !== "absent", 10_000);
     await eventually(async () => proxy.held() > 0, 10_000);
     // The precondition: the id is claimed but pending ("p"), not confirmed, and nothing is queued.
-    expect(await stack.redis.get(key)).toBe("p");
+    expect((await readDedupeMark(stack.redis, slot)).state).toBe("pending");
     await stack.killEdge();
     expect(await unanswered).toBe(0);
     await proxy.close();
@@ -67,6 +68,6 @@ describe("when the edge dies after claiming an event id and before queueing the 
     expect(verdict?.status).toBe(202);
     expect(await verdict?.json()).toEqual({ success: true, event_id: EVENT.event_id, duplicate: false });
     expect(await queuedCopies()).toBe(1);
-    expect(await stack.redis.get(key)).toBe("1");
+    expect((await readDedupeMark(stack.redis, slot)).state).toBe("seen");
   }, 120_000);
 });

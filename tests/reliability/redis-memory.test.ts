@@ -1,11 +1,11 @@
-// What keeps Redis from filling up: every de-duplication key expires, scored jobs are deleted, and while no worker
+// What keeps Redis from filling up: every de-duplication mark expires, scored jobs are deleted, and while no worker
 // scores the queue the edge stops taking events once QUEUE_MAX_DEPTH are waiting — and takes them again once a
 // worker drains it. Against the edge under Deno, so the limit is the one a deployment gets.
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
+import { DEFAULT_DEDUPE_BUCKETS, parseConfig, type WorkerConfig, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
-import { dedupeKey, EVENTS_QUEUE, silentLogger } from "@leadscore/runtime";
+import { DEDUPE_EPOCH_SECONDS, dedupeSlot, EVENTS_QUEUE, readDedupeMark, silentLogger } from "@leadscore/runtime";
 import { createWorker, type Worker } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -179,7 +179,7 @@ describe("when events arrive by every ingestion route", () => {
     await (await createTestRedis(prefix)).cleanup();
   }, 60_000);
 
-  it("gives every de-duplication key written an expiry within DEDUPE_TTL_SECONDS", async () => {
+  it("gives every de-duplication mark written an expiry within DEDUPE_TTL_SECONDS", async () => {
     const event = (n: number, extra: object = {}) => ({
       event_id: `${prefix}-${n}`,
       lead_id: `${prefix}-lead-${n % 3}`,
@@ -202,7 +202,7 @@ describe("when events arrive by every ingestion route", () => {
       statuses.push(got.status);
       await got.arrayBuffer();
     };
-    // 13 ids of its own, 2 minted by the edge; repeats on other routes and an invalid event write no key.
+    // 13 ids of its own, 2 minted by the edge; repeats on other routes and an invalid event write no mark.
     await answer(post("/api/events", event(1)));
     await answer(post("/api/events", { lead_id: `${prefix}-lead-0`, event_type: "email_open" }));
     await answer(post("/api/events", event(1, { event_type: "purchase" })));
@@ -227,15 +227,19 @@ describe("when events arrive by every ingestion route", () => {
     await answer(post("/api/batch", { events: [event(12), event(13), event(9)] }));
     expect(statuses).toEqual([202, 202, 200, 202, 202, 200, 200, 200, 204, 204, 202]);
 
-    const keys = await keysMatching(redis, `${prefix}:dedupe:*`);
-    const own = Array.from({ length: 13 }, (_, i) => dedupeKey(prefix, `${prefix}-${i + 1}`));
-    expect(keys.filter((key) => own.includes(key)).sort()).toEqual([...own].sort());
-    expect(keys).toHaveLength(15);
-    // Every claim confirmed (past its 10 s pending mark) and every key with an expiry (-1: none) within the window.
+    const buckets = (await keysMatching(redis, `${prefix}:dd:*`)).filter((key) => key !== `${prefix}:dd:sweep`);
+    const marks = async () => {
+      const all = await Promise.all(buckets.map((bucket) => redis.hgetall(bucket)));
+      return all.flatMap((fields) => Object.entries(fields));
+    };
+    const own = Array.from({ length: 13 }, (_, i) => dedupeSlot(prefix, `${prefix}-${i + 1}`, DEFAULT_DEDUPE_BUCKETS));
+    for (const slot of own) expect(buckets).toContain(slot.key);
+    expect(await marks()).toHaveLength(15);
+    // Every claim confirmed (past its 10 s pending mark), each mark expiring within the window by Redis' clock.
     await eventually(async () => {
-      const ttls = await Promise.all(keys.map((key) => redis.ttl(key)));
-      return ttls.every((ttl) => ttl > 10 && ttl <= DEDUPE_TTL_SECONDS);
+      const now = Number((await redis.time())[0]) - DEDUPE_EPOCH_SECONDS;
+      return (await marks()).every(([, at]) => Number(at) > now + 10 && Number(at) <= now + DEDUPE_TTL_SECONDS);
     }, 10_000);
-    expect(await Promise.all(keys.map((key) => redis.get(key)))).toEqual(keys.map(() => "1"));
+    for (const slot of own) expect((await readDedupeMark(redis, slot)).state).toBe("seen");
   });
 });

@@ -1,4 +1,4 @@
-import { redisScript } from "@leadscore/runtime";
+import { type DedupeSlot, redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { createBatcher, withDeadline } from "./batcher.ts";
 
@@ -13,18 +13,21 @@ export const FAILED = -1;
 export type Claim = typeof CLAIMED | typeof SEEN | typeof PENDING | typeof FAILED;
 
 /**
- * Claims every key in one round trip: far cheaper for the edge than a pipeline of SETs (one reply to parse instead
- * of one per event). A claim is made in two steps: pending here, and confirmed (CONFIRM_IDS) once the event is in
- * the queue. So an id whose claimer died before queueing it (the edge killed, Redis lost mid-request) is never
- * answered "duplicate": it reads as pending until the short TTL frees it, and the client's retry is queued then.
- * On Redis Cluster every key of a script must live in one slot: give REDIS_PREFIX a hash tag (`{leadscore}`), as
- * the Bull queue needs anyway.
+ * Claims every id in one round trip: far cheaper for the edge than a pipeline of commands (one reply to parse
+ * instead of one per event). A claim is made in two steps: pending here, and confirmed (CONFIRM_IDS) once the event
+ * is in the queue. So an id whose claimer died before queueing it (the edge killed, Redis lost mid-request) is never
+ * answered "duplicate": it reads as pending until the short time frees it, and the client's retry is queued then.
+ * Each id is a field of a small bucket hash (`dedupeSlot`), about 20 bytes of Redis memory where a key per id took
+ * 90 or more; marks carry their own expiry, and `createDedupeSweeper` removes expired ones. On Redis Cluster every key of a script must live in one slot: give REDIS_PREFIX a hash tag
+ * (`{leadscore}`), as the Bull queue needs anyway.
  */
 const CLAIM_IDS = redisScript<Claim[]>(new URL("./lua/claim-ids.lua", import.meta.url));
 const CONFIRM_IDS = redisScript<number>(new URL("./lua/confirm-ids.lua", import.meta.url));
+const RELEASE_IDS = redisScript<number>(new URL("./lua/release-ids.lua", import.meta.url));
 
 export interface ClaimerOptions {
   redis: Redis;
+  /** The de-duplication window, seconds. */
   ttlSeconds: number;
   /** How long a claim stays pending (answered neither "new" nor "duplicate") if its event is never queued. */
   pendingTtlSeconds?: number;
@@ -44,21 +47,31 @@ export function createClaimer(options: ClaimerOptions) {
   const deadlineMs = options.deadlineMs ?? 2000;
   // Never longer than the window itself: every key expires within DEDUPE_TTL_SECONDS, pending or confirmed.
   const pendingTtl = Math.min(options.pendingTtlSeconds ?? 10, options.ttlSeconds);
-  const claimIds = (keys: string[]) => CLAIM_IDS.run(redis, keys, [pendingTtl]);
+  const run = (
+    script: typeof CLAIM_IDS | typeof CONFIRM_IDS | typeof RELEASE_IDS,
+    slots: DedupeSlot[],
+    head: number[],
+  ) =>
+    script.run(
+      redis,
+      slots.map((slot) => slot.key),
+      [...head, ...slots.map((slot) => slot.field)],
+    );
 
-  const release = async (keys: string[]) => {
-    if (keys.length > 0) await redis.del(...keys);
+  const release = async (slots: DedupeSlot[]) => {
+    if (slots.length > 0) await run(RELEASE_IDS, slots, []);
   };
 
-  const batcher = createBatcher<string[], Claim[]>({
+  const batcher = createBatcher<DedupeSlot[], Claim[]>({
     maxSize: options.maxKeys ?? 2000,
     maxInflight: options.maxInflight ?? 2,
-    size: (keys) => keys.length,
+    size: (slots) => slots.length,
     async send(requests) {
-      const keys = requests.length === 1 && requests[0] ? requests[0] : requests.flat();
-      const replies = await withDeadline(claimIds(keys), deadlineMs, "Redis", (late) => {
+      const slots = requests.length === 1 && requests[0] ? requests[0] : requests.flat();
+      const claims = run(CLAIM_IDS, slots, [pendingTtl]) as Promise<Claim[]>;
+      const replies = await withDeadline(claims, deadlineMs, "Redis", (late) => {
         // The caller was already answered 503: undo what the late call claimed, so its retry is not a duplicate.
-        void release(keys.filter((_, i) => late[i] === CLAIMED)).catch(() => undefined);
+        void release(slots.filter((_, i) => late[i] === CLAIMED)).catch(() => undefined);
       });
       const results: Claim[][] = [];
       let offset = 0;
@@ -70,22 +83,21 @@ export function createClaimer(options: ClaimerOptions) {
     },
   });
 
-  const confirmer = createBatcher<string[], undefined>({
+  const confirmer = createBatcher<DedupeSlot[], undefined>({
     maxSize: options.maxKeys ?? 2000,
     maxInflight: options.maxInflight ?? 2,
-    size: (keys) => keys.length,
+    size: (slots) => slots.length,
     async send(requests) {
-      const keys = requests.flat();
-      await CONFIRM_IDS.run(redis, keys, [options.ttlSeconds]);
+      await run(CONFIRM_IDS, requests.flat(), [options.ttlSeconds]);
       return [];
     },
   });
 
   return {
-    /** One claim per key, in order. Rejects when Redis does not answer (nothing is known to be set then). */
-    claim: (keys: string[]) => batcher.submit(keys),
+    /** One claim per id, in order. Rejects when Redis does not answer (nothing is known to be set then). */
+    claim: (slots: DedupeSlot[]) => batcher.submit(slots),
     /** Marks claimed ids as queued, for the whole de-duplication window. */
-    confirm: (keys: string[]) => confirmer.submit(keys),
+    confirm: (slots: DedupeSlot[]) => confirmer.submit(slots),
     /** Forgets claimed ids whose events were not queued. */
     release,
     async flush() {

@@ -41,6 +41,7 @@ export function createIngestion(
     metrics,
     log: deps.log,
     redisPrefix: deps.config.REDIS_PREFIX,
+    dedupeBuckets: deps.config.DEDUPE_BUCKETS,
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
     limits: { nestedArrays: deps.config.METADATA_ALLOW_NESTED_ARRAYS },
     maxEventAgeDays: deps.config.EVENT_MAX_AGE_DAYS,

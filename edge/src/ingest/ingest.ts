@@ -1,5 +1,5 @@
 import { type FieldProblem, normalizeEvent, type QueuedEvent, type StoreLimits } from "@leadscore/contracts";
-import { dedupeKey, type Logger } from "@leadscore/runtime";
+import { type DedupeSlot, dedupeSlot, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";
@@ -25,6 +25,8 @@ export interface IngestOptions {
   metrics: EdgeMetrics;
   log: Logger;
   redisPrefix: string;
+  /** Buckets of the de-duplication window (`DEDUPE_BUCKETS`). */
+  dedupeBuckets: number;
   /** Waiting events past which new events are refused with 503. */
   maxQueueDepth: number;
   /** What the store keeps of metadata: events it would refuse or alter are rejected here. */
@@ -40,7 +42,7 @@ export interface IngestOptions {
 interface Candidate {
   index: number;
   event: QueuedEvent;
-  key: string;
+  key: DedupeSlot;
 }
 
 /** How often the queue depth behind the back-pressure check is refreshed. */
@@ -88,7 +90,7 @@ export function createIngest(options: IngestOptions) {
   };
 
   /** Best effort: if Redis is away these ids stay marked until their TTL (the worker's write is the ground truth). */
-  const release = async (keys: string[]) => {
+  const release = async (keys: DedupeSlot[]) => {
     try {
       await claimer.release(keys);
     } catch (error) {
@@ -138,7 +140,11 @@ export function createIngest(options: IngestOptions) {
         results[index] = { index, event_id: outcome.event.event_id, status: "duplicate" };
       } else {
         seen.add(outcome.event.event_id);
-        candidates.push({ index, event: outcome.event, key: dedupeKey(options.redisPrefix, outcome.event.event_id) });
+        candidates.push({
+          index,
+          event: outcome.event,
+          key: dedupeSlot(options.redisPrefix, outcome.event.event_id, options.dedupeBuckets),
+        });
       }
     }
     return { results, candidates, duplicates };

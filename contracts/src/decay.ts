@@ -11,8 +11,11 @@ import { DEFAULT_STAGE_THRESHOLDS, STAGES, type Stage, type StageThresholds } fr
  */
 export const DECAY_EPOCH_MS = Date.UTC(2026, 0, 1);
 
-/** The key of a zero score: below every real key (a Redis sorted set stores it as `-inf`). */
-export const ZERO_KEY = Number.NEGATIVE_INFINITY;
+/**
+ * The key of a zero score: below every real key (`log2` of the smallest double is −1074) yet finite, so it reads back
+ * from Redis and travels in a JSON cursor as a number.
+ */
+export const ZERO_KEY = -Number.MAX_VALUE;
 
 /** The shortest half-life accepted, in seconds (short enough for tests to watch a crossing). */
 export const MIN_HALF_LIFE_SECONDS = 1;

@@ -82,3 +82,17 @@ export function decayHistogramRanges(
   }
   return buckets;
 }
+
+/**
+ * The rank-key range of the leads that fall below `threshold` during `(from, to]`: at or above it at `from`, below it
+ * at `to`. One range read per threshold finds every lead crossing in an interval, whatever the number of leads, and
+ * each one's instant is `crossingInstant` of its key — no per-lead timer, no scan.
+ */
+export function decayCrossingRange(
+  threshold: number,
+  from: number,
+  to: number,
+  halfLifeSeconds: number,
+): [number, number] {
+  return [nextUp(-decayBound(threshold, to, halfLifeSeconds)), -decayBound(threshold, from, halfLifeSeconds)];
+}

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { propertyRuns } from "../../test-support/property.ts";
 import { encodeLeadHash } from "../src/codec.ts";
-import { decayRankKey, nextUp } from "../src/decay-index.ts";
+import { decayCrossingRange, decayRankKey, nextUp } from "../src/decay-index.ts";
 import { createLiveReader, type LeadSort, type ListQuery } from "../src/reader.ts";
 
 const CAP = 1000;
@@ -177,6 +177,47 @@ describe("reads with decay", () => {
       propertyRuns(40),
     );
     expect(crossingsSeen).toBeGreaterThan(0);
+  });
+
+  it("finds by one range read per threshold exactly the leads whose crossing instant falls in an interval", async () => {
+    let found = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(
+          fc.record({
+            id: fc.stringMatching(/^[a-z0-9]{1,6}$/),
+            score: fc.double({ min: 1, max: CAP, noNaN: true }),
+            at: fc.integer({ min: -60_000, max: 0 }).map((ms) => T0 + ms),
+          }),
+          { minLength: 1, maxLength: 40, selector: (lead) => lead.id },
+        ),
+        fc.constantFrom(5, 60),
+        fc.integer({ min: 0, max: 120_000 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        async (leads, halfLife, start, interval) => {
+          const { reader, cleanup } = await stateWith(leads, halfLife);
+          try {
+            const [from, to] = [T0 + start, T0 + start + interval];
+            for (const threshold of DEFAULT_STAGE_THRESHOLDS) {
+              const [lo, hi] = decayCrossingRange(threshold, from, to, halfLife);
+              const got = await redis.zrangebyscore(reader.keys.byScore, lo, hi);
+              const want = leads.filter((lead) => {
+                // Decay only lowers a score: a lead below the threshold at its last event never crosses it.
+                if (lead.score < threshold) return false;
+                const instant = crossingInstant(decayKey(lead.score, lead.at, halfLife), threshold, lead.at, halfLife);
+                return instant > from && instant <= to;
+              });
+              expect(got.sort()).toEqual(want.map((lead) => lead.id).sort());
+              found += got.length;
+            }
+          } finally {
+            await cleanup();
+          }
+        },
+      ),
+      propertyRuns(40),
+    );
+    expect(found).toBeGreaterThan(0);
   });
 
   it("keys a zero score after every other lead, and takes an exclusive bound as the next double", () => {

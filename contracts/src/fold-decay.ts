@@ -6,7 +6,7 @@
 // With no half-life it is `foldScoresV2` exactly. See docs/scoring.md#decay.
 import { crossingInstant, decayedScore, decayKey, stageAt } from "./decay.ts";
 import { type FoldStateV2, foldScoresV2, type HistoryEntryV2, type ScorableEventV2 } from "./fold-v2.ts";
-import { distinctSorted, sortKey } from "./scoring.ts";
+import { sortKey } from "./scoring.ts";
 import { DEFAULT_STAGE_THRESHOLDS, STAGES, type Stage, type StageThresholds } from "./stage.ts";
 
 export interface DecayOptions {
@@ -48,17 +48,23 @@ export interface FoldResultDecay extends FoldStateDecay {
   history: HistoryEntryDecay[];
 }
 
-/** The decay entry of a crossing at `instant`, from `from` to `to`. */
+/** A stage crossing caused by time: where the lead went, when, at what score. */
+interface Crossing {
+  instant: number;
+  score: number;
+  from: Stage;
+  to: Stage;
+  threshold: number;
+}
+
+/** The decay entry of a crossing, after an entry whose score was `previous`. */
 function decayEntry(
   leadId: string,
-  instant: number,
-  score: number,
+  crossing: Crossing,
   previous: number,
   state: { count: number; reachedAt: number | null },
-  from: Stage,
-  to: Stage,
-  threshold: number,
 ): HistoryEntryDecay {
+  const { instant, score, from, to, threshold } = crossing;
   const eventId = `decay:${to}`;
   return {
     event_id: eventId,
@@ -84,22 +90,20 @@ function decayEntry(
 }
 
 /**
- * The decay entries of a score set to `score` at `at`, for crossings at instants after `first` and up to `last`
- * (inclusive), appended to `history`; returns the last entry's score.
+ * The stage crossings of a score set to `score` at `at`, at instants after `first` and up to `last` (inclusive), in
+ * order; two thresholds left in the same millisecond are one crossing.
  */
 function crossings(
-  history: HistoryEntryDecay[],
-  leadId: string,
   score: number,
   at: number,
   first: number,
   last: number,
-  previous: number,
-  state: { count: number; reachedAt: number | null },
   halfLifeSeconds: number,
   thresholds: StageThresholds,
-): number {
-  if (score === 0 || last <= first) return previous;
+): Crossing[] {
+  const found: Crossing[] = [];
+  // Below the lowest threshold already, or no time to cross: nothing to find (the common case, cheaply).
+  if (score < thresholds[0] || score === 0 || last <= first) return found;
   const key = decayKey(score, at, halfLifeSeconds);
   let stage = stageAt(key, at, halfLifeSeconds, thresholds);
   // Down from the stage held at `at`, one threshold at a time; a threshold of 0 is never left.
@@ -109,20 +113,14 @@ function crossings(
     const instant = crossingInstant(key, threshold, at, halfLifeSeconds);
     if (instant > last) break;
     const to = stageAt(key, instant, halfLifeSeconds, thresholds);
-    if (instant <= first) {
-      // Derived by an earlier fold already.
-      i = STAGES.indexOf(to);
-      stage = to;
-      continue;
+    // A crossing at or before `first` was derived by an earlier fold already.
+    if (instant > first) {
+      found.push({ instant, score: decayedScore(score, at, instant, halfLifeSeconds), from: stage, to, threshold });
     }
-    const value = decayedScore(score, at, instant, halfLifeSeconds);
-    history.push(decayEntry(leadId, instant, value, previous, state, stage, to, threshold));
-    previous = value;
-    // Two thresholds left in the same millisecond are one entry.
     i = STAGES.indexOf(to);
     stage = to;
   }
-  return previous;
+  return found;
 }
 
 /**
@@ -149,48 +147,52 @@ export function foldScoresDecay(
       through: null,
     };
   }
-  const history: HistoryEntryDecay[] = [];
-  let state: FoldStateV2 = {
-    score: start.score ?? 0,
-    count: start.count ?? 0,
-    reachedAt: start.reachedAt ?? null,
-    counters: start.counters ?? {},
-    groups: start.groups ?? {},
-  };
   let at = start.at ?? null;
-  let previous = start.entryScore ?? state.score;
-  let through = start.through ?? null;
-  for (const event of distinctSorted(events)) {
-    if (at !== null) {
-      previous = crossings(
-        history,
-        event.lead_id,
-        state.score,
-        at,
-        Math.max(at, through ?? at),
-        event.timestamp - 1,
-        previous,
-        state,
-        halfLifeSeconds,
-        thresholds,
-      );
+  const through = start.through ?? null;
+  // The crossings before each event, by the event's place in fold order; the v2 fold runs each event's candidates
+  // from its decayed score, so its clamps are exactly the ones without decay.
+  const before: Crossing[][] = [];
+  const decayedTo: number[] = [];
+  const folded = foldScoresV2(events, cap, start, (event, score) => {
+    if (at === null) {
+      before.push([]);
+    } else {
+      const first = Math.max(at, through ?? at);
+      before.push(crossings(score, at, first, event.timestamp - 1, halfLifeSeconds, thresholds));
+      score = decayedScore(score, at, event.timestamp, halfLifeSeconds);
     }
-    const decayed = at === null ? state.score : decayedScore(state.score, at, event.timestamp, halfLifeSeconds);
-    // The v2 fold of this one event, from the decayed score: its clamps exactly as without decay.
-    const { history: entries, ...next } = foldScoresV2([event], cap, { ...state, score: decayed });
-    const entry = entries[0] as HistoryEntryV2;
-    history.push({ ...entry, cause: "event", decay: decayed - previous });
-    state = next;
     at = event.timestamp;
+    decayedTo.push(score);
+    return score;
+  });
+  const { history: entries, ...state } = folded;
+  const history: HistoryEntryDecay[] = [];
+  let previous = start.entryScore ?? start.score ?? 0;
+  let counted = { count: start.count ?? 0, reachedAt: start.reachedAt ?? null };
+  const leadId = events[0]?.lead_id ?? options.leadId ?? "";
+  const addCrossings = (found: readonly Crossing[]) => {
+    for (const crossing of found) {
+      history.push(decayEntry(leadId, crossing, previous, counted));
+      previous = crossing.score;
+    }
+  };
+  entries.forEach((entry, index) => {
+    addCrossings(before[index] as Crossing[]);
+    // The fold's entries are its own fresh objects: completed in place, as a spread copies through a slow path.
+    const complete = entry as HistoryEntryDecay;
+    complete.cause = "event";
+    complete.decay = (decayedTo[index] as number) - previous;
+    history.push(complete);
     previous = entry.score;
-  }
+    counted = { count: entry.seq, reachedAt: entry.score_reached_at };
+  });
+  let derivedThrough = through;
   if (at !== null && until !== undefined) {
-    const lead = events[0]?.lead_id ?? options.leadId ?? "";
     const first = Math.max(at, through ?? at);
-    previous = crossings(history, lead, state.score, at, first, until, previous, state, halfLifeSeconds, thresholds);
-    through = Math.max(first, until);
+    addCrossings(crossings(state.score, at, first, until, halfLifeSeconds, thresholds));
+    derivedThrough = Math.max(first, until);
   }
-  return { ...state, history, at, entryScore: previous, through };
+  return { ...state, history, at, entryScore: previous, through: derivedThrough };
 }
 
 /**

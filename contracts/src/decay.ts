@@ -17,12 +17,6 @@ export const DECAY_EPOCH_MS = Date.UTC(2026, 0, 1);
  */
 export const ZERO_KEY = -Number.MAX_VALUE;
 
-/** The shortest half-life accepted, in seconds (short enough for tests to watch a crossing). */
-export const MIN_HALF_LIFE_SECONDS = 1;
-
-/** How far ahead `as_of` may look: one year. */
-export const MAX_AS_OF_AHEAD_MS = 366 * 86_400_000;
-
 /** A score set to `score` at `from` (epoch ms), decayed to `to` (epoch ms, not before `from`). */
 export function decayedScore(score: number, from: number, to: number, halfLifeSeconds: number): number {
   if (score === 0 || to === from) return score;

@@ -6,10 +6,14 @@
 //   npm run bench:api
 //   npm run bench:api -- --leads 10000 --events 100000 --requests 200 --budget 10
 //   npm run bench:api -- --redis-only     # the Redis-served routes alone (searches too): no profiles or pages
+//   npm run bench:api -- --half-life 2592000   # score decay on (30 days): the score index keyed with decay
 //
 // Options: --leads (100000), --events (1000000, spread over the leads by Zipf's law, exponent 1), --requests per
 // scenario (500), --budget seconds per scenario (15; a scenario stops at whichever comes first, so a slow read still
-// finishes), --chunk (leads per seeding round trip, 1000).
+// finishes), --chunk (leads per seeding round trip, 1000), --half-life (seconds; none: no decay). With a half-life
+// the score index holds `decayRankKey` of each lead's score and newest event time, and every read is answered at
+// 31 days after the first events (when most leads have had their last event; the scores seeded are the fold's without
+// decay: only the reads' cost is measured, not the decayed values).
 // Beside each route, the same read through the live reader (the live searcher, for searches; the MongoDB driver, for
 // older history) alone is the baseline its ratio is measured against.
 import { performance } from "node:perf_hooks";
@@ -19,6 +23,7 @@ import { createApp, MAX_SEARCH_MATCHES } from "@leadscore/edge";
 import {
   createLiveReader,
   createLiveSearcher,
+  decayRankKey,
   encodeLeadHash,
   liveKeys,
   rankKey,
@@ -40,8 +45,10 @@ const { values: args } = parseArgs({
     budget: { type: "string", default: "15" },
     chunk: { type: "string", default: "1000" },
     "redis-only": { type: "boolean", default: false },
+    "half-life": { type: "string", default: "" },
   },
 });
+const HALF_LIFE = args["half-life"] === "" ? null : Number(args["half-life"]);
 const REDIS_ONLY = args["redis-only"];
 const LEADS = Number(args.leads);
 const EVENTS = Number(args.events);
@@ -174,7 +181,11 @@ async function main() {
         if (!hotLead && state.stage === "hot") hotLead = id;
         pipeline.hset(keys.lead(id), encodeLeadHash({ ...stateFields(state), version: "1", ...profile }));
         pipeline.hset(keys.searchTexts, id, searchText(id, profile));
-        pipeline.zadd(keys.byScore, rankKey(state.score, state.reachedAt, cap), id);
+        const rank =
+          HALF_LIFE === null
+            ? rankKey(state.score, state.reachedAt, cap)
+            : decayRankKey(state.score, state.lastEventAt, HALF_LIFE);
+        pipeline.zadd(keys.byScore, rank, id);
         pipeline.zadd(keys.byUpdated, state.updatedAt, id);
         pipeline.zadd(keys.byUpdatedIn(state.stage), state.updatedAt, id);
         pipeline.zadd(keys.byLastEvent, state.lastEventAt ?? 0, id);
@@ -204,6 +215,7 @@ async function main() {
       redisPrefix: config.REDIS_PREFIX,
       cap,
       thresholds: config.STAGE_THRESHOLDS,
+      ...(HALF_LIFE !== null && { halfLife: () => HALF_LIFE, now: () => BASE + 31 * DAY }),
     });
     const app = createApp({ config, redis, db: testDb.db, live, queue, log: silentLogger });
 
@@ -383,6 +395,7 @@ async function main() {
     console.log(
       `\n${LEADS} leads / ${EVENTS} events, live state seeded directly into Redis (used_memory ${info}); ` +
         (REDIS_ONLY ? "no MongoDB data (--redis-only)" : `profiles and ${pageCount} history pages on ${store}`) +
+        (HALF_LIFE === null ? "" : `, decay on (half-life ${HALF_LIFE} s)`) +
         ". In-process app.request(), sequential.",
     );
     console.table(rows);

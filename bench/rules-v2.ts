@@ -1,7 +1,9 @@
 // Scoring model v2's pure core against v1's, on the same events in the same run: matching (v1: a map from event type
 // to points; v2: the compiled rule set of bench/realistic-rules.ts, 40 rules, half with conditions, limits on every
 // email and page-view rule, three groups) and folding (each lead's events, sorted, through `foldScores` and
-// `foldScoresV2`). CPU only: no Redis, no MongoDB; timed in the process's CPU time.
+// `foldScoresV2`), and the v2 fold with score decay (`foldScoresDecay`, half-life `--half-life` seconds, 30 days by
+// default, decay entries derived up to the end of the events) beside it. CPU only: no Redis, no MongoDB; timed in the
+// process's CPU time.
 //
 //   npm run bench:rules                                  # 200,000 events over 20,000 leads, 3 rounds
 //   npm run bench:rules -- --events 1000000 --leads 100000 --rounds 5
@@ -14,6 +16,7 @@ import {
   DEFAULT_RULES,
   DEFAULT_SCORE_CAP,
   foldScores,
+  foldScoresDecay,
   foldScoresV2,
   type LeadProfile,
   type ScorableEvent,
@@ -27,8 +30,10 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "200000" },
     leads: { type: "string", default: "20000" },
     rounds: { type: "string", default: "3" },
+    "half-life": { type: "string", default: String(30 * 86_400) },
   },
 });
+const HALF_LIFE = Number(args["half-life"]);
 const EVENTS = Number(args.events);
 const LEADS = Number(args.leads);
 const ROUNDS = Number(args.rounds);
@@ -112,6 +117,16 @@ for (let round = 1; round <= ROUNDS; round++) {
     }
     return cut;
   });
+  const until = T0 + SPAN_MS;
+  const foldDecay = timed(() => {
+    let crossings = 0;
+    for (const events of leadsV2) {
+      for (const entry of foldScoresDecay(events, DEFAULT_SCORE_CAP, { halfLifeSeconds: HALF_LIFE, until }).history) {
+        if (entry.cause === "decay") crossings += 1;
+      }
+    }
+    return crossings;
+  });
   const matched = matchV2.value.reduce((sum, event) => sum + event.candidates.length, 0);
   const cut = foldV2.value;
   const bothV1 = EVENTS / ((matchV1.ms + foldV1.ms) / 1000);
@@ -123,6 +138,8 @@ for (let round = 1; round <= ROUNDS; round++) {
         `  (${(matched / EVENTS).toFixed(2)} rules matched per event)`,
       `  fold   v1 ${format(foldV1.perSecond)}/s  v2 ${format(foldV2.perSecond)}/s` +
         `  (${((100 * cut) / EVENTS).toFixed(1)}% of entries with a cut)`,
+      `  decay  ${format(foldDecay.perSecond)}/s, ${(foldDecay.perSecond / foldV2.perSecond).toFixed(2)}× v2's` +
+        `  (half-life ${HALF_LIFE} s, ${format(foldDecay.value)} decay entries)`,
       `  both   v1 ${format(bothV1)}/s  v2 ${format(bothV2)}/s  v2/v1 ${(bothV2 / bothV1).toFixed(2)}×`,
     ].join("\n"),
   );

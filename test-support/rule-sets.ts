@@ -1,12 +1,32 @@
 // Rule sets (scoring model v2) for tests and benches, and how to put one in force in a database.
 import {
+  type Candidate,
   COLLECTIONS,
   RULES_VERSION,
   type RuleSet,
   type RuleSetDocument,
   type RulesVersionDocument,
+  type ScorableEventV2,
 } from "@leadscore/contracts";
 import type { Db } from "mongodb";
+
+/** An event of lead `lead-1` as the v2 fold takes it, received when it happened, scored under rules version 1. */
+export function scoredEvent(
+  id: string,
+  timestamp: number,
+  candidates: Candidate[],
+  type = "page_view",
+): ScorableEventV2 {
+  return {
+    event_id: id,
+    lead_id: "lead-1",
+    event_type: type,
+    timestamp,
+    received_at: timestamp,
+    candidates,
+    rules_version: 1,
+  };
+}
 
 /** The issue's example: pricing views 20 at most 3 a day; email opens 5, once per email, group email max 60. */
 export const ISSUE_EXAMPLE_RULES: RuleSet = {

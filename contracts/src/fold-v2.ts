@@ -152,12 +152,14 @@ function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): R
  * (clamping the event's sum instead would have to share a floor's cut out among negative rules, and giving a grouped
  * rule's negative points back could carry its group past its max). `start` is the state just before the first event
  * given, so folding a lead's events in two consecutive slices, the second from the first's result, gives the same as
- * folding them all at once.
+ * folding them all at once. `startOf`, when given, maps the score just before each event (in fold order) to the score
+ * its candidates start from: score decay (`foldScoresDecay`).
  */
 export function foldScoresV2(
   events: readonly ScorableEventV2[],
   cap: number,
   start: Partial<FoldStateV2> = {},
+  startOf?: (event: ScorableEventV2, score: number) => number,
 ): FoldResultV2 {
   const distinct = distinctSorted(events);
   let score = clampScore(start.score ?? 0, cap);
@@ -168,6 +170,7 @@ export function foldScoresV2(
   const groups = new Map(Object.entries(start.groups ?? {}));
   const history: HistoryEntryV2[] = [];
   for (const event of distinct) {
+    if (startOf !== undefined) score = startOf(event, score);
     const before = score;
     const outcomes: RuleOutcome[] = [];
     let asked = 0;

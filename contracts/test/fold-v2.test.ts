@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { propertyRuns } from "../../test-support/property.ts";
-import { ISSUE_EXAMPLE_RULES } from "../../test-support/rule-sets.ts";
+import { propertyRuns, shuffled } from "../../test-support/property.ts";
+import { ISSUE_EXAMPLE_RULES, scoredEvent } from "../../test-support/rule-sets.ts";
 import {
   breakdownOf,
   bucketOf,
@@ -22,17 +22,7 @@ const T0 = Date.parse("2026-03-02T00:00:00Z"); // a Monday
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-function event(id: string, timestamp: number, candidates: Candidate[], type = "page_view"): ScorableEventV2 {
-  return {
-    event_id: id,
-    lead_id: "lead-1",
-    event_type: type,
-    timestamp,
-    received_at: timestamp,
-    candidates,
-    rules_version: 1,
-  };
-}
+const event = scoredEvent;
 
 const v1 = (id: string, timestamp: number, points: number): ScorableEventV2 =>
   event(id, timestamp, [{ rule_id: "r", points }], "r");
@@ -301,15 +291,6 @@ const eventsArb = fc
     ),
   );
 const capArb = fc.oneof(fc.integer({ min: 1, max: 400 }), fc.constant(CAP));
-const shuffled = <T>(items: T[], stream: fc.Stream<number>): T[] => {
-  const order = stream[Symbol.iterator]();
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = (order.next().value as number) % (i + 1);
-    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
-  }
-  return copy;
-};
 const stateOf = ({ history: _, ...state }: ReturnType<typeof foldScoresV2>): FoldStateV2 => state;
 
 /** Figures the properties reach, counted so a run that never reached a clamp shows it (checked after the runs). */

@@ -2,11 +2,14 @@
 // is logarithmic in the number of leads (sorted-set ranges, ranks and counts) plus the page of leads returned —
 // never a MongoDB query.
 import {
+  decayKey,
   type LeaderboardEntry,
   type ScoreUpdate,
   STAGES,
   type Stage,
   type StageThresholds,
+  scoreAt,
+  stageAt,
 } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
@@ -24,6 +27,7 @@ import {
   SUMMARY_FIELDS,
   stageRange,
 } from "./codec.ts";
+import { decayHistogramRanges, decayRankRange, decayStageRange, intersectRanges } from "./decay-index.ts";
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
@@ -66,6 +70,13 @@ export interface LiveReaderOptions {
   redisPrefix: string;
   cap: number;
   thresholds: StageThresholds;
+  /**
+   * The half-life in force (seconds), or null without decay: with one, the score index holds `decayRankKey`s, every
+   * score range is read at the request's instant and leads are returned with their score and stage at that instant.
+   */
+  halfLife?: () => number | null;
+  /** The instant reads are answered at (epoch ms). */
+  now?: () => number;
 }
 
 /** What a subscribe snapshot reads of a lead. */
@@ -83,6 +94,16 @@ const PAGE_AFTER = redisScript<string[]>(new URL("./lua/page-after-1.lua", impor
 export function createLiveReader(options: LiveReaderOptions) {
   const { redis, cap, thresholds } = options;
   const keys: LiveKeys = liveKeys(options.redisPrefix);
+  const halfLife = options.halfLife ?? (() => null);
+  const now = options.now ?? Date.now;
+
+  /** A lead's score and stage at `t`, from the score its last event set (decay runs from that event's time). */
+  function decayed(lead: LiveLead, t: number, halfLifeSeconds: number): LiveLead {
+    const at = lead.lastEventAt;
+    lead.stage = stageAt(decayKey(lead.score, at ?? t, halfLifeSeconds), t, halfLifeSeconds, thresholds);
+    lead.score = scoreAt(lead.score, at, t, halfLifeSeconds);
+    return lead;
+  }
 
   async function summaries(ids: string[], fields: readonly LeadHashField[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
     if (ids.length === 0) return [];
@@ -96,7 +117,10 @@ export function createLiveReader(options: LiveReaderOptions) {
       const lead = decodeLead(ids[index] as string, hash, cap, thresholds);
       if (lead) leads.push(lead);
     });
-    return leads;
+    const halfLifeSeconds = halfLife();
+    if (halfLifeSeconds === null) return leads;
+    const t = now();
+    return leads.map((lead) => decayed(lead, t, halfLifeSeconds));
   }
 
   /** The score range a query's filters select (a stage is a score range), or null when they select nothing. */
@@ -108,6 +132,26 @@ export function createLiveReader(options: LiveReaderOptions) {
       max = Math.min(max, to);
     }
     return min > max ? null : [min, max];
+  }
+
+  /**
+   * The rank-key range a query's filters select at instant `t` (a stage is a score range, and with decay every
+   * bound moves with `t`), or null when they select nothing.
+   */
+  function rankRangeOf(
+    query: Pick<ListQuery, "minScore" | "maxScore" | "stage">,
+    t: number,
+    halfLifeSeconds: number | null,
+  ): [number, number] | null {
+    if (halfLifeSeconds === null) {
+      const range = scoreRange(query);
+      return range === null ? null : rankRange(range[0], range[1], cap);
+    }
+    const [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
+    if (min > max) return null;
+    const range = decayRankRange(min, max, t, halfLifeSeconds, cap);
+    if (!query.stage) return range;
+    return intersectRanges(range, decayStageRange(query.stage, thresholds, t, halfLifeSeconds, cap));
   }
 
   const filtered = (query: ListQuery) =>
@@ -198,10 +242,15 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /** Leads per stage, from the score index. */
     async countByStage(): Promise<Record<Stage, number>> {
+      const halfLifeSeconds = halfLife();
+      const t = now();
       const counts = await Promise.all(
         STAGES.map((stage) => {
-          const [lo, hi] = rankRange(...stageRange(stage, thresholds, cap), cap);
-          return redis.zcount(keys.byScore, lo, hi);
+          const [lo, hi] =
+            halfLifeSeconds === null
+              ? rankRange(...stageRange(stage, thresholds, cap), cap)
+              : decayStageRange(stage, thresholds, t, halfLifeSeconds, cap);
+          return redis.zcount(keys.byScore, bound(lo), bound(hi));
         }),
       );
       return Object.fromEntries(STAGES.map((stage, index) => [stage, counts[index] ?? 0])) as Record<Stage, number>;
@@ -209,15 +258,22 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /** Leads per score bucket of `width` points (the last bucket ends at the cap): one ZCOUNT each, pipelined. */
     async histogram(width: number): Promise<{ min: number; max: number; count: number }[]> {
-      const buckets: { min: number; max: number }[] = [];
-      for (let min = 0; min <= cap; min += width) buckets.push({ min, max: Math.min(min + width - 1, cap) });
+      const halfLifeSeconds = halfLife();
+      const buckets: { min: number; max: number; range: [number, number] }[] = [];
+      if (halfLifeSeconds !== null) buckets.push(...decayHistogramRanges(width, now(), halfLifeSeconds, cap));
+      else {
+        for (let min = 0; min <= cap; min += width) {
+          const max = Math.min(min + width - 1, cap);
+          buckets.push({ min, max, range: rankRange(min, max, cap) });
+        }
+      }
       const pipeline = redis.pipeline();
-      for (const { min, max } of buckets) pipeline.zcount(keys.byScore, ...rankRange(min, max, cap));
+      for (const { range } of buckets) pipeline.zcount(keys.byScore, bound(range[0]), bound(range[1]));
       const replies = (await pipeline.exec()) ?? [];
       return buckets.map((bucket, index) => {
         const [error, count] = replies[index] ?? [null, 0];
         if (error) throw error;
-        return { ...bucket, count: Number(count) };
+        return { min: bucket.min, max: bucket.max, count: Number(count) };
       });
     },
 
@@ -228,11 +284,12 @@ export function createLiveReader(options: LiveReaderOptions) {
      * the leads passed over. Sorting by `last_event_at` reads its own indexes (global and per stage) the same way.
      */
     async list(query: ListQuery): Promise<ListPage> {
-      const range = scoreRange(query);
+      const halfLifeSeconds = halfLife();
+      const range = rankRangeOf(query, now(), halfLifeSeconds);
       if (range === null) return { leads: [], total: 0, next: null };
-      const [lo, hi] = rankRange(range[0], range[1], cap);
+      const [lo, hi] = range;
       // The count goes out with the page's reads rather than before them: one round trip less.
-      const counting = filtered(query) ? redis.zcount(keys.byScore, lo, hi) : redis.zcard(keys.byScore);
+      const counting = filtered(query) ? redis.zcount(keys.byScore, bound(lo), bound(hi)) : redis.zcard(keys.byScore);
       counting.catch(() => undefined);
       const want = query.limit + 1;
       let picked: [string, number][];
@@ -243,7 +300,13 @@ export function createLiveReader(options: LiveReaderOptions) {
         const descending = query.sort === "-updated_at" || query.sort === "-last_event_at";
         const byActivity = query.sort === "-last_event_at" || query.sort === "last_event_at";
         const index = byActivity ? keys.byLastEvent : keys.byUpdated;
-        const onlyStage = query.stage !== undefined && query.minScore === undefined && query.maxScore === undefined;
+        // With decay a lead changes stage without a commit, so the per-stage activity indexes are not read: the
+        // stage is a moving score range, checked as a min_score is.
+        const onlyStage =
+          halfLifeSeconds === null &&
+          query.stage !== undefined &&
+          query.minScore === undefined &&
+          query.maxScore === undefined;
         if (!filtered(query) || onlyStage) {
           const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
           const key = onlyStage && query.stage ? perStage(query.stage) : index;

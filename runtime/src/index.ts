@@ -8,5 +8,6 @@ export * from "./queue.ts";
 export * from "./queued-counts.ts";
 export * from "./redis-persistence.ts";
 export * from "./rule-store.ts";
+export * from "./rule-versions.ts";
 export * from "./scripts.ts";
 export * from "./secrets.ts";

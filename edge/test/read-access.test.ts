@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLLECTIONS } from "@leadscore/contracts";
+import { previewKey } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -26,6 +27,9 @@ const READ_PATHS = [
   "/api/rule-groups/reader",
   "/api/events/event-types",
 ];
+
+/** A preview's id (they are UUIDs), for `/api/rule-sets/previews/:id`. */
+const PREVIEW = "00000000-0000-4000-8000-000000000001";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -66,6 +70,13 @@ describe("when a read carries no valid read token", () => {
       created_at: at,
       updated_at: at,
     } as never);
+    await edge.redis.hset(previewKey(edge.deps.config.REDIS_PREFIX, PREVIEW), {
+      id: PREVIEW,
+      state: "queued",
+      draft: "{}",
+      based_on: 1,
+      created_at: at.getTime(),
+    });
     // And a rule group by that id, for `/api/rule-groups/reader`.
     await edge.deps.db
       .collection(COLLECTIONS.ruleGroups)
@@ -145,7 +156,9 @@ describe("when a read carries no valid read token", () => {
   it("guards every GET route under /api, including ones added later", async () => {
     const reads = edge.app.routes
       .filter((route) => route.method === "GET" && route.path.startsWith("/api/") && !route.path.includes("*"))
-      .map((route) => route.path.replace(":version", "1").replace(/:\w+/g, "reader"));
+      .map((route) =>
+        route.path.replace(":version", "1").replace("previews/:id", `previews/${PREVIEW}`).replace(/:\w+/g, "reader"),
+      );
     expect(reads.length).toBeGreaterThanOrEqual(6);
     for (const path of new Set(reads)) {
       // Webhook reads need the admin token (a subscription's URL and delivery log are configuration), and so do dead

@@ -7,8 +7,20 @@ import { getDraftDoc, getDraftRoute } from "./draft-get.ts";
 import { updateDraftDoc, updateDraftRoute } from "./draft-update.ts";
 import { getVersionDoc, getVersionRoute } from "./get.ts";
 import { listVersionsDoc, listVersionsRoute } from "./list.ts";
+import { cancelPreviewDoc, cancelPreviewRoute } from "./preview-cancel.ts";
+import { getPreviewDoc, getPreviewRoute } from "./preview-get.ts";
+import { startPreviewDoc, startPreviewRoute } from "./preview-start.ts";
 
-export const ruleSetDocs = [listVersionsDoc, getVersionDoc, createDraftDoc, getDraftDoc, updateDraftDoc];
+export const ruleSetDocs = [
+  listVersionsDoc,
+  getVersionDoc,
+  createDraftDoc,
+  getDraftDoc,
+  updateDraftDoc,
+  startPreviewDoc,
+  getPreviewDoc,
+  cancelPreviewDoc,
+];
 
 /** `/api/rule-sets`: versions, the draft; reads need a read token, writes the admin token (checked by each). */
 export function ruleSetRoutes(deps: AppDeps) {
@@ -19,5 +31,8 @@ export function ruleSetRoutes(deps: AppDeps) {
     .route("/", getDraftRoute(deps))
     .route("/", createDraftRoute(deps))
     .route("/", updateDraftRoute(deps))
+    .route("/", startPreviewRoute(deps))
+    .route("/", getPreviewRoute(deps))
+    .route("/", cancelPreviewRoute(deps))
     .route("/", getVersionRoute(deps));
 }

@@ -159,4 +159,66 @@ describe("rule-set versions and the draft", () => {
     expect(put.status).toBe(403);
     expect(await rules.edge.deps.db.collection(COLLECTIONS.ruleDrafts).countDocuments()).toBe(0);
   });
+
+  it("publishes the draft forward as the next version, and an earlier version again to roll back", async () => {
+    await write("POST", "/api/rules", { _id: "demo", label: "Demo", event_type: "demo_request", points: 50 });
+    await write("POST", "/api/rule-sets/draft");
+    await write("PUT", "/api/rule-sets/draft", {
+      rules: [{ ...DEMO, points: 100 }],
+      groups: [],
+      half_life_seconds: 3600,
+    });
+    const published = await rules.send("POST", "/api/rule-sets/draft/publish", { mode: "forward", webhooks: "send" });
+    expect(published.status).toBe(200);
+    expect(await published.json()).toEqual({
+      version: 2,
+      published_by: "admin",
+      published_at: AT,
+      live: true,
+      source: "draft",
+      mode: "forward",
+      webhooks: "send",
+    });
+    expect(await readRuleSet(rules.edge.deps.db)).toEqual({
+      version: 2,
+      rules: [{ ...DEMO, points: 100 }],
+      groups: [],
+      half_life_seconds: 3600,
+    });
+    // The rules API edits the published set, keeps its half-life, and the draft was used up.
+    expect(((await (await read("/api/rules")).json()) as { points: number }[]).map((r) => r.points)).toEqual([100]);
+    expect((await read("/api/rule-sets/draft")).status).toBe(404);
+    await write("PUT", "/api/rules/demo", { label: "Demo request" });
+    expect(await readRuleSet(rules.edge.deps.db)).toMatchObject({ version: 3, half_life_seconds: 3600 });
+
+    const rollback = await rules.send("POST", "/api/rule-sets/1/publish", { mode: "forward" });
+    expect(rollback.status).toBe(200);
+    expect(await rollback.json()).toMatchObject({ version: 4, source: "version", restores: 1, webhooks: "suppress" });
+    expect(await readRuleSet(rules.edge.deps.db)).toEqual({ version: 4, rules: [DEMO], groups: [] });
+    expect(rules.listener.messages.filter((m) => m.change === "published").map((m) => m.rules_version)).toEqual([2, 4]);
+    expect(
+      ((await (await read("/api/rule-sets")).json()) as { version: number; live: boolean }[]).map((v) => [
+        v.version,
+        v.live,
+      ]),
+    ).toEqual([
+      [4, true],
+      [3, false],
+      [2, false],
+      [1, false],
+    ]);
+  });
+
+  it("refuses a retroactive publish, which is not available yet, and an unknown version", async () => {
+    await write("POST", "/api/rules", { _id: "demo", label: "Demo", event_type: "demo_request", points: 50 });
+    await write("POST", "/api/rule-sets/draft");
+    const refused = await rules.send("POST", "/api/rule-sets/draft/publish", { mode: "retroactive" });
+    expect((await errorOf(refused, 400)).details).toEqual([
+      { path: "mode", message: 'must be "forward": re-scoring history ("retroactive") is not available yet' },
+    ]);
+    expect(
+      (await errorOf(await rules.send("POST", "/api/rule-sets/7/publish", { mode: "forward" }), 404)).message,
+    ).toBe("no rule set version 7");
+    expect((await readRuleSet(rules.edge.deps.db)).version).toBe(1);
+  });
 });

@@ -163,6 +163,12 @@ export interface Draft extends RuleSetBody {
   updated_by: string;
 }
 
+/** The set a draft holds, without its bookkeeping. */
+export function draftBody(draft: Draft): RuleSetBody {
+  const { rules, groups, half_life_seconds } = draft;
+  return { rules, groups, ...(half_life_seconds !== undefined && { half_life_seconds }) };
+}
+
 function draftOf(doc: RuleDraftDocument): Draft {
   return {
     ...(JSON.parse(doc.set) as RuleSetBody),

@@ -4,12 +4,14 @@ import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import { createDraftDoc, createDraftRoute } from "./draft-create.ts";
 import { getDraftDoc, getDraftRoute } from "./draft-get.ts";
+import { publishDraftDoc, publishDraftRoute } from "./draft-publish.ts";
 import { updateDraftDoc, updateDraftRoute } from "./draft-update.ts";
 import { getVersionDoc, getVersionRoute } from "./get.ts";
 import { listVersionsDoc, listVersionsRoute } from "./list.ts";
 import { cancelPreviewDoc, cancelPreviewRoute } from "./preview-cancel.ts";
 import { getPreviewDoc, getPreviewRoute } from "./preview-get.ts";
 import { startPreviewDoc, startPreviewRoute } from "./preview-start.ts";
+import { publishVersionDoc, publishVersionRoute } from "./version-publish.ts";
 
 export const ruleSetDocs = [
   listVersionsDoc,
@@ -20,6 +22,8 @@ export const ruleSetDocs = [
   startPreviewDoc,
   getPreviewDoc,
   cancelPreviewDoc,
+  publishDraftDoc,
+  publishVersionDoc,
 ];
 
 /** `/api/rule-sets`: versions, the draft; reads need a read token, writes the admin token (checked by each). */
@@ -34,5 +38,7 @@ export function ruleSetRoutes(deps: AppDeps) {
     .route("/", startPreviewRoute(deps))
     .route("/", getPreviewRoute(deps))
     .route("/", cancelPreviewRoute(deps))
+    .route("/", publishDraftRoute(deps))
+    .route("/", publishVersionRoute(deps))
     .route("/", getVersionRoute(deps));
 }

@@ -1,4 +1,4 @@
-import { readDraft, readPreview, startPreview } from "@leadscore/runtime";
+import { draftBody, readDraft, readPreview, startPreview } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { requireAdmin } from "../../auth/admin.ts";
 import type { AppDeps } from "../../deps.ts";
@@ -31,9 +31,8 @@ export function startPreviewRoute(deps: AppDeps) {
   return new Hono().post("/draft/preview", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const draft = await readDraft(deps.db);
     if (draft === null) throw new ApiError("NOT_FOUND", "no draft: POST /api/rule-sets/draft starts one");
-    const { rules, groups, half_life_seconds } = draft;
     const now = (deps.now ?? Date.now)();
-    const set = JSON.stringify({ rules, groups, ...(half_life_seconds !== undefined && { half_life_seconds }) });
+    const set = JSON.stringify(draftBody(draft));
     const started = await startPreview(deps.redis, deps.config.REDIS_PREFIX, { set, based_on: draft.based_on }, now);
     if (!started.ok) {
       throw new ApiError("CONFLICT", `a preview or re-score is running (${started.running ?? "finishing"}); try later`);

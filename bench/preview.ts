@@ -21,11 +21,11 @@ import {
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
+import { runPreview } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createTestDb, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { NODE_TS } from "../test-support/processes.ts";
-import { runPreview } from "../worker/src/preview.ts";
 import { createRandom } from "./random.ts";
 
 const { values: args } = parseArgs({

@@ -367,12 +367,7 @@ function problemsOf(set: RuleSet, focus: Plan<unknown>["focus"]): FieldProblem[]
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Runs one write of the rule set under the write lock, storing the result as the next version (see above). */
-export async function commitRuleWrite<T>(
-  store: RuleStore,
-  plan: (current: Editable, now: Date) => Plan<T>,
-): Promise<Written<T>> {
-  return commit(store, plan);
-}
+export { commit as commitRuleWrite };
 
 async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) => Plan<T>): Promise<Written<T>> {
   const { db } = store;

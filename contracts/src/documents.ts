@@ -22,6 +22,8 @@ export const COLLECTIONS = {
   ruleGroups: "rule_groups",
   /** Every version of the rule set, `_id` = its version, stored whole when it is made and never changed after. */
   ruleSets: "rule_sets",
+  /** The draft of the next rule set (one document, `_id: "draft"`); nothing live reads it. */
+  ruleDrafts: "rule_drafts",
   /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
   deadLetters: "dead_letters",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
@@ -150,6 +152,25 @@ export interface RuleSetDocument {
   /** Who made it (`admin`, `seed`, …) and when. */
   by: string;
   at: Date;
+  /** How it was made: absent for a write of the rules API, `draft` for a published draft, `version` for an earlier
+   * version published again (`restores` names it). */
+  source?: "draft" | "version";
+  restores?: number;
+  /** How a publish applied it: to new events only, or to every lead's history too; and its webhooks then. */
+  mode?: "forward" | "retroactive";
+  webhooks?: "suppress" | "send";
+}
+
+/** The one draft of the rule set (`_id: "draft"`): edited freely, changing nothing live until it is published. */
+export interface RuleDraftDocument {
+  _id: "draft";
+  /** `{ rules, groups, half_life_seconds? }` as JSON text. */
+  set: string;
+  /** The version it was copied from. */
+  based_on: number;
+  by: string;
+  created_at: Date;
+  updated_at: Date;
 }
 
 /** `_id` of the `meta` document holding the version of the rule set in force (`value`). */
@@ -188,6 +209,7 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   rules: [],
   rule_groups: [],
   rule_sets: [],
+  rule_drafts: [],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
   // Read by `_id` only.
   meta: [],

@@ -11,6 +11,7 @@ import { leadRoutes } from "./routes/leads/index.ts";
 import { movementRoutes } from "./routes/movements/index.ts";
 import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleGroupRoutes } from "./routes/rule-groups/index.ts";
+import { ruleSetRoutes } from "./routes/rule-sets/index.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { statsRoutes } from "./routes/stats/index.ts";
@@ -36,6 +37,7 @@ export function createApp(deps: AppDeps) {
   app.route("/api/movements", movementRoutes(deps));
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/api/rule-groups", ruleGroupRoutes(deps));
+  app.route("/api/rule-sets", ruleSetRoutes(deps));
   app.route("/api/webhooks", webhookRoutes(deps));
   app.route("/api/dead-letters", deadLetterRoutes(deps));
   app.route("/", openApiRoutes(deps));

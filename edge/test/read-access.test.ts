@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLLECTIONS } from "@leadscore/contracts";
+import { previewKey } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -26,6 +27,9 @@ const READ_PATHS = [
   "/api/rule-groups/reader",
   "/api/events/event-types",
 ];
+
+/** A preview's id (they are UUIDs), for `/api/rule-sets/previews/:id`. */
+const PREVIEW = "00000000-0000-4000-8000-000000000001";
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
@@ -54,6 +58,25 @@ describe("when a read carries no valid read token", () => {
       rule_id: null,
       sort_key: "reader",
     } as never);
+    // A stored rule-set version 1 and a draft, for `/api/rule-sets/1` and `/api/rule-sets/draft`.
+    await edge.deps.db
+      .collection(COLLECTIONS.ruleSets)
+      .insertOne({ _id: 1, set: JSON.stringify({ version: 1, rules: [], groups: [] }), by: "admin", at } as never);
+    await edge.deps.db.collection(COLLECTIONS.ruleDrafts).insertOne({
+      _id: "draft",
+      set: JSON.stringify({ rules: [], groups: [] }),
+      based_on: 1,
+      by: "admin",
+      created_at: at,
+      updated_at: at,
+    } as never);
+    await edge.redis.hset(previewKey(edge.deps.config.REDIS_PREFIX, PREVIEW), {
+      id: PREVIEW,
+      state: "queued",
+      draft: "{}",
+      based_on: 1,
+      created_at: at.getTime(),
+    });
     // And a rule group by that id, for `/api/rule-groups/reader`.
     await edge.deps.db
       .collection(COLLECTIONS.ruleGroups)
@@ -133,7 +156,9 @@ describe("when a read carries no valid read token", () => {
   it("guards every GET route under /api, including ones added later", async () => {
     const reads = edge.app.routes
       .filter((route) => route.method === "GET" && route.path.startsWith("/api/") && !route.path.includes("*"))
-      .map((route) => route.path.replace(/:\w+/g, "reader"));
+      .map((route) =>
+        route.path.replace(":version", "1").replace("previews/:id", `previews/${PREVIEW}`).replace(/:\w+/g, "reader"),
+      );
     expect(reads.length).toBeGreaterThanOrEqual(6);
     for (const path of new Set(reads)) {
       // Webhook reads need the admin token (a subscription's URL and delivery log are configuration), and so do dead

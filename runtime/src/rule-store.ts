@@ -265,7 +265,7 @@ export function deleteRuleGroup(store: RuleStore, id: string): Promise<Written<n
 }
 
 /** A rule as the rules collection stores it: `where` as JSON text, no field set to `undefined`. */
-function ruleDocument(rule: RuleV2, createdAt: Date, updatedAt: Date): RuleDocument {
+export function ruleDocument(rule: RuleV2, createdAt: Date, updatedAt: Date): RuleDocument {
   return {
     _id: rule._id,
     event_type: rule.event_type,
@@ -286,7 +286,7 @@ function ruleDocument(rule: RuleV2, createdAt: Date, updatedAt: Date): RuleDocum
  * v1 made one rule per event type, and a v1 client creating a second rule of a type expects a 409 rather than two
  * rules whose points add up. So two rules of one type may not both lack `where`; rules with conditions are free.
  */
-function refuseSecondPlainRule(rules: readonly RuleDocument[], doc: RuleDocument): void {
+export function refuseSecondPlainRule(rules: readonly RuleDocument[], doc: RuleDocument): void {
   if (doc.where !== undefined) return;
   const other = rules.find((rule) => rule._id !== doc._id && rule.event_type === doc.event_type && !rule.where);
   if (other === undefined) return;
@@ -297,12 +297,18 @@ function refuseSecondPlainRule(rules: readonly RuleDocument[], doc: RuleDocument
   );
 }
 
-interface Editable {
+/** The half-life a stored set carries (stored and returned here, interpreted by the fold that decays). */
+export function halfLifeOf(set: RuleSet): number | null {
+  const value = (set as RuleSet & { half_life_seconds?: unknown }).half_life_seconds;
+  return typeof value === "number" ? value : null;
+}
+
+export interface Editable {
   rules: RuleDocument[];
   groups: RuleGroupDocument[];
 }
 
-interface Plan<T> {
+export interface Plan<T> {
   /** The collections once the write is made. */
   next: Editable;
   /** The written rule or group: the set's problems about it are named by its own fields (`group`, `where…`). */
@@ -310,6 +316,10 @@ interface Plan<T> {
   /** The write to the collections. */
   write(db: Db): Promise<unknown>;
   doc: T;
+  /** What the stored version records of how it was made (a publish of a draft or of an earlier version). */
+  record?: Pick<RuleSetDocument, "source" | "restores" | "mode" | "webhooks">;
+  /** The set's half-life: given by a publish; a rule or group write keeps the one in force. */
+  halfLife?: number | null;
 }
 
 async function readEditable(db: Db): Promise<Editable> {
@@ -356,6 +366,9 @@ function problemsOf(set: RuleSet, focus: Plan<unknown>["focus"]): FieldProblem[]
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Runs one write of the rule set under the write lock, storing the result as the next version (see above). */
+export { commit as commitRuleWrite };
+
 async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) => Plan<T>): Promise<Written<T>> {
   const { db } = store;
   const lock = createLock({
@@ -377,6 +390,9 @@ async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) 
       let set = setOf(planned.next, (await latestVersion(db)) + 1);
       const problems = problemsOf(set, planned.focus);
       if (problems !== null) throw new RuleWriteError("VALIDATION_FAILED", "invalid rule set", problems);
+      const halfLife = planned.halfLife !== undefined ? planned.halfLife : halfLifeOf(await readRuleSet(db));
+      const withHalfLife = (whole: RuleSet): RuleSet =>
+        halfLife == null ? whole : ({ ...whole, half_life_seconds: halfLife } as RuleSet);
       await lock.check();
       try {
         await planned.write(db);
@@ -388,9 +404,13 @@ async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) 
       }
       for (let attempt = 1; ; attempt++) {
         try {
-          await db
-            .collection<RuleSetDocument>(COLLECTIONS.ruleSets)
-            .insertOne({ _id: set.version, set: JSON.stringify(set), by: "admin", at: now });
+          await db.collection<RuleSetDocument>(COLLECTIONS.ruleSets).insertOne({
+            _id: set.version,
+            set: JSON.stringify(withHalfLife(set)),
+            by: "admin",
+            at: now,
+            ...planned.record,
+          });
           break;
         } catch (error) {
           if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY) || attempt >= 5) throw error;

@@ -29,6 +29,7 @@ import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
+import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
@@ -50,6 +51,8 @@ export interface WorkerOptions {
   batchAttempts?: number;
   /** Pause of the deep lane between passes when it has nothing to do. */
   deepLaneIdleMs?: number;
+  /** How often the worker looks for a queued preview of a draft rule set. */
+  previewPollMs?: number;
 }
 
 export interface Worker {
@@ -260,6 +263,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let metricsPort = 0;
   let live: LiveGeneration | undefined;
   let deepLane: DeepLane | undefined;
+  let previews: PreviewRunner | undefined;
 
   const logSummary = () => {
     const window = metrics.takeWindow();
@@ -314,6 +318,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       });
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
+      previews = createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs });
+      previews.start();
 
       // Dead letters count in the 24-hour activity `/api/stats` reads (the dashboard's headline shows them).
       const onDeadLettered = (events: number) =>
@@ -363,6 +369,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
       }
       await deepLane?.stop();
+      await previews?.stop();
       await rules.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       subscriber.disconnect();

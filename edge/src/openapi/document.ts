@@ -167,6 +167,12 @@ export function buildOpenApiDocument(routes: readonly RouteDoc[], info: { title:
           "Scoring rules, rule groups and the rule tester (reads need a read token, writes and tests the admin token).",
       },
       {
+        name: "Rule sets",
+        description:
+          "Versions of the rule set, its draft, a preview of what publishing would change, and publishing (forward, " +
+          "or re-scoring every lead's history; an earlier version published again is a rollback).",
+      },
+      {
         name: "Webhooks",
         description: "Subscriptions to lead changes, delivered signed per Standard Webhooks (the admin token).",
       },

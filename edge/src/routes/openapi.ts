@@ -9,6 +9,7 @@ import { eventTypesDoc } from "./events/event-types.ts";
 import { leadDocs } from "./leads/index.ts";
 import { movementsDoc } from "./movements/index.ts";
 import { groupDocs } from "./rule-groups/index.ts";
+import { ruleSetDocs } from "./rule-sets/index.ts";
 import { ruleDocs } from "./rules/index.ts";
 import { statsDoc } from "./stats/index.ts";
 import { webhookDocs } from "./webhooks/index.ts";
@@ -44,6 +45,7 @@ export const allRouteDocs: RouteDoc[] = [
   movementsDoc,
   ...ruleDocs,
   ...groupDocs,
+  ...ruleSetDocs,
   ...webhookDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),
   ...openApiDocs,

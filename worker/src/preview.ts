@@ -1,0 +1,218 @@
+// Previews of a draft rule set, run in a worker: every stored event read once and grouped by lead
+// (`streamLeadEvents`), each lead folded as stored and with its candidates matched again under the draft (its
+// profile as the live state holds it), the differences added up (`createPreviewTally`). Nothing live is written:
+// only the preview's record, with its progress about once a second and its result at the end.
+//
+// A worker looks for a queued preview every `pollMs`; at most one runs per deployment (the re-score lock, see
+// runtime/src/previews.ts). A cancel is read with each progress write and stops the read and the folds.
+import {
+  COLLECTIONS,
+  compileRuleSet,
+  type LeadProfile,
+  type RuleSet,
+  type StageThresholds,
+} from "@leadscore/contracts";
+import { decodeLeadHash, type LeadHashField, type LiveKeys, leadHashFields } from "@leadscore/live";
+import {
+  LockLostError,
+  type Logger,
+  type PreviewFields,
+  previewKey,
+  type RuleSetBody,
+  type TakenPreview,
+  takePreview,
+  updatePreview,
+} from "@leadscore/runtime";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+import { type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
+import { createPreviewTally, type PreviewResult, rescoreLead } from "./rescore-diff.ts";
+import { readsLead } from "./rules-cache.ts";
+
+export interface PreviewOptions {
+  db: Db;
+  redis: Redis;
+  prefix: string;
+  keys: LiveKeys;
+  cap: number;
+  thresholds: StageThresholds;
+  log: Logger;
+  now?: () => number;
+  /** Where the event stream spills its buckets (default: the system's temporary folder). */
+  tmpDir?: string;
+  /** How often progress is written and a cancel looked for. */
+  progressMs?: number;
+}
+
+const PROFILE_FIELDS: readonly LeadHashField[] = ["name", "email", "company"];
+/** Leads whose profiles are read in one pipeline, when the draft reads `lead.*`. */
+const PROFILE_CHUNK = 500;
+
+/** The profiles of `leadIds` as their live hashes hold them (one pipelined HMGET). */
+async function readProfiles(redis: Redis, keys: LiveKeys, leadIds: readonly string[]) {
+  const pipeline = redis.pipeline();
+  for (const id of leadIds) pipeline.hmget(keys.lead(id), ...leadHashFields(PROFILE_FIELDS));
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, values]): LeadProfile => {
+    if (error) throw error;
+    const { name, email, company } = decodeLeadHash(PROFILE_FIELDS, values as (string | null)[]);
+    return { name: name || null, email: email || null, company: company || null };
+  });
+}
+
+/** Preview cancelled by its `DELETE`. */
+class PreviewCancelled extends Error {
+  override name = "PreviewCancelled";
+}
+
+/**
+ * Runs one preview to its result. `report` is called with the progress about every `progressMs` and answers whether
+ * the preview was cancelled meanwhile.
+ */
+export async function runPreview(
+  options: PreviewOptions,
+  draft: RuleSetBody,
+  signal: AbortSignal,
+  report: (fields: PreviewFields) => Promise<boolean>,
+): Promise<PreviewResult> {
+  const now = options.now ?? Date.now;
+  const set: RuleSet = { version: 0, rules: draft.rules, groups: draft.groups };
+  const rules = compileRuleSet(set);
+  const usesLead = readsLead(set);
+  const tally = createPreviewTally(options.cap, options.thresholds);
+  const cancelled = new AbortController();
+  const stop = AbortSignal.any([signal, cancelled.signal]);
+  const total = await options.db.collection(COLLECTIONS.events).estimatedDocumentCount();
+  const progress = { phase: "reading", events_total: total, events_read: 0, events_done: 0, leads_done: 0 };
+  let last = now();
+  let reporting: Promise<void> | undefined;
+  const tick = (force = false) => {
+    if (reporting !== undefined || (!force && now() - last < (options.progressMs ?? 1_000))) return;
+    last = now();
+    reporting = report({ ...progress, updated_at: last })
+      .then((cancel) => {
+        if (cancel) cancelled.abort(new PreviewCancelled("the preview was cancelled"));
+      })
+      .catch((error: Error) => options.log.warn("preview progress not written", { error: error.message }))
+      .finally(() => {
+        reporting = undefined;
+      });
+  };
+
+  let pending: LeadEvents[] = [];
+  const fold = async () => {
+    const profiles = usesLead
+      ? await readProfiles(
+          options.redis,
+          options.keys,
+          pending.map((lead) => lead.leadId),
+        )
+      : [];
+    pending.forEach((lead, i) => {
+      tally.add(rescoreLead(lead.leadId, lead.events, rules, profiles[i] ?? null, options.cap));
+      progress.events_done += lead.events.length;
+      progress.leads_done += 1;
+    });
+    pending = [];
+    tick();
+  };
+  const stream = streamLeadEvents(options.db, {
+    metadata: true,
+    signal: stop,
+    tmpDir: options.tmpDir,
+    onRead: (events, done) => {
+      progress.events_read = events;
+      if (done) {
+        progress.phase = "folding";
+        // The estimate was only that: the read counted them.
+        progress.events_total = events;
+      }
+      tick(done);
+    },
+  });
+  for await (const lead of stream) {
+    pending.push(lead);
+    if (pending.length >= PROFILE_CHUNK) await fold();
+  }
+  await fold();
+  await reporting;
+  stop.throwIfAborted();
+  return tally.result();
+}
+
+/** The preview a worker runs, its lock kept alive meanwhile; records the outcome. */
+async function runTaken(options: PreviewOptions, { record, lock }: TakenPreview, shutdown: AbortSignal) {
+  const { redis, prefix, log } = options;
+  const now = options.now ?? Date.now;
+  const id = record.id;
+  await updatePreview(redis, prefix, id, { state: "running", started_at: now(), updated_at: now() });
+  const report = async (fields: PreviewFields) => {
+    await updatePreview(redis, prefix, id, fields);
+    return (await redis.hget(previewKey(prefix, id), "cancel")) === "1";
+  };
+  try {
+    const draft = JSON.parse(record.draft) as RuleSetBody;
+    const result = await lock.keepAlive((signal) =>
+      runPreview(options, draft, AbortSignal.any([signal, shutdown]), report),
+    );
+    await updatePreview(redis, prefix, id, {
+      state: "done",
+      phase: "folding",
+      result: JSON.stringify(result),
+      finished_at: now(),
+      updated_at: now(),
+      events_done: result.events,
+      leads_done: result.leads,
+    });
+    log.info("preview done", { id, leads: result.leads, changed: result.changed });
+  } catch (error) {
+    const reason = error instanceof Error ? error : new Error(String(error));
+    const state = reason instanceof PreviewCancelled ? "cancelled" : "failed";
+    await updatePreview(redis, prefix, id, { state, error: reason.message, finished_at: now(), updated_at: now() });
+    if (state === "failed") {
+      const level = reason instanceof LockLostError ? "warn" : "error";
+      log[level]("preview failed", { id, error: reason.message });
+    }
+  } finally {
+    await lock.release().catch(() => false);
+  }
+}
+
+export interface PreviewRunner {
+  start(): void;
+  /** Stops looking for previews; a running one is cancelled (its lock released) before this resolves. */
+  stop(): Promise<void>;
+}
+
+export function createPreviewRunner(options: PreviewOptions & { pollMs?: number }): PreviewRunner {
+  const pollMs = options.pollMs ?? 1_000;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> | undefined;
+  let stopping = false;
+  const shutdown = new AbortController();
+  const poll = async () => {
+    const taken = await takePreview(options.redis, options.prefix, options.now ?? Date.now);
+    if (taken === null) return;
+    await runTaken(options, taken, shutdown.signal);
+  };
+  const loop = () => {
+    if (stopping) return;
+    running = poll()
+      .catch((error: Error) => options.log.warn("preview poll failed", { error: error.message }))
+      .finally(() => {
+        running = undefined;
+        if (!stopping) timer = setTimeout(loop, pollMs);
+      });
+  };
+  return {
+    start() {
+      timer = setTimeout(loop, 0);
+    },
+    async stop() {
+      stopping = true;
+      clearTimeout(timer);
+      shutdown.abort(new Error("the worker is shutting down"));
+      await running;
+    },
+  };
+}

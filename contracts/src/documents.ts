@@ -1,6 +1,13 @@
 // The MongoDB collections, their document shapes and their indexes. MongoDB is the durable record, written
 // append-only (events, history pages, profiles) and read only off the hot paths: a rebuild of the live state, history
 // older than Redis keeps, profile search. Indexed on MongoDB; on FerretDB 1.x every one of those reads is a scan.
+import {
+  type CandidateWire,
+  candidatesOfPlain,
+  decodeCandidate,
+  encodeCandidate,
+  plainCandidates,
+} from "./candidate-wire.ts";
 import type { Candidate } from "./fold-v2.ts";
 import type { ScorableEvent } from "./scoring.ts";
 
@@ -62,11 +69,30 @@ export interface EventDocument {
   sort_key: string;
   /**
    * Scoring model v2: the rules the event matched when first scored, with what each may give (`points` is their sum,
-   * `rule_id` the first); absent on an event stored before v2, which folds as one candidate `{ rule_id, points }`.
+   * `rule_id` the first), as one JSON text of `CandidateWire`s (`storedCandidates`); absent when `points` and
+   * `rule_id` say them all (no rule, or one without limit or group) — and on an event stored before v2, which has no
+   * `rules_version` either and folds as one candidate `{ rule_id, points }`. Events stored by the first v2 versions
+   * hold them as `Candidate` objects, read alike (`toScorable`).
    */
-  candidates?: Candidate[];
-  /** The rule-set version `candidates` come from. */
+  candidates?: string | Candidate[];
+  /** The rule-set version the candidates come from. */
   rules_version?: number;
+}
+
+/** An event's candidates as `EventDocument` stores them: nothing when its v1 fields say them all, else a JSON text. */
+export function storedCandidates(
+  event: { rule_id: string | null; points: number },
+  candidates: readonly Candidate[],
+): string | undefined {
+  return plainCandidates(event, candidates) ? undefined : JSON.stringify(candidates.map(encodeCandidate));
+}
+
+/** The candidates of a stored v2 event (`rules_version` set), whichever form they were stored in. */
+function candidatesOf(doc: Pick<EventDocument, "candidates" | "points" | "rule_id">): Candidate[] {
+  const { candidates } = doc;
+  if (candidates === undefined) return candidatesOfPlain({ rule_id: doc.rule_id ?? null, points: doc.points });
+  if (typeof candidates !== "string") return candidates;
+  return (JSON.parse(candidates) as CandidateWire[]).map(decodeCandidate);
 }
 
 /** A stored event as the fold takes it (its points and rule as fixed when it was first stored). */
@@ -79,7 +105,10 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
     received_at: new Date(doc.received_at).getTime(),
     points: doc.points,
     rule_id: doc.rule_id ?? null,
-    ...(doc.candidates !== undefined && { candidates: doc.candidates, rules_version: doc.rules_version ?? null }),
+    ...((doc.candidates !== undefined || doc.rules_version !== undefined) && {
+      candidates: candidatesOf(doc),
+      rules_version: doc.rules_version ?? null,
+    }),
   };
 }
 

@@ -123,10 +123,18 @@ export function groupCut(group: { id: string; max: number }): string {
 /** An entry's reason: each matched rule's points and cuts (exactly v1's reason for one rule without limit or group). */
 export function reasonOf(eventType: string, outcomes: readonly RuleOutcome[]): string {
   if (outcomes.length === 0) return `no active rule for ${eventType}`;
-  const part = (outcome: RuleOutcome) =>
-    `${signedPoints(outcome.asked)}${outcome.cuts.length === 0 ? "" : ` (${outcome.cuts.join("; ")})`}`;
-  if (outcomes.length === 1) return `${eventType} ${part(outcomes[0] as RuleOutcome)}`;
-  return `${eventType}: ${outcomes.map((outcome) => `${outcome.rule_id} ${part(outcome)}`).join(", ")}`;
+  if (outcomes.length === 1) return `${eventType} ${reasonPart(outcomes[0] as RuleOutcome)}`;
+  let text = `${eventType}:`;
+  for (let i = 0; i < outcomes.length; i += 1) {
+    const outcome = outcomes[i] as RuleOutcome;
+    text += `${i === 0 ? " " : ", "}${outcome.rule_id} ${reasonPart(outcome)}`;
+  }
+  return text;
+}
+
+/** One rule's part of a reason (a function of its own, not a closure per call: every entry's reason is built). */
+function reasonPart(outcome: RuleOutcome): string {
+  return `${signedPoints(outcome.asked)}${outcome.cuts.length === 0 ? "" : ` (${outcome.cuts.join("; ")})`}`;
 }
 
 /** Drops the counters of buckets before the one `timestamp` falls in: no event sorted after it can reach them. */

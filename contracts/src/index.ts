@@ -1,4 +1,5 @@
 export * from "./address.ts";
+export * from "./candidate-wire.ts";
 export * from "./conditions.ts";
 export * from "./config.ts";
 export * from "./decay.ts";

@@ -18,13 +18,16 @@
 //      entry late, so the worker appends to the tail without decoding it
 import {
   type Candidate,
-  type CandidateLimit,
+  type CandidateWire,
+  candidatesOfPlain,
   clampScore,
+  decodeCandidate,
+  encodeCandidate,
   type FoldState,
   groupCut,
   type HistoryPageDocument,
-  type LimitPeriod,
   limitCut,
+  plainCandidates,
   type RuleOutcome,
   reasonOf,
   type ScorableEvent,
@@ -210,13 +213,6 @@ export function keyTime(key: string): number {
 }
 
 /**
- * A candidate as compact entries and events store it: `[rule_id, points, limit?, group?]`, `limit` as `[max, per,
- * field?, key?]` and `group` as `[id, max]` (0 where absent and followed by more), trailing absent parts left out.
- */
-export type CandidateWire = [string, number, (CandidateLimitWire | 0)?, ([string, number] | 0)?];
-type CandidateLimitWire = [number, LimitPeriod, string?, string?];
-
-/**
  * What a rule asked and gave in an entry: its candidate's wire, then `given` and, when any, its cuts — each as its
  * text, or as a letter when the candidate says the text: `l` its limit's cut, `g` its group's, `f` "floored at 0".
  */
@@ -235,49 +231,6 @@ function cutText(code: string, candidate: Candidate): string {
   if (code === "l" && candidate.limit !== undefined) return limitCut(candidate.limit);
   if (code === "g" && candidate.group !== undefined) return groupCut(candidate.group);
   return code === "f" ? FLOORED : code;
-}
-
-function encodeCandidate(candidate: Candidate): CandidateWire {
-  const { limit, group } = candidate;
-  const wire: CandidateWire = [candidate.rule_id, candidate.points];
-  if (limit !== undefined) {
-    const limitWire: CandidateLimitWire = [limit.max, limit.per];
-    if (limit.field !== undefined) limitWire.push(limit.field);
-    if (limit.key !== undefined) limitWire.push(limit.key);
-    wire.push(limitWire);
-  }
-  if (group !== undefined) {
-    if (limit === undefined) wire.push(0);
-    wire.push([group.id, group.max]);
-  }
-  return wire;
-}
-
-function decodeCandidate(wire: CandidateWire): Candidate {
-  const [rule_id, points, limitWire, groupWire] = wire;
-  const candidate: Candidate = { rule_id, points };
-  if (limitWire) {
-    const [max, per, field, key] = limitWire;
-    const limit: CandidateLimit = { max, per };
-    if (field !== undefined) limit.field = field;
-    if (key !== undefined) limit.key = key;
-    candidate.limit = limit;
-  }
-  if (groupWire) candidate.group = { id: groupWire[0], max: groupWire[1] };
-  return candidate;
-}
-
-/** Whether an event's candidates are what its v1 fields say: none without a rule, else one without limit or group. */
-function plainCandidates(event: Pick<ScorableEvent, "rule_id" | "points">, candidates: readonly Candidate[]): boolean {
-  if (candidates.length === 0) return event.rule_id === null;
-  const [only] = candidates as [Candidate];
-  return (
-    candidates.length === 1 &&
-    only.limit === undefined &&
-    only.group === undefined &&
-    only.rule_id === event.rule_id &&
-    only.points === event.points
-  );
 }
 
 /** The cuts the score's clamp makes to one rule's points (what a v1 entry's reason says). */
@@ -500,7 +453,7 @@ export function decodeEvent(leadId: string, compact: CompactEvent): ScorableEven
   const [event_id, event_type, timestamp, received_at, points, rule_id, version, candidates] = compact;
   const event: ScorableEvent = { event_id, lead_id: leadId, event_type, timestamp, received_at, points, rule_id };
   if (candidates !== undefined) event.candidates = candidates.map(decodeCandidate);
-  else if (version !== undefined) event.candidates = rule_id === null ? [] : [{ rule_id, points }];
+  else if (version !== undefined) event.candidates = candidatesOfPlain(event);
   if (version !== undefined) event.rules_version = version;
   return event;
 }

@@ -85,30 +85,30 @@ export function foldLive(
   };
 }
 
-const byName = <T>(a: [string, T], b: [string, T]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
-
 function isSorted(names: readonly string[]): boolean {
   for (let i = 1; i < names.length; i += 1) if ((names[i - 1] as string) > (names[i] as string)) return false;
   return true;
 }
 
 /**
- * Decoded tallies and breakdowns by their text, the newest used kept: the commit writes what the fold gave, and the
+ * Decoded tallies and breakdowns by their text, the recently used kept: the commit writes what the fold gave, and the
  * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
- * decoded tally or breakdown is never changed: every fold and every count makes new ones.
+ * decoded tally or breakdown is never changed: every fold and every count makes new ones. Two generations of maps
+ * rather than an exact LRU: a use moves an entry into the young one, and once it is full the old one is dropped —
+ * deleting and re-inserting on every use left the maps' tables full of holes that every eviction walked.
  */
 class TextMemo<T extends object> {
-  private readonly byText = new Map<string, T>();
+  private young = new Map<string, T>();
+  private old = new Map<string, T>();
   private readonly byValue = new WeakMap<T, string>();
   constructor(private readonly size: number) {}
 
   get(text: string): T | undefined {
-    const value = this.byText.get(text);
-    if (value !== undefined) {
-      this.byText.delete(text);
-      this.byText.set(text, value);
-    }
-    return value;
+    const value = this.young.get(text);
+    if (value !== undefined) return value;
+    const aged = this.old.get(text);
+    if (aged !== undefined) this.remember(text, aged);
+    return aged;
   }
 
   /** The text a value was decoded from or encoded to. */
@@ -117,10 +117,17 @@ class TextMemo<T extends object> {
   }
 
   put(text: string, value: T): T {
-    this.byText.set(text, value);
     this.byValue.set(value, text);
-    if (this.byText.size > this.size) this.byText.delete(this.byText.keys().next().value as string);
+    this.remember(text, value);
     return value;
+  }
+
+  private remember(text: string, value: T): void {
+    this.young.set(text, value);
+    if (this.young.size >= this.size) {
+      this.old = this.young;
+      this.young = new Map();
+    }
   }
 }
 
@@ -141,14 +148,22 @@ export function encodeTally(tally: Tally | undefined): string {
   const names = Object.keys(counters);
   // A fold keeps its start's counters in order and adds new ones last: most tallies come out sorted already.
   if (!isSorted(names)) names.sort();
-  const c = names.map((name) => {
+  // Written out rather than through arrays of arrays: every commit of a lead with limits encodes its whole tally.
+  let text = "[[";
+  for (let i = 0; i < names.length; i += 1) {
+    const name = names[i] as string;
     const counter = counters[name] as LimitCounter;
-    return [name, counter.bucket, counter.count];
-  });
-  const g = Object.entries(groups)
-    .filter(([, total]) => total !== 0)
-    .sort(byName);
-  const text = JSON.stringify([c, g]);
+    text += `${i === 0 ? "" : ","}[${JSON.stringify(name)},${counter.bucket},${counter.count}]`;
+  }
+  text += "],[";
+  let first = true;
+  for (const id of Object.keys(groups).sort()) {
+    const total = groups[id] as number;
+    if (total === 0) continue;
+    text += `${first ? "" : ","}[${JSON.stringify(id)},${total}]`;
+    first = false;
+  }
+  text += "]]";
   tallies.put(text, tally as Tally);
   return text;
 }
@@ -199,41 +214,55 @@ export function addToBreakdown(
   entries: readonly Pick<FoldedEntry, "rules" | "candidates">[],
   sign: 1 | -1,
 ): BreakdownTally {
-  // Copied once, then counted in place: a tail's refold takes its entries away and adds them again.
-  const rules = new Map<string, BreakdownTally["rules"][string]>();
-  for (const id in tally.rules) rules.set(id, { ...(tally.rules[id] as BreakdownTally["rules"][string]) });
-  const groups = new Map<string, BreakdownTally["groups"][string]>();
-  for (const id in tally.groups) groups.set(id, { ...(tally.groups[id] as BreakdownTally["groups"][string]) });
+  // Copy on write: the tallies of rules and groups the entries touch are copied once, then counted in place (a
+  // tail's refold takes its entries away and adds them again); the others are shared with `tally`.
+  type RuleTally = BreakdownTally["rules"][string];
+  type GroupTally = BreakdownTally["groups"][string];
+  const rules: Record<string, RuleTally> = { ...tally.rules };
+  const groups: Record<string, GroupTally> = { ...tally.groups };
+  const copiedRules = new Map<string, RuleTally>();
+  const copiedGroups = new Map<string, GroupTally>();
   let unmatched = tally.unmatched;
+  const seen: string[] = [];
   for (const entry of entries) {
     if (entry.rules.length === 0) unmatched += sign;
-    const seen: string[] = [];
-    entry.rules.forEach((outcome, index) => {
-      let rule = rules.get(outcome.rule_id);
+    seen.length = 0;
+    for (let index = 0; index < entry.rules.length; index += 1) {
+      const outcome = entry.rules[index] as RuleOutcome;
+      let rule = copiedRules.get(outcome.rule_id);
       if (rule === undefined) {
-        rule = { points: 0, events: 0, group: outcome.group };
-        rules.set(outcome.rule_id, rule);
+        const shared = Object.hasOwn(rules, outcome.rule_id) ? rules[outcome.rule_id] : undefined;
+        rule = shared === undefined ? { points: 0, events: 0, group: outcome.group } : { ...shared };
+        copiedRules.set(outcome.rule_id, rule);
+        defineOwn(rules, outcome.rule_id, rule);
       }
       rule.points += sign * outcome.given;
       rule.events += sign;
       rule.group = outcome.group ?? rule.group;
-      if (outcome.group === null) return;
-      let group = groups.get(outcome.group);
+      if (outcome.group === null) continue;
+      let group = copiedGroups.get(outcome.group);
       if (group === undefined) {
-        group = { points: 0, events: 0, max: 0 };
-        groups.set(outcome.group, group);
+        const shared = Object.hasOwn(groups, outcome.group) ? groups[outcome.group] : undefined;
+        group = shared === undefined ? { points: 0, events: 0, max: 0 } : { ...shared };
+        copiedGroups.set(outcome.group, group);
+        defineOwn(groups, outcome.group, group);
       }
       group.points += sign * outcome.given;
       if (!seen.includes(outcome.group)) group.events += sign;
       group.max = Math.max(group.max, entry.candidates[index]?.group?.max ?? 0);
       seen.push(outcome.group);
-    });
+    }
   }
-  return {
-    unmatched,
-    rules: Object.fromEntries([...rules].filter(([, rule]) => rule.events !== 0)),
-    groups: Object.fromEntries([...groups].filter(([, group]) => group.events !== 0)),
-  };
+  for (const [id, rule] of copiedRules) if (rule.events === 0) delete rules[id];
+  for (const [id, group] of copiedGroups) if (group.events === 0) delete groups[id];
+  return { unmatched, rules, groups };
+}
+
+/** Sets an own property whatever its name: an id may be `__proto__`, which assigning would take for the prototype. */
+function defineOwn<T>(record: Record<string, T>, key: string, value: T): void {
+  if (key === "__proto__")
+    Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+  else record[key] = value;
 }
 
 /**
@@ -243,16 +272,26 @@ export function addToBreakdown(
 export function encodeBreakdown(tally: BreakdownTally): string {
   const known = breakdowns.textOf(tally);
   if (known !== undefined) return known;
-  const rules = Object.entries(tally.rules)
-    .sort(byName)
-    .map(([id, rule]) =>
-      rule.group === null ? [id, rule.points, rule.events] : [id, rule.points, rule.events, rule.group],
-    );
-  const groups = Object.entries(tally.groups)
-    .sort(byName)
-    .map(([id, group]) => [id, group.points, group.events, group.max]);
-  if (tally.unmatched === 0 && rules.length === 0) return "";
-  const text = JSON.stringify(groups.length === 0 ? [tally.unmatched, rules] : [tally.unmatched, rules, groups]);
+  // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
+  const ruleIds = Object.keys(tally.rules).sort();
+  if (tally.unmatched === 0 && ruleIds.length === 0) return "";
+  let text = `[${tally.unmatched},[`;
+  ruleIds.forEach((id, i) => {
+    const rule = tally.rules[id] as BreakdownTally["rules"][string];
+    const group = rule.group === null ? "" : `,${JSON.stringify(rule.group)}`;
+    text += `${i === 0 ? "" : ","}[${JSON.stringify(id)},${rule.points},${rule.events}${group}]`;
+  });
+  text += "]";
+  const groupIds = Object.keys(tally.groups).sort();
+  if (groupIds.length > 0) {
+    text += ",[";
+    groupIds.forEach((id, i) => {
+      const group = tally.groups[id] as BreakdownTally["groups"][string];
+      text += `${i === 0 ? "" : ","}[${JSON.stringify(id)},${group.points},${group.events},${group.max}]`;
+    });
+    text += "]";
+  }
+  text += "]";
   breakdowns.put(text, tally);
   return text;
 }
@@ -265,13 +304,11 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
     [string, number, number, string?][],
     [string, number, number, number][]?,
   ];
-  return {
-    unmatched,
-    rules: Object.fromEntries(
-      rules.map(([id, points, events, group]) => [id, { points, events, group: group ?? null }]),
-    ),
-    groups: Object.fromEntries((groups ?? []).map(([id, points, events, max]) => [id, { points, events, max }])),
-  };
+  const byRule: BreakdownTally["rules"] = {};
+  for (const [id, points, events, group] of rules) defineOwn(byRule, id, { points, events, group: group ?? null });
+  const byGroup: BreakdownTally["groups"] = {};
+  for (const [id, points, events, max] of groups ?? []) defineOwn(byGroup, id, { points, events, max });
+  return { unmatched, rules: byRule, groups: byGroup };
 }
 
 /** `decodeBreakdown`, but equal texts give the same object, which must not be changed (`addToBreakdown` does not). */

@@ -23,7 +23,7 @@ import {
   type ScoreUpdate,
   type StageThresholds,
   stageFor,
-  toScorable,
+  storedCandidates,
 } from "@leadscore/contracts";
 import {
   type CommitOutcome,
@@ -181,6 +181,8 @@ export function createScorer(options: ScorerOptions) {
   async function storeEvents(batch: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
     const docs: EventDocument[] = [];
     const sources: QueuedEvent[] = [];
+    // The events as the fold takes them, beside their documents (whose candidates are stored as text).
+    const scorables: ScorableEvent[] = [];
     const seen = new Set<string>();
     const rules = options.rules();
     const profiles = rules.usesLead ? await readProfiles([...new Set(batch.map((event) => event.lead_id))]) : null;
@@ -193,6 +195,19 @@ export function createScorer(options: ScorerOptions) {
       const candidates = rules.match(event, profiles?.get(event.lead_id));
       let points = 0;
       for (const candidate of candidates) points += candidate.points;
+      const rule_id = candidates[0]?.rule_id ?? null;
+      const stored = storedCandidates({ rule_id, points }, candidates);
+      scorables.push({
+        event_id: event.event_id,
+        lead_id: event.lead_id,
+        event_type: event.event_type,
+        timestamp: event.timestamp,
+        received_at: event.received_at,
+        points,
+        rule_id,
+        candidates,
+        rules_version: rules.version,
+      });
       docs.push({
         _id: event.event_id,
         lead_id: event.lead_id,
@@ -201,9 +216,9 @@ export function createScorer(options: ScorerOptions) {
         received_at: new Date(event.received_at),
         metadata: event.metadata,
         points,
-        rule_id: candidates[0]?.rule_id ?? null,
+        rule_id,
         sort_key: keyOf(event),
-        candidates,
+        ...(stored !== undefined && { candidates: stored }),
         rules_version: rules.version,
       });
     }
@@ -221,7 +236,7 @@ export function createScorer(options: ScorerOptions) {
         touched.set(doc.lead_id, entry);
       }
       const fresh = !existing.has(index) || memo.has(doc._id);
-      (fresh ? entry.fresh : entry.duplicates).push(toScorable(doc));
+      (fresh ? entry.fresh : entry.duplicates).push(scorables[index] as ScorableEvent);
       if (fresh) memo.add(doc._id);
     });
     const duplicates = [...touched.values()].reduce((sum, t) => sum + t.duplicates.length, 0);

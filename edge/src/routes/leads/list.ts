@@ -1,5 +1,5 @@
 import { LeadIdSchema, STAGES } from "@leadscore/contracts";
-import { LEAD_SORTS, type ListPosition } from "@leadscore/live";
+import { LEAD_SORTS, type ListPosition, SEARCH_STEP } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -92,7 +92,7 @@ export const listLeadsDoc: RouteDoc = {
     "matches a literal part of the company in any case; `q` is words, each a literal part of the lead id, name, " +
     'email or company, in any order, any case, accents or not ("silva muller" finds Ana Silva of Müller AG). Redis ' +
     "answers both alone: each profiled lead's search text (its id, name, email and company folded, and its company " +
-    "in lower case), kept in the live state with its profile, is matched by short read-only scripts, 1,000 texts a " +
+    `in lower case), kept in the live state with its profile, is matched by short read-only scripts, ${SEARCH_STEP} texts a ` +
     "step, which reply with the matches' positions; leads without a profile are matched by id through the score " +
     "index the same way. So Redis does work in proportion to the number of leads, in short steps. At " +
     `most ${MAX_SEARCH_MATCHES.toLocaleString("en")} matches per walk are considered: they are filtered by score ` +

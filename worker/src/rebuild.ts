@@ -26,6 +26,7 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import {
+  builtOnEarlierRun,
   encodeLeadHash,
   fillSearchTexts,
   generationIsCurrent,
@@ -37,11 +38,15 @@ import {
   pageDocument,
   REBUILDING,
   rankKey,
+  redisRunId,
+  renewGeneration,
   stateFields,
 } from "@leadscore/live";
-import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger, redisPersistence } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import type { CatchUpResult } from "./catch-up.ts";
+import { raiseJournalFloor } from "./journal.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -56,6 +61,11 @@ export interface RebuildOptions {
   now?: () => number;
   /** The rebuild lock, held: checked before each write, its signal stops the reads (`withRebuildLock` passes it). */
   lock?: HeldLock;
+  /**
+   * Catches up, into `generation`, what a Redis restart lost (catch-up.ts): given, a live state that came back with
+   * the append-only file is caught up instead of rebuilt.
+   */
+  catchUp?(generation: string, lock: HeldLock): Promise<CatchUpResult>;
 }
 
 /** A held lock as a task under it sees it. */
@@ -96,6 +106,8 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
   await deleteLiveKeys(redis, keys);
+  // Every batch journaled before the read began is in what it reads (journal.ts).
+  await raiseJournalFloor(redis, keys.journal, now());
 
   const { byLead, count } = await readEvents(options.db, options.lock?.signal);
   const profiles = await readProfiles(options.db, options.lock?.signal);
@@ -263,6 +275,36 @@ export async function withRebuildLock<T>(
 }
 
 /**
+ * After a Redis restart that brought the live state back from its append-only file (a generation of this layout on an
+ * earlier run id, and the file on): catches up what the restart lost and names the generation on this run. Returns
+ * the renewed generation (also when another process renewed it), or null when a rebuild is needed or the generation
+ * changed meanwhile (look again).
+ */
+async function caughtUpAfterRestart(options: RebuildOptions, generation: string | null): Promise<string | null> {
+  const { redis, keys, log } = options;
+  const { catchUp } = options;
+  if (catchUp === undefined || generation === null) return null;
+  if (!builtOnEarlierRun(generation, await redisRunId(redis))) return null;
+  // Without the append-only file what came back is a snapshot, older than the journal may reach: rebuild.
+  if (!(await redisPersistence(redis)).aof) return null;
+  return withRebuildLock(redis, keys, async (lock) => {
+    const latest = await redis.get(keys.gen);
+    if (await generationIsCurrent(redis, latest)) return latest as string;
+    if (latest !== generation) return null;
+    const result = await catchUp(generation, lock);
+    await lock.check();
+    const renewed = await renewGeneration(redis, keys, generation);
+    if (renewed !== null)
+      log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
+    return renewed;
+  }).catch((error: unknown) => {
+    if (!(error instanceof LockLostError)) throw error;
+    options.log.warn("catch-up stopped: its lock was lost", { error: error.message });
+    return null;
+  });
+}
+
+/**
  * The current generation of the live state, rebuilding it first when it is missing or may have lost writes. One
  * process rebuilds (a lock in Redis); the others wait for it.
  */
@@ -272,6 +314,8 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
   for (;;) {
     const generation = await redis.get(keys.gen);
     if (await generationIsCurrent(redis, generation)) return generation as string;
+    const caughtUp = await caughtUpAfterRestart(options, generation);
+    if (caughtUp !== null) return caughtUp;
     const rebuilding = generation?.startsWith(REBUILDING) && (await redis.exists(keys.rebuildLock)) === 1;
     if (!rebuilding) {
       const built = await withRebuildLock(redis, keys, async (lock) => {

@@ -25,12 +25,14 @@ import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
+import { catchUp } from "./catch-up.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
+import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal } from "./journal.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
-import { ensureLiveState, type RebuildOptions } from "./rebuild.ts";
+import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
@@ -119,7 +121,21 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
       .then((current) => (current ? undefined : recheck()))
       .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
   });
-  return { current: () => generation, recheck, stop: () => clearInterval(timer) };
+  // The batch journal is swept only while the generation is current: a restart not caught up keeps its gap.
+  const sweeper = setInterval(() => {
+    generationIsCurrent(redis, generation)
+      .then((current) => (current ? sweepJournal({ db: options.db, redis, keys: keys.journal }) : 0))
+      .catch((error: Error) => log.warn("journal sweep failed", { error: error.message }));
+  }, JOURNAL_RETENTION_MS / 5);
+  sweeper.unref();
+  return {
+    current: () => generation,
+    recheck,
+    stop: () => {
+      clearInterval(timer);
+      clearInterval(sweeper);
+    },
+  };
 }
 
 /** Hands committed score changes to the publisher, if any; a failure there is logged, since the scores stand. */
@@ -290,20 +306,26 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await rules.start();
       const keys = liveKeys(config.REDIS_PREFIX);
       const thresholds = config.STAGE_THRESHOLDS;
-      const generation = await watchLiveGeneration({ db, redis, keys, cap: config.SCORE_CAP, thresholds, log });
-      live = generation;
-      const writer = {
+      const shared = {
         db,
         redis,
         keys,
-        generation: generation.current,
         cap: config.SCORE_CAP,
         thresholds,
         pageCache: createPageCache(),
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };
-      const scorer = createScorer({ ...writer, rules: rules.current });
+      // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
+      const catchUpInto = (kept: string, lock: HeldLock) => {
+        const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
+        return catchUp({ db, redis, keys, scoreStored, lock });
+      };
+      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto });
+      live = generation;
+      const writer = { ...shared, generation: generation.current };
+      const journal = createBatchJournal({ db, redis, keys: keys.journal });
+      const scorer = createScorer({ ...writer, rules: rules.current, journal });
       const publish = publisherOf(options.publisher, log);
       deepLane = createDeepLane({
         ...writer,

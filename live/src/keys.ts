@@ -59,6 +59,11 @@ export interface LiveKeys {
    * state holds, whichever generation it is.
    */
   journal: JournalKeys;
+  /**
+   * Sorted set of history page ids no longer referenced (superseded by a refold, a lost compare-and-set or a
+   * rebuild), by when: deleted after a grace (worker/src/page-garbage.ts). Not a live key: a rebuild adds to it.
+   */
+  retiredPages: string;
 }
 
 /** Which journaled batches the live state holds: a sorted set of the batches committed, by when, and the floor. */
@@ -100,6 +105,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     outbox: outboxKeys(redisPrefix),
     movedInto: (stage) => movementKey(redisPrefix, stage),
     journal: { done: `${redisPrefix}:journal:done`, floor: `${redisPrefix}:journal:floor` },
+    retiredPages: `${redisPrefix}:pages:retired`,
   };
 }
 

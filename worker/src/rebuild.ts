@@ -27,13 +27,14 @@ import {
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,
+  decodePageRefs,
   encodeLeadHash,
   fillSearchTexts,
   generationIsCurrent,
   type LeadHash,
   type LiveKeys,
+  leadHashField,
   newGeneration,
-  newPageId,
   type Profile,
   pageDocument,
   REBUILDING,
@@ -47,6 +48,8 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { CatchUpResult } from "./catch-up.ts";
 import { raiseJournalFloor } from "./journal.ts";
+import { retirePages } from "./page-garbage.ts";
+import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -105,6 +108,8 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   const check = async () => options.lock?.check();
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
+  // The pages the live state named before: those the rebuilt one does not name are retired (page-garbage.ts).
+  const before = await referencedPages(redis, keys);
   await deleteLiveKeys(redis, keys);
   // Every batch journaled before the read began is in what it reads (journal.ts).
   await raiseJournalFloor(redis, keys.journal, now());
@@ -119,7 +124,10 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     const chunk = ids.slice(from, from + WRITE_CHUNK);
     const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
     pageCount += await writeLeads(leads, at, options, check);
+    for (const lead of leads)
+      for (const ref of lead.fields.pages ? decodePageRefs(lead.fields.pages) : []) before.delete(ref.id);
   }
+  await retirePages(redis, keys, before);
   await fillSearchTexts(redis, keys, ids, profiles, check);
   const generation = await newGeneration(redis, randomUUID());
   await check();
@@ -127,6 +135,25 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };
   log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
   return result;
+}
+
+/** The ids of every page the live state's leads name. */
+async function referencedPages(redis: Redis, keys: LiveKeys): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const field = leadHashField("pages");
+  let cursor = "0";
+  do {
+    const [next, found] = await redis.scan(cursor, "MATCH", keys.lead("*"), "COUNT", 1000);
+    cursor = next;
+    if (found.length === 0) continue;
+    const pipeline = redis.pipeline();
+    for (const key of found) pipeline.hget(key, field);
+    for (const [error, list] of (await pipeline.exec()) ?? []) {
+      if (error) throw error;
+      for (const ref of decodePageRefs(list as string | null)) ids.add(ref.id);
+    }
+  } while (cursor !== "0");
+  return ids;
 }
 
 /** Every stored event, by lead (no metadata). */
@@ -199,7 +226,7 @@ function rebuiltLead(
   at: number,
   options: Pick<RebuildOptions, "cap" | "thresholds">,
 ): RebuiltLead {
-  const next = foldWholeHistory(events, options.cap, () => newPageId(id));
+  const next = foldWholeHistory(events, options.cap, (entries, startTally) => contentPageId(id, entries, startTally));
   const fold = foldOf(next, options.thresholds);
   const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
   const fields: LeadHash = {

@@ -41,7 +41,6 @@ import {
   type LiveKeys,
   type LiveLead,
   leadHashFields,
-  newPageId,
   PLAN_FIELDS,
   pageDocument,
   pageRef,
@@ -56,7 +55,9 @@ import type { Db } from "mongodb";
 import type { BatchJournal } from "./journal.ts";
 import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
-import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
+import { retirePages } from "./page-garbage.ts";
+import { contentPageId } from "./page-id.ts";
+import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
 import { insertNew, insertReporting } from "./store.ts";
 
@@ -151,7 +152,10 @@ export function createScorer(options: ScorerOptions) {
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const deadLetters = db.collection<DeadLetterDocument>(COLLECTIONS.deadLetters);
-  const pageId = (leadId: string) => () => newPageId(leadId);
+  const pageId =
+    (leadId: string): PageIds =>
+    (entries, startTally) =>
+      contentPageId(leadId, entries, startTally);
 
   /**
    * Keeps the events the store refused as dead letters (`_id` = `event_id`, so a replay adds none) with its reason;
@@ -360,6 +364,16 @@ export function createScorer(options: ScorerOptions) {
         chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [])),
       );
       const committedAt = now();
+      // Pages written for a commit that did not land are referenced by no lead (page-garbage.ts).
+      await retirePages(
+        redis,
+        keys,
+        chunk.flatMap((p, index) =>
+          outcomes[index] !== "committed" && p.plan.kind === "commit"
+            ? p.plan.next.newPages.map((page) => page.id)
+            : [],
+        ),
+      );
       chunk.forEach((p, index) => {
         const outcome = outcomes[index];
         if (outcome === "conflict") {

@@ -31,6 +31,7 @@ import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal } from "./journal.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
+import { RETIRED_GRACE_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
@@ -121,19 +122,29 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
       .then((current) => (current ? undefined : recheck()))
       .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
   });
-  // The batch journal is swept only while the generation is current: a restart not caught up keeps its gap.
-  const sweeper = setInterval(() => {
-    generationIsCurrent(redis, generation)
-      .then((current) => (current ? sweepJournal({ db: options.db, redis, keys: keys.journal }) : 0))
-      .catch((error: Error) => log.warn("journal sweep failed", { error: error.message }));
-  }, JOURNAL_RETENTION_MS / 5);
-  sweeper.unref();
+  // Sweeps run only while the generation is current: a restart not caught up keeps its journal, and a rebuild under
+  // way may name a retired page again.
+  const sweepWhenCurrent = (what: string, sweep: () => Promise<number>) => () =>
+    void generationIsCurrent(redis, generation)
+      .then((current) => (current ? sweep() : 0))
+      .catch((error: Error) => log.warn(`${what} sweep failed`, { error: error.message }));
+  const sweepers = [
+    setInterval(
+      sweepWhenCurrent("journal", () => sweepJournal({ db: options.db, redis, keys: keys.journal })),
+      JOURNAL_RETENTION_MS / 5,
+    ),
+    setInterval(
+      sweepWhenCurrent("retired pages", () => sweepRetiredPages({ db: options.db, redis, keys })),
+      RETIRED_GRACE_MS / 3,
+    ),
+  ];
+  for (const sweeper of sweepers) sweeper.unref();
   return {
     current: () => generation,
     recheck,
     stop: () => {
       clearInterval(timer);
-      clearInterval(sweeper);
+      for (const sweeper of sweepers) clearInterval(sweeper);
     },
   };
 }

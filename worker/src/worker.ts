@@ -108,11 +108,12 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
     return checking;
   };
   // Live keys deleted while no batch commits would otherwise go unnoticed until the next commit: reads would find
-  // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not.
+  // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not. It also
+  // looks at Redis's run id: after a restart the generation that came back still takes commits, so only this look (or
+  // the connection's "ready", whose check may have failed while Redis was loading) starts the catch-up.
   const timer = setInterval(() => {
-    redis
-      .get(keys.gen)
-      .then((current) => (current === generation ? undefined : recheck()))
+    Promise.all([redis.get(keys.gen), generationIsCurrent(redis, generation)])
+      .then(([current, fresh]) => (current === generation && fresh ? undefined : recheck()))
       .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
   }, GENERATION_CHECK_MS);
   timer.unref();

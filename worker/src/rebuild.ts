@@ -16,14 +16,12 @@
 import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
-  type EventDocument,
   type HistoryPageDocument,
   type LeadDocument,
   type ProfileEditDocument,
   type ScorableEvent,
   type Stage,
   type StageThresholds,
-  toScorable,
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,
@@ -33,7 +31,6 @@ import {
   generationIsCurrent,
   type LeadHash,
   type LiveKeys,
-  leadHashField,
   newGeneration,
   type Profile,
   pageDocument,
@@ -48,6 +45,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { CatchUpResult } from "./catch-up.ts";
 import { raiseJournalFloor } from "./journal.ts";
+import { streamLeadEvents } from "./lead-event-stream.ts";
 import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
@@ -87,6 +85,9 @@ export interface RebuildResult {
 
 const LOCK_MS = 60_000;
 const WRITE_CHUNK = 500;
+/** A progress line every so many events read and leads written. */
+const PROGRESS_EVENTS = 100_000;
+const PROGRESS_LEADS = 10_000;
 
 async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
   let cursor = "0";
@@ -108,26 +109,43 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   const check = async () => options.lock?.check();
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
-  // The pages the live state named before: those the rebuilt one does not name are retired (page-garbage.ts).
-  const before = await referencedPages(redis, keys);
   await deleteLiveKeys(redis, keys);
   // Every batch journaled before the read began is in what it reads (journal.ts).
   await raiseJournalFloor(redis, keys.journal, now());
 
-  const { byLead, count } = await readEvents(options.db, options.lock?.signal);
   const profiles = await readProfiles(options.db, options.lock?.signal);
   const at = now();
-  const documented = [...profiles].flatMap(([id, profile]) => (profile.documented ? [id] : []));
-  const ids = [...new Set([...byLead.keys(), ...documented])];
+  // Lead by lead, each with all its events, a bounded part of them in memory (lead-event-stream.ts).
+  const ids: string[] = [];
+  let count = 0;
   let pageCount = 0;
-  for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
-    const chunk = ids.slice(from, from + WRITE_CHUNK);
-    const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
-    pageCount += await writeLeads(leads, at, options, check);
-    for (const lead of leads)
-      for (const ref of lead.fields.pages ? decodePageRefs(lead.fields.pages) : []) before.delete(ref.id);
+  let chunk: RebuiltLead[] = [];
+  const named = new Set<string>();
+  const flush = async () => {
+    pageCount += await writeLeads(chunk, at, options, check);
+    for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
+    chunk = [];
+    if (ids.length % PROGRESS_LEADS < WRITE_CHUNK) log.info("rebuild progress", { leads: ids.length, events: count });
+  };
+  const add = async (id: string, events: readonly ScorableEvent[]) => {
+    ids.push(id);
+    count += events.length;
+    chunk.push(rebuiltLead(id, events, profiles.get(id), at, options));
+    if (chunk.length >= WRITE_CHUNK) await flush();
+  };
+  const read = (events: number, done: boolean) => {
+    if (done || events % PROGRESS_EVENTS === 0) log.info("rebuild progress", { read: events, done });
+  };
+  for await (const { leadId, events } of streamLeadEvents(options.db, { signal: options.lock?.signal, onRead: read })) {
+    await add(leadId, events);
   }
-  await retirePages(redis, keys, before);
+  // Leads with a profile and no event.
+  const withEvents = new Set(ids);
+  for (const [id, profile] of profiles) if (profile.documented && !withEvents.has(id)) await add(id, []);
+  await flush();
+  // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
+  // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
+  await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
   await fillSearchTexts(redis, keys, ids, profiles, check);
   const generation = await newGeneration(redis, randomUUID());
   await check();
@@ -137,39 +155,15 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   return result;
 }
 
-/** The ids of every page the live state's leads name. */
-async function referencedPages(redis: Redis, keys: LiveKeys): Promise<Set<string>> {
-  const ids = new Set<string>();
-  const field = leadHashField("pages");
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.lead("*"), "COUNT", 1000);
-    cursor = next;
-    if (found.length === 0) continue;
-    const pipeline = redis.pipeline();
-    for (const key of found) pipeline.hget(key, field);
-    for (const [error, list] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      for (const ref of decodePageRefs(list as string | null)) ids.add(ref.id);
-    }
-  } while (cursor !== "0");
-  return ids;
-}
-
-/** Every stored event, by lead (no metadata). */
-async function readEvents(db: Db, signal: AbortSignal | undefined) {
-  const byLead = new Map<string, ScorableEvent[]>();
-  let count = 0;
-  const cursor = db
-    .collection<EventDocument>(COLLECTIONS.events)
-    .find({}, { projection: { metadata: 0 }, batchSize: 10_000, signal });
-  for await (const doc of cursor) {
-    const list = byLead.get(doc.lead_id) ?? [];
-    list.push(toScorable(doc));
-    byLead.set(doc.lead_id, list);
-    count += 1;
+/** The ids of the stored pages not in `named`: one read of `history_pages`, ids only. */
+async function unnamedPages(db: Db, named: Set<string>, signal: AbortSignal | undefined): Promise<string[]> {
+  const unnamed: string[] = [];
+  for await (const { _id } of db
+    .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+    .find({}, { projection: { _id: 1 }, batchSize: 10_000, signal })) {
+    if (!named.has(_id)) unnamed.push(_id);
   }
-  return { byLead, count };
+  return unnamed;
 }
 
 /** A lead's profile as the live state holds it: the newest of its document and its edits. */

@@ -297,32 +297,21 @@ export async function withRebuildLock<T>(
 
 /**
  * After a Redis restart that brought the live state back from its append-only file (a generation of this layout on an
- * earlier run id, and the file on): catches up what the restart lost and names the generation on this run. Returns
- * the renewed generation (also when another process renewed it), or null when a rebuild is needed or the generation
- * changed meanwhile (look again).
+ * earlier run id, and the file on): catches up what the restart lost and names the generation on this run, holding
+ * the rebuild lock. Returns the renewed generation, or null when a rebuild is needed instead.
  */
-async function caughtUpAfterRestart(options: RebuildOptions, generation: string | null): Promise<string | null> {
-  const { redis, keys, log } = options;
-  const { catchUp } = options;
+async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, generation: string | null) {
+  const { redis, keys, log, catchUp } = options;
   if (catchUp === undefined || generation === null) return null;
   if (!builtOnEarlierRun(generation, await redisRunId(redis))) return null;
   // Without the append-only file what came back is a snapshot, older than the journal may reach: rebuild.
   if (!(await redisPersistence(redis)).aof) return null;
-  return withRebuildLock(redis, keys, async (lock) => {
-    const latest = await redis.get(keys.gen);
-    if (await generationIsCurrent(redis, latest)) return latest as string;
-    if (latest !== generation) return null;
-    const result = await catchUp(generation, lock);
-    await lock.check();
-    const renewed = await renewGeneration(redis, keys, generation);
-    if (renewed !== null)
-      log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
-    return renewed;
-  }).catch((error: unknown) => {
-    if (!(error instanceof LockLostError)) throw error;
-    options.log.warn("catch-up stopped: its lock was lost", { error: error.message });
-    return null;
-  });
+  const result = await catchUp(generation, lock);
+  await lock.check();
+  const renewed = await renewGeneration(redis, keys, generation);
+  if (renewed !== null)
+    log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
+  return renewed;
 }
 
 /**
@@ -335,14 +324,16 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
   for (;;) {
     const generation = await redis.get(keys.gen);
     if (await generationIsCurrent(redis, generation)) return generation as string;
-    const caughtUp = await caughtUpAfterRestart(options, generation);
-    if (caughtUp !== null) return caughtUp;
     const rebuilding = generation?.startsWith(REBUILDING) && (await redis.exists(keys.rebuildLock)) === 1;
     if (!rebuilding) {
       const built = await withRebuildLock(redis, keys, async (lock) => {
         // Another process may have finished a rebuild between the read above and the lock.
         const latest = await redis.get(keys.gen);
         if (await generationIsCurrent(redis, latest)) return latest as string;
+        const caughtUp = await caughtUpAfterRestart(options, lock, latest);
+        if (caughtUp !== null) return caughtUp;
+        // Live keys deleted or a rebuild begun while it caught up: look again.
+        if ((await redis.get(keys.gen)) !== latest) return null;
         return (await rebuildLiveState({ ...options, lock })).generation;
       }).catch((error: unknown) => {
         // Held past its time (a stalled process): another has the lock now and rebuilds; wait for it as below.

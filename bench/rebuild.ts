@@ -55,9 +55,10 @@ interface ChildResult {
 
 /** In the child: one rebuild with the given checkout's code; prints its figures as JSON. */
 async function child(checkout: string, dbName: string, prefix: string): Promise<void> {
-  const { rebuildLiveState } = (await import(
-    resolve(checkout, "worker/src/rebuild.ts")
-  )) as typeof import("../worker/src/rebuild.ts");
+  // That checkout's own rebuild, not this one's (whatever its other options, these are the ones every version took).
+  const { rebuildLiveState } = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
+    rebuildLiveState(options: Record<string, unknown>): Promise<{ leads: number; events: number }>;
+  };
   const { MongoClient } = await import("mongodb");
   const mongo = new MongoClient(MONGO_URL);
   await mongo.connect();

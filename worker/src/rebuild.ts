@@ -67,6 +67,15 @@ export interface RebuildOptions {
    * the append-only file is caught up instead of rebuilt.
    */
   catchUp?(generation: string, lock: HeldLock): Promise<CatchUpResult>;
+  /** Kept up to date while a rebuild runs (`/metrics` shows it). */
+  progress?: RebuildProgress;
+}
+
+/** Where a rebuild stands: events read so far, leads written, and whether one runs. */
+export interface RebuildProgress {
+  running: boolean;
+  eventsRead: number;
+  leadsWritten: number;
 }
 
 /** A held lock as a task under it sees it. */
@@ -103,9 +112,24 @@ async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
 }
 
 export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
-  const { redis, keys, log } = options;
   const now = options.now ?? Date.now;
   const started = performance.now();
+  const progress = options.progress ?? { running: false, eventsRead: 0, leadsWritten: 0 };
+  Object.assign(progress, { running: true, eventsRead: 0, leadsWritten: 0 });
+  try {
+    return await rebuild(options, now, started, progress);
+  } finally {
+    progress.running = false;
+  }
+}
+
+async function rebuild(
+  options: RebuildOptions,
+  now: () => number,
+  started: number,
+  progress: RebuildProgress,
+): Promise<RebuildResult> {
+  const { redis, keys, log } = options;
   const check = async () => options.lock?.check();
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
@@ -125,6 +149,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     pageCount += await writeLeads(chunk, at, options, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
+    progress.leadsWritten = ids.length;
     if (ids.length % PROGRESS_LEADS < WRITE_CHUNK) log.info("rebuild progress", { leads: ids.length, events: count });
   };
   const add = async (id: string, events: readonly ScorableEvent[]) => {
@@ -134,6 +159,7 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     if (chunk.length >= WRITE_CHUNK) await flush();
   };
   const read = (events: number, done: boolean) => {
+    progress.eventsRead = events;
     if (done || events % PROGRESS_EVENTS === 0) log.info("rebuild progress", { read: events, done });
   };
   for await (const { leadId, events } of streamLeadEvents(options.db, { signal: options.lock?.signal, onRead: read })) {

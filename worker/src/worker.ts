@@ -333,7 +333,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
         return catchUp({ db, redis, keys, scoreStored, lock });
       };
-      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto });
+      const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
+      metrics.watchRebuild(progress);
+      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress });
       live = generation;
       const writer = { ...shared, generation: generation.current };
       const journal = createBatchJournal({ db, redis, keys: keys.journal });

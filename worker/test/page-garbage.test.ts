@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, rebuildOptionsOf, T0, type TestStack } from "../../test-support/worker-stack.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
+import { createWorkerMetrics } from "../src/metrics.ts";
 import { RETIRED_GRACE_MS, retirePages, sweepRetiredPages } from "../src/page-garbage.ts";
 import { rebuildLiveState } from "../src/rebuild.ts";
 
@@ -91,7 +92,14 @@ describe("when the live state is rebuilt", () => {
     await sweepAfterGrace();
     expect(await storedPages()).toBe(9);
 
-    await rebuildLiveState(options);
+    const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
+    const metrics = createWorkerMetrics();
+    metrics.watchRebuild(progress);
+    await rebuildLiveState({ ...options, progress });
+    // Its progress, as /metrics shows it: every stored event read, every lead written, and no longer running.
+    expect(progress).toEqual({ running: false, eventsRead: 3 * 230 + 1, leadsWritten: 3 });
+    expect(metrics.render()).toContain("leadscore_worker_rebuild_events_read 691");
+    expect(metrics.render()).toContain("leadscore_worker_rebuild_leads_written 3");
     const rebuilt = await audit();
     expect(rebuilt.problems).toEqual([]);
     // Leads "b" and "c" kept their six pages (same content, same ids); "a"'s three were laid out anew.

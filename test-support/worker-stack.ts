@@ -180,3 +180,15 @@ export async function auditAll(stack: Pick<TestStack, "db" | "config">): Promise
     redis.disconnect();
   }
 }
+
+/** What a rebuild of `stack`'s live state runs with, on `redis` (a deep lane adds its generation and emitter). */
+export function rebuildOptionsOf(stack: Pick<TestStack, "db" | "config">, redis: Redis) {
+  return {
+    db: stack.db,
+    redis,
+    keys: liveKeys(stack.config.REDIS_PREFIX),
+    cap: stack.config.SCORE_CAP,
+    thresholds: stack.config.STAGE_THRESHOLDS,
+    log: silentLogger,
+  };
+}

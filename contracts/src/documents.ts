@@ -35,6 +35,11 @@ export const COLLECTIONS = {
   deadLetters: "dead_letters",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
   meta: "meta",
+  /**
+   * The worker's batch journal: each batch's event ids, inserted before its events, kept a few minutes; after a Redis
+   * restart the batches not marked done in Redis are caught up (worker/src/journal.ts).
+   */
+  batchJournal: "batch_journal",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -152,6 +157,16 @@ export interface DeadLetterDocument {
   at: Date;
 }
 
+/** One batch in the worker's journal: inserted before the batch's events, so every stored event is in one. */
+export interface BatchJournalDocument {
+  /** Random, one per try of a batch. */
+  _id: string;
+  /** When it was inserted: entries older than the journal's retention are swept. */
+  at: Date;
+  /** The batch's event ids (its leads are those of the stored copies). */
+  events: string[];
+}
+
 export interface RuleDocument {
   _id: string;
   event_type: string;
@@ -242,4 +257,6 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
   // Read by `_id` only.
   meta: [],
+  // Read whole (a few minutes of batches) after a Redis restart; swept by `at`, a scan of that much.
+  batch_journal: [],
 };

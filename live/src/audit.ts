@@ -36,7 +36,29 @@ export interface AuditOptions {
 export interface AuditReport {
   leads: number;
   events: number;
+  /** History pages stored, named by the live state, and retired (awaiting deletion). */
+  pages?: PageCounts;
   problems: string[];
+}
+
+/** History pages stored against those the live state names (see worker/src/page-garbage.ts). */
+export interface PageCounts {
+  stored: number;
+  referenced: number;
+  /** Retired by a refold, a lost commit or a rebuild, deleted once their grace has passed. */
+  retired: number;
+}
+
+/** The most pages stored, not counting those retired, per page the live state names. */
+export const MAX_PAGE_RATIO = 1.1;
+
+/** A problem when more pages are stored than the live state names and has retired, by more than MAX_PAGE_RATIO. */
+export function pageProblems(pages: PageCounts): string[] {
+  if (pages.stored - pages.retired <= MAX_PAGE_RATIO * pages.referenced) return [];
+  return [
+    `history_pages holds ${pages.stored} pages (${pages.retired} retired), the live state names ${pages.referenced}: ` +
+      `more than ${MAX_PAGE_RATIO}× not retired`,
+  ];
 }
 
 /** The comparable part of a history entry. */
@@ -60,7 +82,7 @@ export function loadPagesFrom(db: Db) {
 export async function auditLiveState(options: AuditOptions): Promise<AuditReport> {
   const snapshot = await readLiveState(options);
   const problems = snapshotProblems(snapshot, options.cap, options.thresholds);
-  return { leads: snapshot.events.size, events: snapshot.storedEvents, problems };
+  return { leads: snapshot.events.size, events: snapshot.storedEvents, pages: snapshot.pages, problems };
 }
 
 export interface LiveStateOptions {
@@ -87,6 +109,8 @@ export interface LiveStateSnapshot {
   /** Stored events (no metadata), by lead. */
   events: Map<string, EventDocument[]>;
   storedEvents: number;
+  /** Pages stored, named and retired: counted when every lead was read (no `leadIds`). */
+  pages?: PageCounts;
   /** What could not be read (a missing page). */
   problems: string[];
 }
@@ -106,7 +130,7 @@ export function historyEntryCounts(snapshot: LiveStateSnapshot): { byEventId: Ma
 
 /** What could not be read, and every lead's problems: those with live state and those with stored events. */
 export function snapshotProblems(snapshot: LiveStateSnapshot, cap: number, thresholds: StageThresholds): string[] {
-  const problems = [...snapshot.problems];
+  const problems = [...snapshot.problems, ...(snapshot.pages ? pageProblems(snapshot.pages) : [])];
   for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
     problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds));
   }
@@ -176,7 +200,14 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       leads.set(id, { lead, history, indexed: indexed.get(id) ?? null });
     }
   }
-  return { leads, events, storedEvents, problems };
+  const counts = range
+    ? undefined
+    : {
+        stored: pages.size,
+        referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
+        retired: await redis.zcard(keys.retiredPages),
+      };
+  return { leads, events, storedEvents, pages: counts, problems };
 }
 
 /** The comparable part of a history entry: its v1 fields and what each of its rules asked and gave. */

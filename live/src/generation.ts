@@ -2,6 +2,7 @@
 // while a rebuild runs. The worker rebuilds a live state that is missing, being rebuilt, built on an earlier run of
 // Redis (a restart may have lost its last writes) or laid out by an earlier version (an index this version reads
 // would be missing its leads); the edge's /readyz reports ready only for a current one.
+import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { LiveKeys } from "./keys.ts";
 
@@ -50,4 +51,27 @@ export async function liveGeneration(
   if (generation === null) return { generation, state: "missing" };
   if (generation.startsWith(REBUILDING)) return { generation, state: "rebuilding" };
   return { generation, state: (await generationIsCurrent(redis, generation)) ? "current" : "stale" };
+}
+
+/**
+ * Whether the generation was built in this version's layout on an earlier run of Redis: what it holds is then what
+ * that run's append-only file kept, a prefix of its writes (see worker/src/catch-up.ts), not a missing state.
+ */
+export function builtOnEarlierRun(generation: string | null, runId: string): boolean {
+  if (generation === null || generation.startsWith(REBUILDING)) return false;
+  const [built, layout] = generation.split(":");
+  return layout === LIVE_LAYOUT && built !== runId;
+}
+
+// Its KEYS, ARGV and reply: `lua/renew-generation-1.lua`.
+const RENEW_GENERATION = redisScript<number>(new URL("./lua/renew-generation-1.lua", import.meta.url));
+
+/**
+ * Names `from` anew on this run of Redis (same layout and label), only if it is still the live state's generation;
+ * returns the new generation, or null when it had changed meanwhile.
+ */
+export async function renewGeneration(redis: Redis, keys: Pick<LiveKeys, "gen">, from: string): Promise<string | null> {
+  const [, ...rest] = from.split(":");
+  const next = [await redisRunId(redis), ...rest].join(":");
+  return (await RENEW_GENERATION.run(redis, [keys.gen], [from, next])) === 1 ? next : null;
 }

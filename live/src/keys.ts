@@ -54,6 +54,24 @@ export interface LiveKeys {
   outbox: OutboxKeys;
   /** The stream of leads that entered `stage` (not live keys either: see movements.ts). */
   movedInto(stage: Stage): string;
+  /**
+   * The batch journal's marks (worker/src/journal.ts): not live keys, since they say which stored batches the live
+   * state holds, whichever generation it is.
+   */
+  journal: JournalKeys;
+  /**
+   * Sorted set of history page ids no longer referenced (superseded by a refold, a lost compare-and-set or a
+   * rebuild), by when: deleted after a grace (worker/src/page-garbage.ts). Not a live key: a rebuild adds to it.
+   */
+  retiredPages: string;
+}
+
+/** Which journaled batches the live state holds: a sorted set of the batches committed, by when, and the floor. */
+export interface JournalKeys {
+  /** Sorted set: batch id → when its last commit returned (ms). */
+  done: string;
+  /** Journal entries older than this (ms) are held by the live state (a rebuild read them): no catch-up needs them. */
+  floor: string;
 }
 
 /** The webhook outbox: the stream commits append messages to, and which messages active subscriptions want. */
@@ -86,6 +104,8 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     pattern: `${base}:*`,
     outbox: outboxKeys(redisPrefix),
     movedInto: (stage) => movementKey(redisPrefix, stage),
+    journal: { done: `${redisPrefix}:journal:done`, floor: `${redisPrefix}:journal:floor` },
+    retiredPages: `${redisPrefix}:pages:retired`,
   };
 }
 

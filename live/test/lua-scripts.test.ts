@@ -13,6 +13,7 @@ const setProfile = script<number>("set-profile-9.lua");
 const searchTexts = script<string[]>("search-texts-3.lua");
 const searchIds = script<string[]>("search-ids-2.lua");
 const pageAfter = script<string[]>("page-after-1.lua");
+const renewGeneration = script<number>("renew-generation-1.lua");
 
 let test: Awaited<ReturnType<typeof createTestRedis>> | undefined;
 afterEach(async () => {
@@ -404,5 +405,22 @@ describe("page-after-1.lua", () => {
     expect(await pageAfter.run(redis, [key], ["2", "c", 0, 2])).toEqual(["e", "2", "c", "3"]);
     // Descending: before the position in ascending order.
     expect(await pageAfter.run(redis, [key], ["2", "e", 1, 10])).toEqual(["b", "2", "a", "1"]);
+  });
+});
+
+describe("renew-generation-1.lua", () => {
+  it("names the generation anew only while it is still the one the catch-up started from", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "run-a:layout3:label");
+    expect(await renewGeneration.run(redis, [keys.gen], ["run-a:layout3:label", "run-b:layout3:label"])).toBe(1);
+    expect(await redis.get(keys.gen)).toBe("run-b:layout3:label");
+    // Changed meanwhile (a rebuild began): left as it is.
+    await redis.set(keys.gen, "rebuilding:x");
+    expect(await renewGeneration.run(redis, [keys.gen], ["run-b:layout3:label", "run-c:layout3:label"])).toBe(0);
+    expect(await redis.get(keys.gen)).toBe("rebuilding:x");
+    // Deleted with the live keys: not brought back.
+    await redis.del(keys.gen);
+    expect(await renewGeneration.run(redis, [keys.gen], ["run-b:layout3:label", "run-c:layout3:label"])).toBe(0);
+    expect(await redis.exists(keys.gen)).toBe(0);
   });
 });

@@ -1,9 +1,10 @@
 // Faults of the live state under load. While a client sends events at a steady rate (retrying every 503 and every
 // request that got no answer), (a) every live key (`<prefix>:live:*`) is deleted: the worker finds its generation
-// gone and rebuilds from MongoDB; (b) Redis is SIGKILLed and started again on its append-only file, once with
-// `appendfsync always` and once with `everysec`: the worker finds a new run id and rebuilds. Afterwards the live
-// state — scores, ranks (the leaderboard index), whole histories — is the fold of the stored events, and:
-// - live keys deleted, or `always`: every event the edge acknowledged is folded exactly once;
+// gone and rebuilds from MongoDB; (b) Redis is stopped cleanly, or SIGKILLed with `appendfsync always` and with
+// `everysec`, and started again on its append-only file: the worker finds a new run id and a generation that came
+// back, and catches up the batches the file may have lost (worker/src/catch-up.ts) instead of rebuilding. Afterwards
+// the live state — scores, ranks (the leaderboard index), whole histories — is the fold of the stored events, and:
+// - live keys deleted, a clean stop, or `always`: every event the edge acknowledged is folded exactly once;
 // - `everysec`: what the edge acknowledged in the last second before the kill may be gone with the queue's jobs (the
 //   window is printed, and must stay under about a second of traffic); nothing is folded twice.
 //
@@ -33,11 +34,15 @@ interface FaultRun {
   report: AuditReport;
   client: ReturnType<typeof createLoadClient>;
   notes: string[];
-  /** The live state's generation just before the fault and after the drain, and rebuilds the workers logged since. */
-  rebuild: { before: string | null; after: string | null; logged: number };
+  /**
+   * The live state's generation just before the fault and after the drain, rebuilds and catch-ups the workers logged
+   * since, and how long after the fault the generation was current again (caught up), when it was.
+   */
+  rebuild: { before: string | null; after: string | null; logged: number; caughtUp: number; currentAfterMs?: number };
 }
 
 const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
+const catchUpsLogged = (output: string) => output.match(/live state caught up after a Redis restart/g)?.length ?? 0;
 
 /** Runs the load on a fresh stack, applies `fault` at 40% of it, drains, and audits. */
 async function runWithFault(
@@ -58,11 +63,24 @@ async function runWithFault(
   const notes: string[] = [];
   const note = (what: string) => notes.push(`${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
   const generation = () => stack.redis.get(liveKeys(stack.prefix).gen);
-  let [before, rebuildsBefore]: [string | null, number] = [null, 0];
+  let [before, rebuildsBefore, catchUpsBefore]: [string | null, number, number] = [null, 0, 0];
+  let currentAfterMs: number | undefined;
   const chaos = (async () => {
     await sleep(0.4 * DURATION_MS);
     [before, rebuildsBefore] = [await generation(), rebuildsLogged(stack.output())];
+    catchUpsBefore = catchUpsLogged(stack.output());
+    const faultAt = Date.now();
     note(await fault(stack));
+    // When the workers named a generation on the Redis that came back (a rebuild's or a catch-up's).
+    for (let waited = 0; waited < 60_000; waited += 100) {
+      const current = await generation().catch(() => null);
+      if (current !== null && current !== before && !current.startsWith("rebuilding:")) {
+        currentAfterMs = Date.now() - faultAt;
+        note(`generation current again ${currentAfterMs} ms after the fault began`);
+        break;
+      }
+      await sleep(100);
+    }
   })();
   try {
     await Promise.all([client.run(sends), chaos]);
@@ -83,7 +101,14 @@ async function runWithFault(
           `folded twice ${report.duplicated.length}, problems ${report.problems.length}`,
       ].join("\n"),
     );
-    const rebuild = { before, after: await generation(), logged: rebuildsLogged(stack.output()) - rebuildsBefore };
+    const output = stack.output();
+    const rebuild = {
+      before,
+      after: await generation(),
+      logged: rebuildsLogged(output) - rebuildsBefore,
+      caughtUp: catchUpsLogged(output) - catchUpsBefore,
+      currentAfterMs,
+    };
     return { report, client, notes, rebuild };
   } catch (error) {
     const file = join(tmpdir(), `${stack.prefix}.log`);
@@ -110,6 +135,20 @@ function expectRebuilt(rebuild: FaultRun["rebuild"]) {
   expect(rebuild.after).toMatch(/.+:.+/);
   expect(rebuild.after).not.toBe(rebuild.before);
   expect(rebuild.logged).toBeGreaterThanOrEqual(1);
+}
+
+/**
+ * The live state came back with Redis and was caught up, not rebuilt: the same generation (its label) named on the
+ * new run of Redis, a catch-up logged and no rebuild.
+ */
+function expectCaughtUp(rebuild: FaultRun["rebuild"]) {
+  const [runBefore, layoutBefore, labelBefore] = (rebuild.before ?? "").split(":");
+  const [runAfter, layoutAfter, labelAfter] = (rebuild.after ?? "").split(":");
+  expect(labelBefore).toMatch(/.+/);
+  expect({ layout: layoutAfter, label: labelAfter }).toEqual({ layout: layoutBefore, label: labelBefore });
+  expect(runAfter).not.toBe(runBefore);
+  expect(rebuild.caughtUp).toBeGreaterThanOrEqual(1);
+  expect(rebuild.logged).toBe(0);
 }
 
 describe("when the live state in Redis is lost under load", () => {
@@ -150,6 +189,31 @@ describe("when the live state in Redis is lost under load", () => {
   );
 
   it(
+    "costs no rebuild when Redis stops cleanly and starts again on its append-only file, and loses nothing",
+    async () => {
+      const { report, client, rebuild } = await runWithFault(
+        { redisFsync: "everysec" },
+        "Redis restarted cleanly",
+        async (running) => {
+          await running.restartRedis(500);
+          return "Redis stopped (SIGTERM) and started again on its append-only file";
+        },
+        track,
+      );
+      expectCaughtUp(rebuild);
+      console.info(`clean restart: generation current again ${rebuild.currentAfterMs} ms after the stop began`);
+      expect(rebuild.currentAfterMs).toBeGreaterThan(0);
+      expect(report.lost).toEqual([]);
+      expect(report.missingEvents).toEqual([]);
+      expect(report.duplicated).toEqual([]);
+      expect(report.phantoms).toEqual([]);
+      expect(report.problems).toEqual([]);
+      expect(report.scored).toBe(client.acknowledged().size);
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
     "loses nothing acknowledged when Redis is SIGKILLed with appendfsync always",
     async () => {
       const { report, client, rebuild } = await runWithFault(
@@ -161,7 +225,7 @@ describe("when the live state in Redis is lost under load", () => {
         },
         track,
       );
-      expectRebuilt(rebuild);
+      expectCaughtUp(rebuild);
       expect(report.lost).toEqual([]);
       expect(report.missingEvents).toEqual([]);
       expect(report.duplicated).toEqual([]);
@@ -186,7 +250,7 @@ describe("when the live state in Redis is lost under load", () => {
         },
         track,
       );
-      expectRebuilt(rebuild);
+      expectCaughtUp(rebuild);
       console.info(
         `appendfsync everysec: ${report.lost.length} acknowledged events lost with the last second ` +
           `(≈ ${((report.lost.length / RATE) * 1000).toFixed(0)} ms of traffic at ${RATE}/s)`,

@@ -33,7 +33,6 @@ import {
   type LeadCommit,
   type LiveLead,
   leadHashFields,
-  newPageId,
   type PageEntry,
   type PageRef,
   pageDocument,
@@ -43,6 +42,8 @@ import {
 import { createLock, LockLostError } from "@leadscore/runtime";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
+import { retirePages, superseded } from "./page-garbage.ts";
+import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
@@ -179,7 +180,9 @@ export function createDeepLane(options: DeepLaneOptions) {
         needRescan.push(id);
         continue;
       }
-      const plan = planLead(item.lead, waitingEvents(id, item), [], cap, () => newPageId(id));
+      const plan = planLead(item.lead, waitingEvents(id, item), [], cap, (entries, startTally) =>
+        contentPageId(id, entries, startTally),
+      );
       if (plan.kind === "needTail") throw new Error(`lead ${id} was read without its tail`);
       if (plan.kind === "commit") plans.set(id, plan.next);
       else if (plan.kind === "divert") needPages.push(id);
@@ -253,7 +256,7 @@ export function createDeepLane(options: DeepLaneOptions) {
           base: item.lead?.base ?? { score: 0, count: 0, reachedAt: null },
           breakdown: item.lead?.breakdown ?? emptyBreakdown(),
           page: (pageId) => history.get(pageId),
-          newPageId: () => newPageId(id),
+          newPageId: (entries, startTally) => contentPageId(id, entries, startTally),
         });
         if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
         else {
@@ -272,7 +275,9 @@ export function createDeepLane(options: DeepLaneOptions) {
    */
   function rescanned(leadId: string, owned: Owned, known: ScorableEvent[], stored: CachedPage[]): NextState {
     const tail = (owned.lead?.tail ?? []).map(entryEvent);
-    const next = foldWholeHistory([...known, ...tail, ...waitingEvents(leadId, owned)], cap, () => newPageId(leadId));
+    const next = foldWholeHistory([...known, ...tail, ...waitingEvents(leadId, owned)], cap, (entries, startTally) =>
+      contentPageId(leadId, entries, startTally),
+    );
     const refs = owned.lead?.pages ?? [];
     let kept = 0;
     while (kept < next.newPages.length) {
@@ -332,10 +337,22 @@ export function createDeepLane(options: DeepLaneOptions) {
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
     const committedAt = now();
     const committed = new Set(commits.filter((_, index) => outcomes[index] === "committed").map((c) => c.leadId));
+    await retirePages(redis, keys, retiredBy(plans, owned, committed));
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
     const done = updates.filter((update) => committed.has(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
+  }
+
+  /**
+   * The pages a pass's commits left unreferenced: those a committed lead's new page list no longer names, and the new
+   * pages of a lead whose commit did not land.
+   */
+  function retiredBy(plans: Map<string, NextState>, owned: Map<string, Owned>, committed: Set<string>): string[] {
+    return [...plans].flatMap(([id, next]) => {
+      if (!committed.has(id)) return next.newPages.map((page) => page.id);
+      return next.pages === null ? [] : superseded(owned.get(id)?.lead?.pages ?? [], next.pages);
+    });
   }
 
   /** A lead's update: the newest event of its list, or its newest entry when the list held none. */

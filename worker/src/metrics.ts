@@ -10,6 +10,7 @@ import {
   summaryLines,
 } from "@leadscore/runtime/prometheus";
 import type { DeepLaneStats } from "./deep-lane.ts";
+import type { RebuildProgress } from "./rebuild.ts";
 import type { BatchResult } from "./scorer.ts";
 
 /** Upper bounds (seconds) of the lag histogram's buckets. */
@@ -28,6 +29,8 @@ export interface WorkerMetrics {
   recordJob(outcome: "completed" | FailureKind): void;
   /** The deep lane whose figures `/metrics` shows (leads folded off the batch path). */
   watchDeepLane(stats: DeepLaneStats): void;
+  /** The rebuild progress `/metrics` shows (a rebuild this process runs). */
+  watchRebuild(progress: RebuildProgress): void;
   /** Prometheus text exposition. */
   render(): string;
   /** Figures since the previous call, for the periodic log line. */
@@ -59,6 +62,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let retries = 0;
   const diverted = { pages: 0, rescan: 0 };
   let deep: DeepLaneStats | undefined;
+  let rebuild: RebuildProgress | undefined;
   let batches = 0;
   let batchSeconds = 0;
   const jobs = { completed: 0, permanent: 0, transient: 0 };
@@ -103,6 +107,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
     recordLags: observeLags,
     watchDeepLane(stats) {
       deep = stats;
+    },
+    watchRebuild(progress) {
+      rebuild = progress;
     },
     recordJob(outcome) {
       jobs[outcome] += 1;
@@ -153,6 +160,21 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
           "leadscore_worker_deep_lane_waiting",
           "Leads waiting for the deep lane at its last look.",
           deep?.waiting ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rebuild_running",
+          "1 while this process rebuilds the live state.",
+          rebuild?.running ? 1 : 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rebuild_events_read",
+          "Stored events this process's current or last rebuild has read.",
+          rebuild?.eventsRead ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rebuild_leads_written",
+          "Leads this process's current or last rebuild has written.",
+          rebuild?.leadsWritten ?? 0,
         ),
         ...counterLines(
           "leadscore_worker_jobs_total",

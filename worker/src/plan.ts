@@ -75,6 +75,9 @@ export interface NextState {
   appended?: { entries: LiveEntry[]; added: string; tailReceivedMax: number };
 }
 
+/** Names a new page from what it holds (page-id.ts): its entries and the tally before it, encoded. */
+export type PageIds = (entries: readonly LiveEntry[], startTally: string) => string;
+
 export interface NewPage {
   id: string;
   entries: LiveEntry[];
@@ -132,7 +135,7 @@ export function spill(
   tail: LiveEntry[],
   base: LiveFoldState,
   refs: readonly PageRef[] | null,
-  newPageId: () => string,
+  newPageId: PageIds,
   cap: number,
 ): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
   const newPages: NewPage[] = [];
@@ -141,8 +144,8 @@ export function spill(
   const pages = refs === null ? null : [...refs];
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
-    const id = newPageId();
     const startTally = encodeTally(start.tally);
+    const id = newPageId(entries, startTally);
     newPages.push({ id, entries, startTally });
     pages?.push(pageRef(id, entries, startTally));
     start = stateAfter(entries, start, cap);
@@ -159,7 +162,7 @@ export function settle(
   tail: LiveEntry[],
   base: LiveFoldState,
   pages: readonly PageRef[] | null,
-  newPageId: () => string,
+  newPageId: PageIds,
   cap: number,
   after: LiveFoldState,
   breakdown: BreakdownTally,
@@ -188,7 +191,7 @@ export function foldAndSettle(
   cap: number,
   base: LiveFoldState,
   pages: readonly PageRef[] | null,
-  newPageId: () => string,
+  newPageId: PageIds,
   breakdown: BreakdownTally,
 ): NextState {
   const { history, state } = foldLive(events, cap, base);
@@ -201,7 +204,7 @@ export function foldAndSettle(
  * layout of a history from scratch, for the deep lane's rescan and the rebuild; the planner folds a tail again with
  * the same step (foldAndSettle) from the state before it.
  */
-export function foldWholeHistory(events: readonly ScorableEvent[], cap: number, newPageId: () => string): NextState {
+export function foldWholeHistory(events: readonly ScorableEvent[], cap: number, newPageId: PageIds): NextState {
   return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown());
 }
 
@@ -262,7 +265,7 @@ export function planLead(
   fresh: readonly ScorableEvent[],
   duplicates: readonly ScorableEvent[],
   cap: number,
-  newPageId: () => string,
+  newPageId: PageIds,
 ): LeadPlan {
   if (duplicates.length === 0) {
     const appended = planAppend(lead, fresh, cap);

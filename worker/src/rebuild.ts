@@ -16,32 +16,38 @@
 import { randomUUID } from "node:crypto";
 import {
   COLLECTIONS,
-  type EventDocument,
   type HistoryPageDocument,
   type LeadDocument,
   type ProfileEditDocument,
   type ScorableEvent,
   type Stage,
   type StageThresholds,
-  toScorable,
 } from "@leadscore/contracts";
 import {
+  builtOnEarlierRun,
+  decodePageRefs,
   encodeLeadHash,
   fillSearchTexts,
   generationIsCurrent,
   type LeadHash,
   type LiveKeys,
   newGeneration,
-  newPageId,
   type Profile,
   pageDocument,
   REBUILDING,
   rankKey,
+  redisRunId,
+  renewGeneration,
   stateFields,
 } from "@leadscore/live";
-import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger, redisPersistence } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import type { CatchUpResult } from "./catch-up.ts";
+import { raiseJournalFloor } from "./journal.ts";
+import { streamLeadEvents } from "./lead-event-stream.ts";
+import { retirePages } from "./page-garbage.ts";
+import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -56,6 +62,20 @@ export interface RebuildOptions {
   now?: () => number;
   /** The rebuild lock, held: checked before each write, its signal stops the reads (`withRebuildLock` passes it). */
   lock?: HeldLock;
+  /**
+   * Catches up, into `generation`, what a Redis restart lost (catch-up.ts): given, a live state that came back with
+   * the append-only file is caught up instead of rebuilt.
+   */
+  catchUp?(generation: string, lock: HeldLock): Promise<CatchUpResult>;
+  /** Kept up to date while a rebuild runs (`/metrics` shows it). */
+  progress?: RebuildProgress;
+}
+
+/** Where a rebuild stands: events read so far, leads written, and whether one runs. */
+export interface RebuildProgress {
+  running: boolean;
+  eventsRead: number;
+  leadsWritten: number;
 }
 
 /** A held lock as a task under it sees it. */
@@ -74,6 +94,9 @@ export interface RebuildResult {
 
 const LOCK_MS = 60_000;
 const WRITE_CHUNK = 500;
+/** A progress line every so many events read and leads written. */
+const PROGRESS_EVENTS = 100_000;
+const PROGRESS_LEADS = 10_000;
 
 async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
   let cursor = "0";
@@ -89,25 +112,66 @@ async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
 }
 
 export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
-  const { redis, keys, log } = options;
   const now = options.now ?? Date.now;
   const started = performance.now();
+  const progress = options.progress ?? { running: false, eventsRead: 0, leadsWritten: 0 };
+  Object.assign(progress, { running: true, eventsRead: 0, leadsWritten: 0 });
+  try {
+    return await rebuild(options, now, started, progress);
+  } finally {
+    progress.running = false;
+  }
+}
+
+async function rebuild(
+  options: RebuildOptions,
+  now: () => number,
+  started: number,
+  progress: RebuildProgress,
+): Promise<RebuildResult> {
+  const { redis, keys, log } = options;
   const check = async () => options.lock?.check();
   await check();
   await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
   await deleteLiveKeys(redis, keys);
+  // Every batch journaled before the read began is in what it reads (journal.ts).
+  await raiseJournalFloor(redis, keys.journal, now());
 
-  const { byLead, count } = await readEvents(options.db, options.lock?.signal);
   const profiles = await readProfiles(options.db, options.lock?.signal);
   const at = now();
-  const documented = [...profiles].flatMap(([id, profile]) => (profile.documented ? [id] : []));
-  const ids = [...new Set([...byLead.keys(), ...documented])];
+  // Lead by lead, each with all its events, a bounded part of them in memory (lead-event-stream.ts).
+  const ids: string[] = [];
+  let count = 0;
   let pageCount = 0;
-  for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
-    const chunk = ids.slice(from, from + WRITE_CHUNK);
-    const leads = chunk.map((id) => rebuiltLead(id, byLead.get(id) ?? [], profiles.get(id), at, options));
-    pageCount += await writeLeads(leads, at, options, check);
+  let chunk: RebuiltLead[] = [];
+  const named = new Set<string>();
+  const flush = async () => {
+    pageCount += await writeLeads(chunk, at, options, check);
+    for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
+    chunk = [];
+    progress.leadsWritten = ids.length;
+    if (ids.length % PROGRESS_LEADS < WRITE_CHUNK) log.info("rebuild progress", { leads: ids.length, events: count });
+  };
+  const add = async (id: string, events: readonly ScorableEvent[]) => {
+    ids.push(id);
+    count += events.length;
+    chunk.push(rebuiltLead(id, events, profiles.get(id), at, options));
+    if (chunk.length >= WRITE_CHUNK) await flush();
+  };
+  const read = (events: number, done: boolean) => {
+    progress.eventsRead = events;
+    if (done || events % PROGRESS_EVENTS === 0) log.info("rebuild progress", { read: events, done });
+  };
+  for await (const { leadId, events } of streamLeadEvents(options.db, { signal: options.lock?.signal, onRead: read })) {
+    await add(leadId, events);
   }
+  // Leads with a profile and no event.
+  const withEvents = new Set(ids);
+  for (const [id, profile] of profiles) if (profile.documented && !withEvents.has(id)) await add(id, []);
+  await flush();
+  // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
+  // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
+  await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
   await fillSearchTexts(redis, keys, ids, profiles, check);
   const generation = await newGeneration(redis, randomUUID());
   await check();
@@ -117,20 +181,15 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
   return result;
 }
 
-/** Every stored event, by lead (no metadata). */
-async function readEvents(db: Db, signal: AbortSignal | undefined) {
-  const byLead = new Map<string, ScorableEvent[]>();
-  let count = 0;
-  const cursor = db
-    .collection<EventDocument>(COLLECTIONS.events)
-    .find({}, { projection: { metadata: 0 }, batchSize: 10_000, signal });
-  for await (const doc of cursor) {
-    const list = byLead.get(doc.lead_id) ?? [];
-    list.push(toScorable(doc));
-    byLead.set(doc.lead_id, list);
-    count += 1;
+/** The ids of the stored pages not in `named`: one read of `history_pages`, ids only. */
+async function unnamedPages(db: Db, named: Set<string>, signal: AbortSignal | undefined): Promise<string[]> {
+  const unnamed: string[] = [];
+  for await (const { _id } of db
+    .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+    .find({}, { projection: { _id: 1 }, batchSize: 10_000, signal })) {
+    if (!named.has(_id)) unnamed.push(_id);
   }
-  return { byLead, count };
+  return unnamed;
 }
 
 /** A lead's profile as the live state holds it: the newest of its document and its edits. */
@@ -187,7 +246,7 @@ function rebuiltLead(
   at: number,
   options: Pick<RebuildOptions, "cap" | "thresholds">,
 ): RebuiltLead {
-  const next = foldWholeHistory(events, options.cap, () => newPageId(id));
+  const next = foldWholeHistory(events, options.cap, (entries, startTally) => contentPageId(id, entries, startTally));
   const fold = foldOf(next, options.thresholds);
   const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
   const fields: LeadHash = {
@@ -263,6 +322,25 @@ export async function withRebuildLock<T>(
 }
 
 /**
+ * After a Redis restart that brought the live state back from its append-only file (a generation of this layout on an
+ * earlier run id, and the file on): catches up what the restart lost and names the generation on this run, holding
+ * the rebuild lock. Returns the renewed generation, or null when a rebuild is needed instead.
+ */
+async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, generation: string | null) {
+  const { redis, keys, log, catchUp } = options;
+  if (catchUp === undefined || generation === null) return null;
+  if (!builtOnEarlierRun(generation, await redisRunId(redis))) return null;
+  // Without the append-only file what came back is a snapshot, older than the journal may reach: rebuild.
+  if (!(await redisPersistence(redis)).aof) return null;
+  const result = await catchUp(generation, lock);
+  await lock.check();
+  const renewed = await renewGeneration(redis, keys, generation);
+  if (renewed !== null)
+    log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
+  return renewed;
+}
+
+/**
  * The current generation of the live state, rebuilding it first when it is missing or may have lost writes. One
  * process rebuilds (a lock in Redis); the others wait for it.
  */
@@ -278,6 +356,10 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
         // Another process may have finished a rebuild between the read above and the lock.
         const latest = await redis.get(keys.gen);
         if (await generationIsCurrent(redis, latest)) return latest as string;
+        const caughtUp = await caughtUpAfterRestart(options, lock, latest);
+        if (caughtUp !== null) return caughtUp;
+        // Live keys deleted or a rebuild begun while it caught up: look again.
+        if ((await redis.get(keys.gen)) !== latest) return null;
         return (await rebuildLiveState({ ...options, lock })).generation;
       }).catch((error: unknown) => {
         // Held past its time (a stalled process): another has the lock now and rebuilds; wait for it as below.

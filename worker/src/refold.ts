@@ -28,7 +28,7 @@ import {
   pageStarts,
   tallyDigest,
 } from "@leadscore/live";
-import { markLate, type NewPage, type NextState, settle, stateAfter } from "./plan.ts";
+import { markLate, type NewPage, type NextState, type PageIds, settle, stateAfter } from "./plan.ts";
 
 /** Pages asked for at once when the fold needs one it does not have. */
 export const FETCH_AHEAD = 4;
@@ -46,7 +46,7 @@ export interface RefoldInput {
   breakdown: BreakdownTally;
   /** A page's events, entries and start tally, or undefined when it is not at hand. */
   page(id: string): RefoldPage | undefined;
-  newPageId(): string;
+  newPageId: PageIds;
 }
 
 export interface RefoldPage {
@@ -193,8 +193,8 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     }
     let start = item.start;
     for (const entries of item.pieces) {
-      const id = input.newPageId();
       const startTally = encodeTally(start.tally);
+      const id = input.newPageId(entries, startTally);
       newPages.push({ id, entries, startTally });
       pages.push(pageRef(id, entries, startTally));
       start = stateAfter(entries, start, cap);

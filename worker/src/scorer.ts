@@ -41,7 +41,6 @@ import {
   type LiveKeys,
   type LiveLead,
   leadHashFields,
-  newPageId,
   PLAN_FIELDS,
   pageDocument,
   pageRef,
@@ -53,9 +52,12 @@ import {
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import type { BatchJournal } from "./journal.ts";
 import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
-import { type LeadPlan, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
+import { retirePages } from "./page-garbage.ts";
+import { contentPageId } from "./page-id.ts";
+import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
 import { insertNew, insertReporting } from "./store.ts";
 
@@ -85,6 +87,8 @@ export interface ScorerOptions extends LiveWriterOptions {
   commitChunk?: number;
   /** Runs after the pages are written and before the commit (tests interleave a rival here). */
   beforeCommit?: () => Promise<void>;
+  /** Where each batch is journaled before its events are stored, and marked done after its commits (journal.ts). */
+  journal?: BatchJournal;
 }
 
 export interface BatchResult {
@@ -110,6 +114,19 @@ interface Touched {
   leadId: string;
   fresh: ScorableEvent[];
   duplicates: ScorableEvent[];
+  /**
+   * The duplicates are stored copies a catch-up found in an unfinished batch: any newer than the lead's newest was
+   * never folded (a folded event never sorts after the newest), so it is folded as fresh.
+   */
+  recovered?: true;
+}
+
+/** The events to plan a lead with: a recovered lead's duplicates newer than its newest are fresh. */
+function eventsToPlan(t: Touched, lead: LiveLead | null): Pick<Touched, "fresh" | "duplicates"> {
+  if (!t.recovered) return t;
+  const lastKey = lead?.lastKey ?? null;
+  const fresh = t.duplicates.filter((event) => lastKey === null || keyOf(event) > lastKey);
+  return { fresh: [...t.fresh, ...fresh], duplicates: t.duplicates.filter((event) => !fresh.includes(event)) };
 }
 
 /** A lead as a round read it (PLAN_FIELDS), with its hash as read, to be completed with its tail. */
@@ -135,7 +152,10 @@ export function createScorer(options: ScorerOptions) {
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const deadLetters = db.collection<DeadLetterDocument>(COLLECTIONS.deadLetters);
-  const pageId = (leadId: string) => () => newPageId(leadId);
+  const pageId =
+    (leadId: string): PageIds =>
+    (entries, startTally) =>
+      contentPageId(leadId, entries, startTally);
 
   /**
    * Keeps the events the store refused as dead letters (`_id` = `event_id`, so a replay adds none) with its reason;
@@ -319,7 +339,8 @@ export function createScorer(options: ScorerOptions) {
     const again: Touched[] = [];
     const planned = pending.map((t) => {
       const lead = states.get(t.leadId)?.lead ?? null;
-      return { t, lead, plan: planLead(lead, t.fresh, t.duplicates, cap, pageId(t.leadId)) };
+      const { fresh, duplicates } = eventsToPlan(t, lead);
+      return { t, lead, plan: planLead(lead, fresh, duplicates, cap, pageId(t.leadId)) };
     });
     // Leads this round needs the tails of: read in one more pipeline, then planned with them.
     const needTail = planned.filter((p) => p.plan.kind === "needTail");
@@ -334,7 +355,8 @@ export function createScorer(options: ScorerOptions) {
           return;
         }
         p.lead = lead;
-        p.plan = planLead(lead, p.t.fresh, p.t.duplicates, cap, pageId(p.t.leadId));
+        const { fresh, duplicates } = eventsToPlan(p.t, lead);
+        p.plan = planLead(lead, fresh, duplicates, cap, pageId(p.t.leadId));
       });
     }
     const active = planned.filter((p) => p.plan.kind !== "noop" && p.plan.kind !== "needTail");
@@ -357,6 +379,16 @@ export function createScorer(options: ScorerOptions) {
         chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [])),
       );
       const committedAt = now();
+      // Pages written for a commit that did not land are referenced by no lead (page-garbage.ts).
+      await retirePages(
+        redis,
+        keys,
+        chunk.flatMap((p, index) =>
+          outcomes[index] !== "committed" && p.plan.kind === "commit"
+            ? p.plan.next.newPages.map((page) => page.id)
+            : [],
+        ),
+      );
       chunk.forEach((p, index) => {
         const outcome = outcomes[index];
         if (outcome === "conflict") {
@@ -378,18 +410,16 @@ export function createScorer(options: ScorerOptions) {
   }
 
   async function scoreBatch(batch: readonly QueuedEvent[], memo: StoredMemo = new Set()): Promise<BatchResult> {
-    const result: BatchResult = {
-      updates: [],
-      stored: 0,
-      duplicates: 0,
-      deadLettered: 0,
-      late: 0,
-      retries: 0,
-      diverted: { pages: 0, rescan: 0 },
-      lagsMs: [],
-    };
+    const result = emptyResult();
     if (batch.length === 0) return result;
-    let pending = await storeEvents(batch, memo, result);
+    const entry = await options.journal?.open(batch.map((event) => event.event_id));
+    await settle(await storeEvents(batch, memo, result), result);
+    if (entry !== undefined) await options.journal?.done(entry);
+    return result;
+  }
+
+  async function settle(touched: Touched[], result: BatchResult): Promise<void> {
+    let pending = touched;
     for (let rounds = 1; pending.length > 0; rounds += 1) {
       if (rounds > maxRounds) throw new Error(`lead commits still contended after ${maxRounds} rounds`);
       const lost = await round(pending, result);
@@ -399,10 +429,43 @@ export function createScorer(options: ScorerOptions) {
       }
       pending = lost;
     }
+  }
+
+  /**
+   * Folds stored events (their stored copies) that the live state may or may not hold — a catch-up's (catch-up.ts):
+   * one in its lead's tail is skipped, one newer than its lead's newest is folded, any other sends the lead to the
+   * deep lane to rescan its stored events.
+   */
+  async function scoreStored(stored: readonly ScorableEvent[]): Promise<BatchResult> {
+    const result = emptyResult();
+    const byLead = new Map<string, Touched>();
+    for (const event of stored) {
+      let t = byLead.get(event.lead_id);
+      if (!t) {
+        t = { leadId: event.lead_id, fresh: [], duplicates: [], recovered: true };
+        byLead.set(event.lead_id, t);
+      }
+      t.duplicates.push(event);
+    }
+    result.duplicates = stored.length;
+    await settle([...byLead.values()], result);
     return result;
   }
 
-  return { scoreBatch };
+  return { scoreBatch, scoreStored };
+}
+
+function emptyResult(): BatchResult {
+  return {
+    updates: [],
+    stored: 0,
+    duplicates: 0,
+    deadLettered: 0,
+    late: 0,
+    retries: 0,
+    diverted: { pages: 0, rescan: 0 },
+    lagsMs: [],
+  };
 }
 
 /**

@@ -25,13 +25,16 @@ import Queue from "bull";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
+import { catchUp } from "./catch-up.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
+import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal } from "./journal.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
+import { RETIRED_GRACE_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeScoreUpdates } from "./publisher.ts";
-import { ensureLiveState, type RebuildOptions } from "./rebuild.ts";
+import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
@@ -108,11 +111,12 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
     return checking;
   };
   // Live keys deleted while no batch commits would otherwise go unnoticed until the next commit: reads would find
-  // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not.
+  // nothing meanwhile. A look at the generation every second rebuilds them within a second, traffic or not. It also
+  // looks at Redis's run id: after a restart the generation that came back still takes commits, so only this look (or
+  // the connection's "ready", whose check may have failed while Redis was loading) starts the catch-up.
   const timer = setInterval(() => {
-    redis
-      .get(keys.gen)
-      .then((current) => (current === generation ? undefined : recheck()))
+    Promise.all([redis.get(keys.gen), generationIsCurrent(redis, generation)])
+      .then(([current, fresh]) => (current === generation && fresh ? undefined : recheck()))
       .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
   }, GENERATION_CHECK_MS);
   timer.unref();
@@ -122,7 +126,31 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
       .then((current) => (current ? undefined : recheck()))
       .catch((error: Error) => log.warn("live state check failed", { error: error.message }));
   });
-  return { current: () => generation, recheck, stop: () => clearInterval(timer) };
+  // Sweeps run only while the generation is current: a restart not caught up keeps its journal, and a rebuild under
+  // way may name a retired page again.
+  const sweepWhenCurrent = (what: string, sweep: () => Promise<number>) => () =>
+    void generationIsCurrent(redis, generation)
+      .then((current) => (current ? sweep() : 0))
+      .catch((error: Error) => log.warn(`${what} sweep failed`, { error: error.message }));
+  const sweepers = [
+    setInterval(
+      sweepWhenCurrent("journal", () => sweepJournal({ db: options.db, redis, keys: keys.journal })),
+      JOURNAL_RETENTION_MS / 5,
+    ),
+    setInterval(
+      sweepWhenCurrent("retired pages", () => sweepRetiredPages({ db: options.db, redis, keys })),
+      RETIRED_GRACE_MS / 3,
+    ),
+  ];
+  for (const sweeper of sweepers) sweeper.unref();
+  return {
+    current: () => generation,
+    recheck,
+    stop: () => {
+      clearInterval(timer);
+      for (const sweeper of sweepers) clearInterval(sweeper);
+    },
+  };
 }
 
 /** Hands committed score changes to the publisher, if any; a failure there is logged, since the scores stand. */
@@ -294,20 +322,28 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await rules.start();
       const keys = liveKeys(config.REDIS_PREFIX);
       const thresholds = config.STAGE_THRESHOLDS;
-      const generation = await watchLiveGeneration({ db, redis, keys, cap: config.SCORE_CAP, thresholds, log });
-      live = generation;
-      const writer = {
+      const shared = {
         db,
         redis,
         keys,
-        generation: generation.current,
         cap: config.SCORE_CAP,
         thresholds,
         pageCache: createPageCache(),
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
       };
-      const scorer = createScorer({ ...writer, rules: rules.current });
+      // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
+      const catchUpInto = (kept: string, lock: HeldLock) => {
+        const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
+        return catchUp({ db, redis, keys, scoreStored, lock });
+      };
+      const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
+      metrics.watchRebuild(progress);
+      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress });
+      live = generation;
+      const writer = { ...shared, generation: generation.current };
+      const journal = createBatchJournal({ db, redis, keys: keys.journal });
+      const scorer = createScorer({ ...writer, rules: rules.current, journal });
       const publish = publisherOf(options.publisher, log);
       deepLane = createDeepLane({
         ...writer,

@@ -6,7 +6,15 @@ import { LockLostError, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
-import { auditAll, createStack, historyOf, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
+import {
+  auditAll,
+  createStack,
+  historyOf,
+  queued,
+  rebuildOptionsOf,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createScorePublisher, type LeaderboardEmit, leaderboardKeys } from "../src/publisher.ts";
 import { ensureLiveState, rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
@@ -139,14 +147,7 @@ describe("when the rebuild's lock is taken by another process while it reads Mon
     const redis = client();
     const keys = liveKeys(current.config.REDIS_PREFIX);
     const pagesBefore = await pageCount(current);
-    const options = {
-      db: current.db,
-      redis,
-      keys,
-      cap: current.config.SCORE_CAP,
-      thresholds: current.config.STAGE_THRESHOLDS,
-      log: silentLogger,
-    };
+    const options = rebuildOptionsOf(current, redis);
     let stolen = false;
     const rebuild = withRebuildLock(redis, keys, (lock) =>
       rebuildLiveState({

@@ -1,0 +1,160 @@
+// Rebuild benchmark: the peak resident memory and the time of a full rebuild of the live state, at two sizes, so a
+// peak that does not grow with the number of events shows. Each rebuild runs in a process of its own (its peak RSS
+// is the process's `maxRSS`), beside the same rebuild from another checkout (`--base <path>`, e.g. an export of the
+// commit before), alternating, on the same stored events.
+//
+//   npm run bench:rebuild                                   # 50k and 100k events over 10k leads
+//   npm run bench:rebuild -- --sizes 100000,1000000 --leads 100000
+//   npm run bench:rebuild -- --base /tmp/leadscore-base     # and that checkout's rebuild beside it
+//
+// Events are spread evenly over the leads, one rule each (v1 documents: points and rule id), stored straight into
+// `events`; each size uses its own database and key prefix, dropped afterwards.
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs, promisify } from "node:util";
+import {
+  COLLECTIONS,
+  DEFAULT_SCORE_CAP,
+  DEFAULT_STAGE_THRESHOLDS,
+  type EventDocument,
+  keyOf,
+} from "@leadscore/contracts";
+import { liveKeys } from "@leadscore/live";
+import { silentLogger } from "@leadscore/runtime";
+import { Redis } from "ioredis";
+import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { NODE_TS, ROOT } from "../test-support/processes.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "50000,100000" },
+    leads: { type: "string", default: "10000" },
+    base: { type: "string" },
+    rounds: { type: "string", default: "2" },
+    // Internal: run one rebuild here (a child process) from this checkout, of this database and prefix.
+    child: { type: "string" },
+    db: { type: "string" },
+    prefix: { type: "string" },
+  },
+});
+
+const TYPES: [string, number][] = [
+  ["page_view", 5],
+  ["email_open", 10],
+  ["form_submission", 20],
+  ["purchase", 100],
+];
+
+interface ChildResult {
+  ms: number;
+  maxRssMb: number;
+  cpuMs: number;
+  leads: number;
+  events: number;
+}
+
+/** In the child: one rebuild with the given checkout's code; prints its figures as JSON. */
+async function child(checkout: string, dbName: string, prefix: string): Promise<void> {
+  // That checkout's own rebuild, not this one's (whatever its other options, these are the ones every version took).
+  const { rebuildLiveState } = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
+    rebuildLiveState(options: Record<string, unknown>): Promise<{ leads: number; events: number }>;
+  };
+  const { MongoClient } = await import("mongodb");
+  const mongo = new MongoClient(MONGO_URL);
+  await mongo.connect();
+  const redis = new Redis(REDIS_URL);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  const result = await rebuildLiveState({
+    db: mongo.db(dbName),
+    redis,
+    keys: liveKeys(prefix),
+    cap: DEFAULT_SCORE_CAP,
+    thresholds: DEFAULT_STAGE_THRESHOLDS,
+    log: silentLogger,
+  });
+  const used = process.cpuUsage(cpu);
+  const figures: ChildResult = {
+    ms: Math.round(performance.now() - started),
+    maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    cpuMs: Math.round((used.user + used.system) / 1000),
+    leads: result.leads,
+    events: result.events,
+  };
+  console.log(JSON.stringify(figures));
+  redis.disconnect();
+  await mongo.close();
+}
+
+async function seed(dbName: string, events: number, leads: number): Promise<void> {
+  const { MongoClient } = await import("mongodb");
+  const mongo = new MongoClient(MONGO_URL);
+  await mongo.connect();
+  const collection = mongo.db(dbName).collection<EventDocument>(COLLECTIONS.events);
+  const t0 = Date.parse("2026-01-01T00:00:00Z");
+  for (let from = 0; from < events; from += 10_000) {
+    const docs: EventDocument[] = [];
+    for (let i = from; i < Math.min(events, from + 10_000); i += 1) {
+      const [type, points] = TYPES[i % TYPES.length] as [string, number];
+      const event = { event_id: `e${i}`, lead_id: `lead-${i % leads}`, timestamp: t0 + i * 1_000 };
+      docs.push({
+        _id: event.event_id,
+        lead_id: event.lead_id,
+        event_type: type,
+        timestamp: new Date(event.timestamp),
+        received_at: new Date(event.timestamp),
+        metadata: {},
+        points,
+        rule_id: type,
+        sort_key: keyOf(event),
+      });
+    }
+    await collection.insertMany(docs, { ordered: false });
+  }
+  await mongo.close();
+}
+
+const run = promisify(execFile);
+
+async function rebuildIn(checkout: string, dbName: string, prefix: string): Promise<ChildResult> {
+  const [node, ...flags] = NODE_TS;
+  const { stdout } = await run(
+    node as string,
+    [...flags, resolve(ROOT, "bench/rebuild.ts"), "--child", checkout, "--db", dbName, "--prefix", prefix],
+    { cwd: checkout, maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(stdout.trim().split("\n").at(-1) as string) as ChildResult;
+}
+
+async function main(): Promise<void> {
+  if (args.child) return child(args.child, args.db as string, args.prefix as string);
+  const leads = Number(args.leads);
+  const checkouts: [string, string][] = [["this", ROOT]];
+  if (args.base) checkouts.push(["base", resolve(args.base)]);
+  console.log(`rebuild: ${leads} leads; sizes ${args.sizes}; ${args.rounds} rounds, alternating`);
+  for (const size of (args.sizes as string).split(",").map(Number)) {
+    const name = uniqueName("bench-rebuild");
+    const testDb = await createTestDb(name);
+    const prefix = uniqueName("br");
+    const testRedis = await createTestRedis(prefix);
+    try {
+      await seed(testDb.db.databaseName, size, leads);
+      for (let round = 0; round < Number(args.rounds); round += 1) {
+        for (const [label, checkout] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
+          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix);
+          console.log(
+            `  ${size} events, ${label}: ${(r.ms / 1000).toFixed(1)} s, CPU ${(r.cpuMs / 1000).toFixed(1)} s ` +
+              `(${((r.cpuMs * 1000) / r.events).toFixed(0)} µs per event), peak RSS ${r.maxRssMb} MB ` +
+              `(${r.leads} leads, ${r.events} events)`,
+          );
+        }
+      }
+    } finally {
+      await testRedis.cleanup();
+      await testDb.drop();
+    }
+  }
+}
+
+await main();
+process.exit(0);

@@ -1,0 +1,99 @@
+// The batch journal: how the worker finds, after Redis restarted on its append-only file, the stored events the file
+// may have lost the commits of — without reading every stored event.
+//
+// Each try of a batch inserts an entry (its event ids) into MongoDB's `batch_journal` *before* it stores the events,
+// and once its last commit returned it adds the entry's id to a sorted set in Redis (`journal:done`). The
+// append-only file is a prefix of Redis's writes: a restart that lost its last second lost the newest writes and
+// kept every one before them. So an entry marked done in the Redis that came back had every commit of its batch
+// kept (they were written before the mark); an entry without a mark may have lost some or all of them, and its
+// events are the gap — the only ones a catch-up looks at. An event stored without an entry cannot exist (the entry
+// is inserted first), and a batch's commits are all idempotent, so looking at an event that was in fact kept costs a
+// read and changes nothing.
+//
+// Entries are swept once older than RETENTION_MS (a minute after the restart that loses a second, the restart has
+// long been seen); the sweep runs only while the live state's generation is current, so a restart not yet caught up
+// never has its gap swept. A rebuild reads every stored event, so it raises the floor: older entries are held by
+// the live state it built. The marks are trimmed with the entries.
+//
+// Cost: one insert of one small document per batch (FerretDB: one more row per batch, not per event), one ZADD per
+// batch; the sweep scans the journal (a few minutes of batches, not the events).
+import { randomUUID } from "node:crypto";
+import { type BatchJournalDocument, COLLECTIONS } from "@leadscore/contracts";
+import type { JournalKeys } from "@leadscore/live";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+
+/** How long an entry is kept: far longer than a batch runs and than the second `everysec` may lose. */
+export const JOURNAL_RETENTION_MS = 5 * 60_000;
+
+/** Entries this much older than a rebuild's start may have been stored after its read began: they stay above the floor. */
+const FLOOR_MARGIN_MS = 60_000;
+
+export interface BatchJournal {
+  /** Inserts an entry for a batch of these events; resolves with its id once stored. */
+  open(eventIds: readonly string[]): Promise<string>;
+  /** Marks the entry done: every commit of its batch returned. */
+  done(id: string): Promise<void>;
+}
+
+export interface JournalOptions {
+  db: Db;
+  redis: Redis;
+  keys: JournalKeys;
+  now?: () => number;
+}
+
+export function createBatchJournal(options: JournalOptions): BatchJournal {
+  const { redis, keys } = options;
+  const now = options.now ?? Date.now;
+  const entries = options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
+  return {
+    async open(eventIds) {
+      const id = randomUUID();
+      await entries.insertOne({ _id: id, at: new Date(now()), events: [...eventIds] });
+      return id;
+    },
+    async done(id) {
+      await redis.zadd(keys.done, now(), id);
+    },
+  };
+}
+
+/** The journal entries the live state may not hold: above the floor, without a done mark. */
+export async function unfinishedEntries(options: JournalOptions): Promise<BatchJournalDocument[]> {
+  const { redis, keys } = options;
+  const floor = Number((await redis.get(keys.floor)) ?? 0);
+  const found: BatchJournalDocument[] = [];
+  for await (const entry of options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal).find({})) {
+    if (entry.at.getTime() >= floor) found.push(entry);
+  }
+  const unfinished: BatchJournalDocument[] = [];
+  for (let from = 0; from < found.length; from += 500) {
+    const chunk = found.slice(from, from + 500);
+    const scores = (await redis.call("ZMSCORE", keys.done, ...chunk.map((entry) => entry._id))) as (string | null)[];
+    chunk.forEach((entry, index) => {
+      if (scores[index] === null) unfinished.push(entry);
+    });
+  }
+  return unfinished;
+}
+
+/**
+ * Deletes the entries older than the retention and their marks (call it only while the live state's generation is
+ * current); returns the entries deleted. One scan of the journal.
+ */
+export async function sweepJournal(options: JournalOptions): Promise<number> {
+  const now = options.now ?? Date.now;
+  const horizon = now() - JOURNAL_RETENTION_MS;
+  const { deletedCount } = await options.db
+    .collection<BatchJournalDocument>(COLLECTIONS.batchJournal)
+    .deleteMany({ at: { $lt: new Date(horizon) } });
+  // A mark outlives its entry by a retention: a batch that took long is still found done.
+  await options.redis.zremrangebyscore(options.keys.done, "-inf", horizon - JOURNAL_RETENTION_MS);
+  return deletedCount;
+}
+
+/** After a rebuild that began reading the stored events at `readFrom`: older entries are in the live state. */
+export async function raiseJournalFloor(redis: Redis, keys: JournalKeys, readFrom: number): Promise<void> {
+  await redis.set(keys.floor, String(readFrom - FLOOR_MARGIN_MS));
+}

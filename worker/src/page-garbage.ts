@@ -1,0 +1,66 @@
+// History pages that no lead references any more are deleted, one `_id` at a time (an `_id` equality is the one
+// filter FerretDB pushes down: a `$in` or a range would scan `history_pages`). A page stops being referenced when a
+// refold writes it anew (the deep lane), when the commit it was written for lost its compare-and-set or handed its
+// events to the deep lane (the scorer), or when a rebuild lays the history out again; each of them retires the ids it
+// superseded into a sorted set (`<prefix>:pages:retired`, by when). Most rewrites leave nothing to retire: a page's
+// id follows from its content (page-id.ts), so the same content written again is the page already stored.
+//
+// The sweep deletes a retired page once RETIRED_GRACE_MS have passed (a history read that took the page list before
+// the refold still finds its pages meanwhile), and only if its lead's page list does not name it again (the same
+// content laid out anew by a later refold).
+import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
+import { decodePageRefs, type LiveKeys, leadHashField } from "@leadscore/live";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+import { pageLead } from "./page-id.ts";
+
+/** How long a retired page stays readable: longer than any history read takes. */
+export const RETIRED_GRACE_MS = 30_000;
+
+/** Pages per sweep step: each is one pipelined HGET and one `deleteOne`. */
+const SWEEP_CHUNK = 200;
+
+/** Schedules pages no longer referenced for deletion. */
+export async function retirePages(redis: Redis, keys: Pick<LiveKeys, "retiredPages">, ids: Iterable<string>) {
+  const list = [...ids];
+  if (list.length === 0) return;
+  const at = Date.now();
+  await redis.zadd(keys.retiredPages, ...list.flatMap((id) => [at, id]));
+}
+
+/** The ids in `before` that `after` no longer names. */
+export function superseded(before: Iterable<{ id: string }>, after: Iterable<{ id: string }>): string[] {
+  const kept = new Set([...after].map((ref) => ref.id));
+  return [...before].flatMap((ref) => (kept.has(ref.id) ? [] : [ref.id]));
+}
+
+export interface SweepOptions {
+  db: Db;
+  redis: Redis;
+  keys: Pick<LiveKeys, "retiredPages" | "lead">;
+  now?: () => number;
+}
+
+/** Deletes the retired pages past their grace that no lead names; returns how many were deleted. */
+export async function sweepRetiredPages(options: SweepOptions): Promise<number> {
+  const { redis, keys } = options;
+  const now = options.now ?? Date.now;
+  const pages = options.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const pagesField = leadHashField("pages");
+  let deleted = 0;
+  for (;;) {
+    const due = await redis.zrangebyscore(keys.retiredPages, "-inf", now() - RETIRED_GRACE_MS, "LIMIT", 0, SWEEP_CHUNK);
+    if (due.length === 0) return deleted;
+    const pipeline = redis.pipeline();
+    for (const id of due) pipeline.hget(keys.lead(pageLead(id)), pagesField);
+    const lists = (await pipeline.exec()) ?? [];
+    for (const [index, id] of due.entries()) {
+      const [error, list] = lists[index] ?? [null, null];
+      if (error) throw error;
+      const named = decodePageRefs(list as string | null).some((ref) => ref.id === id);
+      if (!named) deleted += (await pages.deleteOne({ _id: id })).deletedCount;
+    }
+    await redis.zrem(keys.retiredPages, ...due);
+    if (due.length < SWEEP_CHUNK) return deleted;
+  }
+}

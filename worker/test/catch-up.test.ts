@@ -1,0 +1,236 @@
+// A Redis restart that brought the live state back from its append-only file costs what it lost, not a rebuild: the
+// worker folds the events of the journal's unfinished batches (journal.ts, catch-up.ts) into the generation that came
+// back, and names it on the new run of Redis. The loss of a prefix's tail is made here as the file makes it: the
+// live and journal keys are put back as they were before the last batch (DUMP, then RESTORE), on a Redis of our own
+// with the append-only file on.
+import { COLLECTIONS, type EventDocument, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
+import { leadHashField, liveKeys, redisRunId } from "@leadscore/live";
+import { auditLiveState } from "@leadscore/live/audit";
+import { silentLogger } from "@leadscore/runtime";
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { createTestDb, uniqueName } from "../../test-support/index.ts";
+import { startPrivateRedis } from "../../test-support/processes.ts";
+import { catchUp } from "../src/catch-up.ts";
+import { createDeepLane } from "../src/deep-lane.ts";
+import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal, unfinishedEntries } from "../src/journal.ts";
+import { ensureLiveState, type HeldLock, type RebuildOptions } from "../src/rebuild.ts";
+import { ruleMatcher } from "../src/rules-cache.ts";
+import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const CAP = 1000;
+const THRESHOLDS = [100, 300, 600] as const;
+const RULES = ruleMatcher({
+  version: 1,
+  groups: [],
+  rules: [
+    { _id: "view", label: "View", event_type: "page_view", points: 5, limit: { max: 3, per: "day" }, active: true },
+    { _id: "purchase", label: "Purchase", event_type: "purchase", points: 100, active: true },
+  ],
+} satisfies RuleSet);
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const event = (lead: string, id: string, type: string, at: number): QueuedEvent => ({
+  event_id: id,
+  lead_id: lead,
+  event_type: type,
+  timestamp: at,
+  received_at: Date.now(),
+  metadata: {},
+});
+
+async function setup() {
+  const server = await startPrivateRedis(["--appendonly", "yes", "--appendfsync", "everysec"]);
+  cleanups.push(server.stop);
+  const redis = new Redis(server.url);
+  cleanups.push(async () => redis.disconnect());
+  const testDb = await createTestDb(uniqueName("catch-up"));
+  cleanups.push(testDb.drop);
+  const prefix = uniqueName("cu");
+  const keys = liveKeys(prefix);
+  let rebuilds = 0;
+  const log = { ...silentLogger, info: (message: string) => void (message === "live state rebuilt" && rebuilds++) };
+  const base = { db: testDb.db, redis, keys, cap: CAP, thresholds: THRESHOLDS, log };
+  const writer = (generation: string): LiveWriterOptions => ({
+    ...base,
+    generation: () => generation,
+    encodeUpdates: () => new Map(),
+  });
+  const catchUpInto = (generation: string, lock: HeldLock) => {
+    const { scoreStored } = createScorer({ ...writer(generation), rules: () => RULES });
+    return catchUp({ db: testDb.db, redis, keys, scoreStored, lock });
+  };
+  const options: RebuildOptions = { ...base, catchUp: catchUpInto };
+  const journal = createBatchJournal({ db: testDb.db, redis, keys: keys.journal });
+  const generation = await ensureLiveState(options);
+  const scorer = createScorer({ ...writer(generation), rules: () => RULES, journal });
+  const audit = async () =>
+    (await auditLiveState({ db: testDb.db, redis, redisPrefix: prefix, cap: CAP, thresholds: THRESHOLDS })).problems;
+  const drainDeepLane = async (generationNow: string) => {
+    const lane = createDeepLane(writer(generationNow));
+    for (let pass = 0; (await redis.hlen(keys.deep)) > 0; pass++) {
+      if (pass > 20) throw new Error("the deep lane did not empty");
+      await lane.runOnce();
+    }
+    await lane.stop();
+  };
+  return {
+    redis,
+    db: testDb.db,
+    keys,
+    prefix,
+    options,
+    scorer,
+    generation,
+    audit,
+    drainDeepLane,
+    rebuilds: () => rebuilds,
+  };
+}
+
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+/** The live and journal keys, dumped: what an append-only file holding the writes so far would give back. */
+async function snapshot({ redis, prefix }: Setup): Promise<Map<string, Buffer>> {
+  const dumped = new Map<string, Buffer>();
+  for (const pattern of [`${prefix}:live:*`, `${prefix}:journal:*`]) {
+    for (const key of await redis.keys(pattern)) {
+      const value = await redis.dumpBuffer(key);
+      if (value) dumped.set(key, value);
+    }
+  }
+  return dumped;
+}
+
+/** Puts the keys back as the snapshot holds them, as a restart whose file ended there would. */
+async function restore({ redis, prefix }: Setup, dumped: Map<string, Buffer>): Promise<void> {
+  for (const pattern of [`${prefix}:live:*`, `${prefix}:journal:*`]) {
+    const keys = await redis.keys(pattern);
+    if (keys.length > 0) await redis.del(...keys);
+  }
+  for (const [key, value] of dumped) await redis.restore(key, 0, value);
+}
+
+/** The generation as an earlier run of Redis named it: what a restart leaves (a new run id). */
+async function asOnEarlierRun({ redis, keys }: Setup, generation: string): Promise<string> {
+  const earlier = generation.replace(/^[^:]+/, "0".repeat(40));
+  await redis.set(keys.gen, earlier);
+  return earlier;
+}
+
+describe("when Redis comes back from its append-only file with every commit", () => {
+  it("keeps the generation's label, rewrites no lead and rebuilds nothing", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch(
+      Array.from({ length: 40 }, (_, i) => event(`l${i % 8}`, `a${i}`, "purchase", T0 + 1_000 * i)),
+    );
+    const versions = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => s.redis.hget(s.keys.lead(`l${i}`), leadHashField("version"))),
+    );
+    const earlier = await asOnEarlierRun(s, s.generation);
+    expect(earlier).not.toBe(s.generation);
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);
+
+    const renewed = await ensureLiveState(s.options);
+    expect(renewed).toBe(s.generation.replace(/^[^:]+/, await redisRunId(s.redis)));
+    expect(renewed.split(":").at(-1)).toBe(s.generation.split(":").at(-1));
+    expect(s.rebuilds()).toBe(1); // the first start's, on an empty Redis
+    expect(
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => s.redis.hget(s.keys.lead(`l${i}`), leadHashField("version"))),
+      ),
+    ).toEqual(versions);
+    expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
+describe("when Redis comes back without the last batch's commits (a prefix of its writes)", () => {
+  it("folds only that batch's events into the generation that came back", async () => {
+    const s = await setup();
+    // Batch A: 8 leads, two of them with pages (more than a tail holds).
+    const a = Array.from({ length: 300 }, (_, i) =>
+      event(
+        i < 240 ? `l${i % 2}` : `l${2 + (i % 6)}`,
+        `a${i}`,
+        i % 3 === 0 ? "purchase" : "page_view",
+        T0 + 60_000 * i,
+      ),
+    );
+    await s.scorer.scoreBatch(a);
+    const kept = await snapshot(s);
+    const untouched = await s.redis.hget(s.keys.lead("l7"), leadHashField("version"));
+    // Batch B, whose commits the restart loses: events newer than each lead's newest, one slotted into a tail, one
+    // older than a paged lead's tail (the deep lane places it), a new lead, and repeats of A's events.
+    const b = [
+      event("l0", "b-new", "purchase", T0 + 60_000 * 400),
+      event("l2", "b-tail", "purchase", T0 + 60_000 * 250 + 1),
+      event("l1", "b-old", "purchase", T0 + 30_000),
+      event("fresh", "b-fresh", "page_view", T0),
+      ...a.slice(0, 5),
+    ];
+    const result = await s.scorer.scoreBatch(b);
+    expect(result.stored).toBe(4);
+    await s.drainDeepLane(s.generation);
+    expect(await s.audit()).toEqual([]);
+
+    await restore(s, kept);
+    await asOnEarlierRun(s, s.generation);
+    // What the restart lost shows: three leads behind their stored events, one missing.
+    expect((await s.audit()).length).toBeGreaterThanOrEqual(4);
+    const unfinished = await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal });
+    expect(unfinished.map((entry) => entry.events.length)).toEqual([b.length]);
+
+    const renewed = await ensureLiveState(s.options);
+    expect(renewed.split(":").at(-1)).toBe(s.generation.split(":").at(-1));
+    expect(renewed.startsWith(await redisRunId(s.redis))).toBe(true);
+    expect(s.rebuilds()).toBe(1);
+    await s.drainDeepLane(renewed);
+    expect(await s.audit()).toEqual([]);
+    // A lead the lost batch did not touch was not written again.
+    expect(await s.redis.hget(s.keys.lead("l7"), leadHashField("version"))).toBe(untouched);
+    // The batch is held now: a later restart does not look at it again.
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);
+  }, 120_000);
+});
+
+describe("when Redis comes back from snapshots only (no append-only file)", () => {
+  it("rebuilds, since what came back may be older than the journal reaches", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch([event("l0", "a0", "purchase", T0)]);
+    await s.redis.config("SET", "appendonly", "no");
+    await asOnEarlierRun(s, s.generation);
+    const rebuilt = await ensureLiveState(s.options);
+    expect(rebuilt.split(":").at(-1)).not.toBe(s.generation.split(":").at(-1));
+    expect(s.rebuilds()).toBe(2);
+    expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
+describe("the journal", () => {
+  it("keeps an entry for every batch, marks it done after its commits, and sweeps old entries", async () => {
+    const s = await setup();
+    let clock = Date.now();
+    const journal = createBatchJournal({ db: s.db, redis: s.redis, keys: s.keys.journal, now: () => clock });
+    const id = await journal.open(["e1", "e2"]);
+    const options = { db: s.db, redis: s.redis, keys: s.keys.journal, now: () => clock };
+    expect((await unfinishedEntries(options)).map((entry) => [entry._id, entry.events])).toEqual([[id, ["e1", "e2"]]]);
+    await journal.done(id);
+    expect(await unfinishedEntries(options)).toEqual([]);
+    clock += JOURNAL_RETENTION_MS - 1;
+    expect(await sweepJournal(options)).toBe(0);
+    clock += 2;
+    expect(await sweepJournal(options)).toBe(1);
+    expect(await s.db.collection(COLLECTIONS.batchJournal).countDocuments({})).toBe(0);
+    // Every stored event of a scored batch is in an entry.
+    await s.scorer.scoreBatch([event("l0", "x1", "purchase", T0)]);
+    const stored = await s.db.collection<EventDocument>(COLLECTIONS.events).countDocuments({});
+    const entries = await s.db.collection(COLLECTIONS.batchJournal).find({}).toArray();
+    expect(stored).toBe(1);
+    expect(entries.map((entry) => entry.events)).toEqual([["x1"]]);
+  }, 60_000);
+});

@@ -24,6 +24,8 @@ export const COLLECTIONS = {
   ruleSets: "rule_sets",
   /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
   deadLetters: "dead_letters",
+  /** Merged ids (`_id`), each with the lead it was merged into: the durable identity map (identity.ts). */
+  identities: "identities",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
   meta: "meta",
 } as const;
@@ -189,6 +191,8 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   rule_groups: [],
   rule_sets: [],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
+  // Read by `_id` (a replayed merge) and whole (a rebuild).
+  identities: [],
   // Read by `_id` only.
   meta: [],
 };

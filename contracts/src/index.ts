@@ -6,6 +6,7 @@ export * from "./errors.ts";
 export * from "./event.ts";
 export * from "./fold-v2.ts";
 export * from "./glob.ts";
+export * from "./identity.ts";
 export * from "./rule-set.ts";
 export * from "./rules.ts";
 export * from "./scoring.ts";

@@ -43,6 +43,7 @@ import { createLock, LockLostError, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
+import { foldIdentities, readIdentities, writeIdentities } from "./rebuild-identities.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -99,8 +100,11 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
 
   const { byLead, count } = await readEvents(options.db, options.lock?.signal);
   const profiles = await readProfiles(options.db, options.lock?.signal);
+  // A merged id's events are its root's, and it is no lead of its own.
+  const roots = await readIdentities(options.db, options.lock?.signal);
+  const merged = foldIdentities(byLead, roots);
   const at = now();
-  const documented = [...profiles].flatMap(([id, profile]) => (profile.documented ? [id] : []));
+  const documented = [...profiles].flatMap(([id, profile]) => (profile.documented && !roots.has(id) ? [id] : []));
   const ids = [...new Set([...byLead.keys(), ...documented])];
   let pageCount = 0;
   for (let from = 0; from < ids.length; from += WRITE_CHUNK) {
@@ -109,6 +113,8 @@ export async function rebuildLiveState(options: RebuildOptions): Promise<Rebuild
     pageCount += await writeLeads(leads, at, options, check);
   }
   await fillSearchTexts(redis, keys, ids, profiles, check);
+  await check();
+  await writeIdentities(redis, keys, roots, merged);
   const generation = await newGeneration(redis, randomUUID());
   await check();
   await redis.set(keys.gen, generation);

@@ -1,10 +1,19 @@
 import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
-import type { EventsJob } from "@leadscore/runtime";
+import { type EventsJob, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
-import { createStack, historyOf, leadOf, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
+import {
+  auditAll,
+  createStack,
+  historyOf,
+  leadOf,
+  queued,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
+import { rebuildLiveState } from "../src/rebuild.ts";
 
 const MINUTE = 60_000;
 
@@ -73,5 +82,33 @@ describe("merging an anonymous lead into a known one", () => {
     expect(new Set(history.map((entry) => entry.event_id)).size).toBe(40);
     expect(history).toHaveLength(40);
     expect((await leadOf(stack, "bob"))?.current_score).toBe(200);
+    expect(await auditAll(stack)).toEqual([]);
+  });
+
+  it("is laid out again by a rebuild from the recorded merges", async () => {
+    stack = await createStack();
+    await stack.startWorker({ deepLaneIdleMs: 20 });
+    await stack.send([1, 2, 3].map((n) => queued("anon-3", `v${n}`, "page_view", T0 + n * MINUTE)));
+    await stack.drained();
+    await sendMerges(stack, [merge("anon-3", "cy")]);
+    await stack.send([queued("cy", "f1", "form_submission", T0 + 2.5 * MINUTE)]);
+    await stack.drained();
+    const before = await historyOf(stack, "cy");
+    expect(before.map((entry) => entry.event_id)).toEqual(["v1", "v2", "f1", "v3"]);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      const { SCORE_CAP: cap, STAGE_THRESHOLDS: thresholds } = stack.config;
+      await rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger });
+      expect(await leadOf(stack, "anon-3")).toBeNull();
+      expect((await historyOf(stack, "cy")).map((entry) => [entry.event_id, entry.score])).toEqual(
+        before.map((entry) => [entry.event_id, entry.score]),
+      );
+      expect(await redis.hget(keys.aliases, "anon-3")).toBe("cy");
+      expect(await redis.hgetall(keys.mergedFrom("cy"))).toEqual({ "anon-3": "3" });
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

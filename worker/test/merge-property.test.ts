@@ -3,19 +3,18 @@
 // middle of one (after its events were stored and its leads planned, before its commit), with the deep lane running
 // at random moments, even inside that window. Afterwards the known lead's whole history must be the pure fold
 // (`foldScoresV2`) of the first copy of every event of both ids, and the anonymous lead must be gone.
-import { foldScoresV2, type QueuedEvent, type RuleSet, sortKey } from "@leadscore/contracts";
-import { createLiveReader, type LiveEntry, liveKeys, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+import { foldScoresV2, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
+import { createLiveReader, type LiveEntry, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { describe, expect, it } from "vitest";
 import { propertyRuns } from "../../test-support/property.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createMergeRecorder } from "../src/merge.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { drainDeepLane, useLiveBed } from "./live-bed.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const GENERATION = "merge-property:test";
@@ -91,29 +90,16 @@ function arrivalOf(spec: RunSpec) {
 }
 
 describe("merging an anonymous lead, for any interleaving of its events, the known lead's and the merge", () => {
-  const prefix = uniqueName("merge-property");
-  let testDb: Awaited<ReturnType<typeof createTestDb>>;
-  let testRedis: Awaited<ReturnType<typeof createTestRedis>>;
-  let redis: Redis;
-  beforeAll(async () => {
-    testDb = await createTestDb(prefix);
-    testRedis = await createTestRedis(prefix);
-    redis = testRedis.redis;
-    await redis.set(liveKeys(prefix).gen, GENERATION);
-  });
-  afterAll(async () => {
-    await testRedis?.cleanup();
-    await testDb?.drop();
-  });
+  const bed = useLiveBed("merge-property", GENERATION);
 
   it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
-    const keys = liveKeys(prefix);
+    const { keys, redis, db, prefix } = bed;
     const seen = { runs: 0, inside: 0, deepInside: 0, paged: 0, diverted: 0 };
     await fc.assert(
       fc.asyncProperty(runSpec, async (spec) => {
         const { ids, batches, firstCopies } = arrivalOf(spec);
         const writer: LiveWriterOptions = {
-          db: testDb.db,
+          db,
           redis,
           keys,
           generation: () => GENERATION,
@@ -124,12 +110,7 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
         };
         const deepLane = createDeepLane(writer);
         const recorder = createMergeRecorder({ ...writer });
-        const drainDeepLane = async () => {
-          for (let pass = 0; (await redis.hlen(keys.deep)) > 0; pass++) {
-            if (pass > 50) throw new Error("the deep lane did not empty in 50 passes");
-            await deepLane.runOnce();
-          }
-        };
+        const drain = () => drainDeepLane(deepLane, bed);
         const mergeAt = spec.merge.at % (batches.length + 1);
         let armed = false;
         const merge = async () => {
@@ -149,7 +130,7 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
             await merge();
             seen.inside += 1;
             if (spec.merge.deepInside) {
-              await drainDeepLane();
+              await drain();
               seen.deepInside += 1;
             }
           },
@@ -160,10 +141,10 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
             armed = n === mergeAt && spec.merge.inside;
             const result = await scorer.scoreBatch(batch);
             seen.diverted += result.diverted.pages + result.diverted.rescan;
-            if (spec.deepAfter[n]) await drainDeepLane();
+            if (spec.deepAfter[n]) await drain();
           }
           if (mergeAt === batches.length || armed) await merge();
-          await drainDeepLane();
+          await drain();
         } finally {
           await deepLane.stop();
         }
@@ -173,7 +154,7 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
         expect(await redis.zscore(keys.byScore, ids.anonymous)).toBeNull();
         const lead = await reader.leadWithTail(ids.known);
         if (!lead) throw new Error("the known lead has no live state");
-        const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(testDb.db), CAP);
+        const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(db), CAP);
         const fold = foldScoresV2(
           firstCopies.map((event) => ({
             ...event,

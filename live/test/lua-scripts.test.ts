@@ -290,10 +290,21 @@ describe("commit-leads.lua, merges", () => {
     // One event arrived after the pass read the list: it stays, and the merged lead with the deep lane.
     expect(await redis.lrange(keys.deepEvents("anon"), 0, -1)).toEqual([event("e2", "page_view", 2)]);
     expect(await redis.hget(keys.deep, "anon")).toBe("0");
-    // Only the root's own messages: one stage change, one score change.
-    expect((await outbox(redis, keys)).map((m) => [m.type, m.lead])).toEqual([
+    // The root's own messages (one stage change, one score change), then the merge's.
+    const messages = await outbox(redis, keys);
+    expect(messages.map((m) => [m.type, m.lead])).toEqual([
       ["lead.stage_changed", "ada"],
       ["lead.score_changed", "ada"],
+    ]);
+    await redis.set(keys.outbox.wants, "m");
+    await redis.del(keys.outbox.stream, keys.deepEvents("anon"));
+    await redis.hdel(keys.deep, "anon");
+    await commit(redis, keys, "g", [anon, { ...ada, expected: "2", fields: { s: "150", st: "warm" } }]);
+    const merged: Lead = { ...away, expected: "1", drained: 0 };
+    const next: Lead = { ...ada, mode: "f", expected: "3", fields: { s: "180", st: "warm" }, stage: "warm" };
+    expect(await commit(redis, keys, "g", [next, merged])).toEqual(["o", "o"]);
+    expect((await outbox(redis, keys)).map((m) => [m.type, m.lead, m.from, m.prev, m.score])).toEqual([
+      ["lead.merged", "ada", "anon", "150", "180"],
     ]);
   });
 });

@@ -28,7 +28,8 @@
 -- store), a committed lead appends it to the outbox stream in this same atomic step, so no crash can commit a change
 -- and skip its message. `lead.created` when the lead had no live state, `lead.stage_changed` when its stage moved (a
 -- new lead counts as coming from the first stage at 0), `lead.score_changed` when its score moved. The event is the
--- newest of those the commit folded (as in its `score_update`), else the lead's newest entry.
+-- newest of those the commit folded (as in its `score_update`), else the lead's newest entry. `lead.merged` when a
+-- merged lead is removed (mode 'm'), naming its root, the root's score before and after its commit in this call.
 --
 -- Movements: when a committed lead's stage moved (a new lead counts as coming from the first stage) and the worker
 -- passed the event that moved it, the lead is appended to the stage's movement stream (includes/movements), trimmed
@@ -94,6 +95,12 @@ for i = 1, n do
     out[i] = 'c'
   elseif mode == 'm' then
     mergeAway(KEYS, id, lead, list, drained, byLastEvent, stageKey, activityKey)
+    if outboxWants(wants, 'lead.merged') then
+      local root = done[moved]
+      outboxAppend(outbox, { type = 'lead.merged', lead = moved, from = id, to = '', score = root.score,
+        prev = root.prev, event = '', etype = '', at = updated, rank = '' })
+    end
+    for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
     out[i] = 'o'
   else
     local was = redis.call('HMGET', lead, 'st', 's', 'v')
@@ -168,7 +175,7 @@ for i = 1, n do
       end
     end
     for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
-    done[id] = true
+    done[id] = { prev = was[2] or '0', score = score or redis.call('HGET', lead, 's') or '0' }
     out[i] = 'o'
   end
 end

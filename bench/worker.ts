@@ -10,6 +10,8 @@
 //   npm run bench:worker -- --cpu-prof /tmp/prof           # a V8 CPU profile of the worker per size
 //   npm run bench:worker -- --rules realistic  # each size twice on the same events: the default rules, then
 //                                             # bench/realistic-rules.ts (40 rules, conditions, limits, groups)
+//   npm run bench:worker -- --merged 0.1      # every 10th lead id merged into another before the drain, so the
+//                                             # worker resolves it on every event (docs/identity.md)
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -23,6 +25,7 @@ import {
   DEFAULT_SCORE_CAP,
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
+  type IdentityDocument,
   INDEXES,
   keyOf,
   type QueuedEvent,
@@ -62,6 +65,8 @@ const { values: args } = parseArgs({
     audit: { type: "boolean" },
     /** `plain`: the default rules; `realistic`: each size with the default rules, then the realistic set. */
     rules: { type: "string", default: "plain" },
+    /** Share of lead ids recorded as merged (each into a lead of its own) before the drain: ids resolved per event. */
+    merged: { type: "string", default: "0" },
     /** Writes a V8 CPU profile of each worker process into this folder (open it in Chrome's DevTools). */
     "cpu-prof": { type: "string" },
   },
@@ -239,6 +244,22 @@ async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
   return rate;
 }
 
+/**
+ * Records every `1 / share`-th lead id as merged into a lead of its own (`identities`, which the worker's start-up
+ * rebuild lays out as the live identity map): its events are then resolved and stored under that lead.
+ */
+async function recordMerges(db: Db, leads: number, share: number): Promise<void> {
+  if (!(share > 0)) return;
+  const every = Math.max(1, Math.round(1 / share));
+  const at = new Date();
+  const docs: IdentityDocument[] = [];
+  for (let lead = 0; lead < leads; lead += every) {
+    docs.push({ _id: `lead-${lead}`, into: `known-${lead}`, kind: "identify", reason: null, at });
+  }
+  await db.collection<IdentityDocument>(COLLECTIONS.identities).insertMany(docs);
+  console.log(`  ${fmt(docs.length)} of ${fmt(leads)} lead ids recorded as merged`);
+}
+
 /** The worker's histogram of acceptance → committed. */
 const LAG = "leadscore_worker_lag_seconds";
 
@@ -337,6 +358,7 @@ async function runSize(
   let worker: RunningProcess | undefined;
   try {
     if (rules === "realistic") await putRuleSet(space.db, REALISTIC_RULES, "bench");
+    await recordMerges(space.db, leads, Number(args.merged));
     console.log(`  raw insertMany of the same ${fmt(total)} events…`);
     const raw = await rawInsert(space.db, events);
     console.log(`    ${fmt(raw)} docs/s`);

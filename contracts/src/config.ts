@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { DEFAULT_EVENT_MAX_AGE_DAYS } from "./event.ts";
+import { DEFAULT_PLACEHOLDER_IDS } from "./identity.ts";
 import { DEFAULT_SCORE_CAP } from "./scoring.ts";
 import type { StageThresholds } from "./stage.ts";
 
@@ -179,6 +180,11 @@ export const EdgeConfigSchema = z
     DEDUPE_BUCKETS: positiveInt(DEFAULT_DEDUPE_BUCKETS),
     /** Oldest event timestamp accepted, in days before it is received; older is refused with 400. */
     EVENT_MAX_AGE_DAYS: positiveInt(DEFAULT_EVENT_MAX_AGE_DAYS),
+    /**
+     * Ids no identify may merge (compared trimmed, in lower case), comma-separated; unset: `null`, `undefined`,
+     * `anonymous`, `0`, `-1`, `[object Object]`, `none`, `nan`, `guest` (identity.ts).
+     */
+    PLACEHOLDER_IDS: list,
     /** Requests per second allowed per write key (and per client address) on the ingestion routes. */
     RATE_LIMIT_PER_SECOND: positiveInt(100_000),
     /** Browser origins allowed by CORS on the read/admin API; ingestion routes accept any origin. */
@@ -232,6 +238,10 @@ export const EdgeConfigSchema = z
     return {
       ...checkReadAccess(config, ctx),
       WRITE_KEYS: config.WRITE_KEYS.length > 0 ? config.WRITE_KEYS : [DEV_WRITE_KEY],
+      PLACEHOLDER_IDS:
+        config.PLACEHOLDER_IDS.length > 0
+          ? config.PLACEHOLDER_IDS.map((id) => id.toLowerCase())
+          : [...DEFAULT_PLACEHOLDER_IDS],
       WEBHOOK_ALLOW_PRIVATE: allowPrivateWebhooks(config),
     };
   });

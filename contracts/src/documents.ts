@@ -33,6 +33,8 @@ export const COLLECTIONS = {
   ruleDrafts: "rule_drafts",
   /** Events the store refused (`_id` = `event_id`), kept with the reason instead of being scored. */
   deadLetters: "dead_letters",
+  /** Merged ids (`_id`), each with the lead it was merged into: the durable identity map (identity.ts). */
+  identities: "identities",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
   meta: "meta",
   /**
@@ -255,6 +257,8 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   rule_sets: [],
   rule_drafts: [],
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
+  // Read by `_id` (a replayed merge) and whole (a rebuild).
+  identities: [],
   // Read by `_id` only.
   meta: [],
   // Read whole (a few minutes of batches) after a Redis restart; swept by `at`, a scan of that much.

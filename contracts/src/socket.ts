@@ -24,6 +24,15 @@ export interface LeaderboardEntry {
   stage: Stage;
 }
 
+/**
+ * Sent to a merged lead's room when its history was folded into another lead (an identify, an admin merge): a
+ * subscriber follows `into` from then on.
+ */
+export interface LeadMerged {
+  lead_id: string;
+  into: string;
+}
+
 export interface LeaderboardUpdate {
   top: LeaderboardEntry[];
 }
@@ -53,6 +62,7 @@ export interface SubscribeAck {
 export interface ServerToClientEvents {
   score_update: (update: ScoreUpdate) => void;
   leaderboard: (update: LeaderboardUpdate) => void;
+  lead_merged: (merged: LeadMerged) => void;
 }
 
 /** Socket.io events a client sends. */

@@ -6,6 +6,8 @@ import {
   COLLECTIONS,
   type EventDocument,
   type HistoryPageDocument,
+  type IdentityDocument,
+  resolveRoots,
   type StageThresholds,
   stageFor,
   toScorable,
@@ -147,13 +149,17 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
 
   const events = new Map<string, EventDocument[]>();
   let storedEvents = 0;
+  // Events stored under an id before it was merged are its root's (MongoDB's identities, resolved).
+  const identities = await db.collection<IdentityDocument>(COLLECTIONS.identities).find({}).sort({ at: 1 }).toArray();
+  const roots = resolveRoots(identities.map((doc) => ({ from: doc._id, into: doc.into })));
   const eventFilter: Filter<EventDocument> = range ? { lead_id: { $gte: range.gte, $lt: range.lt } } : {};
   for await (const doc of db
     .collection<EventDocument>(COLLECTIONS.events)
     .find(eventFilter, { projection: { metadata: 0 }, batchSize: 10_000 })) {
-    const list = events.get(doc.lead_id) ?? [];
-    list.push(doc);
-    events.set(doc.lead_id, list);
+    const root = roots.get(doc.lead_id) ?? doc.lead_id;
+    const list = events.get(root) ?? [];
+    list.push(root === doc.lead_id ? doc : { ...doc, lead_id: root });
+    events.set(root, list);
     storedEvents += 1;
   }
 

@@ -16,11 +16,14 @@ import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEve
  * - `pages`: hand the lead to the deep lane (its history older than the tail is needed) with `pending`;
  * - `rescan`: the same, asking the deep lane to re-read the lead's stored events (a duplicate of unknown state);
  * - `deep`: the deep lane's own commit: also drops the first `drained` deep-lane events (folded now) and releases
- *   the lead when none are left and no rescan was asked for since `rescans`.
+ *   the lead when none are left and no rescan was asked for since `rescans`;
+ * - `mergedAway`: the deep lane's removal of a lead merged into `into` (its history now folded there): out of every
+ *   index, its hash deleted, its first `drained` deep-lane events dropped — only if `into`'s commit earlier in the
+ *   same call succeeded.
  */
 export interface LeadCommit {
   leadId: string;
-  mode: "commit" | "pages" | "rescan" | "deep";
+  mode: "commit" | "pages" | "rescan" | "deep" | "mergedAway";
   expected: number;
   fields: LeadHash;
   rankKey: number;
@@ -40,6 +43,8 @@ export interface LeadCommit {
    * from the stored one. Left out by commits that must record none.
    */
   movement?: MovementEvent;
+  /** For `mergedAway`: the root the lead was merged into, committed earlier in the same call. */
+  into?: string;
 }
 
 export type CommitOutcome = "committed" | "conflict" | "diverted";
@@ -49,7 +54,7 @@ export class StaleLiveStateError extends Error {
   override name = "StaleLiveStateError";
 }
 
-const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f" } as const;
+const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f", mergedAway: "m" } as const;
 const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict", d: "diverted" };
 
 // Its KEYS, ARGV and reply: `lua/commit-leads.lua`.
@@ -79,7 +84,7 @@ export async function commitLeads(
       String(lead.rescans ?? 0),
       lead.appendTail ?? "",
       lead.appendPages ?? "",
-      lead.movement ? encodeMovementEvent(lead.movement) : "",
+      lead.movement ? encodeMovementEvent(lead.movement) : (lead.into ?? ""),
       fields.length,
       lead.pending.length,
       lead.messages.length,
@@ -88,7 +93,7 @@ export async function commitLeads(
     for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
-  keyList.push(keys.byLastEvent, keys.outbox.stream, keys.outbox.wants);
+  keyList.push(keys.byLastEvent, keys.aliases, keys.outbox.stream, keys.outbox.wants);
   const reply = await COMMIT_LEADS.run(redis, keyList, args);
   if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
   return (reply as string[]).map((code) => OUTCOMES[code] ?? "conflict");

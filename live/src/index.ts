@@ -4,6 +4,7 @@ export * from "./decay-index.ts";
 export * from "./fold.ts";
 export * from "./generation.ts";
 export * from "./history.ts";
+export * from "./identity.ts";
 export * from "./keys.ts";
 export * from "./movements.ts";
 export * from "./outbox.ts";

@@ -46,6 +46,15 @@ export interface LiveKeys {
   deepEvents(leadId: string): string;
   /** Held by the one process running the deep lane. */
   deepLock: string;
+  /**
+   * The identity map (identity.ts): merged id → the root lead it resolves to, always one hop (path compression at
+   * write time). Laid out again by a rebuild from MongoDB's `identities`.
+   */
+  aliases: string;
+  /** The ids that resolve to a root (a set), so a later merge of the root can point them on. */
+  aliasesOf(root: string): string;
+  /** What was merged into a root (a hash: merged id → how many events it brought), for the lead page. */
+  mergedFrom(root: string): string;
   /** Held by the one process rebuilding the live state. */
   rebuildLock: string;
   /** `SCAN MATCH` pattern of every live key. */
@@ -100,6 +109,9 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     deep: `${base}:deep`,
     deepEvents: (leadId) => `${base}:deep-events:{${leadId}}`,
     deepLock: `${base}:deep-lock`,
+    aliases: `${base}:alias`,
+    aliasesOf: (root) => `${base}:aliases:{${root}}`,
+    mergedFrom: (root) => `${base}:merged-from:{${root}}`,
     rebuildLock: `${base}:rebuild-lock`,
     pattern: `${base}:*`,
     outbox: outboxKeys(redisPrefix),

@@ -12,6 +12,7 @@ export const OUTBOX_KIND_LETTERS = {
   "lead.created": "c",
   "lead.stage_changed": "s",
   "lead.score_changed": "x",
+  "lead.merged": "m",
 } as const;
 export type OutboxKind = keyof typeof OUTBOX_KIND_LETTERS;
 
@@ -19,6 +20,8 @@ export type OutboxKind = keyof typeof OUTBOX_KIND_LETTERS;
  * One message as the stream holds it: `type` (an OutboxKind), `lead` (its id), `from`/`to` (stages; `from` is ""
  * for `lead.created`), `score` and `prev` (its score after and before), `event`/`etype` (the id and type of the
  * event behind it, "" when none), `at` (epoch ms of the change) and `rank` (1-based leaderboard position after it).
+ * A `lead.merged` message names the lead merged into (`lead`), the merged id (`from`), and the former's score after
+ * (`score`) and before (`prev`) the merge.
  */
 export type OutboxMessage = Record<OutboxField, string>;
 

@@ -29,7 +29,7 @@ async function fresh() {
 
 interface Lead {
   id: string;
-  mode: "c" | "p" | "r" | "f";
+  mode: "c" | "p" | "r" | "f" | "m";
   expected: string;
   rank: number;
   updated: number;
@@ -63,7 +63,7 @@ function commit(
     args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "", lead.movement ?? "");
     args.push(fields.length, pending.length, messages.length, ...fields.flat(), ...pending, ...messages.flat());
   }
-  keyList.push(keys.byLastEvent, keys.outbox.stream, keys.outbox.wants);
+  keyList.push(keys.byLastEvent, keys.aliases, keys.outbox.stream, keys.outbox.wants);
   return commitLeads.run(redis, keyList, args);
 }
 
@@ -241,6 +241,106 @@ describe("commit-leads.lua", () => {
     expect(await commit(redis, keys, "g", [{ ...deep, expected: "1", drained: 1, rescans: "0" }])).toEqual(["o"]);
     expect(await redis.exists(keys.deepEvents("a"))).toBe(0);
     expect(await redis.hexists(keys.deep, "a")).toBe(0);
+  });
+});
+
+describe("commit-leads.lua, merges", () => {
+  it("diverts a commit of a merged id to its deep-lane list, as for a lead the deep lane owns", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    await redis.hset(keys.aliases, "anon", "ada");
+    const pending = [event("e1", "page_view", 1)];
+    const plain: Lead = { id: "anon", mode: "c", expected: "0", rank: -5, updated: 1, stage: "cold", pending };
+    plain.fields = { s: "5" };
+    expect(await commit(redis, keys, "g", [plain])).toEqual(["d"]);
+    expect(await redis.exists(keys.lead("anon"))).toBe(0);
+    expect(await redis.lrange(keys.deepEvents("anon"), 0, -1)).toEqual(pending);
+    expect(await redis.hget(keys.deep, "anon")).toBe("0");
+  });
+
+  it("removes a merged lead from every index only when its root committed earlier in the same call", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    await redis.set(keys.outbox.wants, "csx");
+    const anon: Lead = { id: "anon", mode: "c", expected: "0", rank: -105, updated: 10, stage: "warm" };
+    anon.fields = { s: "105", st: "warm", le: "9" };
+    const ada: Lead = { id: "ada", mode: "c", expected: "0", rank: -20, updated: 10, stage: "cold" };
+    ada.fields = { s: "20", st: "cold", le: "8" };
+    expect(await commit(redis, keys, "g", [anon, ada])).toEqual(["o", "o"]);
+    await redis.rpush(keys.deepEvents("anon"), event("e1", "page_view", 1), event("e2", "page_view", 2));
+    await redis.hset(keys.deep, "anon", "0", "ada", "0");
+    await redis.del(keys.outbox.stream);
+    const away: Lead = { id: "anon", mode: "m", expected: "1", rank: 0, updated: 20, stage: "cold", drained: 1 };
+    away.movement = "ada";
+    // The root's commit lost its compare-and-set: the merged lead stays as it was.
+    const lost: Lead = { ...ada, mode: "f", expected: "7", fields: { s: "125", st: "warm" }, stage: "warm" };
+    expect(await commit(redis, keys, "g", [lost, away])).toEqual(["c", "c"]);
+    expect(await redis.zscore(keys.byScore, "anon")).toBe("-105");
+    // Both in one call: the root committed, then the merged lead removed.
+    const root: Lead = { ...lost, expected: "1" };
+    expect(await commit(redis, keys, "g", [root, away])).toEqual(["o", "o"]);
+    expect(await redis.exists(keys.lead("anon"))).toBe(0);
+    for (const key of [keys.byScore, keys.byUpdated, keys.byLastEvent]) {
+      expect(await redis.zscore(key, "anon")).toBeNull();
+    }
+    for (const stage of STAGES) {
+      expect(await redis.zscore(keys.byUpdatedIn(stage), "anon")).toBeNull();
+      expect(await redis.zscore(keys.byLastEventIn(stage), "anon")).toBeNull();
+    }
+    expect(await redis.zscore(keys.byScore, "ada")).toBe("-20");
+    // One event arrived after the pass read the list: it stays, and the merged lead with the deep lane.
+    expect(await redis.lrange(keys.deepEvents("anon"), 0, -1)).toEqual([event("e2", "page_view", 2)]);
+    expect(await redis.hget(keys.deep, "anon")).toBe("0");
+    // The root's own messages (one stage change, one score change), then the merge's.
+    const messages = await outbox(redis, keys);
+    expect(messages.map((m) => [m.type, m.lead])).toEqual([
+      ["lead.stage_changed", "ada"],
+      ["lead.score_changed", "ada"],
+    ]);
+    await redis.set(keys.outbox.wants, "m");
+    await redis.del(keys.outbox.stream, keys.deepEvents("anon"));
+    await redis.hdel(keys.deep, "anon");
+    await commit(redis, keys, "g", [anon, { ...ada, expected: "2", fields: { s: "150", st: "warm" } }]);
+    const merged: Lead = { ...away, expected: "1", drained: 0 };
+    const next: Lead = { ...ada, mode: "f", expected: "3", fields: { s: "180", st: "warm" }, stage: "warm" };
+    expect(await commit(redis, keys, "g", [next, merged])).toEqual(["o", "o"]);
+    expect((await outbox(redis, keys)).map((m) => [m.type, m.lead, m.from, m.prev, m.score])).toEqual([
+      ["lead.merged", "ada", "anon", "150", "180"],
+    ]);
+  });
+});
+
+describe("record-merge-5.lua", () => {
+  const recordMerge = script<string>("record-merge-5.lua");
+  const run = (redis: Awaited<ReturnType<typeof fresh>>["redis"], keys: LiveKeys, from: string, into: string) =>
+    recordMerge.run(
+      redis,
+      [keys.gen, keys.aliases, keys.aliasesOf(from), keys.aliasesOf(into), keys.deep],
+      ["g", from, into],
+    );
+
+  it("maps an id to its root, hands both to the deep lane, and keeps the map one hop deep", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    expect(await run(redis, keys, "anon", "ada")).toBe("ok");
+    expect(await redis.hgetall(keys.deep)).toEqual({ anon: "0", ada: "0" });
+    expect(await run(redis, keys, "anon", "ada")).toBe("same");
+    expect(await run(redis, keys, "anon", "bob")).toBe("taken:ada");
+    expect(await run(redis, keys, "ada", "anon")).toBe("loop");
+    expect(await run(redis, keys, "ada", "ada")).toBe("loop");
+    expect(await run(redis, keys, "x", "anon")).toBe("moved:ada");
+    // The root merged in turn: every id that resolved to it now resolves to the new root, in one hop.
+    expect(await run(redis, keys, "ada", "bob")).toBe("ok");
+    expect(await redis.hgetall(keys.aliases)).toEqual({ anon: "bob", ada: "bob" });
+    expect((await redis.smembers(keys.aliasesOf("bob"))).sort()).toEqual(["ada", "anon"]);
+    expect(await redis.exists(keys.aliasesOf("ada"))).toBe(0);
+  });
+
+  it("writes nothing and answers 'stale' when the generation is not the one the worker read", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g2");
+    expect(await run(redis, keys, "anon", "ada")).toBe("stale");
+    expect(await redis.exists(keys.aliases, keys.deep)).toBe(0);
   });
 });
 

@@ -1,13 +1,17 @@
-import type { QueuedEvent } from "@leadscore/contracts";
+import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
 import { redisScript } from "./scripts.ts";
 
 /** The Bull queue every accepted event goes through. */
 export const EVENTS_QUEUE = "events";
 
-/** One Bull job: a micro-batch of events accepted together by one edge process. */
+/**
+ * One Bull job: a micro-batch of events accepted together by one edge process, or merges of ids (an identify, an
+ * admin merge), which travel the same durable queue so that they are answered only once queued.
+ */
 export interface EventsJob {
   v: 1;
   events: QueuedEvent[];
+  merges?: MergeRequest[];
 }
 
 /** Redis pub/sub channel on which rule changes are announced to every worker. */

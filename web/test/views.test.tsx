@@ -210,6 +210,7 @@ describe("the lead page", () => {
         event_count: 2,
         rank: 7,
         rank_of: 1234,
+        merged_from: [{ id: "anon-7f3c9a2e-41b0", events: 3 }],
       }),
     );
     api.leadSeries.mockResolvedValue(
@@ -243,6 +244,7 @@ describe("the lead page", () => {
     expect(await screen.findByRole("heading", { level: 1, name: "Ada" })).toBeTruthy();
     expect(screen.getByTestId("current-score").textContent).toBe("115");
     expect(screen.getByTestId("lead-rank").textContent).toBe("#7 of 1,234");
+    expect(screen.getByTestId("merged-from").textContent).toBe("merged from anon-7f3c… (3 events)");
     expect(screen.getByText("ada@example.com")).toBeTruthy();
     const timeline = await screen.findByRole("list", { name: "Score history" });
     const items = within(timeline).getAllByRole("listitem");

@@ -2,7 +2,7 @@
 // edge imports this package.
 import { outboxKeys } from "@leadscore/live";
 
-export const WEBHOOK_EVENT_TYPES = ["lead.stage_changed", "lead.created", "lead.score_changed"] as const;
+export const WEBHOOK_EVENT_TYPES = ["lead.stage_changed", "lead.created", "lead.score_changed", "lead.merged"] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 /** The type of the message "send test event" delivers. */
 export const TEST_EVENT_TYPE = "webhook.test";
@@ -154,6 +154,15 @@ export function deliveryBody(delivery: Delivery): string {
   const timestamp = new Date(delivery.at).toISOString();
   if (delivery.type === TEST_EVENT_TYPE) {
     return JSON.stringify({ type: delivery.type, timestamp, data: { message: "a test event from Leadscore" } });
+  }
+  if (delivery.type === "lead.merged") {
+    const data = {
+      from: delivery.from,
+      into: delivery.lead,
+      score_before: Number(delivery.prev),
+      score_after: Number(delivery.score),
+    };
+    return JSON.stringify({ type: delivery.type, timestamp, data });
   }
   const created = delivery.type === "lead.created";
   const rank = Number(delivery.rank);

@@ -40,6 +40,7 @@ import {
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
+import { aliasesOf, asRootEvents, mergeGroups } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { retirePages, superseded } from "./page-garbage.ts";
@@ -60,11 +61,15 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   idleMs?: number;
   /** Most leads per pass. */
   maxLeads?: number;
+  /** The Socket.io emitter messages telling a merged lead's room to follow its root. */
+  encodeMerged?(from: string, into: string): [string, Buffer][];
+  /** Called with the merges a pass committed. */
+  onMerged?(merges: { from: string; into: string; events: number }[]): void;
 }
 
 export interface DeepLaneStats {
   /** Leads the lane committed, by whether the pass read MongoDB for them. */
-  folded: { memory: number; pages: number; rescan: number };
+  folded: { memory: number; pages: number; rescan: number; merge: number };
   /** History pages a pass needed, by where they came from. */
   pagesRead: { memory: number; store: number };
   passes: number;
@@ -95,7 +100,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
   const stats: DeepLaneStats = {
-    folded: { memory: 0, pages: 0, rescan: 0 },
+    folded: { memory: 0, pages: 0, rescan: 0, merge: 0 },
     pagesRead: { memory: 0, store: 0 },
     passes: 0,
     waiting: 0,
@@ -147,14 +152,19 @@ export function createDeepLane(options: DeepLaneOptions) {
     if (ids.length === 0) return 0;
     stats.passes += 1;
     const owned = await readOwned(ids, asked);
+    // Leads merged into another (merge.ts) are folded into their root, which is read too when it is not owned.
+    const merges = await mergeGroups(redis, keys, ids);
+    const unread = [...merges.keys()].filter((root) => !owned.has(root));
+    for (const [id, item] of unread.length > 0 ? await readOwned(unread, asked) : []) owned.set(id, item);
     const at = now();
-    const { plans, needPages, needRescan } = planFromMemory(owned);
+    const { plans, needPages, needRescan } = planFromMemory(owned, merges);
     const inMemory = plans.size;
     const stored = await readStoredEvents(needRescan, signal);
     const history = createPageReader(signal);
     // A rescan folds the whole history: every page.
     await history.fetchMissing(needRescan.flatMap((id) => pageIdsOf(owned.get(id))));
     await refoldLatePages(needPages, owned, history, plans);
+    await foldMerges(merges, needRescan, owned, history, plans);
     for (const id of needRescan) {
       const item = owned.get(id) as Owned;
       const pages = pageIdsOf(item).map((pageId) => history.get(pageId) as CachedPage);
@@ -163,23 +173,57 @@ export function createDeepLane(options: DeepLaneOptions) {
     }
     stats.folded.memory += inMemory;
     await writeNewPages(plans, at);
-    await commit(plans, owned, at);
+    await commit(plans, owned, at, merges);
     return ids.length;
+  }
+
+  /**
+   * Folds each root with the leads merged into it, as one history from scratch: the root's pages, tail and list, and
+   * each merged lead's pages (by id), tail and list. A root whose stored events are to be rescanned is left to the
+   * rescan, which reads the merged ids' stored events too.
+   */
+  async function foldMerges(
+    merges: Map<string, string[]>,
+    needRescan: string[],
+    owned: Map<string, Owned>,
+    history: ReturnType<typeof createPageReader>,
+    plans: Map<string, NextState>,
+  ): Promise<void> {
+    const roots = [...merges.keys()].filter((root) => !needRescan.includes(root));
+    await history.fetchMissing(
+      roots.flatMap((root) => [root, ...(merges.get(root) ?? [])].flatMap((id) => pageIdsOf(owned.get(id)))),
+    );
+    for (const root of roots) {
+      const item = owned.get(root) as Owned;
+      const pagesOf = (id: string) => pageIdsOf(owned.get(id)).map((pageId) => history.get(pageId) as CachedPage);
+      const merged = (merges.get(root) ?? []).flatMap((id) => {
+        const away = owned.get(id) as Owned;
+        const tail = (away.lead?.tail ?? []).map(entryEvent);
+        return [...pagesOf(id).flatMap((page) => page.events), ...tail, ...waitingEvents(id, away)];
+      });
+      const rootPages = pagesOf(root);
+      const known = [...rootPages.flatMap((page) => page.events), ...asRootEvents(root, merged)];
+      plans.set(root, rescanned(root, item, known, rootPages));
+      stats.folded.merge += 1;
+    }
   }
 
   /**
    * The leads whose waiting events the live state places alone (planned here), and those that need their history
    * pages (a late event) or their stored events (a rescan was asked for).
    */
-  function planFromMemory(owned: Map<string, Owned>) {
+  function planFromMemory(owned: Map<string, Owned>, merges: Map<string, string[]>) {
     const plans = new Map<string, NextState>();
     const needPages: string[] = [];
     const needRescan: string[] = [];
+    const mergedAway = new Set([...merges.values()].flat());
     for (const [id, item] of owned) {
+      if (mergedAway.has(id)) continue;
       if (item.rescans !== "0") {
         needRescan.push(id);
         continue;
       }
+      if (merges.has(id)) continue;
       const plan = planLead(item.lead, waitingEvents(id, item), [], cap, (entries, startTally) =>
         contentPageId(id, entries, startTally),
       );
@@ -195,11 +239,15 @@ export function createDeepLane(options: DeepLaneOptions) {
   async function readStoredEvents(leadIds: string[], signal: AbortSignal): Promise<Map<string, ScorableEvent[]>> {
     const stored = new Map<string, ScorableEvent[]>();
     if (leadIds.length === 0) return stored;
-    const docs = await events.find({ lead_id: { $in: leadIds } }, { projection: { metadata: 0 }, signal }).toArray();
+    // Events stored under an id before it was merged are the root's.
+    const rootOf = await aliasesOf(redis, keys, leadIds);
+    const ids = [...leadIds, ...rootOf.keys()];
+    const docs = await events.find({ lead_id: { $in: ids } }, { projection: { metadata: 0 }, signal }).toArray();
     for (const doc of docs) {
-      const list = stored.get(doc.lead_id) ?? [];
-      list.push(toScorable(doc));
-      stored.set(doc.lead_id, list);
+      const root = rootOf.get(doc.lead_id) ?? doc.lead_id;
+      const list = stored.get(root) ?? [];
+      list.push(toScorable(root === doc.lead_id ? doc : { ...doc, lead_id: root }));
+      stored.set(root, list);
     }
     return stored;
   }
@@ -309,7 +357,12 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   /** Commits the plans (checking the lock first), then reports the lags and updates of the leads committed. */
-  async function commit(plans: Map<string, NextState>, owned: Map<string, Owned>, at: number): Promise<void> {
+  async function commit(
+    plans: Map<string, NextState>,
+    owned: Map<string, Owned>,
+    at: number,
+    merges: Map<string, string[]>,
+  ): Promise<void> {
     const updates: ScoreUpdate[] = [];
     const commits: LeadCommit[] = [];
     for (const [id, next] of plans) {
@@ -333,13 +386,52 @@ export function createDeepLane(options: DeepLaneOptions) {
     }
     const messages = options.encodeUpdates(updates);
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
+    // After their roots (the script removes a merged lead only if its root committed earlier in the same call).
+    const brought = new Map<string, number>();
+    for (const [root, away] of merges) {
+      if (!plans.has(root)) continue;
+      for (const id of away) {
+        const item = owned.get(id) as Owned;
+        brought.set(id, (item.lead?.count ?? 0) + item.list.length);
+        commits.push({
+          leadId: id,
+          mode: "mergedAway",
+          into: root,
+          expected: item.lead?.version ?? 0,
+          fields: {},
+          rankKey: 0,
+          updatedAt: at,
+          stage: stageFor(0, thresholds),
+          pending: [],
+          messages: options.encodeMerged?.(id, root) ?? [],
+          drained: item.list.length,
+        });
+      }
+    }
     await lock.check();
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
     const committedAt = now();
     const committed = new Set(commits.filter((_, index) => outcomes[index] === "committed").map((c) => c.leadId));
-    await retirePages(redis, keys, retiredBy(plans, owned, committed));
+    // A lead merged away names no page any more: its history is folded into its root's, under the root's pages.
+    const mergedPages = commits.flatMap((c) =>
+      c.mode === "mergedAway" && committed.has(c.leadId)
+        ? (owned.get(c.leadId)?.lead?.pages ?? []).map((p) => p.id)
+        : [],
+    );
+    await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
+    const merged = commits.flatMap((c, index) =>
+      c.mode === "mergedAway" && outcomes[index] === "committed"
+        ? [{ from: c.leadId, into: c.into as string, events: brought.get(c.leadId) ?? 0 }]
+        : [],
+    );
+    if (merged.length > 0) {
+      const pipeline = redis.pipeline();
+      for (const { from, into, events } of merged) pipeline.hincrby(keys.mergedFrom(into), from, events);
+      await pipeline.exec();
+      options.onMerged?.(merged);
+    }
     const done = updates.filter((update) => committed.has(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
   }

@@ -1,6 +1,6 @@
 // Reading a Bull job's payload. The edge validated every event before queueing it, so anything malformed here is
 // corruption or a producer bug: it must fail loudly once, never be retried, and never hold up the queue.
-import { type QueuedEvent, QueuedEventSchema } from "@leadscore/contracts";
+import { type MergeRequest, MergeRequestSchema, type QueuedEvent, QueuedEventSchema } from "@leadscore/contracts";
 
 /** A job that can never succeed; the queue must not retry it. */
 export class PermanentJobError extends Error {
@@ -9,6 +9,8 @@ export class PermanentJobError extends Error {
 
 export interface ParsedJob {
   events: QueuedEvent[];
+  /** Merges of ids (identify, admin merge), recorded before the job's events are scored. */
+  merges: MergeRequest[];
   /** Malformed events, by index in the job, with what is wrong with each. */
   rejected: { index: number; problem: string }[];
 }
@@ -36,12 +38,18 @@ export function parseEventsJob(data: unknown): ParsedJob {
   if (!Array.isArray(data.events)) throw new PermanentJobError("job has no events array");
   const events: QueuedEvent[] = [];
   const rejected: ParsedJob["rejected"] = [];
+  const merges: MergeRequest[] = [];
+  if (data.merges !== undefined) {
+    const parsed = MergeRequestSchema.array().safeParse(data.merges);
+    if (!parsed.success) throw new PermanentJobError(`job has malformed merges: ${parsed.error.issues[0]?.message}`);
+    merges.push(...parsed.data);
+  }
   data.events.forEach((raw: unknown, index) => {
     const checked = queuedEventOrProblem(raw);
     if (typeof checked === "string") rejected.push({ index, problem: checked });
     else events.push(checked);
   });
-  return { events, rejected };
+  return { events, merges, rejected };
 }
 
 /** The failure reason of a job that had malformed events, naming the first few. */

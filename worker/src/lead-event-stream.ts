@@ -35,6 +35,11 @@ export interface LeadEventStreamOptions {
   buckets?: number;
   /** The most text one bucket may hold when it is read into memory (default 16 MiB). */
   maxBucketBytes?: number;
+  /**
+   * The lead an event stored under `leadId` belongs to (a merged id's root: rebuild-identities.ts); its `lead_id` is
+   * rewritten to it and it is grouped with that lead's. Called once per event read. Default: the stored id.
+   */
+  leadOf?: (leadId: string) => string;
   /** Stops the read and the stream (the stream then throws the signal's reason). */
   signal?: AbortSignal;
   /** Events read so far, every `READ_PROGRESS_EVERY` events and once more when the read is done (`done: true`). */
@@ -108,6 +113,7 @@ async function spillEvents(db: Db, dir: string, count: number, options: LeadEven
   let read = 0;
   for await (const doc of cursor) {
     const event: StreamedEvent = toScorable(doc);
+    if (options.leadOf) event.lead_id = options.leadOf(event.lead_id);
     if (options.metadata) event.metadata = doc.metadata ?? {};
     await writer.add(hashOf(event.lead_id, 0) % count, JSON.stringify(event));
     read += 1;

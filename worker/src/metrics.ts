@@ -148,7 +148,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
         ...counterLines(
           "leadscore_worker_deep_lane_folded_total",
           "Leads the deep lane of this process folded, by what it read.",
-          byLabel("read", Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0 })),
+          byLabel("read", Object.entries(deep?.folded ?? { memory: 0, pages: 0, rescan: 0, merge: 0 })),
         ),
         ...counterLines(
           "leadscore_worker_deep_lane_pages_read_total",

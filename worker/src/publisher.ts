@@ -90,6 +90,21 @@ export function encodeScoreUpdates(
   return messages;
 }
 
+/** The Socket.io Redis emitter messages telling `from`'s room that it was merged into `into`. */
+export function encodeLeadMerged(emitterKey: string, from: string, into: string): [string, Buffer][] {
+  const captured: [string, Buffer][] = [];
+  const sink = {
+    publish(channel: string, message: string | Buffer) {
+      captured.push([channel, typeof message === "string" ? Buffer.from(message) : message]);
+    },
+  };
+  new Emitter<ServerToClientEvents>(sink, { key: emitterKey }).to(leadRoom(from)).emit("lead_merged", {
+    lead_id: from,
+    into,
+  });
+  return captured;
+}
+
 export function createScorePublisher(options: ScorePublisherOptions): RedisScorePublisher {
   const { redis, live, log } = options;
   const intervalMs = options.leaderboardIntervalMs ?? LEADERBOARD_INTERVAL_MS;

@@ -49,6 +49,7 @@ import { streamLeadEvents } from "./lead-event-stream.ts";
 import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
+import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -138,6 +139,9 @@ async function rebuild(
   await raiseJournalFloor(redis, keys.journal, now());
 
   const profiles = await readProfiles(options.db, options.lock?.signal);
+  // A merged id's events are its root's, and it is no lead of its own.
+  const roots = await readIdentities(options.db, options.lock?.signal);
+  const identities = mergedEventCounts(roots);
   const at = now();
   // Lead by lead, each with all its events, a bounded part of them in memory (lead-event-stream.ts).
   const ids: string[] = [];
@@ -162,17 +166,24 @@ async function rebuild(
     progress.eventsRead = events;
     if (done || events % PROGRESS_EVENTS === 0) log.info("rebuild progress", { read: events, done });
   };
-  for await (const { leadId, events } of streamLeadEvents(options.db, { signal: options.lock?.signal, onRead: read })) {
-    await add(leadId, events);
-  }
-  // Leads with a profile and no event.
+  const stream = streamLeadEvents(options.db, {
+    signal: options.lock?.signal,
+    onRead: read,
+    leadOf: identities.leadOf,
+  });
+  for await (const { leadId, events } of stream) await add(leadId, events);
+  // Leads with a profile and no event (a merged id is no lead of its own).
   const withEvents = new Set(ids);
-  for (const [id, profile] of profiles) if (profile.documented && !withEvents.has(id)) await add(id, []);
+  for (const [id, profile] of profiles) {
+    if (profile.documented && !withEvents.has(id) && !roots.has(id)) await add(id, []);
+  }
   await flush();
   // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
   // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
   await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
   await fillSearchTexts(redis, keys, ids, profiles, check);
+  await check();
+  await writeIdentities(redis, keys, roots, identities.merged);
   const generation = await newGeneration(redis, randomUUID());
   await check();
   await redis.set(keys.gen, generation);

@@ -45,6 +45,7 @@ import {
   pageDocument,
   pageRef,
   rankKey,
+  resolveLeads,
   stateFields,
   tallyFields,
   withTail,
@@ -198,7 +199,18 @@ export function createScorer(options: ScorerOptions) {
     return profiles;
   }
 
-  async function storeEvents(batch: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
+  /** The batch with every merged lead id replaced by its root (identity.ts): one HMGET of the distinct ids. */
+  async function resolved(batch: readonly QueuedEvent[]): Promise<readonly QueuedEvent[]> {
+    const roots = await resolveLeads(redis, keys, [...new Set(batch.map((event) => event.lead_id))]);
+    if (roots.size === 0) return batch;
+    return batch.map((event) => {
+      const root = roots.get(event.lead_id);
+      return root === undefined ? event : { ...event, lead_id: root };
+    });
+  }
+
+  async function storeEvents(queued: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
+    const batch = await resolved(queued);
     const docs: EventDocument[] = [];
     const sources: QueuedEvent[] = [];
     // The events as the fold takes them, beside their documents (whose candidates are stored as text).

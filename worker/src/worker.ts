@@ -4,6 +4,7 @@
 
 import type { Server } from "node:http";
 import {
+  type MergeRequest,
   mongoDatabaseName,
   type QueuedEvent,
   realtimeChannelKey,
@@ -29,11 +30,12 @@ import { catchUp } from "./catch-up.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal } from "./journal.ts";
+import { createMergeRecorder } from "./merge.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
 import { RETIRED_GRACE_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
-import { encodeScoreUpdates } from "./publisher.ts";
+import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
@@ -235,7 +237,12 @@ function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logg
  * Handles one job: its well-formed events go to the batcher; a job that is not an events job at all, or that had
  * malformed events, is discarded (never retried) and fails with its reason once the rest are scored.
  */
-function handleJob(batcher: Batcher<QueuedEvent>, metrics: WorkerMetrics, log: Logger) {
+function handleJob(
+  batcher: Batcher<QueuedEvent>,
+  metrics: WorkerMetrics,
+  log: Logger,
+  applyMerges: (merges: MergeRequest[]) => Promise<void>,
+) {
   return async (job: Queue.Job<EventsJob>) => {
     let parsed: ReturnType<typeof parseEventsJob>;
     try {
@@ -247,6 +254,7 @@ function handleJob(batcher: Batcher<QueuedEvent>, metrics: WorkerMetrics, log: L
       throw error;
     }
     try {
+      if (parsed.merges.length > 0) await applyMerges(parsed.merges);
       if (parsed.events.length > 0) await batcher.submit(parsed.events);
     } catch (error) {
       metrics.recordJob("transient");
@@ -351,7 +359,21 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         onLags: (lagsMs) => metrics.recordLags(lagsMs),
         onStale: generation.recheck,
         idleMs: options.deepLaneIdleMs,
+        encodeMerged: (from, into) => encodeLeadMerged(realtimeChannelKey(config.REDIS_PREFIX), from, into),
+        onMerged: (merged) => log.info("leads merged", { merged }),
       });
+      const mergeRecorder = createMergeRecorder({ db, redis, keys, generation: generation.current, log });
+      // A merge recorded while the live state is rebuilt waits for it, as a batch does.
+      const applyMerges = async (merges: MergeRequest[]) => {
+        for (;;) {
+          try {
+            return await mergeRecorder.apply(merges);
+          } catch (error) {
+            if (!(error instanceof StaleLiveStateError)) throw error;
+            await generation.recheck();
+          }
+        }
+      };
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
       previews = createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs });
@@ -380,7 +402,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       queue = openEventsQueue(config, finished, log);
       await queue.isReady();
       // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
-      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log));
+      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log, applyMerges));
 
       if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);

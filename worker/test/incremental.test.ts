@@ -24,20 +24,18 @@ import {
   emptyBreakdown,
   encodeBreakdown,
   type LiveEntry,
-  liveKeys,
   TAIL_SPILL_AT,
   wholeHistory,
 } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { describe, expect, it } from "vitest";
 import { propertyRuns } from "../../test-support/property.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { drainDeepLane, useLiveBed } from "./live-bed.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const THRESHOLDS = [100, 300, 600] as const;
@@ -226,24 +224,11 @@ const nonZero = (groups: Readonly<Record<string, number>> | undefined) =>
   Object.fromEntries(Object.entries(groups ?? {}).filter(([, total]) => total !== 0));
 
 describe("the worker's incremental scoring, for any arrival of a lead's events", () => {
-  const prefix = uniqueName("incremental");
-  let testDb: Awaited<ReturnType<typeof createTestDb>>;
-  let testRedis: Awaited<ReturnType<typeof createTestRedis>>;
-  let redis: Redis;
-  beforeAll(async () => {
-    testDb = await createTestDb(prefix);
-    testRedis = await createTestRedis(prefix);
-    redis = testRedis.redis;
-    // Commits name the live state's generation; this one is the test's.
-    await redis.set(liveKeys(prefix).gen, GENERATION);
-  });
-  afterAll(async () => {
-    await testRedis?.cleanup();
-    await testDb?.drop();
-  });
+  const bed = useLiveBed("incremental", GENERATION);
 
   it("leaves every lead's whole history equal to the pure fold of its first copies", async () => {
-    const keys = liveKeys(prefix);
+    const { keys, redis, prefix } = bed;
+    const testDb = { db: bed.db };
     const seen = {
       runs: 0,
       deepLeads: 0,
@@ -269,20 +254,15 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
         };
         const scorer = createScorer({ ...writer, rules: () => RULES });
         const deepLane = createDeepLane(writer);
-        const drainDeepLane = async () => {
-          for (let pass = 0; (await redis.hlen(keys.deep)) > 0; pass++) {
-            if (pass > 50) throw new Error("the deep lane did not empty in 50 passes");
-            await deepLane.runOnce();
-          }
-        };
+        const drain = () => drainDeepLane(deepLane, bed);
         try {
           for (const [n, batch] of batches.entries()) {
             const result = await scorer.scoreBatch(batch);
             seen.deepLeads += result.diverted.pages + result.diverted.rescan;
             seen.pageRefolds += result.diverted.pages;
-            if (spec.deepAfter[n]) await drainDeepLane();
+            if (spec.deepAfter[n]) await drain();
           }
-          await drainDeepLane();
+          await drain();
         } finally {
           await deepLane.stop();
         }

@@ -18,7 +18,13 @@ for (let depth = 0; depth < 18; depth += 1) nested = { a: nested };
 describe("reading a queued job", () => {
   it("scores a well-formed event, its missing metadata read as empty and unknown fields dropped", () => {
     const parsed = parseEventsJob({ v: 1, events: [{ ...EVENT, extra: true }] });
-    expect(parsed).toEqual({ events: [{ ...EVENT, metadata: {} }], rejected: [] });
+    expect(parsed).toEqual({ events: [{ ...EVENT, metadata: {} }], merges: [], rejected: [] });
+  });
+
+  it("reads the merges a job carries, and refuses a job whose merges are malformed", () => {
+    const merge = { from: "anon-1", into: "ada", kind: "identify", at: 1_700_000_000_000 };
+    expect(parseEventsJob({ v: 1, events: [], merges: [merge] }).merges).toEqual([merge]);
+    expect(() => parseEventsJob({ v: 1, events: [], merges: [{ ...merge, from: "" }] })).toThrow(PermanentJobError);
   });
 
   it("keeps metadata as sent", () => {

@@ -6,13 +6,12 @@ import type { QueuedEvent, RuleSet } from "@leadscore/contracts";
 import { createLiveReader, liveKeys, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
-import type { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDb, createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { describe, expect, it } from "vitest";
 import { ISSUE_EXAMPLE_RULES } from "../../test-support/rule-sets.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { drainDeepLane, useLiveBed } from "./live-bed.ts";
 
 const MONDAY = Date.parse("2026-01-05T00:00:00Z");
 const HOUR = 3_600_000;
@@ -37,22 +36,9 @@ const CLAMP_RULES: RuleSet = {
 };
 
 describe("the scoring examples, through the worker", () => {
-  const prefix = uniqueName("v2-examples");
-  let testDb: Awaited<ReturnType<typeof createTestDb>>;
-  let testRedis: Awaited<ReturnType<typeof createTestRedis>>;
-  let redis: Redis;
+  const bed = useLiveBed("v2-examples", GENERATION);
+  const { prefix } = bed;
   let received = MONDAY + 30 * 24 * HOUR;
-
-  beforeAll(async () => {
-    testDb = await createTestDb(prefix);
-    testRedis = await createTestRedis(prefix);
-    redis = testRedis.redis;
-    await redis.set(liveKeys(prefix).gen, GENERATION);
-  });
-  afterAll(async () => {
-    await testRedis?.cleanup();
-    await testDb?.drop();
-  });
 
   const event = (lead: string, id: string, type: string, at: number, metadata: Record<string, unknown>) =>
     ({
@@ -66,8 +52,9 @@ describe("the scoring examples, through the worker", () => {
 
   /** Scores the batches in order (each event received as it is sent), drains the deep lane, returns the lead. */
   async function score(rules: RuleSet, cap: number, batches: QueuedEvent[][]) {
+    const { db, redis } = bed;
     const writer: LiveWriterOptions = {
-      db: testDb.db,
+      db,
       redis,
       keys: liveKeys(prefix),
       generation: () => GENERATION,
@@ -84,7 +71,7 @@ describe("the scoring examples, through the worker", () => {
         const sent = batch.map((item, index) => ({ ...item, received_at: received + index + 1 }));
         received += batch.length;
         await scorer.scoreBatch(sent);
-        while ((await redis.hlen(liveKeys(prefix).deep)) > 0) await deepLane.runOnce();
+        await drainDeepLane(deepLane, bed);
       }
     } finally {
       await deepLane.stop();
@@ -93,7 +80,7 @@ describe("the scoring examples, through the worker", () => {
     const leadId = batches[0]?.[0]?.lead_id as string;
     const lead = await reader.leadWithTail(leadId);
     if (!lead) throw new Error(`no lead ${leadId}`);
-    const history = await wholeHistory(lead, loadPagesFrom(testDb.db), cap);
+    const history = await wholeHistory(lead, loadPagesFrom(db), cap);
     return { lead, history, breakdown: await reader.breakdown(leadId) };
   }
 

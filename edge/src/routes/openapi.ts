@@ -6,6 +6,7 @@ import { ingestionDocs } from "../openapi/ingestion.ts";
 import type { RouteDoc } from "../openapi/route-doc.ts";
 import { deadLettersDoc } from "./dead-letters/index.ts";
 import { eventTypesDoc } from "./events/event-types.ts";
+import { identifyDoc } from "./identify/index.ts";
 import { leadDocs } from "./leads/index.ts";
 import { movementsDoc } from "./movements/index.ts";
 import { groupDocs } from "./rule-groups/index.ts";
@@ -38,6 +39,7 @@ const openApiDocs: RouteDoc[] = [
 /** Every documented route, in the order the document lists them. */
 export const allRouteDocs: RouteDoc[] = [
   ...ingestionDocs.filter((doc) => doc.tag === "Events"),
+  identifyDoc,
   eventTypesDoc,
   deadLettersDoc,
   ...leadDocs,

@@ -2,19 +2,22 @@
 -- moves the lead in every index, records its webhook messages and publishes its `score_update`.
 -- Takes as many keys as the call passes (the number of keys is given per call: two per lead).
 -- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each stage,
---          movedInto(stage) for each stage; then per lead: its hash, its deep-lane list; then byLastEvent; last the
---          webhook outbox stream and its `wants` key
+--          movedInto(stage) for each stage; then per lead: its hash, its deep-lane list; then byLastEvent, the identity
+--          map (aliases); last the webhook outbox stream and its `wants` key
 -- ARGV     gen, the stage names (as many as KEYS has indexes of each kind per stage), '#', the movement window (ms) and cap, the
 --          number of leads, then per lead: id, mode, expected version, rank key, updated_at, stage, drained, rescans,
 --          entries to append to the tail (or ''), page refs to append to the page list (or ''), the event that moved
---          the lead (or ''), field count, pending count, message count, then
+--          the lead (or ''; for mode 'm', the root it was merged into), field count, pending count, message count, then
 --          field, value × field count; pending event × pending count; channel, message × message count.
 --          Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 --          Modes: 'c' commit (set the fields if the version is still the expected one; when the deep lane owns the
 --          lead, its pending events go to the deep-lane list instead), 'p' hand the lead to the deep lane with its
 --          pending events, 'r' the same asking for a rescan of its stored events, 'f' the deep lane's own commit
 --          (also drops the first `drained` deep-lane events and releases the lead when none are left and no rescan
---          was asked for since `rescans`).
+--          was asked for since `rescans`), 'm' the deep lane's removal of a lead merged into its root (includes/merge:
+--          only when the root's own commit earlier in this call succeeded). A lead the identity map resolves to
+--          another is committed like one the deep lane owns: its events go to its list, which the deep lane folds into
+--          the root.
 -- Reply: 'stale' when the generation is not ARGV[1] (the live state was wiped or is being rebuilt: nothing is
 -- written), else one letter per lead, in order: 'o' committed, 'c' conflict (its version moved: nothing written for
 -- it), 'd' diverted to the deep lane.
@@ -25,19 +28,23 @@
 -- store), a committed lead appends it to the outbox stream in this same atomic step, so no crash can commit a change
 -- and skip its message. `lead.created` when the lead had no live state, `lead.stage_changed` when its stage moved (a
 -- new lead counts as coming from the first stage at 0), `lead.score_changed` when its score moved. The event is the
--- newest of those the commit folded (as in its `score_update`), else the lead's newest entry.
+-- newest of those the commit folded (as in its `score_update`), else the lead's newest entry. `lead.merged` when a
+-- merged lead is removed (mode 'm'), naming its root, the root's score before and after its commit in this call.
 --
 -- Movements: when a committed lead's stage moved (a new lead counts as coming from the first stage) and the worker
 -- passed the event that moved it, the lead is appended to the stage's movement stream (includes/movements), trimmed
 -- to ARGV's window and cap, in this same atomic step.
 --- @include "includes/outbox"
 --- @include "includes/movements"
+--- @include "includes/merge"
 
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'stale' end
 local outbox = KEYS[#KEYS - 1]
 local wants = redis.call('GET', KEYS[#KEYS]) or ''
 local firstStage = ARGV[2]
-local byLastEvent = KEYS[#KEYS - 2]
+local byLastEvent = KEYS[#KEYS - 3]
+local aliases = KEYS[#KEYS - 2]
+local done = {}
 local function newestOf(items, from, to)
   local best
   for j = from, to do
@@ -76,7 +83,7 @@ for i = 1, n do
   local event0 = field + 2 * nf
   local msg = event0 + np
   a = msg + 2 * nm
-  local owned = redis.call('HEXISTS', KEYS[4], id) == 1
+  local owned = redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HEXISTS', aliases, id) == 1
   if mode == 'p' or mode == 'r' or (mode == 'c' and owned) then
     -- In slices: unpack is bounded by Lua's stack.
     for from = event0, event0 + np - 1, 1000 do
@@ -84,8 +91,17 @@ for i = 1, n do
     end
     if mode == 'r' then redis.call('HINCRBY', KEYS[4], id, 1) else redis.call('HSETNX', KEYS[4], id, 0) end
     out[i] = 'd'
-  elseif (redis.call('HGET', lead, 'v') or '0') ~= expected then
+  elseif (redis.call('HGET', lead, 'v') or '0') ~= expected or (mode == 'm' and not done[moved]) then
     out[i] = 'c'
+  elseif mode == 'm' then
+    mergeAway(KEYS, id, lead, list, drained, byLastEvent, stageKey, activityKey)
+    if outboxWants(wants, 'lead.merged') then
+      local root = done[moved]
+      outboxAppend(outbox, { type = 'lead.merged', lead = moved, from = id, to = '', score = root.score,
+        prev = root.prev, event = '', etype = '', at = updated, rank = '' })
+    end
+    for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
+    out[i] = 'o'
   else
     local was = redis.call('HMGET', lead, 'st', 's', 'v')
     local old = was[1]
@@ -159,6 +175,7 @@ for i = 1, n do
       end
     end
     for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
+    done[id] = { prev = was[2] or '0', score = score or redis.call('HGET', lead, 's') or '0' }
     out[i] = 'o'
   end
 end

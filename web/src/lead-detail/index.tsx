@@ -55,6 +55,9 @@ function ProfileForm({ model }: { model: LeadDetailModel }) {
   );
 }
 
+/** A long id (an anonymous visitor's UUID) cut to what tells it apart on screen; the whole id is its title. */
+const shortId = (id: string) => (id.length > 12 ? `${id.slice(0, 9)}…` : id);
+
 function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) {
   return (
     <section class="panel profile" aria-labelledby="profile-title">
@@ -92,6 +95,20 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
           <dt>Events</dt>
           <dd>{formatInteger(lead.event_count)}</dd>
         </div>
+        {lead.merged_from?.length ? (
+          <div>
+            <dt>Merged from</dt>
+            <dd data-testid="merged-from">
+              {lead.merged_from.map((merged, index) => (
+                <span key={merged.id}>
+                  {index > 0 ? ", " : null}
+                  merged from <code title={merged.id}>{shortId(merged.id)}</code> ({formatInteger(merged.events)}{" "}
+                  {merged.events === 1 ? "event" : "events"})
+                </span>
+              ))}
+            </dd>
+          </div>
+        ) : null}
         {model.firstSeen.value !== null ? (
           <div>
             <dt>First seen</dt>

@@ -30,6 +30,8 @@ export interface Lead {
 export interface RankedLead extends Lead {
   rank: number | null;
   rank_of: number;
+  /** Ids merged into this lead (an identify, an admin merge), with how many events each brought; absent when none. */
+  merged_from?: { id: string; events: number }[];
 }
 
 /** One entry of a lead's history as the API returns it. */

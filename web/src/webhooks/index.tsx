@@ -28,6 +28,7 @@ const EVENT_TEXT = {
   "lead.stage_changed": "Stage changed (either direction)",
   "lead.created": "Lead created",
   "lead.score_changed": "Score changed (every change: high volume)",
+  "lead.merged": "Lead merged (an identify or an admin merge)",
 } as const;
 
 /** When a pending delivery is tried next: its time, or "due now" once that time has come. */

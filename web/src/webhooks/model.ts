@@ -7,7 +7,7 @@ import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { addView, interval } from "../lib/reactions.ts";
 
-export const WEBHOOK_EVENTS = ["lead.stage_changed", "lead.created", "lead.score_changed"] as const;
+export const WEBHOOK_EVENTS = ["lead.stage_changed", "lead.created", "lead.score_changed", "lead.merged"] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 export const WEBHOOK_FIELDS = ["url", "events", "description"] as const;
 export type WebhookField = (typeof WEBHOOK_FIELDS)[number];

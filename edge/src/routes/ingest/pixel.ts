@@ -1,5 +1,6 @@
 import { Hono } from "hono";
 import { ApiError } from "../../errors.ts";
+import type { Merges } from "../../identity/merges.ts";
 import type { Ingest } from "../../ingest/ingest.ts";
 import { type GuardDeps, guardIngest } from "./guard.ts";
 
@@ -26,8 +27,11 @@ function gif(status: 200 | 503, extra: Record<string, string> = {}): Response {
  * tracker never shows a broken image; bad input (a metadata key JSON metadata could not have too) is counted in
  * `/metrics` by reason, not queued. Only when the queue cannot take a valid
  * event does it answer 503 (still with the GIF), since a 2xx would claim an event that is not queued.
+ *
+ * With `anonymous_id=` beside `lead_id=` the hit is an identify (`POST /api/identify`): the anonymous id is merged
+ * into the lead; a refused merge is counted (`identify_refused`), and an `event_type` is also recorded for `lead_id`.
  */
-export function pixelRoute(deps: GuardDeps & { ingest: Ingest }) {
+export function pixelRoute(deps: GuardDeps & { ingest: Ingest; merges: Merges }) {
   return new Hono().get("/", async (c) => {
     try {
       guardIngest(c, deps, true);
@@ -35,6 +39,16 @@ export function pixelRoute(deps: GuardDeps & { ingest: Ingest }) {
       return gif(200);
     }
     const query = c.req.query();
+    if (query.anonymous_id !== undefined) {
+      try {
+        await deps.merges.identify(query.anonymous_id, query.lead_id);
+      } catch (error) {
+        if (error instanceof ApiError && error.code === "SERVICE_UNAVAILABLE") return gif(503, error.headers);
+        if (!(error instanceof ApiError)) throw error;
+        deps.metrics.rejected("identify_refused");
+      }
+      if (query.event_type === undefined) return gif(200);
+    }
     // Every `m_<key>` becomes metadata under the rules of JSON metadata, so a key that cannot be stored (`$gt`,
     // `a.b`, `__proto__`) rejects the event, counted by reason, instead of vanishing from an accepted event.
     // `Object.fromEntries` defines own properties: assigning `__proto__` would set the prototype instead.

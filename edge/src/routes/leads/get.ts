@@ -1,3 +1,4 @@
+import { mergedInto } from "@leadscore/live";
 import { Hono } from "hono";
 import { parseParams } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
@@ -12,7 +13,8 @@ export const getLeadDoc: RouteDoc = {
   summary: "Get one lead, with its rank",
   description:
     "The lead's live state and its leaderboard position (`rank` of `rank_of`), read from Redis: a hash read, a " +
-    "rank and a count, whatever the number of leads.",
+    "rank and a count, whatever the number of leads. An id merged into another lead (an identify, an admin merge) " +
+    "answers that lead: its `_id` is then the lead's, and its `merged_from` names the id asked for.",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -21,10 +23,25 @@ export const getLeadDoc: RouteDoc = {
 };
 
 export function getLeadRoute(deps: AppDeps) {
+  const { redis } = deps;
+  const keys = deps.live.keys;
+  /** The lead, its rank and what was merged into it; for a merged id, its root's (one more round trip). */
+  const read = async (id: string, root?: string) => {
+    const [lead, { rank, of }, merged, alias] = await Promise.all([
+      deps.live.lead(id),
+      deps.live.rank(id),
+      mergedInto(redis, keys, id),
+      root === undefined ? redis.hget(keys.aliases, id) : null,
+    ]);
+    return { lead, rank, of, merged, alias };
+  };
   return new Hono().get("/:id", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
-    const [lead, { rank, of }] = await Promise.all([deps.live.lead(id), deps.live.rank(id)]);
+    let found = await read(id);
+    if (found.lead === null && found.alias !== null) found = await read(found.alias, found.alias);
+    const { lead, rank, of, merged } = found;
     if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
-    return c.json({ ...toLead(lead), rank, rank_of: of } satisfies RankedLead);
+    const mergedFrom = merged.length > 0 ? { merged_from: merged } : {};
+    return c.json({ ...toLead(lead), rank, rank_of: of, ...mergedFrom } satisfies RankedLead);
   });
 }

@@ -11,6 +11,7 @@ import { getLeadDoc, getLeadRoute } from "./get.ts";
 import { historyDoc, historyRoute } from "./history.ts";
 import { leaderboardDoc, leaderboardRoute } from "./leaderboard.ts";
 import { listLeadsDoc, listLeadsRoute } from "./list.ts";
+import { mergeLeadDoc, mergeLeadRoute } from "./merge.ts";
 import { seriesDoc, seriesRoute } from "./series.ts";
 import { updateLeadDoc, updateLeadRoute } from "./update.ts";
 
@@ -25,6 +26,7 @@ export const leadDocs = [
   seriesDoc,
   leadEventDoc,
   updateLeadDoc,
+  mergeLeadDoc,
 ];
 
 /**
@@ -44,5 +46,6 @@ export function leadRoutes(deps: AppDeps, reads: ExpensiveReads) {
     .route("/", breakdownRoute(deps))
     .route("/", seriesRoute(deps))
     .route("/", leadEventRoute(deps, reads))
-    .route("/", updateLeadRoute(deps));
+    .route("/", updateLeadRoute(deps))
+    .route("/", mergeLeadRoute(deps));
 }

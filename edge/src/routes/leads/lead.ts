@@ -33,6 +33,13 @@ export const RankedLeadSchema = LeadSchema.extend({
     .nullable()
     .describe("1-based position in leaderboard order (score, then who reached it first, then id)."),
   rank_of: z.number().int().min(0).describe("How many leads are ranked."),
+  merged_from: z
+    .array(z.object({ id: z.string(), events: z.number().int() }))
+    .optional()
+    .describe(
+      "The ids merged into this lead (an identify, an admin merge), with how many events each brought; absent when " +
+        "none. Asking for a merged id answers this lead, so `_id` then differs from the id asked for.",
+    ),
 }).meta({ id: "RankedLead" });
 export type RankedLead = z.infer<typeof RankedLeadSchema>;
 

@@ -36,7 +36,8 @@ export const WebhookEventsSchema = z
   })
   .min(1, { error: "must name at least one event type" })
   .describe(
-    "`lead.stage_changed` (either direction), `lead.created`, `lead.score_changed` (every change: high volume).",
+    "`lead.stage_changed` (either direction), `lead.created`, `lead.score_changed` (every change: high volume), " +
+      "`lead.merged` (an id merged into the lead: `{ from, into, score_before, score_after }`).",
   );
 
 export const WebhookUrlSchema = z

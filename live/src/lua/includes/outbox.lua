@@ -6,7 +6,7 @@
 local OUTBOX_FIELDS = { 'type', 'lead', 'from', 'to', 'score', 'prev', 'event', 'etype', 'at', 'rank' }
 
 -- The letter of each kind of message in the `wants` key.
-local OUTBOX_KIND_LETTERS = { ['lead.created'] = 'c', ['lead.stage_changed'] = 's', ['lead.score_changed'] = 'x' }
+local OUTBOX_KIND_LETTERS = { ['lead.created'] = 'c', ['lead.stage_changed'] = 's', ['lead.score_changed'] = 'x', ['lead.merged'] = 'm' }
 
 -- Whether `wants` (the wants key's value, '' when absent) asks for messages of `kind`.
 local function outboxWants(wants, kind)

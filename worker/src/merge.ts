@@ -1,0 +1,109 @@
+// Merges of ids (an identify, an admin merge): recording them, and the deep lane's step that folds a merged lead's
+// history into its root.
+//
+// A merge request travels the events queue. The worker records it in MongoDB's `identities` first (`_id` = the
+// merged id: a replay conflicts, and the first record wins), then in the live identity map with one script, which
+// also hands both leads to the deep lane. From then on every batch resolves its lead ids through the map before
+// storing its events, and a commit of the merged id (a batch that resolved it just before) goes to its deep-lane
+// list. The deep lane folds, in one pass, the root's history with the merged lead's (its pages by id, its tail, its
+// list: no query by `lead_id`) as one history from scratch, and commits the root and the merged lead's removal from
+// every index in one script call — the removal only if the root's commit succeeded.
+import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
+import { type LiveKeys, recordMerge, resolveLead, resolveLeads, StaleLiveStateError } from "@leadscore/live";
+import type { Logger } from "@leadscore/runtime";
+import type { Redis } from "ioredis";
+import type { Db } from "mongodb";
+import { insertNew } from "./store.ts";
+
+export interface MergeRecorderOptions {
+  db: Db;
+  redis: Redis;
+  keys: LiveKeys;
+  generation(): string;
+  log: Logger;
+}
+
+/** How many times a merge is recorded again when its target was merged meanwhile. */
+const MOVED_TRIES = 8;
+
+/** Records merge requests, durably then live. Throws StaleLiveStateError while the live state is being rebuilt. */
+export function createMergeRecorder(options: MergeRecorderOptions) {
+  const { db, redis, keys, log } = options;
+  const identities = db.collection<IdentityDocument>(COLLECTIONS.identities);
+
+  async function record(request: MergeRequest): Promise<void> {
+    const { from } = request;
+    let into = await resolveLead(redis, keys, request.into);
+    if (into === from) {
+      log.warn("merge refused: the lead already resolves to the merged id", { from, into: request.into });
+      return;
+    }
+    const existing = await insertNew(identities, [
+      { _id: from, into, kind: request.kind, reason: request.reason ?? null, at: new Date(request.at) },
+    ]);
+    if (existing.size > 0) {
+      // Recorded before (a replay, or a rival request): the stored record wins.
+      const stored = await identities.findOne({ _id: from });
+      if (stored) into = await resolveLead(redis, keys, stored.into);
+    }
+    for (let tries = 0; tries < MOVED_TRIES; tries += 1) {
+      const recorded = await recordMerge(redis, keys, options.generation(), from, into);
+      switch (recorded.outcome) {
+        case "ok":
+        case "same":
+          return;
+        case "stale":
+          throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
+        case "moved":
+          into = recorded.root;
+          continue;
+        case "taken":
+          log.warn("merge ignored: the id was merged into another lead", { from, into, root: recorded.root });
+          return;
+        case "loop":
+          log.warn("merge refused: it would close a loop", { from, into });
+          return;
+      }
+    }
+    throw new Error(`merge of ${from}: its target kept moving`);
+  }
+
+  return {
+    async apply(requests: readonly MergeRequest[]): Promise<void> {
+      for (const request of requests) await record(request);
+    },
+  };
+}
+
+/** The owned leads that resolve to another lead, by that root. */
+export async function mergeGroups(
+  redis: Redis,
+  keys: LiveKeys,
+  ids: readonly string[],
+): Promise<Map<string, string[]>> {
+  const groups = new Map<string, string[]>();
+  for (const [id, root] of await resolveLeads(redis, keys, ids)) {
+    const group = groups.get(root) ?? [];
+    group.push(id);
+    groups.set(root, group);
+  }
+  return groups;
+}
+
+/** Every id ever merged into each root (a rescan reads their stored events too). */
+export async function aliasesOf(redis: Redis, keys: LiveKeys, roots: readonly string[]): Promise<Map<string, string>> {
+  const pipeline = redis.pipeline();
+  for (const root of roots) pipeline.smembers(keys.aliasesOf(root));
+  const replies = (await pipeline.exec()) ?? [];
+  const rootOf = new Map<string, string>();
+  replies.forEach(([error, members], index) => {
+    if (error) throw error;
+    for (const id of members as string[]) rootOf.set(id, roots[index] as string);
+  });
+  return rootOf;
+}
+
+/** A merged lead's events as its root's: the fold and the history entries name the root. */
+export function asRootEvents(root: string, events: readonly ScorableEvent[]): ScorableEvent[] {
+  return events.map((event) => (event.lead_id === root ? event : { ...event, lead_id: root }));
+}

@@ -1,0 +1,184 @@
+// Merges under any interleaving, against real Redis and the MongoDB-compatible store: events for an anonymous id and
+// a known lead arrive in random batches, with repeats; the merge is recorded between any two batches, or in the
+// middle of one (after its events were stored and its leads planned, before its commit), with the deep lane running
+// at random moments, even inside that window. Afterwards the known lead's whole history must be the pure fold
+// (`foldScoresV2`) of the first copy of every event of both ids, and the anonymous lead must be gone.
+import { foldScoresV2, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
+import { createLiveReader, type LiveEntry, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+import { loadPagesFrom } from "@leadscore/live/audit";
+import { silentLogger } from "@leadscore/runtime";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { propertyRuns } from "../../test-support/property.ts";
+import { createDeepLane } from "../src/deep-lane.ts";
+import { createMergeRecorder } from "../src/merge.ts";
+import { ruleMatcher } from "../src/rules-cache.ts";
+import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { drainDeepLane, useLiveBed } from "./live-bed.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const GENERATION = "merge-property:test";
+const RUNS = 25;
+const CAP = 200;
+const UNIT_MS = 20 * 60_000;
+
+/** A limit and a group both leads' events share once merged, and a cap the union crosses. */
+const RULE_SET: RuleSet = {
+  version: 3,
+  groups: [{ _id: "web", label: "Web", max: 60 }],
+  rules: [
+    { _id: "view", label: "View", event_type: "page_view", points: 5, limit: { max: 3, per: "day" }, active: true },
+    { _id: "pricing", label: "Pricing", event_type: "pricing", points: 20, group: "web", active: true },
+    { _id: "form", label: "Form", event_type: "form", points: 40, active: true },
+    { _id: "refund", label: "Refund", event_type: "refund", points: -70, active: true },
+  ],
+};
+const RULES = ruleMatcher(RULE_SET);
+const TYPES = ["page_view", "pricing", "form", "refund", "unruled"];
+
+const eventSpec = fc.record({ at: fc.integer({ min: 0, max: 200 }), type: fc.constantFrom(...TYPES) });
+
+const runSpec = fc.record({
+  anonymous: fc.oneof(
+    fc.array(eventSpec, { minLength: 1, maxLength: 15 }),
+    // Enough to spill history pages out of the tail.
+    fc.array(eventSpec, { minLength: TAIL_SPILL_AT, maxLength: TAIL_SPILL_AT + 30 }),
+  ),
+  known: fc.array(eventSpec, { maxLength: 15 }),
+  /** Arrival order: a random permutation key per event, and ids sent again. */
+  shuffle: fc.array(fc.nat(), { minLength: 300, maxLength: 300 }),
+  repeats: fc.array(fc.nat(), { maxLength: 8 }),
+  cuts: fc.array(fc.nat(), { maxLength: 10 }),
+  /** Where the merge is recorded: before batch `at` (between batches) or inside it (before its commit). */
+  merge: fc.record({ at: fc.nat(), inside: fc.boolean(), deepInside: fc.boolean() }),
+  deepAfter: fc.array(fc.boolean(), { minLength: 11, maxLength: 11 }),
+});
+type RunSpec = typeof runSpec extends fc.Arbitrary<infer T> ? T : never;
+
+let runs = 0;
+
+function arrivalOf(spec: RunSpec) {
+  const run = `m${++runs}`;
+  const ids = { anonymous: `${run}-anon`, known: `${run}-ada` };
+  const made = (leadId: string, list: RunSpec["known"]) =>
+    list.map((e, i) => ({
+      event_id: `${leadId}-e${i}`,
+      lead_id: leadId,
+      event_type: e.type,
+      timestamp: T0 + e.at * UNIT_MS,
+      received_at: 0,
+      metadata: {},
+    }));
+  const events: QueuedEvent[] = [...made(ids.anonymous, spec.anonymous), ...made(ids.known, spec.known)];
+  const order = events
+    .map((event, i) => ({ event, key: spec.shuffle[i % spec.shuffle.length] ?? 0 }))
+    .sort((a, b) => a.key - b.key)
+    .map(({ event }) => event);
+  for (const repeat of spec.repeats)
+    order.splice(repeat % (order.length + 1), 0, { ...(events[repeat % events.length] as QueuedEvent) });
+  const arrival = order.map((event, i) => ({ ...event, received_at: T0 + 1_000_000 + i }));
+  const bounds = [...new Set(spec.cuts.map((cut) => cut % (arrival.length + 1)))].sort((a, b) => a - b);
+  const batches: QueuedEvent[][] = [];
+  let from = 0;
+  for (const bound of [...bounds, arrival.length]) {
+    if (bound > from) batches.push(arrival.slice(from, bound));
+    from = bound;
+  }
+  const seen = new Set<string>();
+  const firstCopies = arrival.filter((event) => !seen.has(event.event_id) && seen.add(event.event_id));
+  return { ids, batches, firstCopies };
+}
+
+describe("merging an anonymous lead, for any interleaving of its events, the known lead's and the merge", () => {
+  const bed = useLiveBed("merge-property", GENERATION);
+
+  it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
+    const { keys, redis, db, prefix } = bed;
+    const seen = { runs: 0, inside: 0, deepInside: 0, paged: 0, diverted: 0 };
+    await fc.assert(
+      fc.asyncProperty(runSpec, async (spec) => {
+        const { ids, batches, firstCopies } = arrivalOf(spec);
+        const writer: LiveWriterOptions = {
+          db,
+          redis,
+          keys,
+          generation: () => GENERATION,
+          cap: CAP,
+          thresholds: [100, 300, 600],
+          encodeUpdates: () => new Map(),
+          log: silentLogger,
+        };
+        const deepLane = createDeepLane(writer);
+        const recorder = createMergeRecorder({ ...writer });
+        const drain = () => drainDeepLane(deepLane, bed);
+        const mergeAt = spec.merge.at % (batches.length + 1);
+        let armed = false;
+        const merge = async () => {
+          await recorder.apply([{ from: ids.anonymous, into: ids.known, kind: "identify", at: T0 }]);
+          if ((await redis.hget(keys.deep, ids.anonymous)) !== null) {
+            const anonymous = await redis.hlen(keys.lead(ids.anonymous));
+            if (anonymous > 0 && (await redis.hget(keys.lead(ids.anonymous), "pg"))?.length) seen.paged += 1;
+          }
+        };
+        const scorer = createScorer({
+          ...writer,
+          rules: () => RULES,
+          // The merge lands after the batch planned its leads, before it commits them.
+          beforeCommit: async () => {
+            if (!armed) return;
+            armed = false;
+            await merge();
+            seen.inside += 1;
+            if (spec.merge.deepInside) {
+              await drain();
+              seen.deepInside += 1;
+            }
+          },
+        });
+        try {
+          for (const [n, batch] of batches.entries()) {
+            if (n === mergeAt && !spec.merge.inside) await merge();
+            armed = n === mergeAt && spec.merge.inside;
+            const result = await scorer.scoreBatch(batch);
+            seen.diverted += result.diverted.pages + result.diverted.rescan;
+            if (spec.deepAfter[n]) await drain();
+          }
+          if (mergeAt === batches.length || armed) await merge();
+          await drain();
+        } finally {
+          await deepLane.stop();
+        }
+
+        const reader = createLiveReader({ redis, redisPrefix: prefix, cap: CAP, thresholds: [100, 300, 600] });
+        expect(await reader.lead(ids.anonymous)).toBeNull();
+        expect(await redis.zscore(keys.byScore, ids.anonymous)).toBeNull();
+        const lead = await reader.leadWithTail(ids.known);
+        if (!lead) throw new Error("the known lead has no live state");
+        const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(db), CAP);
+        const fold = foldScoresV2(
+          firstCopies.map((event) => ({
+            ...event,
+            lead_id: ids.known,
+            candidates: RULES.match(event),
+            rules_version: RULE_SET.version,
+          })),
+          CAP,
+        );
+        const view = (entry: { event_id: string; delta: number; score: number; seq: number }) =>
+          [entry.event_id, entry.delta, entry.score, entry.seq] as const;
+        expect(history.map(view)).toEqual(fold.history.map(view));
+        expect([lead.score, lead.count]).toEqual([fold.history.at(-1)?.score ?? 0, fold.history.length]);
+        expect(firstCopies.map((event) => event.event_id).sort()).toEqual(
+          [...history.map((entry) => entry.event_id)].sort(),
+        );
+        seen.runs += 1;
+      }),
+      { ...propertyRuns(RUNS), endOnFailure: true },
+    );
+    console.info(`merge interleavings: ${JSON.stringify(seen)}`);
+    if (process.env.PROPERTY_PATH) return;
+    expect(seen.runs).toBe(RUNS);
+    expect(seen.inside).toBeGreaterThan(0);
+    expect(seen.deepInside).toBeGreaterThan(0);
+  }, 180_000);
+});

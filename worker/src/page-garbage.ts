@@ -39,6 +39,8 @@ export interface SweepOptions {
   redis: Redis;
   keys: Pick<LiveKeys, "retiredPages" | "lead">;
   now?: () => number;
+  /** Stops after this long (the rest waits for the next sweep); unset: until every due page is done. */
+  budgetMs?: number;
 }
 
 /** Deletes the retired pages past their grace that no lead names; returns how many were deleted. */
@@ -48,19 +50,23 @@ export async function sweepRetiredPages(options: SweepOptions): Promise<number> 
   const pages = options.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const pagesField = leadHashField("pages");
   let deleted = 0;
+  const stopAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + options.budgetMs;
   for (;;) {
     const due = await redis.zrangebyscore(keys.retiredPages, "-inf", now() - RETIRED_GRACE_MS, "LIMIT", 0, SWEEP_CHUNK);
     if (due.length === 0) return deleted;
     const pipeline = redis.pipeline();
     for (const id of due) pipeline.hget(keys.lead(pageLead(id)), pagesField);
     const lists = (await pipeline.exec()) ?? [];
+    const done: string[] = [];
     for (const [index, id] of due.entries()) {
+      if (performance.now() >= stopAt) break;
       const [error, list] = lists[index] ?? [null, null];
       if (error) throw error;
       const named = decodePageRefs(list as string | null).some((ref) => ref.id === id);
       if (!named) deleted += (await pages.deleteOne({ _id: id })).deletedCount;
+      done.push(id);
     }
-    await redis.zrem(keys.retiredPages, ...due);
-    if (due.length < SWEEP_CHUNK) return deleted;
+    if (done.length > 0) await redis.zrem(keys.retiredPages, ...done);
+    if (due.length < SWEEP_CHUNK || done.length < due.length) return deleted;
   }
 }

@@ -21,6 +21,7 @@ import {
   type EventsJob,
   type Logger,
   type QueuedCounts,
+  queuedEventsKey,
 } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -98,7 +99,9 @@ interface LiveGeneration {
  * Ensures the live state (rebuilding it when missing) and keeps its generation current: until checked again, a stale
  * generation only makes commits fail and wait, never fold wrongly.
  */
-async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGeneration> {
+async function watchLiveGeneration(
+  options: RebuildOptions & { queueIdle: () => Promise<boolean> },
+): Promise<LiveGeneration> {
   const { redis, keys, log } = options;
   let generation = await ensureLiveState(options);
   let checking: Promise<void> | undefined;
@@ -140,7 +143,11 @@ async function watchLiveGeneration(options: RebuildOptions): Promise<LiveGenerat
       JOURNAL_RETENTION_MS / 5,
     ),
     setInterval(
-      sweepWhenCurrent("retired pages", () => sweepRetiredPages({ db: options.db, redis, keys })),
+      // Only while no event waits, and for at most a second a turn: on the embedded store a delete, even by `_id`,
+      // scans the collection and holds its one writer, so a sweep under traffic would stall every insert.
+      sweepWhenCurrent("retired pages", async () =>
+        (await options.queueIdle()) ? sweepRetiredPages({ db: options.db, redis, keys, budgetMs: 1000 }) : 0,
+      ),
       RETIRED_GRACE_MS / 3,
     ),
   ];
@@ -347,7 +354,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       };
       const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
       metrics.watchRebuild(progress);
-      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress });
+      const queueIdle = async () => Number((await redis.get(queuedEventsKey(config.REDIS_PREFIX))) ?? 0) <= 0;
+      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress, queueIdle });
       live = generation;
       const writer = { ...shared, generation: generation.current };
       const journal = createBatchJournal({ db, redis, keys: keys.journal });

@@ -79,6 +79,10 @@ describe("when a late event makes the deep lane write a lead's pages anew", () =
     // Within their grace, a read that took the old page list still finds them.
     expect(await sweepRetiredPages({ db: options.db, redis, keys })).toBe(0);
     expect(await storedPages()).toBe(12);
+    // A sweep out of time deletes nothing and leaves every due page for the next one.
+    const late = () => Date.now() + RETIRED_GRACE_MS + 1;
+    expect(await sweepRetiredPages({ db: options.db, redis, keys, now: late, budgetMs: 0 })).toBe(0);
+    expect((await audit()).pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
     expect(await sweepAfterGrace()).toBe(3);
     expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
   }, 120_000);

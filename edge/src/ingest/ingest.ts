@@ -42,7 +42,7 @@ export interface IngestOptions {
 interface Candidate {
   index: number;
   event: QueuedEvent;
-  key: DedupeSlot;
+  slot: DedupeSlot;
 }
 
 /** How often the queue depth behind the back-pressure check is refreshed. */
@@ -90,13 +90,13 @@ export function createIngest(options: IngestOptions) {
   };
 
   /** Best effort: if Redis is away these ids stay marked until their TTL (the worker's write is the ground truth). */
-  const release = async (keys: DedupeSlot[]) => {
+  const release = async (slots: DedupeSlot[]) => {
     try {
-      await claimer.release(keys);
+      await claimer.release(slots);
     } catch (error) {
       options.log.error("could not release dedupe keys of events that were not queued", {
         error: (error as Error).message,
-        keys: keys.length,
+        keys: slots.length,
       });
     }
   };
@@ -143,7 +143,7 @@ export function createIngest(options: IngestOptions) {
         candidates.push({
           index,
           event: outcome.event,
-          key: dedupeSlot(options.redisPrefix, outcome.event.event_id, options.dedupeBuckets),
+          slot: dedupeSlot(options.redisPrefix, outcome.event.event_id, options.dedupeBuckets),
         });
       }
     }
@@ -159,11 +159,11 @@ export function createIngest(options: IngestOptions) {
   const claimIds = async (candidates: readonly Candidate[]): Promise<number[]> => {
     let claims: number[];
     try {
-      claims = await claimer.claim(candidates.map((candidate) => candidate.key));
+      claims = await claimer.claim(candidates.map((candidate) => candidate.slot));
     } catch (error) {
       throw refuse("the dedupe check failed", { error: (error as Error).message });
     }
-    const claimedKeys = () => candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.key);
+    const claimedSlots = () => candidates.filter((_, i) => claims[i] === CLAIMED).map((item) => item.slot);
     const pendingWaitMs = options.pendingWaitMs ?? 2500;
     for (let pause = 5, waited = 0; claims.includes(PENDING) && waited < pendingWaitMs; pause *= 2) {
       await sleep(pause);
@@ -171,9 +171,9 @@ export function createIngest(options: IngestOptions) {
       const again = claims.flatMap((claim, i) => (claim === PENDING ? [i] : []));
       let replies: number[];
       try {
-        replies = await claimer.claim(again.map((i) => (candidates[i] as Candidate).key));
+        replies = await claimer.claim(again.map((i) => (candidates[i] as Candidate).slot));
       } catch (error) {
-        await release(claimedKeys());
+        await release(claimedSlots());
         throw refuse("the dedupe check failed", { error: (error as Error).message });
       }
       again.forEach((index, k) => {
@@ -181,7 +181,7 @@ export function createIngest(options: IngestOptions) {
       });
     }
     if (claims.includes(PENDING)) {
-      await release(claimedKeys());
+      await release(claimedSlots());
       throw refuse("another request with the same event id is still being queued", { events: candidates.length });
     }
     return claims;
@@ -193,12 +193,12 @@ export function createIngest(options: IngestOptions) {
       await options.enqueuer.submit(fresh.map((item) => item.event));
     } catch (error) {
       // Not queued: forget the ids so the client's retry is not mistaken for a duplicate.
-      await release(fresh.map((item) => item.key));
+      await release(fresh.map((item) => item.slot));
       throw refuse("the queue did not accept the events", { error: (error as Error).message, events: fresh.length });
     }
     // Not awaited: until it lands, a repeat of these ids waits as for a pending claim, and if it never lands the
     // pending marks expire and a repeat is queued again (the worker's write keeps it counted once).
-    claimer.confirm(fresh.map((item) => item.key)).catch((error: Error) => {
+    claimer.confirm(fresh.map((item) => item.slot)).catch((error: Error) => {
       options.log.warn("could not confirm dedupe keys of queued events", { error: error.message });
     });
   };
@@ -230,7 +230,7 @@ export function createIngest(options: IngestOptions) {
         }
       }
       if (claims.length !== candidates.length || claims.includes(FAILED)) {
-        await release(fresh.map((item) => item.key));
+        await release(fresh.map((item) => item.slot));
         throw refuse("the dedupe check failed", { error: "Redis refused a SET" });
       }
 

@@ -5,8 +5,9 @@
 //   score · stage · count (events folded) · lastKey (newest sort key) · reachedAt (score_reached_at, ms)
 //   lastEventAt (last_event_at, ms) · version · createdAt · updatedAt (ms) · name · email · company
 //   tail the newest history entries, oldest first, as a JSON array of compact entries
-//   base the fold state just before the tail's first entry: [score, count, reached_at | null, tally?] (the v2 fold's
-//      limit counters and group totals, `encodeTally`, only when not empty)
+//   base the fold state just before the tail's first entry: [score, count, reached_at | null, tally?, at?] (the v2
+//      fold's limit counters and group totals, `encodeTally`, only when not empty — "" when `at` follows; `at` the
+//      event time of the last event before the tail, where decay runs from, only once there is one)
 //   tally the v2 fold's tally after the newest entry (`encodeTally`); absent while empty
 //   breakdown per rule and group the points given and events matched over the whole history (`encodeBreakdown`)
 //   pages the lead's history pages in MongoDB, oldest first, as a JSON array of PageRef (a page spilled from the
@@ -196,12 +197,20 @@ export function pageRef(id: string, entries: readonly LiveEntry[], startTally = 
   };
 }
 
-/** The fold state before each page, and after the last (`pageStarts(refs)[refs.length]`, the tail's base). */
-export function pageStarts(refs: readonly PageRef[]): FoldState[] {
-  const starts: FoldState[] = [{ score: 0, count: 0, reachedAt: null }];
-  let state = starts[0] as FoldState;
+/**
+ * The fold state before each page, and after the last (`pageStarts(refs)[refs.length]`, the tail's base), with the
+ * time of the last event before it (`at`, where decay runs from).
+ */
+export function pageStarts(refs: readonly PageRef[]): (FoldState & { at: number | null })[] {
+  const starts: (FoldState & { at: number | null })[] = [{ score: 0, count: 0, reachedAt: null, at: null }];
+  let state = starts[0] as FoldState & { at: number | null };
   for (const ref of refs) {
-    state = { score: ref.scoreAfter, count: state.count + ref.size, reachedAt: ref.changedAt ?? state.reachedAt };
+    state = {
+      score: ref.scoreAfter,
+      count: state.count + ref.size,
+      reachedAt: ref.changedAt ?? state.reachedAt,
+      at: ref.lastEventAt,
+    };
     starts.push(state);
   }
   return starts;
@@ -623,7 +632,7 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
   if (version === null || version === undefined) return null;
   const planned = tailReceivedMax !== undefined && storedTail === undefined;
   const score = num(hash.score);
-  const baseRaw = base ? (JSON.parse(base) as [number, number, number | null, string?]) : [0, 0, null];
+  const baseRaw = base ? (JSON.parse(base) as [number, number, number | null, string?, number?]) : [0, 0, null];
   let tail: LiveEntry[] | undefined;
   let pages: PageRef[] | undefined;
   let breakdown: BreakdownTally | undefined;
@@ -648,7 +657,13 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
         : [];
       return tail;
     },
-    base: baseState(baseRaw[0] ?? 0, baseRaw[1] ?? 0, baseRaw[2] ?? null, baseRaw[3] as string | undefined),
+    base: baseState(
+      baseRaw[0] ?? 0,
+      baseRaw[1] ?? 0,
+      baseRaw[2] ?? null,
+      baseRaw[3] as string | undefined,
+      (baseRaw[4] as number | undefined) ?? null,
+    ),
     get breakdown() {
       breakdown ??= decodeSharedBreakdown(hash.breakdown);
       return breakdown;
@@ -680,13 +695,20 @@ export function decodeLead(leadId: string, hash: LeadHash, cap: number, threshol
 }
 
 /** The tail's base; its tally, which only a refold of the tail reads, is decoded when first read. */
-function baseState(score: number, count: number, reachedAt: number | null, tally: string | undefined): LiveFoldState {
-  if (!tally) return { score, count, reachedAt };
+function baseState(
+  score: number,
+  count: number,
+  reachedAt: number | null,
+  tally: string | undefined,
+  at: number | null,
+): LiveFoldState {
+  if (!tally) return at === null ? { score, count, reachedAt } : { score, count, reachedAt, at };
   let decoded: Tally | undefined;
   return {
     score,
     count,
     reachedAt,
+    ...(at !== null && { at }),
     get tally() {
       decoded ??= decodeTally(tally);
       return decoded;
@@ -748,9 +770,11 @@ export function foldFields(
   };
 }
 
-/** The tail's base as the hash stores it: `[score, count, reached_at, tally?]`. */
+/** The tail's base as the hash stores it: `[score, count, reached_at, tally?, at?]`. */
 export function encodeBase(base: LiveFoldState): string {
   const tally = encodeTally(base.tally);
+  const at = base.at ?? null;
+  if (at !== null) return JSON.stringify([base.score, base.count, base.reachedAt, tally, at]);
   return JSON.stringify(
     tally === "" ? [base.score, base.count, base.reachedAt] : [base.score, base.count, base.reachedAt, tally],
   );

@@ -3,7 +3,16 @@
 // is `−(log2 s_i + t_i/H)` (`decayKey` negated, so ascending is highest first; a zero score `−ZERO_KEY`, after every
 // other lead): it only changes with an event, yet `s(t) ≥ T` is `key ≤ −decayBound(T, t)` at any instant t. Counts, stages,
 // histograms and pages are then the same single range reads as without decay. See docs/scoring.md#decay.
-import { decayBound, decayKey, STAGES, type Stage, type StageThresholds } from "@leadscore/contracts";
+import {
+  decayBound,
+  decayKey,
+  STAGES,
+  type Stage,
+  type StageThresholds,
+  stageAt,
+  stageFor,
+} from "@leadscore/contracts";
+import { rankKey } from "./codec.ts";
 
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);
@@ -95,4 +104,24 @@ export function decayCrossingRange(
   halfLifeSeconds: number,
 ): [number, number] {
   return [nextUp(-decayBound(threshold, to, halfLifeSeconds)), -decayBound(threshold, from, halfLifeSeconds)];
+}
+
+/**
+ * Where a lead's state stands in the indexes at instant `t`: its score-index value (`rankKey` without decay,
+ * `decayRankKey` with) and its stage (with decay, the stage its score has decayed to by `t`, never before its last
+ * event).
+ */
+export function indexPlace(
+  state: { score: number; reachedAt: number | null; lastEventAt: number | null },
+  t: number,
+  cap: number,
+  thresholds: StageThresholds,
+  halfLifeSeconds: number | null,
+): { rankKey: number; stage: Stage } {
+  if (halfLifeSeconds === null) {
+    return { rankKey: rankKey(state.score, state.reachedAt, cap), stage: stageFor(state.score, thresholds) };
+  }
+  const at = state.lastEventAt;
+  const key = decayKey(at === null ? 0 : state.score, at ?? 0, halfLifeSeconds);
+  return { rankKey: -key, stage: stageAt(key, Math.max(t, at ?? t), halfLifeSeconds, thresholds) };
 }

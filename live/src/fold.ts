@@ -8,6 +8,7 @@
 // Rules without limits or groups leave the tally empty, and an empty one is stored as nothing.
 import {
   type Candidate,
+  decayedScore,
   distinctSorted,
   type FoldState,
   foldScoresV2,
@@ -26,9 +27,13 @@ export interface Tally {
   groups: Readonly<Record<string, number>>;
 }
 
-/** A fold state with its tally; an absent tally is an empty one. */
+/**
+ * A fold state with its tally; an absent tally is an empty one. `at` is the event time of the last event folded (decay
+ * runs from there); absent or null before any, and in states kept from before it was recorded (read without decay).
+ */
 export interface LiveFoldState extends FoldState {
   tally?: Tally;
+  at?: number | null;
 }
 
 /** An entry of the v2 fold, with what its event may earn (to fold it again) and what each rule gave. */
@@ -54,21 +59,37 @@ export function isEmptyTally(tally: Tally | undefined): boolean {
 
 /**
  * `foldScoresV2` of the events (first copy of each id, in `(timestamp, event_id)` order) from `start`: the entries,
- * each with its candidates, and the state after the last.
+ * each with its candidates, and the state after the last. With a half-life the score is decayed from the last event's
+ * time to each event's before its candidates run (`foldScoresDecay`'s event entries, without its decay entries).
  */
 export function foldLive(
   events: readonly ScorableEvent[],
   cap: number,
   start: LiveFoldState,
+  halfLifeSeconds: number | null = null,
 ): { history: FoldedEntry[]; state: LiveFoldState } {
   const distinct = distinctSorted(events).map(v2Event);
-  const result = foldScoresV2(distinct, cap, {
-    score: start.score,
-    count: start.count,
-    reachedAt: start.reachedAt,
-    counters: start.tally?.counters,
-    groups: start.tally?.groups,
-  });
+  let at = start.at ?? null;
+  const decay =
+    halfLifeSeconds === null
+      ? undefined
+      : (event: ScorableEventV2, score: number) => {
+          const decayed = at === null ? score : decayedScore(score, at, event.timestamp, halfLifeSeconds);
+          at = event.timestamp;
+          return decayed;
+        };
+  const result = foldScoresV2(
+    distinct,
+    cap,
+    {
+      score: start.score,
+      count: start.count,
+      reachedAt: start.reachedAt,
+      counters: start.tally?.counters,
+      groups: start.tally?.groups,
+    },
+    decay,
+  );
   const history = result.history as FoldedEntry[];
   history.forEach((entry, index) => {
     entry.candidates = (distinct[index] as ScorableEventV2).candidates;
@@ -80,6 +101,7 @@ export function foldLive(
       score: result.score,
       count: result.count,
       reachedAt: result.reachedAt,
+      at: history.at(-1)?.timestamp ?? start.at ?? null,
       ...(!isEmptyTally(tally) && { tally }),
     },
   };

@@ -16,8 +16,9 @@ export const REBUILDING = "rebuilding:";
  * 3: the search texts of profiled leads (`searchTexts`), which searches read instead of MongoDB; scoring model v2 —
  *    the fold's tally and the breakdown in the lead's hash, rules in history entries, each page's start tally in its
  *    document and its digest in its ref.
+ * 4: the time of the last event before the tail in its base (`at`: where a score decays from).
  */
-export const LIVE_LAYOUT = "layout3";
+export const LIVE_LAYOUT = "layout4";
 
 /** A generation for a live state built on this run of Redis in this version's layout. */
 export async function newGeneration(redis: Redis, label: string): Promise<string> {

@@ -11,5 +11,6 @@ export * from "./queued-counts.ts";
 export * from "./redis-persistence.ts";
 export * from "./rule-store.ts";
 export * from "./rule-versions.ts";
+export * from "./scoring-settings.ts";
 export * from "./scripts.ts";
 export * from "./secrets.ts";

@@ -29,6 +29,7 @@ import {
   emptyBreakdown,
   encodePage,
   entryEvent,
+  indexPlace,
   LEAD_FIELDS,
   type LeadCommit,
   type LiveLead,
@@ -36,7 +37,6 @@ import {
   type PageEntry,
   type PageRef,
   pageDocument,
-  rankKey,
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
@@ -93,6 +93,7 @@ const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((
 
 export function createDeepLane(options: DeepLaneOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
+  const halfLife = () => options.halfLife?.() ?? null;
   const now = options.now ?? Date.now;
   const idleMs = options.idleMs ?? 200;
   const maxLeads = options.maxLeads ?? 200;
@@ -224,8 +225,13 @@ export function createDeepLane(options: DeepLaneOptions) {
         continue;
       }
       if (merges.has(id)) continue;
-      const plan = planLead(item.lead, waitingEvents(id, item), [], cap, (entries, startTally) =>
-        contentPageId(id, entries, startTally),
+      const plan = planLead(
+        item.lead,
+        waitingEvents(id, item),
+        [],
+        cap,
+        (entries, startTally) => contentPageId(id, entries, startTally),
+        halfLife(),
       );
       if (plan.kind === "needTail") throw new Error(`lead ${id} was read without its tail`);
       if (plan.kind === "commit") plans.set(id, plan.next);
@@ -305,6 +311,7 @@ export function createDeepLane(options: DeepLaneOptions) {
           breakdown: item.lead?.breakdown ?? emptyBreakdown(),
           page: (pageId) => history.get(pageId),
           newPageId: (entries, startTally) => contentPageId(id, entries, startTally),
+          halfLife: halfLife(),
         });
         if (result.kind === "missing") for (const pageId of result.pages) missing.add(pageId);
         else {
@@ -323,8 +330,11 @@ export function createDeepLane(options: DeepLaneOptions) {
    */
   function rescanned(leadId: string, owned: Owned, known: ScorableEvent[], stored: CachedPage[]): NextState {
     const tail = (owned.lead?.tail ?? []).map(entryEvent);
-    const next = foldWholeHistory([...known, ...tail, ...waitingEvents(leadId, owned)], cap, (entries, startTally) =>
-      contentPageId(leadId, entries, startTally),
+    const next = foldWholeHistory(
+      [...known, ...tail, ...waitingEvents(leadId, owned)],
+      cap,
+      (entries, startTally) => contentPageId(leadId, entries, startTally),
+      halfLife(),
     );
     const refs = owned.lead?.pages ?? [];
     let kept = 0;
@@ -365,19 +375,22 @@ export function createDeepLane(options: DeepLaneOptions) {
   ): Promise<void> {
     const updates: ScoreUpdate[] = [];
     const commits: LeadCommit[] = [];
+    const halfLifeSeconds = halfLife();
     for (const [id, next] of plans) {
       const item = owned.get(id) as Owned;
+      const place = indexPlace(next, at, cap, thresholds, halfLifeSeconds);
       const update = updateOf(id, item, next);
-      if (update) updates.push(update);
+      if (update) updates.push({ ...update, stage: place.stage });
+      const written = liveFields(next, item.lead, at, thresholds);
+      if (written.fields.stage !== undefined) written.fields.stage = place.stage;
       commits.push({
         leadId: id,
         mode: "deep",
         expected: item.lead?.version ?? 0,
-        ...liveFields(next, item.lead, at, thresholds),
+        ...written,
         movement: movementOf(item.lead?.score ?? null, next, waitingEvents(id, item), thresholds),
-        rankKey: rankKey(next.score, next.reachedAt, cap),
+        ...place,
         updatedAt: at,
-        stage: stageFor(next.score, thresholds),
         pending: [],
         messages: [],
         drained: item.list.length,

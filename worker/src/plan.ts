@@ -86,16 +86,29 @@ export interface NewPage {
 
 const ZERO: LiveFoldState = { score: 0, count: 0, reachedAt: null };
 
-/** The fold state after `entries` (folded, in order, from `start`): the tally by folding them again when it may move. */
-export function stateAfter(entries: readonly LiveEntry[], start: LiveFoldState, cap: number): LiveFoldState {
+/**
+ * The fold state after `entries` (folded, in order, from `start`, with `halfLifeSeconds`): the tally by folding them
+ * again when it may move.
+ */
+export function stateAfter(
+  entries: readonly LiveEntry[],
+  start: LiveFoldState,
+  cap: number,
+  halfLifeSeconds: number | null = null,
+): LiveFoldState {
   const last = entries.at(-1);
   if (last === undefined) return start;
-  const state: LiveFoldState = { score: last.score, count: last.seq, reachedAt: last.score_reached_at };
+  const state: LiveFoldState = {
+    score: last.score,
+    count: last.seq,
+    reachedAt: last.score_reached_at,
+    at: last.timestamp,
+  };
   const moves =
     start.tally !== undefined ||
     entries.some((entry) => entry.candidates.some((c) => c.limit !== undefined || c.group !== undefined));
   if (!moves) return state;
-  const { tally } = foldLive(entries.map(entryEvent), cap, start).state;
+  const { tally } = foldLive(entries.map(entryEvent), cap, start, halfLifeSeconds).state;
   return tally === undefined ? state : { ...state, tally };
 }
 
@@ -122,8 +135,9 @@ export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSI
 export function layoutHistory(
   entries: LiveEntry[],
   cap = DEFAULT_SCORE_CAP,
+  halfLifeSeconds: number | null = null,
 ): { pages: LiveEntry[][]; tail: LiveEntry[]; base: LiveFoldState; starts: string[] } {
-  const { tail, base, newPages } = spill(entries, ZERO, null, () => "", cap);
+  const { tail, base, newPages } = spill(entries, ZERO, null, () => "", cap, halfLifeSeconds);
   return { pages: newPages.map((page) => page.entries), tail, base, starts: newPages.map((page) => page.startTally) };
 }
 
@@ -137,6 +151,7 @@ export function spill(
   refs: readonly PageRef[] | null,
   newPageId: PageIds,
   cap: number,
+  halfLifeSeconds: number | null = null,
 ): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
   const newPages: NewPage[] = [];
   let rest = tail;
@@ -148,7 +163,7 @@ export function spill(
     const id = newPageId(entries, startTally);
     newPages.push({ id, entries, startTally });
     pages?.push(pageRef(id, entries, startTally));
-    start = stateAfter(entries, start, cap);
+    start = stateAfter(entries, start, cap, halfLifeSeconds);
     rest = rest.slice(PAGE_SIZE);
   }
   return { tail: rest, base: start, pages, newPages };
@@ -166,15 +181,16 @@ export function settle(
   cap: number,
   after: LiveFoldState,
   breakdown: BreakdownTally,
+  halfLifeSeconds: number | null = null,
 ): NextState {
   const last = tail.at(-1);
-  const spilled = spill(tail, base, pages, newPageId, cap);
+  const spilled = spill(tail, base, pages, newPageId, cap, halfLifeSeconds);
   return {
     score: last?.score ?? base.score,
     count: last?.seq ?? base.count,
     reachedAt: last ? last.score_reached_at : base.reachedAt,
     lastKey: last?.sort_key ?? null,
-    lastEventAt: last?.timestamp ?? null,
+    lastEventAt: last?.timestamp ?? base.at ?? null,
     ...(after.tally && { tally: after.tally }),
     breakdown,
     ...spilled,
@@ -193,10 +209,11 @@ export function foldAndSettle(
   pages: readonly PageRef[] | null,
   newPageId: PageIds,
   breakdown: BreakdownTally,
+  halfLifeSeconds: number | null = null,
 ): NextState {
-  const { history, state } = foldLive(events, cap, base);
+  const { history, state } = foldLive(events, cap, base, halfLifeSeconds);
   const entries = markLate(history);
-  return settle(entries, base, pages, newPageId, cap, state, addToBreakdown(breakdown, entries, 1));
+  return settle(entries, base, pages, newPageId, cap, state, addToBreakdown(breakdown, entries, 1), halfLifeSeconds);
 }
 
 /**
@@ -204,14 +221,24 @@ export function foldAndSettle(
  * layout of a history from scratch, for the deep lane's rescan and the rebuild; the planner folds a tail again with
  * the same step (foldAndSettle) from the state before it.
  */
-export function foldWholeHistory(events: readonly ScorableEvent[], cap: number, newPageId: PageIds): NextState {
-  return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown());
+export function foldWholeHistory(
+  events: readonly ScorableEvent[],
+  cap: number,
+  newPageId: PageIds,
+  halfLifeSeconds: number | null = null,
+): NextState {
+  return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown(), halfLifeSeconds);
 }
 
 /** The fold state after a lead's newest entry (where an append starts). */
 function currentState(lead: LiveLead | null): LiveFoldState {
   if (lead === null) return ZERO;
-  const state: LiveFoldState = { score: lead.score, count: lead.count, reachedAt: lead.reachedAt };
+  const state: LiveFoldState = {
+    score: lead.score,
+    count: lead.count,
+    reachedAt: lead.reachedAt,
+    at: lead.lastEventAt,
+  };
   return lead.tally === undefined ? state : { ...state, tally: lead.tally };
 }
 
@@ -219,7 +246,12 @@ function currentState(lead: LiveLead | null): LiveFoldState {
  * The common case, planned without decoding the tail: no duplicates, every event newer than the lead's newest and
  * received no earlier than any tail entry (so no tail entry becomes late), and the tail stays below the spill.
  */
-function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap: number): LeadPlan | null {
+function planAppend(
+  lead: LiveLead | null,
+  fresh: readonly ScorableEvent[],
+  cap: number,
+  halfLifeSeconds: number | null,
+): LeadPlan | null {
   const stored = lead ? lead.stored : { tail: "", tailReceivedMax: null };
   if (stored === undefined || fresh.length === 0) return null;
   const tailLength = lead ? lead.count - lead.base.count : 0;
@@ -233,7 +265,7 @@ function planAppend(lead: LiveLead | null, fresh: readonly ScorableEvent[], cap:
     if (lastKey !== null && keyOf(event) <= lastKey) return null;
     if (stored.tailReceivedMax !== null && event.received_at < stored.tailReceivedMax) return null;
   }
-  const { history, state } = foldLive(fresh, cap, currentState(lead));
+  const { history, state } = foldLive(fresh, cap, currentState(lead), halfLifeSeconds);
   const entries = markLate(history);
   const last = entries.at(-1) as LiveEntry;
   const received = latestReceived(entries) as number;
@@ -266,9 +298,10 @@ export function planLead(
   duplicates: readonly ScorableEvent[],
   cap: number,
   newPageId: PageIds,
+  halfLifeSeconds: number | null = null,
 ): LeadPlan {
   if (duplicates.length === 0) {
-    const appended = planAppend(lead, fresh, cap);
+    const appended = planAppend(lead, fresh, cap, halfLifeSeconds);
     if (appended) return appended;
   }
   if (lead?.stored?.tail === null) return { kind: "needTail" };
@@ -298,7 +331,7 @@ export function planLead(
   }
   const breakdown = lead?.breakdown ?? emptyBreakdown();
   if (lastKey === null || firstKey > lastKey) {
-    const { history, state } = foldLive(events, cap, currentState(lead));
+    const { history, state } = foldLive(events, cap, currentState(lead), halfLifeSeconds);
     // The tail's flags are marked again: a new event received before one of them says that one came late.
     const entries = markLate([...tail, ...history]);
     const next = settle(
@@ -309,13 +342,22 @@ export function planLead(
       cap,
       state,
       addToBreakdown(breakdown, history, 1),
+      halfLifeSeconds,
     );
     return { kind: "commit", next, folded: events, late };
   }
   const tailStart = tail[0]?.sort_key;
   if (!hasPages || (tailStart !== undefined && firstKey > tailStart)) {
     const before = addToBreakdown(breakdown, tail, -1);
-    const next = foldAndSettle([...tail.map(entryEvent), ...events], cap, lead?.base ?? ZERO, null, newPageId, before);
+    const next = foldAndSettle(
+      [...tail.map(entryEvent), ...events],
+      cap,
+      lead?.base ?? ZERO,
+      null,
+      newPageId,
+      before,
+      halfLifeSeconds,
+    );
     return { kind: "commit", next, folded: events, late };
   }
   return { kind: "divert", mode: "pages", pending: events };

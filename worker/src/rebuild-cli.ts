@@ -2,7 +2,7 @@
 import { mongoDatabaseName, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
-import { createLogger, createMissingIndexes } from "@leadscore/runtime";
+import { createLogger, createMissingIndexes, readScoringSettings } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
@@ -23,7 +23,10 @@ try {
     // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.
     await createMissingIndexes(db, log);
     const keys = liveKeys(config.REDIS_PREFIX);
-    const result = await withRebuildLock(redis, keys, (lock) => rebuildLiveState({ ...options, keys, log, lock }));
+    const { half_life_seconds } = await readScoringSettings(db);
+    const result = await withRebuildLock(redis, keys, (lock) =>
+      rebuildLiveState({ ...options, keys, log, lock, halfLife: () => half_life_seconds }),
+    );
     if (result === null) throw new Error("another process is rebuilding the live state");
     console.log(
       `rebuilt ${result.leads} leads from ${result.events} events (${result.pages} history pages) in ${Math.round(result.ms)} ms`,

@@ -29,13 +29,13 @@ import {
   encodeLeadHash,
   fillSearchTexts,
   generationIsCurrent,
+  indexPlace,
   type LeadHash,
   type LiveKeys,
   newGeneration,
   type Profile,
   pageDocument,
   REBUILDING,
-  rankKey,
   redisRunId,
   renewGeneration,
   stateFields,
@@ -70,6 +70,8 @@ export interface RebuildOptions {
   catchUp?(generation: string, lock: HeldLock): Promise<CatchUpResult>;
   /** Kept up to date while a rebuild runs (`/metrics` shows it). */
   progress?: RebuildProgress;
+  /** The half-life in force (seconds), or null without decay: the fold decays with it and the index is keyed on it. */
+  halfLife?: () => number | null;
 }
 
 /** Where a rebuild stands: events read so far, leads written, and whether one runs. */
@@ -255,10 +257,17 @@ function rebuiltLead(
   events: readonly ScorableEvent[],
   profile: StoredProfile | undefined,
   at: number,
-  options: Pick<RebuildOptions, "cap" | "thresholds">,
+  options: Pick<RebuildOptions, "cap" | "thresholds" | "halfLife">,
 ): RebuiltLead {
-  const next = foldWholeHistory(events, options.cap, (entries, startTally) => contentPageId(id, entries, startTally));
-  const fold = foldOf(next, options.thresholds);
+  const halfLifeSeconds = options.halfLife?.() ?? null;
+  const next = foldWholeHistory(
+    events,
+    options.cap,
+    (entries, startTally) => contentPageId(id, entries, startTally),
+    halfLifeSeconds,
+  );
+  const place = indexPlace(next, at, options.cap, options.thresholds, halfLifeSeconds);
+  const fold = { ...foldOf(next, options.thresholds), stage: place.stage };
   const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
   const fields: LeadHash = {
     ...stateFields({
@@ -280,8 +289,8 @@ function rebuiltLead(
   return {
     id,
     fields,
-    rankKey: rankKey(fold.score, fold.reachedAt, options.cap),
-    stage: fold.stage,
+    rankKey: place.rankKey,
+    stage: place.stage,
     pages: next.newPages,
   };
 }

@@ -47,6 +47,8 @@ export interface RefoldInput {
   /** A page's events, entries and start tally, or undefined when it is not at hand. */
   page(id: string): RefoldPage | undefined;
   newPageId: PageIds;
+  /** The half-life in force (seconds), or null without decay. */
+  halfLife?: number | null;
 }
 
 export interface RefoldPage {
@@ -101,6 +103,7 @@ function split(entries: LiveEntry[]): LiveEntry[][] {
  */
 export function refoldLate(input: RefoldInput): RefoldResult {
   const { pages: refs, tail, cap } = input;
+  const halfLifeSeconds = input.halfLife ?? null;
   const starts = pageStarts(refs);
   const tailKey = tail[0]?.sort_key;
   const slots = new Map<number, ScorableEvent[]>();
@@ -138,11 +141,19 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   for (let n = first; n < refs.length; n += 1) {
     const ref = refs[n] as PageRef;
     const sameTally = at.stored || tallyDigest(encodeTally(at.state.tally)) === ref.tally;
-    if (!dirty(n) && at.state.score === (starts[n] as LiveFoldState).score && sameTally) {
+    const storedStart = starts[n] as LiveFoldState;
+    // With decay a page also starts from the time of the event before it, which a late event may have moved.
+    const sameAt = halfLifeSeconds === null || (at.state.at ?? null) === (storedStart.at ?? null);
+    if (!dirty(n) && at.state.score === storedStart.score && sameTally && sameAt) {
       layout.push(ref);
       const { count, reachedAt } = at.state;
       at = {
-        state: { score: ref.scoreAfter, count: count + ref.size, reachedAt: ref.changedAt ?? reachedAt },
+        state: {
+          score: ref.scoreAfter,
+          count: count + ref.size,
+          reachedAt: ref.changedAt ?? reachedAt,
+          at: ref.lastEventAt,
+        },
         stored: true,
       };
       continue;
@@ -153,7 +164,7 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     }
     const start = at.stored ? withTally(at.state, page.tally) : at.state;
     // The stored copy of an event wins over a waiting one with its id.
-    const { history, state } = foldLive([...page.events, ...(slots.get(n) ?? [])], cap, start);
+    const { history, state } = foldLive([...page.events, ...(slots.get(n) ?? [])], cap, start, halfLifeSeconds);
     layout.push({ entries: history, start });
     removed.push(...page.entries);
     added.push(...history);
@@ -161,7 +172,7 @@ export function refoldLate(input: RefoldInput): RefoldResult {
   }
   const tailStart = at.stored ? withTally(at.state, encodeTally(input.base.tally)) : at.state;
   const tailEvents = [...tail.map(entryEvent), ...(slots.get(refs.length) ?? [])];
-  const folded = foldLive(tailEvents, cap, tailStart);
+  const folded = foldLive(tailEvents, cap, tailStart, halfLifeSeconds);
   const tailEntries = markLate(folded.history);
   const breakdown = addToBreakdown(
     addToBreakdown(input.breakdown, [...removed, ...tail], -1),
@@ -197,10 +208,10 @@ export function refoldLate(input: RefoldInput): RefoldResult {
       const id = input.newPageId(entries, startTally);
       newPages.push({ id, entries, startTally });
       pages.push(pageRef(id, entries, startTally));
-      start = stateAfter(entries, start, cap);
+      start = stateAfter(entries, start, cap, halfLifeSeconds);
     }
   }
-  const next = settle(tailEntries, tailStart, pages, input.newPageId, cap, folded.state, breakdown);
+  const next = settle(tailEntries, tailStart, pages, input.newPageId, cap, folded.state, breakdown, halfLifeSeconds);
   return { kind: "done", next: { ...next, newPages: [...newPages, ...next.newPages] } };
 }
 
@@ -213,6 +224,6 @@ interface Rewritten {
 function withTally(state: LiveFoldState, tally: string): LiveFoldState {
   const decoded = decodeTally(tally);
   return decoded === undefined
-    ? { score: state.score, count: state.count, reachedAt: state.reachedAt }
+    ? { score: state.score, count: state.count, reachedAt: state.reachedAt, at: state.at ?? null }
     : { ...state, tally: decoded };
 }

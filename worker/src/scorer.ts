@@ -34,6 +34,7 @@ import {
   encodeEvent,
   encodePageRefs,
   foldFields,
+  indexPlace,
   type LeadCommit,
   type LeadHash,
   type LeadHashField,
@@ -44,7 +45,6 @@ import {
   PLAN_FIELDS,
   pageDocument,
   pageRef,
-  rankKey,
   resolveLeads,
   stateFields,
   tallyFields,
@@ -77,6 +77,8 @@ export interface LiveWriterOptions {
   now?: () => number;
   /** Pages this process wrote or read (shared by the scorer and the deep lane). */
   pageCache?: PageCache;
+  /** The half-life in force (seconds), or null without decay: the fold decays with it and the score index is keyed on it. */
+  halfLife?: () => number | null;
 }
 
 export interface ScorerOptions extends LiveWriterOptions {
@@ -305,7 +307,14 @@ export function createScorer(options: ScorerOptions) {
     });
   }
 
-  function commitOf(t: Touched, lead: LiveLead | null, plan: LeadPlan, at: number, messages: [string, Buffer][]) {
+  function commitOf(
+    t: Touched,
+    lead: LiveLead | null,
+    plan: LeadPlan,
+    at: number,
+    messages: [string, Buffer][],
+    halfLifeSeconds: number | null,
+  ) {
     const base: Omit<LeadCommit, "mode" | "fields" | "rankKey" | "stage" | "appendTail"> = {
       leadId: t.leadId,
       expected: lead?.version ?? 0,
@@ -314,24 +323,30 @@ export function createScorer(options: ScorerOptions) {
       messages,
     };
     if (plan.kind !== "commit") {
-      const score = lead?.score ?? 0;
+      const state = {
+        score: lead?.score ?? 0,
+        reachedAt: lead?.reachedAt ?? null,
+        lastEventAt: lead?.lastEventAt ?? null,
+      };
       return {
         ...base,
         mode: plan.kind === "divert" ? plan.mode : "commit",
         fields: {},
-        rankKey: rankKey(score, lead?.reachedAt ?? null, cap),
-        stage: stageFor(score, thresholds),
+        ...indexPlace(state, at, cap, thresholds, halfLifeSeconds),
       } satisfies LeadCommit;
     }
+    const place = indexPlace(plan.next, at, cap, thresholds, halfLifeSeconds);
+    const written = liveFields(plan.next, lead, at, thresholds);
+    // With decay the stage stored is the one at the commit, as the index files it, not the one at the last event.
+    if (written.fields.stage !== undefined) written.fields.stage = place.stage;
     return {
       ...base,
       mode: "commit",
       // While the deep lane owns the lead, the script hands these events to it instead of committing.
       pending: plan.folded.map(encodeEvent),
-      ...liveFields(plan.next, lead, at, thresholds),
+      ...written,
       movement: movementOf(lead?.score ?? null, plan.next, plan.folded, thresholds),
-      rankKey: rankKey(plan.next.score, plan.next.reachedAt, cap),
-      stage: stageFor(plan.next.score, thresholds),
+      ...place,
     } satisfies LeadCommit;
   }
 
@@ -348,11 +363,12 @@ export function createScorer(options: ScorerOptions) {
   async function round(pending: Touched[], result: BatchResult): Promise<Touched[]> {
     const states = await readLeads(pending.map((t) => t.leadId));
     const at = now();
+    const halfLifeSeconds = options.halfLife?.() ?? null;
     const again: Touched[] = [];
     const planned = pending.map((t) => {
       const lead = states.get(t.leadId)?.lead ?? null;
       const { fresh, duplicates } = eventsToPlan(t, lead);
-      return { t, lead, plan: planLead(lead, fresh, duplicates, cap, pageId(t.leadId)) };
+      return { t, lead, plan: planLead(lead, fresh, duplicates, cap, pageId(t.leadId), halfLifeSeconds) };
     });
     // Leads this round needs the tails of: read in one more pipeline, then planned with them.
     const needTail = planned.filter((p) => p.plan.kind === "needTail");
@@ -368,7 +384,7 @@ export function createScorer(options: ScorerOptions) {
         }
         p.lead = lead;
         const { fresh, duplicates } = eventsToPlan(p.t, lead);
-        p.plan = planLead(lead, fresh, duplicates, cap, pageId(p.t.leadId));
+        p.plan = planLead(lead, fresh, duplicates, cap, pageId(p.t.leadId), halfLifeSeconds);
       });
     }
     const active = planned.filter((p) => p.plan.kind !== "noop" && p.plan.kind !== "needTail");
@@ -378,7 +394,9 @@ export function createScorer(options: ScorerOptions) {
     const updates = new Map<string, ScoreUpdate>();
     for (const p of active) {
       if (p.plan.kind !== "commit") continue;
-      updates.set(p.t.leadId, scoreUpdateOf(p.t.leadId, p.lead?.score ?? 0, p.plan.next, p.plan.folded, thresholds));
+      const { stage } = indexPlace(p.plan.next, at, cap, thresholds, halfLifeSeconds);
+      const update = scoreUpdateOf(p.t.leadId, p.lead?.score ?? 0, p.plan.next, p.plan.folded, thresholds);
+      updates.set(p.t.leadId, { ...update, stage });
     }
     const messages = options.encodeUpdates([...updates.values()]);
     await options.beforeCommit?.();
@@ -388,7 +406,7 @@ export function createScorer(options: ScorerOptions) {
         redis,
         keys,
         options.generation(),
-        chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [])),
+        chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [], halfLifeSeconds)),
       );
       const committedAt = now();
       // Pages written for a commit that did not land are referenced by no lead (page-garbage.ts).

@@ -17,6 +17,7 @@ import {
   countActivity,
   createMissingIndexes,
   createQueuedCounts,
+  createScoringSettingsCache,
   EVENTS_QUEUE,
   type EventsJob,
   type Logger,
@@ -293,6 +294,13 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     log,
     reloadIntervalMs: options.rulesReloadMs,
   });
+  const scoring = createScoringSettingsCache({
+    db,
+    subscriber,
+    redisPrefix: config.REDIS_PREFIX,
+    log,
+    reloadIntervalMs: options.rulesReloadMs,
+  });
   const metrics = createWorkerMetrics();
   const maxBatchEvents = options.maxBatchEvents ?? DEFAULT_SCORING_BATCH_EVENTS;
   const batchAttempts = options.batchAttempts ?? 3;
@@ -335,6 +343,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await subscriber.connect();
       await createMissingIndexes(db, log);
       await rules.start();
+      await scoring.start();
       const keys = liveKeys(config.REDIS_PREFIX);
       const thresholds = config.STAGE_THRESHOLDS;
       const shared = {
@@ -346,6 +355,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         pageCache: createPageCache(),
         encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
         log,
+        halfLife: scoring.halfLife,
       };
       // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
       const catchUpInto = (kept: string, lock: HeldLock) => {
@@ -437,6 +447,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await deepLane?.stop();
       await previews?.stop();
       await rules.close();
+      scoring.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
       subscriber.disconnect();
       redis.disconnect();

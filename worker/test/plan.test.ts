@@ -132,7 +132,12 @@ describe("planLead", () => {
       );
       expect(next.tail[0]?.seq).toBe(PAGE_SIZE + 1);
       const lastPaged = next.newPages[0]?.entries.at(-1) as LiveEntry;
-      expect(next.base).toEqual({ score: lastPaged.score, count: PAGE_SIZE, reachedAt: lastPaged.score_reached_at });
+      expect(next.base).toEqual({
+        score: lastPaged.score,
+        count: PAGE_SIZE,
+        reachedAt: lastPaged.score_reached_at,
+        at: lastPaged.timestamp,
+      });
       // The same layout a rebuild gives for the same history.
       const whole = markLate(foldLive(series(TAIL_SPILL_AT), CAP, ZERO).history);
       expect(layoutHistory(whole).tail.map((entry) => entry.event_id)).toEqual(next.tail.map((e) => e.event_id));

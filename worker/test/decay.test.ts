@@ -1,0 +1,136 @@
+// The worker folding with a half-life, on real Redis and the store: each event's score is the one before decayed to
+// its time plus its points, late events (in the tail, and in pages the deep lane folds) give the history as if known
+// all along, the score index is keyed on `log2 s + t/H`, and a rebuild gives the same state.
+import { clampScore, decayedScore, STAGES } from "@leadscore/contracts";
+import { createLiveReader, decayRankKey, liveKeys } from "@leadscore/live";
+import { writeScoringSettings } from "@leadscore/runtime";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REDIS_URL } from "../../test-support/index.ts";
+import {
+  createStack,
+  historyOf,
+  queued,
+  rebuildOptionsOf,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
+import { rebuildLiveState } from "../src/rebuild.ts";
+
+const H = 60;
+const POINTS: Record<string, number> = { big: 600, small: 100, unsubscribe: -50, page_view: 5 };
+
+let stack: TestStack;
+let redis: Redis;
+
+beforeAll(async () => {
+  stack = await createStack();
+  await writeScoringSettings(stack.db, { half_life_seconds: H }, new Date());
+  await stack.startWorker({ rulesReloadMs: 3_600_000 });
+  redis = new Redis(REDIS_URL);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await stack?.close();
+});
+
+/** The scores the issue's fold gives: each event's score is the one before decayed to its time, plus its points. */
+function expectedScores(events: { type: string; at: number }[]): number[] {
+  const sorted = [...events].sort((a, b) => a.at - b.at);
+  const scores: number[] = [];
+  let score = 0;
+  let at: number | null = null;
+  for (const event of sorted) {
+    if (at !== null) score = decayedScore(score, at, event.at, H);
+    score = clampScore(score + (POINTS[event.type] ?? 0), 1000);
+    at = event.at;
+    scores.push(score);
+  }
+  return scores;
+}
+
+async function indexKeyOf(leadId: string): Promise<number> {
+  return Number(await redis.zscore(liveKeys(stack.config.REDIS_PREFIX).byScore, leadId));
+}
+
+describe("when decay is on with a half-life of 60 s", () => {
+  it("decays the score between events to the exact value and keys the index on it", async () => {
+    await stack.send([
+      queued("d-a", "a1", "big", T0),
+      queued("d-a", "a2", "small", T0 + 60_000),
+      queued("d-a", "a3", "big", T0 + 120_000),
+    ]);
+    await stack.drained();
+    const history = await historyOf(stack, "d-a");
+    // 600, then 300 + 100, then 200 + 600: halves exactly.
+    expect(history.map((entry) => entry.score)).toEqual([600, 400, 800]);
+    expect(history.map((entry) => entry.delta)).toEqual([600, 100, 600]);
+    expect(await indexKeyOf("d-a")).toBe(decayRankKey(800, T0 + 120_000, H));
+  });
+
+  it("slots a late event into the tail as if it had been known all along", async () => {
+    const events = [
+      { id: "b1", type: "big", at: T0 },
+      { id: "b3", type: "small", at: T0 + 90_000 },
+    ];
+    await stack.send(events.map((e) => queued("d-b", e.id, e.type, e.at)));
+    await stack.drained();
+    const late = { id: "b2", type: "unsubscribe", at: T0 + 17_000 };
+    await stack.send([queued("d-b", late.id, late.type, late.at)]);
+    await stack.drained();
+    const history = await historyOf(stack, "d-b");
+    expect(history.map((entry) => entry.event_id)).toEqual(["b1", "b2", "b3"]);
+    expect(history.map((entry) => entry.score)).toEqual(expectedScores([...events, late]));
+    expect(await indexKeyOf("d-b")).toBe(decayRankKey(history.at(-1)?.score ?? 0, T0 + 90_000, H));
+  });
+
+  it("folds a late event older than the tail through the pages, and a rebuild gives the same state", async () => {
+    const events = Array.from({ length: 240 }, (_, i) => ({
+      id: `c${String(i).padStart(3, "0")}`,
+      type: i % 7 === 0 ? "small" : "page_view",
+      at: T0 + i * 5_000,
+    }));
+    await stack.send(events.map((e) => queued("d-c", e.id, e.type, e.at)));
+    await stack.drained();
+    const late = { id: "c-late", type: "big", at: T0 + 2_500 };
+    await stack.send([queued("d-c", late.id, late.type, late.at)]);
+    await stack.drained();
+    const want = expectedScores([...events, late]);
+    const history = await historyOf(stack, "d-c");
+    expect(history.map((entry) => entry.score)).toEqual(want);
+    const key = await indexKeyOf("d-c");
+    expect(key).toBe(decayRankKey(want.at(-1) ?? 0, T0 + 239 * 5_000, H));
+
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    // The pages may be laid out apart (a rebuild spills from scratch): the state and the history are the same.
+    const before = await redis.hmget(keys.lead("d-c"), "s", "le", "n");
+    await rebuildLiveState({ ...rebuildOptionsOf(stack, redis), halfLife: () => H });
+    expect(await redis.hmget(keys.lead("d-c"), "s", "le", "n")).toEqual(before);
+    expect(await indexKeyOf("d-c")).toBe(key);
+    expect((await historyOf(stack, "d-c")).map((entry) => entry.score)).toEqual(want);
+  });
+
+  it("files the lead under the stage its score has decayed to when it commits, as the reads do", async () => {
+    // 320 an hour ago has halved 60 times since: cold now, though hot at its event.
+    const now = Date.now();
+    await stack.send([queued("d-d", "d1", "big", now - 3_600_000)]);
+    await stack.drained();
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    expect(await redis.hget(keys.lead("d-d"), "st")).toBe("cold");
+    expect(await redis.zscore(keys.byUpdatedIn("cold"), "d-d")).not.toBeNull();
+    for (const stage of STAGES.filter((s) => s !== "cold")) {
+      expect(await redis.zscore(keys.byUpdatedIn(stage), "d-d")).toBeNull();
+    }
+    const reader = createLiveReader({
+      redis,
+      redisPrefix: stack.config.REDIS_PREFIX,
+      cap: stack.config.SCORE_CAP,
+      thresholds: stack.config.STAGE_THRESHOLDS,
+      halfLife: () => H,
+    });
+    const lead = await reader.lead("d-d");
+    expect(lead?.stage).toBe("cold");
+    expect(lead?.score).toBeLessThan(1e-9);
+  });
+});

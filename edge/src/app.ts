@@ -13,6 +13,7 @@ import { openApiRoutes } from "./routes/openapi.ts";
 import { ruleGroupRoutes } from "./routes/rule-groups/index.ts";
 import { ruleSetRoutes } from "./routes/rule-sets/index.ts";
 import { ruleRoutes } from "./routes/rules/index.ts";
+import { scoringRoutes } from "./routes/scoring/index.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { statsRoutes } from "./routes/stats/index.ts";
 import { webhookRoutes } from "./routes/webhooks/index.ts";
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps) {
   app.route("/api/rules", ruleRoutes(deps));
   app.route("/api/rule-groups", ruleGroupRoutes(deps));
   app.route("/api/rule-sets", ruleSetRoutes(deps));
+  app.route("/api/scoring", scoringRoutes(deps));
   app.route("/api/webhooks", webhookRoutes(deps));
   app.route("/api/dead-letters", deadLetterRoutes(deps));
   app.route("/", openApiRoutes(deps));

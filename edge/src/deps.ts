@@ -1,6 +1,6 @@
 import type { EdgeConfig } from "@leadscore/contracts";
 import type { LiveReader } from "@leadscore/live";
-import type { Logger } from "@leadscore/runtime";
+import type { Logger, ScoringSettingsCache } from "@leadscore/runtime";
 import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -19,6 +19,11 @@ export interface AppDeps {
   db: Db;
   /** The live state in Redis: every read route's scores, ranks, indexes and newest history. */
   live: LiveReader;
+  /**
+   * The scoring settings this process reads with (the half-life `live` decays scores with), reloaded at once after
+   * this process changes them; absent: read without decay.
+   */
+  scoring?: ScoringSettingsCache;
   queue: Queue;
   log: Logger;
   /** Epoch ms; injectable so tests can pin time. */

@@ -2,6 +2,7 @@ import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import {
   createMissingIndexes,
+  createScoringSettingsCache,
   EVENTS_QUEUE,
   type Logger,
   redisPersistence,
@@ -78,13 +79,19 @@ export async function createEdgeRuntime(
     log,
   });
   sweeper.start();
+  // Reads decay scores with the half-life in force, announced on its channel as rule changes are.
+  const subscriber = new Redis(config.REDIS_URL);
+  subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
+  const scoring = createScoringSettingsCache({ db, subscriber, redisPrefix: config.REDIS_PREFIX, log });
+  await scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
   const live = createLiveReader({
     redis,
     redisPrefix: config.REDIS_PREFIX,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
+    halfLife: scoring.halfLife,
   });
-  const deps: AppDeps = { config, redis, searchRedis, db, live, queue, log, ingestion, ...extra };
+  const deps: AppDeps = { config, redis, searchRedis, db, live, scoring, queue, log, ingestion, ...extra };
   const app = createApp(deps);
 
   return {
@@ -96,6 +103,8 @@ export async function createEdgeRuntime(
       await sweeper.stop();
       await ingestion.flush();
       await queue.close().catch(() => undefined);
+      scoring.close();
+      subscriber.disconnect();
       redis.disconnect();
       searchRedis.disconnect();
       await mongo.close().catch(() => undefined);

@@ -10,5 +10,6 @@ export * from "./movements.ts";
 export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
+export * from "./rekey.ts";
 export * from "./search-index.ts";
 export * from "./series.ts";

@@ -84,9 +84,10 @@ export function createScoringSettingsCache(options: ScoringSettingsCacheOptions)
     reload,
     async start() {
       await subscriber.subscribe(channel);
-      await reload();
+      // Started before the first read: a process that could not read the settings yet reads them on the next turn.
       timer = setInterval(() => void reloadLogged(), options.reloadIntervalMs ?? 5_000);
       (timer as { unref?: () => void }).unref?.();
+      await reload();
     },
     close() {
       clearInterval(timer);

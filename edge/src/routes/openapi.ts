@@ -12,6 +12,7 @@ import { movementsDoc } from "./movements/index.ts";
 import { groupDocs } from "./rule-groups/index.ts";
 import { ruleSetDocs } from "./rule-sets/index.ts";
 import { ruleDocs } from "./rules/index.ts";
+import { scoringDocs } from "./scoring/index.ts";
 import { statsDoc } from "./stats/index.ts";
 import { webhookDocs } from "./webhooks/index.ts";
 
@@ -48,6 +49,7 @@ export const allRouteDocs: RouteDoc[] = [
   ...ruleDocs,
   ...groupDocs,
   ...ruleSetDocs,
+  ...scoringDocs,
   ...webhookDocs,
   ...ingestionDocs.filter((doc) => doc.tag !== "Events"),
   ...openApiDocs,

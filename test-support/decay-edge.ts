@@ -1,0 +1,43 @@
+// An edge app over a worker stack, built as the edge runtime builds its own: reads decay scores with the scoring
+// settings in force, which it follows on their channel. `now` pins the instant reads are answered at, when given.
+import { createApp } from "@leadscore/edge";
+import { createLiveReader } from "@leadscore/live";
+import { createLogger, createScoringSettingsCache } from "@leadscore/runtime";
+import { Redis } from "ioredis";
+import { REDIS_URL, testEdgeConfig } from "./index.ts";
+import type { TestStack } from "./worker-stack.ts";
+
+const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
+const READ = { authorization: "Bearer test-read-token" };
+
+export async function createDecayEdge(stack: Pick<TestStack, "db" | "config" | "queue">, now?: () => number) {
+  const redis = new Redis(REDIS_URL);
+  const subscriber = new Redis(REDIS_URL);
+  const config = testEdgeConfig({ REDIS_PREFIX: stack.config.REDIS_PREFIX });
+  const log = createLogger("edge-test", "error");
+  const scoring = createScoringSettingsCache({ db: stack.db, subscriber, redisPrefix: config.REDIS_PREFIX, log });
+  await scoring.start();
+  const live = createLiveReader({
+    redis,
+    redisPrefix: config.REDIS_PREFIX,
+    cap: config.SCORE_CAP,
+    thresholds: config.STAGE_THRESHOLDS,
+    halfLife: scoring.halfLife,
+    now,
+  });
+  const app = createApp({ config, redis, db: stack.db, live, scoring, queue: stack.queue as never, log, now });
+  return {
+    app,
+    live,
+    scoring,
+    /** A request with the admin token and a JSON body. */
+    send: (method: string, path: string, body?: unknown) =>
+      app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) }),
+    read: (path: string) => app.request(path, { headers: READ }),
+    close() {
+      scoring.close();
+      subscriber.disconnect();
+      redis.disconnect();
+    },
+  };
+}

@@ -56,7 +56,7 @@ describe("the scoring settings", () => {
 
     const on = await edge.send("PUT", "/api/scoring", { half_life_seconds: 20 });
     expect(on.status).toBe(200);
-    expect(await on.json()).toMatchObject({ half_life_seconds: 20, rekeyed_leads: 2 });
+    expect(await on.json()).toMatchObject({ half_life_seconds: 20, rekeyed_leads: await redis.zcard(keys.byScore) });
     expect(await (await edge.read("/api/scoring")).json()).toEqual({ half_life_seconds: 20 });
     expect(Number(await redis.zscore(keys.byScore, "s-a"))).toBe(decayRankKey(600, at, 20));
     expect(Number(await redis.zscore(keys.byScore, "s-b"))).toBe(decayRankKey(400, at + 3, 20));
@@ -77,14 +77,36 @@ describe("the scoring settings", () => {
     });
 
     const off = await edge.send("PUT", "/api/scoring", { half_life_seconds: null });
-    expect(await off.json()).toMatchObject({ half_life_seconds: null, rekeyed_leads: 3 });
+    expect(await off.json()).toMatchObject({ half_life_seconds: null, rekeyed_leads: await redis.zcard(keys.byScore) });
     expect(Number(await redis.zscore(keys.byScore, "s-b"))).toBe(rankKey(400, at + 3, stack.config.SCORE_CAP));
     expect(await redis.hget(keys.lead("s-b"), "st")).toBe(stageFor(400));
     expect(await redis.zscore(keys.byUpdatedIn("hot"), "s-b")).not.toBeNull();
   });
 
+  it("gives a lead's score and stage at a past or future instant, at most a year ahead", async () => {
+    const at = Date.now() - 1_000;
+    await stack.send([queued("s-d", "d1", "big", at - 60_000), queued("s-d", "d2", "small", at)]);
+    await stack.drained();
+    const scoreAt = async (t: number) => {
+      const response = await edge.read(`/api/leads/s-d?as_of=${new Date(t).toISOString()}`);
+      expect(response.status).toBe(200);
+      return (await response.json()) as { current_score: number; stage: string; as_of: string };
+    };
+    expect(await scoreAt(at - 30_000)).toMatchObject({ current_score: 600, stage: "qualified" });
+    expect(await scoreAt(at)).toMatchObject({ current_score: 700, stage: "qualified" });
+    expect((await edge.send("PUT", "/api/scoring", { half_life_seconds: 60 })).status).toBe(200);
+    expect(await scoreAt(at - 30_000)).toMatchObject({ current_score: 600 * 2 ** -0.5, stage: "hot" });
+    expect(await scoreAt(at + 120_000)).toMatchObject({ current_score: 175, stage: "warm" });
+    expect(await scoreAt(at + 360_000)).toMatchObject({ current_score: 700 / 64, stage: "cold" });
+    const far = await edge.read(`/api/leads/s-d?as_of=${new Date(Date.now() + 400 * 86_400_000).toISOString()}`);
+    expect(far.status).toBe(400);
+    expect((await edge.read("/api/leads/s-d?as_of=yesterday")).status).toBe(400);
+    expect((await edge.send("PUT", "/api/scoring", { half_life_seconds: null })).status).toBe(200);
+  });
+
   it("answers an unchanged half-life without re-keying", async () => {
-    const same = await edge.send("PUT", "/api/scoring", { half_life_seconds: null });
-    expect(await same.json()).toEqual({ half_life_seconds: null, rekeyed_leads: 0, rekey_ms: 0 });
+    const current = (await (await edge.read("/api/scoring")).json()) as { half_life_seconds: number | null };
+    const same = await edge.send("PUT", "/api/scoring", current);
+    expect(await same.json()).toEqual({ ...current, rekeyed_leads: 0, rekey_ms: 0 });
   });
 });

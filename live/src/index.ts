@@ -1,5 +1,6 @@
 export * from "./codec.ts";
 export * from "./commit.ts";
+export * from "./decay-commit.ts";
 export * from "./decay-index.ts";
 export * from "./fold.ts";
 export * from "./generation.ts";

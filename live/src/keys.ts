@@ -57,6 +57,10 @@ export interface LiveKeys {
   mergedFrom(root: string): string;
   /** Held by the one process rebuilding the live state. */
   rebuildLock: string;
+  /** Held by the one worker committing the stage changes decay causes (worker/src/decay-ticker.ts). */
+  decayLock: string;
+  /** The instant (epoch ms) up to which the stage changes decay causes are committed. */
+  decayThrough: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
   /** Where commits record webhook messages (not live keys: see above). */
@@ -113,6 +117,8 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     aliasesOf: (root) => `${base}:aliases:{${root}}`,
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
     rebuildLock: `${base}:rebuild-lock`,
+    decayLock: `${base}:decay-lock`,
+    decayThrough: `${base}:decay-through`,
     pattern: `${base}:*`,
     outbox: outboxKeys(redisPrefix),
     movedInto: (stage) => movementKey(redisPrefix, stage),

@@ -177,6 +177,8 @@ export function deliveryBody(delivery: Delivery): string {
       previous_score: created || delivery.prev === "" ? null : Number(delivery.prev),
       event_id: delivery.event === "" ? null : delivery.event,
       event_type: delivery.etype === "" ? null : delivery.etype,
+      // A stage left because the score decayed past a threshold: no event caused it (its event is the decay entry).
+      ...(delivery.type === "lead.stage_changed" && { cause: delivery.etype === "decay" ? "decay" : "event" }),
       ...(rank > 0 ? { rank } : {}),
     },
   });

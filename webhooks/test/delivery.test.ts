@@ -45,6 +45,7 @@ describe("when a lead changes stage", () => {
       previous_score: 0,
       event_id: "ada-1",
       event_type: "small",
+      cause: "event",
       rank: 1,
     });
     expect(hook.received[0]?.json.data).toMatchObject({ lead_id: "ada", from_stage: null, previous_score: null });

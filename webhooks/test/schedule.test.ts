@@ -75,6 +75,7 @@ describe("a delivery's body", () => {
         previous_score: 120,
         event_id: "e-9",
         event_type: "unsubscribe",
+        cause: "event",
         rank: 7,
       },
     });

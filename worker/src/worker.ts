@@ -29,6 +29,7 @@ import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
 import { catchUp } from "./catch-up.ts";
+import { createDecayTicker, type DecayTicker } from "./decay-ticker.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
 import { PermanentJobError, parseEventsJob, rejectedReason } from "./job.ts";
 import { createBatchJournal, JOURNAL_RETENTION_MS, sweepJournal } from "./journal.ts";
@@ -315,6 +316,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let live: LiveGeneration | undefined;
   let deepLane: DeepLane | undefined;
   let previews: PreviewRunner | undefined;
+  let decayTicker: DecayTicker | undefined;
 
   const logSummary = () => {
     const window = metrics.takeWindow();
@@ -394,6 +396,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       };
       metrics.watchDeepLane(deepLane.stats);
       deepLane.start();
+      decayTicker = createDecayTicker(shared);
+      decayTicker.start();
       previews = createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs });
       previews.start();
 
@@ -445,6 +449,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
       }
       await deepLane?.stop();
+      await decayTicker?.stop();
       await previews?.stop();
       await rules.close();
       scoring.close();

@@ -1,0 +1,58 @@
+-- Commits the stage changes decay caused in an interval, and moves the interval's end forward: per lead, the stage it
+-- decayed to, its stage indexes, its `score_update` and its `lead.stage_changed` webhook message (event type
+-- 'decay'), all in one atomic step, only while the caller still holds the ticker's lock.
+-- Takes as many keys as the call passes (one per lead after the others).
+-- KEYS     the ticker's lock, the `through` key, byUpdated, byLastEvent, byUpdatedIn(stage) for each stage,
+--          byLastEventIn(stage) for each stage, the outbox stream, its `wants` key, then per lead: its hash
+-- ARGV     the lock's token, the new `through` (or '' to leave it), the number of stages, the stage names, then per
+--          lead: id, the version read, the stage it decayed to, its score then, the instant (ms), the event id, the
+--          message count, then channel, message × message count
+-- Reply: 'lost' when the lock is not the caller's (nothing written), else one letter per lead: 'o' committed, 'c' its
+-- version moved since it was read (nothing written for it), 's' already in that stage (nothing written).
+-- Guarantee: a lead's stage changes once per crossing whatever the number of tickers or a ticker killed mid-way: the
+-- change is a compare-and-set on the lead's stored stage and version (which it raises, so a worker that planned the
+-- lead before it plans again), and `through` moves only with the last chunk of an interval.
+--- @include "includes/outbox"
+
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
+local stages = tonumber(ARGV[3])
+local updatedIn, activityIn = {}, {}
+for s = 1, stages do
+  updatedIn[ARGV[3 + s]] = KEYS[4 + s]
+  activityIn[ARGV[3 + s]] = KEYS[4 + stages + s]
+end
+local outbox, wants = KEYS[5 + 2 * stages], redis.call('GET', KEYS[6 + 2 * stages]) or ''
+local firstLead = 6 + 2 * stages
+local a = 4 + stages
+local out = {}
+local i = 1
+while a <= #ARGV do
+  local id, expected, stage, score, at, event = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local nm = tonumber(ARGV[a + 6])
+  local lead = KEYS[firstLead + i]
+  local was = redis.call('HMGET', lead, 'v', 'st', 's')
+  if was[1] ~= expected then
+    out[i] = 'c'
+  elseif was[2] == stage then
+    out[i] = 's'
+  else
+    local old = was[2]
+    redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), 'st', stage)
+    if old and updatedIn[old] then redis.call('ZREM', updatedIn[old], id) end
+    if old and activityIn[old] then redis.call('ZREM', activityIn[old], id) end
+    local updated = redis.call('ZSCORE', KEYS[3], id)
+    if updated then redis.call('ZADD', updatedIn[stage], updated, id) end
+    local activity = redis.call('ZSCORE', KEYS[4], id)
+    if activity then redis.call('ZADD', activityIn[stage], activity, id) end
+    if old and outboxWants(wants, 'lead.stage_changed') then
+      outboxAppend(outbox, { type = 'lead.stage_changed', lead = id, from = old, to = stage, score = score,
+        prev = was[3] or '0', event = event, etype = 'decay', at = at, rank = '' })
+    end
+    for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[a + 7 + 2 * m], ARGV[a + 8 + 2 * m]) end
+    out[i] = 'o'
+  end
+  a = a + 7 + 2 * nm
+  i = i + 1
+end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2]) end
+return out

@@ -12,6 +12,8 @@
 //                                             # bench/realistic-rules.ts (40 rules, conditions, limits, groups)
 //   npm run bench:worker -- --merged 0.1      # every 10th lead id merged into another before the drain, so the
 //                                             # worker resolves it on every event (docs/identity.md)
+//   npm run bench:worker -- --half-life 2592000  # each size twice on the same events: without decay, then with
+//                                             # this half-life (seconds) as the scoring setting
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -32,7 +34,7 @@ import {
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
-import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes } from "@leadscore/runtime";
+import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes, writeScoringSettings } from "@leadscore/runtime";
 import {
   histogramOf,
   histogramQuantile,
@@ -69,6 +71,8 @@ const { values: args } = parseArgs({
     merged: { type: "string", default: "0" },
     /** Writes a V8 CPU profile of each worker process into this folder (open it in Chrome's DevTools). */
     "cpu-prof": { type: "string" },
+    /** Seconds: each size runs without decay, then with this half-life. */
+    "half-life": { type: "string" },
   },
 });
 
@@ -348,6 +352,7 @@ async function runSize(
   total: number,
   leads: number,
   rules: "plain" | "realistic" = "plain",
+  halfLifeSeconds: number | null = null,
 ): Promise<SizeResult> {
   const realisticEvents = args.rules === "realistic";
   console.log(`\n${label}: ${fmt(total)} events over ${fmt(leads)} leads, ${rules} rules — generating…`);
@@ -358,6 +363,9 @@ async function runSize(
   let worker: RunningProcess | undefined;
   try {
     if (rules === "realistic") await putRuleSet(space.db, REALISTIC_RULES, "bench");
+    if (halfLifeSeconds !== null) {
+      await writeScoringSettings(space.db, { half_life_seconds: halfLifeSeconds }, new Date());
+    }
     await recordMerges(space.db, leads, Number(args.merged));
     console.log(`  raw insertMany of the same ${fmt(total)} events…`);
     const raw = await rawInsert(space.db, events);
@@ -578,6 +586,13 @@ async function main() {
   }
   // With --rules realistic, each size runs twice on the same events: the default rules, then the realistic set.
   const run = async (label: string, events: number, leads: number) => {
+    const halfLife = args["half-life"] === undefined ? null : Number(args["half-life"]);
+    if (halfLife !== null) {
+      const rules = args.rules as "plain" | "realistic";
+      results.push(await runSize(`${label} no decay`, events, leads, rules));
+      results.push(await runSize(`${label} half-life ${halfLife} s`, events, leads, rules, halfLife));
+      return;
+    }
     if (args.rules === "plain") return void results.push(await runSize(label, events, leads));
     results.push(await runSize(`${label} plain`, events, leads, "plain"));
     results.push(await runSize(`${label} realistic`, events, leads, "realistic"));

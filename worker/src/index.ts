@@ -1,4 +1,5 @@
 // The worker's front door: what other packages, benchmarks and suites may use. The process entry is `main.ts`.
+export { createDecayTicker, type DecayTicker, type DecayTickerOptions } from "./decay-ticker.ts";
 export { type LeadEventStreamOptions, type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
 export { WORKER_NODE_FLAGS } from "./node-flags.ts";
 export { type PreviewOptions, runPreview } from "./preview.ts";

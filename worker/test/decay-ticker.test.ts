@@ -30,17 +30,15 @@ const published: string[] = [];
 beforeAll(async () => {
   stack = await createStack();
   const at = new Date();
-  await stack.db
-    .collection<RuleDocument>(COLLECTIONS.rules)
-    .insertOne({
-      _id: "hot",
-      event_type: "hot",
-      points: 320,
-      active: true,
-      label: "Hot",
-      created_at: at,
-      updated_at: at,
-    });
+  await stack.db.collection<RuleDocument>(COLLECTIONS.rules).insertOne({
+    _id: "hot",
+    event_type: "hot",
+    points: 320,
+    active: true,
+    label: "Hot",
+    created_at: at,
+    updated_at: at,
+  });
   await writeScoringSettings(stack.db, { half_life_seconds: H }, at);
   redis = new Redis(REDIS_URL);
   // Some subscription wants stage changes.

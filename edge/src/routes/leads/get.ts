@@ -5,6 +5,7 @@ import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema, type RankedLead, RankedLeadSchema, toLead } from "./lead.ts";
+import { answeredFor } from "./resolved.ts";
 
 export const getLeadDoc: RouteDoc = {
   method: "get",
@@ -14,7 +15,8 @@ export const getLeadDoc: RouteDoc = {
   description:
     "The lead's live state and its leaderboard position (`rank` of `rank_of`), read from Redis: a hash read, a " +
     "rank and a count, whatever the number of leads. An id merged into another lead (an identify, an admin merge) " +
-    "answers that lead: its `_id` is then the lead's, and its `merged_from` names the id asked for.",
+    "answers that lead: its `_id` is then the lead's, its `merged_from` names the id asked for, and " +
+    "`Content-Location` names the lead's own URL.",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -38,7 +40,11 @@ export function getLeadRoute(deps: AppDeps) {
   return new Hono().get("/:id", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
     let found = await read(id);
-    if (found.lead === null && found.alias !== null) found = await read(found.alias, found.alias);
+    const { alias } = found;
+    if (found.lead === null && alias !== null) {
+      found = await read(alias, alias);
+      answeredFor(c, id, alias);
+    }
     const { lead, rank, of, merged } = found;
     if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
     const mergedFrom = merged.length > 0 ? { merged_from: merged } : {};

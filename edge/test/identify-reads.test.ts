@@ -127,6 +127,13 @@ describe("after an anonymous lead is merged", () => {
     );
     expect((grace as { merged_from: unknown[] }).merged_from).toHaveLength(2);
     expect((await readJson(edge, "/api/leads/gh")).body).toMatchObject({ _id: "grace" });
+    // The merged id cannot be created again beside its root (its profile is still stored).
+    const again = await profile("gh", "G. Hopper", "Remington");
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { message: string } }).error.message).toBe(
+      "lead gh was merged into grace",
+    );
+    expect((await readJson<{ _id: string }[]>(edge, "/api/leads?limit=200")).body.map((l) => l._id)).toEqual(["grace"]);
 
     // The merged lead's search text is gone; the root is found by its own profile.
     const redis = new Redis(REDIS_URL);

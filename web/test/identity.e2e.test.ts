@@ -115,6 +115,10 @@ describe("an anonymous visitor identified, in a browser against the running stac
       await eventually(async () => (await byCookie.getByTestId("current-score").textContent()) === "40", 15_000);
       const anonEntries = byCookie.getByRole("list", { name: "Score history" }).locator(":scope > li");
       await eventually(async () => (await anonEntries.count()) === 5, 15_000);
+      // And follows Ada live: a sixth hit as the anonymous id shows without a reload.
+      await byCookie.getByText("Live", { exact: true }).waitFor({ timeout: 15_000 });
+      await pixel(hit(6));
+      await eventually(async () => (await byCookie.getByTestId("current-score").textContent()) === "45", 15_000);
       expect(stack.problems).toEqual([]);
     } finally {
       await context.close();

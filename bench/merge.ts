@@ -54,8 +54,10 @@ async function mergeLatency(stack: TestStack, redis: Redis) {
   console.log(`seeding ${merges} known leads of ${fmt(known)} events and anonymous ones of ${fmt(anonymous)}…`);
   const seeded = performance.now();
   for (let m = 0; m < merges; m += 1) {
-    await stack.send(eventsOf(`known-${m}`, known, 0), 1000);
-    await stack.send(eventsOf(`anon-${m}`, anonymous, 5), 1000);
+    // Jobs of 100 events, as the edge's batches are: jobs of 1,000 outlived Bull's lock on a loaded box, and their
+    // replays' duplicates sent leads to the rescan, which reads their stored events (a scan on FerretDB).
+    await stack.send(eventsOf(`known-${m}`, known, 0), 100);
+    await stack.send(eventsOf(`anon-${m}`, anonymous, 5), 100);
   }
   await stack.drained(60 * 60_000);
   console.log(`  scored in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);

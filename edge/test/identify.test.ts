@@ -1,35 +1,9 @@
 // The identity issue's "done when": pixel hits as an anonymous id, an identify, a form as the known lead, all through
 // the edge and a worker on real Redis and the MongoDB-compatible store.
-import { parseConfig, WorkerConfigSchema } from "@leadscore/contracts";
-import { silentLogger } from "@leadscore/runtime";
-import { createWorker, type Worker } from "@leadscore/worker";
+import type { Worker } from "@leadscore/worker";
 import { afterEach, describe, expect, it } from "vitest";
-import { createTestEdge } from "../../test-support/edge.ts";
-import { eventually, REDIS_URL } from "../../test-support/index.ts";
-
-const KEY = "test-write-key";
-const T0 = Date.parse("2026-01-01T10:00:00Z");
-const MINUTE = 60_000;
-
-type Edge = Awaited<ReturnType<typeof createTestEdge>>;
-
-async function startStack() {
-  const edge = await createTestEdge();
-  await edge.ready();
-  const worker = await createWorker(
-    parseConfig(WorkerConfigSchema, {
-      NODE_ENV: "test",
-      REDIS_URL,
-      MONGO_URL: edge.deps.config.MONGO_URL,
-      REDIS_PREFIX: edge.deps.config.REDIS_PREFIX,
-      LOG_LEVEL: "error",
-    }),
-    silentLogger,
-    { summaryEveryMs: 0, deepLaneIdleMs: 20 },
-  );
-  await worker.start();
-  return { edge, worker };
-}
+import { eventually } from "../../test-support/index.ts";
+import { type Edge, KEY, MINUTE, startStack, T0 } from "./identify-fixtures.ts";
 
 const pixel = (edge: Edge, query: Record<string, string>) =>
   edge.app.request(`/p.gif?${new URLSearchParams({ key: KEY, ...query })}`);
@@ -68,9 +42,10 @@ describe("when an anonymous visitor is identified", () => {
     const form = { lead_id: "ada", event_type: "form_submission", event_id: "form1", timestamp: T0 + 4 * MINUTE };
     expect((await post(edge, "/api/events", form)).status).toBe(202);
 
+    // The merged-from list is written just after the commit that folds the anonymous lead in.
     const ada = await eventually(async () => {
-      const body = (await (await edge.read("/api/leads/ada")).json()) as { event_count?: number };
-      return body.event_count === 4 && body;
+      const body = (await (await edge.read("/api/leads/ada")).json()) as { event_count?: number; merged_from?: [] };
+      return body.event_count === 4 && body.merged_from !== undefined && body;
     });
     expect(ada).toMatchObject({ _id: "ada", current_score: 35, merged_from: [{ id: "anon-1", events: 3 }] });
     const history = (await (await edge.read("/api/leads/ada/history?order=asc")).json()) as {
@@ -86,6 +61,10 @@ describe("when an anonymous visitor is identified", () => {
     // Gone from the lists; asking for it answers the lead it became.
     const list = (await (await edge.read("/api/leads?limit=200")).json()) as { _id: string }[];
     expect(list.map((lead) => lead._id)).toEqual(["ada"]);
+    const top = (await (await edge.read("/api/leads/leaderboard?limit=10")).json()) as { _id: string }[];
+    expect(top.map((lead) => lead._id)).toEqual(["ada"]);
+    const found = (await (await edge.read("/api/leads?q=anon")).json()) as { _id: string }[];
+    expect(found).toEqual([]);
     expect(await (await edge.read("/api/leads/anon-1")).json()).toMatchObject({ _id: "ada", current_score: 35 });
     expect(await (await edge.read("/api/stats")).json()).toMatchObject({
       leads: 1,
@@ -100,6 +79,8 @@ describe("when an anonymous visitor is identified", () => {
       return body.event_count === 5 && body;
     });
     expect(after).toMatchObject({ current_score: 40 });
+    const fifth = (await (await edge.read("/api/leads/ada/history?limit=1")).json()) as { event_id: string }[];
+    expect(fifth.map((entry) => entry.event_id)).toEqual(["pv4"]);
 
     // identify(null) and its cousins are refused.
     const refused = await post(edge, "/api/identify", { anonymous_id: "anon-1", lead_id: null });

@@ -19,11 +19,14 @@ import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEve
  *   the lead when none are left and no rescan was asked for since `rescans`;
  * - `mergedAway`: the deep lane's removal of a lead merged into `into` (its history now folded there): out of every
  *   index, its hash deleted, its first `drained` deep-lane events dropped — only if `into`'s commit earlier in the
- *   same call succeeded.
+ *   same call succeeded;
+ * - `emptyRoot`: the deep lane's commit of a merge's root that has neither live state nor events (two ids merged
+ *   before either had one): released as `deep` releases a lead, but no state and no index entry is written, so no
+ *   empty lead shows in lists; its merged leads' removals follow it as they follow a `deep` commit.
  */
 export interface LeadCommit {
   leadId: string;
-  mode: "commit" | "pages" | "rescan" | "deep" | "mergedAway";
+  mode: "commit" | "pages" | "rescan" | "deep" | "mergedAway" | "emptyRoot";
   expected: number;
   fields: LeadHash;
   rankKey: number;
@@ -54,7 +57,7 @@ export class StaleLiveStateError extends Error {
   override name = "StaleLiveStateError";
 }
 
-const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f", mergedAway: "m" } as const;
+const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f", mergedAway: "m", emptyRoot: "e" } as const;
 const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict", d: "diverted" };
 
 // Its KEYS, ARGV and reply: `lua/commit-leads.lua`.

@@ -1,5 +1,11 @@
 // Test doubles for the two things the dashboard talks to: a Socket.io socket (driven by the test) and the HTTP API.
-import type { LeaderboardEntry, LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
+import type {
+  LeaderboardEntry,
+  LeaderboardUpdate,
+  LeadMerged,
+  ScoreUpdate,
+  SubscribeRequest,
+} from "@leadscore/contracts";
 import { vi } from "vitest";
 import type { Api, HistoryItem, Lead, Page, RankedLead, RuleItem, ScoreSeries } from "../src/lib/api.ts";
 import { createRealtime, type Realtime, type RealtimeSocket } from "../src/lib/realtime.ts";
@@ -84,6 +90,10 @@ export class FakeSocket implements RealtimeSocket {
   leaderboard(update: LeaderboardUpdate) {
     this.fire("leaderboard", update);
   }
+
+  leadMerged(merged: LeadMerged) {
+    this.fire("lead_merged", merged);
+  }
 }
 
 /**
@@ -111,6 +121,7 @@ export function fakeRealtime(connected = true, onUnauthorized?: () => void) {
     ...client,
     onScoreUpdate: counted(client.onScoreUpdate),
     onLeaderboard: counted(client.onLeaderboard),
+    onLeadMerged: counted(client.onLeadMerged),
     subscribe: counted(client.subscribe),
   };
   if (connected) socket.serverConnect();

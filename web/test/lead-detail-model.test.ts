@@ -145,6 +145,36 @@ describe("the lead detail model", () => {
     expect(socket.sent).toContainEqual({ event: "subscribe", request: { lead_id: "lead-1" } });
   });
 
+  it("follows the lead a merged id answers, and the lead a merge names while the page is open", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 35 }));
+    const { socket, realtime, held } = fakeRealtime();
+    const merged = new LeadDetailModel({ api, realtime }, "anon-1");
+    const release = merged.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.at(-1)).toEqual({ event: "subscribe", request: { lead_id: "ada" } });
+    expect(socket.sent).toContainEqual({ event: "unsubscribe", request: { lead_id: "anon-1" } });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "ada", current_score: 40, delta: 5 }));
+    expect(merged.lead.value?.current_score).toBe(40);
+    release();
+    expect(held()).toBe(0);
+
+    // Open on an anonymous lead when it is merged: the page follows Bob and reads him.
+    api.getLead.mockResolvedValue(lead({ _id: "anon-2", current_score: 15 }));
+    const open = new LeadDetailModel({ api, realtime }, "anon-2");
+    open.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.at(-1)).toEqual({ event: "subscribe", request: { lead_id: "anon-2" } });
+    api.getLead.mockResolvedValue(lead({ _id: "bob", current_score: 65 }));
+    socket.leadMerged({ lead_id: "someone-else", into: "carol" });
+    socket.leadMerged({ lead_id: "anon-2", into: "bob" });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(socket.sent.at(-1)).toEqual({ event: "subscribe", request: { lead_id: "bob" } });
+    expect(open.lead.value).toMatchObject({ _id: "bob", current_score: 65 });
+    socket.scoreUpdate(scoreUpdate({ lead_id: "bob", current_score: 70, delta: 5 }));
+    expect(open.lead.value?.current_score).toBe(70);
+  });
+
   it("charts the lead's score series, not the history entries it has loaded", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "lead-1", current_score: 40, event_count: 300 }));
@@ -391,7 +421,8 @@ describe("the lead detail model", () => {
     await vi.advanceTimersByTimeAsync(0);
     socket.scoreUpdate(scoreUpdate({ lead_id: "lead-1", event_id: "e9", current_score: 8 }));
     expect(model.fresh.value.has("e9")).toBe(true);
-    expect(held()).toBe(2);
+    // The score listener, the merge listener and the room.
+    expect(held()).toBe(3);
     model[Symbol.dispose]();
     expect(vi.getTimerCount()).toBe(0);
     expect(held()).toBe(0);

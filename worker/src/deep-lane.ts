@@ -40,7 +40,7 @@ import {
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
-import { aliasesOf, asRootEvents, mergeGroups } from "./merge.ts";
+import { aliasesOf, asRootEvents, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { retirePages, superseded } from "./page-garbage.ts";
@@ -385,7 +385,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       if (written.fields.stage !== undefined) written.fields.stage = place.stage;
       commits.push({
         leadId: id,
-        mode: "deep",
+        mode: isEmptyRoot(id, item, next, merges) ? "emptyRoot" : "deep",
         expected: item.lead?.version ?? 0,
         ...written,
         movement: movementOf(item.lead?.score ?? null, next, waitingEvents(id, item), thresholds),
@@ -440,13 +440,19 @@ export function createDeepLane(options: DeepLaneOptions) {
         : [],
     );
     if (merged.length > 0) {
-      const pipeline = redis.pipeline();
-      for (const { from, into, events } of merged) pipeline.hincrby(keys.mergedFrom(into), from, events);
-      await pipeline.exec();
+      await recordMergedAway(redis, keys, merged);
       options.onMerged?.(merged);
     }
     const done = updates.filter((update) => committed.has(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
+  }
+
+  /**
+   * A merge's root that has no live state and gets no event from the merge (two ids merged before either had one):
+   * committing it would list an empty lead, so it is only released; its first event creates it as any lead's does.
+   */
+  function isEmptyRoot(id: string, item: Owned, next: NextState, merges: Map<string, string[]>): boolean {
+    return merges.has(id) && item.lead === null && next.count === 0;
   }
 
   /**

@@ -107,3 +107,35 @@ export async function aliasesOf(redis: Redis, keys: LiveKeys, roots: readonly st
 export function asRootEvents(root: string, events: readonly ScorableEvent[]): ScorableEvent[] {
   return events.map((event) => (event.lead_id === root ? event : { ...event, lead_id: root }));
 }
+
+/**
+ * After merged leads' removals committed: each root's merged-from list gains the merged id with the events stored
+ * under it, and the ids merged into that id before (moved over with their counts: they resolve to the root now), as
+ * a rebuild lays the lists out from `identities`; the merged lead's search text goes with its profile, so a `q` or
+ * `company` search finds only the root, by its own profile. `events` is what the merged lead brought, its own and
+ * its earlier merges' together.
+ */
+export async function recordMergedAway(
+  redis: Redis,
+  keys: LiveKeys,
+  merged: readonly { from: string; into: string; events: number }[],
+): Promise<void> {
+  const read = redis.pipeline();
+  for (const { from } of merged) read.hgetall(keys.mergedFrom(from));
+  const earlier = ((await read.exec()) ?? []).map(([error, list]) => {
+    if (error) throw error;
+    return Object.entries(list as Record<string, string>);
+  });
+  const write = redis.pipeline();
+  merged.forEach(({ from, into, events }, index) => {
+    let carried = 0;
+    for (const [id, count] of earlier[index] ?? []) {
+      write.hincrby(keys.mergedFrom(into), id, Number(count));
+      carried += Number(count);
+    }
+    write.hincrby(keys.mergedFrom(into), from, Math.max(0, events - carried));
+    write.del(keys.mergedFrom(from));
+    write.hdel(keys.searchTexts, from);
+  });
+  await write.exec();
+}

@@ -14,7 +14,8 @@
 --          lead, its pending events go to the deep-lane list instead), 'p' hand the lead to the deep lane with its
 --          pending events, 'r' the same asking for a rescan of its stored events, 'f' the deep lane's own commit
 --          (also drops the first `drained` deep-lane events and releases the lead when none are left and no rescan
---          was asked for since `rescans`), 'm' the deep lane's removal of a lead merged into its root (includes/merge:
+--          was asked for since `rescans`), 'e' the same release for a merge's root with neither live state nor events,
+--          writing no state and no index entry, 'm' the deep lane's removal of a lead merged into its root (includes/merge:
 --          only when the root's own commit earlier in this call succeeded). A lead the identity map resolves to
 --          another is committed like one the deep lane owns: its events go to its list, which the deep lane folds into
 --          the root.
@@ -52,6 +53,17 @@ local function newestOf(items, from, to)
     if not best or event[3] > best[3] or (event[3] == best[3] and event[1] > best[1]) then best = event end
   end
   return best
+end
+-- The deep lane's commit drops the deep-lane events it folded and releases the lead when none are left and no rescan
+-- was asked for since `rescans`.
+local function release(list, id, drained, rescans)
+  if drained > 0 then redis.call('LTRIM', list, drained, -1) end
+  local asked = redis.call('HGET', KEYS[4], id)
+  if redis.call('LLEN', list) == 0 and asked == rescans then
+    redis.call('HDEL', KEYS[4], id)
+  elseif asked == rescans and rescans ~= '0' then
+    redis.call('HSET', KEYS[4], id, 0)
+  end
 end
 local a = 2
 local stageKey = {}
@@ -93,6 +105,10 @@ for i = 1, n do
     out[i] = 'd'
   elseif (redis.call('HGET', lead, 'v') or '0') ~= expected or (mode == 'm' and not done[moved]) then
     out[i] = 'c'
+  elseif mode == 'e' then
+    release(list, id, drained, rescans)
+    done[id] = { prev = '0', score = '0' }
+    out[i] = 'o'
   elseif mode == 'm' then
     mergeAway(KEYS, id, lead, list, drained, byLastEvent, stageKey, activityKey)
     if outboxWants(wants, 'lead.merged') then
@@ -165,15 +181,7 @@ for i = 1, n do
     if moved ~= '' and (old or firstStage) ~= stage then
       movementRecord(movedKey[stage], id, old or firstStage, updated, moved, movementWindow, movementCap)
     end
-    if mode == 'f' then
-      if drained > 0 then redis.call('LTRIM', list, drained, -1) end
-      local asked = redis.call('HGET', KEYS[4], id)
-      if redis.call('LLEN', list) == 0 and asked == rescans then
-        redis.call('HDEL', KEYS[4], id)
-      elseif asked == rescans and rescans ~= '0' then
-        redis.call('HSET', KEYS[4], id, 0)
-      end
-    end
+    if mode == 'f' then release(list, id, drained, rescans) end
     for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
     done[id] = { prev = was[2] or '0', score = score or redis.call('HGET', lead, 's') or '0' }
     out[i] = 'o'

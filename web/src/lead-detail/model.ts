@@ -170,6 +170,11 @@ export const LeadDetailModel = createModel(
     id: string,
   ) => {
     const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
+    /**
+     * The lead whose live changes the page follows: the one asked for, or the lead it was merged into — which the
+     * API answers for a merged id, and a `lead_merged` names while the page is open.
+     */
+    const followed = signal(id, { name: "lead.followed" });
     const status = signal<DetailStatus>("loading", { name: "lead.status" });
     const error = signal<string | null>(null, { name: "lead.error" });
     const history = signal<HistoryItem[]>([], { name: "lead.history" });
@@ -208,6 +213,7 @@ export const LeadDetailModel = createModel(
         const found = await deps.api.getLead(id);
         batch(() => {
           lead.value = found;
+          followed.value = found._id;
           status.value = "ready";
           error.value = null;
         });
@@ -307,7 +313,7 @@ export const LeadDetailModel = createModel(
     }
 
     function onScoreUpdate(update: ScoreUpdate) {
-      if (update.lead_id !== id) return;
+      if (update.lead_id !== followed.value) return;
       const current = lead.value;
       const known = history.value.some((entry) => entry.event_id === update.event_id);
       if (current) lead.value = { ...current, current_score: update.current_score, stage: update.stage };
@@ -336,7 +342,15 @@ export const LeadDetailModel = createModel(
       if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
     });
     effect(() => {
-      if (shown.value) return deps.realtime.subscribe(id);
+      if (shown.value) return deps.realtime.subscribe(followed.value);
+    });
+    effect(() => {
+      if (!shown.value) return;
+      return deps.realtime.onLeadMerged((merged) => {
+        if (merged.lead_id !== followed.peek()) return;
+        followed.value = merged.into;
+        readAgain();
+      });
     });
     // Without the socket no change arrives: the page reads the lead again until it is back.
     effect(() => {

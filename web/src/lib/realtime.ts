@@ -1,6 +1,6 @@
 // The one realtime connection of the app. Pages subscribe to the leads they show; subscriptions are counted so two
 // views of the same lead share one room membership, and they are renewed after every reconnect.
-import type { LeaderboardUpdate, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
+import type { LeaderboardUpdate, LeadMerged, ScoreUpdate, SubscribeRequest } from "@leadscore/contracts";
 import { READ_TOKEN_REQUIRED, SUBSCRIBES_IN_FLIGHT, TOO_MANY_SUBSCRIBES_IN_FLIGHT } from "@leadscore/contracts/socket";
 import { type ReadonlySignal, signal } from "@preact/signals";
 
@@ -14,6 +14,7 @@ export interface RealtimeSocket {
   on(event: "connect_error", listener: (error: Error) => void): unknown;
   on(event: "score_update", listener: (update: ScoreUpdate) => void): unknown;
   on(event: "leaderboard", listener: (update: LeaderboardUpdate) => void): unknown;
+  on(event: "lead_merged", listener: (merged: LeadMerged) => void): unknown;
   emit(
     event: "subscribe" | "unsubscribe",
     request: SubscribeRequest,
@@ -34,6 +35,8 @@ export interface Realtime {
   readonly status: ReadonlySignal<RealtimeStatus>;
   onScoreUpdate(listener: (update: ScoreUpdate) => void): () => void;
   onLeaderboard(listener: (update: LeaderboardUpdate, reason: LeaderboardReason) => void): () => void;
+  /** A lead whose room this socket is in was merged into another (an identify, an admin merge). */
+  onLeadMerged(listener: (merged: LeadMerged) => void): () => void;
   /** Joins the lead's room until the returned function is called. */
   subscribe(leadId: string): () => void;
   close(): void;
@@ -54,6 +57,7 @@ export function createRealtime(
   const rooms = new Map<string, number>();
   const scoreListeners = new Set<(update: ScoreUpdate) => void>();
   const leaderboardListeners = new Set<(update: LeaderboardUpdate, reason: LeaderboardReason) => void>();
+  const mergedListeners = new Set<(merged: LeadMerged) => void>();
   /** What the next `leaderboard` is: the server sends its top once to every socket that connects. */
   let nextLeaderboard: LeaderboardReason = "initial";
   let connectedBefore = false;
@@ -108,6 +112,9 @@ export function createRealtime(
   socket.on("score_update", (update) => {
     for (const listener of scoreListeners) listener(update);
   });
+  socket.on("lead_merged", (merged) => {
+    for (const listener of mergedListeners) listener(merged);
+  });
   socket.on("leaderboard", (update) => {
     const reason = nextLeaderboard;
     nextLeaderboard = "change";
@@ -125,6 +132,7 @@ export function createRealtime(
     status,
     onScoreUpdate: (listener) => listen(scoreListeners, listener),
     onLeaderboard: (listener) => listen(leaderboardListeners, listener),
+    onLeadMerged: (listener) => listen(mergedListeners, listener),
     subscribe(leadId) {
       const count = rooms.get(leadId) ?? 0;
       rooms.set(leadId, count + 1);
@@ -146,6 +154,7 @@ export function createRealtime(
     close() {
       scoreListeners.clear();
       leaderboardListeners.clear();
+      mergedListeners.clear();
       socket.disconnect();
     },
   };

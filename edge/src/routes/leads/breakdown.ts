@@ -4,9 +4,9 @@ import { z } from "zod";
 import { parseParams } from "../../api/query.ts";
 import { createRuleLabels, type RuleLabels } from "../../api/rule-labels.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema } from "./lead.ts";
+import { readResolved } from "./resolved.ts";
 
 /** A lead's score by group and by rule: every point of it explained. */
 export const BreakdownSchema = z
@@ -52,7 +52,8 @@ export const breakdownDoc: RouteDoc = {
   description:
     "The current score by group and by rule (points given and events matched), highest first, and the events no " +
     "rule matched: kept with the lead's live state as its events are folded, so this is one hash read in Redis, " +
-    "whatever the length of its history.",
+    "whatever the length of its history. An id merged into another lead answers that lead's breakdown " +
+    "(`Content-Location` names its URL).",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -88,8 +89,10 @@ export function breakdownRoute(deps: AppDeps) {
   const labels = createRuleLabels(deps.db, deps.log);
   return new Hono().get("/:id/breakdown", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
-    const [live, named] = await Promise.all([deps.live.breakdown(id), labels.labels()]);
-    if (live === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
-    return c.json(toBreakdown(id, live, named));
+    const [{ leadId, value: live }, named] = await Promise.all([
+      readResolved(deps, c, id, (lead) => deps.live.breakdown(lead)),
+      labels.labels(),
+    ]);
+    return c.json(toBreakdown(leadId, live, named));
   });
 }

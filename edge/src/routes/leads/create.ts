@@ -62,7 +62,8 @@ export const createLeadDoc: RouteDoc = {
   description:
     "Stores the profile in MongoDB (an insert: the first profile for an id wins), then in the lead's live state. " +
     "201 when the lead did not exist; 200 when events had already created it: the profile is attached and its score " +
-    "kept. A lead that already has a profile is never overwritten (409). The score belongs to the scoring worker and " +
+    "kept. A lead that already has a profile is never overwritten (409), nor is an id merged into another lead " +
+    "given one (409). The score belongs to the scoring worker and " +
     "is never written here. Should the live state have missed a stored profile (a crash between the two writes), " +
     "the same request again completes it.",
   tag: "Leads",
@@ -86,6 +87,13 @@ export function createLeadRoute(deps: AppDeps) {
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const body = await parseJsonBody(c, CreateLeadBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const id = body._id ?? crypto.randomUUID();
+    // A merged id's events go to its root: a profile set on it would list an empty lead beside the root.
+    const root = body._id === undefined ? null : await deps.redis.hget(deps.live.keys.aliases, id);
+    if (root !== null) {
+      throw new ApiError("CONFLICT", `lead ${id} was merged into ${root}`, [
+        { path: "_id", message: "was merged into another lead" },
+      ]);
+    }
     const now = (deps.now ?? Date.now)();
     const profile: Profile = { name: body.name, email: body.email, company: body.company };
     let existed: boolean;

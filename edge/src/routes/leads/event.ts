@@ -33,7 +33,8 @@ export const leadEventDoc: RouteDoc = {
     "the dashboard: one read by `_id`, indexed on MongoDB, a scan of `events` on the embedded store (FerretDB), so " +
     "it is read only when asked for, never on a hot path, and as an expensive read (one of " +
     "`EXPENSIVE_READ_CONCURRENCY` slots, 503 with `Retry-After` when all are taken; 503 past " +
-    "`EXPENSIVE_READ_TIMEOUT_MS`).",
+    "`EXPENSIVE_READ_TIMEOUT_MS`). An event sent under an id since merged into another lead opens from either id; " +
+    "its `lead_id` is the id it was sent with.",
   tag: "Leads",
   auth: "read",
   params: EventParamsSchema,
@@ -43,11 +44,22 @@ export const leadEventDoc: RouteDoc = {
 
 export function leadEventRoute(deps: AppDeps, reads: ExpensiveReads) {
   const events = deps.db.collection<EventDocument>(COLLECTIONS.events);
+  /**
+   * An event stays stored under the id it was sent with; once that id is merged, it belongs to the root's history,
+   * so it opens from the root, from the merged id, and from any other id merged into the same root.
+   */
+  const sameLead = async (stored: string, asked: string) => {
+    if (stored === asked) return true;
+    const [storedRoot, askedRoot] = await deps.redis.hmget(deps.live.keys.aliases, stored, asked);
+    return (storedRoot ?? stored) === (askedRoot ?? asked);
+  };
   return new Hono().get("/:id/events/:event_id", async (c) => {
     const { id, event_id } = parseParams(c, EventParamsSchema);
     // A scan of `events` on the embedded store, so an expensive read.
     const doc = await reads.run((budget) => events.findOne({ _id: event_id }, { maxTimeMS: budget.remainingMs() }));
-    if (doc === null || doc.lead_id !== id) throw new ApiError("NOT_FOUND", `no event ${event_id} of lead ${id}`);
+    if (doc === null || !(await sameLead(doc.lead_id, id))) {
+      throw new ApiError("NOT_FOUND", `no event ${event_id} of lead ${id}`);
+    }
     return c.json({
       event_id: doc._id,
       lead_id: doc.lead_id,

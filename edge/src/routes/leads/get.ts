@@ -6,6 +6,7 @@ import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { AsOfQuerySchema, asOfInstant, scoreAsOf } from "./as-of.ts";
 import { LeadParamsSchema, type RankedLead, RankedLeadSchema, toLead } from "./lead.ts";
+import { answeredFor } from "./resolved.ts";
 
 export const getLeadDoc: RouteDoc = {
   method: "get",
@@ -15,7 +16,8 @@ export const getLeadDoc: RouteDoc = {
   description:
     "The lead's live state and its leaderboard position (`rank` of `rank_of`), read from Redis: a hash read, a " +
     "rank and a count, whatever the number of leads. An id merged into another lead (an identify, an admin merge) " +
-    "answers that lead: its `_id` is then the lead's, and its `merged_from` names the id asked for. With `as_of`, " +
+    "answers that lead: its `_id` is then the lead's, its `merged_from` names the id asked for, and " +
+    "`Content-Location` names the lead's own URL. With `as_of`, " +
     "`current_score` and `stage` are the lead's at that instant (decayed with the half-life in force; at most a year " +
     "ahead, and not before the newest page of its history Redis keeps), and `as_of` is echoed; `rank` stays the " +
     "current one.",
@@ -45,7 +47,11 @@ export function getLeadRoute(deps: AppDeps) {
     const { as_of: asOf } = parseQuery(c, AsOfQuerySchema);
     const t = asOf === undefined ? null : asOfInstant(asOf, (deps.now ?? Date.now)());
     let found = await read(id);
-    if (found.lead === null && found.alias !== null) found = await read(found.alias, found.alias);
+    const { alias } = found;
+    if (found.lead === null && alias !== null) {
+      found = await read(alias, alias);
+      answeredFor(c, id, alias);
+    }
     const { lead, rank, of, merged } = found;
     if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
     const mergedFrom = merged.length > 0 ? { merged_from: merged } : {};

@@ -6,9 +6,9 @@ import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from ".
 import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema } from "./lead.ts";
+import { readResolved } from "./resolved.ts";
 
 export const HistoryQuerySchema = z.strictObject({
   order: z
@@ -181,8 +181,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
             query.cursor,
             HistoryCursorSchema.refine((position) => position.o === query.order),
           );
-    const lead = await deps.live.leadWithTail(id);
-    if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
+    const { value: lead } = await readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId));
     const count = lead.count;
     const load = pageReader();
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
@@ -200,7 +199,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     let entries: LiveEntry[] = [];
     if (from <= to) {
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = from < tailStart ? await settled(id, lead.pages, from, Math.min(to, tailStart - 1), load) : [];
+      const older = from < tailStart ? await settled(lead.id, lead.pages, from, Math.min(to, tailStart - 1), load) : [];
       entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
     }
     if (query.order === "desc") entries.reverse();

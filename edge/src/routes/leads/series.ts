@@ -3,9 +3,9 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { LeadParamsSchema } from "./lead.ts";
+import { readResolved } from "./resolved.ts";
 
 /** Buckets a chart asks for unless it says: one per unit of the dashboard chart's width. */
 export const DEFAULT_SERIES_BUCKETS = 600;
@@ -57,7 +57,8 @@ export const seriesDoc: RouteDoc = {
     "decimation, so every peak and dip shows, exactly. A history page (about 50 entries) wider than one part is one " +
     "span over its whole range, its lowest and highest exact over that range. From the live state in Redis alone " +
     "(one hash read: each page's ref carries its range and scores; no MongoDB), so at most `buckets` spans plus " +
-    "one per such page. A lead without scored events has no spans.",
+    "one per such page. A lead without scored events has no spans. An id merged into another lead answers that " +
+    "lead's series (`Content-Location` names its URL).",
   tag: "Leads",
   auth: "read",
   params: LeadParamsSchema,
@@ -73,8 +74,7 @@ export function seriesRoute(deps: AppDeps) {
   return new Hono().get("/:id/series", async (c) => {
     const { id } = parseParams(c, LeadParamsSchema);
     const { buckets } = parseQuery(c, SeriesQuerySchema);
-    const lead = await deps.live.leadWithTail(id);
-    if (lead === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
+    const { value: lead } = await readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId));
     const spans = bucketSpans(historySpans(lead), buckets).map((span) => ({
       ...span,
       from: iso(span.from),

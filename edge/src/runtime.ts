@@ -2,6 +2,8 @@ import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import {
   createMissingIndexes,
+  createQueue,
+  createRedis,
   EVENTS_QUEUE,
   type Logger,
   redisPersistence,
@@ -9,8 +11,6 @@ import {
   VolatileRedisError,
   volatileRedisRefusal,
 } from "@leadscore/runtime";
-import Queue from "bull";
-import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
@@ -24,7 +24,7 @@ export async function createEdgeRuntime(
   /** What only the runtime can provide, e.g. `readStatic` from its file system. */
   extra: Pick<AppDeps, "readStatic"> = {},
 ) {
-  const redis = new Redis(config.REDIS_URL, {
+  const redis = createRedis(config, {
     // Fail fast instead of buffering while Redis is away, so ingestion can answer 503 at once.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -66,7 +66,7 @@ export async function createEdgeRuntime(
   // ready without a worker.
   void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
-  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
+  const queue = createQueue(EVENTS_QUEUE, config, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });

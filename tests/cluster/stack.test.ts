@@ -22,8 +22,10 @@ import {
   withReadToken,
 } from "../../test-support/index.ts";
 import { post } from "../../test-support/ingest.ts";
+import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { type ClientSocket, connected, record } from "../../test-support/realtime-cluster.ts";
 import { startTestRedisCluster } from "../../test-support/redis-cluster.ts";
+import { createReceiver, type Receiver } from "../../test-support/webhook-receiver.ts";
 
 const MINUTE = 60_000;
 
@@ -36,6 +38,8 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
   let realtime: RealtimeServer;
   let socket: ClientSocket;
   let redis: Redis;
+  let dispatcher: RunningProcess;
+  let receiver: Receiver;
   let updates: ReturnType<typeof record<"score_update">>;
   let ingestion: Awaited<ReturnType<typeof ingest>>;
   const prefix = `{${uniqueName("cluster")}}`;
@@ -71,6 +75,16 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       auth: { token: TEST_READ_TOKEN },
     });
     await connected(socket);
+    // The webhook dispatcher as its own process, from its entry point.
+    receiver = await createReceiver();
+    const hook = await edge.app.request("/api/webhooks", {
+      method: "POST",
+      headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" },
+      body: JSON.stringify({ url: receiver.url, events: ["lead.stage_changed"] }),
+    });
+    expect(hook.status).toBe(201);
+    dispatcher = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "webhooks/src/main.ts"], { ...env, LOG_LEVEL: "info" });
+    await dispatcher.waitFor(/dispatcher ready/, 60_000);
     updates = record(socket, "score_update");
     expect(await socket.emitWithAck("subscribe", { lead_id: "ada" })).toEqual({ ok: true });
     ingestion = await ingest();
@@ -104,6 +118,8 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
 
   afterAll(async () => {
     socket?.disconnect();
+    await dispatcher?.stop();
+    await receiver?.close();
     await realtime?.close();
     await edge?.close();
     await worker?.close();
@@ -148,6 +164,14 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
   it("pushes the lead's new score to a dashboard subscribed to it", async () => {
     const pushed = await eventually(async () => updates.find((update) => update.payload.current_score === 170));
     expect(pushed.payload).toMatchObject({ lead_id: "ada", stage: "warm" });
+  });
+
+  it("delivers the stage change to a webhook receiver through a dispatcher on the cluster", async () => {
+    const delivered = await eventually(async () => receiver.received.find((hit) => hit.json.data.lead_id === "ada"));
+    expect(delivered.json).toMatchObject({
+      type: "lead.stage_changed",
+      data: { lead_id: "ada", from_stage: "cold", to_stage: "warm" },
+    });
   });
 
   it("keeps the live state equal to the fold of the stored events", async () => {

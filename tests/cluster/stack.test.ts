@@ -7,7 +7,7 @@ import { createEdgeRuntime } from "@leadscore/edge/runtime";
 import { createLiveReader, liveKeys, redisRunId } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { createRealtimeServer, type RealtimeServer } from "@leadscore/realtime";
-import { createRedis, silentLogger } from "@leadscore/runtime";
+import { createRedis, redisPersistence, silentLogger } from "@leadscore/runtime";
 import { createScorePublisher, createWorker, type Worker } from "@leadscore/worker";
 import type { Redis } from "ioredis";
 import { io } from "socket.io-client";
@@ -191,6 +191,20 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
     expect(runIds).toHaveLength(cluster.nodes.length);
     expect(new Set(runIds).size).toBe(cluster.nodes.length);
     expect(await redis.get(liveKeys(prefix).gen)).toMatch(new RegExp(`^${runIds.join("\\.")}:`));
+  });
+
+  it("judges Redis's persistence by the master that keeps least, whichever it is", async () => {
+    expect(await redisPersistence(redis)).toMatchObject({ aof: true, volatile: false });
+    for (const { host, port } of cluster.nodes) {
+      const node = createRedis({ REDIS_URL: `redis://${host}:${port}`, REDIS_CLUSTER_NODES: [] });
+      try {
+        await node.config("SET", "appendonly", "no");
+        expect(await redisPersistence(redis), `${port}`).toMatchObject({ aof: false, volatile: true });
+      } finally {
+        await node.config("SET", "appendonly", "yes");
+        node.disconnect();
+      }
+    }
   });
 
   it("keeps every key of the deployment on the master serving the prefix's slot", async () => {

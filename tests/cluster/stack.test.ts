@@ -65,7 +65,12 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       thresholds: [100, 300, 600],
     });
     const publisher = createScorePublisher({ redis: publisherRedis, live, redisPrefix: prefix, log: silentLogger });
-    worker = await createWorker(workerConfig, silentLogger, { summaryEveryMs: 0, publisher });
+    worker = await createWorker(workerConfig, silentLogger, {
+      summaryEveryMs: 0,
+      publisher,
+      // Only the announcement on the cluster can bring a rule change within a test's wait.
+      rulesReloadMs: 600_000,
+    });
     await worker.start();
     edge = await createEdgeRuntime(testEdgeConfig(env), silentLogger);
     realtime = createRealtimeServer(parseConfig(RealtimeConfigSchema, env), silentLogger);
@@ -172,6 +177,20 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       type: "lead.stage_changed",
       data: { lead_id: "ada", from_stage: "cold", to_stage: "warm" },
     });
+  });
+
+  it("brings a rule change to the worker through the cluster's pub/sub", async () => {
+    const created = await edge.app.request("/api/rules", {
+      method: "POST",
+      headers: { authorization: "Bearer test-admin-token", "content-type": "application/json" },
+      body: JSON.stringify({ event_type: "webinar", points: 7, label: "Webinar" }),
+    });
+    expect(created.status).toBe(201);
+    const candidates = await eventually(async () => {
+      const matched = worker.rules.current().match({ event_type: "webinar" });
+      return matched.length > 0 && matched;
+    });
+    expect(candidates).toHaveLength(1);
   });
 
   it("keeps the live state equal to the fold of the stored events", async () => {

@@ -4,8 +4,9 @@
 // A Cluster is handed out typed as a Redis: it answers the same commands, scripts (`defineCommand`), pipelines and
 // pub/sub, routing each command to its key's slot, and has the same connection methods (`connect`, `duplicate`,
 // `quit`, `disconnect`, `status`). Two things differ. A command without a key (`INFO`, `SCAN`, `CONFIG`) reaches one
-// node, any of them: code that means every node asks `serversOf`. And a pipeline or a multi-key command must keep its keys in one slot — which the deployment's
-// hash-tagged prefix guarantees (contracts' `checkClusterPrefix`, live/src/keys.ts).
+// node, any of them: code that means every node asks `serversOf`. And a pipeline or a multi-key command must keep its
+// keys in one slot, which the deployment's hash-tagged prefix guarantees (contracts' `checkClusterPrefix`,
+// live/src/keys.ts).
 import type { RedisClusterNode } from "@leadscore/contracts";
 import Queue from "bull";
 import { Cluster, type ClusterOptions, Redis, type RedisOptions } from "ioredis";
@@ -29,13 +30,8 @@ export function createRedis(target: RedisTarget, options: RedisOptions = {}): Re
     if (nodeOptions[name] !== undefined) clusterOptions[name] = nodeOptions[name];
     delete nodeOptions[name];
   }
-  const cluster = new Cluster(
-    target.REDIS_CLUSTER_NODES.map((node) => ({ ...node })),
-    // Bull's blocking client waits on its own; a command on a node being failed over is retried after the new slot
-    // map arrives rather than failed at once.
-    { ...clusterOptions, redisOptions: nodeOptions, retryDelayOnFailover: 200 },
-  );
-  return cluster as unknown as Redis;
+  const nodes = target.REDIS_CLUSTER_NODES.map((node) => ({ ...node }));
+  return new Cluster(nodes, { ...clusterOptions, redisOptions: nodeOptions }) as unknown as Redis;
 }
 
 /** The user, password and TLS of a `redis:`/`rediss:` URL, which a cluster client applies to every node. */

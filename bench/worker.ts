@@ -14,6 +14,8 @@
 //                                             # worker resolves it on every event (docs/identity.md)
 //   npm run bench:worker -- --half-life 2592000  # each size twice on the same events: without decay, then with
 //                                             # this half-life (seconds) as the scoring setting
+//   npm run bench:worker -- --redis-cluster 7001,7002,7003  # each size on REDIS_URL, then on a local three-master
+//                                             # Redis Cluster started on those ports (one partition), and the ratio
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -34,7 +36,16 @@ import {
 } from "@leadscore/contracts";
 import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
-import { EVENTS_QUEUE, type EventsJob, indexesFor, readsUseIndexes, writeScoringSettings } from "@leadscore/runtime";
+import {
+  createQueue,
+  EVENTS_QUEUE,
+  type EventsJob,
+  indexesFor,
+  type RedisTarget,
+  readsUseIndexes,
+  serversOf,
+  writeScoringSettings,
+} from "@leadscore/runtime";
 import {
   histogramOf,
   histogramQuantile,
@@ -43,9 +54,10 @@ import {
   type Sample,
   sumOf,
 } from "@leadscore/runtime/prometheus";
-import Queue from "bull";
+import type Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { type LocalRedisCluster, startRedisCluster } from "../scripts/redis-cluster.ts";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { putRuleSet } from "../test-support/rule-sets.ts";
@@ -73,6 +85,7 @@ const { values: args } = parseArgs({
     "cpu-prof": { type: "string" },
     /** Seconds: each size runs without decay, then with this half-life. */
     "half-life": { type: "string" },
+    "redis-cluster": { type: "string" },
   },
 });
 
@@ -166,11 +179,16 @@ interface Scratch {
   close(): Promise<void>;
 }
 
+/** The Redis each size runs on: REDIS_URL, or with --redis-cluster the local cluster in turn (see main). */
+let target: RedisTarget = { REDIS_URL, REDIS_CLUSTER_NODES: [] };
+
 async function scratch(label: string): Promise<Scratch> {
   const testDb = await createTestDb(uniqueName(`bench-worker-${label}`));
-  const prefix = uniqueName("bw");
-  const testRedis = await createTestRedis(prefix);
-  const queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix });
+  const onCluster = target.REDIS_CLUSTER_NODES.length > 0;
+  // On a Cluster the deployment's keys share the prefix's hash slot.
+  const prefix = onCluster ? `{${uniqueName("bw")}}` : uniqueName("bw");
+  const testRedis = await createTestRedis(prefix, target);
+  const queue = createQueue<EventsJob>(EVENTS_QUEUE, target, { prefix });
   const close = async () => {
     scratches.delete(close);
     await queue.close();
@@ -185,6 +203,9 @@ async function scratch(label: string): Promise<Scratch> {
     env: {
       NODE_ENV: "production",
       REDIS_URL,
+      ...(onCluster
+        ? { REDIS_CLUSTER_NODES: target.REDIS_CLUSTER_NODES.map((n) => `${n.host}:${n.port}`).join(",") }
+        : {}),
       MONGO_URL: testDb.url,
       REDIS_PREFIX: prefix,
       LOG_LEVEL: "warn",
@@ -282,12 +303,14 @@ interface MemoryFigures {
 async function liveMemory(redis: Redis, prefix: string): Promise<MemoryFigures> {
   const keys = liveKeys(prefix);
   const all: string[] = [];
-  let cursor = "0";
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.pattern, "COUNT", 5000);
-    cursor = next;
-    all.push(...found);
-  } while (cursor !== "0");
+  for (const server of await serversOf(redis)) {
+    let cursor = "0";
+    do {
+      const [next, found] = await server.scan(cursor, "MATCH", keys.pattern, "COUNT", 5000);
+      cursor = next;
+      all.push(...found);
+    } while (cursor !== "0");
+  }
   let [leadHashBytes, indexBytes, liveBytes] = [0, 0, 0];
   const leadKeys: string[] = [];
   for (let from = 0; from < all.length; from += 1000) {
@@ -569,6 +592,14 @@ function print(results: SizeResult[]) {
       `  large / small drain: ${(large.drain / small.drain).toFixed(2)}× (target ≥ 0.8×, and ≥ 5,000 events/s at the large size)`,
     );
   }
+  for (const onCluster of results.filter((r) => r.label.includes(" cluster"))) {
+    const single = results.find((r) => r.label === onCluster.label.replace(" cluster", " single"));
+    if (!single) continue;
+    console.log(
+      `  ${onCluster.label} / ${single.label} drain: ${(onCluster.drain / single.drain).toFixed(2)}×; ` +
+        `worker CPU ${fmt(single.cpuPerEvent)} → ${fmt(onCluster.cpuPerEvent)} µs/event`,
+    );
+  }
   for (const plain of results.filter((r) => r.label.endsWith(" plain"))) {
     const realistic = results.find((r) => r.label === plain.label.replace(/ plain$/, " realistic"));
     if (!realistic) continue;
@@ -584,8 +615,22 @@ async function main() {
   if (args.rules !== "plain" && args.rules !== "realistic") {
     throw new Error(`--rules is plain or realistic (got ${args.rules})`);
   }
+  const cluster = args["redis-cluster"] ? await startRedisCluster(args["redis-cluster"].split(",").map(Number)) : null;
+  try {
+    await runAll(results, cluster);
+  } finally {
+    await cluster?.stop();
+  }
+}
+
+/**
+ * Every size, and with --redis-cluster each size twice in the same run: on REDIS_URL, then on the local cluster (one
+ * partition), with the ratio of their drains.
+ */
+async function runAll(results: SizeResult[], cluster: LocalRedisCluster | null) {
+  const single = target;
   // With --rules realistic, each size runs twice on the same events: the default rules, then the realistic set.
-  const run = async (label: string, events: number, leads: number) => {
+  const runOnce = async (label: string, events: number, leads: number) => {
     const halfLife = args["half-life"] === undefined ? null : Number(args["half-life"]);
     if (halfLife !== null) {
       const rules = args.rules as "plain" | "realistic";
@@ -596,6 +641,14 @@ async function main() {
     if (args.rules === "plain") return void results.push(await runSize(label, events, leads));
     results.push(await runSize(`${label} plain`, events, leads, "plain"));
     results.push(await runSize(`${label} realistic`, events, leads, "realistic"));
+  };
+  const run = async (label: string, events: number, leads: number) => {
+    if (!cluster) return runOnce(label, events, leads);
+    target = single;
+    await runOnce(`${label} single`, events, leads);
+    target = { REDIS_URL, REDIS_CLUSTER_NODES: cluster.nodes };
+    await runOnce(`${label} cluster`, events, leads);
+    target = single;
   };
   if (args.events || args.leads) {
     await run("custom", Number(args.events ?? 10_000), Number(args.leads ?? 1_000));

@@ -141,6 +141,27 @@ function buildFerretdb(say: Say) {
   execFileSync("go", ["build", "-o", FERRETDB_BIN, "."], { cwd: FERRETDB_SOURCE, stdio: "inherit" });
 }
 
+/**
+ * The Redis the environment names: a Redis Cluster (REDIS_CLUSTER_NODES) is never started here, only looked for
+ * (`npm run redis-cluster -- up` starts a local one); a single Redis at REDIS_URL is started when nothing answers.
+ */
+export async function ensureRedisOf(env: Record<string, string | undefined>, say: Say): Promise<StartedService | null> {
+  const nodes = (env.REDIS_CLUSTER_NODES ?? "")
+    .split(",")
+    .map((node) => node.trim())
+    .filter(Boolean);
+  if (nodes.length === 0) return ensureRedis(env.REDIS_URL || DEFAULT_REDIS_URL, say);
+  for (const node of nodes) {
+    if (await redisAnswers(`redis://${node}`)) {
+      say(`redis: cluster node up at ${node}`);
+      return null;
+    }
+  }
+  throw new Error(
+    `redis: no node of REDIS_CLUSTER_NODES answers (${nodes.join(", ")}); start a local cluster with: npm run redis-cluster -- up`,
+  );
+}
+
 async function ensureRedis(url: string, say: Say): Promise<StartedService | null> {
   const { host, port } = hostPort(url, 6379);
   if (await redisAnswers(url)) {
@@ -230,7 +251,7 @@ export async function ensureServices(
   say: Say = (line) => console.log(line),
 ): Promise<StartedService[]> {
   const started: StartedService[] = [];
-  const redis = await ensureRedis(env.REDIS_URL || DEFAULT_REDIS_URL, say);
+  const redis = await ensureRedisOf(env, say);
   if (redis) started.push(redis);
   const mongo = await ensureMongo(env.MONGO_URL || DEFAULT_MONGO_URL, say);
   if (mongo) started.push(mongo);

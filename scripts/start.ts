@@ -5,9 +5,8 @@ import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { ConfigError, EdgeConfigSchema, parseConfig, RealtimeConfigSchema } from "@leadscore/contracts";
-import { redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
+import { createRedis, redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
 import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
-import { Redis } from "ioredis";
 import { ensureServices, ROOT, type StartedService, stopServices } from "./services.ts";
 
 const BIN = join(ROOT, "node_modules", ".bin");
@@ -79,7 +78,7 @@ async function main() {
 
   // Whether a 202 means anything: said before anything starts, and refused in production on a Redis that would lose
   // accepted events (the edge refuses it too).
-  const redis = new Redis(edgeConfig.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  const redis = createRedis(edgeConfig, { lazyConnect: true, maxRetriesPerRequest: 1 });
   const persistence = await redis
     .connect()
     .then(() => redisPersistence(redis))

@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { type EdgeConfig, EdgeConfigSchema, parseConfig } from "@leadscore/contracts";
-import { Redis } from "ioredis";
+import { createRedis, type RedisTarget, serversOf } from "@leadscore/runtime";
+import type { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
 
 export const REDIS_URL = process.env.REDIS_URL || "redis://127.0.0.1:6379";
@@ -37,18 +38,26 @@ export async function createTestDb(name = uniqueName()): Promise<{ db: Db; url: 
   };
 }
 
-/** A Redis client; `cleanup()` deletes every key under the prefix and disconnects. */
-export async function createTestRedis(prefix: string): Promise<{ redis: Redis; cleanup(): Promise<void> }> {
-  const redis = new Redis(REDIS_URL);
+/**
+ * A Redis client (of the suites' Redis, or of `target`, a Redis Cluster too); `cleanup()` deletes every key under the
+ * prefix and disconnects.
+ */
+export async function createTestRedis(
+  prefix: string,
+  target: RedisTarget = { REDIS_URL, REDIS_CLUSTER_NODES: [] },
+): Promise<{ redis: Redis; cleanup(): Promise<void> }> {
+  const redis = createRedis(target);
   return {
     redis,
     async cleanup() {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== "0");
+      for (const server of await serversOf(redis)) {
+        let cursor = "0";
+        do {
+          const [next, keys] = await server.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+          cursor = next;
+          if (keys.length > 0) await server.del(...keys);
+        } while (cursor !== "0");
+      }
       redis.disconnect();
     },
   };

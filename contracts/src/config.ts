@@ -100,6 +100,44 @@ const thresholds = z
     return [warm, hot, qualified];
   });
 
+/** One node of a Redis Cluster, as `REDIS_CLUSTER_NODES` names it. */
+export interface RedisClusterNode {
+  host: string;
+  port: number;
+}
+
+/** `host:port,…`, the Redis Cluster nodes a client starts from (it learns the rest); empty: one Redis at REDIS_URL. */
+const clusterNodes = list.transform((items, ctx): RedisClusterNode[] => {
+  const nodes: RedisClusterNode[] = [];
+  for (const item of items) {
+    const match = /^([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})$/.exec(item);
+    const port = Number(match?.[2]);
+    if (!match?.[1] || !(port > 0 && port <= 65535)) {
+      ctx.addIssue({ code: "custom", message: "must be host:port pairs, comma-separated" });
+      return z.NEVER;
+    }
+    nodes.push({ host: match[1].replace(/^\[|\]$/g, ""), port });
+  }
+  return nodes;
+});
+
+/**
+ * On a Redis Cluster, every key of the deployment must hash to one slot (live/src/keys.ts), so the prefix must carry
+ * a hash tag: Redis hashes only what is inside the first `{…}`.
+ */
+function checkClusterPrefix(
+  config: { REDIS_PREFIX: string; REDIS_CLUSTER_NODES: RedisClusterNode[] },
+  ctx: z.RefinementCtx,
+): void {
+  if (config.REDIS_CLUSTER_NODES.length > 0 && !/\{[^}]+\}/.test(config.REDIS_PREFIX)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["REDIS_PREFIX"],
+      message: "must carry a hash tag (e.g. {leadscore}) when REDIS_CLUSTER_NODES is set",
+    });
+  }
+}
+
 /** The secrets that grant reads, shared by the edge and realtime: read tokens, and the admin token (which also reads). */
 const readAccess = {
   ADMIN_TOKEN: z.string().optional(),
@@ -153,6 +191,11 @@ export function readSecrets(config: { READ_TOKENS: readonly string[]; ADMIN_TOKE
 const common = {
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
   REDIS_URL: url(["redis:", "rediss:"], "redis://127.0.0.1:6379"),
+  /**
+   * Redis Cluster nodes (`host:port,…`) to connect to instead of REDIS_URL's host, which then gives only the
+   * credentials and TLS (`rediss:`).
+   */
+  REDIS_CLUSTER_NODES: clusterNodes,
   MONGO_URL: url(["mongodb:", "mongodb+srv:"], "mongodb://127.0.0.1:27017/leadscore"),
   /** Prefix of every Redis key and of the Bull queue, so several deployments can share one Redis. */
   REDIS_PREFIX: z
@@ -215,6 +258,7 @@ export const EdgeConfigSchema = z
      */
     REDIS_VOLATILE_OK: flag,
   })
+  .superRefine(checkClusterPrefix)
   .transform((config, ctx) => {
     if (config.NODE_ENV === "production" && config.WRITE_KEYS.length === 0) {
       ctx.addIssue({ code: "custom", path: ["WRITE_KEYS"], message: "must be set when NODE_ENV=production" });
@@ -247,14 +291,16 @@ export const EdgeConfigSchema = z
   });
 export type EdgeConfig = z.infer<typeof EdgeConfigSchema>;
 
-export const WorkerConfigSchema = z.object({
-  ...common,
-  WORKER_CONCURRENCY: positiveInt(32),
-  /** Prometheus text at `GET /metrics` on this port; unset: off. */
-  METRICS_PORT: optionalPort,
-  /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
-  JOB_LOCK_MS: positiveInt(30_000),
-});
+export const WorkerConfigSchema = z
+  .object({
+    ...common,
+    WORKER_CONCURRENCY: positiveInt(32),
+    /** Prometheus text at `GET /metrics` on this port; unset: off. */
+    METRICS_PORT: optionalPort,
+    /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
+    JOB_LOCK_MS: positiveInt(30_000),
+  })
+  .superRefine(checkClusterPrefix);
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;
 
 export const DispatcherConfigSchema = z
@@ -280,6 +326,7 @@ export const DispatcherConfigSchema = z
     /** Lets deliveries connect to loopback, link-local and private addresses in production (allowPrivateWebhooks). */
     WEBHOOK_ALLOW_PRIVATE: flag,
   })
+  .superRefine(checkClusterPrefix)
   .transform((config) => ({ ...config, WEBHOOK_ALLOW_PRIVATE: allowPrivateWebhooks(config) }));
 export type DispatcherConfig = z.infer<typeof DispatcherConfigSchema>;
 
@@ -296,6 +343,7 @@ export const RealtimeConfigSchema = z
     /** Leads one socket may subscribe to at once: each costs a room and a read; a dashboard shows a page of rows. */
     MAX_SUBSCRIPTIONS_PER_SOCKET: positiveInt(1000),
   })
+  .superRefine(checkClusterPrefix)
   .transform((config, ctx) => checkReadAccess(config, ctx));
 export type RealtimeConfig = z.infer<typeof RealtimeConfigSchema>;
 

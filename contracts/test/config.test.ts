@@ -57,6 +57,31 @@ describe("configuration", () => {
     }
   });
 
+  describe("when REDIS_CLUSTER_NODES is set", () => {
+    it("reads host:port pairs, and an empty value as one Redis at REDIS_URL", () => {
+      expect(parseConfig(WorkerConfigSchema, {}).REDIS_CLUSTER_NODES).toEqual([]);
+      const env = { REDIS_CLUSTER_NODES: "10.0.0.1:7000, redis-b:7001,[::1]:7002", REDIS_PREFIX: "{leadscore}" };
+      expect(parseConfig(EdgeConfigSchema, env).REDIS_CLUSTER_NODES).toEqual([
+        { host: "10.0.0.1", port: 7000 },
+        { host: "redis-b", port: 7001 },
+        { host: "::1", port: 7002 },
+      ]);
+    });
+
+    it("refuses a node without a port", () => {
+      const attempt = () => parseConfig(WorkerConfigSchema, { REDIS_CLUSTER_NODES: "redis-a", REDIS_PREFIX: "{x}" });
+      expect(attempt).toThrow(/REDIS_CLUSTER_NODES: must be host:port pairs, comma-separated \(got "redis-a"\)/);
+    });
+
+    it("requires a hash-tagged prefix of every process, so the deployment's keys share a slot", () => {
+      const env = { REDIS_CLUSTER_NODES: "127.0.0.1:7000" };
+      for (const schema of [EdgeConfigSchema, WorkerConfigSchema, DispatcherConfigSchema, RealtimeConfigSchema]) {
+        expect(() => parseConfig(schema, env)).toThrow(/REDIS_PREFIX: must carry a hash tag/);
+        expect(parseConfig(schema, { ...env, REDIS_PREFIX: "{leadscore}" }).REDIS_PREFIX).toBe("{leadscore}");
+      }
+    });
+  });
+
   it("rejects stage thresholds that do not increase", () => {
     expect(() => parseConfig(EdgeConfigSchema, { STAGE_THRESHOLDS: "300,100,600" })).toThrow(/STAGE_THRESHOLDS/);
     expect(parseConfig(EdgeConfigSchema, { STAGE_THRESHOLDS: "10,20,30" }).STAGE_THRESHOLDS).toEqual([10, 20, 30]);

@@ -3,6 +3,8 @@ import { createLiveReader } from "@leadscore/live";
 import {
   createMissingIndexes,
   createScoringSettingsCache,
+  createQueue,
+  createRedis,
   EVENTS_QUEUE,
   type Logger,
   redisPersistence,
@@ -10,8 +12,6 @@ import {
   VolatileRedisError,
   volatileRedisRefusal,
 } from "@leadscore/runtime";
-import Queue from "bull";
-import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { createApp } from "./app.ts";
 import type { AppDeps } from "./deps.ts";
@@ -25,7 +25,7 @@ export async function createEdgeRuntime(
   /** What only the runtime can provide, e.g. `readStatic` from its file system. */
   extra: Pick<AppDeps, "readStatic"> = {},
 ) {
-  const redis = new Redis(config.REDIS_URL, {
+  const redis = createRedis(config, {
     // Fail fast instead of buffering while Redis is away, so ingestion can answer 503 at once.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -67,7 +67,7 @@ export async function createEdgeRuntime(
   // ready without a worker.
   void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
-  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
+  const queue = createQueue(EVENTS_QUEUE, config, { prefix: config.REDIS_PREFIX });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });
@@ -80,7 +80,7 @@ export async function createEdgeRuntime(
   });
   sweeper.start();
   // Reads decay scores with the half-life in force, announced on its channel as rule changes are.
-  const subscriber = new Redis(config.REDIS_URL);
+  const subscriber = createRedis(config);
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const scoring = createScoringSettingsCache({ db, subscriber, redisPrefix: config.REDIS_PREFIX, log });
   await scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));

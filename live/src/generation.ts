@@ -2,7 +2,7 @@
 // while a rebuild runs. The worker rebuilds a live state that is missing, being rebuilt, built on an earlier run of
 // Redis (a restart may have lost its last writes) or laid out by an earlier version (an index this version reads
 // would be missing its leads); the edge's /readyz reports ready only for a current one.
-import { redisScript } from "@leadscore/runtime";
+import { redisScript, serversOf } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { LiveKeys } from "./keys.ts";
 
@@ -25,10 +25,16 @@ export async function newGeneration(redis: Redis, label: string): Promise<string
   return `${await redisRunId(redis)}:${LIVE_LAYOUT}:${label}`;
 }
 
-/** Redis's `run_id`: new at every start of the Redis process. */
+/**
+ * Redis's `run_id`: new at every start of the Redis process. On a Cluster, every master's, so that a restart or a
+ * failover of any of them (each may lose its last writes) makes the live state stale.
+ */
 export async function redisRunId(redis: Redis): Promise<string> {
-  const info = await redis.info("server");
-  return info.match(/run_id:(\w+)/)?.[1] ?? "unknown";
+  const servers = await serversOf(redis);
+  const ids = await Promise.all(
+    servers.map(async (server) => (await server.info("server")).match(/run_id:(\w+)/)?.[1] ?? "unknown"),
+  );
+  return ids.sort().join(".");
 }
 
 /**

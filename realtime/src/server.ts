@@ -17,9 +17,8 @@ import {
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
 } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
-import { createSecretCheck, type Logger } from "@leadscore/runtime";
+import { createRedis, createSecretCheck, type Logger } from "@leadscore/runtime";
 import { createAdapter } from "@socket.io/redis-adapter";
-import { Redis } from "ioredis";
 import { Server, type Socket } from "socket.io";
 import { createLeadState, type LeadState } from "./lead-state.ts";
 import { createRequestQueue } from "./request-queue.ts";
@@ -86,7 +85,7 @@ export function createRealtimeServer(
   const http = createServer((_req, res) => {
     res.writeHead(404).end();
   });
-  const pub = new Redis(config.REDIS_URL);
+  const pub = createRedis(config);
   const sub = pub.duplicate();
   // Reads on a connection of their own, so snapshots never queue behind the adapter's traffic.
   const reads = pub.duplicate();

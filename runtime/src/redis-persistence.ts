@@ -4,6 +4,7 @@
 // of them. `npm start`, `/readyz` and the edge's start-up say which it is; production refuses a Redis without the
 // append-only file unless REDIS_VOLATILE_OK=true.
 import type { Redis } from "ioredis";
+import { serversOf } from "./redis-client.ts";
 
 export interface RedisPersistence {
   /** `appendonly yes`. */
@@ -43,11 +44,21 @@ function infoFields(text: string): Map<string, string> {
   return fields;
 }
 
+/** How much each `appendfsync` may lose, least first. */
+const FSYNC_LOSS = ["always", "everysec", "no"];
+
 /**
  * What the Redis in use persists: `CONFIG GET appendonly appendfsync save`, or, where CONFIG is refused (managed
- * Redis often renames it), `INFO persistence` (`aof_enabled`), which does not tell the snapshot schedule.
+ * Redis often renames it), `INFO persistence` (`aof_enabled`), which does not tell the snapshot schedule. On a Cluster,
+ * the master that keeps least, since an event may be accepted on any of them.
  */
 export async function redisPersistence(redis: Redis): Promise<RedisPersistence> {
+  const each = await Promise.all((await serversOf(redis)).map(serverPersistence));
+  const loss = (p: RedisPersistence) => (p.aof ? FSYNC_LOSS.indexOf(p.fsync ?? "everysec") : FSYNC_LOSS.length);
+  return each.reduce((worst, p) => (loss(p) > loss(worst) ? p : worst));
+}
+
+async function serverPersistence(redis: Redis): Promise<RedisPersistence> {
   let aof: boolean;
   let fsync: string | null = null;
   let save: string | null = null;

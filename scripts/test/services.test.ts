@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, fixedPort } from "../../test-support/index.ts";
+import { eventually, fixedPort, REDIS_URL } from "../../test-support/index.ts";
 import { type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { FERRETDB_BIN, mongoAnswers, mongoServes } from "../services.ts";
+import { ensureRedisOf, FERRETDB_BIN, mongoAnswers, mongoServes } from "../services.ts";
 
 describe("the services check, when FerretDB deadlocks", () => {
   let server: RunningProcess;
@@ -59,4 +59,25 @@ describe("the services check, when FerretDB deadlocks", () => {
       await client.close(true).catch(() => undefined);
     }
   }, 90_000);
+});
+
+describe("the services check, when REDIS_CLUSTER_NODES names a Redis Cluster", () => {
+  it("starts no Redis, and names the nodes when none answers", async () => {
+    const port = await fixedPort();
+    const said: string[] = [];
+    const env = { REDIS_CLUSTER_NODES: `127.0.0.1:${port}`, REDIS_URL: `redis://127.0.0.1:${await fixedPort()}` };
+    await expect(ensureRedisOf(env, (line) => said.push(line))).rejects.toThrow(
+      new RegExp(`no node of REDIS_CLUSTER_NODES answers \\(127\\.0\\.0\\.1:${port}\\)`),
+    );
+    expect(said).toEqual([]);
+  });
+
+  it("takes a node that answers as the cluster's, and starts nothing", async () => {
+    // Only whether a node answers is looked at: the suites' own Redis stands in for one.
+    const node = new URL(REDIS_URL).host;
+    const said: string[] = [];
+    const env = { REDIS_CLUSTER_NODES: `127.0.0.1:${await fixedPort()},${node}` };
+    expect(await ensureRedisOf(env, (line) => said.push(line))).toBeNull();
+    expect(said).toEqual([`redis: cluster node up at ${node}`]);
+  });
 });

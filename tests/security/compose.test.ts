@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
+import { interpolate } from "../../test-support/compose.ts";
 import { ROOT } from "../../test-support/processes.ts";
 
 const text = readFileSync(join(ROOT, "docker-compose.yml"), "utf8");
@@ -23,16 +24,6 @@ const compose = parse(text) as { include?: string[]; services: Record<string, Se
 const backing = parse(backingText) as { services: Record<string, Service> };
 const APPS = ["edge", "worker", "realtime"] as const;
 const SECRETS = ["WRITE_KEYS", "ADMIN_TOKEN", "READ_TOKENS"] as const;
-
-/** Compose's `${NAME}`, `${NAME:-default}`, `${NAME-default}`, `${NAME:?error}`, `${NAME?error}` against `env`. */
-function interpolate(value: string, env: Record<string, string>): string {
-  return value.replace(/\$\{(\w+)(?:(:?)([-?])([^}]*))?\}/g, (_, name: string, colon: string, kind, word: string) => {
-    const set = colon ? Boolean(env[name]) : env[name] !== undefined;
-    if (set) return env[name] as string;
-    if (kind === "?") throw new Error(`required variable ${name} is missing a value: ${word}`);
-    return kind === "-" ? word : "";
-  });
-}
 
 const nodeEnv = (service: Service) =>
   service.environment?.NODE_ENV ?? dockerfile.match(/^ENV NODE_ENV=(\S+)/m)?.[1] ?? "development";

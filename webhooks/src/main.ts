@@ -2,13 +2,12 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { DispatcherConfigSchema, parseConfigOrExit } from "@leadscore/contracts";
-import { createLogger } from "@leadscore/runtime";
-import { Redis } from "ioredis";
+import { createLogger, createRedis } from "@leadscore/runtime";
 import { createDispatcher } from "./dispatcher.ts";
 
 const config = parseConfigOrExit("dispatcher", DispatcherConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("dispatcher", config.LOG_LEVEL);
-const redis = new Redis(config.REDIS_URL);
+const redis = createRedis(config);
 redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
 
 const dispatcher = createDispatcher({

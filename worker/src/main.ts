@@ -1,8 +1,7 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
 import { parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
-import { createLogger } from "@leadscore/runtime";
-import { Redis } from "ioredis";
+import { createLogger, createRedis } from "@leadscore/runtime";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker } from "./worker.ts";
 
@@ -10,7 +9,7 @@ const config = parseConfigOrExit("worker", WorkerConfigSchema, process.env, (cod
 const log = createLogger("worker", config.LOG_LEVEL);
 
 // The publisher has a connection of its own, so its leaderboard reads and emits never queue behind scoring.
-const publisherRedis = new Redis(config.REDIS_URL);
+const publisherRedis = createRedis(config);
 publisherRedis.on("error", (error: Error) => log.warn("publisher redis error", { error: error.message }));
 const publisher = createScorePublisher({
   redis: publisherRedis,

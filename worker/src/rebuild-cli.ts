@@ -2,15 +2,14 @@
 import { mongoDatabaseName, parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
-import { createLogger, createMissingIndexes, readScoringSettings } from "@leadscore/runtime";
-import { Redis } from "ioredis";
+import { createLogger, createMissingIndexes, createRedis, readScoringSettings } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
 import { rebuildLiveState, withRebuildLock } from "./rebuild.ts";
 
 const config = parseConfigOrExit("rebuild", WorkerConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("rebuild", config.LOG_LEVEL);
 const mongo = await MongoClient.connect(config.MONGO_URL);
-const redis = new Redis(config.REDIS_URL);
+const redis = createRedis(config);
 const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
 const options = { db, redis, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS };
 try {

@@ -40,7 +40,7 @@ import {
   renewGeneration,
   stateFields,
 } from "@leadscore/live";
-import { createLock, LockLostError, type Logger, redisPersistence } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger, redisPersistence, serversOf } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { CatchUpResult } from "./catch-up.ts";
@@ -102,15 +102,18 @@ const PROGRESS_EVENTS = 100_000;
 const PROGRESS_LEADS = 10_000;
 
 async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
-  let cursor = "0";
   let deleted = 0;
   const keep = new Set([keys.gen, keys.rebuildLock]);
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
-    cursor = next;
-    const doomed = found.filter((key) => !keep.has(key));
-    if (doomed.length > 0) deleted += await redis.unlink(...doomed);
-  } while (cursor !== "0");
+  // On a Cluster each master lists only its own keys.
+  for (const server of await serversOf(redis)) {
+    let cursor = "0";
+    do {
+      const [next, found] = await server.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
+      cursor = next;
+      const doomed = found.filter((key) => !keep.has(key));
+      if (doomed.length > 0) deleted += await server.unlink(...doomed);
+    } while (cursor !== "0");
+  }
   return deleted;
 }
 

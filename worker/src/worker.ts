@@ -16,16 +16,17 @@ import { generationIsCurrent, liveKeys, StaleLiveStateError } from "@leadscore/l
 import {
   countActivity,
   createMissingIndexes,
+  createQueue,
   createQueuedCounts,
   createScoringSettingsCache,
+  createRedis,
   EVENTS_QUEUE,
   type EventsJob,
   type Logger,
   type QueuedCounts,
   queuedEventsKey,
 } from "@leadscore/runtime";
-import Queue from "bull";
-import { Redis } from "ioredis";
+import type Queue from "bull";
 import { type Db, MongoClient } from "mongodb";
 import { type Batcher, createBatcher } from "./batcher.ts";
 import { catchUp } from "./catch-up.ts";
@@ -221,7 +222,7 @@ function scoreWithRetries(options: {
 
 /** The events queue as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
 function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logger): Queue.Queue<EventsJob> {
-  const queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
+  const queue = createQueue<EventsJob>(EVENTS_QUEUE, config, {
     prefix: config.REDIS_PREFIX,
     settings: {
       lockDuration: config.JOB_LOCK_MS,
@@ -284,9 +285,9 @@ function handleJob(
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
+  const redis = createRedis(config, { lazyConnect: true });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
-  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
+  const subscriber = createRedis(config, { lazyConnect: true });
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const rules = createRulesCache({
     db,

@@ -59,6 +59,8 @@ export interface LiveKeys {
   rebuildLock: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
+  /** The same keys under `<prefix>:live-next:`, where a rebuild lays out the next generation (next-generation.ts). */
+  next(): LiveKeys;
   /** Where commits record webhook messages (not live keys: see above). */
   outbox: OutboxKeys;
   /** The stream of leads that entered `stage` (not live keys either: see movements.ts). */
@@ -95,8 +97,8 @@ export function outboxKeys(redisPrefix: string): OutboxKeys {
   return { stream: `${redisPrefix}:webhooks:outbox`, wants: `${redisPrefix}:webhooks:wants` };
 }
 
-export function liveKeys(redisPrefix: string): LiveKeys {
-  const base = `${redisPrefix}:live`;
+export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
+  const base = `${redisPrefix}:${area}`;
   return {
     gen: `${base}:gen`,
     byScore: `${base}:idx:score`,
@@ -114,6 +116,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
     rebuildLock: `${base}:rebuild-lock`,
     pattern: `${base}:*`,
+    next: () => liveKeys(redisPrefix, "live-next"),
     outbox: outboxKeys(redisPrefix),
     movedInto: (stage) => movementKey(redisPrefix, stage),
     journal: { done: `${redisPrefix}:journal:done`, floor: `${redisPrefix}:journal:floor` },

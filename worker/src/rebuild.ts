@@ -3,8 +3,9 @@
 // when the live state is missing (a wiped Redis, deleted live keys) or may have lost writes (Redis restarted: its run
 // id changed since the live state was built, so the last second of an `appendfsync everysec` log may be gone).
 //
-// While it runs, the generation key says "rebuilding" and every commit is refused as stale, so workers wait and then
-// plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
+// It lays the new generation out beside the previous one, which keeps answering reads, and switches to it in one step
+// at the end (live/src/next-generation.ts). While it runs, the generation key says "rebuilding" and every commit is
+// refused as stale, so workers wait and then plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
 // rebuild folded is in the tail, or in a page, where the planner finds it).
 //
 // One process rebuilds at a time, holding the rebuild lock (runtime/src/lock.ts): kept alive while it reads MongoDB
@@ -25,6 +26,7 @@ import {
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,
+  clearNextGeneration,
   decodePageRefs,
   encodeLeadHash,
   fillSearchTexts,
@@ -39,6 +41,7 @@ import {
   redisRunId,
   renewGeneration,
   stateFields,
+  switchGeneration,
 } from "@leadscore/live";
 import { createLock, LockLostError, type Logger, redisPersistence } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
@@ -99,19 +102,6 @@ const WRITE_CHUNK = 500;
 const PROGRESS_EVENTS = 100_000;
 const PROGRESS_LEADS = 10_000;
 
-async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
-  let cursor = "0";
-  let deleted = 0;
-  const keep = new Set([keys.gen, keys.rebuildLock]);
-  do {
-    const [next, found] = await redis.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
-    cursor = next;
-    const doomed = found.filter((key) => !keep.has(key));
-    if (doomed.length > 0) deleted += await redis.unlink(...doomed);
-  } while (cursor !== "0");
-  return deleted;
-}
-
 export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
   const now = options.now ?? Date.now;
   const started = performance.now();
@@ -133,8 +123,11 @@ async function rebuild(
   const { redis, keys, log } = options;
   const check = async () => options.lock?.check();
   await check();
-  await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
-  await deleteLiveKeys(redis, keys);
+  const building = `${REBUILDING}${randomUUID()}`;
+  await redis.set(keys.gen, building);
+  // The previous generation keeps answering reads; the next one is laid out beside it (next-generation.ts).
+  const into = keys.next();
+  await clearNextGeneration(redis, keys);
   // Every batch journaled before the read began is in what it reads (journal.ts).
   await raiseJournalFloor(redis, keys.journal, now());
 
@@ -150,7 +143,7 @@ async function rebuild(
   let chunk: RebuiltLead[] = [];
   const named = new Set<string>();
   const flush = async () => {
-    pageCount += await writeLeads(chunk, at, options, check);
+    pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
     progress.leadsWritten = ids.length;
@@ -181,12 +174,14 @@ async function rebuild(
   // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
   // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
   await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
-  await fillSearchTexts(redis, keys, ids, profiles, check);
+  await fillSearchTexts(redis, into, ids, profiles, check);
   await check();
-  await writeIdentities(redis, keys, roots, identities.merged);
+  await writeIdentities(redis, into, roots, identities.merged);
   const generation = await newGeneration(redis, randomUUID());
   await check();
-  await redis.set(keys.gen, generation);
+  if (!(await switchGeneration(redis, keys, building, generation))) {
+    throw new LockLostError("the live state's generation changed while it was rebuilt");
+  }
   const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };
   log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
   return result;

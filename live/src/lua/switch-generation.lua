@@ -1,0 +1,27 @@
+-- Switches the live state to the generation a rebuild laid out beside it: drops the previous generation's keys, moves
+-- every key of the next one into its place and names the new generation, in one step.
+-- Takes as many keys as the call passes.
+-- KEYS     the generation key; then the previous generation's keys to drop (ARGV[3] of them); then pairs: a key of the
+--          next generation, the live key it becomes (ARGV[4] pairs)
+-- ARGV[1]  the generation the rebuild set while it ran (`rebuilding:<random>`)
+-- ARGV[2]  the generation to name
+-- ARGV[3]  how many keys to drop
+-- ARGV[4]  how many keys to move
+-- Reply: 1 when switched; 0 when the generation was no longer ARGV[1] (another rebuild began, or the live keys were
+-- deleted meanwhile), and then nothing is touched.
+-- Guarantee: atomic: a reader sees the previous generation whole or the next one whole, never a mix. Dropped keys are
+-- unlinked (a large index is freed in the background); the cost is a few microseconds per key moved.
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local dropped = tonumber(ARGV[3])
+local moved = tonumber(ARGV[4])
+for i = 2, dropped + 1 do
+  redis.call('UNLINK', KEYS[i])
+end
+local first = dropped + 2
+for i = 0, moved - 1 do
+  redis.call('RENAME', KEYS[first + 2 * i], KEYS[first + 2 * i + 1])
+end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1

@@ -4,6 +4,7 @@ import {
   createMissingIndexes,
   EVENTS_QUEUE,
   type Logger,
+  RECONNECT,
   redisPersistence,
   seedDefaultRules,
   VolatileRedisError,
@@ -29,6 +30,7 @@ export async function createEdgeRuntime(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     lazyConnect: true,
+    ...RECONNECT,
   });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
   const reachable = await redis.connect().then(
@@ -66,7 +68,7 @@ export async function createEdgeRuntime(
   // ready without a worker.
   void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
-  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
+  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX, redis: RECONNECT });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });

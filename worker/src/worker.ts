@@ -22,6 +22,7 @@ import {
   type Logger,
   type QueuedCounts,
   queuedEventsKey,
+  RECONNECT,
 } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -221,6 +222,7 @@ function scoreWithRetries(options: {
 function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logger): Queue.Queue<EventsJob> {
   const queue = new Queue<EventsJob>(EVENTS_QUEUE, config.REDIS_URL, {
     prefix: config.REDIS_PREFIX,
+    redis: RECONNECT,
     settings: {
       lockDuration: config.JOB_LOCK_MS,
       stalledInterval: config.JOB_LOCK_MS,
@@ -282,9 +284,9 @@ function handleJob(
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
-  const redis = new Redis(config.REDIS_URL, { lazyConnect: true });
+  const redis = new Redis(config.REDIS_URL, { lazyConnect: true, ...RECONNECT });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
-  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true });
+  const subscriber = new Redis(config.REDIS_URL, { lazyConnect: true, ...RECONNECT });
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const rules = createRulesCache({
     db,

@@ -14,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_SCORE_CAP } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
+import { RECONNECT } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { uniqueName } from "../../test-support/index.ts";
 import { type AuditReport, auditScores } from "./audit.ts";
@@ -38,7 +40,15 @@ interface FaultRun {
    * The live state's generation just before the fault and after the drain, rebuilds and catch-ups the workers logged
    * since, and how long after the fault the generation was current again (caught up), when it was.
    */
-  rebuild: { before: string | null; after: string | null; logged: number; caughtUp: number; currentAfterMs?: number };
+  rebuild: {
+    before: string | null;
+    after: string | null;
+    logged: number;
+    caughtUp: number;
+    currentAfterMs?: number;
+    /** From Redis accepting connections again (the fault's end) to the generation current. */
+    currentAfterBackMs?: number;
+  };
 }
 
 const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
@@ -65,21 +75,32 @@ async function runWithFault(
   const generation = () => stack.redis.get(liveKeys(stack.prefix).gen);
   let [before, rebuildsBefore, catchUpsBefore]: [string | null, number, number] = [null, 0, 0];
   let currentAfterMs: number | undefined;
+  let currentAfterBackMs: number | undefined;
   const chaos = (async () => {
     await sleep(0.4 * DURATION_MS);
     [before, rebuildsBefore] = [await generation(), rebuildsLogged(stack.output())];
     catchUpsBefore = catchUpsLogged(stack.output());
     const faultAt = Date.now();
     note(await fault(stack));
-    // When the workers named a generation on the Redis that came back (a rebuild's or a catch-up's).
-    for (let waited = 0; waited < 60_000; waited += 100) {
-      const current = await generation().catch(() => null);
-      if (current !== null && current !== before && !current.startsWith("rebuilding:")) {
-        currentAfterMs = Date.now() - faultAt;
-        note(`generation current again ${currentAfterMs} ms after the fault began`);
-        break;
+    const backAt = Date.now();
+    // When the workers named a generation on the Redis that came back (a rebuild's or a catch-up's), looked at on a
+    // connection of its own opened now: the stack's client may still be waiting out its reconnection backoff.
+    const probe = new Redis(stack.redisUrl, RECONNECT);
+    probe.on("error", () => undefined);
+    try {
+      for (let waited = 0; waited < 60_000; waited += 100) {
+        const current = await probe.get(liveKeys(stack.prefix).gen).catch(() => null);
+        if (current !== null && current !== before && !current.startsWith("rebuilding:")) {
+          [currentAfterMs, currentAfterBackMs] = [Date.now() - faultAt, Date.now() - backAt];
+          note(
+            `generation current again ${currentAfterMs} ms after the fault began, ${currentAfterBackMs} ms after Redis was back`,
+          );
+          break;
+        }
+        await sleep(100);
       }
-      await sleep(100);
+    } finally {
+      probe.disconnect();
     }
   })();
   try {
@@ -108,6 +129,7 @@ async function runWithFault(
       logged: rebuildsLogged(output) - rebuildsBefore,
       caughtUp: catchUpsLogged(output) - catchUpsBefore,
       currentAfterMs,
+      currentAfterBackMs,
     };
     return { report, client, notes, rebuild };
   } catch (error) {

@@ -36,16 +36,22 @@ export async function clearNextGeneration(redis: Redis, keys: LiveKeys): Promise
 /** The live keys a switch keeps: the generation itself and the locks, which belong to no generation. */
 const kept = (keys: LiveKeys) => new Set([keys.gen, keys.rebuildLock, keys.deepLock]);
 
+/** A switch done: how long its script ran (every reader and commit waited that long) and the keys it moved. */
+export interface Switched {
+  ms: number;
+  moved: number;
+}
+
 /**
  * Makes the next generation the live state and names it `generation`, if the live state's generation is still
- * `building` (the rebuild's own mark); whether it switched.
+ * `building` (the rebuild's own mark); null when it was not.
  */
 export async function switchGeneration(
   redis: Redis,
   keys: LiveKeys,
   building: string,
   generation: string,
-): Promise<boolean> {
+): Promise<Switched | null> {
   const next = keys.next();
   const previous = await keysMatching(redis, keys.pattern, kept(keys));
   const from = `${next.pattern.slice(0, -1)}`;
@@ -54,10 +60,11 @@ export async function switchGeneration(
     key,
     to + key.slice(from.length),
   ]);
+  const started = performance.now();
   const reply = await SWITCH_GENERATION.run(
     redis,
     [keys.gen, ...previous, ...moves],
     [building, generation, previous.length, moves.length / 2],
   );
-  return reply === 1;
+  return reply === 1 ? { ms: performance.now() - started, moved: moves.length / 2 } : null;
 }

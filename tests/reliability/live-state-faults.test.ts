@@ -51,6 +51,34 @@ interface FaultRun {
   };
 }
 
+/**
+ * From the restarted Redis's "Ready to accept connections" to the worker's "caught up" after it, both as logged (on
+ * this machine's clock): what the catch-up took once Redis was back, without the test's own delays (this process also
+ * drives the load). Redis logs local time.
+ */
+function catchUpAfterReadyMs(output: string): number | undefined {
+  const ready = [
+    ...output.matchAll(/(\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) \* Ready to accept connections/g),
+  ].at(-1);
+  if (!ready) return undefined;
+  const [, day, month, year, h, m, sec, ms] = ready as unknown as string[];
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const readyAt = new Date(
+    Number(year),
+    months.indexOf(month as string),
+    Number(day),
+    Number(h),
+    Number(m),
+    Number(sec),
+    Number(ms),
+  ).getTime();
+  for (const line of output.matchAll(/\{"t":"([^"]+)"[^\n]*live state caught up after a Redis restart/g)) {
+    const at = Date.parse(line[1] as string);
+    if (at >= readyAt) return at - readyAt;
+  }
+  return undefined;
+}
+
 const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
 const catchUpsLogged = (output: string) => output.match(/live state caught up after a Redis restart/g)?.length ?? 0;
 
@@ -123,6 +151,8 @@ async function runWithFault(
       ].join("\n"),
     );
     const output = stack.output();
+    const caughtUpMs = catchUpAfterReadyMs(output);
+    if (caughtUpMs !== undefined) console.info(`${label}: caught up ${caughtUpMs} ms after Redis was ready again`);
     const rebuild = {
       before,
       after: await generation(),

@@ -94,6 +94,8 @@ export interface RebuildResult {
   events: number;
   pages: number;
   ms: number;
+  /** How long the switch to the new generation ran (one script: readers and commits waited that long). */
+  switchMs: number;
 }
 
 const LOCK_MS = 60_000;
@@ -179,11 +181,18 @@ async function rebuild(
   await writeIdentities(redis, into, roots, identities.merged);
   const generation = await newGeneration(redis, randomUUID());
   await check();
-  if (!(await switchGeneration(redis, keys, building, generation))) {
-    throw new LockLostError("the live state's generation changed while it was rebuilt");
-  }
-  const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };
-  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
+  const switched = await switchGeneration(redis, keys, building, generation);
+  if (switched === null) throw new LockLostError("the live state's generation changed while it was rebuilt");
+  const switchMs = switched.ms;
+  const result = {
+    generation,
+    leads: ids.length,
+    events: count,
+    pages: pageCount,
+    ms: performance.now() - started,
+    switchMs,
+  };
+  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms), switchMs: Math.round(switchMs) });
   return result;
 }
 

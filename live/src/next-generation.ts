@@ -1,13 +1,18 @@
 // A rebuild lays out the next generation of the live state beside the current one (`LiveKeys.next()`: the same keys
 // under `<prefix>:live-next:`), so the previous generation, if any, keeps answering reads until the rebuild is done;
-// then one script drops the previous generation's keys and moves the next one's into place (lua/switch-generation.lua).
+// then it switches (lua/switch-generation.lua): the leads' own keys move into place in calls of SWITCH_STEP leads,
+// then one last call drops what is left of the previous generation, moves the indexes, search texts and identity map
+// and names the new generation. Lists, ranks and counts read the indexes, so they switch in that one step; a lead's
+// page read during the steps before it (a fraction of a second) may show its rebuilt state early.
 //
-// Cost: while a rebuild runs Redis holds both generations (up to twice the live state's memory); the switch is one
-// call whose work is a few microseconds per key (two keys per lead: its hash and, for a merged root, its aliases), a
-// stall every reader and commit waits out once per rebuild.
+// Cost: while a rebuild runs Redis holds both generations (up to twice the live state's memory); the switch is
+// a few microseconds of Redis per key moved, in calls that each stay short whatever the number of leads.
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { LiveKeys } from "./keys.ts";
+
+/** Leads' own keys moved per call before the last: a call of a few milliseconds. */
+const SWITCH_STEP = 500;
 
 // Its KEYS, ARGV and reply: `lua/switch-generation.lua`.
 const SWITCH_GENERATION = redisScript<number>(new URL("./lua/switch-generation.lua", import.meta.url));
@@ -36,7 +41,9 @@ export async function clearNextGeneration(redis: Redis, keys: LiveKeys): Promise
 /** The live keys a switch keeps: the generation itself and the locks, which belong to no generation. */
 const kept = (keys: LiveKeys) => new Set([keys.gen, keys.rebuildLock, keys.deepLock]);
 
-/** A switch done: how long its script ran (every reader and commit waited that long) and the keys it moved. */
+/**
+ * A switch done: how long its longest call ran (every reader and commit waited that long) and the keys it moved.
+ */
 export interface Switched {
   ms: number;
   moved: number;
@@ -53,18 +60,31 @@ export async function switchGeneration(
   generation: string,
 ): Promise<Switched | null> {
   const next = keys.next();
-  const previous = await keysMatching(redis, keys.pattern, kept(keys));
-  const from = `${next.pattern.slice(0, -1)}`;
-  const to = `${keys.pattern.slice(0, -1)}`;
-  const moves = (await keysMatching(redis, next.pattern, kept(next))).flatMap((key) => [
-    key,
-    to + key.slice(from.length),
-  ]);
-  const started = performance.now();
-  const reply = await SWITCH_GENERATION.run(
-    redis,
-    [keys.gen, ...previous, ...moves],
-    [building, generation, previous.length, moves.length / 2],
-  );
-  return reply === 1 ? { ms: performance.now() - started, moved: moves.length / 2 } : null;
+  const from = next.pattern.slice(0, -1);
+  const to = keys.pattern.slice(0, -1);
+  const pairs = (await keysMatching(redis, next.pattern, kept(next))).map((key) => [key, to + key.slice(from.length)]);
+  const destinations = new Set(pairs.map(([, key]) => key));
+  // Keys of the previous generation the next one does not overwrite (a lead no longer there, the deep lane's lists).
+  const previous = (await keysMatching(redis, keys.pattern, kept(keys))).filter((key) => !destinations.has(key));
+  // A lead's own keys carry its id as a hash tag after the area (the prefix may carry one of its own, on a Cluster);
+  // the rest (indexes, search texts, the identity map) are few.
+  const ownKey = (key: string) => key.slice(from.length).includes("{");
+  const own = pairs.filter(([key]) => ownKey(key as string));
+  const shared = pairs.filter(([key]) => !ownKey(key as string));
+  let longest = 0;
+  const step = async (drop: string[], moves: string[][], name: string) => {
+    const started = performance.now();
+    const reply = await SWITCH_GENERATION.run(
+      redis,
+      [keys.gen, ...drop, ...moves.flat()],
+      [building, name, drop.length, moves.length],
+    );
+    longest = Math.max(longest, performance.now() - started);
+    return reply === 1;
+  };
+  for (let at = 0; at < own.length; at += SWITCH_STEP) {
+    if (!(await step([], own.slice(at, at + SWITCH_STEP), ""))) return null;
+  }
+  if (!(await step(previous, shared, generation))) return null;
+  return { ms: longest, moved: pairs.length };
 }

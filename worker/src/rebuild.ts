@@ -23,6 +23,7 @@ import {
   type ScorableEvent,
   type Stage,
   type StageThresholds,
+  stageFor,
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,
@@ -40,6 +41,7 @@ import {
   rankKey,
   redisRunId,
   renewGeneration,
+  setProfile,
   stateFields,
   switchGeneration,
 } from "@leadscore/live";
@@ -184,6 +186,7 @@ async function rebuild(
   const switched = await switchGeneration(redis, keys, building, generation);
   if (switched === null) throw new LockLostError("the live state's generation changed while it was rebuilt");
   const switchMs = switched.ms;
+  await reapplyProfiles(options, profiles, now());
   const result = {
     generation,
     leads: ids.length,
@@ -194,6 +197,22 @@ async function rebuild(
   };
   log.info("live state rebuilt", { ...result, ms: Math.round(result.ms), switchMs: Math.round(switchMs) });
   return result;
+}
+
+/**
+ * A profile written while the rebuild ran went to the previous generation, which the switch dropped, and the rebuild
+ * may have read the profiles before it: every profile that differs now from what the rebuild read is set again (one
+ * more read of the profiles and their edits; usually none differs).
+ */
+async function reapplyProfiles(options: RebuildOptions, read: ReadonlyMap<string, StoredProfile>, at: number) {
+  const { redis, keys, cap, thresholds } = options;
+  const zero = { rankKey: rankKey(0, null, cap), stage: stageFor(0, thresholds) };
+  for (const [id, profile] of await readProfiles(options.db, options.lock?.signal)) {
+    const before = read.get(id)?.current;
+    const same =
+      before && (["name", "email", "company"] as const).every((field) => before[field] === profile.current[field]);
+    if (!same) await setProfile(redis, keys, id, profile.current, at, zero);
+  }
 }
 
 /** The ids of the stored pages not in `named`: one read of `history_pages`, ids only. */

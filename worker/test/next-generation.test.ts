@@ -1,4 +1,6 @@
-import { createLiveReader, generationIsCurrent, leadHashField, liveKeys } from "@leadscore/live";
+import { randomUUID } from "node:crypto";
+import { COLLECTIONS, type ProfileEditDocument, stageFor } from "@leadscore/contracts";
+import { createLiveReader, generationIsCurrent, leadHashField, liveKeys, rankKey, setProfile } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -14,7 +16,7 @@ afterEach(async () => {
 });
 
 describe("when the live state is rebuilt while a previous generation exists", () => {
-  it("keeps answering reads from the previous generation until it switches, then from the fold", async () => {
+  it("keeps answering reads from the previous generation until it switches, then from the fold and the newest profiles", async () => {
     stack = await createStack();
     const worker = await stack.startWorker();
     const leads = Array.from({ length: 30 }, (_, i) => `gen${i}`);
@@ -65,6 +67,15 @@ describe("when the live state is rebuilt while a previous generation exists", ()
         }),
       );
       await pausedOnce;
+      // A profile edit while it runs, as the API makes one: into MongoDB, then into the live state answering reads.
+      const profile = { name: "Edited While Rebuilt", email: null, company: "Acme" };
+      await stack.db
+        .collection<ProfileEditDocument>(COLLECTIONS.profileEdits)
+        .insertOne({ _id: randomUUID(), lead_id: "gen1", ...profile, at: new Date() });
+      await setProfile(redis, keys, "gen1", profile, Date.now(), {
+        rankKey: rankKey(0, null, cap),
+        stage: stageFor(0, thresholds),
+      });
       expect(progress.running).toBe(true);
       expect(await redis.exists(keys.next().lead("gen0"))).toBe(1);
       expect(await generationIsCurrent(redis, await redis.get(keys.gen))).toBe(false);
@@ -75,6 +86,8 @@ describe("when the live state is rebuilt while a previous generation exists", ()
 
       expect(await generationIsCurrent(redis, await redis.get(keys.gen))).toBe(true);
       expect(await page()).toEqual(folded);
+      // The edit outlives the switch that dropped the generation it was written to.
+      expect(await reader.lead("gen1")).toMatchObject({ name: profile.name, company: profile.company });
       expect(await auditAll(stack)).toEqual([]);
       const leftover: string[] = [];
       let cursor = "0";

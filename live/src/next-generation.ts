@@ -85,6 +85,7 @@ export async function switchGeneration(
   for (let at = 0; at < own.length; at += SWITCH_STEP) {
     if (!(await step([], own.slice(at, at + SWITCH_STEP), ""))) return null;
   }
-  if (!(await step(previous, shared, generation))) return null;
+  // An index renamed over would be freed in the call; unlinked first, Redis frees it in the background.
+  if (!(await step([...previous, ...shared.map(([, key]) => key as string)], shared, generation))) return null;
   return { ms: longest, moved: pairs.length };
 }

@@ -1,6 +1,7 @@
--- Switches the live state to the generation a rebuild laid out beside it: drops the previous generation's keys, moves
--- every key of the next one into its place and names the new generation, in one step.
--- Takes as many keys as the call passes.
+-- Switches the live state to the generation a rebuild laid out beside it, one step a call: drops the previous
+-- generation's keys given, moves the next one's given into their places and, in the last step, names the new
+-- generation.
+-- Takes as many keys as the call passes (the number of keys is given per call).
 -- KEYS     the generation key; then the previous generation's keys to drop (ARGV[3] of them); then pairs: a key of the
 --          next generation, the live key it becomes (ARGV[4] pairs)
 -- ARGV[1]  the generation the rebuild set while it ran (`rebuilding:<random>`)

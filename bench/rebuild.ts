@@ -51,13 +51,15 @@ interface ChildResult {
   cpuMs: number;
   leads: number;
   events: number;
+  /** The switch to the new generation (absent from a version that deleted the live keys first). */
+  switchMs?: number;
 }
 
 /** In the child: one rebuild with the given checkout's code; prints its figures as JSON. */
 async function child(checkout: string, dbName: string, prefix: string): Promise<void> {
   // That checkout's own rebuild, not this one's (whatever its other options, these are the ones every version took).
   const { rebuildLiveState } = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
-    rebuildLiveState(options: Record<string, unknown>): Promise<{ leads: number; events: number }>;
+    rebuildLiveState(options: Record<string, unknown>): Promise<{ leads: number; events: number; switchMs?: number }>;
   };
   const { MongoClient } = await import("mongodb");
   const mongo = new MongoClient(MONGO_URL);
@@ -80,6 +82,7 @@ async function child(checkout: string, dbName: string, prefix: string): Promise<
     cpuMs: Math.round((used.user + used.system) / 1000),
     leads: result.leads,
     events: result.events,
+    ...(result.switchMs === undefined ? {} : { switchMs: Math.round(result.switchMs * 10) / 10 }),
   };
   console.log(JSON.stringify(figures));
   redis.disconnect();
@@ -116,6 +119,21 @@ async function seed(dbName: string, events: number, leads: number): Promise<void
 
 const run = promisify(execFile);
 
+/**
+ * Reads the leaderboard's size every 250 ms while a rebuild runs: a read that finds no lead is one the previous
+ * generation did not answer (the first rebuild of a size has none before it).
+ */
+function probeReads(redis: Redis, prefix: string) {
+  const probe = { samples: 0, answered: 0, stop: () => clearInterval(timer) };
+  const timer = setInterval(() => {
+    void redis.zcard(liveKeys(prefix).byScore).then((count) => {
+      probe.samples += 1;
+      if (count > 0) probe.answered += 1;
+    });
+  }, 250);
+  return probe;
+}
+
 async function rebuildIn(checkout: string, dbName: string, prefix: string): Promise<ChildResult> {
   const [node, ...flags] = NODE_TS;
   const { stdout } = await run(
@@ -141,11 +159,13 @@ async function main(): Promise<void> {
       await seed(testDb.db.databaseName, size, leads);
       for (let round = 0; round < Number(args.rounds); round += 1) {
         for (const [label, checkout] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
-          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix);
+          const reads = probeReads(testRedis.redis, prefix);
+          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix).finally(reads.stop);
           console.log(
             `  ${size} events, ${label}: ${(r.ms / 1000).toFixed(1)} s, CPU ${(r.cpuMs / 1000).toFixed(1)} s ` +
               `(${((r.cpuMs * 1000) / r.events).toFixed(0)} µs per event), peak RSS ${r.maxRssMb} MB ` +
-              `(${r.leads} leads, ${r.events} events)`,
+              `(${r.leads} leads, ${r.events} events); switch ${r.switchMs ?? "–"} ms; ` +
+              `reads while it ran: ${reads.answered} of ${reads.samples} found leads`,
           );
         }
       }

@@ -2,11 +2,12 @@ import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader } from "@leadscore/live";
 import {
   createMissingIndexes,
-  createScoringSettingsCache,
   createQueue,
   createRedis,
+  createScoringSettingsCache,
   EVENTS_QUEUE,
   type Logger,
+  RECONNECT,
   redisPersistence,
   seedDefaultRules,
   VolatileRedisError,
@@ -30,6 +31,7 @@ export async function createEdgeRuntime(
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     lazyConnect: true,
+    ...RECONNECT,
   });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
   const reachable = await redis.connect().then(
@@ -67,7 +69,7 @@ export async function createEdgeRuntime(
   // ready without a worker.
   void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
-  const queue = createQueue(EVENTS_QUEUE, config, { prefix: config.REDIS_PREFIX });
+  const queue = createQueue(EVENTS_QUEUE, config, { prefix: config.REDIS_PREFIX, redis: RECONNECT });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
 
   const ingestion = createIngestion({ config, redis, queue, log });

@@ -206,13 +206,16 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       leads.set(id, { lead, history, indexed: indexed.get(id) ?? null });
     }
   }
-  const counts = range
-    ? undefined
-    : {
-        stored: pages.size,
-        referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
-        retired: await redis.zcard(keys.retiredPages),
-      };
+  // A page id is `<lead id>|<digest>` (worker/src/page-id.ts): the retired pages of the leads read are those of
+  // their ids.
+  const retired = (await redis.zrange(keys.retiredPages, "0", "-1")).filter((id) =>
+    inRange(id.slice(0, id.lastIndexOf("|"))),
+  );
+  const counts = {
+    stored: pages.size,
+    referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
+    retired: retired.length,
+  };
   return { leads, events, storedEvents, pages: counts, problems };
 }
 

@@ -8,6 +8,7 @@ export * from "./history.ts";
 export * from "./identity.ts";
 export * from "./keys.ts";
 export * from "./movements.ts";
+export * from "./next-generation.ts";
 export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";

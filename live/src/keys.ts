@@ -63,6 +63,8 @@ export interface LiveKeys {
   decayThrough: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
+  /** The same keys under `<prefix>:live-next:`, where a rebuild lays out the next generation (next-generation.ts). */
+  next(): LiveKeys;
   /** Where commits record webhook messages (not live keys: see above). */
   outbox: OutboxKeys;
   /** The stream of leads that entered `stage` (not live keys either: see movements.ts). */
@@ -99,8 +101,8 @@ export function outboxKeys(redisPrefix: string): OutboxKeys {
   return { stream: `${redisPrefix}:webhooks:outbox`, wants: `${redisPrefix}:webhooks:wants` };
 }
 
-export function liveKeys(redisPrefix: string): LiveKeys {
-  const base = `${redisPrefix}:live`;
+export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
+  const base = `${redisPrefix}:${area}`;
   return {
     gen: `${base}:gen`,
     byScore: `${base}:idx:score`,
@@ -120,6 +122,7 @@ export function liveKeys(redisPrefix: string): LiveKeys {
     decayLock: `${base}:decay-lock`,
     decayThrough: `${base}:decay-through`,
     pattern: `${base}:*`,
+    next: () => liveKeys(redisPrefix, "live-next"),
     outbox: outboxKeys(redisPrefix),
     movedInto: (stage) => movementKey(redisPrefix, stage),
     journal: { done: `${redisPrefix}:journal:done`, floor: `${redisPrefix}:journal:floor` },

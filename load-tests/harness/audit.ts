@@ -3,7 +3,7 @@
 // stage, leaderboard entry and whole history (settled pages in MongoDB, then the tail in Redis) — is the pure fold of
 // its stored events, the same fold the worker uses.
 import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts";
-import { historyEntryCounts, readLiveState, snapshotProblems } from "@leadscore/live/audit";
+import { historyEntryCounts, MAX_PAGE_RATIO, readLiveState, snapshotProblems } from "@leadscore/live/audit";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { runIdRange } from "../src/payloads.ts";
@@ -28,6 +28,8 @@ export interface AuditCounts {
   leads: number;
   /** Ids sent more than once and answered "duplicate" at least once. */
   duplicatesAnswered: number;
+  /** History pages of the run's leads: stored, named by the live state, retired awaiting deletion. */
+  pages?: { stored: number; referenced: number; retired: number };
 }
 
 export interface AuditResult {
@@ -124,6 +126,12 @@ export async function auditRun(options: AuditOptions): Promise<AuditResult> {
     }
   }
   const foldFailures = snapshotProblems(live, scoreCap, thresholds);
+  // As the live audit judges them (pageProblems): pages retired are on their way out (deleted after their grace, while
+  // no event waits), so what must stay within the ratio is what is stored and not retired; the detail names both.
+  const pages = live.pages ?? { stored: 0, referenced: 0, retired: 0 };
+  const kept = pages.stored - pages.retired;
+  const pageRatio = pages.referenced === 0 ? (kept === 0 ? 1 : Number.POSITIVE_INFINITY) : kept / pages.referenced;
+  const pageDetail = `${pages.stored} history pages stored (${pages.retired} retired awaiting deletion), ${pages.referenced} named by the live state: ${pageRatio.toFixed(3)}× not retired`;
 
   const checks: AuditCheck[] = [
     check(
@@ -162,6 +170,13 @@ export async function auditRun(options: AuditOptions): Promise<AuditResult> {
       `${live.leads.size} leads refolded from their stored events: score, count, stage, leaderboard entry and whole history match; deltas sum to the score, scores within [0, ${scoreCap}]`,
       `${foldFailures.length} differences`,
     ),
+    check(
+      `stored history pages not retired are at most ${MAX_PAGE_RATIO}× those the live state names`,
+      pageRatio <= MAX_PAGE_RATIO ? [] : [pageDetail],
+      pageDetail,
+      `more than ${MAX_PAGE_RATIO}×`,
+    ),
   ];
+  counts.pages = pages;
   return { status: checks.every((c) => c.pass) ? "PASS" : "FAIL", checks, counts };
 }

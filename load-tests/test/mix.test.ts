@@ -58,7 +58,7 @@ describe("when the realistic mix runs against a self-started stack (npm run load
 
   it("passes every audit check, having sent duplicates, late and refused events through every endpoint", () => {
     expect(report.audit.checks.filter((check) => !check.pass)).toEqual([]);
-    expect(report.audit.checks).toHaveLength(6);
+    expect(report.audit.checks).toHaveLength(7);
     expect(report.audit.counts?.expectedPresent).toBeGreaterThan(500);
     expect(report.audit.counts?.expectedAbsent).toBeGreaterThan(0);
     expect(report.audit.counts?.duplicatesAnswered).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ export * from "./metrics.ts";
 export * from "./previews.ts";
 export * from "./queue.ts";
 export * from "./queued-counts.ts";
+export * from "./reconnect.ts";
 export * from "./redis-client.ts";
 export * from "./redis-persistence.ts";
 export * from "./rule-store.ts";

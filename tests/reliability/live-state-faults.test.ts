@@ -14,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_SCORE_CAP } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
+import { RECONNECT } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { uniqueName } from "../../test-support/index.ts";
 import { type AuditReport, auditScores } from "./audit.ts";
@@ -38,7 +40,43 @@ interface FaultRun {
    * The live state's generation just before the fault and after the drain, rebuilds and catch-ups the workers logged
    * since, and how long after the fault the generation was current again (caught up), when it was.
    */
-  rebuild: { before: string | null; after: string | null; logged: number; caughtUp: number; currentAfterMs?: number };
+  rebuild: {
+    before: string | null;
+    after: string | null;
+    logged: number;
+    caughtUp: number;
+    currentAfterMs?: number;
+    /** From Redis accepting connections again (the fault's end) to the generation current. */
+    currentAfterBackMs?: number;
+  };
+}
+
+/**
+ * From the restarted Redis's "Ready to accept connections" to the worker's "caught up" after it, both as logged (on
+ * this machine's clock): what the catch-up took once Redis was back, without the test's own delays (this process also
+ * drives the load). Redis logs local time.
+ */
+function catchUpAfterReadyMs(output: string): number | undefined {
+  const ready = [
+    ...output.matchAll(/(\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) \* Ready to accept connections/g),
+  ].at(-1);
+  if (!ready) return undefined;
+  const [, day, month, year, h, m, sec, ms] = ready as unknown as string[];
+  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  const readyAt = new Date(
+    Number(year),
+    months.indexOf(month as string),
+    Number(day),
+    Number(h),
+    Number(m),
+    Number(sec),
+    Number(ms),
+  ).getTime();
+  for (const line of output.matchAll(/\{"t":"([^"]+)"[^\n]*live state caught up after a Redis restart/g)) {
+    const at = Date.parse(line[1] as string);
+    if (at >= readyAt) return at - readyAt;
+  }
+  return undefined;
 }
 
 const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
@@ -65,21 +103,32 @@ async function runWithFault(
   const generation = () => stack.redis.get(liveKeys(stack.prefix).gen);
   let [before, rebuildsBefore, catchUpsBefore]: [string | null, number, number] = [null, 0, 0];
   let currentAfterMs: number | undefined;
+  let currentAfterBackMs: number | undefined;
   const chaos = (async () => {
     await sleep(0.4 * DURATION_MS);
     [before, rebuildsBefore] = [await generation(), rebuildsLogged(stack.output())];
     catchUpsBefore = catchUpsLogged(stack.output());
     const faultAt = Date.now();
     note(await fault(stack));
-    // When the workers named a generation on the Redis that came back (a rebuild's or a catch-up's).
-    for (let waited = 0; waited < 60_000; waited += 100) {
-      const current = await generation().catch(() => null);
-      if (current !== null && current !== before && !current.startsWith("rebuilding:")) {
-        currentAfterMs = Date.now() - faultAt;
-        note(`generation current again ${currentAfterMs} ms after the fault began`);
-        break;
+    const backAt = Date.now();
+    // When the workers named a generation on the Redis that came back (a rebuild's or a catch-up's), looked at on a
+    // connection of its own opened now: the stack's client may still be waiting out its reconnection backoff.
+    const probe = new Redis(stack.redisUrl, RECONNECT);
+    probe.on("error", () => undefined);
+    try {
+      for (let waited = 0; waited < 60_000; waited += 100) {
+        const current = await probe.get(liveKeys(stack.prefix).gen).catch(() => null);
+        if (current !== null && current !== before && !current.startsWith("rebuilding:")) {
+          [currentAfterMs, currentAfterBackMs] = [Date.now() - faultAt, Date.now() - backAt];
+          note(
+            `generation current again ${currentAfterMs} ms after the fault began, ${currentAfterBackMs} ms after Redis was back`,
+          );
+          break;
+        }
+        await sleep(100);
       }
-      await sleep(100);
+    } finally {
+      probe.disconnect();
     }
   })();
   try {
@@ -102,12 +151,15 @@ async function runWithFault(
       ].join("\n"),
     );
     const output = stack.output();
+    const caughtUpMs = catchUpAfterReadyMs(output);
+    if (caughtUpMs !== undefined) console.info(`${label}: caught up ${caughtUpMs} ms after Redis was ready again`);
     const rebuild = {
       before,
       after: await generation(),
       logged: rebuildsLogged(output) - rebuildsBefore,
       caughtUp: catchUpsLogged(output) - catchUpsBefore,
       currentAfterMs,
+      currentAfterBackMs,
     };
     return { report, client, notes, rebuild };
   } catch (error) {

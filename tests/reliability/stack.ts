@@ -92,7 +92,9 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
   const mongoDir = join(dir, "ferretdb");
   await mkdir(redisDir);
   await mkdir(mongoDir);
-  const [redisPort, mongoPort] = [await fixedPort(), await fixedPort()];
+  // FAULT_REDIS_PORT pins the Redis this stack kills and restarts to a port of the caller's choosing.
+  const redisPort = process.env.FAULT_REDIS_PORT ? Number(process.env.FAULT_REDIS_PORT) : await fixedPort();
+  const mongoPort = await fixedPort();
   const prefix = uniqueName("faults");
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const mongoUrl = `mongodb://127.0.0.1:${mongoPort}/${prefix}`;

@@ -59,23 +59,29 @@ export function createBatchJournal(options: JournalOptions): BatchJournal {
   };
 }
 
-/** The journal entries the live state may not hold: above the floor, without a done mark. */
+/**
+ * The journal entries the live state may not hold: above the floor, without a done mark. The scan reads ids and
+ * times only (an entry's event ids are most of its size, and almost every entry is done); the unfinished entries are
+ * then read whole by `_id`, the one lookup FerretDB does not scan for.
+ */
 export async function unfinishedEntries(options: JournalOptions): Promise<BatchJournalDocument[]> {
   const { redis, keys } = options;
+  const entries = options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
   const floor = Number((await redis.get(keys.floor)) ?? 0);
-  const found: BatchJournalDocument[] = [];
-  for await (const entry of options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal).find({})) {
-    if (entry.at.getTime() >= floor) found.push(entry);
+  const found: string[] = [];
+  for await (const entry of entries.find({}, { projection: { _id: 1, at: 1 }, batchSize: 10_000 })) {
+    if (entry.at.getTime() >= floor) found.push(entry._id);
   }
-  const unfinished: BatchJournalDocument[] = [];
+  const unfinished: string[] = [];
   for (let from = 0; from < found.length; from += 500) {
     const chunk = found.slice(from, from + 500);
-    const scores = (await redis.call("ZMSCORE", keys.done, ...chunk.map((entry) => entry._id))) as (string | null)[];
-    chunk.forEach((entry, index) => {
-      if (scores[index] === null) unfinished.push(entry);
+    const scores = (await redis.call("ZMSCORE", keys.done, ...chunk)) as (string | null)[];
+    chunk.forEach((id, index) => {
+      if (scores[index] === null) unfinished.push(id);
     });
   }
-  return unfinished;
+  const whole = await Promise.all(unfinished.map((id) => entries.findOne({ _id: id })));
+  return whole.filter((entry): entry is BatchJournalDocument => entry !== null);
 }
 
 /**

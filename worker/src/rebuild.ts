@@ -3,8 +3,9 @@
 // when the live state is missing (a wiped Redis, deleted live keys) or may have lost writes (Redis restarted: its run
 // id changed since the live state was built, so the last second of an `appendfsync everysec` log may be gone).
 //
-// While it runs, the generation key says "rebuilding" and every commit is refused as stale, so workers wait and then
-// plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
+// It lays the new generation out beside the previous one, which keeps answering reads, and switches to it in one step
+// at the end (live/src/next-generation.ts). While it runs, the generation key says "rebuilding" and every commit is
+// refused as stale, so workers wait and then plan their batches again against the rebuilt state (events stored meanwhile are placed as usual: an event the
 // rebuild folded is in the tail, or in a page, where the planner finds it).
 //
 // One process rebuilds at a time, holding the rebuild lock (runtime/src/lock.ts): kept alive while it reads MongoDB
@@ -22,9 +23,11 @@ import {
   type ScorableEvent,
   type Stage,
   type StageThresholds,
+  stageFor,
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,
+  clearNextGeneration,
   decodePageRefs,
   encodeLeadHash,
   fillSearchTexts,
@@ -38,9 +41,11 @@ import {
   REBUILDING,
   redisRunId,
   renewGeneration,
+  setProfile,
   stateFields,
+  switchGeneration,
 } from "@leadscore/live";
-import { createLock, LockLostError, type Logger, redisPersistence, serversOf } from "@leadscore/runtime";
+import { createLock, LockLostError, type Logger, redisPersistence } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { CatchUpResult } from "./catch-up.ts";
@@ -93,6 +98,8 @@ export interface RebuildResult {
   events: number;
   pages: number;
   ms: number;
+  /** How long the switch to the new generation ran (one script: readers and commits waited that long). */
+  switchMs: number;
 }
 
 const LOCK_MS = 60_000;
@@ -100,22 +107,6 @@ const WRITE_CHUNK = 500;
 /** A progress line every so many events read and leads written. */
 const PROGRESS_EVENTS = 100_000;
 const PROGRESS_LEADS = 10_000;
-
-async function deleteLiveKeys(redis: Redis, keys: LiveKeys): Promise<number> {
-  let deleted = 0;
-  const keep = new Set([keys.gen, keys.rebuildLock]);
-  // On a Cluster each master lists only its own keys.
-  for (const server of await serversOf(redis)) {
-    let cursor = "0";
-    do {
-      const [next, found] = await server.scan(cursor, "MATCH", keys.pattern, "COUNT", 1000);
-      cursor = next;
-      const doomed = found.filter((key) => !keep.has(key));
-      if (doomed.length > 0) deleted += await server.unlink(...doomed);
-    } while (cursor !== "0");
-  }
-  return deleted;
-}
 
 export async function rebuildLiveState(options: RebuildOptions): Promise<RebuildResult> {
   const now = options.now ?? Date.now;
@@ -138,8 +129,11 @@ async function rebuild(
   const { redis, keys, log } = options;
   const check = async () => options.lock?.check();
   await check();
-  await redis.set(keys.gen, `${REBUILDING}${randomUUID()}`);
-  await deleteLiveKeys(redis, keys);
+  const building = `${REBUILDING}${randomUUID()}`;
+  await redis.set(keys.gen, building);
+  // The previous generation keeps answering reads; the next one is laid out beside it (next-generation.ts).
+  const into = keys.next();
+  await clearNextGeneration(redis, keys);
   // Every batch journaled before the read began is in what it reads (journal.ts).
   await raiseJournalFloor(redis, keys.journal, now());
 
@@ -155,7 +149,7 @@ async function rebuild(
   let chunk: RebuiltLead[] = [];
   const named = new Set<string>();
   const flush = async () => {
-    pageCount += await writeLeads(chunk, at, options, check);
+    pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
     progress.leadsWritten = ids.length;
@@ -186,15 +180,47 @@ async function rebuild(
   // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
   // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
   await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
-  await fillSearchTexts(redis, keys, ids, profiles, check);
+  await fillSearchTexts(redis, into, ids, profiles, check);
   await check();
-  await writeIdentities(redis, keys, roots, identities.merged);
+  await writeIdentities(redis, into, roots, identities.merged);
   const generation = await newGeneration(redis, randomUUID());
   await check();
-  await redis.set(keys.gen, generation);
-  const result = { generation, leads: ids.length, events: count, pages: pageCount, ms: performance.now() - started };
-  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms) });
+  const switched = await switchGeneration(redis, keys, building, generation);
+  if (switched === null) throw new LockLostError("the live state's generation changed while it was rebuilt");
+  const switchMs = switched.ms;
+  await reapplyProfiles(options, profiles, now());
+  const result = {
+    generation,
+    leads: ids.length,
+    events: count,
+    pages: pageCount,
+    ms: performance.now() - started,
+    switchMs,
+  };
+  log.info("live state rebuilt", { ...result, ms: Math.round(result.ms), switchMs: Math.round(switchMs) });
   return result;
+}
+
+/**
+ * A profile written while the rebuild ran went to the previous generation, which the switch dropped, and the rebuild
+ * may have read the profiles before it: every profile that differs now from what the rebuild read is set again (one
+ * more read of the profiles and their edits; usually none differs).
+ */
+async function reapplyProfiles(options: RebuildOptions, read: ReadonlyMap<string, StoredProfile>, at: number) {
+  const { redis, keys, cap, thresholds } = options;
+  const zero = indexPlace(
+    { score: 0, reachedAt: null, lastEventAt: null },
+    at,
+    cap,
+    thresholds,
+    options.halfLife?.() ?? null,
+  );
+  for (const [id, profile] of await readProfiles(options.db, options.lock?.signal)) {
+    const before = read.get(id)?.current;
+    const same =
+      before && (["name", "email", "company"] as const).every((field) => before[field] === profile.current[field]);
+    if (!same) await setProfile(redis, keys, id, profile.current, at, zero);
+  }
 }
 
 /** The ids of the stored pages not in `named`: one read of `history_pages`, ids only. */

@@ -18,13 +18,14 @@ import {
   createMissingIndexes,
   createQueue,
   createQueuedCounts,
-  createScoringSettingsCache,
   createRedis,
+  createScoringSettingsCache,
   EVENTS_QUEUE,
   type EventsJob,
   type Logger,
   type QueuedCounts,
   queuedEventsKey,
+  RECONNECT,
 } from "@leadscore/runtime";
 import type Queue from "bull";
 import { type Db, MongoClient } from "mongodb";
@@ -224,6 +225,7 @@ function scoreWithRetries(options: {
 function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logger): Queue.Queue<EventsJob> {
   const queue = createQueue<EventsJob>(EVENTS_QUEUE, config, {
     prefix: config.REDIS_PREFIX,
+    redis: RECONNECT,
     settings: {
       lockDuration: config.JOB_LOCK_MS,
       stalledInterval: config.JOB_LOCK_MS,
@@ -285,9 +287,9 @@ function handleJob(
 export async function createWorker(config: WorkerConfig, log: Logger, options: WorkerOptions = {}): Promise<Worker> {
   const mongo = new MongoClient(config.MONGO_URL);
   const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
-  const redis = createRedis(config, { lazyConnect: true });
+  const redis = createRedis(config, { lazyConnect: true, ...RECONNECT });
   redis.on("error", (error: Error) => log.warn("redis error", { error: error.message }));
-  const subscriber = createRedis(config, { lazyConnect: true });
+  const subscriber = createRedis(config, { lazyConnect: true, ...RECONNECT });
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const rules = createRulesCache({
     db,

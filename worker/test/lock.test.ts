@@ -142,7 +142,7 @@ describe("when the deep lane's lock is taken by another process during a pass", 
 });
 
 describe("when the rebuild's lock is taken by another process while it reads MongoDB", () => {
-  it("writes no live key, no page and no generation, and another rebuild then builds the state", async () => {
+  it("writes nothing of the next generation, no page and no generation, keeps the previous one, and another rebuild then builds the state", async () => {
     const current = await leadWithPages();
     const redis = client();
     const keys = liveKeys(current.config.REDIS_PREFIX);
@@ -163,8 +163,10 @@ describe("when the rebuild's lock is taken by another process while it reads Mon
     );
     await expect(rebuild).rejects.toBeInstanceOf(LockLostError);
     expect(stolen).toBe(true);
-    expect(await redis.exists(keys.lead("deep"))).toBe(0);
-    expect(await redis.zcard(keys.byScore)).toBe(0);
+    expect(await redis.exists(keys.next().lead("deep"))).toBe(0);
+    expect(await redis.zcard(keys.next().byScore)).toBe(0);
+    // The previous generation still answers reads.
+    expect(await redis.exists(keys.lead("deep"))).toBe(1);
     expect(await pageCount(current)).toBe(pagesBefore);
     expect(await redis.get(keys.gen)).toMatch(/^rebuilding:/);
     expect(await redis.get(keys.rebuildLock)).toBe("another-process");

@@ -114,7 +114,7 @@ export async function* streamLiveLeads(
   options.onTotal?.({ leads: ids.length, events });
   const loadPages = pageLoader(db);
   const fields = leadHashFields(LEAD_FIELDS);
-  for (let from = 0; from < ids.length; from += chunk) {
+  const read = async (from: number) => {
     options.signal?.throwIfAborted();
     const slice = ids.slice(from, from + chunk);
     const pipeline = redis.pipeline();
@@ -127,13 +127,25 @@ export async function* streamLiveLeads(
       return lead === null || lead.count === 0 ? [] : [lead];
     });
     const histories = await Promise.all(leads.map((lead) => wholeHistory(lead, loadPages, options.cap)));
-    for (const [i, lead] of leads.entries()) {
-      options.signal?.throwIfAborted();
-      yield {
-        leadId: lead.id,
-        events: (histories[i] ?? []).map(entryEvent),
-        profile: { name: lead.name, email: lead.email, company: lead.company },
-      };
+    return leads.map((lead, i) => ({
+      leadId: lead.id,
+      events: (histories[i] ?? []).map(entryEvent),
+      profile: { name: lead.name, email: lead.email, company: lead.company },
+    }));
+  };
+  // The next chunk is read while the caller folds this one.
+  let next = ids.length > 0 ? read(0) : undefined;
+  try {
+    for (let from = 0; next !== undefined; from += chunk) {
+      const leads = await next;
+      next = from + chunk < ids.length ? read(from + chunk) : undefined;
+      for (const lead of leads) {
+        options.signal?.throwIfAborted();
+        yield lead;
+      }
     }
+  } finally {
+    // Left early: the read ahead is not wanted, nor its failure.
+    next?.catch(() => undefined);
   }
 }

@@ -1,30 +1,38 @@
-// Preview benchmark: how long a preview of a draft takes over every stored event, and the peak memory of the process
-// running it, beside a raw read of the same collection (one cursor pass with metadata, nothing else: the store's
-// floor, since a preview reads every event once) in the same run, alternating.
+// Preview benchmark: how long a preview of a draft takes over every scored event, and the peak memory of the process
+// running it, beside a raw read of the `events` collection (one cursor pass with metadata, nothing else: the floor of
+// any preview that reads the stored events) and beside the preview of a draft that reads metadata (which must stream
+// the stored events), in the same run, alternating.
 //
 //   npm run bench:preview                                   # 100k events over 10k leads, two rounds
-//   npm run bench:preview -- --events 1000000 --leads 100000
+//   npm run bench:preview -- --events 1000000 --leads 100000 --kinds preview
 //
 // Events are stored as the worker stores them (candidates under the default rules, a small metadata object), spread
-// uniformly over the leads and over a month, in a database of their own dropped afterwards. The draft doubles
-// demo_request's points. Each measured run is a child process of its own (`--child preview|raw`), so its peak RSS
-// (`maxRSS`) and CPU time are the run's alone.
+// uniformly over the leads and over a month, in a database of their own dropped afterwards; the live state (hashes,
+// indexes, history pages) is laid out from the same events as a rebuild writes it, under a key prefix of its own
+// deleted afterwards. With `--kinds preview` alone the `events` collection is not written at all: that preview
+// never reads it. The draft doubles demo_request's points (`stored`: and asks that `metadata.campaign` start with
+// "c", which every event's does, so the numbers are the same). Each measured run is a child process of its own
+// (`--child raw|preview|stored`), so its peak RSS (`maxRSS`) and CPU time are the run's alone.
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   COLLECTIONS,
+  compareEvents,
   DEFAULT_RULES,
   DEFAULT_SCORE_CAP,
   DEFAULT_STAGE_THRESHOLDS,
   type EventDocument,
   keyOf,
+  type ScorableEvent,
+  toScorable,
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
-import { runPreview } from "@leadscore/worker";
+import { runPreview, writeRebuiltLeads } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
-import { createTestDb, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { NODE_TS } from "../test-support/processes.ts";
 import { createRandom } from "./random.ts";
 
@@ -34,13 +42,18 @@ const { values: args } = parseArgs({
     leads: { type: "string", default: "10000" },
     rounds: { type: "string", default: "2" },
     seed: { type: "string", default: "7" },
+    kinds: { type: "string", default: "raw,stored,preview" },
     child: { type: "string" },
     mongo: { type: "string" },
+    prefix: { type: "string" },
   },
 });
 
+type Kind = "raw" | "preview" | "stored";
+const KINDS: readonly Kind[] = ["raw", "stored", "preview"];
+
 interface RunFigures {
-  kind: "preview" | "raw";
+  kind: Kind;
   ms: number;
   cpuMs: number;
   maxRssMb: number;
@@ -53,24 +66,32 @@ const TYPES = DEFAULT_RULES.map((rule) => rule.event_type);
 const POINTS = new Map(DEFAULT_RULES.map((rule) => [rule.event_type, rule.points]));
 const MONTH_MS = 30 * 86_400_000;
 
-async function seed(url: string, dbName: string, events: number, leads: number, seedValue: number) {
+/** Stores the events (unless `storeEvents` is false) and lays out the live state they fold to. */
+async function seed(
+  url: string,
+  dbName: string,
+  prefix: string,
+  options: { events: number; leads: number; seed: number; storeEvents: boolean },
+) {
   const client = new MongoClient(url);
   await client.connect();
-  const collection = client.db(dbName).collection<EventDocument>(COLLECTIONS.events);
-  const random = createRandom(seedValue);
+  const db = client.db(dbName);
+  const collection = db.collection<EventDocument>(COLLECTIONS.events);
+  const random = createRandom(options.seed);
   const t0 = Date.UTC(2026, 0, 1);
   const started = performance.now();
+  const byLead = new Map<string, ScorableEvent[]>();
   const CHUNK = 10_000;
-  for (let from = 0; from < events; from += CHUNK) {
+  for (let from = 0; from < options.events; from += CHUNK) {
     const docs: EventDocument[] = [];
-    for (let i = from; i < Math.min(events, from + CHUNK); i++) {
+    for (let i = from; i < Math.min(options.events, from + CHUNK); i++) {
       const type = TYPES[Math.floor(random() * TYPES.length)] as string;
       const timestamp = t0 + Math.floor(random() * MONTH_MS);
       const id = `e${i}`;
       const points = POINTS.get(type) ?? 0;
-      docs.push({
+      const doc: EventDocument = {
         _id: id,
-        lead_id: `lead-${Math.floor(random() * leads)}`,
+        lead_id: `lead-${Math.floor(random() * options.leads)}`,
         event_type: type,
         timestamp: new Date(timestamp),
         received_at: new Date(timestamp),
@@ -80,16 +101,36 @@ async function seed(url: string, dbName: string, events: number, leads: number, 
         sort_key: keyOf({ timestamp, event_id: id }),
         candidates: [{ rule_id: type, points }],
         rules_version: 1,
-      });
+      };
+      docs.push(doc);
+      const list = byLead.get(doc.lead_id);
+      if (list === undefined) byLead.set(doc.lead_id, [toScorable(doc)]);
+      else list.push(toScorable(doc));
     }
-    await collection.insertMany(docs, { ordered: false });
+    if (options.storeEvents) await collection.insertMany(docs, { ordered: false });
   }
+  const redis = new Redis(REDIS_URL);
+  const rebuild = {
+    db,
+    redis,
+    keys: liveKeys(prefix),
+    cap: DEFAULT_SCORE_CAP,
+    thresholds: DEFAULT_STAGE_THRESHOLDS,
+    log: silentLogger,
+  };
+  const leads = [...byLead].map(([id, events]) => ({ id, events: events.sort(compareEvents) }));
+  byLead.clear();
+  const at = Date.now();
+  for (let from = 0; from < leads.length; from += 1_000) {
+    await writeRebuiltLeads(rebuild, leads.slice(from, from + 1_000), at);
+  }
+  redis.disconnect();
   await client.close();
   return performance.now() - started;
 }
 
 /** One measured run, in this (child) process. */
-async function child(kind: "preview" | "raw", url: string): Promise<RunFigures> {
+async function child(kind: Kind, url: string, prefix: string): Promise<RunFigures> {
   const client = new MongoClient(url);
   await client.connect();
   const db = client.db();
@@ -102,9 +143,11 @@ async function child(kind: "preview" | "raw", url: string): Promise<RunFigures> 
     figures = { kind, events };
   } else {
     const redis = new Redis(REDIS_URL);
-    const prefix = uniqueName("bench-preview");
+    const where = { field: "metadata.campaign", op: "starts_with" as const, value: "c" };
     const rules = DEFAULT_RULES.map((rule) =>
-      rule.event_type === "demo_request" ? { ...rule, points: rule.points * 2 } : { ...rule },
+      rule.event_type === "demo_request"
+        ? { ...rule, points: rule.points * 2, ...(kind === "stored" && { where }) }
+        : { ...rule },
     );
     const result = await runPreview(
       {
@@ -134,10 +177,10 @@ async function child(kind: "preview" | "raw", url: string): Promise<RunFigures> 
   };
 }
 
-function runChild(kind: "preview" | "raw", url: string): Promise<RunFigures> {
+function runChild(kind: Kind, url: string, prefix: string): Promise<RunFigures> {
   return new Promise((resolve, reject) => {
     const [node, ...flags] = NODE_TS;
-    const proc = spawn(node, [...flags, "bench/preview.ts", "--child", kind, "--mongo", url], {
+    const proc = spawn(node, [...flags, "bench/preview.ts", "--child", kind, "--mongo", url, "--prefix", prefix], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     let out = "";
@@ -153,36 +196,57 @@ function runChild(kind: "preview" | "raw", url: string): Promise<RunFigures> {
 }
 
 async function main() {
-  if (args.child === "preview" || args.child === "raw") {
-    console.log(JSON.stringify(await child(args.child, args.mongo as string)));
+  const kinds = (args.kinds ?? "").split(",").filter((kind): kind is Kind => KINDS.includes(kind as Kind));
+  if (args.child !== undefined) {
+    if (!KINDS.includes(args.child as Kind)) throw new Error(`--child must be one of ${KINDS.join(", ")}`);
+    console.log(JSON.stringify(await child(args.child as Kind, args.mongo as string, args.prefix as string)));
     return;
   }
   const events = Number(args.events);
   const leads = Number(args.leads);
   const testDb = await createTestDb(uniqueName("bench-preview"));
+  const prefix = uniqueName("bench-preview");
+  const testRedis = await createTestRedis(prefix);
   try {
-    const seedMs = await seed(testDb.url, testDb.db.databaseName, events, leads, Number(args.seed));
-    console.log(`seeded ${events} events over ${leads} leads in ${(seedMs / 1000).toFixed(1)} s`);
+    const storeEvents = kinds.some((kind) => kind !== "preview");
+    const seedMs = await seed(testDb.url, testDb.db.databaseName, prefix, {
+      events,
+      leads,
+      seed: Number(args.seed),
+      storeEvents,
+    });
+    console.log(
+      `seeded ${events} events over ${leads} leads${storeEvents ? "" : " (live state only)"} in ` +
+        `${(seedMs / 1000).toFixed(1)} s; load average ${loadavg()
+          .map((load) => load.toFixed(1))
+          .join(" ")}`,
+    );
     const runs: RunFigures[] = [];
     for (let round = 0; round < Number(args.rounds); round++) {
-      for (const kind of ["raw", "preview"] as const) {
-        const run = await runChild(kind, testDb.url);
+      for (const kind of kinds) {
+        const run = await runChild(kind, testDb.url, prefix);
         runs.push(run);
         console.log(
-          `${kind.padEnd(7)} ${(run.ms / 1000).toFixed(1).padStart(6)} s  CPU ${(run.cpuMs / 1000).toFixed(1)} s ` +
+          `${kind.padEnd(7)} ${(run.ms / 1000).toFixed(1).padStart(6)} s  ` +
+            `${Math.round(run.events / (run.ms / 1000))} events/s  CPU ${(run.cpuMs / 1000).toFixed(1)} s ` +
             `(${((run.cpuMs * 1000) / run.events).toFixed(1)} µs/event)  peak RSS ${run.maxRssMb.toFixed(0)} MB` +
-            (run.kind === "preview" ? `  leads ${run.leads}, changed ${run.changed}` : ""),
+            (run.kind === "raw" ? "" : `  leads ${run.leads}, changed ${run.changed}`) +
+            `  load ${loadavg()[0]?.toFixed(1)}`,
         );
       }
     }
     const of = (kind: string) => runs.filter((run) => run.kind === kind);
     const mean = (list: RunFigures[], key: "ms" | "cpuMs") =>
       list.reduce((sum, run) => sum + run[key], 0) / list.length;
-    console.log(
-      `preview / raw read: wall ${(mean(of("preview"), "ms") / mean(of("raw"), "ms")).toFixed(2)}×, ` +
-        `CPU ${(mean(of("preview"), "cpuMs") / mean(of("raw"), "cpuMs")).toFixed(2)}×`,
-    );
+    for (const other of ["raw", "stored"] as const) {
+      if (of("preview").length === 0 || of(other).length === 0) continue;
+      console.log(
+        `preview / ${other}: wall ${(mean(of("preview"), "ms") / mean(of(other), "ms")).toFixed(3)}×, ` +
+          `CPU ${(mean(of("preview"), "cpuMs") / mean(of(other), "cpuMs")).toFixed(3)}×`,
+      );
+    }
   } finally {
+    await testRedis.cleanup();
     await testDb.drop();
   }
 }

@@ -11,7 +11,7 @@ import {
 import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
 import { auditLiveState, entryView, loadPagesFrom } from "@leadscore/live/audit";
 import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
-import { createWorker, type Worker, type WorkerOptions } from "@leadscore/worker";
+import { createWorker, type PreviewOptions, type Worker, type WorkerOptions } from "@leadscore/worker";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -186,6 +186,19 @@ export function rebuildOptionsOf(stack: Pick<TestStack, "db" | "config">, redis:
   return {
     db: stack.db,
     redis,
+    keys: liveKeys(stack.config.REDIS_PREFIX),
+    cap: stack.config.SCORE_CAP,
+    thresholds: stack.config.STAGE_THRESHOLDS,
+    log: silentLogger,
+  };
+}
+
+/** What `runPreview` needs to preview over the stack's store, reading `db` (the stack's unless given). */
+export function previewOptions(stack: Pick<TestStack, "db" | "config">, redis: Redis, db = stack.db): PreviewOptions {
+  return {
+    db,
+    redis,
+    prefix: stack.config.REDIS_PREFIX,
     keys: liveKeys(stack.config.REDIS_PREFIX),
     cap: stack.config.SCORE_CAP,
     thresholds: stack.config.STAGE_THRESHOLDS,

@@ -36,7 +36,7 @@ export function previewKey(prefix: string, id: string): string {
 /** A preview's progress: events read from the store, then leads and events folded (twice: as stored and as drafted). */
 export interface PreviewProgress {
   phase: PreviewPhase;
-  /** The store's estimate of its events when the preview started. */
+  /** The events the live state has scored when the preview started (for a draft reading metadata: the count read). */
   events_total: number;
   events_read: number;
   events_done: number;

@@ -11,4 +11,5 @@ export {
   type RedisScorePublisher,
   type ScorePublisherOptions,
 } from "./publisher.ts";
+export { writeRebuiltLeads } from "./rebuild.ts";
 export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

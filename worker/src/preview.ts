@@ -1,17 +1,18 @@
-// Previews of a draft rule set, run in a worker: every stored event read once and grouped by lead
-// (`streamLeadEvents`), each lead folded as stored and with its candidates matched again under the draft (its
-// profile as the live state holds it), the differences added up (`createPreviewTally`). Nothing live is written:
-// only the preview's record, with its progress about once a second and its result at the end.
+// Previews of a draft rule set, run in a worker: every lead's scored events folded as stored and with their
+// candidates matched again under the draft (with the lead's profile as the live state holds it), the differences
+// added up (`createPreviewTally`). Nothing live is written: only the preview's record, with its progress about once
+// a second and its result at the end.
+//
+// Where the events come from: when no rule of the draft reads `metadata.*`, from the live state (each lead's tail,
+// and its settled pages by `_id`: `streamLiveLeads`), which holds every scored event with what it may earn, so the
+// `events` collection — a millisecond a document on the embedded store — is never read. A draft that reads
+// metadata needs each event's stored metadata: every stored event is then read once and grouped by lead
+// (`streamLeadEvents`). Both give the same leads and events once the queue is drained; while events still wait in
+// the queue or the deep lane, the first previews what is scored, the second what is stored.
 //
 // A worker looks for a queued preview every `pollMs`; at most one runs per deployment (the re-score lock, see
 // runtime/src/previews.ts). A cancel is read with each progress write and stops the read and the folds.
-import {
-  COLLECTIONS,
-  compileRuleSet,
-  type LeadProfile,
-  type RuleSet,
-  type StageThresholds,
-} from "@leadscore/contracts";
+import { compileRuleSet, type LeadProfile, type RuleSet, type StageThresholds } from "@leadscore/contracts";
 import { decodeLeadHash, type LeadHashField, type LiveKeys, leadHashFields } from "@leadscore/live";
 import {
   LockLostError,
@@ -26,8 +27,9 @@ import {
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
+import { liveTotals, streamLiveLeads } from "./live-lead-stream.ts";
 import { createPreviewTally, type PreviewResult, rescoreLead } from "./rescore-diff.ts";
-import { readsLead } from "./rules-cache.ts";
+import { readsLead, readsMetadata } from "./rules-cache.ts";
 
 export interface PreviewOptions {
   db: Db;
@@ -78,12 +80,10 @@ export async function runPreview(
   const now = options.now ?? Date.now;
   const set: RuleSet = { version: 0, rules: draft.rules, groups: draft.groups };
   const rules = compileRuleSet(set);
-  const usesLead = readsLead(set);
   const tally = createPreviewTally(options.cap, options.thresholds);
   const cancelled = new AbortController();
   const stop = AbortSignal.any([signal, cancelled.signal]);
-  const total = await options.db.collection(COLLECTIONS.events).estimatedDocumentCount();
-  const progress = { phase: "reading", events_total: total, events_read: 0, events_done: 0, leads_done: 0 };
+  const progress = { phase: "reading", events_total: 0, events_read: 0, events_done: 0, leads_done: 0 };
   let last = now();
   let reporting: Promise<void> | undefined;
   const tick = (force = false) => {
@@ -98,9 +98,52 @@ export async function runPreview(
         reporting = undefined;
       });
   };
+  const fold = (lead: LeadEvents, profile: LeadProfile | null) => {
+    tally.add(rescoreLead(lead.leadId, lead.events, rules, profile, options.cap));
+    progress.events_done += lead.events.length;
+    progress.leads_done += 1;
+  };
 
+  if (readsMetadata(set)) await foldStoredEvents(options, stop, readsLead(set), progress, tick, fold);
+  else {
+    const stream = streamLiveLeads(options.redis, options.db, options.keys, {
+      cap: options.cap,
+      thresholds: options.thresholds,
+      signal: stop,
+      onTotal: ({ events }) => {
+        progress.events_total = events;
+        progress.phase = "folding";
+        tick(true);
+      },
+    });
+    for await (const lead of stream) {
+      progress.events_read += lead.events.length;
+      fold(lead, lead.profile);
+      tick();
+    }
+  }
+  await reporting;
+  stop.throwIfAborted();
+  return tally.result();
+}
+
+type Progress = { phase: string; events_total: number; events_read: number; events_done: number; leads_done: number };
+
+/**
+ * The path a draft that reads metadata takes: every stored event read once (`streamLeadEvents`), then folded lead by
+ * lead. Its total until the read ends is the live state's count: counting the collection would scan it once more.
+ */
+async function foldStoredEvents(
+  options: PreviewOptions,
+  stop: AbortSignal,
+  usesLead: boolean,
+  progress: Progress,
+  tick: (force?: boolean) => void,
+  fold: (lead: LeadEvents, profile: LeadProfile | null) => void,
+) {
+  progress.events_total = (await liveTotals(options.redis, options.keys, stop)).events;
   let pending: LeadEvents[] = [];
-  const fold = async () => {
+  const flush = async () => {
     const profiles = usesLead
       ? await readProfiles(
           options.redis,
@@ -109,9 +152,7 @@ export async function runPreview(
         )
       : [];
     pending.forEach((lead, i) => {
-      tally.add(rescoreLead(lead.leadId, lead.events, rules, profiles[i] ?? null, options.cap));
-      progress.events_done += lead.events.length;
-      progress.leads_done += 1;
+      fold(lead, profiles[i] ?? null);
     });
     pending = [];
     tick();
@@ -132,12 +173,9 @@ export async function runPreview(
   });
   for await (const lead of stream) {
     pending.push(lead);
-    if (pending.length >= PROFILE_CHUNK) await fold();
+    if (pending.length >= PROFILE_CHUNK) await flush();
   }
-  await fold();
-  await reporting;
-  stop.throwIfAborted();
-  return tally.result();
+  await flush();
 }
 
 /** The preview a worker runs, its lock kept alive meanwhile; records the outcome. */
@@ -161,6 +199,8 @@ async function runTaken(options: PreviewOptions, { record, lock }: TakenPreview,
       result: JSON.stringify(result),
       finished_at: now(),
       updated_at: now(),
+      events_total: result.events,
+      events_read: result.events,
       events_done: result.events,
       leads_done: result.leads,
     });

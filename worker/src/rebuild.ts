@@ -358,6 +358,19 @@ async function writeLeads(
 }
 
 /**
+ * Lays out the live state of leads (hash, index entries, history pages) from all their events, as a rebuild writes
+ * each, without reading MongoDB: what a benchmark seeds a store with. Returns the pages inserted.
+ */
+export async function writeRebuiltLeads(
+  options: RebuildOptions,
+  leads: readonly { id: string; events: readonly ScorableEvent[] }[],
+  at: number,
+): Promise<number> {
+  const rebuilt = leads.map((lead) => rebuiltLead(lead.id, lead.events, undefined, at, options));
+  return writeLeads(rebuilt, at, options, async () => undefined);
+}
+
+/**
  * Runs `task` holding the rebuild lock (kept alive while it runs; `lock` is to pass on as `RebuildOptions.lock`); null
  * when another process holds it. Rejects with LockLostError when the lock was lost meanwhile.
  */

@@ -47,19 +47,27 @@ export interface RulesCacheOptions {
   reloadIntervalMs?: number;
 }
 
-/** Whether any rule of the set reads a `lead.*` field (in its condition or as its limit's key). */
-export function readsLead(set: RuleSet): boolean {
+/** Whether any active rule of the set reads a field under `root` (in its condition or as its limit's key). */
+function readsUnder(set: RuleSet, root: "lead." | "metadata."): boolean {
   const inTree = (node: unknown): boolean => {
     if (node === null || typeof node !== "object") return false;
     const record = node as Record<string, unknown>;
-    if (typeof record.field === "string" && record.field.startsWith("lead.")) return true;
+    if (typeof record.field === "string" && record.field.startsWith(root)) return true;
     return Object.values(record).some((child) =>
       Array.isArray(child) ? child.some(inTree) : typeof child === "object" && inTree(child),
     );
   };
-  return set.rules.some(
-    (rule) => rule.active && (inTree(rule.where) || (rule.limit?.key?.startsWith("lead.") ?? false)),
-  );
+  return set.rules.some((rule) => rule.active && (inTree(rule.where) || (rule.limit?.key?.startsWith(root) ?? false)));
+}
+
+/** Whether any rule of the set reads a `lead.*` field (in its condition or as its limit's key). */
+export function readsLead(set: RuleSet): boolean {
+  return readsUnder(set, "lead.");
+}
+
+/** Whether any rule of the set reads a `metadata.*` field: matching it again needs each event's stored metadata. */
+export function readsMetadata(set: RuleSet): boolean {
+  return readsUnder(set, "metadata.");
 }
 
 /** A rule set compiled for scoring. */

@@ -13,11 +13,18 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
-import { silentLogger } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
 import { createStackEdge } from "../../test-support/stack-edge.ts";
-import { auditAll, createStack, leadOf, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
+import {
+  auditAll,
+  createStack,
+  leadOf,
+  previewOptions,
+  queued,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
 import { runPreview } from "../src/preview.ts";
 
 const LEADS = 120;
@@ -162,16 +169,7 @@ describe("previewing a draft that doubles demo_request", () => {
   it("stops a running preview when its report says it was cancelled", async () => {
     const { stack, edge } = held;
     const redis = edge.redis;
-    const options = {
-      db: stack.db,
-      redis,
-      prefix: stack.config.REDIS_PREFIX,
-      keys: liveKeys(stack.config.REDIS_PREFIX),
-      cap: stack.config.SCORE_CAP,
-      thresholds: stack.config.STAGE_THRESHOLDS,
-      log: silentLogger,
-      progressMs: 0,
-    };
+    const options = { ...previewOptions(stack, redis), progressMs: 0 };
     let reports = 0;
     const run = runPreview(options, { rules: [], groups: [] }, new AbortController().signal, async () => {
       reports += 1;

@@ -17,8 +17,13 @@ export const PreviewOutputSchema = z
     started_at: isoDate.nullable(),
     finished_at: isoDate.nullable(),
     progress: z.object({
-      phase: z.enum(["reading", "folding"]).describe("Reading the stored events once, then folding lead by lead."),
-      events_total: z.number().int().describe("The store's estimate until the read ends, then the count read."),
+      phase: z
+        .enum(["reading", "folding"])
+        .describe("Finding the leads (or reading the stored events once, for a draft reading metadata), then folding."),
+      events_total: z
+        .number()
+        .int()
+        .describe("The events the live state has scored; for a draft reading metadata, the count read once read."),
       events_read: z.number().int(),
       events_done: z.number().int().describe("Events folded (as stored and as drafted)."),
       leads_done: z.number().int(),

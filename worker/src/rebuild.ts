@@ -23,7 +23,6 @@ import {
   type ScorableEvent,
   type Stage,
   type StageThresholds,
-  stageFor,
 } from "@leadscore/contracts";
 import {
   builtOnEarlierRun,

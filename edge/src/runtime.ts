@@ -85,7 +85,9 @@ export async function createEdgeRuntime(
   const subscriber = createRedis(config);
   subscriber.on("error", (error: Error) => log.warn("redis subscriber error", { error: error.message }));
   const scoring = createScoringSettingsCache({ db, subscriber, redisPrefix: config.REDIS_PREFIX, log });
-  await scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
+  // Not awaited: a subscription waits for Redis, and the edge listens (answering 503 where Redis is needed) while Redis
+  // is away; the settings are read within the first turn of the cache once it is reachable.
+  void scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
   const live = createLiveReader({
     redis,
     redisPrefix: config.REDIS_PREFIX,

@@ -1,7 +1,7 @@
 -- Commits the stage changes decay caused in an interval, and moves the interval's end forward: per lead, the stage it
 -- decayed to, its stage indexes, its `score_update` and its `lead.stage_changed` webhook message (event type
 -- 'decay'), all in one atomic step, only while the caller still holds the ticker's lock.
--- Takes as many keys as the call passes (one per lead after the others).
+-- Takes as many keys as the call passes (the number of keys is given per call: one per lead after the others).
 -- KEYS     the ticker's lock, the `through` key, byUpdated, byLastEvent, byUpdatedIn(stage) for each stage,
 --          byLastEventIn(stage) for each stage, the outbox stream, its `wants` key, then per lead: its hash
 -- ARGV     the lock's token, the new `through` (or '' to leave it), the number of stages, the stage names, then per

@@ -1,5 +1,5 @@
 -- Re-keys leads in the score index after the half-life changed, and files each under the stage it now has.
--- Takes as many keys as the call passes (one per lead after the indexes).
+-- Takes as many keys as the call passes (the number of keys is given per call: one per lead after the indexes).
 -- KEYS     byScore, byUpdated, byLastEvent, byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each stage, then
 --          per lead: its hash
 -- ARGV     the number of stages, the stage names, then per lead: id, the version read, its new rank key, its stage

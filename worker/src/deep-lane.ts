@@ -179,9 +179,10 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   /**
-   * Folds each root with the leads merged into it, as one history from scratch: the root's pages, tail and list, and
-   * each merged lead's pages (by id), tail and list. A root whose stored events are to be rescanned is left to the
-   * rescan, which reads the merged ids' stored events too.
+   * Folds each root with the leads merged into it: each merged lead's pages (by id), tail and list slotted into the
+   * root's history (refoldMerged), or, when an event id occurs twice, the root's pages, tail and list and theirs as
+   * one history from scratch. A root whose stored events are to be rescanned is left to the rescan, which reads the
+   * merged ids' stored events too.
    */
   async function foldMerges(
     merges: Map<string, string[]>,

@@ -179,9 +179,10 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   /**
-   * Folds each root with the leads merged into it, as one history from scratch: the root's pages, tail and list, and
-   * each merged lead's pages (by id), tail and list. A root whose stored events are to be rescanned is left to the
-   * rescan, which reads the merged ids' stored events too.
+   * Folds each root with the leads merged into it: each merged lead's pages (by id), tail and list slotted into the
+   * root's history (refoldMerged), or, when an event id occurs twice, the root's pages, tail and list and theirs as
+   * one history from scratch. A root whose stored events are to be rescanned is left to the rescan, which reads the
+   * merged ids' stored events too.
    */
   async function foldMerges(
     merges: Map<string, string[]>,
@@ -203,10 +204,52 @@ export function createDeepLane(options: DeepLaneOptions) {
         return [...pagesOf(id).flatMap((page) => page.events), ...tail, ...waitingEvents(id, away)];
       });
       const rootPages = pagesOf(root);
-      const known = [...rootPages.flatMap((page) => page.events), ...asRootEvents(root, merged)];
-      plans.set(root, rescanned(root, item, known, rootPages));
+      const brought = asRootEvents(root, merged);
+      const slotted = refoldMerged(root, item, brought, rootPages, history);
+      plans.set(
+        root,
+        slotted ?? rescanned(root, item, [...rootPages.flatMap((page) => page.events), ...brought], rootPages),
+      );
       stats.folded.merge += 1;
     }
+  }
+
+  /**
+   * A merge as late events (refold.ts): the merged lead's events slotted into the root's history, so only the pages
+   * from the first one they land in are folded again, from the state stored before it, and the pages after are kept
+   * once the score and tally before them are the stored ones. Null when an event id occurs twice among the root's
+   * history, its waiting events and the merged ones: the whole fold then decides which copy counts.
+   */
+  function refoldMerged(
+    root: string,
+    item: Owned,
+    brought: ScorableEvent[],
+    rootPages: CachedPage[],
+    history: ReturnType<typeof createPageReader>,
+  ): NextState | null {
+    const own = waitingEvents(root, item);
+    const ids = new Set<string>();
+    const all = [rootPages.flatMap((page) => page.events), item.lead?.tail ?? [], own, brought];
+    for (const list of all) {
+      for (const { event_id } of list) {
+        if (ids.has(event_id)) return null;
+        ids.add(event_id);
+      }
+    }
+    const result = refoldLate({
+      pages: item.lead?.pages ?? [],
+      tail: item.lead?.tail ?? [],
+      waiting: [...brought, ...own],
+      cap,
+      base: item.lead?.base ?? { score: 0, count: 0, reachedAt: null },
+      breakdown: item.lead?.breakdown ?? emptyBreakdown(),
+      page: (pageId) => history.get(pageId),
+      newPageId: (entries, startTally) => contentPageId(root, entries, startTally),
+      halfLife: halfLife(),
+    });
+    // Every page of the root was read before.
+    if (result.kind === "missing") throw new Error(`history page ${result.pages[0]} is missing`);
+    return result.next;
   }
 
   /**

@@ -5,9 +5,10 @@
 // merged id: a replay conflicts, and the first record wins), then in the live identity map with one script, which
 // also hands both leads to the deep lane. From then on every batch resolves its lead ids through the map before
 // storing its events, and a commit of the merged id (a batch that resolved it just before) goes to its deep-lane
-// list. The deep lane folds, in one pass, the root's history with the merged lead's (its pages by id, its tail, its
-// list: no query by `lead_id`) as one history from scratch, and commits the root and the merged lead's removal from
-// every index in one script call — the removal only if the root's commit succeeded.
+// list. The deep lane folds, in one pass, the merged lead's events (its pages by id, its tail, its list: no query by
+// `lead_id`) into the root's history as late events — from the first page they land in, the pages they leave alone
+// kept — and commits the root and the merged lead's removal from every index in one script call — the removal only
+// if the root's commit succeeded.
 import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
 import { type LiveKeys, recordMerge, resolveLead, resolveLeads, StaleLiveStateError } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";

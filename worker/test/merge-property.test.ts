@@ -44,7 +44,11 @@ const runSpec = fc.record({
     // Enough to spill history pages out of the tail.
     fc.array(eventSpec, { minLength: TAIL_SPILL_AT, maxLength: TAIL_SPILL_AT + 30 }),
   ),
-  known: fc.array(eventSpec, { maxLength: 15 }),
+  known: fc.oneof(
+    fc.array(eventSpec, { maxLength: 15 }),
+    // A known lead with history pages, which the merged events are slotted into.
+    fc.array(eventSpec, { minLength: TAIL_SPILL_AT, maxLength: TAIL_SPILL_AT + 30 }),
+  ),
   /** Arrival order: a random permutation key per event, and ids sent again. */
   shuffle: fc.array(fc.nat(), { minLength: 300, maxLength: 300 }),
   repeats: fc.array(fc.nat(), { maxLength: 8 }),

@@ -85,6 +85,39 @@ describe("merging an anonymous lead into a known one", () => {
     expect(await auditAll(stack)).toEqual([]);
   });
 
+  it("sends at most one stage change for the merge, from the known lead's stage before it to its stage after", async () => {
+    stack = await createStack();
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      // Some subscription wants stage changes and merges.
+      await redis.set(keys.outbox.wants, "sm");
+      await stack.startWorker({ deepLaneIdleMs: 20 });
+      // The anonymous lead crosses two thresholds (100, 300) before the known lead's only event.
+      await stack.send([1, 2, 3].map((n) => queued("anon-4", `p${n}`, "purchase", T0 + n * MINUTE)));
+      await stack.send([queued("dee", "d1", "demo_request", T0 + 10 * MINUTE)]);
+      await stack.drained();
+      expect((await leadOf(stack, "dee"))?.stage).toBe("cold");
+      const before = (await redis.xrange(keys.outbox.stream, "-", "+")).at(-1)?.[0] ?? "0";
+
+      await sendMerges(stack, [merge("anon-4", "dee")]);
+      await stack.drained();
+
+      expect((await leadOf(stack, "dee"))?.current_score).toBe(350);
+      const after = (await redis.xrange(keys.outbox.stream, `(${before}`, "+")).map(([, fields]) =>
+        Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))),
+      );
+      expect(after.filter((message) => message.type === "lead.stage_changed")).toEqual([
+        expect.objectContaining({ lead: "dee", from: "cold", to: "hot", score: "350" }),
+      ]);
+      expect(after.filter((message) => message.type === "lead.merged")).toEqual([
+        expect.objectContaining({ lead: "dee", from: "anon-4", score: "350", prev: "50" }),
+      ]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
   it("is laid out again by a rebuild from the recorded merges", async () => {
     stack = await createStack();
     await stack.startWorker({ deepLaneIdleMs: 20 });

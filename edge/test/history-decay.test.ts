@@ -107,4 +107,25 @@ describe("when a lead decays across stages between its events", () => {
     ]);
     expect(await history("hd-l", "desc", 2)).toEqual([...asc].reverse());
   });
+
+  it("pages the crossings of a history longer than the tail Redis keeps, settled pages included", async () => {
+    // 600 every 10 s from two hours ago: each interval leaves qualified, then hot; after the last, warm goes too.
+    const from = Date.now() - 7_200_000;
+    const events = Array.from({ length: 120 }, (_, i) => queued("hd-long", `long-${i}`, "big", from + i * 10_000));
+    await stack.send(events, 40);
+    await stack.drained();
+    expect((await edge.live.leadWithTail("hd-long"))?.pages.length).toBeGreaterThan(0);
+    now = from + 1_300_000;
+    try {
+      const asc = await history("hd-long", "asc", 200);
+      expect(asc.map((entry) => entry.event_id)).toEqual([
+        ...events.flatMap((event) => [event.event_id, "decay:hot", "decay:warm"]),
+        "decay:cold",
+      ]);
+      expect(await history("hd-long", "asc", 7)).toEqual(asc);
+      expect(await history("hd-long", "desc", 9)).toEqual([...asc].reverse());
+    } finally {
+      now = T + 60_000;
+    }
+  });
 });

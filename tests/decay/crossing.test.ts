@@ -2,7 +2,7 @@
 // scored 320 (hot) turns warm 466 ms later with no event — a socket.io client subscribed to it through a realtime
 // server gets the `score_update`, a webhook receiver gets `lead.stage_changed` with `cause: "decay"` through the
 // dispatcher, and `stage=hot` stops listing it while `stage=warm` lists it; the same after the worker restarts, and
-// when the worker is down at the crossing instant.
+// when the worker is down at the crossing instant. The lead's history lists the crossing as a decay entry.
 import { crossingInstant, decayKey, parseConfig, RealtimeConfigSchema } from "@leadscore/contracts";
 import { createRealtimeServer, type RealtimeServer } from "@leadscore/realtime";
 import { silentLogger } from "@leadscore/runtime";
@@ -114,6 +114,12 @@ async function watchCool(leadId: string, { updates, instant }: Awaited<ReturnTyp
 
   expect(await listed("hot")).not.toContain(leadId);
   expect(await listed("warm")).toContain(leadId);
+  // The history shows the crossing as a decay entry at its instant, after the one event.
+  const history = (await (await edge.read(`/api/leads/${leadId}/history`)).json()) as Record<string, unknown>[];
+  expect(history.map((entry) => [entry.event_id, entry.cause, entry.timestamp])).toEqual([
+    ["decay:warm", "decay", new Date(instant).toISOString()],
+    [`${leadId}-e`, "event", expect.any(String)],
+  ]);
   // Nothing but the one event was ever scored for it.
   expect(updates.filter((update) => update.payload.event_type !== "decay").map((u) => u.payload.event_id)).toEqual([
     `${leadId}-e`,

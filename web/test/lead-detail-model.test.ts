@@ -65,6 +65,19 @@ describe("merging history pages", () => {
       ["z", 5],
     ]);
   });
+
+  it("keeps decay entries into the same stage at different instants apart", () => {
+    const decay = (timestamp: string) => historyItem({ event_id: "decay:warm", cause: "decay", timestamp });
+    const merged = mergeHistory(
+      [decay("2026-01-01T00:00:20.000Z"), historyItem({ event_id: "b" })],
+      [historyItem({ event_id: "b" }), decay("2026-01-01T00:00:05.000Z")],
+    );
+    expect(merged.map((entry) => [entry.event_id, entry.timestamp])).toEqual([
+      ["decay:warm", "2026-01-01T00:00:20.000Z"],
+      ["b", expect.any(String)],
+      ["decay:warm", "2026-01-01T00:00:05.000Z"],
+    ]);
+  });
 });
 
 const BREAKDOWN: Breakdown = {

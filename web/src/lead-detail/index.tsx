@@ -4,7 +4,14 @@ import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTi
 import type { HistoryItem, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { EntryRules, WhyThisScore } from "./breakdown.tsx";
-import { type EventDetails, type LeadDetailModel, outcomeLines, PROFILE_FIELDS, type ProfileField } from "./model.ts";
+import {
+  type EventDetails,
+  entryKey,
+  type LeadDetailModel,
+  outcomeLines,
+  PROFILE_FIELDS,
+  type ProfileField,
+} from "./model.ts";
 import { ScoreChart } from "./score-chart.tsx";
 
 const PROFILE_LABELS: Record<ProfileField, string> = { name: "Name", email: "Email", company: "Company" };
@@ -182,15 +189,18 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
         ) : null}
         {fresh ? <span class="badge badge-new">new</span> : null}
         {note ? <span class="timeline-reason muted">{note}</span> : null}
-        <button
-          type="button"
-          class="button button-quiet button-small"
-          aria-expanded={!!details}
-          aria-label={`Details of ${entry.event_type}`}
-          onClick={() => model.toggleDetails(entry.event_id)}
-        >
-          Details
-        </button>
+        {/* A decay entry has no stored event to show. */}
+        {entry.cause === "decay" ? null : (
+          <button
+            type="button"
+            class="button button-quiet button-small"
+            aria-expanded={!!details}
+            aria-label={`Details of ${entry.event_type}`}
+            onClick={() => model.toggleDetails(entry.event_id)}
+          >
+            Details
+          </button>
+        )}
       </div>
       <dl class="timeline-figures">
         <div>
@@ -245,7 +255,7 @@ function Timeline({ model }: { model: LeadDetailModel }) {
       {entries.length > 0 ? (
         <ol class="timeline" aria-label="Score history">
           {entries.map((entry) => (
-            <Entry key={entry.event_id} entry={entry} fresh={fresh.has(entry.event_id)} model={model} />
+            <Entry key={entryKey(entry)} entry={entry} fresh={fresh.has(entry.event_id)} model={model} />
           ))}
         </ol>
       ) : null}

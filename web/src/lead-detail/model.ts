@@ -141,10 +141,15 @@ export function outcomeLines(entry: HistoryItem, labels: ReadonlyMap<string, str
   }));
 }
 
+/** What tells history entries apart: an event's id, or for a decay entry (whose id names a stage) its id and time. */
+export function entryKey(entry: Pick<HistoryItem, "event_id" | "timestamp" | "cause">): string {
+  return entry.cause === "decay" ? `${entry.event_id}@${entry.timestamp}` : entry.event_id;
+}
+
 /** Merges a freshly read first page into the entries already shown, newest first, without duplicates. */
 export function mergeHistory(fresh: readonly HistoryItem[], shown: readonly HistoryItem[]): HistoryItem[] {
-  const ids = new Set(fresh.map((entry) => entry.event_id));
-  return [...fresh, ...shown.filter((entry) => !ids.has(entry.event_id))];
+  const keys = new Set(fresh.map(entryKey));
+  return [...fresh, ...shown.filter((entry) => !keys.has(entryKey(entry)))];
 }
 
 /** One lead's page; `activate` keeps it live until the function it returns is called. */

@@ -50,6 +50,8 @@ export interface HistoryItem {
   /** Scoring model v2: each matched rule's points asked and given, and why any were cut. */
   rules?: RuleOutcome[];
   rules_version?: number | null;
+  /** `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage). */
+  cause?: "event" | "decay";
 }
 
 /** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */

@@ -7,6 +7,7 @@ import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
+import { type DecayHistoryEntry, deriveDecayEntries } from "./history-decay.ts";
 import { LeadParamsSchema } from "./lead.ts";
 import { readResolved } from "./resolved.ts";
 
@@ -56,6 +57,9 @@ export const HistoryEntrySchema = z
         }),
       )
       .describe("Every rule the event matched, in rule-set order; empty when none did."),
+    cause: z
+      .enum(["event", "decay"])
+      .describe("`event`: a scored event's entry; `decay`: a stage crossing caused by time, derived, no event."),
   })
   .meta({ id: "HistoryEntry" });
 type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
@@ -75,8 +79,31 @@ function toEntry(entry: LiveEntry): HistoryEntry {
     late: entry.late,
     rules_version: entry.rules_version,
     rules: entry.rules.map((rule) => ({ ...rule, cuts: [...rule.cuts] })),
+    cause: "event",
   };
 }
+
+function toDecayEntry(entry: DecayHistoryEntry): HistoryEntry {
+  const at = new Date(entry.timestamp).toISOString();
+  return {
+    event_id: entry.event_id,
+    lead_id: entry.lead_id,
+    event_type: "decay",
+    timestamp: at,
+    received_at: at,
+    points: 0,
+    delta: 0,
+    score: entry.score,
+    reason: entry.reason,
+    rule_id: null,
+    late: false,
+    rules_version: null,
+    rules: [],
+    cause: "decay",
+  };
+}
+
+type PageEntry = { event: LiveEntry; sort_key: string } | { decay: DecayHistoryEntry; sort_key: string };
 
 export const historyDoc: RouteDoc = {
   method: "get",
@@ -84,7 +111,9 @@ export const historyDoc: RouteDoc = {
   operationId: "getLeadHistory",
   summary: "A lead's score history",
   description:
-    "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by a cursor. The " +
+    "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by a cursor. With " +
+    "score decay, each stage crossing caused by time is an entry too (`cause: decay`, derived at read time, not " +
+    "counted in `X-Total-Count`). The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
@@ -196,16 +225,50 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
       const start = at.before + (at.at ? 1 : 0) + 1;
       [from, to] = [start, Math.min(count, start + query.limit - 1)];
     }
-    let entries: LiveEntry[] = [];
-    if (from <= to) {
+    /** Event entries `lo`…`hi` (1-based, inclusive), oldest first. */
+    const eventsIn = async (lo: number, hi: number): Promise<LiveEntry[]> => {
+      if (lo > hi) return [];
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = from < tailStart ? await settled(lead.id, lead.pages, from, Math.min(to, tailStart - 1), load) : [];
-      entries = [...older, ...lead.tail.filter((entry) => entry.seq >= from && entry.seq <= to)];
+      const older = lo < tailStart ? await settled(lead.id, lead.pages, lo, Math.min(hi, tailStart - 1), load) : [];
+      return [...older, ...lead.tail.filter((entry) => entry.seq >= lo && entry.seq <= hi)];
+    };
+    const halfLife = deps.scoring?.halfLife() ?? null;
+    let entries: PageEntry[];
+    let more: boolean;
+    if (halfLife === null) {
+      entries = (await eventsIn(from, to)).map((event) => ({ event, sort_key: event.sort_key }));
+      if (query.order === "desc") entries.reverse();
+      const last = entries.at(-1);
+      more =
+        last !== undefined && "event" in last && (query.order === "desc" ? last.event.seq > 1 : last.event.seq < count);
+    } else {
+      // The events either side of the page bound the decay entries it shows: the crossings after the one before it
+      // (which follow the cursor), and none at or past the one after it (the next page's).
+      const span = await eventsIn(Math.max(1, from - 1), Math.min(count, to + 1));
+      const derived = deriveDecayEntries(span, {
+        halfLifeSeconds: halfLife,
+        thresholds: deps.config.STAGE_THRESHOLDS,
+        cap,
+        count,
+        until: deps.now?.() ?? Date.now(),
+      });
+      const before = span.find((event) => event.seq === from - 1)?.sort_key;
+      const after = span.find((event) => event.seq === to + 1)?.sort_key;
+      const [low, high] = query.order === "desc" ? [before, cursor?.k] : [cursor?.k, after];
+      const all: PageEntry[] = [
+        ...span
+          .filter((event) => event.seq >= from && event.seq <= to)
+          .map((event) => ({ event, sort_key: event.sort_key })),
+        ...derived.map((decay) => ({ decay, sort_key: decay.sort_key })),
+      ]
+        .filter((entry) => (low === undefined || entry.sort_key > low) && (high === undefined || entry.sort_key < high))
+        .sort((a, b) => (a.sort_key < b.sort_key ? -1 : a.sort_key > b.sort_key ? 1 : 0));
+      if (query.order === "desc") all.reverse();
+      entries = all.slice(0, query.limit);
+      more = all.length > query.limit || (query.order === "desc" ? from > 1 : to < count);
     }
-    if (query.order === "desc") entries.reverse();
     const last = entries.at(-1);
-    const more = last !== undefined && (query.order === "desc" ? last.seq > 1 : last.seq < count);
-    setPageHeaders(c, more ? encodeCursor({ o: query.order, k: last.sort_key }) : null, count);
-    return c.json(entries.map(toEntry));
+    setPageHeaders(c, more && last ? encodeCursor({ o: query.order, k: last.sort_key }) : null, count);
+    return c.json(entries.map((entry) => ("event" in entry ? toEntry(entry.event) : toDecayEntry(entry.decay))));
   });
 }

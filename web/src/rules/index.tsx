@@ -8,6 +8,8 @@ import { RuleEditor } from "../rule-editor/index.tsx";
 import type { RuleEditorModel } from "../rule-editor/model.ts";
 import { RuleGroups } from "../rule-groups/index.tsx";
 import type { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleSetDraftPanel } from "../rule-set-draft/index.tsx";
+import type { RuleSetDraftModel } from "../rule-set-draft/model.ts";
 import { RuleTester } from "../rule-tester/index.tsx";
 import type { RuleTesterModel } from "../rule-tester/model.ts";
 import { createRulesScreen, type RulesModel, type RulesScreenModels } from "./model.ts";
@@ -174,11 +176,13 @@ export function RulesPage({
   editor,
   groups,
   tester,
+  draft,
 }: {
   model: RulesModel;
   editor: RuleEditorModel;
   groups: RuleGroupsModel;
   tester: RuleTesterModel;
+  draft?: RuleSetDraftModel;
 }) {
   useEffect(() => model.activate(), [model]);
   useEffect(() => void groups.load(), [groups]);
@@ -239,6 +243,7 @@ export function RulesPage({
       {admin ? <RuleEditor model={editor} /> : null}
       <RuleGroups model={groups} admin={admin} />
       {admin ? <RuleTester model={tester} eventTypes={[...new Set(rules.map((rule) => rule.event_type))]} /> : null}
+      {admin && draft ? <RuleSetDraftPanel model={draft} /> : null}
     </>
   );
 }

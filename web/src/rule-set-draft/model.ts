@@ -47,7 +47,7 @@ export function previewSummary(result: PreviewResult): string {
   );
   return [
     `${plural(result.changed, "lead changes", "leads change")}`,
-    `${formatInteger(qualified)} become qualified`,
+    plural(qualified, "becomes qualified", "become qualified"),
     `${plural(result.webhooks, "webhook would fire", "webhooks would fire")}`,
   ].join(", ");
 }

@@ -215,3 +215,56 @@ describe("the preview's headline", () => {
     expect(previewSummary(RESULT)).toBe("412 leads change, 37 become qualified, 40 webhooks would fire");
   });
 });
+
+describe("the rule form writing into the draft", () => {
+  function setup(fail?: ApiRequestError) {
+    const { api, calls } = routes({
+      "PUT /api/rule-sets/draft": (body) => {
+        if (fail) throw fail;
+        return { ...DRAFT, ...(body as object) };
+      },
+    });
+    const model = new RuleSetDraftModel({ api, token: signal("admin-token") });
+    model.draft.value = DRAFT;
+    return { model, calls };
+  }
+
+  it("adds a new rule with an id and label of its own", async () => {
+    const { model, calls } = setup();
+    const rule = await model.writer.createRule({ event_type: "purchase", points: 5, active: true }, "admin-token");
+    expect(rule).toEqual({ _id: "purchase_2", event_type: "purchase", label: "Purchase", points: 5, active: true });
+    const put = calls.find((call) => call.method === "PUT")?.body as { rules: { _id: string }[] };
+    expect(put.rules.map((item) => item._id)).toEqual(["email_open", "purchase", "purchase_2"]);
+    expect(model.draft.value?.rules).toHaveLength(3);
+  });
+
+  it("changes a rule, a null removing its limit", async () => {
+    const { model } = setup();
+    model.draft.value = {
+      ...DRAFT,
+      rules: DRAFT.rules.map((rule) => (rule._id === "purchase" ? { ...rule, limit: { max: 1, per: "day" } } : rule)),
+    };
+    const rule = await model.writer.updateRule("purchase", { points: 7, limit: null }, "admin-token");
+    expect(rule).toMatchObject({ _id: "purchase", points: 7 });
+    expect(rule).not.toHaveProperty("limit");
+  });
+
+  it("puts the edge's problems at the rule's own fields", async () => {
+    const refusal = new ApiRequestError(400, "VALIDATION_FAILED", "invalid rule set", [
+      { path: "rules[1].points", message: "must be at most 1000" },
+      { path: "rules[0].label", message: "is someone else's" },
+    ]);
+    const { model } = setup(refusal);
+    const failure = await model.writer.updateRule("purchase", { points: 5000 }, "admin-token").catch((e) => e);
+    expect((failure as ApiRequestError).details).toEqual([
+      { path: "points", message: "must be at most 1000" },
+      { path: "rules[0].label", message: "is someone else's" },
+    ]);
+  });
+
+  it("refuses a write without a draft", async () => {
+    const { model } = setup();
+    model.draft.value = null;
+    await expect(model.writer.updateRule("purchase", { points: 5 }, "admin-token")).rejects.toThrow(/no draft/);
+  });
+});

@@ -58,8 +58,16 @@ describe("a rule-set draft in a browser", () => {
     await points.fill("100");
     await page.getByRole("button", { name: "Save draft" }).click();
     await page.getByText("Draft saved").waitFor({ timeout: 10_000 });
+    // The rule form, opened from the draft, adds a rule to the draft, not to the live rules.
+    await page.getByRole("button", { name: "Add a rule to the draft" }).click();
+    await page.getByLabel("Event type").fill("webinar");
+    await page.getByLabel("Points", { exact: true }).fill("30");
+    await page.getByRole("button", { name: "Create rule" }).click();
+    await page.getByLabel("Draft points for webinar").waitFor({ timeout: 10_000 });
     // Nothing live changed.
     expect(await demoRequestPoints()).toBe(50);
+    const live = await fetch(`${stack.base}/api/rules`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+    expect(((await live.json()) as { event_type: string }[]).map((rule) => rule.event_type)).not.toContain("webinar");
 
     await page.getByRole("button", { name: "Preview", exact: true }).click();
     const summary = page.getByTestId("preview-summary");

@@ -1,10 +1,12 @@
 import { useEffect } from "preact/hooks";
 import { ErrorState, FormErrors, Loading, StageBadge } from "../app/ui.tsx";
 import { formatInteger, formatSeconds, formatSigned } from "../lib/format.ts";
+import { RuleEditor } from "../rule-editor/index.tsx";
+import type { RuleEditorModel } from "../rule-editor/model.ts";
 import type { Preview, PreviewResult, RuleSetVersion } from "./api.ts";
 import { plural, previewShare, previewSummary, type RuleSetDraftModel, STAGES } from "./model.ts";
 
-function DraftRules({ model }: { model: RuleSetDraftModel }) {
+function DraftRules({ model, editor }: { model: RuleSetDraftModel; editor: RuleEditorModel }) {
   const draft = model.draft.value;
   if (!draft) return null;
   return (
@@ -19,6 +21,9 @@ function DraftRules({ model }: { model: RuleSetDraftModel }) {
             <th scope="col">Rule</th>
             <th scope="col">Points</th>
             <th scope="col">Active</th>
+            <th scope="col">
+              <span class="sr-only">Actions</span>
+            </th>
           </tr>
         </thead>
         <tbody>
@@ -59,6 +64,19 @@ function DraftRules({ model }: { model: RuleSetDraftModel }) {
                     </span>
                   </label>
                 </td>
+                <td>
+                  <button
+                    type="button"
+                    class="button button-quiet"
+                    aria-label={`Edit ${name} in the draft`}
+                    onClick={() => {
+                      editor.edit(rule);
+                      model.openForm();
+                    }}
+                  >
+                    Edit
+                  </button>
+                </td>
               </tr>
             );
           })}
@@ -74,8 +92,29 @@ function DraftRules({ model }: { model: RuleSetDraftModel }) {
         >
           {model.saving.value ? "Saving draft…" : "Save draft"}
         </button>
+        <button
+          type="button"
+          class="button button-quiet"
+          onClick={() => {
+            editor.startNew();
+            model.openForm();
+          }}
+        >
+          Add a rule to the draft
+        </button>
         <span aria-live="polite">{model.saved.value ? <span class="ok">Draft saved</span> : null}</span>
       </p>
+      {model.formOpen.value ? (
+        <div class="draft-rule-form">
+          <p class="muted">
+            The rule form writes into the draft while it is open here.{" "}
+            <button type="button" class="button button-quiet" onClick={() => model.closeForm()}>
+              Close the form
+            </button>
+          </p>
+          <RuleEditor model={editor} />
+        </div>
+      ) : null}
     </>
   );
 }
@@ -287,7 +326,7 @@ function Versions({ model }: { model: RuleSetDraftModel }) {
 }
 
 /** The rule-set draft: edit, preview, publish; and the versions, any of which may be published again. */
-export function RuleSetDraftPanel({ model }: { model: RuleSetDraftModel }) {
+export function RuleSetDraftPanel({ model, editor }: { model: RuleSetDraftModel; editor: RuleEditorModel }) {
   useEffect(() => void model.load(), [model]);
   const draft = model.draft.value;
   const preview = model.preview.value;
@@ -316,7 +355,7 @@ export function RuleSetDraftPanel({ model }: { model: RuleSetDraftModel }) {
       ) : null}
       {draft ? (
         <>
-          <DraftRules model={model} />
+          <DraftRules model={model} editor={editor} />
           <h3>Preview</h3>
           <p class="form-actions">
             <button

@@ -15,6 +15,7 @@ import {
   type RuleSetVersion,
   ruleSets,
 } from "./api.ts";
+import { createDraftRuleWriter } from "./writer.ts";
 
 /** How often a running preview is read again. */
 export const PREVIEW_POLL_MS = 500;
@@ -79,6 +80,8 @@ export const RuleSetDraftModel = createModel(
     const versions = signal<RuleSetVersion[]>([], { name: "ruleSetDraft.versions" });
     const publishing = signal<number | "draft" | null>(null, { name: "ruleSetDraft.publishing" });
     const published = signal<RuleSetVersion | null>(null, { name: "ruleSetDraft.published" });
+    /** True while the page's rule form writes into the draft (the live form is put away meanwhile). */
+    const formOpen = signal(false, { name: "ruleSetDraft.formOpen" });
 
     function token(): string | null {
       const value = deps.token.value.trim();
@@ -206,6 +209,24 @@ export const RuleSetDraftModel = createModel(
       versions,
       publishing,
       published,
+      formOpen,
+      /** The rule form's writes, made into the draft (a PUT of the whole set each). */
+      writer: createDraftRuleWriter({
+        current: () => draft.peek(),
+        async save(rules, admin) {
+          const current = draft.peek();
+          if (!current) throw new ApiRequestError(404, "NOT_FOUND", "there is no draft");
+          const next = await ruleSets.saveDraft(deps.api, admin, { ...current, rules });
+          draft.value = next;
+          return next;
+        },
+      }),
+      openForm() {
+        formOpen.value = true;
+      },
+      closeForm() {
+        formOpen.value = false;
+      },
       /** Reads the draft (none yet is no error) and the versions. */
       async load() {
         const admin = deps.token.value.trim();

@@ -177,12 +177,14 @@ export function RulesPage({
   groups,
   tester,
   draft,
+  draftEditor,
 }: {
   model: RulesModel;
   editor: RuleEditorModel;
   groups: RuleGroupsModel;
   tester: RuleTesterModel;
   draft?: RuleSetDraftModel;
+  draftEditor?: RuleEditorModel;
 }) {
   useEffect(() => model.activate(), [model]);
   useEffect(() => void groups.load(), [groups]);
@@ -240,10 +242,10 @@ export function RulesPage({
           </ActionsTable>
         ) : null}
       </section>
-      {admin ? <RuleEditor model={editor} /> : null}
+      {admin && !draft?.formOpen.value ? <RuleEditor model={editor} /> : null}
       <RuleGroups model={groups} admin={admin} />
       {admin ? <RuleTester model={tester} eventTypes={[...new Set(rules.map((rule) => rule.event_type))]} /> : null}
-      {admin && draft ? <RuleSetDraftPanel model={draft} /> : null}
+      {admin && draft && draftEditor ? <RuleSetDraftPanel model={draft} editor={draftEditor} /> : null}
     </>
   );
 }

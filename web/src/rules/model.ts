@@ -279,6 +279,8 @@ export interface RulesScreenModels {
   groups: RuleGroupsModel;
   tester: RuleTesterModel;
   draft: RuleSetDraftModel;
+  /** The rule form as the draft uses it: the same form, writing into the draft. */
+  draftEditor: RuleEditorModel;
 }
 
 export function createRulesScreen(deps: {
@@ -310,5 +312,12 @@ export function createRulesScreen(deps: {
   });
   // A published version changes the rules in force: the list shows them.
   const draft = new RuleSetDraftModel({ api, token, onPublished: () => void model.load() });
-  return { model, editor, groups, tester: new RuleTesterModel({ api, token }), draft };
+  const draftEditor = new RuleEditorModel({
+    api: draft.writer,
+    token,
+    groups: computed(() => draft.draft.value?.groups ?? []),
+    onSaved: () => draft.closeForm(),
+    onTokenProblem: (message) => model.tokenProblem(message),
+  });
+  return { model, editor, groups, tester: new RuleTesterModel({ api, token }), draft, draftEditor };
 }

@@ -8,6 +8,8 @@ import { RuleEditor } from "../rule-editor/index.tsx";
 import type { RuleEditorModel } from "../rule-editor/model.ts";
 import { RuleGroups } from "../rule-groups/index.tsx";
 import type { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleSetDraftPanel } from "../rule-set-draft/index.tsx";
+import type { RuleSetDraftModel } from "../rule-set-draft/model.ts";
 import { RuleTester } from "../rule-tester/index.tsx";
 import type { RuleTesterModel } from "../rule-tester/model.ts";
 import { createRulesScreen, type RulesModel, type RulesScreenModels } from "./model.ts";
@@ -174,11 +176,15 @@ export function RulesPage({
   editor,
   groups,
   tester,
+  draft,
+  draftEditor,
 }: {
   model: RulesModel;
   editor: RuleEditorModel;
   groups: RuleGroupsModel;
   tester: RuleTesterModel;
+  draft?: RuleSetDraftModel;
+  draftEditor?: RuleEditorModel;
 }) {
   useEffect(() => model.activate(), [model]);
   useEffect(() => void groups.load(), [groups]);
@@ -236,9 +242,10 @@ export function RulesPage({
           </ActionsTable>
         ) : null}
       </section>
-      {admin ? <RuleEditor model={editor} /> : null}
+      {admin && !draft?.formOpen.value ? <RuleEditor model={editor} /> : null}
       <RuleGroups model={groups} admin={admin} />
       {admin ? <RuleTester model={tester} eventTypes={[...new Set(rules.map((rule) => rule.event_type))]} /> : null}
+      {admin && draft && draftEditor ? <RuleSetDraftPanel model={draft} editor={draftEditor} /> : null}
     </>
   );
 }

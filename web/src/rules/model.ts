@@ -6,6 +6,7 @@ import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import { addView, createFading, timeout } from "../lib/reactions.ts";
 import { ADMIN_NEEDED, parsePoints, RuleEditorModel } from "../rule-editor/model.ts";
 import { RuleGroupsModel } from "../rule-groups/model.ts";
+import { RuleSetDraftModel } from "../rule-set-draft/model.ts";
 import { RuleTesterModel } from "../rule-tester/model.ts";
 
 export { ADMIN_NEEDED, parsePoints };
@@ -277,6 +278,9 @@ export interface RulesScreenModels {
   editor: RuleEditorModel;
   groups: RuleGroupsModel;
   tester: RuleTesterModel;
+  draft: RuleSetDraftModel;
+  /** The rule form as the draft uses it: the same form, writing into the draft. */
+  draftEditor: RuleEditorModel;
 }
 
 export function createRulesScreen(deps: {
@@ -291,6 +295,7 @@ export function createRulesScreen(deps: {
     | "createRuleGroup"
     | "updateRuleGroup"
     | "deleteRuleGroup"
+    | "admin"
   >;
   token: ReadonlySignal<string>;
 }): RulesScreenModels {
@@ -305,5 +310,14 @@ export function createRulesScreen(deps: {
     onSaved: (rule, created) => model.written(rule, created),
     onTokenProblem: (message) => model.tokenProblem(message),
   });
-  return { model, editor, groups, tester: new RuleTesterModel({ api, token }) };
+  // A published version changes the rules in force: the list shows them.
+  const draft = new RuleSetDraftModel({ api, token, onPublished: () => void model.load() });
+  const draftEditor = new RuleEditorModel({
+    api: draft.writer,
+    token,
+    groups: computed(() => draft.draft.value?.groups ?? []),
+    onSaved: () => draft.closeForm(),
+    onTokenProblem: (message) => model.tokenProblem(message),
+  });
+  return { model, editor, groups, tester: new RuleTesterModel({ api, token }), draft, draftEditor };
 }

@@ -13,7 +13,7 @@ import { eventually, REDIS_URL, TEST_READ_TOKEN } from "../../test-support/index
 import { type ClientSocket, connected, record } from "../../test-support/realtime-cluster.ts";
 import { createReceiver, type Receiver } from "../../test-support/webhook-receiver.ts";
 import { queued } from "../../test-support/worker-stack.ts";
-import { createHookStack, type HookStack } from "../../webhooks/test/helpers.ts";
+import { createHookStack, type HookStack } from "./helpers.ts";
 
 const H = 5;
 const HOT = 300;

@@ -13,14 +13,11 @@
 -- change is a compare-and-set on the lead's stored stage and version (which it raises, so a worker that planned the
 -- lead before it plans again), and `through` moves only with the last chunk of an interval.
 --- @include "includes/outbox"
+--- @include "includes/stage-indexes"
 
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'lost' end
 local stages = tonumber(ARGV[3])
-local updatedIn, activityIn = {}, {}
-for s = 1, stages do
-  updatedIn[ARGV[3 + s]] = KEYS[4 + s]
-  activityIn[ARGV[3 + s]] = KEYS[4 + stages + s]
-end
+local updatedIn, activityIn = stageIndexes(stages, 3, 4)
 local outbox, wants = KEYS[5 + 2 * stages], redis.call('GET', KEYS[6 + 2 * stages]) or ''
 local firstLead = 6 + 2 * stages
 local a = 4 + stages
@@ -38,12 +35,7 @@ while a <= #ARGV do
   else
     local old = was[2]
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), 'st', stage)
-    if old and updatedIn[old] then redis.call('ZREM', updatedIn[old], id) end
-    if old and activityIn[old] then redis.call('ZREM', activityIn[old], id) end
-    local updated = redis.call('ZSCORE', KEYS[3], id)
-    if updated then redis.call('ZADD', updatedIn[stage], updated, id) end
-    local activity = redis.call('ZSCORE', KEYS[4], id)
-    if activity then redis.call('ZADD', activityIn[stage], activity, id) end
+    moveStage(updatedIn, activityIn, KEYS[3], KEYS[4], id, old, stage)
     if old and outboxWants(wants, 'lead.stage_changed') then
       outboxAppend(outbox, { type = 'lead.stage_changed', lead = id, from = old, to = stage, score = score,
         prev = was[3] or '0', event = event, etype = 'decay', at = at, rank = '' })

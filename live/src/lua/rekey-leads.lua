@@ -7,12 +7,9 @@
 -- Guarantee: per lead a compare-and-set on its version, which it raises, so a worker that planned the lead with the
 -- half-life before the change loses its commit and plans again; the lead, its rank key and its stage indexes move
 -- together, as in a commit.
+--- @include "includes/stage-indexes"
 local stages = tonumber(ARGV[1])
-local updatedIn, activityIn = {}, {}
-for s = 1, stages do
-  updatedIn[ARGV[1 + s]] = KEYS[3 + s]
-  activityIn[ARGV[1 + s]] = KEYS[3 + stages + s]
-end
+local updatedIn, activityIn = stageIndexes(stages, 1, 3)
 local firstLead = 3 + 2 * stages
 local a = 2 + stages
 local rekeyed = 0
@@ -25,14 +22,7 @@ while a <= #ARGV do
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1), 'st', stage)
     redis.call('ZADD', KEYS[1], rank, id)
     local old = was[2]
-    if old and old ~= stage then
-      if updatedIn[old] then redis.call('ZREM', updatedIn[old], id) end
-      if activityIn[old] then redis.call('ZREM', activityIn[old], id) end
-      local updated = redis.call('ZSCORE', KEYS[2], id)
-      if updated then redis.call('ZADD', updatedIn[stage], updated, id) end
-      local activity = redis.call('ZSCORE', KEYS[3], id)
-      if activity then redis.call('ZADD', activityIn[stage], activity, id) end
-    end
+    if old and old ~= stage then moveStage(updatedIn, activityIn, KEYS[2], KEYS[3], id, old, stage) end
     rekeyed = rekeyed + 1
   end
   a = a + 4

@@ -1,5 +1,5 @@
 import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
-import { createLiveReader } from "@leadscore/live";
+import { createLiveReader, idleArchiveOf } from "@leadscore/live";
 import {
   createMissingIndexes,
   createQueue,
@@ -90,6 +90,8 @@ export async function createEdgeRuntime(
   void scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
   const live = createLiveReader({
     redis,
+    // An idle lead's history comes back from MongoDB on read (one `_id` read; live/src/idle.ts).
+    idleArchive: idleArchiveOf(db),
     redisPrefix: config.REDIS_PREFIX,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,

@@ -25,6 +25,7 @@ import {
 } from "./codec.ts";
 import { addToBreakdown, emptyBreakdown, encodeBreakdown, encodeTally, foldLive } from "./fold.ts";
 import { wholeHistory } from "./history.ts";
+import { IDLE_MARK, idleArchiveOf, withIdleFields } from "./idle.ts";
 import { liveKeys } from "./keys.ts";
 
 export interface AuditOptions {
@@ -144,6 +145,7 @@ const CHUNK = 500;
 export async function readLiveState(options: LiveStateOptions): Promise<LiveStateSnapshot> {
   const { db, redis, cap, thresholds } = options;
   const keys = liveKeys(options.redisPrefix);
+  const idleArchive = idleArchiveOf(db);
   const range = options.leadIds;
   const inRange = (id: string) => !range || (id >= range.gte && id < range.lt);
 
@@ -190,12 +192,14 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
   for (let from = 0; from < ids.length; from += CHUNK) {
     const chunk = ids.slice(from, from + CHUNK);
     const pipeline = redis.pipeline();
-    for (const id of chunk) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
+    for (const id of chunk) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS), IDLE_MARK);
     const replies = (await pipeline.exec()) ?? [];
     for (const [index, id] of chunk.entries()) {
-      const [error, values] = replies[index] ?? [null, null];
+      const [error, read] = replies[index] ?? [null, null];
       if (error) throw error;
-      const lead = decodeLead(id, decodeLeadHash(LEAD_FIELDS, values as (string | null)[]), cap, thresholds);
+      // An idle lead is checked with what it shed, as a read sees it.
+      const values = await withIdleFields(LEAD_FIELDS, read as (string | null)[], idleArchive);
+      const lead = decodeLead(id, decodeLeadHash(LEAD_FIELDS, values), cap, thresholds);
       if (!lead) continue;
       let history: LiveEntry[] | null = null;
       try {

@@ -17,6 +17,7 @@
 //   newest the newest entry (what a subscribe snapshot shows)
 //   tailReceivedMax the latest received_at in the tail: an append of events all received since then marks no tail
 //      entry late, so the worker appends to the tail without decoding it
+//   idle set only while the lead is idle: the MongoDB document that holds the fields above it shed (idle.ts)
 import {
   type Candidate,
   type CandidateWire,
@@ -542,6 +543,8 @@ const LEAD_HASH = {
   pages: "pg",
   tail: "t",
   newest: "ne",
+  /** Set while the lead is idle: the id of the MongoDB document holding the fields it shed (idle.ts). */
+  idle: "i",
 } as const;
 
 export type LeadHashField = keyof typeof LEAD_HASH;

@@ -6,6 +6,7 @@ export * from "./fold.ts";
 export * from "./generation.ts";
 export * from "./history.ts";
 export * from "./identity.ts";
+export * from "./idle.ts";
 export * from "./keys.ts";
 export * from "./movements.ts";
 export * from "./next-generation.ts";

@@ -61,6 +61,8 @@ export interface LiveKeys {
   decayLock: string;
   /** The instant (epoch ms) up to which the stage changes decay causes are committed. */
   decayThrough: string;
+  /** The `updated_at` (epoch ms) up to which idle leads have been shrunk (idle.ts). */
+  idleThrough: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
   /** The same keys under `<prefix>:live-next:`, where a rebuild lays out the next generation (next-generation.ts). */
@@ -121,6 +123,7 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     rebuildLock: `${base}:rebuild-lock`,
     decayLock: `${base}:decay-lock`,
     decayThrough: `${base}:decay-through`,
+    idleThrough: `${base}:idle-through`,
     pattern: `${base}:*`,
     next: () => liveKeys(redisPrefix, "live-next"),
     outbox: outboxKeys(redisPrefix),

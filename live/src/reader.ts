@@ -29,6 +29,7 @@ import {
 } from "./codec.ts";
 import { decayHistogramRanges, decayRankRange, decayStageRange, intersectRanges } from "./decay-index.ts";
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
+import { IDLE_MARK, type IdleArchive, readsIdleFields, withIdleFields } from "./idle.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
 /** Every order a list can be read in; a leading `-` is descending. */
@@ -77,6 +78,8 @@ export interface LiveReaderOptions {
   halfLife?: () => number | null;
   /** The instant reads are answered at (epoch ms). */
   now?: () => number;
+  /** Where an idle lead's shed fields are read from (idle.ts); without it an idle lead reads without its history. */
+  idleArchive?: IdleArchive;
 }
 
 /** What a subscribe snapshot reads of a lead. */
@@ -108,11 +111,17 @@ export function createLiveReader(options: LiveReaderOptions) {
   async function summaries(ids: string[], fields: readonly LeadHashField[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields));
+    const idle = readsIdleFields(fields);
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields), ...(idle ? [IDLE_MARK] : []));
     const replies = (await pipeline.exec()) ?? [];
+    const rows = await Promise.all(
+      replies.map(([error, values]) => {
+        if (error) throw error;
+        return idle ? withIdleFields(fields, values as (string | null)[], options.idleArchive) : values;
+      }),
+    );
     const leads: LiveLead[] = [];
-    replies.forEach(([error, values], index) => {
-      if (error) throw error;
+    rows.forEach((values, index) => {
       const hash = decodeLeadHash(fields, values as (string | null)[]);
       const lead = decodeLead(ids[index] as string, hash, cap, thresholds);
       if (lead) leads.push(lead);
@@ -345,7 +354,11 @@ export function createLiveReader(options: LiveReaderOptions) {
      * version its newest entry was scored with (null for v1 rules, or before its first event).
      */
     async breakdown(leadId: string): Promise<LeadBreakdown | null> {
-      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS));
+      const read = await withIdleFields(
+        BREAKDOWN_FIELDS,
+        await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS), IDLE_MARK),
+        options.idleArchive,
+      );
       const { version, score, newest, breakdown } = decodeLeadHash(BREAKDOWN_FIELDS, read);
       if (!version) return null;
       const entry = newest ? decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap) : null;
@@ -354,7 +367,11 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
     async snapshot(leadId: string): Promise<ScoreUpdate | null> {
-      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS));
+      const read = await withIdleFields(
+        SNAPSHOT_FIELDS,
+        await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS), IDLE_MARK),
+        options.idleArchive,
+      );
       const { score, stage, newest } = decodeLeadHash(SNAPSHOT_FIELDS, read);
       if (!newest || typeof score !== "string" || typeof stage !== "string") return null;
       const entry = decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap);

@@ -29,6 +29,7 @@ import {
   emptyBreakdown,
   encodePage,
   entryEvent,
+  idleArchiveOf,
   indexPlace,
   LEAD_FIELDS,
   type LeadCommit,
@@ -37,6 +38,7 @@ import {
   type PageEntry,
   type PageRef,
   pageDocument,
+  restoreIfIdle,
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
@@ -99,6 +101,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const maxLeads = options.maxLeads ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const idleArchive = idleArchiveOf(db);
   const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
   const stats: DeepLaneStats = {
     folded: { memory: 0, pages: 0, rescan: 0, merge: 0 },
@@ -122,6 +125,8 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
+    // A lead the deep lane folds gets back what it shed while idle (idle.ts) first.
+    await restoreIfIdle(redis, idleArchive, keys, ids);
     const pipeline = redis.pipeline();
     for (const id of ids) {
       pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));

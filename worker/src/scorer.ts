@@ -34,6 +34,8 @@ import {
   encodeEvent,
   encodePageRefs,
   foldFields,
+  IDLE_MARK,
+  idleArchiveOf,
   indexPlace,
   type LeadCommit,
   type LeadHash,
@@ -46,6 +48,7 @@ import {
   pageDocument,
   pageRef,
   resolveLeads,
+  restoreIdleLeads,
   stateFields,
   tallyFields,
   withTail,
@@ -155,6 +158,7 @@ export function createScorer(options: ScorerOptions) {
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const deadLetters = db.collection<DeadLetterDocument>(COLLECTIONS.deadLetters);
+  const idleArchive = idleArchiveOf(db);
   const pageId =
     (leadId: string): PageIds =>
     (entries, startTally) =>
@@ -282,15 +286,22 @@ export function createScorer(options: ScorerOptions) {
   /** The leads' state without their tails (an append does not need it), and the fields as read. */
   async function readLeads(ids: string[]): Promise<Map<string, ReadLead>> {
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(PLAN_FIELDS));
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(PLAN_FIELDS), IDLE_MARK);
     const replies = (await pipeline.exec()) ?? [];
     const leads = new Map<string, ReadLead>();
+    // Idle leads (idle.ts) get their history back before they are planned on, then are read again.
+    const idle = new Map<string, string>();
     replies.forEach(([error, values], index) => {
       if (error) throw error;
       const id = ids[index] as string;
+      const mark = (values as (string | null)[])[PLAN_FIELDS.length];
+      if (mark) idle.set(id, mark);
       const hash = decodeLeadHash(PLAN_FIELDS, values as (string | null)[]);
       leads.set(id, { lead: decodeLead(id, hash, cap, thresholds), hash });
     });
+    if (idle.size === 0) return leads;
+    await restoreIdleLeads(redis, idleArchive, keys, idle);
+    for (const [id, read] of await readLeads([...idle.keys()])) leads.set(id, read);
     return leads;
   }
 

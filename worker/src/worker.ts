@@ -12,7 +12,7 @@ import {
   type ScoreUpdate,
   type WorkerConfig,
 } from "@leadscore/contracts";
-import { generationIsCurrent, liveKeys, StaleLiveStateError } from "@leadscore/live";
+import { generationIsCurrent, liveKeys, StaleLiveStateError, shrinkIdleLeads } from "@leadscore/live";
 import {
   countActivity,
   createMissingIndexes,
@@ -88,6 +88,8 @@ export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
 export const BATCHES_IN_FLIGHT = 2;
 /** How often the worker looks whether the live state's generation is still the one it commits into. */
 const GENERATION_CHECK_MS = 1_000;
+/** How often a worker looks for leads that became idle (LIVE_IDLE_DAYS). */
+const IDLE_SWEEP_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,7 +106,7 @@ interface LiveGeneration {
  * generation only makes commits fail and wait, never fold wrongly.
  */
 async function watchLiveGeneration(
-  options: RebuildOptions & { queueIdle: () => Promise<boolean> },
+  options: RebuildOptions & { queueIdle: () => Promise<boolean>; idleMs: number },
 ): Promise<LiveGeneration> {
   const { redis, keys, log } = options;
   let generation = await ensureLiveState(options);
@@ -154,6 +156,19 @@ async function watchLiveGeneration(
       ),
       RETIRED_GRACE_MS / 3,
     ),
+    // Idle leads shed their history (live/src/idle.ts), a second's work a turn, between batches.
+    ...(options.idleMs > 0
+      ? [
+          setInterval(
+            sweepWhenCurrent("idle leads", async () =>
+              (await options.queueIdle())
+                ? shrinkIdleLeads({ db: options.db, redis, keys, idleMs: options.idleMs, budgetMs: 1000 })
+                : 0,
+            ),
+            IDLE_SWEEP_MS,
+          ),
+        ]
+      : []),
   ];
   for (const sweeper of sweepers) sweeper.unref();
   return {
@@ -370,7 +385,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
       metrics.watchRebuild(progress);
       const queueIdle = async () => Number((await redis.get(queuedEventsKey(config.REDIS_PREFIX))) ?? 0) <= 0;
-      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress, queueIdle });
+      const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
+      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress, queueIdle, idleMs });
       live = generation;
       const writer = { ...shared, generation: generation.current };
       const journal = createBatchJournal({ db, redis, keys: keys.journal });

@@ -198,7 +198,7 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       const [error, read] = replies[index] ?? [null, null];
       if (error) throw error;
       // An idle lead is checked with what it shed, as a read sees it.
-      const values = await withIdleFields(LEAD_FIELDS, read as (string | null)[], idleArchive);
+      const values = await withIdleFields(id, LEAD_FIELDS, read as (string | null)[], idleArchive);
       const lead = decodeLead(id, decodeLeadHash(LEAD_FIELDS, values), cap, thresholds);
       if (!lead) continue;
       let history: LiveEntry[] | null = null;

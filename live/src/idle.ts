@@ -1,7 +1,9 @@
 // Idle leads. A lead no commit has touched for LIVE_IDLE_DAYS keeps in Redis only what lists, counts and rank read:
 // its summary fields (score, stage, times, version, profile) and its index entries. The rest of its hash — tail,
 // base, tally, breakdown, page list, newest entry — is archived to MongoDB (`live_idle`, insert-only: one document
-// per shrink, `_id` = `<lead id>|<version>|<random>`) and the hash names that document in its `idle` field.
+// per shrink, `_id` = `<lead id>|<mark>`) and the hash keeps the mark (`<version>|<random>`) in its `idle` field. The
+// shrink rewrites what is left of the hash, so Redis stores it compact again (a listpack) instead of the table the
+// tail had grown it into.
 //
 // - A read that needs those fields (lead detail, history, chart, breakdown, subscribe snapshot) takes them from the
 //   document: one `_id` read, the one query FerretDB pushes down. The lead stays idle.
@@ -29,18 +31,23 @@ export const IDLE_COLLECTION = "live_idle";
 export interface IdleDocument {
   _id: string;
   lead_id: string;
+  /** What the lead's `idle` field holds while this document has its fields. */
+  mark: string;
   /** The lead's version when it was archived. */
   version: number;
   fields: Record<string, string>;
   at: Date;
 }
 
-/** Reads an archive document's fields by its id (null when it is missing). */
-export type IdleArchive = (documentId: string) => Promise<Record<string, string> | null>;
+/** Reads the fields an idle lead shed, by its id and its mark (null when the document is missing). */
+export type IdleArchive = (leadId: string, mark: string) => Promise<Record<string, string> | null>;
+
+/** The archive document of a lead's shed: its `_id`. */
+const documentId = (leadId: string, mark: string) => `${leadId}|${mark}`;
 
 export function idleArchiveOf(db: Db): IdleArchive {
   const documents = db.collection<IdleDocument>(IDLE_COLLECTION);
-  return async (id) => (await documents.findOne({ _id: id }))?.fields ?? null;
+  return async (leadId, mark) => (await documents.findOne({ _id: documentId(leadId, mark) }))?.fields ?? null;
 }
 
 /** Whether a read of `fields` reads some an idle lead sheds (and so must read the mark too). */
@@ -53,6 +60,7 @@ export function readsIdleFields(fields: readonly LeadHashField[]): boolean {
  * a lead that is not idle (or a reader without an archive) reads as stored.
  */
 export async function withIdleFields(
+  leadId: string,
   fields: readonly LeadHashField[],
   values: readonly (string | null)[],
   archive: IdleArchive | undefined,
@@ -60,7 +68,7 @@ export async function withIdleFields(
   const own = values.slice(0, fields.length);
   const mark = values[fields.length];
   if (!mark || !archive) return own;
-  const archived = await archive(mark);
+  const archived = await archive(leadId, mark);
   if (!archived) return own;
   const names = leadHashFields(fields);
   return own.map((value, index) => value ?? archived[names[index] as string] ?? null);
@@ -71,7 +79,7 @@ const SHRINK_IDLE = redisScript<number>(new URL("./lua/shrink-idle-2.lua", impor
 const RESTORE_IDLE = redisScript<number>(new URL("./lua/restore-idle-1.lua", import.meta.url));
 
 /**
- * Gives idle leads (id → the archive document their mark names) back what they shed. Throws when a document is
+ * Gives idle leads (id → their mark) back what they shed. Throws when a document is
  * missing: folding the lead without its history would lose it, so the batch is retried instead.
  */
 export async function restoreIdleLeads(
@@ -81,10 +89,10 @@ export async function restoreIdleLeads(
   marked: ReadonlyMap<string, string>,
 ): Promise<void> {
   await Promise.all(
-    [...marked].map(async ([leadId, documentId]) => {
-      const fields = await archive(documentId);
-      if (!fields) throw new Error(`idle lead ${leadId}: its archive ${documentId} is missing`);
-      await RESTORE_IDLE.run(redis, [keys.lead(leadId)], [documentId, ...Object.entries(fields).flat()]);
+    [...marked].map(async ([leadId, mark]) => {
+      const fields = await archive(leadId, mark);
+      if (!fields) throw new Error(`idle lead ${leadId}: its archive ${documentId(leadId, mark)} is missing`);
+      await RESTORE_IDLE.run(redis, [keys.lead(leadId)], [mark, ...Object.entries(fields).flat()]);
     }),
   );
 }
@@ -146,16 +154,16 @@ async function shrinkLeads(
   const archived: IdleDocument[] = [];
   replies.forEach(([error, reply], index) => {
     if (error) throw error;
-    const [v, mark, ...values] = reply as (string | null)[];
-    if (v === null || v === undefined || mark) return;
+    const [v, idle, ...values] = reply as (string | null)[];
+    if (v === null || v === undefined || idle) return;
     const fields: Record<string, string> = {};
     values.forEach((value, i) => {
       if (value !== null) fields[IDLE_NAMES[i] as string] = value;
     });
     if (Object.keys(fields).length === 0) return;
     const leadId = ids[index] as string;
-    const suffix = crypto.randomUUID().slice(0, 8);
-    archived.push({ _id: `${leadId}|${v}|${suffix}`, lead_id: leadId, version: Number(v), fields, at });
+    const mark = `${v}|${crypto.randomUUID().slice(0, 8)}`;
+    archived.push({ _id: documentId(leadId, mark), lead_id: leadId, mark, version: Number(v), fields, at });
   });
   if (archived.length === 0) return 0;
   // Stored before any lead sheds a field: a crash between the two leaves a document nothing names, never a lead
@@ -166,7 +174,7 @@ async function shrinkLeads(
       SHRINK_IDLE.run(
         redis,
         [keys.lead(document.lead_id), keys.deep],
-        [document.lead_id, document.version, document._id, ...IDLE_NAMES],
+        [document.lead_id, document.version, document.mark, ...IDLE_NAMES],
       ),
     ),
   );

@@ -115,9 +115,11 @@ export function createLiveReader(options: LiveReaderOptions) {
     for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields), ...(idle ? [IDLE_MARK] : []));
     const replies = (await pipeline.exec()) ?? [];
     const rows = await Promise.all(
-      replies.map(([error, values]) => {
+      replies.map(([error, values], index) => {
         if (error) throw error;
-        return idle ? withIdleFields(fields, values as (string | null)[], options.idleArchive) : values;
+        return idle
+          ? withIdleFields(ids[index] as string, fields, values as (string | null)[], options.idleArchive)
+          : values;
       }),
     );
     const leads: LiveLead[] = [];
@@ -355,6 +357,7 @@ export function createLiveReader(options: LiveReaderOptions) {
      */
     async breakdown(leadId: string): Promise<LeadBreakdown | null> {
       const read = await withIdleFields(
+        leadId,
         BREAKDOWN_FIELDS,
         await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS), IDLE_MARK),
         options.idleArchive,
@@ -368,6 +371,7 @@ export function createLiveReader(options: LiveReaderOptions) {
     /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
     async snapshot(leadId: string): Promise<ScoreUpdate | null> {
       const read = await withIdleFields(
+        leadId,
         SNAPSHOT_FIELDS,
         await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS), IDLE_MARK),
         options.idleArchive,

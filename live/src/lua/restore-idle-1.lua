@@ -1,6 +1,6 @@
 -- Gives an idle lead back the fields it shed (live/src/idle.ts), before anything folds it again.
 -- KEYS     the lead's hash
--- ARGV[1]  the archive document's id the lead names
+-- ARGV[1]  the mark the lead's `idle` field holds (names its archive document)
 -- ARGV[2…] field, value × the fields the document holds (stored names)
 -- Reply: 1 restored, 0 nothing to do (not idle, or idle under another document).
 -- Guarantee: only the shed named by ARGV[1] is undone, once; fields written since (score, stage, profile, version)

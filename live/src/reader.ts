@@ -114,17 +114,19 @@ export function createLiveReader(options: LiveReaderOptions) {
     const idle = readsIdleFields(fields);
     for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields), ...(idle ? [IDLE_MARK] : []));
     const replies = (await pipeline.exec()) ?? [];
-    const rows = await Promise.all(
-      replies.map(([error, values], index) => {
-        if (error) throw error;
-        return idle
-          ? withIdleFields(ids[index] as string, fields, values as (string | null)[], options.idleArchive)
-          : values;
-      }),
-    );
+    const values = replies.map(([error, read]) => {
+      if (error) throw error;
+      return read as (string | null)[];
+    });
+    // Only a read of what idle leads shed waits on their archive (lists read summaries and never do).
+    const rows = idle
+      ? await Promise.all(
+          values.map((read, index) => withIdleFields(ids[index] as string, fields, read, options.idleArchive)),
+        )
+      : values;
     const leads: LiveLead[] = [];
-    rows.forEach((values, index) => {
-      const hash = decodeLeadHash(fields, values as (string | null)[]);
+    rows.forEach((row, index) => {
+      const hash = decodeLeadHash(fields, row);
       const lead = decodeLead(ids[index] as string, hash, cap, thresholds);
       if (lead) leads.push(lead);
     });

@@ -34,6 +34,18 @@ export async function createDecayEdge(stack: Pick<TestStack, "db" | "config" | "
     send: (method: string, path: string, body?: unknown) =>
       app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) }),
     read: (path: string) => app.request(path, { headers: READ }),
+    /** Every item of a paged read from `path`, following its `Link: rel="next"` to the end. */
+    async readPages<T>(path: string): Promise<T[]> {
+      const items: T[] = [];
+      for (let next: string | null = path; next !== null; ) {
+        const response = await app.request(next, { headers: READ });
+        if (response.status !== 200) throw new Error(`${next}: ${response.status} ${await response.text()}`);
+        items.push(...((await response.json()) as T[]));
+        const link = response.headers.get("link")?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
+        next = link === undefined ? null : link.replace(/^https?:\/\/[^/]+/, "");
+      }
+      return items;
+    },
     close() {
       scoring.close();
       subscriber.disconnect();

@@ -55,6 +55,11 @@ export interface LiveKeys {
   aliasesOf(root: string): string;
   /** What was merged into a root (a hash: merged id → how many events it brought), for the lead page. */
   mergedFrom(root: string): string;
+  /**
+   * Each merge into a root (a hash: merged id → its record, `MergeRecord` JSON), for the merge entries of the root's
+   * history: when it committed, what it brought and the scores either side of it.
+   */
+  mergeLog(root: string): string;
   /** Held by the one process rebuilding the live state. */
   rebuildLock: string;
   /** Held by the one worker committing the stage changes decay causes (worker/src/decay-ticker.ts). */
@@ -120,6 +125,7 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     aliases: `${base}:alias`,
     aliasesOf: (root) => `${base}:aliases:{${root}}`,
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
+    mergeLog: (root) => `${base}:merge-log:{${root}}`,
     rebuildLock: `${base}:rebuild-lock`,
     decayLock: `${base}:decay-lock`,
     decayThrough: `${base}:decay-through`,

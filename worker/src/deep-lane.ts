@@ -482,11 +482,14 @@ export function createDeepLane(options: DeepLaneOptions) {
     await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
-    const merged = commits.flatMap((c, index) =>
-      c.mode === "mergedAway" && outcomes[index] === "committed"
-        ? [{ from: c.leadId, into: c.into as string, events: brought.get(c.leadId) ?? 0 }]
-        : [],
-    );
+    const merged = commits.flatMap((c, index) => {
+      if (c.mode !== "mergedAway" || outcomes[index] !== "committed") return [];
+      const into = c.into as string;
+      // The root's scores either side of this commit, as its `lead.merged` message carries them.
+      const scoreBefore = owned.get(into)?.lead?.score ?? 0;
+      const scoreAfter = plans.get(into)?.score ?? scoreBefore;
+      return [{ from: c.leadId, into, events: brought.get(c.leadId) ?? 0, at, scoreBefore, scoreAfter }];
+    });
     if (merged.length > 0) {
       await recordMergedAway(redis, keys, merged);
       options.onMerged?.(merged);

@@ -138,7 +138,7 @@ async function rebuild(
 
   const profiles = await readProfiles(options.db, options.lock?.signal);
   // A merged id's events are its root's, and it is no lead of its own.
-  const roots = await readIdentities(options.db, options.lock?.signal);
+  const { roots, merges } = await readIdentities(options.db, options.lock?.signal);
   const identities = mergedEventCounts(roots);
   const at = now();
   // Lead by lead, each with all its events, a bounded part of them in memory (lead-event-stream.ts).
@@ -181,7 +181,7 @@ async function rebuild(
   await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
   await fillSearchTexts(redis, into, ids, profiles, check);
   await check();
-  await writeIdentities(redis, into, roots, identities.merged);
+  await writeIdentities(redis, into, roots, identities.merged, merges);
   const generation = await newGeneration(redis, randomUUID());
   await check();
   const switched = await switchGeneration(redis, keys, building, generation);

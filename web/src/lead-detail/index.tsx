@@ -1,7 +1,7 @@
 import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
-import type { HistoryItem, RankedLead } from "../lib/api.ts";
+import type { HistoryItem, MergeOutcome, RankedLead } from "../lib/api.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { EntryRules, WhyThisScore } from "./breakdown.tsx";
 import {
@@ -142,9 +142,17 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
 
 /** What the reason adds to the type and points: a clamp, or that no rule applied. */
 function reasonNote(entry: HistoryItem): string | null {
+  if (entry.merge) return mergeNote(entry.merge);
   if (entry.rule_id === null) return "no active rule";
   if (entry.delta === entry.points) return null;
   return entry.reason.match(/\(([^)]*)\)$/)?.[1] ?? entry.reason;
+}
+
+/** "merged from anon-7f3c… (3 events), 20 → 35": the scores when the merge committed, when they are known. */
+function mergeNote(merge: MergeOutcome): string {
+  const brought = `merged from ${shortId(merge.from)} (${formatInteger(merge.events)} ${merge.events === 1 ? "event" : "events"})`;
+  if (merge.score_before === null || merge.score_after === null) return brought;
+  return `${brought}, ${formatInteger(merge.score_before)} → ${formatInteger(merge.score_after)}`;
 }
 
 function Details({ details }: { details: EventDetails }) {
@@ -189,8 +197,8 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
         ) : null}
         {fresh ? <span class="badge badge-new">new</span> : null}
         {note ? <span class="timeline-reason muted">{note}</span> : null}
-        {/* A decay entry has no stored event to show. */}
-        {entry.cause === "decay" ? null : (
+        {/* A decay or merge entry has no stored event to show. */}
+        {entry.cause === "decay" || entry.cause === "merge" ? null : (
           <button
             type="button"
             class="button button-quiet button-small"

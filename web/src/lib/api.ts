@@ -50,8 +50,20 @@ export interface HistoryItem {
   /** Scoring model v2: each matched rule's points asked and given, and why any were cut. */
   rules?: RuleOutcome[];
   rules_version?: number | null;
-  /** `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage). */
-  cause?: "event" | "decay";
+  /**
+   * `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage);
+   * `merge`: another lead merged into this one (no event).
+   */
+  cause?: "event" | "decay" | "merge";
+  /** On a merge entry: the id merged in, what it brought and the lead's scores either side of the merge. */
+  merge?: MergeOutcome;
+}
+
+export interface MergeOutcome {
+  from: string;
+  events: number;
+  score_before: number | null;
+  score_after: number | null;
 }
 
 /** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */

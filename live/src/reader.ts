@@ -27,7 +27,7 @@ import {
   SUMMARY_FIELDS,
   stageRange,
 } from "./codec.ts";
-import { decayHistogramRanges, decayRankRange, decayStageRange, intersectRanges } from "./decay-index.ts";
+import { decayHistogramRanges, decayStageRange, filterRankRange } from "./decay-index.ts";
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
@@ -48,6 +48,8 @@ export interface ListQuery {
   sort: LeadSort;
   limit: number;
   after?: ListPosition | null;
+  /** The instant (epoch ms) the filters, the count and the leads' scores are taken at; default: now. */
+  at?: number;
 }
 
 export interface ListPage {
@@ -105,7 +107,12 @@ export function createLiveReader(options: LiveReaderOptions) {
     return lead;
   }
 
-  async function summaries(ids: string[], fields: readonly LeadHashField[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
+  /** Leads' summaries (or `fields`), with decay their scores and stages at `t` (default: now). */
+  async function summaries(
+    ids: string[],
+    fields: readonly LeadHashField[] = SUMMARY_FIELDS,
+    t?: number,
+  ): Promise<LiveLead[]> {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
     for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields));
@@ -119,39 +126,8 @@ export function createLiveReader(options: LiveReaderOptions) {
     });
     const halfLifeSeconds = halfLife();
     if (halfLifeSeconds === null) return leads;
-    const t = now();
-    return leads.map((lead) => decayed(lead, t, halfLifeSeconds));
-  }
-
-  /** The score range a query's filters select (a stage is a score range), or null when they select nothing. */
-  function scoreRange(query: Pick<ListQuery, "minScore" | "maxScore" | "stage">): [number, number] | null {
-    let [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
-    if (query.stage) {
-      const [from, to] = stageRange(query.stage, thresholds, cap);
-      min = Math.max(min, from);
-      max = Math.min(max, to);
-    }
-    return min > max ? null : [min, max];
-  }
-
-  /**
-   * The rank-key range a query's filters select at instant `t` (a stage is a score range, and with decay every
-   * bound moves with `t`), or null when they select nothing.
-   */
-  function rankRangeOf(
-    query: Pick<ListQuery, "minScore" | "maxScore" | "stage">,
-    t: number,
-    halfLifeSeconds: number | null,
-  ): [number, number] | null {
-    if (halfLifeSeconds === null) {
-      const range = scoreRange(query);
-      return range === null ? null : rankRange(range[0], range[1], cap);
-    }
-    const [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
-    if (min > max) return null;
-    const range = decayRankRange(min, max, t, halfLifeSeconds, cap);
-    if (!query.stage) return range;
-    return intersectRanges(range, decayStageRange(query.stage, thresholds, t, halfLifeSeconds, cap));
+    const at = t ?? now();
+    return leads.map((lead) => decayed(lead, at, halfLifeSeconds));
   }
 
   const filtered = (query: ListQuery) =>
@@ -191,8 +167,8 @@ export function createLiveReader(options: LiveReaderOptions) {
       return (await summaries([leadId]))[0] ?? null;
     },
 
-    /** Summaries of several leads, in the order given; unknown ids are left out. */
-    leads: summaries,
+    /** Summaries of several leads, in the order given, at instant `at` (default: now); unknown ids are left out. */
+    leads: (ids: string[], at?: number) => summaries(ids, SUMMARY_FIELDS, at),
 
     /** A lead's whole live state, its tail of history included. */
     async leadWithTail(leadId: string): Promise<LiveLead | null> {
@@ -205,8 +181,8 @@ export function createLiveReader(options: LiveReaderOptions) {
       return { rank: rank === null ? null : rank + 1, of };
     },
 
-    async leaderboard(limit: number): Promise<LiveLead[]> {
-      return summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[]);
+    async leaderboard(limit: number, at?: number): Promise<LiveLead[]> {
+      return summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[], SUMMARY_FIELDS, at);
     },
 
     /** The top leads as sockets receive them. */
@@ -240,10 +216,9 @@ export function createLiveReader(options: LiveReaderOptions) {
       return redis.zcard(keys.byScore);
     },
 
-    /** Leads per stage, from the score index. */
-    async countByStage(): Promise<Record<Stage, number>> {
+    /** Leads per stage at instant `t` (default: now), from the score index. */
+    async countByStage(t = now()): Promise<Record<Stage, number>> {
       const halfLifeSeconds = halfLife();
-      const t = now();
       const counts = await Promise.all(
         STAGES.map((stage) => {
           const [lo, hi] =
@@ -257,10 +232,10 @@ export function createLiveReader(options: LiveReaderOptions) {
     },
 
     /** Leads per score bucket of `width` points (the last bucket ends at the cap): one ZCOUNT each, pipelined. */
-    async histogram(width: number): Promise<{ min: number; max: number; count: number }[]> {
+    async histogram(width: number, t = now()): Promise<{ min: number; max: number; count: number }[]> {
       const halfLifeSeconds = halfLife();
       const buckets: { min: number; max: number; range: [number, number] }[] = [];
-      if (halfLifeSeconds !== null) buckets.push(...decayHistogramRanges(width, now(), halfLifeSeconds, cap));
+      if (halfLifeSeconds !== null) buckets.push(...decayHistogramRanges(width, t, halfLifeSeconds, cap));
       else {
         for (let min = 0; min <= cap; min += width) {
           const max = Math.min(min + width - 1, cap);
@@ -285,7 +260,9 @@ export function createLiveReader(options: LiveReaderOptions) {
      */
     async list(query: ListQuery): Promise<ListPage> {
       const halfLifeSeconds = halfLife();
-      const range = rankRangeOf(query, now(), halfLifeSeconds);
+      // One instant for the whole read: the range, its count and the leads' scores and stages agree.
+      const t = query.at ?? now();
+      const range = filterRankRange(query, t, halfLifeSeconds, cap, thresholds);
       if (range === null) return { leads: [], total: 0, next: null };
       const [lo, hi] = range;
       // The count goes out with the page's reads rather than before them: one round trip less.
@@ -335,7 +312,14 @@ export function createLiveReader(options: LiveReaderOptions) {
       }
       const more = picked.length > query.limit;
       const page = more ? picked.slice(0, query.limit) : picked;
-      const [leads, total] = await Promise.all([summaries(page.map(([id]) => id)), counting]);
+      const [leads, total] = await Promise.all([
+        summaries(
+          page.map(([id]) => id),
+          SUMMARY_FIELDS,
+          t,
+        ),
+        counting,
+      ]);
       const last = page.at(-1);
       return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
     },

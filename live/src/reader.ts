@@ -82,7 +82,7 @@ export interface LiveReaderOptions {
 }
 
 /** What a subscribe snapshot reads of a lead. */
-const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest"];
+const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest", "lastEventAt"];
 
 /** Leads read per round trip while a filtered list walks the `updated_at` or `last_event_at` index. */
 const SCAN_CHUNK = 200;
@@ -99,11 +99,17 @@ export function createLiveReader(options: LiveReaderOptions) {
   const halfLife = options.halfLife ?? (() => null);
   const now = options.now ?? Date.now;
 
-  /** A lead's score and stage at `t`, from the score its last event set (decay runs from that event's time). */
+  /** A score and its stage at `t`, from the score the last event set at `at` (decay runs from that event's time). */
+  function decayedAt(score: number, at: number | null, t: number, halfLifeSeconds: number) {
+    const stage = stageAt(decayKey(score, at ?? t, halfLifeSeconds), t, halfLifeSeconds, thresholds);
+    return { score: scoreAt(score, at, t, halfLifeSeconds), stage };
+  }
+
+  /** A lead's score and stage at `t`. */
   function decayed(lead: LiveLead, t: number, halfLifeSeconds: number): LiveLead {
-    const at = lead.lastEventAt;
-    lead.stage = stageAt(decayKey(lead.score, at ?? t, halfLifeSeconds), t, halfLifeSeconds, thresholds);
-    lead.score = scoreAt(lead.score, at, t, halfLifeSeconds);
+    const { score, stage } = decayedAt(lead.score, lead.lastEventAt, t, halfLifeSeconds);
+    lead.score = score;
+    lead.stage = stage;
     return lead;
   }
 
@@ -336,17 +342,25 @@ export function createLiveReader(options: LiveReaderOptions) {
       return { score: Number(score || 0), rulesVersion: entry?.rules_version ?? null, ...decodeBreakdown(breakdown) };
     },
 
-    /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
+    /**
+     * What a subscribe shows: the lead's score as of its newest scored event — with decay, decayed to now, in the stage
+     * it has decayed to —, or null before its first.
+     */
     async snapshot(leadId: string): Promise<ScoreUpdate | null> {
       const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS));
-      const { score, stage, newest } = decodeLeadHash(SNAPSHOT_FIELDS, read);
+      const { score, stage, newest, lastEventAt } = decodeLeadHash(SNAPSHOT_FIELDS, read);
       if (!newest || typeof score !== "string" || typeof stage !== "string") return null;
       const entry = decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap);
+      const halfLifeSeconds = halfLife();
+      const current =
+        halfLifeSeconds === null
+          ? { score: Number(score), stage: stage as Stage }
+          : decayedAt(Number(score), lastEventAt ? Number(lastEventAt) : null, now(), halfLifeSeconds);
       return {
         lead_id: leadId,
-        current_score: Number(score),
+        current_score: current.score,
         delta: entry.delta,
-        stage: stage as Stage,
+        stage: current.stage,
         event_id: entry.event_id,
         event_type: entry.event_type,
         timestamp: new Date(entry.timestamp).toISOString(),

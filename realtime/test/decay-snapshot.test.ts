@@ -3,42 +3,37 @@
 // realtime tier reads no MongoDB: it decays with Redis's copy of the scoring settings, which the worker keeps.
 import { decayedScore, mongoDatabaseName } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
-import { EVENTS_QUEUE, type EventsJob, scoringChannel, writeScoringSettings } from "@leadscore/runtime";
-import Queue from "bull";
+import { scoringChannel, writeScoringSettings } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { type Cluster, connected, record, startCluster } from "../../test-support/realtime-cluster.ts";
+import { eventually } from "../../test-support/index.ts";
+import {
+  type Cluster,
+  type ClusterWorker,
+  connected,
+  record,
+  startCluster,
+  startClusterWorker,
+} from "../../test-support/realtime-cluster.ts";
 
 const H = 5;
 
 describe("when decay is on with a half-life of 5 s", () => {
   let cluster: Cluster;
-  let worker: RunningProcess;
-  let queue: Queue.Queue<EventsJob>;
+  let scoring: ClusterWorker;
   let mongo: MongoClient;
 
   beforeAll(async () => {
     cluster = await startCluster(1);
     mongo = await MongoClient.connect(cluster.mongoUrl);
     await writeScoringSettings(mongo.db(mongoDatabaseName(cluster.mongoUrl)), { half_life_seconds: H }, new Date());
-    worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
-      NODE_ENV: "test",
-      REDIS_URL,
-      MONGO_URL: cluster.mongoUrl,
-      REDIS_PREFIX: cluster.config.REDIS_PREFIX,
-      LOG_LEVEL: "info",
-    });
-    await worker.waitFor(/worker ready/, 60_000);
+    scoring = await startClusterWorker(cluster);
     // The worker has copied the settings into Redis; announced as the admin API announces a change.
     await cluster.redis.publish(scoringChannel(cluster.config.REDIS_PREFIX), "{}");
-    queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix: cluster.config.REDIS_PREFIX });
   });
 
   afterAll(async () => {
-    await queue?.close();
-    await worker?.stop();
+    await scoring?.stop();
     await mongo?.close();
     await cluster?.stop();
   });
@@ -52,7 +47,7 @@ describe("when decay is on with a half-life of 5 s", () => {
     const at = Date.now() - 1_000;
     const event = { lead_id: "dk-lead", received_at: Date.now(), metadata: {} };
     const types = ["purchase", "purchase", "purchase", "form_submission"];
-    await queue.add({
+    await scoring.queue.add({
       v: 1,
       events: types.map((type, i) => ({ ...event, event_id: `dk-${i}`, event_type: type, timestamp: at + i })),
     });

@@ -2,7 +2,7 @@
 // its time plus its points, late events (in the tail, and in pages the deep lane folds) give the history as if known
 // all along, the score index is keyed on `log2 s + t/H`, and a rebuild gives the same state.
 import { clampScore, decayedScore, STAGES } from "@leadscore/contracts";
-import { createLiveReader, decayRankKey, liveKeys } from "@leadscore/live";
+import { createLiveReader, decayRankKey, liveKeys, movementKey } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { writeScoringSettings } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -173,5 +173,30 @@ describe("when decay is on with a half-life of 60 s", () => {
       await redis.hset(keys.lead("d-f"), "st", "cold");
       if (through === null) await redis.del(keys.decayThrough);
     }
+  });
+
+  it("records a movement when an event lifts a lead from the stage it had decayed to, compared at the event's instant", async () => {
+    const now = Date.now();
+    // 600 at its event (qualified), filed as warm when committed 130 s later (about 134).
+    await stack.send([queued("d-g", "g1", "big", now - 130_000)]);
+    await stack.drained();
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    expect(await redis.hget(keys.lead("d-g"), "st")).toBe("warm");
+    // About 136 decayed to this event, plus 600: qualified again — as at the last event, yet a move from warm.
+    await stack.send([queued("d-g", "g2", "big", now - 1_000)]);
+    await stack.drained();
+    expect(await redis.hget(keys.lead("d-g"), "st")).toBe("qualified");
+    const entries = (await redis.xrange(movementKey(stack.config.REDIS_PREFIX, "qualified"), "-", "+")) as [
+      string,
+      string[],
+    ][];
+    const moves = entries
+      .map(([, fields]) =>
+        Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))),
+      )
+      .filter((fields) => fields.lead === "d-g");
+    expect(moves).toHaveLength(1);
+    expect(moves[0]).toMatchObject({ from: "warm" });
+    expect(JSON.parse(moves[0]?.e as string)[0]).toBe("g2");
   });
 });

@@ -492,6 +492,7 @@ async function runSize(
         redisPrefix: space.prefix,
         cap: DEFAULT_SCORE_CAP,
         thresholds: DEFAULT_STAGE_THRESHOLDS,
+        halfLifeSeconds,
       });
       audit = `${fmt(report.events)} events, ${fmt(report.leads)} leads: ${report.problems.length} problems`;
       if (report.problems.length > 0) audit += ` (${report.problems.slice(0, 3).join("; ")})`;

@@ -12,6 +12,8 @@ const READ = { authorization: "Bearer test-read-token" };
 
 export async function createDecayEdge(stack: Pick<TestStack, "db" | "config" | "queue">, now?: () => number) {
   const redis = new Redis(REDIS_URL);
+  // Searches on a connection of their own, as the edge runtime runs them.
+  const searchRedis = new Redis(REDIS_URL);
   const subscriber = new Redis(REDIS_URL);
   const config = testEdgeConfig({ REDIS_PREFIX: stack.config.REDIS_PREFIX });
   const log = createLogger("edge-test", "error");
@@ -25,7 +27,17 @@ export async function createDecayEdge(stack: Pick<TestStack, "db" | "config" | "
     halfLife: scoring.halfLife,
     now,
   });
-  const app = createApp({ config, redis, db: stack.db, live, scoring, queue: stack.queue as never, log, now });
+  const app = createApp({
+    config,
+    redis,
+    searchRedis,
+    db: stack.db,
+    live,
+    scoring,
+    queue: stack.queue as never,
+    log,
+    now,
+  });
   return {
     app,
     live,
@@ -49,6 +61,7 @@ export async function createDecayEdge(stack: Pick<TestStack, "db" | "config" | "
     close() {
       scoring.close();
       subscriber.disconnect();
+      searchRedis.disconnect();
       redis.disconnect();
     },
   };

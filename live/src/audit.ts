@@ -4,11 +4,15 @@
 // (`npm run rebuild -- --check`), never for a hot path.
 import {
   COLLECTIONS,
+  decayedScore,
+  decayKey,
   type EventDocument,
   type HistoryPageDocument,
   type IdentityDocument,
   resolveRoots,
+  STAGES,
   type StageThresholds,
+  stageAt,
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
@@ -23,6 +27,7 @@ import {
   leadHashFields,
   rankKey,
 } from "./codec.ts";
+import { decayRankKey } from "./decay-index.ts";
 import { addToBreakdown, emptyBreakdown, encodeBreakdown, encodeTally, foldLive } from "./fold.ts";
 import { wholeHistory } from "./history.ts";
 import { IDLE_MARK, idleArchiveOf, withIdleFields } from "./idle.ts";
@@ -34,6 +39,8 @@ export interface AuditOptions {
   redisPrefix: string;
   cap: number;
   thresholds: StageThresholds;
+  /** The half-life in force (seconds; see `readScoringSettings`), or null/absent without decay. */
+  halfLifeSeconds?: number | null;
 }
 
 export interface AuditReport {
@@ -84,7 +91,7 @@ export function loadPagesFrom(db: Db) {
 /** Every lead's live state compared with the fold of its stored events (see `leadProblems`). */
 export async function auditLiveState(options: AuditOptions): Promise<AuditReport> {
   const snapshot = await readLiveState(options);
-  const problems = snapshotProblems(snapshot, options.cap, options.thresholds);
+  const problems = snapshotProblems(snapshot, options.cap, options.thresholds, options.halfLifeSeconds ?? null);
   return { leads: snapshot.events.size, events: snapshot.storedEvents, pages: snapshot.pages, problems };
 }
 
@@ -116,6 +123,11 @@ export interface LiveStateSnapshot {
   pages?: PageCounts;
   /** What could not be read (a missing page). */
   problems: string[];
+  /**
+   * The instants a decayed lead's stored stage may have been taken at: from the decay ticker's `through` (read before
+   * the leads; null when it never ran) to the moment after the leads were read.
+   */
+  stagesBetween: { through: number | null; read: number };
 }
 
 /** How many history entries of a snapshot hold each event id (once, when all is well), and the entries in all. */
@@ -132,10 +144,16 @@ export function historyEntryCounts(snapshot: LiveStateSnapshot): { byEventId: Ma
 }
 
 /** What could not be read, and every lead's problems: those with live state and those with stored events. */
-export function snapshotProblems(snapshot: LiveStateSnapshot, cap: number, thresholds: StageThresholds): string[] {
+export function snapshotProblems(
+  snapshot: LiveStateSnapshot,
+  cap: number,
+  thresholds: StageThresholds,
+  halfLifeSeconds: number | null = null,
+): string[] {
   const problems = [...snapshot.problems, ...(snapshot.pages ? pageProblems(snapshot.pages) : [])];
+  const decay = halfLifeSeconds === null ? null : { halfLifeSeconds, ...snapshot.stagesBetween };
   for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
-    problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds));
+    problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds, decay));
   }
   return problems;
 }
@@ -180,6 +198,7 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       return page ? [page] : [];
     })) as unknown as Loader;
 
+  const through = await redis.get(keys.decayThrough);
   const ranked = ((await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES")) as string[]) ?? [];
   const indexed = new Map<string, number>();
   for (let i = 0; i + 1 < ranked.length; i += 2) {
@@ -220,7 +239,8 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
     referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
     retired: retired.length,
   };
-  return { leads, events, storedEvents, pages: counts, problems };
+  const stagesBetween = { through: through === null ? null : Number(through), read: Date.now() };
+  return { leads, events, storedEvents, pages: counts, problems, stagesBetween };
 }
 
 /** The comparable part of a history entry: its v1 fields and what each of its rules asked and gave. */
@@ -228,12 +248,48 @@ const view = (entry: Omit<LiveEntry, "late">) =>
   `${entry.event_id} ${entry.points}/${entry.delta}/${entry.score} #${entry.seq} ${entry.rule_id} @${entry.score_reached_at} ` +
   entry.rules.map((rule) => `${rule.rule_id}:${rule.group}:${rule.asked}/${rule.given}`).join(",");
 
+/** With decay, what a lead's stored stage is checked against: see `LiveStateSnapshot.stagesBetween`. */
+export interface DecayAudit {
+  halfLifeSeconds: number;
+  through: number | null;
+  read: number;
+}
+
+/**
+ * A decayed lead's stored stage must be the one its score had at some instant from the last event or the ticker's
+ * `through` (whichever is later: a crossing up to `through` is committed) to the read: higher is a crossing missed,
+ * lower a stage the score has not reached yet.
+ */
+function decayedStageProblems(
+  id: string,
+  stage: string,
+  fold: { score: number; at?: number | null },
+  thresholds: StageThresholds,
+  decay: DecayAudit,
+): string[] {
+  const at = fold.at ?? null;
+  if (at === null) return stage === stageFor(0, thresholds) ? [] : [`${id}: stage ${stage} without an event`];
+  const key = decayKey(fold.score, at, decay.halfLifeSeconds);
+  const since = Math.max(at, decay.through ?? at);
+  const highest = stageAt(key, since, decay.halfLifeSeconds, thresholds);
+  const lowest = stageAt(key, Math.max(at, decay.read), decay.halfLifeSeconds, thresholds);
+  const index = STAGES.indexOf(stage as (typeof STAGES)[number]);
+  if (index > STAGES.indexOf(highest)) return [`${id}: stage ${stage}, but it had decayed to ${highest} by ${since}`];
+  if (index < STAGES.indexOf(lowest)) return [`${id}: stage ${stage}, below ${lowest}, its stage when read`];
+  return [];
+}
+
+/** Entries' scores differ from the fold's arithmetic by rounding at most. */
+const DECAY_TOLERANCE = 1e-9;
+
 /**
  * What differs between a lead's live state and the pure fold of its stored events: score, count, stage, when it
  * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq,
  * when the score was reached, what each matched rule asked and gave under its limits and groups), the fold's tally
  * (limit counters, group totals) and the breakdown (points and events per rule and group);
- * plus the history's own invariants (deltas sum to the score, scores within [0, cap], seq 1…n).
+ * plus the history's own invariants (deltas sum to the score — with decay, each entry's score is the one before
+ * decayed to its time plus its delta —, scores within [0, cap], seq 1…n). With `decay` the fold decays with its
+ * half-life, the index holds `decayRankKey`s and the stage is checked as `decayedStageProblems` says.
  */
 export function leadProblems(
   id: string,
@@ -241,15 +297,19 @@ export function leadProblems(
   stored: readonly EventDocument[],
   cap: number,
   thresholds: StageThresholds,
+  decay: DecayAudit | null = null,
 ): string[] {
-  const folded = foldLive(stored.map(toScorable), cap, { score: 0, count: 0, reachedAt: null });
+  const halfLife = decay?.halfLifeSeconds ?? null;
+  const folded = foldLive(stored.map(toScorable), cap, { score: 0, count: 0, reachedAt: null }, halfLife);
   const fold = { ...folded.state, history: folded.history };
   if (!live) return stored.length > 0 ? [`${id}: ${stored.length} stored events, no live state`] : [];
   const { lead, history } = live;
   const problems: string[] = [];
   if (lead.score !== fold.score) problems.push(`${id}: score ${lead.score}, fold of its stored events ${fold.score}`);
   if (lead.count !== fold.count) problems.push(`${id}: count ${lead.count}, ${fold.count} stored events`);
-  if (lead.stage !== stageFor(fold.score, thresholds)) problems.push(`${id}: stage ${lead.stage} for ${fold.score}`);
+  if (decay !== null) problems.push(...decayedStageProblems(id, lead.stage, fold, thresholds, decay));
+  else if (lead.stage !== stageFor(fold.score, thresholds))
+    problems.push(`${id}: stage ${lead.stage} for ${fold.score}`);
   if (lead.reachedAt !== fold.reachedAt) {
     problems.push(`${id}: reached its score at ${lead.reachedAt}, fold says ${fold.reachedAt}`);
   }
@@ -258,7 +318,8 @@ export function leadProblems(
   const breakdown = encodeBreakdown(lead.breakdown);
   const wantBreakdown = encodeBreakdown(addToBreakdown(emptyBreakdown(), fold.history, 1));
   if (breakdown !== wantBreakdown) problems.push(`${id}: breakdown ${breakdown}, fold says ${wantBreakdown}`);
-  const wantRank = rankKey(fold.score, fold.reachedAt, cap);
+  const wantRank =
+    halfLife === null ? rankKey(fold.score, fold.reachedAt, cap) : decayRankKey(fold.score, fold.at ?? null, halfLife);
   if (live.indexed !== wantRank) problems.push(`${id}: leaderboard index ${live.indexed}, want ${wantRank}`);
   if (!history) return problems;
   let sum = 0;
@@ -267,8 +328,20 @@ export function leadProblems(
     if (entry.score < 0 || entry.score > cap) problems.push(`${id}: ${entry.event_id} has score ${entry.score}`);
     if (entry.seq !== index + 1)
       problems.push(`${id}: ${entry.event_id} is entry ${index + 1} but has seq ${entry.seq}`);
+    const previous = history[index - 1];
+    if (halfLife !== null && previous !== undefined) {
+      const from = decayedScore(previous.score, previous.timestamp, entry.timestamp, halfLife);
+      if (Math.abs(from + entry.delta - entry.score) > DECAY_TOLERANCE * Math.max(1, entry.score)) {
+        problems.push(`${id}: ${entry.event_id} has score ${entry.score}, ${from} decayed plus delta ${entry.delta}`);
+      }
+    }
   });
-  if (history.length > 0 && sum !== lead.score) problems.push(`${id}: deltas sum to ${sum}, score ${lead.score}`);
+  if (halfLife === null && history.length > 0 && sum !== lead.score) {
+    problems.push(`${id}: deltas sum to ${sum}, score ${lead.score}`);
+  }
+  if (halfLife !== null && history.length > 0 && (history.at(-1) as LiveEntry).score !== lead.score) {
+    problems.push(`${id}: last entry's score ${(history.at(-1) as LiveEntry).score}, score ${lead.score}`);
+  }
   if (history.length !== fold.history.length) {
     problems.push(
       `${id}: ${stored.length} stored events fold to ${fold.history.length} entries, history has ${history.length}`,

@@ -436,7 +436,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         mode: isEmptyRoot(id, item, next, merges) ? "emptyRoot" : "deep",
         expected: item.lead?.version ?? 0,
         ...written,
-        movement: movementOf(item.lead?.score ?? null, next, waitingEvents(id, item), thresholds),
+        movement: movementOf(item.lead ?? null, next, waitingEvents(id, item), thresholds, halfLifeSeconds),
         ...place,
         updatedAt: at,
         pending: [],

@@ -356,7 +356,7 @@ export function createScorer(options: ScorerOptions) {
       // While the deep lane owns the lead, the script hands these events to it instead of committing.
       pending: plan.folded.map(encodeEvent),
       ...written,
-      movement: movementOf(lead?.score ?? null, plan.next, plan.folded, thresholds),
+      movement: movementOf(lead ?? null, plan.next, plan.folded, thresholds, halfLifeSeconds),
       ...place,
     } satisfies LeadCommit;
   }

@@ -71,6 +71,8 @@ export interface Worker {
   close(): Promise<void>;
   readonly metrics: WorkerMetrics;
   readonly rules: RulesCache;
+  /** The half-life in force (seconds), or null without decay: what the publisher's leaderboard reads decay with. */
+  halfLife(): number | null;
   /** The database written (tests). */
   readonly db: Db;
   /** The deep lane of this process, once started (tests). */
@@ -314,6 +316,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   });
   const scoring = createScoringSettingsCache({
     db,
+    // Copied into Redis for the realtime tier's snapshots, which decay with it and read no MongoDB.
+    redis,
     subscriber,
     redisPrefix: config.REDIS_PREFIX,
     log,
@@ -350,6 +354,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     metrics,
     rules,
     db,
+    halfLife: scoring.halfLife,
     get deepLane() {
       return deepLane;
     },

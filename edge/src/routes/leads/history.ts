@@ -15,6 +15,7 @@ import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
+import { scoreNumber } from "../../openapi/score.ts";
 import { type DecayHistoryEntry, deriveDecayEntries } from "./history-decay.ts";
 import { deriveMergeEntries, type MergeHistoryEntry } from "./history-merge.ts";
 import { LeadParamsSchema } from "./lead.ts";
@@ -50,8 +51,8 @@ export const HistoryEntrySchema = z
     timestamp: isoDate.describe("Event time."),
     received_at: isoDate.describe("When the edge accepted the event."),
     points: z.number().int().describe("The points its rules asked when the event was first scored (their sum)."),
-    delta: z.number().int().describe("Change of the score, after clamping to [0, cap]."),
-    score: z.number().int().describe("Score after this event."),
+    delta: scoreNumber("Change of the score by the event, after clamping to [0, cap] (decay before it not counted)."),
+    score: scoreNumber("Score after this event, at its time."),
     reason: z.string(),
     rule_id: z.string().nullable().describe("The first rule the event matched."),
     late: z.boolean().describe("The event arrived after a newer event of the lead had been scored."),
@@ -62,7 +63,7 @@ export const HistoryEntrySchema = z
           rule_id: z.string(),
           group: z.string().nullable(),
           asked: z.number().int().describe("The rule's points."),
-          given: z.number().int().describe("What it gave, after its limit, its group's max and the score's bounds."),
+          given: scoreNumber("What it gave, after its limit, its group's max and the score's bounds."),
           cuts: z.array(z.string()).describe("Why `given` differs from `asked`, in clamping order."),
         }),
       )

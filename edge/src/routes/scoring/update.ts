@@ -1,5 +1,11 @@
 import { rekeyScoreIndex } from "@leadscore/live";
-import { createLock, readScoringSettings, scoringChannel, writeScoringSettings } from "@leadscore/runtime";
+import {
+  createLock,
+  mirrorScoringSettings,
+  readScoringSettings,
+  scoringChannel,
+  writeScoringSettings,
+} from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
 import { parseJsonBody } from "../../api/body.ts";
@@ -45,6 +51,7 @@ export function updateScoringRoute(deps: AppDeps) {
       const before = await readScoringSettings(deps.db);
       if (before.half_life_seconds === body.half_life_seconds) return { ...before, rekeyed_leads: 0, rekey_ms: 0 };
       await writeScoringSettings(deps.db, body, new Date(now()));
+      await mirrorScoringSettings(deps.redis, config.REDIS_PREFIX, body);
       await deps.redis.publish(scoringChannel(config.REDIS_PREFIX), JSON.stringify(body)).catch((error: Error) => {
         deps.log.warn("scoring settings change not announced", { error: error.message });
       });

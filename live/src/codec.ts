@@ -783,10 +783,15 @@ export function encodeBase(base: LiveFoldState): string {
   );
 }
 
-/** The tally and breakdown fields; an empty tally is left out (`tally: ""` clears a stored one). */
-export function tallyFields(lead: Pick<LiveLead, "tally" | "breakdown">): LeadHash {
+/**
+ * The tally and breakdown fields; an empty tally is left out (`tally: ""` clears a stored one), and so is the tally
+ * `stored` when it is the very one read (a fold that changed no counter gives it back), as it is written already.
+ */
+export function tallyFields(lead: Pick<LiveLead, "tally" | "breakdown">, stored?: Tally): LeadHash {
+  const breakdown = encodeBreakdown(lead.breakdown);
+  if (lead.tally !== undefined && lead.tally === stored) return { breakdown };
   const tally = encodeTally(lead.tally);
-  return { ...(tally !== "" && { tally }), breakdown: encodeBreakdown(lead.breakdown) };
+  return { ...(tally !== "" && { tally }), breakdown };
 }
 
 /**

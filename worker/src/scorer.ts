@@ -579,7 +579,7 @@ function appendedFields(
 ): LeadHash {
   const newest = appended.entries.at(-1) as LiveEntry;
   return {
-    ...tallyFields(next),
+    ...tallyFields(next, lead.tally),
     ...clearedTally(next, lead),
     ...foldFields({
       ...foldOf(next, thresholds),

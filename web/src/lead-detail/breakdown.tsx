@@ -1,5 +1,6 @@
 import { Empty, ErrorState, Loading } from "../app/ui.tsx";
 import type { Breakdown } from "../lib/api.ts";
+import { shownScore } from "../lib/decay.ts";
 import { formatInteger, formatSigned } from "../lib/format.ts";
 import type { LeadDetailModel, OutcomeLine, RuleNames } from "./model.ts";
 
@@ -55,7 +56,7 @@ function Tables({ breakdown, names }: { breakdown: Breakdown; names: RuleNames }
   return (
     <>
       <p data-testid="breakdown-total">
-        <strong>{formatInteger(breakdown.score)}</strong> points: {breakdown.rules.length} rule
+        <strong>{formatInteger(shownScore(breakdown.score))}</strong> points: {breakdown.rules.length} rule
         {breakdown.rules.length === 1 ? "" : "s"} gave {formatSigned(ruleTotal)}
         {breakdown.unmatched > 0 ? `; ${formatInteger(breakdown.unmatched)} events matched no rule` : ""}.
         {breakdown.rules_version !== null ? <span class="muted"> Rules version {breakdown.rules_version}.</span> : null}

@@ -3,6 +3,7 @@ import type { ScoreUpdate, Stage } from "@leadscore/contracts";
 import { STAGES } from "@leadscore/contracts/stage";
 import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead, LeadQuery, LeadSort } from "../lib/api.ts";
+import { type DecayClock, decayedRows, heardAtOf, NO_DECAY, shownScore } from "../lib/decay.ts";
 import { addView, createFading, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
@@ -170,13 +171,18 @@ export interface LeadsModelDeps {
   /** The page's query string and a way to replace it, so filters survive reloads and can be shared. */
   url: { read(): string; write(search: string): void };
   announce?: (text: string) => void;
+  /** Score decay: rows are shown decayed to its instant (none by default). */
+  decay?: DecayClock;
 }
 
 /** The lead table; `activate` shows it, live, until the function it returns is called. */
 export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   const filters = signal<LeadFilters>(filtersFromSearch(deps.url.read()), { name: "leads.filters" });
   const errors = computed(() => filterErrors(filters.value));
+  const decay = deps.decay ?? NO_DECAY;
   const leads = signal<Lead[]>([], { name: "leads.rows" });
+  /** When each row's score was heard (a read's arrival, a live update's event time): decay runs from there. */
+  const heardAt = signal<Record<string, number>>({}, { name: "leads.heardAt" });
   const total = signal<number | null>(null, { name: "leads.total" });
   const status = signal<LoadStatus>("loading", { name: "leads.status" });
   const error = signal<string | null>(null, { name: "leads.error" });
@@ -219,8 +225,10 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
       const page = await deps.api.listLeads(filtersToQuery(validFilters(filters.value), cursor));
       if (mine !== sequence) return;
       remember(page.items);
+      const readAt = Date.now();
       batch(() => {
         leads.value = page.items;
+        heardAt.value = Object.fromEntries(page.items.map((lead) => [lead._id, readAt]));
         total.value = page.total;
         next.value = page.next;
         status.value = "ready";
@@ -252,12 +260,17 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   function onScoreUpdate(update: ScoreUpdate) {
     const before = leads.value.find((lead) => lead._id === update.lead_id);
     const updated = applyScoreUpdate(leads.value, update);
-    if (updated) leads.value = updated;
+    if (updated) {
+      batch(() => {
+        leads.value = updated;
+        heardAt.value = { ...heardAt.value, [update.lead_id]: heardAtOf(update, before) };
+      });
+    }
     // A snapshot is the state the row already shows; anything else may reorder or add rows.
     if (update.snapshot) return;
     if (before && before.current_score !== update.current_score) {
       flashes.mark(update.lead_id, update.current_score > before.current_score ? "up" : "down");
-      deps.announce?.(`${before.name || update.lead_id}: score ${update.current_score}, ${update.stage}`);
+      deps.announce?.(`${before.name || update.lead_id}: score ${shownScore(update.current_score)}, ${update.stage}`);
     }
     refreshDue.value = true;
   }
@@ -300,6 +313,9 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   effect(() => {
     if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
   });
+  effect(() => {
+    if (shown.value) return decay.watch();
+  });
   // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of leads that
   // are not on this page yet.
   effect(() => {
@@ -319,6 +335,11 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
     filters,
     errors,
     leads,
+    /** The rows as shown: with score decay, each score decayed to the app's clock, rounded down when shown. */
+    rows: computed(() => {
+      const heard = heardAt.value;
+      return decayedRows(leads.value, (lead) => heard[lead._id], decay);
+    }),
     total,
     status,
     error,

@@ -224,18 +224,23 @@ describe("decaying scores on the dashboard", () => {
       adminToken: signal(""),
     });
     await scoring.load();
+    const t0 = Date.now();
     const rows = [
       lead({ _id: "a", current_score: 320, stage: "hot" }),
       lead({ _id: "b", current_score: 150, stage: "warm" }),
     ];
     const api = fakeApi({
       listLeads: vi.fn(async () => page(rows)),
-      leaderboard: vi.fn(async () => [entry("a", 320, { stage: "hot" }), entry("b", 150, { stage: "warm" })]),
+      // As the edge reads it: decayed to the instant of the request.
+      leaderboard: vi.fn(async () => {
+        const factor = 2 ** (-(Date.now() - t0) / 5000);
+        return [entry("a", 320 * factor, { stage: "hot" }), entry("b", 150 * factor, { stage: "warm" })];
+      }),
     });
     const { realtime, socket } = fakeRealtime();
     const leads = new LeadsModel({ api, realtime, decay: scoring.decay, url: { read: () => "", write: () => {} } });
     const board = new LeaderboardModel({ api, realtime, decay: scoring.decay });
-    return { scoring, leads, board, socket };
+    return { api, scoring, leads, board, socket };
   }
 
   it("shows the table's and the board's scores falling, and the stage changing, without any event", async () => {
@@ -282,6 +287,42 @@ describe("decaying scores on the dashboard", () => {
     );
     expect(leads.rows.value[1]).toMatchObject({ current_score: 200, stage: "warm" });
     leads[Symbol.dispose]();
+    scoring[Symbol.dispose]();
+  });
+
+  it("reads the board again from the API on a broadcast, whose scores are not decayed", async () => {
+    const { api, scoring, board, socket } = await setup();
+    board.activate();
+    await vi.advanceTimersByTimeAsync(10_000);
+    // The broadcast repeats the score the lead's last event left, 320, ten seconds (two half-lives) later.
+    socket.leaderboard({ top: [entry("a", 320, { stage: "hot" }), entry("b", 150, { stage: "warm" })] });
+    expect(shownScore(board.shownTop.value[0]?.current_score ?? 0)).toBe(80);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.leaderboard).toHaveBeenCalledTimes(2);
+    expect(shownScore(board.shownTop.value[0]?.current_score ?? 0)).toBe(Math.floor(320 * 2 ** (-11 / 5)));
+    expect(board.shownTop.value[0]?.stage).toBe("cold");
+    board[Symbol.dispose]();
+    scoring[Symbol.dispose]();
+  });
+
+  it("reads the board again once the half-life is known, over a broadcast applied before it was", async () => {
+    const scoring = new ScoringModel({
+      api: fakeApi({ scoring: vi.fn(async () => ({ half_life_seconds: 5 })) }),
+      adminToken: signal(""),
+    });
+    const api = fakeApi({ leaderboard: vi.fn(async () => [entry("a", 80, { stage: "cold" })]) });
+    const { realtime, socket } = fakeRealtime();
+    const board = new LeaderboardModel({ api, realtime, decay: scoring.decay });
+    board.activate();
+    await vi.advanceTimersByTimeAsync(0);
+    socket.leaderboard({ top: [entry("a", 320, { stage: "hot" })] });
+    expect(board.shownTop.value[0]?.current_score).toBe(320);
+    await scoring.load();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.leaderboard).toHaveBeenCalledTimes(2);
+    expect(board.shownTop.value[0]).toMatchObject({ stage: "cold" });
+    expect(shownScore(board.shownTop.value[0]?.current_score ?? 0)).toBeLessThanOrEqual(80);
+    board[Symbol.dispose]();
     scoring[Symbol.dispose]();
   });
 });

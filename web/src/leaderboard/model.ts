@@ -5,7 +5,7 @@ import type { LeaderboardEntry } from "@leadscore/contracts";
 import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead } from "../lib/api.ts";
 import { type DecayClock, decayedRows, NO_DECAY, shownScore } from "../lib/decay.ts";
-import { addView } from "../lib/reactions.ts";
+import { addView, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const LEADERBOARD_LIMIT = 10;
@@ -89,6 +89,11 @@ export const LeaderboardModel = createModel(
     const updatedAt = signal<number | null>(null, { name: "leaderboard.updatedAt" });
     /** Counts broadcasts, so one that arrives while a read is in flight wins over that (older) read. */
     let broadcasts = 0;
+    /** With decay, a broadcast asks for the board to be read again, at most once a RECOUNT_MS. */
+    const readDue = signal(false, { name: "leaderboard.readDue" });
+    let lastRead = 0;
+    /** The half-life in force when the board was last read: a broadcast applied before it was known is read again. */
+    let readWith: number | null = null;
 
     /** Counts the leads at the top score, and where the board's first page ends in the list's order. */
     async function recount(score: number) {
@@ -130,6 +135,8 @@ export const LeaderboardModel = createModel(
     }
 
     async function reload() {
+      lastRead = now();
+      readWith = decay.halfLife.peek();
       if (top.value.length === 0) status.value = "loading";
       const seen = broadcasts;
       try {
@@ -185,9 +192,28 @@ export const LeaderboardModel = createModel(
     effect(() => {
       if (!shown.value) return;
       return deps.realtime.onLeaderboard((update) => {
+        // With decay the broadcast carries each lead's score as its last event left it, not as it is now: its order
+        // holds (time never reorders leads), but its numbers are read again from the API, which decays them.
+        if (decay.halfLife.peek() !== null) {
+          readDue.value = true;
+          return;
+        }
         broadcasts++;
         apply(update.top);
       });
+    });
+    effect(() => {
+      if (shown.value && decay.halfLife.value !== readWith) readDue.value = true;
+    });
+    effect(() => {
+      if (!shown.value || !readDue.value) return;
+      return timeout(
+        () => {
+          readDue.value = false;
+          void reload();
+        },
+        Math.max(0, lastRead + RECOUNT_MS - now()),
+      );
     });
 
     const shownTop = computed(() => {

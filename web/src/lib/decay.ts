@@ -108,7 +108,8 @@ export function decayedRows<T extends { current_score: number; stage: Stage }>(
   if (clock.halfLife.value === null) return rows;
   return rows.map((row) => {
     const score = liveScore(clock, row.current_score, heardAt(row) ?? clock.now.value);
-    return score === row.current_score ? row : { ...row, current_score: score, stage: decayedStage(row.stage, score) };
+    const stage = decayedStage(row.stage, score);
+    return score === row.current_score && stage === row.stage ? row : { ...row, current_score: score, stage };
   });
 }
 

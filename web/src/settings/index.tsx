@@ -5,6 +5,9 @@ import { AdminNeeded, ErrorState, FieldError, Loading, PageTitle } from "../app/
 import { formatDecimal, formatInteger } from "../lib/format.ts";
 import { HALF_LIFE_UNITS, type HalfLifeUnit, type ScoringModel } from "./model.ts";
 
+/** "412 ms" under a second, "13.4 s" above. */
+const duration = (ms: number) => (ms < 1000 ? `${formatInteger(ms)} ms` : `${formatDecimal(ms / 1000)} s`);
+
 function Saved({ model }: { model: ScoringModel }) {
   const saved = model.saved.value;
   if (!saved) return null;
@@ -12,7 +15,7 @@ function Saved({ model }: { model: ScoringModel }) {
     saved.rekeyed_leads === undefined
       ? ""
       : ` Re-keyed ${formatInteger(saved.rekeyed_leads)} ${saved.rekeyed_leads === 1 ? "lead" : "leads"}` +
-        `${saved.rekey_ms === undefined ? "" : ` in ${formatDecimal(saved.rekey_ms / 1000)} s`}.`;
+        `${saved.rekey_ms === undefined ? "" : ` in ${duration(saved.rekey_ms)}`}.`;
   return (
     <p class="alert alert-success" role="status">
       {saved.half_life_seconds === null ? "Saved: scores no longer decay." : `Saved: ${model.headline.value}.`}

@@ -325,4 +325,31 @@ describe("decaying scores on the dashboard", () => {
     board[Symbol.dispose]();
     scoring[Symbol.dispose]();
   });
+
+  it("reads the table again when a row decays out of its filters", async () => {
+    const { api, scoring, leads } = await setup();
+    leads.activate();
+    leads.setFilter("min_score", "200");
+    await vi.advanceTimersByTimeAsync(400);
+    const reads = api.listLeads.mock.calls.length;
+    // 150 is below 200 as shown (the fake server keeps sending it): the page is read again, at most once a second.
+    await vi.advanceTimersByTimeAsync(3000);
+    const more = api.listLeads.mock.calls.length - reads;
+    expect(more).toBeGreaterThanOrEqual(2);
+    expect(more).toBeLessThanOrEqual(4);
+    expect(api.listLeads.mock.calls.at(-1)?.[0]).toMatchObject({ min_score: 200 });
+    leads[Symbol.dispose]();
+    scoring[Symbol.dispose]();
+  });
+
+  it("leaves the table alone while every row stays within its filters", async () => {
+    const { api, scoring, leads } = await setup();
+    leads.activate();
+    await vi.advanceTimersByTimeAsync(400);
+    const reads = api.listLeads.mock.calls.length;
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(api.listLeads.mock.calls.length).toBe(reads);
+    leads[Symbol.dispose]();
+    scoring[Symbol.dispose]();
+  });
 });

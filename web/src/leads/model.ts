@@ -205,6 +205,11 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
 
   let sequence = 0;
   let lastRefresh = 0;
+  /** The rows as shown: with score decay, each score decayed to the app's clock (rounded down when shown). */
+  const rows = computed(() => {
+    const heard = heardAt.value;
+    return decayedRows(leads.value, (lead) => heard[lead._id], decay);
+  });
 
   function remember(rows: readonly Lead[]) {
     const known = new Set(companies.value);
@@ -218,6 +223,8 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
    */
   async function load(options: { quiet?: boolean; fresh?: boolean } = {}) {
     const mine = ++sequence;
+    // Counted from the read's start too: a refresh due as its rows land waits a full interval after it.
+    lastRefresh = Date.now();
     if (!options.quiet) status.value = "loading";
     if (options.fresh) leads.value = [];
     const cursor = cursors.value[cursors.value.length - 1] ?? null;
@@ -316,6 +323,18 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   effect(() => {
     if (shown.value) return decay.watch();
   });
+  // A row that decays out of the filters (below the lowest score asked, out of the stage asked) is not the server's
+  // to announce unless it crosses a stage: the page is read again, which takes it out and brings the next one in.
+  effect(() => {
+    if (!shown.value || decay.halfLife.value === null) return;
+    const query = filtersToQuery(validFilters(filters.value));
+    const left = rows.value.some(
+      (row) =>
+        (typeof query.min_score === "number" && row.current_score < query.min_score) ||
+        (query.stage && row.stage !== query.stage),
+    );
+    if (left) refreshDue.value = true;
+  });
   // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of leads that
   // are not on this page yet.
   effect(() => {
@@ -336,10 +355,7 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
     errors,
     leads,
     /** The rows as shown: with score decay, each score decayed to the app's clock, rounded down when shown. */
-    rows: computed(() => {
-      const heard = heardAt.value;
-      return decayedRows(leads.value, (lead) => heard[lead._id], decay);
-    }),
+    rows,
     total,
     status,
     error,

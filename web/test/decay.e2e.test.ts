@@ -176,6 +176,12 @@ describe("score decay in a browser", () => {
     expect(await shownNumber(current)).toBeLessThan(before);
     const segments = (await dashboard.locator(".chart-line").getAttribute("d"))?.match(/ L /g)?.length ?? 0;
     expect(segments).toBeGreaterThan(50);
+    // "Why this score?" gives the points the rules gave, and says the score has decayed from them since.
+    const total = dashboard.getByTestId("breakdown-total");
+    await total.getByText(/Decayed since the last event to \d+ now\./).waitFor({ timeout: 15_000 });
+    expect(await total.textContent()).toMatch(/^499 points/);
+    // The history's decay entry says which threshold the score fell below.
+    await dashboard.getByText("decayed below hot (300)").waitFor({ timeout: 15_000 });
     await shoot(dashboard, "decay-lead-desktop");
   }, 120_000);
 });

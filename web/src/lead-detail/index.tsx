@@ -143,6 +143,8 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
 
 /** What the reason adds to the type and points: a clamp, or that no rule applied. */
 function reasonNote(entry: HistoryItem): string | null {
+  // A decay entry matched no rule: its reason says which threshold the score fell below.
+  if (entry.cause === "decay") return entry.reason;
   if (entry.rule_id === null) return "no active rule";
   if (entry.delta === entry.points) return null;
   return entry.reason.match(/\(([^)]*)\)$/)?.[1] ?? entry.reason;

@@ -98,6 +98,17 @@ export interface Stats {
   dead_letters_24h: number;
 }
 
+/** `GET /api/scoring`: the score's half-life in seconds; null without decay. */
+export interface ScoringSettings {
+  half_life_seconds: number | null;
+}
+
+/** `PUT /api/scoring`'s answer: the setting, and the online re-key of the score index it took. */
+export interface ScoringChange extends ScoringSettings {
+  rekeyed_leads?: number;
+  rekey_ms?: number;
+}
+
 /** A lead entering a stage (`GET /api/movements`); dates are ISO-8601 strings. */
 export interface Movement {
   lead_id: string;
@@ -338,6 +349,10 @@ export interface Api {
   leadBreakdown(id: string): Promise<Breakdown>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;
+  /** The scoring settings: the half-life of score decay. */
+  scoring(): Promise<ScoringSettings>;
+  /** Sets the half-life (null: no decay); answers once the score index is re-keyed. */
+  setScoring(settings: ScoringSettings, adminToken: string): Promise<ScoringChange>;
   /**
    * What `token` may do: "admin" when it is the admin token, "read" when it only reads; throws the API's refusal
    * (401) when it does not even read.
@@ -481,6 +496,8 @@ export function createApi(options: ApiOptions = {}): Api {
       json<RuleGroupItem>(`/api/rule-groups/${encodeURIComponent(id)}`, send("PUT", patch, token)),
     deleteRuleGroup: (id, token) => remove(`/api/rule-groups/${encodeURIComponent(id)}`, token),
     leadBreakdown: (id) => json<Breakdown>(`/api/leads/${encodeURIComponent(id)}/breakdown`),
+    scoring: () => json<ScoringSettings>("/api/scoring"),
+    setScoring: (settings, token) => json<ScoringChange>("/api/scoring", send("PUT", settings, token)),
     async metrics() {
       const response = await request("/metrics", { headers: { accept: "text/plain" } }, false);
       return response.text();

@@ -3,10 +3,12 @@
 // collection and pipelined Redis reads — for tests, the fault suite, load runs and operators
 // (`npm run rebuild -- --check`), never for a hot path.
 import {
+  applyRescored,
   COLLECTIONS,
   type EventDocument,
   type HistoryPageDocument,
   type IdentityDocument,
+  type RescoredCandidatesDocument,
   resolveRoots,
   type StageThresholds,
   stageFor,
@@ -110,6 +112,8 @@ export interface LiveStateSnapshot {
   leads: Map<string, LiveLeadView>;
   /** Stored events (no metadata), by lead. */
   events: Map<string, EventDocument[]>;
+  /** The candidates retroactive publishes re-matched, by lead (contracts/src/rescore.ts). */
+  rescored?: Map<string, RescoredCandidatesDocument[]>;
   storedEvents: number;
   /** Pages stored, named and retired: counted when every lead was read (no `leadIds`). */
   pages?: PageCounts;
@@ -134,7 +138,9 @@ export function historyEntryCounts(snapshot: LiveStateSnapshot): { byEventId: Ma
 export function snapshotProblems(snapshot: LiveStateSnapshot, cap: number, thresholds: StageThresholds): string[] {
   const problems = [...snapshot.problems, ...(snapshot.pages ? pageProblems(snapshot.pages) : [])];
   for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
-    problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds));
+    const stored = snapshot.events.get(id) ?? [];
+    const rescored = snapshot.rescored?.get(id) ?? [];
+    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, cap, thresholds, rescored));
   }
   return problems;
 }
@@ -161,6 +167,16 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
     list.push(root === doc.lead_id ? doc : { ...doc, lead_id: root });
     events.set(root, list);
     storedEvents += 1;
+  }
+
+  // What retroactive publishes re-matched: one document per (version, lead), read whole like the events.
+  const rescored = new Map<string, RescoredCandidatesDocument[]>();
+  for await (const doc of db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates).find({})) {
+    const root = roots.get(doc.lead_id) ?? doc.lead_id;
+    if (!inRange(root)) continue;
+    const list = rescored.get(root) ?? [];
+    list.push(doc);
+    rescored.set(root, list);
   }
 
   // Every page of these leads in one read, so a lead's history costs no query of its own.
@@ -216,7 +232,7 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
     referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
     retired: retired.length,
   };
-  return { leads, events, storedEvents, pages: counts, problems };
+  return { leads, events, rescored, storedEvents, pages: counts, problems };
 }
 
 /** The comparable part of a history entry: its v1 fields and what each of its rules asked and gave. */
@@ -237,8 +253,10 @@ export function leadProblems(
   stored: readonly EventDocument[],
   cap: number,
   thresholds: StageThresholds,
+  rescored: readonly RescoredCandidatesDocument[] = [],
 ): string[] {
-  const folded = foldLive(stored.map(toScorable), cap, { score: 0, count: 0, reachedAt: null });
+  const events = applyRescored(stored.map(toScorable), rescored);
+  const folded = foldLive(events, cap, { score: 0, count: 0, reachedAt: null });
   const fold = { ...folded.state, history: folded.history };
   if (!live) return stored.length > 0 ? [`${id}: ${stored.length} stored events, no live state`] : [];
   const { lead, history } = live;

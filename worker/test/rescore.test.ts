@@ -11,6 +11,7 @@ import {
 } from "@leadscore/contracts";
 import { decodeOutboxMessage, liveKeys } from "@leadscore/live";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "../../test-support/index.ts";
 import { createStackEdge } from "../../test-support/stack-edge.ts";
 import {
   auditAll,
@@ -18,13 +19,15 @@ import {
   historyOf,
   leadOf,
   queued,
+  rebuildOptionsOf,
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const LEADS = 80;
 
-/** Lead i: i % 4 demo requests, i % 7 page views, a purchase when i % 3 is 0; lead 0 also 160 page views (pages). */
+/** Lead i: i % 4 demo requests, i % 7 page views, a purchase when i % 3 is 0; lead 1 also 160 page views (pages). */
 function history(): QueuedEvent[] {
   const list: QueuedEvent[] = [];
   for (let i = 0; i < LEADS; i++) {
@@ -33,7 +36,7 @@ function history(): QueuedEvent[] {
       ...Array.from({ length: i % 4 }, () => "demo_request"),
       ...Array.from({ length: i % 7 }, () => "page_view"),
       ...(i % 3 === 0 ? ["purchase"] : []),
-      ...(i === 0 ? Array.from({ length: 160 }, () => "page_view") : []),
+      ...(i === 1 ? Array.from({ length: 160 }, () => "page_view") : []),
     ];
     types.forEach((type, n) => {
       list.push(queued(lead, `${lead}-${n}`, type, T0 + ((n * 7 + i) % 13) * 60_000 + n));
@@ -151,6 +154,16 @@ describe("a retroactive publish while events keep arriving", () => {
       sent.every((message) => message.type === "lead.stage_changed" && message.event === `rescore:${job.version}`),
     ).toBe(true);
     expect(moved.length).toBeGreaterThan(0);
+
+    // A duplicate of lead-001's first event (a demo request settled in a page) has the deep lane read its stored
+    // events again, and a rebuild lays every lead out from them: both fold the candidates the re-score matched.
+    await stack.send([queued("lead-001", "lead-001-0", "demo_request", T0 + 60_000)]);
+    await stack.drained();
+    await eventually(async () => (await redis.hlen(keys.deep)) === 0);
+    await expectEveryLead(doubled, job.version);
+    // Under the rebuild lock, as a worker rebuilds: a worker that saw a rebuild no process holds would start its own.
+    await withRebuildLock(redis, keys, (lock) => rebuildLiveState({ ...rebuildOptionsOf(stack, redis), lock }));
+    await expectEveryLead(doubled, job.version);
 
     // Rolling back: version 1 (the seeded set) published again, webhooks suppressed.
     const outboxMid = (await redis.xlen(keys.outbox.stream)) as number;

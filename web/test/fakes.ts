@@ -220,6 +220,7 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       unmatched: 0,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
+    currentRescore: vi.fn<Api["currentRescore"]>(async () => null),
     stats: vi.fn<Api["stats"]>(async () => ({
       leads: 0,
       by_stage: { cold: 0, warm: 0, hot: 0, qualified: 0 },

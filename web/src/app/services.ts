@@ -10,6 +10,7 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { MovementsModel } from "../movements/model.ts";
+import { RescoreBannerModel } from "../rescore-banner/model.ts";
 import { SessionModel } from "../session/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
@@ -28,6 +29,8 @@ export interface Services {
   /** The headline's count of leads that became qualified in the last 24 hours. */
   qualifiedToday: MovementsModel;
   submitEvent: SubmitEventModel;
+  /** The banner of a running re-score, on every page. */
+  rescoreBanner: RescoreBannerModel;
   /** The detail model of a lead, kept while the same lead is shown. */
   leadDetail(id: string): LeadDetailModel;
 }
@@ -77,6 +80,7 @@ export function createServices(deps: {
       },
     }),
     leaderboard: new LeaderboardModel({ api, realtime, announce }),
+    rescoreBanner: new RescoreBannerModel({ api }),
     submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
     leadDetail(id) {
       if (detail?.id.value !== id) {

@@ -57,6 +57,8 @@ export interface RescoreOptions extends LiveWriterOptions {
   tmpDir?: string;
   /** Called with the updates a chunk committed (the leaderboard follows them). */
   onCommitted?(updates: ScoreUpdate[]): void | Promise<void>;
+  /** Runs after a chunk's pages are written and before its commit (tests interleave a batch here). */
+  beforeCommit?: () => Promise<void>;
 }
 
 /** The progress of the re-score this process runs, for `/metrics`. */
@@ -175,6 +177,7 @@ export function createRescorer(options: RescoreOptions) {
     });
     const messages = options.encodeUpdates(updates);
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
+    await options.beforeCommit?.();
     const outcomes = await commitRescored(
       redis,
       keys,

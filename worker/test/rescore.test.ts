@@ -10,8 +10,10 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import { decodeOutboxMessage, liveKeys } from "@leadscore/live";
+import { publishRuleSet, readRuleSet } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually } from "../../test-support/index.ts";
+import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { createStackEdge } from "../../test-support/stack-edge.ts";
 import {
   auditAll,
@@ -24,6 +26,7 @@ import {
   type TestStack,
 } from "../../test-support/worker-stack.ts";
 import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
+import { createRescorer } from "../src/rescore.ts";
 
 const LEADS = 80;
 
@@ -182,4 +185,69 @@ describe("a retroactive publish while events keep arriving", () => {
     expect(rollback.progress.stage_changes).toBeGreaterThan(0);
     expect(await rescoreMessages(outboxMid)).toEqual([]);
   }, 240_000);
+});
+
+describe("when a batch commits a lead between its re-score's read and its commit", () => {
+  it("folds the lead again with the batch's event: every event once, under the new version", async () => {
+    const stack = await createStack();
+    const redis = new Redis(REDIS_URL);
+    try {
+      await stack.startWorker({ rulesReloadMs: 100 });
+      await stack.send(history().filter((event) => event.lead_id < "lead-010"));
+      await stack.drained();
+      const store = { db: stack.db, redis, redisPrefix: stack.config.REDIS_PREFIX };
+      const current = await readRuleSet(stack.db);
+      const rules = current.rules.map((rule) => (rule.event_type === "demo_request" ? { ...rule, points: 100 } : rule));
+      const options = { source: "draft", mode: "retroactive", webhooks: "suppress" } as const;
+      const version = await publishRuleSet(store, { rules, groups: current.groups }, options);
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      const generation = (await redis.get(keys.gen)) as string;
+      let commits = 0;
+      const rescorer = createRescorer({
+        ...rebuildOptionsOf(stack, redis),
+        prefix: stack.config.REDIS_PREFIX,
+        generation: () => generation,
+        encodeUpdates: () => new Map(),
+        settleMs: 500,
+        beforeCommit: async () => {
+          commits += 1;
+          if (commits > 1) return;
+          // A batch scores a demo request of lead-003 (under the new version) and commits it first.
+          await stack.send([queued("lead-003", "late-demo", "demo_request", T0 + 30_000)]);
+          await stack.drained();
+        },
+      });
+      const job = {
+        id: "interleaved",
+        version,
+        webhooks: "suppress" as const,
+        state: "queued" as const,
+        created_at: Date.now(),
+        started_at: null,
+        updated_at: null,
+        finished_at: null,
+        progress: {
+          leads_total: 0,
+          events_total: 0,
+          leads_done: 0,
+          events_done: 0,
+          leads_changed: 0,
+          stage_changes: 0,
+        },
+        error: null,
+      };
+      const progress = await rescorer.run(job, new AbortController().signal, async () => false);
+      expect(commits).toBe(2);
+      expect(progress.leads_done).toBe(progress.leads_total);
+      const lead = await historyOf(stack, "lead-003");
+      expect(lead.filter((entry) => entry.event_id === "late-demo")).toHaveLength(1);
+      expect(lead.every((entry) => entry.rules_version === version)).toBe(true);
+      // lead-003: 3 demo requests at 100, 3 page views at 5, a purchase at 100, and the one the batch brought.
+      expect((await leadOf(stack, "lead-003"))?.current_score).toBe(4 * 100 + 3 * 5 + 100);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+      await stack.close();
+    }
+  }, 120_000);
 });

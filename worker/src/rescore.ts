@@ -71,7 +71,7 @@ export interface RescoreStats {
 }
 
 /** The rules channel reaches every worker within a second; the periodic reload (every 5 s) within 6. */
-const SETTLE_MS = 6_000;
+export const RESCORE_SETTLE_MS = 6_000;
 const CHUNK = 200;
 const LOCK_MS = 30_000;
 /** Rounds a chunk's leads that keep moving (or that the deep lane owns) are read again before they wait for the end. */
@@ -238,7 +238,7 @@ export function createRescorer(options: RescoreOptions) {
     const stored = await readRuleSetVersion(db, job.version);
     if (stored === null) throw new Error(`no rule set version ${job.version}`);
     const set = stored.set;
-    const wait = job.created_at + (options.settleMs ?? SETTLE_MS) - now();
+    const wait = job.created_at + (options.settleMs ?? RESCORE_SETTLE_MS) - now();
     if (wait > 0) await sleep(wait, signal);
     signal.throwIfAborted();
     const { ids, events } = await leadsWithEvents(redis, keys, signal, 500);

@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     events: { type: "string", default: "20000" },
     leads: { type: "string", default: "2000" },
     rate: { type: "string", default: "100" },
+    /** Seconds of live traffic alone before the publish. */
+    baseline: { type: "string", default: "15" },
     job: { type: "string", default: "100" },
     seed: { type: "string", default: "11" },
   },
@@ -55,6 +57,13 @@ const load = () => loadavg()[0]?.toFixed(1);
 
 async function metricsOf(port: number): Promise<Sample[]> {
   return parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+}
+function lagText(lagged: ReturnType<typeof histogramOf>, sent: number): string {
+  const ms = (q: number) => {
+    const seconds = histogramQuantile(lagged, q, sent);
+    return seconds === null ? "—" : `${fmt(seconds * 1000)} ms`;
+  };
+  return `p50 ${ms(0.5)}, p99 ${ms(0.99)}`;
 }
 const scoredOf = (samples: Sample[]) =>
   samples.find((sample) => sample.name === "leadscore_worker_events_scored_total")?.value ?? 0;
@@ -112,6 +121,29 @@ async function main() {
     const drain = total / ((performance.now() - drainStart) / 1000);
     console.log(`  drain: ${fmt(drain)} events/s; load ${load()}`);
 
+    // Live traffic alone first, for the lag it has without a re-score.
+    const tickMs = 20;
+    const perTick = Math.max(1, Math.round((Number(args.rate) * tickMs) / 1000));
+    const sendLive = async (start: number, tick: number) => {
+      const wait = start + tick * tickMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      const at = Date.now();
+      await queue.add(
+        { v: 1, events: Array.from({ length: perTick }, () => next(at)) },
+        { removeOnComplete: true, attempts: 5 },
+      );
+      return perTick;
+    };
+    const alone = await metricsOf(port);
+    const aloneStart = performance.now();
+    let aloneSent = 0;
+    for (let tick = 0; performance.now() - aloneStart < Number(args.baseline) * 1000; tick += 1) {
+      aloneSent += await sendLive(aloneStart, tick);
+    }
+    while (scoredOf(await metricsOf(port)) < total + aloneSent) await sleep(200);
+    const aloneLag = histogramSince(histogramOf(await metricsOf(port), LAG), histogramOf(alone, LAG));
+    console.log(`  live traffic alone: ${fmt(aloneSent)} events, acceptance → scored ${lagText(aloneLag, aloneSent)}`);
+
     // The re-score, with live traffic meanwhile.
     const before = await metricsOf(port);
     const current = await readRuleSet(testDb.db);
@@ -125,24 +157,15 @@ async function main() {
     );
     const published = performance.now();
     const job = await startRescore(testRedis.redis, prefix, { version, webhooks: "suppress" }, Date.now());
-    const tickMs = 20;
-    const perTick = Math.max(1, Math.round((Number(args.rate) * tickMs) / 1000));
     let sent = 0;
     let state = await readCurrentRescore(testRedis.redis, prefix);
     for (let tick = 0; state?.state === "queued" || state?.state === "running"; tick += 1) {
-      const wait = published + tick * tickMs - performance.now();
-      if (wait > 0) await sleep(wait);
-      const at = Date.now();
-      await queue.add(
-        { v: 1, events: Array.from({ length: perTick }, () => next(at)) },
-        { removeOnComplete: true, attempts: 5 },
-      );
-      sent += perTick;
+      sent += await sendLive(published, tick);
       if (tick % 25 === 0) state = await readCurrentRescore(testRedis.redis, prefix);
     }
     if (state?.id !== job.id || state.state !== "done") throw new Error(`the re-score ended ${state?.state}`);
     const sentFor = (performance.now() - published) / 1000;
-    while (scoredOf(await metricsOf(port)) < total + sent) await sleep(200);
+    while (scoredOf(await metricsOf(port)) < total + aloneSent + sent) await sleep(200);
     const lagged = histogramSince(histogramOf(await metricsOf(port), LAG), histogramOf(before, LAG));
     const { events_total, leads_total, leads_changed } = state.progress;
     // The re-score's own time: from when its reads began (after the settle wait) to its end.
@@ -154,11 +177,9 @@ async function main() {
         `${fmt(rate)} events/s = ${(rate / drain).toFixed(2)}× the drain; ${fmt(leads_changed)} leads changed; ` +
         `load ${load()}`,
     );
-    const p99 = histogramQuantile(lagged, 0.99, sent);
-    const p50 = histogramQuantile(lagged, 0.5, sent);
     console.log(
       `  live traffic meanwhile: ${fmt(sent)} events at ${fmt(sent / sentFor)}/s, acceptance → scored ` +
-        `p50 ${p50 === null ? "—" : `${fmt(p50 * 1000)} ms`}, p99 ${p99 === null ? "—" : `${fmt(p99 * 1000)} ms`}`,
+        lagText(lagged, sent),
     );
     const audit = await auditLiveState({
       db: testDb.db,

@@ -57,6 +57,11 @@ export interface RescoreOptions extends LiveWriterOptions {
   tmpDir?: string;
   /** Called with the updates a chunk committed (the leaderboard follows them). */
   onCommitted?(updates: ScoreUpdate[]): void | Promise<void>;
+  /**
+   * Whether no event waits in the queue: between chunks the re-score waits (up to `YIELD_MS`) while events wait, so
+   * live traffic keeps its lag while every lead is re-scored.
+   */
+  queueIdle?: () => Promise<boolean>;
   /** Runs after a chunk's pages are written and before its commit (tests interleave a batch here). */
   beforeCommit?: () => Promise<void>;
 }
@@ -74,6 +79,8 @@ export interface RescoreStats {
 export const RESCORE_SETTLE_MS = 6_000;
 const CHUNK = 200;
 const LOCK_MS = 30_000;
+/** The longest a chunk waits for the queue to empty before the next one goes on regardless. */
+const YIELD_MS = 500;
 /** Rounds a chunk's leads that keep moving (or that the deep lane owns) are read again before they wait for the end. */
 const ROUNDS = 5;
 
@@ -203,6 +210,14 @@ export function createRescorer(options: RescoreOptions) {
     return again;
   }
 
+  /** Waits while events wait in the queue, at most YIELD_MS: the batches go first. */
+  async function yieldToBatches(signal: AbortSignal) {
+    if (options.queueIdle === undefined) return;
+    for (let waited = 0; waited < YIELD_MS && !signal.aborted && !(await options.queueIdle()); waited += 20) {
+      await sleep(20, signal);
+    }
+  }
+
   /** Re-scores the leads of `ids` until each is committed or passed over; returns those still moving. */
   async function rescoreLeads(
     ids: readonly string[],
@@ -268,6 +283,7 @@ export function createRescorer(options: RescoreOptions) {
         leads = [];
         metadata = new Map();
         await tick();
+        await yieldToBatches(signal);
       };
       for await (const lead of streamLeadEvents(db, { metadata: true, signal, tmpDir: options.tmpDir })) {
         leads.push(lead.leadId);
@@ -280,6 +296,7 @@ export function createRescorer(options: RescoreOptions) {
         signal.throwIfAborted();
         waiting.push(...(await rescoreLeads(ids.slice(from, from + chunk), set, job, progress, null, ROUNDS)));
         await tick();
+        await yieldToBatches(signal);
       }
     }
     // Leads that kept moving, or that the deep lane held: until each is committed.

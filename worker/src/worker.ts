@@ -414,6 +414,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         onCommitted: publish,
         pollMs: options.rescorePollMs,
         settleMs: options.rescoreSettleMs,
+        queueIdle,
       });
       metrics.watchRescore(rescores.stats);
       rescores.start();

@@ -3,12 +3,14 @@
 // collection and pipelined Redis reads — for tests, the fault suite, load runs and operators
 // (`npm run rebuild -- --check`), never for a hot path.
 import {
+  applyRescored,
   COLLECTIONS,
   decayedScore,
   decayKey,
   type EventDocument,
   type HistoryPageDocument,
   type IdentityDocument,
+  type RescoredCandidatesDocument,
   resolveRoots,
   STAGES,
   type StageThresholds,
@@ -118,6 +120,8 @@ export interface LiveStateSnapshot {
   leads: Map<string, LiveLeadView>;
   /** Stored events (no metadata), by lead. */
   events: Map<string, EventDocument[]>;
+  /** The candidates retroactive publishes re-matched, by lead (contracts/src/rescore.ts). */
+  rescored?: Map<string, RescoredCandidatesDocument[]>;
   storedEvents: number;
   /** Pages stored, named and retired: counted when every lead was read (no `leadIds`). */
   pages?: PageCounts;
@@ -153,7 +157,9 @@ export function snapshotProblems(
   const problems = [...snapshot.problems, ...(snapshot.pages ? pageProblems(snapshot.pages) : [])];
   const decay = halfLifeSeconds === null ? null : { halfLifeSeconds, ...snapshot.stagesBetween };
   for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
-    problems.push(...leadProblems(id, snapshot.leads.get(id), snapshot.events.get(id) ?? [], cap, thresholds, decay));
+    const stored = snapshot.events.get(id) ?? [];
+    const rescored = snapshot.rescored?.get(id) ?? [];
+    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, cap, thresholds, decay, rescored));
   }
   return problems;
 }
@@ -181,6 +187,16 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
     list.push(root === doc.lead_id ? doc : { ...doc, lead_id: root });
     events.set(root, list);
     storedEvents += 1;
+  }
+
+  // What retroactive publishes re-matched: one document per (version, lead), read whole like the events.
+  const rescored = new Map<string, RescoredCandidatesDocument[]>();
+  for await (const doc of db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates).find({})) {
+    const root = roots.get(doc.lead_id) ?? doc.lead_id;
+    if (!inRange(root)) continue;
+    const list = rescored.get(root) ?? [];
+    list.push(doc);
+    rescored.set(root, list);
   }
 
   // Every page of these leads in one read, so a lead's history costs no query of its own.
@@ -240,7 +256,7 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
     retired: retired.length,
   };
   const stagesBetween = { through: through === null ? null : Number(through), read: Date.now() };
-  return { leads, events, storedEvents, pages: counts, problems, stagesBetween };
+  return { leads, events, rescored, storedEvents, pages: counts, problems, stagesBetween };
 }
 
 /** The comparable part of a history entry: its v1 fields and what each of its rules asked and gave. */
@@ -298,9 +314,11 @@ export function leadProblems(
   cap: number,
   thresholds: StageThresholds,
   decay: DecayAudit | null = null,
+  rescored: readonly RescoredCandidatesDocument[] = [],
 ): string[] {
   const halfLife = decay?.halfLifeSeconds ?? null;
-  const folded = foldLive(stored.map(toScorable), cap, { score: 0, count: 0, reachedAt: null }, halfLife);
+  const events = applyRescored(stored.map(toScorable), rescored);
+  const folded = foldLive(events, cap, { score: 0, count: 0, reachedAt: null }, halfLife);
   const fold = { ...folded.state, history: folded.history };
   if (!live) return stored.length > 0 ? [`${id}: ${stored.length} stored events, no live state`] : [];
   const { lead, history } = live;

@@ -14,5 +14,6 @@ export * from "./outbox.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
 export * from "./rekey.ts";
+export * from "./rescore-commit.ts";
 export * from "./search-index.ts";
 export * from "./series.ts";

@@ -49,6 +49,7 @@ import { retirePages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
+import { withRescored } from "./rescored.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -303,7 +304,8 @@ export function createDeepLane(options: DeepLaneOptions) {
       list.push(toScorable(root === doc.lead_id ? doc : { ...doc, lead_id: root }));
       stored.set(root, list);
     }
-    return stored;
+    // A lead a retroactive publish re-scored folds with the candidates it re-matched.
+    return withRescored(db, stored, signal);
   }
 
   /** A pass's history pages: from the page cache, else from MongoDB (one query per fetch), counted. */

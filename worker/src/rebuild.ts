@@ -16,6 +16,7 @@
 // insert per settled history page.
 import { randomUUID } from "node:crypto";
 import {
+  applyRescored,
   COLLECTIONS,
   type HistoryPageDocument,
   type LeadDocument,
@@ -54,6 +55,7 @@ import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
+import { readRescored, retroactiveVersions } from "./rescored.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -146,8 +148,20 @@ async function rebuild(
   let count = 0;
   let pageCount = 0;
   let chunk: RebuiltLead[] = [];
+  let pending: { id: string; events: readonly ScorableEvent[] }[] = [];
   const named = new Set<string>();
+  // A lead a retroactive publish re-scored folds with the candidates it re-matched (rescored.ts).
+  const retroactive = await retroactiveVersions(options.db, options.lock?.signal);
   const flush = async () => {
+    const rescored = await readRescored(
+      options.db,
+      pending.map((lead) => lead.id),
+      retroactive,
+    );
+    chunk = pending.map(({ id, events }) =>
+      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options),
+    );
+    pending = [];
     pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
@@ -157,8 +171,8 @@ async function rebuild(
   const add = async (id: string, events: readonly ScorableEvent[]) => {
     ids.push(id);
     count += events.length;
-    chunk.push(rebuiltLead(id, events, profiles.get(id), at, options));
-    if (chunk.length >= WRITE_CHUNK) await flush();
+    pending.push({ id, events });
+    if (pending.length >= WRITE_CHUNK) await flush();
   };
   const read = (events: number, done: boolean) => {
     progress.eventsRead = events;

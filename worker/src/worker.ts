@@ -43,6 +43,7 @@ import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
+import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
 
@@ -63,6 +64,9 @@ export interface WorkerOptions {
   deepLaneIdleMs?: number;
   /** How often the worker looks for a queued preview of a draft rule set. */
   previewPollMs?: number;
+  /** How often the worker looks for a re-score to run, and how long after its publish one starts (rescore.ts). */
+  rescorePollMs?: number;
+  rescoreSettleMs?: number;
 }
 
 export interface Worker {
@@ -337,6 +341,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   let live: LiveGeneration | undefined;
   let deepLane: DeepLane | undefined;
   let previews: PreviewRunner | undefined;
+  let rescores: RescoreRunner | undefined;
   let decayTicker: DecayTicker | undefined;
 
   const logSummary = () => {
@@ -423,6 +428,16 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       decayTicker.start();
       previews = createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs });
       previews.start();
+      rescores = createRescoreRunner({
+        ...writer,
+        prefix: config.REDIS_PREFIX,
+        onCommitted: publish,
+        pollMs: options.rescorePollMs,
+        settleMs: options.rescoreSettleMs,
+        queueIdle,
+      });
+      metrics.watchRescore(rescores.stats);
+      rescores.start();
 
       // Dead letters count in the 24-hour activity `/api/stats` reads (the dashboard's headline shows them).
       const onDeadLettered = (events: number) =>
@@ -474,6 +489,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await deepLane?.stop();
       await decayTicker?.stop();
       await previews?.stop();
+      await rescores?.stop();
       await rules.close();
       scoring.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

@@ -5,6 +5,7 @@ import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
 import { MovementsPage } from "../movements/index.tsx";
 import { NotFoundPage } from "../not-found/index.tsx";
+import { RescoreBanner } from "../rescore-banner/index.tsx";
 import { SignInPage, SignOutButton } from "../session/index.tsx";
 import type { ScoringModel } from "../settings/model.ts";
 import { SubmitEventPage } from "../submit-event/index.tsx";
@@ -193,6 +194,7 @@ export function App({ services }: { services: Services }) {
           </>
         ) : null}
       </header>
+      {session.signedIn.value ? <RescoreBanner model={services.rescoreBanner} /> : null}
       <main id="main" tabIndex={-1}>
         {session.signedIn.value ? (
           <Page services={services} />

@@ -10,6 +10,7 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { MovementsModel } from "../movements/model.ts";
+import { RescoreBannerModel } from "../rescore-banner/model.ts";
 import { SessionModel } from "../session/model.ts";
 import { ScoringModel } from "../settings/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
@@ -31,6 +32,8 @@ export interface Services {
   submitEvent: SubmitEventModel;
   /** The half-life of score decay, and the one clock every decaying score is shown by. */
   scoring: ScoringModel;
+  /** The banner of a running re-score, on every page. */
+  rescoreBanner: RescoreBannerModel;
   /** The detail model of a lead, kept while the same lead is shown. */
   leadDetail(id: string): LeadDetailModel;
 }
@@ -84,6 +87,7 @@ export function createServices(deps: {
       },
     }),
     leaderboard: new LeaderboardModel({ api, realtime, announce, decay }),
+    rescoreBanner: new RescoreBannerModel({ api }),
     submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
     leadDetail(id) {
       if (detail?.id.value !== id) {

@@ -255,6 +255,24 @@ export interface FieldDetail {
   message: string;
 }
 
+/** The re-score of every lead a retroactive publish started, as `GET /api/rule-sets/rescores/{id}` answers it. */
+export interface Rescore {
+  id: string;
+  version: number;
+  webhooks: "suppress" | "send";
+  state: "queued" | "running" | "done" | "superseded" | "failed";
+  progress: {
+    leads_total: number;
+    leads_done: number;
+    events_total: number;
+    events_done: number;
+    leads_changed: number;
+    stage_changes: number;
+    fraction: number;
+  };
+  error: string | null;
+}
+
 /** An error the API answered with (or a network failure, status 0), in the API's own terms. */
 export class ApiRequestError extends Error {
   override name = "ApiRequestError";
@@ -353,6 +371,8 @@ export interface Api {
   scoring(): Promise<ScoringSettings>;
   /** Sets the half-life (null: no decay); answers once the score index is re-keyed. */
   setScoring(settings: ScoringSettings, adminToken: string): Promise<ScoringChange>;
+  /** The newest re-score of every lead (a retroactive publish), or null when there never was one. */
+  currentRescore(): Promise<Rescore | null>;
   /**
    * What `token` may do: "admin" when it is the admin token, "read" when it only reads; throws the API's refusal
    * (401) when it does not even read.
@@ -468,6 +488,14 @@ export function createApi(options: ApiOptions = {}): Api {
       return Array.isArray(body) ? body : (body.top ?? []);
     },
     stats: () => json<Stats>("/api/stats"),
+    async currentRescore() {
+      try {
+        return await json<Rescore>("/api/rule-sets/rescores/current");
+      } catch (error) {
+        if (error instanceof ApiRequestError && error.status === 404) return null;
+        throw error;
+      }
+    },
     movements({ since, stage, limit, cursor }) {
       const params = new URLSearchParams({ since });
       if (stage) params.set("stage", stage);

@@ -4,18 +4,23 @@ import {
   type RuleSetBody,
   readRuleSetVersion,
   rulesChannel,
+  startRescore,
 } from "@leadscore/runtime";
 import { z } from "zod";
 import type { AppDeps } from "../../deps.ts";
 import { ruleStoreOf, storeWrite } from "../rules/rule.ts";
+import { toRescore } from "./rescore.ts";
 import { toSummary } from "./rule-set.ts";
 
 export const PublishBodySchema = z
   .strictObject(
     {
       mode: z
-        .enum(["forward"], { error: 'must be "forward": re-scoring history ("retroactive") is not available yet' })
-        .describe("`forward`: the set scores events from now on; history keeps the points it was scored with."),
+        .enum(["forward", "retroactive"], { error: 'must be "forward" or "retroactive"' })
+        .describe(
+          "`forward`: the set scores events from now on; history keeps the points it was scored with. " +
+            "`retroactive`: every lead is re-scored with it too, online (progress: `GET /api/rule-sets/rescores/{id}`).",
+        ),
       webhooks: z
         .enum(["suppress", "send"], { error: 'must be "suppress" or "send"' })
         .default("suppress")
@@ -38,5 +43,12 @@ export async function publish(deps: AppDeps, body: RuleSetBody, options: Publish
   });
   const stored = await readRuleSetVersion(deps.db, version);
   if (stored === null) throw new Error(`version ${version} was stored but cannot be read`);
-  return toSummary(stored.summary);
+  if (options.mode === "forward") return { status: 200 as const, body: toSummary(stored.summary) };
+  const job = await startRescore(
+    deps.redis,
+    deps.config.REDIS_PREFIX,
+    { version, webhooks: options.webhooks },
+    (deps.now ?? Date.now)(),
+  );
+  return { status: 202 as const, body: { ...toSummary(stored.summary), rescore: toRescore(job) } };
 }

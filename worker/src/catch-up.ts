@@ -27,12 +27,19 @@ export interface CatchUpOptions {
   scoreStored(events: readonly ScorableEvent[]): Promise<BatchResult>;
   /** Checks the lock the catch-up runs under before it writes; its signal stops the reads. */
   lock?: HeldLock;
+  /**
+   * Whether an event belongs to a batch this process has in hand: that batch's next try commits it (or, failing, its
+   * job's), so it is neither read nor looked for. A clean stop leaves only such batches.
+   */
+  inHand?: (eventId: string) => boolean;
 }
 
 export interface CatchUpResult {
   /** Journal entries without a done mark. */
   batches: number;
-  /** Their events found in their leads' tails in Redis: committed, so not read. */
+  /** Their events in a batch this process has in hand: left to it. */
+  inHand: number;
+  /** The others found in their leads' tails in Redis: committed, so not read. */
   inTails: number;
   /** The others found stored (an entry's events may not have been stored: its batch died before). */
   events: number;
@@ -62,7 +69,8 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   for (const entry of entries) {
     for (const [index, lead] of (entry.leads ?? []).entries()) leadOf.set(entry.events[index] as string, lead);
   }
-  const ids = [...new Set(entries.flatMap((entry) => entry.events))];
+  const all = [...new Set(entries.flatMap((entry) => entry.events))];
+  const ids = all.filter((id) => !options.inHand?.(id));
   // The tails are looked at again before each chunk of reads: a batch that was in flight when Redis stopped runs
   // again meanwhile (its own tries) and commits its events, which need no read then.
   const inTails = new Set<string>();
@@ -85,6 +93,7 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   // Entries whose events were all stored are held now: marked, so a later restart does not look at them again. One
   // with an event not stored yet may belong to a batch still running (it stores, then commits, then marks it).
   const stored = new Set([...inTails, ...events.map((event) => event.event_id)]);
+  // An entry with an event in hand stays: its batch marks its own entry, and this one is swept with the journal.
   const held = entries.filter((entry) => entry.events.every((id) => stored.has(id)));
   if (held.length > 0) {
     await options.lock?.check();
@@ -95,6 +104,7 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   const ended = performance.now();
   return {
     batches: entries.length,
+    inHand: all.length - ids.length,
     inTails: inTails.size,
     events: events.length,
     folded,

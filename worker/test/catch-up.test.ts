@@ -242,6 +242,46 @@ describe("when Redis comes back with a batch's commits but not its done mark", (
   }, 60_000);
 });
 
+describe("when the batch whose commits a restart lost is still in hand", () => {
+  it("leaves its events to the batch: reads none, folds none, and keeps its entry unfinished", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch([event("l0", "a0", "purchase", T0)]);
+    const kept = await snapshot(s);
+    const batch = [event("l0", "h1", "purchase", T0 + 1_000), event("l1", "h2", "purchase", T0 + 2_000)];
+    // The batch's tries share what they stored, as the worker's do (StoredMemo).
+    const memo = new Set<string>();
+    await s.scorer.scoreBatch(batch, memo);
+    await restore(s, kept);
+    const earlier = await asOnEarlierRun(s, s.generation);
+    // Scoring into the generation that came back, as the worker's catch-up and batches do until it is renamed.
+    const { scoreStored, scoreBatch } = createScorer({
+      ...s.options,
+      generation: () => earlier,
+      encodeUpdates: () => new Map(),
+      rules: () => RULES,
+    });
+    const inHand = new Set(batch.map((e) => e.event_id));
+    const result = await catchUp({
+      db: s.db,
+      redis: s.redis,
+      keys: s.keys,
+      scoreStored,
+      inHand: (id) => inHand.has(id),
+    });
+    expect({ inHand: result.inHand, inTails: result.inTails, read: result.events, folded: result.folded }).toEqual({
+      inHand: 2,
+      inTails: 0,
+      read: 0,
+      folded: 0,
+    });
+    expect(await s.redis.exists(s.keys.lead("l1"))).toBe(0);
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toHaveLength(1);
+    // Its batch runs again and commits them.
+    await scoreBatch(batch, memo);
+    expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
 describe("when Redis comes back from snapshots only (no append-only file)", () => {
   it("rebuilds, since what came back may be older than the journal reaches", async () => {
     const s = await setup();

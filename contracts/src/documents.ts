@@ -172,6 +172,10 @@ export interface BatchJournalDocument {
   at: Date;
   /** The batch's event ids (its leads are those of the stored copies). */
   events: string[];
+  /** Each event's lead, in the same order: a catch-up looks in the lead's tail before reading the stored copy. */
+  leads?: string[];
+  /** The `run_id` of the Redis the batch began on, as its worker last saw it (absent before it had seen one). */
+  run?: string;
 }
 
 export interface RuleDocument {

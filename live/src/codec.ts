@@ -355,6 +355,11 @@ export function encodeEntry(entry: LiveEntry): CompactEntry {
   ] as CompactEntry;
 }
 
+/** The event ids of a lead's tail as its hash stores it (a JSON array of CompactEntry), without decoding the entries. */
+export function tailEventIds(tail: string | null | undefined): string[] {
+  return tail ? (JSON.parse(tail) as CompactEntry[]).map((compact) => compact[0]) : [];
+}
+
 /** An entry as a page stores it: CompactEntry without its position and `score_reached_at`. */
 function pageEntry(entry: LiveEntry): PageEntry {
   return [

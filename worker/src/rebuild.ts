@@ -407,11 +407,18 @@ async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, gen
   if (!builtOnEarlierRun(generation, await redisRunId(redis))) return null;
   // Without the append-only file what came back is a snapshot, older than the journal may reach: rebuild.
   if (!(await redisPersistence(redis)).aof) return null;
+  log.info("live state: Redis restarted on its append-only file; catching up", { generation });
   const result = await catchUp(generation, lock);
   await lock.check();
   const renewed = await renewGeneration(redis, keys, generation);
   if (renewed !== null)
-    log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
+    log.info("live state caught up after a Redis restart", {
+      ...result,
+      ms: Math.round(result.ms),
+      scanMs: Math.round(result.scanMs),
+      readMs: Math.round(result.readMs),
+      foldMs: Math.round(result.foldMs),
+    });
   return renewed;
 }
 

@@ -453,7 +453,7 @@ export function createScorer(options: ScorerOptions) {
   async function scoreBatch(batch: readonly QueuedEvent[], memo: StoredMemo = new Set()): Promise<BatchResult> {
     const result = emptyResult();
     if (batch.length === 0) return result;
-    const entry = await options.journal?.open(batch.map((event) => event.event_id));
+    const entry = await options.journal?.open(batch);
     await settle(await storeEvents(batch, memo, result), result);
     if (entry !== undefined) await options.journal?.done(entry);
     return result;

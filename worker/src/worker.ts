@@ -209,6 +209,8 @@ function scoreWithRetries(options: {
   publish: (updates: ScoreUpdate[]) => Promise<void>;
   generation: LiveGeneration;
   attempts: number;
+  /** The ids of the events of the batches in hand, kept while they are (a catch-up leaves them to their batch). */
+  inHand: Set<string>;
   /** Told how many events a batch newly moved to dead letters. */
   onDeadLettered: (events: number) => void;
   log: Logger;
@@ -216,6 +218,15 @@ function scoreWithRetries(options: {
   const { scorer, metrics, publish, generation, attempts, log } = options;
   return async (events: QueuedEvent[]) => {
     const memo: StoredMemo = new Set();
+    for (const event of events) options.inHand.add(event.event_id);
+    try {
+      await scoreTries(events, memo);
+    } finally {
+      for (const event of events) options.inHand.delete(event.event_id);
+    }
+  };
+
+  async function scoreTries(events: QueuedEvent[], memo: StoredMemo) {
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
@@ -238,7 +249,7 @@ function scoreWithRetries(options: {
         await sleep(100 * 4 ** (attempt - 1));
       }
     }
-  };
+  }
 }
 
 /** The events queue as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
@@ -387,9 +398,11 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         halfLife: scoring.halfLife,
       };
       // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
+      // Events of the batches in hand: each is committed by its batch's next try, or its job's.
+      const inHand = new Set<string>();
       const catchUpInto = (kept: string, lock: HeldLock) => {
         const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
-        return catchUp({ db, redis, keys, scoreStored, lock });
+        return catchUp({ db, redis, keys, scoreStored, lock, inHand: (id) => inHand.has(id) });
       };
       const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
       metrics.watchRebuild(progress);
@@ -446,6 +459,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         );
       const scoreBatch = scoreWithRetries({
         scorer,
+        inHand,
         metrics,
         publish,
         generation,

@@ -83,8 +83,10 @@ function run(raw: readonly RawEvent[], rules: RuleSet) {
   const compiled = compileRuleSet(rules);
   // Matching is timed apart: the scorer matches when it stores, before the lead is read.
   const matchStart = process.cpuUsage();
-  const scorable: ScorableEvent[] = raw.map((event) => {
-    const candidates = compiled.match(event, null);
+  const matched = raw.map((event) => compiled.match(event, null));
+  const match = process.cpuUsage(matchStart);
+  const scorable: ScorableEvent[] = raw.map((event, index) => {
+    const candidates = matched[index] as ReturnType<typeof compiled.match>;
     let points = 0;
     for (const candidate of candidates) points += candidate.points;
     const { metadata: _, ...fields } = event;
@@ -96,7 +98,6 @@ function run(raw: readonly RawEvent[], rules: RuleSet) {
       rules_version: rules.version,
     };
   });
-  const match = process.cpuUsage(matchStart);
   const hashes = new Map<string, Record<string, string>>();
   const read = (id: string, fields: readonly (keyof LeadHash)[]): LeadHash => {
     const stored = hashes.get(id);

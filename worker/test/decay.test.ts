@@ -17,7 +17,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
-import { rebuildLiveState } from "../src/rebuild.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const H = 60;
 const POINTS: Record<string, number> = { big: 600, small: 100, unsubscribe: -50, page_view: 5 };
@@ -107,7 +107,10 @@ describe("when decay is on with a half-life of 60 s", () => {
     const keys = liveKeys(stack.config.REDIS_PREFIX);
     // The pages may be laid out apart (a rebuild spills from scratch): the state and the history are the same.
     const before = await redis.hmget(keys.lead("d-c"), "s", "le", "n");
-    await rebuildLiveState({ ...rebuildOptionsOf(stack, redis), halfLife: () => H });
+    // Under the rebuild lock, as a worker rebuilds: a worker that saw a rebuild no process holds would start its own.
+    await withRebuildLock(redis, keys, (lock) =>
+      rebuildLiveState({ ...rebuildOptionsOf(stack, redis), halfLife: () => H, lock }),
+    );
     expect(await redis.hmget(keys.lead("d-c"), "s", "le", "n")).toEqual(before);
     expect(await indexKeyOf("d-c")).toBe(key);
     expect((await historyOf(stack, "d-c")).map((entry) => entry.score)).toEqual(want);

@@ -13,7 +13,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
-import { rebuildLiveState } from "../src/rebuild.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const MINUTE = 60_000;
 
@@ -138,7 +138,10 @@ describe("merging an anonymous lead into a known one", () => {
     try {
       const keys = liveKeys(stack.config.REDIS_PREFIX);
       const { SCORE_CAP: cap, STAGE_THRESHOLDS: thresholds } = stack.config;
-      await rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger });
+      // Under the rebuild lock, as a worker rebuilds: a worker that saw a rebuild no process holds would start its own.
+      await withRebuildLock(redis, keys, (lock) =>
+        rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger, lock }),
+      );
       expect(await leadOf(stack, "anon-3")).toBeNull();
       expect((await historyOf(stack, "cy")).map((entry) => [entry.event_id, entry.score])).toEqual(
         before.map((entry) => [entry.event_id, entry.score]),

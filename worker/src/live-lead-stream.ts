@@ -17,12 +17,16 @@ import {
   decodeLead,
   decodeLeadHash,
   entryEvent,
+  IDLE_MARK,
+  idleArchiveOf,
   LEAD_FIELDS,
   type LiveKeys,
   type LiveLead,
   leadHashField,
   leadHashFields,
+  restoreIdleLeads,
   wholeHistory,
+  withIdleFields,
 } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -102,20 +106,42 @@ function pageLoader(db: Db) {
   };
 }
 
-/** The leads of `ids` that have folded events, each read in one HMGET with its pages by `_id`. */
+/** Each lead's HMGET of LEAD_FIELDS and its idle mark (null: not idle). */
+async function readHashes(redis: Redis, keys: LiveKeys, ids: readonly string[]) {
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS), IDLE_MARK);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, values]) => {
+    if (error) throw error;
+    const read = values as (string | null)[];
+    return { read, mark: read[LEAD_FIELDS.length] ?? null };
+  });
+}
+
+/**
+ * The leads of `ids` that have folded events, each read in one HMGET with its pages by `_id`. An idle lead
+ * (live/src/idle.ts) reads what it shed from its archive; with `restoreIdle` (for a caller that will commit the lead)
+ * it is first given those fields back, as the scorer does before it folds one.
+ */
 export async function readLiveLeads(
   redis: Redis,
   db: Db,
   keys: LiveKeys,
   ids: readonly string[],
-  options: Pick<LiveLeadStreamOptions, "cap" | "thresholds">,
+  options: Pick<LiveLeadStreamOptions, "cap" | "thresholds"> & { restoreIdle?: boolean },
 ): Promise<LiveLeadEvents[]> {
-  const pipeline = redis.pipeline();
-  for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
-  const replies = (await pipeline.exec()) ?? [];
-  const leads = replies.flatMap(([error, values], i) => {
-    if (error) throw error;
-    const hash = decodeLeadHash(LEAD_FIELDS, values as (string | null)[]);
+  const archive = idleArchiveOf(db);
+  let hashes = await readHashes(redis, keys, ids);
+  const idle = new Map(hashes.flatMap(({ mark }, i) => (mark ? [[ids[i] as string, mark] as const] : [])));
+  if (options.restoreIdle && idle.size > 0) {
+    await restoreIdleLeads(redis, archive, keys, idle);
+    hashes = await readHashes(redis, keys, ids);
+  }
+  const values = await Promise.all(
+    hashes.map(({ read }, i) => withIdleFields(ids[i] as string, LEAD_FIELDS, read, archive)),
+  );
+  const leads = values.flatMap((read, i) => {
+    const hash = decodeLeadHash(LEAD_FIELDS, read);
     const lead = decodeLead(ids[i] as string, hash, options.cap, options.thresholds);
     return lead === null || lead.count === 0 ? [] : [lead];
   });

@@ -230,7 +230,8 @@ export function createRescorer(options: RescoreOptions) {
     let left = [...ids];
     for (let round = 0; round < rounds && left.length > 0; round += 1) {
       if (round > 0) await sleep(50 * round);
-      const items = await readLiveLeads(redis, db, keys, left, { cap, thresholds });
+      // An idle lead is given back what it shed before it is re-folded and committed (live/src/idle.ts).
+      const items = await readLiveLeads(redis, db, keys, left, { cap, thresholds, restoreIdle: true });
       const planned = plan(items, set, metadata);
       const again = new Set(await write(planned, job, progress));
       for (const item of items) {

@@ -11,10 +11,21 @@ import {
   wholeHistory,
 } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
+import { publishRuleSet, readRuleSet } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
-import { auditAll, createStack, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
+import {
+  auditAll,
+  createStack,
+  historyOf,
+  queued,
+  rebuildOptionsOf,
+  T0,
+  type TestStack,
+} from "../../test-support/worker-stack.ts";
+import { readLiveLeads } from "../src/live-lead-stream.ts";
+import { createRescorer } from "../src/rescore.ts";
 
 const MINUTE = 60_000;
 const TYPES = ["page_view", "big", "unsubscribe", "small", "email_open", "form_submission"];
@@ -126,4 +137,72 @@ describe("when an idle lead's next event arrives", () => {
     expect(after.summary.count).toBe(before.summary.count + 1);
     expect(await auditAll(stack)).toEqual([]);
   });
+});
+
+describe("when an idle lead is previewed and re-scored retroactively", () => {
+  const leadId = "rescored-lead";
+  let idle: Awaited<ReturnType<typeof idleStack>>;
+
+  beforeAll(async () => {
+    idle = await idleStack(leadId);
+    // A refold still in flight when the sweep ran may have given the lead back its fields: shrink it (again) now.
+    await idle.stack.drained();
+    const { redis, keys, stack } = idle;
+    await shrinkIdleLeads({ redis, db: stack.db, keys, idleMs: 1000, now: () => Date.now() + 86_400_000 });
+  });
+  afterAll(async () => {
+    idle.redis.disconnect();
+    await idle.stack.close();
+  });
+
+  // One test: the tests of a file run in a shuffled order, and the re-score gives the lead back its fields.
+  it("is read whole while idle (as a preview reads it), then given its history back and re-folded", async () => {
+    const { redis, keys, stack, before } = idle;
+    const read = { cap: stack.config.SCORE_CAP, thresholds: stack.config.STAGE_THRESHOLDS };
+    expect(await redis.hget(keys.lead(leadId), IDLE_MARK)).not.toBeNull();
+    const [previewed] = await readLiveLeads(redis, stack.db, keys, [leadId], read);
+    expect(previewed?.events.map((event) => event.event_id)).toEqual(before.history.map((entry) => entry.event_id));
+    expect(await redis.hexists(keys.lead(leadId), IDLE_MARK)).toBe(1);
+    const store = { db: stack.db, redis, redisPrefix: stack.config.REDIS_PREFIX };
+    const current = await readRuleSet(stack.db);
+    const rules = current.rules.map((rule) =>
+      rule.event_type === "small" ? { ...rule, points: rule.points * 2 } : rule,
+    );
+    const options = { source: "draft", mode: "retroactive", webhooks: "suppress" } as const;
+    const version = await publishRuleSet(store, { rules, groups: current.groups }, options);
+    const generation = (await redis.get(keys.gen)) as string;
+    const rescorer = createRescorer({
+      ...rebuildOptionsOf(stack, redis),
+      prefix: stack.config.REDIS_PREFIX,
+      generation: () => generation,
+      encodeUpdates: () => new Map(),
+      settleMs: 0,
+    });
+    const progress = {
+      leads_total: 0,
+      events_total: 0,
+      leads_done: 0,
+      events_done: 0,
+      leads_changed: 0,
+      stage_changes: 0,
+    };
+    const job = {
+      id: "idle-rescore",
+      version,
+      webhooks: "suppress" as const,
+      state: "queued" as const,
+      created_at: Date.now(),
+      started_at: null,
+      updated_at: null,
+      finished_at: null,
+      progress,
+      error: null,
+    };
+    await rescorer.run(job, new AbortController().signal, async () => false);
+    expect(await redis.hexists(keys.lead(leadId), IDLE_MARK)).toBe(0);
+    const history = await historyOf(stack, leadId);
+    expect(history.map((entry) => entry.event_id)).toEqual(before.history.map((entry) => entry.event_id));
+    expect(history.every((entry) => entry.rules_version === version)).toBe(true);
+    expect(await auditAll(stack)).toEqual([]);
+  }, 120_000);
 });

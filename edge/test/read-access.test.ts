@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COLLECTIONS } from "@leadscore/contracts";
-import { previewKey } from "@leadscore/runtime";
+import { previewKey, rescoreJobKey } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestEdge, readStaticFrom } from "../../test-support/edge.ts";
 import { scoredLead, seederFor } from "./leads-fixtures.ts";
@@ -58,10 +58,15 @@ describe("when a read carries no valid read token", () => {
       rule_id: null,
       sort_key: "reader",
     } as never);
-    // A stored rule-set version 1 and a draft, for `/api/rule-sets/1` and `/api/rule-sets/draft`.
+    // A stored rule-set version 1 (seeding the default rules stores it; kept if so) and a draft, for
+    // `/api/rule-sets/1` and `/api/rule-sets/draft`.
     await edge.deps.db
       .collection(COLLECTIONS.ruleSets)
-      .insertOne({ _id: 1, set: JSON.stringify({ version: 1, rules: [], groups: [] }), by: "admin", at } as never);
+      .updateOne(
+        { _id: 1 as never },
+        { $setOnInsert: { set: JSON.stringify({ version: 1, rules: [], groups: [] }), by: "admin", at } },
+        { upsert: true },
+      );
     await edge.deps.db.collection(COLLECTIONS.ruleDrafts).insertOne({
       _id: "draft",
       set: JSON.stringify({ rules: [], groups: [] }),
@@ -75,6 +80,14 @@ describe("when a read carries no valid read token", () => {
       state: "queued",
       draft: "{}",
       based_on: 1,
+      created_at: at.getTime(),
+    });
+    // A re-score by that id, for `/api/rule-sets/rescores/reader`.
+    await edge.redis.hset(rescoreJobKey(edge.deps.config.REDIS_PREFIX, "reader"), {
+      id: "reader",
+      version: 1,
+      webhooks: "suppress",
+      state: "done",
       created_at: at.getTime(),
     });
     // And a rule group by that id, for `/api/rule-groups/reader`.

@@ -1,6 +1,6 @@
-import { COLLECTIONS, type EventDocument, type RuleDocument, type ScoreUpdate } from "@leadscore/contracts";
+import { COLLECTIONS, type EventDocument, type ScoreUpdate } from "@leadscore/contracts";
 import { liveKeys, rankKey, setProfile } from "@leadscore/live";
-import { queuedEventsKey, rulesChannel } from "@leadscore/runtime";
+import { queuedEventsKey, rulesChannel, updateRule } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
@@ -171,13 +171,15 @@ describe("when a job is poison", () => {
 });
 
 describe("when a rule changes", () => {
+  const redis = new Redis(REDIS_URL);
+  afterAll(() => redis.disconnect());
+  const ruleStore = () => ({ db: stack.db, redis, redisPrefix: stack.config.REDIS_PREFIX });
   it("scores new events with the new points once the change is announced, and leaves stored events as they were", async () => {
     await stack.send([queued("rules-a", "ru-1", "email_open", T0)]);
     await stack.drained();
 
-    await stack.db
-      .collection<RuleDocument>(COLLECTIONS.rules)
-      .updateOne({ _id: "email_open" }, { $set: { points: 40, updated_at: new Date() } });
+    // Written as the rules routes write it: a new version of the rule set.
+    await updateRule(ruleStore(), "email_open", { points: 40 });
     const [worker] = stack.workers;
     // Stored but not announced: the worker still scores with the points it loaded.
     expect(worker?.rules.current().match({ event_type: "email_open" })[0]?.points).toBe(10);
@@ -195,9 +197,7 @@ describe("when a rule changes", () => {
   });
 
   it("treats a deactivated rule as no rule", async () => {
-    await stack.db
-      .collection<RuleDocument>(COLLECTIONS.rules)
-      .updateOne({ _id: "form_submission" }, { $set: { active: false } });
+    await updateRule(ruleStore(), "form_submission", { active: false });
     await stack.workers[0]?.rules.reload();
     await stack.send([queued("rules-b", "rb-1", "form_submission", T0)]);
     await stack.drained();

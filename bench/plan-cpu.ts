@@ -31,9 +31,7 @@ import {
   PLAN_FIELDS,
   pageDocument,
 } from "@leadscore/live";
-import { contentPageId } from "../worker/src/page-id.ts";
-import { planLead } from "../worker/src/plan.ts";
-import { liveFields } from "../worker/src/scorer.ts";
+import { contentPageId, liveFields, planLead } from "@leadscore/worker";
 import { createRandom, zipf } from "./random.ts";
 import { REALISTIC_RULES, realisticEventType, realisticMetadata } from "./realistic-rules.ts";
 

@@ -2,6 +2,8 @@
 export { createDecayTicker, type DecayTicker, type DecayTickerOptions } from "./decay-ticker.ts";
 export { type LeadEventStreamOptions, type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
 export { WORKER_NODE_FLAGS } from "./node-flags.ts";
+export { contentPageId } from "./page-id.ts";
+export { planLead } from "./plan.ts";
 export { type PreviewOptions, runPreview } from "./preview.ts";
 export {
   createScorePublisher,
@@ -13,4 +15,5 @@ export {
 } from "./publisher.ts";
 export { writeRebuiltLeads } from "./rebuild.ts";
 export { RESCORE_SETTLE_MS } from "./rescore.ts";
+export { liveFields } from "./scorer.ts";
 export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

@@ -11,7 +11,8 @@ export interface ScoreUpdate {
   timestamp: string;
   /**
    * True when sent in answer to `subscribe` as the lead's current state (its newest scored event) rather than for a
-   * new change; a dashboard may receive the same `event_id` again this way.
+   * new change; a dashboard may receive the same `event_id` again this way. With decay its `current_score` and
+   * `stage` are as of the instant it was sent, not as of `timestamp`.
    */
   snapshot?: boolean;
 }

@@ -97,6 +97,12 @@ describe("the decay maths", () => {
     );
   });
 
+  it("decays a subscribe's snapshot from when it arrived: realtime sent it decayed to that instant", () => {
+    const snapshot = scoreUpdate({ lead_id: "a", timestamp: "2026-01-01T00:00:10.000Z", snapshot: true });
+    const arrived = Date.parse("2026-01-01T00:05:00.000Z");
+    expect(heardAtOf(snapshot, { last_event_at: "2026-01-01T00:00:10.000Z" }, () => arrived)).toBe(arrived);
+  });
+
   it("decays rows from when each was heard, and leaves them as they are without a half-life", () => {
     const rows = [lead({ _id: "a", current_score: 320, stage: "hot" }), lead({ _id: "b", current_score: 0 })];
     const heard: Record<string, number> = { a: 1000, b: 1000 };

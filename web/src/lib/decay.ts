@@ -115,9 +115,15 @@ export function decayedRows<T extends { current_score: number; stage: Stage }>(
 
 /**
  * When a live update's score held: its event's time, or the lead's newest event's when the update is older (a late
- * event: the score is the one the newest event left). Epoch ms.
+ * event: the score is the one the newest event left). A subscribe's snapshot is the score decayed to the instant it
+ * was read, so it held when it arrived. Epoch ms.
  */
-export function heardAtOf(update: ScoreUpdate, lead: { last_event_at: string | null } | undefined): number {
+export function heardAtOf(
+  update: ScoreUpdate,
+  lead: { last_event_at: string | null } | undefined,
+  now: () => number = Date.now,
+): number {
+  if (update.snapshot) return now();
   const at = Date.parse(update.timestamp);
   const newest = lead?.last_event_at ? Date.parse(lead.last_event_at) : Number.NaN;
   return Number.isNaN(newest) ? at : Math.max(at, newest);

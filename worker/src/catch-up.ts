@@ -26,6 +26,8 @@ export interface CatchUpOptions {
   scoreStored(events: readonly ScorableEvent[]): Promise<BatchResult>;
   /** Checks the lock the catch-up runs under before it writes; its signal stops the reads. */
   lock?: HeldLock;
+  /** Whether a lead is in this live state (its lead partition's); unset: every lead. */
+  owns?: (leadId: string) => boolean;
 }
 
 export interface CatchUpResult {
@@ -49,7 +51,10 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   const started = performance.now();
   const entries = await unfinishedEntries({ db: options.db, redis: options.redis, keys: options.keys.journal });
   const ids = [...new Set(entries.flatMap((entry) => entry.events))];
-  const events = await readStored(options.db, ids, options.lock?.signal);
+  const read = await readStored(options.db, ids, options.lock?.signal);
+  // Another partition's batches are unfinished here (each partition marks its own): their events are not this one's.
+  const owns = options.owns;
+  const events = owns ? read.filter((event) => owns(event.lead_id)) : read;
   let folded = 0;
   let rescans = 0;
   for (let from = 0; from < events.length; from += FOLD_CHUNK) {
@@ -60,7 +65,7 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   }
   // Entries whose events were all stored are held now: marked, so a later restart does not look at them again. One
   // with an event not stored yet may belong to a batch still running (it stores, then commits, then marks it).
-  const stored = new Set(events.map((event) => event.event_id));
+  const stored = new Set(read.map((event) => event.event_id));
   const held = entries.filter((entry) => entry.events.every((id) => stored.has(id)));
   if (held.length > 0) {
     await options.lock?.check();

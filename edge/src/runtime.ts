@@ -1,5 +1,5 @@
 import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
-import { createLiveReader } from "@leadscore/live";
+import { createPartitionedReader } from "@leadscore/live";
 import {
   createMissingIndexes,
   createQueue,
@@ -94,9 +94,10 @@ export async function createEdgeRuntime(
   // Not awaited: a subscription waits for Redis, and the edge listens (answering 503 where Redis is needed) while Redis
   // is away; the settings are read within the first turn of the cache once it is reachable.
   void scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
-  const live = createLiveReader({
+  const live = createPartitionedReader({
     redis,
     redisPrefix: config.REDIS_PREFIX,
+    partitions: config.LEAD_PARTITIONS,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
     halfLife: scoring.halfLife,

@@ -12,6 +12,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
+import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
 import {
@@ -25,12 +26,14 @@ import {
 } from "./codec.ts";
 import { addToBreakdown, emptyBreakdown, encodeBreakdown, encodeTally, foldLive } from "./fold.ts";
 import { wholeHistory } from "./history.ts";
-import { liveKeys } from "./keys.ts";
+import { type LiveKeys, liveKeys } from "./keys.ts";
 
 export interface AuditOptions {
   db: Db;
   redis: Redis;
   redisPrefix: string;
+  /** LEAD_PARTITIONS (default 1). */
+  partitions?: number;
   cap: number;
   thresholds: StageThresholds;
 }
@@ -95,6 +98,8 @@ export interface LiveStateOptions {
   thresholds: StageThresholds;
   /** Which leads to read (default: all). */
   leadIds?: { gte: string; lt: string };
+  /** LEAD_PARTITIONS: each lead is read from its partition's keys. */
+  partitions?: number;
 }
 
 export interface LiveLeadView {
@@ -143,7 +148,8 @@ const CHUNK = 500;
 
 export async function readLiveState(options: LiveStateOptions): Promise<LiveStateSnapshot> {
   const { db, redis, cap, thresholds } = options;
-  const keys = liveKeys(options.redisPrefix);
+  const layouts = partitionPrefixes(options.redisPrefix, options.partitions ?? 1).map((prefix) => liveKeys(prefix));
+  const keysOf = (id: string) => layouts[leadPartition(id, layouts.length)] as LiveKeys;
   const range = options.leadIds;
   const inRange = (id: string) => !range || (id >= range.gte && id < range.lt);
 
@@ -178,19 +184,25 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       return page ? [page] : [];
     })) as unknown as Loader;
 
-  const ranked = ((await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES")) as string[]) ?? [];
+  let ranked: string[] = [];
+  for (const keys of layouts) ranked = ranked.concat(await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES"));
   const indexed = new Map<string, number>();
   for (let i = 0; i + 1 < ranked.length; i += 2) {
     const id = ranked[i] as string;
     if (inRange(id)) indexed.set(id, Number(ranked[i + 1]));
   }
-  const ids = [...new Set([...indexed.keys(), ...events.keys()])];
+  // Grouped by partition, so a pipeline's keys share a slot on a Redis Cluster.
+  const ids = [...new Set([...indexed.keys(), ...events.keys()])].sort(
+    (a, b) => leadPartition(a, layouts.length) - leadPartition(b, layouts.length),
+  );
   const leads = new Map<string, LiveLeadView>();
   const problems: string[] = [];
   for (let from = 0; from < ids.length; from += CHUNK) {
-    const chunk = ids.slice(from, from + CHUNK);
+    const first = leadPartition(ids[from] as string, layouts.length);
+    const chunk = ids.slice(from, from + CHUNK).filter((id) => leadPartition(id, layouts.length) === first);
+    from -= CHUNK - chunk.length;
     const pipeline = redis.pipeline();
-    for (const id of chunk) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
+    for (const id of chunk) pipeline.hmget(keysOf(id).lead(id), ...leadHashFields(LEAD_FIELDS));
     const replies = (await pipeline.exec()) ?? [];
     for (const [index, id] of chunk.entries()) {
       const [error, values] = replies[index] ?? [null, null];
@@ -208,9 +220,9 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
   }
   // A page id is `<lead id>|<digest>` (worker/src/page-id.ts): the retired pages of the leads read are those of
   // their ids.
-  const retired = (await redis.zrange(keys.retiredPages, "0", "-1")).filter((id) =>
-    inRange(id.slice(0, id.lastIndexOf("|"))),
-  );
+  let retiredPages: string[] = [];
+  for (const keys of layouts) retiredPages = retiredPages.concat(await redis.zrange(keys.retiredPages, "0", "-1"));
+  const retired = retiredPages.filter((id) => inRange(id.slice(0, id.lastIndexOf("|"))));
   const counts = {
     stored: pages.size,
     referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,

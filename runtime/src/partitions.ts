@@ -37,11 +37,16 @@ export function keySlot(key: string): number {
 }
 
 const SLOTS = 16384;
+/**
+ * Slots kept clear of each share's ends: `redis-cli --cluster create` rounds its masters' ranges, so a tag on the very
+ * edge of a share could land on the neighbouring master.
+ */
+const EDGE = 2;
 const prefixCache = new Map<string, readonly string[]>();
 
 /**
  * The key prefix of each partition: `[REDIS_PREFIX]` for one partition; else partition `p`'s hash tag
- * `{<prefix>:p<p>.<s>}`, salted with the smallest `s` whose slot lies in the `p`-th of P equal slot ranges, so that
+ * `{<prefix>:p<p>.<s>}`, salted with the smallest `s` whose slot lies inside the `p`-th of P equal slot ranges (clear of its ends), so that
  * with the even ranges `redis-cli --cluster create` assigns, P a multiple of the masters spreads them evenly. It
  * depends on the prefix and P only, never on the running cluster.
  */
@@ -51,8 +56,8 @@ export function partitionPrefixes(prefix: string, partitions: number): readonly 
   if (cached) return cached;
   const base = prefix.replace(/[{}]/g, "");
   const prefixes = Array.from({ length: partitions }, (_, p) => {
-    const low = Math.floor((p * SLOTS) / partitions);
-    const high = Math.floor(((p + 1) * SLOTS) / partitions);
+    const low = Math.ceil((p * SLOTS) / partitions) + EDGE;
+    const high = Math.floor(((p + 1) * SLOTS) / partitions) - EDGE;
     for (let salt = 0; ; salt++) {
       const tag = `{${base}:p${p}.${salt}}`;
       const slot = keySlot(tag);

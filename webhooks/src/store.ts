@@ -109,9 +109,10 @@ export function createWebhookStore(options: {
         ],
       );
     }
+    // Every entry up to the mark is fanned out: trimmed (also those a call that died before its trim left behind).
     const passed = entries.at(-1)?.[0] ?? mark;
-    // Entries before the mark are fanned out; the one at it goes with the next trim.
-    if (passed !== null) await redis.xtrim(outbox.stream, "MINID", passed);
+    if (passed !== null)
+      await redis.pipeline().xtrim(outbox.stream, "MINID", passed).xdel(outbox.stream, passed).exec();
     return { taken: reply[0], dropped: reply[1] };
   }
 
@@ -132,6 +133,8 @@ export function createWebhookStore(options: {
 
   return {
     keys,
+    /** Hash: lead partition → id of the last entry of its outbox fanned out. */
+    marks,
     shareWants,
 
     async create(input: SubscriptionInput): Promise<Subscription> {

@@ -3,7 +3,7 @@
 // fetch slots of its own.
 import { parseConfig, type QueuedEvent, WorkerConfigSchema } from "@leadscore/contracts";
 import { createEdgeRuntime } from "@leadscore/edge/runtime";
-import { createLiveReader, liveKeys } from "@leadscore/live";
+import { createLiveReader, createPartitionedReader, liveKeys } from "@leadscore/live";
 import {
   createRedis,
   EVENTS_QUEUE,
@@ -121,6 +121,37 @@ describe("when leads are spread over three partitions", () => {
     const buckets = await Promise.all(prefixes.map((each) => redis.keys(`${each}:dd:*`)));
     expect(buckets.every((keys) => keys.length > 0)).toBe(true);
     expect(await redis.keys(`${prefix}:dd:[0-9]*`)).toEqual([]);
+  });
+
+  it("merges two leads of one partition, and refuses to merge leads of two partitions", async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `merge-${i}`);
+    const [first, ...rest] = ids as [string, ...string[]];
+    const same = rest.find((id) => leadPartition(id, 3) === leadPartition(first, 3)) as string;
+    const other = rest.find((id) => leadPartition(id, 3) !== leadPartition(first, 3)) as string;
+    const events = [first, same, other].map((lead) => ({
+      event_id: `${lead}-e`,
+      lead_id: lead,
+      event_type: "purchase",
+    }));
+    expect((await edge.app.request("/api/batch", post({ events }))).status).toBe(202);
+    const reader = createPartitionedReader({
+      redis,
+      redisPrefix: prefix,
+      partitions: 3,
+      cap: 1000,
+      thresholds: [100, 300, 600],
+    });
+    await eventually(async () => (await reader.leads([first, same, other])).length === 3);
+    const identify = (anonymous: string, lead: string) =>
+      edge.app.request("/api/identify", post({ anonymous_id: anonymous, lead_id: lead }));
+    expect((await identify(other, first)).status).toBe(409);
+    expect((await identify(same, first)).status).toBe(202);
+    const merged = await eventually(async () => {
+      const lead = await reader.lead(first);
+      return (await reader.lead(same)) === null && lead?.count === 2 && lead;
+    });
+    expect(merged.score).toBe(200);
+    expect((await reader.lead(other))?.score).toBe(100);
   });
 
   it("counts each partition's queued events down to zero once scored", async () => {

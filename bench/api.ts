@@ -224,15 +224,28 @@ async function main() {
     await createMissingIndexes(testDb.db, silentLogger);
     console.log(`indexes created in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
+    // With a half-life, every read (searches too) decays with it at one fixed instant.
+    const decay = HALF_LIFE === null ? {} : { halfLife: () => HALF_LIFE, now: () => BASE + 31 * DAY };
     const live = createPartitionedReader({
       redis,
       redisPrefix: config.REDIS_PREFIX,
       partitions: config.LEAD_PARTITIONS,
       cap,
       thresholds: config.STAGE_THRESHOLDS,
-      ...(HALF_LIFE !== null && { halfLife: () => HALF_LIFE, now: () => BASE + 31 * DAY }),
+      ...decay,
     });
-    const app = createApp({ config, redis, db: testDb.db, live, queue, partitionQueues, log: silentLogger });
+    const scoring = { halfLife: () => HALF_LIFE, reload: async () => {}, start: async () => {}, close: () => {} };
+    const app = createApp({
+      config,
+      redis,
+      db: testDb.db,
+      live,
+      scoring,
+      queue,
+      partitionQueues,
+      log: silentLogger,
+      now: decay.now,
+    });
 
     /** The path of page `n` (1-based) of a list, following its `Link` headers. */
     async function pageUrl(path: string, n: number): Promise<string> {
@@ -254,7 +267,7 @@ async function main() {
     const hotPage5 = await pageUrl("/api/leads?stage=hot&sort=-score&limit=50", 5);
     const hotCursor = new URL(hotPage5, "http://x").searchParams.get("cursor") ?? "";
     const hotAfter = JSON.parse(Buffer.from(hotCursor, "base64url").toString()) as { id: string; value: number };
-    const searcher = createLiveSearcher({ redis, keys, cap, thresholds: config.STAGE_THRESHOLDS });
+    const searcher = createLiveSearcher({ redis, keys, cap, thresholds: config.STAGE_THRESHOLDS, ...decay });
     const companySearch = { company: "Company 7", sort: "-score" } as const;
     const qSearch = { q: "garcia", sort: "-score" } as const;
     const companyMatches = (await searcher.matches(companySearch, MAX_SEARCH_MATCHES)).length;

@@ -64,7 +64,7 @@ import { type LocalRedisCluster, startRedisCluster } from "../scripts/redis-clus
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { putRuleSet } from "../test-support/rule-sets.ts";
-import { createRandom } from "./random.ts";
+import { createRandom, zipf } from "./random.ts";
 import { REALISTIC_RULES, realisticEventType, realisticMetadata } from "./realistic-rules.ts";
 
 const { values: args } = parseArgs({
@@ -105,26 +105,6 @@ const TYPES = ["page_view", "page_view", "page_view", "email_open", "email_open"
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-
-/** Lead ranks drawn by Zipf's law: rank r (0-based) with weight 1 / (r + 1)^s. */
-function zipf(leads: number, exponent: number, random: () => number): () => number {
-  const cdf = new Float64Array(leads);
-  let sum = 0;
-  for (let r = 0; r < leads; r += 1) {
-    sum += 1 / (r + 1) ** exponent;
-    cdf[r] = sum;
-  }
-  return () => {
-    const roll = random() * sum;
-    let [lo, hi] = [0, leads - 1];
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((cdf[mid] as number) < roll) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
-  };
-}
 
 /**
  * Event generator: Zipf-spread leads, event times increasing per lead, a share of them late; with `realistic`, the
@@ -538,6 +518,7 @@ async function runSize(
         partitions: space.partitions.length,
         cap: DEFAULT_SCORE_CAP,
         thresholds: DEFAULT_STAGE_THRESHOLDS,
+        halfLifeSeconds,
       });
       audit = `${fmt(report.events)} events, ${fmt(report.leads)} leads: ${report.problems.length} problems`;
       if (report.problems.length > 0) audit += ` (${report.problems.slice(0, 3).join("; ")})`;

@@ -12,13 +12,14 @@ import {
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveReader } from "@leadscore/live";
 import { createRealtimeServer, type RealtimeServer, type RealtimeServerOptions } from "@leadscore/realtime";
-import { silentLogger } from "@leadscore/runtime";
+import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
 import {
   createScorePublisher,
   encodeScoreUpdates,
   type RedisScorePublisher,
   type ScorePublisherOptions,
 } from "@leadscore/worker";
+import Queue from "bull";
 import type { Redis } from "ioredis";
 import { io, type ManagerOptions, type Socket, type SocketOptions } from "socket.io-client";
 import {
@@ -31,6 +32,7 @@ import {
   uniqueName,
 } from "./index.ts";
 import { createLiveSeeder, eventsOf, type LiveSeeder } from "./live.ts";
+import { NODE_TS, type RunningProcess, startProcess } from "./processes.ts";
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -232,5 +234,34 @@ export function scoreUpdate(leadId: string, score: number, eventId = `${leadId}-
     event_id: eventId,
     event_type: "purchase",
     timestamp: new Date().toISOString(),
+  };
+}
+
+/** A worker process scoring into a cluster's live state, and the queue it consumes. */
+export interface ClusterWorker {
+  worker: RunningProcess;
+  queue: Queue.Queue<EventsJob>;
+  /** Closes the queue, then stops the worker. */
+  stop(): Promise<void>;
+}
+
+/** Starts a worker process (Node itself, not the tsx launcher, which kills its child 30 ms after passing on a signal). */
+export async function startClusterWorker(cluster: Pick<Cluster, "config" | "mongoUrl">): Promise<ClusterWorker> {
+  const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+    NODE_ENV: "test",
+    REDIS_URL,
+    MONGO_URL: cluster.mongoUrl,
+    REDIS_PREFIX: cluster.config.REDIS_PREFIX,
+    LOG_LEVEL: "info",
+  });
+  await worker.waitFor(/worker ready/, 60_000);
+  const queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix: cluster.config.REDIS_PREFIX });
+  return {
+    worker,
+    queue,
+    async stop() {
+      await queue.close();
+      await worker.stop();
+    },
   };
 }

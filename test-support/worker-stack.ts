@@ -10,7 +10,7 @@ import {
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
 import { auditLiveState, entryView, loadPagesFrom } from "@leadscore/live/audit";
-import { EVENTS_QUEUE, type EventsJob, silentLogger } from "@leadscore/runtime";
+import { EVENTS_QUEUE, type EventsJob, readScoringSettings, silentLogger } from "@leadscore/runtime";
 import { createWorker, type PreviewOptions, type Worker, type WorkerOptions } from "@leadscore/worker";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -174,6 +174,7 @@ export async function auditAll(stack: Pick<TestStack, "db" | "config">): Promise
       redisPrefix: stack.config.REDIS_PREFIX,
       cap: stack.config.SCORE_CAP,
       thresholds: stack.config.STAGE_THRESHOLDS,
+      halfLifeSeconds: (await readScoringSettings(stack.db)).half_life_seconds,
     });
     return report.problems;
   } finally {

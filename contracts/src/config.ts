@@ -314,6 +314,8 @@ export const WorkerConfigSchema = z
     METRICS_PORT: optionalPort,
     /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */
     JOB_LOCK_MS: positiveInt(30_000),
+    /** A lead no commit has touched for this many days sheds its history from Redis (live/src/idle.ts); 0: never. */
+    LIVE_IDLE_DAYS: z.coerce.number({ error: "must be a number" }).min(0, { error: "must be 0 or more" }).default(30),
   })
   .superRefine(checkClusterPrefix);
 export type WorkerConfig = z.infer<typeof WorkerConfigSchema>;

@@ -42,6 +42,11 @@ export const COLLECTIONS = {
    * restart the batches not marked done in Redis are caught up (worker/src/journal.ts).
    */
   batchJournal: "batch_journal",
+  /**
+   * What each event of a lead may earn under a version a retroactive publish re-scored it with, one document per
+   * (version, lead), `_id` = `rescoredCandidatesId` (rescore.ts): read by `_id` only, inserted once.
+   */
+  rescoredCandidates: "rescored_candidates",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -167,6 +172,10 @@ export interface BatchJournalDocument {
   at: Date;
   /** The batch's event ids (its leads are those of the stored copies). */
   events: string[];
+  /** Each event's lead, in the same order: a catch-up looks in the lead's tail before reading the stored copy. */
+  leads?: string[];
+  /** The `run_id` of the Redis the batch began on, as its worker last saw it (absent before it had seen one). */
+  run?: string;
 }
 
 export interface RuleDocument {
@@ -263,4 +272,6 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   meta: [],
   // Read whole (a few minutes of batches) after a Redis restart; swept by `at`, a scan of that much.
   batch_journal: [],
+  // Read by `_id` (a rescan, a rebuild) and whole (the audit).
+  rescored_candidates: [],
 };

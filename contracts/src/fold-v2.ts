@@ -110,6 +110,11 @@ function counterName(ruleId: string, limit: CandidateLimit): string {
 
 const NO_CUTS: readonly string[] = Object.freeze([]);
 
+/** A group's total in a start state (an id may be `__proto__`: only own properties count). */
+function groupTotal(groups: Readonly<Record<string, number>>, id: string): number {
+  return Object.hasOwn(groups, id) ? (groups[id] as number) : 0;
+}
+
 /** The cut of a rule's limit, as an entry lists it. */
 export function limitCut(limit: CandidateLimit): string {
   return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
@@ -137,20 +142,87 @@ function reasonPart(outcome: RuleOutcome): string {
   return `${signedPoints(outcome.asked)}${outcome.cuts.length === 0 ? "" : ` (${outcome.cuts.join("; ")})`}`;
 }
 
-/** Drops the counters of buckets before the one `timestamp` falls in: no event sorted after it can reach them. */
-function liveCounters(counters: Map<string, LimitCounter>, timestamp: number): Record<string, LimitCounter> {
-  const day = bucketOf("day", timestamp);
-  const week = bucketOf("week", timestamp);
-  const month = bucketOf("month", timestamp);
+/** The oldest bucket of each period among a set of counters (`Infinity` for a period it has none of). */
+interface OldestBuckets {
+  day: number;
+  week: number;
+  month: number;
+}
+
+/** Per set of start counters (never changed once made): its oldest buckets, so a fold that drops none can tell in O(1). */
+const oldestBuckets = new WeakMap<Readonly<Record<string, LimitCounter>>, OldestBuckets>();
+
+/** The period of a counter's name (it starts with its period); lifetime's one bucket never passes. */
+function periodOf(name: string): "lifetime" | "day" | "week" | "month" {
+  const first = name.charCodeAt(0);
+  return first === 108 /* l */ ? "lifetime" : first === 100 /* d */ ? "day" : first === 119 /* w */ ? "week" : "month";
+}
+
+function oldestOf(counters: Readonly<Record<string, LimitCounter>>): OldestBuckets {
+  let oldest = oldestBuckets.get(counters);
+  if (oldest !== undefined) return oldest;
+  oldest = { day: Number.POSITIVE_INFINITY, week: Number.POSITIVE_INFINITY, month: Number.POSITIVE_INFINITY };
+  for (const name in counters) {
+    const period = periodOf(name);
+    if (period === "lifetime") continue;
+    const { bucket } = counters[name] as LimitCounter;
+    if (bucket < oldest[period]) oldest[period] = bucket;
+  }
+  oldestBuckets.set(counters, oldest);
+  return oldest;
+}
+
+/**
+ * The counters after a fold: `start`'s with `changed` over them, less those of buckets before the one `timestamp`
+ * falls in (no event sorted after it can reach them; `timestamp` null: none dropped). `start` itself when the fold
+ * changed and dropped nothing: a lead's tally is then the same object, whose text is known (live/src/fold.ts), and a
+ * fold after it copies nothing.
+ */
+function countersAfter(
+  start: Readonly<Record<string, LimitCounter>>,
+  changed: ReadonlyMap<string, LimitCounter>,
+  timestamp: number | null,
+): Record<string, LimitCounter> {
+  const current =
+    timestamp === null
+      ? undefined
+      : { day: bucketOf("day", timestamp), week: bucketOf("week", timestamp), month: bucketOf("month", timestamp) };
+  const live = (name: string, counter: LimitCounter) => {
+    if (current === undefined) return true;
+    const period = periodOf(name);
+    return period === "lifetime" || counter.bucket >= current[period];
+  };
+  if (changed.size === 0) {
+    const oldest = oldestOf(start);
+    const dropsNone =
+      current === undefined ||
+      (oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month);
+    if (dropsNone) return start as Record<string, LimitCounter>;
+  }
+  // In the start's order with new counters last, as a Map over the start's entries would give: most tallies then
+  // come out sorted already (encodeTally).
   const kept: Record<string, LimitCounter> = {};
-  for (const [name, counter] of counters) {
-    // A counter's name starts with its period, and lifetime's one bucket never passes.
-    const first = name.charCodeAt(0);
-    const current = first === 108 /* l */ ? 0 : first === 100 /* d */ ? day : first === 119 /* w */ ? week : month;
-    if (counter.bucket >= current) kept[name] = counter;
+  for (const name in start) {
+    const counter = changed.get(name) ?? (start[name] as LimitCounter);
+    if (live(name, counter)) kept[name] = counter;
+  }
+  for (const [name, counter] of changed) {
+    if (!Object.hasOwn(start, name) && live(name, counter)) kept[name] = counter;
   }
   return kept;
 }
+
+/** What the groups' rules have given after a fold: `start` itself when no total changed. */
+function groupsAfter(
+  start: Readonly<Record<string, number>>,
+  changed: ReadonlyMap<string, number>,
+): Record<string, number> {
+  if (changed.size === 0) return start as Record<string, number>;
+  return Object.fromEntries([...Object.entries(start), ...changed]);
+}
+
+const NO_COUNTERS: Readonly<Record<string, LimitCounter>> = Object.freeze({});
+const NO_GROUPS: Readonly<Record<string, number>> = Object.freeze({});
 
 /**
  * The v2 fold: distinct events (by `event_id`, first copy wins) in `(timestamp, event_id)` order. Per event, each
@@ -173,9 +245,12 @@ export function foldScoresV2(
   let score = clampScore(start.score ?? 0, cap);
   let count = start.count ?? 0;
   let reachedAt = start.reachedAt ?? null;
-  // Counters are replaced, never changed, so the start state's are shared, not copied.
-  const counters = new Map(Object.entries(start.counters ?? {}));
-  const groups = new Map(Object.entries(start.groups ?? {}));
+  // Counters are replaced, never changed, so the start state's are shared, not copied: the fold reads them through
+  // what it changed, and copies them only when it returns a changed set (most appends of a lead change none).
+  const startCounters = start.counters ?? NO_COUNTERS;
+  const startGroups = start.groups ?? NO_GROUPS;
+  const counters = new Map<string, LimitCounter>();
+  const groups = new Map<string, number>();
   const history: HistoryEntryV2[] = [];
   for (const event of distinct) {
     if (startOf !== undefined) score = startOf(event, score);
@@ -189,14 +264,14 @@ export function foldScoresV2(
       if (limit !== undefined) {
         const name = counterName(candidate.rule_id, limit);
         const bucket = bucketOf(limit.per, event.timestamp);
-        const counter = counters.get(name);
+        const counter = counters.get(name) ?? (Object.hasOwn(startCounters, name) ? startCounters[name] : undefined);
         const passed = counter === undefined || counter.bucket !== bucket ? 0 : counter.count;
         if (passed >= limit.max) {
           given = 0;
           cuts = [limitCut(limit)];
         } else counters.set(name, { bucket, count: passed + 1 });
       }
-      const total = group === undefined ? 0 : (groups.get(group.id) ?? 0);
+      const total = group === undefined ? 0 : (groups.get(group.id) ?? groupTotal(startGroups, group.id));
       if (group !== undefined && given > group.max - total) {
         given = Math.max(0, group.max - total);
         cuts = [...cuts, groupCut(group)];
@@ -208,7 +283,9 @@ export function foldScoresV2(
       }
       score = next;
       // A group counts what its rules gave the score, after the score's clamp.
-      if (group !== undefined) groups.set(group.id, total + given);
+      if (group !== undefined && (given !== 0 || !Object.hasOwn(startGroups, group.id) || groups.has(group.id))) {
+        groups.set(group.id, total + given);
+      }
       asked += points;
       outcomes.push({ rule_id: candidate.rule_id, group: group?.id ?? null, asked: points, given, cuts });
     }
@@ -234,8 +311,12 @@ export function foldScoresV2(
     score,
     count,
     reachedAt,
-    counters: last === undefined ? Object.fromEntries(counters) : liveCounters(counters, last.timestamp),
-    groups: Object.fromEntries(groups),
+    // A fold from no counters or groups returns new ones, never the shared empty ones.
+    counters:
+      start.counters === undefined && counters.size === 0
+        ? {}
+        : countersAfter(startCounters, counters, last?.timestamp ?? null),
+    groups: start.groups === undefined && groups.size === 0 ? {} : groupsAfter(startGroups, groups),
   };
 }
 

@@ -239,6 +239,33 @@ describe("the fold's state", () => {
     });
   });
 
+  it("gives back the start's counters and groups themselves when its events change none", () => {
+    const once: Candidate = {
+      rule_id: "once",
+      points: 5,
+      limit: { max: 1, per: "lifetime" },
+      group: { id: "g", max: 9 },
+    };
+    const first = foldScoresV2([event("a", T0, [once, daily])], CAP);
+    // The lifetime limit is reached and the day's counter is the same day's: nothing moves, nothing is copied.
+    const again = foldScoresV2([event("b", T0 + HOUR, [once])], CAP, first);
+    expect(again.counters).toBe(first.counters);
+    expect(again.groups).toBe(first.groups);
+    // A counter that moves, or one whose bucket is past, makes new ones; the start's are left as they were.
+    const moved = foldScoresV2([event("c", T0 + DAY, [daily])], CAP, first);
+    expect(moved.counters).not.toBe(first.counters);
+    expect(moved.counters).toEqual({
+      "lifetime once": { bucket: 0, count: 1 },
+      "day daily": { bucket: bucketOf("day", T0) + 1, count: 1 },
+    });
+    const past = foldScoresV2([event("d", T0 + DAY, [once])], CAP, first);
+    expect(past.counters).toEqual({ "lifetime once": { bucket: 0, count: 1 } });
+    expect(first.counters).toEqual({
+      "lifetime once": { bucket: 0, count: 1 },
+      "day daily": { bucket: bucketOf("day", T0), count: 1 },
+    });
+  });
+
   it("grows lifetime counters with the distinct keys seen", () => {
     const once = (key: string): Candidate => ({
       rule_id: "once",

@@ -1,5 +1,5 @@
 import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
-import { createPartitionedReader } from "@leadscore/live";
+import { createPartitionedReader, idleArchiveOf } from "@leadscore/live";
 import {
   createMissingIndexes,
   createQueue,
@@ -96,6 +96,8 @@ export async function createEdgeRuntime(
   void scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
   const live = createPartitionedReader({
     redis,
+    // An idle lead's history comes back from MongoDB on read (one `_id` read; live/src/idle.ts).
+    idleArchive: idleArchiveOf(db),
     redisPrefix: config.REDIS_PREFIX,
     partitions: config.LEAD_PARTITIONS,
     cap: config.SCORE_CAP,

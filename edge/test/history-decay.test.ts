@@ -36,19 +36,8 @@ afterAll(async () => {
 });
 
 /** Every entry, paged `limit` at a time in `order`, following the `Link` header. */
-async function history(leadId: string, order: "asc" | "desc", limit = 50): Promise<Entry[]> {
-  const entries: Entry[] = [];
-  let path: string | null = `/api/leads/${leadId}/history?order=${order}&limit=${limit}`;
-  while (path !== null) {
-    const response = await edge.read(path);
-    expect(response.status).toBe(200);
-    entries.push(...((await response.json()) as Entry[]));
-    const link = response.headers.get("link");
-    const next = link?.match(/<([^>]+)>;\s*rel="next"/)?.[1];
-    path = next === undefined ? null : next.replace(/^https?:\/\/[^/]+/, "");
-  }
-  return entries;
-}
+const history = (leadId: string, order: "asc" | "desc", limit = 50): Promise<Entry[]> =>
+  edge.readPages(`/api/leads/${leadId}/history?order=${order}&limit=${limit}`);
 
 /** 600 (qualified) at T; 150 + 100 = 250 (warm) at T + 10 s; then cold. */
 async function scoreTwice(leadId: string) {

@@ -1,6 +1,7 @@
 import { DEFAULT_PLACEHOLDER_IDS, isPlaceholderId, resolveRoots } from "@leadscore/contracts";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
+import { eventually } from "../../test-support/index.ts";
 import { checkIds, judgeMerge, type MergeState } from "../src/identity/merges.ts";
 
 const ANONYMOUS: MergeState = {
@@ -171,5 +172,67 @@ describe("POST /api/identify against the live state", () => {
     expect((await merge("test-admin-token", { from: "frank" })).status).toBe(400);
     // Neither lead exists yet.
     expect((await merge("test-admin-token", { from: "frank", reason: "same person" })).status).toBe(404);
+  });
+});
+
+describe("an identify riding a pixel hit or a beacon body", () => {
+  let edge: Awaited<ReturnType<typeof createTestEdge>> | undefined;
+  afterEach(async () => edge?.close());
+  /** What the hits queued: each job's merges and its events' lead ids and types. */
+  const queued = async () =>
+    (await (edge as NonNullable<typeof edge>).queue.getWaiting())
+      .map((job) => job.data as { merges?: { from: string; into: string; kind: string }[]; events: unknown[] })
+      .map((data) => ({
+        merges: (data.merges ?? []).map(({ from, into, kind }) => ({ from, into, kind })),
+        events: (data.events as { lead_id: string; event_type: string }[]).map((e) => `${e.lead_id}:${e.event_type}`),
+      }));
+
+  it("queues the merge from a pixel's anonymous_id and lead_id, then the hit's event for lead_id", async () => {
+    edge = await createTestEdge();
+    await edge.ready();
+    const hit = new URLSearchParams({
+      key: "test-write-key",
+      anonymous_id: "anon-px",
+      lead_id: "pat",
+      event_type: "form_submission",
+    });
+    const response = await edge.app.request(`/p.gif?${hit}`);
+    expect([response.status, response.headers.get("content-type")]).toEqual([200, "image/gif"]);
+    expect(await eventually(async () => ((await queued()).length === 2 ? queued() : null))).toEqual(
+      expect.arrayContaining([
+        { merges: [{ from: "anon-px", into: "pat", kind: "identify" }], events: [] },
+        { merges: [], events: ["pat:form_submission"] },
+      ]),
+    );
+    // A refused identify (a placeholder) still answers the GIF and queues no merge.
+    const refused = new URLSearchParams({ key: "test-write-key", anonymous_id: "anon-px2", lead_id: "undefined" });
+    expect((await edge.app.request(`/p.gif?${refused}`)).status).toBe(200);
+    expect((await queued()).flatMap((job) => job.merges)).toHaveLength(1);
+  });
+
+  it("queues the merge from a beacon body's identify, with the body's events, and answers a refusal", async () => {
+    edge = await createTestEdge();
+    await edge.ready();
+    const beacon = (body: unknown) =>
+      (edge as NonNullable<typeof edge>).app.request("/beacon?key=test-write-key", {
+        method: "POST",
+        headers: { "content-type": "text/plain;charset=UTF-8" },
+        body: JSON.stringify(body),
+      });
+    const body = {
+      identify: { anonymous_id: "anon-bc", lead_id: "quin" },
+      events: [{ lead_id: "quin", event_type: "page_exit" }],
+    };
+    expect((await beacon(body)).status).toBe(204);
+    expect(await eventually(async () => ((await queued()).length === 2 ? queued() : null))).toEqual(
+      expect.arrayContaining([
+        { merges: [{ from: "anon-bc", into: "quin", kind: "identify" }], events: [] },
+        { merges: [], events: ["quin:page_exit"] },
+      ]),
+    );
+    const refused = await beacon({ identify: { anonymous_id: "anon-bc2", lead_id: "null" } });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: { code: "VALIDATION_FAILED" } });
+    expect((await queued()).flatMap((job) => job.merges)).toHaveLength(1);
   });
 });

@@ -1,6 +1,7 @@
 // After a merge, through the edge and a worker on real Redis and the MongoDB-compatible store: every per-lead read of
 // a merged id answers its root, an admin merge's leftovers (the merged-from list, the search texts), and an identify
 // of two ids that have no events yet.
+import { COLLECTIONS, type IdentityDocument } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import type { Worker } from "@leadscore/worker";
 import { Redis } from "ioredis";
@@ -57,6 +58,8 @@ describe("after an anonymous lead is merged", () => {
     const form = { lead_id: "rita", event_type: "form_submission", event_id: "f1", timestamp: T0 + 3 * MINUTE };
     expect((await send(edge, "/api/events", form)).status).toBe(202);
     await countOf(edge, "rita", 3);
+    // The merged-from list and the merge log are written just after the commit that folds the anonymous lead in.
+    await eventually(async () => (await readJson<{ merged_from?: [] }>(edge, "/api/leads/rita")).body.merged_from);
 
     const lead = await readJson<{ _id: string }>(edge, "/api/leads/anon-r");
     expect(lead).toMatchObject({ status: 200, body: { _id: "rita" }, location: "/api/leads/rita" });
@@ -73,6 +76,7 @@ describe("after an anonymous lead is merged", () => {
       ["pv1", "rita"],
       ["pv2", "rita"],
       ["f1", "rita"],
+      ["merge:anon-r", "rita"],
     ]);
     expect(history.location).toBe("/api/leads/rita/history?order=asc");
 
@@ -126,6 +130,22 @@ describe("after an anonymous lead is merged", () => {
       ]),
     );
     expect((grace as { merged_from: unknown[] }).merged_from).toHaveLength(2);
+    // Both merges are audited in MongoDB's identities, the admin's with its reason.
+    const identities = edge.deps.db.collection<IdentityDocument>(COLLECTIONS.identities);
+    expect(await identities.findOne({ _id: "gh" })).toMatchObject({
+      into: "grace",
+      kind: "admin",
+      reason: "same person",
+    });
+    expect(await identities.findOne({ _id: "anon-g" })).toMatchObject({ into: "gh", kind: "identify", reason: null });
+    // And each is an entry of the history: anon-g's carried over from gh, gh's bringing its own events and anon-g's.
+    const history = (
+      await readJson<{ event_id: string; merge?: { events: number } }[]>(edge, "/api/leads/grace/history")
+    ).body as { event_id: string; merge?: { events: number } }[];
+    expect(history.filter((entry) => entry.merge).map((entry) => [entry.event_id, entry.merge?.events])).toEqual([
+      ["merge:gh", 3],
+      ["merge:anon-g", 1],
+    ]);
     expect((await readJson(edge, "/api/leads/gh")).body).toMatchObject({ _id: "grace" });
     // The merged id cannot be created again beside its root (its profile is still stored).
     const again = await profile("gh", "G. Hopper", "Remington");

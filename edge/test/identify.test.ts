@@ -51,13 +51,22 @@ describe("when an anonymous visitor is identified", () => {
     const history = (await (await edge.read("/api/leads/ada/history?order=asc")).json()) as {
       event_id: string;
       score: number;
+      merge?: { score_before: number; score_after: number };
     }[];
+    // The merge, committed after every event's time here, is an entry of its own.
     expect(history.map((entry) => [entry.event_id, entry.score])).toEqual([
       ["pv1", 5],
       ["pv2", 10],
       ["pv3", 15],
       ["form1", 35],
+      ["merge:anon-1", 35],
     ]);
+    // Before or after the form was scored, as the merge and the form raced.
+    expect([
+      [0, 15],
+      [0, 35],
+      [20, 35],
+    ]).toContainEqual([history[4]?.merge?.score_before, history[4]?.merge?.score_after]);
     // Gone from the lists; asking for it answers the lead it became.
     const list = (await (await edge.read("/api/leads?limit=200")).json()) as { _id: string }[];
     expect(list.map((lead) => lead._id)).toEqual(["ada"]);
@@ -79,8 +88,8 @@ describe("when an anonymous visitor is identified", () => {
       return body.event_count === 5 && body;
     });
     expect(after).toMatchObject({ current_score: 40 });
-    const fifth = (await (await edge.read("/api/leads/ada/history?limit=1")).json()) as { event_id: string }[];
-    expect(fifth.map((entry) => entry.event_id)).toEqual(["pv4"]);
+    const fifth = (await (await edge.read("/api/leads/ada/history?limit=2")).json()) as { event_id: string }[];
+    expect(fifth.map((entry) => entry.event_id)).toEqual(["merge:anon-1", "pv4"]);
 
     // identify(null) and its cousins are refused.
     const refused = await post(edge, "/api/identify", { anonymous_id: "anon-1", lead_id: null });

@@ -123,6 +123,31 @@ describe("the OpenAPI document", () => {
     expect(schema.additionalProperties).toBe(false);
   });
 
+  it("declares every score real where decay makes it real, and says it is shown rounded down", () => {
+    const schemas = document.components.schemas;
+    type Property = { type?: string; description?: string; items?: { properties: Record<string, Property> } };
+    const propertyOf = (schema: string, ...path: string[]) => {
+      let properties = (schemas[schema] as { properties: Record<string, Property> }).properties;
+      for (const step of path.slice(0, -1))
+        properties = ((properties[step] as Property).items as { properties: Record<string, Property> }).properties;
+      return properties[path.at(-1) as string] as Property;
+    };
+    for (const [schema, ...path] of [
+      ["Lead", "current_score"],
+      ["RankedLead", "current_score"],
+      ["HistoryEntry", "score"],
+      ["HistoryEntry", "delta"],
+      ["HistoryEntry", "rules", "given"],
+      ["Movement", "score"],
+      ["Breakdown", "score"],
+      ["Breakdown", "rules", "points"],
+    ] as string[][]) {
+      const property = propertyOf(schema as string, ...path);
+      expect(property.type, `${schema}.${path.join(".")}`).toBe("number");
+      expect(property.description, `${schema}.${path.join(".")}`).toMatch(/rounded down to a whole point/);
+    }
+  });
+
   it("marks admin writes with the admin security schemes and their 401/403", () => {
     for (const [path, method] of [
       ["/api/leads", "post"],

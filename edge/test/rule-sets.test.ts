@@ -209,12 +209,12 @@ describe("rule-set versions and the draft", () => {
     ]);
   });
 
-  it("refuses a retroactive publish, which is not available yet, and an unknown version", async () => {
+  it("refuses an unknown mode and an unknown version", async () => {
     await write("POST", "/api/rules", { _id: "demo", label: "Demo", event_type: "demo_request", points: 50 });
     await write("POST", "/api/rule-sets/draft");
-    const refused = await rules.send("POST", "/api/rule-sets/draft/publish", { mode: "retroactive" });
+    const refused = await rules.send("POST", "/api/rule-sets/draft/publish", { mode: "backwards" });
     expect((await errorOf(refused, 400)).details).toEqual([
-      { path: "mode", message: 'must be "forward": re-scoring history ("retroactive") is not available yet' },
+      { path: "mode", message: 'must be "forward" or "retroactive"' },
     ]);
     expect(
       (await errorOf(await rules.send("POST", "/api/rule-sets/7/publish", { mode: "forward" }), 404)).message,

@@ -2,6 +2,7 @@
 // re-keys the score index online (keys and stage indexes as a commit under the new half-life would have written them).
 import { stageFor } from "@leadscore/contracts";
 import { decayRankKey, liveKeys, rankKey } from "@leadscore/live";
+import { scoringSettingsKey } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDecayEdge } from "../../test-support/decay-edge.ts";
@@ -58,6 +59,10 @@ describe("the scoring settings", () => {
     expect(on.status).toBe(200);
     expect(await on.json()).toMatchObject({ half_life_seconds: 20, rekeyed_leads: await redis.zcard(keys.byScore) });
     expect(await (await edge.read("/api/scoring")).json()).toEqual({ half_life_seconds: 20 });
+    // Copied into Redis for the realtime tier, which reads no MongoDB.
+    expect(JSON.parse((await redis.get(scoringSettingsKey(stack.config.REDIS_PREFIX))) ?? "null")).toEqual({
+      half_life_seconds: 20,
+    });
     expect(Number(await redis.zscore(keys.byScore, "s-a"))).toBe(decayRankKey(600, at, 20));
     expect(Number(await redis.zscore(keys.byScore, "s-b"))).toBe(decayRankKey(400, at + 3, 20));
     // 400 twenty seconds ago is about 200 now: filed as warm, read as warm.

@@ -17,6 +17,7 @@
 //   newest the newest entry (what a subscribe snapshot shows)
 //   tailReceivedMax the latest received_at in the tail: an append of events all received since then marks no tail
 //      entry late, so the worker appends to the tail without decoding it
+//   idle set only while the lead is idle: the MongoDB document that holds the fields above it shed (idle.ts)
 import {
   type Candidate,
   type CandidateWire,
@@ -354,6 +355,11 @@ export function encodeEntry(entry: LiveEntry): CompactEntry {
   ] as CompactEntry;
 }
 
+/** The event ids of a lead's tail as its hash stores it (a JSON array of CompactEntry), without decoding the entries. */
+export function tailEventIds(tail: string | null | undefined): string[] {
+  return tail ? (JSON.parse(tail) as CompactEntry[]).map((compact) => compact[0]) : [];
+}
+
 /** An entry as a page stores it: CompactEntry without its position and `score_reached_at`. */
 function pageEntry(entry: LiveEntry): PageEntry {
   return [
@@ -542,6 +548,8 @@ const LEAD_HASH = {
   pages: "pg",
   tail: "t",
   newest: "ne",
+  /** Set while the lead is idle: the id of the MongoDB document holding the fields it shed (idle.ts). */
+  idle: "i",
 } as const;
 
 export type LeadHashField = keyof typeof LEAD_HASH;
@@ -780,10 +788,15 @@ export function encodeBase(base: LiveFoldState): string {
   );
 }
 
-/** The tally and breakdown fields; an empty tally is left out (`tally: ""` clears a stored one). */
-export function tallyFields(lead: Pick<LiveLead, "tally" | "breakdown">): LeadHash {
+/**
+ * The tally and breakdown fields; an empty tally is left out (`tally: ""` clears a stored one), and so is the tally
+ * `stored` when it is the very one read (a fold that changed no counter gives it back), as it is written already.
+ */
+export function tallyFields(lead: Pick<LiveLead, "tally" | "breakdown">, stored?: Tally): LeadHash {
+  const breakdown = encodeBreakdown(lead.breakdown);
+  if (lead.tally !== undefined && lead.tally === stored) return { breakdown };
   const tally = encodeTally(lead.tally);
-  return { ...(tally !== "" && { tally }), breakdown: encodeBreakdown(lead.breakdown) };
+  return { ...(tally !== "" && { tally }), breakdown };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   stageAt,
   stageFor,
 } from "@leadscore/contracts";
-import { rankKey } from "./codec.ts";
+import { rankKey, rankRange, stageRange } from "./codec.ts";
 
 const f64 = new Float64Array(1);
 const u64 = new BigUint64Array(f64.buffer);
@@ -124,4 +124,37 @@ export function indexPlace(
   const at = state.lastEventAt;
   const key = decayKey(at === null ? 0 : state.score, at ?? 0, halfLifeSeconds);
   return { rankKey: -key, stage: stageAt(key, Math.max(t, at ?? t), halfLifeSeconds, thresholds) };
+}
+
+/** A list's score and stage filters (a stage is a score range). */
+export interface ScoreFilters {
+  minScore?: number | undefined;
+  maxScore?: number | undefined;
+  stage?: Stage | undefined;
+}
+
+/**
+ * The rank-key range a list's filters select at instant `t`, or null when they select nothing: without decay a range
+ * of `rankKey`s, with it of `decayRankKey`s whose every bound moves with `t`. The lists, their counts and the searches
+ * all filter through it, so they agree at the instant they are read at.
+ */
+export function filterRankRange(
+  filters: ScoreFilters,
+  t: number,
+  halfLifeSeconds: number | null,
+  cap: number,
+  thresholds: StageThresholds,
+): [number, number] | null {
+  let [min, max] = [filters.minScore ?? 0, Math.min(filters.maxScore ?? cap, cap)];
+  if (halfLifeSeconds === null) {
+    if (filters.stage) {
+      const [from, to] = stageRange(filters.stage, thresholds, cap);
+      [min, max] = [Math.max(min, from), Math.min(max, to)];
+    }
+    return min > max ? null : rankRange(min, max, cap);
+  }
+  if (min > max) return null;
+  const range = decayRankRange(min, max, t, halfLifeSeconds, cap);
+  if (!filters.stage) return range;
+  return intersectRanges(range, decayStageRange(filters.stage, thresholds, t, halfLifeSeconds, cap));
 }

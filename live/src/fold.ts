@@ -52,8 +52,9 @@ export function v2Event(event: ScorableEvent): ScorableEventV2 {
 /** Whether a tally holds nothing (a group at 0 is as good as absent). */
 export function isEmptyTally(tally: Tally | undefined): boolean {
   if (tally === undefined) return true;
-  for (const _ in tally.counters) return false;
+  // Groups first: they are few, and listing a large tally's counters allocates.
   for (const name in tally.groups) if (tally.groups[name] !== 0) return false;
+  for (const _ in tally.counters) return false;
   return true;
 }
 
@@ -94,7 +95,13 @@ export function foldLive(
   history.forEach((entry, index) => {
     entry.candidates = (distinct[index] as ScorableEventV2).candidates;
   });
-  const tally = { counters: result.counters, groups: result.groups };
+  // A fold that changed no counter and no group total gives back the start's tally itself: its text is known, so an
+  // append neither encodes nor writes it again.
+  const kept = start.tally;
+  const tally =
+    kept !== undefined && result.counters === kept.counters && result.groups === kept.groups
+      ? kept
+      : { counters: result.counters, groups: result.groups };
   return {
     history,
     state: {
@@ -295,7 +302,9 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   const known = breakdowns.textOf(tally);
   if (known !== undefined) return known;
   // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
-  const ruleIds = Object.keys(tally.rules).sort();
+  const ruleIds = Object.keys(tally.rules);
+  // An append's copy keeps the rules' order and adds new ones last: most breakdowns come out sorted already.
+  if (!isSorted(ruleIds)) ruleIds.sort();
   if (tally.unmatched === 0 && ruleIds.length === 0) return "";
   let text = `[${tally.unmatched},[`;
   ruleIds.forEach((id, i) => {

@@ -59,3 +59,48 @@ export async function mergedInto(
   const merged = await redis.hgetall(keys.mergedFrom(root));
   return Object.entries(merged).map(([id, events]) => ({ id, events: Number(events) }));
 }
+
+/** One merge into a lead, as the lead's history shows it (`keys.mergeLog`). */
+export interface MergeRecord {
+  /** The merged id. */
+  from: string;
+  /** The lead it was merged into then (a root merged later carries its records over to its own root). */
+  into: string;
+  /** When the merge committed (epoch ms): the lead's score changed then. */
+  at: number;
+  /** The events the merged id brought, its own and those of the ids merged into it before. */
+  events: number;
+  /** The lead's score just before and just after the merge; null when a rebuild laid the record out from MongoDB. */
+  scoreBefore: number | null;
+  scoreAfter: number | null;
+}
+
+/** The wire form of a merge record: a JSON object, the merged id being the hash field. */
+export function encodeMergeRecord(record: MergeRecord): string {
+  return JSON.stringify({
+    into: record.into,
+    at: record.at,
+    events: record.events,
+    before: record.scoreBefore,
+    after: record.scoreAfter,
+  });
+}
+
+export function decodeMergeRecord(from: string, wire: string): MergeRecord {
+  const { into, at, events, before, after } = JSON.parse(wire) as {
+    into: string;
+    at: number;
+    events: number;
+    before: number | null;
+    after: number | null;
+  };
+  return { from, into, at, events, scoreBefore: before, scoreAfter: after };
+}
+
+/** Every merge into `root` (and carried over to it), oldest first. */
+export async function mergeRecords(redis: Redis, keys: LiveKeys, root: string): Promise<MergeRecord[]> {
+  const log = await redis.hgetall(keys.mergeLog(root));
+  return Object.entries(log)
+    .map(([from, wire]) => decodeMergeRecord(from, wire))
+    .sort((a, b) => a.at - b.at || (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+}

@@ -55,12 +55,19 @@ export interface LiveKeys {
   aliasesOf(root: string): string;
   /** What was merged into a root (a hash: merged id → how many events it brought), for the lead page. */
   mergedFrom(root: string): string;
+  /**
+   * Each merge into a root (a hash: merged id → its record, `MergeRecord` JSON), for the merge entries of the root's
+   * history: when it committed, what it brought and the scores either side of it.
+   */
+  mergeLog(root: string): string;
   /** Held by the one process rebuilding the live state. */
   rebuildLock: string;
   /** Held by the one worker committing the stage changes decay causes (worker/src/decay-ticker.ts). */
   decayLock: string;
   /** The instant (epoch ms) up to which the stage changes decay causes are committed. */
   decayThrough: string;
+  /** The `updated_at` (epoch ms) up to which idle leads have been shrunk (idle.ts). */
+  idleThrough: string;
   /** `SCAN MATCH` pattern of every live key. */
   pattern: string;
   /** The same keys under `<prefix>:live-next:`, where a rebuild lays out the next generation (next-generation.ts). */
@@ -118,9 +125,11 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     aliases: `${base}:alias`,
     aliasesOf: (root) => `${base}:aliases:{${root}}`,
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
+    mergeLog: (root) => `${base}:merge-log:{${root}}`,
     rebuildLock: `${base}:rebuild-lock`,
     decayLock: `${base}:decay-lock`,
     decayThrough: `${base}:decay-through`,
+    idleThrough: `${base}:idle-through`,
     pattern: `${base}:*`,
     next: () => liveKeys(redisPrefix, "live-next"),
     outbox: outboxKeys(redisPrefix),

@@ -65,8 +65,10 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
     createLiveReader({ ...options, redisPrefix }),
   );
   const readerOf = (leadId: string) => readers[leadPartition(leadId, readers.length)] as LiveReader;
+  const now = options.now ?? Date.now;
 
-  async function leads(ids: string[], fields?: Parameters<LiveReader["leads"]>[1]): Promise<LiveLead[]> {
+  /** Leads' summaries at one instant `at` (default: now) whichever partitions they sit in. */
+  async function leads(ids: string[], at = now()): Promise<LiveLead[]> {
     const groups = new Map<LiveReader, string[]>();
     for (const id of ids) {
       const reader = readerOf(id);
@@ -75,7 +77,7 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
     const found = new Map<string, LiveLead>();
     await Promise.all(
       [...groups].map(async ([reader, group]) => {
-        for (const lead of await reader.leads(group, fields)) found.set(lead.id, lead);
+        for (const lead of await reader.leads(group, at)) found.set(lead.id, lead);
       }),
     );
     return ids.flatMap((id) => found.get(id) ?? []);
@@ -116,8 +118,8 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
       return { rank: sum(before) + 1, of };
     },
 
-    async leaderboard(limit) {
-      return leads(await top(limit));
+    async leaderboard(limit, at) {
+      return leads(await top(limit), at);
     },
 
     async leaderboardEntries(limit): Promise<LeaderboardEntry[]> {
@@ -138,8 +140,8 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
       return sum(await Promise.all(readers.map((reader) => reader.count())));
     },
 
-    async countByStage() {
-      const counts = await Promise.all(readers.map((reader) => reader.countByStage()));
+    async countByStage(t = now()) {
+      const counts = await Promise.all(readers.map((reader) => reader.countByStage(t)));
       const total = { ...(counts[0] as Record<Stage, number>) };
       for (const more of counts.slice(1)) {
         for (const [stage, count] of Object.entries(more) as [Stage, number][]) total[stage] += count;
@@ -147,8 +149,8 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
       return total;
     },
 
-    async histogram(width) {
-      const parts = await Promise.all(readers.map((reader) => reader.histogram(width)));
+    async histogram(width, t = now()) {
+      const parts = await Promise.all(readers.map((reader) => reader.histogram(width, t)));
       return (parts[0] ?? []).map((bucket, index) => ({
         ...bucket,
         count: sum(parts.map((part) => part[index]?.count ?? 0)),
@@ -156,7 +158,8 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
     },
 
     async listPositions(query) {
-      const parts = await Promise.all(readers.map((reader) => reader.listPositions(query)));
+      const at = query.at ?? now();
+      const parts = await Promise.all(readers.map((reader) => reader.listPositions({ ...query, at })));
       return {
         picked: mergePositions(
           parts.map((part) => part.picked),
@@ -167,13 +170,18 @@ export function createPartitionedReader(options: PartitionedReaderOptions): Live
       };
     },
 
+    /** One instant for every partition: the ranges, the counts and the leads' scores and stages agree. */
     async list(query) {
-      const { picked, total } = await partitioned.listPositions(query);
+      const t = query.at ?? now();
+      const { picked, total } = await partitioned.listPositions({ ...query, at: t });
       const more = picked.length > query.limit;
       const page = more ? picked.slice(0, query.limit) : picked;
       const last = page.at(-1);
       return {
-        leads: await leads(page.map(([id]) => id)),
+        leads: await leads(
+          page.map(([id]) => id),
+          t,
+        ),
         total,
         next: more && last ? { id: last[0], value: last[1] } : null,
       };

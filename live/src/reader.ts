@@ -27,8 +27,9 @@ import {
   SUMMARY_FIELDS,
   stageRange,
 } from "./codec.ts";
-import { decayHistogramRanges, decayRankRange, decayStageRange, intersectRanges } from "./decay-index.ts";
+import { decayHistogramRanges, decayStageRange, filterRankRange } from "./decay-index.ts";
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
+import { IDLE_MARK, type IdleArchive, readsIdleFields, withIdleFields } from "./idle.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
 
 /** Every order a list can be read in; a leading `-` is descending. */
@@ -48,6 +49,8 @@ export interface ListQuery {
   sort: LeadSort;
   limit: number;
   after?: ListPosition | null;
+  /** The instant (epoch ms) the filters, the count and the leads' scores are taken at; default: now. */
+  at?: number;
 }
 
 export interface ListPage {
@@ -77,10 +80,12 @@ export interface LiveReaderOptions {
   halfLife?: () => number | null;
   /** The instant reads are answered at (epoch ms). */
   now?: () => number;
+  /** Where an idle lead's shed fields are read from (idle.ts); without it an idle lead reads without its history. */
+  idleArchive?: IdleArchive;
 }
 
 /** What a subscribe snapshot reads of a lead. */
-const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest"];
+const SNAPSHOT_FIELDS: readonly LeadHashField[] = ["score", "stage", "newest", "lastEventAt"];
 
 /** Leads read per round trip while a filtered list walks the `updated_at` or `last_event_at` index. */
 const SCAN_CHUNK = 200;
@@ -97,61 +102,51 @@ export function createLiveReader(options: LiveReaderOptions) {
   const halfLife = options.halfLife ?? (() => null);
   const now = options.now ?? Date.now;
 
-  /** A lead's score and stage at `t`, from the score its last event set (decay runs from that event's time). */
+  /** A score and its stage at `t`, from the score the last event set at `at` (decay runs from that event's time). */
+  function decayedAt(score: number, at: number | null, t: number, halfLifeSeconds: number) {
+    const stage = stageAt(decayKey(score, at ?? t, halfLifeSeconds), t, halfLifeSeconds, thresholds);
+    return { score: scoreAt(score, at, t, halfLifeSeconds), stage };
+  }
+
+  /** A lead's score and stage at `t`. */
   function decayed(lead: LiveLead, t: number, halfLifeSeconds: number): LiveLead {
-    const at = lead.lastEventAt;
-    lead.stage = stageAt(decayKey(lead.score, at ?? t, halfLifeSeconds), t, halfLifeSeconds, thresholds);
-    lead.score = scoreAt(lead.score, at, t, halfLifeSeconds);
+    const { score, stage } = decayedAt(lead.score, lead.lastEventAt, t, halfLifeSeconds);
+    lead.score = score;
+    lead.stage = stage;
     return lead;
   }
 
-  async function summaries(ids: string[], fields: readonly LeadHashField[] = SUMMARY_FIELDS): Promise<LiveLead[]> {
+  /** Leads' summaries (or `fields`), with decay their scores and stages at `t` (default: now). */
+  async function summaries(
+    ids: string[],
+    fields: readonly LeadHashField[] = SUMMARY_FIELDS,
+    t?: number,
+  ): Promise<LiveLead[]> {
     if (ids.length === 0) return [];
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields));
+    const idle = readsIdleFields(fields);
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(fields), ...(idle ? [IDLE_MARK] : []));
     const replies = (await pipeline.exec()) ?? [];
-    const leads: LiveLead[] = [];
-    replies.forEach(([error, values], index) => {
+    const values = replies.map(([error, read]) => {
       if (error) throw error;
-      const hash = decodeLeadHash(fields, values as (string | null)[]);
+      return read as (string | null)[];
+    });
+    // Only a read of what idle leads shed waits on their archive (lists read summaries and never do).
+    const rows = idle
+      ? await Promise.all(
+          values.map((read, index) => withIdleFields(ids[index] as string, fields, read, options.idleArchive)),
+        )
+      : values;
+    const leads: LiveLead[] = [];
+    rows.forEach((row, index) => {
+      const hash = decodeLeadHash(fields, row);
       const lead = decodeLead(ids[index] as string, hash, cap, thresholds);
       if (lead) leads.push(lead);
     });
     const halfLifeSeconds = halfLife();
     if (halfLifeSeconds === null) return leads;
-    const t = now();
-    return leads.map((lead) => decayed(lead, t, halfLifeSeconds));
-  }
-
-  /** The score range a query's filters select (a stage is a score range), or null when they select nothing. */
-  function scoreRange(query: Pick<ListQuery, "minScore" | "maxScore" | "stage">): [number, number] | null {
-    let [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
-    if (query.stage) {
-      const [from, to] = stageRange(query.stage, thresholds, cap);
-      min = Math.max(min, from);
-      max = Math.min(max, to);
-    }
-    return min > max ? null : [min, max];
-  }
-
-  /**
-   * The rank-key range a query's filters select at instant `t` (a stage is a score range, and with decay every
-   * bound moves with `t`), or null when they select nothing.
-   */
-  function rankRangeOf(
-    query: Pick<ListQuery, "minScore" | "maxScore" | "stage">,
-    t: number,
-    halfLifeSeconds: number | null,
-  ): [number, number] | null {
-    if (halfLifeSeconds === null) {
-      const range = scoreRange(query);
-      return range === null ? null : rankRange(range[0], range[1], cap);
-    }
-    const [min, max] = [query.minScore ?? 0, Math.min(query.maxScore ?? cap, cap)];
-    if (min > max) return null;
-    const range = decayRankRange(min, max, t, halfLifeSeconds, cap);
-    if (!query.stage) return range;
-    return intersectRanges(range, decayStageRange(query.stage, thresholds, t, halfLifeSeconds, cap));
+    const at = t ?? now();
+    return leads.map((lead) => decayed(lead, at, halfLifeSeconds));
   }
 
   const filtered = (query: ListQuery) =>
@@ -194,8 +189,8 @@ export function createLiveReader(options: LiveReaderOptions) {
       return (await summaries([leadId]))[0] ?? null;
     },
 
-    /** Summaries of several leads, in the order given; unknown ids are left out. */
-    leads: summaries,
+    /** Summaries of several leads, in the order given, at instant `at` (default: now); unknown ids are left out. */
+    leads: (ids: string[], at?: number) => summaries(ids, SUMMARY_FIELDS, at),
 
     /** A lead's whole live state, its tail of history included. */
     async leadWithTail(leadId: string): Promise<LiveLead | null> {
@@ -208,8 +203,8 @@ export function createLiveReader(options: LiveReaderOptions) {
       return { rank: rank === null ? null : rank + 1, of };
     },
 
-    async leaderboard(limit: number): Promise<LiveLead[]> {
-      return summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[]);
+    async leaderboard(limit: number, at?: number): Promise<LiveLead[]> {
+      return summaries((await redis.zrange(keys.byScore, 0, String(limit - 1))) as string[], SUMMARY_FIELDS, at);
     },
 
     /** The top leads as sockets receive them. */
@@ -243,10 +238,9 @@ export function createLiveReader(options: LiveReaderOptions) {
       return redis.zcard(keys.byScore);
     },
 
-    /** Leads per stage, from the score index. */
-    async countByStage(): Promise<Record<Stage, number>> {
+    /** Leads per stage at instant `t` (default: now), from the score index. */
+    async countByStage(t = now()): Promise<Record<Stage, number>> {
       const halfLifeSeconds = halfLife();
-      const t = now();
       const counts = await Promise.all(
         STAGES.map((stage) => {
           const [lo, hi] =
@@ -260,10 +254,10 @@ export function createLiveReader(options: LiveReaderOptions) {
     },
 
     /** Leads per score bucket of `width` points (the last bucket ends at the cap): one ZCOUNT each, pipelined. */
-    async histogram(width: number): Promise<{ min: number; max: number; count: number }[]> {
+    async histogram(width: number, t = now()): Promise<{ min: number; max: number; count: number }[]> {
       const halfLifeSeconds = halfLife();
       const buckets: { min: number; max: number; range: [number, number] }[] = [];
-      if (halfLifeSeconds !== null) buckets.push(...decayHistogramRanges(width, now(), halfLifeSeconds, cap));
+      if (halfLifeSeconds !== null) buckets.push(...decayHistogramRanges(width, t, halfLifeSeconds, cap));
       else {
         for (let min = 0; min <= cap; min += width) {
           const max = Math.min(min + width - 1, cap);
@@ -287,10 +281,16 @@ export function createLiveReader(options: LiveReaderOptions) {
      * the leads passed over. Sorting by `last_event_at` reads its own indexes (global and per stage) the same way.
      */
     async list(query: ListQuery): Promise<ListPage> {
-      const { picked, total } = await reader.listPositions(query);
+      // One instant for the whole read: the range, its count and the leads' scores and stages agree.
+      const t = query.at ?? now();
+      const { picked, total } = await reader.listPositions({ ...query, at: t });
       const more = picked.length > query.limit;
       const page = more ? picked.slice(0, query.limit) : picked;
-      const leads = await summaries(page.map(([id]) => id));
+      const leads = await summaries(
+        page.map(([id]) => id),
+        SUMMARY_FIELDS,
+        t,
+      );
       const last = page.at(-1);
       return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
     },
@@ -302,7 +302,7 @@ export function createLiveReader(options: LiveReaderOptions) {
      */
     async listPositions(query: ListQuery): Promise<{ picked: [string, number][]; total: number }> {
       const halfLifeSeconds = halfLife();
-      const range = rankRangeOf(query, now(), halfLifeSeconds);
+      const range = filterRankRange(query, query.at ?? now(), halfLifeSeconds, cap, thresholds);
       if (range === null) return { picked: [], total: 0 };
       const [lo, hi] = range;
       // The count goes out with the page's reads rather than before them: one round trip less.
@@ -358,24 +358,42 @@ export function createLiveReader(options: LiveReaderOptions) {
      * version its newest entry was scored with (null for v1 rules, or before its first event).
      */
     async breakdown(leadId: string): Promise<LeadBreakdown | null> {
-      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS));
+      const read = await withIdleFields(
+        leadId,
+        BREAKDOWN_FIELDS,
+        await redis.hmget(keys.lead(leadId), ...leadHashFields(BREAKDOWN_FIELDS), IDLE_MARK),
+        options.idleArchive,
+      );
       const { version, score, newest, breakdown } = decodeLeadHash(BREAKDOWN_FIELDS, read);
       if (!version) return null;
       const entry = newest ? decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap) : null;
       return { score: Number(score || 0), rulesVersion: entry?.rules_version ?? null, ...decodeBreakdown(breakdown) };
     },
 
-    /** What a subscribe shows: the lead's score as of its newest scored event, or null before its first. */
+    /**
+     * What a subscribe shows: the lead's score as of its newest scored event — with decay, decayed to now, in the stage
+     * it has decayed to —, or null before its first.
+     */
     async snapshot(leadId: string): Promise<ScoreUpdate | null> {
-      const read = await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS));
-      const { score, stage, newest } = decodeLeadHash(SNAPSHOT_FIELDS, read);
+      const read = await withIdleFields(
+        leadId,
+        SNAPSHOT_FIELDS,
+        await redis.hmget(keys.lead(leadId), ...leadHashFields(SNAPSHOT_FIELDS), IDLE_MARK),
+        options.idleArchive,
+      );
+      const { score, stage, newest, lastEventAt } = decodeLeadHash(SNAPSHOT_FIELDS, read);
       if (!newest || typeof score !== "string" || typeof stage !== "string") return null;
       const entry = decodeEntry(leadId, JSON.parse(newest) as CompactEntry, cap);
+      const halfLifeSeconds = halfLife();
+      const current =
+        halfLifeSeconds === null
+          ? { score: Number(score), stage: stage as Stage }
+          : decayedAt(Number(score), lastEventAt ? Number(lastEventAt) : null, now(), halfLifeSeconds);
       return {
         lead_id: leadId,
-        current_score: Number(score),
+        current_score: current.score,
         delta: entry.delta,
-        stage: stage as Stage,
+        stage: current.stage,
         event_id: entry.event_id,
         event_type: entry.event_type,
         timestamp: new Date(entry.timestamp).toISOString(),

@@ -15,7 +15,8 @@
 import type { Stage, StageThresholds } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import { type Profile, rankRange, stageRange } from "./codec.ts";
+import type { Profile } from "./codec.ts";
+import { filterRankRange } from "./decay-index.ts";
 import type { LiveKeys } from "./keys.ts";
 import type { LeadSort, ListPosition } from "./reader.ts";
 
@@ -109,6 +110,8 @@ export interface LiveSearch {
   maxScore?: number | undefined;
   stage?: Stage | undefined;
   sort: LeadSort;
+  /** The instant (epoch ms) the score and stage filters are taken at, with decay; default: now. */
+  at?: number | undefined;
 }
 
 export interface LiveSearcherOptions {
@@ -116,10 +119,15 @@ export interface LiveSearcherOptions {
   keys: LiveKeys;
   cap: number;
   thresholds: StageThresholds;
+  /** The half-life in force (seconds), or null without decay: the index holds `decayRankKey`s then. */
+  halfLife?: () => number | null;
+  now?: () => number;
 }
 
 export function createLiveSearcher(options: LiveSearcherOptions) {
   const { redis, keys, cap, thresholds } = options;
+  const halfLife = options.halfLife ?? (() => null);
+  const now = options.now ?? Date.now;
 
   const indexOf = (sort: LeadSort) =>
     sort === "-score" || sort === "score"
@@ -127,16 +135,6 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
       : sort === "-updated_at" || sort === "updated_at"
         ? keys.byUpdated
         : keys.byLastEvent;
-
-  /** The rank keys a search's score and stage filters keep (a stage is a score range), or null for none. */
-  function rankBounds(search: LiveSearch): [number, number] | null {
-    let [min, max] = [search.minScore ?? 0, Math.min(search.maxScore ?? cap, cap)];
-    if (search.stage) {
-      const [from, to] = stageRange(search.stage, thresholds, cap);
-      [min, max] = [Math.max(min, from), Math.min(max, to)];
-    }
-    return min > max ? null : rankRange(min, max, cap);
-  }
 
   /**
    * Every lead matching the search, at most `max` from each walk (texts, ids), with its position in the sort's index;
@@ -148,7 +146,7 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
     max: number,
     beforeStep: () => void | Promise<void> = () => {},
   ): Promise<ListPosition[]> {
-    const bounds = rankBounds(search);
+    const bounds = filterRankRange(search, search.at ?? now(), halfLife(), cap, thresholds);
     const words = search.q === undefined ? [] : searchWords(search.q);
     // A word with a lone surrogate is in no stored text (profile fields refuse them), though its UTF-8 would be.
     if (bounds === null || words.some((word) => /\p{Cs}/u.test(word))) return [];

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { tallyFields } from "../src/codec.ts";
 import {
   addToBreakdown,
   decodeBreakdown,
@@ -7,6 +8,7 @@ import {
   emptyBreakdown,
   encodeBreakdown,
   encodeTally,
+  foldLive,
   type Tally,
 } from "../src/fold.ts";
 
@@ -44,5 +46,33 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
     expect(decodeSharedBreakdown(text)).toEqual(decodeBreakdown(text));
     // A caller that may change what it decodes gets its own copy.
     expect(decodeBreakdown(text)).not.toBe(decodeBreakdown(text));
+  });
+});
+
+describe("when an append changes no counter and no group total", () => {
+  const limited = { rule_id: "r-pricing", points: 20, limit: { max: 1, per: "lifetime" as const } };
+  const view = (id: string, timestamp: number) => ({
+    event_id: id,
+    lead_id: "l",
+    event_type: "page_view",
+    timestamp,
+    received_at: timestamp,
+    points: 20,
+    rule_id: "r-pricing",
+    candidates: [limited],
+    rules_version: 1,
+  });
+
+  it("keeps the tally it started from, which the commit then leaves as stored", () => {
+    const first = foldLive([view("a", 1)], 1000, { score: 0, count: 0, reachedAt: null }).state;
+    const stored = decodeTally(encodeTally(first.tally));
+    const next = foldLive([view("b", 2)], 1000, { ...first, tally: stored }).state;
+    expect(next.tally).toBe(stored);
+    const breakdown = emptyBreakdown();
+    expect(tallyFields({ tally: next.tally, breakdown }, stored)).toEqual({ breakdown: "" });
+    // A tally that moved is written, and so is one read from elsewhere.
+    const moved = foldLive([view("c", 3)], 1000, { score: 0, count: 0, reachedAt: null }).state;
+    expect(tallyFields({ tally: moved.tally, breakdown }, stored).tally).toBe(encodeTally(moved.tally));
+    expect(tallyFields({ tally: next.tally, breakdown }).tally).toBe(encodeTally(stored));
   });
 });

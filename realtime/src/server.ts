@@ -17,7 +17,7 @@ import {
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
 } from "@leadscore/contracts";
 import { createPartitionedReader } from "@leadscore/live";
-import { createRedis, createSecretCheck, type Logger } from "@leadscore/runtime";
+import { createRedis, createScoringSettingsCache, createSecretCheck, type Logger } from "@leadscore/runtime";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type Socket } from "socket.io";
 import { createLeadState, type LeadState } from "./lead-state.ts";
@@ -96,6 +96,16 @@ export function createRealtimeServer(
   ] as const) {
     client.on("error", (error: Error) => log.warn("redis error", { client: role, error: error.message }));
   }
+  // Snapshots and leaderboards decay scores with the half-life in force: Redis's copy of the scoring settings, reloaded
+  // when a change is announced (on a connection of its own: the adapter's subscriber takes only its own channels).
+  const settingsSub = pub.duplicate();
+  settingsSub.on("error", (error: Error) => log.warn("redis error", { client: "settings", error: error.message }));
+  const scoring = createScoringSettingsCache({
+    redis: reads,
+    subscriber: settingsSub,
+    redisPrefix: config.REDIS_PREFIX,
+    log,
+  });
   const state =
     options.state ??
     createLeadState(
@@ -105,6 +115,7 @@ export function createRealtimeServer(
         partitions: config.LEAD_PARTITIONS,
         cap: config.SCORE_CAP,
         thresholds: config.STAGE_THRESHOLDS,
+        halfLife: scoring.halfLife,
       }),
     );
   const origins = allowedOrigins(config);
@@ -242,6 +253,7 @@ export function createRealtimeServer(
       // Commands on one connection run in order, so this answer means the adapter's subscriptions are in place and
       // nothing published after `listen` resolves can be missed.
       await sub.ping();
+      await scoring.start();
       await new Promise<void>((resolve, reject) => {
         http.once("error", reject);
         http.listen(port, () => {
@@ -256,7 +268,8 @@ export function createRealtimeServer(
       await new Promise<void>((resolve) => {
         io.close(() => resolve());
       });
-      await Promise.allSettled([pub.quit(), sub.quit(), reads.quit()]);
+      scoring.close();
+      await Promise.allSettled([pub.quit(), sub.quit(), reads.quit(), settingsSub.quit()]);
     },
   };
 }

@@ -1,32 +1,23 @@
-// A dashboard watching an anonymous lead when a worker process merges it into a known one: the socket hears
-// `lead_merged` and, subscribed to the lead it names, goes on receiving that lead's updates, including those of
-// events still sent with the anonymous id.
-import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
-import Queue from "bull";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { type Cluster, connected, record, startCluster } from "../../test-support/realtime-cluster.ts";
+import { eventually } from "../../test-support/index.ts";
+import {
+  type Cluster,
+  type ClusterWorker,
+  connected,
+  record,
+  startCluster,
+  startClusterWorker,
+} from "../../test-support/realtime-cluster.ts";
 
 describe("when a lead a dashboard watches is merged into another", () => {
   let cluster: Cluster;
-  let worker: RunningProcess;
-  let queue: Queue.Queue<EventsJob>;
+  let scoring: ClusterWorker;
   beforeAll(async () => {
     cluster = await startCluster(2);
-    worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
-      NODE_ENV: "test",
-      REDIS_URL,
-      MONGO_URL: cluster.mongoUrl,
-      REDIS_PREFIX: cluster.config.REDIS_PREFIX,
-      LOG_LEVEL: "info",
-    });
-    await worker.waitFor(/worker ready/, 60_000);
-    queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix: cluster.config.REDIS_PREFIX });
+    scoring = await startClusterWorker(cluster);
   });
   afterAll(async () => {
-    await queue?.close();
-    await worker?.stop();
+    await scoring?.stop();
     await cluster?.stop();
   });
 
@@ -45,17 +36,17 @@ describe("when a lead a dashboard watches is merged into another", () => {
       received_at: now,
       metadata: {},
     });
-    await queue.add({ v: 1, events: [view("anon-s", "s1", 3_000), view("anon-s", "s2", 2_000)] });
+    await scoring.queue.add({ v: 1, events: [view("anon-s", "s1", 3_000), view("anon-s", "s2", 2_000)] });
     await eventually(async () => updates.some((update) => update.payload.current_score === 10));
 
-    await queue.add({ v: 1, events: [], merges: [{ from: "anon-s", into: "sam", kind: "identify", at: now }] });
+    await scoring.queue.add({ v: 1, events: [], merges: [{ from: "anon-s", into: "sam", kind: "identify", at: now }] });
     const heard = await eventually(async () => merged[0]);
     expect(heard.payload).toEqual({ lead_id: "anon-s", into: "sam" });
     expect(merged).toHaveLength(1);
 
     // The dashboard follows the lead it was told; an event sent as the anonymous id reaches it as Sam's.
     expect(await dashboard.emitWithAck("subscribe", { lead_id: heard.payload.into })).toEqual({ ok: true });
-    await queue.add({ v: 1, events: [view("anon-s", "s3", 1_000)] });
+    await scoring.queue.add({ v: 1, events: [view("anon-s", "s3", 1_000)] });
     const followed = await eventually(async () => updates.find((update) => update.payload.event_id === "s3"));
     expect(followed.payload).toMatchObject({ lead_id: "sam", current_score: 15, event_id: "s3" });
   });

@@ -1,30 +1,26 @@
-import { EVENTS_QUEUE, type EventsJob } from "@leadscore/runtime";
-import Queue from "bull";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { eventually, REDIS_URL } from "../../test-support/index.ts";
-import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
-import { type Cluster, connected, record, startCluster } from "../../test-support/realtime-cluster.ts";
+import { eventually } from "../../test-support/index.ts";
+import type { RunningProcess } from "../../test-support/processes.ts";
+import {
+  type Cluster,
+  type ClusterWorker,
+  connected,
+  record,
+  startCluster,
+  startClusterWorker,
+} from "../../test-support/realtime-cluster.ts";
 
 describe("when a worker process scores a queued event", () => {
   let cluster: Cluster;
   let worker: RunningProcess;
-  let queue: Queue.Queue<EventsJob>;
+  let scoring: ClusterWorker;
   beforeAll(async () => {
     cluster = await startCluster(2);
-    // Node itself, not the tsx launcher, which kills its child 30 ms after passing on a signal.
-    worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
-      NODE_ENV: "test",
-      REDIS_URL,
-      MONGO_URL: cluster.mongoUrl,
-      REDIS_PREFIX: cluster.config.REDIS_PREFIX,
-      LOG_LEVEL: "info",
-    });
-    await worker.waitFor(/worker ready/, 60_000);
-    queue = new Queue<EventsJob>(EVENTS_QUEUE, REDIS_URL, { prefix: cluster.config.REDIS_PREFIX });
+    scoring = await startClusterWorker(cluster);
+    worker = scoring.worker;
   });
   afterAll(async () => {
-    await queue?.close();
-    await worker?.stop();
+    await scoring?.stop();
     await cluster?.stop();
   });
 
@@ -37,7 +33,7 @@ describe("when a worker process scores a queued event", () => {
 
     const now = Date.now();
     const event = { lead_id: "e2e-lead", received_at: now, metadata: {} };
-    await queue.add({
+    await scoring.queue.add({
       v: 1,
       events: [
         { ...event, event_id: "e2e-1", event_type: "purchase", timestamp: now - 2_000 },

@@ -1,9 +1,18 @@
 // The default rules, seeded once per deployment by whichever process starts first (the worker, or the edge). A
 // marker in `meta` says the seed finished: until it is there the rules collection may hold some of the defaults and
 // not the others, so nothing may read it as the rule set (GET /api/events/event-types seeds first, /readyz says
-// not ready). Once it is there the stored rules are the rule set, even if a user deleted them all.
-import { COLLECTIONS, DEFAULT_RULES, DUPLICATE_KEY, type MetaDocument, type RuleDocument } from "@leadscore/contracts";
+// not ready). Once it is there the stored rules are the rule set, even if a user deleted them all. The seeded set is
+// stored as version 1 before the marker, so the first change made to it can be rolled back to it.
+import {
+  COLLECTIONS,
+  DEFAULT_RULES,
+  DUPLICATE_KEY,
+  type MetaDocument,
+  type RuleDocument,
+  type RuleSetDocument,
+} from "@leadscore/contracts";
 import { type Db, MongoServerError } from "mongodb";
+import { movePointer, readRuleSet, readRulesVersion } from "./rule-store.ts";
 
 /** `_id` of the `meta` document written once the default rules are in place. */
 export const DEFAULT_RULES_SEEDED = "default_rules_seeded";
@@ -36,11 +45,27 @@ export async function seedDefaultRules(db: Db, now = new Date()): Promise<void> 
       );
     }
   }
+  await storeFirstVersion(db, now);
   await insertedBySomeone(() =>
     db
       .collection<MetaDocument>(COLLECTIONS.meta)
       .updateOne({ _id: DEFAULT_RULES_SEEDED }, { $setOnInsert: { at: now } }, { upsert: true }),
   );
+}
+
+/**
+ * Stores the rules as they stand as version 1 where no version was ever stored. A rules write that got there first
+ * made version 1 from the same collections (the insert then meets its `_id`), and the pointer never moves back.
+ */
+async function storeFirstVersion(db: Db, now: Date): Promise<void> {
+  if ((await readRulesVersion(db)) > 0) return;
+  const set = { ...(await readRuleSet(db)), version: 1 };
+  await insertedBySomeone(() =>
+    db
+      .collection<RuleSetDocument>(COLLECTIONS.ruleSets)
+      .insertOne({ _id: 1, set: JSON.stringify(set), by: "seed", at: now }),
+  );
+  await movePointer(db, 1, now);
 }
 
 /**

@@ -12,6 +12,7 @@ export * from "./queued-counts.ts";
 export * from "./reconnect.ts";
 export * from "./redis-client.ts";
 export * from "./redis-persistence.ts";
+export * from "./rescores.ts";
 export * from "./rule-store.ts";
 export * from "./rule-versions.ts";
 export * from "./scoring-settings.ts";

@@ -428,7 +428,7 @@ async function commit<T>(store: RuleStore, plan: (current: Editable, now: Date) 
 }
 
 /** Points `meta` at `version` unless it points at a later one already. */
-async function movePointer(db: Db, version: number, at: Date): Promise<void> {
+export async function movePointer(db: Db, version: number, at: Date): Promise<void> {
   try {
     await db
       .collection<RulesVersionDocument>(COLLECTIONS.meta)

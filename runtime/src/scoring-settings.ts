@@ -1,7 +1,8 @@
 // The deployment's scoring settings beside the rules: today the score's half-life (`half_life_seconds`, null: no
 // decay). Stored in MongoDB's `meta` (one document, read by `_id`), so a rebuild of the live state folds with it; held
 // in memory by every process that folds or reads scores, reloaded when the admin API announces a change on the
-// settings channel (within a second, as rule changes) and periodically in case a message was lost.
+// settings channel (within a second, as rule changes) and periodically in case a message was lost. The processes that
+// read MongoDB keep a copy in Redis (`scoringSettingsKey`), for the realtime tier, which reads scores without MongoDB.
 import { COLLECTIONS } from "@leadscore/contracts";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -25,6 +26,24 @@ export const DEFAULT_SCORING_SETTINGS: ScoringSettings = { half_life_seconds: nu
 /** The channel a settings change is announced on. */
 export function scoringChannel(prefix: string): string {
   return `${prefix}:scoring-changed`;
+}
+
+/** Redis's copy of the settings in force: JSON, written by the processes that read them from MongoDB. */
+export function scoringSettingsKey(prefix: string): string {
+  return `${prefix}:scoring`;
+}
+
+/** Writes Redis's copy of the settings. */
+export async function mirrorScoringSettings(redis: Redis, prefix: string, settings: ScoringSettings): Promise<void> {
+  await redis.set(scoringSettingsKey(prefix), JSON.stringify({ half_life_seconds: settings.half_life_seconds }));
+}
+
+/** Redis's copy of the settings (the defaults where there is none yet). */
+export async function readMirroredScoringSettings(redis: Redis, prefix: string): Promise<ScoringSettings> {
+  const stored = await redis.get(scoringSettingsKey(prefix));
+  if (stored === null) return { ...DEFAULT_SCORING_SETTINGS };
+  const { half_life_seconds } = JSON.parse(stored) as Partial<ScoringSettings>;
+  return { half_life_seconds: typeof half_life_seconds === "number" ? half_life_seconds : null };
 }
 
 /** The settings in force (the defaults where none were ever written). */
@@ -56,7 +75,12 @@ export interface ScoringSettingsCache {
 }
 
 export interface ScoringSettingsCacheOptions {
-  db: Db;
+  /**
+   * Where the settings are read: MongoDB, their record (copied into Redis at every load when `redis` is given too), or
+   * without it Redis's copy, from `redis`.
+   */
+  db?: Db;
+  redis?: Redis;
   /** A connection this cache may put in subscriber mode (it may be shared with other channels' listeners). */
   subscriber: Redis;
   redisPrefix: string;
@@ -65,12 +89,21 @@ export interface ScoringSettingsCacheOptions {
 }
 
 export function createScoringSettingsCache(options: ScoringSettingsCacheOptions): ScoringSettingsCache {
-  const { db, subscriber, log } = options;
-  const channel = scoringChannel(options.redisPrefix);
+  const { db, redis, subscriber, log, redisPrefix } = options;
+  const channel = scoringChannel(redisPrefix);
   let settings = DEFAULT_SCORING_SETTINGS;
   let timer: ReturnType<typeof setInterval> | undefined;
+  const load = async (): Promise<ScoringSettings> => {
+    if (db === undefined) {
+      if (redis === undefined) throw new Error("scoring settings need a database or a Redis copy to read");
+      return readMirroredScoringSettings(redis, redisPrefix);
+    }
+    const read = await readScoringSettings(db);
+    if (redis !== undefined) await mirrorScoringSettings(redis, redisPrefix, read);
+    return read;
+  };
   const reload = async () => {
-    settings = await readScoringSettings(db);
+    settings = await load();
   };
   const reloadLogged = () =>
     reload().catch((error: Error) =>

@@ -38,12 +38,13 @@ export async function auditScores(
   acknowledged: ReadonlySet<string>,
   cap: number,
   thresholds: StageThresholds = DEFAULT_STAGE_THRESHOLDS,
+  halfLifeSeconds: number | null = null,
 ): Promise<AuditReport> {
   const live = await readLiveState({ ...target, cap, thresholds });
   const { byEventId: entriesOf, total: scored } = historyEntryCounts(live);
   const storedIds = new Set<string>();
   for (const events of live.events.values()) for (const event of events) storedIds.add(event._id);
-  const problems = snapshotProblems(live, cap, thresholds);
+  const problems = snapshotProblems(live, cap, thresholds, halfLifeSeconds);
   const cuts = { limit: 0, group: 0 };
   for (const { history } of live.leads.values()) {
     for (const entry of history ?? []) {

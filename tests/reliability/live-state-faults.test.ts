@@ -8,7 +8,8 @@
 // - `everysec`: what the edge acknowledged in the last second before the kill may be gone with the queue's jobs (the
 //   window is printed, and must stay under about a second of traffic); nothing is folded twice.
 //
-// LIVE_FAULT_EVENTS and LIVE_FAULT_RATE (events/s) make it longer.
+// LIVE_FAULT_EVENTS and LIVE_FAULT_RATE (events/s) make it longer; LIVE_FAULT_LOGS names a folder that keeps every
+// process's output of each run (where a slow catch-up spent its time).
 import { writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -151,6 +152,11 @@ async function runWithFault(
       ].join("\n"),
     );
     const output = stack.output();
+    if (process.env.LIVE_FAULT_LOGS) {
+      const file = join(process.env.LIVE_FAULT_LOGS, `${stack.prefix}.log`);
+      await writeFile(file, output);
+      console.info(`${label}: the output of every process is in ${file}`);
+    }
     const caughtUpMs = catchUpAfterReadyMs(output);
     if (caughtUpMs !== undefined) console.info(`${label}: caught up ${caughtUpMs} ms after Redis was ready again`);
     const rebuild = {

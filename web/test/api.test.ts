@@ -85,6 +85,29 @@ describe("when the API answers", () => {
     expect(request.headers.get("authorization")).toBe("Bearer k1");
     expect(await request.json()).toEqual({ lead_id: "l1", event_type: "purchase" });
   });
+
+  it("reads the half-life, and sets it with the admin token, answering with the re-key", async () => {
+    const seen: Request[] = [];
+    const api = createApi({
+      readToken: () => "r1",
+      fetch: async (input, init) => {
+        seen.push(new Request(`http://h${input}`, init));
+        const body = init?.method === "PUT" ? { half_life_seconds: 86_400, rekeyed_leads: 3, rekey_ms: 12 } : {};
+        return new Response(JSON.stringify({ half_life_seconds: null, ...body }), { status: 200 });
+      },
+    });
+    expect(await api.scoring()).toEqual({ half_life_seconds: null });
+    expect(await api.setScoring({ half_life_seconds: 86_400 }, "a1")).toEqual({
+      half_life_seconds: 86_400,
+      rekeyed_leads: 3,
+      rekey_ms: 12,
+    });
+    expect(seen.map((request) => [request.method, request.url, request.headers.get("authorization")])).toEqual([
+      ["GET", "http://h/api/scoring", "Bearer r1"],
+      ["PUT", "http://h/api/scoring", "Bearer a1"],
+    ]);
+    expect(await seen[1]?.json()).toEqual({ half_life_seconds: 86_400 });
+  });
 });
 
 describe("when the API refuses", () => {

@@ -370,6 +370,7 @@ describe("dashboard v3 in a browser", () => {
         "Submit event",
         "Rules",
         "Webhooks",
+        "Settings",
       ]);
       for (const box of boxes) {
         expect(box.whole, `${box.text} whole`).toBe(true);

@@ -220,6 +220,9 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       unmatched: 0,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
+    scoring: vi.fn<Api["scoring"]>(async () => ({ half_life_seconds: null })),
+    setScoring: vi.fn<Api["setScoring"]>(async (settings) => ({ ...settings, rekeyed_leads: 0, rekey_ms: 0 })),
+    currentRescore: vi.fn<Api["currentRescore"]>(async () => null),
     stats: vi.fn<Api["stats"]>(async () => ({
       leads: 0,
       by_stage: { cold: 0, warm: 0, hot: 0, qualified: 0 },

@@ -75,11 +75,13 @@ describe("an anonymous visitor identified, in a browser against the running stac
     const history = await read<{ event_id: string; score: number }[]>(
       `/api/leads/${encodeURIComponent(ada)}/history?order=asc`,
     );
+    // The merge, committed after every event's time here, is an entry of its own.
     expect(history.body.map((entry) => [entry.event_id, entry.score])).toEqual([
       [`${anon}-pv1`, 5],
       [`${anon}-pv2`, 10],
       [`${anon}-pv3`, 15],
       [`${ada}-form`, 35],
+      [`merge:${anon}`, 35],
     ]);
     // The anonymous lead is gone from the lists; its id answers Ada.
     const list = await read<{ _id: string }[]>("/api/leads?limit=200");
@@ -107,14 +109,15 @@ describe("an anonymous visitor identified, in a browser against the running stac
       expect(await mergedFrom.locator("code").getAttribute("title")).toBe(anon);
       await eventually(async () => (await page.getByTestId("current-score").textContent()) === "40", 15_000);
       const entries = page.getByRole("list", { name: "Score history" }).locator(":scope > li");
-      await eventually(async () => (await entries.count()) === 5, 15_000);
+      await eventually(async () => (await entries.count()) === 6, 15_000);
+      await page.getByText(/^merged from anon-7f3c… \(3 events\), (0|20) → (15|35)$/).waitFor({ timeout: 15_000 });
       await page.screenshot({ path: join(SCREENSHOTS, "lead-merged-desktop.png"), fullPage: true });
 
       // A page still holding the anonymous id reads the visitor's lead: Ada's score and history.
       const byCookie = await stack.open(context, `/leads/${anon}`);
       await eventually(async () => (await byCookie.getByTestId("current-score").textContent()) === "40", 15_000);
       const anonEntries = byCookie.getByRole("list", { name: "Score history" }).locator(":scope > li");
-      await eventually(async () => (await anonEntries.count()) === 5, 15_000);
+      await eventually(async () => (await anonEntries.count()) === 6, 15_000);
       // And follows Ada live: a sixth hit as the anonymous id shows without a reload.
       await byCookie.getByText("Live", { exact: true }).waitFor({ timeout: 15_000 });
       await pixel(hit(6));

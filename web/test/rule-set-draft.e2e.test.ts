@@ -1,7 +1,8 @@
 // @vitest-environment node
 // A rule-set draft in a real browser against the whole stack: demo_request's points doubled in a draft, previewed
 // over the stored events (the numbers, the stage matrix, the movers), published for new events; a second draft
-// published, then the first version published again (a rollback).
+// published, then the first version published again (a rollback); then published again retroactively, its re-score
+// shown by a banner on every page.
 import type { BrowserContext } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { eventually, uniqueName } from "../../test-support/index.ts";
@@ -114,6 +115,24 @@ describe("a rule-set draft in a browser", () => {
     const versions = page.getByRole("table", { name: "Versions" });
     await eventually(async () => ((await versions.getByRole("row").nth(1).textContent()) ?? "").includes("in force"));
     expect(await versions.getByRole("row").nth(1).textContent()).toContain(`version ${made} again`);
+
+    // Published again retroactively, version `made` (100 points) re-scores the history scored at 50: a banner with a
+    // progress bar shows the re-score on every page until it ends, and then the leads hold the new scores.
+    await page.getByRole("button", { name: `Publish version ${made} and re-score every lead` }).click();
+    await page.getByText(`Version ${made + 3} is in force`).waitFor({ timeout: 10_000 });
+    const banner = page.getByTestId("rescore-banner");
+    await banner.waitFor({ timeout: 15_000 });
+    expect(await banner.textContent()).toContain(`Re-scoring every lead with rule set version ${made + 3}`);
+    await page.getByRole("link", { name: "Leaderboard" }).click();
+    await page.getByRole("progressbar", { name: "Re-score progress" }).waitFor({ timeout: 5_000 });
+    await banner.waitFor({ state: "detached", timeout: 90_000 });
+    const score = async (lead: string) => {
+      const response = await fetch(`${stack.base}/api/leads/${lead}`, {
+        headers: { authorization: `Bearer ${READ_TOKEN}` },
+      });
+      return ((await response.json()) as { current_score: number }).current_score;
+    };
+    expect([await score(hot), await score(cold), await score(still)]).toEqual([600, 100, 10]);
     await page.close();
-  }, 240_000);
+  }, 360_000);
 });

@@ -257,6 +257,33 @@ describe("the lead page", () => {
     expect(screen.getByText(/^Score after each event, by event time, over the whole history/)).toBeTruthy();
   });
 
+  it("shows a merge entry of the history with what it brought and the scores either side, and no event details", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", name: "Ada", current_score: 35, event_count: 4 }));
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "merge:anon-7f3c1a2b3c4d",
+          event_type: "merge",
+          points: 0,
+          delta: 0,
+          score: 35,
+          reason: "merged from anon-7f3c1a2b3c4d (3 events)",
+          rule_id: null,
+          cause: "merge",
+          merge: { from: "anon-7f3c1a2b3c4d", events: 3, score_before: 20, score_after: 35 },
+        }),
+        historyItem({ event_id: "f1", event_type: "form_submission", points: 20, delta: 20, score: 20 }),
+      ]),
+    );
+    setup(api);
+    const timeline = await screen.findByRole("list", { name: "Score history" });
+    const [merge, form] = within(timeline).getAllByRole("listitem") as HTMLElement[];
+    expect(within(merge as HTMLElement).getByText("merged from anon-7f3c… (3 events), 20 → 35")).toBeTruthy();
+    expect(within(merge as HTMLElement).queryByRole("button", { name: /Details/ })).toBeNull();
+    expect(within(form as HTMLElement).getByRole("button", { name: "Details of form_submission" })).toBeTruthy();
+  });
+
   it("charts a long history from its spans, a page as a band, with the stage lines and the stages entered", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 40, event_count: 5000 }));

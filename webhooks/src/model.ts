@@ -177,11 +177,17 @@ export function deliveryBody(delivery: Delivery): string {
       previous_score: created || delivery.prev === "" ? null : Number(delivery.prev),
       event_id: delivery.event === "" ? null : delivery.event,
       event_type: delivery.etype === "" ? null : delivery.etype,
-      // A stage left because the score decayed past a threshold: no event caused it (its event is the decay entry).
-      ...(delivery.type === "lead.stage_changed" && { cause: delivery.etype === "decay" ? "decay" : "event" }),
+      // A stage left because the score decayed past a threshold (its event is the decay entry), or because a
+      // retroactive publish re-scored the lead (its event is `rescore:<version>`): no event caused it.
+      ...(delivery.type === "lead.stage_changed" && { cause: causeOf(delivery.etype) }),
       ...(rank > 0 ? { rank } : {}),
     },
   });
+}
+
+/** What moved a lead's stage, by the event type its message names. */
+function causeOf(etype: string): "decay" | "rescore" | "event" {
+  return etype === "decay" || etype === "rescore" ? etype : "event";
 }
 
 /** The delay before the next attempt after `tries` (≥ 1) failed ones: the schedule's, its last repeating. */

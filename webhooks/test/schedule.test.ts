@@ -81,6 +81,15 @@ describe("a delivery's body", () => {
     });
   });
 
+  it("names a re-score as the cause of a stage change a retroactive publish made", () => {
+    const rescored = { ...delivery, event: "rescore:4", etype: "rescore" };
+    expect(JSON.parse(deliveryBody(rescored)).data).toMatchObject({
+      event_id: "rescore:4",
+      event_type: "rescore",
+      cause: "rescore",
+    });
+  });
+
   it("is signed over id, timestamp and body with the secret's bytes", () => {
     // The example of the Standard Webhooks specification.
     const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";

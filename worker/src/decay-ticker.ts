@@ -56,6 +56,13 @@ const TICK_MS = 200;
 const LOCK_TTL_MS = 1_000;
 /** Leads per commit call. */
 const CHUNK = 200;
+/**
+ * How far before the last turn's end each turn looks again. A worker files a lead under the stage of the instant it
+ * planned the commit; when that commit lands after a turn whose interval held the lead's new crossing, that turn read
+ * the lead's old key and missed it. Looking back finds it (a lead already moved is skipped: its stored stage is the
+ * one it decayed to), at the cost of reading again the leads that crossed in the last LOOKBACK_MS.
+ */
+const LOOKBACK_MS = 2_000;
 const READ_FIELDS: readonly LeadHashField[] = ["version", "score", "reachedAt", "lastEventAt", "stage"];
 
 export function createDecayTicker(options: DecayTickerOptions): DecayTicker {
@@ -137,7 +144,7 @@ export function createDecayTicker(options: DecayTickerOptions): DecayTicker {
       const to = now();
       const stored = await redis.get(keys.decayThrough);
       const from = stored === null ? to - TICK_MS : Math.min(Number(stored), to);
-      const ids = await crossing(from, to, halfLifeSeconds);
+      const ids = await crossing(Math.min(from, to - LOOKBACK_MS), to, halfLifeSeconds);
       let count = 0;
       for (let start = 0; ; start += CHUNK) {
         const chunk = ids.slice(start, start + CHUNK);

@@ -29,6 +29,7 @@ import {
   emptyBreakdown,
   encodePage,
   entryEvent,
+  idleArchiveOf,
   indexPlace,
   LEAD_FIELDS,
   type LeadCommit,
@@ -37,6 +38,7 @@ import {
   type PageEntry,
   type PageRef,
   pageDocument,
+  restoreIfIdle,
   StaleLiveStateError,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
@@ -47,6 +49,7 @@ import { retirePages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
+import { withRescored } from "./rescored.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -99,6 +102,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const maxLeads = options.maxLeads ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+  const idleArchive = idleArchiveOf(db);
   const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
   const stats: DeepLaneStats = {
     folded: { memory: 0, pages: 0, rescan: 0, merge: 0 },
@@ -122,6 +126,8 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   async function readOwned(ids: string[], asked: Record<string, string>): Promise<Map<string, Owned>> {
+    // A lead the deep lane folds gets back what it shed while idle (idle.ts) first.
+    await restoreIfIdle(redis, idleArchive, keys, ids);
     const pipeline = redis.pipeline();
     for (const id of ids) {
       pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS));
@@ -298,7 +304,8 @@ export function createDeepLane(options: DeepLaneOptions) {
       list.push(toScorable(root === doc.lead_id ? doc : { ...doc, lead_id: root }));
       stored.set(root, list);
     }
-    return stored;
+    // A lead a retroactive publish re-scored folds with the candidates it re-matched.
+    return withRescored(db, stored, signal);
   }
 
   /** A pass's history pages: from the page cache, else from MongoDB (one query per fetch), counted. */
@@ -431,7 +438,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         mode: isEmptyRoot(id, item, next, merges) ? "emptyRoot" : "deep",
         expected: item.lead?.version ?? 0,
         ...written,
-        movement: movementOf(item.lead?.score ?? null, next, waitingEvents(id, item), thresholds),
+        movement: movementOf(item.lead ?? null, next, waitingEvents(id, item), thresholds, halfLifeSeconds),
         ...place,
         updatedAt: at,
         pending: [],
@@ -477,11 +484,14 @@ export function createDeepLane(options: DeepLaneOptions) {
     await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
-    const merged = commits.flatMap((c, index) =>
-      c.mode === "mergedAway" && outcomes[index] === "committed"
-        ? [{ from: c.leadId, into: c.into as string, events: brought.get(c.leadId) ?? 0 }]
-        : [],
-    );
+    const merged = commits.flatMap((c, index) => {
+      if (c.mode !== "mergedAway" || outcomes[index] !== "committed") return [];
+      const into = c.into as string;
+      // The root's scores either side of this commit, as its `lead.merged` message carries them.
+      const scoreBefore = owned.get(into)?.lead?.score ?? 0;
+      const scoreAfter = plans.get(into)?.score ?? scoreBefore;
+      return [{ from: c.leadId, into, events: brought.get(c.leadId) ?? 0, at, scoreBefore, scoreAfter }];
+    });
     if (merged.length > 0) {
       await recordMergedAway(redis, keys, merged);
       options.onMerged?.(merged);

@@ -15,11 +15,20 @@
 // never has its gap swept. A rebuild reads every stored event, so it raises the floor: older entries are held by
 // the live state it built. The marks are trimmed with the entries.
 //
+// An entry also names the run of Redis its batch began on (`run_id`): one begun on the Redis that came back is not
+// the restart's to catch up — its commits go to this run, and without a done mark its job's next try redoes them —
+// so a catch-up right after a restart does not read the backlog's batches in flight.
+//
+// An entry also names each event's lead, so a catch-up first looks for the event in its lead's tail in Redis (where a
+// kept commit put it) and reads from MongoDB only the events it does not find there: most of an unfinished batch's
+// commits were kept (its done mark was what the restart lost), and on the embedded store each read by `_id` queues
+// behind the inserts of the backlog a restart leaves (measured: 0.2–1.7 s a read at 2,000 events/s).
+//
 // Cost: one insert of one small document per batch (FerretDB: one more row per batch, not per event), one ZADD per
 // batch; the sweep scans the journal (a few minutes of batches, not the events).
 import { randomUUID } from "node:crypto";
-import { type BatchJournalDocument, COLLECTIONS } from "@leadscore/contracts";
-import type { JournalKeys } from "@leadscore/live";
+import { type BatchJournalDocument, COLLECTIONS, type ScorableEvent } from "@leadscore/contracts";
+import { type JournalKeys, redisRunId } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
@@ -31,7 +40,7 @@ const FLOOR_MARGIN_MS = 60_000;
 
 export interface BatchJournal {
   /** Inserts an entry for a batch of these events; resolves with its id once stored. */
-  open(eventIds: readonly string[]): Promise<string>;
+  open(events: readonly Pick<ScorableEvent, "event_id" | "lead_id">[]): Promise<string>;
   /** Marks the entry done: every commit of its batch returned. */
   done(id: string): Promise<void>;
 }
@@ -47,10 +56,26 @@ export function createBatchJournal(options: JournalOptions): BatchJournal {
   const { redis, keys } = options;
   const now = options.now ?? Date.now;
   const entries = options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
+  // The run of Redis this process last saw, learned again at every (re)connection: until then an entry carries the
+  // run before, which only makes a catch-up look at it too.
+  let run: string | undefined;
+  const learnRun = () =>
+    redisRunId(redis).then(
+      (id) => {
+        run = id;
+      },
+      () => undefined,
+    );
+  const learned = learnRun();
+  redis.on("ready", () => void learnRun());
   return {
-    async open(eventIds) {
+    async open(events) {
+      if (run === undefined) await learned;
       const id = randomUUID();
-      await entries.insertOne({ _id: id, at: new Date(now()), events: [...eventIds] });
+      const [eventIds, leadIds] = [events.map((event) => event.event_id), events.map((event) => event.lead_id)];
+      const entry: BatchJournalDocument = { _id: id, at: new Date(now()), events: eventIds, leads: leadIds };
+      if (run !== undefined) entry.run = run;
+      await entries.insertOne(entry);
       return id;
     },
     async done(id) {
@@ -60,7 +85,8 @@ export function createBatchJournal(options: JournalOptions): BatchJournal {
 }
 
 /**
- * The journal entries the live state may not hold: above the floor, without a done mark. The scan reads ids and
+ * The journal entries the live state may not hold: above the floor, opened before this run of Redis began (one opened
+ * on it is a batch of this run, whose commits this run holds or whose own tries redo them), without a done mark. The scan reads ids and
  * times only (an entry's event ids are most of its size, and almost every entry is done); the unfinished entries are
  * then read whole by `_id`, the one lookup FerretDB does not scan for.
  */
@@ -68,9 +94,10 @@ export async function unfinishedEntries(options: JournalOptions): Promise<BatchJ
   const { redis, keys } = options;
   const entries = options.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
   const floor = Number((await redis.get(keys.floor)) ?? 0);
+  const run = await redisRunId(redis);
   const found: string[] = [];
-  for await (const entry of entries.find({}, { projection: { _id: 1, at: 1 }, batchSize: 10_000 })) {
-    if (entry.at.getTime() >= floor) found.push(entry._id);
+  for await (const entry of entries.find({}, { projection: { _id: 1, at: 1, run: 1 }, batchSize: 10_000 })) {
+    if (entry.at.getTime() >= floor && entry.run !== run) found.push(entry._id);
   }
   const unfinished: string[] = [];
   for (let from = 0; from < found.length; from += 500) {

@@ -17,11 +17,16 @@ import {
   decodeLead,
   decodeLeadHash,
   entryEvent,
+  IDLE_MARK,
+  idleArchiveOf,
   LEAD_FIELDS,
   type LiveKeys,
+  type LiveLead,
   leadHashField,
   leadHashFields,
+  restoreIdleLeads,
   wholeHistory,
+  withIdleFields,
 } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -30,6 +35,8 @@ import type { LeadEvents } from "./lead-event-stream.ts";
 /** A lead's scored events (the tail and pages as stored: each event's candidates as fixed then) and its profile. */
 export interface LiveLeadEvents extends LeadEvents {
   profile: LeadProfile;
+  /** The lead's live state as read with its events (its version: what a commit of it compares). */
+  lead: LiveLead;
 }
 
 export interface LiveLeadStreamOptions {
@@ -74,7 +81,7 @@ async function eventCounts(redis: Redis, keys: LiveKeys, ids: readonly string[],
 }
 
 /** The leads that have folded events, and how many events they hold in all. */
-async function leadsWithEvents(redis: Redis, keys: LiveKeys, signal: AbortSignal | undefined, chunk: number) {
+export async function leadsWithEvents(redis: Redis, keys: LiveKeys, signal: AbortSignal | undefined, chunk: number) {
   const all = await leadIds(redis, keys, signal);
   const counts = await eventCounts(redis, keys, all, chunk);
   return { ids: all.filter((_, i) => (counts[i] as number) > 0), events: counts.reduce((sum, n) => sum + n, 0) };
@@ -99,6 +106,55 @@ function pageLoader(db: Db) {
   };
 }
 
+/** Each lead's HMGET of LEAD_FIELDS and its idle mark (null: not idle). */
+async function readHashes(redis: Redis, keys: LiveKeys, ids: readonly string[]) {
+  const pipeline = redis.pipeline();
+  for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS), IDLE_MARK);
+  const replies = (await pipeline.exec()) ?? [];
+  return replies.map(([error, values]) => {
+    if (error) throw error;
+    const read = values as (string | null)[];
+    return { read, mark: read[LEAD_FIELDS.length] ?? null };
+  });
+}
+
+/**
+ * The leads of `ids` that have folded events, each read in one HMGET with its pages by `_id`. An idle lead
+ * (live/src/idle.ts) reads what it shed from its archive; with `restoreIdle` (for a caller that will commit the lead)
+ * it is first given those fields back, as the scorer does before it folds one.
+ */
+export async function readLiveLeads(
+  redis: Redis,
+  db: Db,
+  keys: LiveKeys,
+  ids: readonly string[],
+  options: Pick<LiveLeadStreamOptions, "cap" | "thresholds"> & { restoreIdle?: boolean },
+): Promise<LiveLeadEvents[]> {
+  const archive = idleArchiveOf(db);
+  let hashes = await readHashes(redis, keys, ids);
+  const idle = new Map(hashes.flatMap(({ mark }, i) => (mark ? [[ids[i] as string, mark] as const] : [])));
+  if (options.restoreIdle && idle.size > 0) {
+    await restoreIdleLeads(redis, archive, keys, idle);
+    hashes = await readHashes(redis, keys, ids);
+  }
+  const values = await Promise.all(
+    hashes.map(({ read }, i) => withIdleFields(ids[i] as string, LEAD_FIELDS, read, archive)),
+  );
+  const leads = values.flatMap((read, i) => {
+    const hash = decodeLeadHash(LEAD_FIELDS, read);
+    const lead = decodeLead(ids[i] as string, hash, options.cap, options.thresholds);
+    return lead === null || lead.count === 0 ? [] : [lead];
+  });
+  const loadPages = pageLoader(db);
+  const histories = await Promise.all(leads.map((lead) => wholeHistory(lead, loadPages, options.cap)));
+  return leads.map((lead, i) => ({
+    leadId: lead.id,
+    events: (histories[i] ?? []).map(entryEvent),
+    profile: { name: lead.name, email: lead.email, company: lead.company },
+    lead,
+  }));
+}
+
 /**
  * Every lead that has folded events, once, with its events in `(timestamp, event_id)` order (distinct by id), as the
  * live state scored them. Leads come in no order a caller should rely on.
@@ -112,26 +168,9 @@ export async function* streamLiveLeads(
   const chunk = options.chunk ?? DEFAULT_CHUNK;
   const { ids, events } = await leadsWithEvents(redis, keys, options.signal, chunk);
   options.onTotal?.({ leads: ids.length, events });
-  const loadPages = pageLoader(db);
-  const fields = leadHashFields(LEAD_FIELDS);
-  const read = async (from: number) => {
+  const read = (from: number) => {
     options.signal?.throwIfAborted();
-    const slice = ids.slice(from, from + chunk);
-    const pipeline = redis.pipeline();
-    for (const id of slice) pipeline.hmget(keys.lead(id), ...fields);
-    const replies = (await pipeline.exec()) ?? [];
-    const leads = replies.flatMap(([error, values], i) => {
-      if (error) throw error;
-      const hash = decodeLeadHash(LEAD_FIELDS, values as (string | null)[]);
-      const lead = decodeLead(slice[i] as string, hash, options.cap, options.thresholds);
-      return lead === null || lead.count === 0 ? [] : [lead];
-    });
-    const histories = await Promise.all(leads.map((lead) => wholeHistory(lead, loadPages, options.cap)));
-    return leads.map((lead, i) => ({
-      leadId: lead.id,
-      events: (histories[i] ?? []).map(entryEvent),
-      profile: { name: lead.name, email: lead.email, company: lead.company },
-    }));
+    return readLiveLeads(redis, db, keys, ids.slice(from, from + chunk), options);
   };
   // The next chunk is read while the caller folds this one.
   let next = ids.length > 0 ? read(0) : undefined;

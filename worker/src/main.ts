@@ -3,7 +3,7 @@ import { parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { createPartitionedReader } from "@leadscore/live";
 import { createLogger, createRedis } from "@leadscore/runtime";
 import { createScorePublisher } from "./publisher.ts";
-import { createWorker } from "./worker.ts";
+import { createWorker, type Worker } from "./worker.ts";
 
 const config = parseConfigOrExit("worker", WorkerConfigSchema, process.env, (code) => process.exit(code));
 const log = createLogger("worker", config.LOG_LEVEL);
@@ -19,12 +19,15 @@ const publisher = createScorePublisher({
     partitions: config.LEAD_PARTITIONS,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
+    // The leaderboard goes out with the scores decayed to the instant it is read, with the worker's half-life.
+    halfLife: () => worker?.halfLife() ?? null,
   }),
   redisPrefix: config.REDIS_PREFIX,
   log,
 });
 
-const worker = await createWorker(config, log, { publisher });
+let worker: Worker | undefined;
+worker = await createWorker(config, log, { publisher });
 await worker.start();
 log.info("worker ready");
 

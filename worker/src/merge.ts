@@ -10,7 +10,14 @@
 // kept — and commits the root and the merged lead's removal from every index in one script call — the removal only
 // if the root's commit succeeded.
 import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
-import { type LiveKeys, recordMerge, resolveLead, resolveLeads, StaleLiveStateError } from "@leadscore/live";
+import {
+  encodeMergeRecord,
+  type LiveKeys,
+  recordMerge,
+  resolveLead,
+  resolveLeads,
+  StaleLiveStateError,
+} from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -112,30 +119,43 @@ export function asRootEvents(root: string, events: readonly ScorableEvent[]): Sc
 /**
  * After merged leads' removals committed: each root's merged-from list gains the merged id with the events stored
  * under it, and the ids merged into that id before (moved over with their counts: they resolve to the root now), as
- * a rebuild lays the lists out from `identities`; the merged lead's search text goes with its profile, so a `q` or
- * `company` search finds only the root, by its own profile. `events` is what the merged lead brought, its own and
- * its earlier merges' together.
+ * a rebuild lays the lists out from `identities`; its merge log gains the merge's record (and the merged id's own
+ * records, carried over), which its history shows as merge entries; the merged lead's search text goes with its
+ * profile, so a `q` or `company` search finds only the root, by its own profile. `events` is what the merged lead
+ * brought, its own and its earlier merges' together.
  */
 export async function recordMergedAway(
   redis: Redis,
   keys: LiveKeys,
-  merged: readonly { from: string; into: string; events: number }[],
+  merged: readonly {
+    from: string;
+    into: string;
+    events: number;
+    at: number;
+    scoreBefore: number;
+    scoreAfter: number;
+  }[],
 ): Promise<void> {
   const read = redis.pipeline();
-  for (const { from } of merged) read.hgetall(keys.mergedFrom(from));
-  const earlier = ((await read.exec()) ?? []).map(([error, list]) => {
+  for (const { from } of merged) read.hgetall(keys.mergedFrom(from)).hgetall(keys.mergeLog(from));
+  const replies = ((await read.exec()) ?? []).map(([error, hash]) => {
     if (error) throw error;
-    return Object.entries(list as Record<string, string>);
+    return Object.entries(hash as Record<string, string>);
   });
   const write = redis.pipeline();
-  merged.forEach(({ from, into, events }, index) => {
+  merged.forEach((merge, index) => {
+    const { from, into, events } = merge;
     let carried = 0;
-    for (const [id, count] of earlier[index] ?? []) {
+    for (const [id, count] of replies[2 * index] ?? []) {
       write.hincrby(keys.mergedFrom(into), id, Number(count));
       carried += Number(count);
     }
     write.hincrby(keys.mergedFrom(into), from, Math.max(0, events - carried));
     write.del(keys.mergedFrom(from));
+    const log = Object.fromEntries(replies[2 * index + 1] ?? []);
+    log[from] = encodeMergeRecord(merge);
+    write.hset(keys.mergeLog(into), log);
+    write.del(keys.mergeLog(from));
     write.hdel(keys.searchTexts, from);
   });
   await write.exec();

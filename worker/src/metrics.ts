@@ -11,6 +11,7 @@ import {
 } from "@leadscore/runtime/prometheus";
 import type { DeepLaneStats } from "./deep-lane.ts";
 import type { RebuildProgress } from "./rebuild.ts";
+import type { RescoreStats } from "./rescore.ts";
 import type { BatchResult } from "./scorer.ts";
 
 /** Upper bounds (seconds) of the lag histogram's buckets. */
@@ -31,6 +32,8 @@ export interface WorkerMetrics {
   watchDeepLane(stats: DeepLaneStats): void;
   /** The rebuild progress `/metrics` shows (a rebuild this process runs). */
   watchRebuild(progress: RebuildProgress): void;
+  /** The progress of a re-score this process runs (rescore.ts). */
+  watchRescore(stats: RescoreStats): void;
   /** Prometheus text exposition. */
   render(): string;
   /** Figures since the previous call, for the periodic log line. */
@@ -64,6 +67,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   // One of each per lead partition the process consumes: `/metrics` shows their sums.
   const deeps: DeepLaneStats[] = [];
   const rebuilds: RebuildProgress[] = [];
+  let rescore: RescoreStats | undefined;
   let batches = 0;
   let batchSeconds = 0;
   const jobs = { completed: 0, permanent: 0, transient: 0 };
@@ -111,6 +115,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
     },
     watchRebuild(progress) {
       rebuilds.push(progress);
+    },
+    watchRescore(stats) {
+      rescore = stats;
     },
     recordJob(outcome) {
       jobs[outcome] += 1;
@@ -178,6 +185,31 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
           "leadscore_worker_rebuild_leads_written",
           "Leads this process's current or last rebuild has written.",
           rebuild?.leadsWritten ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rescore_running",
+          "1 while this process re-scores every lead after a retroactive publish.",
+          rescore?.running ? 1 : 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rescore_version",
+          "The rule-set version of this process's current or last re-score.",
+          rescore?.version ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rescore_leads_total",
+          "Leads this process's current or last re-score set out to re-score.",
+          rescore?.leadsTotal ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rescore_leads_done",
+          "Leads this process's current or last re-score has re-scored.",
+          rescore?.leadsDone ?? 0,
+        ),
+        ...gaugeLines(
+          "leadscore_worker_rescore_events_done",
+          "Events of the leads this process's current or last re-score has re-scored.",
+          rescore?.eventsDone ?? 0,
         ),
         ...counterLines(
           "leadscore_worker_jobs_total",

@@ -1,4 +1,4 @@
-import { keyOf, type ScorableEvent, type StageThresholds, stageFor } from "@leadscore/contracts";
+import { keyOf, type ScorableEvent, type StageThresholds, scoreAt, stageFor } from "@leadscore/contracts";
 import type { MovementEvent } from "@leadscore/live";
 import type { NextState } from "./plan.ts";
 
@@ -10,15 +10,23 @@ import type { NextState } from "./plan.ts";
  * stage. The event named is the newest of the round's events at or before that entry: the crossing event itself, or
  * the late event whose points, slotted in before it, carried a later entry over the threshold. The score is the
  * lead's after the round.
+ *
+ * With decay, stages are compared at the events' instants: the lead comes from the stage its score before the round had
+ * decayed to by the round's first event (not the one it had at its last event), and an entry's stage is its score's
+ * at its own event time.
  */
 export function movementOf(
-  previousScore: number | null,
+  previous: { score: number; lastEventAt: number | null } | null,
   next: NextState,
   folded: readonly ScorableEvent[],
   thresholds: StageThresholds,
+  halfLifeSeconds: number | null = null,
 ): MovementEvent | undefined {
   const to = stageFor(next.score, thresholds);
-  if (folded.length === 0 || stageFor(previousScore ?? 0, thresholds) === to) return undefined;
+  if (folded.length === 0) return undefined;
+  const first = folded.reduce((a, b) => (keyOf(b) < keyOf(a) ? b : a)).timestamp;
+  const before = previous === null ? 0 : scoreAt(previous.score, previous.lastEventAt, first, halfLifeSeconds);
+  if (stageFor(before, thresholds) === to) return undefined;
   // An append leaves the tail's older entries as they were, so the crossing is among the appended ones.
   const entries = next.appended?.entries ?? next.tail;
   let start = entries.length;

@@ -9,7 +9,7 @@
 // the refold still finds its pages meanwhile), and only if its lead's page list does not name it again (the same
 // content laid out anew by a later refold).
 import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
-import { decodePageRefs, type LiveKeys, leadHashField } from "@leadscore/live";
+import { decodePageRefs, IDLE_MARK, type LiveKeys, leadHashField } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { pageLead } from "./page-id.ts";
@@ -17,7 +17,7 @@ import { pageLead } from "./page-id.ts";
 /** How long a retired page stays readable: longer than any history read takes. */
 export const RETIRED_GRACE_MS = 30_000;
 
-/** Pages per sweep step: each is one pipelined HGET and one `deleteOne`. */
+/** Pages per sweep step: each is one pipelined HMGET and one `deleteOne`. */
 const SWEEP_CHUNK = 200;
 
 /** Schedules pages no longer referenced for deletion. */
@@ -55,14 +55,16 @@ export async function sweepRetiredPages(options: SweepOptions): Promise<number> 
     const due = await redis.zrangebyscore(keys.retiredPages, "-inf", now() - RETIRED_GRACE_MS, "LIMIT", 0, SWEEP_CHUNK);
     if (due.length === 0) return deleted;
     const pipeline = redis.pipeline();
-    for (const id of due) pipeline.hget(keys.lead(pageLead(id)), pagesField);
+    for (const id of due) pipeline.hmget(keys.lead(pageLead(id)), pagesField, IDLE_MARK);
     const lists = (await pipeline.exec()) ?? [];
     const done: string[] = [];
     for (const [index, id] of due.entries()) {
       if (performance.now() >= stopAt) break;
-      const [error, list] = lists[index] ?? [null, null];
+      const [error, read] = lists[index] ?? [null, null];
       if (error) throw error;
-      const named = decodePageRefs(list as string | null).some((ref) => ref.id === id);
+      const [list, idle] = read as [string | null, string | null];
+      // An idle lead's page list is in its archive (idle.ts): its pages are kept rather than read back here.
+      const named = idle !== null || decodePageRefs(list).some((ref) => ref.id === id);
       if (!named) deleted += (await pages.deleteOne({ _id: id })).deletedCount;
       done.push(id);
     }

@@ -28,6 +28,7 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
 import { liveTotals, streamLiveLeads } from "./live-lead-stream.ts";
+import { createPoller } from "./poller.ts";
 import { createPreviewTally, type PreviewResult, rescoreLead } from "./rescore-diff.ts";
 import { readsLead, readsMetadata } from "./rules-cache.ts";
 
@@ -225,34 +226,10 @@ export interface PreviewRunner {
 }
 
 export function createPreviewRunner(options: PreviewOptions & { pollMs?: number }): PreviewRunner {
-  const pollMs = options.pollMs ?? 1_000;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-  let stopping = false;
-  const shutdown = new AbortController();
-  const poll = async () => {
+  const poll = async (shutdown: AbortSignal) => {
     const taken = await takePreview(options.redis, options.prefix, options.now ?? Date.now);
     if (taken === null) return;
-    await runTaken(options, taken, shutdown.signal);
+    await runTaken(options, taken, shutdown);
   };
-  const loop = () => {
-    if (stopping) return;
-    running = poll()
-      .catch((error: Error) => options.log.warn("preview poll failed", { error: error.message }))
-      .finally(() => {
-        running = undefined;
-        if (!stopping) timer = setTimeout(loop, pollMs);
-      });
-  };
-  return {
-    start() {
-      timer = setTimeout(loop, 0);
-    },
-    async stop() {
-      stopping = true;
-      clearTimeout(timer);
-      shutdown.abort(new Error("the worker is shutting down"));
-      await running;
-    },
-  };
+  return createPoller(poll, { pollMs: options.pollMs ?? 1_000, log: options.log, what: "preview" });
 }

@@ -14,7 +14,9 @@ const db = mongo.db(mongoDatabaseName(config.MONGO_URL));
 const options = { db, redis, cap: config.SCORE_CAP, thresholds: config.STAGE_THRESHOLDS };
 try {
   if (process.argv.includes("--check")) {
-    const report = await auditLiveState({ ...options, redisPrefix: config.REDIS_PREFIX });
+    // With decay on, the fold decays with the half-life in force and the index is keyed on it.
+    const { half_life_seconds: halfLifeSeconds } = await readScoringSettings(db);
+    const report = await auditLiveState({ ...options, redisPrefix: config.REDIS_PREFIX, halfLifeSeconds });
     console.log(`${report.leads} leads, ${report.events} events: ${report.problems.length} problems`);
     for (const problem of report.problems.slice(0, 50)) console.log(`  ${problem}`);
     process.exitCode = report.problems.length === 0 ? 0 : 1;

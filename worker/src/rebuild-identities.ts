@@ -1,19 +1,25 @@
 // The identity map as a rebuild lays it out from MongoDB's `identities`: each recorded merge resolved to its root
 // (union-find, compressed), the events stored under a merged id handed to its root, and the live map, the roots'
-// alias sets and their "merged from" counts written again.
+// alias sets, their "merged from" counts and their merge logs written again.
 import { COLLECTIONS, type IdentityDocument, resolveRoots } from "@leadscore/contracts";
-import type { LiveKeys } from "@leadscore/live";
+import { encodeMergeRecord, type LiveKeys } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
-/** Every recorded merge, resolved: merged id → root. */
-export async function readIdentities(db: Db, signal: AbortSignal | undefined): Promise<Map<string, string>> {
+/** Every recorded merge, resolved (`roots`: merged id → root), and each as recorded (`merges`: merged id → its record). */
+export async function readIdentities(
+  db: Db,
+  signal: AbortSignal | undefined,
+): Promise<{ roots: Map<string, string>; merges: Map<string, IdentityDocument> }> {
   const docs = await db
     .collection<IdentityDocument>(COLLECTIONS.identities)
     .find({}, { signal })
     .sort({ at: 1, _id: 1 })
     .toArray();
-  return resolveRoots(docs.map((doc) => ({ from: doc._id, into: doc.into })));
+  return {
+    roots: resolveRoots(docs.map((doc) => ({ from: doc._id, into: doc.into }))),
+    merges: new Map(docs.map((doc) => [doc._id, doc])),
+  };
 }
 
 /**
@@ -40,12 +46,17 @@ export function mergedEventCounts(roots: ReadonlyMap<string, string>) {
   };
 }
 
-/** Writes the live identity map, the alias sets and the "merged from" counts. */
+/**
+ * Writes the live identity map, the alias sets, the "merged from" counts and the merge logs. A merge log laid out
+ * here dates each merge when it was recorded, counts the events stored under the merged id itself, and knows no
+ * scores either side of it.
+ */
 export async function writeIdentities(
   redis: Redis,
   keys: LiveKeys,
   roots: ReadonlyMap<string, string>,
   merged: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  merges: ReadonlyMap<string, IdentityDocument>,
 ): Promise<void> {
   if (roots.size === 0) return;
   const pipeline = redis.pipeline();
@@ -53,6 +64,12 @@ export async function writeIdentities(
   for (const [root, counts] of merged) {
     pipeline.sadd(keys.aliasesOf(root), ...counts.keys());
     pipeline.hset(keys.mergedFrom(root), Object.fromEntries(counts));
+    const log = [...counts].map(([from, events]) => {
+      const doc = merges.get(from);
+      const record = { from, into: doc?.into ?? root, at: doc?.at.getTime() ?? 0, events };
+      return [from, encodeMergeRecord({ ...record, scoreBefore: null, scoreAfter: null })];
+    });
+    pipeline.hset(keys.mergeLog(root), Object.fromEntries(log));
   }
   await pipeline.exec();
 }

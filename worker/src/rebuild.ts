@@ -16,6 +16,7 @@
 // insert per settled history page.
 import { randomUUID } from "node:crypto";
 import {
+  applyRescored,
   COLLECTIONS,
   type HistoryPageDocument,
   type LeadDocument,
@@ -54,6 +55,7 @@ import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
+import { readRescored, retroactiveVersions } from "./rescored.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -143,7 +145,7 @@ async function rebuild(
 
   const profiles = await readProfiles(options.db, options.lock?.signal);
   // A merged id's events are its root's, and it is no lead of its own.
-  const roots = await readIdentities(options.db, options.lock?.signal);
+  const { roots, merges } = await readIdentities(options.db, options.lock?.signal);
   const identities = mergedEventCounts(roots);
   const at = now();
   // Lead by lead, each with all its events, a bounded part of them in memory (lead-event-stream.ts).
@@ -151,8 +153,20 @@ async function rebuild(
   let count = 0;
   let pageCount = 0;
   let chunk: RebuiltLead[] = [];
+  let pending: { id: string; events: readonly ScorableEvent[] }[] = [];
   const named = new Set<string>();
+  // A lead a retroactive publish re-scored folds with the candidates it re-matched (rescored.ts).
+  const retroactive = await retroactiveVersions(options.db, options.lock?.signal);
   const flush = async () => {
+    const rescored = await readRescored(
+      options.db,
+      pending.map((lead) => lead.id),
+      retroactive,
+    );
+    chunk = pending.map(({ id, events }) =>
+      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options),
+    );
+    pending = [];
     pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
@@ -164,8 +178,8 @@ async function rebuild(
     if (!owns(id)) return;
     ids.push(id);
     count += events.length;
-    chunk.push(rebuiltLead(id, events, profiles.get(id), at, options));
-    if (chunk.length >= WRITE_CHUNK) await flush();
+    pending.push({ id, events });
+    if (pending.length >= WRITE_CHUNK) await flush();
   };
   const read = (events: number, done: boolean) => {
     progress.eventsRead = events;
@@ -188,7 +202,7 @@ async function rebuild(
   await retirePages(redis, keys, await unnamedPages(options.db, named, owns, options.lock?.signal));
   await fillSearchTexts(redis, into, ids, profiles, check);
   await check();
-  await writeIdentities(redis, into, roots, identities.merged);
+  await writeIdentities(redis, into, roots, identities.merged, merges);
   const generation = await newGeneration(redis, randomUUID());
   await check();
   const switched = await switchGeneration(redis, keys, building, generation);
@@ -406,11 +420,18 @@ async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, gen
   if (!builtOnEarlierRun(generation, await redisRunId(redis))) return null;
   // Without the append-only file what came back is a snapshot, older than the journal may reach: rebuild.
   if (!(await redisPersistence(redis)).aof) return null;
+  log.info("live state: Redis restarted on its append-only file; catching up", { generation });
   const result = await catchUp(generation, lock);
   await lock.check();
   const renewed = await renewGeneration(redis, keys, generation);
   if (renewed !== null)
-    log.info("live state caught up after a Redis restart", { ...result, ms: Math.round(result.ms) });
+    log.info("live state caught up after a Redis restart", {
+      ...result,
+      ms: Math.round(result.ms),
+      scanMs: Math.round(result.scanMs),
+      readMs: Math.round(result.readMs),
+      foldMs: Math.round(result.foldMs),
+    });
   return renewed;
 }
 

@@ -34,6 +34,8 @@ import {
   encodeEvent,
   encodePageRefs,
   foldFields,
+  IDLE_MARK,
+  idleArchiveOf,
   indexPlace,
   type LeadCommit,
   type LeadHash,
@@ -46,6 +48,7 @@ import {
   pageDocument,
   pageRef,
   resolveLeads,
+  restoreIdleLeads,
   stateFields,
   tallyFields,
   withTail,
@@ -155,6 +158,7 @@ export function createScorer(options: ScorerOptions) {
   const events = db.collection<EventDocument>(COLLECTIONS.events);
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const deadLetters = db.collection<DeadLetterDocument>(COLLECTIONS.deadLetters);
+  const idleArchive = idleArchiveOf(db);
   const pageId =
     (leadId: string): PageIds =>
     (entries, startTally) =>
@@ -282,15 +286,22 @@ export function createScorer(options: ScorerOptions) {
   /** The leads' state without their tails (an append does not need it), and the fields as read. */
   async function readLeads(ids: string[]): Promise<Map<string, ReadLead>> {
     const pipeline = redis.pipeline();
-    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(PLAN_FIELDS));
+    for (const id of ids) pipeline.hmget(keys.lead(id), ...leadHashFields(PLAN_FIELDS), IDLE_MARK);
     const replies = (await pipeline.exec()) ?? [];
     const leads = new Map<string, ReadLead>();
+    // Idle leads (idle.ts) get their history back before they are planned on, then are read again.
+    const idle = new Map<string, string>();
     replies.forEach(([error, values], index) => {
       if (error) throw error;
       const id = ids[index] as string;
+      const mark = (values as (string | null)[])[PLAN_FIELDS.length];
+      if (mark) idle.set(id, mark);
       const hash = decodeLeadHash(PLAN_FIELDS, values as (string | null)[]);
       leads.set(id, { lead: decodeLead(id, hash, cap, thresholds), hash });
     });
+    if (idle.size === 0) return leads;
+    await restoreIdleLeads(redis, idleArchive, keys, idle);
+    for (const [id, read] of await readLeads([...idle.keys()])) leads.set(id, read);
     return leads;
   }
 
@@ -345,7 +356,7 @@ export function createScorer(options: ScorerOptions) {
       // While the deep lane owns the lead, the script hands these events to it instead of committing.
       pending: plan.folded.map(encodeEvent),
       ...written,
-      movement: movementOf(lead?.score ?? null, plan.next, plan.folded, thresholds),
+      movement: movementOf(lead ?? null, plan.next, plan.folded, thresholds, halfLifeSeconds),
       ...place,
     } satisfies LeadCommit;
   }
@@ -442,7 +453,7 @@ export function createScorer(options: ScorerOptions) {
   async function scoreBatch(batch: readonly QueuedEvent[], memo: StoredMemo = new Set()): Promise<BatchResult> {
     const result = emptyResult();
     if (batch.length === 0) return result;
-    const entry = await options.journal?.open(batch.map((event) => event.event_id));
+    const entry = await options.journal?.open(batch);
     await settle(await storeEvents(batch, memo, result), result);
     if (entry !== undefined) await options.journal?.done(entry);
     return result;
@@ -568,7 +579,7 @@ function appendedFields(
 ): LeadHash {
   const newest = appended.entries.at(-1) as LiveEntry;
   return {
-    ...tallyFields(next),
+    ...tallyFields(next, lead.tally),
     ...clearedTally(next, lead),
     ...foldFields({
       ...foldOf(next, thresholds),

@@ -12,7 +12,7 @@ import {
   type ScoreUpdate,
   type WorkerConfig,
 } from "@leadscore/contracts";
-import { generationIsCurrent, liveKeys, StaleLiveStateError } from "@leadscore/live";
+import { generationIsCurrent, liveKeys, StaleLiveStateError, shrinkIdleLeads } from "@leadscore/live";
 import {
   consumedPartitions,
   countActivity,
@@ -46,6 +46,7 @@ import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
+import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
 
@@ -66,6 +67,9 @@ export interface WorkerOptions {
   deepLaneIdleMs?: number;
   /** How often the worker looks for a queued preview of a draft rule set. */
   previewPollMs?: number;
+  /** How often the worker looks for a re-score to run, and how long after its publish one starts (rescore.ts). */
+  rescorePollMs?: number;
+  rescoreSettleMs?: number;
 }
 
 export interface Worker {
@@ -74,6 +78,8 @@ export interface Worker {
   close(): Promise<void>;
   readonly metrics: WorkerMetrics;
   readonly rules: RulesCache;
+  /** The half-life in force (seconds), or null without decay: what the publisher's leaderboard reads decay with. */
+  halfLife(): number | null;
   /** The database written (tests). */
   readonly db: Db;
   /** The deep lane of this process, once started (tests). */
@@ -91,6 +97,8 @@ export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
 export const BATCHES_IN_FLIGHT = 2;
 /** How often the worker looks whether the live state's generation is still the one it commits into. */
 const GENERATION_CHECK_MS = 1_000;
+/** How often a worker looks for leads that became idle (LIVE_IDLE_DAYS). */
+const IDLE_SWEEP_MS = 60_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -107,7 +115,7 @@ interface LiveGeneration {
  * generation only makes commits fail and wait, never fold wrongly.
  */
 async function watchLiveGeneration(
-  options: RebuildOptions & { queueIdle: () => Promise<boolean> },
+  options: RebuildOptions & { queueIdle: () => Promise<boolean>; idleMs: number },
 ): Promise<LiveGeneration> {
   const { redis, keys, log } = options;
   let generation = await ensureLiveState(options);
@@ -157,6 +165,18 @@ async function watchLiveGeneration(
       ),
       RETIRED_GRACE_MS / 3,
     ),
+    // Idle leads shed their history (live/src/idle.ts), half a second's work a turn. Unlike the page sweep it runs
+    // under traffic too (it only inserts into MongoDB), or a busy deployment would never shed a lead.
+    ...(options.idleMs > 0
+      ? [
+          setInterval(
+            sweepWhenCurrent("idle leads", () =>
+              shrinkIdleLeads({ db: options.db, redis, keys, idleMs: options.idleMs, budgetMs: 500 }),
+            ),
+            IDLE_SWEEP_MS,
+          ),
+        ]
+      : []),
   ];
   for (const sweeper of sweepers) sweeper.unref();
   return {
@@ -192,6 +212,8 @@ function scoreWithRetries(options: {
   publish: (updates: ScoreUpdate[]) => Promise<void>;
   generation: LiveGeneration;
   attempts: number;
+  /** The ids of the events of the batches in hand, kept while they are (a catch-up leaves them to their batch). */
+  inHand: Set<string>;
   /** Told how many events a batch newly moved to dead letters. */
   onDeadLettered: (events: number) => void;
   log: Logger;
@@ -199,6 +221,15 @@ function scoreWithRetries(options: {
   const { scorer, metrics, publish, generation, attempts, log } = options;
   return async (events: QueuedEvent[]) => {
     const memo: StoredMemo = new Set();
+    for (const event of events) options.inHand.add(event.event_id);
+    try {
+      await scoreTries(events, memo);
+    } finally {
+      for (const event of events) options.inHand.delete(event.event_id);
+    }
+  };
+
+  async function scoreTries(events: QueuedEvent[], memo: StoredMemo) {
     for (let attempt = 1; ; attempt += 1) {
       const started = performance.now();
       try {
@@ -221,7 +252,7 @@ function scoreWithRetries(options: {
         await sleep(100 * 4 ** (attempt - 1));
       }
     }
-  };
+  }
 }
 
 /** A lead partition's events queue (under `prefix`) as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
@@ -308,6 +339,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   });
   const scoring = createScoringSettingsCache({
     db,
+    // Copied into Redis for the realtime tier's snapshots, which decay with it and read no MongoDB.
+    redis,
     subscriber,
     redisPrefix: config.REDIS_PREFIX,
     log,
@@ -339,6 +372,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     deepLane: DeepLane;
     decayTicker: DecayTicker;
     previews?: PreviewRunner;
+    rescores?: RescoreRunner;
     queue: Queue.Queue<EventsJob>;
     finished: QueuedCounts;
   }
@@ -352,6 +386,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     publish: (updates: ScoreUpdate[]) => Promise<void>;
     onDeadLettered: (events: number) => void;
     previews: boolean;
+    rescores: boolean;
   }): Promise<PartitionRun> => {
     const { prefix, owns, publish } = part;
     // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
@@ -374,14 +409,25 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       halfLife: scoring.halfLife,
     };
     // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
+    // Events of the batches in hand: each is committed by its batch's next try, or its job's.
+    const inHand = new Set<string>();
     const catchUpInto = (kept: string, lock: HeldLock) => {
       const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
-      return catchUp({ db, redis, keys, scoreStored, lock, owns });
+      return catchUp({ db, redis, keys, scoreStored, lock, owns, inHand: (id) => inHand.has(id) });
     };
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     metrics.watchRebuild(progress);
     const queueIdle = async () => Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0;
-    const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress, queueIdle, owns });
+    // Each partition sheds its own idle leads (its own indexes).
+    const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
+    const generation = await watchLiveGeneration({
+      ...shared,
+      catchUp: catchUpInto,
+      progress,
+      queueIdle,
+      owns,
+      idleMs,
+    });
     const writer = { ...shared, generation: generation.current };
     const journal = createBatchJournal({ db, redis, keys: keys.journal });
     const scorer = createScorer({ ...writer, rules: rules.current, journal });
@@ -415,9 +461,26 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       ? createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs })
       : undefined;
     previews?.start();
+    // A re-score job is one per deployment and walks one layout: it runs with one partition only (docs/partitions.md;
+    // the edge refuses a retroactive publish over several).
+    const rescores = part.rescores
+      ? createRescoreRunner({
+          ...writer,
+          prefix: config.REDIS_PREFIX,
+          onCommitted: publish,
+          pollMs: options.rescorePollMs,
+          settleMs: options.rescoreSettleMs,
+          queueIdle,
+        })
+      : undefined;
+    if (rescores) {
+      metrics.watchRescore(rescores.stats);
+      rescores.start();
+    }
 
     const scoreBatch = scoreWithRetries({
       scorer,
+      inHand,
       metrics,
       publish,
       generation,
@@ -435,13 +498,14 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     await queue.isReady();
     // Each batch holds up to `concurrency` jobs, and BATCHES_IN_FLIGHT run at once.
     void queue.process(part.concurrency * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log, applyMerges));
-    return { prefix, live: generation, deepLane, decayTicker, previews, queue, finished };
+    return { prefix, live: generation, deepLane, decayTicker, previews, rescores, queue, finished };
   };
 
   return {
     metrics,
     rules,
     db,
+    halfLife: scoring.halfLife,
     get deepLane() {
       return partitions[0]?.deepLane;
     },
@@ -470,9 +534,18 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         const prefix = prefixes[partition] as string;
         const owns =
           prefixes.length === 1 ? undefined : (leadId: string) => leadPartition(leadId, prefixes.length) === partition;
-        const started = await startPartition({ prefix, owns, concurrency, publish, onDeadLettered, previews: n === 0 });
+        const started = await startPartition({
+          prefix,
+          owns,
+          concurrency,
+          publish,
+          onDeadLettered,
+          previews: n === 0,
+          rescores: prefixes.length === 1,
+        });
         partitions.push(started);
       }
+
       if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
         const address = metricsServer.address();
@@ -499,6 +572,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         await part.deepLane.stop();
         await part.decayTicker.stop();
         await part.previews?.stop();
+        await part.rescores?.stop();
       }
       await rules.close();
       scoring.close();

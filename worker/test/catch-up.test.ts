@@ -3,7 +3,13 @@
 // back, and names it on the new run of Redis. The loss of a prefix's tail is made here as the file makes it: the
 // live and journal keys are put back as they were before the last batch (DUMP, then RESTORE), on a Redis of our own
 // with the append-only file on.
-import { COLLECTIONS, type EventDocument, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
+import {
+  type BatchJournalDocument,
+  COLLECTIONS,
+  type EventDocument,
+  type QueuedEvent,
+  type RuleSet,
+} from "@leadscore/contracts";
 import { leadHashField, liveKeys, redisRunId } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
@@ -116,11 +122,22 @@ async function restore({ redis, prefix }: Setup, dumped: Map<string, Buffer>): P
   for (const [key, value] of dumped) await redis.restore(key, 0, value);
 }
 
-/** The generation as an earlier run of Redis named it: what a restart leaves (a new run id). */
-async function asOnEarlierRun({ redis, keys }: Setup, generation: string): Promise<string> {
-  const earlier = generation.replace(/^[^:]+/, "0".repeat(40));
-  await redis.set(keys.gen, earlier);
+/**
+ * The generation, and the journal's entries, as an earlier run of Redis named them: what a restart leaves (a new run
+ * id).
+ */
+async function asOnEarlierRun(s: Setup, generation: string): Promise<string> {
+  const earlier = generation.replace(/^[^:]+/, EARLIER_RUN);
+  await s.redis.set(s.keys.gen, earlier);
+  await journalOnEarlierRun(s);
   return earlier;
+}
+
+const EARLIER_RUN = "0".repeat(40);
+
+/** The journal's entries as opened on an earlier run of Redis. */
+async function journalOnEarlierRun({ db }: Setup): Promise<void> {
+  await db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal).updateMany({}, { $set: { run: EARLIER_RUN } });
 }
 
 describe("when Redis comes back from its append-only file with every commit", () => {
@@ -198,6 +215,73 @@ describe("when Redis comes back without the last batch's commits (a prefix of it
   }, 120_000);
 });
 
+describe("when Redis comes back with a batch's commits but not its done mark", () => {
+  it("finds its events in their leads' tails and reads none of them from MongoDB", async () => {
+    const s = await setup();
+    const batch = Array.from({ length: 30 }, (_, i) => event(`l${i % 3}`, `k${i}`, "purchase", T0 + 1_000 * i));
+    await s.scorer.scoreBatch(batch);
+    // What a restart that lost the mark's write (the last one of the batch) gives back.
+    await s.redis.del(s.keys.journal.done);
+    await asOnEarlierRun(s, s.generation);
+    const versions = await s.redis.hget(s.keys.lead("l0"), leadHashField("version"));
+    const { scoreStored } = createScorer({
+      ...s.options,
+      generation: () => s.generation,
+      encodeUpdates: () => new Map(),
+      rules: () => RULES,
+    });
+    const result = await catchUp({ db: s.db, redis: s.redis, keys: s.keys, scoreStored });
+    expect({ batches: result.batches, inTails: result.inTails, read: result.events }).toEqual({
+      batches: 1,
+      inTails: 30,
+      read: 0,
+    });
+    expect(await s.redis.hget(s.keys.lead("l0"), leadHashField("version"))).toBe(versions);
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);
+    expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
+describe("when the batch whose commits a restart lost is still in hand", () => {
+  it("leaves its events to the batch: reads none, folds none, and keeps its entry unfinished", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch([event("l0", "a0", "purchase", T0)]);
+    const kept = await snapshot(s);
+    const batch = [event("l0", "h1", "purchase", T0 + 1_000), event("l1", "h2", "purchase", T0 + 2_000)];
+    // The batch's tries share what they stored, as the worker's do (StoredMemo).
+    const memo = new Set<string>();
+    await s.scorer.scoreBatch(batch, memo);
+    await restore(s, kept);
+    const earlier = await asOnEarlierRun(s, s.generation);
+    // Scoring into the generation that came back, as the worker's catch-up and batches do until it is renamed.
+    const { scoreStored, scoreBatch } = createScorer({
+      ...s.options,
+      generation: () => earlier,
+      encodeUpdates: () => new Map(),
+      rules: () => RULES,
+    });
+    const inHand = new Set(batch.map((e) => e.event_id));
+    const result = await catchUp({
+      db: s.db,
+      redis: s.redis,
+      keys: s.keys,
+      scoreStored,
+      inHand: (id) => inHand.has(id),
+    });
+    expect({ inHand: result.inHand, inTails: result.inTails, read: result.events, folded: result.folded }).toEqual({
+      inHand: 2,
+      inTails: 0,
+      read: 0,
+      folded: 0,
+    });
+    expect(await s.redis.exists(s.keys.lead("l1"))).toBe(0);
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toHaveLength(1);
+    // Its batch runs again and commits them.
+    await scoreBatch(batch, memo);
+    expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
 describe("when Redis comes back from snapshots only (no append-only file)", () => {
   it("rebuilds, since what came back may be older than the journal reaches", async () => {
     const s = await setup();
@@ -216,9 +300,17 @@ describe("the journal", () => {
     const s = await setup();
     let clock = Date.now();
     const journal = createBatchJournal({ db: s.db, redis: s.redis, keys: s.keys.journal, now: () => clock });
-    const id = await journal.open(["e1", "e2"]);
+    const id = await journal.open([
+      { event_id: "e1", lead_id: "l0" },
+      { event_id: "e2", lead_id: "l1" },
+    ]);
     const options = { db: s.db, redis: s.redis, keys: s.keys.journal, now: () => clock };
-    expect((await unfinishedEntries(options)).map((entry) => [entry._id, entry.events])).toEqual([[id, ["e1", "e2"]]]);
+    // Opened on this run of Redis: its batch commits to this run, no restart's catch-up looks at it.
+    expect(await unfinishedEntries(options)).toEqual([]);
+    await journalOnEarlierRun(s);
+    expect((await unfinishedEntries(options)).map((entry) => [entry._id, entry.events, entry.leads])).toEqual([
+      [id, ["e1", "e2"], ["l0", "l1"]],
+    ]);
     await journal.done(id);
     expect(await unfinishedEntries(options)).toEqual([]);
     clock += JOURNAL_RETENTION_MS - 1;

@@ -2,12 +2,14 @@
 // its time plus its points, late events (in the tail, and in pages the deep lane folds) give the history as if known
 // all along, the score index is keyed on `log2 s + t/H`, and a rebuild gives the same state.
 import { clampScore, decayedScore, STAGES } from "@leadscore/contracts";
-import { createLiveReader, decayRankKey, liveKeys } from "@leadscore/live";
+import { createLiveReader, decayRankKey, liveKeys, movementKey } from "@leadscore/live";
+import { auditLiveState } from "@leadscore/live/audit";
 import { writeScoringSettings } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
 import {
+  auditAll,
   createStack,
   historyOf,
   queued,
@@ -15,7 +17,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
-import { rebuildLiveState } from "../src/rebuild.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const H = 60;
 const POINTS: Record<string, number> = { big: 600, small: 100, unsubscribe: -50, page_view: 5 };
@@ -105,7 +107,10 @@ describe("when decay is on with a half-life of 60 s", () => {
     const keys = liveKeys(stack.config.REDIS_PREFIX);
     // The pages may be laid out apart (a rebuild spills from scratch): the state and the history are the same.
     const before = await redis.hmget(keys.lead("d-c"), "s", "le", "n");
-    await rebuildLiveState({ ...rebuildOptionsOf(stack, redis), halfLife: () => H });
+    // Under the rebuild lock, as a worker rebuilds: a worker that saw a rebuild no process holds would start its own.
+    await withRebuildLock(redis, keys, (lock) =>
+      rebuildLiveState({ ...rebuildOptionsOf(stack, redis), halfLife: () => H, lock }),
+    );
     expect(await redis.hmget(keys.lead("d-c"), "s", "le", "n")).toEqual(before);
     expect(await indexKeyOf("d-c")).toBe(key);
     expect((await historyOf(stack, "d-c")).map((entry) => entry.score)).toEqual(want);
@@ -132,5 +137,69 @@ describe("when decay is on with a half-life of 60 s", () => {
     const lead = await reader.lead("d-d");
     expect(lead?.stage).toBe("cold");
     expect(lead?.score).toBeLessThan(1e-9);
+  });
+
+  it("passes the audit folded with the half-life, which an audit folding without decay fails", async () => {
+    await stack.send([
+      queued("d-e", "e1", "big", T0 + 1_000),
+      queued("d-e", "e2", "small", T0 + 31_000),
+      queued("d-e", "e3", "unsubscribe", T0 + 45_000),
+    ]);
+    await stack.drained();
+    // auditAll reads the half-life from the scoring settings, as `npm run rebuild -- --check` does.
+    expect(await auditAll(stack)).toEqual([]);
+    const undecayed = await auditLiveState({
+      db: stack.db,
+      redis,
+      redisPrefix: stack.config.REDIS_PREFIX,
+      cap: stack.config.SCORE_CAP,
+      thresholds: stack.config.STAGE_THRESHOLDS,
+    });
+    expect(undecayed.problems.some((problem) => problem.startsWith("d-e: score"))).toBe(true);
+  });
+
+  it("reports a stage left above the one the lead decayed to by the ticker's last turn: a crossing missed", async () => {
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    const now = Date.now();
+    await stack.send([queued("d-f", "f1", "big", now - 600_000)]);
+    await stack.drained();
+    expect(await auditAll(stack)).toEqual([]);
+    const through = await redis.get(keys.decayThrough);
+    await redis.hset(keys.lead("d-f"), "st", "hot");
+    try {
+      // 320 ten minutes ago is cold by any turn since; without a turn the stage may still be the event's.
+      if (through === null) await redis.set(keys.decayThrough, String(now));
+      expect(await auditAll(stack)).toContainEqual(
+        expect.stringMatching(/^d-f: stage hot, but it had decayed to cold/),
+      );
+    } finally {
+      await redis.hset(keys.lead("d-f"), "st", "cold");
+      if (through === null) await redis.del(keys.decayThrough);
+    }
+  });
+
+  it("records a movement when an event lifts a lead from the stage it had decayed to, compared at the event's instant", async () => {
+    const now = Date.now();
+    // 600 at its event (qualified), filed as warm when committed 130 s later (about 134).
+    await stack.send([queued("d-g", "g1", "big", now - 130_000)]);
+    await stack.drained();
+    const keys = liveKeys(stack.config.REDIS_PREFIX);
+    expect(await redis.hget(keys.lead("d-g"), "st")).toBe("warm");
+    // About 136 decayed to this event, plus 600: qualified again — as at the last event, yet a move from warm.
+    await stack.send([queued("d-g", "g2", "big", now - 1_000)]);
+    await stack.drained();
+    expect(await redis.hget(keys.lead("d-g"), "st")).toBe("qualified");
+    const entries = (await redis.xrange(movementKey(stack.config.REDIS_PREFIX, "qualified"), "-", "+")) as [
+      string,
+      string[],
+    ][];
+    const moves = entries
+      .map(([, fields]) =>
+        Object.fromEntries(fields.flatMap((_, i) => (i % 2 === 0 ? [[fields[i], fields[i + 1]]] : []))),
+      )
+      .filter((fields) => fields.lead === "d-g");
+    expect(moves).toHaveLength(1);
+    expect(moves[0]).toMatchObject({ from: "warm" });
+    expect(JSON.parse(moves[0]?.e as string)[0]).toBe("g2");
   });
 });

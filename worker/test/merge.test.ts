@@ -1,5 +1,5 @@
 import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { liveKeys, mergeRecords } from "@leadscore/live";
 import { type EventsJob, silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
@@ -13,7 +13,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
-import { rebuildLiveState } from "../src/rebuild.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const MINUTE = 60_000;
 
@@ -59,6 +59,11 @@ describe("merging an anonymous lead into a known one", () => {
       expect(await redis.zscore(keys.byLastEvent, "anon-1")).toBeNull();
       expect(await redis.hget(keys.aliases, "anon-1")).toBe("ada");
       expect(await redis.hgetall(keys.mergedFrom("ada"))).toEqual({ "anon-1": "3" });
+      // The merge log (the history's merge entry): Ada's score before the merge, and after it, with or without the
+      // form the merge raced.
+      const [record] = await mergeRecords(redis, keys, "ada");
+      expect(record).toMatchObject({ from: "anon-1", into: "ada", events: 3, scoreBefore: 50 });
+      expect([65, 85]).toContain(record?.scoreAfter);
     } finally {
       redis.disconnect();
     }
@@ -123,7 +128,8 @@ describe("merging an anonymous lead into a known one", () => {
     await stack.startWorker({ deepLaneIdleMs: 20 });
     await stack.send([1, 2, 3].map((n) => queued("anon-3", `v${n}`, "page_view", T0 + n * MINUTE)));
     await stack.drained();
-    await sendMerges(stack, [merge("anon-3", "cy")]);
+    const requested = merge("anon-3", "cy");
+    await sendMerges(stack, [requested]);
     await stack.send([queued("cy", "f1", "form_submission", T0 + 2.5 * MINUTE)]);
     await stack.drained();
     const before = await historyOf(stack, "cy");
@@ -132,13 +138,20 @@ describe("merging an anonymous lead into a known one", () => {
     try {
       const keys = liveKeys(stack.config.REDIS_PREFIX);
       const { SCORE_CAP: cap, STAGE_THRESHOLDS: thresholds } = stack.config;
-      await rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger });
+      // Under the rebuild lock, as a worker rebuilds: a worker that saw a rebuild no process holds would start its own.
+      await withRebuildLock(redis, keys, (lock) =>
+        rebuildLiveState({ db: stack.db, redis, keys, cap, thresholds, log: silentLogger, lock }),
+      );
       expect(await leadOf(stack, "anon-3")).toBeNull();
       expect((await historyOf(stack, "cy")).map((entry) => [entry.event_id, entry.score])).toEqual(
         before.map((entry) => [entry.event_id, entry.score]),
       );
       expect(await redis.hget(keys.aliases, "anon-3")).toBe("cy");
       expect(await redis.hgetall(keys.mergedFrom("cy"))).toEqual({ "anon-3": "3" });
+      // The merge log, dated when the merge was recorded; the scores either side of it are not known to a rebuild.
+      expect(await mergeRecords(redis, keys, "cy")).toEqual([
+        { from: "anon-3", into: "cy", at: requested.at, events: 3, scoreBefore: null, scoreAfter: null },
+      ]);
       expect(await auditAll(stack)).toEqual([]);
     } finally {
       redis.disconnect();

@@ -26,6 +26,8 @@ export interface SearchQuery {
   stage?: Stage;
   sort: LeadSort;
   limit: number;
+  /** The instant (epoch ms) the filters and scores are taken at, with decay; default: now. */
+  at?: number;
 }
 
 /** Whether a query is a search (`company`/`q`), which walks every lead rather than reading a range of an index. */
@@ -47,18 +49,24 @@ function comparator(sort: LeadSort) {
 }
 
 /** Pages of a `company`/`q` search. */
-export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "live" | "config">) {
+export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "live" | "config" | "scoring" | "now">) {
+  const now = deps.now ?? Date.now;
   const options = {
     redis: deps.searchRedis ?? deps.redis,
     cap: deps.config.SCORE_CAP,
     thresholds: deps.config.STAGE_THRESHOLDS,
+    halfLife: deps.scoring?.halfLife ?? (() => null),
+    now,
   };
   const searcher = createLiveSearcher({ ...options, keys: deps.live.keys });
   const live = deps.searchRedis ? createLiveReader({ ...options, redisPrefix: deps.config.REDIS_PREFIX }) : deps.live;
 
   /** A page of a search: the matches' positions from Redis, sorted and paged in memory, then the page's live state. */
   async function searchPage(query: SearchQuery, after: ListPosition | null, budget: ReadBudget) {
+    // One instant for the filters and the page's scores, as a list without a search has.
+    const at = query.at ?? now();
     const search = {
+      at,
       company: query.company,
       q: query.q,
       minScore: query.min_score,
@@ -76,7 +84,12 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
     const leads: LiveLead[] = [];
     for (let from = 0; from < page.length; from += LIVE_READ_SLICE) {
       await budget.pace();
-      leads.push(...(await live.leads(page.slice(from, from + LIVE_READ_SLICE).map((position) => position.id))));
+      leads.push(
+        ...(await live.leads(
+          page.slice(from, from + LIVE_READ_SLICE).map((position) => position.id),
+          at,
+        )),
+      );
     }
     const last = page.at(-1);
     return { leads, total: matching.length, next: rest.length > query.limit && last ? last : null };

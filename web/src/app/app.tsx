@@ -5,7 +5,9 @@ import { LeadDetailPage } from "../lead-detail/index.tsx";
 import { LeaderboardPage } from "../leaderboard/index.tsx";
 import { MovementsPage } from "../movements/index.tsx";
 import { NotFoundPage } from "../not-found/index.tsx";
+import { RescoreBanner } from "../rescore-banner/index.tsx";
 import { SignInPage, SignOutButton } from "../session/index.tsx";
+import type { ScoringModel } from "../settings/model.ts";
 import { SubmitEventPage } from "../submit-event/index.tsx";
 import { nextPath, type Route } from "./router.ts";
 import type { Services } from "./services.ts";
@@ -18,6 +20,7 @@ const NAV: { href: string; label: string; route: Route["name"] }[] = [
   { href: "/events/new", label: "Submit event", route: "submit" },
   { href: "/rules", label: "Rules", route: "rules" },
   { href: "/webhooks", label: "Webhooks", route: "webhooks" },
+  { href: "/settings", label: "Settings", route: "settings" },
 ];
 
 /**
@@ -48,6 +51,7 @@ function LazyPage<M>({
 
 const loadWebhooks = () => import("../webhooks/index.tsx");
 const loadRules = () => import("../rules/index.tsx");
+const loadSettings = () => import("../settings/index.tsx");
 
 /** The sign-in page; from `/sign-in?next=…` it goes on to that page once the token is accepted. */
 function SignIn({ services }: { services: Services }) {
@@ -60,6 +64,16 @@ function SignIn({ services }: { services: Services }) {
       }}
     />
   );
+}
+
+/** "Scores halve every 30 days" in the header while decay is on. */
+function DecayNote({ model }: { model: ScoringModel }) {
+  const text = model.headline.value;
+  return text ? (
+    <p class="decay-note" title="Score decay: every score falls continuously between events">
+      {text}
+    </p>
+  ) : null;
 }
 
 const STATUS_TEXT = { live: "Live", connecting: "Connecting…", offline: "Offline — retrying" } as const;
@@ -102,6 +116,17 @@ function Page({ services }: { services: Services }) {
           render={(module) => <module.WebhooksScreen api={services.api} token={services.session.adminToken} />}
         />
       );
+    case "settings":
+      return (
+        <LazyPage
+          key="settings"
+          name="Settings"
+          load={loadSettings}
+          render={(module) => (
+            <module.SettingsScreen model={services.scoring} admin={services.session.adminToken.value !== ""} />
+          )}
+        />
+      );
     case "sign-in":
       return <SignIn services={services} />;
     default:
@@ -120,7 +145,12 @@ export function App({ services }: { services: Services }) {
 
   const current = router.route.value.name;
   const status = realtime.status.value;
-  const { session } = services;
+  const { session, scoring } = services;
+  const signedIn = session.signedIn.value;
+  // The half-life is read once signed in: the header and every score shown depend on it.
+  useEffect(() => {
+    if (signedIn) void scoring.load();
+  }, [scoring, signedIn]);
   return (
     <>
       <a class="skip-link" href="#main">
@@ -158,11 +188,13 @@ export function App({ services }: { services: Services }) {
               <span class="live-dot" aria-hidden="true" />
               <span>{STATUS_TEXT[status]}</span>
             </p>
+            <DecayNote model={scoring} />
             {session.role.value === "admin" ? <span class="role-badge">Admin</span> : null}
             <SignOutButton model={session} />
           </>
         ) : null}
       </header>
+      {session.signedIn.value ? <RescoreBanner model={services.rescoreBanner} /> : null}
       <main id="main" tabIndex={-1}>
         {session.signedIn.value ? (
           <Page services={services} />

@@ -10,6 +10,7 @@ export type Route =
   | { name: "submit" }
   | { name: "rules" }
   | { name: "webhooks" }
+  | { name: "settings" }
   | { name: "sign-in" }
   | { name: "not-found" };
 
@@ -21,6 +22,7 @@ export function matchRoute(pathname: string): Route {
   if (path === "/events/new") return { name: "submit" };
   if (path === "/rules") return { name: "rules" };
   if (path === "/webhooks") return { name: "webhooks" };
+  if (path === "/settings") return { name: "settings" };
   if (path === "/sign-in") return { name: "sign-in" };
   const lead = path.match(/^\/leads\/([^/]+)$/);
   if (lead?.[1]) {

@@ -10,7 +10,9 @@ import type { Api } from "../lib/api.ts";
 import type { Realtime } from "../lib/realtime.ts";
 import { createSessionValue, sessionStore } from "../lib/session-value.ts";
 import { MovementsModel } from "../movements/model.ts";
+import { RescoreBannerModel } from "../rescore-banner/model.ts";
 import { SessionModel } from "../session/model.ts";
+import { ScoringModel } from "../settings/model.ts";
 import { SubmitEventModel } from "../submit-event/model.ts";
 import type { Router } from "./router.ts";
 
@@ -28,6 +30,10 @@ export interface Services {
   /** The headline's count of leads that became qualified in the last 24 hours. */
   qualifiedToday: MovementsModel;
   submitEvent: SubmitEventModel;
+  /** The half-life of score decay, and the one clock every decaying score is shown by. */
+  scoring: ScoringModel;
+  /** The banner of a running re-score, on every page. */
+  rescoreBanner: RescoreBannerModel;
   /** The detail model of a lead, kept while the same lead is shown. */
   leadDetail(id: string): LeadDetailModel;
 }
@@ -54,6 +60,8 @@ export function createServices(deps: {
     });
   // Every admin action sends the session's token when it is the admin token: one sign-in unlocks them all.
   const adminToken = session.adminToken;
+  const scoring = new ScoringModel({ api, adminToken });
+  const decay = scoring.decay;
   return {
     api,
     realtime,
@@ -63,10 +71,12 @@ export function createServices(deps: {
     headline: new HeadlineModel({ api, realtime }),
     movements: new MovementsModel({ api, realtime }),
     qualifiedToday: new MovementsModel({ api, realtime, stage: "qualified" }),
+    scoring,
     leads: new LeadsModel({
       api,
       realtime,
       announce,
+      decay,
       url: {
         read: () => router.search.value,
         write: (search) => {
@@ -76,13 +86,14 @@ export function createServices(deps: {
         },
       },
     }),
-    leaderboard: new LeaderboardModel({ api, realtime, announce }),
+    leaderboard: new LeaderboardModel({ api, realtime, announce, decay }),
+    rescoreBanner: new RescoreBannerModel({ api }),
     submitEvent: new SubmitEventModel({ api, writeKey: createSessionValue("leadscore.write-key", storage) }),
     leadDetail(id) {
       if (detail?.id.value !== id) {
         // The page of the lead before stops reacting: its listeners, room and timers go with it.
         detail?.[Symbol.dispose]();
-        detail = new LeadDetailModel({ api, realtime, announce, adminToken }, id);
+        detail = new LeadDetailModel({ api, realtime, announce, adminToken, decay }, id);
       }
       return detail;
     },

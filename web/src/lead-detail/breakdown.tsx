@@ -1,5 +1,6 @@
 import { Empty, ErrorState, Loading } from "../app/ui.tsx";
 import type { Breakdown } from "../lib/api.ts";
+import { shownScore } from "../lib/decay.ts";
 import { formatInteger, formatSigned } from "../lib/format.ts";
 import type { LeadDetailModel, OutcomeLine, RuleNames } from "./model.ts";
 
@@ -48,16 +49,23 @@ function FigureTable({
   );
 }
 
-function Tables({ breakdown, names }: { breakdown: Breakdown; names: RuleNames }) {
+/** `decayedTo`: with score decay, the score now, which has fallen from the points the rules gave since the last event. */
+function Tables({ breakdown, names, decayedTo }: { breakdown: Breakdown; names: RuleNames; decayedTo: number | null }) {
   const ruleTotal = breakdown.rules.reduce((sum, rule) => sum + rule.points, 0);
   const groupLabel = (id: string | null) => (id === null ? "—" : (names.groups.get(id)?.label ?? id));
   const groupMax = (id: string) => names.groups.get(id)?.max;
   return (
     <>
       <p data-testid="breakdown-total">
-        <strong>{formatInteger(breakdown.score)}</strong> points: {breakdown.rules.length} rule
+        <strong>{formatInteger(shownScore(breakdown.score))}</strong> points: {breakdown.rules.length} rule
         {breakdown.rules.length === 1 ? "" : "s"} gave {formatSigned(ruleTotal)}
         {breakdown.unmatched > 0 ? `; ${formatInteger(breakdown.unmatched)} events matched no rule` : ""}.
+        {decayedTo !== null && shownScore(decayedTo) < shownScore(breakdown.score) ? (
+          <span data-testid="breakdown-decayed">
+            {" "}
+            Decayed since the last event to {formatInteger(shownScore(decayedTo))} now.
+          </span>
+        ) : null}
         {breakdown.rules_version !== null ? <span class="muted"> Rules version {breakdown.rules_version}.</span> : null}
       </p>
       {breakdown.groups.length > 0 ? (
@@ -101,7 +109,13 @@ export function WhyThisScore({ model }: { model: LeadDetailModel }) {
   return (
     <section class="panel" aria-labelledby="why-title">
       <h2 id="why-title">Why this score?</h2>
-      {breakdown && breakdown.rules.length > 0 ? <Tables breakdown={breakdown} names={model.labels.value} /> : null}
+      {breakdown && breakdown.rules.length > 0 ? (
+        <Tables
+          breakdown={breakdown}
+          names={model.labels.value}
+          decayedTo={model.halfLife.value === null ? null : (model.shownLead.value?.current_score ?? null)}
+        />
+      ) : null}
       {breakdown && breakdown.rules.length === 0 ? (
         <Empty>
           <p>

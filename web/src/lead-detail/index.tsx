@@ -1,7 +1,8 @@
 import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
-import type { HistoryItem, RankedLead } from "../lib/api.ts";
+import type { HistoryItem, MergeOutcome, RankedLead } from "../lib/api.ts";
+import { shownScore } from "../lib/decay.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { EntryRules, WhyThisScore } from "./breakdown.tsx";
 import {
@@ -74,7 +75,7 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
       <div class="score-now" aria-live="polite">
         <span class="score-now-label">Score</span>
         <span class="score-now-value" data-testid="current-score">
-          {formatInteger(lead.current_score)}
+          {formatInteger(shownScore(lead.current_score))}
         </span>
         <StageBadge stage={lead.stage} />
         {lead.rank !== null ? (
@@ -142,9 +143,19 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
 
 /** What the reason adds to the type and points: a clamp, or that no rule applied. */
 function reasonNote(entry: HistoryItem): string | null {
+  if (entry.merge) return mergeNote(entry.merge);
+  // A decay entry matched no rule: its reason says which threshold the score fell below.
+  if (entry.cause === "decay") return entry.reason;
   if (entry.rule_id === null) return "no active rule";
   if (entry.delta === entry.points) return null;
   return entry.reason.match(/\(([^)]*)\)$/)?.[1] ?? entry.reason;
+}
+
+/** "merged from anon-7f3c… (3 events), 20 → 35": the scores when the merge committed, when they are known. */
+function mergeNote(merge: MergeOutcome): string {
+  const brought = `merged from ${shortId(merge.from)} (${formatInteger(merge.events)} ${merge.events === 1 ? "event" : "events"})`;
+  if (merge.score_before === null || merge.score_after === null) return brought;
+  return `${brought}, ${formatInteger(merge.score_before)} → ${formatInteger(merge.score_after)}`;
 }
 
 function Details({ details }: { details: EventDetails }) {
@@ -189,8 +200,8 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
         ) : null}
         {fresh ? <span class="badge badge-new">new</span> : null}
         {note ? <span class="timeline-reason muted">{note}</span> : null}
-        {/* A decay entry has no stored event to show. */}
-        {entry.cause === "decay" ? null : (
+        {/* A decay or merge entry has no stored event to show. */}
+        {entry.cause === "decay" || entry.cause === "merge" ? null : (
           <button
             type="button"
             class="button button-quiet button-small"
@@ -213,7 +224,7 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
         </div>
         <div>
           <dt>Score</dt>
-          <dd>{formatInteger(entry.score)}</dd>
+          <dd>{formatInteger(shownScore(entry.score))}</dd>
         </div>
       </dl>
       <time class="timeline-time muted" dateTime={entry.timestamp}>
@@ -271,7 +282,7 @@ function Timeline({ model }: { model: LeadDetailModel }) {
 
 export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
   useEffect(() => model.activate(), [model]);
-  const lead = model.lead.value;
+  const lead = model.shownLead.value;
   const status = model.status.value;
 
   if (status === "not-found" || status === "invalid") {
@@ -314,7 +325,11 @@ export function LeadDetailPage({ model }: { model: LeadDetailModel }) {
           <section class="panel" aria-labelledby="chart-title">
             <h2 id="chart-title">Score over time</h2>
             {model.spans.value.length > 0 && model.thresholds.value ? (
-              <ScoreChart spans={model.spans.value} thresholds={model.thresholds.value} />
+              <ScoreChart
+                spans={model.spans.value}
+                thresholds={model.thresholds.value}
+                decay={model.halfLife.value === null ? null : { halfLife: model.halfLife.value, now: model.now.value }}
+              />
             ) : model.seriesStatus.value === "loading" ? (
               <Loading label="Loading the chart…" />
             ) : model.seriesStatus.value === "error" ? (

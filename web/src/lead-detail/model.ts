@@ -15,6 +15,7 @@ import {
   type ScoreSpan,
   type StoredEvent,
 } from "../lib/api.ts";
+import { type DecayClock, decayedRows, heardAtOf, NO_DECAY, shownScore } from "../lib/decay.ts";
 import { type MappedErrors, mapFieldErrors } from "../lib/form-errors.ts";
 import { addView, createFading, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
@@ -171,10 +172,15 @@ export const LeadDetailModel = createModel(
       announce?: (text: string) => void;
       /** The session's admin token, which profile edits carry ("" when it holds a read token). */
       adminToken?: ReadonlySignal<string>;
+      /** Score decay: the score is shown decayed to its instant, and the chart draws the curve (none by default). */
+      decay?: DecayClock;
     },
     id: string,
   ) => {
     const lead = signal<RankedLead | null>(null, { name: "lead.profile" });
+    const decay = deps.decay ?? NO_DECAY;
+    /** When the lead's score was heard (a read's arrival, a live update's event time): decay runs from there. */
+    const heardAt = signal(0, { name: "lead.heardAt" });
     /**
      * The lead whose live changes the page follows: the one asked for, or the lead it was merged into — which the
      * API answers for a merged id, and a `lead_merged` names while the page is open.
@@ -218,6 +224,7 @@ export const LeadDetailModel = createModel(
         const found = await deps.api.getLead(id);
         batch(() => {
           lead.value = found;
+          heardAt.value = Date.now();
           followed.value = found._id;
           status.value = "ready";
           error.value = null;
@@ -321,7 +328,12 @@ export const LeadDetailModel = createModel(
       if (update.lead_id !== followed.value) return;
       const current = lead.value;
       const known = history.value.some((entry) => entry.event_id === update.event_id);
-      if (current) lead.value = { ...current, current_score: update.current_score, stage: update.stage };
+      if (current) {
+        batch(() => {
+          lead.value = { ...current, current_score: update.current_score, stage: update.stage };
+          heardAt.value = heardAtOf(update, current);
+        });
+      }
       // A snapshot repeats the newest known state (or one the read in flight will bring); only re-read when it tells
       // something new.
       if (update.snapshot && (known || historyStatus.value === "loading")) return;
@@ -330,7 +342,7 @@ export const LeadDetailModel = createModel(
         fresh.mark(update.event_id, true);
         const sign = update.delta >= 0 ? "+" : "−";
         deps.announce?.(
-          `${update.event_type} ${sign}${Math.abs(update.delta)}: score ${update.current_score}, ${update.stage}`,
+          `${update.event_type} ${sign}${Math.abs(update.delta)}: score ${shownScore(update.current_score)}, ${update.stage}`,
         );
       }
       reloadDue.value = true;
@@ -345,6 +357,9 @@ export const LeadDetailModel = createModel(
     });
     effect(() => {
       if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
+    });
+    effect(() => {
+      if (shown.value) return decay.watch();
     });
     effect(() => {
       if (shown.value) return deps.realtime.subscribe(followed.value);
@@ -369,6 +384,14 @@ export const LeadDetailModel = createModel(
       id: signal(id, { name: "lead.id" }) as ReadonlySignal<string>,
       /** The lead with its rank; re-read after each of its live changes, so the rank follows the score. */
       lead,
+      /** `lead` as shown: with score decay, its score decayed to the app's clock (rounded down when shown). */
+      shownLead: computed(() => {
+        const at = heardAt.value;
+        return lead.value ? (decayedRows([lead.value], () => at, decay)[0] ?? null) : null;
+      }),
+      /** The half-life the chart decays the score with between events (null: none), and up to this instant. */
+      halfLife: decay.halfLife,
+      now: decay.now,
       status,
       error,
       history,

@@ -1,6 +1,7 @@
 import { useEffect, useLayoutEffect, useRef } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { Empty, ErrorState, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
+import { shownScore } from "../lib/decay.ts";
 import { formatInteger } from "../lib/format.ts";
 import type { LeaderboardModel, RankedEntry } from "./model.ts";
 
@@ -53,7 +54,7 @@ function Movement({ movement }: { movement: number | null }) {
   );
 }
 
-export function LeaderboardList({ entries, compact = false }: { entries: RankedEntry[]; compact?: boolean }) {
+export function LeaderboardList({ entries, compact = false }: { entries: readonly RankedEntry[]; compact?: boolean }) {
   const ref = useRef<HTMLOListElement>(null);
   useRankMotion(ref, entries.map((entry) => entry._id).join(","));
   const top = entries[0]?.current_score || 1;
@@ -75,7 +76,7 @@ export function LeaderboardList({ entries, compact = false }: { entries: RankedE
           )}
           <span class="board-score">
             <span class="sr-only">rank {entry.rank}, score </span>
-            {formatInteger(entry.current_score)}
+            {formatInteger(shownScore(entry.current_score))}
           </span>
           {compact ? null : <StageBadge stage={entry.stage} />}
           {compact ? null : <Movement movement={entry.movement} />}
@@ -87,7 +88,7 @@ export function LeaderboardList({ entries, compact = false }: { entries: RankedE
 
 export function LeaderboardBody({ model, compact = false }: { model: LeaderboardModel; compact?: boolean }) {
   const status = model.status.value;
-  const entries = model.top.value;
+  const entries = model.shownTop.value;
   if (status === "loading") return <Loading label="Loading the leaderboard…" />;
   if (status === "error") {
     return (
@@ -130,7 +131,7 @@ export function LeaderboardPage({ model }: { model: LeaderboardModel }) {
         ) : model.pageLoading.value ? (
           <Loading label="Loading the leaderboard…" />
         ) : (
-          <LeaderboardList entries={model.entries.value} />
+          <LeaderboardList entries={model.shownEntries.value} />
         )}
         {model.hasNext.value || page > 1 ? (
           <nav class="pager" aria-label="Pages of the leaderboard">

@@ -4,7 +4,8 @@
 import type { LeaderboardEntry } from "@leadscore/contracts";
 import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead } from "../lib/api.ts";
-import { addView } from "../lib/reactions.ts";
+import { type DecayClock, decayedRows, NO_DECAY, shownScore } from "../lib/decay.ts";
+import { addView, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
 export const LEADERBOARD_LIMIT = 10;
@@ -60,9 +61,15 @@ export const LeaderboardModel = createModel(
     limit?: number;
     announce?: (text: string) => void;
     now?: () => number;
+    /** Score decay: entries are shown decayed to its instant (none by default). */
+    decay?: DecayClock;
   }) => {
     const limit = deps.limit ?? LEADERBOARD_LIMIT;
     const now = deps.now ?? Date.now;
+    const decay = deps.decay ?? NO_DECAY;
+    /** When the live top and the page further down were heard: their scores decay from there. */
+    const topAt = signal(0, { name: "leaderboard.topAt" });
+    const furtherAt = signal(0, { name: "leaderboard.furtherAt" });
     const top = signal<RankedEntry[]>([], { name: "leaderboard.top" });
     const further = signal<RankedEntry[]>([], { name: "leaderboard.further" });
     /** Cursors of the list pages after the first (the first page of the board is the live top). */
@@ -82,20 +89,25 @@ export const LeaderboardModel = createModel(
     const updatedAt = signal<number | null>(null, { name: "leaderboard.updatedAt" });
     /** Counts broadcasts, so one that arrives while a read is in flight wins over that (older) read. */
     let broadcasts = 0;
+    /** With decay, a broadcast asks for the board to be read again, at most once a RECOUNT_MS. */
+    const readDue = signal(false, { name: "leaderboard.readDue" });
+    let lastRead = 0;
+    /** The half-life in force when the board was last read: a broadcast applied before it was known is read again. */
+    let readWith: number | null = null;
 
     /** Counts the leads at the top score, and where the board's first page ends in the list's order. */
     async function recount(score: number) {
       counted = { score, at: now() };
       try {
         const [atTop, firstPage] = await Promise.all([
-          deps.api.listLeads({ min_score: score, limit: 1 }),
+          deps.api.listLeads({ min_score: shownScore(score), limit: 1 }),
           next.value === null && cursors.value.length === 0
             ? deps.api.listLeads({ sort: "-score", limit })
             : Promise.resolve(null),
         ]);
         const count = atTop.total ?? 0;
         batch(() => {
-          tiedAtTop.value = count > 1 ? { score, count } : null;
+          tiedAtTop.value = count > 1 ? { score: shownScore(score), count } : null;
           if (firstPage) next.value = firstPage.next;
         });
       } catch {
@@ -111,17 +123,20 @@ export const LeaderboardModel = createModel(
       if (paged.value && score !== undefined && stale) void recount(score);
       batch(() => {
         top.value = ranked;
+        topAt.value = now();
         status.value = "ready";
         error.value = null;
         updatedAt.value = now();
       });
       const leader = ranked[0];
       if (leader && previous.length > 0 && previous[0]?._id !== leader._id) {
-        deps.announce?.(`${leader.name || leader._id} now leads with ${leader.current_score}`);
+        deps.announce?.(`${leader.name || leader._id} now leads with ${shownScore(leader.current_score)}`);
       }
     }
 
     async function reload() {
+      lastRead = now();
+      readWith = decay.halfLife.peek();
       if (top.value.length === 0) status.value = "loading";
       const seen = broadcasts;
       try {
@@ -160,6 +175,7 @@ export const LeaderboardModel = createModel(
         if (mine !== pageSequence) return;
         batch(() => {
           further.value = pageEntries(page.items, stack.length * limit + 1);
+          furtherAt.value = now();
           next.value = page.next;
           error.value = null;
         });
@@ -171,16 +187,51 @@ export const LeaderboardModel = createModel(
     }
 
     effect(() => {
+      if (shown.value) return decay.watch();
+    });
+    effect(() => {
       if (!shown.value) return;
       return deps.realtime.onLeaderboard((update) => {
+        // With decay the broadcast carries each lead's score as its last event left it, not as it is now: its order
+        // holds (time never reorders leads), but its numbers are read again from the API, which decays them.
+        if (decay.halfLife.peek() !== null) {
+          readDue.value = true;
+          return;
+        }
         broadcasts++;
         apply(update.top);
       });
+    });
+    effect(() => {
+      if (shown.value && decay.halfLife.value !== readWith) readDue.value = true;
+    });
+    effect(() => {
+      if (!shown.value || !readDue.value) return;
+      return timeout(
+        () => {
+          readDue.value = false;
+          void reload();
+        },
+        Math.max(0, lastRead + RECOUNT_MS - now()),
+      );
+    });
+
+    const shownTop = computed(() => {
+      const at = topAt.value;
+      return decayedRows(top.value, () => at, decay);
+    });
+    const shownFurther = computed(() => {
+      const at = furtherAt.value;
+      return decayedRows(further.value, () => at, decay);
     });
 
     return {
       /** The board's page shown: the live top on page 1, a read of the list further down. */
       entries,
+      /** `entries` as shown: with score decay, each score decayed to the app's clock (rounded down when shown). */
+      shownEntries: computed(() => (cursors.value.length === 0 ? shownTop.value : shownFurther.value)),
+      /** `top` as shown. */
+      shownTop,
       /** The live top, whatever page is shown. */
       top,
       /** How many leads share the top score, when more than one does. */

@@ -4,6 +4,7 @@ import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { Empty, ErrorState, FieldError, Loading, StageBadge } from "../app/ui.tsx";
 import type { LeadSort } from "../lib/api.ts";
+import { shownScore } from "../lib/decay.ts";
 import { formatAge, formatDateTime, formatInteger } from "../lib/format.ts";
 import { type LeadsModel, SORTS, type SortColumn } from "./model.ts";
 
@@ -142,7 +143,7 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
           </tr>
         </thead>
         <tbody>
-          {model.leads.value.map((lead) => (
+          {model.rows.value.map((lead) => (
             <tr key={lead._id} class={flashes[lead._id] ? `flash flash-${flashes[lead._id]}` : undefined}>
               <td>
                 <a href={leadHref(lead._id)} class="lead-link">
@@ -152,7 +153,7 @@ function Rows({ model, now }: { model: LeadsModel; now: number }) {
               </td>
               <td class="col-optional">{lead.company || <span class="muted">—</span>}</td>
               <td class="num score-cell" data-testid="lead-score">
-                {formatInteger(lead.current_score)}
+                {formatInteger(shownScore(lead.current_score))}
               </td>
               <td>
                 <StageBadge stage={lead.stage} />

@@ -3,6 +3,7 @@ import type { ScoreUpdate, Stage } from "@leadscore/contracts";
 import { STAGES } from "@leadscore/contracts/stage";
 import { batch, computed, createModel, effect, signal } from "@preact/signals";
 import type { Api, Lead, LeadQuery, LeadSort } from "../lib/api.ts";
+import { type DecayClock, decayedRows, heardAtOf, NO_DECAY, shownScore } from "../lib/decay.ts";
 import { addView, createFading, interval, timeout } from "../lib/reactions.ts";
 import type { Realtime } from "../lib/realtime.ts";
 
@@ -170,13 +171,18 @@ export interface LeadsModelDeps {
   /** The page's query string and a way to replace it, so filters survive reloads and can be shared. */
   url: { read(): string; write(search: string): void };
   announce?: (text: string) => void;
+  /** Score decay: rows are shown decayed to its instant (none by default). */
+  decay?: DecayClock;
 }
 
 /** The lead table; `activate` shows it, live, until the function it returns is called. */
 export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   const filters = signal<LeadFilters>(filtersFromSearch(deps.url.read()), { name: "leads.filters" });
   const errors = computed(() => filterErrors(filters.value));
+  const decay = deps.decay ?? NO_DECAY;
   const leads = signal<Lead[]>([], { name: "leads.rows" });
+  /** When each row's score was heard (a read's arrival, a live update's event time): decay runs from there. */
+  const heardAt = signal<Record<string, number>>({}, { name: "leads.heardAt" });
   const total = signal<number | null>(null, { name: "leads.total" });
   const status = signal<LoadStatus>("loading", { name: "leads.status" });
   const error = signal<string | null>(null, { name: "leads.error" });
@@ -199,6 +205,11 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
 
   let sequence = 0;
   let lastRefresh = 0;
+  /** The rows as shown: with score decay, each score decayed to the app's clock (rounded down when shown). */
+  const rows = computed(() => {
+    const heard = heardAt.value;
+    return decayedRows(leads.value, (lead) => heard[lead._id], decay);
+  });
 
   function remember(rows: readonly Lead[]) {
     const known = new Set(companies.value);
@@ -212,6 +223,8 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
    */
   async function load(options: { quiet?: boolean; fresh?: boolean } = {}) {
     const mine = ++sequence;
+    // Counted from the read's start too: a refresh due as its rows land waits a full interval after it.
+    lastRefresh = Date.now();
     if (!options.quiet) status.value = "loading";
     if (options.fresh) leads.value = [];
     const cursor = cursors.value[cursors.value.length - 1] ?? null;
@@ -219,8 +232,10 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
       const page = await deps.api.listLeads(filtersToQuery(validFilters(filters.value), cursor));
       if (mine !== sequence) return;
       remember(page.items);
+      const readAt = Date.now();
       batch(() => {
         leads.value = page.items;
+        heardAt.value = Object.fromEntries(page.items.map((lead) => [lead._id, readAt]));
         total.value = page.total;
         next.value = page.next;
         status.value = "ready";
@@ -252,12 +267,17 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   function onScoreUpdate(update: ScoreUpdate) {
     const before = leads.value.find((lead) => lead._id === update.lead_id);
     const updated = applyScoreUpdate(leads.value, update);
-    if (updated) leads.value = updated;
+    if (updated) {
+      batch(() => {
+        leads.value = updated;
+        heardAt.value = { ...heardAt.value, [update.lead_id]: heardAtOf(update, before) };
+      });
+    }
     // A snapshot is the state the row already shows; anything else may reorder or add rows.
     if (update.snapshot) return;
     if (before && before.current_score !== update.current_score) {
       flashes.mark(update.lead_id, update.current_score > before.current_score ? "up" : "down");
-      deps.announce?.(`${before.name || update.lead_id}: score ${update.current_score}, ${update.stage}`);
+      deps.announce?.(`${before.name || update.lead_id}: score ${shownScore(update.current_score)}, ${update.stage}`);
     }
     refreshDue.value = true;
   }
@@ -300,6 +320,21 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
   effect(() => {
     if (shown.value) return deps.realtime.onScoreUpdate(onScoreUpdate);
   });
+  effect(() => {
+    if (shown.value) return decay.watch();
+  });
+  // A row that decays out of the filters (below the lowest score asked, out of the stage asked) is not the server's
+  // to announce unless it crosses a stage: the page is read again, which takes it out and brings the next one in.
+  effect(() => {
+    if (!shown.value || decay.halfLife.value === null) return;
+    const query = filtersToQuery(validFilters(filters.value));
+    const left = rows.value.some(
+      (row) =>
+        (typeof query.min_score === "number" && row.current_score < query.min_score) ||
+        (query.stage && row.stage !== query.stage),
+    );
+    if (left) refreshDue.value = true;
+  });
   // The leaderboard event is the one broadcast every dashboard gets: a sign that scores moved, possibly of leads that
   // are not on this page yet.
   effect(() => {
@@ -319,6 +354,8 @@ export const LeadsModel = createModel((deps: LeadsModelDeps) => {
     filters,
     errors,
     leads,
+    /** The rows as shown: with score decay, each score decayed to the app's clock, rounded down when shown. */
+    rows,
     total,
     status,
     error,

@@ -50,8 +50,20 @@ export interface HistoryItem {
   /** Scoring model v2: each matched rule's points asked and given, and why any were cut. */
   rules?: RuleOutcome[];
   rules_version?: number | null;
-  /** `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage). */
-  cause?: "event" | "decay";
+  /**
+   * `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage);
+   * `merge`: another lead merged into this one (no event).
+   */
+  cause?: "event" | "decay" | "merge";
+  /** On a merge entry: the id merged in, what it brought and the lead's scores either side of the merge. */
+  merge?: MergeOutcome;
+}
+
+export interface MergeOutcome {
+  from: string;
+  events: number;
+  score_before: number | null;
+  score_after: number | null;
 }
 
 /** One point of a lead's score over time, as `GET /api/leads/:id/series` returns it. */
@@ -84,6 +96,17 @@ export interface Stats {
   scored_24h: number;
   /** Events the store refused in the last 24 hours (kept as dead letters, not scored). */
   dead_letters_24h: number;
+}
+
+/** `GET /api/scoring`: the score's half-life in seconds; null without decay. */
+export interface ScoringSettings {
+  half_life_seconds: number | null;
+}
+
+/** `PUT /api/scoring`'s answer: the setting, and the online re-key of the score index it took. */
+export interface ScoringChange extends ScoringSettings {
+  rekeyed_leads?: number;
+  rekey_ms?: number;
 }
 
 /** A lead entering a stage (`GET /api/movements`); dates are ISO-8601 strings. */
@@ -232,6 +255,24 @@ export interface FieldDetail {
   message: string;
 }
 
+/** The re-score of every lead a retroactive publish started, as `GET /api/rule-sets/rescores/{id}` answers it. */
+export interface Rescore {
+  id: string;
+  version: number;
+  webhooks: "suppress" | "send";
+  state: "queued" | "running" | "done" | "superseded" | "failed";
+  progress: {
+    leads_total: number;
+    leads_done: number;
+    events_total: number;
+    events_done: number;
+    leads_changed: number;
+    stage_changes: number;
+    fraction: number;
+  };
+  error: string | null;
+}
+
 /** An error the API answered with (or a network failure, status 0), in the API's own terms. */
 export class ApiRequestError extends Error {
   override name = "ApiRequestError";
@@ -326,6 +367,12 @@ export interface Api {
   leadBreakdown(id: string): Promise<Breakdown>;
   /** The Prometheus text of `/metrics`. */
   metrics(): Promise<string>;
+  /** The scoring settings: the half-life of score decay. */
+  scoring(): Promise<ScoringSettings>;
+  /** Sets the half-life (null: no decay); answers once the score index is re-keyed. */
+  setScoring(settings: ScoringSettings, adminToken: string): Promise<ScoringChange>;
+  /** The newest re-score of every lead (a retroactive publish), or null when there never was one. */
+  currentRescore(): Promise<Rescore | null>;
   /**
    * What `token` may do: "admin" when it is the admin token, "read" when it only reads; throws the API's refusal
    * (401) when it does not even read.
@@ -441,6 +488,14 @@ export function createApi(options: ApiOptions = {}): Api {
       return Array.isArray(body) ? body : (body.top ?? []);
     },
     stats: () => json<Stats>("/api/stats"),
+    async currentRescore() {
+      try {
+        return await json<Rescore>("/api/rule-sets/rescores/current");
+      } catch (error) {
+        if (error instanceof ApiRequestError && error.status === 404) return null;
+        throw error;
+      }
+    },
     movements({ since, stage, limit, cursor }) {
       const params = new URLSearchParams({ since });
       if (stage) params.set("stage", stage);
@@ -469,6 +524,8 @@ export function createApi(options: ApiOptions = {}): Api {
       json<RuleGroupItem>(`/api/rule-groups/${encodeURIComponent(id)}`, send("PUT", patch, token)),
     deleteRuleGroup: (id, token) => remove(`/api/rule-groups/${encodeURIComponent(id)}`, token),
     leadBreakdown: (id) => json<Breakdown>(`/api/leads/${encodeURIComponent(id)}/breakdown`),
+    scoring: () => json<ScoringSettings>("/api/scoring"),
+    setScoring: (settings, token) => json<ScoringChange>("/api/scoring", send("PUT", settings, token)),
     async metrics() {
       const response = await request("/metrics", { headers: { accept: "text/plain" } }, false);
       return response.text();

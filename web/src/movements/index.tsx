@@ -2,6 +2,7 @@ import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { Empty, ErrorState, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
 import type { Movement } from "../lib/api.ts";
+import { shownScore } from "../lib/decay.ts";
 import { formatAge, formatDateTime, formatInteger } from "../lib/format.ts";
 import { isRise, MOVEMENT_WINDOWS, MOVEMENTS_SHOWN, type MovementsModel, type MovementWindow } from "./model.ts";
 
@@ -16,7 +17,7 @@ function MovementRow({ movement, now }: { movement: Movement; now: number }) {
       <td class="movement-move">
         <StageBadge stage={movement.from} /> <span aria-hidden="true">{isRise(movement) ? "↗" : "↘"}</span>
         <span class="sr-only"> to </span> <StageBadge stage={movement.to} />
-        <span class="muted"> at {formatInteger(movement.score)}</span>
+        <span class="muted"> at {formatInteger(shownScore(movement.score))}</span>
       </td>
       <td>
         <span class="movement-event">{movement.event_type}</span>{" "}

@@ -72,6 +72,9 @@ export interface Preview {
 
 export type RuleSetApi = Pick<Api, "admin">;
 
+/** `forward`: new events only; `retroactive`: every lead re-scored too, online (its webhooks suppressed). */
+export type PublishMode = "forward" | "retroactive";
+
 async function one<T>(
   api: RuleSetApi,
   method: "GET" | "POST" | "PUT" | "DELETE",
@@ -104,8 +107,8 @@ export const ruleSets = {
     one<Preview>(api, "GET", `/api/rule-sets/previews/${encodeURIComponent(id)}`, token),
   cancelPreview: (api: RuleSetApi, token: string, id: string) =>
     one<Preview>(api, "DELETE", `/api/rule-sets/previews/${encodeURIComponent(id)}`, token),
-  publishDraft: (api: RuleSetApi, token: string) =>
-    one<RuleSetVersion>(api, "POST", "/api/rule-sets/draft/publish", token, { mode: "forward" }),
-  publishVersion: (api: RuleSetApi, token: string, version: number) =>
-    one<RuleSetVersion>(api, "POST", `/api/rule-sets/${version}/publish`, token, { mode: "forward" }),
+  publishDraft: (api: RuleSetApi, token: string, mode: PublishMode = "forward") =>
+    one<RuleSetVersion>(api, "POST", "/api/rule-sets/draft/publish", token, { mode }),
+  publishVersion: (api: RuleSetApi, token: string, version: number, mode: PublishMode = "forward") =>
+    one<RuleSetVersion>(api, "POST", `/api/rule-sets/${version}/publish`, token, { mode }),
 };

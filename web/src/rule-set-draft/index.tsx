@@ -316,6 +316,23 @@ function Versions({ model }: { model: RuleSetDraftModel }) {
                     Publish this version
                   </button>
                 )}
+                {version.live ? null : (
+                  <button
+                    type="button"
+                    class="button button-quiet"
+                    disabled={model.publishing.value !== null}
+                    aria-label={`Publish version ${version.version} and re-score every lead`}
+                    onClick={() => {
+                      if (
+                        window.confirm(`Put version ${version.version}'s rules back in force and re-score every lead?`)
+                      ) {
+                        void model.publishVersion(version.version, "retroactive");
+                      }
+                    }}
+                  >
+                    … and re-score
+                  </button>
+                )}
               </td>
             </tr>
           ))}
@@ -378,8 +395,20 @@ export function RuleSetDraftPanel({ model, editor }: { model: RuleSetDraftModel;
               onClick={() => void model.publishDraft()}
             >
               {model.publishing.value === "draft" ? "Publishing…" : "Publish (new events only)"}
+            </button>{" "}
+            <button
+              type="button"
+              class="button"
+              disabled={model.publishing.value !== null || model.dirty.value}
+              onClick={() => {
+                if (window.confirm("Publish the draft and re-score every lead's history with it?")) {
+                  void model.publishDraft("retroactive");
+                }
+              }}
+            >
+              Publish and re-score every lead
             </button>
-            <span class="muted"> Scored events keep their points; retroactive publish is not available.</span>
+            <span class="muted"> Re-scoring runs online; its webhooks are suppressed.</span>
           </p>
         </>
       ) : model.status.value !== "loading" ? (

@@ -10,6 +10,7 @@ import { ADMIN_NEEDED, parsePoints } from "../rule-editor/model.ts";
 import {
   type Preview,
   type PreviewResult,
+  type PublishMode,
   type RuleSetApi,
   type RuleSetDraft,
   type RuleSetVersion,
@@ -290,19 +291,20 @@ export const RuleSetDraftModel = createModel(
           previewError.value = messageOf(failure);
         }
       },
-      /** Publishes the draft for new events only; the draft is used up. */
-      publishDraft: () =>
+      /** Publishes the draft, for new events only or re-scoring every lead too; the draft is used up. */
+      publishDraft: (mode: PublishMode = "forward") =>
         publish(
           "draft",
-          (admin) => ruleSets.publishDraft(deps.api, admin),
+          (admin) => ruleSets.publishDraft(deps.api, admin, mode),
           () => {
             draft.value = null;
             edits.value = {};
             preview.value = null;
           },
         ),
-      /** Puts an earlier version back in force, as the next version (a rollback), for new events only. */
-      publishVersion: (number: number) => publish(number, (admin) => ruleSets.publishVersion(deps.api, admin, number)),
+      /** Puts an earlier version back in force, as the next version (a rollback), for new events only or every lead. */
+      publishVersion: (number: number, mode: PublishMode = "forward") =>
+        publish(number, (admin) => ruleSets.publishVersion(deps.api, admin, number, mode)),
     };
   },
 );

@@ -5,6 +5,7 @@ import { parseParams } from "../../api/query.ts";
 import { createRuleLabels, type RuleLabels } from "../../api/rule-labels.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
+import { scoreNumber } from "../../openapi/score.ts";
 import { LeadParamsSchema } from "./lead.ts";
 import { readResolved } from "./resolved.ts";
 
@@ -12,7 +13,10 @@ import { readResolved } from "./resolved.ts";
 export const BreakdownSchema = z
   .object({
     lead_id: z.string(),
-    score: z.number().int().describe("The current score: the rules' points add up to it."),
+    score: scoreNumber(
+      "The score as the lead's last event left it: the rules' points add up to it without decay; with decay they " +
+        "add up to more, time having taken the rest.",
+    ),
     rules_version: z
       .number()
       .int()
@@ -26,7 +30,7 @@ export const BreakdownSchema = z
           .optional()
           .describe("The group's label in the rule set in force (absent: no such group now)."),
         max: z.number().int().describe("The group's max as the lead's events were scored."),
-        points: z.number().int().describe("What the group's rules gave the score."),
+        points: scoreNumber("What the group's rules gave the score."),
         events: z.number().int().describe("Events at least one of its rules matched."),
       }),
     ),
@@ -35,7 +39,7 @@ export const BreakdownSchema = z
         rule_id: z.string(),
         label: z.string().optional().describe("The rule's label in the rule set in force (absent: no such rule now)."),
         group: z.string().nullable(),
-        points: z.number().int().describe("What the rule gave the score, after limits, group maxima and bounds."),
+        points: scoreNumber("What the rule gave the score, after limits, group maxima and bounds."),
         events: z.number().int().describe("Events the rule matched, whether or not it gave them points."),
       }),
     ),

@@ -80,13 +80,15 @@ export function exportLeadsRoute(deps: AppDeps, reads: ExpensiveReads) {
     if (c.req.method === "HEAD") return new Response(null, { headers: CSV_HEADERS });
     // A search reads its candidates once: one page holding all of them.
     const limit = isSearch(query) ? 3 * MAX_SEARCH_MATCHES : MAX_PAGE_SIZE;
+    // Every page at the request's instant: with decay, the export is the list as it stood when it was asked for.
+    const at = (deps.now ?? Date.now)();
     const encoder = new TextEncoder();
     // Each page is an expensive read of its own, so a stream read slowly (or never) holds no slot between pages.
     // The first is read before answering: a refusal or a search past its time is a 503, not a cut-off CSV. A later
     // page waits longer for a slot rather than cut the answer short.
     const readPage = (after: ListPosition | null) =>
       reads.run(
-        (budget) => pager.page({ ...query, limit }, after, budget),
+        (budget) => pager.page({ ...query, limit, at }, after, budget),
         after === null ? {} : { waitMs: deps.config.EXPENSIVE_READ_TIMEOUT_MS },
       );
     let page = await readPage(null);

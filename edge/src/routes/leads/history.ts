@@ -1,5 +1,13 @@
 import { COLLECTIONS, type FoldState, type HistoryPageDocument } from "@leadscore/contracts";
-import { decodePage, type LiveEntry, type LiveLead, PAGE_SIZE, type PageRef, pageStarts } from "@leadscore/live";
+import {
+  decodePage,
+  type LiveEntry,
+  type LiveLead,
+  mergeRecords,
+  PAGE_SIZE,
+  type PageRef,
+  pageStarts,
+} from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -7,7 +15,9 @@ import type { ExpensiveReads } from "../../api/expensive-reads.ts";
 import { intParam, parseParams, parseQuery } from "../../api/query.ts";
 import type { AppDeps } from "../../deps.ts";
 import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
+import { scoreNumber } from "../../openapi/score.ts";
 import { type DecayHistoryEntry, deriveDecayEntries } from "./history-decay.ts";
+import { deriveMergeEntries, type MergeHistoryEntry } from "./history-merge.ts";
 import { LeadParamsSchema } from "./lead.ts";
 import { readResolved } from "./resolved.ts";
 
@@ -26,7 +36,8 @@ export const HistoryQuerySchema = z.strictObject({
  */
 const HistoryCursorSchema = z.strictObject({
   o: z.enum(["desc", "asc"]),
-  k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,128}$/),
+  // A merge entry's id is `merge:` and the merged lead's id.
+  k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,134}$/),
 });
 
 const isoDate = z.iso.datetime();
@@ -40,8 +51,8 @@ export const HistoryEntrySchema = z
     timestamp: isoDate.describe("Event time."),
     received_at: isoDate.describe("When the edge accepted the event."),
     points: z.number().int().describe("The points its rules asked when the event was first scored (their sum)."),
-    delta: z.number().int().describe("Change of the score, after clamping to [0, cap]."),
-    score: z.number().int().describe("Score after this event."),
+    delta: scoreNumber("Change of the score by the event, after clamping to [0, cap] (decay before it not counted)."),
+    score: scoreNumber("Score after this event, at its time."),
     reason: z.string(),
     rule_id: z.string().nullable().describe("The first rule the event matched."),
     late: z.boolean().describe("The event arrived after a newer event of the lead had been scored."),
@@ -52,14 +63,33 @@ export const HistoryEntrySchema = z
           rule_id: z.string(),
           group: z.string().nullable(),
           asked: z.number().int().describe("The rule's points."),
-          given: z.number().int().describe("What it gave, after its limit, its group's max and the score's bounds."),
+          given: scoreNumber("What it gave, after its limit, its group's max and the score's bounds."),
           cuts: z.array(z.string()).describe("Why `given` differs from `asked`, in clamping order."),
         }),
       )
       .describe("Every rule the event matched, in rule-set order; empty when none did."),
     cause: z
-      .enum(["event", "decay"])
-      .describe("`event`: a scored event's entry; `decay`: a stage crossing caused by time, derived, no event."),
+      .enum(["event", "decay", "merge"])
+      .describe(
+        "`event`: a scored event's entry; `decay`: a stage crossing caused by time, derived, no event; `merge`: " +
+          "another lead merged into this one (an identify, an admin merge), derived, no event.",
+      ),
+    merge: z
+      .object({
+        from: z.string().describe("The id merged into the lead."),
+        events: z.number().int().describe("The events it brought (its own and those merged into it before)."),
+        score_before: z
+          .number()
+          .int()
+          .nullable()
+          .describe("The lead's score just before the merge committed (null after a rebuild of the live state)."),
+        score_after: z.number().int().nullable().describe("Its score just after (null after a rebuild)."),
+      })
+      .optional()
+      .describe(
+        "On a merge entry only. Its `score` is the history's at the merge's instant and its `delta` 0: the merged " +
+          "events are slotted into the history in event time, as if the leads had always been one.",
+      ),
   })
   .meta({ id: "HistoryEntry" });
 type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
@@ -83,12 +113,13 @@ function toEntry(entry: LiveEntry): HistoryEntry {
   };
 }
 
-function toDecayEntry(entry: DecayHistoryEntry): HistoryEntry {
+/** An entry derived at read time (no event): a stage crossing caused by time, or a merge. */
+function toDerivedEntry(entry: DecayHistoryEntry, cause: "decay" | "merge"): HistoryEntry {
   const at = new Date(entry.timestamp).toISOString();
   return {
     event_id: entry.event_id,
     lead_id: entry.lead_id,
-    event_type: "decay",
+    event_type: cause,
     timestamp: at,
     received_at: at,
     points: 0,
@@ -99,11 +130,20 @@ function toDecayEntry(entry: DecayHistoryEntry): HistoryEntry {
     late: false,
     rules_version: null,
     rules: [],
-    cause: "decay",
+    cause,
   };
 }
 
-type PageEntry = { event: LiveEntry; sort_key: string } | { decay: DecayHistoryEntry; sort_key: string };
+type PageEntry =
+  | { event: LiveEntry; sort_key: string }
+  | { decay: DecayHistoryEntry; sort_key: string }
+  | { merge: MergeHistoryEntry; sort_key: string };
+
+function toHistoryEntry(entry: PageEntry): HistoryEntry {
+  if ("event" in entry) return toEntry(entry.event);
+  if ("decay" in entry) return toDerivedEntry(entry.decay, "decay");
+  return { ...toDerivedEntry(entry.merge, "merge"), merge: { ...entry.merge.merge } };
+}
 
 export const historyDoc: RouteDoc = {
   method: "get",
@@ -113,7 +153,8 @@ export const historyDoc: RouteDoc = {
   description:
     "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by a cursor. With " +
     "score decay, each stage crossing caused by time is an entry too (`cause: decay`, derived at read time, not " +
-    "counted in `X-Total-Count`). The " +
+    "counted in `X-Total-Count`). So is each merge of another lead into this one (`cause: merge`, at the instant " +
+    "it committed, with what it brought and the scores either side of it). The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
@@ -210,7 +251,12 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
             query.cursor,
             HistoryCursorSchema.refine((position) => position.o === query.order),
           );
-    const { value: lead } = await readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId));
+    // The merge log is read beside the lead (again, for the lead an id merged away resolves to).
+    const [{ leadId, value: lead }, ownMerges] = await Promise.all([
+      readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId)),
+      mergeRecords(deps.redis, deps.live.keysFor(id), id),
+    ]);
+    const merges = leadId === id ? ownMerges : await mergeRecords(deps.redis, deps.live.keysFor(leadId), leadId);
     const count = lead.count;
     const load = pageReader();
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
@@ -235,7 +281,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const halfLife = deps.scoring?.halfLife() ?? null;
     let entries: PageEntry[];
     let more: boolean;
-    if (halfLife === null) {
+    if (halfLife === null && merges.length === 0) {
       entries = (await eventsIn(from, to)).map((event) => ({ event, sort_key: event.sort_key }));
       if (query.order === "desc") entries.reverse();
       const last = entries.at(-1);
@@ -245,13 +291,23 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
       // The events either side of the page bound the decay entries it shows: the crossings after the one before it
       // (which follow the cursor), and none at or past the one after it (the next page's).
       const span = await eventsIn(Math.max(1, from - 1), Math.min(count, to + 1));
-      const derived = deriveDecayEntries(span, {
-        halfLifeSeconds: halfLife,
-        thresholds: deps.config.STAGE_THRESHOLDS,
-        cap,
-        count,
-        until: deps.now?.() ?? Date.now(),
-      });
+      // Decay and merge entries, derived.
+      const derived: PageEntry[] = [
+        ...(halfLife === null
+          ? []
+          : deriveDecayEntries(span, {
+              halfLifeSeconds: halfLife,
+              thresholds: deps.config.STAGE_THRESHOLDS,
+              cap,
+              count,
+              until: deps.now?.() ?? Date.now(),
+            })
+        ).map((decay) => ({ decay, sort_key: decay.sort_key })),
+        ...deriveMergeEntries(lead.id, span, merges, { count, halfLifeSeconds: halfLife }).map((merge) => ({
+          merge,
+          sort_key: merge.sort_key,
+        })),
+      ];
       const before = span.find((event) => event.seq === from - 1)?.sort_key;
       const after = span.find((event) => event.seq === to + 1)?.sort_key;
       const [low, high] = query.order === "desc" ? [before, cursor?.k] : [cursor?.k, after];
@@ -259,7 +315,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
         ...span
           .filter((event) => event.seq >= from && event.seq <= to)
           .map((event) => ({ event, sort_key: event.sort_key })),
-        ...derived.map((decay) => ({ decay, sort_key: decay.sort_key })),
+        ...derived,
       ]
         .filter((entry) => (low === undefined || entry.sort_key > low) && (high === undefined || entry.sort_key < high))
         .sort((a, b) => (a.sort_key < b.sort_key ? -1 : a.sort_key > b.sort_key ? 1 : 0));
@@ -269,6 +325,6 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     }
     const last = entries.at(-1);
     setPageHeaders(c, more && last ? encodeCursor({ o: query.order, k: last.sort_key }) : null, count);
-    return c.json(entries.map((entry) => ("event" in entry ? toEntry(entry.event) : toDecayEntry(entry.decay))));
+    return c.json(entries.map(toHistoryEntry));
   });
 }

@@ -1,6 +1,7 @@
 import { LeadIdSchema, STAGES } from "@leadscore/contracts";
 import type { LiveLead } from "@leadscore/live";
 import { z } from "zod";
+import { scoreNumber } from "../../openapi/score.ts";
 
 export const LeadParamsSchema = z.strictObject({ id: LeadIdSchema.describe("The lead's id.") });
 
@@ -13,7 +14,7 @@ export const LeadSchema = z
     name: z.string().nullable(),
     email: z.string().nullable(),
     company: z.string().nullable(),
-    current_score: z.number().int(),
+    current_score: scoreNumber("The score at the instant of the request (decayed from the last event)."),
     stage: z.enum(STAGES),
     event_count: z.number().int(),
     last_event_at: isoDate.nullable().describe("Event time of the lead's newest event."),

@@ -113,8 +113,15 @@ export const listLeadsDoc: RouteDoc = {
 export function createLeadPager(deps: AppDeps) {
   const search = createLeadSearch(deps);
   return {
-    /** A page; a search needs the budget of the expensive read it is part of. */
-    async page(query: LeadFiltersQuery & { limit: number }, after: ListPosition | null, budget?: ReadBudget) {
+    /**
+     * A page, read at instant `at` (default: now) — with decay the filters, the count and the scores are taken there;
+     * a search needs the budget of the expensive read it is part of.
+     */
+    async page(
+      query: LeadFiltersQuery & { limit: number; at?: number },
+      after: ListPosition | null,
+      budget?: ReadBudget,
+    ) {
       if (isSearch(query)) {
         if (budget === undefined) throw new Error("a search runs as an expensive read, with its budget");
         return search.page(query, after, budget);
@@ -126,6 +133,7 @@ export function createLeadPager(deps: AppDeps) {
         sort: query.sort,
         limit: query.limit,
         after,
+        at: query.at,
       });
     },
   };

@@ -8,6 +8,7 @@ import { intParam, parseQuery } from "../../api/query.ts";
 import { requireReader } from "../../auth/read.ts";
 import type { AppDeps } from "../../deps.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
+import { scoreNumber } from "../../openapi/score.ts";
 
 export const MAX_MOVEMENTS_PAGE = 200;
 
@@ -66,7 +67,7 @@ export const MovementSchema = z
     event_id: z.string().describe("The event that moved the lead (see the description)."),
     event_type: z.string(),
     timestamp: isoDate.describe("The event's time."),
-    score: z.number().int().describe("The lead's score after that commit."),
+    score: scoreNumber("The lead's score after that commit, at the moving event's time."),
   })
   .meta({ id: "Movement" });
 type MovementBody = z.infer<typeof MovementSchema>;

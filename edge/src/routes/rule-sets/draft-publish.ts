@@ -7,6 +7,7 @@ import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { parseRuleBody } from "../rules/rule.ts";
 import { PublishBodySchema, publish } from "./publish.ts";
+import { RetroactivePublishOutputSchema } from "./rescore.ts";
 import { VersionSummarySchema } from "./rule-set.ts";
 
 export const publishDraftDoc: RouteDoc = {
@@ -20,8 +21,14 @@ export const publishDraftDoc: RouteDoc = {
   tag: "Rule sets",
   auth: "admin",
   body: { schema: PublishBodySchema },
-  responses: { 200: { description: "The version made.", schema: VersionSummarySchema } },
-  errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
+  responses: {
+    200: { description: "The version made (`forward`).", schema: VersionSummarySchema },
+    202: {
+      description: "The version made, and the re-score it started (`retroactive`).",
+      schema: RetroactivePublishOutputSchema,
+    },
+  },
+  errors: ["NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
 };
 
 export function publishDraftRoute(deps: AppDeps) {
@@ -29,8 +36,8 @@ export function publishDraftRoute(deps: AppDeps) {
     const options = await parseRuleBody(c, PublishBodySchema, deps);
     const draft = await readDraft(deps.db);
     if (draft === null) throw new ApiError("NOT_FOUND", "no draft: POST /api/rule-sets/draft starts one");
-    const version = await publish(deps, draftBody(draft), { source: "draft", ...options });
+    const published = await publish(deps, draftBody(draft), { source: "draft", ...options });
     await deps.db.collection<RuleDraftDocument>(COLLECTIONS.ruleDrafts).deleteOne({ _id: "draft" });
-    return c.json(version);
+    return c.json(published.body, published.status);
   });
 }

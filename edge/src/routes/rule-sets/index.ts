@@ -11,6 +11,7 @@ import { listVersionsDoc, listVersionsRoute } from "./list.ts";
 import { cancelPreviewDoc, cancelPreviewRoute } from "./preview-cancel.ts";
 import { getPreviewDoc, getPreviewRoute } from "./preview-get.ts";
 import { startPreviewDoc, startPreviewRoute } from "./preview-start.ts";
+import { getRescoreDoc, getRescoreRoute } from "./rescore-get.ts";
 import { publishVersionDoc, publishVersionRoute } from "./version-publish.ts";
 
 export const ruleSetDocs = [
@@ -24,6 +25,7 @@ export const ruleSetDocs = [
   cancelPreviewDoc,
   publishDraftDoc,
   publishVersionDoc,
+  getRescoreDoc,
 ];
 
 /** `/api/rule-sets`: versions, the draft; reads need a read token, writes the admin token (checked by each). */
@@ -40,5 +42,6 @@ export function ruleSetRoutes(deps: AppDeps) {
     .route("/", cancelPreviewRoute(deps))
     .route("/", publishDraftRoute(deps))
     .route("/", publishVersionRoute(deps))
+    .route("/", getRescoreRoute(deps))
     .route("/", getVersionRoute(deps));
 }

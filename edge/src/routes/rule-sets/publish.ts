@@ -4,18 +4,24 @@ import {
   type RuleSetBody,
   readRuleSetVersion,
   rulesChannel,
+  startRescore,
 } from "@leadscore/runtime";
 import { z } from "zod";
 import type { AppDeps } from "../../deps.ts";
+import { ApiError } from "../../errors.ts";
 import { ruleStoreOf, storeWrite } from "../rules/rule.ts";
+import { toRescore } from "./rescore.ts";
 import { toSummary } from "./rule-set.ts";
 
 export const PublishBodySchema = z
   .strictObject(
     {
       mode: z
-        .enum(["forward"], { error: 'must be "forward": re-scoring history ("retroactive") is not available yet' })
-        .describe("`forward`: the set scores events from now on; history keeps the points it was scored with."),
+        .enum(["forward", "retroactive"], { error: 'must be "forward" or "retroactive"' })
+        .describe(
+          "`forward`: the set scores events from now on; history keeps the points it was scored with. " +
+            "`retroactive`: every lead is re-scored with it too, online (progress: `GET /api/rule-sets/rescores/{id}`).",
+        ),
       webhooks: z
         .enum(["suppress", "send"], { error: 'must be "suppress" or "send"' })
         .default("suppress")
@@ -30,6 +36,14 @@ export const PublishBodySchema = z
  * message is covered by the workers' periodic reload) and answers the version as `GET /api/rule-sets/:version` does.
  */
 export async function publish(deps: AppDeps, body: RuleSetBody, options: PublishOptions) {
+  // A re-score walks one live layout; over lead partitions it would leave the others' leads as they were
+  // (docs/partitions.md). Refused before anything is published.
+  if (options.mode === "retroactive" && deps.config.LEAD_PARTITIONS > 1) {
+    throw new ApiError(
+      "CONFLICT",
+      "a retroactive publish is not supported with LEAD_PARTITIONS > 1 yet: publish forward",
+    );
+  }
   const version = await storeWrite(publishRuleSet(ruleStoreOf(deps), body, options));
   const at = new Date((deps.now ?? Date.now)()).toISOString();
   const message = JSON.stringify({ change: "published", at, rules_version: version });
@@ -38,5 +52,12 @@ export async function publish(deps: AppDeps, body: RuleSetBody, options: Publish
   });
   const stored = await readRuleSetVersion(deps.db, version);
   if (stored === null) throw new Error(`version ${version} was stored but cannot be read`);
-  return toSummary(stored.summary);
+  if (options.mode === "forward") return { status: 200 as const, body: toSummary(stored.summary) };
+  const job = await startRescore(
+    deps.redis,
+    deps.config.REDIS_PREFIX,
+    { version, webhooks: options.webhooks },
+    (deps.now ?? Date.now)(),
+  );
+  return { status: 202 as const, body: { ...toSummary(stored.summary), rescore: toRescore(job) } };
 }

@@ -7,6 +7,7 @@ import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
 import { parseRuleBody } from "../rules/rule.ts";
 import { PublishBodySchema, publish } from "./publish.ts";
+import { RetroactivePublishOutputSchema } from "./rescore.ts";
 import { VersionParamsSchema, VersionSummarySchema } from "./rule-set.ts";
 
 export const publishVersionDoc: RouteDoc = {
@@ -21,8 +22,14 @@ export const publishVersionDoc: RouteDoc = {
   auth: "admin",
   params: VersionParamsSchema,
   body: { schema: PublishBodySchema },
-  responses: { 200: { description: "The version made.", schema: VersionSummarySchema } },
-  errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
+  responses: {
+    200: { description: "The version made (`forward`).", schema: VersionSummarySchema },
+    202: {
+      description: "The version made, and the re-score it started (`retroactive`).",
+      schema: RetroactivePublishOutputSchema,
+    },
+  },
+  errors: ["NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
 };
 
 export function publishVersionRoute(deps: AppDeps) {
@@ -31,6 +38,7 @@ export function publishVersionRoute(deps: AppDeps) {
     const options = await parseRuleBody(c, PublishBodySchema, deps);
     const stored = await readRuleSetVersion(deps.db, version);
     if (stored === null) throw new ApiError("NOT_FOUND", `no rule set version ${version}`);
-    return c.json(await publish(deps, bodyOf(stored.set), { source: "version", restores: version, ...options }));
+    const published = await publish(deps, bodyOf(stored.set), { source: "version", restores: version, ...options });
+    return c.json(published.body, published.status);
   });
 }

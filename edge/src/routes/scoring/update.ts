@@ -1,5 +1,12 @@
-import { rekeyScoreIndex } from "@leadscore/live";
-import { createLock, readScoringSettings, scoringChannel, writeScoringSettings } from "@leadscore/runtime";
+import { liveKeys, rekeyScoreIndex } from "@leadscore/live";
+import {
+  createLock,
+  mirrorScoringSettings,
+  partitionPrefixes,
+  readScoringSettings,
+  scoringChannel,
+  writeScoringSettings,
+} from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
 import { parseJsonBody } from "../../api/body.ts";
@@ -45,19 +52,29 @@ export function updateScoringRoute(deps: AppDeps) {
       const before = await readScoringSettings(deps.db);
       if (before.half_life_seconds === body.half_life_seconds) return { ...before, rekeyed_leads: 0, rekey_ms: 0 };
       await writeScoringSettings(deps.db, body, new Date(now()));
+      await mirrorScoringSettings(deps.redis, config.REDIS_PREFIX, body);
       await deps.redis.publish(scoringChannel(config.REDIS_PREFIX), JSON.stringify(body)).catch((error: Error) => {
         deps.log.warn("scoring settings change not announced", { error: error.message });
       });
       await deps.scoring?.reload();
       const started = performance.now();
-      const { leads } = await rekeyScoreIndex({
-        redis: deps.redis,
-        keys: deps.live.keys,
-        cap: config.SCORE_CAP,
-        thresholds: config.STAGE_THRESHOLDS,
-        halfLifeSeconds: body.half_life_seconds,
-        now,
-      });
+      // Every lead partition's score index, one after the other (each in its own slot).
+      const layouts =
+        config.LEAD_PARTITIONS > 1
+          ? partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS).map((prefix) => liveKeys(prefix))
+          : [deps.live.keys];
+      let leads = 0;
+      for (const keys of layouts) {
+        const rekeyed = await rekeyScoreIndex({
+          redis: deps.redis,
+          keys,
+          cap: config.SCORE_CAP,
+          thresholds: config.STAGE_THRESHOLDS,
+          halfLifeSeconds: body.half_life_seconds,
+          now,
+        });
+        leads += rekeyed.leads;
+      }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       deps.log.info("score index re-keyed", { half_life_seconds: body.half_life_seconds, leads, ms });
       return { half_life_seconds: body.half_life_seconds, rekeyed_leads: leads, rekey_ms: ms };

@@ -69,8 +69,9 @@ export function statsRoutes(deps: AppDeps) {
         );
       const [leads, byStage, histogram, accepted, scored, deadLettered] = await Promise.all([
         deps.live.count(),
-        deps.live.countByStage(),
-        deps.live.histogram(HISTOGRAM_WIDTH),
+        // At one instant: with decay the funnel and the histogram count the same scores.
+        deps.live.countByStage(now),
+        deps.live.histogram(HISTOGRAM_WIDTH, now),
         lastDay("accepted"),
         lastDay("scored"),
         lastDay("dead_lettered"),

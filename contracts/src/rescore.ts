@@ -1,0 +1,61 @@
+// A retroactive publish re-scores every lead with the version published: each event's candidates are matched again
+// under it. An event's stored candidates (in `events`) stay the snapshot of its first scoring, so the re-matched ones
+// are stored beside them, one document per (version, lead) read by `_id` — the one read the embedded store answers
+// without a scan — and whatever folds a lead from its stored events (a rescan, a rebuild, the audit) takes, for each
+// event, the candidates of the newest version that re-scored it, else its stored ones. Events first scored after a
+// re-score reached their lead carry that version's candidates (or a later one's) already.
+import { type CandidateWire, decodeCandidate, encodeCandidate } from "./candidate-wire.ts";
+import { type Candidate, withCandidates } from "./fold-v2.ts";
+import type { ScorableEvent } from "./scoring.ts";
+
+export interface RescoredCandidatesDocument {
+  /** `rescoredCandidatesId(version, lead_id)`. */
+  _id: string;
+  version: number;
+  lead_id: string;
+  at: Date;
+  /** `[event_id, [candidate wire…]]` per event re-matched, as JSON text (FerretDB 1.x stores no nested arrays). */
+  events: string;
+}
+
+export function rescoredCandidatesId(version: number, leadId: string): string {
+  return `${version}:${leadId}`;
+}
+
+/** An event with the candidates a version gives it: `points` their sum and `rule_id` the first, as when stored. */
+export function withRescoredCandidates(
+  event: ScorableEvent,
+  candidates: readonly Candidate[],
+  version: number,
+): ScorableEvent {
+  let points = 0;
+  for (const candidate of candidates) points += candidate.points;
+  return { ...withCandidates(event, candidates, version), points, rule_id: candidates[0]?.rule_id ?? null };
+}
+
+/** The `events` field of a lead's document: its re-matched events' candidates. */
+export function encodeRescoredEvents(events: readonly ScorableEvent[]): string {
+  return JSON.stringify(events.map((event) => [event.event_id, (event.candidates ?? []).map(encodeCandidate)]));
+}
+
+/**
+ * A lead's stored events with the candidates of the newest version that re-scored each (`docs`: the lead's
+ * documents, any order); events no document names keep theirs.
+ */
+export function applyRescored(
+  events: readonly ScorableEvent[],
+  docs: readonly Pick<RescoredCandidatesDocument, "version" | "events">[],
+): ScorableEvent[] {
+  if (docs.length === 0) return [...events];
+  const newest = new Map<string, { version: number; candidates: CandidateWire[] }>();
+  for (const doc of [...docs].sort((a, b) => a.version - b.version)) {
+    for (const [id, candidates] of JSON.parse(doc.events) as [string, CandidateWire[]][]) {
+      newest.set(id, { version: doc.version, candidates });
+    }
+  }
+  return events.map((event) => {
+    const rescored = newest.get(event.event_id);
+    if (rescored === undefined) return event;
+    return withRescoredCandidates(event, rescored.candidates.map(decodeCandidate), rescored.version);
+  });
+}

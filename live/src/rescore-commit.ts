@@ -1,0 +1,83 @@
+// The commit of a lead a retroactive publish re-scored (`lua/commit-rescore.lua`): its whole new state, compared and
+// set on its version like every commit (worker/src/rescore.ts).
+import { STAGES, type Stage } from "@leadscore/contracts";
+import { redisScript } from "@leadscore/runtime";
+import type { Redis } from "ioredis";
+import { encodeLeadHash, type LeadHash } from "./codec.ts";
+import { StaleLiveStateError } from "./commit.ts";
+import type { LiveKeys } from "./keys.ts";
+
+// Its KEYS, ARGV and reply: `lua/commit-rescore.lua`.
+const COMMIT_RESCORE = redisScript<string | string[]>(new URL("./lua/commit-rescore.lua", import.meta.url));
+
+export interface RescoreCommit {
+  leadId: string;
+  /** The lead's version as read. */
+  expected: number;
+  fields: LeadHash;
+  rankKey: number;
+  stage: Stage;
+  score: number;
+  /** When the re-score committed it (epoch ms): its webhook message's time. */
+  at: number;
+  /** `[channel, message]` pairs published when the commit lands (its `score_update`). */
+  messages: [string, Buffer][];
+}
+
+export type RescoreOutcome = "committed" | "conflict";
+
+export interface RescoreCall {
+  gen: string;
+  /** The version published: named by the webhook messages. */
+  version: number;
+  /** Whether a lead whose stage moves gets a `lead.stage_changed` message. */
+  send: boolean;
+}
+
+/** Commits re-scored leads in one script call; returns each lead's outcome, in order. */
+export async function commitRescored(
+  redis: Redis,
+  keys: LiveKeys,
+  call: RescoreCall,
+  leads: readonly RescoreCommit[],
+): Promise<RescoreOutcome[]> {
+  if (leads.length === 0) return [];
+  const keyList = [
+    keys.gen,
+    keys.byScore,
+    keys.deep,
+    keys.aliases,
+    keys.byUpdated,
+    keys.byLastEvent,
+    ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
+    ...STAGES.map((stage) => keys.byLastEventIn(stage)),
+    keys.outbox.stream,
+    keys.outbox.wants,
+  ];
+  const args: (string | number | Buffer)[] = [
+    call.gen,
+    call.send ? "1" : "0",
+    String(call.version),
+    STAGES.length,
+    ...STAGES,
+  ];
+  for (const lead of leads) {
+    keyList.push(keys.lead(lead.leadId));
+    const fields = Object.entries(encodeLeadHash(lead.fields));
+    args.push(
+      lead.leadId,
+      String(lead.expected),
+      lead.rankKey,
+      lead.stage,
+      String(lead.score),
+      String(lead.at),
+      fields.length,
+      lead.messages.length,
+    );
+    for (const [field, value] of fields) args.push(field, value);
+    for (const [channel, message] of lead.messages) args.push(channel, message);
+  }
+  const reply = await COMMIT_RESCORE.run(redis, keyList, args);
+  if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
+  return (reply as string[]).map((code) => (code === "o" ? "committed" : "conflict"));
+}

@@ -10,7 +10,7 @@ import {
 } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveLead, liveKeys, wholeHistory } from "@leadscore/live";
 import { auditLiveState, entryView, loadPagesFrom } from "@leadscore/live/audit";
-import { EVENTS_QUEUE, type EventsJob, readScoringSettings, silentLogger } from "@leadscore/runtime";
+import { EVENTS_QUEUE, type EventsJob, type RescoreJob, readScoringSettings, silentLogger } from "@leadscore/runtime";
 import { createWorker, type PreviewOptions, type Worker, type WorkerOptions } from "@leadscore/worker";
 import Queue from "bull";
 import { Redis } from "ioredis";
@@ -204,5 +204,21 @@ export function previewOptions(stack: Pick<TestStack, "db" | "config">, redis: R
     cap: stack.config.SCORE_CAP,
     thresholds: stack.config.STAGE_THRESHOLDS,
     log: silentLogger,
+  };
+}
+
+/** A re-score job of `version` as a publish queues it, before it starts. */
+export function queuedRescore(id: string, version: number): RescoreJob {
+  return {
+    id,
+    version,
+    webhooks: "suppress",
+    state: "queued",
+    created_at: Date.now(),
+    started_at: null,
+    updated_at: null,
+    finished_at: null,
+    progress: { leads_total: 0, events_total: 0, leads_done: 0, events_done: 0, leads_changed: 0, stage_changes: 0 },
+    error: null,
   };
 }

@@ -20,6 +20,7 @@ import {
   createStack,
   historyOf,
   queued,
+  queuedRescore,
   rebuildOptionsOf,
   T0,
   type TestStack,
@@ -178,26 +179,7 @@ describe("when an idle lead is previewed and re-scored retroactively", () => {
       encodeUpdates: () => new Map(),
       settleMs: 0,
     });
-    const progress = {
-      leads_total: 0,
-      events_total: 0,
-      leads_done: 0,
-      events_done: 0,
-      leads_changed: 0,
-      stage_changes: 0,
-    };
-    const job = {
-      id: "idle-rescore",
-      version,
-      webhooks: "suppress" as const,
-      state: "queued" as const,
-      created_at: Date.now(),
-      started_at: null,
-      updated_at: null,
-      finished_at: null,
-      progress,
-      error: null,
-    };
+    const job = queuedRescore("idle-rescore", version);
     await rescorer.run(job, new AbortController().signal, async () => false);
     expect(await redis.hexists(keys.lead(leadId), IDLE_MARK)).toBe(0);
     const history = await historyOf(stack, leadId);

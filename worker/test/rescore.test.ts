@@ -21,6 +21,7 @@ import {
   historyOf,
   leadOf,
   queued,
+  queuedRescore,
   rebuildOptionsOf,
   T0,
   type TestStack,
@@ -217,25 +218,7 @@ describe("when a batch commits a lead between its re-score's read and its commit
           await stack.drained();
         },
       });
-      const job = {
-        id: "interleaved",
-        version,
-        webhooks: "suppress" as const,
-        state: "queued" as const,
-        created_at: Date.now(),
-        started_at: null,
-        updated_at: null,
-        finished_at: null,
-        progress: {
-          leads_total: 0,
-          events_total: 0,
-          leads_done: 0,
-          events_done: 0,
-          leads_changed: 0,
-          stage_changes: 0,
-        },
-        error: null,
-      };
+      const job = queuedRescore("interleaved", version);
       const progress = await rescorer.run(job, new AbortController().signal, async () => false);
       expect(commits).toBe(2);
       expect(progress.leads_done).toBe(progress.leads_total);

@@ -7,6 +7,7 @@
 //   npm run bench:api -- --leads 10000 --events 100000 --requests 200 --budget 10
 //   npm run bench:api -- --redis-only     # the Redis-served routes alone (searches too): no profiles or pages
 //   npm run bench:api -- --half-life 2592000   # score decay on (30 days): the score index keyed with decay
+//   npm run bench:api -- --partitions 6  # the leads laid out over LEAD_PARTITIONS=6, every read merged over them
 //
 // Options: --leads (100000), --events (1000000, spread over the leads by Zipf's law, exponent 1), --requests per
 // scenario (500), --budget seconds per scenario (15; a scenario stops at whichever comes first, so a slow read still
@@ -21,8 +22,8 @@ import { parseArgs } from "node:util";
 import { COLLECTIONS, type HistoryPageDocument, type LeadDocument, type ScorableEvent } from "@leadscore/contracts";
 import { createApp, MAX_SEARCH_MATCHES } from "@leadscore/edge";
 import {
-  createLiveReader,
   createLiveSearcher,
+  createPartitionedReader,
   decayRankKey,
   encodeLeadHash,
   liveKeys,
@@ -30,7 +31,14 @@ import {
   searchText,
   stateFields,
 } from "@leadscore/live";
-import { createMissingIndexes, EVENTS_QUEUE, quantile, silentLogger } from "@leadscore/runtime";
+import {
+  createMissingIndexes,
+  EVENTS_QUEUE,
+  leadPartition,
+  partitionPrefixes,
+  quantile,
+  silentLogger,
+} from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { createTestDb, testEdgeConfig, uniqueName, withReadToken } from "../test-support/index.ts";
@@ -46,6 +54,7 @@ const { values: args } = parseArgs({
     chunk: { type: "string", default: "1000" },
     "redis-only": { type: "boolean", default: false },
     "half-life": { type: "string", default: "" },
+    partitions: { type: "string", default: "1" },
   },
 });
 const HALF_LIFE = args["half-life"] === "" ? null : Number(args["half-life"]);
@@ -139,11 +148,15 @@ async function time(run: () => Promise<void>, budgetMs = BUDGET_MS): Promise<num
 }
 
 async function main() {
-  const config = testEdgeConfig({ NODE_ENV: "development" });
+  const config = testEdgeConfig({ NODE_ENV: "development", LEAD_PARTITIONS: args.partitions });
+  const prefixes = partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS);
+  const keysOf = (id: string) => liveKeys(prefixes[leadPartition(id, prefixes.length)] as string);
   const testDb = await createTestDb(uniqueName("bench-api"));
   const redis = new Redis(config.REDIS_URL);
-  const queue = new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix: config.REDIS_PREFIX });
-  const keys = liveKeys(config.REDIS_PREFIX);
+  const partitionQueues = prefixes.map((prefix) => new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix }));
+  const queue = partitionQueues[0] as Queue.Queue;
+  // Searches read partition 0's texts only (not merged over partitions yet).
+  const keys = liveKeys(prefixes[0] as string);
   const cap = config.SCORE_CAP;
   try {
     const profiles = testDb.db.collection<LeadDocument>(COLLECTIONS.leads);
@@ -179,6 +192,7 @@ async function main() {
         pages.push(...fold.pages);
         const { state } = fold;
         if (!hotLead && state.stage === "hot") hotLead = id;
+        const keys = keysOf(id);
         pipeline.hset(keys.lead(id), encodeLeadHash({ ...stateFields(state), version: "1", ...profile }));
         pipeline.hset(keys.searchTexts, id, searchText(id, profile));
         const rank =
@@ -212,15 +226,26 @@ async function main() {
 
     // With a half-life, every read (searches too) decays with it at one fixed instant.
     const decay = HALF_LIFE === null ? {} : { halfLife: () => HALF_LIFE, now: () => BASE + 31 * DAY };
-    const live = createLiveReader({
+    const live = createPartitionedReader({
       redis,
       redisPrefix: config.REDIS_PREFIX,
+      partitions: config.LEAD_PARTITIONS,
       cap,
       thresholds: config.STAGE_THRESHOLDS,
       ...decay,
     });
     const scoring = { halfLife: () => HALF_LIFE, reload: async () => {}, start: async () => {}, close: () => {} };
-    const app = createApp({ config, redis, db: testDb.db, live, scoring, queue, log: silentLogger, now: decay.now });
+    const app = createApp({
+      config,
+      redis,
+      db: testDb.db,
+      live,
+      scoring,
+      queue,
+      partitionQueues,
+      log: silentLogger,
+      now: decay.now,
+    });
 
     /** The path of page `n` (1-based) of a list, following its `Link` headers. */
     async function pageUrl(path: string, n: number): Promise<string> {
@@ -403,13 +428,15 @@ async function main() {
     );
     console.table(rows);
   } finally {
-    await queue.close().catch(() => undefined);
-    let cursor = "0";
-    do {
-      const [next, found] = await redis.scan(cursor, "MATCH", `${config.REDIS_PREFIX}:*`, "COUNT", 1000);
-      cursor = next;
-      if (found.length > 0) await redis.unlink(...found);
-    } while (cursor !== "0");
+    await Promise.all(partitionQueues.map((each) => each.close().catch(() => undefined)));
+    for (const prefix of new Set([config.REDIS_PREFIX, ...prefixes])) {
+      let cursor = "0";
+      do {
+        const [next, found] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
+        cursor = next;
+        if (found.length > 0) await redis.unlink(...found);
+      } while (cursor !== "0");
+    }
     redis.disconnect();
     await testDb.drop();
     console.log("bench keys and database dropped");

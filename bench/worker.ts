@@ -16,6 +16,7 @@
 //                                             # this half-life (seconds) as the scoring setting
 //   npm run bench:worker -- --redis-cluster 7001,7002,7003  # each size on REDIS_URL, then on a local three-master
 //                                             # Redis Cluster started on those ports (one partition), and the ratio
+//   npm run bench:worker -- --redis-cluster 7001,7002,7003 --partitions 6  # the cluster runs with LEAD_PARTITIONS=6
 //
 // Events are spread over leads by Zipf's law (exponent --zipf, 1), 2% late (--late: stamped up to a minute before
 // their lead's newest event), in jobs of --job events (100) seeded straight into the queue while it is paused. One
@@ -34,13 +35,15 @@ import {
   keyOf,
   type QueuedEvent,
 } from "@leadscore/contracts";
-import { type CompactEntry, createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
+import { type CompactEntry, createPartitionedReader, leadHashField, liveKeys } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import {
   createQueue,
   EVENTS_QUEUE,
   type EventsJob,
   indexesFor,
+  leadPartition,
+  partitionPrefixes,
   type RedisTarget,
   readsUseIndexes,
   serversOf,
@@ -86,6 +89,8 @@ const { values: args } = parseArgs({
     /** Seconds: each size runs without decay, then with this half-life. */
     "half-life": { type: "string" },
     "redis-cluster": { type: "string" },
+    /** LEAD_PARTITIONS of the runs on the cluster (the single Redis keeps one). */
+    partitions: { type: "string", default: "1" },
   },
 });
 
@@ -94,6 +99,8 @@ const SIZES = {
   large: { events: 1_000_000, leads: 100_000 },
 } as const;
 
+/** Bull options of the seeded jobs. */
+const JOB_OPTIONS = { removeOnComplete: true, attempts: 5 };
 const TYPES = ["page_view", "page_view", "page_view", "email_open", "email_open", "form_submission", "purchase"];
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -153,9 +160,14 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 interface Scratch {
   db: Db;
   prefix: string;
+  /** LEAD_PARTITIONS, and each partition's prefix. */
+  partitions: readonly string[];
   redis: Redis;
   env: Record<string, string>;
-  queue: Queue.Queue<EventsJob>;
+  /** Each partition's queue. */
+  queues: Queue.Queue<EventsJob>[];
+  /** Adds jobs of these events, each job's events of one partition. */
+  add(events: QueuedEvent[], perJob: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -167,18 +179,35 @@ async function scratch(label: string): Promise<Scratch> {
   const onCluster = target.REDIS_CLUSTER_NODES.length > 0;
   // On a Cluster the deployment's keys share the prefix's hash slot.
   const prefix = onCluster ? `{${uniqueName("bw")}}` : uniqueName("bw");
+  const partitions = partitionPrefixes(prefix, onCluster ? Number(args.partitions) : 1);
   const testRedis = await createTestRedis(prefix, target);
-  const queue = createQueue<EventsJob>(EVENTS_QUEUE, target, { prefix });
+  const queues = partitions.map((each) => createQueue<EventsJob>(EVENTS_QUEUE, target, { prefix: each }));
   const close = async () => {
     scratches.delete(close);
-    await queue.close();
+    await Promise.all(queues.map((queue) => queue.close()));
+    for (const each of partitions.length > 1 ? partitions : []) await (await createTestRedis(each, target)).cleanup();
     await testRedis.cleanup();
     await testDb.drop();
+  };
+  const add = async (events: QueuedEvent[], perJob: number) => {
+    const parts = partitions.map((): QueuedEvent[] => []);
+    for (const event of events) parts[leadPartition(event.lead_id, partitions.length)]?.push(event);
+    let jobs = 0;
+    for (const [p, part] of parts.entries()) {
+      const batch = [];
+      for (let j = 0; j < part.length; j += perJob) {
+        batch.push({ data: { v: 1 as const, events: part.slice(j, j + perJob) }, opts: JOB_OPTIONS });
+      }
+      if (batch.length > 0) await queues[p]?.addBulk(batch);
+      jobs += batch.length;
+    }
+    return jobs;
   };
   scratches.add(close);
   return {
     db: testDb.db,
     prefix,
+    partitions,
     redis: testRedis.redis,
     env: {
       NODE_ENV: "production",
@@ -188,10 +217,12 @@ async function scratch(label: string): Promise<Scratch> {
         : {}),
       MONGO_URL: testDb.url,
       REDIS_PREFIX: prefix,
+      LEAD_PARTITIONS: String(partitions.length),
       LOG_LEVEL: "warn",
       WORKER_CONCURRENCY: args.concurrency,
     },
-    queue,
+    queues,
+    add,
     close,
   };
 }
@@ -328,6 +359,28 @@ async function liveMemory(redis: Redis, prefix: string): Promise<MemoryFigures> 
   };
 }
 
+/** The figures of every partition's live keys as one. */
+function combinedMemory(parts: readonly MemoryFigures[]): MemoryFigures {
+  if (parts.length === 1) return parts[0] as MemoryFigures;
+  const total = (field: "liveBytes" | "leadHashBytes" | "indexBytes" | "leads" | "tailEntries") =>
+    parts.reduce((sum, part) => sum + part[field], 0);
+  const [leadHashBytes, indexBytes, leads, tailEntries] = [
+    total("leadHashBytes"),
+    total("indexBytes"),
+    total("leads"),
+    total("tailEntries"),
+  ];
+  return {
+    liveBytes: total("liveBytes"),
+    leadHashBytes,
+    indexBytes,
+    leads,
+    perLead: (leadHashBytes + indexBytes) / Math.max(1, leads),
+    perEntry: parts.reduce((sum, part) => sum + part.perEntry * part.tailEntries, 0) / Math.max(1, tailEntries),
+    tailEntries,
+  };
+}
+
 interface SizeResult {
   label: string;
   events: number;
@@ -375,18 +428,10 @@ async function runSize(
     console.log(`    ${fmt(raw)} docs/s`);
 
     const perJob = Number(args.job);
-    await space.queue.pause();
+    await Promise.all(space.queues.map((queue) => queue.pause()));
     let jobs = 0;
     for (let from = 0; from < total; from += perJob * 200) {
-      const batch = [];
-      for (let j = from; j < Math.min(total, from + perJob * 200); j += perJob) {
-        batch.push({
-          data: { v: 1 as const, events: events.slice(j, Math.min(total, j + perJob)) },
-          opts: { removeOnComplete: true, attempts: 5 },
-        });
-      }
-      await space.queue.addBulk(batch);
-      jobs += batch.length;
+      jobs += await space.add(events.slice(from, Math.min(total, from + perJob * 200)), perJob);
     }
     console.log(`  seeded ${fmt(jobs)} jobs of ${perJob}; starting one worker process…`);
     const launched = await startWorker(space.env);
@@ -395,7 +440,7 @@ async function runSize(
     const cpuBefore = sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0;
     // removeOnComplete: count completions through the worker's own metrics instead of Bull's completed set.
     const started = performance.now();
-    await space.queue.resume();
+    await Promise.all(space.queues.map((queue) => queue.resume()));
     const finished = await waitScoredByMetrics(space, worker, port, jobs);
     const seconds = (finished - started) / 1000;
     const cpu = (sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0) - cpuBefore;
@@ -407,7 +452,7 @@ async function runSize(
     const counted = await countFolded(space);
     if (counted !== total) throw new Error(`the live state folded ${counted} events, expected ${total}`);
     const afterDrain = await metricsOf(port);
-    const memory = await liveMemory(space.redis, space.prefix);
+    const memory = combinedMemory(await Promise.all(space.partitions.map((each) => liveMemory(space.redis, each))));
     const historyPages = await space.db.collection(COLLECTIONS.historyPages).estimatedDocumentCount();
 
     // Lag at a fixed rate, on the state the drain built.
@@ -420,9 +465,9 @@ async function runSize(
       const wait = lagStart + tick * tickMs - performance.now();
       if (wait > 0) await sleep(wait);
       const now = Date.now();
-      await space.queue.add(
-        { v: 1, events: Array.from({ length: perTick }, () => next(now)) },
-        { removeOnComplete: true, attempts: 5 },
+      await space.add(
+        Array.from({ length: perTick }, () => next(now)),
+        perTick,
       );
       sent += perTick;
     }
@@ -470,6 +515,7 @@ async function runSize(
         db: space.db,
         redis: space.redis,
         redisPrefix: space.prefix,
+        partitions: space.partitions.length,
         cap: DEFAULT_SCORE_CAP,
         thresholds: DEFAULT_STAGE_THRESHOLDS,
         halfLifeSeconds,
@@ -505,7 +551,7 @@ async function waitScoredByMetrics(
   port: number,
   jobs: number,
 ): Promise<number> {
-  const keys = liveKeys(space.prefix);
+  const layouts = space.partitions.map((each) => liveKeys(each));
   let lastPrint = Date.now();
   // No job completed and no lead left the deep lane for this long: the worker is stuck, and its output says why.
   const stallMs = 120_000;
@@ -514,9 +560,10 @@ async function waitScoredByMetrics(
     const samples = await metricsOf(port);
     const completed = labelled(samples, "leadscore_worker_jobs_total", "outcome", "completed");
     // A transient failure is retried by Bull; only a job out of attempts stops the bench.
-    const failed = (await space.queue.getJobCounts()).failed;
+    const counts = await Promise.all(space.queues.map((queue) => queue.getJobCounts()));
+    const failed = counts.reduce((sum, count) => sum + count.failed, 0);
     if (failed > 0) throw new Error(`${failed} jobs failed`);
-    const deep = await space.redis.hlen(keys.deep);
+    const deep = (await Promise.all(layouts.map((keys) => space.redis.hlen(keys.deep)))).reduce((a, b) => a + b, 0);
     if (completed >= jobs && deep === 0) return performance.now();
     if (`${completed}/${deep}` !== lastSeen) [lastSeen, lastChange] = [`${completed}/${deep}`, Date.now()];
     if (Date.now() - lastChange > stallMs) {
@@ -535,9 +582,10 @@ async function waitScoredByMetrics(
 
 /** The events the live state folded: the sum of every lead's count. */
 function countFolded(space: Scratch): Promise<number> {
-  return createLiveReader({
+  return createPartitionedReader({
     redis: space.redis,
     redisPrefix: space.prefix,
+    partitions: space.partitions.length,
     cap: DEFAULT_SCORE_CAP,
     thresholds: DEFAULT_STAGE_THRESHOLDS,
   }).foldedEvents();

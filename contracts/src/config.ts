@@ -63,6 +63,14 @@ const list = z
       .filter((item) => item.length > 0),
   );
 
+const partitionList = list.transform((items, ctx): number[] => {
+  const numbers = items.map(Number);
+  if (numbers.some((value) => !Number.isInteger(value) || value < 0)) {
+    ctx.addIssue({ code: "custom", message: "must be partition numbers (0, 1, …), comma-separated" });
+  }
+  return numbers;
+});
+
 const flag = z
   .enum(["true", "false", "1", "0"], { error: "must be true or false" })
   .default("false")
@@ -202,6 +210,11 @@ const common = {
     .string()
     .regex(/^[A-Za-z0-9:{}_-]{1,64}$/, { error: "must be 1-64 characters of A-Z a-z 0-9 : { } _ -" })
     .default("leadscore"),
+  /**
+   * Partitions the leads are spread over (docs/partitions.md): each its own hash tag, so on a Redis Cluster they land
+   * on different masters. 1 keeps every key under REDIS_PREFIX. Every process of a deployment must agree on it.
+   */
+  LEAD_PARTITIONS: positiveInt(1).refine((value) => value <= 1024, { error: "must be at most 1024" }),
   SCORE_CAP: positiveInt(DEFAULT_SCORE_CAP),
   STAGE_THRESHOLDS: thresholds,
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -295,6 +308,8 @@ export const WorkerConfigSchema = z
   .object({
     ...common,
     WORKER_CONCURRENCY: positiveInt(32),
+    /** The partitions this worker consumes (`0,2,4`); unset: every one of LEAD_PARTITIONS. */
+    LEAD_PARTITIONS_CONSUMED: partitionList,
     /** Prometheus text at `GET /metrics` on this port; unset: off. */
     METRICS_PORT: optionalPort,
     /** How long a job stays claimed without its worker renewing the claim; a crashed worker's jobs re-run after it. */

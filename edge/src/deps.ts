@@ -24,7 +24,10 @@ export interface AppDeps {
    * this process changes them; absent: read without decay.
    */
   scoring?: ScoringSettingsCache;
+  /** The events queue (with lead partitions: partition 0's, which merges also go to). */
   queue: Queue;
+  /** Each lead partition's events queue, `queue` first; absent: `[queue]` (one partition). */
+  partitionQueues?: Queue[];
   log: Logger;
   /** Epoch ms; injectable so tests can pin time. */
   now?: () => number;

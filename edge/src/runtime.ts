@@ -1,5 +1,5 @@
 import { type EdgeConfig, mongoDatabaseName } from "@leadscore/contracts";
-import { createLiveReader, idleArchiveOf } from "@leadscore/live";
+import { createPartitionedReader, idleArchiveOf } from "@leadscore/live";
 import {
   createMissingIndexes,
   createQueue,
@@ -7,6 +7,7 @@ import {
   createScoringSettingsCache,
   EVENTS_QUEUE,
   type Logger,
+  partitionPrefixes,
   RECONNECT,
   redisPersistence,
   seedDefaultRules,
@@ -69,13 +70,18 @@ export async function createEdgeRuntime(
   // ready without a worker.
   void seedDefaultRules(db).catch((error: Error) => log.warn("default rules not seeded", { error: error.message }));
 
-  const queue = createQueue(EVENTS_QUEUE, config, { prefix: config.REDIS_PREFIX, redis: RECONNECT });
-  queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+  // One events queue per lead partition, in its slot (one, under REDIS_PREFIX, without partitions).
+  const prefixes = partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS);
+  const partitionQueues = prefixes.map((prefix) => createQueue(EVENTS_QUEUE, config, { prefix, redis: RECONNECT }));
+  for (const each of partitionQueues)
+    each.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+  const queue = partitionQueues[0] as (typeof partitionQueues)[number];
 
-  const ingestion = createIngestion({ config, redis, queue, log });
+  const ingestion = createIngestion({ config, redis, queue, partitionQueues, log });
   const sweeper = createDedupeSweeper({
     redis,
     prefix: config.REDIS_PREFIX,
+    partitions: prefixes,
     buckets: config.DEDUPE_BUCKETS,
     windowSeconds: config.DEDUPE_TTL_SECONDS,
     log,
@@ -88,16 +94,29 @@ export async function createEdgeRuntime(
   // Not awaited: a subscription waits for Redis, and the edge listens (answering 503 where Redis is needed) while Redis
   // is away; the settings are read within the first turn of the cache once it is reachable.
   void scoring.start().catch((error: Error) => log.warn("scoring settings not read yet", { error: error.message }));
-  const live = createLiveReader({
+  const live = createPartitionedReader({
     redis,
     // An idle lead's history comes back from MongoDB on read (one `_id` read; live/src/idle.ts).
     idleArchive: idleArchiveOf(db),
     redisPrefix: config.REDIS_PREFIX,
+    partitions: config.LEAD_PARTITIONS,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
     halfLife: scoring.halfLife,
   });
-  const deps: AppDeps = { config, redis, searchRedis, db, live, scoring, queue, log, ingestion, ...extra };
+  const deps: AppDeps = {
+    config,
+    redis,
+    searchRedis,
+    db,
+    live,
+    scoring,
+    queue,
+    partitionQueues,
+    log,
+    ingestion,
+    ...extra,
+  };
   const app = createApp(deps);
 
   return {
@@ -108,7 +127,7 @@ export async function createEdgeRuntime(
     async close() {
       await sweeper.stop();
       await ingestion.flush();
-      await queue.close().catch(() => undefined);
+      await Promise.all(partitionQueues.map((each) => each.close().catch(() => undefined)));
       scoring.close();
       subscriber.disconnect();
       redis.disconnect();

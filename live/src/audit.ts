@@ -18,6 +18,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
+import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
 import {
@@ -33,12 +34,14 @@ import { decayRankKey } from "./decay-index.ts";
 import { addToBreakdown, emptyBreakdown, encodeBreakdown, encodeTally, foldLive } from "./fold.ts";
 import { wholeHistory } from "./history.ts";
 import { IDLE_MARK, idleArchiveOf, withIdleFields } from "./idle.ts";
-import { liveKeys } from "./keys.ts";
+import { type LiveKeys, liveKeys } from "./keys.ts";
 
 export interface AuditOptions {
   db: Db;
   redis: Redis;
   redisPrefix: string;
+  /** LEAD_PARTITIONS (default 1). */
+  partitions?: number;
   cap: number;
   thresholds: StageThresholds;
   /** The half-life in force (seconds; see `readScoringSettings`), or null/absent without decay. */
@@ -105,6 +108,8 @@ export interface LiveStateOptions {
   thresholds: StageThresholds;
   /** Which leads to read (default: all). */
   leadIds?: { gte: string; lt: string };
+  /** LEAD_PARTITIONS: each lead is read from its partition's keys. */
+  partitions?: number;
 }
 
 export interface LiveLeadView {
@@ -131,7 +136,12 @@ export interface LiveStateSnapshot {
    * The instants a decayed lead's stored stage may have been taken at: from the decay ticker's `through` (read before
    * the leads; null when it never ran) to the moment after the leads were read.
    */
-  stagesBetween: { through: number | null; read: number };
+  stagesBetween: {
+    through: number | null;
+    read: number;
+    /** With lead partitions: each partition's `through` (its own decay ticker's), by partition. */
+    throughs?: (number | null)[];
+  };
 }
 
 /** How many history entries of a snapshot hold each event id (once, when all is well), and the entries in all. */
@@ -159,7 +169,9 @@ export function snapshotProblems(
   for (const id of new Set([...snapshot.leads.keys(), ...snapshot.events.keys()])) {
     const stored = snapshot.events.get(id) ?? [];
     const rescored = snapshot.rescored?.get(id) ?? [];
-    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, cap, thresholds, decay, rescored));
+    const throughs = snapshot.stagesBetween.throughs;
+    const own = decay && throughs ? { ...decay, through: throughs[leadPartition(id, throughs.length)] ?? null } : decay;
+    problems.push(...leadProblems(id, snapshot.leads.get(id), stored, cap, thresholds, own, rescored));
   }
   return problems;
 }
@@ -168,7 +180,8 @@ const CHUNK = 500;
 
 export async function readLiveState(options: LiveStateOptions): Promise<LiveStateSnapshot> {
   const { db, redis, cap, thresholds } = options;
-  const keys = liveKeys(options.redisPrefix);
+  const layouts = partitionPrefixes(options.redisPrefix, options.partitions ?? 1).map((prefix) => liveKeys(prefix));
+  const keysOf = (id: string) => layouts[leadPartition(id, layouts.length)] as LiveKeys;
   const idleArchive = idleArchiveOf(db);
   const range = options.leadIds;
   const inRange = (id: string) => !range || (id >= range.gte && id < range.lt);
@@ -214,20 +227,32 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
       return page ? [page] : [];
     })) as unknown as Loader;
 
-  const through = await redis.get(keys.decayThrough);
-  const ranked = ((await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES")) as string[]) ?? [];
+  // Each partition's decay ticker keeps its own `through`.
+  const throughs = await Promise.all(
+    layouts.map(async (keys) => {
+      const through = await redis.get(keys.decayThrough);
+      return through === null ? null : Number(through);
+    }),
+  );
+  let ranked: string[] = [];
+  for (const keys of layouts) ranked = ranked.concat(await redis.zrange(keys.byScore, "0", "-1", "WITHSCORES"));
   const indexed = new Map<string, number>();
   for (let i = 0; i + 1 < ranked.length; i += 2) {
     const id = ranked[i] as string;
     if (inRange(id)) indexed.set(id, Number(ranked[i + 1]));
   }
-  const ids = [...new Set([...indexed.keys(), ...events.keys()])];
+  // Grouped by partition, so a pipeline's keys share a slot on a Redis Cluster.
+  const ids = [...new Set([...indexed.keys(), ...events.keys()])].sort(
+    (a, b) => leadPartition(a, layouts.length) - leadPartition(b, layouts.length),
+  );
   const leads = new Map<string, LiveLeadView>();
   const problems: string[] = [];
   for (let from = 0; from < ids.length; from += CHUNK) {
-    const chunk = ids.slice(from, from + CHUNK);
+    const first = leadPartition(ids[from] as string, layouts.length);
+    const chunk = ids.slice(from, from + CHUNK).filter((id) => leadPartition(id, layouts.length) === first);
+    from -= CHUNK - chunk.length;
     const pipeline = redis.pipeline();
-    for (const id of chunk) pipeline.hmget(keys.lead(id), ...leadHashFields(LEAD_FIELDS), IDLE_MARK);
+    for (const id of chunk) pipeline.hmget(keysOf(id).lead(id), ...leadHashFields(LEAD_FIELDS), IDLE_MARK);
     const replies = (await pipeline.exec()) ?? [];
     for (const [index, id] of chunk.entries()) {
       const [error, read] = replies[index] ?? [null, null];
@@ -247,15 +272,17 @@ export async function readLiveState(options: LiveStateOptions): Promise<LiveStat
   }
   // A page id is `<lead id>|<digest>` (worker/src/page-id.ts): the retired pages of the leads read are those of
   // their ids.
-  const retired = (await redis.zrange(keys.retiredPages, "0", "-1")).filter((id) =>
-    inRange(id.slice(0, id.lastIndexOf("|"))),
-  );
+  let retiredPages: string[] = [];
+  for (const keys of layouts) retiredPages = retiredPages.concat(await redis.zrange(keys.retiredPages, "0", "-1"));
+  const retired = retiredPages.filter((id) => inRange(id.slice(0, id.lastIndexOf("|"))));
   const counts = {
     stored: pages.size,
     referenced: new Set([...leads.values()].flatMap(({ lead }) => lead.pages.map((ref) => ref.id))).size,
     retired: retired.length,
   };
-  const stagesBetween = { through: through === null ? null : Number(through), read: Date.now() };
+  // Over several partitions, `through` is the earliest of theirs (none when one never ran), `throughs` each one's.
+  const through = throughs.includes(null) ? null : Math.min(...(throughs as number[]));
+  const stagesBetween = { through, read: Date.now(), ...(throughs.length > 1 && { throughs }) };
   return { leads, events, rescored, storedEvents, pages: counts, problems, stagesBetween };
 }
 

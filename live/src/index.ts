@@ -11,6 +11,7 @@ export * from "./keys.ts";
 export * from "./movements.ts";
 export * from "./next-generation.ts";
 export * from "./outbox.ts";
+export * from "./partitioned-reader.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";
 export * from "./rekey.ts";

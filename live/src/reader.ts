@@ -178,8 +178,11 @@ export function createLiveReader(options: LiveReaderOptions) {
     return out;
   }
 
-  return {
+  const reader = {
     keys,
+
+    /** The keys `leadId`'s live state sits under (its lead partition's: see partitioned-reader.ts). */
+    keysFor: (_leadId: string): LiveKeys => keys,
 
     /** A lead's summary (no history), or null when it has no live state. */
     async lead(leadId: string): Promise<LiveLead | null> {
@@ -278,11 +281,29 @@ export function createLiveReader(options: LiveReaderOptions) {
      * the leads passed over. Sorting by `last_event_at` reads its own indexes (global and per stage) the same way.
      */
     async list(query: ListQuery): Promise<ListPage> {
-      const halfLifeSeconds = halfLife();
       // One instant for the whole read: the range, its count and the leads' scores and stages agree.
       const t = query.at ?? now();
-      const range = filterRankRange(query, t, halfLifeSeconds, cap, thresholds);
-      if (range === null) return { leads: [], total: 0, next: null };
+      const { picked, total } = await reader.listPositions({ ...query, at: t });
+      const more = picked.length > query.limit;
+      const page = more ? picked.slice(0, query.limit) : picked;
+      const leads = await summaries(
+        page.map(([id]) => id),
+        SUMMARY_FIELDS,
+        t,
+      );
+      const last = page.at(-1);
+      return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
+    },
+
+    /**
+     * The ids and index values of a list page and one more (`limit + 1`, in the list's order), and the count of
+     * leads the filters select: what `list` reads before the leads' summaries, and what a read over lead partitions
+     * merges (partitioned-reader.ts).
+     */
+    async listPositions(query: ListQuery): Promise<{ picked: [string, number][]; total: number }> {
+      const halfLifeSeconds = halfLife();
+      const range = filterRankRange(query, query.at ?? now(), halfLifeSeconds, cap, thresholds);
+      if (range === null) return { picked: [], total: 0 };
       const [lo, hi] = range;
       // The count goes out with the page's reads rather than before them: one round trip less.
       const counting = filtered(query) ? redis.zcount(keys.byScore, bound(lo), bound(hi)) : redis.zcard(keys.byScore);
@@ -329,18 +350,7 @@ export function createLiveReader(options: LiveReaderOptions) {
           picked = picked.slice(0, want);
         }
       }
-      const more = picked.length > query.limit;
-      const page = more ? picked.slice(0, query.limit) : picked;
-      const [leads, total] = await Promise.all([
-        summaries(
-          page.map(([id]) => id),
-          SUMMARY_FIELDS,
-          t,
-        ),
-        counting,
-      ]);
-      const last = page.at(-1);
-      return { leads, total, next: more && last ? { id: last[0], value: last[1] } : null };
+      return { picked, total: await counting };
     },
 
     /**
@@ -391,6 +401,7 @@ export function createLiveReader(options: LiveReaderOptions) {
       };
     },
   };
+  return reader;
 }
 
 export type LiveReader = ReturnType<typeof createLiveReader>;

@@ -16,7 +16,7 @@ import {
   type SubscribeAck,
   TOO_MANY_SUBSCRIBES_IN_FLIGHT,
 } from "@leadscore/contracts";
-import { createLiveReader } from "@leadscore/live";
+import { createPartitionedReader } from "@leadscore/live";
 import { createRedis, createScoringSettingsCache, createSecretCheck, type Logger } from "@leadscore/runtime";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { Server, type Socket } from "socket.io";
@@ -109,9 +109,10 @@ export function createRealtimeServer(
   const state =
     options.state ??
     createLeadState(
-      createLiveReader({
+      createPartitionedReader({
         redis: reads,
         redisPrefix: config.REDIS_PREFIX,
+        partitions: config.LEAD_PARTITIONS,
         cap: config.SCORE_CAP,
         thresholds: config.STAGE_THRESHOLDS,
         halfLife: scoring.halfLife,

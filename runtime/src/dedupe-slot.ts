@@ -15,6 +15,8 @@ export interface DedupeSlot {
   key: string;
   /** The id's field in it. */
   field: string;
+  /** The lead partition whose hash tag the bucket carries (`bucket mod P`; 0 without partitions). */
+  partition: number;
 }
 
 /** Second 0 of the marks' clock (2026-01-01T00:00:00Z): keeps the stored times within 32 bits for a century. */
@@ -25,8 +27,11 @@ export function dedupeBucketKey(prefix: string, bucket: number): string {
   return `${prefix}:dd:${bucket}`;
 }
 
-/** The bucket and field that hold `eventId`'s mark, with `buckets` buckets. */
-export function dedupeSlot(prefix: string, eventId: string, buckets: number): DedupeSlot {
+/**
+ * The bucket and field that hold `eventId`'s mark, with `buckets` buckets. Given the partitions' prefixes
+ * (`partitionPrefixes`), bucket `b` sits in partition `b mod P`: the window follows the event id, whatever its lead.
+ */
+export function dedupeSlot(prefix: string | readonly string[], eventId: string, buckets: number): DedupeSlot {
   // Three MurmurHash3-style lanes in one pass over the id's UTF-16 code units (event ids are ASCII: one per
   // character), each with its own seed; then each lane's finalizer.
   let a = 0x9747b28c;
@@ -46,7 +51,10 @@ export function dedupeSlot(prefix: string, eventId: string, buckets: number): De
   const low = fmix(b ^ eventId.length);
   // 53 bits: the most a number keeps exactly, printed as Redis stores integers compactly (8 bytes in a listpack).
   const field = (high * 2 ** 21 + (low >>> 11)).toString();
-  return { key: dedupeBucketKey(prefix, fmix(c ^ eventId.length) % buckets), field };
+  const bucket = fmix(c ^ eventId.length) % buckets;
+  if (typeof prefix === "string") return { key: dedupeBucketKey(prefix, bucket), field, partition: 0 };
+  const partition = bucket % prefix.length;
+  return { key: dedupeBucketKey(prefix[partition] as string, bucket), field, partition };
 }
 
 /** MurmurHash3's finalizer: every input bit reaches every output bit. */

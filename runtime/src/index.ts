@@ -5,6 +5,7 @@ export * from "./indexes.ts";
 export * from "./lock.ts";
 export * from "./log.ts";
 export * from "./metrics.ts";
+export * from "./partitions.ts";
 export * from "./previews.ts";
 export * from "./queue.ts";
 export * from "./queued-counts.ts";

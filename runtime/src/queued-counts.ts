@@ -28,6 +28,8 @@ export interface QueuedCountsOptions {
   activity: ActivityKind;
   windowMs?: number;
   now?: () => number;
+  /** Where the activity is counted, when not under `prefix` (a lead partition's counts go to the deployment's). */
+  activityPrefix?: string;
 }
 
 export function createQueuedCounts(
@@ -53,7 +55,10 @@ export function createQueuedCounts(
       log.warn("could not update the queue's counts", { events: counted, error: error.message });
     const writes: Promise<unknown>[] = [];
     if (counted > 0) writes.push(redis.incrby(key, options.sign * counted).catch(failed));
-    if (inActivity > 0) writes.push(countActivity(redis, prefix, options.activity, inActivity, now()).catch(failed));
+    if (inActivity > 0)
+      writes.push(
+        countActivity(redis, options.activityPrefix ?? prefix, options.activity, inActivity, now()).catch(failed),
+      );
     writing = Promise.all([writing, ...writes]);
   };
 

@@ -1,13 +1,13 @@
 // The whole stack on a Redis Cluster of three masters (REDIS_CLUSTER_NODES): an edge, a worker and a realtime server
 // built as their entry points build them, every connection from runtime's `createRedis`/`createQueue`. With one
-// partition the deployment's keys share the prefix's hash slot, so they sit on one master; the answers are those of
-// one Redis.
+// partition the deployment's keys share the prefix's hash slot, so they sit on one master; with six (LEAD_PARTITIONS)
+// the leads are spread over every master. Either way the answers are those of one Redis.
 import { parseConfig, RealtimeConfigSchema, WorkerConfigSchema } from "@leadscore/contracts";
 import { createEdgeRuntime } from "@leadscore/edge/runtime";
-import { createLiveReader, liveKeys, redisRunId } from "@leadscore/live";
+import { createPartitionedReader, liveKeys, redisRunId } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { createRealtimeServer, type RealtimeServer } from "@leadscore/realtime";
-import { createRedis, redisPersistence, silentLogger } from "@leadscore/runtime";
+import { createRedis, partitionPrefixes, redisPersistence, silentLogger } from "@leadscore/runtime";
 import { createScorePublisher, createWorker, type Worker } from "@leadscore/worker";
 import type { Redis } from "ioredis";
 import { io } from "socket.io-client";
@@ -29,7 +29,7 @@ import { createReceiver, type Receiver } from "../../test-support/webhook-receiv
 
 const MINUTE = 60_000;
 
-describe("when the stack runs on a Redis Cluster with one partition", () => {
+describe.each([1, 6])("when the stack runs on a Redis Cluster with %i lead partition(s)", (partitions) => {
   let cluster: LocalRedisCluster;
   let database: Awaited<ReturnType<typeof createTestDb>>;
   let edge: Awaited<ReturnType<typeof createEdgeRuntime>>;
@@ -54,13 +54,15 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       MONGO_URL: database.url,
       ADMIN_TOKEN: "test-admin-token",
       READ_TOKENS: TEST_READ_TOKEN,
+      LEAD_PARTITIONS: String(partitions),
     };
     const workerConfig = parseConfig(WorkerConfigSchema, { ...env, JOB_LOCK_MS: "2000" });
     redis = createRedis(workerConfig);
     publisherRedis = createRedis(workerConfig);
-    const live = createLiveReader({
+    const live = createPartitionedReader({
       redis: publisherRedis,
       redisPrefix: prefix,
+      partitions,
       cap: 1000,
       thresholds: [100, 300, 600],
     });
@@ -94,12 +96,12 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
     expect(await socket.emitWithAck("subscribe", { lead_id: "ada" })).toEqual({ ok: true });
     ingestion = await ingest();
     await eventually(async () => {
-      const counts = await Promise.all(["ada", "bob", "cy"].map((id) => leadEvents(id)));
-      return counts.join() === "3,1,1";
+      const counts = await Promise.all(["ada", "bob", "cy", "gus"].map((id) => leadEvents(id)));
+      return counts.join() === "3,1,1,1";
     });
   });
 
-  /** Events of three leads, one of them late, then a copy of one already accepted. */
+  /** Events of four leads (with six partitions, on every master), one of them late, then a copy of one accepted. */
   async function ingest() {
     const t0 = Date.now() - 10 * MINUTE;
     const events = [
@@ -107,6 +109,7 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       { event_id: "ada-3", lead_id: "ada", event_type: "demo_request", timestamp: t0 + 2 * MINUTE },
       { event_id: "bob-1", lead_id: "bob", event_type: "form_submission", timestamp: t0 },
       { event_id: "cy-1", lead_id: "cy", event_type: "page_view", timestamp: t0 },
+      { event_id: "gus-1", lead_id: "gus", event_type: "page_view", timestamp: t0 + MINUTE },
     ];
     const batch = await edge.app.request("/api/batch", post({ events }));
     const late = { event_id: "ada-2", lead_id: "ada", event_type: "form_submission", timestamp: t0 + MINUTE };
@@ -158,11 +161,11 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       ["ada", 170],
       ["bob", 20],
     ]);
-    expect(list.headers.get("x-total-count")).toBe("3");
+    expect(list.headers.get("x-total-count")).toBe("4");
     expect(list.headers.get("link")).toMatch(/cursor=/);
     const board = await read<{ _id: string }[]>("/api/leads/leaderboard?limit=10");
-    expect(board.body.map((lead) => lead._id)).toEqual(["ada", "bob", "cy"]);
-    expect((await read("/api/stats")).body).toMatchObject({ leads: 3, by_stage: { cold: 2, warm: 1 } });
+    expect(board.body.map((lead) => lead._id)).toEqual(["ada", "bob", "cy", "gus"]);
+    expect((await read("/api/stats")).body).toMatchObject({ leads: 4, by_stage: { cold: 3, warm: 1 } });
     expect((await read<unknown[]>("/api/leads?stage=warm")).body).toHaveLength(1);
   });
 
@@ -198,6 +201,7 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
       db: database.db,
       redis,
       redisPrefix: prefix,
+      partitions,
       cap: 1000,
       thresholds: [100, 300, 600],
     });
@@ -209,7 +213,8 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
     const runIds = (await redisRunId(redis)).split(".");
     expect(runIds).toHaveLength(cluster.nodes.length);
     expect(new Set(runIds).size).toBe(cluster.nodes.length);
-    expect(await redis.get(liveKeys(prefix).gen)).toMatch(new RegExp(`^${runIds.join("\\.")}:`));
+    const first = partitionPrefixes(prefix, partitions)[0] as string;
+    expect(await redis.get(liveKeys(first).gen)).toMatch(new RegExp(`^${runIds.join("\\.")}:`));
   });
 
   it("judges Redis's persistence by the master that keeps least, whichever it is", async () => {
@@ -226,21 +231,33 @@ describe("when the stack runs on a Redis Cluster with one partition", () => {
     }
   });
 
-  it("keeps every key of the deployment on the master serving the prefix's slot", async () => {
+  /** How many keys matching `pattern` each master holds. */
+  async function keysPerMaster(pattern: string): Promise<number[]> {
     const perMaster: number[] = [];
     for (const node of cluster.nodes) {
       const direct = createRedis({ REDIS_URL: `redis://${node.host}:${node.port}`, REDIS_CLUSTER_NODES: [] });
       let found = 0;
       let cursor = "0";
       do {
-        const [next, keys] = await direct.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 1000);
+        const [next, keys] = await direct.scan(cursor, "MATCH", pattern, "COUNT", 1000);
         cursor = next;
         found += keys.length;
       } while (cursor !== "0");
       direct.disconnect();
       perMaster.push(found);
     }
+    return perMaster;
+  }
+
+  it.runIf(partitions === 1)("keeps every key of the deployment on the master serving the prefix's slot", async () => {
+    const perMaster = await keysPerMaster(`${prefix}*`);
     expect(perMaster.filter((count) => count > 0)).toHaveLength(1);
     expect(Math.max(...perMaster)).toBeGreaterThan(10);
+  });
+
+  it.runIf(partitions > 1)("gives every master a share of the leads", async () => {
+    const leads = await keysPerMaster(`{${prefix.replace(/[{}]/g, "")}:p*:live:lead:*`);
+    expect(leads.every((count) => count > 0)).toBe(true);
+    expect(leads.reduce((sum, count) => sum + count, 0)).toBe(4);
   });
 });

@@ -29,6 +29,8 @@ import { type Claimed, createWebhookStore, type Outcome } from "./store.ts";
 export interface DispatcherOptions {
   redis: Redis;
   redisPrefix: string;
+  /** LEAD_PARTITIONS: the dispatcher reads every partition's outbox. */
+  partitions?: number;
   log: Logger;
   timeoutMs: number;
   retryDelaysMs: readonly number[];
@@ -122,7 +124,12 @@ export function createDispatcher(options: DispatcherOptions) {
   const now = options.now ?? Date.now;
   const claimMs = options.claimMs ?? options.timeoutMs * 3;
   const pollMs = options.pollMs ?? 50;
-  const store = createWebhookStore({ redis: options.redis, redisPrefix: options.redisPrefix, now });
+  const store = createWebhookStore({
+    redis: options.redis,
+    redisPrefix: options.redisPrefix,
+    partitions: options.partitions,
+    now,
+  });
   const lookup = options.allowPrivate ? undefined : publicLookup;
   const agents = {
     "http:": new HttpAgent({ keepAlive: true, maxSockets: options.perSubscription, ...(lookup ? { lookup } : {}) }),
@@ -241,6 +248,8 @@ export function createDispatcher(options: DispatcherOptions) {
   async function refreshSubscriptions(): Promise<void> {
     if (now() - subscriptionsAt < 1_000) return;
     subscriptions = await store.list();
+    // Each second, the partitions' copies of `wants` are made whole again, whatever change of them was missed.
+    await store.shareWants();
     subscriptionsAt = now();
   }
 

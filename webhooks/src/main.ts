@@ -13,6 +13,7 @@ redis.on("error", (error: Error) => log.warn("redis error", { error: error.messa
 const dispatcher = createDispatcher({
   redis,
   redisPrefix: config.REDIS_PREFIX,
+  partitions: config.LEAD_PARTITIONS,
   log,
   timeoutMs: config.WEBHOOK_TIMEOUT_MS,
   retryDelaysMs: config.WEBHOOK_RETRY_DELAYS_MS,

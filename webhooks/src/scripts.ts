@@ -28,6 +28,8 @@ const script = <Reply>(file: string) =>
 export const SAVE_SUBSCRIPTION = script<number>("save-subscription-2.lua");
 /** Replies `[taken, dropped]`, or 0 when the outbox is empty. */
 export const FAN_OUT = script<[number, number] | 0>("fan-out-3.lua");
+/** One lead partition's outbox entries fanned out past its mark: replies `[taken, dropped]`. */
+export const FAN_OUT_PARTITION = script<[number, number]>("fan-out-partition-3.lua");
 export const ENQUEUE = script<string>("enqueue-delivery-1.lua");
 export const CLAIM = script<string[]>("claim-deliveries-1.lua");
 export const SETTLE = script<number>("settle-delivery-2.lua");

@@ -1,6 +1,8 @@
 // Subscriptions and their deliveries in Redis: what the admin API writes and reads, and the steps the dispatcher
 // takes (fan out, claim, settle). Web APIs only (its scripts are read by the runtime's loader, on Deno too), so the
 // edge can use it.
+import { type OutboxKeys, outboxKeys } from "@leadscore/live";
+import { partitionPrefixes } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import {
   type Attempt,
@@ -15,7 +17,7 @@ import {
   type WebhookEventType,
   webhookKeys,
 } from "./model.ts";
-import { CLAIM, ENQUEUE, FAN_OUT, RETRY, SAVE_SUBSCRIPTION, SETTLE } from "./scripts.ts";
+import { CLAIM, ENQUEUE, FAN_OUT, FAN_OUT_PARTITION, RETRY, SAVE_SUBSCRIPTION, SETTLE } from "./scripts.ts";
 
 export interface SubscriptionInput {
   url: string;
@@ -56,10 +58,63 @@ function newId(): string {
   return `wh_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
 }
 
-export function createWebhookStore(options: { redis: Redis; redisPrefix: string; now?: () => number }) {
+export function createWebhookStore(options: {
+  redis: Redis;
+  redisPrefix: string;
+  /** LEAD_PARTITIONS: each partition's commits append to its own outbox (docs/partitions.md). */
+  partitions?: number;
+  now?: () => number;
+}) {
   const { redis } = options;
   const keys = webhookKeys(options.redisPrefix);
   const now = options.now ?? Date.now;
+  // With lead partitions, each partition's outbox and its copy of `wants` (its commit script cannot read another
+  // slot); the subscriptions stay on the deployment's.
+  const partitions =
+    (options.partitions ?? 1) > 1
+      ? partitionPrefixes(options.redisPrefix, options.partitions ?? 1).map(outboxKeys)
+      : [];
+  const marks = `${options.redisPrefix}:webhooks:fanned`;
+
+  /** Copies the deployment's `wants` into every partition: called after each change of the subscriptions. */
+  async function shareWants(): Promise<void> {
+    if (partitions.length === 0) return;
+    const wants = await redis.get(keys.wants);
+    await Promise.all(
+      partitions.map((partition) => (wants === null ? redis.del(partition.wants) : redis.set(partition.wants, wants))),
+    );
+  }
+
+  /** One partition's outbox messages after its mark, fanned out; then the stream trimmed up to the mark. */
+  async function fanOutPartition(
+    outbox: OutboxKeys,
+    partition: number,
+    most: number,
+    bounds: { maxPending: number; logSize: number },
+  ): Promise<{ taken: number; dropped: number }> {
+    const mark = await redis.hget(marks, String(partition));
+    const entries = await redis.xrange(outbox.stream, mark === null ? "-" : `(${mark}`, "+", "COUNT", most);
+    let reply: [number, number] = [0, 0];
+    if (entries.length > 0) {
+      reply = await FAN_OUT_PARTITION.run(
+        redis,
+        [keys.subscriptions, keys.seq, marks],
+        [
+          now(),
+          keys.subscriptionPrefix,
+          bounds.maxPending,
+          bounds.logSize,
+          partition,
+          ...entries.flatMap(([id, fields]) => [id, JSON.stringify(fields)]),
+        ],
+      );
+    }
+    // Every entry up to the mark is fanned out: trimmed (also those a call that died before its trim left behind).
+    const passed = entries.at(-1)?.[0] ?? mark;
+    if (passed !== null)
+      await redis.pipeline().xtrim(outbox.stream, "MINID", passed).xdel(outbox.stream, passed).exec();
+    return { taken: reply[0], dropped: reply[1] };
+  }
 
   /** Stores a subscription; `enabling` starts its receiver's failing time again (it was paused or disabled). */
   async function save(subscription: Subscription, enabling = false): Promise<void> {
@@ -68,6 +123,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       [keys.subscriptions, keys.wants],
       [subscription.id, JSON.stringify(subscription), keys.subscriptionPrefix, enabling ? "1" : "0"],
     );
+    await shareWants();
   }
 
   async function get(id: string): Promise<Subscription | null> {
@@ -77,6 +133,9 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
 
   return {
     keys,
+    /** Hash: lead partition → id of the last entry of its outbox fanned out. */
+    marks,
+    shareWants,
 
     async create(input: SubscriptionInput): Promise<Subscription> {
       const at = now();
@@ -170,6 +229,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
         [keys.subscriptions, keys.wants],
         [id, "", keys.subscriptionPrefix],
       );
+      await shareWants();
       return existed === 1;
     },
 
@@ -234,6 +294,7 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
     async backlog(): Promise<number> {
       const ids = await redis.hkeys(keys.subscriptions);
       const pipeline = redis.pipeline().xlen(keys.outbox);
+      for (const partition of partitions) pipeline.xlen(partition.stream);
       for (const id of ids) pipeline.zcard(`${keys.subscription(id)}:pending`);
       const replies = (await pipeline.exec()) ?? [];
       return replies.reduce((sum, [error, value]) => (error ? sum : sum + Number(value)), 0);
@@ -247,6 +308,10 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
       most: number,
       bounds: { maxPending: number; logSize: number },
     ): Promise<{ taken: number; dropped: number }> {
+      if (partitions.length > 0) {
+        const steps = await Promise.all(partitions.map((outbox, p) => fanOutPartition(outbox, p, most, bounds)));
+        return steps.reduce((sum, step) => ({ taken: sum.taken + step.taken, dropped: sum.dropped + step.dropped }));
+      }
       const reply = await FAN_OUT.run(
         redis,
         [keys.outbox, keys.subscriptions, keys.seq],
@@ -300,6 +365,8 @@ export function createWebhookStore(options: { redis: Redis; redisPrefix: string;
           disable.reason,
         ],
       );
+      // A subscription this call disabled wants nothing more: so do the partitions' copies.
+      if (reply === 2) await shareWants();
       return reply === 2;
     },
   };

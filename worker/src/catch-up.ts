@@ -27,6 +27,8 @@ export interface CatchUpOptions {
   scoreStored(events: readonly ScorableEvent[]): Promise<BatchResult>;
   /** Checks the lock the catch-up runs under before it writes; its signal stops the reads. */
   lock?: HeldLock;
+  /** Whether a lead is in this live state (its lead partition's); unset: every lead. */
+  owns?: (leadId: string) => boolean;
   /**
    * Whether an event belongs to a batch this process has in hand: that batch's next try commits it (or, failing, its
    * job's), so it is neither read nor looked for. A clean stop leaves only such batches.
@@ -71,15 +73,24 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   }
   const all = [...new Set(entries.flatMap((entry) => entry.events))];
   const ids = all.filter((id) => !options.inHand?.(id));
+  // Another partition's batches are unfinished here (each partition marks its own): their events are read (so their
+  // entries are held) but neither looked for in this partition's tails nor folded.
+  const owns = options.owns;
+  const ours = (leadId: string | undefined) => !owns || leadId === undefined || owns(leadId);
   // The tails are looked at again before each chunk of reads: a batch that was in flight when Redis stopped runs
   // again meanwhile (its own tries) and commits its events, which need no read then.
   const inTails = new Set<string>();
   const events: ScorableEvent[] = [];
+  const storedElsewhere: string[] = [];
   for (let from = 0; from < ids.length; from += READ_CHUNK) {
     const chunk = ids.slice(from, from + READ_CHUNK);
-    for (const id of await foundInTails(options.redis, options.keys, chunk, leadOf)) inTails.add(id);
+    const own = chunk.filter((id) => ours(leadOf.get(id)));
+    for (const id of await foundInTails(options.redis, options.keys, own, leadOf)) inTails.add(id);
     const toRead = chunk.filter((id) => !inTails.has(id));
-    events.push(...(await readStored(options.db, toRead, options.lock?.signal)));
+    for (const event of await readStored(options.db, toRead, options.lock?.signal)) {
+      if (ours(event.lead_id)) events.push(event);
+      else storedElsewhere.push(event.event_id);
+    }
   }
   const read = performance.now();
   let folded = 0;
@@ -92,7 +103,7 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   }
   // Entries whose events were all stored are held now: marked, so a later restart does not look at them again. One
   // with an event not stored yet may belong to a batch still running (it stores, then commits, then marks it).
-  const stored = new Set([...inTails, ...events.map((event) => event.event_id)]);
+  const stored = new Set([...inTails, ...storedElsewhere, ...events.map((event) => event.event_id)]);
   // An entry with an event in hand stays: its batch marks its own entry, and this one is swept with the journal.
   const held = entries.filter((entry) => entry.events.every((id) => stored.has(id)));
   if (held.length > 0) {

@@ -1,6 +1,6 @@
 // Node entry point of the scoring worker: parse config, start consuming, stop cleanly on SIGTERM/SIGINT.
 import { parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
-import { createLiveReader } from "@leadscore/live";
+import { createPartitionedReader } from "@leadscore/live";
 import { createLogger, createRedis } from "@leadscore/runtime";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker, type Worker } from "./worker.ts";
@@ -13,9 +13,10 @@ const publisherRedis = createRedis(config);
 publisherRedis.on("error", (error: Error) => log.warn("publisher redis error", { error: error.message }));
 const publisher = createScorePublisher({
   redis: publisherRedis,
-  live: createLiveReader({
+  live: createPartitionedReader({
     redis: publisherRedis,
     redisPrefix: config.REDIS_PREFIX,
+    partitions: config.LEAD_PARTITIONS,
     cap: config.SCORE_CAP,
     thresholds: config.STAGE_THRESHOLDS,
     // The leaderboard goes out with the scores decayed to the instant it is read, with the worker's half-life.

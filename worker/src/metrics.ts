@@ -64,8 +64,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let late = 0;
   let retries = 0;
   const diverted = { pages: 0, rescan: 0 };
-  let deep: DeepLaneStats | undefined;
-  let rebuild: RebuildProgress | undefined;
+  // One of each per lead partition the process consumes: `/metrics` shows their sums.
+  const deeps: DeepLaneStats[] = [];
+  const rebuilds: RebuildProgress[] = [];
   let rescore: RescoreStats | undefined;
   let batches = 0;
   let batchSeconds = 0;
@@ -110,10 +111,10 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
     },
     recordLags: observeLags,
     watchDeepLane(stats) {
-      deep = stats;
+      deeps.push(stats);
     },
     watchRebuild(progress) {
-      rebuild = progress;
+      rebuilds.push(progress);
     },
     watchRescore(stats) {
       rescore = stats;
@@ -123,6 +124,8 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       if (outcome !== "completed") windowFailed += 1;
     },
     render() {
+      const deep = sumDeepLanes(deeps);
+      const rebuild = rebuilds.length === 0 ? undefined : sumRebuilds(rebuilds);
       const cpu = process.cpuUsage();
       return prometheusText([
         ...counterLines("leadscore_worker_events_scored_total", "Events stored and scored for the first time.", scored),
@@ -266,4 +269,31 @@ export function serveMetrics(metrics: WorkerMetrics, port: number, log: Logger):
       resolve(server);
     });
   });
+}
+
+/** Counters of several parts added field by field. */
+function sumCounts<T extends Record<string, number>>(parts: readonly T[]): T {
+  const total: Record<string, number> = {};
+  for (const part of parts) for (const [key, value] of Object.entries(part)) total[key] = (total[key] ?? 0) + value;
+  return total as T;
+}
+
+/** Every partition's deep lane as one. */
+function sumDeepLanes(deeps: readonly DeepLaneStats[]): DeepLaneStats | undefined {
+  if (deeps.length <= 1) return deeps[0];
+  return {
+    folded: sumCounts(deeps.map((deep) => deep.folded)),
+    pagesRead: sumCounts(deeps.map((deep) => deep.pagesRead)),
+    passes: deeps.reduce((sum, deep) => sum + deep.passes, 0),
+    waiting: deeps.reduce((sum, deep) => sum + deep.waiting, 0),
+  };
+}
+
+/** Every partition's rebuild as one: running while any runs. */
+function sumRebuilds(rebuilds: readonly RebuildProgress[]): RebuildProgress {
+  return {
+    running: rebuilds.some((rebuild) => rebuild.running),
+    eventsRead: rebuilds.reduce((sum, rebuild) => sum + rebuild.eventsRead, 0),
+    leadsWritten: rebuilds.reduce((sum, rebuild) => sum + rebuild.leadsWritten, 0),
+  };
 }

@@ -78,6 +78,11 @@ export interface RebuildOptions {
   progress?: RebuildProgress;
   /** The half-life in force (seconds), or null without decay: the fold decays with it and the index is keyed on it. */
   halfLife?: () => number | null;
+  /**
+   * Whether a lead is in the live state `keys` lay out (its lead partition's, docs/partitions.md); unset: every lead.
+   * A partition's rebuild reads every stored lead and keeps its own.
+   */
+  owns?: (leadId: string) => boolean;
 }
 
 /** Where a rebuild stands: events read so far, leads written, and whether one runs. */
@@ -168,7 +173,9 @@ async function rebuild(
     progress.leadsWritten = ids.length;
     if (ids.length % PROGRESS_LEADS < WRITE_CHUNK) log.info("rebuild progress", { leads: ids.length, events: count });
   };
+  const owns = options.owns ?? (() => true);
   const add = async (id: string, events: readonly ScorableEvent[]) => {
+    if (!owns(id)) return;
     ids.push(id);
     count += events.length;
     pending.push({ id, events });
@@ -192,7 +199,7 @@ async function rebuild(
   await flush();
   // Every stored page the rebuilt state does not name — superseded, or left by a process that died before its
   // commit — is retired (page-garbage.ts; the sweep keeps any a lead names by then).
-  await retirePages(redis, keys, await unnamedPages(options.db, named, options.lock?.signal));
+  await retirePages(redis, keys, await unnamedPages(options.db, named, owns, options.lock?.signal));
   await fillSearchTexts(redis, into, ids, profiles, check);
   await check();
   await writeIdentities(redis, into, roots, identities.merged, merges);
@@ -229,6 +236,7 @@ async function reapplyProfiles(options: RebuildOptions, read: ReadonlyMap<string
     options.halfLife?.() ?? null,
   );
   for (const [id, profile] of await readProfiles(options.db, options.lock?.signal)) {
+    if (options.owns && !options.owns(id)) continue;
     const before = read.get(id)?.current;
     const same =
       before && (["name", "email", "company"] as const).every((field) => before[field] === profile.current[field]);
@@ -236,13 +244,18 @@ async function reapplyProfiles(options: RebuildOptions, read: ReadonlyMap<string
   }
 }
 
-/** The ids of the stored pages not in `named`: one read of `history_pages`, ids only. */
-async function unnamedPages(db: Db, named: Set<string>, signal: AbortSignal | undefined): Promise<string[]> {
+/** The ids of the stored pages of owned leads not in `named`: one read of `history_pages`, ids and leads only. */
+async function unnamedPages(
+  db: Db,
+  named: Set<string>,
+  owns: (leadId: string) => boolean,
+  signal: AbortSignal | undefined,
+): Promise<string[]> {
   const unnamed: string[] = [];
-  for await (const { _id } of db
+  for await (const page of db
     .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
-    .find({}, { projection: { _id: 1 }, batchSize: 10_000, signal })) {
-    if (!named.has(_id)) unnamed.push(_id);
+    .find({}, { projection: { _id: 1, lead_id: 1 }, batchSize: 10_000, signal })) {
+    if (!named.has(page._id) && owns(page.lead_id)) unnamed.push(page._id);
   }
   return unnamed;
 }

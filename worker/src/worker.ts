@@ -14,6 +14,7 @@ import {
 } from "@leadscore/contracts";
 import { generationIsCurrent, liveKeys, StaleLiveStateError, shrinkIdleLeads } from "@leadscore/live";
 import {
+  consumedPartitions,
   countActivity,
   createMissingIndexes,
   createQueue,
@@ -23,6 +24,8 @@ import {
   EVENTS_QUEUE,
   type EventsJob,
   type Logger,
+  leadPartition,
+  partitionPrefixes,
   type QueuedCounts,
   queuedEventsKey,
   RECONNECT,
@@ -252,10 +255,15 @@ function scoreWithRetries(options: {
   }
 }
 
-/** The events queue as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
-function openEventsQueue(config: WorkerConfig, finished: QueuedCounts, log: Logger): Queue.Queue<EventsJob> {
+/** A lead partition's events queue (under `prefix`) as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
+function openEventsQueue(
+  config: WorkerConfig,
+  prefix: string,
+  finished: QueuedCounts,
+  log: Logger,
+): Queue.Queue<EventsJob> {
   const queue = createQueue<EventsJob>(EVENTS_QUEUE, config, {
-    prefix: config.REDIS_PREFIX,
+    prefix,
     redis: RECONNECT,
     settings: {
       lockDuration: config.JOB_LOCK_MS,
@@ -343,17 +351,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   const batchAttempts = options.batchAttempts ?? 3;
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
-  let queue: Queue.Queue<EventsJob> | undefined;
-  // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
-  const finished = createQueuedCounts(redis, config.REDIS_PREFIX, log, { sign: -1, activity: "scored" });
   let metricsServer: Server | undefined;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
-  let live: LiveGeneration | undefined;
-  let deepLane: DeepLane | undefined;
-  let previews: PreviewRunner | undefined;
-  let rescores: RescoreRunner | undefined;
-  let decayTicker: DecayTicker | undefined;
 
   const logSummary = () => {
     const window = metrics.takeWindow();
@@ -366,13 +366,148 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     });
   };
 
+  interface PartitionRun {
+    prefix: string;
+    live: LiveGeneration;
+    deepLane: DeepLane;
+    decayTicker: DecayTicker;
+    previews?: PreviewRunner;
+    rescores?: RescoreRunner;
+    queue: Queue.Queue<EventsJob>;
+    finished: QueuedCounts;
+  }
+  const partitions: PartitionRun[] = [];
+
+  /** Scores one lead partition: its live state (`prefix`'s keys), its queue, its deep lane and decay ticker. */
+  const startPartition = async (part: {
+    prefix: string;
+    owns?: (leadId: string) => boolean;
+    concurrency: number;
+    publish: (updates: ScoreUpdate[]) => Promise<void>;
+    onDeadLettered: (events: number) => void;
+    previews: boolean;
+    rescores: boolean;
+  }): Promise<PartitionRun> => {
+    const { prefix, owns, publish } = part;
+    // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
+    const finished = createQueuedCounts(redis, prefix, log, {
+      sign: -1,
+      activity: "scored",
+      activityPrefix: config.REDIS_PREFIX,
+    });
+    const keys = liveKeys(prefix);
+    const thresholds = config.STAGE_THRESHOLDS;
+    const shared = {
+      db,
+      redis,
+      keys,
+      cap: config.SCORE_CAP,
+      thresholds,
+      pageCache: createPageCache(),
+      encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
+      log,
+      halfLife: scoring.halfLife,
+    };
+    // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
+    // Events of the batches in hand: each is committed by its batch's next try, or its job's.
+    const inHand = new Set<string>();
+    const catchUpInto = (kept: string, lock: HeldLock) => {
+      const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
+      return catchUp({ db, redis, keys, scoreStored, lock, owns, inHand: (id) => inHand.has(id) });
+    };
+    const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
+    metrics.watchRebuild(progress);
+    const queueIdle = async () => Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0;
+    // Each partition sheds its own idle leads (its own indexes).
+    const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
+    const generation = await watchLiveGeneration({
+      ...shared,
+      catchUp: catchUpInto,
+      progress,
+      queueIdle,
+      owns,
+      idleMs,
+    });
+    const writer = { ...shared, generation: generation.current };
+    const journal = createBatchJournal({ db, redis, keys: keys.journal });
+    const scorer = createScorer({ ...writer, rules: rules.current, journal });
+    const deepLane = createDeepLane({
+      ...writer,
+      onCommitted: publish,
+      onLags: (lagsMs) => metrics.recordLags(lagsMs),
+      onStale: generation.recheck,
+      idleMs: options.deepLaneIdleMs,
+      encodeMerged: (from, into) => encodeLeadMerged(realtimeChannelKey(config.REDIS_PREFIX), from, into),
+      onMerged: (merged) => log.info("leads merged", { merged }),
+    });
+    const mergeRecorder = createMergeRecorder({ db, redis, keys, generation: generation.current, log });
+    // A merge recorded while the live state is rebuilt waits for it, as a batch does.
+    const applyMerges = async (merges: MergeRequest[]) => {
+      for (;;) {
+        try {
+          return await mergeRecorder.apply(merges);
+        } catch (error) {
+          if (!(error instanceof StaleLiveStateError)) throw error;
+          await generation.recheck();
+        }
+      }
+    };
+    metrics.watchDeepLane(deepLane.stats);
+    deepLane.start();
+    const decayTicker = createDecayTicker(shared);
+    decayTicker.start();
+    // Previews read the live state of one partition only (docs/partitions.md): run where partition 0's is.
+    const previews = part.previews
+      ? createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs })
+      : undefined;
+    previews?.start();
+    // A re-score job is one per deployment and walks one layout: it runs with one partition only (docs/partitions.md;
+    // the edge refuses a retroactive publish over several).
+    const rescores = part.rescores
+      ? createRescoreRunner({
+          ...writer,
+          prefix: config.REDIS_PREFIX,
+          onCommitted: publish,
+          pollMs: options.rescorePollMs,
+          settleMs: options.rescoreSettleMs,
+          queueIdle,
+        })
+      : undefined;
+    if (rescores) {
+      metrics.watchRescore(rescores.stats);
+      rescores.start();
+    }
+
+    const scoreBatch = scoreWithRetries({
+      scorer,
+      inHand,
+      metrics,
+      publish,
+      generation,
+      attempts: batchAttempts,
+      onDeadLettered: part.onDeadLettered,
+      log,
+    });
+    const batcher = createBatcher(scoreBatch, {
+      maxItems: maxBatchEvents,
+      fullAt: part.concurrency,
+      lingerMs: options.batchLingerMs ?? 10,
+      parallel: BATCHES_IN_FLIGHT,
+    });
+    const queue = openEventsQueue(config, prefix, finished, log);
+    await queue.isReady();
+    // Each batch holds up to `concurrency` jobs, and BATCHES_IN_FLIGHT run at once.
+    void queue.process(part.concurrency * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log, applyMerges));
+    return { prefix, live: generation, deepLane, decayTicker, previews, rescores, queue, finished };
+  };
+
   return {
     metrics,
     rules,
     db,
     halfLife: scoring.halfLife,
     get deepLane() {
-      return deepLane;
+      return partitions[0]?.deepLane;
     },
     get metricsPort() {
       return metricsPort;
@@ -384,99 +519,32 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       await createMissingIndexes(db, log);
       await rules.start();
       await scoring.start();
-      const keys = liveKeys(config.REDIS_PREFIX);
-      const thresholds = config.STAGE_THRESHOLDS;
-      const shared = {
-        db,
-        redis,
-        keys,
-        cap: config.SCORE_CAP,
-        thresholds,
-        pageCache: createPageCache(),
-        encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
-        log,
-        halfLife: scoring.halfLife,
-      };
-      // After a Redis restart that kept the live state: fold what it lost into the generation it kept.
-      // Events of the batches in hand: each is committed by its batch's next try, or its job's.
-      const inHand = new Set<string>();
-      const catchUpInto = (kept: string, lock: HeldLock) => {
-        const { scoreStored } = createScorer({ ...shared, generation: () => kept, rules: rules.current });
-        return catchUp({ db, redis, keys, scoreStored, lock, inHand: (id) => inHand.has(id) });
-      };
-      const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
-      metrics.watchRebuild(progress);
-      const queueIdle = async () => Number((await redis.get(queuedEventsKey(config.REDIS_PREFIX))) ?? 0) <= 0;
-      const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
-      const generation = await watchLiveGeneration({ ...shared, catchUp: catchUpInto, progress, queueIdle, idleMs });
-      live = generation;
-      const writer = { ...shared, generation: generation.current };
-      const journal = createBatchJournal({ db, redis, keys: keys.journal });
-      const scorer = createScorer({ ...writer, rules: rules.current, journal });
       const publish = publisherOf(options.publisher, log);
-      deepLane = createDeepLane({
-        ...writer,
-        onCommitted: publish,
-        onLags: (lagsMs) => metrics.recordLags(lagsMs),
-        onStale: generation.recheck,
-        idleMs: options.deepLaneIdleMs,
-        encodeMerged: (from, into) => encodeLeadMerged(realtimeChannelKey(config.REDIS_PREFIX), from, into),
-        onMerged: (merged) => log.info("leads merged", { merged }),
-      });
-      const mergeRecorder = createMergeRecorder({ db, redis, keys, generation: generation.current, log });
-      // A merge recorded while the live state is rebuilt waits for it, as a batch does.
-      const applyMerges = async (merges: MergeRequest[]) => {
-        for (;;) {
-          try {
-            return await mergeRecorder.apply(merges);
-          } catch (error) {
-            if (!(error instanceof StaleLiveStateError)) throw error;
-            await generation.recheck();
-          }
-        }
-      };
-      metrics.watchDeepLane(deepLane.stats);
-      deepLane.start();
-      decayTicker = createDecayTicker(shared);
-      decayTicker.start();
-      previews = createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs });
-      previews.start();
-      rescores = createRescoreRunner({
-        ...writer,
-        prefix: config.REDIS_PREFIX,
-        onCommitted: publish,
-        pollMs: options.rescorePollMs,
-        settleMs: options.rescoreSettleMs,
-        queueIdle,
-      });
-      metrics.watchRescore(rescores.stats);
-      rescores.start();
-
       // Dead letters count in the 24-hour activity `/api/stats` reads (the dashboard's headline shows them).
       const onDeadLettered = (events: number) =>
         void countActivity(redis, config.REDIS_PREFIX, "dead_lettered", events, Date.now()).catch((error: Error) =>
           log.warn("could not count dead letters", { error: error.message }),
         );
-      const scoreBatch = scoreWithRetries({
-        scorer,
-        inHand,
-        metrics,
-        publish,
-        generation,
-        attempts: batchAttempts,
-        onDeadLettered,
-        log,
-      });
-      const batcher = createBatcher(scoreBatch, {
-        maxItems: maxBatchEvents,
-        fullAt: config.WORKER_CONCURRENCY,
-        lingerMs: options.batchLingerMs ?? 10,
-        parallel: BATCHES_IN_FLIGHT,
-      });
-      queue = openEventsQueue(config, finished, log);
-      await queue.isReady();
-      // Each batch holds up to WORKER_CONCURRENCY jobs, and BATCHES_IN_FLIGHT run at once.
-      void queue.process(config.WORKER_CONCURRENCY * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log, applyMerges));
+      const prefixes = partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS);
+      const consumed = consumedPartitions(prefixes.length, config.LEAD_PARTITIONS_CONSUMED);
+      // Each partition consumed has its own queue and its own share of the fetch slots, so one partition's backlog
+      // never takes another's turns (docs/partitions.md).
+      const concurrency = Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / consumed.length));
+      for (const [n, partition] of consumed.entries()) {
+        const prefix = prefixes[partition] as string;
+        const owns =
+          prefixes.length === 1 ? undefined : (leadId: string) => leadPartition(leadId, prefixes.length) === partition;
+        const started = await startPartition({
+          prefix,
+          owns,
+          concurrency,
+          publish,
+          onDeadLettered,
+          previews: n === 0,
+          rescores: prefixes.length === 1,
+        });
+        partitions.push(started);
+      }
 
       if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);
@@ -490,20 +558,22 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     },
     async close() {
       clearInterval(summaryTimer);
-      live?.stop();
+      for (const part of partitions) part.live.stop();
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
-      await queue?.close();
-      await finished.flush();
-      if (queue) {
+      await Promise.all(partitions.map((part) => part.queue.close()));
+      await Promise.all(partitions.map((part) => part.finished.flush()));
+      for (const part of partitions) {
         // Bull keeps its lock token out of its types.
-        const token = (queue as unknown as { token: string }).token;
-        const released = await releaseHeldJobs(redis, config.REDIS_PREFIX, token);
+        const token = (part.queue as unknown as { token: string }).token;
+        const released = await releaseHeldJobs(redis, part.prefix, token);
         if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
       }
-      await deepLane?.stop();
-      await decayTicker?.stop();
-      await previews?.stop();
-      await rescores?.stop();
+      for (const part of partitions) {
+        await part.deepLane.stop();
+        await part.decayTicker.stop();
+        await part.previews?.stop();
+        await part.rescores?.stop();
+      }
       await rules.close();
       scoring.close();
       await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

@@ -282,6 +282,35 @@ describe("when the batch whose commits a restart lost is still in hand", () => {
   }, 60_000);
 });
 
+describe("when a lead partition catches up a batch of another partition's leads", () => {
+  it("reads their events, so their entries are held, but neither looks for them in its tails nor folds them", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch([event("l0", "a0", "purchase", T0)]);
+    const kept = await snapshot(s);
+    await s.scorer.scoreBatch([event("l0", "o1", "purchase", T0 + 1_000), event("elsewhere", "o2", "purchase", T0)]);
+    await restore(s, kept);
+    const earlier = await asOnEarlierRun(s, s.generation);
+    const { scoreStored } = createScorer({
+      ...s.options,
+      generation: () => earlier,
+      encodeUpdates: () => new Map(),
+      rules: () => RULES,
+    });
+    const result = await catchUp({
+      db: s.db,
+      redis: s.redis,
+      keys: s.keys,
+      scoreStored,
+      owns: (leadId) => leadId !== "elsewhere",
+      inHand: () => false,
+    });
+    expect({ read: result.events, folded: result.folded }).toEqual({ read: 1, folded: 1 });
+    expect(await s.redis.exists(s.keys.lead("elsewhere"))).toBe(0);
+    expect(await s.redis.hget(s.keys.lead("l0"), leadHashField("count"))).toBe("2");
+    expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);
+  }, 60_000);
+});
+
 describe("when Redis comes back from snapshots only (no append-only file)", () => {
   it("rebuilds, since what came back may be older than the journal reaches", async () => {
     const s = await setup();

@@ -3,7 +3,7 @@
 // (worker/src/merge.ts); see docs/identity.md.
 import { isPlaceholderId, LeadIdSchema, type MergeKind, type MergeRequest } from "@leadscore/contracts";
 import { type LiveKeys, type LiveReader, liveKeys, resolveLead } from "@leadscore/live";
-import type { EventsJob } from "@leadscore/runtime";
+import { type EventsJob, leadPartition } from "@leadscore/runtime";
 import type { Queue } from "bull";
 import type { Redis } from "ioredis";
 import type { AppDeps } from "../deps.ts";
@@ -96,6 +96,8 @@ export interface MergesDeps {
   redis: Redis;
   live: LiveReader;
   queue: Queue;
+  /** Each lead partition's queue (absent: `[queue]`): a merge goes to its leads' partition. */
+  partitionQueues?: Queue[];
   redisPrefix: string;
   placeholders: readonly string[];
   now: () => number;
@@ -110,14 +112,17 @@ export interface MergeAnswer {
 }
 
 export function createMerges(deps: MergesDeps) {
-  const keys: LiveKeys = liveKeys(deps.redisPrefix);
+  const queues = deps.partitionQueues ?? [deps.queue];
+  // Each lead's identity keys are its partition's (one partition: `liveKeys(REDIS_PREFIX)`).
+  const keysOf = (id: string): LiveKeys => (queues.length === 1 ? liveKeys(deps.redisPrefix) : deps.live.keysFor(id));
 
   async function stateOf(from: string, into: string): Promise<MergeState> {
-    const [[fromRoot, intoRoot], targets, lead, intoLead] = await Promise.all([
-      deps.redis.hmget(keys.aliases, from, into),
-      deps.redis.scard(keys.aliasesOf(from)),
+    const [fromRoot, intoRoot, targets, lead, intoLead] = await Promise.all([
+      deps.redis.hget(keysOf(from).aliases, from),
+      deps.redis.hget(keysOf(into).aliases, into),
+      deps.redis.scard(keysOf(from).aliasesOf(from)),
       deps.live.lead(from),
-      resolveLead(deps.redis, keys, into).then((root) => deps.live.lead(root)),
+      resolveLead(deps.redis, keysOf(into), into).then((root) => deps.live.lead(root)),
     ]);
     return {
       fromRoot: fromRoot ?? null,
@@ -131,8 +136,20 @@ export function createMerges(deps: MergesDeps) {
 
   async function enqueue(request: MergeRequest): Promise<void> {
     const job: EventsJob = { v: 1, events: [], merges: [request] };
+    const partition = leadPartition(request.into, queues.length);
+    if (partition !== leadPartition(request.from, queues.length)) {
+      // A merge commits both leads in one script call, in one slot (docs/partitions.md).
+      throw new ApiError(
+        "CONFLICT",
+        `${request.from} and ${request.into} lie in different lead partitions: merging them is not supported yet`,
+      );
+    }
     try {
-      await withDeadline(deps.queue.add(job, EVENTS_JOB_OPTIONS), deps.deadlineMs ?? 2000, "the queue");
+      await withDeadline(
+        (queues[partition] as Queue).add(job, EVENTS_JOB_OPTIONS),
+        deps.deadlineMs ?? 2000,
+        "the queue",
+      );
     } catch {
       // Not queued (Redis away, or too slow to confirm): no 2xx for it.
       throw new ApiError("SERVICE_UNAVAILABLE", "the queue cannot take the merge now; try again", [], {
@@ -170,11 +187,14 @@ export function createMerges(deps: MergesDeps) {
 export type Merges = ReturnType<typeof createMerges>;
 
 /** The merges of an edge app, from its deps. */
-export function mergesOf(deps: Pick<AppDeps, "redis" | "live" | "queue" | "config" | "now">): Merges {
+export function mergesOf(
+  deps: Pick<AppDeps, "redis" | "live" | "queue" | "partitionQueues" | "config" | "now">,
+): Merges {
   return createMerges({
     redis: deps.redis,
     live: deps.live,
     queue: deps.queue,
+    partitionQueues: deps.partitionQueues,
     redisPrefix: deps.config.REDIS_PREFIX,
     placeholders: deps.config.PLACEHOLDER_IDS,
     now: deps.now ?? Date.now,

@@ -8,6 +8,8 @@ export interface DedupeSweeperOptions {
   redis: Redis;
   prefix: string;
   buckets: number;
+  /** The lead partitions' prefixes (`partitionPrefixes`), bucket `b` sitting in partition `b mod P`; unset: `[prefix]`. */
+  partitions?: readonly string[];
   /** The de-duplication window, seconds. */
   windowSeconds: number;
   log: Logger;
@@ -40,8 +42,17 @@ export function createDedupeSweeper(options: DedupeSweeperOptions) {
       [dedupeSweepKey(options.prefix)],
       [options.buckets, perSweep],
     );
-    const keys = Array.from({ length: count }, (_, i) => dedupeBucketKey(options.prefix, (first + i) % buckets));
-    return SWEEP_IDS.run(options.redis, keys, []);
+    const partitions = options.partitions ?? [options.prefix];
+    // A script's keys share a slot: one call per partition's buckets in the range.
+    const keys: string[][] = partitions.map(() => []);
+    for (let i = 0; i < count; i++) {
+      const bucket = (first + i) % buckets;
+      keys[bucket % partitions.length]?.push(dedupeBucketKey(partitions[bucket % partitions.length] as string, bucket));
+    }
+    const removed = await Promise.all(
+      keys.filter((group) => group.length > 0).map((group) => SWEEP_IDS.run(options.redis, group, [])),
+    );
+    return removed.reduce((sum, count) => sum + Number(count), 0);
   }
 
   const tick = () => {

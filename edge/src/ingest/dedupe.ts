@@ -1,4 +1,4 @@
-import { type DedupeSlot, redisScript } from "@leadscore/runtime";
+import { type DedupeSlot, type RedisScript, redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { createBatcher, withDeadline } from "./batcher.ts";
 
@@ -47,16 +47,28 @@ export function createClaimer(options: ClaimerOptions) {
   const deadlineMs = options.deadlineMs ?? 2000;
   // Never longer than the window itself: every key expires within DEDUPE_TTL_SECONDS, pending or confirmed.
   const pendingTtl = Math.min(options.pendingTtlSeconds ?? 10, options.ttlSeconds);
-  const run = (
-    script: typeof CLAIM_IDS | typeof CONFIRM_IDS | typeof RELEASE_IDS,
-    slots: DedupeSlot[],
-    head: number[],
-  ) =>
+  const runIn = <T>(script: RedisScript<T>, slots: readonly DedupeSlot[], head: number[]) =>
     script.run(
       redis,
       slots.map((slot) => slot.key),
       [...head, ...slots.map((slot) => slot.field)],
     );
+  // A script's keys must share a slot: with lead partitions, one call per partition present, in parallel, the
+  // replies put back in the slots' order (a count is summed).
+  const run = async <T extends number | Claim[]>(script: RedisScript<T>, slots: DedupeSlot[], head: number[]) => {
+    const groups = groupByPartition(slots);
+    if (groups.length === 1) return runIn(script, slots, head);
+    const replies = await Promise.all(groups.map((group) => runIn(script, group.slots, head)));
+    if (typeof replies[0] === "number") return replies.reduce<number>((sum, reply) => sum + Number(reply), 0) as T;
+    const claims: Claim[] = new Array(slots.length);
+    groups.forEach((group, g) => {
+      const reply = replies[g] as Claim[];
+      group.positions.forEach((position, i) => {
+        claims[position] = reply[i] ?? FAILED;
+      });
+    });
+    return claims as T;
+  };
 
   const release = async (slots: DedupeSlot[]) => {
     if (slots.length > 0) await run(RELEASE_IDS, slots, []);
@@ -107,3 +119,15 @@ export function createClaimer(options: ClaimerOptions) {
   };
 }
 export type Claimer = ReturnType<typeof createClaimer>;
+
+/** The slots of each partition present, with their positions in `slots`. */
+function groupByPartition(slots: readonly DedupeSlot[]): { slots: DedupeSlot[]; positions: number[] }[] {
+  const groups = new Map<number, { slots: DedupeSlot[]; positions: number[] }>();
+  slots.forEach((slot, position) => {
+    const group = groups.get(slot.partition) ?? { slots: [], positions: [] };
+    groups.set(slot.partition, group);
+    group.slots.push(slot);
+    group.positions.push(position);
+  });
+  return groups.size === 0 ? [{ slots: [], positions: [] }] : [...groups.values()];
+}

@@ -64,3 +64,28 @@ export function createEnqueuer(options: EnqueuerOptions) {
   return { submit: batcher.submit, flush: batcher.flush };
 }
 export type Enqueuer = ReturnType<typeof createEnqueuer>;
+
+/**
+ * The enqueuers of every lead partition as one: a submission's events go to their leads' partitions (one job per
+ * partition present, in parallel). It resolves once every part is stored; if one fails, the request is refused and
+ * its ids released, and the parts already stored are scored once whatever the client's retry brings (the worker's
+ * write is keyed on `event_id`).
+ */
+export function partitionedEnqueuer(enqueuers: readonly Enqueuer[], partitionOf: (leadId: string) => number): Enqueuer {
+  if (enqueuers.length === 1 && enqueuers[0]) return enqueuers[0];
+  return {
+    async submit(events: QueuedEvent[]) {
+      const parts = new Map<number, QueuedEvent[]>();
+      for (const event of events) {
+        const partition = partitionOf(event.lead_id);
+        const part = parts.get(partition);
+        if (part) part.push(event);
+        else parts.set(partition, [event]);
+      }
+      await Promise.all([...parts].map(([partition, part]) => (enqueuers[partition] as Enqueuer).submit(part)));
+    },
+    async flush() {
+      await Promise.all(enqueuers.map((enqueuer) => enqueuer.flush()));
+    },
+  };
+}

@@ -1,7 +1,8 @@
+import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { AppDeps } from "../deps.ts";
 import { createEdgeMetrics } from "../metrics.ts";
 import { createClaimer } from "./dedupe.ts";
-import { createEnqueuer } from "./enqueuer.ts";
+import { createEnqueuer, partitionedEnqueuer } from "./enqueuer.ts";
 import { createIngest } from "./ingest.ts";
 import { createQueuedEvents } from "./queued-events.ts";
 import { createRateLimiter } from "./rate-limit.ts";
@@ -14,20 +15,28 @@ export interface IngestionTuning {
 
 /** The ingestion machinery of one edge instance: metrics, rate limiter, dedupe claims, micro-batching enqueuer. */
 export function createIngestion(
-  deps: Pick<AppDeps, "config" | "redis" | "queue" | "log" | "now">,
+  deps: Pick<AppDeps, "config" | "redis" | "queue" | "partitionQueues" | "log" | "now">,
   tuning: IngestionTuning = {},
 ) {
   const now = deps.now ?? Date.now;
   const metrics = createEdgeMetrics();
-  const queuedEvents = createQueuedEvents(deps.queue.client, deps.config.REDIS_PREFIX, deps.log, now);
-  const enqueuer = createEnqueuer({
-    queue: deps.queue,
-    deadlineMs: tuning.deadlineMs,
-    onStored: (events, seconds) => {
-      metrics.enqueueLatency(seconds);
-      queuedEvents.added(events);
-    },
-  });
+  const { REDIS_PREFIX: prefix, LEAD_PARTITIONS: partitions } = deps.config;
+  const prefixes = partitionPrefixes(prefix, partitions);
+  // Partition p's queue; without partitions the one queue.
+  const queues = deps.partitionQueues ?? [deps.queue];
+  if (queues.length !== prefixes.length) throw new Error(`${prefixes.length} lead partitions, ${queues.length} queues`);
+  const queuedEvents = createQueuedEvents(deps.queue.client, prefix, deps.log, now, prefixes);
+  const enqueuers = queues.map((queue, partition) =>
+    createEnqueuer({
+      queue,
+      deadlineMs: tuning.deadlineMs,
+      onStored: (events, seconds) => {
+        metrics.enqueueLatency(seconds);
+        queuedEvents.added(events, partition);
+      },
+    }),
+  );
+  const enqueuer = partitionedEnqueuer(enqueuers, (leadId) => leadPartition(leadId, partitions));
   const claimer = createClaimer({
     redis: deps.redis,
     ttlSeconds: deps.config.DEDUPE_TTL_SECONDS,
@@ -40,7 +49,7 @@ export function createIngestion(
     enqueuer,
     metrics,
     log: deps.log,
-    redisPrefix: deps.config.REDIS_PREFIX,
+    redisPrefix: prefixes.length === 1 ? prefix : prefixes,
     dedupeBuckets: deps.config.DEDUPE_BUCKETS,
     maxQueueDepth: deps.config.QUEUE_MAX_DEPTH,
     limits: { nestedArrays: deps.config.METADATA_ALLOW_NESTED_ARRAYS },

@@ -24,7 +24,8 @@ export interface IngestOptions {
   enqueuer: Enqueuer;
   metrics: EdgeMetrics;
   log: Logger;
-  redisPrefix: string;
+  /** REDIS_PREFIX, or the lead partitions' prefixes, which the de-duplication buckets are spread over. */
+  redisPrefix: string | readonly string[];
   /** Buckets of the de-duplication window (`DEDUPE_BUCKETS`). */
   dedupeBuckets: number;
   /** Waiting events past which new events are refused with 503. */

@@ -13,25 +13,41 @@ import {
  * see `createQueuedCounts`); the worker takes them off when the job finishes. The Redis calls go on the queue's own
  * client, so a slow answer holds up Bull's writes, not dedupe claims.
  */
-export function createQueuedEvents(redis: CountsClient, prefix: string, log: Logger, now: () => number = Date.now) {
-  const keys = [queuedEventsKey(prefix), ...pendingJobKeys(prefix)];
-  const counts = createQueuedCounts(redis, prefix, log, { sign: 1, activity: "accepted", now });
+export function createQueuedEvents(
+  redis: CountsClient,
+  prefix: string,
+  log: Logger,
+  now: () => number = Date.now,
+  partitions: readonly string[] = [prefix],
+) {
+  // One count per lead partition, each in its queue's slot; the activity is the deployment's.
+  const parts = partitions.map((partition) => ({
+    keys: [queuedEventsKey(partition), ...pendingJobKeys(partition)],
+    counts: createQueuedCounts(redis, partition, log, { sign: 1, activity: "accepted", now, activityPrefix: prefix }),
+  }));
   return {
     /**
-     * Counts a stored job's events, in the queue depth and in the last 24 hours' accepted events (`/api/stats`). The
-     * job is queued whatever happens here: a failure only logs.
+     * Counts a stored job's events (of lead partition `partition`), in the queue depth and in the last 24 hours'
+     * accepted events (`/api/stats`). The job is queued whatever happens here: a failure only logs.
      */
-    added(events: number): void {
-      counts.add(events, true);
+    added(events: number, partition = 0): void {
+      parts[partition]?.counts.add(events, true);
     },
     /** Writes the counts gathered so far (shutdown). */
-    flush: () => counts.flush(),
-    /** The stored count, plus this instance's jobs not yet counted in it. */
+    flush: async () => {
+      await Promise.all(parts.map((part) => part.counts.flush()));
+    },
+    /** The stored count, plus this instance's jobs not yet counted in it: summed over the partitions. */
     async read(): Promise<number> {
-      // Taken with the read sent, in one turn: a count written before it is in the stored one (commands on one
-      // connection run in order), one written after it is in this.
-      const local = counts.pending();
-      return Number(await READ_QUEUED_EVENTS.run(redis, keys)) + local;
+      const counted = await Promise.all(
+        parts.map(async (part) => {
+          // Taken with the read sent, in one turn: a count written before it is in the stored one (commands on one
+          // connection run in order), one written after it is in this.
+          const local = part.counts.pending();
+          return Number(await READ_QUEUED_EVENTS.run(redis, part.keys)) + local;
+        }),
+      );
+      return counted.reduce((sum, count) => sum + count, 0);
     },
   };
 }

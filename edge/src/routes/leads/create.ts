@@ -82,13 +82,13 @@ export function createLeadRoute(deps: AppDeps) {
   const profiles = deps.db.collection<LeadDocument>(COLLECTIONS.leads);
   const zero = { rankKey: rankKey(0, null, deps.config.SCORE_CAP), stage: stageFor(0, deps.config.STAGE_THRESHOLDS) };
   const attach = (id: string, profile: Profile, at: number) =>
-    setProfile(deps.redis, deps.live.keys, id, profile, at, zero);
+    setProfile(deps.redis, deps.live.keysFor(id), id, profile, at, zero);
 
   return new Hono().post("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
     const body = await parseJsonBody(c, CreateLeadBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
     const id = body._id ?? crypto.randomUUID();
     // A merged id's events go to its root: a profile set on it would list an empty lead beside the root.
-    const root = body._id === undefined ? null : await deps.redis.hget(deps.live.keys.aliases, id);
+    const root = body._id === undefined ? null : await deps.redis.hget(deps.live.keysFor(id).aliases, id);
     if (root !== null) {
       throw new ApiError("CONFLICT", `lead ${id} was merged into ${root}`, [
         { path: "_id", message: "was merged into another lead" },

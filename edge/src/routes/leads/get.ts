@@ -31,14 +31,13 @@ export const getLeadDoc: RouteDoc = {
 
 export function getLeadRoute(deps: AppDeps) {
   const { redis } = deps;
-  const keys = deps.live.keys;
   /** The lead, its rank and what was merged into it; for a merged id, its root's (one more round trip). */
   const read = async (id: string, root?: string) => {
     const [lead, { rank, of }, merged, alias] = await Promise.all([
       deps.live.lead(id),
       deps.live.rank(id),
-      mergedInto(redis, keys, id),
-      root === undefined ? redis.hget(keys.aliases, id) : null,
+      mergedInto(redis, deps.live.keysFor(id), id),
+      root === undefined ? redis.hget(deps.live.keysFor(id).aliases, id) : null,
     ]);
     return { lead, rank, of, merged, alias };
   };

@@ -254,9 +254,9 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     // The merge log is read beside the lead (again, for the lead an id merged away resolves to).
     const [{ leadId, value: lead }, ownMerges] = await Promise.all([
       readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId)),
-      mergeRecords(deps.redis, deps.live.keys, id),
+      mergeRecords(deps.redis, deps.live.keysFor(id), id),
     ]);
-    const merges = leadId === id ? ownMerges : await mergeRecords(deps.redis, deps.live.keys, leadId);
+    const merges = leadId === id ? ownMerges : await mergeRecords(deps.redis, deps.live.keysFor(leadId), leadId);
     const count = lead.count;
     const load = pageReader();
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late

@@ -17,7 +17,7 @@ export async function readResolved<T>(
 ): Promise<{ leadId: string; value: T }> {
   const own = await read(id);
   if (own !== null) return { leadId: id, value: own };
-  const root = await deps.redis.hget(deps.live.keys.aliases, id);
+  const root = await deps.redis.hget(deps.live.keysFor(id).aliases, id);
   const value = root === null ? null : await read(root);
   if (root === null || value === null) throw new ApiError("NOT_FOUND", `no lead ${id}`);
   answeredFor(c, id, root);

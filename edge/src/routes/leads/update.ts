@@ -59,7 +59,7 @@ export function updateLeadRoute(deps: AppDeps) {
       company: body.company === undefined ? live.company : body.company,
     };
     await edits.insertOne({ _id: crypto.randomUUID(), lead_id: id, ...profile, at: new Date(now) });
-    await setProfile(deps.redis, deps.live.keys, id, profile, now, zero);
+    await setProfile(deps.redis, deps.live.keysFor(id), id, profile, now, zero);
     const lead = await deps.live.lead(id);
     if (lead === null) throw new Error(`lead ${id}: no live state after its profile was set`);
     return c.json(toLead(lead));

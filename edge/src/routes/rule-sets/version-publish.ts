@@ -29,7 +29,7 @@ export const publishVersionDoc: RouteDoc = {
       schema: RetroactivePublishOutputSchema,
     },
   },
-  errors: ["NOT_FOUND", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
+  errors: ["NOT_FOUND", "CONFLICT", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE", "SERVICE_UNAVAILABLE"],
 };
 
 export function publishVersionRoute(deps: AppDeps) {

@@ -1,7 +1,8 @@
-import { rekeyScoreIndex } from "@leadscore/live";
+import { liveKeys, rekeyScoreIndex } from "@leadscore/live";
 import {
   createLock,
   mirrorScoringSettings,
+  partitionPrefixes,
   readScoringSettings,
   scoringChannel,
   writeScoringSettings,
@@ -57,14 +58,23 @@ export function updateScoringRoute(deps: AppDeps) {
       });
       await deps.scoring?.reload();
       const started = performance.now();
-      const { leads } = await rekeyScoreIndex({
-        redis: deps.redis,
-        keys: deps.live.keys,
-        cap: config.SCORE_CAP,
-        thresholds: config.STAGE_THRESHOLDS,
-        halfLifeSeconds: body.half_life_seconds,
-        now,
-      });
+      // Every lead partition's score index, one after the other (each in its own slot).
+      const layouts =
+        config.LEAD_PARTITIONS > 1
+          ? partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS).map((prefix) => liveKeys(prefix))
+          : [deps.live.keys];
+      let leads = 0;
+      for (const keys of layouts) {
+        const rekeyed = await rekeyScoreIndex({
+          redis: deps.redis,
+          keys,
+          cap: config.SCORE_CAP,
+          thresholds: config.STAGE_THRESHOLDS,
+          halfLifeSeconds: body.half_life_seconds,
+          now,
+        });
+        leads += rekeyed.leads;
+      }
       const ms = Math.round((performance.now() - started) * 10) / 10;
       deps.log.info("score index re-keyed", { half_life_seconds: body.half_life_seconds, leads, ms });
       return { half_life_seconds: body.half_life_seconds, rekeyed_leads: leads, rekey_ms: ms };

@@ -27,7 +27,12 @@ export const webhookDocs = [
 
 /** `/api/webhooks`: every route, reads included, needs the admin token (a subscription's URL is configuration). */
 export function webhookRoutes(deps: AppDeps) {
-  const store = createWebhookStore({ redis: deps.redis, redisPrefix: deps.config.REDIS_PREFIX, now: deps.now });
+  const store = createWebhookStore({
+    redis: deps.redis,
+    redisPrefix: deps.config.REDIS_PREFIX,
+    partitions: deps.config.LEAD_PARTITIONS,
+    now: deps.now,
+  });
   return new Hono()
     .use("*", apiCors(deps.config))
     .use("*", requireAdmin(deps.config.ADMIN_TOKEN))

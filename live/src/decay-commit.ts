@@ -3,7 +3,7 @@
 import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import type { LiveKeys } from "./keys.ts";
+import { type LiveKeys, stageMoveKeys } from "./keys.ts";
 
 // Its KEYS, ARGV and reply: `lua/commit-decay-crossings.lua`.
 const COMMIT_DECAY_CROSSINGS = redisScript<string | string[]>(
@@ -43,16 +43,7 @@ export async function commitDecayCrossings(
   through: number | null,
   crossings: readonly DecayCrossingCommit[],
 ): Promise<DecayCrossingOutcome[]> {
-  const keyList = [
-    keys.decayLock,
-    keys.decayThrough,
-    keys.byUpdated,
-    keys.byLastEvent,
-    ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
-    ...STAGES.map((stage) => keys.byLastEventIn(stage)),
-    keys.outbox.stream,
-    keys.outbox.wants,
-  ];
+  const keyList = [keys.decayLock, keys.decayThrough, ...stageMoveKeys(keys)];
   const args: (string | number | Buffer)[] = [token, through === null ? "" : String(through), STAGES.length, ...STAGES];
   for (const crossing of crossings) {
     keyList.push(keys.lead(crossing.leadId));

@@ -153,3 +153,19 @@ export function indexKeys(keys: LiveKeys): string[] {
     ...STAGES.map((stage) => keys.movedInto(stage)),
   ];
 }
+
+/**
+ * The keys a move between stages and its outbox message take (`lua/includes/stage-indexes.lua` and
+ * `includes/outbox.lua`), in the order the decay-crossing and re-score scripts expect them: the activity indexes, each
+ * stage's two, then the outbox stream and its wants.
+ */
+export function stageMoveKeys(keys: LiveKeys): string[] {
+  return [
+    keys.byUpdated,
+    keys.byLastEvent,
+    ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
+    ...STAGES.map((stage) => keys.byLastEventIn(stage)),
+    keys.outbox.stream,
+    keys.outbox.wants,
+  ];
+}

@@ -5,7 +5,7 @@ import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { encodeLeadHash, type LeadHash } from "./codec.ts";
 import { StaleLiveStateError } from "./commit.ts";
-import type { LiveKeys } from "./keys.ts";
+import { type LiveKeys, stageMoveKeys } from "./keys.ts";
 
 // Its KEYS, ARGV and reply: `lua/commit-rescore.lua`.
 const COMMIT_RESCORE = redisScript<string | string[]>(new URL("./lua/commit-rescore.lua", import.meta.url));
@@ -42,18 +42,7 @@ export async function commitRescored(
   leads: readonly RescoreCommit[],
 ): Promise<RescoreOutcome[]> {
   if (leads.length === 0) return [];
-  const keyList = [
-    keys.gen,
-    keys.byScore,
-    keys.deep,
-    keys.aliases,
-    keys.byUpdated,
-    keys.byLastEvent,
-    ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
-    ...STAGES.map((stage) => keys.byLastEventIn(stage)),
-    keys.outbox.stream,
-    keys.outbox.wants,
-  ];
+  const keyList = [keys.gen, keys.byScore, keys.deep, keys.aliases, ...stageMoveKeys(keys)];
   const args: (string | number | Buffer)[] = [
     call.gen,
     call.send ? "1" : "0",

@@ -1,8 +1,8 @@
 // The whole stack for the browser tests: edge (Deno), worker and realtime as child processes on free ports, with a
 // Redis prefix and a database of their own, and a headless Chromium to drive the built dashboard.
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { createTestDb, createTestRedis, eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
@@ -31,17 +31,55 @@ function newest(path: string): number {
   return Math.max(stat.mtimeMs, ...readdirSync(path).map((name) => newest(join(path, name))));
 }
 
-/** Builds the dashboard unless web/dist is newer than every source file. */
-async function buildIfNeeded() {
-  if (process.env.E2E_WEB_DIST) return;
+/** Whether web/dist is newer than every source file. */
+function distIsFresh(): boolean {
   const built = join(DIST, "index.html");
   const sources = Math.max(
     newest(join(WEB, "src")),
     newest(join(WEB, "index.html")),
     newest(join(WEB, "vite.config.ts")),
   );
-  if (existsSync(built) && statSync(built).mtimeMs >= sources) return;
-  await promisify(execFile)(join(BIN, "vite"), ["build", "--logLevel", "warn"], { cwd: WEB });
+  return existsSync(built) && statSync(built).mtimeMs >= sources;
+}
+
+const BUILD_LOCK = join(ROOT, ".data", "web-build.lock");
+/** A lock older than this is left over from a run that died while building. */
+const BUILD_LOCK_STALE_MS = 5 * 60_000;
+
+/**
+ * Builds the dashboard unless web/dist is newer than every source file. Test files run two at a time, each starting
+ * a stack: one process builds while the others wait, and the build is written aside and moved into place, so a stack
+ * already serving the dashboard never sees its files emptied by another file's build (a lazy chunk missing then is a
+ * page that cannot load its event validation).
+ */
+async function buildIfNeeded() {
+  if (process.env.E2E_WEB_DIST || distIsFresh()) return;
+  mkdirSync(dirname(BUILD_LOCK), { recursive: true });
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch {
+      const taken = statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now();
+      if (Date.now() - taken > BUILD_LOCK_STALE_MS) {
+        rmSync(BUILD_LOCK, { recursive: true, force: true });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    if (distIsFresh()) return;
+    const aside = join(ROOT, ".data", `web-build-${process.pid}`);
+    await promisify(execFile)(join(BIN, "vite"), ["build", "--logLevel", "warn", "--outDir", aside, "--emptyOutDir"], {
+      cwd: WEB,
+    });
+    const old = join(ROOT, ".data", `web-dist-old-${process.pid}`);
+    if (existsSync(DIST)) renameSync(DIST, old);
+    renameSync(aside, DIST);
+    rmSync(old, { recursive: true, force: true });
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface BrowserStack {
@@ -149,6 +187,8 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
     signInWith,
     async open(context, path, options = {}) {
       const page = await context.newPage();
+      // Below the test's own timeout, so a step that never completes fails naming its locator.
+      page.setDefaultTimeout(20_000);
       page.on("console", (message) => {
         // Refused requests (an invalid event's 400) are the page's to show, and it does; anything else logged as an
         // error (script errors, Content-Security-Policy violations) is a fault.

@@ -19,7 +19,11 @@ type Validation = typeof import("./validation.ts");
 let validation: Promise<Validation> | undefined;
 /** The edge's schemas, fetched once when a form is first checked. */
 export function loadValidation(): Promise<Validation> {
-  validation ??= import("./validation.ts");
+  validation ??= import("./validation.ts").catch((failure: unknown) => {
+    // Not kept: the next check loads it again.
+    validation = undefined;
+    throw failure;
+  });
   return validation;
 }
 

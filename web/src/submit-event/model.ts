@@ -39,7 +39,14 @@ export type Normalize = typeof normalizeEvent;
  */
 let validation: Promise<Normalize> | null = null;
 export function loadValidation(): Promise<Normalize> {
-  validation ??= import("@leadscore/contracts/event").then((module) => module.normalizeEvent);
+  validation ??= import("@leadscore/contracts/event").then(
+    (module) => module.normalizeEvent,
+    (failure: unknown) => {
+      // Not kept: the next submit loads it again rather than failing on the load the form started with.
+      validation = null;
+      throw failure;
+    },
+  );
   return validation;
 }
 
@@ -177,7 +184,6 @@ export const SubmitEventModel = createModel(
         try {
           normalize = await loadValidation();
         } catch (failure) {
-          validation = null;
           showErrors({
             fields: {},
             form: [`The form could not be checked (${(failure as Error).message}); try again.`],

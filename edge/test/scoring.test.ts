@@ -28,7 +28,10 @@ afterAll(async () => {
 
 describe("the scoring settings", () => {
   it("start without decay and refuse a half-life below a second or a body with other fields", async () => {
-    expect(await (await edge.read("/api/scoring")).json()).toEqual({ half_life_seconds: null });
+    expect(await (await edge.read("/api/scoring")).json()).toEqual({
+      half_life_seconds: null,
+      stage_thresholds: [100, 300, 600],
+    });
     for (const body of [{ half_life_seconds: 0.5 }, { half_life_seconds: "5" }, { half_life_seconds: 5, x: 1 }, {}]) {
       const response = await edge.send("PUT", "/api/scoring", body);
       expect(response.status).toBe(400);
@@ -58,7 +61,7 @@ describe("the scoring settings", () => {
     const on = await edge.send("PUT", "/api/scoring", { half_life_seconds: 20 });
     expect(on.status).toBe(200);
     expect(await on.json()).toMatchObject({ half_life_seconds: 20, rekeyed_leads: await redis.zcard(keys.byScore) });
-    expect(await (await edge.read("/api/scoring")).json()).toEqual({ half_life_seconds: 20 });
+    expect(await (await edge.read("/api/scoring")).json()).toMatchObject({ half_life_seconds: 20 });
     // Copied into Redis for the realtime tier, which reads no MongoDB.
     expect(JSON.parse((await redis.get(scoringSettingsKey(stack.config.REDIS_PREFIX))) ?? "null")).toEqual({
       half_life_seconds: 20,

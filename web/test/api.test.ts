@@ -93,12 +93,14 @@ describe("when the API answers", () => {
       fetch: async (input, init) => {
         seen.push(new Request(`http://h${input}`, init));
         const body = init?.method === "PUT" ? { half_life_seconds: 86_400, rekeyed_leads: 3, rekey_ms: 12 } : {};
-        return new Response(JSON.stringify({ half_life_seconds: null, ...body }), { status: 200 });
+        const read = { half_life_seconds: null, stage_thresholds: [100, 300, 600] };
+        return new Response(JSON.stringify({ ...read, ...body }), { status: 200 });
       },
     });
-    expect(await api.scoring()).toEqual({ half_life_seconds: null });
+    expect(await api.scoring()).toEqual({ half_life_seconds: null, stage_thresholds: [100, 300, 600] });
     expect(await api.setScoring({ half_life_seconds: 86_400 }, "a1")).toEqual({
       half_life_seconds: 86_400,
+      stage_thresholds: [100, 300, 600],
       rekeyed_leads: 3,
       rekey_ms: 12,
     });

@@ -1,5 +1,6 @@
 // @vitest-environment happy-dom
 import { decayedScore as contractDecayedScore, shownScore as contractShownScore } from "@leadscore/contracts";
+import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts/stage";
 import { signal } from "@preact/signals";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LeaderboardModel } from "../src/leaderboard/model.ts";
@@ -22,7 +23,12 @@ import { entry, fakeApi, fakeRealtime, lead, page, scoreUpdate } from "./fakes.t
 /** A clock the test moves by hand. */
 function manualClock(halfLife: number | null, at = 0) {
   const now = signal(at);
-  const clock: DecayClock = { halfLife: signal(halfLife), now, watch: () => () => undefined };
+  const clock: DecayClock = {
+    halfLife: signal(halfLife),
+    thresholds: signal(DEFAULT_STAGE_THRESHOLDS),
+    now,
+    watch: () => () => undefined,
+  };
   return { clock, now };
 }
 
@@ -54,15 +60,21 @@ describe("the decay maths", () => {
     const crossing = 5 * Math.log2(320 / 300) * 1000;
     const before = decayedScore(320, 0, crossing - 5, 5);
     const after = decayedScore(320, 0, crossing + 5, 5);
-    expect(decayedStage("hot", before)).toBe("hot");
-    expect(decayedStage("hot", after)).toBe("warm");
+    expect(decayedStage("hot", before, DEFAULT_STAGE_THRESHOLDS)).toBe("hot");
+    expect(decayedStage("hot", after, DEFAULT_STAGE_THRESHOLDS)).toBe("warm");
     expect(shownScore(after)).toBe(299);
   });
 
+  it("stages by the deployment's thresholds", () => {
+    expect(decayedStage("qualified", 450, [50, 200, 400])).toBe("qualified");
+    expect(decayedStage("qualified", 450, DEFAULT_STAGE_THRESHOLDS)).toBe("hot");
+    expect(decayedStage("hot", 150, [50, 200, 400])).toBe("warm");
+  });
+
   it("only ever lowers the stage it heard", () => {
-    expect(decayedStage("qualified", 650)).toBe("qualified");
-    expect(decayedStage("warm", 650)).toBe("warm");
-    expect(decayedStage("qualified", 99)).toBe("cold");
+    expect(decayedStage("qualified", 650, DEFAULT_STAGE_THRESHOLDS)).toBe("qualified");
+    expect(decayedStage("warm", 650, DEFAULT_STAGE_THRESHOLDS)).toBe("warm");
+    expect(decayedStage("qualified", 99, DEFAULT_STAGE_THRESHOLDS)).toBe("cold");
   });
 
   it("draws the curve through the score at each end and halfway", () => {
@@ -139,8 +151,10 @@ describe("the scoring model", () => {
     vi.useRealTimers();
   });
 
-  function setup(halfLife: number | null) {
-    const api = fakeApi({ scoring: vi.fn(async () => ({ half_life_seconds: halfLife })) });
+  function setup(halfLife: number | null, thresholds: StageThresholds = DEFAULT_STAGE_THRESHOLDS) {
+    const api = fakeApi({
+      scoring: vi.fn(async () => ({ half_life_seconds: halfLife, stage_thresholds: thresholds })),
+    });
     const adminToken = signal("the-admin-token");
     const model = new ScoringModel({ api, adminToken });
     return { api, model };
@@ -153,6 +167,18 @@ describe("the scoring model", () => {
     expect(model.halfLife.value).toBe(2_592_000);
     expect(model.headline.value).toBe("Scores halve every 30 days");
     expect(model.form.value).toEqual({ on: true, amount: "30", unit: "days" });
+  });
+
+  it("stages the rows it decays by the thresholds the deployment gives", async () => {
+    const { model } = setup(5, [50, 200, 400]);
+    await model.load();
+    const heard = model.decay.now.value;
+    const rows = [{ current_score: 450, stage: "qualified" as const }];
+    // 450 halves to 225 in 5 s: hot by these thresholds (warm by the defaults), where the lead stays until 200.
+    vi.setSystemTime(heard + 5000);
+    const release = model.decay.watch();
+    expect(decayedRows(rows, () => heard, model.decay)).toEqual([{ current_score: 225, stage: "hot" }]);
+    release();
   });
 
   it("ticks its clock only while watched and with a half-life, on one timer however many watch", async () => {
@@ -177,7 +203,12 @@ describe("the scoring model", () => {
   it("sets the half-life with the admin token and shows the re-key's result", async () => {
     const { api, model } = setup(null);
     await model.load();
-    api.setScoring.mockResolvedValueOnce({ half_life_seconds: 129_600, rekeyed_leads: 1204, rekey_ms: 412 });
+    api.setScoring.mockResolvedValueOnce({
+      half_life_seconds: 129_600,
+      stage_thresholds: DEFAULT_STAGE_THRESHOLDS,
+      rekeyed_leads: 1204,
+      rekey_ms: 412,
+    });
     model.edit({ on: true, amount: "36", unit: "hours" });
     await model.save();
     expect(api.setScoring).toHaveBeenCalledWith({ half_life_seconds: 129_600 }, "the-admin-token");
@@ -226,7 +257,9 @@ describe("decaying scores on the dashboard", () => {
 
   async function setup() {
     const scoring = new ScoringModel({
-      api: fakeApi({ scoring: vi.fn(async () => ({ half_life_seconds: 5 })) }),
+      api: fakeApi({
+        scoring: vi.fn(async () => ({ half_life_seconds: 5, stage_thresholds: DEFAULT_STAGE_THRESHOLDS })),
+      }),
       adminToken: signal(""),
     });
     await scoring.load();
@@ -313,7 +346,9 @@ describe("decaying scores on the dashboard", () => {
 
   it("reads the board again once the half-life is known, over a broadcast applied before it was", async () => {
     const scoring = new ScoringModel({
-      api: fakeApi({ scoring: vi.fn(async () => ({ half_life_seconds: 5 })) }),
+      api: fakeApi({
+        scoring: vi.fn(async () => ({ half_life_seconds: 5, stage_thresholds: DEFAULT_STAGE_THRESHOLDS })),
+      }),
       adminToken: signal(""),
     });
     const api = fakeApi({ leaderboard: vi.fn(async () => [entry("a", 80, { stage: "cold" })]) });

@@ -220,8 +220,13 @@ export function fakeApi(overrides: Partial<Api> = {}) {
       unmatched: 0,
     })),
     metrics: vi.fn<Api["metrics"]>(async () => ""),
-    scoring: vi.fn<Api["scoring"]>(async () => ({ half_life_seconds: null })),
-    setScoring: vi.fn<Api["setScoring"]>(async (settings) => ({ ...settings, rekeyed_leads: 0, rekey_ms: 0 })),
+    scoring: vi.fn<Api["scoring"]>(async () => ({ half_life_seconds: null, stage_thresholds: [100, 300, 600] })),
+    setScoring: vi.fn<Api["setScoring"]>(async (settings) => ({
+      ...settings,
+      stage_thresholds: [100, 300, 600],
+      rekeyed_leads: 0,
+      rekey_ms: 0,
+    })),
     currentRescore: vi.fn<Api["currentRescore"]>(async () => null),
     stats: vi.fn<Api["stats"]>(async () => ({
       leads: 0,

@@ -98,9 +98,11 @@ export interface Stats {
   dead_letters_24h: number;
 }
 
-/** `GET /api/scoring`: the score's half-life in seconds; null without decay. */
+/** `GET /api/scoring`: the score's half-life in seconds (null without decay) and the stage thresholds in force. */
 export interface ScoringSettings {
   half_life_seconds: number | null;
+  /** Lower bounds of warm, hot and qualified. */
+  stage_thresholds: readonly [number, number, number];
 }
 
 /** `PUT /api/scoring`'s answer: the setting, and the online re-key of the score index it took. */
@@ -370,7 +372,7 @@ export interface Api {
   /** The scoring settings: the half-life of score decay. */
   scoring(): Promise<ScoringSettings>;
   /** Sets the half-life (null: no decay); answers once the score index is re-keyed. */
-  setScoring(settings: ScoringSettings, adminToken: string): Promise<ScoringChange>;
+  setScoring(settings: Pick<ScoringSettings, "half_life_seconds">, adminToken: string): Promise<ScoringChange>;
   /** The newest re-score of every lead (a retroactive publish), or null when there never was one. */
   currentRescore(): Promise<Rescore | null>;
   /**

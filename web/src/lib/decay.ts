@@ -4,7 +4,7 @@
 // 299). The formula is the contracts' `decayedScore`; it is restated here because the contracts' runtime code is not
 // part of the first load (the unit tests hold the two together).
 import type { ScoreUpdate, Stage } from "@leadscore/contracts";
-import { DEFAULT_STAGE_THRESHOLDS, STAGES, stageFor } from "@leadscore/contracts/stage";
+import { DEFAULT_STAGE_THRESHOLDS, STAGES, type StageThresholds, stageFor } from "@leadscore/contracts/stage";
 import { type ReadonlySignal, signal } from "@preact/signals";
 
 /** A score `score` that held at `at` (epoch ms), decayed to `to`; unchanged without a half-life or before `at`. */
@@ -20,10 +20,10 @@ export function shownScore(score: number): number {
 
 /**
  * The stage of a decayed score: time only lowers a stage, so it is the lower of the stage last heard and the stage
- * of the decayed score (by the default thresholds; the server's own decay update follows within a second either way).
+ * of the decayed score by the deployment's thresholds.
  */
-export function decayedStage(heard: Stage, score: number): Stage {
-  const now = stageFor(score, DEFAULT_STAGE_THRESHOLDS);
+export function decayedStage(heard: Stage, score: number, thresholds: StageThresholds): Stage {
+  const now = stageFor(score, thresholds);
   return STAGES.indexOf(now) < STAGES.indexOf(heard) ? now : heard;
 }
 
@@ -77,6 +77,8 @@ export function decayCurve(
 export interface DecayClock {
   /** Seconds; null: no decay. */
   readonly halfLife: ReadonlySignal<number | null>;
+  /** The stage thresholds in force (`STAGE_THRESHOLDS`), which stage a decayed score. */
+  readonly thresholds: ReadonlySignal<StageThresholds>;
   /** The instant scores are shown at (epoch ms), moved on by one timer while `watch`ed and a half-life is set. */
   readonly now: ReadonlySignal<number>;
   /** Keeps the clock ticking until the returned function is called. */
@@ -86,6 +88,7 @@ export interface DecayClock {
 /** A clock for models shown without decay (and in tests that do not need it). */
 export const NO_DECAY: DecayClock = {
   halfLife: signal<number | null>(null, { name: "decay.none" }),
+  thresholds: signal(DEFAULT_STAGE_THRESHOLDS, { name: "decay.none.thresholds" }),
   now: signal(0, { name: "decay.none.now" }),
   watch: () => () => undefined,
 };
@@ -108,7 +111,7 @@ export function decayedRows<T extends { current_score: number; stage: Stage }>(
   if (clock.halfLife.value === null) return rows;
   return rows.map((row) => {
     const score = liveScore(clock, row.current_score, heardAt(row) ?? clock.now.value);
-    const stage = decayedStage(row.stage, score);
+    const stage = decayedStage(row.stage, score, clock.thresholds.value);
     return score === row.current_score && stage === row.stage ? row : { ...row, current_score: score, stage };
   });
 }

@@ -1,6 +1,8 @@
 // The scoring settings: the half-life of score decay. The app reads it once signed in (and every minute while scores
 // are shown, so a change made elsewhere arrives); the header says when decay is on, every score shown decays with it
 // on this model's clock — one timer for the whole app — and the settings page sets it with the admin token.
+
+import { DEFAULT_STAGE_THRESHOLDS, type StageThresholds } from "@leadscore/contracts/stage";
 import { batch, computed, createModel, effect, type ReadonlySignal, signal, untracked } from "@preact/signals";
 import type { Api, ScoringChange } from "../lib/api.ts";
 import { type DecayClock, decayHeadline, tickMs } from "../lib/decay.ts";
@@ -48,6 +50,7 @@ export const ScoringModel = createModel(
   (deps: { api: Pick<Api, "scoring" | "setScoring">; adminToken: ReadonlySignal<string>; now?: () => number }) => {
     const now = deps.now ?? Date.now;
     const halfLife = signal<number | null>(null, { name: "scoring.halfLife" });
+    const thresholds = signal<StageThresholds>(DEFAULT_STAGE_THRESHOLDS, { name: "scoring.thresholds" });
     const status = signal<"loading" | "ready" | "error">("loading", { name: "scoring.status" });
     const error = signal<string | null>(null, { name: "scoring.error" });
     const clock = signal(now(), { name: "scoring.now" });
@@ -69,6 +72,7 @@ export const ScoringModel = createModel(
         if (mine !== sequence) return;
         batch(() => {
           halfLife.value = read.half_life_seconds;
+          thresholds.value = read.stage_thresholds;
           if (!edited) form.value = formOf(read.half_life_seconds);
           status.value = "ready";
           error.value = null;
@@ -96,6 +100,7 @@ export const ScoringModel = createModel(
 
     const decay: DecayClock = {
       halfLife,
+      thresholds,
       now: clock,
       // Views start watching from their own effects, which must not come to depend on who else watches.
       watch: () => untracked(() => addView(watchers, {})),
@@ -143,6 +148,7 @@ export const ScoringModel = createModel(
           edited = false;
           batch(() => {
             halfLife.value = answer.half_life_seconds;
+            thresholds.value = answer.stage_thresholds;
             form.value = formOf(answer.half_life_seconds);
             saved.value = answer;
             status.value = "ready";

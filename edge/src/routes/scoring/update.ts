@@ -14,12 +14,12 @@ import { requireAdmin } from "../../auth/admin.ts";
 import type { AppDeps } from "../../deps.ts";
 import { ApiError } from "../../errors.ts";
 import type { RouteDoc } from "../../openapi/route-doc.ts";
-import { ScoringSettingsBodySchema, ScoringSettingsSchema } from "./settings.ts";
+import { ScoringReadSchema, ScoringSettingsBodySchema } from "./settings.ts";
 
 /** How long one change may hold the settings lock between renewals. */
 const LOCK_TTL_MS = 30_000;
 
-export const ScoringChangeSchema = ScoringSettingsSchema.extend({
+export const ScoringChangeSchema = ScoringReadSchema.extend({
   rekeyed_leads: z.number().int().describe("Leads the change re-keyed in the score index (0 when nothing changed)."),
   rekey_ms: z.number().describe("How long the re-key took."),
 }).meta({ id: "ScoringSettingsChanged" });
@@ -44,8 +44,16 @@ export const updateScoringDoc: RouteDoc = {
 
 export function updateScoringRoute(deps: AppDeps) {
   return new Hono().put("/", requireAdmin(deps.config.ADMIN_TOKEN), async (c) => {
-    const body = await parseJsonBody(c, ScoringSettingsBodySchema, deps.config.BODY_READ_TIMEOUT_MS);
+    const { stage_thresholds: thresholds, ...body } = await parseJsonBody(
+      c,
+      ScoringSettingsBodySchema,
+      deps.config.BODY_READ_TIMEOUT_MS,
+    );
     const { config } = deps;
+    if (thresholds?.some((threshold, i) => threshold !== config.STAGE_THRESHOLDS[i])) {
+      const message = `is set by STAGE_THRESHOLDS (${config.STAGE_THRESHOLDS.join(",")}), not here`;
+      throw new ApiError("VALIDATION_FAILED", `stage_thresholds ${message}`, [{ path: "stage_thresholds", message }]);
+    }
     const lock = createLock({ redis: deps.redis, key: `${config.REDIS_PREFIX}:scoring-lock`, ttlMs: LOCK_TTL_MS });
     const changed = await lock.withLock(async () => {
       const now = deps.now ?? Date.now;
@@ -80,6 +88,6 @@ export function updateScoringRoute(deps: AppDeps) {
       return { half_life_seconds: body.half_life_seconds, rekeyed_leads: leads, rekey_ms: ms };
     });
     if (changed === null) throw new ApiError("CONFLICT", "another change of the scoring settings is under way");
-    return c.json(changed);
+    return c.json({ ...changed, stage_thresholds: config.STAGE_THRESHOLDS });
   });
 }

@@ -247,13 +247,18 @@ describe("when Redis cannot take the event", () => {
     }
   });
 
-  it("answers 503 when Redis answers only after the deadline, and releases what the late answer claimed", async () => {
+  it("answers 503 when Redis answers only after the deadline, and a retry of what the late answer queued is its duplicate", async () => {
     const edge = await createTestEdge();
     const relay = await createStallingRelay(Number(new URL(edge.deps.config.REDIS_URL).port || 6379));
     const slowRedis = new Redis(`redis://127.0.0.1:${relay.port}`, { enableOfflineQueue: false });
     slowRedis.on("error", () => undefined);
     await new Promise((resolve) => slowRedis.once("ready", resolve));
-    const deps = { ...edge.deps, redis: slowRedis };
+    // The queue's connection goes through the relay too: one Redis, slow for every client.
+    const slowQueue = new Queue(EVENTS_QUEUE, `redis://127.0.0.1:${relay.port}`, {
+      prefix: edge.deps.config.REDIS_PREFIX,
+    });
+    await slowQueue.isReady();
+    const deps = { ...edge.deps, redis: slowRedis, queue: slowQueue, partitionQueues: [slowQueue] };
     const app = createApp({ ...deps, ingestion: createIngestion(deps, { deadlineMs: 200 }) });
     const slot = dedupeSlot(edge.deps.config.REDIS_PREFIX, "slow-1", edge.deps.config.DEDUPE_BUCKETS);
     try {
@@ -262,11 +267,12 @@ describe("when Redis cannot take the event", () => {
       expect(response.status).toBe(503);
       expect(response.headers.get("retry-after")).toBe("1");
       relay.resume();
-      // The claim landed after the 503; the edge takes it back so the client's retry is not a duplicate.
-      await eventually(async () => (await readDedupeMark(edge.redis, slot)).state === "absent");
-      expect((await app.request("/api/events", post(event("slow-1")))).status).toBe(202);
+      // The event was queued after the 503, with its mark: the client's retry is its duplicate, not a second copy.
+      await eventually(async () => (await readDedupeMark(edge.redis, slot)).state === "seen");
+      expect((await app.request("/api/events", post(event("slow-1")))).status).toBe(200);
       expect((await queuedEvents(edge.queue)).filter((queued) => queued.event_id === "slow-1")).toHaveLength(1);
     } finally {
+      await slowQueue.close().catch(() => undefined);
       slowRedis.disconnect();
       await relay.close();
       await edge.close();

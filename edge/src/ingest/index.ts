@@ -1,6 +1,7 @@
 import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { AppDeps } from "../deps.ts";
 import { createEdgeMetrics } from "../metrics.ts";
+import { createCommitter } from "./committer.ts";
 import { createClaimer } from "./dedupe.ts";
 import { createEnqueuer, partitionedEnqueuer } from "./enqueuer.ts";
 import { createIngest } from "./ingest.ts";
@@ -42,11 +43,26 @@ export function createIngestion(
     ttlSeconds: deps.config.DEDUPE_TTL_SECONDS,
     deadlineMs: tuning.deadlineMs,
   });
+  // One partition: the dedupe buckets share the queue's slot, so one call claims and queues.
+  const committer =
+    prefixes.length === 1
+      ? createCommitter({
+          redis: (queues[0] as AppDeps["queue"]).client,
+          queue: queues[0] as AppDeps["queue"],
+          ttlSeconds: deps.config.DEDUPE_TTL_SECONDS,
+          deadlineMs: tuning.deadlineMs,
+          onStored: (events, seconds) => {
+            metrics.enqueueLatency(seconds);
+            queuedEvents.added(events, 0);
+          },
+        })
+      : undefined;
   const ingest = createIngest({
     redis: deps.redis,
     queuedEvents,
     claimer,
     enqueuer,
+    committer,
     metrics,
     log: deps.log,
     redisPrefix: prefixes.length === 1 ? prefix : prefixes,
@@ -67,6 +83,7 @@ export function createIngestion(
     bodyTimeoutMs: deps.config.BODY_READ_TIMEOUT_MS,
     /** Sends pending micro-batches and waits for them (graceful shutdown). */
     async flush() {
+      await committer?.flush();
       await claimer.flush();
       await enqueuer.flush();
       // The confirmations of what the last jobs queued, and their counts.

@@ -3,6 +3,7 @@ import { type DedupeSlot, dedupeSlot, type Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { ApiError } from "../errors.ts";
 import type { EdgeMetrics } from "../metrics.ts";
+import type { Committer } from "./committer.ts";
 import { CLAIMED, type Claimer, FAILED, PENDING, SEEN } from "./dedupe.ts";
 import type { Enqueuer } from "./enqueuer.ts";
 import type { QueuedEvents } from "./queued-events.ts";
@@ -22,6 +23,8 @@ export interface IngestOptions {
   queuedEvents: QueuedEvents;
   claimer: Claimer;
   enqueuer: Enqueuer;
+  /** Claims and queues in one call where the dedupe buckets share the queue's slot (one lead partition). */
+  committer?: Committer;
   metrics: EdgeMetrics;
   log: Logger;
   /** REDIS_PREFIX, or the lead partitions' prefixes, which the de-duplication buckets are spread over. */
@@ -204,6 +207,34 @@ export function createIngest(options: IngestOptions) {
     });
   };
 
+  /**
+   * The one-call path: what it queued is done, what was seen is a duplicate; ids another request claimed in two steps
+   * and has not queued yet are returned, for the two-step path to wait for.
+   */
+  const commit = async (committer: Committer, candidates: Candidate[], results: ItemResult[]) => {
+    let claims: number[];
+    try {
+      claims = await committer.commit(candidates);
+    } catch (error) {
+      throw refuse("the queue did not accept the events", {
+        error: (error as Error).message,
+        events: candidates.length,
+      });
+    }
+    const queued: Candidate[] = [];
+    const pending: Candidate[] = [];
+    let duplicates = 0;
+    candidates.forEach((candidate, i) => {
+      if (claims[i] === CLAIMED) queued.push(candidate);
+      else if (claims[i] === PENDING) pending.push(candidate);
+      else {
+        duplicates++;
+        results[candidate.index] = { index: candidate.index, event_id: candidate.event.event_id, status: "duplicate" };
+      }
+    });
+    return { queued, pending, duplicates };
+  };
+
   return {
     async accept(raw: readonly unknown[]): Promise<ItemResult[]> {
       const now = options.now();
@@ -216,10 +247,19 @@ export function createIngest(options: IngestOptions) {
         return results;
       }
 
-      const claims = await claimIds(candidates);
+      let committed: Candidate[] = [];
+      let twoStep: Candidate[] = candidates;
+      if (options.committer) {
+        const outcome = await commit(options.committer, candidates, results);
+        committed = outcome.queued;
+        twoStep = outcome.pending;
+        duplicates += outcome.duplicates;
+      }
+
+      const claims = twoStep.length > 0 ? await claimIds(twoStep) : [];
       const fresh: Candidate[] = [];
-      for (let i = 0; i < candidates.length; i++) {
-        const candidate = candidates[i] as Candidate;
+      for (let i = 0; i < twoStep.length; i++) {
+        const candidate = twoStep[i] as Candidate;
         if (claims[i] === CLAIMED) fresh.push(candidate);
         else if (claims[i] === SEEN) {
           duplicates++;
@@ -230,18 +270,16 @@ export function createIngest(options: IngestOptions) {
           };
         }
       }
-      if (claims.length !== candidates.length || claims.includes(FAILED)) {
+      if (claims.length !== twoStep.length || claims.includes(FAILED)) {
         await release(fresh.map((item) => item.slot));
         throw refuse("the dedupe check failed", { error: "Redis refused a SET" });
       }
 
-      if (fresh.length > 0) {
-        await enqueue(fresh);
-        for (const item of fresh) {
-          results[item.index] = { index: item.index, event_id: item.event.event_id, status: "accepted" };
-        }
+      if (fresh.length > 0) await enqueue(fresh);
+      for (const item of [...committed, ...fresh]) {
+        results[item.index] = { index: item.index, event_id: item.event.event_id, status: "accepted" };
       }
-      metrics.accepted(fresh.length);
+      metrics.accepted(committed.length + fresh.length);
       metrics.duplicates(duplicates);
       return results;
     },

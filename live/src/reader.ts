@@ -31,6 +31,7 @@ import { decayHistogramRanges, decayStageRange, filterRankRange } from "./decay-
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
 import { IDLE_MARK, type IdleArchive, readsIdleFields, withIdleFields } from "./idle.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
+import { mergePositions } from "./positions.ts";
 
 /** Every order a list can be read in; a leading `-` is descending. */
 export const LEAD_SORTS = ["-score", "score", "-updated_at", "updated_at", "-last_event_at", "last_event_at"] as const;
@@ -178,6 +179,22 @@ export function createLiveReader(options: LiveReaderOptions) {
     return out;
   }
 
+  /**
+   * One page of every lead in an activity order: the stage indexes' pages after the same position, merged. The
+   * stage indexes hold every lead, each under one stage; the global activity indexes leave idle leads out (idle.ts).
+   */
+  async function inEveryStage(
+    perStage: (stage: Stage) => string,
+    descending: boolean,
+    after: ListPosition | null | undefined,
+    count: number,
+  ): Promise<[string, number][]> {
+    const pages = await Promise.all(
+      STAGES.map((stage) => pageOf(perStage(stage), -Infinity, Infinity, descending, after, count)),
+    );
+    return mergePositions(pages, count, descending);
+  }
+
   const reader = {
     keys,
 
@@ -316,7 +333,9 @@ export function createLiveReader(options: LiveReaderOptions) {
       } else {
         const descending = query.sort === "-updated_at" || query.sort === "-last_event_at";
         const byActivity = query.sort === "-last_event_at" || query.sort === "last_event_at";
-        const index = byActivity ? keys.byLastEvent : keys.byUpdated;
+        const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
+        const everyStage = (after: ListPosition | null | undefined, count: number) =>
+          inEveryStage(perStage, descending, after, count);
         // With decay a lead changes stage without a commit, so the per-stage activity indexes are not read: the
         // stage is a moving score range, checked as a min_score is.
         const onlyStage =
@@ -324,15 +343,15 @@ export function createLiveReader(options: LiveReaderOptions) {
           query.stage !== undefined &&
           query.minScore === undefined &&
           query.maxScore === undefined;
-        if (!filtered(query) || onlyStage) {
-          const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
-          const key = onlyStage && query.stage ? perStage(query.stage) : index;
-          picked = await pageOf(key, -Infinity, Infinity, descending, query.after, want);
+        if (onlyStage && query.stage) {
+          picked = await pageOf(perStage(query.stage), -Infinity, Infinity, descending, query.after, want);
+        } else if (!filtered(query)) {
+          picked = await everyStage(query.after, want);
         } else {
           picked = [];
           let after = query.after;
           while (picked.length < want) {
-            const chunk = await pageOf(index, -Infinity, Infinity, descending, after, SCAN_CHUNK);
+            const chunk = await everyStage(after, SCAN_CHUNK);
             if (chunk.length === 0) break;
             const scores = await redis.zmscore(
               keys.byScore,

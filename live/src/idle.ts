@@ -1,10 +1,10 @@
 // Idle leads. A lead no commit has touched for LIVE_IDLE_DAYS keeps in Redis only what lists, counts and rank read:
 // its summary fields (score, stage, times, version, profile) and its entries in the score index and its stage's
 // activity indexes; it leaves the global activity indexes (`updated_at`, `last_event_at`), which the stage ones give
-// merged (reader.ts). The rest of its hash — tail, base, tally, breakdown, page list, newest entry — is archived to MongoDB (`live_idle`, insert-only: one document
-// per shrink, `_id` = `<lead id>|<mark>`) and the hash keeps the mark (`<version>|<random>`) in its `idle` field. The
-// shrink rewrites what is left of the hash, so Redis stores it compact again (a listpack) instead of the table the
-// tail had grown it into.
+// merged (reader.ts): three sorted-set entries instead of five. The rest of its hash — tail, base, tally, breakdown,
+// page list, newest entry — is archived to MongoDB (`live_idle`, insert-only: one document per shrink, `_id` =
+// `<lead id>|<mark>`) and the hash keeps the mark (`<version>|<random>`) in its `idle` field. The shrink rewrites what
+// is left of the hash, so Redis stores it compact again (a listpack) instead of the table the tail had grown it into.
 //
 // - A read that needs those fields (lead detail, history, chart, breakdown, subscribe snapshot) takes them from the
 //   document: one `_id` read, the one query FerretDB pushes down. The lead stays idle.

@@ -23,8 +23,16 @@ const LEADS = Number(args.leads);
 const EVENTS = Number(args.events);
 const HOUR = 3_600_000;
 
-/** `MEMORY USAGE` summed over the keys matching `pattern`, and how many there are. */
-async function memoryOf(redis: Redis, pattern: string): Promise<{ bytes: number; keys: number }> {
+/** A live key's family: its name after the prefix, a lead's tag (`{id}`) left out (`lead:{}`, `idx:score`, …). */
+const familyOf = (key: string, base: string) => key.slice(base.length).replace(/\{[^}]*\}/, "{}");
+
+/** `MEMORY USAGE` summed over the keys matching `pattern`, how many there are, and the bytes of each family. */
+async function memoryOf(
+  redis: Redis,
+  pattern: string,
+): Promise<{ bytes: number; keys: number; families: Map<string, number> }> {
+  const base = pattern.slice(0, -1);
+  const families = new Map<string, number>();
   let cursor = "0";
   let bytes = 0;
   let keys = 0;
@@ -33,13 +41,15 @@ async function memoryOf(redis: Redis, pattern: string): Promise<{ bytes: number;
     cursor = next;
     const pipeline = redis.pipeline();
     for (const key of found) pipeline.memory("USAGE", key, "SAMPLES", 0);
-    for (const [error, used] of (await pipeline.exec()) ?? []) {
+    ((await pipeline.exec()) ?? []).forEach(([error, used], index) => {
       if (error) throw error;
+      const family = familyOf(found[index] as string, base);
+      families.set(family, (families.get(family) ?? 0) + Number(used ?? 0));
       bytes += Number(used ?? 0);
       keys += 1;
-    }
+    });
   } while (cursor !== "0");
-  return { bytes, keys };
+  return { bytes, keys, families };
 }
 
 async function leadHashBytes(redis: Redis, keys: ReturnType<typeof liveKeys>, sample: string[]): Promise<number> {
@@ -48,6 +58,8 @@ async function leadHashBytes(redis: Redis, keys: ReturnType<typeof liveKeys>, sa
   const used = ((await pipeline.exec()) ?? []).map(([, bytes]) => Number(bytes ?? 0));
   return used.reduce((sum, bytes) => sum + bytes, 0) / sample.length;
 }
+
+const meanLength = (ids: string[]) => (ids.reduce((sum, id) => sum + id.length, 0) / ids.length).toFixed(1);
 
 async function main() {
   const stack = await createStack();
@@ -96,6 +108,17 @@ async function main() {
         "",
         `live keys: ${active.keys.toLocaleString("en-US")} active, ${idle.keys.toLocaleString("en-US")} idle; ` +
           `idle ÷ active: ${(idle.bytes / active.bytes).toFixed(2)}×`,
+        `lead ids: ${meanLength(sample)} characters on average (\`lead-<n>\`); a lead's hash key: ` +
+          `${keys.lead(sample[0] as string).length} characters`,
+        "",
+        "| key (per lead: its bytes ÷ leads) | active | idle |",
+        "| --- | ---: | ---: |",
+        ...[...new Set([...active.families.keys(), ...idle.families.keys()])]
+          .sort()
+          .map(
+            (family) =>
+              `| ${family} | ${perLead(active.families.get(family) ?? 0)} | ${perLead(idle.families.get(family) ?? 0)} |`,
+          ),
       ].join("\n"),
     );
   } finally {

@@ -1,21 +1,25 @@
 // Idle leads. A lead no commit has touched for LIVE_IDLE_DAYS keeps in Redis only what lists, counts and rank read:
-// its summary fields (score, stage, times, version, profile) and its index entries. The rest of its hash — tail,
-// base, tally, breakdown, page list, newest entry — is archived to MongoDB (`live_idle`, insert-only: one document
-// per shrink, `_id` = `<lead id>|<mark>`) and the hash keeps the mark (`<version>|<random>`) in its `idle` field. The
-// shrink rewrites what is left of the hash, so Redis stores it compact again (a listpack) instead of the table the
-// tail had grown it into.
+// its summary fields (score, stage, times, version, profile) and its entries in the score index and its stage's
+// activity indexes; it leaves the global activity indexes (`updated_at`, `last_event_at`), which the stage ones give
+// merged (reader.ts): three sorted-set entries instead of five. The rest of its hash — tail, base, tally, breakdown,
+// page list, newest entry — is archived to MongoDB (`live_idle`, insert-only: one document per shrink, `_id` =
+// `<lead id>|<mark>`) and the hash keeps the mark (`<version>|<random>`) in its `idle` field. The shrink rewrites what
+// is left of the hash, so Redis stores it compact again (a listpack) instead of the table the tail had grown it into.
 //
 // - A read that needs those fields (lead detail, history, chart, breakdown, subscribe snapshot) takes them from the
 //   document: one `_id` read, the one query FerretDB pushes down. The lead stays idle.
 // - Anything that folds the lead (the scorer, the deep lane) restores the fields first (`restoreIdleLeads`), so every
-//   commit works on the whole state; the restore leaves the document behind (a delete scans on the embedded store).
+//   commit works on the whole state, and its global activity entries back; the restore leaves the document behind (a
+//   delete scans on the embedded store). A stage move without a fold (decay, a rekey) takes the idle lead's times
+//   from the stage it leaves (includes/stage-indexes.lua).
 // - A shrink bumps the version, so a commit planned on the whole state before it fails its compare-and-set and plans
 //   again from the idle lead, restoring it first.
+import { STAGES } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Collection, Db } from "mongodb";
 import { LEAD_FIELDS, type LeadHashField, leadHashField, leadHashFields, SUMMARY_FIELDS } from "./codec.ts";
-import type { LiveKeys } from "./keys.ts";
+import { activityKeys, type LiveKeys } from "./keys.ts";
 
 /** What an idle lead sheds: every field but those lists, counts and rank read (SUMMARY_FIELDS). */
 export const IDLE_FIELDS: readonly LeadHashField[] = [...LEAD_FIELDS.slice(SUMMARY_FIELDS.length), "newest"];
@@ -74,9 +78,15 @@ export async function withIdleFields(
   return own.map((value, index) => value ?? archived[names[index] as string] ?? null);
 }
 
-// Their KEYS, ARGV and replies: `lua/shrink-idle-2.lua`, `lua/restore-idle-1.lua`.
-const SHRINK_IDLE = redisScript<number>(new URL("./lua/shrink-idle-2.lua", import.meta.url));
-const RESTORE_IDLE = redisScript<number>(new URL("./lua/restore-idle-1.lua", import.meta.url));
+// Their KEYS, ARGV and replies: `lua/shrink-idle.lua`, `lua/restore-idle.lua`.
+const SHRINK_IDLE = redisScript<number>(new URL("./lua/shrink-idle.lua", import.meta.url));
+const RESTORE_IDLE = redisScript<number>(new URL("./lua/restore-idle.lua", import.meta.url));
+
+/** The keys and stage names the scripts find a lead's activity indexes by (`includes/stage-indexes.lua`). */
+const STAGE_ARGS = [STAGES.length, ...STAGES];
+
+/** What the idle scripts take of the live keys: a lead's hash and every activity index. */
+export type IdleKeys = Pick<LiveKeys, "lead" | "byUpdated" | "byLastEvent" | "byUpdatedIn" | "byLastEventIn">;
 
 /**
  * Gives idle leads (id → their mark) back what they shed. Throws when a document is
@@ -85,14 +95,18 @@ const RESTORE_IDLE = redisScript<number>(new URL("./lua/restore-idle-1.lua", imp
 export async function restoreIdleLeads(
   redis: Redis,
   archive: IdleArchive,
-  keys: Pick<LiveKeys, "lead">,
+  keys: IdleKeys,
   marked: ReadonlyMap<string, string>,
 ): Promise<void> {
   await Promise.all(
     [...marked].map(async ([leadId, mark]) => {
       const fields = await archive(leadId, mark);
       if (!fields) throw new Error(`idle lead ${leadId}: its archive ${documentId(leadId, mark)} is missing`);
-      await RESTORE_IDLE.run(redis, [keys.lead(leadId)], [mark, ...Object.entries(fields).flat()]);
+      await RESTORE_IDLE.run(
+        redis,
+        [keys.lead(leadId), ...activityKeys(keys)],
+        [leadId, mark, ...STAGE_ARGS, ...Object.entries(fields).flat()],
+      );
     }),
   );
 }
@@ -100,7 +114,7 @@ export async function restoreIdleLeads(
 export interface ShrinkOptions {
   redis: Redis;
   db: Db;
-  keys: Pick<LiveKeys, "lead" | "deep" | "byUpdated" | "idleThrough">;
+  keys: IdleKeys & Pick<LiveKeys, "deep" | "idleThrough">;
   /** A lead no commit has touched for this long is idle. */
   idleMs: number;
   now?: () => number;
@@ -173,8 +187,8 @@ async function shrinkLeads(
     archived.map((document) =>
       SHRINK_IDLE.run(
         redis,
-        [keys.lead(document.lead_id), keys.deep],
-        [document.lead_id, document.version, document.mark, ...IDLE_NAMES],
+        [keys.lead(document.lead_id), keys.deep, ...activityKeys(keys)],
+        [document.lead_id, document.version, document.mark, ...STAGE_ARGS, ...IDLE_NAMES],
       ),
     ),
   );
@@ -185,7 +199,7 @@ async function shrinkLeads(
 export async function restoreIfIdle(
   redis: Redis,
   archive: IdleArchive,
-  keys: Pick<LiveKeys, "lead">,
+  keys: IdleKeys,
   ids: readonly string[],
 ): Promise<void> {
   const pipeline = redis.pipeline();

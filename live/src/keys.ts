@@ -155,17 +155,25 @@ export function indexKeys(keys: LiveKeys): string[] {
 }
 
 /**
- * The keys a move between stages and its outbox message take (`lua/includes/stage-indexes.lua` and
- * `includes/outbox.lua`), in the order the decay-crossing and re-score scripts expect them: the activity indexes, each
- * stage's two, then the outbox stream and its wants.
+ * The activity indexes, global then each stage's (`updated_at` ones, then `last_event_at` ones, in STAGES' order):
+ * what `lua/includes/stage-indexes.lua` reads after the global two.
  */
-export function stageMoveKeys(keys: LiveKeys): string[] {
+export function activityKeys(
+  keys: Pick<LiveKeys, "byUpdated" | "byLastEvent" | "byUpdatedIn" | "byLastEventIn">,
+): string[] {
   return [
     keys.byUpdated,
     keys.byLastEvent,
     ...STAGES.map((stage) => keys.byUpdatedIn(stage)),
     ...STAGES.map((stage) => keys.byLastEventIn(stage)),
-    keys.outbox.stream,
-    keys.outbox.wants,
   ];
+}
+
+/**
+ * The keys a move between stages and its outbox message take (`lua/includes/stage-indexes.lua` and
+ * `includes/outbox.lua`), in the order the decay-crossing and re-score scripts expect them: the activity indexes, each
+ * stage's two, then the outbox stream and its wants.
+ */
+export function stageMoveKeys(keys: LiveKeys): string[] {
+  return [...activityKeys(keys), keys.outbox.stream, keys.outbox.wants];
 }

@@ -6,6 +6,7 @@ import type { LeaderboardEntry, Stage } from "@leadscore/contracts";
 import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { LiveLead } from "./codec.ts";
 import type { LiveKeys } from "./keys.ts";
+import { mergePositions, type Position } from "./positions.ts";
 import { createLiveReader, type ListQuery, type LiveReader, type LiveReaderOptions } from "./reader.ts";
 
 export interface PartitionedReaderOptions extends LiveReaderOptions {
@@ -13,37 +14,9 @@ export interface PartitionedReaderOptions extends LiveReaderOptions {
   partitions: number;
 }
 
-type Position = [string, number];
-
 /** Whether a list in this order reads its index from the highest value down (`-score` reads rank keys upwards). */
 function descending(sort: ListQuery["sort"]): boolean {
   return sort === "score" || sort === "-updated_at" || sort === "-last_event_at";
-}
-
-/** `(value, id)` order, as the indexes and the page-after script order leads: ids bytewise (they are ASCII). */
-function compare(a: Position, b: Position): number {
-  if (a[1] !== b[1]) return a[1] < b[1] ? -1 : 1;
-  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
-}
-
-/** The first `count` of several lists each sorted in one direction, merged in it. */
-export function mergePositions(lists: readonly Position[][], count: number, reverse = false): Position[] {
-  const heads = lists.map(() => 0);
-  const merged: Position[] = [];
-  while (merged.length < count) {
-    let best = -1;
-    for (let i = 0; i < lists.length; i++) {
-      const candidate = lists[i]?.[heads[i] as number];
-      if (candidate === undefined) continue;
-      const current = best < 0 ? undefined : lists[best]?.[heads[best] as number];
-      const order = current === undefined ? -1 : compare(candidate, current);
-      if (best < 0 || (reverse ? order > 0 : order < 0)) best = i;
-    }
-    if (best < 0) break;
-    merged.push(lists[best]?.[heads[best] as number] as Position);
-    heads[best] = (heads[best] as number) + 1;
-  }
-  return merged;
 }
 
 const pairs = (flat: string[]): Position[] => {

@@ -31,6 +31,7 @@ import { decayHistogramRanges, decayStageRange, filterRankRange } from "./decay-
 import { type BreakdownTally, decodeBreakdown } from "./fold.ts";
 import { IDLE_MARK, type IdleArchive, readsIdleFields, withIdleFields } from "./idle.ts";
 import { type LiveKeys, liveKeys } from "./keys.ts";
+import { mergePositions } from "./positions.ts";
 
 /** Every order a list can be read in; a leading `-` is descending. */
 export const LEAD_SORTS = ["-score", "score", "-updated_at", "updated_at", "-last_event_at", "last_event_at"] as const;
@@ -178,6 +179,36 @@ export function createLiveReader(options: LiveReaderOptions) {
     return out;
   }
 
+  /**
+   * One page of every lead in an activity order: the stage indexes' pages after the same position, merged. The
+   * stage indexes hold every lead, each under one stage; the global activity indexes leave idle leads out (idle.ts).
+   */
+  async function inStages(
+    stages: readonly Stage[],
+    perStage: (stage: Stage) => string,
+    descending: boolean,
+    after: ListPosition | null | undefined,
+    count: number,
+  ): Promise<[string, number][]> {
+    const pages = await Promise.all(
+      stages.map((stage) => pageOf(perStage(stage), -Infinity, Infinity, descending, after, count)),
+    );
+    return mergePositions(pages, count, descending);
+  }
+
+  /**
+   * The stages a list's filters can select leads from: without decay a stage is a score range, which a lead's stage
+   * index follows; with decay a lead may have decayed out of the stage it is filed under, so every stage.
+   */
+  function stagesFor(query: ListQuery, halfLifeSeconds: number | null): readonly Stage[] {
+    if (halfLifeSeconds !== null) return STAGES;
+    return STAGES.filter((stage) => {
+      if (query.stage !== undefined && stage !== query.stage) return false;
+      const [lo, hi] = stageRange(stage, thresholds, cap);
+      return lo <= (query.maxScore ?? Infinity) && hi >= (query.minScore ?? -Infinity);
+    });
+  }
+
   const reader = {
     keys,
 
@@ -276,9 +307,10 @@ export function createLiveReader(options: LiveReaderOptions) {
 
     /**
      * One page of leads. Score filters and stages are ranges of the score index, so sorting by score and every
-     * count is a range read. Sorting by `updated_at` reads the `updated_at` index (one per stage when only a stage
-     * is asked for); with a `min_score`/`max_score` it walks that index and keeps the leads in range, which costs
-     * the leads passed over. Sorting by `last_event_at` reads its own indexes (global and per stage) the same way.
+     * count is a range read. Sorting by `updated_at` reads the stage's `updated_at` index when only a stage is asked
+     * for, else every stage's, merged (the global one leaves idle leads out: idle.ts); with a `min_score`/`max_score`
+     * it walks them (without decay, only the stages the range reaches) and keeps the leads in range, which costs the
+     * leads passed over. Sorting by `last_event_at` reads its own stage indexes the same way.
      */
     async list(query: ListQuery): Promise<ListPage> {
       // One instant for the whole read: the range, its count and the leads' scores and stages agree.
@@ -316,7 +348,10 @@ export function createLiveReader(options: LiveReaderOptions) {
       } else {
         const descending = query.sort === "-updated_at" || query.sort === "-last_event_at";
         const byActivity = query.sort === "-last_event_at" || query.sort === "last_event_at";
-        const index = byActivity ? keys.byLastEvent : keys.byUpdated;
+        const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
+        const stages = stagesFor(query, halfLifeSeconds);
+        const inTheirStages = (after: ListPosition | null | undefined, count: number) =>
+          inStages(stages, perStage, descending, after, count);
         // With decay a lead changes stage without a commit, so the per-stage activity indexes are not read: the
         // stage is a moving score range, checked as a min_score is.
         const onlyStage =
@@ -324,15 +359,15 @@ export function createLiveReader(options: LiveReaderOptions) {
           query.stage !== undefined &&
           query.minScore === undefined &&
           query.maxScore === undefined;
-        if (!filtered(query) || onlyStage) {
-          const perStage = byActivity ? keys.byLastEventIn : keys.byUpdatedIn;
-          const key = onlyStage && query.stage ? perStage(query.stage) : index;
-          picked = await pageOf(key, -Infinity, Infinity, descending, query.after, want);
+        if (onlyStage && query.stage) {
+          picked = await pageOf(perStage(query.stage), -Infinity, Infinity, descending, query.after, want);
+        } else if (!filtered(query)) {
+          picked = await inTheirStages(query.after, want);
         } else {
           picked = [];
           let after = query.after;
           while (picked.length < want) {
-            const chunk = await pageOf(index, -Infinity, Infinity, descending, after, SCAN_CHUNK);
+            const chunk = await inTheirStages(after, SCAN_CHUNK);
             if (chunk.length === 0) break;
             const scores = await redis.zmscore(
               keys.byScore,

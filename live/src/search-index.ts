@@ -12,7 +12,7 @@
 // Cost in Redis per profiled lead: its id twice (field, text), name, email, company twice and 4 NULs, plus ~45 B of
 // hash-table entry; `npm run bench:search-load` measures 116 B a lead at ids of ~9 and profiles of ~45 characters
 // (`MEMORY USAGE` of the hash). Nothing per event; a lead without a profile has no text.
-import type { Stage, StageThresholds } from "@leadscore/contracts";
+import { STAGES, type Stage, type StageThresholds } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Profile } from "./codec.ts";
@@ -136,6 +136,21 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
         ? keys.byUpdated
         : keys.byLastEvent;
 
+  /** Leads' values in an activity order, from the stage indexes, which hold every lead (one ZMSCORE each). */
+  async function placeInStages(ids: string[], sort: LeadSort): Promise<ListPosition[]> {
+    const byActivity = sort === "-last_event_at" || sort === "last_event_at";
+    const pipeline = redis.pipeline();
+    for (const stage of STAGES) pipeline.zmscore(byActivity ? keys.byLastEventIn(stage) : keys.byUpdatedIn(stage), ids);
+    const perStage = ((await pipeline.exec()) ?? []).map(([error, values]) => {
+      if (error) throw error;
+      return values as (string | null)[];
+    });
+    return ids.flatMap((id, index) => {
+      const value = perStage.map((values) => values[index]).find((one) => one !== null && one !== undefined);
+      return value === undefined || value === null ? [] : [{ id, value: Number(value) }];
+    });
+  }
+
   /**
    * Every lead matching the search, at most `max` from each walk (texts, ids), with its position in the sort's index;
    * unordered. `beforeStep` runs before each step: a caller under a time limit throws from it, one
@@ -153,6 +168,8 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
     const sortIndex = indexOf(search.sort);
     const seen = new Set<string>();
     const found: ListPosition[] = [];
+    /** Idle leads found: in no global activity index, they are placed by their stage's (idle.ts). */
+    const unplaced: string[] = [];
     /** Runs a walk's steps: each replies with its matches placed (id, rank key, value in the sort's index). */
     const walk = async (step: (cursor: string) => Promise<string[]>) => {
       let cursor = "0";
@@ -168,7 +185,10 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
           seen.add(id);
           count += 1;
           const rank = Number(reply[i + 1]);
-          if (rank >= bounds[0] && rank <= bounds[1]) found.push({ id, value: Number(reply[i + 2]) });
+          if (rank < bounds[0] || rank > bounds[1]) continue;
+          const value = reply[i + 2] as string;
+          if (value === "") unplaced.push(id);
+          else found.push({ id, value: Number(value) });
         }
       } while (cursor !== "0" && count < max);
     };
@@ -182,6 +202,7 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
     if (search.company === undefined && words.length > 0 && texts?.[1] !== leads?.[1]) {
       await walk((cursor) => SEARCH_IDS.run(redis, [keys.byScore, sortIndex], [cursor, SEARCH_STEP, ...words]));
     }
+    if (unplaced.length > 0) found.push(...(await placeInStages(unplaced, search.sort)));
     return found;
   }
 

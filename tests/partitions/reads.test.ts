@@ -1,8 +1,9 @@
 // Reads over lead partitions answer as one partition does: the same live state laid out once under REDIS_PREFIX and
-// once over six partitions gives the same pages, cursors, counts, ranks, leaderboard and stats.
+// once over six partitions gives the same pages, cursors, counts, ranks, leaderboard and stats — every lead of the
+// six partitions idle (live/src/idle.ts: its history shed, out of the global activity indexes), none of the one's.
 import { parseConfig, STAGES, WorkerConfigSchema } from "@leadscore/contracts";
 import { createEdgeRuntime } from "@leadscore/edge/runtime";
-import { type LiveKeys, liveKeys } from "@leadscore/live";
+import { IDLE_MARK, type LiveKeys, liveKeys, shrinkIdleLeads } from "@leadscore/live";
 import { createRedis, leadPartition, partitionPrefixes, silentLogger } from "@leadscore/runtime";
 import { createWorker } from "@leadscore/worker";
 import fc from "fast-check";
@@ -93,6 +94,10 @@ describe("when the same leads are read from one partition and from six", () => {
       leads,
     );
     six = await createEdgeRuntime(testEdgeConfig({ ...env, LEAD_PARTITIONS: String(P) }), silentLogger);
+    const idleAt = () => Date.now() + 1;
+    for (const each of prefixes) {
+      await shrinkIdleLeads({ redis, db: database.db, keys: liveKeys(each), idleMs: 0, now: idleAt });
+    }
   });
 
   afterAll(async () => {
@@ -121,6 +126,23 @@ describe("when the same leads are read from one partition and from six", () => {
     const held = await Promise.all(prefixes.map((each) => redis.zcard(liveKeys(each).byScore)));
     expect(held.every((count) => count > 0)).toBe(true);
     expect(held.reduce((sum, count) => sum + count, 0)).toBe(leads.length);
+  });
+
+  it("keeps the six partitions' idle leads in the score and stage indexes only", async () => {
+    for (const keys of prefixes.map((each) => liveKeys(each))) {
+      const [ranked, updated, lastEvent, ...inStages] = await Promise.all([
+        redis.zcard(keys.byScore),
+        redis.zcard(keys.byUpdated),
+        redis.zcard(keys.byLastEvent),
+        ...STAGES.flatMap((stage) => [redis.zcard(keys.byUpdatedIn(stage)), redis.zcard(keys.byLastEventIn(stage))]),
+      ]);
+      expect([updated, lastEvent]).toEqual([0, 0]);
+      expect(inStages.reduce((sum, count) => sum + count, 0)).toBe(2 * ranked);
+    }
+    const marked = await Promise.all(
+      leads.map((lead) => redis.hexists(liveKeys(prefixes[leadPartition(lead, P)] as string).lead(lead), IDLE_MARK)),
+    );
+    expect(marked.every((one) => one === 1)).toBe(true);
   });
 
   it("gives every list, filter, sort and cursor the same pages and counts", async () => {

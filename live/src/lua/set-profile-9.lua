@@ -39,6 +39,7 @@ else
   local stage = redis.call('HGET', KEYS[1], 'st') or ARGV[7]
   redis.call('ZADD', ARGV[8] .. stage, ARGV[5], ARGV[1])
 end
-redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1])
+-- An idle lead stays out of the global activity indexes (live/src/idle.ts): its stage's gives its new time.
+if redis.call('HEXISTS', KEYS[1], 'i') == 0 then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[1]) end
 redis.call('HSET', KEYS[9], ARGV[1], ARGV[9])
 return existed

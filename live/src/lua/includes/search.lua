@@ -12,7 +12,8 @@ local function searchHasWords(text, first, from)
 end
 
 -- A step's reply: the next cursor, then for each of `ids` that has a live state (a rank in `byScore`): its id, rank
--- key and value in `sortIndex` (the index the search is sorted by, maybe `byScore` itself). One ZMSCORE per index.
+-- key and value in `sortIndex` (the index the search is sorted by, maybe `byScore` itself), or '' for an idle lead,
+-- which a global activity index leaves out (live/src/idle.ts). One ZMSCORE per index.
 local function searchReply(cursor, ids, byScore, sortIndex)
   local out = { cursor }
   if #ids == 0 then return out end
@@ -23,7 +24,7 @@ local function searchReply(cursor, ids, byScore, sortIndex)
     if ranks[i] then
       out[#out + 1] = ids[i]
       out[#out + 1] = ranks[i]
-      out[#out + 1] = values[i] or '0'
+      out[#out + 1] = values[i] or ''
     end
   end
   return out

@@ -13,12 +13,16 @@ local function stageIndexes(stages, namesAt, keysAt)
 end
 
 -- Files lead `id` under stage `to` instead of `from` (nil: under none yet), at its times in `byUpdated` and
--- `byLastEvent`.
+-- `byLastEvent`; an idle lead, which is in neither (live/src/idle.ts), at its times in the stage it leaves.
 local function moveStage(updatedIn, activityIn, byUpdated, byLastEvent, id, from, to)
-  if from and updatedIn[from] then redis.call('ZREM', updatedIn[from], id) end
-  if from and activityIn[from] then redis.call('ZREM', activityIn[from], id) end
-  local updated = redis.call('ZSCORE', byUpdated, id)
-  if updated then redis.call('ZADD', updatedIn[to], updated, id) end
-  local activity = redis.call('ZSCORE', byLastEvent, id)
-  if activity then redis.call('ZADD', activityIn[to], activity, id) end
+  local function move(global, index)
+    local value = redis.call('ZSCORE', global, id)
+    if from and index[from] then
+      value = value or redis.call('ZSCORE', index[from], id)
+      redis.call('ZREM', index[from], id)
+    end
+    if value then redis.call('ZADD', index[to], value, id) end
+  end
+  move(byUpdated, updatedIn)
+  move(byLastEvent, activityIn)
 end

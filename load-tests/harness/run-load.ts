@@ -32,6 +32,7 @@ import { createLagProbe, type LagProbe, type LagSummary } from "./lag-probe.ts";
 import { createLedger, type Ledger } from "./ledger.ts";
 import { createBullDepthReader, createMetricsDepthReader, firstAvailable, type QueueDepthReader } from "./metrics.ts";
 import { createOpenLoop, type OpenLoop, type OpenLoopResult } from "./open-loop.ts";
+import { awaitPageSweep, PAGE_SWEEP_WAIT_MS } from "./page-sweep.ts";
 import type { EndpointReport, LoadReport, ThresholdResult, TimelinePoint } from "./report.ts";
 import { type LocalStack, startLocalStack } from "./stack.ts";
 import { createLatencyRecorder, type LatencyRecorder, roundMs } from "./stats.ts";
@@ -395,6 +396,13 @@ async function auditOrSkip(
       checks: [],
     };
   }
+  const sweep = await awaitPageSweep(db, live.redis, live.prefix);
+  options.log(
+    `history pages at the drain: ${sweep.atDrain.stored} stored, ${sweep.atDrain.retired} retired awaiting deletion; ` +
+      (sweep.sweptAfterMs === null
+        ? `the retired set was not empty ${PAGE_SWEEP_WAIT_MS / 1000} s later`
+        : `swept ${(sweep.sweptAfterMs / 1000).toFixed(1)} s later`),
+  );
   options.log("audit: refolding the run's stored events and comparing them with the live state…");
   return auditRun({
     db,

@@ -135,13 +135,18 @@ describe("when a commit that spilled a page loses its compare-and-set", () => {
 });
 
 describe("when the live state is rebuilt", () => {
-  it("keeps the ids of pages laid out as stored and retires the others", async () => {
-    const { options, audit, storedPages, sweepAfterGrace, expectSwept, foldLateEvent } = await leadsWithPages();
-    // Lead "a" gets a late event: its pages differ from what a rebuild lays out (the first grew past PAGE_SIZE).
-    await foldLateEvent();
-    await sweepAfterGrace();
-    expect(await storedPages()).toBe(9);
+  /** Lead "a" with a late event folded by the deep lane: its first page grew past PAGE_SIZE, a layout a rebuild from
+   * scratch does not give. */
+  async function refoldedLeads() {
+    const fixture = await leadsWithPages();
+    await fixture.foldLateEvent();
+    await fixture.sweepAfterGrace();
+    expect(await fixture.storedPages()).toBe(9);
+    return fixture;
+  }
 
+  it("lays every lead out as its pages were, so it names the pages stored and writes none", async () => {
+    const { options, audit, expectSwept } = await refoldedLeads();
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     const metrics = createWorkerMetrics();
     metrics.watchRebuild(progress);
@@ -150,9 +155,20 @@ describe("when the live state is rebuilt", () => {
     expect(progress).toEqual({ running: false, eventsRead: 3 * 230 + 1, leadsWritten: 3 });
     expect(metrics.render()).toContain("leadscore_worker_rebuild_events_read 691");
     expect(metrics.render()).toContain("leadscore_worker_rebuild_leads_written 3");
-    // Leads "b" and "c" kept their six pages (same content, same ids); "a"'s three were laid out anew, and the three
-    // they replace are stored until the sweep.
     const rebuilt = await audit();
+    expect([...rebuilt.problems, ...rebuilt.pageProblems]).toEqual([]);
+    expect(rebuilt.pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+    await expectSwept(0, 9);
+  }, 120_000);
+
+  it("lays a lead whose live keys are gone out anew and retires the pages it no longer names", async () => {
+    const { redis, keys, options, audit, expectSwept } = await refoldedLeads();
+    await redis.del(keys.lead("a"));
+    await rebuildLiveState(options);
+    // Leads "b" and "c" kept their six pages; "a"'s three were laid out in pages of PAGE_SIZE, and the three they
+    // replace are stored until the sweep.
+    const rebuilt = await audit();
+    expect(rebuilt.problems).toEqual([]);
     expect(rebuilt.pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
     await expectSwept(3, 9);
   }, 120_000);

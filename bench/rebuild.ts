@@ -19,11 +19,11 @@ import {
   type EventDocument,
   keyOf,
 } from "@leadscore/contracts";
-import { decodePageRefs, leadHashField, liveKeys } from "@leadscore/live";
+import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
-import type { Db } from "mongodb";
 import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import { NODE_TS, ROOT } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
@@ -135,27 +135,6 @@ function probeReads(redis: Redis, prefix: string) {
   return probe;
 }
 
-/**
- * History pages after a rebuild: stored in MongoDB, named by the live state's leads, retired (awaiting the workers'
- * sweep). A rebuild of the same events lays out the pages already stored (their ids follow from their content), so a
- * second round stores nothing new.
- */
-async function pageCounts(redis: Redis, db: Db, prefix: string) {
-  const keys = liveKeys(prefix);
-  const leads = await redis.zrange(keys.byScore, "0", "-1");
-  let named = 0;
-  for (let from = 0; from < leads.length; from += 1_000) {
-    const pipeline = redis.pipeline();
-    for (const id of leads.slice(from, from + 1_000)) pipeline.hget(keys.lead(id), leadHashField("pages"));
-    for (const [error, list] of (await pipeline.exec()) ?? []) {
-      if (error) throw error;
-      named += decodePageRefs(list as string | null).length;
-    }
-  }
-  const stored = await db.collection(COLLECTIONS.historyPages).countDocuments({});
-  return { stored, named, retired: await redis.zcard(keys.retiredPages) };
-}
-
 async function rebuildIn(checkout: string, dbName: string, prefix: string): Promise<ChildResult> {
   const [node, ...flags] = NODE_TS;
   const { stdout } = await run(
@@ -189,11 +168,8 @@ async function main(): Promise<void> {
               `(${r.leads} leads, ${r.events} events); switch ${r.switchMs ?? "–"} ms; ` +
               `reads while it ran: ${reads.answered} of ${reads.samples} found leads`,
           );
-          const pages = await pageCounts(testRedis.redis, testDb.db, prefix);
-          console.log(
-            `    history pages: ${pages.stored} stored, ${pages.named} named, ${pages.retired} retired: ` +
-              `${(pages.stored / Math.max(1, pages.named)).toFixed(3)}× stored / named`,
-          );
+          // The same events laid out again: a second round names the pages the first stored and writes none.
+          console.log(`    history pages: ${pageCountsLine(await pageCounts(testRedis.redis, testDb.db, prefix))}`);
         }
       }
     } finally {

@@ -23,6 +23,7 @@ import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import { NODE_TS, ROOT } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
@@ -167,6 +168,8 @@ async function main(): Promise<void> {
               `(${r.leads} leads, ${r.events} events); switch ${r.switchMs ?? "–"} ms; ` +
               `reads while it ran: ${reads.answered} of ${reads.samples} found leads`,
           );
+          // The same events laid out again: a second round names the pages the first stored and writes none.
+          console.log(`    history pages: ${pageCountsLine(await pageCounts(testRedis.redis, testDb.db, prefix))}`);
         }
       }
     } finally {

@@ -27,6 +27,8 @@ export interface CliOptions {
   drainTimeoutSeconds: number;
   outDir: string;
   strict: boolean;
+  /** After the audit, rebuild the self-started stack's live state and count its history pages again. */
+  rebuildAfter: boolean;
   /** Print a progress line every second. */
   progress: boolean;
   runId?: string;
@@ -54,6 +56,7 @@ scenarios: ${SCENARIO_NAMES.join(", ")}
   --no-audit           skip the audit
   --out DIR            report directory (default artifacts/load)
   --run-id ID          fix the run id (and so the ids and random draws)
+  --rebuild-after      after the audit, rebuild the live state (own stack only) and print its history pages
   --strict             exit 1 when a latency/error/drop target is missed, not only when the audit fails
   --quiet              no per-second progress
 `;
@@ -103,6 +106,7 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
     drainTimeoutSeconds: 120,
     outDir: "artifacts/load",
     strict: false,
+    rebuildAfter: false,
     progress: true,
   };
   while (args.length > 0) {
@@ -181,6 +185,9 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
         break;
       case "--strict":
         options.strict = true;
+        break;
+      case "--rebuild-after":
+        options.rebuildAfter = true;
         break;
       case "--quiet":
         options.progress = false;

@@ -1,11 +1,16 @@
 // Drives one scenario open-loop against a stack (its own, or a deployment given by URL), watches it live, waits for
 // the queue to drain, audits the live state (Redis) against the durable record (MongoDB) and writes the report.
+import { execFile } from "node:child_process";
+import { resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { promisify } from "node:util";
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, mongoDatabaseName } from "@leadscore/contracts";
 import { createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { EVENTS_QUEUE } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { type Db, MongoClient } from "mongodb";
+import { pageCounts, pageCountsLine } from "../../test-support/page-counts.ts";
+import { NODE_TS, ROOT } from "../../test-support/processes.ts";
 import { createRunId, runIdRange } from "../src/payloads.ts";
 import {
   ENDPOINT_ROUTES,
@@ -32,6 +37,7 @@ import { createLagProbe, type LagProbe, type LagSummary } from "./lag-probe.ts";
 import { createLedger, type Ledger } from "./ledger.ts";
 import { createBullDepthReader, createMetricsDepthReader, firstAvailable, type QueueDepthReader } from "./metrics.ts";
 import { createOpenLoop, type OpenLoop, type OpenLoopResult } from "./open-loop.ts";
+import { awaitPageSweep, PAGE_SWEEP_WAIT_MS } from "./page-sweep.ts";
 import type { EndpointReport, LoadReport, ThresholdResult, TimelinePoint } from "./report.ts";
 import { type LocalStack, startLocalStack } from "./stack.ts";
 import { createLatencyRecorder, type LatencyRecorder, roundMs } from "./stats.ts";
@@ -364,6 +370,30 @@ async function drain(options: {
   return null;
 }
 
+/**
+ * A rebuild of the stack's live state (`npm run rebuild`, beside its running workers), then its history pages: right
+ * after it, and once the workers' sweep has emptied the retired set.
+ */
+async function rebuildAndCountPages(stack: LocalStack, db: Db, redis: Redis, log: (line: string) => void) {
+  const [node, ...flags] = NODE_TS;
+  const env = { ...process.env, REDIS_URL: stack.redisUrl, MONGO_URL: stack.mongoUrl, REDIS_PREFIX: stack.redisPrefix };
+  const started = performance.now();
+  const { stdout } = await promisify(execFile)(node, [...flags, resolve(ROOT, "worker/src/rebuild-cli.ts")], {
+    env,
+    maxBuffer: 1 << 20,
+  });
+  log(`rebuild: ${stdout.trim()} (${((performance.now() - started) / 1000).toFixed(1)} s with its start)`);
+  log(`history pages after the rebuild: ${pageCountsLine(await pageCounts(redis, db, stack.redisPrefix))}`);
+  const sweep = await awaitPageSweep(db, redis, stack.redisPrefix);
+  const swept =
+    sweep.sweptAfterMs === null
+      ? "not swept within the wait"
+      : `swept ${(sweep.sweptAfterMs / 1000).toFixed(1)} s later`;
+  log(
+    `history pages once retired ones are ${swept}: ${pageCountsLine(await pageCounts(redis, db, stack.redisPrefix))}`,
+  );
+}
+
 /** The audit of the run when it can be trusted, or why it was skipped or failed without one. */
 async function auditOrSkip(
   options: LoadOptions,
@@ -395,6 +425,13 @@ async function auditOrSkip(
       checks: [],
     };
   }
+  const sweep = await awaitPageSweep(db, live.redis, live.prefix);
+  options.log(
+    `history pages at the drain: ${sweep.atDrain.stored} stored, ${sweep.atDrain.retired} retired awaiting deletion; ` +
+      (sweep.sweptAfterMs === null
+        ? `the retired set was not empty ${PAGE_SWEEP_WAIT_MS / 1000} s later`
+        : `swept ${(sweep.sweptAfterMs / 1000).toFixed(1)} s later`),
+  );
   options.log("audit: refolding the run's stored events and comparing them with the live state…");
   return auditRun({
     db,
@@ -581,6 +618,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
     const workerLag =
       workerLagBefore && workerLagAfter && drained ? workerLagSummary(workerLagAfter, workerLagBefore) : null;
     const audit = await auditOrSkip(options, { ingestOnly, target, drained, crashed, runId, ledger });
+    if (options.rebuildAfter && stack && target.db && target.live && audit.status !== "SKIPPED") {
+      await rebuildAndCountPages(stack, target.db, target.live.redis, log);
+    }
 
     const elapsed = Math.max(result.elapsedSeconds, 1e-3);
     const jobs = Number.isNaN(jobsMade) ? null : jobsMade;

@@ -380,13 +380,15 @@ export function createDeepLane(options: DeepLaneOptions) {
    */
   function rescanned(leadId: string, owned: Owned, known: ScorableEvent[], stored: CachedPage[]): NextState {
     const tail = (owned.lead?.tail ?? []).map(entryEvent);
+    const refs = owned.lead?.pages ?? [];
+    // Laid out as its pages were while they come out the same (a refold's grown pages included), so those are kept.
     const next = foldWholeHistory(
       [...known, ...tail, ...waitingEvents(leadId, owned)],
       cap,
       (entries, startTally) => contentPageId(leadId, entries, startTally),
       halfLife(),
+      refs,
     );
-    const refs = owned.lead?.pages ?? [];
     let kept = 0;
     while (kept < next.newPages.length) {
       const id = refs[kept]?.id;

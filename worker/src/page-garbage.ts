@@ -1,5 +1,8 @@
-// History pages that no lead references any more are deleted, one `_id` at a time (an `_id` equality is the one
-// filter FerretDB pushes down: a `$in` or a range would scan `history_pages`). A page stops being referenced when a
+// History pages that no lead references any more are deleted by `_id`, a batch of them in one `deleteMany` of an `$in`:
+// on FerretDB every delete scans `history_pages` (even one by `_id`), so a batch costs one scan and a little per page
+// where one delete per page cost one scan each (measured at 19,000 pages on a loaded box: one `deleteOne` 1.7–1.9 s,
+// ten 10.5–14.2 s, 500 ids in one `deleteMany` 17.8–21.1 s, i.e. ~1.8 s a scan and ~35 ms a page), and the sweep can
+// keep up under traffic with a small batch a turn. A page stops being referenced when a
 // refold writes it anew (the deep lane), when the commit it was written for lost its compare-and-set or handed its
 // events to the deep lane (the scorer), or when a rebuild lays the history out again; each of them retires the ids it
 // superseded into a sorted set (`<prefix>:pages:retired`, by when). Most rewrites leave nothing to retire: a page's
@@ -17,8 +20,14 @@ import { pageLead } from "./page-id.ts";
 /** How long a retired page stays readable: longer than any history read takes. */
 export const RETIRED_GRACE_MS = 30_000;
 
-/** Pages per sweep step: each is one pipelined HMGET and one `deleteOne`. */
-const SWEEP_CHUNK = 200;
+/** How often a worker sweeps: a page is deleted within this long after its grace. */
+export const RETIRED_SWEEP_MS = 5_000;
+
+/** Pages per sweep batch: one pipelined HMGET and one `deleteMany` (one scan of `history_pages` on FerretDB). */
+export const SWEEP_BATCH = 500;
+
+/** Pages per batch while events wait: one scan and ~100 pages' deletes a turn, a short hold on FerretDB's writer. */
+export const SWEEP_BATCH_BUSY = 100;
 
 /** Schedules pages no longer referenced for deletion. */
 export async function retirePages(redis: Redis, keys: Pick<LiveKeys, "retiredPages">, ids: Iterable<string>) {
@@ -39,8 +48,12 @@ export interface SweepOptions {
   redis: Redis;
   keys: Pick<LiveKeys, "retiredPages" | "lead">;
   now?: () => number;
-  /** Stops after this long (the rest waits for the next sweep); unset: until every due page is done. */
+  /** Starts no batch after this long (the rest waits for the next sweep); unset: until every due page is done. */
   budgetMs?: number;
+  /** Most batches (deletes) this sweep runs; unset: no bound but the budget. */
+  batches?: number;
+  /** Pages per batch (SWEEP_BATCH unless given). */
+  batchSize?: number;
 }
 
 /** Deletes the retired pages past their grace that no lead names; returns how many were deleted. */
@@ -51,24 +64,24 @@ export async function sweepRetiredPages(options: SweepOptions): Promise<number> 
   const pagesField = leadHashField("pages");
   let deleted = 0;
   const stopAt = options.budgetMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + options.budgetMs;
-  for (;;) {
-    const due = await redis.zrangebyscore(keys.retiredPages, "-inf", now() - RETIRED_GRACE_MS, "LIMIT", 0, SWEEP_CHUNK);
+  const size = options.batchSize ?? SWEEP_BATCH;
+  for (let batch = 0; batch < (options.batches ?? Number.POSITIVE_INFINITY); batch += 1) {
+    if (performance.now() >= stopAt) return deleted;
+    const due = await redis.zrangebyscore(keys.retiredPages, "-inf", now() - RETIRED_GRACE_MS, "LIMIT", 0, size);
     if (due.length === 0) return deleted;
     const pipeline = redis.pipeline();
     for (const id of due) pipeline.hmget(keys.lead(pageLead(id)), pagesField, IDLE_MARK);
     const lists = (await pipeline.exec()) ?? [];
-    const done: string[] = [];
-    for (const [index, id] of due.entries()) {
-      if (performance.now() >= stopAt) break;
+    const unnamed = due.filter((id, index) => {
       const [error, read] = lists[index] ?? [null, null];
       if (error) throw error;
       const [list, idle] = read as [string | null, string | null];
       // An idle lead's page list is in its archive (idle.ts): its pages are kept rather than read back here.
-      const named = idle !== null || decodePageRefs(list).some((ref) => ref.id === id);
-      if (!named) deleted += (await pages.deleteOne({ _id: id })).deletedCount;
-      done.push(id);
-    }
-    if (done.length > 0) await redis.zrem(keys.retiredPages, ...done);
-    if (due.length < SWEEP_CHUNK || done.length < due.length) return deleted;
+      return idle === null && !decodePageRefs(list).some((ref) => ref.id === id);
+    });
+    if (unnamed.length > 0) deleted += (await pages.deleteMany({ _id: { $in: unnamed } })).deletedCount;
+    await redis.zrem(keys.retiredPages, ...due);
+    if (due.length < size) return deleted;
   }
+  return deleted;
 }

@@ -152,11 +152,24 @@ export function spill(
   newPageId: PageIds,
   cap: number,
   halfLifeSeconds: number | null = null,
+  reuse: readonly PageRef[] = [],
 ): Pick<NextState, "tail" | "base" | "pages" | "newPages"> {
   const newPages: NewPage[] = [];
   let rest = tail;
   let start = base;
   const pages = refs === null ? null : [...refs];
+  // A layout to reuse (a rebuild's: the previous generation's pages) is followed page by page while each comes out
+  // the same (same entries after the same tally: the same id) and a tail of at least PAGE_SIZE stays after it.
+  for (const ref of reuse) {
+    if (rest.length - ref.size < PAGE_SIZE) break;
+    const entries = rest.slice(0, ref.size);
+    const startTally = encodeTally(start.tally);
+    if (newPageId(entries, startTally) !== ref.id) break;
+    newPages.push({ id: ref.id, entries, startTally });
+    pages?.push(pageRef(ref.id, entries, startTally));
+    start = stateAfter(entries, start, cap, halfLifeSeconds);
+    rest = rest.slice(ref.size);
+  }
   while (rest.length >= TAIL_SPILL_AT) {
     const entries = rest.slice(0, PAGE_SIZE);
     const startTally = encodeTally(start.tally);
@@ -182,9 +195,10 @@ export function settle(
   after: LiveFoldState,
   breakdown: BreakdownTally,
   halfLifeSeconds: number | null = null,
+  reuse: readonly PageRef[] = [],
 ): NextState {
   const last = tail.at(-1);
-  const spilled = spill(tail, base, pages, newPageId, cap, halfLifeSeconds);
+  const spilled = spill(tail, base, pages, newPageId, cap, halfLifeSeconds, reuse);
   return {
     score: last?.score ?? base.score,
     count: last?.seq ?? base.count,
@@ -210,24 +224,28 @@ export function foldAndSettle(
   newPageId: PageIds,
   breakdown: BreakdownTally,
   halfLifeSeconds: number | null = null,
+  reuse: readonly PageRef[] = [],
 ): NextState {
   const { history, state } = foldLive(events, cap, base, halfLifeSeconds);
   const entries = markLate(history);
-  return settle(entries, base, pages, newPageId, cap, state, addToBreakdown(breakdown, entries, 1), halfLifeSeconds);
+  const total = addToBreakdown(breakdown, entries, 1);
+  return settle(entries, base, pages, newPageId, cap, state, total, halfLifeSeconds, reuse);
 }
 
 /**
  * A lead's whole history folded from its events and laid out: pages of PAGE_SIZE, all new, and the tail. The one
  * layout of a history from scratch, for the deep lane's rescan and the rebuild; the planner folds a tail again with
- * the same step (foldAndSettle) from the state before it.
+ * the same step (foldAndSettle) from the state before it. `reuse` (a rebuild's: the pages the lead had) is followed
+ * while its pages come out the same (see spill), so a rebuild names the pages already stored.
  */
 export function foldWholeHistory(
   events: readonly ScorableEvent[],
   cap: number,
   newPageId: PageIds,
   halfLifeSeconds: number | null = null,
+  reuse: readonly PageRef[] = [],
 ): NextState {
-  return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown(), halfLifeSeconds);
+  return foldAndSettle(events, cap, ZERO, [], newPageId, emptyBreakdown(), halfLifeSeconds, reuse);
 }
 
 /** The fold state after a lead's newest entry (where an append starts). */

@@ -19,6 +19,11 @@ try {
     const report = await auditLiveState({ ...options, redisPrefix: config.REDIS_PREFIX, halfLifeSeconds });
     console.log(`${report.leads} leads, ${report.events} events: ${report.problems.length} problems`);
     for (const problem of report.problems.slice(0, 50)) console.log(`  ${problem}`);
+    // Pages the rebuild laid out anew leave the ones they replace stored until a worker's sweep (after their grace).
+    const pages = report.pages;
+    if (pages)
+      console.log(`history pages: ${pages.stored} stored (${pages.retired} retired), ${pages.referenced} named`);
+    for (const problem of report.pageProblems) console.log(`  ${problem}`);
     process.exitCode = report.problems.length === 0 ? 0 : 1;
   } else {
     // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.

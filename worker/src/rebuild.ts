@@ -35,7 +35,9 @@ import {
   indexPlace,
   type LeadHash,
   type LiveKeys,
+  leadHashField,
   newGeneration,
+  type PageRef,
   type Profile,
   pageDocument,
   REBUILDING,
@@ -163,8 +165,9 @@ async function rebuild(
       pending.map((lead) => lead.id),
       retroactive,
     );
-    chunk = pending.map(({ id, events }) =>
-      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options),
+    const previous = await previousPages(redis, keys, pending);
+    chunk = pending.map(({ id, events }, index) =>
+      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options, previous[index]),
     );
     pending = [];
     pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
@@ -305,6 +308,19 @@ interface RebuiltLead {
   pages: NewPage[];
 }
 
+/**
+ * The pages each lead has in the previous generation (none when the live keys are gone, or the lead is idle: its
+ * list is in its archive), so its rebuilt history is laid out as they were where it comes out the same.
+ */
+async function previousPages(redis: Redis, keys: LiveKeys, leads: readonly { id: string }[]): Promise<PageRef[][]> {
+  const pipeline = redis.pipeline();
+  for (const { id } of leads) pipeline.hget(keys.lead(id), leadHashField("pages"));
+  return ((await pipeline.exec()) ?? []).map(([error, list]) => {
+    if (error) throw error;
+    return decodePageRefs(list as string | null);
+  });
+}
+
 /** The fold of a lead's stored events, laid out, with its profile: a lead is created when its profile was, or else
  * when its earliest event was received. */
 function rebuiltLead(
@@ -313,6 +329,7 @@ function rebuiltLead(
   profile: StoredProfile | undefined,
   at: number,
   options: Pick<RebuildOptions, "cap" | "thresholds" | "halfLife">,
+  previous: readonly PageRef[] = [],
 ): RebuiltLead {
   const halfLifeSeconds = options.halfLife?.() ?? null;
   const next = foldWholeHistory(
@@ -320,6 +337,7 @@ function rebuiltLead(
     options.cap,
     (entries, startTally) => contentPageId(id, entries, startTally),
     halfLifeSeconds,
+    previous,
   );
   const place = indexPlace(next, at, options.cap, options.thresholds, halfLifeSeconds);
   const fold = { ...foldOf(next, options.thresholds), stage: place.stage };

@@ -1,6 +1,6 @@
 // History pages no lead names any more are retired and then deleted by `_id` (page-garbage.ts); a page written again
 // with the same content keeps its id (page-id.ts). The audit counts stored pages against those the live state names.
-import { COLLECTIONS, type EventDocument, type HistoryPageDocument, keyOf } from "@leadscore/contracts";
+import { COLLECTIONS, type EventDocument, type HistoryPageDocument, keyOf, type RuleSet } from "@leadscore/contracts";
 import { encodeEvent } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { Redis } from "ioredis";
@@ -9,8 +9,16 @@ import { REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, rebuildOptionsOf, T0, type TestStack } from "../../test-support/worker-stack.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createWorkerMetrics } from "../src/metrics.ts";
-import { RETIRED_GRACE_MS, retirePages, sweepRetiredPages } from "../src/page-garbage.ts";
+import { RETIRED_GRACE_MS, retirePages, SWEEP_BATCH, sweepRetiredPages } from "../src/page-garbage.ts";
 import { rebuildLiveState } from "../src/rebuild.ts";
+import { ruleMatcher } from "../src/rules-cache.ts";
+import { createScorer } from "../src/scorer.ts";
+
+const RULES = ruleMatcher({
+  version: 1,
+  groups: [],
+  rules: [{ _id: "page_view", label: "Page view", event_type: "page_view", points: 5, active: true }],
+} satisfies RuleSet);
 
 let stack: TestStack | undefined;
 const clients: Redis[] = [];
@@ -60,12 +68,19 @@ async function leadsWithPages() {
       await lane.stop();
     }
   };
-  return { current, redis, keys, options, audit, storedPages, sweepAfterGrace, foldLateEvent };
+  /** Sweeps past the grace, deleting `deleted` pages, and audits: no problem, `named` pages stored and named. */
+  const expectSwept = async (deleted: number, named: number) => {
+    expect(await sweepAfterGrace()).toBe(deleted);
+    const swept = await audit();
+    expect([...swept.problems, ...swept.pageProblems]).toEqual([]);
+    expect(swept.pages).toEqual({ stored: named, referenced: named, retired: 0 });
+  };
+  return { current, redis, keys, options, audit, storedPages, sweepAfterGrace, expectSwept, foldLateEvent };
 }
 
 describe("when a late event makes the deep lane write a lead's pages anew", () => {
   it("retires the pages it superseded and the sweep deletes them after their grace", async () => {
-    const { redis, keys, options, audit, storedPages, sweepAfterGrace, foldLateEvent } = await leadsWithPages();
+    const { redis, keys, options, audit, storedPages, expectSwept, foldLateEvent } = await leadsWithPages();
     const before = await audit();
     expect(before.problems).toEqual([]);
     expect(before.pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
@@ -73,8 +88,12 @@ describe("when a late event makes the deep lane write a lead's pages anew", () =
     // Older than every entry of lead "a": each of its three pages is written anew.
     expect(await foldLateEvent()).toBe(1);
 
+    // Retired pages are stored until the sweep deletes them: 12 for 9 named is past the audit's 1.1×.
     const after = await audit();
     expect(after.problems).toEqual([]);
+    expect(after.pageProblems).toEqual([
+      "history_pages holds 12 pages (3 retired, awaiting deletion), the live state names 9: more than 1.1×",
+    ]);
     expect(after.pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
     // Within their grace, a read that took the old page list still finds them.
     expect(await sweepRetiredPages({ db: options.db, redis, keys })).toBe(0);
@@ -83,19 +102,51 @@ describe("when a late event makes the deep lane write a lead's pages anew", () =
     const late = () => Date.now() + RETIRED_GRACE_MS + 1;
     expect(await sweepRetiredPages({ db: options.db, redis, keys, now: late, budgetMs: 0 })).toBe(0);
     expect((await audit()).pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
-    expect(await sweepAfterGrace()).toBe(3);
-    expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+    await expectSwept(3, 9);
+  }, 120_000);
+});
+
+describe("when a commit that spilled a page loses its compare-and-set", () => {
+  it("leaves the page it wrote retired, and the sweep deletes it", async () => {
+    const { current, redis, keys, options, audit, storedPages, expectSwept } = await leadsWithPages();
+    const generation = (await redis.get(keys.gen)) as string;
+    const writer = { ...options, generation: () => generation, encodeUpdates: () => new Map() };
+    // Lead "a" holds 150 entries in pages and 80 in its tail: 20 more spill its fourth page.
+    const spilling = Array.from({ length: 20 }, (_, i) =>
+      queued("a", `a-next${i}`, "page_view", T0 + 1_000 * (231 + i)),
+    );
+    // The rival's event lands among the entries that page holds, so the page written first is not the one kept.
+    const rival = queued("a", "a-rival", "page_view", T0 + 1_000 * 160 + 500);
+    const rivalScorer = createScorer({ ...writer, rules: () => RULES });
+    const rivalCommits = [() => rivalScorer.scoreBatch([rival])];
+    // The rival commits once, between the batch's plan (its pages written) and its commit.
+    const beforeCommit = async () => void (await rivalCommits.shift()?.());
+    const result = await createScorer({ ...writer, rules: () => RULES, beforeCommit }).scoreBatch(spilling);
+    expect(result.retries).toBe(1);
+
+    // The page the lost commit wrote is stored and retired; the commit that won wrote its own.
+    const lost = await audit();
+    expect(lost.pages).toEqual({ stored: 11, referenced: 10, retired: 1 });
+    expect(await sweepRetiredPages({ db: options.db, redis, keys })).toBe(0);
+    await expectSwept(1, 10);
+    expect(await storedPages()).toBe(10);
+    expect((await current.db.collection(COLLECTIONS.events).countDocuments({ lead_id: "a" })).valueOf()).toBe(251);
   }, 120_000);
 });
 
 describe("when the live state is rebuilt", () => {
-  it("keeps the ids of pages laid out as stored and retires the others", async () => {
-    const { options, audit, storedPages, sweepAfterGrace, foldLateEvent } = await leadsWithPages();
-    // Lead "a" gets a late event: its pages differ from what a rebuild lays out (the first grew past PAGE_SIZE).
-    await foldLateEvent();
-    await sweepAfterGrace();
-    expect(await storedPages()).toBe(9);
+  /** Lead "a" with a late event folded by the deep lane: its first page grew past PAGE_SIZE, a layout a rebuild from
+   * scratch does not give. */
+  async function refoldedLeads() {
+    const fixture = await leadsWithPages();
+    await fixture.foldLateEvent();
+    await fixture.sweepAfterGrace();
+    expect(await fixture.storedPages()).toBe(9);
+    return fixture;
+  }
 
+  it("lays every lead out as its pages were, so it names the pages stored and writes none", async () => {
+    const { options, audit, expectSwept } = await refoldedLeads();
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     const metrics = createWorkerMetrics();
     metrics.watchRebuild(progress);
@@ -105,17 +156,28 @@ describe("when the live state is rebuilt", () => {
     expect(metrics.render()).toContain("leadscore_worker_rebuild_events_read 691");
     expect(metrics.render()).toContain("leadscore_worker_rebuild_leads_written 3");
     const rebuilt = await audit();
+    expect([...rebuilt.problems, ...rebuilt.pageProblems]).toEqual([]);
+    expect(rebuilt.pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+    await expectSwept(0, 9);
+  }, 120_000);
+
+  it("lays a lead whose live keys are gone out anew and retires the pages it no longer names", async () => {
+    const { redis, keys, options, audit, expectSwept } = await refoldedLeads();
+    await redis.del(keys.lead("a"));
+    await rebuildLiveState(options);
+    // Leads "b" and "c" kept their six pages; "a"'s three were laid out in pages of PAGE_SIZE, and the three they
+    // replace are stored until the sweep.
+    const rebuilt = await audit();
     expect(rebuilt.problems).toEqual([]);
-    // Leads "b" and "c" kept their six pages (same content, same ids); "a"'s three were laid out anew.
     expect(rebuilt.pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
-    expect(await sweepAfterGrace()).toBe(3);
-    expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+    await expectSwept(3, 9);
   }, 120_000);
 });
 
 describe("the audit", () => {
-  it("finds more pages stored than named and retired, beyond the ratio", async () => {
+  it("counts retired pages as stored, and finds more than 1.1× those named", async () => {
     const { current, redis, keys, audit } = await leadsWithPages();
+    expect((await audit()).pageProblems).toEqual([]);
     const orphan = (n: number): HistoryPageDocument => ({
       _id: `a|orphan-${n}`,
       lead_id: "a",
@@ -124,14 +186,34 @@ describe("the audit", () => {
       written_at: new Date(),
     });
     const pages = current.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-    // Retired: awaiting deletion, not garbage.
+    // A retired page is stored until the sweep: 10 stored for 9 named is past 1.1×.
     await pages.insertOne(orphan(1));
     await retirePages(redis, keys, ["a|orphan-1"]);
-    expect((await audit()).problems).toEqual([]);
-    // Neither named nor retired: 10 stored for 9 named is past 1.1×.
-    await pages.insertOne(orphan(2));
-    expect((await audit()).problems).toEqual([
-      "history_pages holds 11 pages (1 retired), the live state names 9: more than 1.1× not retired",
+    expect((await audit()).pageProblems).toEqual([
+      "history_pages holds 10 pages (1 retired, awaiting deletion), the live state names 9: more than 1.1×",
     ]);
+    // And one neither named nor retired.
+    await pages.insertOne(orphan(2));
+    expect((await audit()).pageProblems).toEqual([
+      "history_pages holds 11 pages (1 retired, awaiting deletion), the live state names 9: more than 1.1×",
+    ]);
+  }, 120_000);
+});
+
+describe("a sweep with a bound on its batches", () => {
+  it("deletes at most that many batches of due pages and leaves the rest retired", async () => {
+    const { current, redis, keys, audit, storedPages } = await leadsWithPages();
+    const count = SWEEP_BATCH + 10;
+    const ids = Array.from({ length: count }, (_, n) => `a|orphan-${n}`);
+    await current.db
+      .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+      .insertMany(ids.map((_id) => ({ _id, lead_id: "a", n: 0, entries: "[]", written_at: new Date() })));
+    await retirePages(redis, keys, ids);
+    const late = () => Date.now() + RETIRED_GRACE_MS + 1;
+    expect(await sweepRetiredPages({ db: current.db, redis, keys, now: late, batches: 1 })).toBe(SWEEP_BATCH);
+    expect(await redis.zcard(keys.retiredPages)).toBe(10);
+    expect(await sweepRetiredPages({ db: current.db, redis, keys, now: late, batches: 1 })).toBe(10);
+    expect(await storedPages()).toBe(9);
+    expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
   }, 120_000);
 });

@@ -50,10 +50,15 @@ export interface Movement extends MovementEvent {
   at: number;
 }
 
-/** Where a page of movements ends: the last one's stream id and stage (ties between stages: later stages first). */
+/**
+ * Where a page of movements ends: the last one's stream id, stage and lead partition (ties between stages: later stages
+ * first; between partitions, whose streams may give the same id: higher partitions first).
+ */
 export interface MovementPosition {
   id: string;
   stage: Stage;
+  /** The lead partition of its stream (0 without partitions). */
+  partition?: number;
 }
 
 export interface MovementQuery {
@@ -90,34 +95,52 @@ function compareIds(a: string, b: string): number {
 }
 
 /**
- * Movements newest first, `limit` of them after `after`: per stage one XREVRANGE from the cursor down to `since`,
- * merged by id (ties: the later stage first, qualified before hot). Returns the page and where the next one starts
- * (null when this one is the last).
+ * Movements newest first, `limit` of them after `after`: per stage (and per lead partition, `redisPrefix` being every
+ * partition's prefix, `partitionPrefixes`) one XREVRANGE from the cursor down to `since`, merged by id (ties: the later
+ * stage first, qualified before hot, then the higher partition). Returns the page and where the next one starts (null
+ * when this one is the last).
  */
 export async function readMovements(
   redis: Redis,
-  redisPrefix: string,
+  redisPrefix: string | readonly string[],
   query: MovementQuery,
 ): Promise<{ movements: Movement[]; next: MovementPosition | null }> {
+  const prefixes = typeof redisPrefix === "string" ? [redisPrefix] : redisPrefix;
   const stages = query.stage ? [query.stage] : [...STAGES].reverse();
   const rank = (stage: Stage) => STAGES.indexOf(stage);
+  // Where a stream sits among the ties on one id: by stage, then by partition.
+  const tieRank = (stage: Stage, partition: number) => rank(stage) * prefixes.length + partition;
+  const streams = prefixes.flatMap((prefix, partition) => stages.map((stage) => ({ prefix, partition, stage })));
   const pipeline = redis.pipeline();
-  for (const stage of stages) {
+  for (const { prefix, partition, stage } of streams) {
     const after = query.after;
-    // Strictly after the cursor in (id desc, stage desc) order: an earlier stage may repeat the cursor's id.
-    const end = after === null ? "+" : rank(stage) < rank(after.stage) ? after.id : `(${after.id}`;
-    pipeline.xrevrange(movementKey(redisPrefix, stage), end, `${Math.max(0, query.since)}-0`, "COUNT", query.limit + 1);
+    // Strictly after the cursor in (id desc, stage desc, partition desc) order: a stream that comes later among the
+    // ties may repeat the cursor's id.
+    const end =
+      after === null
+        ? "+"
+        : tieRank(stage, partition) < tieRank(after.stage, after.partition ?? 0)
+          ? after.id
+          : `(${after.id}`;
+    pipeline.xrevrange(movementKey(prefix, stage), end, `${Math.max(0, query.since)}-0`, "COUNT", query.limit + 1);
   }
   const replies = (await pipeline.exec()) ?? [];
-  const all: Movement[] = [];
+  const all: { movement: Movement; partition: number }[] = [];
   replies.forEach(([error, entries], index) => {
     if (error) throw error;
-    const stage = stages[index] as Stage;
-    for (const entry of entries as [string, string[]][]) all.push(decode(stage, entry));
+    const { stage, partition } = streams[index] as (typeof streams)[number];
+    for (const entry of entries as [string, string[]][]) all.push({ movement: decode(stage, entry), partition });
   });
-  all.sort((a, b) => compareIds(b.id, a.id) || rank(b.to) - rank(a.to));
-  const movements = all.slice(0, query.limit);
-  const last = movements.at(-1);
-  const next = all.length > query.limit && last ? { id: last.id, stage: last.to } : null;
-  return { movements, next };
+  all.sort(
+    (a, b) =>
+      compareIds(b.movement.id, a.movement.id) ||
+      tieRank(b.movement.to, b.partition) - tieRank(a.movement.to, a.partition),
+  );
+  const page = all.slice(0, query.limit);
+  const last = page.at(-1);
+  const next =
+    all.length > query.limit && last
+      ? { id: last.movement.id, stage: last.movement.to, ...(last.partition > 0 ? { partition: last.partition } : {}) }
+      : null;
+  return { movements: page.map(({ movement }) => movement), next };
 }

@@ -14,16 +14,16 @@ import {
   createTestRedis,
   eventually,
   REDIS_URL,
-  TEST_READ_TOKEN,
   testEdgeConfig,
   uniqueName,
   withReadToken,
 } from "../../test-support/index.ts";
 import { post } from "../../test-support/ingest.ts";
+import { walkPages } from "../../test-support/pages.ts";
+import { deploymentEnv, tiedEvents } from "../../test-support/partition-fixtures.ts";
 import { propertyRuns } from "../../test-support/property.ts";
 
 const P = 6;
-const TYPES = ["page_view", "email_open", "form_submission", "demo_request", "purchase"];
 
 /** Copies one layout's live state of `ids` into the lead partitions' keys, value for value. */
 async function relayout(redis: Redis, from: LiveKeys, partitions: readonly LiveKeys[], ids: readonly string[]) {
@@ -54,29 +54,13 @@ describe("when the same leads are read from one partition and from six", () => {
 
   beforeAll(async () => {
     database = await createTestDb();
-    const env = {
-      NODE_ENV: "test",
-      REDIS_URL,
-      REDIS_PREFIX: prefix,
-      MONGO_URL: database.url,
-      ADMIN_TOKEN: "test-admin-token",
-      READ_TOKENS: TEST_READ_TOKEN,
-      JOB_LOCK_MS: "2000",
-    };
+    const env = deploymentEnv(prefix, database.url);
     redis = createRedis({ REDIS_URL, REDIS_CLUSTER_NODES: [] });
     // One partition's live state, folded by a worker from events with ties in score and in time.
     const worker = await createWorker(parseConfig(WorkerConfigSchema, env), silentLogger, { summaryEveryMs: 0 });
     await worker.start();
     one = await createEdgeRuntime(testEdgeConfig(env), silentLogger);
-    const t0 = Date.now() - 3_600_000;
-    const events = leads.flatMap((lead, i) =>
-      Array.from({ length: 1 + (i % 4) }, (_, k) => ({
-        event_id: `${lead}-${k}`,
-        lead_id: lead,
-        event_type: TYPES[(i * 7 + k * 3) % TYPES.length] as string,
-        timestamp: t0 + ((i * 13 + k) % 20) * 60_000,
-      })),
-    );
+    const events = tiedEvents(leads, Date.now() - 3_600_000, 4);
     expect((await one.app.request("/api/batch", post({ events }))).status).toBe(202);
     await eventually(async () => (await redis.zcard(liveKeys(prefix).byScore)) === leads.length, 20_000);
     await eventually(async () => {
@@ -110,16 +94,10 @@ describe("when the same leads are read from one partition and from six", () => {
 
   /** Every page of a list, following its cursors, with each page's total. */
   async function walk(app: typeof one.app, path: string) {
-    const pages: { ids: string[]; total: string | null }[] = [];
-    let next: string | null = path;
-    while (next !== null && pages.length < 200) {
-      const response = await app.request(next, withReadToken());
-      expect(response.status, next).toBe(200);
-      const body = (await response.json()) as { _id: string }[];
-      pages.push({ ids: body.map((lead) => lead._id), total: response.headers.get("x-total-count") });
-      next = /<([^>]+)>; rel="next"/.exec(response.headers.get("link") ?? "")?.[1] ?? null;
-    }
-    return pages;
+    return (await walkPages(app, path)).map(({ body, total }) => ({
+      ids: body.map((lead) => (lead as { _id: string })._id),
+      total,
+    }));
   }
 
   it("lays the leads out over every partition", async () => {

@@ -3,7 +3,15 @@
 // matches' positions in the sort's index; the edge sorts and pages those, and reads the live state of one page.
 // MongoDB is not read. Still an expensive read (its cost grows with the number of leads), with that read's budget.
 import type { Stage } from "@leadscore/contracts";
-import { createLiveReader, createLiveSearcher, type LeadSort, type ListPosition, type LiveLead } from "@leadscore/live";
+import {
+  createLiveSearcher,
+  createPartitionedReader,
+  type LeadSort,
+  type ListPosition,
+  type LiveLead,
+  liveKeys,
+} from "@leadscore/live";
+import { partitionPrefixes } from "@leadscore/runtime";
 import type { ReadBudget } from "../api/expensive-reads.ts";
 import type { AppDeps } from "../deps.ts";
 
@@ -58,8 +66,12 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
     halfLife: deps.scoring?.halfLife ?? (() => null),
     now,
   };
-  const searcher = createLiveSearcher({ ...options, keys: deps.live.keys });
-  const live = deps.searchRedis ? createLiveReader({ ...options, redisPrefix: deps.config.REDIS_PREFIX }) : deps.live;
+  const { REDIS_PREFIX: prefix, LEAD_PARTITIONS: partitions } = deps.config;
+  // One searcher per lead partition: each walks its own partition's texts and indexes, and the matches are merged.
+  const searchers = partitionPrefixes(prefix, partitions).map((each) =>
+    createLiveSearcher({ ...options, keys: partitions <= 1 ? deps.live.keys : liveKeys(each) }),
+  );
+  const live = deps.searchRedis ? createPartitionedReader({ ...options, redisPrefix: prefix, partitions }) : deps.live;
 
   /** A page of a search: the matches' positions from Redis, sorted and paged in memory, then the page's live state. */
   async function searchPage(query: SearchQuery, after: ListPosition | null, budget: ReadBudget) {
@@ -74,7 +86,13 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
       stage: query.stage,
       sort: query.sort,
     };
-    const matching = await searcher.matches(search, MAX_SEARCH_MATCHES, budget.pace);
+    // Partitions are walked one after another, as one partition's steps are (a search never holds several Redis
+    // scripts at once), each considering up to MAX_SEARCH_MATCHES per source; the walk stops once that many match.
+    const matching: ListPosition[] = [];
+    for (const searcher of searchers) {
+      if (matching.length >= MAX_SEARCH_MATCHES) break;
+      matching.push(...(await searcher.matches(search, MAX_SEARCH_MATCHES, budget.pace)));
+    }
     budget.check();
     const compare = comparator(query.sort);
     matching.sort(compare);

@@ -1,5 +1,5 @@
-import { liveGeneration } from "@leadscore/live";
-import { defaultRulesSeeded, redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
+import { liveGeneration, liveKeys } from "@leadscore/live";
+import { defaultRulesSeeded, partitionPrefixes, redisPersistence, volatileRedisRefusal } from "@leadscore/runtime";
 import { Hono } from "hono";
 import type { AppDeps } from "../../deps.ts";
 
@@ -55,8 +55,15 @@ export function healthRoutes(deps: AppDeps) {
             : { ok: false, error: "the default rules are not seeded yet (the worker or the edge seeds them at start)" },
         ),
         check(async () => {
-          const { state } = await liveGeneration(deps.redis, deps.live.keys);
-          return state === "current" ? { ok: true, state } : { ok: false, state, error: WHY_NOT_LIVE[state] };
+          // With lead partitions, each has its own generation (its own rebuild): ready when every one is current.
+          const { REDIS_PREFIX: prefix, LEAD_PARTITIONS: partitions } = deps.config;
+          const layouts =
+            partitions <= 1 ? [deps.live.keys] : partitionPrefixes(prefix, partitions).map((each) => liveKeys(each));
+          const states = await Promise.all(layouts.map(async (keys) => (await liveGeneration(deps.redis, keys)).state));
+          const behind = states.findIndex((state) => state !== "current");
+          const state = states[behind] ?? "current";
+          if (state === "current") return { ok: true, state };
+          return { ok: false, state, error: WHY_NOT_LIVE[state], ...(partitions > 1 ? { partition: behind } : {}) };
         }),
       ]);
       const ready = redis.ok && mongo.ok && rules.ok && live.ok;

@@ -1,5 +1,6 @@
 import { STAGES } from "@leadscore/contracts";
 import { MOVEMENT_CAP, MOVEMENT_WINDOW_MS, readMovements } from "@leadscore/live";
+import { partitionPrefixes } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
 import { apiCors } from "../../api/cors.ts";
@@ -47,10 +48,14 @@ export const MovementsQuerySchema = z.strictObject({
   cursor: CursorParamSchema.optional(),
 });
 
-/** The last movement of a page (stream id, stage entered), the stage filter and `since` as the first page resolved it. */
+/**
+ * The last movement of a page (stream id, stage entered, its lead partition when not 0), the stage filter and `since`
+ * as the first page resolved it.
+ */
 const MovementCursorSchema = z.strictObject({
   id: z.string().regex(/^\d{1,15}-\d{1,15}$/),
   to: z.enum(STAGES),
+  p: z.number().int().nonnegative().optional(),
   stage: z.enum(STAGES).nullable(),
   since: z.number().int().nonnegative(),
 });
@@ -115,16 +120,23 @@ export function movementRoutes(deps: AppDeps) {
               MovementCursorSchema.refine((position) => position.stage === stage),
             );
       const since = cursor?.since ?? Math.max(0, sinceTime(query.since, (deps.now ?? Date.now)()));
-      const page = await readMovements(deps.redis, deps.config.REDIS_PREFIX, {
+      const prefixes = partitionPrefixes(deps.config.REDIS_PREFIX, deps.config.LEAD_PARTITIONS);
+      const page = await readMovements(deps.redis, prefixes, {
         stage: query.stage,
         since,
         limit: query.limit,
-        after: cursor === null ? null : { id: cursor.id, stage: cursor.to },
+        after: cursor === null ? null : { id: cursor.id, stage: cursor.to, partition: cursor.p ?? 0 },
       });
       const next =
         page.next === null
           ? null
-          : encodeCursor({ id: page.next.id, to: page.next.stage, stage, since } satisfies MovementCursor);
+          : encodeCursor({
+              id: page.next.id,
+              to: page.next.stage,
+              ...(page.next.partition ? { p: page.next.partition } : {}),
+              stage,
+              since,
+            } satisfies MovementCursor);
       setPageHeaders(c, next);
       return c.json(
         page.movements.map(

@@ -1,9 +1,8 @@
 // History pages that no lead references any more are deleted by `_id`, a batch of them in one `deleteMany` of an `$in`:
 // on FerretDB every delete scans `history_pages` (even one by `_id`), so a batch costs one scan and a little per page
 // where one delete per page cost one scan each (measured at 19,000 pages on a loaded box: one `deleteOne` 1.7–1.9 s,
-// ten 10.5–14.2 s, 500 ids in one `deleteMany` 17.8–21.1 s, i.e. ~1.8 s a scan and ~35 ms a page), and the sweep can
-// keep up under traffic with a small batch a turn. A page stops being referenced when a
-// refold writes it anew (the deep lane), when the commit it was written for lost its compare-and-set or handed its
+// ten 10.5–14.2 s, 500 ids in one `deleteMany` 17.8–21.1 s, i.e. ~1.8 s a scan and ~35 ms a page); the worker
+// sweeps only while its queue is idle (worker.ts). A page stops being referenced when a refold writes it anew (the deep lane), when the commit it was written for lost its compare-and-set or handed its
 // events to the deep lane (the scorer), or when a rebuild lays the history out again; each of them retires the ids it
 // superseded into a sorted set (`<prefix>:pages:retired`, by when). Most rewrites leave nothing to retire: a page's
 // id follows from its content (page-id.ts), so the same content written again is the page already stored.
@@ -25,9 +24,6 @@ export const RETIRED_SWEEP_MS = 5_000;
 
 /** Pages per sweep batch: one pipelined HMGET and one `deleteMany` (one scan of `history_pages` on FerretDB). */
 export const SWEEP_BATCH = 500;
-
-/** Pages per batch while events wait: one scan and ~100 pages' deletes a turn, a short hold on FerretDB's writer. */
-export const SWEEP_BATCH_BUSY = 100;
 
 /** Schedules pages no longer referenced for deletion. */
 export async function retirePages(redis: Redis, keys: Pick<LiveKeys, "retiredPages">, ids: Iterable<string>) {

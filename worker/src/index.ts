@@ -14,6 +14,5 @@ export {
   type ScorePublisherOptions,
 } from "./publisher.ts";
 export { writeRebuiltLeads } from "./rebuild.ts";
-export { RESCORE_SETTLE_MS } from "./rescore.ts";
 export { liveFields } from "./scorer.ts";
 export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

@@ -8,10 +8,10 @@
 // event a batch folded into it meanwhile is never lost: the lead is read and folded again. A lead the deep lane
 // owns is tried again later.
 //
-// Exactly once for the events arriving meanwhile: the job waits until every worker has loaded the version (the
-// rules channel reaches them within a second; the periodic reload within `settleMs`) before it reads any lead, so
-// an event stored after a lead's re-score carries the version's candidates already, and an event stored before it
-// is folded by it. An event whose candidates already come from the version is kept as it is.
+// Exactly once for the events arriving meanwhile, whatever the timing: the publish names the version to every batch
+// matched after it, and the job waits for the batches filed before it to commit before it reads any lead
+// (rules-fence.ts), so an event stored after a lead's re-score carries the version's candidates already, and an event
+// stored before it is folded by it. An event whose candidates already come from the version is kept as it is.
 import {
   COLLECTIONS,
   encodeRescoredEvents,
@@ -43,13 +43,12 @@ import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, scoreUpdateOf } from "./plan.ts";
 import { createPoller } from "./poller.ts";
 import { readsMetadata, ruleMatcher } from "./rules-cache.ts";
+import { batchesBeforeLeft } from "./rules-fence.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
 export interface RescoreOptions extends LiveWriterOptions {
   prefix: string;
-  /** How long after the publish the re-score starts: every worker has loaded the version by then. */
-  settleMs?: number;
   /** Leads per chunk (one read pipeline, one commit call). */
   chunk?: number;
   /** How often progress is written and a newer publish looked for. */
@@ -75,8 +74,6 @@ export interface RescoreStats {
   eventsDone: number;
 }
 
-/** The rules channel reaches every worker within a second; the periodic reload (every 5 s) within 6. */
-export const RESCORE_SETTLE_MS = 6_000;
 const CHUNK = 200;
 const LOCK_MS = 30_000;
 /** The longest a chunk waits for the queue to empty before the next one goes on regardless. */
@@ -254,9 +251,7 @@ export function createRescorer(options: RescoreOptions) {
     const stored = await readRuleSetVersion(db, job.version);
     if (stored === null) throw new Error(`no rule set version ${job.version}`);
     const set = stored.set;
-    const wait = job.created_at + (options.settleMs ?? RESCORE_SETTLE_MS) - now();
-    if (wait > 0) await sleep(wait, signal);
-    signal.throwIfAborted();
+    await batchesBeforeLeft(redis, options.prefix, signal, now);
     const { ids, events } = await leadsWithEvents(redis, keys, signal, 500);
     const progress: RescoreJob["progress"] = {
       leads_total: ids.length,

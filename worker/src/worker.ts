@@ -48,6 +48,7 @@ import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.t
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
+import { createRulesFence } from "./rules-fence.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
 
 export interface WorkerOptions {
@@ -67,9 +68,8 @@ export interface WorkerOptions {
   deepLaneIdleMs?: number;
   /** How often the worker looks for a queued preview of a draft rule set. */
   previewPollMs?: number;
-  /** How often the worker looks for a re-score to run, and how long after its publish one starts (rescore.ts). */
+  /** How often the worker looks for a re-score to run (rescore.ts). */
   rescorePollMs?: number;
-  rescoreSettleMs?: number;
 }
 
 export interface Worker {
@@ -430,7 +430,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     });
     const writer = { ...shared, generation: generation.current };
     const journal = createBatchJournal({ db, redis, keys: keys.journal });
-    const scorer = createScorer({ ...writer, rules: rules.current, journal });
+    const fence = createRulesFence({ redis, prefix: config.REDIS_PREFIX, rules });
+    const scorer = createScorer({ ...writer, rules: rules.current, journal, fence });
     const deepLane = createDeepLane({
       ...writer,
       onCommitted: publish,
@@ -469,7 +470,6 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           prefix: config.REDIS_PREFIX,
           onCommitted: publish,
           pollMs: options.rescorePollMs,
-          settleMs: options.rescoreSettleMs,
           queueIdle,
         })
       : undefined;

@@ -94,6 +94,15 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+/** The newest rules version among the events' (null when none carries one). */
+function scoredBefore(events: readonly ScorableEvent[]): number | null {
+  let newest: number | null = null;
+  for (const event of events) {
+    if (event.rules_version != null && (newest === null || event.rules_version > newest)) newest = event.rules_version;
+  }
+  return newest;
+}
+
 /** A lead re-scored in memory: what to store, insert and commit. */
 interface Planned {
   item: LiveLeadEvents;
@@ -176,6 +185,7 @@ export function createRescorer(options: RescoreOptions) {
         stage: place.stage,
         score: next.score,
         at,
+        from: scoredBefore(item.events),
         messages: [],
       };
     });

@@ -386,7 +386,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     publish: (updates: ScoreUpdate[]) => Promise<void>;
     onDeadLettered: (events: number) => void;
     previews: boolean;
-    rescores: boolean;
+    /** Every partition's prefix when this partition runs the deployment's re-scores (over all of them), else none. */
+    rescores?: readonly string[];
   }): Promise<PartitionRun> => {
     const { prefix, owns, publish } = part;
     // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
@@ -462,11 +463,16 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       ? createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs })
       : undefined;
     previews?.start();
-    // A re-score job is one per deployment and walks one layout: it runs with one partition only (docs/partitions.md;
-    // the edge refuses a retroactive publish over several).
+    // A re-score job is one per deployment (its run lock): it walks every partition, committing each lead in its own;
+    // a partition this process does not consume commits into the generation its key names.
     const rescores = part.rescores
       ? createRescoreRunner({
           ...writer,
+          layouts: part.rescores.map((each) => {
+            if (each === prefix) return { keys, generation: generation.current };
+            const other = liveKeys(each);
+            return { keys: other, generation: async () => (await redis.get(other.gen)) ?? "" };
+          }),
           prefix: config.REDIS_PREFIX,
           onCommitted: publish,
           pollMs: options.rescorePollMs,
@@ -541,7 +547,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           publish,
           onDeadLettered,
           previews: n === 0,
-          rescores: prefixes.length === 1,
+          rescores: n === 0 ? prefixes : undefined,
         });
         partitions.push(started);
       }

@@ -32,7 +32,6 @@ import {
   parsePrometheus,
   type Sample,
 } from "@leadscore/runtime/prometheus";
-import { RESCORE_SETTLE_MS } from "@leadscore/worker";
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { createRandom } from "./random.ts";
@@ -168,8 +167,8 @@ async function main() {
     while (scoredOf(await metricsOf(port)) < total + aloneSent + sent) await sleep(200);
     const lagged = histogramSince(histogramOf(await metricsOf(port), LAG), histogramOf(before, LAG));
     const { events_total, leads_total, leads_changed } = state.progress;
-    // The re-score's own time: from when its reads began (after the settle wait) to its end.
-    const began = Math.max(job.created_at + RESCORE_SETTLE_MS, state.started_at ?? 0);
+    // The re-score's own time: from when a worker took it up to its end.
+    const began = state.started_at ?? job.created_at;
     const rescoreSeconds = ((state.finished_at ?? Date.now()) - began) / 1000;
     const rate = events_total / rescoreSeconds;
     console.log(

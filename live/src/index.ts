@@ -17,5 +17,6 @@ export * from "./profile.ts";
 export * from "./reader.ts";
 export * from "./rekey.ts";
 export * from "./rescore-commit.ts";
+export * from "./rescore-log.ts";
 export * from "./search-index.ts";
 export * from "./series.ts";

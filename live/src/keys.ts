@@ -60,6 +60,11 @@ export interface LiveKeys {
    * history: when it committed, what it brought and the scores either side of it.
    */
   mergeLog(root: string): string;
+  /**
+   * Each retroactive re-score that moved a lead (a hash: version → its record, `RescoreRecord` JSON), for the
+   * re-score entries of its history: when it committed, the version before, the score and stage either side.
+   */
+  rescoreLog(leadId: string): string;
   /** Held by the one process rebuilding the live state. */
   rebuildLock: string;
   /** Held by the one worker committing the stage changes decay causes (worker/src/decay-ticker.ts). */
@@ -126,6 +131,7 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     aliasesOf: (root) => `${base}:aliases:{${root}}`,
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
     mergeLog: (root) => `${base}:merge-log:{${root}}`,
+    rescoreLog: (leadId) => `${base}:rescore-log:{${leadId}}`,
     rebuildLock: `${base}:rebuild-lock`,
     decayLock: `${base}:decay-lock`,
     decayThrough: `${base}:decay-through`,

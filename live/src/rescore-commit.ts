@@ -1,5 +1,5 @@
 // The commit of a lead a retroactive publish re-scored (`lua/commit-rescore.lua`): its whole new state, compared and
-// set on its version like every commit (worker/src/rescore.ts).
+// set on its version like every commit (worker/src/rescore.ts), and a record of the move (rescore-log.ts).
 import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
@@ -18,8 +18,10 @@ export interface RescoreCommit {
   rankKey: number;
   stage: Stage;
   score: number;
-  /** When the re-score committed it (epoch ms): its webhook message's time. */
+  /** When the re-score committed it (epoch ms): its webhook message's time, and its re-score record's. */
   at: number;
+  /** The newest rules version that had scored its events before (null: none), for its re-score record. */
+  from: number | null;
   /** `[channel, message]` pairs published when the commit lands (its `score_update`). */
   messages: [string, Buffer][];
 }
@@ -51,7 +53,7 @@ export async function commitRescored(
     ...STAGES,
   ];
   for (const lead of leads) {
-    keyList.push(keys.lead(lead.leadId));
+    keyList.push(keys.lead(lead.leadId), keys.rescoreLog(lead.leadId));
     const fields = Object.entries(encodeLeadHash(lead.fields));
     args.push(
       lead.leadId,
@@ -60,6 +62,7 @@ export async function commitRescored(
       lead.stage,
       String(lead.score),
       String(lead.at),
+      lead.from === null ? "" : String(lead.from),
       fields.length,
       lead.messages.length,
     );

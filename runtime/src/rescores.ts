@@ -20,6 +20,19 @@ export function currentRescoreKey(prefix: string): string {
   return `${prefix}:rescore:current`;
 }
 
+/**
+ * The newest version published retroactively: every batch a worker matches reads it in the same atomic step that
+ * files the batch under `rescoreBatchesKey` (worker/src/rules-fence.ts), and matches under that version or a newer one.
+ */
+export function rescoreVersionKey(prefix: string): string {
+  return `${prefix}:rescore:version`;
+}
+
+/** The batches being matched, stored and committed now: a sorted set of ids by when each began (ms). */
+export function rescoreBatchesKey(prefix: string): string {
+  return `${prefix}:rescore:batches`;
+}
+
 /** Held by the worker running the current re-score. */
 export function rescoreRunLockKey(prefix: string): string {
   return `${prefix}:rescore:run-lock`;
@@ -88,7 +101,10 @@ export async function readCurrentRescore(redis: Redis, prefix: string): Promise<
   return id === null ? null : readRescore(redis, prefix, id);
 }
 
-/** Queues the re-score of every lead with `version`, which becomes the current one. */
+/**
+ * Queues the re-score of every lead with `version`, which becomes the current one; from this step on every batch is
+ * matched under `version` (or a newer one).
+ */
 export async function startRescore(
   redis: Redis,
   prefix: string,
@@ -102,6 +118,7 @@ export async function startRescore(
     .hset(key, { id, version: job.version, webhooks: job.webhooks, state: "queued", created_at: now })
     .expire(key, RECORD_TTL_SECONDS)
     .set(currentRescoreKey(prefix), id)
+    .set(rescoreVersionKey(prefix), job.version)
     .exec();
   return (await readRescore(redis, prefix, id)) as RescoreJob;
 }

@@ -284,6 +284,41 @@ describe("the lead page", () => {
     expect(within(form as HTMLElement).getByRole("button", { name: "Details of form_submission" })).toBeTruthy();
   });
 
+  it("shows a re-score entry of the history with the versions, the scores and the stages either side", async () => {
+    const api = fakeApi();
+    api.getLead.mockResolvedValue(lead({ _id: "ada", name: "Ada", current_score: 120, event_count: 2 }));
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "rescore:4",
+          event_type: "rescore",
+          points: 0,
+          delta: 0,
+          score: 120,
+          reason: "re-scored from version 3 to version 4: 70 → 120",
+          rule_id: null,
+          cause: "rescore",
+          rules_version: 4,
+          rescore: {
+            from_version: 3,
+            to_version: 4,
+            score_before: 70,
+            score_after: 120,
+            delta: 50,
+            stage_before: "cold",
+            stage_after: "warm",
+          },
+        }),
+        historyItem({ event_id: "d1", event_type: "demo_request", points: 100, delta: 100, score: 120 }),
+      ]),
+    );
+    setup(api);
+    const timeline = await screen.findByRole("list", { name: "Score history" });
+    const [rescore] = within(timeline).getAllByRole("listitem") as HTMLElement[];
+    expect(within(rescore as HTMLElement).getByText("re-scored v3 → v4: 70 → 120 (+50), cold → warm")).toBeTruthy();
+    expect(within(rescore as HTMLElement).queryByRole("button", { name: /Details/ })).toBeNull();
+  });
+
   it("charts a long history from its spans, a page as a band, with the stage lines and the stages entered", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "ada", current_score: 40, event_count: 5000 }));

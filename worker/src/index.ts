@@ -15,6 +15,5 @@ export {
 } from "./publisher.ts";
 export { writeRebuiltLeads } from "./rebuild.ts";
 export { rebuildEveryPartition } from "./rebuild-partitions.ts";
-export { RESCORE_SETTLE_MS } from "./rescore.ts";
 export { liveFields } from "./scorer.ts";
 export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

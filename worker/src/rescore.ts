@@ -8,10 +8,10 @@
 // event a batch folded into it meanwhile is never lost: the lead is read and folded again. A lead the deep lane
 // owns is tried again later.
 //
-// Exactly once for the events arriving meanwhile: the job waits until every worker has loaded the version (the
-// rules channel reaches them within a second; the periodic reload within `settleMs`) before it reads any lead, so
-// an event stored after a lead's re-score carries the version's candidates already, and an event stored before it
-// is folded by it. An event whose candidates already come from the version is kept as it is.
+// Exactly once for the events arriving meanwhile, whatever the timing: the publish names the version to every batch
+// matched after it, and the job waits for the batches filed before it to commit before it reads any lead
+// (rules-fence.ts), so an event stored after a lead's re-score carries the version's candidates already, and an event
+// stored before it is folded by it. An event whose candidates already come from the version is kept as it is.
 import {
   COLLECTIONS,
   encodeRescoredEvents,
@@ -24,11 +24,19 @@ import {
   type ScoreUpdate,
   withRescoredCandidates,
 } from "@leadscore/contracts";
-import { commitRescored, indexPlace, pageDocument, type RescoreCommit, StaleLiveStateError } from "@leadscore/live";
+import {
+  commitRescored,
+  indexPlace,
+  type LiveKeys,
+  pageDocument,
+  type RescoreCommit,
+  StaleLiveStateError,
+} from "@leadscore/live";
 import {
   createLock,
   currentRescoreKey,
   LockLostError,
+  leadPartition,
   type RescoreFields,
   type RescoreJob,
   readCurrentRescore,
@@ -43,13 +51,24 @@ import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, scoreUpdateOf } from "./plan.ts";
 import { createPoller } from "./poller.ts";
 import { readsMetadata, ruleMatcher } from "./rules-cache.ts";
+import { batchesBeforeLeft } from "./rules-fence.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
+/** One lead partition's live state, as a re-score walks and commits it. */
+export interface RescoreLayout {
+  keys: LiveKeys;
+  /** The partition's live-state generation its commits go into. */
+  generation(): string | Promise<string>;
+}
+
 export interface RescoreOptions extends LiveWriterOptions {
   prefix: string;
-  /** How long after the publish the re-score starts: every worker has loaded the version by then. */
-  settleMs?: number;
+  /**
+   * Every lead partition, in partition order (a lead's is `leadPartition(id, layouts.length)`): the re-score walks
+   * each one's leads and commits each lead in its own. Without it, `keys` and `generation` alone.
+   */
+  layouts?: readonly RescoreLayout[];
   /** Leads per chunk (one read pipeline, one commit call). */
   chunk?: number;
   /** How often progress is written and a newer publish looked for. */
@@ -75,8 +94,6 @@ export interface RescoreStats {
   eventsDone: number;
 }
 
-/** The rules channel reaches every worker within a second; the periodic reload (every 5 s) within 6. */
-export const RESCORE_SETTLE_MS = 6_000;
 const CHUNK = 200;
 const LOCK_MS = 30_000;
 /** The longest a chunk waits for the queue to empty before the next one goes on regardless. */
@@ -97,6 +114,24 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     });
   });
 
+/** The newest rules version among the events' (null when none carries one). */
+function scoredBefore(events: readonly ScorableEvent[]): number | null {
+  let newest: number | null = null;
+  for (const event of events) {
+    if (event.rules_version != null && (newest === null || event.rules_version > newest)) newest = event.rules_version;
+  }
+  return newest;
+}
+
+/** One pass over some leads: the version, its job and progress, the chunk's metadata (when read) and its rounds. */
+interface Pass {
+  set: RuleSet;
+  job: RescoreJob;
+  progress: RescoreJob["progress"];
+  metadata: Map<string, Record<string, unknown>> | null;
+  rounds: number;
+}
+
 /** A lead re-scored in memory: what to store, insert and commit. */
 interface Planned {
   item: LiveLeadEvents;
@@ -105,7 +140,8 @@ interface Planned {
 }
 
 export function createRescorer(options: RescoreOptions) {
-  const { db, redis, keys, cap, thresholds } = options;
+  const { db, redis, cap, thresholds } = options;
+  const layouts: readonly RescoreLayout[] = options.layouts ?? [{ keys: options.keys, generation: options.generation }];
   const now = options.now ?? Date.now;
   const halfLife = () => options.halfLife?.() ?? null;
   const chunk = options.chunk ?? CHUNK;
@@ -142,7 +178,12 @@ export function createRescorer(options: RescoreOptions) {
   }
 
   /** Stores the candidates and the pages, commits; returns the ids of the leads to read again. */
-  async function write(planned: Planned[], job: RescoreJob, progress: RescoreJob["progress"]): Promise<string[]> {
+  async function write(
+    planned: Planned[],
+    job: RescoreJob,
+    progress: RescoreJob["progress"],
+    { keys, generation }: RescoreLayout,
+  ): Promise<string[]> {
     if (planned.length === 0) return [];
     const at = now();
     await insertNew(
@@ -179,6 +220,7 @@ export function createRescorer(options: RescoreOptions) {
         stage: place.stage,
         score: next.score,
         at,
+        from: scoredBefore(item.events),
         messages: [],
       };
     });
@@ -188,7 +230,7 @@ export function createRescorer(options: RescoreOptions) {
     const outcomes = await commitRescored(
       redis,
       keys,
-      { gen: options.generation(), version: job.version, send: job.webhooks === "send" },
+      { gen: await generation(), version: job.version, send: job.webhooks === "send" },
       commits,
     );
     const again: string[] = [];
@@ -218,22 +260,33 @@ export function createRescorer(options: RescoreOptions) {
     }
   }
 
-  /** Re-scores the leads of `ids` until each is committed or passed over; returns those still moving. */
-  async function rescoreLeads(
-    ids: readonly string[],
-    set: RuleSet,
-    job: RescoreJob,
-    progress: RescoreJob["progress"],
-    metadata: Map<string, Record<string, unknown>> | null,
-    rounds: number,
-  ): Promise<string[]> {
+  /** Re-scores the leads of `ids`, each in its partition, until each is committed or passed over; returns those still moving. */
+  async function rescoreLeads(ids: readonly string[], pass: Pass): Promise<string[]> {
+    const byPartition = new Map<number, string[]>();
+    for (const id of ids) {
+      const partition = leadPartition(id, layouts.length);
+      byPartition.set(partition, [...(byPartition.get(partition) ?? []), id]);
+    }
+    const left: string[] = [];
+    for (const [partition, partIds] of byPartition) {
+      const layout = layouts[partition] as RescoreLayout;
+      left.push(...(await rescoreIn(layout, partIds, pass)));
+    }
+    stats.leadsDone = pass.progress.leads_done;
+    stats.eventsDone = pass.progress.events_done;
+    return left;
+  }
+
+  /** Re-scores leads of one partition until each is committed or passed over; returns those still moving. */
+  async function rescoreIn(layout: RescoreLayout, ids: readonly string[], pass: Pass): Promise<string[]> {
+    const { set, job, progress, metadata, rounds } = pass;
     let left = [...ids];
     for (let round = 0; round < rounds && left.length > 0; round += 1) {
       if (round > 0) await sleep(50 * round);
       // An idle lead is given back what it shed before it is re-folded and committed (live/src/idle.ts).
-      const items = await readLiveLeads(redis, db, keys, left, { cap, thresholds, restoreIdle: true });
+      const items = await readLiveLeads(redis, db, layout.keys, left, { cap, thresholds, restoreIdle: true });
       const planned = plan(items, set, metadata);
-      const again = new Set(await write(planned, job, progress));
+      const again = new Set(await write(planned, job, progress, layout));
       for (const item of items) {
         if (again.has(item.leadId)) continue;
         progress.leads_done += 1;
@@ -244,8 +297,6 @@ export function createRescorer(options: RescoreOptions) {
       progress.leads_done += left.filter((id) => !read.has(id)).length;
       left = [...again];
     }
-    stats.leadsDone = progress.leads_done;
-    stats.eventsDone = progress.events_done;
     return left;
   }
 
@@ -254,10 +305,10 @@ export function createRescorer(options: RescoreOptions) {
     const stored = await readRuleSetVersion(db, job.version);
     if (stored === null) throw new Error(`no rule set version ${job.version}`);
     const set = stored.set;
-    const wait = job.created_at + (options.settleMs ?? RESCORE_SETTLE_MS) - now();
-    if (wait > 0) await sleep(wait, signal);
-    signal.throwIfAborted();
-    const { ids, events } = await leadsWithEvents(redis, keys, signal, 500);
+    await batchesBeforeLeft(redis, options.prefix, signal, now);
+    const listed = await Promise.all(layouts.map((layout) => leadsWithEvents(redis, layout.keys, signal, 500)));
+    const ids = listed.flatMap((part) => part.ids);
+    const events = listed.reduce((sum, part) => sum + part.events, 0);
     const progress: RescoreJob["progress"] = {
       leads_total: ids.length,
       events_total: events,
@@ -280,7 +331,7 @@ export function createRescorer(options: RescoreOptions) {
       let leads: string[] = [];
       let metadata = new Map<string, Record<string, unknown>>();
       const flush = async () => {
-        waiting.push(...(await rescoreLeads(leads, set, job, progress, metadata, ROUNDS)));
+        waiting.push(...(await rescoreLeads(leads, { set, job, progress, metadata, rounds: ROUNDS })));
         leads = [];
         metadata = new Map();
         await tick();
@@ -295,7 +346,15 @@ export function createRescorer(options: RescoreOptions) {
     } else {
       for (let from = 0; from < ids.length; from += chunk) {
         signal.throwIfAborted();
-        waiting.push(...(await rescoreLeads(ids.slice(from, from + chunk), set, job, progress, null, ROUNDS)));
+        waiting.push(
+          ...(await rescoreLeads(ids.slice(from, from + chunk), {
+            set,
+            job,
+            progress,
+            metadata: null,
+            rounds: ROUNDS,
+          })),
+        );
         await tick();
         await yieldToBatches(signal);
       }
@@ -304,7 +363,7 @@ export function createRescorer(options: RescoreOptions) {
     for (let left = waiting; left.length > 0; ) {
       signal.throwIfAborted();
       await sleep(200, signal);
-      left = await rescoreLeads(left, set, job, progress, null, 1);
+      left = await rescoreLeads(left, { set, job, progress, metadata: null, rounds: 1 });
       await tick();
     }
     await tick(true);

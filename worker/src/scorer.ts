@@ -63,6 +63,7 @@ import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
+import type { RulesFence } from "./rules-fence.ts";
 import { insertNew, insertReporting } from "./store.ts";
 
 /** What every writer of the live state (the scorer, the deep lane) works with. */
@@ -95,6 +96,8 @@ export interface ScorerOptions extends LiveWriterOptions {
   beforeCommit?: () => Promise<void>;
   /** Where each batch is journaled before its events are stored, and marked done after its commits (journal.ts). */
   journal?: BatchJournal;
+  /** Gives each batch the rules to match under, and holds a re-score back until it committed (rules-fence.ts). */
+  fence?: RulesFence;
 }
 
 export interface BatchResult {
@@ -215,14 +218,18 @@ export function createScorer(options: ScorerOptions) {
     });
   }
 
-  async function storeEvents(queued: readonly QueuedEvent[], memo: StoredMemo, result: BatchResult) {
+  async function storeEvents(
+    queued: readonly QueuedEvent[],
+    memo: StoredMemo,
+    result: BatchResult,
+    rules: RuleMatcher = options.rules(),
+  ) {
     const batch = await resolved(queued);
     const docs: EventDocument[] = [];
     const sources: QueuedEvent[] = [];
     // The events as the fold takes them, beside their documents (whose candidates are stored as text).
     const scorables: ScorableEvent[] = [];
     const seen = new Set<string>();
-    const rules = options.rules();
     const profiles = rules.usesLead ? await readProfiles([...new Set(batch.map((event) => event.lead_id))]) : null;
     for (const event of batch) {
       if (seen.has(event.event_id)) continue;
@@ -453,9 +460,14 @@ export function createScorer(options: ScorerOptions) {
   async function scoreBatch(batch: readonly QueuedEvent[], memo: StoredMemo = new Set()): Promise<BatchResult> {
     const result = emptyResult();
     if (batch.length === 0) return result;
-    const entry = await options.journal?.open(batch);
-    await settle(await storeEvents(batch, memo, result), result);
-    if (entry !== undefined) await options.journal?.done(entry);
+    const ticket = await options.fence?.enter();
+    try {
+      const entry = await options.journal?.open(batch);
+      await settle(await storeEvents(batch, memo, result, ticket?.rules), result);
+      if (entry !== undefined) await options.journal?.done(entry);
+    } finally {
+      await ticket?.leave();
+    }
     return result;
   }
 

@@ -48,6 +48,7 @@ import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.t
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
+import { createRulesFence } from "./rules-fence.ts";
 import { createScorer, type StoredMemo } from "./scorer.ts";
 
 export interface WorkerOptions {
@@ -67,9 +68,8 @@ export interface WorkerOptions {
   deepLaneIdleMs?: number;
   /** How often the worker looks for a queued preview of a draft rule set. */
   previewPollMs?: number;
-  /** How often the worker looks for a re-score to run, and how long after its publish one starts (rescore.ts). */
+  /** How often the worker looks for a re-score to run (rescore.ts). */
   rescorePollMs?: number;
-  rescoreSettleMs?: number;
 }
 
 export interface Worker {
@@ -387,7 +387,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     publish: (updates: ScoreUpdate[]) => Promise<void>;
     onDeadLettered: (events: number) => void;
     previews: boolean;
-    rescores: boolean;
+    /** Every partition's prefix when this partition runs the deployment's re-scores (over all of them), else none. */
+    rescores?: readonly string[];
   }): Promise<PartitionRun> => {
     const { prefix, owns, publish } = part;
     // Finished jobs' events leave the queue's count, and the completed ones count as scored (`/api/stats`).
@@ -431,7 +432,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     });
     const writer = { ...shared, generation: generation.current };
     const journal = createBatchJournal({ db, redis, keys: keys.journal });
-    const scorer = createScorer({ ...writer, rules: rules.current, journal });
+    const fence = createRulesFence({ redis, prefix: config.REDIS_PREFIX, rules });
+    const scorer = createScorer({ ...writer, rules: rules.current, journal, fence });
     const deepLane = createDeepLane({
       ...writer,
       onCommitted: publish,
@@ -462,15 +464,19 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       ? createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs })
       : undefined;
     previews?.start();
-    // A re-score job is one per deployment and walks one layout: it runs with one partition only (docs/partitions.md;
-    // the edge refuses a retroactive publish over several).
+    // A re-score job is one per deployment (its run lock): it walks every partition, committing each lead in its own;
+    // a partition this process does not consume commits into the generation its key names.
     const rescores = part.rescores
       ? createRescoreRunner({
           ...writer,
+          layouts: part.rescores.map((each) => {
+            if (each === prefix) return { keys, generation: generation.current };
+            const other = liveKeys(each);
+            return { keys: other, generation: async () => (await redis.get(other.gen)) ?? "" };
+          }),
           prefix: config.REDIS_PREFIX,
           onCommitted: publish,
           pollMs: options.rescorePollMs,
-          settleMs: options.rescoreSettleMs,
           queueIdle,
         })
       : undefined;
@@ -542,7 +548,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           publish,
           onDeadLettered,
           previews: n === 0,
-          rescores: prefixes.length === 1,
+          rescores: n === 0 ? prefixes : undefined,
         });
         partitions.push(started);
       }

@@ -177,7 +177,6 @@ describe("when an idle lead is previewed and re-scored retroactively", () => {
       prefix: stack.config.REDIS_PREFIX,
       generation: () => generation,
       encodeUpdates: () => new Map(),
-      settleMs: 0,
     });
     const job = queuedRescore("idle-rescore", version);
     await rescorer.run(job, new AbortController().signal, async () => false);

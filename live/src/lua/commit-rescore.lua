@@ -1,14 +1,17 @@
 -- Commits leads a retroactive publish re-scored: per lead, compares the version read, sets the whole new state (its
 -- score, history tail, page list, tally and breakdown under the version published), moves it in the score and stage
 -- indexes, and, when the publish asked for them, appends a `lead.stage_changed` webhook message for a lead whose
--- stage moved (event type 'rescore'); then publishes its `score_update`. Its times (`updated_at`, latest activity)
--- stay: a re-score is not activity.
+-- stage moved (event type 'rescore'), and, when its score or stage moved, a record in its re-score log (the version
+-- before and after, the score and stage either side: its history derives an entry from it); then publishes its
+-- `score_update`. Its times (`updated_at`, latest activity) stay: a re-score is not activity.
 -- Takes as many keys as the call passes (the number of keys is given per call: one per lead after the others).
 -- KEYS     gen, byScore, deep, aliases, byUpdated, byLastEvent, byUpdatedIn(stage) for each stage,
---          byLastEventIn(stage) for each stage, the outbox stream, its `wants` key, then per lead: its hash
+--          byLastEventIn(stage) for each stage, the outbox stream, its `wants` key, then per lead: its hash, its
+--          re-score log
 -- ARGV     gen, '1' to send webhook messages (else '0'), the version published, the number of stages, the stage names,
---          then per lead: id, the version read, rank key, stage, score, the instant (ms), field count, message count,
---          then field, value × field count, channel, message × message count
+--          then per lead: id, the version read, rank key, stage, score, the instant (ms), the rules version that scored
+--          it before ('' for none), field count, message count, then field, value × field count, channel, message ×
+--          message count
 -- Reply: 'stale' when the generation is not ARGV[1] (the live state was wiped or is being rebuilt: nothing is
 -- written), else one letter per lead: 'o' committed, 'c' its version moved since it was read, or the deep lane owns
 -- it, or it was merged into another (nothing written for it: the caller reads it again).
@@ -29,16 +32,22 @@ local out = {}
 local i = 1
 while a <= #ARGV do
   local id, expected, rank, stage, score, at = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-  local nf, nm = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
-  local field = a + 8
+  local from = ARGV[a + 6]
+  local nf, nm = tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8])
+  local field = a + 9
   local msg = field + 2 * nf
   a = msg + 2 * nm
-  local lead = KEYS[firstLead + i]
+  local lead, log = KEYS[firstLead + 2 * i - 1], KEYS[firstLead + 2 * i]
   local was = redis.call('HMGET', lead, 'v', 'st', 's')
   if (was[1] or '0') ~= expected or redis.call('HEXISTS', KEYS[3], id) == 1 or redis.call('HEXISTS', KEYS[4], id) == 1 then
     out[i] = 'c'
   else
     local old = was[2]
+    local before = tonumber(was[3] or '0')
+    if before ~= tonumber(score) or old ~= stage then
+      redis.call('HSET', log, version, cjson.encode({ from = tonumber(from), at = tonumber(at), before = before,
+        after = tonumber(score), sb = old or '', sa = stage }))
+    end
     if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
     redis.call('ZADD', KEYS[2], rank, id)

@@ -1,7 +1,7 @@
 import { useEffect } from "preact/hooks";
 import { leadHref } from "../app/router.ts";
 import { AdminNeeded, Empty, ErrorState, FieldError, FormErrors, Loading, PageTitle, StageBadge } from "../app/ui.tsx";
-import type { HistoryItem, MergeOutcome, RankedLead } from "../lib/api.ts";
+import type { HistoryItem, MergeOutcome, RankedLead, RescoreOutcome } from "../lib/api.ts";
 import { shownScore } from "../lib/decay.ts";
 import { formatDateTime, formatInteger, formatSigned, leadName } from "../lib/format.ts";
 import { EntryRules, WhyThisScore } from "./breakdown.tsx";
@@ -144,6 +144,7 @@ function Profile({ lead, model }: { lead: RankedLead; model: LeadDetailModel }) 
 /** What the reason adds to the type and points: a clamp, or that no rule applied. */
 function reasonNote(entry: HistoryItem): string | null {
   if (entry.merge) return mergeNote(entry.merge);
+  if (entry.rescore) return rescoreNote(entry.rescore);
   // A decay entry matched no rule: its reason says which threshold the score fell below.
   if (entry.cause === "decay") return entry.reason;
   if (entry.rule_id === null) return "no active rule";
@@ -156,6 +157,16 @@ function mergeNote(merge: MergeOutcome): string {
   const brought = `merged from ${shortId(merge.from)} (${formatInteger(merge.events)} ${merge.events === 1 ? "event" : "events"})`;
   if (merge.score_before === null || merge.score_after === null) return brought;
   return `${brought}, ${formatInteger(merge.score_before)} → ${formatInteger(merge.score_after)}`;
+}
+
+/** "re-scored v3 → v4: 120 → 170 (+50), warm → hot". */
+function rescoreNote(rescore: RescoreOutcome): string {
+  const from = rescore.from_version === null ? "v1 rules" : `v${rescore.from_version}`;
+  const sign = rescore.delta > 0 ? "+" : "";
+  const scores = `${formatInteger(rescore.score_before)} → ${formatInteger(rescore.score_after)} (${sign}${formatInteger(rescore.delta)})`;
+  const stages =
+    rescore.stage_before === rescore.stage_after ? "" : `, ${rescore.stage_before} → ${rescore.stage_after}`;
+  return `re-scored ${from} → v${rescore.to_version}: ${scores}${stages}`;
 }
 
 function Details({ details }: { details: EventDetails }) {
@@ -200,8 +211,8 @@ function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; mo
         ) : null}
         {fresh ? <span class="badge badge-new">new</span> : null}
         {note ? <span class="timeline-reason muted">{note}</span> : null}
-        {/* A decay or merge entry has no stored event to show. */}
-        {entry.cause === "decay" || entry.cause === "merge" ? null : (
+        {/* A decay, merge or re-score entry has no stored event to show. */}
+        {entry.cause === "decay" || entry.cause === "merge" || entry.cause === "rescore" ? null : (
           <button
             type="button"
             class="button button-quiet button-small"

@@ -52,11 +52,23 @@ export interface HistoryItem {
   rules_version?: number | null;
   /**
    * `decay`: a stage crossing caused by time (no event; its id repeats for each crossing into the same stage);
-   * `merge`: another lead merged into this one (no event).
+   * `merge`: another lead merged into this one (no event); `rescore`: a retroactive publish moved the lead (no event).
    */
-  cause?: "event" | "decay" | "merge";
+  cause?: "event" | "decay" | "merge" | "rescore";
   /** On a merge entry: the id merged in, what it brought and the lead's scores either side of the merge. */
   merge?: MergeOutcome;
+  /** On a re-score entry: the versions from and to, and the lead's score and stage either side. */
+  rescore?: RescoreOutcome;
+}
+
+export interface RescoreOutcome {
+  from_version: number | null;
+  to_version: number;
+  score_before: number;
+  score_after: number;
+  delta: number;
+  stage_before: string;
+  stage_after: string;
 }
 
 export interface MergeOutcome {

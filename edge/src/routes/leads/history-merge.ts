@@ -13,31 +13,42 @@ export interface MergeHistoryEntry extends DecayHistoryEntry {
   merge: { from: string; events: number; score_before: number | null; score_after: number | null };
 }
 
+/** Where the history stands at a derived entry's key: its score there, or null when the entry is not among `span`. */
+export interface Placing {
+  count: number;
+  halfLifeSeconds: number | null;
+}
+
 /**
- * The merge entries that fall among `span` (consecutive event entries, oldest first): after its first entry, or
- * before it when that is the lead's first; before its last entry, or after it when that is the lead's last (`count`).
+ * The score of a derived entry at `key` (instant `at`) that falls among `span` (consecutive event entries, oldest
+ * first): after its first entry, or before it when that is the lead's first; before its last entry, or after it when
+ * that is the lead's last (`count`). Its score is that of the entry before it, decayed to `at` with a half-life.
  */
+export function scoreAmong(span: readonly LiveEntry[], key: string, at: number, options: Placing): number | null {
+  const first = span[0];
+  const last = span.at(-1);
+  if (first === undefined || last === undefined) return null;
+  if (key < first.sort_key && first.seq !== 1) return null;
+  if (key > last.sort_key && last.seq !== options.count) return null;
+  const before = span.findLast((entry) => entry.sort_key < key);
+  if (before === undefined) return 0;
+  return options.halfLifeSeconds === null
+    ? before.score
+    : shownScore(decayedScore(before.score, before.timestamp, at, options.halfLifeSeconds));
+}
+
+/** The merge entries that fall among `span` (`scoreAmong`). */
 export function deriveMergeEntries(
   leadId: string,
   span: readonly LiveEntry[],
   records: readonly MergeRecord[],
-  options: { count: number; halfLifeSeconds: number | null },
+  options: Placing,
 ): MergeHistoryEntry[] {
-  const first = span[0];
-  const last = span.at(-1);
-  if (first === undefined || last === undefined) return [];
   return records.flatMap((record) => {
     const eventId = `merge:${record.from}`;
     const key = sortKey(record.at, eventId);
-    if (key < first.sort_key && first.seq !== 1) return [];
-    if (key > last.sort_key && last.seq !== options.count) return [];
-    const before = span.findLast((entry) => entry.sort_key < key);
-    const score =
-      before === undefined
-        ? 0
-        : options.halfLifeSeconds === null
-          ? before.score
-          : shownScore(decayedScore(before.score, before.timestamp, record.at, options.halfLifeSeconds));
+    const score = scoreAmong(span, key, record.at, options);
+    if (score === null) return [];
     return [
       {
         event_id: eventId,

@@ -7,6 +7,7 @@ import {
   PAGE_SIZE,
   type PageRef,
   pageStarts,
+  rescoreRecords,
 } from "@leadscore/live";
 import { Hono } from "hono";
 import { z } from "zod";
@@ -18,6 +19,7 @@ import { PAGE_HEADERS, type RouteDoc } from "../../openapi/route-doc.ts";
 import { scoreNumber } from "../../openapi/score.ts";
 import { type DecayHistoryEntry, deriveDecayEntries } from "./history-decay.ts";
 import { deriveMergeEntries, type MergeHistoryEntry } from "./history-merge.ts";
+import { deriveRescoreEntries, type RescoreHistoryEntry } from "./history-rescore.ts";
 import { LeadParamsSchema } from "./lead.ts";
 import { readResolved } from "./resolved.ts";
 
@@ -36,7 +38,7 @@ export const HistoryQuerySchema = z.strictObject({
  */
 const HistoryCursorSchema = z.strictObject({
   o: z.enum(["desc", "asc"]),
-  // A merge entry's id is `merge:` and the merged lead's id.
+  // A merge entry's id is `merge:` and the merged lead's id; a re-score entry's `rescore:` and its version.
   k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,134}$/),
 });
 
@@ -56,7 +58,14 @@ export const HistoryEntrySchema = z
     reason: z.string(),
     rule_id: z.string().nullable().describe("The first rule the event matched."),
     late: z.boolean().describe("The event arrived after a newer event of the lead had been scored."),
-    rules_version: z.number().int().nullable().describe("The rule-set version it was scored with (null: v1 rules)."),
+    rules_version: z
+      .number()
+      .int()
+      .nullable()
+      .describe(
+        "The rule-set version it was scored with (null: v1 rules); on a re-score entry the version published. " +
+          "Decay and merge entries score no event: null.",
+      ),
     rules: z
       .array(
         z.object({
@@ -69,10 +78,11 @@ export const HistoryEntrySchema = z
       )
       .describe("Every rule the event matched, in rule-set order; empty when none did."),
     cause: z
-      .enum(["event", "decay", "merge"])
+      .enum(["event", "decay", "merge", "rescore"])
       .describe(
         "`event`: a scored event's entry; `decay`: a stage crossing caused by time, derived, no event; `merge`: " +
-          "another lead merged into this one (an identify, an admin merge), derived, no event.",
+          "another lead merged into this one (an identify, an admin merge), derived, no event; `rescore`: a " +
+          "retroactive publish re-scored the lead and its score or stage moved, derived, no event.",
       ),
     merge: z
       .object({
@@ -89,6 +99,25 @@ export const HistoryEntrySchema = z
       .describe(
         "On a merge entry only. Its `score` is the history's at the merge's instant and its `delta` 0: the merged " +
           "events are slotted into the history in event time, as if the leads had always been one.",
+      ),
+    rescore: z
+      .object({
+        from_version: z
+          .number()
+          .int()
+          .nullable()
+          .describe("The newest version that had scored the lead's events before (null: v1 rules only)."),
+        to_version: z.number().int().describe("The version published retroactively."),
+        score_before: scoreNumber("The lead's score just before its re-score committed."),
+        score_after: scoreNumber("Its score just after."),
+        delta: scoreNumber("`score_after − score_before`: what the re-score changed."),
+        stage_before: z.string(),
+        stage_after: z.string(),
+      })
+      .optional()
+      .describe(
+        "On a re-score entry only. Its `score` is the history's at the re-score's instant and its `delta` 0: every " +
+          "event entry already shows what the new version gives it, so the deltas still sum to the score.",
       ),
   })
   .meta({ id: "HistoryEntry" });
@@ -113,8 +142,8 @@ function toEntry(entry: LiveEntry): HistoryEntry {
   };
 }
 
-/** An entry derived at read time (no event): a stage crossing caused by time, or a merge. */
-function toDerivedEntry(entry: DecayHistoryEntry, cause: "decay" | "merge"): HistoryEntry {
+/** An entry derived at read time (no event): a stage crossing caused by time, a merge or a re-score. */
+function toDerivedEntry(entry: DecayHistoryEntry, cause: "decay" | "merge" | "rescore"): HistoryEntry {
   const at = new Date(entry.timestamp).toISOString();
   return {
     event_id: entry.event_id,
@@ -137,11 +166,16 @@ function toDerivedEntry(entry: DecayHistoryEntry, cause: "decay" | "merge"): His
 type PageEntry =
   | { event: LiveEntry; sort_key: string }
   | { decay: DecayHistoryEntry; sort_key: string }
-  | { merge: MergeHistoryEntry; sort_key: string };
+  | { merge: MergeHistoryEntry; sort_key: string }
+  | { rescore: RescoreHistoryEntry; sort_key: string };
 
 function toHistoryEntry(entry: PageEntry): HistoryEntry {
   if ("event" in entry) return toEntry(entry.event);
   if ("decay" in entry) return toDerivedEntry(entry.decay, "decay");
+  if ("rescore" in entry) {
+    const { rescore } = entry.rescore;
+    return { ...toDerivedEntry(entry.rescore, "rescore"), rules_version: rescore.to_version, rescore: { ...rescore } };
+  }
   return { ...toDerivedEntry(entry.merge, "merge"), merge: { ...entry.merge.merge } };
 }
 
@@ -154,7 +188,9 @@ export const historyDoc: RouteDoc = {
     "One entry per scored event, in event-time order (newest first unless `order=asc`), paged by a cursor. With " +
     "score decay, each stage crossing caused by time is an entry too (`cause: decay`, derived at read time, not " +
     "counted in `X-Total-Count`). So is each merge of another lead into this one (`cause: merge`, at the instant " +
-    "it committed, with what it brought and the scores either side of it). The " +
+    "it committed, with what it brought and the scores either side of it), and each retroactive re-score that " +
+    "moved the lead's score or stage (`cause: rescore`, at the instant it committed, naming the versions from and " +
+    "to and the score and stage either side). The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
     `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
@@ -251,12 +287,17 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
             query.cursor,
             HistoryCursorSchema.refine((position) => position.o === query.order),
           );
-    // The merge log is read beside the lead (again, for the lead an id merged away resolves to).
-    const [{ leadId, value: lead }, ownMerges] = await Promise.all([
+    // The merge and re-score logs are read beside the lead (again, for the lead an id merged away resolves to).
+    const logsOf = (leadId: string) =>
+      Promise.all([
+        mergeRecords(deps.redis, deps.live.keysFor(leadId), leadId),
+        rescoreRecords(deps.redis, deps.live.keysFor(leadId), leadId),
+      ]);
+    const [{ leadId, value: lead }, ownLogs] = await Promise.all([
       readResolved(deps, c, id, (leadId) => deps.live.leadWithTail(leadId)),
-      mergeRecords(deps.redis, deps.live.keysFor(id), id),
+      logsOf(id),
     ]);
-    const merges = leadId === id ? ownMerges : await mergeRecords(deps.redis, deps.live.keysFor(leadId), leadId);
+    const [merges, rescores] = leadId === id ? ownLogs : await logsOf(leadId);
     const count = lead.count;
     const load = pageReader();
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
@@ -281,7 +322,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const halfLife = deps.scoring?.halfLife() ?? null;
     let entries: PageEntry[];
     let more: boolean;
-    if (halfLife === null && merges.length === 0) {
+    if (halfLife === null && merges.length === 0 && rescores.length === 0) {
       entries = (await eventsIn(from, to)).map((event) => ({ event, sort_key: event.sort_key }));
       if (query.order === "desc") entries.reverse();
       const last = entries.at(-1);
@@ -291,7 +332,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
       // The events either side of the page bound the decay entries it shows: the crossings after the one before it
       // (which follow the cursor), and none at or past the one after it (the next page's).
       const span = await eventsIn(Math.max(1, from - 1), Math.min(count, to + 1));
-      // Decay and merge entries, derived.
+      // Decay, merge and re-score entries, derived.
       const derived: PageEntry[] = [
         ...(halfLife === null
           ? []
@@ -306,6 +347,10 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
         ...deriveMergeEntries(lead.id, span, merges, { count, halfLifeSeconds: halfLife }).map((merge) => ({
           merge,
           sort_key: merge.sort_key,
+        })),
+        ...deriveRescoreEntries(lead.id, span, rescores, { count, halfLifeSeconds: halfLife }).map((rescore) => ({
+          rescore,
+          sort_key: rescore.sort_key,
         })),
       ];
       const before = span.find((event) => event.seq === from - 1)?.sort_key;

@@ -8,7 +8,6 @@ import {
 } from "@leadscore/runtime";
 import { z } from "zod";
 import type { AppDeps } from "../../deps.ts";
-import { ApiError } from "../../errors.ts";
 import { ruleStoreOf, storeWrite } from "../rules/rule.ts";
 import { toRescore } from "./rescore.ts";
 import { toSummary } from "./rule-set.ts";
@@ -36,14 +35,6 @@ export const PublishBodySchema = z
  * message is covered by the workers' periodic reload) and answers the version as `GET /api/rule-sets/:version` does.
  */
 export async function publish(deps: AppDeps, body: RuleSetBody, options: PublishOptions) {
-  // A re-score walks one live layout; over lead partitions it would leave the others' leads as they were
-  // (docs/partitions.md). Refused before anything is published.
-  if (options.mode === "retroactive" && deps.config.LEAD_PARTITIONS > 1) {
-    throw new ApiError(
-      "CONFLICT",
-      "a retroactive publish is not supported with LEAD_PARTITIONS > 1 yet: publish forward",
-    );
-  }
   const version = await storeWrite(publishRuleSet(ruleStoreOf(deps), body, options));
   const at = new Date((deps.now ?? Date.now)()).toISOString();
   const message = JSON.stringify({ change: "published", at, rules_version: version });

@@ -2,6 +2,7 @@
 // with it) becomes what it does earn, in `(timestamp, event_id)` order, through three clamps: each rule's frequency
 // limit, then each group's max, then the score's [0, cap]. A pure function of the lead's events and a start state;
 // the current rules are never read. See docs/scoring.md.
+import { jsonString } from "./json-text.ts";
 import {
   clampScore,
   distinctSorted,
@@ -104,8 +105,8 @@ export interface FoldResultV2 extends FoldStateV2 {
  */
 function counterName(ruleId: string, limit: CandidateLimit): string {
   if (limit.field === undefined) return `${limit.per} ${ruleId}`;
-  const key = limit.key === undefined ? "null" : JSON.stringify(limit.key);
-  return `${limit.per} ${ruleId} ${JSON.stringify(limit.field)} ${key}`;
+  const key = limit.key === undefined ? "null" : jsonString(limit.key);
+  return `${limit.per} ${ruleId} ${jsonString(limit.field)} ${key}`;
 }
 
 const NO_CUTS: readonly string[] = Object.freeze([]);

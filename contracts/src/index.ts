@@ -10,6 +10,7 @@ export * from "./fold-decay.ts";
 export * from "./fold-v2.ts";
 export * from "./glob.ts";
 export * from "./identity.ts";
+export * from "./json-text.ts";
 export * from "./rescore.ts";
 export * from "./rule-set.ts";
 export * from "./rules.ts";

@@ -735,9 +735,12 @@ export function withTail(
   return decodeLead(lead.id, { ...hash, tail }, cap, thresholds) as LiveLead;
 }
 
-/** Entries to append to a stored tail: their compact forms, comma-separated (what the commit script splices in). */
-export function encodeAppend(entries: readonly LiveEntry[]): string {
-  return entries.map((entry) => JSON.stringify(encodeEntry(entry))).join(",");
+/**
+ * Each entry's compact form as JSON: a tail, an append and the newest entry are made of these, so an entry written
+ * to more than one of them is encoded once.
+ */
+export function encodeEntryTexts(entries: readonly LiveEntry[]): string[] {
+  return entries.map((entry) => JSON.stringify(encodeEntry(entry)));
 }
 
 /**
@@ -808,14 +811,15 @@ export function stateFields(
     pages: PageRef[] | null;
   },
 ): LeadHash {
-  const newest = lead.tail.at(-1);
+  const entries = encodeEntryTexts(lead.tail);
   const received = latestReceived(lead.tail);
   const fields: LeadHash = {
     ...foldFields(lead),
-    tail: JSON.stringify(lead.tail.map(encodeEntry)),
+    // The array's JSON from its items' (as JSON.stringify gives it): the newest entry's text is the last of them.
+    tail: `[${entries.join(",")}]`,
     base: encodeBase(lead.base),
     ...tallyFields(lead),
-    newest: newest ? JSON.stringify(encodeEntry(newest)) : "",
+    newest: entries.at(-1) ?? "",
     tailReceivedMax: received === null ? "" : String(received),
   };
   if (lead.pages !== null) fields.pages = `[${encodePageRefs(lead.pages)}]`;

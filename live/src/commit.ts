@@ -37,7 +37,7 @@ export interface LeadCommit {
   messages: [string, Buffer][];
   drained?: number;
   rescans?: number;
-  /** Entries (`encodeAppend`) the script appends to the stored tail, which `fields` then leaves out. */
+  /** Entries (`encodeEntryTexts`, comma-separated) the script appends to the stored tail, which `fields` then leaves out. */
   appendTail?: string;
   /** Page refs (`encodePageRefs`) the script appends to the stored page list, which `fields` then leaves out. */
   appendPages?: string;

@@ -14,6 +14,7 @@ import {
   foldScoresV2,
   fromV1Event,
   type HistoryEntry,
+  jsonString,
   type LimitCounter,
   type RuleOutcome,
   type ScorableEvent,
@@ -182,14 +183,14 @@ export function encodeTally(tally: Tally | undefined): string {
   for (let i = 0; i < names.length; i += 1) {
     const name = names[i] as string;
     const counter = counters[name] as LimitCounter;
-    text += `${i === 0 ? "" : ","}[${JSON.stringify(name)},${counter.bucket},${counter.count}]`;
+    text += `${i === 0 ? "" : ","}[${jsonString(name)},${counter.bucket},${counter.count}]`;
   }
   text += "],[";
   let first = true;
   for (const id of Object.keys(groups).sort()) {
     const total = groups[id] as number;
     if (total === 0) continue;
-    text += `${first ? "" : ","}[${JSON.stringify(id)},${total}]`;
+    text += `${first ? "" : ","}[${jsonString(id)},${total}]`;
     first = false;
   }
   text += "]]";
@@ -309,8 +310,8 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   let text = `[${tally.unmatched},[`;
   ruleIds.forEach((id, i) => {
     const rule = tally.rules[id] as BreakdownTally["rules"][string];
-    const group = rule.group === null ? "" : `,${JSON.stringify(rule.group)}`;
-    text += `${i === 0 ? "" : ","}[${JSON.stringify(id)},${rule.points},${rule.events}${group}]`;
+    const group = rule.group === null ? "" : `,${jsonString(rule.group)}`;
+    text += `${i === 0 ? "" : ","}[${jsonString(id)},${rule.points},${rule.events}${group}]`;
   });
   text += "]";
   const groupIds = Object.keys(tally.groups).sort();
@@ -318,7 +319,7 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     text += ",[";
     groupIds.forEach((id, i) => {
       const group = tally.groups[id] as BreakdownTally["groups"][string];
-      text += `${i === 0 ? "" : ","}[${JSON.stringify(id)},${group.points},${group.events},${group.max}]`;
+      text += `${i === 0 ? "" : ","}[${jsonString(id)},${group.points},${group.events},${group.max}]`;
     });
     text += "]";
   }

@@ -26,7 +26,7 @@ import {
   addToBreakdown,
   type BreakdownTally,
   emptyBreakdown,
-  encodeAppend,
+  encodeEntryTexts,
   encodeTally,
   entryEvent,
   foldLive,
@@ -72,7 +72,7 @@ export interface NextState {
    * Set when the round only appended entries to the stored tail, leaving its older entries, the base and the pages
    * as they were: then only these and the fold state are written, and `tail` is decoded only if read.
    */
-  appended?: { entries: LiveEntry[]; added: string; tailReceivedMax: number };
+  appended?: { entries: LiveEntry[]; added: string; newest: string; tailReceivedMax: number };
 }
 
 /** Names a new page from what it holds (page-id.ts): its entries and the tally before it, encoded. */
@@ -287,6 +287,7 @@ function planAppend(
   const entries = markLate(history);
   const last = entries.at(-1) as LiveEntry;
   const received = latestReceived(entries) as number;
+  const texts = encodeEntryTexts(entries);
   const next: NextState = {
     score: last.score,
     count: last.seq,
@@ -303,7 +304,8 @@ function planAppend(
     newPages: [],
     appended: {
       entries,
-      added: encodeAppend(entries),
+      added: texts.join(","),
+      newest: texts.at(-1) as string,
       tailReceivedMax: Math.max(stored.tailReceivedMax ?? received, received),
     },
   };

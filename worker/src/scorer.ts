@@ -30,7 +30,6 @@ import {
   commitLeads,
   decodeLead,
   decodeLeadHash,
-  encodeEntry,
   encodeEvent,
   encodePageRefs,
   foldFields,
@@ -40,7 +39,6 @@ import {
   type LeadCommit,
   type LeadHash,
   type LeadHashField,
-  type LiveEntry,
   type LiveKeys,
   type LiveLead,
   leadHashFields,
@@ -589,7 +587,6 @@ function appendedFields(
   at: number,
   thresholds: StageThresholds,
 ): LeadHash {
-  const newest = appended.entries.at(-1) as LiveEntry;
   return {
     ...tallyFields(next, lead.tally),
     ...clearedTally(next, lead),
@@ -598,7 +595,7 @@ function appendedFields(
       createdAt: lead.createdAt,
       updatedAt: at,
     }),
-    newest: JSON.stringify(encodeEntry(newest)),
+    newest: appended.newest,
     tailReceivedMax: String(appended.tailReceivedMax),
   };
 }

@@ -2,6 +2,7 @@ import { type ScorableEvent, sortKey } from "@leadscore/contracts";
 import {
   addToBreakdown,
   emptyBreakdown,
+  encodeEntry,
   foldLive,
   historySpans,
   type LiveEntry,
@@ -76,6 +77,16 @@ describe("planLead", () => {
         ["b", 1000],
       ]);
       expect(next).toMatchObject({ score: 1000, count: 2, lastKey: sortKey(2_000, "b"), newPages: [] });
+    });
+  });
+
+  describe("when events are only appended to the tail", () => {
+    it("encodes each new entry once: the newest entry is the text the append ends with", () => {
+      const next = committed(planLead(null, [event("b", 2_000, 30), event("a", 1_000, 20)], [], CAP, newPageId));
+      const appended = next.appended as NonNullable<NextState["appended"]>;
+      expect(appended.added).toBe(next.tail.map((entry) => JSON.stringify(encodeEntry(entry))).join(","));
+      expect(appended.added.endsWith(appended.newest)).toBe(true);
+      expect(JSON.parse(appended.newest)).toEqual(encodeEntry(next.tail.at(-1) as LiveEntry));
     });
   });
 

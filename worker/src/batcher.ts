@@ -25,6 +25,12 @@ export interface BatcherOptions {
   /** Longest wait, after a batch, for more submissions to arrive; 0 turns lingering off. */
   lingerMs?: number;
   /**
+   * Longest wait before a batch that no batch preceded (the first after a quiet spell, or a lane starting): under a
+   * trickle, the jobs one flush of an edge queued on several partitions arrive within moments of each other, and
+   * without it each started a batch of its own. 0 (the default) scores such a submission at once.
+   */
+  firstLingerMs?: number;
+  /**
    * Batches run at once. With two, one batch's CPU work (the fold, the commit) overlaps the other's wait on the
    * store's inserts; each holds whole submissions, so a submission is in one batch only.
    */
@@ -43,7 +49,7 @@ export type BatchRun<T> = (items: T[], byGroup: ReadonlyMap<number, T[]>) => Pro
 
 /** Batches of whole submissions, `parallel` at a time (one by default). */
 export function createBatcher<T>(run: BatchRun<T>, options: BatcherOptions): Batcher<T> {
-  const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0, parallel = 1 } = options;
+  const { maxItems, fullAt = Number.POSITIVE_INFINITY, lingerMs = 0, firstLingerMs = 0, parallel = 1 } = options;
   const waiting: Waiting<T>[] = [];
   /** The group a batch last took a submission of: the next take starts after it. */
   let lastGroup = Number.NEGATIVE_INFINITY;
@@ -55,9 +61,9 @@ export function createBatcher<T>(run: BatchRun<T>, options: BatcherOptions): Bat
   const full = () =>
     waiting.length >= fullAt || waiting.reduce((items, entry) => items + entry.items.length, 0) >= maxItems;
 
-  const linger = () =>
+  const linger = (ms: number) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(done, lingerMs);
+      const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
         wake = undefined;
@@ -71,9 +77,10 @@ export function createBatcher<T>(run: BatchRun<T>, options: BatcherOptions): Bat
   const drain = async () => {
     let ranBefore = false;
     while (waiting.length > 0) {
-      // Only right after a batch: the first submission after a quiet spell is scored at once. One lane lingers at a
+      // Right after a batch; before a lane's first batch only as long as `firstLingerMs`. One lane lingers at a
       // time; another lane meanwhile takes what is there.
-      if (ranBefore && lingerMs > 0 && !full() && wake === undefined) await linger();
+      const pause = ranBefore ? lingerMs : firstLingerMs;
+      if (pause > 0 && !full() && wake === undefined) await linger(pause);
       if (waiting.length === 0) break;
       const taken: Waiting<T>[] = [];
       let size = 0;

@@ -96,6 +96,8 @@ export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
  * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
  */
 export const BATCHES_IN_FLIGHT = 2;
+/** With several partitions, the wait before a batch no batch preceded, for the other partitions' jobs of one flush. */
+const FIRST_LINGER_MS = 5;
 /** How often the worker looks whether the live state's generation is still the one it commits into. */
 const GENERATION_CHECK_MS = 1_000;
 /** How often a worker looks for leads that became idle (LIVE_IDLE_DAYS). */
@@ -460,6 +462,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       maxItems: maxBatchEvents,
       fullAt: concurrency * partitions.length,
       lingerMs: options.batchLingerMs ?? 10,
+      // One edge flush queues a job on each partition present: gather them into one batch.
+      firstLingerMs: partitions.length > 1 ? FIRST_LINGER_MS : 0,
       parallel: BATCHES_IN_FLIGHT,
     });
     for (const [n, part] of partitions.entries()) {

@@ -154,6 +154,27 @@ describe("worker batcher", () => {
       await Promise.all(done);
     });
 
+    it("with firstLingerMs, gathers what arrives within it before a batch no batch preceded", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 30, firstLingerMs: 5, parallel: 2 });
+      const done = [batcher.submit([1], 0)];
+      await tick(2);
+      done.push(batcher.submit([2], 1), batcher.submit([3], 2));
+      await tick(2);
+      expect(batches).toEqual([]);
+      await tick(1);
+      expect(batches).toEqual([[1, 2, 3]]);
+      // A second lane, started while the first runs, waits as long for its first batch.
+      done.push(batcher.submit([4], 0));
+      await tick(4);
+      expect(batches).toHaveLength(1);
+      await tick(1);
+      expect(batches).toEqual([[1, 2, 3], [4]]);
+      releaseNext();
+      releaseNext();
+      await Promise.all(done);
+    });
+
     it("does not linger for the first submission after a quiet spell", async () => {
       const { batches, run, releaseNext } = recorder();
       const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 10_000 });

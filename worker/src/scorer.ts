@@ -62,7 +62,7 @@ import { contentPageId } from "./page-id.ts";
 import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
 import type { RulesFence } from "./rules-fence.ts";
-import { insertNew, insertReporting } from "./store.ts";
+import { type InsertOutcome, insertNew, insertReporting } from "./store.ts";
 
 /** What every writer of the live state (the scorer, the deep lane) works with. */
 export interface LiveWriterOptions {
@@ -222,6 +222,18 @@ export function createScorer(options: ScorerOptions) {
     result: BatchResult,
     rules: RuleMatcher = options.rules(),
   ) {
+    const prepared = await prepareEvents(queued, rules);
+    return touchedBy(prepared, await insertReporting(events, prepared.docs), memo, result);
+  }
+
+  /**
+   * The batch's documents to store, with what their lead's rules may award fixed (its Redis reads only), matched
+   * under `rules` (the fence's version when the batch entered it).
+   */
+  async function prepareEvents(
+    queued: readonly QueuedEvent[],
+    rules: RuleMatcher = options.rules(),
+  ): Promise<PreparedEvents> {
     const batch = await resolved(queued);
     const docs: EventDocument[] = [];
     const sources: QueuedEvent[] = [];
@@ -265,7 +277,17 @@ export function createScorer(options: ScorerOptions) {
         rules_version: rules.version,
       });
     }
-    const { existing, refused } = await insertReporting(events, docs);
+    return { queued: batch.length, docs, sources, scorables };
+  }
+
+  /** The leads the stored documents touch, each event fresh or a duplicate by the insert's outcome. */
+  async function touchedBy(
+    prepared: PreparedEvents,
+    { existing, refused }: InsertOutcome,
+    memo: StoredMemo,
+    result: BatchResult,
+  ): Promise<Touched[]> {
+    const { docs, sources, scorables } = prepared;
     if (refused.size > 0) {
       const letters = [...refused].map(([index, reason]) => ({ event: sources[index] as QueuedEvent, reason }));
       result.deadLettered += await deadLetter(letters);
@@ -283,7 +305,7 @@ export function createScorer(options: ScorerOptions) {
       if (fresh) memo.add(doc._id);
     });
     const duplicates = [...touched.values()].reduce((sum, t) => sum + t.duplicates.length, 0);
-    result.duplicates += batch.length - docs.length + duplicates;
+    result.duplicates += prepared.queued - docs.length + duplicates;
     result.stored += docs.length - refused.size - duplicates;
     return [...touched.values()];
   }
@@ -503,10 +525,35 @@ export function createScorer(options: ScorerOptions) {
     return result;
   }
 
-  return { scoreBatch, scoreStored };
+  /**
+   * Scores prepared events that the caller stored with others (partition-batch.ts: one insert for the partitions of
+   * a batch), given this part's share of the insert's outcome; journaling is the caller's.
+   */
+  async function scoreInserted(
+    prepared: PreparedEvents,
+    inserted: InsertOutcome,
+    memo: StoredMemo = new Set(),
+  ): Promise<BatchResult> {
+    const result = emptyResult();
+    await settle(await touchedBy(prepared, inserted, memo, result), result);
+    return result;
+  }
+
+  return { scoreBatch, scoreStored, prepareEvents, scoreInserted };
 }
 
-function emptyResult(): BatchResult {
+export type Scorer = ReturnType<typeof createScorer>;
+
+/** A batch's events ready to store: their documents, the events they came from, and as the fold takes them. */
+export interface PreparedEvents {
+  /** Events queued, copies within the batch included. */
+  queued: number;
+  docs: EventDocument[];
+  sources: QueuedEvent[];
+  scorables: ScorableEvent[];
+}
+
+export function emptyResult(): BatchResult {
   return {
     updates: [],
     stored: 0,

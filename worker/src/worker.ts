@@ -32,7 +32,7 @@ import {
 } from "@leadscore/runtime";
 import type Queue from "bull";
 import { type Db, MongoClient } from "mongodb";
-import { type Batcher, createBatcher } from "./batcher.ts";
+import { createBatcher } from "./batcher.ts";
 import { catchUp } from "./catch-up.ts";
 import { createDecayTicker, type DecayTicker } from "./decay-ticker.ts";
 import { createDeepLane, type DeepLane } from "./deep-lane.ts";
@@ -42,6 +42,7 @@ import { createMergeRecorder } from "./merge.ts";
 import { createWorkerMetrics, serveMetrics, type WorkerMetrics } from "./metrics.ts";
 import { createPageCache } from "./page-cache.ts";
 import { RETIRED_SWEEP_MS, sweepRetiredPages } from "./page-garbage.ts";
+import { createPartitionBatch, type PartitionBatchOptions, type PartitionScoring } from "./partition-batch.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
@@ -49,7 +50,7 @@ import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createRulesFence } from "./rules-fence.ts";
-import { createScorer, type StoredMemo } from "./scorer.ts";
+import { createScorer } from "./scorer.ts";
 
 export interface WorkerOptions {
   /** Receives every committed score change, after its commit. The caller closes it after the worker. */
@@ -95,12 +96,12 @@ export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
  * Two batches may touch one lead; the compare-and-set commit keeps that exact, as between two processes.
  */
 export const BATCHES_IN_FLIGHT = 2;
+/** With several partitions, the wait before a batch no batch preceded, for the other partitions' jobs of one flush. */
+const FIRST_LINGER_MS = 5;
 /** How often the worker looks whether the live state's generation is still the one it commits into. */
 const GENERATION_CHECK_MS = 1_000;
 /** How often a worker looks for leads that became idle (LIVE_IDLE_DAYS). */
 const IDLE_SWEEP_MS = 60_000;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The generation of the live state this process commits into, kept current while it runs. */
 interface LiveGeneration {
@@ -203,59 +204,6 @@ function publisherOf(publisher: ScorePublisher | undefined, log: Logger) {
   };
 }
 
-/**
- * Scores one batch, trying it again inside the process up to `attempts` times (every write is idempotent), and
- * waiting for the live state whenever it is being rebuilt, which costs no attempt.
- */
-function scoreWithRetries(options: {
-  scorer: ReturnType<typeof createScorer>;
-  metrics: WorkerMetrics;
-  publish: (updates: ScoreUpdate[]) => Promise<void>;
-  generation: LiveGeneration;
-  attempts: number;
-  /** The ids of the events of the batches in hand, kept while they are (a catch-up leaves them to their batch). */
-  inHand: Set<string>;
-  /** Told how many events a batch newly moved to dead letters. */
-  onDeadLettered: (events: number) => void;
-  log: Logger;
-}) {
-  const { scorer, metrics, publish, generation, attempts, log } = options;
-  return async (events: QueuedEvent[]) => {
-    const memo: StoredMemo = new Set();
-    for (const event of events) options.inHand.add(event.event_id);
-    try {
-      await scoreTries(events, memo);
-    } finally {
-      for (const event of events) options.inHand.delete(event.event_id);
-    }
-  };
-
-  async function scoreTries(events: QueuedEvent[], memo: StoredMemo) {
-    for (let attempt = 1; ; attempt += 1) {
-      const started = performance.now();
-      try {
-        const result = await scorer.scoreBatch(events, memo);
-        metrics.recordBatch(result, performance.now() - started);
-        if (result.deadLettered > 0) options.onDeadLettered(result.deadLettered);
-        await publish(result.updates);
-        return;
-      } catch (error) {
-        if (error instanceof StaleLiveStateError) {
-          // The live state is being rebuilt (or was wiped): wait for it, then plan the batch again.
-          log.info("live state stale; waiting for it before scoring again");
-          await generation.recheck();
-          attempt -= 1;
-          continue;
-        }
-        // Every write is idempotent, so the whole batch can simply run again.
-        if (attempt >= attempts) throw error;
-        log.warn("scoring batch failed; retrying", { attempt, error: (error as Error).message });
-        await sleep(100 * 4 ** (attempt - 1));
-      }
-    }
-  }
-}
-
 /** A lead partition's events queue (under `prefix`) as this worker consumes it, its finished jobs counted out (runtime/src/queued-counts.ts). */
 function openEventsQueue(
   config: WorkerConfig,
@@ -290,7 +238,7 @@ function openEventsQueue(
  * malformed events, is discarded (never retried) and fails with its reason once the rest are scored.
  */
 function handleJob(
-  batcher: Batcher<QueuedEvent>,
+  submit: (events: QueuedEvent[]) => Promise<void>,
   metrics: WorkerMetrics,
   log: Logger,
   applyMerges: (merges: MergeRequest[]) => Promise<void>,
@@ -307,7 +255,7 @@ function handleJob(
     }
     try {
       if (parsed.merges.length > 0) await applyMerges(parsed.merges);
-      if (parsed.events.length > 0) await batcher.submit(parsed.events);
+      if (parsed.events.length > 0) await submit(parsed.events);
     } catch (error) {
       metrics.recordJob("transient");
       log.error("job failed; the queue retries it", { job: job.id, error: (error as Error).message });
@@ -376,6 +324,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     rescores?: RescoreRunner;
     queue: Queue.Queue<EventsJob>;
     finished: QueuedCounts;
+    scoring: PartitionScoring;
+    applyMerges: (merges: MergeRequest[]) => Promise<void>;
   }
   const partitions: PartitionRun[] = [];
 
@@ -383,9 +333,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   const startPartition = async (part: {
     prefix: string;
     owns?: (leadId: string) => boolean;
-    concurrency: number;
     publish: (updates: ScoreUpdate[]) => Promise<void>;
-    onDeadLettered: (events: number) => void;
     previews: boolean;
     /** Every partition's prefix when this partition runs the deployment's re-scores (over all of them), else none. */
     rescores?: readonly string[];
@@ -485,27 +433,51 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       rescores.start();
     }
 
-    const scoreBatch = scoreWithRetries({
-      scorer,
-      inHand,
-      metrics,
-      publish,
-      generation,
-      attempts: batchAttempts,
-      onDeadLettered: part.onDeadLettered,
-      log,
-    });
-    const batcher = createBatcher(scoreBatch, {
-      maxItems: maxBatchEvents,
-      fullAt: part.concurrency,
-      lingerMs: options.batchLingerMs ?? 10,
-      parallel: BATCHES_IN_FLIGHT,
-    });
     const queue = openEventsQueue(config, prefix, finished, log);
     await queue.isReady();
-    // Each batch holds up to `concurrency` jobs, and BATCHES_IN_FLIGHT run at once.
-    void queue.process(part.concurrency * BATCHES_IN_FLIGHT, handleJob(batcher, metrics, log, applyMerges));
-    return { prefix, live: generation, deepLane, decayTicker, previews, rescores, queue, finished };
+    const consumer = { scorer, journal, recheck: generation.recheck, inHand, fence };
+    return {
+      prefix,
+      live: generation,
+      deepLane,
+      decayTicker,
+      previews,
+      rescores,
+      queue,
+      finished,
+      scoring: consumer,
+      applyMerges,
+    };
+  };
+
+  /**
+   * One batcher takes the jobs of every partition consumed, a partition at a time in turn, into batches that cost one
+   * MongoDB write whatever the partitions in them (partition-batch.ts); each partition's queue has its own share of
+   * the fetch slots, so one partition's backlog never takes another's turns (docs/partitions.md).
+   */
+  const consumeQueues = (batch: Pick<PartitionBatchOptions, "publish" | "onDeadLettered">) => {
+    const concurrency = Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / partitions.length));
+    const run = createPartitionBatch({
+      ...batch,
+      db,
+      partitions: partitions.map((part) => part.scoring),
+      metrics,
+      attempts: batchAttempts,
+      log,
+    });
+    const batcher = createBatcher(run, {
+      maxItems: maxBatchEvents,
+      fullAt: concurrency * partitions.length,
+      lingerMs: options.batchLingerMs ?? 10,
+      // One edge flush queues a job on each partition present: gather them into one batch.
+      firstLingerMs: partitions.length > 1 ? FIRST_LINGER_MS : 0,
+      parallel: BATCHES_IN_FLIGHT,
+    });
+    for (const [n, part] of partitions.entries()) {
+      const submit = (events: QueuedEvent[]) => batcher.submit(events, n);
+      // Each batch holds up to `concurrency` jobs of a partition, and BATCHES_IN_FLIGHT run at once.
+      void part.queue.process(concurrency * BATCHES_IN_FLIGHT, handleJob(submit, metrics, log, part.applyMerges));
+    }
   };
 
   return {
@@ -534,9 +506,6 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         );
       const prefixes = partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS);
       const consumed = consumedPartitions(prefixes.length, config.LEAD_PARTITIONS_CONSUMED);
-      // Each partition consumed has its own queue and its own share of the fetch slots, so one partition's backlog
-      // never takes another's turns (docs/partitions.md).
-      const concurrency = Math.max(1, Math.ceil(config.WORKER_CONCURRENCY / consumed.length));
       for (const [n, partition] of consumed.entries()) {
         const prefix = prefixes[partition] as string;
         const owns =
@@ -544,14 +513,13 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         const started = await startPartition({
           prefix,
           owns,
-          concurrency,
           publish,
-          onDeadLettered,
           previews: n === 0,
           rescores: n === 0 ? prefixes : undefined,
         });
         partitions.push(started);
       }
+      consumeQueues({ publish, onDeadLettered });
 
       if (config.METRICS_PORT !== undefined) {
         metricsServer = await serveMetrics(metrics, config.METRICS_PORT, log);

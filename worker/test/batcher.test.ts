@@ -65,6 +65,45 @@ describe("worker batcher", () => {
     expect(calls).toBe(3);
   });
 
+  describe("when submissions name groups", () => {
+    it("takes the groups in turn, so one group's backlog does not fill the batches another waits behind", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 2 });
+      const done = [batcher.submit([1], 0)];
+      await sleep(0);
+      // While the first batch runs, group 0 queues a backlog, then groups 1 and 2 one submission each.
+      done.push(...[2, 3, 4, 5].map((item) => batcher.submit([item], 0)));
+      done.push(batcher.submit([10], 1), batcher.submit([20], 2));
+      for (let i = 0; i < 4; i += 1) {
+        releaseNext();
+        await sleep(0);
+      }
+      await Promise.all(done);
+      expect(batches).toEqual([[1], [10, 20], [2, 3], [4, 5]]);
+    });
+
+    it("hands the run each group's items, in the order the groups were taken", async () => {
+      const seen: [number, number[]][][] = [];
+      const batcher = createBatcher(
+        async (_items: number[], byGroup) => {
+          seen.push([...byGroup]);
+        },
+        { maxItems: 100 },
+      );
+      const held = batcher.submit([1], 3);
+      const done = [batcher.submit([2, 3], 5), batcher.submit([4], 3), batcher.submit([5], 0)];
+      await Promise.all([held, ...done]);
+      expect(seen).toEqual([
+        [[3, [1]]],
+        [
+          [5, [2, 3]],
+          [0, [5]],
+          [3, [4]],
+        ],
+      ]);
+    });
+  });
+
   describe("lingering after a batch", () => {
     // The linger is a timer: these tests move a fake clock, so a loaded machine cannot stretch the waits they mean.
     beforeEach(() => {
@@ -111,6 +150,27 @@ describe("worker batcher", () => {
       expect(batches).toEqual([[1]]);
       await tick(1);
       expect(batches).toEqual([[1], [2]]);
+      releaseNext();
+      await Promise.all(done);
+    });
+
+    it("with firstLingerMs, gathers what arrives within it before a batch no batch preceded", async () => {
+      const { batches, run, releaseNext } = recorder();
+      const batcher = createBatcher(run, { maxItems: 100, fullAt: 10, lingerMs: 30, firstLingerMs: 5, parallel: 2 });
+      const done = [batcher.submit([1], 0)];
+      await tick(2);
+      done.push(batcher.submit([2], 1), batcher.submit([3], 2));
+      await tick(2);
+      expect(batches).toEqual([]);
+      await tick(1);
+      expect(batches).toEqual([[1, 2, 3]]);
+      // A second lane, started while the first runs, waits as long for its first batch.
+      done.push(batcher.submit([4], 0));
+      await tick(4);
+      expect(batches).toHaveLength(1);
+      await tick(1);
+      expect(batches).toEqual([[1, 2, 3], [4]]);
+      releaseNext();
       releaseNext();
       await Promise.all(done);
     });

@@ -87,6 +87,8 @@ export interface BrowserStack {
   /** The edge's origin, e.g. `http://127.0.0.1:41234`. */
   base: string;
   realtimeUrl: string;
+  /** The Redis key prefix of the stack's deployment. */
+  prefix: string;
   /** Console errors and page errors seen so far: a fault unless a test expects one. */
   problems: string[];
   /**
@@ -183,6 +185,7 @@ export async function startBrowserStack(label: string, options: BrowserStackOpti
     browser,
     base,
     realtimeUrl,
+    prefix,
     problems,
     signInWith,
     async open(context, path, options = {}) {

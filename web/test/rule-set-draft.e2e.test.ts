@@ -3,9 +3,11 @@
 // over the stored events (the numbers, the stage matrix, the movers), published for new events; a second draft
 // published, then the first version published again (a rollback); then published again retroactively, its re-score
 // shown by a banner on every page.
+import { rescoreBatchesKey } from "@leadscore/runtime";
+import { Redis } from "ioredis";
 import type { BrowserContext } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { eventually, uniqueName } from "../../test-support/index.ts";
+import { eventually, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { ADMIN_TOKEN, type BrowserStack, READ_TOKEN, startBrowserStack, VIEWPORTS } from "./browser-stack.ts";
 
 describe("a rule-set draft in a browser", () => {
@@ -118,6 +120,11 @@ describe("a rule-set draft in a browser", () => {
 
     // Published again retroactively, version `made` (100 points) re-scores the history scored at 50: a banner with a
     // progress bar shows the re-score on every page until it ends, and then the leads hold the new scores.
+    // A batch still in flight holds the re-score back until it commits (worker/src/rules-fence.ts): one filed here
+    // keeps the re-score running long enough to be seen, whatever the box's speed.
+    const redis = new Redis(REDIS_URL);
+    const held = `held-${uniqueName("batch")}`;
+    await redis.zadd(rescoreBatchesKey(stack.prefix), Date.now(), held);
     await page.getByRole("button", { name: `Publish version ${made} and re-score every lead` }).click();
     await page.getByText(`Version ${made + 3} is in force`).waitFor({ timeout: 10_000 });
     const banner = page.getByTestId("rescore-banner");
@@ -125,6 +132,8 @@ describe("a rule-set draft in a browser", () => {
     expect(await banner.textContent()).toContain(`Re-scoring every lead with rule set version ${made + 3}`);
     await page.getByRole("link", { name: "Leaderboard" }).click();
     await page.getByRole("progressbar", { name: "Re-score progress" }).waitFor({ timeout: 5_000 });
+    await redis.zrem(rescoreBatchesKey(stack.prefix), held);
+    redis.disconnect();
     await banner.waitFor({ state: "detached", timeout: 90_000 });
     const score = async (lead: string) => {
       const response = await fetch(`${stack.base}/api/leads/${lead}`, {

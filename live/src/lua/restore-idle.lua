@@ -1,6 +1,6 @@
 -- Gives an idle lead back the fields it shed and its global activity entries (live/src/idle.ts), before anything
 -- folds it again.
--- Takes as many keys as the call passes (the number of stages decides it).
+-- Takes as many keys as the call passes (the number of keys is given per call: the number of stages decides it).
 -- KEYS     the lead's hash, byUpdated, byLastEvent, byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each
 --          stage
 -- ARGV[1]  the lead's id

@@ -1,6 +1,6 @@
 -- Sheds an idle lead's history fields, once the worker has archived them to MongoDB, and takes the lead out of the
 -- global activity indexes (live/src/idle.ts).
--- Takes as many keys as the call passes (the number of stages decides it).
+-- Takes as many keys as the call passes (the number of keys is given per call: the number of stages decides it).
 -- KEYS     the lead's hash, the deep-lane hash (leads the deep lane owns), byUpdated, byLastEvent,
 --          byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each stage
 -- ARGV[1]  the lead's id

@@ -18,13 +18,11 @@ import {
   uniqueName,
   withReadToken,
 } from "../../test-support/index.ts";
-import { post } from "../../test-support/ingest.ts";
 import { type ListPage, walkPages } from "../../test-support/pages.ts";
-import { deploymentEnv, tiedEvents } from "../../test-support/partition-fixtures.ts";
+import { deploymentEnv, feedDeployment, removeDeployment, tiedEvents } from "../../test-support/partition-fixtures.ts";
 
 const P = 6;
 const COMPANIES = ["Acme", "Globex", "Initech", "Umbrella", "Acme Labs"];
-const ADMIN = { authorization: "Bearer test-admin-token", "content-type": "application/json" };
 // Events an hour back, the same instants for both deployments.
 const T0 = Date.now() - 3_600_000;
 const leads = Array.from({ length: 60 }, (_, i) => `lead-${String(i).padStart(3, "0")}`);
@@ -47,19 +45,7 @@ async function deploy(partitions: number): Promise<Deployment> {
   const worker = await createWorker(parseConfig(WorkerConfigSchema, env), silentLogger, { summaryEveryMs: 0 });
   await worker.start();
   const edge = await createEdgeRuntime(testEdgeConfig(env), silentLogger);
-  for (const [i, id] of profiled.entries()) {
-    const body = { _id: id, name: `Person ${i}`, email: `p${i}@example.com`, company: COMPANIES[i % COMPANIES.length] };
-    const created = await edge.app.request("/api/leads", {
-      method: "POST",
-      headers: ADMIN,
-      body: JSON.stringify(body),
-    });
-    expect(created.status, id).toBe(201);
-  }
-  const events = tiedEvents(leads, T0, 5);
-  expect((await edge.app.request("/api/batch", post({ events }))).status).toBe(202);
-  await edge.flush();
-  await eventually(async () => (await edge.deps.live.foldedEvents()) === events.length, 30_000);
+  await feedDeployment(edge, profiled, COMPANIES, tiedEvents(leads, T0, 5));
   await worker.close();
   return { prefix, partitions, env, database, edge };
 }
@@ -106,11 +92,7 @@ describe("when one partition and six are fed the same profiles and events", () =
 
   afterAll(async () => {
     for (const each of [one, six]) {
-      if (!each) continue;
-      await each.edge.close();
-      for (const prefix of new Set([each.prefix, ...partitionPrefixes(each.prefix, each.partitions)]))
-        await (await createTestRedis(prefix)).cleanup();
-      await each.database.drop();
+      if (each) await removeDeployment(each);
     }
     redis?.disconnect();
   });

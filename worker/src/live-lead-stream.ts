@@ -165,14 +165,44 @@ export async function* streamLiveLeads(
   keys: LiveKeys,
   options: LiveLeadStreamOptions,
 ): AsyncGenerator<LiveLeadEvents> {
+  yield* streamPartitionLeads(redis, db, [keys], options);
+}
+
+/**
+ * `streamLiveLeads` over every lead partition (`partitions`: each one's keys): every partition's leads are listed
+ * first, so `onTotal` is called once with their sum, then each partition's leads are read from its own live state in
+ * turn, a chunk at a time. Only the lead ids are held for all partitions, never their events.
+ */
+export async function* streamPartitionLeads(
+  redis: Redis,
+  db: Db,
+  partitions: readonly LiveKeys[],
+  options: LiveLeadStreamOptions,
+): AsyncGenerator<LiveLeadEvents> {
   const chunk = options.chunk ?? DEFAULT_CHUNK;
-  const { ids, events } = await leadsWithEvents(redis, keys, options.signal, chunk);
-  options.onTotal?.({ leads: ids.length, events });
+  const listed = await Promise.all(partitions.map((keys) => leadsWithEvents(redis, keys, options.signal, chunk)));
+  options.onTotal?.({
+    leads: listed.reduce((sum, part) => sum + part.ids.length, 0),
+    events: listed.reduce((sum, part) => sum + part.events, 0),
+  });
+  for (const [i, keys] of partitions.entries()) {
+    yield* streamListed(redis, db, keys, (listed[i] as { ids: string[] }).ids, chunk, options);
+  }
+}
+
+/** The leads of `ids` in one partition, read a chunk at a time, the next chunk while the caller folds this one. */
+async function* streamListed(
+  redis: Redis,
+  db: Db,
+  keys: LiveKeys,
+  ids: readonly string[],
+  chunk: number,
+  options: LiveLeadStreamOptions,
+): AsyncGenerator<LiveLeadEvents> {
   const read = (from: number) => {
     options.signal?.throwIfAborted();
     return readLiveLeads(redis, db, keys, ids.slice(from, from + chunk), options);
   };
-  // The next chunk is read while the caller folds this one.
   let next = ids.length > 0 ? read(0) : undefined;
   try {
     for (let from = 0; next !== undefined; from += chunk) {

@@ -10,6 +10,9 @@
 // (`streamLeadEvents`). Both give the same leads and events once the queue is drained; while events still wait in
 // the queue or the deep lane, the first previews what is scored, the second what is stored.
 //
+// With several lead partitions, a preview reads every partition (`partitions`, in partition order): each one's leads
+// from its own live state, their counts summed into one progress, each lead's profile read in its own partition.
+//
 // A worker looks for a queued preview every `pollMs`; at most one runs per deployment (the re-score lock, see
 // runtime/src/previews.ts). A cancel is read with each progress write and stops the read and the folds.
 import { compileRuleSet, type LeadProfile, type RuleSet, type StageThresholds } from "@leadscore/contracts";
@@ -17,6 +20,7 @@ import { decodeLeadHash, type LeadHashField, type LiveKeys, leadHashFields } fro
 import {
   LockLostError,
   type Logger,
+  leadPartition,
   type PreviewFields,
   previewKey,
   type RuleSetBody,
@@ -27,7 +31,7 @@ import {
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
-import { liveTotals, streamLiveLeads } from "./live-lead-stream.ts";
+import { liveTotals, streamPartitionLeads } from "./live-lead-stream.ts";
 import { createPoller } from "./poller.ts";
 import { createPreviewTally, type PreviewResult, rescoreLead } from "./rescore-diff.ts";
 import { readsLead, readsMetadata } from "./rules-cache.ts";
@@ -37,6 +41,11 @@ export interface PreviewOptions {
   redis: Redis;
   prefix: string;
   keys: LiveKeys;
+  /**
+   * Every lead partition's keys, in partition order (a lead's is `leadPartition(id, partitions.length)`); the
+   * preview reads them all. Default: `keys` alone.
+   */
+  partitions?: readonly LiveKeys[];
   cap: number;
   thresholds: StageThresholds;
   log: Logger;
@@ -61,6 +70,26 @@ async function readProfiles(redis: Redis, keys: LiveKeys, leadIds: readonly stri
     const { name, email, company } = decodeLeadHash(PROFILE_FIELDS, values as (string | null)[]);
     return { name: name || null, email: email || null, company: company || null };
   });
+}
+
+/** The profiles of `leadIds`, each read in its own partition (one pipeline per partition), in `leadIds`' order. */
+async function readPartitionProfiles(redis: Redis, partitions: readonly LiveKeys[], leadIds: readonly string[]) {
+  const profiles = new Array<LeadProfile>(leadIds.length);
+  await Promise.all(
+    partitions.map(async (keys, partition) => {
+      const at = leadIds.flatMap((id, i) => (leadPartition(id, partitions.length) === partition ? [i] : []));
+      if (at.length === 0) return;
+      const read = await readProfiles(
+        redis,
+        keys,
+        at.map((i) => leadIds[i] as string),
+      );
+      at.forEach((i, n) => {
+        profiles[i] = read[n] as LeadProfile;
+      });
+    }),
+  );
+  return profiles;
 }
 
 /** Preview cancelled by its `DELETE`. */
@@ -107,7 +136,7 @@ export async function runPreview(
 
   if (readsMetadata(set)) await foldStoredEvents(options, stop, readsLead(set), progress, tick, fold);
   else {
-    const stream = streamLiveLeads(options.redis, options.db, options.keys, {
+    const stream = streamPartitionLeads(options.redis, options.db, partitionsOf(options), {
       cap: options.cap,
       thresholds: options.thresholds,
       signal: stop,
@@ -128,6 +157,8 @@ export async function runPreview(
   return tally.result();
 }
 
+const partitionsOf = (options: PreviewOptions) => options.partitions ?? [options.keys];
+
 type Progress = { phase: string; events_total: number; events_read: number; events_done: number; leads_done: number };
 
 /**
@@ -142,13 +173,15 @@ async function foldStoredEvents(
   tick: (force?: boolean) => void,
   fold: (lead: LeadEvents, profile: LeadProfile | null) => void,
 ) {
-  progress.events_total = (await liveTotals(options.redis, options.keys, stop)).events;
+  const partitions = partitionsOf(options);
+  const totals = await Promise.all(partitions.map((keys) => liveTotals(options.redis, keys, stop)));
+  progress.events_total = totals.reduce((sum, each) => sum + each.events, 0);
   let pending: LeadEvents[] = [];
   const flush = async () => {
     const profiles = usesLead
-      ? await readProfiles(
+      ? await readPartitionProfiles(
           options.redis,
-          options.keys,
+          partitions,
           pending.map((lead) => lead.leadId),
         )
       : [];

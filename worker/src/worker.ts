@@ -334,7 +334,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     prefix: string;
     owns?: (leadId: string) => boolean;
     publish: (updates: ScoreUpdate[]) => Promise<void>;
-    previews: boolean;
+    /** Every partition's prefix when this partition runs the deployment's previews (over all of them), else none. */
+    previews?: readonly string[];
     /** Every partition's prefix when this partition runs the deployment's re-scores (over all of them), else none. */
     rescores?: readonly string[];
   }): Promise<PartitionRun> => {
@@ -407,9 +408,14 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     deepLane.start();
     const decayTicker = createDecayTicker(shared);
     decayTicker.start();
-    // Previews read the live state of one partition only (docs/partitions.md): run where partition 0's is.
+    // A preview is one per deployment too (the re-score lock): it reads every partition's live state.
     const previews = part.previews
-      ? createPreviewRunner({ ...writer, prefix: config.REDIS_PREFIX, pollMs: options.previewPollMs })
+      ? createPreviewRunner({
+          ...writer,
+          partitions: part.previews.map((each) => liveKeys(each)),
+          prefix: config.REDIS_PREFIX,
+          pollMs: options.previewPollMs,
+        })
       : undefined;
     previews?.start();
     // A re-score job is one per deployment (its run lock): it walks every partition, committing each lead in its own;
@@ -514,7 +520,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           prefix,
           owns,
           publish,
-          previews: n === 0,
+          previews: n === 0 ? prefixes : undefined,
           rescores: n === 0 ? prefixes : undefined,
         });
         partitions.push(started);

@@ -27,9 +27,8 @@ export function ingestRoutes(deps: AppDeps, ingestion: Ingestion, reads: Expensi
     "/metrics",
     metricsRoute({
       metrics: ingestion.metrics,
-      queue: deps.queue,
+      queues: deps.partitionQueues ?? [deps.queue],
       redis: deps.redis,
-      prefix: deps.config.REDIS_PREFIX,
       queuedEvents: ingestion.queuedEvents,
       now: deps.now ?? Date.now,
       reads,

@@ -17,27 +17,42 @@ const QUEUE_UP_HELP = "Whether the queue's Redis answered this scrape.";
 
 const roundToMs = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
+/** Job counts by state, summed over the queues. */
+function summedCounts(all: readonly Record<string, number>[]): Record<string, number> {
+  const total: Record<string, number> = {};
+  for (const counts of all)
+    for (const [state, count] of Object.entries(counts)) total[state] = (total[state] ?? 0) + count;
+  return total;
+}
+
 async function queueGauges(
-  queue: Queue,
+  queues: readonly Queue[],
   redis: Redis,
-  prefix: string,
   queuedEvents: QueuedEvents,
   now: number,
 ): Promise<string[]> {
   try {
+    // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind (with lead
+    // partitions, the oldest over every partition's queue).
+    const oldestOf = async (queue: Queue) => {
+      const oldestId = await redis.lindex(queue.toKey("wait"), -1);
+      return oldestId ? Number(await redis.hget(queue.toKey(oldestId), "timestamp")) : Number.NaN;
+    };
     const read = async () => {
-      const [counts, depth] = await Promise.all([queue.getJobCounts(), queuedEvents.read()]);
-      // The oldest waiting job is the tail of Bull's wait list; its age is how far the workers lag behind.
-      const oldestId = await redis.lindex(`${prefix}:${queue.name}:wait`, -1);
-      const oldestAt = oldestId ? Number(await redis.hget(`${prefix}:${queue.name}:${oldestId}`, "timestamp")) : NaN;
-      return { counts, depth, oldestAt };
+      const [counts, depth, oldest] = await Promise.all([
+        Promise.all(queues.map((queue) => queue.getJobCounts() as Promise<unknown> as Promise<Record<string, number>>)),
+        queuedEvents.read(),
+        Promise.all(queues.map(oldestOf)),
+      ]);
+      const oldestAt = Math.min(...oldest.filter(Number.isFinite));
+      return { counts: summedCounts(counts), depth, oldestAt };
     };
     const { counts, depth, oldestAt } = await withDeadline(read(), QUEUE_GAUGES_TIMEOUT_MS, "the queue's Redis");
     const lag = Number.isFinite(oldestAt) ? Math.max(0, (now - oldestAt) / 1000) : 0;
     return [
       ...gaugeLines(
         "leadscore_queue_jobs",
-        "Jobs in the events queue, by state (a job holds a micro-batch of events).",
+        "Jobs in the events queue (every lead partition's), by state (a job holds a micro-batch of events).",
         byLabel("state", Object.entries(counts)),
       ),
       ...gaugeLines(
@@ -75,16 +90,16 @@ function expensiveReadLines(reads: ExpensiveReads): string[] {
 /** `GET /metrics`: Prometheus text of this edge instance's counters and of the shared queue. */
 export function metricsRoute(deps: {
   metrics: EdgeMetrics;
-  queue: Queue;
+  /** Every lead partition's events queue. */
+  queues: readonly Queue[];
   redis: Redis;
-  prefix: string;
   queuedEvents: QueuedEvents;
   now: () => number;
   reads: ExpensiveReads;
 }) {
   return new Hono().get("/", async (c) => {
     const gauges = [
-      ...(await queueGauges(deps.queue, deps.redis, deps.prefix, deps.queuedEvents, deps.now())),
+      ...(await queueGauges(deps.queues, deps.redis, deps.queuedEvents, deps.now())),
       ...expensiveReadLines(deps.reads),
     ];
     return c.body(deps.metrics.render(gauges), 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });

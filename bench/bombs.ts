@@ -13,7 +13,7 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { type BombRequest, type BombRun, gzipBomb, type LatencyFigures, runBombs } from "../test-support/gzip-bombs.ts";
-import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { BIN, DENO_EDGE_ARGS, loggedPort, startProcess } from "../test-support/processes.ts";
 
 const { values: args } = parseArgs({
@@ -32,10 +32,11 @@ const latency = ({ p50, p99, max }: LatencyFigures) => `${ms(p50)} / ${ms(p99)} 
 async function measure(request: BombRequest): Promise<BombRun> {
   const prefix = uniqueName("bench-bombs");
   const redis = await createTestRedis(prefix);
+  const database = await createTestDb(prefix);
   const edge = startProcess(join(BIN, "deno"), DENO_EDGE_ARGS, {
     PORT: "0",
     REDIS_URL,
-    MONGO_URL,
+    MONGO_URL: database.url,
     REDIS_PREFIX: prefix,
     WRITE_KEYS: KEY,
     // Every request must reach the body reader, not the rate limiter.
@@ -54,6 +55,7 @@ async function measure(request: BombRequest): Promise<BombRun> {
   } finally {
     await edge.stop("SIGTERM");
     await redis.cleanup();
+    await database.drop();
   }
 }
 

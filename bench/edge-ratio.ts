@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import { EVENTS_QUEUE } from "@leadscore/runtime";
 import Queue from "bull";
-import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { cpuSeconds, DENO_EDGE_ARGS, ROOT } from "../test-support/processes.ts";
 
 const env = process.env;
@@ -39,17 +39,20 @@ interface Edge {
   base: string;
   prefix: string;
   queue: InstanceType<typeof Queue>;
+  /** The edge's database of its own (it seeds the default rules there), dropped at the end. */
+  database: Awaited<ReturnType<typeof createTestDb>>;
 }
 
 async function startEdge(label: string, root: string): Promise<Edge> {
   const prefix = uniqueName("bench-edge-ratio");
+  const database = await createTestDb(prefix);
   const child = spawn(join(root, "node_modules", ".bin", "deno"), DENO_EDGE_ARGS, {
     cwd: root,
     env: {
       ...process.env,
       PORT: "0",
       REDIS_URL,
-      MONGO_URL,
+      MONGO_URL: database.url,
       REDIS_PREFIX: prefix,
       WRITE_KEYS: KEY,
       // The bench measures the pipeline, not the limits that protect it.
@@ -79,6 +82,7 @@ async function startEdge(label: string, root: string): Promise<Edge> {
     base: `http://127.0.0.1:${port}`,
     prefix,
     queue: new Queue(EVENTS_QUEUE, REDIS_URL, { prefix }),
+    database,
   };
 }
 
@@ -157,6 +161,7 @@ async function main() {
       await edge.queue.obliterate({ force: true }).catch(() => undefined);
       await edge.queue.close();
       await (await createTestRedis(edge.prefix)).cleanup();
+      await edge.database.drop();
     }
     await redis.cleanup();
     await rm(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { parseArgs } from "node:util";
 import { EVENTS_QUEUE } from "@leadscore/runtime";
 import autocannon from "autocannon";
 import Queue from "bull";
-import { createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { BIN, cpuSeconds, DENO_EDGE_ARGS, ROOT, type RunningProcess, startProcess } from "../test-support/processes.ts";
 
 const env = process.env;
@@ -111,9 +111,11 @@ async function main() {
   const naivePrefix = `${prefix}-naive`;
   const redis = await createTestRedis(prefix);
   const naiveRedis = await createTestRedis(naivePrefix);
+  // A database of the run's own: the edge seeds the default rules and creates its indexes there.
+  const database = await createTestDb(prefix);
   const queue = new Queue(EVENTS_QUEUE, REDIS_URL, { prefix });
   const naiveQueue = new Queue(EVENTS_QUEUE, REDIS_URL, { prefix: naivePrefix });
-  const common = { REDIS_URL, MONGO_URL, LOG_LEVEL: "warn" };
+  const common = { REDIS_URL, MONGO_URL: database.url, LOG_LEVEL: "warn" };
   let edge: Server | undefined;
   let naive: Server | undefined;
   const rows: string[] = [];
@@ -169,6 +171,7 @@ async function main() {
     await naiveQueue.close();
     await redis.cleanup();
     await naiveRedis.cleanup();
+    await database.drop();
   }
   console.log(
     [

@@ -1,5 +1,5 @@
 import { byLabel, counterLines, gaugeLines } from "@leadscore/runtime/prometheus";
-import type { Queue } from "bull";
+import type { JobCounts, Queue } from "bull";
 import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import type { ExpensiveReads } from "../../api/expensive-reads.ts";
@@ -18,10 +18,11 @@ const QUEUE_UP_HELP = "Whether the queue's Redis answered this scrape.";
 const roundToMs = (seconds: number) => Math.round(seconds * 1000) / 1000;
 
 /** Job counts by state, summed over the queues. */
-function summedCounts(all: readonly Record<string, number>[]): Record<string, number> {
+function summedCounts(all: readonly JobCounts[]): Record<string, number> {
   const total: Record<string, number> = {};
   for (const counts of all)
-    for (const [state, count] of Object.entries(counts)) total[state] = (total[state] ?? 0) + count;
+    for (const [state, count] of Object.entries(counts) as [string, number][])
+      total[state] = (total[state] ?? 0) + count;
   return total;
 }
 
@@ -40,7 +41,7 @@ async function queueGauges(
     };
     const read = async () => {
       const [counts, depth, oldest] = await Promise.all([
-        Promise.all(queues.map((queue) => queue.getJobCounts() as Promise<unknown> as Promise<Record<string, number>>)),
+        Promise.all(queues.map((queue) => queue.getJobCounts())),
         queuedEvents.read(),
         Promise.all(queues.map(oldestOf)),
       ]);

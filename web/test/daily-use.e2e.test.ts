@@ -297,7 +297,7 @@ describe("the dashboard a sales lead opens every morning", () => {
       const page = await stack.open(desktop, `/leads/${lead}`);
       const entry = page.getByRole("list", { name: "Score history" }).getByRole("listitem").first();
       await entry.waitFor({ timeout: 10_000 });
-      // The matched rule is named by its id ("page_view") until the rules' labels arrive: read the row once they have.
+      // The matched rule is named once the rules' labels arrive (a placeholder until then): read the row once it is.
       await entry.getByRole("list", { name: "Matched rules" }).getByText("Page View").waitFor({ timeout: 10_000 });
       expect(((await entry.textContent()) ?? "").split("page_view")).toHaveLength(2);
       await entry.getByRole("button", { name: /Details/ }).click();

@@ -284,6 +284,48 @@ describe("the lead page", () => {
     expect(within(form as HTMLElement).getByRole("button", { name: "Details of form_submission" })).toBeTruthy();
   });
 
+  it("names a history row's matched rule by a placeholder until the rules' labels arrive, never by its id", async () => {
+    const api = fakeApi();
+    let rulesArrive: (rules: Awaited<ReturnType<typeof api.listRules>>) => void = () => undefined;
+    api.listRules.mockReturnValue(new Promise((resolve) => (rulesArrive = resolve)));
+    api.leadBreakdown.mockReturnValue(never());
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "v1",
+          event_type: "page_view",
+          points: 5,
+          delta: 5,
+          score: 5,
+          rule_id: "page_view",
+          rules: [{ rule_id: "page_view", group: null, asked: 5, given: 5, cuts: [] }],
+        }),
+      ]),
+    );
+    setup(api);
+    const rules = await screen.findByRole("list", { name: "Matched rules" });
+    expect(rules.textContent).toBe("… +5");
+    rulesArrive([{ _id: "page_view", event_type: "page_view", points: 5, active: true, label: "Page View" }]);
+    await waitFor(() => expect(rules.textContent).toBe("Page View +5"));
+  });
+
+  it("names a matched rule by its id once the rules are read without it, or cannot be read", async () => {
+    const api = fakeApi();
+    api.listRules.mockRejectedValueOnce(new Error("down"));
+    api.leadHistory.mockResolvedValue(
+      page([
+        historyItem({
+          event_id: "v1",
+          rule_id: "gone",
+          rules: [{ rule_id: "gone", group: null, asked: 5, given: 5, cuts: [] }],
+        }),
+      ]),
+    );
+    setup(api);
+    const rules = await screen.findByRole("list", { name: "Matched rules" });
+    await waitFor(() => expect(rules.textContent).toBe("gone +5"));
+  });
+
   it("shows a re-score entry of the history with the versions, the scores and the stages either side", async () => {
     const api = fakeApi();
     api.getLead.mockResolvedValue(lead({ _id: "ada", name: "Ada", current_score: 120, event_count: 2 }));

@@ -142,7 +142,13 @@ export function EntryRules({ lines }: { lines: readonly OutcomeLine[] }) {
     <ul class="entry-rules" aria-label="Matched rules">
       {lines.map((line) => (
         <li key={line.rule_id} class={line.given !== line.asked ? "cut" : undefined}>
-          <span class="entry-rule-name">{line.name}</span>{" "}
+          {line.name === null ? (
+            <span class="entry-rule-name muted" title="Reading the rule's name">
+              …
+            </span>
+          ) : (
+            <span class="entry-rule-name">{line.name}</span>
+          )}{" "}
           {line.given === line.asked ? (
             formatSigned(line.given)
           ) : (

@@ -197,7 +197,7 @@ function Details({ details }: { details: EventDetails }) {
 function Entry({ entry, fresh, model }: { entry: HistoryItem; fresh: boolean; model: LeadDetailModel }) {
   const classes = ["timeline-entry", fresh ? "fresh" : "", entry.late ? "late" : ""].filter(Boolean).join(" ");
   const details = model.details.value[entry.event_id];
-  const lines = outcomeLines(entry, model.labels.value.rules);
+  const lines = outcomeLines(entry, model.labels.value.rules, model.labelsSettled.value);
   // The matched rules say what was cut and why; the reason's note would say it again.
   const note = lines.length > 0 ? null : reasonNote(entry);
   return (

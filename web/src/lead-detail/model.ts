@@ -92,8 +92,8 @@ export function stageMarks(spans: readonly ChartSpan[], thresholds: Thresholds):
 /** One matched rule of a history entry, as its row shows it. */
 export interface OutcomeLine {
   rule_id: string;
-  /** The rule's label where the breakdown knows it, else its id. */
-  name: string;
+  /** The rule's label, else its id once the labels are read; null while they are still on their way. */
+  name: string | null;
   group: string | null;
   asked: number;
   given: number;
@@ -130,11 +130,15 @@ export function labelsOf(
   return { rules, groups };
 }
 
-/** The matched rules of an entry with their points asked and given; none for an entry of the v1 shape. */
-export function outcomeLines(entry: HistoryItem, labels: ReadonlyMap<string, string>): OutcomeLine[] {
+/**
+ * The matched rules of an entry with their points asked and given; none for an entry of the v1 shape. Until the
+ * labels are read (`settled`), a rule they do not name yet has no name: its id, often the event type again, would
+ * show for a moment and then change.
+ */
+export function outcomeLines(entry: HistoryItem, labels: ReadonlyMap<string, string>, settled = true): OutcomeLine[] {
   return (entry.rules ?? []).map((outcome) => ({
     rule_id: outcome.rule_id,
-    name: labels.get(outcome.rule_id) ?? outcome.rule_id,
+    name: labels.get(outcome.rule_id) ?? (settled ? outcome.rule_id : null),
     group: outcome.group,
     asked: outcome.asked,
     given: outcome.given,
@@ -204,6 +208,8 @@ export const LeadDetailModel = createModel(
     const breakdownError = signal<string | null>(null, { name: "lead.breakdownError" });
     /** The current rules and groups, read once, for the labels the breakdown and history may leave out. */
     const ruleSet = signal<{ rules: RuleItem[]; groups: RuleGroupItem[] } | null>(null, { name: "lead.ruleSet" });
+    /** The rules were read, or could not be: from then on a rule without a label is named by its id. */
+    const ruleSetSettled = signal(false, { name: "lead.ruleSetSettled" });
     const details = signal<Record<string, EventDetails>>({}, { name: "lead.details" });
     const draft = signal<ProfileDraft | null>(null, { name: "lead.draft" });
     const adminToken = deps.adminToken ?? signal("", { name: "lead.adminToken" });
@@ -311,9 +317,13 @@ export const LeadDetailModel = createModel(
       if (ruleSet.value !== null) return;
       try {
         const [rules, groups] = await Promise.all([deps.api.listRules(), deps.api.listRuleGroups()]);
-        ruleSet.value = { rules, groups };
+        batch(() => {
+          ruleSet.value = { rules, groups };
+          ruleSetSettled.value = true;
+        });
       } catch {
         // Labels only: ids stand in for them.
+        ruleSetSettled.value = true;
       }
     }
 
@@ -424,6 +434,8 @@ export const LeadDetailModel = createModel(
       breakdownError,
       /** Rule and group labels (and groups' maxima), by id. */
       labels: computed(() => labelsOf(breakdown.value, ruleSet.value)),
+      /** Whether the labels are as complete as they will get (the rules read, or failed to be). */
+      labelsSettled: ruleSetSettled,
       /** Opened history entries, by event id. */
       details,
       toggleDetails(eventId: string) {

@@ -4,6 +4,7 @@ import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { type LiveKeys, stageMoveKeys } from "./keys.ts";
+import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS } from "./movements.ts";
 
 // Its KEYS, ARGV and reply: `lua/commit-decay-crossings.lua`.
 const COMMIT_DECAY_CROSSINGS = redisScript<string | string[]>(
@@ -43,8 +44,20 @@ export async function commitDecayCrossings(
   through: number | null,
   crossings: readonly DecayCrossingCommit[],
 ): Promise<DecayCrossingOutcome[]> {
-  const keyList = [keys.decayLock, keys.decayThrough, ...stageMoveKeys(keys)];
-  const args: (string | number | Buffer)[] = [token, through === null ? "" : String(through), STAGES.length, ...STAGES];
+  const keyList = [
+    keys.decayLock,
+    keys.decayThrough,
+    ...stageMoveKeys(keys),
+    ...STAGES.map((stage) => keys.movedInto(stage)),
+  ];
+  const args: (string | number | Buffer)[] = [
+    token,
+    through === null ? "" : String(through),
+    STAGES.length,
+    ...STAGES,
+    MOVEMENT_WINDOW_MS,
+    MOVEMENT_CAP,
+  ];
   for (const crossing of crossings) {
     keyList.push(keys.lead(crossing.leadId));
     args.push(
@@ -54,6 +67,12 @@ export async function commitDecayCrossings(
       String(crossing.score),
       String(crossing.at),
       crossing.eventId,
+      encodeMovementEvent({
+        event_id: crossing.eventId,
+        event_type: "decay",
+        timestamp: crossing.at,
+        score: crossing.score,
+      }),
       crossing.messages.length,
     );
     for (const [channel, message] of crossing.messages) args.push(channel, message);

@@ -11,7 +11,7 @@ import {
   type RuleDocument,
   realtimeChannelKey,
 } from "@leadscore/contracts";
-import { createLiveReader, liveKeys } from "@leadscore/live";
+import { createLiveReader, liveKeys, readMovements } from "@leadscore/live";
 import { silentLogger, writeScoringSettings } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -68,6 +68,17 @@ async function stageChanges(leadId: string): Promise<Record<string, string>[]> {
     .filter((message) => message.type === "lead.stage_changed" && message.lead === leadId);
 }
 
+/** The movements of a lead into `stage` (GET /api/movements' source). */
+async function movementsInto(stage: "hot" | "warm", leadId: string) {
+  const { movements } = await readMovements(redis, stack.config.REDIS_PREFIX, {
+    stage,
+    since: 0,
+    limit: 200,
+    after: null,
+  });
+  return movements.filter((movement) => movement.lead_id === leadId);
+}
+
 function reader() {
   return createLiveReader({
     redis,
@@ -106,6 +117,12 @@ describe("when a lead scored 320 decays past 300 with a half-life of 5 s", () =>
     expect(await redis.zscore(keys().byUpdatedIn("warm"), "cool-1")).not.toBeNull();
     expect(await listed("hot")).not.toContain("cool-1");
     expect(await listed("warm")).toContain("cool-1");
+    // Kept with the stage changes of the week (GET /api/movements, the dashboard's Today), named as the decay.
+    const [movement, ...more] = await movementsInto("warm", "cool-1");
+    expect(more).toEqual([]);
+    expect(movement).toMatchObject({ from: "hot", to: "warm", event_id: "decay:warm", event_type: "decay" });
+    expect([movement?.timestamp, movement?.at]).toEqual([instant, instant]);
+    expect(movement?.score).toBeLessThan(300);
   });
 
   it("does the same after a worker restart, and once across two workers", async () => {
@@ -122,6 +139,7 @@ describe("when a lead scored 320 decays past 300 with a half-life of 5 s", () =>
     }, 10_000);
     for (const id of leads) {
       expect((await stageChanges(id)).filter((change) => change.etype === "decay")).toHaveLength(1);
+      expect(await movementsInto("warm", id)).toHaveLength(1);
     }
     expect(await listed("warm")).toEqual(expect.arrayContaining(leads));
   });
@@ -172,5 +190,6 @@ describe("when a ticker is killed between its reads and its commit", () => {
     expect((await stageChanges("cool-killed")).filter((change) => change.to === "warm")).toEqual([
       expect.objectContaining({ to: "warm", etype: "decay", at: String(instant) }),
     ]);
+    expect(await movementsInto("warm", "cool-killed")).toEqual([expect.objectContaining({ timestamp: instant })]);
   });
 });

@@ -2,6 +2,7 @@
 import {
   COLLECTIONS,
   DEFAULT_RULES,
+  type MergeRequest,
   parseConfig,
   type QueuedEvent,
   type RuleDocument,
@@ -27,6 +28,16 @@ export function queued(
   metadata: Record<string, unknown> = {},
 ): QueuedEvent {
   return { event_id: eventId, lead_id: leadId, event_type: eventType, timestamp, received_at: Date.now(), metadata };
+}
+
+/** An identify of `from` as `into`, as the edge queues it. */
+export function identifyRequest(from: string, into: string): MergeRequest {
+  return { from, into, kind: "identify", at: Date.now() };
+}
+
+/** Queues merges on the worker's queue, as the edge does: a job of no events. */
+export async function sendMerges(stack: Pick<TestStack, "queue">, merges: MergeRequest[]): Promise<void> {
+  await stack.queue.add({ v: 1, events: [], merges } satisfies EventsJob, { attempts: 10, backoff: 50 });
 }
 
 /** The defaults plus test rules worth +600, +100, −50 (and one inactive). */

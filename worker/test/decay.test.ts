@@ -7,13 +7,16 @@ import { auditLiveState } from "@leadscore/live/audit";
 import { writeScoringSettings } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REDIS_URL } from "../../test-support/index.ts";
+import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import {
   auditAll,
   createStack,
   historyOf,
+  identifyRequest,
+  leadOf,
   queued,
   rebuildOptionsOf,
+  sendMerges,
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
@@ -114,6 +117,32 @@ describe("when decay is on with a half-life of 60 s", () => {
     expect(await redis.hmget(keys.lead("d-c"), "s", "le", "n")).toEqual(before);
     expect(await indexKeyOf("d-c")).toBe(key);
     expect((await historyOf(stack, "d-c")).map((entry) => entry.score)).toEqual(want);
+  });
+
+  it("folds an anonymous lead merged into a known one as one lead's events, decayed across both", async () => {
+    const anonymous = [
+      { id: "m1", type: "big", at: T0 },
+      { id: "m3", type: "page_view", at: T0 + 30_000 },
+      { id: "m5", type: "small", at: T0 + 90_000 },
+    ];
+    const known = [
+      { id: "m2", type: "small", at: T0 + 15_000 },
+      { id: "m4", type: "unsubscribe", at: T0 + 60_000 },
+      { id: "m6", type: "big", at: T0 + 150_000 },
+    ];
+    await stack.send(anonymous.map((e) => queued("d-anon", e.id, e.type, e.at)));
+    await stack.send(known.map((e) => queued("d-known", e.id, e.type, e.at)));
+    await stack.drained();
+    await sendMerges(stack, [identifyRequest("d-anon", "d-known")]);
+    await stack.drained();
+    await eventually(async () => (await leadOf(stack, "d-anon")) === null, 10_000);
+    const want = expectedScores([...anonymous, ...known]);
+    // Each event's score is the one before it, whichever lead it came from, decayed to its time, plus its points.
+    const history = await historyOf(stack, "d-known");
+    expect(history.map((entry) => entry.event_id)).toEqual(["m1", "m2", "m3", "m4", "m5", "m6"]);
+    expect(history.map((entry) => entry.score)).toEqual(want);
+    expect(await indexKeyOf("d-known")).toBe(decayRankKey(want.at(-1) ?? 0, T0 + 150_000, H));
+    expect(await auditAll(stack)).toEqual([]);
   });
 
   it("files the lead under the stage its score has decayed to when it commits, as the reads do", async () => {

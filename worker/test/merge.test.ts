@@ -1,6 +1,6 @@
-import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
+import type { QueuedEvent } from "@leadscore/contracts";
 import { liveKeys, mergeRecords } from "@leadscore/live";
-import { type EventsJob, silentLogger } from "@leadscore/runtime";
+import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
@@ -9,21 +9,15 @@ import {
   createStack,
   historyOf,
   leadOf,
+  identifyRequest as merge,
   queued,
+  sendMerges,
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
 import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 
 const MINUTE = 60_000;
-
-function merge(from: string, into: string): MergeRequest {
-  return { from, into, kind: "identify", at: Date.now() };
-}
-
-async function sendMerges(stack: TestStack, merges: MergeRequest[]) {
-  await stack.queue.add({ v: 1, events: [], merges } satisfies EventsJob, { attempts: 10, backoff: 50 });
-}
 
 describe("merging an anonymous lead into a known one", () => {
   let stack: TestStack;

@@ -110,7 +110,7 @@ describe("reads with decay", () => {
     }
   });
 
-  it("answers counts, stages, score filters, the histogram and the leaderboard as the scores at that instant", async () => {
+  it("answers counts, stages, score filters, the histogram, the leaderboard and ranks as the scores at that instant", async () => {
     const leadArb = fc.record({
       id: fc.stringMatching(/^[a-z0-9]{1,6}$/),
       score: fc.oneof(
@@ -138,6 +138,9 @@ describe("reads with decay", () => {
             // Leaderboard order: score now, highest first; equal keys by id, bytewise.
             const order = [...leads].sort((a, b) => key(b) - key(a) || (a.id < b.id ? -1 : 1)).map((lead) => lead.id);
             expect((await reader.leaderboard(100)).map((lead) => lead.id)).toEqual(order);
+            // A lead's `rank` is its place in that order.
+            const ranks = await Promise.all(order.map(async (id) => (await reader.rank(id)).rank));
+            expect(ranks).toEqual(order.map((_, i) => i + 1));
             const counts = Object.fromEntries(STAGES.map((stage) => [stage, 0])) as Record<Stage, number>;
             for (const lead of leads) counts[stageNow(lead)] += 1;
             expect(await reader.countByStage()).toEqual(counts);

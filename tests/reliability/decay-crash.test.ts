@@ -1,10 +1,10 @@
 // Stage changes caused by time, with the worker that commits them SIGKILLed mid-way: twice, each time while a burst of
 // leads is crossing a threshold (more leads than one commit call takes). The next worker takes the ticker's lock once it
 // runs out and runs the interval again from the `through` the killed one left; every crossing must be announced
-// exactly once (a `lead.stage_changed` message with cause decay, from the same script call as the stage change and
-// its `score_update`), and the live state must be the exact fold of the stored events with decay.
+// exactly once (a `lead.stage_changed` message with cause decay and a movement, from the same script call as the stage
+// change and its `score_update`), and the live state must be the exact fold of the stored events with decay.
 import { COLLECTIONS, DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS, type RuleDocument } from "@leadscore/contracts";
-import { liveKeys } from "@leadscore/live";
+import { liveKeys, movementKey } from "@leadscore/live";
 import { writeScoringSettings } from "@leadscore/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../../test-support/index.ts";
@@ -91,6 +91,13 @@ describe("when the worker committing decay crossings is killed mid-way, twice", 
       .map((i) => `decay-crash-${i}`)
       .filter((lead) => (announced.get(lead) ?? []).join(",") !== "hot>warm,warm>cold");
     expect(wrong.map((lead) => `${lead}: ${(announced.get(lead) ?? []).join(",")}`)).toEqual([]);
+    // Kept once with the week's stage changes too (GET /api/movements), by the same script call.
+    for (const stage of ["warm", "cold"] as const) {
+      const moved = (await stack.redis.xrange(movementKey(stack.prefix, stage), "-", "+")) as [string, string[]][];
+      const leads = moved.map(([, fields]) => fields[fields.indexOf("lead") + 1]);
+      expect(leads).toHaveLength(LEADS);
+      expect(new Set(leads).size).toBe(LEADS);
+    }
 
     const report = await auditScores(
       { db: stack.db, redis: stack.redis, redisPrefix: stack.prefix },

@@ -87,7 +87,9 @@ export const movementsDoc: RouteDoc = {
     "atomic step, with the event that moved it: the newest of the commit's events at or before the history entry " +
     "where the score entered the new stage (the crossing event, or a late event slotted in before it). A lead that " +
     "entered a stage twice in the window is listed once per entry. What a commit recorded stays as recorded: a later " +
-    "late event that does not move the stage again changes no movement. A rebuild of the live state records none.\n\n" +
+    "late event that does not move the stage again changes no movement. A rebuild of the live state records none. " +
+    "With score decay, a lead that decays below a threshold with no event is recorded by the commit of that stage " +
+    "change: its event is `decay:<stage entered>` of type `decay`, and `timestamp` and `at` are the crossing instant.\n\n" +
     "Newest first. Read from Redis only (one stream per stage entered, `XREVRANGE` from the cursor), never from " +
     `MongoDB; each stream keeps 7 days and about ${MOVEMENT_CAP.toLocaleString("en")} movements. Follow the \`Link\` ` +
     'header\'s `rel="next"`: a page continues strictly after the last movement listed, and movements recorded ' +

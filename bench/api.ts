@@ -15,15 +15,15 @@
 // the score index holds `decayRankKey` of each lead's score and newest event time, and every read is answered at
 // 31 days after the first events (when most leads have had their last event; the scores seeded are the fold's without
 // decay: only the reads' cost is measured, not the decayed values).
-// Beside each route, the same read through the live reader (the live searcher, for searches; the MongoDB driver, for
-// older history) alone is the baseline its ratio is measured against.
+// Beside each route, the same read through the live reader (the live searcher over every partition, for searches; the
+// MongoDB driver, for older history) alone is the baseline its ratio is measured against.
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { COLLECTIONS, type HistoryPageDocument, type LeadDocument, type ScorableEvent } from "@leadscore/contracts";
 import { createApp, MAX_SEARCH_MATCHES } from "@leadscore/edge";
 import {
-  createLiveSearcher,
   createPartitionedReader,
+  createPartitionedSearcher,
   decayRankKey,
   encodeLeadHash,
   liveKeys,
@@ -155,8 +155,6 @@ async function main() {
   const redis = new Redis(config.REDIS_URL);
   const partitionQueues = prefixes.map((prefix) => new Queue(EVENTS_QUEUE, config.REDIS_URL, { prefix }));
   const queue = partitionQueues[0] as Queue.Queue;
-  // Searches read partition 0's texts only (not merged over partitions yet).
-  const keys = liveKeys(prefixes[0] as string);
   const cap = config.SCORE_CAP;
   try {
     const profiles = testDb.db.collection<LeadDocument>(COLLECTIONS.leads);
@@ -267,7 +265,14 @@ async function main() {
     const hotPage5 = await pageUrl("/api/leads?stage=hot&sort=-score&limit=50", 5);
     const hotCursor = new URL(hotPage5, "http://x").searchParams.get("cursor") ?? "";
     const hotAfter = JSON.parse(Buffer.from(hotCursor, "base64url").toString()) as { id: string; value: number };
-    const searcher = createLiveSearcher({ redis, keys, cap, thresholds: config.STAGE_THRESHOLDS, ...decay });
+    // Every partition's texts, walked as the API's search walks them.
+    const searcher = createPartitionedSearcher({
+      redis,
+      keys: prefixes.map((prefix) => liveKeys(prefix)),
+      cap,
+      thresholds: config.STAGE_THRESHOLDS,
+      ...decay,
+    });
     const companySearch = { company: "Company 7", sort: "-score" } as const;
     const qSearch = { q: "garcia", sort: "-score" } as const;
     const companyMatches = (await searcher.matches(companySearch, MAX_SEARCH_MATCHES)).length;

@@ -210,3 +210,27 @@ export function createLiveSearcher(options: LiveSearcherOptions) {
 }
 
 export type LiveSearcher = ReturnType<typeof createLiveSearcher>;
+
+export interface PartitionedSearcherOptions extends Omit<LiveSearcherOptions, "keys"> {
+  /** Every lead partition's keys, in partition order (one entry without partitions). */
+  keys: readonly LiveKeys[];
+}
+
+/**
+ * A search over every lead partition: each partition's searcher walks its own texts and indexes, one after another,
+ * as one partition's steps are (a search never holds several Redis scripts at once), each considering up to `max`
+ * per source; the walk stops once `max` match. Unordered, as one partition's matches are.
+ */
+export function createPartitionedSearcher(options: PartitionedSearcherOptions): LiveSearcher {
+  const searchers = options.keys.map((keys) => createLiveSearcher({ ...options, keys }));
+  return {
+    async matches(search, max, beforeStep) {
+      const found: ListPosition[] = [];
+      for (const searcher of searchers) {
+        if (found.length >= max) break;
+        found.push(...(await searcher.matches(search, max, beforeStep)));
+      }
+      return found;
+    },
+  };
+}

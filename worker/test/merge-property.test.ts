@@ -2,9 +2,11 @@
 // a known lead arrive in random batches, with repeats; the merge is recorded between any two batches, or in the
 // middle of one (after its events were stored and its leads planned, before its commit), with the deep lane running
 // at random moments, even inside that window. Afterwards the known lead's whole history must be the pure fold
-// (`foldScoresV2`) of the first copy of every event of both ids, and the anonymous lead must be gone.
-import { foldScoresV2, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
-import { createLiveReader, type LiveEntry, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+// (`foldScoresDecay`: `foldScoresV2` without a half-life) of the first copy of every event of both ids, and the
+// anonymous lead must be gone. With decay on, the events' entries are the decayed fold's and the score index is keyed
+// on the decayed score and the last event's time.
+import { foldScoresDecay, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
+import { createLiveReader, decayRankKey, type LiveEntry, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
@@ -20,7 +22,10 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 const GENERATION = "merge-property:test";
 const RUNS = 25;
 const CAP = 200;
+const THRESHOLDS = [100, 300, 600] as const;
 const UNIT_MS = 20 * 60_000;
+/** Six hours: events 20 minutes apart lose about 4% of the score, the whole span (200 units) about 11 halvings. */
+const HALF_LIFE = 6 * 3600;
 
 /** A limit and a group both leads' events share once merged, and a cap the union crosses. */
 const RULE_SET: RuleSet = {
@@ -96,7 +101,8 @@ function arrivalOf(spec: RunSpec) {
 describe("merging an anonymous lead, for any interleaving of its events, the known lead's and the merge", () => {
   const bed = useLiveBed("merge-property", GENERATION);
 
-  it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
+  /** The property, folded with the half-life `halfLife` (seconds) or without decay (null). */
+  async function checkMerges(halfLife: number | null) {
     const { keys, redis, db, prefix } = bed;
     const seen = { runs: 0, inside: 0, deepInside: 0, paged: 0, diverted: 0 };
     await fc.assert(
@@ -108,9 +114,10 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
           keys,
           generation: () => GENERATION,
           cap: CAP,
-          thresholds: [100, 300, 600],
+          thresholds: THRESHOLDS,
           encodeUpdates: () => new Map(),
           log: silentLogger,
+          halfLife: () => halfLife,
         };
         const deepLane = createDeepLane(writer);
         const recorder = createMergeRecorder({ ...writer });
@@ -153,13 +160,14 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
           await deepLane.stop();
         }
 
-        const reader = createLiveReader({ redis, redisPrefix: prefix, cap: CAP, thresholds: [100, 300, 600] });
+        // Without a half-life given, the reader answers the stored scores (the decayed scores at each event's time).
+        const reader = createLiveReader({ redis, redisPrefix: prefix, cap: CAP, thresholds: THRESHOLDS });
         expect(await reader.lead(ids.anonymous)).toBeNull();
         expect(await redis.zscore(keys.byScore, ids.anonymous)).toBeNull();
         const lead = await reader.leadWithTail(ids.known);
         if (!lead) throw new Error("the known lead has no live state");
         const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(db), CAP);
-        const fold = foldScoresV2(
+        const fold = foldScoresDecay(
           firstCopies.map((event) => ({
             ...event,
             lead_id: ids.known,
@@ -167,11 +175,18 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
             rules_version: RULE_SET.version,
           })),
           CAP,
+          { halfLifeSeconds: halfLife, thresholds: THRESHOLDS },
         );
+        // The live history holds the events' entries; the decay entries between them are derived when read.
+        const events = fold.history.filter((entry) => entry.cause === "event");
         const view = (entry: { event_id: string; delta: number; score: number; seq: number }) =>
           [entry.event_id, entry.delta, entry.score, entry.seq] as const;
-        expect(history.map(view)).toEqual(fold.history.map(view));
-        expect([lead.score, lead.count]).toEqual([fold.history.at(-1)?.score ?? 0, fold.history.length]);
+        expect(history.map(view)).toEqual(events.map(view));
+        expect([lead.score, lead.count]).toEqual([events.at(-1)?.score ?? 0, events.length]);
+        if (halfLife !== null) {
+          const rank = decayRankKey(fold.score, fold.at, halfLife);
+          expect(Number(await redis.zscore(keys.byScore, ids.known))).toBe(rank);
+        }
         expect(firstCopies.map((event) => event.event_id).sort()).toEqual(
           [...history.map((entry) => entry.event_id)].sort(),
         );
@@ -179,10 +194,19 @@ describe("merging an anonymous lead, for any interleaving of its events, the kno
       }),
       { ...propertyRuns(RUNS), endOnFailure: true },
     );
-    console.info(`merge interleavings: ${JSON.stringify(seen)}`);
+    const decay = halfLife === null ? "" : ` (half-life ${halfLife} s)`;
+    console.info(`merge interleavings${decay}: ${JSON.stringify(seen)}`);
     if (process.env.PROPERTY_PATH) return;
     expect(seen.runs).toBe(RUNS);
     expect(seen.inside).toBeGreaterThan(0);
     expect(seen.deepInside).toBeGreaterThan(0);
+  }
+
+  it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
+    await checkMerges(null);
+  }, 180_000);
+
+  it("with decay on, leaves the known lead's history equal to the decayed fold of both ids' first copies", async () => {
+    await checkMerges(HALF_LIFE);
   }, 180_000);
 });

@@ -4,8 +4,8 @@
 // MongoDB is not read. Still an expensive read (its cost grows with the number of leads), with that read's budget.
 import type { Stage } from "@leadscore/contracts";
 import {
-  createLiveSearcher,
   createPartitionedReader,
+  createPartitionedSearcher,
   type LeadSort,
   type ListPosition,
   type LiveLead,
@@ -67,10 +67,11 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
     now,
   };
   const { REDIS_PREFIX: prefix, LEAD_PARTITIONS: partitions } = deps.config;
-  // One searcher per lead partition: each walks its own partition's texts and indexes, and the matches are merged.
-  const searchers = partitionPrefixes(prefix, partitions).map((each) =>
-    createLiveSearcher({ ...options, keys: partitions <= 1 ? deps.live.keys : liveKeys(each) }),
-  );
+  // Every lead partition's texts and indexes are walked, and the matches merged.
+  const searcher = createPartitionedSearcher({
+    ...options,
+    keys: partitions <= 1 ? [deps.live.keys] : partitionPrefixes(prefix, partitions).map((each) => liveKeys(each)),
+  });
   const live = deps.searchRedis ? createPartitionedReader({ ...options, redisPrefix: prefix, partitions }) : deps.live;
 
   /** A page of a search: the matches' positions from Redis, sorted and paged in memory, then the page's live state. */
@@ -86,13 +87,9 @@ export function createLeadSearch(deps: Pick<AppDeps, "redis" | "searchRedis" | "
       stage: query.stage,
       sort: query.sort,
     };
-    // Partitions are walked one after another, as one partition's steps are (a search never holds several Redis
-    // scripts at once), each considering up to MAX_SEARCH_MATCHES per source; the walk stops once that many match.
-    const matching: ListPosition[] = [];
-    for (const searcher of searchers) {
-      if (matching.length >= MAX_SEARCH_MATCHES) break;
-      matching.push(...(await searcher.matches(search, MAX_SEARCH_MATCHES, budget.pace)));
-    }
+    // Partitions are walked one after another, each considering up to MAX_SEARCH_MATCHES per source; the walk stops
+    // once that many match.
+    const matching = await searcher.matches(search, MAX_SEARCH_MATCHES, budget.pace);
     budget.check();
     const compare = comparator(query.sort);
     matching.sort(compare);

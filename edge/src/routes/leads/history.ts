@@ -7,6 +7,7 @@ import {
   PAGE_SIZE,
   type PageRef,
   pageStarts,
+  receivedAfterPages,
   rescoreRecords,
 } from "@leadscore/live";
 import { Hono } from "hono";
@@ -230,17 +231,28 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
   }
   type PageReader = ReturnType<typeof pageReader>;
 
-  /** The entries of page `n` of the lead's settled pages. */
-  async function pageEntries(leadId: string, refs: PageRef[], n: number, load: PageReader): Promise<LiveEntry[]> {
+  /**
+   * The entries of page `n` of the lead's settled pages; `receivedAfter`, the earliest receipt after the page
+   * (receivedAfterPages), completes their late flags.
+   */
+  async function pageEntries(
+    leadId: string,
+    refs: PageRef[],
+    n: number,
+    load: PageReader,
+    receivedAfter?: number,
+  ): Promise<LiveEntry[]> {
     const { id } = refs[n] as PageRef;
     const doc = (await load([id])).get(id);
     if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
-    return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState);
+    return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState, receivedAfter);
   }
 
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(leadId: string, refs: PageRef[], from: number, to: number, load: PageReader) {
+  async function settled(lead: LiveLead, from: number, to: number, load: PageReader) {
+    const refs = lead.pages;
     const starts = pageStarts(refs);
+    const after = receivedAfterPages(refs, lead.tail);
     // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
     const wanted = refs.flatMap((_, n) =>
       (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [n] : [],
@@ -248,7 +260,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     await load(wanted.map((n) => (refs[n] as PageRef).id));
     const entries: LiveEntry[] = [];
     for (const n of wanted) {
-      for (const entry of await pageEntries(leadId, refs, n, load)) {
+      for (const entry of await pageEntries(lead.id, refs, n, load, after[n])) {
         if (entry.seq >= from && entry.seq <= to) entries.push(entry);
       }
     }
@@ -316,7 +328,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const eventsIn = async (lo: number, hi: number): Promise<LiveEntry[]> => {
       if (lo > hi) return [];
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = lo < tailStart ? await settled(lead.id, lead.pages, lo, Math.min(hi, tailStart - 1), load) : [];
+      const older = lo < tailStart ? await settled(lead, lo, Math.min(hi, tailStart - 1), load) : [];
       return [...older, ...lead.tail.filter((entry) => entry.seq >= lo && entry.seq <= hi)];
     };
     const halfLife = deps.scoring?.halfLife() ?? null;

@@ -7,6 +7,7 @@ import {
   PAGE_SIZE,
   type PageRef,
   pageStarts,
+  readPendingPages,
   receivedAfterPages,
   rescoreRecords,
 } from "@leadscore/live";
@@ -218,13 +219,16 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
    * Reads settled pages by id, each at most once per request. Reading them is an expensive read (a scan of the pages
    * on the embedded store), so each read takes one of the edge's slots.
    */
-  function pageReader() {
+  function pageReader(leadId: string) {
     const read = new Map<string, HistoryPageDocument>();
     return async (ids: string[]): Promise<Map<string, HistoryPageDocument>> => {
       const missing = ids.filter((id) => !read.has(id));
       if (missing.length > 0) {
         const docs = await reads.run((budget) => budget.toArray(pages.find({ _id: { $in: missing } })));
         for (const doc of docs) read.set(doc._id, doc);
+        // A page named by a commit that landed a moment ago may not be in MongoDB yet: its writer holds it in Redis.
+        const held = missing.filter((id) => !read.has(id));
+        for (const doc of await readPendingPages(deps.redis, deps.live.keysFor(leadId), held)) read.set(doc._id, doc);
       }
       return read;
     };
@@ -311,7 +315,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     ]);
     const [merges, rescores] = leadId === id ? ownLogs : await logsOf(leadId);
     const count = lead.count;
-    const load = pageReader();
+    const load = pageReader(leadId);
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
     // events have moved that key since.
     let from: number;

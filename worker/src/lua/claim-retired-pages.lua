@@ -1,4 +1,5 @@
 -- Takes retired history pages out of the retired set for the sweep to delete: those no lead names now.
+-- Takes as many keys as the call passes (the number of keys is given per call: two, then one per page).
 -- KEYS[1]  the retired set (`<prefix>:pages:retired`, id → when retired)
 -- KEYS[2]  the pages being deleted (`<prefix>:pages:deleting`, id → when claimed)
 -- KEYS[3…] the hash of each page's lead, one per id, in the order of the ids

@@ -1,5 +1,6 @@
 -- Ends the sweep's delete of claimed history pages: each leaves the deleting set, and one a commit named meanwhile
 -- is handed back with the copy its writer kept, for the sweep to insert again.
+-- Takes as many keys as the call passes (the number of keys is given per call: two, then one per page).
 -- KEYS[1]  the pages being deleted (`<prefix>:pages:deleting`)
 -- KEYS[2]  the pages written and not yet released (`<prefix>:pages:pending`, id → document)
 -- KEYS[3…] the hash of each page's lead, one per id, in the order of the ids

@@ -134,6 +134,10 @@ export function toScorable(doc: Omit<EventDocument, "metadata">): ScorableEvent 
 export interface HistoryPageDocument {
   _id: string;
   lead_id: string;
+  /**
+   * Entries of the lead before the page when it was written. A page kept while a late event grew one before it keeps
+   * its id and this `n`: its place now follows from the lead's page list.
+   */
   n: number;
   /**
    * The page's entries, oldest first, as one JSON array of page entries (`encodePage` in live/src/codec.ts): one

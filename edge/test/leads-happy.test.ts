@@ -1,5 +1,5 @@
 import { COLLECTIONS, foldScores, type HistoryPageDocument } from "@leadscore/contracts";
-import { rankKey } from "@leadscore/live";
+import { encodePendingPage, rankKey } from "@leadscore/live";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createTestEdge } from "../../test-support/edge.ts";
 import { eventsOf } from "../../test-support/live.ts";
@@ -450,6 +450,27 @@ describe("when reading one lead and its history", () => {
       expect(got).toEqual(want);
     });
   }
+
+  it("reads a page named by a commit that landed from its writer's copy in Redis until MongoDB holds it", async () => {
+    const pages = edge.deps.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+    const page = (await pages.findOne({ lead_id: "long", n: 50 })) as HistoryPageDocument;
+    const { pendingPages } = edge.deps.live.keysFor("long");
+    await edge.deps.redis.hset(pendingPages, page._id, encodePendingPage(page));
+    await pages.deleteOne({ _id: page._id });
+    try {
+      // Entries 51-100 are that page's.
+      const { response, body } = await getJson<{ event_id: string }[]>(
+        edge,
+        "/api/leads/long/history?order=asc&limit=100",
+      );
+      expect(response.status).toBe(200);
+      const fold = foldScores(longEvents, 1000).history;
+      expect(body.map((entry) => entry.event_id)).toEqual(fold.slice(0, 100).map((entry) => entry.event_id));
+    } finally {
+      await pages.insertOne(page);
+      await edge.deps.redis.hdel(pendingPages, page._id);
+    }
+  });
 
   it("returns an empty history for a lead without events", async () => {
     const { response, body } = await getJson<unknown[]>(edge, "/api/leads/quiet/history");

@@ -344,7 +344,8 @@ const DECAY_TOLERANCE = 1e-9;
 /**
  * What differs between a lead's live state and the pure fold of its stored events: score, count, stage, when it
  * reached its score, its place in the leaderboard index, and every history entry (event, points, delta, score, seq,
- * when the score was reached, what each matched rule asked and gave under its limits and groups), the fold's tally
+ * when the score was reached, what each matched rule asked and gave under its limits and groups, whether it arrived
+ * late), the fold's tally
  * (limit counters, group totals) and the breakdown (points and events per rule and group);
  * plus the history's own invariants (deltas sum to the score — with decay, each entry's score is the one before
  * decayed to its time plus its delta —, scores within [0, cap], seq 1…n). With `decay` the fold decays with its
@@ -416,6 +417,18 @@ export function leadProblems(
       problems.push(`${id} entry ${i}: fold gives ${wanted}, history has ${view(got)}`);
       break;
     }
+  }
+  // An entry arrived late when it was received after one that follows it, wherever each is stored.
+  let earliest = Number.POSITIVE_INFINITY;
+  for (let i = history.length - 1; i >= 0; i -= 1) {
+    const entry = history[i] as LiveEntry;
+    if (entry.late !== entry.received_at > earliest) {
+      problems.push(
+        `${id}: ${entry.event_id} is ${entry.late ? "" : "not "}marked late, received ${entry.received_at}`,
+      );
+      break;
+    }
+    earliest = Math.min(earliest, entry.received_at);
   }
   return problems;
 }

@@ -435,15 +435,44 @@ export function pageDocument(
 }
 
 /** A page's entries, placed after `start` (the fold state before the page: `pageStarts`). */
-export function decodePage(leadId: string, page: string, cap: number, start: FoldState): LiveEntry[] {
+/**
+ * A page's entries, placed after `start`. A page stores each entry's late flag as its own entries give it (received
+ * after a later entry of the same page), so that what it holds never depends on what came after it and the same
+ * history laid out again is the same page; `receivedAfter` (receivedAfterPages) is the earliest `received_at` after
+ * the page, which marks late every entry received after it.
+ */
+export function decodePage(
+  leadId: string,
+  page: string,
+  cap: number,
+  start: FoldState,
+  receivedAfter = Number.POSITIVE_INFINITY,
+): LiveEntry[] {
   let count = start.count;
   let reachedAt = start.reachedAt;
   return (JSON.parse(page) as PageEntry[]).map((entry) => {
     count += 1;
     if (entry[6] !== 0) reachedAt = entry[2];
     // A page entry is a compact entry without its position and score_reached_at (fields 8 and 9).
-    return decodeEntry(leadId, [...entry.slice(0, 8), count, reachedAt, ...entry.slice(8)] as CompactEntry, cap);
+    const late = entry[8] === 1 || entry[3] > receivedAfter ? 1 : 0;
+    const compact = [...entry.slice(0, 8), count, reachedAt, late, ...entry.slice(9)] as CompactEntry;
+    return decodeEntry(leadId, compact, cap);
   });
+}
+
+/** For each of a lead's pages, the earliest `received_at` of the entries after it: its later pages' and its tail's. */
+export function receivedAfterPages(
+  refs: readonly PageRef[],
+  tail: readonly Pick<LiveEntry, "received_at">[],
+): number[] {
+  const after: number[] = new Array(refs.length);
+  let min = Number.POSITIVE_INFINITY;
+  for (const entry of tail) min = Math.min(min, entry.received_at);
+  for (let n = refs.length - 1; n >= 0; n -= 1) {
+    after[n] = min;
+    min = Math.min(min, (refs[n] as PageRef).receivedMin);
+  }
+  return after;
 }
 
 export function encodeEvent(event: ScorableEvent): CompactEvent {

@@ -1,5 +1,5 @@
 // A lead's whole history: its settled pages (MongoDB, by id) followed by its tail (Redis).
-import { decodePage, type LiveEntry, type LiveLead, pageStarts } from "./codec.ts";
+import { decodePage, type LiveEntry, type LiveLead, pageStarts, receivedAfterPages } from "./codec.ts";
 
 /** Reads history pages by id: `find({ _id: { $in: ids } })` — indexed on MongoDB, a collection scan on FerretDB. */
 export type PageLoader = (ids: string[]) => Promise<{ _id: string; entries: string }[]>;
@@ -9,11 +9,12 @@ export async function wholeHistory(lead: LiveLead, loadPages: PageLoader, cap: n
   const pages = lead.pages.length === 0 ? [] : await loadPages(lead.pages.map((ref) => ref.id));
   const byId = new Map(pages.map((page) => [page._id, page.entries]));
   const starts = pageStarts(lead.pages);
+  const after = receivedAfterPages(lead.pages, lead.tail);
   const entries: LiveEntry[] = [];
   lead.pages.forEach(({ id }, n) => {
     const page = byId.get(id);
     if (page === undefined) throw new Error(`history page ${id} of lead ${lead.id} is missing`);
-    entries.push(...decodePage(lead.id, page, cap, starts[n] as (typeof starts)[number]));
+    entries.push(...decodePage(lead.id, page, cap, starts[n] as (typeof starts)[number], after[n]));
   });
   return entries.concat(lead.tail);
 }

@@ -12,6 +12,7 @@ export * from "./movements.ts";
 export * from "./next-generation.ts";
 export * from "./outbox.ts";
 export * from "./partitioned-reader.ts";
+export * from "./pending-pages.ts";
 export * from "./positions.ts";
 export * from "./profile.ts";
 export * from "./reader.ts";

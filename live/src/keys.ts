@@ -91,6 +91,13 @@ export interface LiveKeys {
    * rebuild), by when: deleted after a grace (worker/src/page-garbage.ts). Not a live key: a rebuild adds to it.
    */
   retiredPages: string;
+  /**
+   * Hash of history pages written for a commit and not yet released, id → document (worker/src/page-garbage.ts): a
+   * page a commit names is here or in MongoDB, so a reader finds it either way and the sweep never loses it.
+   */
+  pendingPages: string;
+  /** Sorted set of the history pages the sweep is deleting, by when it claimed them (worker/src/page-garbage.ts). */
+  deletingPages: string;
 }
 
 /** Which journaled batches the live state holds: a sorted set of the batches committed, by when, and the floor. */
@@ -142,6 +149,8 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     movedInto: (stage) => movementKey(redisPrefix, stage),
     journal: { done: `${redisPrefix}:journal:done`, floor: `${redisPrefix}:journal:floor` },
     retiredPages: `${redisPrefix}:pages:retired`,
+    pendingPages: `${redisPrefix}:pages:pending`,
+    deletingPages: `${redisPrefix}:pages:deleting`,
   };
 }
 

@@ -38,6 +38,7 @@ import {
   type PageEntry,
   type PageRef,
   pageDocument,
+  readPendingPages,
   restoreIfIdle,
   StaleLiveStateError,
 } from "@leadscore/live";
@@ -45,7 +46,7 @@ import { createLock, LockLostError } from "@leadscore/runtime";
 import { aliasesOf, asRootEvents, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
-import { retirePages, superseded } from "./page-garbage.ts";
+import { holdPages, releasePages, retirePages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
@@ -325,7 +326,15 @@ export function createDeepLane(options: DeepLaneOptions) {
       const wanted = [...ids];
       if (wanted.length === 0) return;
       stats.pagesRead.store += wanted.length;
-      for (const doc of await pages.find({ _id: { $in: wanted } }, { signal }).toArray()) {
+      const docs = await pages.find({ _id: { $in: wanted } }, { signal }).toArray();
+      // A page whose commit landed and whose insert has not (yet) is held in Redis (page-garbage.ts).
+      const stored = new Set(docs.map((doc) => doc._id));
+      const pending = await readPendingPages(
+        redis,
+        keys,
+        wanted.filter((id) => !stored.has(id)),
+      );
+      for (const doc of [...docs, ...pending]) {
         const count = (JSON.parse(doc.entries) as PageEntry[]).length;
         options.pageCache?.put(doc._id, doc.lead_id, doc.entries, count, doc.tally ?? "");
         read.set(doc._id, cachedPage(doc.lead_id, doc.entries, count, doc.tally ?? ""));
@@ -409,6 +418,9 @@ export function createDeepLane(options: DeepLaneOptions) {
     );
     if (docs.length === 0) return;
     await lock.check();
+    // Held in Redis until after the commit that names them, so a sweep deleting the same content meanwhile puts it
+    // back (page-garbage.ts).
+    await holdPages(redis, keys, docs);
     await insertNew(pages, docs);
     const encoded = new Map(docs.map((doc) => [doc._id, doc.entries]));
     for (const [leadId, next] of plans) {
@@ -484,6 +496,11 @@ export function createDeepLane(options: DeepLaneOptions) {
         : [],
     );
     await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
+    await releasePages(
+      redis,
+      keys,
+      [...plans.values()].flatMap((next) => next.newPages.map((page) => page.id)),
+    );
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
     const merged = commits.flatMap((c, index) => {

@@ -113,13 +113,12 @@ export function stateAfter(
 }
 
 /**
- * Marks entries whose event was received after an event with a later event time: "arrived late". A function of
- * the events alone (not of batch boundaries), so a rebuild gives the same flags. `later` is the earliest
- * `received_at` among events after the given entries (Infinity when none).
+ * Marks entries whose event was received after an event with a later event time among `entries`: "arrived late". A
+ * function of the events alone (not of batch boundaries), so a rebuild gives the same flags.
  */
-export function markLate(entries: Omit<LiveEntry, "late">[], later = Number.POSITIVE_INFINITY): LiveEntry[] {
+export function markLate(entries: Omit<LiveEntry, "late">[]): LiveEntry[] {
   const marked: LiveEntry[] = new Array(entries.length);
-  let earliest = later;
+  let earliest = Number.POSITIVE_INFINITY;
   for (let i = entries.length - 1; i >= 0; i -= 1) {
     const entry = entries[i] as Omit<LiveEntry, "late">;
     marked[i] = { ...entry, late: entry.received_at > earliest };
@@ -144,6 +143,9 @@ export function layoutHistory(
 /**
  * The tail after new entries, spilling whole pages out of it once it reaches TAIL_SPILL_AT entries; `refs` is the
  * page list before them, or null when it was not read (the commit appends the new pages' refs to the stored list).
+ * A page's late flags are marked within the page alone (`decodePage` completes them from what follows it), so a
+ * page's content is a function of its own entries: whatever arrives after it, the same entries laid out again — by
+ * the deep lane, a rescan or a rebuild — are the same page under the same id.
  */
 export function spill(
   tail: LiveEntry[],
@@ -162,7 +164,7 @@ export function spill(
   // the same (same entries after the same tally: the same id) and a tail of at least PAGE_SIZE stays after it.
   for (const ref of reuse) {
     if (rest.length - ref.size < PAGE_SIZE) break;
-    const entries = rest.slice(0, ref.size);
+    const entries = markLate(rest.slice(0, ref.size));
     const startTally = encodeTally(start.tally);
     if (newPageId(entries, startTally) !== ref.id) break;
     newPages.push({ id: ref.id, entries, startTally });
@@ -171,7 +173,7 @@ export function spill(
     rest = rest.slice(ref.size);
   }
   while (rest.length >= TAIL_SPILL_AT) {
-    const entries = rest.slice(0, PAGE_SIZE);
+    const entries = markLate(rest.slice(0, PAGE_SIZE));
     const startTally = encodeTally(start.tally);
     const id = newPageId(entries, startTally);
     newPages.push({ id, entries, startTally });

@@ -84,8 +84,8 @@ function pageOf(refs: readonly PageRef[], key: string): number {
 }
 
 /** Entries of a rewritten page: one page while under two pages' worth, else split PAGE_SIZE at a time. */
-function split(entries: LiveEntry[]): LiveEntry[][] {
-  const pieces: LiveEntry[][] = [];
+function split<T>(entries: T[]): T[][] {
+  const pieces: T[][] = [];
   let rest = entries;
   while (rest.length >= 2 * PAGE_SIZE) {
     pieces.push(rest.slice(0, PAGE_SIZE));
@@ -96,9 +96,9 @@ function split(entries: LiveEntry[]): LiveEntry[][] {
 }
 
 /**
- * Folds the waiting events into the lead's history. A page is rewritten when an event lands in it, when an event
- * received before one of its entries lands after it (that entry now arrived late), or when the score before it
- * differs from the one it was folded from; every other page is kept as it is. The tail is folded again from the
+ * Folds the waiting events into the lead's history. A page is rewritten when an event lands in it, or when the
+ * score before it differs from the one it was folded from; every other page is kept as it is (an event received
+ * before one of its entries and landing after it makes that entry late, which its readers derive: decodePage). The tail is folded again from the
  * state after the last page, and spills as usual.
  */
 export function refoldLate(input: RefoldInput): RefoldResult {
@@ -117,14 +117,8 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     if (list) list.push(event);
     else slots.set(slot, [event]);
   }
-  // The earliest received_at among the waiting events landing after each page.
-  const receivedAfter: number[] = new Array(refs.length + 1).fill(Number.POSITIVE_INFINITY);
-  for (let n = refs.length - 1; n >= 0; n -= 1) {
-    let min = receivedAfter[n + 1] as number;
-    for (const event of slots.get(n + 1) ?? []) min = Math.min(min, event.received_at);
-    receivedAfter[n] = min;
-  }
-  const dirty = (n: number) => slots.has(n) || (refs[n] as PageRef).receivedMax > (receivedAfter[n] as number);
+  // A page's late flags are its own entries' (spill in plan.ts), so what lands after a page leaves it as it is.
+  const dirty = (n: number) => slots.has(n);
   let first = refs.length;
   for (let n = 0; n < refs.length; n += 1) {
     if (dirty(n)) {
@@ -180,30 +174,16 @@ export function refoldLate(input: RefoldInput): RefoldResult {
     1,
   );
 
-  // Backward, down to the first dirty page (the pages before it stay as they are): the late flags of the rewritten
-  // pages, which depend on what was received after them.
-  let later = tailEntries.reduce((min, entry) => Math.min(min, entry.received_at), Number.POSITIVE_INFINITY);
-  const placed: (PageRef | { pieces: LiveEntry[][]; start: LiveFoldState })[] = new Array(layout.length);
-  for (let n = layout.length - 1; n >= first; n -= 1) {
-    const item = layout[n] as PageRef | Rewritten;
-    if (isRef(item)) {
-      placed[n] = item;
-      later = Math.min(later, item.receivedMin);
-      continue;
-    }
-    const marked = markLate(item.entries, later);
-    placed[n] = { pieces: split(marked), start: item.start };
-    for (const entry of marked) later = Math.min(later, entry.received_at);
-  }
   const pages: PageRef[] = refs.slice(0, first);
   const newPages: NewPage[] = [];
-  for (const item of placed.slice(first)) {
+  for (const item of layout.slice(first)) {
     if (isRef(item)) {
       pages.push(item);
       continue;
     }
     let start = item.start;
-    for (const entries of item.pieces) {
+    // Each piece's late flags are its own entries' (spill in plan.ts).
+    for (const entries of split(item.entries).map((piece) => markLate(piece))) {
       const startTally = encodeTally(start.tally);
       const id = input.newPageId(entries, startTally);
       newPages.push({ id, entries, startTally });

@@ -1,7 +1,8 @@
 // Scores a batch of queued events: stores them in MongoDB (insert only: a duplicate id is an insert conflict, which
 // costs the same at any size), reads the touched leads' live state from Redis, folds each with the pure planner
-// (plan.ts), inserts the history pages that settle, and commits every lead with one compare-and-set script call per
-// chunk of leads (which also publishes each lead's `score_update`). No MongoDB read, update or delete on this path.
+// (plan.ts), commits every lead with one compare-and-set script call per chunk of leads (which also publishes each
+// lead's `score_update`), and inserts the history pages that settle for the commits that landed (held in Redis from
+// before the commit until then: page-garbage.ts). No MongoDB read, update or delete on this path.
 //
 // Why the live state stays the exact fold of the stored events:
 // - events are stored before the lead is read, and a lead's state only changes through the commit script, which
@@ -57,7 +58,7 @@ import type { Db } from "mongodb";
 import type { BatchJournal } from "./journal.ts";
 import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
-import { retirePages } from "./page-garbage.ts";
+import { holdPages, releasePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
@@ -388,13 +389,30 @@ export function createScorer(options: ScorerOptions) {
     } satisfies LeadCommit;
   }
 
-  async function writePages(leadId: string, next: NextState, at: Date): Promise<void> {
-    if (next.newPages.length === 0) return;
-    const docs = next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at, page.startTally));
+  /** The documents of the pages a plan settles, written at `at`. */
+  function pageDocs(leadId: string, plan: LeadPlan, at: Date): HistoryPageDocument[] {
+    if (plan.kind !== "commit") return [];
+    return plan.next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at, page.startTally));
+  }
+
+  /**
+   * Stores the pages of the commits that landed (their pending copies, held since before the commit, are what a
+   * reader finds meanwhile), keeps them in the page cache, then drops the copies (page-garbage.ts).
+   */
+  async function writePages(landed: { leadId: string; next: NextState; docs: HistoryPageDocument[] }[]) {
+    const docs = landed.flatMap((item) => item.docs);
+    if (docs.length === 0) return;
     await insertNew(pages, docs);
-    next.newPages.forEach((page, index) => {
-      options.pageCache?.put(page.id, leadId, docs[index]?.entries ?? "", page.entries.length, page.startTally);
-    });
+    for (const { leadId, next, docs: own } of landed) {
+      next.newPages.forEach((page, index) => {
+        options.pageCache?.put(page.id, leadId, own[index]?.entries ?? "", page.entries.length, page.startTally);
+      });
+    }
+    await releasePages(
+      redis,
+      keys,
+      docs.map((doc) => doc._id),
+    );
   }
 
   /** One round over the given leads; returns the leads to plan again (lost compare-and-sets). */
@@ -426,9 +444,10 @@ export function createScorer(options: ScorerOptions) {
       });
     }
     const active = planned.filter((p) => p.plan.kind !== "noop" && p.plan.kind !== "needTail");
-    await Promise.all(
-      active.map((p) => (p.plan.kind === "commit" ? writePages(p.t.leadId, p.plan.next, new Date(at)) : undefined)),
-    );
+    // A commit's new pages are stored in MongoDB only once it landed: one that loses its compare-and-set, or whose
+    // lead the deep lane owns, writes none. Until then each is held in Redis (page-garbage.ts), where readers find it.
+    const docs = new Map(active.map((p) => [p.t.leadId, pageDocs(p.t.leadId, p.plan, new Date(at))]));
+    await holdPages(redis, keys, [...docs.values()].flat());
     const updates = new Map<string, ScoreUpdate>();
     for (const p of active) {
       if (p.plan.kind !== "commit") continue;
@@ -447,13 +466,11 @@ export function createScorer(options: ScorerOptions) {
         chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [], halfLifeSeconds)),
       );
       const committedAt = now();
-      // Pages written for a commit that did not land are referenced by no lead (page-garbage.ts).
-      await retirePages(
-        redis,
-        keys,
+      // The pages of a commit that did not land stay only as pending copies, which the sweep drops after the grace.
+      await writePages(
         chunk.flatMap((p, index) =>
-          outcomes[index] !== "committed" && p.plan.kind === "commit"
-            ? p.plan.next.newPages.map((page) => page.id)
+          outcomes[index] === "committed" && p.plan.kind === "commit"
+            ? [{ leadId: p.t.leadId, next: p.plan.next, docs: docs.get(p.t.leadId) ?? [] }]
             : [],
         ),
       );

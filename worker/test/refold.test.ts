@@ -15,6 +15,7 @@ import {
   type PageRef,
   pageRef,
   pageStarts,
+  receivedAfterPages,
 } from "@leadscore/live";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -127,12 +128,16 @@ function refold(lead: Lead, waiting: ScorableEvent[]): { lead: Lead; next: NextS
   return { lead: { refs: pages, tail, base, breakdown, stored, tallies }, next: result.next };
 }
 
-/** Every entry of the lead as a reader places it: its pages, decoded after the pages before them, then its tail. */
+/**
+ * Every entry of the lead as a reader places it: its pages, decoded after the pages before them and flagged late by
+ * what follows them, then its tail.
+ */
 function historyOf(lead: Lead): LiveEntry[] {
   const starts = pageStarts(lead.refs);
+  const after = receivedAfterPages(lead.refs, lead.tail);
   return [
     ...lead.refs.flatMap(({ id }, n) =>
-      decodePage("lead", lead.stored.get(id) as string, CAP, starts[n] as (typeof starts)[number]),
+      decodePage("lead", lead.stored.get(id) as string, CAP, starts[n] as (typeof starts)[number], after[n]),
     ),
     ...lead.tail,
   ];

@@ -7,6 +7,8 @@ import {
   PAGE_SIZE,
   type PageRef,
   pageStarts,
+  readPendingPages,
+  receivedAfterPages,
   rescoreRecords,
 } from "@leadscore/live";
 import { Hono } from "hono";
@@ -217,30 +219,44 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
    * Reads settled pages by id, each at most once per request. Reading them is an expensive read (a scan of the pages
    * on the embedded store), so each read takes one of the edge's slots.
    */
-  function pageReader() {
+  function pageReader(leadId: string) {
     const read = new Map<string, HistoryPageDocument>();
     return async (ids: string[]): Promise<Map<string, HistoryPageDocument>> => {
       const missing = ids.filter((id) => !read.has(id));
       if (missing.length > 0) {
         const docs = await reads.run((budget) => budget.toArray(pages.find({ _id: { $in: missing } })));
         for (const doc of docs) read.set(doc._id, doc);
+        // A page named by a commit that landed a moment ago may not be in MongoDB yet: its writer holds it in Redis.
+        const held = missing.filter((id) => !read.has(id));
+        for (const doc of await readPendingPages(deps.redis, deps.live.keysFor(leadId), held)) read.set(doc._id, doc);
       }
       return read;
     };
   }
   type PageReader = ReturnType<typeof pageReader>;
 
-  /** The entries of page `n` of the lead's settled pages. */
-  async function pageEntries(leadId: string, refs: PageRef[], n: number, load: PageReader): Promise<LiveEntry[]> {
+  /**
+   * The entries of page `n` of the lead's settled pages; `receivedAfter`, the earliest receipt after the page
+   * (receivedAfterPages), completes their late flags.
+   */
+  async function pageEntries(
+    leadId: string,
+    refs: PageRef[],
+    n: number,
+    load: PageReader,
+    receivedAfter?: number,
+  ): Promise<LiveEntry[]> {
     const { id } = refs[n] as PageRef;
     const doc = (await load([id])).get(id);
     if (!doc) throw new Error(`lead ${leadId}: history page ${id} missing`);
-    return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState);
+    return decodePage(leadId, doc.entries, cap, pageStarts(refs)[n] as FoldState, receivedAfter);
   }
 
   /** Entries `from`…`to` (1-based, inclusive) of the settled pages, oldest first. */
-  async function settled(leadId: string, refs: PageRef[], from: number, to: number, load: PageReader) {
+  async function settled(lead: LiveLead, from: number, to: number, load: PageReader) {
+    const refs = lead.pages;
     const starts = pageStarts(refs);
+    const after = receivedAfterPages(refs, lead.tail);
     // The pages holding positions from…to: page n holds starts[n].count + 1 … starts[n + 1].count.
     const wanted = refs.flatMap((_, n) =>
       (starts[n + 1] as FoldState).count >= from && (starts[n] as FoldState).count < to ? [n] : [],
@@ -248,7 +264,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     await load(wanted.map((n) => (refs[n] as PageRef).id));
     const entries: LiveEntry[] = [];
     for (const n of wanted) {
-      for (const entry of await pageEntries(leadId, refs, n, load)) {
+      for (const entry of await pageEntries(lead.id, refs, n, load, after[n])) {
         if (entry.seq >= from && entry.seq <= to) entries.push(entry);
       }
     }
@@ -299,7 +315,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     ]);
     const [merges, rescores] = leadId === id ? ownLogs : await logsOf(leadId);
     const count = lead.count;
-    const load = pageReader();
+    const load = pageReader(leadId);
     // The positions this page covers, oldest first: after the cursor's key (before it, descending), wherever late
     // events have moved that key since.
     let from: number;
@@ -316,7 +332,7 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
     const eventsIn = async (lo: number, hi: number): Promise<LiveEntry[]> => {
       if (lo > hi) return [];
       const tailStart = lead.tail[0]?.seq ?? count + 1;
-      const older = lo < tailStart ? await settled(lead.id, lead.pages, lo, Math.min(hi, tailStart - 1), load) : [];
+      const older = lo < tailStart ? await settled(lead, lo, Math.min(hi, tailStart - 1), load) : [];
       return [...older, ...lead.tail.filter((entry) => entry.seq >= lo && entry.seq <= hi)];
     };
     const halfLife = deps.scoring?.halfLife() ?? null;

@@ -6,9 +6,10 @@
 //   (b) Redis SIGKILLed and started again on its append-only file, under the same rate;
 //   (c) a full rebuild: `npm run rebuild` beside the previous generation, then every live key deleted (the worker
 //       rebuilds with nothing to serve meanwhile), while a reader polls the leaderboard and a list.
-// For (a) and (b): from Redis ready again to the worker's catch-up (its log) and to an event sent after the restart
-// being scored, rebuilds (must be none), and the audit of every acknowledged event (the fault suite's client and
-// audit: nothing lost but, with everysec, the last second; nothing folded twice; every lead the fold of its events).
+// For (a) and (b): from Redis ready again to the first job the worker completes (scoring resumed), to its catch-up
+// (its log) and to an event sent after the restart being scored (behind whatever the queue holds then), rebuilds
+// (must be none), and the audit of every acknowledged event (the fault suite's client and audit: nothing lost but,
+// with everysec, the last second; nothing folded twice; every lead the fold of its events).
 // For (c): the rebuild's time and switch, the rebuilding process's peak RSS, and the reader's answers, empty answers
 // and failures. After each, the history pages stored / named, at once and once the workers' sweep has run.
 //
@@ -40,7 +41,7 @@ import {
 } from "../test-support/processes.ts";
 import { auditScores } from "../tests/reliability/audit.ts";
 import { createLoadClient } from "../tests/reliability/client.ts";
-import { drained } from "../tests/reliability/queue-state.ts";
+import { drained, queueState } from "../tests/reliability/queue-state.ts";
 import {
   catchUpAfterReadyMs,
   catchUpsLogged,
@@ -49,7 +50,7 @@ import {
 } from "../tests/reliability/restart-log.ts";
 import { type FaultStack, startFaultStack } from "../tests/reliability/stack.ts";
 import { buildWorkload } from "../tests/reliability/workload.ts";
-import { addJobs, createEvents, fmt, metricsOf, waitScoredByMetrics } from "./queue-load.ts";
+import { addJobs, createEvents, fmt, labelled, metricsOf, waitScoredByMetrics } from "./queue-load.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -206,6 +207,10 @@ async function probeScored(running: FaultStack, probe: Redis, id: string, backAt
   return null;
 }
 
+async function jobsCompleted(port: number): Promise<number> {
+  return labelled(await metricsOf(port), "leadscore_worker_jobs_total", "outcome", "completed");
+}
+
 /** (a) and (b): the offered load through the edge, the fault at 40% of it, the drain and the audit. */
 async function restartUnderLoad(
   running: FaultStack,
@@ -227,7 +232,7 @@ async function restartUnderLoad(
   });
   const client = createLoadClient({ baseUrl: () => running.edgeUrl, writeKey: running.writeKey });
   const keys = liveKeys(running.prefix);
-  const measured: { resumedMs?: number | null; currentMs?: number } = {};
+  const measured: { resumedMs?: number | null; currentMs?: number; jobDoneMs?: number; waiting?: number } = {};
   let [before, rebuildsBefore, catchUpsBefore] = [null as string | null, 0, 0];
   const chaos = (async () => {
     await sleep(0.4 * SECONDS * 1000);
@@ -239,6 +244,18 @@ async function restartUnderLoad(
     const probe = new Redis(running.redisUrl, RECONNECT);
     probe.on("error", () => undefined);
     try {
+      // The first job the worker completes once Redis is back: scoring resumed (a commit needs Redis).
+      const completedAtBack = await jobsCompleted(loaded.port);
+      measured.waiting = (await queueState(probe, running.prefix).catch(() => null))?.waiting;
+      const jobDone = (async () => {
+        while (Date.now() - backAt < 120_000) {
+          if ((await jobsCompleted(loaded.port)) > completedAtBack) {
+            measured.jobDoneMs = Date.now() - backAt;
+            return;
+          }
+          await sleep(20);
+        }
+      })();
       const current = (async () => {
         while (Date.now() - backAt < 120_000) {
           const generation = await probe.get(keys.gen).catch(() => null);
@@ -250,7 +267,7 @@ async function restartUnderLoad(
         }
       })();
       measured.resumedMs = await probeScored(running, probe, `${loaded.runId}-${tag}-probe`, backAt);
-      await current;
+      await Promise.all([current, jobDone]);
     } finally {
       probe.disconnect();
     }
@@ -270,8 +287,9 @@ async function restartUnderLoad(
   const caughtUp = [...output.matchAll(/\{[^\n]*live state caught up after a Redis restart[^\n]*/g)].at(-1)?.[0];
   console.log(`  catch-up logged: ${caughtUp ?? "none"}`);
   const timing =
-    `from Redis ready: caught up ${seconds(caughtUpMs)} (worker log), generation current ${seconds(measured.currentMs)}, ` +
-    `an event sent then scored ${seconds(measured.resumedMs)}; catch-ups ${catchUps}, rebuilds ${rebuilds}`;
+    `from Redis ready: a job completed ${seconds(measured.jobDoneMs)}, caught up ${seconds(caughtUpMs)} (worker log), ` +
+    `generation current ${seconds(measured.currentMs)}, an event sent then scored ${seconds(measured.resumedMs)} ` +
+    `(behind ${fmt(measured.waiting ?? 0)} queued jobs); catch-ups ${catchUps}, rebuilds ${rebuilds}`;
   console.log(`  ${timing}`);
   const audited = await audit(running, allowLost);
   const pages = await pagesAfter(running, label);
@@ -425,9 +443,7 @@ async function main() {
   );
   await rebuildBeside(running);
   await rebuildAfterDelete(running, loaded);
-  const samples = await metricsOf(loaded.port);
-  const completed = samples.find((s) => s.name === "leadscore_worker_jobs_total" && s.labels.outcome === "completed");
-  console.log(`\nsummary (load average ${load()}; worker jobs completed ${fmt(completed?.value ?? 0)})`);
+  console.log(`\nsummary (load average ${load()}; worker jobs completed ${fmt(await jobsCompleted(loaded.port))})`);
   for (const line of summary) console.log(`  ${line}`);
 }
 

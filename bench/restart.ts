@@ -6,10 +6,12 @@
 //   (b) Redis SIGKILLed and started again on its append-only file, under the same rate;
 //   (c) a full rebuild: `npm run rebuild` beside the previous generation, then every live key deleted (the worker
 //       rebuilds with nothing to serve meanwhile), while a reader polls the leaderboard and a list.
-// For (a) and (b): from Redis ready again to the first job the worker completes (scoring resumed), to its catch-up
-// (its log) and to an event sent after the restart being scored (behind whatever the queue holds then), rebuilds
-// (must be none), and the audit of every acknowledged event (the fault suite's client and audit: nothing lost but,
-// with everysec, the last second; nothing folded twice; every lead the fold of its events).
+// For (a) and (b), from Redis's ready line (its log): the worker's catch-up (its log) and an event sent right after
+// the restart, when the edge took it and when the worker committed it (the lead's `updatedAt`) — clocks of the
+// processes themselves, since this one also drives the load; as seen from here, the first job the worker completes
+// and the generation current again; rebuilds (must be none); and the audit of every acknowledged event (the fault
+// suite's client and audit: nothing lost but, with everysec, the last second; nothing folded twice; every lead the
+// fold of its events).
 // For (c): the rebuild's time and switch, the rebuilding process's peak RSS, and the reader's answers, empty answers
 // and failures. After each, the history pages stored / named, at once and once the workers' sweep has run.
 //
@@ -23,7 +25,7 @@ import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS } from "@leadscore/contracts";
-import { createLiveReader, liveKeys } from "@leadscore/live";
+import { createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { type EventsJob, RECONNECT } from "@leadscore/runtime";
 import type Queue from "bull";
 import { Redis } from "ioredis";
@@ -47,6 +49,7 @@ import {
   catchUpsLogged,
   deleteLiveKeys,
   rebuildsLogged,
+  redisReadyAt,
 } from "../tests/reliability/restart-log.ts";
 import { type FaultStack, startFaultStack } from "../tests/reliability/stack.ts";
 import { buildWorkload } from "../tests/reliability/workload.ts";
@@ -183,11 +186,12 @@ async function audit(running: FaultStack, allowLost: boolean): Promise<string> {
 }
 
 /**
- * An event sent right after Redis is back (retried until the edge takes it) and the time until its lead is in the
- * live state: when scoring resumed, counted from `backAt`.
+ * An event sent right after Redis is back (retried until the edge takes it): when the edge took it and when the worker
+ * committed it (its lead's `updatedAt`, the worker's clock), both from Redis's ready line (its log).
  */
-async function probeScored(running: FaultStack, probe: Redis, id: string, backAt: number): Promise<number | null> {
+async function probeScored(running: FaultStack, probe: Redis, id: string) {
   const lead = `${id}-lead`;
+  const started = Date.now();
   for (;;) {
     const answer = await fetch(`${running.edgeUrl}/api/events`, {
       method: "POST",
@@ -195,13 +199,18 @@ async function probeScored(running: FaultStack, probe: Redis, id: string, backAt
       body: JSON.stringify({ event_id: id, lead_id: lead, event_type: "page_view" }),
     }).catch(() => null);
     if (answer?.status === 202 || answer?.status === 200) break;
-    if (Date.now() - backAt > 60_000) return null;
+    if (Date.now() - started > 60_000) return null;
     await sleep(20);
   }
+  const acceptedAt = Date.now();
   acknowledged.add(id);
   const key = liveKeys(running.prefix).lead(lead);
-  while (Date.now() - backAt < 120_000) {
-    if ((await probe.exists(key).catch(() => 0)) === 1) return Date.now() - backAt;
+  while (Date.now() - started < 120_000) {
+    const committedAt = await probe.hget(key, leadHashField("updatedAt")).catch(() => null);
+    const readyAt = redisReadyAt(running.output());
+    if (committedAt !== null && readyAt !== undefined) {
+      return { acceptedMs: acceptedAt - readyAt, committedMs: Number(committedAt) - readyAt };
+    }
     await sleep(20);
   }
   return null;
@@ -232,7 +241,12 @@ async function restartUnderLoad(
   });
   const client = createLoadClient({ baseUrl: () => running.edgeUrl, writeKey: running.writeKey });
   const keys = liveKeys(running.prefix);
-  const measured: { resumedMs?: number | null; currentMs?: number; jobDoneMs?: number; waiting?: number } = {};
+  const measured: {
+    probe?: { acceptedMs: number; committedMs: number } | null;
+    currentMs?: number;
+    jobDoneMs?: number;
+    waiting?: number;
+  } = {};
   let [before, rebuildsBefore, catchUpsBefore] = [null as string | null, 0, 0];
   const chaos = (async () => {
     await sleep(0.4 * SECONDS * 1000);
@@ -266,7 +280,7 @@ async function restartUnderLoad(
           await sleep(20);
         }
       })();
-      measured.resumedMs = await probeScored(running, probe, `${loaded.runId}-${tag}-probe`, backAt);
+      measured.probe = await probeScored(running, probe, `${loaded.runId}-${tag}-probe`);
       await Promise.all([current, jobDone]);
     } finally {
       probe.disconnect();
@@ -287,9 +301,11 @@ async function restartUnderLoad(
   const caughtUp = [...output.matchAll(/\{[^\n]*live state caught up after a Redis restart[^\n]*/g)].at(-1)?.[0];
   console.log(`  catch-up logged: ${caughtUp ?? "none"}`);
   const timing =
-    `from Redis ready: a job completed ${seconds(measured.jobDoneMs)}, caught up ${seconds(caughtUpMs)} (worker log), ` +
-    `generation current ${seconds(measured.currentMs)}, an event sent then scored ${seconds(measured.resumedMs)} ` +
-    `(behind ${fmt(measured.waiting ?? 0)} queued jobs); catch-ups ${catchUps}, rebuilds ${rebuilds}`;
+    `from Redis ready (its log): caught up ${seconds(caughtUpMs)} (the worker's log), an event accepted ` +
+    `${seconds(measured.probe?.acceptedMs)} then committed ${seconds(measured.probe?.committedMs)} (the worker's clock; ` +
+    `${fmt(measured.waiting ?? 0)} jobs queued at the restart); seen from here, where the load is driven: a job ` +
+    `completed ${seconds(measured.jobDoneMs)}, generation current ${seconds(measured.currentMs)}; catch-ups ` +
+    `${catchUps}, rebuilds ${rebuilds}`;
   console.log(`  ${timing}`);
   const audited = await audit(running, allowLost);
   const pages = await pagesAfter(running, label);

@@ -8,19 +8,15 @@ export const rebuildsLogged = (output: string) => output.match(/live state rebui
 export const catchUpsLogged = (output: string) =>
   output.match(/live state caught up after a Redis restart/g)?.length ?? 0;
 
-/**
- * From the restarted Redis's "Ready to accept connections" to the worker's "caught up" after it, both as logged (on
- * this machine's clock): what the catch-up took once Redis was back, without the caller's own delays (the process
- * that measures may also drive the load). Redis logs local time.
- */
-export function catchUpAfterReadyMs(output: string): number | undefined {
+/** When the last Redis started logged "Ready to accept connections" (epoch ms; Redis logs local time). */
+export function redisReadyAt(output: string): number | undefined {
   const ready = [
     ...output.matchAll(/(\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) \* Ready to accept connections/g),
   ].at(-1);
   if (!ready) return undefined;
   const [, day, month, year, h, m, sec, ms] = ready as unknown as string[];
   const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const readyAt = new Date(
+  return new Date(
     Number(year),
     months.indexOf(month as string),
     Number(day),
@@ -29,6 +25,16 @@ export function catchUpAfterReadyMs(output: string): number | undefined {
     Number(sec),
     Number(ms),
   ).getTime();
+}
+
+/**
+ * From the restarted Redis's "Ready to accept connections" to the worker's "caught up" after it, both as logged (on
+ * this machine's clock): what the catch-up took once Redis was back, without the caller's own delays (the process
+ * that measures may also drive the load).
+ */
+export function catchUpAfterReadyMs(output: string): number | undefined {
+  const readyAt = redisReadyAt(output);
+  if (readyAt === undefined) return undefined;
   for (const line of output.matchAll(/\{"t":"([^"]+)"[^\n]*live state caught up after a Redis restart/g)) {
     const at = Date.parse(line[1] as string);
     if (at >= readyAt) return at - readyAt;

@@ -42,21 +42,13 @@ import {
   EVENTS_QUEUE,
   type EventsJob,
   indexesFor,
-  leadPartition,
   partitionPrefixes,
   type RedisTarget,
   readsUseIndexes,
   serversOf,
   writeScoringSettings,
 } from "@leadscore/runtime";
-import {
-  histogramOf,
-  histogramQuantile,
-  histogramSince,
-  parsePrometheus,
-  type Sample,
-  sumOf,
-} from "@leadscore/runtime/prometheus";
+import { histogramOf, histogramQuantile, histogramSince, sumOf } from "@leadscore/runtime/prometheus";
 import type Queue from "bull";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -64,8 +56,8 @@ import { type LocalRedisCluster, startRedisCluster } from "../scripts/redis-clus
 import { createTestDb, createTestRedis, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { loggedPort, NODE_TS, type RunningProcess, startProcess, WORKER_ARGS } from "../test-support/processes.ts";
 import { putRuleSet } from "../test-support/rule-sets.ts";
-import { createRandom, zipf } from "./random.ts";
-import { REALISTIC_RULES, realisticEventType, realisticMetadata } from "./realistic-rules.ts";
+import { addJobs, createEvents, fmt, labelled, metricsOf, waitScoredByMetrics } from "./queue-load.ts";
+import { REALISTIC_RULES } from "./realistic-rules.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -99,41 +91,7 @@ const SIZES = {
   large: { events: 1_000_000, leads: 100_000 },
 } as const;
 
-/** Bull options of the seeded jobs. */
-const JOB_OPTIONS = { removeOnComplete: true, attempts: 5 };
-const TYPES = ["page_view", "page_view", "page_view", "email_open", "email_open", "form_submission", "purchase"];
-const T0 = Date.parse("2026-01-01T00:00:00Z");
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-
-/**
- * Event generator: Zipf-spread leads, event times increasing per lead, a share of them late; with `realistic`, the
- * realistic rule set's event types and metadata (paths, email ids, campaigns…).
- */
-function createEvents(leads: number, seed: number, realistic = false) {
-  const random = createRandom(seed);
-  const pick = zipf(leads, Number(args.zipf), random);
-  const lateShare = Number(args.late);
-  const clock = new Map<number, number>();
-  let sequence = 0;
-  return (receivedAt: number): QueuedEvent => {
-    const lead = pick();
-    const last = clock.get(lead) ?? T0;
-    const late = random() < lateShare && last > T0;
-    const timestamp = late ? last - 1 - Math.floor(random() * 60_000) : last + 1 + Math.floor(random() * 1_000);
-    if (!late) clock.set(lead, timestamp);
-    sequence += 1;
-    const type = realistic ? realisticEventType(random) : (TYPES[Math.floor(random() * TYPES.length)] ?? "page_view");
-    return {
-      event_id: `b-${seed}-${sequence}`,
-      lead_id: `lead-${lead}`,
-      event_type: type,
-      timestamp,
-      received_at: receivedAt,
-      metadata: realistic ? realisticMetadata(type, random) : { path: "/pricing" },
-    };
-  };
-}
 
 /**
  * What to undo should the run be interrupted: the worker first, then databases and queues — in that order, since
@@ -189,20 +147,7 @@ async function scratch(label: string): Promise<Scratch> {
     await testRedis.cleanup();
     await testDb.drop();
   };
-  const add = async (events: QueuedEvent[], perJob: number) => {
-    const parts = partitions.map((): QueuedEvent[] => []);
-    for (const event of events) parts[leadPartition(event.lead_id, partitions.length)]?.push(event);
-    let jobs = 0;
-    for (const [p, part] of parts.entries()) {
-      const batch = [];
-      for (let j = 0; j < part.length; j += perJob) {
-        batch.push({ data: { v: 1 as const, events: part.slice(j, j + perJob) }, opts: JOB_OPTIONS });
-      }
-      if (batch.length > 0) await queues[p]?.addBulk(batch);
-      jobs += batch.length;
-    }
-    return jobs;
-  };
+  const add = (events: QueuedEvent[], perJob: number) => addJobs(queues, events, perJob);
   scratches.add(close);
   return {
     db: testDb.db,
@@ -245,13 +190,6 @@ async function stopWorker(worker: RunningProcess) {
   for (const stop of running) running.delete(stop);
   await worker.stop("SIGTERM", 60_000);
 }
-
-async function metricsOf(port: number): Promise<Sample[]> {
-  return parsePrometheus(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-}
-
-const labelled = (samples: Sample[], name: string, label: string, value: string) =>
-  samples.find((s) => s.name === name && s.labels[label] === value)?.value ?? 0;
 
 /** The store's floor: the same events as the worker stores them, `insertMany` 1,000 at a time, indexed as it is. */
 async function rawInsert(db: Db, events: QueuedEvent[]): Promise<number> {
@@ -412,7 +350,13 @@ async function runSize(
 ): Promise<SizeResult> {
   const realisticEvents = args.rules === "realistic";
   console.log(`\n${label}: ${fmt(total)} events over ${fmt(leads)} leads, ${rules} rules — generating…`);
-  const next = createEvents(leads, 1, realisticEvents);
+  const next = createEvents({
+    leads,
+    seed: 1,
+    zipf: Number(args.zipf),
+    late: Number(args.late),
+    realistic: realisticEvents,
+  });
   const seededAt = Date.now();
   const events = Array.from({ length: total }, () => next(seededAt));
   const space = await scratch(label.replace(/\W+/g, "-"));
@@ -441,7 +385,14 @@ async function runSize(
     // removeOnComplete: count completions through the worker's own metrics instead of Bull's completed set.
     const started = performance.now();
     await Promise.all(space.queues.map((queue) => queue.resume()));
-    const finished = await waitScoredByMetrics(space, worker, port, jobs);
+    const finished = await waitScoredByMetrics({
+      redis: space.redis,
+      partitions: space.partitions,
+      queues: space.queues,
+      worker,
+      port,
+      jobs,
+    });
     const seconds = (finished - started) / 1000;
     const cpu = (sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0) - cpuBefore;
     const drain = total / seconds;
@@ -541,42 +492,6 @@ async function runSize(
   } finally {
     if (worker) await stopWorker(worker);
     await space.close();
-  }
-}
-
-/** Jobs are removed on completion, so the worker's `jobs_total{outcome="completed"}` counts them. */
-async function waitScoredByMetrics(
-  space: Scratch,
-  worker: RunningProcess,
-  port: number,
-  jobs: number,
-): Promise<number> {
-  const layouts = space.partitions.map((each) => liveKeys(each));
-  let lastPrint = Date.now();
-  // No job completed and no lead left the deep lane for this long: the worker is stuck, and its output says why.
-  const stallMs = 120_000;
-  let [lastSeen, lastChange] = ["", Date.now()];
-  for (;;) {
-    const samples = await metricsOf(port);
-    const completed = labelled(samples, "leadscore_worker_jobs_total", "outcome", "completed");
-    // A transient failure is retried by Bull; only a job out of attempts stops the bench.
-    const counts = await Promise.all(space.queues.map((queue) => queue.getJobCounts()));
-    const failed = counts.reduce((sum, count) => sum + count.failed, 0);
-    if (failed > 0) throw new Error(`${failed} jobs failed`);
-    const deep = (await Promise.all(layouts.map((keys) => space.redis.hlen(keys.deep)))).reduce((a, b) => a + b, 0);
-    if (completed >= jobs && deep === 0) return performance.now();
-    if (`${completed}/${deep}` !== lastSeen) [lastSeen, lastChange] = [`${completed}/${deep}`, Date.now()];
-    if (Date.now() - lastChange > stallMs) {
-      throw new Error(
-        `no progress for ${stallMs / 1000} s at ${completed} of ${jobs} jobs, ${deep} leads in the deep lane; ` +
-          `the worker's output ends:\n${worker.output().slice(-4000)}`,
-      );
-    }
-    if (Date.now() - lastPrint > 15_000) {
-      lastPrint = Date.now();
-      console.log(`    … ${fmt(completed)} of ${fmt(jobs)} jobs done, ${deep} leads in the deep lane`);
-    }
-    await sleep(50);
   }
 }
 

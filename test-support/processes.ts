@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -118,13 +118,32 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** Resident set size of a process in bytes, or NaN off Linux. */
-export function residentBytes(pid: number | undefined): number {
+/** A size field (`VmRSS`, `VmHWM`…) of a process's `/proc/<pid>/status` in bytes, or NaN off Linux. */
+function statusBytes(pid: number | undefined, field: string): number {
   try {
-    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+) kB/m);
+    const match = readFileSync(`/proc/${pid}/status`, "utf8").match(new RegExp(`^${field}:\\s+(\\d+) kB`, "m"));
     return match ? Number(match[1]) * 1024 : Number.NaN;
   } catch {
     return Number.NaN;
+  }
+}
+
+/** Resident set size of a process in bytes, or NaN off Linux. */
+export const residentBytes = (pid: number | undefined) => statusBytes(pid, "VmRSS");
+
+/** Peak resident set size of a process in bytes (since its start or `resetPeakResident`), or NaN off Linux. */
+export const peakResidentBytes = (pid: number | undefined) => statusBytes(pid, "VmHWM");
+
+/**
+ * Starts a process's peak resident set size afresh from its current size (Linux's `clear_refs` 5), so the peak of one
+ * phase of a long-running process can be read; false when the kernel refused.
+ */
+export function resetPeakResident(pid: number | undefined): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
   }
 }
 

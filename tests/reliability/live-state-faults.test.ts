@@ -22,6 +22,7 @@ import { uniqueName } from "../../test-support/index.ts";
 import { type AuditReport, auditScores } from "./audit.ts";
 import { createLoadClient } from "./client.ts";
 import { drained } from "./queue-state.ts";
+import { catchUpAfterReadyMs, catchUpsLogged, deleteLiveKeys, rebuildsLogged } from "./restart-log.ts";
 import { type FaultStack, type StackOptions, startFaultStack } from "./stack.ts";
 import { buildWorkload, putFaultRules } from "./workload.ts";
 
@@ -51,37 +52,6 @@ interface FaultRun {
     currentAfterBackMs?: number;
   };
 }
-
-/**
- * From the restarted Redis's "Ready to accept connections" to the worker's "caught up" after it, both as logged (on
- * this machine's clock): what the catch-up took once Redis was back, without the test's own delays (this process also
- * drives the load). Redis logs local time.
- */
-function catchUpAfterReadyMs(output: string): number | undefined {
-  const ready = [
-    ...output.matchAll(/(\d{2}) (\w{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) \* Ready to accept connections/g),
-  ].at(-1);
-  if (!ready) return undefined;
-  const [, day, month, year, h, m, sec, ms] = ready as unknown as string[];
-  const months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-  const readyAt = new Date(
-    Number(year),
-    months.indexOf(month as string),
-    Number(day),
-    Number(h),
-    Number(m),
-    Number(sec),
-    Number(ms),
-  ).getTime();
-  for (const line of output.matchAll(/\{"t":"([^"]+)"[^\n]*live state caught up after a Redis restart/g)) {
-    const at = Date.parse(line[1] as string);
-    if (at >= readyAt) return at - readyAt;
-  }
-  return undefined;
-}
-
-const rebuildsLogged = (output: string) => output.match(/live state rebuilt/g)?.length ?? 0;
-const catchUpsLogged = (output: string) => output.match(/live state caught up after a Redis restart/g)?.length ?? 0;
 
 /** Runs the load on a fresh stack, applies `fault` at 40% of it, drains, and audits. */
 async function runWithFault(
@@ -176,17 +146,6 @@ async function runWithFault(
   }
 }
 
-/** Deletes every key matching `<prefix>:live:*`; returns how many. */
-async function deleteLiveKeys(stack: FaultStack): Promise<number> {
-  let [cursor, deleted] = ["0", 0];
-  do {
-    const [next, found] = await stack.redis.scan(cursor, "MATCH", liveKeys(stack.prefix).pattern, "COUNT", 1000);
-    cursor = next;
-    if (found.length > 0) deleted += await stack.redis.del(...found);
-  } while (cursor !== "0");
-  return deleted;
-}
-
 /** A live state existed before the fault, and the workers rebuilt it after: a new generation, a rebuild logged. */
 function expectRebuilt(rebuild: FaultRun["rebuild"]) {
   expect(rebuild.before).toMatch(/.+:.+/);
@@ -227,7 +186,7 @@ describe("when the live state in Redis is lost under load", () => {
         {},
         "live keys deleted",
         async (running) => {
-          deleted = await deleteLiveKeys(running);
+          deleted = await deleteLiveKeys(running.redis, running.prefix);
           return `deleted ${deleted} live keys`;
         },
         track,

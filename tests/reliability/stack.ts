@@ -19,6 +19,7 @@ import {
   NODE_TS,
   type RunningProcess,
   startProcess,
+  WORKER_ARGS,
 } from "../../test-support/processes.ts";
 
 export interface StackOptions {
@@ -32,6 +33,8 @@ export interface StackOptions {
    * so a crash of the Redis process loses up to a second of writes.
    */
   redisFsync?: "always" | "everysec";
+  /** The port of the Redis the stack kills and restarts (default: FAULT_REDIS_PORT, else a free one). */
+  redisPort?: number;
 }
 
 export interface FaultStack {
@@ -93,7 +96,8 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
   await mkdir(redisDir);
   await mkdir(mongoDir);
   // FAULT_REDIS_PORT pins the Redis this stack kills and restarts to a port of the caller's choosing.
-  const redisPort = process.env.FAULT_REDIS_PORT ? Number(process.env.FAULT_REDIS_PORT) : await fixedPort();
+  const redisPort =
+    options.redisPort ?? (process.env.FAULT_REDIS_PORT ? Number(process.env.FAULT_REDIS_PORT) : await fixedPort());
   const mongoPort = await fixedPort();
   const prefix = uniqueName("faults");
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -201,7 +205,7 @@ export async function startFaultStack(options: StackOptions = {}): Promise<Fault
     async startWorker() {
       const worker = track(
         `worker-${workers.length + 1}`,
-        startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+        startProcess(NODE_TS[0], WORKER_ARGS, {
           ...env,
           LOG_LEVEL: "info",
           ...options.workerEnv,

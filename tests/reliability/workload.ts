@@ -84,11 +84,14 @@ export interface WorkloadOptions {
   lateMs?: number;
   /** Mean events per batch request (uniform from half to one and a half times this). */
   batchSize?: number;
+  /** Lead ids are `<leadPrefix><n>` (default `<runId>-lead-`): another run's leads, to send events to leads it made. */
+  leadPrefix?: string;
 }
 
 export function buildWorkload(options: WorkloadOptions): Send[] {
   const random = createRandom(options.seed ?? 1);
   const leads = options.leads ?? 40;
+  const leadPrefix = options.leadPrefix ?? `${options.runId}-lead-`;
   const lateRate = options.lateRate ?? 0.05;
   const lateMs = options.lateMs ?? 5 * 60_000;
   const now = Date.now();
@@ -109,7 +112,7 @@ export function buildWorkload(options: WorkloadOptions): Send[] {
     return {
       event_id: `${options.runId}-${next++}`,
       // Squaring skews traffic towards the first leads, which then see many concurrent writers.
-      lead_id: `${options.runId}-lead-${Math.floor(random() ** 2 * leads)}`,
+      lead_id: `${leadPrefix}${Math.floor(random() ** 2 * leads)}`,
       event_type: pickType(),
       timestamp: random() < lateRate ? sentAt - Math.floor(random() * lateMs) : sentAt,
       metadata: { email_id: `n${Math.floor(random() * 6)}`, path: random() < 0.4 ? "/pricing" : "/blog" },

@@ -26,6 +26,7 @@ import {
   type Logger,
   leadPartition,
   partitionPrefixes,
+  pendingJobKeys,
   type QueuedCounts,
   queuedEventsKey,
   RECONNECT,
@@ -368,7 +369,19 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     };
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     metrics.watchRebuild(progress);
-    const queueIdle = async () => Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0;
+    const [wait, active, delayed, paused] = pendingJobKeys(prefix) as [string, string, string, string];
+    const queueIdle = async () => {
+      if (Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0) return true;
+      // A take-off lost while Redis was away (its write failed) leaves the count above zero with nothing queued, which
+      // would hold the sweeps for good: Bull's own lists decide then.
+      const pending = await Promise.all([
+        redis.llen(wait),
+        redis.llen(active),
+        redis.zcard(delayed),
+        redis.llen(paused),
+      ]);
+      return pending.every((count) => count === 0);
+    };
     // Each partition sheds its own idle leads (its own indexes).
     const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
     const generation = await watchLiveGeneration({

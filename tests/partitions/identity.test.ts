@@ -346,6 +346,41 @@ describe("an identify of leads in two lead partitions", () => {
     expect(record).toMatchObject({ into: ADA, kind: "admin", reason: "same person" });
   }, 120_000);
 
+  it("follows a chain of merges over three partitions: the first merged id resolves to the last root in one hop", async () => {
+    const six = await deploy(P);
+    deployments = [six];
+    const visitor = elsewhere("visitor", [ADA, BOB]);
+    const events = [
+      { event_id: "v1", lead_id: visitor, event_type: "page_view", timestamp: T0 + MINUTE },
+      { event_id: "b1", lead_id: BOB, event_type: "form_submission", timestamp: T0 + 2 * MINUTE },
+      { event_id: "a1", lead_id: ADA, event_type: "demo_request", timestamp: T0 + 3 * MINUTE },
+    ];
+    expect((await send(six, "/api/batch", { events })).status).toBe(202);
+    await eventually(async () => (await six.edge.deps.live.foldedEvents()) === 3, 30_000);
+    expect((await send(six, "/api/identify", { anonymous_id: visitor, lead_id: BOB })).status).toBe(202);
+    await eventually(async () => (await read<LeadRead>(six, `/api/leads/${BOB}`)).event_count === 2, 30_000);
+    const merge = await six.edge.app.request(`/api/leads/${ADA}/merge`, {
+      method: "POST",
+      headers: ADMIN,
+      body: JSON.stringify({ from: BOB, reason: "same person" }),
+    });
+    expect(merge.status).toBe(202);
+    await eventually(
+      async () => (await six.redis.hget(liveKeys(partitionOf(six, visitor)).aliases, visitor)) === ADA,
+      30_000,
+    );
+    expect((await read<LeadRead>(six, `/api/leads/${visitor}`))._id).toBe(ADA);
+    expect((await send(six, "/api/identify", { anonymous_id: visitor, lead_id: ADA })).status).toBe(200);
+    const later = { event_id: "v2", lead_id: visitor, event_type: "page_view", timestamp: T0 + 4 * MINUTE };
+    expect((await send(six, "/api/events", later)).status).toBe(202);
+    const lead = await eventually(async () => {
+      const read1 = await read<LeadRead>(six, `/api/leads/${ADA}`);
+      return read1.event_count === 4 && read1;
+    }, 30_000);
+    expect(lead).toMatchObject({ current_score: 80 });
+    expect((await read<{ _id: string }[]>(six, "/api/leads?limit=200")).map((each) => each._id)).toEqual([ADA]);
+  }, 120_000);
+
   it("finishes a merge stopped between the merged lead's hand-off and its root's partition taking it", async () => {
     const six = await deploy(P);
     deployments = [six];

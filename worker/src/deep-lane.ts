@@ -255,6 +255,7 @@ export function createDeepLane(options: DeepLaneOptions) {
       switch (taken.outcome) {
         case "ok":
         case "done":
+          await repoint(sent, partitions);
           await dropHandOff(redis, keys, sent.from);
           stats.handedOver += 1;
           return true;
@@ -271,6 +272,17 @@ export function createDeepLane(options: DeepLaneOptions) {
       }
     }
     return false;
+  }
+
+  /**
+   * Points the ids merged into a handed-off lead from other partitions at its root, each in its own partition's map
+   * (this partition's were pointed on when the merge was recorded), so every id still resolves in one hop there — for
+   * the reads and guards that resolve it; its events would reach the root through the hops anyway.
+   */
+  async function repoint(handOff: HandOff, partitions: NonNullable<DeepLaneOptions["partitions"]>): Promise<void> {
+    const { aliases } = JSON.parse(handOff.wire) as { aliases: string[] | Record<string, never> };
+    const away = Array.isArray(aliases) ? aliases.filter((id) => !partitions.owns(id)) : [];
+    await Promise.all(away.map((id) => redis.hset(partitions.keysFor(id).aliases, id, handOff.root)));
   }
 
   /**

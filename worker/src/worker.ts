@@ -330,6 +330,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     applyMerges: (merges: MergeRequest[]) => Promise<void>;
   }
   const partitions: PartitionRun[] = [];
+  // One for every partition this process consumes: a page's id names its content, and a merge across partitions
+  // folds the merged lead's pages, written by its own partition, into its root's.
+  const pageCache = createPageCache();
   // Every partition's queue this process sends events on to (those it consumes are the ones it reads).
   const sendQueues = new Map<string, Queue.Queue<EventsJob>>();
   const queueFor = (prefix: string) => {
@@ -390,7 +393,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       keys,
       cap: config.SCORE_CAP,
       thresholds,
-      pageCache: createPageCache(),
+      pageCache,
       encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
       log,
       halfLife: scoring.halfLife,

@@ -143,6 +143,21 @@ interface HistoryRead {
   cause?: string;
 }
 
+/** Six partitions with a worker, the events sent through the edge and folded. */
+async function deployWith(events: { event_id: string; lead_id: string; event_type: string; timestamp: number }[]) {
+  const d = await deploy(P);
+  expect((await send(d, "/api/batch", { events })).status).toBe(202);
+  await eventually(async () => (await d.edge.deps.live.foldedEvents()) === events.length, 30_000);
+  return d;
+}
+
+/** The lead once it holds `events` events (and, with `merged`, a merged-from list). */
+const leadHolding = (d: Deployment, id: string, events: number, merged = true) =>
+  eventually(async () => {
+    const lead = await read<LeadRead>(d, `/api/leads/${id}`);
+    return lead.event_count === events && (!merged || lead.merged_from !== undefined) && lead;
+  }, 30_000);
+
 /** Every partition's webhook outbox messages, oldest first within each partition. */
 async function outbox(d: Deployment) {
   const messages = [];
@@ -298,15 +313,13 @@ describe("an identify of leads in two lead partitions", () => {
   }, 120_000);
 
   it("merges a known lead into another across partitions with the admin token, guards unchanged", async () => {
-    const six = await deploy(P);
-    deployments = [six];
     const events = [
       { event_id: "a1", lead_id: ADA, event_type: "demo_request", timestamp: T0 + MINUTE },
       { event_id: "b1", lead_id: BOB, event_type: "purchase", timestamp: T0 + 2 * MINUTE },
       { event_id: "b2", lead_id: BOB, event_type: "page_view", timestamp: T0 + 3 * MINUTE },
     ];
-    expect((await send(six, "/api/batch", { events })).status).toBe(202);
-    await eventually(async () => (await six.edge.deps.live.foldedEvents()) === 3, 30_000);
+    const six = await deployWith(events);
+    deployments = [six];
     for (const [id, name] of [
       [ADA, "Ada"],
       [BOB, "Bob"],
@@ -327,10 +340,7 @@ describe("an identify of leads in two lead partitions", () => {
       body: JSON.stringify({ from: BOB, reason: "same person" }),
     });
     expect(merge.status).toBe(202);
-    const lead = await eventually(async () => {
-      const read1 = await read<LeadRead>(six, `/api/leads/${ADA}`);
-      return read1.event_count === 3 && read1.merged_from !== undefined && read1;
-    }, 30_000);
+    const lead = await leadHolding(six, ADA, 3);
     expect(lead).toMatchObject({ current_score: 155, merged_from: [{ id: BOB, events: 2 }] });
     expect((await read<{ _id: string }[]>(six, "/api/leads?limit=200")).map((each) => each._id)).toEqual([ADA]);
     expect((await read<{ _id: string }[]>(six, "/api/leads?q=bob")).map((each) => each._id)).toEqual([]);
@@ -347,16 +357,14 @@ describe("an identify of leads in two lead partitions", () => {
   }, 120_000);
 
   it("follows a chain of merges over three partitions: the first merged id resolves to the last root in one hop", async () => {
-    const six = await deploy(P);
-    deployments = [six];
     const visitor = elsewhere("visitor", [ADA, BOB]);
     const events = [
       { event_id: "v1", lead_id: visitor, event_type: "page_view", timestamp: T0 + MINUTE },
       { event_id: "b1", lead_id: BOB, event_type: "form_submission", timestamp: T0 + 2 * MINUTE },
       { event_id: "a1", lead_id: ADA, event_type: "demo_request", timestamp: T0 + 3 * MINUTE },
     ];
-    expect((await send(six, "/api/batch", { events })).status).toBe(202);
-    await eventually(async () => (await six.edge.deps.live.foldedEvents()) === 3, 30_000);
+    const six = await deployWith(events);
+    deployments = [six];
     expect((await send(six, "/api/identify", { anonymous_id: visitor, lead_id: BOB })).status).toBe(202);
     await eventually(async () => (await read<LeadRead>(six, `/api/leads/${BOB}`)).event_count === 2, 30_000);
     const merge = await six.edge.app.request(`/api/leads/${ADA}/merge`, {
@@ -373,24 +381,19 @@ describe("an identify of leads in two lead partitions", () => {
     expect((await send(six, "/api/identify", { anonymous_id: visitor, lead_id: ADA })).status).toBe(200);
     const later = { event_id: "v2", lead_id: visitor, event_type: "page_view", timestamp: T0 + 4 * MINUTE };
     expect((await send(six, "/api/events", later)).status).toBe(202);
-    const lead = await eventually(async () => {
-      const read1 = await read<LeadRead>(six, `/api/leads/${ADA}`);
-      return read1.event_count === 4 && read1;
-    }, 30_000);
+    const lead = await leadHolding(six, ADA, 4, false);
     expect(lead).toMatchObject({ current_score: 80 });
     expect((await read<{ _id: string }[]>(six, "/api/leads?limit=200")).map((each) => each._id)).toEqual([ADA]);
   }, 120_000);
 
   it("finishes a merge stopped between the merged lead's hand-off and its root's partition taking it", async () => {
-    const six = await deploy(P);
-    deployments = [six];
     const events = [
       { event_id: "pv1", lead_id: ANON, event_type: "page_view", timestamp: T0 + MINUTE },
       { event_id: "pv2", lead_id: ANON, event_type: "purchase", timestamp: T0 + 3 * MINUTE },
       { event_id: "f1", lead_id: ADA, event_type: "form_submission", timestamp: T0 + 2 * MINUTE },
     ];
-    expect((await send(six, "/api/batch", { events })).status).toBe(202);
-    await eventually(async () => (await six.edge.deps.live.foldedEvents()) === 3, 30_000);
+    const six = await deployWith(events);
+    deployments = [six];
     await six.worker?.close();
     six.worker = undefined;
 
@@ -432,10 +435,7 @@ describe("an identify of leads in two lead partitions", () => {
 
     // The next worker delivers the waiting hand-off: the exact result.
     await six.startWorker();
-    const lead = await eventually(async () => {
-      const read1 = await read<LeadRead>(six, `/api/leads/${ADA}`);
-      return read1.event_count === 3 && read1.merged_from !== undefined && read1;
-    }, 30_000);
+    const lead = await leadHolding(six, ADA, 3);
     expect(lead).toMatchObject({ current_score: 125, merged_from: [{ id: ANON, events: 2 }] });
     const history = await read<HistoryRead[]>(six, `/api/leads/${ADA}/history?order=asc&limit=200`);
     expect(history.filter((entry) => entry.cause !== "merge").map((entry) => [entry.event_id, entry.score])).toEqual([

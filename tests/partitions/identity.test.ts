@@ -255,6 +255,8 @@ async function identifyScenario(d: Deployment) {
     asAnon: (await read<LeadRead>(d, `/api/leads/${ANON}`))._id,
     stats: await read<{ leads: number }>(d, "/api/stats"),
     again: (await send(d, "/api/identify", { anonymous_id: ANON, lead_id: ADA })).status,
+    // An event stored under the anonymous id opens from ada.
+    event: (await d.edge.app.request(`/api/leads/${ADA}/events/pv1`, withReadToken())).status,
     // An event of the merged id that reaches its deep-lane list after the merge committed is folded by a second
     // merge commit, which sends lead.merged again: as within one partition.
     merged: [...new Set(messages.filter((m) => m.type === "lead.merged").map((m) => `${m.lead}<${m.from}`))],
@@ -300,6 +302,7 @@ describe("an identify of leads in two lead partitions", () => {
       expect(apart.asAnon).toBe(ADA);
       expect(apart.stats).toMatchObject({ leads: 1 });
       expect(apart.again).toBe(200);
+      expect(apart.event).toBe(200);
       expect(apart.later).toBe(0);
       expect(apart.merged).toEqual([`${ADA}<${ANON}`]);
       expect(apart.stageChanges).toEqual([[ADA, "cold", "warm"]]);

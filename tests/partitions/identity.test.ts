@@ -14,7 +14,7 @@ import {
   partitionPrefixes,
   silentLogger,
 } from "@leadscore/runtime";
-import { createWorker, type Worker } from "@leadscore/worker";
+import { createDeepLane, createMergeRecorder, createWorker, type Worker } from "@leadscore/worker";
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import { Collection } from "mongodb";
@@ -30,8 +30,6 @@ import {
   withReadToken,
 } from "../../test-support/index.ts";
 import { queued } from "../../test-support/worker-stack.ts";
-import { createDeepLane } from "../../worker/src/deep-lane.ts";
-import { createMergeRecorder } from "../../worker/src/merge.ts";
 
 const P = 6;
 const T0 = Date.parse("2026-01-01T10:00:00Z");

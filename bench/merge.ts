@@ -3,6 +3,7 @@
 //
 //   npm run bench:merge                                   # 100 merges of 1,000 anonymous events into 10,000
 //   npm run bench:merge -- --known 2000 --anonymous 200 --merges 20     # smaller, for a shared box
+//   npm run bench:merge -- --partitions 6   # over six lead partitions, each anonymous lead in another than its known one
 //
 // Each merge has a known lead of --known events and an anonymous one of --anonymous events (page views, one a
 // minute, interleaved in time), scored by one in-process worker before any merge. Then the merges are queued one at a
@@ -13,9 +14,10 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import type { QueuedEvent } from "@leadscore/contracts";
 import { leadHashField, liveKeys, resolveLeads } from "@leadscore/live";
-import type { EventsJob } from "@leadscore/runtime";
+import { EVENTS_QUEUE, type EventsJob, leadPartition, partitionPrefixes } from "@leadscore/runtime";
+import Queue from "bull";
 import { Redis } from "ioredis";
-import { REDIS_URL } from "../test-support/index.ts";
+import { createTestRedis, REDIS_URL } from "../test-support/index.ts";
 import { createStack, type TestStack } from "../test-support/worker-stack.ts";
 
 const { values: args } = parseArgs({
@@ -25,8 +27,10 @@ const { values: args } = parseArgs({
     merges: { type: "string", default: "100" },
     batch: { type: "string", default: "5000" },
     leads: { type: "string", default: "1000" },
+    partitions: { type: "string", default: "1" },
   },
 });
+const PARTITIONS = Number(args.partitions);
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const MINUTE = 60_000;
@@ -46,39 +50,68 @@ function eventsOf(leadId: string, count: number, offset: number): QueuedEvent[] 
   }));
 }
 
+/** Merge `m`'s anonymous id: with several partitions, the first `anon-<m>[.<n>]` in another than `known-<m>`'s. */
+function anonymousOf(m: number): string {
+  for (let n = 0; ; n += 1) {
+    const id = n === 0 ? `anon-${m}` : `anon-${m}.${n}`;
+    if (PARTITIONS === 1 || leadPartition(id, PARTITIONS) !== leadPartition(`known-${m}`, PARTITIONS)) return id;
+  }
+}
+
 async function mergeLatency(stack: TestStack, redis: Redis) {
   const known = Number(args.known);
   const anonymous = Number(args.anonymous);
   const merges = Number(args.merges);
-  const keys = liveKeys(stack.config.REDIS_PREFIX);
-  console.log(`seeding ${merges} known leads of ${fmt(known)} events and anonymous ones of ${fmt(anonymous)}…`);
+  const prefixes = partitionPrefixes(stack.config.REDIS_PREFIX, PARTITIONS);
+  const keysOf = (id: string) => liveKeys(prefixes[leadPartition(id, PARTITIONS)] as string);
+  // Each partition's queue, as the edge queues a lead's events and a merge (on the merged id's partition).
+  const queues =
+    PARTITIONS === 1 ? [stack.queue] : prefixes.map((prefix) => new Queue(EVENTS_QUEUE, REDIS_URL, { prefix }));
+  const queueOf = (id: string) => queues[leadPartition(id, PARTITIONS)] as Queue.Queue<unknown>;
+  const send = async (events: QueuedEvent[]) => {
+    const jobs = [];
+    for (let from = 0; from < events.length; from += 100) {
+      jobs.push({ data: { v: 1, events: events.slice(from, from + 100) } satisfies EventsJob, opts: { attempts: 10 } });
+    }
+    await queueOf(events[0]?.lead_id ?? "").addBulk(jobs);
+  };
+  const count = leadHashField("count");
+  const countOf = async (id: string) => Number(await redis.hget(keysOf(id).lead(id), count));
+  console.log(
+    `seeding ${merges} known leads of ${fmt(known)} events and anonymous ones of ${fmt(anonymous)}, ` +
+      `${PARTITIONS} lead partition(s)…`,
+  );
   const seeded = performance.now();
   for (let m = 0; m < merges; m += 1) {
     // Jobs of 100 events, as the edge's batches are: jobs of 1,000 outlived Bull's lock on a loaded box, and their
     // replays' duplicates sent leads to the rescan, which reads their stored events (a scan on FerretDB).
-    await stack.send(eventsOf(`known-${m}`, known, 0), 100);
-    await stack.send(eventsOf(`anon-${m}`, anonymous, 5), 100);
+    await send(eventsOf(`known-${m}`, known, 0));
+    await send(eventsOf(anonymousOf(m), anonymous, 5));
   }
-  await stack.drained(60 * 60_000);
+  for (let m = 0; m < merges; m += 1) {
+    while ((await countOf(`known-${m}`)) !== known || (await countOf(anonymousOf(m))) !== anonymous) await sleep(20);
+  }
   console.log(`  scored in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
-  const count = leadHashField("count");
   const latencies: number[] = [];
   for (let m = 0; m < merges; m += 1) {
+    const from = anonymousOf(m);
     const job: EventsJob = {
       v: 1,
       events: [],
-      merges: [{ from: `anon-${m}`, into: `known-${m}`, kind: "identify", at: Date.now() }],
+      merges: [{ from, into: `known-${m}`, kind: "identify", at: Date.now() }],
     };
-    await stack.queue.add(job, { removeOnComplete: true });
+    await queueOf(from).add(job, { removeOnComplete: true });
     const queued = performance.now();
-    while (Number(await redis.hget(keys.lead(`known-${m}`), count)) !== known + anonymous) await sleep(2);
+    while ((await countOf(`known-${m}`)) !== known + anonymous) await sleep(2);
     latencies.push(performance.now() - queued);
   }
+  if (PARTITIONS > 1) await Promise.all(queues.map((queue) => queue.close()));
   const sorted = [...latencies].sort((a, b) => a - b);
-  const total = await redis.zcard(keys.byScore);
+  let total = 0;
+  for (const prefix of prefixes) total += await redis.zcard(liveKeys(prefix).byScore);
   if (total !== merges) throw new Error(`${total} leads left in the leaderboard, expected ${merges}`);
   console.log(
-    `merge latency, ${fmt(anonymous)} anonymous events into ${fmt(known)}, ${merges} merges: ` +
+    `merge latency, ${fmt(anonymous)} anonymous events into ${fmt(known)}, ${merges} merges, ${PARTITIONS} partition(s): ` +
       `p50 ${quantile(sorted, 0.5).toFixed(0)} ms, p99 ${quantile(sorted, 0.99).toFixed(0)} ms, max ${sorted.at(-1)?.toFixed(0)} ms`,
   );
 }
@@ -109,7 +142,7 @@ async function resolutionCost(stack: TestStack, redis: Redis) {
 }
 
 async function main() {
-  const stack = await createStack();
+  const stack = await createStack({ env: { LEAD_PARTITIONS: String(PARTITIONS) } });
   const redis = new Redis(REDIS_URL);
   try {
     await stack.startWorker({ deepLaneIdleMs: 5 });
@@ -118,6 +151,9 @@ async function main() {
   } finally {
     redis.disconnect();
     await stack.close();
+    // The partitions' keys lie under their own tags, which the stack's cleanup does not match.
+    const prefixes = partitionPrefixes(stack.config.REDIS_PREFIX, PARTITIONS);
+    for (const prefix of PARTITIONS === 1 ? [] : prefixes) await (await createTestRedis(prefix)).cleanup();
   }
 }
 

@@ -61,6 +61,13 @@ export interface LiveKeys {
    */
   mergeLog(root: string): string;
   /**
+   * Merged leads handed to their root's partition and not yet taken there (a hash: merged id → the hand-off, JSON;
+   * `#<id>` → the number of its last hand-off). Only merges across lead partitions use it (identity.ts).
+   */
+  handOff: string;
+  /** In a root's partition: merged id → the number of the last hand-off taken from the merged id's partition. */
+  handedIn: string;
+  /**
    * Each retroactive re-score that moved a lead (a hash: version → its record, `RescoreRecord` JSON), for the
    * re-score entries of its history: when it committed, the version before, the score and stage either side.
    */
@@ -138,6 +145,8 @@ export function liveKeys(redisPrefix: string, area = "live"): LiveKeys {
     aliasesOf: (root) => `${base}:aliases:{${root}}`,
     mergedFrom: (root) => `${base}:merged-from:{${root}}`,
     mergeLog: (root) => `${base}:merge-log:{${root}}`,
+    handOff: `${base}:hand-off`,
+    handedIn: `${base}:handed-in`,
     rescoreLog: (leadId) => `${base}:rescore-log:{${leadId}}`,
     rebuildLock: `${base}:rebuild-lock`,
     decayLock: `${base}:decay-lock`,

@@ -1,4 +1,5 @@
 import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
+import type { JobOptions } from "bull";
 import { redisScript } from "./scripts.ts";
 
 /** The Bull queue every accepted event goes through. */
@@ -12,7 +13,20 @@ export interface EventsJob {
   v: 1;
   events: QueuedEvent[];
   merges?: MergeRequest[];
+  /**
+   * Events sent on by the worker of another lead partition, their lead ids resolved to a root of this one: they were
+   * counted in once at the edge, so they do not count in the day's activity again when scored.
+   */
+  forwarded?: true;
 }
+
+/** Bull options of every events job: retried with backoff on worker errors, removed once done. */
+export const EVENTS_JOB_OPTIONS: JobOptions = {
+  attempts: 10,
+  backoff: { type: "exponential", delay: 500 },
+  removeOnComplete: true,
+  removeOnFail: false,
+};
 
 /** Redis pub/sub channel on which rule changes are announced to every worker. */
 export function rulesChannel(prefix: string): string {

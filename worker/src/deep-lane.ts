@@ -26,21 +26,29 @@ import {
   decodeEvent,
   decodeLead,
   decodeLeadHash,
+  dropHandOff,
   emptyBreakdown,
   encodePage,
   entryEvent,
+  type HandOff,
+  handOffMerged,
   idleArchiveOf,
+  importMerged,
   indexPlace,
   LEAD_FIELDS,
   type LeadCommit,
+  type LiveKeys,
   type LiveLead,
   leadHashFields,
   type PageEntry,
   type PageRef,
   pageDocument,
   readPendingPages,
+  REBUILDING,
+  resolveLeads,
   restoreIfIdle,
   StaleLiveStateError,
+  waitingHandOffs,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
 import { aliasesOf, asRootEvents, mergeGroups, recordMergedAway } from "./merge.ts";
@@ -69,6 +77,13 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   encodeMerged?(from: string, into: string): [string, Buffer][];
   /** Called with the merges a pass committed. */
   onMerged?(merges: { from: string; into: string; events: number }[]): void;
+  /**
+   * With several lead partitions: which leads lie in this one, and any lead's partition keys. A lead merged into a
+   * root of another partition is handed over there (handOver), whose deep lane folds it.
+   */
+  partitions?: { owns(leadId: string): boolean; keysFor(leadId: string): LiveKeys };
+  /** Runs between a merged lead's hand-off and its delivery to the root's partition (tests stop a pass there). */
+  beforeDelivery?: (handOff: HandOff) => Promise<void>;
 }
 
 export interface DeepLaneStats {
@@ -79,6 +94,8 @@ export interface DeepLaneStats {
   passes: number;
   /** Leads waiting at the last look. */
   waiting: number;
+  /** Merged leads handed over to their root's partition, and hand-offs taken there. */
+  handedOver: number;
 }
 
 interface Owned {
@@ -110,6 +127,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     pagesRead: { memory: 0, store: 0 },
     passes: 0,
     waiting: 0,
+    handedOver: 0,
   };
   let running: Promise<void> | undefined;
   let stopped = false;
@@ -154,14 +172,21 @@ export function createDeepLane(options: DeepLaneOptions) {
    * late events land in, rescan those whose stored events are asked for, then insert the new pages and commit.
    */
   async function pass(signal: AbortSignal): Promise<number> {
+    const handed = options.partitions ? await handOver(options.partitions) : 0;
     const asked = await redis.hgetall(keys.deep);
     const ids = Object.keys(asked).slice(0, maxLeads);
     stats.waiting = Object.keys(asked).length;
-    if (ids.length === 0) return 0;
+    if (ids.length === 0) return handed;
     stats.passes += 1;
     const owned = await readOwned(ids, asked);
     // Leads merged into another (merge.ts) are folded into their root, which is read too when it is not owned.
     const merges = await mergeGroups(redis, keys, ids);
+    // A lead whose root lies in another partition is handed over (handOver), never folded here.
+    for (const [root, away] of merges) {
+      if (options.partitions?.owns(root) !== false) continue;
+      merges.delete(root);
+      for (const id of away) owned.delete(id);
+    }
     const unread = [...merges.keys()].filter((root) => !owned.has(root));
     for (const [id, item] of unread.length > 0 ? await readOwned(unread, asked) : []) owned.set(id, item);
     const at = now();
@@ -183,6 +208,82 @@ export function createDeepLane(options: DeepLaneOptions) {
     await writeNewPages(plans, at);
     await commit(plans, owned, at, merges);
     return ids.length;
+  }
+
+  /**
+   * The first step of merges across lead partitions: each lead this lane owns that resolves to a root of another
+   * partition is taken out of this one into a hand-off (its state, history refs, waiting events, merged-from list and
+   * aliases), which the root's partition takes into its own deep lane; then the hand-off is dropped here. A hand-off
+   * left waiting (a crash, the root's partition rebuilding) is taken first on the next pass; each is taken once, by
+   * its number, so a repeat changes nothing. Returns the hand-offs delivered.
+   */
+  async function handOver(partitions: NonNullable<DeepLaneOptions["partitions"]>): Promise<number> {
+    let delivered = 0;
+    for (const waiting of await waitingHandOffs(redis, keys)) {
+      if (await deliver(waiting, partitions)) delivered += 1;
+    }
+    const ids = Object.keys(await redis.hgetall(keys.deep)).slice(0, maxLeads);
+    const away = [...(await resolveLeads(redis, keys, ids))].filter(([, root]) => !partitions.owns(root));
+    if (away.length === 0) return delivered;
+    // A lead handed over gets back what it shed while idle first, so its hand-off holds all of it.
+    await restoreIfIdle(
+      redis,
+      idleArchive,
+      keys,
+      away.map(([id]) => id),
+    );
+    for (const [from, root] of away) {
+      await lock.check();
+      const handOff = await handOffMerged(redis, keys, options.generation(), from, root);
+      if (handOff === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
+      if (typeof handOff === "string") continue;
+      await options.beforeDelivery?.(handOff);
+      if (await deliver(handOff, partitions)) delivered += 1;
+    }
+    return delivered;
+  }
+
+  /** Hands a hand-off to its root's partition, following the root if it was merged meanwhile; true once taken. */
+  async function deliver(handOff: HandOff, partitions: NonNullable<DeepLaneOptions["partitions"]>): Promise<boolean> {
+    let sent = handOff;
+    for (let tries = 0; tries < 8; tries += 1) {
+      const there = partitions.keysFor(sent.root);
+      const gen = await redis.get(there.gen);
+      // Not while that partition is being rebuilt: the hand-off waits here for the next pass.
+      if (gen === null || gen.startsWith(REBUILDING)) return false;
+      await lock.check();
+      const taken = await importMerged(redis, there, gen, sent);
+      switch (taken.outcome) {
+        case "ok":
+        case "done":
+          await repoint(sent, partitions);
+          await dropHandOff(redis, keys, sent.from);
+          stats.handedOver += 1;
+          return true;
+        case "stale":
+          return false;
+        case "moved": {
+          const wire = JSON.parse(sent.wire) as { root: string };
+          sent = { ...sent, root: taken.root, wire: JSON.stringify({ ...wire, root: taken.root }) };
+          continue;
+        }
+        default:
+          log.warn("merged lead not handed over: its root resolves elsewhere", { ...taken, from: sent.from });
+          return false;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Points the ids merged into a handed-off lead from other partitions at its root, each in its own partition's map
+   * (this partition's were pointed on when the merge was recorded), so every id still resolves in one hop there — for
+   * the reads and guards that resolve it; its events would reach the root through the hops anyway.
+   */
+  async function repoint(handOff: HandOff, partitions: NonNullable<DeepLaneOptions["partitions"]>): Promise<void> {
+    const { aliases } = JSON.parse(handOff.wire) as { aliases: string[] | Record<string, never> };
+    const away = Array.isArray(aliases) ? aliases.filter((id) => !partitions.owns(id)) : [];
+    await Promise.all(away.map((id) => redis.hset(partitions.keysFor(id).aliases, id, handOff.root)));
   }
 
   /**

@@ -1,6 +1,8 @@
 // The worker's front door: what other packages, benchmarks and suites may use. The process entry is `main.ts`.
 export { createDecayTicker, type DecayTicker, type DecayTickerOptions } from "./decay-ticker.ts";
+export { createDeepLane, type DeepLane, type DeepLaneOptions } from "./deep-lane.ts";
 export { type LeadEventStreamOptions, type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
+export { createMergeRecorder } from "./merge.ts";
 export { WORKER_NODE_FLAGS } from "./node-flags.ts";
 export { contentPageId } from "./page-id.ts";
 export { planLead } from "./plan.ts";

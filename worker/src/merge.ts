@@ -29,6 +29,8 @@ export interface MergeRecorderOptions {
   keys: LiveKeys;
   generation(): string;
   log: Logger;
+  /** Whether a lead lies in this lead partition (absent: one partition, every lead does). */
+  owns?: (leadId: string) => boolean;
 }
 
 /** How many times a merge is recorded again when its target was merged meanwhile. */
@@ -55,7 +57,8 @@ export function createMergeRecorder(options: MergeRecorderOptions) {
       if (stored) into = await resolveLead(redis, keys, stored.into);
     }
     for (let tries = 0; tries < MOVED_TRIES; tries += 1) {
-      const recorded = await recordMerge(redis, keys, options.generation(), from, into);
+      const here = options.owns?.(into) ?? true;
+      const recorded = await recordMerge(redis, keys, options.generation(), from, into, here);
       switch (recorded.outcome) {
         case "ok":
         case "same":

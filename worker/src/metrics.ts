@@ -28,6 +28,8 @@ export interface WorkerMetrics {
   /** Lags of events folded outside a batch (by the deep lane): edge acceptance → committed, in ms. */
   recordLags(lagsMs: readonly number[]): void;
   recordJob(outcome: "completed" | FailureKind): void;
+  /** Events sent on to another lead partition's queue, their ids merged into a root there. */
+  recordForwarded(events: number): void;
   /** The deep lane whose figures `/metrics` shows (leads folded off the batch path). */
   watchDeepLane(stats: DeepLaneStats): void;
   /** The rebuild progress `/metrics` shows (a rebuild this process runs). */
@@ -63,6 +65,7 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
   let deadLetters = 0;
   let late = 0;
   let retries = 0;
+  let forwarded = 0;
   const diverted = { pages: 0, rescan: 0 };
   // One of each per lead partition the process consumes: `/metrics` shows their sums.
   const deeps: DeepLaneStats[] = [];
@@ -110,6 +113,9 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
       observeLags(result.lagsMs);
     },
     recordLags: observeLags,
+    recordForwarded(events) {
+      forwarded += events;
+    },
     watchDeepLane(stats) {
       deeps.push(stats);
     },
@@ -148,6 +154,16 @@ export function createWorkerMetrics(now: () => number = Date.now): WorkerMetrics
           "leadscore_worker_lead_write_retries_total",
           "Lead commits planned again after another worker's commit won.",
           retries,
+        ),
+        ...counterLines(
+          "leadscore_worker_events_forwarded_total",
+          "Events sent on to another lead partition's queue: their lead ids were merged into a root there.",
+          forwarded,
+        ),
+        ...counterLines(
+          "leadscore_worker_merges_handed_over_total",
+          "Leads merged into a root of another lead partition, handed over there by this process's deep lane.",
+          deep?.handedOver ?? 0,
         ),
         ...counterLines(
           "leadscore_worker_deep_lane_diverted_total",
@@ -286,6 +302,7 @@ function sumDeepLanes(deeps: readonly DeepLaneStats[]): DeepLaneStats | undefine
     pagesRead: sumCounts(deeps.map((deep) => deep.pagesRead)),
     passes: deeps.reduce((sum, deep) => sum + deep.passes, 0),
     waiting: deeps.reduce((sum, deep) => sum + deep.waiting, 0),
+    handedOver: deeps.reduce((sum, deep) => sum + deep.handedOver, 0),
   };
 }
 

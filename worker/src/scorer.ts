@@ -97,6 +97,11 @@ export interface ScorerOptions extends LiveWriterOptions {
   journal?: BatchJournal;
   /** Gives each batch the rules to match under, and holds a re-score back until it committed (rules-fence.ts). */
   fence?: RulesFence;
+  /**
+   * With several lead partitions: which leads lie in this one, and where an event goes whose id resolves to a root in
+   * another (onto that partition's queue, as the root's event; see `resolved`).
+   */
+  forward?: { owns(leadId: string): boolean; send(events: QueuedEvent[]): Promise<void> };
 }
 
 export interface BatchResult {
@@ -207,14 +212,23 @@ export function createScorer(options: ScorerOptions) {
     return profiles;
   }
 
-  /** The batch with every merged lead id replaced by its root (identity.ts): one HMGET of the distinct ids. */
+  /**
+   * The batch with every merged lead id replaced by its root (identity.ts): one HMGET of the distinct ids. An event
+   * whose root lies in another lead partition is sent on to that partition's queue as the root's event, before
+   * anything of it is stored here (a batch run again sends it again: its `event_id` keeps it once there), so the
+   * root's partition scores it as any of its own — no MongoDB read, whatever the partitions.
+   */
   async function resolved(batch: readonly QueuedEvent[]): Promise<readonly QueuedEvent[]> {
     const roots = await resolveLeads(redis, keys, [...new Set(batch.map((event) => event.lead_id))]);
     if (roots.size === 0) return batch;
-    return batch.map((event) => {
+    const mapped = batch.map((event) => {
       const root = roots.get(event.lead_id);
       return root === undefined ? event : { ...event, lead_id: root };
     });
+    const forward = options.forward;
+    if (!forward || [...roots.values()].every((root) => forward.owns(root))) return mapped;
+    await forward.send(mapped.filter((event) => !forward.owns(event.lead_id)));
+    return mapped.filter((event) => forward.owns(event.lead_id));
   }
 
   async function storeEvents(

@@ -21,6 +21,7 @@ import {
   createQueuedCounts,
   createRedis,
   createScoringSettingsCache,
+  EVENTS_JOB_OPTIONS,
   EVENTS_QUEUE,
   type EventsJob,
   type Logger,
@@ -226,7 +227,8 @@ function openEventsQueue(
   });
   queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
   const eventsOf = (job: Queue.Job<EventsJob>) => (Array.isArray(job.data?.events) ? job.data.events.length : 0);
-  queue.on("completed", (job: Queue.Job<EventsJob>) => finished.add(eventsOf(job), true));
+  // Events sent on from another partition were counted in that partition's activity already.
+  queue.on("completed", (job: Queue.Job<EventsJob>) => finished.add(eventsOf(job), job.data?.forwarded !== true));
   // A failed attempt that will be retried is not finished: only a job moved to the failed set has `finishedOn`.
   queue.on("failed", (job: Queue.Job<EventsJob>) => {
     if (job.finishedOn) finished.add(eventsOf(job), false);
@@ -329,11 +331,48 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     applyMerges: (merges: MergeRequest[]) => Promise<void>;
   }
   const partitions: PartitionRun[] = [];
+  // One for every partition this process consumes: a page's id names its content, and a merge across partitions
+  // folds the merged lead's pages, written by its own partition, into its root's.
+  const pageCache = createPageCache();
+  // Every partition's queue this process sends events on to (those it consumes are the ones it reads).
+  const sendQueues = new Map<string, Queue.Queue<EventsJob>>();
+  const queueFor = (prefix: string) => {
+    const consumed = partitions.find((part) => part.prefix === prefix)?.queue;
+    if (consumed) return consumed;
+    let queue = sendQueues.get(prefix);
+    if (!queue) {
+      queue = createQueue<EventsJob>(EVENTS_QUEUE, config, { prefix, redis: RECONNECT });
+      queue.on("error", (error: Error) => log.warn("queue error", { error: error.message }));
+      sendQueues.set(prefix, queue);
+    }
+    return queue;
+  };
+  /**
+   * Sends events whose lead ids resolved to roots of other partitions on to those partitions' queues (scorer.ts),
+   * counted into their queued events as the edge counts what it queues.
+   */
+  const forwardEvents = async (events: QueuedEvent[]) => {
+    const prefixes = partitionPrefixes(config.REDIS_PREFIX, config.LEAD_PARTITIONS);
+    const byPrefix = new Map<string, QueuedEvent[]>();
+    for (const event of events) {
+      const prefix = prefixes[leadPartition(event.lead_id, prefixes.length)] as string;
+      byPrefix.set(prefix, [...(byPrefix.get(prefix) ?? []), event]);
+    }
+    await Promise.all(
+      [...byPrefix].map(async ([prefix, batch]) => {
+        await queueFor(prefix).add({ v: 1, events: batch, forwarded: true }, EVENTS_JOB_OPTIONS);
+        await redis.incrby(queuedEventsKey(prefix), batch.length);
+      }),
+    );
+    metrics.recordForwarded(events.length);
+  };
 
   /** Scores one lead partition: its live state (`prefix`'s keys), its queue, its deep lane and decay ticker. */
   const startPartition = async (part: {
     prefix: string;
     owns?: (leadId: string) => boolean;
+    /** Any lead's partition keys (merges across partitions hand a merged lead over to its root's). */
+    keysFor: (leadId: string) => ReturnType<typeof liveKeys>;
     publish: (updates: ScoreUpdate[]) => Promise<void>;
     /** Every partition's prefix when this partition runs the deployment's previews (over all of them), else none. */
     previews?: readonly string[];
@@ -355,7 +394,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       keys,
       cap: config.SCORE_CAP,
       thresholds,
-      pageCache: createPageCache(),
+      pageCache,
       encodeUpdates: (updates: ScoreUpdate[]) => encodeScoreUpdates(realtimeChannelKey(config.REDIS_PREFIX), updates),
       log,
       halfLife: scoring.halfLife,
@@ -395,7 +434,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     const writer = { ...shared, generation: generation.current };
     const journal = createBatchJournal({ db, redis, keys: keys.journal });
     const fence = createRulesFence({ redis, prefix: config.REDIS_PREFIX, rules });
-    const scorer = createScorer({ ...writer, rules: rules.current, journal, fence });
+    const forward = owns && { owns, send: forwardEvents };
+    const scorer = createScorer({ ...writer, rules: rules.current, journal, fence, ...(forward && { forward }) });
     const deepLane = createDeepLane({
       ...writer,
       onCommitted: publish,
@@ -404,8 +444,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       idleMs: options.deepLaneIdleMs,
       encodeMerged: (from, into) => encodeLeadMerged(realtimeChannelKey(config.REDIS_PREFIX), from, into),
       onMerged: (merged) => log.info("leads merged", { merged }),
+      ...(owns && { partitions: { owns, keysFor: part.keysFor } }),
     });
-    const mergeRecorder = createMergeRecorder({ db, redis, keys, generation: generation.current, log });
+    const mergeRecorder = createMergeRecorder({ db, redis, keys, generation: generation.current, log, owns });
     // A merge recorded while the live state is rebuilt waits for it, as a batch does.
     const applyMerges = async (merges: MergeRequest[]) => {
       for (;;) {
@@ -532,6 +573,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         const started = await startPartition({
           prefix,
           owns,
+          keysFor: (leadId) => liveKeys(prefixes[leadPartition(leadId, prefixes.length)] as string),
           publish,
           previews: n === 0 ? prefixes : undefined,
           rescores: n === 0 ? prefixes : undefined,
@@ -555,6 +597,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       for (const part of partitions) part.live.stop();
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.
       await Promise.all(partitions.map((part) => part.queue.close()));
+      await Promise.all([...sendQueues.values()].map((queue) => queue.close()));
       await Promise.all(partitions.map((part) => part.finished.flush()));
       for (const part of partitions) {
         // Bull keeps its lock token out of its types.

@@ -4,26 +4,37 @@
 // at random moments, even inside that window. Afterwards the known lead's whole history must be the pure fold
 // (`foldScoresDecay`: `foldScoresV2` without a half-life) of the first copy of every event of both ids, and the
 // anonymous lead must be gone. With decay on, the events' entries are the decayed fold's and the score index is keyed
-// on the decayed score and the last event's time.
+// on the decayed score and the last event's time. With two lead partitions the two ids lie in different ones: each partition has its scorer and deep lane, an event whose id
+// resolves to the other partition's root is sent on to that partition's scorer, and the merge is handed over.
 import { foldScoresDecay, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
-import { createLiveReader, decayRankKey, type LiveEntry, TAIL_SPILL_AT, wholeHistory } from "@leadscore/live";
+import {
+  createLiveReader,
+  decayRankKey,
+  type LiveEntry,
+  type LiveKeys,
+  liveKeys,
+  TAIL_SPILL_AT,
+  waitingHandOffs,
+  wholeHistory,
+} from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
-import { silentLogger } from "@leadscore/runtime";
+import { leadPartition, partitionPrefixes, silentLogger } from "@leadscore/runtime";
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestRedis } from "../../test-support/index.ts";
 import { propertyRuns } from "../../test-support/property.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createMergeRecorder } from "../src/merge.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import { createScorer, type LiveWriterOptions } from "../src/scorer.ts";
-import { drainDeepLane, useLiveBed } from "./live-bed.ts";
+import { useLiveBed } from "./live-bed.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const GENERATION = "merge-property:test";
 const RUNS = 25;
 const CAP = 200;
-const THRESHOLDS = [100, 300, 600] as const;
 const UNIT_MS = 20 * 60_000;
+const THRESHOLDS = [100, 300, 600] as const;
 /** Six hours: events 20 minutes apart lose about 4% of the score, the whole span (200 units) about 11 halvings. */
 const HALF_LIFE = 6 * 3600;
 
@@ -66,9 +77,19 @@ type RunSpec = typeof runSpec extends fc.Arbitrary<infer T> ? T : never;
 
 let runs = 0;
 
-function arrivalOf(spec: RunSpec) {
-  const run = `m${++runs}`;
-  const ids = { anonymous: `${run}-anon`, known: `${run}-ada` };
+/** The run's two ids: with several partitions, an anonymous one in another partition than the known one. */
+function idsOf(run: string, partitions: number) {
+  const known = `${run}-ada`;
+  for (let n = 0; ; n += 1) {
+    const anonymous = `${run}-anon${n === 0 ? "" : `-${n}`}`;
+    if (partitions === 1 || leadPartition(anonymous, partitions) !== leadPartition(known, partitions)) {
+      return { anonymous, known };
+    }
+  }
+}
+
+function arrivalOf(spec: RunSpec, partitions: number) {
+  const ids = idsOf(`m${++runs}`, partitions);
   const made = (leadId: string, list: RunSpec["known"]) =>
     list.map((e, i) => ({
       event_id: `${leadId}-e${i}`,
@@ -98,115 +119,176 @@ function arrivalOf(spec: RunSpec) {
   return { ids, batches, firstCopies };
 }
 
-describe("merging an anonymous lead, for any interleaving of its events, the known lead's and the merge", () => {
-  const bed = useLiveBed("merge-property", GENERATION);
+describe.each([1, 2])(
+  "merging an anonymous lead over %i lead partition(s), for any interleaving of its events, the known lead's and the merge",
+  (partitions) => {
+    const bed = useLiveBed("merge-property", GENERATION);
+    /** Each partition's prefix: with one, the bed's own. */
+    let prefixes: readonly string[] = [];
+    beforeAll(async () => {
+      prefixes = partitions === 1 ? [bed.prefix] : partitionPrefixes(bed.prefix, partitions);
+      for (const prefix of prefixes) await bed.redis.set(liveKeys(prefix).gen, GENERATION);
+    });
+    afterAll(async () => {
+      for (const prefix of partitions === 1 ? [] : prefixes) await (await createTestRedis(prefix)).cleanup();
+    });
 
-  /** The property, folded with the half-life `halfLife` (seconds) or without decay (null). */
-  async function checkMerges(halfLife: number | null) {
-    const { keys, redis, db, prefix } = bed;
-    const seen = { runs: 0, inside: 0, deepInside: 0, paged: 0, diverted: 0 };
-    await fc.assert(
-      fc.asyncProperty(runSpec, async (spec) => {
-        const { ids, batches, firstCopies } = arrivalOf(spec);
-        const writer: LiveWriterOptions = {
-          db,
-          redis,
-          keys,
-          generation: () => GENERATION,
-          cap: CAP,
-          thresholds: THRESHOLDS,
-          encodeUpdates: () => new Map(),
-          log: silentLogger,
-          halfLife: () => halfLife,
-        };
-        const deepLane = createDeepLane(writer);
-        const recorder = createMergeRecorder({ ...writer });
-        const drain = () => drainDeepLane(deepLane, bed);
-        const mergeAt = spec.merge.at % (batches.length + 1);
-        let armed = false;
-        const merge = async () => {
-          await recorder.apply([{ from: ids.anonymous, into: ids.known, kind: "identify", at: T0 }]);
-          if ((await redis.hget(keys.deep, ids.anonymous)) !== null) {
-            const anonymous = await redis.hlen(keys.lead(ids.anonymous));
-            if (anonymous > 0 && (await redis.hget(keys.lead(ids.anonymous), "pg"))?.length) seen.paged += 1;
-          }
-        };
-        const scorer = createScorer({
-          ...writer,
-          rules: () => RULES,
-          // The merge lands after the batch planned its leads, before it commits them.
-          beforeCommit: async () => {
-            if (!armed) return;
-            armed = false;
-            await merge();
-            seen.inside += 1;
-            if (spec.merge.deepInside) {
-              await drain();
-              seen.deepInside += 1;
+    /** The property, folded with the half-life `halfLife` (seconds) or without decay (null). */
+    async function checkMerges(halfLife: number | null) {
+      const { redis, db } = bed;
+      const seen = { runs: 0, inside: 0, deepInside: 0, paged: 0, diverted: 0, forwarded: 0 };
+      await fc.assert(
+        fc.asyncProperty(runSpec, async (spec) => {
+          const { ids, batches, firstCopies } = arrivalOf(spec, partitions);
+          const partitionOf = (id: string) => leadPartition(id, partitions);
+          const layout = prefixes.map((prefix) => liveKeys(prefix));
+          const keysFor = (id: string) => layout[partitionOf(id)] as LiveKeys;
+          const keys = keysFor(ids.anonymous);
+          const writer = (p: number): LiveWriterOptions => ({
+            db,
+            redis,
+            keys: layout[p] as LiveKeys,
+            generation: () => GENERATION,
+            cap: CAP,
+            thresholds: THRESHOLDS,
+            encodeUpdates: () => new Map(),
+            log: silentLogger,
+            halfLife: () => halfLife,
+          });
+          const owns = (p: number) => (id: string) => partitionOf(id) === p;
+          const several = partitions > 1;
+          const deepLanes = layout.map((_, p) =>
+            createDeepLane({ ...writer(p), ...(several && { partitions: { owns: owns(p), keysFor } }) }),
+          );
+          const from = partitionOf(ids.anonymous);
+          const recorder = createMergeRecorder({ ...writer(from), ...(several && { owns: owns(from) }) });
+          // Until every partition's lane owns no lead and holds no hand-off (50 passes at most).
+          const drain = async () => {
+            for (let pass = 0; ; pass += 1) {
+              const left = await Promise.all(
+                layout.map(async (each) => (await redis.hlen(each.deep)) + (await waitingHandOffs(redis, each)).length),
+              );
+              if (left.every((count) => count === 0)) return;
+              if (pass > 50) throw new Error("the deep lanes did not empty in 50 passes");
+              for (const lane of deepLanes) await lane.runOnce();
             }
-          },
-        });
-        try {
-          for (const [n, batch] of batches.entries()) {
-            if (n === mergeAt && !spec.merge.inside) await merge();
-            armed = n === mergeAt && spec.merge.inside;
-            const result = await scorer.scoreBatch(batch);
-            seen.diverted += result.diverted.pages + result.diverted.rescan;
-            if (spec.deepAfter[n]) await drain();
+          };
+          const mergeAt = spec.merge.at % (batches.length + 1);
+          let armed = false;
+          const merge = async () => {
+            await recorder.apply([{ from: ids.anonymous, into: ids.known, kind: "identify", at: T0 }]);
+            if ((await redis.hget(keys.deep, ids.anonymous)) !== null) {
+              const anonymous = await redis.hlen(keys.lead(ids.anonymous));
+              if (anonymous > 0 && (await redis.hget(keys.lead(ids.anonymous), "pg"))?.length) seen.paged += 1;
+            }
+          };
+          // Events sent on to another partition's queue, scored there after the batch that sent them.
+          const forwarded: QueuedEvent[] = [];
+          const scorers = layout.map((_, p) =>
+            createScorer({
+              ...writer(p),
+              ...(several && {
+                forward: {
+                  owns: owns(p),
+                  send: async (events: QueuedEvent[]) => {
+                    forwarded.push(...events);
+                  },
+                },
+              }),
+              rules: () => RULES,
+              // The merge lands after the batch planned its leads, before it commits them.
+              beforeCommit: async () => {
+                if (!armed) return;
+                armed = false;
+                await merge();
+                seen.inside += 1;
+                if (spec.merge.deepInside) {
+                  await drain();
+                  seen.deepInside += 1;
+                }
+              },
+            }),
+          );
+          /** A batch as the edge splits it, each partition's share scored by its scorer, then what they sent on. */
+          const score = async (batch: QueuedEvent[]) => {
+            for (let left = batch; left.length > 0; left = forwarded.splice(0)) {
+              for (const [p, scorer] of scorers.entries()) {
+                const mine = left.filter((event) => partitionOf(event.lead_id) === p);
+                if (mine.length === 0) continue;
+                const result = await scorer.scoreBatch(mine);
+                seen.diverted += result.diverted.pages + result.diverted.rescan;
+              }
+              if (left !== batch) seen.forwarded += left.length;
+            }
+          };
+          try {
+            for (const [n, batch] of batches.entries()) {
+              if (n === mergeAt && !spec.merge.inside) await merge();
+              armed = n === mergeAt && spec.merge.inside;
+              await score(batch);
+              if (spec.deepAfter[n]) await drain();
+            }
+            if (mergeAt === batches.length || armed) await merge();
+            await drain();
+          } finally {
+            for (const lane of deepLanes) await lane.stop();
           }
-          if (mergeAt === batches.length || armed) await merge();
-          await drain();
-        } finally {
-          await deepLane.stop();
-        }
 
-        // Without a half-life given, the reader answers the stored scores (the decayed scores at each event's time).
-        const reader = createLiveReader({ redis, redisPrefix: prefix, cap: CAP, thresholds: THRESHOLDS });
-        expect(await reader.lead(ids.anonymous)).toBeNull();
-        expect(await redis.zscore(keys.byScore, ids.anonymous)).toBeNull();
-        const lead = await reader.leadWithTail(ids.known);
-        if (!lead) throw new Error("the known lead has no live state");
-        const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(db), CAP);
-        const fold = foldScoresDecay(
-          firstCopies.map((event) => ({
-            ...event,
-            lead_id: ids.known,
-            candidates: RULES.match(event),
-            rules_version: RULE_SET.version,
-          })),
-          CAP,
-          { halfLifeSeconds: halfLife, thresholds: THRESHOLDS },
-        );
-        // The live history holds the events' entries; the decay entries between them are derived when read.
-        const events = fold.history.filter((entry) => entry.cause === "event");
-        const view = (entry: { event_id: string; delta: number; score: number; seq: number }) =>
-          [entry.event_id, entry.delta, entry.score, entry.seq] as const;
-        expect(history.map(view)).toEqual(events.map(view));
-        expect([lead.score, lead.count]).toEqual([events.at(-1)?.score ?? 0, events.length]);
-        if (halfLife !== null) {
-          const rank = decayRankKey(fold.score, fold.at, halfLife);
-          expect(Number(await redis.zscore(keys.byScore, ids.known))).toBe(rank);
-        }
-        expect(firstCopies.map((event) => event.event_id).sort()).toEqual(
-          [...history.map((entry) => entry.event_id)].sort(),
-        );
-        seen.runs += 1;
-      }),
-      { ...propertyRuns(RUNS), endOnFailure: true },
-    );
-    const decay = halfLife === null ? "" : ` (half-life ${halfLife} s)`;
-    console.info(`merge interleavings${decay}: ${JSON.stringify(seen)}`);
-    if (process.env.PROPERTY_PATH) return;
-    expect(seen.runs).toBe(RUNS);
-    expect(seen.inside).toBeGreaterThan(0);
-    expect(seen.deepInside).toBeGreaterThan(0);
-  }
+          // Without a half-life given, the reader answers the stored scores (the decayed scores at each event's time).
+          const readerOf = (id: string) =>
+            createLiveReader({
+              redis,
+              redisPrefix: prefixes[partitionOf(id)] as string,
+              cap: CAP,
+              thresholds: THRESHOLDS,
+            });
+          expect(await readerOf(ids.anonymous).lead(ids.anonymous)).toBeNull();
+          expect(await redis.zscore(keys.byScore, ids.anonymous)).toBeNull();
+          const lead = await readerOf(ids.known).leadWithTail(ids.known);
+          if (!lead) throw new Error("the known lead has no live state");
+          const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(db), CAP);
+          const fold = foldScoresDecay(
+            firstCopies.map((event) => ({
+              ...event,
+              lead_id: ids.known,
+              candidates: RULES.match(event),
+              rules_version: RULE_SET.version,
+            })),
+            CAP,
+            { halfLifeSeconds: halfLife, thresholds: THRESHOLDS },
+          );
+          // The live history holds the events' entries; the decay entries between them are derived when read.
+          const events = fold.history.filter((entry) => entry.cause === "event");
+          const view = (entry: { event_id: string; delta: number; score: number; seq: number }) =>
+            [entry.event_id, entry.delta, entry.score, entry.seq] as const;
+          expect(history.map(view)).toEqual(events.map(view));
+          expect([lead.score, lead.count]).toEqual([events.at(-1)?.score ?? 0, events.length]);
+          if (halfLife !== null) {
+            const rank = decayRankKey(fold.score, fold.at, halfLife);
+            expect(Number(await redis.zscore(keysFor(ids.known).byScore, ids.known))).toBe(rank);
+          }
+          expect(firstCopies.map((event) => event.event_id).sort()).toEqual(
+            [...history.map((entry) => entry.event_id)].sort(),
+          );
+          seen.runs += 1;
+        }),
+        { ...propertyRuns(RUNS), endOnFailure: true },
+      );
+      const decay = halfLife === null ? "" : ` (half-life ${halfLife} s)`;
+      console.info(`merge interleavings${decay}: ${JSON.stringify(seen)}`);
+      if (process.env.PROPERTY_PATH) return;
+      expect(seen.runs).toBe(RUNS);
+      expect(seen.inside).toBeGreaterThan(0);
+      expect(seen.deepInside).toBeGreaterThan(0);
+      if (partitions > 1) expect(seen.forwarded).toBeGreaterThan(0);
+    }
 
-  it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
-    await checkMerges(null);
-  }, 180_000);
+    it("leaves the known lead's history equal to the pure fold of both ids' first copies", async () => {
+      await checkMerges(null);
+    }, 180_000);
 
-  it("with decay on, leaves the known lead's history equal to the decayed fold of both ids' first copies", async () => {
-    await checkMerges(HALF_LIFE);
-  }, 180_000);
-});
+    it("with decay on, leaves the known lead's history equal to the decayed fold of both ids' first copies", async () => {
+      await checkMerges(HALF_LIFE);
+    }, 180_000);
+  },
+);

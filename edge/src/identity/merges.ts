@@ -136,14 +136,10 @@ export function createMerges(deps: MergesDeps) {
 
   async function enqueue(request: MergeRequest): Promise<void> {
     const job: EventsJob = { v: 1, events: [], merges: [request] };
-    const partition = leadPartition(request.into, queues.length);
-    if (partition !== leadPartition(request.from, queues.length)) {
-      // A merge commits both leads in one script call, in one slot (docs/partitions.md).
-      throw new ApiError(
-        "CONFLICT",
-        `${request.from} and ${request.into} lie in different lead partitions: merging them is not supported yet`,
-      );
-    }
+    // The merged id's partition records the merge: its later events reach that partition, whose worker sends them on
+    // to the root's (one partition: the one queue). Across partitions its deep lane hands the merged lead over to the
+    // root's partition, which folds it (docs/identity.md).
+    const partition = leadPartition(request.from, queues.length);
     try {
       await withDeadline(
         (queues[partition] as Queue).add(job, EVENTS_JOB_OPTIONS),

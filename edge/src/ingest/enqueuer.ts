@@ -1,6 +1,6 @@
 import type { QueuedEvent } from "@leadscore/contracts";
-import type { EventsJob } from "@leadscore/runtime";
-import type { JobOptions, Queue } from "bull";
+import { EVENTS_JOB_OPTIONS, type EventsJob } from "@leadscore/runtime";
+import type { Queue } from "bull";
 import { createBatcher, withDeadline } from "./batcher.ts";
 
 export interface EnqueuerOptions {
@@ -30,13 +30,8 @@ export const JOB_SPACING_MS = 4;
  */
 export const JOB_SPACED_BELOW = 32;
 
-/** Bull options of every events job: retried with backoff on worker errors, removed once done. */
-export const EVENTS_JOB_OPTIONS: JobOptions = {
-  attempts: 10,
-  backoff: { type: "exponential", delay: 500 },
-  removeOnComplete: true,
-  removeOnFail: false,
-};
+/** Bull options of every events job (shared with the worker, which sends events on to another lead partition). */
+export { EVENTS_JOB_OPTIONS };
 
 /**
  * Packs the events of concurrent requests into shared Bull jobs (micro-batching, see `createBatcher`). `submit`

@@ -50,7 +50,10 @@ export function leadEventRoute(deps: AppDeps, reads: ExpensiveReads) {
    */
   const sameLead = async (stored: string, asked: string) => {
     if (stored === asked) return true;
-    const [storedRoot, askedRoot] = await deps.redis.hmget(deps.live.keys.aliases, stored, asked);
+    // Each id resolves in its own lead partition's map (one partition: the same key twice).
+    const [storedRoot, askedRoot] = await Promise.all(
+      [stored, asked].map((id) => deps.redis.hget(deps.live.keysFor(id).aliases, id)),
+    );
     return (storedRoot ?? stored) === (askedRoot ?? asked);
   };
   return new Hono().get("/:id/events/:event_id", async (c) => {

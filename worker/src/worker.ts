@@ -27,7 +27,6 @@ import {
   leadPartition,
   partitionPrefixes,
   type QueuedCounts,
-  queuedEventsKey,
   RECONNECT,
 } from "@leadscore/runtime";
 import type Queue from "bull";
@@ -45,6 +44,7 @@ import { RETIRED_SWEEP_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { createPartitionBatch, type PartitionBatchOptions, type PartitionScoring } from "./partition-batch.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
+import { createQueueIdle } from "./queue-idle.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
@@ -368,7 +368,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     };
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     metrics.watchRebuild(progress);
-    const queueIdle = async () => Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0;
+    const queueIdle = createQueueIdle(redis, prefix);
     // Each partition sheds its own idle leads (its own indexes).
     const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
     const generation = await watchLiveGeneration({

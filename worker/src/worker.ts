@@ -27,7 +27,6 @@ import {
   type Logger,
   leadPartition,
   partitionPrefixes,
-  pendingJobKeys,
   type QueuedCounts,
   queuedEventsKey,
   RECONNECT,
@@ -47,6 +46,7 @@ import { RETIRED_SWEEP_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { createPartitionBatch, type PartitionBatchOptions, type PartitionScoring } from "./partition-batch.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
+import { createQueueIdle } from "./queue-idle.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
@@ -408,19 +408,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     };
     const progress = { running: false, eventsRead: 0, leadsWritten: 0 };
     metrics.watchRebuild(progress);
-    const [wait, active, delayed, paused] = pendingJobKeys(prefix) as [string, string, string, string];
-    const queueIdle = async () => {
-      if (Number((await redis.get(queuedEventsKey(prefix))) ?? 0) <= 0) return true;
-      // A take-off lost while Redis was away (its write failed) leaves the count above zero with nothing queued, which
-      // would hold the sweeps for good: Bull's own lists decide then.
-      const pending = await Promise.all([
-        redis.llen(wait),
-        redis.llen(active),
-        redis.zcard(delayed),
-        redis.llen(paused),
-      ]);
-      return pending.every((count) => count === 0);
-    };
+    const queueIdle = createQueueIdle(redis, prefix);
     // Each partition sheds its own idle leads (its own indexes).
     const idleMs = config.LIVE_IDLE_DAYS * 86_400_000;
     const generation = await watchLiveGeneration({

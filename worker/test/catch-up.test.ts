@@ -352,6 +352,29 @@ describe("the journal", () => {
     const stored = await s.db.collection<EventDocument>(COLLECTIONS.events).countDocuments({});
     const entries = await s.db.collection(COLLECTIONS.batchJournal).find({}).toArray();
     expect(stored).toBe(1);
-    expect(entries.map((entry) => entry.events)).toEqual([["x1"]]);
+    expect(entries.map((entry) => entry.events)).toEqual(["x1"]);
+  }, 60_000);
+
+  it("stores a batch's ids as one text each, and reads entries stored as arrays as well", async () => {
+    const s = await setup();
+    const journal = createBatchJournal({ db: s.db, redis: s.redis, keys: s.keys.journal });
+    const id = await journal.open([
+      { event_id: "t1", lead_id: "l0" },
+      { event_id: "t2", lead_id: "l1" },
+      { event_id: "t3", lead_id: "l0" },
+    ]);
+    const entries = s.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
+    expect(await entries.findOne({ _id: id })).toMatchObject({ events: "t1 t2 t3", leads: "l0 l1 l0" });
+    await entries.insertOne({ _id: "as-arrays", at: new Date(), events: ["a1", "a2"], leads: ["l2", "l3"] });
+    await entries.insertOne({ _id: "without-leads", at: new Date(), events: ["w1"] });
+    await journalOnEarlierRun(s);
+    const read = await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal });
+    expect(read.map((entry) => [entry._id, entry.events, entry.leads]).sort()).toEqual(
+      [
+        [id, ["t1", "t2", "t3"], ["l0", "l1", "l0"]],
+        ["as-arrays", ["a1", "a2"], ["l2", "l3"]],
+        ["without-leads", ["w1"], undefined],
+      ].sort(),
+    );
   }, 60_000);
 });

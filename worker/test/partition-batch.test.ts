@@ -144,10 +144,10 @@ describe("when a batch holds the events of three partitions", () => {
         }
       }
     }
-    const entries = await db
-      .collection<{ _id: string; events: string[] }>(COLLECTIONS.batchJournal)
-      .find({ events: all[0]?.event_id })
-      .toArray();
+    // An entry keeps its event ids as one text, separated by spaces.
+    const entries = (await db.collection<{ _id: string; events: string }>(COLLECTIONS.batchJournal).find({}).toArray())
+      .map((entry) => ({ _id: entry._id, events: entry.events.split(" ") }))
+      .filter((entry) => entry.events.includes(all[0]?.event_id as string));
     expect(entries).toHaveLength(1);
     expect(new Set(entries[0]?.events)).toEqual(new Set(all.map((event) => event.event_id)));
     for (const each of prefixes) {

@@ -152,7 +152,9 @@ async function rebuildIn(
     [
       ...nodeFlags,
       ...flags,
-      resolve(ROOT, "bench/rebuild.ts"),
+      // The checkout's own copy of this file, so its rebuild and the driver it is handed share one node_modules (a
+      // driver's error from another copy fails the rebuild's `instanceof` checks: a page already stored then throws).
+      resolve(checkout, "bench/rebuild.ts"),
       "--child",
       checkout,
       "--db",

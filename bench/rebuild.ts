@@ -6,6 +6,7 @@
 //   npm run bench:rebuild                                   # 50k and 100k events over 10k leads
 //   npm run bench:rebuild -- --sizes 100000,1000000 --leads 100000
 //   npm run bench:rebuild -- --base /tmp/leadscore-base     # and that checkout's rebuild beside it
+//   npm run bench:rebuild -- --flags worker                 # each rebuild also under the worker's Node flags
 //
 // Events are spread evenly over the leads, one rule each (v1 documents: points and rule id), stored straight into
 // `events`; each size uses its own database and key prefix, dropped afterwards.
@@ -25,6 +26,7 @@ import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import { NODE_TS, ROOT } from "../test-support/processes.ts";
+import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +34,9 @@ const { values: args } = parseArgs({
     leads: { type: "string", default: "10000" },
     base: { type: "string" },
     rounds: { type: "string", default: "2" },
+    // "worker": each checkout's rebuild runs twice, as the command does and with the worker's Node flags (the
+    // worker's own rebuild runs in its process, under them).
+    flags: { type: "string" },
     // Internal: run one rebuild here (a child process) from this checkout, of this database and prefix.
     child: { type: "string" },
     db: { type: "string" },
@@ -135,11 +140,28 @@ function probeReads(redis: Redis, prefix: string) {
   return probe;
 }
 
-async function rebuildIn(checkout: string, dbName: string, prefix: string): Promise<ChildResult> {
+async function rebuildIn(
+  checkout: string,
+  dbName: string,
+  prefix: string,
+  nodeFlags: readonly string[],
+): Promise<ChildResult> {
   const [node, ...flags] = NODE_TS;
   const { stdout } = await run(
     node as string,
-    [...flags, resolve(ROOT, "bench/rebuild.ts"), "--child", checkout, "--db", dbName, "--prefix", prefix],
+    [
+      ...nodeFlags,
+      ...flags,
+      // The checkout's own copy of this file, so its rebuild and the driver it is handed share one node_modules (a
+      // driver's error from another copy fails the rebuild's `instanceof` checks: a page already stored then throws).
+      resolve(checkout, "bench/rebuild.ts"),
+      "--child",
+      checkout,
+      "--db",
+      dbName,
+      "--prefix",
+      prefix,
+    ],
     { cwd: checkout, maxBuffer: 1 << 20 },
   );
   return JSON.parse(stdout.trim().split("\n").at(-1) as string) as ChildResult;
@@ -148,8 +170,13 @@ async function rebuildIn(checkout: string, dbName: string, prefix: string): Prom
 async function main(): Promise<void> {
   if (args.child) return child(args.child, args.db as string, args.prefix as string);
   const leads = Number(args.leads);
-  const checkouts: [string, string][] = [["this", ROOT]];
-  if (args.base) checkouts.push(["base", resolve(args.base)]);
+  const checkouts: [string, string, readonly string[]][] = [["this", ROOT, []]];
+  if (args.base) checkouts.push(["base", resolve(args.base), []]);
+  if (args.flags === "worker") {
+    for (const [label, checkout] of [...checkouts]) {
+      checkouts.push([`${label} ${WORKER_NODE_FLAGS.join(" ")}`, checkout, WORKER_NODE_FLAGS]);
+    }
+  }
   console.log(`rebuild: ${leads} leads; sizes ${args.sizes}; ${args.rounds} rounds, alternating`);
   for (const size of (args.sizes as string).split(",").map(Number)) {
     const name = uniqueName("bench-rebuild");
@@ -159,9 +186,9 @@ async function main(): Promise<void> {
     try {
       await seed(testDb.db.databaseName, size, leads);
       for (let round = 0; round < Number(args.rounds); round += 1) {
-        for (const [label, checkout] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
+        for (const [label, checkout, nodeFlags] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
           const reads = probeReads(testRedis.redis, prefix);
-          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix).finally(reads.stop);
+          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix, nodeFlags).finally(reads.stop);
           console.log(
             `  ${size} events, ${label}: ${(r.ms / 1000).toFixed(1)} s, CPU ${(r.cpuMs / 1000).toFixed(1)} s ` +
               `(${((r.cpuMs * 1000) / r.events).toFixed(0)} µs per event), peak RSS ${r.maxRssMb} MB ` +

@@ -85,6 +85,14 @@ export interface RebuildOptions {
    * A partition's rebuild reads every stored lead and keeps its own.
    */
   owns?: (leadId: string) => boolean;
+  /**
+   * The most events the leads folded and written together may hold (default `WRITE_EVENTS`): a chunk closes at
+   * `WRITE_CHUNK` leads or at this many events, whichever comes first, so what it holds does not grow with the
+   * events of the leads in it. A lead with more events than this is a chunk of its own.
+   */
+  writeEvents?: number;
+  /** Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound). */
+  onChunk?: (chunk: { leads: number; events: number }) => void;
 }
 
 /** Where a rebuild stands: events read so far, leads written, and whether one runs. */
@@ -112,6 +120,8 @@ export interface RebuildResult {
 
 const LOCK_MS = 60_000;
 const WRITE_CHUNK = 500;
+/** The events one chunk of leads may hold (their events, folded histories and new pages are in memory together). */
+const WRITE_EVENTS = 20_000;
 /** A progress line every so many events read and leads written. */
 const PROGRESS_EVENTS = 100_000;
 const PROGRESS_LEADS = 10_000;
@@ -156,10 +166,14 @@ async function rebuild(
   let pageCount = 0;
   let chunk: RebuiltLead[] = [];
   let pending: { id: string; events: readonly ScorableEvent[] }[] = [];
+  let pendingEvents = 0;
+  const writeEvents = options.writeEvents ?? WRITE_EVENTS;
   const named = new Set<string>();
   // A lead a retroactive publish re-scored folds with the candidates it re-matched (rescored.ts).
   const retroactive = await retroactiveVersions(options.db, options.lock?.signal);
   const flush = async () => {
+    if (pending.length === 0) return;
+    options.onChunk?.({ leads: pending.length, events: pendingEvents });
     const rescored = await readRescored(
       options.db,
       pending.map((lead) => lead.id),
@@ -170,6 +184,7 @@ async function rebuild(
       rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options, previous[index]),
     );
     pending = [];
+    pendingEvents = 0;
     pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
@@ -181,8 +196,11 @@ async function rebuild(
     if (!owns(id)) return;
     ids.push(id);
     count += events.length;
+    // A lead that would take the chunk past its events closes the chunk before it.
+    if (pending.length > 0 && pendingEvents + events.length > writeEvents) await flush();
     pending.push({ id, events });
-    if (pending.length >= WRITE_CHUNK) await flush();
+    pendingEvents += events.length;
+    if (pending.length >= WRITE_CHUNK || pendingEvents >= writeEvents) await flush();
   };
   const read = (events: number, done: boolean) => {
     progress.eventsRead = events;

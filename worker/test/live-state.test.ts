@@ -311,3 +311,60 @@ describe("when the live keys are wiped while events flow", () => {
     }
   }, 180_000);
 });
+
+describe("when a rebuild's leads hold more events than one chunk may", () => {
+  it("folds and writes them in chunks bounded by events, to the same state as one chunk of all", async () => {
+    stack = await createStack();
+    await stack.startWorker({ maxBatchEvents: 100 });
+    const types = ["page_view", "email_open", "purchase"];
+    const arrival = [
+      // One lead with most of the events, some of them late, and small leads around it.
+      ...Array.from({ length: 90 }, (_, i) =>
+        queued("big", `b${i}`, types[i % 3] as string, T0 + ((i * 7) % 90) * 1_000),
+      ),
+      ...Array.from({ length: 60 }, (_, i) =>
+        queued(`small-${i % 12}`, `s${i}`, types[i % 3] as string, T0 + i * 1_000),
+      ),
+    ];
+    const redis = new Redis(REDIS_URL);
+    try {
+      await stack.send(arrival, 25);
+      await stack.drained();
+      const keys = liveKeys(stack.config.REDIS_PREFIX);
+      const { cap, thresholds } = { cap: stack.config.SCORE_CAP, thresholds: stack.config.STAGE_THRESHOLDS };
+      const leads = ["big", ...Array.from({ length: 12 }, (_, i) => `small-${i}`)];
+      const histories = async () =>
+        Promise.all(leads.map(async (lead) => (await historyOf(stack as TestStack, lead)).map(entryView)));
+      const rebuild = (writeEvents: number, chunks: { leads: number; events: number }[]) =>
+        withRebuildLock(redis, keys, () =>
+          rebuildLiveState({
+            db: stack?.db as TestStack["db"],
+            redis,
+            keys,
+            cap,
+            thresholds,
+            log: silentLogger,
+            writeEvents,
+            onChunk: (chunk) => chunks.push(chunk),
+          }),
+        );
+      const whole: { leads: number; events: number }[] = [];
+      await rebuild(1_000, whole);
+      expect(whole).toEqual([{ leads: 13, events: 150 }]);
+      const before = await liveSnapshot(redis, stack.config.REDIS_PREFIX);
+      const historiesBefore = await histories();
+
+      const chunked: { leads: number; events: number }[] = [];
+      await rebuild(12, chunked);
+      // Every chunk within the bound but the big lead's, which is one of its own.
+      for (const chunk of chunked) expect(chunk.events <= 12 || chunk.leads === 1, JSON.stringify(chunk)).toBe(true);
+      expect(chunked).toContainEqual({ leads: 1, events: 90 });
+      expect(chunked.reduce((sum, chunk) => sum + chunk.events, 0)).toBe(150);
+      expect(await liveSnapshot(redis, stack.config.REDIS_PREFIX)).toEqual(before);
+      expect(await histories()).toEqual(historiesBefore);
+      expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 120_000);
+});

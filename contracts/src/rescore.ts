@@ -22,6 +22,30 @@ export function rescoredCandidatesId(version: number, leadId: string): string {
   return `${version}:${leadId}`;
 }
 
+/**
+ * A re-score that moved a lead, as its commit recorded it in the lead's re-score log (live/src/rescore-log.ts), kept
+ * in MongoDB so a rebuild lays the log out again. Stored under the id the lead had when it was re-scored: after a
+ * merge, its root's history shows it too (docs/identity.md).
+ */
+export interface RescoreLogDocument {
+  /** `rescoreLogId(version, lead_id)`. */
+  _id: string;
+  version: number;
+  lead_id: string;
+  /** The newest version that had scored the lead's events before (null: rules older than versions). */
+  from: number | null;
+  /** When the re-score committed the lead. */
+  at: Date;
+  score_before: number;
+  score_after: number;
+  stage_before: string;
+  stage_after: string;
+}
+
+export function rescoreLogId(version: number, leadId: string): string {
+  return `${version}:${leadId}`;
+}
+
 /** An event with the candidates a version gives it: `points` their sum and `rule_id` the first, as when stored. */
 export function withRescoredCandidates(
   event: ScorableEvent,

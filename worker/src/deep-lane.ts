@@ -304,8 +304,10 @@ export function createDeepLane(options: DeepLaneOptions) {
       list.push(toScorable(root === doc.lead_id ? doc : { ...doc, lead_id: root }));
       stored.set(root, list);
     }
-    // A lead a retroactive publish re-scored folds with the candidates it re-matched.
-    return withRescored(db, stored, signal);
+    // A lead a retroactive publish re-scored folds with the candidates it re-matched (a merged id's, under its id).
+    const merged = new Map<string, string[]>();
+    for (const [id, root] of rootOf) merged.set(root, [...(merged.get(root) ?? []), id]);
+    return withRescored(db, stored, signal, (root) => merged.get(root) ?? []);
   }
 
   /** A pass's history pages: from the page cache, else from MongoDB (one query per fetch), counted. */

@@ -60,7 +60,7 @@ import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
-import { readRescored, readRescoreLogs, retroactiveVersions } from "./rescored.ts";
+import { readRescored, readRescoreLogs, retroactiveVersions, withMissedRescored } from "./rescored.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -171,8 +171,13 @@ async function rebuild(
       mergedInto,
     );
     const previous = await previousPages(redis, keys, pending);
+    const applied = await withMissedRescored(
+      options.db,
+      new Map(pending.map(({ id, events }) => [id, applyRescored(events, rescored.get(id) ?? [])])),
+      retroactive,
+    );
     chunk = pending.map(({ id, events }, index) =>
-      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options, previous[index]),
+      rebuiltLead(id, applied.get(id) ?? [...events], profiles.get(id), at, options, previous[index]),
     );
     const logs = await readRescoreLogs(
       options.db,

@@ -9,8 +9,10 @@ import {
   type RescoreLogDocument,
   type RuleSetDocument,
   rescoredCandidatesId,
+  rescoredEventId,
   rescoreLogId,
   type ScorableEvent,
+  scoredVersion,
 } from "@leadscore/contracts";
 import { type RescoreRecord, rescoreRecordOf } from "@leadscore/live";
 import type { Collection, Db, Filter, WithId } from "mongodb";
@@ -73,8 +75,44 @@ export async function withRescored(
 ): Promise<Map<string, ScorableEvent[]>> {
   const versions = await retroactiveVersions(db, signal);
   const rescored = await readRescored(db, [...events.keys()], versions, merged);
-  if (rescored.size === 0) return events;
-  return new Map([...events].map(([id, list]) => [id, applyRescored(list, rescored.get(id) ?? [])]));
+  const applied =
+    rescored.size === 0
+      ? events
+      : new Map([...events].map(([id, list]) => [id, applyRescored(list, rescored.get(id) ?? [])]));
+  return withMissedRescored(db, applied, versions);
+}
+
+/**
+ * The events with the candidates a document of their own gives them (contracts/src/rescore.ts: an event a re-score
+ * missed): looked for, by `_id`, only for an event scored by a version older than the newest published
+ * retroactively — none once every re-score has ended, but those.
+ */
+export async function withMissedRescored(
+  db: Db,
+  events: Map<string, ScorableEvent[]>,
+  versions: readonly number[],
+): Promise<Map<string, ScorableEvent[]>> {
+  const newest = Math.max(0, ...versions);
+  const collection = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
+  const reads = [...events].flatMap(([leadId, list]) =>
+    list
+      .filter((event) => scoredVersion(event) < newest)
+      .flatMap((event) =>
+        versions
+          .filter((version) => version > scoredVersion(event))
+          .map(async (version) => ({
+            leadId,
+            doc: await collection.findOne({ _id: rescoredEventId(version, event.event_id) }),
+          })),
+      ),
+  );
+  if (reads.length === 0) return events;
+  const found = new Map<string, RescoredCandidatesDocument[]>();
+  for (const { leadId, doc } of await Promise.all(reads)) {
+    if (doc !== null) found.set(leadId, [...(found.get(leadId) ?? []), doc]);
+  }
+  if (found.size === 0) return events;
+  return new Map([...events].map(([id, list]) => [id, applyRescored(list, found.get(id) ?? [])]));
 }
 
 /**

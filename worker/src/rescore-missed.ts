@@ -62,6 +62,7 @@ export function createMissedRematcher(options: { db: Db; now?: () => number }) {
     signal?: AbortSignal,
   ): Promise<Map<string, ScorableEvent[]>> {
     const result = new Map(leads.map((lead) => [lead.leadId, lead.stored]));
+    if (leads.length === 0) return result;
     const newest = Math.max(0, ...(await retroactiveVersions(db, signal)));
     const missed = leads.flatMap((lead) =>
       lead.stored

@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     baseline: { type: "string", default: "15" },
     job: { type: "string", default: "100" },
     seed: { type: "string", default: "11" },
+    /** Events the audit reads in one go; above it, in ranges of lead ids. */
+    "audit-whole": { type: "string", default: "200000" },
   },
 });
 
@@ -167,6 +169,7 @@ async function main() {
     while (scoredOf(await metricsOf(port)) < total + aloneSent + sent) await sleep(200);
     const lagged = histogramSince(histogramOf(await metricsOf(port), LAG), histogramOf(before, LAG));
     const { events_total, leads_total, leads_changed } = state.progress;
+    const workerRss = (await metricsOf(port)).find((sample) => sample.name === "process_resident_memory_bytes")?.value;
     // The re-score's own time: from when a worker took it up to its end.
     const began = state.started_at ?? job.created_at;
     const rescoreSeconds = ((state.finished_at ?? Date.now()) - began) / 1000;
@@ -174,20 +177,36 @@ async function main() {
     console.log(
       `  re-score: ${fmt(leads_total)} leads, ${fmt(events_total)} events in ${rescoreSeconds.toFixed(1)} s: ` +
         `${fmt(rate)} events/s = ${(rate / drain).toFixed(2)}× the drain; ${fmt(leads_changed)} leads changed; ` +
-        `load ${load()}`,
+        `worker RSS ${fmt((workerRss ?? 0) / 2 ** 20)} MB; load ${load()}`,
     );
     console.log(
       `  live traffic meanwhile: ${fmt(sent)} events at ${fmt(sent / sentFor)}/s, acceptance → scored ` +
         lagText(lagged, sent),
     );
-    const audit = await auditLiveState({
-      db: testDb.db,
-      redis: testRedis.redis,
-      redisPrefix: prefix,
-      cap: DEFAULT_SCORE_CAP,
-      thresholds: DEFAULT_STAGE_THRESHOLDS,
-    });
-    console.log(`  audit: ${audit.leads} leads, ${audit.events} events, ${audit.problems.length} problems`);
+    // The audit holds the events of the leads it reads: past --audit-whole events, ten ranges of lead ids in turn
+    // (`lead-0…`, …, `lead-9…`), so its memory stays that of a tenth of them.
+    const ranges =
+      total + aloneSent + sent <= Number(args["audit-whole"])
+        ? [undefined]
+        : Array.from({ length: 10 }, (_, d) => ({ gte: `lead-${d}`, lt: d === 9 ? "lead-:" : `lead-${d + 1}` }));
+    const audit = { leads: 0, events: 0, problems: [] as string[] };
+    for (const leadIds of ranges) {
+      const report = await auditLiveState({
+        db: testDb.db,
+        redis: testRedis.redis,
+        redisPrefix: prefix,
+        cap: DEFAULT_SCORE_CAP,
+        thresholds: DEFAULT_STAGE_THRESHOLDS,
+        ...(leadIds && { leadIds }),
+      });
+      audit.leads += report.leads;
+      audit.events += report.events;
+      audit.problems.push(...report.problems);
+    }
+    console.log(
+      `  audit: ${audit.leads} leads, ${audit.events} events, ${audit.problems.length} problems; ` +
+        `peak RSS of the bench ${fmt(process.resourceUsage().maxRSS / 1024)} MB`,
+    );
     for (const problem of audit.problems.slice(0, 5)) console.log(`    ${problem}`);
   } finally {
     await worker.stop("SIGTERM", 60_000);

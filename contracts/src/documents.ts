@@ -47,6 +47,12 @@ export const COLLECTIONS = {
    * (version, lead), `_id` = `rescoredCandidatesId` (rescore.ts): read by `_id` only, inserted once.
    */
   rescoredCandidates: "rescored_candidates",
+  /**
+   * Each retroactive re-score that moved a lead (its score or its stage), one document per (version, lead), `_id` =
+   * `rescoreLogId` (rescore.ts), inserted once its commit returned: what a rebuild lays the lead's re-score log out
+   * from again. Read by `_id` only.
+   */
+  rescoreLog: "rescore_log",
 } as const;
 
 /** A lead's profile as MongoDB keeps it; everything about its score is live state in Redis. */
@@ -282,4 +288,6 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   batch_journal: [],
   // Read by `_id` (a rescan, a rebuild) and whole (the audit).
   rescored_candidates: [],
+  // Read by `_id` only (a rebuild).
+  rescore_log: [],
 };

@@ -4,6 +4,12 @@
 // without a scan — and whatever folds a lead from its stored events (a rescan, a rebuild, the audit) takes, for each
 // event, the candidates of the newest version that re-scored it, else its stored ones. Events first scored after a
 // re-score reached their lead carry that version's candidates (or a later one's) already.
+//
+// One kind of event no re-score of its lead sees: one a batch matched and stored under an older version, then died
+// before its commit, so it was in no live state when the re-score read its lead. Whatever first folds it after (the
+// deep lane's rescan, when its job is tried again) matches it again under the newest version published retroactively
+// and stores that in a document of its own in the same collection, `_id` = `rescoredEventId(version, event_id)`, read
+// by `_id` for an event no document of its lead gave that version (worker/src/rescored.ts).
 import { type CandidateWire, decodeCandidate, encodeCandidate } from "./candidate-wire.ts";
 import { type Candidate, withCandidates } from "./fold-v2.ts";
 import type { ScorableEvent } from "./scoring.ts";
@@ -19,6 +25,38 @@ export interface RescoredCandidatesDocument {
 }
 
 export function rescoredCandidatesId(version: number, leadId: string): string {
+  return `${version}:${leadId}`;
+}
+
+/** The document of one event a re-score missed (`/` is in no id: it names no lead's document). */
+export function rescoredEventId(version: number, eventId: string): string {
+  return `${version}/${eventId}`;
+}
+
+/** The newest version among the events' candidates (0: rules that predate versions). */
+export const scoredVersion = (event: Pick<ScorableEvent, "rules_version">): number => event.rules_version ?? 0;
+
+/**
+ * A re-score that moved a lead, as its commit recorded it in the lead's re-score log (live/src/rescore-log.ts), kept
+ * in MongoDB so a rebuild lays the log out again. Stored under the id the lead had when it was re-scored: after a
+ * merge, its root's history shows it too (docs/identity.md).
+ */
+export interface RescoreLogDocument {
+  /** `rescoreLogId(version, lead_id)`. */
+  _id: string;
+  version: number;
+  lead_id: string;
+  /** The newest version that had scored the lead's events before (null: rules older than versions). */
+  from: number | null;
+  /** When the re-score committed the lead. */
+  at: Date;
+  score_before: number;
+  score_after: number;
+  stage_before: string;
+  stage_after: string;
+}
+
+export function rescoreLogId(version: number, leadId: string): string {
   return `${version}:${leadId}`;
 }
 

@@ -6,6 +6,7 @@ import type { Redis } from "ioredis";
 import { encodeLeadHash, type LeadHash } from "./codec.ts";
 import { StaleLiveStateError } from "./commit.ts";
 import { type LiveKeys, stageMoveKeys } from "./keys.ts";
+import { decodeRescoreRecord, type RescoreRecord } from "./rescore-log.ts";
 
 // Its KEYS, ARGV and reply: `lua/commit-rescore.lua`.
 const COMMIT_RESCORE = redisScript<string | string[]>(new URL("./lua/commit-rescore.lua", import.meta.url));
@@ -26,7 +27,8 @@ export interface RescoreCommit {
   messages: [string, Buffer][];
 }
 
-export type RescoreOutcome = "committed" | "conflict";
+/** A lead's outcome: committed, with the record its re-score log gained (null: it did not move), or to read again. */
+export type RescoreOutcome = { outcome: "committed"; record: RescoreRecord | null } | { outcome: "conflict" };
 
 export interface RescoreCall {
   gen: string;
@@ -71,5 +73,8 @@ export async function commitRescored(
   }
   const reply = await COMMIT_RESCORE.run(redis, keyList, args);
   if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
-  return (reply as string[]).map((code) => (code === "o" ? "committed" : "conflict"));
+  return (reply as string[]).map((code) => {
+    if (code === "c") return { outcome: "conflict" };
+    return { outcome: "committed", record: code === "o" ? null : decodeRescoreRecord(String(call.version), code) };
+  });
 }

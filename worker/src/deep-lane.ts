@@ -58,6 +58,7 @@ import { holdPages, releasePages, retirePages, superseded } from "./page-garbage
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
+import { createMissedRematcher, type RescannedLead } from "./rescore-missed.ts";
 import { withRescored } from "./rescored.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -112,6 +113,23 @@ const waitingEvents = (leadId: string, owned: Owned) => owned.list.map((event) =
 /** The ids of a lead's history pages. */
 const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((ref) => ref.id);
 
+/** A lead to rescan as `rematchMissed` takes it: its stored events, what its live history holds, its profile. */
+function rescannedLead(
+  leadId: string,
+  owned: Owned,
+  stored: ScorableEvent[],
+  history: { get(id: string): CachedPage | undefined },
+): RescannedLead {
+  const held = new Set([
+    ...pageIdsOf(owned).flatMap((pageId) => (history.get(pageId)?.events ?? []).map((event) => event.event_id)),
+    ...(owned.lead?.tail ?? []).map((entry) => entry.event_id),
+    ...owned.list.map((event) => decodeEvent(leadId, event).event_id),
+  ]);
+  const { lead } = owned;
+  const profile = lead ? { name: lead.name, email: lead.email, company: lead.company } : null;
+  return { leadId, stored, held, profile };
+}
+
 export function createDeepLane(options: DeepLaneOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
   const halfLife = () => options.halfLife?.() ?? null;
@@ -119,6 +137,7 @@ export function createDeepLane(options: DeepLaneOptions) {
   const idleMs = options.idleMs ?? 200;
   const maxLeads = options.maxLeads ?? 200;
   const events = db.collection<EventDocument>(COLLECTIONS.events);
+  const rematchMissed = createMissedRematcher({ db, now });
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const idleArchive = idleArchiveOf(db);
   const lock = createLock({ redis, key: keys.deepLock, ttlMs: LOCK_MS });
@@ -192,10 +211,16 @@ export function createDeepLane(options: DeepLaneOptions) {
     const at = now();
     const { plans, needPages, needRescan } = planFromMemory(owned, merges);
     const inMemory = plans.size;
-    const stored = await readStoredEvents(needRescan, signal);
     const history = createPageReader(signal);
     // A rescan folds the whole history: every page.
     await history.fetchMissing(needRescan.flatMap((id) => pageIdsOf(owned.get(id))));
+    // Stored events a re-score missed (a batch died before its commit) are matched under its version first.
+    const read = await readStoredEvents(needRescan, signal);
+    const stored = await rematchMissed(
+      needRescan.map((id) => rescannedLead(id, owned.get(id) as Owned, read.get(id) ?? [], history)),
+      () => lock.check(),
+      signal,
+    );
     await refoldLatePages(needPages, owned, history, plans);
     await foldMerges(merges, needRescan, owned, history, plans);
     for (const id of needRescan) {
@@ -406,8 +431,10 @@ export function createDeepLane(options: DeepLaneOptions) {
       list.push(toScorable(root === doc.lead_id ? doc : { ...doc, lead_id: root }));
       stored.set(root, list);
     }
-    // A lead a retroactive publish re-scored folds with the candidates it re-matched.
-    return withRescored(db, stored, signal);
+    // A lead a retroactive publish re-scored folds with the candidates it re-matched (a merged id's, under its id).
+    const merged = new Map<string, string[]>();
+    for (const [id, root] of rootOf) merged.set(root, [...(merged.get(root) ?? []), id]);
+    return withRescored(db, stored, signal, (root) => merged.get(root) ?? []);
   }
 
   /** A pass's history pages: from the page cache, else from MongoDB (one query per fetch), counted. */

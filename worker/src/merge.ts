@@ -11,6 +11,7 @@
 // if the root's commit succeeded.
 import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
 import {
+  carriedRescoreLog,
   encodeMergeRecord,
   type LiveKeys,
   recordMerge,
@@ -123,7 +124,8 @@ export function asRootEvents(root: string, events: readonly ScorableEvent[]): Sc
  * After merged leads' removals committed: each root's merged-from list gains the merged id with the events stored
  * under it, and the ids merged into that id before (moved over with their counts: they resolve to the root now), as
  * a rebuild lays the lists out from `identities`; its merge log gains the merge's record (and the merged id's own
- * records, carried over), which its history shows as merge entries; the merged lead's search text goes with its
+ * records, carried over), which its history shows as merge entries, and its re-score log the merged id's records
+ * (live/src/rescore-log.ts); the merged lead's search text goes with its
  * profile, so a `q` or `company` search finds only the root, by its own profile. `events` is what the merged lead
  * brought, its own and its earlier merges' together.
  */
@@ -140,7 +142,9 @@ export async function recordMergedAway(
   }[],
 ): Promise<void> {
   const read = redis.pipeline();
-  for (const { from } of merged) read.hgetall(keys.mergedFrom(from)).hgetall(keys.mergeLog(from));
+  for (const { from } of merged) {
+    read.hgetall(keys.mergedFrom(from)).hgetall(keys.mergeLog(from)).hgetall(keys.rescoreLog(from));
+  }
   const replies = ((await read.exec()) ?? []).map(([error, hash]) => {
     if (error) throw error;
     return Object.entries(hash as Record<string, string>);
@@ -149,16 +153,19 @@ export async function recordMergedAway(
   merged.forEach((merge, index) => {
     const { from, into, events } = merge;
     let carried = 0;
-    for (const [id, count] of replies[2 * index] ?? []) {
+    for (const [id, count] of replies[3 * index] ?? []) {
       write.hincrby(keys.mergedFrom(into), id, Number(count));
       carried += Number(count);
     }
     write.hincrby(keys.mergedFrom(into), from, Math.max(0, events - carried));
     write.del(keys.mergedFrom(from));
-    const log = Object.fromEntries(replies[2 * index + 1] ?? []);
+    const log = Object.fromEntries(replies[3 * index + 1] ?? []);
     log[from] = encodeMergeRecord(merge);
     write.hset(keys.mergeLog(into), log);
     write.del(keys.mergeLog(from));
+    const rescores = carriedRescoreLog(from, Object.fromEntries(replies[3 * index + 2] ?? []));
+    if (Object.keys(rescores).length > 0) write.hset(keys.rescoreLog(into), rescores);
+    write.del(keys.rescoreLog(from));
     write.hdel(keys.searchTexts, from);
   });
   await write.exec();

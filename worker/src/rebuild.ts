@@ -30,6 +30,7 @@ import {
   clearNextGeneration,
   decodePageRefs,
   encodeLeadHash,
+  encodeRescoreRecord,
   fillSearchTexts,
   generationIsCurrent,
   indexPlace,
@@ -41,8 +42,10 @@ import {
   type Profile,
   pageDocument,
   REBUILDING,
+  type RescoreRecord,
   redisRunId,
   renewGeneration,
+  rescoreLogField,
   setProfile,
   stateFields,
   switchGeneration,
@@ -57,7 +60,7 @@ import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NewPage } from "./plan.ts";
 import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
-import { readRescored, retroactiveVersions } from "./rescored.ts";
+import { readRescored, readRescoreLogs, retroactiveVersions, withMissedRescored } from "./rescored.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
 
@@ -174,18 +177,32 @@ async function rebuild(
   const flush = async () => {
     if (pending.length === 0) return;
     options.onChunk?.({ leads: pending.length, events: pendingEvents });
+    const mergedInto = (id: string) => identities.merged.get(id)?.keys() ?? [];
     const rescored = await readRescored(
       options.db,
       pending.map((lead) => lead.id),
       retroactive,
+      mergedInto,
     );
     const previous = await previousPages(redis, keys, pending);
+    const applied = await withMissedRescored(
+      options.db,
+      new Map(pending.map(({ id, events }) => [id, applyRescored(events, rescored.get(id) ?? [])])),
+      retroactive,
+    );
     chunk = pending.map(({ id, events }, index) =>
-      rebuiltLead(id, applyRescored(events, rescored.get(id) ?? []), profiles.get(id), at, options, previous[index]),
+      rebuiltLead(id, applied.get(id) ?? [...events], profiles.get(id), at, options, previous[index]),
+    );
+    const logs = await readRescoreLogs(
+      options.db,
+      pending.map((lead) => lead.id),
+      retroactive,
+      mergedInto,
     );
     pending = [];
     pendingEvents = 0;
     pageCount += await writeLeads(chunk, at, { ...options, keys: into }, check);
+    await writeRescoreLogs(redis, into, logs);
     for (const lead of chunk) for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
     chunk = [];
     progress.leadsWritten = ids.length;
@@ -240,6 +257,19 @@ async function rebuild(
   };
   log.info("live state rebuilt", { ...result, ms: Math.round(result.ms), switchMs: Math.round(switchMs) });
   return result;
+}
+
+/** Lays out the leads' re-score logs (as written when their chunk's leads were: the lock checked before). */
+async function writeRescoreLogs(redis: Redis, keys: LiveKeys, logs: ReadonlyMap<string, RescoreRecord[]>) {
+  if (logs.size === 0) return;
+  const pipeline = redis.pipeline();
+  for (const [id, records] of logs) {
+    pipeline.hset(
+      keys.rescoreLog(id),
+      Object.fromEntries(records.map((record) => [rescoreLogField(record), encodeRescoreRecord(record)])),
+    );
+  }
+  for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
 }
 
 /**

@@ -6,7 +6,8 @@
 // re-matched candidates are stored (`rescored_candidates`, by `_id`) and the new pages inserted before the commit,
 // which compares the lead's version as every commit does (`commitRescored`), so a lead switches atomically and an
 // event a batch folded into it meanwhile is never lost: the lead is read and folded again. A lead the deep lane
-// owns is tried again later.
+// owns is tried again later. The record of the move the commit writes in the lead's re-score log is inserted into
+// `rescore_log` once the commit returned, so a rebuild lays the log out again.
 //
 // Exactly once for the events arriving meanwhile, whatever the timing: the publish names the version to every batch
 // matched after it, and the job waits for the batches filed before it to commit before it reads any lead
@@ -18,6 +19,7 @@ import {
   type HistoryPageDocument,
   type LeadProfile,
   type RescoredCandidatesDocument,
+  type RescoreLogDocument,
   type RuleSet,
   rescoredCandidatesId,
   type ScorableEvent,
@@ -26,10 +28,12 @@ import {
 } from "@leadscore/contracts";
 import {
   commitRescored,
+  decodeRescoreRecord,
   indexPlace,
   type LiveKeys,
   pageDocument,
   type RescoreCommit,
+  rescoreLogDocument,
   StaleLiveStateError,
 } from "@leadscore/live";
 import {
@@ -130,6 +134,7 @@ interface Pass {
   progress: RescoreJob["progress"];
   metadata: Map<string, Record<string, unknown>> | null;
   rounds: number;
+  signal: AbortSignal;
 }
 
 /** A lead re-scored in memory: what to store, insert and commit. */
@@ -147,6 +152,7 @@ export function createRescorer(options: RescoreOptions) {
   const chunk = options.chunk ?? CHUNK;
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const rescored = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
+  const rescoreLog = db.collection<RescoreLogDocument>(COLLECTIONS.rescoreLog);
   const stats: RescoreStats = { running: false, version: 0, leadsTotal: 0, leadsDone: 0, eventsDone: 0 };
 
   /** Each lead of `items` folded under `set`: null for a lead every event of which the version scored already. */
@@ -177,12 +183,54 @@ export function createRescorer(options: RescoreOptions) {
     });
   }
 
+  /**
+   * Inserts the re-score log's records its commits wrote: a store that is away is tried again every second until it
+   * takes them, or the run stops (its next run stores them: `storeLoggedBefore`).
+   */
+  async function storeRecords(docs: RescoreLogDocument[], signal: AbortSignal): Promise<void> {
+    while (docs.length > 0) {
+      try {
+        await insertNew(rescoreLog, docs);
+        return;
+      } catch (error) {
+        if (signal.aborted) throw error;
+        options.log.warn("re-score log records not stored yet; trying again", { error: (error as Error).message });
+        await sleep(1_000, signal);
+      }
+    }
+  }
+
+  /**
+   * The records a run that stopped between its commit and their insert left in the live log only: found for the leads
+   * every event of which the version scored already (so not planned again), stored now (an insert of one already
+   * stored changes nothing). A run from the start finds none: one HGET per such lead.
+   */
+  async function storeLoggedBefore(
+    keys: LiveKeys,
+    items: readonly LiveLeadEvents[],
+    version: number,
+    signal: AbortSignal,
+  ): Promise<void> {
+    if (items.length === 0) return;
+    const pipeline = redis.pipeline();
+    for (const item of items) pipeline.hget(keys.rescoreLog(item.leadId), String(version));
+    const replies = (await pipeline.exec()) ?? [];
+    const docs = replies.flatMap(([error, wire], index) => {
+      if (error) throw error;
+      if (typeof wire !== "string") return [];
+      const leadId = (items[index] as LiveLeadEvents).leadId;
+      return [rescoreLogDocument(leadId, decodeRescoreRecord(String(version), wire))];
+    });
+    await storeRecords(docs, signal);
+  }
+
   /** Stores the candidates and the pages, commits; returns the ids of the leads to read again. */
   async function write(
     planned: Planned[],
     job: RescoreJob,
     progress: RescoreJob["progress"],
     { keys, generation }: RescoreLayout,
+    signal: AbortSignal,
   ): Promise<string[]> {
     if (planned.length === 0) return [];
     const at = now();
@@ -235,17 +283,21 @@ export function createRescorer(options: RescoreOptions) {
     );
     const again: string[] = [];
     const retired: string[] = [];
+    const records: RescoreLogDocument[] = [];
     planned.forEach(({ item, next }, index) => {
-      if (outcomes[index] !== "committed") {
+      const outcome = outcomes[index];
+      if (outcome?.outcome !== "committed") {
         again.push(item.leadId);
         const kept = new Set(item.lead.pages.map((ref) => ref.id));
         retired.push(...next.newPages.map((page) => page.id).filter((id) => !kept.has(id)));
         return;
       }
       retired.push(...superseded(item.lead.pages, next.pages ?? item.lead.pages));
+      if (outcome.record !== null) records.push(rescoreLogDocument(item.leadId, outcome.record));
       if (next.score !== item.lead.score) progress.leads_changed += 1;
       if ((commits[index] as RescoreCommit).stage !== item.lead.stage) progress.stage_changes += 1;
     });
+    await storeRecords(records, signal);
     await retirePages(redis, keys, retired);
     const done = updates.filter((update) => !again.includes(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
@@ -279,14 +331,21 @@ export function createRescorer(options: RescoreOptions) {
 
   /** Re-scores leads of one partition until each is committed or passed over; returns those still moving. */
   async function rescoreIn(layout: RescoreLayout, ids: readonly string[], pass: Pass): Promise<string[]> {
-    const { set, job, progress, metadata, rounds } = pass;
+    const { set, job, progress, metadata, rounds, signal } = pass;
     let left = [...ids];
     for (let round = 0; round < rounds && left.length > 0; round += 1) {
       if (round > 0) await sleep(50 * round);
       // An idle lead is given back what it shed before it is re-folded and committed (live/src/idle.ts).
       const items = await readLiveLeads(redis, db, layout.keys, left, { cap, thresholds, restoreIdle: true });
       const planned = plan(items, set, metadata);
-      const again = new Set(await write(planned, job, progress, layout));
+      const plannedIds = new Set(planned.map(({ item }) => item.leadId));
+      await storeLoggedBefore(
+        layout.keys,
+        items.filter((item) => !plannedIds.has(item.leadId)),
+        job.version,
+        signal,
+      );
+      const again = new Set(await write(planned, job, progress, layout, signal));
       for (const item of items) {
         if (again.has(item.leadId)) continue;
         progress.leads_done += 1;
@@ -331,7 +390,7 @@ export function createRescorer(options: RescoreOptions) {
       let leads: string[] = [];
       let metadata = new Map<string, Record<string, unknown>>();
       const flush = async () => {
-        waiting.push(...(await rescoreLeads(leads, { set, job, progress, metadata, rounds: ROUNDS })));
+        waiting.push(...(await rescoreLeads(leads, { set, job, progress, metadata, rounds: ROUNDS, signal })));
         leads = [];
         metadata = new Map();
         await tick();
@@ -353,6 +412,7 @@ export function createRescorer(options: RescoreOptions) {
             progress,
             metadata: null,
             rounds: ROUNDS,
+            signal,
           })),
         );
         await tick();
@@ -363,7 +423,7 @@ export function createRescorer(options: RescoreOptions) {
     for (let left = waiting; left.length > 0; ) {
       signal.throwIfAborted();
       await sleep(200, signal);
-      left = await rescoreLeads(left, { set, job, progress, metadata: null, rounds: 1 });
+      left = await rescoreLeads(left, { set, job, progress, metadata: null, rounds: 1, signal });
       await tick();
     }
     await tick(true);

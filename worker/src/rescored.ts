@@ -1,15 +1,21 @@
 // The candidates retroactive publishes re-matched (contracts/src/rescore.ts), read for the leads a rescan or a
-// rebuild folds from their stored events: one read by `_id` per (retroactive version, lead), the one read the
-// embedded store answers without a scan, and none at all on a deployment that never re-scored.
+// rebuild folds from their stored events, and the re-score log records a rebuild lays out again: one read by `_id` per
+// (retroactive version, lead or id merged into it), the one read the embedded store answers without a scan, and none
+// at all on a deployment that never re-scored.
 import {
   applyRescored,
   COLLECTIONS,
   type RescoredCandidatesDocument,
+  type RescoreLogDocument,
   type RuleSetDocument,
   rescoredCandidatesId,
+  rescoredEventId,
+  rescoreLogId,
   type ScorableEvent,
+  scoredVersion,
 } from "@leadscore/contracts";
-import type { Db } from "mongodb";
+import { type RescoreRecord, rescoreRecordOf } from "@leadscore/live";
+import type { Collection, Db, Filter, WithId } from "mongodb";
 
 /** The versions published retroactively (a scan of `rule_sets`, which holds one small document per version). */
 export async function retroactiveVersions(db: Db, signal?: AbortSignal): Promise<number[]> {
@@ -20,33 +26,106 @@ export async function retroactiveVersions(db: Db, signal?: AbortSignal): Promise
   return docs.map((doc) => doc._id);
 }
 
-/** The re-matched candidates of `leadIds` under `versions`, by lead. */
-export async function readRescored(
-  db: Db,
+/**
+ * The documents of `collection` stored for each of `leadIds` under each of `versions` (`_id` = `idOf(version, id)`),
+ * by lead: its own, and those of the ids merged into it (`merged`), stored under their own id before their merge.
+ */
+async function readPerVersion<T extends { _id: string }>(
+  collection: Collection<T>,
+  idOf: (version: number, leadId: string) => string,
   leadIds: readonly string[],
   versions: readonly number[],
-): Promise<Map<string, RescoredCandidatesDocument[]>> {
-  const byLead = new Map<string, RescoredCandidatesDocument[]>();
-  if (versions.length === 0 || leadIds.length === 0) return byLead;
-  const collection = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
-  const docs = await Promise.all(
-    leadIds.flatMap((id) => versions.map((version) => collection.findOne({ _id: rescoredCandidatesId(version, id) }))),
+  merged: (leadId: string) => Iterable<string>,
+): Promise<Map<string, WithId<T>[]>> {
+  const byLead = new Map<string, WithId<T>[]>();
+  const reads = leadIds.flatMap((id) =>
+    [id, ...merged(id)].flatMap((stored) =>
+      versions.map(async (version) => ({
+        id,
+        doc: await collection.findOne({ _id: idOf(version, stored) } as Filter<T>),
+      })),
+    ),
   );
-  for (const doc of docs) {
-    if (doc === null) continue;
-    byLead.set(doc.lead_id, [...(byLead.get(doc.lead_id) ?? []), doc]);
+  for (const { id, doc } of await Promise.all(reads)) {
+    if (doc !== null) byLead.set(id, [...(byLead.get(id) ?? []), doc]);
   }
   return byLead;
 }
 
-/** Each lead's stored events with the candidates the newest re-score of it gave them. */
+/** The re-matched candidates of `leadIds` under `versions`, by lead (a merged id's too: `readPerVersion`). */
+export function readRescored(
+  db: Db,
+  leadIds: readonly string[],
+  versions: readonly number[],
+  merged: (leadId: string) => Iterable<string> = () => [],
+): Promise<Map<string, RescoredCandidatesDocument[]>> {
+  const collection = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
+  return readPerVersion(collection, rescoredCandidatesId, leadIds, versions, merged);
+}
+
+/**
+ * Each lead's stored events with the candidates the newest re-score of them gave them (`merged`: the ids merged into
+ * a lead, as for `readRescored`).
+ */
 export async function withRescored(
   db: Db,
   events: Map<string, ScorableEvent[]>,
   signal?: AbortSignal,
+  merged?: (leadId: string) => Iterable<string>,
 ): Promise<Map<string, ScorableEvent[]>> {
   const versions = await retroactiveVersions(db, signal);
-  const rescored = await readRescored(db, [...events.keys()], versions);
-  if (rescored.size === 0) return events;
-  return new Map([...events].map(([id, list]) => [id, applyRescored(list, rescored.get(id) ?? [])]));
+  const rescored = await readRescored(db, [...events.keys()], versions, merged);
+  const applied =
+    rescored.size === 0
+      ? events
+      : new Map([...events].map(([id, list]) => [id, applyRescored(list, rescored.get(id) ?? [])]));
+  return withMissedRescored(db, applied, versions);
+}
+
+/**
+ * The events with the candidates a document of their own gives them (contracts/src/rescore.ts: an event a re-score
+ * missed): looked for, by `_id`, only for an event scored by a version older than the newest published
+ * retroactively — none once every re-score has ended, but those.
+ */
+export async function withMissedRescored(
+  db: Db,
+  events: Map<string, ScorableEvent[]>,
+  versions: readonly number[],
+): Promise<Map<string, ScorableEvent[]>> {
+  const newest = Math.max(0, ...versions);
+  const collection = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
+  const reads = [...events].flatMap(([leadId, list]) =>
+    list
+      .filter((event) => scoredVersion(event) < newest)
+      .flatMap((event) =>
+        versions
+          .filter((version) => version > scoredVersion(event))
+          .map(async (version) => ({
+            leadId,
+            doc: await collection.findOne({ _id: rescoredEventId(version, event.event_id) }),
+          })),
+      ),
+  );
+  if (reads.length === 0) return events;
+  const found = new Map<string, RescoredCandidatesDocument[]>();
+  for (const { leadId, doc } of await Promise.all(reads)) {
+    if (doc !== null) found.set(leadId, [...(found.get(leadId) ?? []), doc]);
+  }
+  if (found.size === 0) return events;
+  return new Map([...events].map(([id, list]) => [id, applyRescored(list, found.get(id) ?? [])]));
+}
+
+/**
+ * The re-score log records of `leadIds` under `versions` (live/src/rescore-log.ts), by lead: its own, and those of the
+ * ids merged into it (`merged`), which its log holds as a merge carried them.
+ */
+export async function readRescoreLogs(
+  db: Db,
+  leadIds: readonly string[],
+  versions: readonly number[],
+  merged: (leadId: string) => Iterable<string>,
+): Promise<Map<string, RescoreRecord[]>> {
+  const collection = db.collection<RescoreLogDocument>(COLLECTIONS.rescoreLog);
+  const docs = await readPerVersion(collection, rescoreLogId, leadIds, versions, merged);
+  return new Map([...docs].map(([id, list]) => [id, list.map((doc) => rescoreRecordOf(id, doc))]));
 }

@@ -18,6 +18,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
+import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 import { createRescorer } from "../src/rescore.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import { createRulesFence } from "../src/rules-fence.ts";
@@ -129,6 +130,61 @@ describe("when a batch matched before the publish commits after its re-score beg
       for (const entry of entries) expect(entry.rules_version, entry.event_id).toBe(version);
       expect((await leadOf(stack, "lead-003"))?.current_score).toBe(4 * 100 + 3 * 5);
       expect(await auditAll(stack)).toEqual([]);
+    } finally {
+      redis.disconnect();
+      await stack.close();
+    }
+  }, 120_000);
+});
+
+describe("when a batch stored its events under the old version and died before its commit", () => {
+  it("folds them under the version published once its job is tried again after the re-score, as a rebuild does", async () => {
+    const stack = await createStack();
+    const redis = new Redis(REDIS_URL);
+    try {
+      await stack.startWorker({ rescorePollMs: 50, deepLaneIdleMs: 20 });
+      await stack.send(history());
+      await stack.drained();
+      const prefix = stack.config.REDIS_PREFIX;
+      const before = ruleMatcher(await readRuleSet(stack.db));
+      const writer = {
+        ...rebuildOptionsOf(stack, redis),
+        generation: () => "unused",
+        encodeUpdates: () => new Map(),
+      };
+      // A try of the job that matched and stored its events under the old version, then died before its commit.
+      const crashed = [
+        queued("lead-003", "crashed-demo", "demo_request", T0 + 30_000),
+        queued("crash-new", "crash-new-demo", "demo_request", T0),
+      ];
+      const dying = createScorer({
+        ...writer,
+        rules: () => before,
+        fence: createRulesFence({ redis, prefix, rules: { current: () => before, reload: async () => undefined } }),
+        beforeCommit: async () => {
+          throw new Error("died before its commit");
+        },
+      });
+      await expect(dying.scoreBatch(crashed)).rejects.toThrow("died before its commit");
+      const { version, job } = await publishUnannounced(stack, redis);
+      await rescored(stack, redis, job.id);
+
+      // The job's next try, after the re-score ended.
+      await stack.send(crashed);
+      await stack.drained();
+      const expectUnderVersion = async () => {
+        for (const lead of ["lead-003", "crash-new"]) {
+          for (const entry of await historyOf(stack, lead)) expect(entry.rules_version, entry.event_id).toBe(version);
+        }
+        // lead-003: 3 demo requests and 3 page views, then the crashed batch's demo request.
+        expect((await leadOf(stack, "lead-003"))?.current_score).toBe(4 * 100 + 3 * 5);
+        expect((await leadOf(stack, "crash-new"))?.current_score).toBe(100);
+        expect(await auditAll(stack)).toEqual([]);
+      };
+      await expectUnderVersion();
+      const keys = liveKeys(prefix);
+      await withRebuildLock(redis, keys, (lock) => rebuildLiveState({ ...rebuildOptionsOf(stack, redis), lock }));
+      await expectUnderVersion();
     } finally {
       redis.disconnect();
       await stack.close();

@@ -13,8 +13,9 @@
 --          it before ('' for none), field count, message count, then field, value × field count, channel, message ×
 --          message count
 -- Reply: 'stale' when the generation is not ARGV[1] (the live state was wiped or is being rebuilt: nothing is
--- written), else one letter per lead: 'o' committed, 'c' its version moved since it was read, or the deep lane owns
--- it, or it was merged into another (nothing written for it: the caller reads it again).
+-- written), else one item per lead: 'o' committed, the record written to its re-score log (its JSON) when committed
+-- and moved, 'c' its version moved since it was read, or the deep lane owns it, or it was merged into another (nothing
+-- written for it: the caller reads it again).
 -- Guarantee: a compare-and-set per lead on the version the worker's commits raise, in one atomic step with its
 -- indexes: a read sees the lead wholly before or wholly after its re-score, and an event folded meanwhile is never
 -- lost (the re-score of a lead that moved is planned again from what it holds then).
@@ -44,9 +45,11 @@ while a <= #ARGV do
   else
     local old = was[2]
     local before = tonumber(was[3] or '0')
+    local record = nil
     if before ~= tonumber(score) or old ~= stage then
-      redis.call('HSET', log, version, cjson.encode({ from = tonumber(from), at = tonumber(at), before = before,
-        after = tonumber(score), sb = old or '', sa = stage }))
+      record = cjson.encode({ from = tonumber(from), at = tonumber(at), before = before, after = tonumber(score),
+        sb = old or '', sa = stage })
+      redis.call('HSET', log, version, record)
     end
     if nf > 0 then redis.call('HSET', lead, unpack(ARGV, field, field + 2 * nf - 1)) end
     redis.call('HSET', lead, 'v', tostring(tonumber(expected) + 1))
@@ -60,7 +63,7 @@ while a <= #ARGV do
       end
     end
     for m = 0, nm - 1 do redis.call('PUBLISH', ARGV[msg + 2 * m], ARGV[msg + 2 * m + 1]) end
-    out[i] = 'o'
+    out[i] = record or 'o'
   end
   i = i + 1
 end

@@ -2,9 +2,10 @@
 // lead's whole history under the version published, so every event entry shows what the new version gives it and the
 // re-score itself changes nothing in that history (delta 0). Its entry marks when the lead switched, from which version
 // to which, and its score and stage either side, from the lead's re-score log (one record per version that moved it,
-// written by the re-score's commit: live/src/rescore-log.ts).
+// written by the re-score's commit: live/src/rescore-log.ts). A record a merge carried over (the merged lead's, whose
+// events the root's history holds) names the merged id, with its scores either side as that lead's.
 import { shownScore, sortKey } from "@leadscore/contracts";
-import type { LiveEntry, RescoreRecord } from "@leadscore/live";
+import { type LiveEntry, type RescoreRecord, rescoreLogField } from "@leadscore/live";
 import type { DecayHistoryEntry } from "./history-decay.ts";
 import { type Placing, scoreAmong } from "./history-merge.ts";
 
@@ -18,6 +19,8 @@ export interface RescoreHistoryEntry extends DecayHistoryEntry {
     delta: number;
     stage_before: string;
     stage_after: string;
+    /** The lead merged into this one since, whose re-score this was (absent: this lead's own). */
+    merged_id?: string;
   };
 }
 
@@ -29,7 +32,7 @@ export function deriveRescoreEntries(
   options: Placing,
 ): RescoreHistoryEntry[] {
   return records.flatMap((record) => {
-    const eventId = `rescore:${record.version}`;
+    const eventId = `rescore:${rescoreLogField(record)}`;
     const key = sortKey(record.at, eventId);
     const score = scoreAmong(span, key, record.at, options);
     if (score === null) return [];
@@ -41,7 +44,9 @@ export function deriveRescoreEntries(
         lead_id: leadId,
         timestamp: record.at,
         score,
-        reason: `re-scored from ${from} to version ${record.version}: ${before} → ${after}`,
+        reason: `re-scored from ${from} to version ${record.version}: ${before} → ${after}${
+          record.merged === null ? "" : ` (${record.merged}, merged since)`
+        }`,
         sort_key: key,
         rescore: {
           from_version: record.from,
@@ -51,6 +56,7 @@ export function deriveRescoreEntries(
           delta: after - before,
           stage_before: record.stageBefore,
           stage_after: record.stageAfter,
+          ...(record.merged !== null && { merged_id: record.merged }),
         },
       },
     ];

@@ -40,8 +40,9 @@ export const HistoryQuerySchema = z.strictObject({
  */
 const HistoryCursorSchema = z.strictObject({
   o: z.enum(["desc", "asc"]),
-  // A merge entry's id is `merge:` and the merged lead's id; a re-score entry's `rescore:` and its version.
-  k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,134}$/),
+  // A merge entry's id is `merge:` and the merged lead's id; a re-score entry's `rescore:` and its version, then,
+  // for one a merge carried over, `:` and the merged lead's id.
+  k: z.string().regex(/^\d{15}\|[A-Za-z0-9._:-]{1,160}$/),
 });
 
 const isoDate = z.iso.datetime();
@@ -115,6 +116,13 @@ export const HistoryEntrySchema = z
         delta: scoreNumber("`score_after − score_before`: what the re-score changed."),
         stage_before: z.string(),
         stage_after: z.string(),
+        merged_id: z
+          .string()
+          .optional()
+          .describe(
+            "The lead merged into this one since, whose re-score this was (its scores either side are that lead's); " +
+              "absent for the lead's own.",
+          ),
       })
       .optional()
       .describe(

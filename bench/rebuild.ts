@@ -22,11 +22,11 @@ import {
 } from "@leadscore/contracts";
 import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
+import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { Redis } from "ioredis";
 import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
 import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import { NODE_TS, ROOT } from "../test-support/processes.ts";
-import { WORKER_NODE_FLAGS } from "../worker/src/node-flags.ts";
 
 const { values: args } = parseArgs({
   options: {

@@ -26,10 +26,10 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS } from "@leadscore/contracts";
 import { createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
+import { awaitPageSweep } from "@leadscore/load-tests/page-sweep";
 import { type EventsJob, RECONNECT } from "@leadscore/runtime";
 import type Queue from "bull";
 import { Redis } from "ioredis";
-import { awaitPageSweep } from "../load-tests/harness/page-sweep.ts";
 import { uniqueName } from "../test-support/index.ts";
 import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import {

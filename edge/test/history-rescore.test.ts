@@ -6,12 +6,12 @@
 // again, and a merge carries the merged lead's entries into its root's history, naming it.
 import { liveKeys } from "@leadscore/live";
 import type { EventsJob } from "@leadscore/runtime";
+import { rebuildLiveState, withRebuildLock } from "@leadscore/worker";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDecayEdge } from "../../test-support/decay-edge.ts";
 import { eventually, REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, rebuildOptionsOf, type TestStack } from "../../test-support/worker-stack.ts";
-import { rebuildLiveState, withRebuildLock } from "../../worker/src/rebuild.ts";
 import type { RescoreHistoryEntry } from "../src/routes/leads/history-rescore.ts";
 
 const MINUTE = 60_000;

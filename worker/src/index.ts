@@ -15,7 +15,7 @@ export {
   type RedisScorePublisher,
   type ScorePublisherOptions,
 } from "./publisher.ts";
-export { writeRebuiltLeads } from "./rebuild.ts";
+export { rebuildLiveState, withRebuildLock, writeRebuiltLeads } from "./rebuild.ts";
 export { rebuildEveryPartition } from "./rebuild-partitions.ts";
 export { liveFields } from "./scorer.ts";
 export { createWorker, type Worker, type WorkerOptions } from "./worker.ts";

@@ -203,17 +203,29 @@ export function createRealtimeServer(
       }
     };
 
+    // Rooms of subscribes that passed the limit and have not joined yet: several run at once, and each awaits before
+    // it joins, so the limit counts them from the moment they pass it, in the order they were sent.
+    const joining = new Set<string>();
     socket.on("subscribe", (request, ack) =>
       queue(request, ack, async () => {
-        if (!(await canRead(socket.data.token))) return refuseRevoked(socket);
         const leadId = parseLeadId(request);
-        if (!leadId.ok) return leadId;
-        const room = leadRoom(leadId.value);
-        if (!socket.rooms.has(room) && leadRooms(socket) >= config.MAX_SUBSCRIPTIONS_PER_SOCKET) {
-          return { ok: false, error: TOO_MANY_SUBSCRIPTIONS };
+        const room = leadId.ok ? leadRoom(leadId.value) : null;
+        if (room !== null && !socket.rooms.has(room)) {
+          if (leadRooms(socket) + joining.size >= config.MAX_SUBSCRIPTIONS_PER_SOCKET) {
+            return (await canRead(socket.data.token))
+              ? { ok: false, error: TOO_MANY_SUBSCRIPTIONS }
+              : refuseRevoked(socket);
+          }
+          joining.add(room);
         }
-        // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
-        await socket.join(room);
+        try {
+          if (!(await canRead(socket.data.token))) return refuseRevoked(socket);
+          if (!leadId.ok || room === null) return leadId;
+          // Join before reading, so a change committed meanwhile arrives live rather than falling between the two.
+          await socket.join(room);
+        } finally {
+          if (room !== null) joining.delete(room);
+        }
         // Nobody is left to read for.
         if (socket.disconnected) return { ok: true };
         try {

@@ -29,7 +29,7 @@ export interface LocalRedisCluster {
 /** Starts a node per port, joins them into one cluster of masters and waits until every slot is served. */
 export async function startRedisCluster(
   ports: readonly number[],
-  options: { dir?: string; detached?: boolean } = {},
+  options: { dir?: string; detached?: boolean; busPorts?: readonly number[] } = {},
 ): Promise<LocalRedisCluster> {
   if (ports.length < 3) throw new Error("a Redis Cluster needs at least three masters");
   const temporary = options.dir === undefined;
@@ -44,7 +44,7 @@ export async function startRedisCluster(
       const nodeDir = join(dir, String(port));
       rmSync(nodeDir, { recursive: true, force: true });
       mkdirSync(nodeDir, { recursive: true });
-      const child = spawn("redis-server", nodeArgs(port, nodeDir), {
+      const child = spawn("redis-server", nodeArgs(port, nodeDir, options.busPorts?.[ports.indexOf(port)]), {
         cwd: nodeDir,
         detached: options.detached === true,
         stdio: "ignore",
@@ -70,8 +70,10 @@ export async function startRedisCluster(
   return { nodes, env: nodes.map((node) => `${node.host}:${node.port}`).join(","), stop };
 }
 
-function nodeArgs(port: number, nodeDir: string): string[] {
+/** A node's arguments; its cluster bus on `busPort`, or Redis's own choice (the port + 10000) when not given. */
+function nodeArgs(port: number, nodeDir: string, busPort?: number): string[] {
   return [
+    ...(busPort === undefined ? [] : ["--cluster-port", String(busPort)]),
     "--port",
     String(port),
     "--bind",

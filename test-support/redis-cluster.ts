@@ -1,10 +1,15 @@
 // A Redis Cluster of three masters for the suites that run the stack on one (tests/cluster): on the ports named by
-// TEST_REDIS_CLUSTER_PORTS (`7001,7002,7003`) when set, else on three free ones; stopped and removed by `stop()`.
+// TEST_REDIS_CLUSTER_PORTS (`7001,7002,7003`) when set, else on three free ones, each with a free bus port; stopped
+// and removed by `stop()`.
 import { type LocalRedisCluster, startRedisCluster } from "../scripts/redis-cluster.ts";
 import { fixedPort } from "./index.ts";
 
 export async function startTestRedisCluster(): Promise<LocalRedisCluster> {
   const named = process.env.TEST_REDIS_CLUSTER_PORTS;
-  const ports = named ? named.split(",").map(Number) : [await fixedPort(), await fixedPort(), await fixedPort()];
-  return startRedisCluster(ports);
+  if (named) return startRedisCluster(named.split(",").map(Number));
+  // Free ports for the cluster buses too: Redis's own choice, the port + 10000, falls among the ports the system hands
+  // to outgoing connections, where another test's client may hold it.
+  const ports = [await fixedPort(), await fixedPort(), await fixedPort()];
+  const busPorts = [await fixedPort(), await fixedPort(), await fixedPort()];
+  return startRedisCluster(ports, { busPorts });
 }

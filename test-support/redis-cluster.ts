@@ -2,7 +2,7 @@
 // TEST_REDIS_CLUSTER_PORTS (`7001,7002,7003`) when set, else on three free ones, each with a free bus port; stopped
 // and removed by `stop()`.
 import { type LocalRedisCluster, startRedisCluster } from "../scripts/redis-cluster.ts";
-import { fixedPort } from "./index.ts";
+import { fixedPort, TEST_READ_TOKEN } from "./index.ts";
 
 export async function startTestRedisCluster(): Promise<LocalRedisCluster> {
   const named = process.env.TEST_REDIS_CLUSTER_PORTS;
@@ -12,4 +12,17 @@ export async function startTestRedisCluster(): Promise<LocalRedisCluster> {
   const ports = [await fixedPort(), await fixedPort(), await fixedPort()];
   const busPorts = [await fixedPort(), await fixedPort(), await fixedPort()];
   return startRedisCluster(ports, { busPorts });
+}
+
+/** The environment every process of a test stack on `cluster` shares: its nodes, the run's prefix and database, P partitions. */
+export function clusterStackEnv(cluster: LocalRedisCluster, prefix: string, mongoUrl: string, partitions: number) {
+  return {
+    NODE_ENV: "test",
+    REDIS_CLUSTER_NODES: cluster.env,
+    REDIS_PREFIX: prefix,
+    MONGO_URL: mongoUrl,
+    ADMIN_TOKEN: "test-admin-token",
+    READ_TOKENS: TEST_READ_TOKEN,
+    LEAD_PARTITIONS: String(partitions),
+  };
 }

@@ -8,16 +8,9 @@ import { createWorker, type Worker } from "@leadscore/worker";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalRedisCluster } from "../../scripts/redis-cluster.ts";
-import {
-  createTestDb,
-  eventually,
-  TEST_READ_TOKEN,
-  testEdgeConfig,
-  uniqueName,
-  withReadToken,
-} from "../../test-support/index.ts";
+import { createTestDb, eventually, testEdgeConfig, uniqueName, withReadToken } from "../../test-support/index.ts";
 import { post } from "../../test-support/ingest.ts";
-import { startTestRedisCluster } from "../../test-support/redis-cluster.ts";
+import { clusterStackEnv, startTestRedisCluster } from "../../test-support/redis-cluster.ts";
 
 const MINUTE = 60_000;
 const P = 6;
@@ -39,15 +32,7 @@ describe("when an anonymous lead on one master is identified as a known lead on 
   beforeAll(async () => {
     cluster = await startTestRedisCluster();
     database = await createTestDb();
-    const env = {
-      NODE_ENV: "test",
-      REDIS_CLUSTER_NODES: cluster.env,
-      REDIS_PREFIX: prefix,
-      MONGO_URL: database.url,
-      ADMIN_TOKEN: "test-admin-token",
-      READ_TOKENS: TEST_READ_TOKEN,
-      LEAD_PARTITIONS: String(P),
-    };
+    const env = clusterStackEnv(cluster, prefix, database.url, P);
     const config = parseConfig(WorkerConfigSchema, { ...env, JOB_LOCK_MS: "2000" });
     redis = createRedis(config);
     worker = await createWorker(config, silentLogger, { summaryEveryMs: 0, deepLaneIdleMs: 20 });

@@ -24,7 +24,7 @@ import {
 import { post } from "../../test-support/ingest.ts";
 import { NODE_TS, type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { type ClientSocket, connected, record } from "../../test-support/realtime-cluster.ts";
-import { startTestRedisCluster } from "../../test-support/redis-cluster.ts";
+import { clusterStackEnv, startTestRedisCluster } from "../../test-support/redis-cluster.ts";
 import { createReceiver, type Receiver } from "../../test-support/webhook-receiver.ts";
 
 const MINUTE = 60_000;
@@ -47,15 +47,7 @@ describe.each([1, 6])("when the stack runs on a Redis Cluster with %i lead parti
   beforeAll(async () => {
     cluster = await startTestRedisCluster();
     database = await createTestDb();
-    const env = {
-      NODE_ENV: "test",
-      REDIS_CLUSTER_NODES: cluster.env,
-      REDIS_PREFIX: prefix,
-      MONGO_URL: database.url,
-      ADMIN_TOKEN: "test-admin-token",
-      READ_TOKENS: TEST_READ_TOKEN,
-      LEAD_PARTITIONS: String(partitions),
-    };
+    const env = clusterStackEnv(cluster, prefix, database.url, partitions);
     const workerConfig = parseConfig(WorkerConfigSchema, { ...env, JOB_LOCK_MS: "2000" });
     redis = createRedis(workerConfig);
     publisherRedis = createRedis(workerConfig);

@@ -1,0 +1,156 @@
+// An event id sent again under another lead id after the edge's de-duplication window: the stored copy (MongoDB
+// `events`, `_id` = `event_id`, the ground truth of idempotency) decides which lead it belongs to, so the other copy is
+// a duplicate, reported as one and folded nowhere — sent apart, or together in one batch over two lead partitions
+// (one insert for both, the second copy's conflicting with the first's).
+import type { QueuedEvent, RuleSet } from "@leadscore/contracts";
+import { createLiveReader, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
+import { loadPagesFrom } from "@leadscore/live/audit";
+import { leadPartition, partitionPrefixes, silentLogger } from "@leadscore/runtime";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestRedis } from "../../test-support/index.ts";
+import { createDeepLane } from "../src/deep-lane.ts";
+import { createBatchJournal } from "../src/journal.ts";
+import { createWorkerMetrics } from "../src/metrics.ts";
+import { createPartitionBatch } from "../src/partition-batch.ts";
+import { ruleMatcher } from "../src/rules-cache.ts";
+import { type BatchResult, createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { drainDeepLane, useLiveBed } from "./live-bed.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const GENERATION = "duplicate-owner:test";
+const CAP = 200;
+const THRESHOLDS = [100, 300, 600] as const;
+const RULES = ruleMatcher({
+  version: 1,
+  groups: [],
+  rules: [{ _id: "form", label: "Form", event_type: "form", points: 40, active: true }],
+} satisfies RuleSet);
+
+const event = (leadId: string, eventId: string, minute: number): QueuedEvent => ({
+  event_id: eventId,
+  lead_id: leadId,
+  event_type: "form",
+  timestamp: T0 + minute * 60_000,
+  received_at: T0 + 1_000_000 + minute,
+  metadata: {},
+});
+
+describe("an event id sent again with another lead id, past the de-duplication window", () => {
+  const bed = useLiveBed("duplicate-owner", GENERATION);
+  let prefixes: readonly string[] = [];
+  beforeAll(async () => {
+    prefixes = partitionPrefixes(bed.prefix, 2);
+    for (const prefix of prefixes) await bed.redis.set(liveKeys(prefix).gen, GENERATION);
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await (await createTestRedis(prefix)).cleanup();
+  });
+
+  const writer = (keys: LiveKeys): LiveWriterOptions => ({
+    db: bed.db,
+    redis: bed.redis,
+    keys,
+    generation: () => GENERATION,
+    cap: CAP,
+    thresholds: THRESHOLDS,
+    encodeUpdates: () => new Map(),
+    log: silentLogger,
+  });
+  const historyOf = async (prefix: string, leadId: string): Promise<string[]> => {
+    const reader = createLiveReader({ redis: bed.redis, redisPrefix: prefix, cap: CAP, thresholds: THRESHOLDS });
+    const lead = await reader.leadWithTail(leadId);
+    if (!lead) return [];
+    const history: LiveEntry[] = await wholeHistory(lead, loadPagesFrom(bed.db), CAP);
+    return history.map((entry) => entry.event_id);
+  };
+
+  it.each([
+    ["a lead the live state places alone", false],
+    ["a lead the deep lane owns", true],
+  ])("is a duplicate for %s, sent in a later batch", async (_, owned) => {
+    const run = owned ? "o" : "p";
+    const scorer = createScorer({ ...writer(bed.keys), rules: () => RULES });
+    const deepLane = createDeepLane(writer(bed.keys));
+    try {
+      await scorer.scoreBatch([event(`${run}-ada`, `${run}-x`, 10)]);
+      await scorer.scoreBatch([event(`${run}-bob`, `${run}-b1`, 20)]);
+      // A late event: Bob's lead goes to the deep lane, which has not run yet.
+      if (owned) await scorer.scoreBatch([event(`${run}-bob`, `${run}-b0`, 5)]);
+      const second = await scorer.scoreBatch([event(`${run}-bob`, `${run}-x`, 30)]);
+      expect(second.duplicates).toBe(1);
+      await drainDeepLane(deepLane, bed);
+      expect(await historyOf(bed.prefix, `${run}-ada`)).toEqual([`${run}-x`]);
+      expect(await historyOf(bed.prefix, `${run}-bob`)).toEqual(owned ? [`${run}-b0`, `${run}-b1`] : [`${run}-b1`]);
+    } finally {
+      await deepLane.stop();
+    }
+  });
+
+  /** Two leads of the run in different partitions: the first copy's and the second's. */
+  const leadsOf = (run: string) => {
+    const first = `${run}-ada`;
+    for (let n = 0; ; n += 1) {
+      const second = `${run}-bob-${n}`;
+      if (leadPartition(second, 2) !== leadPartition(first, 2)) return { first, second };
+    }
+  };
+
+  it.each([
+    ["a lead the live state places alone", false],
+    ["a lead the deep lane owns for a rescan", true],
+  ])("is a duplicate for %s when both copies are in one batch over two partitions", async (_, owned) => {
+    const run = owned ? "q" : "r";
+    const { first, second } = leadsOf(run);
+    const layout = prefixes.map((prefix) => liveKeys(prefix));
+    const keysOf = (leadId: string) => layout[leadPartition(leadId, 2)] as LiveKeys;
+    const results: BatchResult[] = [];
+    const parts = layout.map((keys) => {
+      const scorer = createScorer({ ...writer(keys), rules: () => RULES });
+      const scoreInserted: typeof scorer.scoreInserted = async (...args) => {
+        const result = await scorer.scoreInserted(...args);
+        results.push(result);
+        return result;
+      };
+      return {
+        scorer: { ...scorer, scoreInserted },
+        journal: createBatchJournal({ db: bed.db, redis: bed.redis, keys: keys.journal }),
+        recheck: async () => undefined,
+        inHand: new Set<string>(),
+      };
+    });
+    const deepLanes = layout.map((keys) => createDeepLane(writer(keys)));
+    const run1 = createPartitionBatch({
+      db: bed.db,
+      partitions: parts,
+      metrics: createWorkerMetrics(),
+      publish: async () => undefined,
+      attempts: 1,
+      onDeadLettered: () => undefined,
+      log: silentLogger,
+    });
+    const scoreTogether = async (events: QueuedEvent[]) => {
+      const byPartition = new Map<number, QueuedEvent[]>();
+      for (const each of events) {
+        const part = leadPartition(each.lead_id, 2);
+        byPartition.set(part, [...(byPartition.get(part) ?? []), each]);
+      }
+      await run1(events, byPartition);
+    };
+    try {
+      await scoreTogether([event(second, `${run}-b1`, 20)]);
+      if (owned) {
+        // Bob's lead waits for the deep lane to rescan its stored events (as after a duplicate it never folded).
+        await bed.redis.hset(keysOf(second).deep, second, "1");
+      }
+      results.length = 0;
+      await scoreTogether([event(first, `${run}-x`, 10), event(second, `${run}-x`, 30)]);
+      expect(results.reduce((sum, result) => sum + result.duplicates, 0)).toBe(1);
+      for (const [p, lane] of deepLanes.entries())
+        await drainDeepLane(lane, { redis: bed.redis, keys: layout[p] as LiveKeys });
+      expect(await historyOf(prefixes[leadPartition(first, 2)] as string, first)).toEqual([`${run}-x`]);
+      expect(await historyOf(prefixes[leadPartition(second, 2)] as string, second)).toEqual([`${run}-b1`]);
+    } finally {
+      for (const lane of deepLanes) await lane.stop();
+    }
+  });
+});

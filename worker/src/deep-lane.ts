@@ -51,7 +51,7 @@ import {
   waitingHandOffs,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
-import { aliasesOf, asRootEvents, mergeGroups, recordMergedAway } from "./merge.ts";
+import { aliasesOf, asRootEvents, mergedBefore, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { holdPages, releasePages, retirePages, superseded } from "./page-garbage.ts";
@@ -593,6 +593,8 @@ export function createDeepLane(options: DeepLaneOptions) {
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
     // After their roots (the script removes a merged lead only if its root committed earlier in the same call).
     const brought = new Map<string, number>();
+    // Events that reached an id after its merge committed: folded into the root, the merge not announced again.
+    const again = await mergedBefore(redis, keys, new Map([...merges].filter(([root]) => plans.has(root))));
     for (const [root, away] of merges) {
       if (!plans.has(root)) continue;
       for (const id of away) {
@@ -600,7 +602,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         brought.set(id, (item.lead?.count ?? 0) + item.list.length);
         commits.push({
           leadId: id,
-          mode: "mergedAway",
+          mode: again.has(id) ? "mergedAgain" : "mergedAway",
           into: root,
           expected: item.lead?.version ?? 0,
           fields: {},
@@ -608,7 +610,7 @@ export function createDeepLane(options: DeepLaneOptions) {
           updatedAt: at,
           stage: stageFor(0, thresholds),
           pending: [],
-          messages: options.encodeMerged?.(id, root) ?? [],
+          messages: again.has(id) ? [] : (options.encodeMerged?.(id, root) ?? []),
           drained: item.list.length,
         });
       }

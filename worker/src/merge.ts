@@ -102,6 +102,30 @@ export async function mergeGroups(
   return groups;
 }
 
+/**
+ * The merged ids among `merges` (by root) whose merge into that root committed before: the root's merge log names
+ * them (recordMergedAway writes it after each merge's commit, and carries it along a chain). A later fold of such an
+ * id's events (a batch resolved it before the merge was recorded and committed after the merge's fold) is not the
+ * merge again: it commits as `mergedAgain`, announcing nothing. A process stopped between a merge's commit and its
+ * record leaves the log without it, and the next fold of stragglers announces that merge a second time.
+ */
+export async function mergedBefore(
+  redis: Redis,
+  keys: LiveKeys,
+  merges: ReadonlyMap<string, readonly string[]>,
+): Promise<Set<string>> {
+  const pairs = [...merges].flatMap(([root, away]) => away.map((id) => [root, id] as const));
+  const pipeline = redis.pipeline();
+  for (const [root, id] of pairs) pipeline.hexists(keys.mergeLog(root), id);
+  const replies = pairs.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+  const before = new Set<string>();
+  replies.forEach(([error, exists], index) => {
+    if (error) throw error;
+    if (exists === 1) before.add((pairs[index] as readonly [string, string])[1]);
+  });
+  return before;
+}
+
 /** Every id ever merged into each root (a rescan reads their stored events too). */
 export async function aliasesOf(redis: Redis, keys: LiveKeys, roots: readonly string[]): Promise<Map<string, string>> {
   const pipeline = redis.pipeline();

@@ -2,7 +2,7 @@
 // `events`, `_id` = `event_id`, the ground truth of idempotency) decides which lead it belongs to, so the other copy is
 // a duplicate, reported as one and folded nowhere — sent apart, or together in one batch over two lead partitions
 // (one insert for both, the second copy's conflicting with the first's).
-import type { QueuedEvent, RuleSet } from "@leadscore/contracts";
+import type { QueuedEvent } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { leadPartition, partitionPrefixes, silentLogger } from "@leadscore/runtime";
@@ -12,28 +12,11 @@ import { createDeepLane } from "../src/deep-lane.ts";
 import { createBatchJournal } from "../src/journal.ts";
 import { createWorkerMetrics } from "../src/metrics.ts";
 import { createPartitionBatch } from "../src/partition-batch.ts";
-import { ruleMatcher } from "../src/rules-cache.ts";
-import { type BatchResult, createScorer, type LiveWriterOptions } from "../src/scorer.ts";
+import { type BatchResult, createScorer } from "../src/scorer.ts";
+import { CAP, FORM_RULES, formEvent, THRESHOLDS, writerOf } from "./form-bed.ts";
 import { drainDeepLane, useLiveBed } from "./live-bed.ts";
 
-const T0 = Date.parse("2026-01-01T00:00:00Z");
 const GENERATION = "duplicate-owner:test";
-const CAP = 200;
-const THRESHOLDS = [100, 300, 600] as const;
-const RULES = ruleMatcher({
-  version: 1,
-  groups: [],
-  rules: [{ _id: "form", label: "Form", event_type: "form", points: 40, active: true }],
-} satisfies RuleSet);
-
-const event = (leadId: string, eventId: string, minute: number): QueuedEvent => ({
-  event_id: eventId,
-  lead_id: leadId,
-  event_type: "form",
-  timestamp: T0 + minute * 60_000,
-  received_at: T0 + 1_000_000 + minute,
-  metadata: {},
-});
 
 describe("an event id sent again with another lead id, past the de-duplication window", () => {
   const bed = useLiveBed("duplicate-owner", GENERATION);
@@ -46,16 +29,7 @@ describe("an event id sent again with another lead id, past the de-duplication w
     for (const prefix of prefixes) await (await createTestRedis(prefix)).cleanup();
   });
 
-  const writer = (keys: LiveKeys): LiveWriterOptions => ({
-    db: bed.db,
-    redis: bed.redis,
-    keys,
-    generation: () => GENERATION,
-    cap: CAP,
-    thresholds: THRESHOLDS,
-    encodeUpdates: () => new Map(),
-    log: silentLogger,
-  });
+  const writer = writerOf(bed, GENERATION);
   const historyOf = async (prefix: string, leadId: string): Promise<string[]> => {
     const reader = createLiveReader({ redis: bed.redis, redisPrefix: prefix, cap: CAP, thresholds: THRESHOLDS });
     const lead = await reader.leadWithTail(leadId);
@@ -69,14 +43,14 @@ describe("an event id sent again with another lead id, past the de-duplication w
     ["a lead the deep lane owns", true],
   ])("is a duplicate for %s, sent in a later batch", async (_, owned) => {
     const run = owned ? "o" : "p";
-    const scorer = createScorer({ ...writer(bed.keys), rules: () => RULES });
+    const scorer = createScorer({ ...writer(bed.keys), rules: () => FORM_RULES });
     const deepLane = createDeepLane(writer(bed.keys));
     try {
-      await scorer.scoreBatch([event(`${run}-ada`, `${run}-x`, 10)]);
-      await scorer.scoreBatch([event(`${run}-bob`, `${run}-b1`, 20)]);
+      await scorer.scoreBatch([formEvent(`${run}-ada`, `${run}-x`, 10)]);
+      await scorer.scoreBatch([formEvent(`${run}-bob`, `${run}-b1`, 20)]);
       // A late event: Bob's lead goes to the deep lane, which has not run yet.
-      if (owned) await scorer.scoreBatch([event(`${run}-bob`, `${run}-b0`, 5)]);
-      const second = await scorer.scoreBatch([event(`${run}-bob`, `${run}-x`, 30)]);
+      if (owned) await scorer.scoreBatch([formEvent(`${run}-bob`, `${run}-b0`, 5)]);
+      const second = await scorer.scoreBatch([formEvent(`${run}-bob`, `${run}-x`, 30)]);
       expect(second.duplicates).toBe(1);
       await drainDeepLane(deepLane, bed);
       expect(await historyOf(bed.prefix, `${run}-ada`)).toEqual([`${run}-x`]);
@@ -105,7 +79,7 @@ describe("an event id sent again with another lead id, past the de-duplication w
     const keysOf = (leadId: string) => layout[leadPartition(leadId, 2)] as LiveKeys;
     const results: BatchResult[] = [];
     const parts = layout.map((keys) => {
-      const scorer = createScorer({ ...writer(keys), rules: () => RULES });
+      const scorer = createScorer({ ...writer(keys), rules: () => FORM_RULES });
       const scoreInserted: typeof scorer.scoreInserted = async (...args) => {
         const result = await scorer.scoreInserted(...args);
         results.push(result);
@@ -137,13 +111,13 @@ describe("an event id sent again with another lead id, past the de-duplication w
       await run1(events, byPartition);
     };
     try {
-      await scoreTogether([event(second, `${run}-b1`, 20)]);
+      await scoreTogether([formEvent(second, `${run}-b1`, 20)]);
       if (owned) {
         // Bob's lead waits for the deep lane to rescan its stored events (as after a duplicate it never folded).
         await bed.redis.hset(keysOf(second).deep, second, "1");
       }
       results.length = 0;
-      await scoreTogether([event(first, `${run}-x`, 10), event(second, `${run}-x`, 30)]);
+      await scoreTogether([formEvent(first, `${run}-x`, 10), formEvent(second, `${run}-x`, 30)]);
       expect(results.reduce((sum, result) => sum + result.duplicates, 0)).toBe(1);
       for (const [p, lane] of deepLanes.entries())
         await drainDeepLane(lane, { redis: bed.redis, keys: layout[p] as LiveKeys });

@@ -3,7 +3,7 @@
 // middle of one (after its events were stored and its leads planned, before its commit), with the deep lane running
 // at random moments, even inside that window. Afterwards the known lead's whole history must be the pure fold
 // (`foldScoresDecay`: `foldScoresV2` without a half-life) of the first copy of every event of both ids, and the
-// anonymous lead must be gone. With decay on, the events' entries are the decayed fold's and the score index is keyed
+// anonymous lead must be gone, its merge announced once. With decay on, the events' entries are the decayed fold's and the score index is keyed
 // on the decayed score and the last event's time. With two lead partitions the two ids lie in different ones: each partition has its scorer and deep lane, an event whose id
 // resolves to the other partition's root is sent on to that partition's scorer, and the merge is handed over.
 import { foldScoresDecay, type QueuedEvent, type RuleSet } from "@leadscore/contracts";
@@ -143,7 +143,11 @@ describe.each([1, 2])(
     let prefixes: readonly string[] = [];
     beforeAll(async () => {
       prefixes = partitions === 1 ? [bed.prefix] : partitionPrefixes(bed.prefix, partitions);
-      for (const prefix of prefixes) await bed.redis.set(liveKeys(prefix).gen, GENERATION);
+      for (const prefix of prefixes) {
+        await bed.redis.set(liveKeys(prefix).gen, GENERATION);
+        // Some subscription wants merges: each is announced in the outbox of its root's partition.
+        await bed.redis.set(liveKeys(prefix).outbox.wants, "m");
+      }
     });
     afterAll(async () => {
       for (const prefix of partitions === 1 ? [] : prefixes) await (await createTestRedis(prefix)).cleanup();
@@ -283,6 +287,16 @@ describe.each([1, 2])(
             const rank = decayRankKey(fold.score, fold.at, halfLife);
             expect(Number(await redis.zscore(keysFor(ids.known).byScore, ids.known))).toBe(rank);
           }
+          // One merge, one `lead.merged`, however its events straggled in.
+          const announced = await Promise.all(
+            layout.map(async (each) =>
+              (await redis.xrange(each.outbox.stream, "-", "+")).filter(([, fields]) => {
+                const message = new Map(fields.flatMap((value, i) => (i % 2 === 0 ? [[value, fields[i + 1]]] : [])));
+                return message.get("type") === "lead.merged" && message.get("from") === ids.anonymous;
+              }),
+            ),
+          );
+          expect(announced.flat()).toHaveLength(1);
           expect(firstCopies.map((event) => event.event_id).sort()).toEqual(
             [...history.map((entry) => entry.event_id)].sort(),
           );

@@ -9,7 +9,14 @@
 // `lead_id`) into the root's history as late events — from the first page they land in, the pages they leave alone
 // kept — and commits the root and the merged lead's removal from every index in one script call — the removal only
 // if the root's commit succeeded.
-import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
+import {
+  COLLECTIONS,
+  type IdentityDocument,
+  type MergePairDocument,
+  type MergeRequest,
+  mergePairId,
+  type ScorableEvent,
+} from "@leadscore/contracts";
 import {
   carriedRescoreLog,
   encodeMergeRecord,
@@ -41,12 +48,31 @@ const MOVED_TRIES = 8;
 export function createMergeRecorder(options: MergeRecorderOptions) {
   const { db, redis, keys, log } = options;
   const identities = db.collection<IdentityDocument>(COLLECTIONS.identities);
+  const pairs = db.collection<MergePairDocument>(COLLECTIONS.mergePairs);
+
+  /**
+   * Of two opposite merges of the same two leads in two partitions (`a` into `b` recorded in a's, `b` into `a` in
+   * b's, at the same moment), neither partition's identity map sees the other's, and each import would find a loop.
+   * So a merge into another partition's lead first claims the pair in MongoDB (inserted once, by `_id`): true when it
+   * holds the claim (or held it before: a replay), false when the opposite merge does, which then makes this one a
+   * no-op — the two leads end as that merge's root. Within one partition the map's script orders the two already.
+   */
+  async function claimPair(from: string, into: string, at: number): Promise<boolean> {
+    const _id = mergePairId(from, into);
+    const existing = await insertNew(pairs, [{ _id, from, into, at: new Date(at) }]);
+    if (existing.size === 0) return true;
+    return (await pairs.findOne({ _id }))?.from === from;
+  }
 
   async function record(request: MergeRequest): Promise<void> {
     const { from } = request;
     let into = await resolveLead(redis, keys, request.into);
     if (into === from) {
       log.warn("merge refused: the lead already resolves to the merged id", { from, into: request.into });
+      return;
+    }
+    if (!(options.owns?.(into) ?? true) && !(await claimPair(from, into, request.at))) {
+      log.warn("merge refused: the opposite merge of the same two leads was recorded first", { from, into });
       return;
     }
     const existing = await insertNew(identities, [

@@ -5,29 +5,21 @@
 import type { QueuedEvent } from "@leadscore/contracts";
 import { createLiveReader, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
-import { leadPartition, partitionPrefixes, silentLogger } from "@leadscore/runtime";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestRedis } from "../../test-support/index.ts";
+import { leadPartition, silentLogger } from "@leadscore/runtime";
+import { describe, expect, it } from "vitest";
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createBatchJournal } from "../src/journal.ts";
 import { createWorkerMetrics } from "../src/metrics.ts";
 import { createPartitionBatch } from "../src/partition-batch.ts";
 import { type BatchResult, createScorer } from "../src/scorer.ts";
-import { CAP, FORM_RULES, formEvent, THRESHOLDS, writerOf } from "./form-bed.ts";
+import { CAP, FORM_RULES, formEvent, THRESHOLDS, usePartitions, writerOf } from "./form-bed.ts";
 import { drainDeepLane, useLiveBed } from "./live-bed.ts";
 
 const GENERATION = "duplicate-owner:test";
 
 describe("an event id sent again with another lead id, past the de-duplication window", () => {
   const bed = useLiveBed("duplicate-owner", GENERATION);
-  let prefixes: readonly string[] = [];
-  beforeAll(async () => {
-    prefixes = partitionPrefixes(bed.prefix, 2);
-    for (const prefix of prefixes) await bed.redis.set(liveKeys(prefix).gen, GENERATION);
-  });
-  afterAll(async () => {
-    for (const prefix of prefixes) await (await createTestRedis(prefix)).cleanup();
-  });
+  const prefixes = usePartitions(bed, GENERATION, 2);
 
   const writer = writerOf(bed, GENERATION);
   const historyOf = async (prefix: string, leadId: string): Promise<string[]> => {

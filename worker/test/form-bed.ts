@@ -1,8 +1,10 @@
 // What the worker's small scorer-and-deep-lane tests share beside their live bed: one rule (a form, 40 points), events
 // of it a minute apart, and the writer options of a bed's (or one of its partitions') live state.
 import type { QueuedEvent, RuleSet } from "@leadscore/contracts";
-import type { LiveKeys } from "@leadscore/live";
-import { silentLogger } from "@leadscore/runtime";
+import { type LiveKeys, liveKeys } from "@leadscore/live";
+import { partitionPrefixes, silentLogger } from "@leadscore/runtime";
+import { afterAll, beforeAll } from "vitest";
+import { createTestRedis } from "../../test-support/index.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
 import type { LiveWriterOptions } from "../src/scorer.ts";
 import type { LiveBed } from "./live-bed.ts";
@@ -39,3 +41,18 @@ export const writerOf =
     encodeUpdates: () => new Map(),
     log: silentLogger,
   });
+
+/**
+ * `count` lead partitions under the bed's prefix (their prefixes, returned now), each with the live state's generation
+ * set before the suite and its keys removed after it.
+ */
+export function usePartitions(bed: LiveBed, generation: string, count: number): readonly string[] {
+  const prefixes = partitionPrefixes(bed.prefix, count);
+  beforeAll(async () => {
+    for (const prefix of prefixes) await bed.redis.set(liveKeys(prefix).gen, generation);
+  });
+  afterAll(async () => {
+    for (const prefix of prefixes) await (await createTestRedis(prefix)).cleanup();
+  });
+  return prefixes;
+}

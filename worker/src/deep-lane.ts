@@ -113,6 +113,18 @@ const waitingEvents = (leadId: string, owned: Owned) => owned.list.map((event) =
 /** The ids of a lead's history pages. */
 const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((ref) => ref.id);
 
+/**
+ * A rescanned lead with only the waiting events whose stored copy is its own (or a merged id's): the stored copy of an
+ * event id (`events`, `_id` = `event_id`) decides its lead, so a copy waiting here while another lead's is stored is a
+ * duplicate, folded nowhere here. Every waiting event was stored before it was listed, so the rescan's read holds it.
+ * The list itself is left whole: the commit drops every event it read.
+ */
+function ownCopies(leadId: string, owned: Owned, stored: readonly ScorableEvent[]): Owned {
+  const ids = new Set(stored.map((event) => event.event_id));
+  const list = owned.list.filter((event) => ids.has(decodeEvent(leadId, event).event_id));
+  return list.length === owned.list.length ? owned : { ...owned, list };
+}
+
 /** A lead to rescan as `rematchMissed` takes it: its stored events, what its live history holds, its profile. */
 function rescannedLead(
   leadId: string,
@@ -224,7 +236,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     await refoldLatePages(needPages, owned, history, plans);
     await foldMerges(merges, needRescan, owned, history, plans);
     for (const id of needRescan) {
-      const item = owned.get(id) as Owned;
+      const item = ownCopies(id, owned.get(id) as Owned, read.get(id) ?? []);
       const pages = pageIdsOf(item).map((pageId) => history.get(pageId) as CachedPage);
       plans.set(id, rescanned(id, item, [...(stored.get(id) ?? []), ...pages.flatMap((page) => page.events)], pages));
       stats.folded.rescan += 1;

@@ -2,8 +2,8 @@
 // `events`, `_id` = `event_id`, the ground truth of idempotency) decides which lead it belongs to, so the other copy is
 // a duplicate, reported as one and folded nowhere — sent apart, or together in one batch over two lead partitions
 // (one insert for both, the second copy's conflicting with the first's).
-import type { QueuedEvent } from "@leadscore/contracts";
-import { createLiveReader, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
+import type { QueuedEvent, ScorableEvent } from "@leadscore/contracts";
+import { createLiveReader, encodeEvent, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { leadPartition, silentLogger } from "@leadscore/runtime";
 import { describe, expect, it } from "vitest";
@@ -47,6 +47,26 @@ describe("an event id sent again with another lead id, past the de-duplication w
       await drainDeepLane(deepLane, bed);
       expect(await historyOf(bed.prefix, `${run}-ada`)).toEqual([`${run}-x`]);
       expect(await historyOf(bed.prefix, `${run}-bob`)).toEqual(owned ? [`${run}-b0`, `${run}-b1`] : [`${run}-b1`]);
+    } finally {
+      await deepLane.stop();
+    }
+  });
+
+  it("is left out of a rescan that finds it waiting on the other lead's deep-lane list", async () => {
+    const scorer = createScorer({ ...writer(bed.keys), rules: () => FORM_RULES });
+    const deepLane = createDeepLane(writer(bed.keys));
+    try {
+      await scorer.scoreBatch([formEvent("w-ada", "w-x", 10)]);
+      await scorer.scoreBatch([formEvent("w-bob", "w-b1", 20)]);
+      // However a copy came to wait for Bob's lead (a writer before this one, a path not foreseen), the rescan folds
+      // Bob's stored events, and that copy's stored one is Ada's.
+      const copy: ScorableEvent = { ...formEvent("w-bob", "w-x", 30), points: 40, rule_id: "form" };
+      await bed.redis.rpush(bed.keys.deepEvents("w-bob"), JSON.stringify(encodeEvent(copy)));
+      await bed.redis.hset(bed.keys.deep, "w-bob", "1");
+      await drainDeepLane(deepLane, bed);
+      expect(await historyOf(bed.prefix, "w-bob")).toEqual(["w-b1"]);
+      expect(await bed.redis.llen(bed.keys.deepEvents("w-bob"))).toBe(0);
+      expect(await historyOf(bed.prefix, "w-ada")).toEqual(["w-x"]);
     } finally {
       await deepLane.stop();
     }

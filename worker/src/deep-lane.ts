@@ -103,6 +103,8 @@ interface Owned {
   lead: LiveLead | null;
   list: CompactEvent[];
   rescans: string;
+  /** How many events of the deep-lane list were read, when `list` holds fewer of them (ownCopies). */
+  read?: number;
 }
 
 const LOCK_MS = 30_000;
@@ -117,12 +119,12 @@ const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((
  * A rescanned lead with only the waiting events whose stored copy is its own (or a merged id's): the stored copy of an
  * event id (`events`, `_id` = `event_id`) decides its lead, so a copy waiting here while another lead's is stored is a
  * duplicate, folded nowhere here. Every waiting event was stored before it was listed, so the rescan's read holds it.
- * The list itself is left whole: the commit drops every event it read.
+ * The commit still drops every event it read from the list.
  */
 function ownCopies(leadId: string, owned: Owned, stored: readonly ScorableEvent[]): Owned {
   const ids = new Set(stored.map((event) => event.event_id));
   const list = owned.list.filter((event) => ids.has(decodeEvent(leadId, event).event_id));
-  return list.length === owned.list.length ? owned : { ...owned, list };
+  return list.length === owned.list.length ? owned : { ...owned, list, read: owned.list.length };
 }
 
 /** A lead to rescan as `rematchMissed` takes it: its stored events, what its live history holds, its profile. */
@@ -237,6 +239,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     await foldMerges(merges, needRescan, owned, history, plans);
     for (const id of needRescan) {
       const item = ownCopies(id, owned.get(id) as Owned, read.get(id) ?? []);
+      owned.set(id, item);
       const pages = pageIdsOf(item).map((pageId) => history.get(pageId) as CachedPage);
       plans.set(id, rescanned(id, item, [...(stored.get(id) ?? []), ...pages.flatMap((page) => page.events)], pages));
       stats.folded.rescan += 1;
@@ -597,7 +600,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         updatedAt: at,
         pending: [],
         messages: [],
-        drained: item.list.length,
+        drained: item.read ?? item.list.length,
         rescans: Number(item.rescans),
       });
     }

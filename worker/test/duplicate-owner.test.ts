@@ -2,7 +2,7 @@
 // `events`, `_id` = `event_id`, the ground truth of idempotency) decides which lead it belongs to, so the other copy is
 // a duplicate, reported as one and folded nowhere — sent apart, or together in one batch over two lead partitions
 // (one insert for both, the second copy's conflicting with the first's).
-import type { QueuedEvent, ScorableEvent } from "@leadscore/contracts";
+import type { QueuedEvent, ScorableEvent, ScoreUpdate } from "@leadscore/contracts";
 import { createLiveReader, encodeEvent, type LiveEntry, type LiveKeys, liveKeys, wholeHistory } from "@leadscore/live";
 import { loadPagesFrom } from "@leadscore/live/audit";
 import { leadPartition, silentLogger } from "@leadscore/runtime";
@@ -54,7 +54,8 @@ describe("an event id sent again with another lead id, past the de-duplication w
 
   it("is left out of a rescan that finds it waiting on the other lead's deep-lane list", async () => {
     const scorer = createScorer({ ...writer(bed.keys), rules: () => FORM_RULES });
-    const deepLane = createDeepLane(writer(bed.keys));
+    const updates: ScoreUpdate[] = [];
+    const deepLane = createDeepLane({ ...writer(bed.keys), onCommitted: (done) => void updates.push(...done) });
     try {
       await scorer.scoreBatch([formEvent("w-ada", "w-x", 10)]);
       await scorer.scoreBatch([formEvent("w-bob", "w-b1", 20)]);
@@ -65,6 +66,8 @@ describe("an event id sent again with another lead id, past the de-duplication w
       await bed.redis.hset(bed.keys.deep, "w-bob", "1");
       await drainDeepLane(deepLane, bed);
       expect(await historyOf(bed.prefix, "w-bob")).toEqual(["w-b1"]);
+      // Nor does the rescan's update name it.
+      expect(updates.map((update) => [update.lead_id, update.event_id])).toEqual([["w-bob", "w-b1"]]);
       expect(await bed.redis.llen(bed.keys.deepEvents("w-bob"))).toBe(0);
       expect(await historyOf(bed.prefix, "w-ada")).toEqual(["w-x"]);
     } finally {

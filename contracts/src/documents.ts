@@ -35,6 +35,11 @@ export const COLLECTIONS = {
   deadLetters: "dead_letters",
   /** Merged ids (`_id`), each with the lead it was merged into: the durable identity map (identity.ts). */
   identities: "identities",
+  /**
+   * Merges between lead partitions, one document per pair of leads whichever way (`_id` = `mergePairId`), inserted
+   * before the merge is recorded: of two opposite merges of the same two leads the one stored first wins.
+   */
+  mergePairs: "merge_pairs",
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
   meta: "meta",
   /**
@@ -282,6 +287,8 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   dead_letters: [{ key: { at: -1 }, name: "newest" }],
   // Read by `_id` (a replayed merge) and whole (a rebuild).
   identities: [],
+  // Read by `_id` only (a merge that lost its pair).
+  merge_pairs: [],
   // Read by `_id` only.
   meta: [],
   // Read whole (a few minutes of batches) after a Redis restart; swept by `at`, a scan of that much.

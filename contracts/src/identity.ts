@@ -67,6 +67,22 @@ export const MergeRequestSchema = z.strictObject({
 });
 
 /**
+ * A merge between lead partitions, claimed before it is recorded (`merge_pairs`, `_id` = `mergePairId` of its two
+ * leads): the first stored of two opposite merges of the same pair is the one that happens.
+ */
+export interface MergePairDocument {
+  _id: string;
+  from: string;
+  into: string;
+  at: Date;
+}
+
+/** The `merge_pairs` id of two leads, the same whichever way they are merged. */
+export function mergePairId(one: string, other: string): string {
+  return one < other ? `${one}\n${other}` : `${other}\n${one}`;
+}
+
+/**
  * `identities` (MongoDB): one document per merged id, inserted once (`_id` = the merged id: a second merge of it is
  * an insert conflict). The durable identity map, from which a rebuild lays out the live one; also the audit of
  * admin merges.

@@ -1,5 +1,5 @@
 import { gzipSync } from "node:zlib";
-import { createLogger, dedupeSlot, EVENTS_QUEUE, readDedupeMark } from "@leadscore/runtime";
+import { createLogger, dedupeSlot, EVENTS_QUEUE, queuedEventsKey, readDedupeMark } from "@leadscore/runtime";
 import Queue from "bull";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -293,6 +293,22 @@ describe("when Redis cannot take the event", () => {
       });
       expect(await refused.json()).toMatchObject({
         error: { code: "SERVICE_UNAVAILABLE", message: "the queue holds more than 2 events; retry later" },
+      });
+    } finally {
+      await edge.close();
+    }
+  });
+
+  it("answers 503 while the queue holds more than QUEUE_MAX_DEPTH jobs, though the count drifted below 0", async () => {
+    const edge = await createTestEdge({ QUEUE_MAX_DEPTH: "2" });
+    try {
+      // Jobs queued without the edge (a replay): the worker's finished ones took the edge's count below 0.
+      for (let i = 0; i < 3; i++) await edge.queue.add({ v: 1, events: [] });
+      await edge.redis.set(queuedEventsKey(edge.deps.config.REDIS_PREFIX), -500);
+      let probe = 0;
+      await eventually(async () => {
+        const response = await edge.app.request("/api/events", post(event(`drift-probe-${probe++}`)));
+        return response.status === 503 ? response : null;
       });
     } finally {
       await edge.close();

@@ -78,8 +78,6 @@ export interface PageRef {
   changedAt: number | null;
   /** Earliest received_at among its entries. */
   receivedMin: number;
-  /** Latest received_at among its entries. */
-  receivedMax: number;
   /** Score after its first entry. */
   firstScore: number;
   /** Lowest score after any of its entries (the score chart's buckets read it instead of the page). */
@@ -92,9 +90,10 @@ export interface PageRef {
 
 /**
  * A PageRef as the page list `pg` stores it (a JSON array of these, which the commit script splices new ones into):
- * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore, scoreMin,
- * scoreMax]`. Kept compact: a lead's list grows by one a page, ~120 B each. A ref written before the last two were
- * added reads them as the lower and higher of its first and last scores (a rebuild writes them exactly).
+ * `[id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, 0, firstScore, scoreMin, scoreMax]`. Kept
+ * compact: a lead's list grows by one a page, ~110 B each. The 0 holds the place of the page's latest received_at,
+ * which is no longer read: refs stored with it read the same. A ref written before the last two were added reads them
+ * as the lower and higher of its first and last scores (a rebuild writes them exactly).
  */
 export type PageRefWire = [
   string,
@@ -120,7 +119,7 @@ export function encodePageRef(ref: PageRef): PageRefWire {
     ref.scoreAfter,
     ref.changedAt,
     ref.receivedMin,
-    ref.receivedMax,
+    0,
     ref.firstScore,
     ref.scoreMin,
     ref.scoreMax,
@@ -129,7 +128,7 @@ export function encodePageRef(ref: PageRef): PageRefWire {
 }
 
 export function decodePageRef(wire: PageRefWire): PageRef {
-  const [id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, receivedMax, firstScore] = wire;
+  const [id, size, firstKey, lastEventAt, scoreAfter, changedAt, receivedMin, , firstScore] = wire;
   const scoreMin = wire[9] ?? Math.min(firstScore, scoreAfter);
   const scoreMax = wire[10] ?? Math.max(firstScore, scoreAfter);
   return {
@@ -140,7 +139,6 @@ export function decodePageRef(wire: PageRefWire): PageRef {
     scoreAfter,
     changedAt,
     receivedMin,
-    receivedMax,
     firstScore,
     scoreMin,
     scoreMax,
@@ -172,7 +170,6 @@ export function pageRef(id: string, entries: readonly LiveEntry[], startTally = 
   const last = entries.at(-1) as LiveEntry;
   let changedAt: number | null = null;
   let receivedMin = Number.POSITIVE_INFINITY;
-  let receivedMax = Number.NEGATIVE_INFINITY;
   let scoreMin = first.score;
   let scoreMax = first.score;
   for (const entry of entries) {
@@ -180,7 +177,6 @@ export function pageRef(id: string, entries: readonly LiveEntry[], startTally = 
     if (entry.score > scoreMax) scoreMax = entry.score;
     if (entry.delta !== 0) changedAt = entry.timestamp;
     if (entry.received_at < receivedMin) receivedMin = entry.received_at;
-    if (entry.received_at > receivedMax) receivedMax = entry.received_at;
   }
   return {
     id,
@@ -190,7 +186,6 @@ export function pageRef(id: string, entries: readonly LiveEntry[], startTally = 
     scoreAfter: last.score,
     changedAt,
     receivedMin,
-    receivedMax,
     firstScore: first.score,
     scoreMin,
     scoreMax,

@@ -20,13 +20,16 @@ import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEve
  * - `mergedAway`: the deep lane's removal of a lead merged into `into` (its history now folded there): out of every
  *   index, its hash deleted, its first `drained` deep-lane events dropped — only if `into`'s commit earlier in the
  *   same call succeeded;
+ * - `mergedAgain`: the same removal for a lead whose merge committed before, of the events that reached it after
+ *   (a batch that resolved its id before the merge was recorded): the merge is not announced again (no
+ *   `lead.merged`; the caller passes no messages);
  * - `emptyRoot`: the deep lane's commit of a merge's root that has neither live state nor events (two ids merged
  *   before either had one): released as `deep` releases a lead, but no state and no index entry is written, so no
  *   empty lead shows in lists; its merged leads' removals follow it as they follow a `deep` commit.
  */
 export interface LeadCommit {
   leadId: string;
-  mode: "commit" | "pages" | "rescan" | "deep" | "mergedAway" | "emptyRoot";
+  mode: "commit" | "pages" | "rescan" | "deep" | "mergedAway" | "mergedAgain" | "emptyRoot";
   expected: number;
   fields: LeadHash;
   rankKey: number;
@@ -46,7 +49,7 @@ export interface LeadCommit {
    * from the stored one. Left out by commits that must record none.
    */
   movement?: MovementEvent;
-  /** For `mergedAway`: the root the lead was merged into, committed earlier in the same call. */
+  /** For `mergedAway` and `mergedAgain`: the root the lead was merged into, committed earlier in the same call. */
   into?: string;
 }
 
@@ -57,7 +60,15 @@ export class StaleLiveStateError extends Error {
   override name = "StaleLiveStateError";
 }
 
-const MODES = { commit: "c", pages: "p", rescan: "r", deep: "f", mergedAway: "m", emptyRoot: "e" } as const;
+const MODES = {
+  commit: "c",
+  pages: "p",
+  rescan: "r",
+  deep: "f",
+  mergedAway: "m",
+  mergedAgain: "a",
+  emptyRoot: "e",
+} as const;
 const OUTCOMES: Record<string, CommitOutcome> = { o: "committed", c: "conflict", d: "diverted" };
 
 // Its KEYS, ARGV and reply: `lua/commit-leads.lua`.

@@ -21,7 +21,6 @@ const REF: PageRef = {
   scoreAfter: 420,
   changedAt: 1_700_000_800_000,
   receivedMin: 1_700_000_000_500,
-  receivedMax: 1_700_000_950_000,
   firstScore: 10,
   scoreMin: 5,
   scoreMax: 480,
@@ -39,7 +38,7 @@ describe("a page ref", () => {
         420,
         1_700_000_800_000,
         1_700_000_000_500,
-        1_700_000_950_000,
+        0,
         10,
         5,
         480,
@@ -50,6 +49,11 @@ describe("a page ref", () => {
   it("reads a ref written without its lowest and highest scores as bounded by its first and last", () => {
     const old = JSON.stringify(encodePageRefs([REF]).replace(",5,480]", "]"));
     expect(decodePageRefs(`[${JSON.parse(old)}]`)).toEqual([{ ...REF, scoreMin: 10, scoreMax: 420 }]);
+  });
+
+  it("reads a ref stored with its latest received_at (no longer kept) as the same ref", () => {
+    const stored = JSON.stringify(encodePageRefs([REF])).replace(",0,10,", ",1700000950000,10,");
+    expect(decodePageRefs(`[${JSON.parse(stored)}]`)).toEqual([REF]);
   });
 
   it("reads back with every field as written, a page whose score never moved included", () => {

@@ -1,6 +1,6 @@
 import type { MergeRequest, QueuedEvent } from "@leadscore/contracts";
 import type { JobOptions } from "bull";
-import { redisScript } from "./scripts.ts";
+import { redisScript, type ScriptClient } from "./scripts.ts";
 
 /** The Bull queue every accepted event goes through. */
 export const EVENTS_QUEUE = "events";
@@ -53,7 +53,22 @@ export function pendingJobKeys(prefix: string): string[] {
 }
 
 /**
- * Reads the queued-events count, set back to 0 whenever the queue holds no unfinished job (see the script's header).
- * KEYS: `queuedEventsKey`, then the four `pendingJobKeys`.
+ * Reads the queued-events count, set back to 0 whenever the queue holds no unfinished job and repaired when below 0,
+ * with the number of unfinished jobs (see the script's header). KEYS: `queuedEventsKey`, then the four
+ * `pendingJobKeys`. Read through `readQueuedEvents`.
  */
-export const READ_QUEUED_EVENTS = redisScript<number>(new URL("./lua/read-queued-events-5.lua", import.meta.url));
+export const READ_QUEUED_EVENTS = redisScript<[number, number]>(
+  new URL("./lua/read-queued-events-5.lua", import.meta.url),
+);
+
+/** A read of a queue's queued-events count: the count as stored (never below 0) and the unfinished jobs. */
+export interface QueuedEventsReading {
+  count: number;
+  jobs: number;
+}
+
+/** Reads `prefix`'s queued-events count and unfinished jobs in one step. */
+export async function readQueuedEvents(redis: ScriptClient, prefix: string): Promise<QueuedEventsReading> {
+  const [count, jobs] = await READ_QUEUED_EVENTS.run(redis, [queuedEventsKey(prefix), ...pendingJobKeys(prefix)]);
+  return { count: Number(count), jobs: Number(jobs) };
+}

@@ -51,7 +51,7 @@ import {
   waitingHandOffs,
 } from "@leadscore/live";
 import { createLock, LockLostError } from "@leadscore/runtime";
-import { aliasesOf, asRootEvents, mergeGroups, recordMergedAway } from "./merge.ts";
+import { aliasesOf, asRootEvents, mergedBefore, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { holdPages, releasePages, retirePages, superseded } from "./page-garbage.ts";
@@ -103,6 +103,8 @@ interface Owned {
   lead: LiveLead | null;
   list: CompactEvent[];
   rescans: string;
+  /** How many events of the deep-lane list were read, when `list` holds fewer of them (ownCopies). */
+  read?: number;
 }
 
 const LOCK_MS = 30_000;
@@ -112,6 +114,18 @@ const waitingEvents = (leadId: string, owned: Owned) => owned.list.map((event) =
 
 /** The ids of a lead's history pages. */
 const pageIdsOf = (owned: Owned | undefined) => (owned?.lead?.pages ?? []).map((ref) => ref.id);
+
+/**
+ * A rescanned lead with only the waiting events whose stored copy is its own (or a merged id's): the stored copy of an
+ * event id (`events`, `_id` = `event_id`) decides its lead, so a copy waiting here while another lead's is stored is a
+ * duplicate, folded nowhere here. Every waiting event was stored before it was listed, so the rescan's read holds it.
+ * The commit still drops every event it read from the list.
+ */
+function ownCopies(leadId: string, owned: Owned, stored: readonly ScorableEvent[]): Owned {
+  const ids = new Set(stored.map((event) => event.event_id));
+  const list = owned.list.filter((event) => ids.has(decodeEvent(leadId, event).event_id));
+  return list.length === owned.list.length ? owned : { ...owned, list, read: owned.list.length };
+}
 
 /** A lead to rescan as `rematchMissed` takes it: its stored events, what its live history holds, its profile. */
 function rescannedLead(
@@ -224,7 +238,8 @@ export function createDeepLane(options: DeepLaneOptions) {
     await refoldLatePages(needPages, owned, history, plans);
     await foldMerges(merges, needRescan, owned, history, plans);
     for (const id of needRescan) {
-      const item = owned.get(id) as Owned;
+      const item = ownCopies(id, owned.get(id) as Owned, read.get(id) ?? []);
+      owned.set(id, item);
       const pages = pageIdsOf(item).map((pageId) => history.get(pageId) as CachedPage);
       plans.set(id, rescanned(id, item, [...(stored.get(id) ?? []), ...pages.flatMap((page) => page.events)], pages));
       stats.folded.rescan += 1;
@@ -585,7 +600,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         updatedAt: at,
         pending: [],
         messages: [],
-        drained: item.list.length,
+        drained: item.read ?? item.list.length,
         rescans: Number(item.rescans),
       });
     }
@@ -593,6 +608,8 @@ export function createDeepLane(options: DeepLaneOptions) {
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
     // After their roots (the script removes a merged lead only if its root committed earlier in the same call).
     const brought = new Map<string, number>();
+    // Events that reached an id after its merge committed: folded into the root, the merge not announced again.
+    const again = await mergedBefore(redis, keys, new Map([...merges].filter(([root]) => plans.has(root))));
     for (const [root, away] of merges) {
       if (!plans.has(root)) continue;
       for (const id of away) {
@@ -600,7 +617,7 @@ export function createDeepLane(options: DeepLaneOptions) {
         brought.set(id, (item.lead?.count ?? 0) + item.list.length);
         commits.push({
           leadId: id,
-          mode: "mergedAway",
+          mode: again.has(id) ? "mergedAgain" : "mergedAway",
           into: root,
           expected: item.lead?.version ?? 0,
           fields: {},
@@ -608,7 +625,7 @@ export function createDeepLane(options: DeepLaneOptions) {
           updatedAt: at,
           stage: stageFor(0, thresholds),
           pending: [],
-          messages: options.encodeMerged?.(id, root) ?? [],
+          messages: again.has(id) ? [] : (options.encodeMerged?.(id, root) ?? []),
           drained: item.list.length,
         });
       }

@@ -9,7 +9,14 @@
 // `lead_id`) into the root's history as late events — from the first page they land in, the pages they leave alone
 // kept — and commits the root and the merged lead's removal from every index in one script call — the removal only
 // if the root's commit succeeded.
-import { COLLECTIONS, type IdentityDocument, type MergeRequest, type ScorableEvent } from "@leadscore/contracts";
+import {
+  COLLECTIONS,
+  type IdentityDocument,
+  type MergePairDocument,
+  type MergeRequest,
+  mergePairId,
+  type ScorableEvent,
+} from "@leadscore/contracts";
 import {
   carriedRescoreLog,
   encodeMergeRecord,
@@ -41,12 +48,31 @@ const MOVED_TRIES = 8;
 export function createMergeRecorder(options: MergeRecorderOptions) {
   const { db, redis, keys, log } = options;
   const identities = db.collection<IdentityDocument>(COLLECTIONS.identities);
+  const pairs = db.collection<MergePairDocument>(COLLECTIONS.mergePairs);
+
+  /**
+   * Of two opposite merges of the same two leads in two partitions (`a` into `b` recorded in a's, `b` into `a` in
+   * b's, at the same moment), neither partition's identity map sees the other's, and each import would find a loop.
+   * So a merge into another partition's lead first claims the pair in MongoDB (inserted once, by `_id`): true when it
+   * holds the claim (or held it before: a replay), false when the opposite merge does, which then makes this one a
+   * no-op — the two leads end as that merge's root. Within one partition the map's script orders the two already.
+   */
+  async function claimPair(from: string, into: string, at: number): Promise<boolean> {
+    const _id = mergePairId(from, into);
+    const existing = await insertNew(pairs, [{ _id, from, into, at: new Date(at) }]);
+    if (existing.size === 0) return true;
+    return (await pairs.findOne({ _id }))?.from === from;
+  }
 
   async function record(request: MergeRequest): Promise<void> {
     const { from } = request;
     let into = await resolveLead(redis, keys, request.into);
     if (into === from) {
       log.warn("merge refused: the lead already resolves to the merged id", { from, into: request.into });
+      return;
+    }
+    if (!(options.owns?.(into) ?? true) && !(await claimPair(from, into, request.at))) {
+      log.warn("merge refused: the opposite merge of the same two leads was recorded first", { from, into });
       return;
     }
     const existing = await insertNew(identities, [
@@ -100,6 +126,30 @@ export async function mergeGroups(
     groups.set(root, group);
   }
   return groups;
+}
+
+/**
+ * The merged ids among `merges` (by root) whose merge into that root committed before: the root's merge log names
+ * them (recordMergedAway writes it after each merge's commit, and carries it along a chain). A later fold of such an
+ * id's events (a batch resolved it before the merge was recorded and committed after the merge's fold) is not the
+ * merge again: it commits as `mergedAgain`, announcing nothing. A process stopped between a merge's commit and its
+ * record leaves the log without it, and the next fold of stragglers announces that merge a second time.
+ */
+export async function mergedBefore(
+  redis: Redis,
+  keys: LiveKeys,
+  merges: ReadonlyMap<string, readonly string[]>,
+): Promise<Set<string>> {
+  const pairs = [...merges].flatMap(([root, away]) => away.map((id) => [root, id] as const));
+  const pipeline = redis.pipeline();
+  for (const [root, id] of pairs) pipeline.hexists(keys.mergeLog(root), id);
+  const replies = pairs.length > 0 ? ((await pipeline.exec()) ?? []) : [];
+  const before = new Set<string>();
+  replies.forEach(([error, exists], index) => {
+    if (error) throw error;
+    if (exists === 1) before.add((pairs[index] as readonly [string, string])[1]);
+  });
+  return before;
 }
 
 /** Every id ever merged into each root (a rescan reads their stored events too). */

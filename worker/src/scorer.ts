@@ -154,8 +154,15 @@ const PROFILE_FIELDS: readonly LeadHashField[] = ["name", "email", "company"];
 /** What a round reads to complete a lead read without its tail: the version, to tell whether it was committed since. */
 const TAIL_FIELDS: readonly LeadHashField[] = ["version", "tail"];
 
-/** Events this process stored in an earlier try of the same batch: fresh still, though their insert now conflicts. */
+/**
+ * Events this process stored in an earlier try of the same batch (or earlier in this try, for another partition's
+ * share of one insert): fresh still, though their insert now conflicts. Keyed by lead and event id (`storedKey`): a
+ * copy of the id under another lead conflicts with the stored one and is a duplicate, never fresh.
+ */
 export type StoredMemo = Set<string>;
+
+/** An event's key in a StoredMemo. */
+const storedKey = (doc: Pick<EventDocument, "_id" | "lead_id">) => `${doc.lead_id}\n${doc._id}`;
 
 export function createScorer(options: ScorerOptions) {
   const { db, redis, keys, cap, thresholds, log } = options;
@@ -315,9 +322,9 @@ export function createScorer(options: ScorerOptions) {
         entry = { leadId: doc.lead_id, fresh: [], duplicates: [] };
         touched.set(doc.lead_id, entry);
       }
-      const fresh = !existing.has(index) || memo.has(doc._id);
+      const fresh = !existing.has(index) || memo.has(storedKey(doc));
       (fresh ? entry.fresh : entry.duplicates).push(scorables[index] as ScorableEvent);
-      if (fresh) memo.add(doc._id);
+      if (fresh) memo.add(storedKey(doc));
     });
     const duplicates = [...touched.values()].reduce((sum, t) => sum + t.duplicates.length, 0);
     result.duplicates += prepared.queued - docs.length + duplicates;

@@ -1,11 +1,4 @@
-import {
-  type CountsClient,
-  createQueuedCounts,
-  type Logger,
-  pendingJobKeys,
-  queuedEventsKey,
-  READ_QUEUED_EVENTS,
-} from "@leadscore/runtime";
+import { type CountsClient, createQueuedCounts, type Logger, readQueuedEvents } from "@leadscore/runtime";
 
 /**
  * The exact number of events in unfinished jobs (see `queuedEventsKey`): what back-pressure and the
@@ -22,7 +15,7 @@ export function createQueuedEvents(
 ) {
   // One count per lead partition, each in its queue's slot; the activity is the deployment's.
   const parts = partitions.map((partition) => ({
-    keys: [queuedEventsKey(partition), ...pendingJobKeys(partition)],
+    prefix: partition,
     counts: createQueuedCounts(redis, partition, log, { sign: 1, activity: "accepted", now, activityPrefix: prefix }),
   }));
   return {
@@ -37,14 +30,19 @@ export function createQueuedEvents(
     flush: async () => {
       await Promise.all(parts.map((part) => part.counts.flush()));
     },
-    /** The stored count, plus this instance's jobs not yet counted in it: summed over the partitions. */
+    /**
+     * The stored count, plus this instance's jobs not yet counted in it, but never fewer than the unfinished jobs (each
+     * holds an event at least: other edges' counts lag their jobs, and jobs queued without an edge are never counted
+     * in): summed over the partitions. So it reads 0 only while no job waits.
+     */
     async read(): Promise<number> {
       const counted = await Promise.all(
         parts.map(async (part) => {
           // Taken with the read sent, in one turn: a count written before it is in the stored one (commands on one
           // connection run in order), one written after it is in this.
           const local = part.counts.pending();
-          return Number(await READ_QUEUED_EVENTS.run(redis, part.keys)) + local;
+          const { count, jobs } = await readQueuedEvents(redis, part.prefix);
+          return Math.max(count + local, jobs);
         }),
       );
       return counted.reduce((sum, count) => sum + count, 0);

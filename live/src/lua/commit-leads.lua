@@ -16,7 +16,8 @@
 --          (also drops the first `drained` deep-lane events and releases the lead when none are left and no rescan
 --          was asked for since `rescans`), 'e' the same release for a merge's root with neither live state nor events,
 --          writing no state and no index entry, 'm' the deep lane's removal of a lead merged into its root (includes/merge:
---          only when the root's own commit earlier in this call succeeded). A lead the identity map resolves to
+--          only when the root's own commit earlier in this call succeeded), 'a' the same for a lead whose merge
+--          committed before (events that reached it after), announcing nothing. A lead the identity map resolves to
 --          another is committed like one the deep lane owns: its events go to its list, which the deep lane folds into
 --          the root.
 -- Reply: 'stale' when the generation is not ARGV[1] (the live state was wiped or is being rebuilt: nothing is
@@ -103,15 +104,15 @@ for i = 1, n do
     end
     if mode == 'r' then redis.call('HINCRBY', KEYS[4], id, 1) else redis.call('HSETNX', KEYS[4], id, 0) end
     out[i] = 'd'
-  elseif (redis.call('HGET', lead, 'v') or '0') ~= expected or (mode == 'm' and not done[moved]) then
+  elseif (redis.call('HGET', lead, 'v') or '0') ~= expected or ((mode == 'm' or mode == 'a') and not done[moved]) then
     out[i] = 'c'
   elseif mode == 'e' then
     release(list, id, drained, rescans)
     done[id] = { prev = '0', score = '0' }
     out[i] = 'o'
-  elseif mode == 'm' then
+  elseif mode == 'm' or mode == 'a' then
     mergeAway(KEYS, id, lead, list, drained, byLastEvent, stageKey, activityKey)
-    if outboxWants(wants, 'lead.merged') then
+    if mode == 'm' and outboxWants(wants, 'lead.merged') then
       local root = done[moved]
       outboxAppend(outbox, { type = 'lead.merged', lead = moved, from = id, to = '', score = root.score,
         prev = root.prev, event = '', etype = '', at = updated, rank = '' })

@@ -27,7 +27,8 @@ export const mergeLeadDoc: RouteDoc = {
     "folded into this lead's as one (limits, groups and decay across both), it leaves every list, and its id " +
     "resolves to this lead from then on. The merge is recorded with its `reason` in MongoDB's `identities` (the " +
     "audit). 202 once queued; 200 when `from` already resolves here; 409 when it resolves elsewhere or the merge " +
-    "would loop; 404 when either lead does not exist.",
+    "would loop; 404 when either lead does not exist. Of two opposite merges of the same two leads in two lead " +
+    "partitions at the same moment (both answered 202), the one recorded first happens and the other is a no-op.",
   tag: "Leads",
   auth: "admin",
   params: LeadParamsSchema,

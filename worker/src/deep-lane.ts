@@ -85,6 +85,12 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   partitions?: { owns(leadId: string): boolean; keysFor(leadId: string): LiveKeys };
   /** Runs between a merged lead's hand-off and its delivery to the root's partition (tests stop a pass there). */
   beforeDelivery?: (handOff: HandOff) => Promise<void>;
+  /**
+   * Whether the live state's generation is current. While it is not (a catch-up after a Redis restart, a rebuild) no
+   * pass begins: its reads by `lead_id` and `$in` are scans on the embedded store, where the catch-up's reads of what the
+   * restart lost would queue behind them. Unset: always.
+   */
+  whenCurrent?: () => Promise<boolean>;
   /** Runs between a pass's holding its new pages and its commit (tests interleave a rival commit here). */
   beforeCommit?: () => Promise<void>;
 }
@@ -193,6 +199,7 @@ export function createDeepLane(options: DeepLaneOptions) {
    * late events land in, rescan those whose stored events are asked for, then insert the new pages and commit.
    */
   async function pass(signal: AbortSignal): Promise<number> {
+    if (options.whenCurrent && !(await options.whenCurrent())) return 0;
     const handed = options.partitions ? await handOver(options.partitions) : 0;
     const asked = await redis.hgetall(keys.deep);
     const ids = Object.keys(asked).slice(0, maxLeads);

@@ -10,7 +10,7 @@ import {
   type QueuedEvent,
   type RuleSet,
 } from "@leadscore/contracts";
-import { leadHashField, liveKeys, redisRunId } from "@leadscore/live";
+import { generationIsCurrent, leadHashField, liveKeys, redisRunId } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -163,6 +163,35 @@ describe("when Redis comes back from its append-only file with every commit", ()
       ),
     ).toEqual(versions);
     expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
+describe("while the generation that came back is not caught up yet", () => {
+  it("the deep lane begins no pass, and folds its leads once the generation is current", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch(
+      Array.from({ length: 120 }, (_, i) => event("l0", `p${i}`, "page_view", T0 + 60_000 * i)),
+    );
+    // A late event for the deep lane.
+    await s.scorer.scoreBatch([event("l0", "late", "purchase", T0 + 1)]);
+    expect(await s.redis.hlen(s.keys.deep)).toBe(1);
+    let generation = await asOnEarlierRun(s, s.generation);
+    const lane = createDeepLane({
+      ...s.options,
+      generation: () => generation,
+      encodeUpdates: () => new Map(),
+      whenCurrent: async () => generationIsCurrent(s.redis, await s.redis.get(s.keys.gen)),
+    });
+    try {
+      expect(await lane.runOnce()).toBe(0);
+      expect(await s.redis.hlen(s.keys.deep)).toBe(1);
+      generation = await ensureLiveState(s.options);
+      expect(await lane.runOnce()).toBe(1);
+      expect(await s.redis.hlen(s.keys.deep)).toBe(0);
+      expect(await s.audit()).toEqual([]);
+    } finally {
+      await lane.stop();
+    }
   }, 60_000);
 });
 

@@ -43,10 +43,15 @@ export const COLLECTIONS = {
   /** Facts about the deployment itself, one document each by `_id` (e.g. that the default rules were seeded). */
   meta: "meta",
   /**
-   * The worker's batch journal: each batch's event ids, inserted before its events, kept a few minutes; after a Redis
-   * restart the batches not marked done in Redis are caught up (worker/src/journal.ts).
+   * The worker's batch journal: one small entry per batch (its id, time and run of Redis), inserted before its events,
+   * kept a few minutes; after a Redis restart the batches not marked done in Redis are caught up (worker/src/journal.ts).
    */
   batchJournal: "batch_journal",
+  /**
+   * Each journal entry's event ids and their leads, under the entry's `_id`, inserted with it: read by `_id` for the
+   * entries a catch-up finds unfinished only, so the journal's scan reads no ids.
+   */
+  batchJournalIds: "batch_journal_ids",
   /**
    * What each event of a lead may earn under a version a retroactive publish re-scored it with, one document per
    * (version, lead), `_id` = `rescoredCandidatesId` (rescore.ts): read by `_id` only, inserted once.
@@ -179,7 +184,10 @@ export interface DeadLetterDocument {
   at: Date;
 }
 
-/** One batch in the worker's journal: inserted before the batch's events, so every stored event is in one. */
+/**
+ * One batch in the worker's journal: inserted before the batch's events, so every stored event is in one. Its ids are
+ * in `batch_journal_ids` under the same `_id`; entries written before that kept them here.
+ */
 export interface BatchJournalDocument {
   /** Random, one per try of a batch. */
   _id: string;
@@ -188,13 +196,24 @@ export interface BatchJournalDocument {
   /**
    * The batch's event ids as one text, separated by spaces (outside the ids' alphabet); an array in entries written
    * before. One text because FerretDB stores an array element by element: a journal sweep's scan of array entries
-   * cost ~27× that of text ones, an entry's insert ~2.5×.
+   * cost ~27× that of text ones, an entry's insert ~2.5×. Absent from entries whose ids are in `batch_journal_ids`.
    */
-  events: string | string[];
+  events?: string | string[];
   /** Each event's lead, in the same order and form: a catch-up looks in the lead's tail before reading the stored copy. */
   leads?: string | string[];
   /** The `run_id` of the Redis the batch began on, as its worker last saw it (absent before it had seen one). */
   run?: string;
+}
+
+/** A journal entry's ids (`batch_journal_ids`), `_id` = the entry's: inserted with the entry, before the events. */
+export interface BatchJournalIdsDocument {
+  _id: string;
+  /** The entry's time: swept with it. */
+  at: Date;
+  /** The batch's event ids as one text, separated by spaces. */
+  events: string;
+  /** Each event's lead, in the same order and form. */
+  leads: string;
 }
 
 export interface RuleDocument {
@@ -293,6 +312,8 @@ export const INDEXES: Record<(typeof COLLECTIONS)[keyof typeof COLLECTIONS], Ind
   meta: [],
   // Read whole (a few minutes of batches) after a Redis restart; swept by `at`, a scan of that much.
   batch_journal: [],
+  // Read by `_id` (the entries a catch-up finds unfinished); swept by `at`, a scan of a few minutes of ids.
+  batch_journal_ids: [],
   // Read by `_id` (a rescan, a rebuild) and whole (the audit).
   rescored_candidates: [],
   // Read by `_id` only (a rebuild).

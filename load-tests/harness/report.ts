@@ -103,11 +103,14 @@ export function summaryLine(report: LoadReport): string {
   const w = report.workerLag;
   // Every event's figure, from the workers, when the run has it.
   const lag = w && w.count > 0 ? (w.p99Ms === null ? ">60000ms" : `${ms(w.p99Ms)}ms`) : probed;
+  // History pages stored / named by the run's leads, as the audit counted them (after the sweep's wait).
+  const pages = report.audit.counts?.pages;
+  const ratio = pages ? ` pages=${(pages.stored / Math.max(1, pages.referenced)).toFixed(3)}x` : "";
   return (
     `load ${report.scenario}: sent=${e.sent} accepted=${e.accepted} delivered=${e.delivered} dup=${e.duplicate} ` +
     `rejected=${e.rejected} errors=${report.requests.failed} dropped=${report.requests.dropped} ` +
     `rps=${Math.round(report.requests.requestsPerSecond)} eps=${Math.round(report.requests.eventsPerSecond)} ` +
-    `p99=${ms(report.latencyMs.p99)}ms lag_p99=${lag} audit=${report.audit.status}`
+    `p99=${ms(report.latencyMs.p99)}ms lag_p99=${lag}${ratio} audit=${report.audit.status}`
   );
 }
 

@@ -47,12 +47,14 @@ describe("when the realistic mix runs against a self-started stack (npm run load
     await rm(outDir, { recursive: true, force: true });
   });
 
-  it("prints one summary line with audit=PASS and exits 0", () => {
+  it("prints one summary line with the pages ratio and audit=PASS and exits 0", () => {
     const lines = run.stdout.trim().split("\n");
     expect(lines, run.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(
-      /^load mix: sent=\d+ accepted=\d+ delivered=\d+ dup=\d+ rejected=\d+ errors=0 dropped=\d+ rps=\d+ eps=\d+ p99=[\d.]+ms lag_p99=[\d.]+ms audit=PASS$/,
+      /^load mix: sent=\d+ accepted=\d+ delivered=\d+ dup=\d+ rejected=\d+ errors=0 dropped=\d+ rps=\d+ eps=\d+ p99=[\d.]+ms lag_p99=[\d.]+ms pages=[\d.]+x audit=PASS$/,
     );
+    const pages = report.audit.counts?.pages;
+    expect(lines[0]).toContain(` pages=${((pages?.stored ?? 0) / Math.max(1, pages?.referenced ?? 0)).toFixed(3)}x `);
     expect(run.code, run.stderr).toBe(0);
   });
 

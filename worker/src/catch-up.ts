@@ -8,8 +8,9 @@
 //
 // A clean restart (SHUTDOWN wrote everything) finds only the batches in flight when Redis stopped, whose commits
 // came back or are redone; a restart that lost its last second (`appendfsync everysec`, SIGKILL) finds that second's.
-// Cost: one scan of the journal (a few minutes of batches), one HGET per lead of the unfinished batches, one `_id`
-// read per event not in its lead's tail, and their fold — what was lost, not what is stored.
+// Cost: one scan of the journal's entries (a few minutes of batches, their ids left out), one HGET per lead of the
+// unfinished batches, one `_id` read per event not in its lead's tail, and their fold — what was lost, not what is
+// stored.
 import { setMaxListeners } from "node:events";
 import { COLLECTIONS, type EventDocument, type ScorableEvent, toScorable } from "@leadscore/contracts";
 import { type LiveKeys, leadHashField, tailEventIds } from "@leadscore/live";

@@ -9,8 +9,9 @@
 // the list events it folded and releases the lead once the list is empty and no rescan was asked for meanwhile. A pass
 // that only has list events newer than the tail's start folds them from the live state, without MongoDB.
 // One process runs the lane at a time (the lock of runtime/src/lock.ts, kept alive through a pass); its state is all
-// in Redis, so another picks it up. A pass checks the lock before each write (its pages, its commit) and its rescan
-// read stops when the lock is lost, so a holder that lost the lock writes nothing more.
+// in Redis, so another picks it up. A pass checks the lock before each write (its pages' copies in Redis, its commit)
+// and its rescan read stops when the lock is lost, so a holder that lost the lock writes nothing more. The pages are
+// stored in MongoDB only once their commit landed, as the scorer's are: a commit that does not land writes no page.
 import {
   COLLECTIONS,
   type EventDocument,
@@ -54,14 +55,13 @@ import { createLock, LockLostError } from "@leadscore/runtime";
 import { aliasesOf, asRootEvents, mergedBefore, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
-import { holdPages, releasePages, retirePages, superseded } from "./page-garbage.ts";
+import { dropPendingPages, holdPages, retirePages, storeLandedPages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, planLead, scoreUpdateOf } from "./plan.ts";
 import { refoldLate } from "./refold.ts";
 import { createMissedRematcher, type RescannedLead } from "./rescore-missed.ts";
 import { withRescored } from "./rescored.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
-import { insertNew } from "./store.ts";
 
 export interface DeepLaneOptions extends LiveWriterOptions {
   /** Called with the updates a pass committed (the leaderboard follows them). */
@@ -85,6 +85,14 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   partitions?: { owns(leadId: string): boolean; keysFor(leadId: string): LiveKeys };
   /** Runs between a merged lead's hand-off and its delivery to the root's partition (tests stop a pass there). */
   beforeDelivery?: (handOff: HandOff) => Promise<void>;
+  /**
+   * Whether the live state's generation is current. While it is not (a catch-up after a Redis restart, a rebuild) no
+   * pass begins: its reads by `lead_id` and `$in` are scans on the embedded store, where the catch-up's reads of what the
+   * restart lost would queue behind them. Unset: always.
+   */
+  whenCurrent?: () => Promise<boolean>;
+  /** Runs between a pass's holding its new pages and its commit (tests interleave a rival commit here). */
+  beforeCommit?: () => Promise<void>;
 }
 
 export interface DeepLaneStats {
@@ -205,6 +213,7 @@ export function createDeepLane(options: DeepLaneOptions) {
    * late events land in, rescan those whose stored events are asked for, then insert the new pages and commit.
    */
   async function pass(signal: AbortSignal): Promise<number> {
+    if (options.whenCurrent && !(await options.whenCurrent())) return 0;
     const handed = options.partitions ? await handOver(options.partitions) : 0;
     const asked = await redis.hgetall(keys.deep);
     const ids = Object.keys(asked).slice(0, maxLeads);
@@ -245,8 +254,9 @@ export function createDeepLane(options: DeepLaneOptions) {
       stats.folded.rescan += 1;
     }
     stats.folded.memory += inMemory;
-    await writeNewPages(plans, at);
-    await commit(plans, owned, at, merges);
+    const docs = await holdNewPages(plans, at);
+    await options.beforeCommit?.();
+    await commit(plans, owned, at, merges, docs);
     return ids.length;
   }
 
@@ -553,24 +563,43 @@ export function createDeepLane(options: DeepLaneOptions) {
     return { ...next, pages, newPages: next.newPages.slice(kept) };
   }
 
-  /** Inserts the pages the plans settle (checking the lock first) and keeps them in the page cache. */
-  async function writeNewPages(plans: Map<string, NextState>, at: number): Promise<void> {
+  /**
+   * Holds the pages the plans settle in Redis (checking the lock first), as the scorer does: MongoDB stores them only
+   * once their commit landed (storePages), so a commit that does not land writes no page (page-garbage.ts).
+   */
+  async function holdNewPages(plans: Map<string, NextState>, at: number): Promise<Map<string, HistoryPageDocument[]>> {
     const written = new Date(at);
-    const docs = [...plans].flatMap(([leadId, next]) =>
-      next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written, page.startTally)),
+    const docs = new Map(
+      [...plans].map(([leadId, next]) => [
+        leadId,
+        next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, written, page.startTally)),
+      ]),
     );
-    if (docs.length === 0) return;
+    const all = [...docs.values()].flat();
+    if (all.length === 0) return docs;
     await lock.check();
-    // Held in Redis until after the commit that names them, so a sweep deleting the same content meanwhile puts it
-    // back (page-garbage.ts).
-    await holdPages(redis, keys, docs);
-    await insertNew(pages, docs);
-    const encoded = new Map(docs.map((doc) => [doc._id, doc.entries]));
-    for (const [leadId, next] of plans) {
-      for (const page of next.newPages) {
-        options.pageCache?.put(page.id, leadId, encoded.get(page.id) ?? "", page.entries.length, page.startTally);
-      }
-    }
+    await holdPages(redis, keys, all);
+    return docs;
+  }
+
+  /**
+   * After the commits: stores the pages of those that landed (whatever the lock: the live state names them now), keeps
+   * them in the page cache and drops their copies; drops at once the copies of the others, never stored.
+   */
+  async function storePages(
+    plans: Map<string, NextState>,
+    docs: Map<string, HistoryPageDocument[]>,
+    committed: Set<string>,
+  ): Promise<void> {
+    const landed = [...plans].flatMap(([leadId, next]) =>
+      committed.has(leadId) ? [{ leadId, newPages: next.newPages, docs: docs.get(leadId) ?? [] }] : [],
+    );
+    await storeLandedPages(pages, redis, keys, landed, options.pageCache);
+    await dropPendingPages(
+      redis,
+      keys,
+      [...docs].flatMap(([leadId, own]) => (committed.has(leadId) ? [] : own)),
+    );
   }
 
   /** Commits the plans (checking the lock first), then reports the lags and updates of the leads committed. */
@@ -579,6 +608,7 @@ export function createDeepLane(options: DeepLaneOptions) {
     owned: Map<string, Owned>,
     at: number,
     merges: Map<string, string[]>,
+    docs: Map<string, HistoryPageDocument[]>,
   ): Promise<void> {
     const updates: ScoreUpdate[] = [];
     const commits: LeadCommit[] = [];
@@ -640,12 +670,8 @@ export function createDeepLane(options: DeepLaneOptions) {
         ? (owned.get(c.leadId)?.lead?.pages ?? []).map((p) => p.id)
         : [],
     );
+    await storePages(plans, docs, committed);
     await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
-    await releasePages(
-      redis,
-      keys,
-      [...plans.values()].flatMap((next) => next.newPages.map((page) => page.id)),
-    );
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
     const merged = commits.flatMap((c, index) => {
@@ -673,13 +699,13 @@ export function createDeepLane(options: DeepLaneOptions) {
   }
 
   /**
-   * The pages a pass's commits left unreferenced: those a committed lead's new page list no longer names, and the new
-   * pages of a lead whose commit did not land.
+   * The pages a pass's commits left unreferenced: those a committed lead's new page list no longer names (the new pages
+   * of a lead whose commit did not land were never stored).
    */
   function retiredBy(plans: Map<string, NextState>, owned: Map<string, Owned>, committed: Set<string>): string[] {
     return [...plans].flatMap(([id, next]) => {
-      if (!committed.has(id)) return next.newPages.map((page) => page.id);
-      return next.pages === null ? [] : superseded(owned.get(id)?.lead?.pages ?? [], next.pages);
+      if (!committed.has(id) || next.pages === null) return [];
+      return superseded(owned.get(id)?.lead?.pages ?? [], next.pages);
     });
   }
 

@@ -17,8 +17,9 @@
 // it deletes in one script with the check (claim-retired-pages.lua: they move to `<prefix>:pages:deleting`), deletes
 // them, then in one more script takes them out of the deleting set and gets back those a commit named meanwhile, with
 // their copies (finish-deleted-pages.lua), which it inserts again before dropping the copies. A page a commit names is
-// thus always in MongoDB or pending, whatever interleaves. A copy left pending — its writer's commit did not land, or
-// the writer died before inserting — is flushed by the sweep after the grace: inserted when a lead names it, else
+// thus always in MongoDB or pending, whatever interleaves. A writer whose commit did not land drops its copies at once
+// (drop-pending-pages.lua: unless a lead names the page, it is being deleted, or another writer holds it since); a
+// copy left pending by a writer that died is flushed by the sweep after the grace: inserted when a lead names it, else
 // dropped.
 import { COLLECTIONS, type HistoryPageDocument } from "@leadscore/contracts";
 import {
@@ -32,6 +33,7 @@ import {
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Collection, Db } from "mongodb";
+import type { PageCache } from "./page-cache.ts";
 import { pageLead } from "./page-id.ts";
 import { insertNew } from "./store.ts";
 
@@ -39,6 +41,9 @@ import { insertNew } from "./store.ts";
 const CLAIM_RETIRED_PAGES = redisScript<string[]>(new URL("./lua/claim-retired-pages.lua", import.meta.url));
 const FINISH_DELETED_PAGES = redisScript<(string | null)[]>(new URL("./lua/finish-deleted-pages.lua", import.meta.url));
 const RELEASE_PENDING_PAGES = redisScript<number>(new URL("./lua/release-pending-pages-2.lua", import.meta.url));
+const DROP_PENDING_PAGES = redisScript<number>(new URL("./lua/drop-pending-pages.lua", import.meta.url));
+
+const PAGES_FIELD = leadHashField("pages");
 
 /** How long a retired page stays readable: longer than any history read takes. */
 export const RETIRED_GRACE_MS = 30_000;
@@ -64,6 +69,56 @@ export async function holdPages(redis: Redis, keys: PageKeys, docs: readonly His
 export async function releasePages(redis: Redis, keys: PageKeys, ids: readonly string[]): Promise<number> {
   if (ids.length === 0) return 0;
   return RELEASE_PENDING_PAGES.run(redis, [keys.pendingPages, keys.deletingPages], [...ids]);
+}
+
+/**
+ * Drops the copies held for a commit that did not land (its pages are never stored), except those a lead names now,
+ * those being deleted and those another writer holds since; returns how many were dropped.
+ */
+export async function dropPendingPages(
+  redis: Redis,
+  keys: Pick<LiveKeys, "pendingPages" | "deletingPages" | "lead">,
+  docs: readonly HistoryPageDocument[],
+): Promise<number> {
+  if (docs.length === 0) return 0;
+  return DROP_PENDING_PAGES.run(
+    redis,
+    [keys.pendingPages, keys.deletingPages, ...docs.map((doc) => keys.lead(pageLead(doc._id)))],
+    [PAGES_FIELD, IDLE_MARK, ...docs.flatMap((doc) => [doc._id, encodePendingPage(doc)])],
+  );
+}
+
+/** The pages of a commit that landed: its lead, its new pages (as planned) and their documents, in that order. */
+export interface LandedPages {
+  leadId: string;
+  newPages: readonly { id: string; entries: readonly unknown[]; startTally: string }[];
+  docs: readonly HistoryPageDocument[];
+}
+
+/**
+ * Stores the pages of commits that landed (their copies, held since before the commits, are what a reader finds
+ * meanwhile), keeps them in the page cache, then drops the copies.
+ */
+export async function storeLandedPages(
+  pages: Collection<HistoryPageDocument>,
+  redis: Redis,
+  keys: PageKeys,
+  landed: readonly LandedPages[],
+  cache: PageCache | undefined,
+): Promise<void> {
+  const docs = landed.flatMap((item) => item.docs);
+  if (docs.length === 0) return;
+  await insertNew(pages, docs);
+  for (const { leadId, newPages, docs: own } of landed) {
+    newPages.forEach((page, index) => {
+      cache?.put(page.id, leadId, own[index]?.entries ?? "", page.entries.length, page.startTally);
+    });
+  }
+  await releasePages(
+    redis,
+    keys,
+    docs.map((doc) => doc._id),
+  );
 }
 
 /** Schedules pages no longer referenced for deletion. */
@@ -94,8 +149,6 @@ export interface SweepOptions {
   /** Runs between a batch's claim and its delete (tests interleave a commit here). */
   beforeDelete?: (claimed: readonly string[]) => Promise<void>;
 }
-
-const PAGES_FIELD = leadHashField("pages");
 
 /** Whether each page's lead names it now (or is idle: its pages are kept), one pipelined HMGET. */
 async function namedNow(redis: Redis, keys: Pick<LiveKeys, "lead">, ids: readonly string[]): Promise<boolean[]> {

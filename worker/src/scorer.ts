@@ -58,7 +58,7 @@ import type { Db } from "mongodb";
 import type { BatchJournal } from "./journal.ts";
 import { movementOf } from "./movement.ts";
 import type { PageCache } from "./page-cache.ts";
-import { holdPages, releasePages } from "./page-garbage.ts";
+import { dropPendingPages, holdPages, storeLandedPages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { type LeadPlan, type NextState, type PageIds, planLead, scoreUpdateOf } from "./plan.ts";
 import type { RuleMatcher } from "./rules-cache.ts";
@@ -416,26 +416,6 @@ export function createScorer(options: ScorerOptions) {
     return plan.next.newPages.map((page) => pageDocument(page.id, leadId, page.entries, at, page.startTally));
   }
 
-  /**
-   * Stores the pages of the commits that landed (their pending copies, held since before the commit, are what a
-   * reader finds meanwhile), keeps them in the page cache, then drops the copies (page-garbage.ts).
-   */
-  async function writePages(landed: { leadId: string; next: NextState; docs: HistoryPageDocument[] }[]) {
-    const docs = landed.flatMap((item) => item.docs);
-    if (docs.length === 0) return;
-    await insertNew(pages, docs);
-    for (const { leadId, next, docs: own } of landed) {
-      next.newPages.forEach((page, index) => {
-        options.pageCache?.put(page.id, leadId, own[index]?.entries ?? "", page.entries.length, page.startTally);
-      });
-    }
-    await releasePages(
-      redis,
-      keys,
-      docs.map((doc) => doc._id),
-    );
-  }
-
   /** One round over the given leads; returns the leads to plan again (lost compare-and-sets). */
   async function round(pending: Touched[], result: BatchResult): Promise<Touched[]> {
     const states = await readLeads(pending.map((t) => t.leadId));
@@ -487,13 +467,22 @@ export function createScorer(options: ScorerOptions) {
         chunk.map((p) => commitOf(p.t, p.lead, p.plan, at, messages.get(p.t.leadId) ?? [], halfLifeSeconds)),
       );
       const committedAt = now();
-      // The pages of a commit that did not land stay only as pending copies, which the sweep drops after the grace.
-      await writePages(
+      await storeLandedPages(
+        pages,
+        redis,
+        keys,
         chunk.flatMap((p, index) =>
           outcomes[index] === "committed" && p.plan.kind === "commit"
-            ? [{ leadId: p.t.leadId, next: p.plan.next, docs: docs.get(p.t.leadId) ?? [] }]
+            ? [{ leadId: p.t.leadId, newPages: p.plan.next.newPages, docs: docs.get(p.t.leadId) ?? [] }]
             : [],
         ),
+        options.pageCache,
+      );
+      // The pages of a commit that did not land are never stored: their copies go now.
+      await dropPendingPages(
+        redis,
+        keys,
+        chunk.flatMap((p, index) => (outcomes[index] === "committed" ? [] : (docs.get(p.t.leadId) ?? []))),
       );
       chunk.forEach((p, index) => {
         const outcome = outcomes[index];

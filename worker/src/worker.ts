@@ -429,6 +429,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       onCommitted: publish,
       onLags: (lagsMs) => metrics.recordLags(lagsMs),
       onStale: generation.recheck,
+      // Not beside a catch-up or a rebuild: the catch-up's reads wait on the store behind the lane's scans.
+      whenCurrent: () => generationIsCurrent(redis, generation.current()),
       idleMs: options.deepLaneIdleMs,
       encodeMerged: (from, into) => encodeLeadMerged(realtimeChannelKey(config.REDIS_PREFIX), from, into),
       onMerged: (merged) => log.info("leads merged", { merged }),

@@ -10,7 +10,7 @@ import {
   type QueuedEvent,
   type RuleSet,
 } from "@leadscore/contracts";
-import { leadHashField, liveKeys, redisRunId } from "@leadscore/live";
+import { generationIsCurrent, leadHashField, liveKeys, redisRunId } from "@leadscore/live";
 import { auditLiveState } from "@leadscore/live/audit";
 import { silentLogger } from "@leadscore/runtime";
 import { Redis } from "ioredis";
@@ -163,6 +163,35 @@ describe("when Redis comes back from its append-only file with every commit", ()
       ),
     ).toEqual(versions);
     expect(await s.audit()).toEqual([]);
+  }, 60_000);
+});
+
+describe("while the generation that came back is not caught up yet", () => {
+  it("the deep lane begins no pass, and folds its leads once the generation is current", async () => {
+    const s = await setup();
+    await s.scorer.scoreBatch(
+      Array.from({ length: 120 }, (_, i) => event("l0", `p${i}`, "page_view", T0 + 60_000 * i)),
+    );
+    // A late event for the deep lane.
+    await s.scorer.scoreBatch([event("l0", "late", "purchase", T0 + 1)]);
+    expect(await s.redis.hlen(s.keys.deep)).toBe(1);
+    let generation = await asOnEarlierRun(s, s.generation);
+    const lane = createDeepLane({
+      ...s.options,
+      generation: () => generation,
+      encodeUpdates: () => new Map(),
+      whenCurrent: async () => generationIsCurrent(s.redis, await s.redis.get(s.keys.gen)),
+    });
+    try {
+      expect(await lane.runOnce()).toBe(0);
+      expect(await s.redis.hlen(s.keys.deep)).toBe(1);
+      generation = await ensureLiveState(s.options);
+      expect(await lane.runOnce()).toBe(1);
+      expect(await s.redis.hlen(s.keys.deep)).toBe(0);
+      expect(await s.audit()).toEqual([]);
+    } finally {
+      await lane.stop();
+    }
   }, 60_000);
 });
 
@@ -347,15 +376,16 @@ describe("the journal", () => {
     clock += 2;
     expect(await sweepJournal(options)).toBe(1);
     expect(await s.db.collection(COLLECTIONS.batchJournal).countDocuments({})).toBe(0);
+    expect(await s.db.collection(COLLECTIONS.batchJournalIds).countDocuments({})).toBe(0);
     // Every stored event of a scored batch is in an entry.
     await s.scorer.scoreBatch([event("l0", "x1", "purchase", T0)]);
     const stored = await s.db.collection<EventDocument>(COLLECTIONS.events).countDocuments({});
-    const entries = await s.db.collection(COLLECTIONS.batchJournal).find({}).toArray();
+    const entries = await s.db.collection(COLLECTIONS.batchJournalIds).find({}).toArray();
     expect(stored).toBe(1);
     expect(entries.map((entry) => entry.events)).toEqual(["x1"]);
   }, 60_000);
 
-  it("stores a batch's ids as one text each, and reads entries stored as arrays as well", async () => {
+  it("keeps a batch's ids out of the entries it scans, as one text each, and reads entries stored before as well", async () => {
     const s = await setup();
     const journal = createBatchJournal({ db: s.db, redis: s.redis, keys: s.keys.journal });
     const id = await journal.open([
@@ -364,16 +394,28 @@ describe("the journal", () => {
       { event_id: "t3", lead_id: "l0" },
     ]);
     const entries = s.db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
-    expect(await entries.findOne({ _id: id })).toMatchObject({ events: "t1 t2 t3", leads: "l0 l1 l0" });
+    // The entry a restart's scan reads holds its time and run only; its ids are read by `_id` when it is unfinished.
+    const entry = await entries.findOne({ _id: id });
+    expect(Object.keys(entry ?? {}).sort()).toEqual(["_id", "at", "run"]);
+    expect(await s.db.collection(COLLECTIONS.batchJournalIds).findOne({ _id: id as never })).toMatchObject({
+      events: "t1 t2 t3",
+      leads: "l0 l1 l0",
+      at: entry?.at,
+    });
+    await entries.insertOne({ _id: "inline", at: new Date(), events: "i1 i2", leads: "l4 l5" });
     await entries.insertOne({ _id: "as-arrays", at: new Date(), events: ["a1", "a2"], leads: ["l2", "l3"] });
     await entries.insertOne({ _id: "without-leads", at: new Date(), events: ["w1"] });
+    // A batch that died between its entry's two inserts stored no event.
+    await entries.insertOne({ _id: "without-ids", at: new Date() });
     await journalOnEarlierRun(s);
     const read = await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal });
     expect(read.map((entry) => [entry._id, entry.events, entry.leads]).sort()).toEqual(
       [
         [id, ["t1", "t2", "t3"], ["l0", "l1", "l0"]],
+        ["inline", ["i1", "i2"], ["l4", "l5"]],
         ["as-arrays", ["a1", "a2"], ["l2", "l3"]],
         ["without-leads", ["w1"], undefined],
+        ["without-ids", [], undefined],
       ].sort(),
     );
   }, 60_000);

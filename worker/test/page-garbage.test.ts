@@ -10,6 +10,7 @@ import { createStack, queued, rebuildOptionsOf, T0, type TestStack } from "../..
 import { createDeepLane } from "../src/deep-lane.ts";
 import { createWorkerMetrics } from "../src/metrics.ts";
 import {
+  dropPendingPages,
   holdPages,
   RETIRED_GRACE_MS,
   releasePages,
@@ -133,16 +134,78 @@ describe("when a commit that spilled a page loses its compare-and-set", () => {
     const result = await createScorer({ ...writer, rules: () => RULES, beforeCommit }).scoreBatch(spilling);
     expect(result.retries).toBe(1);
 
-    // Only the page of the commit that won is stored; the lost one was only held in Redis, and is dropped after its
-    // grace.
+    // Only the page of the commit that won is stored; the lost one was only held in Redis, and its copy is dropped at
+    // once, not left to the sweep.
     const lost = await audit();
     expect([...lost.problems, ...lost.pageProblems]).toEqual([]);
     expect(lost.pages).toEqual({ stored: 10, referenced: 10, retired: 0 });
-    expect(await redis.hlen(keys.pendingPages)).toBe(1);
+    expect(await redis.hlen(keys.pendingPages)).toBe(0);
     await expectSwept(0, 10);
     expect(await redis.hlen(keys.pendingPages)).toBe(0);
     expect(await storedPages()).toBe(10);
     expect((await current.db.collection(COLLECTIONS.events).countDocuments({ lead_id: "a" })).valueOf()).toBe(251);
+  }, 120_000);
+});
+
+describe("when the deep lane's refold loses its compare-and-set", () => {
+  it("stores none of the pages it laid out, drops their copies at once and retires nothing", async () => {
+    const { redis, keys, options, audit, storedPages, expectSwept } = await leadsWithPages();
+    const stored = await storedPages();
+    const late = { ...queued("a", "a-late", "purchase", T0 + 500), points: 100, rule_id: "purchase" };
+    await redis.rpush(keys.deepEvents("a"), JSON.stringify(encodeEvent(late)));
+    await redis.hset(keys.deep, "a", "0");
+    const generation = (await redis.get(keys.gen)) as string;
+    let heldBeforeCommit = 0;
+    // A rival commit of lead "a" (its version moved) between the pass's plan and its commit.
+    const beforeCommit = async () => {
+      heldBeforeCommit = await redis.hlen(keys.pendingPages);
+      expect(await storedPages()).toBe(stored);
+      await redis.hincrby(keys.lead("a"), leadHashField("version"), 1);
+    };
+    const lane = createDeepLane({
+      ...options,
+      generation: () => generation,
+      encodeUpdates: () => new Map(),
+      beforeCommit,
+    });
+    try {
+      expect(await lane.runOnce()).toBe(1);
+    } finally {
+      await lane.stop();
+    }
+    // Its three pages were held in Redis only, and their copies are gone with the commit that lost.
+    expect(heldBeforeCommit).toBe(3);
+    expect(await redis.hlen(keys.pendingPages)).toBe(0);
+    expect(await redis.zcard(keys.retiredPages)).toBe(0);
+    expect(await storedPages()).toBe(stored);
+    const after = await audit();
+    expect(after.pageProblems).toEqual([]);
+    expect(after.pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+    await expectSwept(0, 9);
+  }, 120_000);
+
+  it("stores the pages once its commit lands", async () => {
+    const { redis, keys, audit, storedPages, foldLateEvent } = await leadsWithPages();
+    expect(await foldLateEvent()).toBe(1);
+    expect(await redis.hlen(keys.pendingPages)).toBe(0);
+    expect(await storedPages()).toBe(12);
+    expect((await audit()).pages).toEqual({ stored: 12, referenced: 9, retired: 3 });
+  }, 120_000);
+});
+
+describe("a writer's copy of a page", () => {
+  it("is dropped for a commit that did not land unless a lead names the page or another writer holds it since", async () => {
+    const { current, redis, keys } = await leadsWithPages();
+    const pages = current.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
+    const named = decodePageRefs(await redis.hget(keys.lead("a"), leadHashField("pages")))[0] as PageRef;
+    const namedDoc = (await pages.findOne({ _id: named.id })) as HistoryPageDocument;
+    const unnamed = { ...namedDoc, _id: `${named.id}x`, written_at: new Date(T0) };
+    const rival = { ...namedDoc, _id: `${named.id}y`, written_at: new Date(T0) };
+    await holdPages(redis, keys, [namedDoc, unnamed, rival]);
+    // Another writer holds the same content since, at its own time.
+    await holdPages(redis, keys, [{ ...rival, written_at: new Date(T0 + 1) }]);
+    expect(await dropPendingPages(redis, keys, [namedDoc, unnamed, rival])).toBe(1);
+    expect((await redis.hkeys(keys.pendingPages)).sort()).toEqual([named.id, rival._id].sort());
   }, 120_000);
 });
 

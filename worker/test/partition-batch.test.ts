@@ -145,7 +145,9 @@ describe("when a batch holds the events of three partitions", () => {
       }
     }
     // An entry keeps its event ids as one text, separated by spaces.
-    const entries = (await db.collection<{ _id: string; events: string }>(COLLECTIONS.batchJournal).find({}).toArray())
+    const entries = (
+      await db.collection<{ _id: string; events: string }>(COLLECTIONS.batchJournalIds).find({}).toArray()
+    )
       .map((entry) => ({ _id: entry._id, events: entry.events.split(" ") }))
       .filter((entry) => entry.events.includes(all[0]?.event_id as string));
     expect(entries).toHaveLength(1);

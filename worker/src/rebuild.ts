@@ -98,6 +98,11 @@ export interface RebuildOptions {
   writeEvents?: number;
   /** Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound). */
   onChunk?: (chunk: { leads: number; events: number }) => void;
+  /**
+   * Runs the full rebuild `ensureLiveState` decides on, under the lock it holds (`options.lock`); default:
+   * `rebuildLiveState` in this process. The worker's runs it in a child process (rebuild-child.ts).
+   */
+  runRebuild?: (options: RebuildOptions) => Promise<RebuildResult>;
 }
 
 /** Where a rebuild stands: events read so far, leads written, and whether one runs. */
@@ -111,6 +116,8 @@ export interface RebuildProgress {
 export interface HeldLock {
   check(): Promise<void>;
   signal: AbortSignal;
+  /** The holder's token: another process may check the same lock with it (rebuild-child.ts). */
+  token?: string;
 }
 
 export interface RebuildResult {
@@ -546,7 +553,7 @@ export async function withRebuildLock<T>(
   task: (lock: HeldLock) => Promise<T>,
 ): Promise<T | null> {
   const lock = createLock({ redis, key: keys.rebuildLock, ttlMs: LOCK_MS });
-  return lock.withLock((signal) => task({ check: () => lock.check(), signal }));
+  return lock.withLock((signal) => task({ check: () => lock.check(), signal, token: lock.token }));
 }
 
 /**
@@ -595,7 +602,7 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
         if (caughtUp !== null) return caughtUp;
         // Live keys deleted or a rebuild begun while it caught up: look again.
         if ((await redis.get(keys.gen)) !== latest) return null;
-        return (await rebuildLiveState({ ...options, lock })).generation;
+        return (await (options.runRebuild ?? rebuildLiveState)({ ...options, lock })).generation;
       }).catch((error: unknown) => {
         // Held past its time (a stalled process): another has the lock now and rebuilds; wait for it as below.
         if (!(error instanceof LockLostError)) throw error;

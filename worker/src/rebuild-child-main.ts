@@ -55,7 +55,9 @@ async function rebuild(request: ChildRebuildRequest, controller: AbortController
       ...(request.writeEvents === undefined ? {} : { writeEvents: request.writeEvents }),
     });
     send({ type: "progress", progress });
-    send({ type: "done", result, pid: process.pid });
+    // Its peak resident memory, for the log: the worker's own stays where it was.
+    const maxRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    send({ type: "done", result, pid: process.pid, maxRssMb });
   } finally {
     clearInterval(timer);
     redis.disconnect();

@@ -28,7 +28,7 @@ export interface ChildRebuildRequest {
 export type ChildRebuildMessage =
   | { type: "progress"; progress: RebuildProgress }
   | { type: "log"; level: keyof Logger; message: string; fields?: Record<string, unknown> }
-  | { type: "done"; result: RebuildResult; pid: number }
+  | { type: "done"; result: RebuildResult; pid: number; maxRssMb: number }
   | { type: "failed"; message: string; lockLost: boolean };
 
 const ENTRY = fileURLToPath(new URL("./rebuild-child-main.ts", import.meta.url));
@@ -76,7 +76,7 @@ export function rebuildInChild(config: WorkerConfig, prefix: string) {
         if (message.type === "progress") Object.assign(progress, message.progress, { running: true });
         else if (message.type === "log") log[message.level](message.message, message.fields);
         else if (message.type === "done") {
-          log.info("rebuild process ended", { pid: message.pid });
+          log.info("rebuild process ended", { pid: message.pid, maxRssMb: message.maxRssMb });
           end(() => resolve(message.result));
         } else end(() => reject(message.lockLost ? new LockLostError(message.message) : new Error(message.message)));
       });

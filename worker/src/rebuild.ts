@@ -96,7 +96,10 @@ export interface RebuildOptions {
    * events at a time, its pages written as they settle (rebuild-pieces.ts): what one lead holds is bounded too.
    */
   writeEvents?: number;
-  /** Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound). */
+  /**
+   * Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound); a
+   * lead folded in pieces reports each piece as a chunk of one lead.
+   */
   onChunk?: (chunk: { leads: number; events: number }) => void;
   /**
    * Runs the full rebuild `ensureLiveState` decides on, under the lock it holds (`options.lock`); default:

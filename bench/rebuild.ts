@@ -9,6 +9,7 @@
 //   npm run bench:rebuild -- --flags worker                 # each rebuild also under the worker's Node flags
 //   npm run bench:rebuild -- --flags worker-child           # and as the worker runs its own: in a child process
 //   npm run bench:rebuild -- --heaviest 0.1                 # one lead holds a tenth of the events
+//   npm run bench:rebuild -- --heap 256                     # every rebuild under --max-old-space-size=256
 //
 // Events are spread evenly over the leads (but the heaviest's share, `--heaviest`, which all go to lead-0), one rule each (v1 documents: points and rule id), stored straight into
 // `events`; each size uses its own database and key prefix, dropped afterwards.
@@ -49,6 +50,8 @@ const { values: args } = parseArgs({
     flags: { type: "string" },
     // The share of the events that go to one lead (lead-0), as the heaviest lead of a Zipf spread holds; 0: none.
     heaviest: { type: "string", default: "0" },
+    // A heap cap (MB, --max-old-space-size) for every rebuild: one whose live memory exceeds it fails, and says so.
+    heap: { type: "string" },
     // Internal: the child runs the rebuild as the worker runs its own (rebuild-child.ts), under the worker's flags.
     mode: { type: "string" },
     // Internal: run one rebuild here (a child process) from this checkout, of this database and prefix.
@@ -255,7 +258,15 @@ async function main(): Promise<void> {
       for (let round = 0; round < Number(args.rounds); round += 1) {
         for (const [label, checkout, nodeFlags, mode] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
           const reads = probeReads(testRedis.redis, prefix);
-          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix, nodeFlags, mode).finally(reads.stop);
+          const flags = args.heap ? [...nodeFlags, `--max-old-space-size=${args.heap}`] : nodeFlags;
+          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix, flags, mode)
+            .catch((error: Error) => {
+              const reason = /heap out of memory|Allocation failed[^\n]*/.exec(error.message)?.[0] ?? error.message;
+              console.log(`  ${size} events, ${label}: failed (${reason.slice(0, 200)})`);
+              return null;
+            })
+            .finally(reads.stop);
+          if (r === null) continue;
           console.log(
             `  ${size} events, ${label}: ${(r.ms / 1000).toFixed(1)} s, CPU ${(r.cpuMs / 1000).toFixed(1)} s ` +
               `(${((r.cpuMs * 1000) / r.events).toFixed(0)} µs per event), peak RSS ${r.maxRssMb} MB ` +

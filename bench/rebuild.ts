@@ -7,10 +7,14 @@
 //   npm run bench:rebuild -- --sizes 100000,1000000 --leads 100000
 //   npm run bench:rebuild -- --base /tmp/leadscore-base     # and that checkout's rebuild beside it
 //   npm run bench:rebuild -- --flags worker                 # each rebuild also under the worker's Node flags
+//   npm run bench:rebuild -- --flags worker-child           # and as the worker runs its own: in a child process
+//   npm run bench:rebuild -- --heaviest 0.1                 # one lead holds a tenth of the events
+//   npm run bench:rebuild -- --heap 256                     # every rebuild under --max-old-space-size=256
 //
-// Events are spread evenly over the leads, one rule each (v1 documents: points and rule id), stored straight into
+// Events are spread evenly over the leads (but the heaviest's share, `--heaviest`, which all go to lead-0), one rule each (v1 documents: points and rule id), stored straight into
 // `events`; each size uses its own database and key prefix, dropped afterwards.
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs, promisify } from "node:util";
 import {
@@ -24,7 +28,14 @@ import { liveKeys } from "@leadscore/live";
 import { silentLogger } from "@leadscore/runtime";
 import { WORKER_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import { Redis } from "ioredis";
-import { createTestDb, createTestRedis, MONGO_URL, REDIS_URL, uniqueName } from "../test-support/index.ts";
+import {
+  createTestDb,
+  createTestRedis,
+  MONGO_URL,
+  REDIS_URL,
+  uniqueMongoUrl,
+  uniqueName,
+} from "../test-support/index.ts";
 import { pageCounts, pageCountsLine } from "../test-support/page-counts.ts";
 import { NODE_TS, ROOT } from "../test-support/processes.ts";
 
@@ -37,6 +48,12 @@ const { values: args } = parseArgs({
     // "worker": each checkout's rebuild runs twice, as the command does and with the worker's Node flags (the
     // worker's own rebuild runs in its process, under them).
     flags: { type: "string" },
+    // The share of the events that go to one lead (lead-0), as the heaviest lead of a Zipf spread holds; 0: none.
+    heaviest: { type: "string", default: "0" },
+    // A heap cap (MB, --max-old-space-size) for every rebuild: one whose live memory exceeds it fails, and says so.
+    heap: { type: "string" },
+    // Internal: the child runs the rebuild as the worker runs its own (rebuild-child.ts), under the worker's flags.
+    mode: { type: "string" },
     // Internal: run one rebuild here (a child process) from this checkout, of this database and prefix.
     child: { type: "string" },
     db: { type: "string" },
@@ -59,14 +76,23 @@ interface ChildResult {
   events: number;
   /** The switch to the new generation (absent from a version that deleted the live keys first). */
   switchMs?: number;
+  /** With `--mode worker-child`: the peak RSS of the process the rebuild ran in (the bench child is the worker). */
+  rebuildRssMb?: number;
 }
 
 /** In the child: one rebuild with the given checkout's code; prints its figures as JSON. */
 async function child(checkout: string, dbName: string, prefix: string): Promise<void> {
   // That checkout's own rebuild, not this one's (whatever its other options, these are the ones every version took).
-  const { rebuildLiveState } = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
+  const imported = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
     rebuildLiveState(options: Record<string, unknown>): Promise<{ leads: number; events: number; switchMs?: number }>;
   };
+  let rebuildRssMb: number | undefined;
+  const rebuildLiveState =
+    args.mode === "worker-child"
+      ? await workerChildRebuild(checkout, dbName, prefix, (mb) => {
+          rebuildRssMb = mb;
+        })
+      : imported.rebuildLiveState;
   const { MongoClient } = await import("mongodb");
   const mongo = new MongoClient(MONGO_URL);
   await mongo.connect();
@@ -89,13 +115,41 @@ async function child(checkout: string, dbName: string, prefix: string): Promise<
     leads: result.leads,
     events: result.events,
     ...(result.switchMs === undefined ? {} : { switchMs: Math.round(result.switchMs * 10) / 10 }),
+    ...(rebuildRssMb === undefined ? {} : { rebuildRssMb }),
   };
   console.log(JSON.stringify(figures));
   redis.disconnect();
   await mongo.close();
 }
 
-async function seed(dbName: string, events: number, leads: number): Promise<void> {
+/** The worker's own rebuild (rebuild-child.ts): under the rebuild lock, in a child process; `peak` gets its peak RSS. */
+async function workerChildRebuild(checkout: string, dbName: string, prefix: string, peak: (mb: number) => void) {
+  const { rebuildInChild } = (await import(resolve(checkout, "worker/src/rebuild-child.ts"))) as {
+    rebuildInChild(config: unknown, prefix: string): (options: Record<string, unknown>) => Promise<unknown>;
+  };
+  const { withRebuildLock } = (await import(resolve(checkout, "worker/src/rebuild.ts"))) as {
+    withRebuildLock(redis: Redis, keys: unknown, task: (lock: unknown) => Promise<unknown>): Promise<unknown>;
+  };
+  const { parseConfig, WorkerConfigSchema } = await import("@leadscore/contracts");
+  const config = parseConfig(WorkerConfigSchema, {
+    REDIS_URL,
+    MONGO_URL: uniqueMongoUrl(dbName),
+    REDIS_PREFIX: prefix,
+    NODE_ENV: "test",
+  });
+  const log = {
+    ...silentLogger,
+    info: (message: string, fields?: Record<string, unknown>) => {
+      if (message === "rebuild process ended") peak(Number(fields?.maxRssMb));
+    },
+  };
+  return (options: Record<string, unknown>) =>
+    withRebuildLock(options.redis as Redis, options.keys, (lock) =>
+      rebuildInChild(config, prefix)({ ...options, log, lock }),
+    ) as Promise<{ leads: number; events: number; switchMs?: number }>;
+}
+
+async function seed(dbName: string, events: number, leads: number, heaviest: number): Promise<void> {
   const { MongoClient } = await import("mongodb");
   const mongo = new MongoClient(MONGO_URL);
   await mongo.connect();
@@ -105,7 +159,10 @@ async function seed(dbName: string, events: number, leads: number): Promise<void
     const docs: EventDocument[] = [];
     for (let i = from; i < Math.min(events, from + 10_000); i += 1) {
       const [type, points] = TYPES[i % TYPES.length] as [string, number];
-      const event = { event_id: `e${i}`, lead_id: `lead-${i % leads}`, timestamp: t0 + i * 1_000 };
+      // Every 1/heaviest-th event goes to lead-0 (a spread in step, not at random: the same at every size).
+      const heavy = heaviest > 0 && Math.floor((i + 1) * heaviest) > Math.floor(i * heaviest);
+      const lead = heavy ? 0 : (i - Math.floor((i + 1) * heaviest)) % leads;
+      const event = { event_id: `e${i}`, lead_id: `lead-${lead}`, timestamp: t0 + i * 1_000 };
       docs.push({
         _id: event.event_id,
         lead_id: event.lead_id,
@@ -145,6 +202,7 @@ async function rebuildIn(
   dbName: string,
   prefix: string,
   nodeFlags: readonly string[],
+  mode?: string,
 ): Promise<ChildResult> {
   const [node, ...flags] = NODE_TS;
   const { stdout } = await run(
@@ -161,6 +219,7 @@ async function rebuildIn(
       dbName,
       "--prefix",
       prefix,
+      ...(mode ? ["--mode", mode] : []),
     ],
     { cwd: checkout, maxBuffer: 1 << 20 },
   );
@@ -170,28 +229,48 @@ async function rebuildIn(
 async function main(): Promise<void> {
   if (args.child) return child(args.child, args.db as string, args.prefix as string);
   const leads = Number(args.leads);
-  const checkouts: [string, string, readonly string[]][] = [["this", ROOT, []]];
+  const checkouts: [string, string, readonly string[], string?][] = [["this", ROOT, []]];
   if (args.base) checkouts.push(["base", resolve(args.base), []]);
-  if (args.flags === "worker") {
+  if (args.flags === "worker" || args.flags === "worker-child") {
     for (const [label, checkout] of [...checkouts]) {
-      checkouts.push([`${label} ${WORKER_NODE_FLAGS.join(" ")}`, checkout, WORKER_NODE_FLAGS]);
+      // A checkout with rebuild-child.ts runs the worker's rebuild in a child process: measured that way too.
+      const childMode = args.flags === "worker-child" && existsSync(resolve(checkout, "worker/src/rebuild-child.ts"));
+      checkouts.push([
+        `${label} ${childMode ? "worker, rebuild in a child process" : WORKER_NODE_FLAGS.join(" ")}`,
+        checkout,
+        WORKER_NODE_FLAGS,
+        childMode ? "worker-child" : undefined,
+      ]);
     }
   }
-  console.log(`rebuild: ${leads} leads; sizes ${args.sizes}; ${args.rounds} rounds, alternating`);
+  const heaviest = Number(args.heaviest);
+  console.log(
+    `rebuild: ${leads} leads${heaviest > 0 ? ` (lead-0 holding ${heaviest * 100}% of the events)` : ""}; ` +
+      `sizes ${args.sizes}; ${args.rounds} rounds, alternating`,
+  );
   for (const size of (args.sizes as string).split(",").map(Number)) {
     const name = uniqueName("bench-rebuild");
     const testDb = await createTestDb(name);
     const prefix = uniqueName("br");
     const testRedis = await createTestRedis(prefix);
     try {
-      await seed(testDb.db.databaseName, size, leads);
+      await seed(testDb.db.databaseName, size, leads, heaviest);
       for (let round = 0; round < Number(args.rounds); round += 1) {
-        for (const [label, checkout, nodeFlags] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
+        for (const [label, checkout, nodeFlags, mode] of round % 2 === 0 ? checkouts : [...checkouts].reverse()) {
           const reads = probeReads(testRedis.redis, prefix);
-          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix, nodeFlags).finally(reads.stop);
+          const flags = args.heap ? [...nodeFlags, `--max-old-space-size=${args.heap}`] : nodeFlags;
+          const r = await rebuildIn(checkout, testDb.db.databaseName, prefix, flags, mode)
+            .catch((error: Error) => {
+              const reason = /heap out of memory|Allocation failed[^\n]*/.exec(error.message)?.[0] ?? error.message;
+              console.log(`  ${size} events, ${label}: failed (${reason.slice(0, 200)})`);
+              return null;
+            })
+            .finally(reads.stop);
+          if (r === null) continue;
           console.log(
             `  ${size} events, ${label}: ${(r.ms / 1000).toFixed(1)} s, CPU ${(r.cpuMs / 1000).toFixed(1)} s ` +
               `(${((r.cpuMs * 1000) / r.events).toFixed(0)} µs per event), peak RSS ${r.maxRssMb} MB ` +
+              `${r.rebuildRssMb === undefined ? "" : `(the worker's; its rebuild process's ${r.rebuildRssMb} MB) `}` +
               `(${r.leads} leads, ${r.events} events); switch ${r.switchMs ?? "–"} ms; ` +
               `reads while it ran: ${reads.answered} of ${reads.samples} found leads`,
           );

@@ -409,6 +409,16 @@ function logged(output: string) {
   return JSON.parse(line) as { leads: number; events: number; ms: number; switchMs: number };
 }
 
+/** The peak RSS (MB) of the child process the worker's rebuild ran in (worker/src/rebuild-child.ts), as it logs it. */
+async function rebuildProcessPeak(output: () => string): Promise<number | null> {
+  for (let waited = 0; waited < 5_000; waited += POLL_MS) {
+    const line = [...output().matchAll(/\{[^\n]*"rebuild process ended"[^\n]*\}/g)].at(-1)?.[0];
+    if (line) return (JSON.parse(line) as { maxRssMb: number }).maxRssMb;
+    await sleep(POLL_MS);
+  }
+  return null;
+}
+
 /** (c) then: every live key deleted; the worker finds its generation gone and rebuilds, nothing to serve meanwhile. */
 async function rebuildAfterDelete(running: FaultStack, loaded: Loaded) {
   console.log(`\n(c) every live key deleted: the worker rebuilds (load ${load()})`);
@@ -432,8 +442,9 @@ async function rebuildAfterDelete(running: FaultStack, loaded: Loaded) {
   await reads.stop();
   const peak = reset ? peakResidentBytes(pid) : sampled;
   const rebuilt = logged(running.output());
+  const childPeak = await rebuildProcessPeak(() => running.output());
   const line =
-    `${fmt(deleted)} keys deleted; rebuilt ${fmt(rebuilt.leads)} leads from ${fmt(rebuilt.events)} events in ` +
+    `${childPeak === null ? "" : `rebuild process peak RSS ${childPeak} MB; `}${fmt(deleted)} keys deleted; rebuilt ${fmt(rebuilt.leads)} leads from ${fmt(rebuilt.events)} events in ` +
     `${seconds(rebuilt.ms)} (${seconds(ms)} from the delete), switch ${rebuilt.switchMs} ms; worker RSS ` +
     `${mb(rssBefore)} before, peak ${mb(peak)} during (${reset ? "VmHWM reset before" : `sampled every ${POLL_MS} ms`}); ` +
     readsLine(reads);

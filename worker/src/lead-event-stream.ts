@@ -6,7 +6,9 @@
 // its lead, so all of a lead's events share one. Then each bucket is read back alone, its events grouped by lead and
 // sorted in memory. A bucket larger than `maxBucketBytes` is split again, by another hash, before it is read, so the
 // memory a bucket takes stays bounded as the collection grows (a single lead's events are never split: one lead
-// holding more than the bound is read whole). The folder is removed when the stream ends, is left early, or fails.
+// holding more than the bound is read whole). With `pieceEvents` a lead is not held whole either: one with more
+// events comes in pieces, and a lead over the bound alone is sorted on disk (runs within the bound, sorted in memory,
+// then merged a line at a time). The folder is removed when the stream ends, is left early, or fails.
 import { createReadStream } from "node:fs";
 import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -24,6 +26,11 @@ export interface LeadEvents {
   leadId: string;
   /** Distinct by `event_id` (the store's key), in `(timestamp, event_id)` order. */
   events: StreamedEvent[];
+  /**
+   * Set when the lead comes in pieces (`pieceEvents`): true on every piece but its last, which is false. Its pieces
+   * are consecutive, in order.
+   */
+  more?: boolean;
 }
 
 export interface LeadEventStreamOptions {
@@ -44,7 +51,12 @@ export interface LeadEventStreamOptions {
   signal?: AbortSignal;
   /** Events read so far, every `READ_PROGRESS_EVERY` events and once more when the read is done (`done: true`). */
   onRead?: (events: number, done: boolean) => void;
-  /** A bucket read into memory: its size, for those that watch the bound. */
+  /**
+   * The most events of one lead given at once: a lead with more comes in pieces of this many (`LeadEvents.more`), and
+   * one whose events alone exceed `maxBucketBytes` is sorted on disk. Default: every lead whole.
+   */
+  pieceEvents?: number;
+  /** A bucket (or a run of a lead sorted on disk) read into memory: its size, for those that watch the bound. */
   onBucket?: (bucket: { bytes: number; events: number }) => void;
 }
 
@@ -166,6 +178,114 @@ function groupByLead(text: string): LeadEvents[] {
     .map((leadId) => ({ leadId, events: (byLead.get(leadId) as StreamedEvent[]).sort(compareEvents) }));
 }
 
+/** A lead's events, whole when they fit in one piece, or else in pieces of `size`. */
+function* inPieces(leadId: string, events: StreamedEvent[], size: number): Generator<LeadEvents> {
+  if (events.length <= size) {
+    yield { leadId, events };
+    return;
+  }
+  for (let from = 0; from < events.length; from += size) {
+    yield { leadId, events: events.slice(from, from + size), more: from + size < events.length };
+  }
+}
+
+/** By lead, then in `(timestamp, event_id)` order. */
+function compareLeadEvents(a: StreamedEvent, b: StreamedEvent): number {
+  if (a.lead_id !== b.lead_id) return a.lead_id < b.lead_id ? -1 : 1;
+  return compareEvents(a, b);
+}
+
+/** Lines of a file one at a time, as an iterator the caller pulls. */
+function linesOf(path: string): AsyncIterator<string> {
+  return createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY })[
+    Symbol.asyncIterator
+  ]();
+}
+
+/** A bucket's lines in runs of at most half the bound, each sorted by `compareLeadEvents`, a file each. */
+async function sortedRuns(
+  path: string,
+  maxBytes: number,
+  dir: string,
+  serial: number,
+  options: LeadEventStreamOptions,
+) {
+  const runs: string[] = [];
+  let run: StreamedEvent[] = [];
+  let runBytes = 0;
+  const close = async () => {
+    if (run.length === 0) return;
+    const runPath = join(dir, `r${serial}-${runs.length}.jsonl`);
+    options.onBucket?.({ bytes: runBytes, events: run.length });
+    await appendFile(
+      runPath,
+      `${run
+        .sort(compareLeadEvents)
+        .map((event) => JSON.stringify(event))
+        .join("\n")}\n`,
+    );
+    runs.push(runPath);
+    run = [];
+    runBytes = 0;
+  };
+  const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line === "") continue;
+    if (runBytes + line.length + 1 > maxBytes / 2) await close();
+    run.push(JSON.parse(line) as StreamedEvent);
+    runBytes += line.length + 1;
+  }
+  await close();
+  await rm(path, { force: true });
+  return runs;
+}
+
+/**
+ * A bucket over the bound that no split shrinks (one lead's events, most likely), sorted on disk: in runs, then merged
+ * an event at a time from every run, each lead's events given in pieces of `size`.
+ */
+async function* sortedOnDisk(
+  path: string,
+  maxBytes: number,
+  dir: string,
+  serial: number,
+  size: number,
+  options: LeadEventStreamOptions,
+): AsyncGenerator<LeadEvents> {
+  const runs = (await sortedRuns(path, maxBytes, dir, serial, options)).map(linesOf);
+  const heads: (StreamedEvent | undefined)[] = [];
+  const advance = async (i: number) => {
+    const next = await (runs[i] as AsyncIterator<string>).next();
+    heads[i] = next.done || next.value === "" ? undefined : (JSON.parse(next.value) as StreamedEvent);
+  };
+  try {
+    for (let i = 0; i < runs.length; i += 1) await advance(i);
+    let piece: StreamedEvent[] = [];
+    for (;;) {
+      let least = -1;
+      for (let i = 0; i < heads.length; i += 1) {
+        const head = heads[i];
+        if (head !== undefined && (least < 0 || compareLeadEvents(head, heads[least] as StreamedEvent) < 0)) least = i;
+      }
+      const event = heads[least];
+      const lead = piece[0]?.lead_id;
+      if (lead !== undefined && (event === undefined || event.lead_id !== lead || piece.length === size)) {
+        options.signal?.throwIfAborted();
+        // A piece is the lead's last when the next event is another lead's, or there is none.
+        const more = event !== undefined && event.lead_id === lead;
+        yield { leadId: lead, events: piece, more };
+        piece = [];
+      }
+      if (event === undefined) break;
+      piece.push(event);
+      await advance(least);
+    }
+  } finally {
+    // Left early: the runs' reads are closed (the folder goes with the stream).
+    await Promise.all(runs.map((run) => run.return?.()));
+  }
+}
+
 /**
  * Every lead that has stored events, once, with all its events in `(timestamp, event_id)` order. Leads come bucket
  * by bucket, in no order a caller should rely on. One read of the `events` collection.
@@ -185,12 +305,18 @@ export async function* streamLeadEvents(db: Db, options: LeadEventStreamOptions 
         queue.unshift(...(await split(bucket, bytes, maxBytes, dir, serial)));
         continue;
       }
+      if (bytes > maxBytes && options.pieceEvents !== undefined) {
+        serial += 1;
+        yield* sortedOnDisk(bucket.path, maxBytes, dir, serial, options.pieceEvents, options);
+        continue;
+      }
       const leads = groupByLead(await readFile(bucket.path, "utf8"));
       await rm(bucket.path, { force: true });
       options.onBucket?.({ bytes, events: leads.reduce((sum, lead) => sum + lead.events.length, 0) });
       for (const lead of leads) {
         options.signal?.throwIfAborted();
-        yield lead;
+        if (options.pieceEvents === undefined) yield lead;
+        else yield* inPieces(lead.leadId, lead.events, options.pieceEvents);
       }
     }
   } finally {

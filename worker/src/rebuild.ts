@@ -55,11 +55,12 @@ import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { CatchUpResult } from "./catch-up.ts";
 import { raiseJournalFloor } from "./journal.ts";
-import { streamLeadEvents } from "./lead-event-stream.ts";
+import { type LeadEvents, streamLeadEvents } from "./lead-event-stream.ts";
 import { retirePages } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
-import { foldWholeHistory, type NewPage } from "./plan.ts";
+import { foldWholeHistory, type NewPage, type NextState } from "./plan.ts";
 import { mergedEventCounts, readIdentities, writeIdentities } from "./rebuild-identities.ts";
+import { foldInPieces } from "./rebuild-pieces.ts";
 import { readRescored, readRescoreLogs, retroactiveVersions, withMissedRescored } from "./rescored.ts";
 import { foldOf } from "./scorer.ts";
 import { insertNew } from "./store.ts";
@@ -91,11 +92,20 @@ export interface RebuildOptions {
   /**
    * The most events the leads folded and written together may hold (default `WRITE_EVENTS`): a chunk closes at
    * `WRITE_CHUNK` leads or at this many events, whichever comes first, so what it holds does not grow with the
-   * events of the leads in it. A lead with more events than this is a chunk of its own.
+   * events of the leads in it. A lead with more events than this is a chunk of its own, folded a piece of this many
+   * events at a time, its pages written as they settle (rebuild-pieces.ts): what one lead holds is bounded too.
    */
   writeEvents?: number;
-  /** Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound). */
+  /**
+   * Each chunk of leads as it is folded and written: its leads and their events (for those that watch the bound); a
+   * lead folded in pieces reports each piece as a chunk of one lead.
+   */
   onChunk?: (chunk: { leads: number; events: number }) => void;
+  /**
+   * Runs the full rebuild `ensureLiveState` decides on, under the lock it holds (`options.lock`); default:
+   * `rebuildLiveState` in this process. The worker's runs it in a child process (rebuild-child.ts).
+   */
+  runRebuild?: (options: RebuildOptions) => Promise<RebuildResult>;
 }
 
 /** Where a rebuild stands: events read so far, leads written, and whether one runs. */
@@ -109,6 +119,8 @@ export interface RebuildProgress {
 export interface HeldLock {
   check(): Promise<void>;
   signal: AbortSignal;
+  /** The holder's token: another process may check the same lock with it (rebuild-child.ts). */
+  token?: string;
 }
 
 export interface RebuildResult {
@@ -223,12 +235,71 @@ async function rebuild(
     progress.eventsRead = events;
     if (done || events % PROGRESS_EVENTS === 0) log.info("rebuild progress", { read: events, done });
   };
+  // A lead with more events than a chunk may hold comes in pieces, folded one at a time.
+  const addInPieces = async (first: LeadEvents, rest: AsyncIterator<LeadEvents>) => {
+    const id = first.leadId;
+    async function* pieces() {
+      yield first.events;
+      for (let more = first.more; more; ) {
+        const next = await rest.next();
+        if (next.done) throw new Error(`the events of lead ${id} ended before their last piece`);
+        more = next.value.more;
+        yield next.value.events;
+      }
+    }
+    if (!owns(id)) {
+      for await (const _piece of pieces()) {
+        // Another partition's lead: its pieces are passed over.
+      }
+      return;
+    }
+    await flush();
+    ids.push(id);
+    const mergedInto = (lead: string) => identities.merged.get(lead)?.keys() ?? [];
+    const rescored = (await readRescored(options.db, [id], retroactive, mergedInto)).get(id) ?? [];
+    const written = new Date(at);
+    const writePages = async (pages: readonly NewPage[]) => {
+      const docs = pages.map((page) => pageDocument(page.id, id, page.entries, written, page.startTally));
+      await check();
+      await insertNew(options.db.collection<HistoryPageDocument>(COLLECTIONS.historyPages), docs);
+      pageCount += docs.length;
+    };
+    const folded = await foldInPieces(pieces(), {
+      cap: options.cap,
+      halfLifeSeconds: options.halfLife?.() ?? null,
+      newPageId: (entries, startTally) => contentPageId(id, entries, startTally),
+      previous: (await previousPages(redis, keys, [{ id }]))[0] ?? [],
+      prepare: async (events) => {
+        const applied = new Map([[id, applyRescored(events, rescored)]]);
+        return (await withMissedRescored(options.db, applied, retroactive)).get(id) ?? [];
+      },
+      writePages,
+      onPiece: (events) => options.onChunk?.({ leads: 1, events }),
+    });
+    count += folded.events;
+    const earliest = Math.min(at, folded.earliestReceived ?? at);
+    const lead = laidOutLead(id, folded.next, earliest, profiles.get(id), at, options);
+    const logs = await readRescoreLogs(options.db, [id], retroactive, mergedInto);
+    pageCount += await writeLeads([lead], at, { ...options, keys: into }, check);
+    await writeRescoreLogs(redis, into, logs);
+    for (const ref of decodePageRefs(lead.fields.pages)) named.add(ref.id);
+    progress.leadsWritten = ids.length;
+  };
   const stream = streamLeadEvents(options.db, {
     signal: options.lock?.signal,
     onRead: read,
     leadOf: identities.leadOf,
-  });
-  for await (const { leadId, events } of stream) await add(leadId, events);
+    pieceEvents: writeEvents,
+  })[Symbol.asyncIterator]();
+  try {
+    for (let item = await stream.next(); !item.done; item = await stream.next()) {
+      if (item.value.more === undefined) await add(item.value.leadId, item.value.events);
+      else await addInPieces(item.value, stream);
+    }
+  } finally {
+    // Left on a failure: the stream removes its files.
+    await stream.return(undefined);
+  }
   // Leads with a profile and no event (a merged id is no lead of its own).
   const withEvents = new Set(ids);
   for (const [id, profile] of profiles) {
@@ -379,17 +450,30 @@ function rebuiltLead(
   options: Pick<RebuildOptions, "cap" | "thresholds" | "halfLife">,
   previous: readonly PageRef[] = [],
 ): RebuiltLead {
-  const halfLifeSeconds = options.halfLife?.() ?? null;
   const next = foldWholeHistory(
     events,
     options.cap,
     (entries, startTally) => contentPageId(id, entries, startTally),
-    halfLifeSeconds,
+    options.halfLife?.() ?? null,
     previous,
   );
+  const earliest = events.reduce((min, event) => Math.min(min, event.received_at), at);
+  return laidOutLead(id, next, earliest, profile, at, options);
+}
+
+/** A lead's live state from its history folded (`next`); `earliest`: when its first event was received, or `at`. */
+function laidOutLead(
+  id: string,
+  next: NextState,
+  earliest: number,
+  profile: StoredProfile | undefined,
+  at: number,
+  options: Pick<RebuildOptions, "cap" | "thresholds" | "halfLife">,
+): RebuiltLead {
+  const halfLifeSeconds = options.halfLife?.() ?? null;
   const place = indexPlace(next, at, options.cap, options.thresholds, halfLifeSeconds);
   const fold = { ...foldOf(next, options.thresholds), stage: place.stage };
-  const createdAt = profile?.createdAt ?? events.reduce((earliest, event) => Math.min(earliest, event.received_at), at);
+  const createdAt = profile?.createdAt ?? earliest;
   const fields: LeadHash = {
     ...stateFields({
       ...fold,
@@ -472,7 +556,7 @@ export async function withRebuildLock<T>(
   task: (lock: HeldLock) => Promise<T>,
 ): Promise<T | null> {
   const lock = createLock({ redis, key: keys.rebuildLock, ttlMs: LOCK_MS });
-  return lock.withLock((signal) => task({ check: () => lock.check(), signal }));
+  return lock.withLock((signal) => task({ check: () => lock.check(), signal, token: lock.token }));
 }
 
 /**
@@ -521,7 +605,7 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
         if (caughtUp !== null) return caughtUp;
         // Live keys deleted or a rebuild begun while it caught up: look again.
         if ((await redis.get(keys.gen)) !== latest) return null;
-        return (await rebuildLiveState({ ...options, lock })).generation;
+        return (await (options.runRebuild ?? rebuildLiveState)({ ...options, lock })).generation;
       }).catch((error: unknown) => {
         // Held past its time (a stalled process): another has the lock now and rebuilds; wait for it as below.
         if (!(error instanceof LockLostError)) throw error;

@@ -48,6 +48,7 @@ import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
 import { createQueueIdle } from "./queue-idle.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
+import { rebuildInChild } from "./rebuild-child.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
 import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
@@ -414,6 +415,8 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     const generation = await watchLiveGeneration({
       ...shared,
       catchUp: catchUpInto,
+      // A full rebuild runs in a child process, under its own heap settings (rebuild-child.ts).
+      runRebuild: rebuildInChild(config, prefix),
       progress,
       queueIdle,
       owns,

@@ -126,3 +126,72 @@ describe("streaming every stored event by lead", () => {
     expect(await readdir(tmp)).toEqual([]);
   });
 });
+
+describe("streaming a lead whose events exceed the bound, in pieces", () => {
+  let whaleDb: Awaited<ReturnType<typeof createTestDb>>;
+  let whaleDocs: EventDocument[];
+  const WHALE = 3_000;
+
+  beforeAll(async () => {
+    whaleDb = await createTestDb();
+    // One lead far over a 16 KiB bucket (~150 bytes an event), and small leads beside it.
+    whaleDocs = [...documents().filter((doc) => Number(doc.lead_id.slice(5)) < 30)];
+    for (let n = 0; n < WHALE; n += 1) {
+      const timestamp = T0 + ((n * 104_729) % 997) * 60_000;
+      const id = `w-${(n * 37) % 101}-${n}`;
+      whaleDocs.push({
+        _id: id,
+        lead_id: "whale",
+        event_type: "page_view",
+        timestamp: new Date(timestamp),
+        received_at: new Date(T0 + n),
+        metadata: {},
+        points: 5,
+        rule_id: "page_view",
+        sort_key: sortKey(timestamp, id),
+      });
+    }
+    await whaleDb.db.collection<EventDocument>(COLLECTIONS.events).insertMany(whaleDocs);
+  });
+
+  afterAll(async () => {
+    await whaleDb?.drop();
+  });
+
+  it("gives every lead's events in order, in consecutive pieces within the bound, sorting the whale on disk", async () => {
+    const maxBucketBytes = 16 * 1024;
+    const pieceEvents = 100;
+    const buckets: Array<{ bytes: number; events: number }> = [];
+    const pieces = await collect(
+      streamLeadEvents(whaleDb.db, {
+        tmpDir: tmp,
+        buckets: 2,
+        maxBucketBytes,
+        pieceEvents,
+        onBucket: (b) => buckets.push(b),
+      }),
+    );
+    // Whole leads, and pieces of one lead one after the other, the last with `more: false`.
+    const leads = new Map<string, LeadEvents["events"]>();
+    for (const [i, piece] of pieces.entries()) {
+      expect(piece.events.length).toBeLessThanOrEqual(pieceEvents);
+      expect(leads.has(piece.leadId) && pieces[i - 1]?.more !== true, piece.leadId).toBe(false);
+      leads.set(piece.leadId, [...(leads.get(piece.leadId) ?? []), ...piece.events]);
+      if (piece.more) expect(pieces[i + 1]?.leadId).toBe(piece.leadId);
+    }
+    const whalePieces = pieces.filter((piece) => piece.leadId === "whale");
+    expect(whalePieces.length).toBe(WHALE / pieceEvents);
+    expect(whalePieces.map((piece) => piece.more)).toEqual([...Array(WHALE / pieceEvents - 1).fill(true), false]);
+    for (const [leadId, events] of leads) {
+      const expected = whaleDocs
+        .filter((doc) => doc.lead_id === leadId)
+        .map((doc) => ({ event_id: doc._id, timestamp: doc.timestamp.getTime() }))
+        .sort(compareEvents);
+      expect(events.map((e) => ({ event_id: e.event_id, timestamp: e.timestamp }))).toEqual(expected);
+    }
+    expect([...leads.values()].reduce((sum, events) => sum + events.length, 0)).toBe(whaleDocs.length);
+    // Nothing read into memory at once over the bound: the whale's ~450 KiB came as sorted runs.
+    expect(Math.max(...buckets.map((b) => b.bytes))).toBeLessThanOrEqual(maxBucketBytes);
+    expect(await readdir(tmp)).toEqual([]);
+  });
+});

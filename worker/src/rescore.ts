@@ -54,6 +54,8 @@ import { retirePages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, scoreUpdateOf } from "./plan.ts";
 import { createPoller } from "./poller.ts";
+import { rematchUnfinishedBatches } from "./rescore-journal.ts";
+import { createMissedRematcher } from "./rescore-missed.ts";
 import { readsMetadata, ruleMatcher } from "./rules-cache.ts";
 import { batchesBeforeLeft } from "./rules-fence.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
@@ -168,6 +170,7 @@ export function createRescorer(options: RescoreOptions) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const rescored = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
   const rescoreLog = db.collection<RescoreLogDocument>(COLLECTIONS.rescoreLog);
+  const rematchMissed = createMissedRematcher({ db, now });
   const stats: RescoreStats = { running: false, version: 0, leadsTotal: 0, leadsDone: 0, eventsDone: 0 };
 
   /** Each lead of `items` folded under `set`: null for a lead every event of which the version scored already. */
@@ -418,6 +421,19 @@ export function createRescorer(options: RescoreOptions) {
     if (stored === null) throw new Error(`no rule set version ${job.version}`);
     const set = stored.set;
     await batchesBeforeLeft(redis, options.prefix, signal, now);
+    // Events of batches that died before their commit, stored under an older version (rescore-journal.ts).
+    const handed = await rematchUnfinishedBatches({
+      db,
+      redis,
+      layouts,
+      version: job.version,
+      before: now(),
+      rematchMissed,
+      signal,
+      cap,
+      thresholds,
+    });
+    if (handed.length > 0) options.log.info("re-score: unfinished batches' leads to rescan", { leads: handed.length });
     const unstoredVersions = unstoredKey(options.prefix);
     await redis.sadd(unstoredVersions, job.version);
     const older = (await redis.smembers(unstoredVersions)).map(Number).filter((each) => each !== job.version);

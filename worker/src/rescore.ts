@@ -7,7 +7,8 @@
 // which compares the lead's version as every commit does (`commitRescored`), so a lead switches atomically and an
 // event a batch folded into it meanwhile is never lost: the lead is read and folded again. A lead the deep lane
 // owns is tried again later. The record of the move the commit writes in the lead's re-score log is inserted into
-// `rescore_log` once the commit returned, so a rebuild lays the log out again.
+// `rescore_log` after the commit returned, off the commits' path (gathered while an insert is under way), so a rebuild
+// lays the log out again. Between chunks it yields while jobs wait in the queue past what live traffic needs.
 //
 // Exactly once for the events arriving meanwhile, whatever the timing: the publish names the version to every batch
 // matched after it, and the job waits for the batches filed before it to commit before it reads any lead

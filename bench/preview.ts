@@ -66,48 +66,63 @@ const TYPES = DEFAULT_RULES.map((rule) => rule.event_type);
 const POINTS = new Map(DEFAULT_RULES.map((rule) => [rule.event_type, rule.points]));
 const MONTH_MS = 30 * 86_400_000;
 
-/** Stores the events (unless `storeEvents` is false) and lays out the live state they fold to. */
-async function seed(
-  url: string,
-  dbName: string,
-  prefix: string,
-  options: { events: number; leads: number; seed: number; storeEvents: boolean },
-) {
+interface SeedOptions {
+  events: number;
+  leads: number;
+  seed: number;
+  storeEvents: boolean;
+}
+
+/** The events, in id order, each as stored: the same for the same options every time it is called. */
+function* generate(options: SeedOptions): Generator<EventDocument> {
+  const random = createRandom(options.seed);
+  const t0 = Date.UTC(2026, 0, 1);
+  for (let i = 0; i < options.events; i++) {
+    const type = TYPES[Math.floor(random() * TYPES.length)] as string;
+    const timestamp = t0 + Math.floor(random() * MONTH_MS);
+    const id = `e${i}`;
+    const points = POINTS.get(type) ?? 0;
+    yield {
+      _id: id,
+      lead_id: `lead-${Math.floor(random() * options.leads)}`,
+      event_type: type,
+      timestamp: new Date(timestamp),
+      received_at: new Date(timestamp),
+      metadata: { path: `/p/${i % 50}`, campaign: `c${i % 7}` },
+      points,
+      rule_id: type,
+      sort_key: keyOf({ timestamp, event_id: id }),
+      candidates: [{ rule_id: type, points }],
+      rules_version: 1,
+    };
+  }
+}
+
+/** Events the seed holds at once to lay out the live state: past it, the leads are laid out in ranges. */
+const SEED_HELD = 200_000;
+
+/**
+ * Stores the events (unless `storeEvents` is false), in id order, then lays out the live state they fold to, a range
+ * of lead numbers at a time (the events generated again for each), so the seed holds at most about SEED_HELD events
+ * whatever the size.
+ */
+async function seed(url: string, dbName: string, prefix: string, options: SeedOptions) {
   const client = new MongoClient(url);
   await client.connect();
   const db = client.db(dbName);
   const collection = db.collection<EventDocument>(COLLECTIONS.events);
-  const random = createRandom(options.seed);
-  const t0 = Date.UTC(2026, 0, 1);
   const started = performance.now();
-  const byLead = new Map<string, ScorableEvent[]>();
   const CHUNK = 10_000;
-  for (let from = 0; from < options.events; from += CHUNK) {
-    const docs: EventDocument[] = [];
-    for (let i = from; i < Math.min(options.events, from + CHUNK); i++) {
-      const type = TYPES[Math.floor(random() * TYPES.length)] as string;
-      const timestamp = t0 + Math.floor(random() * MONTH_MS);
-      const id = `e${i}`;
-      const points = POINTS.get(type) ?? 0;
-      const doc: EventDocument = {
-        _id: id,
-        lead_id: `lead-${Math.floor(random() * options.leads)}`,
-        event_type: type,
-        timestamp: new Date(timestamp),
-        received_at: new Date(timestamp),
-        metadata: { path: `/p/${i % 50}`, campaign: `c${i % 7}` },
-        points,
-        rule_id: type,
-        sort_key: keyOf({ timestamp, event_id: id }),
-        candidates: [{ rule_id: type, points }],
-        rules_version: 1,
-      };
+  if (options.storeEvents) {
+    let docs: EventDocument[] = [];
+    for (const doc of generate(options)) {
       docs.push(doc);
-      const list = byLead.get(doc.lead_id);
-      if (list === undefined) byLead.set(doc.lead_id, [toScorable(doc)]);
-      else list.push(toScorable(doc));
+      if (docs.length >= CHUNK) {
+        await collection.insertMany(docs, { ordered: false });
+        docs = [];
+      }
     }
-    if (options.storeEvents) await collection.insertMany(docs, { ordered: false });
+    if (docs.length > 0) await collection.insertMany(docs, { ordered: false });
   }
   const redis = new Redis(REDIS_URL);
   const rebuild = {
@@ -118,11 +133,23 @@ async function seed(
     thresholds: DEFAULT_STAGE_THRESHOLDS,
     log: silentLogger,
   };
-  const leads = [...byLead].map(([id, events]) => ({ id, events: events.sort(compareEvents) }));
-  byLead.clear();
   const at = Date.now();
-  for (let from = 0; from < leads.length; from += 1_000) {
-    await writeRebuiltLeads(rebuild, leads.slice(from, from + 1_000), at);
+  const ranges = Math.max(1, Math.ceil(options.events / SEED_HELD));
+  const perRange = Math.ceil(options.leads / ranges);
+  for (let low = 0; low < options.leads; low += perRange) {
+    const byLead = new Map<string, ScorableEvent[]>();
+    for (const doc of generate(options)) {
+      const n = Number(doc.lead_id.slice("lead-".length));
+      if (n < low || n >= low + perRange) continue;
+      const list = byLead.get(doc.lead_id);
+      if (list === undefined) byLead.set(doc.lead_id, [toScorable(doc)]);
+      else list.push(toScorable(doc));
+    }
+    const leads = [...byLead].map(([id, events]) => ({ id, events: events.sort(compareEvents) }));
+    byLead.clear();
+    for (let from = 0; from < leads.length; from += 1_000) {
+      await writeRebuiltLeads(rebuild, leads.slice(from, from + 1_000), at);
+    }
   }
   redis.disconnect();
   await client.close();

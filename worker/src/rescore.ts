@@ -7,7 +7,8 @@
 // which compares the lead's version as every commit does (`commitRescored`), so a lead switches atomically and an
 // event a batch folded into it meanwhile is never lost: the lead is read and folded again. A lead the deep lane
 // owns is tried again later. The record of the move the commit writes in the lead's re-score log is inserted into
-// `rescore_log` once the commit returned, so a rebuild lays the log out again.
+// `rescore_log` after the commit returned, off the commits' path (gathered while an insert is under way), so a rebuild
+// lays the log out again. Between chunks it yields while jobs wait in the queue past what live traffic needs.
 //
 // Exactly once for the events arriving meanwhile, whatever the timing: the publish names the version to every batch
 // matched after it, and the job waits for the batches filed before it to commit before it reads any lead
@@ -54,6 +55,8 @@ import { retirePages, superseded } from "./page-garbage.ts";
 import { contentPageId } from "./page-id.ts";
 import { foldWholeHistory, type NextState, scoreUpdateOf } from "./plan.ts";
 import { createPoller } from "./poller.ts";
+import { rematchUnfinishedBatches } from "./rescore-journal.ts";
+import { createMissedRematcher } from "./rescore-missed.ts";
 import { readsMetadata, ruleMatcher } from "./rules-cache.ts";
 import { batchesBeforeLeft } from "./rules-fence.ts";
 import { type LiveWriterOptions, liveFields } from "./scorer.ts";
@@ -81,10 +84,11 @@ export interface RescoreOptions extends LiveWriterOptions {
   /** Called with the updates a chunk committed (the leaderboard follows them). */
   onCommitted?(updates: ScoreUpdate[]): void | Promise<void>;
   /**
-   * Whether no event waits in the queue: between chunks the re-score waits (up to `YIELD_MS`) while events wait, so
-   * live traffic keeps its lag while every lead is re-scored.
+   * Whether events wait in the queue longer than live traffic needs (queue-idle.ts: `createQueueBacklogged`): between
+   * chunks the re-score waits (up to `YIELD_MS`) while they do, so live traffic keeps its lag while every lead is
+   * re-scored. A job in hand is no reason to wait: live traffic keeps one in hand nearly all the time.
    */
-  queueIdle?: () => Promise<boolean>;
+  queueBacklogged?: () => Promise<boolean>;
   /** Runs after a chunk's pages are written and before its commit (tests interleave a batch here). */
   beforeCommit?: () => Promise<void>;
 }
@@ -102,8 +106,20 @@ const CHUNK = 200;
 const LOCK_MS = 30_000;
 /** The longest a chunk waits for the queue to empty before the next one goes on regardless. */
 const YIELD_MS = 500;
+/** How long the oldest waiting job may have waited before a re-score yields to the batches (`queueBacklogged`). */
+export const BACKLOG_MS = 250;
 /** Rounds a chunk's leads that keep moving (or that the deep lane owns) are read again before they wait for the end. */
 const ROUNDS = 5;
+/** Records a run lets wait for their insert before its next chunk waits for them. */
+const RECORDS_BEHIND = 5_000;
+
+/**
+ * The versions whose re-score runs began and never stored every record they wrote (a set): a run adds its own at its
+ * start and takes it, and those of the runs it stored the records of, off at its end.
+ */
+export function unstoredKey(prefix: string): string {
+  return `${prefix}:rescore:records-unstored`;
+}
 
 class Superseded extends Error {
   override name = "Superseded";
@@ -133,6 +149,8 @@ interface Pass {
   job: RescoreJob;
   progress: RescoreJob["progress"];
   metadata: Map<string, Record<string, unknown>> | null;
+  /** Versions whose runs never ended, whose records may be in the live logs only (`storeLoggedBefore`). */
+  older: readonly number[];
   rounds: number;
   signal: AbortSignal;
 }
@@ -153,6 +171,7 @@ export function createRescorer(options: RescoreOptions) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
   const rescored = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
   const rescoreLog = db.collection<RescoreLogDocument>(COLLECTIONS.rescoreLog);
+  const rematchMissed = createMissedRematcher({ db, now });
   const stats: RescoreStats = { running: false, version: 0, leadsTotal: 0, leadsDone: 0, eventsDone: 0 };
 
   /** Each lead of `items` folded under `set`: null for a lead every event of which the version scored already. */
@@ -202,26 +221,67 @@ export function createRescorer(options: RescoreOptions) {
 
   /**
    * The records a run that stopped between its commit and their insert left in the live log only: found for the leads
-   * every event of which the version scored already (so not planned again), stored now (an insert of one already
-   * stored changes nothing). A run from the start finds none: one HGET per such lead.
+   * every event of which the version scored already (so not planned again), and, for every lead, those of the runs of
+   * `older` versions that never ended (a newer publish superseded them before they ran again: `unstoredKey`), stored
+   * now (an insert of one already stored changes nothing). A run from the start after runs that ended finds none: one
+   * HGET per lead not planned.
    */
   async function storeLoggedBefore(
     keys: LiveKeys,
     items: readonly LiveLeadEvents[],
+    planned: ReadonlySet<string>,
     version: number,
+    older: readonly number[],
     signal: AbortSignal,
   ): Promise<void> {
-    if (items.length === 0) return;
+    const asked = items.flatMap((item) =>
+      [...(planned.has(item.leadId) ? [] : [version]), ...older].map((each) => ({ leadId: item.leadId, each })),
+    );
+    if (asked.length === 0) return;
     const pipeline = redis.pipeline();
-    for (const item of items) pipeline.hget(keys.rescoreLog(item.leadId), String(version));
+    for (const { leadId, each } of asked) pipeline.hget(keys.rescoreLog(leadId), String(each));
     const replies = (await pipeline.exec()) ?? [];
     const docs = replies.flatMap(([error, wire], index) => {
       if (error) throw error;
       if (typeof wire !== "string") return [];
-      const leadId = (items[index] as LiveLeadEvents).leadId;
-      return [rescoreLogDocument(leadId, decodeRescoreRecord(String(version), wire))];
+      const { leadId, each } = asked[index] as (typeof asked)[number];
+      return [rescoreLogDocument(leadId, decodeRescoreRecord(String(each), wire))];
     });
-    await storeRecords(docs, signal);
+    storeLater(docs, signal);
+  }
+
+  // The records the commits wrote, inserted into `rescore_log` off the commits' path: gathered while one insert is
+  // under way, all of them in the next (one unordered insertMany), so a chunk never waits for the store unless
+  // RECORDS_BEHIND of them are still to insert.
+  let unstored: RescoreLogDocument[] = [];
+  let storing: Promise<void> | null = null;
+  let storeFailure: Error | null = null;
+  function storeLater(docs: RescoreLogDocument[], signal: AbortSignal): void {
+    unstored.push(...docs);
+    if (storing !== null || unstored.length === 0) return;
+    storing = (async () => {
+      try {
+        while (unstored.length > 0) {
+          const batch = unstored;
+          unstored = [];
+          await storeRecords(batch, signal);
+        }
+      } catch (error) {
+        storeFailure ??= error as Error;
+        unstored = [];
+      } finally {
+        storing = null;
+      }
+    })();
+  }
+  /** Waits for the records gathered to be stored (all of them, or while more than `behind` are left). */
+  async function recordsStored(behind = 0): Promise<void> {
+    while (storing !== null && unstored.length >= behind) await storing;
+    if (storeFailure !== null) {
+      const failure = storeFailure;
+      storeFailure = null;
+      throw failure;
+    }
   }
 
   /** Stores the candidates and the pages, commits; returns the ids of the leads to read again. */
@@ -297,17 +357,19 @@ export function createRescorer(options: RescoreOptions) {
       if (next.score !== item.lead.score) progress.leads_changed += 1;
       if ((commits[index] as RescoreCommit).stage !== item.lead.stage) progress.stage_changes += 1;
     });
-    await storeRecords(records, signal);
+    storeLater(records, signal);
+    await recordsStored(RECORDS_BEHIND);
     await retirePages(redis, keys, retired);
     const done = updates.filter((update) => !again.includes(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
     return again;
   }
 
-  /** Waits while events wait in the queue, at most YIELD_MS: the batches go first. */
+  /** Waits while events wait in the queue beyond what live traffic needs, at most YIELD_MS: the batches go first. */
   async function yieldToBatches(signal: AbortSignal) {
-    if (options.queueIdle === undefined) return;
-    for (let waited = 0; waited < YIELD_MS && !signal.aborted && !(await options.queueIdle()); waited += 20) {
+    const backlogged = options.queueBacklogged;
+    if (backlogged === undefined) return;
+    for (let waited = 0; waited < YIELD_MS && !signal.aborted && (await backlogged()); waited += 20) {
       await sleep(20, signal);
     }
   }
@@ -339,12 +401,7 @@ export function createRescorer(options: RescoreOptions) {
       const items = await readLiveLeads(redis, db, layout.keys, left, { cap, thresholds, restoreIdle: true });
       const planned = plan(items, set, metadata);
       const plannedIds = new Set(planned.map(({ item }) => item.leadId));
-      await storeLoggedBefore(
-        layout.keys,
-        items.filter((item) => !plannedIds.has(item.leadId)),
-        job.version,
-        signal,
-      );
+      await storeLoggedBefore(layout.keys, items, plannedIds, job.version, pass.older, signal);
       const again = new Set(await write(planned, job, progress, layout, signal));
       for (const item of items) {
         if (again.has(item.leadId)) continue;
@@ -365,6 +422,41 @@ export function createRescorer(options: RescoreOptions) {
     if (stored === null) throw new Error(`no rule set version ${job.version}`);
     const set = stored.set;
     await batchesBeforeLeft(redis, options.prefix, signal, now);
+    // Events of batches that died before their commit, stored under an older version (rescore-journal.ts).
+    const handed = await rematchUnfinishedBatches({
+      db,
+      redis,
+      layouts,
+      version: job.version,
+      before: now(),
+      rematchMissed,
+      signal,
+      cap,
+      thresholds,
+    });
+    if (handed.length > 0) options.log.info("re-score: unfinished batches' leads to rescan", { leads: handed.length });
+    const unstoredVersions = unstoredKey(options.prefix);
+    await redis.sadd(unstoredVersions, job.version);
+    const older = (await redis.smembers(unstoredVersions)).map(Number).filter((each) => each !== job.version);
+    try {
+      const progress = await runPasses(job, set, older, signal, report);
+      await recordsStored();
+      await redis.srem(unstoredVersions, job.version, ...older);
+      return progress;
+    } finally {
+      // A run that stops stores what it can of what it gathered; the rest is stored by the next run.
+      await recordsStored().catch(() => undefined);
+    }
+  }
+
+  /** Every lead under `set`, to the end. */
+  async function runPasses(
+    job: RescoreJob,
+    set: RuleSet,
+    older: readonly number[],
+    signal: AbortSignal,
+    report: (fields: RescoreFields) => Promise<boolean>,
+  ) {
     const listed = await Promise.all(layouts.map((layout) => leadsWithEvents(redis, layout.keys, signal, 500)));
     const ids = listed.flatMap((part) => part.ids);
     const events = listed.reduce((sum, part) => sum + part.events, 0);
@@ -390,7 +482,7 @@ export function createRescorer(options: RescoreOptions) {
       let leads: string[] = [];
       let metadata = new Map<string, Record<string, unknown>>();
       const flush = async () => {
-        waiting.push(...(await rescoreLeads(leads, { set, job, progress, metadata, rounds: ROUNDS, signal })));
+        waiting.push(...(await rescoreLeads(leads, { set, job, progress, metadata, older, rounds: ROUNDS, signal })));
         leads = [];
         metadata = new Map();
         await tick();
@@ -411,6 +503,7 @@ export function createRescorer(options: RescoreOptions) {
             job,
             progress,
             metadata: null,
+            older,
             rounds: ROUNDS,
             signal,
           })),
@@ -423,7 +516,7 @@ export function createRescorer(options: RescoreOptions) {
     for (let left = waiting; left.length > 0; ) {
       signal.throwIfAborted();
       await sleep(200, signal);
-      left = await rescoreLeads(left, { set, job, progress, metadata: null, rounds: 1, signal });
+      left = await rescoreLeads(left, { set, job, progress, metadata: null, older, rounds: 1, signal });
       await tick();
     }
     await tick(true);

@@ -46,11 +46,11 @@ import { RETIRED_SWEEP_MS, sweepRetiredPages } from "./page-garbage.ts";
 import { createPartitionBatch, type PartitionBatchOptions, type PartitionScoring } from "./partition-batch.ts";
 import { createPreviewRunner, type PreviewRunner } from "./preview.ts";
 import { encodeLeadMerged, encodeScoreUpdates } from "./publisher.ts";
-import { createQueueIdle } from "./queue-idle.ts";
+import { createQueueBacklogged, createQueueIdle } from "./queue-idle.ts";
 import { ensureLiveState, type HeldLock, type RebuildOptions } from "./rebuild.ts";
 import { rebuildInChild } from "./rebuild-child.ts";
 import { releaseHeldJobs } from "./release-jobs.ts";
-import { createRescoreRunner, type RescoreRunner } from "./rescore.ts";
+import { BACKLOG_MS, createRescoreRunner, type RescoreRunner } from "./rescore.ts";
 import { createRulesCache, type RulesCache } from "./rules-cache.ts";
 import { createRulesFence } from "./rules-fence.ts";
 import { createScorer } from "./scorer.ts";
@@ -478,7 +478,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
           prefix: config.REDIS_PREFIX,
           onCommitted: publish,
           pollMs: options.rescorePollMs,
-          queueIdle,
+          queueBacklogged: createQueueBacklogged(redis, part.rescores, BACKLOG_MS),
         })
       : undefined;
     if (rescores) {

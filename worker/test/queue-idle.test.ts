@@ -5,7 +5,7 @@ import type Queue from "bull";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestRedis, REDIS_URL, uniqueName } from "../../test-support/index.ts";
 import { queued, T0 } from "../../test-support/worker-stack.ts";
-import { createQueueIdle } from "../src/queue-idle.ts";
+import { createQueueBacklogged, createQueueIdle } from "../src/queue-idle.ts";
 
 const undo: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -20,6 +20,21 @@ async function queueOf(label: string) {
   undo.push(() => queue.close());
   await queue.isReady();
   return { prefix, redis: test.redis, queue, idle: createQueueIdle(test.redis, prefix) };
+}
+
+/** Takes the queue's jobs in hand and holds each until `release`. */
+function holdInHand(queue: Queue.Queue<EventsJob>) {
+  let release: () => void = () => undefined;
+  const inHand = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const started = new Promise<void>((resolve) => {
+    void queue.process(async (_job: Queue.Job<EventsJob>) => {
+      resolve();
+      await inHand;
+    });
+  });
+  return { release: () => release(), started };
 }
 
 const job = (id: string): EventsJob => ({ v: 1, events: [queued("idle-lead", id, "page_view", T0)] });
@@ -46,20 +61,11 @@ describe("when jobs reach the queue without the edge counting them", () => {
     await queue.empty();
     await queue.clean(0, "delayed");
     expect(await idle()).toBe(true);
-    let release: (() => void) | undefined;
-    const inHand = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const started = new Promise<void>((resolve) => {
-      void queue.process(async (_job: Queue.Job<EventsJob>) => {
-        resolve();
-        await inHand;
-      });
-    });
+    const { release, started } = holdInHand(queue);
     await queue.add(job("a1"));
     await started;
     expect(await idle()).toBe(false);
-    release?.();
+    release();
     await expect.poll(idle, { timeout: 5_000 }).toBe(true);
   });
 });
@@ -69,5 +75,44 @@ describe("when the edge's count says events wait but no job is left", () => {
     const { prefix, redis, idle } = await queueOf("idle-drifted");
     await redis.set(queuedEventsKey(prefix), 37);
     expect(await idle()).toBe(true);
+  });
+});
+
+describe("when a re-score asks whether events wait beyond what live traffic needs", () => {
+  it("answers yes only for a job waiting longer than the time given, not for one in hand, delayed or paused", async () => {
+    const { prefix, redis, queue } = await queueOf("backlog");
+    const other = await queueOf("backlog-other");
+    let clock = Date.now();
+    const backlogged = createQueueBacklogged(redis, [other.prefix, prefix], 250, () => clock);
+    expect(await backlogged()).toBe(false);
+    await queue.add(job("w1"));
+    await queue.add(job("w2"));
+    // Just added: live traffic's own.
+    expect(await backlogged()).toBe(false);
+    clock += 1_000;
+    expect(await backlogged()).toBe(true);
+    // Both gone: none.
+    await queue.empty();
+    expect(await backlogged()).toBe(false);
+    // Delayed for a retry, or behind a paused queue: nothing a yield would help.
+    await queue.add(job("d1"), { delay: 60_000 });
+    await queue.pause();
+    await queue.add(job("p1"));
+    clock += 120_000;
+    expect(await backlogged()).toBe(false);
+    await queue.empty();
+    await queue.resume();
+    // In hand, however long: live traffic keeps a job in hand nearly all the time.
+    await queue.clean(0, "delayed");
+    const { release, started } = holdInHand(queue);
+    await queue.add(job("a1"));
+    await started;
+    clock += 120_000;
+    expect(await backlogged()).toBe(false);
+    // Another queue of the re-score's with one waiting long: a backlog.
+    await other.queue.add(job("o1"));
+    clock += 1_000;
+    expect(await backlogged()).toBe(true);
+    release();
   });
 });

@@ -18,6 +18,7 @@ import {
   T0,
   type TestStack,
 } from "../../test-support/worker-stack.ts";
+import { createBatchJournal } from "../src/journal.ts";
 import { rebuildLiveState, withRebuildLock } from "../src/rebuild.ts";
 import { createRescorer } from "../src/rescore.ts";
 import { ruleMatcher } from "../src/rules-cache.ts";
@@ -137,57 +138,112 @@ describe("when a batch matched before the publish commits after its re-score beg
   }, 120_000);
 });
 
-describe("when a batch stored its events under the old version and died before its commit", () => {
-  it("folds them under the version published once its job is tried again after the re-score, as a rebuild does", async () => {
-    const stack = await createStack();
-    const redis = new Redis(REDIS_URL);
-    try {
-      await stack.startWorker({ rescorePollMs: 50, deepLaneIdleMs: 20 });
-      await stack.send(history());
-      await stack.drained();
-      const prefix = stack.config.REDIS_PREFIX;
-      const before = ruleMatcher(await readRuleSet(stack.db));
-      const writer = {
-        ...rebuildOptionsOf(stack, redis),
-        generation: () => "unused",
-        encodeUpdates: () => new Map(),
-      };
-      // A try of the job that matched and stored its events under the old version, then died before its commit.
-      const crashed = [
-        queued("lead-003", "crashed-demo", "demo_request", T0 + 30_000),
-        queued("crash-new", "crash-new-demo", "demo_request", T0),
-      ];
-      const dying = createScorer({
-        ...writer,
-        rules: () => before,
-        fence: createRulesFence({ redis, prefix, rules: { current: () => before, reload: async () => undefined } }),
-        beforeCommit: async () => {
-          throw new Error("died before its commit");
-        },
-      });
-      await expect(dying.scoreBatch(crashed)).rejects.toThrow("died before its commit");
-      const { version, job } = await publishUnannounced(stack, redis);
-      await rescored(stack, redis, job.id);
+/**
+ * A try of a job that matched and stored its events under the old version (journaled first, as a worker's batch is),
+ * then died before its commit; then a retroactive publish, and its re-score run to its end by the worker.
+ */
+async function crashThenRescore(stack: TestStack, redis: Redis) {
+  const prefix = stack.config.REDIS_PREFIX;
+  const before = ruleMatcher(await readRuleSet(stack.db));
+  const writer = {
+    ...rebuildOptionsOf(stack, redis),
+    generation: () => "unused",
+    encodeUpdates: () => new Map(),
+  };
+  const crashed = [
+    queued("lead-003", "crashed-demo", "demo_request", T0 + 30_000),
+    queued("crash-new", "crash-new-demo", "demo_request", T0),
+  ];
+  const dying = createScorer({
+    ...writer,
+    rules: () => before,
+    journal: createBatchJournal({ db: stack.db, redis, keys: liveKeys(prefix).journal }),
+    fence: createRulesFence({ redis, prefix, rules: { current: () => before, reload: async () => undefined } }),
+    beforeCommit: async () => {
+      throw new Error("died before its commit");
+    },
+  });
+  await expect(dying.scoreBatch(crashed)).rejects.toThrow("died before its commit");
+  const { version, job } = await publishUnannounced(stack, redis);
+  await rescored(stack, redis, job.id);
+  return { version, crashed };
+}
 
-      // The job's next try, after the re-score ended.
-      await stack.send(crashed);
-      await stack.drained();
-      const expectUnderVersion = async () => {
-        for (const lead of ["lead-003", "crash-new"]) {
-          for (const entry of await historyOf(stack, lead)) expect(entry.rules_version, entry.event_id).toBe(version);
-        }
-        // lead-003: 3 demo requests and 3 page views, then the crashed batch's demo request.
-        expect((await leadOf(stack, "lead-003"))?.current_score).toBe(4 * 100 + 3 * 5);
-        expect((await leadOf(stack, "crash-new"))?.current_score).toBe(100);
-        expect(await auditAll(stack)).toEqual([]);
-      };
-      await expectUnderVersion();
-      const keys = liveKeys(prefix);
-      await withRebuildLock(redis, keys, (lock) => rebuildLiveState({ ...rebuildOptionsOf(stack, redis), lock }));
-      await expectUnderVersion();
-    } finally {
-      redis.disconnect();
-      await stack.close();
-    }
-  }, 120_000);
+/** lead-003 and crash-new as the version folds them with the crashed batch's events, and the audit clean. */
+async function expectCrashedUnderVersion(stack: TestStack, version: number) {
+  for (const lead of ["lead-003", "crash-new"]) {
+    for (const entry of await historyOf(stack, lead)) expect(entry.rules_version, entry.event_id).toBe(version);
+  }
+  // lead-003: 3 demo requests and 3 page views, then the crashed batch's demo request.
+  expect((await leadOf(stack, "lead-003"))?.current_score).toBe(4 * 100 + 3 * 5);
+  expect((await leadOf(stack, "crash-new"))?.current_score).toBe(100);
+  expect(await auditAll(stack)).toEqual([]);
+}
+
+const rebuild = (stack: TestStack, redis: Redis) =>
+  withRebuildLock(redis, liveKeys(stack.config.REDIS_PREFIX), (lock) =>
+    rebuildLiveState({ ...rebuildOptionsOf(stack, redis), lock }),
+  );
+
+/** A worker's stack with the history scored, a crashed batch and the re-score after it (`crashThenRescore`). */
+async function afterCrashAndRescore(
+  body: (stack: TestStack, redis: Redis, crash: Awaited<ReturnType<typeof crashThenRescore>>) => Promise<void>,
+) {
+  const stack = await createStack();
+  const redis = new Redis(REDIS_URL);
+  try {
+    await stack.startWorker({ rescorePollMs: 50, deepLaneIdleMs: 20 });
+    await stack.send(history());
+    await stack.drained();
+    await body(stack, redis, await crashThenRescore(stack, redis));
+  } finally {
+    redis.disconnect();
+    await stack.close();
+  }
+}
+
+describe("when a batch stored its events under the old version and died before its commit", () => {
+  it(
+    "folds them under the version published once its job is tried again after the re-score, as a rebuild does",
+    () =>
+      afterCrashAndRescore(async (stack, redis, { version, crashed }) => {
+        // The job's next try, after the re-score ended.
+        await stack.send(crashed);
+        await stack.drained();
+        await expectCrashedUnderVersion(stack, version);
+        await rebuild(stack, redis);
+        await expectCrashedUnderVersion(stack, version);
+      }),
+    120_000,
+  );
+
+  it(
+    "folds them under the version when a rebuild runs before the job is tried again",
+    () =>
+      afterCrashAndRescore(async (stack, redis, { version, crashed }) => {
+        await rebuild(stack, redis);
+        await expectCrashedUnderVersion(stack, version);
+        // The job's next try, after the rebuild: its events are folded already, once.
+        await stack.send(crashed);
+        await stack.drained();
+        await expectCrashedUnderVersion(stack, version);
+      }),
+    120_000,
+  );
+
+  it(
+    "folds them under the version when the job is never tried again",
+    () =>
+      afterCrashAndRescore(async (stack, _redis, { version }) => {
+        // The re-score handed their leads to the deep lane, which folds them from their stored events.
+        const scoreOf = async (lead: string) => (await leadOf(stack, lead))?.current_score;
+        await eventually(
+          async () => (await scoreOf("crash-new")) === 100 && (await scoreOf("lead-003")) === 415,
+          30_000,
+        );
+        await stack.drained();
+        await expectCrashedUnderVersion(stack, version);
+      }),
+    120_000,
+  );
 });

@@ -148,13 +148,26 @@ export async function unfinishedEntries(options: JournalOptions): Promise<Journa
       if (scores[index] === null) unfinished.push(id);
     });
   }
-  const idsOfEntries = options.db.collection<BatchJournalIdsDocument>(COLLECTIONS.batchJournalIds);
+  return readJournalEntries(options.db, unfinished);
+}
+
+/**
+ * The entries of these ids with their event ids and leads, read by `_id` (from `batch_journal_ids`, or from the entry
+ * itself when it was written with them inline); an id with neither is left out.
+ */
+export async function readJournalEntries(
+  db: Db,
+  ids: readonly string[],
+  signal?: AbortSignal,
+): Promise<JournalEntry[]> {
+  const entries = db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
+  const idsOfEntries = db.collection<BatchJournalIdsDocument>(COLLECTIONS.batchJournalIds);
   const whole = await Promise.all(
-    unfinished.map(async (id) => {
-      const ids = await idsOfEntries.findOne({ _id: id });
+    ids.map(async (id) => {
+      const stored = await idsOfEntries.findOne({ _id: id }, { signal });
       // Without its ids: an entry written with them inline, or one whose batch died between the two inserts (before
       // storing any event: it has none).
-      const entry = ids ?? (await entries.findOne({ _id: id }));
+      const entry = stored ?? (await entries.findOne({ _id: id }, { signal }));
       return entry && { _id: id, at: entry.at, events: entry.events ?? "", leads: entry.leads };
     }),
   );

@@ -28,13 +28,10 @@ import type { LiveKeys } from "@leadscore/live";
 import { leadPartition } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
+import { readJournalEntries } from "./journal.ts";
 import { readLiveLeads } from "./live-lead-stream.ts";
 import type { createMissedRematcher, RescannedLead } from "./rescore-missed.ts";
 import type { LiveWriterOptions } from "./scorer.ts";
-
-/** The ids of an entry's text or list (journal.ts). */
-const idsOf = (value: string | string[]): string[] =>
-  Array.isArray(value) ? value : value.split(" ").filter((id) => id !== "");
 
 export interface MissedByJournalOptions extends Pick<LiveWriterOptions, "cap" | "thresholds"> {
   db: Db;
@@ -69,10 +66,10 @@ async function unfinishedEvents(options: MissedByJournalOptions): Promise<Map<st
     unfinished.push(...chunk.filter((id) => !done.has(id)));
   }
   const events = new Map<string, string>();
-  for (const entry of await Promise.all(unfinished.map((id) => entries.findOne({ _id: id }, { signal })))) {
-    if (entry === null || entry.leads === undefined) continue;
-    const leads = idsOf(entry.leads);
-    idsOf(entry.events).forEach((id, index) => {
+  for (const entry of await readJournalEntries(db, unfinished, signal)) {
+    const leads = entry.leads;
+    if (leads === undefined) continue;
+    entry.events.forEach((id, index) => {
       const lead = leads[index];
       if (lead !== undefined) events.set(id, lead);
     });

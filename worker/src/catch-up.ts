@@ -61,7 +61,11 @@ export interface CatchUpResult {
   readMedianMs: number;
 }
 
-/** Reads that run at once: each is one `_id` lookup (pushed down on FerretDB too). */
+/**
+ * Reads that run at once: each is one `_id` equality. FerretDB 1.24's SQLite backend pushes it down as
+ * `_ferretdb_sjson->'$._id' = ?`, which its `_id_` index (on `_ferretdb_sjson->"_id"`) does not serve: each read scans
+ * the collection's rows in SQL until it finds its own, and a lost event, among the newest, is near the end.
+ */
 const READS_IN_FLIGHT = 16;
 /** Events looked for in their leads' tails, then read, at a time. */
 const READ_CHUNK = 64;

@@ -4,7 +4,17 @@
 // `--ferretdb-binary` also builds .data/bin/ferretdb when Go is installed, even if a MongoDB already answers: the
 // fault-injection tests start FerretDB servers of their own.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -128,8 +138,22 @@ async function waitFor(check: () => Promise<boolean>, child: ChildProcess, what:
   throw new Error(`${what} did not come up; see ${LOGS}`);
 }
 
+/**
+ * FerretDB 1.24.2's SQLite backend pushes an `_id` equality down as `_ferretdb_sjson->'$._id' = ?`, an expression its
+ * `_id_` index (on `_ferretdb_sjson->"_id"`) does not serve: every find, update and delete by `_id` scanned the table
+ * (SQLite's plan `SCAN`; docs/worker.md § Restarts). The build patches that one constant in a copy of the module.
+ */
+const FERRETDB_PATCH = {
+  file: join("internal", "backends", "sqlite", "metadata", "metadata.go"),
+  from: `IDColumn = DefaultColumn + "->'$._id'"`,
+  to: `IDColumn = DefaultColumn + "->'_id'"`,
+};
+/** Written beside the binary once built with the patch: a binary without it is built again. */
+const FERRETDB_PATCHED = `${FERRETDB_BIN}.patched`;
+
 function ferretdbIsCurrent(): boolean {
-  if (!existsSync(FERRETDB_BIN)) return false;
+  if (!existsSync(FERRETDB_BIN) || !existsSync(FERRETDB_PATCHED)) return false;
+  if (readFileSync(FERRETDB_PATCHED, "utf8") !== FERRETDB_PATCH.to) return false;
   const built = statSync(FERRETDB_BIN).mtimeMs;
   return ["go.mod", "go.sum", "main.go"].every((file) => statSync(join(FERRETDB_SOURCE, file)).mtimeMs <= built);
 }
@@ -138,7 +162,27 @@ function buildFerretdb(say: Say) {
   if (ferretdbIsCurrent()) return;
   say("mongodb: building FerretDB v1.24.2 from the Go module proxy (first run only, about a minute)…");
   mkdirSync(dirname(FERRETDB_BIN), { recursive: true });
-  execFileSync("go", ["build", "-o", FERRETDB_BIN, "."], { cwd: FERRETDB_SOURCE, stdio: "inherit" });
+  const go = (args: string[]) => execFileSync("go", args, { cwd: FERRETDB_SOURCE, encoding: "utf8" });
+  // The module as the proxy serves it, copied and patched; the build reads a go.mod of its own that points at the copy.
+  const { Dir } = JSON.parse(go(["mod", "download", "-json", "github.com/FerretDB/FerretDB"])) as { Dir: string };
+  const copy = join(DATA, "ferretdb-src");
+  rmSync(copy, { recursive: true, force: true });
+  cpSync(Dir, copy, { recursive: true });
+  execFileSync("chmod", ["-R", "u+w", copy]);
+  const patched = join(copy, FERRETDB_PATCH.file);
+  const text = readFileSync(patched, "utf8");
+  if (!text.includes(FERRETDB_PATCH.from))
+    throw new Error(`FerretDB's ${FERRETDB_PATCH.file} no longer has the line patched`);
+  writeFileSync(patched, text.replace(FERRETDB_PATCH.from, FERRETDB_PATCH.to));
+  const modfile = join(DATA, "ferretdb-build.mod");
+  writeFileSync(modfile, readFileSync(join(FERRETDB_SOURCE, "go.mod")));
+  writeFileSync(modfile.replace(/\.mod$/, ".sum"), readFileSync(join(FERRETDB_SOURCE, "go.sum")));
+  go(["mod", "edit", `-replace=github.com/FerretDB/FerretDB=${copy}`, modfile]);
+  execFileSync("go", ["build", `-modfile=${modfile}`, "-o", FERRETDB_BIN, "."], {
+    cwd: FERRETDB_SOURCE,
+    stdio: "inherit",
+  });
+  writeFileSync(FERRETDB_PATCHED, FERRETDB_PATCH.to);
 }
 
 /**

@@ -7,31 +7,58 @@ import { eventually, fixedPort, REDIS_URL } from "../../test-support/index.ts";
 import { type RunningProcess, startProcess } from "../../test-support/processes.ts";
 import { ensureRedisOf, FERRETDB_BIN, mongoAnswers, mongoServes } from "../services.ts";
 
-describe("the services check, when FerretDB deadlocks", () => {
-  let server: RunningProcess;
-  let dir: string;
-  let url: string;
+/** A FerretDB of the test's own, from the binary the services script builds, in a folder removed after. */
+function ownFerretdb(database: string) {
+  const own = { url: "", server: undefined as RunningProcess | undefined, dir: "" };
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "ferretdb-"));
+    own.dir = mkdtempSync(join(tmpdir(), "ferretdb-"));
     const port = await fixedPort();
-    url = `mongodb://127.0.0.1:${port}/stuck`;
-    server = startProcess(FERRETDB_BIN, [
+    own.url = `mongodb://127.0.0.1:${port}/${database}`;
+    own.server = startProcess(FERRETDB_BIN, [
       `--listen-addr=127.0.0.1:${port}`,
       "--handler=sqlite",
-      `--sqlite-url=file:${dir}/`,
+      `--sqlite-url=file:${own.dir}/`,
       "--log-level=error",
     ]);
-    await eventually(() => mongoAnswers(url), 30_000);
+    await eventually(() => mongoAnswers(own.url), 30_000);
   }, 40_000);
   afterAll(async () => {
-    await server?.stop("SIGKILL");
-    rmSync(dir, { recursive: true, force: true });
+    await own.server?.stop("SIGKILL");
+    rmSync(own.dir, { recursive: true, force: true });
   });
+  return own;
+}
+
+describe("the embedded store the services script builds", () => {
+  const own = ownFerretdb("reads");
+  it("serves an _id equality from the _id index, not by scanning the collection", async () => {
+    const client = new MongoClient(own.url);
+    await client.connect();
+    try {
+      const docs = client.db().collection<{ _id: string; n: number }>("docs");
+      await docs.insertMany(Array.from({ length: 100 }, (_, i) => ({ _id: `d-${i}`, n: i })));
+      const plan = JSON.stringify(
+        ((await docs.find({ _id: "d-99" }).explain()) as { queryPlanner?: unknown }).queryPlanner,
+      );
+      expect(plan).toMatch(/USING INDEX \S+__id_/);
+      expect(await docs.findOne({ _id: "d-99" })).toEqual({ _id: "d-99", n: 99 });
+      await docs.updateOne({ _id: "d-98" }, { $set: { n: 0 } });
+      expect(await docs.findOne({ _id: "d-98" })).toEqual({ _id: "d-98", n: 0 });
+      await docs.deleteOne({ _id: "d-97" });
+      expect(await docs.countDocuments({})).toBe(99);
+    } finally {
+      await client.close();
+    }
+  }, 60_000);
+});
+
+describe("the services check, when FerretDB deadlocks", () => {
+  const own = ownFerretdb("stuck");
 
   it("tells a server that only answers ping from one that serves commands", async () => {
-    expect(await mongoServes(url)).toBe(true);
+    expect(await mongoServes(own.url)).toBe(true);
     // Many concurrent update commands, each matching 25 documents, exhaust its SQLite connections for good.
-    const client = new MongoClient(url);
+    const client = new MongoClient(own.url);
     await client.connect();
     try {
       const docs = client.db().collection<{ _id: string; n: number }>("docs");
@@ -51,10 +78,10 @@ describe("the services check, when FerretDB deadlocks", () => {
       // so: a busy server would answer the second, longer look (the services check's own timeout); a stuck one not.
       await eventually(async () => {
         contend();
-        return !(await mongoServes(url, 3_000));
+        return !(await mongoServes(own.url, 3_000));
       }, 45_000);
-      expect(await mongoAnswers(url)).toBe(true);
-      expect(await mongoServes(url)).toBe(false);
+      expect(await mongoAnswers(own.url)).toBe(true);
+      expect(await mongoServes(own.url)).toBe(false);
     } finally {
       await client.close(true).catch(() => undefined);
     }

@@ -55,9 +55,17 @@ export interface CatchUpResult {
   scanMs: number;
   readMs: number;
   foldMs: number;
+  /** The reads by `_id`: how many, and the slowest and the median of them (ms). */
+  reads: number;
+  readMaxMs: number;
+  readMedianMs: number;
 }
 
-/** Reads that run at once: each is one `_id` lookup (pushed down on FerretDB too). */
+/**
+ * Reads that run at once: each is one `_id` equality. FerretDB 1.24's SQLite backend pushes it down as
+ * `_ferretdb_sjson->'$._id' = ?`, which its `_id_` index (on `_ferretdb_sjson->"_id"`) does not serve: each read scans
+ * the collection's rows in SQL until it finds its own, and a lost event, among the newest, is near the end.
+ */
 const READS_IN_FLIGHT = 16;
 /** Events looked for in their leads' tails, then read, at a time. */
 const READ_CHUNK = 64;
@@ -82,13 +90,14 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   // again meanwhile (its own tries) and commits its events, which need no read then.
   const inTails = new Set<string>();
   const events: ScorableEvent[] = [];
+  const readTimes: number[] = [];
   const storedElsewhere: string[] = [];
   for (let from = 0; from < ids.length; from += READ_CHUNK) {
     const chunk = ids.slice(from, from + READ_CHUNK);
     const own = chunk.filter((id) => ours(leadOf.get(id)));
     for (const id of await foundInTails(options.redis, options.keys, own, leadOf)) inTails.add(id);
     const toRead = chunk.filter((id) => !inTails.has(id));
-    for (const event of await readStored(options.db, toRead, options.lock?.signal)) {
+    for (const event of await readStored(options.db, toRead, options.lock?.signal, readTimes)) {
       if (ours(event.lead_id)) events.push(event);
       else storedElsewhere.push(event.event_id);
     }
@@ -125,6 +134,9 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
     scanMs: scanned - started,
     readMs: read - scanned,
     foldMs: ended - read,
+    reads: readTimes.length,
+    readMaxMs: Math.round(Math.max(0, ...readTimes)),
+    readMedianMs: Math.round(readTimes.sort((a, b) => a - b)[Math.floor(readTimes.length / 2)] ?? 0),
   };
 }
 
@@ -161,7 +173,12 @@ async function foundInTails(
 }
 
 /** The stored copies of these events (without metadata), by `_id`, a few reads at a time. */
-async function readStored(db: Db, ids: readonly string[], signal: AbortSignal | undefined): Promise<ScorableEvent[]> {
+async function readStored(
+  db: Db,
+  ids: readonly string[],
+  signal: AbortSignal | undefined,
+  times: number[],
+): Promise<ScorableEvent[]> {
   const collection = db.collection<EventDocument>(COLLECTIONS.events);
   const found: ScorableEvent[] = [];
   // Each read in flight listens on the lock's signal.
@@ -170,7 +187,9 @@ async function readStored(db: Db, ids: readonly string[], signal: AbortSignal | 
   const reader = async () => {
     while (next < ids.length) {
       const id = ids[next++] as string;
+      const began = performance.now();
       const doc = await collection.findOne({ _id: id }, { projection: { metadata: 0 }, signal });
+      times.push(performance.now() - began);
       if (doc) found.push(toScorable(doc));
     }
   };

@@ -260,10 +260,11 @@ describe("when Redis comes back with a batch's commits but not its done mark", (
       rules: () => RULES,
     });
     const result = await catchUp({ db: s.db, redis: s.redis, keys: s.keys, scoreStored });
-    expect({ batches: result.batches, inTails: result.inTails, read: result.events }).toEqual({
+    expect({ batches: result.batches, inTails: result.inTails, read: result.events, reads: result.reads }).toEqual({
       batches: 1,
       inTails: 30,
       read: 0,
+      reads: 0,
     });
     expect(await s.redis.hget(s.keys.lead("l0"), leadHashField("version"))).toBe(versions);
     expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);
@@ -333,7 +334,12 @@ describe("when a lead partition catches up a batch of another partition's leads"
       owns: (leadId) => leadId !== "elsewhere",
       inHand: () => false,
     });
-    expect({ read: result.events, folded: result.folded }).toEqual({ read: 1, folded: 1 });
+    expect({ read: result.events, folded: result.folded, reads: result.reads }).toEqual({
+      read: 1,
+      folded: 1,
+      // Its own event and the other partition's: one read by `_id` each.
+      reads: 2,
+    });
     expect(await s.redis.exists(s.keys.lead("elsewhere"))).toBe(0);
     expect(await s.redis.hget(s.keys.lead("l0"), leadHashField("count"))).toBe("2");
     expect(await unfinishedEntries({ db: s.db, redis: s.redis, keys: s.keys.journal })).toEqual([]);

@@ -1,0 +1,67 @@
+// What a read by `_id` costs on the store MONGO_URL names, as a catch-up reads a lost event: --events documents shaped
+// like stored events in a database of its own (dropped at the end), then reads of the first, the last and a missing
+// `_id`, and one `$in` of 16, each --times times, with the query plan the server answers for an `_id` equality. On
+// FerretDB 1.24's SQLite backend the plan is a scan (docs/worker.md § Restarts), so the last and the missing cost what
+// the collection holds; on MongoDB each is an index lookup.
+//
+//   npm run bench:id-reads                      # 20,000 documents
+//   npm run bench:id-reads -- --events 100000
+
+import { loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { createTestDb } from "../test-support/index.ts";
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: "string", default: "20000" },
+    times: { type: "string", default: "8" },
+  },
+});
+const EVENTS = Number(args.events);
+const TIMES = Number(args.times);
+
+interface Doc {
+  _id: string;
+  lead_id: string;
+  type: string;
+  ts: Date;
+  metadata: { path: string; n: number };
+}
+const doc = (i: number): Doc => ({
+  _id: `e${i}`,
+  lead_id: `l${i % 2000}`,
+  type: "page_view",
+  ts: new Date(),
+  metadata: { path: "/x".repeat(20), n: i },
+});
+
+const { db, drop } = await createTestDb();
+try {
+  console.log(`id reads: ${EVENTS.toLocaleString("en")} documents; load average ${loadavg()[0]?.toFixed(1)}`);
+  const events = db.collection<Doc>("events");
+  for (let from = 0; from < EVENTS; from += 1_000) {
+    await events.insertMany(Array.from({ length: Math.min(1_000, EVENTS - from) }, (_, i) => doc(from + i)));
+  }
+  const explained = (await events.find({ _id: `e${EVENTS - 1}` }).explain()) as { queryPlanner?: unknown };
+  console.log(`  plan of an _id equality: ${JSON.stringify(explained.queryPlanner)}`);
+  const time = async (label: string, read: () => Promise<unknown>) => {
+    const ms: number[] = [];
+    for (let i = 0; i < TIMES; i++) {
+      const began = performance.now();
+      await read();
+      ms.push(performance.now() - began);
+    }
+    ms.sort((a, b) => a - b);
+    const median = ms[Math.floor(ms.length / 2)] ?? 0;
+    console.log(`  ${label}: median ${median.toFixed(1)} ms, max ${(ms.at(-1) ?? 0).toFixed(1)} ms`);
+  };
+  const projection = { metadata: 0 };
+  await time("findOne the first _id", () => events.findOne({ _id: "e0" }, { projection }));
+  await time("findOne the last _id", () => events.findOne({ _id: `e${EVENTS - 1}` }, { projection }));
+  await time("findOne a missing _id", () => events.findOne({ _id: "missing" }, { projection }));
+  const sixteen = Array.from({ length: 16 }, (_, i) => `e${EVENTS - 1 - i}`);
+  await time("find $in of the last 16", () => events.find({ _id: { $in: sixteen } }, { projection }).toArray());
+} finally {
+  await drop();
+}

@@ -2,9 +2,11 @@ import type { Candidate, ScorableEvent } from "@leadscore/contracts";
 import {
   addToBreakdown,
   type BreakdownTally,
+  decodeEntry,
   decodePage,
   emptyBreakdown,
   encodeBreakdown,
+  encodeEntry,
   encodePage,
   encodeTally,
   entryEvent,
@@ -147,6 +149,42 @@ const view = (entry: LiveEntry) => ({ ...entry, reason: "" });
 
 /** Event times are spread this much: gaps of up to 3,000 become up to 10 hours, so day buckets turn. */
 const SPREAD = 12_000;
+
+describe("layoutHistory", () => {
+  it("starts each page with the tally the fold has after the entries before it, laid out from stored entries", () => {
+    const steps = fc.array(
+      fc.record({
+        points: fc.integer({ min: -40, max: 120 }),
+        gap: fc.integer({ min: 1, max: 3_000 }),
+        kind: fc.nat(5),
+        variant: fc.nat(6),
+      }),
+      { minLength: 100, maxLength: 400 },
+    );
+    fc.assert(
+      fc.property(steps, (items) => {
+        let time = 0;
+        const events = items.map((step, i) => {
+          time += step.gap;
+          const at = T0 + time * SPREAD;
+          return eventV2(`e${i}`, at, step.points, at, step.kind, step.variant);
+        });
+        // The entries as a tail read back from Redis: their outcomes decoded, not the fold's own objects.
+        const stored = markLate(foldLive(events, CAP, ZERO).history).map((entry) =>
+          decodeEntry("lead", encodeEntry(entry), CAP),
+        );
+        const { pages, starts } = layoutHistory(stored);
+        expect(pages.length).toBeGreaterThan(0);
+        let before = 0;
+        pages.forEach((page, n) => {
+          expect(starts[n]).toBe(encodeTally(foldLive(events.slice(0, before), CAP, ZERO).state.tally));
+          before += page.length;
+        });
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
 
 describe("refoldLate", () => {
   it("gives the exact fold of every event, whatever lands where, pass after pass", () => {

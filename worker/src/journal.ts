@@ -10,6 +10,19 @@
 // is inserted first), and a batch's commits are all idempotent, so looking at an event that was in fact kept costs a
 // read and changes nothing.
 //
+// That holds only if the mark ran on the very Redis process the commits ran on: the worker's connection resends the
+// commands that had no reply when it dropped (ioredis `autoResendUnfulfilledCommands`) and queues those issued while
+// it is down, so a mark — or one partition's commit, then the mark — sent just before a SIGKILL ran on the Redis that
+// came back, which may have lost the commits before it: the mark survived, the catch-up skipped the entry, its events
+// stayed unfolded (worker/test/journal-resend.test.ts). So the mark is a script that writes it only on the run the
+// entry was opened on (`mark-journal-done-1.lua`, checking `run_id`): the commits were sent after that run was learned
+// and before the mark, so a mark that run wrote follows every commit on that run. A mark it refuses fails the batch's
+// try, which runs again under a new entry (the batch's next try, or its job's); the old entry stays unmarked, for a
+// catch-up. A connection that neither resends nor queues would not be enough: a commit issued after the reconnection
+// (the batch's next chunk, or another partition's) runs on the new Redis too, and so would the mark after it. Cost:
+// one script instead of one ZADD per batch, and after a restart each batch opened before the worker learned the new
+// run fails once.
+//
 // Entries are swept once older than RETENTION_MS (a minute after the restart that loses a second, the restart has
 // long been seen); the sweep runs only while the live state's generation is current, so a restart not yet caught up
 // never has its gap swept. A rebuild reads every stored event, so it raises the floor: older entries are held by
@@ -44,6 +57,7 @@ import {
   type ScorableEvent,
 } from "@leadscore/contracts";
 import { type JournalKeys, redisRunId } from "@leadscore/live";
+import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
@@ -52,6 +66,24 @@ export const JOURNAL_RETENTION_MS = 5 * 60_000;
 
 /** Entries this much older than a rebuild's start may have been stored after its read began: they stay above the floor. */
 const FLOOR_MARGIN_MS = 60_000;
+
+/** The done mark, written only on the run of Redis the batch began on (see the header). */
+const MARK_DONE = redisScript<number>(new URL("./lua/mark-journal-done-1.lua", import.meta.url));
+
+/**
+ * The run each entry opened lately began on, by id, for its mark: a batch of several partitions opens its entry with
+ * one partition's journal and marks it with each partition's. Kept for the newest OPENED_KEPT entries (far more than
+ * the batches in flight): an entry whose try failed before its mark is dropped here with the older ones.
+ */
+const openedOn = new Map<string, string | undefined>();
+const OPENED_KEPT = 10_000;
+
+/** A mark refused: the batch's commits may have run on a Redis that lost them (see the header); its try fails. */
+export class JournalRunChangedError extends Error {
+  constructor(id: string) {
+    super(`journal entry ${id}: Redis restarted since the batch began; not marked done`);
+  }
+}
 
 /** An entry as a catch-up reads it: its ids as lists, whichever form stored them. */
 export interface JournalEntry {
@@ -117,10 +149,15 @@ export function createBatchJournal(options: JournalOptions): BatchJournal {
           leads: events.map((event) => event.lead_id).join(ID_SEPARATOR),
         }),
       ]);
+      openedOn.set(id, run);
+      if (openedOn.size > OPENED_KEPT) openedOn.delete(openedOn.keys().next().value as string);
       return id;
     },
     async done(id) {
-      await redis.zadd(keys.done, now(), id);
+      const began = openedOn.get(id);
+      if (began === undefined || (await MARK_DONE.run(redis, [keys.done], [now(), id, began])) !== 1) {
+        throw new JournalRunChangedError(id);
+      }
     },
   };
 }

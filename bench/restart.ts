@@ -33,6 +33,7 @@ import { DEFAULT_SCORE_CAP, DEFAULT_STAGE_THRESHOLDS } from "@leadscore/contract
 import { createLiveReader, leadHashField, liveKeys } from "@leadscore/live";
 import { awaitPageSweep } from "@leadscore/load-tests/page-sweep";
 import { type EventsJob, RECONNECT } from "@leadscore/runtime";
+import { REBUILD_NODE_FLAGS } from "@leadscore/worker/node-flags";
 import type Queue from "bull";
 import { Redis } from "ioredis";
 import { uniqueName } from "../test-support/index.ts";
@@ -374,7 +375,7 @@ const readsLine = (reads: ReadProbe) =>
 async function rebuildBeside(running: FaultStack) {
   console.log(`\n(c) npm run rebuild beside the previous generation (load ${load()})`);
   const reads = pollReads(running);
-  const cli = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/rebuild-cli.ts"], {
+  const cli = startProcess(NODE_TS[0], [...REBUILD_NODE_FLAGS, ...NODE_TS.slice(1), "worker/src/rebuild-cli.ts"], {
     NODE_ENV: "test",
     REDIS_URL: running.redisUrl,
     MONGO_URL: running.mongoUrl,

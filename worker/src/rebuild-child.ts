@@ -1,5 +1,5 @@
 // The worker's own full rebuild runs in a child process of its own (rebuild-child-main.ts): its heap is the child's,
-// with Node's default settings, not the worker's (whose 64 MB semi-spaces, node-flags.ts, made the worker's rebuild
+// with the rebuild's own settings (REBUILD_NODE_FLAGS), not the worker's (whose 64 MB semi-spaces, node-flags.ts, made the worker's rebuild
 // peak 65–151 MB above `npm run rebuild`'s), and it is given back to the system when the rebuild ends.
 //
 // Nothing else changes: the worker holds the rebuild lock and keeps it alive as before; the child checks that lock
@@ -10,6 +10,7 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { WorkerConfig } from "@leadscore/contracts";
 import { LockLostError, type Logger } from "@leadscore/runtime";
+import { REBUILD_NODE_FLAGS } from "./node-flags.ts";
 import type { RebuildOptions, RebuildProgress, RebuildResult } from "./rebuild.ts";
 
 /** What the worker sends the child: the rebuild to run. */
@@ -46,10 +47,10 @@ export function rebuildInChild(config: WorkerConfig, prefix: string) {
       return Promise.reject(new Error("a rebuild in a child process needs its lock's token"));
     const progress = options.progress ?? { running: false, eventsRead: 0, leadsWritten: 0 };
     Object.assign(progress, { running: true, eventsRead: 0, leadsWritten: 0 });
-    // Node's default heap settings: not the worker's flags (process.execArgv), only the TypeScript loader.
+    // The rebuild's heap settings, not the worker's flags (process.execArgv), and the TypeScript loader.
     const child = fork(ENTRY, [], {
       cwd: ROOT,
-      execArgv: ["--import", "tsx"],
+      execArgv: [...REBUILD_NODE_FLAGS, "--import", "tsx"],
       serialization: "advanced",
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });

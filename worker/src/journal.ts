@@ -177,15 +177,28 @@ export async function unfinishedEntries(options: JournalOptions): Promise<Journa
   for await (const entry of entries.find({}, { projection: { _id: 1, at: 1, run: 1 }, batchSize: 10_000 })) {
     if (entry.at.getTime() >= floor && entry.run !== run) found.push(entry._id);
   }
-  const unfinished: string[] = [];
-  for (let from = 0; from < found.length; from += 500) {
-    const chunk = found.slice(from, from + 500);
-    const scores = (await redis.call("ZMSCORE", keys.done, ...chunk)) as (string | null)[];
-    chunk.forEach((id, index) => {
-      if (scores[index] === null) unfinished.push(id);
-    });
+  return readJournalEntries(options.db, await unmarkedEntries(redis, [keys.done], found));
+}
+
+/** Of these entry ids, those no set of done marks in `doneKeys` holds (one ZMSCORE per 500 ids and set). */
+export async function unmarkedEntries(
+  redis: Redis,
+  doneKeys: readonly string[],
+  ids: readonly string[],
+): Promise<string[]> {
+  const unmarked: string[] = [];
+  for (let from = 0; from < ids.length; from += 500) {
+    const chunk = ids.slice(from, from + 500);
+    const done = new Set<string>();
+    for (const key of doneKeys) {
+      const scores = (await redis.call("ZMSCORE", key, ...chunk)) as (string | null)[];
+      chunk.forEach((id, index) => {
+        if (scores[index] !== null) done.add(id);
+      });
+    }
+    unmarked.push(...chunk.filter((id) => !done.has(id)));
   }
-  return readJournalEntries(options.db, unfinished);
+  return unmarked;
 }
 
 /**

@@ -28,7 +28,7 @@ import type { LiveKeys } from "@leadscore/live";
 import { leadPartition } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { readJournalEntries } from "./journal.ts";
+import { readJournalEntries, unmarkedEntries } from "./journal.ts";
 import { readLiveLeads } from "./live-lead-stream.ts";
 import type { createMissedRematcher, RescannedLead } from "./rescore-missed.ts";
 import type { LiveWriterOptions } from "./scorer.ts";
@@ -53,18 +53,11 @@ async function unfinishedEvents(options: MissedByJournalOptions): Promise<Map<st
   for await (const entry of entries.find({}, { projection: { _id: 1, at: 1 }, batchSize: 10_000, signal })) {
     if (entry.at.getTime() < before) found.push(entry._id);
   }
-  const unfinished: string[] = [];
-  for (let from = 0; from < found.length; from += 500) {
-    const chunk = found.slice(from, from + 500);
-    const done = new Set<string>();
-    for (const { keys } of layouts) {
-      const scores = (await redis.call("ZMSCORE", keys.journal.done, ...chunk)) as (string | null)[];
-      chunk.forEach((id, index) => {
-        if (scores[index] !== null) done.add(id);
-      });
-    }
-    unfinished.push(...chunk.filter((id) => !done.has(id)));
-  }
+  const unfinished = await unmarkedEntries(
+    redis,
+    layouts.map(({ keys }) => keys.journal.done),
+    found,
+  );
   const events = new Map<string, string>();
   for (const entry of await readJournalEntries(db, unfinished, signal)) {
     const leads = entry.leads;

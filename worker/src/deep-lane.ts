@@ -764,11 +764,22 @@ export function createDeepLane(options: DeepLaneOptions) {
     async runOnce(): Promise<number> {
       return lockedPass();
     },
-    async stop() {
+    /**
+     * Stops the passes. With `finishWithinMs`, passes then go on until no lead waits or that time is up: a batch that
+     * handed a lead to the lane has completed its jobs, so a process that stops (SIGTERM) folds what it handed over
+     * rather than leaving it to the next process's lane.
+     */
+    async stop(options: { finishWithinMs?: number } = {}) {
       stopped = true;
       clearTimeout(timer);
       wake?.();
       await running;
+      const until = performance.now() + (options.finishWithinMs ?? 0);
+      try {
+        while (performance.now() < until && (await lockedPass()) > 0);
+      } catch (error) {
+        log.warn("deep lane could not finish before stopping", { error: (error as Error).message });
+      }
       await lock.release().catch(() => false);
     },
   };

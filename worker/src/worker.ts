@@ -101,6 +101,8 @@ export const DEFAULT_SCORING_BATCH_EVENTS = 5_000;
 export const BATCHES_IN_FLIGHT = 2;
 /** With several partitions, the wait before a batch no batch preceded, for the other partitions' jobs of one flush. */
 const FIRST_LINGER_MS = 5;
+/** How long a stopping worker goes on folding the leads its batches handed to the deep lane (deep-lane.ts `stop`). */
+const DEEP_LANE_FINISH_MS = 5_000;
 /** How often the worker looks whether the live state's generation is still the one it commits into. */
 const GENERATION_CHECK_MS = 1_000;
 /** How often a worker looks for leads that became idle (LIVE_IDLE_DAYS). */
@@ -599,7 +601,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
       }
       for (const part of partitions) {
-        await part.deepLane.stop();
+        await part.deepLane.stop({ finishWithinMs: DEEP_LANE_FINISH_MS });
         await part.decayTicker.stop();
         await part.previews?.stop();
         await part.rescores?.stop();

@@ -600,8 +600,9 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
         const released = await releaseHeldJobs(redis, part.prefix, token);
         if (released > 0) log.info("handed back jobs fetched while closing", { jobs: released });
       }
+      // The partitions' lanes finish side by side: a stop waits for the slowest, not for their sum.
+      await Promise.all(partitions.map((part) => part.deepLane.stop({ finishWithinMs: DEEP_LANE_FINISH_MS })));
       for (const part of partitions) {
-        await part.deepLane.stop({ finishWithinMs: DEEP_LANE_FINISH_MS });
         await part.decayTicker.stop();
         await part.previews?.stop();
         await part.rescores?.stop();

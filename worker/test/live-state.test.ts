@@ -159,10 +159,16 @@ describe("when a late event reaches back past a lead's tail", () => {
     expect(after[0]?.id).toBe(before[0]?.id);
     // Each page's `n` is the number of the lead's entries before it, for a page spilled from the tail and kept as for
     // the pages a late event had written anew.
-    const stored = await stack.db
-      .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
-      .find({ lead_id: "deep" })
-      .toArray();
+    // The deep lane stores a commit's pages once the commit landed, which is when the lead left its hash: the test
+    // waits for them as readers need not (they find pages held in Redis until stored).
+    const stored = await eventually(async () => {
+      const pages = await stack?.db
+        .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+        .find({ lead_id: "deep" })
+        .toArray();
+      const ids = new Set(pages?.map((page) => page._id));
+      return after.every(({ id }) => ids.has(id)) && pages;
+    });
     const storedN = new Map(stored.map((page) => [page._id, page.n]));
     let entriesBefore = 0;
     const expectedN = after.map(({ size }) => {

@@ -73,6 +73,7 @@ try {
   const sixteen = Array.from({ length: 16 }, (_, i) => `e${EVENTS - 1 - i}`);
   await time("find $in of the last 16", () => events.find({ _id: { $in: sixteen } }, { projection }).toArray());
   await time("findByIds of the last 16", () => findByIds(events, sixteen, { projection }));
+  await time("findByIds of the last 16, one at a time", () => findByIds(events, sixteen, { projection, inFlight: 1 }));
 } finally {
   await drop();
 }

@@ -3,8 +3,8 @@
 // killed mid-sort (SIGKILL, the OOM killer) runs no `finally`, and its folder — up to the whole `events` collection
 // in text — would stay. With the pid in the name what a dead process left is told from what a running one is still
 // sorting: a rebuild child's folders are removed by the worker when the child exits, whatever the cause
-// (rebuild-child.ts), and `npm run rebuild` and each of the worker's rebuilds first remove those of every process no
-// longer running.
+// (rebuild-child.ts), and a worker as it starts, each of its rebuilds and `npm run rebuild` first remove those of
+// every process no longer running.
 import { readdirSync, rmSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";

@@ -8,7 +8,7 @@ import { COLLECTIONS, type EventDocument, sortKey } from "@leadscore/contracts";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_URL } from "../../test-support/index.ts";
-import { NODE_TS, ROOT } from "../../test-support/processes.ts";
+import { NODE_TS, ROOT, startProcess } from "../../test-support/processes.ts";
 import { createStack, rebuildOptionsOf, type TestStack } from "../../test-support/worker-stack.ts";
 import { removeLeadEventFolders, removeStaleLeadEventFolders } from "../src/lead-event-folders.ts";
 import { streamLeadEvents } from "../src/lead-event-stream.ts";
@@ -156,6 +156,32 @@ describe("npm run rebuild", () => {
     const code = await new Promise((resolve) => cli.once("exit", resolve));
     expect({ code, output }).toMatchObject({ code: 0, output: expect.stringContaining("rebuilt 0 leads") });
     expect(output).toContain(stale);
+    expect((await readdir(dir)).filter((entry) => entry.startsWith("leadscore-leads-"))).toEqual([
+      `leadscore-leads-${process.pid}-def456`,
+    ]);
+  }, 120_000);
+});
+
+describe("a worker process", () => {
+  it("removes, as it starts, the folders of processes killed while they sorted", async () => {
+    const stack = await createStack();
+    cleanups.push(() => stack.close());
+    // A first start builds the live state, so the next one starts no rebuild (which would sweep them too).
+    const first = await stack.startWorker();
+    await first.close();
+    const dir = await privateTmp();
+    const stale = `leadscore-leads-${await deadPid()}-abc123`;
+    await folder(dir, stale);
+    await folder(dir, `leadscore-leads-${process.pid}-def456`);
+    const worker = startProcess(NODE_TS[0], [...NODE_TS.slice(1), "worker/src/main.ts"], {
+      ...stack.env,
+      LOG_LEVEL: "info",
+      TMPDIR: dir,
+    });
+    cleanups.push(() => worker.stop("SIGKILL"));
+    await worker.waitFor(/worker ready/, 60_000);
+    expect(worker.output()).toContain(stale);
+    expect(worker.output()).not.toContain("rebuilt");
     expect((await readdir(dir)).filter((entry) => entry.startsWith("leadscore-leads-"))).toEqual([
       `leadscore-leads-${process.pid}-def456`,
     ]);

@@ -259,9 +259,9 @@ async function main() {
     let turn = 0;
     const nextSample = () => sample[turn++ % sample.length] as string;
     const heavy = leadId(heaviest.index);
-    // Page 10 of the heaviest lead's history, its cursor built rather than followed (each hop would be a page read).
-    const deepCursor = Buffer.from(JSON.stringify({ o: "desc", s: heaviest.count - 9 * 50 })).toString("base64url");
-    const deepHistory = `/api/leads/${heavy}/history?limit=50&cursor=${deepCursor}`;
+    // Page 10 of the heaviest lead's history, its cursor followed once here (a history cursor names the last entry's
+    // sort key, which only the history knows).
+    const deepHistory = await pageUrl(`/api/leads/${heavy}/history?limit=50`, 10);
     const hotPage5 = await pageUrl("/api/leads?stage=hot&sort=-score&limit=50", 5);
     const hotCursor = new URL(hotPage5, "http://x").searchParams.get("cursor") ?? "";
     const hotAfter = JSON.parse(Buffer.from(hotCursor, "base64url").toString()) as { id: string; value: number };

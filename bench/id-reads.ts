@@ -1,21 +1,27 @@
-// What a read by `_id` costs on the store MONGO_URL names, as a catch-up reads a lost event: --events documents shaped
-// like stored events in a database of its own (dropped at the end), then reads of the first, the last and a missing
-// `_id`, and one `$in` of 16, each --times times, with the query plan the server answers for an `_id` equality. On
-// FerretDB 1.24's SQLite backend the plan is a scan (docs/worker.md § Restarts), so the last and the missing cost what
-// the collection holds; on MongoDB each is an index lookup.
+// What a read by `_id` costs on the store MONGO_URL names, as a catch-up reads a lost event or a history read its
+// lead's settled pages: --events documents shaped like stored events (or, with --shape page, like history pages of
+// ~2 KB) in a database of its own (dropped at the end), then reads of the first, the last and a missing `_id`, one
+// `$in` of 16 and the same 16 by `findByIds` (one `_id` equality each, as history reads and the deep lane read pages),
+// each --times times, with the query plan the server answers for an `_id` equality. On FerretDB 1.24's SQLite backend
+// as released the plan is a scan (docs/worker.md § Restarts), so the last and the missing cost what the collection
+// holds; on the build scripts/services.ts makes, and on MongoDB, each is an index lookup. An `$in` is a scan on either
+// FerretDB.
 //
 //   npm run bench:id-reads                      # 20,000 documents
 //   npm run bench:id-reads -- --events 100000
+//   npm run bench:id-reads -- --events 100000 --shape page
 
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { findByIds } from "@leadscore/runtime";
 import { createTestDb } from "../test-support/index.ts";
 
 const { values: args } = parseArgs({
   options: {
     events: { type: "string", default: "20000" },
     times: { type: "string", default: "8" },
+    shape: { type: "string", default: "event" },
   },
 });
 const EVENTS = Number(args.events);
@@ -28,17 +34,21 @@ interface Doc {
   ts: Date;
   metadata: { path: string; n: number };
 }
+/** About a history page's worth of entries (a page holds ~50, each ~40 bytes of JSON and more). */
+const PAGE_ENTRIES = JSON.stringify(Array.from({ length: 50 }, (_, n) => ["e".repeat(12), n, 5, n * 5, "page_view"]));
 const doc = (i: number): Doc => ({
   _id: `e${i}`,
   lead_id: `l${i % 2000}`,
   type: "page_view",
   ts: new Date(),
-  metadata: { path: "/x".repeat(20), n: i },
+  metadata: args.shape === "page" ? { path: PAGE_ENTRIES, n: i } : { path: "/x".repeat(20), n: i },
 });
 
 const { db, drop } = await createTestDb();
 try {
-  console.log(`id reads: ${EVENTS.toLocaleString("en")} documents; load average ${loadavg()[0]?.toFixed(1)}`);
+  console.log(
+    `id reads: ${EVENTS.toLocaleString("en")} documents (${args.shape}); load average ${loadavg()[0]?.toFixed(1)}`,
+  );
   const events = db.collection<Doc>("events");
   for (let from = 0; from < EVENTS; from += 1_000) {
     await events.insertMany(Array.from({ length: Math.min(1_000, EVENTS - from) }, (_, i) => doc(from + i)));
@@ -62,6 +72,8 @@ try {
   await time("findOne a missing _id", () => events.findOne({ _id: "missing" }, { projection }));
   const sixteen = Array.from({ length: 16 }, (_, i) => `e${EVENTS - 1 - i}`);
   await time("find $in of the last 16", () => events.find({ _id: { $in: sixteen } }, { projection }).toArray());
+  await time("findByIds of the last 16", () => findByIds(events, sixteen, { projection }));
+  await time("findByIds of the last 16, one at a time", () => findByIds(events, sixteen, { projection, inFlight: 1 }));
 } finally {
   await drop();
 }

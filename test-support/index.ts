@@ -98,6 +98,17 @@ function ephemeralStart(): number {
   }
 }
 
+/**
+ * Where `fixedPort` looks: `TEST_FIXED_PORTS` (`<low>-<high>`, both included) on a host whose ports are handed out
+ * among several users, else the 12,000 ports below the ephemeral range.
+ */
+function fixedPortRange(): [low: number, high: number] {
+  const range = /^(\d+)-(\d+)$/.exec(process.env.TEST_FIXED_PORTS ?? "");
+  if (range) return [Number(range[1]), Number(range[2]) + 1];
+  const high = ephemeralStart();
+  return [Math.max(1025, high - 12_000), high];
+}
+
 function taken(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
@@ -113,8 +124,7 @@ function taken(port: number): Promise<boolean> {
  * the ephemeral range for that or for an outgoing connection, so only another explicit choice could take it.
  */
 export async function fixedPort(): Promise<number> {
-  const high = ephemeralStart();
-  const low = Math.max(1025, high - 12_000);
+  const [low, high] = fixedPortRange();
   for (let attempt = 0; attempt < 50; attempt++) {
     const port = low + Math.floor(Math.random() * (high - low));
     if (!(await taken(port))) return port;

@@ -18,7 +18,7 @@ import {
   stageFor,
   toScorable,
 } from "@leadscore/contracts";
-import { leadPartition, partitionPrefixes } from "@leadscore/runtime";
+import { findByIds, leadPartition, partitionPrefixes } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db, Filter } from "mongodb";
 import {
@@ -100,7 +100,7 @@ export function entryView(entry: Pick<LiveEntry, "event_id" | "points" | "delta"
 
 export function loadPagesFrom(db: Db) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  return (ids: string[]) => pages.find({ _id: { $in: ids } }).toArray();
+  return (ids: string[]) => findByIds(pages, ids);
 }
 
 /** Every lead's live state compared with the fold of its stored events (see `leadProblems`). */

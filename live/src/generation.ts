@@ -73,12 +73,24 @@ export function builtOnEarlierRun(generation: string | null, runId: string): boo
 // Its KEYS, ARGV and reply: `lua/renew-generation-1.lua`.
 const RENEW_GENERATION = redisScript<number>(new URL("./lua/renew-generation-1.lua", import.meta.url));
 
+/** What `renewGeneration` replies when Redis is no longer the run the catch-up's commits ran on. */
+export const RUN_CHANGED = "run-changed";
+
 /**
- * Names `from` anew on this run of Redis (same layout and label), only if it is still the live state's generation;
- * returns the new generation, or null when it had changed meanwhile.
+ * Names `from` anew on `run` (same layout and label), only if it is still the live state's generation and Redis is
+ * still that run — the one the catch-up's commits ran on, learned before the first of them; returns the new
+ * generation, null when the generation had changed meanwhile, or RUN_CHANGED when Redis restarted since (it may have
+ * lost those commits: the catch-up is to run again).
  */
-export async function renewGeneration(redis: Redis, keys: Pick<LiveKeys, "gen">, from: string): Promise<string | null> {
+export async function renewGeneration(
+  redis: Redis,
+  keys: Pick<LiveKeys, "gen">,
+  from: string,
+  run: string,
+): Promise<string | null | typeof RUN_CHANGED> {
   const [, ...rest] = from.split(":");
-  const next = [await redisRunId(redis), ...rest].join(":");
-  return (await RENEW_GENERATION.run(redis, [keys.gen], [from, next])) === 1 ? next : null;
+  const next = [run, ...rest].join(":");
+  const reply = await RENEW_GENERATION.run(redis, [keys.gen], [from, next, run]);
+  if (reply === -1) return RUN_CHANGED;
+  return reply === 1 ? next : null;
 }

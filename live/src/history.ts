@@ -1,7 +1,7 @@
 // A lead's whole history: its settled pages (MongoDB, by id) followed by its tail (Redis).
 import { decodePage, type LiveEntry, type LiveLead, pageStarts, receivedAfterPages } from "./codec.ts";
 
-/** Reads history pages by id: `find({ _id: { $in: ids } })` — indexed on MongoDB, a collection scan on FerretDB. */
+/** Reads history pages by id: `findByIds` (@leadscore/runtime), one `_id` lookup each, indexed on either store. */
 export type PageLoader = (ids: string[]) => Promise<{ _id: string; entries: string }[]>;
 
 /** Every entry of the lead, oldest first; pages the live state names but MongoDB lacks are an error. */

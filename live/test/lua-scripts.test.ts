@@ -3,6 +3,7 @@ import { STAGES } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import { afterEach, describe, expect, it } from "vitest";
 import { createTestRedis, uniqueName } from "../../test-support/index.ts";
+import { redisRunId } from "../src/generation.ts";
 import { indexKeys, type LiveKeys, liveKeys } from "../src/keys.ts";
 import { MOVEMENT_CAP, MOVEMENT_WINDOW_MS } from "../src/movements.ts";
 import { decodeOutboxMessage, type OutboxMessage } from "../src/outbox.ts";
@@ -511,16 +512,33 @@ describe("page-after-1.lua", () => {
 describe("renew-generation-1.lua", () => {
   it("names the generation anew only while it is still the one the catch-up started from", async () => {
     const { redis, keys } = await fresh();
+    const run = await redisRunId(redis);
     await redis.set(keys.gen, "run-a:layout3:label");
-    expect(await renewGeneration.run(redis, [keys.gen], ["run-a:layout3:label", "run-b:layout3:label"])).toBe(1);
-    expect(await redis.get(keys.gen)).toBe("run-b:layout3:label");
+    expect(await renewGeneration.run(redis, [keys.gen], ["run-a:layout3:label", `${run}:layout3:label`, run])).toBe(1);
+    expect(await redis.get(keys.gen)).toBe(`${run}:layout3:label`);
     // Changed meanwhile (a rebuild began): left as it is.
     await redis.set(keys.gen, "rebuilding:x");
-    expect(await renewGeneration.run(redis, [keys.gen], ["run-b:layout3:label", "run-c:layout3:label"])).toBe(0);
+    expect(await renewGeneration.run(redis, [keys.gen], [`${run}:layout3:label`, "run-c:layout3:label", run])).toBe(0);
     expect(await redis.get(keys.gen)).toBe("rebuilding:x");
     // Deleted with the live keys: not brought back.
     await redis.del(keys.gen);
-    expect(await renewGeneration.run(redis, [keys.gen], ["run-b:layout3:label", "run-c:layout3:label"])).toBe(0);
+    expect(await renewGeneration.run(redis, [keys.gen], [`${run}:layout3:label`, "run-c:layout3:label", run])).toBe(0);
     expect(await redis.exists(keys.gen)).toBe(0);
+  });
+
+  it("names nothing on a Redis process other than the run the catch-up's commits ran on", async () => {
+    const { redis, keys } = await fresh();
+    const run = await redisRunId(redis);
+    await redis.set(keys.gen, "run-a:layout3:label");
+    const other = "f".repeat(40);
+    expect(await renewGeneration.run(redis, [keys.gen], ["run-a:layout3:label", `${other}:layout3:label`, other])).toBe(
+      -1,
+    );
+    expect(await redis.get(keys.gen)).toBe("run-a:layout3:label");
+    // A Cluster's run: its masters' run ids, joined by '.'.
+    const cluster = `${other}.${run}`;
+    expect(
+      await renewGeneration.run(redis, [keys.gen], ["run-a:layout3:label", `${cluster}:layout3:label`, cluster]),
+    ).toBe(1);
   });
 });

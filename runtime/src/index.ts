@@ -1,4 +1,5 @@
 export * from "./activity.ts";
+export * from "./by-id.ts";
 export * from "./dedupe-slot.ts";
 export * from "./default-rules.ts";
 export * from "./indexes.ts";

@@ -4,7 +4,10 @@
 // their leads' tails (found: the commit was kept, nothing to do); the others are read by `_id` (their stored copies)
 // and folded like a batch run again: one newer than its lead's newest is folded, any other sends the lead to the
 // deep lane to rescan it. Then the generation is named on
-// the new run of Redis (`renewGeneration`), and reads and `/readyz` take it as current.
+// the run of Redis the catch-up's commits ran on (`renewGeneration`, given the result's `run`), and reads and `/readyz`
+// take it as current. Its done marks and that renewal are written only on that run (journal.ts): were Redis killed
+// during the catch-up and back without its last commits, a mark or a renewal the connection resent to it would vouch
+// for commits it lost; refused, they leave the generation on an earlier run, and the catch-up runs again.
 //
 // A clean restart (SHUTDOWN wrote everything) finds only the batches in flight when Redis stopped, whose commits
 // came back or are redone; a restart that lost its last second (`appendfsync everysec`, SIGKILL) finds that second's.
@@ -13,10 +16,10 @@
 // stored.
 import { setMaxListeners } from "node:events";
 import { COLLECTIONS, type EventDocument, type ScorableEvent, toScorable } from "@leadscore/contracts";
-import { type LiveKeys, leadHashField, tailEventIds } from "@leadscore/live";
+import { type LiveKeys, leadHashField, redisRunId, tailEventIds } from "@leadscore/live";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
-import { unfinishedEntries } from "./journal.ts";
+import { markEntriesDone, unfinishedEntries } from "./journal.ts";
 import type { HeldLock } from "./rebuild.ts";
 import type { BatchResult } from "./scorer.ts";
 
@@ -38,6 +41,10 @@ export interface CatchUpOptions {
 }
 
 export interface CatchUpResult {
+  /** The run of Redis learned before the catch-up's first commit: the one its marks, and its renewal, must run on. */
+  run: string;
+  /** Whether its done marks were written (false: Redis restarted during the catch-up, which is to run again). */
+  marked: boolean;
   /** Journal entries without a done mark. */
   batches: number;
   /** Their events in a batch this process has in hand: left to it. */
@@ -74,6 +81,7 @@ const FOLD_CHUNK = 5_000;
 
 export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   const started = performance.now();
+  const run = await redisRunId(options.redis);
   const entries = await unfinishedEntries({ db: options.db, redis: options.redis, keys: options.keys.journal });
   const scanned = performance.now();
   const leadOf = new Map<string, string>();
@@ -116,14 +124,16 @@ export async function catchUp(options: CatchUpOptions): Promise<CatchUpResult> {
   const stored = new Set([...inTails, ...storedElsewhere, ...events.map((event) => event.event_id)]);
   // An entry with an event in hand stays: its batch marks its own entry, and this one is swept with the journal.
   const held = entries.filter((entry) => entry.events.every((id) => stored.has(id)));
+  let marked = true;
   if (held.length > 0) {
     await options.lock?.check();
-    const pipeline = options.redis.pipeline();
-    for (const entry of held) pipeline.zadd(options.keys.journal.done, Date.now(), entry._id);
-    await pipeline.exec();
+    const ids = held.map((entry) => entry._id);
+    marked = await markEntriesDone(options.redis, options.keys.journal, ids, run, Date.now());
   }
   const ended = performance.now();
   return {
+    run,
+    marked,
     batches: entries.length,
     inHand: all.length - ids.length,
     inTails: inTails.size,

@@ -51,7 +51,7 @@ import {
   StaleLiveStateError,
   waitingHandOffs,
 } from "@leadscore/live";
-import { createLock, LockLostError } from "@leadscore/runtime";
+import { createLock, findByIds, LockLostError } from "@leadscore/runtime";
 import { aliasesOf, asRootEvents, mergedBefore, mergeGroups, recordMergedAway } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
@@ -87,7 +87,7 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   beforeDelivery?: (handOff: HandOff) => Promise<void>;
   /**
    * Whether the live state's generation is current. While it is not (a catch-up after a Redis restart, a rebuild) no
-   * pass begins: its reads by `lead_id` and `$in` are scans on the embedded store, where the catch-up's reads of what the
+   * pass begins: its reads by `lead_id` are scans on the embedded store, where the catch-up's reads of what the
    * restart lost would queue behind them. Unset: always.
    */
   whenCurrent?: () => Promise<boolean>;
@@ -479,7 +479,8 @@ export function createDeepLane(options: DeepLaneOptions) {
       const wanted = [...ids];
       if (wanted.length === 0) return;
       stats.pagesRead.store += wanted.length;
-      const docs = await pages.find({ _id: { $in: wanted } }, { signal }).toArray();
+      // One `_id` lookup per page: an `$in` is a scan of every stored page on the embedded store.
+      const docs = await findByIds(pages, wanted, { signal });
       // A page whose commit landed and whose insert has not (yet) is held in Redis (page-garbage.ts).
       const stored = new Set(docs.map((doc) => doc._id));
       const pending = await readPendingPages(

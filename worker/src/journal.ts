@@ -23,6 +23,10 @@
 // one script instead of one ZADD per batch, and after a restart each batch opened before the worker learned the new
 // run fails once.
 //
+// A catch-up's marks (catch-up.ts) are written the same way, on the run it learned before its first commit: were
+// Redis killed during the catch-up and back without its last commits, a mark resent to it would vouch for them. The
+// generation it then renews (`renewGeneration`) is checked likewise, so a catch-up interrupted by a restart runs again.
+//
 // Entries are swept once older than RETENTION_MS (a minute after the restart that loses a second, the restart has
 // long been seen); the sweep runs only while the live state's generation is current, so a restart not yet caught up
 // never has its gap swept. A rebuild reads every stored event, so it raises the floor: older entries are held by
@@ -56,7 +60,7 @@ import {
   COLLECTIONS,
   type ScorableEvent,
 } from "@leadscore/contracts";
-import { type JournalKeys, redisRunId } from "@leadscore/live";
+import { type JournalKeys, LIVE_LUA_INCLUDES, redisRunId } from "@leadscore/live";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -68,7 +72,30 @@ export const JOURNAL_RETENTION_MS = 5 * 60_000;
 const FLOOR_MARGIN_MS = 60_000;
 
 /** The done mark, written only on the run of Redis the batch began on (see the header). */
-const MARK_DONE = redisScript<number>(new URL("./lua/mark-journal-done-1.lua", import.meta.url));
+const MARK_DONE = redisScript<number>(new URL("./lua/mark-journal-done-1.lua", import.meta.url), {
+  roots: { live: LIVE_LUA_INCLUDES },
+});
+
+/** Entries marked per script call: each call is one short script, beside the edge's dedupe claims. */
+const MARKS_PER_CALL = 500;
+
+/**
+ * Marks these entries done, only while Redis is the run `run` names (learned before the commits the marks vouch
+ * for): false, and the rest left unmarked, once a call finds another run.
+ */
+export async function markEntriesDone(
+  redis: Redis,
+  keys: Pick<JournalKeys, "done">,
+  ids: readonly string[],
+  run: string,
+  at: number,
+): Promise<boolean> {
+  for (let from = 0; from < ids.length; from += MARKS_PER_CALL) {
+    const marked = await MARK_DONE.run(redis, [keys.done], [at, run, ...ids.slice(from, from + MARKS_PER_CALL)]);
+    if (marked !== 1) return false;
+  }
+  return true;
+}
 
 /**
  * The run each entry opened lately began on, by id, for its mark: a batch of several partitions opens its entry with
@@ -155,7 +182,7 @@ export function createBatchJournal(options: JournalOptions): BatchJournal {
     },
     async done(id) {
       const began = openedOn.get(id);
-      if (began === undefined || (await MARK_DONE.run(redis, [keys.done], [now(), id, began])) !== 1) {
+      if (began === undefined || !(await markEntriesDone(redis, keys, [id], began, now()))) {
         throw new JournalRunChangedError(id);
       }
     },

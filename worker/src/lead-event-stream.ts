@@ -8,7 +8,8 @@
 // memory a bucket takes stays bounded as the collection grows (a single lead's events are never split: one lead
 // holding more than the bound is read whole). With `pieceEvents` a lead is not held whole either: one with more
 // events comes in pieces, and a lead over the bound alone is sorted on disk (runs within the bound, sorted in memory,
-// then merged a line at a time). The folder is removed when the stream ends, is left early, or fails.
+// then merged a line at a time). The folder is removed when the stream ends, is left early, or fails; one a killed
+// process left is removed by name (lead-event-folders.ts).
 import { createReadStream } from "node:fs";
 import { appendFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { COLLECTIONS, compareEvents, type EventDocument, type ScorableEvent, toScorable } from "@leadscore/contracts";
 import type { Db } from "mongodb";
+import { leadEventFolderPrefix } from "./lead-event-folders.ts";
 
 /** A stored event as the stream gives it; `metadata` only when asked for. */
 export interface StreamedEvent extends ScorableEvent {
@@ -292,7 +294,8 @@ async function* sortedOnDisk(
  */
 export async function* streamLeadEvents(db: Db, options: LeadEventStreamOptions = {}): AsyncGenerator<LeadEvents> {
   const maxBytes = options.maxBucketBytes ?? DEFAULT_MAX_BUCKET_BYTES;
-  const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "leadscore-leads-"));
+  // Named after this process, so that what it leaves if killed is found (lead-event-folders.ts).
+  const dir = await mkdtemp(leadEventFolderPrefix(options.tmpDir ?? tmpdir()));
   try {
     const queue = await spillEvents(db, dir, Math.max(1, options.buckets ?? DEFAULT_BUCKETS), options);
     let serial = 0;

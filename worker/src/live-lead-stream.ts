@@ -28,6 +28,7 @@ import {
   wholeHistory,
   withIdleFields,
 } from "@leadscore/live";
+import { findByIds } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { LeadEvents } from "./lead-event-stream.ts";
@@ -100,10 +101,7 @@ export async function liveTotals(
 /** Pages by `_id`, one equality read each: the one read the embedded store answers without a scan. */
 function pageLoader(db: Db) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  return async (ids: string[]) => {
-    const docs = await Promise.all(ids.map((_id) => pages.findOne({ _id }, { projection: { entries: 1 } })));
-    return docs.filter((doc): doc is HistoryPageDocument => doc !== null);
-  };
+  return (ids: string[]) => findByIds(pages, ids, { projection: { entries: 1 } });
 }
 
 /** Each lead's HMGET of LEAD_FIELDS and its idle mark (null: not idle). */

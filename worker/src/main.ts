@@ -2,6 +2,7 @@
 import { parseConfigOrExit, WorkerConfigSchema } from "@leadscore/contracts";
 import { createPartitionedReader } from "@leadscore/live";
 import { createLogger, createRedis } from "@leadscore/runtime";
+import { removeStaleLeadEventFolders } from "./lead-event-folders.ts";
 import { createScorePublisher } from "./publisher.ts";
 import { createWorker, type Worker } from "./worker.ts";
 
@@ -25,6 +26,10 @@ const publisher = createScorePublisher({
   redisPrefix: config.REDIS_PREFIX,
   log,
 });
+
+// What earlier processes killed while they sorted (a preview's, a re-score's, a rebuild's) left in the temporary folder.
+const removed = await removeStaleLeadEventFolders().catch(() => []);
+if (removed.length > 0) log.warn("removed the folders of processes killed while they sorted", { folders: removed });
 
 let worker: Worker | undefined;
 worker = await createWorker(config, log, { publisher });

@@ -11,6 +11,7 @@ import {
   partitionPrefixes,
 } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
+import { removeOwnLeadEventFoldersSync } from "./lead-event-folders.ts";
 import { type RebuildProgress, rebuildLiveState } from "./rebuild.ts";
 import type { ChildRebuildMessage, ChildRebuildRequest } from "./rebuild-child.ts";
 
@@ -67,7 +68,11 @@ async function rebuild(request: ChildRebuildRequest, controller: AbortController
 
 const controller = new AbortController();
 // The worker gone, nobody holds the lock for this rebuild any more.
-process.on("disconnect", () => process.exit(1));
+process.on("disconnect", () => {
+  // Exiting now runs no `finally`: the stream's temporary folder goes here (lead-event-folders.ts).
+  removeOwnLeadEventFoldersSync();
+  process.exit(1);
+});
 process.on("message", (message: ChildRebuildRequest | { type: "abort" }) => {
   if (message.type === "abort") {
     controller.abort(new LockLostError("the rebuild lock was lost while the rebuild ran"));

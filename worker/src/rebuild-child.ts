@@ -10,8 +10,9 @@ import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { WorkerConfig } from "@leadscore/contracts";
 import { LockLostError, type Logger } from "@leadscore/runtime";
+import { removeLeadEventFolders, removeStaleLeadEventFolders } from "./lead-event-folders.ts";
 import { REBUILD_NODE_FLAGS } from "./node-flags.ts";
-import type { RebuildOptions, RebuildProgress, RebuildResult } from "./rebuild.ts";
+import type { HeldLock, RebuildOptions, RebuildProgress, RebuildResult } from "./rebuild.ts";
 
 /** What the worker sends the child: the rebuild to run. */
 export interface ChildRebuildRequest {
@@ -47,6 +48,11 @@ export function rebuildInChild(config: WorkerConfig, prefix: string) {
       return Promise.reject(new Error("a rebuild in a child process needs its lock's token"));
     const progress = options.progress ?? { running: false, eventsRead: 0, leadsWritten: 0 };
     Object.assign(progress, { running: true, eventsRead: 0, leadsWritten: 0 });
+    const held = { ...lock, token: lock.token };
+    return leftBehind(log).then(() => run(options, held, log, progress));
+  };
+
+  function run(options: RebuildOptions, lock: HeldLock & { token: string }, log: Logger, progress: RebuildProgress) {
     // The rebuild's heap settings, not the worker's flags (process.execArgv), and the TypeScript loader.
     const child = fork(ENTRY, [], {
       cwd: ROOT,
@@ -82,10 +88,28 @@ export function rebuildInChild(config: WorkerConfig, prefix: string) {
         } else end(() => reject(message.lockLost ? new LockLostError(message.message) : new Error(message.message)));
       });
       child.on("error", (error) => end(() => reject(error)));
-      child.on("exit", (code, signal) =>
-        end(() => reject(new Error(`the rebuild process exited (${signal ?? `code ${code}`}) before it ended`))),
-      );
+      // Whatever ended it: a child killed mid-sort leaves its temporary folder (lead-event-folders.ts).
+      child.on("exit", (code, signal) => {
+        const removed = child.pid === undefined ? Promise.resolve([]) : removeLeadEventFolders(child.pid);
+        void removed
+          .then(
+            (names) => names.length > 0 && log.warn("removed what the rebuild process left", { folders: names }),
+            (error: Error) => log.warn("could not remove what the rebuild process left", { error: error.message }),
+          )
+          .then(() =>
+            end(() => reject(new Error(`the rebuild process exited (${signal ?? `code ${code}`}) before it ended`))),
+          );
+      });
       child.send(request);
     });
-  };
+  }
+}
+
+/** Removes the temporary folders of rebuilds whose process is gone (one killed, or a worker killed with its child). */
+async function leftBehind(log: Logger): Promise<void> {
+  const names = await removeStaleLeadEventFolders().catch((error: Error) => {
+    log.warn("could not remove the folders of earlier rebuilds", { error: error.message });
+    return [];
+  });
+  if (names.length > 0) log.warn("removed the folders of earlier rebuilds", { folders: names });
 }

@@ -3,6 +3,7 @@ import { mongoDatabaseName, parseConfigOrExit, WorkerConfigSchema } from "@leads
 import { auditLiveState } from "@leadscore/live/audit";
 import { createLogger, createMissingIndexes, createRedis, readScoringSettings } from "@leadscore/runtime";
 import { MongoClient } from "mongodb";
+import { removeStaleLeadEventFolders } from "./lead-event-folders.ts";
 import { rebuildEveryPartition } from "./rebuild-partitions.ts";
 
 const config = parseConfigOrExit("rebuild", WorkerConfigSchema, process.env, (code) => process.exit(code));
@@ -32,6 +33,9 @@ try {
     for (const problem of report.pageProblems) console.log(`  ${problem}`);
     process.exitCode = report.problems.length === 0 ? 0 : 1;
   } else {
+    // What rebuilds killed mid-sort left in the temporary folder (lead-event-folders.ts).
+    const removed = await removeStaleLeadEventFolders();
+    if (removed.length > 0) log.warn("removed the folders of earlier rebuilds", { folders: removed });
     // A rebuild is also how a restored database comes back into service, so it leaves the indexes in place too.
     await createMissingIndexes(db, log);
     const { half_life_seconds } = await readScoringSettings(db);

@@ -43,6 +43,7 @@ import {
   pageDocument,
   REBUILDING,
   type RescoreRecord,
+  RUN_CHANGED,
   redisRunId,
   renewGeneration,
   rescoreLogField,
@@ -562,7 +563,8 @@ export async function withRebuildLock<T>(
 /**
  * After a Redis restart that brought the live state back from its append-only file (a generation of this layout on an
  * earlier run id, and the file on): catches up what the restart lost and names the generation on this run, holding
- * the rebuild lock. Returns the renewed generation, or null when a rebuild is needed instead.
+ * the rebuild lock. Returns the renewed generation, RUN_CHANGED when Redis restarted during the catch-up (which then
+ * runs again: the restart may have lost its last commits), or null when a rebuild is needed instead.
  */
 async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, generation: string | null) {
   const { redis, keys, log, catchUp } = options;
@@ -573,7 +575,11 @@ async function caughtUpAfterRestart(options: RebuildOptions, lock: HeldLock, gen
   log.info("live state: Redis restarted on its append-only file; catching up", { generation });
   const result = await catchUp(generation, lock);
   await lock.check();
-  const renewed = await renewGeneration(redis, keys, generation);
+  const renewed = await renewGeneration(redis, keys, generation, result.run);
+  if (renewed === RUN_CHANGED) {
+    log.warn("live state: Redis restarted during the catch-up; catching up again", { generation });
+    return RUN_CHANGED;
+  }
   if (renewed !== null)
     log.info("live state caught up after a Redis restart", {
       ...result,
@@ -602,6 +608,8 @@ export async function ensureLiveState(options: RebuildOptions & { waitMs?: numbe
         const latest = await redis.get(keys.gen);
         if (await generationIsCurrent(redis, latest)) return latest as string;
         const caughtUp = await caughtUpAfterRestart(options, lock, latest);
+        // The generation it found is still on an earlier run: looked at again, under the same lock or another's.
+        if (caughtUp === RUN_CHANGED) return null;
         if (caughtUp !== null) return caughtUp;
         // Live keys deleted or a rebuild begun while it caught up: look again.
         if ((await redis.get(keys.gen)) !== latest) return null;

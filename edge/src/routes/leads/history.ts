@@ -11,6 +11,7 @@ import {
   receivedAfterPages,
   rescoreRecords,
 } from "@leadscore/live";
+import { findByIds } from "@leadscore/runtime";
 import { Hono } from "hono";
 import { z } from "zod";
 import { CursorParamSchema, decodeCursor, encodeCursor, setPageHeaders } from "../../api/cursor.ts";
@@ -203,8 +204,8 @@ export const historyDoc: RouteDoc = {
     "to and the score and stage either side). The " +
     `newest ${PAGE_SIZE} to ${2 * PAGE_SIZE - 1} entries come from the lead's live state in Redis, so the first ` +
     `page of up to ${PAGE_SIZE} costs the same whatever the lead's or the system's size. Older entries are read ` +
-    `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each) by \`_id\`: indexed on MongoDB, a scan ` +
-    "of `history_pages` on the embedded store (FerretDB), whose cost grows with the pages stored. The next page " +
+    `from the lead's settled pages in MongoDB (about ${PAGE_SIZE} entries each), one lookup by \`_id\` per page, ` +
+    "which both MongoDB and the embedded store serve from the `_id` index. The next page " +
     "starts strictly after the last entry's event time and id, so an event arriving late while a client pages " +
     "neither repeats nor skips an entry; the late one itself is listed only if it falls in a page still to come. A " +
     "page that needs the settled pages is an expensive read (one of `EXPENSIVE_READ_CONCURRENCY` slots, 503 with " +
@@ -224,15 +225,16 @@ export function historyRoute(deps: AppDeps, reads: ExpensiveReads) {
   const cap = deps.config.SCORE_CAP;
 
   /**
-   * Reads settled pages by id, each at most once per request. Reading them is an expensive read (a scan of the pages
-   * on the embedded store), so each read takes one of the edge's slots.
+   * Reads settled pages by id, each at most once per request, one `_id` lookup each (`findByIds`: an `$in` is a scan
+   * of the pages on the embedded store). Still an expensive read — a page that needs them waits on MongoDB, several
+   * lookups of a few ms on a busy store — so each read takes one of the edge's slots.
    */
   function pageReader(leadId: string) {
     const read = new Map<string, HistoryPageDocument>();
     return async (ids: string[]): Promise<Map<string, HistoryPageDocument>> => {
       const missing = ids.filter((id) => !read.has(id));
       if (missing.length > 0) {
-        const docs = await reads.run((budget) => budget.toArray(pages.find({ _id: { $in: missing } })));
+        const docs = await reads.run((budget) => findByIds(pages, missing, { budget }));
         for (const doc of docs) read.set(doc._id, doc);
         // A page named by a commit that landed a moment ago may not be in MongoDB yet: its writer holds it in Redis.
         const held = missing.filter((id) => !read.has(id));

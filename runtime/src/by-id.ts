@@ -1,0 +1,47 @@
+// Documents read by a list of `_id`s, one `findOne` each instead of one `find` of an `$in`. The embedded store
+// (FerretDB) pushes down to SQL a single-key `_id` equality and nothing else: with the `_id` index serving that
+// equality (scripts/services.ts builds it so) a read is an index lookup (~1 ms), where an `$in` decodes every document
+// of the collection — a cost that grows with everything stored, not with the ids asked for. MongoDB serves both from
+// its `_id` index; one lookup per id costs it a round trip each, a few in flight at once, which is why this is for small,
+// bounded sets of ids (a lead's history pages), not for a collection's worth.
+import type { Collection, Document, Filter, WithId } from "mongodb";
+
+/** Lookups in flight at once, unless told. */
+export const BY_ID_IN_FLIGHT = 8;
+
+export interface FindByIdsOptions {
+  /** Lookups in flight at once (default BY_ID_IN_FLIGHT). */
+  inFlight?: number;
+  projection?: Document;
+  signal?: AbortSignal;
+  /**
+   * The whole read's time limit: `check` throws once it is up (called before and after each lookup), `remainingMs`
+   * gives each lookup its `maxTimeMS`.
+   */
+  budget?: { check(): void; remainingMs(): number };
+}
+
+/** The documents of these `_id`s in the order of `ids` (each once per occurrence); ids not stored are left out. */
+export async function findByIds<T extends { _id: string }>(
+  collection: Collection<T>,
+  ids: readonly string[],
+  options: FindByIdsOptions = {},
+): Promise<WithId<T>[]> {
+  const found: (WithId<T> | null)[] = new Array(ids.length).fill(null);
+  let next = 0;
+  const lookUp = async () => {
+    while (next < ids.length) {
+      const index = next++;
+      options.budget?.check();
+      found[index] = await collection.findOne({ _id: ids[index] } as Filter<T>, {
+        ...(options.projection && { projection: options.projection }),
+        ...(options.signal && { signal: options.signal }),
+        ...(options.budget && { maxTimeMS: options.budget.remainingMs() }),
+      });
+      options.budget?.check();
+    }
+  };
+  const workers = Math.min(options.inFlight ?? BY_ID_IN_FLIGHT, ids.length);
+  await Promise.all(Array.from({ length: workers }, lookUp));
+  return found.filter((doc): doc is WithId<T> => doc !== null);
+}

@@ -1,0 +1,104 @@
+// findByIds reads each document with its own `_id` equality — the one filter the embedded store serves from its
+// `_id` index — a bounded number at once, and gives them back in the order asked.
+import { type CommandStartedEvent, MongoClient } from "mongodb";
+import { afterEach, describe, expect, it } from "vitest";
+import { createTestDb, uniqueName } from "../../test-support/index.ts";
+import { findByIds } from "../src/by-id.ts";
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface Page {
+  _id: string;
+  n: number;
+  entries: string;
+}
+
+/** A collection of 40 documents, and the `find` commands sent for it (on a client that reports them). */
+async function setup() {
+  const name = uniqueName("by-id");
+  const testDb = await createTestDb(name);
+  cleanups.push(testDb.drop);
+  await testDb.db
+    .collection<Page>("pages")
+    .insertMany(Array.from({ length: 40 }, (_, n) => ({ _id: `p${n}`, n, entries: "x".repeat(100) })));
+  const client = new MongoClient(testDb.url, { monitorCommands: true });
+  await client.connect();
+  cleanups.push(() => client.close());
+  const finds: { filter: unknown; maxTimeMS?: number }[] = [];
+  let inFlight = 0;
+  let most = 0;
+  client.on("commandStarted", (event: CommandStartedEvent) => {
+    if (event.commandName !== "find") return;
+    finds.push({ filter: event.command.filter, maxTimeMS: event.command.maxTimeMS });
+    inFlight += 1;
+    most = Math.max(most, inFlight);
+  });
+  const ended = (event: { commandName: string }) => {
+    if (event.commandName === "find") inFlight -= 1;
+  };
+  client.on("commandSucceeded", ended);
+  client.on("commandFailed", ended);
+  return {
+    pages: client.db(name).collection<Page>("pages"),
+    finds,
+    most: () => most,
+    maxTimes: () => finds.map((find) => find.maxTimeMS),
+  };
+}
+
+describe("findByIds", () => {
+  it("reads each id with its own `_id` equality, never an `$in`", async () => {
+    const s = await setup();
+    await findByIds(s.pages, ["p3", "p1", "p2"]);
+    // Sent side by side: in any order.
+    const filters = s.finds.map((find) => find.filter as { _id: string });
+    expect(filters.sort((a, b) => a._id.localeCompare(b._id))).toEqual([{ _id: "p1" }, { _id: "p2" }, { _id: "p3" }]);
+  });
+
+  it("gives the documents back in the order asked, leaving out ids not stored", async () => {
+    const s = await setup();
+    const ids = ["p30", "missing", "p2", "p17", "p2", "p0"];
+    const docs = await findByIds(s.pages, ids, { projection: { entries: 0 } });
+    expect(docs).toEqual([
+      { _id: "p30", n: 30 },
+      { _id: "p2", n: 2 },
+      { _id: "p17", n: 17 },
+      { _id: "p2", n: 2 },
+      { _id: "p0", n: 0 },
+    ]);
+  });
+
+  it("keeps at most `inFlight` lookups in flight at once", async () => {
+    const s = await setup();
+    const ids = Array.from({ length: 40 }, (_, n) => `p${39 - n}`);
+    const docs = await findByIds(s.pages, ids, { inFlight: 4 });
+    expect(docs.map((doc) => doc.n)).toEqual(Array.from({ length: 40 }, (_, n) => 39 - n));
+    expect(s.finds).toHaveLength(40);
+    expect(s.most()).toBeLessThanOrEqual(4);
+    expect(s.most()).toBeGreaterThan(1);
+  });
+
+  it("stops once its budget's time is up, and gives each lookup the time left", async () => {
+    const s = await setup();
+    let checks = 0;
+    const budget = {
+      check() {
+        if (++checks > 3) throw new Error("time is up");
+      },
+      remainingMs: () => 5_000,
+    };
+    await expect(findByIds(s.pages, ["p1", "p2", "p3", "p4"], { budget, inFlight: 1 })).rejects.toThrow("time is up");
+    expect(s.finds).toHaveLength(2);
+    expect(s.maxTimes()).toEqual([5_000, 5_000]);
+  });
+
+  it("stops its lookups with the signal", async () => {
+    const s = await setup();
+    const abort = new AbortController();
+    abort.abort(new Error("stopped"));
+    await expect(findByIds(s.pages, ["p1", "p2"], { signal: abort.signal })).rejects.toThrow("stopped");
+  });
+});

@@ -121,6 +121,15 @@ function isSorted(names: readonly string[]): boolean {
 }
 
 /**
+ * A record's keys in order, sorted only when they are not already: V8's sort allocates its merge state (over a
+ * kilobyte) on every call, however few the keys, and every commit encodes a tally and a breakdown.
+ */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  return isSorted(keys) ? keys : keys.sort();
+}
+
+/**
  * Decoded tallies and breakdowns by their text, the recently used kept: the commit writes what the fold gave, and the
  * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
  * decoded tally or breakdown is never changed: every fold and every count makes new ones. Two generations of maps
@@ -175,9 +184,8 @@ export function encodeTally(tally: Tally | undefined): string {
   const known = tallies.textOf(tally as Tally);
   if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
-  const names = Object.keys(counters);
-  // A fold keeps its start's counters in order and adds new ones last: most tallies come out sorted already.
-  if (!isSorted(names)) names.sort();
+  // A fold keeps its start's counters in order and slots new ones in: most tallies come out sorted already.
+  const names = sortedKeys(counters);
   // Written out rather than through arrays of arrays: every commit of a lead with limits encodes its whole tally.
   let text = "[[";
   for (let i = 0; i < names.length; i += 1) {
@@ -187,7 +195,7 @@ export function encodeTally(tally: Tally | undefined): string {
   }
   text += "],[";
   let first = true;
-  for (const id of Object.keys(groups).sort()) {
+  for (const id of sortedKeys(groups)) {
     const total = groups[id] as number;
     if (total === 0) continue;
     text += `${first ? "" : ","}[${jsonString(id)},${total}]`;
@@ -303,9 +311,8 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   const known = breakdowns.textOf(tally);
   if (known !== undefined) return known;
   // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
-  const ruleIds = Object.keys(tally.rules);
   // An append's copy keeps the rules' order and adds new ones last: most breakdowns come out sorted already.
-  if (!isSorted(ruleIds)) ruleIds.sort();
+  const ruleIds = sortedKeys(tally.rules);
   if (tally.unmatched === 0 && ruleIds.length === 0) return "";
   let text = `[${tally.unmatched},[`;
   ruleIds.forEach((id, i) => {
@@ -314,7 +321,7 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     text += `${i === 0 ? "" : ","}[${jsonString(id)},${rule.points},${rule.events}${group}]`;
   });
   text += "]";
-  const groupIds = Object.keys(tally.groups).sort();
+  const groupIds = sortedKeys(tally.groups);
   if (groupIds.length > 0) {
     text += ",[";
     groupIds.forEach((id, i) => {

@@ -187,13 +187,12 @@ export function encodeTally(tally: Tally | undefined): string {
   // A fold keeps its start's counters in order and slots new ones in: most tallies come out sorted already.
   const names = sortedKeys(counters);
   // Written out rather than through arrays of arrays: every commit of a lead with limits encodes its whole tally.
-  let text = "[[";
+  const parts: string[] = new Array(names.length);
   for (let i = 0; i < names.length; i += 1) {
     const name = names[i] as string;
-    const counter = counters[name] as LimitCounter;
-    text += `${i === 0 ? "" : ","}[${jsonString(name)},${counter.bucket},${counter.count}]`;
+    parts[i] = counterText(name, counters[name] as LimitCounter);
   }
-  text += "],[";
+  let text = `[[${parts.join(",")}],[`;
   let first = true;
   for (const id of sortedKeys(groups)) {
     const total = groups[id] as number;
@@ -203,6 +202,40 @@ export function encodeTally(tally: Tally | undefined): string {
   }
   text += "]]";
   tallies.put(text, tally as Tally);
+  return text;
+}
+
+/** Counters' texts in a tally by name, bucket and count; past COUNTER_TEXTS it starts again. */
+let counterTexts = new Map<string, Map<number, Map<number, string>>>();
+let counterTextCount = 0;
+const COUNTER_TEXTS = 50_000;
+
+/**
+ * A counter's text in a tally, `[name,bucket,count]`, remembered: a tally is encoded whole on every commit that moves
+ * one of its counters, and the rest are texts already made (a lifetime counter at its max never moves again, and
+ * the same counts come back in every lead's tally).
+ */
+function counterText(name: string, counter: LimitCounter): string {
+  let byBucket = counterTexts.get(name);
+  if (byBucket === undefined) {
+    byBucket = new Map();
+    counterTexts.set(name, byBucket);
+  }
+  let byCount = byBucket.get(counter.bucket);
+  if (byCount === undefined) {
+    byCount = new Map();
+    byBucket.set(counter.bucket, byCount);
+  }
+  let text = byCount.get(counter.count);
+  if (text === undefined) {
+    text = `[${jsonString(name)},${counter.bucket},${counter.count}]`;
+    if (counterTextCount >= COUNTER_TEXTS) {
+      counterTexts = new Map();
+      counterTextCount = 0;
+    }
+    counterTextCount += 1;
+    byCount.set(counter.count, text);
+  }
   return text;
 }
 

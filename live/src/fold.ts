@@ -134,19 +134,24 @@ function sortedKeys(record: object): string[] {
  * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
  * decoded tally or breakdown is never changed: every fold and every count makes new ones. Two generations of maps
  * rather than an exact LRU: a use moves an entry into the young one, and once it is full the old one is dropped —
- * deleting and re-inserting on every use left the maps' tables full of holes that every eviction walked.
+ * deleting and re-inserting on every use left the maps' tables full of holes that every eviction walked. Texts are
+ * filed by a sample of their characters (`fingerprint`) and told apart by comparing them: a Map keyed by the text
+ * itself hashed every character of each new one (a heavy lead's tally runs to 10 KB, and each commit writes one and
+ * reads one), where comparing two texts is a copy-speed scan.
  */
 class TextMemo<T extends object> {
-  private young = new Map<string, T>();
-  private old = new Map<string, T>();
+  private young = new Map<number, MemoSlot<T>>();
+  private old = new Map<number, MemoSlot<T>>();
+  private youngSize = 0;
   private readonly byValue = new WeakMap<T, string>();
   constructor(private readonly size: number) {}
 
   get(text: string): T | undefined {
-    const value = this.young.get(text);
+    const print = fingerprint(text);
+    const value = find(this.young.get(print), text);
     if (value !== undefined) return value;
-    const aged = this.old.get(text);
-    if (aged !== undefined) this.remember(text, aged);
+    const aged = find(this.old.get(print), text);
+    if (aged !== undefined) this.remember(print, text, aged);
     return aged;
   }
 
@@ -157,17 +162,43 @@ class TextMemo<T extends object> {
 
   put(text: string, value: T): T {
     this.byValue.set(value, text);
-    this.remember(text, value);
+    this.remember(fingerprint(text), text, value);
     return value;
   }
 
-  private remember(text: string, value: T): void {
-    this.young.set(text, value);
-    if (this.young.size >= this.size) {
+  private remember(print: number, text: string, value: T): void {
+    this.young.set(print, { text, value, next: this.young.get(print) });
+    this.youngSize += 1;
+    if (this.youngSize >= this.size) {
       this.old = this.young;
       this.young = new Map();
+      this.youngSize = 0;
     }
   }
+}
+
+/** Texts of one fingerprint in a memo, newest first. */
+interface MemoSlot<T> {
+  text: string;
+  value: T;
+  next: MemoSlot<T> | undefined;
+}
+
+function find<T>(slot: MemoSlot<T> | undefined, text: string): T | undefined {
+  for (let at = slot; at !== undefined; at = at.next) if (at.text === text) return at.value;
+  return undefined;
+}
+
+/** Characters a fingerprint reads, spread over the text. */
+const PRINT_SAMPLES = 64;
+
+/** A small integer from a text's length and up to PRINT_SAMPLES of its characters, evenly spaced. */
+function fingerprint(text: string): number {
+  const length = text.length;
+  const step = Math.max(1, Math.floor(length / PRINT_SAMPLES));
+  let hash = length;
+  for (let i = length - 1; i >= 0; i -= step) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 2;
 }
 
 /** Room for the leads of a few batches: a batch touches at most its events' leads. */

@@ -36,6 +36,24 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
     expect(encodeTally(decoded)).toBe(other);
   });
 
+  it("tells apart texts that differ only in characters a memo does not sample", () => {
+    // Long tallies of one length, each the first with one count changed: a lookup samples some characters, so most
+    // of them agree with the first on all it reads, and each must still decode as its own.
+    const tallyOf = (changed: number): string =>
+      JSON.stringify([
+        Array.from({ length: 200 }, (_, i) => [`day r-${i}`, 20_454, i === changed ? 2 : 1]),
+        [["intent", 40]],
+      ]);
+    const texts = Array.from({ length: 201 }, (_, changed) => tallyOf(changed - 1));
+    const decoded = texts.map((text) => decodeTally(` ${text}`.slice(1)));
+    texts.forEach((text, index) => {
+      expect(decoded[index]).toEqual(JSON.parse(JSON.stringify(decodeTally(text))));
+      expect(encodeTally(decoded[index])).toBe(text);
+      expect(decodeTally(` ${text}`.slice(1))).toBe(decoded[index]);
+    });
+    expect(new Set(decoded).size).toBe(texts.length);
+  });
+
   it("shares a breakdown only where it is not changed: counting makes a new one", () => {
     const one = addToBreakdown(emptyBreakdown(), [ENTRY], 1);
     const text = encodeBreakdown(one);

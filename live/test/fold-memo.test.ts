@@ -67,6 +67,22 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
   });
 });
 
+describe("when a rule or group id is __proto__", () => {
+  it("keeps counting it as its own in each copy of the breakdown", () => {
+    const entry = {
+      candidates: [{ rule_id: "__proto__", points: 5, group: { id: "__proto__", max: 100 } }],
+      rules: [{ rule_id: "__proto__", group: "__proto__", asked: 5, given: 5, cuts: [] }],
+    };
+    const once = addToBreakdown(emptyBreakdown(), [entry], 1);
+    const twice = addToBreakdown(addToBreakdown(once, [ENTRY], 1), [entry], 1);
+    expect(Object.hasOwn(twice.rules, "__proto__")).toBe(true);
+    expect(twice.rules.__proto__).toEqual({ points: 10, events: 2, group: "__proto__" });
+    expect(twice.groups.__proto__).toEqual({ points: 10, events: 2, max: 100 });
+    expect(Object.getPrototypeOf(twice.rules)).toBe(Object.prototype);
+    expect(decodeBreakdown(encodeBreakdown(twice))).toEqual(twice);
+  });
+});
+
 describe("when an append changes no counter and no group total", () => {
   const limited = { rule_id: "r-pricing", points: 20, limit: { max: 1, per: "lifetime" as const } };
   const view = (id: string, timestamp: number) => ({

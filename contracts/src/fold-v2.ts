@@ -100,13 +100,57 @@ export interface FoldResultV2 extends FoldStateV2 {
 }
 
 /**
+ * Texts the fold spells from a few parts (counter names, cuts), remembered by those parts, looked up part by part: a
+ * hit builds no string, and the fold names a counter and may cut a rule for each candidate of every event, with the
+ * same few texts coming back. Past SPELLED_SIZE texts a memo starts again (a limit's key values are as many as the
+ * data's).
+ */
+interface SpelledMemo {
+  root: Map<unknown, unknown>;
+  size: number;
+}
+
+const SPELLED_SIZE = 20_000;
+
+/** The map under `part` in `level`, made when missing. */
+function below(level: Map<unknown, unknown>, part: unknown): Map<unknown, unknown> {
+  let next = level.get(part) as Map<unknown, unknown> | undefined;
+  if (next === undefined) {
+    next = new Map();
+    level.set(part, next);
+  }
+  return next;
+}
+
+/** Keeps `text` under `part` of `level` (a level of `memo`), and gives it back. */
+function remember(memo: SpelledMemo, level: Map<unknown, unknown>, part: unknown, text: string): string {
+  if (memo.size >= SPELLED_SIZE) {
+    memo.root = new Map();
+    memo.size = 0;
+  }
+  memo.size += 1;
+  level.set(part, text);
+  return text;
+}
+
+const counterNames: SpelledMemo = { root: new Map(), size: 0 };
+const limitCuts: SpelledMemo = { root: new Map(), size: 0 };
+const groupCuts: SpelledMemo = { root: new Map(), size: 0 };
+
+/**
  * The name of a limit counter: its period, the rule's id (neither holds a space), then for a keyed limit the field
  * and the key as JSON strings (a missing key as `null`).
  */
 function counterName(ruleId: string, limit: CandidateLimit): string {
-  if (limit.field === undefined) return `${limit.per} ${ruleId}`;
-  const key = limit.key === undefined ? "null" : jsonString(limit.key);
-  return `${limit.per} ${ruleId} ${jsonString(limit.field)} ${key}`;
+  const { per, field, key } = limit;
+  const level = below(below(below(counterNames.root, ruleId), per), field);
+  const known = level.get(key) as string | undefined;
+  if (known !== undefined) return known;
+  const name =
+    field === undefined
+      ? `${per} ${ruleId}`
+      : `${per} ${ruleId} ${jsonString(field)} ${key === undefined ? "null" : jsonString(key)}`;
+  return remember(counterNames, level, key, name);
 }
 
 const NO_CUTS: readonly string[] = Object.freeze([]);
@@ -118,12 +162,19 @@ function groupTotal(groups: Readonly<Record<string, number>>, id: string): numbe
 
 /** The cut of a rule's limit, as an entry lists it. */
 export function limitCut(limit: CandidateLimit): string {
-  return `limit ${limit.max} per ${limit.per}${limit.field === undefined ? "" : ` for this ${limit.field}`} reached`;
+  const { max, per, field } = limit;
+  const level = below(below(limitCuts.root, max), per);
+  const known = level.get(field) as string | undefined;
+  if (known !== undefined) return known;
+  const cut = `limit ${max} per ${per}${field === undefined ? "" : ` for this ${field}`} reached`;
+  return remember(limitCuts, level, field, cut);
 }
 
 /** The cut of a group's max, as an entry lists it. */
 export function groupCut(group: { id: string; max: number }): string {
-  return `group "${group.id}" at its max ${group.max}`;
+  const { id, max } = group;
+  const level = below(groupCuts.root, id);
+  return (level.get(max) as string | undefined) ?? remember(groupCuts, level, max, `group "${id}" at its max ${max}`);
 }
 
 /** An entry's reason: each matched rule's points and cuts (exactly v1's reason for one rule without limit or group). */
@@ -200,15 +251,32 @@ function countersAfter(
       (oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month);
     if (dropsNone) return start as Record<string, LimitCounter>;
   }
-  // In the start's order with new counters last, as a Map over the start's entries would give: most tallies then
-  // come out sorted already (encodeTally).
-  const kept: Record<string, LimitCounter> = {};
-  for (const name in start) {
-    const counter = changed.get(name) ?? (start[name] as LimitCounter);
-    if (live(name, counter)) kept[name] = counter;
+  // In the start's order with new counters slotted in where they sort: a start in order (as a decoded tally is)
+  // gives counters in order, which encodeTally then writes without sorting them.
+  const added: string[] = [];
+  for (const name of changed.keys()) if (!Object.hasOwn(start, name)) added.push(name);
+  // By insertion: a fold adds a few counters at most, and V8's sort allocates its merge state on every call.
+  for (let i = 1; i < added.length; i += 1) {
+    const name = added[i] as string;
+    let at = i;
+    for (; at > 0 && (added[at - 1] as string) > name; at -= 1) added[at] = added[at - 1] as string;
+    added[at] = name;
   }
-  for (const [name, counter] of changed) {
-    if (!Object.hasOwn(start, name) && live(name, counter)) kept[name] = counter;
+  const kept: Record<string, LimitCounter> = {};
+  const keep = (name: string, counter: LimitCounter) => {
+    if (live(name, counter)) kept[name] = counter;
+  };
+  let next = 0;
+  for (const name in start) {
+    for (; next < added.length && (added[next] as string) < name; next += 1) {
+      const slotted = added[next] as string;
+      keep(slotted, changed.get(slotted) as LimitCounter);
+    }
+    keep(name, changed.get(name) ?? (start[name] as LimitCounter));
+  }
+  for (; next < added.length; next += 1) {
+    const slotted = added[next] as string;
+    keep(slotted, changed.get(slotted) as LimitCounter);
   }
   return kept;
 }
@@ -275,7 +343,7 @@ export function foldScoresV2(
       const total = group === undefined ? 0 : (groups.get(group.id) ?? groupTotal(startGroups, group.id));
       if (group !== undefined && given > group.max - total) {
         given = Math.max(0, group.max - total);
-        cuts = [...cuts, groupCut(group)];
+        cuts = cuts.length === 0 ? [groupCut(group)] : [...cuts, groupCut(group)];
       }
       const next = clampScore(score + given, cap);
       if (next - score !== given) {

@@ -266,6 +266,19 @@ describe("the fold's state", () => {
     });
   });
 
+  it("slots the counters a fold adds among the start's in name order", () => {
+    const once = (key: string): Candidate => ({
+      rule_id: "once",
+      points: 1,
+      limit: { max: 1, per: "lifetime", field: "metadata.email_id", key },
+    });
+    const first = foldScoresV2([event("a", T0, [once("n2"), once("n5")])], CAP);
+    const next = foldScoresV2([event("b", T0 + HOUR, [once("n6"), once("n4"), once("n1"), once("n3")])], CAP, first);
+    const names = Object.keys(next.counters);
+    expect(names).toHaveLength(6);
+    expect(names).toEqual([...names].sort());
+  });
+
   it("grows lifetime counters with the distinct keys seen", () => {
     const once = (key: string): Candidate => ({
       rule_id: "once",

@@ -254,12 +254,16 @@ type EntryExtras = [] | [number | null] | [number | null, OutcomeWire[]];
 function entryExtras(entry: LiveEntry): EntryExtras {
   const plain = plainCandidates(entry, entry.candidates) && entry.rules.every((rule) => rule.given === entry.delta);
   if (plain) return entry.rules_version === null ? [] : [entry.rules_version];
-  const outcomes = entry.rules.map((outcome, index): OutcomeWire => {
+  // Pushed onto the candidate's wire, not spread into a new one: every tail written again encodes all its entries.
+  const outcomes: OutcomeWire[] = new Array(entry.rules.length);
+  for (let index = 0; index < entry.rules.length; index += 1) {
+    const outcome = entry.rules[index] as RuleOutcome;
     const candidate = entry.candidates[index] as Candidate;
-    const wire: OutcomeWire = [...encodeCandidate(candidate), outcome.given];
+    const wire = encodeCandidate(candidate) as unknown as OutcomeWire;
+    wire.push(outcome.given);
     if (outcome.cuts.length > 0) wire.push(outcome.cuts.map((cut) => cutCode(cut, candidate)));
-    return wire;
-  });
+    outcomes[index] = wire;
+  }
   return [entry.rules_version, outcomes];
 }
 
@@ -333,21 +337,33 @@ export interface LiveEntry extends FoldedEntry {
 }
 
 export function encodeEntry(entry: LiveEntry): CompactEntry {
-  const [id, type, timestamp, received, points, rule, delta, score, late, ...extras] = pageEntry(entry);
-  return [
-    id,
-    type,
-    timestamp,
-    received,
-    points,
-    rule,
-    delta,
-    score,
-    entry.seq,
-    entry.score_reached_at,
-    late,
-    ...extras,
-  ] as CompactEntry;
+  const extras = entryExtras(entry);
+  const compact = withFields(new Array(11 + extras.length), entry);
+  compact[8] = entry.seq;
+  compact[9] = entry.score_reached_at;
+  compact[10] = entry.late ? 1 : 0;
+  return withExtras(compact, 11, extras) as CompactEntry;
+}
+
+/**
+ * An entry's wire is filled in place in an array of its final length, not spread or pushed together: every tail
+ * written again encodes all its entries, and the copies made up much of what a commit allocated.
+ */
+function withFields(wire: unknown[], entry: LiveEntry): unknown[] {
+  wire[0] = entry.event_id;
+  wire[1] = entry.event_type;
+  wire[2] = entry.timestamp;
+  wire[3] = entry.received_at;
+  wire[4] = entry.points;
+  wire[5] = entry.rule_id;
+  wire[6] = entry.delta;
+  wire[7] = entry.score;
+  return wire;
+}
+
+function withExtras(wire: unknown[], from: number, extras: EntryExtras): unknown[] {
+  for (let i = 0; i < extras.length; i += 1) wire[from + i] = extras[i];
+  return wire;
 }
 
 /** The event ids of a lead's tail as its hash stores it (a JSON array of CompactEntry), without decoding the entries. */
@@ -357,18 +373,10 @@ export function tailEventIds(tail: string | null | undefined): string[] {
 
 /** An entry as a page stores it: CompactEntry without its position and `score_reached_at`. */
 function pageEntry(entry: LiveEntry): PageEntry {
-  return [
-    entry.event_id,
-    entry.event_type,
-    entry.timestamp,
-    entry.received_at,
-    entry.points,
-    entry.rule_id,
-    entry.delta,
-    entry.score,
-    entry.late ? 1 : 0,
-    ...entryExtras(entry),
-  ] as PageEntry;
+  const extras = entryExtras(entry);
+  const wire = withFields(new Array(9 + extras.length), entry);
+  wire[8] = entry.late ? 1 : 0;
+  return withExtras(wire, 9, extras) as PageEntry;
 }
 
 export function decodeEntry(leadId: string, compact: CompactEntry, cap: number): LiveEntry {

@@ -121,23 +121,37 @@ function isSorted(names: readonly string[]): boolean {
 }
 
 /**
+ * A record's keys in order, sorted only when they are not already: V8's sort allocates its merge state (over a
+ * kilobyte) on every call, however few the keys, and every commit encodes a tally and a breakdown.
+ */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  return isSorted(keys) ? keys : keys.sort();
+}
+
+/**
  * Decoded tallies and breakdowns by their text, the recently used kept: the commit writes what the fold gave, and the
  * lead's next batch reads that text back, so an active lead's is decoded from here, not parsed again. Sound because a
  * decoded tally or breakdown is never changed: every fold and every count makes new ones. Two generations of maps
  * rather than an exact LRU: a use moves an entry into the young one, and once it is full the old one is dropped —
- * deleting and re-inserting on every use left the maps' tables full of holes that every eviction walked.
+ * deleting and re-inserting on every use left the maps' tables full of holes that every eviction walked. Texts are
+ * filed by a sample of their characters (`fingerprint`) and told apart by comparing them: a Map keyed by the text
+ * itself hashed every character of each new one (a heavy lead's tally runs to 10 KB, and each commit writes one and
+ * reads one), where comparing two texts is a copy-speed scan.
  */
 class TextMemo<T extends object> {
-  private young = new Map<string, T>();
-  private old = new Map<string, T>();
+  private young = new Map<number, MemoSlot<T>>();
+  private old = new Map<number, MemoSlot<T>>();
+  private youngSize = 0;
   private readonly byValue = new WeakMap<T, string>();
   constructor(private readonly size: number) {}
 
   get(text: string): T | undefined {
-    const value = this.young.get(text);
+    const print = fingerprint(text);
+    const value = find(this.young.get(print), text);
     if (value !== undefined) return value;
-    const aged = this.old.get(text);
-    if (aged !== undefined) this.remember(text, aged);
+    const aged = find(this.old.get(print), text);
+    if (aged !== undefined) this.remember(print, text, aged);
     return aged;
   }
 
@@ -148,17 +162,43 @@ class TextMemo<T extends object> {
 
   put(text: string, value: T): T {
     this.byValue.set(value, text);
-    this.remember(text, value);
+    this.remember(fingerprint(text), text, value);
     return value;
   }
 
-  private remember(text: string, value: T): void {
-    this.young.set(text, value);
-    if (this.young.size >= this.size) {
+  private remember(print: number, text: string, value: T): void {
+    this.young.set(print, { text, value, next: this.young.get(print) });
+    this.youngSize += 1;
+    if (this.youngSize >= this.size) {
       this.old = this.young;
       this.young = new Map();
+      this.youngSize = 0;
     }
   }
+}
+
+/** Texts of one fingerprint in a memo, newest first. */
+interface MemoSlot<T> {
+  text: string;
+  value: T;
+  next: MemoSlot<T> | undefined;
+}
+
+function find<T>(slot: MemoSlot<T> | undefined, text: string): T | undefined {
+  for (let at = slot; at !== undefined; at = at.next) if (at.text === text) return at.value;
+  return undefined;
+}
+
+/** Characters a fingerprint reads, spread over the text. */
+const PRINT_SAMPLES = 64;
+
+/** A small integer from a text's length and up to PRINT_SAMPLES of its characters, evenly spaced. */
+function fingerprint(text: string): number {
+  const length = text.length;
+  const step = Math.max(1, Math.floor(length / PRINT_SAMPLES));
+  let hash = length;
+  for (let i = length - 1; i >= 0; i -= step) hash = Math.imul(hash ^ text.charCodeAt(i), 0x9e3779b1);
+  return hash >>> 2;
 }
 
 /** Room for the leads of a few batches: a batch touches at most its events' leads. */
@@ -175,19 +215,17 @@ export function encodeTally(tally: Tally | undefined): string {
   const known = tallies.textOf(tally as Tally);
   if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
-  const names = Object.keys(counters);
-  // A fold keeps its start's counters in order and adds new ones last: most tallies come out sorted already.
-  if (!isSorted(names)) names.sort();
+  // A fold keeps its start's counters in order and slots new ones in: most tallies come out sorted already.
+  const names = sortedKeys(counters);
   // Written out rather than through arrays of arrays: every commit of a lead with limits encodes its whole tally.
-  let text = "[[";
+  const parts: string[] = new Array(names.length);
   for (let i = 0; i < names.length; i += 1) {
     const name = names[i] as string;
-    const counter = counters[name] as LimitCounter;
-    text += `${i === 0 ? "" : ","}[${jsonString(name)},${counter.bucket},${counter.count}]`;
+    parts[i] = counterText(name, counters[name] as LimitCounter);
   }
-  text += "],[";
+  let text = `[[${parts.join(",")}],[`;
   let first = true;
-  for (const id of Object.keys(groups).sort()) {
+  for (const id of sortedKeys(groups)) {
     const total = groups[id] as number;
     if (total === 0) continue;
     text += `${first ? "" : ","}[${jsonString(id)},${total}]`;
@@ -195,6 +233,40 @@ export function encodeTally(tally: Tally | undefined): string {
   }
   text += "]]";
   tallies.put(text, tally as Tally);
+  return text;
+}
+
+/** Counters' texts in a tally by name, bucket and count; past COUNTER_TEXTS it starts again. */
+let counterTexts = new Map<string, Map<number, Map<number, string>>>();
+let counterTextCount = 0;
+const COUNTER_TEXTS = 50_000;
+
+/**
+ * A counter's text in a tally, `[name,bucket,count]`, remembered: a tally is encoded whole on every commit that moves
+ * one of its counters, and the rest are texts already made (a lifetime counter at its max never moves again, and
+ * the same counts come back in every lead's tally).
+ */
+function counterText(name: string, counter: LimitCounter): string {
+  let byBucket = counterTexts.get(name);
+  if (byBucket === undefined) {
+    byBucket = new Map();
+    counterTexts.set(name, byBucket);
+  }
+  let byCount = byBucket.get(counter.bucket);
+  if (byCount === undefined) {
+    byCount = new Map();
+    byBucket.set(counter.bucket, byCount);
+  }
+  let text = byCount.get(counter.count);
+  if (text === undefined) {
+    text = `[${jsonString(name)},${counter.bucket},${counter.count}]`;
+    if (counterTextCount >= COUNTER_TEXTS) {
+      counterTexts = new Map();
+      counterTextCount = 0;
+    }
+    counterTextCount += 1;
+    byCount.set(counter.count, text);
+  }
   return text;
 }
 
@@ -248,8 +320,8 @@ export function addToBreakdown(
   // tail's refold takes its entries away and adds them again); the others are shared with `tally`.
   type RuleTally = BreakdownTally["rules"][string];
   type GroupTally = BreakdownTally["groups"][string];
-  const rules: Record<string, RuleTally> = { ...tally.rules };
-  const groups: Record<string, GroupTally> = { ...tally.groups };
+  const rules = copyOf(tally.rules);
+  const groups = copyOf(tally.groups);
   const copiedRules = new Map<string, RuleTally>();
   const copiedGroups = new Map<string, GroupTally>();
   let unmatched = tally.unmatched;
@@ -288,6 +360,16 @@ export function addToBreakdown(
   return { unmatched, rules, groups };
 }
 
+/**
+ * A record's own properties in a new one, key by key: a spread of a record of many keys (a lead's breakdown counts
+ * some forty rules, copied on every commit) took four times as long.
+ */
+function copyOf<T>(record: Readonly<Record<string, T>>): Record<string, T> {
+  const copy: Record<string, T> = {};
+  for (const key in record) defineOwn(copy, key, record[key] as T);
+  return copy;
+}
+
 /** Sets an own property whatever its name: an id may be `__proto__`, which assigning would take for the prototype. */
 function defineOwn<T>(record: Record<string, T>, key: string, value: T): void {
   if (key === "__proto__")
@@ -303,9 +385,8 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   const known = breakdowns.textOf(tally);
   if (known !== undefined) return known;
   // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
-  const ruleIds = Object.keys(tally.rules);
   // An append's copy keeps the rules' order and adds new ones last: most breakdowns come out sorted already.
-  if (!isSorted(ruleIds)) ruleIds.sort();
+  const ruleIds = sortedKeys(tally.rules);
   if (tally.unmatched === 0 && ruleIds.length === 0) return "";
   let text = `[${tally.unmatched},[`;
   ruleIds.forEach((id, i) => {
@@ -314,7 +395,7 @@ export function encodeBreakdown(tally: BreakdownTally): string {
     text += `${i === 0 ? "" : ","}[${jsonString(id)},${rule.points},${rule.events}${group}]`;
   });
   text += "]";
-  const groupIds = Object.keys(tally.groups).sort();
+  const groupIds = sortedKeys(tally.groups);
   if (groupIds.length > 0) {
     text += ",[";
     groupIds.forEach((id, i) => {

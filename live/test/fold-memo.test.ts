@@ -36,6 +36,24 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
     expect(encodeTally(decoded)).toBe(other);
   });
 
+  it("tells apart texts that differ only in characters a memo does not sample", () => {
+    // Long tallies of one length, each the first with one count changed: a lookup samples some characters, so most
+    // of them agree with the first on all it reads, and each must still decode as its own.
+    const tallyOf = (changed: number): string =>
+      JSON.stringify([
+        Array.from({ length: 200 }, (_, i) => [`day r-${i}`, 20_454, i === changed ? 2 : 1]),
+        [["intent", 40]],
+      ]);
+    const texts = Array.from({ length: 201 }, (_, changed) => tallyOf(changed - 1));
+    const decoded = texts.map((text) => decodeTally(` ${text}`.slice(1)));
+    texts.forEach((text, index) => {
+      expect(decoded[index]).toEqual(JSON.parse(JSON.stringify(decodeTally(text))));
+      expect(encodeTally(decoded[index])).toBe(text);
+      expect(decodeTally(` ${text}`.slice(1))).toBe(decoded[index]);
+    });
+    expect(new Set(decoded).size).toBe(texts.length);
+  });
+
   it("shares a breakdown only where it is not changed: counting makes a new one", () => {
     const one = addToBreakdown(emptyBreakdown(), [ENTRY], 1);
     const text = encodeBreakdown(one);
@@ -46,6 +64,23 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
     expect(decodeSharedBreakdown(text)).toEqual(decodeBreakdown(text));
     // A caller that may change what it decodes gets its own copy.
     expect(decodeBreakdown(text)).not.toBe(decodeBreakdown(text));
+  });
+});
+
+describe("when a rule or group id is __proto__", () => {
+  it("keeps counting it as its own in each copy of the breakdown", () => {
+    const entry = {
+      candidates: [{ rule_id: "__proto__", points: 5, group: { id: "__proto__", max: 100 } }],
+      rules: [{ rule_id: "__proto__", group: "__proto__", asked: 5, given: 5, cuts: [] }],
+    };
+    const once = addToBreakdown(emptyBreakdown(), [entry], 1);
+    const twice = addToBreakdown(addToBreakdown(once, [ENTRY], 1), [entry], 1);
+    expect(Object.hasOwn(twice.rules, "__proto__")).toBe(true);
+    const own = <T>(record: Record<string, T>) => Object.getOwnPropertyDescriptor(record, "__proto__")?.value;
+    expect(own(twice.rules)).toEqual({ points: 10, events: 2, group: "__proto__" });
+    expect(own(twice.groups)).toEqual({ points: 10, events: 2, max: 100 });
+    expect(Object.getPrototypeOf(twice.rules)).toBe(Object.prototype);
+    expect(decodeBreakdown(encodeBreakdown(twice))).toEqual(twice);
   });
 });
 

@@ -307,6 +307,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
   const summaryEveryMs = options.summaryEveryMs ?? 10_000;
 
   let metricsServer: Server | undefined;
+  let closing = false;
   let summaryTimer: NodeJS.Timeout | undefined;
   let metricsPort = 0;
 
@@ -531,7 +532,13 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
     for (const [n, part] of partitions.entries()) {
       const submit = (events: QueuedEvent[]) => batcher.submit(events, n);
       // Each batch holds up to `concurrency` jobs of a partition, and BATCHES_IN_FLIGHT run at once.
-      void part.queue.process(concurrency * BATCHES_IN_FLIGHT, handleJob(submit, metrics, log, part.applyMerges));
+      // Bull's promise of the processing settles only as the queue closes; one closed before its blocking connection
+      // was ready rejects with no reason (bull's isRedisReady), which is no failure then.
+      part.queue
+        .process(concurrency * BATCHES_IN_FLIGHT, handleJob(submit, metrics, log, part.applyMerges))
+        .catch((error: unknown) => {
+          if (!closing) log.error("queue processing stopped", { error: (error as Error | undefined)?.message });
+        });
     }
   };
 
@@ -588,6 +595,7 @@ export async function createWorker(config: WorkerConfig, log: Logger, options: W
       }
     },
     async close() {
+      closing = true;
       clearInterval(summaryTimer);
       for (const part of partitions) part.live.stop();
       // Bull's close waits for the jobs in hand, which wait for their batch to be written and published.

@@ -12,6 +12,7 @@ import {
   type ScorableEvent,
   signedPoints,
 } from "./scoring.ts";
+import { below, createSpelledMemo, remember } from "./spelled-memo.ts";
 
 /** Periods of a frequency limit: UTC calendar buckets of the event's own time (weeks start on Monday, as ISO's). */
 export const LIMIT_PERIODS = ["lifetime", "day", "week", "month"] as const;
@@ -100,42 +101,14 @@ export interface FoldResultV2 extends FoldStateV2 {
 }
 
 /**
- * Texts the fold spells from a few parts (counter names, cuts), remembered by those parts, looked up part by part: a
- * hit builds no string, and the fold names a counter and may cut a rule for each candidate of every event, with the
- * same few texts coming back. Past SPELLED_SIZE texts a memo starts again (a limit's key values are as many as the
- * data's).
+ * Counter names and cuts, spelled once (spelled-memo.ts): the fold names a counter and may cut a rule for each
+ * candidate of every event, with the same few texts coming back.
  */
-interface SpelledMemo {
-  root: Map<unknown, unknown>;
-  size: number;
-}
-
 const SPELLED_SIZE = 20_000;
 
-/** The map under `part` in `level`, made when missing. */
-function below(level: Map<unknown, unknown>, part: unknown): Map<unknown, unknown> {
-  let next = level.get(part) as Map<unknown, unknown> | undefined;
-  if (next === undefined) {
-    next = new Map();
-    level.set(part, next);
-  }
-  return next;
-}
-
-/** Keeps `text` under `part` of `level` (a level of `memo`), and gives it back. */
-function remember(memo: SpelledMemo, level: Map<unknown, unknown>, part: unknown, text: string): string {
-  if (memo.size >= SPELLED_SIZE) {
-    memo.root = new Map();
-    memo.size = 0;
-  }
-  memo.size += 1;
-  level.set(part, text);
-  return text;
-}
-
-const counterNames: SpelledMemo = { root: new Map(), size: 0 };
-const limitCuts: SpelledMemo = { root: new Map(), size: 0 };
-const groupCuts: SpelledMemo = { root: new Map(), size: 0 };
+const counterNames = createSpelledMemo(SPELLED_SIZE);
+const limitCuts = createSpelledMemo(SPELLED_SIZE);
+const groupCuts = createSpelledMemo(SPELLED_SIZE);
 
 /**
  * The name of a limit counter: its period, the rule's id (neither holds a space), then for a keyed limit the field

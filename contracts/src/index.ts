@@ -16,4 +16,5 @@ export * from "./rule-set.ts";
 export * from "./rules.ts";
 export * from "./scoring.ts";
 export * from "./socket.ts";
+export * from "./spelled-memo.ts";
 export * from "./stage.ts";

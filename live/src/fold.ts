@@ -7,7 +7,9 @@
 //   events no rule matched, summed over the whole history: what `GET /api/leads/:id/breakdown` reads.
 // Rules without limits or groups leave the tally empty, and an empty one is stored as nothing.
 import {
+  below,
   type Candidate,
+  createSpelledMemo,
   decayedScore,
   distinctSorted,
   type FoldState,
@@ -17,6 +19,7 @@ import {
   jsonString,
   type LimitCounter,
   type RuleOutcome,
+  remember,
   type ScorableEvent,
   type ScorableEventV2,
   withCandidates,
@@ -236,10 +239,8 @@ export function encodeTally(tally: Tally | undefined): string {
   return text;
 }
 
-/** Counters' texts in a tally by name, bucket and count; past COUNTER_TEXTS it starts again. */
-let counterTexts = new Map<string, Map<number, Map<number, string>>>();
-let counterTextCount = 0;
-const COUNTER_TEXTS = 50_000;
+/** Counters' texts in a tally by name, bucket and count (spelled-memo.ts). */
+const counterTexts = createSpelledMemo(50_000);
 
 /**
  * A counter's text in a tally, `[name,bucket,count]`, remembered: a tally is encoded whole on every commit that moves
@@ -247,27 +248,11 @@ const COUNTER_TEXTS = 50_000;
  * the same counts come back in every lead's tally).
  */
 function counterText(name: string, counter: LimitCounter): string {
-  let byBucket = counterTexts.get(name);
-  if (byBucket === undefined) {
-    byBucket = new Map();
-    counterTexts.set(name, byBucket);
-  }
-  let byCount = byBucket.get(counter.bucket);
-  if (byCount === undefined) {
-    byCount = new Map();
-    byBucket.set(counter.bucket, byCount);
-  }
-  let text = byCount.get(counter.count);
-  if (text === undefined) {
-    text = `[${jsonString(name)},${counter.bucket},${counter.count}]`;
-    if (counterTextCount >= COUNTER_TEXTS) {
-      counterTexts = new Map();
-      counterTextCount = 0;
-    }
-    counterTextCount += 1;
-    byCount.set(counter.count, text);
-  }
-  return text;
+  const level = below(below(counterTexts.root, name), counter.bucket);
+  return (
+    (level.get(counter.count) as string | undefined) ??
+    remember(counterTexts, level, counter.count, `[${jsonString(name)},${counter.bucket},${counter.count}]`)
+  );
 }
 
 /** The tally of a text; equal texts give the same object, which must not be changed. */

@@ -92,7 +92,11 @@ export interface LimitCounter {
  * the last one folded (older buckets are dropped on return); `groups` holds what each group's rules have given in all.
  */
 export interface FoldStateV2 extends FoldState {
-  counters: Record<string, LimitCounter>;
+  /**
+   * By name, in name order as a fold returns them (a Map, not a record: a heavy lead holds a counter per rule and
+   * key, and a record of that many names is a dictionary that every copy and listing sorts and rehashes).
+   */
+  counters: ReadonlyMap<string, LimitCounter>;
   groups: Record<string, number>;
 }
 
@@ -175,7 +179,7 @@ interface OldestBuckets {
 }
 
 /** Per set of start counters (never changed once made): its oldest buckets, so a fold that drops none can tell in O(1). */
-const oldestBuckets = new WeakMap<Readonly<Record<string, LimitCounter>>, OldestBuckets>();
+const oldestBuckets = new WeakMap<ReadonlyMap<string, LimitCounter>, OldestBuckets>();
 
 /** The period of a counter's name (it starts with its period); lifetime's one bucket never passes. */
 function periodOf(name: string): "lifetime" | "day" | "week" | "month" {
@@ -183,14 +187,13 @@ function periodOf(name: string): "lifetime" | "day" | "week" | "month" {
   return first === 108 /* l */ ? "lifetime" : first === 100 /* d */ ? "day" : first === 119 /* w */ ? "week" : "month";
 }
 
-function oldestOf(counters: Readonly<Record<string, LimitCounter>>): OldestBuckets {
+function oldestOf(counters: ReadonlyMap<string, LimitCounter>): OldestBuckets {
   let oldest = oldestBuckets.get(counters);
   if (oldest !== undefined) return oldest;
   oldest = { day: Number.POSITIVE_INFINITY, week: Number.POSITIVE_INFINITY, month: Number.POSITIVE_INFINITY };
-  for (const name in counters) {
+  for (const [name, { bucket }] of counters) {
     const period = periodOf(name);
     if (period === "lifetime") continue;
-    const { bucket } = counters[name] as LimitCounter;
     if (bucket < oldest[period]) oldest[period] = bucket;
   }
   oldestBuckets.set(counters, oldest);
@@ -204,30 +207,29 @@ function oldestOf(counters: Readonly<Record<string, LimitCounter>>): OldestBucke
  * fold after it copies nothing.
  */
 function countersAfter(
-  start: Readonly<Record<string, LimitCounter>>,
+  start: ReadonlyMap<string, LimitCounter>,
   changed: ReadonlyMap<string, LimitCounter>,
   timestamp: number | null,
-): Record<string, LimitCounter> {
+): ReadonlyMap<string, LimitCounter> {
   const current =
     timestamp === null
       ? undefined
       : { day: bucketOf("day", timestamp), week: bucketOf("week", timestamp), month: bucketOf("month", timestamp) };
-  const live = (name: string, counter: LimitCounter) => {
-    if (current === undefined) return true;
-    const period = periodOf(name);
-    return period === "lifetime" || counter.bucket >= current[period];
-  };
-  if (changed.size === 0) {
-    const oldest = oldestOf(start);
-    const dropsNone =
-      current === undefined ||
-      (oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month);
-    if (dropsNone) return start as Record<string, LimitCounter>;
-  }
+  const oldest = oldestOf(start);
+  const dropsNone =
+    current === undefined ||
+    (oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month);
+  if (changed.size === 0 && dropsNone) return start;
   // In the start's order with new counters slotted in where they sort: a start in order (as a decoded tally is)
   // gives counters in order, which encodeTally then writes without sorting them.
   const added: string[] = [];
-  for (const name of changed.keys()) if (!Object.hasOwn(start, name)) added.push(name);
+  for (const name of changed.keys()) if (!start.has(name)) added.push(name);
+  if (added.length === 0 && dropsNone) {
+    // Only counts moved: a copy of the start with them set keeps its order.
+    const moved = new Map(start);
+    for (const [name, counter] of changed) moved.set(name, counter);
+    return moved;
+  }
   // By insertion: a fold adds a few counters at most, and V8's sort allocates its merge state on every call.
   for (let i = 1; i < added.length; i += 1) {
     const name = added[i] as string;
@@ -235,17 +237,21 @@ function countersAfter(
     for (; at > 0 && (added[at - 1] as string) > name; at -= 1) added[at] = added[at - 1] as string;
     added[at] = name;
   }
-  const kept: Record<string, LimitCounter> = {};
+  const kept = new Map<string, LimitCounter>();
   const keep = (name: string, counter: LimitCounter) => {
-    if (live(name, counter)) kept[name] = counter;
+    if (current === undefined) kept.set(name, counter);
+    else {
+      const period = periodOf(name);
+      if (period === "lifetime" || counter.bucket >= current[period]) kept.set(name, counter);
+    }
   };
   let next = 0;
-  for (const name in start) {
+  for (const [name, counter] of start) {
     for (; next < added.length && (added[next] as string) < name; next += 1) {
       const slotted = added[next] as string;
       keep(slotted, changed.get(slotted) as LimitCounter);
     }
-    keep(name, changed.get(name) ?? (start[name] as LimitCounter));
+    keep(name, changed.get(name) ?? counter);
   }
   for (; next < added.length; next += 1) {
     const slotted = added[next] as string;
@@ -263,7 +269,7 @@ function groupsAfter(
   return Object.fromEntries([...Object.entries(start), ...changed]);
 }
 
-const NO_COUNTERS: Readonly<Record<string, LimitCounter>> = Object.freeze({});
+const NO_COUNTERS: ReadonlyMap<string, LimitCounter> = new Map();
 const NO_GROUPS: Readonly<Record<string, number>> = Object.freeze({});
 
 /**
@@ -306,7 +312,7 @@ export function foldScoresV2(
       if (limit !== undefined) {
         const name = counterName(candidate.rule_id, limit);
         const bucket = bucketOf(limit.per, event.timestamp);
-        const counter = counters.get(name) ?? (Object.hasOwn(startCounters, name) ? startCounters[name] : undefined);
+        const counter = counters.get(name) ?? startCounters.get(name);
         const passed = counter === undefined || counter.bucket !== bucket ? 0 : counter.count;
         if (passed >= limit.max) {
           given = 0;
@@ -356,7 +362,7 @@ export function foldScoresV2(
     // A fold from no counters or groups returns new ones, never the shared empty ones.
     counters:
       start.counters === undefined && counters.size === 0
-        ? {}
+        ? new Map()
         : countersAfter(startCounters, counters, last?.timestamp ?? null),
     groups: start.groups === undefined && groups.size === 0 ? {} : groupsAfter(startGroups, groups),
   };

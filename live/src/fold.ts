@@ -27,7 +27,7 @@ import {
 
 /** The part of the v2 fold state that limits and groups add: see `FoldStateV2`. */
 export interface Tally {
-  counters: Readonly<Record<string, LimitCounter>>;
+  counters: ReadonlyMap<string, LimitCounter>;
   groups: Readonly<Record<string, number>>;
 }
 
@@ -56,9 +56,8 @@ export function v2Event(event: ScorableEvent): ScorableEventV2 {
 /** Whether a tally holds nothing (a group at 0 is as good as absent). */
 export function isEmptyTally(tally: Tally | undefined): boolean {
   if (tally === undefined) return true;
-  // Groups first: they are few, and listing a large tally's counters allocates.
+  if (tally.counters.size > 0) return false;
   for (const name in tally.groups) if (tally.groups[name] !== 0) return false;
-  for (const _ in tally.counters) return false;
   return true;
 }
 
@@ -219,12 +218,23 @@ export function encodeTally(tally: Tally | undefined): string {
   if (known !== undefined) return known;
   const { counters, groups } = tally as Tally;
   // A fold keeps its start's counters in order and slots new ones in: most tallies come out sorted already.
-  const names = sortedKeys(counters);
   // Written out rather than through arrays of arrays: every commit of a lead with limits encodes its whole tally.
-  const parts: string[] = new Array(names.length);
-  for (let i = 0; i < names.length; i += 1) {
-    const name = names[i] as string;
-    parts[i] = counterText(name, counters[name] as LimitCounter);
+  const parts: string[] = new Array(counters.size);
+  let at = 0;
+  let previous = "";
+  let sorted = true;
+  for (const [name, counter] of counters) {
+    if (name < previous) sorted = false;
+    previous = name;
+    parts[at] = counterText(name, counter);
+    at += 1;
+  }
+  if (!sorted) {
+    const names = [...counters.keys()].sort();
+    for (let i = 0; i < names.length; i += 1) {
+      const name = names[i] as string;
+      parts[i] = counterText(name, counters.get(name) as LimitCounter);
+    }
   }
   let text = `[[${parts.join(",")}],[`;
   let first = true;
@@ -261,9 +271,8 @@ export function decodeTally(text: string | null | undefined): Tally | undefined 
   const known = tallies.get(text);
   if (known !== undefined) return known;
   const [c, g] = JSON.parse(text) as [[string, number, number][], [string, number][]];
-  // A counter's name starts with its period, so assigning it can never reach the prototype (a group's id could).
-  const counters: Record<string, LimitCounter> = {};
-  for (const [name, bucket, count] of c) counters[name] = { bucket, count };
+  const counters = new Map<string, LimitCounter>();
+  for (const [name, bucket, count] of c) counters.set(name, { bucket, count });
   return tallies.put(text, { counters, groups: Object.fromEntries(g) });
 }
 
@@ -285,15 +294,19 @@ export function tallyDigest(encoded: string): string {
   return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
 }
 
-/** Per rule and per group, what they gave the score and the events they matched; the events no rule matched. */
+/**
+ * Per rule and per group, what they gave the score and the events they matched; the events no rule matched. Maps,
+ * not records: every commit copies a lead's breakdown (some forty rules), and a record of that many computed names
+ * is a dictionary whose copy rehashes each one.
+ */
 export interface BreakdownTally {
   unmatched: number;
-  rules: Record<string, { points: number; events: number; group: string | null }>;
+  rules: ReadonlyMap<string, { points: number; events: number; group: string | null }>;
   /** `max`: the group's max as the lead's events were scored (the highest, if versions scored them differently). */
-  groups: Record<string, { points: number; events: number; max: number }>;
+  groups: ReadonlyMap<string, { points: number; events: number; max: number }>;
 }
 
-export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: {}, groups: {} });
+export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: new Map(), groups: new Map() });
 
 /** The tally with `entries` added (`sign` 1) or taken away (-1): a new tally, `tally` is left as it is. */
 export function addToBreakdown(
@@ -303,10 +316,10 @@ export function addToBreakdown(
 ): BreakdownTally {
   // Copy on write: the tallies of rules and groups the entries touch are copied once, then counted in place (a
   // tail's refold takes its entries away and adds them again); the others are shared with `tally`.
-  type RuleTally = BreakdownTally["rules"][string];
-  type GroupTally = BreakdownTally["groups"][string];
-  const rules = copyOf(tally.rules);
-  const groups = copyOf(tally.groups);
+  type RuleTally = { points: number; events: number; group: string | null };
+  type GroupTally = { points: number; events: number; max: number };
+  const rules = new Map(tally.rules);
+  const groups = new Map(tally.groups);
   const copiedRules = new Map<string, RuleTally>();
   const copiedGroups = new Map<string, GroupTally>();
   let unmatched = tally.unmatched;
@@ -318,10 +331,13 @@ export function addToBreakdown(
       const outcome = entry.rules[index] as RuleOutcome;
       let rule = copiedRules.get(outcome.rule_id);
       if (rule === undefined) {
-        const shared = Object.hasOwn(rules, outcome.rule_id) ? rules[outcome.rule_id] : undefined;
-        rule = shared === undefined ? { points: 0, events: 0, group: outcome.group } : { ...shared };
+        const shared = rules.get(outcome.rule_id);
+        rule =
+          shared === undefined
+            ? { points: 0, events: 0, group: outcome.group }
+            : { points: shared.points, events: shared.events, group: shared.group };
         copiedRules.set(outcome.rule_id, rule);
-        defineOwn(rules, outcome.rule_id, rule);
+        rules.set(outcome.rule_id, rule);
       }
       rule.points += sign * outcome.given;
       rule.events += sign;
@@ -329,10 +345,13 @@ export function addToBreakdown(
       if (outcome.group === null) continue;
       let group = copiedGroups.get(outcome.group);
       if (group === undefined) {
-        const shared = Object.hasOwn(groups, outcome.group) ? groups[outcome.group] : undefined;
-        group = shared === undefined ? { points: 0, events: 0, max: 0 } : { ...shared };
+        const shared = groups.get(outcome.group);
+        group =
+          shared === undefined
+            ? { points: 0, events: 0, max: 0 }
+            : { points: shared.points, events: shared.events, max: shared.max };
         copiedGroups.set(outcome.group, group);
-        defineOwn(groups, outcome.group, group);
+        groups.set(outcome.group, group);
       }
       group.points += sign * outcome.given;
       if (!seen.includes(outcome.group)) group.events += sign;
@@ -340,26 +359,15 @@ export function addToBreakdown(
       seen.push(outcome.group);
     }
   }
-  for (const [id, rule] of copiedRules) if (rule.events === 0) delete rules[id];
-  for (const [id, group] of copiedGroups) if (group.events === 0) delete groups[id];
+  for (const [id, rule] of copiedRules) if (rule.events === 0) rules.delete(id);
+  for (const [id, group] of copiedGroups) if (group.events === 0) groups.delete(id);
   return { unmatched, rules, groups };
 }
 
-/**
- * A record's own properties in a new one, key by key: a spread of a record of many keys (a lead's breakdown counts
- * some forty rules, copied on every commit) took four times as long.
- */
-function copyOf<T>(record: Readonly<Record<string, T>>): Record<string, T> {
-  const copy: Record<string, T> = {};
-  for (const key in record) defineOwn(copy, key, record[key] as T);
-  return copy;
-}
-
-/** Sets an own property whatever its name: an id may be `__proto__`, which assigning would take for the prototype. */
-function defineOwn<T>(record: Record<string, T>, key: string, value: T): void {
-  if (key === "__proto__")
-    Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
-  else record[key] = value;
+/** A map's keys in order, sorted only when they are not already (an append adds new rules last). */
+function sortedIds(map: ReadonlyMap<string, unknown>): string[] {
+  const ids = [...map.keys()];
+  return isSorted(ids) ? ids : ids.sort();
 }
 
 /**
@@ -370,23 +378,24 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   const known = breakdowns.textOf(tally);
   if (known !== undefined) return known;
   // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
-  // An append's copy keeps the rules' order and adds new ones last: most breakdowns come out sorted already.
-  const ruleIds = sortedKeys(tally.rules);
-  if (tally.unmatched === 0 && ruleIds.length === 0) return "";
+  if (tally.unmatched === 0 && tally.rules.size === 0) return "";
+  const ruleIds = sortedIds(tally.rules);
   let text = `[${tally.unmatched},[`;
-  ruleIds.forEach((id, i) => {
-    const rule = tally.rules[id] as BreakdownTally["rules"][string];
+  for (let i = 0; i < ruleIds.length; i += 1) {
+    const id = ruleIds[i] as string;
+    const rule = tally.rules.get(id) as { points: number; events: number; group: string | null };
     const group = rule.group === null ? "" : `,${jsonString(rule.group)}`;
     text += `${i === 0 ? "" : ","}[${jsonString(id)},${rule.points},${rule.events}${group}]`;
-  });
+  }
   text += "]";
-  const groupIds = sortedKeys(tally.groups);
-  if (groupIds.length > 0) {
+  if (tally.groups.size > 0) {
+    const groupIds = sortedIds(tally.groups);
     text += ",[";
-    groupIds.forEach((id, i) => {
-      const group = tally.groups[id] as BreakdownTally["groups"][string];
+    for (let i = 0; i < groupIds.length; i += 1) {
+      const id = groupIds[i] as string;
+      const group = tally.groups.get(id) as { points: number; events: number; max: number };
       text += `${i === 0 ? "" : ","}[${jsonString(id)},${group.points},${group.events},${group.max}]`;
-    });
+    }
     text += "]";
   }
   text += "]";
@@ -402,10 +411,10 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
     [string, number, number, string?][],
     [string, number, number, number][]?,
   ];
-  const byRule: BreakdownTally["rules"] = {};
-  for (const [id, points, events, group] of rules) defineOwn(byRule, id, { points, events, group: group ?? null });
-  const byGroup: BreakdownTally["groups"] = {};
-  for (const [id, points, events, max] of groups ?? []) defineOwn(byGroup, id, { points, events, max });
+  const byRule = new Map<string, { points: number; events: number; group: string | null }>();
+  for (const [id, points, events, group] of rules) byRule.set(id, { points, events, group: group ?? null });
+  const byGroup = new Map<string, { points: number; events: number; max: number }>();
+  for (const [id, points, events, max] of groups ?? []) byGroup.set(id, { points, events, max });
   return { unmatched, rules: byRule, groups: byGroup };
 }
 

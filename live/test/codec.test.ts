@@ -79,7 +79,11 @@ describe("a lead's hash", () => {
     updatedAt: 1_700_000_001_000,
     tail: [],
     base: { score: 0, count: 3, reachedAt: 1_700_000_000_300 },
-    breakdown: { unmatched: 1, rules: { purchase: { points: 120, events: 2, group: null } }, groups: {} },
+    breakdown: {
+      unmatched: 1,
+      rules: new Map([["purchase", { points: 120, events: 2, group: null }]]),
+      groups: new Map(),
+    },
     pages: [REF],
   };
 

@@ -282,8 +282,8 @@ describe("the worker's incremental scoring, for any arrival of a lead's events",
             encodeBreakdown(addToBreakdown(emptyBreakdown(), history, 1)),
           );
           const breakdown = breakdownOf(fold.history);
-          expect(Object.values(lead.breakdown.rules).reduce((sum, rule) => sum + rule.points, 0)).toBe(breakdown.score);
-          expect({ counters: lead.tally?.counters ?? {}, groups: nonZero(lead.tally?.groups) }).toEqual({
+          expect([...lead.breakdown.rules.values()].reduce((sum, rule) => sum + rule.points, 0)).toBe(breakdown.score);
+          expect({ counters: lead.tally?.counters ?? new Map(), groups: nonZero(lead.tally?.groups) }).toEqual({
             counters: fold.counters,
             groups: nonZero(fold.groups),
           });

@@ -100,7 +100,7 @@ describe("the scoring examples, through the worker", () => {
         ["pv-tue", 20, []],
       ]);
       expect(history[3]?.reason).toBe("page_view +20 (limit 3 per day reached)");
-      expect(breakdown?.rules).toEqual({ pricing: { points: 80, events: 5, group: null } });
+      expect(breakdown?.rules).toEqual(new Map([["pricing", { points: 80, events: 5, group: null }]]));
     });
   });
 
@@ -125,8 +125,8 @@ describe("the scoring examples, through the worker", () => {
       expect(breakdown).toMatchObject({
         score: 60,
         rulesVersion: 3,
-        groups: { email: { points: 60, events: 16, max: 60 } },
-        rules: { open: { points: 60, events: 16, group: "email" } },
+        groups: new Map([["email", { points: 60, events: 16, max: 60 }]]),
+        rules: new Map([["open", { points: 60, events: 16, group: "email" }]]),
       });
     });
   });

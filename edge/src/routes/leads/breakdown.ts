@@ -77,10 +77,10 @@ export function toBreakdown(leadId: string, live: LeadBreakdown, labels?: RuleLa
     lead_id: leadId,
     score: live.score,
     rules_version: live.rulesVersion,
-    groups: Object.entries(live.groups)
+    groups: [...live.groups]
       .map(([group, { max, points, events }]) => ({ group, ...label(groupLabel(group)), max, points, events }))
       .sort(byPoints((item) => item.group)),
-    rules: Object.entries(live.rules)
+    rules: [...live.rules]
       .map(([rule_id, { group, points, events }]) => ({ rule_id, ...label(ruleLabel(rule_id)), group, points, events }))
       .sort(byPoints((item) => item.rule_id)),
     unmatched: live.unmatched,

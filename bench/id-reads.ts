@@ -1,8 +1,10 @@
-// What a read by `_id` costs on the store MONGO_URL names, as a catch-up reads a lost event or a history read its
-// lead's settled pages: --events documents shaped like stored events (or, with --shape page, like history pages of
-// ~2 KB) in a database of its own (dropped at the end), then reads of the first, the last and a missing `_id`, one
-// `$in` of 16 and the same 16 by `findByIds` (one `_id` equality each, as history reads and the deep lane read pages),
-// each --times times, with the query plan the server answers for an `_id` equality. On FerretDB 1.24's SQLite backend
+// What a read or a delete by `_id` costs on the store MONGO_URL names, as a catch-up reads a lost event, a history
+// read its lead's settled pages and the page sweep deletes retired ones: --events documents shaped like stored events
+// (or, with --shape page, like history pages of ~2 KB) in a database of its own (dropped at the end), then reads of
+// the first, the last and a missing `_id`, one `$in` of 16 and the same 16 by `findByIds` (one `_id` equality each, as
+// history reads and the deep lane read pages), then deletes of 16 documents not deleted before, by one `deleteMany` of
+// an `$in` and by `deleteByIds` (one `_id` equality each, as the page sweep deletes), each --times times, with the
+// query plan the server answers for an `_id` equality. On FerretDB 1.24's SQLite backend
 // as released the plan is a scan (docs/worker.md § Restarts), so the last and the missing cost what the collection
 // holds; on the build scripts/services.ts makes, and on MongoDB, each is an index lookup. An `$in` is a scan on either
 // FerretDB.
@@ -14,7 +16,7 @@
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
-import { findByIds } from "@leadscore/runtime";
+import { deleteByIds, findByIds } from "@leadscore/runtime";
 import { createTestDb } from "../test-support/index.ts";
 
 const { values: args } = parseArgs({
@@ -74,6 +76,11 @@ try {
   await time("find $in of the last 16", () => events.find({ _id: { $in: sixteen } }, { projection }).toArray());
   await time("findByIds of the last 16", () => findByIds(events, sixteen, { projection }));
   await time("findByIds of the last 16, one at a time", () => findByIds(events, sixteen, { projection, inFlight: 1 }));
+  // Each delete takes 16 documents no delete took before, from the end of the collection down.
+  let kept = EVENTS;
+  const nextSixteen = () => Array.from({ length: 16 }, () => `e${--kept}`);
+  await time("deleteMany $in of 16", () => events.deleteMany({ _id: { $in: nextSixteen() } }));
+  await time("deleteByIds of 16", () => deleteByIds(events, nextSixteen()));
 } finally {
   await drop();
 }

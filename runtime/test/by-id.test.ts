@@ -1,9 +1,9 @@
-// findByIds reads each document with its own `_id` equality — the one filter the embedded store serves from its
-// `_id` index — a bounded number at once, and gives them back in the order asked.
-import { type CommandStartedEvent, MongoClient } from "mongodb";
+// findByIds reads and deleteByIds deletes each document with its own `_id` equality — the one filter the embedded
+// store serves from its `_id` index — a bounded number at once; findByIds gives them back in the order asked.
 import { afterEach, describe, expect, it } from "vitest";
+import { watchedClient } from "../../test-support/commands.ts";
 import { createTestDb, uniqueName } from "../../test-support/index.ts";
-import { findByIds } from "../src/by-id.ts";
+import { deleteByIds, findByIds } from "../src/by-id.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -16,7 +16,7 @@ interface Page {
   entries: string;
 }
 
-/** A collection of 40 documents, and the `find` commands sent for it (on a client that reports them). */
+/** A collection of 40 documents, and the `find` and `delete` commands sent for it (on a client that reports them). */
 async function setup() {
   const name = uniqueName("by-id");
   const testDb = await createTestDb(name);
@@ -24,28 +24,15 @@ async function setup() {
   await testDb.db
     .collection<Page>("pages")
     .insertMany(Array.from({ length: 40 }, (_, n) => ({ _id: `p${n}`, n, entries: "x".repeat(100) })));
-  const client = new MongoClient(testDb.url, { monitorCommands: true });
-  await client.connect();
-  cleanups.push(() => client.close());
-  const finds: { filter: unknown; maxTimeMS?: number }[] = [];
-  let inFlight = 0;
-  let most = 0;
-  client.on("commandStarted", (event: CommandStartedEvent) => {
-    if (event.commandName !== "find") return;
-    finds.push({ filter: event.command.filter, maxTimeMS: event.command.maxTimeMS });
-    inFlight += 1;
-    most = Math.max(most, inFlight);
-  });
-  const ended = (event: { commandName: string }) => {
-    if (event.commandName === "find") inFlight -= 1;
-  };
-  client.on("commandSucceeded", ended);
-  client.on("commandFailed", ended);
+  const watched = await watchedClient(testDb.url, (name) => name === "find" || name === "delete");
+  cleanups.push(watched.close);
+  const sent = (name: string) => watched.sent.filter((command) => command.name === name).map(({ command }) => command);
   return {
-    pages: client.db(name).collection<Page>("pages"),
-    finds,
-    most: () => most,
-    maxTimes: () => finds.map((find) => find.maxTimeMS),
+    pages: watched.client.db(name).collection<Page>("pages"),
+    stored: testDb.db.collection<Page>("pages"),
+    finds: () => sent("find").map(({ filter, maxTimeMS }) => ({ filter, maxTimeMS })),
+    deletes: () => sent("delete").flatMap((command) => command.deletes as { q: unknown; limit: number }[]),
+    most: watched.mostInFlight,
   };
 }
 
@@ -54,7 +41,7 @@ describe("findByIds", () => {
     const s = await setup();
     await findByIds(s.pages, ["p3", "p1", "p2"]);
     // Sent side by side: in any order.
-    const filters = s.finds.map((find) => find.filter as { _id: string });
+    const filters = s.finds().map((find) => find.filter as { _id: string });
     expect(filters.sort((a, b) => a._id.localeCompare(b._id))).toEqual([{ _id: "p1" }, { _id: "p2" }, { _id: "p3" }]);
   });
 
@@ -76,7 +63,7 @@ describe("findByIds", () => {
     const ids = Array.from({ length: 40 }, (_, n) => `p${39 - n}`);
     const docs = await findByIds(s.pages, ids, { inFlight: 4 });
     expect(docs.map((doc) => doc.n)).toEqual(Array.from({ length: 40 }, (_, n) => 39 - n));
-    expect(s.finds).toHaveLength(40);
+    expect(s.finds()).toHaveLength(40);
     expect(s.most()).toBeLessThanOrEqual(4);
     expect(s.most()).toBeGreaterThan(1);
   });
@@ -91,8 +78,8 @@ describe("findByIds", () => {
       remainingMs: () => 5_000,
     };
     await expect(findByIds(s.pages, ["p1", "p2", "p3", "p4"], { budget, inFlight: 1 })).rejects.toThrow("time is up");
-    expect(s.finds).toHaveLength(2);
-    expect(s.maxTimes()).toEqual([5_000, 5_000]);
+    expect(s.finds()).toHaveLength(2);
+    expect(s.finds().map((find) => find.maxTimeMS)).toEqual([5_000, 5_000]);
   });
 
   it("stops its lookups with the signal", async () => {
@@ -100,5 +87,30 @@ describe("findByIds", () => {
     const abort = new AbortController();
     abort.abort(new Error("stopped"));
     await expect(findByIds(s.pages, ["p1", "p2"], { signal: abort.signal })).rejects.toThrow("stopped");
+  });
+});
+
+describe("deleteByIds", () => {
+  it("deletes each id with its own `_id` equality, never an `$in`, and counts those it deleted", async () => {
+    const s = await setup();
+    expect(await deleteByIds(s.pages, ["p3", "missing", "p1"])).toBe(2);
+    const deletes = s.deletes().map((one) => one as { q: { _id: string }; limit: number });
+    expect(deletes.sort((a, b) => a.q._id.localeCompare(b.q._id))).toEqual([
+      { q: { _id: "missing" }, limit: 1 },
+      { q: { _id: "p1" }, limit: 1 },
+      { q: { _id: "p3" }, limit: 1 },
+    ]);
+    expect(await s.stored.countDocuments({ _id: { $in: ["p1", "p3"] } })).toBe(0);
+    expect(await s.stored.countDocuments()).toBe(38);
+  });
+
+  it("keeps at most `inFlight` deletes in flight at once", async () => {
+    const s = await setup();
+    const ids = Array.from({ length: 40 }, (_, n) => `p${n}`);
+    expect(await deleteByIds(s.pages, ids, { inFlight: 4 })).toBe(40);
+    expect(s.deletes()).toHaveLength(40);
+    expect(s.most()).toBeLessThanOrEqual(4);
+    expect(s.most()).toBeGreaterThan(1);
+    expect(await s.stored.countDocuments()).toBe(0);
   });
 });

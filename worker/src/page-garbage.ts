@@ -1,11 +1,11 @@
-// History pages that no lead references any more are deleted by `_id`, a batch of them in one `deleteMany` of an `$in`:
-// on FerretDB every delete scans `history_pages` (even one by `_id`), so a batch costs one scan and a little per page
-// where one delete per page cost one scan each (measured at 19,000 pages on a loaded box: one `deleteOne` 1.7–1.9 s,
-// ten 10.5–14.2 s, 500 ids in one `deleteMany` 17.8–21.1 s, i.e. ~1.8 s a scan and ~35 ms a page); the worker
-// sweeps only while its queue is idle (worker.ts). A page stops being referenced when a refold writes it anew (the deep lane), when the commit it was written for lost its compare-and-set or handed its
-// events to the deep lane (the scorer), or when a rebuild lays the history out again; each of them retires the ids it
-// superseded into a sorted set (`<prefix>:pages:retired`, by when). Most rewrites leave nothing to retire: a page's
-// id follows from its content (page-id.ts), so the same content written again is the page already stored.
+// History pages that no lead references any more are deleted by `_id`, one `deleteOne` of an `_id` equality each, a
+// few at once (runtime's deleteByIds): the embedded store serves an `_id` equality from its `_id` index on the build
+// scripts/services.ts makes, where a `deleteMany` of an `$in` scans `history_pages` whatever the ids; the worker
+// sweeps only while its queue is idle (worker.ts). A page stops being referenced when a refold writes it anew (the
+// deep lane), when the commit it was written for lost its compare-and-set or handed its events to the deep lane (the
+// scorer), or when a rebuild lays the history out again; each of them retires the ids it superseded into a sorted set
+// (`<prefix>:pages:retired`, by when). Most rewrites leave nothing to retire: a page's id follows from its content
+// (page-id.ts), so the same content written again is the page already stored.
 //
 // The sweep deletes a retired page once RETIRED_GRACE_MS have passed (a history read that took the page list before
 // the refold still finds its pages meanwhile), and only if its lead's page list does not name it again (the same
@@ -30,7 +30,7 @@ import {
   type LiveKeys,
   leadHashField,
 } from "@leadscore/live";
-import { redisScript } from "@leadscore/runtime";
+import { deleteByIds, redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Collection, Db } from "mongodb";
 import type { PageCache } from "./page-cache.ts";
@@ -51,7 +51,7 @@ export const RETIRED_GRACE_MS = 30_000;
 /** How often a worker sweeps: a page is deleted within this long after its grace. */
 export const RETIRED_SWEEP_MS = 5_000;
 
-/** Pages per sweep batch: one pipelined HMGET and one `deleteMany` (one scan of `history_pages` on FerretDB). */
+/** Pages per sweep batch: one claim, one pipelined HMGET and a `deleteOne` by `_id` per page. */
 export const SWEEP_BATCH = 500;
 
 /** A claim older than this is a sweep that died between its claim and its finish: the next sweep finishes it. */
@@ -197,7 +197,7 @@ async function deleteClaimed(options: SweepOptions, pages: Collection<HistoryPag
   const { redis, keys } = options;
   if (claimed.length === 0) return 0;
   await options.beforeDelete?.(claimed);
-  const { deletedCount } = await pages.deleteMany({ _id: { $in: claimed } });
+  const deletedCount = await deleteByIds(pages, claimed);
   const leadKeys = claimed.map((id) => keys.lead(pageLead(id)));
   const named = await FINISH_DELETED_PAGES.run(
     redis,

@@ -5,6 +5,7 @@ import { decodePageRefs, encodeEvent, encodePageRef, leadHashField, type PageRef
 import { auditLiveState } from "@leadscore/live/audit";
 import { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
+import { watchedClient } from "../../test-support/commands.ts";
 import { REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, rebuildOptionsOf, T0, type TestStack } from "../../test-support/worker-stack.ts";
 import { createDeepLane } from "../src/deep-lane.ts";
@@ -437,6 +438,37 @@ describe("a sweep with a bound on its batches", () => {
     expect(await sweepRetiredPages({ db: current.db, redis, keys, now: late, batches: 1 })).toBe(SWEEP_BATCH);
     expect(await redis.zcard(keys.retiredPages)).toBe(10);
     expect(await sweepRetiredPages({ db: current.db, redis, keys, now: late, batches: 1 })).toBe(10);
+    expect(await storedPages()).toBe(9);
+    expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
+  }, 120_000);
+});
+
+describe("when the sweep deletes retired pages", () => {
+  it("deletes each by its own `_id` equality, never an `$in`, and the pages are gone", async () => {
+    const { current, redis, keys, audit, storedPages } = await leadsWithPages();
+    const ids = Array.from({ length: 30 }, (_, n) => `a|orphan-${n}`);
+    await current.db
+      .collection<HistoryPageDocument>(COLLECTIONS.historyPages)
+      .insertMany(ids.map((_id) => ({ _id, lead_id: "a", n: 0, entries: "[]", written_at: new Date() })));
+    await retirePages(redis, keys, ids);
+    // The same store, on a client that reports the deletes it sends.
+    const watched = await watchedClient(
+      current.config.MONGO_URL,
+      (name, collection) => name === "delete" && collection === COLLECTIONS.historyPages,
+    );
+    try {
+      const db = watched.client.db(current.db.databaseName);
+      expect(await sweepRetiredPages({ db, redis, keys })).toBe(0);
+      expect(watched.sent).toEqual([]);
+      const late = () => Date.now() + RETIRED_GRACE_MS + 1;
+      expect(await sweepRetiredPages({ db, redis, keys, now: late })).toBe(ids.length);
+      const deletes = watched.sent.flatMap(({ command }) => command.deletes as { q: { _id: unknown } }[]);
+      const byId = (a: { q: { _id: unknown } }, b: { q: { _id: unknown } }) =>
+        String(a.q._id) < String(b.q._id) ? -1 : 1;
+      expect(deletes.sort(byId)).toEqual(ids.map((_id) => ({ q: { _id }, limit: 1 })).sort(byId));
+    } finally {
+      await watched.close();
+    }
     expect(await storedPages()).toBe(9);
     expect((await audit()).pages).toEqual({ stored: 9, referenced: 9, retired: 0 });
   }, 120_000);

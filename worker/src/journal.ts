@@ -61,7 +61,7 @@ import {
   type ScorableEvent,
 } from "@leadscore/contracts";
 import { type JournalKeys, LIVE_LUA_INCLUDES, redisRunId } from "@leadscore/live";
-import { redisScript } from "@leadscore/runtime";
+import { findByIds, redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 
@@ -229,8 +229,9 @@ export async function unmarkedEntries(
 }
 
 /**
- * The entries of these ids with their event ids and leads, read by `_id` (from `batch_journal_ids`, or from the entry
- * itself when it was written with them inline); an id with neither is left out.
+ * The entries of these ids with their event ids and leads, in the order of `ids`, read by `_id` a few at once
+ * (findByIds: the ids may be a journal's worth) from `batch_journal_ids`, or from the entry itself when it was written
+ * with them inline; an id with neither is left out.
  */
 export async function readJournalEntries(
   db: Db,
@@ -239,19 +240,16 @@ export async function readJournalEntries(
 ): Promise<JournalEntry[]> {
   const entries = db.collection<BatchJournalDocument>(COLLECTIONS.batchJournal);
   const idsOfEntries = db.collection<BatchJournalIdsDocument>(COLLECTIONS.batchJournalIds);
-  const whole = await Promise.all(
-    ids.map(async (id) => {
-      const stored = await idsOfEntries.findOne({ _id: id }, { signal });
-      // Without its ids: an entry written with them inline, or one whose batch died between the two inserts (before
-      // storing any event: it has none).
-      const entry = stored ?? (await entries.findOne({ _id: id }, { signal }));
-      return entry && { _id: id, at: entry.at, events: entry.events ?? "", leads: entry.leads };
-    }),
-  );
-  return whole.flatMap((entry): JournalEntry[] => {
-    if (entry === null) return [];
-    const { leads, ...rest } = entry;
-    return [{ ...rest, events: idsOf(entry.events), ...(leads !== undefined && { leads: idsOf(leads) }) }];
+  const withIds = new Map((await findByIds(idsOfEntries, ids, { signal })).map((doc) => [doc._id, doc] as const));
+  // Without their ids: entries written with them inline, or whose batch died between the two inserts (before storing
+  // any event: they have none).
+  const without = ids.filter((id) => !withIds.has(id));
+  const inline = new Map((await findByIds(entries, without, { signal })).map((doc) => [doc._id, doc] as const));
+  return ids.flatMap((id): JournalEntry[] => {
+    const entry = withIds.get(id) ?? inline.get(id);
+    if (entry === undefined) return [];
+    const { at, events, leads } = entry;
+    return [{ _id: id, at, events: idsOf(events ?? ""), ...(leads !== undefined && { leads: idsOf(leads) }) }];
   });
 }
 

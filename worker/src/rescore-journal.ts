@@ -14,8 +14,8 @@
 // the publish is past the journal (its job's retry, or a rebuild, still folds it as before).
 //
 // Cost: one scan of the journal (ids and times; a few minutes of batches), one ZMSCORE per 500 entries and
-// partition; per unfinished entry, one read by `_id`, and one per its event; per lead with an event stored under an
-// older version, its live history read once.
+// partition; per unfinished entry, one read by `_id`, and one per its event (a few at once: findByIds); per lead with
+// an event stored under an older version, its live history read once.
 import {
   type BatchJournalDocument,
   COLLECTIONS,
@@ -25,7 +25,7 @@ import {
   toScorable,
 } from "@leadscore/contracts";
 import type { LiveKeys } from "@leadscore/live";
-import { leadPartition } from "@leadscore/runtime";
+import { findByIds, leadPartition } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import { readJournalEntries, unmarkedEntries } from "./journal.ts";
@@ -80,10 +80,8 @@ export async function rematchUnfinishedBatches(options: MissedByJournalOptions):
   const unfinished = await unfinishedEvents(options);
   if (unfinished.size === 0) return [];
   const events = db.collection<EventDocument>(COLLECTIONS.events);
-  const stored = await Promise.all([...unfinished.keys()].map((id) => events.findOne({ _id: id }, { signal })));
   const older = new Map<string, ScorableEvent[]>();
-  for (const doc of stored) {
-    if (doc === null) continue;
+  for (const doc of await findByIds(events, [...unfinished.keys()], { signal })) {
     const event = toScorable(doc);
     if (scoredVersion(event) >= version) continue;
     older.set(event.lead_id, [...(older.get(event.lead_id) ?? []), event]);

@@ -7,7 +7,7 @@
 // a rebuild and the audit read as they read the re-score's own.
 //
 // Cost: nothing for a lead whose stored events every live history holds; per missed event, one insert, and one read
-// of its metadata by `_id` when a rule of the version reads `metadata.*`.
+// of its metadata by `_id` when a rule of the version reads `metadata.*` (a few at once: findByIds).
 import {
   applyRescored,
   COLLECTIONS,
@@ -20,7 +20,7 @@ import {
   scoredVersion,
   withRescoredCandidates,
 } from "@leadscore/contracts";
-import { readRuleSetVersion } from "@leadscore/runtime";
+import { findByIds, readRuleSetVersion } from "@leadscore/runtime";
 import type { Db } from "mongodb";
 import { retroactiveVersions } from "./rescored.ts";
 import { type RuleMatcher, readsMetadata, ruleMatcher } from "./rules-cache.ts";
@@ -71,14 +71,15 @@ export function createMissedRematcher(options: { db: Db; now?: () => number }) {
     );
     if (missed.length === 0) return result;
     const { rules, metadata } = await matcherOf(newest);
-    const rematched = await Promise.all(
-      missed.map(async ({ lead, event }) => {
-        const stored = metadata ? await events.findOne({ _id: event.event_id }, { signal }) : null;
-        const matchable = { event_type: event.event_type, metadata: stored?.metadata };
-        const candidates = rules.match(matchable, rules.usesLead ? lead.profile : null);
-        return { lead, event: withRescoredCandidates(event, candidates, newest) };
-      }),
+    const ids = metadata ? missed.map(({ event }) => event.event_id) : [];
+    const stored = new Map(
+      (await findByIds(events, ids, { signal, projection: { metadata: 1 } })).map((doc) => [doc._id, doc.metadata]),
     );
+    const rematched = missed.map(({ lead, event }) => {
+      const matchable = { event_type: event.event_type, metadata: stored.get(event.event_id) };
+      const candidates = rules.match(matchable, rules.usesLead ? lead.profile : null);
+      return { lead, event: withRescoredCandidates(event, candidates, newest) };
+    });
     const docs: RescoredCandidatesDocument[] = rematched.map(({ lead, event }) => ({
       _id: rescoredEventId(newest, event.event_id),
       version: newest,
@@ -89,9 +90,9 @@ export function createMissedRematcher(options: { db: Db; now?: () => number }) {
     await beforeInsert();
     const existing = await insertNew(collection, docs);
     // An event stored by a pass before keeps that copy: the one every reader folds.
-    const kept = await Promise.all(
-      docs.map((doc, index) => (existing.has(index) ? collection.findOne({ _id: doc._id }, { signal }) : doc)),
-    );
+    const before = docs.flatMap((doc, index) => (existing.has(index) ? [doc._id] : []));
+    const earlier = new Map((await findByIds(collection, before, { signal })).map((doc) => [doc._id, doc]));
+    const kept = docs.map((doc, index) => (existing.has(index) ? (earlier.get(doc._id) ?? null) : doc));
     const byLead = new Map<string, RescoredCandidatesDocument[]>();
     kept.forEach((doc, index) => {
       const { leadId } = (missed[index] as (typeof missed)[number]).lead;

@@ -1,7 +1,7 @@
 // The candidates retroactive publishes re-matched (contracts/src/rescore.ts), read for the leads a rescan or a
 // rebuild folds from their stored events, and the re-score log records a rebuild lays out again: one read by `_id` per
-// (retroactive version, lead or id merged into it), the one read the embedded store answers without a scan, and none
-// at all on a deployment that never re-scored.
+// (retroactive version, lead or id merged into it), the one read the embedded store answers without a scan, a few at
+// once (findByIds), and none at all on a deployment that never re-scored.
 import {
   applyRescored,
   COLLECTIONS,
@@ -15,7 +15,16 @@ import {
   scoredVersion,
 } from "@leadscore/contracts";
 import { type RescoreRecord, rescoreRecordOf } from "@leadscore/live";
-import type { Collection, Db, Filter, WithId } from "mongodb";
+import { findByIds } from "@leadscore/runtime";
+import type { Collection, Db, WithId } from "mongodb";
+
+/** The documents of these `_id`s that are stored, by `_id`: read a few at once (findByIds: there may be many). */
+async function byId<T extends { _id: string }>(
+  collection: Collection<T>,
+  ids: readonly string[],
+): Promise<Map<string, WithId<T>>> {
+  return new Map((await findByIds(collection, ids)).map((doc) => [doc._id as string, doc]));
+}
 
 /** The versions published retroactively (a scan of `rule_sets`, which holds one small document per version). */
 export async function retroactiveVersions(db: Db, signal?: AbortSignal): Promise<number[]> {
@@ -37,17 +46,17 @@ async function readPerVersion<T extends { _id: string }>(
   versions: readonly number[],
   merged: (leadId: string) => Iterable<string>,
 ): Promise<Map<string, WithId<T>[]>> {
-  const byLead = new Map<string, WithId<T>[]>();
-  const reads = leadIds.flatMap((id) =>
-    [id, ...merged(id)].flatMap((stored) =>
-      versions.map(async (version) => ({
-        id,
-        doc: await collection.findOne({ _id: idOf(version, stored) } as Filter<T>),
-      })),
-    ),
+  const wanted = leadIds.flatMap((id) =>
+    [id, ...merged(id)].flatMap((stored) => versions.map((version) => ({ id, docId: idOf(version, stored) }))),
   );
-  for (const { id, doc } of await Promise.all(reads)) {
-    if (doc !== null) byLead.set(id, [...(byLead.get(id) ?? []), doc]);
+  const found = await byId(
+    collection,
+    wanted.map(({ docId }) => docId),
+  );
+  const byLead = new Map<string, WithId<T>[]>();
+  for (const { id, docId } of wanted) {
+    const doc = found.get(docId);
+    if (doc !== undefined) byLead.set(id, [...(byLead.get(id) ?? []), doc]);
   }
   return byLead;
 }
@@ -94,22 +103,24 @@ export async function withMissedRescored(
 ): Promise<Map<string, ScorableEvent[]>> {
   const newest = Math.max(0, ...versions);
   const collection = db.collection<RescoredCandidatesDocument>(COLLECTIONS.rescoredCandidates);
-  const reads = [...events].flatMap(([leadId, list]) =>
+  const wanted = [...events].flatMap(([leadId, list]) =>
     list
       .filter((event) => scoredVersion(event) < newest)
       .flatMap((event) =>
         versions
           .filter((version) => version > scoredVersion(event))
-          .map(async (version) => ({
-            leadId,
-            doc: await collection.findOne({ _id: rescoredEventId(version, event.event_id) }),
-          })),
+          .map((version) => ({ leadId, docId: rescoredEventId(version, event.event_id) })),
       ),
   );
-  if (reads.length === 0) return events;
+  if (wanted.length === 0) return events;
+  const stored = await byId(
+    collection,
+    wanted.map(({ docId }) => docId),
+  );
   const found = new Map<string, RescoredCandidatesDocument[]>();
-  for (const { leadId, doc } of await Promise.all(reads)) {
-    if (doc !== null) found.set(leadId, [...(found.get(leadId) ?? []), doc]);
+  for (const { leadId, docId } of wanted) {
+    const doc = stored.get(docId);
+    if (doc !== undefined) found.set(leadId, [...(found.get(leadId) ?? []), doc]);
   }
   if (found.size === 0) return events;
   return new Map([...events].map(([id, list]) => [id, applyRescored(list, found.get(id) ?? [])]));

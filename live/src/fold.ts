@@ -380,26 +380,44 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   // Written out rather than through arrays of arrays: every commit encodes the lead's whole breakdown.
   if (tally.unmatched === 0 && tally.rules.size === 0) return "";
   const ruleIds = sortedIds(tally.rules);
-  let text = `[${tally.unmatched},[`;
+  const rules: string[] = new Array(ruleIds.length);
   for (let i = 0; i < ruleIds.length; i += 1) {
     const id = ruleIds[i] as string;
-    const rule = tally.rules.get(id) as { points: number; events: number; group: string | null };
-    const group = rule.group === null ? "" : `,${jsonString(rule.group)}`;
-    text += `${i === 0 ? "" : ","}[${jsonString(id)},${rule.points},${rule.events}${group}]`;
+    rules[i] = ruleText(id, tally.rules.get(id) as RuleTally);
   }
-  text += "]";
+  let text = `[${tally.unmatched},[${rules.join(",")}]`;
   if (tally.groups.size > 0) {
     const groupIds = sortedIds(tally.groups);
-    text += ",[";
+    const groups: string[] = new Array(groupIds.length);
     for (let i = 0; i < groupIds.length; i += 1) {
       const id = groupIds[i] as string;
-      const group = tally.groups.get(id) as { points: number; events: number; max: number };
-      text += `${i === 0 ? "" : ","}[${jsonString(id)},${group.points},${group.events},${group.max}]`;
+      const group = tally.groups.get(id) as GroupTally;
+      groups[i] = `[${jsonString(id)},${group.points},${group.events},${group.max}]`;
     }
-    text += "]";
+    text += `,[${groups.join(",")}]`;
   }
   text += "]";
   breakdowns.put(text, tally);
+  return text;
+}
+
+type RuleTally = { points: number; events: number; group: string | null };
+type GroupTally = { points: number; events: number; max: number };
+
+/**
+ * Rules' texts in breakdowns, by their tally: a commit counts the few rules its entries matched in new tallies and
+ * shares the others with the breakdown before it (`addToBreakdown`), whose texts are then made once. A rule's tally
+ * is never changed once its breakdown is made, and is that of one rule id.
+ */
+const ruleTexts = new WeakMap<RuleTally, string>();
+
+function ruleText(id: string, rule: RuleTally): string {
+  let text = ruleTexts.get(rule);
+  if (text === undefined) {
+    const group = rule.group === null ? "" : `,${jsonString(rule.group)}`;
+    text = `[${jsonString(id)},${rule.points},${rule.events}${group}]`;
+    ruleTexts.set(rule, text);
+  }
   return text;
 }
 

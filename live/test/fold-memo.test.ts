@@ -72,6 +72,23 @@ describe("when the text of a tally or breakdown was encoded or decoded before", 
     // A caller that may change what it decodes gets its own copy.
     expect(decodeBreakdown(text)).not.toBe(decodeBreakdown(text));
   });
+
+  it("writes each breakdown's own counts where a count shares the tallies of the rules it did not touch", () => {
+    const other = {
+      candidates: [{ rule_id: "r-blog", points: 2 }],
+      rules: [{ rule_id: "r-blog", group: null, asked: 2, given: 2, cuts: [] }],
+    };
+    const one = addToBreakdown(emptyBreakdown(), [ENTRY, other], 1);
+    const first = encodeBreakdown(one);
+    const two = addToBreakdown(one, [ENTRY], 1);
+    expect(two.rules.get("r-blog")).toBe(one.rules.get("r-blog"));
+    const second = encodeBreakdown(two);
+    expect(second).toBe('[0,[["r-blog",2,1],["r-pricing",40,2,"intent"]],[["intent",40,2,100]]]');
+    expect(decodeBreakdown(second)).toEqual(two);
+    const back = addToBreakdown(two, [ENTRY], -1);
+    expect(encodeBreakdown(back)).toBe(first);
+    expect(encodeBreakdown(one)).toBe(first);
+  });
 });
 
 describe("when a rule or group id is __proto__", () => {

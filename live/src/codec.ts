@@ -621,10 +621,27 @@ export function decodeLeadHash(fields: readonly LeadHashField[], values: readonl
 /** What HSET takes to write `hash`: its set fields under their stored names (a null or absent one is not written). */
 export function encodeLeadHash(hash: LeadHash): Record<string, string> {
   const stored: Record<string, string> = {};
-  for (const [field, value] of Object.entries(hash)) {
+  for (const field in hash) {
+    const value = hash[field as LeadHashField];
     if (value !== null && value !== undefined) stored[LEAD_HASH[field as LeadHashField]] = value;
   }
   return stored;
+}
+
+/**
+ * `encodeLeadHash` as the flat list of stored names and values a script takes (`name, value, name, value…`), pushed
+ * onto `args`; returns how many fields it pushed. Without the record and the pairs an entry list makes: every commit
+ * passes each lead's fields.
+ */
+export function pushLeadHashPairs(hash: LeadHash, args: unknown[]): number {
+  let count = 0;
+  for (const field in hash) {
+    const value = hash[field as LeadHashField];
+    if (value === null || value === undefined) continue;
+    args.push(LEAD_HASH[field as LeadHashField], value);
+    count += 1;
+  }
+  return count;
 }
 
 /** Every field a lead's state is decoded from; the page list and the tail are the large ones, and the last. */

@@ -5,7 +5,7 @@
 import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import { type CompactEvent, encodeLeadHash, type LeadHash } from "./codec.ts";
+import { type CompactEvent, type LeadHash, pushLeadHashPairs } from "./codec.ts";
 import { indexKeys, type LiveKeys } from "./keys.ts";
 import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEvent } from "./movements.ts";
 
@@ -86,7 +86,6 @@ export async function commitLeads(
   const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", MOVEMENT_WINDOW_MS, MOVEMENT_CAP, leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
-    const fields = Object.entries(encodeLeadHash(lead.fields));
     args.push(
       lead.leadId,
       MODES[lead.mode],
@@ -99,11 +98,13 @@ export async function commitLeads(
       lead.appendTail ?? "",
       lead.appendPages ?? "",
       lead.movement ? encodeMovementEvent(lead.movement) : (lead.into ?? ""),
-      fields.length,
+      0,
       lead.pending.length,
       lead.messages.length,
     );
-    for (const [field, value] of fields) args.push(field, value);
+    // The field count goes before the fields: set once they are pushed.
+    const countAt = args.length - 3;
+    args[countAt] = pushLeadHashPairs(lead.fields, args);
     for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }

@@ -315,13 +315,12 @@ export function addToBreakdown(
   sign: 1 | -1,
 ): BreakdownTally {
   // Copy on write: the tallies of rules and groups the entries touch are copied once, then counted in place (a
-  // tail's refold takes its entries away and adds them again); the others are shared with `tally`.
-  type RuleTally = { points: number; events: number; group: string | null };
-  type GroupTally = { points: number; events: number; max: number };
+  // tail's refold takes its entries away and adds them again); the others are shared with `tally`. A tally in the
+  // new maps that is not the one `tally` has is a copy made here.
   const rules = new Map(tally.rules);
   const groups = new Map(tally.groups);
-  const copiedRules = new Map<string, RuleTally>();
-  const copiedGroups = new Map<string, GroupTally>();
+  const copiedRules: string[] = [];
+  const copiedGroups: string[] = [];
   let unmatched = tally.unmatched;
   const seen: string[] = [];
   for (const entry of entries) {
@@ -329,28 +328,28 @@ export function addToBreakdown(
     seen.length = 0;
     for (let index = 0; index < entry.rules.length; index += 1) {
       const outcome = entry.rules[index] as RuleOutcome;
-      let rule = copiedRules.get(outcome.rule_id);
-      if (rule === undefined) {
-        const shared = rules.get(outcome.rule_id);
+      let rule = rules.get(outcome.rule_id) as RuleTally | undefined;
+      const shared = tally.rules.get(outcome.rule_id);
+      if (rule === undefined || rule === shared) {
         rule =
           shared === undefined
             ? { points: 0, events: 0, group: outcome.group }
             : { points: shared.points, events: shared.events, group: shared.group };
-        copiedRules.set(outcome.rule_id, rule);
+        copiedRules.push(outcome.rule_id);
         rules.set(outcome.rule_id, rule);
       }
       rule.points += sign * outcome.given;
       rule.events += sign;
       rule.group = outcome.group ?? rule.group;
       if (outcome.group === null) continue;
-      let group = copiedGroups.get(outcome.group);
-      if (group === undefined) {
-        const shared = groups.get(outcome.group);
+      let group = groups.get(outcome.group) as GroupTally | undefined;
+      const sharedGroup = tally.groups.get(outcome.group);
+      if (group === undefined || group === sharedGroup) {
         group =
-          shared === undefined
+          sharedGroup === undefined
             ? { points: 0, events: 0, max: 0 }
-            : { points: shared.points, events: shared.events, max: shared.max };
-        copiedGroups.set(outcome.group, group);
+            : { points: sharedGroup.points, events: sharedGroup.events, max: sharedGroup.max };
+        copiedGroups.push(outcome.group);
         groups.set(outcome.group, group);
       }
       group.points += sign * outcome.given;
@@ -359,8 +358,8 @@ export function addToBreakdown(
       seen.push(outcome.group);
     }
   }
-  for (const [id, rule] of copiedRules) if (rule.events === 0) rules.delete(id);
-  for (const [id, group] of copiedGroups) if (group.events === 0) groups.delete(id);
+  for (const id of copiedRules) if (rules.get(id)?.events === 0) rules.delete(id);
+  for (const id of copiedGroups) if (groups.get(id)?.events === 0) groups.delete(id);
   return { unmatched, rules, groups };
 }
 

@@ -3,7 +3,7 @@
 import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
-import { encodeLeadHash, type LeadHash } from "./codec.ts";
+import { type LeadHash, pushLeadHashPairs } from "./codec.ts";
 import { StaleLiveStateError } from "./commit.ts";
 import { type LiveKeys, stageMoveKeys } from "./keys.ts";
 import { decodeRescoreRecord, type RescoreRecord } from "./rescore-log.ts";
@@ -56,7 +56,6 @@ export async function commitRescored(
   ];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.rescoreLog(lead.leadId));
-    const fields = Object.entries(encodeLeadHash(lead.fields));
     args.push(
       lead.leadId,
       String(lead.expected),
@@ -65,10 +64,12 @@ export async function commitRescored(
       String(lead.score),
       String(lead.at),
       lead.from === null ? "" : String(lead.from),
-      fields.length,
+      0,
       lead.messages.length,
     );
-    for (const [field, value] of fields) args.push(field, value);
+    // The field count goes before the fields: set once they are pushed.
+    const countAt = args.length - 2;
+    args[countAt] = pushLeadHashPairs(lead.fields, args);
     for (const [channel, message] of lead.messages) args.push(channel, message);
   }
   const reply = await COMMIT_RESCORE.run(redis, keyList, args);

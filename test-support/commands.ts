@@ -19,13 +19,33 @@ export interface WatchedClient {
   close(): Promise<void>;
 }
 
+export interface WatchedClientOptions {
+  /**
+   * Connections the client opens before it is handed over. The driver opens a pool's connections two at a time
+   * (maxConnecting) as commands wait for one, which alone spreads out commands sent at once; with enough open, every
+   * command sent at once is in flight at once.
+   */
+  open?: number;
+}
+
 /** A connected client of `url` that records the commands `watch` takes (a command's name and its collection). */
 export async function watchedClient(
   url: string,
   watch: (name: string, collection: unknown) => boolean,
+  options: WatchedClientOptions = {},
 ): Promise<WatchedClient> {
-  const client = new MongoClient(url, { monitorCommands: true });
+  const open = options.open ?? 0;
+  const client = new MongoClient(url, { monitorCommands: true, ...(open > 0 && { maxConnecting: open }) });
+  let ready = 0;
+  client.on("connectionReady", () => {
+    ready += 1;
+  });
   await client.connect();
+  // Pings sent at once: the pool opens a connection for each that finds none free (maxConnecting at once).
+  for (let round = 0; ready < open; round++) {
+    if (round === 10) throw new Error(`opened ${ready} connections of ${open}`);
+    await Promise.all(Array.from({ length: open }, () => client.db("admin").command({ ping: 1 })));
+  }
   const sent: SentCommand[] = [];
   const pending = new Set<number>();
   let most = 0;

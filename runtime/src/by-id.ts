@@ -10,9 +10,35 @@ import type { Collection, Document, Filter, WithId } from "mongodb";
 /** Lookups in flight at once, unless told. */
 export const BY_ID_IN_FLIGHT = 8;
 
+/**
+ * Runs a read once fewer than its bound are running: one gate shared by several reads (of several collections, or
+ * several `findByIds`) bounds them all together, where each `findByIds` bounds only its own.
+ */
+export type LookupGate = <R>(read: () => Promise<R>) => Promise<R>;
+
+/** A gate that lets at most `inFlight` reads run at once; the others start in the order they came. */
+export function createLookupGate(inFlight = BY_ID_IN_FLIGHT): LookupGate {
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  return async (read) => {
+    if (running < inFlight) running += 1;
+    else await new Promise<void>((resolve) => waiting.push(resolve));
+    try {
+      return await read();
+    } finally {
+      // The place passes to the next waiting read, if any.
+      const next = waiting.shift();
+      if (next) next();
+      else running -= 1;
+    }
+  };
+}
+
 export interface FindByIdsOptions {
   /** Lookups in flight at once (default BY_ID_IN_FLIGHT). */
   inFlight?: number;
+  /** Each lookup also waits for a place in this gate (shared with other reads). */
+  gate?: LookupGate;
   projection?: Document;
   signal?: AbortSignal;
   /**
@@ -38,7 +64,7 @@ export async function findByIds<T extends { _id: string }>(
   options: FindByIdsOptions = {},
 ): Promise<WithId<T>[]> {
   const found: (WithId<T> | null)[] = new Array(ids.length).fill(null);
-  await inTurn(ids.length, options.inFlight ?? BY_ID_IN_FLIGHT, async (index) => {
+  const lookup = async (index: number) => {
     options.budget?.check();
     found[index] = await collection.findOne({ _id: ids[index] } as Filter<T>, {
       ...(options.projection && { projection: options.projection }),
@@ -46,7 +72,9 @@ export async function findByIds<T extends { _id: string }>(
       ...(options.budget && { maxTimeMS: options.budget.remainingMs() }),
     });
     options.budget?.check();
-  });
+  };
+  const { gate } = options;
+  await inTurn(ids.length, options.inFlight ?? BY_ID_IN_FLIGHT, gate ? (index) => gate(() => lookup(index)) : lookup);
   return found.filter((doc): doc is WithId<T> => doc !== null);
 }
 

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { watchedClient } from "../../test-support/commands.ts";
 import { createTestDb, uniqueName } from "../../test-support/index.ts";
-import { deleteByIds, findByIds } from "../src/by-id.ts";
+import { createLookupGate, deleteByIds, findByIds } from "../src/by-id.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -24,7 +24,8 @@ async function setup() {
   await testDb.db
     .collection<Page>("pages")
     .insertMany(Array.from({ length: 40 }, (_, n) => ({ _id: `p${n}`, n, entries: "x".repeat(100) })));
-  const watched = await watchedClient(testDb.url, (name) => name === "find" || name === "delete");
+  // A connection for every document: the pool's growth is no bound on what is in flight.
+  const watched = await watchedClient(testDb.url, (name) => name === "find" || name === "delete", { open: 40 });
   cleanups.push(watched.close);
   const sent = (name: string) => watched.sent.filter((command) => command.name === name).map(({ command }) => command);
   return {
@@ -66,6 +67,24 @@ describe("findByIds", () => {
     expect(s.finds()).toHaveLength(40);
     expect(s.most()).toBeLessThanOrEqual(4);
     expect(s.most()).toBeGreaterThan(1);
+  });
+
+  it("keeps at most a shared gate's bound in flight over every call through it, each in the order it asked", async () => {
+    const s = await setup();
+    const gate = createLookupGate(4);
+    // Ten calls of four ids each, all at once: each within its own bound, forty beside each other without the gate.
+    const asked = Array.from({ length: 10 }, (_, call) => Array.from({ length: 4 }, (_, n) => `p${39 - call * 4 - n}`));
+    const read = await Promise.all(asked.map((ids) => findByIds(s.pages, ids, { gate })));
+    expect(read.map((docs) => docs.map((doc) => doc._id))).toEqual(asked);
+    expect(s.finds()).toHaveLength(40);
+    expect(s.most()).toBeLessThanOrEqual(4);
+    expect(s.most()).toBeGreaterThan(1);
+  });
+
+  it("lets a shared gate's next read start when one fails", async () => {
+    const gate = createLookupGate(1);
+    await expect(gate(async () => Promise.reject(new Error("lost")))).rejects.toThrow("lost");
+    expect(await gate(async () => "read")).toBe("read");
   });
 
   it("stops once its budget's time is up, and gives each lookup the time left", async () => {

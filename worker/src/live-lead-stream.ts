@@ -18,6 +18,7 @@ import {
   decodeLeadHash,
   entryEvent,
   IDLE_MARK,
+  type IdleArchive,
   idleArchiveOf,
   LEAD_FIELDS,
   type LiveKeys,
@@ -28,7 +29,7 @@ import {
   wholeHistory,
   withIdleFields,
 } from "@leadscore/live";
-import { findByIds } from "@leadscore/runtime";
+import { createLookupGate, findByIds, type LookupGate } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
 import type { LeadEvents } from "./lead-event-stream.ts";
@@ -99,9 +100,9 @@ export async function liveTotals(
 }
 
 /** Pages by `_id`, one equality read each: the one read the embedded store answers without a scan. */
-function pageLoader(db: Db) {
+function pageLoader(db: Db, gate: LookupGate) {
   const pages = db.collection<HistoryPageDocument>(COLLECTIONS.historyPages);
-  return (ids: string[]) => findByIds(pages, ids, { projection: { entries: 1 } });
+  return (ids: string[]) => findByIds(pages, ids, { projection: { entries: 1 }, gate });
 }
 
 /** Each lead's HMGET of LEAD_FIELDS and its idle mark (null: not idle). */
@@ -119,7 +120,9 @@ async function readHashes(redis: Redis, keys: LiveKeys, ids: readonly string[]) 
 /**
  * The leads of `ids` that have folded events, each read in one HMGET with its pages by `_id`. An idle lead
  * (live/src/idle.ts) reads what it shed from its archive; with `restoreIdle` (for a caller that will commit the lead)
- * it is first given those fields back, as the scorer does before it folds one.
+ * it is first given those fields back, as the scorer does before it folds one. Every MongoDB read of the call (the
+ * archives and the pages of all its leads) goes through one gate, BY_ID_IN_FLIGHT at once: a chunk is hundreds of
+ * leads, each with its pages.
  */
 export async function readLiveLeads(
   redis: Redis,
@@ -128,7 +131,9 @@ export async function readLiveLeads(
   ids: readonly string[],
   options: Pick<LiveLeadStreamOptions, "cap" | "thresholds"> & { restoreIdle?: boolean },
 ): Promise<LiveLeadEvents[]> {
-  const archive = idleArchiveOf(db);
+  const gate = createLookupGate();
+  const stored = idleArchiveOf(db);
+  const archive: IdleArchive = (leadId, mark) => gate(() => stored(leadId, mark));
   let hashes = await readHashes(redis, keys, ids);
   const idle = new Map(hashes.flatMap(({ mark }, i) => (mark ? [[ids[i] as string, mark] as const] : [])));
   if (options.restoreIdle && idle.size > 0) {
@@ -143,7 +148,7 @@ export async function readLiveLeads(
     const lead = decodeLead(ids[i] as string, hash, options.cap, options.thresholds);
     return lead === null || lead.count === 0 ? [] : [lead];
   });
-  const loadPages = pageLoader(db);
+  const loadPages = pageLoader(db, gate);
   const histories = await Promise.all(leads.map((lead) => wholeHistory(lead, loadPages, options.cap)));
   return leads.map((lead, i) => ({
     leadId: lead.id,

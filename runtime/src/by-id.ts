@@ -1,10 +1,10 @@
 // Documents read or deleted by a list of `_id`s, one `findOne` or `deleteOne` each instead of one `find` or
-// `deleteMany` of an `$in`. The embedded store
-// (FerretDB) pushes down to SQL a single-key `_id` equality and nothing else: with the `_id` index serving that
-// equality (scripts/services.ts builds it so) a read or a delete is an index lookup (~1 ms), where an `$in` decodes every
-// document of the collection — a cost that grows with everything stored, not with the ids asked for. MongoDB serves both from
-// its `_id` index; one lookup per id costs it a round trip each, a few in flight at once, which is why this is for small,
-// bounded sets of ids (a lead's history pages), not for a collection's worth.
+// `deleteMany` of an `$in`. The embedded store (FerretDB) pushes down to SQL a single-key `_id` equality and nothing
+// else: with the `_id` index serving that equality (scripts/services.ts builds it so) a read or a delete is an index
+// lookup (~1 ms), where an `$in` decodes every document of the collection — a cost that grows with everything stored,
+// not with the ids asked for. MongoDB serves both from its `_id` index; one lookup per id costs it a round trip each, a
+// few in flight at once, which is why this is for small, bounded sets of ids (a lead's history pages), not for a
+// collection's worth.
 import type { Collection, Document, Filter, WithId } from "mongodb";
 
 /** Lookups in flight at once, unless told. */

@@ -215,16 +215,19 @@ function countersAfter(
     timestamp === null
       ? undefined
       : { day: bucketOf("day", timestamp), week: bucketOf("week", timestamp), month: bucketOf("month", timestamp) };
-  const oldest = oldestOf(start);
-  const dropsNone =
-    current === undefined ||
-    (oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month);
-  if (changed.size === 0 && dropsNone) return start;
+  // Whether no start counter is of a bucket already past: asked only where the answer saves a pass (oldestOf walks a
+  // set of counters it has not seen once).
+  const dropsNone = () => {
+    if (current === undefined) return true;
+    const oldest = oldestOf(start);
+    return oldest.day >= current.day && oldest.week >= current.week && oldest.month >= current.month;
+  };
+  if (changed.size === 0 && dropsNone()) return start;
   // In the start's order with new counters slotted in where they sort: a start in order (as a decoded tally is)
   // gives counters in order, which encodeTally then writes without sorting them.
   const added: string[] = [];
   for (const name of changed.keys()) if (!start.has(name)) added.push(name);
-  if (added.length === 0 && dropsNone) {
+  if (added.length === 0 && dropsNone()) {
     // Only counts moved: a copy of the start with them set keeps its order.
     const moved = new Map(start);
     for (const [name, counter] of changed) moved.set(name, counter);

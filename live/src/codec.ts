@@ -620,11 +620,10 @@ export function decodeLeadHash(fields: readonly LeadHashField[], values: readonl
 
 /** What HSET takes to write `hash`: its set fields under their stored names (a null or absent one is not written). */
 export function encodeLeadHash(hash: LeadHash): Record<string, string> {
+  const pairs: string[] = [];
+  pushLeadHashPairs(hash, pairs);
   const stored: Record<string, string> = {};
-  for (const field in hash) {
-    const value = hash[field as LeadHashField];
-    if (value !== null && value !== undefined) stored[LEAD_HASH[field as LeadHashField]] = value;
-  }
+  for (let i = 0; i < pairs.length; i += 2) stored[pairs[i] as string] = pairs[i + 1] as string;
   return stored;
 }
 

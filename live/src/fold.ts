@@ -301,10 +301,15 @@ export function tallyDigest(encoded: string): string {
  */
 export interface BreakdownTally {
   unmatched: number;
-  rules: ReadonlyMap<string, { points: number; events: number; group: string | null }>;
+  rules: ReadonlyMap<string, RuleTally>;
   /** `max`: the group's max as the lead's events were scored (the highest, if versions scored them differently). */
-  groups: ReadonlyMap<string, { points: number; events: number; max: number }>;
+  groups: ReadonlyMap<string, GroupTally>;
 }
+
+/** A rule's part of a breakdown: the points it gave, the events it matched, its group. */
+export type RuleTally = { points: number; events: number; group: string | null };
+/** A group's part of a breakdown. */
+export type GroupTally = { points: number; events: number; max: number };
 
 export const emptyBreakdown = (): BreakdownTally => ({ unmatched: 0, rules: new Map(), groups: new Map() });
 
@@ -328,7 +333,7 @@ export function addToBreakdown(
     seen.length = 0;
     for (let index = 0; index < entry.rules.length; index += 1) {
       const outcome = entry.rules[index] as RuleOutcome;
-      let rule = rules.get(outcome.rule_id) as RuleTally | undefined;
+      let rule = rules.get(outcome.rule_id);
       const shared = tally.rules.get(outcome.rule_id);
       if (rule === undefined || rule === shared) {
         rule =
@@ -342,7 +347,7 @@ export function addToBreakdown(
       rule.events += sign;
       rule.group = outcome.group ?? rule.group;
       if (outcome.group === null) continue;
-      let group = groups.get(outcome.group) as GroupTally | undefined;
+      let group = groups.get(outcome.group);
       const sharedGroup = tally.groups.get(outcome.group);
       if (group === undefined || group === sharedGroup) {
         group =
@@ -400,9 +405,6 @@ export function encodeBreakdown(tally: BreakdownTally): string {
   return text;
 }
 
-type RuleTally = { points: number; events: number; group: string | null };
-type GroupTally = { points: number; events: number; max: number };
-
 /**
  * Rules' texts in breakdowns, by their tally: a commit counts the few rules its entries matched in new tallies and
  * shares the others with the breakdown before it (`addToBreakdown`), whose texts are then made once. A rule's tally
@@ -428,9 +430,9 @@ export function decodeBreakdown(text: string | null | undefined): BreakdownTally
     [string, number, number, string?][],
     [string, number, number, number][]?,
   ];
-  const byRule = new Map<string, { points: number; events: number; group: string | null }>();
+  const byRule = new Map<string, RuleTally>();
   for (const [id, points, events, group] of rules) byRule.set(id, { points, events, group: group ?? null });
-  const byGroup = new Map<string, { points: number; events: number; max: number }>();
+  const byGroup = new Map<string, GroupTally>();
   for (const [id, points, events, max] of groups ?? []) byGroup.set(id, { points, events, max });
   return { unmatched, rules: byRule, groups: byGroup };
 }

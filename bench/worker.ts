@@ -23,6 +23,7 @@
 // worker process (--concurrency jobs in hand, 32). The lag phase goes on with the same traffic at --rate events/s
 // (default: half the drain's rate, so the worker is not saturated) for --seconds (10), in jobs as the edge flushes
 // them (every 20 ms). Each size uses its own database and queue prefix, dropped afterwards.
+import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import {
@@ -328,6 +329,8 @@ interface SizeResult {
   drainSeconds: number;
   /** The worker process's CPU time per event drained, µs. */
   cpuPerEvent: number;
+  /** The stores' CPU time per event drained, µs: Redis (`INFO cpu`, the whole server) and FerretDB (its process). */
+  storesCpu: { redis: number | null; ferretdb: number | null };
   lag: { p50: number | null; p99: number | null; sent: number; rate: number; unscored: number };
   deep: {
     diverted: { pages: number; rescan: number };
@@ -382,6 +385,7 @@ async function runSize(
     worker = launched.worker;
     const port = launched.port;
     const cpuBefore = sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0;
+    const storesBefore = await storesCpuSeconds(space.redis);
     // removeOnComplete: count completions through the worker's own metrics instead of Bull's completed set.
     const started = performance.now();
     await Promise.all(space.queues.map((queue) => queue.resume()));
@@ -395,9 +399,18 @@ async function runSize(
     });
     const seconds = (finished - started) / 1000;
     const cpu = (sumOf(await metricsOf(port), "process_cpu_seconds_total") ?? 0) - cpuBefore;
+    const storesAfter = await storesCpuSeconds(space.redis);
+    const perEvent = (before: number | null, after: number | null) =>
+      before === null || after === null ? null : ((after - before) * 1e6) / total;
+    const storesCpu = {
+      redis: perEvent(storesBefore.redis, storesAfter.redis),
+      ferretdb: perEvent(storesBefore.ferretdb, storesAfter.ferretdb),
+    };
     const drain = total / seconds;
+    const us = (value: number | null) => (value === null ? "–" : fmt(value));
     console.log(
-      `    drained in ${seconds.toFixed(1)} s: ${fmt(drain)} events/s (worker CPU ${fmt((cpu * 1e6) / total)} µs/event)`,
+      `    drained in ${seconds.toFixed(1)} s: ${fmt(drain)} events/s (CPU µs/event: worker ${fmt((cpu * 1e6) / total)}, ` +
+        `Redis ${us(storesCpu.redis)}, FerretDB ${us(storesCpu.ferretdb)})`,
     );
 
     const counted = await countFolded(space);
@@ -482,6 +495,7 @@ async function runSize(
       drain,
       drainSeconds: seconds,
       cpuPerEvent: (cpu * 1e6) / total,
+      storesCpu,
       lag,
       deep,
       late,
@@ -495,6 +509,33 @@ async function runSize(
   }
 }
 
+/**
+ * CPU seconds the stores have used: Redis's own count (`INFO cpu`, the server the bench's connection reaches; null on
+ * a cluster) and the local FerretDB process's (`/proc`, null when none runs here, e.g. a remote MONGO_URL).
+ */
+async function storesCpuSeconds(redis: Redis): Promise<{ redis: number | null; ferretdb: number | null }> {
+  let redisSeconds: number | null = null;
+  if (target.REDIS_CLUSTER_NODES.length === 0) {
+    const info = await redis.info("cpu");
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, "m").exec(info)?.[1] ?? Number.NaN);
+    const total = field("used_cpu_user") + field("used_cpu_sys");
+    if (Number.isFinite(total)) redisSeconds = total;
+  }
+  let ferretdb: number | null = null;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0] ?? "";
+      if (!/(^|\/)ferretdb[^/]*$/.test(command)) continue;
+      // Fields 14 and 15 (utime, stime) in clock ticks, after the command name in parentheses.
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      ferretdb = (ferretdb ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      // The process ended while listed, or /proc is not Linux's.
+    }
+  }
+  return { redis: redisSeconds, ferretdb };
+}
+
 /** The events the live state folded: the sum of every lead's count. */
 function countFolded(space: Scratch): Promise<number> {
   return createPartitionedReader({
@@ -505,6 +546,9 @@ function countFolded(space: Scratch): Promise<number> {
     thresholds: DEFAULT_STAGE_THRESHOLDS,
   }).foldedEvents();
 }
+
+const storeCpu = (before: number | null, after: number | null) =>
+  before === null || after === null ? "–" : `${fmt(before)} → ${fmt(after)} µs/event`;
 
 function print(results: SizeResult[]) {
   const ms = (value: number | null) => (value === null ? "–" : `${fmt(value)} ms`);
@@ -549,7 +593,9 @@ function print(results: SizeResult[]) {
     if (!realistic) continue;
     console.log(
       `  ${realistic.label} / ${plain.label} drain: ${(realistic.drain / plain.drain).toFixed(2)}× (target ≥ 0.8×); ` +
-        `worker CPU ${fmt(plain.cpuPerEvent)} → ${fmt(realistic.cpuPerEvent)} µs/event`,
+        `worker CPU ${fmt(plain.cpuPerEvent)} → ${fmt(realistic.cpuPerEvent)} µs/event` +
+        `, Redis ${storeCpu(plain.storesCpu.redis, realistic.storesCpu.redis)}` +
+        `, FerretDB ${storeCpu(plain.storesCpu.ferretdb, realistic.storesCpu.ferretdb)}`,
     );
   }
 }

@@ -15,7 +15,7 @@
 // - A shrink bumps the version, so a commit planned on the whole state before it fails its compare-and-set and plans
 //   again from the idle lead, restoring it first.
 import { STAGES } from "@leadscore/contracts";
-import { redisScript } from "@leadscore/runtime";
+import { createLookupGate, redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Collection, Db } from "mongodb";
 import { LEAD_FIELDS, type LeadHashField, leadHashField, leadHashFields, SUMMARY_FIELDS } from "./codec.ts";
@@ -89,8 +89,10 @@ const STAGE_ARGS = [STAGES.length, ...STAGES];
 export type IdleKeys = Pick<LiveKeys, "lead" | "byUpdated" | "byLastEvent" | "byUpdatedIn" | "byLastEventIn">;
 
 /**
- * Gives idle leads (id → their mark) back what they shed. Throws when a document is
- * missing: folding the lead without its history would lose it, so the batch is retried instead.
+ * Gives idle leads (id → their mark) back what they shed: each lead's archive read (one `_id` equality) and its
+ * restore, BY_ID_IN_FLIGHT leads at once — a batch can hold thousands of idle leads, and each archive holds a lead's
+ * tail. Throws when a document is missing: folding the lead without its history would lose it, so the batch is
+ * retried instead.
  */
 export async function restoreIdleLeads(
   redis: Redis,
@@ -98,16 +100,19 @@ export async function restoreIdleLeads(
   keys: IdleKeys,
   marked: ReadonlyMap<string, string>,
 ): Promise<void> {
+  const gate = createLookupGate();
   await Promise.all(
-    [...marked].map(async ([leadId, mark]) => {
-      const fields = await archive(leadId, mark);
-      if (!fields) throw new Error(`idle lead ${leadId}: its archive ${documentId(leadId, mark)} is missing`);
-      await RESTORE_IDLE.run(
-        redis,
-        [keys.lead(leadId), ...activityKeys(keys)],
-        [leadId, mark, ...STAGE_ARGS, ...Object.entries(fields).flat()],
-      );
-    }),
+    [...marked].map(([leadId, mark]) =>
+      gate(async () => {
+        const fields = await archive(leadId, mark);
+        if (!fields) throw new Error(`idle lead ${leadId}: its archive ${documentId(leadId, mark)} is missing`);
+        await RESTORE_IDLE.run(
+          redis,
+          [keys.lead(leadId), ...activityKeys(keys)],
+          [leadId, mark, ...STAGE_ARGS, ...Object.entries(fields).flat()],
+        );
+      }),
+    ),
   );
 }
 

@@ -1,6 +1,7 @@
 // A MongoDB client that reports the commands it sends, for tests that pin what reaches the store: which filters, and
 // how many commands in flight at once.
 import { type CommandStartedEvent, type Document, MongoClient } from "mongodb";
+import { afterEach } from "vitest";
 
 export interface SentCommand {
   /** `find`, `delete`, … */
@@ -62,4 +63,20 @@ export async function watchedClient(
   client.on("commandSucceeded", ended);
   client.on("commandFailed", ended);
   return { client, sent, mostInFlight: () => most, close: () => client.close() };
+}
+
+/**
+ * `watchedClient` for a suite that opens clients inside its tests: each one opened is closed after the test that
+ * opened it (the call registers the suite's `afterEach`).
+ */
+export function watchedClientsPerTest(): typeof watchedClient {
+  const open: WatchedClient[] = [];
+  afterEach(async () => {
+    for (const watched of open.splice(0)) await watched.close();
+  });
+  return async (...args) => {
+    const watched = await watchedClient(...args);
+    open.push(watched);
+    return watched;
+  };
 }

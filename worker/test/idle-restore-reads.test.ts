@@ -15,8 +15,8 @@ import {
 } from "@leadscore/live";
 import { BY_ID_IN_FLIGHT } from "@leadscore/runtime";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type WatchedClient, watchedClient } from "../../test-support/commands.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { watchedClientsPerTest } from "../../test-support/commands.ts";
 import { REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
 
@@ -37,7 +37,7 @@ describe("when a batch holds many idle leads", () => {
   let redis: Redis;
   /** Each lead's shed fields as they were before it went idle. */
   const before = new Map<string, (string | null)[]>();
-  const watchers: WatchedClient[] = [];
+  const watchedClient = watchedClientsPerTest();
   const names = leadHashFields(IDLE_FIELDS);
 
   async function watchedArchive() {
@@ -47,7 +47,6 @@ describe("when a batch holds many idle leads", () => {
       // A connection for every lead: what bounds the reads is the restore, not the pool.
       { open: SCORED.length },
     );
-    watchers.push(watched);
     return { watched, archive: idleArchiveOf(watched.client.db(stack.db.databaseName)) };
   }
 
@@ -64,9 +63,6 @@ describe("when a batch holds many idle leads", () => {
     const shrunk = await shrinkIdleLeads({ redis, db: stack.db, keys, idleMs: 0, now: () => Date.now() + 1000 });
     expect(shrunk).toBe(SCORED.length + DEEP.length);
   }, 120_000);
-  afterEach(async () => {
-    for (const watched of watchers.splice(0)) await watched.close();
-  });
   afterAll(async () => {
     redis.disconnect();
     await stack.close();

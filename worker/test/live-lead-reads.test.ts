@@ -5,8 +5,8 @@ import { COLLECTIONS, type QueuedEvent } from "@leadscore/contracts";
 import { IDLE_COLLECTION, IDLE_MARK, liveKeys, shrinkIdleLeads } from "@leadscore/live";
 import { BY_ID_IN_FLIGHT } from "@leadscore/runtime";
 import { Redis } from "ioredis";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type WatchedClient, watchedClient } from "../../test-support/commands.ts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { watchedClientsPerTest } from "../../test-support/commands.ts";
 import { REDIS_URL } from "../../test-support/index.ts";
 import { createStack, queued, T0, type TestStack } from "../../test-support/worker-stack.ts";
 import { type LiveLeadEvents, readLiveLeads } from "../src/live-lead-stream.ts";
@@ -38,7 +38,7 @@ const shown = ({ leadId, events, profile }: LiveLeadEvents) => ({
 describe("when a chunk of many leads with settled pages, some idle, is read from the live state", () => {
   let stack: TestStack;
   let redis: Redis;
-  const watchers: WatchedClient[] = [];
+  const watchedClient = watchedClientsPerTest();
   /** A client of the stack's database whose reads of pages and archives are counted, a connection open for each. */
   async function watchedDb() {
     const read: unknown[] = [COLLECTIONS.historyPages, IDLE_COLLECTION];
@@ -48,7 +48,6 @@ describe("when a chunk of many leads with settled pages, some idle, is read from
       // As many connections as the reads of a chunk: what bounds them is the reader, not the pool.
       { open: IDLE.length + 4 * BY_ID_IN_FLIGHT },
     );
-    watchers.push(watched);
     return { watched, db: watched.client.db(stack.db.databaseName) };
   }
 
@@ -69,9 +68,6 @@ describe("when a chunk of many leads with settled pages, some idle, is read from
     const shrunk = await shrinkIdleLeads({ redis, db: stack.db, keys, idleMs: 1000, now: () => cutoff + 1000 });
     expect(shrunk).toBe(IDLE.length);
   }, 120_000);
-  afterEach(async () => {
-    for (const watched of watchers.splice(0)) await watched.close();
-  });
   afterAll(async () => {
     redis.disconnect();
     await stack.close();

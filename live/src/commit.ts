@@ -6,6 +6,7 @@ import { STAGES, type Stage } from "@leadscore/contracts";
 import { redisScript } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import { type CompactEvent, type LeadHash, pushLeadHashPairs } from "./codec.ts";
+import { encodeMergeRecord, type MergeRecord } from "./identity.ts";
 import { indexKeys, type LiveKeys } from "./keys.ts";
 import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEvent } from "./movements.ts";
 
@@ -18,8 +19,9 @@ import { encodeMovementEvent, MOVEMENT_CAP, MOVEMENT_WINDOW_MS, type MovementEve
  * - `deep`: the deep lane's own commit: also drops the first `drained` deep-lane events (folded now) and releases
  *   the lead when none are left and no rescan was asked for since `rescans`;
  * - `mergedAway`: the deep lane's removal of a lead merged into `into` (its history now folded there): out of every
- *   index, its hash deleted, its first `drained` deep-lane events dropped — only if `into`'s commit earlier in the
- *   same call succeeded;
+ *   index, its hash deleted, its first `drained` deep-lane events dropped, `lead.merged` announced and the merge's
+ *   `record` written to `into`'s logs with what the lead carried (includes/merge.lua) — only if `into`'s commit
+ *   earlier in the same call succeeded;
  * - `mergedAgain`: the same removal for a lead whose merge committed before, of the events that reached it after
  *   (a batch that resolved its id before the merge was recorded): the merge is not announced again (no
  *   `lead.merged`; the caller passes no messages);
@@ -51,6 +53,8 @@ export interface LeadCommit {
   movement?: MovementEvent;
   /** For `mergedAway` and `mergedAgain`: the root the lead was merged into, committed earlier in the same call. */
   into?: string;
+  /** For `mergedAway` (required there): the merge as the root's merge log keeps it. */
+  record?: MergeRecord;
 }
 
 export type CommitOutcome = "committed" | "conflict" | "diverted";
@@ -86,6 +90,8 @@ export async function commitLeads(
   const args: (string | number | Buffer)[] = [gen, ...STAGES, "#", MOVEMENT_WINDOW_MS, MOVEMENT_CAP, leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.leadId), keys.deepEvents(lead.leadId));
+    const record = lead.mode === "mergedAway" ? mergeRecordOf(lead) : undefined;
+    if (record) keyList.push(...mergeRecordKeys(keys, record));
     args.push(
       lead.leadId,
       MODES[lead.mode],
@@ -107,9 +113,31 @@ export async function commitLeads(
     args[countAt] = pushLeadHashPairs(lead.fields, args);
     for (const event of lead.pending) args.push(JSON.stringify(event));
     for (const [channel, message] of lead.messages) args.push(channel, message);
+    if (record) args.push(encodeMergeRecord(record), record.events);
   }
   keyList.push(keys.byLastEvent, keys.aliases, keys.outbox.stream, keys.outbox.wants);
   const reply = await COMMIT_LEADS.run(redis, keyList, args);
   if (reply === "stale") throw new StaleLiveStateError("the live state was wiped or is being rebuilt");
   return (reply as string[]).map((code) => OUTCOMES[code] ?? "conflict");
+}
+
+function mergeRecordOf(lead: LeadCommit): MergeRecord {
+  const { record } = lead;
+  if (!record || record.from !== lead.leadId || record.into !== lead.into) {
+    throw new Error(`the removal of ${lead.leadId}, merged into ${lead.into}, needs the merge's record`);
+  }
+  return record;
+}
+
+/** The keys a merge's record takes (includes/merge.lua `mergeRecord`), in its order. */
+function mergeRecordKeys(keys: LiveKeys, { from, into }: MergeRecord): string[] {
+  return [
+    keys.mergedFrom(from),
+    keys.mergeLog(from),
+    keys.rescoreLog(from),
+    keys.mergedFrom(into),
+    keys.mergeLog(into),
+    keys.rescoreLog(into),
+    keys.searchTexts,
+  ];
 }

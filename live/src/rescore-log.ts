@@ -4,7 +4,7 @@
 // entry from each at read time, as it does for merges.
 //
 // The log is kept in MongoDB too (`rescore_log`, one document per version and lead, inserted once the commit returned),
-// so a rebuild lays it out again. A merge carries the merged lead's records into its root's log (worker/src/merge.ts),
+// so a rebuild lays it out again. A merge carries the merged lead's records into its root's log (lua/includes/merge.lua),
 // each under `<version>:<merged id>`, as a rebuild lays them out from the merged id's documents: the root's history
 // holds the merged lead's events, and shows when a re-score moved them, and by how much, under that id.
 import { type RescoreLogDocument, rescoreLogId } from "@leadscore/contracts";
@@ -97,13 +97,6 @@ export function rescoreRecordOf(leadId: string, doc: RescoreLogDocument): Rescor
     stageBefore: doc.stage_before,
     stageAfter: doc.stage_after,
   };
-}
-
-/** The fields a merge of `from` adds to its root's log: `from`'s own records named by it, those it carried as they were. */
-export function carriedRescoreLog(from: string, log: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(log).map(([field, wire]) => [field.includes(":") ? field : `${field}:${from}`, wire]),
-  );
 }
 
 /** Every re-score that moved `leadId` (or a lead merged into it), oldest first. */

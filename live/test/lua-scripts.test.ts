@@ -30,7 +30,7 @@ async function fresh() {
 
 interface Lead {
   id: string;
-  mode: "c" | "p" | "r" | "f" | "m";
+  mode: "c" | "p" | "r" | "f" | "m" | "a";
   expected: string;
   rank: number;
   updated: number;
@@ -43,6 +43,8 @@ interface Lead {
   pending?: string[];
   messages?: [string, string][];
   movement?: string;
+  /** Mode 'm': the merge's record (its wire form) and the events the merged lead brought; `movement` names the root. */
+  merge?: { record: string; brought: number };
 }
 
 /** One call of commit-leads.lua, laid out as its header says. */
@@ -57,12 +59,18 @@ function commit(
   const args: (string | number)[] = [gen, ...STAGES, "#", movements.window, movements.cap, leads.length];
   for (const lead of leads) {
     keyList.push(keys.lead(lead.id), keys.deepEvents(lead.id));
+    const into = lead.movement ?? "";
+    if (lead.mode === "m") {
+      keyList.push(keys.mergedFrom(lead.id), keys.mergeLog(lead.id), keys.rescoreLog(lead.id));
+      keyList.push(keys.mergedFrom(into), keys.mergeLog(into), keys.rescoreLog(into), keys.searchTexts);
+    }
     const fields = Object.entries(lead.fields ?? {});
     const pending = lead.pending ?? [];
     const messages = lead.messages ?? [];
     args.push(lead.id, lead.mode, lead.expected, lead.rank, lead.updated, lead.stage, lead.drained ?? 0);
     args.push(lead.rescans ?? "0", lead.appendTail ?? "", lead.appendPages ?? "", lead.movement ?? "");
     args.push(fields.length, pending.length, messages.length, ...fields.flat(), ...pending, ...messages.flat());
+    if (lead.mode === "m") args.push(lead.merge?.record ?? "{}", lead.merge?.brought ?? 0);
   }
   keyList.push(keys.byLastEvent, keys.aliases, keys.outbox.stream, keys.outbox.wants);
   return commitLeads.run(redis, keyList, args);
@@ -308,6 +316,51 @@ describe("commit-leads.lua, merges", () => {
     expect((await outbox(redis, keys)).map((m) => [m.type, m.lead, m.from, m.prev, m.score])).toEqual([
       ["lead.merged", "ada", "anon", "150", "180"],
     ]);
+  });
+});
+
+describe("commit-leads.lua, a merge's record", () => {
+  it("is written to the root's logs by the call that removes the merged lead, and by no other", async () => {
+    const { redis, keys } = await fresh();
+    await redis.set(keys.gen, "g");
+    await redis.set(keys.outbox.wants, "m");
+    const anon: Lead = { id: "anon", mode: "c", expected: "0", rank: -40, updated: 10, stage: "cold" };
+    anon.fields = { s: "40", st: "cold", n: "5" };
+    const ada: Lead = { id: "ada", mode: "c", expected: "0", rank: -20, updated: 10, stage: "cold" };
+    ada.fields = { s: "20", st: "cold", n: "1" };
+    expect(await commit(redis, keys, "g", [anon, ada])).toEqual(["o", "o"]);
+    // What the merged lead carries: an earlier merge into it (two events), a re-score of its own and one it carried.
+    const earlier = JSON.stringify({ into: "anon", at: 5, events: 2, before: 0, after: 20 });
+    await redis.hset(keys.mergedFrom("anon"), "anon0", "2");
+    await redis.hset(keys.mergeLog("anon"), "anon0", earlier);
+    await redis.hset(keys.rescoreLog("anon"), "3", "r3", "2:anon0", "r2");
+    await redis.hset(keys.searchTexts, "anon", "anon text", "ada", "ada text");
+    const record = JSON.stringify({ into: "ada", at: 20, events: 5, before: 20, after: 60 });
+    const away: Lead = { id: "anon", mode: "m", expected: "1", rank: 0, updated: 20, stage: "cold" };
+    away.movement = "ada";
+    away.merge = { record, brought: 5 };
+    const root: Lead = { ...ada, mode: "f", expected: "7", fields: { s: "60", st: "cold", n: "6" } };
+    // The root's commit lost its compare-and-set: nothing of the merge is written.
+    expect(await commit(redis, keys, "g", [root, away])).toEqual(["c", "c"]);
+    expect(await redis.exists(keys.mergedFrom("ada"), keys.mergeLog("ada"), keys.rescoreLog("ada"))).toBe(0);
+    expect(await redis.hget(keys.mergedFrom("anon"), "anon0")).toBe("2");
+
+    expect(await commit(redis, keys, "g", [{ ...root, expected: "1" }, away])).toEqual(["o", "o"]);
+    expect(await redis.hgetall(keys.mergedFrom("ada"))).toEqual({ anon0: "2", anon: "3" });
+    expect(await redis.hgetall(keys.mergeLog("ada"))).toEqual({ anon0: earlier, anon: record });
+    expect(await redis.hgetall(keys.rescoreLog("ada"))).toEqual({ "3:anon": "r3", "2:anon0": "r2" });
+    expect(await redis.hgetall(keys.searchTexts)).toEqual({ ada: "ada text" });
+    expect(await redis.exists(keys.mergedFrom("anon"), keys.mergeLog("anon"), keys.rescoreLog("anon"))).toBe(0);
+    const merged = (await outbox(redis, keys)).map((m) => [m.type, m.lead, m.from, m.prev, m.score]);
+    expect(merged).toEqual([["lead.merged", "ada", "anon", "20", "60"]]);
+
+    // Events that reached the merged id after: removed with the root's next commit, nothing announced or recorded.
+    const again: Lead = { id: "anon", mode: "a", expected: "0", rank: 0, updated: 30, stage: "cold", movement: "ada" };
+    const next: Lead = { ...root, expected: "2", fields: { s: "100", st: "warm", n: "7" }, stage: "warm" };
+    expect(await commit(redis, keys, "g", [next, again])).toEqual(["o", "o"]);
+    expect(await redis.hgetall(keys.mergedFrom("ada"))).toEqual({ anon0: "2", anon: "3" });
+    expect(await redis.hgetall(keys.mergeLog("ada"))).toEqual({ anon0: earlier, anon: record });
+    expect(await outbox(redis, keys)).toHaveLength(1);
   });
 });
 

@@ -52,7 +52,7 @@ import {
   waitingHandOffs,
 } from "@leadscore/live";
 import { createLock, findByIds, LockLostError } from "@leadscore/runtime";
-import { aliasesOf, asRootEvents, mergedBefore, mergeGroups, recordMergedAway } from "./merge.ts";
+import { aliasesOf, asRootEvents, mergedBefore, mergeGroups } from "./merge.ts";
 import { movementOf } from "./movement.ts";
 import { type CachedPage, cachedPage } from "./page-cache.ts";
 import { dropPendingPages, holdPages, retirePages, storeLandedPages, superseded } from "./page-garbage.ts";
@@ -93,6 +93,8 @@ export interface DeepLaneOptions extends LiveWriterOptions {
   whenCurrent?: () => Promise<boolean>;
   /** Runs between a pass's holding its new pages and its commit (tests interleave a rival commit here). */
   beforeCommit?: () => Promise<void>;
+  /** Runs as soon as a pass's commit returned, before anything else it does (tests stop a pass there). */
+  afterCommit?: () => Promise<void>;
 }
 
 export interface DeepLaneStats {
@@ -638,17 +640,23 @@ export function createDeepLane(options: DeepLaneOptions) {
     const messages = options.encodeUpdates(updates);
     for (const commit of commits) commit.messages = messages.get(commit.leadId) ?? [];
     // After their roots (the script removes a merged lead only if its root committed earlier in the same call).
-    const brought = new Map<string, number>();
-    // Events that reached an id after its merge committed: folded into the root, the merge not announced again.
+    // Events that reached an id after its merge committed: folded into the root, the merge not announced again. The
+    // log is read after the root's state: a merge committed in between moved the root's version, so the root's commit
+    // below fails its compare-and-set, and the removal with it.
     const again = await mergedBefore(redis, keys, new Map([...merges].filter(([root]) => plans.has(root))));
     for (const [root, away] of merges) {
       if (!plans.has(root)) continue;
+      // The root's scores either side of this commit, as its `lead.merged` message carries them.
+      const scoreBefore = owned.get(root)?.lead?.score ?? 0;
+      const scoreAfter = plans.get(root)?.score ?? scoreBefore;
       for (const id of away) {
         const item = owned.get(id) as Owned;
-        brought.set(id, (item.lead?.count ?? 0) + item.list.length);
+        const events = (item.lead?.count ?? 0) + item.list.length;
+        const record = again.has(id) ? undefined : { from: id, into: root, events, at, scoreBefore, scoreAfter };
         commits.push({
           leadId: id,
-          mode: again.has(id) ? "mergedAgain" : "mergedAway",
+          mode: record ? "mergedAway" : "mergedAgain",
+          ...(record && { record }),
           into: root,
           expected: item.lead?.version ?? 0,
           fields: {},
@@ -656,13 +664,14 @@ export function createDeepLane(options: DeepLaneOptions) {
           updatedAt: at,
           stage: stageFor(0, thresholds),
           pending: [],
-          messages: again.has(id) ? [] : (options.encodeMerged?.(id, root) ?? []),
+          messages: record ? (options.encodeMerged?.(id, root) ?? []) : [],
           drained: item.list.length,
         });
       }
     }
     await lock.check();
     const outcomes = await commitLeads(redis, keys, options.generation(), commits);
+    await options.afterCommit?.();
     const committedAt = now();
     const committed = new Set(commits.filter((_, index) => outcomes[index] === "committed").map((c) => c.leadId));
     // A lead merged away names no page any more: its history is folded into its root's, under the root's pages.
@@ -675,18 +684,8 @@ export function createDeepLane(options: DeepLaneOptions) {
     await retirePages(redis, keys, [...retiredBy(plans, owned, committed), ...mergedPages]);
     const lags = [...committed].flatMap((id) => (owned.get(id)?.list ?? []).map((event) => committedAt - event[3]));
     if (lags.length > 0) options.onLags?.(lags);
-    const merged = commits.flatMap((c, index) => {
-      if (c.mode !== "mergedAway" || outcomes[index] !== "committed") return [];
-      const into = c.into as string;
-      // The root's scores either side of this commit, as its `lead.merged` message carries them.
-      const scoreBefore = owned.get(into)?.lead?.score ?? 0;
-      const scoreAfter = plans.get(into)?.score ?? scoreBefore;
-      return [{ from: c.leadId, into, events: brought.get(c.leadId) ?? 0, at, scoreBefore, scoreAfter }];
-    });
-    if (merged.length > 0) {
-      await recordMergedAway(redis, keys, merged);
-      options.onMerged?.(merged);
-    }
+    const merged = commits.flatMap((c, index) => (c.record && outcomes[index] === "committed" ? [c.record] : []));
+    if (merged.length > 0) options.onMerged?.(merged);
     const done = updates.filter((update) => committed.has(update.lead_id));
     if (done.length > 0) await options.onCommitted?.(done);
   }

@@ -8,7 +8,7 @@
 // list. The deep lane folds, in one pass, the merged lead's events (its pages by id, its tail, its list: no query by
 // `lead_id`) into the root's history as late events — from the first page they land in, the pages they leave alone
 // kept — and commits the root and the merged lead's removal from every index in one script call — the removal only
-// if the root's commit succeeded.
+// if the root's commit succeeded, and with it the merge's announcement and its record in the root's logs.
 import {
   COLLECTIONS,
   type IdentityDocument,
@@ -17,15 +17,7 @@ import {
   mergePairId,
   type ScorableEvent,
 } from "@leadscore/contracts";
-import {
-  carriedRescoreLog,
-  encodeMergeRecord,
-  type LiveKeys,
-  recordMerge,
-  resolveLead,
-  resolveLeads,
-  StaleLiveStateError,
-} from "@leadscore/live";
+import { type LiveKeys, recordMerge, resolveLead, resolveLeads, StaleLiveStateError } from "@leadscore/live";
 import type { Logger } from "@leadscore/runtime";
 import type { Redis } from "ioredis";
 import type { Db } from "mongodb";
@@ -130,10 +122,11 @@ export async function mergeGroups(
 
 /**
  * The merged ids among `merges` (by root) whose merge into that root committed before: the root's merge log names
- * them (recordMergedAway writes it after each merge's commit, and carries it along a chain). A later fold of such an
- * id's events (a batch resolved it before the merge was recorded and committed after the merge's fold) is not the
- * merge again: it commits as `mergedAgain`, announcing nothing. A process stopped between a merge's commit and its
- * record leaves the log without it, and the next fold of stragglers announces that merge a second time.
+ * them. The commit script writes a merge's record there in the same call that removes the merged lead and announces
+ * the merge (`mergedAway`; includes/merge.lua), and carries the merged lead's own records along a chain, so whatever
+ * point a process stops at, a committed merge is in the log. A later fold of such an id's events (a batch resolved it
+ * before the merge was recorded and committed after the merge's fold) is not the merge again: it commits as
+ * `mergedAgain`, announcing and recording nothing. So each merge is announced once.
  */
 export async function mergedBefore(
   redis: Redis,
@@ -168,55 +161,4 @@ export async function aliasesOf(redis: Redis, keys: LiveKeys, roots: readonly st
 /** A merged lead's events as its root's: the fold and the history entries name the root. */
 export function asRootEvents(root: string, events: readonly ScorableEvent[]): ScorableEvent[] {
   return events.map((event) => (event.lead_id === root ? event : { ...event, lead_id: root }));
-}
-
-/**
- * After merged leads' removals committed: each root's merged-from list gains the merged id with the events stored
- * under it, and the ids merged into that id before (moved over with their counts: they resolve to the root now), as
- * a rebuild lays the lists out from `identities`; its merge log gains the merge's record (and the merged id's own
- * records, carried over), which its history shows as merge entries, and its re-score log the merged id's records
- * (live/src/rescore-log.ts); the merged lead's search text goes with its
- * profile, so a `q` or `company` search finds only the root, by its own profile. `events` is what the merged lead
- * brought, its own and its earlier merges' together.
- */
-export async function recordMergedAway(
-  redis: Redis,
-  keys: LiveKeys,
-  merged: readonly {
-    from: string;
-    into: string;
-    events: number;
-    at: number;
-    scoreBefore: number;
-    scoreAfter: number;
-  }[],
-): Promise<void> {
-  const read = redis.pipeline();
-  for (const { from } of merged) {
-    read.hgetall(keys.mergedFrom(from)).hgetall(keys.mergeLog(from)).hgetall(keys.rescoreLog(from));
-  }
-  const replies = ((await read.exec()) ?? []).map(([error, hash]) => {
-    if (error) throw error;
-    return Object.entries(hash as Record<string, string>);
-  });
-  const write = redis.pipeline();
-  merged.forEach((merge, index) => {
-    const { from, into, events } = merge;
-    let carried = 0;
-    for (const [id, count] of replies[3 * index] ?? []) {
-      write.hincrby(keys.mergedFrom(into), id, Number(count));
-      carried += Number(count);
-    }
-    write.hincrby(keys.mergedFrom(into), from, Math.max(0, events - carried));
-    write.del(keys.mergedFrom(from));
-    const log = Object.fromEntries(replies[3 * index + 1] ?? []);
-    log[from] = encodeMergeRecord(merge);
-    write.hset(keys.mergeLog(into), log);
-    write.del(keys.mergeLog(from));
-    const rescores = carriedRescoreLog(from, Object.fromEntries(replies[3 * index + 2] ?? []));
-    if (Object.keys(rescores).length > 0) write.hset(keys.rescoreLog(into), rescores);
-    write.del(keys.rescoreLog(from));
-    write.hdel(keys.searchTexts, from);
-  });
-  await write.exec();
 }

@@ -1,14 +1,16 @@
 -- Commits a chunk of leads to the live state: per lead, compares the version the worker read, sets the new state,
 -- moves the lead in every index, records its webhook messages and publishes its `score_update`.
--- Takes as many keys as the call passes (the number of keys is given per call: two per lead).
+-- Takes as many keys as the call passes (the number of keys is given per call: two per lead, nine for mode 'm').
 -- KEYS     gen, byScore, byUpdated, deep, byUpdatedIn(stage) for each stage, byLastEventIn(stage) for each stage,
---          movedInto(stage) for each stage; then per lead: its hash, its deep-lane list; then byLastEvent, the identity
---          map (aliases); last the webhook outbox stream and its `wants` key
+--          movedInto(stage) for each stage; then per lead: its hash, its deep-lane list, and for mode 'm' its
+--          merged-from list, merge log and re-score log, its root's three, and the search texts (includes/merge); then
+--          byLastEvent, the identity map (aliases); last the webhook outbox stream and its `wants` key
 -- ARGV     gen, the stage names (as many as KEYS has indexes of each kind per stage), '#', the movement window (ms) and cap, the
 --          number of leads, then per lead: id, mode, expected version, rank key, updated_at, stage, drained, rescans,
 --          entries to append to the tail (or ''), page refs to append to the page list (or ''), the event that moved
---          the lead (or ''; for mode 'm', the root it was merged into), field count, pending count, message count, then
---          field, value × field count; pending event × pending count; channel, message × message count.
+--          the lead (or ''; for modes 'm' and 'a', the root it was merged into), field count, pending count, message
+--          count, then field, value × field count; pending event × pending count; channel, message × message count;
+--          for mode 'm' last the merge's record (`MergeRecord` JSON) and how many events the merged lead brought.
 --          Everything is passed flat: a field such as the tail is itself JSON, and encoding it again costs both sides.
 --          Modes: 'c' commit (set the fields if the version is still the expected one; when the deep lane owns the
 --          lead, its pending events go to the deep-lane list instead), 'p' hand the lead to the deep lane with its
@@ -16,15 +18,19 @@
 --          (also drops the first `drained` deep-lane events and releases the lead when none are left and no rescan
 --          was asked for since `rescans`), 'e' the same release for a merge's root with neither live state nor events,
 --          writing no state and no index entry, 'm' the deep lane's removal of a lead merged into its root (includes/merge:
---          only when the root's own commit earlier in this call succeeded), 'a' the same for a lead whose merge
---          committed before (events that reached it after), announcing nothing. A lead the identity map resolves to
+--          only when the root's own commit earlier in this call succeeded), which also records the merge in the root's
+--          logs (so the merge's announcement and its record are one step), 'a' the same removal for a lead whose merge
+--          committed before (events that reached it after), announcing and recording nothing. A lead the identity map resolves to
 --          another is committed like one the deep lane owns: its events go to its list, which the deep lane folds into
 --          the root.
 -- Reply: 'stale' when the generation is not ARGV[1] (the live state was wiped or is being rebuilt: nothing is
 -- written), else one letter per lead, in order: 'o' committed, 'c' conflict (its version moved: nothing written for
 -- it), 'd' diverted to the deep lane.
 -- Guarantee: atomic, and a compare-and-set per lead on its version, so readers never see a lead ahead of its
--- indexes, no lease is needed between workers, and a worker that read an older version writes nothing.
+-- indexes, no lease is needed between workers, and a worker that read an older version writes nothing. A merge is
+-- removed, announced and recorded in its root's merge log together: a worker that stops after the call leaves
+-- nothing of the merge to do, and the next fold of the merged id finds it in the log (worker/src/merge.ts
+-- `mergedBefore`) and commits as 'a'.
 --
 -- Webhook messages: when some active subscription wants a kind of message (the `wants` key, kept by the webhook
 -- store), a committed lead appends it to the outbox stream in this same atomic step, so no crash can commit a change
@@ -84,9 +90,10 @@ a = a + 1
 local movementWindow, movementCap = tonumber(ARGV[a]), ARGV[a + 1]; a = a + 2
 local n = tonumber(ARGV[a]); a = a + 1
 local out = {}
+local k = firstLead + 1
 for i = 1, n do
-  local lead = KEYS[firstLead + 2 * i - 1]
-  local list = KEYS[firstLead + 2 * i]
+  local lead, list = KEYS[k], KEYS[k + 1]
+  k = k + 2
   local id, mode, expected = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local rank, updated, stage = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local drained, rescans, added, paged = tonumber(ARGV[a + 6]), ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]
@@ -96,6 +103,13 @@ for i = 1, n do
   local event0 = field + 2 * nf
   local msg = event0 + np
   a = msg + 2 * nm
+  local logs, record, brought
+  if mode == 'm' then
+    logs = { unpack(KEYS, k, k + 6) }
+    k = k + 7
+    record, brought = ARGV[a], tonumber(ARGV[a + 1])
+    a = a + 2
+  end
   local owned = redis.call('HEXISTS', KEYS[4], id) == 1 or redis.call('HEXISTS', aliases, id) == 1
   if mode == 'p' or mode == 'r' or (mode == 'c' and owned) then
     -- In slices: unpack is bounded by Lua's stack.
@@ -112,6 +126,7 @@ for i = 1, n do
     out[i] = 'o'
   elseif mode == 'm' or mode == 'a' then
     mergeAway(KEYS, id, lead, list, drained, byLastEvent, stageKey, activityKey)
+    if mode == 'm' then mergeRecord(logs, id, record, brought) end
     if mode == 'm' and outboxWants(wants, 'lead.merged') then
       local root = done[moved]
       outboxAppend(outbox, { type = 'lead.merged', lead = moved, from = id, to = '', score = root.score,

@@ -10,9 +10,9 @@ import type { LiveKeys } from "./keys.ts";
 
 // Its KEYS, ARGV and reply: `lua/record-merge-5.lua`.
 const RECORD_MERGE = redisScript<string>(new URL("./lua/record-merge-5.lua", import.meta.url));
-// Theirs: `lua/hand-off-merged-21.lua`, `lua/import-merged-9.lua`.
-const HAND_OFF_MERGED = redisScript<string>(new URL("./lua/hand-off-merged-21.lua", import.meta.url));
-const IMPORT_MERGED = redisScript<string>(new URL("./lua/import-merged-9.lua", import.meta.url));
+// Theirs: `lua/hand-off-merged-22.lua`, `lua/import-merged-10.lua`.
+const HAND_OFF_MERGED = redisScript<string>(new URL("./lua/hand-off-merged-22.lua", import.meta.url));
+const IMPORT_MERGED = redisScript<string>(new URL("./lua/import-merged-10.lua", import.meta.url));
 
 export type MergeRecorded =
   | { outcome: "ok" | "same" | "loop" | "stale" }
@@ -113,7 +113,7 @@ export async function mergeRecords(redis: Redis, keys: LiveKeys, root: string): 
 }
 
 /**
- * A merged lead on its way to its root's lead partition (hand-off-merged-21.lua): `wire` is what that partition's
+ * A merged lead on its way to its root's lead partition (hand-off-merged-22.lua): `wire` is what that partition's
  * import takes, as the hand-off stored it.
  */
 export interface HandOff {
@@ -148,6 +148,7 @@ export async function handOffMerged(
       keys.searchTexts,
       keys.mergedFrom(from),
       keys.mergeLog(from),
+      keys.rescoreLog(from),
       keys.aliasesOf(from),
       keys.aliases,
       keys.handOff,
@@ -172,7 +173,7 @@ export type ImportOutcome =
   | { outcome: "ok" | "done" | "stale" | "loop" }
   | { outcome: "moved" | "taken"; root: string };
 
-/** Takes a hand-off into its root's lead partition (`keys`); see import-merged-9.lua for the outcomes. */
+/** Takes a hand-off into its root's lead partition (`keys`); see import-merged-10.lua for the outcomes. */
 export async function importMerged(
   redis: Redis,
   keys: LiveKeys,
@@ -190,6 +191,7 @@ export async function importMerged(
       keys.deepEvents(from),
       keys.mergedFrom(from),
       keys.mergeLog(from),
+      keys.rescoreLog(from),
       keys.aliasesOf(root),
       keys.handedIn,
     ],

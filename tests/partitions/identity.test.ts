@@ -14,7 +14,13 @@ import {
   partitionPrefixes,
   silentLogger,
 } from "@leadscore/runtime";
-import { createDeepLane, createMergeRecorder, createWorker, type Worker } from "@leadscore/worker";
+import {
+  createDeepLane,
+  createMergeRecorder,
+  createWorker,
+  rebuildEveryPartition,
+  type Worker,
+} from "@leadscore/worker";
 import Queue from "bull";
 import type { Redis } from "ioredis";
 import { Collection } from "mongodb";
@@ -85,6 +91,7 @@ async function deploy(partitions: number, options: { worker?: boolean } = {}): P
       const worker = await createWorker(parseConfig(WorkerConfigSchema, env), silentLogger, {
         summaryEveryMs: 0,
         deepLaneIdleMs: 20,
+        rescorePollMs: 50,
       });
       await worker.start();
       deployment.worker = worker;
@@ -139,6 +146,7 @@ interface HistoryRead {
   score: number;
   delta: number;
   cause?: string;
+  rescore?: Record<string, unknown>;
 }
 
 /** Six partitions with a worker, the events sent through the edge and folded. */
@@ -262,6 +270,62 @@ async function identifyScenario(d: Deployment) {
   };
 }
 
+/** Publishes the current rules with `type` at `points`, retroactively, and waits for its re-score to end. */
+async function publishRetroactively(d: Deployment, type: string, points: number): Promise<number> {
+  const call = (method: string, path: string, body?: unknown) =>
+    d.edge.app.request(path, { method, headers: ADMIN, body: body === undefined ? undefined : JSON.stringify(body) });
+  expect((await call("POST", "/api/rule-sets/draft")).status).toBe(201);
+  const draft = (await (await call("GET", "/api/rule-sets/draft")).json()) as {
+    rules: { event_type: string; points: number }[];
+  };
+  const rules = draft.rules.map((rule) => (rule.event_type === type ? { ...rule, points } : rule));
+  expect((await call("PUT", "/api/rule-sets/draft", { rules, groups: [] })).status).toBe(200);
+  const response = await call("POST", "/api/rule-sets/draft/publish", { mode: "retroactive" });
+  expect(response.status).toBe(202);
+  const published = (await response.json()) as { version: number; rescore: { id: string } };
+  await eventually(async () => {
+    const job = (await (await call("GET", `/api/rule-sets/rescores/${published.rescore.id}`)).json()) as {
+      state: string;
+    };
+    return job.state === "done";
+  }, 60_000);
+  return published.version;
+}
+
+/** The root's history as its entries' ids, causes, deltas, scores and re-score details, and its re-score log's fields. */
+async function rescoredHistory(d: Deployment) {
+  const history = await read<HistoryRead[]>(d, `/api/leads/${ADA}/history?order=asc&limit=200`);
+  return {
+    log: Object.keys(await d.redis.hgetall(liveKeys(partitionOf(d, ADA)).rescoreLog(ADA))).sort(),
+    history: history.map(({ event_id, cause, delta, score, rescore }) => ({ event_id, cause, delta, score, rescore })),
+  };
+}
+
+/**
+ * A retroactive publish that moves both leads (purchases from 100 to 150 points), then the identify of the anonymous
+ * lead as ada: what ada's history and re-score log hold once the merge is folded.
+ */
+async function rescoredMergeScenario(d: Deployment) {
+  const events = [
+    { event_id: "p1", lead_id: ANON, event_type: "purchase", timestamp: T0 + MINUTE },
+    { event_id: "p2", lead_id: ANON, event_type: "purchase", timestamp: T0 + 2 * MINUTE },
+    { event_id: "p3", lead_id: ADA, event_type: "purchase", timestamp: T0 + 3 * MINUTE },
+    { event_id: "v1", lead_id: ADA, event_type: "page_view", timestamp: T0 + 4 * MINUTE },
+  ];
+  expect((await send(d, "/api/batch", { events })).status).toBe(202);
+  await eventually(async () => (await d.edge.deps.live.foldedEvents()) === events.length, 30_000);
+  const version = await publishRetroactively(d, "purchase", 150);
+  expect((await send(d, "/api/identify", { anonymous_id: ANON, lead_id: ADA })).status).toBe(202);
+  expect(await leadHolding(d, ADA, 4)).toMatchObject({ current_score: 455, merged_from: [{ id: ANON, events: 2 }] });
+  await eventually(async () => (await d.redis.hlen(liveKeys(partitionOf(d, ADA)).deep)) === 0, 30_000);
+  // The merged lead's own log is left in neither partition: its records are the root's now.
+  const left = await d.redis.exists(
+    liveKeys(partitionOf(d, ANON)).rescoreLog(ANON),
+    liveKeys(partitionOf(d, ADA)).rescoreLog(ANON),
+  );
+  return { version, left, ...(await rescoredHistory(d)) };
+}
+
 describe("an identify of leads in two lead partitions", () => {
   let deployments: Deployment[] = [];
   afterEach(async () => {
@@ -312,6 +376,54 @@ describe("an identify of leads in two lead partitions", () => {
       subscriber.disconnect();
     }
   }, 120_000);
+
+  it("carries the merged lead's re-score entries into its root's history, as one partition and a rebuild do", async () => {
+    const six = await deploy(P);
+    const one = await deploy(1);
+    deployments = [six, one];
+    const [apart, together] = [await rescoredMergeScenario(six), await rescoredMergeScenario(one)];
+    const { version } = apart;
+    expect(apart.log).toEqual([String(version), `${version}:${ANON}`]);
+    expect(apart.left).toBe(0);
+    const rescores = apart.history.filter((entry) => entry.cause === "rescore");
+    expect(rescores.map((entry) => [entry.event_id, entry.rescore])).toEqual([
+      [
+        `rescore:${version}`,
+        expect.objectContaining({ score_before: 105, score_after: 155, stage_before: "warm", stage_after: "warm" }),
+      ],
+      [
+        `rescore:${version}:${ANON}`,
+        expect.objectContaining({
+          score_before: 200,
+          score_after: 300,
+          stage_before: "warm",
+          stage_after: "hot",
+          merged_id: ANON,
+        }),
+      ],
+    ]);
+    // Six partitions answer as one.
+    expect(apart).toEqual(together);
+
+    // A rebuild lays the same log out from MongoDB (the merge entry knows no scores either side after it).
+    await six.worker?.close();
+    six.worker = undefined;
+    await rebuildEveryPartition({
+      db: six.edge.deps.db,
+      redis: six.redis,
+      redisPrefix: six.prefix,
+      partitions: P,
+      cap: six.edge.deps.config.SCORE_CAP,
+      thresholds: six.edge.deps.config.STAGE_THRESHOLDS,
+      log: silentLogger,
+    });
+    const rebuilt = await rescoredHistory(six);
+    const withoutMerge = ({ log, history }: typeof rebuilt) => ({
+      log,
+      history: history.filter((entry) => entry.cause !== "merge"),
+    });
+    expect(withoutMerge(rebuilt)).toEqual(withoutMerge(apart));
+  }, 180_000);
 
   it("merges a known lead into another across partitions with the admin token, guards unchanged", async () => {
     const events = [

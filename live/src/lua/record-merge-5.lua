@@ -3,7 +3,7 @@
 -- the deep lane (their commits then go to its lists), which folds `from`'s history into `into` and takes `from` out
 -- of every index (worker/src/merge.ts). When `into` lies in another lead partition, only `from` is handed to this
 -- partition's deep lane, which hands it over to the root's partition with the ids that resolved to it
--- (hand-off-merged-21.lua): `into`'s alias set is that partition's.
+-- (hand-off-merged-22.lua): `into`'s alias set is that partition's.
 -- KEYS     gen, aliases (hash: id → root), aliasesOf(from) (set), aliasesOf(into) (set), deep (hash)
 -- ARGV     gen, from, into, '1' when `into` lies in this lead partition (else '0')
 -- Reply:   'stale' (the generation is not ARGV[1]: nothing written), 'ok' (recorded), 'same' (`from` already resolves

@@ -186,7 +186,9 @@ describe("when a ticker is killed between its reads and its commit", () => {
     const next = createDecayTicker({ ...options, redis });
     await eventually(async () => (await next.tick()) > 0, 5_000);
     expect(await redis.hget(keys().lead("cool-killed"), "st")).toBe("warm");
-    expect(await next.tick()).toBe(0);
+    // A second turn commits nothing more of this lead's (it may commit other leads of this file: the twenty scored
+    // 320 by the test before, when it runs first, cross 100 some 8.4 s after it scored them).
+    await next.tick();
     expect((await stageChanges("cool-killed")).filter((change) => change.to === "warm")).toEqual([
       expect.objectContaining({ to: "warm", etype: "decay", at: String(instant) }),
     ]);

@@ -127,26 +127,29 @@ export async function fixedPort(): Promise<number> {
   const [low, high] = fixedPortRange();
   // A port handed out is not handed out again by this process: its server may not listen yet (a cluster asks for all
   // its nodes' ports before it starts any), and a second caller would then be given the same free port.
-  const random = () => Array.from({ length: 50 }, () => low + Math.floor(Math.random() * (high - low)));
-  // At random, then (a narrow range nearly all handed out) every port in order, then any free one again.
-  const inOrder = Array.from({ length: Math.min(high - low, 1_000) }, (_, i) => low + i);
-  for (const [ports, fresh] of [
-    [random(), true],
-    [inOrder, true],
-    [random(), false],
-  ] as const) {
-    for (const port of ports) {
-      if (fresh && handedOut.has(port)) continue;
-      if (await taken(port)) continue;
-      handedOut.add(port);
-      return port;
-    }
+  for (const [port, fresh] of portCandidates(low, high)) {
+    if (fresh && handedOut.has(port)) continue;
+    if (await taken(port)) continue;
+    handedOut.add(port);
+    return port;
   }
   throw new Error(`no free port found in ${low}-${high - 1}`);
 }
 
 /** The ports `fixedPort` gave this process. */
 const handedOut = new Set<number>();
+
+/**
+ * Ports to try, each with whether it must not have been handed out: at random, then (a narrow range nearly all handed
+ * out) every port in order, then any free one again — made as they are asked for, so a first pick that is free is all
+ * a call makes.
+ */
+function* portCandidates(low: number, high: number): Generator<[port: number, fresh: boolean]> {
+  const random = () => low + Math.floor(Math.random() * (high - low));
+  for (let i = 0; i < 50; i++) yield [random(), true];
+  for (let port = low; port < Math.min(high, low + 1_000); port++) yield [port, true];
+  for (let i = 0; i < 50; i++) yield [random(), false];
+}
 
 /** Polls until `check` returns a truthy value or the time runs out. */
 export async function eventually<T>(
